@@ -1,0 +1,133 @@
+/*
+ * agent/agent.h - the anysteerd daemon: configuration, local sources
+ * (static catalog, load sampler), control socket and metrics, and the
+ * wiring that connects them to dns/, gossip/ and routing/.
+ *
+ * Design. Configuration is one schema table (agent/config.c): each row
+ * names a key, its type, default, range and validator, and where the
+ * value lands in struct agent_config. The YAML loader walks the document
+ * against that table and reports every problem as "file:line: key: what",
+ * so --check-config, startup and SIGHUP reload share one code path.
+ * Reload parses into a new agent_config and swaps it in only when valid.
+ *
+ * The load sampler is a pure core (text of /proc/stat, /proc/loadavg and
+ * /proc/pressure/cpu in, sample out) with a thin timer around it, so it is
+ * tested with recorded files rather than a live machine.
+ */
+#ifndef ANYSTEER_AGENT_AGENT_H
+#define ANYSTEER_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+/* ---- configuration -------------------------------------------------------- */
+
+struct agent_endpoint {
+	char *address;		/* as written */
+	int family;		/* AF_INET6 or AF_INET */
+	uint8_t addr[16];	/* parsed, network order */
+	uint32_t weight;	/* default 100 */
+	char *node;		/* default: this node */
+};
+
+struct agent_service {
+	char *name;		/* one DNS label */
+	uint16_t port;
+	char *protocol;		/* "tcp" (default) or "udp" */
+	uint32_t ttl;		/* 0 = dns.ttl */
+	uint32_t max_answers;	/* 0 = dns.max_answers */
+	struct agent_endpoint *endpoints;
+	size_t n_endpoints;
+};
+
+struct agent_config {
+	char *path;		/* file it was loaded from */
+
+	struct {
+		char *name;	/* default: gethostname() */
+	} node;
+
+	struct {
+		char **listen;	/* "[::1]:5353" strings */
+		struct sockaddr_storage *listen_addrs; /* parsed */
+		size_t n_listen;
+		char *zone;	/* normalised: lower case, trailing dot */
+		uint32_t ttl;
+		uint32_t max_answers;
+		uint32_t workers;	/* 0 = one per core */
+		char **nameservers;	/* default: ["ns.<zone>"] */
+		size_t n_nameservers;
+		char **ns_addresses;	/* addresses answered for in-zone NS names */
+		size_t n_ns_addresses;
+		uint32_t negative_ttl;	/* SOA minimum */
+		uint32_t tcp_idle_timeout_ms;
+		uint32_t tcp_max_clients;
+	} dns;
+
+	struct {
+		char *socket;
+	} control;
+
+	struct {
+		char *listen;	/* NULL or "" = disabled */
+	} metrics;
+
+	struct {
+		double low_watermark;
+		double high_watermark;
+		uint64_t interval_ms;	/* sampling period */
+		char *signal;		/* "cpu", "psi" or "loadavg" */
+	} load;
+
+	struct agent_service *services;
+	size_t n_services;
+};
+
+/*
+ * Loads and validates a YAML file. On failure returns AS_ECONFIG (or a
+ * negated errno when the file cannot be read) and writes every error,
+ * one per line as "file:line: key: message", to errbuf (truncated to
+ * errlen). *out is set only on success.
+ */
+int agent_config_load(const char *path, struct agent_config **out,
+		      char *errbuf, size_t errlen);
+/* The same from a string (path is used in messages only). */
+int agent_config_parse(const char *path, const char *text, size_t len,
+		       struct agent_config **out, char *errbuf, size_t errlen);
+void agent_config_free(struct agent_config *cfg);
+
+/* Prints the schema (key, type, default, description), for docs and
+ * `anysteerd --help-config`. */
+void agent_config_print_schema(FILE *f);
+
+/* ---- load sampler ----------------------------------------------------------- */
+
+struct agent_load_sample {
+	double cpu_util;	/* EWMA of busy/total jiffies, 0..1 */
+	double loadavg1;
+	unsigned ncpu;
+	bool have_psi;
+	double psi_some_avg10;	/* percent, 0..100 */
+	double signal;		/* the configured signal, 0..1 */
+	double factor;		/* dns_load_factor(signal, low, high) */
+};
+
+struct agent_cpu_times {
+	uint64_t busy, total;
+};
+
+/* Pure parsers over file contents; return AS_OK or AS_EPARSE. */
+int agent_parse_proc_stat(const char *text, struct agent_cpu_times *out,
+			  unsigned *ncpu);
+int agent_parse_loadavg(const char *text, double *load1);
+int agent_parse_psi_cpu(const char *text, double *some_avg10);
+/* Utilisation between two /proc/stat readings, 0..1 (0 if no time passed). */
+double agent_cpu_util(const struct agent_cpu_times *prev,
+		      const struct agent_cpu_times *cur);
+/* EWMA step: prev + alpha * (x - prev). */
+double agent_ewma(double prev, double x, double alpha);
+
+#endif

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Installs the Debian packages anysteer needs to build, test and benchmark.
+# Idempotent, non-interactive; run as root (or through sudo) on Debian 12 /
+# Raspberry Pi OS. Services shipped by these packages (BIRD, NSD, Knot) are
+# not started: the tests start their own instances.
+set -eu
+
+PKGS="build-essential autoconf automake libtool pkg-config clang
+libuv1-dev libsodium-dev libmsgpack-dev libldns-dev libcmocka-dev
+libcyaml-dev libmicrohttpd-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
+bird2 knot-dnsutils bind9-dnsutils dnsperf nsd knot
+iproute2 nftables procps valgrind python3"
+
+# Run as root directly, or through sudo (keeping DEBIAN_FRONTEND).
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -E "$@"; fi
+}
+
+missing=
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+
+echo "install-deps: installing$missing"
+# Keep package post-install scripts from starting daemons on ports the
+# tests use.
+policy=/usr/sbin/policy-rc.d
+made_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+	as_root chmod 755 "$policy"
+	made_policy=1
+fi
+export DEBIAN_FRONTEND=noninteractive
+rc=0
+as_root apt-get update -q && \
+	as_root apt-get install -y -q --no-install-recommends $missing || rc=$?
+if [ -n "$made_policy" ]; then as_root rm -f "$policy"; fi
+exit $rc

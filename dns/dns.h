@@ -1,0 +1,228 @@
+/*
+ * dns/dns.h - authoritative DNS for the service zone.
+ *
+ * Design. Three layers, as in Knot DNS:
+ *
+ *  - The answer view (dns_view_t) is an immutable, reference-counted
+ *    snapshot of everything needed to answer: zone apex records, and for
+ *    every service its endpoints with their effective weights (configured
+ *    weight x health x load factor of the endpoint's node). It is built
+ *    off the query path whenever the catalog, the cluster view or a load
+ *    factor changes, with the static records (SOA, NS) pre-rendered to
+ *    wire format with ldns, and then published to the workers.
+ *
+ *  - dns_answer() is a pure function: view + query bytes + transport +
+ *    random state -> response bytes (or a counted drop). It touches no
+ *    socket and no clock and never allocates, so it is what the unit
+ *    tests, the fuzz harness and the benchmark drive.
+ *
+ *  - dns_server_t owns the listeners: `workers` threads, each with its own
+ *    libuv loop and its own SO_REUSEPORT UDP and TCP sockets on every
+ *    configured address. A new view reaches each worker through a
+ *    uv_async; the worker swaps its private pointer and drops the old
+ *    reference, so the query path reads the view without locks.
+ *
+ * Answer policy: each answer is a weighted sample without replacement of
+ * up to max_answers endpoints of the queried family. An endpoint with
+ * effective weight 0 is returned only when every endpoint of the service
+ * has effective weight 0 (then the configured weights are used, and if
+ * those are all 0 too, every endpoint is equally likely): fail open at
+ * the DNS layer.
+ */
+#ifndef ANYSTEER_DNS_DNS_H
+#define ANYSTEER_DNS_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define DNS_UDP_PAYLOAD_MAX 1232 /* EDNS0 size we advertise (DNS flag day 2020) */
+#define DNS_MSG_MAX 65535
+
+/* ---- load factor ------------------------------------------------------ */
+
+/* 1 at or below low, falling linearly to 0 at high, 0 above. Inputs are
+ * clamped; low >= high degrades to a step at high. NaN load counts as 0. */
+double dns_load_factor(double load, double low, double high);
+
+/* ---- answer view ------------------------------------------------------ */
+
+typedef struct dns_view dns_view_t;
+
+struct dns_endpoint_spec {
+	int family;		/* AF_INET6 or AF_INET */
+	uint8_t addr[16];	/* network order; 4 bytes used for AF_INET */
+	uint32_t weight;	/* configured weight */
+	const char *node;	/* node that hosts it (copied) */
+	double load_factor;	/* 0..1, of that node */
+	bool healthy;		/* false: effective weight 0 */
+};
+
+struct dns_service_spec {
+	const char *name;	/* one label, e.g. "web" (copied) */
+	uint16_t port;
+	const char *proto;	/* "tcp" or "udp", for the SRV owner name */
+	uint32_t ttl;		/* 0 = zone default */
+	uint32_t max_answers;	/* 0 = zone default */
+	const struct dns_endpoint_spec *endpoints;
+	size_t n_endpoints;
+};
+
+struct dns_view_spec {
+	const char *zone;		/* "svc.example." (trailing dot optional) */
+	const char *node_name;		/* answered to NSID and CHAOS id.server */
+	uint32_t ttl;			/* default TTL for service records */
+	uint32_t max_answers;		/* default max endpoints per answer */
+	const char *const *nameservers;	/* NS targets; NULL/0 = "ns.<zone>" */
+	size_t n_nameservers;
+	/* Addresses answered for in-zone nameserver names (AAAA/A glue). */
+	const struct dns_endpoint_spec *ns_addresses;
+	size_t n_ns_addresses;
+	const char *soa_rname;		/* NULL = "hostmaster.<zone>" */
+	uint32_t soa_serial;
+	uint32_t soa_refresh, soa_retry, soa_expire;
+	uint32_t soa_minimum;		/* negative-caching TTL (RFC 2308) */
+	uint32_t apex_ttl;		/* TTL of SOA and NS records */
+	const struct dns_service_spec *services;
+	size_t n_services;
+};
+
+/* Builds a view; copies everything it needs from spec. NULL on failure
+ * with *err set (AS_EINVAL with a logged reason for a bad spec, AS_ENOMEM). */
+dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err);
+dns_view_t *dns_view_ref(dns_view_t *view);	/* thread-safe */
+void dns_view_unref(dns_view_t *view);		/* thread-safe; NULL ok */
+
+/* Introspection for the control socket ("services") and metrics. */
+struct dns_endpoint_info {
+	int family;
+	uint8_t addr[16];
+	const char *node;
+	uint32_t weight;		/* configured */
+	double load_factor;
+	bool healthy;
+	double effective_weight;	/* what the sampler uses */
+};
+struct dns_service_info {
+	const char *name;
+	uint16_t port;
+	const char *proto;
+	uint32_t ttl;
+	uint32_t max_answers;
+	size_t n_endpoints;
+};
+size_t dns_view_service_count(const dns_view_t *view);
+/* Fills *out for service i; endpoint j of it with dns_view_endpoint(). */
+int dns_view_service(const dns_view_t *view, size_t i,
+		     struct dns_service_info *out);
+int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
+		      struct dns_endpoint_info *out);
+const char *dns_view_zone(const dns_view_t *view);	/* "svc.example." */
+
+/* ---- query -> answer ---------------------------------------------------- */
+
+/* Small, fast PRNG (xoshiro256**) private to one worker. */
+struct dns_rng {
+	uint64_t s[4];
+};
+void dns_rng_seed(struct dns_rng *rng, uint64_t seed);
+uint64_t dns_rng_next(struct dns_rng *rng);
+
+enum dns_transport { DNS_TRANSPORT_UDP = 0, DNS_TRANSPORT_TCP = 1 };
+
+/* Why a query was malformed; FORMERR is sent when the header could be
+ * read and the query was not a response, otherwise it is dropped. */
+enum dns_malformed {
+	DNS_MAL_NONE = 0,
+	DNS_MAL_SHORT_HEADER,	/* fewer than 12 bytes: dropped */
+	DNS_MAL_RESPONSE,	/* QR bit set: dropped */
+	DNS_MAL_QDCOUNT,	/* QDCOUNT != 1 */
+	DNS_MAL_NAME,		/* bad label, pointer loop, name > 255 */
+	DNS_MAL_TRUNCATED,	/* question or record runs past the end */
+	DNS_MAL_EDNS,		/* bad or duplicate OPT record */
+	DNS_MAL_SECTIONS,	/* answer/authority records in a query */
+	DNS_MAL__COUNT
+};
+const char *dns_malformed_name(enum dns_malformed m);
+
+/* qtype buckets counted by the server and exported as metrics. */
+enum dns_qtype_bucket {
+	DNS_QT_A, DNS_QT_NS, DNS_QT_SOA, DNS_QT_TXT, DNS_QT_AAAA, DNS_QT_SRV,
+	DNS_QT_HTTPS, DNS_QT_ANY, DNS_QT_OTHER, DNS_QT__COUNT
+};
+const char *dns_qtype_bucket_name(enum dns_qtype_bucket b);
+enum dns_qtype_bucket dns_qtype_bucket(uint16_t qtype);
+
+struct dns_result {
+	bool send;		/* false: drop silently */
+	uint16_t qtype;
+	uint8_t rcode;		/* RCODE sent (extended RCODEs included) */
+	bool truncated;		/* TC=1 was set */
+	enum dns_malformed malformed;
+	size_t len;		/* response length when send */
+};
+
+/* Answers one query. out must hold DNS_MSG_MAX bytes for TCP and
+ * DNS_UDP_PAYLOAD_MAX for UDP (the function never writes more than the
+ * transport allows: for UDP min(client EDNS size or 512, 1232)). */
+void dns_answer(const dns_view_t *view, struct dns_rng *rng,
+		enum dns_transport transport, const uint8_t *query,
+		size_t qlen, uint8_t *out, size_t out_cap,
+		struct dns_result *res);
+
+/* ---- statistics ---------------------------------------------------------- */
+
+/* Latency histogram upper bounds, in nanoseconds (last bucket is +Inf). */
+#define DNS_LAT_BUCKETS 12
+extern const uint64_t dns_latency_bounds_ns[DNS_LAT_BUCKETS - 1];
+
+struct dns_stats {
+	uint64_t queries;			/* all packets/messages received */
+	uint64_t udp_queries, tcp_queries;
+	uint64_t by_qtype[DNS_QT__COUNT];
+	uint64_t by_rcode[16];
+	uint64_t malformed[DNS_MAL__COUNT];
+	uint64_t dropped;			/* not answered at all */
+	uint64_t truncated;
+	uint64_t tcp_accepted, tcp_rejected, tcp_timeouts, tcp_active;
+	uint64_t latency[DNS_LAT_BUCKETS];	/* counts per bucket */
+	uint64_t latency_sum_ns;
+};
+
+/* Adds one result to stats (used by the server and by tests). */
+void dns_stats_count(struct dns_stats *st, enum dns_transport t,
+		     const struct dns_result *res, uint64_t latency_ns);
+
+/* ---- server ------------------------------------------------------------- */
+
+typedef struct dns_server dns_server_t;
+
+struct dns_server_config {
+	const struct sockaddr_storage *listen;
+	size_t n_listen;
+	unsigned workers;		/* 0 = one per online CPU */
+	uint32_t tcp_idle_timeout_ms;	/* RFC 7766 idle timeout */
+	uint32_t tcp_max_clients;	/* per worker */
+};
+
+/* Creates the server and binds every socket (so a bad address fails here,
+ * before any thread starts). Takes a reference on view. */
+dns_server_t *dns_server_new(const struct dns_server_config *cfg,
+			     dns_view_t *view, int *err);
+/* Starts the worker threads. */
+int dns_server_start(dns_server_t *srv);
+/* Publishes a new view to every worker (takes its own reference). */
+void dns_server_publish(dns_server_t *srv, dns_view_t *view);
+/* Sums the workers' counters (relaxed reads; fine for monitoring). */
+void dns_server_stats(dns_server_t *srv, struct dns_stats *out);
+/* Listener addresses as bound (port 0 in config resolves here). */
+size_t dns_server_listener_count(const dns_server_t *srv);
+const struct sockaddr_storage *dns_server_listener(const dns_server_t *srv,
+						   size_t i);
+unsigned dns_server_worker_count(const dns_server_t *srv);
+/* Stops workers, closes sockets, joins threads. Idempotent. */
+void dns_server_stop(dns_server_t *srv);
+void dns_server_free(dns_server_t *srv);
+
+#endif

@@ -1,0 +1,1 @@
+# gossip/: see gossip/gossip.h. Rules are added as the module grows.

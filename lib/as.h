@@ -1,0 +1,110 @@
+/*
+ * lib/as.h - what every anysteer module shares: the error codes, logging
+ * and monotonic time.
+ *
+ * Design: one error space for the whole project, as in Knot DNS. 0 is
+ * success; negative values below -AS_ERR_BASE are anysteer's own, other
+ * negative values are negated errno values, so a system call's failure
+ * travels unchanged (return -errno) and as_strerror() describes both.
+ * Functions that fail return one of these codes; nothing calls exit().
+ *
+ * Logging goes to one process-wide sink (stderr or syslog) with a level
+ * filter. It is the only process-wide state in the project: every module
+ * logs, and threading a logger through every pure core would buy nothing.
+ * The level is an atomic so DNS worker threads read it without a lock.
+ */
+#ifndef ANYSTEER_LIB_AS_H
+#define ANYSTEER_LIB_AS_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AS_ERR_BASE 1000
+
+enum as_err {
+	AS_OK = 0,
+	AS_ENOMEM = -ENOMEM,
+	AS_EINVAL = -EINVAL,
+	AS_ENOENT = -ENOENT,
+	AS_EEXIST = -EEXIST,
+	AS_ERANGE = -ERANGE,
+	AS_EAGAIN = -EAGAIN,
+	AS_ENOSPC = -ENOSPC,
+	AS_ETIMEDOUT = -ETIMEDOUT,
+
+	AS_ECONFIG = -AS_ERR_BASE - 1,	/* configuration invalid */
+	AS_EPARSE = -AS_ERR_BASE - 2,	/* syntax error in input */
+	AS_EMALFORMED = -AS_ERR_BASE - 3, /* malformed packet or record */
+	AS_ETRUNC = -AS_ERR_BASE - 4,	/* input ends early */
+	AS_ESPACE = -AS_ERR_BASE - 5,	/* output buffer too small */
+	AS_ENOTFOUND = -AS_ERR_BASE - 6, /* no such name, key or item */
+	AS_EAUTH = -AS_ERR_BASE - 7,	/* authentication failed */
+	AS_EVERSION = -AS_ERR_BASE - 8,	/* unsupported protocol version */
+	AS_ESTATE = -AS_ERR_BASE - 9,	/* operation not valid in this state */
+	AS_EPROTO = -AS_ERR_BASE - 10,	/* peer violated the protocol */
+	AS_ELIMIT = -AS_ERR_BASE - 11,	/* a configured limit was reached */
+	AS_ECRYPTO = -AS_ERR_BASE - 12,	/* crypto library failure */
+	AS_ELIB = -AS_ERR_BASE - 13,	/* an external library failed */
+	AS_EREMOTE = -AS_ERR_BASE - 14,	/* remote side reported an error */
+	AS_ESTALE = -AS_ERR_BASE - 15,	/* older than what we hold (replay) */
+	AS_ERR_LAST = -AS_ERR_BASE - 16,
+};
+
+/* Describes any anysteer error code (or negated errno). Never NULL. */
+const char *as_strerror(int err);
+/* Short symbolic name ("AS_EPARSE", "ENOENT"), for logs and JSON. */
+const char *as_errname(int err);
+
+enum as_log_level {
+	AS_LOG_ERR = 0,
+	AS_LOG_WARN = 1,
+	AS_LOG_NOTICE = 2,
+	AS_LOG_INFO = 3,
+	AS_LOG_DEBUG = 4,
+};
+
+/* Parses "error", "warning", "notice", "info", "debug"; -1 if unknown. */
+int as_log_level_parse(const char *name);
+const char *as_log_level_name(int level);
+void as_log_set_level(int level);
+int as_log_get_level(void);
+/* Sends log lines to syslog instead of stderr (ident is kept by reference). */
+void as_log_use_syslog(const char *ident);
+int as_log_enabled(int level);
+void as_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void as_vlog(int level, const char *fmt, va_list ap);
+
+#define as_err(...) as_log(AS_LOG_ERR, __VA_ARGS__)
+#define as_warn(...) as_log(AS_LOG_WARN, __VA_ARGS__)
+#define as_notice(...) as_log(AS_LOG_NOTICE, __VA_ARGS__)
+#define as_info(...) as_log(AS_LOG_INFO, __VA_ARGS__)
+#define as_debug(...) \
+	do { if (as_log_enabled(AS_LOG_DEBUG)) as_log(AS_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* Monotonic clock in milliseconds / nanoseconds; wall clock in seconds. */
+uint64_t as_now_ms(void);
+uint64_t as_now_ns(void);
+uint64_t as_wall_s(void);
+
+/* Parses a duration such as "5s", "250ms", "2m", "1h" or a bare number of
+ * seconds into milliseconds. Returns AS_OK or AS_EPARSE / AS_ERANGE. */
+int as_parse_duration_ms(const char *s, uint64_t *out_ms);
+
+/* Parses "[v6]:port", "v4:port", "v6" or "v4" (with default_port) into a
+ * sockaddr_storage. Returns AS_OK or AS_EPARSE. */
+struct sockaddr_storage;
+int as_parse_sockaddr(const char *s, uint16_t default_port,
+		      struct sockaddr_storage *out);
+/* Formats an address as "[v6]:port" or "v4:port". Returns buf. */
+char *as_format_sockaddr(const struct sockaddr_storage *ss, char *buf,
+			 size_t len);
+#define AS_SOCKADDR_STRLEN 64
+
+#define AS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define AS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define AS_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

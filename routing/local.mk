@@ -1,0 +1,1 @@
+# routing/: see routing/routing.h. Rules are added as the module grows.
