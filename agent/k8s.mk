@@ -1,0 +1,1 @@
+# Kubernetes source (agent/k8s*.c): list+watch of Services and EndpointSlices.

@@ -1,0 +1,1 @@
+# libFuzzer harnesses and the corpus replay that 'make check' runs.
