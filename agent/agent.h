@@ -61,6 +61,7 @@ struct agent_config {
 		char **nameservers;	/* default: ["ns.<zone>"] */
 		size_t n_nameservers;
 		char **ns_addresses;	/* addresses answered for in-zone NS names */
+		struct sockaddr_storage *ns_addrs; /* parsed, port 0 */
 		size_t n_ns_addresses;
 		uint32_t negative_ttl;	/* SOA minimum */
 		uint32_t tcp_idle_timeout_ms;
@@ -73,6 +74,7 @@ struct agent_config {
 
 	struct {
 		char *listen;	/* NULL or "" = disabled */
+		struct sockaddr_storage listen_addr; /* AF_UNSPEC if disabled */
 	} metrics;
 
 	struct {
@@ -102,6 +104,19 @@ void agent_config_free(struct agent_config *cfg);
 /* Prints the schema (key, type, default, description), for docs and
  * `anysteerd --help-config`. */
 void agent_config_print_schema(FILE *f);
+
+/* ---- daemon ----------------------------------------------------------------- */
+
+/* The running agent. agent_new takes ownership of cfg (also on failure of
+ * the later calls); agent_start binds sockets and starts threads;
+ * agent_run runs the event loop until SIGTERM/SIGINT and returns the exit
+ * code; agent_free releases everything (safe after a failed start). */
+struct agent;
+int agent_new(const char *config_path, struct agent_config *cfg,
+	      struct agent **out);
+int agent_start(struct agent *a);
+int agent_run(struct agent *a);
+void agent_free(struct agent *a);
 
 /* ---- load sampler ----------------------------------------------------------- */
 

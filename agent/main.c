@@ -1,1 +1,132 @@
-int main(void) { return 0; }
+/*
+ * anysteerd: option parsing, --check-config, daemonizing; everything else
+ * is in daemon.c. Exit codes: 0 clean stop, 1 runtime failure, 2 bad
+ * configuration or usage.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "lib/as.h"
+
+#define DEFAULT_CONFIG "/etc/anysteer/anysteer.yaml"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: anysteerd [options]\n"
+		"  -c, --config FILE      configuration file (default " DEFAULT_CONFIG ")\n"
+		"  -C, --check-config     validate the configuration and exit (0 ok, 2 invalid)\n"
+		"  -f, --foreground       stay in the foreground and log to stderr\n"
+		"  -l, --log-level LEVEL  error, warning, notice (default), info, debug\n"
+		"      --help-config      list every configuration key with its default\n"
+		"  -V, --version          print the version\n"
+		"  -h, --help             this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help-config", no_argument, NULL, 'S' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = DEFAULT_CONFIG;
+	bool check = false, foreground = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:Cfl:Vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'l': {
+			int lvl = as_log_level_parse(optarg);
+			if (lvl < 0) {
+				fprintf(stderr, "anysteerd: unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			as_log_set_level(lvl);
+			break;
+		}
+		case 'S':
+			agent_config_print_schema(stdout);
+			return 0;
+		case 'V':
+			printf("anysteerd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "anysteerd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	char err[16384];
+	struct agent_config *cfg = NULL;
+	int rc = agent_config_load(config, &cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s", err);
+		if (err[0] && err[strlen(err) - 1] != '\n')
+			fputc('\n', stderr);
+		if (check)
+			fprintf(stderr, "%s: configuration is invalid\n", config);
+		return 2;
+	}
+	if (check) {
+		printf("%s: configuration is valid (%zu services)\n", config,
+		       cfg->n_services);
+		agent_config_free(cfg);
+		return 0;
+	}
+
+	if (!foreground) {
+		/* Classic detach; systemd and Kubernetes run with --foreground. */
+		if (daemon(0, 0) != 0) {
+			perror("anysteerd: daemon");
+			agent_config_free(cfg);
+			return 1;
+		}
+		as_log_use_syslog("anysteerd");
+	}
+
+	struct agent *a = NULL;
+	rc = agent_new(config, cfg, &a);
+	if (rc) {
+		as_err("cannot start: %s", as_strerror(rc));
+		agent_config_free(cfg);
+		return 1;
+	}
+	rc = agent_start(a);
+	if (rc) {
+		as_err("cannot start: %s", as_strerror(rc));
+		agent_free(a);
+		return 1;
+	}
+	as_notice("anysteerd %s started as node %s", PACKAGE_VERSION, cfg->node.name);
+	int code = agent_run(a);
+	agent_free(a);
+	as_notice("anysteerd stopped");
+	return code;
+}

@@ -73,10 +73,15 @@ struct dns_view_spec {
 	const char *zone;		/* "svc.example." (trailing dot optional) */
 	const char *node_name;		/* answered to NSID and CHAOS id.server */
 	uint32_t ttl;			/* default TTL for service records */
-	uint32_t max_answers;		/* default max endpoints per answer */
-	const char *const *nameservers;	/* NS targets; NULL/0 = "ns.<zone>" */
+	uint32_t max_answers;		/* default max endpoints per answer
+					 * (0 = 2; any max_answers is capped at 64) */
+	/* NS targets; NULL/0 = "ns.<zone>". Names without a trailing dot
+	 * (here and in soa_rname) are relative to the zone. */
+	const char *const *nameservers;
 	size_t n_nameservers;
-	/* Addresses answered for in-zone nameserver names (AAAA/A glue). */
+	/* Addresses answered for in-zone nameserver names (AAAA/A glue).
+	 * Only family and addr are used, and node names the nameserver the
+	 * address belongs to (as in nameservers); NULL = every in-zone one. */
 	const struct dns_endpoint_spec *ns_addresses;
 	size_t n_ns_addresses;
 	const char *soa_rname;		/* NULL = "hostmaster.<zone>" */
@@ -177,11 +182,13 @@ void dns_answer(const dns_view_t *view, struct dns_rng *rng,
 #define DNS_LAT_BUCKETS 12
 extern const uint64_t dns_latency_bounds_ns[DNS_LAT_BUCKETS - 1];
 
+#define DNS_RCODE_BADVERS 16	/* the only extended RCODE we send */
+
 struct dns_stats {
 	uint64_t queries;			/* all packets/messages received */
 	uint64_t udp_queries, tcp_queries;
 	uint64_t by_qtype[DNS_QT__COUNT];
-	uint64_t by_rcode[16];
+	uint64_t by_rcode[DNS_RCODE_BADVERS + 1]; /* [16]: BADVERS */
 	uint64_t malformed[DNS_MAL__COUNT];
 	uint64_t dropped;			/* not answered at all */
 	uint64_t truncated;
@@ -224,5 +231,10 @@ unsigned dns_server_worker_count(const dns_server_t *srv);
 /* Stops workers, closes sockets, joins threads. Idempotent. */
 void dns_server_stop(dns_server_t *srv);
 void dns_server_free(dns_server_t *srv);
+
+/* Added by the dns/server.c engineer (test hook for the health gate):
+ * while paused the workers keep receiving but answer nothing (UDP
+ * queries are dropped and counted, TCP connections closed). */
+void dns_server_set_paused(dns_server_t *srv, bool paused);
 
 #endif

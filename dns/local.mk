@@ -3,9 +3,9 @@ noinst_LTLIBRARIES += dns/libdns.la
 dns_libdns_la_SOURCES = dns/dns.h dns/wire.h \
 	dns/policy.c dns/view.c dns/query.c dns/stats.c dns/server.c
 dns_libdns_la_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(LIBUV_CFLAGS) $(SODIUM_CFLAGS)
-dns_libdns_la_LIBADD = lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS)
+dns_libdns_la_LIBADD = lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) -lm
 
-DNS_TEST_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) $(CMOCKA_LIBS)
+DNS_TEST_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) $(CMOCKA_LIBS) -lm
 DNS_TEST_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(CMOCKA_CFLAGS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_dns_policy tests/unit/test_dns_query
@@ -17,3 +17,12 @@ tests_unit_test_dns_policy_LDADD = $(DNS_TEST_LDADD)
 tests_unit_test_dns_query_SOURCES = tests/unit/test_dns_query.c
 tests_unit_test_dns_query_CFLAGS = $(DNS_TEST_CFLAGS)
 tests_unit_test_dns_query_LDADD = $(DNS_TEST_LDADD)
+
+# Listener tests (dns/server.c): real sockets on loopback.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_dns_server
+TESTS += tests/unit/test_dns_server
+endif
+tests_unit_test_dns_server_SOURCES = tests/unit/test_dns_server.c
+tests_unit_test_dns_server_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_dns_server_LDADD = $(DNS_TEST_LDADD)

@@ -1,0 +1,148 @@
+/*
+ * dns/policy.c - load factor, the per-worker PRNG and weighted sampling.
+ *
+ * Design. Everything here is exact integer arithmetic on weights prepared
+ * when the view is built: a family's weights are turned into a cumulative
+ * array once, so an answer costs one bounded random number (Lemire's
+ * multiply-and-reject, no modulo bias) and one binary search per sampled
+ * endpoint. Sampling without replacement does not copy or rewrite the
+ * array: the intervals of the items already drawn are kept sorted, a draw
+ * in the remaining mass is shifted past them, and the result is mapped
+ * back through the original cumulative array. That is O(k^2 + k log n)
+ * with k <= DNS_MAX_ANSWERS and no heap.
+ */
+#include <math.h>
+
+#include "dns/wire.h"
+
+double dns_load_factor(double load, double low, double high)
+{
+	/* Clamp to [0, inf); NaN counts as 0 so a broken sensor does not
+	 * steer traffic away. */
+	if (!(load > 0))
+		load = 0;
+	if (!(low > 0))
+		low = 0;
+	if (!(high > 0))
+		high = 0;
+	if (low >= high)
+		return load <= high ? 1.0 : 0.0;
+	if (load <= low)
+		return 1.0;
+	if (load >= high)
+		return 0.0;
+	double f = 1.0 - (load - low) / (high - low);
+	return f < 0 ? 0 : (f > 1 ? 1 : f);
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void dns_rng_seed(struct dns_rng *rng, uint64_t seed)
+{
+	/* splitmix64 never yields an all-zero xoshiro state from 4 outputs. */
+	for (int i = 0; i < 4; i++)
+		rng->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+uint64_t dns_rng_next(struct dns_rng *rng)
+{
+	uint64_t *s = rng->s;
+	uint64_t result = rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+uint64_t dns_rng_below(struct dns_rng *rng, uint64_t bound)
+{
+	unsigned __int128 m = (unsigned __int128)dns_rng_next(rng) * bound;
+	uint64_t low = (uint64_t)m;
+
+	if (low < bound) {
+		uint64_t threshold = -bound % bound;
+		while (low < threshold) {
+			m = (unsigned __int128)dns_rng_next(rng) * bound;
+			low = (uint64_t)m;
+		}
+	}
+	return (uint64_t)(m >> 64);
+}
+
+size_t dns_sample(const uint64_t *cum, size_t n, size_t k,
+		  struct dns_rng *rng, uint32_t *out)
+{
+	struct {
+		uint64_t start, w;
+	} gone[DNS_MAX_ANSWERS];
+	uint64_t total = n ? cum[n - 1] : 0;
+	size_t got = 0;
+
+	if (k > DNS_MAX_ANSWERS)
+		k = DNS_MAX_ANSWERS;
+	while (got < k && total > 0) {
+		uint64_t r = dns_rng_below(rng, total);
+
+		/* Shift r past the drawn intervals that lie below it. */
+		for (size_t g = 0; g < got && r >= gone[g].start; g++)
+			r += gone[g].w;
+		size_t lo = 0, hi = n - 1;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (cum[mid] > r)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		uint64_t start = lo ? cum[lo - 1] : 0;
+		uint64_t w = cum[lo] - start;
+		size_t p = got;
+		while (p > 0 && gone[p - 1].start > start) {
+			gone[p] = gone[p - 1];
+			p--;
+		}
+		gone[p].start = start;
+		gone[p].w = w;
+		out[got++] = (uint32_t)lo;
+		total -= w;
+	}
+	return got;
+}
+
+void dns_policy_cumulate(const uint64_t *eff, const uint32_t *cfg, size_t n,
+			 uint64_t *cum)
+{
+	uint64_t sum = 0;
+	int level = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum |= eff[i];
+	if (!sum) {
+		level = 1;
+		for (size_t i = 0; i < n; i++)
+			sum |= cfg[i];
+		if (!sum)
+			level = 2;
+	}
+	sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		sum += level == 0 ? eff[i] : level == 1 ? cfg[i] : 1;
+		cum[i] = sum;
+	}
+}

@@ -1,0 +1,575 @@
+/*
+ * dns/query.c - one query in, one response (or a counted drop) out.
+ *
+ * Design. dns_answer() parses the query with a bounded reader, looks the
+ * lower-case QNAME up in the view's hash table and writes the response
+ * straight into the caller's buffer with a bounded writer: no heap, no
+ * lock, no clock, no socket. Every name we write is either a compression
+ * pointer (to the question, which is copied as received so the client's
+ * case is echoed, or to a name in an earlier RDATA) or pre-rendered RDATA
+ * from the view, so nothing is compressed at query time.
+ *
+ * Space for the OPT record is reserved before the sections are written.
+ * If the answer or authority section does not fit the transport's limit,
+ * the writer's sticky error turns the response into TC=1 with empty
+ * sections (and the OPT); the additional section is optional and is left
+ * out instead when it does not fit.
+ */
+#include <sys/socket.h>
+
+#include "dns/wire.h"
+
+#define UDP_PLAIN_MAX 512
+
+struct query {
+	uint16_t id;
+	uint8_t opcode;
+	bool rd;
+	size_t qname_len;		/* wire length, uncompressed */
+	uint8_t lname[DNS_NAME_MAX];	/* lower-case copy of QNAME */
+	uint8_t label_off[128];
+	size_t n_labels;
+	uint16_t qtype, qclass;
+	bool edns, nsid;
+	uint16_t edns_size;
+	uint8_t edns_version;
+};
+
+enum { SEC_AN, SEC_NS, SEC_AR };
+
+struct resp {
+	struct wire_wr w;
+	uint16_t count[3];
+};
+
+/* ---- parsing ----------------------------------------------------------- */
+
+static enum dns_malformed parse_qname(struct wire_rd *r, struct query *q)
+{
+	size_t total = 0;
+
+	q->n_labels = 0;
+	for (;;) {
+		if (!wire_rd_avail(r))
+			return DNS_MAL_TRUNCATED;
+		uint8_t c = *r->pos;
+		if (c & 0xC0)	/* a pointer, or a label longer than 63 */
+			return DNS_MAL_NAME;
+		if (total + (size_t)c + 1 > DNS_NAME_MAX)
+			return DNS_MAL_NAME;
+		if (c == 0) {
+			q->lname[total++] = 0;
+			r->pos++;
+			break;
+		}
+		if (wire_rd_avail(r) < (size_t)c + 1)
+			return DNS_MAL_TRUNCATED;
+		q->label_off[q->n_labels++] = (uint8_t)total;
+		q->lname[total] = c;
+		for (size_t i = 1; i <= c; i++)
+			q->lname[total + i] = wire_lower(r->pos[i]);
+		total += (size_t)c + 1;
+		r->pos += (size_t)c + 1;
+	}
+	q->qname_len = total;
+	return DNS_MAL_NONE;
+}
+
+/* Validates a possibly compressed name and moves past it. Every pointer
+ * must point before the start of the stretch that contains it, so the
+ * targets strictly decrease and loops are impossible. */
+static enum dns_malformed skip_name(struct wire_rd *r, bool *is_root)
+{
+	const uint8_t *p = r->pos, *seg = r->pos, *after = NULL;
+	size_t total = 0;
+
+	for (;;) {
+		if (p >= r->end)
+			return DNS_MAL_TRUNCATED;
+		uint8_t c = *p;
+		if ((c & 0xC0) == 0xC0) {
+			if (r->end - p < 2)
+				return DNS_MAL_TRUNCATED;
+			size_t target = (size_t)(c & 0x3F) << 8 | p[1];
+			if (!after)
+				after = p + 2;
+			if (target < DNS_HDR_LEN || r->base + target >= seg)
+				return DNS_MAL_NAME;
+			p = seg = r->base + target;
+			continue;
+		}
+		if (c & 0xC0)
+			return DNS_MAL_NAME;
+		total += (size_t)c + 1;
+		if (total > DNS_NAME_MAX)
+			return DNS_MAL_NAME;
+		if (c == 0) {
+			p++;
+			break;
+		}
+		if ((size_t)(r->end - p) < (size_t)c + 1)
+			return DNS_MAL_TRUNCATED;
+		p += (size_t)c + 1;
+	}
+	r->pos = after ? after : p;
+	*is_root = total == 1;
+	return DNS_MAL_NONE;
+}
+
+static enum dns_malformed parse_opt(struct query *q, uint16_t cls,
+				    uint32_t ttl, const uint8_t *rd,
+				    size_t rdlen)
+{
+	q->edns = true;
+	q->edns_size = cls;
+	q->edns_version = (uint8_t)(ttl >> 16);
+	while (rdlen >= 4) {
+		uint16_t code = wire_get_u16(rd);
+		size_t len = wire_get_u16(rd + 2);
+		if (len > rdlen - 4)
+			return DNS_MAL_EDNS;
+		if (code == DNS_EDNS_NSID)
+			q->nsid = true;
+		rd += 4 + len;
+		rdlen -= 4 + len;
+	}
+	return rdlen ? DNS_MAL_EDNS : DNS_MAL_NONE;
+}
+
+static enum dns_malformed parse_additional(struct wire_rd *r, struct query *q,
+					   uint16_t arcount)
+{
+	for (uint16_t i = 0; i < arcount; i++) {
+		bool root;
+		enum dns_malformed m = skip_name(r, &root);
+		if (m)
+			return m;
+		uint16_t type = wire_rd_u16(r);
+		uint16_t cls = wire_rd_u16(r);
+		uint32_t ttl = wire_rd_u32(r);
+		uint16_t rdlen = wire_rd_u16(r);
+		const uint8_t *rd = r->pos;
+		wire_rd_skip(r, rdlen);
+		if (r->err)
+			return DNS_MAL_TRUNCATED;
+		if (type != DNS_T_OPT)
+			continue; /* framing checked; content not ours */
+		if (q->edns || !root)
+			return DNS_MAL_EDNS;
+		m = parse_opt(q, cls, ttl, rd, rdlen);
+		if (m)
+			return m;
+	}
+	return DNS_MAL_NONE;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static void rr_head(struct resp *rp, int sec, uint16_t owner_off,
+		    uint16_t type, uint16_t cls, uint32_t ttl, uint16_t rdlen)
+{
+	struct wire_wr *w = &rp->w;
+
+	wire_wr_u16(w, (uint16_t)(0xC000 | owner_off));
+	wire_wr_u16(w, type);
+	wire_wr_u16(w, cls);
+	wire_wr_u32(w, ttl);
+	wire_wr_u16(w, rdlen);
+	if (!w->err)
+		rp->count[sec]++;
+}
+
+static void rr_put(struct resp *rp, int sec, uint16_t owner_off,
+		   uint16_t type, uint16_t cls, uint32_t ttl,
+		   const uint8_t *rdata, uint16_t rdlen)
+{
+	rr_head(rp, sec, owner_off, type, cls, ttl, rdlen);
+	wire_wr_bytes(&rp->w, rdata, rdlen);
+}
+
+/* Address records of one family: n entries of addrs picked by idx (or all
+ * of them in order when idx is NULL). */
+static void put_addrs(struct resp *rp, int sec, uint16_t owner_off,
+		      bool v6, const struct dns_view *v, uint32_t first,
+		      const uint32_t *idx, size_t n, uint32_t ttl)
+{
+	for (size_t k = 0; k < n; k++) {
+		uint32_t i = first + (idx ? idx[k] : (uint32_t)k);
+		if (v6)
+			rr_put(rp, sec, owner_off, DNS_T_AAAA, DNS_C_IN, ttl,
+			       v->addr6[i], 16);
+		else
+			rr_put(rp, sec, owner_off, DNS_T_A, DNS_C_IN, ttl,
+			       v->addr4[i], 4);
+	}
+}
+
+static size_t sample(const struct dns_view *v, const struct dns_svc *s,
+		     bool v6, struct dns_rng *rng, uint32_t *idx)
+{
+	const struct dns_family *f = v6 ? &s->v6 : &s->v4;
+
+	if (!f->n)
+		return 0;
+	return dns_sample((v6 ? v->cum6 : v->cum4) + f->first, f->n,
+			  s->max_answers, rng, idx);
+}
+
+static void put_sampled(struct resp *rp, int sec, uint16_t owner_off,
+			const struct dns_view *v, const struct dns_svc *s,
+			bool v6, struct dns_rng *rng)
+{
+	uint32_t idx[DNS_MAX_ANSWERS];
+	size_t n = sample(v, s, v6, rng, idx);
+
+	put_addrs(rp, sec, owner_off, v6, v, v6 ? s->v6.first : s->v4.first,
+		  idx, n, s->ttl);
+}
+
+static void put_https(struct resp *rp, const struct dns_view *v,
+		      const struct dns_svc *s, struct dns_rng *rng)
+{
+	uint32_t i6[DNS_MAX_ANSWERS], i4[DNS_MAX_ANSWERS];
+	size_t n6 = sample(v, s, true, rng, i6);
+	size_t n4 = sample(v, s, false, rng, i4);
+	size_t rdlen = 2 + 1 + 6 + (n4 ? 4 + 4 * n4 : 0) +
+		       (n6 ? 4 + 16 * n6 : 0);
+	struct wire_wr *w = &rp->w;
+
+	rr_head(rp, SEC_AN, DNS_HDR_LEN, DNS_T_HTTPS, DNS_C_IN, s->ttl,
+		(uint16_t)rdlen);
+	wire_wr_u16(w, 1);		/* SvcPriority: service mode */
+	wire_wr_u8(w, 0);		/* TargetName "." = owner */
+	wire_wr_u16(w, 3);		/* port */
+	wire_wr_u16(w, 2);
+	wire_wr_u16(w, s->port);
+	if (n4) {			/* keys in ascending order */
+		wire_wr_u16(w, 4);
+		wire_wr_u16(w, (uint16_t)(4 * n4));
+		for (size_t k = 0; k < n4; k++)
+			wire_wr_bytes(w, v->addr4[s->v4.first + i4[k]], 4);
+	}
+	if (n6) {
+		wire_wr_u16(w, 6);
+		wire_wr_u16(w, (uint16_t)(16 * n6));
+		for (size_t k = 0; k < n6; k++)
+			wire_wr_bytes(w, v->addr6[s->v6.first + i6[k]], 16);
+	}
+}
+
+/* Writes as much of the additional section as fits; never truncates. */
+#define SOFT_BEGIN(rp) \
+	uint8_t *soft_pos_ = (rp)->w.pos; uint16_t soft_ar_ = (rp)->count[SEC_AR]
+#define SOFT_END(rp) \
+	do { if ((rp)->w.err) { (rp)->w.pos = soft_pos_; (rp)->w.err = 0; \
+	     (rp)->count[SEC_AR] = soft_ar_; } } while (0)
+
+static void put_srv(struct resp *rp, const struct dns_view *v,
+		    const struct dns_svc *s, struct dns_rng *rng,
+		    bool additional)
+{
+	struct wire_wr *w = &rp->w;
+
+	rr_head(rp, SEC_AN, DNS_HDR_LEN, DNS_T_SRV, DNS_C_IN, s->ttl,
+		(uint16_t)(6 + s->target_len));
+	wire_wr_u16(w, 0);
+	wire_wr_u16(w, 0);
+	wire_wr_u16(w, s->port);
+	size_t target_off = wire_wr_offset(w);
+	wire_wr_bytes(w, s->target, s->target_len);
+	if (!additional || w->err || target_off > 0x3FFF)
+		return;
+	SOFT_BEGIN(rp);
+	put_sampled(rp, SEC_AR, (uint16_t)target_off, v, s, true, rng);
+	put_sampled(rp, SEC_AR, (uint16_t)target_off, v, s, false, rng);
+	SOFT_END(rp);
+}
+
+static void put_ns(struct resp *rp, const struct dns_view *v,
+		   uint16_t zone_off)
+{
+	uint16_t rd_off[256];
+
+	for (size_t i = 0; i < v->n_ns; i++) {
+		rr_head(rp, SEC_AN, zone_off, DNS_T_NS, DNS_C_IN, v->apex_ttl,
+			v->ns_len[i]);
+		size_t off = wire_wr_offset(&rp->w);
+		rd_off[i] = off > 0x3FFF ? 0 : (uint16_t)off;
+		wire_wr_bytes(&rp->w, v->ns_rdata + v->ns_off[i], v->ns_len[i]);
+	}
+	if (rp->w.err)
+		return;
+	/* Glue for in-zone nameservers, owner pointing into the NS RDATA. */
+	SOFT_BEGIN(rp);
+	for (size_t i = 0; i < v->n_ns; i++) {
+		if (v->ns_nsh[i] < 0 || !rd_off[i])
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < i; j++)
+			dup |= v->ns_nsh[j] == v->ns_nsh[i];
+		if (dup)
+			continue;
+		const struct dns_nsh *h = &v->nshs[v->ns_nsh[i]];
+		put_addrs(rp, SEC_AR, rd_off[i], true, v, h->v6.first, NULL,
+			  h->v6.n, v->apex_ttl);
+		put_addrs(rp, SEC_AR, rd_off[i], false, v, h->v4.first, NULL,
+			  h->v4.n, v->apex_ttl);
+	}
+	SOFT_END(rp);
+}
+
+/* Answers a query for a name in the zone; returns the RCODE. */
+static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
+			   const struct query *q, size_t rel,
+			   struct dns_rng *rng)
+{
+	const struct dns_node *nd = dns_view_lookup(v, q->lname, rel);
+	uint16_t zone_off = (uint16_t)(DNS_HDR_LEN + rel);
+	uint16_t t = q->qtype;
+
+	if (!nd) {
+		rr_put(rp, SEC_NS, zone_off, DNS_T_SOA, DNS_C_IN, v->neg_ttl,
+		       v->soa_rdata, v->soa_rdlen);
+		return DNS_RC_NXDOMAIN;
+	}
+	if (nd->svc >= 0) {
+		const struct dns_svc *s = &v->svcs[nd->svc];
+		if (t == DNS_T_ANY)
+			t = s->v6.n ? DNS_T_AAAA : DNS_T_A;
+		if (t == DNS_T_AAAA)
+			put_sampled(rp, SEC_AN, DNS_HDR_LEN, v, s, true, rng);
+		else if (t == DNS_T_A)
+			put_sampled(rp, SEC_AN, DNS_HDR_LEN, v, s, false, rng);
+		else if (t == DNS_T_HTTPS)
+			put_https(rp, v, s, rng);
+	} else if (nd->srv >= 0) {
+		if (t == DNS_T_SRV || t == DNS_T_ANY)
+			put_srv(rp, v, &v->svcs[nd->srv], rng, t == DNS_T_SRV);
+	} else {
+		if (nd->apex && (t == DNS_T_SOA || t == DNS_T_ANY))
+			rr_put(rp, SEC_AN, zone_off, DNS_T_SOA, DNS_C_IN,
+			       v->apex_ttl, v->soa_rdata, v->soa_rdlen);
+		else if (nd->apex && t == DNS_T_NS)
+			put_ns(rp, v, zone_off);
+		else if (nd->nsh >= 0) {
+			const struct dns_nsh *h = &v->nshs[nd->nsh];
+			if (t == DNS_T_ANY)
+				t = h->v6.n ? DNS_T_AAAA : DNS_T_A;
+			if (t == DNS_T_AAAA)
+				put_addrs(rp, SEC_AN, DNS_HDR_LEN, true, v,
+					  h->v6.first, NULL, h->v6.n,
+					  v->apex_ttl);
+			else if (t == DNS_T_A)
+				put_addrs(rp, SEC_AN, DNS_HDR_LEN, false, v,
+					  h->v4.first, NULL, h->v4.n,
+					  v->apex_ttl);
+		}
+	}
+	if (!rp->count[SEC_AN] && !rp->w.err)	/* NODATA */
+		rr_put(rp, SEC_NS, zone_off, DNS_T_SOA, DNS_C_IN, v->neg_ttl,
+		       v->soa_rdata, v->soa_rdlen);
+	return DNS_RC_NOERROR;
+}
+
+/* If QNAME is at or below the zone, stores the length of the labels
+ * before the zone. */
+static bool qname_in_zone(const struct dns_view *v, const struct query *q,
+			  size_t *rel)
+{
+	if (q->qname_len < v->zone_len)
+		return false;
+	size_t off = q->qname_len - v->zone_len;
+	if (memcmp(q->lname + off, v->zone, v->zone_len) != 0)
+		return false;
+	if (off == 0) {
+		*rel = 0;
+		return true;
+	}
+	for (size_t i = 0; i < q->n_labels; i++) {
+		if (q->label_off[i] == off) {
+			*rel = off;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool is_chaos_id(const struct query *q)
+{
+	static const uint8_t id_server[] = "\002id\006server";
+	static const uint8_t hostname_bind[] = "\010hostname\004bind";
+
+	return (q->qname_len == sizeof(id_server) &&
+		memcmp(q->lname, id_server, sizeof(id_server)) == 0) ||
+	       (q->qname_len == sizeof(hostname_bind) &&
+		memcmp(q->lname, hostname_bind, sizeof(hostname_bind)) == 0);
+}
+
+/* ---- entry point ---------------------------------------------------------- */
+
+static void header_only(const struct query *q, uint8_t rcode, uint8_t *out,
+			size_t out_cap, struct dns_result *res)
+{
+	if (out_cap < DNS_HDR_LEN) {
+		res->send = false;
+		return;
+	}
+	memset(out, 0, DNS_HDR_LEN);
+	wire_put_u16(out, q->id);
+	out[2] = (uint8_t)(0x80 | q->opcode << 3 | (q->rd ? 1 : 0));
+	out[3] = rcode;
+	res->send = true;
+	res->rcode = rcode;
+	res->len = DNS_HDR_LEN;
+}
+
+static void put_opt(struct wire_wr *w, const struct dns_view *v,
+		    uint8_t rcode, bool nsid)
+{
+	wire_wr_u8(w, 0);
+	wire_wr_u16(w, DNS_T_OPT);
+	wire_wr_u16(w, DNS_UDP_PAYLOAD_MAX);
+	wire_wr_u32(w, (uint32_t)(rcode >> 4) << 24); /* version 0, DO 0 */
+	wire_wr_u16(w, nsid ? (uint16_t)(4 + v->node_len) : 0);
+	if (nsid) {
+		wire_wr_u16(w, DNS_EDNS_NSID);
+		wire_wr_u16(w, v->node_len);
+		wire_wr_bytes(w, v->node_name, v->node_len);
+	}
+}
+
+void dns_answer(const dns_view_t *view, struct dns_rng *rng,
+		enum dns_transport transport, const uint8_t *query,
+		size_t qlen, uint8_t *out, size_t out_cap,
+		struct dns_result *res)
+{
+	struct query q;
+	struct wire_rd r;
+	struct resp rp;
+	enum dns_malformed m;
+	size_t limit, opt_len = 0, rel = 0;
+	uint8_t rcode = DNS_RC_NOERROR;
+	bool aa = false, nsid;
+
+	memset(res, 0, sizeof(*res));
+	if (qlen < DNS_HDR_LEN) {
+		res->malformed = DNS_MAL_SHORT_HEADER;
+		return;
+	}
+	if (query[2] & 0x80) {
+		res->malformed = DNS_MAL_RESPONSE;
+		return;
+	}
+	memset(&q, 0, offsetof(struct query, lname));
+	q.id = wire_get_u16(query);
+	q.opcode = (query[2] >> 3) & 0x0F;
+	q.rd = query[2] & 1;
+	q.edns = q.nsid = false;
+	q.qtype = q.qclass = 0;
+	if (q.opcode != 0) {
+		header_only(&q, DNS_RC_NOTIMP, out, out_cap, res);
+		return;
+	}
+
+	wire_rd_init(&r, query, qlen);
+	wire_rd_skip(&r, 4);
+	uint16_t qdcount = wire_rd_u16(&r);
+	uint16_t ancount = wire_rd_u16(&r);
+	uint16_t nscount = wire_rd_u16(&r);
+	uint16_t arcount = wire_rd_u16(&r);
+	if (qdcount != 1)
+		m = DNS_MAL_QDCOUNT;
+	else if (ancount || nscount)
+		m = DNS_MAL_SECTIONS;
+	else if ((m = parse_qname(&r, &q)) == DNS_MAL_NONE) {
+		q.qtype = wire_rd_u16(&r);
+		q.qclass = wire_rd_u16(&r);
+		if (r.err)
+			m = DNS_MAL_TRUNCATED;
+		else
+			m = parse_additional(&r, &q, arcount);
+	}
+	if (m) {
+		res->malformed = m;
+		header_only(&q, DNS_RC_FORMERR, out, out_cap, res);
+		return;
+	}
+	res->qtype = q.qtype;
+	if (!view) {	/* no view published yet */
+		header_only(&q, DNS_RC_SERVFAIL, out, out_cap, res);
+		return;
+	}
+
+	/* Size limit of this response (RFC 6891 section 6.2.5). */
+	if (transport == DNS_TRANSPORT_TCP)
+		limit = DNS_MSG_MAX;
+	else if (!q.edns)
+		limit = UDP_PLAIN_MAX;
+	else
+		limit = AS_MAX(UDP_PLAIN_MAX,
+			       AS_MIN(q.edns_size, DNS_UDP_PAYLOAD_MAX));
+	limit = AS_MIN(limit, out_cap);
+	size_t base_len = DNS_HDR_LEN + q.qname_len + 4;
+	nsid = q.nsid;
+	if (q.edns) {
+		opt_len = 11 + (nsid ? 4 + (size_t)view->node_len : 0);
+		if (base_len + opt_len > limit) {
+			nsid = false;
+			opt_len = 11;
+		}
+	}
+	if (base_len + opt_len > limit) {
+		/* Only with a caller's buffer below the protocol minimum. */
+		header_only(&q, DNS_RC_SERVFAIL, out, out_cap, res);
+		if (res->send)
+			out[2] |= 0x02, res->truncated = true;
+		return;
+	}
+
+	wire_wr_init(&rp.w, out, limit - opt_len);
+	memset(rp.count, 0, sizeof(rp.count));
+	wire_wr_bytes(&rp.w, query, base_len); /* header fixed up below */
+
+	if (q.edns && q.edns_version > 0) {
+		rcode = DNS_RC_BADVERS;
+	} else if (q.qclass == DNS_C_CH) {
+		if (q.qtype == DNS_T_TXT && is_chaos_id(&q)) {
+			aa = true;
+			rr_put(&rp, SEC_AN, DNS_HDR_LEN, DNS_T_TXT, DNS_C_CH, 0,
+			       view->txt_rdata, view->txt_rdlen);
+		} else {
+			rcode = DNS_RC_REFUSED;
+		}
+	} else if (q.qclass != DNS_C_IN || q.qtype == DNS_T_AXFR ||
+		   q.qtype == DNS_T_IXFR || !qname_in_zone(view, &q, &rel)) {
+		rcode = DNS_RC_REFUSED;
+	} else {
+		aa = true;
+		rcode = answer_zone(&rp, view, &q, rel, rng);
+	}
+
+	if (rp.w.err) {
+		/* Did not fit: keep the question (and the OPT), drop the rest. */
+		rp.w.err = 0;
+		rp.w.pos = out + base_len;
+		memset(rp.count, 0, sizeof(rp.count));
+		res->truncated = true;
+	}
+	rp.w.end = out + limit;
+	if (q.edns) {
+		put_opt(&rp.w, view, rcode, nsid);
+		rp.count[SEC_AR]++;
+	}
+	/* Header. */
+	out[2] = (uint8_t)(0x80 | (aa ? 0x04 : 0) |
+			   (res->truncated ? 0x02 : 0) | (q.rd ? 1 : 0));
+	out[3] = rcode & 0x0F;
+	wire_put_u16(out + 4, 1);
+	wire_put_u16(out + 6, rp.count[SEC_AN]);
+	wire_put_u16(out + 8, rp.count[SEC_NS]);
+	wire_put_u16(out + 10, rp.count[SEC_AR]);
+
+	res->send = true;
+	res->rcode = rcode;
+	res->len = wire_wr_offset(&rp.w);
+}

@@ -1,0 +1,1185 @@
+/*
+ * dns/server.c - the DNS listeners: worker threads, sockets, framing.
+ *
+ * Design. Every worker is a thread with its own uv_loop_t and, for every
+ * configured address, its own UDP and TCP socket bound with SO_REUSEPORT,
+ * so the kernel spreads queries over the workers and no two workers ever
+ * share a socket, a buffer or a counter. The sockets are made here with
+ * socket(2) (libuv 1.44 cannot set SO_REUSEPORT on UDP) and all of them
+ * are bound in dns_server_new(), before any thread exists, so a busy or
+ * foreign address is reported to the caller instead of killing a thread.
+ * Worker 0 binds before it sets SO_REUSEPORT, so an address held by any
+ * other socket, even another server of ours, is busy rather than shared.
+ *
+ * UDP is the fast path: a uv_poll on the socket, recvmmsg() into
+ * per-worker preallocated buffers, dns_answer() for each message, one
+ * sendmmsg() for the replies. Nothing is allocated and nothing is locked
+ * per query; the clock is read once when a batch arrives and once after
+ * it is answered. On wildcard addresses the destination address of each
+ * query comes in IP(V6)_PKTINFO and is used as the source of the reply,
+ * which is what makes anycast work when the socket is bound to [::].
+ *
+ * TCP follows RFC 7766: 2-byte length framing, every complete message in
+ * the buffer is answered in order (pipelining), an idle timer reset by
+ * any activity (default 10 s), a per-worker connection limit (default
+ * 1024; over it a connection is accepted and closed), and backpressure:
+ * while more than TCP_OUT_HIGH bytes of replies that the kernel did not
+ * take wait in our queue, we neither read nor answer. Replies go out
+ * with uv_try_write(); only what the kernel does not take is copied to
+ * the heap for uv_write(). A message we do not answer (malformed, or
+ * while paused) closes the connection.
+ *
+ * The view: each worker reads its private pointer without locks. A new
+ * view is parked in a per-worker slot under a mutex that only publish and
+ * the worker's async callback take; the callback swaps it in and drops
+ * the old reference. The same async carries the stop request.
+ *
+ * Counters: each worker is the only writer of its struct dns_stats;
+ * dns_server_stats() reads them with relaxed atomic loads.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "dns/dns.h"
+#include "lib/as.h"
+
+#define UDP_BATCH 32			/* messages per recvmmsg/sendmmsg */
+#define UDP_BATCHES_PER_WAKEUP 8	/* then yield to the rest of the loop */
+#define UDP_RX_MAX 4096			/* larger UDP queries are dropped */
+#define TCP_BACKLOG 1024
+#define TCP_IDLE_DEFAULT_MS 10000
+#define TCP_MAX_CLIENTS_DEFAULT 1024
+#define TCP_RBUF_INIT 4096
+#define TCP_RBUF_MAX (2 + DNS_MSG_MAX + 4096)
+#define TCP_OUT_HIGH (256 * 1024)	/* stop reading above this */
+#define MAX_WORKERS 1024
+#define PORT0_ATTEMPTS 16
+
+/* Big enough for either IP_PKTINFO or IPV6_PKTINFO. */
+#define PKTINFO_SPACE \
+	CMSG_SPACE(sizeof(struct in6_pktinfo) > sizeof(struct in_pktinfo) ? \
+		   sizeof(struct in6_pktinfo) : sizeof(struct in_pktinfo))
+
+struct worker;
+
+/* One address of one worker: its UDP and TCP socket. */
+struct listener {
+	struct worker *w;
+	int family;
+	bool wildcard;
+	int udp_fd;		/* ours until closed in udp_close_cb */
+	int tcp_fd;		/* owned by libuv once tcp_open */
+	bool udp_inited, tcp_inited, tcp_open;
+	uv_poll_t udp;
+	uv_tcp_t tcp;
+};
+
+struct tcp_conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	struct worker *w;
+	struct tcp_conn *prev, *next;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	size_t queued;		/* bytes handed to uv_write, not yet done */
+	int closes_pending;
+	bool reading, closing, eof;
+};
+
+/* A reply the kernel did not take at once, copied for uv_write. */
+struct tcp_wreq {
+	uv_write_t req;
+	struct tcp_conn *c;
+	size_t len;
+	uint8_t data[];
+};
+
+struct worker {
+	dns_server_t *srv;
+	unsigned idx;
+	uv_loop_t loop;
+	uv_async_t async;
+	uv_thread_t thread;
+	bool loop_inited, async_inited, thread_started;
+
+	/* The slot: everything below up to `view` is under slot_lock. */
+	pthread_mutex_t slot_lock;
+	dns_view_t *slot_view;
+	bool slot_set;
+	bool stop_req;
+	bool closed;		/* async closed: publish must not send */
+
+	dns_view_t *view;	/* private to the worker thread */
+	struct dns_rng rng;
+	struct dns_stats stats;	/* written by this worker only */
+
+	struct listener *ls;	/* n_listen of them */
+	struct tcp_conn *conns;
+	size_t n_conns;
+
+	/* UDP batch state, preallocated. */
+	struct mmsghdr rmsg[UDP_BATCH];
+	struct mmsghdr smsg[UDP_BATCH];
+	struct iovec riov[UDP_BATCH];
+	struct iovec siov[UDP_BATCH];
+	struct sockaddr_storage peer[UDP_BATCH];
+	struct dns_result res[UDP_BATCH];
+	bool counted[UDP_BATCH];	/* counted without dns_answer */
+	uint8_t rctl[UDP_BATCH][PKTINFO_SPACE];
+	uint8_t sctl[UDP_BATCH][PKTINFO_SPACE];
+	uint8_t rbuf[UDP_BATCH][UDP_RX_MAX];
+	uint8_t obuf[UDP_BATCH][DNS_UDP_PAYLOAD_MAX];
+
+	/* TCP reply scratch: 2-byte length then the message. */
+	uint8_t tcp_out[2 + DNS_MSG_MAX];
+};
+
+enum srv_state { SRV_NEW, SRV_RUNNING, SRV_STOPPED };
+
+struct dns_server {
+	struct sockaddr_storage *addrs;	/* as bound, port 0 resolved */
+	size_t n_listen;
+	unsigned n_workers;
+	struct worker **workers;
+	uint32_t tcp_idle_ms;
+	uint32_t tcp_max_clients;
+	enum srv_state state;
+	bool paused;		/* atomic: test hook */
+};
+
+/* ---- counters --------------------------------------------------------- */
+
+/* The worker is the only writer; relaxed stores keep the monitoring
+ * readers' loads well defined without costing anything on x86/arm64. */
+static inline void stat_add(uint64_t *p, uint64_t d)
+{
+	__atomic_store_n(p, *p + d, __ATOMIC_RELAXED);
+}
+
+static inline void stat_sub(uint64_t *p, uint64_t d)
+{
+	__atomic_store_n(p, *p - d, __ATOMIC_RELAXED);
+}
+
+/* A message not handed to dns_answer (no view, paused, oversized). */
+static void count_unanswered(struct worker *w, enum dns_transport t)
+{
+	stat_add(&w->stats.queries, 1);
+	stat_add(t == DNS_TRANSPORT_UDP ? &w->stats.udp_queries :
+		 &w->stats.tcp_queries, 1);
+	stat_add(&w->stats.dropped, 1);
+}
+
+static bool srv_paused(const dns_server_t *srv)
+{
+	return __atomic_load_n(&srv->paused, __ATOMIC_RELAXED);
+}
+
+/* ---- sockets ---------------------------------------------------------- */
+
+static socklen_t sa_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+					   sizeof(struct sockaddr_in);
+}
+
+static uint16_t sa_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static bool sa_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const void *)ss;
+		return IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+	}
+	return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+	       htonl(INADDR_ANY);
+}
+
+static int set_opt(int fd, int level, int name, const char *what,
+		   const struct sockaddr_storage *ss, const char *proto)
+{
+	int one = 1;
+	if (setsockopt(fd, level, name, &one, sizeof(one)) == 0)
+		return AS_OK;
+	int e = errno;
+	char buf[AS_SOCKADDR_STRLEN];
+	as_err("dns: cannot set %s on %s (%s): %s", what,
+	       as_format_sockaddr(ss, buf, sizeof(buf)), proto, strerror(e));
+	return -e;
+}
+
+/* Creates, configures and binds one socket; *fd = -1 on failure. When
+ * quiet_busy, EADDRINUSE is returned without a log line (port 0 retry).
+ * An exclusive socket is bound before SO_REUSEPORT is set, so its bind
+ * fails if anything else holds the address, even another process of the
+ * same user with SO_REUSEPORT (which the kernel would let share it, and
+ * even hand out on a port 0 bind); the flag set afterwards lets our
+ * other workers join it. */
+static int open_socket(const struct sockaddr_storage *ss, bool udp,
+		       bool exclusive, bool quiet_busy, int *fd)
+{
+	const char *proto = udp ? "udp" : "tcp";
+	char buf[AS_SOCKADDR_STRLEN];
+	int s, err;
+
+	*fd = -1;
+	s = socket(ss->ss_family,
+		   (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
+			   SOCK_CLOEXEC,
+		   0);
+	if (s < 0) {
+		err = -errno;
+		as_err("dns: cannot create socket for %s (%s): %s",
+		       as_format_sockaddr(ss, buf, sizeof(buf)), proto,
+		       strerror(-err));
+		return err;
+	}
+	if (!exclusive && (err = set_opt(s, SOL_SOCKET, SO_REUSEPORT,
+					 "SO_REUSEPORT", ss, proto)))
+		goto fail;
+	if (!udp && (err = set_opt(s, SOL_SOCKET, SO_REUSEADDR,
+				   "SO_REUSEADDR", ss, proto)))
+		goto fail;
+	if (ss->ss_family == AF_INET6 &&
+	    (err = set_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY", ss,
+			   proto)))
+		goto fail;
+	if (udp && sa_wildcard(ss)) {
+		if (ss->ss_family == AF_INET6)
+			err = set_opt(s, IPPROTO_IPV6, IPV6_RECVPKTINFO,
+				      "IPV6_RECVPKTINFO", ss, proto);
+		else
+			err = set_opt(s, IPPROTO_IP, IP_PKTINFO, "IP_PKTINFO",
+				      ss, proto);
+		if (err)
+			goto fail;
+	}
+	if (bind(s, (const struct sockaddr *)ss, sa_len(ss)) < 0) {
+		err = -errno;
+		if (!(quiet_busy && err == -EADDRINUSE))
+			as_err("dns: cannot bind %s (%s): %s",
+			       as_format_sockaddr(ss, buf, sizeof(buf)), proto,
+			       strerror(-err));
+		goto fail;
+	}
+	if (exclusive && (err = set_opt(s, SOL_SOCKET, SO_REUSEPORT,
+					"SO_REUSEPORT", ss, proto)))
+		goto fail;
+	*fd = s;
+	return AS_OK;
+fail:
+	close(s);
+	return err;
+}
+
+static void close_raw_fds(dns_server_t *srv, size_t a)
+{
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct listener *l = &srv->workers[i]->ls[a];
+		if (l->udp_fd >= 0)
+			close(l->udp_fd);
+		if (l->tcp_fd >= 0)
+			close(l->tcp_fd);
+		l->udp_fd = l->tcp_fd = -1;
+	}
+}
+
+/* Binds the UDP and TCP socket of address a for every worker. Worker 0's
+ * sockets are exclusive (see open_socket). With port 0 the first socket
+ * picks the port and all others follow it; if that port is taken for
+ * TCP we start over with a new one. */
+static int bind_address(dns_server_t *srv, size_t a,
+			const struct sockaddr_storage *want)
+{
+	bool port0 = sa_port(want) == 0;
+	int err = AS_OK;
+
+	for (int attempt = 0; attempt < (port0 ? PORT0_ATTEMPTS : 1);
+	     attempt++) {
+		struct sockaddr_storage ss = *want;
+		bool retry = false;
+
+		for (unsigned i = 0; i < srv->n_workers && !err; i++) {
+			struct listener *l = &srv->workers[i]->ls[a];
+			bool first = i == 0;
+
+			l->family = ss.ss_family;
+			l->wildcard = sa_wildcard(&ss);
+			err = open_socket(&ss, true, first, port0 && !first,
+					  &l->udp_fd);
+			if (!err && first && port0) {
+				socklen_t len = sizeof(ss);
+				if (getsockname(l->udp_fd,
+						(struct sockaddr *)&ss,
+						&len) < 0) {
+					err = -errno;
+					as_err("dns: getsockname: %s",
+					       strerror(errno));
+				}
+			}
+			if (!err)
+				err = open_socket(&ss, false, first, port0,
+						  &l->tcp_fd);
+		}
+		if (!err) {
+			srv->addrs[a] = ss;
+			return AS_OK;
+		}
+		retry = port0 && err == -EADDRINUSE;
+		close_raw_fds(srv, a);
+		if (!retry)
+			return err;
+		err = AS_OK;
+	}
+	char buf[AS_SOCKADDR_STRLEN];
+	as_err("dns: cannot bind %s: no port free for both UDP and TCP",
+	       as_format_sockaddr(want, buf, sizeof(buf)));
+	return -EADDRINUSE;
+}
+
+/* ---- UDP -------------------------------------------------------------- */
+
+/* Copies the query's destination address into the reply's control data
+ * so a wildcard socket answers from the address that was asked. */
+static void udp_reply_pktinfo(struct worker *w, unsigned i, int family,
+			      struct msghdr *sh)
+{
+	struct msghdr *rh = &w->rmsg[i].msg_hdr;
+	struct cmsghdr *c;
+
+	sh->msg_control = NULL;
+	sh->msg_controllen = 0;
+	for (c = CMSG_FIRSTHDR(rh); c; c = CMSG_NXTHDR(rh, c)) {
+		struct cmsghdr *o = (struct cmsghdr *)(void *)w->sctl[i];
+		if (family == AF_INET6 && c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			/* Pin the interface only where the address needs
+			 * it; otherwise routing picks it (anycast). */
+			if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+				pi.ipi6_ifindex = 0;
+			o->cmsg_level = IPPROTO_IPV6;
+			o->cmsg_type = IPV6_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			sh->msg_control = o;
+			sh->msg_controllen = CMSG_SPACE(sizeof(pi));
+			return;
+		}
+		if (family == AF_INET && c->cmsg_level == IPPROTO_IP &&
+		    c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			/* Source = the address asked; let routing pick
+			 * the interface (it may differ for anycast). */
+			pi.ipi_spec_dst = pi.ipi_addr;
+			pi.ipi_ifindex = 0;
+			o->cmsg_level = IPPROTO_IP;
+			o->cmsg_type = IP_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			sh->msg_control = o;
+			sh->msg_controllen = CMSG_SPACE(sizeof(pi));
+			return;
+		}
+	}
+}
+
+/* One recvmmsg batch; returns how many messages were read (0: none). */
+static int udp_batch(struct listener *l)
+{
+	struct worker *w = l->w;
+	unsigned n_out = 0;
+	int n;
+
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		struct msghdr *h = &w->rmsg[i].msg_hdr;
+		h->msg_name = &w->peer[i];
+		h->msg_namelen = sizeof(w->peer[i]);
+		h->msg_iov = &w->riov[i];
+		h->msg_iovlen = 1;
+		h->msg_control = l->wildcard ? w->rctl[i] : NULL;
+		h->msg_controllen = l->wildcard ? sizeof(w->rctl[i]) : 0;
+		h->msg_flags = 0;
+		w->rmsg[i].msg_len = 0;
+	}
+	do
+		n = recvmmsg(l->udp_fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			as_debug("dns: worker %u: recvmmsg: %s", w->idx,
+				 strerror(errno));
+		return 0;
+	}
+
+	uint64_t t_recv = as_now_ns();
+	const dns_view_t *view = w->view;
+	bool paused = srv_paused(w->srv);
+
+	for (int i = 0; i < n; i++) {
+		struct dns_result *r = &w->res[i];
+		r->send = false;
+		w->counted[i] = !view || paused ||
+				(w->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC);
+		if (w->counted[i]) {
+			count_unanswered(w, DNS_TRANSPORT_UDP);
+			continue;
+		}
+		dns_answer(view, &w->rng, DNS_TRANSPORT_UDP, w->rbuf[i],
+			   w->rmsg[i].msg_len, w->obuf[i],
+			   sizeof(w->obuf[i]), r);
+		if (!r->send)
+			continue;
+		struct msghdr *sh = &w->smsg[n_out].msg_hdr;
+		w->siov[n_out].iov_base = w->obuf[i];
+		w->siov[n_out].iov_len = r->len;
+		sh->msg_name = &w->peer[i];
+		sh->msg_namelen = w->rmsg[i].msg_hdr.msg_namelen;
+		sh->msg_iov = &w->siov[n_out];
+		sh->msg_iovlen = 1;
+		sh->msg_flags = 0;
+		if (l->wildcard)
+			udp_reply_pktinfo(w, (unsigned)i, l->family, sh);
+		else {
+			sh->msg_control = NULL;
+			sh->msg_controllen = 0;
+		}
+		n_out++;
+	}
+
+	uint64_t lat = as_now_ns() - t_recv;
+	for (int i = 0; i < n; i++) {
+		if (!w->counted[i])
+			dns_stats_count(&w->stats, DNS_TRANSPORT_UDP,
+					&w->res[i], lat);
+	}
+
+	for (unsigned off = 0; off < n_out;) {
+		int s = sendmmsg(l->udp_fd, w->smsg + off, n_out - off, 0);
+		if (s < 0) {
+			if (errno == EINTR)
+				continue;
+			/* One unsendable reply must not lose the rest. */
+			as_debug("dns: worker %u: sendmmsg: %s", w->idx,
+				 strerror(errno));
+			off++;
+			continue;
+		}
+		off += (unsigned)s;
+	}
+	return n;
+}
+
+static void udp_readable(uv_poll_t *h, int status, int events)
+{
+	struct listener *l = h->data;
+
+	if (status < 0) {
+		as_debug("dns: worker %u: udp poll: %s", l->w->idx,
+			 uv_strerror(status));
+		return;
+	}
+	for (int b = 0; b < UDP_BATCHES_PER_WAKEUP; b++)
+		if (udp_batch(l) < UDP_BATCH)
+			break;
+}
+
+/* ---- TCP -------------------------------------------------------------- */
+
+static void tcp_process(struct tcp_conn *c);
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	struct tcp_conn *c = h->data;
+
+	if (--c->closes_pending > 0)
+		return;
+	struct worker *w = c->w;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->n_conns--;
+	free(c->rbuf);
+	free(c);
+}
+
+static void conn_close(struct tcp_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	stat_sub(&c->w->stats.tcp_active, 1);
+	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+}
+
+static void conn_idle(uv_timer_t *t)
+{
+	struct tcp_conn *c = t->data;
+
+	stat_add(&c->w->stats.tcp_timeouts, 1);
+	conn_close(c);
+}
+
+static void conn_touch(struct tcp_conn *c)
+{
+	uv_timer_start(&c->timer, conn_idle, c->w->srv->tcp_idle_ms, 0);
+}
+
+static void conn_write_done(uv_write_t *req, int status)
+{
+	struct tcp_wreq *wr = (struct tcp_wreq *)req;
+	struct tcp_conn *c = wr->c;
+
+	c->queued -= wr->len;
+	free(wr);
+	if (c->closing)
+		return;
+	if (status < 0) {
+		as_debug("dns: tcp write: %s", uv_strerror(status));
+		conn_close(c);
+		return;
+	}
+	conn_touch(c);
+	if (c->queued <= TCP_OUT_HIGH / 2)
+		tcp_process(c);
+}
+
+/* Sends len bytes of w->tcp_out; false if the connection was closed. */
+static bool conn_send(struct tcp_conn *c, size_t len)
+{
+	uint8_t *p = c->w->tcp_out;
+	uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+	int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+
+	if (n == UV_EAGAIN)	/* nothing taken, or writes already queued */
+		n = 0;
+	if (n < 0) {
+		as_debug("dns: tcp write: %s", uv_strerror(n));
+		conn_close(c);
+		return false;
+	}
+	if ((size_t)n == len)
+		return true;
+
+	size_t rest = len - (size_t)n;
+	struct tcp_wreq *wr = malloc(sizeof(*wr) + rest);
+	if (!wr) {
+		as_warn("dns: out of memory queueing a TCP reply");
+		conn_close(c);
+		return false;
+	}
+	wr->c = c;
+	wr->len = rest;
+	memcpy(wr->data, p + n, rest);
+	b = uv_buf_init((char *)wr->data, (unsigned)rest);
+	int err = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1,
+			   conn_write_done);
+	if (err) {
+		free(wr);
+		as_debug("dns: tcp write: %s", uv_strerror(err));
+		conn_close(c);
+		return false;
+	}
+	c->queued += rest;
+	return true;
+}
+
+/* Answers one framed message; false if the connection was closed. */
+static bool tcp_answer(struct tcp_conn *c, const uint8_t *q, size_t qlen,
+		       uint64_t t_recv)
+{
+	struct worker *w = c->w;
+	struct dns_result res;
+
+	if (!w->view || srv_paused(w->srv)) {
+		count_unanswered(w, DNS_TRANSPORT_TCP);
+		conn_close(c);
+		return false;
+	}
+	dns_answer(w->view, &w->rng, DNS_TRANSPORT_TCP, q, qlen,
+		   w->tcp_out + 2, DNS_MSG_MAX, &res);
+	dns_stats_count(&w->stats, DNS_TRANSPORT_TCP, &res,
+			as_now_ns() - t_recv);
+	if (!res.send || res.len > DNS_MSG_MAX) {
+		/* RFC 7766 6.2.4 lets us close on a message we will not
+		 * answer; staying open would desynchronise nothing, but a
+		 * peer sending garbage is not worth a slot. */
+		conn_close(c);
+		return false;
+	}
+	w->tcp_out[0] = (uint8_t)(res.len >> 8);
+	w->tcp_out[1] = (uint8_t)res.len;
+	return conn_send(c, 2 + res.len);
+}
+
+/* Answers every complete message in the buffer unless too much output is
+ * queued, then starts or stops reading to match. */
+static void tcp_process(struct tcp_conn *c)
+{
+	uint64_t t_recv = as_now_ns();
+	size_t off = 0;
+
+	while (!c->closing && c->queued < TCP_OUT_HIGH && c->rlen - off >= 2) {
+		size_t mlen = ((size_t)c->rbuf[off] << 8) | c->rbuf[off + 1];
+		if (c->rlen - off < 2 + mlen)
+			break;
+		if (!tcp_answer(c, c->rbuf + off + 2, mlen, t_recv))
+			return;
+		off += 2 + mlen;
+	}
+	if (c->closing)
+		return;
+	if (off) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	if (c->eof) {
+		bool complete = c->rlen >= 2 &&
+				c->rlen >= 2 + (((size_t)c->rbuf[0] << 8) |
+						c->rbuf[1]);
+		if (c->queued == 0 && !complete)
+			conn_close(c);
+		return;
+	}
+	if (c->queued >= TCP_OUT_HIGH && c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	} else if (c->queued < TCP_OUT_HIGH && !c->reading) {
+		c->reading = true;
+		uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
+	}
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct tcp_conn *c = h->data;
+
+	if (c->rcap - c->rlen < 512 && c->rcap < TCP_RBUF_MAX) {
+		size_t ncap = AS_MIN(c->rcap * 2, (size_t)TCP_RBUF_MAX);
+		uint8_t *nb = realloc(c->rbuf, ncap);
+		if (nb) {
+			c->rbuf = nb;
+			c->rcap = ncap;
+		}
+	}
+	/* Zero length makes libuv report UV_ENOBUFS: we close then. */
+	*buf = uv_buf_init((char *)c->rbuf + c->rlen,
+			   (unsigned)(c->rcap - c->rlen));
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct tcp_conn *c = s->data;
+
+	if (c->closing)
+		return;
+	if (nread == 0)
+		return;
+	if (nread == UV_EOF) {
+		uv_read_stop(s);
+		c->reading = false;
+		c->eof = true;
+		tcp_process(c);
+		return;
+	}
+	if (nread < 0) {
+		as_debug("dns: tcp read: %s", uv_strerror((int)nread));
+		conn_close(c);
+		return;
+	}
+	c->rlen += (size_t)nread;
+	conn_touch(c);
+	tcp_process(c);
+}
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Accepts and closes at once: libuv stops accepting on the listener
+ * while it holds an fd nobody took. */
+static void tcp_reject(struct worker *w, uv_stream_t *server)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+
+	if (!t || uv_tcp_init(&w->loop, t)) {
+		free(t);
+		return;
+	}
+	uv_accept(server, (uv_stream_t *)t);
+	uv_close((uv_handle_t *)t, free_handle);
+	stat_add(&w->stats.tcp_rejected, 1);
+}
+
+static void tcp_connection(uv_stream_t *server, int status)
+{
+	struct listener *l = server->data;
+	struct worker *w = l->w;
+
+	if (status < 0) {
+		as_debug("dns: worker %u: accept: %s", w->idx,
+			 uv_strerror(status));
+		return;
+	}
+	if (w->n_conns >= w->srv->tcp_max_clients) {
+		tcp_reject(w, server);
+		return;
+	}
+
+	struct tcp_conn *c = calloc(1, sizeof(*c));
+	if (!c || !(c->rbuf = malloc(TCP_RBUF_INIT))) {
+		free(c);
+		as_warn("dns: out of memory accepting a TCP connection");
+		tcp_reject(w, server);
+		return;
+	}
+	c->w = w;
+	c->rcap = TCP_RBUF_INIT;
+	c->tcp.data = c->timer.data = c;
+	uv_tcp_init(&w->loop, &c->tcp);
+	uv_timer_init(&w->loop, &c->timer);
+	c->closes_pending = 2;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->n_conns++;
+	stat_add(&w->stats.tcp_active, 1);
+	if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+		conn_close(c);
+		return;
+	}
+	stat_add(&w->stats.tcp_accepted, 1);
+	uv_tcp_nodelay(&c->tcp, 1);
+	conn_touch(c);
+	c->reading = true;
+	uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
+}
+
+/* ---- worker life cycle ------------------------------------------------ */
+
+static void udp_closed(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	close(l->udp_fd);
+	l->udp_fd = -1;
+}
+
+/* Closes every handle of the worker; the loop then ends by itself. Runs
+ * on the worker's thread, or on the caller's if the thread never ran. */
+static void worker_close_all(struct worker *w)
+{
+	pthread_mutex_lock(&w->slot_lock);
+	w->closed = true;
+	pthread_mutex_unlock(&w->slot_lock);
+
+	for (struct tcp_conn *c = w->conns; c; c = c->next)
+		conn_close(c);
+	for (size_t a = 0; a < w->srv->n_listen; a++) {
+		struct listener *l = &w->ls[a];
+		if (l->udp_inited && !uv_is_closing((uv_handle_t *)&l->udp))
+			uv_close((uv_handle_t *)&l->udp, udp_closed);
+		if (l->tcp_inited && !uv_is_closing((uv_handle_t *)&l->tcp))
+			uv_close((uv_handle_t *)&l->tcp, NULL);
+	}
+	if (w->async_inited && !uv_is_closing((uv_handle_t *)&w->async))
+		uv_close((uv_handle_t *)&w->async, NULL);
+}
+
+static void worker_async(uv_async_t *a)
+{
+	struct worker *w = a->data;
+	dns_view_t *nv = NULL;
+	bool set, stop;
+
+	pthread_mutex_lock(&w->slot_lock);
+	set = w->slot_set;
+	nv = w->slot_view;
+	w->slot_set = false;
+	w->slot_view = NULL;
+	stop = w->stop_req;
+	pthread_mutex_unlock(&w->slot_lock);
+
+	if (set) {
+		dns_view_t *old = w->view;
+		w->view = nv;
+		dns_view_unref(old);
+	}
+	if (stop)
+		worker_close_all(w);
+}
+
+static void worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "dns-w%u", w->idx);
+	pthread_setname_np(pthread_self(), name);
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static uint64_t rng_seed(unsigned idx)
+{
+	uint64_t s;
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) == sizeof(s))
+		return s;
+	return as_now_ns() ^ ((uint64_t)(idx + 1) * 0x9e3779b97f4a7c15ull);
+}
+
+/* Hands the bound sockets to a new loop. The loop runs on the worker
+ * thread later; until then only this thread touches it. */
+static int worker_init_loop(dns_server_t *srv, struct worker *w)
+{
+	char buf[AS_SOCKADDR_STRLEN];
+	int err;
+
+	if ((err = uv_loop_init(&w->loop))) {
+		as_err("dns: uv_loop_init: %s", uv_strerror(err));
+		return AS_ELIB;
+	}
+	w->loop_inited = true;
+	if ((err = uv_async_init(&w->loop, &w->async, worker_async))) {
+		as_err("dns: uv_async_init: %s", uv_strerror(err));
+		return AS_ELIB;
+	}
+	w->async.data = w;
+	w->async_inited = true;
+
+	for (size_t a = 0; a < srv->n_listen; a++) {
+		struct listener *l = &w->ls[a];
+		const struct sockaddr_storage *ss = &srv->addrs[a];
+
+		if ((err = uv_poll_init(&w->loop, &l->udp, l->udp_fd))) {
+			as_err("dns: cannot watch %s (udp): %s",
+			       as_format_sockaddr(ss, buf, sizeof(buf)),
+			       uv_strerror(err));
+			return AS_ELIB;
+		}
+		l->udp.data = l;
+		l->udp_inited = true;
+		if ((err = uv_poll_start(&l->udp, UV_READABLE, udp_readable))) {
+			as_err("dns: cannot watch %s (udp): %s",
+			       as_format_sockaddr(ss, buf, sizeof(buf)),
+			       uv_strerror(err));
+			return AS_ELIB;
+		}
+
+		uv_tcp_init(&w->loop, &l->tcp);
+		l->tcp.data = l;
+		l->tcp_inited = true;
+		if ((err = uv_tcp_open(&l->tcp, l->tcp_fd))) {
+			as_err("dns: cannot use %s (tcp): %s",
+			       as_format_sockaddr(ss, buf, sizeof(buf)),
+			       uv_strerror(err));
+			return AS_ELIB;
+		}
+		l->tcp_fd = -1;	/* libuv closes it now */
+		if ((err = uv_listen((uv_stream_t *)&l->tcp, TCP_BACKLOG,
+				     tcp_connection))) {
+			as_err("dns: cannot listen on %s (tcp): %s",
+			       as_format_sockaddr(ss, buf, sizeof(buf)),
+			       uv_strerror(err));
+			return err == UV_EADDRINUSE ? -EADDRINUSE : AS_ELIB;
+		}
+	}
+	return AS_OK;
+}
+
+/* Tears down a worker whose thread is not running (never started or
+ * already joined). */
+static void worker_teardown(struct worker *w)
+{
+	if (w->loop_inited) {
+		worker_close_all(w);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		int err = uv_loop_close(&w->loop);
+		if (err)
+			as_warn("dns: worker %u: loop not closed: %s", w->idx,
+				uv_strerror(err));
+		w->loop_inited = false;
+		w->async_inited = false;
+		for (size_t a = 0; a < w->srv->n_listen; a++)
+			w->ls[a].udp_inited = w->ls[a].tcp_inited = false;
+	}
+	for (size_t a = 0; a < w->srv->n_listen; a++) {
+		struct listener *l = &w->ls[a];
+		if (l->udp_fd >= 0)
+			close(l->udp_fd);
+		if (l->tcp_fd >= 0)
+			close(l->tcp_fd);
+		l->udp_fd = l->tcp_fd = -1;
+	}
+}
+
+static void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	dns_view_unref(w->view);
+	dns_view_unref(w->slot_view);
+	pthread_mutex_destroy(&w->slot_lock);
+	free(w->ls);
+	free(w);
+}
+
+/* ---- public API ------------------------------------------------------- */
+
+dns_server_t *dns_server_new(const struct dns_server_config *cfg,
+			     dns_view_t *view, int *err)
+{
+	dns_server_t *srv = NULL;
+	int e = AS_OK;
+
+	if (!cfg || (cfg->n_listen && !cfg->listen)) {
+		e = AS_EINVAL;
+		goto fail;
+	}
+	for (size_t a = 0; a < cfg->n_listen; a++) {
+		int f = cfg->listen[a].ss_family;
+		if (f != AF_INET && f != AF_INET6) {
+			as_err("dns: listen address %zu: unsupported family %d",
+			       a, f);
+			e = AS_EINVAL;
+			goto fail;
+		}
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		e = AS_ENOMEM;
+		goto fail;
+	}
+	srv->state = SRV_NEW;
+	srv->n_listen = cfg->n_listen;
+	srv->tcp_idle_ms = cfg->tcp_idle_timeout_ms ? cfg->tcp_idle_timeout_ms :
+						      TCP_IDLE_DEFAULT_MS;
+	srv->tcp_max_clients = cfg->tcp_max_clients ? cfg->tcp_max_clients :
+						      TCP_MAX_CLIENTS_DEFAULT;
+	srv->n_workers = cfg->workers;
+	if (!srv->n_workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		srv->n_workers = n > 0 ? (unsigned)n : 1;
+	}
+	if (srv->n_workers > MAX_WORKERS) {
+		as_err("dns: %u workers is more than %u", srv->n_workers,
+		       MAX_WORKERS);
+		e = AS_EINVAL;
+		goto fail;
+	}
+	srv->addrs = calloc(srv->n_listen ? srv->n_listen : 1,
+			    sizeof(*srv->addrs));
+	srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
+	if (!srv->addrs || !srv->workers) {
+		e = AS_ENOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct worker *w = calloc(1, sizeof(*w));
+		if (!w) {
+			e = AS_ENOMEM;
+			goto fail;
+		}
+		srv->workers[i] = w;
+		w->srv = srv;
+		w->idx = i;
+		pthread_mutex_init(&w->slot_lock, NULL);
+		w->ls = calloc(srv->n_listen ? srv->n_listen : 1,
+			       sizeof(*w->ls));
+		if (!w->ls) {
+			e = AS_ENOMEM;
+			goto fail;
+		}
+		for (size_t a = 0; a < srv->n_listen; a++) {
+			w->ls[a].w = w;
+			w->ls[a].udp_fd = w->ls[a].tcp_fd = -1;
+		}
+		for (unsigned k = 0; k < UDP_BATCH; k++) {
+			w->riov[k].iov_base = w->rbuf[k];
+			w->riov[k].iov_len = sizeof(w->rbuf[k]);
+		}
+		dns_rng_seed(&w->rng, rng_seed(i));
+		w->view = view ? dns_view_ref(view) : NULL;
+	}
+	for (size_t a = 0; a < srv->n_listen; a++)
+		if ((e = bind_address(srv, a, &cfg->listen[a])))
+			goto fail;
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		if ((e = worker_init_loop(srv, srv->workers[i])))
+			goto fail;
+	if (err)
+		*err = AS_OK;
+	return srv;
+fail:
+	dns_server_free(srv);
+	if (err)
+		*err = e;
+	return NULL;
+}
+
+int dns_server_start(dns_server_t *srv)
+{
+	sigset_t block, old;
+	int ret = AS_OK;
+
+	if (!srv || srv->state != SRV_NEW)
+		return AS_ESTATE;
+	srv->state = SRV_RUNNING;
+
+	/* Workers inherit a mask with every asynchronous signal blocked:
+	 * process signals go to the application's threads, and a write to
+	 * a reset connection returns EPIPE instead of killing the process
+	 * with SIGPIPE (libuv offers no MSG_NOSIGNAL). Faults stay
+	 * deliverable so crashes are still reported. */
+	sigfillset(&block);
+	static const int sync_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+					 SIGTRAP, SIGABRT, SIGSYS };
+	for (size_t k = 0; k < AS_ARRAY_SIZE(sync_sigs); k++)
+		sigdelset(&block, sync_sigs[k]);
+	pthread_sigmask(SIG_SETMASK, &block, &old);
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct worker *w = srv->workers[i];
+		int err = uv_thread_create(&w->thread, worker_main, w);
+		if (err) {
+			as_err("dns: cannot start worker %u: %s", i,
+			       uv_strerror(err));
+			ret = err == UV_ENOMEM ? AS_ENOMEM : AS_ELIB;
+			break;
+		}
+		w->thread_started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		dns_server_stop(srv);
+	return ret;
+}
+
+void dns_server_publish(dns_server_t *srv, dns_view_t *view)
+{
+	if (!srv)
+		return;
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct worker *w = srv->workers[i];
+		dns_view_t *old;
+
+		pthread_mutex_lock(&w->slot_lock);
+		old = w->slot_view;
+		w->slot_view = view ? dns_view_ref(view) : NULL;
+		w->slot_set = true;
+		if (!w->closed)
+			uv_async_send(&w->async);
+		pthread_mutex_unlock(&w->slot_lock);
+		dns_view_unref(old);
+	}
+}
+
+void dns_server_set_paused(dns_server_t *srv, bool paused)
+{
+	if (srv)
+		__atomic_store_n(&srv->paused, paused, __ATOMIC_RELAXED);
+}
+
+void dns_server_stats(dns_server_t *srv, struct dns_stats *out)
+{
+	/* struct dns_stats is a flat run of uint64_t counters. */
+	_Static_assert(sizeof(struct dns_stats) % sizeof(uint64_t) == 0,
+		       "dns_stats must hold only uint64_t");
+	enum { N = sizeof(struct dns_stats) / sizeof(uint64_t) };
+	uint64_t *o = (uint64_t *)out;
+
+	memset(out, 0, sizeof(*out));
+	if (!srv)
+		return;
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		const uint64_t *s = (const uint64_t *)&srv->workers[i]->stats;
+		for (size_t k = 0; k < N; k++)
+			o[k] += __atomic_load_n(&s[k], __ATOMIC_RELAXED);
+	}
+}
+
+size_t dns_server_listener_count(const dns_server_t *srv)
+{
+	return srv ? srv->n_listen : 0;
+}
+
+const struct sockaddr_storage *dns_server_listener(const dns_server_t *srv,
+						   size_t i)
+{
+	if (!srv || i >= srv->n_listen)
+		return NULL;
+	return &srv->addrs[i];
+}
+
+unsigned dns_server_worker_count(const dns_server_t *srv)
+{
+	return srv ? srv->n_workers : 0;
+}
+
+void dns_server_stop(dns_server_t *srv)
+{
+	if (!srv || srv->state == SRV_STOPPED)
+		return;
+	if (!srv->workers) {
+		srv->state = SRV_STOPPED;
+		return;
+	}
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct worker *w = srv->workers[i];
+		if (!w || !w->thread_started)
+			continue;
+		pthread_mutex_lock(&w->slot_lock);
+		w->stop_req = true;
+		if (!w->closed)
+			uv_async_send(&w->async);
+		pthread_mutex_unlock(&w->slot_lock);
+	}
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct worker *w = srv->workers[i];
+		if (!w)
+			continue;
+		if (w->thread_started) {
+			uv_thread_join(&w->thread);
+			w->thread_started = false;
+		}
+		/* Closes what a never-started worker still holds and runs
+		 * the close callbacks; a joined loop has nothing left. */
+		worker_teardown(w);
+	}
+	srv->state = SRV_STOPPED;
+}
+
+void dns_server_free(dns_server_t *srv)
+{
+	if (!srv)
+		return;
+	dns_server_stop(srv);
+	if (srv->workers)
+		for (unsigned i = 0; i < srv->n_workers; i++)
+			worker_free(srv->workers[i]);
+	free(srv->workers);
+	free(srv->addrs);
+	free(srv);
+}

@@ -1,0 +1,756 @@
+/*
+ * dns/view.c - building, sharing and inspecting the answer view.
+ *
+ * Design. dns_view_new() does all the work the query path must not do:
+ * it validates the spec, renders the static RDATA (SOA, NS, CHAOS TXT)
+ * with ldns, turns weights into cumulative integer arrays (effective
+ * weight = configured weight x health x load factor scaled to 2^16, with
+ * the fail-open fallback chosen here, per service and address family),
+ * and indexes every name that exists in the zone - the apex, services,
+ * SRV owners, in-zone nameservers and the empty non-terminals above them
+ * - in an open-addressing hash table keyed by the lower-case wire name
+ * relative to the zone. Arrays are flat and shared by all services to
+ * keep 1,000 services x 10 endpoints in well under a megabyte.
+ *
+ * A view never changes once built; the reference count is the only
+ * mutable field and is atomic, so workers on other threads can hold and
+ * drop references without locks.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <ldns/ldns.h>
+
+#include "dns/wire.h"
+
+#define DEFAULT_MAX_ANSWERS 2
+
+/* Build-time state that does not outlive dns_view_new(). */
+struct build {
+	struct dns_view *v;
+	size_t nodes_cap;
+	size_t keys_len, keys_cap;
+	char *str_pos, *str_end;
+};
+
+static void view_free(struct dns_view *v)
+{
+	if (!v)
+		return;
+	free(v->zone_text);
+	free(v->soa_rdata);
+	free(v->ns_rdata);
+	free(v->ns_off);
+	free(v->ns_len);
+	free(v->ns_nsh);
+	free(v->txt_rdata);
+	free(v->svcs);
+	free(v->eps);
+	free(v->addr6);
+	free(v->addr4);
+	free(v->cum6);
+	free(v->cum4);
+	free(v->nshs);
+	free(v->nodes);
+	free(v->keys);
+	free(v->table);
+	free(v->strings);
+	free(v);
+}
+
+static const char *arena_dup(struct build *b, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = b->str_pos;
+
+	if ((size_t)(b->str_end - p) < n)
+		return NULL; /* cannot happen: the arena was sized first */
+	memcpy(p, s, n);
+	b->str_pos += n;
+	return p;
+}
+
+static bool valid_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > DNS_LABEL_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* Parses a name in presentation form; without a trailing dot it is taken
+ * relative to the zone. Writes the lower-case wire form to out. */
+static int parse_name(const char *text, const char *zone_text, uint8_t *out,
+		      size_t *out_len)
+{
+	size_t n = strlen(text);
+	char *full = NULL;
+	ldns_rdf *rdf = NULL;
+	int err = AS_EINVAL;
+
+	if (n == 0)
+		return AS_EINVAL;
+	if (text[n - 1] == '.' && !(n >= 2 && text[n - 2] == '\\')) {
+		full = strdup(text);
+	} else {
+		full = malloc(n + strlen(zone_text) + 2);
+		if (full)
+			sprintf(full, "%s.%s", text, zone_text);
+	}
+	if (!full)
+		return AS_ENOMEM;
+	rdf = ldns_dname_new_frm_str(full);
+	if (!rdf || ldns_rdf_size(rdf) > DNS_NAME_MAX)
+		goto cleanup;
+	ldns_dname2canonical(rdf);
+	memcpy(out, ldns_rdf_data(rdf), ldns_rdf_size(rdf));
+	*out_len = ldns_rdf_size(rdf);
+	err = AS_OK;
+cleanup:
+	ldns_rdf_deep_free(rdf);
+	free(full);
+	return err;
+}
+
+/* If name (lower-case wire) is in the zone, stores the length of the
+ * part before the zone and returns true. */
+static bool in_zone(const struct dns_view *v, const uint8_t *name,
+		    size_t len, size_t *rel)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		if (len - off == v->zone_len &&
+		    memcmp(name + off, v->zone, v->zone_len) == 0) {
+			*rel = off;
+			return true;
+		}
+		if (name[off] == 0)
+			break;
+		off += (size_t)name[off] + 1;
+	}
+	return false;
+}
+
+static int node_add(struct build *b, const uint8_t *key, size_t len,
+		    struct dns_node **out)
+{
+	struct dns_view *v = b->v;
+	uint32_t i = dns_name_hash(key, len) & v->table_mask;
+
+	for (;;) {
+		uint32_t slot = v->table[i];
+		if (slot == 0)
+			break;
+		struct dns_node *nd = &v->nodes[slot - 1];
+		if (nd->key_len == len &&
+		    memcmp(v->keys + nd->key_off, key, len) == 0) {
+			*out = nd;
+			return AS_OK;
+		}
+		i = (i + 1) & v->table_mask;
+	}
+	if (v->n_nodes == b->nodes_cap)
+		return AS_ERANGE; /* sized from an upper bound: cannot happen */
+	if (b->keys_len + len > b->keys_cap) {
+		size_t cap = (b->keys_cap + len) * 2;
+		uint8_t *k = realloc(v->keys, cap);
+		if (!k)
+			return AS_ENOMEM;
+		v->keys = k;
+		b->keys_cap = cap;
+	}
+	if (len)
+		memcpy(v->keys + b->keys_len, key, len);
+	struct dns_node *nd = &v->nodes[v->n_nodes];
+	nd->key_off = (uint32_t)b->keys_len;
+	nd->key_len = (uint8_t)len;
+	nd->apex = len == 0;
+	nd->svc = nd->srv = nd->nsh = -1;
+	b->keys_len += len;
+	v->table[i] = (uint32_t)++v->n_nodes;
+	*out = nd;
+	return AS_OK;
+}
+
+/* Adds a name and every name between it and the apex (so empty
+ * non-terminals exist, RFC 8020). Returns the node of the name itself. */
+static int node_add_path(struct build *b, const uint8_t *key, size_t len,
+			 struct dns_node **out)
+{
+	struct dns_node *nd;
+	size_t off = 0;
+	int err;
+
+	while (off < len) {
+		err = node_add(b, key + off, len - off, &nd);
+		if (err)
+			return err;
+		if (off == 0)
+			*out = nd;
+		off += (size_t)key[off] + 1;
+	}
+	return node_add(b, key, 0, len == 0 ? out : &nd);
+}
+
+static bool node_has_role(const struct dns_node *nd)
+{
+	return nd->svc >= 0 || nd->srv >= 0 || nd->nsh >= 0;
+}
+
+static int render_ns_soa(struct dns_view *v, const struct dns_view_spec *spec,
+			 const uint8_t (*ns_wire)[DNS_NAME_MAX],
+			 const size_t *ns_wlen)
+{
+	ldns_rr *rr = NULL;
+	ldns_buffer *buf = NULL;
+	ldns_rdf *rdf;
+	uint8_t rname[DNS_NAME_MAX];
+	size_t rname_len, total = 0;
+	int err = AS_ENOMEM;
+
+	/* NS RDATA: the target names, uncompressed. */
+	for (size_t i = 0; i < v->n_ns; i++)
+		total += ns_wlen[i];
+	v->ns_rdata = malloc(total);
+	if (!v->ns_rdata)
+		goto cleanup;
+	total = 0;
+	for (size_t i = 0; i < v->n_ns; i++) {
+		memcpy(v->ns_rdata + total, ns_wire[i], ns_wlen[i]);
+		v->ns_off[i] = (uint16_t)total;
+		v->ns_len[i] = (uint16_t)ns_wlen[i];
+		total += ns_wlen[i];
+	}
+
+	err = parse_name(spec->soa_rname ? spec->soa_rname : "hostmaster",
+			 v->zone_text, rname, &rname_len);
+	if (err) {
+		as_err("dns: bad SOA rname '%s'", spec->soa_rname);
+		goto cleanup;
+	}
+	err = AS_ENOMEM;
+	rr = ldns_rr_new();
+	buf = ldns_buffer_new(512);
+	if (!rr || !buf)
+		goto cleanup;
+	ldns_rr_set_type(rr, LDNS_RR_TYPE_SOA);
+	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, ns_wlen[0], ns_wire[0]);
+	if (!rdf || !ldns_rr_push_rdf(rr, rdf))
+		goto cleanup;
+	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, rname_len, rname);
+	if (!rdf || !ldns_rr_push_rdf(rr, rdf))
+		goto cleanup;
+	const uint32_t nums[5] = { spec->soa_serial, spec->soa_refresh,
+				   spec->soa_retry, spec->soa_expire,
+				   spec->soa_minimum };
+	for (size_t i = 0; i < 5; i++) {
+		rdf = ldns_native2rdf_int32(i == 0 ? LDNS_RDF_TYPE_INT32 :
+					    LDNS_RDF_TYPE_PERIOD, nums[i]);
+		if (!rdf || !ldns_rr_push_rdf(rr, rdf))
+			goto cleanup;
+	}
+	if (ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK) {
+		err = AS_ELIB;
+		goto cleanup;
+	}
+	v->soa_rdlen = (uint16_t)ldns_buffer_position(buf);
+	v->soa_rdata = malloc(v->soa_rdlen);
+	if (!v->soa_rdata)
+		goto cleanup;
+	memcpy(v->soa_rdata, ldns_buffer_begin(buf), v->soa_rdlen);
+	err = AS_OK;
+cleanup:
+	ldns_rr_free(rr);
+	ldns_buffer_free(buf);
+	return err;
+}
+
+static uint64_t lf_scaled(double lf)
+{
+	if (!(lf > 0))
+		return 0;
+	if (lf >= 1)
+		return DNS_LF_ONE;
+	return (uint64_t)llround(lf * DNS_LF_ONE);
+}
+
+static double lf_clamped(double lf)
+{
+	return !(lf > 0) ? 0 : lf > 1 ? 1 : lf;
+}
+
+static int check_spec(const struct dns_view_spec *spec, size_t *n6,
+		      size_t *n4, size_t *n_eps, size_t *str_bytes)
+{
+	*n6 = *n4 = *n_eps = 0;
+	*str_bytes = 0;
+	if (!spec->zone) {
+		as_err("dns: view spec without zone");
+		return AS_EINVAL;
+	}
+	if (spec->node_name && strlen(spec->node_name) > 255) {
+		as_err("dns: node name longer than 255 bytes");
+		return AS_EINVAL;
+	}
+	if ((spec->n_services && !spec->services) ||
+	    (spec->n_nameservers && !spec->nameservers) ||
+	    (spec->n_ns_addresses && !spec->ns_addresses)) {
+		as_err("dns: view spec has a count without its array");
+		return AS_EINVAL;
+	}
+	*str_bytes += strlen(spec->node_name ? spec->node_name : "") + 1;
+	for (size_t i = 0; i < spec->n_services; i++) {
+		const struct dns_service_spec *s = &spec->services[i];
+		if (!s->name || !valid_label(s->name)) {
+			as_err("dns: bad service name '%s' (one label of "
+			       "letters, digits, '-')", s->name ? s->name : "");
+			return AS_EINVAL;
+		}
+		if (s->proto && strcasecmp(s->proto, "tcp") != 0 &&
+		    strcasecmp(s->proto, "udp") != 0) {
+			as_err("dns: service %s: proto must be tcp or udp",
+			       s->name);
+			return AS_EINVAL;
+		}
+		if ((s->n_endpoints && !s->endpoints) ||
+		    s->n_endpoints > DNS_MAX_ENDPOINTS) {
+			as_err("dns: service %s: bad endpoint list", s->name);
+			return AS_EINVAL;
+		}
+		*str_bytes += strlen(s->name) + 1 + 4;
+		for (size_t j = 0; j < s->n_endpoints; j++) {
+			const struct dns_endpoint_spec *e = &s->endpoints[j];
+			if (e->family == AF_INET6)
+				(*n6)++;
+			else if (e->family == AF_INET)
+				(*n4)++;
+			else {
+				as_err("dns: service %s: endpoint %zu has "
+				       "family %d", s->name, j, e->family);
+				return AS_EINVAL;
+			}
+			*str_bytes += strlen(e->node ? e->node : "") + 1;
+		}
+		*n_eps += s->n_endpoints;
+	}
+	for (size_t i = 0; i < spec->n_ns_addresses; i++) {
+		int f = spec->ns_addresses[i].family;
+		if (f != AF_INET6 && f != AF_INET) {
+			as_err("dns: ns address %zu has family %d", i, f);
+			return AS_EINVAL;
+		}
+	}
+	if (*n_eps > UINT32_MAX / 2) {
+		as_err("dns: too many endpoints");
+		return AS_EINVAL;
+	}
+	return AS_OK;
+}
+
+static int build_services(struct build *b, const struct dns_view_spec *spec,
+			  uint64_t *eff, uint32_t *cfg)
+{
+	struct dns_view *v = b->v;
+	size_t ep = 0, i6 = 0, i4 = 0;
+	struct dns_node *nd;
+	int err;
+
+	for (size_t i = 0; i < spec->n_services; i++) {
+		const struct dns_service_spec *s = &spec->services[i];
+		struct dns_svc *sv = &v->svcs[i];
+		uint8_t key[DNS_NAME_MAX];
+		size_t nl = strlen(s->name), pl;
+		char proto[4];
+
+		snprintf(proto, sizeof(proto), "%s", s->proto ? s->proto : "tcp");
+		for (char *p = proto; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		pl = strlen(proto);
+		sv->name = arena_dup(b, s->name);
+		sv->proto = arena_dup(b, proto);
+		sv->port = s->port;
+		sv->ttl = s->ttl ? s->ttl : spec->ttl;
+		sv->max_answers = s->max_answers ? s->max_answers : v->max_answers;
+		if (sv->max_answers > DNS_MAX_ANSWERS)
+			sv->max_answers = DNS_MAX_ANSWERS;
+		if (1 + nl + v->zone_len > DNS_NAME_MAX ||
+		    3 + nl + 2 + pl + v->zone_len > DNS_NAME_MAX) {
+			as_err("dns: service %s: name too long for the zone",
+			       s->name);
+			return AS_EINVAL;
+		}
+		/* <service>.<zone>: key and SRV target. */
+		key[0] = (uint8_t)nl;
+		for (size_t k = 0; k < nl; k++)
+			key[1 + k] = wire_lower((uint8_t)s->name[k]);
+		memcpy(sv->target, key, 1 + nl);
+		memcpy(sv->target + 1 + nl, v->zone, v->zone_len);
+		sv->target_len = (uint8_t)(1 + nl + v->zone_len);
+		err = node_add_path(b, key, 1 + nl, &nd);
+		if (err)
+			return err;
+		if (node_has_role(nd)) {
+			as_err("dns: service %s: name already used", s->name);
+			return AS_EINVAL;
+		}
+		nd->svc = (int32_t)i;
+		/* _<service>._<proto>.<zone> */
+		key[0] = (uint8_t)(nl + 1);
+		key[1] = '_';
+		for (size_t k = 0; k < nl; k++)
+			key[2 + k] = wire_lower((uint8_t)s->name[k]);
+		key[2 + nl] = (uint8_t)(pl + 1);
+		key[3 + nl] = '_';
+		memcpy(key + 4 + nl, proto, pl);
+		err = node_add_path(b, key, 4 + nl + pl, &nd);
+		if (err)
+			return err;
+		if (node_has_role(nd)) {
+			as_err("dns: service %s: SRV name already used", s->name);
+			return AS_EINVAL;
+		}
+		nd->srv = (int32_t)i;
+
+		/* Endpoints: spec order for introspection, split by family
+		 * for sampling. */
+		sv->ep_first = (uint32_t)ep;
+		sv->n_ep = (uint32_t)s->n_endpoints;
+		sv->v6.first = (uint32_t)i6;
+		sv->v4.first = (uint32_t)i4;
+		for (int fam = 0; fam < 2; fam++) {
+			int af = fam == 0 ? AF_INET6 : AF_INET;
+			size_t n = 0;
+			for (size_t j = 0; j < s->n_endpoints; j++) {
+				const struct dns_endpoint_spec *e = &s->endpoints[j];
+				struct dns_ep *di = &v->eps[ep + j];
+				if (e->family != af)
+					continue;
+				di->node = arena_dup(b, e->node ? e->node : "");
+				di->weight = e->weight;
+				di->load_factor = lf_clamped(e->load_factor);
+				di->healthy = e->healthy;
+				di->family = af;
+				di->fam_index = (uint32_t)n;
+				cfg[n] = e->weight;
+				eff[n] = e->healthy ?
+					(uint64_t)e->weight * lf_scaled(e->load_factor) : 0;
+				if (af == AF_INET6)
+					memcpy(v->addr6[i6 + n], e->addr, 16);
+				else
+					memcpy(v->addr4[i4 + n], e->addr, 4);
+				n++;
+			}
+			if (af == AF_INET6) {
+				dns_policy_cumulate(eff, cfg, n, v->cum6 + i6);
+				sv->v6.n = (uint32_t)n;
+				i6 += n;
+			} else {
+				dns_policy_cumulate(eff, cfg, n, v->cum4 + i4);
+				sv->v4.n = (uint32_t)n;
+				i4 += n;
+			}
+		}
+		ep += s->n_endpoints;
+	}
+	return AS_OK;
+}
+
+dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
+{
+	struct dns_view *v = NULL;
+	struct build b = { 0 };
+	uint8_t (*ns_wire)[DNS_NAME_MAX] = NULL;
+	size_t *ns_wlen = NULL, *ns_rel = NULL;
+	uint64_t *eff = NULL;
+	uint32_t *cfg = NULL;
+	ldns_rdf *zrdf = NULL;
+	char *ztext = NULL;
+	size_t n6, n4, n_eps, str_bytes, max_eps = 0, ns_addr6 = 0, ns_addr4 = 0;
+	int err;
+
+	if (!spec) {
+		err = AS_EINVAL;
+		goto cleanup;
+	}
+	err = check_spec(spec, &n6, &n4, &n_eps, &str_bytes);
+	if (err)
+		goto cleanup;
+	err = AS_ENOMEM;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		goto cleanup;
+	b.v = v;
+	v->refs = 1;
+
+	/* Zone name, through ldns so escapes and limits follow the RFCs. */
+	{
+		size_t zl = strlen(spec->zone);
+		ztext = malloc(zl + 2);
+		if (!ztext)
+			goto cleanup;
+		memcpy(ztext, spec->zone, zl + 1);
+		if (zl == 0 || spec->zone[zl - 1] != '.')
+			strcat(ztext, ".");
+		zrdf = ldns_dname_new_frm_str(ztext);
+		if (!zrdf || ldns_rdf_size(zrdf) > DNS_NAME_MAX) {
+			as_err("dns: bad zone name '%s'", spec->zone);
+			err = AS_EINVAL;
+			goto cleanup;
+		}
+		ldns_dname2canonical(zrdf);
+		v->zone_len = (uint8_t)ldns_rdf_size(zrdf);
+		memcpy(v->zone, ldns_rdf_data(zrdf), v->zone_len);
+		v->zone_text = ldns_rdf2str(zrdf);
+		if (!v->zone_text)
+			goto cleanup;
+	}
+
+	v->ttl = spec->ttl;
+	v->max_answers = spec->max_answers ? spec->max_answers
+					   : DEFAULT_MAX_ANSWERS;
+	if (v->max_answers > DNS_MAX_ANSWERS)
+		v->max_answers = DNS_MAX_ANSWERS;
+	v->apex_ttl = spec->apex_ttl;
+	v->neg_ttl = AS_MIN(spec->apex_ttl, spec->soa_minimum);
+
+	/* Nameservers: names, and which of them are inside the zone. */
+	v->n_ns = spec->n_nameservers ? spec->n_nameservers : 1;
+	ns_wire = calloc(v->n_ns, sizeof(*ns_wire));
+	ns_wlen = calloc(v->n_ns, sizeof(*ns_wlen));
+	ns_rel = calloc(v->n_ns, sizeof(*ns_rel));
+	v->ns_off = calloc(v->n_ns, sizeof(*v->ns_off));
+	v->ns_len = calloc(v->n_ns, sizeof(*v->ns_len));
+	v->ns_nsh = calloc(v->n_ns, sizeof(*v->ns_nsh));
+	if (!ns_wire || !ns_wlen || !ns_rel || !v->ns_off || !v->ns_len ||
+	    !v->ns_nsh)
+		goto cleanup;
+	size_t labels_bound = 0;
+	for (size_t i = 0; i < v->n_ns; i++) {
+		const char *t = spec->n_nameservers ? spec->nameservers[i] : "ns";
+		if (!t || (err = parse_name(t, v->zone_text, ns_wire[i],
+					    &ns_wlen[i]))) {
+			as_err("dns: bad nameserver name '%s'", t ? t : "");
+			err = err == AS_ENOMEM ? err : AS_EINVAL;
+			goto cleanup;
+		}
+		v->ns_nsh[i] = -1;
+		if (in_zone(v, ns_wire[i], ns_wlen[i], &ns_rel[i]))
+			labels_bound += 1 + ns_wlen[i] / 2;
+		else
+			ns_rel[i] = SIZE_MAX;
+	}
+	err = AS_ENOMEM;
+	/* Addresses of in-zone nameservers go after the endpoints. */
+	for (size_t i = 0; i < spec->n_ns_addresses; i++) {
+		if (spec->ns_addresses[i].family == AF_INET6)
+			ns_addr6 += v->n_ns;
+		else
+			ns_addr4 += v->n_ns;
+	}
+	if (spec->n_ns_addresses > 65535 || v->n_ns > 255) {
+		as_err("dns: too many nameservers or nameserver addresses");
+		err = AS_EINVAL;
+		goto cleanup;
+	}
+
+	b.nodes_cap = 1 + 3 * spec->n_services + labels_bound;
+	v->nodes = calloc(b.nodes_cap, sizeof(*v->nodes));
+	size_t tsize = 16;
+	while (tsize < 2 * b.nodes_cap)
+		tsize *= 2;
+	v->table = calloc(tsize, sizeof(*v->table));
+	v->table_mask = (uint32_t)(tsize - 1);
+	v->svcs = calloc(spec->n_services ? spec->n_services : 1, sizeof(*v->svcs));
+	v->eps = calloc(n_eps ? n_eps : 1, sizeof(*v->eps));
+	v->addr6 = calloc(n6 + ns_addr6 + 1, sizeof(*v->addr6));
+	v->addr4 = calloc(n4 + ns_addr4 + 1, sizeof(*v->addr4));
+	v->cum6 = calloc(n6 + 1, sizeof(*v->cum6));
+	v->cum4 = calloc(n4 + 1, sizeof(*v->cum4));
+	v->nshs = calloc(v->n_ns, sizeof(*v->nshs));
+	v->strings = malloc(str_bytes);
+	for (size_t i = 0; i < spec->n_services; i++)
+		max_eps = AS_MAX(max_eps, spec->services[i].n_endpoints);
+	eff = calloc(max_eps + 1, sizeof(*eff));
+	cfg = calloc(max_eps + 1, sizeof(*cfg));
+	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
+	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
+	    !eff || !cfg)
+		goto cleanup;
+	b.str_pos = v->strings;
+	b.str_end = v->strings + str_bytes;
+	v->n_svcs = spec->n_services;
+
+	struct dns_node *apex;
+	static const uint8_t empty_key[1];
+	err = node_add(&b, empty_key, 0, &apex);
+	if (err)
+		goto cleanup;
+	v->node_name = (char *)arena_dup(&b, spec->node_name ? spec->node_name : "");
+	v->node_len = (uint8_t)strlen(v->node_name);
+	err = build_services(&b, spec, eff, cfg);
+	if (err)
+		goto cleanup;
+
+	/* In-zone nameserver names with their addresses. */
+	size_t a6 = n6, a4 = n4;
+	for (size_t i = 0; i < v->n_ns; i++) {
+		struct dns_node *nd;
+		if (ns_rel[i] == SIZE_MAX)
+			continue;
+		err = node_add_path(&b, ns_wire[i], ns_rel[i], &nd);
+		if (err)
+			goto cleanup;
+		if (nd->svc >= 0 || nd->srv >= 0) {
+			as_err("dns: nameserver %zu collides with a service "
+			       "name", i);
+			err = AS_EINVAL;
+			goto cleanup;
+		}
+		if (nd->nsh >= 0) { /* listed twice */
+			v->ns_nsh[i] = nd->nsh;
+			continue;
+		}
+		struct dns_nsh *h = &v->nshs[v->n_nshs];
+		nd->nsh = v->ns_nsh[i] = (int32_t)v->n_nshs++;
+		h->v6.first = (uint32_t)a6;
+		h->v4.first = (uint32_t)a4;
+		for (size_t j = 0; j < spec->n_ns_addresses; j++) {
+			const struct dns_endpoint_spec *e = &spec->ns_addresses[j];
+			if (e->node) {
+				uint8_t w[DNS_NAME_MAX];
+				size_t wl;
+				if (parse_name(e->node, v->zone_text, w, &wl) ||
+				    wl != ns_wlen[i] ||
+				    memcmp(w, ns_wire[i], wl) != 0)
+					continue;
+			}
+			if (e->family == AF_INET6) {
+				memcpy(v->addr6[a6++], e->addr, 16);
+				h->v6.n++;
+			} else {
+				memcpy(v->addr4[a4++], e->addr, 4);
+				h->v4.n++;
+			}
+		}
+	}
+	if (spec->n_ns_addresses && v->n_nshs == 0)
+		as_warn("dns: nameserver addresses given but no nameserver "
+			"is inside %s; ignored", v->zone_text);
+	for (size_t j = 0; v->n_nshs && j < spec->n_ns_addresses; j++) {
+		const char *node = spec->ns_addresses[j].node;
+		uint8_t w[DNS_NAME_MAX];
+		size_t wl;
+		bool used = false;
+		if (!node)
+			continue;
+		if (parse_name(node, v->zone_text, w, &wl) == AS_OK)
+			for (size_t i = 0; i < v->n_ns; i++)
+				used |= ns_rel[i] != SIZE_MAX && wl == ns_wlen[i] &&
+					memcmp(w, ns_wire[i], wl) == 0;
+		if (!used)
+			as_warn("dns: nameserver address %zu names '%s', which is "
+				"no in-zone nameserver; ignored", j, node);
+	}
+
+	err = render_ns_soa(v, spec, (const uint8_t (*)[DNS_NAME_MAX])ns_wire,
+			    ns_wlen);
+	if (err)
+		goto cleanup;
+	err = AS_ENOMEM;
+	v->txt_rdlen = (uint16_t)(1 + v->node_len);
+	v->txt_rdata = malloc(v->txt_rdlen);
+	if (!v->txt_rdata)
+		goto cleanup;
+	v->txt_rdata[0] = v->node_len;
+	memcpy(v->txt_rdata + 1, v->node_name, v->node_len);
+	err = AS_OK;
+
+cleanup:
+	if (err) {
+		view_free(v);
+		v = NULL;
+	}
+	free(ns_wire);
+	free(ns_wlen);
+	free(ns_rel);
+	free(eff);
+	free(cfg);
+	free(ztext);
+	ldns_rdf_deep_free(zrdf);
+	if (err_out)
+		*err_out = err;
+	return v;
+}
+
+dns_view_t *dns_view_ref(dns_view_t *view)
+{
+	if (view)
+		__atomic_fetch_add(&view->refs, 1, __ATOMIC_RELAXED);
+	return view;
+}
+
+void dns_view_unref(dns_view_t *view)
+{
+	if (view && __atomic_sub_fetch(&view->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		view_free(view);
+}
+
+size_t dns_view_service_count(const dns_view_t *view)
+{
+	return view ? view->n_svcs : 0;
+}
+
+int dns_view_service(const dns_view_t *view, size_t i,
+		     struct dns_service_info *out)
+{
+	if (!view || !out)
+		return AS_EINVAL;
+	if (i >= view->n_svcs)
+		return AS_ENOENT;
+	const struct dns_svc *s = &view->svcs[i];
+	out->name = s->name;
+	out->port = s->port;
+	out->proto = s->proto;
+	out->ttl = s->ttl;
+	out->max_answers = s->max_answers;
+	out->n_endpoints = s->n_ep;
+	return AS_OK;
+}
+
+int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
+		      struct dns_endpoint_info *out)
+{
+	if (!view || !out)
+		return AS_EINVAL;
+	if (i >= view->n_svcs || j >= view->svcs[i].n_ep)
+		return AS_ENOENT;
+	const struct dns_svc *s = &view->svcs[i];
+	const struct dns_ep *e = &view->eps[s->ep_first + j];
+	memset(out, 0, sizeof(*out));
+	out->family = e->family;
+	if (e->family == AF_INET6)
+		memcpy(out->addr, view->addr6[s->v6.first + e->fam_index], 16);
+	else
+		memcpy(out->addr, view->addr4[s->v4.first + e->fam_index], 4);
+	out->node = e->node;
+	out->weight = e->weight;
+	out->load_factor = e->load_factor;
+	out->healthy = e->healthy;
+	out->effective_weight = e->healthy ? e->weight * e->load_factor : 0;
+	return AS_OK;
+}
+
+const char *dns_view_zone(const dns_view_t *view)
+{
+	return view ? view->zone_text : NULL;
+}

@@ -1,1 +1,8 @@
-# tests/: integration tests and fuzz corpus replay.
+# tests/: integration tests (python3 + real DNS clients against real
+# daemons). Unit tests are registered by each module's local.mk.
+TEST_EXTENSIONS = .py .sh
+PY_LOG_COMPILER = python3
+SH_LOG_COMPILER = /bin/sh
+
+TESTS += tests/integration/test_daemon_dns.py
+EXTRA_DIST += tests/integration/anysteer_test.py

@@ -1,1 +1,31 @@
-# libFuzzer harnesses and the corpus replay that 'make check' runs.
+# tests/fuzz/: libFuzzer harnesses and the corpus replay that 'make check' runs.
+#
+# Each harness fuzz_<name>.c builds twice: as tests/fuzz/fuzz_<name> with
+# libFuzzer (only with --enable-fuzzing), and as tests/fuzz/replay_<name>
+# with replay.c's main(), which tests/fuzz/replay.sh runs over the seed
+# corpus tests/fuzz/corpus/<name> in every 'make check'.
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_dns_query
+# The library code carries -fsanitize=fuzzer-no-link (and ASan, UBSan):
+# the replay programs need those runtimes without libFuzzer's main().
+FUZZ_REPLAY_SANFLAGS = -fsanitize=address,undefined
+else
+FUZZ_REPLAY_SANFLAGS =
+endif
+
+FUZZ_DNS_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) -lm
+
+tests_fuzz_fuzz_dns_query_SOURCES = tests/fuzz/fuzz_dns_query.c
+tests_fuzz_fuzz_dns_query_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS)
+tests_fuzz_fuzz_dns_query_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_dns_query_LDADD = $(FUZZ_DNS_LDADD)
+
+check_PROGRAMS += tests/fuzz/replay_dns_query
+tests_fuzz_replay_dns_query_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_dns_query.c
+tests_fuzz_replay_dns_query_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS)
+tests_fuzz_replay_dns_query_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_REPLAY_SANFLAGS)
+tests_fuzz_replay_dns_query_LDADD = $(FUZZ_DNS_LDADD)
+
+TESTS += tests/fuzz/replay.sh
+EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/gen_corpus_dns_query.py \
+	tests/fuzz/corpus

@@ -1,0 +1,778 @@
+/*
+ * The configuration loader: the documented example, defaults, one test per
+ * error class checking "file:line: key: message", collection of several
+ * errors, files, a large generated catalog, truncated input, and that
+ * docs/configuration.md carries the current schema table.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent/agent.h"
+#include "lib/as.h"
+
+#define FILE_NAME "test.yaml"
+
+/* The example from the issue, verbatim (comments included). */
+static const char example[] =
+	"node:\n"
+	"  name: node1              # default gethostname()\n"
+	"dns:\n"
+	"  listen: [\"[::1]:5353\", \"127.0.0.1:5353\"]   # default [\"[::]:53\"]\n"
+	"  zone: svc.example.       # required; valid DNS name\n"
+	"  ttl: 5                   # default 5, 0..86400\n"
+	"  max_answers: 2           # default 2, 1..64\n"
+	"  workers: 1               # default 0 (= one per core), 0..256\n"
+	"  nameservers: [ns1.svc.example.]   # default [\"ns.<zone>\"]\n"
+	"  ns_addresses: [\"fd00:53::53\"]     # default []\n"
+	"  negative_ttl: 5          # default 5, 0..86400 (SOA minimum)\n"
+	"  tcp_idle_timeout: 10s    # default 10s\n"
+	"  tcp_max_clients: 256     # default 256, 1..65535\n"
+	"control:\n"
+	"  socket: /run/anysteer/ctl.sock   # default /run/anysteer/ctl.sock\n"
+	"metrics:\n"
+	"  listen: \"[::1]:9153\"     # default \"[::1]:9153\"; \"\" disables\n"
+	"load:\n"
+	"  low_watermark: 0.6       # default 0.6, 0..1\n"
+	"  high_watermark: 0.95     # default 0.95, 0..1, must be > low_watermark\n"
+	"  interval: 1s             # default 1s (interval_ms), 100ms..1h\n"
+	"  signal: cpu              # cpu | psi | loadavg, default cpu\n"
+	"services:\n"
+	"  - name: web              # required, a DNS label\n"
+	"    port: 80               # required, 1..65535\n"
+	"    protocol: tcp          # tcp | udp, default tcp\n"
+	"    ttl: 10                # optional per-service override\n"
+	"    max_answers: 3         # optional, 1..64\n"
+	"    endpoints:             # list (may be empty)\n"
+	"      - { address: \"fd00:10::1\", weight: 100, node: node1 }\n";
+
+static int parse(const char *text, struct agent_config **cfg, char *err,
+		 size_t errlen)
+{
+	return agent_config_parse(FILE_NAME, text, strlen(text), cfg, err,
+				  errlen);
+}
+
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/*
+ * Asserts that errbuf holds a line "test.yaml:LINE: KEY: ..." whose
+ * message contains want.
+ */
+static void assert_has_error(const char *err, unsigned line, const char *key,
+			     const char *want)
+{
+	char prefix[256];
+	const char *p = err;
+
+	snprintf(prefix, sizeof(prefix), "%s:%u: %s: ", FILE_NAME, line, key);
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		if (strncmp(p, prefix, strlen(prefix)) == 0) {
+			char msg[512];
+			size_t m = AS_MIN(n - strlen(prefix), sizeof(msg) - 1);
+			memcpy(msg, p + strlen(prefix), m);
+			msg[m] = 0;
+			if (strstr(msg, want))
+				return;
+		}
+		p += n + (eol != NULL);
+	}
+	fail_msg("no error \"%s<...%s...>\" in:\n%s", prefix, want, err);
+}
+
+/* Parses text that must fail with exactly n_errors lines, one as given. */
+static void expect_error(const char *text, size_t n_errors, unsigned line,
+			 const char *key, const char *want)
+{
+	struct agent_config *cfg = NULL;
+	char err[4096];
+
+	int ret = parse(text, &cfg, err, sizeof(err));
+	assert_int_equal(ret, AS_ECONFIG);
+	assert_null(cfg);
+	if (count_lines(err) != n_errors)
+		fail_msg("expected %zu error line(s), got:\n%s", n_errors, err);
+	assert_has_error(err, line, key, want);
+}
+
+static void test_example(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char err[1024], buf[AS_SOCKADDR_STRLEN];
+	uint8_t want[16];
+
+	int ret = parse(example, &cfg, err, sizeof(err));
+	if (ret)
+		fail_msg("parse failed (%d):\n%s", ret, err);
+	assert_string_equal(err, "");
+	assert_string_equal(cfg->path, FILE_NAME);
+	assert_string_equal(cfg->node.name, "node1");
+
+	assert_int_equal(cfg->dns.n_listen, 2);
+	assert_string_equal(cfg->dns.listen[0], "[::1]:5353");
+	assert_string_equal(cfg->dns.listen[1], "127.0.0.1:5353");
+	assert_string_equal(as_format_sockaddr(&cfg->dns.listen_addrs[0], buf,
+					       sizeof(buf)), "[::1]:5353");
+	assert_string_equal(as_format_sockaddr(&cfg->dns.listen_addrs[1], buf,
+					       sizeof(buf)), "127.0.0.1:5353");
+	assert_string_equal(cfg->dns.zone, "svc.example.");
+	assert_int_equal(cfg->dns.ttl, 5);
+	assert_int_equal(cfg->dns.max_answers, 2);
+	assert_int_equal(cfg->dns.workers, 1);
+	assert_int_equal(cfg->dns.n_nameservers, 1);
+	assert_string_equal(cfg->dns.nameservers[0], "ns1.svc.example.");
+	assert_int_equal(cfg->dns.n_ns_addresses, 1);
+	assert_string_equal(cfg->dns.ns_addresses[0], "fd00:53::53");
+	assert_int_equal(cfg->dns.ns_addrs[0].ss_family, AF_INET6);
+	inet_pton(AF_INET6, "fd00:53::53", want);
+	assert_memory_equal(&((struct sockaddr_in6 *)&cfg->dns.ns_addrs[0])->sin6_addr,
+			    want, 16);
+	assert_int_equal(cfg->dns.negative_ttl, 5);
+	assert_int_equal(cfg->dns.tcp_idle_timeout_ms, 10000);
+	assert_int_equal(cfg->dns.tcp_max_clients, 256);
+
+	assert_string_equal(cfg->control.socket, "/run/anysteer/ctl.sock");
+	assert_string_equal(cfg->metrics.listen, "[::1]:9153");
+	assert_string_equal(as_format_sockaddr(&cfg->metrics.listen_addr, buf,
+					       sizeof(buf)), "[::1]:9153");
+
+	assert_true(cfg->load.low_watermark == 0.6);
+	assert_true(cfg->load.high_watermark == 0.95);
+	assert_int_equal(cfg->load.interval_ms, 1000);
+	assert_string_equal(cfg->load.signal, "cpu");
+
+	assert_int_equal(cfg->n_services, 1);
+	struct agent_service *s = &cfg->services[0];
+	assert_string_equal(s->name, "web");
+	assert_int_equal(s->port, 80);
+	assert_string_equal(s->protocol, "tcp");
+	assert_int_equal(s->ttl, 10);
+	assert_int_equal(s->max_answers, 3);
+	assert_int_equal(s->n_endpoints, 1);
+	assert_string_equal(s->endpoints[0].address, "fd00:10::1");
+	assert_int_equal(s->endpoints[0].family, AF_INET6);
+	inet_pton(AF_INET6, "fd00:10::1", want);
+	assert_memory_equal(s->endpoints[0].addr, want, 16);
+	assert_int_equal(s->endpoints[0].weight, 100);
+	assert_string_equal(s->endpoints[0].node, "node1");
+	agent_config_free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char err[1024], buf[AS_SOCKADDR_STRLEN], host[256] = "";
+	const char *text =
+		"dns:\n"
+		"  zone: Svc.Example.COM\n"
+		"services:\n"
+		"  - name: API\n"
+		"    port: 443\n"
+		"    endpoints:\n"
+		"      - address: 192.0.2.7\n"
+		"  - name: empty\n"
+		"    port: 53\n"
+		"    protocol: UDP\n";
+
+	gethostname(host, sizeof(host) - 1);
+	int ret = parse(text, &cfg, err, sizeof(err));
+	if (ret)
+		fail_msg("parse failed (%d):\n%s", ret, err);
+	assert_string_equal(cfg->node.name, host);
+	assert_int_equal(cfg->dns.n_listen, 1);
+	assert_string_equal(cfg->dns.listen[0], "[::]:53");
+	assert_string_equal(as_format_sockaddr(&cfg->dns.listen_addrs[0], buf,
+					       sizeof(buf)), "[::]:53");
+	assert_string_equal(cfg->dns.zone, "svc.example.com.");
+	assert_int_equal(cfg->dns.ttl, 5);
+	assert_int_equal(cfg->dns.max_answers, 2);
+	assert_int_equal(cfg->dns.workers, 0);
+	assert_int_equal(cfg->dns.n_nameservers, 1);
+	assert_string_equal(cfg->dns.nameservers[0], "ns.svc.example.com.");
+	assert_int_equal(cfg->dns.n_ns_addresses, 0);
+	assert_null(cfg->dns.ns_addresses);
+	assert_int_equal(cfg->dns.negative_ttl, 5);
+	assert_int_equal(cfg->dns.tcp_idle_timeout_ms, 10000);
+	assert_int_equal(cfg->dns.tcp_max_clients, 256);
+	assert_string_equal(cfg->control.socket, "/run/anysteer/ctl.sock");
+	assert_string_equal(cfg->metrics.listen, "[::1]:9153");
+	assert_int_equal(cfg->metrics.listen_addr.ss_family, AF_INET6);
+	assert_true(cfg->load.low_watermark == 0.6);
+	assert_true(cfg->load.high_watermark == 0.95);
+	assert_int_equal(cfg->load.interval_ms, 1000);
+	assert_string_equal(cfg->load.signal, "cpu");
+
+	assert_int_equal(cfg->n_services, 2);
+	assert_string_equal(cfg->services[0].name, "api");
+	assert_string_equal(cfg->services[0].protocol, "tcp");
+	assert_int_equal(cfg->services[0].ttl, 0);
+	assert_int_equal(cfg->services[0].max_answers, 0);
+	assert_int_equal(cfg->services[0].n_endpoints, 1);
+	struct agent_endpoint *ep = &cfg->services[0].endpoints[0];
+	assert_int_equal(ep->family, AF_INET);
+	assert_memory_equal(ep->addr, "\xc0\x00\x02\x07", 4);
+	assert_int_equal(ep->weight, 100);
+	assert_string_equal(ep->node, host);
+	assert_string_equal(cfg->services[1].protocol, "udp");
+	assert_int_equal(cfg->services[1].n_endpoints, 0);
+	assert_null(cfg->services[1].endpoints);
+	agent_config_free(cfg);
+}
+
+/* Forms that are accepted on purpose: the row, not YAML, types a value. */
+static void test_lenient_forms(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char err[1024];
+	const char *text =
+		"node: { name: Edge-1.dc_2 }\n"
+		"dns:\n"
+		"  zone: .\n"
+		"  listen: \"[fd00::1]\"\n"	/* one scalar = list of one */
+		"  ttl: \"30\"\n"		/* quoted number */
+		"  workers: ~\n"		/* null = default */
+		"  tcp_idle_timeout: 250ms\n"
+		"metrics:\n"
+		"  listen: \"\"\n"		/* disabled */
+		"load:\n"
+		"  interval: 2\n"		/* bare seconds */
+		"  signal: PSI\n"
+		"  low_watermark: 0\n"
+		"  high_watermark: 1\n"
+		"services:\n";			/* null = no services */
+
+	int ret = parse(text, &cfg, err, sizeof(err));
+	if (ret)
+		fail_msg("parse failed (%d):\n%s", ret, err);
+	assert_string_equal(cfg->node.name, "Edge-1.dc_2");
+	assert_string_equal(cfg->dns.zone, ".");
+	assert_string_equal(cfg->dns.nameservers[0], "ns.");
+	assert_int_equal(cfg->dns.n_listen, 1);
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&cfg->dns.listen_addrs[0])->sin6_port), 53);
+	assert_int_equal(cfg->dns.ttl, 30);
+	assert_int_equal(cfg->dns.workers, 0);
+	assert_int_equal(cfg->dns.tcp_idle_timeout_ms, 250);
+	assert_string_equal(cfg->metrics.listen, "");
+	assert_int_equal(cfg->metrics.listen_addr.ss_family, AF_UNSPEC);
+	assert_int_equal(cfg->load.interval_ms, 2000);
+	assert_string_equal(cfg->load.signal, "psi");
+	assert_int_equal(cfg->n_services, 0);
+	agent_config_free(cfg);
+}
+
+#define ZONE "dns:\n  zone: example.com\n"
+
+static void test_err_syntax(void **state)
+{
+	expect_error(ZONE "   ttl: 5\n", 1, 3, "(yaml)",
+		     "mapping values are not allowed");
+	expect_error(ZONE "  ttl: [1, 2\n", 1, 4, "(yaml)", "flow sequence");
+	/* Invalid UTF-8 is a reader error with a byte offset. */
+	expect_error(ZONE "  ttl: \"\xff\"\n", 1, 3, "(yaml)", "byte");
+}
+
+static void test_err_unknown_key(void **state)
+{
+	expect_error(ZONE "  max_answer: 3\n", 1, 3, "dns.max_answer",
+		     "unknown key; did you mean 'max_answers'?");
+	expect_error("dsn:\n  zone: a.\n" ZONE, 1, 1, "dsn",
+		     "did you mean 'dns'?");
+	expect_error(ZONE "frobnicate: 1\n", 1, 3, "frobnicate", "unknown key");
+	/* Nothing close: no suggestion. */
+	struct agent_config *cfg = NULL;
+	char err[512];
+	assert_int_equal(parse(ZONE "frobnicate: 1\n", &cfg, err, sizeof(err)),
+			 AS_ECONFIG);
+	assert_null(strstr(err, "did you mean"));
+	/* Unknown keys deeper down carry the full path. */
+	expect_error(ZONE "services:\n  - name: a\n    port: 1\n"
+		     "    endpoints:\n      - address: ::1\n        wieght: 5\n",
+		     1, 8, "services[0].endpoints[0].wieght",
+		     "did you mean 'weight'?");
+}
+
+static void test_err_wrong_type(void **state)
+{
+	expect_error(ZONE "  ttl: {a: 1}\n", 1, 3, "dns.ttl",
+		     "expected an unsigned integer, got a map");
+	expect_error(ZONE "  ttl: five\n", 1, 3, "dns.ttl",
+		     "expected an unsigned integer, got five");
+	expect_error(ZONE "  max_answers: \"1.5\"\n", 1, 3, "dns.max_answers",
+		     "expected an unsigned integer, got 1.5");
+	expect_error("dns:\n  zone: [a.]\n", 1, 2, "dns.zone",
+		     "expected a DNS name, got a list");
+	expect_error(ZONE "load:\n  low_watermark: half\n", 1, 4,
+		     "load.low_watermark", "expected a number, got half");
+	expect_error(ZONE "load:\n  interval: soon\n", 1, 4, "load.interval",
+		     "expected a duration");
+	expect_error(ZONE "control: /tmp/x\n", 1, 3, "control",
+		     "expected a map, got a scalar");
+	expect_error(ZONE "services:\n  name: web\n", 1, 4, "services",
+		     "expected a list of maps, got a map");
+	expect_error(ZONE "services:\n  - web\n", 1, 4, "services[0]",
+		     "expected a map, got a scalar");
+	expect_error(ZONE "  listen: {a: b}\n", 1, 3, "dns.listen",
+		     "expected a list, got a map");
+	expect_error(ZONE "  listen: [[\"[::1]:53\"]]\n", 1, 3, "dns.listen[0]",
+		     "got a list");
+	expect_error(ZONE "  listen: [\"[::1]:53\", ]\n  nameservers: [a., ~]\n",
+		     1, 4, "dns.nameservers[1]", "empty list item");
+}
+
+static void test_err_range(void **state)
+{
+	expect_error(ZONE "  ttl: 86401\n", 1, 3, "dns.ttl",
+		     "must be between 0 and 86400, got 86401");
+	expect_error(ZONE "  ttl: -1\n", 1, 3, "dns.ttl",
+		     "must be between 0 and 86400, got -1");
+	expect_error(ZONE "  max_answers: 0\n", 1, 3, "dns.max_answers",
+		     "must be between 1 and 64");
+	expect_error(ZONE "  workers: 99999999999999999999999\n", 1, 3,
+		     "dns.workers", "must be between 0 and 256");
+	expect_error(ZONE "load:\n  high_watermark: 1.5\n", 1, 4,
+		     "load.high_watermark", "must be between 0 and 1, got 1.5");
+	expect_error(ZONE "load:\n  interval: 50ms\n", 1, 4, "load.interval",
+		     "must be between 100ms and 1h, got 50ms");
+	expect_error(ZONE "  tcp_idle_timeout: 2h\n", 1, 3,
+		     "dns.tcp_idle_timeout", "must be between 100ms and 1h");
+	/* The key path named in the issue. */
+	expect_error(ZONE "services:\n"
+		     "  - name: a\n    port: 1\n"
+		     "  - name: b\n    port: 2\n    endpoints:\n"
+		     "      - address: fd00::1\n        weight: 70000\n",
+		     1, 10, "services[1].endpoints[0].weight",
+		     "must be between 0 and 65535, got 70000");
+	expect_error(ZONE "services:\n  - name: a\n    port: 0\n", 1, 5,
+		     "services[0].port", "must be between 1 and 65535");
+}
+
+static void test_err_invalid_values(void **state)
+{
+	expect_error(ZONE "  listen: [\"[::1]:53\", \"[::1]:99999\"]\n", 1, 3,
+		     "dns.listen[1]", "invalid address [::1]:99999");
+	expect_error(ZONE "  listen: \"localhost:53\"\n", 1, 3, "dns.listen",
+		     "invalid address");
+	expect_error(ZONE "metrics:\n  listen: \"[::1\"\n", 1, 4,
+		     "metrics.listen", "invalid address");
+	expect_error(ZONE "  ns_addresses: [fd00::53, 10.0.0.300]\n", 1, 3,
+		     "dns.ns_addresses[1]", "invalid IP address 10.0.0.300");
+	expect_error(ZONE "services:\n  - name: a\n    port: 1\n    endpoints:\n"
+		     "      - address: \"[fd00::1]:80\"\n", 1, 7,
+		     "services[0].endpoints[0].address", "invalid IP address");
+	expect_error("dns:\n  zone: exa mple.com\n", 1, 2, "dns.zone",
+		     "invalid DNS name exa mple.com: invalid character");
+	expect_error("dns:\n  zone: a..b\n", 1, 2, "dns.zone", "empty label");
+	expect_error("dns:\n  zone: "
+		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com\n",
+		     1, 2, "dns.zone", "label longer than 63");
+	expect_error(ZONE "  nameservers: [\"ns1.example.com\", \"-bad_.x!\"]\n",
+		     1, 3, "dns.nameservers[1]", "invalid DNS name");
+	expect_error(ZONE "services:\n  - name: web.api\n    port: 80\n", 1, 4,
+		     "services[0].name", "invalid DNS label web.api");
+	expect_error(ZONE "services:\n  - name: -web\n    port: 80\n", 1, 4,
+		     "services[0].name", "may not begin or end with '-'");
+	expect_error("node:\n  name: bad name!\n" ZONE, 1, 2, "node.name",
+		     "invalid character");
+	expect_error(ZONE "services:\n  - name: a\n    port: 1\n    endpoints:\n"
+		     "      - { address: \"::1\", node: \"x y\" }\n", 1, 7,
+		     "services[0].endpoints[0].node", "invalid character");
+	expect_error(ZONE "services:\n  - name: a\n    port: 1\n    protocol: sctp\n",
+		     1, 6, "services[0].protocol",
+		     "must be one of tcp, udp, got sctp");
+	expect_error(ZONE "load:\n  signal: memory\n", 1, 4, "load.signal",
+		     "must be one of cpu, psi, loadavg");
+	char longpath[300];
+	snprintf(longpath, sizeof(longpath), ZONE "control:\n  socket: /%0150d\n", 0);
+	expect_error(longpath, 1, 4, "control.socket", "UNIX socket path");
+	/* A NUL inside a quoted scalar is refused, not cut short. */
+	static const char nul[] = "dns:\n  zone: \"exa\\0mple.com\"\n";
+	expect_error(nul, 1, 2, "dns.zone", "NUL");
+	static const char nulkey[] = ZONE "  \"ttl\\0x\": 5\n";
+	expect_error(nulkey, 1, 3, "dns.ttl?x", "unknown key");
+}
+
+static void test_err_missing(void **state)
+{
+	expect_error("node:\n  name: a\n", 1, 1, "dns.zone",
+		     "required key is missing");
+	/* A key missing from a section is blamed on the section's key. */
+	expect_error("dns:\n  ttl: 5\n", 1, 1, "dns.zone",
+		     "required key is missing");
+	expect_error("dns:\n  zone:\n", 1, 2, "dns.zone", "needs a value");
+	expect_error(ZONE "services:\n  - port: 80\n", 1, 4, "services[0].name",
+		     "required key is missing");
+	expect_error(ZONE "services:\n  - name: a\n    endpoints:\n"
+		     "      - weight: 5\n", 2, 6,
+		     "services[0].endpoints[0].address", "required key is missing");
+}
+
+static void test_err_duplicates(void **state)
+{
+	expect_error("dns:\n  zone: example.com\n  ttl: 5\n  ttl: 6\n", 1, 4,
+		     "dns.ttl", "duplicate key (first at line 3)");
+	expect_error(ZONE "dns:\n  ttl: 1\n", 1, 3, "dns",
+		     "duplicate key (first at line 1)");
+	expect_error(ZONE "services:\n"
+		     "  - name: web\n    port: 80\n"
+		     "  - name: db\n    port: 5432\n"
+		     "  - name: WEB\n    port: 81\n",
+		     1, 8, "services[2].name",
+		     "duplicate service name web (first at line 4)");
+	expect_error(ZONE "services:\n  - name: a\n    port: 1\n    endpoints:\n"
+		     "      - address: fd00::1\n"
+		     "      - address: 192.0.2.1\n"
+		     "      - address: \"fd00:0::1\"\n", 1, 9,
+		     "services[0].endpoints[2].address",
+		     "duplicate endpoint address fd00:0::1 (first at line 7)");
+}
+
+static void test_err_cross_checks(void **state)
+{
+	expect_error(ZONE "load:\n  low_watermark: 0.9\n  high_watermark: 0.8\n",
+		     1, 5, "load.high_watermark",
+		     "must be greater than load.low_watermark");
+	/* Equal is not enough; the default high (0.95) counts too. */
+	expect_error(ZONE "load:\n  low_watermark: 0.95\n", 1, 3,
+		     "load.high_watermark", "must be greater");
+	expect_error(ZONE "  listen: []\n", 1, 3, "dns.listen",
+		     "must not be empty");
+	expect_error(ZONE "  nameservers: []\n", 1, 3, "dns.nameservers",
+		     "must not be empty");
+}
+
+static void test_err_document(void **state)
+{
+	expect_error("- a\n- b\n", 1, 1, "(document)",
+		     "expected a map of sections at the top level, got a list");
+	expect_error("just words\n", 1, 1, "(document)", "got a scalar");
+	expect_error("", 1, 1, "(document)", "the configuration is empty");
+	expect_error("# only a comment\n\n", 1, 1, "(document)", "empty");
+	expect_error("---\n", 1, 1, "(document)", "empty");
+	expect_error(ZONE "---\ndns:\n  zone: b.\n", 1, 4, "(document)",
+		     "more than one YAML document");
+	expect_error("? [a, b]\n: 1\n" ZONE, 1, 1, "(document)",
+		     "a key must be a plain word");
+	/* An alias may not make the walk revisit a list: blamed on the
+	 * anchored list (line 4), under the path of its second use. */
+	expect_error(ZONE "services:\n"
+		     "  - &s { name: a, port: 1, endpoints: &e [ {address: \"::1\"} ] }\n"
+		     "  - { name: b, port: 1, endpoints: *e }\n", 1, 4,
+		     "services[1].endpoints", "alias");
+}
+
+/* Several problems in one file are all reported, in document order. */
+static void test_multiple_errors(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char err[4096];
+	const char *text =
+		"dns:\n"			/* 1 */
+		"  ttl: 100000\n"		/* 2 */
+		"  lisen: [\"[::1]:53\"]\n"	/* 3 */
+		"load:\n"			/* 4 */
+		"  signal: mem\n"		/* 5 */
+		"services:\n"			/* 6 */
+		"  - name: a\n"			/* 7 */
+		"    port: http\n"		/* 8 */
+		"    endpoints:\n"		/* 9 */
+		"      - address: nope\n";	/* 10 */
+
+	assert_int_equal(parse(text, &cfg, err, sizeof(err)), AS_ECONFIG);
+	assert_null(cfg);
+	if (count_lines(err) != 6)
+		fail_msg("expected 6 errors, got:\n%s", err);
+	assert_has_error(err, 1, "dns.zone", "required key is missing");
+	assert_has_error(err, 2, "dns.ttl", "must be between");
+	assert_has_error(err, 3, "dns.lisen", "did you mean 'listen'?");
+	assert_has_error(err, 5, "load.signal", "must be one of");
+	assert_has_error(err, 8, "services[0].port", "expected an unsigned integer");
+	assert_has_error(err, 10, "services[0].endpoints[0].address",
+			 "invalid IP address nope");
+	/* In file order, whatever order the checks ran in. */
+	unsigned prev = 0;
+	for (const char *p = err; *p; p = strchr(p, '\n') + 1) {
+		unsigned line = (unsigned)atoi(p + strlen(FILE_NAME ":"));
+		assert_true(line > prev);
+		prev = line;
+	}
+}
+
+/* Every prefix of the example parses or fails with well-formed lines. */
+static void test_truncated_input(void **state)
+{
+	char err[4096], want[64];
+	size_t n = strlen(example), ok = 0, bad = 0;
+
+	for (size_t len = 0; len <= n; len++) {
+		struct agent_config *cfg = NULL;
+		int ret = agent_config_parse(FILE_NAME, example, len, &cfg, err,
+					     sizeof(err));
+		if (ret == AS_OK) {
+			ok++;
+			agent_config_free(cfg);
+			continue;
+		}
+		assert_int_equal(ret, AS_ECONFIG);
+		assert_null(cfg);
+		bad++;
+		assert_true(count_lines(err) >= 1);
+		for (const char *p = err; *p; p = strchr(p, '\n') + 1) {
+			snprintf(want, sizeof(want), "%s:", FILE_NAME);
+			assert_memory_equal(p, want, strlen(want));
+			unsigned line = (unsigned)atoi(p + strlen(want));
+			assert_true(line >= 1 && line <= 31);
+		}
+	}
+	/* Cut short before dns.zone fails; after the last service key, ok. */
+	assert_true(ok > 0 && bad > 0);
+}
+
+static void test_errbuf_limits(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char small[48];
+	const char *text = ZONE "  ttl: x\n  workers: y\n";
+
+	memset(small, 'Z', sizeof(small));
+	assert_int_equal(parse(text, &cfg, small, sizeof(small)), AS_ECONFIG);
+	assert_null(cfg);
+	/* Whole lines only: the first line is longer than the buffer. */
+	assert_true(strlen(small) < sizeof(small));
+	assert_true(small[0] == 0 || small[strlen(small) - 1] == '\n');
+	assert_int_equal(parse(text, &cfg, NULL, 0), AS_ECONFIG);
+	assert_int_equal(parse(example, &cfg, NULL, 0), AS_OK);
+	agent_config_free(cfg);
+	agent_config_free(NULL);
+}
+
+static void test_load_file(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char path[] = "/tmp/anysteer-cfg-XXXXXX", err[1024];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, example, strlen(example)), (ssize_t)strlen(example));
+	close(fd);
+	int ret = agent_config_load(path, &cfg, err, sizeof(err));
+	if (ret)
+		fail_msg("load failed (%d):\n%s", ret, err);
+	assert_string_equal(cfg->path, path);
+	assert_string_equal(cfg->services[0].endpoints[0].node, "node1");
+	agent_config_free(cfg);
+
+	/* Errors name the file. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "dns:\n  zone: a.\n  tll: 3\n", 25), 25);
+	close(fd);
+	cfg = NULL;
+	assert_int_equal(agent_config_load(path, &cfg, err, sizeof(err)),
+			 AS_ECONFIG);
+	assert_null(cfg);
+	char want[128];
+	snprintf(want, sizeof(want), "%s:3: dns.tll: unknown key; did you mean 'ttl'?\n",
+		 path);
+	assert_string_equal(err, want);
+	unlink(path);
+
+	assert_int_equal(agent_config_load(path, &cfg, err, sizeof(err)),
+			 -ENOENT);
+	assert_null(cfg);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "No such file"));
+	assert_int_equal(agent_config_load("/tmp", &cfg, err, sizeof(err)),
+			 -EISDIR);
+	assert_non_null(strstr(err, "/tmp: cannot read"));
+}
+
+/* 1,000 services x 10 endpoints: parse time and every value in place. */
+static void test_large_catalog(void **state)
+{
+	size_t cap = 2u << 20, len = 0;
+	char *text = malloc(cap), err[1024];
+	struct agent_config *cfg = NULL;
+
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len,
+				"node: {name: n0}\ndns:\n  zone: big.example.\nservices:\n");
+	for (int s = 0; s < 1000; s++) {
+		len += (size_t)snprintf(text + len, cap - len,
+					"  - name: svc%d\n    port: %d\n    endpoints:\n",
+					s, 1000 + s);
+		for (int e = 0; e < 10; e++)
+			len += (size_t)snprintf(text + len, cap - len,
+						"      - address: \"fd00:%x::%x\"\n"
+						"        weight: %d\n        node: n%d\n",
+						s, e + 1, s + e, e);
+		assert_true(len < cap - 512);
+	}
+	uint64_t t0 = as_now_ns();
+	int ret = agent_config_parse("big.yaml", text, len, &cfg, err, sizeof(err));
+	uint64_t t1 = as_now_ns();
+	if (ret)
+		fail_msg("parse failed (%d):\n%s", ret, err);
+	print_message("1000x10 catalog: %zu bytes parsed in %.1f ms\n", len,
+		      (double)(t1 - t0) / 1e6);
+	assert_int_equal(cfg->n_services, 1000);
+	for (size_t s = 0; s < 1000; s += 333) {
+		char name[16];
+		snprintf(name, sizeof(name), "svc%zu", s);
+		assert_string_equal(cfg->services[s].name, name);
+		assert_int_equal(cfg->services[s].port, 1000 + s);
+		assert_int_equal(cfg->services[s].n_endpoints, 10);
+		struct agent_endpoint *ep = &cfg->services[s].endpoints[9];
+		assert_int_equal(ep->weight, s + 9);
+		assert_string_equal(ep->node, "n9");
+		assert_int_equal(ep->addr[15], 10);
+	}
+	/* Generous for a 2-core machine under ASan; measured figure above. */
+	assert_true(t1 - t0 < 5000000000ull);
+	agent_config_free(cfg);
+	free(text);
+}
+
+static char *schema_text(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	agent_config_print_schema(f);
+	fclose(f);
+	return buf;
+}
+
+/* A line of the schema holding the key and its default (`literal`). */
+static void assert_schema_row(const char *schema, const char *key,
+			      const char *def)
+{
+	char k[128], d[128];
+	snprintf(k, sizeof(k), "| `%s` ", key);
+	snprintf(d, sizeof(d), "| %s ", def);
+	const char *p = strstr(schema, k);
+	if (!p)
+		fail_msg("schema has no row for %s", key);
+	const char *eol = strchr(p, '\n');
+	const char *q = strstr(p, d);
+	if (!q || q > eol)
+		fail_msg("schema row for %s lacks default %s", key, def);
+}
+
+static void test_schema(void **state)
+{
+	char *s = schema_text();
+
+	assert_non_null(strstr(s, "| Key "));
+	assert_schema_row(s, "node.name", "host name");
+	assert_schema_row(s, "dns.listen", "`[\"[::]:53\"]`");
+	assert_schema_row(s, "dns.zone", "required");
+	assert_schema_row(s, "dns.ttl", "`5`");
+	assert_schema_row(s, "dns.max_answers", "`2`");
+	assert_schema_row(s, "dns.workers", "`0`");
+	assert_schema_row(s, "dns.nameservers", "[\"ns.\" + dns.zone]");
+	assert_schema_row(s, "dns.ns_addresses", "`[]`");
+	assert_schema_row(s, "dns.negative_ttl", "`5`");
+	assert_schema_row(s, "dns.tcp_idle_timeout", "`10s`");
+	assert_schema_row(s, "dns.tcp_max_clients", "`256`");
+	assert_schema_row(s, "control.socket", "`/run/anysteer/ctl.sock`");
+	assert_schema_row(s, "metrics.listen", "`[::1]:9153`");
+	assert_schema_row(s, "load.low_watermark", "`0.6`");
+	assert_schema_row(s, "load.high_watermark", "`0.95`");
+	assert_schema_row(s, "load.interval", "`1s`");
+	assert_schema_row(s, "load.signal", "`cpu`");
+	assert_schema_row(s, "services", "`[]`");
+	assert_schema_row(s, "services[].name", "required");
+	assert_schema_row(s, "services[].port", "required");
+	assert_schema_row(s, "services[].protocol", "`tcp`");
+	assert_schema_row(s, "services[].endpoints[].address", "required");
+	assert_schema_row(s, "services[].endpoints[].weight", "`100`");
+	assert_schema_row(s, "services[].endpoints[].node", "node.name");
+	/* Every row has four cells. */
+	for (const char *p = s; *p; p = strchr(p, '\n') + 1) {
+		int bars = 0;
+		for (const char *c = p; *c != '\n'; c++)
+			bars += *c == '|';
+		assert_int_equal(bars, 5);
+	}
+	free(s);
+}
+
+/* docs/configuration.md embeds the schema table; keep it current. */
+static void test_docs_current(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	char path[1024];
+
+	if (top) {
+		snprintf(path, sizeof(path), "%s/docs/configuration.md", top);
+	} else if (__FILE__[0] == '/') {
+		snprintf(path, sizeof(path), "%s", __FILE__);
+		char *t = strstr(path, "/tests/unit/");
+		assert_non_null(t);
+		snprintf(t, sizeof(path) - (size_t)(t - path),
+			 "/docs/configuration.md");
+	} else {
+		print_message("skip: top_srcdir unset, cannot find docs/\n");
+		skip();
+	}
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	char *doc = NULL;
+	size_t cap = 0;
+	ssize_t n = getdelim(&doc, &cap, 0, f);
+	fclose(f);
+	assert_true(n > 0);
+	char *s = schema_text();
+	if (!strstr(doc, s))
+		fail_msg("%s does not contain the current schema table; "
+			 "regenerate it from agent_config_print_schema()", path);
+	free(s);
+	free(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_lenient_forms),
+		cmocka_unit_test(test_err_syntax),
+		cmocka_unit_test(test_err_unknown_key),
+		cmocka_unit_test(test_err_wrong_type),
+		cmocka_unit_test(test_err_range),
+		cmocka_unit_test(test_err_invalid_values),
+		cmocka_unit_test(test_err_missing),
+		cmocka_unit_test(test_err_duplicates),
+		cmocka_unit_test(test_err_cross_checks),
+		cmocka_unit_test(test_err_document),
+		cmocka_unit_test(test_multiple_errors),
+		cmocka_unit_test(test_truncated_input),
+		cmocka_unit_test(test_errbuf_limits),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_large_catalog),
+		cmocka_unit_test(test_schema),
+		cmocka_unit_test(test_docs_current),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

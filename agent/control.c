@@ -1,0 +1,339 @@
+/*
+ * Control socket: a UNIX stream socket (mode 0600) speaking one JSON
+ * object per line in each direction.
+ *
+ *   request:  {"version": 1, "command": "status", "args": {...}}
+ *   response: {"version": 1, "ok": true, "data": ...}
+ *             {"version": 1, "ok": false, "error": "..."}
+ *
+ * A connection may carry any number of requests. Dispatch is a lookup in
+ * the command table (commands.c); the transport knows no command. A
+ * request longer than CONTROL_LINE_MAX closes the connection with an
+ * error, so a misbehaving client cannot make the daemon buffer without
+ * bound.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent/daemon.h"
+#include "lib/as.h"
+
+#define CONTROL_LINE_MAX (64 * 1024)
+#define CONTROL_MAX_CLIENTS 64
+
+struct control_client {
+	uv_pipe_t pipe;
+	struct agent_control *ctl;
+	char *buf;
+	size_t len, cap;
+	struct control_client *next, **pprev;
+	bool closing;
+};
+
+struct agent_control {
+	uv_pipe_t server;
+	struct agent *agent;
+	char *path;
+	struct control_client *clients;
+	size_t n_clients;
+	bool closing;
+};
+
+struct write_req {
+	uv_write_t req;
+	char *data;
+};
+
+static void client_closed(uv_handle_t *h)
+{
+	struct control_client *cl = h->data;
+	struct agent_control *ctl = cl->ctl;
+
+	*cl->pprev = cl->next;
+	if (cl->next)
+		cl->next->pprev = cl->pprev;
+	ctl->n_clients--;
+	free(cl->buf);
+	free(cl);
+	if (ctl->closing && !ctl->clients && !ctl->server.data) {
+		free(ctl->path);
+		free(ctl);
+	}
+}
+
+static void client_close(struct control_client *cl)
+{
+	if (cl->closing)
+		return;
+	cl->closing = true;
+	uv_close((uv_handle_t *)&cl->pipe, client_closed);
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+	free(w->data);
+	free(w);
+}
+
+static void send_json(struct control_client *cl, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	if (!text) {
+		client_close(cl);
+		return;
+	}
+	size_t n = strlen(text);
+	char *line = realloc(text, n + 2);
+	if (!line) {
+		free(text);
+		client_close(cl);
+		return;
+	}
+	line[n] = '\n';
+	line[n + 1] = 0;
+	struct write_req *w = calloc(1, sizeof(*w));
+	if (!w) {
+		free(line);
+		client_close(cl);
+		return;
+	}
+	w->data = line;
+	uv_buf_t b = uv_buf_init(line, (unsigned)(n + 1));
+	if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &b, 1, write_done)) {
+		free(line);
+		free(w);
+		client_close(cl);
+	}
+}
+
+static void send_error(struct control_client *cl, const char *msg)
+{
+	json_t *r = json_pack("{s:i, s:b, s:s}", "version",
+			      AGENT_CONTROL_VERSION, "ok", 0, "error", msg);
+	if (r) {
+		send_json(cl, r);
+		json_decref(r);
+	}
+}
+
+static void handle_line(struct control_client *cl, const char *line, size_t len)
+{
+	json_error_t jerr;
+	char err[512] = "";
+	json_t *req = json_loadb(line, len, 0, &jerr);
+
+	if (!req || !json_is_object(req)) {
+		snprintf(err, sizeof(err), "request is not a JSON object: %s",
+			 req ? "wrong type" : jerr.text);
+		send_error(cl, err);
+		json_decref(req);
+		return;
+	}
+	json_t *ver = json_object_get(req, "version");
+	json_t *cmd = json_object_get(req, "command");
+	json_t *args = json_object_get(req, "args");
+	if (!json_is_integer(ver) || json_integer_value(ver) != AGENT_CONTROL_VERSION) {
+		snprintf(err, sizeof(err),
+			 "unsupported protocol version (this daemon speaks %d)",
+			 AGENT_CONTROL_VERSION);
+		send_error(cl, err);
+	} else if (!json_is_string(cmd)) {
+		send_error(cl, "request has no \"command\" string");
+	} else if (args && !json_is_object(args)) {
+		send_error(cl, "\"args\" must be an object");
+	} else {
+		const struct agent_command *c = agent_command_find(json_string_value(cmd));
+		if (!c) {
+			snprintf(err, sizeof(err), "unknown command '%.64s'",
+				 json_string_value(cmd));
+			send_error(cl, err);
+		} else {
+			json_t *data = c->fn(cl->ctl->agent, args, err, sizeof(err));
+			if (!data) {
+				send_error(cl, err[0] ? err : "command failed");
+			} else {
+				json_t *r = json_pack("{s:i, s:b, s:o}", "version",
+						      AGENT_CONTROL_VERSION, "ok", 1,
+						      "data", data);
+				if (r) {
+					send_json(cl, r);
+					json_decref(r);
+				}
+			}
+		}
+	}
+	json_decref(req);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct control_client *cl = h->data;
+	if (cl->cap - cl->len < 4096) {
+		size_t cap = cl->cap ? cl->cap * 2 : 8192;
+		char *nb = realloc(cl->buf, cap);
+		if (!nb) {
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		cl->buf = nb;
+		cl->cap = cap;
+	}
+	*buf = uv_buf_init(cl->buf + cl->len, (unsigned)(cl->cap - cl->len));
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct control_client *cl = s->data;
+
+	if (nread < 0) {
+		client_close(cl);
+		return;
+	}
+	cl->len += (size_t)nread;
+	size_t start = 0;
+	for (size_t i = 0; i < cl->len && !cl->closing; i++) {
+		if (cl->buf[i] != '\n')
+			continue;
+		if (i > start)
+			handle_line(cl, cl->buf + start, i - start);
+		start = i + 1;
+	}
+	memmove(cl->buf, cl->buf + start, cl->len - start);
+	cl->len -= start;
+	if (cl->len > CONTROL_LINE_MAX) {
+		send_error(cl, "request too long");
+		client_close(cl);
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct agent_control *ctl = server->data;
+	struct control_client *cl;
+
+	if (status < 0)
+		return;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return;
+	cl->ctl = ctl;
+	uv_pipe_init(server->loop, &cl->pipe, 0);
+	cl->pipe.data = cl;
+	cl->next = ctl->clients;
+	if (cl->next)
+		cl->next->pprev = &cl->next;
+	cl->pprev = &ctl->clients;
+	ctl->clients = cl;
+	ctl->n_clients++;
+	if (uv_accept(server, (uv_stream_t *)&cl->pipe)) {
+		client_close(cl);
+		return;
+	}
+	if (ctl->n_clients > CONTROL_MAX_CLIENTS) {
+		as_warn("control socket: too many clients, closing a connection");
+		client_close(cl);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&cl->pipe, alloc_cb, read_cb);
+}
+
+/* Creates the socket's directory (one level) and refuses to steal the
+ * socket of a running daemon. */
+static int prepare_path(const char *path)
+{
+	struct sockaddr_un sun;
+	char dir[sizeof(sun.sun_path)];
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		as_err("control socket path too long: %s", path);
+		return AS_EINVAL;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (mkdir(dir, 0750) && errno != EEXIST) {
+			int err = -errno;
+			as_err("cannot create %s: %s", dir, as_strerror(err));
+			return err;
+		}
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			as_err("%s exists and is not a socket", path);
+			return AS_EEXIST;
+		}
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, path, strlen(path));
+		int live = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (live) {
+			as_err("control socket %s is in use: is another anysteerd running?",
+			       path);
+			return AS_EEXIST;
+		}
+		unlink(path); /* stale, from a daemon that died */
+	}
+	return AS_OK;
+}
+
+int agent_control_new(struct agent *a, const char *path,
+		      struct agent_control **out)
+{
+	struct agent_control *ctl;
+	int err = prepare_path(path);
+
+	if (err)
+		return err;
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl || !(ctl->path = strdup(path))) {
+		free(ctl);
+		return AS_ENOMEM;
+	}
+	ctl->agent = a;
+	uv_pipe_init(&a->loop, &ctl->server, 0);
+	ctl->server.data = ctl;
+	/* Created 0600 from the start: no window with a wider mode. */
+	mode_t old = umask(0177);
+	int rc = uv_pipe_bind(&ctl->server, path);
+	umask(old);
+	if (!rc)
+		rc = uv_listen((uv_stream_t *)&ctl->server, 16, on_connection);
+	if (rc) {
+		as_err("control socket %s: %s", path, uv_strerror(rc));
+		ctl->closing = true;
+		agent_control_close(ctl);
+		return AS_ELIB;
+	}
+	*out = ctl;
+	return AS_OK;
+}
+
+static void server_closed(uv_handle_t *h)
+{
+	struct agent_control *ctl = h->data;
+	ctl->server.data = NULL;
+	if (!ctl->clients) {
+		free(ctl->path);
+		free(ctl);
+	}
+}
+
+void agent_control_close(struct agent_control *ctl)
+{
+	if (!ctl)
+		return;
+	ctl->closing = true;
+	unlink(ctl->path);
+	for (struct control_client *cl = ctl->clients; cl; cl = cl->next)
+		client_close(cl);
+	uv_close((uv_handle_t *)&ctl->server, server_closed);
+}

@@ -1,0 +1,336 @@
+/*
+ * anysteerctl: talks to anysteerd's control socket (see control.c for the
+ * protocol). The daemon's command table is the authority: a command this
+ * client has no renderer for is still sent, with its words as "argv", and
+ * its answer printed as JSON, so new daemon commands work at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "/run/anysteer/ctl.sock"
+#define CONTROL_VERSION 1
+
+static double num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+static void print_counts(const char *label, json_t *obj)
+{
+	const char *k;
+	json_t *v;
+	int any = 0;
+	printf("  %-10s", label);
+	json_object_foreach(obj, k, v) {
+		if (json_integer_value(v) == 0)
+			continue;
+		printf(" %s %lld", k, (long long)json_integer_value(v));
+		any = 1;
+	}
+	printf("%s\n", any ? "" : " none");
+}
+
+static void render_status(json_t *d)
+{
+	long long up = (long long)num(d, "uptime_s");
+	json_t *load = json_object_get(d, "load");
+	json_t *q = json_object_get(d, "queries");
+	json_t *cfg = json_object_get(d, "config");
+	json_t *v;
+	size_t i;
+
+	printf("node        %s\n", str(d, "node"));
+	printf("version     %s\n", str(d, "version"));
+	printf("uptime      %lldd %02lld:%02lld:%02lld\n", up / 86400, up / 3600 % 24,
+	       up / 60 % 60, up % 60);
+	printf("zone        %s\n", str(d, "zone"));
+	printf("listeners  ");
+	json_array_foreach(json_object_get(d, "listeners"), i, v)
+		printf(" %s", json_string_value(v));
+	printf("  (%d workers)\n", (int)num(d, "workers"));
+	printf("load        %s %.3f -> factor %.3f (watermarks %.2f..%.2f)\n",
+	       str(load, "signal_name"), num(load, "signal"), num(load, "factor"),
+	       num(load, "low_watermark"), num(load, "high_watermark"));
+	printf("            cpu %.1f%%, loadavg %.2f, %d cpus", 100 * num(load, "cpu_utilisation"),
+	       num(load, "loadavg1"), (int)num(load, "cpus"));
+	if (json_is_number(json_object_get(load, "psi_cpu_some_avg10")))
+		printf(", psi some avg10 %.2f%%", num(load, "psi_cpu_some_avg10"));
+	printf("\n");
+	printf("queries     %lld (udp %lld, tcp %lld)\n", (long long)num(q, "total"),
+	       (long long)num(q, "udp"), (long long)num(q, "tcp"));
+	print_counts("rcode", json_object_get(q, "by_rcode"));
+	print_counts("qtype", json_object_get(q, "by_qtype"));
+	print_counts("malformed", json_object_get(q, "malformed"));
+	printf("  %-10s dropped %lld, truncated %lld\n", "other", (long long)num(q, "dropped"),
+	       (long long)num(q, "truncated"));
+	printf("  %-10s accepted %lld, rejected %lld, idle timeouts %lld, active %lld\n", "tcp",
+	       (long long)num(q, "tcp_accepted"), (long long)num(q, "tcp_rejected"),
+	       (long long)num(q, "tcp_timeouts"), (long long)num(q, "tcp_active"));
+	printf("config      %s (%d services, %d reloads, %d rejected)\n", str(cfg, "path"),
+	       (int)num(cfg, "services"), (int)num(cfg, "reloads"),
+	       (int)num(cfg, "reload_failures"));
+}
+
+static void render_services(json_t *d)
+{
+	json_t *s, *e;
+	size_t i, j;
+
+	printf("zone %s\n", str(d, "zone"));
+	printf("%-16s %5s %-5s %5s %3s  %-39s %-12s %6s %5s %-6s %9s %6s\n", "SERVICE", "PORT",
+	       "PROTO", "TTL", "MAX", "ENDPOINT", "NODE", "WEIGHT", "LOAD", "HEALTH",
+	       "EFFECTIVE", "SHARE");
+	json_array_foreach(json_object_get(d, "services"), i, s) {
+		json_t *eps = json_object_get(s, "endpoints");
+		if (json_array_size(eps) == 0)
+			printf("%-16s %5d %-5s %5d %3d  (no endpoints)\n", str(s, "name"),
+			       (int)num(s, "port"), str(s, "protocol"), (int)num(s, "ttl"),
+			       (int)num(s, "max_answers"));
+		json_array_foreach(eps, j, e) {
+			if (j == 0)
+				printf("%-16s %5d %-5s %5d %3d  ", str(s, "name"), (int)num(s, "port"),
+				       str(s, "protocol"), (int)num(s, "ttl"),
+				       (int)num(s, "max_answers"));
+			else
+				printf("%-16s %5s %-5s %5s %3s  ", "", "", "", "", "");
+			printf("%-39s %-12s %6d %5.2f %-6s %9.1f %5.1f%%\n", str(e, "address"),
+			       str(e, "node"), (int)num(e, "weight"), num(e, "load_factor"),
+			       json_is_true(json_object_get(e, "healthy")) ? "up" : "down",
+			       num(e, "effective_weight"), 100 * num(e, "share"));
+		}
+	}
+}
+
+static void render_commands(json_t *d)
+{
+	json_t *c;
+	size_t i;
+	json_array_foreach(d, i, c)
+		printf("%-12s %s\n", str(c, "name"), str(c, "help"));
+}
+
+static void render_reload(json_t *d)
+{
+	printf("reloaded %s (%d services)\n", str(d, "config"), (int)num(d, "services"));
+}
+
+static const struct {
+	const char *name;
+	void (*render)(json_t *data);
+} renderers[] = {
+	{ "status", render_status },
+	{ "services", render_services },
+	{ "commands", render_commands },
+	{ "reload", render_reload },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: anysteerctl [options] COMMAND [ARG...]\n"
+		"  -s, --socket PATH   control socket (default " DEFAULT_SOCKET ")\n"
+		"  -j, --json          print the daemon's JSON answer\n"
+		"  -t, --timeout SEC   give up after SEC seconds (default 5)\n"
+		"  -h, --help          this text\n"
+		"Commands: status, services, reload, commands (ask the daemon for the full list)\n");
+}
+
+/* Sends one request line and reads one response line. */
+static int roundtrip(const char *path, const char *req, int timeout_ms, char **resp)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t cap = 65536, len = 0;
+	char *buf = NULL;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "anysteerctl: socket path too long\n");
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "anysteerctl: cannot connect to %s: %s (is anysteerd running?)\n",
+			path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	size_t rl = strlen(req), off = 0;
+	while (off < rl) {
+		ssize_t w = write(fd, req + off, rl - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			fprintf(stderr, "anysteerctl: write: %s\n", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		int left = timeout_ms - (int)((t.tv_sec - t0.tv_sec) * 1000 +
+					      (t.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (left <= 0 || poll(&p, 1, left) == 0) {
+			fprintf(stderr, "anysteerctl: no answer from %s within %d ms\n", path,
+				timeout_ms);
+			break;
+		}
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "anysteerctl: connection closed before an answer\n");
+			break;
+		}
+		len += (size_t)n;
+		buf[len] = 0;
+		if (memchr(buf, '\n', len)) {
+			close(fd);
+			*resp = buf;
+			return 0;
+		}
+	}
+	free(buf);
+	close(fd);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("ANYSTEER_CTL_SOCKET");
+	int json_out = 0, timeout_ms = 5000, c;
+
+	if (!path || !*path)
+		path = DEFAULT_SOCKET;
+	while ((c = getopt_long(argc, argv, "+s:jt:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json_out = 1;
+			break;
+		case 't': {
+			char *end;
+			double t = strtod(optarg, &end);
+			if (*end || t <= 0 || t > 3600) {
+				fprintf(stderr, "anysteerctl: bad timeout '%s'\n", optarg);
+				return 2;
+			}
+			timeout_ms = (int)(t * 1000);
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[optind];
+	json_t *args = json_object(), *av = json_array();
+	for (int i = optind + 1; i < argc; i++)
+		json_array_append_new(av, json_string(argv[i]));
+	json_object_set_new(args, "argv", av);
+	json_t *req = json_pack("{s:i, s:s, s:o}", "version", CONTROL_VERSION, "command",
+				cmd, "args", args);
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!text)
+		return 1;
+	size_t tl = strlen(text);
+	char *line = realloc(text, tl + 2);
+	if (!line) {
+		free(text);
+		return 1;
+	}
+	line[tl] = '\n';
+	line[tl + 1] = 0;
+	char *resp = NULL;
+	int rc = roundtrip(path, line, timeout_ms, &resp);
+	free(line);
+	if (rc)
+		return 1;
+
+	json_error_t jerr;
+	json_t *r = json_loads(resp, JSON_DISABLE_EOF_CHECK, &jerr);
+	free(resp);
+	if (!r || !json_is_object(r)) {
+		fprintf(stderr, "anysteerctl: unreadable answer from the daemon: %s\n",
+			r ? "not an object" : jerr.text);
+		json_decref(r);
+		return 1;
+	}
+	int code = 0;
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		fprintf(stderr, "anysteerctl: %s: %s\n", cmd, str(r, "error"));
+		code = 1;
+		if (json_out) {
+			json_dumpf(r, stdout, JSON_INDENT(2));
+			putchar('\n');
+		}
+	} else if (json_out) {
+		json_dumpf(json_object_get(r, "data"), stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+		putchar('\n');
+	} else {
+		size_t i;
+		for (i = 0; i < sizeof(renderers) / sizeof(renderers[0]); i++)
+			if (strcmp(renderers[i].name, cmd) == 0)
+				break;
+		if (i < sizeof(renderers) / sizeof(renderers[0]))
+			renderers[i].render(json_object_get(r, "data"));
+		else {
+			json_dumpf(json_object_get(r, "data"), stdout,
+				   JSON_INDENT(2) | JSON_ENCODE_ANY);
+			putchar('\n');
+		}
+	}
+	json_decref(r);
+	return code;
+}

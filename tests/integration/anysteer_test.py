@@ -1,0 +1,222 @@
+"""Shared helpers for anysteer's integration tests.
+
+Starts real anysteerd processes on loopback, queries them with real DNS
+clients (kdig, dig) and parses their output. Every process a test starts
+is stopped by PID in stop() / the context manager, also on failure.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD = os.environ.get("top_builddir") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+ANYSTEERD = os.path.join(BUILD, "agent", "anysteerd")
+ANYSTEERCTL = os.path.join(BUILD, "agent", "anysteerctl")
+
+
+def free_port():
+    """A port free for both UDP and TCP on [::1] and 127.0.0.1."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+        ok = True
+        for fam, addr, typ in ((socket.AF_INET6, "::1", socket.SOCK_STREAM),
+                               (socket.AF_INET, "127.0.0.1", socket.SOCK_DGRAM),
+                               (socket.AF_INET, "127.0.0.1", socket.SOCK_STREAM)):
+            t = socket.socket(fam, typ)
+            try:
+                t.bind((addr, port))
+            except OSError:
+                ok = False
+            finally:
+                t.close()
+        s.close()
+        if ok:
+            return port
+    raise RuntimeError("no free port")
+
+
+def require_tools(*tools):
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        raise unittest.SkipTest("missing tools: %s (run deploy/install-deps.sh)"
+                                % ", ".join(missing))
+
+
+class Answer:
+    """A DNS response as printed by kdig or dig."""
+
+    def __init__(self, text):
+        self.text = text
+        self.status = None
+        self.flags = set()
+        self.sections = {"ANSWER": [], "AUTHORITY": [], "ADDITIONAL": [],
+                         "QUESTION": []}
+        self.nsid = None
+        self.edns = False
+        self.udp_size = None
+        section = None
+        for line in text.splitlines():
+            m = re.search(r"status: ([A-Z0-9]+)", line)
+            if m and "HEADER" in line:
+                self.status = m.group(1)
+                continue
+            m = re.match(r";; [Ff]lags: ([a-z ]*);", line)
+            if m:
+                self.flags = set(m.group(1).split())
+                continue
+            if "EDNS" in line or "OPT PSEUDOSECTION" in line:
+                self.edns = True
+            m = re.search(r"(?:UDP size|udp): (\d+)", line)
+            if m:
+                self.udp_size = int(m.group(1))
+            m = re.search(r'NSID: .*"([^"]*)"', line) or \
+                re.search(r'NSID: .*\("([^"]*)"\)', line)
+            if m:
+                self.nsid = m.group(1)
+            m = re.match(r";; ([A-Z]+)(?: SECTION)?:\s*$", line)
+            if m and m.group(1) in self.sections:
+                section = m.group(1)
+                continue
+            if not line.strip():
+                section = None if section != "QUESTION" else None
+                continue
+            if line.startswith(";"):
+                continue
+            if section in ("ANSWER", "AUTHORITY", "ADDITIONAL"):
+                parts = line.split(None, 4)
+                if len(parts) == 5:
+                    owner, ttl, klass, rtype, rdata = parts
+                    self.sections[section].append(
+                        (owner.lower(), int(ttl), klass, rtype, rdata.strip()))
+
+    def records(self, section="ANSWER", rtype=None):
+        return [r for r in self.sections[section] if rtype is None or r[3] == rtype]
+
+    def rdata(self, section="ANSWER", rtype=None):
+        return [r[4] for r in self.records(section, rtype)]
+
+
+class Daemon:
+    """One anysteerd process with its own temporary directory."""
+
+    def __init__(self, config_text_fn, name="node1", workers=1):
+        self.dir = tempfile.mkdtemp(prefix="anysteer-it-")
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.ctl = os.path.join(self.dir, "ctl.sock")
+        self.config = os.path.join(self.dir, "anysteer.yaml")
+        self.name = name
+        self.workers = workers
+        self.proc = None
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self.write_config(config_text_fn(self))
+
+    def write_config(self, text):
+        tmp = self.config + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, self.config)
+
+    def start(self, extra_args=(), wait=True):
+        self._stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(
+            [ANYSTEERD, "--config", self.config, "--foreground",
+             "--log-level", "info"] + list(extra_args),
+            stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("anysteerd exited early (%d):\n%s"
+                                     % (self.proc.returncode, self.log()))
+            if os.path.exists(self.ctl):
+                r = self.ctl_run("status", check=False)
+                if r.returncode == 0:
+                    return
+            time.sleep(0.05)
+        raise AssertionError("anysteerd not ready after %.0fs:\n%s"
+                             % (timeout, self.log()))
+
+    def log(self):
+        try:
+            with open(self.stderr_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def ctl_run(self, *args, check=True, json_out=False):
+        cmd = [ANYSTEERCTL, "--socket", self.ctl]
+        if json_out:
+            cmd.append("--json")
+        r = subprocess.run(cmd + list(args), capture_output=True, text=True,
+                           timeout=10)
+        if check and r.returncode != 0:
+            raise AssertionError("anysteerctl %s failed: %s%s"
+                                 % (" ".join(args), r.stdout, r.stderr))
+        return r
+
+    def ctl_json(self, *args):
+        return json.loads(self.ctl_run(*args, json_out=True).stdout)
+
+    def kdig(self, name, rtype="AAAA", *opts, server="::1", klass=None):
+        cmd = ["kdig", "@%s" % server, "-p", str(self.port), "+time=2",
+               "+retry=0"] + list(opts)
+        if klass:
+            cmd += ["-c", klass]
+        cmd += [name, rtype]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return Answer(r.stdout + r.stderr)
+
+    def dig(self, name, rtype="AAAA", *opts, server="::1"):
+        cmd = ["dig", "@%s" % server, "-p", str(self.port), "+time=2",
+               "+tries=1"] + list(opts) + [name, rtype]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return Answer(r.stdout + r.stderr)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait; returns (exit code, log)."""
+        if self.proc is None:
+            return None, ""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
+        code = self.proc.returncode
+        self.proc = None
+        return code, self.log()
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def sanitizer_report(log):
+    """The part of a log that reports a sanitizer finding, or None."""
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:"):
+        i = log.find(marker)
+        if i >= 0:
+            return log[max(0, i - 200):i + 2000]
+    return None

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Builds anysteer with AddressSanitizer + UBSan and runs every test: unit
+# (cmocka), fuzz corpus replay, integration (real daemons, kdig/dig, BIRD,
+# network namespaces when run as root), then `make distcheck`.
+# Installs the Debian packages it needs first. Usage: tests/run-all.sh
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+./deploy/install-deps.sh
+autoreconf -fi >/dev/null
+
+jobs=$(nproc 2>/dev/null || echo 2)
+build="$top/_build/check"
+rm -rf "$build"
+mkdir -p "$build"
+cd "$build"
+"$top/configure" -q --enable-sanitizers
+make -s -j"$jobs"
+
+rc=0
+make -s -j"$jobs" check || rc=$?
+# Show what failed, then one summary line for humans and CI.
+pass=$(find . -name '*.trs' -exec grep -l '^:test-result: PASS' {} + 2>/dev/null | wc -l)
+fail=$(find . -name '*.trs' -exec grep -l '^:test-result: \(FAIL\|ERROR\|XPASS\)' {} + 2>/dev/null | wc -l)
+skip=$(find . -name '*.trs' -exec grep -l '^:test-result: SKIP' {} + 2>/dev/null | wc -l)
+if [ "$rc" -ne 0 ]; then
+	for f in $(find . -name '*.trs' -exec grep -l '^:test-result: \(FAIL\|ERROR\)' {} +); do
+		echo "==== ${f%.trs}.log"
+		tail -n 80 "${f%.trs}.log"
+	done
+fi
+if [ "$skip" -gt 0 ]; then
+	echo "Skipped tests and why:"
+	for f in $(find . -name '*.trs' -exec grep -l '^:test-result: SKIP' {} +); do
+		echo "  ${f%.trs}: $(grep -i -m1 'skip' "${f%.trs}.log" || echo 'no reason printed')"
+	done
+fi
+echo "tests: $pass passed, $fail failed, $skip skipped"
+[ "$rc" -eq 0 ] || exit "$rc"
+
+# The release tarball builds and passes its tests too (no sanitizers).
+make -s distcheck DISTCHECK_CONFIGURE_FLAGS=-q >distcheck.log 2>&1 || {
+	tail -n 100 distcheck.log
+	echo "distcheck failed"
+	exit 1
+}
+echo "distcheck: ok"
+echo "$pass passed, $fail failed"
