@@ -6,3 +6,10 @@ SH_LOG_COMPILER = /bin/sh
 
 TESTS += tests/integration/test_daemon_dns.py
 EXTRA_DIST += tests/integration/anysteer_test.py
+
+# Script tests have no objects, so in a VPATH build (distcheck) nothing
+# else creates their folder for the .log and .trs files.
+check_DATA = tests/integration/.dirstamp
+tests/integration/.dirstamp:
+	$(MKDIR_P) tests/integration && touch $@
+DISTCLEANFILES = tests/integration/.dirstamp
