@@ -5,7 +5,7 @@ PY_LOG_COMPILER = python3
 SH_LOG_COMPILER = /bin/sh
 
 TESTS += tests/integration/test_daemon_dns.py
-EXTRA_DIST += tests/integration/anysteer_test.py
+EXTRA_DIST += tests/integration/anysteer_test.py tests/integration/test_daemon_dns.py
 
 # Script tests have no objects, so in a VPATH build (distcheck) nothing
 # else creates their folder for the .log and .trs files.
