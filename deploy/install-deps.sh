@@ -9,7 +9,7 @@ PKGS="build-essential autoconf automake libtool pkg-config clang
 libuv1-dev libsodium-dev libmsgpack-dev libldns-dev libcmocka-dev
 libcyaml-dev libmicrohttpd-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
 bird2 knot-dnsutils bind9-dnsutils dnsperf nsd knot
-iproute2 nftables procps valgrind python3"
+iproute2 nftables procps valgrind python3 python3-yaml"
 
 # Run as root directly, or through sudo (keeping DEBIAN_FRONTEND).
 as_root() {

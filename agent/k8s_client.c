@@ -1,0 +1,917 @@
+/*
+ * agent/k8s_client.c - list + watch of Services and EndpointSlices with
+ * libcurl's multi interface on the caller's libuv loop.
+ *
+ * Design. libcurl owns the HTTP (TLS, chunked decoding, HTTP/2, connection
+ * reuse); libuv owns the waiting. curl tells us which sockets to watch
+ * (CURLMOPT_SOCKETFUNCTION -> one uv_poll per socket) and when to wake it
+ * (CURLMOPT_TIMERFUNCTION -> one uv_timer); both call
+ * curl_multi_socket_action() and then collect finished transfers. All
+ * decisions about the protocol are in one place, transfer_done().
+ *
+ * Each kind has a watcher, a small state machine as in client-go's
+ * reflector: LIST (paginated with limit/continue, applied to the store as
+ * one relist) -> WATCH from the list's resourceVersion with
+ * allowWatchBookmarks -> WATCH again from the last resourceVersion seen
+ * when the server ends the stream. 410 Gone, as an HTTP status or as a
+ * watch ERROR event, means our resourceVersion was compacted away: relist
+ * at once. Anything else that fails (transport error, dropped stream,
+ * 401, 5xx) waits an exponential backoff with jitter and resumes the
+ * watch from the last resourceVersion, or relists if there is none.
+ *
+ * Watch events are applied to the store as they arrive; the owner is told
+ * from a zero-delay timer, so a burst of events costs one rebuild and the
+ * owner's callback never runs inside a curl callback. Nothing is reported
+ * before both kinds have been listed once, so a Service never shows up
+ * without its endpoints during startup.
+ *
+ * The bearer token is re-read before each request when the file's inode,
+ * size or mtime changed (kubelet rotates projected tokens by swapping a
+ * symlink), and unconditionally after a 401.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "agent/k8s.h"
+#include "lib/as.h"
+
+#define TOKEN_MAX (64 << 10)
+#define ERRBODY_MAX 4096
+
+enum wstate { W_IDLE = 0, W_LIST, W_WATCH, W_BACKOFF };
+
+struct watcher {
+	agent_k8s_client_t *c;
+	int kind;
+	const char *path;
+	const char *what;	/* for logs */
+	enum wstate state;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char rv[64];		/* last resourceVersion seen */
+	char cont[2048];	/* continue token of a paginated list */
+	bool relisting;		/* store relist_begin done */
+	bool synced;		/* listed at least once */
+	char *buf;		/* list body, or partial watch line */
+	size_t len, cap;
+	bool too_big;
+	bool gone;		/* watch ERROR 410 seen */
+	bool stream_error;	/* watch ERROR other than 410 */
+	uint64_t started_ms;
+	uint64_t events;	/* events in this watch */
+	uint32_t backoff_ms;	/* next delay */
+	uv_timer_t timer;	/* backoff */
+};
+
+struct sock_ctx {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	agent_k8s_client_t *c;
+	struct sock_ctx *prev, *next;	/* open polls, closed at free */
+};
+
+struct agent_k8s_client {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t curl_timer;
+	uv_timer_t notify_timer;
+	struct agent_k8s_conn conn;
+	struct agent_k8s_client_opts o;
+	char *zone, *node;
+	agent_k8s_store_t *store;
+	struct watcher w[AGENT_K8S_N_KINDS];
+	struct agent_k8s_set set;
+	bool notified;		/* first callback done */
+	char *token;		/* current bearer token */
+	struct stat token_st;
+	bool have_token_st;
+	struct agent_k8s_client_stats st;
+	uint64_t rng;
+	struct sock_ctx *socks;	/* polls curl asked for */
+	unsigned open_handles;	/* uv handles not yet closed */
+	bool freeing;
+};
+
+static void transfer_done(struct watcher *w, CURLcode res);
+static void start_list(struct watcher *w);
+static void start_watch(struct watcher *w);
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static uint64_t rng_next(agent_k8s_client_t *c)
+{
+	/* xorshift64*: jitter only, not security. */
+	c->rng ^= c->rng >> 12;
+	c->rng ^= c->rng << 25;
+	c->rng ^= c->rng >> 27;
+	return c->rng * 2685821657736338717ULL;
+}
+
+static void destroy(agent_k8s_client_t *c)
+{
+	agent_k8s_set_free(&c->set);
+	agent_k8s_store_free(c->store);
+	free(c->conn.server);
+	free(c->conn.ca_file);
+	free(c->conn.ca_data);
+	free(c->conn.token);
+	free(c->conn.token_file);
+	free(c->conn.cert_file);
+	free(c->conn.key_file);
+	free(c->conn.cert_data);
+	free(c->conn.key_data);
+	free(c->token);
+	free(c->zone);
+	free(c->node);
+	for (int k = 0; k < AGENT_K8S_N_KINDS; k++)
+		free(c->w[k].buf);
+	free(c);
+}
+
+static void handle_closed(agent_k8s_client_t *c)
+{
+	if (--c->open_handles == 0 && c->freeing)
+		destroy(c);
+}
+
+/* Close callbacks, one per kind of handle data. */
+static void on_close(uv_handle_t *h)
+{
+	handle_closed(h->data);
+}
+
+static void on_close_watcher(uv_handle_t *h)
+{
+	struct watcher *w = h->data;
+
+	handle_closed(w->c);
+}
+
+static void on_close_sock(uv_handle_t *h)
+{
+	struct sock_ctx *s = (struct sock_ctx *)h;
+	agent_k8s_client_t *c = s->c;
+
+	free(s);
+	handle_closed(c);
+}
+
+static void sock_close(struct sock_ctx *s)
+{
+	agent_k8s_client_t *c = s->c;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->socks = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	uv_poll_stop(&s->poll);
+	uv_close((uv_handle_t *)&s->poll, on_close_sock);
+}
+
+static int dup_bytes(const uint8_t *src, size_t len, uint8_t **dst)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = malloc(len ? len : 1);
+	if (!*dst)
+		return -1;
+	memcpy(*dst, src, len);
+	return 0;
+}
+
+static int dup_str(const char *src, char **dst)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : -1;
+}
+
+/* ---- token -------------------------------------------------------------------- */
+
+static void refresh_token(agent_k8s_client_t *c, bool force)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	int fd;
+
+	if (!c->conn.token_file)
+		return;
+	if (stat(c->conn.token_file, &st) != 0) {
+		as_warn("k8s: token file %s: %s%s", c->conn.token_file,
+			as_strerror(-errno), c->token ? "; keeping the old token" : "");
+		return;
+	}
+	if (!force && c->token && c->have_token_st &&
+	    st.st_ino == c->token_st.st_ino && st.st_dev == c->token_st.st_dev &&
+	    st.st_size == c->token_st.st_size &&
+	    st.st_mtim.tv_sec == c->token_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == c->token_st.st_mtim.tv_nsec)
+		return;
+	fd = open(c->conn.token_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !(buf = malloc(TOKEN_MAX + 1))) {
+		as_warn("k8s: token file %s: cannot read", c->conn.token_file);
+		goto out;
+	}
+	n = read(fd, buf, TOKEN_MAX + 1);
+	if (n < 0 || n > TOKEN_MAX) {
+		as_warn("k8s: token file %s: unreadable or too large", c->conn.token_file);
+		goto out;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+			 buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	if (!n || strpbrk(buf, "\r\n")) {
+		as_warn("k8s: token file %s: empty or not one line", c->conn.token_file);
+		goto out;
+	}
+	free(c->token);
+	c->token = buf;
+	buf = NULL;
+	c->token_st = st;
+	c->have_token_st = true;
+	c->st.token_reads++;
+	as_debug("k8s: token read from %s", c->conn.token_file);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+}
+
+/* ---- curl <-> libuv ---------------------------------------------------------------- */
+
+static void check_done(agent_k8s_client_t *c)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(c->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		for (int k = 0; k < AGENT_K8S_N_KINDS; k++)
+			if (c->w[k].easy == m->easy_handle) {
+				transfer_done(&c->w[k], m->data.result);
+				break;
+			}
+	}
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct sock_ctx *s = (struct sock_ctx *)h;
+	agent_k8s_client_t *c = s->c;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(c->multi, s->fd, flags, &running);
+	check_done(c);
+}
+
+static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp,
+		     void *socketp)
+{
+	agent_k8s_client_t *c = userp;
+	struct sock_ctx *s = socketp;
+	int events = 0;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			curl_multi_assign(c->multi, fd, NULL);
+			sock_close(s);
+		}
+		return 0;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -1;
+		s->fd = fd;
+		s->c = c;
+		if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
+			free(s);
+			return -1;
+		}
+		s->poll.data = c;
+		c->open_handles++;
+		s->next = c->socks;
+		if (c->socks)
+			c->socks->prev = s;
+		c->socks = s;
+		curl_multi_assign(c->multi, fd, s);
+	}
+	if (what & CURL_POLL_IN)
+		events |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		events |= UV_WRITABLE;
+	uv_poll_start(&s->poll, events, on_poll);
+	return 0;
+}
+
+static void on_curl_timer(uv_timer_t *t)
+{
+	agent_k8s_client_t *c = t->data;
+	int running;
+
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+}
+
+static int timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	agent_k8s_client_t *c = userp;
+
+	if (timeout_ms < 0)
+		uv_timer_stop(&c->curl_timer);
+	else
+		uv_timer_start(&c->curl_timer, on_curl_timer, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+/* ---- owner notification ---------------------------------------------------------------- */
+
+static void on_notify(uv_timer_t *t)
+{
+	agent_k8s_client_t *c = t->data;
+	struct agent_k8s_set set;
+
+	if (!c->st.synced)
+		return;
+	if (agent_k8s_store_build(c->store, &set) != AS_OK) {
+		as_err("k8s: out of memory building the endpoint set");
+		/* Try again shortly; the old set stays. */
+		uv_timer_start(&c->notify_timer, on_notify, 1000, 0);
+		return;
+	}
+	if (c->notified && agent_k8s_set_equal(&set, &c->set)) {
+		agent_k8s_set_free(&set);
+		return;
+	}
+	agent_k8s_set_free(&c->set);
+	c->set = set;
+	c->notified = true;
+	c->st.updates++;
+	as_info("k8s: endpoint set changed: %zu names", set.n_entries);
+	if (c->o.cb)
+		c->o.cb(&c->set, c->o.cb_arg);
+}
+
+static void mark_dirty(agent_k8s_client_t *c)
+{
+	c->st.synced = c->w[0].synced && c->w[1].synced;
+	if (c->st.synced && !uv_is_active((uv_handle_t *)&c->notify_timer))
+		uv_timer_start(&c->notify_timer, on_notify, 0, 0);
+}
+
+/* ---- requests ------------------------------------------------------------------------ */
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *arg);
+
+static void backoff(struct watcher *w, const char *why);
+
+/* Appends to the watcher's buffer, bounded by max_body. */
+static int buf_add(struct watcher *w, const char *p, size_t n, size_t limit)
+{
+	if (w->len + n > limit) {
+		w->too_big = true;
+		return -1;
+	}
+	if (w->len + n + 1 > w->cap) {
+		size_t cap = w->cap ? w->cap : 16384;
+		char *b;
+
+		while (cap < w->len + n + 1)
+			cap *= 2;
+		b = realloc(w->buf, cap);
+		if (!b)
+			return -1;
+		w->buf = b;
+		w->cap = cap;
+	}
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+	return 0;
+}
+
+static void buf_reset(struct watcher *w)
+{
+	w->len = 0;
+	w->too_big = false;
+	/* Do not keep a huge list body around between requests. */
+	if (w->cap > (1u << 20)) {
+		free(w->buf);
+		w->buf = NULL;
+		w->cap = 0;
+	}
+}
+
+static int start_request(struct watcher *w, const char *query, long timeout_ms)
+{
+	agent_k8s_client_t *c = w->c;
+	const struct agent_k8s_conn *cn = &c->conn;
+	char *url = NULL, *auth = NULL;
+	CURL *e;
+
+	refresh_token(c, false);
+	buf_reset(w);
+	w->gone = w->stream_error = false;
+	w->events = 0;
+	w->started_ms = as_now_ms();
+	e = curl_easy_init();
+	if (!e || asprintf(&url, "%s%s?%s", cn->server, w->path, query) < 0) {
+		url = NULL;
+		goto fail;
+	}
+	w->hdrs = curl_slist_append(NULL, "Accept: application/json");
+	if (c->token || cn->token) {
+		if (asprintf(&auth, "Authorization: Bearer %s",
+			     c->token ? c->token : cn->token) < 0) {
+			auth = NULL;
+			goto fail;
+		}
+		struct curl_slist *h = curl_slist_append(w->hdrs, auth);
+
+		if (!h)
+			goto fail;
+		w->hdrs = h;
+	}
+	if (!w->hdrs)
+		goto fail;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->hdrs);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "anysteerd/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, w);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, w);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if (cn->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, cn->ca_file);
+	if (cn->ca_data) {
+		struct curl_blob b = { cn->ca_data, cn->ca_len, CURL_BLOB_COPY };
+
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+	}
+	if (cn->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (cn->cert_file)
+		curl_easy_setopt(e, CURLOPT_SSLCERT, cn->cert_file);
+	if (cn->cert_data) {
+		struct curl_blob b = { cn->cert_data, cn->cert_len, CURL_BLOB_COPY };
+
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
+	}
+	if (cn->key_file)
+		curl_easy_setopt(e, CURLOPT_SSLKEY, cn->key_file);
+	if (cn->key_data) {
+		struct curl_blob b = { cn->key_data, cn->key_len, CURL_BLOB_COPY };
+
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
+	}
+	/* A watch ends after timeoutSeconds on the server; the client-side
+	 * limit is only a safety net against a silent, half-open stream. */
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
+		goto fail;
+	w->easy = e;
+	as_debug("k8s: GET %s", url);
+	free(url);
+	free(auth);
+	return 0;
+fail:
+	as_err("k8s: %s: cannot start a request", w->what);
+	if (e)
+		curl_easy_cleanup(e);
+	curl_slist_free_all(w->hdrs);
+	w->hdrs = NULL;
+	free(url);
+	free(auth);
+	return -1;
+}
+
+static void start_list(struct watcher *w)
+{
+	agent_k8s_client_t *c = w->c;
+	/* Room for the continue token escaped (3 bytes per byte at most). */
+	char query[3 * sizeof(w->cont) + 64];
+
+	w->state = W_LIST;
+	if (!w->cont[0]) {
+		/* A fresh relist: records not in it go at the end. */
+		if (w->relisting)
+			agent_k8s_store_relist_abort(c->store, w->kind);
+		agent_k8s_store_relist_begin(c->store, w->kind);
+		w->relisting = true;
+		snprintf(query, sizeof(query), "limit=%u", c->o.list_limit);
+	} else {
+		char *esc = curl_easy_escape(NULL, w->cont, 0);
+
+		if (!esc) {
+			backoff(w, "out of memory");
+			return;
+		}
+		snprintf(query, sizeof(query), "limit=%u&continue=%s", c->o.list_limit,
+			 esc);
+		curl_free(esc);
+	}
+	c->st.lists++;
+	if (start_request(w, query, 120000L))
+		backoff(w, "request failed");
+}
+
+static void start_watch(struct watcher *w)
+{
+	agent_k8s_client_t *c = w->c;
+	char query[256];
+	uint32_t t = c->o.watch_timeout_s;
+
+	if (!w->rv[0]) {
+		start_list(w);
+		return;
+	}
+	if (!t)
+		t = 300 + (uint32_t)(rng_next(c) % 301);
+	w->state = W_WATCH;
+	snprintf(query, sizeof(query),
+		 "watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
+		 w->rv, t);
+	c->st.watches++;
+	if (start_request(w, query, ((long)t + 60) * 1000))
+		backoff(w, "request failed");
+}
+
+static void on_backoff(uv_timer_t *t)
+{
+	struct watcher *w = t->data;
+
+	start_watch(w);	/* lists when there is no resourceVersion */
+}
+
+static void backoff(struct watcher *w, const char *why)
+{
+	agent_k8s_client_t *c = w->c;
+	uint32_t d = w->backoff_ms;
+
+	/* Equal jitter: half fixed, half random, so watchers of many nodes
+	 * spread out after an API server restart. */
+	d = d / 2 + (uint32_t)(rng_next(c) % (d / 2 + 1));
+	w->backoff_ms = (uint32_t)AS_MIN((uint64_t)w->backoff_ms * 2,
+					 (uint64_t)c->o.backoff_max_ms);
+	w->state = W_BACKOFF;
+	as_warn("k8s: %s: %s; retrying in %u ms", w->what, why, d);
+	uv_timer_start(&w->timer, on_backoff, d, 0);
+}
+
+/* Processes complete lines of a watch stream. Returns -1 to stop it. */
+static int watch_lines(struct watcher *w)
+{
+	agent_k8s_client_t *c = w->c;
+	size_t off = 0;
+	bool dirty = false;
+	int rc = 0;
+
+	for (;;) {
+		char *nl = memchr(w->buf + off, '\n', w->len - off);
+		struct agent_k8s_event_info ev;
+
+		if (!nl)
+			break;
+		size_t n = (size_t)(nl - (w->buf + off));
+
+		if (n && !(n == 1 && w->buf[off] == '\r')) {
+			w->events++;
+			if (agent_k8s_store_apply_event(c->store, w->kind, w->buf + off,
+							n, &ev) == AS_OK) {
+				if (ev.rv[0])
+					memcpy(w->rv, ev.rv, sizeof(w->rv));
+				dirty |= ev.changed;
+				if (ev.type == AGENT_K8S_EV_ERROR) {
+					if (ev.code == 410)
+						w->gone = true;
+					else
+						w->stream_error = true;
+					rc = -1;
+					off = (size_t)(nl - w->buf) + 1;
+					break;
+				}
+			}
+		}
+		off = (size_t)(nl - w->buf) + 1;
+	}
+	memmove(w->buf, w->buf + off, w->len - off);
+	w->len -= off;
+	if (dirty)
+		mark_dirty(c);
+	return rc;
+}
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct watcher *w = arg;
+	size_t n = size * nmemb;
+	long code = 0;
+
+	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code != 200) {
+		/* Keep the start of an error body (a Status) for the log. */
+		if (w->len < ERRBODY_MAX)
+			buf_add(w, data, AS_MIN(n, ERRBODY_MAX - w->len), ERRBODY_MAX);
+		return n;
+	}
+	if (buf_add(w, data, n, w->c->o.max_body))
+		return 0;	/* aborts the transfer */
+	if (w->state == W_WATCH && watch_lines(w))
+		return 0;
+	return n;
+}
+
+/* ---- the protocol decisions ---------------------------------------------------------------- */
+
+static void list_page_done(struct watcher *w)
+{
+	agent_k8s_client_t *c = w->c;
+	char rv[sizeof(w->rv)];
+
+	if (agent_k8s_store_apply_list(c->store, w->kind, w->buf, w->len, rv,
+				       sizeof(rv), w->cont, sizeof(w->cont)) != AS_OK) {
+		agent_k8s_store_relist_abort(c->store, w->kind);
+		w->relisting = false;
+		w->cont[0] = '\0';
+		backoff(w, "malformed list response");
+		return;
+	}
+	if (w->cont[0]) {
+		start_list(w);
+		return;
+	}
+	agent_k8s_store_relist_end(c->store, w->kind);
+	w->relisting = false;
+	memcpy(w->rv, rv, sizeof(w->rv));
+	w->synced = true;
+	w->backoff_ms = c->o.backoff_min_ms;
+	as_debug("k8s: %s listed at resourceVersion %s", w->what, w->rv);
+	mark_dirty(c);
+	if (!w->rv[0]) {
+		backoff(w, "list without resourceVersion");
+		return;
+	}
+	start_watch(w);
+}
+
+static void transfer_done(struct watcher *w, CURLcode res)
+{
+	agent_k8s_client_t *c = w->c;
+	long code = 0;
+	char why[160];
+
+	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_multi_remove_handle(c->multi, w->easy);
+	curl_easy_cleanup(w->easy);
+	w->easy = NULL;
+	curl_slist_free_all(w->hdrs);
+	w->hdrs = NULL;
+
+	if (w->state == W_WATCH && w->gone) {
+		/* Our resourceVersion was compacted: start over. */
+		c->st.relists_gone++;
+		as_info("k8s: %s: resourceVersion %s expired, relisting", w->what, w->rv);
+		w->rv[0] = '\0';
+		w->cont[0] = '\0';
+		start_list(w);
+		return;
+	}
+	if (w->state == W_WATCH && w->stream_error) {
+		c->st.errors++;
+		backoff(w, "watch ERROR event");
+		return;
+	}
+	if (res == CURLE_OK && code == 200) {
+		if (w->state == W_LIST) {
+			list_page_done(w);
+			return;
+		}
+		/* The server ended the watch (timeoutSeconds). A watch that
+		 * ends at once without events is not progress. */
+		if (w->events == 0 && as_now_ms() - w->started_ms < 1000) {
+			backoff(w, "watch ended at once");
+			return;
+		}
+		w->backoff_ms = c->o.backoff_min_ms;
+		start_watch(w);
+		return;
+	}
+
+	if (res == CURLE_OK && code == 410) {
+		c->st.relists_gone++;
+		as_info("k8s: %s: 410 Gone, relisting", w->what);
+		w->rv[0] = '\0';
+		w->cont[0] = '\0';
+		start_list(w);
+		return;
+	}
+	c->st.errors++;
+	if (w->state == W_LIST) {
+		/* Keep what we had; a relist starts from the first page. */
+		agent_k8s_store_relist_abort(c->store, w->kind);
+		w->relisting = false;
+		w->cont[0] = '\0';
+	}
+	if (res == CURLE_OK && (code == 401 || code == 403)) {
+		c->st.unauthorized++;
+		refresh_token(c, true);
+	}
+	if (res != CURLE_OK && !(res == CURLE_WRITE_ERROR && w->too_big)) {
+		snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
+	} else if (w->too_big) {
+		snprintf(why, sizeof(why), "response larger than %zu bytes", c->o.max_body);
+	} else {
+		/* Show the Status message if the body has one. */
+		const char *m = w->buf ? strstr(w->buf, "\"message\":\"") : NULL;
+		int ml = 0;
+
+		if (m) {
+			m += 11;
+			ml = (int)strcspn(m, "\"");
+		}
+		snprintf(why, sizeof(why), "HTTP %ld%s%.*s", code, m ? ": " : "",
+			 AS_MIN(ml, 100), m ? m : "");
+	}
+	if (w->state == W_WATCH && w->events > 0)
+		w->backoff_ms = c->o.backoff_min_ms;	/* it was working */
+	backoff(w, why);
+}
+
+/* ---- life cycle ------------------------------------------------------------------------------- */
+
+int agent_k8s_client_new(uv_loop_t *loop, const struct agent_k8s_conn *conn,
+			 const struct agent_k8s_client_opts *opts,
+			 agent_k8s_client_t **out)
+{
+	agent_k8s_client_t *c;
+	int err;
+
+	*out = NULL;
+	if (!loop || !conn || !conn->server || !opts || !opts->zone ||
+	    !opts->node_name)
+		return AS_EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return AS_ENOMEM;
+	c->loop = loop;
+	c->o = *opts;
+	if (!c->o.backoff_min_ms)
+		c->o.backoff_min_ms = 500;
+	if (!c->o.backoff_max_ms)
+		c->o.backoff_max_ms = 30000;
+	if (c->o.backoff_max_ms < c->o.backoff_min_ms)
+		c->o.backoff_max_ms = c->o.backoff_min_ms;
+	if (!c->o.connect_timeout_ms)
+		c->o.connect_timeout_ms = 10000;
+	if (!c->o.max_body)
+		c->o.max_body = 64u << 20;
+	if (!c->o.list_limit)
+		c->o.list_limit = 500;
+	c->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
+	if (!c->rng)
+		c->rng = 1;
+	if (dup_str(conn->server, &c->conn.server) ||
+	    dup_str(conn->ca_file, &c->conn.ca_file) ||
+	    dup_bytes(conn->ca_data, conn->ca_len, &c->conn.ca_data) ||
+	    dup_str(conn->token, &c->conn.token) ||
+	    dup_str(conn->token_file, &c->conn.token_file) ||
+	    dup_str(conn->cert_file, &c->conn.cert_file) ||
+	    dup_str(conn->key_file, &c->conn.key_file) ||
+	    dup_bytes(conn->cert_data, conn->cert_len, &c->conn.cert_data) ||
+	    dup_bytes(conn->key_data, conn->key_len, &c->conn.key_data) ||
+	    dup_str(opts->zone, &c->zone) || dup_str(opts->node_name, &c->node)) {
+		err = AS_ENOMEM;
+		goto fail;
+	}
+	c->conn.ca_len = conn->ca_len;
+	c->conn.cert_len = conn->cert_len;
+	c->conn.key_len = conn->key_len;
+	c->o.zone = c->zone;
+	c->o.node_name = c->node;
+	c->store = agent_k8s_store_new(c->zone, c->node, &err);
+	if (!c->store)
+		goto fail;
+	c->multi = curl_multi_init();
+	if (!c->multi) {
+		err = AS_ELIB;
+		goto fail;
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+
+	uv_timer_init(loop, &c->curl_timer);
+	uv_timer_init(loop, &c->notify_timer);
+	c->curl_timer.data = c->notify_timer.data = c;
+	c->open_handles = 2;
+	static const char *const paths[AGENT_K8S_N_KINDS] = {
+		"/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices",
+	};
+	static const char *const whats[AGENT_K8S_N_KINDS] = {
+		"services", "endpointslices",
+	};
+	for (int k = 0; k < AGENT_K8S_N_KINDS; k++) {
+		struct watcher *w = &c->w[k];
+
+		w->c = c;
+		w->kind = k;
+		w->path = paths[k];
+		w->what = whats[k];
+		w->backoff_ms = c->o.backoff_min_ms;
+		uv_timer_init(loop, &w->timer);
+		w->timer.data = w;
+		c->open_handles++;
+	}
+	*out = c;
+	return AS_OK;
+fail:
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	/* No handle is initialised yet: free directly. */
+	destroy(c);
+	return err;
+}
+
+int agent_k8s_client_start(agent_k8s_client_t *c)
+{
+	if (c->w[0].state != W_IDLE)
+		return AS_ESTATE;
+	as_info("k8s: watching %s as node %s, zone %s", c->conn.server, c->node,
+		c->zone);
+	for (int k = 0; k < AGENT_K8S_N_KINDS; k++)
+		start_list(&c->w[k]);
+	return AS_OK;
+}
+
+void agent_k8s_client_free(agent_k8s_client_t *c)
+{
+	if (!c)
+		return;
+	c->freeing = true;
+	for (int k = 0; k < AGENT_K8S_N_KINDS; k++) {
+		struct watcher *w = &c->w[k];
+
+		if (w->easy) {
+			curl_multi_remove_handle(c->multi, w->easy);
+			curl_easy_cleanup(w->easy);
+			w->easy = NULL;
+		}
+		curl_slist_free_all(w->hdrs);
+		w->hdrs = NULL;
+		uv_close((uv_handle_t *)&w->timer, on_close_watcher);
+	}
+	/* Closes cached connections; their sockets come back through
+	 * socket_cb as CURL_POLL_REMOVE and close their polls. */
+	curl_multi_cleanup(c->multi);
+	c->multi = NULL;
+	while (c->socks)
+		sock_close(c->socks);
+	uv_close((uv_handle_t *)&c->curl_timer, on_close);
+	uv_close((uv_handle_t *)&c->notify_timer, on_close);
+}
+
+void agent_k8s_client_stats(const agent_k8s_client_t *c,
+			    struct agent_k8s_client_stats *out)
+{
+	*out = c->st;
+	agent_k8s_store_stats(c->store, &out->store);
+}
+
+const struct agent_k8s_set *agent_k8s_client_set(const agent_k8s_client_t *c)
+{
+	return &c->set;
+}

@@ -1,0 +1,1109 @@
+/*
+ * agent/k8s_model.c - the pure translator: Service and EndpointSlice JSON
+ * in, the endpoint set of this node out.
+ *
+ * Design. The store keeps two tables sorted by "namespace/name": the
+ * annotated Services (hostnames, TTL, weight, max-answers, ports) and
+ * the EndpointSlices that have at least one ready address on this node
+ * (only those addresses are kept, so memory follows the node, not the
+ * cluster). Every object is parsed completely into a fresh record before
+ * the table is touched, so an object that fails half way leaves the old
+ * record in place: bad input is counted and skipped, never half applied.
+ * A relist marks every record, unmarks what the list contains and drops
+ * the rest at the end, which also works across paginated lists.
+ * The set is derived on demand: one entry per hostname, endpoints merged
+ * across a Service's slices, de-duplicated and sorted so two sets compare
+ * with a plain walk.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+
+#include "agent/k8s.h"
+#include "lib/as.h"
+
+#define HOSTNAME_MAX 253
+#define LABEL_MAX 63
+
+struct svc_port {
+	char *name, *protocol;
+	uint16_t port;
+};
+
+struct svc_rec {
+	char **hostnames;	/* FQDN, lower case, trailing dot */
+	size_t n_hostnames;
+	uint32_t ttl, weight, max_answers;
+	struct svc_port *ports;
+	size_t n_ports;
+};
+
+struct slice_rec {
+	char *svc_key;		/* "namespace/service-name" */
+	struct svc_port *ports;	/* the target ports */
+	size_t n_ports;
+	struct agent_k8s_endpoint *eps;	/* ready, on this node */
+	size_t n_eps;
+};
+
+struct item {
+	char *key;		/* "namespace/name" */
+	void *rec;
+	bool seen;		/* relist mark */
+};
+
+struct table {
+	struct item *v;
+	size_t n, cap;
+	bool relisting;
+};
+
+struct agent_k8s_store {
+	char *zone;		/* lower case, no trailing dot */
+	char *node;
+	struct table tab[AGENT_K8S_N_KINDS];
+	struct agent_k8s_store_stats st;
+};
+
+static const char *const kind_name[AGENT_K8S_N_KINDS] = {
+	"Service", "EndpointSlice",
+};
+static const char *const list_kind_name[AGENT_K8S_N_KINDS] = {
+	"ServiceList", "EndpointSliceList",
+};
+
+/* ---- records -------------------------------------------------------------- */
+
+static void ports_free(struct svc_port *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].name);
+		free(p[i].protocol);
+	}
+	free(p);
+}
+
+static void eps_free(struct agent_k8s_endpoint *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].address);
+		free(e[i].pod);
+	}
+	free(e);
+}
+
+static void svc_free(struct svc_rec *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_hostnames; i++)
+		free(s->hostnames[i]);
+	free(s->hostnames);
+	ports_free(s->ports, s->n_ports);
+	free(s);
+}
+
+static void slice_free(struct slice_rec *s)
+{
+	if (!s)
+		return;
+	free(s->svc_key);
+	ports_free(s->ports, s->n_ports);
+	eps_free(s->eps, s->n_eps);
+	free(s);
+}
+
+static void rec_free(int kind, void *rec)
+{
+	if (kind == AGENT_K8S_SERVICES)
+		svc_free(rec);
+	else
+		slice_free(rec);
+}
+
+/* ---- table ---------------------------------------------------------------- */
+
+static size_t tab_find(const struct table *t, const char *key, bool *found)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(t->v[mid].key, key);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+/* Takes ownership of rec (NULL = remove the key). Returns whether the
+ * table changed, or AS_ENOMEM (rec freed). */
+static int tab_put(struct table *t, int kind, const char *key, void *rec)
+{
+	bool found;
+	size_t i = tab_find(t, key, &found);
+
+	if (found) {
+		rec_free(kind, t->v[i].rec);
+		if (rec) {
+			t->v[i].rec = rec;
+			t->v[i].seen = true;
+			return 1;
+		}
+		free(t->v[i].key);
+		memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
+		t->n--;
+		return 1;
+	}
+	if (!rec)
+		return 0;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct item *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v) {
+			rec_free(kind, rec);
+			return AS_ENOMEM;
+		}
+		t->v = v;
+		t->cap = cap;
+	}
+	char *k = strdup(key);
+
+	if (!k) {
+		rec_free(kind, rec);
+		return AS_ENOMEM;
+	}
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
+	t->v[i] = (struct item){ .key = k, .rec = rec, .seen = true };
+	t->n++;
+	return 1;
+}
+
+/* Marks a key as present in the current relist without replacing it. */
+static void tab_mark(struct table *t, const char *key)
+{
+	bool found;
+	size_t i = tab_find(t, key, &found);
+
+	if (found)
+		t->v[i].seen = true;
+}
+
+/* ---- JSON helpers ------------------------------------------------------------ */
+
+/* A member that must be a string if present. Returns 0 ok (*out NULL when
+ * absent or null), -1 if it has another type. */
+static int get_str(const json_t *obj, const char *name, const char **out)
+{
+	json_t *v = json_object_get(obj, name);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* A member that must be an object/array if present (NULL when absent). */
+static int get_typed(const json_t *obj, const char *name, json_type type,
+		     json_t **out)
+{
+	json_t *v = json_object_get(obj, name);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_typeof(v) != type)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Reads metadata.namespace/name into "ns/name". -1 if missing. */
+static int object_key(const json_t *obj, char *key, size_t len)
+{
+	json_t *md;
+	const char *ns, *name;
+
+	if (!json_is_object(obj) || get_typed(obj, "metadata", JSON_OBJECT, &md) || !md)
+		return -1;
+	if (get_str(md, "namespace", &ns) || get_str(md, "name", &name) ||
+	    !ns || !name || !*ns || !*name || strchr(ns, '/') ||
+	    strchr(name, '/'))
+		return -1;
+	int n = snprintf(key, len, "%s/%s", ns, name);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static void copy_rv(const json_t *obj, char *rv, size_t rv_len)
+{
+	json_t *md;
+	const char *s = NULL;
+
+	if (!rv || !rv_len)
+		return;
+	rv[0] = '\0';
+	if (get_typed(obj, "metadata", JSON_OBJECT, &md) || !md ||
+	    get_str(md, "resourceVersion", &s) || !s)
+		return;
+	if (strlen(s) < rv_len)
+		memcpy(rv, s, strlen(s) + 1);
+}
+
+/* Decimal in [lo, hi], the whole string. */
+static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++) {
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > hi)
+			return -1;
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s || v < lo)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static char *lower_dup(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	if (!d)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		d[i] = (char)tolower((unsigned char)s[i]);
+	d[n] = '\0';
+	return d;
+}
+
+/* ---- Service ------------------------------------------------------------------ */
+
+/* One comma-separated name: returns a new FQDN with trailing dot if it is
+ * exactly one LDH label below the zone, NULL (counted) otherwise. */
+static char *zone_name(agent_k8s_store_t *store, const char *key,
+		       const char *s, size_t n)
+{
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (n && s[n - 1] == '.')
+		n--;
+	if (!n)
+		return NULL;	/* empty item, e.g. "a,,b": ignored */
+
+	size_t zl = strlen(store->zone);
+	const char *why = NULL;
+
+	if (n > HOSTNAME_MAX)
+		why = "too long";
+	else if (n <= zl + 1 || s[n - zl - 1] != '.' ||
+		 strncasecmp(s + n - zl, store->zone, zl) != 0)
+		why = "not below the zone";
+	else {
+		size_t ll = n - zl - 1;
+
+		if (ll > LABEL_MAX)
+			why = "label too long";
+		for (size_t i = 0; !why && i < ll; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (c == '.')
+				why = "more than one label below the zone";
+			else if (!isalnum(c) && c != '-')
+				why = "not a host name";
+		}
+		if (!why && (s[0] == '-' || s[ll - 1] == '-'))
+			why = "not a host name";
+	}
+	if (why) {
+		store->st.bad_hostnames++;
+		as_warn("k8s: service %s: hostname \"%.*s\" skipped: %s (zone %s)",
+			key, (int)AS_MIN(n, 300), s, why, store->zone);
+		return NULL;
+	}
+	char *d = lower_dup(s, n + 1);
+
+	if (d)
+		d[n] = '.';
+	return d;
+}
+
+/* Protocol "TCP" -> "tcp"; NULL/absent -> "tcp". */
+static char *proto_dup(const char *p)
+{
+	if (!p)
+		p = "TCP";
+	if (strcasecmp(p, "TCP") && strcasecmp(p, "UDP") && strcasecmp(p, "SCTP"))
+		return NULL;
+	return lower_dup(p, strlen(p));
+}
+
+/* Parses a ports array (Service or EndpointSlice). port_required: the
+ * Service form (port must be 1..65535); slices may leave it null. */
+static int parse_ports(const json_t *arr, bool port_required,
+		       struct svc_port **out, size_t *n_out)
+{
+	size_t n = json_array_size(arr);
+	struct svc_port *p;
+
+	*out = NULL;
+	*n_out = 0;
+	if (!n)
+		return 0;
+	if (n > 1000)
+		return -1;
+	p = calloc(n, sizeof(*p));
+	if (!p)
+		return AS_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_array_get(arr, i), *pv;
+		const char *name, *proto;
+
+		if (!json_is_object(o) || get_str(o, "name", &name) ||
+		    get_str(o, "protocol", &proto))
+			goto bad;
+		pv = json_object_get(o, "port");
+		if (pv && json_is_integer(pv)) {
+			json_int_t v = json_integer_value(pv);
+
+			if (v < 1 || v > 65535)
+				goto bad;
+			p[i].port = (uint16_t)v;
+		} else if (port_required || (pv && !json_is_null(pv))) {
+			goto bad;
+		}
+		p[i].name = strdup(name ? name : "");
+		p[i].protocol = proto_dup(proto);
+		if (!p[i].name || !p[i].protocol)
+			goto bad;
+		*n_out = i + 1;
+	}
+	*out = p;
+	*n_out = n;
+	return 0;
+bad:
+	ports_free(p, n);
+	*n_out = 0;
+	return -1;
+}
+
+/* Parses a Service. Returns 0 with *out a record (or NULL when the Service
+ * is not ours), or -1 if malformed. */
+static int parse_service(agent_k8s_store_t *store, const char *key,
+			 const json_t *obj, struct svc_rec **out)
+{
+	json_t *md, *ann, *spec, *ports = NULL;
+	const char *hn, *type = NULL, *s;
+	struct svc_rec *r = NULL;
+
+	*out = NULL;
+	if (get_typed(obj, "metadata", JSON_OBJECT, &md) ||
+	    get_typed(md, "annotations", JSON_OBJECT, &ann) ||
+	    get_typed(obj, "spec", JSON_OBJECT, &spec))
+		return -1;
+	if (!ann)
+		return 0;
+	if (get_str(ann, AGENT_K8S_ANN_HOSTNAME, &hn))
+		return -1;
+	if (!hn && get_str(ann, AGENT_K8S_ANN_EXTDNS, &hn))
+		return -1;
+	if (!hn)
+		return 0;
+	if (spec && (get_str(spec, "type", &type) ||
+		     get_typed(spec, "ports", JSON_ARRAY, &ports)))
+		return -1;
+	if (spec && type && !strcmp(type, "ExternalName")) {
+		as_debug("k8s: service %s: ExternalName, ignored", key);
+		return 0;
+	}
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -1;
+	r->weight = AGENT_K8S_DEFAULT_WEIGHT;
+	if (get_str(ann, AGENT_K8S_ANN_TTL, &s) ||
+	    (s && parse_u32(s, 1, 86400, &r->ttl))) {
+		as_warn("k8s: service %s: %s must be 1..86400", key, AGENT_K8S_ANN_TTL);
+		goto bad;
+	}
+	if (get_str(ann, AGENT_K8S_ANN_WEIGHT, &s) ||
+	    (s && parse_u32(s, 0, 65535, &r->weight))) {
+		as_warn("k8s: service %s: %s must be 0..65535", key, AGENT_K8S_ANN_WEIGHT);
+		goto bad;
+	}
+	if (get_str(ann, AGENT_K8S_ANN_MAX_ANSWERS, &s) ||
+	    (s && parse_u32(s, 1, 64, &r->max_answers))) {
+		as_warn("k8s: service %s: %s must be 1..64", key, AGENT_K8S_ANN_MAX_ANSWERS);
+		goto bad;
+	}
+	if (ports && parse_ports(ports, true, &r->ports, &r->n_ports)) {
+		as_warn("k8s: service %s: bad spec.ports", key);
+		goto bad;
+	}
+
+	/* Hostnames: count the commas for the array size. */
+	size_t cap = 1;
+
+	for (const char *c = hn; *c; c++)
+		cap += *c == ',';
+	if (cap > 64) {
+		as_warn("k8s: service %s: more than 64 hostnames", key);
+		goto bad;
+	}
+	r->hostnames = calloc(cap, sizeof(char *));
+	if (!r->hostnames)
+		goto bad;
+	for (const char *p = hn;;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char *name = zone_name(store, key, p, n);
+
+		if (name) {
+			bool dup = false;
+
+			for (size_t i = 0; i < r->n_hostnames; i++)
+				dup |= !strcmp(r->hostnames[i], name);
+			if (dup)
+				free(name);
+			else
+				r->hostnames[r->n_hostnames++] = name;
+		}
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	if (!r->n_hostnames) {
+		/* Annotated, but for other zones only: not ours. */
+		svc_free(r);
+		return 0;
+	}
+	*out = r;
+	return 0;
+bad:
+	svc_free(r);
+	return -1;
+}
+
+/* ---- EndpointSlice -------------------------------------------------------------- */
+
+static int parse_slice(agent_k8s_store_t *store, const char *key,
+		       const json_t *obj, struct slice_rec **out)
+{
+	json_t *md, *labels, *eps, *ports;
+	const char *svc, *at, *ns;
+	struct slice_rec *r = NULL;
+	int family;
+
+	*out = NULL;
+	if (get_typed(obj, "metadata", JSON_OBJECT, &md) ||
+	    get_typed(md, "labels", JSON_OBJECT, &labels) ||
+	    get_str(obj, "addressType", &at) ||
+	    get_typed(obj, "endpoints", JSON_ARRAY, &eps) ||
+	    get_typed(obj, "ports", JSON_ARRAY, &ports))
+		return -1;
+	if (!labels || get_str(labels, AGENT_K8S_LABEL_SERVICE, &svc) || !svc ||
+	    !*svc || strchr(svc, '/'))
+		return 0;	/* not managed for a Service: not ours */
+	if (!at)
+		return -1;
+	if (!strcmp(at, "IPv6"))
+		family = AF_INET6;
+	else if (!strcmp(at, "IPv4"))
+		family = AF_INET;
+	else
+		return 0;	/* FQDN slices carry no addresses we can answer */
+	if (!eps)
+		return 0;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -1;
+	get_str(md, "namespace", &ns);
+	size_t kl = strlen(ns) + strlen(svc) + 2;
+
+	r->svc_key = malloc(kl);
+	if (!r->svc_key)
+		goto bad;
+	snprintf(r->svc_key, kl, "%s/%s", ns, svc);
+	if (ports && parse_ports(ports, false, &r->ports, &r->n_ports))
+		goto bad;
+
+	size_t n = json_array_size(eps), cap = 0;
+
+	if (n > 10000)
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		json_t *ep = json_array_get(eps, i), *addrs, *cond, *ref, *rd;
+		const char *node, *pod = NULL;
+		bool ready = true;
+
+		if (!json_is_object(ep) ||
+		    get_typed(ep, "addresses", JSON_ARRAY, &addrs) ||
+		    get_typed(ep, "conditions", JSON_OBJECT, &cond) ||
+		    get_typed(ep, "targetRef", JSON_OBJECT, &ref) ||
+		    get_str(ep, "nodeName", &node) ||
+		    (ref && get_str(ref, "name", &pod)))
+			goto bad;
+		/* "ready": nil means true (discovery.k8s.io/v1). */
+		rd = cond ? json_object_get(cond, "ready") : NULL;
+		if (rd && !json_is_null(rd)) {
+			if (!json_is_boolean(rd))
+				goto bad;
+			ready = json_is_true(rd);
+		}
+		if (!addrs || json_array_size(addrs) == 0)
+			goto bad;
+		/* Validate every address even when not ours, so a bad slice
+		 * is rejected the same way on every node. */
+		for (size_t j = 0; j < json_array_size(addrs); j++) {
+			const char *a = json_string_value(json_array_get(addrs, j));
+			uint8_t buf[16];
+
+			if (!a || inet_pton(family, a, buf) != 1)
+				goto bad;
+			if (!ready || !node || strcmp(node, store->node))
+				continue;
+			if (r->n_eps == cap) {
+				size_t nc = cap ? cap * 2 : 4;
+				struct agent_k8s_endpoint *v = realloc(r->eps, nc * sizeof(*v));
+
+				if (!v)
+					goto bad;
+				r->eps = v;
+				cap = nc;
+			}
+			struct agent_k8s_endpoint *e = &r->eps[r->n_eps];
+			char txt[INET6_ADDRSTRLEN];
+
+			memset(e, 0, sizeof(*e));
+			e->family = family;
+			memcpy(e->addr, buf, family == AF_INET6 ? 16 : 4);
+			inet_ntop(family, buf, txt, sizeof(txt));
+			e->address = strdup(txt);
+			e->pod = strdup(pod ? pod : "");
+			r->n_eps++;
+			if (!e->address || !e->pod)
+				goto bad;
+		}
+	}
+	if (!r->n_eps) {
+		slice_free(r);
+		return 0;
+	}
+	*out = r;
+	return 0;
+bad:
+	slice_free(r);
+	return -1;
+}
+
+/* ---- applying ---------------------------------------------------------------------- */
+
+static void malformed(agent_k8s_store_t *store, int kind, const char *key,
+		      const char *what)
+{
+	store->st.malformed++;
+	as_warn("k8s: %s %s: %s, skipped (previous state kept)",
+		kind_name[kind], key ? key : "(unnamed)", what);
+}
+
+/* Parses obj and replaces (or removes) its record. Returns 1 changed,
+ * 0 unchanged, -1 malformed (store untouched). */
+static int upsert(agent_k8s_store_t *store, int kind, const json_t *obj,
+		  bool relist)
+{
+	char key[512];
+	void *rec = NULL;
+	int rc;
+
+	if (object_key(obj, key, sizeof(key))) {
+		malformed(store, kind, NULL, "no metadata.namespace/name");
+		return -1;
+	}
+	if (kind == AGENT_K8S_SERVICES)
+		rc = parse_service(store, key, obj, (struct svc_rec **)&rec);
+	else
+		rc = parse_slice(store, key, obj, (struct slice_rec **)&rec);
+	if (rc) {
+		malformed(store, kind, key, "malformed object");
+		/* A relist keeps the old record of a bad object. */
+		if (relist)
+			tab_mark(&store->tab[kind], key);
+		return -1;
+	}
+	rc = tab_put(&store->tab[kind], kind, key, rec);
+	if (rc < 0) {
+		as_err("k8s: %s %s: out of memory", kind_name[kind], key);
+		if (relist)
+			tab_mark(&store->tab[kind], key);
+		return -1;
+	}
+	return rc;
+}
+
+agent_k8s_store_t *agent_k8s_store_new(const char *zone, const char *node_name,
+				       int *err)
+{
+	agent_k8s_store_t *s;
+	size_t zl;
+
+	*err = AS_EINVAL;
+	if (!zone || !node_name || !*node_name)
+		return NULL;
+	zl = strlen(zone);
+	if (zl && zone[zl - 1] == '.')
+		zl--;
+	if (!zl || zl > HOSTNAME_MAX - 2)
+		return NULL;
+	*err = AS_ENOMEM;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->zone = lower_dup(zone, zl);
+	s->node = strdup(node_name);
+	if (!s->zone || !s->node) {
+		agent_k8s_store_free(s);
+		return NULL;
+	}
+	*err = AS_OK;
+	return s;
+}
+
+void agent_k8s_store_free(agent_k8s_store_t *store)
+{
+	if (!store)
+		return;
+	for (int k = 0; k < AGENT_K8S_N_KINDS; k++) {
+		struct table *t = &store->tab[k];
+
+		for (size_t i = 0; i < t->n; i++) {
+			free(t->v[i].key);
+			rec_free(k, t->v[i].rec);
+		}
+		free(t->v);
+	}
+	free(store->zone);
+	free(store->node);
+	free(store);
+}
+
+static json_t *load(agent_k8s_store_t *store, int kind, const char *json,
+		    size_t len)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!root) {
+		store->st.malformed++;
+		as_warn("k8s: %s: bad JSON at %d:%d: %s, skipped", kind_name[kind],
+			jerr.line, jerr.column, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		store->st.malformed++;
+		as_warn("k8s: %s: JSON is not an object, skipped", kind_name[kind]);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+void agent_k8s_store_relist_begin(agent_k8s_store_t *store, int kind)
+{
+	struct table *t = &store->tab[kind];
+
+	for (size_t i = 0; i < t->n; i++)
+		t->v[i].seen = false;
+	t->relisting = true;
+}
+
+int agent_k8s_store_apply_list(agent_k8s_store_t *store, int kind,
+			       const char *json, size_t len, char *rv,
+			       size_t rv_len, char *cont, size_t cont_len)
+{
+	json_t *root, *items, *md;
+	const char *k, *c = NULL;
+
+	if (rv && rv_len)
+		rv[0] = '\0';
+	if (cont && cont_len)
+		cont[0] = '\0';
+	if (kind < 0 || kind >= AGENT_K8S_N_KINDS)
+		return AS_EINVAL;
+	root = load(store, kind, json, len);
+	if (!root)
+		return AS_EMALFORMED;
+	if (get_str(root, "kind", &k) || (k && strcmp(k, list_kind_name[kind])) ||
+	    get_typed(root, "items", JSON_ARRAY, &items) ||
+	    get_typed(root, "metadata", JSON_OBJECT, &md) ||
+	    (md && get_str(md, "continue", &c))) {
+		store->st.malformed++;
+		as_warn("k8s: %s list: not a %s, skipped", kind_name[kind],
+			list_kind_name[kind]);
+		json_decref(root);
+		return AS_EMALFORMED;
+	}
+	for (size_t i = 0; i < json_array_size(items); i++)
+		upsert(store, kind, json_array_get(items, i), true);
+	copy_rv(root, rv, rv_len);
+	if (c && cont && strlen(c) < cont_len)
+		memcpy(cont, c, strlen(c) + 1);
+	store->st.lists++;
+	json_decref(root);
+	return AS_OK;
+}
+
+bool agent_k8s_store_relist_end(agent_k8s_store_t *store, int kind)
+{
+	struct table *t = &store->tab[kind];
+	size_t w = 0;
+	bool changed = false;
+
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i].seen) {
+			t->v[w++] = t->v[i];
+			continue;
+		}
+		free(t->v[i].key);
+		rec_free(kind, t->v[i].rec);
+		changed = true;
+	}
+	t->n = w;
+	t->relisting = false;
+	/* Upserts during the relist may have changed records as well; the
+	 * caller compares built sets, so "changed" here only needs to
+	 * cover removals. */
+	return changed;
+}
+
+void agent_k8s_store_relist_abort(agent_k8s_store_t *store, int kind)
+{
+	store->tab[kind].relisting = false;
+}
+
+static int event_type(const char *s)
+{
+	static const char *const names[] = {
+		[AGENT_K8S_EV_ADDED] = "ADDED",
+		[AGENT_K8S_EV_MODIFIED] = "MODIFIED",
+		[AGENT_K8S_EV_DELETED] = "DELETED",
+		[AGENT_K8S_EV_BOOKMARK] = "BOOKMARK",
+		[AGENT_K8S_EV_ERROR] = "ERROR",
+	};
+
+	for (size_t i = 1; s && i < AS_ARRAY_SIZE(names); i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	return 0;
+}
+
+int agent_k8s_store_apply_event(agent_k8s_store_t *store, int kind,
+				const char *json, size_t len,
+				struct agent_k8s_event_info *info)
+{
+	json_t *root, *obj;
+	const char *t, *k;
+	int rc = AS_OK;
+
+	memset(info, 0, sizeof(*info));
+	if (kind < 0 || kind >= AGENT_K8S_N_KINDS)
+		return AS_EINVAL;
+	root = load(store, kind, json, len);
+	if (!root)
+		return AS_EMALFORMED;
+	if (get_str(root, "type", &t) || !(info->type = event_type(t)) ||
+	    get_typed(root, "object", JSON_OBJECT, &obj) || !obj ||
+	    get_str(obj, "kind", &k)) {
+		info->type = 0;
+		malformed(store, kind, NULL, "not a watch event");
+		rc = AS_EMALFORMED;
+		goto out;
+	}
+	store->st.events++;
+	if (info->type == AGENT_K8S_EV_ERROR) {
+		json_t *code = json_object_get(obj, "code");
+		const char *msg = NULL;
+
+		get_str(obj, "message", &msg);
+		info->code = json_is_integer(code) &&
+			json_integer_value(code) > 0 && json_integer_value(code) < 1000 ?
+			(int)json_integer_value(code) : 0;
+		as_info("k8s: %s watch: ERROR %d: %s", kind_name[kind], info->code,
+			msg ? msg : "(no message)");
+		goto out;
+	}
+	if (k && strcmp(k, kind_name[kind])) {
+		malformed(store, kind, NULL, "object of the wrong kind");
+		rc = AS_EMALFORMED;
+		goto out;
+	}
+	copy_rv(obj, info->rv, sizeof(info->rv));
+	if (info->type == AGENT_K8S_EV_BOOKMARK)
+		goto out;
+	if (info->type == AGENT_K8S_EV_DELETED) {
+		char key[512];
+
+		if (object_key(obj, key, sizeof(key))) {
+			malformed(store, kind, NULL, "no metadata.namespace/name");
+			rc = AS_EMALFORMED;
+			goto out;
+		}
+		info->changed = tab_put(&store->tab[kind], kind, key, NULL) > 0;
+		goto out;
+	}
+	int r = upsert(store, kind, obj, store->tab[kind].relisting);
+
+	if (r < 0)
+		rc = AS_EMALFORMED;
+	else
+		info->changed = r > 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+void agent_k8s_store_stats(const agent_k8s_store_t *store,
+			   struct agent_k8s_store_stats *out)
+{
+	*out = store->st;
+	out->services = store->tab[AGENT_K8S_SERVICES].n;
+	out->slices = store->tab[AGENT_K8S_SLICES].n;
+}
+
+/* ---- building the set ---------------------------------------------------------------- */
+
+static int ep_cmp(const void *a, const void *b)
+{
+	const struct agent_k8s_endpoint *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family == AF_INET6 ? -1 : 1;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+struct claim {
+	const char *hostname;
+	const char *key;
+	const struct svc_rec *svc;
+};
+
+static int claim_cmp(const void *a, const void *b)
+{
+	const struct claim *x = a, *y = b;
+	int c = strcmp(x->hostname, y->hostname);
+
+	return c ? c : strcmp(x->key, y->key);
+}
+
+static void entry_free(struct agent_k8s_entry *e)
+{
+	free(e->hostname);
+	free(e->label);
+	free(e->namespace_);
+	free(e->service);
+	for (size_t i = 0; i < e->n_ports; i++) {
+		free(e->ports[i].name);
+		free(e->ports[i].protocol);
+	}
+	free(e->ports);
+	eps_free(e->endpoints, e->n_endpoints);
+}
+
+void agent_k8s_set_free(struct agent_k8s_set *set)
+{
+	if (!set)
+		return;
+	for (size_t i = 0; i < set->n_entries; i++)
+		entry_free(&set->entries[i]);
+	free(set->entries);
+	set->entries = NULL;
+	set->n_entries = 0;
+}
+
+static int fill_entry(const agent_k8s_store_t *store, const struct claim *c,
+		      struct agent_k8s_entry *e)
+{
+	const struct svc_rec *s = c->svc;
+	const struct table *sl = &store->tab[AGENT_K8S_SLICES];
+	const char *slash = strchr(c->key, '/');
+	size_t cap = 0;
+
+	e->hostname = strdup(c->hostname);
+	e->label = strndup(c->hostname, strcspn(c->hostname, "."));
+	e->namespace_ = strndup(c->key, (size_t)(slash - c->key));
+	e->service = strdup(slash + 1);
+	e->ttl = s->ttl;
+	e->weight = s->weight;
+	e->max_answers = s->max_answers;
+	if (!e->hostname || !e->label || !e->namespace_ || !e->service)
+		return AS_ENOMEM;
+	if (s->n_ports) {
+		e->ports = calloc(s->n_ports, sizeof(*e->ports));
+		if (!e->ports)
+			return AS_ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_ports; i++) {
+		struct agent_k8s_port *p = &e->ports[i];
+
+		e->n_ports = i + 1;
+		p->name = strdup(s->ports[i].name);
+		p->protocol = strdup(s->ports[i].protocol);
+		p->port = s->ports[i].port;
+		if (!p->name || !p->protocol)
+			return AS_ENOMEM;
+	}
+
+	for (size_t i = 0; i < sl->n; i++) {
+		const struct slice_rec *r = sl->v[i].rec;
+
+		if (strcmp(r->svc_key, c->key))
+			continue;
+		/* Target ports: matched by name (and protocol), as the
+		 * EndpointSlice controller names them after the Service. */
+		for (size_t j = 0; j < e->n_ports; j++)
+			for (size_t k = 0; k < r->n_ports; k++)
+				if (!e->ports[j].target_port && r->ports[k].port &&
+				    !strcmp(e->ports[j].name, r->ports[k].name) &&
+				    !strcmp(e->ports[j].protocol, r->ports[k].protocol))
+					e->ports[j].target_port = r->ports[k].port;
+		for (size_t j = 0; j < r->n_eps; j++) {
+			bool dup = false;
+
+			for (size_t k = 0; k < e->n_endpoints && !dup; k++)
+				dup = !ep_cmp(&e->endpoints[k], &r->eps[j]);
+			if (dup)
+				continue;
+			if (e->n_endpoints == cap) {
+				size_t nc = cap ? cap * 2 : 4;
+				struct agent_k8s_endpoint *v =
+					realloc(e->endpoints, nc * sizeof(*v));
+
+				if (!v)
+					return AS_ENOMEM;
+				e->endpoints = v;
+				cap = nc;
+			}
+			struct agent_k8s_endpoint *d = &e->endpoints[e->n_endpoints];
+
+			*d = r->eps[j];
+			d->address = strdup(r->eps[j].address);
+			d->pod = strdup(r->eps[j].pod);
+			e->n_endpoints++;
+			if (!d->address || !d->pod)
+				return AS_ENOMEM;
+		}
+	}
+	if (e->n_endpoints > 1)
+		qsort(e->endpoints, e->n_endpoints, sizeof(*e->endpoints), ep_cmp);
+	return AS_OK;
+}
+
+int agent_k8s_store_build(agent_k8s_store_t *store,
+			  struct agent_k8s_set *out)
+{
+	const struct table *st = &store->tab[AGENT_K8S_SERVICES];
+	struct claim *cl = NULL;
+	size_t n = 0, conflicts = 0;
+	int rc = AS_OK;
+
+	out->entries = NULL;
+	out->n_entries = 0;
+	for (size_t i = 0; i < st->n; i++)
+		n += ((const struct svc_rec *)st->v[i].rec)->n_hostnames;
+	if (!n)
+		return AS_OK;
+	cl = calloc(n, sizeof(*cl));
+	out->entries = calloc(n, sizeof(*out->entries));
+	if (!cl || !out->entries) {
+		rc = AS_ENOMEM;
+		goto out;
+	}
+	n = 0;
+	for (size_t i = 0; i < st->n; i++) {
+		const struct svc_rec *s = st->v[i].rec;
+
+		for (size_t j = 0; j < s->n_hostnames; j++)
+			cl[n++] = (struct claim){ s->hostnames[j], st->v[i].key, s };
+	}
+	qsort(cl, n, sizeof(*cl), claim_cmp);
+	for (size_t i = 0; i < n; i++) {
+		/* The same name from two Services: the first by
+		 * namespace/name wins, so every node picks the same one. */
+		if (i && !strcmp(cl[i].hostname, cl[i - 1].hostname)) {
+			conflicts++;
+			as_debug("k8s: hostname %s claimed by %s and %s; %s ignored",
+				 cl[i].hostname, cl[i - 1].key, cl[i].key, cl[i].key);
+			continue;
+		}
+		rc = fill_entry(store, &cl[i], &out->entries[out->n_entries++]);
+		if (rc)
+			goto out;
+	}
+out:
+	free(cl);
+	if (rc)
+		agent_k8s_set_free(out);
+	/* The conflict count is a gauge of the last build. */
+	store->st.conflicts = conflicts;
+	return rc;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+bool agent_k8s_set_equal(const struct agent_k8s_set *a,
+			 const struct agent_k8s_set *b)
+{
+	if (a->n_entries != b->n_entries)
+		return false;
+	for (size_t i = 0; i < a->n_entries; i++) {
+		const struct agent_k8s_entry *x = &a->entries[i], *y = &b->entries[i];
+
+		if (!str_eq(x->hostname, y->hostname) ||
+		    !str_eq(x->namespace_, y->namespace_) ||
+		    !str_eq(x->service, y->service) || x->ttl != y->ttl ||
+		    x->weight != y->weight || x->max_answers != y->max_answers ||
+		    x->n_ports != y->n_ports || x->n_endpoints != y->n_endpoints)
+			return false;
+		for (size_t j = 0; j < x->n_ports; j++)
+			if (!str_eq(x->ports[j].name, y->ports[j].name) ||
+			    !str_eq(x->ports[j].protocol, y->ports[j].protocol) ||
+			    x->ports[j].port != y->ports[j].port ||
+			    x->ports[j].target_port != y->ports[j].target_port)
+				return false;
+		for (size_t j = 0; j < x->n_endpoints; j++)
+			if (ep_cmp(&x->endpoints[j], &y->endpoints[j]) ||
+			    !str_eq(x->endpoints[j].pod, y->endpoints[j].pod))
+				return false;
+	}
+	return true;
+}
