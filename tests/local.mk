@@ -8,8 +8,8 @@ TESTS += tests/integration/test_daemon_dns.py
 EXTRA_DIST += tests/integration/anysteer_test.py tests/integration/test_daemon_dns.py
 
 # Script tests have no objects, so in a VPATH build (distcheck) nothing
-# else creates their folder for the .log and .trs files.
-check_DATA = tests/integration/.dirstamp
-tests/integration/.dirstamp:
-	$(MKDIR_P) tests/integration && touch $@
-DISTCLEANFILES = tests/integration/.dirstamp
+# else creates their folders for the .log and .trs files.
+check_DATA = tests/.script-dirs
+tests/.script-dirs:
+	$(MKDIR_P) tests/integration tests/k8s && touch $@
+DISTCLEANFILES = tests/.script-dirs
