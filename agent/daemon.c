@@ -10,6 +10,7 @@
  * have load factor 1 (nothing is known about their load).
  */
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +254,8 @@ int agent_reload(struct agent *a, char *err, size_t errlen)
 		return rc;
 	}
 	agent_config_free(old);
+	/* Parsing a large catalog leaves freed heap behind; give it back. */
+	malloc_trim(0);
 	a->reloads_ok++;
 	as_notice("reloaded %s: %zu services", a->config_path, a->cfg->n_services);
 	update_snapshot(a);
@@ -371,6 +374,9 @@ int agent_start(struct agent *a)
 		uv_signal_start(sigs[i], on_signal, nums[i]);
 	}
 	update_snapshot(a);
+	/* The YAML document of a large catalog is freed by now: return that
+	 * heap to the kernel so RSS reflects what the daemon keeps. */
+	malloc_trim(0);
 
 	err = dns_server_start(a->dns);
 	if (err)
