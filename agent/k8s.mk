@@ -33,7 +33,7 @@ tests_unit_test_k8s_watch_LDADD = $(K8S_TEST_LDADD)
 
 # Every manifest document parses and carries the fields issue 5 asks for.
 TESTS += tests/k8s/check_manifests
-EXTRA_DIST += tests/k8s
+EXTRA_DIST += tests/k8s/apiserver.py tests/k8s/check_manifests tests/k8s/fixtures
 
 # Fuzz harnesses over the JSON entry points and the kubeconfig reader:
 # libFuzzer binaries with --enable-fuzzing, and replay_ programs that

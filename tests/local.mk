@@ -13,3 +13,7 @@ check_DATA = tests/.script-dirs
 tests/.script-dirs:
 	$(MKDIR_P) tests/integration tests/k8s && touch $@
 DISTCLEANFILES = tests/.script-dirs
+
+# Test logs of a build directory never belong in a release tarball.
+dist-hook:
+	find $(distdir) \( -name '*.log' -o -name '*.trs' \) -type f -exec rm -f {} +
