@@ -1,0 +1,1843 @@
+/*
+ * gossip/core.c - the SWIM + Lifeguard protocol core.
+ *
+ * Everything here is driven by the caller: each entry point gets `now` (ms
+ * on any monotonic scale), updates the member table, and leaves packets in
+ * the outbox. Timers are plain absolute deadlines kept in the core; the
+ * caller asks for the earliest with gossip_core_next_deadline and calls
+ * gossip_core_tick when it has passed. Protocol randomness comes from a
+ * seeded splitmix64, so a simulator run is reproducible.
+ *
+ * Member table: members are heap objects (stable pointers) in an array,
+ * with an open-addressing hash on the name for lookups, a probe order
+ * (shuffled round-robin; new members are inserted at a random later
+ * position) and a small array of suspects so the next deadline never
+ * scans the whole table.
+ *
+ * Retransmit queue: one entry per (member, kind) where kind is membership
+ * (alive/suspect/dead) or load; a newer message replaces the older one in
+ * place of queueing behind it, which is what keeps load chatter bounded.
+ * Entries sit in buckets by transmit count and are taken least-sent and
+ * newest first until the packet is full; after
+ * retransmit_mult * ceil(log10(N + 1)) sends an entry is dropped.
+ *
+ * Versions: per origin, (incarnation, version) orders the load and
+ * (incarnation, ep_version) orders the endpoints, so a load-only message
+ * never makes us believe we hold endpoints we missed: push-pull still
+ * repairs them.
+ */
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gossip/gossip.h"
+#include "gossip/internal.h"
+#include "lib/as.h"
+
+#define MAX_CONFIRM 8		/* distinct suspicion confirmers remembered */
+#define REPLAY_WINDOW 256
+#define BUCKETS 64
+#define HOUSEKEEP_MS 1000
+#define REFUTE_DIRECT 8		/* accusers told directly of a refutation */
+
+enum bkind { BK_MEMBERSHIP = 0, BK_LOAD = 1 };
+
+struct member;
+
+struct bcast {
+	struct bcast *prev, *next;
+	struct member *about;
+	uint64_t id;
+	uint32_t transmits;
+	uint8_t kind, type;
+	uint16_t len;
+	uint8_t data[];
+};
+
+struct member {
+	struct gossip_record rec;	/* rec.incarnation: liveness */
+	uint64_t hash;			/* of rec.name */
+	enum gossip_state state;
+	uint64_t updated, state_since;
+	uint32_t load_inc, ep_inc;	/* incarnations of load / endpoints */
+	/* suspicion */
+	uint64_t susp_start, susp_min, susp_max, susp_deadline, susp_extra;
+	uint32_t n_confirm;
+	bool final_check;		/* last-chance probe sent */
+	uint32_t final_seq;
+	uint64_t confirmers[MAX_CONFIRM];
+	/* replay window */
+	bool rp_init;
+	uint32_t rp_inc;
+	uint64_t rp_top, rp_bits[REPLAY_WINDOW / 64];
+	struct bcast *bc[2];
+	bool in_probe;
+};
+
+struct relay {
+	uint32_t local_seq, orig_seq;
+	struct sockaddr_storage requester;
+	uint64_t deadline;
+	bool nack;
+};
+
+struct probe {
+	bool active, acked, indirect;
+	struct member *target;
+	uint32_t inc;			/* target's incarnation when sent */
+	uint32_t seq, expected_nacks, nacks;
+	uint64_t ack_deadline, end;
+};
+
+struct gossip_core {
+	struct gossip_config cfg;
+	char name[GOSSIP_NAME_MAX + 1];
+	char label[GOSSIP_LABEL_MAX + 1];
+	struct gossip_keyring *kr;
+	uint64_t rng;
+	uint64_t seq;			/* envelope sequence */
+	uint32_t probe_seq;
+
+	struct member *self;
+	struct member **members;
+	size_t n_members, cap_members, n_live;
+	struct member **hash;
+	size_t hash_cap;
+	struct member **probe_list;
+	size_t n_probe, cap_probe, probe_idx;
+	struct member **suspects;
+	size_t n_suspects, cap_suspects;
+
+	struct probe probe;
+	struct relay *relays;
+	size_t n_relays, cap_relays;
+
+	struct bcast *buckets[BUCKETS];
+	size_t n_bcast;
+	uint64_t bcast_id;
+
+	struct sockaddr_storage *seeds;
+	size_t n_seeds;
+	bool left;
+
+	uint64_t next_probe, next_gossip, next_pushpull, next_rejoin, next_housekeep;
+	struct gossip_load pending_load;
+	bool load_pending;
+	uint64_t load_changed_at;
+	double gossiped_factor;
+	uint32_t lhm;
+	/* accusers told directly since our last refutation */
+	char accusers[REFUTE_DIRECT][GOSSIP_NAME_MAX + 1];
+	uint32_t n_accusers;
+	uint64_t last_unknown_pp;
+	uint64_t last_now;
+
+	struct gossip_out *out;
+	size_t n_out, cap_out;
+	struct gossip_packet pkt;
+	uint8_t *plain;
+	size_t plain_cap;
+
+	gossip_change_cb cb;
+	void *cb_arg;
+	uint64_t changes;
+	struct gossip_metrics m;
+};
+
+static void clock_check(struct gossip_core *c, uint64_t now);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t rng_next(struct gossip_core *c)
+{
+	uint64_t z = (c->rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static size_t rng_below(struct gossip_core *c, size_t n)
+{
+	return n ? (size_t)(rng_next(c) % n) : 0;
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	/* FNV's low bits depend only on the input's low bits: mix them, the
+	 * table is indexed by them */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *p;
+	if (need <= *cap)
+		return AS_OK;
+	ncap = *cap ? *cap * 2 : 16;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return AS_ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return AS_OK;
+}
+
+static bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	return false;
+}
+
+static bool is_live(const struct member *m)
+{
+	return m->state == GOSSIP_ALIVE || m->state == GOSSIP_SUSPECT;
+}
+
+/* Lexicographic (incarnation, version) comparison. */
+static bool newer(uint32_t inc_a, uint64_t ver_a, uint32_t inc_b, uint64_t ver_b)
+{
+	return inc_a > inc_b || (inc_a == inc_b && ver_a > ver_b);
+}
+
+static uint64_t scaled(const struct gossip_core *c, uint32_t ms)
+{
+	return (uint64_t)ms * (c->lhm + 1);
+}
+
+static void lhm_apply(struct gossip_core *c, int delta)
+{
+	int v = (int)c->lhm + delta;
+	if (v < 0)
+		v = 0;
+	if (v > (int)c->cfg.lhm_max - 1)
+		v = (int)c->cfg.lhm_max - 1;
+	c->lhm = (uint32_t)v;
+}
+
+void gossip_config_defaults(struct gossip_config *cfg)
+{
+	cfg->plaintext = false;
+	cfg->seed = 1;
+	cfg->incarnation = 1;
+	cfg->seq_base = 1;
+	cfg->probe_interval_ms = 100;
+	cfg->probe_timeout_ms = 40;
+	cfg->indirect_checks = 3;
+	cfg->suspicion_mult = 4;
+	cfg->suspicion_max_mult = 6;
+	cfg->suspicion_min_ms = 2200;
+	cfg->lhm_max = 8;
+	cfg->gossip_interval_ms = 50;
+	cfg->gossip_nodes = 3;
+	cfg->retransmit_mult = 4;
+	cfg->retransmit_min = 12;
+	cfg->pushpull_interval_ms = 30000;
+	cfg->pushpull_max_bytes = 4u << 20;
+	cfg->rejoin_interval_ms = 60000;
+	cfg->dead_retention_ms = 3600000;
+	cfg->gossip_to_dead_ms = 30000;
+	cfg->load_step = 0.05;
+	cfg->load_refresh_ms = 30000;
+	cfg->queue_max = 4096;
+}
+
+/* ---- change notification ----------------------------------------------- */
+
+static void member_view(const struct gossip_core *c, const struct member *m,
+			uint64_t now, struct gossip_member *out)
+{
+	out->rec = &m->rec;
+	out->state = m->state;
+	out->age_ms = now > m->updated ? now - m->updated : 0;
+	out->self = m == c->self;
+}
+
+static void notify(struct gossip_core *c, struct member *m, enum gossip_state old,
+		   unsigned what, uint64_t now)
+{
+	struct gossip_member v;
+	m->updated = now;
+	if (!what)
+		return;
+	c->changes++;
+	if (!c->cb)
+		return;
+	member_view(c, m, now, &v);
+	c->cb(c->cb_arg, &v, old, what);
+}
+
+/* ---- member table ------------------------------------------------------ */
+
+static struct member *find(const struct gossip_core *c, const char *name)
+{
+	uint64_t h = name_hash(name);
+	size_t mask = c->hash_cap - 1, i = h & mask;
+	while (c->hash[i]) {
+		if (c->hash[i]->hash == h && strcmp(c->hash[i]->rec.name, name) == 0)
+			return c->hash[i];
+		i = (i + 1) & mask;
+	}
+	return NULL;
+}
+
+static void hash_put(struct member **tab, size_t cap, struct member *m)
+{
+	size_t i = m->hash & (cap - 1);
+	while (tab[i])
+		i = (i + 1) & (cap - 1);
+	tab[i] = m;
+}
+
+static int rehash(struct gossip_core *c, size_t cap)
+{
+	struct member **tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return AS_ENOMEM;
+	for (size_t i = 0; i < c->n_members; i++)
+		hash_put(tab, cap, c->members[i]);
+	free(c->hash);
+	c->hash = tab;
+	c->hash_cap = cap;
+	return AS_OK;
+}
+
+static int probe_list_insert(struct gossip_core *c, struct member *m)
+{
+	size_t pos;
+	if (m == c->self || m->in_probe)
+		return AS_OK;
+	if (grow((void **)&c->probe_list, &c->cap_probe, c->n_probe + 1, sizeof(void *)))
+		return AS_ENOMEM;
+	/* A random position after the cursor, so it is probed this round. */
+	pos = c->probe_idx + rng_below(c, c->n_probe - AS_MIN(c->probe_idx, c->n_probe) + 1);
+	if (pos > c->n_probe)
+		pos = c->n_probe;
+	memmove(&c->probe_list[pos + 1], &c->probe_list[pos],
+		(c->n_probe - pos) * sizeof(void *));
+	c->probe_list[pos] = m;
+	c->n_probe++;
+	m->in_probe = true;
+	return AS_OK;
+}
+
+static void probe_list_rebuild(struct gossip_core *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_members; i++)
+		c->members[i]->in_probe = false;
+	if (grow((void **)&c->probe_list, &c->cap_probe, c->n_members, sizeof(void *)))
+		return;	/* keep the old, shorter list; retried next round */
+	for (size_t i = 0; i < c->n_members; i++) {
+		struct member *m = c->members[i];
+		if (m != c->self && is_live(m)) {
+			c->probe_list[n++] = m;
+			m->in_probe = true;
+		}
+	}
+	for (size_t i = n; i > 1; i--) {
+		size_t j = rng_below(c, i);
+		struct member *t = c->probe_list[i - 1];
+		c->probe_list[i - 1] = c->probe_list[j];
+		c->probe_list[j] = t;
+	}
+	c->n_probe = n;
+	c->probe_idx = 0;
+}
+
+static void suspects_remove(struct gossip_core *c, struct member *m)
+{
+	for (size_t i = 0; i < c->n_suspects; i++)
+		if (c->suspects[i] == m) {
+			c->suspects[i] = c->suspects[--c->n_suspects];
+			return;
+		}
+}
+
+static void bcast_unlink(struct gossip_core *c, struct bcast *b)
+{
+	uint32_t k = AS_MIN(b->transmits, BUCKETS - 1);
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		c->buckets[k] = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	if (b->about && b->about->bc[b->kind] == b)
+		b->about->bc[b->kind] = NULL;
+	c->n_bcast--;
+	free(b);
+}
+
+static int set_endpoints(struct gossip_record *rec, const struct gossip_endpoint *eps, uint32_t n)
+{
+	struct gossip_endpoint *copy = NULL;
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return AS_ENOMEM;
+		memcpy(copy, eps, n * sizeof(*copy));
+	}
+	free(rec->endpoints);
+	rec->endpoints = copy;
+	rec->n_endpoints = n;
+	return AS_OK;
+}
+
+static struct member *member_add(struct gossip_core *c, const struct gossip_record *rec,
+				 uint64_t now)
+{
+	struct member *m;
+	if (grow((void **)&c->members, &c->cap_members, c->n_members + 1, sizeof(void *)))
+		return NULL;
+	if ((c->n_members + 1) * 2 > c->hash_cap && rehash(c, c->hash_cap * 2))
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->rec = *rec;
+	m->hash = name_hash(rec->name);
+	m->rec.endpoints = NULL;
+	m->rec.n_endpoints = 0;
+	if (set_endpoints(&m->rec, rec->endpoints, rec->n_endpoints)) {
+		free(m);
+		return NULL;
+	}
+	m->state = GOSSIP_ALIVE;
+	m->updated = m->state_since = now;
+	m->load_inc = m->ep_inc = rec->incarnation;
+	c->members[c->n_members++] = m;
+	c->n_live++;
+	hash_put(c->hash, c->hash_cap, m);
+	probe_list_insert(c, m);
+	return m;
+}
+
+static void member_remove(struct gossip_core *c, size_t idx, uint64_t now)
+{
+	struct member *m = c->members[idx];
+	for (int k = 0; k < 2; k++)
+		if (m->bc[k])
+			bcast_unlink(c, m->bc[k]);
+	suspects_remove(c, m);
+	if (c->probe.target == m)
+		c->probe.active = false, c->probe.target = NULL;
+	c->n_live -= is_live(m);
+	c->members[idx] = c->members[--c->n_members];
+	rehash(c, c->hash_cap);	/* same size cannot fail to fit */
+	probe_list_rebuild(c);
+	notify(c, m, m->state, GOSSIP_CHANGE_REMOVED, now);
+	free(m->rec.endpoints);
+	free(m);
+}
+
+static void set_state(struct gossip_core *c, struct member *m, enum gossip_state st,
+		      uint64_t now)
+{
+	enum gossip_state old = m->state;
+	if (old == st)
+		return;
+	if (old == GOSSIP_SUSPECT)
+		suspects_remove(c, m);
+	c->n_live -= is_live(m);
+	m->state = st;
+	c->n_live += is_live(m);
+	m->state_since = now;
+	if (st == GOSSIP_ALIVE && !m->in_probe)
+		probe_list_insert(c, m);
+	notify(c, m, old, GOSSIP_CHANGE_STATE, now);
+}
+
+/* ---- retransmit queue ------------------------------------------------- */
+
+static uint32_t retransmit_limit(const struct gossip_core *c)
+{
+	size_t n = gossip_core_live_count(c);
+	uint32_t l = c->cfg.retransmit_mult * (uint32_t)ceil(log10((double)n + 1));
+	/* Each node gets about l copies, so it misses one with probability
+	 * near e^-l: small clusters need a floor. */
+	return AS_MAX(AS_MIN(AS_MAX(l, c->cfg.retransmit_min), BUCKETS - 1u), 1u);
+}
+
+static void bucket_push(struct gossip_core *c, struct bcast *b)
+{
+	uint32_t k = AS_MIN(b->transmits, BUCKETS - 1);
+	b->prev = NULL;
+	b->next = c->buckets[k];
+	if (b->next)
+		b->next->prev = b;
+	c->buckets[k] = b;
+}
+
+static void drop_most_sent(struct gossip_core *c)
+{
+	for (int k = BUCKETS - 1; k >= 0; k--)
+		if (c->buckets[k]) {
+			struct bcast *b = c->buckets[k];
+			while (b->next)
+				b = b->next;	/* oldest of the most sent */
+			bcast_unlink(c, b);
+			c->m.queue_dropped++;
+			return;
+		}
+}
+
+/* Queues an encoded message about m, replacing what it supersedes: a
+ * membership message replaces the older membership message, and an alive
+ * message (which carries the load) also the pending load message. */
+static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
+		    const struct gossip_msg *msg)
+{
+	uint8_t buf[GOSSIP_UDP_MAX];
+	struct bcast *b;
+	int len = gossip_msg_encode(msg, buf, sizeof(buf));
+	if (len < 0 || (size_t)len > GOSSIP_UDP_MAX - GOSSIP_CRYPTO_OVERHEAD -
+	    gossip_envelope_overhead(c->label, c->name)) {
+		c->m.queue_dropped++;	/* too big for UDP: push-pull carries it */
+		return;
+	}
+	for (int k = 0; k < 2; k++) {
+		bool replace = k == (int)kind ||
+			       (k == BK_LOAD && msg->type == GOSSIP_MSG_ALIVE);
+		if (m->bc[k] && replace) {
+			bcast_unlink(c, m->bc[k]);
+			c->m.queue_superseded++;
+		}
+	}
+	b = malloc(sizeof(*b) + (size_t)len);
+	if (!b) {
+		c->m.queue_dropped++;
+		return;
+	}
+	b->about = m;
+	b->id = ++c->bcast_id;
+	b->transmits = 0;
+	b->kind = (uint8_t)kind;
+	b->type = (uint8_t)msg->type;
+	b->len = (uint16_t)len;
+	memcpy(b->data, buf, (size_t)len);
+	m->bc[kind] = b;
+	bucket_push(c, b);
+	c->n_bcast++;
+	while (c->n_bcast > c->cfg.queue_max)
+		drop_most_sent(c);
+}
+
+static void record_to_msg(const struct member *m, int type, struct gossip_msg *msg)
+{
+	memset(msg, 0, sizeof(*msg));
+	msg->type = type;
+	msg->rec = m->rec;
+	msg->rec.incarnation = type == GOSSIP_MSG_LOAD ? m->load_inc : m->rec.incarnation;
+}
+
+static void enqueue_alive(struct gossip_core *c, struct member *m)
+{
+	struct gossip_msg msg;
+	record_to_msg(m, GOSSIP_MSG_ALIVE, &msg);
+	enqueue(c, m, BK_MEMBERSHIP, &msg);
+}
+
+static void enqueue_load(struct gossip_core *c, struct member *m)
+{
+	struct gossip_msg msg;
+	record_to_msg(m, GOSSIP_MSG_LOAD, &msg);
+	enqueue(c, m, BK_LOAD, &msg);
+}
+
+static void enqueue_accuse(struct gossip_core *c, struct member *m, int type,
+			   uint32_t inc, const char *from)
+{
+	struct gossip_msg msg;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = type;
+	snprintf(msg.target, sizeof(msg.target), "%s", m->rec.name);
+	snprintf(msg.from, sizeof(msg.from), "%s", from);
+	msg.incarnation = inc;
+	enqueue(c, m, BK_MEMBERSHIP, &msg);
+}
+
+/* ---- packet building ------------------------------------------------- */
+
+struct builder {
+	uint8_t buf[GOSSIP_UDP_MAX];
+	size_t used, budget;
+	const uint8_t *ptr[GOSSIP_MSGS_MAX];
+	size_t len[GOSSIP_MSGS_MAX];
+	uint8_t type[GOSSIP_MSGS_MAX];
+	struct bcast *taken[GOSSIP_MSGS_MAX];
+	size_t n, n_taken;
+};
+
+static void builder_init(const struct gossip_core *c, struct builder *b)
+{
+	size_t over = (c->kr && gossip_keyring_count(c->kr) ? GOSSIP_CRYPTO_OVERHEAD : GOSSIP_HDR_LEN) +
+		      gossip_envelope_overhead(c->label, c->name);
+	b->used = 0;
+	b->n = b->n_taken = 0;
+	b->budget = GOSSIP_UDP_MAX - over;
+}
+
+static bool builder_add(struct builder *b, const struct gossip_msg *msg)
+{
+	int len;
+	if (b->n >= GOSSIP_MSGS_MAX)
+		return false;
+	len = gossip_msg_encode(msg, b->buf + b->used, b->budget - b->used);
+	if (len < 0)
+		return false;
+	b->ptr[b->n] = b->buf + b->used;
+	b->len[b->n] = (size_t)len;
+	b->type[b->n++] = (uint8_t)msg->type;
+	b->used += (size_t)len;
+	return true;
+}
+
+/* Fills the rest of the packet from the retransmit queue. */
+static void builder_fill(struct gossip_core *c, struct builder *b)
+{
+	uint32_t limit = retransmit_limit(c);
+	int misses = 0;
+	for (int k = 0; k < BUCKETS && misses < 8; k++) {
+		for (struct bcast *e = c->buckets[k]; e && misses < 8; e = e->next) {
+			if (b->n >= GOSSIP_MSGS_MAX || b->budget - b->used < 12)
+				goto done;
+			if (e->transmits >= limit)
+				continue;
+			if (e->len > b->budget - b->used) {
+				misses++;
+				continue;
+			}
+			b->ptr[b->n] = e->data;
+			b->len[b->n] = e->len;
+			b->type[b->n++] = e->type;
+			b->used += e->len;
+			b->taken[b->n_taken++] = e;
+		}
+	}
+done:;
+}
+
+static int outbox_push(struct gossip_core *c, enum gossip_transport tr,
+		       const struct sockaddr_storage *to, uint8_t *data, size_t len)
+{
+	struct gossip_out *o;
+	if (grow((void **)&c->out, &c->cap_out, c->n_out + 1, sizeof(*c->out))) {
+		free(data);
+		return AS_ENOMEM;
+	}
+	o = &c->out[c->n_out++];
+	o->transport = tr;
+	o->to = *to;
+	o->data = data;
+	o->len = len;
+	if (tr == GOSSIP_TX_UDP) {
+		c->m.packets_out++;
+		c->m.bytes_out += len;
+	} else {
+		c->m.stream_out++;
+		c->m.stream_bytes_out += len;
+	}
+	return AS_OK;
+}
+
+/* Wraps the builder's messages in an envelope, seals and queues them;
+ * afterwards advances or retires the queue entries that rode along. */
+static void builder_send(struct gossip_core *c, struct builder *b,
+			 const struct sockaddr_storage *to)
+{
+	uint8_t plain[GOSSIP_UDP_MAX];
+	uint8_t *out = NULL;
+	uint32_t limit = retransmit_limit(c);
+	int plen, len;
+
+	if (b->n == 0)
+		return;
+	plen = gossip_envelope_encode(c->label, c->name, c->self->rec.incarnation, c->seq++,
+				      b->ptr, b->len, b->n,
+				      plain, sizeof(plain));
+	if (plen < 0)
+		goto cleanup;
+	out = malloc(GOSSIP_UDP_MAX);
+	if (!out)
+		goto cleanup;
+	len = gossip_seal(c->kr, c->label, plain, (size_t)plen, out, GOSSIP_UDP_MAX);
+	if (len < 0) {
+		free(out);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		int t = b->type[i] < GOSSIP_MSG_TYPE_COUNT ? b->type[i] : 0;
+		c->m.msgs_out[t]++;
+		c->m.msg_bytes_out[t] += b->len[i];
+	}
+	outbox_push(c, GOSSIP_TX_UDP, to, out, (size_t)len);
+cleanup:
+	for (size_t i = 0; i < b->n_taken; i++) {
+		struct bcast *e = b->taken[i];
+		struct bcast *nb = e;
+		/* unlink from its bucket without freeing, then re-push */
+		uint32_t k = AS_MIN(e->transmits, BUCKETS - 1);
+		if (e->prev)
+			e->prev->next = e->next;
+		else
+			c->buckets[k] = e->next;
+		if (e->next)
+			e->next->prev = e->prev;
+		nb->transmits++;
+		if (nb->transmits >= limit) {
+			if (nb->about && nb->about->bc[nb->kind] == nb)
+				nb->about->bc[nb->kind] = NULL;
+			c->n_bcast--;
+			free(nb);
+		} else {
+			bucket_push(c, nb);
+		}
+	}
+	b->n = b->n_taken = 0;
+}
+
+static void send_one(struct gossip_core *c, const struct sockaddr_storage *to,
+		     const struct gossip_msg *msg, const struct gossip_msg *extra)
+{
+	struct builder b;
+	builder_init(c, &b);
+	if (!builder_add(&b, msg))
+		return;
+	if (extra)
+		builder_add(&b, extra);
+	builder_fill(c, &b);
+	builder_send(c, &b, to);
+}
+
+/* Push-pull: our whole table, self and live members first, capped. */
+static void send_pushpull(struct gossip_core *c, const struct sockaddr_storage *to,
+			  bool reply, bool join, uint64_t now)
+{
+	struct gossip_msg msg;
+	struct gossip_record *recs = NULL;
+	uint8_t *states = NULL, *plain = NULL, *out = NULL;
+	size_t n = 0, cap = 1024;
+	int len, plen;
+	const uint8_t *mp[1];
+	size_t ml[1];
+
+	/* A generous estimate of the encoded size, within the cap. */
+	for (size_t i = 0; i < c->n_members; i++)
+		cap += 160 + 96 * (size_t)c->members[i]->rec.n_endpoints;
+	cap = AS_MIN(cap, (size_t)c->cfg.pushpull_max_bytes);
+	recs = calloc(c->n_members, sizeof(*recs));
+	states = calloc(c->n_members, 1);
+	plain = malloc(cap);
+	out = malloc(cap + GOSSIP_CRYPTO_OVERHEAD);
+	if (!recs || !states || !plain || !out)
+		goto cleanup;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < c->n_members; i++) {
+			struct member *m = c->members[i];
+			if ((pass == 0) != is_live(m))
+				continue;
+			recs[n] = m->rec;
+			states[n++] = (uint8_t)m->state;
+		}
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_PUSHPULL;
+	msg.pp_reply = reply;
+	msg.pp_join = join;
+	msg.pp_recs = recs;
+	msg.pp_states = states;
+	for (;;) {
+		msg.pp_count = (uint32_t)n;
+		len = gossip_msg_encode(&msg, plain, cap - 256);
+		if (len >= 0)
+			break;
+		if (n == 0)
+			goto cleanup;
+		n = n * 3 / 4;	/* over the cap: send what fits */
+	}
+	mp[0] = plain;
+	ml[0] = (size_t)len;
+	/* The envelope goes in front: encode into out, then seal in place. */
+	plen = gossip_envelope_encode(c->label, c->name, c->self->rec.incarnation, c->seq++,
+				      mp, ml, 1, out,
+				      cap + GOSSIP_CRYPTO_OVERHEAD);
+	if (plen < 0)
+		goto cleanup;
+	memcpy(plain, out, (size_t)plen);
+	len = gossip_seal(c->kr, c->label, plain, (size_t)plen, out, cap + GOSSIP_CRYPTO_OVERHEAD);
+	if (len < 0)
+		goto cleanup;
+	c->m.msgs_out[GOSSIP_MSG_PUSHPULL]++;
+	c->m.msg_bytes_out[GOSSIP_MSG_PUSHPULL] += ml[0];
+	outbox_push(c, GOSSIP_TX_STREAM, to, out, (size_t)len);
+	out = NULL;
+	(void)now;
+cleanup:
+	free(recs);
+	free(states);
+	free(plain);
+	free(out);
+}
+
+/* ---- suspicion ---------------------------------------------------------- */
+
+static uint64_t susp_timeout(const struct gossip_core *c, const struct member *m)
+{
+	uint32_t k = c->cfg.suspicion_mult > 2 ? c->cfg.suspicion_mult - 2 : 0;
+	double frac, t;
+	if (k == 0 || m->n_confirm == 0)
+		return m->n_confirm >= k ? m->susp_min : m->susp_max;
+	frac = log((double)m->n_confirm + 1) / log((double)k + 1);
+	t = (double)m->susp_max - frac * (double)(m->susp_max - m->susp_min);
+	return (uint64_t)AS_MAX(t, (double)m->susp_min);
+}
+
+static void start_suspicion(struct gossip_core *c, struct member *m, const char *from,
+			    uint64_t now)
+{
+	size_t n = AS_MAX(gossip_core_live_count(c), (size_t)1);
+	double base = (double)c->cfg.suspicion_mult * AS_MAX(1.0, log10((double)n)) *
+		      c->cfg.probe_interval_ms;
+	if (base < c->cfg.suspicion_min_ms)
+		base = c->cfg.suspicion_min_ms;
+	m->susp_start = now;
+	m->susp_min = (uint64_t)base;
+	m->susp_max = (uint64_t)(base * AS_MAX(c->cfg.suspicion_max_mult, 1u));
+	m->n_confirm = 0;
+	m->susp_extra = 0;
+	m->final_check = false;
+	m->confirmers[0] = name_hash(from);
+	m->susp_deadline = now + susp_timeout(c, m);
+	if (!grow((void **)&c->suspects, &c->cap_suspects, c->n_suspects + 1, sizeof(void *)))
+		c->suspects[c->n_suspects++] = m;
+}
+
+/* Returns true if from is a new, independent confirmation. */
+static bool confirm_suspicion(struct gossip_core *c, struct member *m, const char *from)
+{
+	uint64_t h = name_hash(from);
+	uint32_t k = c->cfg.suspicion_mult > 2 ? c->cfg.suspicion_mult - 2 : 0;
+	for (uint32_t i = 0; i <= m->n_confirm && i < MAX_CONFIRM; i++)
+		if (m->confirmers[i] == h)
+			return false;
+	if (m->n_confirm >= k || m->n_confirm + 1 >= MAX_CONFIRM)
+		return false;
+	m->confirmers[++m->n_confirm] = h;
+	if (!m->final_check)
+		m->susp_deadline = m->susp_start + m->susp_extra + susp_timeout(c, m);
+	return true;
+}
+
+/* ---- applying messages ------------------------------------------------- */
+
+/* Sends our record straight to a node that accuses us: accusers hold the
+ * earliest suspicion deadlines, and gossip alone might reach them late.
+ * At most REFUTE_DIRECT accusers per incarnation. */
+static void tell_accuser(struct gossip_core *c, const char *accuser)
+{
+	struct member *s = c->self, *a;
+	struct gossip_msg msg;
+	struct builder b;
+	if (!accuser || c->left || !strcmp(accuser, c->name) || c->n_accusers >= REFUTE_DIRECT)
+		return;
+	for (uint32_t i = 0; i < c->n_accusers; i++)
+		if (!strcmp(c->accusers[i], accuser))
+			return;
+	snprintf(c->accusers[c->n_accusers++], GOSSIP_NAME_MAX + 1, "%s", accuser);
+	a = find(c, accuser);
+	if (!a || !is_live(a))
+		return;
+	record_to_msg(s, GOSSIP_MSG_ALIVE, &msg);
+	builder_init(c, &b);
+	if (builder_add(&b, &msg))
+		builder_send(c, &b, &a->rec.addr);
+}
+
+static void refute(struct gossip_core *c, uint32_t accused_inc, const char *accuser,
+		   uint64_t now)
+{
+	struct member *s = c->self;
+	if (c->left)
+		return;
+	s->rec.incarnation = AS_MAX(s->rec.incarnation + 1, accused_inc + 1);
+	s->load_inc = s->ep_inc = s->rec.incarnation;
+	c->n_accusers = 0;
+	c->m.self_refutes++;
+	lhm_apply(c, 1);
+	enqueue_alive(c, s);
+	notify(c, s, s->state, 0, now);
+	tell_accuser(c, accuser);
+}
+
+static void apply_suspect(struct gossip_core *c, const char *name, uint32_t inc,
+			  const char *from, uint64_t now)
+{
+	struct member *m = find(c, name);
+	if (!m)
+		return;
+	if (m == c->self) {
+		if (inc >= m->rec.incarnation)
+			refute(c, inc, from, now);
+		else
+			tell_accuser(c, from);
+		return;
+	}
+	if (inc < m->rec.incarnation || !is_live(m))
+		return;
+	if (m->state == GOSSIP_SUSPECT && inc == m->rec.incarnation) {
+		if (confirm_suspicion(c, m, from))
+			enqueue_accuse(c, m, GOSSIP_MSG_SUSPECT, inc, from);
+		return;
+	}
+	if (m->state == GOSSIP_SUSPECT) {
+		/* It refuted the old suspicion: this is a new one, with a new
+		 * timer, not a confirmation of the old. */
+		m->rec.incarnation = inc;
+		suspects_remove(c, m);	/* start_suspicion adds it back */
+		start_suspicion(c, m, from, now);
+		c->m.suspicions_raised++;
+		notify(c, m, GOSSIP_SUSPECT, GOSSIP_CHANGE_STATE, now);
+		enqueue_accuse(c, m, GOSSIP_MSG_SUSPECT, inc, from);
+		return;
+	}
+	m->rec.incarnation = inc;
+	start_suspicion(c, m, from, now);
+	c->m.suspicions_raised++;
+	set_state(c, m, GOSSIP_SUSPECT, now);
+	enqueue_accuse(c, m, GOSSIP_MSG_SUSPECT, inc, from);
+}
+
+static void apply_dead(struct gossip_core *c, const char *name, uint32_t inc,
+		       const char *from, uint64_t now)
+{
+	struct member *m = find(c, name);
+	bool leave = strcmp(name, from) == 0;
+	if (!m)
+		return;
+	if (m == c->self) {
+		if (!leave && inc >= m->rec.incarnation)
+			refute(c, inc, from, now);
+		return;
+	}
+	if (inc < m->rec.incarnation || !is_live(m))
+		return;
+	m->rec.incarnation = inc;
+	set_state(c, m, leave ? GOSSIP_LEFT : GOSSIP_DEAD, now);
+	enqueue_accuse(c, m, GOSSIP_MSG_DEAD, inc, from);
+}
+
+static bool valid_addr(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 || ss->ss_family == AF_INET;
+}
+
+/* An alive claim with a full record. Returns the change flags. */
+static unsigned apply_alive(struct gossip_core *c, const struct gossip_record *rec,
+			    uint64_t now, bool rebroadcast)
+{
+	struct member *m = find(c, rec->name);
+	enum gossip_state old;
+	unsigned what = 0;
+
+	if (!valid_addr(&rec->addr))
+		return 0;
+	if (m == c->self) {
+		if (rec->incarnation > m->rec.incarnation ||
+		    (rec->incarnation == m->rec.incarnation && !addr_equal(&rec->addr, &m->rec.addr)))
+			refute(c, rec->incarnation, NULL, now);
+		return 0;
+	}
+	if (!m) {
+		m = member_add(c, rec, now);
+		if (!m)
+			return 0;
+		notify(c, m, GOSSIP_ALIVE, GOSSIP_CHANGE_JOIN, now);
+		if (rebroadcast)
+			enqueue_alive(c, m);
+		return GOSSIP_CHANGE_JOIN;
+	}
+	old = m->state;
+	if (rec->incarnation < m->rec.incarnation)
+		return 0;
+	if (rec->incarnation == m->rec.incarnation && !is_live(m))
+		return 0;
+	if (rec->incarnation > m->rec.incarnation) {
+		if (!addr_equal(&rec->addr, &m->rec.addr)) {
+			m->rec.addr = rec->addr;
+			m->rp_init = false;	/* a new process: new sequence space */
+			what |= GOSSIP_CHANGE_ADDR;
+		}
+		m->rec.incarnation = rec->incarnation;
+		if (old == GOSSIP_SUSPECT)
+			c->m.suspicions_refuted++;
+		if (old != GOSSIP_ALIVE) {
+			set_state(c, m, GOSSIP_ALIVE, now);
+		}
+		what |= GOSSIP_CHANGE_STATE;
+	}
+	if (newer(rec->incarnation, rec->version, m->load_inc, m->rec.version)) {
+		m->load_inc = rec->incarnation;
+		m->rec.version = rec->version;
+		m->rec.load = rec->load;
+		what |= GOSSIP_CHANGE_LOAD;
+	}
+	if (newer(rec->incarnation, rec->ep_version, m->ep_inc, m->rec.ep_version)) {
+		if (set_endpoints(&m->rec, rec->endpoints, rec->n_endpoints) == AS_OK) {
+			m->ep_inc = rec->incarnation;
+			m->rec.ep_version = rec->ep_version;
+			what |= GOSSIP_CHANGE_ENDPOINTS;
+		}
+	}
+	if (what) {
+		notify(c, m, old, what & ~(unsigned)GOSSIP_CHANGE_STATE, now);
+		if (rebroadcast)
+			enqueue_alive(c, m);
+	}
+	return what;
+}
+
+static void apply_load(struct gossip_core *c, const struct gossip_record *rec, uint64_t now)
+{
+	struct member *m = find(c, rec->name);
+	enum gossip_state old;
+	if (!m || m == c->self || !is_live(m))
+		return;
+	if (!newer(rec->incarnation, rec->version, m->load_inc, m->rec.version))
+		return;
+	old = m->state;
+	if (rec->incarnation > m->rec.incarnation) {
+		/* Only the node itself raises its incarnation: proof of life. */
+		m->rec.incarnation = rec->incarnation;
+		if (old == GOSSIP_SUSPECT) {
+			c->m.suspicions_refuted++;
+			set_state(c, m, GOSSIP_ALIVE, now);
+		}
+	}
+	m->load_inc = rec->incarnation;
+	m->rec.version = rec->version;
+	m->rec.load = rec->load;
+	notify(c, m, old, GOSSIP_CHANGE_LOAD, now);
+	enqueue_load(c, m);
+}
+
+static void merge_pushpull(struct gossip_core *c, const struct gossip_msg *msg,
+			   const char *sender, uint64_t now)
+{
+	for (uint32_t i = 0; i < msg->pp_count; i++) {
+		const struct gossip_record *r = &msg->pp_recs[i];
+		struct member *m = find(c, r->name);
+		switch (msg->pp_states[i]) {
+		case GOSSIP_ALIVE:
+			/* tell others about members new to us, as a join would */
+			apply_alive(c, r, now, m == NULL);
+			break;
+		case GOSSIP_LEFT:
+			if (m && m != c->self) {
+				apply_alive(c, r, now, false);
+				apply_dead(c, r->name, r->incarnation, r->name, now);
+			}
+			break;
+		default:
+			/* Remote suspicion or death is only a suspicion here. */
+			if (m && m != c->self)
+				apply_alive(c, r, now, false);
+			apply_suspect(c, r->name, r->incarnation, sender, now);
+			break;
+		}
+	}
+}
+
+/* ---- probing ------------------------------------------------------------ */
+
+static size_t pick_random(struct gossip_core *c, struct member **out, size_t k,
+			  const struct member *exclude, uint64_t now, bool with_dead)
+{
+	size_t n = 0;
+	if (c->n_members <= 1)
+		return 0;
+	for (size_t tries = 0; tries < 3 * k + 8 && n < k; tries++) {
+		struct member *m = c->members[rng_below(c, c->n_members)];
+		bool ok = m != c->self && m != exclude;
+		if (ok && !is_live(m))
+			ok = with_dead && m->state == GOSSIP_DEAD &&
+			     now - m->state_since < c->cfg.gossip_to_dead_ms;
+		for (size_t j = 0; ok && j < n; j++)
+			if (out[j] == m)
+				ok = false;
+		if (ok)
+			out[n++] = m;
+	}
+	return n;
+}
+
+static void probe_finish(struct gossip_core *c, uint64_t now)
+{
+	struct probe *p = &c->probe;
+	struct member *t = p->target;
+	if (!p->active)
+		return;
+	p->active = false;
+	if (p->acked || !t)
+		return;
+	if (p->expected_nacks > 0) {
+		if (p->nacks < p->expected_nacks)
+			lhm_apply(c, (int)(p->expected_nacks - p->nacks));
+	} else {
+		lhm_apply(c, 1);
+	}
+	if (t->rec.incarnation != p->inc)
+		return;	/* it refuted meanwhile: alive after our probe was sent */
+	if (t->state == GOSSIP_ALIVE)
+		apply_suspect(c, t->rec.name, t->rec.incarnation, c->name, now);
+	else if (t->state == GOSSIP_SUSPECT && confirm_suspicion(c, t, c->name))
+		enqueue_accuse(c, t, GOSSIP_MSG_SUSPECT, t->rec.incarnation, c->name);
+}
+
+static void probe_start(struct gossip_core *c, uint64_t now)
+{
+	struct member *t = NULL;
+	struct gossip_msg ping, buddy;
+
+	probe_finish(c, now);
+	c->next_probe = now + scaled(c, c->cfg.probe_interval_ms);
+	if (c->left)
+		return;
+	for (size_t tries = 0; tries <= c->n_probe + 1 && !t; tries++) {
+		if (c->probe_idx >= c->n_probe) {
+			probe_list_rebuild(c);
+			if (c->n_probe == 0)
+				return;
+		}
+		t = c->probe_list[c->probe_idx++];
+		if (!is_live(t) || t == c->self)
+			t = NULL;
+	}
+	if (!t)
+		return;
+	memset(&c->probe, 0, sizeof(c->probe));
+	c->probe.active = true;
+	c->probe.target = t;
+	c->probe.inc = t->rec.incarnation;
+	c->probe.seq = ++c->probe_seq;
+	c->probe.ack_deadline = now + scaled(c, c->cfg.probe_timeout_ms);
+	c->probe.end = c->next_probe;
+	memset(&ping, 0, sizeof(ping));
+	ping.type = GOSSIP_MSG_PING;
+	ping.seq = c->probe.seq;
+	snprintf(ping.target, sizeof(ping.target), "%s", t->rec.name);
+	if (t->state == GOSSIP_SUSPECT) {
+		/* Buddy system: the suspect learns it at once and can refute. */
+		memset(&buddy, 0, sizeof(buddy));
+		buddy.type = GOSSIP_MSG_SUSPECT;
+		snprintf(buddy.target, sizeof(buddy.target), "%s", t->rec.name);
+		snprintf(buddy.from, sizeof(buddy.from), "%s", c->name);
+		buddy.incarnation = t->rec.incarnation;
+		send_one(c, &t->rec.addr, &ping, &buddy);
+	} else {
+		send_one(c, &t->rec.addr, &ping, NULL);
+	}
+}
+
+static void probe_indirect(struct gossip_core *c, uint64_t now)
+{
+	struct member *peers[16];
+	struct gossip_msg req;
+	struct probe *p = &c->probe;
+	size_t n = pick_random(c, peers, AS_MIN(c->cfg.indirect_checks, 16u), p->target, now, false);
+	p->indirect = true;
+	memset(&req, 0, sizeof(req));
+	req.type = GOSSIP_MSG_PING_REQ;
+	req.seq = p->seq;
+	snprintf(req.target, sizeof(req.target), "%s", p->target->rec.name);
+	req.addr = p->target->rec.addr;
+	req.nack = true;
+	for (size_t i = 0; i < n; i++) {
+		if (peers[i]->state != GOSSIP_ALIVE)
+			continue;
+		send_one(c, &peers[i]->rec.addr, &req, NULL);
+		p->expected_nacks++;
+	}
+}
+
+/* Before declaring a suspect dead we probe it once more, directly and
+ * through k peers at once. Gossip may have lost its refutation on the way
+ * to us (it stalled and came back); an ack then clears our suspicion
+ * locally, and a crashed node costs us two probe timeouts more. */
+static void final_check(struct gossip_core *c, struct member *m, uint64_t now)
+{
+	struct member *peers[16];
+	struct gossip_msg ping, req;
+	size_t n;
+	m->final_check = true;
+	m->final_seq = ++c->probe_seq;
+	m->susp_deadline = now + 2 * scaled(c, c->cfg.probe_timeout_ms);
+	memset(&ping, 0, sizeof(ping));
+	ping.type = GOSSIP_MSG_PING;
+	ping.seq = m->final_seq;
+	snprintf(ping.target, sizeof(ping.target), "%s", m->rec.name);
+	send_one(c, &m->rec.addr, &ping, NULL);
+	memset(&req, 0, sizeof(req));
+	req.type = GOSSIP_MSG_PING_REQ;
+	req.seq = m->final_seq;
+	snprintf(req.target, sizeof(req.target), "%s", m->rec.name);
+	req.addr = m->rec.addr;
+	n = pick_random(c, peers, AS_MIN(c->cfg.indirect_checks, 16u), m, now, false);
+	for (size_t i = 0; i < n; i++)
+		if (peers[i]->state == GOSSIP_ALIVE)
+			send_one(c, &peers[i]->rec.addr, &req, NULL);
+}
+
+static void handle_ack(struct gossip_core *c, uint32_t seq, bool nack, uint64_t now)
+{
+	struct probe *p = &c->probe;
+	for (size_t i = 0; i < c->n_suspects && !nack; i++) {
+		struct member *m = c->suspects[i];
+		if (m->final_check && m->final_seq == seq) {
+			c->m.suspicions_cleared++;
+			set_state(c, m, GOSSIP_ALIVE, now);
+			return;
+		}
+	}
+	if (p->active && p->seq == seq) {
+		if (nack) {
+			p->nacks++;
+		} else if (!p->acked) {
+			p->acked = true;
+			lhm_apply(c, -1);
+		}
+		return;
+	}
+	for (size_t i = 0; i < c->n_relays; i++) {
+		struct relay *r = &c->relays[i];
+		if (r->local_seq != seq || nack)
+			continue;
+		struct gossip_msg ack;
+		memset(&ack, 0, sizeof(ack));
+		ack.type = GOSSIP_MSG_ACK;
+		ack.seq = r->orig_seq;
+		send_one(c, &r->requester, &ack, NULL);
+		c->relays[i] = c->relays[--c->n_relays];
+		return;
+	}
+}
+
+static void handle_ping_req(struct gossip_core *c, const struct gossip_msg *m,
+			    const struct sockaddr_storage *from, uint64_t now)
+{
+	struct gossip_msg ping;
+	struct relay *r;
+	if (!valid_addr(&m->addr) || c->n_relays >= 1024)
+		return;
+	if (grow((void **)&c->relays, &c->cap_relays, c->n_relays + 1, sizeof(*r)))
+		return;
+	r = &c->relays[c->n_relays++];
+	r->local_seq = ++c->probe_seq;
+	r->orig_seq = m->seq;
+	r->requester = *from;
+	r->deadline = now + c->cfg.probe_timeout_ms;
+	r->nack = m->nack;
+	memset(&ping, 0, sizeof(ping));
+	ping.type = GOSSIP_MSG_PING;
+	ping.seq = r->local_seq;
+	snprintf(ping.target, sizeof(ping.target), "%s", m->target);
+	send_one(c, &m->addr, &ping, NULL);
+}
+
+/* ---- replay window -------------------------------------------------------- */
+
+static bool replay_ok(struct member *m, uint32_t inc, uint64_t seq)
+{
+	uint64_t d;
+	if (m->rp_init && inc > m->rp_inc && seq <= m->rp_top)
+		m->rp_init = false;	/* a new process: its sequence restarted */
+	if (m->rp_init && inc < m->rp_inc && seq > m->rp_top)
+		return false;		/* an old process may not move us forward */
+	if (inc > m->rp_inc || !m->rp_init)
+		m->rp_inc = inc;
+	if (!m->rp_init) {
+		m->rp_init = true;
+		m->rp_top = seq;
+		memset(m->rp_bits, 0, sizeof(m->rp_bits));
+		m->rp_bits[0] = 1;
+		return true;
+	}
+	if (seq > m->rp_top) {
+		d = seq - m->rp_top;
+		if (d >= REPLAY_WINDOW) {
+			memset(m->rp_bits, 0, sizeof(m->rp_bits));
+		} else {
+			/* shift the bitmap left by d: bit i means top - i seen */
+			for (int w = REPLAY_WINDOW / 64 - 1; w >= 0; w--) {
+				uint64_t v = 0;
+				int src = w - (int)(d / 64);
+				unsigned sh = (unsigned)(d % 64);
+				if (src >= 0) {
+					v = m->rp_bits[src] << sh;
+					if (sh && src > 0)
+						v |= m->rp_bits[src - 1] >> (64 - sh);
+				}
+				m->rp_bits[w] = v;
+			}
+		}
+		m->rp_top = seq;
+		m->rp_bits[0] |= 1;
+		return true;
+	}
+	d = m->rp_top - seq;
+	if (d >= REPLAY_WINDOW)
+		return false;
+	if (m->rp_bits[d / 64] & (1ull << (d % 64)))
+		return false;
+	m->rp_bits[d / 64] |= 1ull << (d % 64);
+	return true;
+}
+
+/* ---- public entry points -------------------------------------------------- */
+
+int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
+		    uint64_t now, struct gossip_core **out)
+{
+	struct gossip_core *c;
+	struct gossip_record self;
+	int rc = AS_ENOMEM;
+
+	*out = NULL;
+	if (!cfg->name || !*cfg->name || strlen(cfg->name) > GOSSIP_NAME_MAX ||
+	    !cfg->label || strlen(cfg->label) > GOSSIP_LABEL_MAX || !valid_addr(&cfg->addr) ||
+	    cfg->probe_interval_ms == 0 || cfg->gossip_interval_ms == 0 || cfg->lhm_max == 0 ||
+	    cfg->pushpull_max_bytes < 4096 || cfg->queue_max == 0)
+		return AS_ECONFIG;
+	if ((!kr || gossip_keyring_count(kr) == 0) && !cfg->plaintext)
+		return AS_ECONFIG;	/* plaintext only when asked for */
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return AS_ENOMEM;
+	c->cfg = *cfg;
+	snprintf(c->name, sizeof(c->name), "%s", cfg->name);
+	snprintf(c->label, sizeof(c->label), "%s", cfg->label);
+	c->cfg.name = c->name;
+	c->cfg.label = c->label;
+	c->rng = cfg->seed;
+	c->seq = cfg->seq_base;
+	c->hash_cap = 64;
+	c->hash = calloc(c->hash_cap, sizeof(*c->hash));
+	c->plain_cap = GOSSIP_UDP_MAX;
+	c->plain = malloc(c->plain_cap);
+	if (!c->hash || !c->plain)
+		goto fail;
+	memset(&self, 0, sizeof(self));
+	snprintf(self.name, sizeof(self.name), "%s", cfg->name);
+	self.addr = cfg->addr;
+	self.incarnation = cfg->incarnation;
+	self.version = 1;
+	self.ep_version = 1;
+	c->self = member_add(c, &self, now);
+	if (!c->self)
+		goto fail;
+	c->kr = kr;
+	c->next_probe = now + rng_below(c, cfg->probe_interval_ms);
+	c->next_gossip = now + rng_below(c, cfg->gossip_interval_ms);
+	c->next_pushpull = now + cfg->pushpull_interval_ms / 2 + rng_below(c, cfg->pushpull_interval_ms);
+	c->next_rejoin = now + cfg->rejoin_interval_ms;
+	c->next_housekeep = now + HOUSEKEEP_MS;
+	c->gossiped_factor = -1;
+	*out = c;
+	return AS_OK;
+fail:
+	c->kr = NULL;
+	gossip_core_free(c);
+	return rc;
+}
+
+void gossip_core_free(struct gossip_core *c)
+{
+	if (!c)
+		return;
+	gossip_core_outbox_clear(c);
+	for (int k = 0; k < BUCKETS; k++)
+		while (c->buckets[k])
+			bcast_unlink(c, c->buckets[k]);
+	for (size_t i = 0; i < c->n_members; i++) {
+		free(c->members[i]->rec.endpoints);
+		free(c->members[i]);
+	}
+	gossip_packet_reset(&c->pkt);
+	free(c->members);
+	free(c->hash);
+	free(c->probe_list);
+	free(c->suspects);
+	free(c->relays);
+	free(c->seeds);
+	free(c->out);
+	free(c->plain);
+	gossip_keyring_free(c->kr);
+	free(c);
+}
+
+struct gossip_keyring *gossip_core_keyring(struct gossip_core *c)
+{
+	return c->kr;
+}
+
+void gossip_core_set_change_cb(struct gossip_core *c, gossip_change_cb cb, void *arg)
+{
+	c->cb = cb;
+	c->cb_arg = arg;
+}
+
+int gossip_core_join(struct gossip_core *c, uint64_t now,
+		     const struct sockaddr_storage *seeds, size_t n)
+{
+	struct sockaddr_storage *copy = NULL;
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return AS_ENOMEM;
+		memcpy(copy, seeds, n * sizeof(*copy));
+	}
+	free(c->seeds);
+	c->seeds = copy;
+	c->n_seeds = n;
+	/* Announce ourselves: the seed merges us, gossip tells the rest. */
+	enqueue_alive(c, c->self);
+	for (size_t i = 0; i < n; i++)
+		if (!addr_equal(&seeds[i], &c->self->rec.addr))
+			send_pushpull(c, &seeds[i], false, true, now);
+	return AS_OK;
+}
+
+int gossip_core_leave(struct gossip_core *c, uint64_t now)
+{
+	struct member *s = c->self;
+	struct member *peers[8];
+	struct gossip_msg msg;
+	size_t n;
+	if (c->left)
+		return AS_ESTATE;
+	c->left = true;
+	enqueue_accuse(c, s, GOSSIP_MSG_DEAD, s->rec.incarnation, c->name);
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_DEAD;
+	snprintf(msg.target, sizeof(msg.target), "%s", c->name);
+	snprintf(msg.from, sizeof(msg.from), "%s", c->name);
+	msg.incarnation = s->rec.incarnation;
+	n = pick_random(c, peers, AS_MIN(c->cfg.gossip_nodes, 8u), NULL, now, false);
+	for (size_t i = 0; i < n; i++)
+		send_one(c, &peers[i]->rec.addr, &msg, NULL);
+	set_state(c, s, GOSSIP_LEFT, now);
+	return AS_OK;
+}
+
+static bool load_equal(const struct gossip_load *a, const struct gossip_load *b)
+{
+	return a->util == b->util && a->psi == b->psi && a->cpus == b->cpus &&
+	       a->factor == b->factor;
+}
+
+static void publish_load(struct gossip_core *c, uint64_t now)
+{
+	struct member *s = c->self;
+	s->rec.load = c->pending_load;
+	s->rec.version++;
+	c->load_pending = false;
+	c->gossiped_factor = s->rec.load.factor;
+	enqueue_load(c, s);
+	notify(c, s, s->state, GOSSIP_CHANGE_LOAD, now);
+}
+
+int gossip_core_set_load(struct gossip_core *c, uint64_t now, const struct gossip_load *load)
+{
+	struct member *s = c->self;
+	if (!(load->util >= 0) || !(load->psi >= 0) || !(load->factor >= 0) ||
+	    load->util > 1e6 || load->psi > 1e6 || load->factor > 1e6)
+		return AS_EINVAL;
+	if (load_equal(load, &s->rec.load) && !c->load_pending)
+		return AS_OK;
+	c->pending_load = *load;
+	if (!c->load_pending)
+		c->load_changed_at = now;
+	c->load_pending = true;
+	/* Big steps go out at once; small drift waits for the refresh. */
+	if (c->gossiped_factor < 0 || load->cpus != s->rec.load.cpus ||
+	    fabs(load->factor - c->gossiped_factor) >= c->cfg.load_step)
+		publish_load(c, now);
+	return AS_OK;
+}
+
+int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
+			      const struct gossip_endpoint *eps, size_t n)
+{
+	struct member *s = c->self;
+	int rc;
+	if (n > GOSSIP_ENDPOINTS_MAX)
+		return AS_ELIMIT;
+	for (size_t i = 0; i < n; i++)
+		if (!eps[i].service[0] || memchr(eps[i].service, 0, sizeof(eps[i].service)) == NULL)
+			return AS_EINVAL;
+	rc = set_endpoints(&s->rec, eps, (uint32_t)n);
+	if (rc)
+		return rc;
+	if (c->load_pending)
+		s->rec.load = c->pending_load, c->load_pending = false;
+	s->rec.version++;
+	s->rec.ep_version = s->rec.version;
+	enqueue_alive(c, s);
+	notify(c, s, s->state, GOSSIP_CHANGE_ENDPOINTS, now);
+	return AS_OK;
+}
+
+int gossip_core_recv(struct gossip_core *c, uint64_t now, enum gossip_transport tr,
+		     const struct sockaddr_storage *from, const uint8_t *data, size_t len)
+{
+	enum gossip_drop why = GOSSIP_DROP_MALFORMED;
+	struct gossip_packet *pkt = &c->pkt;
+	struct member *sender;
+	size_t max = tr == GOSSIP_TX_UDP ? GOSSIP_UDP_MAX : c->cfg.pushpull_max_bytes + GOSSIP_CRYPTO_OVERHEAD;
+	int rc, plen;
+
+	clock_check(c, now);
+	if (tr == GOSSIP_TX_UDP) {
+		c->m.packets_in++;
+		c->m.bytes_in += len;
+	} else {
+		c->m.stream_in++;
+		c->m.stream_bytes_in += len;
+	}
+	if (len > max) {
+		why = GOSSIP_DROP_TOO_BIG;
+		rc = AS_ELIMIT;
+		goto drop;
+	}
+	if (len > c->plain_cap) {
+		uint8_t *p = realloc(c->plain, len);
+		if (!p) {
+			why = GOSSIP_DROP_TOO_BIG;
+			rc = AS_ENOMEM;
+			goto drop;
+		}
+		c->plain = p;
+		c->plain_cap = len;
+	}
+	plen = gossip_open(c->kr, c->cfg.plaintext, c->label, data, len, c->plain,
+			   c->plain_cap, &why);
+	if (plen < 0) {
+		rc = plen;
+		if (why == GOSSIP_DROP_AUTH || why == GOSSIP_DROP_PLAINTEXT ||
+		    why == GOSSIP_DROP_ENCRYPTED)
+			c->m.auth_failures++;
+		goto drop;
+	}
+	gossip_packet_reset(pkt);
+	rc = gossip_envelope_decode(c->plain, (size_t)plen, pkt, &why);
+	if (rc < 0)
+		goto drop_reset;
+	if (strcmp(pkt->label, c->label) != 0) {
+		why = GOSSIP_DROP_LABEL;
+		rc = AS_EAUTH;
+		goto drop_reset;
+	}
+	if (strcmp(pkt->sender, c->name) == 0) {
+		why = GOSSIP_DROP_SELF;
+		rc = AS_EPROTO;
+		goto drop_reset;
+	}
+	sender = find(c, pkt->sender);
+	if (!sender && !c->left && tr == GOSSIP_TX_UDP &&
+	    (c->last_unknown_pp == 0 || now - c->last_unknown_pp >= 1000)) {
+		/* An authenticated member we do not know: exchange state. */
+		c->last_unknown_pp = now ? now : 1;
+		send_pushpull(c, from, false, false, now);
+	}
+	if (sender && !replay_ok(sender, pkt->incarnation, pkt->seq)) {
+		why = GOSSIP_DROP_REPLAY;
+		rc = AS_ESTALE;
+		goto drop_reset;
+	}
+	c->m.drops[GOSSIP_DROP_UNKNOWN_TYPE] += pkt->n_unknown;
+	for (uint32_t i = 0; i < pkt->n_msgs; i++) {
+		const struct gossip_msg *m = &pkt->msgs[i];
+		c->m.msgs_in[m->type]++;
+		c->m.msg_bytes_in[m->type] += m->wire_len;
+		switch (m->type) {
+		case GOSSIP_MSG_PING:
+			if (strcmp(m->target, c->name) == 0 && !c->left) {
+				struct gossip_msg ack;
+				memset(&ack, 0, sizeof(ack));
+				ack.type = GOSSIP_MSG_ACK;
+				ack.seq = m->seq;
+				send_one(c, from, &ack, NULL);
+			}
+			break;
+		case GOSSIP_MSG_PING_REQ:
+			handle_ping_req(c, m, from, now);
+			break;
+		case GOSSIP_MSG_ACK:
+		case GOSSIP_MSG_NACK:
+			handle_ack(c, m->seq, m->type == GOSSIP_MSG_NACK, now);
+			break;
+		case GOSSIP_MSG_ALIVE:
+			apply_alive(c, &m->rec, now, true);
+			break;
+		case GOSSIP_MSG_LOAD:
+			apply_load(c, &m->rec, now);
+			break;
+		case GOSSIP_MSG_SUSPECT:
+			apply_suspect(c, m->target, m->incarnation, m->from, now);
+			break;
+		case GOSSIP_MSG_DEAD:
+			apply_dead(c, m->target, m->incarnation, m->from, now);
+			break;
+		case GOSSIP_MSG_PUSHPULL:
+			merge_pushpull(c, m, pkt->sender, now);
+			if (!m->pp_reply) {
+				struct member *s = find(c, pkt->sender);
+				if (s && !c->left)
+					send_pushpull(c, &s->rec.addr, true, false, now);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (!sender && (sender = find(c, pkt->sender)) != NULL)
+		replay_ok(sender, pkt->incarnation, pkt->seq);	/* start its window */
+	gossip_packet_reset(pkt);
+	return AS_OK;
+drop_reset:
+	gossip_packet_reset(pkt);
+drop:
+	c->m.drops[why]++;
+	return rc;
+}
+
+static void gossip_round(struct gossip_core *c, uint64_t now)
+{
+	struct member *peers[16];
+	size_t n;
+	if (c->n_bcast == 0)
+		return;
+	n = pick_random(c, peers, AS_MIN(c->cfg.gossip_nodes, 16u), NULL, now, true);
+	for (size_t i = 0; i < n && c->n_bcast; i++) {
+		struct builder b;
+		builder_init(c, &b);
+		builder_fill(c, &b);
+		builder_send(c, &b, &peers[i]->rec.addr);
+	}
+}
+
+static void housekeep(struct gossip_core *c, uint64_t now)
+{
+	for (size_t i = 0; i < c->n_members;) {
+		struct member *m = c->members[i];
+		if (!is_live(m) && m != c->self && now - m->state_since >= c->cfg.dead_retention_ms)
+			member_remove(c, i, now);
+		else
+			i++;
+	}
+	if (c->load_pending && now - c->load_changed_at >= c->cfg.load_refresh_ms)
+		publish_load(c, now);
+}
+
+/* Called first by every entry point. Time that jumped far past both our
+ * last call and our earliest deadline means we were stalled (CPU, VM
+ * pause) and could hear no refutation meanwhile: running suspicions get
+ * that time back before they may expire, and we count ourselves less
+ * healthy. */
+static void clock_check(struct gossip_core *c, uint64_t now)
+{
+	uint64_t due, since, lag, prev = c->last_now;
+	if (now <= prev)
+		return;
+	due = gossip_core_next_deadline(c);
+	since = AS_MAX(prev, due);
+	lag = now > since ? now - since : 0;
+	c->last_now = now;
+	if (prev == 0 || lag < c->cfg.probe_interval_ms * 3u)
+		return;
+	for (size_t i = 0; i < c->n_suspects; i++) {
+		struct member *m = c->suspects[i];
+		m->susp_extra += lag;
+		m->susp_deadline += lag;
+	}
+	lhm_apply(c, 1);
+	c->m.stalls_detected++;
+}
+
+static uint64_t pushpull_interval(const struct gossip_core *c)
+{
+	size_t n = gossip_core_live_count(c);
+	uint64_t mult = 1;
+	if (n > 32)
+		mult = (uint64_t)ceil(log2((double)n) - log2(32.0)) + 1;
+	return c->cfg.pushpull_interval_ms * mult;
+}
+
+void gossip_core_tick(struct gossip_core *c, uint64_t now)
+{
+	clock_check(c, now);
+	/* Suspicions that ran out. */
+	for (size_t i = 0; i < c->n_suspects;) {
+		struct member *m = c->suspects[i];
+		if (m->susp_deadline <= now && !m->final_check) {
+			final_check(c, m, now);
+			i++;
+		} else if (m->susp_deadline <= now) {
+			set_state(c, m, GOSSIP_DEAD, now); /* removes from suspects */
+			c->m.deaths_declared++;
+			enqueue_accuse(c, m, GOSSIP_MSG_DEAD, m->rec.incarnation, c->name);
+		} else {
+			i++;
+		}
+	}
+	/* Relayed pings that got no ack. */
+	for (size_t i = 0; i < c->n_relays;) {
+		struct relay *r = &c->relays[i];
+		if (r->deadline <= now) {
+			if (r->nack) {
+				struct gossip_msg nack;
+				memset(&nack, 0, sizeof(nack));
+				nack.type = GOSSIP_MSG_NACK;
+				nack.seq = r->orig_seq;
+				send_one(c, &r->requester, &nack, NULL);
+			}
+			c->relays[i] = c->relays[--c->n_relays];
+		} else {
+			i++;
+		}
+	}
+	if (c->probe.active && !c->probe.acked && !c->probe.indirect &&
+	    c->probe.ack_deadline <= now)
+		probe_indirect(c, now);
+	if (c->probe.active && c->probe.acked)
+		probe_finish(c, now);
+	if (c->next_probe <= now)
+		probe_start(c, now);
+	if (c->next_gossip <= now) {
+		gossip_round(c, now);
+		c->next_gossip = now + c->cfg.gossip_interval_ms;
+	}
+	if (c->next_pushpull <= now) {
+		struct member *p[1];
+		if (!c->left && pick_random(c, p, 1, NULL, now, false) == 1)
+			send_pushpull(c, &p[0]->rec.addr, false, false, now);
+		c->next_pushpull = now + pushpull_interval(c);
+	}
+	if (c->next_rejoin <= now) {
+		/* Seeds and the remembered dead: how a partition heals. */
+		if (!c->left && c->n_seeds) {
+			const struct sockaddr_storage *s = &c->seeds[rng_below(c, c->n_seeds)];
+			if (!addr_equal(s, &c->self->rec.addr))
+				send_pushpull(c, s, false, false, now);
+		}
+		if (!c->left) {
+			size_t n_dead = 0, pick;
+			for (size_t i = 0; i < c->n_members; i++)
+				n_dead += c->members[i]->state == GOSSIP_DEAD;
+			if (n_dead) {
+				pick = rng_below(c, n_dead);
+				for (size_t i = 0; i < c->n_members; i++)
+					if (c->members[i]->state == GOSSIP_DEAD && pick-- == 0) {
+						send_pushpull(c, &c->members[i]->rec.addr, false, false, now);
+						break;
+					}
+			}
+		}
+		c->next_rejoin = now + c->cfg.rejoin_interval_ms;
+	}
+	if (c->next_housekeep <= now) {
+		housekeep(c, now);
+		c->next_housekeep = now + HOUSEKEEP_MS;
+	}
+}
+
+uint64_t gossip_core_next_deadline(const struct gossip_core *c)
+{
+	uint64_t d = c->next_probe;
+	d = AS_MIN(d, c->next_gossip);
+	d = AS_MIN(d, c->next_pushpull);
+	d = AS_MIN(d, c->next_rejoin);
+	d = AS_MIN(d, c->next_housekeep);
+	if (c->probe.active && !c->probe.indirect && !c->probe.acked)
+		d = AS_MIN(d, c->probe.ack_deadline);
+	for (size_t i = 0; i < c->n_suspects; i++)
+		d = AS_MIN(d, c->suspects[i]->susp_deadline);
+	for (size_t i = 0; i < c->n_relays; i++)
+		d = AS_MIN(d, c->relays[i].deadline);
+	return d;
+}
+
+const struct gossip_out *gossip_core_outbox(const struct gossip_core *c, size_t *n)
+{
+	*n = c->n_out;
+	return c->out;
+}
+
+void gossip_core_outbox_clear(struct gossip_core *c)
+{
+	for (size_t i = 0; i < c->n_out; i++)
+		free(c->out[i].data);
+	c->n_out = 0;
+}
+
+size_t gossip_core_member_count(const struct gossip_core *c)
+{
+	return c->n_members;
+}
+
+int gossip_core_member_get(const struct gossip_core *c, size_t i, uint64_t now,
+			   struct gossip_member *out)
+{
+	if (i >= c->n_members)
+		return AS_ENOTFOUND;
+	member_view(c, c->members[i], now, out);
+	return AS_OK;
+}
+
+int gossip_core_member_find(const struct gossip_core *c, const char *name, uint64_t now,
+			    struct gossip_member *out)
+{
+	struct member *m = find(c, name);
+	if (!m)
+		return AS_ENOTFOUND;
+	member_view(c, m, now, out);
+	return AS_OK;
+}
+
+uint64_t gossip_core_change_counter(const struct gossip_core *c)
+{
+	return c->changes;
+}
+
+size_t gossip_core_live_count(const struct gossip_core *c)
+{
+	return c->n_live;
+}
+
+void gossip_core_metrics(const struct gossip_core *c, struct gossip_metrics *out)
+{
+	*out = c->m;
+	memset(out->members, 0, sizeof(out->members));
+	for (size_t i = 0; i < c->n_members; i++)
+		out->members[c->members[i]->state]++;
+	out->lhm = c->lhm;
+}

@@ -1,0 +1,401 @@
+/*
+ * gossip/crypto.c - the keyring and packet sealing.
+ *
+ * A packet is header (version, flags) + nonce + XChaCha20-Poly1305 of the
+ * envelope; the additional data is the header followed by the cluster
+ * label, so a packet from another cluster or with a tampered header fails
+ * authentication even under the same key. The 192-bit nonce is a random
+ * 128-bit prefix drawn when the keyring is made plus a 64-bit counter:
+ * unique across nodes and restarts without persisted state, and no
+ * getrandom() call per packet.
+ *
+ * The keyring holds up to GOSSIP_KEYS_MAX keys with one primary: sealing
+ * uses the primary, opening tries every key, so a rotation is install
+ * everywhere, use everywhere, remove everywhere with no lost packets. Key
+ * bytes live in sodium_malloc'd memory (guarded, not swapped) and are
+ * wiped on removal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gossip/gossip.h"
+#include "gossip/internal.h"
+#include "lib/as.h"
+
+struct gossip_keyring {
+	size_t n;			/* keys[0] is the primary */
+	uint8_t (*keys)[GOSSIP_KEY_LEN];
+	/* Nonces: a random 128-bit prefix per keyring and a counter, so a
+	 * packet costs no getrandom() call and nonces never repeat. */
+	uint8_t nonce_prefix[16];
+	uint64_t nonce_ctr;
+};
+
+struct gossip_keyring *gossip_keyring_new(void)
+{
+	struct gossip_keyring *kr;
+	if (sodium_init() < 0)
+		return NULL;
+	kr = calloc(1, sizeof(*kr));
+	if (!kr)
+		return NULL;
+	kr->keys = sodium_malloc(GOSSIP_KEYS_MAX * GOSSIP_KEY_LEN);
+	if (!kr->keys) {
+		free(kr);
+		return NULL;
+	}
+	sodium_memzero(kr->keys, GOSSIP_KEYS_MAX * GOSSIP_KEY_LEN);
+	randombytes_buf(kr->nonce_prefix, sizeof(kr->nonce_prefix));
+	return kr;
+}
+
+void gossip_keyring_free(struct gossip_keyring *kr)
+{
+	if (!kr)
+		return;
+	sodium_free(kr->keys);	/* wipes */
+	free(kr);
+}
+
+size_t gossip_keyring_count(const struct gossip_keyring *kr)
+{
+	return kr ? kr->n : 0;
+}
+
+static int find_key(const struct gossip_keyring *kr, const uint8_t *key)
+{
+	for (size_t i = 0; i < kr->n; i++)
+		if (sodium_memcmp(kr->keys[i], key, GOSSIP_KEY_LEN) == 0)
+			return (int)i;
+	return -1;
+}
+
+int gossip_keyring_install(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KEY_LEN])
+{
+	if (find_key(kr, key) >= 0)
+		return AS_EEXIST;
+	if (kr->n >= GOSSIP_KEYS_MAX)
+		return AS_ELIMIT;
+	memcpy(kr->keys[kr->n++], key, GOSSIP_KEY_LEN);
+	return AS_OK;
+}
+
+int gossip_keyring_use(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KEY_LEN])
+{
+	uint8_t tmp[GOSSIP_KEY_LEN];
+	int i = find_key(kr, key);
+	if (i < 0)
+		return AS_ENOTFOUND;
+	memcpy(tmp, kr->keys[0], GOSSIP_KEY_LEN);
+	memcpy(kr->keys[0], kr->keys[i], GOSSIP_KEY_LEN);
+	memcpy(kr->keys[i], tmp, GOSSIP_KEY_LEN);
+	sodium_memzero(tmp, sizeof(tmp));
+	return AS_OK;
+}
+
+int gossip_keyring_remove(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KEY_LEN])
+{
+	int i = find_key(kr, key);
+	if (i < 0)
+		return AS_ENOTFOUND;
+	if (i == 0)
+		return AS_ESTATE;
+	memmove(kr->keys[i], kr->keys[i + 1], (kr->n - (size_t)i - 1) * GOSSIP_KEY_LEN);
+	kr->n--;
+	sodium_memzero(kr->keys[kr->n], GOSSIP_KEY_LEN);
+	return AS_OK;
+}
+
+int gossip_keyring_get(const struct gossip_keyring *kr, size_t i,
+		       uint8_t key[GOSSIP_KEY_LEN], bool *primary)
+{
+	if (i >= kr->n)
+		return AS_ENOTFOUND;
+	memcpy(key, kr->keys[i], GOSSIP_KEY_LEN);
+	if (primary)
+		*primary = i == 0;
+	return AS_OK;
+}
+
+void gossip_key_format(const uint8_t key[GOSSIP_KEY_LEN], char out[GOSSIP_KEY_B64_LEN])
+{
+	sodium_bin2base64(out, GOSSIP_KEY_B64_LEN, key, GOSSIP_KEY_LEN,
+			  sodium_base64_VARIANT_ORIGINAL);
+}
+
+int gossip_key_parse(const char *b64, uint8_t key[GOSSIP_KEY_LEN])
+{
+	size_t n = 0, len = strlen(b64);
+	const char *end = NULL;
+	if (sodium_init() < 0)
+		return AS_ECRYPTO;
+	if (len != GOSSIP_KEY_B64_LEN - 1)
+		return AS_EPARSE;
+	if (sodium_base642bin(key, GOSSIP_KEY_LEN, b64, len, NULL, &n, &end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    n != GOSSIP_KEY_LEN || end != b64 + len)
+		return AS_EPARSE;
+	return AS_OK;
+}
+
+void gossip_key_generate(uint8_t key[GOSSIP_KEY_LEN])
+{
+	if (sodium_init() >= 0)
+		randombytes_buf(key, GOSSIP_KEY_LEN);
+}
+
+int gossip_keyring_load(const char *path, struct gossip_keyring **out,
+			char *err, size_t errlen)
+{
+	struct gossip_keyring *kr = NULL;
+	char line[512];
+	struct stat st;
+	FILE *f = NULL;
+	int fd, rc, lineno = 0;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "keyring %s: cannot open: %s", path, as_strerror(rc));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "keyring %s: %s", path, as_strerror(rc));
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		snprintf(err, errlen,
+			 "keyring %s: mode %03o, must be a regular file not accessible "
+			 "by group or others (chmod 600)", path, (unsigned)(st.st_mode & 0777));
+		close(fd);
+		return AS_ECONFIG;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		rc = -errno;
+		close(fd);
+		snprintf(err, errlen, "keyring %s: %s", path, as_strerror(rc));
+		return rc;
+	}
+	kr = gossip_keyring_new();
+	if (!kr) {
+		rc = AS_ENOMEM;
+		snprintf(err, errlen, "keyring %s: out of memory", path);
+		goto cleanup;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		uint8_t key[GOSSIP_KEY_LEN];
+		char *s = line, *e;
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			rc = AS_EPARSE;
+			snprintf(err, errlen, "keyring %s:%d: line too long", path, lineno);
+			goto cleanup;
+		}
+		while (*s == ' ' || *s == '\t')
+			s++;
+		e = s + strlen(s);
+		while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+		if (*s == '\0' || *s == '#')
+			continue;
+		if (gossip_key_parse(s, key) != AS_OK) {
+			rc = AS_EPARSE;
+			snprintf(err, errlen, "keyring %s:%d: not a base64 32-byte key", path, lineno);
+			goto cleanup;
+		}
+		rc = gossip_keyring_install(kr, key);
+		sodium_memzero(key, sizeof(key));
+		if (rc == AS_EEXIST) {
+			snprintf(err, errlen, "keyring %s:%d: duplicate key", path, lineno);
+			goto cleanup;
+		}
+		if (rc != AS_OK) {
+			snprintf(err, errlen, "keyring %s:%d: more than %d keys", path, lineno,
+				 GOSSIP_KEYS_MAX);
+			goto cleanup;
+		}
+	}
+	sodium_memzero(line, sizeof(line));
+	if (ferror(f)) {
+		rc = AS_ELIB;
+		snprintf(err, errlen, "keyring %s: read error", path);
+		goto cleanup;
+	}
+	if (kr->n == 0) {
+		rc = AS_ECONFIG;
+		snprintf(err, errlen, "keyring %s: no keys", path);
+		goto cleanup;
+	}
+	*out = kr;
+	kr = NULL;
+	rc = AS_OK;
+cleanup:
+	sodium_memzero(line, sizeof(line));
+	gossip_keyring_free(kr);
+	fclose(f);
+	return rc;
+}
+
+int gossip_keyring_save(const struct gossip_keyring *kr, const char *path)
+{
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 16);
+	FILE *f = NULL;
+	int fd = -1, rc = AS_OK;
+
+	if (!tmp)
+		return AS_ENOMEM;
+	snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		rc = -errno;
+		goto cleanup;
+	}
+	if (fchmod(fd, 0600) < 0) {
+		rc = -errno;
+		goto cleanup;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		rc = -errno;
+		goto cleanup;
+	}
+	fd = -1;
+	fprintf(f, "# anysteer gossip keyring: primary first\n");
+	for (size_t i = 0; i < kr->n; i++) {
+		char b64[GOSSIP_KEY_B64_LEN];
+		gossip_key_format(kr->keys[i], b64);
+		fprintf(f, "%s\n", b64);
+		sodium_memzero(b64, sizeof(b64));
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		rc = -errno;
+		goto cleanup;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		rc = -errno;
+		goto cleanup;
+	}
+	f = NULL;
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		goto cleanup;
+	}
+	free(tmp);
+	return AS_OK;
+cleanup:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* Header and label, as additional data. */
+static size_t make_ad(uint8_t *ad, const uint8_t *hdr, const char *label)
+{
+	size_t n = strlen(label);
+	memcpy(ad, hdr, GOSSIP_HDR_LEN);
+	memcpy(ad + GOSSIP_HDR_LEN, label, n);
+	return GOSSIP_HDR_LEN + n;
+}
+
+int gossip_seal(struct gossip_keyring *kr, const char *label,
+		const uint8_t *plain, size_t plain_len, uint8_t *out, size_t outlen)
+{
+	uint8_t ad[GOSSIP_HDR_LEN + GOSSIP_LABEL_MAX + 1];
+	unsigned long long clen = 0;
+	size_t adlen;
+
+	if (strlen(label) > GOSSIP_LABEL_MAX)
+		return AS_EINVAL;
+	out[0] = GOSSIP_PROTO_VERSION;
+	if (!kr || kr->n == 0) {
+		if (outlen < GOSSIP_HDR_LEN + plain_len)
+			return AS_ESPACE;
+		out[1] = 0;
+		memmove(out + GOSSIP_HDR_LEN, plain, plain_len);
+		return (int)(GOSSIP_HDR_LEN + plain_len);
+	}
+	if (outlen < GOSSIP_CRYPTO_OVERHEAD + plain_len)
+		return AS_ESPACE;
+	out[1] = GOSSIP_FLAG_ENCRYPTED;
+	adlen = make_ad(ad, out, label);
+	memcpy(out + GOSSIP_HDR_LEN, kr->nonce_prefix, 16);
+	kr->nonce_ctr++;
+	memcpy(out + GOSSIP_HDR_LEN + 16, &kr->nonce_ctr, 8);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+		    out + GOSSIP_HDR_LEN + GOSSIP_NONCE_LEN, &clen, plain, plain_len,
+		    ad, adlen, NULL, out + GOSSIP_HDR_LEN, kr->keys[0]) != 0)
+		return AS_ECRYPTO;
+	return (int)(GOSSIP_HDR_LEN + GOSSIP_NONCE_LEN + clen);
+}
+
+int gossip_open(const struct gossip_keyring *kr, bool allow_plaintext,
+		const char *label, const uint8_t *pkt, size_t len,
+		uint8_t *plain, size_t plainlen, enum gossip_drop *why)
+{
+	uint8_t ad[GOSSIP_HDR_LEN + GOSSIP_LABEL_MAX + 1];
+	size_t adlen;
+
+	if (len < GOSSIP_HDR_LEN) {
+		*why = GOSSIP_DROP_SHORT;
+		return AS_ETRUNC;
+	}
+	if (pkt[0] != GOSSIP_PROTO_VERSION) {
+		*why = GOSSIP_DROP_VERSION;
+		return AS_EVERSION;
+	}
+	if (pkt[1] & ~GOSSIP_FLAG_ENCRYPTED) {
+		*why = GOSSIP_DROP_FLAGS;
+		return AS_EMALFORMED;
+	}
+	if (!(pkt[1] & GOSSIP_FLAG_ENCRYPTED)) {
+		if (!allow_plaintext || (kr && kr->n)) {
+			*why = GOSSIP_DROP_PLAINTEXT;
+			return AS_EAUTH;
+		}
+		if (plainlen < len - GOSSIP_HDR_LEN) {
+			*why = GOSSIP_DROP_TOO_BIG;
+			return AS_ESPACE;
+		}
+		memcpy(plain, pkt + GOSSIP_HDR_LEN, len - GOSSIP_HDR_LEN);
+		return (int)(len - GOSSIP_HDR_LEN);
+	}
+	if (!kr || kr->n == 0) {
+		*why = GOSSIP_DROP_ENCRYPTED;
+		return AS_EAUTH;
+	}
+	if (len < GOSSIP_CRYPTO_OVERHEAD) {
+		*why = GOSSIP_DROP_SHORT;
+		return AS_ETRUNC;
+	}
+	if (plainlen < len - GOSSIP_CRYPTO_OVERHEAD || strlen(label) > GOSSIP_LABEL_MAX) {
+		*why = GOSSIP_DROP_TOO_BIG;
+		return AS_ESPACE;
+	}
+	adlen = make_ad(ad, pkt, label);
+	for (size_t i = 0; i < kr->n; i++) {
+		unsigned long long mlen = 0;
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+			    plain, &mlen, NULL, pkt + GOSSIP_HDR_LEN + GOSSIP_NONCE_LEN,
+			    len - GOSSIP_HDR_LEN - GOSSIP_NONCE_LEN, ad, adlen,
+			    pkt + GOSSIP_HDR_LEN, kr->keys[i]) == 0)
+			return (int)mlen;
+	}
+	*why = GOSSIP_DROP_AUTH;
+	return AS_EAUTH;
+}

@@ -1,0 +1,393 @@
+/*
+ * gossip/gossip.h - cluster membership and load/endpoint dissemination.
+ *
+ * Design. The module is a pure protocol core plus a thin libuv adapter.
+ * The core (struct gossip_core) is a state machine: it is fed the current
+ * time with every call (gossip_core_recv for a received packet,
+ * gossip_core_tick when its deadline has passed, and the local API calls)
+ * and leaves the packets it wants sent in an outbox that the caller drains
+ * (gossip_core_outbox / gossip_core_outbox_clear). It never reads a clock,
+ * never touches a socket and draws randomness for protocol decisions from
+ * a seeded generator, so the same code runs in anysteerd, in the unit tests
+ * and in the deterministic simulator (tests/sim). Only AEAD nonces come
+ * from libsodium's CSPRNG; they change ciphertext bytes, never behaviour.
+ *
+ * Protocol: SWIM (round-robin probing over a shuffled member list, ack
+ * timeout, k indirect probes through ping-req, suspicion, dead, refutation
+ * by incarnation bump, graceful leave) with Lifeguard (local health
+ * multiplier stretching our own probe interval and timeouts; a suspicion
+ * timeout that shrinks with independent confirmations; the suspect is told
+ * in the probe itself). State changes and node-record updates ride on
+ * probes, acks and a fast gossip timer, each retransmitted
+ * lambda * ceil(log10(N + 1)) times (at least retransmit_min); a newer
+ * message about a node replaces the older one in the retransmit queue.
+ * A periodic push-pull full state exchange (a stream message pair; TCP in
+ * the daemon) heals joins and partitions; its interval grows with N and
+ * its size is capped. Dead nodes are remembered (and occasionally
+ * push-pulled with) for a retention time so a returning partition is
+ * recognised; seeds are rejoined periodically.
+ *
+ * Beyond Lifeguard, for zero false deaths under CPU stalls: a node that
+ * wakes far past its deadlines (stalled) extends its running suspicions by
+ * the lost time; a refuting node sends its new record straight to its
+ * accusers; and before declaring a suspect dead a node probes it once more
+ * (directly and through k peers), so a refutation lost on the way does not
+ * kill a live node. Defaults (probe 100 ms, suspicion floor 2.2 s, gossip
+ * 50 ms x 3) target crash detection under 3 s while a 2 s stall is never
+ * taken for a death.
+ *
+ * For anysteerd: pass incarnation = wall-clock seconds and seq_base =
+ * wall-clock ms * 1000, so a restarted node outranks its old self.
+ *
+ * Node record: the name is the identity. Per origin, the newer
+ * (incarnation, version) wins; the incarnation orders liveness claims, the
+ * version orders record changes made by the node itself. A node that
+ * restarts with a higher incarnation (anysteerd uses the wall clock) and a
+ * new address replaces its old entry.
+ *
+ * Wire: a packet is a 2-byte outer header (protocol version, flags), then
+ * either the plaintext envelope or a 24-byte nonce and the envelope sealed
+ * with XChaCha20-Poly1305 (additional data: header and cluster label). The
+ * envelope is msgpack: [label, sender, incarnation, seq, [message, ...]],
+ * each message an
+ * array led by its type. UDP packets are at most GOSSIP_UDP_MAX bytes;
+ * larger state travels by push-pull. Encoding uses msgpack-c's packer;
+ * decoding uses a small bounded reader of our own (gossip/wire.c) so a
+ * hostile length field can never make us allocate: every count is checked
+ * against the bytes that remain, and every rejection has a counted reason.
+ * Replay: seq grows per packet from a base the daemon takes from the wall
+ * clock; receivers keep a sliding window per sender and drop repeated or
+ * stale seqs. A higher sender incarnation whose seq went backwards is a
+ * new process and restarts the window; an older incarnation may not move
+ * the window forward.
+ */
+#ifndef ANYSTEER_GOSSIP_GOSSIP_H
+#define ANYSTEER_GOSSIP_GOSSIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define GOSSIP_PROTO_VERSION 1
+#define GOSSIP_UDP_MAX 1232		/* IPv6 minimum MTU minus headers */
+#define GOSSIP_NAME_MAX 63		/* node names, bytes */
+#define GOSSIP_LABEL_MAX 63		/* cluster label, bytes */
+#define GOSSIP_SERVICE_MAX 63		/* endpoint service names, bytes */
+#define GOSSIP_ENDPOINTS_MAX 32		/* endpoints per node record */
+#define GOSSIP_KEY_LEN 32
+#define GOSSIP_KEYS_MAX 16
+#define GOSSIP_KEY_B64_LEN 45		/* base64 of a key, with NUL */
+#define GOSSIP_CRYPTO_OVERHEAD (2 + 24 + 16)
+
+/* ---- node record ---------------------------------------------------- */
+
+struct gossip_load {
+	double util;		/* CPU utilisation, 0..1 */
+	double psi;		/* CPU pressure (some avg10), 0..1 */
+	uint32_t cpus;		/* CPU count */
+	double factor;		/* load factor used for steering, 0..1 */
+};
+
+struct gossip_endpoint {
+	char service[GOSSIP_SERVICE_MAX + 1];
+	uint8_t addr[16];	/* IPv6, or IPv4-mapped */
+	uint16_t port;
+	uint16_t weight;
+	bool healthy;
+};
+
+/* A node record as carried on the wire and held in the view. */
+struct gossip_record {
+	char name[GOSSIP_NAME_MAX + 1];
+	struct sockaddr_storage addr;	/* gossip address */
+	uint32_t incarnation;
+	uint64_t version;		/* bumps on every record change */
+	uint64_t ep_version;		/* version at which endpoints changed */
+	struct gossip_load load;
+	uint32_t n_endpoints;
+	struct gossip_endpoint *endpoints; /* owned by whoever holds it */
+};
+
+enum gossip_state {
+	GOSSIP_ALIVE = 0,
+	GOSSIP_SUSPECT = 1,
+	GOSSIP_DEAD = 2,
+	GOSSIP_LEFT = 3,
+	GOSSIP_STATE_COUNT
+};
+const char *gossip_state_name(enum gossip_state st);
+
+/* ---- wire ----------------------------------------------------------- */
+
+enum gossip_msg_type {
+	GOSSIP_MSG_PING = 1,
+	GOSSIP_MSG_PING_REQ = 2,
+	GOSSIP_MSG_ACK = 3,
+	GOSSIP_MSG_NACK = 4,
+	GOSSIP_MSG_ALIVE = 5,	/* full node record */
+	GOSSIP_MSG_LOAD = 6,	/* load only */
+	GOSSIP_MSG_SUSPECT = 7,
+	GOSSIP_MSG_DEAD = 8,	/* from == name means a graceful leave */
+	GOSSIP_MSG_PUSHPULL = 9, /* full state; flag says request or reply */
+	GOSSIP_MSG_TYPE_COUNT
+};
+const char *gossip_msg_type_name(int type);
+
+/* Why a packet or message was dropped. */
+enum gossip_drop {
+	GOSSIP_DROP_SHORT = 0,	/* shorter than a header */
+	GOSSIP_DROP_VERSION,	/* unknown protocol version */
+	GOSSIP_DROP_FLAGS,	/* unknown header flags */
+	GOSSIP_DROP_PLAINTEXT,	/* plaintext, not allowed by config */
+	GOSSIP_DROP_ENCRYPTED,	/* encrypted, but we run plaintext */
+	GOSSIP_DROP_AUTH,	/* no installed key opens it */
+	GOSSIP_DROP_MALFORMED,	/* msgpack or field invalid */
+	GOSSIP_DROP_LABEL,	/* other cluster */
+	GOSSIP_DROP_REPLAY,	/* stale or repeated sequence number */
+	GOSSIP_DROP_TOO_BIG,	/* over the size limit */
+	GOSSIP_DROP_UNKNOWN_TYPE, /* message type we do not know */
+	GOSSIP_DROP_SELF,	/* our own name as sender */
+	GOSSIP_DROP_COUNT
+};
+const char *gossip_drop_name(enum gossip_drop d);
+
+/* One decoded message. Strings point into the decoded packet buffer or
+ * into dec->scratch; endpoint arrays point into scratch. Valid until the
+ * next decode into the same struct. */
+struct gossip_msg {
+	int type;
+	uint32_t wire_len;	/* encoded size, set by the decoder */
+	uint32_t seq;		/* PING, PING_REQ, ACK, NACK */
+	char target[GOSSIP_NAME_MAX + 1]; /* PING, PING_REQ; SUSPECT/DEAD: node */
+	char from[GOSSIP_NAME_MAX + 1];	/* SUSPECT, DEAD */
+	struct sockaddr_storage addr;	/* PING_REQ target address */
+	bool nack;			/* PING_REQ wants a nack */
+	uint32_t incarnation;		/* SUSPECT, DEAD */
+	struct gossip_record rec;	/* ALIVE, LOAD */
+	/* PUSHPULL */
+	bool pp_reply;
+	bool pp_join;
+	uint32_t pp_count;
+	struct gossip_record *pp_recs;
+	uint8_t *pp_states;
+};
+
+/* Decoded packet: envelope and its messages. */
+#define GOSSIP_MSGS_MAX 64
+struct gossip_packet {
+	char label[GOSSIP_LABEL_MAX + 1];
+	char sender[GOSSIP_NAME_MAX + 1];
+	uint32_t incarnation;	/* the sender's */
+	uint64_t seq;
+	uint32_t n_msgs;
+	uint32_t n_unknown;	/* messages of unknown type, skipped */
+	struct gossip_msg msgs[GOSSIP_MSGS_MAX];
+	/* Endpoint and push-pull arrays; each is bounded by the bytes that
+	 * carry it. Freed by gossip_packet_reset. */
+	void *arena;
+};
+
+/* Encodes one message (without envelope) into buf. Returns the length or
+ * AS_ESPACE / AS_EINVAL. */
+int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len);
+/* Builds a plaintext envelope around already encoded messages. */
+int gossip_envelope_encode(const char *label, const char *sender, uint32_t incarnation,
+			   uint64_t seq,
+			   const uint8_t *const *msgs, const size_t *msg_lens,
+			   size_t n_msgs, uint8_t *buf, size_t len);
+/* Decodes a plaintext envelope (no outer header) into pkt, which must be
+ * zeroed or reset. On failure returns a negative AS_* code and sets *why;
+ * call gossip_packet_reset afterwards either way. */
+int gossip_envelope_decode(const uint8_t *buf, size_t len,
+			   struct gossip_packet *pkt, enum gossip_drop *why);
+void gossip_packet_reset(struct gossip_packet *pkt);
+
+/* ---- keyring -------------------------------------------------------- */
+
+struct gossip_keyring;
+
+struct gossip_keyring *gossip_keyring_new(void);
+void gossip_keyring_free(struct gossip_keyring *kr);
+size_t gossip_keyring_count(const struct gossip_keyring *kr);
+/* Adds a key (AS_EEXIST if present, AS_ELIMIT if full). The first key
+ * installed becomes the primary. */
+int gossip_keyring_install(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KEY_LEN]);
+/* Makes an installed key the primary (AS_ENOTFOUND if not installed). */
+int gossip_keyring_use(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KEY_LEN]);
+/* Removes a key; the primary cannot be removed (AS_ESTATE). */
+int gossip_keyring_remove(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KEY_LEN]);
+/* Copies key i (0 = primary) out. AS_ENOTFOUND past the end. */
+int gossip_keyring_get(const struct gossip_keyring *kr, size_t i,
+		       uint8_t key[GOSSIP_KEY_LEN], bool *primary);
+/* Base64 (standard, padded) form of a key, and back. */
+void gossip_key_format(const uint8_t key[GOSSIP_KEY_LEN], char out[GOSSIP_KEY_B64_LEN]);
+int gossip_key_parse(const char *b64, uint8_t key[GOSSIP_KEY_LEN]);
+/* A fresh random key. */
+void gossip_key_generate(uint8_t key[GOSSIP_KEY_LEN]);
+/* Keyring file: one base64 key a line, the primary first, '#' comments.
+ * Load refuses a file readable by group or others. On error, err gets a
+ * human-readable reason (with the line number). */
+int gossip_keyring_load(const char *path, struct gossip_keyring **out,
+			char *err, size_t errlen);
+/* Writes atomically (temp file, fsync, rename) with mode 0600. */
+int gossip_keyring_save(const struct gossip_keyring *kr, const char *path);
+
+/* Seals a plaintext envelope into a packet with the primary key (or just
+ * adds the header when kr is NULL). Returns the packet length. */
+int gossip_seal(struct gossip_keyring *kr, const char *label,
+		const uint8_t *plain, size_t plain_len, uint8_t *out, size_t outlen);
+/* Opens a packet: checks the header and tries every key. plain must hold
+ * len bytes. Returns the plaintext length, or a negative code with *why. */
+int gossip_open(const struct gossip_keyring *kr, bool allow_plaintext,
+		const char *label, const uint8_t *pkt, size_t len,
+		uint8_t *plain, size_t plainlen, enum gossip_drop *why);
+
+/* ---- core ----------------------------------------------------------- */
+
+struct gossip_config {
+	const char *name;		/* this node's name (identity) */
+	struct sockaddr_storage addr;	/* advertised gossip address */
+	const char *label;		/* cluster label */
+	bool plaintext;			/* explicitly allow plaintext (no keys) */
+	uint64_t seed;			/* PRNG seed for protocol decisions */
+	uint32_t incarnation;		/* initial incarnation */
+	uint64_t seq_base;		/* first packet sequence number */
+
+	uint32_t probe_interval_ms;	/* default 1000 */
+	uint32_t probe_timeout_ms;	/* default 400 */
+	uint32_t indirect_checks;	/* k, default 3 */
+	uint32_t suspicion_mult;	/* default 4 */
+	uint32_t suspicion_max_mult;	/* default 6 */
+	uint32_t suspicion_min_ms;	/* floor of the suspicion timeout, 2200 */
+	uint32_t lhm_max;		/* local health multiplier cap, default 8 */
+	uint32_t gossip_interval_ms;	/* default 100 */
+	uint32_t gossip_nodes;		/* default 3 */
+	uint32_t retransmit_mult;	/* lambda, default 4 */
+	uint32_t retransmit_min;	/* floor of the retransmit count, 12 */
+	uint32_t pushpull_interval_ms;	/* default 30000, scaled with N */
+	uint32_t pushpull_max_bytes;	/* default 4 MiB */
+	uint32_t rejoin_interval_ms;	/* default 60000 */
+	uint32_t dead_retention_ms;	/* default 1 hour */
+	uint32_t gossip_to_dead_ms;	/* default 30000 */
+	double load_step;		/* default 0.05 of load factor */
+	uint32_t load_refresh_ms;	/* default 30000 */
+	uint32_t queue_max;		/* broadcast queue cap, default 4096 */
+};
+/* Fills defaults; leaves name, addr and label untouched. */
+void gossip_config_defaults(struct gossip_config *cfg);
+
+enum gossip_transport {
+	GOSSIP_TX_UDP = 0,
+	GOSSIP_TX_STREAM = 1,	/* reliable, large: TCP in the daemon */
+};
+
+struct gossip_out {
+	enum gossip_transport transport;
+	struct sockaddr_storage to;
+	uint8_t *data;
+	size_t len;
+};
+
+/* Counters; by_type arrays are indexed by enum gossip_msg_type. */
+struct gossip_metrics {
+	uint64_t members[GOSSIP_STATE_COUNT];
+	uint64_t msgs_in[GOSSIP_MSG_TYPE_COUNT], msgs_out[GOSSIP_MSG_TYPE_COUNT];
+	uint64_t msg_bytes_in[GOSSIP_MSG_TYPE_COUNT], msg_bytes_out[GOSSIP_MSG_TYPE_COUNT];
+	uint64_t packets_in, packets_out, bytes_in, bytes_out;
+	uint64_t stream_in, stream_out, stream_bytes_in, stream_bytes_out;
+	uint64_t auth_failures;
+	uint64_t drops[GOSSIP_DROP_COUNT];
+	uint64_t suspicions_raised, suspicions_refuted; /* refuted: others' */
+	uint64_t suspicions_cleared;	/* by our last-chance probe */
+	uint64_t self_refutes;		/* times we refuted a claim about us */
+	uint64_t deaths_declared;
+	uint64_t stalls_detected;	/* woke up long past a deadline */
+	uint64_t queue_superseded, queue_dropped;
+	uint32_t lhm;			/* current local health multiplier */
+};
+
+/* A member as seen by this node. Pointers stay valid until the next call
+ * that changes the core. */
+struct gossip_member {
+	const struct gossip_record *rec;
+	enum gossip_state state;
+	uint64_t age_ms;		/* since the last update about it */
+	bool self;
+};
+
+enum gossip_change_what {
+	GOSSIP_CHANGE_JOIN = 1,
+	GOSSIP_CHANGE_STATE = 2,
+	GOSSIP_CHANGE_LOAD = 4,
+	GOSSIP_CHANGE_ENDPOINTS = 8,
+	GOSSIP_CHANGE_ADDR = 16,
+	GOSSIP_CHANGE_REMOVED = 32,
+};
+typedef void (*gossip_change_cb)(void *arg, const struct gossip_member *m,
+				 enum gossip_state old_state, unsigned what);
+
+struct gossip_core;
+
+/* Copies cfg; takes ownership of kr on success (NULL or empty only with
+ * cfg->plaintext; otherwise AS_ECONFIG). */
+int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
+		    uint64_t now, struct gossip_core **out);
+void gossip_core_free(struct gossip_core *c);
+struct gossip_keyring *gossip_core_keyring(struct gossip_core *c);
+void gossip_core_set_change_cb(struct gossip_core *c, gossip_change_cb cb, void *arg);
+
+/* Joins through seed addresses (push-pull); they are remembered for the
+ * periodic rejoin. */
+int gossip_core_join(struct gossip_core *c, uint64_t now,
+		     const struct sockaddr_storage *seeds, size_t n);
+/* Announces a graceful leave; keep ticking for a short while to send it. */
+int gossip_core_leave(struct gossip_core *c, uint64_t now);
+int gossip_core_set_load(struct gossip_core *c, uint64_t now,
+			 const struct gossip_load *load);
+int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
+			      const struct gossip_endpoint *eps, size_t n);
+
+/* Feeds one received packet. Drops are counted, never fatal: the return
+ * value is AS_OK or the reason as a negative code, for tests and logs. */
+int gossip_core_recv(struct gossip_core *c, uint64_t now,
+		     enum gossip_transport tr, const struct sockaddr_storage *from,
+		     const uint8_t *data, size_t len);
+/* Runs every timer due at now. */
+void gossip_core_tick(struct gossip_core *c, uint64_t now);
+/* Absolute time of the next timer. */
+uint64_t gossip_core_next_deadline(const struct gossip_core *c);
+
+/* Packets to send, in order; valid until gossip_core_outbox_clear. */
+const struct gossip_out *gossip_core_outbox(const struct gossip_core *c, size_t *n);
+void gossip_core_outbox_clear(struct gossip_core *c);
+
+/* The cluster view, including this node. */
+size_t gossip_core_member_count(const struct gossip_core *c);
+int gossip_core_member_get(const struct gossip_core *c, size_t i, uint64_t now,
+			   struct gossip_member *out);
+int gossip_core_member_find(const struct gossip_core *c, const char *name,
+			    uint64_t now, struct gossip_member *out);
+/* Grows by one for every change the callback would report. */
+uint64_t gossip_core_change_counter(const struct gossip_core *c);
+void gossip_core_metrics(const struct gossip_core *c, struct gossip_metrics *out);
+/* Members that are alive or suspect, this node included. */
+size_t gossip_core_live_count(const struct gossip_core *c);
+
+/* ---- libuv transport ------------------------------------------------- */
+
+struct uv_loop_s;
+struct gossip_uv;
+
+/* Binds UDP and TCP on bind_addr, runs the core on loop. The adapter owns
+ * the core afterwards. */
+int gossip_uv_new(struct uv_loop_s *loop, const struct sockaddr_storage *bind_addr,
+		  struct gossip_core *core, struct gossip_uv **out);
+struct gossip_core *gossip_uv_core(struct gossip_uv *u);
+/* Call after using the core directly (join, set_load, ...) to send what
+ * it queued and re-arm the timer. */
+void gossip_uv_kick(struct gossip_uv *u);
+/* Closes handles; cb runs once everything is closed and freed. */
+void gossip_uv_close(struct gossip_uv *u, void (*cb)(void *arg), void *arg);
+
+#endif

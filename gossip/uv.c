@@ -1,0 +1,356 @@
+/*
+ * gossip/uv.c - the libuv transport adapter: UDP for probes and gossip,
+ * TCP for push-pull, one timer for the core's deadlines.
+ *
+ * It only moves bytes. Every callback reads the clock, feeds the core,
+ * sends whatever the core left in its outbox and re-arms the timer at the
+ * core's next deadline. A stream message is one TCP connection carrying a
+ * 4-byte big-endian length and one packet; the connection is closed after
+ * it, and a push-pull reply travels on a connection of its own to the
+ * peer's advertised address, so no connection state reaches the core.
+ * Incoming connections are bounded in size and time.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "gossip/gossip.h"
+#include "lib/as.h"
+
+#define STREAM_TIMEOUT_MS 5000
+#define STREAM_MAX (64u << 20)
+
+struct conn {
+	struct conn *prev, *next;
+	struct gossip_uv *u;
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_connect_t connect;
+	uv_write_t write;
+	uint8_t *buf;
+	size_t len, cap, want;
+	struct sockaddr_storage peer;
+	int handles;		/* open handles left to close */
+	bool closing;
+};
+
+struct gossip_uv {
+	uv_loop_t *loop;
+	struct gossip_core *core;
+	uv_udp_t udp;
+	uv_tcp_t listener;
+	uv_timer_t timer;
+	struct conn *conns;
+	int handles;
+	bool closing;
+	void (*close_cb)(void *arg);
+	void *close_arg;
+	uint8_t rbuf[65536];
+};
+
+static void flush(struct gossip_uv *u);
+
+static void maybe_done(struct gossip_uv *u)
+{
+	if (u->closing && u->handles == 0 && !u->conns) {
+		void (*cb)(void *) = u->close_cb;
+		void *arg = u->close_arg;
+		gossip_core_free(u->core);
+		free(u);
+		if (cb)
+			cb(arg);
+	}
+}
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	struct gossip_uv *u = c->u;
+	if (--c->handles > 0)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		u->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->buf);
+	free(c);
+	maybe_done(u);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	uv_close((uv_handle_t *)&c->tcp, conn_closed);
+	uv_close((uv_handle_t *)&c->timer, conn_closed);
+}
+
+static void conn_timeout(uv_timer_t *t)
+{
+	conn_close(t->data);
+}
+
+static struct conn *conn_new(struct gossip_uv *u)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->u = u;
+	if (uv_tcp_init(u->loop, &c->tcp) < 0) {
+		free(c);
+		return NULL;
+	}
+	uv_timer_init(u->loop, &c->timer);
+	c->tcp.data = c->timer.data = c;
+	c->handles = 2;
+	c->next = u->conns;
+	if (c->next)
+		c->next->prev = c;
+	u->conns = c;
+	uv_timer_start(&c->timer, conn_timeout, STREAM_TIMEOUT_MS, 0);
+	return c;
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct gossip_uv *u = t->data;
+	gossip_core_tick(u->core, uv_now(u->loop));
+	flush(u);
+}
+
+static void rearm(struct gossip_uv *u)
+{
+	uint64_t now = uv_now(u->loop), d = gossip_core_next_deadline(u->core);
+	if (u->closing)
+		return;
+	uv_timer_start(&u->timer, timer_cb, d > now ? d - now : 0, 0);
+}
+
+static void write_done(uv_write_t *w, int status)
+{
+	conn_close(w->data);
+}
+
+static void connected(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+	uv_buf_t b = uv_buf_init((char *)c->buf, (unsigned)c->len);
+	if (status < 0 || c->closing) {
+		as_debug("gossip: push-pull connect failed: %s", uv_strerror(status));
+		conn_close(c);
+		return;
+	}
+	c->write.data = c;
+	if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, write_done) < 0)
+		conn_close(c);
+}
+
+static void send_stream(struct gossip_uv *u, const struct gossip_out *o)
+{
+	struct conn *c = conn_new(u);
+	uint32_t be = htonl((uint32_t)o->len);
+	if (!c)
+		return;
+	c->buf = malloc(o->len + 4);
+	if (!c->buf) {
+		conn_close(c);
+		return;
+	}
+	memcpy(c->buf, &be, 4);
+	memcpy(c->buf + 4, o->data, o->len);
+	c->len = o->len + 4;
+	c->connect.data = c;
+	if (uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&o->to, connected) < 0)
+		conn_close(c);
+}
+
+struct udp_req {
+	uv_udp_send_t req;
+	uint8_t data[];
+};
+
+static void udp_sent(uv_udp_send_t *req, int status)
+{
+	free(req);
+}
+
+static void flush(struct gossip_uv *u)
+{
+	size_t n;
+	const struct gossip_out *out = gossip_core_outbox(u->core, &n);
+	for (size_t i = 0; i < n && !u->closing; i++) {
+		const struct gossip_out *o = &out[i];
+		if (o->transport == GOSSIP_TX_STREAM) {
+			send_stream(u, o);
+			continue;
+		}
+		uv_buf_t b = uv_buf_init((char *)o->data, (unsigned)o->len);
+		int rc = uv_udp_try_send(&u->udp, &b, 1, (const struct sockaddr *)&o->to);
+		if (rc == UV_EAGAIN || rc == UV_ENOSYS) {
+			struct udp_req *r = malloc(sizeof(*r) + o->len);
+			if (!r)
+				continue;
+			memcpy(r->data, o->data, o->len);
+			b = uv_buf_init((char *)r->data, (unsigned)o->len);
+			if (uv_udp_send(&r->req, &u->udp, &b, 1, (const struct sockaddr *)&o->to,
+					udp_sent) < 0)
+				free(r);
+		} else if (rc < 0) {
+			as_debug("gossip: udp send: %s", uv_strerror(rc));
+		}
+	}
+	gossip_core_outbox_clear(u->core);
+	rearm(u);
+}
+
+static void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct gossip_uv *u = h->data;
+	*buf = uv_buf_init((char *)u->rbuf, sizeof(u->rbuf));
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+		     const struct sockaddr *addr, unsigned flags)
+{
+	struct gossip_uv *u = h->data;
+	struct sockaddr_storage ss;
+	if (nread <= 0 || !addr || (flags & UV_UDP_PARTIAL))
+		return;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						      : sizeof(struct sockaddr_in));
+	gossip_core_recv(u->core, uv_now(u->loop), GOSSIP_TX_UDP, &ss, (const uint8_t *)buf->base,
+			 (size_t)nread);
+	flush(u);
+}
+
+static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	size_t need = c->want ? c->want + 4 : 4;
+	if (need > c->cap) {
+		uint8_t *p = realloc(c->buf, need);
+		if (!p) {
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		c->buf = p;
+		c->cap = need;
+	}
+	*buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	struct gossip_uv *u = c->u;
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)nread;
+	if (!c->want && c->len >= 4) {
+		uint32_t be;
+		memcpy(&be, c->buf, 4);
+		c->want = ntohl(be);
+		if (c->want == 0 || c->want > STREAM_MAX) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (c->want && c->len >= c->want + 4) {
+		gossip_core_recv(u->core, uv_now(u->loop), GOSSIP_TX_STREAM, &c->peer,
+				 c->buf + 4, c->want);
+		conn_close(c);
+		flush(u);
+	}
+}
+
+static void on_accept(uv_stream_t *server, int status)
+{
+	struct gossip_uv *u = server->data;
+	struct conn *c;
+	int len = sizeof(struct sockaddr_storage);
+	if (status < 0 || u->closing)
+		return;
+	c = conn_new(u);
+	if (!c)
+		return;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+		conn_close(c);
+		return;
+	}
+	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
+	if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) < 0)
+		conn_close(c);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct gossip_uv *u = h->data;
+	u->handles--;
+	maybe_done(u);
+}
+
+int gossip_uv_new(uv_loop_t *loop, const struct sockaddr_storage *bind_addr,
+		  struct gossip_core *core, struct gossip_uv **out)
+{
+	struct gossip_uv *u = calloc(1, sizeof(*u));
+	const struct sockaddr *sa = (const struct sockaddr *)bind_addr;
+	int rc;
+
+	*out = NULL;
+	if (!u)
+		return AS_ENOMEM;
+	u->loop = loop;
+	u->core = core;
+	uv_udp_init(loop, &u->udp);
+	uv_tcp_init(loop, &u->listener);
+	uv_timer_init(loop, &u->timer);
+	u->udp.data = u->listener.data = u->timer.data = u;
+	u->handles = 3;
+	rc = uv_udp_bind(&u->udp, sa, bind_addr->ss_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+	if (rc == 0)
+		rc = uv_tcp_bind(&u->listener, sa, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&u->listener, 64, on_accept);
+	if (rc == 0)
+		rc = uv_udp_recv_start(&u->udp, udp_alloc, udp_recv);
+	if (rc < 0) {
+		as_err("gossip: cannot bind: %s", uv_strerror(rc));
+		u->core = NULL;	/* the caller keeps the core on failure */
+		gossip_uv_close(u, NULL, NULL);
+		return rc;	/* libuv codes are negated errno values */
+	}
+	*out = u;
+	rearm(u);
+	return AS_OK;
+}
+
+struct gossip_core *gossip_uv_core(struct gossip_uv *u)
+{
+	return u->core;
+}
+
+void gossip_uv_kick(struct gossip_uv *u)
+{
+	flush(u);
+}
+
+void gossip_uv_close(struct gossip_uv *u, void (*cb)(void *arg), void *arg)
+{
+	if (u->closing)
+		return;
+	u->closing = true;
+	u->close_cb = cb;
+	u->close_arg = arg;
+	uv_close((uv_handle_t *)&u->udp, handle_closed);
+	uv_close((uv_handle_t *)&u->listener, handle_closed);
+	uv_close((uv_handle_t *)&u->timer, handle_closed);
+	for (struct conn *c = u->conns; c; c = c->next)
+		conn_close(c);
+}

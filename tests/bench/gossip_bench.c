@@ -1,0 +1,417 @@
+/*
+ * tests/bench/gossip_bench.c - gossip benchmark in the simulator.
+ *
+ * For each cluster size and each parameter set (anysteer's defaults and
+ * memberlist's LAN profile expressed in the same core) it measures:
+ *  - dissemination: every node's load changes every 10 s (random phase, a
+ *    new random load factor); time from the change until every other live
+ *    node holds that version (p50/p99), and bytes sent per node per second;
+ *  - crash detection: a node is killed; time until every live node marks
+ *    it dead (p50/p99); it is then restarted and the cluster reconverges;
+ *  - false deaths per 1,000 node-hours with 10 % packet loss, and with one
+ *    node in 20 stalled at any time (stalls of 2 s at random).
+ * Virtual time; run lengths are chosen to keep the whole run to a few
+ * minutes on two cores. Not part of make check.
+ *
+ * Usage: gossip_bench [--quick] [-v] [--sizes 22,100,1000] [--seed N]
+ * (-v explains every false death on stderr)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gossip/gossip.h"
+#include "lib/as.h"
+#include "tests/sim/sim.h"
+
+struct sample {
+	double *v;
+	size_t n, cap;
+};
+
+static void sample_add(struct sample *s, double x)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->v = realloc(s->v, s->cap * sizeof(double));
+		if (!s->v) {
+			fprintf(stderr, "out of memory\n");
+			exit(1);
+		}
+	}
+	s->v[s->n++] = x;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(struct sample *s, double p)
+{
+	size_t i;
+	if (!s->n)
+		return NAN;
+	qsort(s->v, s->n, sizeof(double), cmp_double);
+	i = (size_t)ceil(p * (double)s->n) - 1;
+	if (i >= s->n)
+		i = s->n - 1;
+	return s->v[i];
+}
+
+/* Tracking of one update per subject. */
+struct track {
+	uint64_t version, t0;
+	size_t seen;
+	uint8_t *bits;		/* observers that have it */
+	bool active;
+};
+
+struct bench {
+	struct sim *sim;
+	size_t n;
+	struct track *tr;	/* per subject: load update */
+	struct track *crash;	/* per subject: death */
+	struct sample dissem, detect;
+	uint64_t superseded;
+	/* false deaths: (subject, incarnation) incidents */
+	bool count_false;
+	uint64_t false_deaths;
+	uint32_t *last_false_inc;
+	int crashed;
+	uint64_t *paused_at;	/* last stall start per node */
+};
+
+static bool verbose;
+static const char *trace;	/* GOSSIP_BENCH_TRACE=name[@ms]: log changes about it */
+static uint64_t trace_from;
+
+static size_t node_index(const char *name)
+{
+	return (size_t)strtoul(name + 1, NULL, 10);
+}
+
+static size_t live_nodes(struct bench *b)
+{
+	/* at most one node is down at a time: the crashed one */
+	return b->n - (b->crashed >= 0 && !sim_is_up(b->sim, (size_t)b->crashed));
+}
+
+static void on_change(void *arg, size_t obs, const struct gossip_member *m,
+		      enum gossip_state old, unsigned what)
+{
+	struct bench *b = arg;
+	size_t subj;
+	if (trace && !strcmp(m->rec->name, trace) && sim_now(b->sim) >= trace_from)
+		fprintf(stderr, "trace: t=%lu n%zu sees %s %s inc %u what %#x%s\n",
+			(unsigned long)sim_now(b->sim), obs, m->rec->name, gossip_state_name(m->state),
+			m->rec->incarnation, what, sim_is_paused(b->sim, obs) ? " (observer stalled)" : "");
+	if (m->self)
+		return;
+	subj = node_index(m->rec->name);
+	if (subj >= b->n)
+		return;
+	if (what & (GOSSIP_CHANGE_LOAD | GOSSIP_CHANGE_JOIN)) {
+		struct track *t = &b->tr[subj];
+		if (t->active && m->rec->version >= t->version && !(t->bits[obs / 8] & (1u << (obs % 8)))) {
+			t->bits[obs / 8] |= (uint8_t)(1u << (obs % 8));
+			if (++t->seen >= live_nodes(b) - 1) {
+				sample_add(&b->dissem, (double)(sim_now(b->sim) - t->t0));
+				t->active = false;
+			}
+		}
+	}
+	if ((what & GOSSIP_CHANGE_STATE) && m->state == GOSSIP_DEAD) {
+		if ((int)subj == b->crashed) {
+			struct track *t = &b->crash[subj];
+			if (t->active && !(t->bits[obs / 8] & (1u << (obs % 8)))) {
+				t->bits[obs / 8] |= (uint8_t)(1u << (obs % 8));
+				if (++t->seen >= live_nodes(b)) {
+					sample_add(&b->detect, (double)(sim_now(b->sim) - t->t0));
+					t->active = false;
+				}
+			}
+		} else if (b->count_false && sim_is_up(b->sim, subj) &&
+			   b->last_false_inc[subj] != m->rec->incarnation + 1) {
+			b->last_false_inc[subj] = m->rec->incarnation + 1;
+			b->false_deaths++;
+			if (verbose)
+				fprintf(stderr, "false death: t=%lu observer n%zu marks n%zu (inc %u) dead; "
+					"observer stalled: %d; subject's last stall began at %lu\n",
+					(unsigned long)sim_now(b->sim), obs, subj, m->rec->incarnation,
+					sim_is_paused(b->sim, obs), (unsigned long)b->paused_at[subj]);
+		}
+	}
+}
+
+static void track_start(struct bench *b, struct track *t, uint64_t version)
+{
+	t->version = version;
+	t->t0 = sim_now(b->sim);
+	t->seen = 0;
+	memset(t->bits, 0, (b->n + 7) / 8);
+	t->active = true;
+}
+
+static void change_load(struct bench *b, size_t i, uint64_t *rng)
+{
+	struct gossip_core *c = sim_core(b->sim, i);
+	struct gossip_member m;
+	struct gossip_load l;
+	uint64_t v0;
+	*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+	l.factor = (double)((*rng >> 33) % 1001) / 1000.0;
+	l.util = 1.0 - l.factor;
+	l.psi = l.util / 4;
+	l.cpus = 8;
+	gossip_core_member_find(c, sim_name(b->sim, i), sim_now(b->sim), &m);
+	v0 = m.rec->version;
+	gossip_core_set_load(c, sim_now(b->sim), &l);
+	sim_flush(b->sim, i);
+	gossip_core_member_find(c, sim_name(b->sim, i), sim_now(b->sim), &m);
+	if (m.rec->version == v0)
+		return;		/* a small step: waits for the refresh */
+	if (b->tr[i].active)
+		b->superseded++;
+	track_start(b, &b->tr[i], m.rec->version);
+}
+
+static bool wait_converged(struct bench *b, uint64_t max_ms)
+{
+	uint64_t end = sim_now(b->sim) + max_ms;
+	while (sim_now(b->sim) < end) {
+		sim_run_until(b->sim, sim_now(b->sim) + 500);
+		if (sim_converged(b->sim))
+			return true;
+	}
+	return false;
+}
+
+static uint64_t total_bytes(struct bench *b)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < b->n; i++)
+		s += sim_bytes_out(b->sim, i);
+	return s;
+}
+
+struct result {
+	double dis_p50, dis_p99, det_p50, det_p99, fd_loss, fd_stall, bps;
+	size_t dis_n, det_n, dis_incomplete;
+	double nh_loss, nh_stall;
+	double real_s;
+};
+
+static void run_profile(size_t n, const struct gossip_config *proto, uint64_t seed, bool quick,
+			struct result *r)
+{
+	struct sim_config cfg;
+	struct bench b;
+	uint64_t rng = seed * 977 + n, t, dur, next_change_at;
+	uint64_t *next_change;
+	uint64_t bytes0;
+	clock_t c0 = clock();
+	size_t crashes;
+
+	memset(&b, 0, sizeof(b));
+	memset(r, 0, sizeof(*r));
+	sim_config_defaults(&cfg, n);
+	cfg.seed = seed;
+	cfg.proto = *proto;
+	cfg.proto.label = "bench";
+	if (sim_new(&cfg, &b.sim)) {
+		fprintf(stderr, "sim_new failed\n");
+		exit(1);
+	}
+	b.n = n;
+	b.crashed = -1;
+	b.tr = calloc(n, sizeof(*b.tr));
+	b.crash = calloc(n, sizeof(*b.crash));
+	b.last_false_inc = calloc(n, sizeof(uint32_t));
+	b.paused_at = calloc(n, sizeof(uint64_t));
+	next_change = calloc(n, sizeof(uint64_t));
+	for (size_t i = 0; i < n; i++) {
+		b.tr[i].bits = calloc((n + 7) / 8, 1);
+		b.crash[i].bits = calloc((n + 7) / 8, 1);
+	}
+	sim_set_change_cb(b.sim, on_change, &b);
+	sim_start(b.sim);
+	if (!wait_converged(&b, 120000))
+		fprintf(stderr, "N=%zu: no convergence after join\n", n);
+
+	/* 1. dissemination under a load change per node every 10 s */
+	dur = quick ? 20000 : (n >= 1000 ? 20000 : 60000);
+	t = sim_now(b.sim);
+	for (size_t i = 0; i < n; i++) {
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		next_change[i] = t + (rng >> 33) % 10000;
+	}
+	bytes0 = total_bytes(&b);
+	next_change_at = t;
+	while (sim_now(b.sim) < t + dur) {
+		next_change_at += 50;
+		sim_run_until(b.sim, next_change_at);
+		for (size_t i = 0; i < n; i++)
+			if (next_change[i] <= sim_now(b.sim)) {
+				change_load(&b, i, &rng);
+				next_change[i] += 10000;
+			}
+	}
+	r->bps = (double)(total_bytes(&b) - bytes0) / (double)n / ((double)dur / 1000.0);
+	sim_run_until(b.sim, sim_now(b.sim) + 5000);	/* let the tail finish */
+	for (size_t i = 0; i < n; i++)
+		if (b.tr[i].active) {
+			r->dis_incomplete++;
+			b.tr[i].active = false;
+		}
+	r->dis_n = b.dissem.n;
+	r->dis_p50 = pct(&b.dissem, 0.5);
+	r->dis_p99 = pct(&b.dissem, 0.99);
+
+	/* 2. crash detection */
+	crashes = quick ? 5 : (n >= 1000 ? 5 : 20);
+	for (size_t k = 0; k < crashes; k++) {
+		size_t victim;
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		victim = 1 + (size_t)(rng >> 33) % (n - 1);
+		b.crashed = (int)victim;
+		sim_crash(b.sim, victim);
+		track_start(&b, &b.crash[victim], 0);
+		t = sim_now(b.sim);
+		while (b.crash[victim].active && sim_now(b.sim) < t + 60000)
+			sim_run_until(b.sim, sim_now(b.sim) + 10);
+		if (b.crash[victim].active)
+			fprintf(stderr, "N=%zu: crash of n%zu not detected everywhere in 60 s\n", n, victim);
+		b.crash[victim].active = false;
+		b.crashed = -1;
+		sim_restart(b.sim, victim, false);
+		if (!wait_converged(&b, 60000))
+			fprintf(stderr, "N=%zu: no reconvergence after restart of n%zu\n", n, victim);
+	}
+	r->det_n = b.detect.n;
+	r->det_p50 = pct(&b.detect, 0.5);
+	r->det_p99 = pct(&b.detect, 0.99);
+
+	/* 3. false deaths with 10 % loss */
+	dur = quick ? 60000 : (n >= 1000 ? 30000 : (n >= 100 ? 600000 : 1800000));
+	b.count_false = true;
+	b.false_deaths = 0;
+	sim_set_loss(b.sim, 0.10);
+	sim_run_until(b.sim, sim_now(b.sim) + dur);
+	sim_set_loss(b.sim, 0);
+	r->nh_loss = (double)n * (double)dur / 3600000.0;
+	r->fd_loss = (double)b.false_deaths / r->nh_loss * 1000.0;
+	wait_converged(&b, 60000);
+
+	/* 4. false deaths with 1 node in 20 stalling 2 s at random */
+	b.false_deaths = 0;
+	t = sim_now(b.sim);
+	for (uint64_t now = t; now < t + dur; now += 100) {
+		sim_run_until(b.sim, now);
+		for (size_t i = 0; i < n; i++) {
+			/* a stall starts with probability 100 ms / 40 s per node:
+			 * 2 s stalls, so 1 in 20 nodes stalled on average */
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			/* not back to back: that would be one 4 s stall */
+			if ((rng >> 33) % 400 == 0 && !sim_is_paused(b.sim, i) &&
+			    (b.paused_at[i] == 0 || now >= b.paused_at[i] + 3000)) {
+				if (trace && !strcmp(sim_name(b.sim, i), trace) && now >= trace_from)
+					fprintf(stderr, "trace: t=%lu %s stalls for 2 s\n",
+						(unsigned long)now, trace);
+				sim_pause(b.sim, i, 2000);
+				b.paused_at[i] = now;
+			}
+		}
+	}
+	sim_run_until(b.sim, sim_now(b.sim) + 5000);
+	r->nh_stall = (double)n * (double)dur / 3600000.0;
+	r->fd_stall = (double)b.false_deaths / r->nh_stall * 1000.0;
+	r->real_s = (double)(clock() - c0) / CLOCKS_PER_SEC;
+
+	for (size_t i = 0; i < n; i++) {
+		free(b.tr[i].bits);
+		free(b.crash[i].bits);
+	}
+	free(b.tr);
+	free(b.crash);
+	free(b.last_false_inc);
+	free(b.paused_at);
+	free(next_change);
+	free(b.dissem.v);
+	free(b.detect.v);
+	sim_free(b.sim);
+}
+
+static void memberlist_lan(struct gossip_config *c)
+{
+	gossip_config_defaults(c);
+	c->probe_interval_ms = 1000;
+	c->probe_timeout_ms = 500;
+	c->suspicion_mult = 4;
+	c->suspicion_max_mult = 6;
+	c->suspicion_min_ms = 0;
+	c->gossip_interval_ms = 200;
+	c->gossip_nodes = 3;
+	c->retransmit_mult = 4;
+	c->retransmit_min = 0;
+	c->pushpull_interval_ms = 30000;
+	c->load_step = 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t sizes[8] = { 22, 100, 1000 }, n_sizes = 3;
+	uint64_t seed = 1;
+	bool quick = false;
+
+	trace = getenv("GOSSIP_BENCH_TRACE");
+	if (trace && strchr(trace, '@')) {
+		static char name[64];
+		snprintf(name, sizeof(name), "%.*s", (int)(strchr(trace, '@') - trace), trace);
+		trace_from = strtoull(strchr(trace, '@') + 1, NULL, 10);
+		trace = name;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			quick = true;
+		} else if (!strcmp(argv[i], "-v")) {
+			verbose = true;
+		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			seed = strtoull(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) {
+			char *s = argv[++i], *end;
+			n_sizes = 0;
+			while (*s && n_sizes < 8) {
+				sizes[n_sizes++] = strtoul(s, &end, 10);
+				s = *end ? end + 1 : end;
+			}
+		} else {
+			fprintf(stderr, "usage: %s [--quick] [-v] [--sizes 22,100,1000] [--seed N]\n", argv[0]);
+			return 2;
+		}
+	}
+	printf("%-6s %-10s | %-17s | %-17s | %-14s | %-14s | %-9s | %s\n", "N", "profile",
+	       "dissem p50/p99 ms", "detect p50/p99 ms", "FD/1000nh loss", "FD/1000nh stall",
+	       "B/s/node", "samples (dissem, incomplete, crashes; node-hours) real s");
+	for (size_t k = 0; k < n_sizes; k++) {
+		for (int p = 0; p < 2; p++) {
+			struct gossip_config proto;
+			struct result r;
+			if (p == 0)
+				gossip_config_defaults(&proto);
+			else
+				memberlist_lan(&proto);
+			run_profile(sizes[k], &proto, seed, quick, &r);
+			printf("%-6zu %-10s | %7.0f / %7.0f | %7.0f / %7.0f | %14.2f | %14.2f | %9.0f | "
+			       "%zu, %zu, %zu; %.1f nh; %.0f s\n",
+			       sizes[k], p == 0 ? "anysteer" : "memberlist", r.dis_p50, r.dis_p99,
+			       r.det_p50, r.det_p99, r.fd_loss, r.fd_stall, r.bps, r.dis_n,
+			       r.dis_incomplete, r.det_n, r.nh_loss, r.real_s);
+			fflush(stdout);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,568 @@
+/*
+ * Tests for the protocol core driven by hand: two or three cores and
+ * crafted packets, no simulator. Covers configuration checks, probing,
+ * replay and authentication drops, compound packet sizes, the load step
+ * and retransmit-queue superseding, the buddy system, refutation, leave,
+ * address change, version ordering and the change notifications.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <netinet/in.h>
+
+#include "gossip/gossip.h"
+#include "lib/as.h"
+
+static uint8_t key[GOSSIP_KEY_LEN];
+
+struct node {
+	struct gossip_core *core;
+	struct sockaddr_storage addr;
+	char name[16];
+	unsigned changes_seen, addr_changes;
+};
+
+static void on_change(void *arg, const struct gossip_member *m, enum gossip_state old,
+		      unsigned what)
+{
+	struct node *n = arg;
+	n->changes_seen++;
+	if (what & GOSSIP_CHANGE_ADDR)
+		n->addr_changes++;
+}
+
+static void node_init(struct node *n, const char *name, int host, const char *label,
+		      struct gossip_config *over)
+{
+	struct gossip_config cfg;
+	struct gossip_keyring *kr = gossip_keyring_new();
+	char addr[64];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	snprintf(addr, sizeof(addr), "[fd00::%d]:7946", host);
+	assert_int_equal(as_parse_sockaddr(addr, 7946, &n->addr), AS_OK);
+	if (over)
+		cfg = *over;
+	else
+		gossip_config_defaults(&cfg);
+	cfg.name = n->name;
+	cfg.addr = n->addr;
+	cfg.label = label;
+	cfg.seed = (uint64_t)host;
+	assert_int_equal(gossip_keyring_install(kr, key), AS_OK);
+	assert_int_equal(gossip_core_new(&cfg, kr, 0, &n->core), AS_OK);
+	gossip_core_set_change_cb(n->core, on_change, n);
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	return memcmp(a, b, sizeof(struct sockaddr_in6)) == 0;
+}
+
+/* Delivers every queued packet between the nodes until quiet. Packets to
+ * a node listed in `mute` are dropped. Returns packets delivered. */
+static int pump(struct node **nodes, size_t n, uint64_t now, struct node *mute)
+{
+	int delivered = 0;
+	for (int round = 0; round < 20; round++) {
+		bool any = false;
+		for (size_t i = 0; i < n; i++) {
+			size_t cnt;
+			const struct gossip_out *out = gossip_core_outbox(nodes[i]->core, &cnt);
+			/* copy: delivering may queue more on the same core */
+			struct gossip_out *copy = calloc(cnt ? cnt : 1, sizeof(*copy));
+			for (size_t k = 0; k < cnt; k++) {
+				copy[k] = out[k];
+				copy[k].data = malloc(out[k].len);
+				memcpy(copy[k].data, out[k].data, out[k].len);
+				if (out[k].transport == GOSSIP_TX_UDP)
+					assert_true(out[k].len <= GOSSIP_UDP_MAX);
+			}
+			gossip_core_outbox_clear(nodes[i]->core);
+			for (size_t k = 0; k < cnt; k++) {
+				for (size_t j = 0; j < n; j++)
+					if (nodes[j] != mute && same_addr(&copy[k].to, &nodes[j]->addr)) {
+						gossip_core_recv(nodes[j]->core, now, copy[k].transport,
+								 &nodes[i]->addr, copy[k].data, copy[k].len);
+						delivered++;
+						any = true;
+					}
+				free(copy[k].data);
+			}
+			free(copy);
+		}
+		if (!any)
+			break;
+	}
+	return delivered;
+}
+
+/* Runs all cores' timers from `from` to `to` in 10 ms steps. */
+static void run(struct node **nodes, size_t n, uint64_t from, uint64_t to, struct node *mute)
+{
+	for (uint64_t t = from; t <= to; t += 10) {
+		for (size_t i = 0; i < n; i++)
+			if (nodes[i] != mute && gossip_core_next_deadline(nodes[i]->core) <= t)
+				gossip_core_tick(nodes[i]->core, t);
+		pump(nodes, n, t, mute);
+	}
+}
+
+static void join_pair(struct node *a, struct node *b)
+{
+	struct node *all[2] = { a, b };
+	assert_int_equal(gossip_core_join(b->core, 1, &a->addr, 1), AS_OK);
+	pump(all, 2, 1, NULL);
+	assert_int_equal(gossip_core_member_count(a->core), 2);
+	assert_int_equal(gossip_core_member_count(b->core), 2);
+}
+
+/* A sealed packet from `sender` carrying msgs. */
+static int craft(const char *label, const char *sender, uint64_t seq, const struct gossip_msg *msgs,
+		 size_t n, uint8_t *out, size_t outlen, const uint8_t *k)
+{
+	uint8_t bufs[4][2048], plain[4096];
+	const uint8_t *ptr[4];
+	size_t lens[4];
+	struct gossip_keyring *kr = gossip_keyring_new();
+	int len;
+	for (size_t i = 0; i < n; i++) {
+		len = gossip_msg_encode(&msgs[i], bufs[i], sizeof(bufs[i]));
+		assert_true(len > 0);
+		ptr[i] = bufs[i];
+		lens[i] = (size_t)len;
+	}
+	len = gossip_envelope_encode(label, sender, 1, seq, ptr, lens, n, plain, sizeof(plain));
+	assert_true(len > 0);
+	gossip_keyring_install(kr, k ? k : key);
+	len = gossip_seal(kr, label, plain, (size_t)len, out, outlen);
+	gossip_keyring_free(kr);
+	return len;
+}
+
+/* Decodes a packet sent by a core (sealed with `key`). */
+static void open_packet(const uint8_t *data, size_t len, struct gossip_packet *pkt)
+{
+	struct gossip_keyring *kr = gossip_keyring_new();
+	uint8_t plain[GOSSIP_UDP_MAX];
+	enum gossip_drop why;
+	int n;
+	gossip_keyring_install(kr, key);
+	n = gossip_open(kr, false, "test", data, len, plain, sizeof(plain), &why);
+	assert_true(n > 0);
+	memset(pkt, 0, sizeof(*pkt));
+	assert_int_equal(gossip_envelope_decode(plain, (size_t)n, pkt, &why), AS_OK);
+	gossip_keyring_free(kr);
+}
+
+static void test_config_checks(void **state)
+{
+	struct gossip_config cfg;
+	struct gossip_core *c = NULL;
+	struct gossip_keyring *empty = gossip_keyring_new();
+	gossip_config_defaults(&cfg);
+	cfg.name = "a";
+	cfg.label = "test";
+	assert_int_equal(as_parse_sockaddr("[fd00::1]:7946", 0, &cfg.addr), AS_OK);
+	/* no keys and plaintext not asked for */
+	assert_int_equal(gossip_core_new(&cfg, NULL, 0, &c), AS_ECONFIG);
+	assert_int_equal(gossip_core_new(&cfg, empty, 0, &c), AS_ECONFIG);
+	cfg.plaintext = true;
+	cfg.name = "";
+	assert_int_equal(gossip_core_new(&cfg, NULL, 0, &c), AS_ECONFIG);
+	cfg.name = "a";
+	assert_int_equal(gossip_core_new(&cfg, NULL, 0, &c), AS_OK);
+	gossip_core_free(c);
+	gossip_keyring_free(empty);
+}
+
+static void test_probe_ack_and_counters(void **state)
+{
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	struct gossip_metrics ma, mb;
+	struct gossip_member m;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	run(all, 2, 10, 3000, NULL);
+	gossip_core_metrics(a.core, &ma);
+	gossip_core_metrics(b.core, &mb);
+	assert_true(ma.msgs_out[GOSSIP_MSG_PING] >= 20);	/* ~10 probes a second */
+	assert_true(mb.msgs_in[GOSSIP_MSG_PING] >= 20);
+	assert_true(ma.msgs_in[GOSSIP_MSG_ACK] >= 20);
+	/* a ping is type, seq and target name: a handful of bytes each */
+	assert_true(ma.msg_bytes_out[GOSSIP_MSG_PING] >= 5 * ma.msgs_out[GOSSIP_MSG_PING]);
+	assert_int_equal(mb.msg_bytes_in[GOSSIP_MSG_PING] * ma.msgs_out[GOSSIP_MSG_PING],
+			 ma.msg_bytes_out[GOSSIP_MSG_PING] * mb.msgs_in[GOSSIP_MSG_PING]);
+	assert_int_equal(ma.suspicions_raised, 0);
+	assert_int_equal(ma.members[GOSSIP_ALIVE], 2);
+	assert_true(ma.bytes_out > 0 && ma.packets_out == mb.packets_in);
+	assert_int_equal(gossip_core_member_find(a.core, "b", 3000, &m), AS_OK);
+	assert_int_equal(m.state, GOSSIP_ALIVE);
+	assert_false(m.self);
+	assert_true(a.changes_seen > 0);
+	assert_int_equal(gossip_core_change_counter(a.core), a.changes_seen);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+static void test_replay_label_and_auth_drops(void **state)
+{
+	struct node a, b;
+	struct gossip_msg ack;
+	struct gossip_metrics m;
+	uint8_t pkt[2048], other[GOSSIP_KEY_LEN];
+	int len;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	memset(&ack, 0, sizeof(ack));
+	ack.type = GOSSIP_MSG_ACK;
+	ack.seq = 999;
+	len = craft("test", "b", 1000000, &ack, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_OK);
+	/* the same packet again, and an older one outside the window */
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_ESTALE);
+	len = craft("test", "b", 1000000 - 300, &ack, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_ESTALE);
+	/* inside the window but not seen yet: accepted once */
+	len = craft("test", "b", 1000000 - 10, &ack, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_OK);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_ESTALE);
+	/* another cluster's label: the AEAD additional data differs */
+	len = craft("prod", "b", 1000001, &ack, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_EAUTH);
+	/* wrong key */
+	gossip_key_generate(other);
+	len = craft("test", "b", 1000002, &ack, 1, pkt, sizeof(pkt), other);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_EAUTH);
+	/* plaintext at an encrypted node */
+	pkt[0] = GOSSIP_PROTO_VERSION;
+	pkt[1] = 0;
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, 30), AS_EAUTH);
+	/* authenticated but not msgpack */
+	{
+		struct gossip_keyring *kr = gossip_keyring_new();
+		uint8_t junk[40];
+		memset(junk, 0xc1, sizeof(junk));
+		gossip_keyring_install(kr, key);
+		len = gossip_seal(kr, "test", junk, sizeof(junk), pkt, sizeof(pkt));
+		gossip_keyring_free(kr);
+	}
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_EMALFORMED);
+	/* too big for UDP */
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, GOSSIP_UDP_MAX + 1), AS_ELIMIT);
+	gossip_core_metrics(a.core, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_REPLAY], 3);
+	assert_int_equal(m.drops[GOSSIP_DROP_AUTH], 2);
+	assert_int_equal(m.drops[GOSSIP_DROP_PLAINTEXT], 1);
+	assert_int_equal(m.drops[GOSSIP_DROP_MALFORMED], 1);
+	assert_int_equal(m.drops[GOSSIP_DROP_TOO_BIG], 1);
+	assert_int_equal(m.auth_failures, 3);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+static void test_compound_packets_fit(void **state)
+{
+	struct node a;
+	struct gossip_msg msg;
+	struct gossip_endpoint ep;
+	uint8_t pkt[2048];
+	size_t cnt, multi = 0;
+	const struct gossip_out *out;
+	int len;
+	node_init(&a, "a", 1, "test", NULL);
+	memset(&ep, 0, sizeof(ep));
+	snprintf(ep.service, sizeof(ep.service), "service-with-a-long-name");
+	ep.addr[0] = 0xfd;
+	ep.port = 443;
+	ep.weight = 10;
+	ep.healthy = true;
+	/* 150 members announce themselves with an endpoint each */
+	for (int i = 0; i < 150; i++) {
+		memset(&msg, 0, sizeof(msg));
+		msg.type = GOSSIP_MSG_ALIVE;
+		snprintf(msg.rec.name, sizeof(msg.rec.name), "member-%03d", i);
+		char s[64];
+		snprintf(s, sizeof(s), "[fd00::1:%x]:7946", i + 1);
+		as_parse_sockaddr(s, 0, &msg.rec.addr);
+		msg.rec.incarnation = 1;
+		msg.rec.version = 1;
+		msg.rec.ep_version = 1;
+		msg.rec.endpoints = &ep;
+		msg.rec.n_endpoints = 1;
+		len = craft("test", msg.rec.name, 1, &msg, 1, pkt, sizeof(pkt), NULL);
+		assert_int_equal(gossip_core_recv(a.core, 1, GOSSIP_TX_UDP, &a.addr, pkt, (size_t)len), AS_OK);
+	}
+	assert_int_equal(gossip_core_member_count(a.core), 151);
+	gossip_core_outbox_clear(a.core);	/* push-pulls to unknown senders */
+	gossip_core_tick(a.core, gossip_core_next_deadline(a.core));
+	for (int i = 0; i < 10; i++)
+		gossip_core_tick(a.core, 100 + (uint64_t)i * 50);
+	out = gossip_core_outbox(a.core, &cnt);
+	assert_true(cnt > 0);
+	for (size_t i = 0; i < cnt; i++) {
+		struct gossip_packet *p = calloc(1, sizeof(*p));
+		if (out[i].transport != GOSSIP_TX_UDP) {
+			free(p);
+			continue;
+		}
+		assert_true(out[i].len <= GOSSIP_UDP_MAX);
+		open_packet(out[i].data, out[i].len, p);
+		if (p->n_msgs > 5)
+			multi++;
+		gossip_packet_reset(p);
+		free(p);
+	}
+	assert_true(multi > 0);	/* many updates share a datagram */
+	gossip_core_free(a.core);
+}
+
+static uint64_t self_version(struct node *n)
+{
+	struct gossip_member m;
+	assert_int_equal(gossip_core_member_find(n->core, n->name, 0, &m), AS_OK);
+	return m.rec->version;
+}
+
+static void test_load_step_and_supersede(void **state)
+{
+	struct node a, b;
+	struct gossip_load l = { .util = 0.3, .psi = 0.0, .cpus = 4, .factor = 0.50 };
+	struct gossip_metrics m;
+	struct gossip_packet *p = calloc(1, sizeof(*p));
+	size_t cnt, loads = 0;
+	const struct gossip_out *out;
+	uint64_t v0;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	v0 = self_version(&a);
+	assert_int_equal(gossip_core_set_load(a.core, 10, &l), AS_OK);
+	assert_int_equal(self_version(&a), v0 + 1);
+	l.factor = 0.52;		/* below the 0.05 step: waits */
+	assert_int_equal(gossip_core_set_load(a.core, 20, &l), AS_OK);
+	assert_int_equal(self_version(&a), v0 + 1);
+	l.factor = 0.60;		/* a real change: at once */
+	assert_int_equal(gossip_core_set_load(a.core, 30, &l), AS_OK);
+	assert_int_equal(self_version(&a), v0 + 2);
+	l.factor = 0.61;
+	assert_int_equal(gossip_core_set_load(a.core, 40, &l), AS_OK);
+	assert_int_equal(self_version(&a), v0 + 2);
+	/* the refresh publishes the drift */
+	gossip_core_outbox_clear(a.core);
+	gossip_core_tick(a.core, 40 + 30000 + 1000);
+	assert_int_equal(self_version(&a), v0 + 3);
+	l.util = -1;
+	assert_int_equal(gossip_core_set_load(a.core, 50, &l), AS_EINVAL);
+	gossip_core_metrics(a.core, &m);
+	assert_true(m.queue_superseded >= 2);	/* older loads replaced in place */
+	/* at most one load message about "a" in any packet, the newest */
+	gossip_core_outbox_clear(a.core);
+	gossip_core_tick(a.core, 31100);
+	gossip_core_tick(a.core, 31200);
+	out = gossip_core_outbox(a.core, &cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		size_t here = 0;
+		if (out[i].transport != GOSSIP_TX_UDP)
+			continue;
+		open_packet(out[i].data, out[i].len, p);
+		for (uint32_t k = 0; k < p->n_msgs; k++)
+			if (p->msgs[k].type == GOSSIP_MSG_LOAD && !strcmp(p->msgs[k].rec.name, "a")) {
+				here++;
+				assert_int_equal(p->msgs[k].rec.version, v0 + 3);
+			}
+		assert_true(here <= 1);
+		loads += here;
+		gossip_packet_reset(p);
+	}
+	assert_true(loads > 0);
+	free(p);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+static void test_buddy_and_refute(void **state)
+{
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	struct gossip_member m;
+	struct gossip_metrics mb;
+	bool buddy = false;
+	uint32_t inc0;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	gossip_core_member_find(a.core, "b", 0, &m);
+	inc0 = m.rec->incarnation;
+	/* b hears nothing for a while: a suspects it */
+	run(all, 2, 10, 400, &b);
+	gossip_core_member_find(a.core, "b", 400, &m);
+	assert_int_equal(m.state, GOSSIP_SUSPECT);
+	/* a's next probe of b carries the suspicion (buddy system) */
+	for (uint64_t t = 410; t < 1000 && !buddy; t += 10) {
+		size_t cnt;
+		const struct gossip_out *out;
+		gossip_core_tick(a.core, t);
+		out = gossip_core_outbox(a.core, &cnt);
+		for (size_t i = 0; i < cnt && !buddy; i++) {
+			struct gossip_packet *p = calloc(1, sizeof(*p));
+			bool ping = false, susp = false;
+			if (out[i].transport == GOSSIP_TX_UDP) {
+				open_packet(out[i].data, out[i].len, p);
+				for (uint32_t k = 0; k < p->n_msgs; k++) {
+					ping |= p->msgs[k].type == GOSSIP_MSG_PING && !strcmp(p->msgs[k].target, "b");
+					susp |= p->msgs[k].type == GOSSIP_MSG_SUSPECT && !strcmp(p->msgs[k].target, "b");
+				}
+				gossip_packet_reset(p);
+			}
+			free(p);
+			buddy = ping && susp;
+		}
+		if (!buddy)
+			gossip_core_outbox_clear(a.core);
+	}
+	assert_true(buddy);
+	/* b gets it, refutes with a higher incarnation, a believes it */
+	run(all, 2, 1000, 1200, NULL);
+	gossip_core_member_find(a.core, "b", 1200, &m);
+	assert_int_equal(m.state, GOSSIP_ALIVE);
+	assert_true(m.rec->incarnation > inc0);
+	gossip_core_metrics(b.core, &mb);
+	assert_true(mb.self_refutes >= 1);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+static void test_leave_and_new_address(void **state)
+{
+	struct node a, b, b2;
+	struct node *all[2] = { &a, &b };
+	struct node *all2[2] = { &a, &b2 };
+	struct gossip_config cfg;
+	struct gossip_member m;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	assert_int_equal(gossip_core_leave(b.core, 100), AS_OK);
+	assert_int_equal(gossip_core_leave(b.core, 100), AS_ESTATE);
+	pump(all, 2, 100, NULL);
+	gossip_core_member_find(a.core, "b", 100, &m);
+	assert_int_equal(m.state, GOSSIP_LEFT);
+	gossip_core_free(b.core);
+
+	/* "b" comes back on another address with a higher incarnation */
+	gossip_config_defaults(&cfg);
+	cfg.incarnation = 50;
+	node_init(&b2, "b", 3, "test", &cfg);
+	assert_int_equal(gossip_core_join(b2.core, 200, &a.addr, 1), AS_OK);
+	pump(all2, 2, 200, NULL);
+	gossip_core_member_find(a.core, "b", 200, &m);
+	assert_int_equal(m.state, GOSSIP_ALIVE);
+	assert_true(same_addr(&m.rec->addr, &b2.addr));
+	assert_int_equal(m.rec->incarnation, 50);
+	assert_int_equal(a.addr_changes, 1);
+	gossip_core_free(a.core);
+	gossip_core_free(b2.core);
+}
+
+static void test_version_ordering(void **state)
+{
+	struct node a;
+	struct gossip_msg msg;
+	struct gossip_endpoint ep[2];
+	struct gossip_member m;
+	uint8_t pkt[2048];
+	uint64_t seq = 10;
+	int len;
+	node_init(&a, "a", 1, "test", NULL);
+	memset(ep, 0, sizeof(ep));
+	snprintf(ep[0].service, sizeof(ep[0].service), "api");
+	snprintf(ep[1].service, sizeof(ep[1].service), "web");
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_ALIVE;
+	snprintf(msg.rec.name, sizeof(msg.rec.name), "x");
+	as_parse_sockaddr("[fd00::9]:7946", 0, &msg.rec.addr);
+	msg.rec.incarnation = 5;
+	msg.rec.version = 10;
+	msg.rec.ep_version = 8;
+	msg.rec.load.factor = 0.5;
+	msg.rec.endpoints = ep;
+	msg.rec.n_endpoints = 2;
+#define SEND(m) do { \
+		len = craft("test", "x", seq++, (m), 1, pkt, sizeof(pkt), NULL); \
+		assert_int_equal(gossip_core_recv(a.core, 1, GOSSIP_TX_UDP, &a.addr, pkt, (size_t)len), AS_OK); \
+	} while (0)
+	SEND(&msg);
+	/* an older record changes nothing */
+	msg.rec.version = 9;
+	msg.rec.load.factor = 0.1;
+	msg.rec.n_endpoints = 1;
+	SEND(&msg);
+	gossip_core_member_find(a.core, "x", 1, &m);
+	assert_int_equal(m.rec->version, 10);
+	assert_int_equal(m.rec->n_endpoints, 2);
+	/* a newer load: load changes, endpoints stay */
+	msg.type = GOSSIP_MSG_LOAD;
+	msg.rec.version = 11;
+	msg.rec.load.factor = 0.25;
+	SEND(&msg);
+	gossip_core_member_find(a.core, "x", 1, &m);
+	assert_int_equal(m.rec->version, 11);
+	assert_true(m.rec->load.factor > 0.24 && m.rec->load.factor < 0.26);
+	assert_int_equal(m.rec->n_endpoints, 2);
+	/* a full record with newer endpoints */
+	msg.type = GOSSIP_MSG_ALIVE;
+	msg.rec.version = 12;
+	msg.rec.ep_version = 12;
+	msg.rec.n_endpoints = 1;
+	SEND(&msg);
+	gossip_core_member_find(a.core, "x", 1, &m);
+	assert_int_equal(m.rec->n_endpoints, 1);
+	assert_int_equal(m.rec->ep_version, 12);
+	/* a suspicion with an old incarnation is ignored, a current one taken */
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_SUSPECT;
+	snprintf(msg.target, sizeof(msg.target), "x");
+	snprintf(msg.from, sizeof(msg.from), "y");
+	msg.incarnation = 4;
+	SEND(&msg);
+	gossip_core_member_find(a.core, "x", 1, &m);
+	assert_int_equal(m.state, GOSSIP_ALIVE);
+	msg.incarnation = 5;
+	SEND(&msg);
+	gossip_core_member_find(a.core, "x", 1, &m);
+	assert_int_equal(m.state, GOSSIP_SUSPECT);
+	/* a suspicion about ourselves is refuted */
+	snprintf(msg.target, sizeof(msg.target), "a");
+	msg.incarnation = 1;
+	SEND(&msg);
+	gossip_core_member_find(a.core, "a", 1, &m);
+	assert_int_equal(m.rec->incarnation, 2);
+	assert_int_equal(m.state, GOSSIP_ALIVE);
+#undef SEND
+	gossip_core_free(a.core);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_checks),
+		cmocka_unit_test(test_probe_ack_and_counters),
+		cmocka_unit_test(test_replay_label_and_auth_drops),
+		cmocka_unit_test(test_compound_packets_fit),
+		cmocka_unit_test(test_load_step_and_supersede),
+		cmocka_unit_test(test_buddy_and_refute),
+		cmocka_unit_test(test_leave_and_new_address),
+		cmocka_unit_test(test_version_ordering),
+	};
+	gossip_key_generate(key);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,367 @@
+/*
+ * Cluster behaviour in the deterministic simulator: convergence, load
+ * dissemination, crash detection, refutation after a stall, partition
+ * healing, no false deaths under loss, wrong-key isolation, leave, restart
+ * on a new address, and reproducibility. Virtual time, so each case takes
+ * well under a second of real time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gossip/gossip.h"
+#include "lib/as.h"
+#include "tests/sim/sim.h"
+
+struct watch {
+	size_t n;
+	int crashed;			/* index of a node we crashed, or -1 */
+	uint64_t false_deaths;		/* live node marked dead */
+	uint64_t deaths_of_crashed;
+	uint64_t suspicions;
+	uint64_t lefts;
+	uint64_t load_seen;		/* observers that saw the watched version */
+	const char *load_node;
+	uint64_t load_version;
+	struct sim *sim;
+};
+
+static void watch_cb(void *arg, size_t observer, const struct gossip_member *m,
+		     enum gossip_state old, unsigned what)
+{
+	struct watch *w = arg;
+	if ((what & GOSSIP_CHANGE_STATE) && m->state == GOSSIP_DEAD && !m->self) {
+		if (w->crashed >= 0 && strcmp(m->rec->name, sim_name(w->sim, (size_t)w->crashed)) == 0)
+			w->deaths_of_crashed++;
+		else
+			w->false_deaths++;
+	}
+	if ((what & GOSSIP_CHANGE_STATE) && m->state == GOSSIP_SUSPECT)
+		w->suspicions++;
+	if ((what & GOSSIP_CHANGE_STATE) && m->state == GOSSIP_LEFT && !m->self)
+		w->lefts++;
+	if ((what & GOSSIP_CHANGE_LOAD) && w->load_node && !m->self &&
+	    strcmp(m->rec->name, w->load_node) == 0 && m->rec->version == w->load_version)
+		w->load_seen++;
+}
+
+static struct sim *start(struct sim_config *cfg, struct watch *w)
+{
+	struct sim *s;
+	assert_int_equal(sim_new(cfg, &s), AS_OK);
+	memset(w, 0, sizeof(*w));
+	w->n = cfg->n;
+	w->crashed = -1;
+	w->sim = s;
+	sim_set_change_cb(s, watch_cb, w);
+	sim_start(s);
+	return s;
+}
+
+static void test_converge_and_disseminate(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	struct gossip_load load = { .util = 0.5, .psi = 0.1, .cpus = 8, .factor = 0.5 };
+	struct gossip_member m;
+	uint64_t t0;
+
+	sim_config_defaults(&cfg, 24);
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	assert_true(sim_converged(s));
+	for (size_t i = 0; i < 24; i++)
+		assert_int_equal(gossip_core_member_count(sim_core(s, i)), 24);
+
+	t0 = sim_now(s);
+	assert_int_equal(gossip_core_set_load(sim_core(s, 3), t0, &load), AS_OK);
+	sim_flush(s, 3);
+	assert_int_equal(gossip_core_member_find(sim_core(s, 3), "n3", t0, &m), AS_OK);
+	w.load_node = "n3";
+	w.load_version = m.rec->version;
+	sim_run_until(s, t0 + 1000);
+	assert_int_equal(w.load_seen, 23);	/* every other node, within 1 s */
+	assert_int_equal(gossip_core_member_find(sim_core(s, 17), "n3", sim_now(s), &m), AS_OK);
+	assert_true(m.rec->load.factor > 0.49 && m.rec->load.factor < 0.51);
+	assert_int_equal(m.rec->load.cpus, 8);
+	assert_int_equal(w.false_deaths, 0);
+	sim_free(s);
+}
+
+static void test_crash_detection(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	uint64_t t0;
+
+	sim_config_defaults(&cfg, 22);
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	assert_true(sim_converged(s));
+	t0 = sim_now(s);
+	w.crashed = 5;
+	sim_crash(s, 5);
+	/* not dead before the suspicion floor (it might be a stall) */
+	sim_run_until(s, t0 + 2000);
+	assert_int_equal(w.deaths_of_crashed, 0);
+	sim_run_until(s, t0 + 3500);
+	for (size_t i = 0; i < 22; i++)
+		if (i != 5)
+			assert_int_equal(sim_state_of(s, i, 5), GOSSIP_DEAD);
+	assert_int_equal(w.deaths_of_crashed, 21);
+	assert_int_equal(w.false_deaths, 0);
+	sim_free(s);
+}
+
+static void test_stall_refuted(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	struct gossip_member m;
+	struct gossip_metrics mt;
+	uint32_t inc0;
+
+	sim_config_defaults(&cfg, 20);
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	assert_true(sim_converged(s));
+	gossip_core_member_find(sim_core(s, 0), "n7", sim_now(s), &m);
+	inc0 = m.rec->incarnation;
+	sim_pause(s, 7, 2000);
+	sim_run_until(s, sim_now(s) + 6000);
+	assert_true(w.suspicions > 0);		/* it was suspected ... */
+	assert_int_equal(w.false_deaths, 0);	/* ... and never declared dead */
+	assert_true(sim_converged(s));
+	gossip_core_member_find(sim_core(s, 0), "n7", sim_now(s), &m);
+	assert_true(m.rec->incarnation > inc0);	/* by refuting */
+	gossip_core_metrics(sim_core(s, 7), &mt);
+	assert_true(mt.self_refutes >= 1);
+	sim_free(s);
+}
+
+static void test_partition_heals(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+
+	sim_config_defaults(&cfg, 12);
+	cfg.proto.rejoin_interval_ms = 5000;
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	assert_true(sim_converged(s));
+	for (size_t i = 6; i < 12; i++)
+		sim_set_group(s, i, 1);
+	sim_run_until(s, sim_now(s) + 10000);
+	/* each side has declared the other dead */
+	assert_int_equal(sim_state_of(s, 0, 11), GOSSIP_DEAD);
+	assert_int_equal(sim_state_of(s, 11, 0), GOSSIP_DEAD);
+	assert_int_equal(sim_state_of(s, 0, 1), GOSSIP_ALIVE);
+	for (size_t i = 6; i < 12; i++)
+		sim_set_group(s, i, 0);
+	sim_run_until(s, sim_now(s) + 15000);
+	assert_true(sim_converged(s));
+	sim_free(s);
+}
+
+static void test_no_false_deaths_under_loss(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+
+	sim_config_defaults(&cfg, 20);
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	assert_true(sim_converged(s));
+	sim_set_loss(s, 0.10);
+	sim_run_until(s, sim_now(s) + 60000);
+	assert_true(sim_packets_lost(s) > 1000);
+	assert_int_equal(w.false_deaths, 0);
+	sim_set_loss(s, 0);
+	sim_run_until(s, sim_now(s) + 3000);
+	assert_true(sim_converged(s));
+	sim_free(s);
+}
+
+static void test_no_false_deaths_under_stalls(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	uint64_t rng = 7;
+
+	sim_config_defaults(&cfg, 20);
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	/* every 500 ms one random node stalls for 2 s */
+	for (int round = 0; round < 80; round++) {
+		size_t victim;
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		victim = (size_t)(rng >> 33) % 20;
+		if (!sim_is_paused(s, victim))
+			sim_pause(s, victim, 2000);
+		sim_run_until(s, sim_now(s) + 500);
+	}
+	sim_run_until(s, sim_now(s) + 3000);
+	assert_true(w.suspicions > 0);
+	assert_int_equal(w.false_deaths, 0);
+	assert_true(sim_converged(s));
+	sim_free(s);
+}
+
+static void test_wrong_key_isolated(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	struct gossip_metrics mt;
+	struct gossip_member m;
+	uint8_t key[GOSSIP_KEY_LEN];
+	uint64_t auth = 0;
+
+	sim_config_defaults(&cfg, 10);
+	assert_int_equal(sim_new(&cfg, &s), AS_OK);
+	memset(&w, 0, sizeof(w));
+	w.crashed = -1;
+	w.sim = s;
+	sim_set_change_cb(s, watch_cb, &w);
+	gossip_key_generate(key);
+	assert_int_equal(sim_set_key(s, 9, key), AS_OK);
+	sim_start(s);
+	sim_run_until(s, 5000);
+	for (size_t i = 0; i < 9; i++) {
+		assert_int_equal(gossip_core_member_find(sim_core(s, i), "n9", sim_now(s), &m), AS_ENOTFOUND);
+		assert_int_equal(gossip_core_member_count(sim_core(s, i)), 9);
+		gossip_core_metrics(sim_core(s, i), &mt);
+		auth += mt.auth_failures;
+	}
+	/* it knows nobody, and its join attempts were counted as failures */
+	assert_int_equal(gossip_core_member_count(sim_core(s, 9)), 1);
+	assert_true(auth > 0);
+	sim_free(s);
+}
+
+static void test_leave_and_restart(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	struct gossip_member m;
+	char before[AS_SOCKADDR_STRLEN], after[AS_SOCKADDR_STRLEN];
+
+	sim_config_defaults(&cfg, 10);
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	assert_true(sim_converged(s));
+	assert_int_equal(gossip_core_leave(sim_core(s, 4), sim_now(s)), AS_OK);
+	sim_flush(s, 4);
+	sim_run_until(s, sim_now(s) + 1000);
+	sim_crash(s, 4);
+	sim_run_until(s, sim_now(s) + 5000);
+	for (size_t i = 0; i < 10; i++)
+		if (i != 4)
+			assert_int_equal(sim_state_of(s, i, 4), GOSSIP_LEFT);
+	assert_int_equal(w.false_deaths, 0);	/* left, not dead */
+	assert_int_equal(w.lefts, 9);
+
+	/* node 6 restarts elsewhere: the new address replaces the old */
+	gossip_core_member_find(sim_core(s, 0), "n6", sim_now(s), &m);
+	as_format_sockaddr(&m.rec->addr, before, sizeof(before));
+	assert_int_equal(sim_restart(s, 6, true), AS_OK);
+	sim_run_until(s, sim_now(s) + 3000);
+	for (size_t i = 0; i < 10; i++) {
+		if (i == 4)
+			continue;
+		assert_int_equal(sim_state_of(s, i, 6), GOSSIP_ALIVE);
+		gossip_core_member_find(sim_core(s, i), "n6", sim_now(s), &m);
+		as_format_sockaddr(&m.rec->addr, after, sizeof(after));
+		assert_string_not_equal(before, after);
+	}
+	sim_free(s);
+}
+
+/* Rotation: install everywhere, use everywhere, remove everywhere, with
+ * gossip running between steps; nobody is even suspected. */
+static void test_key_rotation(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	uint8_t k2[GOSSIP_KEY_LEN], k1[GOSSIP_KEY_LEN];
+	bool primary;
+	sim_config_defaults(&cfg, 12);
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	assert_true(sim_converged(s));
+	gossip_key_generate(k2);
+	assert_int_equal(gossip_keyring_get(gossip_core_keyring(sim_core(s, 0)), 0, k1, &primary), AS_OK);
+	for (int step = 0; step < 3; step++) {
+		for (size_t i = 0; i < 12; i++) {
+			struct gossip_keyring *kr = gossip_core_keyring(sim_core(s, i));
+			int rc = step == 0 ? gossip_keyring_install(kr, k2) :
+				 step == 1 ? gossip_keyring_use(kr, k2) : gossip_keyring_remove(kr, k1);
+			assert_int_equal(rc, AS_OK);
+			sim_run_until(s, sim_now(s) + 150);	/* nodes change one by one */
+		}
+		sim_run_until(s, sim_now(s) + 1000);
+	}
+	for (size_t i = 0; i < 12; i++)
+		assert_int_equal(gossip_keyring_count(gossip_core_keyring(sim_core(s, i))), 1);
+	sim_run_until(s, sim_now(s) + 3000);
+	assert_int_equal(w.suspicions, 0);
+	assert_true(sim_converged(s));
+	sim_free(s);
+}
+
+static uint64_t run_fingerprint(uint64_t seed)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	uint64_t fp = 0;
+	sim_config_defaults(&cfg, 15);
+	cfg.seed = seed;
+	cfg.loss = 0.05;
+	s = start(&cfg, &w);
+	sim_run_until(s, 4000);
+	sim_crash(s, 3);
+	sim_run_until(s, 9000);
+	for (size_t i = 0; i < 15; i++)
+		fp = fp * 1000003u + sim_bytes_out(s, i) / (GOSSIP_CRYPTO_OVERHEAD > 0 ? 1 : 1);
+	fp = fp * 31 + sim_packets_delivered(s);
+	sim_free(s);
+	return fp;
+}
+
+static void test_deterministic(void **state)
+{
+	uint64_t a = run_fingerprint(42), b = run_fingerprint(42), c = run_fingerprint(43);
+	assert_true(a == b);
+	assert_true(a != c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_converge_and_disseminate),
+		cmocka_unit_test(test_crash_detection),
+		cmocka_unit_test(test_stall_refuted),
+		cmocka_unit_test(test_partition_heals),
+		cmocka_unit_test(test_no_false_deaths_under_loss),
+		cmocka_unit_test(test_no_false_deaths_under_stalls),
+		cmocka_unit_test(test_wrong_key_isolated),
+		cmocka_unit_test(test_leave_and_restart),
+		cmocka_unit_test(test_key_rotation),
+		cmocka_unit_test(test_deterministic),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,382 @@
+/*
+ * Tests for gossip/wire.c and the sealing in gossip/crypto.c: every
+ * message type round-trips, malformed input of every kind is rejected
+ * with its reason, and sealed packets only open with the right key and
+ * label. Run with --write-corpus DIR to regenerate the fuzz seed corpus.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <netinet/in.h>
+
+#include "gossip/gossip.h"
+#include "lib/as.h"
+
+static struct gossip_endpoint eps[2];
+
+static void make_record(struct gossip_record *r, const char *name)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	assert_int_equal(as_parse_sockaddr("[fd00::7]:7946", 7946, &r->addr), AS_OK);
+	r->incarnation = 1700000000;
+	r->version = 77;
+	r->ep_version = 70;
+	r->load.util = 0.42;
+	r->load.psi = 0.05;
+	r->load.cpus = 16;
+	r->load.factor = 0.9;
+	memset(eps, 0, sizeof(eps));
+	snprintf(eps[0].service, sizeof(eps[0].service), "api");
+	eps[0].addr[0] = 0xfd;
+	eps[0].addr[15] = 1;
+	eps[0].port = 443;
+	eps[0].weight = 100;
+	eps[0].healthy = true;
+	snprintf(eps[1].service, sizeof(eps[1].service), "web");
+	eps[1].addr[0] = 0xfd;
+	eps[1].addr[15] = 2;
+	eps[1].port = 8443;
+	eps[1].weight = 5;
+	eps[1].healthy = false;
+	r->endpoints = eps;
+	r->n_endpoints = 2;
+}
+
+/* Encodes msgs into a plaintext envelope; returns its length. */
+static int envelope(const struct gossip_msg *msgs, size_t n, uint8_t *out, size_t outlen)
+{
+	static uint8_t bufs[8][4096];
+	const uint8_t *ptr[8];
+	size_t lens[8];
+	for (size_t i = 0; i < n; i++) {
+		int len = gossip_msg_encode(&msgs[i], bufs[i], sizeof(bufs[i]));
+		assert_true(len > 0);
+		ptr[i] = bufs[i];
+		lens[i] = (size_t)len;
+	}
+	return gossip_envelope_encode("prod", "node-a", 3, 12345, ptr, lens, n, out, outlen);
+}
+
+static void sample_msgs(struct gossip_msg *m, struct gossip_record *pp)
+{
+	memset(m, 0, 8 * sizeof(*m));
+	m[0].type = GOSSIP_MSG_PING;
+	m[0].seq = 4000000000u;
+	snprintf(m[0].target, sizeof(m[0].target), "node-b");
+	m[1].type = GOSSIP_MSG_PING_REQ;
+	m[1].seq = 9;
+	snprintf(m[1].target, sizeof(m[1].target), "node-c");
+	assert_int_equal(as_parse_sockaddr("192.0.2.1:7000", 0, &m[1].addr), AS_OK);
+	m[1].nack = true;
+	m[2].type = GOSSIP_MSG_ACK;
+	m[2].seq = 10;
+	m[3].type = GOSSIP_MSG_ALIVE;
+	make_record(&m[3].rec, "node-d");
+	m[4].type = GOSSIP_MSG_LOAD;
+	make_record(&m[4].rec, "node-e");
+	m[5].type = GOSSIP_MSG_SUSPECT;
+	snprintf(m[5].target, sizeof(m[5].target), "node-f");
+	snprintf(m[5].from, sizeof(m[5].from), "node-a");
+	m[5].incarnation = 3;
+	m[6].type = GOSSIP_MSG_DEAD;
+	snprintf(m[6].target, sizeof(m[6].target), "node-g");
+	snprintf(m[6].from, sizeof(m[6].from), "node-g");
+	m[6].incarnation = 4;
+	m[7].type = GOSSIP_MSG_PUSHPULL;
+	m[7].pp_reply = true;
+	m[7].pp_count = 2;
+	make_record(&pp[0], "node-h");
+	make_record(&pp[1], "node-i");
+	pp[1].n_endpoints = 0;
+	m[7].pp_recs = pp;
+	static uint8_t states[2] = { GOSSIP_ALIVE, GOSSIP_SUSPECT };
+	m[7].pp_states = states;
+}
+
+static void check_record(const struct gossip_record *a, const struct gossip_record *b, bool eps_too)
+{
+	assert_string_equal(a->name, b->name);
+	assert_int_equal(a->incarnation, b->incarnation);
+	assert_int_equal(a->version, b->version);
+	/* quantised to 1/100 */
+	assert_true(a->load.util > b->load.util - 0.006 && a->load.util < b->load.util + 0.006);
+	assert_true(a->load.factor > b->load.factor - 0.006 && a->load.factor < b->load.factor + 0.006);
+	assert_int_equal(a->load.cpus, b->load.cpus);
+	if (!eps_too)
+		return;
+	assert_int_equal(a->ep_version, b->ep_version);
+	assert_memory_equal(&a->addr, &b->addr, sizeof(struct sockaddr_in6));
+	assert_int_equal(a->n_endpoints, b->n_endpoints);
+	for (uint32_t i = 0; i < a->n_endpoints; i++) {
+		assert_string_equal(a->endpoints[i].service, b->endpoints[i].service);
+		assert_memory_equal(a->endpoints[i].addr, b->endpoints[i].addr, 16);
+		assert_int_equal(a->endpoints[i].port, b->endpoints[i].port);
+		assert_int_equal(a->endpoints[i].weight, b->endpoints[i].weight);
+		assert_int_equal(a->endpoints[i].healthy, b->endpoints[i].healthy);
+	}
+}
+
+static void test_roundtrip_all_types(void **state)
+{
+	struct gossip_msg m[8];
+	struct gossip_record pp[2];
+	static struct gossip_packet pkt;
+	uint8_t buf[8192];
+	enum gossip_drop why;
+	int len;
+
+	sample_msgs(m, pp);
+	len = envelope(m, 8, buf, sizeof(buf));
+	assert_true(len > 0);
+	memset(&pkt, 0, sizeof(pkt));
+	assert_int_equal(gossip_envelope_decode(buf, (size_t)len, &pkt, &why), AS_OK);
+	assert_string_equal(pkt.label, "prod");
+	assert_string_equal(pkt.sender, "node-a");
+	assert_int_equal(pkt.seq, 12345);
+	assert_int_equal(pkt.incarnation, 3);
+	assert_int_equal(pkt.n_msgs, 8);
+	assert_int_equal(pkt.msgs[0].type, GOSSIP_MSG_PING);
+	assert_int_equal(pkt.msgs[0].seq, 4000000000u);
+	assert_string_equal(pkt.msgs[0].target, "node-b");
+	assert_int_equal(pkt.msgs[1].type, GOSSIP_MSG_PING_REQ);
+	assert_true(pkt.msgs[1].nack);
+	assert_int_equal(pkt.msgs[1].addr.ss_family, AF_INET);
+	assert_memory_equal(&pkt.msgs[1].addr, &m[1].addr, sizeof(struct sockaddr_in));
+	assert_int_equal(pkt.msgs[2].seq, 10);
+	check_record(&pkt.msgs[3].rec, &m[3].rec, true);
+	check_record(&pkt.msgs[4].rec, &m[4].rec, false);
+	assert_int_equal(pkt.msgs[4].rec.n_endpoints, 0); /* load carries no endpoints */
+	assert_string_equal(pkt.msgs[5].target, "node-f");
+	assert_string_equal(pkt.msgs[5].from, "node-a");
+	assert_int_equal(pkt.msgs[5].incarnation, 3);
+	assert_int_equal(pkt.msgs[6].type, GOSSIP_MSG_DEAD);
+	assert_true(pkt.msgs[7].pp_reply);
+	assert_false(pkt.msgs[7].pp_join);
+	assert_int_equal(pkt.msgs[7].pp_count, 2);
+	check_record(&pkt.msgs[7].pp_recs[0], &pp[0], true);
+	check_record(&pkt.msgs[7].pp_recs[1], &pp[1], true);
+	assert_int_equal(pkt.msgs[7].pp_states[1], GOSSIP_SUSPECT);
+	gossip_packet_reset(&pkt);
+}
+
+static int decode(const uint8_t *buf, size_t len, enum gossip_drop *why)
+{
+	static struct gossip_packet pkt;
+	int rc;
+	memset(&pkt, 0, sizeof(pkt));
+	*why = GOSSIP_DROP_COUNT;
+	rc = gossip_envelope_decode(buf, len, &pkt, why);
+	gossip_packet_reset(&pkt);
+	return rc;
+}
+
+static void test_truncation_everywhere(void **state)
+{
+	struct gossip_msg m[8];
+	struct gossip_record pp[2];
+	uint8_t buf[8192];
+	enum gossip_drop why;
+	int len;
+	sample_msgs(m, pp);
+	len = envelope(m, 8, buf, sizeof(buf));
+	for (int i = 0; i < len; i++) {
+		assert_int_equal(decode(buf, (size_t)i, &why), AS_EMALFORMED);
+		assert_int_equal(why, GOSSIP_DROP_MALFORMED);
+	}
+	/* trailing garbage is malformed too */
+	buf[len] = 0xc0;
+	assert_int_equal(decode(buf, (size_t)len + 1, &why), AS_EMALFORMED);
+}
+
+static void test_hostile_counts(void **state)
+{
+	enum gossip_drop why;
+	/* envelope claiming 2^32-1 messages in a 20-byte packet */
+	uint8_t huge[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff,
+			   0x91, 0x03 };
+	/* push-pull claiming a million records */
+	uint8_t pp[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x91,
+			 0x93, 0x09, 0x00, 0xdd, 0x00, 0x0f, 0x42, 0x40, 0x00 };
+	/* a name longer than allowed (64 bytes) */
+	uint8_t longname[80] = { 0x95, 0xa1, 'p', 0xd9, 64 };
+	/* deep nesting in a field we would skip */
+	uint8_t deep[64] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x91, 0x93, 0x03, 0x01 };
+	/* a negative integer where a seq is expected */
+	uint8_t neg[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x91, 0x92, 0x03, 0xff };
+	/* a name with a NUL inside */
+	uint8_t nul[] = { 0x95, 0xa1, 'p', 0xa3, 'a', 0, 'b', 0x01, 0x01, 0x90 };
+	/* unknown message type 99 with fields: skipped and counted */
+	uint8_t unk[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x92, 0x93, 0x63, 0x01, 0xa1, 'x',
+			  0x92, 0x03, 0x05 };
+	static struct gossip_packet pkt;
+
+	assert_int_equal(decode(huge, sizeof(huge), &why), AS_EMALFORMED);
+	assert_int_equal(decode(pp, sizeof(pp), &why), AS_EMALFORMED);
+	memset(longname + 5, 'x', 64);
+	longname[69] = 0x01;
+	longname[70] = 0x01;
+	longname[71] = 0x90;
+	assert_int_equal(decode(longname, 72, &why), AS_EMALFORMED);
+	longname[4] = 63;	/* 63 bytes is allowed: the same shape decodes */
+	memmove(longname + 68, longname + 69, 3);
+	assert_int_equal(decode(longname, 71, &why), AS_OK);
+	for (int i = 11; i < 40; i++)
+		deep[i] = 0x91;
+	deep[40] = 0x01;
+	assert_int_equal(decode(deep, 41, &why), AS_EMALFORMED);
+	assert_int_equal(decode(neg, sizeof(neg), &why), AS_EMALFORMED);
+	assert_int_equal(decode(nul, sizeof(nul), &why), AS_EMALFORMED);
+	memset(&pkt, 0, sizeof(pkt));
+	assert_int_equal(gossip_envelope_decode(unk, sizeof(unk), &pkt, &why), AS_OK);
+	assert_int_equal(pkt.n_unknown, 1);
+	assert_int_equal(pkt.n_msgs, 1);
+	assert_int_equal(pkt.msgs[0].type, GOSSIP_MSG_ACK);
+	assert_int_equal(pkt.msgs[0].seq, 5);
+	gossip_packet_reset(&pkt);
+}
+
+static void test_extra_fields_skipped(void **state)
+{
+	/* an ACK with two extra trailing fields from a later version */
+	uint8_t fwd[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x91,
+			  0x94, 0x03, 0x07, 0x81, 0xa1, 'k', 0xc3, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static struct gossip_packet pkt;
+	enum gossip_drop why;
+	memset(&pkt, 0, sizeof(pkt));
+	assert_int_equal(gossip_envelope_decode(fwd, sizeof(fwd), &pkt, &why), AS_OK);
+	assert_int_equal(pkt.n_msgs, 1);
+	assert_int_equal(pkt.msgs[0].seq, 7);
+	gossip_packet_reset(&pkt);
+}
+
+static void test_encode_space(void **state)
+{
+	struct gossip_msg m[8];
+	struct gossip_record pp[2];
+	uint8_t small[16];
+	sample_msgs(m, pp);
+	assert_int_equal(gossip_msg_encode(&m[3], small, sizeof(small)), AS_ESPACE);
+	m[0].type = 42;
+	assert_int_equal(gossip_msg_encode(&m[0], small, sizeof(small)), AS_EINVAL);
+}
+
+static void test_seal_open(void **state)
+{
+	struct gossip_keyring *kr = gossip_keyring_new(), *other = gossip_keyring_new();
+	uint8_t k1[32], k2[32], pkt[2048], plain[2048];
+	const uint8_t msg[] = "hello envelope";
+	enum gossip_drop why;
+	int len, n;
+
+	gossip_key_generate(k1);
+	gossip_key_generate(k2);
+	assert_int_equal(gossip_keyring_install(kr, k1), AS_OK);
+	assert_int_equal(gossip_keyring_install(other, k2), AS_OK);
+	len = gossip_seal(kr, "prod", msg, sizeof(msg), pkt, sizeof(pkt));
+	assert_int_equal(len, (int)sizeof(msg) + GOSSIP_CRYPTO_OVERHEAD);
+	assert_int_equal(pkt[0], GOSSIP_PROTO_VERSION);
+	assert_null(memmem(pkt, (size_t)len, "hello", 5));	/* really encrypted */
+	n = gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why);
+	assert_int_equal(n, (int)sizeof(msg));
+	assert_memory_equal(plain, msg, sizeof(msg));
+	/* wrong key, wrong label, tampered byte, tampered header */
+	assert_int_equal(gossip_open(other, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EAUTH);
+	assert_int_equal(why, GOSSIP_DROP_AUTH);
+	assert_int_equal(gossip_open(kr, false, "test", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EAUTH);
+	pkt[30] ^= 1;
+	assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EAUTH);
+	pkt[30] ^= 1;
+	pkt[0] = 2;
+	assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EVERSION);
+	assert_int_equal(why, GOSSIP_DROP_VERSION);
+	pkt[0] = 1;
+	pkt[1] = 0x81;
+	assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EMALFORMED);
+	assert_int_equal(why, GOSSIP_DROP_FLAGS);
+	assert_int_equal(gossip_open(kr, false, "prod", pkt, 1, plain, sizeof(plain), &why), AS_ETRUNC);
+	assert_int_equal(why, GOSSIP_DROP_SHORT);
+	pkt[1] = 1;
+	assert_int_equal(gossip_open(kr, false, "prod", pkt, 20, plain, sizeof(plain), &why), AS_ETRUNC);
+	/* a second key opens once installed: rotation */
+	assert_int_equal(gossip_keyring_install(other, k1), AS_OK);
+	assert_int_equal(gossip_open(other, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), (int)sizeof(msg));
+
+	/* plaintext: refused unless explicitly allowed and no keys */
+	len = gossip_seal(NULL, "prod", msg, sizeof(msg), pkt, sizeof(pkt));
+	assert_int_equal(len, (int)sizeof(msg) + 2);
+	assert_int_equal(gossip_open(kr, true, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EAUTH);
+	assert_int_equal(why, GOSSIP_DROP_PLAINTEXT);
+	assert_int_equal(gossip_open(NULL, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EAUTH);
+	assert_int_equal(gossip_open(NULL, true, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), (int)sizeof(msg));
+	/* encrypted packet at a plaintext node */
+	len = gossip_seal(kr, "prod", msg, sizeof(msg), pkt, sizeof(pkt));
+	assert_int_equal(gossip_open(NULL, true, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EAUTH);
+	assert_int_equal(why, GOSSIP_DROP_ENCRYPTED);
+	gossip_keyring_free(kr);
+	gossip_keyring_free(other);
+}
+
+static void write_file(const char *dir, const char *name, const uint8_t *b, size_t n)
+{
+	char path[4096];
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fwrite(b, 1, n, f);
+	fclose(f);
+}
+
+/* Seeds: each message type alone, the compound, and a few bad ones. */
+static int write_corpus(const char *dir)
+{
+	struct gossip_msg m[8];
+	struct gossip_record pp[2];
+	uint8_t buf[8192], pkt[8192];
+	char name[64];
+	int len;
+	sample_msgs(m, pp);
+	for (int i = 0; i < 8; i++) {
+		len = envelope(&m[i], 1, buf, sizeof(buf));
+		len = gossip_seal(NULL, "fuzz", buf, (size_t)len, pkt, sizeof(pkt));
+		snprintf(name, sizeof(name), "gossip_%s", gossip_msg_type_name(m[i].type));
+		write_file(dir, name, pkt, (size_t)len);
+	}
+	len = envelope(m, 8, buf, sizeof(buf));
+	write_file(dir, "envelope_compound", buf, (size_t)len);
+	len = gossip_seal(NULL, "fuzz", buf, (size_t)len, pkt, sizeof(pkt));
+	write_file(dir, "packet_compound", pkt, (size_t)len);
+	write_file(dir, "packet_truncated", pkt, (size_t)len / 2);
+	pkt[0] = 9;
+	write_file(dir, "packet_bad_version", pkt, (size_t)len);
+	{
+		uint8_t huge[] = { 1, 0, 0x95, 0xa4, 'p', 'r', 'o', 'd', 0xa1, 's', 0x01, 0x01,
+				   0xdd, 0xff, 0xff, 0xff, 0xff, 0x91, 0x03 };
+		write_file(dir, "packet_huge_count", huge, sizeof(huge));
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_all_types),
+		cmocka_unit_test(test_truncation_everywhere),
+		cmocka_unit_test(test_hostile_counts),
+		cmocka_unit_test(test_extra_fields_skipped),
+		cmocka_unit_test(test_encode_space),
+		cmocka_unit_test(test_seal_open),
+	};
+	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
+		return write_corpus(argv[2]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
