@@ -29,3 +29,17 @@ tests_fuzz_replay_dns_query_LDADD = $(FUZZ_DNS_LDADD)
 TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/gen_corpus_dns_query.py \
 	tests/fuzz/corpus
+
+# The configuration loader (agent/config.c).
+# The agent's test link line carries every library the agent needs.
+FUZZ_CONFIG_LDADD = $(AGENT_TEST_LDADD)
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_config
+endif
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c
+tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_config_LDADD = $(FUZZ_CONFIG_LDADD)
+check_PROGRAMS += tests/fuzz/replay_config
+tests_fuzz_replay_config_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_config.c
+tests_fuzz_replay_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_REPLAY_SANFLAGS)
+tests_fuzz_replay_config_LDADD = $(FUZZ_CONFIG_LDADD)
