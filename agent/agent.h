@@ -70,6 +70,7 @@ struct agent_config {
 
 	struct {
 		char *socket;
+		bool test_commands;	/* test-only commands (pause DNS) */
 	} control;
 
 	struct {
@@ -86,6 +87,56 @@ struct agent_config {
 
 	struct agent_service *services;
 	size_t n_services;
+
+	struct {
+		char **addresses;	/* IPv6 literals; none = no anycast */
+		struct sockaddr_storage *addrs; /* parsed, port 0 */
+		size_t n_addresses;
+		char *interface;	/* the agent-owned TUN device */
+		uint32_t port;		/* DNS port on the anycast addresses */
+		uint64_t check_interval_ms; /* DNS self-check period */
+		uint32_t rise, fall;	/* health gate hysteresis */
+		bool wait_for_gossip;	/* announce only once gossip joined */
+	} anycast;
+
+	struct {
+		char *socket;		/* bird.ctl; "" = do not talk to BIRD */
+		char *protocol;		/* direct protocol of the anycast TUN */
+		char *export_protocol;	/* BGP protocol exporting it; "" = skip */
+		uint64_t poll_interval_ms;
+		bool fast_withdraw;	/* also disable `protocol` while withdrawn */
+	} bird;
+
+	struct {
+		uint64_t linger_ms;	/* answer this long after SIGTERM */
+	} drain;
+
+	struct {
+		bool enabled;		/* the section is present */
+		char *bind;
+		struct sockaddr_storage bind_addr; /* parsed */
+		char *advertise;	/* NULL = bind */
+		struct sockaddr_storage advertise_addr; /* AF_UNSPEC if unset */
+		char **seeds;
+		struct sockaddr_storage *seed_addrs; /* parsed */
+		size_t n_seeds;
+		char *cluster;		/* the cluster label */
+		char *keyring;		/* keyring file; "" only with plaintext */
+		bool plaintext;		/* only when explicitly true */
+		/* Protocol tuning; 0 = the gossip module's default. */
+		uint64_t probe_interval_ms, probe_timeout_ms;
+		uint64_t gossip_interval_ms, pushpull_interval_ms;
+		uint32_t suspicion_mult;
+		double load_step;
+		uint64_t leave_timeout_ms;	/* keep sending after a leave */
+		uint64_t rebuild_delay_ms;	/* coalesce view rebuilds */
+	} gossip;
+
+	struct {
+		uint64_t interval_ms;	/* endpoint TCP probe period; 0 = off */
+		uint64_t timeout_ms;
+		uint32_t rise, fall;
+	} health;
 };
 
 /*

@@ -99,6 +99,8 @@ json_t *agent_status_json(struct agent *a)
 	json_object_set_new(cfg, "reload_failures", json_integer((json_int_t)a->reloads_failed));
 	json_object_set_new(cfg, "view_builds", json_integer((json_int_t)a->view_builds));
 	json_object_set_new(o, "config", cfg);
+	json_object_set_new(o, "anycast", agent_anycast_status_json(a));
+	json_object_set_new(o, "gossip", agent_cluster_status_json(a));
 	return o;
 }
 
@@ -173,6 +175,12 @@ static const struct agent_command commands[] = {
 	{ "status", cmd_status, "node, version, uptime, load, listeners, query counters" },
 	{ "services", cmd_services, "services with their endpoints and effective weights" },
 	{ "reload", cmd_reload, "reload the configuration file (like SIGHUP)" },
+	{ "routes", agent_anycast_cmd_routes, "anycast addresses (announced/withdrawn, why, since), health gate, BIRD sessions" },
+	{ "drain", agent_anycast_cmd_drain, "withdraw the anycast route, keep answering" },
+	{ "undrain", agent_anycast_cmd_undrain, "announce again (if the health gate agrees)" },
+	{ "members", agent_cluster_cmd_members, "gossip members: address, state, incarnation, load, endpoints, age" },
+	{ "keyring", agent_cluster_cmd_keyring, "gossip keys: list|install KEY|use KEY|remove KEY|generate" },
+	{ "test", agent_anycast_cmd_test, "test only (control.test_commands): pause-dns|resume-dns" },
 };
 
 static json_t *cmd_commands(struct agent *a, json_t *args, char *err, size_t errlen)

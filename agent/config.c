@@ -148,6 +148,11 @@ typedef __typeof__(((struct agent_config *)0)->dns) cfg_dns_t;
 typedef __typeof__(((struct agent_config *)0)->control) cfg_control_t;
 typedef __typeof__(((struct agent_config *)0)->metrics) cfg_metrics_t;
 typedef __typeof__(((struct agent_config *)0)->load) cfg_load_t;
+typedef __typeof__(((struct agent_config *)0)->anycast) cfg_anycast_t;
+typedef __typeof__(((struct agent_config *)0)->bird) cfg_bird_t;
+typedef __typeof__(((struct agent_config *)0)->drain) cfg_drain_t;
+typedef __typeof__(((struct agent_config *)0)->gossip) cfg_gossip_t;
+typedef __typeof__(((struct agent_config *)0)->health) cfg_health_t;
 
 #define AT(T, m) .off = offsetof(T, m), .size = sizeof(((T *)0)->m)
 #define COUNT(T, m) .count_off = offsetof(T, m)
@@ -1081,6 +1086,84 @@ static void finish_load(struct cfg_ctx *ctx, void *base,
 			  load->high_watermark);
 }
 
+/* ---- anycast, bird, drain (agent/anycast.c) ---- */
+
+static const char *check_ifname(const char *s)
+{
+	if (!*s)
+		return "must not be empty";
+	if (strlen(s) >= 16)
+		return "longer than an interface name may be (15 bytes)";
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return "invalid character (use letters, digits, "
+			       "'-', '_' and '.')";
+	return NULL;
+}
+
+static const char *check_bird_socket(const char *s)
+{
+	return *s ? check_socket_path(s) : NULL;	/* "" = no BIRD */
+}
+
+/* A BIRD symbol, as BIRD's commands take it; "" where allowed. */
+static const char *check_bird_name_or_empty(const char *s)
+{
+	if (!*s)
+		return NULL;
+	if (strlen(s) > 63)
+		return "longer than 63 characters";
+	if (!isalpha((unsigned char)*s) && *s != '_')
+		return "must start with a letter or '_' (a BIRD protocol name)";
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return "invalid character (a BIRD protocol name: "
+			       "letters, digits, '_')";
+	return NULL;
+}
+
+static const char *check_bird_name(const char *s)
+{
+	return *s ? check_bird_name_or_empty(s) : "must not be empty";
+}
+
+static void finish_anycast(struct cfg_ctx *ctx, void *base,
+			   const struct cfg_where *w)
+{
+	cfg_anycast_t *ac = base;
+	size_t line = key_line(ctx, w, "addresses");
+	char q[80];
+
+	if (ac->n_addresses > 16)
+		cfg_error(ctx, line, "anycast.addresses",
+			  "at most 16 addresses, got %zu", ac->n_addresses);
+	for (size_t i = 0; ac->addrs && i < ac->n_addresses; i++) {
+		const struct sockaddr_in6 *a6 = (const void *)&ac->addrs[i];
+		const struct in6_addr *a = &a6->sin6_addr;
+		if (!ac->addresses[i] || a6->sin6_family == AF_UNSPEC)
+			continue;	/* did not parse: already reported */
+		if (a6->sin6_family != AF_INET6) {
+			cfg_error(ctx, line, "anycast.addresses",
+				  "%s: anycast addresses must be IPv6",
+				  show(ac->addresses[i], q));
+			continue;
+		}
+		if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) ||
+		    IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+		    IN6_IS_ADDR_V4MAPPED(a))
+			cfg_error(ctx, line, "anycast.addresses",
+				  "%s is not a unicast address a node can "
+				  "announce", show(ac->addresses[i], q));
+		for (size_t j = 0; j < i; j++)
+			if (memcmp(&((const struct sockaddr_in6 *)&ac->addrs[j])->sin6_addr,
+				   a, sizeof(*a)) == 0)
+				cfg_error(ctx, line, "anycast.addresses",
+					  "duplicate address %s",
+					  show(ac->addresses[i], q));
+	}
+}
+
 static void finish_endpoint(struct cfg_ctx *ctx, void *base,
 			    const struct cfg_where *w)
 {
@@ -1320,6 +1403,10 @@ static const struct cfg_item control_items[] = {
 	{ .name = "socket", .type = CFG_STR, AT(cfg_control_t, socket),
 	  .def = "/run/anysteer/ctl.sock", .check = check_socket_path,
 	  .desc = "UNIX socket for anysteerctl (mode 0600)" },
+	{ .name = "test_commands", .type = CFG_BOOL,
+	  AT(cfg_control_t, test_commands), .def = "false",
+	  .desc = "enable test-only commands (`test pause-dns`); never in "
+		  "production" },
 };
 
 static const struct cfg_item metrics_items[] = {
@@ -1346,6 +1433,230 @@ static const struct cfg_item load_items[] = {
 	  .desc = "cpu: CPU utilisation; psi: CPU pressure (some avg10); "
 		  "loadavg: 1-minute load average" },
 };
+
+static const struct cfg_item anycast_items[] = {
+	{ .name = "addresses", .type = CFG_LIST, .elem = CFG_IPADDR,
+	  AT(cfg_anycast_t, addresses), COUNT(cfg_anycast_t, n_addresses),
+	  AUX(cfg_anycast_t, addrs), .flags = CFG_PARSED,
+	  .desc = "IPv6 anycast addresses this node announces through BIRD "
+		  "while healthy (also DNS listeners); none = no anycast" },
+	{ .name = "interface", .type = CFG_STR, AT(cfg_anycast_t, interface),
+	  .def = "anysteer0", .check = check_ifname,
+	  .desc = "the agent-owned TUN device carrying the addresses "
+		  "(BIRD's direct protocol must name it)" },
+	{ .name = "port", .type = CFG_UINT, AT(cfg_anycast_t, port),
+	  .def = "53", .min = 1, .max = 65535,
+	  .desc = "DNS port served on the anycast addresses" },
+	{ .name = "check_interval", .type = CFG_DURATION,
+	  AT(cfg_anycast_t, check_interval_ms), .def = "250ms",
+	  .min = 10, .max = 60000,
+	  .desc = "DNS self-check period (also its timeout)" },
+	{ .name = "rise", .type = CFG_UINT, AT(cfg_anycast_t, rise),
+	  .def = "2", .min = 1, .max = 100,
+	  .desc = "passing self-checks in a row before announcing" },
+	{ .name = "fall", .type = CFG_UINT, AT(cfg_anycast_t, fall),
+	  .def = "2", .min = 1, .max = 100,
+	  .desc = "failing self-checks in a row before withdrawing" },
+	{ .name = "wait_for_gossip", .type = CFG_BOOL,
+	  AT(cfg_anycast_t, wait_for_gossip), .def = "false",
+	  .desc = "announce only once gossip has joined a cluster "
+		  "(false: single node)" },
+};
+static const struct cfg_item bird_items[] = {
+	{ .name = "socket", .type = CFG_STR, AT(cfg_bird_t, socket),
+	  .def = "/run/bird/bird.ctl", .check = check_bird_socket,
+	  .desc = "BIRD's control socket (state is read, never required); "
+		  "\"\" = do not talk to BIRD" },
+	{ .name = "protocol", .type = CFG_STR, AT(cfg_bird_t, protocol),
+	  .def = "anysteer", .check = check_bird_name,
+	  .desc = "BIRD direct protocol that turns the TUN addresses into "
+		  "routes" },
+	{ .name = "export_protocol", .type = CFG_STR,
+	  AT(cfg_bird_t, export_protocol), .def = "upstream",
+	  .check = check_bird_name_or_empty,
+	  .desc = "BIRD BGP protocol whose export of the addresses is "
+		  "reported; \"\" = do not check" },
+	{ .name = "poll_interval", .type = CFG_DURATION,
+	  AT(cfg_bird_t, poll_interval_ms), .def = "1s",
+	  .min = 100, .max = 3600000,
+	  .desc = "how often BIRD's protocol and BFD states are read" },
+	{ .name = "fast_withdraw", .type = CFG_BOOL,
+	  AT(cfg_bird_t, fast_withdraw), .def = "true",
+	  .desc = "also disable bird.protocol while withdrawn (sub-ms, in "
+		  "addition to the TUN carrier)" },
+};
+static const struct cfg_item drain_items[] = {
+	{ .name = "linger", .type = CFG_DURATION, AT(cfg_drain_t, linger_ms),
+	  .def = "5s", .max = 3600000,
+	  .desc = "after SIGTERM with anycast: answer this long with the "
+		  "route withdrawn, then exit" },
+};
+
+static const struct cfg_section anycast_section =
+	SECTION_OF(anycast_items, cfg_anycast_t, finish_anycast);
+static const struct cfg_section bird_section =
+	SECTION_OF(bird_items, cfg_bird_t, NULL);
+static const struct cfg_section drain_section =
+	SECTION_OF(drain_items, cfg_drain_t, NULL);
+
+/* ---- gossip, health (agent/cluster.c, agent/probe.c) ---- */
+
+/* The cluster label travels in every packet and is the AEAD's additional
+ * data: printable and short. */
+static const char *check_cluster_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return "must not be empty";
+	if (n > 63)
+		return "longer than 63 characters";
+	for (size_t i = 0; i < n; i++)
+		if (!label_char(s[i]) && s[i] != '.')
+			return "invalid character (use letters, digits, "
+			       "'-', '_' and '.')";
+	return NULL;
+}
+
+static const char *check_path_or_empty(const char *s)
+{
+	if (*s && *s != '/')
+		return "must be an absolute path (or \"\" with plaintext)";
+	if (strlen(s) >= PATH_MAX)
+		return "path too long";
+	return NULL;
+}
+
+static bool unspecified_addr(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(
+			&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
+	return true;
+}
+
+/* Without the section anysteerd runs as a single node, exactly as
+ * before gossip existed. */
+static void finish_gossip(struct cfg_ctx *ctx, void *base,
+			  const struct cfg_where *w)
+{
+	cfg_gossip_t *g = base;
+
+	g->enabled = w->map != NULL;
+	if (!g->enabled || !w->clean)
+		return;
+	if (!g->plaintext && (!g->keyring || !*g->keyring))
+		cfg_error(ctx, key_line(ctx, w, "keyring"), "gossip.keyring",
+			  "required unless gossip.plaintext is true "
+			  "(create one with `anysteerd --generate-key`)");
+	if (unspecified_addr(&g->bind_addr) &&
+	    (!g->advertise || !*g->advertise))
+		cfg_error(ctx, key_line(ctx, w, "bind"), "gossip.advertise",
+			  "required when gossip.bind is a wildcard address "
+			  "(other nodes must know where to reach this one)");
+	if (g->advertise && *g->advertise &&
+	    unspecified_addr(&g->advertise_addr))
+		cfg_error(ctx, key_line(ctx, w, "advertise"),
+			  "gossip.advertise",
+			  "must be an address other nodes can reach, not a "
+			  "wildcard");
+	if (g->probe_timeout_ms && g->probe_interval_ms &&
+	    g->probe_timeout_ms >= g->probe_interval_ms)
+		cfg_error(ctx, key_line(ctx, w, "probe_timeout"),
+			  "gossip.probe_timeout",
+			  "must be shorter than gossip.probe_interval");
+}
+
+static void finish_health(struct cfg_ctx *ctx, void *base,
+			  const struct cfg_where *w)
+{
+	cfg_health_t *h = base;
+
+	if (w->clean && h->interval_ms && h->timeout_ms > h->interval_ms)
+		cfg_error(ctx, key_line(ctx, w, "timeout"), "health.timeout",
+			  "must not be longer than health.interval");
+}
+
+static const struct cfg_item gossip_items[] = {
+	{ .name = "bind", .type = CFG_SOCKADDR, AT(cfg_gossip_t, bind),
+	  AUX(cfg_gossip_t, bind_addr), .flags = CFG_PARSED, .port = 7946,
+	  .def = "[::]:7946",
+	  .desc = "UDP and TCP address gossip listens on (port 7946 if "
+		  "omitted)" },
+	{ .name = "advertise", .type = CFG_SOCKADDR,
+	  AT(cfg_gossip_t, advertise), AUX(cfg_gossip_t, advertise_addr),
+	  .flags = CFG_PARSED | CFG_EMPTY_OK, .port = 7946,
+	  .def_doc = "gossip.bind",
+	  .desc = "address other nodes reach this one at; required when "
+		  "bind is a wildcard" },
+	{ .name = "seeds", .type = CFG_LIST, .elem = CFG_SOCKADDR,
+	  AT(cfg_gossip_t, seeds), COUNT(cfg_gossip_t, n_seeds),
+	  AUX(cfg_gossip_t, seed_addrs), .flags = CFG_PARSED, .port = 7946,
+	  .desc = "gossip addresses of nodes to join through (this node's "
+		  "own address is skipped); none = first node" },
+	{ .name = "cluster", .type = CFG_STR, AT(cfg_gossip_t, cluster),
+	  .def = "anysteer", .check = check_cluster_label,
+	  .desc = "cluster label: packets of other clusters are dropped" },
+	{ .name = "keyring", .type = CFG_STR, AT(cfg_gossip_t, keyring),
+	  .def = "/var/lib/anysteer/keyring", .check = check_path_or_empty,
+	  .desc = "keyring file (base64 keys, primary first, mode 0600); "
+		  "`anysteerd --generate-key` makes a key" },
+	{ .name = "plaintext", .type = CFG_BOOL, AT(cfg_gossip_t, plaintext),
+	  .def = "false",
+	  .desc = "gossip without encryption (only when explicitly true)" },
+	{ .name = "probe_interval", .type = CFG_DURATION,
+	  AT(cfg_gossip_t, probe_interval_ms), .def = "0", .max = 60000,
+	  .desc = "SWIM probe period; 0 = the protocol default" },
+	{ .name = "probe_timeout", .type = CFG_DURATION,
+	  AT(cfg_gossip_t, probe_timeout_ms), .def = "0", .max = 60000,
+	  .desc = "ack timeout of a probe; 0 = the protocol default" },
+	{ .name = "gossip_interval", .type = CFG_DURATION,
+	  AT(cfg_gossip_t, gossip_interval_ms), .def = "0", .max = 60000,
+	  .desc = "period of the fast gossip round; 0 = the protocol "
+		  "default" },
+	{ .name = "pushpull_interval", .type = CFG_DURATION,
+	  AT(cfg_gossip_t, pushpull_interval_ms), .def = "0",
+	  .max = 3600000,
+	  .desc = "full state exchange period (grows with N); 0 = the "
+		  "protocol default" },
+	{ .name = "suspicion_mult", .type = CFG_UINT,
+	  AT(cfg_gossip_t, suspicion_mult), .def = "0", .max = 100,
+	  .desc = "suspicion timeout in probe intervals x log(N); 0 = the "
+		  "protocol default" },
+	{ .name = "load_step", .type = CFG_DOUBLE,
+	  AT(cfg_gossip_t, load_step), .def = "0", .dmin = 0, .dmax = 1,
+	  .desc = "load factor change gossiped at once (smaller ones wait "
+		  "for the refresh); 0 = the protocol default" },
+	{ .name = "leave_timeout", .type = CFG_DURATION,
+	  AT(cfg_gossip_t, leave_timeout_ms), .def = "500ms", .max = 10000,
+	  .desc = "on shutdown, keep gossiping this long after announcing "
+		  "the leave" },
+	{ .name = "rebuild_delay", .type = CFG_DURATION,
+	  AT(cfg_gossip_t, rebuild_delay_ms), .def = "20ms", .max = 1000,
+	  .desc = "coalesce cluster changes this long before rebuilding "
+		  "the answer view" },
+};
+static const struct cfg_item health_items[] = {
+	{ .name = "interval", .type = CFG_DURATION,
+	  AT(cfg_health_t, interval_ms), .def = "2s", .max = 3600000,
+	  .desc = "TCP connect probe period of this node's endpoints (with "
+		  "gossip); 0 = no probes, always healthy" },
+	{ .name = "timeout", .type = CFG_DURATION,
+	  AT(cfg_health_t, timeout_ms), .def = "1s", .min = 1,
+	  .max = 3600000, .desc = "connect timeout of one probe" },
+	{ .name = "rise", .type = CFG_UINT, AT(cfg_health_t, rise),
+	  .def = "2", .min = 1, .max = 100,
+	  .desc = "passing probes in a row before an endpoint is healthy" },
+	{ .name = "fall", .type = CFG_UINT, AT(cfg_health_t, fall),
+	  .def = "2", .min = 1, .max = 100,
+	  .desc = "failing probes in a row before an endpoint is unhealthy" },
+};
+static const struct cfg_section gossip_section =
+	SECTION_OF(gossip_items, cfg_gossip_t, finish_gossip);
+static const struct cfg_section health_section =
+	SECTION_OF(health_items, cfg_health_t, finish_health);
 
 static const struct cfg_section node_section =
 	SECTION_OF(node_items, cfg_node_t, finish_node);
@@ -1375,6 +1686,22 @@ static const struct cfg_item root_items[] = {
 	{ .name = "load", .type = CFG_SECTION,
 	  .off = offsetof(struct agent_config, load), .sub = &load_section_,
 	  .desc = "the load signal and its watermarks" },
+	{ .name = "anycast", .type = CFG_SECTION,
+	  .off = offsetof(struct agent_config, anycast),
+	  .sub = &anycast_section,
+	  .desc = "the anycast address, its TUN device and health gate" },
+	{ .name = "bird", .type = CFG_SECTION,
+	  .off = offsetof(struct agent_config, bird), .sub = &bird_section,
+	  .desc = "the local BIRD that announces the anycast address" },
+	{ .name = "drain", .type = CFG_SECTION,
+	  .off = offsetof(struct agent_config, drain), .sub = &drain_section,
+	  .desc = "graceful shutdown" },
+	{ .name = "gossip", .type = CFG_SECTION,
+	  .off = offsetof(struct agent_config, gossip), .sub = &gossip_section,
+	  .desc = "cluster membership (SWIM); absent = single node" },
+	{ .name = "health", .type = CFG_SECTION,
+	  .off = offsetof(struct agent_config, health), .sub = &health_section,
+	  .desc = "health probes of this node's endpoints" },
 	{ .name = "services", .type = CFG_SECTIONS,
 	  AT(struct agent_config, services),
 	  COUNT(struct agent_config, n_services), .sub = &service_section,

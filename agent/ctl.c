@@ -85,7 +85,120 @@ static void render_status(json_t *d)
 	printf("config      %s (%d services, %d reloads, %d rejected)\n", str(cfg, "path"),
 	       (int)num(cfg, "services"), (int)num(cfg, "reloads"),
 	       (int)num(cfg, "reload_failures"));
+	json_t *any = json_object_get(d, "anycast");
+	if (json_is_true(json_object_get(any, "configured")))
+		printf("anycast     %s (%s)%s, BIRD %s\n",
+		       json_is_true(json_object_get(any, "announced")) ? "announced" : "withdrawn",
+		       str(any, "reason"),
+		       json_is_true(json_object_get(any, "draining")) ? ", draining" : "",
+		       json_is_true(json_object_get(any, "bird_connected")) ? "connected" : "not connected");
+	json_t *g = json_object_get(d, "gossip");
+	if (json_is_true(json_object_get(g, "enabled"))) {
+		json_t *m = json_object_get(g, "members");
+		printf("gossip      %s on %s, cluster %s, %s; members alive %d, suspect %d, "
+		       "dead %d, left %d\n",
+		       json_is_true(json_object_get(g, "joined")) ? "joined" : "not joined",
+		       str(g, "advertise"), str(g, "cluster"),
+		       json_is_true(json_object_get(g, "encrypted")) ? "encrypted" : "PLAINTEXT",
+		       (int)num(m, "alive"), (int)num(m, "suspect"), (int)num(m, "dead"),
+		       (int)num(m, "left"));
+		printf("            local endpoints %d healthy of %d; auth failures %lld, "
+		       "suspicions %lld raised, %lld refuted\n",
+		       (int)num(g, "local_endpoints_healthy"), (int)num(g, "local_endpoints"),
+		       (long long)num(g, "auth_failures"), (long long)num(g, "suspicions_raised"),
+		       (long long)num(g, "suspicions_refuted"));
+	}
 }
+
+/* `members` and `keyring`: see agent/cluster.c for the fields. */
+static void render_members(json_t *d)
+{
+	json_t *m;
+	size_t i;
+
+	printf("%-20s %-40s %-7s %10s %6s %5s %9s %8s\n", "NAME", "ADDRESS", "STATE",
+	       "INCARN", "FACTOR", "UTIL", "ENDPOINTS", "AGE");
+	json_array_foreach(d, i, m) {
+		char eps[24];
+		snprintf(eps, sizeof(eps), "%d/%d", (int)num(m, "endpoints_healthy"),
+			 (int)num(m, "endpoints"));
+		printf("%-20s %-40s %-7s %10lld %6.2f %4.0f%% %9s %7.1fs%s\n", str(m, "name"),
+		       str(m, "address"), str(m, "state"), (long long)num(m, "incarnation"),
+		       num(m, "load_factor"), 100 * num(m, "utilisation"), eps,
+		       num(m, "age_ms") / 1000, json_is_true(json_object_get(m, "self")) ? " (self)" : "");
+	}
+}
+
+static void render_keyring(json_t *d)
+{
+	json_t *k;
+	size_t i;
+
+	if (json_is_string(json_object_get(d, "key")) && !json_object_get(d, "keys")) {
+		printf("%s\n", str(d, "key"));	/* keyring generate */
+		return;
+	}
+	printf("keyring file %s\n", str(d, "file"));
+	json_array_foreach(json_object_get(d, "keys"), i, k)
+		printf("  %s%s\n", str(k, "key"),
+		       json_is_true(json_object_get(k, "primary")) ? "  (primary)" : "");
+}
+
+/* `routes`, `drain`, `undrain`: see agent/anycast.c for the fields. */
+static void render_routes(json_t *d)
+{
+	json_t *e, *g = json_object_get(d, "gate"), *b = json_object_get(d, "bird");
+	json_t *sc = json_object_get(g, "selfcheck");
+	size_t i;
+
+	if (!json_is_true(json_object_get(d, "configured"))) {
+		printf("anycast is not configured (anycast.addresses)\n");
+		return;
+	}
+	printf("%-39s %-10s %-20s %-21s %s\n", "ADDRESS", "STATE", "REASON",
+	       "SINCE", "BIRD EXPORT");
+	json_array_foreach(json_object_get(d, "addresses"), i, e) {
+		json_t *since = json_object_get(e, "since"), *x = json_object_get(e, "bird_exported");
+		char ago[40];
+		snprintf(ago, sizeof(ago), "%s", str(since, "time"));
+		printf("%-39s %-10s %-20s %-21s %s (%.1fs ago)\n", str(e, "address"), str(e, "state"),
+		       str(e, "reason"), ago,
+		       json_is_null(x) ? "unknown" : json_is_true(x) ? "yes" : "no",
+		       num(since, "seconds_ago"));
+	}
+	json_t *last = json_object_get(sc, "last");
+	printf("gate        %s (%s), %d transitions; interface %s\n",
+	       json_is_true(json_object_get(g, "announce")) ? "announce" : "withdraw",
+	       str(g, "reason"), (int)num(g, "transitions"), str(d, "interface"));
+	printf("  self-check %s, %lld ok, %lld failed, last rtt %lld us, every %lld ms%s\n",
+	       json_is_null(last) ? "pending" : json_is_true(last) ? "passing" : "failing",
+	       (long long)num(sc, "ok_total"), (long long)num(sc, "failed_total"),
+	       (long long)num(sc, "last_rtt_us"), (long long)num(sc, "interval_ms"),
+	       json_is_true(json_object_get(sc, "dns_paused")) ? " (DNS paused by test command)" : "");
+	printf("  gossip     %s%s\n",
+	       json_is_true(json_object_get(g, "joined")) ? "joined" : "not joined",
+	       json_is_true(json_object_get(g, "wait_for_gossip")) ? " (the gate waits for it)" :
+	       " (not waited for: anycast.wait_for_gossip is false)");
+	printf("  draining   %s%s\n", json_is_true(json_object_get(g, "draining")) ? "yes" : "no",
+	       json_is_true(json_object_get(g, "exiting")) ? " (exiting after the linger)" : "");
+	if (!json_is_true(json_object_get(b, "configured"))) {
+		printf("bird        not configured\n");
+		return;
+	}
+	printf("bird        %s %s", str(b, "socket"),
+	       json_is_true(json_object_get(b, "connected")) ? "connected" : "NOT connected");
+	if (json_is_string(json_object_get(b, "error")))
+		printf(" (%s)", str(b, "error"));
+	printf(", since %s\n", str(json_object_get(b, "since"), "time"));
+	json_array_foreach(json_object_get(b, "protocols"), i, e)
+		printf("  %-16s %-8s %-6s %-20s %s\n", str(e, "name"), str(e, "proto"),
+		       str(e, "state"), str(e, "since"), str(e, "info"));
+	json_t *bfd = json_object_get(b, "bfd_sessions");
+	json_array_foreach(bfd, i, e)
+		printf("  bfd %-39s %-8s %-6s %s\n", str(e, "address"), str(e, "interface"),
+		       str(e, "state"), str(e, "since"));
+}
+
 
 static void render_services(json_t *d)
 {
@@ -138,6 +251,11 @@ static const struct {
 	{ "services", render_services },
 	{ "commands", render_commands },
 	{ "reload", render_reload },
+	{ "members", render_members },
+	{ "keyring", render_keyring },
+	{ "routes", render_routes },
+	{ "drain", render_routes },
+	{ "undrain", render_routes },
 };
 
 static void usage(FILE *f)
@@ -148,7 +266,9 @@ static void usage(FILE *f)
 		"  -j, --json          print the daemon's JSON answer\n"
 		"  -t, --timeout SEC   give up after SEC seconds (default 5)\n"
 		"  -h, --help          this text\n"
-		"Commands: status, services, reload, commands (ask the daemon for the full list)\n");
+		"Commands: status, services, reload, routes, drain, undrain, members,\n"
+		"          keyring list|install KEY|use KEY|remove KEY|generate, commands\n"
+		"          (ask the daemon for the full list)\n");
 }
 
 /* Sends one request line and reads one response line. */

@@ -84,6 +84,11 @@ int agent_rebuild_view(struct agent *a)
 	struct dns_endpoint_spec *eps = NULL, *nsa = NULL;
 	size_t n_eps = 0, k = 0;
 	int err = AS_ENOMEM;
+	/* With gossip, services come from the cluster view (cluster.c). */
+	struct agent_cluster_view cv = { 0 };
+	if (a->cluster && (err = agent_cluster_view_services(a, &cv)))
+		return err;
+	err = AS_ENOMEM;
 
 	for (size_t i = 0; i < c->n_services; i++)
 		n_eps += c->services[i].n_endpoints;
@@ -144,8 +149,8 @@ int agent_rebuild_view(struct agent *a)
 		.soa_expire = 86400,
 		.soa_minimum = c->dns.negative_ttl,
 		.apex_ttl = 3600,
-		.services = svcs,
-		.n_services = c->n_services,
+		.services = a->cluster ? cv.svcs : svcs,
+		.n_services = a->cluster ? cv.n_svcs : c->n_services,
 	};
 	dns_view_t *v = dns_view_new(&spec, &err);
 	if (!v)
@@ -158,6 +163,7 @@ int agent_rebuild_view(struct agent *a)
 	a->factor_in_view = a->load.factor;
 	err = AS_OK;
 out:
+	agent_cluster_view_free(&cv);
 	free(svcs);
 	free(eps);
 	free(nsa);
@@ -183,6 +189,8 @@ static void update_snapshot(struct agent *a)
 	s.n_services = a->cfg->n_services;
 	for (size_t i = 0; i < a->cfg->n_services; i++)
 		s.n_endpoints += a->cfg->services[i].n_endpoints;
+	agent_anycast_snapshot(a, &s.anycast);
+	agent_cluster_snapshot(a, &s.cluster);
 	pthread_mutex_lock(&a->snap_lock);
 	a->snap = s;
 	pthread_mutex_unlock(&a->snap_lock);
@@ -192,6 +200,7 @@ static void on_load_timer(uv_timer_t *t)
 {
 	struct agent *a = t->data;
 	agent_sample_load(a);
+	agent_cluster_on_load(a);
 	if (fabs(a->load.factor - a->factor_in_view) >= FACTOR_STEP ||
 	    (a->load.factor == 0) != (a->factor_in_view == 0)) {
 		int err = agent_rebuild_view(a);
@@ -253,6 +262,7 @@ int agent_reload(struct agent *a, char *err, size_t errlen)
 		update_snapshot(a);
 		return rc;
 	}
+	agent_cluster_reload(a, old);
 	agent_config_free(old);
 	/* Parsing a large catalog leaves freed heap behind; give it back. */
 	malloc_trim(0);
@@ -272,6 +282,8 @@ static void on_signal(uv_signal_t *h, int signum)
 		agent_reload(a, err, sizeof(err));
 		return;
 	}
+	if (agent_anycast_on_signal(a, signum))
+		return;	/* draining first; see agent/anycast.c */
 	as_notice("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	agent_request_stop(a, 0);
 }
@@ -292,6 +304,8 @@ void agent_request_stop(struct agent *a, int exit_code)
 	uv_close((uv_handle_t *)&a->sig_hup, close_cb);
 	uv_close((uv_handle_t *)&a->sig_term, close_cb);
 	uv_close((uv_handle_t *)&a->sig_int, close_cb);
+	agent_anycast_close(a);
+	agent_cluster_close(a);	/* graceful leave */
 	if (a->control) {
 		agent_control_close(a->control);
 		a->control = NULL;
@@ -338,19 +352,34 @@ int agent_start(struct agent *a)
 	agent_sample_load(a);
 	if (!isfinite(a->load.cpu_util))
 		a->load.cpu_util = 0;
+	/* Gossip first: with it, the first view is built from the cluster
+	 * view, never from other nodes' catalog entries. */
+	err = agent_cluster_start(a);
+	if (err)
+		return err;
 	err = agent_rebuild_view(a);
 	if (err) {
 		as_err("cannot build the answer view: %s", as_strerror(err));
 		return err;
 	}
+	/* The anycast TUN and its addresses must exist before the DNS
+	 * server binds them. */
+	struct sockaddr_storage *listen = NULL;
+	size_t n_listen = 0;
+	err = agent_anycast_new(a, &listen, &n_listen);
+	if (err) {
+		free(listen);
+		return err;
+	}
 	struct dns_server_config sc = {
-		.listen = c->dns.listen_addrs,
-		.n_listen = c->dns.n_listen,
+		.listen = listen,
+		.n_listen = n_listen,
 		.workers = c->dns.workers,
 		.tcp_idle_timeout_ms = c->dns.tcp_idle_timeout_ms,
 		.tcp_max_clients = c->dns.tcp_max_clients,
 	};
 	a->dns = dns_server_new(&sc, a->view, &err);
+	free(listen);
 	if (!a->dns)
 		return err;
 	err = agent_control_new(a, c->control.socket, &a->control);
@@ -381,6 +410,9 @@ int agent_start(struct agent *a)
 	err = dns_server_start(a->dns);
 	if (err)
 		return err;
+	err = agent_anycast_start(a);
+	if (err)
+		return err;
 	char buf[AS_SOCKADDR_STRLEN];
 	for (size_t i = 0; i < dns_server_listener_count(a->dns); i++)
 		as_notice("serving %s on %s (udp, tcp), %u workers", c->dns.zone,
@@ -406,6 +438,8 @@ void agent_free(struct agent *a)
 		agent_control_close(a->control);
 		a->control = NULL;
 	}
+	agent_anycast_close(a);
+	agent_cluster_close(a);
 	/* Let close callbacks run; then nothing may be left open. */
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	if (a->metrics)
@@ -414,6 +448,8 @@ void agent_free(struct agent *a)
 		dns_server_stop(a->dns);
 		dns_server_free(a->dns);
 	}
+	agent_anycast_free(a);	/* closes the TUN: the route goes */
+	agent_cluster_free(a);
 	if (uv_loop_close(&a->loop) == UV_EBUSY)
 		as_warn("event loop closed with handles still open");
 	dns_view_unref(a->view);

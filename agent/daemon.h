@@ -12,9 +12,49 @@
 
 #include "agent/agent.h"
 #include "dns/dns.h"
+#include "gossip/gossip.h"
 
 struct agent_control;
 struct agent_metrics;
+struct agent_anycast;
+struct agent_cluster;
+
+/* Gossip state for the metrics thread (cluster.c). */
+struct agent_cluster_snap {
+	bool enabled;		/* a gossip section is configured */
+	bool joined;
+	struct gossip_metrics m;
+	size_t local_endpoints, local_healthy;
+	uint64_t view_builds, view_failures, skipped_endpoints;
+	uint64_t keyring_changes;
+};
+
+/* Anycast, health gate and BIRD state for the metrics thread (anycast.c). */
+#define AGENT_ANYCAST_ADDRS 16	/* = ROUTE_ANYCAST_MAX */
+#define AGENT_ANYCAST_PROTOS 32
+#define AGENT_ANYCAST_BFD 32
+struct agent_anycast_snap {
+	bool configured;	/* anycast.addresses given */
+	bool checking;		/* a DNS self-check runs */
+	bool healthy;		/* /healthz: 200 */
+	char health_reason[32];
+	bool announce, draining;
+	uint64_t transitions, checks_ok, checks_failed;
+	size_t n;
+	struct {
+		char address[48];
+		bool announced;
+		int exported;	/* -1 unknown */
+	} addr[AGENT_ANYCAST_ADDRS];
+	bool bird_configured, bird_up;
+	size_t n_protos, n_bfd;
+	struct {
+		char name[64], proto[16], state[16], info[64];
+	} protos[AGENT_ANYCAST_PROTOS];
+	struct {
+		char address[48], state[16];
+	} bfd[AGENT_ANYCAST_BFD];
+};
 
 /* Counters and gauges that the metrics thread reads: copied under a mutex
  * by the loop thread, so the HTTP thread never touches loop state. */
@@ -25,6 +65,8 @@ struct agent_snapshot {
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t view_builds;
 	size_t n_services, n_endpoints;
+	struct agent_anycast_snap anycast;
+	struct agent_cluster_snap cluster;
 };
 
 struct agent {
@@ -55,6 +97,9 @@ struct agent {
 	uint64_t reloads_ok, reloads_failed;
 	int exit_code;
 	bool stopping;
+	struct agent_anycast *anycast;	/* anycast.c */
+	bool anycast_joined_early;	/* set_joined before anycast.c started */
+	struct agent_cluster *cluster;	/* cluster.c; NULL without gossip */
 };
 
 /* daemon.c */
@@ -83,6 +128,105 @@ size_t agent_command_count(void);
 const struct agent_command *agent_command_at(size_t i);
 json_t *agent_status_json(struct agent *a);
 json_t *agent_services_json(const dns_view_t *view);
+
+/* anycast.c: the anycast TUN, health gate, drain and BIRD state.
+ * agent_anycast_new runs before dns_server_new (it creates the TUN and
+ * returns the DNS listeners with the anycast addresses added, malloc'd);
+ * _start after dns_server_start; _close from agent_request_stop and
+ * agent_free (idempotent); _free after the DNS server is gone. */
+int agent_anycast_new(struct agent *a, struct sockaddr_storage **listen,
+		      size_t *n_listen);
+int agent_anycast_start(struct agent *a);
+void agent_anycast_close(struct agent *a);
+void agent_anycast_free(struct agent *a);
+/* SIGTERM with anycast: starts the drain and linger, returns true (the
+ * caller does not stop). false: stop as usual (also the second signal). */
+bool agent_anycast_on_signal(struct agent *a, int signum);
+/* Gossip joined a cluster (gate input; only matters with
+ * anycast.wait_for_gossip). */
+void agent_anycast_set_joined(struct agent *a, bool joined);
+int agent_anycast_set_draining(struct agent *a, bool draining);
+void agent_anycast_snapshot(struct agent *a, struct agent_anycast_snap *s);
+void agent_anycast_metrics(FILE *f, const struct agent_anycast_snap *s);
+json_t *agent_anycast_status_json(struct agent *a);
+json_t *agent_anycast_routes_json(struct agent *a);
+json_t *agent_anycast_cmd_routes(struct agent *a, json_t *args, char *err, size_t errlen);
+json_t *agent_anycast_cmd_drain(struct agent *a, json_t *args, char *err, size_t errlen);
+json_t *agent_anycast_cmd_undrain(struct agent *a, json_t *args, char *err, size_t errlen);
+json_t *agent_anycast_cmd_test(struct agent *a, json_t *args, char *err, size_t errlen);
+/* Pure parts of the self-check, for tests. */
+int agent_anycast_build_query(const char *zone, uint8_t *buf, size_t len, size_t *out);
+bool agent_anycast_reply_ok(const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen);
+
+/* cluster.c: gossip membership, the local node record and the answer
+ * view from the cluster view. Everything is a no-op without a gossip
+ * section (a->cluster stays NULL). _start runs first in agent_start (so
+ * the first view already comes from gossip); _close from
+ * agent_request_stop and agent_free (idempotent: graceful leave, then the
+ * sockets close after gossip.leave_timeout); _free after the loop has
+ * run. */
+int agent_cluster_start(struct agent *a);
+void agent_cluster_close(struct agent *a);
+void agent_cluster_free(struct agent *a);
+/* After a successful reload: re-announces changed local endpoints. */
+void agent_cluster_reload(struct agent *a, const struct agent_config *old);
+/* After every load sample: pushes the load into gossip. */
+void agent_cluster_on_load(struct agent *a);
+/* The services of the answer view from the cluster view (alive members
+ * only; attributes from the catalog, else from gossip). The arrays point
+ * into the core and the config: use them before the loop runs again. */
+struct agent_cluster_view {
+	struct dns_service_spec *svcs;
+	size_t n_svcs;
+	struct dns_endpoint_spec *eps;
+};
+int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v);
+void agent_cluster_view_free(struct agent_cluster_view *v);
+void agent_cluster_snapshot(struct agent *a, struct agent_cluster_snap *s);
+void agent_cluster_metrics(FILE *f, const struct agent_cluster_snap *s);
+json_t *agent_cluster_status_json(struct agent *a);
+json_t *agent_cluster_cmd_members(struct agent *a, json_t *args, char *err, size_t errlen);
+json_t *agent_cluster_cmd_keyring(struct agent *a, json_t *args, char *err, size_t errlen);
+
+/* probe.c: TCP connect health probes. The pure rise/fall machine: an
+ * endpoint starts unknown (counted healthy), the first result settles it,
+ * then `fall` failures / `rise` successes in a row flip it. */
+enum { AGENT_PROBE_UNKNOWN = 0, AGENT_PROBE_UP = 1, AGENT_PROBE_DOWN = 2 };
+struct agent_probe_state {
+	int health;
+	uint32_t streak;	/* results in a row against the state */
+	uint64_t checks_ok, checks_failed, transitions;
+};
+/* Feeds one result; true when the health (as agent_probe_healthy) flipped. */
+bool agent_probe_feed(struct agent_probe_state *s, bool ok, uint32_t rise,
+		      uint32_t fall);
+bool agent_probe_healthy(const struct agent_probe_state *s);
+/* The libuv prober: one timer, a connect attempt per target per interval. */
+struct agent_probe_target {
+	int family;		/* AF_INET6 or AF_INET */
+	uint8_t addr[16];
+	uint16_t port;
+};
+struct agent_prober_config {
+	uint64_t interval_ms, timeout_ms;
+	uint32_t rise, fall;
+};
+typedef void (*agent_probe_change_cb)(void *arg, size_t idx, bool healthy);
+struct agent_prober;
+int agent_prober_new(uv_loop_t *loop, const struct agent_prober_config *cfg,
+		     agent_probe_change_cb cb, void *arg,
+		     struct agent_prober **out);
+/* Replaces the targets; a target that stays (same address and port) keeps
+ * its state. Indices in callbacks refer to the newest list. */
+int agent_prober_set_targets(struct agent_prober *p,
+			     const struct agent_probe_target *t, size_t n);
+void agent_prober_set_config(struct agent_prober *p,
+			     const struct agent_prober_config *cfg);
+size_t agent_prober_count(const struct agent_prober *p);
+const struct agent_probe_state *agent_prober_state(const struct agent_prober *p,
+						   size_t i);
+/* Stops probing; memory goes once attempts in flight have closed. */
+void agent_prober_close(struct agent_prober *p);
 
 /* metrics.c */
 int agent_metrics_new(struct agent *a, const char *listen,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "gossip/gossip.h"
 #include "lib/as.h"
 
 #define DEFAULT_CONFIG "/etc/anysteer/anysteer.yaml"
@@ -23,6 +24,7 @@ static void usage(FILE *f)
 		"  -f, --foreground       stay in the foreground and log to stderr\n"
 		"  -l, --log-level LEVEL  error, warning, notice (default), info, debug\n"
 		"      --help-config      list every configuration key with its default\n"
+		"      --generate-key     print a new gossip key (base64) for a keyring file\n"
 		"  -V, --version          print the version\n"
 		"  -h, --help             this text\n");
 }
@@ -35,6 +37,7 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help-config", no_argument, NULL, 'S' },
+		{ "generate-key", no_argument, NULL, 'K' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -66,6 +69,15 @@ int main(int argc, char **argv)
 		case 'S':
 			agent_config_print_schema(stdout);
 			return 0;
+		case 'K': {
+			uint8_t key[GOSSIP_KEY_LEN];
+			char b64[GOSSIP_KEY_B64_LEN];
+			gossip_key_generate(key);
+			gossip_key_format(key, b64);
+			memset(key, 0, sizeof(key));
+			printf("%s\n", b64);
+			return 0;
+		}
 		case 'V':
 			printf("anysteerd %s\n", PACKAGE_VERSION);
 			return 0;

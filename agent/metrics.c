@@ -118,6 +118,8 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 	fprintf(f, "anysteer_catalog_services %zu\n", s->n_services);
 	counter_head(f, "anysteer_catalog_endpoints", "Endpoints in the catalog.", "gauge");
 	fprintf(f, "anysteer_catalog_endpoints %zu\n", s->n_endpoints);
+	agent_anycast_metrics(f, &s->anycast);
+	agent_cluster_metrics(f, &s->cluster);
 
 	if (fclose(f)) {
 		free(buf);
@@ -142,6 +144,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
 						       MHD_RESPMEM_PERSISTENT);
 		code = MHD_HTTP_METHOD_NOT_ALLOWED;
+	} else if (strcmp(url, "/healthz") == 0) {
+		/* Kubernetes readiness: 200 while the gate announces (or,
+		 * without anycast, while DNS answers its self-check). */
+		struct agent_snapshot snap;
+		char msg[96];
+		agent_snapshot(m->agent, &snap);
+		int n = snprintf(msg, sizeof(msg), "%s: %s\n",
+				 snap.anycast.healthy ? "ok" : "unhealthy",
+				 snap.anycast.health_reason);
+		resp = MHD_create_response_from_buffer((size_t)n, msg,
+						       MHD_RESPMEM_MUST_COPY);
+		code = snap.anycast.healthy ? MHD_HTTP_OK :
+					      MHD_HTTP_SERVICE_UNAVAILABLE;
 	} else if (strcmp(url, "/metrics") != 0) {
 		static const char msg[] = "not found: metrics are at /metrics\n";
 		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,

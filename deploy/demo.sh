@@ -1,12 +1,28 @@
 #!/bin/sh
-# The main demo: installs what is missing, builds anysteer, starts anysteerd
-# on loopback with deploy/examples/demo.yaml, and shows real queries and the
-# operator's view. `deploy/demo.sh --keep` leaves the daemon running.
+# The main demo (as root): installs what is missing, builds anysteer, then
+#
+#   deploy/demo.sh            starts an emulated 3-node cluster in network
+#                             namespaces (deploy/testbed/testbed.sh demo):
+#                             upstream router with BIRD and ECMP, 3 nodes
+#                             with BIRD + anysteerd announcing the anycast
+#                             address, a client; queries show which node
+#                             answered (NSID); one agent is killed (-9) and
+#                             the route fails over; everything is removed.
+#   deploy/demo.sh --local    one anysteerd on loopback with
+#                             deploy/examples/demo.yaml, real queries and the
+#                             operator's view; add --keep to leave it running.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 keep=no
-[ "${1:-}" = "--keep" ] && keep=yes
+mode=testbed
+for arg in "$@"; do
+	case $arg in
+	--keep) keep=yes ;;
+	--local) mode=local ;;
+	*) echo "usage: $0 [--local [--keep]]" >&2; exit 2 ;;
+	esac
+done
 cd "$top"
 ./deploy/install-deps.sh
 [ -x configure ] || autoreconf -fi >/dev/null
@@ -15,6 +31,11 @@ mkdir -p "$build"
 cd "$build"
 [ -f Makefile ] || "$top/configure" -q
 make -s -j"$(nproc 2>/dev/null || echo 2)"
+
+if [ "$mode" = testbed ]; then
+	[ "$(id -u)" = 0 ] || { echo "the cluster demo needs root (or: $0 --local)" >&2; exit 1; }
+	top_builddir="$build" exec "$top/deploy/testbed/testbed.sh" demo
+fi
 
 mkdir -p /tmp/anysteer-demo
 log=/tmp/anysteer-demo/anysteerd.log

@@ -6,6 +6,21 @@ SH_LOG_COMPILER = /bin/sh
 
 TESTS += tests/integration/test_daemon_dns.py
 EXTRA_DIST += tests/integration/anysteer_test.py tests/integration/test_daemon_dns.py
+TESTS += tests/integration/test_cluster.py
+EXTRA_DIST += tests/integration/test_cluster.py
+
+# Anycast (issue 4): one node, then the emulated cluster of
+# deploy/testbed/testbed.sh. Root + BIRD, else SKIP (77).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_agent_anycast
+TESTS += tests/unit/test_agent_anycast
+endif
+tests_unit_test_agent_anycast_SOURCES = tests/unit/test_agent_anycast.c
+tests_unit_test_agent_anycast_CFLAGS = $(AGENT_TEST_CFLAGS) $(JANSSON_CFLAGS) $(LIBUV_CFLAGS)
+tests_unit_test_agent_anycast_LDADD = $(AGENT_TEST_LDADD)
+TESTS += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py
+EXTRA_DIST += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py \
+	deploy/testbed/testbed.sh deploy/testbed/querier.py tests/bench/failover-bench.sh tests/bench/failover-bench.py
 
 # Script tests have no objects, so in a VPATH build (distcheck) nothing
 # else creates their folders for the .log and .trs files.

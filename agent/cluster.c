@@ -1,0 +1,1189 @@
+/*
+ * agent/cluster.c - the agent's side of gossip: the local node record,
+ * the cluster view as the source of the answer view, the keyring on disk,
+ * and the operator's view of all of it (members, keyring, status,
+ * metrics).
+ *
+ * Design. The gossip module (gossip/gossip.h) is a pure core plus a libuv
+ * adapter; this file only feeds it and reads it, on the loop thread.
+ *
+ * - Local record: the catalog endpoints whose node is this node, each
+ *   with the health of its TCP connect probe (agent/probe.c), and the
+ *   load from the daemon's sampler, pushed on every sample (the core
+ *   decides what is worth gossiping). Endpoints are re-announced only when
+ *   they change (a probe flips, a reload edits the catalog).
+ * - Answer view: agent_rebuild_view() asks agent_cluster_view_services()
+ *   for its services. Only alive members contribute endpoints, so a
+ *   suspect, dead or left node leaves answers with the rebuild that
+ *   follows the change. Each endpoint carries its node's gossiped load
+ *   factor (this node's own from the sampler, which is fresher); service
+ *   attributes come from the local catalog, or from the gossiped port and
+ *   zone defaults for a service only other nodes know. Gossip change
+ *   notifications arm a short timer (gossip.rebuild_delay), so a burst of
+ *   changes costs one rebuild and no query ever waits for one.
+ * - Anything remote is input: a gossiped service name that is not a DNS
+ *   label we can serve is skipped and counted, never a failed view.
+ * - Keyring: the core owns the keyring; install/use/remove change it and
+ *   then persist the file (atomically, mode 0600). A failed write undoes
+ *   the change, so memory and disk never disagree.
+ * - Shutdown: a graceful leave, then a few more gossip rounds
+ *   (gossip.leave_timeout) before the sockets close.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/daemon.h"
+#include "lib/as.h"
+
+struct agent_cluster {
+	struct agent *a;
+	struct gossip_uv *uv;
+	struct gossip_core *core;	/* owned by uv; NULL once closing */
+	char name[GOSSIP_NAME_MAX + 1];
+	char label[GOSSIP_LABEL_MAX + 1];
+	char *keyring_path;		/* NULL: no file (plaintext) */
+	struct sockaddr_storage bind, advertise;
+
+	struct agent_prober *prober;
+	struct gossip_endpoint *local;	/* parallel to the prober targets */
+	size_t n_local;
+	bool probing;
+
+	uv_timer_t rebuild_timer, leave_timer, join_timer;
+	uint64_t join_backoff_ms;
+	int open_handles;
+	bool uv_closed;			/* gossip_uv_close's callback ran */
+	bool closing, joined;
+
+	uint64_t view_builds, view_failures, skipped_endpoints;
+	uint64_t keyring_changes;
+};
+
+static uint64_t now_ms(struct agent *a)
+{
+	return uv_now(&a->loop);
+}
+
+/* ---- the local record ---------------------------------------------------- */
+
+static void rebuild_soon(struct agent_cluster *cl);
+
+/* This node's catalog endpoints, in catalog order, with their probe
+ * targets. Returns the count or a negative code (too many for a record). */
+static int local_endpoints(const struct agent_config *c, const char *self,
+			   struct gossip_endpoint **eps_out,
+			   struct agent_probe_target **tgt_out)
+{
+	size_t n = 0, k = 0;
+
+	*eps_out = NULL;
+	*tgt_out = NULL;
+	for (size_t i = 0; i < c->n_services; i++)
+		for (size_t j = 0; j < c->services[i].n_endpoints; j++)
+			n += strcmp(c->services[i].endpoints[j].node, self) == 0;
+	if (n > GOSSIP_ENDPOINTS_MAX)
+		return AS_ELIMIT;
+	struct gossip_endpoint *eps = calloc(n ? n : 1, sizeof(*eps));
+	struct agent_probe_target *tgt = calloc(n ? n : 1, sizeof(*tgt));
+	if (!eps || !tgt) {
+		free(eps);
+		free(tgt);
+		return AS_ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct agent_service *s = &c->services[i];
+		for (size_t j = 0; j < s->n_endpoints; j++) {
+			const struct agent_endpoint *e = &s->endpoints[j];
+			if (strcmp(e->node, self) != 0)
+				continue;
+			struct gossip_endpoint *g = &eps[k];
+			snprintf(g->service, sizeof(g->service), "%s", s->name);
+			if (e->family == AF_INET) {
+				/* IPv4 travels IPv4-mapped. */
+				g->addr[10] = g->addr[11] = 0xff;
+				memcpy(g->addr + 12, e->addr, 4);
+			} else {
+				memcpy(g->addr, e->addr, 16);
+			}
+			g->port = s->port;
+			g->weight = (uint16_t)AS_MIN(e->weight, 65535u);
+			g->healthy = true;
+			tgt[k].family = e->family;
+			memcpy(tgt[k].addr, e->addr, 16);
+			tgt[k].port = s->port;
+			k++;
+		}
+	}
+	*eps_out = eps;
+	*tgt_out = tgt;
+	return (int)n;
+}
+
+static bool endpoints_equal(const struct gossip_endpoint *a, size_t na,
+			    const struct gossip_endpoint *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i].service, b[i].service) != 0 ||
+		    memcmp(a[i].addr, b[i].addr, 16) != 0 ||
+		    a[i].port != b[i].port || a[i].weight != b[i].weight ||
+		    a[i].healthy != b[i].healthy)
+			return false;
+	return true;
+}
+
+/* Copies probe health into the local endpoints and announces them when
+ * the record changed (or when forced, on start). */
+static void announce_endpoints(struct agent_cluster *cl, bool force)
+{
+	struct gossip_member self;
+	int rc;
+
+	if (!cl->core)
+		return;
+	for (size_t i = 0; i < cl->n_local; i++) {
+		const struct agent_probe_state *st =
+			agent_prober_state(cl->prober, i);
+		cl->local[i].healthy = !st || agent_probe_healthy(st);
+	}
+	if (!force &&
+	    gossip_core_member_find(cl->core, cl->name, now_ms(cl->a), &self) == AS_OK &&
+	    endpoints_equal(self.rec->endpoints, self.rec->n_endpoints,
+			    cl->local, cl->n_local))
+		return;
+	rc = gossip_core_set_endpoints(cl->core, now_ms(cl->a), cl->local,
+				       cl->n_local);
+	if (rc)
+		as_err("gossip: cannot announce local endpoints: %s",
+		       as_strerror(rc));
+	if (cl->uv)
+		gossip_uv_kick(cl->uv);
+}
+
+static void on_probe_change(void *arg, size_t idx, bool healthy)
+{
+	struct agent_cluster *cl = arg;
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (idx < cl->n_local) {
+		const uint8_t *p = cl->local[idx].addr;
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+		if (memcmp(p, mapped, 12) == 0)
+			inet_ntop(AF_INET, p + 12, addr, sizeof(addr));
+		else
+			inet_ntop(AF_INET6, p, addr, sizeof(addr));
+		as_notice("endpoint %s %s port %u is %s", cl->local[idx].service,
+			  addr, cl->local[idx].port, healthy ? "healthy" : "unhealthy");
+	}
+	announce_endpoints(cl, false);
+}
+
+static struct agent_prober_config prober_config(const struct agent_config *c)
+{
+	return (struct agent_prober_config){
+		.interval_ms = c->health.interval_ms,
+		.timeout_ms = AS_MIN(c->health.timeout_ms, c->health.interval_ms),
+		.rise = c->health.rise,
+		.fall = c->health.fall,
+	};
+}
+
+/* Recomputes the local endpoints from the active config and (re)starts
+ * probing them. */
+static int setup_local(struct agent_cluster *cl, bool force)
+{
+	const struct agent_config *c = cl->a->cfg;
+	struct gossip_endpoint *eps;
+	struct agent_probe_target *tgt;
+	int n = local_endpoints(c, cl->name, &eps, &tgt);
+
+	if (n == AS_ELIMIT) {
+		as_err("gossip: node %s has more than %d endpoints in the "
+		       "catalog; a node record carries at most %d", cl->name,
+		       GOSSIP_ENDPOINTS_MAX, GOSSIP_ENDPOINTS_MAX);
+		return AS_ELIMIT;
+	}
+	if (n < 0)
+		return n;
+	free(cl->local);
+	cl->local = eps;
+	cl->n_local = (size_t)n;
+	bool want_probes = c->health.interval_ms > 0;
+	if (want_probes && !cl->prober) {
+		struct agent_prober_config pc = prober_config(c);
+		int rc = agent_prober_new(&cl->a->loop, &pc, on_probe_change,
+					  cl, &cl->prober);
+		if (rc) {
+			free(tgt);
+			return rc;
+		}
+	} else if (!want_probes && cl->prober) {
+		agent_prober_close(cl->prober);
+		cl->prober = NULL;
+	} else if (cl->prober) {
+		struct agent_prober_config pc = prober_config(c);
+		agent_prober_set_config(cl->prober, &pc);
+	}
+	if (cl->prober) {
+		int rc = agent_prober_set_targets(cl->prober, tgt, (size_t)n);
+		if (rc) {
+			free(tgt);
+			return rc;
+		}
+	}
+	free(tgt);
+	announce_endpoints(cl, force);
+	return AS_OK;
+}
+
+void agent_cluster_on_load(struct agent *a)
+{
+	struct agent_cluster *cl = a->cluster;
+	const struct agent_load_sample *s = &a->load;
+
+	if (!cl || !cl->core || cl->closing)
+		return;
+	struct gossip_load l = {
+		.util = isfinite(s->cpu_util) ? AS_MAX(s->cpu_util, 0.0) : 0,
+		.psi = s->have_psi && isfinite(s->psi_some_avg10)
+			       ? AS_MAX(s->psi_some_avg10 / 100.0, 0.0) : 0,
+		.cpus = s->ncpu,
+		.factor = isfinite(s->factor) ? AS_MAX(s->factor, 0.0) : 1,
+	};
+	int rc = gossip_core_set_load(cl->core, now_ms(a), &l);
+	if (rc)
+		as_debug("gossip: load not accepted: %s", as_strerror(rc));
+	gossip_uv_kick(cl->uv);
+}
+
+/* ---- the cluster view ------------------------------------------------------ */
+
+static void set_joined(struct agent_cluster *cl)
+{
+	if (cl->joined)
+		return;
+	cl->joined = true;	/* sticky: a lonely node keeps serving */
+	uv_timer_stop(&cl->join_timer);
+	as_notice("gossip: joined the cluster %s", cl->label);
+	agent_anycast_set_joined(cl->a, true);
+}
+
+static void on_change(void *arg, const struct gossip_member *m,
+		      enum gossip_state old, unsigned what)
+{
+	struct agent_cluster *cl = arg;
+	char buf[AS_SOCKADDR_STRLEN];
+
+	if (!m->self && m->state == GOSSIP_ALIVE)
+		set_joined(cl);
+	if (!m->self && (what & (GOSSIP_CHANGE_JOIN | GOSSIP_CHANGE_STATE |
+				 GOSSIP_CHANGE_REMOVED))) {
+		if (what & GOSSIP_CHANGE_JOIN)
+			as_notice("gossip: %s (%s) joined", m->rec->name,
+				  as_format_sockaddr(&m->rec->addr, buf, sizeof(buf)));
+		else if (what & GOSSIP_CHANGE_REMOVED)
+			as_info("gossip: %s forgotten", m->rec->name);
+		else if (old != m->state)
+			as_notice("gossip: %s is %s (was %s)", m->rec->name,
+				  gossip_state_name(m->state),
+				  gossip_state_name(old));
+	}
+	/* Our own load is in the view from the sampler already. */
+	if (m->self && what == GOSSIP_CHANGE_LOAD)
+		return;
+	rebuild_soon(cl);
+}
+
+static void on_rebuild_timer(uv_timer_t *t)
+{
+	struct agent_cluster *cl = t->data;
+	int rc = agent_rebuild_view(cl->a);
+
+	if (rc) {
+		cl->view_failures++;
+		as_err("cannot rebuild the answer view: %s", as_strerror(rc));
+	}
+}
+
+static void rebuild_soon(struct agent_cluster *cl)
+{
+	if (cl->closing || uv_is_active((uv_handle_t *)&cl->rebuild_timer))
+		return;
+	uv_timer_start(&cl->rebuild_timer, on_rebuild_timer,
+		       cl->a->cfg->gossip.rebuild_delay_ms, 0);
+}
+
+/* A gossiped service name we can serve: one lower-case DNS label (the
+ * catalog stores names lower case, so every honest node sends them so). */
+static bool servable_label(const char *s)
+{
+	size_t n = strnlen(s, GOSSIP_SERVICE_MAX + 1);
+
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
+		      s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* True when <label>.<zone> is one of the zone's own nameserver names. */
+static bool is_ns_label(const struct agent_config *c, const char *label)
+{
+	size_t ll = strlen(label);
+
+	for (size_t i = 0; i < c->dns.n_nameservers; i++) {
+		const char *ns = c->dns.nameservers[i];
+		if (strncasecmp(ns, label, ll) == 0 && ns[ll] == '.' &&
+		    strcasecmp(ns + ll + 1, c->dns.zone) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct svc_key {
+	const char *name;
+	size_t idx;
+};
+
+static int cmp_svc_key(const void *x, const void *y)
+{
+	return strcmp(((const struct svc_key *)x)->name,
+		      ((const struct svc_key *)y)->name);
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static double sane_factor(double f)
+{
+	if (!isfinite(f))
+		return 1;
+	return f < 0 ? 0 : f > 1 ? 1 : f;
+}
+
+void agent_cluster_view_free(struct agent_cluster_view *v)
+{
+	free(v->svcs);
+	free(v->eps);
+	memset(v, 0, sizeof(*v));
+}
+
+/*
+ * Every alive member's endpoints, grouped by service: catalog services
+ * first (in catalog order, even with no endpoints), then services only
+ * gossip knows, by name. O(E log S) for E endpoints and S services.
+ */
+int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v)
+{
+	struct agent_cluster *cl = a->cluster;
+	const struct agent_config *c = a->cfg;
+	struct gossip_member *mem = NULL;
+	struct svc_key *keys = NULL;
+	const char **extra = NULL;
+	size_t *count = NULL, *fill = NULL;
+	size_t n_mem = 0, n_eps = 0, n_extra = 0, n_svcs;
+	uint64_t now = now_ms(a);
+	int err = AS_ENOMEM;
+
+	memset(v, 0, sizeof(*v));
+	if (!cl || !cl->core)
+		return AS_ESTATE;
+	size_t total = gossip_core_member_count(cl->core);
+	mem = calloc(total ? total : 1, sizeof(*mem));
+	if (!mem)
+		goto out;
+	for (size_t i = 0; i < total; i++) {
+		struct gossip_member m;
+		if (gossip_core_member_get(cl->core, i, now, &m) != AS_OK ||
+		    m.state != GOSSIP_ALIVE)
+			continue;
+		mem[n_mem++] = m;
+		n_eps += m.rec->n_endpoints;
+	}
+
+	/* Service names gossip brings that the catalog lacks. */
+	keys = calloc(c->n_services + 1, sizeof(*keys));
+	extra = calloc(n_eps ? n_eps : 1, sizeof(*extra));
+	if (!keys || !extra)
+		goto out;
+	for (size_t i = 0; i < c->n_services; i++)
+		keys[i] = (struct svc_key){ c->services[i].name, i };
+	qsort(keys, c->n_services, sizeof(*keys), cmp_svc_key);
+	for (size_t i = 0; i < n_mem; i++) {
+		for (uint32_t j = 0; j < mem[i].rec->n_endpoints; j++) {
+			const char *name = mem[i].rec->endpoints[j].service;
+			struct svc_key k = { name, 0 };
+			if (bsearch(&k, keys, c->n_services, sizeof(*keys), cmp_svc_key))
+				continue;
+			if (servable_label(name) && !is_ns_label(c, name))
+				extra[n_extra++] = name;
+		}
+	}
+	qsort(extra, n_extra, sizeof(*extra), cmp_str);
+	size_t u = 0;
+	for (size_t i = 0; i < n_extra; i++)
+		if (u == 0 || strcmp(extra[u - 1], extra[i]) != 0)
+			extra[u++] = extra[i];
+	n_extra = u;
+	n_svcs = c->n_services + n_extra;
+
+	v->svcs = calloc(n_svcs ? n_svcs : 1, sizeof(*v->svcs));
+	v->eps = calloc(n_eps ? n_eps : 1, sizeof(*v->eps));
+	count = calloc(n_svcs + 1, sizeof(*count));
+	fill = calloc(n_svcs + 1, sizeof(*fill));
+	if (!v->svcs || !v->eps || !count || !fill)
+		goto out;
+
+	/* Pass 1: which service each endpoint belongs to, and counts. */
+#define SVC_OF(name_, out_)                                                 \
+	do {                                                                \
+		struct svc_key k_ = { (name_), 0 };                          \
+		const struct svc_key *f_ = bsearch(&k_, keys, c->n_services, \
+						   sizeof(*keys), cmp_svc_key); \
+		const char *const *x_;                                       \
+		if (f_)                                                      \
+			(out_) = f_->idx;                                    \
+		else if ((x_ = bsearch(&k_.name, extra, n_extra,             \
+				       sizeof(*extra), cmp_str)))            \
+			(out_) = c->n_services + (size_t)(x_ - extra);       \
+		else                                                         \
+			(out_) = SIZE_MAX;                                   \
+	} while (0)
+	uint64_t skipped = 0;
+	for (size_t i = 0; i < n_mem; i++) {
+		for (uint32_t j = 0; j < mem[i].rec->n_endpoints; j++) {
+			size_t s;
+			SVC_OF(mem[i].rec->endpoints[j].service, s);
+			if (s == SIZE_MAX || count[s] >= 65535) {
+				skipped++;
+				continue;
+			}
+			count[s]++;
+		}
+	}
+	size_t off = 0;
+	for (size_t s = 0; s < n_svcs; s++) {
+		fill[s] = off;
+		off += count[s];
+	}
+	for (size_t s = 0; s < n_svcs; s++) {
+		struct dns_service_spec *sp = &v->svcs[s];
+		if (s < c->n_services) {
+			const struct agent_service *cs = &c->services[s];
+			*sp = (struct dns_service_spec){
+				.name = cs->name, .port = cs->port,
+				.proto = cs->protocol, .ttl = cs->ttl,
+				.max_answers = cs->max_answers,
+			};
+		} else {
+			*sp = (struct dns_service_spec){
+				.name = extra[s - c->n_services],
+				.proto = "tcp",
+			};
+		}
+		sp->endpoints = v->eps + fill[s];
+		sp->n_endpoints = 0;
+	}
+
+	/* Pass 2: place them. */
+	for (size_t i = 0; i < n_mem; i++) {
+		const struct gossip_record *r = mem[i].rec;
+		double lf = mem[i].self ? a->load.factor : r->load.factor;
+		for (uint32_t j = 0; j < r->n_endpoints; j++) {
+			const struct gossip_endpoint *g = &r->endpoints[j];
+			struct dns_service_spec *sp;
+			size_t s;
+			SVC_OF(g->service, s);
+			if (s == SIZE_MAX)
+				continue;
+			sp = &v->svcs[s];
+			if (sp->n_endpoints >= count[s])
+				continue;	/* over the per-service cap */
+			if (s >= c->n_services && sp->port == 0)
+				sp->port = g->port;	/* gossip-only service */
+			struct dns_endpoint_spec *e =
+				(struct dns_endpoint_spec *)&sp->endpoints[sp->n_endpoints++];
+			static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+			if (memcmp(g->addr, mapped, 12) == 0) {
+				e->family = AF_INET;
+				memcpy(e->addr, g->addr + 12, 4);
+			} else {
+				e->family = AF_INET6;
+				memcpy(e->addr, g->addr, 16);
+			}
+			e->weight = g->weight;
+			e->node = r->name;
+			e->load_factor = sane_factor(lf);
+			e->healthy = g->healthy;
+		}
+	}
+#undef SVC_OF
+	v->n_svcs = n_svcs;
+	if (skipped != cl->skipped_endpoints) {
+		if (skipped > cl->skipped_endpoints)
+			as_warn("gossip: %llu gossiped endpoints skipped (service "
+				"name not servable in %s)",
+				(unsigned long long)skipped, c->dns.zone);
+		cl->skipped_endpoints = skipped;
+	}
+	cl->view_builds++;
+	err = AS_OK;
+out:
+	if (err)
+		agent_cluster_view_free(v);
+	free(mem);
+	free(keys);
+	free(extra);
+	free(count);
+	free(fill);
+	return err;
+}
+
+/* ---- life cycle -------------------------------------------------------------- */
+
+/*
+ * Until another member answers, try the seeds again with a backoff (1 s
+ * doubling to 30 s): nodes start in any order, and a seed that was not up
+ * yet would otherwise be retried only at the core's periodic rejoin.
+ */
+static void on_join_timer(uv_timer_t *t)
+{
+	struct agent_cluster *cl = t->data;
+	const struct agent_config *c = cl->a->cfg;
+
+	if (cl->joined || cl->closing || !cl->core)
+		return;
+	as_info("gossip: no member answered yet; trying the seeds again");
+	if (gossip_core_join(cl->core, now_ms(cl->a), c->gossip.seed_addrs,
+			     c->gossip.n_seeds) == AS_OK)
+		gossip_uv_kick(cl->uv);
+	cl->join_backoff_ms = AS_MIN(cl->join_backoff_ms * 2, 30000u);
+	uv_timer_start(&cl->join_timer, on_join_timer, cl->join_backoff_ms, 0);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct agent_cluster *cl = h->data;
+	cl->open_handles--;
+}
+
+static void uv_closed(void *arg)
+{
+	struct agent_cluster *cl = arg;
+	cl->uv_closed = true;
+}
+
+static void close_transport(struct agent_cluster *cl)
+{
+	if (cl->uv) {
+		gossip_uv_close(cl->uv, uv_closed, cl);
+		cl->uv = NULL;
+	} else {
+		cl->uv_closed = true;
+	}
+	cl->core = NULL;	/* freed with the adapter */
+}
+
+static void on_leave_timer(uv_timer_t *t)
+{
+	struct agent_cluster *cl = t->data;
+	uv_close((uv_handle_t *)&cl->leave_timer, handle_closed);
+	close_transport(cl);
+}
+
+static uint64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int load_keyring(struct agent_cluster *cl, const struct agent_config *c,
+			struct gossip_keyring **kr)
+{
+	char err[256] = "";
+	int rc;
+
+	*kr = NULL;
+	if (!c->gossip.keyring || !*c->gossip.keyring)
+		return AS_OK;	/* plaintext only (checked by the config) */
+	rc = gossip_keyring_load(c->gossip.keyring, kr, err, sizeof(err));
+	if (rc == -ENOENT && c->gossip.plaintext) {
+		as_notice("gossip: no keyring at %s; plaintext only",
+			  c->gossip.keyring);
+		rc = AS_OK;
+		*kr = NULL;
+	} else if (rc) {
+		as_err("gossip.keyring %s: %s%s%s (create one with "
+		       "`umask 077; anysteerd --generate-key > %s`)",
+		       c->gossip.keyring, as_strerror(rc), *err ? ": " : "",
+		       err, c->gossip.keyring);
+		return rc;
+	} else if (gossip_keyring_count(*kr) == 0 && !c->gossip.plaintext) {
+		as_err("gossip.keyring %s holds no key (add one from "
+		       "`anysteerd --generate-key`)", c->gossip.keyring);
+		gossip_keyring_free(*kr);
+		*kr = NULL;
+		return AS_ECONFIG;
+	}
+	if (!(cl->keyring_path = strdup(c->gossip.keyring))) {
+		gossip_keyring_free(*kr);
+		*kr = NULL;
+		return AS_ENOMEM;
+	}
+	return AS_OK;
+}
+
+int agent_cluster_start(struct agent *a)
+{
+	const struct agent_config *c = a->cfg;
+	struct agent_cluster *cl;
+	struct gossip_keyring *kr = NULL;
+	struct gossip_config gc;
+	struct gossip_core *core = NULL;
+	char buf[AS_SOCKADDR_STRLEN], buf2[AS_SOCKADDR_STRLEN];
+	int rc;
+
+	if (!c->gossip.enabled || a->cluster)
+		return AS_OK;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return AS_ENOMEM;
+	cl->a = a;
+	snprintf(cl->name, sizeof(cl->name), "%s", c->node.name);
+	snprintf(cl->label, sizeof(cl->label), "%s", c->gossip.cluster);
+	cl->bind = c->gossip.bind_addr;
+	cl->advertise = c->gossip.advertise && *c->gossip.advertise
+				? c->gossip.advertise_addr : c->gossip.bind_addr;
+	uv_timer_init(&a->loop, &cl->rebuild_timer);
+	uv_timer_init(&a->loop, &cl->leave_timer);
+	uv_timer_init(&a->loop, &cl->join_timer);
+	cl->rebuild_timer.data = cl->leave_timer.data = cl->join_timer.data = cl;
+	cl->open_handles = 3;
+	cl->uv_closed = true;	/* nothing to wait for until uv exists */
+	a->cluster = cl;	/* from here agent_cluster_close cleans up */
+
+	rc = load_keyring(cl, c, &kr);
+	if (rc)
+		return rc;
+	gossip_config_defaults(&gc);
+	gc.name = cl->name;
+	gc.addr = cl->advertise;
+	gc.label = cl->label;
+	gc.plaintext = c->gossip.plaintext;
+	gc.seed = as_now_ns() ^ ((uint64_t)getpid() << 32) ^ wall_us();
+	/* A restart must outrank what the cluster remembers of us. */
+	gc.incarnation = (uint32_t)as_wall_s();
+	gc.seq_base = wall_us();
+	if (c->gossip.probe_interval_ms)
+		gc.probe_interval_ms = (uint32_t)c->gossip.probe_interval_ms;
+	if (c->gossip.probe_timeout_ms)
+		gc.probe_timeout_ms = (uint32_t)c->gossip.probe_timeout_ms;
+	if (gc.probe_timeout_ms >= gc.probe_interval_ms)
+		gc.probe_timeout_ms = gc.probe_interval_ms / 2 ? gc.probe_interval_ms / 2 : 1;
+	if (c->gossip.gossip_interval_ms)
+		gc.gossip_interval_ms = (uint32_t)c->gossip.gossip_interval_ms;
+	if (c->gossip.pushpull_interval_ms)
+		gc.pushpull_interval_ms = (uint32_t)c->gossip.pushpull_interval_ms;
+	if (c->gossip.suspicion_mult)
+		gc.suspicion_mult = c->gossip.suspicion_mult;
+	if (c->gossip.load_step > 0)
+		gc.load_step = c->gossip.load_step;
+
+	uv_update_time(&a->loop);
+	rc = gossip_core_new(&gc, kr, now_ms(a), &core);
+	if (rc) {
+		gossip_keyring_free(kr);
+		as_err("gossip: cannot start the protocol: %s", as_strerror(rc));
+		return rc;
+	}
+	cl->core = core;
+	gossip_core_set_change_cb(core, on_change, cl);
+	rc = gossip_uv_new(&a->loop, &cl->bind, core, &cl->uv);
+	if (rc) {
+		as_err("gossip: cannot listen on %s: %s",
+		       as_format_sockaddr(&cl->bind, buf, sizeof(buf)),
+		       as_strerror(rc));
+		gossip_core_free(core);	/* the adapter leaves it to us */
+		cl->core = NULL;
+		return rc;
+	}
+	cl->uv_closed = false;
+	rc = setup_local(cl, true);
+	if (rc)
+		return rc;
+	agent_cluster_on_load(a);
+
+	/* Join through every seed that is not us; none = the first node. */
+	size_t n_seeds = 0;
+	for (size_t i = 0; i < c->gossip.n_seeds; i++) {
+		char s1[AS_SOCKADDR_STRLEN], s2[AS_SOCKADDR_STRLEN];
+		if (strcmp(as_format_sockaddr(&c->gossip.seed_addrs[i], s1, sizeof(s1)),
+			   as_format_sockaddr(&cl->advertise, s2, sizeof(s2))) != 0)
+			n_seeds++;
+	}
+	rc = gossip_core_join(core, now_ms(a), c->gossip.seed_addrs,
+			      c->gossip.n_seeds);
+	if (rc) {
+		as_err("gossip: cannot join: %s", as_strerror(rc));
+		return rc;
+	}
+	gossip_uv_kick(cl->uv);
+	if (n_seeds == 0) {
+		set_joined(cl);
+	} else if (!cl->joined) {
+		cl->join_backoff_ms = 1000;
+		uv_timer_start(&cl->join_timer, on_join_timer, cl->join_backoff_ms, 0);
+	}
+	as_notice("gossip: node %s on %s (advertised %s), cluster %s, %s, "
+		  "%zu seeds, %zu local endpoints", cl->name,
+		  as_format_sockaddr(&cl->bind, buf, sizeof(buf)),
+		  as_format_sockaddr(&cl->advertise, buf2, sizeof(buf2)),
+		  cl->label, kr ? "encrypted" : "PLAINTEXT", n_seeds, cl->n_local);
+	return AS_OK;
+}
+
+void agent_cluster_close(struct agent *a)
+{
+	struct agent_cluster *cl = a->cluster;
+
+	if (!cl || cl->closing)
+		return;
+	cl->closing = true;
+	uv_timer_stop(&cl->rebuild_timer);
+	uv_close((uv_handle_t *)&cl->rebuild_timer, handle_closed);
+	uv_close((uv_handle_t *)&cl->join_timer, handle_closed);
+	if (cl->prober) {
+		agent_prober_close(cl->prober);
+		cl->prober = NULL;
+	}
+	uint64_t linger = a->cfg->gossip.leave_timeout_ms;
+	if (cl->core && cl->uv && linger) {
+		if (gossip_core_leave(cl->core, now_ms(a)) == AS_OK)
+			as_notice("gossip: leaving the cluster");
+		gossip_uv_kick(cl->uv);
+		/* A few more rounds carry the leave to everyone. */
+		uv_timer_start(&cl->leave_timer, on_leave_timer, linger, 0);
+		return;
+	}
+	if (cl->core && cl->uv) {
+		gossip_core_leave(cl->core, now_ms(a));
+		gossip_uv_kick(cl->uv);
+	}
+	uv_close((uv_handle_t *)&cl->leave_timer, handle_closed);
+	close_transport(cl);
+}
+
+void agent_cluster_free(struct agent *a)
+{
+	struct agent_cluster *cl = a->cluster;
+
+	if (!cl)
+		return;
+	if (cl->open_handles || !cl->uv_closed) {
+		/* The loop did not finish closing: leaking beats a
+		 * use-after-free in a callback that still may run. */
+		as_warn("gossip: freed with handles still open");
+		a->cluster = NULL;
+		return;
+	}
+	free(cl->local);
+	free(cl->keyring_path);
+	free(cl);
+	a->cluster = NULL;
+}
+
+void agent_cluster_reload(struct agent *a, const struct agent_config *old)
+{
+	struct agent_cluster *cl = a->cluster;
+	const struct agent_config *c = a->cfg;
+
+	if (old->gossip.enabled != c->gossip.enabled) {
+		as_warn("reload: the gossip section was %s; takes effect after "
+			"a restart", c->gossip.enabled ? "added" : "removed");
+		return;
+	}
+	if (!cl || cl->closing)
+		return;
+	bool seeds_changed = old->gossip.n_seeds != c->gossip.n_seeds;
+	for (size_t i = 0; !seeds_changed && i < c->gossip.n_seeds; i++)
+		seeds_changed = strcmp(old->gossip.seeds[i], c->gossip.seeds[i]) != 0;
+	if (strcmp(old->gossip.bind, c->gossip.bind) != 0 ||
+	    strcmp(old->gossip.advertise ? old->gossip.advertise : "",
+		   c->gossip.advertise ? c->gossip.advertise : "") != 0 ||
+	    strcmp(old->gossip.cluster, c->gossip.cluster) != 0 ||
+	    strcmp(old->gossip.keyring, c->gossip.keyring) != 0 ||
+	    old->gossip.plaintext != c->gossip.plaintext || seeds_changed)
+		as_warn("reload: gossip bind, advertise, seeds, cluster, "
+			"keyring or plaintext changed; takes effect after a "
+			"restart (use `anysteerctl keyring` to rotate keys)");
+	if (setup_local(cl, false) == AS_ELIMIT)
+		as_warn("reload: local endpoints not re-announced");
+}
+
+/* ---- snapshot, metrics, status ------------------------------------------------ */
+
+static void count_local(const struct agent_cluster *cl, size_t *total,
+			size_t *healthy)
+{
+	*total = cl->n_local;
+	*healthy = 0;
+	for (size_t i = 0; i < cl->n_local; i++)
+		*healthy += cl->local[i].healthy;
+}
+
+void agent_cluster_snapshot(struct agent *a, struct agent_cluster_snap *s)
+{
+	struct agent_cluster *cl = a->cluster;
+
+	memset(s, 0, sizeof(*s));
+	if (!cl)
+		return;
+	s->enabled = true;
+	s->joined = cl->joined;
+	if (cl->core)
+		gossip_core_metrics(cl->core, &s->m);
+	count_local(cl, &s->local_endpoints, &s->local_healthy);
+	s->view_builds = cl->view_builds;
+	s->view_failures = cl->view_failures;
+	s->skipped_endpoints = cl->skipped_endpoints;
+	s->keyring_changes = cl->keyring_changes;
+}
+
+static void head(FILE *f, const char *name, const char *help, const char *type)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void agent_cluster_metrics(FILE *f, const struct agent_cluster_snap *s)
+{
+	const struct gossip_metrics *m = &s->m;
+	unsigned long long v;
+
+	head(f, "anysteer_gossip_enabled", "1 when gossip is configured.", "gauge");
+	fprintf(f, "anysteer_gossip_enabled %d\n", s->enabled);
+	if (!s->enabled)
+		return;
+	head(f, "anysteer_gossip_joined", "1 once this node has joined a cluster.", "gauge");
+	fprintf(f, "anysteer_gossip_joined %d\n", s->joined);
+	head(f, "anysteer_gossip_members", "Members known to this node, by state (itself included).", "gauge");
+	for (int st = 0; st < GOSSIP_STATE_COUNT; st++)
+		fprintf(f, "anysteer_gossip_members{state=\"%s\"} %llu\n",
+			gossip_state_name(st), (unsigned long long)m->members[st]);
+	head(f, "anysteer_gossip_messages_total", "Gossip messages, by direction and type.", "counter");
+	for (int t = 1; t < GOSSIP_MSG_TYPE_COUNT; t++) {
+		fprintf(f, "anysteer_gossip_messages_total{direction=\"in\",type=\"%s\"} %llu\n",
+			gossip_msg_type_name(t), (unsigned long long)m->msgs_in[t]);
+		fprintf(f, "anysteer_gossip_messages_total{direction=\"out\",type=\"%s\"} %llu\n",
+			gossip_msg_type_name(t), (unsigned long long)m->msgs_out[t]);
+	}
+	head(f, "anysteer_gossip_packets_total", "Gossip packets (UDP) and stream messages (TCP push-pull), by direction.", "counter");
+	fprintf(f, "anysteer_gossip_packets_total{direction=\"in\",transport=\"udp\"} %llu\n",
+		(unsigned long long)m->packets_in);
+	fprintf(f, "anysteer_gossip_packets_total{direction=\"out\",transport=\"udp\"} %llu\n",
+		(unsigned long long)m->packets_out);
+	fprintf(f, "anysteer_gossip_packets_total{direction=\"in\",transport=\"tcp\"} %llu\n",
+		(unsigned long long)m->stream_in);
+	fprintf(f, "anysteer_gossip_packets_total{direction=\"out\",transport=\"tcp\"} %llu\n",
+		(unsigned long long)m->stream_out);
+	head(f, "anysteer_gossip_bytes_total", "Gossip bytes, by direction and transport.", "counter");
+	fprintf(f, "anysteer_gossip_bytes_total{direction=\"in\",transport=\"udp\"} %llu\n",
+		(unsigned long long)m->bytes_in);
+	fprintf(f, "anysteer_gossip_bytes_total{direction=\"out\",transport=\"udp\"} %llu\n",
+		(unsigned long long)m->bytes_out);
+	fprintf(f, "anysteer_gossip_bytes_total{direction=\"in\",transport=\"tcp\"} %llu\n",
+		(unsigned long long)m->stream_bytes_in);
+	fprintf(f, "anysteer_gossip_bytes_total{direction=\"out\",transport=\"tcp\"} %llu\n",
+		(unsigned long long)m->stream_bytes_out);
+	head(f, "anysteer_gossip_auth_failures_total", "Packets no installed key opens.", "counter");
+	fprintf(f, "anysteer_gossip_auth_failures_total %llu\n",
+		(unsigned long long)m->auth_failures);
+	head(f, "anysteer_gossip_dropped_total", "Packets or messages dropped, by reason.", "counter");
+	for (int d = 0; d < GOSSIP_DROP_COUNT; d++)
+		fprintf(f, "anysteer_gossip_dropped_total{reason=\"%s\"} %llu\n",
+			gossip_drop_name(d), (unsigned long long)m->drops[d]);
+	head(f, "anysteer_gossip_suspicions_total", "Suspicions this node raised or saw refuted, or cleared by its last-chance probe.", "counter");
+	fprintf(f, "anysteer_gossip_suspicions_total{event=\"raised\"} %llu\n",
+		(unsigned long long)m->suspicions_raised);
+	fprintf(f, "anysteer_gossip_suspicions_total{event=\"refuted\"} %llu\n",
+		(unsigned long long)m->suspicions_refuted);
+	fprintf(f, "anysteer_gossip_suspicions_total{event=\"cleared\"} %llu\n",
+		(unsigned long long)m->suspicions_cleared);
+	head(f, "anysteer_gossip_self_refutes_total", "Times this node refuted a suspicion about itself.", "counter");
+	fprintf(f, "anysteer_gossip_self_refutes_total %llu\n", (unsigned long long)m->self_refutes);
+	head(f, "anysteer_gossip_deaths_declared_total", "Members this node declared dead.", "counter");
+	fprintf(f, "anysteer_gossip_deaths_declared_total %llu\n",
+		(unsigned long long)m->deaths_declared);
+	head(f, "anysteer_gossip_stalls_total", "Wake-ups long past a deadline (a stalled process).", "counter");
+	fprintf(f, "anysteer_gossip_stalls_total %llu\n", (unsigned long long)m->stalls_detected);
+	head(f, "anysteer_gossip_queue_total", "Broadcasts superseded by newer ones or dropped from a full queue.", "counter");
+	fprintf(f, "anysteer_gossip_queue_total{event=\"superseded\"} %llu\n",
+		(unsigned long long)m->queue_superseded);
+	fprintf(f, "anysteer_gossip_queue_total{event=\"dropped\"} %llu\n",
+		(unsigned long long)m->queue_dropped);
+	head(f, "anysteer_gossip_local_health_multiplier", "Lifeguard local health multiplier (0 = healthy).", "gauge");
+	fprintf(f, "anysteer_gossip_local_health_multiplier %u\n", m->lhm);
+	head(f, "anysteer_gossip_local_endpoints", "This node's endpoints in its record, by probe health.", "gauge");
+	v = (unsigned long long)s->local_healthy;
+	fprintf(f, "anysteer_gossip_local_endpoints{health=\"up\"} %llu\n", v);
+	fprintf(f, "anysteer_gossip_local_endpoints{health=\"down\"} %llu\n",
+		(unsigned long long)(s->local_endpoints - s->local_healthy));
+	head(f, "anysteer_gossip_skipped_endpoints", "Gossiped endpoints left out of the view (service name not servable).", "gauge");
+	fprintf(f, "anysteer_gossip_skipped_endpoints %llu\n",
+		(unsigned long long)s->skipped_endpoints);
+	head(f, "anysteer_gossip_keyring_changes_total", "Keyring installs, uses and removals.", "counter");
+	fprintf(f, "anysteer_gossip_keyring_changes_total %llu\n",
+		(unsigned long long)s->keyring_changes);
+}
+
+json_t *agent_cluster_status_json(struct agent *a)
+{
+	struct agent_cluster *cl = a->cluster;
+	struct gossip_metrics m;
+	char buf[AS_SOCKADDR_STRLEN];
+	json_t *o = json_object(), *st;
+	size_t total, healthy;
+
+	json_object_set_new(o, "enabled", json_boolean(cl != NULL));
+	if (!cl)
+		return o;
+	json_object_set_new(o, "node", json_string(cl->name));
+	json_object_set_new(o, "cluster", json_string(cl->label));
+	json_object_set_new(o, "bind", json_string(as_format_sockaddr(&cl->bind, buf, sizeof(buf))));
+	json_object_set_new(o, "advertise",
+			    json_string(as_format_sockaddr(&cl->advertise, buf, sizeof(buf))));
+	json_object_set_new(o, "joined", json_boolean(cl->joined));
+	json_object_set_new(o, "leaving", json_boolean(cl->closing));
+	if (!cl->core)
+		return o;
+	struct gossip_keyring *kr = gossip_core_keyring(cl->core);
+	json_object_set_new(o, "encrypted", json_boolean(kr && gossip_keyring_count(kr) > 0));
+	json_object_set_new(o, "plaintext_allowed", json_boolean(a->cfg->gossip.plaintext));
+	json_object_set_new(o, "keys", json_integer(kr ? (json_int_t)gossip_keyring_count(kr) : 0));
+	gossip_core_metrics(cl->core, &m);
+	st = json_object();
+	for (int s = 0; s < GOSSIP_STATE_COUNT; s++)
+		json_object_set_new(st, gossip_state_name(s), json_integer((json_int_t)m.members[s]));
+	json_object_set_new(o, "members", st);
+	count_local(cl, &total, &healthy);
+	json_object_set_new(o, "local_endpoints", json_integer((json_int_t)total));
+	json_object_set_new(o, "local_endpoints_healthy", json_integer((json_int_t)healthy));
+	json_object_set_new(o, "local_health_multiplier", json_integer(m.lhm));
+	json_object_set_new(o, "auth_failures", json_integer((json_int_t)m.auth_failures));
+	json_object_set_new(o, "suspicions_raised", json_integer((json_int_t)m.suspicions_raised));
+	json_object_set_new(o, "suspicions_refuted", json_integer((json_int_t)m.suspicions_refuted));
+	json_object_set_new(o, "self_refutes", json_integer((json_int_t)m.self_refutes));
+	json_object_set_new(o, "deaths_declared", json_integer((json_int_t)m.deaths_declared));
+	json_t *drops = json_object();
+	for (int d = 0; d < GOSSIP_DROP_COUNT; d++)
+		json_object_set_new(drops, gossip_drop_name(d), json_integer((json_int_t)m.drops[d]));
+	json_object_set_new(o, "drops", drops);
+	json_object_set_new(o, "view_builds", json_integer((json_int_t)cl->view_builds));
+	json_object_set_new(o, "skipped_endpoints", json_integer((json_int_t)cl->skipped_endpoints));
+	return o;
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+static struct agent_cluster *need_cluster(struct agent *a, char *err, size_t errlen)
+{
+	if (!a->cluster || !a->cluster->core) {
+		snprintf(err, errlen, a->cluster ? "gossip is shutting down"
+						 : "gossip is not configured (no gossip section)");
+		return NULL;
+	}
+	return a->cluster;
+}
+
+static json_t *endpoint_json(const struct gossip_endpoint *g)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	char addr[INET6_ADDRSTRLEN];
+
+	if (memcmp(g->addr, mapped, 12) == 0)
+		inet_ntop(AF_INET, g->addr + 12, addr, sizeof(addr));
+	else
+		inet_ntop(AF_INET6, g->addr, addr, sizeof(addr));
+	return json_pack("{s:s, s:s, s:i, s:i, s:b}", "service", g->service,
+			 "address", addr, "port", g->port, "weight", g->weight,
+			 "healthy", g->healthy);
+}
+
+json_t *agent_cluster_cmd_members(struct agent *a, json_t *args, char *err, size_t errlen)
+{
+	struct agent_cluster *cl = need_cluster(a, err, errlen);
+	char buf[AS_SOCKADDR_STRLEN];
+	uint64_t now = now_ms(a);
+
+	(void)args;
+	if (!cl)
+		return NULL;
+	json_t *arr = json_array();
+	size_t n = gossip_core_member_count(cl->core);
+	for (size_t i = 0; i < n; i++) {
+		struct gossip_member m;
+		if (gossip_core_member_get(cl->core, i, now, &m) != AS_OK)
+			continue;
+		const struct gossip_record *r = m.rec;
+		json_t *eps = json_array();
+		size_t healthy = 0;
+		for (uint32_t j = 0; j < r->n_endpoints; j++) {
+			healthy += r->endpoints[j].healthy;
+			json_array_append_new(eps, endpoint_json(&r->endpoints[j]));
+		}
+		double factor = m.self ? a->load.factor : r->load.factor;
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(r->name));
+		json_object_set_new(o, "address",
+				    json_string(as_format_sockaddr(&r->addr, buf, sizeof(buf))));
+		json_object_set_new(o, "state", json_string(gossip_state_name(m.state)));
+		json_object_set_new(o, "incarnation", json_integer(r->incarnation));
+		json_object_set_new(o, "version", json_integer((json_int_t)r->version));
+		json_object_set_new(o, "load_factor", json_real(sane_factor(factor)));
+		json_object_set_new(o, "utilisation", json_real(isfinite(r->load.util) ? r->load.util : 0));
+		json_object_set_new(o, "psi", json_real(isfinite(r->load.psi) ? r->load.psi : 0));
+		json_object_set_new(o, "cpus", json_integer(r->load.cpus));
+		json_object_set_new(o, "endpoints", json_integer(r->n_endpoints));
+		json_object_set_new(o, "endpoints_healthy", json_integer((json_int_t)healthy));
+		json_object_set_new(o, "endpoint_list", eps);
+		json_object_set_new(o, "age_ms", json_integer((json_int_t)m.age_ms));
+		json_object_set_new(o, "self", json_boolean(m.self));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static const char *arg_word(json_t *args, size_t i)
+{
+	json_t *v = json_array_get(json_object_get(args, "argv"), i);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static json_t *keyring_list(struct gossip_keyring *kr, const char *path)
+{
+	json_t *keys = json_array();
+	for (size_t i = 0; kr && i < gossip_keyring_count(kr); i++) {
+		uint8_t k[GOSSIP_KEY_LEN];
+		char b64[GOSSIP_KEY_B64_LEN];
+		bool primary = false;
+		if (gossip_keyring_get(kr, i, k, &primary) != AS_OK)
+			continue;
+		gossip_key_format(k, b64);
+		memset(k, 0, sizeof(k));
+		json_array_append_new(keys, json_pack("{s:s, s:b}", "key", b64,
+						      "primary", primary));
+	}
+	return json_pack("{s:s?, s:o}", "file", path, "keys", keys);
+}
+
+/* The primary key, to restore it when a change must be undone. */
+static bool primary_key(struct gossip_keyring *kr, uint8_t out[GOSSIP_KEY_LEN])
+{
+	for (size_t i = 0; i < gossip_keyring_count(kr); i++) {
+		bool primary = false;
+		if (gossip_keyring_get(kr, i, out, &primary) == AS_OK && primary)
+			return true;
+	}
+	return false;
+}
+
+json_t *agent_cluster_cmd_keyring(struct agent *a, json_t *args, char *err, size_t errlen)
+{
+	const char *verb = arg_word(args, 0), *word = arg_word(args, 1);
+	uint8_t key[GOSSIP_KEY_LEN], old_primary[GOSSIP_KEY_LEN];
+	char b64[GOSSIP_KEY_B64_LEN];
+	int rc;
+
+	if (!verb)
+		verb = "list";
+	if (strcmp(verb, "generate") == 0) {
+		/* A fresh key for the operator to install everywhere. */
+		gossip_key_generate(key);
+		gossip_key_format(key, b64);
+		memset(key, 0, sizeof(key));
+		return json_pack("{s:s}", "key", b64);
+	}
+	struct agent_cluster *cl = need_cluster(a, err, errlen);
+	if (!cl)
+		return NULL;
+	struct gossip_keyring *kr = gossip_core_keyring(cl->core);
+	if (strcmp(verb, "list") == 0)
+		return keyring_list(kr, cl->keyring_path);
+
+	enum { INSTALL, USE, REMOVE } op;
+	if (strcmp(verb, "install") == 0)
+		op = INSTALL;
+	else if (strcmp(verb, "use") == 0)
+		op = USE;
+	else if (strcmp(verb, "remove") == 0)
+		op = REMOVE;
+	else {
+		snprintf(err, errlen, "usage: keyring list|install KEY|use KEY|remove KEY|generate");
+		return NULL;
+	}
+	if (!word || gossip_key_parse(word, key) != AS_OK) {
+		snprintf(err, errlen, "keyring %s: expected a base64 key of %d bytes "
+			 "(from `anysteerctl keyring generate`)", verb, GOSSIP_KEY_LEN);
+		return NULL;
+	}
+	if (!kr || !cl->keyring_path) {
+		snprintf(err, errlen, "keyring %s: no keyring file configured "
+			 "(gossip.keyring); this node runs plaintext", verb);
+		return NULL;
+	}
+	bool had_primary = primary_key(kr, old_primary);
+	switch (op) {
+	case INSTALL:
+		rc = gossip_keyring_install(kr, key);
+		break;
+	case USE:
+		rc = gossip_keyring_use(kr, key);
+		break;
+	default:
+		rc = gossip_keyring_remove(kr, key);
+		break;
+	}
+	if (rc) {
+		const char *why = rc == AS_EEXIST ? "the key is already installed"
+			: rc == AS_ENOTFOUND ? "the key is not installed"
+			: rc == AS_ESTATE ? "the primary key cannot be removed (use another key first)"
+			: rc == AS_ELIMIT ? "the keyring is full"
+			: as_strerror(rc);
+		snprintf(err, errlen, "keyring %s: %s", verb, why);
+		memset(key, 0, sizeof(key));
+		return NULL;
+	}
+	rc = gossip_keyring_save(kr, cl->keyring_path);
+	if (rc) {
+		/* Undo, so memory and file agree. */
+		if (op == INSTALL)
+			gossip_keyring_remove(kr, key);
+		else if (op == USE && had_primary)
+			gossip_keyring_use(kr, old_primary);
+		else if (op == REMOVE) {
+			gossip_keyring_install(kr, key);
+			if (had_primary)
+				gossip_keyring_use(kr, old_primary);
+		}
+		snprintf(err, errlen, "keyring %s: cannot write %s: %s; nothing "
+			 "changed", verb, cl->keyring_path, as_strerror(rc));
+		memset(key, 0, sizeof(key));
+		return NULL;
+	}
+	cl->keyring_changes++;
+	memset(key, 0, sizeof(key));
+	memset(old_primary, 0, sizeof(old_primary));
+	as_notice("gossip: keyring %s done; %zu keys in %s", verb,
+		  gossip_keyring_count(kr), cl->keyring_path);
+	return keyring_list(kr, cl->keyring_path);
+}

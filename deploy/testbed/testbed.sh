@@ -1,0 +1,389 @@
+#!/bin/sh
+# An emulated anysteer cluster in network namespaces (needs root, BIRD 2,
+# iproute2, kdig).
+#
+#   router  ($P-r)  bridge br0 fd00:1::1/64 to every node, fd00:2::1/64 to
+#                   the client; BIRD with deploy/bird/upstream.conf (one
+#                   BGP+BFD session per node, ECMP `merge paths`),
+#                   forwarding=1, fib_multipath_hash_policy=1 (L4 hash)
+#   node i  ($P-nI) eth0 fd00:1::1:I/64; BIRD with deploy/bird/node.conf;
+#                   anysteerd owning anysteer0 with the anycast address
+#                   fd00:53::53 (node name nodeI, also its NSID)
+#   client  ($P-c)  eth0 fd00:2::2/64, default route via the router
+#
+# Usage: testbed.sh up [N]      start N nodes (default 3, up to 200)
+#        testbed.sh down        stop everything it started, by PID file
+#                               and namespace name
+#        testbed.sh status      the router's routes, each agent's routes
+#        testbed.sh demo        up 3, queries, kill -9 of node1's agent,
+#                               failover, down
+#   for tests and the benchmark:
+#        testbed.sh env                      prints the names below as sh vars
+#        testbed.sh hops                     router next hops, one per line
+#        testbed.sh wait-hops COUNT [SEC]    until the route has COUNT hops
+#        testbed.sh agent-start I | agent-kill I [SIG] | agent-wait I
+#        testbed.sh bird-start I  | bird-kill I
+#        testbed.sh link I up|down           the router side of node I's link
+#        testbed.sh ctl I ARGS...            anysteerctl against node I
+#        testbed.sh query [COUNT]            kdig from the client, with NSID
+#
+# Environment: ANYSTEERD, ANYSTEERCTL (default: $top_builddir/agent/...,
+# top_builddir default $top/_build/demo), BIRD (/usr/sbin/bird),
+# TESTBED_DIR (/tmp/anysteer-testbed), TESTBED_PREFIX (astb),
+# TESTBED_LINGER (drain.linger, default 2s).
+# Addresses are ULA only; every address is added with nodad and
+# accept_dad=0 is set in each namespace before interfaces exist.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+top_builddir=${top_builddir:-$top/_build/demo}
+ANYSTEERD=${ANYSTEERD:-$top_builddir/agent/anysteerd}
+ANYSTEERCTL=${ANYSTEERCTL:-$top_builddir/agent/anysteerctl}
+BIRD=${BIRD:-/usr/sbin/bird}
+DIR=${TESTBED_DIR:-/tmp/anysteer-testbed}
+P=${TESTBED_PREFIX:-astb}
+LINGER=${TESTBED_LINGER:-2s}
+ANY=fd00:53::53
+ZONE=svc.example.
+R=$P-r
+C=$P-c
+
+die() { echo "testbed: $*" >&2; exit 1; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+node_ns() { echo "$P-n$1"; }
+node_addr() { echo "fd00:1::1:$1"; }
+nodes() { [ -f "$DIR/nodes" ] && seq 1 "$(cat "$DIR/nodes")"; }
+# Whether PID runs (a zombie does not: nothing may reap our orphans).
+alive() {
+	[ -n "$1" ] || return 1
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+mkns() {
+	ip netns add "$1" || die "ip netns add $1"
+	echo "$1" >>"$DIR/namespaces"
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0 >/dev/null
+	ip -n "$1" link set lo up
+}
+
+# Kills the process in a PID file (if it is still the one we started)
+# and removes the file.
+kill_pidfile() {
+	f=$1; sig=${2:-TERM}
+	[ -f "$f" ] || return 0
+	pid=$(cat "$f" 2>/dev/null)
+	if alive "$pid"; then
+		kill -"$sig" "$pid" 2>/dev/null
+		i=0
+		while alive "$pid" && [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		kill -9 "$pid" 2>/dev/null
+	fi
+	rm -f "$f"
+}
+
+hops() {
+	ip -n "$R" -6 route show "$ANY/128" 2>/dev/null |
+		grep -o 'via [0-9a-f:]*' | awk '{print $2}' | sort
+}
+nhops() { hops | grep -c . ; }
+
+wait_hops() {
+	want=$1; limit=$(( $(now_ms) + ${2:-30} * 1000 ))
+	while [ "$(nhops)" != "$want" ]; do
+		[ "$(now_ms)" -gt "$limit" ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+ctl() {
+	i=$1; shift
+	ip netns exec "$(node_ns "$i")" "$ANYSTEERCTL" --socket "$DIR/n$i/ctl.sock" "$@"
+}
+
+bird_start() {
+	i=$1
+	ip netns exec "$(node_ns "$i")" "$BIRD" -c "$DIR/n$i/node.conf" \
+		-s "$DIR/n$i/bird.ctl" -P "$DIR/n$i/bird.pid" ||
+		die "BIRD on node$i did not start"
+}
+
+agent_start() {
+	i=$1
+	[ -f "$DIR/n$i/anysteerd.pid" ] && alive "$(cat "$DIR/n$i/anysteerd.pid")" &&
+		die "node$i's agent is already running"
+	# `ip netns exec` execs, so $! is anysteerd itself.
+	ip netns exec "$(node_ns "$i")" "$ANYSTEERD" --config "$DIR/n$i/anysteer.yaml" \
+		--foreground --log-level info >>"$DIR/n$i/anysteerd.log" 2>&1 &
+	echo $! >"$DIR/n$i/anysteerd.pid"
+}
+
+# Until node i's agent answers on its control socket and announces.
+agent_wait() {
+	i=$1; limit=$(( $(now_ms) + ${2:-20} * 1000 ))
+	until ctl "$i" --json routes 2>/dev/null | grep -q '"state": "announced"'; do
+		if [ "$(now_ms)" -gt "$limit" ] ||
+		   ! alive "$(cat "$DIR/n$i/anysteerd.pid" 2>/dev/null)"; then
+			echo "testbed: node$i's agent did not come up:" >&2
+			tail -20 "$DIR/n$i/anysteerd.log" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+write_node_files() {
+	i=$1; d=$DIR/n$i
+	mkdir -p "$d"
+	cp "$top/deploy/bird/node.conf" "$top/deploy/bird/anysteer-drain.conf" "$d/"
+	cat >"$d/anysteer-node-params.conf" <<EOF
+define NODE_ROUTER_ID = 10.0.$((i / 250)).$((i % 250 + 1));
+define NODE_ADDR = $(node_addr "$i");
+define NODE_AS = 65001;
+define UPSTREAM_ADDR = fd00:1::1;
+define UPSTREAM_AS = 65000;
+define ANYCAST_PREFIXES = [ fd00:53::/64{128,128} ];
+EOF
+	cat >"$d/anysteer.yaml" <<EOF
+# testbed node $i (generated by deploy/testbed/testbed.sh)
+node:
+  name: node$i
+dns:
+  listen: ["[$(node_addr "$i")]:53", "[::1]:53"]
+  zone: $ZONE
+  workers: 1
+  ns_addresses: ["$ANY"]
+control:
+  socket: $d/ctl.sock
+  test_commands: true
+metrics:
+  listen: "[::1]:9153"
+anycast:
+  addresses: ["$ANY"]
+  interface: anysteer0
+  wait_for_gossip: true
+bird:
+  socket: $d/bird.ctl
+drain:
+  linger: $LINGER
+gossip:
+  bind: "[$(node_addr "$i")]:7946"
+  seeds: [$(gossip_seeds "$i")]
+  cluster: testbed
+  keyring: $d/keyring
+health:
+  interval: 0s   # nothing listens on the endpoints here: no probes
+services:
+  - name: web
+    port: 443
+    endpoints:
+      - { address: "fd00:10::$i", node: node$i }
+EOF
+	# One cluster key, generated once, a copy per node (each node
+	# persists its own keyring on rotation).
+	[ -s "$DIR/keyring" ] || (umask 077; "$ANYSTEERD" --generate-key >"$DIR/keyring") ||
+		die "cannot generate a gossip key"
+	install -m 600 "$DIR/keyring" "$d/keyring"
+}
+
+# Gossip seeds of node $1: the first three nodes other than itself.
+gossip_seeds() {
+	n=$(cat "$DIR/nodes"); k=0; sep=
+	for j in $(seq 1 "$n"); do
+		[ "$j" = "$1" ] && continue
+		printf '%s"[%s]:7946"' "$sep" "$(node_addr "$j")"; sep=", "
+		k=$((k + 1)); [ "$k" -ge 3 ] && break
+	done
+}
+
+# The upstream router's config: deploy/bird/upstream.conf with one BGP
+# session per node instead of the example's three, and room for more
+# than BIRD's default 16 ECMP paths.
+write_router_conf() {
+	n=$1
+	mkdir -p "$DIR/r"
+	sed -e '/^protocol bgp node[0-9]* from anysteer_node/d' \
+	    -e 's/merge paths on;/merge paths on limit 255;/' \
+		"$top/deploy/bird/upstream.conf" >"$DIR/r/bird.conf"
+	for i in $(seq 1 "$n"); do
+		echo "protocol bgp node$i from anysteer_node { neighbor $(node_addr "$i") as NODE_AS; }"
+	done >>"$DIR/r/bird.conf"
+}
+
+cmd_up() {
+	n=${1:-3}
+	case $n in ''|*[!0-9]*) die "up: N must be a number";; esac
+	[ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "up: N must be 1..200"
+	[ "$(id -u)" = 0 ] || die "needs root"
+	[ -x "$BIRD" ] || die "$BIRD not installed"
+	[ -x "$ANYSTEERD" ] || die "$ANYSTEERD not built (set top_builddir or ANYSTEERD)"
+	[ -e "$DIR/nodes" ] && die "already up ($DIR); run: $0 down"
+	ip netns list | grep -q "^$R\b" && die "namespace $R exists; run: $0 down"
+	mkdir -p "$DIR"
+	: >"$DIR/namespaces"
+	echo "$n" >"$DIR/nodes"
+
+	mkns "$R"
+	ip netns exec "$R" sysctl -qw net.ipv6.conf.all.forwarding=1 \
+		net.ipv6.fib_multipath_hash_policy=1 >/dev/null
+	ip -n "$R" link add br0 type bridge || die "bridge"
+	ip -n "$R" addr add fd00:1::1/64 dev br0 nodad
+	ip -n "$R" link set br0 up
+	mkns "$C"
+	ip link add "$P-cl" type veth peer name eth0 netns "$C" || die "client veth"
+	ip link set "$P-cl" netns "$R"
+	ip -n "$R" addr add fd00:2::1/64 dev "$P-cl" nodad
+	ip -n "$R" link set "$P-cl" up
+	ip -n "$C" addr add fd00:2::2/64 dev eth0 nodad
+	ip -n "$C" link set eth0 up
+	ip -n "$C" -6 route add default via fd00:2::1
+	write_router_conf "$n"
+	ip netns exec "$R" "$BIRD" -c "$DIR/r/bird.conf" -s "$DIR/r/bird.ctl" \
+		-P "$DIR/r/bird.pid" || die "router BIRD did not start"
+
+	for i in $(seq 1 "$n"); do
+		ns=$(node_ns "$i")
+		mkns "$ns"
+		ip link add "$P-v$i" type veth peer name eth0 netns "$ns" || die "veth $i"
+		ip link set "$P-v$i" netns "$R"
+		ip -n "$R" link set "$P-v$i" master br0 up
+		ip -n "$ns" addr add "$(node_addr "$i")/64" dev eth0 nodad
+		ip -n "$ns" link set eth0 up
+		ip -n "$ns" -6 route add default via fd00:1::1
+		write_node_files "$i"
+		bird_start "$i"
+		agent_start "$i"
+	done
+	for i in $(seq 1 "$n"); do
+		agent_wait "$i" 60 || die "node$i not ready"
+	done
+	t0=$(now_ms)
+	wait_hops "$n" 60 || die "router has $(nhops) of $n next hops after 60 s"
+	echo "testbed up: $n nodes, $(nhops) next hops to $ANY (BGP converged in $(( $(now_ms) - t0 )) ms)"
+}
+
+cmd_down() {
+	for f in "$DIR"/n*/anysteerd.pid; do [ -e "$f" ] && kill_pidfile "$f" KILL; done
+	for f in "$DIR"/n*/bird.pid "$DIR"/r/bird.pid; do [ -e "$f" ] && kill_pidfile "$f" KILL; done
+	for f in "$DIR"/*.pid; do [ -e "$f" ] && kill_pidfile "$f" KILL; done
+	if [ -f "$DIR/namespaces" ]; then
+		while read -r ns; do ip netns del "$ns" 2>/dev/null; done <"$DIR/namespaces"
+	fi
+	# Anything of ours left from a run that failed half-way.
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-[rcn][0-9]*$"); do
+		ip netns del "$ns" 2>/dev/null
+	done
+	for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$P-"); do
+		ip link del "$l" 2>/dev/null
+	done
+	rm -rf "$DIR"
+	echo "testbed down"
+}
+
+cmd_status() {
+	[ -f "$DIR/nodes" ] || die "not up"
+	echo "== router $R: route to $ANY ($(nhops) next hops)"
+	ip -n "$R" -6 route show "$ANY/128"
+	birdc -s "$DIR/r/bird.ctl" show protocols 2>/dev/null | grep -E 'BGP|BFD' |
+		awk '{printf "   %-8s %-5s %-6s %s\n", $1, $2, $4, $6}'
+	for i in $(nodes); do
+		echo "== node$i ($(node_addr "$i"))"
+		if alive "$(cat "$DIR/n$i/anysteerd.pid" 2>/dev/null)"; then
+			ctl "$i" routes
+		else
+			echo "anysteerd not running"
+		fi
+	done
+}
+
+cmd_query() {
+	count=${1:-1}
+	for q in $(seq 1 "$count"); do
+		ip netns exec "$C" kdig @"$ANY" +nsid +time=1 +retry=0 "web.$ZONE" AAAA 2>&1 |
+			awk -v q="$q" '
+			/NSID:/ { n = $0; sub(/.*"/, "", n); sub(/.*NSID: /, "", n); nsid = $0 }
+			/status:/ { st = $0; sub(/.*status: /, "", st); sub(/;.*/, "", st) }
+			/^web/ { a = a " " $NF }
+			END {
+				match(nsid, /"[^"]*"/)
+				who = RSTART ? substr(nsid, RSTART + 1, RLENGTH - 2) : "-"
+				printf "query %2d: %-8s answered by %-8s%s\n", q, (st ? st : "TIMEOUT"), who, a
+			}'
+	done
+}
+
+cmd_demo() {
+	[ -f "$DIR/nodes" ] && die "a testbed is already up ($DIR); run: $0 down"
+	trap 'cmd_down >/dev/null' EXIT
+	trap 'exit 1' INT TERM
+	cmd_up 3 || exit 1
+	echo
+	echo "\$ ip -n $R -6 route show $ANY/128    # the upstream router: ECMP over the nodes"
+	ip -n "$R" -6 route show "$ANY/128"
+	echo
+	echo "Queries from the client namespace to the anycast address $ANY (NSID = node):"
+	cmd_query 9
+	echo
+	echo "\$ testbed.sh ctl 1 routes"
+	ctl 1 routes
+	echo
+	echo "\$ kill -9 <node1's anysteerd>"
+	ip -n "$R" -ts monitor route >"$DIR/demo-monitor.log" 2>&1 &
+	echo $! >"$DIR/monitor.pid"
+	sleep 0.2
+	t0=$(date +%H:%M:%S.%N)
+	kill -9 "$(cat "$DIR/n1/anysteerd.pid")"
+	i=0
+	while hops | grep -qx "$(node_addr 1)" && [ $i -lt 300 ]; do sleep 0.01; i=$((i + 1)); done
+	sleep 0.1
+	# From the kill to the router's kernel route change, by the
+	# monitor's timestamps (same clock, read just before the kill).
+	ms=$(awk -v t0="$t0" -v any="$ANY" '
+		BEGIN { split(t0, a, ":"); s0 = a[1] * 3600 + a[2] * 60 + a[3] }
+		/^\[/ && index($0, any) { split(substr($1, 2, length($1) - 2), p, "T")
+			split(p[2], t, ":"); d = (t[1] * 3600 + t[2] * 60 + t[3] - s0) * 1000
+			if (d >= 0) { printf "%.1f", d; exit } }' "$DIR/demo-monitor.log")
+	echo "node1's next hop left the router's kernel route ${ms:-?} ms after the kill:"
+	ip -n "$R" -6 route show "$ANY/128"
+	echo
+	echo "Queries keep being answered by the surviving nodes:"
+	cmd_query 6
+	kill_pidfile "$DIR/monitor.pid"
+	echo
+	echo "Router's route changes as the kernel saw them (ip -ts monitor):"
+	grep -A3 "$ANY" "$DIR/demo-monitor.log" | head -12
+	echo
+	echo "Restarting node1's agent: it announces again once its self-check passes."
+	agent_start 1
+	agent_wait 1 30 && wait_hops 3 30 && echo "back to $(nhops) next hops"
+	echo
+	cmd_down
+	trap - EXIT
+}
+
+[ $# -ge 1 ] || { sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
+cmd=$1; shift
+case $cmd in
+up) cmd_up "$@" ;;
+down) cmd_down ;;
+status) cmd_status ;;
+demo) cmd_demo ;;
+env)
+	echo "TESTBED_DIR=$DIR ROUTER_NS=$R CLIENT_NS=$C NODE_NS_PREFIX=$P-n ANYCAST=$ANY"
+	echo "NODES=$(cat "$DIR/nodes" 2>/dev/null || echo 0) ROUTER_LINK_PREFIX=$P-v" ;;
+hops) hops ;;
+wait-hops) wait_hops "$@" || { echo "testbed: $(nhops) next hops, wanted $1" >&2; exit 1; } ;;
+agent-start) agent_start "$1" && agent_wait "$1" 30 ;;
+agent-kill) kill -"${2:-KILL}" "$(cat "$DIR/n$1/anysteerd.pid")" ;;
+agent-wait) agent_wait "$1" "${2:-30}" ;;
+bird-start) bird_start "$1" ;;
+bird-kill) kill_pidfile "$DIR/n$1/bird.pid" KILL ;;
+link) ip -n "$R" link set "$P-v$1" "$2" ;;
+ctl) ctl "$@" ;;
+query) cmd_query "$@" ;;
+*) die "unknown command $cmd (up, down, status, demo, env, hops, wait-hops, agent-*, bird-*, link, ctl, query)" ;;
+esac
