@@ -137,6 +137,14 @@ struct agent_config {
 		uint64_t timeout_ms;
 		uint32_t rise, fall;
 	} health;
+
+	struct {
+		bool enabled;		/* watch the API server */
+		char *kubeconfig;	/* "" = in-cluster service account */
+		char *node_name;	/* the EndpointSlices' nodeName of
+					 * this node; default $NODE_NAME,
+					 * else node.name */
+	} kubernetes;
 };
 
 /*

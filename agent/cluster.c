@@ -31,6 +31,9 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +65,7 @@ struct agent_cluster {
 
 	uint64_t view_builds, view_failures, skipped_endpoints;
 	uint64_t keyring_changes;
+	size_t over_limit;		/* local endpoints left out of the record */
 };
 
 static uint64_t now_ms(struct agent *a)
@@ -73,21 +77,26 @@ static uint64_t now_ms(struct agent *a)
 
 static void rebuild_soon(struct agent_cluster *cl);
 
-/* This node's catalog endpoints, in catalog order, with their probe
- * targets. Returns the count or a negative code (too many for a record). */
-static int local_endpoints(const struct agent_config *c, const char *self,
-			   struct gossip_endpoint **eps_out,
-			   struct agent_probe_target **tgt_out)
+/* This node's catalog endpoints (static and Kubernetes), in catalog
+ * order, with their probe targets. A node record carries at most
+ * GOSSIP_ENDPOINTS_MAX: the rest are left out and counted in *over.
+ * Returns the count or a negative code. */
+static int local_endpoints(const struct agent_service *svcs, size_t n_svcs,
+			   const char *self, struct gossip_endpoint **eps_out,
+			   struct agent_probe_target **tgt_out, size_t *over)
 {
 	size_t n = 0, k = 0;
 
 	*eps_out = NULL;
 	*tgt_out = NULL;
-	for (size_t i = 0; i < c->n_services; i++)
-		for (size_t j = 0; j < c->services[i].n_endpoints; j++)
-			n += strcmp(c->services[i].endpoints[j].node, self) == 0;
-	if (n > GOSSIP_ENDPOINTS_MAX)
-		return AS_ELIMIT;
+	*over = 0;
+	for (size_t i = 0; i < n_svcs; i++)
+		for (size_t j = 0; j < svcs[i].n_endpoints; j++)
+			n += strcmp(svcs[i].endpoints[j].node, self) == 0;
+	if (n > GOSSIP_ENDPOINTS_MAX) {
+		*over = n - GOSSIP_ENDPOINTS_MAX;
+		n = GOSSIP_ENDPOINTS_MAX;
+	}
 	struct gossip_endpoint *eps = calloc(n ? n : 1, sizeof(*eps));
 	struct agent_probe_target *tgt = calloc(n ? n : 1, sizeof(*tgt));
 	if (!eps || !tgt) {
@@ -95,9 +104,9 @@ static int local_endpoints(const struct agent_config *c, const char *self,
 		free(tgt);
 		return AS_ENOMEM;
 	}
-	for (size_t i = 0; i < c->n_services; i++) {
-		const struct agent_service *s = &c->services[i];
-		for (size_t j = 0; j < s->n_endpoints; j++) {
+	for (size_t i = 0; i < n_svcs && k < n; i++) {
+		const struct agent_service *s = &svcs[i];
+		for (size_t j = 0; j < s->n_endpoints && k < n; j++) {
 			const struct agent_endpoint *e = &s->endpoints[j];
 			if (strcmp(e->node, self) != 0)
 				continue;
@@ -201,16 +210,17 @@ static int setup_local(struct agent_cluster *cl, bool force)
 	const struct agent_config *c = cl->a->cfg;
 	struct gossip_endpoint *eps;
 	struct agent_probe_target *tgt;
-	int n = local_endpoints(c, cl->name, &eps, &tgt);
+	size_t over;
+	int n = local_endpoints(cl->a->services, cl->a->n_services, cl->name,
+				&eps, &tgt, &over);
 
-	if (n == AS_ELIMIT) {
-		as_err("gossip: node %s has more than %d endpoints in the "
-		       "catalog; a node record carries at most %d", cl->name,
-		       GOSSIP_ENDPOINTS_MAX, GOSSIP_ENDPOINTS_MAX);
-		return AS_ELIMIT;
-	}
 	if (n < 0)
 		return n;
+	if (over && over != cl->over_limit)
+		as_err("gossip: node %s has %zu endpoints; a node record "
+		       "carries at most %d, so %zu are not announced",
+		       cl->name, (size_t)n + over, GOSSIP_ENDPOINTS_MAX, over);
+	cl->over_limit = over;
 	free(cl->local);
 	cl->local = eps;
 	cl->n_local = (size_t)n;
@@ -412,18 +422,18 @@ int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v)
 	}
 
 	/* Service names gossip brings that the catalog lacks. */
-	keys = calloc(c->n_services + 1, sizeof(*keys));
+	keys = calloc(a->n_services + 1, sizeof(*keys));
 	extra = calloc(n_eps ? n_eps : 1, sizeof(*extra));
 	if (!keys || !extra)
 		goto out;
-	for (size_t i = 0; i < c->n_services; i++)
-		keys[i] = (struct svc_key){ c->services[i].name, i };
-	qsort(keys, c->n_services, sizeof(*keys), cmp_svc_key);
+	for (size_t i = 0; i < a->n_services; i++)
+		keys[i] = (struct svc_key){ a->services[i].name, i };
+	qsort(keys, a->n_services, sizeof(*keys), cmp_svc_key);
 	for (size_t i = 0; i < n_mem; i++) {
 		for (uint32_t j = 0; j < mem[i].rec->n_endpoints; j++) {
 			const char *name = mem[i].rec->endpoints[j].service;
 			struct svc_key k = { name, 0 };
-			if (bsearch(&k, keys, c->n_services, sizeof(*keys), cmp_svc_key))
+			if (bsearch(&k, keys, a->n_services, sizeof(*keys), cmp_svc_key))
 				continue;
 			if (servable_label(name) && !is_ns_label(c, name))
 				extra[n_extra++] = name;
@@ -435,7 +445,7 @@ int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v)
 		if (u == 0 || strcmp(extra[u - 1], extra[i]) != 0)
 			extra[u++] = extra[i];
 	n_extra = u;
-	n_svcs = c->n_services + n_extra;
+	n_svcs = a->n_services + n_extra;
 
 	v->svcs = calloc(n_svcs ? n_svcs : 1, sizeof(*v->svcs));
 	v->eps = calloc(n_eps ? n_eps : 1, sizeof(*v->eps));
@@ -448,14 +458,14 @@ int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v)
 #define SVC_OF(name_, out_)                                                 \
 	do {                                                                \
 		struct svc_key k_ = { (name_), 0 };                          \
-		const struct svc_key *f_ = bsearch(&k_, keys, c->n_services, \
+		const struct svc_key *f_ = bsearch(&k_, keys, a->n_services, \
 						   sizeof(*keys), cmp_svc_key); \
 		const char *const *x_;                                       \
 		if (f_)                                                      \
 			(out_) = f_->idx;                                    \
 		else if ((x_ = bsearch(&k_.name, extra, n_extra,             \
 				       sizeof(*extra), cmp_str)))            \
-			(out_) = c->n_services + (size_t)(x_ - extra);       \
+			(out_) = a->n_services + (size_t)(x_ - extra);       \
 		else                                                         \
 			(out_) = SIZE_MAX;                                   \
 	} while (0)
@@ -478,8 +488,8 @@ int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v)
 	}
 	for (size_t s = 0; s < n_svcs; s++) {
 		struct dns_service_spec *sp = &v->svcs[s];
-		if (s < c->n_services) {
-			const struct agent_service *cs = &c->services[s];
+		if (s < a->n_services) {
+			const struct agent_service *cs = &a->services[s];
 			*sp = (struct dns_service_spec){
 				.name = cs->name, .port = cs->port,
 				.proto = cs->protocol, .ttl = cs->ttl,
@@ -487,7 +497,7 @@ int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v)
 			};
 		} else {
 			*sp = (struct dns_service_spec){
-				.name = extra[s - c->n_services],
+				.name = extra[s - a->n_services],
 				.proto = "tcp",
 			};
 		}
@@ -509,7 +519,7 @@ int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v)
 			sp = &v->svcs[s];
 			if (sp->n_endpoints >= count[s])
 				continue;	/* over the per-service cap */
-			if (s >= c->n_services && sp->port == 0)
+			if (s >= a->n_services && sp->port == 0)
 				sp->port = g->port;	/* gossip-only service */
 			struct dns_endpoint_spec *e =
 				(struct dns_endpoint_spec *)&sp->endpoints[sp->n_endpoints++];
@@ -644,6 +654,94 @@ static int load_keyring(struct agent_cluster *cl, const struct agent_config *c,
 	return AS_OK;
 }
 
+static uint16_t sa_port(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET6
+			     ? ((const struct sockaddr_in6 *)ss)->sin6_port
+			     : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static void sa_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+static socklen_t sa_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
+}
+
+static bool wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(
+			&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
+}
+
+/*
+ * With a wildcard bind and no gossip.advertise (a DaemonSet shares one
+ * config between nodes), advertise the address the kernel would use as
+ * the source toward a seed: connecting a UDP socket sends nothing, it
+ * only asks the routing table. Without a usable seed, the host's first
+ * global address. The port is the bind port.
+ */
+static int pick_advertise(const struct agent_config *c,
+			  struct sockaddr_storage *out)
+{
+	uint16_t port = sa_port(&c->gossip.bind_addr);
+
+	for (size_t i = 0; i < c->gossip.n_seeds; i++) {
+		const struct sockaddr_storage *seed = &c->gossip.seed_addrs[i];
+		struct sockaddr_storage me;
+		socklen_t len = sizeof(me);
+		int fd = socket(seed->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		int ok = connect(fd, (const struct sockaddr *)seed,
+				 sa_len(seed)) == 0 &&
+			 getsockname(fd, (struct sockaddr *)&me, &len) == 0;
+		close(fd);
+		if (ok && !wildcard(&me)) {
+			*out = me;
+			sa_set_port(out, port);
+			return AS_OK;
+		}
+	}
+	struct ifaddrs *ifa = NULL, *best = NULL;
+	if (getifaddrs(&ifa) != 0)
+		return -errno;
+	for (struct ifaddrs *p = ifa; p; p = p->ifa_next) {
+		if (!p->ifa_addr || (p->ifa_flags & IFF_LOOPBACK) ||
+		    !(p->ifa_flags & IFF_UP))
+			continue;
+		if (p->ifa_addr->sa_family == AF_INET6) {
+			const struct in6_addr *x =
+				&((const struct sockaddr_in6 *)p->ifa_addr)->sin6_addr;
+			if (IN6_IS_ADDR_LINKLOCAL(x))
+				continue;
+			best = p;
+			break;	/* IPv6 first */
+		}
+		if (p->ifa_addr->sa_family == AF_INET && !best)
+			best = p;
+	}
+	int rc = AS_ENOENT;
+	if (best) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out, best->ifa_addr, best->ifa_addr->sa_family == AF_INET6
+			? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+		sa_set_port(out, port);
+		rc = AS_OK;
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
 int agent_cluster_start(struct agent *a)
 {
 	const struct agent_config *c = a->cfg;
@@ -665,6 +763,16 @@ int agent_cluster_start(struct agent *a)
 	cl->bind = c->gossip.bind_addr;
 	cl->advertise = c->gossip.advertise && *c->gossip.advertise
 				? c->gossip.advertise_addr : c->gossip.bind_addr;
+	if (wildcard(&cl->advertise)) {
+		rc = pick_advertise(c, &cl->advertise);
+		if (rc) {
+			as_err("gossip: bind %s is a wildcard and no address to "
+			       "advertise was found (%s); set gossip.advertise",
+			       c->gossip.bind, as_strerror(rc));
+			free(cl);
+			return rc;
+		}
+	}
 	uv_timer_init(&a->loop, &cl->rebuild_timer);
 	uv_timer_init(&a->loop, &cl->leave_timer);
 	uv_timer_init(&a->loop, &cl->join_timer);
@@ -827,8 +935,20 @@ void agent_cluster_reload(struct agent *a, const struct agent_config *old)
 		as_warn("reload: gossip bind, advertise, seeds, cluster, "
 			"keyring or plaintext changed; takes effect after a "
 			"restart (use `anysteerctl keyring` to rotate keys)");
-	if (setup_local(cl, false) == AS_ELIMIT)
+	if (setup_local(cl, false))
 		as_warn("reload: local endpoints not re-announced");
+}
+
+void agent_cluster_local_changed(struct agent *a)
+{
+	struct agent_cluster *cl = a->cluster;
+
+	if (!cl || cl->closing || !cl->core)
+		return;
+	int rc = setup_local(cl, false);
+	if (rc)
+		as_err("gossip: cannot announce local endpoints: %s",
+		       as_strerror(rc));
 }
 
 /* ---- snapshot, metrics, status ------------------------------------------------ */

@@ -94,13 +94,14 @@ json_t *agent_status_json(struct agent *a)
 	json_object_set_new(o, "queries", stats_json(&st));
 	json_t *cfg = json_object();
 	json_object_set_new(cfg, "path", json_string(a->config_path));
-	json_object_set_new(cfg, "services", json_integer((json_int_t)a->cfg->n_services));
+	json_object_set_new(cfg, "services", json_integer((json_int_t)a->n_services));
 	json_object_set_new(cfg, "reloads", json_integer((json_int_t)a->reloads_ok));
 	json_object_set_new(cfg, "reload_failures", json_integer((json_int_t)a->reloads_failed));
 	json_object_set_new(cfg, "view_builds", json_integer((json_int_t)a->view_builds));
 	json_object_set_new(o, "config", cfg);
 	json_object_set_new(o, "anycast", agent_anycast_status_json(a));
 	json_object_set_new(o, "gossip", agent_cluster_status_json(a));
+	json_object_set_new(o, "kubernetes", agent_k8s_status_json(a));
 	return o;
 }
 
@@ -165,7 +166,7 @@ static json_t *cmd_reload(struct agent *a, json_t *args, char *err, size_t errle
 	if (agent_reload(a, err, errlen) != AS_OK)
 		return NULL;
 	return json_pack("{s:s, s:i}", "config", a->config_path, "services",
-			 (int)a->cfg->n_services);
+			 (int)a->n_services);
 }
 
 static json_t *cmd_commands(struct agent *a, json_t *args, char *err, size_t errlen);

@@ -153,6 +153,7 @@ typedef __typeof__(((struct agent_config *)0)->bird) cfg_bird_t;
 typedef __typeof__(((struct agent_config *)0)->drain) cfg_drain_t;
 typedef __typeof__(((struct agent_config *)0)->gossip) cfg_gossip_t;
 typedef __typeof__(((struct agent_config *)0)->health) cfg_health_t;
+typedef __typeof__(((struct agent_config *)0)->kubernetes) cfg_k8s_t;
 
 #define AT(T, m) .off = offsetof(T, m), .size = sizeof(((T *)0)->m)
 #define COUNT(T, m) .count_off = offsetof(T, m)
@@ -1551,11 +1552,6 @@ static void finish_gossip(struct cfg_ctx *ctx, void *base,
 		cfg_error(ctx, key_line(ctx, w, "keyring"), "gossip.keyring",
 			  "required unless gossip.plaintext is true "
 			  "(create one with `anysteerd --generate-key`)");
-	if (unspecified_addr(&g->bind_addr) &&
-	    (!g->advertise || !*g->advertise))
-		cfg_error(ctx, key_line(ctx, w, "bind"), "gossip.advertise",
-			  "required when gossip.bind is a wildcard address "
-			  "(other nodes must know where to reach this one)");
 	if (g->advertise && *g->advertise &&
 	    unspecified_addr(&g->advertise_addr))
 		cfg_error(ctx, key_line(ctx, w, "advertise"),
@@ -1589,8 +1585,8 @@ static const struct cfg_item gossip_items[] = {
 	  AT(cfg_gossip_t, advertise), AUX(cfg_gossip_t, advertise_addr),
 	  .flags = CFG_PARSED | CFG_EMPTY_OK, .port = 7946,
 	  .def_doc = "gossip.bind",
-	  .desc = "address other nodes reach this one at; required when "
-		  "bind is a wildcard" },
+	  .desc = "address other nodes reach this one at; with a wildcard "
+		  "bind, the source address toward the seeds" },
 	{ .name = "seeds", .type = CFG_LIST, .elem = CFG_SOCKADDR,
 	  AT(cfg_gossip_t, seeds), COUNT(cfg_gossip_t, n_seeds),
 	  AUX(cfg_gossip_t, seed_addrs), .flags = CFG_PARSED, .port = 7946,
@@ -1653,6 +1649,63 @@ static const struct cfg_item health_items[] = {
 	  .def = "2", .min = 1, .max = 100,
 	  .desc = "failing probes in a row before an endpoint is unhealthy" },
 };
+/* ---- kubernetes (agent/k8s_source.c) ---- */
+
+/* The DaemonSet passes spec.nodeName as NODE_NAME: that is what the
+ * EndpointSlices carry, and it need not equal the host name. */
+static void finish_k8s(struct cfg_ctx *ctx, void *base,
+		       const struct cfg_where *w)
+{
+	cfg_k8s_t *k = base;
+	const char *env = getenv("NODE_NAME");
+	const char *dflt = env && *env ? env : ctx->root->node.name;
+
+	if (k->node_name || has_key(ctx, w->map, "node_name") || !dflt)
+		return;
+	if (!(k->node_name = strdup(dflt)))
+		oom(ctx);
+}
+
+static const char *check_k8s_node_name(const char *s)
+{
+	/* A Kubernetes node name is a DNS subdomain (RFC 1123). */
+	size_t n = strlen(s);
+	if (n == 0 || n > 253)
+		return "must be 1 to 253 characters";
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
+		      s[i] == '-' || s[i] == '.'))
+			return "invalid character (a Kubernetes node name is "
+			       "lower-case letters, digits, '-' and '.')";
+	return NULL;
+}
+
+static const char *check_path_or_empty_k8s(const char *s)
+{
+	if (*s && *s != '/')
+		return "must be an absolute path (or \"\" for in-cluster)";
+	if (strlen(s) >= PATH_MAX)
+		return "path too long";
+	return NULL;
+}
+
+static const struct cfg_item k8s_items[] = {
+	{ .name = "enabled", .type = CFG_BOOL, AT(cfg_k8s_t, enabled),
+	  .def = "false",
+	  .desc = "publish this node's ready endpoints of Services annotated "
+		  "anysteer.io/hostname (list+watch of the API server)" },
+	{ .name = "kubeconfig", .type = CFG_STR, AT(cfg_k8s_t, kubeconfig),
+	  .def = "", .check = check_path_or_empty_k8s,
+	  .desc = "kubeconfig file for use outside the cluster; \"\" = the "
+		  "in-cluster service account" },
+	{ .name = "node_name", .type = CFG_STR, AT(cfg_k8s_t, node_name),
+	  .def_doc = "$NODE_NAME, else node.name", .check = check_k8s_node_name,
+	  .desc = "this node's name in the EndpointSlices (spec.nodeName)" },
+};
+
+static const struct cfg_section k8s_section =
+	SECTION_OF(k8s_items, cfg_k8s_t, finish_k8s);
+
 static const struct cfg_section gossip_section =
 	SECTION_OF(gossip_items, cfg_gossip_t, finish_gossip);
 static const struct cfg_section health_section =
@@ -1702,6 +1755,9 @@ static const struct cfg_item root_items[] = {
 	{ .name = "health", .type = CFG_SECTION,
 	  .off = offsetof(struct agent_config, health), .sub = &health_section,
 	  .desc = "health probes of this node's endpoints" },
+	{ .name = "kubernetes", .type = CFG_SECTION,
+	  .off = offsetof(struct agent_config, kubernetes), .sub = &k8s_section,
+	  .desc = "endpoints from the Kubernetes API server" },
 	{ .name = "services", .type = CFG_SECTIONS,
 	  AT(struct agent_config, services),
 	  COUNT(struct agent_config, n_services), .sub = &service_section,

@@ -90,16 +90,16 @@ int agent_rebuild_view(struct agent *a)
 		return err;
 	err = AS_ENOMEM;
 
-	for (size_t i = 0; i < c->n_services; i++)
-		n_eps += c->services[i].n_endpoints;
-	svcs = calloc(c->n_services ? c->n_services : 1, sizeof(*svcs));
+	for (size_t i = 0; i < a->n_services; i++)
+		n_eps += a->services[i].n_endpoints;
+	svcs = calloc(a->n_services ? a->n_services : 1, sizeof(*svcs));
 	eps = calloc(n_eps ? n_eps : 1, sizeof(*eps));
 	nsa = calloc(c->dns.n_ns_addresses ? c->dns.n_ns_addresses : 1, sizeof(*nsa));
 	if (!svcs || !eps || !nsa)
 		goto out;
 
-	for (size_t i = 0; i < c->n_services; i++) {
-		const struct agent_service *s = &c->services[i];
+	for (size_t i = 0; i < a->n_services; i++) {
+		const struct agent_service *s = &a->services[i];
 		svcs[i] = (struct dns_service_spec){
 			.name = s->name,
 			.port = s->port,
@@ -150,7 +150,7 @@ int agent_rebuild_view(struct agent *a)
 		.soa_minimum = c->dns.negative_ttl,
 		.apex_ttl = 3600,
 		.services = a->cluster ? cv.svcs : svcs,
-		.n_services = a->cluster ? cv.n_svcs : c->n_services,
+		.n_services = a->cluster ? cv.n_svcs : a->n_services,
 	};
 	dns_view_t *v = dns_view_new(&spec, &err);
 	if (!v)
@@ -186,11 +186,12 @@ static void update_snapshot(struct agent *a)
 	s.reloads_ok = a->reloads_ok;
 	s.reloads_failed = a->reloads_failed;
 	s.view_builds = a->view_builds;
-	s.n_services = a->cfg->n_services;
-	for (size_t i = 0; i < a->cfg->n_services; i++)
-		s.n_endpoints += a->cfg->services[i].n_endpoints;
+	s.n_services = a->n_services;
+	for (size_t i = 0; i < a->n_services; i++)
+		s.n_endpoints += a->services[i].n_endpoints;
 	agent_anycast_snapshot(a, &s.anycast);
 	agent_cluster_snapshot(a, &s.cluster);
+	agent_k8s_snapshot(a, &s.k8s);
 	pthread_mutex_lock(&a->snap_lock);
 	a->snap = s;
 	pthread_mutex_unlock(&a->snap_lock);
@@ -251,23 +252,32 @@ int agent_reload(struct agent *a, char *err, size_t errlen)
 	if (a->config_loaded_wall <= old_wall)
 		a->config_loaded_wall = old_wall + 1; /* serial must grow */
 	agent_sample_load(a);
-	rc = agent_rebuild_view(a);
+	rc = agent_catalog_update(a);
+	if (!rc)
+		rc = agent_rebuild_view(a);
 	if (rc) {
 		snprintf(err, errlen, "cannot build answer view: %s", as_strerror(rc));
 		as_err("reload of %s rejected: %s", a->config_path, err);
 		a->cfg = old;
 		a->config_loaded_wall = old_wall;
+		if (agent_catalog_update(a)) {
+			/* Cannot fail without Kubernetes; with it, the
+			 * static catalog alone beats none. */
+			a->services = old->services;
+			a->n_services = old->n_services;
+		}
 		agent_config_free(cfg);
 		a->reloads_failed++;
 		update_snapshot(a);
 		return rc;
 	}
+	agent_k8s_reload(a, old);
 	agent_cluster_reload(a, old);
 	agent_config_free(old);
 	/* Parsing a large catalog leaves freed heap behind; give it back. */
 	malloc_trim(0);
 	a->reloads_ok++;
-	as_notice("reloaded %s: %zu services", a->config_path, a->cfg->n_services);
+	as_notice("reloaded %s: %zu services", a->config_path, a->n_services);
 	update_snapshot(a);
 	return AS_OK;
 }
@@ -305,6 +315,7 @@ void agent_request_stop(struct agent *a, int exit_code)
 	uv_close((uv_handle_t *)&a->sig_term, close_cb);
 	uv_close((uv_handle_t *)&a->sig_int, close_cb);
 	agent_anycast_close(a);
+	agent_k8s_close(a);
 	agent_cluster_close(a);	/* graceful leave */
 	if (a->control) {
 		agent_control_close(a->control);
@@ -326,6 +337,8 @@ int agent_new(const char *config_path, struct agent_config *cfg,
 		return AS_ENOMEM;
 	}
 	a->cfg = cfg;
+	a->services = cfg->services;
+	a->n_services = cfg->n_services;
 	a->config_loaded_wall = (int)as_wall_s();
 	a->start_ms = as_now_ms();
 	a->load.cpu_util = NAN; /* the first EWMA sample seeds it */
@@ -355,6 +368,10 @@ int agent_start(struct agent *a)
 	/* Gossip first: with it, the first view is built from the cluster
 	 * view, never from other nodes' catalog entries. */
 	err = agent_cluster_start(a);
+	if (err)
+		return err;
+	/* After gossip: its updates re-announce this node's endpoints. */
+	err = agent_k8s_start(a);
 	if (err)
 		return err;
 	err = agent_rebuild_view(a);
@@ -439,6 +456,7 @@ void agent_free(struct agent *a)
 		a->control = NULL;
 	}
 	agent_anycast_close(a);
+	agent_k8s_close(a);
 	agent_cluster_close(a);
 	/* Let close callbacks run; then nothing may be left open. */
 	uv_run(&a->loop, UV_RUN_DEFAULT);
@@ -450,6 +468,7 @@ void agent_free(struct agent *a)
 	}
 	agent_anycast_free(a);	/* closes the TUN: the route goes */
 	agent_cluster_free(a);
+	agent_k8s_free(a);
 	if (uv_loop_close(&a->loop) == UV_EBUSY)
 		as_warn("event loop closed with handles still open");
 	dns_view_unref(a->view);

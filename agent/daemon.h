@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/k8s.h"
 #include "dns/dns.h"
 #include "gossip/gossip.h"
 
@@ -18,6 +19,14 @@ struct agent_control;
 struct agent_metrics;
 struct agent_anycast;
 struct agent_cluster;
+struct agent_k8s;
+
+/* Kubernetes source state for the metrics thread (k8s_source.c). */
+struct agent_k8s_snap {
+	bool enabled;
+	struct agent_k8s_client_stats st;
+	size_t hostnames, endpoints;
+};
 
 /* Gossip state for the metrics thread (cluster.c). */
 struct agent_cluster_snap {
@@ -67,6 +76,7 @@ struct agent_snapshot {
 	size_t n_services, n_endpoints;
 	struct agent_anycast_snap anycast;
 	struct agent_cluster_snap cluster;
+	struct agent_k8s_snap k8s;
 };
 
 struct agent {
@@ -100,6 +110,11 @@ struct agent {
 	struct agent_anycast *anycast;	/* anycast.c */
 	bool anycast_joined_early;	/* set_joined before anycast.c started */
 	struct agent_cluster *cluster;	/* cluster.c; NULL without gossip */
+	struct agent_k8s *k8s;		/* k8s_source.c; NULL when disabled */
+	/* The catalog: the config's services, plus the Kubernetes source's
+	 * (agent_catalog_update). Read this, not cfg->services. */
+	struct agent_service *services;
+	size_t n_services;
 };
 
 /* daemon.c */
@@ -187,6 +202,23 @@ void agent_cluster_metrics(FILE *f, const struct agent_cluster_snap *s);
 json_t *agent_cluster_status_json(struct agent *a);
 json_t *agent_cluster_cmd_members(struct agent *a, json_t *args, char *err, size_t errlen);
 json_t *agent_cluster_cmd_keyring(struct agent *a, json_t *args, char *err, size_t errlen);
+
+/* Local endpoints changed (Kubernetes): recompute and re-announce. */
+void agent_cluster_local_changed(struct agent *a);
+
+/* k8s_source.c: the Kubernetes source in the daemon. _start after
+ * agent_cluster_start (its updates re-announce local endpoints); _close
+ * from agent_request_stop and agent_free; _free after the loop ran.
+ * agent_catalog_update recomputes a->services from the config and the
+ * source's current set: after every config swap and every update. */
+int agent_catalog_update(struct agent *a);
+int agent_k8s_start(struct agent *a);
+void agent_k8s_close(struct agent *a);
+void agent_k8s_free(struct agent *a);
+void agent_k8s_reload(struct agent *a, const struct agent_config *old);
+void agent_k8s_snapshot(struct agent *a, struct agent_k8s_snap *s);
+void agent_k8s_metrics(FILE *f, const struct agent_k8s_snap *s);
+json_t *agent_k8s_status_json(struct agent *a);
 
 /* probe.c: TCP connect health probes. The pure rise/fall machine: an
  * endpoint starts unknown (counted healthy), the first result settles it,

@@ -120,6 +120,7 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 	fprintf(f, "anysteer_catalog_endpoints %zu\n", s->n_endpoints);
 	agent_anycast_metrics(f, &s->anycast);
 	agent_cluster_metrics(f, &s->cluster);
+	agent_k8s_metrics(f, &s->k8s);
 
 	if (fclose(f)) {
 		free(buf);

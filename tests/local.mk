@@ -8,6 +8,8 @@ TESTS += tests/integration/test_daemon_dns.py
 EXTRA_DIST += tests/integration/anysteer_test.py tests/integration/test_daemon_dns.py
 TESTS += tests/integration/test_cluster.py
 EXTRA_DIST += tests/integration/test_cluster.py
+TESTS += tests/integration/test_k8s_daemon.py
+EXTRA_DIST += tests/integration/test_k8s_daemon.py
 
 # Anycast (issue 4): one node, then the emulated cluster of
 # deploy/testbed/testbed.sh. Root + BIRD, else SKIP (77).

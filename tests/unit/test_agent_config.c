@@ -458,6 +458,62 @@ static void test_err_cross_checks(void **state)
 		     "must not be empty");
 }
 
+/* The sections of the later issues: gossip, anycast, kubernetes. */
+static void test_cluster_sections(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char err[4096];
+
+	(void)state;
+	expect_error(ZONE "gossip:\n  bind: \"[::1]:7946\"\n  keyring: \"\"\n",
+		     1, 5, "gossip.keyring", "required unless gossip.plaintext");
+	expect_error(ZONE "gossip:\n  bind: \"[::1]:7946\"\n"
+		     "  keyring: /k\n  advertise: \"[::]:7946\"\n", 1, 6,
+		     "gossip.advertise", "not a wildcard");
+	expect_error(ZONE "gossip:\n  keyring: /k\n  probe_interval: 100ms\n"
+		     "  probe_timeout: 200ms\n", 1, 6, "gossip.probe_timeout",
+		     "must be shorter than gossip.probe_interval");
+	expect_error(ZONE "gossip:\n  keyring: /k\n  cluster: \"a b\"\n", 1, 5,
+		     "gossip.cluster", "invalid character");
+	expect_error(ZONE "kubernetes:\n  enabled: yes\n  kubeconfig: kc\n", 1, 5,
+		     "kubernetes.kubeconfig", "must be an absolute path");
+	expect_error(ZONE "kubernetes:\n  node_name: Node_A\n", 1, 4,
+		     "kubernetes.node_name", "invalid character");
+	expect_error(ZONE "kubernetes:\n  enable: true\n", 1, 4,
+		     "kubernetes.enable", "unknown key");
+	expect_error(ZONE "anycast:\n  addresses: [fd00:53::53]\n  rise: 0\n",
+		     1, 5, "anycast.rise", "must be between 1 and 100");
+
+	/* A wildcard bind is fine: the address to advertise is found at
+	 * start (agent/cluster.c). */
+	assert_int_equal(parse(ZONE "gossip:\n  bind: \"[::]:7946\"\n"
+			       "  keyring: /k\n", &cfg, err, sizeof(err)), AS_OK);
+	assert_true(cfg->gossip.enabled);
+	assert_null(cfg->gossip.advertise);
+	agent_config_free(cfg);
+
+	/* kubernetes.node_name: NODE_NAME (the DaemonSet's spec.nodeName),
+	 * else node.name; an explicit value wins over both. */
+	unsetenv("NODE_NAME");
+	assert_int_equal(parse("node:\n  name: n1\n" ZONE "kubernetes:\n"
+			       "  enabled: true\n", &cfg, err, sizeof(err)), AS_OK);
+	assert_true(cfg->kubernetes.enabled);
+	assert_string_equal(cfg->kubernetes.node_name, "n1");
+	assert_string_equal(cfg->kubernetes.kubeconfig, "");
+	agent_config_free(cfg);
+	setenv("NODE_NAME", "worker-7.example", 1);
+	assert_int_equal(parse("node:\n  name: n1\n" ZONE "kubernetes:\n"
+			       "  enabled: true\n", &cfg, err, sizeof(err)), AS_OK);
+	assert_string_equal(cfg->kubernetes.node_name, "worker-7.example");
+	agent_config_free(cfg);
+	assert_int_equal(parse("node:\n  name: n1\n" ZONE "kubernetes:\n"
+			       "  node_name: w2\n", &cfg, err, sizeof(err)), AS_OK);
+	assert_string_equal(cfg->kubernetes.node_name, "w2");
+	assert_false(cfg->kubernetes.enabled);
+	agent_config_free(cfg);
+	unsetenv("NODE_NAME");
+}
+
 static void test_err_document(void **state)
 {
 	expect_error("- a\n- b\n", 1, 1, "(document)",
@@ -766,6 +822,7 @@ int main(void)
 		cmocka_unit_test(test_err_duplicates),
 		cmocka_unit_test(test_err_cross_checks),
 		cmocka_unit_test(test_err_document),
+		cmocka_unit_test(test_cluster_sections),
 		cmocka_unit_test(test_multiple_errors),
 		cmocka_unit_test(test_truncated_input),
 		cmocka_unit_test(test_errbuf_limits),

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""anysteerd with the Kubernetes source, end to end (issue 5).
+
+A test API server (tests/k8s/apiserver.py: the real list/watch protocol,
+payloads from tests/k8s/fixtures/) and two real anysteerd processes that
+gossip with each other, node-a and node-b, each publishing only the ready
+endpoints whose nodeName is its own. One scenario, in order:
+
+  1. Both nodes answer web.svc.example.net with the ready pods of both
+     nodes (node-b's pod reaches node-a by gossip and the other way
+     round), with the TTL and weight from the annotations, SRV with the
+     pods' port; api.svc.example.net (external-dns annotation) too; a
+     static catalog service answers beside them.
+  2. A pod becomes unready: it leaves both nodes' answers.
+  3. A malformed watch event: counted, nothing lost, still answering.
+  4. The Service is deleted: NXDOMAIN on both nodes.
+  5. The API server goes away: both keep answering the last good state;
+     anysteerctl status and the metrics say so.
+  6. SIGTERM: clean exit, no sanitizer report.
+"""
+import copy
+import json
+import os
+import signal
+import subprocess
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from anysteer_test import (ANYSTEERD, Daemon, free_port,  # noqa: E402
+                           require_tools, sanitizer_report)
+
+SRC = os.environ.get("top_srcdir") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")
+FIX = os.path.join(SRC, "tests", "k8s", "fixtures")
+APISERVER = os.path.join(SRC, "tests", "k8s", "apiserver.py")
+TOKEN = "test-token-5f1c"
+ZONE = "svc.example.net."
+WEB = "web.svc.example.net."
+NODE_A_PODS = {"fd00:10:244:1::1a", "fd00:10:244:1::1b"}
+NODE_B_PODS = {"fd00:10:244:2::31"}
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name)) as f:
+        return json.load(f)
+
+
+class ApiServer:
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, APISERVER, "--listen", "::1", "--token", TOKEN]
+            + ["--fixture=" + os.path.join(FIX, f) for f in (
+                "service-web.json", "endpointslice-web.json",
+                "service-api-extdns.json", "endpointslice-api.json",
+                "service-kubernetes.json")],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise AssertionError("apiserver.py did not start: %r" % line)
+        self.port = int(line.split()[1])
+        self.url = "http://[::1]:%d" % self.port
+
+    def post(self, op, body):
+        req = urllib.request.Request(
+            self.url + "/_test/" + op, data=json.dumps(body).encode(),
+            method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.read()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc:
+            self.proc.stdout.close()
+        self.proc = None
+
+
+def config_for(api, name, gossip_port, peer_port, keyring, kubeconfig,
+               static):
+    def fn(d):
+        svc = ""
+        if static:
+            svc = """services:
+  - name: static
+    port: 80
+    endpoints:
+      - { address: "fd00:99::1", node: %s }
+""" % name
+        return """node:
+  name: %(name)s
+dns:
+  listen: ["[::1]:%(port)d"]
+  zone: %(zone)s
+  max_answers: 8
+  workers: 1
+control:
+  socket: %(ctl)s
+metrics:
+  listen: "[::1]:%(mport)d"
+gossip:
+  bind: "[::1]:%(gport)d"
+  seeds: ["[::1]:%(peer)d"]
+  cluster: k8s-test
+  keyring: %(keyring)s
+  probe_interval: 200ms
+  probe_timeout: 100ms
+  gossip_interval: 50ms
+health:
+  interval: 0s
+kubernetes:
+  enabled: true
+  kubeconfig: %(kubeconfig)s
+  node_name: %(name)s
+%(svc)s""" % dict(name=name, port=d.port, zone=ZONE, ctl=d.ctl,
+                  mport=d.metrics_port, gport=gossip_port, peer=peer_port,
+                  keyring=keyring, kubeconfig=kubeconfig, svc=svc)
+    return fn
+
+
+class K8sDaemonTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(ANYSTEERD, os.X_OK):
+            raise unittest.SkipTest("%s not built" % ANYSTEERD)
+        require_tools("kdig")
+
+    def setUp(self):
+        self.api = ApiServer()
+        self.nodes = []
+        self.dir = tempfile.mkdtemp(prefix="anysteer-k8s-")
+        key = subprocess.run([ANYSTEERD, "--generate-key"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+        with open(self.kubeconfig, "w") as f:
+            f.write("""apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: %s
+users:
+- name: anysteer
+  user:
+    token: %s
+contexts:
+- name: test
+  context: {cluster: test, user: anysteer}
+current-context: test
+""" % (self.api.url, TOKEN))
+        ports = [free_port(), free_port()]
+        for i, name in enumerate(("node-a", "node-b")):
+            kr = os.path.join(self.dir, "keyring-" + name)
+            fd = os.open(kr, os.O_WRONLY | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(key + "\n")
+            d = Daemon(config_for(self.api, name, ports[i], ports[1 - i], kr,
+                                  self.kubeconfig, static=(i == 0)),
+                       name=name)
+            self.nodes.append(d)
+        for d in self.nodes:
+            d.start()
+
+    def tearDown(self):
+        for d in self.nodes:
+            d.cleanup()
+        self.api.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def aaaa(self, d, name=WEB):
+        a = d.kdig(name, "AAAA")
+        return a
+
+    def wait_answers(self, want, name=WEB, timeout=10.0, rcode="NOERROR"):
+        """Until every node answers name with exactly the set want."""
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            got = []
+            for d in self.nodes:
+                a = self.aaaa(d, name)
+                got.append((a.status, set(a.rdata(rtype="AAAA"))))
+            if all(rc == rcode and s == want for rc, s in got):
+                return time.monotonic() - (deadline - timeout)
+            time.sleep(0.05)
+        self.fail("answers for %s never became %s %s; last %s\n%s" % (
+            name, rcode, sorted(want), got,
+            "\n".join(d.log()[-3000:] for d in self.nodes)))
+
+    def metric(self, d, name):
+        with urllib.request.urlopen("http://[::1]:%d/metrics"
+                                    % d.metrics_port, timeout=5) as r:
+            text = r.read().decode()
+        total = None
+        for line in text.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total = (total or 0) + float(line.rsplit(" ", 1)[1])
+        return total
+
+    def wait_metric(self, d, name, pred, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        v = None
+        while time.monotonic() < deadline:
+            v = self.metric(d, name)
+            if v is not None and pred(v):
+                return v
+            time.sleep(0.1)
+        self.fail("metric %s stayed at %s" % (name, v))
+
+    def test_k8s_source(self):
+        a, b = self.nodes
+        # 1. Both nodes answer both nodes' ready pods.
+        t = self.wait_answers(NODE_A_PODS | NODE_B_PODS)
+        print("\nconverged: both nodes answer the 3 ready pods of both "
+              "nodes %.2f s after start" % t)
+        ans = a.kdig(WEB, "AAAA")
+        self.assertTrue(all(r[1] == 10 for r in ans.records(rtype="AAAA")),
+                        "anysteer.io/ttl: 10 not applied: %s" % ans.text)
+        srv = b.kdig("_web._tcp." + ZONE, "SRV")
+        self.assertEqual(srv.status, "NOERROR", srv.text)
+        ports = {r.split()[2] for r in srv.rdata(rtype="SRV")}
+        self.assertEqual(ports, {"8080"}, "SRV must carry the pods' port "
+                         "(first Service port's target): %s" % srv.text)
+        self.wait_answers({"fd00:10:244:1::40"}, name="api." + ZONE)
+        # The static catalog keeps working beside the source (node-a's,
+        # on node-b by gossip).
+        self.wait_answers({"fd00:99::1"}, name="static." + ZONE)
+        svcs = b.ctl_json("services")
+        web = [s for s in svcs["services"] if s["name"] == "web"]
+        self.assertEqual(len(web), 1, svcs)
+        weights = {e["address"]: e["weight"] for e in web[0]["endpoints"]}
+        self.assertEqual(set(weights.values()), {50},
+                         "anysteer.io/weight: 50 not applied: %s" % weights)
+        st = a.ctl_json("status")
+        self.assertTrue(st["kubernetes"]["synced"], st["kubernetes"])
+        self.assertEqual(st["kubernetes"]["local_endpoints"], 3,
+                         st["kubernetes"])  # 2 web + 1 api on node-a
+        # Metrics come from a snapshot taken every load.interval (1 s).
+        self.wait_metric(a, "anysteer_kubernetes_synced", lambda v: v == 1)
+
+        # 2. One of node-a's pods becomes unready.
+        sl = fixture("endpointslice-web.json")
+        sl = copy.deepcopy(sl)
+        for ep in sl["endpoints"]:
+            if ep["addresses"] == ["fd00:10:244:1::1a"]:
+                ep["conditions"]["ready"] = False
+        self.api.post("apply", sl)
+        t = self.wait_answers({"fd00:10:244:1::1b"} | NODE_B_PODS)
+        print("unready pod left both nodes' answers after %.2f s" % t)
+
+        # 3. A malformed watch event is counted and changes nothing.
+        before = self.metric(a, "anysteer_kubernetes_errors_total")
+        self.api.post("raw", {"kind": "EndpointSlice",
+                              "line": '{"type":"MODIFIED","object":{"kind":'
+                                      '"EndpointSlice","endpoints":7}}'})
+        self.wait_metric(a, "anysteer_kubernetes_errors_total",
+                         lambda v: v > before)
+        self.wait_answers({"fd00:10:244:1::1b"} | NODE_B_PODS, timeout=2)
+
+        # 4. The Service goes: NXDOMAIN everywhere.
+        self.api.post("delete", {"kind": "Service", "namespace": "shop",
+                                 "name": "web"})
+        t = self.wait_answers(set(), rcode="NXDOMAIN")
+        print("deleted Service left both nodes after %.2f s" % t)
+
+        # 5. The API server goes away: the last good state stays.
+        self.api.stop()
+        time.sleep(1.0)
+        self.wait_answers({"fd00:10:244:1::40"}, name="api." + ZONE,
+                          timeout=2)
+        self.wait_metric(b, "anysteer_kubernetes_errors_total",
+                         lambda v: v > 0)
+
+        # 6. Clean exit.
+        for d in self.nodes:
+            code, log = d.stop()
+            self.assertEqual(code, 0, log[-3000:])
+            self.assertIsNone(sanitizer_report(log), log[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
