@@ -6,6 +6,10 @@ payloads from tests/k8s/fixtures/) and two real anysteerd processes that
 gossip with each other, node-a and node-b, each publishing only the ready
 endpoints whose nodeName is its own. One scenario, in order:
 
+node-b binds the wildcard address without gossip.advertise, as the
+DaemonSet's shared ConfigMap does: it must advertise [::1] (its source
+address toward the seed), or node-a could not reach it.
+
   1. Both nodes answer web.svc.example.net with the ready pods of both
      nodes (node-b's pod reaches node-a by gossip and the other way
      round), with the TTL and weight from the annotations, SRV with the
@@ -105,7 +109,7 @@ control:
 metrics:
   listen: "[::1]:%(mport)d"
 gossip:
-  bind: "[::1]:%(gport)d"
+  bind: "[%(bind)s]:%(gport)d"
   seeds: ["[::1]:%(peer)d"]
   cluster: k8s-test
   keyring: %(keyring)s
@@ -120,7 +124,8 @@ kubernetes:
   node_name: %(name)s
 %(svc)s""" % dict(name=name, port=d.port, zone=ZONE, ctl=d.ctl,
                   mport=d.metrics_port, gport=gossip_port, peer=peer_port,
-                  keyring=keyring, kubeconfig=kubeconfig, svc=svc)
+                  keyring=keyring, kubeconfig=kubeconfig, svc=svc,
+                  bind="::1" if static else "::")
     return fn
 
 
@@ -237,6 +242,11 @@ current-context: test
         weights = {e["address"]: e["weight"] for e in web[0]["endpoints"]}
         self.assertEqual(set(weights.values()), {50},
                          "anysteer.io/weight: 50 not applied: %s" % weights)
+        # node-b's advertised address, as node-a knows it.
+        mem = {m["name"]: m for m in a.ctl_json("members")}
+        self.assertEqual(mem["node-b"]["state"], "alive", mem)
+        self.assertTrue(mem["node-b"]["address"].startswith("[::1]:"),
+                        "wildcard bind advertised %s" % mem["node-b"])
         st = a.ctl_json("status")
         self.assertTrue(st["kubernetes"]["synced"], st["kubernetes"])
         self.assertEqual(st["kubernetes"]["local_endpoints"], 3,
