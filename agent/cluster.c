@@ -980,34 +980,29 @@ void agent_cluster_snapshot(struct agent *a, struct agent_cluster_snap *s)
 	s->keyring_changes = cl->keyring_changes;
 }
 
-static void head(FILE *f, const char *name, const char *help, const char *type)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 void agent_cluster_metrics(FILE *f, const struct agent_cluster_snap *s)
 {
 	const struct gossip_metrics *m = &s->m;
 	unsigned long long v;
 
-	head(f, "anysteer_gossip_enabled", "1 when gossip is configured.", "gauge");
+	agent_metric_head(f, "anysteer_gossip_enabled", "1 when gossip is configured.", "gauge");
 	fprintf(f, "anysteer_gossip_enabled %d\n", s->enabled);
 	if (!s->enabled)
 		return;
-	head(f, "anysteer_gossip_joined", "1 once this node has joined a cluster.", "gauge");
+	agent_metric_head(f, "anysteer_gossip_joined", "1 once this node has joined a cluster.", "gauge");
 	fprintf(f, "anysteer_gossip_joined %d\n", s->joined);
-	head(f, "anysteer_gossip_members", "Members known to this node, by state (itself included).", "gauge");
+	agent_metric_head(f, "anysteer_gossip_members", "Members known to this node, by state (itself included).", "gauge");
 	for (int st = 0; st < GOSSIP_STATE_COUNT; st++)
 		fprintf(f, "anysteer_gossip_members{state=\"%s\"} %llu\n",
 			gossip_state_name(st), (unsigned long long)m->members[st]);
-	head(f, "anysteer_gossip_messages_total", "Gossip messages, by direction and type.", "counter");
+	agent_metric_head(f, "anysteer_gossip_messages_total", "Gossip messages, by direction and type.", "counter");
 	for (int t = 1; t < GOSSIP_MSG_TYPE_COUNT; t++) {
 		fprintf(f, "anysteer_gossip_messages_total{direction=\"in\",type=\"%s\"} %llu\n",
 			gossip_msg_type_name(t), (unsigned long long)m->msgs_in[t]);
 		fprintf(f, "anysteer_gossip_messages_total{direction=\"out\",type=\"%s\"} %llu\n",
 			gossip_msg_type_name(t), (unsigned long long)m->msgs_out[t]);
 	}
-	head(f, "anysteer_gossip_packets_total", "Gossip packets (UDP) and stream messages (TCP push-pull), by direction.", "counter");
+	agent_metric_head(f, "anysteer_gossip_packets_total", "Gossip packets (UDP) and stream messages (TCP push-pull), by direction.", "counter");
 	fprintf(f, "anysteer_gossip_packets_total{direction=\"in\",transport=\"udp\"} %llu\n",
 		(unsigned long long)m->packets_in);
 	fprintf(f, "anysteer_gossip_packets_total{direction=\"out\",transport=\"udp\"} %llu\n",
@@ -1016,7 +1011,7 @@ void agent_cluster_metrics(FILE *f, const struct agent_cluster_snap *s)
 		(unsigned long long)m->stream_in);
 	fprintf(f, "anysteer_gossip_packets_total{direction=\"out\",transport=\"tcp\"} %llu\n",
 		(unsigned long long)m->stream_out);
-	head(f, "anysteer_gossip_bytes_total", "Gossip bytes, by direction and transport.", "counter");
+	agent_metric_head(f, "anysteer_gossip_bytes_total", "Gossip bytes, by direction and transport.", "counter");
 	fprintf(f, "anysteer_gossip_bytes_total{direction=\"in\",transport=\"udp\"} %llu\n",
 		(unsigned long long)m->bytes_in);
 	fprintf(f, "anysteer_gossip_bytes_total{direction=\"out\",transport=\"udp\"} %llu\n",
@@ -1025,43 +1020,43 @@ void agent_cluster_metrics(FILE *f, const struct agent_cluster_snap *s)
 		(unsigned long long)m->stream_bytes_in);
 	fprintf(f, "anysteer_gossip_bytes_total{direction=\"out\",transport=\"tcp\"} %llu\n",
 		(unsigned long long)m->stream_bytes_out);
-	head(f, "anysteer_gossip_auth_failures_total", "Packets no installed key opens.", "counter");
+	agent_metric_head(f, "anysteer_gossip_auth_failures_total", "Packets no installed key opens.", "counter");
 	fprintf(f, "anysteer_gossip_auth_failures_total %llu\n",
 		(unsigned long long)m->auth_failures);
-	head(f, "anysteer_gossip_dropped_total", "Packets or messages dropped, by reason.", "counter");
+	agent_metric_head(f, "anysteer_gossip_dropped_total", "Packets or messages dropped, by reason.", "counter");
 	for (int d = 0; d < GOSSIP_DROP_COUNT; d++)
 		fprintf(f, "anysteer_gossip_dropped_total{reason=\"%s\"} %llu\n",
 			gossip_drop_name(d), (unsigned long long)m->drops[d]);
-	head(f, "anysteer_gossip_suspicions_total", "Suspicions this node raised or saw refuted, or cleared by its last-chance probe.", "counter");
+	agent_metric_head(f, "anysteer_gossip_suspicions_total", "Suspicions this node raised or saw refuted, or cleared by its last-chance probe.", "counter");
 	fprintf(f, "anysteer_gossip_suspicions_total{event=\"raised\"} %llu\n",
 		(unsigned long long)m->suspicions_raised);
 	fprintf(f, "anysteer_gossip_suspicions_total{event=\"refuted\"} %llu\n",
 		(unsigned long long)m->suspicions_refuted);
 	fprintf(f, "anysteer_gossip_suspicions_total{event=\"cleared\"} %llu\n",
 		(unsigned long long)m->suspicions_cleared);
-	head(f, "anysteer_gossip_self_refutes_total", "Times this node refuted a suspicion about itself.", "counter");
+	agent_metric_head(f, "anysteer_gossip_self_refutes_total", "Times this node refuted a suspicion about itself.", "counter");
 	fprintf(f, "anysteer_gossip_self_refutes_total %llu\n", (unsigned long long)m->self_refutes);
-	head(f, "anysteer_gossip_deaths_declared_total", "Members this node declared dead.", "counter");
+	agent_metric_head(f, "anysteer_gossip_deaths_declared_total", "Members this node declared dead.", "counter");
 	fprintf(f, "anysteer_gossip_deaths_declared_total %llu\n",
 		(unsigned long long)m->deaths_declared);
-	head(f, "anysteer_gossip_stalls_total", "Wake-ups long past a deadline (a stalled process).", "counter");
+	agent_metric_head(f, "anysteer_gossip_stalls_total", "Wake-ups long past a deadline (a stalled process).", "counter");
 	fprintf(f, "anysteer_gossip_stalls_total %llu\n", (unsigned long long)m->stalls_detected);
-	head(f, "anysteer_gossip_queue_total", "Broadcasts superseded by newer ones or dropped from a full queue.", "counter");
+	agent_metric_head(f, "anysteer_gossip_queue_total", "Broadcasts superseded by newer ones or dropped from a full queue.", "counter");
 	fprintf(f, "anysteer_gossip_queue_total{event=\"superseded\"} %llu\n",
 		(unsigned long long)m->queue_superseded);
 	fprintf(f, "anysteer_gossip_queue_total{event=\"dropped\"} %llu\n",
 		(unsigned long long)m->queue_dropped);
-	head(f, "anysteer_gossip_local_health_multiplier", "Lifeguard local health multiplier (0 = healthy).", "gauge");
+	agent_metric_head(f, "anysteer_gossip_local_health_multiplier", "Lifeguard local health multiplier (0 = healthy).", "gauge");
 	fprintf(f, "anysteer_gossip_local_health_multiplier %u\n", m->lhm);
-	head(f, "anysteer_gossip_local_endpoints", "This node's endpoints in its record, by probe health.", "gauge");
+	agent_metric_head(f, "anysteer_gossip_local_endpoints", "This node's endpoints in its record, by probe health.", "gauge");
 	v = (unsigned long long)s->local_healthy;
 	fprintf(f, "anysteer_gossip_local_endpoints{health=\"up\"} %llu\n", v);
 	fprintf(f, "anysteer_gossip_local_endpoints{health=\"down\"} %llu\n",
 		(unsigned long long)(s->local_endpoints - s->local_healthy));
-	head(f, "anysteer_gossip_skipped_endpoints", "Gossiped endpoints left out of the view (service name not servable).", "gauge");
+	agent_metric_head(f, "anysteer_gossip_skipped_endpoints", "Gossiped endpoints left out of the view (service name not servable).", "gauge");
 	fprintf(f, "anysteer_gossip_skipped_endpoints %llu\n",
 		(unsigned long long)s->skipped_endpoints);
-	head(f, "anysteer_gossip_keyring_changes_total", "Keyring installs, uses and removals.", "counter");
+	agent_metric_head(f, "anysteer_gossip_keyring_changes_total", "Keyring installs, uses and removals.", "counter");
 	fprintf(f, "anysteer_gossip_keyring_changes_total %llu\n",
 		(unsigned long long)s->keyring_changes);
 }

@@ -1503,20 +1503,10 @@ static const struct cfg_section drain_section =
 /* ---- gossip, health (agent/cluster.c, agent/probe.c) ---- */
 
 /* The cluster label travels in every packet and is the AEAD's additional
- * data: printable and short. */
+ * data: printable and short, the same rule as node names. */
 static const char *check_cluster_label(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0)
-		return "must not be empty";
-	if (n > 63)
-		return "longer than 63 characters";
-	for (size_t i = 0; i < n; i++)
-		if (!label_char(s[i]) && s[i] != '.')
-			return "invalid character (use letters, digits, "
-			       "'-', '_' and '.')";
-	return NULL;
+	return check_node_name(s);
 }
 
 static const char *check_path_or_empty(const char *s)

@@ -264,6 +264,9 @@ void agent_prober_close(struct agent_prober *p);
 int agent_metrics_new(struct agent *a, const char *listen,
 		      struct agent_metrics **out);
 void agent_metrics_free(struct agent_metrics *m);
+/* "# HELP" and "# TYPE" lines of one metric family. */
+void agent_metric_head(FILE *f, const char *name, const char *help,
+		       const char *type);
 /* Renders the Prometheus text exposition into a malloc'd string. */
 char *agent_metrics_render(const struct agent_snapshot *snap,
 			   const struct dns_stats *st, size_t *len);

@@ -300,36 +300,31 @@ void agent_k8s_snapshot(struct agent *a, struct agent_k8s_snap *s)
 		s->endpoints += set->entries[i].n_endpoints;
 }
 
-static void head(FILE *f, const char *name, const char *help, const char *type)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 void agent_k8s_metrics(FILE *f, const struct agent_k8s_snap *s)
 {
-	head(f, "anysteer_kubernetes_enabled", "1 when the Kubernetes source runs.", "gauge");
+	agent_metric_head(f, "anysteer_kubernetes_enabled", "1 when the Kubernetes source runs.", "gauge");
 	fprintf(f, "anysteer_kubernetes_enabled %d\n", s->enabled);
 	if (!s->enabled)
 		return;
-	head(f, "anysteer_kubernetes_synced",
+	agent_metric_head(f, "anysteer_kubernetes_synced",
 	     "1 once Services and EndpointSlices have both been listed.", "gauge");
 	fprintf(f, "anysteer_kubernetes_synced %d\n", s->st.synced);
-	head(f, "anysteer_kubernetes_hostnames", "Annotated hostnames served.", "gauge");
+	agent_metric_head(f, "anysteer_kubernetes_hostnames", "Annotated hostnames served.", "gauge");
 	fprintf(f, "anysteer_kubernetes_hostnames %zu\n", s->hostnames);
-	head(f, "anysteer_kubernetes_local_endpoints",
+	agent_metric_head(f, "anysteer_kubernetes_local_endpoints",
 	     "Ready endpoints on this node from EndpointSlices.", "gauge");
 	fprintf(f, "anysteer_kubernetes_local_endpoints %zu\n", s->endpoints);
-	head(f, "anysteer_kubernetes_objects", "Objects held, by kind.", "gauge");
+	agent_metric_head(f, "anysteer_kubernetes_objects", "Objects held, by kind.", "gauge");
 	fprintf(f, "anysteer_kubernetes_objects{kind=\"service\"} %llu\n",
 		(unsigned long long)s->st.store.services);
 	fprintf(f, "anysteer_kubernetes_objects{kind=\"endpointslice\"} %llu\n",
 		(unsigned long long)s->st.store.slices);
-	head(f, "anysteer_kubernetes_requests_total", "Requests started, by verb.", "counter");
+	agent_metric_head(f, "anysteer_kubernetes_requests_total", "Requests started, by verb.", "counter");
 	fprintf(f, "anysteer_kubernetes_requests_total{verb=\"list\"} %llu\n",
 		(unsigned long long)s->st.lists);
 	fprintf(f, "anysteer_kubernetes_requests_total{verb=\"watch\"} %llu\n",
 		(unsigned long long)s->st.watches);
-	head(f, "anysteer_kubernetes_errors_total",
+	agent_metric_head(f, "anysteer_kubernetes_errors_total",
 	     "Failed requests and skipped input, by reason.", "counter");
 	fprintf(f, "anysteer_kubernetes_errors_total{reason=\"request\"} %llu\n",
 		(unsigned long long)s->st.errors);
@@ -341,12 +336,12 @@ void agent_k8s_metrics(FILE *f, const struct agent_k8s_snap *s)
 		(unsigned long long)s->st.store.malformed);
 	fprintf(f, "anysteer_kubernetes_errors_total{reason=\"hostname_outside_zone\"} %llu\n",
 		(unsigned long long)s->st.store.bad_hostnames);
-	head(f, "anysteer_kubernetes_hostname_conflicts",
+	agent_metric_head(f, "anysteer_kubernetes_hostname_conflicts",
 	     "Hostnames claimed by more than one Service (first by namespace/name wins).",
 	     "gauge");
 	fprintf(f, "anysteer_kubernetes_hostname_conflicts %llu\n",
 		(unsigned long long)s->st.store.conflicts);
-	head(f, "anysteer_kubernetes_updates_total",
+	agent_metric_head(f, "anysteer_kubernetes_updates_total",
 	     "Endpoint sets delivered to the catalog.", "counter");
 	fprintf(f, "anysteer_kubernetes_updates_total %llu\n",
 		(unsigned long long)s->st.updates);

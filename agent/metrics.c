@@ -22,8 +22,8 @@ struct agent_metrics {
 
 const char *agent_rcode_name(unsigned rcode);
 
-static void counter_head(FILE *f, const char *name, const char *help,
-			 const char *type)
+void agent_metric_head(FILE *f, const char *name, const char *help,
+		       const char *type)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -37,45 +37,45 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 	if (!f)
 		return NULL;
 
-	counter_head(f, "anysteer_build_info", "Version and node name.", "gauge");
+	agent_metric_head(f, "anysteer_build_info", "Version and node name.", "gauge");
 	fprintf(f, "anysteer_build_info{version=\"%s\",node=\"%s\"} 1\n",
 		PACKAGE_VERSION, s->node);
-	counter_head(f, "anysteer_uptime_seconds", "Seconds since the daemon started.", "gauge");
+	agent_metric_head(f, "anysteer_uptime_seconds", "Seconds since the daemon started.", "gauge");
 	fprintf(f, "anysteer_uptime_seconds %llu\n", (unsigned long long)s->uptime_s);
 
-	counter_head(f, "anysteer_dns_queries_total", "DNS messages received, by transport.", "counter");
+	agent_metric_head(f, "anysteer_dns_queries_total", "DNS messages received, by transport.", "counter");
 	fprintf(f, "anysteer_dns_queries_total{transport=\"udp\"} %llu\n",
 		(unsigned long long)st->udp_queries);
 	fprintf(f, "anysteer_dns_queries_total{transport=\"tcp\"} %llu\n",
 		(unsigned long long)st->tcp_queries);
-	counter_head(f, "anysteer_dns_queries_by_qtype_total", "DNS queries by query type.", "counter");
+	agent_metric_head(f, "anysteer_dns_queries_by_qtype_total", "DNS queries by query type.", "counter");
 	for (unsigned i = 0; i < DNS_QT__COUNT; i++)
 		fprintf(f, "anysteer_dns_queries_by_qtype_total{qtype=\"%s\"} %llu\n",
 			dns_qtype_bucket_name(i), (unsigned long long)st->by_qtype[i]);
-	counter_head(f, "anysteer_dns_responses_total", "DNS responses sent, by RCODE.", "counter");
+	agent_metric_head(f, "anysteer_dns_responses_total", "DNS responses sent, by RCODE.", "counter");
 	for (unsigned i = 0; i < AS_ARRAY_SIZE(st->by_rcode); i++)
 		if (i <= 5 || st->by_rcode[i])
 			fprintf(f, "anysteer_dns_responses_total{rcode=\"%s\"} %llu\n",
 				agent_rcode_name(i), (unsigned long long)st->by_rcode[i]);
-	counter_head(f, "anysteer_dns_malformed_total", "Malformed DNS messages, by reason.", "counter");
+	agent_metric_head(f, "anysteer_dns_malformed_total", "Malformed DNS messages, by reason.", "counter");
 	for (unsigned i = 1; i < DNS_MAL__COUNT; i++)
 		fprintf(f, "anysteer_dns_malformed_total{reason=\"%s\"} %llu\n",
 			dns_malformed_name(i), (unsigned long long)st->malformed[i]);
-	counter_head(f, "anysteer_dns_dropped_total", "DNS messages dropped without a response.", "counter");
+	agent_metric_head(f, "anysteer_dns_dropped_total", "DNS messages dropped without a response.", "counter");
 	fprintf(f, "anysteer_dns_dropped_total %llu\n", (unsigned long long)st->dropped);
-	counter_head(f, "anysteer_dns_truncated_total", "UDP responses sent with TC=1.", "counter");
+	agent_metric_head(f, "anysteer_dns_truncated_total", "UDP responses sent with TC=1.", "counter");
 	fprintf(f, "anysteer_dns_truncated_total %llu\n", (unsigned long long)st->truncated);
-	counter_head(f, "anysteer_dns_tcp_connections_total", "TCP connections, by outcome.", "counter");
+	agent_metric_head(f, "anysteer_dns_tcp_connections_total", "TCP connections, by outcome.", "counter");
 	fprintf(f, "anysteer_dns_tcp_connections_total{result=\"accepted\"} %llu\n",
 		(unsigned long long)st->tcp_accepted);
 	fprintf(f, "anysteer_dns_tcp_connections_total{result=\"rejected\"} %llu\n",
 		(unsigned long long)st->tcp_rejected);
 	fprintf(f, "anysteer_dns_tcp_connections_total{result=\"idle_timeout\"} %llu\n",
 		(unsigned long long)st->tcp_timeouts);
-	counter_head(f, "anysteer_dns_tcp_active_connections", "Open TCP connections.", "gauge");
+	agent_metric_head(f, "anysteer_dns_tcp_active_connections", "Open TCP connections.", "gauge");
 	fprintf(f, "anysteer_dns_tcp_active_connections %llu\n", (unsigned long long)st->tcp_active);
 
-	counter_head(f, "anysteer_dns_answer_duration_seconds",
+	agent_metric_head(f, "anysteer_dns_answer_duration_seconds",
 		     "Time from receiving a query to having its answer ready.", "histogram");
 	uint64_t cum = 0;
 	for (unsigned i = 0; i < DNS_LAT_BUCKETS; i++) {
@@ -91,32 +91,32 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 		(double)st->latency_sum_ns / 1e9);
 	fprintf(f, "anysteer_dns_answer_duration_seconds_count %llu\n", (unsigned long long)cum);
 
-	counter_head(f, "anysteer_load_cpu_utilisation", "EWMA of CPU utilisation, 0..1.", "gauge");
+	agent_metric_head(f, "anysteer_load_cpu_utilisation", "EWMA of CPU utilisation, 0..1.", "gauge");
 	fprintf(f, "anysteer_load_cpu_utilisation %.6f\n", s->load.cpu_util);
-	counter_head(f, "anysteer_load_loadavg1", "One-minute load average.", "gauge");
+	agent_metric_head(f, "anysteer_load_loadavg1", "One-minute load average.", "gauge");
 	fprintf(f, "anysteer_load_loadavg1 %.6f\n", s->load.loadavg1);
-	counter_head(f, "anysteer_load_cpus", "Online CPUs.", "gauge");
+	agent_metric_head(f, "anysteer_load_cpus", "Online CPUs.", "gauge");
 	fprintf(f, "anysteer_load_cpus %u\n", s->load.ncpu);
 	if (s->load.have_psi) {
-		counter_head(f, "anysteer_load_psi_cpu_some_avg10",
+		agent_metric_head(f, "anysteer_load_psi_cpu_some_avg10",
 			     "CPU pressure, some avg10 (percent).", "gauge");
 		fprintf(f, "anysteer_load_psi_cpu_some_avg10 %.6f\n", s->load.psi_some_avg10);
 	}
-	counter_head(f, "anysteer_load_signal", "The configured load signal, 0..1.", "gauge");
+	agent_metric_head(f, "anysteer_load_signal", "The configured load signal, 0..1.", "gauge");
 	fprintf(f, "anysteer_load_signal %.6f\n", s->load.signal);
-	counter_head(f, "anysteer_load_factor", "This node's load factor applied to its endpoints, 0..1.", "gauge");
+	agent_metric_head(f, "anysteer_load_factor", "This node's load factor applied to its endpoints, 0..1.", "gauge");
 	fprintf(f, "anysteer_load_factor %.6f\n", s->load.factor);
 
-	counter_head(f, "anysteer_config_reloads_total", "Configuration reloads, by result.", "counter");
+	agent_metric_head(f, "anysteer_config_reloads_total", "Configuration reloads, by result.", "counter");
 	fprintf(f, "anysteer_config_reloads_total{result=\"ok\"} %llu\n",
 		(unsigned long long)s->reloads_ok);
 	fprintf(f, "anysteer_config_reloads_total{result=\"failed\"} %llu\n",
 		(unsigned long long)s->reloads_failed);
-	counter_head(f, "anysteer_view_builds_total", "Answer views built.", "counter");
+	agent_metric_head(f, "anysteer_view_builds_total", "Answer views built.", "counter");
 	fprintf(f, "anysteer_view_builds_total %llu\n", (unsigned long long)s->view_builds);
-	counter_head(f, "anysteer_catalog_services", "Services in the catalog.", "gauge");
+	agent_metric_head(f, "anysteer_catalog_services", "Services in the catalog.", "gauge");
 	fprintf(f, "anysteer_catalog_services %zu\n", s->n_services);
-	counter_head(f, "anysteer_catalog_endpoints", "Endpoints in the catalog.", "gauge");
+	agent_metric_head(f, "anysteer_catalog_endpoints", "Endpoints in the catalog.", "gauge");
 	fprintf(f, "anysteer_catalog_endpoints %zu\n", s->n_endpoints);
 	agent_anycast_metrics(f, &s->anycast);
 	agent_cluster_metrics(f, &s->cluster);
