@@ -14,23 +14,32 @@
 # Usage: testbed.sh up [N]      start N nodes (default 3, up to 200)
 #        testbed.sh down        stop everything it started, by PID file
 #                               and namespace name
-#        testbed.sh status      the router's routes, each agent's routes
+#        testbed.sh status [I]  the router's route and BGP/BFD sessions, one
+#                               line per node (agent, anycast state, BIRD
+#                               export, gossip members alive), the gossip
+#                               members; with I: node I's full `routes`
+#                               and `members`
 #        testbed.sh demo        up 3, queries, kill -9 of node1's agent,
 #                               failover, down
 #   for tests and the benchmark:
 #        testbed.sh env                      prints the names below as sh vars
 #        testbed.sh hops                     router next hops, one per line
 #        testbed.sh wait-hops COUNT [SEC]    until the route has COUNT hops
+#        testbed.sh wait-members [SEC]       until every running agent sees
+#                                            every running agent alive
 #        testbed.sh agent-start I | agent-kill I [SIG] | agent-wait I
 #        testbed.sh bird-start I  | bird-kill I
 #        testbed.sh link I up|down           the router side of node I's link
 #        testbed.sh ctl I ARGS...            anysteerctl against node I
+#                                            (routes, members, drain, ...)
 #        testbed.sh query [COUNT]            kdig from the client, with NSID
 #
 # Environment: ANYSTEERD, ANYSTEERCTL (default: $top_builddir/agent/...,
 # top_builddir default $top/_build/demo), BIRD (/usr/sbin/bird),
 # TESTBED_DIR (/tmp/anysteer-testbed), TESTBED_PREFIX (astb),
-# TESTBED_LINGER (drain.linger, default 2s).
+# TESTBED_LINGER (drain.linger, default 2s), TESTBED_FAST_WITHDRAW
+# (bird.fast_withdraw, default 1; 0 = carrier only), TESTBED_BFD_MS (BFD
+# tx/rx interval on nodes and router, default that of deploy/bird: 100).
 # Addresses are ULA only; every address is added with nodad and
 # accept_dad=0 is set in each namespace before interfaces exist.
 set -u
@@ -43,6 +52,8 @@ BIRD=${BIRD:-/usr/sbin/bird}
 DIR=${TESTBED_DIR:-/tmp/anysteer-testbed}
 P=${TESTBED_PREFIX:-astb}
 LINGER=${TESTBED_LINGER:-2s}
+FAST_WITHDRAW=${TESTBED_FAST_WITHDRAW:-1}
+BFD_MS=${TESTBED_BFD_MS:-}
 ANY=fd00:53::53
 ZONE=svc.example.
 R=$P-r
@@ -100,6 +111,26 @@ wait_hops() {
 	return 0
 }
 
+# Until every running agent lists every running agent as alive.
+wait_members() {
+	limit=$(( $(now_ms) + ${1:-30} * 1000 ))
+	while :; do
+		want=0; up=
+		for i in $(nodes); do
+			alive "$(cat "$DIR/n$i/anysteerd.pid" 2>/dev/null)" || continue
+			want=$((want + 1)); up="$up $i"
+		done
+		ok=1
+		for i in $up; do
+			n=$(ctl "$i" --json members 2>/dev/null | grep -c '"state": "alive"')
+			[ "$n" = "$want" ] || { ok=0; break; }
+		done
+		[ $ok = 1 ] && return 0
+		[ "$(now_ms)" -gt "$limit" ] && return 1
+		sleep 0.1
+	done
+}
+
 ctl() {
 	i=$1; shift
 	ip netns exec "$(node_ns "$i")" "$ANYSTEERCTL" --socket "$DIR/n$i/ctl.sock" "$@"
@@ -139,7 +170,8 @@ agent_wait() {
 write_node_files() {
 	i=$1; d=$DIR/n$i
 	mkdir -p "$d"
-	cp "$top/deploy/bird/node.conf" "$top/deploy/bird/anysteer-drain.conf" "$d/"
+	cp "$top/deploy/bird/anysteer-drain.conf" "$d/"
+	bfd_sed <"$top/deploy/bird/node.conf" >"$d/node.conf"
 	cat >"$d/anysteer-node-params.conf" <<EOF
 define NODE_ROUTER_ID = 10.0.$((i / 250)).$((i % 250 + 1));
 define NODE_ADDR = $(node_addr "$i");
@@ -168,6 +200,7 @@ anycast:
   wait_for_gossip: true
 bird:
   socket: $d/bird.ctl
+  fast_withdraw: $([ "$FAST_WITHDRAW" = 0 ] && echo false || echo true)
 drain:
   linger: $LINGER
 gossip:
@@ -190,6 +223,16 @@ EOF
 	install -m 600 "$DIR/keyring" "$d/keyring"
 }
 
+# Copies a BIRD config, with TESTBED_BFD_MS as the BFD intervals if set.
+bfd_sed() {
+	if [ -n "$BFD_MS" ]; then
+		sed -e "s/min rx interval [0-9]* ms/min rx interval $BFD_MS ms/" \
+		    -e "s/min tx interval [0-9]* ms/min tx interval $BFD_MS ms/"
+	else
+		cat
+	fi
+}
+
 # Gossip seeds of node $1: the first three nodes other than itself.
 gossip_seeds() {
 	n=$(cat "$DIR/nodes"); k=0; sep=
@@ -208,7 +251,7 @@ write_router_conf() {
 	mkdir -p "$DIR/r"
 	sed -e '/^protocol bgp node[0-9]* from anysteer_node/d' \
 	    -e 's/merge paths on;/merge paths on limit 255;/' \
-		"$top/deploy/bird/upstream.conf" >"$DIR/r/bird.conf"
+		"$top/deploy/bird/upstream.conf" | bfd_sed >"$DIR/r/bird.conf"
 	for i in $(seq 1 "$n"); do
 		echo "protocol bgp node$i from anysteer_node { neighbor $(node_addr "$i") as NODE_AS; }"
 	done >>"$DIR/r/bird.conf"
@@ -217,12 +260,14 @@ write_router_conf() {
 cmd_up() {
 	n=${1:-3}
 	case $n in ''|*[!0-9]*) die "up: N must be a number";; esac
+	case $BFD_MS in *[!0-9]*) die "TESTBED_BFD_MS must be a number of ms";; esac
 	[ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "up: N must be 1..200"
 	[ "$(id -u)" = 0 ] || die "needs root"
 	[ -x "$BIRD" ] || die "$BIRD not installed"
 	[ -x "$ANYSTEERD" ] || die "$ANYSTEERD not built (set top_builddir or ANYSTEERD)"
 	[ -e "$DIR/nodes" ] && die "already up ($DIR); run: $0 down"
 	ip netns list | grep -q "^$R\b" && die "namespace $R exists; run: $0 down"
+	t_start=$(now_ms)
 	mkdir -p "$DIR"
 	: >"$DIR/namespaces"
 	echo "$n" >"$DIR/nodes"
@@ -263,7 +308,12 @@ cmd_up() {
 	done
 	t0=$(now_ms)
 	wait_hops "$n" 60 || die "router has $(nhops) of $n next hops after 60 s"
-	echo "testbed up: $n nodes, $(nhops) next hops to $ANY (BGP converged in $(( $(now_ms) - t0 )) ms)"
+	t1=$(now_ms)
+	wait_members 60 || die "gossip: not every agent sees $n alive members after 60 s"
+	t2=$(now_ms)
+	echo "testbed up: $n nodes, $(nhops) next hops to $ANY after $(( t1 - t_start )) ms" \
+		"(BGP: $(( t1 - t0 )) ms after the last agent announced);" \
+		"every agent sees $n alive members after $(( t2 - t_start )) ms"
 }
 
 cmd_down() {
@@ -284,20 +334,91 @@ cmd_down() {
 	echo "testbed down"
 }
 
+# The node table of `status`: for every node I, $DIR/nI/status.{routes,members}
+# hold its agent's --json answers (absent: agent down), $DIR/nI/status.bgp
+# the router's BGP state for it and $DIR/nI/status.hop yes/no. One python3
+# for all nodes: its start-up is the slow part.
+node_table() {
+	python3 - "$DIR" "$(cat "$DIR/nodes")" <<'PY'
+import json, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+fmt = "%-7s %-13s %-8s %-10s %-20s %-6s %-12s %-4s %s"
+print(fmt % ("NODE", "ADDRESS", "AGENT", "ANYCAST", "REASON", "EXPORT", "ROUTER BGP",
+             "HOP", "MEMBERS"))
+def read(i, what):
+    try:
+        with open(os.path.join(d, "n%d" % i, "status." + what)) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+for i in range(1, n + 1):
+    agent, state, reason, exp, mem = "down", "-", "-", "-", "-"
+    if os.path.exists(os.path.join(d, "n%d" % i, "status.routes")):
+        agent = "no ctl"
+        try:
+            r = json.loads(read(i, "routes"))
+            m = json.loads(read(i, "members"))
+        except ValueError:
+            r = m = None
+        if r is not None:
+            agent = "up"
+            a = r["addresses"][0] if r.get("addresses") else {}
+            state, reason = a.get("state", "-"), a.get("reason", "-")
+            e = a.get("bird_exported")
+            exp = "-" if e is None else ("yes" if e else "no")
+            count = {}
+            for x in m:
+                count[x["state"]] = count.get(x["state"], 0) + 1
+            mem = " ".join("%d %s" % (v, k) for k, v in sorted(count.items()))
+    print(fmt % ("node%d" % i, "fd00:1::1:%d" % i, agent, state, reason, exp,
+                 read(i, "bgp") or "-", read(i, "hop") or "-", mem))
+PY
+}
+
 cmd_status() {
 	[ -f "$DIR/nodes" ] || die "not up"
+	if [ $# -ge 1 ]; then
+		i=$1
+		[ -d "$DIR/n$i" ] || die "no node$i"
+		echo "== node$i ($(node_addr "$i")): anysteerctl routes"
+		ctl "$i" routes
+		echo
+		echo "== node$i: anysteerctl members"
+		ctl "$i" members
+		return
+	fi
 	echo "== router $R: route to $ANY ($(nhops) next hops)"
 	ip -n "$R" -6 route show "$ANY/128"
-	birdc -s "$DIR/r/bird.ctl" show protocols 2>/dev/null | grep -E 'BGP|BFD' |
-		awk '{printf "   %-8s %-5s %-6s %s\n", $1, $2, $4, $6}'
+	birdc -s "$DIR/r/bird.ctl" show protocols 2>/dev/null >"$DIR/r/protocols.txt"
+	grep -E '^bfd[0-9]* ' "$DIR/r/protocols.txt" |
+		awk '{printf "   %-8s %-5s %s\n", $1, $2, $4}'
+	echo
+	echo "== nodes: agent, anycast address ($ANY) as the agent sees it, BIRD's"
+	echo "   export of it, the router's BGP session and next hop, gossip members"
+	hs=$(hops)
+	first=
 	for i in $(nodes); do
-		echo "== node$i ($(node_addr "$i"))"
+		f=$DIR/n$i/status
+		rm -f "$f".*
+		awk -v p="node$i" '$1 == p { print ($6 != "" ? $6 : $4) }' \
+			"$DIR/r/protocols.txt" >"$f.bgp"
+		if echo "$hs" | grep -qx "$(node_addr "$i")"; then echo yes; else echo no; fi >"$f.hop"
 		if alive "$(cat "$DIR/n$i/anysteerd.pid" 2>/dev/null)"; then
-			ctl "$i" routes
-		else
-			echo "anysteerd not running"
+			[ -n "$first" ] || first=$i
+			ctl "$i" --json routes >"$f.routes" 2>/dev/null
+			ctl "$i" --json members >"$f.members" 2>/dev/null
 		fi
 	done
+	node_table
+	rm -f "$DIR"/n*/status.*
+	rm -f "$DIR/r/protocols.txt"
+	if [ -n "$first" ]; then
+		echo
+		echo "== gossip members as node$first sees them (testbed.sh ctl $first members)"
+		ctl "$first" members
+	fi
+	echo
+	echo "(testbed.sh status I: node I's full routes and members)"
 }
 
 cmd_query() {
@@ -335,8 +456,15 @@ cmd_demo() {
 	ip -n "$R" -ts monitor route >"$DIR/demo-monitor.log" 2>&1 &
 	echo $! >"$DIR/monitor.pid"
 	sleep 0.2
-	t0=$(date +%H:%M:%S.%N)
-	kill -9 "$(cat "$DIR/n1/anysteerd.pid")"
+	# The clock is read in the process that sends the signal: in sh,
+	# $(date) and $(cat) cost several ms of forks each on this VM.
+	t0=$(python3 -c 'import datetime, os, sys, time
+t = time.time(); os.kill(int(sys.argv[1]), 9)
+print(datetime.datetime.fromtimestamp(t).strftime("%H:%M:%S.%f"))' \
+		"$(cat "$DIR/n1/anysteerd.pid")")
+	# Then wait without polling: a loop of forks competes for the CPU
+	# with the very teardown being timed (2 cores).
+	sleep 0.2
 	i=0
 	while hops | grep -qx "$(node_addr 1)" && [ $i -lt 300 ]; do sleep 0.01; i=$((i + 1)); done
 	sleep 0.1
@@ -370,12 +498,13 @@ cmd=$1; shift
 case $cmd in
 up) cmd_up "$@" ;;
 down) cmd_down ;;
-status) cmd_status ;;
+status) cmd_status "$@" ;;
 demo) cmd_demo ;;
 env)
 	echo "TESTBED_DIR=$DIR ROUTER_NS=$R CLIENT_NS=$C NODE_NS_PREFIX=$P-n ANYCAST=$ANY"
 	echo "NODES=$(cat "$DIR/nodes" 2>/dev/null || echo 0) ROUTER_LINK_PREFIX=$P-v" ;;
 hops) hops ;;
+wait-members) wait_members "${1:-30}" || { echo "testbed: gossip members not converged" >&2; exit 1; } ;;
 wait-hops) wait_hops "$@" || { echo "testbed: $(nhops) next hops, wanted $1" >&2; exit 1; } ;;
 agent-start) agent_start "$1" && agent_wait "$1" 30 ;;
 agent-kill) kill -"${2:-KILL}" "$(cat "$DIR/n$1/anysteerd.pid")" ;;
