@@ -11,7 +11,8 @@
 #
 # Design. The three servers serve the same catalog (one generator,
 # tests/bench/dns/benchlib.py, writes anysteerd's YAML and the zone file NSD
-# and Knot load) on loopback, each pinned to core 1 with one worker, while
+# and Knot load) on loopback, each pinned to core 1 with one worker (every
+# thread: Knot pins its UDP worker itself, see pin_threads), while
 # dnsperf runs on core 0. They run side by side and the dnsperf runs
 # interleave, round robin over servers for each load, for --rounds rounds;
 # the report gives the median of the rounds, so background load on a shared
@@ -250,7 +251,23 @@ start_server() {
 		stop_server "$name"
 		return 1
 	fi
+	pin_threads "$name"
 	return 0
+}
+
+# Knot DNS sets the CPU affinity of its UDP worker itself (to CPU 0 here,
+# the load generator's core), which would undo taskset and let it share
+# dnsperf's core. Pin every thread of every server to SERVER_CPU once it
+# runs, and check that it stuck.
+pin_threads() {	# name
+	local pid=${PID[$1]} t bad=0
+	taskset -a -p -c "$SERVER_CPU" "$pid" >/dev/null 2>&1 ||
+		log "warning: cannot pin the threads of $1 to CPU $SERVER_CPU"
+	for t in /proc/"$pid"/task/*; do
+		[ "$(awk '/^Cpus_allowed_list/ { print $2 }' "$t/status")" = "$SERVER_CPU" ] ||
+			bad=$((bad + 1))
+	done
+	[ "$bad" = 0 ] || log "warning: $bad threads of $1 are not pinned to CPU $SERVER_CPU"
 }
 
 # A sanity query so that a server answering something else is visible.
