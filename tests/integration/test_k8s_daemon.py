@@ -19,7 +19,8 @@ address toward the seed), or node-a could not reach it.
   3. A malformed watch event: counted, nothing lost, still answering.
   4. The Service is deleted: NXDOMAIN on both nodes.
   5. The API server goes away: both keep answering the last good state;
-     anysteerctl status and the metrics say so.
+     anysteerctl status and the metrics say so. A SIGHUP that changes the
+     static catalog keeps the Kubernetes state.
   6. SIGTERM: clean exit, no sanitizer report.
 """
 import copy
@@ -286,6 +287,28 @@ current-context: test
                           timeout=2)
         self.wait_metric(b, "anysteer_kubernetes_errors_total",
                          lambda v: v > 0)
+
+        # 5b. SIGHUP on node-a with the API server still gone: the
+        # static catalog changes (a second endpoint; a static "web" whose
+        # name the deleted Service had), the Kubernetes state survives.
+        with open(a.config) as f:
+            text = f.read()
+        text = text.replace(
+            '      - { address: "fd00:99::1", node: node-a }\n',
+            '      - { address: "fd00:99::1", node: node-a }\n'
+            '      - { address: "fd00:99::2", node: node-a }\n'
+            '  - name: web\n    port: 8443\n    ttl: 30\n    endpoints:\n'
+            '      - { address: "fd00:99::3", node: node-a }\n')
+        self.assertIn("fd00:99::3", text)
+        a.write_config(text)
+        a.signal(signal.SIGHUP)
+        self.wait_answers({"fd00:99::1", "fd00:99::2"}, name="static." + ZONE)
+        self.wait_answers({"fd00:99::3"})
+        self.wait_answers({"fd00:10:244:1::40"}, name="api." + ZONE,
+                          timeout=2)
+        ttls = {r[1] for r in a.kdig(WEB, "AAAA").records(rtype="AAAA")}
+        self.assertEqual(ttls, {30}, "static attributes of web not applied")
+        self.assertEqual(a.ctl_json("status")["config"]["reloads"], 1)
 
         # 6. Clean exit.
         for d in self.nodes:
