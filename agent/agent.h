@@ -66,6 +66,7 @@ struct agent_config {
 		uint32_t negative_ttl;	/* SOA minimum */
 		uint32_t tcp_idle_timeout_ms;
 		uint32_t tcp_max_clients;
+		char *udp_io;	/* "auto", "io_uring" or "recvmmsg" */
 	} dns;
 
 	struct {

@@ -90,6 +90,7 @@ json_t *agent_status_json(struct agent *a)
 	json_object_set_new(o, "zone", json_string(a->cfg->dns.zone));
 	json_object_set_new(o, "listeners", listeners);
 	json_object_set_new(o, "workers", json_integer(dns_server_worker_count(a->dns)));
+	json_object_set_new(o, "udp_io", json_string(dns_udp_io_name(dns_server_udp_io(a->dns))));
 	json_object_set_new(o, "load", load_json(&a->load, a->cfg));
 	json_object_set_new(o, "queries", stats_json(&st));
 	json_t *cfg = json_object();

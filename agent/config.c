@@ -1313,6 +1313,8 @@ cleanup:
 
 static const char *const protocol_values[] = { "tcp", "udp", NULL };
 static const char *const signal_values[] = { "cpu", "psi", "loadavg", NULL };
+static const char *const udp_io_values[] = { "auto", "io_uring", "recvmmsg",
+					     NULL };
 
 static const struct cfg_item endpoint_items[] = {
 	{ .name = "address", .type = CFG_IPADDR,
@@ -1398,6 +1400,11 @@ static const struct cfg_item dns_items[] = {
 	{ .name = "tcp_max_clients", .type = CFG_UINT,
 	  AT(cfg_dns_t, tcp_max_clients), .def = "256", .min = 1,
 	  .max = 65535, .desc = "most concurrent DNS-over-TCP connections" },
+	{ .name = "udp_io", .type = CFG_ENUM, AT(cfg_dns_t, udp_io),
+	  .def = "auto", .values = udp_io_values,
+	  .desc = "UDP path: io_uring (one system call per wakeup; Linux "
+		  "6.1+), recvmmsg (epoll), or auto: io_uring where the "
+		  "kernel allows it" },
 };
 
 static const struct cfg_item control_items[] = {

@@ -63,7 +63,8 @@ static void render_status(json_t *d)
 	printf("listeners  ");
 	json_array_foreach(json_object_get(d, "listeners"), i, v)
 		printf(" %s", json_string_value(v));
-	printf("  (%d workers)\n", (int)num(d, "workers"));
+	printf("  (%d workers, UDP on %s)\n", (int)num(d, "workers"),
+	       str(d, "udp_io"));
 	printf("load        %s %.3f -> factor %.3f (watermarks %.2f..%.2f)\n",
 	       str(load, "signal_name"), num(load, "signal"), num(load, "factor"),
 	       num(load, "low_watermark"), num(load, "high_watermark"));

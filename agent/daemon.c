@@ -182,6 +182,7 @@ static void update_snapshot(struct agent *a)
 	struct agent_snapshot s = { 0 };
 	snprintf(s.node, sizeof(s.node), "%s", a->cfg->node.name);
 	s.uptime_s = (as_now_ms() - a->start_ms) / 1000;
+	s.udp_io = dns_udp_io_name(dns_server_udp_io(a->dns));
 	s.load = a->load;
 	s.reloads_ok = a->reloads_ok;
 	s.reloads_failed = a->reloads_failed;
@@ -222,6 +223,8 @@ static void warn_restart_only(const struct agent_config *old,
 		as_warn("reload: dns.listen changed; takes effect after a restart");
 	if (old->dns.workers != cur->dns.workers)
 		as_warn("reload: dns.workers changed; takes effect after a restart");
+	if (strcmp(old->dns.udp_io, cur->dns.udp_io) != 0)
+		as_warn("reload: dns.udp_io changed; takes effect after a restart");
 	if (strcmp(old->control.socket, cur->control.socket) != 0)
 		as_warn("reload: control.socket changed; takes effect after a restart");
 	const char *om = old->metrics.listen ? old->metrics.listen : "";
@@ -394,6 +397,11 @@ int agent_start(struct agent *a)
 		.workers = c->dns.workers,
 		.tcp_idle_timeout_ms = c->dns.tcp_idle_timeout_ms,
 		.tcp_max_clients = c->dns.tcp_max_clients,
+		.udp_io = strcmp(c->dns.udp_io, "io_uring") == 0 ?
+				  DNS_UDP_IO_URING :
+			  strcmp(c->dns.udp_io, "recvmmsg") == 0 ?
+				  DNS_UDP_IO_MMSG :
+				  DNS_UDP_IO_AUTO,
 	};
 	a->dns = dns_server_new(&sc, a->view, &err);
 	free(listen);
@@ -432,10 +440,12 @@ int agent_start(struct agent *a)
 		return err;
 	char buf[AS_SOCKADDR_STRLEN];
 	for (size_t i = 0; i < dns_server_listener_count(a->dns); i++)
-		as_notice("serving %s on %s (udp, tcp), %u workers", c->dns.zone,
+		as_notice("serving %s on %s (udp, tcp), %u workers, UDP on %s",
+			  c->dns.zone,
 			  as_format_sockaddr(dns_server_listener(a->dns, i), buf,
 					     sizeof(buf)),
-			  dns_server_worker_count(a->dns));
+			  dns_server_worker_count(a->dns),
+			  dns_udp_io_name(dns_server_udp_io(a->dns)));
 	return AS_OK;
 }
 

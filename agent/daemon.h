@@ -70,6 +70,7 @@ struct agent_anycast_snap {
 struct agent_snapshot {
 	char node[64];
 	uint64_t uptime_s;
+	const char *udp_io;		/* static string: "io_uring", ... */
 	struct agent_load_sample load;
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t view_builds;

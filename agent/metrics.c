@@ -42,6 +42,8 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 		PACKAGE_VERSION, s->node);
 	agent_metric_head(f, "anysteer_uptime_seconds", "Seconds since the daemon started.", "gauge");
 	fprintf(f, "anysteer_uptime_seconds %llu\n", (unsigned long long)s->uptime_s);
+	agent_metric_head(f, "anysteer_dns_udp_io_info", "The UDP path the DNS workers use.", "gauge");
+	fprintf(f, "anysteer_dns_udp_io_info{mode=\"%s\"} 1\n", s->udp_io ? s->udp_io : "none");
 
 	agent_metric_head(f, "anysteer_dns_queries_total", "DNS messages received, by transport.", "counter");
 	fprintf(f, "anysteer_dns_queries_total{transport=\"udp\"} %llu\n",

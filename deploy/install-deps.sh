@@ -6,7 +6,7 @@
 set -eu
 
 PKGS="build-essential autoconf automake libtool pkg-config clang
-libuv1-dev libsodium-dev libmsgpack-dev libldns-dev libcmocka-dev
+libuv1-dev liburing-dev libsodium-dev libmsgpack-dev libldns-dev libcmocka-dev
 libcyaml-dev libmicrohttpd-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
 bird2 knot-dnsutils bind9-dnsutils dnsperf nsd knot
 iproute2 nftables procps valgrind python3 python3-yaml"

@@ -205,12 +205,20 @@ void dns_stats_count(struct dns_stats *st, enum dns_transport t,
 
 typedef struct dns_server dns_server_t;
 
+/* How the workers move UDP datagrams (see dns/server.c). */
+enum dns_udp_io {
+	DNS_UDP_IO_AUTO = 0,	/* io_uring where the kernel allows it */
+	DNS_UDP_IO_URING,	/* io_uring or fail */
+	DNS_UDP_IO_MMSG,	/* epoll + recvmmsg/sendmmsg */
+};
+
 struct dns_server_config {
 	const struct sockaddr_storage *listen;
 	size_t n_listen;
 	unsigned workers;		/* 0 = one per online CPU */
 	uint32_t tcp_idle_timeout_ms;	/* RFC 7766 idle timeout */
 	uint32_t tcp_max_clients;	/* per worker */
+	enum dns_udp_io udp_io;
 };
 
 /* Creates the server and binds every socket (so a bad address fails here,
@@ -228,6 +236,12 @@ size_t dns_server_listener_count(const dns_server_t *srv);
 const struct sockaddr_storage *dns_server_listener(const dns_server_t *srv,
 						   size_t i);
 unsigned dns_server_worker_count(const dns_server_t *srv);
+/* The UDP path in use: DNS_UDP_IO_URING or DNS_UDP_IO_MMSG. */
+enum dns_udp_io dns_server_udp_io(const dns_server_t *srv);
+const char *dns_udp_io_name(enum dns_udp_io io);
+/* Whether this kernel runs the io_uring path (a short self-test with a
+ * socket pair); on false, why holds the reason. */
+bool dns_udp_uring_supported(char *why, size_t len);
 /* Stops workers, closes sockets, joins threads. Idempotent. */
 void dns_server_stop(dns_server_t *srv);
 void dns_server_free(dns_server_t *srv);

@@ -38,7 +38,9 @@
  * dns_server_stats() reads them with relaxed atomic loads.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,8 +48,10 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <liburing.h>
 #include <uv.h>
 
 #include "dns/dns.h"
@@ -82,7 +86,13 @@ struct listener {
 	bool udp_inited, tcp_inited, tcp_open;
 	uv_poll_t udp;
 	uv_tcp_t tcp;
+	/* io_uring: the multishot receive's template (name and control
+	 * space it reserves in each buffer) and whether it is armed. */
+	struct msghdr rx_tmpl;
+	bool recv_armed;
 };
+
+struct uring_state;
 
 struct tcp_conn {
 	uv_tcp_t tcp;
@@ -120,6 +130,7 @@ struct worker {
 	bool closed;		/* async closed: publish must not send */
 
 	dns_view_t *view;	/* private to the worker thread */
+	struct uring_state *u;	/* UDP on io_uring; NULL: recvmmsg */
 	struct dns_rng rng;
 	struct dns_stats stats;	/* written by this worker only */
 
@@ -154,6 +165,8 @@ struct dns_server {
 	uint32_t tcp_idle_ms;
 	uint32_t tcp_max_clients;
 	enum srv_state state;
+	enum dns_udp_io udp_cfg;	/* as configured */
+	enum dns_udp_io udp_io;		/* in use: URING or MMSG */
 	bool paused;		/* atomic: test hook */
 };
 
@@ -369,51 +382,61 @@ static int bind_address(dns_server_t *srv, size_t a,
 
 /* ---- UDP -------------------------------------------------------------- */
 
-/* Copies the query's destination address into the reply's control data
- * so a wildcard socket answers from the address that was asked. */
+/* Turns the query's destination address (an IP(V6)_PKTINFO cmsg c) into
+ * the reply's control data in o, so a wildcard socket answers from the
+ * address that was asked; false if c is not that cmsg. */
+static bool pktinfo_reply(const struct cmsghdr *c, int family, uint8_t *out,
+			  struct msghdr *sh)
+{
+	struct cmsghdr *o = (struct cmsghdr *)(void *)out;
+
+	if (family == AF_INET6 && c->cmsg_level == IPPROTO_IPV6 &&
+	    c->cmsg_type == IPV6_PKTINFO &&
+	    c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+		struct in6_pktinfo pi;
+		memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+		/* Pin the interface only where the address needs it;
+		 * otherwise routing picks it (anycast). */
+		if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+			pi.ipi6_ifindex = 0;
+		o->cmsg_level = IPPROTO_IPV6;
+		o->cmsg_type = IPV6_PKTINFO;
+		o->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+		sh->msg_control = o;
+		sh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		return true;
+	}
+	if (family == AF_INET && c->cmsg_level == IPPROTO_IP &&
+	    c->cmsg_type == IP_PKTINFO &&
+	    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+		struct in_pktinfo pi;
+		memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+		/* Source = the address asked; let routing pick the
+		 * interface (it may differ for anycast). */
+		pi.ipi_spec_dst = pi.ipi_addr;
+		pi.ipi_ifindex = 0;
+		o->cmsg_level = IPPROTO_IP;
+		o->cmsg_type = IP_PKTINFO;
+		o->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+		sh->msg_control = o;
+		sh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		return true;
+	}
+	return false;
+}
+
 static void udp_reply_pktinfo(struct worker *w, unsigned i, int family,
 			      struct msghdr *sh)
 {
 	struct msghdr *rh = &w->rmsg[i].msg_hdr;
-	struct cmsghdr *c;
 
 	sh->msg_control = NULL;
 	sh->msg_controllen = 0;
-	for (c = CMSG_FIRSTHDR(rh); c; c = CMSG_NXTHDR(rh, c)) {
-		struct cmsghdr *o = (struct cmsghdr *)(void *)w->sctl[i];
-		if (family == AF_INET6 && c->cmsg_level == IPPROTO_IPV6 &&
-		    c->cmsg_type == IPV6_PKTINFO) {
-			struct in6_pktinfo pi;
-			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-			/* Pin the interface only where the address needs
-			 * it; otherwise routing picks it (anycast). */
-			if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
-				pi.ipi6_ifindex = 0;
-			o->cmsg_level = IPPROTO_IPV6;
-			o->cmsg_type = IPV6_PKTINFO;
-			o->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
-			sh->msg_control = o;
-			sh->msg_controllen = CMSG_SPACE(sizeof(pi));
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(rh); c; c = CMSG_NXTHDR(rh, c))
+		if (pktinfo_reply(c, family, w->sctl[i], sh))
 			return;
-		}
-		if (family == AF_INET && c->cmsg_level == IPPROTO_IP &&
-		    c->cmsg_type == IP_PKTINFO) {
-			struct in_pktinfo pi;
-			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-			/* Source = the address asked; let routing pick
-			 * the interface (it may differ for anycast). */
-			pi.ipi_spec_dst = pi.ipi_addr;
-			pi.ipi_ifindex = 0;
-			o->cmsg_level = IPPROTO_IP;
-			o->cmsg_type = IP_PKTINFO;
-			o->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
-			sh->msg_control = o;
-			sh->msg_controllen = CMSG_SPACE(sizeof(pi));
-			return;
-		}
-	}
 }
 
 /* One recvmmsg batch; returns how many messages were read (0: none). */
@@ -795,6 +818,438 @@ static void tcp_connection(uv_stream_t *server, int status)
 	uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
 }
 
+/* ---- UDP on io_uring -------------------------------------------------- */
+
+/*
+ * Where the kernel allows it, each worker moves UDP through its own
+ * io_uring instead of epoll + recvmmsg + sendmmsg: a multishot recvmsg per
+ * socket fills buffers from a provided-buffer ring, replies go out as
+ * sendmsg requests, and one io_uring_enter() both submits the replies and
+ * waits for the next queries. A wakeup then costs one system call instead
+ * of three, which is most of what a DNS server does besides the network
+ * stack's own work. The ring is set up with DEFER_TASKRUN (Linux 6.1), so
+ * completions are only posted inside that call: no interrupts while we
+ * answer.
+ *
+ * libuv keeps TCP, timers and the async: its epoll descriptor is itself
+ * watched by a one-shot poll request on the ring, and when that fires (or
+ * a libuv timer is due) the loop runs once with UV_RUN_NOWAIT.
+ */
+#define URING_ENTRIES 256
+#define URING_NBUF 64		/* receive buffers; a power of two */
+#define URING_NTX 128		/* reply slots, each held until sent */
+#define URING_BGID 0
+#define URING_FLAGS (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN)
+
+/* Receive buffer: the kernel's header, the peer's name, the control data
+ * (PKTINFO on wildcard sockets), then the query. */
+#define URING_BUFSZ \
+	((sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) + \
+	  8 + PKTINFO_SPACE + UDP_RX_MAX + 63) & ~(size_t)63)
+
+enum { UD_RECV = 1, UD_SEND, UD_POLL };
+#define UD(kind, idx) (((uint64_t)(kind) << 32) | (uint32_t)(idx))
+#define UD_KIND(ud) ((unsigned)((ud) >> 32))
+#define UD_IDX(ud) ((uint32_t)(ud))
+
+struct uring_tx {
+	struct msghdr mh;
+	struct iovec iov;
+	struct sockaddr_storage peer;
+	uint8_t ctl[PKTINFO_SPACE];
+	uint8_t data[DNS_UDP_PAYLOAD_MAX];
+};
+
+struct uring_state {
+	struct io_uring ring;
+	bool ring_inited;
+	struct io_uring_buf_ring *br;	/* URING_NBUF entries, page aligned */
+	uint8_t *rx;			/* URING_NBUF x URING_BUFSZ */
+	unsigned n_recycled;		/* buffers added, not yet advanced */
+	struct uring_tx *tx;		/* URING_NTX */
+	uint16_t free_tx[URING_NTX];
+	unsigned n_free_tx;
+	bool poll_armed;		/* on libuv's epoll descriptor */
+	bool uv_due;			/* run the libuv loop once */
+	/* Results of one round, counted when it is answered. */
+	struct dns_result res[URING_NBUF];
+	unsigned n_res;
+};
+
+static void uring_state_free(struct uring_state *u)
+{
+	if (!u)
+		return;
+	if (u->ring_inited)
+		io_uring_queue_exit(&u->ring);
+	free(u->br);
+	free(u->rx);
+	free(u->tx);
+	free(u);
+}
+
+static int uring_setup_ring(struct io_uring *ring, unsigned entries,
+			    unsigned extra_flags)
+{
+	struct io_uring_params p = { .flags = URING_FLAGS | extra_flags };
+	return io_uring_queue_init_params(entries, ring, &p);
+}
+
+static int uring_register_bufs(struct io_uring *ring,
+			       struct io_uring_buf_ring **out, unsigned n)
+{
+	size_t len = n * sizeof(struct io_uring_buf);
+	void *mem = NULL;
+	int err;
+
+	if (posix_memalign(&mem, (size_t)sysconf(_SC_PAGESIZE), len))
+		return AS_ENOMEM;
+	memset(mem, 0, len);
+	struct io_uring_buf_reg reg = { .ring_addr = (uintptr_t)mem,
+					.ring_entries = n,
+					.bgid = URING_BGID };
+	if ((err = io_uring_register_buf_ring(ring, &reg, 0)) < 0) {
+		free(mem);
+		return err;
+	}
+	*out = mem;
+	io_uring_buf_ring_init(*out);
+	return AS_OK;
+}
+
+bool dns_udp_uring_supported(char *why, size_t len)
+{
+	struct io_uring ring;
+	struct io_uring_buf_ring *br = NULL;
+	struct io_uring_cqe *cqe;
+	struct msghdr tmpl = { 0 };
+	uint8_t buf[256];
+	int sv[2] = { -1, -1 };
+	bool ring_ok = false, ok = false;
+	int err;
+
+	if (why && len)
+		why[0] = 0;
+	/* The test runs on a ring of its own, on this thread: a single
+	 * issuer ring belongs to the thread that first submits. */
+	if ((err = uring_setup_ring(&ring, 4, 0)) < 0) {
+		if (why)
+			snprintf(why, len, "io_uring_setup with DEFER_TASKRUN "
+				 "(Linux 6.1): %s", strerror(-err));
+		return false;
+	}
+	ring_ok = true;
+	if ((err = uring_register_bufs(&ring, &br, 1)) < 0) {
+		if (why)
+			snprintf(why, len, "provided buffer ring: %s",
+				 as_strerror(err));
+		goto out;
+	}
+	io_uring_buf_ring_add(br, buf, sizeof(buf), 0,
+			      io_uring_buf_ring_mask(1), 0);
+	io_uring_buf_ring_advance(br, 1);
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv) < 0) {
+		if (why)
+			snprintf(why, len, "socketpair: %s", strerror(errno));
+		goto out;
+	}
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_recvmsg_multishot(sqe, sv[0], &tmpl, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = URING_BGID;
+	if (write(sv[1], "?", 1) != 1) {
+		if (why)
+			snprintf(why, len, "socketpair write: %s",
+				 strerror(errno));
+		goto out;
+	}
+	struct __kernel_timespec ts = { .tv_sec = 1 };
+	err = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
+	if (err < 0) {
+		if (why)
+			snprintf(why, len, "io_uring_enter: %s",
+				 strerror(-err));
+		goto out;
+	}
+	/* A kernel without multishot recvmsg (before 6.0) says EINVAL. */
+	ok = cqe->res > 0 && (cqe->flags & IORING_CQE_F_MORE) &&
+	     (cqe->flags & IORING_CQE_F_BUFFER);
+	if (!ok && why)
+		snprintf(why, len, "multishot recvmsg: %s",
+			 cqe->res < 0 ? strerror(-cqe->res) :
+					"no buffer or not multishot");
+	io_uring_cqe_seen(&ring, cqe);
+out:
+	/* Exiting the ring cancels the receive before the socket goes. */
+	if (ring_ok)
+		io_uring_queue_exit(&ring);
+	free(br);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	return ok;
+}
+
+/* io_uring_enable_rings() is declared by liburing 2.3 but not exported
+ * by its shared library (Debian 12), so the register call is made here. */
+static int uring_enable(struct io_uring *ring)
+{
+	if (syscall(__NR_io_uring_register, ring->ring_fd,
+		    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Sets up the worker's ring, disabled until its thread enables it (the
+ * ring belongs to the thread that submits), and its buffers. */
+static int uring_worker_init(struct worker *w)
+{
+	struct uring_state *u = calloc(1, sizeof(*u));
+	int err;
+
+	if (!u)
+		return AS_ENOMEM;
+	w->u = u;
+	u->rx = malloc((size_t)URING_NBUF * URING_BUFSZ);
+	u->tx = calloc(URING_NTX, sizeof(*u->tx));
+	if (!u->rx || !u->tx)
+		return AS_ENOMEM;
+	if ((err = uring_setup_ring(&u->ring, URING_ENTRIES,
+				    IORING_SETUP_R_DISABLED)) < 0) {
+		as_err("dns: worker %u: io_uring_setup: %s", w->idx,
+		       strerror(-err));
+		return err;
+	}
+	u->ring_inited = true;
+	if ((err = uring_register_bufs(&u->ring, &u->br, URING_NBUF)) < 0) {
+		as_err("dns: worker %u: io_uring buffer ring: %s", w->idx,
+		       as_strerror(err));
+		return err;
+	}
+	for (unsigned i = 0; i < URING_NBUF; i++)
+		io_uring_buf_ring_add(u->br, u->rx + (size_t)i * URING_BUFSZ,
+				      URING_BUFSZ, (unsigned short)i,
+				      io_uring_buf_ring_mask(URING_NBUF),
+				      (int)i);
+	io_uring_buf_ring_advance(u->br, URING_NBUF);
+	for (unsigned i = 0; i < URING_NTX; i++)
+		u->free_tx[i] = (uint16_t)(URING_NTX - 1 - i);
+	u->n_free_tx = URING_NTX;
+	for (size_t a = 0; a < w->srv->n_listen; a++) {
+		struct listener *l = &w->ls[a];
+		/* The control data follows the name in the buffer: keep
+		 * it aligned for struct cmsghdr. */
+		size_t nl = l->family == AF_INET6 ?
+			sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		l->rx_tmpl.msg_namelen = (socklen_t)((nl + 7) & ~(size_t)7);
+		l->rx_tmpl.msg_controllen = l->wildcard ? PKTINFO_SPACE : 0;
+	}
+	return AS_OK;
+}
+
+/* An SQE; a full submission queue is flushed first (it holds 256 and a
+ * round queues at most one per buffer plus the re-arms). */
+static struct io_uring_sqe *uring_sqe(struct uring_state *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (!sqe) {
+		io_uring_submit(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	return sqe;
+}
+
+static void uring_arm_recv(struct worker *w, size_t a)
+{
+	struct listener *l = &w->ls[a];
+	struct io_uring_sqe *sqe = uring_sqe(w->u);
+
+	if (!sqe)
+		return;	/* retried after the next round */
+	io_uring_prep_recvmsg_multishot(sqe, l->udp_fd, &l->rx_tmpl, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = URING_BGID;
+	io_uring_sqe_set_data64(sqe, UD(UD_RECV, a));
+	l->recv_armed = true;
+}
+
+static void uring_arm_poll(struct worker *w)
+{
+	struct io_uring_sqe *sqe = uring_sqe(w->u);
+
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, uv_backend_fd(&w->loop), POLLIN);
+	io_uring_sqe_set_data64(sqe, UD(UD_POLL, 0));
+	w->u->poll_armed = true;
+}
+
+/* Answers one received datagram (or counts it unanswered) and queues the
+ * reply; the receive buffer goes back to the ring either way. */
+static void uring_recv(struct worker *w, size_t a,
+		       const struct io_uring_cqe *cqe,
+		       const dns_view_t *view, bool paused)
+{
+	struct uring_state *u = w->u;
+	struct listener *l = &w->ls[a];
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		l->recv_armed = false;	/* re-armed after this round */
+	if (!(cqe->flags & IORING_CQE_F_BUFFER)) {
+		/* ENOBUFS: every buffer is in this round; ECANCELED: stop. */
+		if (cqe->res < 0 && cqe->res != -ENOBUFS &&
+		    cqe->res != -ECANCELED)
+			as_debug("dns: worker %u: io_uring recvmsg: %s",
+				 w->idx, strerror(-cqe->res));
+		return;
+	}
+	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	uint8_t *buf = u->rx + (size_t)bid * URING_BUFSZ;
+	struct io_uring_recvmsg_out *o =
+		cqe->res > 0 ? io_uring_recvmsg_validate(buf, cqe->res,
+							 &l->rx_tmpl) :
+			       NULL;
+
+	if (!o || (o->flags & MSG_TRUNC) || !view || paused ||
+	    !u->n_free_tx || u->n_res == URING_NBUF) {
+		count_unanswered(w, DNS_TRANSPORT_UDP);
+		goto recycle;
+	}
+
+	unsigned t = u->free_tx[u->n_free_tx - 1];
+	struct uring_tx *tx = &u->tx[t];
+	struct dns_result *r = &u->res[u->n_res];
+	const uint8_t *q = io_uring_recvmsg_payload(o, &l->rx_tmpl);
+	size_t qlen = io_uring_recvmsg_payload_length(o, cqe->res, &l->rx_tmpl);
+
+	dns_answer(view, &w->rng, DNS_TRANSPORT_UDP, q, qlen, tx->data,
+		   sizeof(tx->data), r);
+	u->n_res++;
+	if (!r->send)
+		goto recycle;
+	struct io_uring_sqe *sqe = uring_sqe(u);
+	if (!sqe) {
+		stat_add(&w->stats.dropped, 1);
+		goto recycle;
+	}
+	memset(&tx->mh, 0, sizeof(tx->mh));
+	memcpy(&tx->peer, io_uring_recvmsg_name(o),
+	       AS_MIN((size_t)o->namelen, (size_t)l->rx_tmpl.msg_namelen));
+	tx->iov.iov_base = tx->data;
+	tx->iov.iov_len = r->len;
+	tx->mh.msg_name = &tx->peer;
+	tx->mh.msg_namelen = AS_MIN(o->namelen, l->rx_tmpl.msg_namelen);
+	tx->mh.msg_iov = &tx->iov;
+	tx->mh.msg_iovlen = 1;
+	if (l->wildcard) {
+		for (struct cmsghdr *c =
+			     io_uring_recvmsg_cmsg_firsthdr(o, &l->rx_tmpl);
+		     c; c = io_uring_recvmsg_cmsg_nexthdr(o, &l->rx_tmpl, c))
+			if (pktinfo_reply(c, l->family, tx->ctl, &tx->mh))
+				break;
+	}
+	io_uring_prep_sendmsg(sqe, l->udp_fd, &tx->mh, 0);
+	io_uring_sqe_set_data64(sqe, UD(UD_SEND, t));
+	u->n_free_tx--;
+recycle:
+	io_uring_buf_ring_add(u->br, buf, URING_BUFSZ, (unsigned short)bid,
+			      io_uring_buf_ring_mask(URING_NBUF),
+			      (int)u->n_recycled++);
+}
+
+/* Handles every completion posted so far: one round. */
+static void uring_round(struct worker *w)
+{
+	struct uring_state *u = w->u;
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	uint64_t t_recv = 0;
+	const dns_view_t *view = w->view;
+	bool paused = srv_paused(w->srv);
+
+	u->n_res = 0;
+	io_uring_for_each_cqe(&u->ring, head, cqe) {
+		seen++;
+		switch (UD_KIND(cqe->user_data)) {
+		case UD_RECV:
+			if (!t_recv)
+				t_recv = as_now_ns();
+			if (UD_IDX(cqe->user_data) < w->srv->n_listen)
+				uring_recv(w, UD_IDX(cqe->user_data), cqe,
+					   view, paused);
+			break;
+		case UD_SEND:
+			if (cqe->res < 0)
+				as_debug("dns: worker %u: io_uring sendmsg: %s",
+					 w->idx, strerror(-cqe->res));
+			if (UD_IDX(cqe->user_data) < URING_NTX &&
+			    u->n_free_tx < URING_NTX)
+				u->free_tx[u->n_free_tx++] =
+					(uint16_t)UD_IDX(cqe->user_data);
+			break;
+		case UD_POLL:
+			u->poll_armed = false;
+			u->uv_due = true;
+			break;
+		}
+	}
+	io_uring_cq_advance(&u->ring, seen);
+	if (u->n_recycled) {
+		io_uring_buf_ring_advance(u->br, (int)u->n_recycled);
+		u->n_recycled = 0;
+	}
+	if (u->n_res) {
+		uint64_t lat = as_now_ns() - t_recv;
+		for (unsigned i = 0; i < u->n_res; i++)
+			dns_stats_count(&w->stats, DNS_TRANSPORT_UDP,
+					&u->res[i], lat);
+	}
+	for (size_t a = 0; a < w->srv->n_listen; a++)
+		if (!w->ls[a].recv_armed)
+			uring_arm_recv(w, a);
+}
+
+/* The worker thread's loop when UDP runs on io_uring: wait on the ring
+ * (replies submitted in the same call), run libuv when its descriptor
+ * is readable or a timer is due, until the stop request closed it. */
+static void uring_run(struct worker *w)
+{
+	struct uring_state *u = w->u;
+	int err;
+
+	for (size_t a = 0; a < w->srv->n_listen; a++)
+		uring_arm_recv(w, a);
+	u->uv_due = true;	/* anything queued before we started */
+	while (!w->closed) {
+		uv_update_time(&w->loop);
+		int tmo = uv_backend_timeout(&w->loop);
+		if (u->uv_due || tmo == 0) {
+			u->uv_due = false;
+			uv_run(&w->loop, UV_RUN_NOWAIT);
+			continue;
+		}
+		if (!u->poll_armed)
+			uring_arm_poll(w);
+		struct __kernel_timespec ts = {
+			.tv_sec = tmo / 1000,
+			.tv_nsec = (long long)(tmo % 1000) * 1000000,
+		};
+		struct io_uring_cqe *cqe;
+		err = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1,
+						       tmo > 0 ? &ts : NULL,
+						       NULL);
+		if (err == -ETIME)
+			u->uv_due = true;	/* a libuv timer is due */
+		else if (err < 0 && err != -EINTR && err != -EAGAIN &&
+			 err != -EBUSY)
+			as_warn("dns: worker %u: io_uring_enter: %s", w->idx,
+				strerror(-err));
+		uring_round(w);
+	}
+}
+
 /* ---- worker life cycle ------------------------------------------------ */
 
 static void udp_closed(uv_handle_t *h)
@@ -848,14 +1303,38 @@ static void worker_async(uv_async_t *a)
 		worker_close_all(w);
 }
 
+static int udp_poll_start(struct worker *w, size_t a);
+
 static void worker_main(void *arg)
 {
 	struct worker *w = arg;
 	char name[16];
+	int err;
 
 	snprintf(name, sizeof(name), "dns-w%u", w->idx);
 	pthread_setname_np(pthread_self(), name);
+	if (w->u) {
+		/* The ring was made on the caller's thread, disabled, so
+		 * that this thread becomes its single issuer. */
+		if ((err = uring_enable(&w->u->ring)) < 0) {
+			as_warn("dns: worker %u: io_uring: %s; UDP on recvmmsg",
+				w->idx, strerror(-err));
+			uring_state_free(w->u);
+			w->u = NULL;
+			for (size_t a = 0; a < w->srv->n_listen; a++)
+				if (udp_poll_start(w, a))
+					break;
+		} else {
+			uring_run(w);
+		}
+	}
+	/* Runs the loop, or finishes closing what the stop request closed. */
 	uv_run(&w->loop, UV_RUN_DEFAULT);
+	if (w->u && w->u->ring_inited) {
+		/* Cancels the receives while the sockets are still ours. */
+		io_uring_queue_exit(&w->u->ring);
+		w->u->ring_inited = false;
+	}
 }
 
 static uint64_t rng_seed(unsigned idx)
@@ -866,12 +1345,48 @@ static uint64_t rng_seed(unsigned idx)
 	return as_now_ns() ^ ((uint64_t)(idx + 1) * 0x9e3779b97f4a7c15ull);
 }
 
-/* Hands the bound sockets to a new loop. The loop runs on the worker
- * thread later; until then only this thread touches it. */
+/* Watches address a's UDP socket with the loop (the recvmmsg path). */
+static int udp_poll_start(struct worker *w, size_t a)
+{
+	struct listener *l = &w->ls[a];
+	char buf[AS_SOCKADDR_STRLEN];
+	int err;
+
+	if ((err = uv_poll_init(&w->loop, &l->udp, l->udp_fd))) {
+		as_err("dns: cannot watch %s (udp): %s",
+		       as_format_sockaddr(&w->srv->addrs[a], buf, sizeof(buf)),
+		       uv_strerror(err));
+		return AS_ELIB;
+	}
+	l->udp.data = l;
+	l->udp_inited = true;
+	if ((err = uv_poll_start(&l->udp, UV_READABLE, udp_readable))) {
+		as_err("dns: cannot watch %s (udp): %s",
+		       as_format_sockaddr(&w->srv->addrs[a], buf, sizeof(buf)),
+		       uv_strerror(err));
+		return AS_ELIB;
+	}
+	return AS_OK;
+}
+
+/* Hands the bound sockets to a new loop (and, for io_uring, to a new
+ * ring). Both run on the worker thread later; until then only this
+ * thread touches them. */
 static int worker_init_loop(dns_server_t *srv, struct worker *w)
 {
 	char buf[AS_SOCKADDR_STRLEN];
 	int err;
+
+	if (srv->udp_io == DNS_UDP_IO_URING &&
+	    (err = uring_worker_init(w)) < 0) {
+		uring_state_free(w->u);
+		w->u = NULL;
+		if (srv->udp_cfg == DNS_UDP_IO_URING)
+			return err;
+		as_warn("dns: worker %u: UDP on recvmmsg instead of io_uring",
+			w->idx);
+		srv->udp_io = DNS_UDP_IO_MMSG;
+	}
 
 	if ((err = uv_loop_init(&w->loop))) {
 		as_err("dns: uv_loop_init: %s", uv_strerror(err));
@@ -889,20 +1404,8 @@ static int worker_init_loop(dns_server_t *srv, struct worker *w)
 		struct listener *l = &w->ls[a];
 		const struct sockaddr_storage *ss = &srv->addrs[a];
 
-		if ((err = uv_poll_init(&w->loop, &l->udp, l->udp_fd))) {
-			as_err("dns: cannot watch %s (udp): %s",
-			       as_format_sockaddr(ss, buf, sizeof(buf)),
-			       uv_strerror(err));
-			return AS_ELIB;
-		}
-		l->udp.data = l;
-		l->udp_inited = true;
-		if ((err = uv_poll_start(&l->udp, UV_READABLE, udp_readable))) {
-			as_err("dns: cannot watch %s (udp): %s",
-			       as_format_sockaddr(ss, buf, sizeof(buf)),
-			       uv_strerror(err));
-			return AS_ELIB;
-		}
+		if (!w->u && (err = udp_poll_start(w, a)))
+			return err;
 
 		uv_tcp_init(&w->loop, &l->tcp);
 		l->tcp.data = l;
@@ -929,6 +1432,9 @@ static int worker_init_loop(dns_server_t *srv, struct worker *w)
  * already joined). */
 static void worker_teardown(struct worker *w)
 {
+	/* The ring first: it holds references to the UDP sockets. */
+	uring_state_free(w->u);
+	w->u = NULL;
 	if (w->loop_inited) {
 		worker_close_all(w);
 		uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -955,6 +1461,7 @@ static void worker_free(struct worker *w)
 {
 	if (!w)
 		return;
+	uring_state_free(w->u);
 	dns_view_unref(w->view);
 	dns_view_unref(w->slot_view);
 	pthread_mutex_destroy(&w->slot_lock);
@@ -1038,6 +1545,22 @@ dns_server_t *dns_server_new(const struct dns_server_config *cfg,
 		}
 		dns_rng_seed(&w->rng, rng_seed(i));
 		w->view = view ? dns_view_ref(view) : NULL;
+	}
+	srv->udp_cfg = cfg->udp_io;
+	srv->udp_io = DNS_UDP_IO_MMSG;
+	if (cfg->udp_io != DNS_UDP_IO_MMSG) {
+		char why[160];
+		if (dns_udp_uring_supported(why, sizeof(why))) {
+			srv->udp_io = DNS_UDP_IO_URING;
+		} else if (cfg->udp_io == DNS_UDP_IO_URING) {
+			as_err("dns: udp_io io_uring: not available here: %s",
+			       why);
+			e = -EOPNOTSUPP;
+			goto fail;
+		} else {
+			as_notice("dns: UDP on recvmmsg: io_uring not "
+				  "available (%s)", why);
+		}
 	}
 	for (size_t a = 0; a < srv->n_listen; a++)
 		if ((e = bind_address(srv, a, &cfg->listen[a])))
@@ -1151,6 +1674,24 @@ const struct sockaddr_storage *dns_server_listener(const dns_server_t *srv,
 unsigned dns_server_worker_count(const dns_server_t *srv)
 {
 	return srv ? srv->n_workers : 0;
+}
+
+enum dns_udp_io dns_server_udp_io(const dns_server_t *srv)
+{
+	return srv ? srv->udp_io : DNS_UDP_IO_MMSG;
+}
+
+const char *dns_udp_io_name(enum dns_udp_io io)
+{
+	switch (io) {
+	case DNS_UDP_IO_AUTO:
+		return "auto";
+	case DNS_UDP_IO_URING:
+		return "io_uring";
+	case DNS_UDP_IO_MMSG:
+		return "recvmmsg";
+	}
+	return "?";
 }
 
 void dns_server_stop(dns_server_t *srv)

@@ -13,7 +13,7 @@ else
 FUZZ_REPLAY_SANFLAGS =
 endif
 
-FUZZ_DNS_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) -lm
+FUZZ_DNS_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) $(URING_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) -lm
 
 tests_fuzz_fuzz_dns_query_SOURCES = tests/fuzz/fuzz_dns_query.c
 tests_fuzz_fuzz_dns_query_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS)

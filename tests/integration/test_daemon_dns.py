@@ -35,6 +35,7 @@ dns:
   ttl: 5
   max_answers: 2
   workers: %(workers)d
+  udp_io: %(udp_io)s
   nameservers: [ns1.%(zone)s]
   ns_addresses: ["fd00:53::53"]
   negative_ttl: 7
@@ -68,6 +69,7 @@ services:
     port: 9000
     endpoints: []
 """ % {"name": d.name, "port": d.port, "zone": ZONE, "workers": d.workers,
+       "udp_io": getattr(d, "udp_io", "auto"),
        "ctl": d.ctl, "mport": d.metrics_port, "big": big,
        "web": "\n".join('      - { address: "%s", weight: %d, node: node2 }' % e
                         for e in web)}
@@ -145,10 +147,16 @@ def parse_aaaa_answers(resp):
 
 
 class DaemonDNSTest(unittest.TestCase):
+    # dns.udp_io: the default picks io_uring where the kernel has it; the
+    # subclass at the end runs every case again on the recvmmsg path.
+    UDP_IO = "auto"
+
     @classmethod
     def setUpClass(cls):
         require_tools("kdig", "dig")
         cls.d = Daemon(config, workers=2)
+        cls.d.udp_io = cls.UDP_IO
+        cls.d.write_config(config(cls.d))
         cls.d.start()
 
     @classmethod
@@ -377,6 +385,13 @@ class DaemonDNSTest(unittest.TestCase):
         self.assertEqual(st["zone"], ZONE)
         self.assertEqual(len(st["listeners"]), 2)
         self.assertEqual(st["workers"], 2)
+        if self.UDP_IO == "auto":
+            # recvmmsg only where the daemon said why io_uring is out.
+            self.assertIn(st["udp_io"], ("io_uring", "recvmmsg"))
+            if st["udp_io"] == "recvmmsg":
+                self.assertIn("io_uring not available", self.d.log())
+        else:
+            self.assertEqual(st["udp_io"], self.UDP_IO)
         self.assertIn("factor", st["load"])
         self.assertGreaterEqual(st["load"]["cpus"], 1)
         text = self.d.ctl_run("status").stdout
@@ -400,6 +415,8 @@ class DaemonDNSTest(unittest.TestCase):
         url = "http://[::1]:%d/metrics" % self.d.metrics_port
         body = urllib.request.urlopen(url, timeout=5).read().decode()
         self.assertIn('anysteer_build_info{version="', body)
+        mode = self.d.ctl_json("status")["udp_io"]
+        self.assertIn('anysteer_dns_udp_io_info{mode="%s"} 1' % mode, body)
         m = [l for l in body.splitlines()
              if l.startswith('anysteer_dns_queries_by_qtype_total{qtype="AAAA"}')]
         self.assertEqual(len(m), 1)
@@ -491,6 +508,10 @@ class CheckConfigTest(unittest.TestCase):
             blocker.close()
             d.stop()
             d.cleanup()
+
+
+class DaemonDNSTestRecvmmsg(DaemonDNSTest):
+    UDP_IO = "recvmmsg"
 
 
 if __name__ == "__main__":
