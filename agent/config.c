@@ -9,10 +9,12 @@
  * reference. Adding a key is adding a row; adding a section is adding a
  * SECTION row that points at the section's own table.
  *
- * The loader reads the file with the libyaml document API so each node
- * keeps its line, then walks the schema, not the document: unknown keys
- * are reported (with the nearest valid key when one is close) and never
- * descended into, so the work done is bounded by the schema's shape.
+ * The loader reads the file into a compact tree built from libyaml's
+ * event stream (agent/yamltree.h), in which each node keeps its line at
+ * a few times less memory than libyaml's document API, then walks the
+ * schema, not the document: unknown keys are reported (with the nearest
+ * valid key when one is close) and never descended into, so the work done
+ * is bounded by the schema's shape.
  * Every problem is collected as "file:line: key: message"; nothing stops
  * at the first error. Scalars are typed by their row, not by YAML's own
  * guesses, so `port: "80"` and `port: 80` mean the same.
@@ -40,6 +42,7 @@
 #include <yaml.h>
 
 #include "agent/agent.h"
+#include "agent/yamltree.h"
 #include "lib/as.h"
 
 /* Refuse files larger than this: a configuration is kilobytes. */
@@ -101,7 +104,7 @@ struct cfg_item {
 };
 
 struct cfg_where {
-	const yaml_node_t *map;	/* the section's map, NULL if absent */
+	const struct agent_yt_node *map; /* the section's map, NULL if absent */
 	const char *path;	/* "dns", "services[3]" */
 	size_t line;		/* of the section's key (its map if a list
 				 * item), or of its parent if absent */
@@ -123,7 +126,7 @@ struct cfg_msg {
 
 struct cfg_ctx {
 	const char *file;
-	yaml_document_t *doc;
+	const struct agent_yt *doc;
 	struct agent_config *root;
 	unsigned char *seen;	/* maps and lists already walked */
 	char *buf;		/* the caller's errbuf */
@@ -260,81 +263,86 @@ static void oom(struct cfg_ctx *ctx)
 
 /* ---- YAML node helpers ----------------------------------------------------- */
 
-static size_t line_of(const yaml_node_t *n)
+static size_t line_of(const struct agent_yt_node *n)
 {
-	return n ? n->start_mark.line + 1 : 1;
+	return n ? agent_yt_line(n) : 1;
 }
 
-static const char *kind(const yaml_node_t *n)
+static bool is_type(const struct agent_yt_node *n, enum agent_yt_type t)
 {
-	switch (n->type) {
-	case YAML_MAPPING_NODE:
+	return agent_yt_type(n) == t;
+}
+
+static const char *kind(const struct agent_yt_node *n)
+{
+	switch (agent_yt_type(n)) {
+	case AGENT_YT_MAPPING:
 		return "a map";
-	case YAML_SEQUENCE_NODE:
+	case AGENT_YT_SEQUENCE:
 		return "a list";
 	default:
 		return "a scalar";
 	}
 }
 
+/* The text of a scalar node and, if len, its length (NULs may sit
+ * inside it). */
+static const char *scalar(struct cfg_ctx *ctx, const struct agent_yt_node *n,
+			  size_t *len)
+{
+	return agent_yt_str(ctx->doc, n, len);
+}
+
 /* `key:` with nothing, `~` and `null` leave the key at its default. */
-static bool is_null(const yaml_node_t *n)
+static bool is_null(struct cfg_ctx *ctx, const struct agent_yt_node *n)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
 
-	if (!n || n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+	if (!n || !is_type(n, AGENT_YT_SCALAR) ||
+	    agent_yt_style(n) != YAML_PLAIN_SCALAR_STYLE)
 		return false;
 	for (size_t i = 0; i < AS_ARRAY_SIZE(nulls); i++)
-		if (strcmp((const char *)n->data.scalar.value, nulls[i]) == 0)
+		if (strcmp(scalar(ctx, n, NULL), nulls[i]) == 0)
 			return true;
 	return false;
 }
 
-static const char *scalar(const yaml_node_t *n)
+static const struct agent_yt_node *map_get(struct cfg_ctx *ctx,
+					   const struct agent_yt_node *map,
+					   const char *key)
 {
-	return (const char *)n->data.scalar.value;
-}
-
-static yaml_node_t *map_get(struct cfg_ctx *ctx, const yaml_node_t *map,
-			    const char *key)
-{
-	if (!map || map->type != YAML_MAPPING_NODE)
+	if (!map || !is_type(map, AGENT_YT_MAPPING))
 		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(ctx->doc, p->key);
-		if (k && k->type == YAML_SCALAR_NODE &&
-		    strcmp(scalar(k), key) == 0)
-			return yaml_document_get_node(ctx->doc, p->value);
+	for (size_t i = 0, n = agent_yt_len(map); i < n; i++) {
+		const struct agent_yt_node *k = agent_yt_key(ctx->doc, map, i);
+		if (is_type(k, AGENT_YT_SCALAR) &&
+		    strcmp(scalar(ctx, k, NULL), key) == 0)
+			return agent_yt_value(ctx->doc, map, i);
 	}
 	return NULL;
 }
 
-static yaml_node_t *seq_get(struct cfg_ctx *ctx, const yaml_node_t *seq,
-			    size_t i)
+/* Item i of a list; NULL if seq is absent, not a list or too short. */
+static const struct agent_yt_node *seq_get(struct cfg_ctx *ctx,
+					   const struct agent_yt_node *seq,
+					   size_t i)
 {
-	if (!seq || seq->type != YAML_SEQUENCE_NODE ||
-	    i >= (size_t)(seq->data.sequence.items.top -
-			  seq->data.sequence.items.start))
-		return NULL;
-	return yaml_document_get_node(ctx->doc,
-				      seq->data.sequence.items.start[i]);
+	return agent_yt_item(ctx->doc, seq, i);
 }
 
 /* Line of map[key] if it is there, else the section's own line. */
 static size_t key_line(struct cfg_ctx *ctx, const struct cfg_where *w,
 		       const char *key)
 {
-	yaml_node_t *v = map_get(ctx, w->map, key);
+	const struct agent_yt_node *v = map_get(ctx, w->map, key);
 	return v ? line_of(v) : w->line;
 }
 
-static bool has_key(struct cfg_ctx *ctx, const yaml_node_t *map,
+static bool has_key(struct cfg_ctx *ctx, const struct agent_yt_node *map,
 		    const char *key)
 {
-	yaml_node_t *v = map_get(ctx, map, key);
-	return v && !is_null(v);
+	const struct agent_yt_node *v = map_get(ctx, map, key);
+	return v && !is_null(ctx, v);
 }
 
 /*
@@ -342,15 +350,16 @@ static bool has_key(struct cfg_ctx *ctx, const yaml_node_t *map,
  * list could multiply the work (a list of aliases of lists of aliases), so
  * each container is walked once; scalars may be aliased freely.
  */
-static bool enter(struct cfg_ctx *ctx, const yaml_node_t *n, const char *path)
+static bool enter(struct cfg_ctx *ctx, const struct agent_yt_node *n,
+		  const char *path)
 {
-	size_t i = (size_t)(n - ctx->doc->nodes.start);
+	size_t i = agent_yt_index(ctx->doc, n);
 
 	if (ctx->seen[i]) {
 		cfg_error(ctx, line_of(n), path,
 			  "repeats, through an alias, the %s at this line; "
 			  "aliases of maps and lists are not supported",
-			  n->type == YAML_MAPPING_NODE ? "map" : "list");
+			  is_type(n, AGENT_YT_MAPPING) ? "map" : "list");
 		return false;
 	}
 	ctx->seen[i] = 1;
@@ -694,8 +703,8 @@ static void store_scalar(const struct cfg_item *it, char *base,
 /* ---- the walk ------------------------------------------------------------- */
 
 static void load_section(struct cfg_ctx *ctx, const struct cfg_section *sec,
-			 char *base, const yaml_node_t *map, const char *path,
-			 size_t line);
+			 char *base, const struct agent_yt_node *map,
+			 const char *path, size_t line);
 
 /* Key paths are built through vsnprintf: a path that does not fit is
  * truncated in the message, which is harmless. */
@@ -743,10 +752,10 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 static void unknown_key(struct cfg_ctx *ctx, const struct cfg_section *sec,
-			const yaml_node_t *key, const char *path)
+			const struct agent_yt_node *key, const char *path)
 {
-	const char *name = scalar(key), *best = NULL;
-	size_t best_d = SIZE_MAX, n = key->data.scalar.length;
+	size_t best_d = SIZE_MAX, n;
+	const char *name = scalar(ctx, key, &n), *best = NULL;
 	char kp[CFG_PATH_MAX], q[80];
 
 	for (size_t i = 0; i < sec->n_items && strlen(name) == n; i++) {
@@ -763,24 +772,26 @@ static void unknown_key(struct cfg_ctx *ctx, const struct cfg_section *sec,
 		cfg_error(ctx, line_of(key), kp, "unknown key");
 }
 
+/* val NULL stands for the item's default: one double-quoted scalar (so
+ * never null) at `line`. */
 static void load_list(struct cfg_ctx *ctx, const struct cfg_item *it,
-		      char *base, const yaml_node_t *val, const char *path)
+		      char *base, const struct agent_yt_node *val,
+		      const char *path, size_t line)
 {
-	const yaml_node_t *one = val;
-	yaml_node_item_t *items = NULL;
+	const struct agent_yt_node *seq = NULL;
 	size_t n = 1;
 	char ip[CFG_PATH_MAX];
 
-	if (val->type == YAML_MAPPING_NODE) {
+	if (val && is_type(val, AGENT_YT_MAPPING)) {
 		cfg_error(ctx, line_of(val), path,
 			  "expected a list, got a map");
 		return;
 	}
-	if (val->type == YAML_SEQUENCE_NODE) {
+	if (val && is_type(val, AGENT_YT_SEQUENCE)) {
 		if (!enter(ctx, val, path))
 			return;
-		items = val->data.sequence.items.start;
-		n = (size_t)(val->data.sequence.items.top - items);
+		seq = val;
+		n = agent_yt_len(val);
 	}	/* else a single scalar: a list of one */
 	if (n == 0) {
 		if (it->flags & CFG_NONEMPTY)
@@ -806,23 +817,27 @@ static void load_list(struct cfg_ctx *ctx, const struct cfg_item *it,
 
 	for (size_t i = 0; i < n; i++) {
 		struct cfg_val v;
-		const yaml_node_t *e =
-			items ? yaml_document_get_node(ctx->doc, items[i]) : one;
-		if (items)
+		const struct agent_yt_node *e = seq ? seq_get(ctx, seq, i) : val;
+		const char *text = it->def;
+		size_t len = e ? 0 : strlen(it->def), eline = line;
+		if (seq)
 			pathf(ip, "%s[%zu]", path, i);
 		else
 			pathf(ip, "%s", path);
-		if (e->type != YAML_SCALAR_NODE) {
+		if (e && !is_type(e, AGENT_YT_SCALAR)) {
 			cfg_error(ctx, line_of(e), ip, "expected %s, got %s",
 				  type_noun(it->elem), kind(e));
 			continue;
 		}
-		if (is_null(e)) {
+		if (is_null(ctx, e)) {
 			cfg_error(ctx, line_of(e), ip, "empty list item");
 			continue;
 		}
-		if (!parse_scalar(ctx, it, it->elem, scalar(e),
-				  e->data.scalar.length, line_of(e), ip, &v))
+		if (e) {
+			text = scalar(ctx, e, &len);
+			eline = line_of(e);
+		}
+		if (!parse_scalar(ctx, it, it->elem, text, len, eline, ip, &v))
 			continue;
 		strs[i] = v.str;
 		if (aux)
@@ -831,20 +846,20 @@ static void load_list(struct cfg_ctx *ctx, const struct cfg_item *it,
 }
 
 static void load_sections(struct cfg_ctx *ctx, const struct cfg_item *it,
-			  char *base, const yaml_node_t *val, const char *path)
+			  char *base, const struct agent_yt_node *val,
+			  const char *path)
 {
 	const struct cfg_section *sub = it->sub;
 	char ip[CFG_PATH_MAX];
 
-	if (val->type != YAML_SEQUENCE_NODE) {
+	if (!is_type(val, AGENT_YT_SEQUENCE)) {
 		cfg_error(ctx, line_of(val), path,
 			  "expected a list of maps, got %s", kind(val));
 		return;
 	}
 	if (!enter(ctx, val, path))
 		return;
-	yaml_node_item_t *items = val->data.sequence.items.start;
-	size_t n = (size_t)(val->data.sequence.items.top - items);
+	size_t n = agent_yt_len(val);
 	if (n == 0)
 		return;
 	char *arr = calloc(n, sub->size);
@@ -854,11 +869,11 @@ static void load_sections(struct cfg_ctx *ctx, const struct cfg_item *it,
 	*(size_t *)(base + it->count_off) = n;
 
 	for (size_t i = 0; i < n && !ctx->oom; i++) {
-		const yaml_node_t *e = yaml_document_get_node(ctx->doc, items[i]);
+		const struct agent_yt_node *e = seq_get(ctx, val, i);
 		pathf(ip, "%s[%zu]", path, i);
-		if (e->type != YAML_MAPPING_NODE) {
+		if (!is_type(e, AGENT_YT_MAPPING)) {
 			cfg_error(ctx, line_of(e), ip, "expected a map, got %s",
-				  is_null(e) ? "nothing" : kind(e));
+				  is_null(ctx, e) ? "nothing" : kind(e));
 			continue;
 		}
 		if (!enter(ctx, e, ip))
@@ -868,14 +883,16 @@ static void load_sections(struct cfg_ctx *ctx, const struct cfg_item *it,
 }
 
 static void load_value(struct cfg_ctx *ctx, const struct cfg_item *it,
-		       char *base, const yaml_node_t *val, const char *path,
-		       size_t kline)
+		       char *base, const struct agent_yt_node *val,
+		       const char *path, size_t kline)
 {
 	struct cfg_val v;
+	const char *text;
+	size_t len;
 
 	switch (it->type) {
 	case CFG_SECTION:
-		if (val->type != YAML_MAPPING_NODE) {
+		if (!is_type(val, AGENT_YT_MAPPING)) {
 			cfg_error(ctx, line_of(val), path,
 				  "expected a map, got %s", kind(val));
 			return;
@@ -888,18 +905,18 @@ static void load_value(struct cfg_ctx *ctx, const struct cfg_item *it,
 		load_sections(ctx, it, base, val, path);
 		return;
 	case CFG_LIST:
-		load_list(ctx, it, base, val, path);
+		load_list(ctx, it, base, val, path, line_of(val));
 		return;
 	default:
 		break;
 	}
-	if (val->type != YAML_SCALAR_NODE) {
+	if (!is_type(val, AGENT_YT_SCALAR)) {
 		cfg_error(ctx, line_of(val), path, "expected %s, got %s",
 			  type_noun(it->type), kind(val));
 		return;
 	}
-	if (parse_scalar(ctx, it, it->type, scalar(val), val->data.scalar.length,
-			 line_of(val), path, &v))
+	text = scalar(ctx, val, &len);
+	if (parse_scalar(ctx, it, it->type, text, len, line_of(val), path, &v))
 		store_scalar(it, base, &v);
 }
 
@@ -915,12 +932,7 @@ static void apply_default(struct cfg_ctx *ctx, const struct cfg_item *it,
 	if (!it->def || it->type == CFG_SECTIONS)
 		return;
 	if (it->type == CFG_LIST) {
-		yaml_node_t fake = { .type = YAML_SCALAR_NODE };
-		fake.data.scalar.value = (yaml_char_t *)it->def;
-		fake.data.scalar.length = strlen(it->def);
-		fake.data.scalar.style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-		fake.start_mark.line = line - 1;
-		load_list(ctx, it, base, &fake, path);
+		load_list(ctx, it, base, NULL, path, line);
 		return;
 	}
 	if (parse_scalar(ctx, it, it->type, it->def, strlen(it->def), line,
@@ -929,11 +941,11 @@ static void apply_default(struct cfg_ctx *ctx, const struct cfg_item *it,
 }
 
 static void load_section(struct cfg_ctx *ctx, const struct cfg_section *sec,
-			 char *base, const yaml_node_t *map, const char *path,
-			 size_t line)
+			 char *base, const struct agent_yt_node *map,
+			 const char *path, size_t line)
 {
-	const yaml_node_t **found = calloc(sec->n_items, sizeof(*found));
-	const yaml_node_t **keys = calloc(sec->n_items, sizeof(*keys));
+	const struct agent_yt_node **found = calloc(sec->n_items, sizeof(*found));
+	const struct agent_yt_node **keys = calloc(sec->n_items, sizeof(*keys));
 	char kp[CFG_PATH_MAX];
 	unsigned errors_before = ctx->n_errors;
 
@@ -942,20 +954,21 @@ static void load_section(struct cfg_ctx *ctx, const struct cfg_section *sec,
 		goto cleanup;
 	}
 	if (map) {
-		for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-		     p < map->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(ctx->doc, p->key);
-			size_t i;
-			if (k->type != YAML_SCALAR_NODE) {
+		for (size_t j = 0, n = agent_yt_len(map); j < n; j++) {
+			const struct agent_yt_node *k = agent_yt_key(ctx->doc, map, j);
+			const char *name;
+			size_t i, len;
+			if (!is_type(k, AGENT_YT_SCALAR)) {
 				cfg_error(ctx, line_of(k), *path ? path : "(document)",
 					  "a key must be a plain word, got %s",
 					  kind(k));
 				continue;
 			}
 			/* A key with a NUL inside ("ttl\0x") matches nothing. */
+			name = scalar(ctx, k, &len);
 			for (i = 0; i < sec->n_items; i++)
-				if (strlen(scalar(k)) == k->data.scalar.length &&
-				    strcmp(scalar(k), sec->items[i].name) == 0)
+				if (strlen(name) == len &&
+				    strcmp(name, sec->items[i].name) == 0)
 					break;
 			if (i == sec->n_items) {
 				unknown_key(ctx, sec, k, path);
@@ -969,14 +982,14 @@ static void load_section(struct cfg_ctx *ctx, const struct cfg_section *sec,
 				continue;
 			}
 			keys[i] = k;
-			found[i] = yaml_document_get_node(ctx->doc, p->value);
+			found[i] = agent_yt_value(ctx->doc, map, j);
 		}
 	}
 
 	for (size_t i = 0; i < sec->n_items && !ctx->oom; i++) {
 		const struct cfg_item *it = &sec->items[i];
 		child_path(kp, path, it->name);
-		if (found[i] && !is_null(found[i])) {
+		if (found[i] && !is_null(ctx, found[i])) {
 			load_value(ctx, it, base, found[i], kp,
 				   line_of(keys[i]));
 		} else if (it->flags & CFG_REQUIRED) {
@@ -1248,13 +1261,15 @@ static void finish_service(struct cfg_ctx *ctx, void *base,
 		}
 	}
 	find_dups(e, n, cmp_endpoint, first);
-	const yaml_node_t *eps = map_get(ctx, w->map, "endpoints");
+	const struct agent_yt_node *eps = map_get(ctx, w->map, "endpoints");
 	for (size_t i = 0; i < n; i++) {
 		if (first[i] == SIZE_MAX)
 			continue;
 		size_t d = orig[i], f = orig[first[i]];
-		const yaml_node_t *a = map_get(ctx, seq_get(ctx, eps, d), "address");
-		const yaml_node_t *fa = map_get(ctx, seq_get(ctx, eps, f), "address");
+		const struct agent_yt_node *a =
+			map_get(ctx, seq_get(ctx, eps, d), "address");
+		const struct agent_yt_node *fa =
+			map_get(ctx, seq_get(ctx, eps, f), "address");
 		pathf(kp, "%s.endpoints[%zu].address", w->path, d);
 		cfg_error(ctx, a ? line_of(a) : w->line, kp,
 			  "duplicate endpoint address %s (first at line %zu)",
@@ -1291,13 +1306,15 @@ static void finish_root(struct cfg_ctx *ctx, void *base,
 		}
 	}
 	find_dups(e, n, cmp_name, first);
-	const yaml_node_t *svcs = map_get(ctx, w->map, "services");
+	const struct agent_yt_node *svcs = map_get(ctx, w->map, "services");
 	for (size_t i = 0; i < n; i++) {
 		if (first[i] == SIZE_MAX)
 			continue;
 		size_t d = orig[i], f = orig[first[i]];
-		const yaml_node_t *nm = map_get(ctx, seq_get(ctx, svcs, d), "name");
-		const yaml_node_t *fn = map_get(ctx, seq_get(ctx, svcs, f), "name");
+		const struct agent_yt_node *nm =
+			map_get(ctx, seq_get(ctx, svcs, d), "name");
+		const struct agent_yt_node *fn =
+			map_get(ctx, seq_get(ctx, svcs, f), "name");
 		pathf(kp, "services[%zu].name", d);
 		cfg_error(ctx, nm ? line_of(nm) : w->line, kp,
 			  "duplicate service name %s (first at line %zu)",
@@ -1847,8 +1864,8 @@ int agent_config_parse(const char *path, const char *text, size_t len,
 	struct cfg_ctx ctx = { .file = path ? path : "(config)",
 			       .buf = errbuf, .len = errlen };
 	yaml_parser_t parser;
-	yaml_document_t doc, extra;
-	bool have_doc = false;
+	struct agent_yt *doc = NULL, *extra = NULL;
+	const struct agent_yt_node *root, *r2;
 	struct agent_config *cfg = NULL;
 	int ret = AS_ECONFIG;
 
@@ -1859,46 +1876,44 @@ int agent_config_parse(const char *path, const char *text, size_t len,
 	if (!yaml_parser_initialize(&parser))
 		return AS_ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
-	if (!yaml_parser_load(&parser, &doc)) {
+	if (agent_yt_load(&parser, &doc) != AS_OK) {
 		syntax_error(&ctx, &parser, text, len);
 		goto cleanup;
 	}
-	have_doc = true;
+	ctx.doc = doc;
 
-	yaml_node_t *root = yaml_document_get_root_node(&doc);
-	if (!root || is_null(root)) {
+	root = agent_yt_root(doc);
+	if (!root || is_null(&ctx, root)) {
 		cfg_error(&ctx, 1, "(document)",
 			  "the configuration is empty; at least dns.zone is "
 			  "required");
 		goto cleanup;
 	}
-	if (root->type != YAML_MAPPING_NODE) {
+	if (!is_type(root, AGENT_YT_MAPPING)) {
 		cfg_error(&ctx, line_of(root), "(document)",
 			  "expected a map of sections at the top level, got %s",
 			  kind(root));
 		goto cleanup;
 	}
 	/* A second document would be silently ignored: refuse it. */
-	if (!yaml_parser_load(&parser, &extra)) {
+	if (agent_yt_load(&parser, &extra) != AS_OK) {
 		syntax_error(&ctx, &parser, text, len);
 	} else {
-		yaml_node_t *r2 = yaml_document_get_root_node(&extra);
-		if (r2)
+		if ((r2 = agent_yt_root(extra)))
 			cfg_error(&ctx, line_of(r2), "(document)",
 				  "more than one YAML document; anysteerd "
 				  "reads one");
-		yaml_document_delete(&extra);
+		agent_yt_free(extra);
 	}
 
-	ctx.doc = &doc;
-	ctx.seen = calloc((size_t)(doc.nodes.top - doc.nodes.start) + 1, 1);
+	ctx.seen = calloc(agent_yt_count(doc) + 1, 1);
 	cfg = calloc(1, sizeof(*cfg));
 	if (!ctx.seen || !cfg) {
 		oom(&ctx);
 		goto cleanup;
 	}
 	ctx.root = cfg;
-	ctx.seen[root - doc.nodes.start] = 1;
+	ctx.seen[agent_yt_index(doc, root)] = 1;
 	load_section(&ctx, &root_section, (char *)cfg, root, "", line_of(root));
 	if (ctx.oom || ctx.n_errors)
 		goto cleanup;
@@ -1915,8 +1930,7 @@ cleanup:
 	cfg_flush(&ctx);
 	agent_config_free(cfg);
 	free(ctx.seen);
-	if (have_doc)
-		yaml_document_delete(&doc);
+	agent_yt_free(doc);
 	yaml_parser_delete(&parser);
 	return ret;
 }

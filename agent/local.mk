@@ -1,7 +1,7 @@
 # agent/: daemon wiring, config, local sources, control socket, CLI.
 noinst_LTLIBRARIES += agent/libagent.la
 agent_libagent_la_SOURCES = agent/agent.h agent/daemon.h \
-	agent/config.c agent/load.c agent/daemon.c agent/control.c \
+	agent/config.c agent/yamltree.c agent/yamltree.h agent/load.c agent/daemon.c agent/control.c \
 	agent/commands.c agent/metrics.c agent/anycast.c \
  \
 	agent/cluster.c agent/probe.c agent/k8s_source.c
@@ -16,7 +16,12 @@ check_PROGRAMS += tests/unit/test_agent_config tests/unit/test_agent_load tests/
 TESTS += tests/unit/test_agent_config tests/unit/test_agent_load tests/unit/test_agent_metrics
 check_PROGRAMS += tests/unit/test_agent_probe
 TESTS += tests/unit/test_agent_probe
+check_PROGRAMS += tests/unit/test_agent_yamltree
+TESTS += tests/unit/test_agent_yamltree
 endif
+tests_unit_test_agent_yamltree_SOURCES = tests/unit/test_agent_yamltree.c
+tests_unit_test_agent_yamltree_CFLAGS = $(AGENT_TEST_CFLAGS) $(YAML_CFLAGS)
+tests_unit_test_agent_yamltree_LDADD = $(AGENT_TEST_LDADD)
 tests_unit_test_agent_probe_SOURCES = tests/unit/test_agent_probe.c
 tests_unit_test_agent_probe_CFLAGS = $(AGENT_TEST_CFLAGS) $(JANSSON_CFLAGS) $(LIBUV_CFLAGS)
 tests_unit_test_agent_probe_LDADD = $(AGENT_TEST_LDADD)

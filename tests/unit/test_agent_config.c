@@ -534,6 +534,36 @@ static void test_err_document(void **state)
 		     "services[1].endpoints", "alias");
 }
 
+/* Anchors and aliases as the YAML tree resolves them: a scalar alias is
+ * the anchored text, a container may be walked once, and an unknown or
+ * repeated anchor is a syntax error on its line. */
+static void test_anchors(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(parse("dns:\n  zone: &z a.example.\n"
+			       "  nameservers: [*z, *z]\n", &cfg, err,
+			       sizeof(err)), AS_OK);
+	assert_int_equal(cfg->dns.n_nameservers, 2);
+	assert_string_equal(cfg->dns.nameservers[0], "a.example.");
+	assert_string_equal(cfg->dns.nameservers[1], "a.example.");
+	agent_config_free(cfg);
+	expect_error(ZONE "  ttl: 5\n  max_answers: *nope\n", 1, 4, "(yaml)",
+		     "found undefined alias");
+	expect_error("dns: &a\n  zone: &a example.com\n", 1, 2, "(yaml)",
+		     "second occurrence (found duplicate anchor; first "
+		     "occurrence at line 1)");
+	/* A list that holds itself is walked once, not forever; its item
+	 * is the list, which starts at its anchor (line 3). */
+	expect_error(ZONE "services: &r\n  - *r\n", 1, 3, "services[0]",
+		     "expected a map, got a list");
+	/* A syntax error in a second document is reported, on its line. */
+	expect_error(ZONE "---\ndns: [a\n", 1, 5, "(yaml)",
+		     "while parsing a flow sequence at line 4");
+}
+
 /* Several problems in one file are all reported, in document order. */
 static void test_multiple_errors(void **state)
 {
@@ -822,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_err_duplicates),
 		cmocka_unit_test(test_err_cross_checks),
 		cmocka_unit_test(test_err_document),
+		cmocka_unit_test(test_anchors),
 		cmocka_unit_test(test_cluster_sections),
 		cmocka_unit_test(test_multiple_errors),
 		cmocka_unit_test(test_truncated_input),
