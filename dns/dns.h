@@ -18,9 +18,10 @@
  *
  *  - dns_server_t owns the listeners: `workers` threads, each with its own
  *    libuv loop and its own SO_REUSEPORT UDP and TCP sockets on every
- *    configured address. A new view reaches each worker through a
- *    uv_async; the worker swaps its private pointer and drops the old
- *    reference, so the query path reads the view without locks.
+ *    configured address (UDP on a per-worker io_uring where the kernel
+ *    has it, else recvmmsg/sendmmsg). A new view reaches each worker
+ *    through a uv_async; the worker swaps its private pointer and drops
+ *    the old reference, so the query path reads the view without locks.
  *
  * Answer policy: each answer is a weighted sample without replacement of
  * up to max_answers endpoints of the queried family. An endpoint with

@@ -11,11 +11,13 @@
  * Worker 0 binds before it sets SO_REUSEPORT, so an address held by any
  * other socket, even another server of ours, is busy rather than shared.
  *
- * UDP is the fast path: a uv_poll on the socket, recvmmsg() into
- * per-worker preallocated buffers, dns_answer() for each message, one
- * sendmmsg() for the replies. Nothing is allocated and nothing is locked
- * per query; the clock is read once when a batch arrives and once after
- * it is answered. On wildcard addresses the destination address of each
+ * UDP is the fast path, on one of two paths (dns_server_config.udp_io):
+ * io_uring (see "UDP on io_uring" below: one system call per wakeup), or
+ * a uv_poll on the socket, recvmmsg() into per-worker preallocated
+ * buffers, dns_answer() for each message and one sendmmsg() for the
+ * replies. Either way nothing is allocated and nothing is locked per
+ * query; the clock is read once when a batch arrives and once after it
+ * is answered. On wildcard addresses the destination address of each
  * query comes in IP(V6)_PKTINFO and is used as the source of the reply,
  * which is what makes anycast work when the socket is bound to [::].
  *
@@ -847,7 +849,7 @@ static void tcp_connection(uv_stream_t *server, int status)
 	((sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) + \
 	  8 + PKTINFO_SPACE + UDP_RX_MAX + 63) & ~(size_t)63)
 
-enum { UD_RECV = 1, UD_SEND, UD_POLL };
+enum { UD_RECV = 1, UD_SEND, UD_POLL, UD_CANCEL };
 #define UD(kind, idx) (((uint64_t)(kind) << 32) | (uint32_t)(idx))
 #define UD_KIND(ud) ((unsigned)((ud) >> 32))
 #define UD_IDX(ud) ((uint32_t)(ud))
@@ -869,8 +871,10 @@ struct uring_state {
 	struct uring_tx *tx;		/* URING_NTX */
 	uint16_t free_tx[URING_NTX];
 	unsigned n_free_tx;
+	unsigned n_send_queued;		/* send SQEs not yet submitted */
 	bool poll_armed;		/* on libuv's epoll descriptor */
 	bool uv_due;			/* run the libuv loop once */
+	bool stopping;			/* no more re-arming */
 	/* Results of one round, counted when it is answered. */
 	struct dns_result res[URING_NBUF];
 	unsigned n_res;
@@ -1056,6 +1060,7 @@ static struct io_uring_sqe *uring_sqe(struct uring_state *u)
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 	if (!sqe) {
 		io_uring_submit(&u->ring);
+		u->n_send_queued = 0;
 		sqe = io_uring_get_sqe(&u->ring);
 	}
 	return sqe;
@@ -1153,6 +1158,7 @@ static void uring_recv(struct worker *w, size_t a,
 	io_uring_prep_sendmsg(sqe, l->udp_fd, &tx->mh, 0);
 	io_uring_sqe_set_data64(sqe, UD(UD_SEND, t));
 	u->n_free_tx--;
+	u->n_send_queued++;
 recycle:
 	io_uring_buf_ring_add(u->br, buf, URING_BUFSZ, (unsigned short)bid,
 			      io_uring_buf_ring_mask(URING_NBUF),
@@ -1200,6 +1206,8 @@ static void uring_round(struct worker *w)
 		io_uring_buf_ring_advance(u->br, (int)u->n_recycled);
 		u->n_recycled = 0;
 	}
+	if (u->stopping)
+		return;
 	if (u->n_res) {
 		uint64_t lat = as_now_ns() - t_recv;
 		for (unsigned i = 0; i < u->n_res; i++)
@@ -1236,10 +1244,19 @@ static void uring_run(struct worker *w)
 			.tv_sec = tmo / 1000,
 			.tv_nsec = (long long)(tmo % 1000) * 1000000,
 		};
+		/* The kernel stops waiting at wait_nr completions in the
+		 * queue, and replies sent inline post theirs before the
+		 * wait: count them, or each wakeup would cost a second
+		 * call that only reaps send completions. Replies still in
+		 * flight from earlier rounds (a full socket buffer) may
+		 * complete late, so then any completion ends the wait. */
+		unsigned older = URING_NTX - u->n_free_tx - u->n_send_queued;
+		unsigned wait_nr = 1 + (older ? 0 : u->n_send_queued);
 		struct io_uring_cqe *cqe;
-		err = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1,
+		err = io_uring_submit_and_wait_timeout(&u->ring, &cqe, wait_nr,
 						       tmo > 0 ? &ts : NULL,
 						       NULL);
+		u->n_send_queued = 0;
 		if (err == -ETIME)
 			u->uv_due = true;	/* a libuv timer is due */
 		else if (err < 0 && err != -EINTR && err != -EAGAIN &&
@@ -1248,6 +1265,42 @@ static void uring_run(struct worker *w)
 				strerror(-err));
 		uring_round(w);
 	}
+}
+
+static bool uring_busy(const struct worker *w)
+{
+	if (w->u->poll_armed || w->u->n_free_tx < URING_NTX)
+		return true;
+	for (size_t a = 0; a < w->srv->n_listen; a++)
+		if (w->ls[a].recv_armed)
+			return true;
+	return false;
+}
+
+/* Cancels every request and reaps their last completions: the kernel
+ * tears a ring down asynchronously, and a request that still held a
+ * socket would keep its port bound for a while after the server
+ * stopped. */
+static void uring_quiesce(struct worker *w)
+{
+	struct uring_state *u = w->u;
+	struct io_uring_sqe *sqe;
+
+	u->stopping = true;
+	if ((sqe = uring_sqe(u))) {
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		io_uring_sqe_set_data64(sqe, UD(UD_CANCEL, 0));
+	}
+	for (int i = 0; i < 100 && uring_busy(w); i++) {
+		struct __kernel_timespec ts = { .tv_nsec = 10 * 1000000 };
+		struct io_uring_cqe *cqe;
+		(void)io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts,
+						       NULL);
+		uring_round(w);
+	}
+	if (uring_busy(w))
+		as_warn("dns: worker %u: io_uring requests outlived the stop",
+			w->idx);
 }
 
 /* ---- worker life cycle ------------------------------------------------ */
@@ -1325,7 +1378,11 @@ static void worker_main(void *arg)
 				if (udp_poll_start(w, a))
 					break;
 		} else {
+			/* Spares io_uring_enter() a descriptor lookup; the
+			 * registration is per thread, so it is made here. */
+			(void)io_uring_register_ring_fd(&w->u->ring);
 			uring_run(w);
+			uring_quiesce(w);
 		}
 	}
 	/* Runs the loop, or finishes closing what the stop request closed. */
