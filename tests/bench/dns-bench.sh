@@ -324,7 +324,7 @@ run_load() {
 		printf "udp6_rcvbuf_drops=%d cpu_s=%.2f cpu_us_per_q=%.3f usr_us_per_q=%.3f sys_us_per_q=%.3f cpu_pct=%.1f wall_s=%.2f", d, cpu, cpu * per, usr * per, sys * per, 100 * cpu / (t1 - t0), t1 - t0 }')"
 	printf 'load\t%s\t%s\tround=%s\t%s\n' "$name" "$label" "$round" \
 		"$(tr ' ' '\t' <<<"$kv")" >>"$RESULTS"
-	log "  r$round $(printf '%-9s %-6s' "$name" "$label") $(sed -e 's/ nlat=[^ ]*//' -e 's/ wall_s=.*//' <<<"$kv")"
+	log "  r$round $(printf '%-9s %-6s' "$name" "$label") $(sed -e 's/ nlat=[^ ]*//' -e 's/ lath=[^ ]*//' -e 's/ wall_s=.*//' <<<"$kv")"
 }
 
 record_mem() {	# name catalog
