@@ -366,6 +366,11 @@ static bool active_eq(const struct dns_stats *st, uint64_t n)
 	return st->tcp_active == n;
 }
 
+static bool accepted_ge(const struct dns_stats *st, uint64_t n)
+{
+	return st->tcp_accepted >= n;
+}
+
 static bool dropped_ge(const struct dns_stats *st, uint64_t n)
 {
 	return st->dropped >= n;
@@ -1121,6 +1126,9 @@ static void test_tcp_abort_and_stop(void **state)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);	/* RST */
+	/* Not accepted yet also means no active connection: wait for the
+	 * accept first. */
+	assert_true(wait_stats(srv, accepted_ge, 1, &st));
 	assert_true(wait_stats(srv, active_eq, 0, &st));
 	assert_int_equal(st.tcp_accepted, 1);
 	assert_true(st.tcp_queries > 0);
@@ -1141,6 +1149,7 @@ static void test_tcp_abort_and_stop(void **state)
 	sleep_ms(100);
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
+	assert_true(wait_stats(srv, accepted_ge, 2, &st));
 	assert_true(wait_stats(srv, active_eq, 0, &st));
 	assert_int_equal(st.tcp_accepted, 2);
 
