@@ -384,14 +384,26 @@ static int bind_address(dns_server_t *srv, size_t a,
 
 /* ---- UDP -------------------------------------------------------------- */
 
+/* Makes out the reply's only control message. */
+static void put_cmsg(uint8_t *out, int level, int type, const void *data,
+		     size_t len, struct msghdr *sh)
+{
+	struct cmsghdr *o = (struct cmsghdr *)(void *)out;
+
+	o->cmsg_level = level;
+	o->cmsg_type = type;
+	o->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(o), data, len);
+	sh->msg_control = o;
+	sh->msg_controllen = CMSG_SPACE(len);
+}
+
 /* Turns the query's destination address (an IP(V6)_PKTINFO cmsg c) into
  * the reply's control data in o, so a wildcard socket answers from the
  * address that was asked; false if c is not that cmsg. */
 static bool pktinfo_reply(const struct cmsghdr *c, int family, uint8_t *out,
 			  struct msghdr *sh)
 {
-	struct cmsghdr *o = (struct cmsghdr *)(void *)out;
-
 	if (family == AF_INET6 && c->cmsg_level == IPPROTO_IPV6 &&
 	    c->cmsg_type == IPV6_PKTINFO &&
 	    c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
@@ -401,12 +413,7 @@ static bool pktinfo_reply(const struct cmsghdr *c, int family, uint8_t *out,
 		 * otherwise routing picks it (anycast). */
 		if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
 			pi.ipi6_ifindex = 0;
-		o->cmsg_level = IPPROTO_IPV6;
-		o->cmsg_type = IPV6_PKTINFO;
-		o->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(o), &pi, sizeof(pi));
-		sh->msg_control = o;
-		sh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		put_cmsg(out, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi), sh);
 		return true;
 	}
 	if (family == AF_INET && c->cmsg_level == IPPROTO_IP &&
@@ -418,12 +425,7 @@ static bool pktinfo_reply(const struct cmsghdr *c, int family, uint8_t *out,
 		 * interface (it may differ for anycast). */
 		pi.ipi_spec_dst = pi.ipi_addr;
 		pi.ipi_ifindex = 0;
-		o->cmsg_level = IPPROTO_IP;
-		o->cmsg_type = IP_PKTINFO;
-		o->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(o), &pi, sizeof(pi));
-		sh->msg_control = o;
-		sh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		put_cmsg(out, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi), sh);
 		return true;
 	}
 	return false;
