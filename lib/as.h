@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +84,30 @@ void as_vlog(int level, const char *fmt, va_list ap);
 #define as_info(...) as_log(AS_LOG_INFO, __VA_ARGS__)
 #define as_debug(...) \
 	do { if (as_log_enabled(AS_LOG_DEBUG)) as_log(AS_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/*
+ * Rate-limited logging for messages an attacker or a resource limit can
+ * trigger at packet rate (accept failures at the open-file limit, bad
+ * packets). At most `burst` lines per `interval_ms`; the first line of the
+ * next window says how many were suppressed. Thread-safe (atomics): one
+ * limiter may be shared by the loop thread and libmicrohttpd's thread.
+ * Zero-initialised limiters use 1 line per 10 s.
+ */
+struct as_ratelimit {
+	uint32_t interval_ms;	/* 0 = 10000 */
+	uint32_t burst;		/* 0 = 1 */
+	_Atomic uint64_t window_start_ms;
+	_Atomic uint32_t in_window;
+	_Atomic uint64_t suppressed;
+};
+#define AS_RATELIMIT_INIT(ms, n) { .interval_ms = (ms), .burst = (n) }
+/* true when a line may be written at now_ms; *suppressed (may be NULL) is
+ * set to the lines dropped since the last one allowed. */
+bool as_ratelimit_allow(struct as_ratelimit *rl, uint64_t now_ms,
+			uint64_t *suppressed);
+/* as_log through a limiter; appends " (N similar messages suppressed)". */
+void as_log_ratelimited(struct as_ratelimit *rl, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Monotonic clock in milliseconds / nanoseconds; wall clock in seconds. */
 uint64_t as_now_ms(void);

@@ -107,3 +107,50 @@ void as_log(int level, const char *fmt, ...)
 	as_vlog(level, fmt, ap);
 	va_end(ap);
 }
+
+bool as_ratelimit_allow(struct as_ratelimit *rl, uint64_t now_ms,
+			uint64_t *suppressed)
+{
+	uint64_t interval = rl->interval_ms ? rl->interval_ms : 10000;
+	uint32_t burst = rl->burst ? rl->burst : 1;
+	uint64_t start = atomic_load(&rl->window_start_ms);
+
+	if (suppressed)
+		*suppressed = 0;
+	/* A new window: one thread wins the exchange and resets the count;
+	 * losers fall through and count against the new window. */
+	if (start == 0 || now_ms - start >= interval) {
+		if (atomic_compare_exchange_strong(&rl->window_start_ms, &start,
+						   now_ms ? now_ms : 1)) {
+			atomic_store(&rl->in_window, 1);
+			uint64_t s = atomic_exchange(&rl->suppressed, 0);
+			if (suppressed)
+				*suppressed = s;
+			return true;
+		}
+	}
+	if (atomic_fetch_add(&rl->in_window, 1) < burst)
+		return true;
+	atomic_fetch_add(&rl->suppressed, 1);
+	return false;
+}
+
+void as_log_ratelimited(struct as_ratelimit *rl, int level, const char *fmt, ...)
+{
+	uint64_t suppressed;
+	char msg[896];
+	va_list ap;
+
+	if (!as_log_enabled(level))
+		return;
+	if (!as_ratelimit_allow(rl, as_now_ms(), &suppressed))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (suppressed)
+		as_log(level, "%s (%llu similar messages suppressed)", msg,
+		       (unsigned long long)suppressed);
+	else
+		as_log(level, "%s", msg);
+}
