@@ -144,6 +144,7 @@ struct gossip_core {
 	void *cb_arg;
 	uint64_t changes;
 	struct gossip_metrics m;
+	struct gossip_stream_acct streams;	/* stream.c's */
 };
 
 static void clock_check(struct gossip_core *c, uint64_t now);
@@ -260,6 +261,11 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->load_step = 0.05;
 	cfg->load_refresh_ms = 30000;
 	cfg->queue_max = 4096;
+	cfg->stream_max_conns = 64;
+	cfg->stream_max_per_source = 8;
+	cfg->stream_source_prefix = 128;
+	cfg->stream_hdr_timeout_ms = 1000;
+	cfg->stream_timeout_ms = 5000;
 }
 
 /* ---- change notification ----------------------------------------------- */
@@ -738,6 +744,8 @@ static void send_pushpull(struct gossip_core *c, const struct sockaddr_storage *
 	struct gossip_record *recs = NULL;
 	uint8_t *states = NULL, *plain = NULL, *out = NULL;
 	size_t n = 0, cap = 1024;
+	/* The frame header goes in front of the packet. */
+	size_t hl = gossip_keyring_count(c->kr) ? GOSSIP_STREAM_HDR_MAX : GOSSIP_STREAM_HDR_PLAIN;
 	int len, plen;
 	const uint8_t *mp[1];
 	size_t ml[1];
@@ -749,7 +757,7 @@ static void send_pushpull(struct gossip_core *c, const struct sockaddr_storage *
 	recs = calloc(c->n_members, sizeof(*recs));
 	states = calloc(c->n_members, 1);
 	plain = malloc(cap);
-	out = malloc(cap + GOSSIP_CRYPTO_OVERHEAD);
+	out = malloc(hl + cap + GOSSIP_CRYPTO_OVERHEAD);
 	if (!recs || !states || !plain || !out)
 		goto cleanup;
 	for (int pass = 0; pass < 2; pass++)
@@ -784,12 +792,13 @@ static void send_pushpull(struct gossip_core *c, const struct sockaddr_storage *
 	if (plen < 0)
 		goto cleanup;
 	memcpy(plain, out, (size_t)plen);
-	len = gossip_seal(c->kr, c->label, plain, (size_t)plen, out, cap + GOSSIP_CRYPTO_OVERHEAD);
-	if (len < 0)
+	len = gossip_seal(c->kr, c->label, plain, (size_t)plen, out + hl,
+			  cap + GOSSIP_CRYPTO_OVERHEAD);
+	if (len < 0 || gossip_stream_hdr_seal(c->kr, c->label, (uint32_t)len, out, hl) != (int)hl)
 		goto cleanup;
 	c->m.msgs_out[GOSSIP_MSG_PUSHPULL]++;
 	c->m.msg_bytes_out[GOSSIP_MSG_PUSHPULL] += ml[0];
-	outbox_push(c, GOSSIP_TX_STREAM, to, out, (size_t)len);
+	outbox_push(c, GOSSIP_TX_STREAM, to, out, hl + (size_t)len);
 	out = NULL;
 	(void)now;
 cleanup:
@@ -1325,7 +1334,10 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	if (!cfg->name || !*cfg->name || strlen(cfg->name) > GOSSIP_NAME_MAX ||
 	    !cfg->label || strlen(cfg->label) > GOSSIP_LABEL_MAX || !valid_addr(&cfg->addr) ||
 	    cfg->probe_interval_ms == 0 || cfg->gossip_interval_ms == 0 || cfg->lhm_max == 0 ||
-	    cfg->pushpull_max_bytes < 4096 || cfg->queue_max == 0)
+	    cfg->pushpull_max_bytes < 4096 || cfg->pushpull_max_bytes > (256u << 20) ||
+	    cfg->queue_max == 0 || cfg->stream_max_conns == 0 ||
+	    cfg->stream_max_per_source == 0 || cfg->stream_source_prefix > 128 ||
+	    cfg->stream_hdr_timeout_ms == 0 || cfg->stream_timeout_ms == 0)
 		return AS_ECONFIG;
 	if ((!kr || gossip_keyring_count(kr) == 0) && !cfg->plaintext)
 		return AS_ECONFIG;	/* plaintext only when asked for */
@@ -1506,23 +1518,41 @@ int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
 	return AS_OK;
 }
 
-int gossip_core_recv(struct gossip_core *c, uint64_t now, enum gossip_transport tr,
-		     const struct sockaddr_storage *from, const uint8_t *data, size_t len)
+void gossip_core_count_drop(struct gossip_core *c, enum gossip_drop why)
+{
+	if (why == GOSSIP_DROP_AUTH || why == GOSSIP_DROP_PLAINTEXT ||
+	    why == GOSSIP_DROP_ENCRYPTED)
+		c->m.auth_failures++;
+	c->m.drops[why]++;
+}
+
+void gossip_core_count_stream(struct gossip_core *c, uint64_t frames, uint64_t bytes)
+{
+	c->m.stream_in += frames;
+	c->m.stream_bytes_in += bytes;
+}
+
+struct gossip_stream_acct *gossip_core_stream_acct(struct gossip_core *c)
+{
+	return &c->streams;
+}
+
+const struct gossip_config *gossip_core_config(const struct gossip_core *c)
+{
+	return &c->cfg;
+}
+
+/* One packet, after its transport's framing. */
+static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transport tr,
+		       const struct sockaddr_storage *from, const uint8_t *data, size_t len)
 {
 	enum gossip_drop why = GOSSIP_DROP_MALFORMED;
 	struct gossip_packet *pkt = &c->pkt;
 	struct member *sender;
-	size_t max = tr == GOSSIP_TX_UDP ? GOSSIP_UDP_MAX : c->cfg.pushpull_max_bytes + GOSSIP_CRYPTO_OVERHEAD;
+	size_t max = tr == GOSSIP_TX_UDP ? GOSSIP_UDP_MAX : gossip_stream_frame_max(&c->cfg);
 	int rc, plen;
 
 	clock_check(c, now);
-	if (tr == GOSSIP_TX_UDP) {
-		c->m.packets_in++;
-		c->m.bytes_in += len;
-	} else {
-		c->m.stream_in++;
-		c->m.stream_bytes_in += len;
-	}
 	if (len > max) {
 		why = GOSSIP_DROP_TOO_BIG;
 		rc = AS_ELIMIT;
@@ -1542,9 +1572,6 @@ int gossip_core_recv(struct gossip_core *c, uint64_t now, enum gossip_transport 
 			   c->plain_cap, &why);
 	if (plen < 0) {
 		rc = plen;
-		if (why == GOSSIP_DROP_AUTH || why == GOSSIP_DROP_PLAINTEXT ||
-		    why == GOSSIP_DROP_ENCRYPTED)
-			c->m.auth_failures++;
 		goto drop;
 	}
 	gossip_packet_reset(pkt);
@@ -1626,8 +1653,67 @@ int gossip_core_recv(struct gossip_core *c, uint64_t now, enum gossip_transport 
 drop_reset:
 	gossip_packet_reset(pkt);
 drop:
-	c->m.drops[why]++;
+	gossip_core_count_drop(c, why);
 	return rc;
+}
+
+int gossip_core_recv_body(struct gossip_core *c, uint64_t now,
+			  const struct sockaddr_storage *from, const uint8_t *data, size_t len)
+{
+	return recv_packet(c, now, GOSSIP_TX_STREAM, from, data, len);
+}
+
+/* A whole stream frame at once (the simulator, tests): the same header
+ * checks as gossip_stream_feed, then the packet. */
+static int recv_frame(struct gossip_core *c, uint64_t now,
+		      const struct sockaddr_storage *from, const uint8_t *data, size_t len)
+{
+	enum gossip_drop why = GOSSIP_DROP_SHORT;
+	uint32_t body_len = 0;
+	int rc = AS_ETRUNC, hl = AS_ETRUNC;
+
+	if (len >= GOSSIP_HDR_LEN)
+		hl = gossip_stream_hdr_len(c->kr, c->cfg.plaintext, data, &why);
+	if (hl < 0) {
+		rc = hl;
+		goto drop;
+	}
+	if (len < (size_t)hl) {
+		why = GOSSIP_DROP_SHORT;
+		goto drop;
+	}
+	rc = gossip_stream_hdr_open(c->kr, c->cfg.plaintext, c->label, data, (size_t)hl,
+				    &body_len, &why);
+	if (rc < 0)
+		goto drop;
+	if (body_len > gossip_stream_frame_max(&c->cfg)) {
+		why = GOSSIP_DROP_TOO_BIG;
+		rc = AS_ELIMIT;
+		goto drop;
+	}
+	if (body_len != len - (size_t)hl) {
+		why = body_len > len - (size_t)hl ? GOSSIP_DROP_SHORT : GOSSIP_DROP_MALFORMED;
+		rc = body_len > len - (size_t)hl ? AS_ETRUNC : AS_EMALFORMED;
+		goto drop;
+	}
+	return recv_packet(c, now, GOSSIP_TX_STREAM, from, data + hl, body_len);
+drop:
+	clock_check(c, now);
+	gossip_core_count_drop(c, why);
+	return rc;
+}
+
+int gossip_core_recv(struct gossip_core *c, uint64_t now, enum gossip_transport tr,
+		     const struct sockaddr_storage *from, const uint8_t *data, size_t len)
+{
+	if (tr == GOSSIP_TX_UDP) {
+		c->m.packets_in++;
+		c->m.bytes_in += len;
+		return recv_packet(c, now, tr, from, data, len);
+	}
+	c->m.stream_in++;
+	c->m.stream_bytes_in += len;
+	return recv_frame(c, now, from, data, len);
 }
 
 static void gossip_round(struct gossip_core *c, uint64_t now)
@@ -1836,6 +1922,8 @@ size_t gossip_core_live_count(const struct gossip_core *c)
 void gossip_core_metrics(const struct gossip_core *c, struct gossip_metrics *out)
 {
 	*out = c->m;
+	out->streams_open = c->streams.n;
+	out->streams_reserved = c->streams.reserved;
 	memset(out->members, 0, sizeof(out->members));
 	for (size_t i = 0; i < c->n_members; i++)
 		out->members[c->members[i]->state]++;

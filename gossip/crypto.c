@@ -14,6 +14,11 @@
  * everywhere, use everywhere, remove everywhere with no lost packets. Key
  * bytes live in sodium_malloc'd memory (guarded, not swapped) and are
  * wiped on removal.
+ *
+ * A stream frame's header is sealed the same way with its own version byte
+ * (GOSSIP_STREAM_VERSION): its plaintext is the 4-byte length of the packet
+ * that follows, so a receiver learns an authenticated length from the
+ * first 46 bytes of a connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -313,7 +318,10 @@ static size_t make_ad(uint8_t *ad, const uint8_t *hdr, const char *label)
 	return GOSSIP_HDR_LEN + n;
 }
 
-int gossip_seal(struct gossip_keyring *kr, const char *label,
+/* Packets (version 1) and stream headers (GOSSIP_STREAM_VERSION) are
+ * sealed alike; the version byte is in the additional data, so one can
+ * never pass for the other. */
+static int seal(struct gossip_keyring *kr, const char *label, uint8_t version,
 		const uint8_t *plain, size_t plain_len, uint8_t *out, size_t outlen)
 {
 	uint8_t ad[GOSSIP_HDR_LEN + GOSSIP_LABEL_MAX + 1];
@@ -322,16 +330,17 @@ int gossip_seal(struct gossip_keyring *kr, const char *label,
 
 	if (strlen(label) > GOSSIP_LABEL_MAX)
 		return AS_EINVAL;
-	out[0] = GOSSIP_PROTO_VERSION;
 	if (!kr || kr->n == 0) {
 		if (outlen < GOSSIP_HDR_LEN + plain_len)
 			return AS_ESPACE;
-		out[1] = 0;
 		memmove(out + GOSSIP_HDR_LEN, plain, plain_len);
+		out[0] = version;
+		out[1] = 0;
 		return (int)(GOSSIP_HDR_LEN + plain_len);
 	}
 	if (outlen < GOSSIP_CRYPTO_OVERHEAD + plain_len)
 		return AS_ESPACE;
+	out[0] = version;
 	out[1] = GOSSIP_FLAG_ENCRYPTED;
 	adlen = make_ad(ad, out, label);
 	memcpy(out + GOSSIP_HDR_LEN, kr->nonce_prefix, 16);
@@ -344,18 +353,16 @@ int gossip_seal(struct gossip_keyring *kr, const char *label,
 	return (int)(GOSSIP_HDR_LEN + GOSSIP_NONCE_LEN + clen);
 }
 
-int gossip_open(const struct gossip_keyring *kr, bool allow_plaintext,
-		const char *label, const uint8_t *pkt, size_t len,
-		uint8_t *plain, size_t plainlen, enum gossip_drop *why)
+/* The checks on the two header bytes: AS_OK for an encrypted packet, 1 for
+ * an accepted plaintext one, else a drop. */
+static int check_hdr(const struct gossip_keyring *kr, bool allow_plaintext,
+		     uint8_t version, const uint8_t *pkt, size_t len, enum gossip_drop *why)
 {
-	uint8_t ad[GOSSIP_HDR_LEN + GOSSIP_LABEL_MAX + 1];
-	size_t adlen;
-
 	if (len < GOSSIP_HDR_LEN) {
 		*why = GOSSIP_DROP_SHORT;
 		return AS_ETRUNC;
 	}
-	if (pkt[0] != GOSSIP_PROTO_VERSION) {
+	if (pkt[0] != version) {
 		*why = GOSSIP_DROP_VERSION;
 		return AS_EVERSION;
 	}
@@ -368,16 +375,32 @@ int gossip_open(const struct gossip_keyring *kr, bool allow_plaintext,
 			*why = GOSSIP_DROP_PLAINTEXT;
 			return AS_EAUTH;
 		}
+		return 1;
+	}
+	if (!kr || kr->n == 0) {
+		*why = GOSSIP_DROP_ENCRYPTED;
+		return AS_EAUTH;
+	}
+	return AS_OK;
+}
+
+static int open_v(const struct gossip_keyring *kr, bool allow_plaintext,
+		  const char *label, uint8_t version, const uint8_t *pkt, size_t len,
+		  uint8_t *plain, size_t plainlen, enum gossip_drop *why)
+{
+	uint8_t ad[GOSSIP_HDR_LEN + GOSSIP_LABEL_MAX + 1];
+	size_t adlen;
+	int rc = check_hdr(kr, allow_plaintext, version, pkt, len, why);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
 		if (plainlen < len - GOSSIP_HDR_LEN) {
 			*why = GOSSIP_DROP_TOO_BIG;
 			return AS_ESPACE;
 		}
 		memcpy(plain, pkt + GOSSIP_HDR_LEN, len - GOSSIP_HDR_LEN);
 		return (int)(len - GOSSIP_HDR_LEN);
-	}
-	if (!kr || kr->n == 0) {
-		*why = GOSSIP_DROP_ENCRYPTED;
-		return AS_EAUTH;
 	}
 	if (len < GOSSIP_CRYPTO_OVERHEAD) {
 		*why = GOSSIP_DROP_SHORT;
@@ -398,4 +421,61 @@ int gossip_open(const struct gossip_keyring *kr, bool allow_plaintext,
 	}
 	*why = GOSSIP_DROP_AUTH;
 	return AS_EAUTH;
+}
+
+int gossip_seal(struct gossip_keyring *kr, const char *label,
+		const uint8_t *plain, size_t plain_len, uint8_t *out, size_t outlen)
+{
+	return seal(kr, label, GOSSIP_PROTO_VERSION, plain, plain_len, out, outlen);
+}
+
+int gossip_open(const struct gossip_keyring *kr, bool allow_plaintext,
+		const char *label, const uint8_t *pkt, size_t len,
+		uint8_t *plain, size_t plainlen, enum gossip_drop *why)
+{
+	return open_v(kr, allow_plaintext, label, GOSSIP_PROTO_VERSION, pkt, len,
+		      plain, plainlen, why);
+}
+
+/* ---- stream frame headers ---------------------------------------------- */
+
+int gossip_stream_hdr_seal(struct gossip_keyring *kr, const char *label,
+			   uint32_t body_len, uint8_t *out, size_t outlen)
+{
+	uint8_t be[4] = { (uint8_t)(body_len >> 24), (uint8_t)(body_len >> 16),
+			  (uint8_t)(body_len >> 8), (uint8_t)body_len };
+	return seal(kr, label, GOSSIP_STREAM_VERSION, be, sizeof(be), out, outlen);
+}
+
+int gossip_stream_hdr_len(const struct gossip_keyring *kr, bool allow_plaintext,
+			  const uint8_t hdr[2], enum gossip_drop *why)
+{
+	int rc = check_hdr(kr, allow_plaintext, GOSSIP_STREAM_VERSION, hdr,
+			   GOSSIP_HDR_LEN, why);
+	if (rc < 0)
+		return rc;
+	return rc == 1 ? GOSSIP_STREAM_HDR_PLAIN : GOSSIP_STREAM_HDR_MAX;
+}
+
+int gossip_stream_hdr_open(const struct gossip_keyring *kr, bool allow_plaintext,
+			   const char *label, const uint8_t *hdr, size_t len,
+			   uint32_t *body_len, enum gossip_drop *why)
+{
+	uint8_t be[4];
+	int n;
+
+	if (len > GOSSIP_STREAM_HDR_MAX) {
+		*why = GOSSIP_DROP_MALFORMED;
+		return AS_EMALFORMED;
+	}
+	n = open_v(kr, allow_plaintext, label, GOSSIP_STREAM_VERSION, hdr, len,
+		   be, sizeof(be), why);
+	if (n < 0)
+		return n;
+	if (n != 4) {
+		*why = GOSSIP_DROP_MALFORMED;
+		return AS_EMALFORMED;
+	}
+	*body_len = (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 | (uint32_t)be[2] << 8 | be[3];
+	return AS_OK;
 }

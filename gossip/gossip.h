@@ -55,6 +55,19 @@
  * decoding uses a small bounded reader of our own (gossip/wire.c) so a
  * hostile length field can never make us allocate: every count is checked
  * against the bytes that remain, and every rejection has a counted reason.
+ * Stream frames (push-pull over TCP) put a header of their own in front of
+ * the packet: version GOSSIP_STREAM_VERSION, flags, and the packet's length
+ * sealed like a packet (nonce, 4 bytes, tag; additional data: the header
+ * bytes and the label): 46 bytes, or 6 in plaintext. The receiver
+ * authenticates these before it reserves or reads anything more, so a
+ * sender without a key never makes us hold more than the header, and an
+ * authenticated length is still bounded by what a push-pull can carry
+ * (gossip_stream_frame_max). Version 1 of the stream frame was a bare
+ * 4-byte length; its first byte (0 for any length under 16 MiB) is not
+ * version 2, so such frames are dropped as "version". Inbound streams are
+ * capped in number, per source and in buffered bytes, and must deliver an
+ * authenticated header within stream_hdr_timeout_ms and the whole frame
+ * within stream_timeout_ms (docs/gossip.md has the numbers).
  * Replay: seq grows per packet from a base the daemon takes from the wall
  * clock; receivers keep a sliding window per sender and drop repeated or
  * stale seqs. A higher sender incarnation whose seq went backwards is a
@@ -79,6 +92,14 @@
 #define GOSSIP_KEYS_MAX 16
 #define GOSSIP_KEY_B64_LEN 45		/* base64 of a key, with NUL */
 #define GOSSIP_CRYPTO_OVERHEAD (2 + 24 + 16)
+#define GOSSIP_STREAM_VERSION 2		/* stream frame header; 1 was a bare length */
+#define GOSSIP_STREAM_HDR_MAX (GOSSIP_CRYPTO_OVERHEAD + 4) /* sealed length */
+#define GOSSIP_STREAM_HDR_PLAIN (2 + 4)	/* plaintext: header, length */
+/* The largest push-pull entry on the wire: state and a node record with a
+ * 63-byte name, an IPv6 address, 5-byte incarnation, 9-byte versions, the
+ * load, and 32 endpoints with 63-byte service names (checked by
+ * test_gossip_wire against the encoder). */
+#define GOSSIP_PP_RECORD_MAX 3034
 
 /* ---- node record ---------------------------------------------------- */
 
@@ -148,6 +169,10 @@ enum gossip_drop {
 	GOSSIP_DROP_TOO_BIG,	/* over the size limit */
 	GOSSIP_DROP_UNKNOWN_TYPE, /* message type we do not know */
 	GOSSIP_DROP_SELF,	/* our own name as sender */
+	GOSSIP_DROP_CONN_LIMIT,	/* stream refused: too many connections */
+	GOSSIP_DROP_SOURCE_LIMIT, /* stream refused: too many from its source */
+	GOSSIP_DROP_TIMEOUT,	/* stream not complete by its deadline */
+	GOSSIP_DROP_MEMORY,	/* stream refused: buffer budget exhausted */
 	GOSSIP_DROP_COUNT
 };
 const char *gossip_drop_name(enum gossip_drop d);
@@ -243,6 +268,21 @@ int gossip_open(const struct gossip_keyring *kr, bool allow_plaintext,
 		const char *label, const uint8_t *pkt, size_t len,
 		uint8_t *plain, size_t plainlen, enum gossip_drop *why);
 
+/* Stream frame header (see the design note above): seals the header that
+ * announces a packet of body_len bytes with the primary key (plaintext
+ * when kr is NULL or empty). Returns the header length (46 or 6). */
+int gossip_stream_hdr_seal(struct gossip_keyring *kr, const char *label,
+			   uint32_t body_len, uint8_t *out, size_t outlen);
+/* The length of a header from its first two bytes, under the same rules
+ * as gossip_open (version, flags, plaintext allowed or not); a negative
+ * code with *why if the frame is to be dropped. */
+int gossip_stream_hdr_len(const struct gossip_keyring *kr, bool allow_plaintext,
+			  const uint8_t hdr[2], enum gossip_drop *why);
+/* Opens a whole header: *body_len gets the authenticated packet length. */
+int gossip_stream_hdr_open(const struct gossip_keyring *kr, bool allow_plaintext,
+			   const char *label, const uint8_t *hdr, size_t len,
+			   uint32_t *body_len, enum gossip_drop *why);
+
 /* ---- core ----------------------------------------------------------- */
 
 struct gossip_config {
@@ -273,6 +313,13 @@ struct gossip_config {
 	double load_step;		/* default 0.05 of load factor */
 	uint32_t load_refresh_ms;	/* default 30000 */
 	uint32_t queue_max;		/* broadcast queue cap, default 4096 */
+	/* Inbound streams (gossip_stream_*): */
+	uint32_t stream_max_conns;	/* open at once, default 64 */
+	uint32_t stream_max_per_source;	/* from one source prefix, default 8 */
+	uint32_t stream_source_prefix;	/* IPv6 prefix length of a source, 128;
+					 * IPv4 sources are whole addresses */
+	uint32_t stream_hdr_timeout_ms;	/* accept to authenticated header, 1000 */
+	uint32_t stream_timeout_ms;	/* accept to whole frame, 5000 */
 };
 /* Fills defaults; leaves name, addr and label untouched. */
 void gossip_config_defaults(struct gossip_config *cfg);
@@ -305,6 +352,8 @@ struct gossip_metrics {
 	uint64_t stalls_detected;	/* woke up long past a deadline */
 	uint64_t queue_superseded, queue_dropped;
 	uint32_t lhm;			/* current local health multiplier */
+	uint32_t streams_open;		/* inbound streams now */
+	uint64_t streams_reserved;	/* bytes they may buffer, at most */
 };
 
 /* A member as seen by this node. Pointers stay valid until the next call
@@ -348,8 +397,9 @@ int gossip_core_set_load(struct gossip_core *c, uint64_t now,
 int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
 			      const struct gossip_endpoint *eps, size_t n);
 
-/* Feeds one received packet. Drops are counted, never fatal: the return
- * value is AS_OK or the reason as a negative code, for tests and logs. */
+/* Feeds one received packet (GOSSIP_TX_UDP) or whole stream frame
+ * (GOSSIP_TX_STREAM). Drops are counted, never fatal: the return value is
+ * AS_OK or the reason as a negative code, for tests and logs. */
 int gossip_core_recv(struct gossip_core *c, uint64_t now,
 		     enum gossip_transport tr, const struct sockaddr_storage *from,
 		     const uint8_t *data, size_t len);
@@ -358,7 +408,9 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now);
 /* Absolute time of the next timer. */
 uint64_t gossip_core_next_deadline(const struct gossip_core *c);
 
-/* Packets to send, in order; valid until gossip_core_outbox_clear. */
+/* Packets to send, in order; valid until gossip_core_outbox_clear. A
+ * GOSSIP_TX_STREAM entry is a whole stream frame (header and packet), and
+ * gossip_core_recv takes it that way too. */
 const struct gossip_out *gossip_core_outbox(const struct gossip_core *c, size_t *n);
 void gossip_core_outbox_clear(struct gossip_core *c);
 
@@ -373,6 +425,46 @@ uint64_t gossip_core_change_counter(const struct gossip_core *c);
 void gossip_core_metrics(const struct gossip_core *c, struct gossip_metrics *out);
 /* Members that are alive or suspect, this node included. */
 size_t gossip_core_live_count(const struct gossip_core *c);
+
+/* ---- inbound streams ------------------------------------------------ */
+
+/* The largest packet a stream frame may announce: what the sender's
+ * push-pull cap lets it send, pushpull_max_bytes + GOSSIP_CRYPTO_OVERHEAD.
+ * All inbound streams together reserve at most 4 times that. */
+size_t gossip_stream_frame_max(const struct gossip_config *cfg);
+size_t gossip_stream_budget(const struct gossip_config *cfg);
+
+/* One inbound stream connection carrying one frame, read incrementally:
+ * the header first (authenticated before anything else is reserved), then
+ * the packet into a buffer that grows with what has arrived. The core
+ * counts every stream it refuses or drops in its drop counters. */
+struct gossip_stream;
+
+/* Admits a connection from `from`: AS_ELIMIT (counted as conn-limit or
+ * source-limit) when the caps are reached; the caller closes it then. */
+int gossip_stream_open(struct gossip_core *c, uint64_t now,
+		       const struct sockaddr_storage *from, struct gossip_stream **out);
+/* Where the next received bytes go, and at most how many: never past the
+ * end of the frame. AS_ENOMEM if the buffer cannot grow. */
+int gossip_stream_buf(struct gossip_stream *s, uint8_t **p, size_t *len);
+/* n bytes arrived in the buffer gossip_stream_buf gave. Returns AS_OK while
+ * more are wanted, GOSSIP_STREAM_DONE once the frame went to the core
+ * (send what it queued), or a negative code: drop the connection (the
+ * reason is counted already). */
+#define GOSSIP_STREAM_DONE 1
+int gossip_stream_feed(struct gossip_stream *s, uint64_t now, size_t n);
+/* When the stream must be complete: the header deadline until the header
+ * is authenticated, then the frame deadline. */
+uint64_t gossip_stream_deadline(const struct gossip_stream *s);
+/* Call when the deadline passed: true (counted as timeout) if the stream
+ * is to be closed. A wake-up far past the deadline (a stalled process) gets
+ * one short grace instead, for data that may be waiting unread. */
+bool gossip_stream_expired(struct gossip_stream *s, uint64_t now);
+/* Buffer bytes the stream holds now (tests, accounting). */
+size_t gossip_stream_buffered(const struct gossip_stream *s);
+/* Ends the stream (frees it; s may be NULL). One that ended before its
+ * frame was complete and was not dropped already counts as short. */
+void gossip_stream_close(struct gossip_stream *s);
 
 /* ---- libuv transport ------------------------------------------------- */
 

@@ -16,4 +16,20 @@
 
 size_t gossip_envelope_overhead(const char *label, const char *sender);
 
+/* core.c's side of the inbound streams (stream.c). */
+struct gossip_stream_acct {
+	struct gossip_stream *head;	/* open streams */
+	uint32_t n;
+	size_t reserved;		/* body bytes they announced */
+};
+struct gossip_stream_acct *gossip_core_stream_acct(struct gossip_core *c);
+const struct gossip_config *gossip_core_config(const struct gossip_core *c);
+/* Counts a drop (and an authentication failure where the reason is one). */
+void gossip_core_count_drop(struct gossip_core *c, enum gossip_drop why);
+/* Counts stream frames (headers read whole) and bytes received. */
+void gossip_core_count_stream(struct gossip_core *c, uint64_t frames, uint64_t bytes);
+/* Feeds a stream frame's packet, its header already checked. */
+int gossip_core_recv_body(struct gossip_core *c, uint64_t now,
+			  const struct sockaddr_storage *from, const uint8_t *data, size_t len);
+
 #endif

@@ -4,13 +4,19 @@
  *
  * It only moves bytes. Every callback reads the clock, feeds the core,
  * sends whatever the core left in its outbox and re-arms the timer at the
- * core's next deadline. A stream message is one TCP connection carrying a
- * 4-byte big-endian length and one packet; the connection is closed after
- * it, and a push-pull reply travels on a connection of its own to the
- * peer's advertised address, so no connection state reaches the core.
- * Incoming connections are bounded in size and time.
+ * core's next deadline. A stream message is one TCP connection carrying
+ * one frame (the core builds it: a header with the authenticated length,
+ * then the packet); the connection is closed after it, and a push-pull
+ * reply travels on a connection of its own to the peer's advertised
+ * address, so no connection state reaches the protocol.
+ *
+ * Incoming connections are admitted, bounded and timed by the core's
+ * gossip_stream_* (stream.c): this file hands them the bytes as they
+ * arrive and closes when told. Every connection is accepted, also over
+ * the caps (libuv stops watching a listener whose connection was not
+ * taken), and a refused or failed one is reset, so it leaves no
+ * TIME_WAIT behind.
  */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -18,8 +24,7 @@
 #include "gossip/gossip.h"
 #include "lib/as.h"
 
-#define STREAM_TIMEOUT_MS 5000
-#define STREAM_MAX (64u << 20)
+#define SEND_TIMEOUT_MS 5000	/* outbound: connect and write */
 
 struct conn {
 	struct conn *prev, *next;
@@ -28,9 +33,9 @@ struct conn {
 	uv_timer_t timer;
 	uv_connect_t connect;
 	uv_write_t write;
-	uint8_t *buf;
-	size_t len, cap, want;
-	struct sockaddr_storage peer;
+	uint8_t *buf;		/* outbound: the frame */
+	size_t len;
+	struct gossip_stream *in; /* inbound */
 	int handles;		/* open handles left to close */
 	bool closing;
 };
@@ -80,18 +85,36 @@ static void conn_closed(uv_handle_t *h)
 	maybe_done(u);
 }
 
-static void conn_close(struct conn *c)
+/* reset: abort with an RST (refused, dropped or timed out inbound). */
+static void conn_close(struct conn *c, bool reset)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
-	uv_close((uv_handle_t *)&c->tcp, conn_closed);
+	gossip_stream_close(c->in);
+	c->in = NULL;
+	if (!reset || uv_tcp_close_reset(&c->tcp, conn_closed) < 0)
+		uv_close((uv_handle_t *)&c->tcp, conn_closed);
 	uv_close((uv_handle_t *)&c->timer, conn_closed);
+}
+
+static void conn_timeout(uv_timer_t *t);
+
+/* Inbound: the timer follows the stream's deadline. */
+static void conn_arm(struct conn *c)
+{
+	uint64_t now = uv_now(c->u->loop), d = gossip_stream_deadline(c->in);
+	uv_timer_start(&c->timer, conn_timeout, d > now ? d - now : 0, 0);
 }
 
 static void conn_timeout(uv_timer_t *t)
 {
-	conn_close(t->data);
+	struct conn *c = t->data;
+	if (c->in && !gossip_stream_expired(c->in, uv_now(c->u->loop))) {
+		conn_arm(c);
+		return;
+	}
+	conn_close(c, c->in != NULL);
 }
 
 static struct conn *conn_new(struct gossip_uv *u)
@@ -111,7 +134,6 @@ static struct conn *conn_new(struct gossip_uv *u)
 	if (c->next)
 		c->next->prev = c;
 	u->conns = c;
-	uv_timer_start(&c->timer, conn_timeout, STREAM_TIMEOUT_MS, 0);
 	return c;
 }
 
@@ -132,7 +154,7 @@ static void rearm(struct gossip_uv *u)
 
 static void write_done(uv_write_t *w, int status)
 {
-	conn_close(w->data);
+	conn_close(w->data, false);
 }
 
 static void connected(uv_connect_t *req, int status)
@@ -141,31 +163,30 @@ static void connected(uv_connect_t *req, int status)
 	uv_buf_t b = uv_buf_init((char *)c->buf, (unsigned)c->len);
 	if (status < 0 || c->closing) {
 		as_debug("gossip: push-pull connect failed: %s", uv_strerror(status));
-		conn_close(c);
+		conn_close(c, false);
 		return;
 	}
 	c->write.data = c;
 	if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, write_done) < 0)
-		conn_close(c);
+		conn_close(c, false);
 }
 
 static void send_stream(struct gossip_uv *u, const struct gossip_out *o)
 {
 	struct conn *c = conn_new(u);
-	uint32_t be = htonl((uint32_t)o->len);
 	if (!c)
 		return;
-	c->buf = malloc(o->len + 4);
+	uv_timer_start(&c->timer, conn_timeout, SEND_TIMEOUT_MS, 0);
+	c->buf = malloc(o->len);
 	if (!c->buf) {
-		conn_close(c);
+		conn_close(c, false);
 		return;
 	}
-	memcpy(c->buf, &be, 4);
-	memcpy(c->buf + 4, o->data, o->len);
-	c->len = o->len + 4;
+	memcpy(c->buf, o->data, o->len);
+	c->len = o->len;
 	c->connect.data = c;
 	if (uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&o->to, connected) < 0)
-		conn_close(c);
+		conn_close(c, false);
 }
 
 struct udp_req {
@@ -218,7 +239,10 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 {
 	struct gossip_uv *u = h->data;
 	struct sockaddr_storage ss;
-	if (nread <= 0 || !addr || (flags & UV_UDP_PARTIAL))
+	/* nread 0 without an address: nothing to read. An empty datagram (0
+	 * with an address) or a truncated one goes to the core, which counts
+	 * it as short or too big. */
+	if (nread < 0 || !addr)
 		return;
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -228,65 +252,67 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	flush(u);
 }
 
+/* Exactly the bytes the stream wants next: it grows its buffer with what
+ * has arrived and never reads past its frame. */
 static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
-	size_t need = c->want ? c->want + 4 : 4;
-	if (need > c->cap) {
-		uint8_t *p = realloc(c->buf, need);
-		if (!p) {
-			*buf = uv_buf_init(NULL, 0);
-			return;
-		}
-		c->buf = p;
-		c->cap = need;
+	uint8_t *p;
+	size_t len;
+	if (!c->in || gossip_stream_buf(c->in, &p, &len) < 0) {
+		*buf = uv_buf_init(NULL, 0);	/* read_cb gets UV_ENOBUFS */
+		return;
 	}
-	*buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
+	*buf = uv_buf_init((char *)p, (unsigned)len);
 }
 
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
 	struct gossip_uv *u = c->u;
+	int rc;
+	if (nread == 0 || c->closing)
+		return;
 	if (nread < 0) {
-		conn_close(c);
+		conn_close(c, nread != UV_EOF);	/* the stream counts it if early */
 		return;
 	}
-	c->len += (size_t)nread;
-	if (!c->want && c->len >= 4) {
-		uint32_t be;
-		memcpy(&be, c->buf, 4);
-		c->want = ntohl(be);
-		if (c->want == 0 || c->want > STREAM_MAX) {
-			conn_close(c);
-			return;
-		}
-	}
-	if (c->want && c->len >= c->want + 4) {
-		gossip_core_recv(u->core, uv_now(u->loop), GOSSIP_TX_STREAM, &c->peer,
-				 c->buf + 4, c->want);
-		conn_close(c);
+	rc = gossip_stream_feed(c->in, uv_now(u->loop), (size_t)nread);
+	if (rc == GOSSIP_STREAM_DONE) {
+		conn_close(c, false);
 		flush(u);
+	} else if (rc < 0) {
+		conn_close(c, true);
+	} else {
+		conn_arm(c);
 	}
 }
 
 static void on_accept(uv_stream_t *server, int status)
 {
 	struct gossip_uv *u = server->data;
+	struct sockaddr_storage peer;
 	struct conn *c;
-	int len = sizeof(struct sockaddr_storage);
+	int len = sizeof(peer);
 	if (status < 0 || u->closing)
 		return;
 	c = conn_new(u);
 	if (!c)
 		return;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-		conn_close(c);
+		conn_close(c, false);
 		return;
 	}
-	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
+	memset(&peer, 0, sizeof(peer));
+	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &len);
+	/* Over the caps: counted by the core, reset here. */
+	if (gossip_stream_open(u->core, uv_now(u->loop), &peer, &c->in) < 0) {
+		conn_close(c, true);
+		return;
+	}
+	conn_arm(c);
 	if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) < 0)
-		conn_close(c);
+		conn_close(c, true);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -352,5 +378,5 @@ void gossip_uv_close(struct gossip_uv *u, void (*cb)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&u->listener, handle_closed);
 	uv_close((uv_handle_t *)&u->timer, handle_closed);
 	for (struct conn *c = u->conns; c; c = c->next)
-		conn_close(c);
+		conn_close(c, false);
 }

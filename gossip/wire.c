@@ -46,6 +46,7 @@ const char *gossip_drop_name(enum gossip_drop d)
 	static const char *const names[] = {
 		"short", "version", "flags", "plaintext", "encrypted", "auth",
 		"malformed", "label", "replay", "too-big", "unknown-type", "self",
+		"conn-limit", "source-limit", "timeout", "memory",
 	};
 	return (unsigned)d < AS_ARRAY_SIZE(names) ? names[d] : "unknown";
 }
