@@ -131,6 +131,9 @@ struct agent_config {
 		double load_step;
 		uint64_t leave_timeout_ms;	/* keep sending after a leave */
 		uint64_t rebuild_delay_ms;	/* coalesce view rebuilds */
+		/* Inbound push-pull connections (TCP). */
+		uint32_t tcp_max_conns, tcp_max_per_source;
+		uint32_t tcp_source_prefix;	/* IPv6 bits that are one source */
 	} gossip;
 
 	struct {

@@ -807,6 +807,9 @@ int agent_cluster_start(struct agent *a)
 		gc.suspicion_mult = c->gossip.suspicion_mult;
 	if (c->gossip.load_step > 0)
 		gc.load_step = c->gossip.load_step;
+	gc.stream_max_conns = c->gossip.tcp_max_conns;
+	gc.stream_max_per_source = c->gossip.tcp_max_per_source;
+	gc.stream_source_prefix = c->gossip.tcp_source_prefix;
 
 	uv_update_time(&a->loop);
 	rc = gossip_core_new(&gc, kr, now_ms(a), &core);
@@ -931,10 +934,13 @@ void agent_cluster_reload(struct agent *a, const struct agent_config *old)
 		   c->gossip.advertise ? c->gossip.advertise : "") != 0 ||
 	    strcmp(old->gossip.cluster, c->gossip.cluster) != 0 ||
 	    strcmp(old->gossip.keyring, c->gossip.keyring) != 0 ||
-	    old->gossip.plaintext != c->gossip.plaintext || seeds_changed)
+	    old->gossip.plaintext != c->gossip.plaintext || seeds_changed ||
+	    old->gossip.tcp_max_conns != c->gossip.tcp_max_conns ||
+	    old->gossip.tcp_max_per_source != c->gossip.tcp_max_per_source ||
+	    old->gossip.tcp_source_prefix != c->gossip.tcp_source_prefix)
 		as_warn("reload: gossip bind, advertise, seeds, cluster, "
-			"keyring or plaintext changed; takes effect after a "
-			"restart (use `anysteerctl keyring` to rotate keys)");
+			"keyring, plaintext or tcp_* changed; takes effect after "
+			"a restart (use `anysteerctl keyring` to rotate keys)");
 	if (setup_local(cl, false))
 		as_warn("reload: local endpoints not re-announced");
 }

@@ -1647,6 +1647,18 @@ static const struct cfg_item gossip_items[] = {
 	  AT(cfg_gossip_t, rebuild_delay_ms), .def = "20ms", .max = 1000,
 	  .desc = "coalesce cluster changes this long before rebuilding "
 		  "the answer view" },
+	{ .name = "tcp_max_conns", .type = CFG_UINT,
+	  AT(cfg_gossip_t, tcp_max_conns), .def = "64", .min = 1, .max = 4096,
+	  .desc = "inbound push-pull (TCP) connections open at once; more "
+		  "are reset at accept and counted" },
+	{ .name = "tcp_max_per_source", .type = CFG_UINT,
+	  AT(cfg_gossip_t, tcp_max_per_source), .def = "8", .min = 1,
+	  .max = 4096,
+	  .desc = "of those, from one source (see tcp_source_prefix)" },
+	{ .name = "tcp_source_prefix", .type = CFG_UINT,
+	  AT(cfg_gossip_t, tcp_source_prefix), .def = "128", .max = 128,
+	  .desc = "IPv6 prefix length that counts as one source for "
+		  "tcp_max_per_source (an IPv4 source is its address)" },
 };
 static const struct cfg_item health_items[] = {
 	{ .name = "interval", .type = CFG_DURATION,
