@@ -53,3 +53,7 @@ check_PROGRAMS += tests/fuzz/replay_gossip_decode
 tests_fuzz_replay_gossip_decode_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_gossip_decode.c
 tests_fuzz_replay_gossip_decode_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_REPLAY_SANFLAGS)
 tests_fuzz_replay_gossip_decode_LDADD = $(GOSSIP_LIBS)
+
+# Issue 11: a real anysteerd under a flood of unauthenticated TCP frames.
+TESTS += tests/integration/test_dos_gossip.py
+EXTRA_DIST += tests/integration/test_dos_gossip.py
