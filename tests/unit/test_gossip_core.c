@@ -3,7 +3,9 @@
  * crafted packets, no simulator. Covers configuration checks, probing,
  * replay and authentication drops, compound packet sizes, the load step
  * and retransmit-queue superseding, the buddy system, refutation, leave,
- * address change, version ordering and the change notifications.
+ * address change, version ordering and the change notifications, and
+ * the inbound stream reader: header authentication, the frame bound,
+ * buffer growth, the buffer budget, connection caps and deadlines.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -551,6 +553,384 @@ static void test_version_ordering(void **state)
 	gossip_core_free(a.core);
 }
 
+/* ---- inbound streams ------------------------------------------------- */
+
+/* b's join push-pull to a: a whole frame off b's outbox. */
+static uint8_t *join_frame(struct node *b, const struct node *a, size_t *len)
+{
+	const struct gossip_out *o;
+	uint8_t *copy = NULL;
+	size_t n;
+	assert_int_equal(gossip_core_join(b->core, 1, &a->addr, 1), AS_OK);
+	o = gossip_core_outbox(b->core, &n);
+	for (size_t i = 0; i < n && !copy; i++)
+		if (o[i].transport == GOSSIP_TX_STREAM) {
+			copy = malloc(o[i].len);
+			memcpy(copy, o[i].data, o[i].len);
+			*len = o[i].len;
+		}
+	gossip_core_outbox_clear(b->core);
+	assert_non_null(copy);
+	return copy;
+}
+
+/* Feeds len bytes in pieces of at most step, the way the adapter does
+ * (into the buffer the stream hands out), checking after each piece that
+ * the buffer never runs ahead of the data: at most twice what arrived, or
+ * the first 16 KiB. before: bytes this stream got in earlier calls.
+ * Returns the last result; *used gets the bytes taken. */
+static int feed_more(struct gossip_stream *s, size_t before, const uint8_t *data, size_t len,
+		     size_t step, size_t *used)
+{
+	size_t off = 0;
+	int rc = AS_OK;
+	while (off < len && rc == AS_OK) {
+		uint8_t *p;
+		size_t room, n;
+		assert_int_equal(gossip_stream_buf(s, &p, &room), AS_OK);
+		assert_true(room > 0);
+		n = AS_MIN(AS_MIN(room, step), len - off);
+		memcpy(p, data + off, n);
+		off += n;
+		rc = gossip_stream_feed(s, 10, n);
+		if (rc == AS_OK)
+			assert_true(gossip_stream_buffered(s) <=
+				    AS_MAX((size_t)16384, 2 * (before + off)));
+	}
+	if (used)
+		*used = off;
+	return rc;
+}
+
+static int feed(struct gossip_stream *s, const uint8_t *data, size_t len, size_t step,
+		size_t *used)
+{
+	return feed_more(s, 0, data, len, step, used);
+}
+
+static void plain_core(struct gossip_core **c, const struct gossip_config *over)
+{
+	struct gossip_config cfg;
+	if (over)
+		cfg = *over;
+	else
+		gossip_config_defaults(&cfg);
+	cfg.name = "p";
+	cfg.label = "test";
+	cfg.plaintext = true;
+	assert_int_equal(as_parse_sockaddr("[fd00::9]:7946", 0, &cfg.addr), AS_OK);
+	assert_int_equal(gossip_core_new(&cfg, NULL, 0, c), AS_OK);
+}
+
+/* A real push-pull frame read in small pieces joins the sender, exactly as
+ * when it is handed over whole. */
+static void test_stream_frame_in_pieces(void **state)
+{
+	struct node a, b;
+	struct gossip_stream *s;
+	struct gossip_metrics m;
+	size_t len, used, n;
+	uint8_t *frame;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	frame = join_frame(&b, &a, &len);
+	assert_int_equal(frame[0], GOSSIP_STREAM_VERSION);
+	assert_int_equal(gossip_stream_open(a.core, 10, &b.addr, &s), AS_OK);
+	assert_int_equal(feed(s, frame, len, 7, &used), GOSSIP_STREAM_DONE);
+	assert_int_equal(used, len);
+	assert_int_equal(gossip_stream_buffered(s), 0);	/* freed at once */
+	gossip_stream_close(s);
+	assert_int_equal(gossip_core_member_count(a.core), 2);
+	gossip_core_outbox(a.core, &n);
+	assert_true(n >= 1);				/* the reply */
+	gossip_core_metrics(a.core, &m);
+	assert_int_equal(m.stream_in, 1);
+	assert_int_equal(m.stream_bytes_in, len);
+	assert_int_equal(m.streams_open, 0);
+	assert_int_equal(m.streams_reserved, 0);
+	for (int d = 0; d < GOSSIP_DROP_COUNT; d++)
+		assert_int_equal(m.drops[d], 0);
+	free(frame);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+/* Without a key nothing gets past the header: a forged one, the old bare
+ * length, a plaintext one; none reserves or buffers anything. */
+static void test_stream_unauthenticated(void **state)
+{
+	struct node a;
+	struct gossip_stream *s;
+	struct gossip_metrics m;
+	uint8_t forged[GOSSIP_STREAM_HDR_MAX], junk[4096];
+	const uint8_t v1[] = { 0x04, 0x00, 0x00, 0x00 };	/* 64 MiB, bare */
+	const uint8_t plain[] = { GOSSIP_STREAM_VERSION, 0, 0x04, 0, 0, 0 };
+	size_t used;
+	node_init(&a, "a", 1, "test", NULL);
+	gossip_key_generate(forged);
+	forged[0] = GOSSIP_STREAM_VERSION;
+	forged[1] = 1;
+	memset(junk, 0x5a, sizeof(junk));
+
+	assert_int_equal(gossip_stream_open(a.core, 10, &a.addr, &s), AS_OK);
+	assert_int_equal(feed(s, forged, sizeof(forged), 1000, &used), AS_EAUTH);
+	assert_int_equal(used, GOSSIP_STREAM_HDR_MAX);	/* read no further */
+	assert_int_equal(gossip_stream_buffered(s), 0);
+	gossip_stream_close(s);
+	assert_int_equal(gossip_stream_open(a.core, 10, &a.addr, &s), AS_OK);
+	assert_int_equal(feed(s, v1, sizeof(v1), 1000, &used), AS_EVERSION);
+	assert_int_equal(used, 2);
+	gossip_stream_close(s);
+	assert_int_equal(gossip_stream_open(a.core, 10, &a.addr, &s), AS_OK);
+	assert_int_equal(feed(s, plain, sizeof(plain), 1000, &used), AS_EAUTH);
+	assert_int_equal(used, 2);
+	gossip_stream_close(s);
+	gossip_core_metrics(a.core, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_AUTH], 1);
+	assert_int_equal(m.drops[GOSSIP_DROP_VERSION], 1);
+	assert_int_equal(m.drops[GOSSIP_DROP_PLAINTEXT], 1);
+	assert_int_equal(m.drops[GOSSIP_DROP_SHORT], 0);	/* not twice */
+	assert_int_equal(m.auth_failures, 2);
+	assert_int_equal(m.streams_open, 0);
+	assert_int_equal(m.streams_reserved, 0);
+
+	/* The same as whole frames (simulator, tests, fuzzing). */
+	memcpy(junk, v1, sizeof(v1));
+	assert_int_equal(gossip_core_recv(a.core, 10, GOSSIP_TX_STREAM, &a.addr, junk, sizeof(junk)),
+			 AS_EVERSION);
+	assert_int_equal(gossip_core_recv(a.core, 10, GOSSIP_TX_STREAM, &a.addr, junk, 1), AS_ETRUNC);
+	gossip_core_metrics(a.core, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_VERSION], 2);
+	assert_int_equal(m.drops[GOSSIP_DROP_SHORT], 1);
+	gossip_core_free(a.core);
+}
+
+/* An authenticated length (here: plaintext allowed) is still bounded by
+ * the frame bound, and the buffer grows with the data, not the claim. */
+static void test_stream_bound_and_growth(void **state)
+{
+	struct gossip_core *c;
+	struct gossip_config cfg;
+	struct gossip_stream *s;
+	struct gossip_metrics m;
+	struct sockaddr_storage from;
+	uint8_t hdr[GOSSIP_STREAM_HDR_MAX], *body;
+	size_t fmax, used;
+	const size_t big = 1u << 20;
+	int hl;
+
+	plain_core(&c, NULL);
+	gossip_config_defaults(&cfg);
+	fmax = gossip_stream_frame_max(&cfg);
+	assert_int_equal(as_parse_sockaddr("[fd00::1]:1", 0, &from), AS_OK);
+	/* one byte over the bound: refused at the header */
+	hl = gossip_stream_hdr_seal(NULL, "test", (uint32_t)fmax + 1, hdr, sizeof(hdr));
+	assert_int_equal(gossip_stream_open(c, 10, &from, &s), AS_OK);
+	assert_int_equal(feed(s, hdr, (size_t)hl, 1000, NULL), AS_ELIMIT);
+	assert_int_equal(gossip_stream_buffered(s), 0);
+	gossip_stream_close(s);
+	gossip_core_metrics(c, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_TOO_BIG], 1);
+	/* an empty packet */
+	hl = gossip_stream_hdr_seal(NULL, "test", 0, hdr, sizeof(hdr));
+	assert_int_equal(gossip_stream_open(c, 10, &from, &s), AS_OK);
+	assert_int_equal(feed(s, hdr, (size_t)hl, 1000, NULL), AS_ETRUNC);
+	gossip_stream_close(s);
+
+	/* 1 MiB announced and sent in 1000-byte pieces: the buffer follows
+	 * (checked in feed), and nothing is allocated before the first byte */
+	hl = gossip_stream_hdr_seal(NULL, "test", (uint32_t)big, hdr, sizeof(hdr));
+	assert_int_equal(gossip_stream_open(c, 10, &from, &s), AS_OK);
+	assert_int_equal(feed(s, hdr, (size_t)hl, 1000, NULL), AS_OK);
+	assert_int_equal(gossip_stream_buffered(s), 0);
+	gossip_core_metrics(c, &m);
+	assert_int_equal(m.streams_reserved, big);
+	body = calloc(1, big);
+	body[0] = GOSSIP_PROTO_VERSION;		/* a plaintext packet of junk */
+	assert_int_equal(feed_more(s, (size_t)hl, body, big / 2, 1000, &used), AS_OK);
+	assert_true(gossip_stream_buffered(s) <= big && gossip_stream_buffered(s) >= big / 2);
+	assert_int_equal(feed_more(s, (size_t)hl + used, body + used, big - used, 1000, NULL),
+			 GOSSIP_STREAM_DONE);
+	gossip_stream_close(s);
+	gossip_core_metrics(c, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_MALFORMED], 1);	/* the junk, decoded */
+	assert_int_equal(m.drops[GOSSIP_DROP_SHORT], 1);	/* the empty one */
+	assert_int_equal(m.streams_reserved, 0);
+	free(body);
+	gossip_core_free(c);
+}
+
+/* All streams together reserve at most gossip_stream_budget. */
+static void test_stream_budget(void **state)
+{
+	struct gossip_core *c;
+	struct gossip_config cfg;
+	struct gossip_stream *s[6];
+	struct gossip_metrics m;
+	struct sockaddr_storage from;
+	uint8_t hdr[GOSSIP_STREAM_HDR_MAX];
+	size_t fmax;
+	int hl;
+
+	gossip_config_defaults(&cfg);
+	cfg.pushpull_max_bytes = 4096;
+	cfg.stream_max_per_source = 16;
+	plain_core(&c, &cfg);
+	fmax = gossip_stream_frame_max(&cfg);
+	assert_int_equal(gossip_stream_budget(&cfg), 4 * fmax);
+	assert_int_equal(as_parse_sockaddr("[fd00::1]:1", 0, &from), AS_OK);
+	hl = gossip_stream_hdr_seal(NULL, "test", (uint32_t)fmax, hdr, sizeof(hdr));
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(gossip_stream_open(c, 10, &from, &s[i]), AS_OK);
+		assert_int_equal(feed(s[i], hdr, (size_t)hl, 1000, NULL), i < 4 ? AS_OK : AS_ELIMIT);
+	}
+	gossip_core_metrics(c, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_MEMORY], 1);
+	assert_int_equal(m.streams_reserved, 4 * fmax);
+	assert_int_equal(m.streams_open, 5);
+	/* one ends early (counted as short): its reservation is free again */
+	gossip_stream_close(s[0]);
+	gossip_stream_close(s[4]);
+	assert_int_equal(gossip_stream_open(c, 10, &from, &s[5]), AS_OK);
+	assert_int_equal(feed(s[5], hdr, (size_t)hl, 1000, NULL), AS_OK);
+	gossip_core_metrics(c, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_SHORT], 1);
+	assert_int_equal(m.streams_reserved, 4 * fmax);
+	for (int i = 1; i < 6; i++)
+		if (i != 4)
+			gossip_stream_close(s[i]);
+	gossip_core_metrics(c, &m);
+	assert_int_equal(m.streams_reserved, 0);
+	assert_int_equal(m.streams_open, 0);
+	gossip_core_free(c);
+}
+
+/* Connections are capped in total and per source prefix (IPv4, also
+ * v4-mapped, per address). */
+static void test_stream_caps(void **state)
+{
+	struct gossip_core *c;
+	struct gossip_config cfg;
+	struct gossip_stream *s[6], *x;
+	struct gossip_metrics m;
+	struct sockaddr_storage a1, a2, b1, v4, v4m;
+
+	gossip_config_defaults(&cfg);
+	cfg.stream_max_conns = 6;
+	cfg.stream_max_per_source = 2;
+	cfg.stream_source_prefix = 64;
+	plain_core(&c, &cfg);
+	assert_int_equal(as_parse_sockaddr("[fd00:0:0:1::1]:1000", 0, &a1), AS_OK);
+	assert_int_equal(as_parse_sockaddr("[fd00:0:0:1:ffff::2]:1001", 0, &a2), AS_OK);
+	assert_int_equal(as_parse_sockaddr("[fd00:0:0:2::1]:1000", 0, &b1), AS_OK);
+	assert_int_equal(as_parse_sockaddr("192.0.2.1:1000", 0, &v4), AS_OK);
+	assert_int_equal(as_parse_sockaddr("[::ffff:192.0.2.1]:1002", 0, &v4m), AS_OK);
+
+	assert_int_equal(gossip_stream_open(c, 10, &a1, &s[0]), AS_OK);
+	assert_int_equal(gossip_stream_open(c, 10, &a2, &s[1]), AS_OK);
+	assert_int_equal(gossip_stream_open(c, 10, &a1, &x), AS_ELIMIT);	/* same /64 */
+	assert_null(x);
+	assert_int_equal(gossip_stream_open(c, 10, &b1, &s[2]), AS_OK);
+	assert_int_equal(gossip_stream_open(c, 10, &v4, &s[3]), AS_OK);
+	assert_int_equal(gossip_stream_open(c, 10, &v4m, &s[4]), AS_OK);
+	assert_int_equal(gossip_stream_open(c, 10, &v4, &x), AS_ELIMIT);	/* same address */
+	assert_int_equal(gossip_stream_open(c, 10, &b1, &s[5]), AS_OK);
+	gossip_core_metrics(c, &m);
+	assert_int_equal(m.streams_open, 6);
+	assert_int_equal(gossip_stream_open(c, 10, &b1, &x), AS_ELIMIT);	/* total */
+	gossip_core_metrics(c, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_SOURCE_LIMIT], 2);
+	assert_int_equal(m.drops[GOSSIP_DROP_CONN_LIMIT], 1);
+	/* a closed one frees its slot, also for its source */
+	gossip_stream_close(s[4]);
+	assert_int_equal(gossip_stream_open(c, 10, &v4, &s[4]), AS_OK);
+	for (int i = 0; i < 6; i++)
+		gossip_stream_close(s[i]);
+	gossip_core_metrics(c, &m);
+	assert_int_equal(m.streams_open, 0);
+	assert_int_equal(m.drops[GOSSIP_DROP_SHORT], 7);	/* none sent a byte */
+	gossip_core_free(c);
+}
+
+/* The header must be authenticated within stream_hdr_timeout_ms, the
+ * frame done within stream_timeout_ms; a late wake-up gets one grace. */
+static void test_stream_deadlines(void **state)
+{
+	struct node a, b;
+	struct gossip_stream *s, *t;
+	struct gossip_metrics m;
+	size_t len;
+	uint8_t *frame;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	frame = join_frame(&b, &a, &len);
+
+	assert_int_equal(gossip_stream_open(a.core, 1000, &b.addr, &s), AS_OK);
+	assert_int_equal(gossip_stream_deadline(s), 2000);
+	assert_false(gossip_stream_expired(s, 1999));
+	assert_true(gossip_stream_expired(s, 2100));
+	gossip_stream_close(s);		/* counted once, as a timeout */
+
+	/* a stall: woken 3 s late, the stream gets 250 ms more, once */
+	assert_int_equal(gossip_stream_open(a.core, 1000, &b.addr, &s), AS_OK);
+	assert_false(gossip_stream_expired(s, 5000));
+	assert_int_equal(gossip_stream_deadline(s), 5250);
+	assert_true(gossip_stream_expired(s, 5250));
+	gossip_stream_close(s);
+
+	/* after an authenticated header the frame deadline counts */
+	assert_int_equal(gossip_stream_open(a.core, 1000, &b.addr, &t), AS_OK);
+	assert_int_equal(feed(t, frame, GOSSIP_STREAM_HDR_MAX, 1000, NULL), AS_OK);
+	assert_int_equal(gossip_stream_deadline(t), 6000);
+	assert_false(gossip_stream_expired(t, 5999));
+	assert_int_equal(feed(t, frame + GOSSIP_STREAM_HDR_MAX, len - GOSSIP_STREAM_HDR_MAX, 1000,
+			      NULL), GOSSIP_STREAM_DONE);
+	gossip_stream_close(t);
+	gossip_core_metrics(a.core, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_TIMEOUT], 2);
+	assert_int_equal(m.drops[GOSSIP_DROP_SHORT], 0);
+	assert_int_equal(gossip_core_member_count(a.core), 2);
+	free(frame);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+/* Whole frames at gossip_core_recv: the packet must fill the frame. */
+static void test_stream_whole_frames(void **state)
+{
+	struct node a, b;
+	struct gossip_metrics m;
+	size_t len;
+	uint8_t *frame, *longer;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	frame = join_frame(&b, &a, &len);
+	longer = calloc(1, len + 1);
+	memcpy(longer, frame, len);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_STREAM, &b.addr, frame, len - 1),
+			 AS_ETRUNC);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_STREAM, &b.addr, longer, len + 1),
+			 AS_EMALFORMED);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_STREAM, &b.addr, frame, 30),
+			 AS_ETRUNC);
+	frame[GOSSIP_STREAM_HDR_MAX - 1] ^= 1;	/* the header's tag */
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_STREAM, &b.addr, frame, len),
+			 AS_EAUTH);
+	frame[GOSSIP_STREAM_HDR_MAX - 1] ^= 1;
+	assert_int_equal(gossip_core_member_count(a.core), 1);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_STREAM, &b.addr, frame, len), AS_OK);
+	assert_int_equal(gossip_core_member_count(a.core), 2);
+	gossip_core_metrics(a.core, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_SHORT], 2);
+	assert_int_equal(m.drops[GOSSIP_DROP_MALFORMED], 1);
+	assert_int_equal(m.drops[GOSSIP_DROP_AUTH], 1);
+	assert_int_equal(m.stream_in, 5);
+	free(frame);
+	free(longer);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +942,13 @@ int main(void)
 		cmocka_unit_test(test_buddy_and_refute),
 		cmocka_unit_test(test_leave_and_new_address),
 		cmocka_unit_test(test_version_ordering),
+		cmocka_unit_test(test_stream_frame_in_pieces),
+		cmocka_unit_test(test_stream_unauthenticated),
+		cmocka_unit_test(test_stream_bound_and_growth),
+		cmocka_unit_test(test_stream_budget),
+		cmocka_unit_test(test_stream_caps),
+		cmocka_unit_test(test_stream_deadlines),
+		cmocka_unit_test(test_stream_whole_frames),
 	};
 	gossip_key_generate(key);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,18 @@
 /*
  * The libuv transport on loopback: three cores exchange real UDP and TCP
  * packets, join through a seed, converge, carry a load update, and a
- * fourth node with the wrong key never gets in. Skips (77) if [::1]
+ * fourth node with the wrong key never gets in. Then one node under
+ * hostile TCP connections from several 127.0.0.0/8 sources: the caps
+ * reset the excess at accept, an old-style 64 MiB frame and a forged
+ * header are cut off after their first bytes, idle connections time out,
+ * and an empty datagram is counted. Skips (77) if the loopback ports
  * cannot be bound.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,10 +167,194 @@ static void test_loopback_cluster(void **state)
 	free(x);
 }
 
+/* ---- hostile connections ------------------------------------------------ */
+
+struct hostile {
+	uv_loop_t loop;
+	uv_timer_t wake;
+	struct gossip_uv *u;
+	struct gossip_core *core;
+	int closed;
+};
+
+static void wake_cb(uv_timer_t *t)
+{
+}
+
+static struct gossip_metrics metrics(struct hostile *h)
+{
+	struct gossip_metrics m;
+	gossip_core_metrics(h->core, &m);
+	return m;
+}
+
+/* Runs the loop until cond holds (true) or 5 s passed (false). */
+static bool run_until(struct hostile *h, bool (*cond)(struct hostile *h, void *arg), void *arg)
+{
+	uint64_t end = as_now_ms() + 5000;
+	while (as_now_ms() < end) {
+		uv_run(&h->loop, UV_RUN_ONCE);
+		if (cond(h, arg))
+			return true;
+	}
+	return false;
+}
+
+static int client(const char *src, const struct sockaddr_in *to)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* loopback: the kernel completes it before anyone accepts */
+	assert_int_equal(connect(fd, (const struct sockaddr *)to, sizeof(*to)), 0);
+	return fd;
+}
+
+/* The peer closed or reset the connection (after the loop ran). */
+static bool cut_off(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b[4096];
+	ssize_t n;
+	while (poll(&p, 1, 0) == 1) {
+		n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0)
+			return false;
+	}
+	return false;
+}
+
+struct want {
+	enum gossip_drop drop;
+	uint64_t count;
+	uint32_t open;
+};
+
+static bool drops_reach(struct hostile *h, void *arg)
+{
+	const struct want *w = arg;
+	struct gossip_metrics m = metrics(h);
+	return m.drops[w->drop] >= w->count && m.streams_open == w->open;
+}
+
+static void on_hostile_closed(void *arg)
+{
+	((struct hostile *)arg)->closed = 1;
+}
+
+static void test_hostile_connections(void **state)
+{
+	struct hostile *h = calloc(1, sizeof(*h));
+	struct gossip_config cfg;
+	struct gossip_keyring *kr = gossip_keyring_new();
+	struct sockaddr_storage bind_addr;
+	struct sockaddr_in to;
+	struct gossip_metrics m0, m;
+	struct want w;
+	uint8_t k[GOSSIP_KEY_LEN], forged[GOSSIP_STREAM_HDR_MAX];
+	static uint8_t stream_data[1 << 20];
+	const uint8_t v1[4] = { 0x04, 0x00, 0x00, 0x00 };	/* 64 MiB, bare */
+	char addr[64];
+	int port = 20000 + (int)(getpid() % 20000) + NODES, fd[8], udp, rc;
+
+	assert_int_equal(uv_loop_init(&h->loop), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	assert_int_equal(as_parse_sockaddr(addr, 0, &bind_addr), AS_OK);
+	gossip_config_defaults(&cfg);
+	cfg.name = "target";
+	cfg.label = "uvtest";
+	cfg.addr = bind_addr;
+	cfg.stream_max_conns = 4;
+	cfg.stream_max_per_source = 2;
+	cfg.stream_hdr_timeout_ms = 300;
+	gossip_key_generate(k);
+	gossip_keyring_install(kr, k);
+	assert_int_equal(gossip_core_new(&cfg, kr, uv_now(&h->loop), &h->core), AS_OK);
+	rc = gossip_uv_new(&h->loop, &bind_addr, h->core, &h->u);
+	if (rc != AS_OK) {
+		gossip_core_free(h->core);
+		uv_run(&h->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&h->loop);
+		free(h);
+		fprintf(stderr, "SKIP: cannot bind %s: %s\n", addr, as_strerror(rc));
+		exit(77);
+	}
+	uv_timer_init(&h->loop, &h->wake);
+	uv_timer_start(&h->wake, wake_cb, 10, 10);
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_port = htons((uint16_t)port);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	m0 = metrics(h);
+
+	/* Three from one source: the third is reset at accept. */
+	for (int i = 0; i < 3; i++)
+		fd[i] = client("127.0.0.2", &to);
+	w = (struct want){ GOSSIP_DROP_SOURCE_LIMIT, 1, 2 };
+	assert_true(run_until(h, drops_reach, &w));
+	assert_true(cut_off(fd[2]));
+	assert_false(cut_off(fd[0]) || cut_off(fd[1]));
+	/* Two more sources fill the four slots; a fifth source is reset. */
+	fd[3] = client("127.0.0.3", &to);
+	fd[4] = client("127.0.0.4", &to);
+	fd[5] = client("127.0.0.5", &to);
+	w = (struct want){ GOSSIP_DROP_CONN_LIMIT, 1, 4 };
+	assert_true(run_until(h, drops_reach, &w));
+	assert_true(cut_off(fd[5]));
+
+	/* The attack of issue 11 on fd[0], a forged header on fd[3]: both cut
+	 * off after their first bytes, nothing reserved or buffered. */
+	assert_int_equal(send(fd[0], v1, sizeof(v1), MSG_NOSIGNAL), (ssize_t)sizeof(v1));
+	send(fd[0], stream_data, sizeof(stream_data), MSG_NOSIGNAL | MSG_DONTWAIT);
+	gossip_key_generate(forged);
+	forged[0] = GOSSIP_STREAM_VERSION;
+	forged[1] = 1;
+	assert_int_equal(send(fd[3], forged, sizeof(forged), MSG_NOSIGNAL), (ssize_t)sizeof(forged));
+	w = (struct want){ GOSSIP_DROP_AUTH, 1, 2 };
+	assert_true(run_until(h, drops_reach, &w));
+	m = metrics(h);
+	assert_int_equal(m.drops[GOSSIP_DROP_VERSION], 1);
+	assert_int_equal(m.streams_reserved, 0);
+	assert_true(cut_off(fd[0]) && cut_off(fd[3]));
+
+	/* The two idle ones (fd[1], fd[4]) time out at the header deadline. */
+	w = (struct want){ GOSSIP_DROP_TIMEOUT, 2, 0 };
+	assert_true(run_until(h, drops_reach, &w));
+	assert_true(cut_off(fd[1]) && cut_off(fd[4]));
+	m = metrics(h);
+	assert_int_equal(m.auth_failures, m0.auth_failures + 1);
+	assert_int_equal(m.drops[GOSSIP_DROP_SHORT], m0.drops[GOSSIP_DROP_SHORT]);
+	assert_int_equal(m.stream_in, m0.stream_in + 1);	/* one whole header */
+
+	/* An empty datagram is a counted drop, not nothing. */
+	udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(sendto(udp, "", 0, 0, (struct sockaddr *)&to, sizeof(to)), 0);
+	w = (struct want){ GOSSIP_DROP_SHORT, m0.drops[GOSSIP_DROP_SHORT] + 1, 0 };
+	assert_true(run_until(h, drops_reach, &w));
+	assert_int_equal(metrics(h).packets_in, m0.packets_in + 1);
+	close(udp);
+	for (int i = 0; i < 6; i++)
+		close(fd[i]);
+
+	uv_close((uv_handle_t *)&h->wake, NULL);
+	gossip_uv_close(h->u, on_hostile_closed, h);
+	uv_run(&h->loop, UV_RUN_DEFAULT);
+	assert_int_equal(h->closed, 1);
+	assert_int_equal(uv_loop_close(&h->loop), 0);
+	free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loopback_cluster),
+		cmocka_unit_test(test_hostile_connections),
 	};
+	/* As in anysteerd: a peer's reset is an error code, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /*
  * Tests for gossip/wire.c and the sealing in gossip/crypto.c: every
  * message type round-trips, malformed input of every kind is rejected
- * with its reason, and sealed packets only open with the right key and
- * label. Run with --write-corpus DIR to regenerate the fuzz seed corpus.
+ * with its reason, sealed packets only open with the right key and
+ * label, stream frame headers authenticate their length, and the size
+ * bounds of push-pull hold. Run with --write-corpus DIR to regenerate the fuzz seed corpus.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -322,6 +323,123 @@ static void test_seal_open(void **state)
 	gossip_keyring_free(other);
 }
 
+/* Stream frame headers: the length is authenticated like a packet, under
+ * its own version byte, and nothing else opens as one. */
+static void test_stream_header(void **state)
+{
+	struct gossip_keyring *kr = gossip_keyring_new(), *other = gossip_keyring_new();
+	uint8_t k1[32], k2[32], hdr[64], pkt[256];
+	const uint8_t v1_frame[] = { 0x04, 0x00, 0x00, 0x00 };	/* 64 MiB, bare */
+	enum gossip_drop why;
+	uint32_t body_len = 0;
+	int len;
+
+	gossip_key_generate(k1);
+	gossip_key_generate(k2);
+	assert_int_equal(gossip_keyring_install(kr, k1), AS_OK);
+	assert_int_equal(gossip_keyring_install(other, k2), AS_OK);
+	len = gossip_stream_hdr_seal(kr, "prod", 123456, hdr, sizeof(hdr));
+	assert_int_equal(len, GOSSIP_STREAM_HDR_MAX);
+	assert_int_equal(hdr[0], GOSSIP_STREAM_VERSION);
+	assert_int_equal(gossip_stream_hdr_len(kr, false, hdr, &why), GOSSIP_STREAM_HDR_MAX);
+	assert_int_equal(gossip_stream_hdr_open(kr, false, "prod", hdr, (size_t)len, &body_len, &why),
+			 AS_OK);
+	assert_int_equal(body_len, 123456);
+	/* wrong key, wrong label, a flipped length bit, too short */
+	assert_int_equal(gossip_stream_hdr_open(other, false, "prod", hdr, (size_t)len, &body_len,
+						&why), AS_EAUTH);
+	assert_int_equal(why, GOSSIP_DROP_AUTH);
+	assert_int_equal(gossip_stream_hdr_open(kr, false, "test", hdr, (size_t)len, &body_len, &why),
+			 AS_EAUTH);
+	hdr[2 + 24] ^= 1;	/* past header and nonce */
+	assert_int_equal(gossip_stream_hdr_open(kr, false, "prod", hdr, (size_t)len, &body_len, &why),
+			 AS_EAUTH);
+	hdr[2 + 24] ^= 1;	/* past header and nonce */
+	assert_int_equal(gossip_stream_hdr_open(kr, false, "prod", hdr, 30, &body_len, &why),
+			 AS_ETRUNC);
+	/* a packet with the same plaintext is no header (the version byte is
+	 * authenticated), and a header is no packet */
+	const uint8_t be[4] = { 0, 1, 0xe2, 0x40 };
+	len = gossip_seal(kr, "prod", be, sizeof(be), pkt, sizeof(pkt));
+	assert_int_equal(gossip_stream_hdr_open(kr, false, "prod", pkt, (size_t)len, &body_len, &why),
+			 AS_EVERSION);
+	pkt[0] = GOSSIP_STREAM_VERSION;
+	assert_int_equal(gossip_stream_hdr_open(kr, false, "prod", pkt, (size_t)len, &body_len, &why),
+			 AS_EAUTH);
+	len = gossip_stream_hdr_seal(kr, "prod", 7, hdr, sizeof(hdr));
+	hdr[0] = GOSSIP_PROTO_VERSION;
+	assert_int_equal(gossip_open(kr, false, "prod", hdr, (size_t)len, pkt, sizeof(pkt), &why),
+			 AS_EAUTH);
+	/* the stream framing before version 2: a bare length */
+	assert_int_equal(gossip_stream_hdr_len(kr, false, v1_frame, &why), AS_EVERSION);
+	assert_int_equal(why, GOSSIP_DROP_VERSION);
+	hdr[0] = GOSSIP_STREAM_VERSION;
+	hdr[1] = 0x81;
+	assert_int_equal(gossip_stream_hdr_len(kr, false, hdr, &why), AS_EMALFORMED);
+	assert_int_equal(why, GOSSIP_DROP_FLAGS);
+
+	/* plaintext: 6 bytes, refused where gossip_open refuses plaintext */
+	len = gossip_stream_hdr_seal(NULL, "prod", 0x01020304, hdr, sizeof(hdr));
+	assert_int_equal(len, GOSSIP_STREAM_HDR_PLAIN);
+	assert_memory_equal(hdr, ((uint8_t[]){ 2, 0, 1, 2, 3, 4 }), 6);
+	assert_int_equal(gossip_stream_hdr_len(NULL, true, hdr, &why), GOSSIP_STREAM_HDR_PLAIN);
+	assert_int_equal(gossip_stream_hdr_open(NULL, true, "prod", hdr, (size_t)len, &body_len, &why),
+			 AS_OK);
+	assert_int_equal(body_len, 0x01020304);
+	assert_int_equal(gossip_stream_hdr_len(kr, true, hdr, &why), AS_EAUTH);
+	assert_int_equal(why, GOSSIP_DROP_PLAINTEXT);
+	assert_int_equal(gossip_stream_hdr_len(NULL, false, hdr, &why), AS_EAUTH);
+	assert_int_equal(why, GOSSIP_DROP_PLAINTEXT);
+	len = gossip_stream_hdr_seal(kr, "prod", 9, hdr, sizeof(hdr));
+	assert_int_equal(gossip_stream_hdr_len(NULL, true, hdr, &why), AS_EAUTH);
+	assert_int_equal(why, GOSSIP_DROP_ENCRYPTED);
+	assert_int_equal(gossip_stream_hdr_seal(kr, "prod", 9, hdr, GOSSIP_STREAM_HDR_MAX - 1),
+			 AS_ESPACE);
+	gossip_keyring_free(kr);
+	gossip_keyring_free(other);
+}
+
+/* GOSSIP_PP_RECORD_MAX is what the encoder makes of the largest record,
+ * and the frame bound follows from the push-pull cap. */
+static void test_pushpull_bounds(void **state)
+{
+	static struct gossip_endpoint big[GOSSIP_ENDPOINTS_MAX];
+	struct gossip_record r;
+	struct gossip_config cfg;
+	struct gossip_msg m;
+	uint8_t state_alive = GOSSIP_ALIVE, buf[8192];
+	int with, without;
+
+	memset(&r, 0, sizeof(r));
+	memset(r.name, 'n', GOSSIP_NAME_MAX);
+	assert_int_equal(as_parse_sockaddr("[fd00::7]:7946", 7946, &r.addr), AS_OK);
+	r.incarnation = UINT32_MAX;
+	r.version = r.ep_version = UINT64_MAX;
+	r.load = (struct gossip_load){ .util = 0.5, .psi = 0.5, .cpus = 1u << 20, .factor = 0.5 };
+	for (int i = 0; i < GOSSIP_ENDPOINTS_MAX; i++) {
+		memset(big[i].service, 's', GOSSIP_SERVICE_MAX);
+		big[i].port = big[i].weight = UINT16_MAX;
+	}
+	r.endpoints = big;
+	r.n_endpoints = GOSSIP_ENDPOINTS_MAX;
+	memset(&m, 0, sizeof(m));
+	m.type = GOSSIP_MSG_PUSHPULL;
+	m.pp_recs = &r;
+	m.pp_states = &state_alive;
+	without = gossip_msg_encode(&m, buf, sizeof(buf));
+	m.pp_count = 1;
+	with = gossip_msg_encode(&m, buf, sizeof(buf));
+	assert_true(without > 0 && with > 0);
+	assert_int_equal(with - without, GOSSIP_PP_RECORD_MAX);
+
+	gossip_config_defaults(&cfg);
+	assert_int_equal(gossip_stream_frame_max(&cfg),
+			 cfg.pushpull_max_bytes + GOSSIP_CRYPTO_OVERHEAD);
+	assert_int_equal(gossip_stream_budget(&cfg), 4 * gossip_stream_frame_max(&cfg));
+	/* the default cap holds well over a thousand of the largest records */
+	assert_true(cfg.pushpull_max_bytes / GOSSIP_PP_RECORD_MAX > 1000);
+}
+
 static void write_file(const char *dir, const char *name, const uint8_t *b, size_t n)
 {
 	char path[4096];
@@ -363,6 +481,30 @@ static int write_corpus(const char *dir)
 				   0xdd, 0xff, 0xff, 0xff, 0xff, 0x91, 0x03 };
 		write_file(dir, "packet_huge_count", huge, sizeof(huge));
 	}
+	/* Stream frames (the harness feeds every input as one too): the
+	 * push-pull and the compound in a plaintext frame, cut short, with a
+	 * byte too many, announcing too much, and the old bare-length frame. */
+	{
+		static uint8_t frame[16384];
+		int hl;
+		len = envelope(&m[7], 1, buf, sizeof(buf));
+		len = gossip_seal(NULL, "fuzz", buf, (size_t)len, pkt, sizeof(pkt));
+		hl = gossip_stream_hdr_seal(NULL, "fuzz", (uint32_t)len, frame, sizeof(frame));
+		memcpy(frame + hl, pkt, (size_t)len);
+		write_file(dir, "stream_pushpull", frame, (size_t)(hl + len));
+		write_file(dir, "stream_truncated", frame, (size_t)(hl + len - 1));
+		frame[hl + len] = 0;
+		write_file(dir, "stream_trailing", frame, (size_t)(hl + len + 1));
+		len = envelope(m, 8, buf, sizeof(buf));
+		len = gossip_seal(NULL, "fuzz", buf, (size_t)len, pkt, sizeof(pkt));
+		hl = gossip_stream_hdr_seal(NULL, "fuzz", (uint32_t)len, frame, sizeof(frame));
+		memcpy(frame + hl, pkt, (size_t)len);
+		write_file(dir, "stream_compound", frame, (size_t)(hl + len));
+		hl = gossip_stream_hdr_seal(NULL, "fuzz", 64u << 20, frame, sizeof(frame));
+		write_file(dir, "stream_huge_length", frame, (size_t)(hl + 16));
+		const uint8_t v1[] = { 0x04, 0x00, 0x00, 0x00, 1, 0, 0x90 };
+		write_file(dir, "stream_v1_bare_length", v1, sizeof(v1));
+	}
 	return 0;
 }
 
@@ -375,6 +517,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_extra_fields_skipped),
 		cmocka_unit_test(test_encode_space),
 		cmocka_unit_test(test_seal_open),
+		cmocka_unit_test(test_stream_header),
+		cmocka_unit_test(test_pushpull_bounds),
 	};
 	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
 		return write_corpus(argv[2]);
