@@ -441,7 +441,8 @@ size_t gossip_stream_budget(const struct gossip_config *cfg);
 struct gossip_stream;
 
 /* Admits a connection from `from`: AS_ELIMIT (counted as conn-limit or
- * source-limit) when the caps are reached; the caller closes it then. */
+ * source-limit) when the caps are reached; the caller closes it then.
+ * Every stream is closed before its core is freed. */
 int gossip_stream_open(struct gossip_core *c, uint64_t now,
 		       const struct sockaddr_storage *from, struct gossip_stream **out);
 /* Where the next received bytes go, and at most how many: never past the

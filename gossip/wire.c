@@ -48,6 +48,7 @@ const char *gossip_drop_name(enum gossip_drop d)
 		"malformed", "label", "replay", "too-big", "unknown-type", "self",
 		"conn-limit", "source-limit", "timeout", "memory",
 	};
+	_Static_assert(AS_ARRAY_SIZE(names) == GOSSIP_DROP_COUNT, "a name for every drop");
 	return (unsigned)d < AS_ARRAY_SIZE(names) ? names[d] : "unknown";
 }
 
