@@ -11,7 +11,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "dns/dns.h"
 #include "gossip/gossip.h"
 

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "agent/daemon.h"
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 struct agent_k8s {

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 static int parse(const char *text, struct agent_k8s_conn **c, char *err,

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 #include "tests/unit/k8s_fixture.h"
 

@@ -28,7 +28,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 #include "tests/unit/k8s_fixture.h"
 

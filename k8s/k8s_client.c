@@ -39,7 +39,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 #define TOKEN_MAX (64 << 10)

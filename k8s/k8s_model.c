@@ -23,7 +23,7 @@
 
 #include <jansson.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 #define HOSTNAME_MAX 253

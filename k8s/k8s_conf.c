@@ -20,7 +20,7 @@
 #include <sodium.h>
 #include <yaml.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 #define KUBECONFIG_MAX (4 << 20)
