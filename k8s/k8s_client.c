@@ -48,7 +48,7 @@
 enum wstate { W_IDLE = 0, W_LIST, W_WATCH, W_BACKOFF };
 
 struct watcher {
-	agent_k8s_client_t *c;
+	k8s_client_t *c;
 	int kind;
 	const char *path;
 	const char *what;	/* for logs */
@@ -73,26 +73,26 @@ struct watcher {
 struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
-	agent_k8s_client_t *c;
+	k8s_client_t *c;
 	struct sock_ctx *prev, *next;	/* open polls, closed at free */
 };
 
-struct agent_k8s_client {
+struct k8s_client {
 	uv_loop_t *loop;
 	CURLM *multi;
 	uv_timer_t curl_timer;
 	uv_timer_t notify_timer;
-	struct agent_k8s_conn conn;
-	struct agent_k8s_client_opts o;
+	struct k8s_conn conn;
+	struct k8s_client_opts o;
 	char *zone, *node;
-	agent_k8s_store_t *store;
-	struct watcher w[AGENT_K8S_N_KINDS];
-	struct agent_k8s_set set;
+	k8s_store_t *store;
+	struct watcher w[K8S_N_KINDS];
+	struct k8s_set set;
 	bool notified;		/* first callback done */
 	char *token;		/* current bearer token */
 	struct stat token_st;
 	bool have_token_st;
-	struct agent_k8s_client_stats st;
+	struct k8s_client_stats st;
 	uint64_t rng;
 	struct sock_ctx *socks;	/* polls curl asked for */
 	unsigned open_handles;	/* uv handles not yet closed */
@@ -105,7 +105,7 @@ static void start_watch(struct watcher *w);
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static uint64_t rng_next(agent_k8s_client_t *c)
+static uint64_t rng_next(k8s_client_t *c)
 {
 	/* xorshift64*: jitter only, not security. */
 	c->rng ^= c->rng >> 12;
@@ -114,10 +114,10 @@ static uint64_t rng_next(agent_k8s_client_t *c)
 	return c->rng * 2685821657736338717ULL;
 }
 
-static void destroy(agent_k8s_client_t *c)
+static void destroy(k8s_client_t *c)
 {
-	agent_k8s_set_free(&c->set);
-	agent_k8s_store_free(c->store);
+	k8s_set_free(&c->set);
+	k8s_store_free(c->store);
 	free(c->conn.server);
 	free(c->conn.ca_file);
 	free(c->conn.ca_data);
@@ -130,12 +130,12 @@ static void destroy(agent_k8s_client_t *c)
 	free(c->token);
 	free(c->zone);
 	free(c->node);
-	for (int k = 0; k < AGENT_K8S_N_KINDS; k++)
+	for (int k = 0; k < K8S_N_KINDS; k++)
 		free(c->w[k].buf);
 	free(c);
 }
 
-static void handle_closed(agent_k8s_client_t *c)
+static void handle_closed(k8s_client_t *c)
 {
 	if (--c->open_handles == 0 && c->freeing)
 		destroy(c);
@@ -157,7 +157,7 @@ static void on_close_watcher(uv_handle_t *h)
 static void on_close_sock(uv_handle_t *h)
 {
 	struct sock_ctx *s = (struct sock_ctx *)h;
-	agent_k8s_client_t *c = s->c;
+	k8s_client_t *c = s->c;
 
 	free(s);
 	handle_closed(c);
@@ -165,7 +165,7 @@ static void on_close_sock(uv_handle_t *h)
 
 static void sock_close(struct sock_ctx *s)
 {
-	agent_k8s_client_t *c = s->c;
+	k8s_client_t *c = s->c;
 
 	if (s->prev)
 		s->prev->next = s->next;
@@ -200,7 +200,7 @@ static int dup_str(const char *src, char **dst)
 
 /* ---- token -------------------------------------------------------------------- */
 
-static void refresh_token(agent_k8s_client_t *c, bool force)
+static void refresh_token(k8s_client_t *c, bool force)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -253,7 +253,7 @@ out:
 
 /* ---- curl <-> libuv ---------------------------------------------------------------- */
 
-static void check_done(agent_k8s_client_t *c)
+static void check_done(k8s_client_t *c)
 {
 	CURLMsg *m;
 	int left;
@@ -261,7 +261,7 @@ static void check_done(agent_k8s_client_t *c)
 	while ((m = curl_multi_info_read(c->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		for (int k = 0; k < AGENT_K8S_N_KINDS; k++)
+		for (int k = 0; k < K8S_N_KINDS; k++)
 			if (c->w[k].easy == m->easy_handle) {
 				transfer_done(&c->w[k], m->data.result);
 				break;
@@ -272,7 +272,7 @@ static void check_done(agent_k8s_client_t *c)
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct sock_ctx *s = (struct sock_ctx *)h;
-	agent_k8s_client_t *c = s->c;
+	k8s_client_t *c = s->c;
 	int flags = 0, running;
 
 	if (status < 0)
@@ -288,7 +288,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp,
 		     void *socketp)
 {
-	agent_k8s_client_t *c = userp;
+	k8s_client_t *c = userp;
 	struct sock_ctx *s = socketp;
 	int events = 0;
 
@@ -327,7 +327,7 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp,
 
 static void on_curl_timer(uv_timer_t *t)
 {
-	agent_k8s_client_t *c = t->data;
+	k8s_client_t *c = t->data;
 	int running;
 
 	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -336,7 +336,7 @@ static void on_curl_timer(uv_timer_t *t)
 
 static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 {
-	agent_k8s_client_t *c = userp;
+	k8s_client_t *c = userp;
 
 	if (timeout_ms < 0)
 		uv_timer_stop(&c->curl_timer);
@@ -349,22 +349,22 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 
 static void on_notify(uv_timer_t *t)
 {
-	agent_k8s_client_t *c = t->data;
-	struct agent_k8s_set set;
+	k8s_client_t *c = t->data;
+	struct k8s_set set;
 
 	if (!c->st.synced)
 		return;
-	if (agent_k8s_store_build(c->store, &set) != AS_OK) {
+	if (k8s_store_build(c->store, &set) != AS_OK) {
 		as_err("k8s: out of memory building the endpoint set");
 		/* Try again shortly; the old set stays. */
 		uv_timer_start(&c->notify_timer, on_notify, 1000, 0);
 		return;
 	}
-	if (c->notified && agent_k8s_set_equal(&set, &c->set)) {
-		agent_k8s_set_free(&set);
+	if (c->notified && k8s_set_equal(&set, &c->set)) {
+		k8s_set_free(&set);
 		return;
 	}
-	agent_k8s_set_free(&c->set);
+	k8s_set_free(&c->set);
 	c->set = set;
 	c->notified = true;
 	c->st.updates++;
@@ -373,7 +373,7 @@ static void on_notify(uv_timer_t *t)
 		c->o.cb(&c->set, c->o.cb_arg);
 }
 
-static void mark_dirty(agent_k8s_client_t *c)
+static void mark_dirty(k8s_client_t *c)
 {
 	c->st.synced = c->w[0].synced && c->w[1].synced;
 	if (c->st.synced && !uv_is_active((uv_handle_t *)&c->notify_timer))
@@ -425,8 +425,8 @@ static void buf_reset(struct watcher *w)
 
 static int start_request(struct watcher *w, const char *query, long timeout_ms)
 {
-	agent_k8s_client_t *c = w->c;
-	const struct agent_k8s_conn *cn = &c->conn;
+	k8s_client_t *c = w->c;
+	const struct k8s_conn *cn = &c->conn;
 	char *url = NULL, *auth = NULL;
 	CURL *e;
 
@@ -520,7 +520,7 @@ fail:
 
 static void start_list(struct watcher *w)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	/* Room for the continue token escaped (3 bytes per byte at most). */
 	char query[3 * sizeof(w->cont) + 64];
 
@@ -528,8 +528,8 @@ static void start_list(struct watcher *w)
 	if (!w->cont[0]) {
 		/* A fresh relist: records not in it go at the end. */
 		if (w->relisting)
-			agent_k8s_store_relist_abort(c->store, w->kind);
-		agent_k8s_store_relist_begin(c->store, w->kind);
+			k8s_store_relist_abort(c->store, w->kind);
+		k8s_store_relist_begin(c->store, w->kind);
 		w->relisting = true;
 		snprintf(query, sizeof(query), "limit=%u", c->o.list_limit);
 	} else {
@@ -550,7 +550,7 @@ static void start_list(struct watcher *w)
 
 static void start_watch(struct watcher *w)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	char query[256];
 	uint32_t t = c->o.watch_timeout_s;
 
@@ -578,7 +578,7 @@ static void on_backoff(uv_timer_t *t)
 
 static void backoff(struct watcher *w, const char *why)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	uint32_t d = w->backoff_ms;
 
 	/* Equal jitter: half fixed, half random, so watchers of many nodes
@@ -594,14 +594,14 @@ static void backoff(struct watcher *w, const char *why)
 /* Processes complete lines of a watch stream. Returns -1 to stop it. */
 static int watch_lines(struct watcher *w)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	size_t off = 0;
 	bool dirty = false;
 	int rc = 0;
 
 	for (;;) {
 		char *nl = memchr(w->buf + off, '\n', w->len - off);
-		struct agent_k8s_event_info ev;
+		struct k8s_event_info ev;
 
 		if (!nl)
 			break;
@@ -609,12 +609,12 @@ static int watch_lines(struct watcher *w)
 
 		if (n && !(n == 1 && w->buf[off] == '\r')) {
 			w->events++;
-			if (agent_k8s_store_apply_event(c->store, w->kind, w->buf + off,
-							n, &ev) == AS_OK) {
+			if (k8s_store_apply_event(c->store, w->kind, w->buf + off,
+						  n, &ev) == AS_OK) {
 				if (ev.rv[0])
 					memcpy(w->rv, ev.rv, sizeof(w->rv));
 				dirty |= ev.changed;
-				if (ev.type == AGENT_K8S_EV_ERROR) {
+				if (ev.type == K8S_EV_ERROR) {
 					if (ev.code == 410)
 						w->gone = true;
 					else
@@ -658,12 +658,12 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 
 static void list_page_done(struct watcher *w)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	char rv[sizeof(w->rv)];
 
-	if (agent_k8s_store_apply_list(c->store, w->kind, w->buf, w->len, rv,
-				       sizeof(rv), w->cont, sizeof(w->cont)) != AS_OK) {
-		agent_k8s_store_relist_abort(c->store, w->kind);
+	if (k8s_store_apply_list(c->store, w->kind, w->buf, w->len, rv,
+				 sizeof(rv), w->cont, sizeof(w->cont)) != AS_OK) {
+		k8s_store_relist_abort(c->store, w->kind);
 		w->relisting = false;
 		w->cont[0] = '\0';
 		backoff(w, "malformed list response");
@@ -673,7 +673,7 @@ static void list_page_done(struct watcher *w)
 		start_list(w);
 		return;
 	}
-	agent_k8s_store_relist_end(c->store, w->kind);
+	k8s_store_relist_end(c->store, w->kind);
 	w->relisting = false;
 	memcpy(w->rv, rv, sizeof(w->rv));
 	w->synced = true;
@@ -689,7 +689,7 @@ static void list_page_done(struct watcher *w)
 
 static void transfer_done(struct watcher *w, CURLcode res)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	long code = 0;
 	char why[160];
 
@@ -741,7 +741,7 @@ static void transfer_done(struct watcher *w, CURLcode res)
 	c->st.errors++;
 	if (w->state == W_LIST) {
 		/* Keep what we had; a relist starts from the first page. */
-		agent_k8s_store_relist_abort(c->store, w->kind);
+		k8s_store_relist_abort(c->store, w->kind);
 		w->relisting = false;
 		w->cont[0] = '\0';
 	}
@@ -772,11 +772,11 @@ static void transfer_done(struct watcher *w, CURLcode res)
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
 
-int agent_k8s_client_new(uv_loop_t *loop, const struct agent_k8s_conn *conn,
-			 const struct agent_k8s_client_opts *opts,
-			 agent_k8s_client_t **out)
+int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
+		   const struct k8s_client_opts *opts,
+		   k8s_client_t **out)
 {
-	agent_k8s_client_t *c;
+	k8s_client_t *c;
 	int err;
 
 	*out = NULL;
@@ -821,7 +821,7 @@ int agent_k8s_client_new(uv_loop_t *loop, const struct agent_k8s_conn *conn,
 	c->conn.key_len = conn->key_len;
 	c->o.zone = c->zone;
 	c->o.node_name = c->node;
-	c->store = agent_k8s_store_new(c->zone, c->node, &err);
+	c->store = k8s_store_new(c->zone, c->node, &err);
 	if (!c->store)
 		goto fail;
 	c->multi = curl_multi_init();
@@ -838,13 +838,13 @@ int agent_k8s_client_new(uv_loop_t *loop, const struct agent_k8s_conn *conn,
 	uv_timer_init(loop, &c->notify_timer);
 	c->curl_timer.data = c->notify_timer.data = c;
 	c->open_handles = 2;
-	static const char *const paths[AGENT_K8S_N_KINDS] = {
+	static const char *const paths[K8S_N_KINDS] = {
 		"/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices",
 	};
-	static const char *const whats[AGENT_K8S_N_KINDS] = {
+	static const char *const whats[K8S_N_KINDS] = {
 		"services", "endpointslices",
 	};
-	for (int k = 0; k < AGENT_K8S_N_KINDS; k++) {
+	for (int k = 0; k < K8S_N_KINDS; k++) {
 		struct watcher *w = &c->w[k];
 
 		w->c = c;
@@ -866,23 +866,23 @@ fail:
 	return err;
 }
 
-int agent_k8s_client_start(agent_k8s_client_t *c)
+int k8s_client_start(k8s_client_t *c)
 {
 	if (c->w[0].state != W_IDLE)
 		return AS_ESTATE;
 	as_info("k8s: watching %s as node %s, zone %s", c->conn.server, c->node,
 		c->zone);
-	for (int k = 0; k < AGENT_K8S_N_KINDS; k++)
+	for (int k = 0; k < K8S_N_KINDS; k++)
 		start_list(&c->w[k]);
 	return AS_OK;
 }
 
-void agent_k8s_client_free(agent_k8s_client_t *c)
+void k8s_client_free(k8s_client_t *c)
 {
 	if (!c)
 		return;
 	c->freeing = true;
-	for (int k = 0; k < AGENT_K8S_N_KINDS; k++) {
+	for (int k = 0; k < K8S_N_KINDS; k++) {
 		struct watcher *w = &c->w[k];
 
 		if (w->easy) {
@@ -904,14 +904,14 @@ void agent_k8s_client_free(agent_k8s_client_t *c)
 	uv_close((uv_handle_t *)&c->notify_timer, on_close);
 }
 
-void agent_k8s_client_stats(const agent_k8s_client_t *c,
-			    struct agent_k8s_client_stats *out)
+void k8s_client_stats(const k8s_client_t *c,
+		      struct k8s_client_stats *out)
 {
 	*out = c->st;
-	agent_k8s_store_stats(c->store, &out->store);
+	k8s_store_stats(c->store, &out->store);
 }
 
-const struct agent_k8s_set *agent_k8s_client_set(const agent_k8s_client_t *c)
+const struct k8s_set *k8s_client_set(const k8s_client_t *c)
 {
 	return &c->set;
 }

@@ -2,7 +2,7 @@
  * agent/k8s_conf.c - where the API server is and how to authenticate:
  * the in-cluster service account, or a kubeconfig file.
  *
- * Design. Both produce the same plain struct agent_k8s_conn; the client
+ * Design. Both produce the same plain struct k8s_conn; the client
  * copies it and never looks at the environment itself. The kubeconfig
  * reader is deliberately small: it loads the YAML document with libyaml,
  * picks current-context (or the only context), and takes the cluster's
@@ -40,7 +40,7 @@ static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
 	return AS_ECONFIG;
 }
 
-void agent_k8s_conn_free(struct agent_k8s_conn *c)
+void k8s_conn_free(struct k8s_conn *c)
 {
 	if (!c)
 		return;
@@ -71,16 +71,16 @@ static char *path_join(const char *dir, const char *p)
 	return out;
 }
 
-int agent_k8s_conn_in_cluster(const char *sa_dir, const char *host,
-			      const char *port, struct agent_k8s_conn **out,
-			      char *errbuf, size_t errlen)
+int k8s_conn_in_cluster(const char *sa_dir, const char *host,
+			const char *port, struct k8s_conn **out,
+			char *errbuf, size_t errlen)
 {
-	struct agent_k8s_conn *c;
+	struct k8s_conn *c;
 	int rc = AS_ENOMEM;
 
 	*out = NULL;
 	if (!sa_dir)
-		sa_dir = AGENT_K8S_SA_DIR;
+		sa_dir = K8S_SA_DIR;
 	if (!host)
 		host = getenv("KUBERNETES_SERVICE_HOST");
 	if (!port)
@@ -108,7 +108,7 @@ int agent_k8s_conn_in_cluster(const char *sa_dir, const char *host,
 	c = NULL;
 	rc = AS_OK;
 out:
-	agent_k8s_conn_free(c);
+	k8s_conn_free(c);
 	return rc;
 }
 
@@ -197,14 +197,14 @@ static int file_or_data(yaml_document_t *doc, yaml_node_t *m, const char *key,
 	return AS_OK;
 }
 
-int agent_k8s_kubeconfig_parse(const char *text, size_t len, const char *dir,
-			       struct agent_k8s_conn **out, char *errbuf,
-			       size_t errlen)
+int k8s_kubeconfig_parse(const char *text, size_t len, const char *dir,
+			 struct k8s_conn **out, char *errbuf,
+			 size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root, *ctx, *cluster, *user;
-	struct agent_k8s_conn *c = NULL;
+	struct k8s_conn *c = NULL;
 	const char *name, *s;
 	int rc;
 
@@ -313,13 +313,13 @@ int agent_k8s_kubeconfig_parse(const char *text, size_t len, const char *dir,
 	c = NULL;
 	rc = AS_OK;
 out:
-	agent_k8s_conn_free(c);
+	k8s_conn_free(c);
 	yaml_document_delete(&doc);
 	return rc;
 }
 
-int agent_k8s_kubeconfig_load(const char *path, struct agent_k8s_conn **out,
-			      char *errbuf, size_t errlen)
+int k8s_kubeconfig_load(const char *path, struct k8s_conn **out,
+			char *errbuf, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = NULL, *dir = NULL, *slash;
@@ -352,8 +352,8 @@ int agent_k8s_kubeconfig_load(const char *path, struct agent_k8s_conn **out,
 		*slash = '\0';
 	else
 		strcpy(dir, ".");
-	rc = agent_k8s_kubeconfig_parse(buf, n, slash == dir ? "/" : dir, out,
-					errbuf, errlen);
+	rc = k8s_kubeconfig_parse(buf, n, slash == dir ? "/" : dir, out,
+				  errbuf, errlen);
 out:
 	fclose(f);
 	free(buf);
