@@ -4,7 +4,7 @@
  *
  * The catalog (a->services) is the static catalog of the config followed
  * by one service per anysteer.io/hostname entry of the Kubernetes source
- * (agent/k8s.h): its ready endpoints on this node, its TTL, weight and
+ * (k8s/k8s.h): its ready endpoints on this node, its TTL, weight and
  * max-answers. A name in both keeps the static attributes and gets both
  * sets of endpoints. Without the source the catalog is the config's own
  * array, so nothing is copied. The merged array only points into the

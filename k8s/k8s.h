@@ -1,8 +1,16 @@
 /*
- * agent/k8s.h - endpoints from the Kubernetes API server (internal header
- * of agent/k8s*.c; the declarations move into agent/agent.h later).
+ * k8s/k8s.h - the Kubernetes API client: the one public header of k8s/.
  *
- * Design. Three layers, each testable on its own:
+ * Design. k8s/ knows the Kubernetes API and nothing of anysteer's
+ * daemon: it turns what the API server says about annotated Services and
+ * their EndpointSlices into a plain value, the endpoint set of this node
+ * (struct k8s_set), and hands each new set to its owner's callback. It
+ * depends on lib/ only and never includes an agent/ header; the agent's
+ * component agent/k8s_source.c turns the sets into catalog entries. New
+ * object kinds (Ingress, Gateway API) belong in the model and its set,
+ * not in the agent.
+ *
+ * Three layers, each testable on its own:
  *
  *  - The store (k8s_store, k8s_model.c) is a pure translator: JSON
  *    text of list responses and watch events in, an endpoint set out. It

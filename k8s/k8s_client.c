@@ -1,5 +1,5 @@
 /*
- * agent/k8s_client.c - list + watch of Services and EndpointSlices with
+ * k8s/k8s_client.c - list + watch of Services and EndpointSlices with
  * libcurl's multi interface on the caller's libuv loop.
  *
  * Design. libcurl owns the HTTP (TLS, chunked decoding, HTTP/2, connection

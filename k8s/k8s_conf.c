@@ -1,5 +1,5 @@
 /*
- * agent/k8s_conf.c - where the API server is and how to authenticate:
+ * k8s/k8s_conf.c - where the API server is and how to authenticate:
  * the in-cluster service account, or a kubeconfig file.
  *
  * Design. Both produce the same plain struct k8s_conn; the client

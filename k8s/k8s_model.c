@@ -1,5 +1,5 @@
 /*
- * agent/k8s_model.c - the pure translator: Service and EndpointSlice JSON
+ * k8s/k8s_model.c - the pure translator: Service and EndpointSlice JSON
  * in, the endpoint set of this node out.
  *
  * Design. The store keeps two tables sorted by "namespace/name": the

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_k8s_json.c - libFuzzer harness for the Kubernetes JSON
- * entry points (agent/k8s_model.c).
+ * entry points (k8s/k8s_model.c).
  *
  * Each input goes through a store that already holds one annotated
  * Service with a ready local endpoint: as a Service list and as an

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_k8s_kubeconfig.c - libFuzzer harness for the kubeconfig
- * reader (agent/k8s_conf.c). Success must yield a usable connection (an
+ * reader (k8s/k8s_conf.c). Success must yield a usable connection (an
  * http(s) server URL, consistent lengths); failure must leave no output
  * and a message.
  */
