@@ -134,9 +134,10 @@ struct k8s_store_stats {
 typedef struct k8s_store k8s_store_t;
 
 /* zone: "svc.example.net" (trailing dot optional); node_name: this node,
- * compared with the endpoints' nodeName. NULL with *err on failure. */
-k8s_store_t *k8s_store_new(const char *zone,
-			   const char *node_name, int *err);
+ * compared with the endpoints' nodeName. AS_OK, AS_EINVAL or AS_ENOMEM;
+ * *out is NULL on failure. */
+int k8s_store_new(const char *zone, const char *node_name,
+		  k8s_store_t **out);
 void k8s_store_free(k8s_store_t *store);
 
 /*

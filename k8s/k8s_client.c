@@ -821,8 +821,8 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 	c->conn.key_len = conn->key_len;
 	c->o.zone = c->zone;
 	c->o.node_name = c->node;
-	c->store = k8s_store_new(c->zone, c->node, &err);
-	if (!c->store)
+	err = k8s_store_new(c->zone, c->node, &c->store);
+	if (err)
 		goto fail;
 	c->multi = curl_multi_init();
 	if (!c->multi) {

@@ -668,32 +668,31 @@ static int upsert(k8s_store_t *store, int kind, const json_t *obj,
 	return rc;
 }
 
-k8s_store_t *k8s_store_new(const char *zone, const char *node_name,
-			   int *err)
+int k8s_store_new(const char *zone, const char *node_name,
+		  k8s_store_t **out)
 {
 	k8s_store_t *s;
 	size_t zl;
 
-	*err = AS_EINVAL;
+	*out = NULL;
 	if (!zone || !node_name || !*node_name)
-		return NULL;
+		return AS_EINVAL;
 	zl = strlen(zone);
 	if (zl && zone[zl - 1] == '.')
 		zl--;
 	if (!zl || zl > HOSTNAME_MAX - 2)
-		return NULL;
-	*err = AS_ENOMEM;
+		return AS_EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return NULL;
+		return AS_ENOMEM;
 	s->zone = lower_dup(zone, zl);
 	s->node = strdup(node_name);
 	if (!s->zone || !s->node) {
 		k8s_store_free(s);
-		return NULL;
+		return AS_ENOMEM;
 	}
-	*err = AS_OK;
-	return s;
+	*out = s;
+	return AS_OK;
 }
 
 void k8s_store_free(k8s_store_t *store)

@@ -110,11 +110,10 @@ static void step_list(k8s_store_t *st, int kind, const char *p, size_t n)
 
 static k8s_store_t *base_store(void)
 {
-	int err;
-	k8s_store_t *st = k8s_store_new("svc.example.net", "node-a", &err);
+	k8s_store_t *st;
 	struct k8s_event_info info;
 
-	CHECK(st);
+	CHECK(k8s_store_new("svc.example.net", "node-a", &st) == AS_OK);
 	CHECK(k8s_store_apply_event(st, K8S_SERVICES, base_svc,
 				    strlen(base_svc), &info) == AS_OK);
 	CHECK(k8s_store_apply_event(st, K8S_SLICES, base_slice,

@@ -19,11 +19,10 @@
 
 static k8s_store_t *new_store(void)
 {
-	int err;
-	k8s_store_t *s = k8s_store_new(ZONE ".", "node-a", &err);
+	k8s_store_t *s;
 
+	assert_int_equal(k8s_store_new(ZONE ".", "node-a", &s), AS_OK);
 	assert_non_null(s);
-	assert_int_equal(err, AS_OK);
 	return s;
 }
 
@@ -482,13 +481,16 @@ static void test_conflict(void **state)
 
 static void test_store_args(void **state)
 {
-	int err;
+	k8s_store_t *s = (void *)1;
 
-	assert_null(k8s_store_new("", "n", &err));
-	assert_int_equal(err, AS_EINVAL);
-	assert_null(k8s_store_new(".", "n", &err));
-	assert_null(k8s_store_new("z", "", &err));
-	assert_null(k8s_store_new(NULL, "n", &err));
+	assert_int_equal(k8s_store_new("", "n", &s), AS_EINVAL);
+	assert_null(s);
+	assert_int_not_equal(k8s_store_new(".", "n", &s), AS_OK);
+	assert_null(s);
+	assert_int_not_equal(k8s_store_new("z", "", &s), AS_OK);
+	assert_null(s);
+	assert_int_not_equal(k8s_store_new(NULL, "n", &s), AS_OK);
+	assert_null(s);
 }
 
 int main(void)
