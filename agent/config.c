@@ -42,7 +42,7 @@
 #include <yaml.h>
 
 #include "agent/agent.h"
-#include "agent/yamltree.h"
+#include "lib/yamltree.h"
 #include "lib/as.h"
 
 /* Refuse files larger than this: a configuration is kilobytes. */

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/yamltree.h"
+#include "lib/yamltree.h"
 #include "lib/as.h"
 
 struct agent_yt_node {

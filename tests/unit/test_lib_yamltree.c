@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <yaml.h>
 
-#include "agent/yamltree.h"
+#include "lib/yamltree.h"
 #include "lib/as.h"
 
 typedef struct agent_yt_node ynode;
