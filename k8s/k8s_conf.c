@@ -4,8 +4,9 @@
  *
  * Design. Both produce the same plain struct k8s_conn; the client
  * copies it and never looks at the environment itself. The kubeconfig
- * reader is deliberately small: it loads the YAML document with libyaml,
- * picks current-context (or the only context), and takes the cluster's
+ * reader is deliberately small: it reads the first YAML document into
+ * lib/'s compact tree (lib/yamltree.h, as the config loader does), picks
+ * current-context (or the only context), and takes the cluster's
  * server / certificate-authority(-data) / insecure-skip-tls-verify and
  * the user's token / tokenFile / client-certificate(-data) /
  * client-key(-data). Anything that needs to run code (exec, auth-provider)
@@ -22,6 +23,7 @@
 
 #include "k8s/k8s.h"
 #include "lib/as.h"
+#include "lib/yamltree.h"
 
 #define KUBECONFIG_MAX (4 << 20)
 
@@ -114,44 +116,53 @@ out:
 
 /* ---- kubeconfig ---------------------------------------------------------------- */
 
-static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map,
+/* One kubeconfig being read: the tree, where relative paths start, and
+ * where a message goes. */
+struct kc {
+	const struct as_yaml *t;
+	const char *dir;
+	char *errbuf;
+	size_t errlen;
+};
+
+typedef struct as_yaml_node ynode;
+
+static const ynode *map_get(const struct kc *k, const ynode *map,
 			    const char *key)
 {
-	if (!map || map->type != YAML_MAPPING_NODE)
+	if (!map || as_yaml_type(map) != AS_YAML_MAPPING)
 		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+	for (size_t i = 0; i < as_yaml_len(map); i++) {
+		const ynode *kn = as_yaml_key(k->t, map, i);
 
-		if (k && k->type == YAML_SCALAR_NODE &&
-		    !strcmp((const char *)k->data.scalar.value, key))
-			return yaml_document_get_node(doc, p->value);
+		if (as_yaml_type(kn) == AS_YAML_SCALAR &&
+		    !strcmp(as_yaml_str(k->t, kn, NULL), key))
+			return as_yaml_value(k->t, map, i);
 	}
 	return NULL;
 }
 
-static const char *scalar(yaml_node_t *n)
+static const char *scalar(const struct kc *k, const ynode *n)
 {
-	if (!n || n->type != YAML_SCALAR_NODE)
+	if (!n || as_yaml_type(n) != AS_YAML_SCALAR)
 		return NULL;
-	return (const char *)n->data.scalar.value;
+	return as_yaml_str(k->t, n, NULL);
 }
 
 /* The "field" mapping of the entry named name in the list at key. */
-static yaml_node_t *named(yaml_document_t *doc, yaml_node_t *root,
+static const ynode *named(const struct kc *k, const ynode *root,
 			  const char *list, const char *field, const char *name)
 {
-	yaml_node_t *seq = map_get(doc, root, list);
+	const ynode *seq = map_get(k, root, list);
 
-	if (!seq || seq->type != YAML_SEQUENCE_NODE)
+	if (!seq || as_yaml_type(seq) != AS_YAML_SEQUENCE)
 		return NULL;
-	for (yaml_node_item_t *i = seq->data.sequence.items.start;
-	     i < seq->data.sequence.items.top; i++) {
-		yaml_node_t *e = yaml_document_get_node(doc, *i);
-		const char *n = scalar(map_get(doc, e, "name"));
+	for (size_t i = 0; i < as_yaml_len(seq); i++) {
+		const ynode *e = as_yaml_item(k->t, seq, i);
+		const char *n = scalar(k, map_get(k, e, "name"));
 
 		if (n && name && !strcmp(n, name))
-			return map_get(doc, e, field);
+			return map_get(k, e, field);
 	}
 	return NULL;
 }
@@ -174,38 +185,34 @@ static int b64(const char *in, uint8_t **out, size_t *len)
 }
 
 /* A path or inline base64 pair: "x" and "x-data". */
-static int file_or_data(yaml_document_t *doc, yaml_node_t *m, const char *key,
-			const char *dir, char **path, uint8_t **data,
-			size_t *len, char *errbuf, size_t errlen)
+static int file_or_data(const struct kc *k, const ynode *m, const char *key,
+			char **path, uint8_t **data, size_t *len)
 {
 	char dkey[64];
-	const char *p = scalar(map_get(doc, m, key)), *d;
+	const char *p = scalar(k, map_get(k, m, key)), *d;
 
 	snprintf(dkey, sizeof(dkey), "%s-data", key);
-	d = scalar(map_get(doc, m, dkey));
+	d = scalar(k, map_get(k, m, dkey));
 	if (d && *d) {
 		int rc = b64(d, data, len);
 
 		if (rc == AS_EPARSE)
-			return fail(errbuf, errlen, "kubeconfig: %s is not base64", dkey);
+			return fail(k->errbuf, k->errlen, "kubeconfig: %s is not base64",
+				    dkey);
 		return rc;
 	}
 	if (p && *p) {
-		*path = path_join(dir, p);
+		*path = path_join(k->dir, p);
 		return *path ? AS_OK : AS_ENOMEM;
 	}
 	return AS_OK;
 }
 
-int k8s_kubeconfig_parse(const char *text, size_t len, const char *dir,
-			 struct k8s_conn **out, char *errbuf,
-			 size_t errlen)
+/* Step 1: the text into a tree (the first document only, as kubectl). */
+static int kc_load(const char *text, size_t len, struct as_yaml **out,
+		   char *errbuf, size_t errlen)
 {
 	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root, *ctx, *cluster, *user;
-	struct k8s_conn *c = NULL;
-	const char *name, *s;
 	int rc;
 
 	*out = NULL;
@@ -215,106 +222,138 @@ int k8s_kubeconfig_parse(const char *text, size_t len, const char *dir,
 	if (!yaml_parser_initialize(&parser))
 		return AS_ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
+	rc = as_yaml_load(&parser, out);
+	if (rc == AS_EPARSE)
 		rc = fail(errbuf, errlen, "kubeconfig:%zu: %s",
 			  parser.problem_mark.line + 1,
 			  parser.problem ? parser.problem : "YAML error");
-		yaml_parser_delete(&parser);
-		return rc;
-	}
 	yaml_parser_delete(&parser);
+	return rc;
+}
 
-	root = yaml_document_get_root_node(&doc);
-	if (!root || root->type != YAML_MAPPING_NODE) {
+/* Step 2: current-context (or the only context) to its cluster and user
+ * mappings; *user stays NULL when the context names none. */
+static int kc_context(const struct kc *k, const ynode *root,
+		      const ynode **cluster, const ynode **user)
+{
+	const ynode *ctx;
+	const char *name, *s;
+
+	*cluster = *user = NULL;
+	name = scalar(k, map_get(k, root, "current-context"));
+	if (!name || !*name) {
+		/* No current-context: accept a file with exactly one. */
+		const ynode *seq = map_get(k, root, "contexts");
+
+		if (seq && as_yaml_type(seq) == AS_YAML_SEQUENCE &&
+		    as_yaml_len(seq) == 1)
+			name = scalar(k, map_get(k, as_yaml_item(k->t, seq, 0),
+						 "name"));
+	}
+	if (!name)
+		return fail(k->errbuf, k->errlen, "kubeconfig: no current-context");
+	ctx = named(k, root, "contexts", "context", name);
+	if (!ctx)
+		return fail(k->errbuf, k->errlen,
+			    "kubeconfig: context \"%s\" not found", name);
+	s = scalar(k, map_get(k, ctx, "cluster"));
+	*cluster = named(k, root, "clusters", "cluster", s);
+	if (!*cluster)
+		return fail(k->errbuf, k->errlen,
+			    "kubeconfig: cluster \"%s\" not found", s ? s : "");
+	s = scalar(k, map_get(k, ctx, "user"));
+	*user = s ? named(k, root, "users", "user", s) : NULL;
+	if (s && !*user)
+		return fail(k->errbuf, k->errlen,
+			    "kubeconfig: user \"%s\" not found", s);
+	return AS_OK;
+}
+
+/* Step 3: the cluster's server URL and how to trust it. */
+static int kc_cluster(const struct kc *k, const ynode *cluster,
+		      struct k8s_conn *c)
+{
+	const char *s = scalar(k, map_get(k, cluster, "server"));
+
+	if (!s || (strncmp(s, "https://", 8) && strncmp(s, "http://", 7)) ||
+	    !strstr(s, "://")[3] || strstr(s, "://")[3] == '/')
+		return fail(k->errbuf, k->errlen, "kubeconfig: cluster server "
+			    "must be an http(s)://host URL");
+	c->server = strndup(s, strlen(s) - (s[strlen(s) - 1] == '/'));
+	if (!c->server)
+		return AS_ENOMEM;
+	s = scalar(k, map_get(k, cluster, "insecure-skip-tls-verify"));
+	c->insecure = s && !strcmp(s, "true");
+	return file_or_data(k, cluster, "certificate-authority", &c->ca_file,
+			    &c->ca_data, &c->ca_len);
+}
+
+/* Step 4: the user's credentials; nothing that runs code. */
+static int kc_user(const struct kc *k, const ynode *user, struct k8s_conn *c)
+{
+	const char *s;
+	int rc;
+
+	if (map_get(k, user, "exec") || map_get(k, user, "auth-provider"))
+		return fail(k->errbuf, k->errlen, "kubeconfig: exec and "
+			    "auth-provider users are not supported; use a token, "
+			    "tokenFile or client certificate");
+	s = scalar(k, map_get(k, user, "token"));
+	if (s && *s && !(c->token = strdup(s)))
+		return AS_ENOMEM;
+	s = scalar(k, map_get(k, user, "tokenFile"));
+	if (s && *s && !(c->token_file = path_join(k->dir, s)))
+		return AS_ENOMEM;
+	rc = file_or_data(k, user, "client-certificate", &c->cert_file,
+			  &c->cert_data, &c->cert_len);
+	if (!rc)
+		rc = file_or_data(k, user, "client-key", &c->key_file,
+				  &c->key_data, &c->key_len);
+	if (rc)
+		return rc;
+	if (!(c->cert_file || c->cert_data) != !(c->key_file || c->key_data))
+		return fail(k->errbuf, k->errlen, "kubeconfig: client-certificate "
+			    "and client-key go together");
+	return AS_OK;
+}
+
+int k8s_kubeconfig_parse(const char *text, size_t len, const char *dir,
+			 struct k8s_conn **out, char *errbuf, size_t errlen)
+{
+	struct as_yaml *t = NULL;
+	struct kc k = { .dir = dir, .errbuf = errbuf, .errlen = errlen };
+	const ynode *root, *cluster, *user;
+	struct k8s_conn *c = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = kc_load(text, len, &t, errbuf, errlen);
+	if (rc)
+		return rc;
+	k.t = t;
+	root = as_yaml_root(t);
+	if (!root || as_yaml_type(root) != AS_YAML_MAPPING) {
 		rc = fail(errbuf, errlen, "kubeconfig: not a mapping");
 		goto out;
 	}
-	name = scalar(map_get(&doc, root, "current-context"));
-	if (!name || !*name) {
-		/* No current-context: accept a file with exactly one. */
-		yaml_node_t *seq = map_get(&doc, root, "contexts");
-
-		if (seq && seq->type == YAML_SEQUENCE_NODE &&
-		    seq->data.sequence.items.top - seq->data.sequence.items.start == 1)
-			name = scalar(map_get(&doc, yaml_document_get_node(&doc,
-				*seq->data.sequence.items.start), "name"));
-	}
-	if (!name) {
-		rc = fail(errbuf, errlen, "kubeconfig: no current-context");
-		goto out;
-	}
-	ctx = named(&doc, root, "contexts", "context", name);
-	if (!ctx) {
-		rc = fail(errbuf, errlen, "kubeconfig: context \"%s\" not found", name);
-		goto out;
-	}
-	s = scalar(map_get(&doc, ctx, "cluster"));
-	cluster = named(&doc, root, "clusters", "cluster", s);
-	if (!cluster) {
-		rc = fail(errbuf, errlen, "kubeconfig: cluster \"%s\" not found",
-			  s ? s : "");
-		goto out;
-	}
-	s = scalar(map_get(&doc, ctx, "user"));
-	user = s ? named(&doc, root, "users", "user", s) : NULL;
-	if (s && !user) {
-		rc = fail(errbuf, errlen, "kubeconfig: user \"%s\" not found", s);
-		goto out;
-	}
-
-	rc = AS_ENOMEM;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		goto out;
-	s = scalar(map_get(&doc, cluster, "server"));
-	if (!s || (strncmp(s, "https://", 8) && strncmp(s, "http://", 7)) ||
-	    !strstr(s, "://")[3] || strstr(s, "://")[3] == '/') {
-		rc = fail(errbuf, errlen, "kubeconfig: cluster server must be an "
-			  "http(s)://host URL");
-		goto out;
-	}
-	c->server = strndup(s, strlen(s) - (s[strlen(s) - 1] == '/'));
-	if (!c->server)
-		goto out;
-	s = scalar(map_get(&doc, cluster, "insecure-skip-tls-verify"));
-	c->insecure = s && !strcmp(s, "true");
-	rc = file_or_data(&doc, cluster, "certificate-authority", dir, &c->ca_file,
-			  &c->ca_data, &c->ca_len, errbuf, errlen);
+	rc = kc_context(&k, root, &cluster, &user);
 	if (rc)
 		goto out;
-	if (user) {
-		if (map_get(&doc, user, "exec") || map_get(&doc, user, "auth-provider")) {
-			rc = fail(errbuf, errlen, "kubeconfig: exec and auth-provider "
-				  "users are not supported; use a token, tokenFile or "
-				  "client certificate");
-			goto out;
-		}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
 		rc = AS_ENOMEM;
-		s = scalar(map_get(&doc, user, "token"));
-		if (s && *s && !(c->token = strdup(s)))
-			goto out;
-		s = scalar(map_get(&doc, user, "tokenFile"));
-		if (s && *s && !(c->token_file = path_join(dir, s)))
-			goto out;
-		rc = file_or_data(&doc, user, "client-certificate", dir, &c->cert_file,
-				  &c->cert_data, &c->cert_len, errbuf, errlen);
-		if (!rc)
-			rc = file_or_data(&doc, user, "client-key", dir, &c->key_file,
-					  &c->key_data, &c->key_len, errbuf, errlen);
-		if (rc)
-			goto out;
-		if (!(c->cert_file || c->cert_data) != !(c->key_file || c->key_data)) {
-			rc = fail(errbuf, errlen, "kubeconfig: client-certificate and "
-				  "client-key go together");
-			goto out;
-		}
+		goto out;
 	}
+	rc = kc_cluster(&k, cluster, c);
+	if (!rc && user)
+		rc = kc_user(&k, user, c);
+	if (rc)
+		goto out;
 	*out = c;
 	c = NULL;
-	rc = AS_OK;
 out:
 	k8s_conn_free(c);
-	yaml_document_delete(&doc);
+	as_yaml_free(t);
 	return rc;
 }
 
