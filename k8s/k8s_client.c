@@ -423,55 +423,30 @@ static void buf_reset(struct watcher *w)
 	}
 }
 
-static int start_request(struct watcher *w, const char *query, long timeout_ms)
+/* Accept and, with a token, Authorization; NULL on memory. */
+static struct curl_slist *request_headers(const k8s_client_t *c)
 {
-	k8s_client_t *c = w->c;
-	const struct k8s_conn *cn = &c->conn;
-	char *url = NULL, *auth = NULL;
-	CURL *e;
+	const char *token = c->token ? c->token : c->conn.token;
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
+	struct curl_slist *h;
+	char *auth;
 
-	refresh_token(c, false);
-	buf_reset(w);
-	w->gone = w->stream_error = false;
-	w->events = 0;
-	w->started_ms = as_now_ms();
-	e = curl_easy_init();
-	if (!e || asprintf(&url, "%s%s?%s", cn->server, w->path, query) < 0) {
-		url = NULL;
-		goto fail;
+	if (!hdrs || !token)
+		return hdrs;
+	if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+		curl_slist_free_all(hdrs);
+		return NULL;
 	}
-	w->hdrs = curl_slist_append(NULL, "Accept: application/json");
-	if (c->token || cn->token) {
-		if (asprintf(&auth, "Authorization: Bearer %s",
-			     c->token ? c->token : cn->token) < 0) {
-			auth = NULL;
-			goto fail;
-		}
-		struct curl_slist *h = curl_slist_append(w->hdrs, auth);
+	h = curl_slist_append(hdrs, auth);
+	free(auth);
+	if (!h)
+		curl_slist_free_all(hdrs);
+	return h;
+}
 
-		if (!h)
-			goto fail;
-		w->hdrs = h;
-	}
-	if (!w->hdrs)
-		goto fail;
-	curl_easy_setopt(e, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->hdrs);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "anysteerd/" PACKAGE_VERSION);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, w);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, w);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+/* How to trust the server and who we are to it. */
+static void set_tls(CURL *e, const struct k8s_conn *cn)
+{
 	if (cn->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, cn->ca_file);
 	if (cn->ca_data) {
@@ -497,6 +472,46 @@ static int start_request(struct watcher *w, const char *query, long timeout_ms)
 
 		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
 	}
+}
+
+static int start_request(struct watcher *w, const char *query, long timeout_ms)
+{
+	k8s_client_t *c = w->c;
+	const struct k8s_conn *cn = &c->conn;
+	char *url = NULL;
+	CURL *e;
+
+	refresh_token(c, false);
+	buf_reset(w);
+	w->gone = w->stream_error = false;
+	w->events = 0;
+	w->started_ms = as_now_ms();
+	e = curl_easy_init();
+	if (!e || asprintf(&url, "%s%s?%s", cn->server, w->path, query) < 0) {
+		url = NULL;
+		goto fail;
+	}
+	w->hdrs = request_headers(c);
+	if (!w->hdrs)
+		goto fail;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->hdrs);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "anysteerd/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, w);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, w);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	set_tls(e, cn);
 	/* A watch ends after timeoutSeconds on the server; the client-side
 	 * limit is only a safety net against a silent, half-open stream. */
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -505,7 +520,6 @@ static int start_request(struct watcher *w, const char *query, long timeout_ms)
 	w->easy = e;
 	as_debug("k8s: GET %s", url);
 	free(url);
-	free(auth);
 	return 0;
 fail:
 	as_err("k8s: %s: cannot start a request", w->what);
@@ -514,7 +528,6 @@ fail:
 	curl_slist_free_all(w->hdrs);
 	w->hdrs = NULL;
 	free(url);
-	free(auth);
 	return -1;
 }
 
@@ -687,6 +700,31 @@ static void list_page_done(struct watcher *w)
 	start_watch(w);
 }
 
+/* Why a request failed, for the log: the transport error, the size
+ * limit, or the HTTP status with the Status message if the body has one. */
+static void failure_reason(const struct watcher *w, CURLcode res, long code,
+			   char *why, size_t len)
+{
+	const char *m;
+	int ml = 0;
+
+	if (res != CURLE_OK && !(res == CURLE_WRITE_ERROR && w->too_big)) {
+		snprintf(why, len, "%s", curl_easy_strerror(res));
+		return;
+	}
+	if (w->too_big) {
+		snprintf(why, len, "response larger than %zu bytes", w->c->o.max_body);
+		return;
+	}
+	m = w->buf ? strstr(w->buf, "\"message\":\"") : NULL;
+	if (m) {
+		m += 11;
+		ml = (int)strcspn(m, "\"");
+	}
+	snprintf(why, len, "HTTP %ld%s%.*s", code, m ? ": " : "",
+		 AS_MIN(ml, 100), m ? m : "");
+}
+
 static void transfer_done(struct watcher *w, CURLcode res)
 {
 	k8s_client_t *c = w->c;
@@ -749,28 +787,74 @@ static void transfer_done(struct watcher *w, CURLcode res)
 		c->st.unauthorized++;
 		refresh_token(c, true);
 	}
-	if (res != CURLE_OK && !(res == CURLE_WRITE_ERROR && w->too_big)) {
-		snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
-	} else if (w->too_big) {
-		snprintf(why, sizeof(why), "response larger than %zu bytes", c->o.max_body);
-	} else {
-		/* Show the Status message if the body has one. */
-		const char *m = w->buf ? strstr(w->buf, "\"message\":\"") : NULL;
-		int ml = 0;
-
-		if (m) {
-			m += 11;
-			ml = (int)strcspn(m, "\"");
-		}
-		snprintf(why, sizeof(why), "HTTP %ld%s%.*s", code, m ? ": " : "",
-			 AS_MIN(ml, 100), m ? m : "");
-	}
+	failure_reason(w, res, code, why, sizeof(why));
 	if (w->state == W_WATCH && w->events > 0)
 		w->backoff_ms = c->o.backoff_min_ms;	/* it was working */
 	backoff(w, why);
 }
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
+
+/* 0 in the options means the default. */
+static void opts_defaults(struct k8s_client_opts *o)
+{
+	if (!o->backoff_min_ms)
+		o->backoff_min_ms = 500;
+	if (!o->backoff_max_ms)
+		o->backoff_max_ms = 30000;
+	if (o->backoff_max_ms < o->backoff_min_ms)
+		o->backoff_max_ms = o->backoff_min_ms;
+	if (!o->connect_timeout_ms)
+		o->connect_timeout_ms = 10000;
+	if (!o->max_body)
+		o->max_body = 64u << 20;
+	if (!o->list_limit)
+		o->list_limit = 500;
+}
+
+/* A deep copy of the caller's connection; -1 on memory (what was
+ * copied is freed by destroy()). */
+static int conn_copy(struct k8s_conn *d, const struct k8s_conn *s)
+{
+	if (dup_str(s->server, &d->server) ||
+	    dup_str(s->ca_file, &d->ca_file) ||
+	    dup_bytes(s->ca_data, s->ca_len, &d->ca_data) ||
+	    dup_str(s->token, &d->token) ||
+	    dup_str(s->token_file, &d->token_file) ||
+	    dup_str(s->cert_file, &d->cert_file) ||
+	    dup_str(s->key_file, &d->key_file) ||
+	    dup_bytes(s->cert_data, s->cert_len, &d->cert_data) ||
+	    dup_bytes(s->key_data, s->key_len, &d->key_data))
+		return -1;
+	d->ca_len = s->ca_len;
+	d->cert_len = s->cert_len;
+	d->key_len = s->key_len;
+	return 0;
+}
+
+/* One watcher per kind, each with its backoff timer. */
+static void watchers_init(k8s_client_t *c)
+{
+	static const char *const paths[K8S_N_KINDS] = {
+		"/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices",
+	};
+	static const char *const whats[K8S_N_KINDS] = {
+		"services", "endpointslices",
+	};
+
+	for (int k = 0; k < K8S_N_KINDS; k++) {
+		struct watcher *w = &c->w[k];
+
+		w->c = c;
+		w->kind = k;
+		w->path = paths[k];
+		w->what = whats[k];
+		w->backoff_ms = c->o.backoff_min_ms;
+		uv_timer_init(c->loop, &w->timer);
+		w->timer.data = w;
+		c->open_handles++;
+	}
+}
 
 int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 		   const struct k8s_client_opts *opts,
@@ -788,37 +872,15 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 		return AS_ENOMEM;
 	c->loop = loop;
 	c->o = *opts;
-	if (!c->o.backoff_min_ms)
-		c->o.backoff_min_ms = 500;
-	if (!c->o.backoff_max_ms)
-		c->o.backoff_max_ms = 30000;
-	if (c->o.backoff_max_ms < c->o.backoff_min_ms)
-		c->o.backoff_max_ms = c->o.backoff_min_ms;
-	if (!c->o.connect_timeout_ms)
-		c->o.connect_timeout_ms = 10000;
-	if (!c->o.max_body)
-		c->o.max_body = 64u << 20;
-	if (!c->o.list_limit)
-		c->o.list_limit = 500;
+	opts_defaults(&c->o);
 	c->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
 	if (!c->rng)
 		c->rng = 1;
-	if (dup_str(conn->server, &c->conn.server) ||
-	    dup_str(conn->ca_file, &c->conn.ca_file) ||
-	    dup_bytes(conn->ca_data, conn->ca_len, &c->conn.ca_data) ||
-	    dup_str(conn->token, &c->conn.token) ||
-	    dup_str(conn->token_file, &c->conn.token_file) ||
-	    dup_str(conn->cert_file, &c->conn.cert_file) ||
-	    dup_str(conn->key_file, &c->conn.key_file) ||
-	    dup_bytes(conn->cert_data, conn->cert_len, &c->conn.cert_data) ||
-	    dup_bytes(conn->key_data, conn->key_len, &c->conn.key_data) ||
-	    dup_str(opts->zone, &c->zone) || dup_str(opts->node_name, &c->node)) {
+	if (conn_copy(&c->conn, conn) || dup_str(opts->zone, &c->zone) ||
+	    dup_str(opts->node_name, &c->node)) {
 		err = AS_ENOMEM;
 		goto fail;
 	}
-	c->conn.ca_len = conn->ca_len;
-	c->conn.cert_len = conn->cert_len;
-	c->conn.key_len = conn->key_len;
 	c->o.zone = c->zone;
 	c->o.node_name = c->node;
 	err = k8s_store_new(c->zone, c->node, &c->store);
@@ -838,24 +900,7 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 	uv_timer_init(loop, &c->notify_timer);
 	c->curl_timer.data = c->notify_timer.data = c;
 	c->open_handles = 2;
-	static const char *const paths[K8S_N_KINDS] = {
-		"/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices",
-	};
-	static const char *const whats[K8S_N_KINDS] = {
-		"services", "endpointslices",
-	};
-	for (int k = 0; k < K8S_N_KINDS; k++) {
-		struct watcher *w = &c->w[k];
-
-		w->c = c;
-		w->kind = k;
-		w->path = paths[k];
-		w->what = whats[k];
-		w->backoff_ms = c->o.backoff_min_ms;
-		uv_timer_init(loop, &w->timer);
-		w->timer.data = w;
-		c->open_handles++;
-	}
+	watchers_init(c);
 	*out = c;
 	return AS_OK;
 fail:

@@ -414,13 +414,78 @@ bad:
 	return -1;
 }
 
+/* The TTL, weight and max-answers annotations. -1 (logged) if one is out
+ * of range or not a string. */
+static int parse_attrs(const char *key, const json_t *ann, struct svc_rec *r)
+{
+	const char *s;
+
+	r->weight = K8S_DEFAULT_WEIGHT;
+	if (get_str(ann, K8S_ANN_TTL, &s) ||
+	    (s && parse_u32(s, 1, 86400, &r->ttl))) {
+		as_warn("k8s: service %s: %s must be 1..86400", key, K8S_ANN_TTL);
+		return -1;
+	}
+	if (get_str(ann, K8S_ANN_WEIGHT, &s) ||
+	    (s && parse_u32(s, 0, 65535, &r->weight))) {
+		as_warn("k8s: service %s: %s must be 0..65535", key, K8S_ANN_WEIGHT);
+		return -1;
+	}
+	if (get_str(ann, K8S_ANN_MAX_ANSWERS, &s) ||
+	    (s && parse_u32(s, 1, 64, &r->max_answers))) {
+		as_warn("k8s: service %s: %s must be 1..64", key, K8S_ANN_MAX_ANSWERS);
+		return -1;
+	}
+	return 0;
+}
+
+/* The comma-separated hostname annotation: the names in the zone, each
+ * once (r->n_hostnames may end up 0). -1 if there are too many or on
+ * memory. */
+static int parse_hostnames(k8s_store_t *store, const char *key,
+			   const char *hn, struct svc_rec *r)
+{
+	/* Count the commas for the array size. */
+	size_t cap = 1;
+
+	for (const char *c = hn; *c; c++)
+		cap += *c == ',';
+	if (cap > 64) {
+		as_warn("k8s: service %s: more than 64 hostnames", key);
+		return -1;
+	}
+	r->hostnames = calloc(cap, sizeof(char *));
+	if (!r->hostnames)
+		return -1;
+	for (const char *p = hn;;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char *name = zone_name(store, key, p, n);
+
+		if (name) {
+			bool dup = false;
+
+			for (size_t i = 0; i < r->n_hostnames; i++)
+				dup |= !strcmp(r->hostnames[i], name);
+			if (dup)
+				free(name);
+			else
+				r->hostnames[r->n_hostnames++] = name;
+		}
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
 /* Parses a Service. Returns 0 with *out a record (or NULL when the Service
  * is not ours), or -1 if malformed. */
 static int parse_service(k8s_store_t *store, const char *key,
 			 const json_t *obj, struct svc_rec **out)
 {
 	json_t *md, *ann, *spec, *ports = NULL;
-	const char *hn, *type = NULL, *s;
+	const char *hn, *type = NULL;
 	struct svc_rec *r = NULL;
 
 	*out = NULL;
@@ -447,58 +512,14 @@ static int parse_service(k8s_store_t *store, const char *key,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -1;
-	r->weight = K8S_DEFAULT_WEIGHT;
-	if (get_str(ann, K8S_ANN_TTL, &s) ||
-	    (s && parse_u32(s, 1, 86400, &r->ttl))) {
-		as_warn("k8s: service %s: %s must be 1..86400", key, K8S_ANN_TTL);
+	if (parse_attrs(key, ann, r))
 		goto bad;
-	}
-	if (get_str(ann, K8S_ANN_WEIGHT, &s) ||
-	    (s && parse_u32(s, 0, 65535, &r->weight))) {
-		as_warn("k8s: service %s: %s must be 0..65535", key, K8S_ANN_WEIGHT);
-		goto bad;
-	}
-	if (get_str(ann, K8S_ANN_MAX_ANSWERS, &s) ||
-	    (s && parse_u32(s, 1, 64, &r->max_answers))) {
-		as_warn("k8s: service %s: %s must be 1..64", key, K8S_ANN_MAX_ANSWERS);
-		goto bad;
-	}
 	if (ports && parse_ports(ports, true, &r->ports, &r->n_ports)) {
 		as_warn("k8s: service %s: bad spec.ports", key);
 		goto bad;
 	}
-
-	/* Hostnames: count the commas for the array size. */
-	size_t cap = 1;
-
-	for (const char *c = hn; *c; c++)
-		cap += *c == ',';
-	if (cap > 64) {
-		as_warn("k8s: service %s: more than 64 hostnames", key);
+	if (parse_hostnames(store, key, hn, r))
 		goto bad;
-	}
-	r->hostnames = calloc(cap, sizeof(char *));
-	if (!r->hostnames)
-		goto bad;
-	for (const char *p = hn;;) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		char *name = zone_name(store, key, p, n);
-
-		if (name) {
-			bool dup = false;
-
-			for (size_t i = 0; i < r->n_hostnames; i++)
-				dup |= !strcmp(r->hostnames[i], name);
-			if (dup)
-				free(name);
-			else
-				r->hostnames[r->n_hostnames++] = name;
-		}
-		if (!e)
-			break;
-		p = e + 1;
-	}
 	if (!r->n_hostnames) {
 		/* Annotated, but for other zones only: not ours. */
 		svc_free(r);
@@ -512,6 +533,73 @@ bad:
 }
 
 /* ---- EndpointSlice -------------------------------------------------------------- */
+
+/* Appends one endpoint of this node to r (*cap: r->eps' room). */
+static int add_endpoint(struct slice_rec *r, size_t *cap, int family,
+			const uint8_t *addr, const char *pod)
+{
+	if (r->n_eps == *cap) {
+		size_t nc = *cap ? *cap * 2 : 4;
+		struct k8s_endpoint *v = realloc(r->eps, nc * sizeof(*v));
+
+		if (!v)
+			return -1;
+		r->eps = v;
+		*cap = nc;
+	}
+	struct k8s_endpoint *e = &r->eps[r->n_eps];
+	char txt[INET6_ADDRSTRLEN];
+
+	memset(e, 0, sizeof(*e));
+	e->family = family;
+	memcpy(e->addr, addr, family == AF_INET6 ? 16 : 4);
+	inet_ntop(family, addr, txt, sizeof(txt));
+	e->address = strdup(txt);
+	e->pod = strdup(pod ? pod : "");
+	r->n_eps++;
+	return e->address && e->pod ? 0 : -1;
+}
+
+/* One element of a slice's endpoints: every address is validated, and
+ * kept when the endpoint is ready on this node. -1 if malformed. */
+static int parse_endpoint(const k8s_store_t *store, int family,
+			  const json_t *ep, struct slice_rec *r, size_t *cap)
+{
+	json_t *addrs, *cond, *ref, *rd;
+	const char *node, *pod = NULL;
+	bool ready = true;
+
+	if (!json_is_object(ep) ||
+	    get_typed(ep, "addresses", JSON_ARRAY, &addrs) ||
+	    get_typed(ep, "conditions", JSON_OBJECT, &cond) ||
+	    get_typed(ep, "targetRef", JSON_OBJECT, &ref) ||
+	    get_str(ep, "nodeName", &node) ||
+	    (ref && get_str(ref, "name", &pod)))
+		return -1;
+	/* "ready": nil means true (discovery.k8s.io/v1). */
+	rd = cond ? json_object_get(cond, "ready") : NULL;
+	if (rd && !json_is_null(rd)) {
+		if (!json_is_boolean(rd))
+			return -1;
+		ready = json_is_true(rd);
+	}
+	if (!addrs || json_array_size(addrs) == 0)
+		return -1;
+	/* Validate every address even when not ours, so a bad slice
+	 * is rejected the same way on every node. */
+	for (size_t j = 0; j < json_array_size(addrs); j++) {
+		const char *a = json_string_value(json_array_get(addrs, j));
+		uint8_t buf[16];
+
+		if (!a || inet_pton(family, a, buf) != 1)
+			return -1;
+		if (!ready || !node || strcmp(node, store->node))
+			continue;
+		if (add_endpoint(r, cap, family, buf, pod))
+			return -1;
+	}
+	return 0;
+}
 
 static int parse_slice(k8s_store_t *store, const char *key,
 		       const json_t *obj, struct slice_rec **out)
@@ -559,60 +647,9 @@ static int parse_slice(k8s_store_t *store, const char *key,
 
 	if (n > 10000)
 		goto bad;
-	for (size_t i = 0; i < n; i++) {
-		json_t *ep = json_array_get(eps, i), *addrs, *cond, *ref, *rd;
-		const char *node, *pod = NULL;
-		bool ready = true;
-
-		if (!json_is_object(ep) ||
-		    get_typed(ep, "addresses", JSON_ARRAY, &addrs) ||
-		    get_typed(ep, "conditions", JSON_OBJECT, &cond) ||
-		    get_typed(ep, "targetRef", JSON_OBJECT, &ref) ||
-		    get_str(ep, "nodeName", &node) ||
-		    (ref && get_str(ref, "name", &pod)))
+	for (size_t i = 0; i < n; i++)
+		if (parse_endpoint(store, family, json_array_get(eps, i), r, &cap))
 			goto bad;
-		/* "ready": nil means true (discovery.k8s.io/v1). */
-		rd = cond ? json_object_get(cond, "ready") : NULL;
-		if (rd && !json_is_null(rd)) {
-			if (!json_is_boolean(rd))
-				goto bad;
-			ready = json_is_true(rd);
-		}
-		if (!addrs || json_array_size(addrs) == 0)
-			goto bad;
-		/* Validate every address even when not ours, so a bad slice
-		 * is rejected the same way on every node. */
-		for (size_t j = 0; j < json_array_size(addrs); j++) {
-			const char *a = json_string_value(json_array_get(addrs, j));
-			uint8_t buf[16];
-
-			if (!a || inet_pton(family, a, buf) != 1)
-				goto bad;
-			if (!ready || !node || strcmp(node, store->node))
-				continue;
-			if (r->n_eps == cap) {
-				size_t nc = cap ? cap * 2 : 4;
-				struct k8s_endpoint *v = realloc(r->eps, nc * sizeof(*v));
-
-				if (!v)
-					goto bad;
-				r->eps = v;
-				cap = nc;
-			}
-			struct k8s_endpoint *e = &r->eps[r->n_eps];
-			char txt[INET6_ADDRSTRLEN];
-
-			memset(e, 0, sizeof(*e));
-			e->family = family;
-			memcpy(e->addr, buf, family == AF_INET6 ? 16 : 4);
-			inet_ntop(family, buf, txt, sizeof(txt));
-			e->address = strdup(txt);
-			e->pod = strdup(pod ? pod : "");
-			r->n_eps++;
-			if (!e->address || !e->pod)
-				goto bad;
-		}
-	}
 	if (!r->n_eps) {
 		slice_free(r);
 		return 0;
