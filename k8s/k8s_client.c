@@ -829,6 +829,7 @@ static int conn_copy(struct k8s_conn *d, const struct k8s_conn *s)
 	d->ca_len = s->ca_len;
 	d->cert_len = s->cert_len;
 	d->key_len = s->key_len;
+	d->insecure = s->insecure;
 	return 0;
 }
 

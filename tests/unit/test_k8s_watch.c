@@ -712,6 +712,28 @@ static void test_in_cluster_tls(void **state)
 	k8s_conn_free(conn);
 }
 
+/* insecure-skip-tls-verify: with it the client talks to a server whose
+ * certificate nothing vouches for (the flag used to be lost when the
+ * client copied the connection). */
+static void test_insecure_skip_verify(void **state)
+{
+	struct t *t = *state;
+	struct k8s_conn conn = { 0 };
+	char server[64];
+
+	if (!t->port)
+		skip();	/* no openssl to make certificates */
+	ctl_apply_file(t, "service-web.json");
+	ctl_apply_file(t, "endpointslice-web.json");
+	snprintf(server, sizeof(server), "https://[::1]:%d", t->port);
+	conn.server = server;
+	conn.token_file = t->token_path;
+	conn.insecure = true;
+	client_start_conn(t, &conn, 0);
+	assert_true(wait_for(t, c_updates, 1, NULL));
+	assert_int_equal(n_eps(t, "web"), 2);
+}
+
 /* A response larger than max_body is cut off and counted; the client
  * retries rather than parse half of it, and stays unsynced. */
 static void test_oversized_response(void **state)
@@ -740,6 +762,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unauthorized_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_cluster_tls, setup_tls, teardown),
+		cmocka_unit_test_setup_teardown(test_insecure_skip_verify, setup_tls, teardown),
 	};
 	const char *lvl = getenv("K8S_TEST_LOG");
 
