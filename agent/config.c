@@ -10,7 +10,7 @@
  * SECTION row that points at the section's own table.
  *
  * The loader reads the file into a compact tree built from libyaml's
- * event stream (agent/yamltree.h), in which each node keeps its line at
+ * event stream (lib/yamltree.h), in which each node keeps its line at
  * a few times less memory than libyaml's document API, then walks the
  * schema, not the document: unknown keys are reported (with the nearest
  * valid key when one is close) and never descended into, so the work done
@@ -42,7 +42,7 @@
 #include <yaml.h>
 
 #include "agent/agent.h"
-#include "agent/yamltree.h"
+#include "lib/yamltree.h"
 #include "lib/as.h"
 
 /* Refuse files larger than this: a configuration is kilobytes. */
@@ -104,7 +104,7 @@ struct cfg_item {
 };
 
 struct cfg_where {
-	const struct agent_yt_node *map; /* the section's map, NULL if absent */
+	const struct as_yaml_node *map; /* the section's map, NULL if absent */
 	const char *path;	/* "dns", "services[3]" */
 	size_t line;		/* of the section's key (its map if a list
 				 * item), or of its parent if absent */
@@ -126,7 +126,7 @@ struct cfg_msg {
 
 struct cfg_ctx {
 	const char *file;
-	const struct agent_yt *doc;
+	const struct as_yaml *doc;
 	struct agent_config *root;
 	unsigned char *seen;	/* maps and lists already walked */
 	char *buf;		/* the caller's errbuf */
@@ -263,22 +263,22 @@ static void oom(struct cfg_ctx *ctx)
 
 /* ---- YAML node helpers ----------------------------------------------------- */
 
-static size_t line_of(const struct agent_yt_node *n)
+static size_t line_of(const struct as_yaml_node *n)
 {
-	return n ? agent_yt_line(n) : 1;
+	return n ? as_yaml_line(n) : 1;
 }
 
-static bool is_type(const struct agent_yt_node *n, enum agent_yt_type t)
+static bool is_type(const struct as_yaml_node *n, enum as_yaml_type t)
 {
-	return agent_yt_type(n) == t;
+	return as_yaml_type(n) == t;
 }
 
-static const char *kind(const struct agent_yt_node *n)
+static const char *kind(const struct as_yaml_node *n)
 {
-	switch (agent_yt_type(n)) {
-	case AGENT_YT_MAPPING:
+	switch (as_yaml_type(n)) {
+	case AS_YAML_MAPPING:
 		return "a map";
-	case AGENT_YT_SEQUENCE:
+	case AS_YAML_SEQUENCE:
 		return "a list";
 	default:
 		return "a scalar";
@@ -287,19 +287,19 @@ static const char *kind(const struct agent_yt_node *n)
 
 /* The text of a scalar node and, if len, its length (NULs may sit
  * inside it). */
-static const char *scalar(struct cfg_ctx *ctx, const struct agent_yt_node *n,
+static const char *scalar(struct cfg_ctx *ctx, const struct as_yaml_node *n,
 			  size_t *len)
 {
-	return agent_yt_str(ctx->doc, n, len);
+	return as_yaml_str(ctx->doc, n, len);
 }
 
 /* `key:` with nothing, `~` and `null` leave the key at its default. */
-static bool is_null(struct cfg_ctx *ctx, const struct agent_yt_node *n)
+static bool is_null(struct cfg_ctx *ctx, const struct as_yaml_node *n)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
 
-	if (!n || !is_type(n, AGENT_YT_SCALAR) ||
-	    agent_yt_style(n) != YAML_PLAIN_SCALAR_STYLE)
+	if (!n || !is_type(n, AS_YAML_SCALAR) ||
+	    as_yaml_style(n) != YAML_PLAIN_SCALAR_STYLE)
 		return false;
 	for (size_t i = 0; i < AS_ARRAY_SIZE(nulls); i++)
 		if (strcmp(scalar(ctx, n, NULL), nulls[i]) == 0)
@@ -307,41 +307,41 @@ static bool is_null(struct cfg_ctx *ctx, const struct agent_yt_node *n)
 	return false;
 }
 
-static const struct agent_yt_node *map_get(struct cfg_ctx *ctx,
-					   const struct agent_yt_node *map,
-					   const char *key)
+static const struct as_yaml_node *map_get(struct cfg_ctx *ctx,
+					  const struct as_yaml_node *map,
+					  const char *key)
 {
-	if (!map || !is_type(map, AGENT_YT_MAPPING))
+	if (!map || !is_type(map, AS_YAML_MAPPING))
 		return NULL;
-	for (size_t i = 0, n = agent_yt_len(map); i < n; i++) {
-		const struct agent_yt_node *k = agent_yt_key(ctx->doc, map, i);
-		if (is_type(k, AGENT_YT_SCALAR) &&
+	for (size_t i = 0, n = as_yaml_len(map); i < n; i++) {
+		const struct as_yaml_node *k = as_yaml_key(ctx->doc, map, i);
+		if (is_type(k, AS_YAML_SCALAR) &&
 		    strcmp(scalar(ctx, k, NULL), key) == 0)
-			return agent_yt_value(ctx->doc, map, i);
+			return as_yaml_value(ctx->doc, map, i);
 	}
 	return NULL;
 }
 
 /* Item i of a list; NULL if seq is absent, not a list or too short. */
-static const struct agent_yt_node *seq_get(struct cfg_ctx *ctx,
-					   const struct agent_yt_node *seq,
-					   size_t i)
+static const struct as_yaml_node *seq_get(struct cfg_ctx *ctx,
+					  const struct as_yaml_node *seq,
+					  size_t i)
 {
-	return agent_yt_item(ctx->doc, seq, i);
+	return as_yaml_item(ctx->doc, seq, i);
 }
 
 /* Line of map[key] if it is there, else the section's own line. */
 static size_t key_line(struct cfg_ctx *ctx, const struct cfg_where *w,
 		       const char *key)
 {
-	const struct agent_yt_node *v = map_get(ctx, w->map, key);
+	const struct as_yaml_node *v = map_get(ctx, w->map, key);
 	return v ? line_of(v) : w->line;
 }
 
-static bool has_key(struct cfg_ctx *ctx, const struct agent_yt_node *map,
+static bool has_key(struct cfg_ctx *ctx, const struct as_yaml_node *map,
 		    const char *key)
 {
-	const struct agent_yt_node *v = map_get(ctx, map, key);
+	const struct as_yaml_node *v = map_get(ctx, map, key);
 	return v && !is_null(ctx, v);
 }
 
@@ -350,16 +350,16 @@ static bool has_key(struct cfg_ctx *ctx, const struct agent_yt_node *map,
  * list could multiply the work (a list of aliases of lists of aliases), so
  * each container is walked once; scalars may be aliased freely.
  */
-static bool enter(struct cfg_ctx *ctx, const struct agent_yt_node *n,
+static bool enter(struct cfg_ctx *ctx, const struct as_yaml_node *n,
 		  const char *path)
 {
-	size_t i = agent_yt_index(ctx->doc, n);
+	size_t i = as_yaml_index(ctx->doc, n);
 
 	if (ctx->seen[i]) {
 		cfg_error(ctx, line_of(n), path,
 			  "repeats, through an alias, the %s at this line; "
 			  "aliases of maps and lists are not supported",
-			  is_type(n, AGENT_YT_MAPPING) ? "map" : "list");
+			  is_type(n, AS_YAML_MAPPING) ? "map" : "list");
 		return false;
 	}
 	ctx->seen[i] = 1;
@@ -703,7 +703,7 @@ static void store_scalar(const struct cfg_item *it, char *base,
 /* ---- the walk ------------------------------------------------------------- */
 
 static void load_section(struct cfg_ctx *ctx, const struct cfg_section *sec,
-			 char *base, const struct agent_yt_node *map,
+			 char *base, const struct as_yaml_node *map,
 			 const char *path, size_t line);
 
 /* Key paths are built through vsnprintf: a path that does not fit is
@@ -752,7 +752,7 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 static void unknown_key(struct cfg_ctx *ctx, const struct cfg_section *sec,
-			const struct agent_yt_node *key, const char *path)
+			const struct as_yaml_node *key, const char *path)
 {
 	size_t best_d = SIZE_MAX, n;
 	const char *name = scalar(ctx, key, &n), *best = NULL;
@@ -775,23 +775,23 @@ static void unknown_key(struct cfg_ctx *ctx, const struct cfg_section *sec,
 /* val NULL stands for the item's default: one double-quoted scalar (so
  * never null) at `line`. */
 static void load_list(struct cfg_ctx *ctx, const struct cfg_item *it,
-		      char *base, const struct agent_yt_node *val,
+		      char *base, const struct as_yaml_node *val,
 		      const char *path, size_t line)
 {
-	const struct agent_yt_node *seq = NULL;
+	const struct as_yaml_node *seq = NULL;
 	size_t n = 1;
 	char ip[CFG_PATH_MAX];
 
-	if (val && is_type(val, AGENT_YT_MAPPING)) {
+	if (val && is_type(val, AS_YAML_MAPPING)) {
 		cfg_error(ctx, line_of(val), path,
 			  "expected a list, got a map");
 		return;
 	}
-	if (val && is_type(val, AGENT_YT_SEQUENCE)) {
+	if (val && is_type(val, AS_YAML_SEQUENCE)) {
 		if (!enter(ctx, val, path))
 			return;
 		seq = val;
-		n = agent_yt_len(val);
+		n = as_yaml_len(val);
 	}	/* else a single scalar: a list of one */
 	if (n == 0) {
 		if (it->flags & CFG_NONEMPTY)
@@ -817,14 +817,14 @@ static void load_list(struct cfg_ctx *ctx, const struct cfg_item *it,
 
 	for (size_t i = 0; i < n; i++) {
 		struct cfg_val v;
-		const struct agent_yt_node *e = seq ? seq_get(ctx, seq, i) : val;
+		const struct as_yaml_node *e = seq ? seq_get(ctx, seq, i) : val;
 		const char *text = it->def;
 		size_t len = e ? 0 : strlen(it->def), eline = line;
 		if (seq)
 			pathf(ip, "%s[%zu]", path, i);
 		else
 			pathf(ip, "%s", path);
-		if (e && !is_type(e, AGENT_YT_SCALAR)) {
+		if (e && !is_type(e, AS_YAML_SCALAR)) {
 			cfg_error(ctx, line_of(e), ip, "expected %s, got %s",
 				  type_noun(it->elem), kind(e));
 			continue;
@@ -846,20 +846,20 @@ static void load_list(struct cfg_ctx *ctx, const struct cfg_item *it,
 }
 
 static void load_sections(struct cfg_ctx *ctx, const struct cfg_item *it,
-			  char *base, const struct agent_yt_node *val,
+			  char *base, const struct as_yaml_node *val,
 			  const char *path)
 {
 	const struct cfg_section *sub = it->sub;
 	char ip[CFG_PATH_MAX];
 
-	if (!is_type(val, AGENT_YT_SEQUENCE)) {
+	if (!is_type(val, AS_YAML_SEQUENCE)) {
 		cfg_error(ctx, line_of(val), path,
 			  "expected a list of maps, got %s", kind(val));
 		return;
 	}
 	if (!enter(ctx, val, path))
 		return;
-	size_t n = agent_yt_len(val);
+	size_t n = as_yaml_len(val);
 	if (n == 0)
 		return;
 	char *arr = calloc(n, sub->size);
@@ -869,9 +869,9 @@ static void load_sections(struct cfg_ctx *ctx, const struct cfg_item *it,
 	*(size_t *)(base + it->count_off) = n;
 
 	for (size_t i = 0; i < n && !ctx->oom; i++) {
-		const struct agent_yt_node *e = seq_get(ctx, val, i);
+		const struct as_yaml_node *e = seq_get(ctx, val, i);
 		pathf(ip, "%s[%zu]", path, i);
-		if (!is_type(e, AGENT_YT_MAPPING)) {
+		if (!is_type(e, AS_YAML_MAPPING)) {
 			cfg_error(ctx, line_of(e), ip, "expected a map, got %s",
 				  is_null(ctx, e) ? "nothing" : kind(e));
 			continue;
@@ -883,7 +883,7 @@ static void load_sections(struct cfg_ctx *ctx, const struct cfg_item *it,
 }
 
 static void load_value(struct cfg_ctx *ctx, const struct cfg_item *it,
-		       char *base, const struct agent_yt_node *val,
+		       char *base, const struct as_yaml_node *val,
 		       const char *path, size_t kline)
 {
 	struct cfg_val v;
@@ -892,7 +892,7 @@ static void load_value(struct cfg_ctx *ctx, const struct cfg_item *it,
 
 	switch (it->type) {
 	case CFG_SECTION:
-		if (!is_type(val, AGENT_YT_MAPPING)) {
+		if (!is_type(val, AS_YAML_MAPPING)) {
 			cfg_error(ctx, line_of(val), path,
 				  "expected a map, got %s", kind(val));
 			return;
@@ -910,7 +910,7 @@ static void load_value(struct cfg_ctx *ctx, const struct cfg_item *it,
 	default:
 		break;
 	}
-	if (!is_type(val, AGENT_YT_SCALAR)) {
+	if (!is_type(val, AS_YAML_SCALAR)) {
 		cfg_error(ctx, line_of(val), path, "expected %s, got %s",
 			  type_noun(it->type), kind(val));
 		return;
@@ -941,11 +941,11 @@ static void apply_default(struct cfg_ctx *ctx, const struct cfg_item *it,
 }
 
 static void load_section(struct cfg_ctx *ctx, const struct cfg_section *sec,
-			 char *base, const struct agent_yt_node *map,
+			 char *base, const struct as_yaml_node *map,
 			 const char *path, size_t line)
 {
-	const struct agent_yt_node **found = calloc(sec->n_items, sizeof(*found));
-	const struct agent_yt_node **keys = calloc(sec->n_items, sizeof(*keys));
+	const struct as_yaml_node **found = calloc(sec->n_items, sizeof(*found));
+	const struct as_yaml_node **keys = calloc(sec->n_items, sizeof(*keys));
 	char kp[CFG_PATH_MAX];
 	unsigned errors_before = ctx->n_errors;
 
@@ -954,11 +954,11 @@ static void load_section(struct cfg_ctx *ctx, const struct cfg_section *sec,
 		goto cleanup;
 	}
 	if (map) {
-		for (size_t j = 0, n = agent_yt_len(map); j < n; j++) {
-			const struct agent_yt_node *k = agent_yt_key(ctx->doc, map, j);
+		for (size_t j = 0, n = as_yaml_len(map); j < n; j++) {
+			const struct as_yaml_node *k = as_yaml_key(ctx->doc, map, j);
 			const char *name;
 			size_t i, len;
-			if (!is_type(k, AGENT_YT_SCALAR)) {
+			if (!is_type(k, AS_YAML_SCALAR)) {
 				cfg_error(ctx, line_of(k), *path ? path : "(document)",
 					  "a key must be a plain word, got %s",
 					  kind(k));
@@ -982,7 +982,7 @@ static void load_section(struct cfg_ctx *ctx, const struct cfg_section *sec,
 				continue;
 			}
 			keys[i] = k;
-			found[i] = agent_yt_value(ctx->doc, map, j);
+			found[i] = as_yaml_value(ctx->doc, map, j);
 		}
 	}
 
@@ -1261,14 +1261,14 @@ static void finish_service(struct cfg_ctx *ctx, void *base,
 		}
 	}
 	find_dups(e, n, cmp_endpoint, first);
-	const struct agent_yt_node *eps = map_get(ctx, w->map, "endpoints");
+	const struct as_yaml_node *eps = map_get(ctx, w->map, "endpoints");
 	for (size_t i = 0; i < n; i++) {
 		if (first[i] == SIZE_MAX)
 			continue;
 		size_t d = orig[i], f = orig[first[i]];
-		const struct agent_yt_node *a =
+		const struct as_yaml_node *a =
 			map_get(ctx, seq_get(ctx, eps, d), "address");
-		const struct agent_yt_node *fa =
+		const struct as_yaml_node *fa =
 			map_get(ctx, seq_get(ctx, eps, f), "address");
 		pathf(kp, "%s.endpoints[%zu].address", w->path, d);
 		cfg_error(ctx, a ? line_of(a) : w->line, kp,
@@ -1306,14 +1306,14 @@ static void finish_root(struct cfg_ctx *ctx, void *base,
 		}
 	}
 	find_dups(e, n, cmp_name, first);
-	const struct agent_yt_node *svcs = map_get(ctx, w->map, "services");
+	const struct as_yaml_node *svcs = map_get(ctx, w->map, "services");
 	for (size_t i = 0; i < n; i++) {
 		if (first[i] == SIZE_MAX)
 			continue;
 		size_t d = orig[i], f = orig[first[i]];
-		const struct agent_yt_node *nm =
+		const struct as_yaml_node *nm =
 			map_get(ctx, seq_get(ctx, svcs, d), "name");
-		const struct agent_yt_node *fn =
+		const struct as_yaml_node *fn =
 			map_get(ctx, seq_get(ctx, svcs, f), "name");
 		pathf(kp, "services[%zu].name", d);
 		cfg_error(ctx, nm ? line_of(nm) : w->line, kp,
@@ -1876,8 +1876,8 @@ int agent_config_parse(const char *path, const char *text, size_t len,
 	struct cfg_ctx ctx = { .file = path ? path : "(config)",
 			       .buf = errbuf, .len = errlen };
 	yaml_parser_t parser;
-	struct agent_yt *doc = NULL, *extra = NULL;
-	const struct agent_yt_node *root, *r2;
+	struct as_yaml *doc = NULL, *extra = NULL;
+	const struct as_yaml_node *root, *r2;
 	struct agent_config *cfg = NULL;
 	int ret = AS_ECONFIG;
 
@@ -1888,44 +1888,44 @@ int agent_config_parse(const char *path, const char *text, size_t len,
 	if (!yaml_parser_initialize(&parser))
 		return AS_ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
-	if (agent_yt_load(&parser, &doc) != AS_OK) {
+	if (as_yaml_load(&parser, &doc) != AS_OK) {
 		syntax_error(&ctx, &parser, text, len);
 		goto cleanup;
 	}
 	ctx.doc = doc;
 
-	root = agent_yt_root(doc);
+	root = as_yaml_root(doc);
 	if (!root || is_null(&ctx, root)) {
 		cfg_error(&ctx, 1, "(document)",
 			  "the configuration is empty; at least dns.zone is "
 			  "required");
 		goto cleanup;
 	}
-	if (!is_type(root, AGENT_YT_MAPPING)) {
+	if (!is_type(root, AS_YAML_MAPPING)) {
 		cfg_error(&ctx, line_of(root), "(document)",
 			  "expected a map of sections at the top level, got %s",
 			  kind(root));
 		goto cleanup;
 	}
 	/* A second document would be silently ignored: refuse it. */
-	if (agent_yt_load(&parser, &extra) != AS_OK) {
+	if (as_yaml_load(&parser, &extra) != AS_OK) {
 		syntax_error(&ctx, &parser, text, len);
 	} else {
-		if ((r2 = agent_yt_root(extra)))
+		if ((r2 = as_yaml_root(extra)))
 			cfg_error(&ctx, line_of(r2), "(document)",
 				  "more than one YAML document; anysteerd "
 				  "reads one");
-		agent_yt_free(extra);
+		as_yaml_free(extra);
 	}
 
-	ctx.seen = calloc(agent_yt_count(doc) + 1, 1);
+	ctx.seen = calloc(as_yaml_count(doc) + 1, 1);
 	cfg = calloc(1, sizeof(*cfg));
 	if (!ctx.seen || !cfg) {
 		oom(&ctx);
 		goto cleanup;
 	}
 	ctx.root = cfg;
-	ctx.seen[agent_yt_index(doc, root)] = 1;
+	ctx.seen[as_yaml_index(doc, root)] = 1;
 	load_section(&ctx, &root_section, (char *)cfg, root, "", line_of(root));
 	if (ctx.oom || ctx.n_errors)
 		goto cleanup;
@@ -1942,7 +1942,7 @@ cleanup:
 	cfg_flush(&ctx);
 	agent_config_free(cfg);
 	free(ctx.seen);
-	agent_yt_free(doc);
+	as_yaml_free(doc);
 	yaml_parser_delete(&parser);
 	return ret;
 }

@@ -11,7 +11,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "dns/dns.h"
 #include "gossip/gossip.h"
 
@@ -24,7 +24,7 @@ struct agent_k8s;
 /* Kubernetes source state for the metrics thread (k8s_source.c). */
 struct agent_k8s_snap {
 	bool enabled;
-	struct agent_k8s_client_stats st;
+	struct k8s_client_stats st;
 	size_t hostnames, endpoints;
 };
 

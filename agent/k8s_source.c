@@ -4,7 +4,7 @@
  *
  * The catalog (a->services) is the static catalog of the config followed
  * by one service per anysteer.io/hostname entry of the Kubernetes source
- * (agent/k8s.h): its ready endpoints on this node, its TTL, weight and
+ * (k8s/k8s.h): its ready endpoints on this node, its TTL, weight and
  * max-answers. A name in both keeps the static attributes and gets both
  * sets of endpoints. Without the source the catalog is the config's own
  * array, so nothing is copied. The merged array only points into the
@@ -22,12 +22,12 @@
 #include <string.h>
 
 #include "agent/daemon.h"
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 struct agent_k8s {
-	agent_k8s_client_t *client;
-	struct agent_k8s_conn *conn;
+	k8s_client_t *client;
+	struct k8s_conn *conn;
 	char *zone, *node;
 	/* The merged catalog, when the source is on. */
 	struct agent_service *services;
@@ -40,7 +40,7 @@ struct agent_k8s {
 /* The port clients use: pods are reached directly, so the port the pods
  * listen on (from the EndpointSlices) rather than the Service port that
  * kube-proxy would translate. The first TCP or UDP port of the Service. */
-static const struct agent_k8s_port *pick_port(const struct agent_k8s_entry *e)
+static const struct k8s_port *pick_port(const struct k8s_entry *e)
 {
 	for (size_t i = 0; i < e->n_ports; i++)
 		if (!strcmp(e->ports[i].protocol, "tcp") ||
@@ -59,7 +59,7 @@ static int find_service(const struct agent_service *s, size_t n,
 }
 
 static bool has_address(const struct agent_service *s,
-			const struct agent_k8s_endpoint *ep)
+			const struct k8s_endpoint *ep)
 {
 	for (size_t i = 0; i < s->n_endpoints; i++)
 		if (s->endpoints[i].family == ep->family &&
@@ -79,7 +79,7 @@ int agent_catalog_update(struct agent *a)
 		a->n_services = c->n_services;
 		return AS_OK;
 	}
-	const struct agent_k8s_set *set = agent_k8s_client_set(k->client);
+	const struct k8s_set *set = k8s_client_set(k->client);
 	size_t n_svc = c->n_services + set->n_entries, n_eps = 0;
 	for (size_t i = 0; i < c->n_services; i++)
 		n_eps += c->services[i].n_endpoints;
@@ -108,13 +108,13 @@ int agent_catalog_update(struct agent *a)
 		ns++;
 	}
 	for (size_t j = 0; j < set->n_entries; j++) {
-		const struct agent_k8s_entry *e = &set->entries[j];
+		const struct k8s_entry *e = &set->entries[j];
 		int at = find_service(svcs, c->n_services, e->label);
 		struct agent_service *s;
 		if (at >= 0) {
 			s = &svcs[at];
 		} else {
-			const struct agent_k8s_port *p = pick_port(e);
+			const struct k8s_port *p = pick_port(e);
 			if (!p) {
 				skipped++;
 				continue;
@@ -156,7 +156,7 @@ int agent_catalog_update(struct agent *a)
 	return AS_OK;
 }
 
-static void on_set(const struct agent_k8s_set *set, void *arg)
+static void on_set(const struct k8s_set *set, void *arg)
 {
 	struct agent *a = arg;
 	size_t n = 0;
@@ -204,11 +204,11 @@ int agent_k8s_start(struct agent *a)
 	k->curl_ready = true;
 	a->k8s = k;	/* from here agent_k8s_free cleans up */
 	if (*c->kubernetes.kubeconfig)
-		rc = agent_k8s_kubeconfig_load(c->kubernetes.kubeconfig, &k->conn,
-					       err, sizeof(err));
+		rc = k8s_kubeconfig_load(c->kubernetes.kubeconfig, &k->conn,
+					 err, sizeof(err));
 	else
-		rc = agent_k8s_conn_in_cluster(NULL, NULL, NULL, &k->conn, err,
-					       sizeof(err));
+		rc = k8s_conn_in_cluster(NULL, NULL, NULL, &k->conn, err,
+					 sizeof(err));
 	if (rc) {
 		as_err("kubernetes: %s%s%s", *c->kubernetes.kubeconfig ?
 		       c->kubernetes.kubeconfig : "in-cluster configuration",
@@ -219,24 +219,24 @@ int agent_k8s_start(struct agent *a)
 	k->node = strdup(c->kubernetes.node_name);
 	if (!k->zone || !k->node)
 		return AS_ENOMEM;
-	struct agent_k8s_client_opts o = {
+	struct k8s_client_opts o = {
 		.zone = k->zone,
 		.node_name = k->node,
 		.cb = on_set,
 		.cb_arg = a,
 	};
-	rc = agent_k8s_client_new(&a->loop, k->conn, &o, &k->client);
+	rc = k8s_client_new(&a->loop, k->conn, &o, &k->client);
 	if (rc) {
 		as_err("kubernetes: cannot create the client: %s", as_strerror(rc));
 		return rc;
 	}
-	rc = agent_k8s_client_start(k->client);
+	rc = k8s_client_start(k->client);
 	if (rc) {
 		as_err("kubernetes: cannot start the client: %s", as_strerror(rc));
 		return rc;
 	}
 	as_notice("kubernetes: watching %s for Services annotated %s in %s, "
-		  "endpoints of node %s", k->conn->server, AGENT_K8S_ANN_HOSTNAME,
+		  "endpoints of node %s", k->conn->server, K8S_ANN_HOSTNAME,
 		  k->zone, k->node);
 	return agent_catalog_update(a);
 }
@@ -251,7 +251,7 @@ void agent_k8s_close(struct agent *a)
 	 * client is gone; switch to the static catalog first. */
 	a->services = a->cfg->services;
 	a->n_services = a->cfg->n_services;
-	agent_k8s_client_free(k->client);
+	k8s_client_free(k->client);
 	k->client = NULL;
 }
 
@@ -262,7 +262,7 @@ void agent_k8s_free(struct agent *a)
 	if (!k)
 		return;
 	agent_k8s_close(a);
-	agent_k8s_conn_free(k->conn);
+	k8s_conn_free(k->conn);
 	free(k->services);
 	free(k->endpoints);
 	free(k->zone);
@@ -293,8 +293,8 @@ void agent_k8s_snapshot(struct agent *a, struct agent_k8s_snap *s)
 	if (!a->k8s || !a->k8s->client)
 		return;
 	s->enabled = true;
-	agent_k8s_client_stats(a->k8s->client, &s->st);
-	const struct agent_k8s_set *set = agent_k8s_client_set(a->k8s->client);
+	k8s_client_stats(a->k8s->client, &s->st);
+	const struct k8s_set *set = k8s_client_set(a->k8s->client);
 	s->hostnames = set->n_entries;
 	for (size_t i = 0; i < set->n_entries; i++)
 		s->endpoints += set->entries[i].n_endpoints;

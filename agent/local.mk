@@ -1,14 +1,14 @@
 # agent/: daemon wiring, config, local sources, control socket, CLI.
 noinst_LTLIBRARIES += agent/libagent.la
 agent_libagent_la_SOURCES = agent/agent.h agent/daemon.h \
-	agent/config.c agent/yamltree.c agent/yamltree.h agent/load.c agent/daemon.c agent/control.c \
+	agent/config.c agent/load.c agent/daemon.c agent/control.c \
 	agent/commands.c agent/metrics.c agent/anycast.c \
  \
 	agent/cluster.c agent/probe.c agent/k8s_source.c
 agent_libagent_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(LIBUV_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS) $(MNL_CFLAGS) $(CURL_CFLAGS)
-agent_libagent_la_LIBADD = agent/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) $(SODIUM_LIBS) routing/librouting.la dns/libdns.la lib/libas.la $(MNL_LIBS) $(YAML_LIBS) $(LIBUV_LIBS) $(JANSSON_LIBS) $(MHD_LIBS)
+agent_libagent_la_LIBADD = k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) $(SODIUM_LIBS) routing/librouting.la dns/libdns.la lib/libasyaml.la lib/libas.la $(MNL_LIBS) $(YAML_LIBS) $(LIBUV_LIBS) $(JANSSON_LIBS) $(MHD_LIBS)
 
-AGENT_TEST_LDADD = agent/libagent.la agent/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) routing/librouting.la $(MNL_LIBS) dns/libdns.la lib/libas.la $(YAML_LIBS) $(LDNS_LIBS) $(URING_LIBS) \
+AGENT_TEST_LDADD = agent/libagent.la k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) routing/librouting.la $(MNL_LIBS) dns/libdns.la lib/libasyaml.la lib/libas.la $(YAML_LIBS) $(LDNS_LIBS) $(URING_LIBS) \
 	$(LIBUV_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(CMOCKA_LIBS) -lm
 AGENT_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 if HAVE_CMOCKA
@@ -16,12 +16,7 @@ check_PROGRAMS += tests/unit/test_agent_config tests/unit/test_agent_load tests/
 TESTS += tests/unit/test_agent_config tests/unit/test_agent_load tests/unit/test_agent_metrics
 check_PROGRAMS += tests/unit/test_agent_probe
 TESTS += tests/unit/test_agent_probe
-check_PROGRAMS += tests/unit/test_agent_yamltree
-TESTS += tests/unit/test_agent_yamltree
 endif
-tests_unit_test_agent_yamltree_SOURCES = tests/unit/test_agent_yamltree.c
-tests_unit_test_agent_yamltree_CFLAGS = $(AGENT_TEST_CFLAGS) $(YAML_CFLAGS)
-tests_unit_test_agent_yamltree_LDADD = $(AGENT_TEST_LDADD)
 tests_unit_test_agent_probe_SOURCES = tests/unit/test_agent_probe.c
 tests_unit_test_agent_probe_CFLAGS = $(AGENT_TEST_CFLAGS) $(JANSSON_CFLAGS) $(LIBUV_CFLAGS)
 tests_unit_test_agent_probe_LDADD = $(AGENT_TEST_LDADD)
@@ -38,7 +33,7 @@ tests_unit_test_agent_metrics_LDADD = $(AGENT_TEST_LDADD)
 sbin_PROGRAMS += agent/anysteerd
 agent_anysteerd_SOURCES = agent/main.c
 agent_anysteerd_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS)
-agent_anysteerd_LDADD = agent/libagent.la agent/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) routing/librouting.la $(MNL_LIBS) dns/libdns.la lib/libas.la $(YAML_LIBS) $(LDNS_LIBS) $(URING_LIBS) \
+agent_anysteerd_LDADD = agent/libagent.la k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) routing/librouting.la $(MNL_LIBS) dns/libdns.la lib/libasyaml.la lib/libas.la $(YAML_LIBS) $(LDNS_LIBS) $(URING_LIBS) \
 	$(LIBUV_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) -lm
 
 bin_PROGRAMS += agent/anysteerctl

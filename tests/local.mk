@@ -4,6 +4,11 @@ TEST_EXTENSIONS = .py .sh
 PY_LOG_COMPILER = python3
 SH_LOG_COMPILER = /bin/sh
 
+# Module headers are included only in the allowed direction (lib <- dns,
+# gossip, routing, k8s <- agent); the rules are a table in the script.
+TESTS += tests/check-includes.py
+EXTRA_DIST += tests/check-includes.py
+
 TESTS += tests/integration/test_daemon_dns.py
 EXTRA_DIST += tests/integration/anysteer_test.py tests/integration/test_daemon_dns.py
 TESTS += tests/integration/test_cluster.py

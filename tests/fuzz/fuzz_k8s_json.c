@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_k8s_json.c - libFuzzer harness for the Kubernetes JSON
- * entry points (agent/k8s_model.c).
+ * entry points (k8s/k8s_model.c).
  *
  * Each input goes through a store that already holds one annotated
  * Service with a ready local endpoint: as a Service list and as an
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -44,10 +44,10 @@ static const char base_slice[] =
 	"\"nodeName\":\"node-a\"}],\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\","
 	"\"port\":8080}]}}";
 
-static void check_set(const struct agent_k8s_set *s)
+static void check_set(const struct k8s_set *s)
 {
 	for (size_t i = 0; i < s->n_entries; i++) {
-		const struct agent_k8s_entry *e = &s->entries[i];
+		const struct k8s_entry *e = &s->entries[i];
 
 		CHECK(e->hostname && e->label && e->namespace_ && e->service);
 		CHECK(strlen(e->hostname) <= 254);
@@ -59,79 +59,78 @@ static void check_set(const struct agent_k8s_set *s)
 		for (size_t j = 0; j < e->n_ports; j++)
 			CHECK(e->ports[j].port > 0);
 	}
-	CHECK(agent_k8s_set_equal(s, s));
+	CHECK(k8s_set_equal(s, s));
 }
 
-static void snapshot(agent_k8s_store_t *st, struct agent_k8s_set *out)
+static void snapshot(k8s_store_t *st, struct k8s_set *out)
 {
-	CHECK(agent_k8s_store_build(st, out) == AS_OK);
+	CHECK(k8s_store_build(st, out) == AS_OK);
 	check_set(out);
 }
 
 /* Applies one step; a rejected step must not change the set. */
-static void step_event(agent_k8s_store_t *st, int kind, const char *p, size_t n)
+static void step_event(k8s_store_t *st, int kind, const char *p, size_t n)
 {
-	struct agent_k8s_set before, after;
-	struct agent_k8s_event_info info;
+	struct k8s_set before, after;
+	struct k8s_event_info info;
 	int rc;
 
 	snapshot(st, &before);
-	rc = agent_k8s_store_apply_event(st, kind, p, n, &info);
+	rc = k8s_store_apply_event(st, kind, p, n, &info);
 	snapshot(st, &after);
 	if (rc != AS_OK)
-		CHECK(agent_k8s_set_equal(&before, &after));
+		CHECK(k8s_set_equal(&before, &after));
 	if (!info.changed)
-		CHECK(agent_k8s_set_equal(&before, &after));
-	agent_k8s_set_free(&before);
-	agent_k8s_set_free(&after);
+		CHECK(k8s_set_equal(&before, &after));
+	k8s_set_free(&before);
+	k8s_set_free(&after);
 }
 
-static void step_list(agent_k8s_store_t *st, int kind, const char *p, size_t n)
+static void step_list(k8s_store_t *st, int kind, const char *p, size_t n)
 {
-	struct agent_k8s_set before, after;
+	struct k8s_set before, after;
 	char rv[64], cont[256];
 	int rc;
 
 	snapshot(st, &before);
-	agent_k8s_store_relist_begin(st, kind);
-	rc = agent_k8s_store_apply_list(st, kind, p, n, rv, sizeof(rv), cont,
-					sizeof(cont));
+	k8s_store_relist_begin(st, kind);
+	rc = k8s_store_apply_list(st, kind, p, n, rv, sizeof(rv), cont,
+				  sizeof(cont));
 	if (rc == AS_OK) {
-		agent_k8s_store_relist_end(st, kind);
+		k8s_store_relist_end(st, kind);
 	} else {
-		agent_k8s_store_relist_abort(st, kind);
+		k8s_store_relist_abort(st, kind);
 		snapshot(st, &after);
-		CHECK(agent_k8s_set_equal(&before, &after));
-		agent_k8s_set_free(&after);
+		CHECK(k8s_set_equal(&before, &after));
+		k8s_set_free(&after);
 	}
 	CHECK(strlen(rv) < sizeof(rv) && strlen(cont) < sizeof(cont));
-	agent_k8s_set_free(&before);
+	k8s_set_free(&before);
 }
 
-static agent_k8s_store_t *base_store(void)
+static k8s_store_t *base_store(void)
 {
-	int err;
-	agent_k8s_store_t *st = agent_k8s_store_new("svc.example.net", "node-a", &err);
-	struct agent_k8s_event_info info;
+	k8s_store_t *st;
+	struct k8s_event_info info;
 
-	CHECK(st);
-	CHECK(agent_k8s_store_apply_event(st, AGENT_K8S_SERVICES, base_svc,
-					  strlen(base_svc), &info) == AS_OK);
-	CHECK(agent_k8s_store_apply_event(st, AGENT_K8S_SLICES, base_slice,
-					  strlen(base_slice), &info) == AS_OK);
+	CHECK(k8s_store_new("svc.example.net", "node-a", &st) == AS_OK);
+	CHECK(k8s_store_apply_event(st, K8S_SERVICES, base_svc,
+				    strlen(base_svc), &info) == AS_OK);
+	CHECK(k8s_store_apply_event(st, K8S_SLICES, base_slice,
+				    strlen(base_slice), &info) == AS_OK);
 	return st;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
-	agent_k8s_store_t *st;
+	k8s_store_t *st;
 
 	as_log_set_level(AS_LOG_ERR);
-	for (int kind = 0; kind < AGENT_K8S_N_KINDS; kind++) {
+	for (int kind = 0; kind < K8S_N_KINDS; kind++) {
 		st = base_store();
 		step_list(st, kind, p, size);
-		agent_k8s_store_free(st);
+		k8s_store_free(st);
 	}
 	/* Line by line, each line to both kinds, as a stream would. */
 	st = base_store();
@@ -139,10 +138,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *nl = memchr(p + off, '\n', size - off);
 		size_t n = nl ? (size_t)(nl - (p + off)) : size - off;
 
-		for (int kind = 0; kind < AGENT_K8S_N_KINDS; kind++)
+		for (int kind = 0; kind < K8S_N_KINDS; kind++)
 			step_event(st, kind, p + off, n);
 		off += n + 1;
 	}
-	agent_k8s_store_free(st);
+	k8s_store_free(st);
 	return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_k8s_kubeconfig.c - libFuzzer harness for the kubeconfig
- * reader (agent/k8s_conf.c). Success must yield a usable connection (an
+ * reader (k8s/k8s_conf.c). Success must yield a usable connection (an
  * http(s) server URL, consistent lengths); failure must leave no output
  * and a message.
  */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,10 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct agent_k8s_conn *c = NULL;
+	struct k8s_conn *c = NULL;
 	char err[256] = "";
-	int rc = agent_k8s_kubeconfig_parse((const char *)data, size, "/etc/kube",
-					    &c, err, sizeof(err));
+	int rc = k8s_kubeconfig_parse((const char *)data, size, "/etc/kube",
+				      &c, err, sizeof(err));
 
 	if (rc == AS_OK) {
 		CHECK(c && c->server);
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(!c->ca_data == !c->ca_len);
 		CHECK(!c->cert_data == !c->cert_len);
 		CHECK(!c->key_data == !c->key_len);
-		agent_k8s_conn_free(c);
+		k8s_conn_free(c);
 	} else {
 		CHECK(!c);
 		CHECK(rc != AS_ECONFIG || err[0]);

@@ -13,50 +13,50 @@
 
 #include <cmocka.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
-static int parse(const char *text, struct agent_k8s_conn **c, char *err,
+static int parse(const char *text, struct k8s_conn **c, char *err,
 		 size_t errlen)
 {
-	return agent_k8s_kubeconfig_parse(text, strlen(text), "/etc/kube", c, err,
-					  errlen);
+	return k8s_kubeconfig_parse(text, strlen(text), "/etc/kube", c, err,
+				    errlen);
 }
 
 static void test_in_cluster(void **state)
 {
-	struct agent_k8s_conn *c;
+	struct k8s_conn *c;
 	char err[256];
 
-	assert_int_equal(agent_k8s_conn_in_cluster("/sa", "fd00:10:96::1", "443", &c,
-						   err, sizeof(err)), AS_OK);
+	assert_int_equal(k8s_conn_in_cluster("/sa", "fd00:10:96::1", "443", &c,
+					     err, sizeof(err)), AS_OK);
 	assert_string_equal(c->server, "https://[fd00:10:96::1]:443");
 	assert_string_equal(c->token_file, "/sa/token");
 	assert_string_equal(c->ca_file, "/sa/ca.crt");
 	assert_null(c->token);
 	assert_false(c->insecure);
-	agent_k8s_conn_free(c);
+	k8s_conn_free(c);
 
-	assert_int_equal(agent_k8s_conn_in_cluster(NULL, "10.96.0.1", "6443", &c,
-						   err, sizeof(err)), AS_OK);
+	assert_int_equal(k8s_conn_in_cluster(NULL, "10.96.0.1", "6443", &c,
+					     err, sizeof(err)), AS_OK);
 	assert_string_equal(c->server, "https://10.96.0.1:6443");
-	assert_string_equal(c->token_file, AGENT_K8S_SA_DIR "/token");
-	agent_k8s_conn_free(c);
+	assert_string_equal(c->token_file, K8S_SA_DIR "/token");
+	k8s_conn_free(c);
 
 	/* From the environment, and its absence. */
 	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
-	assert_int_equal(agent_k8s_conn_in_cluster("/x", NULL, NULL, &c, err,
-						   sizeof(err)), AS_OK);
+	assert_int_equal(k8s_conn_in_cluster("/x", NULL, NULL, &c, err,
+					     sizeof(err)), AS_OK);
 	assert_string_equal(c->server, "https://[fd00::1]:443");
-	agent_k8s_conn_free(c);
+	k8s_conn_free(c);
 	setenv("KUBERNETES_SERVICE_PORT", "https", 1);
-	assert_int_equal(agent_k8s_conn_in_cluster("/x", NULL, NULL, &c, err,
-						   sizeof(err)), AS_ECONFIG);
+	assert_int_equal(k8s_conn_in_cluster("/x", NULL, NULL, &c, err,
+					     sizeof(err)), AS_ECONFIG);
 	assert_null(c);
 	unsetenv("KUBERNETES_SERVICE_HOST");
-	assert_int_equal(agent_k8s_conn_in_cluster("/x", NULL, NULL, &c, err,
-						   sizeof(err)), AS_ECONFIG);
+	assert_int_equal(k8s_conn_in_cluster("/x", NULL, NULL, &c, err,
+					     sizeof(err)), AS_ECONFIG);
 	assert_non_null(strstr(err, "KUBERNETES_SERVICE_HOST"));
 	unsetenv("KUBERNETES_SERVICE_PORT");
 }
@@ -87,7 +87,7 @@ static const char kc_token[] =
 
 static void test_kubeconfig_token(void **state)
 {
-	struct agent_k8s_conn *c;
+	struct k8s_conn *c;
 	char err[256] = "";
 
 	assert_int_equal(parse(kc_token, &c, err, sizeof(err)), AS_OK);
@@ -96,12 +96,12 @@ static void test_kubeconfig_token(void **state)
 	assert_string_equal(c->token, "abc.def");
 	assert_string_equal(c->token_file, "/run/token");
 	assert_null(c->cert_file);
-	agent_k8s_conn_free(c);
+	k8s_conn_free(c);
 }
 
 static void test_kubeconfig_cert_data(void **state)
 {
-	struct agent_k8s_conn *c;
+	struct k8s_conn *c;
 	char err[256] = "";
 	/* base64 of "CA-PEM", "CERT", "KEY". */
 	const char *kc =
@@ -129,7 +129,7 @@ static void test_kubeconfig_cert_data(void **state)
 	assert_int_equal(c->key_len, 3);
 	assert_memory_equal(c->key_data, "KEY", 3);
 	assert_null(c->token);
-	agent_k8s_conn_free(c);
+	k8s_conn_free(c);
 }
 
 static void test_kubeconfig_errors(void **state)
@@ -162,7 +162,7 @@ static void test_kubeconfig_errors(void **state)
 		  "certificate-authority-data: '!!!'}\n", "not base64" },
 	};
 	for (size_t i = 0; i < AS_ARRAY_SIZE(cases); i++) {
-		struct agent_k8s_conn *c = (void *)1;
+		struct k8s_conn *c = (void *)1;
 		char err[256] = "";
 
 		assert_int_equal(parse(cases[i].text, &c, err, sizeof(err)), AS_ECONFIG);
@@ -175,7 +175,7 @@ static void test_kubeconfig_errors(void **state)
 static void test_kubeconfig_file(void **state)
 {
 	char dir[] = "/tmp/k8sconfXXXXXX", path[64], err[256] = "";
-	struct agent_k8s_conn *c;
+	struct k8s_conn *c;
 	FILE *f;
 
 	assert_non_null(mkdtemp(dir));
@@ -184,14 +184,14 @@ static void test_kubeconfig_file(void **state)
 	assert_non_null(f);
 	fputs(kc_token, f);
 	fclose(f);
-	assert_int_equal(agent_k8s_kubeconfig_load(path, &c, err, sizeof(err)), AS_OK);
+	assert_int_equal(k8s_kubeconfig_load(path, &c, err, sizeof(err)), AS_OK);
 	/* Relative paths resolve against the file's directory. */
 	assert_true(!strncmp(c->ca_file, dir, strlen(dir)));
 	assert_string_equal(c->ca_file + strlen(dir), "/pki/ca.crt");
-	agent_k8s_conn_free(c);
+	k8s_conn_free(c);
 	unlink(path);
 	rmdir(dir);
-	assert_int_equal(agent_k8s_kubeconfig_load(path, &c, err, sizeof(err)), -ENOENT);
+	assert_int_equal(k8s_kubeconfig_load(path, &c, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, path));
 }
 

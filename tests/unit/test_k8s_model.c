@@ -11,43 +11,42 @@
 
 #include <cmocka.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 #include "tests/unit/k8s_fixture.h"
 
 #define ZONE "svc.example.net"
 
-static agent_k8s_store_t *new_store(void)
+static k8s_store_t *new_store(void)
 {
-	int err;
-	agent_k8s_store_t *s = agent_k8s_store_new(ZONE ".", "node-a", &err);
+	k8s_store_t *s;
 
+	assert_int_equal(k8s_store_new(ZONE ".", "node-a", &s), AS_OK);
 	assert_non_null(s);
-	assert_int_equal(err, AS_OK);
 	return s;
 }
 
 /* Applies an event built from obj; returns the store's result. */
-static int event(agent_k8s_store_t *s, int kind, const char *type, json_t *obj,
-		 struct agent_k8s_event_info *info)
+static int event(k8s_store_t *s, int kind, const char *type, json_t *obj,
+		 struct k8s_event_info *info)
 {
-	struct agent_k8s_event_info tmp;
+	struct k8s_event_info tmp;
 	char *line = k8s_event(type, obj);
-	int rc = agent_k8s_store_apply_event(s, kind, line, strlen(line),
-					     info ? info : &tmp);
+	int rc = k8s_store_apply_event(s, kind, line, strlen(line),
+				       info ? info : &tmp);
 
 	free(line);
 	return rc;
 }
 
-static int event_text(agent_k8s_store_t *s, int kind, const char *text)
+static int event_text(k8s_store_t *s, int kind, const char *text)
 {
-	struct agent_k8s_event_info info;
+	struct k8s_event_info info;
 
-	return agent_k8s_store_apply_event(s, kind, text, strlen(text), &info);
+	return k8s_store_apply_event(s, kind, text, strlen(text), &info);
 }
 
-static bool has_ep(const struct agent_k8s_entry *e, const char *addr)
+static bool has_ep(const struct k8s_entry *e, const char *addr)
 {
 	for (size_t i = 0; i < e->n_endpoints; i++)
 		if (!strcmp(e->endpoints[i].address, addr))
@@ -55,21 +54,21 @@ static bool has_ep(const struct agent_k8s_entry *e, const char *addr)
 	return false;
 }
 
-static void build(agent_k8s_store_t *s, struct agent_k8s_set *set)
+static void build(k8s_store_t *s, struct k8s_set *set)
 {
-	assert_int_equal(agent_k8s_store_build(s, set), AS_OK);
+	assert_int_equal(k8s_store_build(s, set), AS_OK);
 }
 
-static void apply_list_file(agent_k8s_store_t *s, int kind, const char *file)
+static void apply_list_file(k8s_store_t *s, int kind, const char *file)
 {
 	json_t *j = k8s_fixture(file);
 	char *text = k8s_dump(j), rv[64], cont[64];
 
-	agent_k8s_store_relist_begin(s, kind);
-	assert_int_equal(agent_k8s_store_apply_list(s, kind, text, strlen(text), rv,
-						    sizeof(rv), cont, sizeof(cont)),
+	k8s_store_relist_begin(s, kind);
+	assert_int_equal(k8s_store_apply_list(s, kind, text, strlen(text), rv,
+					      sizeof(rv), cont, sizeof(cont)),
 			 AS_OK);
-	agent_k8s_store_relist_end(s, kind);
+	k8s_store_relist_end(s, kind);
 	assert_string_equal(rv, "1024");
 	assert_string_equal(cont, "");
 	free(text);
@@ -80,13 +79,13 @@ static void apply_list_file(agent_k8s_store_t *s, int kind, const char *file)
  * families, unready/remote/unannotated ones left out. */
 static void test_lists(void **state)
 {
-	agent_k8s_store_t *s = new_store();
-	struct agent_k8s_set set;
-	struct agent_k8s_store_stats st;
-	const struct agent_k8s_entry *e;
+	k8s_store_t *s = new_store();
+	struct k8s_set set;
+	struct k8s_store_stats st;
+	const struct k8s_entry *e;
 
-	apply_list_file(s, AGENT_K8S_SERVICES, "servicelist.json");
-	apply_list_file(s, AGENT_K8S_SLICES, "endpointslicelist.json");
+	apply_list_file(s, K8S_SERVICES, "servicelist.json");
+	apply_list_file(s, K8S_SLICES, "endpointslicelist.json");
 	build(s, &set);
 	assert_int_equal(set.n_entries, 2);
 	/* Sorted by hostname. */
@@ -98,7 +97,7 @@ static void test_lists(void **state)
 	assert_string_equal(e->service, "web");
 	assert_int_equal(e->max_answers, 3);
 	assert_int_equal(e->ttl, 0);
-	assert_int_equal(e->weight, AGENT_K8S_DEFAULT_WEIGHT);
+	assert_int_equal(e->weight, K8S_DEFAULT_WEIGHT);
 	assert_int_equal(e->n_ports, 1);
 	assert_string_equal(e->ports[0].name, "http");
 	assert_string_equal(e->ports[0].protocol, "tcp");
@@ -116,35 +115,35 @@ static void test_lists(void **state)
 	assert_int_equal(e->endpoints[1].addr[3], 26);
 	assert_int_equal(set.entries[1].n_endpoints, 2);
 
-	agent_k8s_store_stats(s, &st);
+	k8s_store_stats(s, &st);
 	assert_int_equal(st.services, 1);	/* "kubernetes" is not ours */
 	assert_int_equal(st.slices, 2);		/* only those with local eps */
 	assert_int_equal(st.malformed, 0);
 	assert_int_equal(st.lists, 2);
-	agent_k8s_set_free(&set);
-	agent_k8s_store_free(s);
+	k8s_set_free(&set);
+	k8s_store_free(s);
 }
 
 /* Watch events: add, update, a pod becoming unready, deletes. */
 static void test_events(void **state)
 {
-	agent_k8s_store_t *s = new_store();
-	struct agent_k8s_set set;
-	struct agent_k8s_event_info info;
-	const struct agent_k8s_entry *e;
+	k8s_store_t *s = new_store();
+	struct k8s_set set;
+	struct k8s_event_info info;
+	const struct k8s_entry *e;
 	json_t *svc = k8s_fixture("service-web.json");
 	json_t *sl = k8s_fixture("endpointslice-web.json");
 
-	assert_int_equal(event(s, AGENT_K8S_SLICES, "ADDED", sl, &info), AS_OK);
+	assert_int_equal(event(s, K8S_SLICES, "ADDED", sl, &info), AS_OK);
 	assert_true(info.changed);
 	assert_string_equal(info.rv, "1010");
 	/* A slice alone makes no entry: its Service is not known yet. */
 	build(s, &set);
 	assert_int_equal(set.n_entries, 0);
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "ADDED", svc, &info), AS_OK);
-	assert_int_equal(info.type, AGENT_K8S_EV_ADDED);
+	assert_int_equal(event(s, K8S_SERVICES, "ADDED", svc, &info), AS_OK);
+	assert_int_equal(info.type, K8S_EV_ADDED);
 	build(s, &set);
 	assert_int_equal(set.n_entries, 1);
 	e = &set.entries[0];
@@ -160,70 +159,70 @@ static void test_events(void **state)
 	assert_true(has_ep(e, "fd00:10:244:1::1b"));
 	assert_false(has_ep(e, "fd00:10:244:1::1c"));	/* not ready */
 	assert_false(has_ep(e, "fd00:10:244:2::31"));	/* node-b */
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 
 	/* Service update: TTL changes. */
 	k8s_set(svc, "metadata.annotations", "anysteer.io/ttl", json_string("30"));
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "MODIFIED", svc, &info), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "MODIFIED", svc, &info), AS_OK);
 	build(s, &set);
 	assert_int_equal(set.entries[0].ttl, 30);
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 
 	/* Pod web-...-9kq7w becomes unready. */
 	json_t *ep1 = json_array_get(json_object_get(sl, "endpoints"), 1);
 
 	k8s_set(ep1, "conditions", "ready", json_false());
-	assert_int_equal(event(s, AGENT_K8S_SLICES, "MODIFIED", sl, &info), AS_OK);
+	assert_int_equal(event(s, K8S_SLICES, "MODIFIED", sl, &info), AS_OK);
 	build(s, &set);
 	assert_int_equal(set.entries[0].n_endpoints, 1);
 	assert_true(has_ep(&set.entries[0], "fd00:10:244:1::1a"));
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 
 	/* Slice deleted: the name stays (the Service does), no endpoints. */
-	assert_int_equal(event(s, AGENT_K8S_SLICES, "DELETED", sl, &info), AS_OK);
+	assert_int_equal(event(s, K8S_SLICES, "DELETED", sl, &info), AS_OK);
 	assert_true(info.changed);
 	build(s, &set);
 	assert_int_equal(set.n_entries, 1);
 	assert_int_equal(set.entries[0].n_endpoints, 0);
 	assert_int_equal(set.entries[0].ports[0].target_port, 0);
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 
 	/* Annotation removed: the Service is no longer ours. */
 	json_object_del(json_object_get(json_object_get(svc, "metadata"), "annotations"),
 			"anysteer.io/hostname");
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "MODIFIED", svc, &info), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "MODIFIED", svc, &info), AS_OK);
 	assert_true(info.changed);
 	build(s, &set);
 	assert_int_equal(set.n_entries, 0);
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 
 	/* Deleting what is not held changes nothing. */
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "DELETED", svc, &info), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "DELETED", svc, &info), AS_OK);
 	assert_false(info.changed);
 
 	json_decref(svc);
 	json_decref(sl);
-	agent_k8s_store_free(s);
+	k8s_store_free(s);
 }
 
 /* external-dns annotation; names outside the zone are counted and skipped. */
 static void test_extdns_and_names(void **state)
 {
-	agent_k8s_store_t *s = new_store();
-	struct agent_k8s_set set;
-	struct agent_k8s_store_stats st;
+	k8s_store_t *s = new_store();
+	struct k8s_set set;
+	struct k8s_store_stats st;
 	json_t *api = k8s_fixture("service-api-extdns.json");
 	json_t *sl = k8s_fixture("endpointslice-api.json");
 
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "ADDED", api, NULL), AS_OK);
-	assert_int_equal(event(s, AGENT_K8S_SLICES, "ADDED", sl, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "ADDED", api, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SLICES, "ADDED", sl, NULL), AS_OK);
 	build(s, &set);
 	assert_int_equal(set.n_entries, 1);
 	assert_string_equal(set.entries[0].hostname, "api.svc.example.net.");
 	assert_int_equal(set.entries[0].n_endpoints, 1);
 	assert_int_equal(set.entries[0].ports[0].target_port, 9000);
-	agent_k8s_set_free(&set);
-	agent_k8s_store_stats(s, &st);
+	k8s_set_free(&set);
+	k8s_store_stats(s, &st);
 	assert_int_equal(st.bad_hostnames, 1);	/* api.example.org */
 
 	/* anysteer.io/hostname wins over external-dns; case and trailing
@@ -231,41 +230,41 @@ static void test_extdns_and_names(void **state)
 	k8s_set(api, "metadata.annotations", "anysteer.io/hostname",
 		json_string(" API2.Svc.Example.NET. ,svc.example.net,a.b.svc.example.net,"
 			    "-x.svc.example.net,x_y.svc.example.net,,api2.svc.example.net"));
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "MODIFIED", api, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "MODIFIED", api, NULL), AS_OK);
 	build(s, &set);
 	assert_int_equal(set.n_entries, 1);
 	assert_string_equal(set.entries[0].hostname, "api2.svc.example.net.");
 	assert_string_equal(set.entries[0].label, "api2");
-	agent_k8s_set_free(&set);
-	agent_k8s_store_stats(s, &st);
+	k8s_set_free(&set);
+	k8s_store_stats(s, &st);
 	assert_int_equal(st.bad_hostnames, 1 + 4);
 
 	/* Only names of other zones: not ours any more. */
 	k8s_set(api, "metadata.annotations", "anysteer.io/hostname",
 		json_string("api.example.org"));
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "MODIFIED", api, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "MODIFIED", api, NULL), AS_OK);
 	build(s, &set);
 	assert_int_equal(set.n_entries, 0);
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 
 	json_decref(api);
 	json_decref(sl);
-	agent_k8s_store_free(s);
+	k8s_store_free(s);
 }
 
 /* Malformed payloads are counted and skipped; the last good state stays. */
 static void test_malformed_keeps_state(void **state)
 {
-	agent_k8s_store_t *s = new_store();
-	struct agent_k8s_set before, after;
-	struct agent_k8s_store_stats st;
+	k8s_store_t *s = new_store();
+	struct k8s_set before, after;
+	struct k8s_store_stats st;
 	json_t *svc = k8s_fixture("service-web.json");
 	json_t *sl = k8s_fixture("endpointslice-web.json");
 	json_t *bad;
 	char *text;
 
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "ADDED", svc, NULL), AS_OK);
-	assert_int_equal(event(s, AGENT_K8S_SLICES, "ADDED", sl, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "ADDED", svc, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SLICES, "ADDED", sl, NULL), AS_OK);
 	build(s, &before);
 	assert_int_equal(before.entries[0].n_endpoints, 2);
 
@@ -283,7 +282,7 @@ static void test_malformed_keeps_state(void **state)
 		"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Service\"},\"type\":\"DELETED\"}",
 	};
 	for (size_t i = 0; i < AS_ARRAY_SIZE(junk); i++)
-		assert_int_equal(event_text(s, AGENT_K8S_SERVICES, junk[i]), AS_EMALFORMED);
+		assert_int_equal(event_text(s, K8S_SERVICES, junk[i]), AS_EMALFORMED);
 
 	/* Bad annotation values on a Service we hold. */
 	static const char *const bad_ann[][2] = {
@@ -295,7 +294,7 @@ static void test_malformed_keeps_state(void **state)
 		bad = json_deep_copy(svc);
 		k8s_set(bad, "metadata.annotations", bad_ann[i][0],
 			json_string(bad_ann[i][1]));
-		assert_int_equal(event(s, AGENT_K8S_SERVICES, "MODIFIED", bad, NULL),
+		assert_int_equal(event(s, K8S_SERVICES, "MODIFIED", bad, NULL),
 				 AS_EMALFORMED);
 		json_decref(bad);
 	}
@@ -303,7 +302,7 @@ static void test_malformed_keeps_state(void **state)
 	bad = json_deep_copy(svc);
 	k8s_set(json_array_get(json_object_get(json_object_get(bad, "spec"), "ports"), 0),
 		"", "port", json_integer(70000));
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
+	assert_int_equal(event(s, K8S_SERVICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
 	json_decref(bad);
 
 	/* Slice with an address that is not one, a ready that is a string,
@@ -313,26 +312,26 @@ static void test_malformed_keeps_state(void **state)
 	bad = json_deep_copy(sl);
 	ep0 = json_array_get(json_object_get(bad, "endpoints"), 0);
 	json_array_set_new(json_object_get(ep0, "addresses"), 0, json_string("not-an-ip"));
-	assert_int_equal(event(s, AGENT_K8S_SLICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
+	assert_int_equal(event(s, K8S_SLICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
 	json_decref(bad);
 	bad = json_deep_copy(sl);
 	ep0 = json_array_get(json_object_get(bad, "endpoints"), 0);
 	json_array_set_new(json_object_get(ep0, "addresses"), 0, json_string("10.0.0.1"));
-	assert_int_equal(event(s, AGENT_K8S_SLICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
+	assert_int_equal(event(s, K8S_SLICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
 	json_decref(bad);
 	bad = json_deep_copy(sl);
 	ep0 = json_array_get(json_object_get(bad, "endpoints"), 0);
 	k8s_set(ep0, "conditions", "ready", json_string("yes"));
-	assert_int_equal(event(s, AGENT_K8S_SLICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
+	assert_int_equal(event(s, K8S_SLICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
 	json_decref(bad);
 	bad = json_deep_copy(sl);
 	ep0 = json_array_get(json_object_get(bad, "endpoints"), 0);
 	k8s_set(ep0, "", "addresses", json_string("fd00::1"));
-	assert_int_equal(event(s, AGENT_K8S_SLICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
+	assert_int_equal(event(s, K8S_SLICES, "MODIFIED", bad, NULL), AS_EMALFORMED);
 	json_decref(bad);
 	/* An event carrying an object of the other kind. */
 	text = k8s_event("MODIFIED", svc);
-	assert_int_equal(event_text(s, AGENT_K8S_SLICES, text), AS_EMALFORMED);
+	assert_int_equal(event_text(s, K8S_SLICES, text), AS_EMALFORMED);
 	free(text);
 
 	/* A list response that is not one changes nothing. */
@@ -344,11 +343,11 @@ static void test_malformed_keeps_state(void **state)
 		"garbage",
 	};
 	for (size_t i = 0; i < AS_ARRAY_SIZE(bad_lists); i++) {
-		agent_k8s_store_relist_begin(s, AGENT_K8S_SERVICES);
-		assert_int_equal(agent_k8s_store_apply_list(s, AGENT_K8S_SERVICES,
+		k8s_store_relist_begin(s, K8S_SERVICES);
+		assert_int_equal(k8s_store_apply_list(s, K8S_SERVICES,
 			bad_lists[i], strlen(bad_lists[i]), rv, sizeof(rv), cont,
 			sizeof(cont)), AS_EMALFORMED);
-		agent_k8s_store_relist_abort(s, AGENT_K8S_SERVICES);
+		k8s_store_relist_abort(s, K8S_SERVICES);
 	}
 	/* A list whose one bad item is skipped keeps that item's old record. */
 	bad = json_deep_copy(svc);
@@ -357,47 +356,47 @@ static void test_malformed_keeps_state(void **state)
 				 "metadata", "resourceVersion", "2000", "items", bad);
 
 	text = k8s_dump(list);
-	agent_k8s_store_relist_begin(s, AGENT_K8S_SERVICES);
-	assert_int_equal(agent_k8s_store_apply_list(s, AGENT_K8S_SERVICES, text,
+	k8s_store_relist_begin(s, K8S_SERVICES);
+	assert_int_equal(k8s_store_apply_list(s, K8S_SERVICES, text,
 		strlen(text), rv, sizeof(rv), cont, sizeof(cont)), AS_OK);
-	agent_k8s_store_relist_end(s, AGENT_K8S_SERVICES);
+	k8s_store_relist_end(s, K8S_SERVICES);
 	assert_string_equal(rv, "2000");
 	free(text);
 	json_decref(list);
 	json_decref(bad);
 
 	build(s, &after);
-	assert_true(agent_k8s_set_equal(&before, &after));
+	assert_true(k8s_set_equal(&before, &after));
 	assert_int_equal(after.entries[0].ttl, 10);
-	agent_k8s_store_stats(s, &st);
+	k8s_store_stats(s, &st);
 	assert_int_equal(st.malformed, AS_ARRAY_SIZE(junk) + AS_ARRAY_SIZE(bad_ann) +
 			 1 + 4 + 1 + AS_ARRAY_SIZE(bad_lists) + 1);
-	agent_k8s_set_free(&before);
-	agent_k8s_set_free(&after);
+	k8s_set_free(&before);
+	k8s_set_free(&after);
 	json_decref(svc);
 	json_decref(sl);
-	agent_k8s_store_free(s);
+	k8s_store_free(s);
 }
 
 /* Relist removes what the list no longer has; pages accumulate. */
 static void test_relist_pages(void **state)
 {
-	agent_k8s_store_t *s = new_store();
-	struct agent_k8s_set set;
+	k8s_store_t *s = new_store();
+	struct k8s_set set;
 	json_t *svc = k8s_fixture("service-web.json");
 	json_t *api = k8s_fixture("service-api-extdns.json");
 	char rv[64], cont[64], *text;
 	json_t *page;
 
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "ADDED", svc, NULL), AS_OK);
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "ADDED", api, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "ADDED", svc, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "ADDED", api, NULL), AS_OK);
 
 	/* Page 1 has nothing of ours, page 2 has api: web goes at the end. */
-	agent_k8s_store_relist_begin(s, AGENT_K8S_SERVICES);
+	k8s_store_relist_begin(s, K8S_SERVICES);
 	page = json_pack("{s:s, s:{s:s, s:s}, s:[]}", "kind", "ServiceList", "metadata",
 			 "resourceVersion", "3000", "continue", "tok1", "items");
 	text = k8s_dump(page);
-	assert_int_equal(agent_k8s_store_apply_list(s, AGENT_K8S_SERVICES, text,
+	assert_int_equal(k8s_store_apply_list(s, K8S_SERVICES, text,
 		strlen(text), rv, sizeof(rv), cont, sizeof(cont)), AS_OK);
 	assert_string_equal(cont, "tok1");
 	free(text);
@@ -405,7 +404,7 @@ static void test_relist_pages(void **state)
 	page = json_pack("{s:s, s:{s:s}, s:[O]}", "kind", "ServiceList", "metadata",
 			 "resourceVersion", "3000", "items", api);
 	text = k8s_dump(page);
-	assert_int_equal(agent_k8s_store_apply_list(s, AGENT_K8S_SERVICES, text,
+	assert_int_equal(k8s_store_apply_list(s, K8S_SERVICES, text,
 		strlen(text), rv, sizeof(rv), cont, sizeof(cont)), AS_OK);
 	assert_string_equal(cont, "");
 	free(text);
@@ -413,82 +412,85 @@ static void test_relist_pages(void **state)
 	/* Not ended yet: web is still there. */
 	build(s, &set);
 	assert_int_equal(set.n_entries, 2);
-	agent_k8s_set_free(&set);
-	assert_true(agent_k8s_store_relist_end(s, AGENT_K8S_SERVICES));
+	k8s_set_free(&set);
+	assert_true(k8s_store_relist_end(s, K8S_SERVICES));
 	build(s, &set);
 	assert_int_equal(set.n_entries, 1);
 	assert_string_equal(set.entries[0].service, "api");
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 
 	/* An aborted relist removes nothing. */
-	agent_k8s_store_relist_begin(s, AGENT_K8S_SERVICES);
-	agent_k8s_store_relist_abort(s, AGENT_K8S_SERVICES);
+	k8s_store_relist_begin(s, K8S_SERVICES);
+	k8s_store_relist_abort(s, K8S_SERVICES);
 	build(s, &set);
 	assert_int_equal(set.n_entries, 1);
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 
 	json_decref(svc);
 	json_decref(api);
-	agent_k8s_store_free(s);
+	k8s_store_free(s);
 }
 
 static void test_bookmark_and_error(void **state)
 {
-	agent_k8s_store_t *s = new_store();
-	struct agent_k8s_event_info info;
+	k8s_store_t *s = new_store();
+	struct k8s_event_info info;
 	json_t *st = k8s_fixture("status-expired.json");
 	const char *bm = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"EndpointSlice\","
 		"\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{\"resourceVersion\":"
 		"\"12746\",\"creationTimestamp\":null}}}";
 
-	assert_int_equal(agent_k8s_store_apply_event(s, AGENT_K8S_SLICES, bm,
-						     strlen(bm), &info), AS_OK);
-	assert_int_equal(info.type, AGENT_K8S_EV_BOOKMARK);
+	assert_int_equal(k8s_store_apply_event(s, K8S_SLICES, bm,
+					       strlen(bm), &info), AS_OK);
+	assert_int_equal(info.type, K8S_EV_BOOKMARK);
 	assert_string_equal(info.rv, "12746");
 	assert_false(info.changed);
 
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "ERROR", st, &info), AS_OK);
-	assert_int_equal(info.type, AGENT_K8S_EV_ERROR);
+	assert_int_equal(event(s, K8S_SERVICES, "ERROR", st, &info), AS_OK);
+	assert_int_equal(info.type, K8S_EV_ERROR);
 	assert_int_equal(info.code, 410);
 	assert_string_equal(info.rv, "");
 	json_decref(st);
-	agent_k8s_store_free(s);
+	k8s_store_free(s);
 }
 
 /* Two Services claim one name: the first by namespace/name wins. */
 static void test_conflict(void **state)
 {
-	agent_k8s_store_t *s = new_store();
-	struct agent_k8s_set set;
-	struct agent_k8s_store_stats st;
+	k8s_store_t *s = new_store();
+	struct k8s_set set;
+	struct k8s_store_stats st;
 	json_t *a = k8s_fixture("service-web.json");
 	json_t *b = json_deep_copy(a);
 
 	k8s_set(b, "metadata", "namespace", json_string("aaa"));
 	k8s_set(b, "metadata.annotations", "anysteer.io/ttl", json_string("99"));
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "ADDED", a, NULL), AS_OK);
-	assert_int_equal(event(s, AGENT_K8S_SERVICES, "ADDED", b, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "ADDED", a, NULL), AS_OK);
+	assert_int_equal(event(s, K8S_SERVICES, "ADDED", b, NULL), AS_OK);
 	build(s, &set);
 	assert_int_equal(set.n_entries, 1);
 	assert_string_equal(set.entries[0].namespace_, "aaa");
 	assert_int_equal(set.entries[0].ttl, 99);
-	agent_k8s_store_stats(s, &st);
+	k8s_store_stats(s, &st);
 	assert_int_equal(st.conflicts, 1);
-	agent_k8s_set_free(&set);
+	k8s_set_free(&set);
 	json_decref(a);
 	json_decref(b);
-	agent_k8s_store_free(s);
+	k8s_store_free(s);
 }
 
 static void test_store_args(void **state)
 {
-	int err;
+	k8s_store_t *s = (void *)1;
 
-	assert_null(agent_k8s_store_new("", "n", &err));
-	assert_int_equal(err, AS_EINVAL);
-	assert_null(agent_k8s_store_new(".", "n", &err));
-	assert_null(agent_k8s_store_new("z", "", &err));
-	assert_null(agent_k8s_store_new(NULL, "n", &err));
+	assert_int_equal(k8s_store_new("", "n", &s), AS_EINVAL);
+	assert_null(s);
+	assert_int_not_equal(k8s_store_new(".", "n", &s), AS_OK);
+	assert_null(s);
+	assert_int_not_equal(k8s_store_new("z", "", &s), AS_OK);
+	assert_null(s);
+	assert_int_not_equal(k8s_store_new(NULL, "n", &s), AS_OK);
+	assert_null(s);
 }
 
 int main(void)

@@ -28,7 +28,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 #include "tests/unit/k8s_fixture.h"
 
@@ -38,7 +38,7 @@
 struct t {
 	uv_loop_t loop;
 	uv_timer_t tick;
-	agent_k8s_client_t *c;
+	k8s_client_t *c;
 	pid_t pid;
 	int port;
 	bool tls;
@@ -220,7 +220,7 @@ static bool server_saw_token(struct t *t, const char *token)
 
 /* ---- the client ----------------------------------------------------------------- */
 
-static void on_set(const struct agent_k8s_set *set, void *arg)
+static void on_set(const struct k8s_set *set, void *arg)
 {
 	struct t *t = arg;
 
@@ -232,23 +232,23 @@ static void on_tick(uv_timer_t *h)
 {
 }
 
-static void client_start_conn(struct t *t, const struct agent_k8s_conn *conn,
+static void client_start_conn(struct t *t, const struct k8s_conn *conn,
 			      uint32_t list_limit)
 {
-	struct agent_k8s_client_opts o = {
+	struct k8s_client_opts o = {
 		.zone = ZONE, .node_name = "node-a",
 		.backoff_min_ms = 20, .backoff_max_ms = 200,
 		.list_limit = list_limit, .cb = on_set, .cb_arg = t,
 		.max_body = t->max_body,
 	};
 
-	assert_int_equal(agent_k8s_client_new(&t->loop, conn, &o, &t->c), AS_OK);
-	assert_int_equal(agent_k8s_client_start(t->c), AS_OK);
+	assert_int_equal(k8s_client_new(&t->loop, conn, &o, &t->c), AS_OK);
+	assert_int_equal(k8s_client_start(t->c), AS_OK);
 }
 
 static void client_start(struct t *t, uint32_t list_limit)
 {
-	struct agent_k8s_conn conn = { 0 };
+	struct k8s_conn conn = { 0 };
 	char server[64];
 
 	snprintf(server, sizeof(server), "http://[::1]:%d", t->port);
@@ -257,17 +257,17 @@ static void client_start(struct t *t, uint32_t list_limit)
 	client_start_conn(t, &conn, list_limit);
 }
 
-static struct agent_k8s_client_stats stats(struct t *t)
+static struct k8s_client_stats stats(struct t *t)
 {
-	struct agent_k8s_client_stats s;
+	struct k8s_client_stats s;
 
-	agent_k8s_client_stats(t->c, &s);
+	k8s_client_stats(t->c, &s);
 	return s;
 }
 
-static const struct agent_k8s_entry *entry(struct t *t, const char *label)
+static const struct k8s_entry *entry(struct t *t, const char *label)
 {
-	const struct agent_k8s_set *set = agent_k8s_client_set(t->c);
+	const struct k8s_set *set = k8s_client_set(t->c);
 
 	for (size_t i = 0; i < set->n_entries; i++)
 		if (!strcmp(set->entries[i].label, label))
@@ -278,7 +278,7 @@ static const struct agent_k8s_entry *entry(struct t *t, const char *label)
 /* Number of endpoints of label, -1 if the name is absent. */
 static long n_eps(struct t *t, const char *label)
 {
-	const struct agent_k8s_entry *e = entry(t, label);
+	const struct k8s_entry *e = entry(t, label);
 
 	return e ? (long)e->n_endpoints : -1;
 }
@@ -392,7 +392,7 @@ static int teardown(void **state)
 {
 	struct t *t = *state;
 
-	agent_k8s_client_free(t->c);
+	k8s_client_free(t->c);
 	uv_close((uv_handle_t *)&t->tick, NULL);
 	uv_run(&t->loop, UV_RUN_DEFAULT);
 	/* Every handle the client opened is closed. */
@@ -675,7 +675,7 @@ static bool c_errors(struct t *t, long n, const char *s)
 static void test_in_cluster_tls(void **state)
 {
 	struct t *t = *state;
-	struct agent_k8s_conn *conn;
+	struct k8s_conn *conn;
 	char port[16], err[256], ca[160], src[160], cmd[400];
 
 	if (!t->port)
@@ -684,8 +684,8 @@ static void test_in_cluster_tls(void **state)
 	snprintf(ca, sizeof(ca), "%s/ca.crt", t->dir);
 	ctl_apply_file(t, "service-web.json");
 	ctl_apply_file(t, "endpointslice-web.json");
-	assert_int_equal(agent_k8s_conn_in_cluster(t->dir, "::1", port, &conn, err,
-						   sizeof(err)), AS_OK);
+	assert_int_equal(k8s_conn_in_cluster(t->dir, "::1", port, &conn, err,
+					     sizeof(err)), AS_OK);
 	assert_string_equal(conn->ca_file, ca);
 
 	snprintf(src, sizeof(src), "%s/other.pem", t->dir);
@@ -696,7 +696,7 @@ static void test_in_cluster_tls(void **state)
 	assert_false(stats(t).synced);
 	assert_int_equal(t->updates, 0);
 	assert_int_equal(server_stat(t, "Service/list"), 0);
-	agent_k8s_client_free(t->c);
+	k8s_client_free(t->c);
 	t->c = NULL;
 
 	snprintf(src, sizeof(src), "%s/server.pem", t->dir);
@@ -709,7 +709,29 @@ static void test_in_cluster_tls(void **state)
 	ctl_do(t, "/_test/delete",
 	       "{\"kind\":\"EndpointSlice\",\"namespace\":\"shop\",\"name\":\"web-7xk2p\"}");
 	assert_true(wait_for(t, c_eps, 0, "web"));
-	agent_k8s_conn_free(conn);
+	k8s_conn_free(conn);
+}
+
+/* insecure-skip-tls-verify: with it the client talks to a server whose
+ * certificate nothing vouches for (the flag used to be lost when the
+ * client copied the connection). */
+static void test_insecure_skip_verify(void **state)
+{
+	struct t *t = *state;
+	struct k8s_conn conn = { 0 };
+	char server[64];
+
+	if (!t->port)
+		skip();	/* no openssl to make certificates */
+	ctl_apply_file(t, "service-web.json");
+	ctl_apply_file(t, "endpointslice-web.json");
+	snprintf(server, sizeof(server), "https://[::1]:%d", t->port);
+	conn.server = server;
+	conn.token_file = t->token_path;
+	conn.insecure = true;
+	client_start_conn(t, &conn, 0);
+	assert_true(wait_for(t, c_updates, 1, NULL));
+	assert_int_equal(n_eps(t, "web"), 2);
 }
 
 /* A response larger than max_body is cut off and counted; the client
@@ -740,6 +762,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unauthorized_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_cluster_tls, setup_tls, teardown),
+		cmocka_unit_test_setup_teardown(test_insecure_skip_verify, setup_tls, teardown),
 	};
 	const char *lvl = getenv("K8S_TEST_LOG");
 

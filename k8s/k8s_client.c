@@ -1,5 +1,5 @@
 /*
- * agent/k8s_client.c - list + watch of Services and EndpointSlices with
+ * k8s/k8s_client.c - list + watch of Services and EndpointSlices with
  * libcurl's multi interface on the caller's libuv loop.
  *
  * Design. libcurl owns the HTTP (TLS, chunked decoding, HTTP/2, connection
@@ -39,7 +39,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 #define TOKEN_MAX (64 << 10)
@@ -48,7 +48,7 @@
 enum wstate { W_IDLE = 0, W_LIST, W_WATCH, W_BACKOFF };
 
 struct watcher {
-	agent_k8s_client_t *c;
+	k8s_client_t *c;
 	int kind;
 	const char *path;
 	const char *what;	/* for logs */
@@ -73,26 +73,26 @@ struct watcher {
 struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
-	agent_k8s_client_t *c;
+	k8s_client_t *c;
 	struct sock_ctx *prev, *next;	/* open polls, closed at free */
 };
 
-struct agent_k8s_client {
+struct k8s_client {
 	uv_loop_t *loop;
 	CURLM *multi;
 	uv_timer_t curl_timer;
 	uv_timer_t notify_timer;
-	struct agent_k8s_conn conn;
-	struct agent_k8s_client_opts o;
+	struct k8s_conn conn;
+	struct k8s_client_opts o;
 	char *zone, *node;
-	agent_k8s_store_t *store;
-	struct watcher w[AGENT_K8S_N_KINDS];
-	struct agent_k8s_set set;
+	k8s_store_t *store;
+	struct watcher w[K8S_N_KINDS];
+	struct k8s_set set;
 	bool notified;		/* first callback done */
 	char *token;		/* current bearer token */
 	struct stat token_st;
 	bool have_token_st;
-	struct agent_k8s_client_stats st;
+	struct k8s_client_stats st;
 	uint64_t rng;
 	struct sock_ctx *socks;	/* polls curl asked for */
 	unsigned open_handles;	/* uv handles not yet closed */
@@ -105,7 +105,7 @@ static void start_watch(struct watcher *w);
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static uint64_t rng_next(agent_k8s_client_t *c)
+static uint64_t rng_next(k8s_client_t *c)
 {
 	/* xorshift64*: jitter only, not security. */
 	c->rng ^= c->rng >> 12;
@@ -114,10 +114,10 @@ static uint64_t rng_next(agent_k8s_client_t *c)
 	return c->rng * 2685821657736338717ULL;
 }
 
-static void destroy(agent_k8s_client_t *c)
+static void destroy(k8s_client_t *c)
 {
-	agent_k8s_set_free(&c->set);
-	agent_k8s_store_free(c->store);
+	k8s_set_free(&c->set);
+	k8s_store_free(c->store);
 	free(c->conn.server);
 	free(c->conn.ca_file);
 	free(c->conn.ca_data);
@@ -130,12 +130,12 @@ static void destroy(agent_k8s_client_t *c)
 	free(c->token);
 	free(c->zone);
 	free(c->node);
-	for (int k = 0; k < AGENT_K8S_N_KINDS; k++)
+	for (int k = 0; k < K8S_N_KINDS; k++)
 		free(c->w[k].buf);
 	free(c);
 }
 
-static void handle_closed(agent_k8s_client_t *c)
+static void handle_closed(k8s_client_t *c)
 {
 	if (--c->open_handles == 0 && c->freeing)
 		destroy(c);
@@ -157,7 +157,7 @@ static void on_close_watcher(uv_handle_t *h)
 static void on_close_sock(uv_handle_t *h)
 {
 	struct sock_ctx *s = (struct sock_ctx *)h;
-	agent_k8s_client_t *c = s->c;
+	k8s_client_t *c = s->c;
 
 	free(s);
 	handle_closed(c);
@@ -165,7 +165,7 @@ static void on_close_sock(uv_handle_t *h)
 
 static void sock_close(struct sock_ctx *s)
 {
-	agent_k8s_client_t *c = s->c;
+	k8s_client_t *c = s->c;
 
 	if (s->prev)
 		s->prev->next = s->next;
@@ -200,7 +200,7 @@ static int dup_str(const char *src, char **dst)
 
 /* ---- token -------------------------------------------------------------------- */
 
-static void refresh_token(agent_k8s_client_t *c, bool force)
+static void refresh_token(k8s_client_t *c, bool force)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -253,7 +253,7 @@ out:
 
 /* ---- curl <-> libuv ---------------------------------------------------------------- */
 
-static void check_done(agent_k8s_client_t *c)
+static void check_done(k8s_client_t *c)
 {
 	CURLMsg *m;
 	int left;
@@ -261,7 +261,7 @@ static void check_done(agent_k8s_client_t *c)
 	while ((m = curl_multi_info_read(c->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		for (int k = 0; k < AGENT_K8S_N_KINDS; k++)
+		for (int k = 0; k < K8S_N_KINDS; k++)
 			if (c->w[k].easy == m->easy_handle) {
 				transfer_done(&c->w[k], m->data.result);
 				break;
@@ -272,7 +272,7 @@ static void check_done(agent_k8s_client_t *c)
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct sock_ctx *s = (struct sock_ctx *)h;
-	agent_k8s_client_t *c = s->c;
+	k8s_client_t *c = s->c;
 	int flags = 0, running;
 
 	if (status < 0)
@@ -288,7 +288,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp,
 		     void *socketp)
 {
-	agent_k8s_client_t *c = userp;
+	k8s_client_t *c = userp;
 	struct sock_ctx *s = socketp;
 	int events = 0;
 
@@ -327,7 +327,7 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp,
 
 static void on_curl_timer(uv_timer_t *t)
 {
-	agent_k8s_client_t *c = t->data;
+	k8s_client_t *c = t->data;
 	int running;
 
 	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -336,7 +336,7 @@ static void on_curl_timer(uv_timer_t *t)
 
 static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 {
-	agent_k8s_client_t *c = userp;
+	k8s_client_t *c = userp;
 
 	if (timeout_ms < 0)
 		uv_timer_stop(&c->curl_timer);
@@ -349,22 +349,22 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 
 static void on_notify(uv_timer_t *t)
 {
-	agent_k8s_client_t *c = t->data;
-	struct agent_k8s_set set;
+	k8s_client_t *c = t->data;
+	struct k8s_set set;
 
 	if (!c->st.synced)
 		return;
-	if (agent_k8s_store_build(c->store, &set) != AS_OK) {
+	if (k8s_store_build(c->store, &set) != AS_OK) {
 		as_err("k8s: out of memory building the endpoint set");
 		/* Try again shortly; the old set stays. */
 		uv_timer_start(&c->notify_timer, on_notify, 1000, 0);
 		return;
 	}
-	if (c->notified && agent_k8s_set_equal(&set, &c->set)) {
-		agent_k8s_set_free(&set);
+	if (c->notified && k8s_set_equal(&set, &c->set)) {
+		k8s_set_free(&set);
 		return;
 	}
-	agent_k8s_set_free(&c->set);
+	k8s_set_free(&c->set);
 	c->set = set;
 	c->notified = true;
 	c->st.updates++;
@@ -373,7 +373,7 @@ static void on_notify(uv_timer_t *t)
 		c->o.cb(&c->set, c->o.cb_arg);
 }
 
-static void mark_dirty(agent_k8s_client_t *c)
+static void mark_dirty(k8s_client_t *c)
 {
 	c->st.synced = c->w[0].synced && c->w[1].synced;
 	if (c->st.synced && !uv_is_active((uv_handle_t *)&c->notify_timer))
@@ -423,55 +423,30 @@ static void buf_reset(struct watcher *w)
 	}
 }
 
-static int start_request(struct watcher *w, const char *query, long timeout_ms)
+/* Accept and, with a token, Authorization; NULL on memory. */
+static struct curl_slist *request_headers(const k8s_client_t *c)
 {
-	agent_k8s_client_t *c = w->c;
-	const struct agent_k8s_conn *cn = &c->conn;
-	char *url = NULL, *auth = NULL;
-	CURL *e;
+	const char *token = c->token ? c->token : c->conn.token;
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
+	struct curl_slist *h;
+	char *auth;
 
-	refresh_token(c, false);
-	buf_reset(w);
-	w->gone = w->stream_error = false;
-	w->events = 0;
-	w->started_ms = as_now_ms();
-	e = curl_easy_init();
-	if (!e || asprintf(&url, "%s%s?%s", cn->server, w->path, query) < 0) {
-		url = NULL;
-		goto fail;
+	if (!hdrs || !token)
+		return hdrs;
+	if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+		curl_slist_free_all(hdrs);
+		return NULL;
 	}
-	w->hdrs = curl_slist_append(NULL, "Accept: application/json");
-	if (c->token || cn->token) {
-		if (asprintf(&auth, "Authorization: Bearer %s",
-			     c->token ? c->token : cn->token) < 0) {
-			auth = NULL;
-			goto fail;
-		}
-		struct curl_slist *h = curl_slist_append(w->hdrs, auth);
+	h = curl_slist_append(hdrs, auth);
+	free(auth);
+	if (!h)
+		curl_slist_free_all(hdrs);
+	return h;
+}
 
-		if (!h)
-			goto fail;
-		w->hdrs = h;
-	}
-	if (!w->hdrs)
-		goto fail;
-	curl_easy_setopt(e, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->hdrs);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "anysteerd/" PACKAGE_VERSION);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, w);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, w);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+/* How to trust the server and who we are to it. */
+static void set_tls(CURL *e, const struct k8s_conn *cn)
+{
 	if (cn->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, cn->ca_file);
 	if (cn->ca_data) {
@@ -497,6 +472,46 @@ static int start_request(struct watcher *w, const char *query, long timeout_ms)
 
 		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
 	}
+}
+
+static int start_request(struct watcher *w, const char *query, long timeout_ms)
+{
+	k8s_client_t *c = w->c;
+	const struct k8s_conn *cn = &c->conn;
+	char *url = NULL;
+	CURL *e;
+
+	refresh_token(c, false);
+	buf_reset(w);
+	w->gone = w->stream_error = false;
+	w->events = 0;
+	w->started_ms = as_now_ms();
+	e = curl_easy_init();
+	if (!e || asprintf(&url, "%s%s?%s", cn->server, w->path, query) < 0) {
+		url = NULL;
+		goto fail;
+	}
+	w->hdrs = request_headers(c);
+	if (!w->hdrs)
+		goto fail;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, w->hdrs);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "anysteerd/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, w);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, w);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	set_tls(e, cn);
 	/* A watch ends after timeoutSeconds on the server; the client-side
 	 * limit is only a safety net against a silent, half-open stream. */
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -505,7 +520,6 @@ static int start_request(struct watcher *w, const char *query, long timeout_ms)
 	w->easy = e;
 	as_debug("k8s: GET %s", url);
 	free(url);
-	free(auth);
 	return 0;
 fail:
 	as_err("k8s: %s: cannot start a request", w->what);
@@ -514,13 +528,12 @@ fail:
 	curl_slist_free_all(w->hdrs);
 	w->hdrs = NULL;
 	free(url);
-	free(auth);
 	return -1;
 }
 
 static void start_list(struct watcher *w)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	/* Room for the continue token escaped (3 bytes per byte at most). */
 	char query[3 * sizeof(w->cont) + 64];
 
@@ -528,8 +541,8 @@ static void start_list(struct watcher *w)
 	if (!w->cont[0]) {
 		/* A fresh relist: records not in it go at the end. */
 		if (w->relisting)
-			agent_k8s_store_relist_abort(c->store, w->kind);
-		agent_k8s_store_relist_begin(c->store, w->kind);
+			k8s_store_relist_abort(c->store, w->kind);
+		k8s_store_relist_begin(c->store, w->kind);
 		w->relisting = true;
 		snprintf(query, sizeof(query), "limit=%u", c->o.list_limit);
 	} else {
@@ -550,7 +563,7 @@ static void start_list(struct watcher *w)
 
 static void start_watch(struct watcher *w)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	char query[256];
 	uint32_t t = c->o.watch_timeout_s;
 
@@ -578,7 +591,7 @@ static void on_backoff(uv_timer_t *t)
 
 static void backoff(struct watcher *w, const char *why)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	uint32_t d = w->backoff_ms;
 
 	/* Equal jitter: half fixed, half random, so watchers of many nodes
@@ -594,14 +607,14 @@ static void backoff(struct watcher *w, const char *why)
 /* Processes complete lines of a watch stream. Returns -1 to stop it. */
 static int watch_lines(struct watcher *w)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	size_t off = 0;
 	bool dirty = false;
 	int rc = 0;
 
 	for (;;) {
 		char *nl = memchr(w->buf + off, '\n', w->len - off);
-		struct agent_k8s_event_info ev;
+		struct k8s_event_info ev;
 
 		if (!nl)
 			break;
@@ -609,12 +622,12 @@ static int watch_lines(struct watcher *w)
 
 		if (n && !(n == 1 && w->buf[off] == '\r')) {
 			w->events++;
-			if (agent_k8s_store_apply_event(c->store, w->kind, w->buf + off,
-							n, &ev) == AS_OK) {
+			if (k8s_store_apply_event(c->store, w->kind, w->buf + off,
+						  n, &ev) == AS_OK) {
 				if (ev.rv[0])
 					memcpy(w->rv, ev.rv, sizeof(w->rv));
 				dirty |= ev.changed;
-				if (ev.type == AGENT_K8S_EV_ERROR) {
+				if (ev.type == K8S_EV_ERROR) {
 					if (ev.code == 410)
 						w->gone = true;
 					else
@@ -658,12 +671,12 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 
 static void list_page_done(struct watcher *w)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	char rv[sizeof(w->rv)];
 
-	if (agent_k8s_store_apply_list(c->store, w->kind, w->buf, w->len, rv,
-				       sizeof(rv), w->cont, sizeof(w->cont)) != AS_OK) {
-		agent_k8s_store_relist_abort(c->store, w->kind);
+	if (k8s_store_apply_list(c->store, w->kind, w->buf, w->len, rv,
+				 sizeof(rv), w->cont, sizeof(w->cont)) != AS_OK) {
+		k8s_store_relist_abort(c->store, w->kind);
 		w->relisting = false;
 		w->cont[0] = '\0';
 		backoff(w, "malformed list response");
@@ -673,7 +686,7 @@ static void list_page_done(struct watcher *w)
 		start_list(w);
 		return;
 	}
-	agent_k8s_store_relist_end(c->store, w->kind);
+	k8s_store_relist_end(c->store, w->kind);
 	w->relisting = false;
 	memcpy(w->rv, rv, sizeof(w->rv));
 	w->synced = true;
@@ -687,9 +700,34 @@ static void list_page_done(struct watcher *w)
 	start_watch(w);
 }
 
+/* Why a request failed, for the log: the transport error, the size
+ * limit, or the HTTP status with the Status message if the body has one. */
+static void failure_reason(const struct watcher *w, CURLcode res, long code,
+			   char *why, size_t len)
+{
+	const char *m;
+	int ml = 0;
+
+	if (res != CURLE_OK && !(res == CURLE_WRITE_ERROR && w->too_big)) {
+		snprintf(why, len, "%s", curl_easy_strerror(res));
+		return;
+	}
+	if (w->too_big) {
+		snprintf(why, len, "response larger than %zu bytes", w->c->o.max_body);
+		return;
+	}
+	m = w->buf ? strstr(w->buf, "\"message\":\"") : NULL;
+	if (m) {
+		m += 11;
+		ml = (int)strcspn(m, "\"");
+	}
+	snprintf(why, len, "HTTP %ld%s%.*s", code, m ? ": " : "",
+		 AS_MIN(ml, 100), m ? m : "");
+}
+
 static void transfer_done(struct watcher *w, CURLcode res)
 {
-	agent_k8s_client_t *c = w->c;
+	k8s_client_t *c = w->c;
 	long code = 0;
 	char why[160];
 
@@ -741,7 +779,7 @@ static void transfer_done(struct watcher *w, CURLcode res)
 	c->st.errors++;
 	if (w->state == W_LIST) {
 		/* Keep what we had; a relist starts from the first page. */
-		agent_k8s_store_relist_abort(c->store, w->kind);
+		k8s_store_relist_abort(c->store, w->kind);
 		w->relisting = false;
 		w->cont[0] = '\0';
 	}
@@ -749,22 +787,7 @@ static void transfer_done(struct watcher *w, CURLcode res)
 		c->st.unauthorized++;
 		refresh_token(c, true);
 	}
-	if (res != CURLE_OK && !(res == CURLE_WRITE_ERROR && w->too_big)) {
-		snprintf(why, sizeof(why), "%s", curl_easy_strerror(res));
-	} else if (w->too_big) {
-		snprintf(why, sizeof(why), "response larger than %zu bytes", c->o.max_body);
-	} else {
-		/* Show the Status message if the body has one. */
-		const char *m = w->buf ? strstr(w->buf, "\"message\":\"") : NULL;
-		int ml = 0;
-
-		if (m) {
-			m += 11;
-			ml = (int)strcspn(m, "\"");
-		}
-		snprintf(why, sizeof(why), "HTTP %ld%s%.*s", code, m ? ": " : "",
-			 AS_MIN(ml, 100), m ? m : "");
-	}
+	failure_reason(w, res, code, why, sizeof(why));
 	if (w->state == W_WATCH && w->events > 0)
 		w->backoff_ms = c->o.backoff_min_ms;	/* it was working */
 	backoff(w, why);
@@ -772,11 +795,73 @@ static void transfer_done(struct watcher *w, CURLcode res)
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
 
-int agent_k8s_client_new(uv_loop_t *loop, const struct agent_k8s_conn *conn,
-			 const struct agent_k8s_client_opts *opts,
-			 agent_k8s_client_t **out)
+/* 0 in the options means the default. */
+static void opts_defaults(struct k8s_client_opts *o)
 {
-	agent_k8s_client_t *c;
+	if (!o->backoff_min_ms)
+		o->backoff_min_ms = 500;
+	if (!o->backoff_max_ms)
+		o->backoff_max_ms = 30000;
+	if (o->backoff_max_ms < o->backoff_min_ms)
+		o->backoff_max_ms = o->backoff_min_ms;
+	if (!o->connect_timeout_ms)
+		o->connect_timeout_ms = 10000;
+	if (!o->max_body)
+		o->max_body = 64u << 20;
+	if (!o->list_limit)
+		o->list_limit = 500;
+}
+
+/* A deep copy of the caller's connection; -1 on memory (what was
+ * copied is freed by destroy()). */
+static int conn_copy(struct k8s_conn *d, const struct k8s_conn *s)
+{
+	if (dup_str(s->server, &d->server) ||
+	    dup_str(s->ca_file, &d->ca_file) ||
+	    dup_bytes(s->ca_data, s->ca_len, &d->ca_data) ||
+	    dup_str(s->token, &d->token) ||
+	    dup_str(s->token_file, &d->token_file) ||
+	    dup_str(s->cert_file, &d->cert_file) ||
+	    dup_str(s->key_file, &d->key_file) ||
+	    dup_bytes(s->cert_data, s->cert_len, &d->cert_data) ||
+	    dup_bytes(s->key_data, s->key_len, &d->key_data))
+		return -1;
+	d->ca_len = s->ca_len;
+	d->cert_len = s->cert_len;
+	d->key_len = s->key_len;
+	d->insecure = s->insecure;
+	return 0;
+}
+
+/* One watcher per kind, each with its backoff timer. */
+static void watchers_init(k8s_client_t *c)
+{
+	static const char *const paths[K8S_N_KINDS] = {
+		"/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices",
+	};
+	static const char *const whats[K8S_N_KINDS] = {
+		"services", "endpointslices",
+	};
+
+	for (int k = 0; k < K8S_N_KINDS; k++) {
+		struct watcher *w = &c->w[k];
+
+		w->c = c;
+		w->kind = k;
+		w->path = paths[k];
+		w->what = whats[k];
+		w->backoff_ms = c->o.backoff_min_ms;
+		uv_timer_init(c->loop, &w->timer);
+		w->timer.data = w;
+		c->open_handles++;
+	}
+}
+
+int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
+		   const struct k8s_client_opts *opts,
+		   k8s_client_t **out)
+{
+	k8s_client_t *c;
 	int err;
 
 	*out = NULL;
@@ -788,41 +873,19 @@ int agent_k8s_client_new(uv_loop_t *loop, const struct agent_k8s_conn *conn,
 		return AS_ENOMEM;
 	c->loop = loop;
 	c->o = *opts;
-	if (!c->o.backoff_min_ms)
-		c->o.backoff_min_ms = 500;
-	if (!c->o.backoff_max_ms)
-		c->o.backoff_max_ms = 30000;
-	if (c->o.backoff_max_ms < c->o.backoff_min_ms)
-		c->o.backoff_max_ms = c->o.backoff_min_ms;
-	if (!c->o.connect_timeout_ms)
-		c->o.connect_timeout_ms = 10000;
-	if (!c->o.max_body)
-		c->o.max_body = 64u << 20;
-	if (!c->o.list_limit)
-		c->o.list_limit = 500;
+	opts_defaults(&c->o);
 	c->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
 	if (!c->rng)
 		c->rng = 1;
-	if (dup_str(conn->server, &c->conn.server) ||
-	    dup_str(conn->ca_file, &c->conn.ca_file) ||
-	    dup_bytes(conn->ca_data, conn->ca_len, &c->conn.ca_data) ||
-	    dup_str(conn->token, &c->conn.token) ||
-	    dup_str(conn->token_file, &c->conn.token_file) ||
-	    dup_str(conn->cert_file, &c->conn.cert_file) ||
-	    dup_str(conn->key_file, &c->conn.key_file) ||
-	    dup_bytes(conn->cert_data, conn->cert_len, &c->conn.cert_data) ||
-	    dup_bytes(conn->key_data, conn->key_len, &c->conn.key_data) ||
-	    dup_str(opts->zone, &c->zone) || dup_str(opts->node_name, &c->node)) {
+	if (conn_copy(&c->conn, conn) || dup_str(opts->zone, &c->zone) ||
+	    dup_str(opts->node_name, &c->node)) {
 		err = AS_ENOMEM;
 		goto fail;
 	}
-	c->conn.ca_len = conn->ca_len;
-	c->conn.cert_len = conn->cert_len;
-	c->conn.key_len = conn->key_len;
 	c->o.zone = c->zone;
 	c->o.node_name = c->node;
-	c->store = agent_k8s_store_new(c->zone, c->node, &err);
-	if (!c->store)
+	err = k8s_store_new(c->zone, c->node, &c->store);
+	if (err)
 		goto fail;
 	c->multi = curl_multi_init();
 	if (!c->multi) {
@@ -838,24 +901,7 @@ int agent_k8s_client_new(uv_loop_t *loop, const struct agent_k8s_conn *conn,
 	uv_timer_init(loop, &c->notify_timer);
 	c->curl_timer.data = c->notify_timer.data = c;
 	c->open_handles = 2;
-	static const char *const paths[AGENT_K8S_N_KINDS] = {
-		"/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices",
-	};
-	static const char *const whats[AGENT_K8S_N_KINDS] = {
-		"services", "endpointslices",
-	};
-	for (int k = 0; k < AGENT_K8S_N_KINDS; k++) {
-		struct watcher *w = &c->w[k];
-
-		w->c = c;
-		w->kind = k;
-		w->path = paths[k];
-		w->what = whats[k];
-		w->backoff_ms = c->o.backoff_min_ms;
-		uv_timer_init(loop, &w->timer);
-		w->timer.data = w;
-		c->open_handles++;
-	}
+	watchers_init(c);
 	*out = c;
 	return AS_OK;
 fail:
@@ -866,23 +912,23 @@ fail:
 	return err;
 }
 
-int agent_k8s_client_start(agent_k8s_client_t *c)
+int k8s_client_start(k8s_client_t *c)
 {
 	if (c->w[0].state != W_IDLE)
 		return AS_ESTATE;
 	as_info("k8s: watching %s as node %s, zone %s", c->conn.server, c->node,
 		c->zone);
-	for (int k = 0; k < AGENT_K8S_N_KINDS; k++)
+	for (int k = 0; k < K8S_N_KINDS; k++)
 		start_list(&c->w[k]);
 	return AS_OK;
 }
 
-void agent_k8s_client_free(agent_k8s_client_t *c)
+void k8s_client_free(k8s_client_t *c)
 {
 	if (!c)
 		return;
 	c->freeing = true;
-	for (int k = 0; k < AGENT_K8S_N_KINDS; k++) {
+	for (int k = 0; k < K8S_N_KINDS; k++) {
 		struct watcher *w = &c->w[k];
 
 		if (w->easy) {
@@ -904,14 +950,14 @@ void agent_k8s_client_free(agent_k8s_client_t *c)
 	uv_close((uv_handle_t *)&c->notify_timer, on_close);
 }
 
-void agent_k8s_client_stats(const agent_k8s_client_t *c,
-			    struct agent_k8s_client_stats *out)
+void k8s_client_stats(const k8s_client_t *c,
+		      struct k8s_client_stats *out)
 {
 	*out = c->st;
-	agent_k8s_store_stats(c->store, &out->store);
+	k8s_store_stats(c->store, &out->store);
 }
 
-const struct agent_k8s_set *agent_k8s_client_set(const agent_k8s_client_t *c)
+const struct k8s_set *k8s_client_set(const k8s_client_t *c)
 {
 	return &c->set;
 }

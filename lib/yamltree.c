@@ -1,5 +1,5 @@
 /*
- * agent/yamltree.c - a compact YAML tree from libyaml's event stream.
+ * lib/yamltree.c - a compact YAML tree from libyaml's event stream.
  *
  * Design. One pass over the events of one document. A node is appended
  * when its event arrives (so indices follow document order and the root
@@ -11,25 +11,25 @@
  * are 32-bit, which is what keeps a node at 16 bytes; a document that
  * would overflow them is refused with a composer error instead of
  * wrapping. Arrays grow geometrically and nothing is freed before
- * agent_yt_free.
+ * as_yaml_free.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/yamltree.h"
+#include "lib/yamltree.h"
 #include "lib/as.h"
 
-struct agent_yt_node {
-	uint8_t type;		/* enum agent_yt_type */
+struct as_yaml_node {
+	uint8_t type;		/* enum as_yaml_type */
 	uint8_t style;		/* yaml_scalar_style_t of a scalar */
 	uint32_t line;		/* 1-based */
 	uint32_t off;		/* scalar: into arena; container: into kids */
 	uint32_t len;		/* scalar: bytes; container: kids (2 per pair) */
 };
 
-struct agent_yt {
-	struct agent_yt_node *nodes;
+struct as_yaml {
+	struct as_yaml_node *nodes;
 	size_t n_nodes, cap_nodes;
 	char *arena;		/* every scalar, each NUL-terminated */
 	size_t n_arena, cap_arena;
@@ -50,7 +50,7 @@ struct yt_frame {
 
 struct yt_build {
 	yaml_parser_t *p;
-	struct agent_yt *t;
+	struct as_yaml *t;
 	uint32_t *work;
 	size_t n_work, cap_work;
 	struct yt_frame *frames;
@@ -202,10 +202,10 @@ static int push_kid(struct yt_build *b, uint32_t idx)
 }
 
 static int add_node(struct yt_build *b, const yaml_event_t *ev,
-		    enum agent_yt_type type, const yaml_char_t *anchor,
+		    enum as_yaml_type type, const yaml_char_t *anchor,
 		    uint32_t *idx)
 {
-	struct agent_yt *t = b->t;
+	struct as_yaml *t = b->t;
 	size_t line = ev->start_mark.line + 1;
 	int ret;
 
@@ -214,7 +214,7 @@ static int add_node(struct yt_build *b, const yaml_event_t *ev,
 	if (!reserve(&t->nodes, &t->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes)))
 		return oom(b);
 	*idx = (uint32_t)t->n_nodes;
-	t->nodes[t->n_nodes++] = (struct agent_yt_node){
+	t->nodes[t->n_nodes++] = (struct as_yaml_node){
 		.type = (uint8_t)type,
 		.line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line,
 	};
@@ -225,14 +225,14 @@ static int add_node(struct yt_build *b, const yaml_event_t *ev,
 
 static int on_scalar(struct yt_build *b, const yaml_event_t *ev)
 {
-	struct agent_yt *t = b->t;
+	struct as_yaml *t = b->t;
 	size_t len = ev->data.scalar.length;
 	uint32_t idx;
 	int ret;
 
 	if (len >= YT_LIMIT || t->n_arena > YT_LIMIT - len - 1)
 		return too_large(b, ev);
-	if ((ret = add_node(b, ev, AGENT_YT_SCALAR, ev->data.scalar.anchor,
+	if ((ret = add_node(b, ev, AS_YAML_SCALAR, ev->data.scalar.anchor,
 			    &idx)) != AS_OK)
 		return ret;
 	if (!reserve(&t->arena, &t->cap_arena, t->n_arena + len + 1, 1))
@@ -247,7 +247,7 @@ static int on_scalar(struct yt_build *b, const yaml_event_t *ev)
 }
 
 static int on_start(struct yt_build *b, const yaml_event_t *ev,
-		    enum agent_yt_type type, const yaml_char_t *anchor)
+		    enum as_yaml_type type, const yaml_char_t *anchor)
 {
 	uint32_t idx;
 	int ret;
@@ -263,7 +263,7 @@ static int on_start(struct yt_build *b, const yaml_event_t *ev,
 
 static int on_end(struct yt_build *b, const yaml_event_t *ev)
 {
-	struct agent_yt *t = b->t;
+	struct as_yaml *t = b->t;
 	struct yt_frame f;
 	size_t n;
 
@@ -300,10 +300,10 @@ static int on_event(struct yt_build *b, const yaml_event_t *ev)
 	case YAML_SCALAR_EVENT:
 		return on_scalar(b, ev);
 	case YAML_SEQUENCE_START_EVENT:
-		return on_start(b, ev, AGENT_YT_SEQUENCE,
+		return on_start(b, ev, AS_YAML_SEQUENCE,
 				ev->data.sequence_start.anchor);
 	case YAML_MAPPING_START_EVENT:
-		return on_start(b, ev, AGENT_YT_MAPPING,
+		return on_start(b, ev, AS_YAML_MAPPING,
 				ev->data.mapping_start.anchor);
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
@@ -340,7 +340,7 @@ static int load_document(struct yt_build *b)
 	}
 }
 
-int agent_yt_load(yaml_parser_t *parser, struct agent_yt **out)
+int as_yaml_load(yaml_parser_t *parser, struct as_yaml **out)
 {
 	struct yt_build b = { .p = parser };
 	yaml_event_t ev;
@@ -374,14 +374,14 @@ cleanup:
 	free(b.anchors);
 	free(b.names);
 	if (ret != AS_OK) {
-		agent_yt_free(b.t);
+		as_yaml_free(b.t);
 		return ret;
 	}
 	*out = b.t;
 	return AS_OK;
 }
 
-void agent_yt_free(struct agent_yt *t)
+void as_yaml_free(struct as_yaml *t)
 {
 	if (!t)
 		return;
@@ -391,41 +391,41 @@ void agent_yt_free(struct agent_yt *t)
 	free(t);
 }
 
-const struct agent_yt_node *agent_yt_root(const struct agent_yt *t)
+const struct as_yaml_node *as_yaml_root(const struct as_yaml *t)
 {
 	return t && t->n_nodes ? &t->nodes[0] : NULL;
 }
 
-size_t agent_yt_count(const struct agent_yt *t)
+size_t as_yaml_count(const struct as_yaml *t)
 {
 	return t ? t->n_nodes : 0;
 }
 
-size_t agent_yt_index(const struct agent_yt *t, const struct agent_yt_node *n)
+size_t as_yaml_index(const struct as_yaml *t, const struct as_yaml_node *n)
 {
 	return (size_t)(n - t->nodes);
 }
 
-enum agent_yt_type agent_yt_type(const struct agent_yt_node *n)
+enum as_yaml_type as_yaml_type(const struct as_yaml_node *n)
 {
-	return (enum agent_yt_type)n->type;
+	return (enum as_yaml_type)n->type;
 }
 
-size_t agent_yt_line(const struct agent_yt_node *n)
+size_t as_yaml_line(const struct as_yaml_node *n)
 {
 	return n->line;
 }
 
-yaml_scalar_style_t agent_yt_style(const struct agent_yt_node *n)
+yaml_scalar_style_t as_yaml_style(const struct as_yaml_node *n)
 {
-	return n->type == AGENT_YT_SCALAR ? (yaml_scalar_style_t)n->style
+	return n->type == AS_YAML_SCALAR ? (yaml_scalar_style_t)n->style
 					  : YAML_ANY_SCALAR_STYLE;
 }
 
-const char *agent_yt_str(const struct agent_yt *t,
-			 const struct agent_yt_node *n, size_t *len)
+const char *as_yaml_str(const struct as_yaml *t,
+			const struct as_yaml_node *n, size_t *len)
 {
-	if (n->type != AGENT_YT_SCALAR) {
+	if (n->type != AS_YAML_SCALAR) {
 		if (len)
 			*len = 0;
 		return "";
@@ -435,45 +435,45 @@ const char *agent_yt_str(const struct agent_yt *t,
 	return t->arena + n->off;
 }
 
-size_t agent_yt_len(const struct agent_yt_node *n)
+size_t as_yaml_len(const struct as_yaml_node *n)
 {
 	switch (n->type) {
-	case AGENT_YT_SEQUENCE:
+	case AS_YAML_SEQUENCE:
 		return n->len;
-	case AGENT_YT_MAPPING:
+	case AS_YAML_MAPPING:
 		return n->len / 2;
 	default:
 		return 0;
 	}
 }
 
-static const struct agent_yt_node *kid(const struct agent_yt *t,
-				       const struct agent_yt_node *n,
-				       enum agent_yt_type type, size_t i)
+static const struct as_yaml_node *kid(const struct as_yaml *t,
+				      const struct as_yaml_node *n,
+				      enum as_yaml_type type, size_t i)
 {
 	if (!n || n->type != type || i >= n->len)
 		return NULL;
 	return &t->nodes[t->kids[n->off + i]];
 }
 
-const struct agent_yt_node *agent_yt_item(const struct agent_yt *t,
-					  const struct agent_yt_node *n,
-					  size_t i)
+const struct as_yaml_node *as_yaml_item(const struct as_yaml *t,
+					const struct as_yaml_node *n,
+					size_t i)
 {
-	return kid(t, n, AGENT_YT_SEQUENCE, i);
+	return kid(t, n, AS_YAML_SEQUENCE, i);
 }
 
-const struct agent_yt_node *agent_yt_key(const struct agent_yt *t,
-					 const struct agent_yt_node *n,
+const struct as_yaml_node *as_yaml_key(const struct as_yaml *t,
+				       const struct as_yaml_node *n,
+				       size_t i)
+{
+	return i < SIZE_MAX / 2 ? kid(t, n, AS_YAML_MAPPING, 2 * i) : NULL;
+}
+
+const struct as_yaml_node *as_yaml_value(const struct as_yaml *t,
+					 const struct as_yaml_node *n,
 					 size_t i)
 {
-	return i < SIZE_MAX / 2 ? kid(t, n, AGENT_YT_MAPPING, 2 * i) : NULL;
-}
-
-const struct agent_yt_node *agent_yt_value(const struct agent_yt *t,
-					   const struct agent_yt_node *n,
-					   size_t i)
-{
-	return i < SIZE_MAX / 2 ? kid(t, n, AGENT_YT_MAPPING, 2 * i + 1)
+	return i < SIZE_MAX / 2 ? kid(t, n, AS_YAML_MAPPING, 2 * i + 1)
 				: NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * The compact YAML tree (agent/yamltree.h): shape, lines, scalar text and
+ * The compact YAML tree (lib/yamltree.h): shape, lines, scalar text and
  * style, alias identity, every error as libyaml's document loader reports
  * it, document boundaries, and deep and wide documents. Where libyaml's
  * own loader has an answer, the tree is compared with it node by node.
@@ -14,15 +14,15 @@
 #include <cmocka.h>
 #include <yaml.h>
 
-#include "agent/yamltree.h"
+#include "lib/yamltree.h"
 #include "lib/as.h"
 
-typedef struct agent_yt_node ynode;
+typedef struct as_yaml_node ynode;
 
 /* One parser over text, for the tests that read a stream step by step. */
 struct stream {
 	yaml_parser_t p;
-	struct agent_yt *t;
+	struct as_yaml *t;
 };
 
 static void open_stream(struct stream *s, const char *text, size_t len)
@@ -34,21 +34,21 @@ static void open_stream(struct stream *s, const char *text, size_t len)
 
 static void close_stream(struct stream *s)
 {
-	agent_yt_free(s->t);
+	as_yaml_free(s->t);
 	s->t = NULL;
 	yaml_parser_delete(&s->p);
 }
 
 /* Loads the first document of text, which must succeed. */
-static struct agent_yt *load_ok(const char *text)
+static struct as_yaml *load_ok(const char *text)
 {
 	yaml_parser_t p;
-	struct agent_yt *t = NULL;
+	struct as_yaml *t = NULL;
 
 	assert_true(yaml_parser_initialize(&p));
 	yaml_parser_set_input_string(&p, (const unsigned char *)text,
 				     strlen(text));
-	int ret = agent_yt_load(&p, &t);
+	int ret = as_yaml_load(&p, &t);
 	if (ret != AS_OK)
 		fail_msg("load failed (%d): %s at line %zu", ret,
 			 p.problem ? p.problem : "?", p.problem_mark.line + 1);
@@ -57,22 +57,22 @@ static struct agent_yt *load_ok(const char *text)
 	return t;
 }
 
-static const char *str(const struct agent_yt *t, const ynode *n)
+static const char *str(const struct as_yaml *t, const ynode *n)
 {
 	assert_non_null(n);
-	assert_int_equal(agent_yt_type(n), AGENT_YT_SCALAR);
-	return agent_yt_str(t, n, NULL);
+	assert_int_equal(as_yaml_type(n), AS_YAML_SCALAR);
+	return as_yaml_str(t, n, NULL);
 }
 
 /* map[key] by a linear search over the pairs. */
-static const ynode *get(const struct agent_yt *t, const ynode *map,
+static const ynode *get(const struct as_yaml *t, const ynode *map,
 			const char *key)
 {
 	assert_non_null(map);
-	assert_int_equal(agent_yt_type(map), AGENT_YT_MAPPING);
-	for (size_t i = 0; i < agent_yt_len(map); i++)
-		if (strcmp(str(t, agent_yt_key(t, map, i)), key) == 0)
-			return agent_yt_value(t, map, i);
+	assert_int_equal(as_yaml_type(map), AS_YAML_MAPPING);
+	for (size_t i = 0; i < as_yaml_len(map); i++)
+		if (strcmp(str(t, as_yaml_key(t, map, i)), key) == 0)
+			return as_yaml_value(t, map, i);
 	fail_msg("no key %s", key);
 	return NULL;
 }
@@ -82,47 +82,47 @@ static const ynode *get(const struct agent_yt *t, const ynode *map,
 /* Node i of the tree against node i + 1 of the document: libyaml also
  * numbers nodes in event order and makes no node for an alias, so equal
  * numbering is alias identity. */
-static void same_node(const struct agent_yt *t, const ynode *n,
+static void same_node(const struct as_yaml *t, const ynode *n,
 		      const yaml_node_t *d)
 {
 	size_t len;
 	const char *s;
 
-	assert_int_equal(agent_yt_line(n), d->start_mark.line + 1);
+	assert_int_equal(as_yaml_line(n), d->start_mark.line + 1);
 	switch (d->type) {
 	case YAML_SCALAR_NODE:
-		assert_int_equal(agent_yt_type(n), AGENT_YT_SCALAR);
-		s = agent_yt_str(t, n, &len);
+		assert_int_equal(as_yaml_type(n), AS_YAML_SCALAR);
+		s = as_yaml_str(t, n, &len);
 		assert_int_equal(len, d->data.scalar.length);
 		assert_memory_equal(s, d->data.scalar.value, len);
 		assert_int_equal(s[len], 0);
-		assert_int_equal(agent_yt_style(n), d->data.scalar.style);
-		assert_int_equal(agent_yt_len(n), 0);
+		assert_int_equal(as_yaml_style(n), d->data.scalar.style);
+		assert_int_equal(as_yaml_len(n), 0);
 		break;
 	case YAML_SEQUENCE_NODE: {
 		yaml_node_item_t *it = d->data.sequence.items.start;
 		size_t k = (size_t)(d->data.sequence.items.top - it);
-		assert_int_equal(agent_yt_type(n), AGENT_YT_SEQUENCE);
-		assert_int_equal(agent_yt_len(n), k);
+		assert_int_equal(as_yaml_type(n), AS_YAML_SEQUENCE);
+		assert_int_equal(as_yaml_len(n), k);
 		for (size_t i = 0; i < k; i++)
-			assert_int_equal(agent_yt_index(t, agent_yt_item(t, n, i)),
+			assert_int_equal(as_yaml_index(t, as_yaml_item(t, n, i)),
 					 (size_t)it[i] - 1);
-		assert_null(agent_yt_item(t, n, k));
+		assert_null(as_yaml_item(t, n, k));
 		break;
 	}
 	case YAML_MAPPING_NODE: {
 		yaml_node_pair_t *pr = d->data.mapping.pairs.start;
 		size_t k = (size_t)(d->data.mapping.pairs.top - pr);
-		assert_int_equal(agent_yt_type(n), AGENT_YT_MAPPING);
-		assert_int_equal(agent_yt_len(n), k);
+		assert_int_equal(as_yaml_type(n), AS_YAML_MAPPING);
+		assert_int_equal(as_yaml_len(n), k);
 		for (size_t i = 0; i < k; i++) {
-			assert_int_equal(agent_yt_index(t, agent_yt_key(t, n, i)),
+			assert_int_equal(as_yaml_index(t, as_yaml_key(t, n, i)),
 					 (size_t)pr[i].key - 1);
-			assert_int_equal(agent_yt_index(t, agent_yt_value(t, n, i)),
+			assert_int_equal(as_yaml_index(t, as_yaml_value(t, n, i)),
 					 (size_t)pr[i].value - 1);
 		}
-		assert_null(agent_yt_key(t, n, k));
-		assert_null(agent_yt_value(t, n, k));
+		assert_null(as_yaml_key(t, n, k));
+		assert_null(as_yaml_value(t, n, k));
 		break;
 	}
 	default:
@@ -144,9 +144,9 @@ static size_t same_as_libyaml(const char *text, size_t len)
 	yaml_parser_set_input_string(&b, (const unsigned char *)text, len);
 	for (;;) {
 		yaml_document_t doc;
-		struct agent_yt *t = NULL;
+		struct as_yaml *t = NULL;
 		int ok = yaml_parser_load(&a, &doc);
-		int ret = agent_yt_load(&b, &t);
+		int ret = as_yaml_load(&b, &t);
 
 		if (!ok) {
 			assert_int_equal(ret, AS_EPARSE);
@@ -166,11 +166,11 @@ static size_t same_as_libyaml(const char *text, size_t len)
 		assert_int_equal(ret, AS_OK);
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
 		size_t n = (size_t)(doc.nodes.top - doc.nodes.start);
-		assert_int_equal(agent_yt_count(t), n);
+		assert_int_equal(as_yaml_count(t), n);
 		if (!root)
-			assert_null(agent_yt_root(t));
+			assert_null(as_yaml_root(t));
 		else
-			assert_int_equal(agent_yt_index(t, agent_yt_root(t)),
+			assert_int_equal(as_yaml_index(t, as_yaml_root(t)),
 					 (size_t)(root - doc.nodes.start));
 		if (root) {
 			/* Breadth-first over the tree, checking each node
@@ -180,22 +180,22 @@ static size_t same_as_libyaml(const char *text, size_t len)
 			size_t head = 0, tail = 0;
 			assert_non_null(queue);
 			assert_non_null(done);
-			queue[tail++] = agent_yt_root(t);
-			done[agent_yt_index(t, agent_yt_root(t))] = 1;
+			queue[tail++] = as_yaml_root(t);
+			done[as_yaml_index(t, as_yaml_root(t))] = 1;
 			while (head < tail) {
 				const ynode *x = queue[head++];
-				size_t xi = agent_yt_index(t, x);
+				size_t xi = as_yaml_index(t, x);
 				same_node(t, x, &doc.nodes.start[xi]);
-				size_t k = agent_yt_len(x);
+				size_t k = as_yaml_len(x);
 				for (size_t i = 0; i < 2 * k; i++) {
 					const ynode *c;
-					if (agent_yt_type(x) == AGENT_YT_SEQUENCE)
-						c = i < k ? agent_yt_item(t, x, i) : NULL;
+					if (as_yaml_type(x) == AS_YAML_SEQUENCE)
+						c = i < k ? as_yaml_item(t, x, i) : NULL;
 					else
-						c = i % 2 ? agent_yt_value(t, x, i / 2)
-							  : agent_yt_key(t, x, i / 2);
-					if (c && !done[agent_yt_index(t, c)]) {
-						done[agent_yt_index(t, c)] = 1;
+						c = i % 2 ? as_yaml_value(t, x, i / 2)
+							  : as_yaml_key(t, x, i / 2);
+					if (c && !done[as_yaml_index(t, c)]) {
+						done[as_yaml_index(t, c)] = 1;
 						queue[tail++] = c;
 					}
 				}
@@ -205,7 +205,7 @@ static size_t same_as_libyaml(const char *text, size_t len)
 			free(queue);
 			free(done);
 		}
-		agent_yt_free(t);
+		as_yaml_free(t);
 		yaml_document_delete(&doc);
 		if (!root)
 			break;
@@ -229,47 +229,47 @@ static void test_nested_lines(void **state)
 		"    - deep\n"			/* 6 */
 		"f: 'q'\n"			/* 7 */
 		"g:\n";				/* 8 */
-	struct agent_yt *t = load_ok(text);
-	const ynode *root = agent_yt_root(t), *b, *m, *c;
+	struct as_yaml *t = load_ok(text);
+	const ynode *root = as_yaml_root(t), *b, *m, *c;
 
 	(void)state;
 	assert_non_null(root);
-	assert_int_equal(agent_yt_index(t, root), 0);
-	assert_int_equal(agent_yt_type(root), AGENT_YT_MAPPING);
-	assert_int_equal(agent_yt_len(root), 4);
-	assert_int_equal(agent_yt_line(root), 1);
+	assert_int_equal(as_yaml_index(t, root), 0);
+	assert_int_equal(as_yaml_type(root), AS_YAML_MAPPING);
+	assert_int_equal(as_yaml_len(root), 4);
+	assert_int_equal(as_yaml_line(root), 1);
 	assert_string_equal(str(t, get(t, root, "a")), "1");
 	b = get(t, root, "b");
-	assert_int_equal(agent_yt_type(b), AGENT_YT_SEQUENCE);
-	assert_int_equal(agent_yt_len(b), 3);
-	assert_int_equal(agent_yt_line(b), 3);
-	assert_int_equal(agent_yt_line(agent_yt_item(t, b, 0)), 3);
-	m = agent_yt_item(t, b, 1);
-	assert_int_equal(agent_yt_line(m), 4);
+	assert_int_equal(as_yaml_type(b), AS_YAML_SEQUENCE);
+	assert_int_equal(as_yaml_len(b), 3);
+	assert_int_equal(as_yaml_line(b), 3);
+	assert_int_equal(as_yaml_line(as_yaml_item(t, b, 0)), 3);
+	m = as_yaml_item(t, b, 1);
+	assert_int_equal(as_yaml_line(m), 4);
 	c = get(t, m, "c");
-	assert_int_equal(agent_yt_len(c), 2);
+	assert_int_equal(as_yaml_len(c), 2);
 	/* Kids of the inner list interleave with the outer map's in event
 	 * order; each container must still get its own, in order. */
-	assert_string_equal(str(t, agent_yt_item(t, c, 0)), "2");
-	assert_string_equal(str(t, agent_yt_item(t, c, 1)), "3");
+	assert_string_equal(str(t, as_yaml_item(t, c, 0)), "2");
+	assert_string_equal(str(t, as_yaml_item(t, c, 1)), "3");
 	assert_string_equal(str(t, get(t, m, "d")), "e");
-	assert_string_equal(str(t, agent_yt_item(t, agent_yt_item(t, b, 2), 0)),
+	assert_string_equal(str(t, as_yaml_item(t, as_yaml_item(t, b, 2), 0)),
 			    "deep");
-	assert_int_equal(agent_yt_line(agent_yt_item(t, agent_yt_item(t, b, 2), 0)), 6);
+	assert_int_equal(as_yaml_line(as_yaml_item(t, as_yaml_item(t, b, 2), 0)), 6);
 	assert_string_equal(str(t, get(t, root, "f")), "q");
-	assert_int_equal(agent_yt_style(get(t, root, "f")),
+	assert_int_equal(as_yaml_style(get(t, root, "f")),
 			 YAML_SINGLE_QUOTED_SCALAR_STYLE);
-	assert_int_equal(agent_yt_style(get(t, root, "a")),
+	assert_int_equal(as_yaml_style(get(t, root, "a")),
 			 YAML_PLAIN_SCALAR_STYLE);
 	/* `g:` with nothing is an empty plain scalar on its key's line. */
 	assert_string_equal(str(t, get(t, root, "g")), "");
-	assert_int_equal(agent_yt_line(get(t, root, "g")), 8);
+	assert_int_equal(as_yaml_line(get(t, root, "g")), 8);
 	/* Out of range and wrong-type lookups are NULL, not a crash. */
-	assert_null(agent_yt_item(t, root, 0));
-	assert_null(agent_yt_key(t, b, 0));
-	assert_null(agent_yt_item(t, b, 3));
-	assert_null(agent_yt_item(t, NULL, 0));
-	agent_yt_free(t);
+	assert_null(as_yaml_item(t, root, 0));
+	assert_null(as_yaml_key(t, b, 0));
+	assert_null(as_yaml_item(t, b, 3));
+	assert_null(as_yaml_item(t, NULL, 0));
+	as_yaml_free(t);
 	assert_int_equal(same_as_libyaml(text, strlen(text)), 1);
 }
 
@@ -281,25 +281,25 @@ static void test_aliases(void **state)
 		"name: &n word\n"
 		"names: [*n, *n, other]\n"
 		"self: &s [1, *s]\n";
-	struct agent_yt *t = load_ok(text);
-	const ynode *root = agent_yt_root(t), *self;
+	struct as_yaml *t = load_ok(text);
+	const ynode *root = as_yaml_root(t), *self;
 
 	(void)state;
 	/* An alias is the anchored node itself, not a copy. */
 	assert_ptr_equal(get(t, root, "copy"), get(t, root, "base"));
-	assert_ptr_equal(agent_yt_item(t, get(t, root, "names"), 0),
+	assert_ptr_equal(as_yaml_item(t, get(t, root, "names"), 0),
 			 get(t, root, "name"));
-	assert_ptr_equal(agent_yt_item(t, get(t, root, "names"), 1),
+	assert_ptr_equal(as_yaml_item(t, get(t, root, "names"), 1),
 			 get(t, root, "name"));
-	assert_ptr_not_equal(agent_yt_item(t, get(t, root, "names"), 2),
+	assert_ptr_not_equal(as_yaml_item(t, get(t, root, "names"), 2),
 			     get(t, root, "name"));
 	/* An anchor is usable inside its own container, as in libyaml. */
 	self = get(t, root, "self");
-	assert_ptr_equal(agent_yt_item(t, self, 1), self);
+	assert_ptr_equal(as_yaml_item(t, self, 1), self);
 	/* Aliases make no nodes: 1 root + 5 keys + map(2) + name +
 	 * list(1 own) + self list(1 own). */
-	assert_int_equal(agent_yt_count(t), 1 + 5 + 3 + 1 + 2 + 2);
-	agent_yt_free(t);
+	assert_int_equal(as_yaml_count(t), 1 + 5 + 3 + 1 + 2 + 2);
+	as_yaml_free(t);
 	assert_int_equal(same_as_libyaml(text, strlen(text)), 1);
 }
 
@@ -311,7 +311,7 @@ static void test_alias_errors(void **state)
 
 	(void)state;
 	open_stream(&s, undef, strlen(undef));
-	assert_int_equal(agent_yt_load(&s.p, &s.t), AS_EPARSE);
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_EPARSE);
 	assert_null(s.t);
 	assert_int_equal(s.p.error, YAML_COMPOSER_ERROR);
 	assert_string_equal(s.p.problem, "found undefined alias");
@@ -320,7 +320,7 @@ static void test_alias_errors(void **state)
 	assert_int_equal(same_as_libyaml(undef, strlen(undef)), 0);
 
 	open_stream(&s, dup, strlen(dup));
-	assert_int_equal(agent_yt_load(&s.p, &s.t), AS_EPARSE);
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_EPARSE);
 	assert_int_equal(s.p.error, YAML_COMPOSER_ERROR);
 	assert_string_equal(s.p.problem, "second occurrence");
 	assert_non_null(s.p.context);
@@ -350,14 +350,14 @@ static void test_alias_errors(void **state)
 		len += (size_t)snprintf(big + len, cap - len, "*a%d%s", i,
 					i ? ", " : "]\n");
 	assert_true(len < cap);
-	struct agent_yt *t = load_ok(big);
-	const ynode *all = get(t, agent_yt_root(t), "all");
+	struct as_yaml *t = load_ok(big);
+	const ynode *all = get(t, as_yaml_root(t), "all");
 	char key[16];
 	snprintf(key, sizeof(key), "k%d", 123);
-	assert_ptr_equal(agent_yt_item(t, all, 399 - 123),
-			 get(t, agent_yt_root(t), key));
-	assert_string_equal(str(t, agent_yt_item(t, all, 0)), "v399");
-	agent_yt_free(t);
+	assert_ptr_equal(as_yaml_item(t, all, 399 - 123),
+			 get(t, as_yaml_root(t), key));
+	assert_string_equal(str(t, as_yaml_item(t, all, 0)), "v399");
+	as_yaml_free(t);
 	assert_int_equal(same_as_libyaml(big, len), 1);
 	free(big);
 }
@@ -386,7 +386,7 @@ static void test_syntax_errors(void **state)
 
 	/* Line and wording of one, independently of libyaml's loader. */
 	open_stream(&s, "x: 1\ny: [1, 2\n", 14);
-	assert_int_equal(agent_yt_load(&s.p, &s.t), AS_EPARSE);
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_EPARSE);
 	assert_null(s.t);
 	assert_int_equal(s.p.error, YAML_PARSER_ERROR);
 	assert_string_equal(s.p.context, "while parsing a flow sequence");
@@ -397,7 +397,7 @@ static void test_syntax_errors(void **state)
 	/* Invalid UTF-8 is a reader error, with a byte offset. */
 	static const char utf[] = "a: \"\xff\"\n";
 	open_stream(&s, utf, strlen(utf));
-	assert_int_equal(agent_yt_load(&s.p, &s.t), AS_EPARSE);
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_EPARSE);
 	assert_int_equal(s.p.error, YAML_READER_ERROR);
 	assert_int_equal(s.p.problem_offset, 4);
 	close_stream(&s);
@@ -412,24 +412,24 @@ static void test_documents(void **state)
 
 	(void)state;
 	open_stream(&s, three, strlen(three));
-	assert_int_equal(agent_yt_load(&s.p, &s.t), AS_OK);
-	assert_int_equal(agent_yt_type(agent_yt_root(s.t)), AGENT_YT_MAPPING);
-	agent_yt_free(s.t);
-	assert_int_equal(agent_yt_load(&s.p, &s.t), AS_OK);
-	r = agent_yt_root(s.t);
-	assert_int_equal(agent_yt_type(r), AGENT_YT_SEQUENCE);
-	assert_int_equal(agent_yt_line(r), 3);
-	agent_yt_free(s.t);
-	assert_int_equal(agent_yt_load(&s.p, &s.t), AS_OK);
-	assert_string_equal(str(s.t, agent_yt_root(s.t)), "x");
-	assert_int_equal(agent_yt_line(agent_yt_root(s.t)), 4);
-	agent_yt_free(s.t);
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_OK);
+	assert_int_equal(as_yaml_type(as_yaml_root(s.t)), AS_YAML_MAPPING);
+	as_yaml_free(s.t);
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_OK);
+	r = as_yaml_root(s.t);
+	assert_int_equal(as_yaml_type(r), AS_YAML_SEQUENCE);
+	assert_int_equal(as_yaml_line(r), 3);
+	as_yaml_free(s.t);
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_OK);
+	assert_string_equal(str(s.t, as_yaml_root(s.t)), "x");
+	assert_int_equal(as_yaml_line(as_yaml_root(s.t)), 4);
+	as_yaml_free(s.t);
 	/* The end of the stream, and after it, is a tree without a root. */
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(agent_yt_load(&s.p, &s.t), AS_OK);
-		assert_null(agent_yt_root(s.t));
-		assert_int_equal(agent_yt_count(s.t), 0);
-		agent_yt_free(s.t);
+		assert_int_equal(as_yaml_load(&s.p, &s.t), AS_OK);
+		assert_null(as_yaml_root(s.t));
+		assert_int_equal(as_yaml_count(s.t), 0);
+		as_yaml_free(s.t);
 	}
 	s.t = NULL;
 	close_stream(&s);
@@ -443,29 +443,29 @@ static void test_documents(void **state)
 static void test_empty(void **state)
 {
 	static const char *const empty[] = { "", "# only\n\n", "\n\n" };
-	struct agent_yt *t;
+	struct as_yaml *t;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
 		t = load_ok(empty[i]);
-		assert_null(agent_yt_root(t));
-		assert_int_equal(agent_yt_count(t), 0);
-		agent_yt_free(t);
+		assert_null(as_yaml_root(t));
+		assert_int_equal(as_yaml_count(t), 0);
+		as_yaml_free(t);
 		assert_int_equal(same_as_libyaml(empty[i], strlen(empty[i])), 0);
 	}
 	/* An explicit empty document has a root: an empty plain scalar. */
 	t = load_ok("---\n");
-	assert_non_null(agent_yt_root(t));
-	assert_string_equal(str(t, agent_yt_root(t)), "");
-	assert_int_equal(agent_yt_style(agent_yt_root(t)),
+	assert_non_null(as_yaml_root(t));
+	assert_string_equal(str(t, as_yaml_root(t)), "");
+	assert_int_equal(as_yaml_style(as_yaml_root(t)),
 			 YAML_PLAIN_SCALAR_STYLE);
-	agent_yt_free(t);
+	as_yaml_free(t);
 	/* Empty containers have no kids. */
 	t = load_ok("a: []\nb: {}\n");
-	assert_int_equal(agent_yt_len(get(t, agent_yt_root(t), "a")), 0);
-	assert_int_equal(agent_yt_len(get(t, agent_yt_root(t), "b")), 0);
-	assert_null(agent_yt_item(t, get(t, agent_yt_root(t), "a"), 0));
-	agent_yt_free(t);
+	assert_int_equal(as_yaml_len(get(t, as_yaml_root(t), "a")), 0);
+	assert_int_equal(as_yaml_len(get(t, as_yaml_root(t), "b")), 0);
+	assert_null(as_yaml_item(t, get(t, as_yaml_root(t), "a"), 0));
+	as_yaml_free(t);
 	assert_int_equal(same_as_libyaml("---\n", 4), 1);
 }
 
@@ -487,30 +487,30 @@ static void test_flow_and_block_scalars(void **state)
 
 	(void)state;
 	open_stream(&s, text, strlen(text));
-	assert_int_equal(agent_yt_load(&s.p, &s.t), AS_OK);
-	f = get(s.t, agent_yt_root(s.t), "f");
-	assert_int_equal(agent_yt_style(agent_yt_item(s.t, f, 1)),
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_OK);
+	f = get(s.t, as_yaml_root(s.t), "f");
+	assert_int_equal(as_yaml_style(as_yaml_item(s.t, f, 1)),
 			 YAML_SINGLE_QUOTED_SCALAR_STYLE);
-	n = agent_yt_item(s.t, f, 2);
-	assert_int_equal(agent_yt_style(n), YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+	n = as_yaml_item(s.t, f, 2);
+	assert_int_equal(as_yaml_style(n), YAML_DOUBLE_QUOTED_SCALAR_STYLE);
 	/* A NUL inside a scalar is kept, with the length to show it. */
-	assert_memory_equal(agent_yt_str(s.t, n, &len), "th\0ree", 7);
+	assert_memory_equal(as_yaml_str(s.t, n, &len), "th\0ree", 7);
 	assert_int_equal(len, 6);
 	/* A complex key is a node like any other. */
-	assert_int_equal(agent_yt_type(agent_yt_key(s.t, agent_yt_root(s.t), 1)),
-			 AGENT_YT_SEQUENCE);
-	agent_yt_free(s.t);
-	assert_int_equal(agent_yt_load(&s.p, &s.t), AS_OK);
-	n = get(s.t, agent_yt_root(s.t), "lit");
+	assert_int_equal(as_yaml_type(as_yaml_key(s.t, as_yaml_root(s.t), 1)),
+			 AS_YAML_SEQUENCE);
+	as_yaml_free(s.t);
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_OK);
+	n = get(s.t, as_yaml_root(s.t), "lit");
 	assert_string_equal(str(s.t, n), "line one\nline two\n");
-	assert_int_equal(agent_yt_style(n), YAML_LITERAL_SCALAR_STYLE);
-	assert_int_equal(agent_yt_line(n), 3);
-	n = get(s.t, agent_yt_root(s.t), "fold");
+	assert_int_equal(as_yaml_style(n), YAML_LITERAL_SCALAR_STYLE);
+	assert_int_equal(as_yaml_line(n), 3);
+	n = get(s.t, as_yaml_root(s.t), "fold");
 	assert_string_equal(str(s.t, n), "folded text");
-	assert_int_equal(agent_yt_style(n), YAML_FOLDED_SCALAR_STYLE);
-	assert_int_equal(agent_yt_line(n), 6);
+	assert_int_equal(as_yaml_style(n), YAML_FOLDED_SCALAR_STYLE);
+	assert_int_equal(as_yaml_line(n), 6);
 	/* Tags are dropped: the text is all that is kept. */
-	assert_string_equal(str(s.t, get(s.t, agent_yt_root(s.t), "tagged")),
+	assert_string_equal(str(s.t, get(s.t, as_yaml_root(s.t), "tagged")),
 			    "5");
 	close_stream(&s);
 	assert_int_equal(same_as_libyaml(text, strlen(text)), 2);
@@ -523,7 +523,7 @@ static void test_deep_and_wide(void **state)
 	enum { DEPTH = 5000, WIDE = 30000 };
 	size_t cap = 2 * DEPTH * 8 + WIDE * 24, len = 0;
 	char *text = malloc(cap);
-	struct agent_yt *t;
+	struct as_yaml *t;
 	const ynode *n;
 
 	(void)state;
@@ -539,18 +539,18 @@ static void test_deep_and_wide(void **state)
 	text[len++] = '\n';
 	text[len] = 0;
 	t = load_ok(text);
-	n = agent_yt_root(t);
+	n = as_yaml_root(t);
 	for (int i = 0; i < DEPTH; i++) {
-		assert_int_equal(agent_yt_type(n), AGENT_YT_SEQUENCE);
-		assert_int_equal(agent_yt_len(n), 2);
-		const ynode *k = get(t, agent_yt_item(t, n, 1), "k");
+		assert_int_equal(as_yaml_type(n), AS_YAML_SEQUENCE);
+		assert_int_equal(as_yaml_len(n), 2);
+		const ynode *k = get(t, as_yaml_item(t, n, 1), "k");
 		char want[16];
 		snprintf(want, sizeof(want), "d%d", i);
-		assert_string_equal(str(t, agent_yt_item(t, k, 0)), want);
-		n = agent_yt_item(t, n, 0);
+		assert_string_equal(str(t, as_yaml_item(t, k, 0)), want);
+		n = as_yaml_item(t, n, 0);
 	}
 	assert_string_equal(str(t, n), "x");
-	agent_yt_free(t);
+	as_yaml_free(t);
 	assert_int_equal(same_as_libyaml(text, len), 1);
 
 	/* A block map of WIDE lists of one scalar each. */
@@ -560,13 +560,13 @@ static void test_deep_and_wide(void **state)
 					i, i);
 	assert_true(len < cap);
 	t = load_ok(text);
-	assert_int_equal(agent_yt_len(agent_yt_root(t)), WIDE);
-	n = agent_yt_value(t, agent_yt_root(t), WIDE - 1);
-	assert_int_equal(agent_yt_line(n), WIDE);
-	assert_string_equal(str(t, agent_yt_item(t, n, 0)), "v29999");
-	assert_string_equal(str(t, agent_yt_key(t, agent_yt_root(t), 777)),
+	assert_int_equal(as_yaml_len(as_yaml_root(t)), WIDE);
+	n = as_yaml_value(t, as_yaml_root(t), WIDE - 1);
+	assert_int_equal(as_yaml_line(n), WIDE);
+	assert_string_equal(str(t, as_yaml_item(t, n, 0)), "v29999");
+	assert_string_equal(str(t, as_yaml_key(t, as_yaml_root(t), 777)),
 			    "k777");
-	agent_yt_free(t);
+	as_yaml_free(t);
 	assert_int_equal(same_as_libyaml(text, len), 1);
 	free(text);
 }

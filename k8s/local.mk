@@ -1,15 +1,15 @@
-# Kubernetes source (agent/k8s*.c): list+watch of Services and EndpointSlices.
-# Built as its own convenience library so the daemon, the tests and the
-# fuzz harness link the same objects.
-noinst_LTLIBRARIES += agent/libk8s.la
-agent_libk8s_la_SOURCES = agent/k8s.h \
-	agent/k8s_model.c agent/k8s_conf.c agent/k8s_client.c
-agent_libk8s_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
+# k8s/: the Kubernetes API client (list+watch of Services and
+# EndpointSlices). Built as its own convenience library so the daemon, the
+# tests and the fuzz harness link the same objects.
+noinst_LTLIBRARIES += k8s/libk8s.la
+k8s_libk8s_la_SOURCES = k8s/k8s.h \
+	k8s/k8s_model.c k8s/k8s_conf.c k8s/k8s_client.c
+k8s_libk8s_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 	$(LIBUV_CFLAGS) $(YAML_CFLAGS) $(SODIUM_CFLAGS)
-agent_libk8s_la_LIBADD = lib/libas.la $(JANSSON_LIBS) $(CURL_LIBS) \
+k8s_libk8s_la_LIBADD = lib/libasyaml.la lib/libas.la $(JANSSON_LIBS) $(CURL_LIBS) \
 	$(LIBUV_LIBS) $(YAML_LIBS) $(SODIUM_LIBS)
 
-K8S_TEST_LDADD = agent/libk8s.la lib/libas.la $(JANSSON_LIBS) $(CURL_LIBS) \
+K8S_TEST_LDADD = k8s/libk8s.la lib/libasyaml.la lib/libas.la $(JANSSON_LIBS) $(CURL_LIBS) \
 	$(LIBUV_LIBS) $(YAML_LIBS) $(SODIUM_LIBS) $(CMOCKA_LIBS)
 K8S_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) \
 	$(CURL_CFLAGS) $(LIBUV_CFLAGS) \
@@ -39,7 +39,7 @@ EXTRA_DIST += tests/k8s/apiserver.py tests/k8s/check_manifests tests/k8s/fixture
 # libFuzzer binaries with --enable-fuzzing, and replay_ programs that
 # tests/fuzz/replay.sh runs over tests/fuzz/corpus/k8s_json and
 # tests/fuzz/corpus/k8s_kubeconfig in every 'make check'.
-K8S_FUZZ_LDADD = agent/libk8s.la lib/libas.la $(JANSSON_LIBS) $(CURL_LIBS) \
+K8S_FUZZ_LDADD = k8s/libk8s.la lib/libasyaml.la lib/libas.la $(JANSSON_LIBS) $(CURL_LIBS) \
 	$(LIBUV_LIBS) $(YAML_LIBS) $(SODIUM_LIBS)
 if FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_k8s_json tests/fuzz/fuzz_k8s_kubeconfig

@@ -1,5 +1,5 @@
 /*
- * agent/k8s_model.c - the pure translator: Service and EndpointSlice JSON
+ * k8s/k8s_model.c - the pure translator: Service and EndpointSlice JSON
  * in, the endpoint set of this node out.
  *
  * Design. The store keeps two tables sorted by "namespace/name": the
@@ -23,7 +23,7 @@
 
 #include <jansson.h>
 
-#include "agent/k8s.h"
+#include "k8s/k8s.h"
 #include "lib/as.h"
 
 #define HOSTNAME_MAX 253
@@ -46,7 +46,7 @@ struct slice_rec {
 	char *svc_key;		/* "namespace/service-name" */
 	struct svc_port *ports;	/* the target ports */
 	size_t n_ports;
-	struct agent_k8s_endpoint *eps;	/* ready, on this node */
+	struct k8s_endpoint *eps;	/* ready, on this node */
 	size_t n_eps;
 };
 
@@ -62,17 +62,17 @@ struct table {
 	bool relisting;
 };
 
-struct agent_k8s_store {
+struct k8s_store {
 	char *zone;		/* lower case, no trailing dot */
 	char *node;
-	struct table tab[AGENT_K8S_N_KINDS];
-	struct agent_k8s_store_stats st;
+	struct table tab[K8S_N_KINDS];
+	struct k8s_store_stats st;
 };
 
-static const char *const kind_name[AGENT_K8S_N_KINDS] = {
+static const char *const kind_name[K8S_N_KINDS] = {
 	"Service", "EndpointSlice",
 };
-static const char *const list_kind_name[AGENT_K8S_N_KINDS] = {
+static const char *const list_kind_name[K8S_N_KINDS] = {
 	"ServiceList", "EndpointSliceList",
 };
 
@@ -87,7 +87,7 @@ static void ports_free(struct svc_port *p, size_t n)
 	free(p);
 }
 
-static void eps_free(struct agent_k8s_endpoint *e, size_t n)
+static void eps_free(struct k8s_endpoint *e, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(e[i].address);
@@ -119,7 +119,7 @@ static void slice_free(struct slice_rec *s)
 
 static void rec_free(int kind, void *rec)
 {
-	if (kind == AGENT_K8S_SERVICES)
+	if (kind == K8S_SERVICES)
 		svc_free(rec);
 	else
 		slice_free(rec);
@@ -304,7 +304,7 @@ static char *lower_dup(const char *s, size_t n)
 
 /* One comma-separated name: returns a new FQDN with trailing dot if it is
  * exactly one LDH label below the zone, NULL (counted) otherwise. */
-static char *zone_name(agent_k8s_store_t *store, const char *key,
+static char *zone_name(k8s_store_t *store, const char *key,
 		       const char *s, size_t n)
 {
 	while (n && isspace((unsigned char)*s)) {
@@ -414,72 +414,49 @@ bad:
 	return -1;
 }
 
-/* Parses a Service. Returns 0 with *out a record (or NULL when the Service
- * is not ours), or -1 if malformed. */
-static int parse_service(agent_k8s_store_t *store, const char *key,
-			 const json_t *obj, struct svc_rec **out)
+/* The TTL, weight and max-answers annotations. -1 (logged) if one is out
+ * of range or not a string. */
+static int parse_attrs(const char *key, const json_t *ann, struct svc_rec *r)
 {
-	json_t *md, *ann, *spec, *ports = NULL;
-	const char *hn, *type = NULL, *s;
-	struct svc_rec *r = NULL;
+	const char *s;
 
-	*out = NULL;
-	if (get_typed(obj, "metadata", JSON_OBJECT, &md) ||
-	    get_typed(md, "annotations", JSON_OBJECT, &ann) ||
-	    get_typed(obj, "spec", JSON_OBJECT, &spec))
-		return -1;
-	if (!ann)
-		return 0;
-	if (get_str(ann, AGENT_K8S_ANN_HOSTNAME, &hn))
-		return -1;
-	if (!hn && get_str(ann, AGENT_K8S_ANN_EXTDNS, &hn))
-		return -1;
-	if (!hn)
-		return 0;
-	if (spec && (get_str(spec, "type", &type) ||
-		     get_typed(spec, "ports", JSON_ARRAY, &ports)))
-		return -1;
-	if (spec && type && !strcmp(type, "ExternalName")) {
-		as_debug("k8s: service %s: ExternalName, ignored", key);
-		return 0;
-	}
-
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -1;
-	r->weight = AGENT_K8S_DEFAULT_WEIGHT;
-	if (get_str(ann, AGENT_K8S_ANN_TTL, &s) ||
+	r->weight = K8S_DEFAULT_WEIGHT;
+	if (get_str(ann, K8S_ANN_TTL, &s) ||
 	    (s && parse_u32(s, 1, 86400, &r->ttl))) {
-		as_warn("k8s: service %s: %s must be 1..86400", key, AGENT_K8S_ANN_TTL);
-		goto bad;
+		as_warn("k8s: service %s: %s must be 1..86400", key, K8S_ANN_TTL);
+		return -1;
 	}
-	if (get_str(ann, AGENT_K8S_ANN_WEIGHT, &s) ||
+	if (get_str(ann, K8S_ANN_WEIGHT, &s) ||
 	    (s && parse_u32(s, 0, 65535, &r->weight))) {
-		as_warn("k8s: service %s: %s must be 0..65535", key, AGENT_K8S_ANN_WEIGHT);
-		goto bad;
+		as_warn("k8s: service %s: %s must be 0..65535", key, K8S_ANN_WEIGHT);
+		return -1;
 	}
-	if (get_str(ann, AGENT_K8S_ANN_MAX_ANSWERS, &s) ||
+	if (get_str(ann, K8S_ANN_MAX_ANSWERS, &s) ||
 	    (s && parse_u32(s, 1, 64, &r->max_answers))) {
-		as_warn("k8s: service %s: %s must be 1..64", key, AGENT_K8S_ANN_MAX_ANSWERS);
-		goto bad;
+		as_warn("k8s: service %s: %s must be 1..64", key, K8S_ANN_MAX_ANSWERS);
+		return -1;
 	}
-	if (ports && parse_ports(ports, true, &r->ports, &r->n_ports)) {
-		as_warn("k8s: service %s: bad spec.ports", key);
-		goto bad;
-	}
+	return 0;
+}
 
-	/* Hostnames: count the commas for the array size. */
+/* The comma-separated hostname annotation: the names in the zone, each
+ * once (r->n_hostnames may end up 0). -1 if there are too many or on
+ * memory. */
+static int parse_hostnames(k8s_store_t *store, const char *key,
+			   const char *hn, struct svc_rec *r)
+{
+	/* Count the commas for the array size. */
 	size_t cap = 1;
 
 	for (const char *c = hn; *c; c++)
 		cap += *c == ',';
 	if (cap > 64) {
 		as_warn("k8s: service %s: more than 64 hostnames", key);
-		goto bad;
+		return -1;
 	}
 	r->hostnames = calloc(cap, sizeof(char *));
 	if (!r->hostnames)
-		goto bad;
+		return -1;
 	for (const char *p = hn;;) {
 		const char *e = strchr(p, ',');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -499,6 +476,50 @@ static int parse_service(agent_k8s_store_t *store, const char *key,
 			break;
 		p = e + 1;
 	}
+	return 0;
+}
+
+/* Parses a Service. Returns 0 with *out a record (or NULL when the Service
+ * is not ours), or -1 if malformed. */
+static int parse_service(k8s_store_t *store, const char *key,
+			 const json_t *obj, struct svc_rec **out)
+{
+	json_t *md, *ann, *spec, *ports = NULL;
+	const char *hn, *type = NULL;
+	struct svc_rec *r = NULL;
+
+	*out = NULL;
+	if (get_typed(obj, "metadata", JSON_OBJECT, &md) ||
+	    get_typed(md, "annotations", JSON_OBJECT, &ann) ||
+	    get_typed(obj, "spec", JSON_OBJECT, &spec))
+		return -1;
+	if (!ann)
+		return 0;
+	if (get_str(ann, K8S_ANN_HOSTNAME, &hn))
+		return -1;
+	if (!hn && get_str(ann, K8S_ANN_EXTDNS, &hn))
+		return -1;
+	if (!hn)
+		return 0;
+	if (spec && (get_str(spec, "type", &type) ||
+		     get_typed(spec, "ports", JSON_ARRAY, &ports)))
+		return -1;
+	if (spec && type && !strcmp(type, "ExternalName")) {
+		as_debug("k8s: service %s: ExternalName, ignored", key);
+		return 0;
+	}
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -1;
+	if (parse_attrs(key, ann, r))
+		goto bad;
+	if (ports && parse_ports(ports, true, &r->ports, &r->n_ports)) {
+		as_warn("k8s: service %s: bad spec.ports", key);
+		goto bad;
+	}
+	if (parse_hostnames(store, key, hn, r))
+		goto bad;
 	if (!r->n_hostnames) {
 		/* Annotated, but for other zones only: not ours. */
 		svc_free(r);
@@ -513,7 +534,74 @@ bad:
 
 /* ---- EndpointSlice -------------------------------------------------------------- */
 
-static int parse_slice(agent_k8s_store_t *store, const char *key,
+/* Appends one endpoint of this node to r (*cap: r->eps' room). */
+static int add_endpoint(struct slice_rec *r, size_t *cap, int family,
+			const uint8_t *addr, const char *pod)
+{
+	if (r->n_eps == *cap) {
+		size_t nc = *cap ? *cap * 2 : 4;
+		struct k8s_endpoint *v = realloc(r->eps, nc * sizeof(*v));
+
+		if (!v)
+			return -1;
+		r->eps = v;
+		*cap = nc;
+	}
+	struct k8s_endpoint *e = &r->eps[r->n_eps];
+	char txt[INET6_ADDRSTRLEN];
+
+	memset(e, 0, sizeof(*e));
+	e->family = family;
+	memcpy(e->addr, addr, family == AF_INET6 ? 16 : 4);
+	inet_ntop(family, addr, txt, sizeof(txt));
+	e->address = strdup(txt);
+	e->pod = strdup(pod ? pod : "");
+	r->n_eps++;
+	return e->address && e->pod ? 0 : -1;
+}
+
+/* One element of a slice's endpoints: every address is validated, and
+ * kept when the endpoint is ready on this node. -1 if malformed. */
+static int parse_endpoint(const k8s_store_t *store, int family,
+			  const json_t *ep, struct slice_rec *r, size_t *cap)
+{
+	json_t *addrs, *cond, *ref, *rd;
+	const char *node, *pod = NULL;
+	bool ready = true;
+
+	if (!json_is_object(ep) ||
+	    get_typed(ep, "addresses", JSON_ARRAY, &addrs) ||
+	    get_typed(ep, "conditions", JSON_OBJECT, &cond) ||
+	    get_typed(ep, "targetRef", JSON_OBJECT, &ref) ||
+	    get_str(ep, "nodeName", &node) ||
+	    (ref && get_str(ref, "name", &pod)))
+		return -1;
+	/* "ready": nil means true (discovery.k8s.io/v1). */
+	rd = cond ? json_object_get(cond, "ready") : NULL;
+	if (rd && !json_is_null(rd)) {
+		if (!json_is_boolean(rd))
+			return -1;
+		ready = json_is_true(rd);
+	}
+	if (!addrs || json_array_size(addrs) == 0)
+		return -1;
+	/* Validate every address even when not ours, so a bad slice
+	 * is rejected the same way on every node. */
+	for (size_t j = 0; j < json_array_size(addrs); j++) {
+		const char *a = json_string_value(json_array_get(addrs, j));
+		uint8_t buf[16];
+
+		if (!a || inet_pton(family, a, buf) != 1)
+			return -1;
+		if (!ready || !node || strcmp(node, store->node))
+			continue;
+		if (add_endpoint(r, cap, family, buf, pod))
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_slice(k8s_store_t *store, const char *key,
 		       const json_t *obj, struct slice_rec **out)
 {
 	json_t *md, *labels, *eps, *ports;
@@ -528,7 +616,7 @@ static int parse_slice(agent_k8s_store_t *store, const char *key,
 	    get_typed(obj, "endpoints", JSON_ARRAY, &eps) ||
 	    get_typed(obj, "ports", JSON_ARRAY, &ports))
 		return -1;
-	if (!labels || get_str(labels, AGENT_K8S_LABEL_SERVICE, &svc) || !svc ||
+	if (!labels || get_str(labels, K8S_LABEL_SERVICE, &svc) || !svc ||
 	    !*svc || strchr(svc, '/'))
 		return 0;	/* not managed for a Service: not ours */
 	if (!at)
@@ -559,60 +647,9 @@ static int parse_slice(agent_k8s_store_t *store, const char *key,
 
 	if (n > 10000)
 		goto bad;
-	for (size_t i = 0; i < n; i++) {
-		json_t *ep = json_array_get(eps, i), *addrs, *cond, *ref, *rd;
-		const char *node, *pod = NULL;
-		bool ready = true;
-
-		if (!json_is_object(ep) ||
-		    get_typed(ep, "addresses", JSON_ARRAY, &addrs) ||
-		    get_typed(ep, "conditions", JSON_OBJECT, &cond) ||
-		    get_typed(ep, "targetRef", JSON_OBJECT, &ref) ||
-		    get_str(ep, "nodeName", &node) ||
-		    (ref && get_str(ref, "name", &pod)))
+	for (size_t i = 0; i < n; i++)
+		if (parse_endpoint(store, family, json_array_get(eps, i), r, &cap))
 			goto bad;
-		/* "ready": nil means true (discovery.k8s.io/v1). */
-		rd = cond ? json_object_get(cond, "ready") : NULL;
-		if (rd && !json_is_null(rd)) {
-			if (!json_is_boolean(rd))
-				goto bad;
-			ready = json_is_true(rd);
-		}
-		if (!addrs || json_array_size(addrs) == 0)
-			goto bad;
-		/* Validate every address even when not ours, so a bad slice
-		 * is rejected the same way on every node. */
-		for (size_t j = 0; j < json_array_size(addrs); j++) {
-			const char *a = json_string_value(json_array_get(addrs, j));
-			uint8_t buf[16];
-
-			if (!a || inet_pton(family, a, buf) != 1)
-				goto bad;
-			if (!ready || !node || strcmp(node, store->node))
-				continue;
-			if (r->n_eps == cap) {
-				size_t nc = cap ? cap * 2 : 4;
-				struct agent_k8s_endpoint *v = realloc(r->eps, nc * sizeof(*v));
-
-				if (!v)
-					goto bad;
-				r->eps = v;
-				cap = nc;
-			}
-			struct agent_k8s_endpoint *e = &r->eps[r->n_eps];
-			char txt[INET6_ADDRSTRLEN];
-
-			memset(e, 0, sizeof(*e));
-			e->family = family;
-			memcpy(e->addr, buf, family == AF_INET6 ? 16 : 4);
-			inet_ntop(family, buf, txt, sizeof(txt));
-			e->address = strdup(txt);
-			e->pod = strdup(pod ? pod : "");
-			r->n_eps++;
-			if (!e->address || !e->pod)
-				goto bad;
-		}
-	}
 	if (!r->n_eps) {
 		slice_free(r);
 		return 0;
@@ -626,7 +663,7 @@ bad:
 
 /* ---- applying ---------------------------------------------------------------------- */
 
-static void malformed(agent_k8s_store_t *store, int kind, const char *key,
+static void malformed(k8s_store_t *store, int kind, const char *key,
 		      const char *what)
 {
 	store->st.malformed++;
@@ -636,7 +673,7 @@ static void malformed(agent_k8s_store_t *store, int kind, const char *key,
 
 /* Parses obj and replaces (or removes) its record. Returns 1 changed,
  * 0 unchanged, -1 malformed (store untouched). */
-static int upsert(agent_k8s_store_t *store, int kind, const json_t *obj,
+static int upsert(k8s_store_t *store, int kind, const json_t *obj,
 		  bool relist)
 {
 	char key[512];
@@ -647,7 +684,7 @@ static int upsert(agent_k8s_store_t *store, int kind, const json_t *obj,
 		malformed(store, kind, NULL, "no metadata.namespace/name");
 		return -1;
 	}
-	if (kind == AGENT_K8S_SERVICES)
+	if (kind == K8S_SERVICES)
 		rc = parse_service(store, key, obj, (struct svc_rec **)&rec);
 	else
 		rc = parse_slice(store, key, obj, (struct slice_rec **)&rec);
@@ -668,39 +705,38 @@ static int upsert(agent_k8s_store_t *store, int kind, const json_t *obj,
 	return rc;
 }
 
-agent_k8s_store_t *agent_k8s_store_new(const char *zone, const char *node_name,
-				       int *err)
+int k8s_store_new(const char *zone, const char *node_name,
+		  k8s_store_t **out)
 {
-	agent_k8s_store_t *s;
+	k8s_store_t *s;
 	size_t zl;
 
-	*err = AS_EINVAL;
+	*out = NULL;
 	if (!zone || !node_name || !*node_name)
-		return NULL;
+		return AS_EINVAL;
 	zl = strlen(zone);
 	if (zl && zone[zl - 1] == '.')
 		zl--;
 	if (!zl || zl > HOSTNAME_MAX - 2)
-		return NULL;
-	*err = AS_ENOMEM;
+		return AS_EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return NULL;
+		return AS_ENOMEM;
 	s->zone = lower_dup(zone, zl);
 	s->node = strdup(node_name);
 	if (!s->zone || !s->node) {
-		agent_k8s_store_free(s);
-		return NULL;
+		k8s_store_free(s);
+		return AS_ENOMEM;
 	}
-	*err = AS_OK;
-	return s;
+	*out = s;
+	return AS_OK;
 }
 
-void agent_k8s_store_free(agent_k8s_store_t *store)
+void k8s_store_free(k8s_store_t *store)
 {
 	if (!store)
 		return;
-	for (int k = 0; k < AGENT_K8S_N_KINDS; k++) {
+	for (int k = 0; k < K8S_N_KINDS; k++) {
 		struct table *t = &store->tab[k];
 
 		for (size_t i = 0; i < t->n; i++) {
@@ -714,7 +750,7 @@ void agent_k8s_store_free(agent_k8s_store_t *store)
 	free(store);
 }
 
-static json_t *load(agent_k8s_store_t *store, int kind, const char *json,
+static json_t *load(k8s_store_t *store, int kind, const char *json,
 		    size_t len)
 {
 	json_error_t jerr;
@@ -735,7 +771,7 @@ static json_t *load(agent_k8s_store_t *store, int kind, const char *json,
 	return root;
 }
 
-void agent_k8s_store_relist_begin(agent_k8s_store_t *store, int kind)
+void k8s_store_relist_begin(k8s_store_t *store, int kind)
 {
 	struct table *t = &store->tab[kind];
 
@@ -744,9 +780,9 @@ void agent_k8s_store_relist_begin(agent_k8s_store_t *store, int kind)
 	t->relisting = true;
 }
 
-int agent_k8s_store_apply_list(agent_k8s_store_t *store, int kind,
-			       const char *json, size_t len, char *rv,
-			       size_t rv_len, char *cont, size_t cont_len)
+int k8s_store_apply_list(k8s_store_t *store, int kind,
+			 const char *json, size_t len, char *rv,
+			 size_t rv_len, char *cont, size_t cont_len)
 {
 	json_t *root, *items, *md;
 	const char *k, *c = NULL;
@@ -755,7 +791,7 @@ int agent_k8s_store_apply_list(agent_k8s_store_t *store, int kind,
 		rv[0] = '\0';
 	if (cont && cont_len)
 		cont[0] = '\0';
-	if (kind < 0 || kind >= AGENT_K8S_N_KINDS)
+	if (kind < 0 || kind >= K8S_N_KINDS)
 		return AS_EINVAL;
 	root = load(store, kind, json, len);
 	if (!root)
@@ -780,7 +816,7 @@ int agent_k8s_store_apply_list(agent_k8s_store_t *store, int kind,
 	return AS_OK;
 }
 
-bool agent_k8s_store_relist_end(agent_k8s_store_t *store, int kind)
+bool k8s_store_relist_end(k8s_store_t *store, int kind)
 {
 	struct table *t = &store->tab[kind];
 	size_t w = 0;
@@ -803,7 +839,7 @@ bool agent_k8s_store_relist_end(agent_k8s_store_t *store, int kind)
 	return changed;
 }
 
-void agent_k8s_store_relist_abort(agent_k8s_store_t *store, int kind)
+void k8s_store_relist_abort(k8s_store_t *store, int kind)
 {
 	store->tab[kind].relisting = false;
 }
@@ -811,11 +847,11 @@ void agent_k8s_store_relist_abort(agent_k8s_store_t *store, int kind)
 static int event_type(const char *s)
 {
 	static const char *const names[] = {
-		[AGENT_K8S_EV_ADDED] = "ADDED",
-		[AGENT_K8S_EV_MODIFIED] = "MODIFIED",
-		[AGENT_K8S_EV_DELETED] = "DELETED",
-		[AGENT_K8S_EV_BOOKMARK] = "BOOKMARK",
-		[AGENT_K8S_EV_ERROR] = "ERROR",
+		[K8S_EV_ADDED] = "ADDED",
+		[K8S_EV_MODIFIED] = "MODIFIED",
+		[K8S_EV_DELETED] = "DELETED",
+		[K8S_EV_BOOKMARK] = "BOOKMARK",
+		[K8S_EV_ERROR] = "ERROR",
 	};
 
 	for (size_t i = 1; s && i < AS_ARRAY_SIZE(names); i++)
@@ -824,16 +860,16 @@ static int event_type(const char *s)
 	return 0;
 }
 
-int agent_k8s_store_apply_event(agent_k8s_store_t *store, int kind,
-				const char *json, size_t len,
-				struct agent_k8s_event_info *info)
+int k8s_store_apply_event(k8s_store_t *store, int kind,
+			  const char *json, size_t len,
+			  struct k8s_event_info *info)
 {
 	json_t *root, *obj;
 	const char *t, *k;
 	int rc = AS_OK;
 
 	memset(info, 0, sizeof(*info));
-	if (kind < 0 || kind >= AGENT_K8S_N_KINDS)
+	if (kind < 0 || kind >= K8S_N_KINDS)
 		return AS_EINVAL;
 	root = load(store, kind, json, len);
 	if (!root)
@@ -847,7 +883,7 @@ int agent_k8s_store_apply_event(agent_k8s_store_t *store, int kind,
 		goto out;
 	}
 	store->st.events++;
-	if (info->type == AGENT_K8S_EV_ERROR) {
+	if (info->type == K8S_EV_ERROR) {
 		json_t *code = json_object_get(obj, "code");
 		const char *msg = NULL;
 
@@ -865,9 +901,9 @@ int agent_k8s_store_apply_event(agent_k8s_store_t *store, int kind,
 		goto out;
 	}
 	copy_rv(obj, info->rv, sizeof(info->rv));
-	if (info->type == AGENT_K8S_EV_BOOKMARK)
+	if (info->type == K8S_EV_BOOKMARK)
 		goto out;
-	if (info->type == AGENT_K8S_EV_DELETED) {
+	if (info->type == K8S_EV_DELETED) {
 		char key[512];
 
 		if (object_key(obj, key, sizeof(key))) {
@@ -889,19 +925,19 @@ out:
 	return rc;
 }
 
-void agent_k8s_store_stats(const agent_k8s_store_t *store,
-			   struct agent_k8s_store_stats *out)
+void k8s_store_stats(const k8s_store_t *store,
+		     struct k8s_store_stats *out)
 {
 	*out = store->st;
-	out->services = store->tab[AGENT_K8S_SERVICES].n;
-	out->slices = store->tab[AGENT_K8S_SLICES].n;
+	out->services = store->tab[K8S_SERVICES].n;
+	out->slices = store->tab[K8S_SLICES].n;
 }
 
 /* ---- building the set ---------------------------------------------------------------- */
 
 static int ep_cmp(const void *a, const void *b)
 {
-	const struct agent_k8s_endpoint *x = a, *y = b;
+	const struct k8s_endpoint *x = a, *y = b;
 
 	if (x->family != y->family)
 		return x->family == AF_INET6 ? -1 : 1;
@@ -922,7 +958,7 @@ static int claim_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->key, y->key);
 }
 
-static void entry_free(struct agent_k8s_entry *e)
+static void entry_free(struct k8s_entry *e)
 {
 	free(e->hostname);
 	free(e->label);
@@ -936,7 +972,7 @@ static void entry_free(struct agent_k8s_entry *e)
 	eps_free(e->endpoints, e->n_endpoints);
 }
 
-void agent_k8s_set_free(struct agent_k8s_set *set)
+void k8s_set_free(struct k8s_set *set)
 {
 	if (!set)
 		return;
@@ -947,11 +983,11 @@ void agent_k8s_set_free(struct agent_k8s_set *set)
 	set->n_entries = 0;
 }
 
-static int fill_entry(const agent_k8s_store_t *store, const struct claim *c,
-		      struct agent_k8s_entry *e)
+static int fill_entry(const k8s_store_t *store, const struct claim *c,
+		      struct k8s_entry *e)
 {
 	const struct svc_rec *s = c->svc;
-	const struct table *sl = &store->tab[AGENT_K8S_SLICES];
+	const struct table *sl = &store->tab[K8S_SLICES];
 	const char *slash = strchr(c->key, '/');
 	size_t cap = 0;
 
@@ -970,7 +1006,7 @@ static int fill_entry(const agent_k8s_store_t *store, const struct claim *c,
 			return AS_ENOMEM;
 	}
 	for (size_t i = 0; i < s->n_ports; i++) {
-		struct agent_k8s_port *p = &e->ports[i];
+		struct k8s_port *p = &e->ports[i];
 
 		e->n_ports = i + 1;
 		p->name = strdup(s->ports[i].name);
@@ -1002,7 +1038,7 @@ static int fill_entry(const agent_k8s_store_t *store, const struct claim *c,
 				continue;
 			if (e->n_endpoints == cap) {
 				size_t nc = cap ? cap * 2 : 4;
-				struct agent_k8s_endpoint *v =
+				struct k8s_endpoint *v =
 					realloc(e->endpoints, nc * sizeof(*v));
 
 				if (!v)
@@ -1010,7 +1046,7 @@ static int fill_entry(const agent_k8s_store_t *store, const struct claim *c,
 				e->endpoints = v;
 				cap = nc;
 			}
-			struct agent_k8s_endpoint *d = &e->endpoints[e->n_endpoints];
+			struct k8s_endpoint *d = &e->endpoints[e->n_endpoints];
 
 			*d = r->eps[j];
 			d->address = strdup(r->eps[j].address);
@@ -1025,10 +1061,10 @@ static int fill_entry(const agent_k8s_store_t *store, const struct claim *c,
 	return AS_OK;
 }
 
-int agent_k8s_store_build(agent_k8s_store_t *store,
-			  struct agent_k8s_set *out)
+int k8s_store_build(k8s_store_t *store,
+		    struct k8s_set *out)
 {
-	const struct table *st = &store->tab[AGENT_K8S_SERVICES];
+	const struct table *st = &store->tab[K8S_SERVICES];
 	struct claim *cl = NULL;
 	size_t n = 0, conflicts = 0;
 	int rc = AS_OK;
@@ -1069,7 +1105,7 @@ int agent_k8s_store_build(agent_k8s_store_t *store,
 out:
 	free(cl);
 	if (rc)
-		agent_k8s_set_free(out);
+		k8s_set_free(out);
 	/* The conflict count is a gauge of the last build. */
 	store->st.conflicts = conflicts;
 	return rc;
@@ -1080,13 +1116,13 @@ static bool str_eq(const char *a, const char *b)
 	return !strcmp(a ? a : "", b ? b : "");
 }
 
-bool agent_k8s_set_equal(const struct agent_k8s_set *a,
-			 const struct agent_k8s_set *b)
+bool k8s_set_equal(const struct k8s_set *a,
+		   const struct k8s_set *b)
 {
 	if (a->n_entries != b->n_entries)
 		return false;
 	for (size_t i = 0; i < a->n_entries; i++) {
-		const struct agent_k8s_entry *x = &a->entries[i], *y = &b->entries[i];
+		const struct k8s_entry *x = &a->entries[i], *y = &b->entries[i];
 
 		if (!str_eq(x->hostname, y->hostname) ||
 		    !str_eq(x->namespace_, y->namespace_) ||
