@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,7 +300,11 @@ static int roundtrip(const char *path, const char *req, int timeout_ms, char **r
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			fprintf(stderr, "anysteerctl: write: %s\n", strerror(errno));
+			if (errno == EPIPE || errno == ECONNRESET)
+				fprintf(stderr, "anysteerctl: %s closed the connection "
+					"before taking the request\n", path);
+			else
+				fprintf(stderr, "anysteerctl: write: %s\n", strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -334,7 +339,8 @@ static int roundtrip(const char *path, const char *req, int timeout_ms, char **r
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "anysteerctl: connection closed before an answer\n");
+			fprintf(stderr, "anysteerctl: connection closed before an answer%s%s\n",
+				n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 			break;
 		}
 		len += (size_t)n;
@@ -361,6 +367,10 @@ int main(int argc, char **argv)
 	};
 	const char *path = getenv("ANYSTEER_CTL_SOCKET");
 	int json_out = 0, timeout_ms = 5000, c;
+
+	/* A daemon that drops the connection must give an error, not a
+	 * silent death by SIGPIPE (exit 141). */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (!path || !*path)
 		path = DEFAULT_SOCKET;
