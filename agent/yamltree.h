@@ -35,6 +35,13 @@
 struct agent_yt;
 struct agent_yt_node;
 
+/* Containers nested deeper than this are refused with a composer error
+ * ("document nested deeper than 64 levels"). A configuration needs 5
+ * (services -> service -> endpoints -> endpoint); the limit also bounds
+ * libyaml's scanner, whose work per token grows with the flow nesting
+ * (40,000 nested '[' took 5 s, 200,000 over a minute, before it). */
+#define AGENT_YT_MAX_DEPTH 64
+
 enum agent_yt_type {
 	AGENT_YT_SCALAR = 1,
 	AGENT_YT_SEQUENCE,
@@ -42,7 +49,9 @@ enum agent_yt_type {
 };
 
 /* Loads the next document of *parser into a new tree (*out). Returns
- * AS_OK; AS_EPARSE on a syntax or composer error or AS_ENOMEM, with the
+ * AS_OK; AS_EPARSE on a syntax or composer error (also for nesting deeper
+ * than AGENT_YT_MAX_DEPTH, reported at the container that goes past it,
+ * without reading further) or AS_ENOMEM, with the
  * parser's error fields set either way (YAML_MEMORY_ERROR for memory).
  * *out is NULL on failure. */
 int agent_yt_load(yaml_parser_t *parser, struct agent_yt **out);

@@ -289,6 +289,26 @@ static void test_err_syntax(void **state)
 	expect_error(ZONE "  ttl: \"\xff\"\n", 1, 3, "(yaml)", "byte");
 }
 
+/* Nesting past what any configuration needs is one clear error, found
+ * before libyaml has scanned far (issue 11: 200,000 nested '[' ran for
+ * over a minute); a value nested under a valid key is refused the same. */
+static void test_err_too_deep(void **state)
+{
+	enum { N = 200000 };
+	char *text = malloc(N + 64);
+
+	(void)state;
+	assert_non_null(text);
+	memset(text, '[', N);
+	strcpy(text + N, "\n");
+	expect_error(text, 1, 1, "(yaml)", "document nested deeper than 64 levels");
+	size_t len = (size_t)sprintf(text, "%s  ttl: ", ZONE);
+	memset(text + len, '{', 100);
+	strcpy(text + len + 100, "\n");
+	expect_error(text, 1, 3, "(yaml)", "nested deeper than 64 levels");
+	free(text);
+}
+
 static void test_err_unknown_key(void **state)
 {
 	expect_error(ZONE "  max_answer: 3\n", 1, 3, "dns.max_answer",
@@ -844,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_lenient_forms),
 		cmocka_unit_test(test_err_syntax),
+		cmocka_unit_test(test_err_too_deep),
 		cmocka_unit_test(test_err_unknown_key),
 		cmocka_unit_test(test_err_wrong_type),
 		cmocka_unit_test(test_err_range),
