@@ -116,23 +116,45 @@ struct agent {
 	 * (agent_catalog_update). Read this, not cfg->services. */
 	struct agent_service *services;
 	size_t n_services;
+	/* Reloads (daemon.c): the one being parsed and the one waiting. */
+	struct agent_reload_job *reload, *reload_next;
 };
 
 /* daemon.c */
 int agent_rebuild_view(struct agent *a);
 void agent_snapshot(struct agent *a, struct agent_snapshot *out);
 void agent_sample_load(struct agent *a);
-int agent_reload(struct agent *a, char *err, size_t errlen);
+/* Reloads the configuration file: parsed and validated on a libuv worker
+ * thread, swapped in on the loop. cb (may be NULL) runs on the loop with
+ * the result: rc AS_OK, or an error and err (every problem, one per
+ * line). A request while a file is being parsed joins the next parse,
+ * which starts when the current one is done (at most one waits; further
+ * requests share it), so every request sees the file as it was at or
+ * after the request. */
+typedef void (*agent_reload_cb)(struct agent *a, void *arg, int rc,
+				const char *err);
+int agent_reload_start(struct agent *a, agent_reload_cb cb, void *arg);
 void agent_request_stop(struct agent *a, int exit_code);
 
-/* control.c: a line-oriented JSON server on a UNIX socket. */
+/* control.c: a line-oriented JSON server on a UNIX socket. A command
+ * answers at once (fn: the "data" value, or NULL with a message in err)
+ * or later (afn: it must call agent_reply_done exactly once, possibly
+ * before it returns; the client's further requests wait until then). */
 typedef json_t *(*agent_cmd_fn)(struct agent *a, json_t *args,
 				char *err, size_t errlen);
+struct agent_reply;
+typedef void (*agent_cmd_async_fn)(struct agent *a, json_t *args,
+				   struct agent_reply *r);
 struct agent_command {
 	const char *name;
 	agent_cmd_fn fn;
 	const char *help;
+	agent_cmd_async_fn afn;	/* instead of fn */
 };
+/* Answers a command started through afn: data (its reference is taken)
+ * or, when data is NULL, the error err. Harmless when the client has gone
+ * away meanwhile. */
+void agent_reply_done(struct agent_reply *r, json_t *data, const char *err);
 #define AGENT_CONTROL_VERSION 1
 int agent_control_new(struct agent *a, const char *path,
 		      struct agent_control **out);
