@@ -444,6 +444,7 @@ void agent_request_stop(struct agent *a, int exit_code)
 	 * loop runs until its after-callback has answered its waiters). */
 	if (a->reload)
 		uv_cancel((uv_req_t *)&a->reload->work);
+	agent_metrics_close(a->metrics);
 	agent_anycast_close(a);
 	agent_k8s_close(a);
 	agent_cluster_close(a);	/* graceful leave */
@@ -592,6 +593,7 @@ void agent_free(struct agent *a)
 		agent_control_close(a->control);
 		a->control = NULL;
 	}
+	agent_metrics_close(a->metrics);
 	agent_anycast_close(a);
 	agent_k8s_close(a);
 	agent_cluster_close(a);

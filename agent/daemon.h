@@ -65,6 +65,13 @@ struct agent_anycast_snap {
 	} bfd[AGENT_ANYCAST_BFD];
 };
 
+/* The metrics HTTP listener's own counters (metrics.c). */
+struct agent_http_snap {
+	bool enabled;
+	unsigned max_connections;
+	uint64_t active, accepted, deadline, evicted, accept_errors;
+};
+
 /* Counters and gauges that the metrics thread reads: copied under a mutex
  * by the loop thread, so the HTTP thread never touches loop state. */
 struct agent_snapshot {
@@ -78,6 +85,7 @@ struct agent_snapshot {
 	struct agent_anycast_snap anycast;
 	struct agent_cluster_snap cluster;
 	struct agent_k8s_snap k8s;
+	struct agent_http_snap http;	/* filled by metrics.c itself */
 };
 
 struct agent {
@@ -283,10 +291,27 @@ const struct agent_probe_state *agent_prober_state(const struct agent_prober *p,
 /* Stops probing; memory goes once attempts in flight have closed. */
 void agent_prober_close(struct agent_prober *p);
 
-/* metrics.c */
+/* metrics.c. _close stops accepting (from agent_request_stop; its
+ * handles close on the loop); _free after the loop ran stops the HTTP
+ * thread. */
 int agent_metrics_new(struct agent *a, const char *listen,
 		      struct agent_metrics **out);
+void agent_metrics_close(struct agent_metrics *m);
 void agent_metrics_free(struct agent_metrics *m);
+/* A metrics HTTP connection, for the limits (see metrics.c). */
+struct agent_http_conn {
+	bool used, closing;
+	int fd;
+	int family;
+	uint8_t addr[16];	/* client address; 4 bytes for IPv4 */
+	uint64_t since_ms;	/* start of its current request */
+};
+/* Pure: slot nu has just been taken. When that leaves no free slot for
+ * its address (max_per_ip) or overall (max_total), returns the slot to
+ * shut down: the oldest other open one of that address, or overall;
+ * else -1. Closing slots do not count. */
+int agent_http_pick_victim(const struct agent_http_conn *c, size_t n,
+			   size_t nu, unsigned max_total, unsigned max_per_ip);
 /* "# HELP" and "# TYPE" lines of one metric family. */
 void agent_metric_head(FILE *f, const char *name, const char *help,
 		       const char *type);
