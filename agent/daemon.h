@@ -69,7 +69,7 @@ struct agent_anycast_snap {
 struct agent_http_snap {
 	bool enabled;
 	unsigned max_connections;
-	uint64_t active, accepted, deadline, evicted, accept_errors;
+	uint64_t active, accepted, refused, deadline, evicted, accept_errors;
 };
 
 /* Counters and gauges that the metrics thread reads: copied under a mutex
@@ -300,18 +300,29 @@ void agent_metrics_close(struct agent_metrics *m);
 void agent_metrics_free(struct agent_metrics *m);
 /* A metrics HTTP connection, for the limits (see metrics.c). */
 struct agent_http_conn {
-	bool used, closing;
+	bool used;
+	bool started;		/* libmicrohttpd took it (may be shut down) */
+	bool closing;		/* shut down, not yet closed */
+	bool answering;		/* its request is in: being answered */
 	int fd;
 	int family;
 	uint8_t addr[16];	/* client address; 4 bytes for IPv4 */
 	uint64_t since_ms;	/* start of its current request */
 };
-/* Pure: slot nu has just been taken. When that leaves no free slot for
- * its address (max_per_ip) or overall (max_total), returns the slot to
- * shut down: the oldest other open one of that address, or overall;
- * else -1. Closing slots do not count. */
+/* Soft limits of the metrics listener (metrics.c). */
+struct agent_http_limits {
+	unsigned keep_total, keep_per_ip; /* open connections kept */
+	uint64_t min_age_ms;	/* younger ones are not evicted */
+};
+/* Pure: slot nu has just been taken. When that makes more than
+ * keep_per_ip open connections from its address, or more than keep_total
+ * overall, returns the slot to shut down: the oldest other open one of
+ * that address, or overall, that libmicrohttpd has started, that is not
+ * being answered and whose current request started min_age_ms or more
+ * before now; else -1. Closing slots do not count. */
 int agent_http_pick_victim(const struct agent_http_conn *c, size_t n,
-			   size_t nu, unsigned max_total, unsigned max_per_ip);
+			   size_t nu, const struct agent_http_limits *l,
+			   uint64_t now_ms);
 /* "# HELP" and "# TYPE" lines of one metric family. */
 void agent_metric_head(FILE *f, const char *name, const char *help,
 		       const char *type);

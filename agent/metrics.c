@@ -9,23 +9,38 @@
  * structs, tested without HTTP.
  *
  * Hostile clients. /healthz is the readiness probe, so a client must not
- * be able to hold the listener. Three limits, all in force at once:
- *  - libmicrohttpd's idle timeout (HTTP_IDLE_S) and per-address limit
- *    (HTTP_PER_IP): a slow client far away holds at most 8 of the 64
- *    connections; a probe from another address always finds a slot.
+ * be able to hold the listener. The limits, all in force at once:
+ *  - libmicrohttpd's idle timeout (HTTP_IDLE_S).
  *  - a request deadline: a request must be complete and answered within
  *    HTTP_DEADLINE_MS of the connection's start (or of the previous
  *    answer on it), however slowly it trickles; a timer on the loop
  *    shuts such connections down (libmicrohttpd's own timeout counts
  *    idleness only).
- *  - eviction: when a new connection fills its address's last slot or
- *    the last slot overall, the oldest other connection there (by start
- *    of its current request) is shut down, so one slot stays free. A
- *    probe that shares its address with the attacker (another process on
- *    the node, the same NAT) still gets in and, answered in a
- *    millisecond, is never the oldest: to keep it out the attacker would
- *    have to open 8 connections within that millisecond, every time.
- * The decision is agent_http_pick_victim(), a pure function.
+ *  - per address and overall, a soft limit kept by eviction and a hard
+ *    one above it: an arrival that makes more than HTTP_PER_IP open
+ *    connections from its address, or more than 3/4 of the limit
+ *    overall, shuts down the oldest other connection there (by the start
+ *    of its current request) that is not being answered (whose request
+ *    has not fully arrived, or an idle keep-alive one) and is at least
+ *    HTTP_EVICT_AGE_MS old (a burst of arrivals does not evict a probe
+ *    before its request could arrive), or of any age once the address
+ *    is at its hard limit; an arrival past
+ *    twice HTTP_PER_IP open ones from its address or past the limit,
+ *    when nothing can be evicted, or past half again the limit in
+ *    descriptors held (evicted connections hold theirs until
+ *    libmicrohttpd has closed them, within milliseconds), is closed at
+ *    once. libmicrohttpd gets looser limits as a backstop
+ *    (MHD_OPTION_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT).
+ * So a slow client far away holds at most 8 of the 64 connections and a
+ * probe from another address always finds a slot; a probe that shares
+ * its address with the attacker (another process on the node, the same
+ * NAT) still gets in, and once its request is in it cannot be evicted.
+ * Before that (between accept and the end of its request headers, well
+ * under a millisecond on a node) a burst of 16 or more connections from
+ * the same address evicts it: such an attacker can make single probes
+ * fail, which the readiness probe's failureThreshold of 2 absorbs unless
+ * the bursts never stop. The choice is
+ * agent_http_pick_victim(), a pure function.
  *
  * The daemon accepts connections itself (a uv_poll on its own listening
  * socket, handed over with MHD_add_connection) because libmicrohttpd
@@ -52,8 +67,13 @@
 #include "agent/daemon.h"
 #include "lib/as.h"
 
-#define HTTP_MAX_CONNS 64	/* concurrent connections */
-#define HTTP_PER_IP 8		/* of them from one address */
+#define HTTP_MAX_CONNS 64	/* open connections (hard limit) */
+/* Descriptors held, counting evicted connections not yet closed: the
+ * table's size, half again the limit. */
+#define HTTP_SLOTS (HTTP_MAX_CONNS + HTTP_MAX_CONNS / 2)
+#define HTTP_PER_IP 8		/* of them kept from one address (soft) */
+#define HTTP_PENDING_MS 500	/* handed over but never started: dropped */
+#define HTTP_EVICT_AGE_MS 50	/* a request this young is not evicted */
 #define HTTP_IDLE_S 3		/* libmicrohttpd: idle connection timeout */
 #define HTTP_DEADLINE_MS 5000	/* a request is answered within this */
 #define HTTP_SWEEP_MS 500	/* deadline check period */
@@ -67,13 +87,15 @@ struct agent_metrics {
 	uv_poll_t poll;
 	uv_timer_t sweep, pause;
 	bool closed;
-	unsigned max_conns, per_ip;
+	unsigned max_conns, per_ip;	/* hard: refused above */
+	unsigned max_held;		/* descriptors, closing ones too */
+	struct agent_http_limits keep;	/* soft: eviction above */
 	/* Connections libmicrohttpd has (its notify callbacks, from its
 	 * thread or the one adding), the sweep timer and eviction. */
 	pthread_mutex_t lock;
-	struct agent_http_conn conns[HTTP_MAX_CONNS];
+	struct agent_http_conn conns[HTTP_SLOTS];
 	/* Counters for /metrics, written by both threads. */
-	_Atomic uint64_t accepted, deadline, evicted, accept_errors;
+	_Atomic uint64_t accepted, refused, deadline, evicted, accept_errors;
 	_Atomic uint64_t active;
 	struct as_ratelimit mhd_log, accept_log;
 };
@@ -181,11 +203,14 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 	if (s->http.enabled) {
 		const struct agent_http_snap *h = &s->http;
 		agent_metric_head(f, "anysteer_http_connections_total",
-				  "Metrics/healthz HTTP connections: accepted, and "
-				  "closed by the request deadline or to make room.",
+				  "Metrics/healthz HTTP connections: accepted, refused "
+				  "over the limits, closed at the request deadline or "
+				  "to make room.",
 				  "counter");
 		fprintf(f, "anysteer_http_connections_total{result=\"accepted\"} %llu\n",
 			(unsigned long long)h->accepted);
+		fprintf(f, "anysteer_http_connections_total{result=\"refused\"} %llu\n",
+			(unsigned long long)h->refused);
 		fprintf(f, "anysteer_http_connections_total{result=\"deadline\"} %llu\n",
 			(unsigned long long)h->deadline);
 		fprintf(f, "anysteer_http_connections_total{result=\"evicted\"} %llu\n",
@@ -225,7 +250,8 @@ static bool same_addr(const struct agent_http_conn *a,
 }
 
 int agent_http_pick_victim(const struct agent_http_conn *c, size_t n,
-			   size_t nu, unsigned max_total, unsigned max_per_ip)
+			   size_t nu, const struct agent_http_limits *l,
+			   uint64_t now_ms)
 {
 	size_t total = 0, same = 0;
 	int victim = -1;
@@ -236,11 +262,12 @@ int agent_http_pick_victim(const struct agent_http_conn *c, size_t n,
 		total++;
 		same += same_addr(&c[i], &c[nu]);
 	}
-	bool by_addr = max_per_ip && same >= max_per_ip;
-	if (!by_addr && total < max_total)
-		return -1;	/* a slot is still free for the next one */
+	bool by_addr = l->keep_per_ip && same > l->keep_per_ip;
+	if (!by_addr && total <= l->keep_total)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (i == nu || !c[i].used || c[i].closing ||
+		if (i == nu || !c[i].used || !c[i].started || c[i].closing ||
+		    c[i].answering || now_ms - c[i].since_ms < l->min_age_ms ||
 		    (by_addr && !same_addr(&c[i], &c[nu])))
 			continue;
 		if (victim < 0 || c[i].since_ms < c[(size_t)victim].since_ms)
@@ -250,21 +277,27 @@ int agent_http_pick_victim(const struct agent_http_conn *c, size_t n,
 }
 
 /* Under m->lock. shutdown() makes libmicrohttpd see the end of the
- * stream and close the connection itself; the descriptor stays ours to
- * touch until its CLOSED notification, which takes the same lock. */
-static void conn_shutdown(struct agent_metrics *m, struct agent_http_conn *c)
+ * stream and close the connection itself; the descriptor is still its
+ * connection's until the CLOSED notification, which takes the same lock
+ * (only started slots are ever shut down). */
+static void conn_shutdown(struct agent_http_conn *c)
 {
-	(void)m;
 	c->closing = true;
 	shutdown(c->fd, SHUT_RDWR);
 }
 
 static void sweep_locked(struct agent_metrics *m, uint64_t now)
 {
-	for (size_t i = 0; i < HTTP_MAX_CONNS; i++) {
+	for (size_t i = 0; i < HTTP_SLOTS; i++) {
 		struct agent_http_conn *c = &m->conns[i];
-		if (c->used && !c->closing && now - c->since_ms > HTTP_DEADLINE_MS) {
-			conn_shutdown(m, c);
+		if (!c->used || c->closing)
+			continue;
+		if (!c->started) {
+			/* libmicrohttpd refused it without a word. */
+			if (now - c->since_ms > HTTP_PENDING_MS)
+				c->used = false;
+		} else if (now - c->since_ms > HTTP_DEADLINE_MS) {
+			conn_shutdown(c);
 			atomic_fetch_add(&m->deadline, 1);
 		}
 	}
@@ -276,6 +309,76 @@ static void on_sweep(uv_timer_t *t)
 	pthread_mutex_lock(&m->lock);
 	sweep_locked(m, as_now_ms());
 	pthread_mutex_unlock(&m->lock);
+}
+
+static void set_addr(struct agent_http_conn *c, const struct sockaddr *sa)
+{
+	c->family = sa->sa_family;
+	if (sa->sa_family == AF_INET6)
+		memcpy(c->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	else if (sa->sa_family == AF_INET)
+		memcpy(c->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+}
+
+/* A new connection (loop thread): true to hand it to libmicrohttpd,
+ * false to close it. Eviction runs first, so an arrival over the soft
+ * limits makes room (for itself, or for the next one while the evicted
+ * connection still holds its descriptor). */
+static bool admit(struct agent_metrics *m, int fd, const struct sockaddr *sa)
+{
+	struct agent_http_conn probe = { 0 };
+	size_t held = 0, open = 0, same = 0, nu = HTTP_SLOTS;
+	uint64_t now = as_now_ms();
+	bool ok = false;
+
+	set_addr(&probe, sa);
+	pthread_mutex_lock(&m->lock);
+	sweep_locked(m, now);
+	for (size_t i = 0; i < HTTP_SLOTS; i++) {
+		struct agent_http_conn *c = &m->conns[i];
+		if (c->used && !c->started && c->fd == fd)
+			c->used = false; /* that descriptor was closed since */
+		if (!c->used) {
+			if (nu == HTTP_SLOTS)
+				nu = i;
+			continue;
+		}
+		held++;		/* closing ones still hold a descriptor */
+		if (c->closing)
+			continue;
+		open++;
+		same += c->family == probe.family &&
+			memcmp(c->addr, probe.addr, 16) == 0;
+	}
+	if (nu < HTTP_SLOTS && held < m->max_held) {
+		probe.used = true;
+		probe.fd = fd;
+		probe.since_ms = now;
+		m->conns[nu] = probe;
+		int v = agent_http_pick_victim(m->conns, HTTP_SLOTS, nu,
+					       &m->keep, now);
+		if (v < 0 && (same >= m->per_ip || open >= m->max_conns)) {
+			/* At a hard limit with only young ones: the oldest
+			 * of them goes rather than the newcomer. */
+			struct agent_http_limits hard = { m->max_conns - 1,
+							  m->per_ip - 1, 0 };
+			v = agent_http_pick_victim(m->conns, HTTP_SLOTS, nu,
+						   &hard, now);
+		}
+		if (v >= 0) {
+			struct agent_http_conn *c = &m->conns[v];
+			conn_shutdown(c);
+			atomic_fetch_add(&m->evicted, 1);
+			open--;
+			same -= c->family == probe.family &&
+				memcmp(c->addr, probe.addr, 16) == 0;
+		}
+		ok = open < m->max_conns && same < m->per_ip;
+		if (!ok)
+			m->conns[nu].used = false;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return ok;
 }
 
 static void on_connection_notify(void *cls, struct MHD_Connection *conn,
@@ -297,39 +400,14 @@ static void on_connection_notify(void *cls, struct MHD_Connection *conn,
 	}
 	const union MHD_ConnectionInfo *fd =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	const union MHD_ConnectionInfo *ad =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	size_t nu = HTTP_MAX_CONNS;
-	for (size_t i = 0; i < HTTP_MAX_CONNS; i++)
-		if (!m->conns[i].used) {
-			nu = i;
+	for (size_t i = 0; fd && i < HTTP_SLOTS; i++) {
+		struct agent_http_conn *c = &m->conns[i];
+		if (c->used && !c->started && c->fd == fd->connect_fd) {
+			c->started = true;
+			*socket_context = c;
+			atomic_fetch_add(&m->active, 1);
 			break;
 		}
-	if (!fd || nu == HTTP_MAX_CONNS) {
-		/* Cannot happen: libmicrohttpd holds at most max_conns. */
-		pthread_mutex_unlock(&m->lock);
-		return;
-	}
-	struct agent_http_conn *c = &m->conns[nu];
-	uint64_t now = as_now_ms();
-	*c = (struct agent_http_conn){ .used = true, .fd = fd->connect_fd,
-				       .since_ms = now };
-	if (ad && ad->client_addr) {
-		const struct sockaddr *sa = ad->client_addr;
-		c->family = sa->sa_family;
-		if (sa->sa_family == AF_INET6)
-			memcpy(c->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		else if (sa->sa_family == AF_INET)
-			memcpy(c->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	}
-	*socket_context = c;
-	atomic_fetch_add(&m->active, 1);
-	sweep_locked(m, now);
-	int v = agent_http_pick_victim(m->conns, HTTP_MAX_CONNS, nu,
-				       m->max_conns, m->per_ip);
-	if (v >= 0) {
-		conn_shutdown(m, &m->conns[v]);
-		atomic_fetch_add(&m->evicted, 1);
 	}
 	pthread_mutex_unlock(&m->lock);
 }
@@ -349,6 +427,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		struct agent_http_conn *c = ci->socket_context;
 		if (c->used && !c->closing)
 			c->since_ms = as_now_ms();
+		c->answering = false;
 	}
 	pthread_mutex_unlock(&m->lock);
 }
@@ -373,6 +452,7 @@ static void http_snapshot(struct agent_metrics *m, struct agent_http_snap *h)
 	h->max_connections = m->max_conns;
 	h->active = atomic_load(&m->active);
 	h->accepted = atomic_load(&m->accepted);
+	h->refused = atomic_load(&m->refused);
 	h->deadline = atomic_load(&m->deadline);
 	h->evicted = atomic_load(&m->evicted);
 	h->accept_errors = atomic_load(&m->accept_errors);
@@ -387,6 +467,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	unsigned code = MHD_HTTP_OK;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	/* The request is in: no longer a candidate for eviction. */
+	if (ci && ci->socket_context) {
+		pthread_mutex_lock(&m->lock);
+		((struct agent_http_conn *)ci->socket_context)->answering = true;
+		pthread_mutex_unlock(&m->lock);
+	}
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		static const char msg[] = "method not allowed\n";
@@ -478,9 +567,13 @@ static void on_accept(uv_poll_t *p, int status, int events)
 			uv_timer_start(&m->pause, on_pause_end, HTTP_ACCEPT_PAUSE_MS, 0);
 			return;
 		}
+		if (!admit(m, fd, (struct sockaddr *)&ss)) {
+			atomic_fetch_add(&m->refused, 1);
+			close(fd);
+			continue;
+		}
 		atomic_fetch_add(&m->accepted, 1);
-		/* libmicrohttpd owns fd now and closes it on failure too
-		 * (over its limits: logged, rate-limited). */
+		/* libmicrohttpd owns fd now and closes it on failure too. */
 		MHD_add_connection(m->mhd, fd, (struct sockaddr *)&ss, sl);
 	}
 }
@@ -520,10 +613,10 @@ static unsigned connection_budget(void)
 	for (struct dirent *e; (e = readdir(d));)
 		open_fds += e->d_name[0] != '.';
 	closedir(d);
-	if (rl.rlim_cur <= open_fds + 8)
-		return 2;
+	if (rl.rlim_cur <= open_fds + 16)
+		return 4;
 	uint64_t budget = (rl.rlim_cur - open_fds) / 4;
-	return budget < 2 ? 2 : budget > HTTP_MAX_CONNS ? HTTP_MAX_CONNS : (unsigned)budget;
+	return budget < 4 ? 4 : budget > HTTP_MAX_CONNS ? HTTP_MAX_CONNS : (unsigned)budget;
 }
 
 int agent_metrics_new(struct agent *a, const char *listen,
@@ -546,7 +639,18 @@ int agent_metrics_new(struct agent *a, const char *listen,
 	m->accept_log.interval_ms = 10000;
 	m->accept_log.burst = 1;
 	m->max_conns = connection_budget();
-	m->per_ip = AS_MIN(HTTP_PER_IP, m->max_conns);
+	/* Room between soft and hard for arrivals while evicted
+	 * connections are being closed. */
+	m->keep.keep_total = m->max_conns - AS_MAX(2u, m->max_conns / 4);
+	m->keep.keep_per_ip = AS_MAX(1u, AS_MIN(HTTP_PER_IP, m->keep.keep_total / 2));
+	m->keep.min_age_ms = HTTP_EVICT_AGE_MS;
+	m->per_ip = AS_MIN(2 * m->keep.keep_per_ip, m->max_conns);
+	m->max_held = m->max_conns + m->max_conns / 2;
+	/* libmicrohttpd's limits are backstops above ours: it counts a
+	 * connection until its cleanup, after our accounting let it go, and
+	 * one it refuses would sit in ours as started-never. */
+	unsigned mhd_limit = m->max_held + 8;
+	unsigned mhd_per_ip = AS_MAX(2 * m->per_ip, m->max_held / 2);
 	if (m->max_conns < HTTP_MAX_CONNS)
 		as_warn("metrics: the open-file limit is low: at most %u HTTP "
 			"connections, %u per address", m->max_conns, m->per_ip);
@@ -563,8 +667,8 @@ int agent_metrics_new(struct agent *a, const char *listen,
 			 MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, m,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, m,
-				  MHD_OPTION_CONNECTION_LIMIT, m->max_conns,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, m->per_ip,
+				  MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, mhd_per_ip,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_connection_notify, m,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
