@@ -18,7 +18,9 @@
  * the connection is closed (complete lines are checked as well as an
  * unfinished one); a client that does not read its responses stops being
  * read once CONTROL_WQ_MAX bytes wait for it; at most CONTROL_MAX_CLIENTS
- * connections. A client that goes away before its response is written
+ * connections, past which the oldest idle one is closed (a burst of
+ * clients that leave at once would otherwise lock out the next one
+ * until their ends were read). A client that goes away before its response is written
  * (EPIPE, ECONNRESET) is just closed: SIGPIPE is ignored process-wide.
  */
 #include <stdlib.h>
@@ -59,8 +61,9 @@ struct agent_control {
 	struct agent *agent;
 	char *path;
 	struct control_client *clients;
-	size_t n_clients;
+	size_t n_clients, n_closing;	/* closing: still in the list */
 	bool closing;
+	struct as_ratelimit full_log;
 };
 
 struct write_req {
@@ -80,6 +83,7 @@ static void client_closed(uv_handle_t *h)
 	if (cl->next)
 		cl->next->pprev = cl->pprev;
 	ctl->n_clients--;
+	ctl->n_closing--;
 	if (cl->pending)
 		cl->pending->cl = NULL;
 	free(cl->buf);
@@ -95,6 +99,7 @@ static void client_close(struct control_client *cl)
 	if (cl->closing)
 		return;
 	cl->closing = true;
+	cl->ctl->n_closing++;
 	uv_close((uv_handle_t *)&cl->pipe, client_closed);
 }
 
@@ -367,10 +372,24 @@ static void on_connection(uv_stream_t *server, int status)
 		client_close(cl);
 		return;
 	}
-	if (ctl->n_clients > CONTROL_MAX_CLIENTS) {
-		as_warn("control socket: too many clients, closing a connection");
-		client_close(cl);
-		return;
+	if (ctl->n_clients - ctl->n_closing > CONTROL_MAX_CLIENTS) {
+		/* The oldest client with nothing under way goes (one that
+		 * left already but was not read yet, an idle session),
+		 * else the newcomer. */
+		struct control_client *victim = NULL;
+		for (struct control_client *o = cl->next; o; o = o->next)
+			if (!o->closing && !o->pending && o->len == 0)
+				victim = o;	/* the list is newest first */
+		as_log_ratelimited(&ctl->full_log, AS_LOG_WARN,
+				   "control socket: more than %d clients, closing %s",
+				   CONTROL_MAX_CLIENTS,
+				   victim ? "the oldest idle one" : "the new one");
+		if (!victim) {
+			send_error(cl, "too many control clients");
+			client_close(cl);
+			return;
+		}
+		client_close(victim);
 	}
 	client_pump(cl);	/* starts reading */
 }
@@ -440,7 +459,7 @@ int agent_control_new(struct agent *a, const char *path,
 	int rc = uv_pipe_bind(&ctl->server, path);
 	umask(old);
 	if (!rc)
-		rc = uv_listen((uv_stream_t *)&ctl->server, 16, on_connection);
+		rc = uv_listen((uv_stream_t *)&ctl->server, 128, on_connection);
 	if (rc) {
 		as_err("control socket %s: %s", path, uv_strerror(rc));
 		ctl->closing = true;
