@@ -594,6 +594,8 @@ class OpenFileLimitTest(DosBase):
                     pass
                 socks.append(s)
             cpu, lines = self.window()
+            print("100 HTTP connections, 64 files: CPU %.2f s and %d log "
+                  "lines in 2 s" % (cpu, lines))
             self.assertLess(cpu, 0.3, "CPU %.2fs in 2s" % cpu)
             self.assertLess(lines, 10, self.d.log()[-2000:])
             self.assert_responsive(what="100 HTTP connections, 64 files")
@@ -620,6 +622,8 @@ class OpenFileLimitTest(DosBase):
             self.assertTrue(wait_for(lambda: "Too many open files"
                                      in self.d.log(), 5), self.d.log()[-2000:])
             cpu, lines = self.window()
+            print("descriptors exhausted: CPU %.2f s and %d log lines in 2 s"
+                  % (cpu, lines))
             self.assertLess(cpu, 0.3, "CPU %.2fs in 2s" % cpu)
             self.assertLess(lines, 10, self.d.log()[-2000:])
             dns_query(self.d.port, False)   # UDP needs no descriptor
