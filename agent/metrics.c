@@ -381,6 +381,17 @@ static bool admit(struct agent_metrics *m, int fd, const struct sockaddr *sa)
 	return ok;
 }
 
+/* libmicrohttpd refused fd (and closed it) before starting it. */
+static void forget(struct agent_metrics *m, int fd)
+{
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < HTTP_SLOTS; i++)
+		if (m->conns[i].used && !m->conns[i].started &&
+		    m->conns[i].fd == fd)
+			m->conns[i].used = false;
+	pthread_mutex_unlock(&m->lock);
+}
+
 static void on_connection_notify(void *cls, struct MHD_Connection *conn,
 				 void **socket_context,
 				 enum MHD_ConnectionNotificationCode code)
@@ -574,7 +585,9 @@ static void on_accept(uv_poll_t *p, int status, int events)
 		}
 		atomic_fetch_add(&m->accepted, 1);
 		/* libmicrohttpd owns fd now and closes it on failure too. */
-		MHD_add_connection(m->mhd, fd, (struct sockaddr *)&ss, sl);
+		if (MHD_add_connection(m->mhd, fd, (struct sockaddr *)&ss, sl) !=
+		    MHD_YES)
+			forget(m, fd);
 	}
 }
 
