@@ -8,7 +8,8 @@
  * value lands in struct agent_config. The YAML loader walks the document
  * against that table and reports every problem as "file:line: key: what",
  * so --check-config, startup and SIGHUP reload share one code path.
- * Reload parses into a new agent_config and swaps it in only when valid.
+ * Reload parses into a new agent_config on a worker thread (the loader is
+ * thread-safe) and swaps it in on the loop only when valid.
  *
  * The load sampler is a pure core (text of /proc/stat, /proc/loadavg and
  * /proc/pressure/cpu in, sample out) with a thin timer around it, so it is
@@ -152,7 +153,8 @@ struct agent_config {
 };
 
 /*
- * Loads and validates a YAML file. On failure returns AS_ECONFIG (or a
+ * Loads and validates a YAML file; thread-safe (reloads run it on a
+ * worker thread). On failure returns AS_ECONFIG (or a
  * negated errno when the file cannot be read) and writes every error,
  * one per line as "file:line: key: message", to errbuf (truncated to
  * errlen). *out is set only on success.

@@ -98,6 +98,8 @@ json_t *agent_status_json(struct agent *a)
 	json_object_set_new(cfg, "services", json_integer((json_int_t)a->n_services));
 	json_object_set_new(cfg, "reloads", json_integer((json_int_t)a->reloads_ok));
 	json_object_set_new(cfg, "reload_failures", json_integer((json_int_t)a->reloads_failed));
+	/* A file is being parsed (reloads run off the loop). */
+	json_object_set_new(cfg, "reloading", json_boolean(a->reload != NULL));
 	json_object_set_new(cfg, "view_builds", json_integer((json_int_t)a->view_builds));
 	json_object_set_new(o, "config", cfg);
 	json_object_set_new(o, "anycast", agent_anycast_status_json(a));
@@ -162,27 +164,40 @@ static json_t *cmd_services(struct agent *a, json_t *args, char *err, size_t err
 	return o;
 }
 
-static json_t *cmd_reload(struct agent *a, json_t *args, char *err, size_t errlen)
+static void reload_done(struct agent *a, void *arg, int rc, const char *err)
 {
-	if (agent_reload(a, err, errlen) != AS_OK)
-		return NULL;
-	return json_pack("{s:s, s:i}", "config", a->config_path, "services",
-			 (int)a->n_services);
+	struct agent_reply *r = arg;
+
+	if (rc != AS_OK)
+		agent_reply_done(r, NULL, err);
+	else
+		agent_reply_done(r, json_pack("{s:s, s:i}", "config",
+					      a->config_path, "services",
+					      (int)a->n_services), NULL);
+}
+
+/* Answers once the file is parsed off the loop and swapped in. */
+static void cmd_reload(struct agent *a, json_t *args, struct agent_reply *r)
+{
+	int rc = agent_reload_start(a, reload_done, r);
+	if (rc != AS_OK)
+		agent_reply_done(r, NULL, rc == AS_ESTATE ?
+				 "the daemon is shutting down" : as_strerror(rc));
 }
 
 static json_t *cmd_commands(struct agent *a, json_t *args, char *err, size_t errlen);
 
 static const struct agent_command commands[] = {
-	{ "commands", cmd_commands, "list the commands this daemon understands" },
-	{ "status", cmd_status, "node, version, uptime, load, listeners, query counters" },
-	{ "services", cmd_services, "services with their endpoints and effective weights" },
-	{ "reload", cmd_reload, "reload the configuration file (like SIGHUP)" },
-	{ "routes", agent_anycast_cmd_routes, "anycast addresses (announced/withdrawn, why, since), health gate, BIRD sessions" },
-	{ "drain", agent_anycast_cmd_drain, "withdraw the anycast route, keep answering" },
-	{ "undrain", agent_anycast_cmd_undrain, "announce again (if the health gate agrees)" },
-	{ "members", agent_cluster_cmd_members, "gossip members: address, state, incarnation, load, endpoints, age" },
-	{ "keyring", agent_cluster_cmd_keyring, "gossip keys: list|install KEY|use KEY|remove KEY|generate" },
-	{ "test", agent_anycast_cmd_test, "test only (control.test_commands): pause-dns|resume-dns" },
+	{ "commands", cmd_commands, "list the commands this daemon understands", NULL },
+	{ "status", cmd_status, "node, version, uptime, load, listeners, query counters", NULL },
+	{ "services", cmd_services, "services with their endpoints and effective weights", NULL },
+	{ "reload", NULL, "reload the configuration file (like SIGHUP)", cmd_reload },
+	{ "routes", agent_anycast_cmd_routes, "anycast addresses (announced/withdrawn, why, since), health gate, BIRD sessions", NULL },
+	{ "drain", agent_anycast_cmd_drain, "withdraw the anycast route, keep answering", NULL },
+	{ "undrain", agent_anycast_cmd_undrain, "announce again (if the health gate agrees)", NULL },
+	{ "members", agent_cluster_cmd_members, "gossip members: address, state, incarnation, load, endpoints, age", NULL },
+	{ "keyring", agent_cluster_cmd_keyring, "gossip keys: list|install KEY|use KEY|remove KEY|generate", NULL },
+	{ "test", agent_anycast_cmd_test, "test only (control.test_commands): pause-dns|resume-dns", NULL },
 };
 
 static json_t *cmd_commands(struct agent *a, json_t *args, char *err, size_t errlen)

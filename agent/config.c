@@ -24,6 +24,12 @@
  * checks across keys (watermarks, duplicates) live in per-section finish
  * hooks, which run after the section's rows. Sections run in table order,
  * so `node` is settled before `services` needs it.
+ *
+ * Loading is thread-safe: reloads parse on a libuv worker thread while
+ * the loop runs. Everything lives in the call's own context; the schema
+ * tables are const; the only outside state read is the host name and
+ * $NODE_NAME (nothing in the daemon sets the environment), and messages
+ * use as_strerror, which keeps its buffer per thread.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -1052,7 +1058,7 @@ static void finish_node(struct cfg_ctx *ctx, void *base,
 	if (gethostname(host, sizeof(host)) != 0) {
 		cfg_error(ctx, w->line, "node.name",
 			  "cannot read the host name (%s); set node.name",
-			  strerror(errno));
+			  as_strerror(-errno));
 		return;
 	}
 	host[sizeof(host) - 1] = 0;

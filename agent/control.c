@@ -6,11 +6,22 @@
  *   response: {"version": 1, "ok": true, "data": ...}
  *             {"version": 1, "ok": false, "error": "..."}
  *
- * A connection may carry any number of requests. Dispatch is a lookup in
- * the command table (commands.c); the transport knows no command. A
- * request longer than CONTROL_LINE_MAX closes the connection with an
- * error, so a misbehaving client cannot make the daemon buffer without
- * bound.
+ * A connection may carry any number of requests; every line, an empty one
+ * too, gets exactly one response line, in request order. Dispatch is a
+ * lookup in the command table (commands.c); the transport knows no
+ * command. A command may answer later (reload parses on a worker thread):
+ * the client's further lines then wait in its buffer, and reading stops,
+ * until that answer is written, so responses stay in order.
+ *
+ * Bounds, so a misbehaving client cannot make the daemon buffer without
+ * limit: a request line longer than CONTROL_LINE_MAX gets an error and
+ * the connection is closed (complete lines are checked as well as an
+ * unfinished one); a client that does not read its responses stops being
+ * read once CONTROL_WQ_MAX bytes wait for it; at most CONTROL_MAX_CLIENTS
+ * connections, past which the oldest idle one is closed (a burst of
+ * clients that leave at once would otherwise lock out the next one
+ * until their ends were read). A client that goes away before its response is written
+ * (EPIPE, ECONNRESET) is just closed: SIGPIPE is ignored process-wide.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +34,26 @@
 
 #define CONTROL_LINE_MAX (64 * 1024)
 #define CONTROL_MAX_CLIENTS 64
+/* Response bytes queued for one client before its requests wait. */
+#define CONTROL_WQ_MAX (1024 * 1024)
 
 struct control_client {
 	uv_pipe_t pipe;
 	struct agent_control *ctl;
 	char *buf;
-	size_t len, cap;
+	size_t start, len, cap;	/* unhandled input is buf[start..len) */
+	size_t scanned;		/* bytes after start known to hold no '\n' */
+	struct agent_reply *pending; /* a command that answers later */
 	struct control_client *next, **pprev;
 	bool closing;
+	bool reading;
+	bool pumping;		/* in client_pump (no re-entry) */
+	bool blocked;		/* too many response bytes queued */
+};
+
+/* An answer owed to a client; outlives the client if it goes away. */
+struct agent_reply {
+	struct control_client *cl;	/* NULL once the client is gone */
 };
 
 struct agent_control {
@@ -38,14 +61,18 @@ struct agent_control {
 	struct agent *agent;
 	char *path;
 	struct control_client *clients;
-	size_t n_clients;
+	size_t n_clients, n_closing;	/* closing: still in the list */
 	bool closing;
+	struct as_ratelimit full_log;
 };
 
 struct write_req {
 	uv_write_t req;
+	struct control_client *cl;
 	char *data;
 };
+
+static void client_pump(struct control_client *cl);
 
 static void client_closed(uv_handle_t *h)
 {
@@ -56,6 +83,9 @@ static void client_closed(uv_handle_t *h)
 	if (cl->next)
 		cl->next->pprev = cl->pprev;
 	ctl->n_clients--;
+	ctl->n_closing--;
+	if (cl->pending)
+		cl->pending->cl = NULL;
 	free(cl->buf);
 	free(cl);
 	if (ctl->closing && !ctl->clients && !ctl->server.data) {
@@ -69,14 +99,30 @@ static void client_close(struct control_client *cl)
 	if (cl->closing)
 		return;
 	cl->closing = true;
+	cl->ctl->n_closing++;
 	uv_close((uv_handle_t *)&cl->pipe, client_closed);
 }
 
 static void write_done(uv_write_t *req, int status)
 {
 	struct write_req *w = (struct write_req *)req;
+	struct control_client *cl = w->cl;
+
 	free(w->data);
 	free(w);
+	/* Callbacks of writes run before the stream's close callback, so cl
+	 * is still there; UV_ECANCELED means it is closing already. */
+	if (status < 0) {
+		/* EPIPE, ECONNRESET: the client left without reading. */
+		client_close(cl);
+		return;
+	}
+	if (cl->blocked && !cl->closing &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) <
+		    CONTROL_WQ_MAX / 2) {
+		cl->blocked = false;
+		client_pump(cl);
+	}
 }
 
 static void send_json(struct control_client *cl, json_t *msg)
@@ -102,6 +148,7 @@ static void send_json(struct control_client *cl, json_t *msg)
 		return;
 	}
 	w->data = line;
+	w->cl = cl;
 	uv_buf_t b = uv_buf_init(line, (unsigned)(n + 1));
 	if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &b, 1, write_done)) {
 		free(line);
@@ -120,10 +167,52 @@ static void send_error(struct control_client *cl, const char *msg)
 	}
 }
 
+static void send_ok(struct control_client *cl, json_t *data)
+{
+	json_t *r = json_pack("{s:i, s:b, s:o}", "version",
+			      AGENT_CONTROL_VERSION, "ok", 1, "data", data);
+	if (r) {
+		send_json(cl, r);
+		json_decref(r);
+	} else {
+		send_error(cl, "out of memory");
+	}
+}
+
+static bool blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+void agent_reply_done(struct agent_reply *r, json_t *data, const char *err)
+{
+	struct control_client *cl = r->cl;
+
+	free(r);
+	if (!cl) {		/* the client went away meanwhile */
+		json_decref(data);
+		return;
+	}
+	cl->pending = NULL;
+	if (data)
+		send_ok(cl, data);
+	else
+		send_error(cl, err && *err ? err : "command failed");
+	client_pump(cl);	/* its next requests, if any wait */
+}
+
 static void handle_line(struct control_client *cl, const char *line, size_t len)
 {
 	json_error_t jerr;
 	char err[512] = "";
+
+	if (blank(line, len)) {
+		send_error(cl, "empty request: expected one JSON object per line");
+		return;
+	}
 	json_t *req = json_loadb(line, len, 0, &jerr);
 
 	if (!req || !json_is_object(req)) {
@@ -151,19 +240,21 @@ static void handle_line(struct control_client *cl, const char *line, size_t len)
 			snprintf(err, sizeof(err), "unknown command '%.64s'",
 				 json_string_value(cmd));
 			send_error(cl, err);
+		} else if (c->afn) {
+			struct agent_reply *r = calloc(1, sizeof(*r));
+			if (!r) {
+				send_error(cl, "out of memory");
+			} else {
+				r->cl = cl;
+				cl->pending = r;
+				c->afn(cl->ctl->agent, args, r);
+			}
 		} else {
 			json_t *data = c->fn(cl->ctl->agent, args, err, sizeof(err));
-			if (!data) {
+			if (!data)
 				send_error(cl, err[0] ? err : "command failed");
-			} else {
-				json_t *r = json_pack("{s:i, s:b, s:o}", "version",
-						      AGENT_CONTROL_VERSION, "ok", 1,
-						      "data", data);
-				if (r) {
-					send_json(cl, r);
-					json_decref(r);
-				}
-			}
+			else
+				send_ok(cl, data);
 		}
 	}
 	json_decref(req);
@@ -185,6 +276,67 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(cl->buf + cl->len, (unsigned)(cl->cap - cl->len));
 }
 
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void too_long(struct control_client *cl)
+{
+	char msg[96];
+	snprintf(msg, sizeof(msg), "request too long (at most %d bytes a line)",
+		 CONTROL_LINE_MAX);
+	send_error(cl, msg);
+	client_close(cl);
+}
+
+/* Handles the complete lines in the buffer until one has to wait (an
+ * answer owed, or too much output queued); reads only while nothing
+ * waits. */
+static void client_pump(struct control_client *cl)
+{
+	if (cl->pumping)
+		return;		/* an answer given inside a command */
+	cl->pumping = true;
+	while (!cl->closing && !cl->pending) {
+		if (uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) >
+		    CONTROL_WQ_MAX) {
+			cl->blocked = true;
+			break;
+		}
+		char *from = cl->buf + cl->start;
+		size_t avail = cl->len - cl->start;
+		char *nl = avail > cl->scanned ?
+			   memchr(from + cl->scanned, '\n', avail - cl->scanned) :
+			   NULL;
+		if (!nl) {
+			cl->scanned = avail;
+			if (avail > CONTROL_LINE_MAX)
+				too_long(cl);
+			break;
+		}
+		size_t n = (size_t)(nl - from);
+		if (n > CONTROL_LINE_MAX) {
+			too_long(cl);
+			break;
+		}
+		cl->start += n + 1;
+		cl->scanned = 0;
+		handle_line(cl, from, n);
+	}
+	if (!cl->closing) {
+		if (cl->start) {
+			memmove(cl->buf, cl->buf + cl->start, cl->len - cl->start);
+			cl->len -= cl->start;
+			cl->start = 0;
+		}
+		bool want = !cl->pending && !cl->blocked;
+		if (want && !cl->reading)
+			cl->reading = uv_read_start((uv_stream_t *)&cl->pipe,
+						    alloc_cb, read_cb) == 0;
+		else if (!want && cl->reading)
+			cl->reading = uv_read_stop((uv_stream_t *)&cl->pipe) != 0;
+	}
+	cl->pumping = false;
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct control_client *cl = s->data;
@@ -194,20 +346,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	cl->len += (size_t)nread;
-	size_t start = 0;
-	for (size_t i = 0; i < cl->len && !cl->closing; i++) {
-		if (cl->buf[i] != '\n')
-			continue;
-		if (i > start)
-			handle_line(cl, cl->buf + start, i - start);
-		start = i + 1;
-	}
-	memmove(cl->buf, cl->buf + start, cl->len - start);
-	cl->len -= start;
-	if (cl->len > CONTROL_LINE_MAX) {
-		send_error(cl, "request too long");
-		client_close(cl);
-	}
+	client_pump(cl);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -233,12 +372,26 @@ static void on_connection(uv_stream_t *server, int status)
 		client_close(cl);
 		return;
 	}
-	if (ctl->n_clients > CONTROL_MAX_CLIENTS) {
-		as_warn("control socket: too many clients, closing a connection");
-		client_close(cl);
-		return;
+	if (ctl->n_clients - ctl->n_closing > CONTROL_MAX_CLIENTS) {
+		/* The oldest client with nothing under way goes (one that
+		 * left already but was not read yet, an idle session),
+		 * else the newcomer. */
+		struct control_client *victim = NULL;
+		for (struct control_client *o = cl->next; o; o = o->next)
+			if (!o->closing && !o->pending && o->len == 0)
+				victim = o;	/* the list is newest first */
+		as_log_ratelimited(&ctl->full_log, AS_LOG_WARN,
+				   "control socket: more than %d clients, closing %s",
+				   CONTROL_MAX_CLIENTS,
+				   victim ? "the oldest idle one" : "the new one");
+		if (!victim) {
+			send_error(cl, "too many control clients");
+			client_close(cl);
+			return;
+		}
+		client_close(victim);
 	}
-	uv_read_start((uv_stream_t *)&cl->pipe, alloc_cb, read_cb);
+	client_pump(cl);	/* starts reading */
 }
 
 /* Creates the socket's directory (one level) and refuses to steal the
@@ -306,7 +459,7 @@ int agent_control_new(struct agent *a, const char *path,
 	int rc = uv_pipe_bind(&ctl->server, path);
 	umask(old);
 	if (!rc)
-		rc = uv_listen((uv_stream_t *)&ctl->server, 16, on_connection);
+		rc = uv_listen((uv_stream_t *)&ctl->server, 128, on_connection);
 	if (rc) {
 		as_err("control socket %s: %s", path, uv_strerror(rc));
 		ctl->closing = true;

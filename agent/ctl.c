@@ -8,6 +8,8 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,10 +296,16 @@ static int roundtrip(const char *path, const char *req, int timeout_ms, char **r
 		return -1;
 	}
 	size_t rl = strlen(req), off = 0;
+	bool cut = false;	/* the daemon closed before taking it all */
 	while (off < rl) {
 		ssize_t w = write(fd, req + off, rl - off);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* It may have said why (a request too long): read on. */
+			cut = true;
+			break;
+		}
 		if (w <= 0) {
 			fprintf(stderr, "anysteerctl: write: %s\n", strerror(errno));
 			close(fd);
@@ -334,7 +342,13 @@ static int roundtrip(const char *path, const char *req, int timeout_ms, char **r
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "anysteerctl: connection closed before an answer\n");
+			if (cut)
+				fprintf(stderr, "anysteerctl: %s closed the connection "
+					"before taking the whole request\n", path);
+			else
+				fprintf(stderr, "anysteerctl: connection closed before "
+					"an answer%s%s\n", n < 0 ? ": " : "",
+					n < 0 ? strerror(errno) : "");
 			break;
 		}
 		len += (size_t)n;
@@ -361,6 +375,10 @@ int main(int argc, char **argv)
 	};
 	const char *path = getenv("ANYSTEER_CTL_SOCKET");
 	int json_out = 0, timeout_ms = 5000, c;
+
+	/* A daemon that drops the connection must give an error, not a
+	 * silent death by SIGPIPE (exit 141). */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (!path || !*path)
 		path = DEFAULT_SOCKET;

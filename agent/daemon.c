@@ -236,10 +236,11 @@ static void warn_restart_only(const struct agent_config *old,
 			"gossip identity after a restart");
 }
 
-int agent_reload(struct agent *a, char *err, size_t errlen)
+/* Swaps in a configuration parsed by reload_work (rc, err: its result);
+ * takes cfg. */
+static int reload_apply(struct agent *a, struct agent_config *cfg, int rc,
+			char *err, size_t errlen)
 {
-	struct agent_config *cfg = NULL;
-	int rc = agent_config_load(a->config_path, &cfg, err, errlen);
 	if (rc) {
 		a->reloads_failed++;
 		as_err("reload of %s rejected, keeping the running configuration:\n%s",
@@ -285,14 +286,136 @@ int agent_reload(struct agent *a, char *err, size_t errlen)
 	return AS_OK;
 }
 
+/*
+ * Reloads run in two steps so the loop never waits for a parse (a large
+ * or hostile file takes as long as it takes; gossip, DNS view updates and
+ * the control socket go on meanwhile): reload_work reads, parses and
+ * validates the file on a libuv worker thread (agent_config_load touches
+ * nothing but its arguments), reload_after swaps the result in on the
+ * loop. One job is parsed at a time; requests meanwhile share one waiting
+ * job, which starts when the running one is done.
+ */
+struct reload_waiter {
+	agent_reload_cb cb;
+	void *arg;
+	struct reload_waiter *next;
+};
+
+struct agent_reload_job {
+	uv_work_t work;
+	struct agent *a;
+	char *path;
+	struct agent_config *cfg;	/* the parse's result */
+	int rc;
+	char err[16384];
+	struct reload_waiter *waiters;
+};
+
+static void reload_work(uv_work_t *w)
+{
+	struct agent_reload_job *j = w->data;
+	j->rc = agent_config_load(j->path, &j->cfg, j->err, sizeof(j->err));
+}
+
+/* Tells every waiter of j the result and frees j. */
+static void reload_finish(struct agent *a, struct agent_reload_job *j, int rc,
+			  const char *err)
+{
+	struct reload_waiter *w = j->waiters, *next;
+
+	for (; w; w = next) {
+		next = w->next;
+		w->cb(a, w->arg, rc, err);
+		free(w);
+	}
+	agent_config_free(j->cfg);
+	free(j->path);
+	free(j);
+}
+
+static void reload_after(uv_work_t *w, int status);
+
+static void reload_queue(struct agent *a, struct agent_reload_job *j)
+{
+	int rc = uv_queue_work(&a->loop, &j->work, reload_work, reload_after);
+	if (rc) {
+		as_err("reload: cannot start a worker: %s", uv_strerror(rc));
+		reload_finish(a, j, AS_ELIB, "cannot start a worker thread");
+		return;
+	}
+	a->reload = j;
+}
+
+static void reload_after(uv_work_t *w, int status)
+{
+	struct agent_reload_job *j = w->data, *next;
+	struct agent *a = j->a;
+	int rc;
+
+	a->reload = NULL;
+	/* The waiting job starts now: it reads the file as it is now. */
+	if ((next = a->reload_next)) {
+		a->reload_next = NULL;
+		if (a->stopping)
+			reload_finish(a, next, AS_ESTATE, "the daemon is shutting down");
+		else
+			reload_queue(a, next);
+	}
+	if (status || a->stopping) {
+		reload_finish(a, j, AS_ESTATE, "the daemon is shutting down");
+		return;
+	}
+	rc = reload_apply(a, j->cfg, j->rc, j->err, sizeof(j->err));
+	j->cfg = NULL;		/* taken, also on failure */
+	reload_finish(a, j, rc, j->err);
+}
+
+int agent_reload_start(struct agent *a, agent_reload_cb cb, void *arg)
+{
+	struct agent_reload_job *j = a->reload_next;
+	struct reload_waiter *wt = NULL;
+	bool fresh = false;
+
+	if (a->stopping)
+		return AS_ESTATE;
+	if (cb && !(wt = calloc(1, sizeof(*wt))))
+		return AS_ENOMEM;
+	if (!j) {
+		j = calloc(1, sizeof(*j));
+		if (!j || !(j->path = strdup(a->config_path))) {
+			free(j);
+			free(wt);
+			return AS_ENOMEM;
+		}
+		j->a = a;
+		j->work.data = j;
+		fresh = true;
+	}
+	if (wt) {
+		*wt = (struct reload_waiter){ cb, arg, j->waiters };
+		j->waiters = wt;
+	}
+	if (!fresh)
+		return AS_OK;	/* joins the waiting job */
+	if (a->reload) {
+		a->reload_next = j;	/* after the running one */
+		as_info("reload: %s is being parsed; the next parse starts "
+			"when it is done", a->config_path);
+		return AS_OK;
+	}
+	reload_queue(a, j);
+	return AS_OK;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct agent *a = h->data;
-	char err[4096];
 
 	if (signum == SIGHUP) {
 		as_notice("SIGHUP: reloading %s", a->config_path);
-		agent_reload(a, err, sizeof(err));
+		int rc = agent_reload_start(a, NULL, NULL);
+		if (rc)
+			as_err("SIGHUP: cannot reload: %s", as_strerror(rc));
 		return;
 	}
 	if (agent_anycast_on_signal(a, signum))
@@ -317,6 +440,11 @@ void agent_request_stop(struct agent *a, int exit_code)
 	uv_close((uv_handle_t *)&a->sig_hup, close_cb);
 	uv_close((uv_handle_t *)&a->sig_term, close_cb);
 	uv_close((uv_handle_t *)&a->sig_int, close_cb);
+	/* A parse not yet started is dropped; one running ends first (the
+	 * loop runs until its after-callback has answered its waiters). */
+	if (a->reload)
+		uv_cancel((uv_req_t *)&a->reload->work);
+	agent_metrics_close(a->metrics);
 	agent_anycast_close(a);
 	agent_k8s_close(a);
 	agent_cluster_close(a);	/* graceful leave */
@@ -465,6 +593,7 @@ void agent_free(struct agent *a)
 		agent_control_close(a->control);
 		a->control = NULL;
 	}
+	agent_metrics_close(a->metrics);
 	agent_anycast_close(a);
 	agent_k8s_close(a);
 	agent_cluster_close(a);

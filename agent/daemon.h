@@ -65,6 +65,13 @@ struct agent_anycast_snap {
 	} bfd[AGENT_ANYCAST_BFD];
 };
 
+/* The metrics HTTP listener's own counters (metrics.c). */
+struct agent_http_snap {
+	bool enabled;
+	unsigned max_connections;
+	uint64_t active, accepted, refused, deadline, evicted, accept_errors;
+};
+
 /* Counters and gauges that the metrics thread reads: copied under a mutex
  * by the loop thread, so the HTTP thread never touches loop state. */
 struct agent_snapshot {
@@ -78,6 +85,7 @@ struct agent_snapshot {
 	struct agent_anycast_snap anycast;
 	struct agent_cluster_snap cluster;
 	struct agent_k8s_snap k8s;
+	struct agent_http_snap http;	/* filled by metrics.c itself */
 };
 
 struct agent {
@@ -116,23 +124,45 @@ struct agent {
 	 * (agent_catalog_update). Read this, not cfg->services. */
 	struct agent_service *services;
 	size_t n_services;
+	/* Reloads (daemon.c): the one being parsed and the one waiting. */
+	struct agent_reload_job *reload, *reload_next;
 };
 
 /* daemon.c */
 int agent_rebuild_view(struct agent *a);
 void agent_snapshot(struct agent *a, struct agent_snapshot *out);
 void agent_sample_load(struct agent *a);
-int agent_reload(struct agent *a, char *err, size_t errlen);
+/* Reloads the configuration file: parsed and validated on a libuv worker
+ * thread, swapped in on the loop. cb (may be NULL) runs on the loop with
+ * the result: rc AS_OK, or an error and err (every problem, one per
+ * line). A request while a file is being parsed joins the next parse,
+ * which starts when the current one is done (at most one waits; further
+ * requests share it), so every request sees the file as it was at or
+ * after the request. */
+typedef void (*agent_reload_cb)(struct agent *a, void *arg, int rc,
+				const char *err);
+int agent_reload_start(struct agent *a, agent_reload_cb cb, void *arg);
 void agent_request_stop(struct agent *a, int exit_code);
 
-/* control.c: a line-oriented JSON server on a UNIX socket. */
+/* control.c: a line-oriented JSON server on a UNIX socket. A command
+ * answers at once (fn: the "data" value, or NULL with a message in err)
+ * or later (afn: it must call agent_reply_done exactly once, possibly
+ * before it returns; the client's further requests wait until then). */
 typedef json_t *(*agent_cmd_fn)(struct agent *a, json_t *args,
 				char *err, size_t errlen);
+struct agent_reply;
+typedef void (*agent_cmd_async_fn)(struct agent *a, json_t *args,
+				   struct agent_reply *r);
 struct agent_command {
 	const char *name;
 	agent_cmd_fn fn;
 	const char *help;
+	agent_cmd_async_fn afn;	/* instead of fn */
 };
+/* Answers a command started through afn: data (its reference is taken)
+ * or, when data is NULL, the error err. Harmless when the client has gone
+ * away meanwhile. */
+void agent_reply_done(struct agent_reply *r, json_t *data, const char *err);
 #define AGENT_CONTROL_VERSION 1
 int agent_control_new(struct agent *a, const char *path,
 		      struct agent_control **out);
@@ -261,10 +291,38 @@ const struct agent_probe_state *agent_prober_state(const struct agent_prober *p,
 /* Stops probing; memory goes once attempts in flight have closed. */
 void agent_prober_close(struct agent_prober *p);
 
-/* metrics.c */
+/* metrics.c. _close stops accepting (from agent_request_stop; its
+ * handles close on the loop); _free after the loop ran stops the HTTP
+ * thread. */
 int agent_metrics_new(struct agent *a, const char *listen,
 		      struct agent_metrics **out);
+void agent_metrics_close(struct agent_metrics *m);
 void agent_metrics_free(struct agent_metrics *m);
+/* A metrics HTTP connection, for the limits (see metrics.c). */
+struct agent_http_conn {
+	bool used;
+	bool started;		/* libmicrohttpd took it (may be shut down) */
+	bool closing;		/* shut down, not yet closed */
+	bool answering;		/* its request is in: being answered */
+	int fd;
+	int family;
+	uint8_t addr[16];	/* client address; 4 bytes for IPv4 */
+	uint64_t since_ms;	/* start of its current request */
+};
+/* Soft limits of the metrics listener (metrics.c). */
+struct agent_http_limits {
+	unsigned keep_total, keep_per_ip; /* open connections kept */
+	uint64_t min_age_ms;	/* younger ones are not evicted */
+};
+/* Pure: slot nu has just been taken. When that makes more than
+ * keep_per_ip open connections from its address, or more than keep_total
+ * overall, returns the slot to shut down: the oldest other open one of
+ * that address, or overall, that libmicrohttpd has started, that is not
+ * being answered and whose current request started min_age_ms or more
+ * before now; else -1. Closing slots do not count. */
+int agent_http_pick_victim(const struct agent_http_conn *c, size_t n,
+			   size_t nu, const struct agent_http_limits *l,
+			   uint64_t now_ms);
 /* "# HELP" and "# TYPE" lines of one metric family. */
 void agent_metric_head(FILE *f, const char *name, const char *help,
 		       const char *type);

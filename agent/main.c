@@ -4,6 +4,7 @@
  * configuration or usage.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,12 @@ int main(int argc, char **argv)
 	const char *config = DEFAULT_CONFIG;
 	bool check = false, foreground = false;
 	int c;
+
+	/* A peer that closes a socket before reading the reply (a control
+	 * client, BIRD, an HTTP client) makes write(2) raise SIGPIPE, which
+	 * would kill the daemon without a word. Ignored process-wide, before
+	 * any thread starts; every writer handles EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
 
 	while ((c = getopt_long(argc, argv, "c:Cfl:Vh", opts, NULL)) != -1) {
 		switch (c) {

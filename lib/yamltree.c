@@ -10,8 +10,10 @@
  * a file of many anchors costs no quadratic search. Offsets and counts
  * are 32-bit, which is what keeps a node at 16 bytes; a document that
  * would overflow them is refused with a composer error instead of
- * wrapping. Arrays grow geometrically and nothing is freed before
- * as_yaml_free.
+ * wrapping. So is nesting deeper than AS_YAML_MAX_DEPTH: the load stops
+ * at the first container past it, before libyaml's scanner, which walks
+ * every open flow level for every token, has read far. Arrays grow
+ * geometrically and nothing is freed before as_yaml_free.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -246,12 +248,19 @@ static int on_scalar(struct yt_build *b, const yaml_event_t *ev)
 	return AS_OK;
 }
 
+#define YT_STR_(x) #x
+#define YT_STR(x) YT_STR_(x)
+
 static int on_start(struct yt_build *b, const yaml_event_t *ev,
 		    enum as_yaml_type type, const yaml_char_t *anchor)
 {
 	uint32_t idx;
 	int ret;
 
+	if (b->n_frames >= AS_YAML_MAX_DEPTH)
+		return composer_error(b, "document nested deeper than "
+				      YT_STR(AS_YAML_MAX_DEPTH) " levels",
+				      &ev->start_mark);
 	if ((ret = add_node(b, ev, type, anchor, &idx)) != AS_OK)
 		return ret;
 	if (!reserve(&b->frames, &b->cap_frames, b->n_frames + 1,

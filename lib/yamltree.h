@@ -36,6 +36,13 @@
 struct as_yaml;
 struct as_yaml_node;
 
+/* Containers nested deeper than this are refused with a composer error
+ * ("document nested deeper than 64 levels"). A configuration needs 5
+ * (services -> service -> endpoints -> endpoint); the limit also bounds
+ * libyaml's scanner, whose work per token grows with the flow nesting
+ * (40,000 nested '[' took 5 s, 200,000 over a minute, before it). */
+#define AS_YAML_MAX_DEPTH 64
+
 enum as_yaml_type {
 	AS_YAML_SCALAR = 1,
 	AS_YAML_SEQUENCE,
@@ -43,7 +50,9 @@ enum as_yaml_type {
 };
 
 /* Loads the next document of *parser into a new tree (*out). Returns
- * AS_OK; AS_EPARSE on a syntax or composer error or AS_ENOMEM, with the
+ * AS_OK; AS_EPARSE on a syntax or composer error (also for nesting deeper
+ * than AS_YAML_MAX_DEPTH, reported at the container that goes past it,
+ * without reading further) or AS_ENOMEM, with the
  * parser's error fields set either way (YAML_MEMORY_ERROR for memory).
  * *out is NULL on failure. */
 int as_yaml_load(yaml_parser_t *parser, struct as_yaml **out);

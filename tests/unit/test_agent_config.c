@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -287,6 +288,70 @@ static void test_err_syntax(void **state)
 	expect_error(ZONE "  ttl: [1, 2\n", 1, 4, "(yaml)", "flow sequence");
 	/* Invalid UTF-8 is a reader error with a byte offset. */
 	expect_error(ZONE "  ttl: \"\xff\"\n", 1, 3, "(yaml)", "byte");
+}
+
+/* Nesting past what any configuration needs is one clear error, found
+ * before libyaml has scanned far (issue 11: 200,000 nested '[' ran for
+ * over a minute); a value nested under a valid key is refused the same. */
+static void test_err_too_deep(void **state)
+{
+	enum { N = 200000 };
+	char *text = malloc(N + 64);
+
+	(void)state;
+	assert_non_null(text);
+	memset(text, '[', N);
+	strcpy(text + N, "\n");
+	expect_error(text, 1, 1, "(yaml)", "document nested deeper than 64 levels");
+	size_t len = (size_t)sprintf(text, "%s  ttl: ", ZONE);
+	memset(text + len, '{', 100);
+	strcpy(text + len + 100, "\n");
+	expect_error(text, 1, 3, "(yaml)", "nested deeper than 64 levels");
+	free(text);
+}
+
+/* Reloads parse on libuv worker threads: loads running at once, good and
+ * bad, give each its own result (under the sanitizers, a shared buffer
+ * would show). No cmocka assertions off the main thread: each thread
+ * counts what it got. */
+struct load_job {
+	int ok, bad;
+};
+
+static void *load_many(void *arg)
+{
+	struct load_job *j = arg;
+	static const char bad[] = ZONE "  ttl: -1\n";
+
+	for (int i = 0; i < 40; i++) {
+		struct agent_config *cfg = NULL;
+		char err[1024];
+		const char *text = i % 2 ? bad : example;
+		int ret = agent_config_parse(FILE_NAME, text, strlen(text), &cfg,
+					     err, sizeof(err));
+		if (i % 2)
+			j->bad += ret == AS_ECONFIG && !cfg &&
+				  strstr(err, "test.yaml:3: dns.ttl:") != NULL;
+		else
+			j->ok += ret == AS_OK && cfg && strcmp(cfg->node.name, "node1") == 0;
+		agent_config_free(cfg);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t t[4];
+	struct load_job j[4] = { { 0 } };
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, load_many, &j[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(j[i].ok, 20);
+		assert_int_equal(j[i].bad, 20);
+	}
 }
 
 static void test_err_unknown_key(void **state)
@@ -844,6 +909,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_lenient_forms),
 		cmocka_unit_test(test_err_syntax),
+		cmocka_unit_test(test_err_too_deep),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_err_unknown_key),
 		cmocka_unit_test(test_err_wrong_type),
 		cmocka_unit_test(test_err_range),

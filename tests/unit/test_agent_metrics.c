@@ -90,13 +90,120 @@ static void test_render(void **state)
 	s.load.have_psi = false;
 	t = agent_metrics_render(&s, &st, &len);
 	assert_null(strstr(t, "anysteer_load_psi_cpu_some_avg10 "));
+	assert_null(strstr(t, "anysteer_http_"));	/* no listener */
 	free(t);
+
+	/* The HTTP listener's own counters, when it runs. */
+	s.http = (struct agent_http_snap){ .enabled = true, .max_connections = 64,
+					   .active = 3, .accepted = 100, .refused = 9, .deadline = 7,
+					   .evicted = 5, .accept_errors = 2 };
+	t = agent_metrics_render(&s, &st, &len);
+	assert_float_equal(sample(t, "anysteer_http_connections_total{result=\"accepted\"}"), 100, 0);
+	assert_float_equal(sample(t, "anysteer_http_connections_total{result=\"refused\"}"), 9, 0);
+	assert_float_equal(sample(t, "anysteer_http_connections_total{result=\"deadline\"}"), 7, 0);
+	assert_float_equal(sample(t, "anysteer_http_connections_total{result=\"evicted\"}"), 5, 0);
+	assert_float_equal(sample(t, "anysteer_http_accept_errors_total"), 2, 0);
+	assert_float_equal(sample(t, "anysteer_http_active_connections"), 3, 0);
+	assert_float_equal(sample(t, "anysteer_http_max_connections"), 64, 0);
+	assert_non_null(strstr(t, "# TYPE anysteer_http_connections_total counter\n"));
+	free(t);
+}
+
+/* Slot i from address 10.0.0.a, its current request started at since. */
+static void conn(struct agent_http_conn *c, size_t i, uint8_t a, uint64_t since)
+{
+	c[i] = (struct agent_http_conn){ .used = true, .started = true, .family = AF_INET,
+					 .fd = (int)i + 100, .since_ms = since };
+	c[i].addr[0] = 10;
+	c[i].addr[3] = a;
+}
+
+#define NOW 100000
+
+/* agent_http_pick_victim at NOW, without a minimum age. */
+static int pick(const struct agent_http_conn *c, size_t nu, unsigned total,
+		unsigned per_ip)
+{
+	struct agent_http_limits l = { total, per_ip, 0 };
+	return agent_http_pick_victim(c, 8, nu, &l, NOW);
+}
+
+/* Who is shut down to keep within the soft limits (agent_http_pick_victim). */
+static void test_pick_victim(void **state)
+{
+	struct agent_http_conn c[8];
+
+	(void)state;
+	memset(c, 0, sizeof(c));
+	/* Within the limits, per address and overall: nobody. */
+	conn(c, 0, 1, 100);
+	conn(c, 1, 1, 50);
+	conn(c, 2, 2, 10);
+	assert_int_equal(pick(c, 1, 8, 2), -1);
+	/* A third from address 1, one more than it may keep: the oldest
+	 * other of address 1 goes (slot 1), not the older one of address 2. */
+	conn(c, 3, 1, 200);
+	assert_int_equal(pick(c, 3, 8, 2), 1);
+	/* A closing connection neither counts nor is picked again. */
+	c[1].closing = true;
+	assert_int_equal(pick(c, 3, 8, 2), -1);
+	/* One not yet started by libmicrohttpd counts but is not picked. */
+	c[2].started = false;
+	conn(c, 5, 1, 300);
+	assert_int_equal(pick(c, 5, 8, 2), 0);
+	c[2].started = true;
+	c[5].used = false;
+	/* One more than the total: the oldest of any address (slot 2),
+	 * never the newcomer, even when it is the oldest by the clock. */
+	conn(c, 4, 3, 5);
+	assert_int_equal(pick(c, 4, 3, 8), 2);
+	c[4].since_ms = 1;
+	assert_int_equal(pick(c, 4, 3, 8), 2);
+	/* The same bytes in another family are another address. */
+	memset(c, 0, sizeof(c));
+	conn(c, 0, 1, 10);
+	conn(c, 1, 1, 20);
+	c[1].family = AF_INET6;
+	assert_int_equal(pick(c, 1, 8, 1), -1);
+	/* A probe that shares the attacker's address: the attacker's
+	 * oldest goes, and the probe (newest) survives the next arrivals
+	 * until all older ones have gone. */
+	memset(c, 0, sizeof(c));
+	for (size_t i = 0; i < 4; i++)
+		conn(c, i, 9, 1000 + i);	/* attacker */
+	assert_int_equal(pick(c, 3, 64, 3), 0);
+	c[0].closing = true;
+	conn(c, 4, 9, 2000);			/* the probe */
+	assert_int_equal(pick(c, 4, 64, 3), 1);
+	c[1].closing = true;
+	conn(c, 5, 9, 2001);			/* attacker again */
+	assert_int_equal(pick(c, 5, 64, 3), 2);
+	/* One whose request is in is not evicted: the next oldest goes. */
+	c[2].closing = true;
+	c[3].answering = true;
+	conn(c, 6, 9, 2002);
+	assert_int_equal(pick(c, 6, 64, 3), 4);
+	/* Younger than the minimum age: not picked, the next older is. */
+	memset(c, 0, sizeof(c));
+	conn(c, 0, 1, NOW - 100);
+	conn(c, 1, 1, NOW - 20);
+	conn(c, 2, 1, NOW);
+	struct agent_http_limits l = { 8, 1, 50 };
+	assert_int_equal(agent_http_pick_victim(c, 8, 2, &l, NOW), 0);
+	c[0].closing = true;
+	assert_int_equal(agent_http_pick_victim(c, 8, 2, &l, NOW), -1);
+	assert_int_equal(agent_http_pick_victim(c, 8, 2, &l, NOW + 30), 1);
+	/* Nothing else open: nothing to pick. */
+	memset(c, 0, sizeof(c));
+	conn(c, 0, 1, 10);
+	assert_int_equal(pick(c, 0, 0, 0), -1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_pick_victim),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <yaml.h>
 
@@ -516,11 +517,13 @@ static void test_flow_and_block_scalars(void **state)
 	assert_int_equal(same_as_libyaml(text, strlen(text)), 2);
 }
 
-/* Deep nesting grows the work stack and the frame stack; a wide list and
- * a wide map grow the kids and node arrays past several doublings. */
+/* Deep nesting (up to the limit) grows the work stack and the frame
+ * stack; a wide list and a wide map grow the kids and node arrays past
+ * several doublings. */
 static void test_deep_and_wide(void **state)
 {
-	enum { DEPTH = 5000, WIDE = 30000 };
+	/* Each level holds a map holding a list: the innermost is 2 deeper. */
+	enum { DEPTH = AS_YAML_MAX_DEPTH - 2, WIDE = 30000 };
 	size_t cap = 2 * DEPTH * 8 + WIDE * 24, len = 0;
 	char *text = malloc(cap);
 	struct as_yaml *t;
@@ -571,6 +574,92 @@ static void test_deep_and_wide(void **state)
 	free(text);
 }
 
+/* Loads text expecting the depth error at line/column (1-based). */
+static void expect_too_deep(const char *text, size_t len, size_t line,
+			    size_t column)
+{
+	struct stream s;
+
+	open_stream(&s, text, len);
+	assert_int_equal(as_yaml_load(&s.p, &s.t), AS_EPARSE);
+	assert_null(s.t);
+	assert_int_equal(s.p.error, YAML_COMPOSER_ERROR);
+	assert_non_null(strstr(s.p.problem, "nested deeper than 64 levels"));
+	assert_int_equal(s.p.problem_mark.line + 1, line);
+	assert_int_equal(s.p.problem_mark.column + 1, column);
+	close_stream(&s);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Nesting is refused past AS_YAML_MAX_DEPTH, in flow and block style, at
+ * the container that goes past it; up to it, and again after the nesting
+ * went back up, it loads. A hostile depth fails at once: before the
+ * limit, libyaml's scanner made 40,000 nested '[' take seconds and
+ * 200,000 over a minute (issue 11). */
+static void test_depth_limit(void **state)
+{
+	enum { D = AS_YAML_MAX_DEPTH, HOSTILE = 200000 };
+	char *text = malloc(HOSTILE + 64 * 64 * 4);
+	size_t len = 0;
+	struct as_yaml *t;
+
+	(void)state;
+	assert_non_null(text);
+	/* [S, S] with S = D - 1 nested lists: D levels in both siblings (the
+	 * depth is limited, not how often it is reached). */
+	text[len++] = '[';
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < D - 1; i++)
+			text[len++] = '[';
+		text[len++] = 'x';
+		for (int i = 0; i < D - 1; i++)
+			text[len++] = ']';
+		text[len++] = k ? ']' : ',';
+	}
+	text[len] = 0;
+	t = load_ok(text);
+	assert_int_equal(as_yaml_len(as_yaml_root(t)), 2);
+	for (size_t k = 0; k < 2; k++) {
+		const ynode *n = as_yaml_item(t, as_yaml_root(t), k);
+		for (int i = 1; i < D - 1; i++)
+			n = as_yaml_item(t, n, 0);
+		assert_string_equal(str(t, as_yaml_item(t, n, 0)), "x");
+	}
+	as_yaml_free(t);
+	/* [[S]]: D + 1 levels, refused at the (D + 1)th '['. */
+	len = 0;
+	for (int i = 0; i < D + 1; i++)
+		text[len++] = '[';
+	text[len++] = 'x';
+	for (int i = 0; i < D + 1; i++)
+		text[len++] = ']';
+	text[len] = 0;
+	expect_too_deep(text, len, 1, D + 1);
+
+	/* Block maps, one level a line: line D + 1 opens level D + 1. */
+	len = 0;
+	for (int i = 0; i <= D; i++)
+		len += (size_t)sprintf(text + len, "%*sk%d:\n", 2 * i, "", i);
+	len += (size_t)sprintf(text + len, "%*sleaf\n", 2 * (D + 1), "");
+	expect_too_deep(text, len, D + 1, 2 * D + 1);
+
+	/* Hostile: 200,000 nested '[' and nothing else, refused in well under
+	 * a second even under the sanitizers (the bound is 100 times that). */
+	memset(text, '[', HOSTILE);
+	text[HOSTILE] = '\n';
+	double t0 = now_s();
+	expect_too_deep(text, HOSTILE + 1, 1, D + 1);
+	double took = now_s() - t0;
+	assert_true(took < 2.0);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -582,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_flow_and_block_scalars),
 		cmocka_unit_test(test_deep_and_wide),
+		cmocka_unit_test(test_depth_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
