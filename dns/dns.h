@@ -148,6 +148,8 @@ enum dns_malformed {
 	DNS_MAL_TRUNCATED,	/* question or record runs past the end */
 	DNS_MAL_EDNS,		/* bad or duplicate OPT record */
 	DNS_MAL_SECTIONS,	/* answer/authority records in a query */
+	DNS_MAL_TRAILING,	/* bytes after the last record */
+	DNS_MAL_TSIG,		/* TSIG not last, twice, or bad RDATA */
 	DNS_MAL__COUNT
 };
 const char *dns_malformed_name(enum dns_malformed m);

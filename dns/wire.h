@@ -185,14 +185,16 @@ static inline uint8_t wire_lower(uint8_t c)
 enum {
 	DNS_T_A = 1, DNS_T_NS = 2, DNS_T_SOA = 6, DNS_T_TXT = 16,
 	DNS_T_AAAA = 28, DNS_T_SRV = 33, DNS_T_OPT = 41, DNS_T_HTTPS = 65,
-	DNS_T_IXFR = 251, DNS_T_AXFR = 252, DNS_T_ANY = 255,
+	DNS_T_TSIG = 250, DNS_T_IXFR = 251, DNS_T_AXFR = 252, DNS_T_ANY = 255,
 };
-enum { DNS_C_IN = 1, DNS_C_CH = 3 };
+enum { DNS_C_IN = 1, DNS_C_CH = 3, DNS_C_ANY = 255 };
 enum {
 	DNS_RC_NOERROR = 0, DNS_RC_FORMERR = 1, DNS_RC_SERVFAIL = 2,
 	DNS_RC_NXDOMAIN = 3, DNS_RC_NOTIMP = 4, DNS_RC_REFUSED = 5,
-	DNS_RC_BADVERS = 16,
+	DNS_RC_NOTAUTH = 9, DNS_RC_BADVERS = 16,
 };
+#define DNS_TSIG_BADKEY 17	/* TSIG error field (RFC 8945) */
+#define DNS_TSIG_FUDGE 300	/* seconds; what Knot and BIND send */
 #define DNS_EDNS_NSID 3
 
 /* ---- weighted sampling (policy.c) ------------------------------------- */
