@@ -220,10 +220,13 @@ size_t dns_sample(const uint64_t *cum, size_t n, size_t k,
 		  struct dns_rng *rng, uint32_t *out);
 
 /* Integer weights of one family at the first level that has a non-zero
- * weight: effective, then configured, then uniform (fail open). eff and
- * cfg have n entries; writes the cumulative weights to cum. */
-void dns_policy_cumulate(const uint64_t *eff, const uint32_t *cfg, size_t n,
-			 uint64_t *cum);
+ * weight: effective, then configured, then uniform (fail open). eff, cfg
+ * and mult have n entries (mult NULL: all 1); item i stands for mult[i]
+ * endpoints with the same address, eff[i] and cfg[i] being their sums, so
+ * the uniform level weighs it mult[i]. Writes the cumulative weights to
+ * cum. */
+void dns_policy_cumulate(const uint64_t *eff, const uint64_t *cfg,
+			 const uint32_t *mult, size_t n, uint64_t *cum);
 
 /* ---- view layout (view.c, read by query.c) ----------------------------- */
 

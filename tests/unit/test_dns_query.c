@@ -417,6 +417,79 @@ static void test_https(void **state)
 	done(&r);
 }
 
+/* Two nodes publishing the same addresses, and a nameserver address
+ * listed twice: no RRset, HTTPS hint list or glue holds one twice. */
+static void test_duplicate_addresses(void **state)
+{
+	struct dns_endpoint_spec eps[5], ns[3];
+	struct reply r;
+	const uint8_t *sp;
+	size_t splen;
+	int err = -1;
+
+	(void)state;
+	eps[0] = ep(AF_INET6, "fd00::1", 1);
+	eps[1] = ep(AF_INET6, "fd00::1", 2);
+	eps[1].node = "node-2";
+	eps[2] = ep(AF_INET6, "fd00::2", 1);
+	eps[3] = ep(AF_INET, "192.0.2.1", 1);
+	eps[4] = ep(AF_INET, "192.0.2.1", 1);
+	ns[0] = ep(AF_INET6, "fd00::53", 0);
+	ns[1] = ep(AF_INET6, "fd00::53", 0);
+	ns[2] = ep(AF_INET, "192.0.2.53", 0);
+	ns[0].node = ns[1].node = ns[2].node = NULL;
+	const struct dns_service_spec svc = {
+		.name = "dup", .port = 443, .proto = "tcp", .max_answers = 8,
+		.endpoints = eps, .n_endpoints = 5,
+	};
+	const struct dns_view_spec spec = {
+		.zone = "svc.example", .node_name = "node-1", .ttl = 5,
+		.ns_addresses = ns, .n_ns_addresses = 3, .soa_serial = 1,
+		.soa_minimum = 30, .apex_ttl = 3600, .services = &svc,
+		.n_services = 1,
+	};
+	struct fixture f = { 0 };
+	f.view = dns_view_new(&spec, &err);
+	assert_non_null(f.view);
+	dns_rng_seed(&f.rng, 3);
+
+	for (int i = 0; i < 50; i++) {
+		ldns_pkt *p = ask(&f, "dup.svc.example.", LDNS_RR_TYPE_AAAA,
+				  NULL, &r);
+		assert_int_equal(ldns_pkt_ancount(p), 2);
+		assert_int_not_equal(ldns_rdf_compare(
+			ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0),
+			ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 1), 0)), 0);
+		done(&r);
+		p = ask(&f, "dup.svc.example.", LDNS_RR_TYPE_A, NULL, &r);
+		assert_int_equal(ldns_pkt_ancount(p), 1);
+		done(&r);
+		p = ask(&f, "_dup._tcp.svc.example.", LDNS_RR_TYPE_SRV, NULL, &r);
+		assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_AAAA), 2);
+		assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_A), 1);
+		done(&r);
+		/* HTTPS: port, ipv4hint with one address, ipv6hint with two
+		 * different ones. */
+		p = ask(&f, "dup.svc.example.", LDNS_RR_TYPE_HTTPS, NULL, &r);
+		https_params(ldns_rr_list_rr(ldns_pkt_answer(p), 0), &sp, &splen);
+		static const uint8_t head[] = { 0, 3, 0, 2, 0x01, 0xbb, 0, 4, 0, 4,
+						192, 0, 2, 1, 0, 6, 0, 32 };
+		assert_int_equal(splen, sizeof(head) + 32);
+		assert_memory_equal(sp, head, sizeof(head));
+		assert_memory_not_equal(sp + sizeof(head), sp + sizeof(head) + 16, 16);
+		done(&r);
+	}
+	/* Nameserver glue and answers: fd00::53 once. */
+	ldns_pkt *p = ask(&f, "ns.svc.example.", LDNS_RR_TYPE_AAAA, NULL, &r);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	done(&r);
+	p = ask(&f, "svc.example.", LDNS_RR_TYPE_NS, NULL, &r);
+	assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_AAAA), 1);
+	assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_A), 1);
+	done(&r);
+	dns_view_unref(f.view);
+}
+
 static void test_srv(void **state)
 {
 	struct fixture *f = *state;
@@ -1472,6 +1545,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apex, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv, setup, teardown),
+		cmocka_unit_test(test_duplicate_addresses),
 		cmocka_unit_test_setup_teardown(test_ent_and_nxdomain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notimp, setup, teardown),
