@@ -10,6 +10,9 @@ TESTS += tests/integration/test_cluster.py
 EXTRA_DIST += tests/integration/test_cluster.py
 TESTS += tests/integration/test_k8s_daemon.py
 EXTRA_DIST += tests/integration/test_k8s_daemon.py
+# Denial of service against DNS over TCP (issue 11).
+TESTS += tests/integration/test_dos_dns.py
+EXTRA_DIST += tests/integration/test_dos_dns.py
 
 # Anycast (issue 4): one node, then the emulated cluster of
 # deploy/testbed/testbed.sh. Root + BIRD, else SKIP (77).
