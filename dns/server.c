@@ -28,8 +28,8 @@
  * uv_try_write(); only what the kernel does not take is copied to the
  * heap for uv_write(). A message we do not answer (malformed, or while
  * paused) closes the connection. RFC 7766 leaves the defence against
- * clients that hold connections to the server; ours, as Knot and NSD do,
- * closes slow clients and never refuses a new one:
+ * clients that hold connections to the server; ours closes slow clients,
+ * as Knot and NSD do, and never refuses a new one:
  *
  *  - Two clocks per connection, one timer. Between messages the idle
  *    timeout (default 10 s) runs and restarts on any progress; from the
@@ -50,10 +50,11 @@
  *    a reserved descriptor, accept and drop every pending connection,
  *    reopen it) without telling the application, and with several loops
  *    in one process another thread can take the freed descriptor, after
- *    which libuv retries accept() in a loop. At the open-file limit a
- *    worker closes its oldest idle connection to take the new one; with
- *    none idle it counts the failure, logs it at most once per interval
- *    for all workers, and stops accepting on that socket for
+ *    which libuv 1.44 calls accept() again and again without returning
+ *    to the loop (src/unix/stream.c, uv__server_io). At the open-file
+ *    limit a worker closes its oldest idle connection to take the new
+ *    one; with none idle it counts the failure, logs it at most once per
+ *    interval for all workers, and stops accepting on that socket for
  *    TCP_ACCEPT_BACKOFF_MS (or until one of its connections closes);
  *    pending connections wait in the kernel's backlog meanwhile.
  *
