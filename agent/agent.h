@@ -66,7 +66,10 @@ struct agent_config {
 		size_t n_ns_addresses;
 		uint32_t negative_ttl;	/* SOA minimum */
 		uint32_t tcp_idle_timeout_ms;
-		uint32_t tcp_max_clients;
+		uint32_t tcp_message_timeout_ms;
+		uint32_t tcp_max_clients;	/* per worker */
+		uint32_t tcp_max_clients_per_prefix;
+		uint32_t tcp_prefix_length_v6, tcp_prefix_length_v4;
 		char *udp_io;	/* "auto", "io_uring" or "recvmmsg" */
 	} dns;
 

@@ -52,6 +52,11 @@ static json_t *stats_json(const struct dns_stats *st)
 	json_object_set_new(o, "tcp_rejected", json_integer((json_int_t)st->tcp_rejected));
 	json_object_set_new(o, "tcp_timeouts", json_integer((json_int_t)st->tcp_timeouts));
 	json_object_set_new(o, "tcp_active", json_integer((json_int_t)st->tcp_active));
+	json_object_set_new(o, "tcp_evicted", json_integer((json_int_t)st->tcp_evicted));
+	json_object_set_new(o, "tcp_message_timeouts",
+			    json_integer((json_int_t)st->tcp_msg_timeouts));
+	json_object_set_new(o, "tcp_accept_errors",
+			    json_integer((json_int_t)st->tcp_accept_errors));
 	return o;
 }
 
@@ -91,6 +96,8 @@ json_t *agent_status_json(struct agent *a)
 	json_object_set_new(o, "listeners", listeners);
 	json_object_set_new(o, "workers", json_integer(dns_server_worker_count(a->dns)));
 	json_object_set_new(o, "udp_io", json_string(dns_udp_io_name(dns_server_udp_io(a->dns))));
+	json_object_set_new(o, "tcp_max_clients_per_worker",
+			    json_integer(dns_server_tcp_max_clients(a->dns)));
 	json_object_set_new(o, "load", load_json(&a->load, a->cfg));
 	json_object_set_new(o, "queries", stats_json(&st));
 	json_t *cfg = json_object();

@@ -1420,9 +1420,30 @@ static const struct cfg_item dns_items[] = {
 	  AT(cfg_dns_t, tcp_idle_timeout_ms), .def = "10s",
 	  .min = 100, .max = 3600000,
 	  .desc = "close idle DNS-over-TCP connections after this" },
+	{ .name = "tcp_message_timeout", .type = CFG_DURATION,
+	  AT(cfg_dns_t, tcp_message_timeout_ms), .def = "500ms",
+	  .min = 50, .max = 60000,
+	  .desc = "close a DNS-over-TCP connection whose message is not "
+		  "complete this long after its first byte (Knot: "
+		  "tcp-io-timeout)" },
 	{ .name = "tcp_max_clients", .type = CFG_UINT,
 	  AT(cfg_dns_t, tcp_max_clients), .def = "256", .min = 1,
-	  .max = 65535, .desc = "most concurrent DNS-over-TCP connections" },
+	  .max = 65535,
+	  .desc = "DNS-over-TCP connections per worker, then a new one "
+		  "closes the oldest; at most half the open-file limit" },
+	{ .name = "tcp_max_clients_per_prefix", .type = CFG_UINT,
+	  AT(cfg_dns_t, tcp_max_clients_per_prefix), .def = "32", .min = 1,
+	  .max = 65535,
+	  .desc = "DNS-over-TCP connections per worker from one client "
+		  "prefix, then a new one closes the prefix's oldest" },
+	{ .name = "tcp_prefix_length_v6", .type = CFG_UINT,
+	  AT(cfg_dns_t, tcp_prefix_length_v6), .def = "64", .min = 1,
+	  .max = 128, .desc = "IPv6 client prefix length for "
+			       "dns.tcp_max_clients_per_prefix" },
+	{ .name = "tcp_prefix_length_v4", .type = CFG_UINT,
+	  AT(cfg_dns_t, tcp_prefix_length_v4), .def = "32", .min = 1,
+	  .max = 32, .desc = "IPv4 client prefix length for "
+			      "dns.tcp_max_clients_per_prefix" },
 	{ .name = "udp_io", .type = CFG_ENUM, AT(cfg_dns_t, udp_io),
 	  .def = "auto", .values = udp_io_values,
 	  .desc = "UDP path: io_uring (one system call per wakeup; Linux "

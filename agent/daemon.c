@@ -524,7 +524,11 @@ int agent_start(struct agent *a)
 		.n_listen = n_listen,
 		.workers = c->dns.workers,
 		.tcp_idle_timeout_ms = c->dns.tcp_idle_timeout_ms,
+		.tcp_message_timeout_ms = c->dns.tcp_message_timeout_ms,
 		.tcp_max_clients = c->dns.tcp_max_clients,
+		.tcp_max_clients_per_prefix = c->dns.tcp_max_clients_per_prefix,
+		.tcp_prefix_v6 = (uint8_t)c->dns.tcp_prefix_length_v6,
+		.tcp_prefix_v4 = (uint8_t)c->dns.tcp_prefix_length_v4,
 		.udp_io = strcmp(c->dns.udp_io, "io_uring") == 0 ?
 				  DNS_UDP_IO_URING :
 			  strcmp(c->dns.udp_io, "recvmmsg") == 0 ?

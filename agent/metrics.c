@@ -154,6 +154,14 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 		(unsigned long long)st->tcp_rejected);
 	fprintf(f, "anysteer_dns_tcp_connections_total{result=\"idle_timeout\"} %llu\n",
 		(unsigned long long)st->tcp_timeouts);
+	fprintf(f, "anysteer_dns_tcp_connections_total{result=\"message_timeout\"} %llu\n",
+		(unsigned long long)st->tcp_msg_timeouts);
+	fprintf(f, "anysteer_dns_tcp_connections_total{result=\"evicted\"} %llu\n",
+		(unsigned long long)st->tcp_evicted);
+	agent_metric_head(f, "anysteer_dns_tcp_accept_errors_total",
+		     "Failed accept() calls on DNS TCP listeners (e.g. at the open-file limit).", "counter");
+	fprintf(f, "anysteer_dns_tcp_accept_errors_total %llu\n",
+		(unsigned long long)st->tcp_accept_errors);
 	agent_metric_head(f, "anysteer_dns_tcp_active_connections", "Open TCP connections.", "gauge");
 	fprintf(f, "anysteer_dns_tcp_active_connections %llu\n", (unsigned long long)st->tcp_active);
 

@@ -148,6 +148,8 @@ enum dns_malformed {
 	DNS_MAL_TRUNCATED,	/* question or record runs past the end */
 	DNS_MAL_EDNS,		/* bad or duplicate OPT record */
 	DNS_MAL_SECTIONS,	/* answer/authority records in a query */
+	DNS_MAL_TRAILING,	/* bytes after the last record */
+	DNS_MAL_TSIG,		/* TSIG not last, twice, or bad RDATA */
 	DNS_MAL__COUNT
 };
 const char *dns_malformed_name(enum dns_malformed m);
@@ -194,6 +196,9 @@ struct dns_stats {
 	uint64_t dropped;			/* not answered at all */
 	uint64_t truncated;
 	uint64_t tcp_accepted, tcp_rejected, tcp_timeouts, tcp_active;
+	uint64_t tcp_evicted;		/* closed to make room for a new one */
+	uint64_t tcp_msg_timeouts;	/* a message not complete in time */
+	uint64_t tcp_accept_errors;	/* accept() failed, e.g. EMFILE */
 	uint64_t latency[DNS_LAT_BUCKETS];	/* counts per bucket */
 	uint64_t latency_sum_ns;
 };
@@ -213,12 +218,20 @@ enum dns_udp_io {
 	DNS_UDP_IO_MMSG,	/* epoll + recvmmsg/sendmmsg */
 };
 
+/* TCP limits are per worker (see dns/server.c, "TCP"); 0 = default. */
 struct dns_server_config {
 	const struct sockaddr_storage *listen;
 	size_t n_listen;
 	unsigned workers;		/* 0 = one per online CPU */
-	uint32_t tcp_idle_timeout_ms;	/* RFC 7766 idle timeout */
-	uint32_t tcp_max_clients;	/* per worker */
+	uint32_t tcp_idle_timeout_ms;	/* RFC 7766 idle timeout (10 s) */
+	uint32_t tcp_message_timeout_ms; /* from a message's first byte to
+					  * its last (500 ms) */
+	uint32_t tcp_max_clients;	/* per worker (256); all workers
+					 * together at most half the
+					 * open-file limit */
+	uint32_t tcp_max_clients_per_prefix; /* per worker (32) */
+	uint8_t tcp_prefix_v6;		/* bits of a client prefix (64) */
+	uint8_t tcp_prefix_v4;		/* (32) */
 	enum dns_udp_io udp_io;
 };
 
@@ -237,6 +250,9 @@ size_t dns_server_listener_count(const dns_server_t *srv);
 const struct sockaddr_storage *dns_server_listener(const dns_server_t *srv,
 						   size_t i);
 unsigned dns_server_worker_count(const dns_server_t *srv);
+/* TCP connections a worker keeps (configured, capped by the open-file
+ * limit). */
+uint32_t dns_server_tcp_max_clients(const dns_server_t *srv);
 /* The UDP path in use: DNS_UDP_IO_URING or DNS_UDP_IO_MMSG. */
 enum dns_udp_io dns_server_udp_io(const dns_server_t *srv);
 const char *dns_udp_io_name(enum dns_udp_io io);

@@ -125,8 +125,8 @@ size_t dns_sample(const uint64_t *cum, size_t n, size_t k,
 	return got;
 }
 
-void dns_policy_cumulate(const uint64_t *eff, const uint32_t *cfg, size_t n,
-			 uint64_t *cum)
+void dns_policy_cumulate(const uint64_t *eff, const uint64_t *cfg,
+			 const uint32_t *mult, size_t n, uint64_t *cum)
 {
 	uint64_t sum = 0;
 	int level = 0;
@@ -142,7 +142,8 @@ void dns_policy_cumulate(const uint64_t *eff, const uint32_t *cfg, size_t n,
 	}
 	sum = 0;
 	for (size_t i = 0; i < n; i++) {
-		sum += level == 0 ? eff[i] : level == 1 ? cfg[i] : 1;
+		sum += level == 0 ? eff[i] : level == 1 ? cfg[i] :
+		       mult ? mult[i] : 1;
 		cum[i] = sum;
 	}
 }

@@ -14,6 +14,13 @@
  * the writer's sticky error turns the response into TC=1 with empty
  * sections (and the OPT); the additional section is optional and is left
  * out instead when it does not fit.
+ *
+ * anysteer has no TSIG keys. A query signed with TSIG gets what RFC 8945
+ * 5.2.1 prescribes for a key the server does not know: NOTAUTH with an
+ * unsigned TSIG record (MAC size 0, error BADKEY; 5.3.2) echoing the
+ * key name, algorithm and time signed, as Knot does; a TSIG record that
+ * is not the last record, or a second one, is FORMERR (5.2). Bytes after
+ * the last record are FORMERR too, as in Knot.
  */
 #include <sys/socket.h>
 
@@ -33,6 +40,10 @@ struct query {
 	bool edns, nsid;
 	uint16_t edns_size;
 	uint8_t edns_version;
+	bool tsig;
+	const uint8_t *tsig_owner;	/* in the query; may be compressed */
+	const uint8_t *tsig_alg;	/* RDATA start: the algorithm name */
+	size_t tsig_alg_len;		/* uncompressed wire length */
 };
 
 enum { SEC_AN, SEC_NS, SEC_AR };
@@ -136,11 +147,45 @@ static enum dns_malformed parse_opt(struct query *q, uint16_t cls,
 	return rdlen ? DNS_MAL_EDNS : DNS_MAL_NONE;
 }
 
+/* TSIG RDATA (RFC 8945 4.2): Algorithm Name (uncompressed), Time Signed
+ * (6), Fudge (2), MAC Size (2), MAC, Original ID (2), Error (2), Other
+ * Len (2), Other Data; the lengths must add up to RDLENGTH. */
+static enum dns_malformed parse_tsig(struct query *q, const uint8_t *owner,
+				     const uint8_t *rd, size_t rdlen)
+{
+	size_t off = 0;
+
+	for (;;) {
+		if (off >= rdlen)
+			return DNS_MAL_TSIG;
+		uint8_t c = rd[off];
+		if (c & 0xC0)
+			return DNS_MAL_TSIG;
+		off += (size_t)c + 1;
+		if (off > DNS_NAME_MAX)
+			return DNS_MAL_TSIG;
+		if (c == 0)
+			break;
+	}
+	if (rdlen - off < 10)
+		return DNS_MAL_TSIG;
+	size_t p = off + 10 + wire_get_u16(rd + off + 8);	/* after MAC */
+	if (p > rdlen || rdlen - p < 6 ||
+	    rdlen - p - 6 != wire_get_u16(rd + p + 4))
+		return DNS_MAL_TSIG;
+	q->tsig = true;
+	q->tsig_owner = owner;
+	q->tsig_alg = rd;
+	q->tsig_alg_len = off;
+	return DNS_MAL_NONE;
+}
+
 static enum dns_malformed parse_additional(struct wire_rd *r, struct query *q,
 					   uint16_t arcount)
 {
 	for (uint16_t i = 0; i < arcount; i++) {
 		bool root;
+		const uint8_t *owner = r->pos;
 		enum dns_malformed m = skip_name(r, &root);
 		if (m)
 			return m;
@@ -152,6 +197,12 @@ static enum dns_malformed parse_additional(struct wire_rd *r, struct query *q,
 		wire_rd_skip(r, rdlen);
 		if (r->err)
 			return DNS_MAL_TRUNCATED;
+		if (type == DNS_T_TSIG) {
+			/* Last and only once (RFC 8945 5.2). */
+			if (i + 1 != arcount)
+				return DNS_MAL_TSIG;
+			return parse_tsig(q, owner, rd, rdlen);
+		}
 		if (type != DNS_T_OPT)
 			continue; /* framing checked; content not ours */
 		if (q->edns || !root)
@@ -405,6 +456,26 @@ static bool is_chaos_id(const struct query *q)
 		memcmp(q->lname, hostname_bind, sizeof(hostname_bind)) == 0);
 }
 
+/* Copies a name of the query, validated by skip_name() (pointers only
+ * backwards, at most 255 bytes), uncompressed to out; returns its length. */
+static size_t name_expand(const uint8_t *msg, const uint8_t *p, uint8_t *out)
+{
+	size_t n = 0;
+
+	for (;;) {
+		uint8_t c = *p;
+		if ((c & 0xC0) == 0xC0) {
+			p = msg + (((size_t)(c & 0x3F) << 8) | p[1]);
+			continue;
+		}
+		memcpy(out + n, p, (size_t)c + 1);
+		n += (size_t)c + 1;
+		if (c == 0)
+			return n;
+		p += (size_t)c + 1;
+	}
+}
+
 /* ---- entry point ---------------------------------------------------------- */
 
 static void header_only(const struct query *q, uint8_t rcode, uint8_t *out,
@@ -438,6 +509,50 @@ static void put_opt(struct wire_wr *w, const struct dns_view *v,
 	}
 }
 
+/* NOTAUTH for a TSIG-signed query: question, OPT if the query had one,
+ * and an unsigned TSIG record with error BADKEY (RFC 8945 5.2.1, 5.3.2).
+ * If that does not fit (UDP), TC=1 without the TSIG record. */
+static void answer_tsig(const struct query *q, const dns_view_t *view,
+			const uint8_t *query, size_t base_len, size_t limit,
+			uint8_t *out, struct dns_result *res)
+{
+	uint8_t owner[DNS_NAME_MAX];
+	size_t olen = name_expand(query, q->tsig_owner, owner);
+	size_t rdlen = q->tsig_alg_len + 16;
+	size_t opt_len = q->edns ? 11 : 0;
+	bool tc = base_len + opt_len + olen + 10 + rdlen > limit;
+	struct wire_wr w;
+
+	wire_wr_init(&w, out, limit);
+	wire_wr_bytes(&w, query, base_len);
+	if (q->edns)
+		put_opt(&w, view, DNS_RC_NOTAUTH, false);
+	if (!tc) {
+		wire_wr_bytes(&w, owner, olen);
+		wire_wr_u16(&w, DNS_T_TSIG);
+		wire_wr_u16(&w, DNS_C_ANY);
+		wire_wr_u32(&w, 0);
+		wire_wr_u16(&w, (uint16_t)rdlen);
+		wire_wr_bytes(&w, q->tsig_alg, q->tsig_alg_len);
+		wire_wr_bytes(&w, q->tsig_alg + q->tsig_alg_len, 6); /* time */
+		wire_wr_u16(&w, DNS_TSIG_FUDGE);
+		wire_wr_u16(&w, 0);		/* MAC size: unsigned */
+		wire_wr_u16(&w, q->id);		/* original ID */
+		wire_wr_u16(&w, DNS_TSIG_BADKEY);
+		wire_wr_u16(&w, 0);		/* other len */
+	}
+	out[2] = (uint8_t)(0x80 | (tc ? 0x02 : 0) | (q->rd ? 1 : 0));
+	out[3] = DNS_RC_NOTAUTH;
+	wire_put_u16(out + 4, 1);
+	wire_put_u16(out + 6, 0);
+	wire_put_u16(out + 8, 0);
+	wire_put_u16(out + 10, (uint16_t)(q->edns + !tc));
+	res->send = true;
+	res->rcode = DNS_RC_NOTAUTH;
+	res->truncated = tc;
+	res->len = wire_wr_offset(&w);
+}
+
 void dns_answer(const dns_view_t *view, struct dns_rng *rng,
 		enum dns_transport transport, const uint8_t *query,
 		size_t qlen, uint8_t *out, size_t out_cap,
@@ -464,7 +579,7 @@ void dns_answer(const dns_view_t *view, struct dns_rng *rng,
 	q.id = wire_get_u16(query);
 	q.opcode = (query[2] >> 3) & 0x0F;
 	q.rd = query[2] & 1;
-	q.edns = q.nsid = false;
+	q.edns = q.nsid = q.tsig = false;
 	q.qtype = q.qclass = 0;
 	if (q.opcode != 0) {
 		header_only(&q, DNS_RC_NOTIMP, out, out_cap, res);
@@ -488,6 +603,8 @@ void dns_answer(const dns_view_t *view, struct dns_rng *rng,
 			m = DNS_MAL_TRUNCATED;
 		else
 			m = parse_additional(&r, &q, arcount);
+		if (!m && wire_rd_avail(&r))
+			m = DNS_MAL_TRAILING;
 	}
 	if (m) {
 		res->malformed = m;
@@ -523,6 +640,10 @@ void dns_answer(const dns_view_t *view, struct dns_rng *rng,
 		header_only(&q, DNS_RC_SERVFAIL, out, out_cap, res);
 		if (res->send)
 			out[2] |= 0x02, res->truncated = true;
+		return;
+	}
+	if (q.tsig) {
+		answer_tsig(&q, view, query, base_len, limit, out, res);
 		return;
 	}
 

@@ -22,14 +22,45 @@
  * which is what makes anycast work when the socket is bound to [::].
  *
  * TCP follows RFC 7766: 2-byte length framing, every complete message in
- * the buffer is answered in order (pipelining), an idle timer reset by
- * any activity (default 10 s), a per-worker connection limit (default
- * 1024; over it a connection is accepted and closed), and backpressure:
- * while more than TCP_OUT_HIGH bytes of replies that the kernel did not
- * take wait in our queue, we neither read nor answer. Replies go out
- * with uv_try_write(); only what the kernel does not take is copied to
- * the heap for uv_write(). A message we do not answer (malformed, or
- * while paused) closes the connection.
+ * the buffer is answered in order (pipelining), and backpressure: while
+ * more than TCP_OUT_HIGH bytes of replies that the kernel did not take
+ * wait in our queue, we neither read nor answer. Replies go out with
+ * uv_try_write(); only what the kernel does not take is copied to the
+ * heap for uv_write(). A message we do not answer (malformed, or while
+ * paused) closes the connection. RFC 7766 leaves the defence against
+ * clients that hold connections to the server; ours closes slow clients,
+ * as Knot and NSD do, and never refuses a new one:
+ *
+ *  - Two clocks per connection, one timer. Between messages the idle
+ *    timeout (default 10 s) runs and restarts on any progress; from the
+ *    first byte of a message the message timeout (default 500 ms, Knot's
+ *    tcp-io-timeout) runs and further bytes do not restart it, so a
+ *    client trickling one byte at a time loses its slot quickly.
+ *  - Limits per worker and per client prefix, kept by dns/conntab.c: a
+ *    connection over a limit closes the oldest (idle first) connection
+ *    that limit counts instead of being refused. The limits are per
+ *    worker because every worker has its own SO_REUSEPORT socket and the
+ *    kernel spreads a client's connections over them: per-worker
+ *    counting needs no shared state on the accept path, and the
+ *    guarantee that matters holds on whichever worker a new connection
+ *    lands (a prefix never holds more than its share of that worker's
+ *    slots); in total a prefix can hold limit x workers.
+ *  - We accept ourselves (a uv_poll on the listening socket) rather than
+ *    through uv_listen: libuv meets EMFILE with its "emfile trick" (close
+ *    a reserved descriptor, accept and drop every pending connection,
+ *    reopen it) without telling the application, and with several loops
+ *    in one process another thread can take the freed descriptor, after
+ *    which libuv 1.44 calls accept() again and again without returning
+ *    to the loop (src/unix/stream.c, uv__server_io). At the open-file
+ *    limit a worker closes its oldest idle connection to take the new
+ *    one; with none idle it counts the failure, logs it at most once per
+ *    interval for all workers, and stops accepting on that socket for
+ *    TCP_ACCEPT_BACKOFF_MS (or until one of its connections closes);
+ *    pending connections wait in the kernel's backlog meanwhile.
+ *
+ * The workers together keep at most half the open-file limit (Knot's
+ * default for tcp-max-clients), so DNS over TCP alone cannot exhaust the
+ * process's descriptors.
  *
  * The view: each worker reads its private pointer without locks. A new
  * view is parked in a per-worker slot under a mutex that only publish and
@@ -49,6 +80,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -56,6 +88,7 @@
 #include <liburing.h>
 #include <uv.h>
 
+#include "dns/conntab.h"
 #include "dns/dns.h"
 #include "lib/as.h"
 
@@ -64,7 +97,14 @@
 #define UDP_RX_MAX 4096			/* larger UDP queries are dropped */
 #define TCP_BACKLOG 1024
 #define TCP_IDLE_DEFAULT_MS 10000
-#define TCP_MAX_CLIENTS_DEFAULT 1024
+#define TCP_MSG_DEFAULT_MS 500		/* Knot's tcp-io-timeout */
+#define TCP_MAX_CLIENTS_DEFAULT 256
+#define TCP_PER_PREFIX_DEFAULT 32
+#define TCP_PREFIX_V6_DEFAULT 64
+#define TCP_PREFIX_V4_DEFAULT 32
+#define TCP_ACCEPTS_PER_WAKEUP 64	/* then let the loop run */
+#define TCP_ACCEPT_BACKOFF_MS 100
+#define TCP_ACCEPT_LOG_MS 10000		/* one log line per interval */
 #define TCP_RBUF_INIT 4096
 #define TCP_RBUF_MAX (2 + DNS_MSG_MAX + 4096)
 #define TCP_OUT_HIGH (256 * 1024)	/* stop reading above this */
@@ -83,11 +123,13 @@ struct listener {
 	struct worker *w;
 	int family;
 	bool wildcard;
-	int udp_fd;		/* ours until closed in udp_close_cb */
-	int tcp_fd;		/* owned by libuv once tcp_open */
-	bool udp_inited, tcp_inited, tcp_open;
+	int udp_fd;		/* ours until closed in udp_closed */
+	int tcp_fd;		/* listening; ours until closed in tcp_closed */
+	bool udp_inited, tcp_inited, backoff_inited;
+	bool accept_paused;	/* backing off after a failed accept */
 	uv_poll_t udp;
-	uv_tcp_t tcp;
+	uv_poll_t tcp;		/* accept readiness */
+	uv_timer_t backoff;
 	/* io_uring: the multishot receive's template (name and control
 	 * space it reserves in each buffer) and whether it is armed. */
 	struct msghdr rx_tmpl;
@@ -98,14 +140,16 @@ struct uring_state;
 
 struct tcp_conn {
 	uv_tcp_t tcp;
-	uv_timer_t timer;
+	uv_timer_t timer;	/* idle or message timeout */
 	struct worker *w;
 	struct tcp_conn *prev, *next;
+	struct dns_ct_entry ce;	/* limits and eviction order */
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	size_t queued;		/* bytes handed to uv_write, not yet done */
 	int closes_pending;
 	bool reading, closing, eof;
+	bool msg_timer;		/* the timer runs the message timeout */
 };
 
 /* A reply the kernel did not take at once, copied for uv_write. */
@@ -139,6 +183,8 @@ struct worker {
 	struct listener *ls;	/* n_listen of them */
 	struct tcp_conn *conns;
 	size_t n_conns;
+	struct dns_conntab ct;
+	bool any_paused;	/* some listener is backing off */
 
 	/* UDP batch state, preallocated. */
 	struct mmsghdr rmsg[UDP_BATCH];
@@ -165,7 +211,9 @@ struct dns_server {
 	unsigned n_workers;
 	struct worker **workers;
 	uint32_t tcp_idle_ms;
-	uint32_t tcp_max_clients;
+	uint32_t tcp_msg_ms;
+	struct dns_conntab_limits tcp_lim;	/* per worker */
+	struct as_ratelimit accept_log;	/* shared by the workers */
 	enum srv_state state;
 	enum dns_udp_io udp_cfg;	/* as configured */
 	enum dns_udp_io udp_io;		/* in use: URING or MMSG */
@@ -545,9 +593,16 @@ static void udp_readable(uv_poll_t *h, int status, int events)
 
 /* ---- TCP -------------------------------------------------------------- */
 
-static void tcp_process(struct tcp_conn *c);
+static void tcp_process(struct tcp_conn *c, bool arrived);
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void accept_resume(struct worker *w);
+
+static struct tcp_conn *conn_of(struct dns_ct_entry *e)
+{
+	return (struct tcp_conn *)(void *)((char *)e -
+					   offsetof(struct tcp_conn, ce));
+}
 
 static void conn_handle_closed(uv_handle_t *h)
 {
@@ -565,29 +620,49 @@ static void conn_handle_closed(uv_handle_t *h)
 	w->n_conns--;
 	free(c->rbuf);
 	free(c);
+	/* A descriptor is free again: a listener backing off after EMFILE
+	 * may get it. */
+	if (w->any_paused)
+		accept_resume(w);
 }
 
+/* Closes c; its slot is free at once (its descriptor too: libuv closes
+ * a stream's socket in uv_close). */
 static void conn_close(struct tcp_conn *c)
 {
 	if (c->closing)
 		return;
 	c->closing = true;
+	dns_conntab_remove(&c->w->ct, &c->ce);
 	stat_sub(&c->w->stats.tcp_active, 1);
 	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
 
-static void conn_idle(uv_timer_t *t)
+static void conn_timeout(uv_timer_t *t)
 {
 	struct tcp_conn *c = t->data;
 
-	stat_add(&c->w->stats.tcp_timeouts, 1);
+	stat_add(c->msg_timer ? &c->w->stats.tcp_msg_timeouts :
+				&c->w->stats.tcp_timeouts, 1);
 	conn_close(c);
 }
 
-static void conn_touch(struct tcp_conn *c)
+/* After anything happened on c: files it as idle or busy for eviction
+ * and runs the right clock. A message half received while we read runs
+ * against its deadline from its first byte (new_msg: that byte came
+ * now); otherwise the idle timeout restarts. */
+static void conn_settle(struct tcp_conn *c, bool new_msg)
 {
-	uv_timer_start(&c->timer, conn_idle, c->w->srv->tcp_idle_ms, 0);
+	const dns_server_t *srv = c->w->srv;
+	bool partial = c->reading && c->rlen > 0;
+
+	dns_conntab_update(&c->w->ct, &c->ce, c->rlen == 0 && c->queued == 0);
+	if (partial && c->msg_timer && !new_msg)
+		return;
+	c->msg_timer = partial;
+	uv_timer_start(&c->timer, conn_timeout,
+		       partial ? srv->tcp_msg_ms : srv->tcp_idle_ms, 0);
 }
 
 static void conn_write_done(uv_write_t *req, int status)
@@ -604,9 +679,10 @@ static void conn_write_done(uv_write_t *req, int status)
 		conn_close(c);
 		return;
 	}
-	conn_touch(c);
 	if (c->queued <= TCP_OUT_HIGH / 2)
-		tcp_process(c);
+		tcp_process(c, false);
+	else
+		conn_settle(c, false);
 }
 
 /* Sends len bytes of w->tcp_out; false if the connection was closed. */
@@ -678,10 +754,12 @@ static bool tcp_answer(struct tcp_conn *c, const uint8_t *q, size_t qlen,
 }
 
 /* Answers every complete message in the buffer unless too much output is
- * queued, then starts or stops reading to match. */
-static void tcp_process(struct tcp_conn *c)
+ * queued, then starts or stops reading to match and settles the timer.
+ * arrived: bytes were just read. */
+static void tcp_process(struct tcp_conn *c, bool arrived)
 {
 	uint64_t t_recv = as_now_ns();
+	bool was_partial = c->msg_timer;
 	size_t off = 0;
 
 	while (!c->closing && c->queued < TCP_OUT_HIGH && c->rlen - off >= 2) {
@@ -702,17 +780,20 @@ static void tcp_process(struct tcp_conn *c)
 		bool complete = c->rlen >= 2 &&
 				c->rlen >= 2 + (((size_t)c->rbuf[0] << 8) |
 						c->rbuf[1]);
-		if (c->queued == 0 && !complete)
+		if (c->queued == 0 && !complete) {
 			conn_close(c);
-		return;
-	}
-	if (c->queued >= TCP_OUT_HIGH && c->reading) {
+			return;
+		}
+	} else if (c->queued >= TCP_OUT_HIGH && c->reading) {
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading = false;
 	} else if (c->queued < TCP_OUT_HIGH && !c->reading) {
 		c->reading = true;
 		uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
 	}
+	/* What is left starts a new message if a message was taken out
+	 * (its first bytes came with this read) or none was pending. */
+	conn_settle(c, arrived && (off > 0 || !was_partial));
 }
 
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -744,7 +825,7 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		uv_read_stop(s);
 		c->reading = false;
 		c->eof = true;
-		tcp_process(c);
+		tcp_process(c, false);
 		return;
 	}
 	if (nread < 0) {
@@ -753,50 +834,27 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->rlen += (size_t)nread;
-	conn_touch(c);
-	tcp_process(c);
+	tcp_process(c, true);
 }
 
-static void free_handle(uv_handle_t *h)
+/* Takes an accepted socket: makes room under the limits (closing the
+ * connection they name), then serves it. */
+static void tcp_admit(struct worker *w, int fd,
+		      const struct sockaddr_storage *peer)
 {
-	free(h);
-}
+	struct dns_ct_entry *victim = dns_conntab_victim(&w->ct, peer);
+	struct tcp_conn *c;
 
-/* Accepts and closes at once: libuv stops accepting on the listener
- * while it holds an fd nobody took. */
-static void tcp_reject(struct worker *w, uv_stream_t *server)
-{
-	uv_tcp_t *t = malloc(sizeof(*t));
-
-	if (!t || uv_tcp_init(&w->loop, t)) {
-		free(t);
-		return;
+	if (victim) {
+		conn_close(conn_of(victim));
+		stat_add(&w->stats.tcp_evicted, 1);
 	}
-	uv_accept(server, (uv_stream_t *)t);
-	uv_close((uv_handle_t *)t, free_handle);
-	stat_add(&w->stats.tcp_rejected, 1);
-}
-
-static void tcp_connection(uv_stream_t *server, int status)
-{
-	struct listener *l = server->data;
-	struct worker *w = l->w;
-
-	if (status < 0) {
-		as_debug("dns: worker %u: accept: %s", w->idx,
-			 uv_strerror(status));
-		return;
-	}
-	if (w->n_conns >= w->srv->tcp_max_clients) {
-		tcp_reject(w, server);
-		return;
-	}
-
-	struct tcp_conn *c = calloc(1, sizeof(*c));
+	c = calloc(1, sizeof(*c));
 	if (!c || !(c->rbuf = malloc(TCP_RBUF_INIT))) {
 		free(c);
 		as_warn("dns: out of memory accepting a TCP connection");
-		tcp_reject(w, server);
+		close(fd);
+		stat_add(&w->stats.tcp_rejected, 1);
 		return;
 	}
 	c->w = w;
@@ -811,15 +869,135 @@ static void tcp_connection(uv_stream_t *server, int status)
 	w->conns = c;
 	w->n_conns++;
 	stat_add(&w->stats.tcp_active, 1);
-	if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+	int err = uv_tcp_open(&c->tcp, fd);
+	if (err || dns_conntab_add(&w->ct, &c->ce, peer)) {
+		if (err) {
+			as_debug("dns: tcp open: %s", uv_strerror(err));
+			close(fd);
+		}
+		stat_add(&w->stats.tcp_rejected, 1);
 		conn_close(c);
 		return;
 	}
 	stat_add(&w->stats.tcp_accepted, 1);
 	uv_tcp_nodelay(&c->tcp, 1);
-	conn_touch(c);
 	c->reading = true;
 	uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
+	conn_settle(c, false);
+}
+
+static void tcp_acceptable(uv_poll_t *h, int status, int events);
+
+static void accept_backoff_done(uv_timer_t *t)
+{
+	accept_resume(((struct listener *)t->data)->w);
+}
+
+/* Watches every listener that backs off again. */
+static void accept_resume(struct worker *w)
+{
+	w->any_paused = false;
+	for (size_t a = 0; a < w->srv->n_listen; a++) {
+		struct listener *l = &w->ls[a];
+		if (!l->accept_paused || uv_is_closing((uv_handle_t *)&l->tcp))
+			continue;
+		l->accept_paused = false;
+		uv_timer_stop(&l->backoff);
+		uv_poll_start(&l->tcp, UV_READABLE, tcp_acceptable);
+	}
+}
+
+/* accept() failed for want of a resource (descriptors, memory): count
+ * it and say so at most once per interval for the whole server. Unless
+ * a connection was closed to make room (evicted), stop asking until the
+ * backoff passes or a connection of ours closes, so the worker neither
+ * spins on a listener that stays readable nor floods the log. */
+static void accept_failed(struct listener *l, int e, bool evicted)
+{
+	struct worker *w = l->w;
+	struct rlimit rl = { 0 };
+
+	stat_add(&w->stats.tcp_accept_errors, 1);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	as_log_ratelimited(&w->srv->accept_log, AS_LOG_WARN,
+			   "dns: worker %u: cannot accept TCP connections: "
+			   "%s (open-file limit %llu, %zu TCP connections "
+			   "in this worker); %s",
+			   w->idx, strerror(e), (unsigned long long)rl.rlim_cur,
+			   w->n_conns,
+			   evicted ? "closing the least recently active idle "
+				     "ones to make room" :
+				     "backing off");
+	if (evicted)
+		return;
+	uv_poll_stop(&l->tcp);
+	l->accept_paused = true;
+	w->any_paused = true;
+	uv_timer_start(&l->backoff, accept_backoff_done, TCP_ACCEPT_BACKOFF_MS,
+		       0);
+}
+
+static void tcp_acceptable(uv_poll_t *h, int status, int events)
+{
+	struct listener *l = h->data;
+	struct worker *w = l->w;
+
+	(void)events;
+	if (status < 0) {
+		as_debug("dns: worker %u: tcp poll: %s", w->idx,
+			 uv_strerror(status));
+		return;
+	}
+	bool evicted = false;	/* for EMFILE, since the last accept */
+
+	for (int i = 0; i < TCP_ACCEPTS_PER_WAKEUP; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(l->tcp_fd, (struct sockaddr *)&peer, &plen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			evicted = false;
+			tcp_admit(w, fd, &peer);
+			continue;
+		}
+		int e = errno;
+		switch (e) {
+		case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+		case EWOULDBLOCK:
+#endif
+			return;
+		case EINTR:
+		case ECONNABORTED:	/* reset while queued */
+		case EPROTO:
+		case EPERM:		/* a firewall rule (Linux) */
+			continue;
+		case EMFILE:
+		case ENFILE: {
+			/* Linux takes the descriptor before it looks at the
+			 * queue, so this may just mean "nothing pending". */
+			struct pollfd pfd = { .fd = l->tcp_fd, .events = POLLIN };
+			if (poll(&pfd, 1, 0) == 0)
+				return;
+			/* Closing our least recently active idle connection
+			 * frees a descriptor for the new one, unless another
+			 * thread takes it first: then we back off. */
+			struct dns_ct_entry *idle =
+				evicted ? NULL : dns_conntab_oldest_idle(&w->ct);
+			if (idle) {
+				evicted = true;
+				conn_close(conn_of(idle));
+				stat_add(&w->stats.tcp_evicted, 1);
+				accept_failed(l, e, true);
+				continue;
+			}
+		}
+			/* fall through */
+		default:
+			accept_failed(l, e, false);
+			return;
+		}
+	}
 }
 
 /* ---- UDP on io_uring -------------------------------------------------- */
@@ -1314,6 +1492,13 @@ static void udp_closed(uv_handle_t *h)
 	l->udp_fd = -1;
 }
 
+static void tcp_closed(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	close(l->tcp_fd);
+	l->tcp_fd = -1;
+}
+
 /* Closes every handle of the worker; the loop then ends by itself. Runs
  * on the worker's thread, or on the caller's if the thread never ran. */
 static void worker_close_all(struct worker *w)
@@ -1329,7 +1514,10 @@ static void worker_close_all(struct worker *w)
 		if (l->udp_inited && !uv_is_closing((uv_handle_t *)&l->udp))
 			uv_close((uv_handle_t *)&l->udp, udp_closed);
 		if (l->tcp_inited && !uv_is_closing((uv_handle_t *)&l->tcp))
-			uv_close((uv_handle_t *)&l->tcp, NULL);
+			uv_close((uv_handle_t *)&l->tcp, tcp_closed);
+		if (l->backoff_inited &&
+		    !uv_is_closing((uv_handle_t *)&l->backoff))
+			uv_close((uv_handle_t *)&l->backoff, NULL);
 	}
 	if (w->async_inited && !uv_is_closing((uv_handle_t *)&w->async))
 		uv_close((uv_handle_t *)&w->async, NULL);
@@ -1466,22 +1654,30 @@ static int worker_init_loop(dns_server_t *srv, struct worker *w)
 		if (!w->u && (err = udp_poll_start(w, a)))
 			return err;
 
-		uv_tcp_init(&w->loop, &l->tcp);
-		l->tcp.data = l;
-		l->tcp_inited = true;
-		if ((err = uv_tcp_open(&l->tcp, l->tcp_fd))) {
-			as_err("dns: cannot use %s (tcp): %s",
+		if (listen(l->tcp_fd, TCP_BACKLOG) < 0) {
+			err = -errno;
+			as_err("dns: cannot listen on %s (tcp): %s",
+			       as_format_sockaddr(ss, buf, sizeof(buf)),
+			       strerror(-err));
+			return err;
+		}
+		uv_timer_init(&w->loop, &l->backoff);
+		l->backoff.data = l;
+		l->backoff_inited = true;
+		if ((err = uv_poll_init(&w->loop, &l->tcp, l->tcp_fd))) {
+			as_err("dns: cannot watch %s (tcp): %s",
 			       as_format_sockaddr(ss, buf, sizeof(buf)),
 			       uv_strerror(err));
 			return AS_ELIB;
 		}
-		l->tcp_fd = -1;	/* libuv closes it now */
-		if ((err = uv_listen((uv_stream_t *)&l->tcp, TCP_BACKLOG,
-				     tcp_connection))) {
-			as_err("dns: cannot listen on %s (tcp): %s",
+		l->tcp.data = l;
+		l->tcp_inited = true;
+		if ((err = uv_poll_start(&l->tcp, UV_READABLE,
+					 tcp_acceptable))) {
+			as_err("dns: cannot watch %s (tcp): %s",
 			       as_format_sockaddr(ss, buf, sizeof(buf)),
 			       uv_strerror(err));
-			return err == UV_EADDRINUSE ? -EADDRINUSE : AS_ELIB;
+			return AS_ELIB;
 		}
 	}
 	return AS_OK;
@@ -1504,7 +1700,8 @@ static void worker_teardown(struct worker *w)
 		w->loop_inited = false;
 		w->async_inited = false;
 		for (size_t a = 0; a < w->srv->n_listen; a++)
-			w->ls[a].udp_inited = w->ls[a].tcp_inited = false;
+			w->ls[a].udp_inited = w->ls[a].tcp_inited =
+				w->ls[a].backoff_inited = false;
 	}
 	for (size_t a = 0; a < w->srv->n_listen; a++) {
 		struct listener *l = &w->ls[a];
@@ -1521,6 +1718,7 @@ static void worker_free(struct worker *w)
 	if (!w)
 		return;
 	uring_state_free(w->u);
+	dns_conntab_fini(&w->ct);
 	dns_view_unref(w->view);
 	dns_view_unref(w->slot_view);
 	pthread_mutex_destroy(&w->slot_lock);
@@ -1529,6 +1727,41 @@ static void worker_free(struct worker *w)
 }
 
 /* ---- public API ------------------------------------------------------- */
+
+/* Per-worker TCP limits. The workers together keep at most half the
+ * open-file limit (Knot's default for tcp-max-clients), so clients
+ * cannot take the descriptors the rest of the daemon needs. */
+static void tcp_limits(dns_server_t *srv, const struct dns_server_config *cfg)
+{
+	struct dns_conntab_limits *lim = &srv->tcp_lim;
+	struct rlimit rl;
+	uint64_t per = UINT32_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		per = AS_MAX(1, (uint64_t)rl.rlim_cur / 2 / srv->n_workers);
+	lim->max = cfg->tcp_max_clients ? cfg->tcp_max_clients :
+					  TCP_MAX_CLIENTS_DEFAULT;
+	if (lim->max > per) {
+		as_warn("dns: tcp_max_clients %u per worker would let TCP "
+			"clients hold more than half the open-file limit "
+			"(%llu) with %u workers; using %llu (raise the limit, "
+			"e.g. LimitNOFILE=, for more)", lim->max,
+			(unsigned long long)rl.rlim_cur, srv->n_workers,
+			(unsigned long long)per);
+		lim->max = (uint32_t)per;
+	}
+	lim->max_per_prefix = cfg->tcp_max_clients_per_prefix ?
+				      cfg->tcp_max_clients_per_prefix :
+				      TCP_PER_PREFIX_DEFAULT;
+	lim->len6 = cfg->tcp_prefix_v6 ? cfg->tcp_prefix_v6 :
+					 TCP_PREFIX_V6_DEFAULT;
+	lim->len4 = cfg->tcp_prefix_v4 ? cfg->tcp_prefix_v4 :
+					 TCP_PREFIX_V4_DEFAULT;
+	if (lim->len6 > 128)
+		lim->len6 = 128;
+	if (lim->len4 > 32)
+		lim->len4 = 32;
+}
 
 dns_server_t *dns_server_new(const struct dns_server_config *cfg,
 			     dns_view_t *view, int *err)
@@ -1558,8 +1791,10 @@ dns_server_t *dns_server_new(const struct dns_server_config *cfg,
 	srv->n_listen = cfg->n_listen;
 	srv->tcp_idle_ms = cfg->tcp_idle_timeout_ms ? cfg->tcp_idle_timeout_ms :
 						      TCP_IDLE_DEFAULT_MS;
-	srv->tcp_max_clients = cfg->tcp_max_clients ? cfg->tcp_max_clients :
-						      TCP_MAX_CLIENTS_DEFAULT;
+	srv->tcp_msg_ms = cfg->tcp_message_timeout_ms ?
+				  cfg->tcp_message_timeout_ms :
+				  TCP_MSG_DEFAULT_MS;
+	srv->accept_log.interval_ms = TCP_ACCEPT_LOG_MS;
 	srv->n_workers = cfg->workers;
 	if (!srv->n_workers) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1571,6 +1806,7 @@ dns_server_t *dns_server_new(const struct dns_server_config *cfg,
 		e = AS_EINVAL;
 		goto fail;
 	}
+	tcp_limits(srv, cfg);
 	srv->addrs = calloc(srv->n_listen ? srv->n_listen : 1,
 			    sizeof(*srv->addrs));
 	srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
@@ -1603,6 +1839,16 @@ dns_server_t *dns_server_new(const struct dns_server_config *cfg,
 			w->riov[k].iov_len = sizeof(w->rbuf[k]);
 		}
 		dns_rng_seed(&w->rng, rng_seed(i));
+		/* The prefix table's hash key: secret, so that clients
+		 * cannot choose addresses that collide. */
+		uint8_t key[16];
+		if (getrandom(key, sizeof(key), GRND_NONBLOCK) != sizeof(key))
+			for (size_t k = 0; k < sizeof(key); k += 8) {
+				uint64_t r = rng_seed(i) ^ dns_rng_next(&w->rng);
+				memcpy(key + k, &r, 8);
+			}
+		if ((e = dns_conntab_init(&w->ct, &srv->tcp_lim, key)))
+			goto fail;
 		w->view = view ? dns_view_ref(view) : NULL;
 	}
 	srv->udp_cfg = cfg->udp_io;
@@ -1733,6 +1979,11 @@ const struct sockaddr_storage *dns_server_listener(const dns_server_t *srv,
 unsigned dns_server_worker_count(const dns_server_t *srv)
 {
 	return srv ? srv->n_workers : 0;
+}
+
+uint32_t dns_server_tcp_max_clients(const dns_server_t *srv)
+{
+	return srv ? srv->tcp_lim.max : 0;
 }
 
 enum dns_udp_io dns_server_udp_io(const dns_server_t *srv)

@@ -25,6 +25,8 @@ const char *dns_malformed_name(enum dns_malformed m)
 		[DNS_MAL_TRUNCATED] = "truncated",
 		[DNS_MAL_EDNS] = "edns",
 		[DNS_MAL_SECTIONS] = "sections",
+		[DNS_MAL_TRAILING] = "trailing",
+		[DNS_MAL_TSIG] = "tsig",
 	};
 	if ((unsigned)m >= DNS_MAL__COUNT)
 		return "unknown";

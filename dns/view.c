@@ -12,6 +12,14 @@
  * relative to the zone. Arrays are flat and shared by all services to
  * keep 1,000 services x 10 endpoints in well under a megabyte.
  *
+ * An RRset must not hold the same record twice (RFC 2181 5), so an
+ * address listed by several endpoints of one service (two nodes
+ * publishing it, say) is merged here, once, into one sampling item whose
+ * weights are the sums of theirs: its chance to be drawn first is what
+ * the endpoints together had, and every other address keeps its share.
+ * The same goes for nameserver addresses. The query path never sees a
+ * duplicate and pays nothing for this.
+ *
  * A view never changes once built; the reference count is the only
  * mutable field and is atomic, so workers on other threads can hold and
  * drop references without locks.
@@ -29,13 +37,71 @@
 
 #define DEFAULT_MAX_ANSWERS 2
 
+/* An address and where it came from, for sorting. */
+struct addr_ix {
+	uint8_t addr[16];
+	uint32_t j;
+};
+
+/* Per-family scratch of build_services(), each max endpoints long. */
+struct fam_scratch {
+	uint64_t *eff, *cfg;		/* per endpoint */
+	uint64_t *ueff, *ucfg;		/* per distinct address: sums */
+	uint32_t *mult;			/* endpoints per distinct address */
+	uint32_t *slot;			/* endpoint -> distinct address */
+	uint32_t *spec_j;		/* endpoint -> index in the spec */
+	struct addr_ix *ix;
+};
+
 /* Build-time state that does not outlive dns_view_new(). */
 struct build {
 	struct dns_view *v;
 	size_t nodes_cap;
 	size_t keys_len, keys_cap;
 	char *str_pos, *str_end;
+	struct fam_scratch fs;
 };
+
+static int addr_ix_cmp(const void *a, const void *b)
+{
+	const struct addr_ix *x = a, *y = b;
+	int c = memcmp(x->addr, y->addr, sizeof(x->addr));
+	if (c)
+		return c;
+	return x->j < y->j ? -1 : x->j > y->j;
+}
+
+/* Gives each of the n addresses (alen bytes each, at addrs + k * stride)
+ * the index of its distinct address, numbered in order of first
+ * appearance, in slot[k], and moves the distinct addresses to the front
+ * in that order. Returns how many there are. n log n: catalogs can hold
+ * thousands of endpoints per service. */
+static size_t dedup_addrs(uint8_t *addrs, size_t alen, size_t n,
+			  struct addr_ix *ix, uint32_t *slot)
+{
+	size_t nu = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		memset(ix[k].addr, 0, sizeof(ix[k].addr));
+		memcpy(ix[k].addr, addrs + k * alen, alen);
+		ix[k].j = (uint32_t)k;
+	}
+	qsort(ix, n, sizeof(*ix), addr_ix_cmp);
+	/* slot[k] temporarily holds the first endpoint with k's address. */
+	for (size_t i = 0; i < n; i++)
+		slot[ix[i].j] = (i && memcmp(ix[i].addr, ix[i - 1].addr,
+					     sizeof(ix[i].addr)) == 0) ?
+					slot[ix[i - 1].j] : ix[i].j;
+	for (size_t k = 0; k < n; k++) {
+		if (slot[k] == k) {	/* first of its address */
+			memmove(addrs + nu * alen, addrs + k * alen, alen);
+			slot[k] = (uint32_t)nu++;
+		} else {
+			slot[k] = slot[slot[k]];	/* earlier: already final */
+		}
+	}
+	return nu;
+}
 
 static void view_free(struct dns_view *v)
 {
@@ -357,10 +423,10 @@ static int check_spec(const struct dns_view_spec *spec, size_t *n6,
 	return AS_OK;
 }
 
-static int build_services(struct build *b, const struct dns_view_spec *spec,
-			  uint64_t *eff, uint32_t *cfg)
+static int build_services(struct build *b, const struct dns_view_spec *spec)
 {
 	struct dns_view *v = b->v;
+	struct fam_scratch *fs = &b->fs;
 	size_t ep = 0, i6 = 0, i4 = 0;
 	struct dns_node *nd;
 	int err;
@@ -429,6 +495,9 @@ static int build_services(struct build *b, const struct dns_view_spec *spec,
 		sv->v4.first = (uint32_t)i4;
 		for (int fam = 0; fam < 2; fam++) {
 			int af = fam == 0 ? AF_INET6 : AF_INET;
+			size_t alen = af == AF_INET6 ? 16 : 4;
+			uint8_t *addrs = af == AF_INET6 ? v->addr6[i6] :
+							  v->addr4[i4];
 			size_t n = 0;
 			for (size_t j = 0; j < s->n_endpoints; j++) {
 				const struct dns_endpoint_spec *e = &s->endpoints[j];
@@ -440,24 +509,36 @@ static int build_services(struct build *b, const struct dns_view_spec *spec,
 				di->load_factor = lf_clamped(e->load_factor);
 				di->healthy = e->healthy;
 				di->family = af;
-				di->fam_index = (uint32_t)n;
-				cfg[n] = e->weight;
-				eff[n] = e->healthy ?
+				fs->spec_j[n] = (uint32_t)j;
+				fs->cfg[n] = e->weight;
+				fs->eff[n] = e->healthy ?
 					(uint64_t)e->weight * lf_scaled(e->load_factor) : 0;
-				if (af == AF_INET6)
-					memcpy(v->addr6[i6 + n], e->addr, 16);
-				else
-					memcpy(v->addr4[i4 + n], e->addr, 4);
+				memcpy(addrs + n * alen, e->addr, alen);
 				n++;
 			}
+			/* One sampling item per distinct address. */
+			size_t nu = dedup_addrs(addrs, alen, n, fs->ix,
+						fs->slot);
+			memset(fs->ueff, 0, nu * sizeof(*fs->ueff));
+			memset(fs->ucfg, 0, nu * sizeof(*fs->ucfg));
+			memset(fs->mult, 0, nu * sizeof(*fs->mult));
+			for (size_t k = 0; k < n; k++) {
+				uint32_t u = fs->slot[k];
+				fs->ueff[u] += fs->eff[k];
+				fs->ucfg[u] += fs->cfg[k];
+				fs->mult[u]++;
+				v->eps[ep + fs->spec_j[k]].fam_index = u;
+			}
 			if (af == AF_INET6) {
-				dns_policy_cumulate(eff, cfg, n, v->cum6 + i6);
-				sv->v6.n = (uint32_t)n;
-				i6 += n;
+				dns_policy_cumulate(fs->ueff, fs->ucfg, fs->mult,
+						    nu, v->cum6 + i6);
+				sv->v6.n = (uint32_t)nu;
+				i6 += nu;
 			} else {
-				dns_policy_cumulate(eff, cfg, n, v->cum4 + i4);
-				sv->v4.n = (uint32_t)n;
-				i4 += n;
+				dns_policy_cumulate(fs->ueff, fs->ucfg, fs->mult,
+						    nu, v->cum4 + i4);
+				sv->v4.n = (uint32_t)nu;
+				i4 += nu;
 			}
 		}
 		ep += s->n_endpoints;
@@ -471,8 +552,6 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 	struct build b = { 0 };
 	uint8_t (*ns_wire)[DNS_NAME_MAX] = NULL;
 	size_t *ns_wlen = NULL, *ns_rel = NULL;
-	uint64_t *eff = NULL;
-	uint32_t *cfg = NULL;
 	ldns_rdf *zrdf = NULL;
 	char *ztext = NULL;
 	size_t n6, n4, n_eps, str_bytes, max_eps = 0, ns_addr6 = 0, ns_addr4 = 0;
@@ -580,11 +659,20 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 	v->strings = malloc(str_bytes);
 	for (size_t i = 0; i < spec->n_services; i++)
 		max_eps = AS_MAX(max_eps, spec->services[i].n_endpoints);
-	eff = calloc(max_eps + 1, sizeof(*eff));
-	cfg = calloc(max_eps + 1, sizeof(*cfg));
+	max_eps = AS_MAX(max_eps, spec->n_ns_addresses);
+	struct fam_scratch *fs = &b.fs;
+	fs->eff = calloc(max_eps + 1, sizeof(*fs->eff));
+	fs->cfg = calloc(max_eps + 1, sizeof(*fs->cfg));
+	fs->ueff = calloc(max_eps + 1, sizeof(*fs->ueff));
+	fs->ucfg = calloc(max_eps + 1, sizeof(*fs->ucfg));
+	fs->mult = calloc(max_eps + 1, sizeof(*fs->mult));
+	fs->slot = calloc(max_eps + 1, sizeof(*fs->slot));
+	fs->spec_j = calloc(max_eps + 1, sizeof(*fs->spec_j));
+	fs->ix = calloc(max_eps + 1, sizeof(*fs->ix));
 	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
 	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
-	    !eff || !cfg)
+	    !fs->eff || !fs->cfg || !fs->ueff || !fs->ucfg || !fs->mult ||
+	    !fs->slot || !fs->spec_j || !fs->ix)
 		goto cleanup;
 	b.str_pos = v->strings;
 	b.str_end = v->strings + str_bytes;
@@ -597,7 +685,7 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 		goto cleanup;
 	v->node_name = (char *)arena_dup(&b, spec->node_name ? spec->node_name : "");
 	v->node_len = (uint8_t)strlen(v->node_name);
-	err = build_services(&b, spec, eff, cfg);
+	err = build_services(&b, spec);
 	if (err)
 		goto cleanup;
 
@@ -642,6 +730,13 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 				h->v4.n++;
 			}
 		}
+		/* Glue without repeats. */
+		h->v6.n = (uint32_t)dedup_addrs(v->addr6[h->v6.first], 16,
+						h->v6.n, fs->ix, fs->slot);
+		h->v4.n = (uint32_t)dedup_addrs(v->addr4[h->v4.first], 4,
+						h->v4.n, fs->ix, fs->slot);
+		a6 = h->v6.first + h->v6.n;
+		a4 = h->v4.first + h->v4.n;
 	}
 	if (spec->n_ns_addresses && v->n_nshs == 0)
 		as_warn("dns: nameserver addresses given but no nameserver "
@@ -683,8 +778,14 @@ cleanup:
 	free(ns_wire);
 	free(ns_wlen);
 	free(ns_rel);
-	free(eff);
-	free(cfg);
+	free(b.fs.eff);
+	free(b.fs.cfg);
+	free(b.fs.ueff);
+	free(b.fs.ucfg);
+	free(b.fs.mult);
+	free(b.fs.slot);
+	free(b.fs.spec_j);
+	free(b.fs.ix);
 	free(ztext);
 	ldns_rdf_deep_free(zrdf);
 	if (err_out)

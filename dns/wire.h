@@ -185,14 +185,16 @@ static inline uint8_t wire_lower(uint8_t c)
 enum {
 	DNS_T_A = 1, DNS_T_NS = 2, DNS_T_SOA = 6, DNS_T_TXT = 16,
 	DNS_T_AAAA = 28, DNS_T_SRV = 33, DNS_T_OPT = 41, DNS_T_HTTPS = 65,
-	DNS_T_IXFR = 251, DNS_T_AXFR = 252, DNS_T_ANY = 255,
+	DNS_T_TSIG = 250, DNS_T_IXFR = 251, DNS_T_AXFR = 252, DNS_T_ANY = 255,
 };
-enum { DNS_C_IN = 1, DNS_C_CH = 3 };
+enum { DNS_C_IN = 1, DNS_C_CH = 3, DNS_C_ANY = 255 };
 enum {
 	DNS_RC_NOERROR = 0, DNS_RC_FORMERR = 1, DNS_RC_SERVFAIL = 2,
 	DNS_RC_NXDOMAIN = 3, DNS_RC_NOTIMP = 4, DNS_RC_REFUSED = 5,
-	DNS_RC_BADVERS = 16,
+	DNS_RC_NOTAUTH = 9, DNS_RC_BADVERS = 16,
 };
+#define DNS_TSIG_BADKEY 17	/* TSIG error field (RFC 8945) */
+#define DNS_TSIG_FUDGE 300	/* seconds; what Knot and BIND send */
 #define DNS_EDNS_NSID 3
 
 /* ---- weighted sampling (policy.c) ------------------------------------- */
@@ -218,10 +220,13 @@ size_t dns_sample(const uint64_t *cum, size_t n, size_t k,
 		  struct dns_rng *rng, uint32_t *out);
 
 /* Integer weights of one family at the first level that has a non-zero
- * weight: effective, then configured, then uniform (fail open). eff and
- * cfg have n entries; writes the cumulative weights to cum. */
-void dns_policy_cumulate(const uint64_t *eff, const uint32_t *cfg, size_t n,
-			 uint64_t *cum);
+ * weight: effective, then configured, then uniform (fail open). eff, cfg
+ * and mult have n entries (mult NULL: all 1); item i stands for mult[i]
+ * endpoints with the same address, eff[i] and cfg[i] being their sums, so
+ * the uniform level weighs it mult[i]. Writes the cumulative weights to
+ * cum. */
+void dns_policy_cumulate(const uint64_t *eff, const uint64_t *cfg,
+			 const uint32_t *mult, size_t n, uint64_t *cum);
 
 /* ---- view layout (view.c, read by query.c) ----------------------------- */
 

@@ -18,6 +18,9 @@ EXTRA_DIST += tests/integration/test_k8s_daemon.py
 # Denial-of-service regressions for the agent (issue 11).
 TESTS += tests/integration/test_dos_agent.py
 EXTRA_DIST += tests/integration/test_dos_agent.py
+# Denial of service against DNS over TCP (issue 11).
+TESTS += tests/integration/test_dos_dns.py
+EXTRA_DIST += tests/integration/test_dos_dns.py
 
 # Anycast (issue 4): one node, then the emulated cluster of
 # deploy/testbed/testbed.sh. Root + BIRD, else SKIP (77).

@@ -212,7 +212,11 @@ static void test_defaults(void **state)
 	assert_null(cfg->dns.ns_addresses);
 	assert_int_equal(cfg->dns.negative_ttl, 5);
 	assert_int_equal(cfg->dns.tcp_idle_timeout_ms, 10000);
+	assert_int_equal(cfg->dns.tcp_message_timeout_ms, 500);
 	assert_int_equal(cfg->dns.tcp_max_clients, 256);
+	assert_int_equal(cfg->dns.tcp_max_clients_per_prefix, 32);
+	assert_int_equal(cfg->dns.tcp_prefix_length_v6, 64);
+	assert_int_equal(cfg->dns.tcp_prefix_length_v4, 32);
 	assert_string_equal(cfg->control.socket, "/run/anysteer/ctl.sock");
 	assert_string_equal(cfg->metrics.listen, "[::1]:9153");
 	assert_int_equal(cfg->metrics.listen_addr.ss_family, AF_INET6);
@@ -418,6 +422,15 @@ static void test_err_range(void **state)
 		     "must be between 100ms and 1h, got 50ms");
 	expect_error(ZONE "  tcp_idle_timeout: 2h\n", 1, 3,
 		     "dns.tcp_idle_timeout", "must be between 100ms and 1h");
+	expect_error(ZONE "  tcp_message_timeout: 10ms\n", 1, 3,
+		     "dns.tcp_message_timeout", "must be between 50ms and 1m");
+	expect_error(ZONE "  tcp_max_clients_per_prefix: 0\n", 1, 3,
+		     "dns.tcp_max_clients_per_prefix",
+		     "must be between 1 and 65535, got 0");
+	expect_error(ZONE "  tcp_prefix_length_v6: 129\n", 1, 3,
+		     "dns.tcp_prefix_length_v6", "must be between 1 and 128");
+	expect_error(ZONE "  tcp_prefix_length_v4: 33\n", 1, 3,
+		     "dns.tcp_prefix_length_v4", "must be between 1 and 32");
 	/* The key path named in the issue. */
 	expect_error(ZONE "services:\n"
 		     "  - name: a\n    port: 1\n"
@@ -845,6 +858,10 @@ static void test_schema(void **state)
 	assert_schema_row(s, "dns.negative_ttl", "`5`");
 	assert_schema_row(s, "dns.tcp_idle_timeout", "`10s`");
 	assert_schema_row(s, "dns.tcp_max_clients", "`256`");
+	assert_schema_row(s, "dns.tcp_message_timeout", "`500ms`");
+	assert_schema_row(s, "dns.tcp_max_clients_per_prefix", "`32`");
+	assert_schema_row(s, "dns.tcp_prefix_length_v6", "`64`");
+	assert_schema_row(s, "dns.tcp_prefix_length_v4", "`32`");
 	assert_schema_row(s, "control.socket", "`/run/anysteer/ctl.sock`");
 	assert_schema_row(s, "metrics.listen", "`[::1]:9153`");
 	assert_schema_row(s, "load.low_watermark", "`0.6`");

@@ -36,6 +36,9 @@ static void test_render(void **state)
 	s.load.psi_some_avg10 = 3.5;
 	st.udp_queries = 10;
 	st.tcp_queries = 2;
+	st.tcp_evicted = 11;
+	st.tcp_msg_timeouts = 12;
+	st.tcp_accept_errors = 13;
 	st.by_qtype[DNS_QT_AAAA] = 9;
 	st.by_rcode[3] = 4;
 	st.by_rcode[DNS_RCODE_BADVERS] = 2;
@@ -52,6 +55,9 @@ static void test_render(void **state)
 	assert_float_equal(sample(t, "anysteer_uptime_seconds"), 42, 0);
 	assert_float_equal(sample(t, "anysteer_dns_queries_total{transport=\"udp\"}"), 10, 0);
 	assert_float_equal(sample(t, "anysteer_dns_queries_total{transport=\"tcp\"}"), 2, 0);
+	assert_float_equal(sample(t, "anysteer_dns_tcp_connections_total{result=\"evicted\"}"), 11, 0);
+	assert_float_equal(sample(t, "anysteer_dns_tcp_connections_total{result=\"message_timeout\"}"), 12, 0);
+	assert_float_equal(sample(t, "anysteer_dns_tcp_accept_errors_total"), 13, 0);
 	assert_float_equal(sample(t, "anysteer_dns_queries_by_qtype_total{qtype=\"AAAA\"}"), 9, 0);
 	assert_float_equal(sample(t, "anysteer_dns_responses_total{rcode=\"NXDOMAIN\"}"), 4, 0);
 	assert_float_equal(sample(t, "anysteer_dns_malformed_total{reason=\"name\"}"), 6, 0);

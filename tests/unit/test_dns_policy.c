@@ -331,6 +331,92 @@ static void test_fallback_uniform(void **state)
 	dns_view_unref(v);
 }
 
+/* Like fx_add, but the endpoint's address is fd00::<last> (so two
+ * endpoints can share one, as when two nodes publish it). */
+static void fx_add_at(struct fixture *f, uint8_t last, uint32_t weight,
+		      double lf, bool healthy)
+{
+	fx_add(f, weight, lf, healthy);
+	f->eps[f->n - 1].addr[15] = last;
+}
+
+/* An address listed by several endpoints is one record (RFC 2181 5),
+ * drawn as often as those endpoints together would be: here fd00::0
+ * has 1 + 3 of 10, fd00::1 2 of 10, fd00::2 4 of 10. */
+static void test_duplicates_merged(void **state)
+{
+	struct fixture f = { .max_answers = 1 };
+	unsigned counts[MAX_EPS] = { 0 };
+	const size_t draws = 100000;
+	(void)state;
+
+	fx_add_at(&f, 0, 1, 1.0, true);
+	fx_add_at(&f, 1, 2, 1.0, true);
+	fx_add_at(&f, 0, 3, 1.0, true);
+	fx_add_at(&f, 2, 4, 1.0, true);
+	dns_view_t *v = fx_view(&f);
+	assert_int_equal(draw(v, 23, draws, counts, 3), 1);
+	assert_true(fabs((double)counts[0] / draws - 0.4) < 0.01);
+	assert_true(fabs((double)counts[1] / draws - 0.2) < 0.01);
+	assert_true(fabs((double)counts[2] / draws - 0.4) < 0.01);
+	dns_view_unref(v);
+
+	/* Asking for more than there are distinct addresses: each once
+	 * (draw() fails on a repeated record). */
+	memset(counts, 0, sizeof(counts));
+	f.max_answers = 4;
+	v = fx_view(&f);
+	assert_int_equal(draw(v, 29, 1000, counts, 3), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(counts[i], 1000);
+	/* Introspection still lists every endpoint with its own weights. */
+	struct dns_endpoint_info ei;
+	assert_int_equal(dns_view_endpoint(v, 0, 2, &ei), AS_OK);
+	assert_int_equal(ei.addr[15], 0);
+	assert_int_equal(ei.weight, 3);
+	assert_int_equal(dns_view_endpoint(v, 0, 3, &ei), AS_OK);
+	assert_int_equal(ei.addr[15], 2);
+	assert_int_equal(ei.weight, 4);
+	dns_view_unref(v);
+}
+
+/* The all-down fallback where duplicates were first seen: every endpoint
+ * unhealthy, so configured weights apply, summed per address; with all
+ * configured weights 0 too, an address counts once per endpoint. */
+static void test_duplicates_fallback(void **state)
+{
+	struct fixture f = { .max_answers = 1 };
+	unsigned counts[MAX_EPS] = { 0 };
+	const size_t draws = 90000;
+	(void)state;
+
+	fx_add_at(&f, 0, 1, 1.0, false);	/* node A */
+	fx_add_at(&f, 0, 1, 1.0, false);	/* node B, same address */
+	fx_add_at(&f, 1, 2, 1.0, false);
+	dns_view_t *v = fx_view(&f);
+	draw(v, 31, draws, counts, 2);
+	assert_true(fabs((double)counts[0] / draws - 0.5) < 0.01);
+	assert_true(fabs((double)counts[1] / draws - 0.5) < 0.01);
+	dns_view_unref(v);
+	memset(counts, 0, sizeof(counts));
+	f.max_answers = 2;
+	v = fx_view(&f);
+	assert_int_equal(draw(v, 37, 1000, counts, 2), 2);
+	assert_int_equal(counts[0], 1000);
+	assert_int_equal(counts[1], 1000);
+	dns_view_unref(v);
+
+	for (size_t i = 0; i < f.n; i++)
+		f.eps[i].weight = 0;
+	memset(counts, 0, sizeof(counts));
+	f.max_answers = 1;
+	v = fx_view(&f);
+	draw(v, 41, draws, counts, 2);
+	assert_true(fabs((double)counts[0] / draws - 2.0 / 3) < 0.01);
+	assert_true(fabs((double)counts[1] / draws - 1.0 / 3) < 0.01);
+	dns_view_unref(v);
+}
+
 /* Introspection reports configured and effective weights. */
 static void test_effective_weights(void **state)
 {
@@ -369,6 +455,8 @@ int main(void)
 		cmocka_unit_test(test_fallback_configured),
 		cmocka_unit_test(test_fallback_uniform),
 		cmocka_unit_test(test_effective_weights),
+		cmocka_unit_test(test_duplicates_merged),
+		cmocka_unit_test(test_duplicates_fallback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

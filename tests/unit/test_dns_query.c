@@ -417,6 +417,79 @@ static void test_https(void **state)
 	done(&r);
 }
 
+/* Two nodes publishing the same addresses, and a nameserver address
+ * listed twice: no RRset, HTTPS hint list or glue holds one twice. */
+static void test_duplicate_addresses(void **state)
+{
+	struct dns_endpoint_spec eps[5], ns[3];
+	struct reply r;
+	const uint8_t *sp;
+	size_t splen;
+	int err = -1;
+
+	(void)state;
+	eps[0] = ep(AF_INET6, "fd00::1", 1);
+	eps[1] = ep(AF_INET6, "fd00::1", 2);
+	eps[1].node = "node-2";
+	eps[2] = ep(AF_INET6, "fd00::2", 1);
+	eps[3] = ep(AF_INET, "192.0.2.1", 1);
+	eps[4] = ep(AF_INET, "192.0.2.1", 1);
+	ns[0] = ep(AF_INET6, "fd00::53", 0);
+	ns[1] = ep(AF_INET6, "fd00::53", 0);
+	ns[2] = ep(AF_INET, "192.0.2.53", 0);
+	ns[0].node = ns[1].node = ns[2].node = NULL;
+	const struct dns_service_spec svc = {
+		.name = "dup", .port = 443, .proto = "tcp", .max_answers = 8,
+		.endpoints = eps, .n_endpoints = 5,
+	};
+	const struct dns_view_spec spec = {
+		.zone = "svc.example", .node_name = "node-1", .ttl = 5,
+		.ns_addresses = ns, .n_ns_addresses = 3, .soa_serial = 1,
+		.soa_minimum = 30, .apex_ttl = 3600, .services = &svc,
+		.n_services = 1,
+	};
+	struct fixture f = { 0 };
+	f.view = dns_view_new(&spec, &err);
+	assert_non_null(f.view);
+	dns_rng_seed(&f.rng, 3);
+
+	for (int i = 0; i < 50; i++) {
+		ldns_pkt *p = ask(&f, "dup.svc.example.", LDNS_RR_TYPE_AAAA,
+				  NULL, &r);
+		assert_int_equal(ldns_pkt_ancount(p), 2);
+		assert_int_not_equal(ldns_rdf_compare(
+			ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0),
+			ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 1), 0)), 0);
+		done(&r);
+		p = ask(&f, "dup.svc.example.", LDNS_RR_TYPE_A, NULL, &r);
+		assert_int_equal(ldns_pkt_ancount(p), 1);
+		done(&r);
+		p = ask(&f, "_dup._tcp.svc.example.", LDNS_RR_TYPE_SRV, NULL, &r);
+		assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_AAAA), 2);
+		assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_A), 1);
+		done(&r);
+		/* HTTPS: port, ipv4hint with one address, ipv6hint with two
+		 * different ones. */
+		p = ask(&f, "dup.svc.example.", LDNS_RR_TYPE_HTTPS, NULL, &r);
+		https_params(ldns_rr_list_rr(ldns_pkt_answer(p), 0), &sp, &splen);
+		static const uint8_t head[] = { 0, 3, 0, 2, 0x01, 0xbb, 0, 4, 0, 4,
+						192, 0, 2, 1, 0, 6, 0, 32 };
+		assert_int_equal(splen, sizeof(head) + 32);
+		assert_memory_equal(sp, head, sizeof(head));
+		assert_memory_not_equal(sp + sizeof(head), sp + sizeof(head) + 16, 16);
+		done(&r);
+	}
+	/* Nameserver glue and answers: fd00::53 once. */
+	ldns_pkt *p = ask(&f, "ns.svc.example.", LDNS_RR_TYPE_AAAA, NULL, &r);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	done(&r);
+	p = ask(&f, "svc.example.", LDNS_RR_TYPE_NS, NULL, &r);
+	assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_AAAA), 1);
+	assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_A), 1);
+	done(&r);
+	dns_view_unref(f.view);
+}
+
 static void test_srv(void **state)
 {
 	struct fixture *f = *state;
@@ -952,6 +1025,262 @@ static void test_malformed_additional(void **state)
 	done(&r);
 }
 
+/* ---- TSIG and trailing bytes ---------------------------------------------- */
+
+static const uint8_t hmac_sha256[] = "\x0bhmac-sha256";	/* with root */
+
+/* A TSIG record (the given owner and algorithm name, a 32-byte MAC) into
+ * b; returns its length. */
+static size_t tsig_rr_alg(uint8_t *b, const uint8_t *owner, size_t owner_len,
+			  const uint8_t *alg, size_t alg_len)
+{
+	static const uint8_t time_signed[6] = { 0, 0, 0x65, 0x43, 0x21, 0x0f };
+	uint8_t rd[512];
+	size_t r = 0, n = 0;
+
+	memcpy(rd, alg, alg_len);
+	r = alg_len;
+	memcpy(rd + r, time_signed, 6);
+	r += 6;
+	rd[r++] = 0x01, rd[r++] = 0x2c;		/* fudge 300 */
+	rd[r++] = 0, rd[r++] = 32;		/* MAC size */
+	memset(rd + r, 0x5a, 32);
+	r += 32;
+	rd[r++] = 0xbe, rd[r++] = 0xef;		/* original ID */
+	rd[r++] = 0, rd[r++] = 0;		/* error */
+	rd[r++] = 0, rd[r++] = 0;		/* other len */
+	memcpy(b, owner, owner_len);
+	n = owner_len;
+	const uint8_t fixed[] = { 0, 250, 0, 255, 0, 0, 0, 0 };
+	memcpy(b + n, fixed, sizeof(fixed));
+	n += sizeof(fixed);
+	b[n++] = (uint8_t)(r >> 8);
+	b[n++] = (uint8_t)r;
+	memcpy(b + n, rd, r);
+	return n + r;
+}
+
+static size_t tsig_rr(uint8_t *b, const uint8_t *owner, size_t owner_len)
+{
+	return tsig_rr_alg(b, owner, owner_len, hmac_sha256,
+			   sizeof(hmac_sha256));
+}
+
+/* TSIG's 48-bit Time Signed. */
+static uint64_t tsig_time(const ldns_rr *t)
+{
+	const ldns_rdf *rd = ldns_rr_rdf(t, 1);
+	const uint8_t *d = ldns_rdf_data(rd);
+	uint64_t v = 0;
+
+	assert_int_equal(ldns_rdf_size(rd), 6);
+	for (int i = 0; i < 6; i++)
+		v = v << 8 | d[i];
+	return v;
+}
+
+/* Checks a NOTAUTH/BADKEY reply to the TSIG query q (RFC 8945 5.2.1):
+ * the question, no answer, and last an unsigned TSIG echoing the key
+ * name, algorithm and time signed. */
+static void assert_badkey(const struct reply *r, const char *key_name,
+			  const char *alg, uint64_t time_signed, uint16_t id)
+{
+	ldns_pkt *p = r->pkt;
+
+	assert_true(r->res.send);
+	assert_int_equal(r->res.malformed, DNS_MAL_NONE);
+	assert_int_equal(r->res.rcode, 9);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOTAUTH);
+	assert_true(ldns_pkt_qr(p));
+	assert_false(ldns_pkt_aa(p));
+	assert_int_equal(ldns_pkt_id(p), id);
+	assert_int_equal(ldns_pkt_qdcount(p), 1);
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	assert_int_equal(ldns_pkt_nscount(p), 0);
+	ldns_rr *t = ldns_pkt_tsig(p);
+	assert_non_null(t);
+	assert_int_equal(ldns_rr_get_class(t), LDNS_RR_CLASS_ANY);
+	assert_int_equal(ldns_rr_ttl(t), 0);
+	assert_rdf_str(ldns_rr_owner(t), key_name);
+	assert_rdf_str(ldns_rr_rdf(t, 0), alg);
+	/* ldns: algorithm, time, fudge, MAC (length + data), original
+	 * ID, error, other data (length + data). */
+	assert_int_equal(ldns_rr_rd_count(t), 7);
+	assert_true(tsig_time(t) == time_signed);
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(t, 2)), 300);
+	assert_int_equal(ldns_rdf_size(ldns_rr_rdf(t, 3)), 2);	/* MAC size 0 */
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(t, 3)), 0);
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(t, 4)), id);
+	assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(t, 5)), 17);
+	assert_int_equal(ldns_rdf_size(ldns_rr_rdf(t, 6)), 2);	/* no other data */
+	/* The OPT (if any) and the TSIG are the additional section, the
+	 * TSIG last on the wire: it ends with error 17, other len 0. */
+	assert_int_equal(header_count(r->out, 3), (ldns_pkt_edns(p) ? 1 : 0) + 1);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_additional(p)), 0);
+	const uint8_t *end = r->out + r->res.len;
+	assert_memory_equal(end - 4, "\x00\x11\x00\x00", 4);
+}
+
+/* A query signed by ldns with a key we do not have: NOTAUTH with an
+ * unsigned BADKEY TSIG (it used to be answered NOERROR), over UDP and
+ * TCP, with and without EDNS (OPT stays before the TSIG). */
+static void test_tsig_badkey(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	for (int edns = 0; edns < 2; edns++) {
+		ldns_rdf *qn = ldns_dname_new_frm_str("web.svc.example.");
+		ldns_pkt *p = ldns_pkt_query_new(qn, LDNS_RR_TYPE_AAAA,
+						 LDNS_RR_CLASS_IN, LDNS_RD);
+		uint8_t *wire = NULL;
+		size_t len = 0;
+		assert_non_null(p);
+		ldns_pkt_set_id(p, 0x4242);
+		if (edns)
+			ldns_pkt_set_edns_udp_size(p, 1232);
+		assert_int_equal(ldns_pkt_tsig_sign(p, "transfer.key.", "c2VjcmV0c2VjcmV0c2VjcmV0",
+						    300, "hmac-sha256.", NULL),
+				 LDNS_STATUS_OK);
+		uint64_t ts = tsig_time(ldns_pkt_tsig(p));
+		assert_true(ts > 1600000000);
+		assert_int_equal(ldns_pkt2wire(&wire, p, &len), LDNS_STATUS_OK);
+		ldns_pkt_free(p);
+		for (int tcp = 0; tcp < 2; tcp++) {
+			run(f, wire, len, tcp, &r);
+			assert_badkey(&r, "transfer.key.", "hmac-sha256.", ts,
+				      0x4242);
+			assert_int_equal(ldns_pkt_edns(r.pkt), edns);
+			done(&r);
+		}
+		free(wire);
+	}
+}
+
+static void test_tsig_malformed(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[600], rec[300];
+	static const uint8_t opt[] = { 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0 };
+	size_t n, k;
+	struct reply r;
+
+	/* Owner compressed (pointer to the question): fine, and the reply
+	 * carries it expanded. */
+	k = tsig_rr(rec, (const uint8_t *)"\xc0\x0c", 2);
+	n = with_additional(b, 1, rec, k);
+	run(f, b, n, false, &r);
+	assert_badkey(&r, "web.svc.example.", "hmac-sha256.", 0x6543210f,
+		      0xbeef);
+	done(&r);
+
+	/* After an OPT: fine. Before it, or twice: FORMERR (RFC 8945 5.2). */
+	memcpy(rec, opt, sizeof(opt));
+	k = sizeof(opt) + tsig_rr(rec + sizeof(opt), (const uint8_t *)"\x03key", 5);
+	n = with_additional(b, 2, rec, k);
+	run(f, b, n, true, &r);
+	assert_badkey(&r, "key.", "hmac-sha256.", 0x6543210f, 0xbeef);
+	assert_true(ldns_pkt_edns(r.pkt));
+	done(&r);
+	k = tsig_rr(rec, (const uint8_t *)"\x03key", 5);
+	memcpy(rec + k, opt, sizeof(opt));
+	n = with_additional(b, 2, rec, k + sizeof(opt));
+	expect_formerr(f, b, n, DNS_MAL_TSIG);
+	k = tsig_rr(rec, (const uint8_t *)"\x03key", 5);
+	k += tsig_rr(rec + k, (const uint8_t *)"\x03key", 5);
+	n = with_additional(b, 2, rec, k);
+	expect_formerr(f, b, n, DNS_MAL_TSIG);
+
+	/* RDATA whose fields do not add up to RDLENGTH (one byte more or
+	 * less, the record framing itself intact). */
+	for (int d = -1; d <= 1; d += 2) {
+		k = tsig_rr(rec, (const uint8_t *)"\x03key", 5);
+		uint8_t fixed[300];
+		memcpy(fixed, rec, k);
+		size_t rdlen = (size_t)(fixed[13] << 8 | fixed[14]);
+		rdlen = (size_t)((int)rdlen + d);
+		fixed[13] = (uint8_t)(rdlen >> 8);
+		fixed[14] = (uint8_t)rdlen;
+		size_t fk = d < 0 ? k - 1 : k;
+		if (d > 0)
+			fixed[fk++] = 0;	/* one stray byte inside the RDATA */
+		n = with_additional(b, 1, fixed, fk);
+		expect_formerr(f, b, n, DNS_MAL_TSIG);
+	}
+	/* A compressed algorithm name; an RDATA cut inside the name. */
+	k = tsig_rr(rec, (const uint8_t *)"\x03key", 5);
+	rec[15] = 0xc0;
+	rec[16] = 0x0c;
+	n = with_additional(b, 1, rec, k);
+	expect_formerr(f, b, n, DNS_MAL_TSIG);
+	static const uint8_t cut[] = { 3, 'k', 'e', 'y', 0, 0, 250, 0, 255,
+				       0, 0, 0, 0, 0, 3, 9, 'h', 'm' };
+	n = with_additional(b, 1, cut, sizeof(cut));
+	expect_formerr(f, b, n, DNS_MAL_TSIG);
+}
+
+/* Over UDP without EDNS a BADKEY reply that does not fit 512 bytes is
+ * sent with TC=1 and without the TSIG, so the client retries over TCP. */
+static void test_tsig_truncated(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[800], owner[256], rec[600];
+	struct reply r;
+	size_t o = 0;
+
+	for (int i = 0; i < 4; i++) {
+		size_t l = i < 3 ? 63 : 61;
+		owner[o++] = (uint8_t)l;
+		memset(owner + o, 'k', l);
+		o += l;
+	}
+	owner[o++] = 0;
+	/* 255-byte key and algorithm names: 580 bytes of reply. */
+	size_t k = tsig_rr_alg(rec, owner, o, owner, o);
+	size_t n = with_additional(b, 1, rec, k);
+	run(f, b, n, false, &r);
+	assert_true(r.res.send);
+	assert_true(r.res.truncated);
+	assert_int_equal(r.res.rcode, 9);
+	assert_true(r.res.len <= 512);
+	assert_null(ldns_pkt_tsig(r.pkt));
+	done(&r);
+	run(f, b, n, true, &r);
+	assert_false(r.res.truncated);
+	assert_non_null(ldns_pkt_tsig(r.pkt));
+	done(&r);
+}
+
+/* Bytes after the last record are FORMERR (as Knot does), with or
+ * without additional records, over both transports. */
+static void test_trailing_bytes(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[600];
+	static const uint8_t opt[] = { 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0 };
+	size_t n;
+	struct reply r;
+
+	n = with_additional(b, 0, "\x00", 1);
+	expect_formerr(f, b, n, DNS_MAL_TRAILING);
+	n = with_additional(b, 0, "\x00\x01\x02\x03", 4);
+	run(f, b, n, true, &r);
+	assert_int_equal(r.res.malformed, DNS_MAL_TRAILING);
+	assert_int_equal(r.res.rcode, 1);
+	done(&r);
+	uint8_t rec[sizeof(opt) + 1];
+	memcpy(rec, opt, sizeof(opt));
+	rec[sizeof(opt)] = 0xff;
+	n = with_additional(b, 1, rec, sizeof(rec));
+	expect_formerr(f, b, n, DNS_MAL_TRAILING);
+	/* Without the stray byte the same query is answered. */
+	n = with_additional(b, 1, opt, sizeof(opt));
+	run(f, b, n, false, &r);
+	assert_int_equal(r.res.malformed, DNS_MAL_NONE);
+	assert_int_equal(r.res.rcode, 0);
+	done(&r);
+}
+
 /* Random bytes: never a crash, and every outcome is one of the defined
  * ones (checked by ldns when something is sent). */
 static void test_random_bytes(void **state)
@@ -1216,6 +1545,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apex, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_https, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv, setup, teardown),
+		cmocka_unit_test(test_duplicate_addresses),
 		cmocka_unit_test_setup_teardown(test_ent_and_nxdomain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notimp, setup, teardown),
@@ -1227,6 +1557,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_additional, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tsig_badkey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tsig_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tsig_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trailing_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_view_small_buffer, setup, teardown),
 		cmocka_unit_test(test_view_spec_errors),

@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_dns_server.c - the DNS listeners over real loopback
  * sockets: UDP and TCP answers, RFC 7766 framing and pipelining, idle
- * timeout, connection limit, backpressure, resets (no SIGPIPE), view
+ * and message timeouts, connection limits and eviction, the open-file
+ * limit, backpressure, resets (no SIGPIPE), view
  * publication, malformed input, bind errors, the pause hook and the
  * source address of replies on wildcard sockets. Queries are built
  * and replies parsed with ldns, so the server is checked by an
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,9 +89,11 @@ static dns_view_t *make_view(const char *const *addrs, size_t n)
 	return v;
 }
 
-static dns_server_t *start_server(dns_view_t *view, unsigned workers,
-				  const char *const *listen, size_t n,
-				  uint32_t idle_ms, uint32_t max_clients)
+/* Starts a server with cfg's TCP settings (listen, workers and udp_io
+ * come from the arguments). */
+static dns_server_t *start_server_cfg(dns_view_t *view, unsigned workers,
+				      const char *const *listen, size_t n,
+				      struct dns_server_config cfg)
 {
 	struct sockaddr_storage ss[4];
 	int err = -1;
@@ -97,20 +101,27 @@ static dns_server_t *start_server(dns_view_t *view, unsigned workers,
 	assert_true(n <= 4);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(as_parse_sockaddr(listen[i], 0, &ss[i]), 0);
-	struct dns_server_config cfg = {
-		.listen = ss,
-		.n_listen = n,
-		.workers = workers,
-		.tcp_idle_timeout_ms = idle_ms,
-		.tcp_max_clients = max_clients,
-		.udp_io = udp_io,
-	};
+	cfg.listen = ss;
+	cfg.n_listen = n;
+	cfg.workers = workers;
+	cfg.udp_io = udp_io;
 	dns_server_t *srv = dns_server_new(&cfg, view, &err);
 	assert_non_null(srv);
 	assert_int_equal(err, 0);
 	assert_int_equal(dns_server_udp_io(srv), udp_io);
 	assert_int_equal(dns_server_start(srv), 0);
 	return srv;
+}
+
+static dns_server_t *start_server(dns_view_t *view, unsigned workers,
+				  const char *const *listen, size_t n,
+				  uint32_t idle_ms, uint32_t max_clients)
+{
+	struct dns_server_config cfg = {
+		.tcp_idle_timeout_ms = idle_ms,
+		.tcp_max_clients = max_clients,
+	};
+	return start_server_cfg(view, workers, listen, n, cfg);
 }
 
 static const char *const lo_both[] = { "[::1]:0", "127.0.0.1:0" };
@@ -356,9 +367,19 @@ static bool timeouts_eq(const struct dns_stats *st, uint64_t n)
 	return st->tcp_timeouts == n && st->tcp_active == 0;
 }
 
-static bool rejected_eq(const struct dns_stats *st, uint64_t n)
+static bool evicted_eq(const struct dns_stats *st, uint64_t n)
 {
-	return st->tcp_rejected == n;
+	return st->tcp_evicted == n;
+}
+
+static bool msg_timeouts_eq(const struct dns_stats *st, uint64_t n)
+{
+	return st->tcp_msg_timeouts == n && st->tcp_active == 0;
+}
+
+static bool accept_errors_ge(const struct dns_stats *st, uint64_t n)
+{
+	return st->tcp_accept_errors >= n;
 }
 
 static bool active_eq(const struct dns_stats *st, uint64_t n)
@@ -612,6 +633,8 @@ static void test_tcp_idle_timeout(void **state)
 	dns_view_unref(va);
 }
 
+/* At the worker limit a new connection is served and the least
+ * recently active idle one is closed instead. */
 static void test_tcp_max_clients(void **state)
 {
 	dns_view_t *va = make_view(set_a, 2);
@@ -624,24 +647,107 @@ static void test_tcp_max_clients(void **state)
 	int c2 = tcp_connect(ls);
 	assert_int_equal(tcp_which(c2, 2), 'A');
 	int c3 = tcp_connect(ls);
+	assert_int_equal(tcp_which(c3, 3), 'A');
+	assert_true(closed_within(c1, 2000));
+	close(c1);
+	assert_true(wait_stats(srv, evicted_eq, 1, &st));
+	assert_int_equal(st.tcp_accepted, 3);
+	assert_int_equal(st.tcp_active, 2);
+	assert_int_equal(st.tcp_rejected, 0);
+
+	/* c2 is now the least recently active unless it speaks: it does,
+	 * so the next newcomer closes c3. */
+	assert_int_equal(tcp_which(c2, 4), 'A');
+	int c4 = tcp_connect(ls);
+	assert_int_equal(tcp_which(c4, 5), 'A');
 	assert_true(closed_within(c3, 2000));
 	close(c3);
-	assert_true(wait_stats(srv, rejected_eq, 1, &st));
-	assert_int_equal(st.tcp_accepted, 2);
+	assert_int_equal(tcp_which(c2, 6), 'A');
+	assert_true(wait_stats(srv, evicted_eq, 2, &st));
 	assert_int_equal(st.tcp_active, 2);
-
-	/* The survivors still work; a freed slot is usable again. */
-	assert_int_equal(tcp_which(c1, 3), 'A');
-	close(c1);
-	assert_true(wait_stats(srv, active_eq, 1, &st));
-	int c4 = tcp_connect(ls);
-	assert_int_equal(tcp_which(c4, 4), 'A');
-	assert_int_equal(tcp_which(c2, 5), 'A');
-	dns_server_stats(srv, &st);
-	assert_int_equal(st.tcp_rejected, 1);
-	assert_int_equal(st.tcp_accepted, 3);
 	close(c2);
 	close(c4);
+
+	dns_server_free(srv);
+	dns_view_unref(va);
+}
+
+/* One prefix at its limit only pushes out its own connections: here
+ * every IPv6 client is ::1 and the IPv4 client keeps its slot. */
+static void test_tcp_prefix_limit(void **state)
+{
+	dns_view_t *va = make_view(set_a, 2);
+	struct dns_server_config cfg = {
+		.tcp_max_clients = 16,
+		.tcp_max_clients_per_prefix = 3,
+	};
+	dns_server_t *srv = start_server_cfg(va, 1, lo_both, 2, cfg);
+	const struct sockaddr_storage *l6 = dns_server_listener(srv, 0);
+	const struct sockaddr_storage *l4 = dns_server_listener(srv, 1);
+	struct dns_stats st;
+	int c6[8];
+
+	int c4 = tcp_connect(l4);
+	assert_int_equal(tcp_which(c4, 1), 'A');
+	for (int i = 0; i < 8; i++) {
+		c6[i] = tcp_connect(l6);
+		assert_int_equal(tcp_which(c6[i], (uint16_t)(10 + i)), 'A');
+	}
+	/* The first five of ::1 were closed, oldest first; the last three
+	 * and the IPv4 client are open. */
+	for (int i = 0; i < 5; i++)
+		assert_true(closed_within(c6[i], 2000));
+	assert_true(wait_stats(srv, evicted_eq, 5, &st));
+	assert_int_equal(st.tcp_active, 4);
+	for (int i = 5; i < 8; i++)
+		assert_int_equal(tcp_which(c6[i], (uint16_t)(20 + i)), 'A');
+	assert_int_equal(tcp_which(c4, 2), 'A');
+	for (int i = 0; i < 8; i++)
+		close(c6[i]);
+	close(c4);
+
+	dns_server_free(srv);
+	dns_view_unref(va);
+}
+
+/* A message trickling in a byte at a time has message_timeout from its
+ * first byte: later bytes do not restart the clock (they used to restart
+ * the idle timer, so one byte every few seconds held a slot for ever). */
+static void test_tcp_message_timeout(void **state)
+{
+	dns_view_t *va = make_view(set_a, 2);
+	struct dns_server_config cfg = {
+		.tcp_idle_timeout_ms = 5000,
+		.tcp_message_timeout_ms = 300,
+	};
+	dns_server_t *srv = start_server_cfg(va, 1, lo_both, 1, cfg);
+	const struct sockaddr_storage *ls = dns_server_listener(srv, 0);
+	struct dns_stats st;
+	uint8_t q[512], f[514];
+	size_t qlen = build_query(7, WEB, LDNS_RR_TYPE_AAAA, q, sizeof(q));
+	size_t flen = frame(f, q, qlen);
+
+	/* An answered query first: between messages the idle timeout (5 s)
+	 * applies, so the connection is still open after the 300 ms. */
+	int fd = tcp_connect(ls);
+	assert_int_equal(tcp_which(fd, 1), 'A');
+	sleep_ms(400);
+	assert_int_equal(tcp_which(fd, 2), 'A');
+
+	/* Then a byte every 100 ms: closed about 300 ms after the first. */
+	uint64_t t0 = now_ms(), closed_at = 0;
+	for (size_t i = 0; i < flen && !closed_at; i++) {
+		if (send(fd, f + i, 1, MSG_NOSIGNAL) != 1 ||
+		    closed_within(fd, 100))
+			closed_at = now_ms();
+	}
+	assert_true(closed_at != 0);
+	assert_true(closed_at - t0 >= 250);
+	assert_true(closed_at - t0 < 2000);
+	close(fd);
+	assert_true(wait_stats(srv, msg_timeouts_eq, 1, &st));
+	assert_int_equal(st.tcp_timeouts, 0);
+	assert_int_equal(st.tcp_active, 0);
 
 	dns_server_free(srv);
 	dns_view_unref(va);
@@ -1111,6 +1217,192 @@ static void flood_unread(int fd, unsigned n)
 	free(out);
 }
 
+/* ---- the open-file limit ------------------------------------------------ */
+
+static struct rlimit saved_nofile;
+
+static int nofile_restore(void **state)
+{
+	(void)state;
+	setrlimit(RLIMIT_NOFILE, &saved_nofile);
+	return 0;
+}
+
+/* Lowers RLIMIT_NOFILE so that exactly k descriptor numbers are free
+ * below it. */
+static void leave_free_fds(unsigned k)
+{
+	enum { MAXFD = 4096 };
+	static bool open_fd[MAXFD];
+	unsigned free_seen = 0;
+
+	memset(open_fd, 0, sizeof(open_fd));
+	for (int fd = 0; fd < MAXFD; fd++)
+		open_fd[fd] = fcntl(fd, F_GETFD) >= 0;
+	for (unsigned n = 0; n < MAXFD; n++) {
+		if (open_fd[n])
+			continue;
+		if (++free_seen == k) {
+			struct rlimit rl = saved_nofile;
+			rl.rlim_cur = n + 1;
+			assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+			return;
+		}
+	}
+	fail_msg("no %u free descriptors below %d", k, MAXFD);
+}
+
+static uint64_t cpu_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A client socket with small buffers, so that replies it does not read
+ * back up into the server's queue quickly. */
+static int tcp_socket_for(const struct sockaddr_storage *ss)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int sz = 16384;
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	return fd;
+}
+
+static void tcp_connect_fd(int fd, const struct sockaddr_storage *ss)
+{
+	assert_int_equal(connect(fd, (const struct sockaddr *)ss, ss_len(ss)),
+			 0);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+struct fd_limit_run {
+	dns_server_t *srv;
+	uint64_t cpu_used_ms, window_ms, retries;
+};
+
+enum { FDL_BUSY = 3, FDL_NEW = 2 };
+
+static void fd_limit_phases(void *arg)
+{
+	struct fd_limit_run *run = arg;
+	dns_server_t *srv = run->srv;
+	const struct sockaddr_storage *ls = dns_server_listener(srv, 0);
+	struct dns_stats st;
+	int busy[FDL_BUSY], idle, newc[FDL_NEW];
+
+	/* libuv reserves a descriptor per loop with its first stream (for
+	 * its EMFILE trick, which we do not use): let it happen now. */
+	int warm = tcp_connect(ls);
+	assert_int_equal(tcp_which(warm, 9), 'A');
+	close(warm);
+	assert_true(wait_stats(srv, active_eq, 0, &st));
+
+	/* Every client socket exists before the limit drops; then the
+	 * server has room for exactly FDL_BUSY + 1 more connections. */
+	for (int i = 0; i < FDL_BUSY; i++)
+		busy[i] = tcp_socket_for(ls);
+	idle = tcp_socket_for(ls);
+	for (int i = 0; i < FDL_NEW; i++)
+		newc[i] = tcp_socket_for(ls);
+	leave_free_fds(FDL_BUSY + 1);
+
+	/* Busy connections: a message begun (its deadline is long here).
+	 * Each is accepted, and so its byte read, before `idle` is. */
+	for (int i = 0; i < FDL_BUSY; i++) {
+		tcp_connect_fd(busy[i], ls);
+		write_all(busy[i], (const uint8_t *)"\0", 1);
+		assert_true(wait_stats(srv, accepted_ge, (uint64_t)i + 2, &st));
+	}
+	tcp_connect_fd(idle, ls);
+	assert_int_equal(tcp_which(idle, 1), 'A');
+	assert_true(wait_stats(srv, accepted_ge, FDL_BUSY + 2, &st));
+	assert_int_equal(st.tcp_accept_errors, 0);
+
+	/* Phase A, at the limit with an idle connection: the newcomer is
+	 * served and the idle one closed. */
+	tcp_connect_fd(newc[0], ls);
+	assert_int_equal(tcp_which(newc[0], 2), 'A');
+	assert_true(closed_within(idle, 2000));
+	dns_server_stats(srv, &st);
+	assert_int_equal(st.tcp_accept_errors, 1);
+	assert_int_equal(st.tcp_evicted, 1);
+
+	/* Phase B, nothing idle: the server backs off. The pending query
+	 * is not answered, the worker does not spin, and it retries about
+	 * every 100 ms. */
+	flood_unread(newc[0], 80000);	/* busy: its replies back up */
+	uint8_t q[512], f[514], r[4096];
+	size_t qlen = build_query(3, WEB, LDNS_RR_TYPE_AAAA, q, sizeof(q));
+	tcp_connect_fd(newc[1], ls);
+	write_all(newc[1], f, frame(f, q, qlen));
+	assert_true(wait_stats(srv, accept_errors_ge, 2, &st));
+	uint64_t errs0 = st.tcp_accept_errors;
+	uint64_t c0 = cpu_ms(), t0 = now_ms();
+	assert_false(wait_readable(newc[1], 600));
+	run->cpu_used_ms = cpu_ms() - c0;
+	run->window_ms = now_ms() - t0;
+	dns_server_stats(srv, &st);
+	run->retries = st.tcp_accept_errors - errs0;
+
+	/* A connection of the server's closes (the client resets it): the
+	 * pending one is taken and answered. */
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(busy[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(busy[0]);
+	ssize_t n = tcp_read_msg(newc[1], r, sizeof(r), 3000);
+	assert_true(n > 0);
+	assert_int_equal(check_aaaa_reply(r, (size_t)n, 3), 'A');
+
+	setrlimit(RLIMIT_NOFILE, &saved_nofile);
+	for (int i = 1; i < FDL_BUSY; i++)
+		close(busy[i]);
+	close(idle);
+	for (int i = 0; i < FDL_NEW; i++)
+		close(newc[i]);
+}
+
+/* At the open-file limit (EMFILE on accept) the server closes its
+ * least recently active idle connection for the new one, or else backs
+ * off: counted, logged once per interval, no busy loop, and it serves
+ * the backlog once descriptors are free again. */
+static void test_tcp_fd_limit(void **state)
+{
+	dns_view_t *va = make_view(set_a, 2);
+	struct dns_server_config cfg = {
+		.tcp_max_clients = 64,
+		.tcp_max_clients_per_prefix = 64,
+		.tcp_idle_timeout_ms = 30000,
+		.tcp_message_timeout_ms = 30000,
+	};
+	dns_server_t *srv = start_server_cfg(va, 1, lo_both, 1, cfg);
+	struct fd_limit_run run = { .srv = srv };
+	char log[8192];
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+	capture_stderr(fd_limit_phases, &run, log, sizeof(log));
+	setrlimit(RLIMIT_NOFILE, &saved_nofile);
+	print_message("at the limit: %llu ms CPU in %llu ms, %llu retries\n",
+		      (unsigned long long)run.cpu_used_ms,
+		      (unsigned long long)run.window_ms,
+		      (unsigned long long)run.retries);
+	assert_true(run.cpu_used_ms * 4 < run.window_ms);
+	assert_true(run.retries >= 1);
+	assert_true(run.retries <= run.window_ms / 100 + 3);
+	/* One line per 10 s for the whole server, whatever the count. */
+	unsigned lines = 0;
+	for (const char *p = log; (p = strstr(p, "cannot accept TCP")); p++)
+		lines++;
+	assert_true(lines >= 1 && lines <= 2);
+
+	dns_server_free(srv);
+	dns_view_unref(va);
+}
+
 /* A client that resets a connection with replies queued, and a server
  * stopped with connections open and replies queued: no crash, no leak,
  * counters consistent. */
@@ -1272,6 +1564,9 @@ int main(void)
 		cmocka_unit_test(test_tcp_split_and_eof),
 		cmocka_unit_test(test_tcp_idle_timeout),
 		cmocka_unit_test(test_tcp_max_clients),
+		cmocka_unit_test(test_tcp_prefix_limit),
+		cmocka_unit_test(test_tcp_message_timeout),
+		cmocka_unit_test_teardown(test_tcp_fd_limit, nofile_restore),
 		cmocka_unit_test(test_publish),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_busy_address),
