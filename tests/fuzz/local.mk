@@ -43,3 +43,32 @@ check_PROGRAMS += tests/fuzz/replay_config
 tests_fuzz_replay_config_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_config.c
 tests_fuzz_replay_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_REPLAY_SANFLAGS)
 tests_fuzz_replay_config_LDADD = $(FUZZ_CONFIG_LDADD)
+
+# 'make fuzz' (docs/testing.md): every harness for FUZZ_TIME seconds from
+# its corpus in the source tree; inputs that add coverage are merged into
+# that corpus, crashes go to tests/fuzz/out/<name>/crashes and fail the
+# run. E.g. make fuzz FUZZ_TIME=28800 FUZZ_HARNESSES=k8s_json (one night).
+FUZZ_TIME = 60
+FUZZ_HARNESSES =
+FUZZ_JOBS = 1
+FUZZ_ARGS =
+FUZZ_PROGS = tests/fuzz/fuzz_dns_query$(EXEEXT) tests/fuzz/fuzz_config$(EXEEXT) \
+	tests/fuzz/fuzz_gossip_decode$(EXEEXT) tests/fuzz/fuzz_k8s_json$(EXEEXT) \
+	tests/fuzz/fuzz_k8s_kubeconfig$(EXEEXT)
+EXTRA_DIST += tests/fuzz/run-fuzz.sh
+.PHONY: fuzz
+if FUZZING
+fuzz: $(FUZZ_PROGS)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	FUZZ_TIME='$(FUZZ_TIME)' FUZZ_HARNESSES='$(FUZZ_HARNESSES)' \
+	FUZZ_JOBS='$(FUZZ_JOBS)' FUZZ_ARGS='$(FUZZ_ARGS)' \
+	$(SHELL) $(srcdir)/tests/fuzz/run-fuzz.sh
+else
+fuzz:
+	@echo "make fuzz: this build has no libFuzzer harnesses; configure one in a separate directory with $(top_srcdir)/configure CC=clang --enable-fuzzing (docs/testing.md)"; exit 1
+endif
+
+clean-local: clean-fuzz-out
+clean-fuzz-out:
+	rm -rf tests/fuzz/out
+.PHONY: clean-fuzz-out
