@@ -131,6 +131,14 @@ class AnalysisTest(unittest.TestCase):
         self.assertAlmostEqual(s["c"][0], 0.25)   # configured weights
         self.assertAlmostEqual(s["d"][0], 0.75)
 
+    def test_bgp_session_changes(self):
+        up = ("up", "14:57:58.708")
+        self.assertFalse(analysis._session_changed(up, ("up", "14:57:58.707")))
+        self.assertTrue(analysis._session_changed(up, ("up", "14:58:03.100")))
+        self.assertTrue(analysis._session_changed(up, ("start", "14:57:58.708")))
+        self.assertTrue(analysis._session_changed(up, None))
+        self.assertFalse(analysis._session_changed(("up", "23:59:59.900"), ("up", "00:00:00.100")))
+
     def test_spread_and_balance(self):
         self.assertEqual(analysis.spread([3, None, 1, 2])["median"], 2)
         self.assertEqual(analysis.spread([None])["median"], None)

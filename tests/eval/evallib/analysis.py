@@ -115,6 +115,11 @@ def run_row(exp, rep, rate, mode, seed, groups, before, after, sites, wall, inte
     k = window / 1000.0 if window else None
     row["cpu_s_per_1k"] = {g: (round(v / k, 5) if k else None) for g, v in cpu.items()}
     row["process_counts"] = {g: len(ps) for g, ps in groups.items()}
+    # BGP sessions at the router that went down or came back during the
+    # run (BFD losing a starved BIRD): each one moved routes.
+    b0, b1 = before.get("bgp", {}), after.get("bgp", {})
+    row["bgp_flaps"] = ["%s (%s -> %s)" % (k, " ".join(b0.get(k, ("-",))), " ".join(b1.get(k, ("-",))))
+                        for k in sorted(set(b0) | set(b1)) if _session_changed(b0.get(k), b1.get(k))]
     # DNS side.
     ag = {q: after["agents"][q] - before["agents"][q] for q in before["agents"]}
     ub = {}
@@ -180,6 +185,29 @@ def run_row(exp, rep, rate, mode, seed, groups, before, after, sites, wall, inte
     }
     row.update(flat_figures(row))
     return row
+
+
+def _clock_s(t):
+    """Seconds of BIRD's HH:MM:SS.mmm, or None."""
+    try:
+        h, m, sec = t.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except (AttributeError, ValueError):
+        return None
+
+
+def _session_changed(a, b):
+    """Whether a BGP session (state, since) changed between two readings.
+    BIRD prints `since` from the current time, so the same instant can read
+    a millisecond apart: only a change of state or a jump of `since` by
+    more than 0.5 s is a flap."""
+    if a is None or b is None or a[0] != b[0]:
+        return a != b
+    t0, t1 = _clock_s(a[1]), _clock_s(b[1])
+    if t0 is None or t1 is None:
+        return a[1] != b[1]
+    d = abs(t1 - t0)
+    return min(d, 86400 - d) > 0.5
 
 
 def intended_shares(services):
@@ -333,7 +361,9 @@ def summarize(exp, rows):
         "cluster_adds": list(CLUSTER_EXTRA),
         "order": [[r["rep"], r["rate"], r["mode"]] for r in rows],
     }
-    return {"meta": meta, "setup": setup, "modes": modes, "rates": rates,
+    setup["bfd_ms"] = o.bfd_ms
+    flaps = [[r["rep"], r["rate"], r["mode"], r["bgp_flaps"]] for r in rows if r.get("bgp_flaps")]
+    return {"meta": meta, "setup": setup, "modes": modes, "rates": rates, "bgp_flaps": flaps,
             "figures": [{"key": k, "label": lab, "unit": u, "lower_is_better": low}
                         for k, lab, u, low in FIGURES],
             "by_mode_rate": by, "ratios": ratios,

@@ -103,7 +103,7 @@ class NamespaceBackend:
     if the harness itself was killed."""
 
     def __init__(self, top_srcdir, build_dir, prefix, state_dir, nodes, pods_per_node,
-                 ingress, sites, services_yaml, health_interval="2s", log=print):
+                 ingress, sites, services_yaml, health_interval="2s", bfd_ms=None, log=print):
         self.top = top_srcdir
         self.testbed = os.path.join(top_srcdir, "deploy", "testbed", "testbed.sh")
         self.build = build_dir
@@ -119,6 +119,8 @@ class NamespaceBackend:
                         ANYSTEERCTL=self.anysteerctl,
                         TESTBED_DIR=state_dir, TESTBED_PREFIX=prefix,
                         TESTBED_HEALTH_INTERVAL=health_interval)
+        if bfd_ms:
+            self.env["TESTBED_BFD_MS"] = str(bfd_ms)
         self.is_up = False
         self.kind = "namespaces (deploy/testbed/testbed.sh) on one machine"
 
@@ -309,6 +311,18 @@ class NamespaceBackend:
         pid = pidfile(os.path.join(self.dir, "r", "bird.pid"))
         if pid:
             out.append(Proc("router", "bird", pid))
+        return out
+
+    def bgp_sessions(self):
+        """{session: (state, since)} of the router's BGP sessions (one per
+        node and ingress node): a changed `since` is a flap."""
+        r = subprocess.run(["birdc", "-s", os.path.join(self.dir, "r", "bird.ctl"),
+                            "show", "protocols"], capture_output=True, text=True, timeout=30)
+        out = {}
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) >= 5 and f[1] == "BGP":
+                out[f[0]] = (f[3], f[4])
         return out
 
     def ctl_json(self, i, *args):

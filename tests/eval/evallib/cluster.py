@@ -200,9 +200,12 @@ http {
 
 
 def haproxy_conf(layout, backend, d, vip, threads):
-    """HAProxy as haproxy-ingress configures it by default: round robin,
-    health checks every 2 s, keep-alive on both sides, server connection
-    reuse ("safe", HAProxy's default)."""
+    """HAProxy as haproxy-ingress configures it by default (its
+    createDefaults(): balance roundrobin, health checks every 2 s, 2
+    threads, forwardfor, timeouts connect 5s, http-request 5s, keep-alive
+    1m, queue 5s, client/server 50s), keep-alive on both sides and
+    HAProxy's own server connection reuse ("safe"). maxconn is raised from
+    haproxy-ingress's 2000 so that every client connection fits."""
     rules, backends = [], []
     for s in layout.services:
         rules.append("\tuse_backend %s if { hdr(host),field(1,:) -i %s }"
@@ -224,6 +227,7 @@ global
 defaults
 	mode http
 	option http-keep-alive
+	option forwardfor
 	option redispatch
 	retries 3
 	timeout connect 5s

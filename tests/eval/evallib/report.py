@@ -195,7 +195,9 @@ def write_report(out, summary):
       % (s["ingress_ttl"], s["proxy_workers"]))
     w("- anysteer: TTL %d s, %d addresses per answer, health probes every 2 s; "
       "load-weighted answers (load signal: this machine's CPU, the same for every node)."
-      % (s["ttl"], s["max_answers"]))
+      " BFD %s ms x 3 on every BGP session (deploy/bird's 75 ms lets a starved BIRD's "
+      "sessions flap on a saturated shared CPU)."
+      % (s["ttl"], s["max_answers"], s.get("bfd_ms") or 75))
     w("- Load: open loop, %s arrivals, %s req/s offered in all (split evenly over the "
       "sites), %d client identities per site (DNS cache: %s, connection reuse: %s, "
       "try next address: %s), round robin over the services; %g s warm-up + %g s measured "
@@ -238,6 +240,15 @@ def write_report(out, summary):
             "%s req/s%s" % (r, " (the highest tried: the limit is above)"
                             if r == v["highest_tested"] else ""))))
     w("")
+    flaps = summary.get("bgp_flaps") or []
+    if flaps:
+        w("**Routing flaps**: BGP sessions at the router went down or came back during "
+          "%d run(s) (BFD lost a starved BIRD; the routes moved): %s." % (
+              len(flaps), "; ".join("rep %s %s req/s %s: %s" % (a, b, c, ", ".join(d))
+                                   for a, b, c, d in flaps)))
+    else:
+        w("No BGP session at the router changed state during any run.")
+    w("")
     w("## Resources (median; min-max)")
     w("")
     w("CPU seconds per 1000 requests from /proc/PID/stat (utime+stime of every thread, "
@@ -263,9 +274,14 @@ def write_report(out, summary):
     w("")
     w("## DNS side (dns mode)")
     w("")
-    w("| req/s | client resolutions | resolver queries | resolver hit rate | queries "
-      "reaching anysteer (A+AAAA) | of them A | anysteer queries per resolver miss |")
-    w("|---|---|---|---|---|---|---|")
+    w("Medians over the repetitions. Client resolutions and new connections count the "
+      "measured part of the run; the resolver's and anysteer's counters span the whole run "
+      "(warm-up included). Clients resolve only when they open a connection (cached "
+      "answer for its TTL, keep-alive connections reused).")
+    w("")
+    w("| req/s | new connections | client resolutions | resolver queries | resolver hit rate "
+      "| queries reaching anysteer (A+AAAA) | of them A | anysteer queries per resolver miss |")
+    w("|---|---|---|---|---|---|---|---|")
     for r in rates:
         rs = [x for x in summary["runs"] if x["mode"] == "dns" and x["rate"] == r]
         if not rs:
@@ -273,8 +289,9 @@ def write_report(out, summary):
         med = lambda k: sorted(x["dns"][k] for x in rs if x["dns"][k] is not None)  # noqa: E731
         def mid(xs):
             return xs[len(xs) // 2] if xs else None
-        w("| %s | %s | %s | %s | %s | %s | %s |" % (
-            r, _f(mid(med("client_resolutions"))), _f(mid(med("resolver_queries")), 0),
+        w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r, _f(mid(sorted(x["connections"]["opened"] for x in rs))),
+            _f(mid(med("client_resolutions"))), _f(mid(med("resolver_queries")), 0),
             _f(mid(med("resolver_hit_rate")), 3), _f(mid(med("agent_queries"))),
             _f(mid(sorted(x["dns"]["agent_queries_by_qtype"]["A"] for x in rs))),
             _f(mid(med("agent_queries_per_resolver_miss")), 2)))

@@ -291,22 +291,29 @@ class Steady:
         return out
 
     def pod_counters(self):
-        urls = {self.pod_url(n, "/stats"): n for n in self.pods}
-        r = self.fetch("router", list(urls), timeout=5.0)
-        out = {}
-        for u, name in urls.items():
-            x = r[u]
-            if x.get("status") != 200:
-                raise RuntimeError("pod %s /stats: %s" % (name, x))
-            j = json.loads(x["body"])
-            out[name] = {"requests": j["requests"], "cpu_us": j["cpu_us"]}
+        """Every pod's /stats, read from the router; a pod that does not
+        answer (e.g. its node's route flapped) is asked again for 30 s."""
+        want = {self.pod_url(n, "/stats"): n for n in self.pods}
+        out, deadline, last = {}, time.monotonic() + 30, None
+        while want:
+            r = self.fetch("router", list(want), timeout=5.0)
+            for u, x in r.items():
+                if x.get("status") == 200:
+                    j = json.loads(x["body"])
+                    out[want.pop(u)] = {"requests": j["requests"], "cpu_us": j["cpu_us"]}
+                else:
+                    last = (want[u], x)
+            if want and time.monotonic() > deadline:
+                raise RuntimeError("pod %s /stats: %s" % last)
+            if want:
+                time.sleep(0.5)
         return out
 
     def snapshot(self, groups):
         procs = [p for ps in groups.values() for p in ps]
         return {"proc": self.be.stats(procs), "agents": self.agent_counters(),
                 "unbound": self.unbound_counters(), "pods": self.pod_counters(),
-                "t": time.monotonic()}
+                "bgp": self.be.bgp_sessions(), "t": time.monotonic()}
 
     def loadgen_argv(self, mode, rate, site, seed, outdir):
         o, L, be = self.o, self.layout, self.be
@@ -422,7 +429,8 @@ class Steady:
         self.meta["build_dir"] = build
         self.be = NamespaceBackend(self.top, build, self.prefix, self.state, o.nodes,
                                    o.pods_per_node, o.ingress, o.sites,
-                                   health_interval="2s", log=log, services_yaml=None)
+                                   health_interval="2s", bfd_ms=o.bfd_ms, log=log,
+                                   services_yaml=None)
         self.be.services_yaml = cluster.services_yaml(self.layout, self.be, o.ttl, o.max_answers)
         self.meta["backend"] = self.be.kind
         log("cluster: %d nodes x %d pods, %d services, %d ingress nodes, %d sites "
