@@ -36,3 +36,6 @@ tests_unit_test_eval_proto_LDADD = $(EVAL_TEST_LDADD) $(LDNS_LIBS)
 # (root for a private network namespace, else SKIP).
 TESTS += tests/integration/test_eval_loadgen.py
 EXTRA_DIST += tests/integration/test_eval_loadgen.py
+# The load generator's own cost and top rate (by hand, as root):
+#   sudo top_builddir=_build/plain tests/eval/src/selfbench.py
+EXTRA_DIST += tests/eval/src/selfbench.py
