@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -342,6 +343,32 @@ class LoadgenTest(unittest.TestCase):
         s = b.stats()
         self.assertEqual(s["pod"], "pod-b")
         self.assertGreater(s["requests"], 0)
+        # A malformed request: 400 with X-Pod, the connection closed, and
+        # counted.
+        with socket.create_connection((b.addr, 80), timeout=5) as c:
+            c.sendall(b"GET /\r\n\r\n")
+            reply = b""
+            while True:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        self.assertTrue(reply.startswith(b"HTTP/1.1 400 "), reply)
+        self.assertIn(b"X-Pod: pod-b\r\n", reply)
+        self.assertEqual(b.stats()["bad_requests"], s["bad_requests"] + 1)
+        # Pipelined requests are answered in order on one connection.
+        with socket.create_connection((b.addr, 80), timeout=5) as c:
+            c.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"HEAD /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /3 HTTP/1.1\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        self.assertEqual(reply.count(b"HTTP/1.1 200 OK\r\n"), 3)
+        self.assertEqual(reply.count(b"x" * 100), 2)   # HEAD has no body
 
 
 def outer():

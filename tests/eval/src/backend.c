@@ -73,7 +73,8 @@ struct srv {
 	bool ready;
 	bool stopping;
 	uint64_t requests;
-	uint64_t bad_requests;
+	uint64_t bad_requests;	/* malformed: answered 400 and closed */
+	uint64_t accept_errors;	/* accept failed or no memory */
 	char rbuf[READ_BUF];
 };
 
@@ -83,7 +84,7 @@ static void usage(FILE *f)
 		"usage: as-backend --listen ADDR:PORT [--listen ...] --pod NAME\n"
 		"                  [--service-us N] [--size BYTES] [--pidfile F]\n"
 		"  GET /healthz: 200 while ready, 503 after SIGUSR1 (SIGUSR2: ready)\n"
-		"  GET /stats:   {\"pod\",\"requests\",\"cpu_us\"}\n"
+		"  GET /stats:   {\"pod\",\"requests\",\"cpu_us\",\"bad_requests\",\"accept_errors\"}\n"
 		"  other GET:    N us of CPU work, then a BYTES-byte body (64)\n");
 }
 
@@ -243,7 +244,7 @@ static void handle_request(struct conn *c)
 	struct eval_http_req *q = &c->req;
 	bool head = strcmp(q->method, "HEAD") == 0;
 	bool keep = q->keep_alive && !s->stopping;
-	char body[160];
+	char body[320];
 
 	if (!head && strcmp(q->method, "GET") != 0) {
 		respond_text(c, 405, "Method Not Allowed", "method not allowed\n",
@@ -260,9 +261,12 @@ static void handle_request(struct conn *c)
 	}
 	if (strcmp(q->path, "/stats") == 0) {
 		snprintf(body, sizeof(body),
-			 "{\"pod\":\"%s\",\"requests\":%llu,\"cpu_us\":%llu}",
+			 "{\"pod\":\"%s\",\"requests\":%llu,\"cpu_us\":%llu,"
+			 "\"bad_requests\":%llu,\"accept_errors\":%llu}",
 			 s->pod, (unsigned long long)s->requests,
-			 (unsigned long long)cpu_us());
+			 (unsigned long long)cpu_us(),
+			 (unsigned long long)s->bad_requests,
+			 (unsigned long long)s->accept_errors);
 		respond_text(c, 200, "OK", body, keep, head);
 		return;
 	}
@@ -323,11 +327,15 @@ static void on_connection(uv_stream_t *l, int status)
 	struct srv *s = l->data;
 	struct conn *c;
 
-	if (status < 0)
+	if (status < 0) {
+		s->accept_errors++;
 		return;
+	}
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		s->accept_errors++;
 		return;
+	}
 	c->srv = s;
 	eval_http_req_init(&c->req);
 	uv_tcp_init(s->loop, &c->tcp);
@@ -337,6 +345,7 @@ static void on_connection(uv_stream_t *l, int status)
 		s->conns->prev = c;
 	s->conns = c;
 	if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
+		s->accept_errors++;
 		conn_close(c);
 		return;
 	}
