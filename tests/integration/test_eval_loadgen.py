@@ -218,6 +218,33 @@ class LoadgenTest(unittest.TestCase):
                          j["scheduled"])
         self.assertEqual(sum(int(r["ok"]) for r in rows), j["ok"])
 
+    def test_0_usage(self):
+        """Usage errors exit 2 and write nothing; a public resolver is
+        refused."""
+        out = os.path.join(self.tmp, "usage.json")
+        for args in ([], ["--name", "x", "--rate", "1", "--duration", "1",
+                          "--out", out],
+                     ["--resolver", "[2001:4860::8888]:53", "--name", "x",
+                      "--rate", "1", "--duration", "1", "--out", out],
+                     ["--resolver", "::1", "--name", "x", "--rate", "0",
+                      "--duration", "1", "--out", out],
+                     ["--resolver", "::1", "--name", "a..b", "--rate", "1",
+                      "--duration", "1", "--out", out],
+                     ["--resolver", "::1", "--name", "x", "--rate", "1",
+                      "--duration", "1", "--warmup", "1", "--out", out],
+                     ["--resolver", "::1", "--name", "x", "--rate", "1",
+                      "--duration", "1", "--reuse", "maybe", "--out", out]):
+            r = subprocess.run([LOADGEN] + args, capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("usage", r.stderr)
+            self.assertFalse(os.path.exists(out))
+        for prog in (LOADGEN, BACKEND):
+            r = subprocess.run([prog, "--help"], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(r.returncode, 0)
+            self.assertIn("usage", r.stdout)
+
     def test_1_contract_and_weights(self):
         """Glibc-like clients without reuse: one resolution and one
         connection per request; the pod split follows the weights."""

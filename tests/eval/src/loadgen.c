@@ -65,7 +65,10 @@
 #include "tests/eval/src/eval.h"
 
 #define MAX_NAMES 64
-#define TICK_MS 2
+/* Timeouts and the end of the run are checked on a 10 ms tick: precise
+ * enough for timeouts of a second or more, and cheap beside the requests
+ * (a wake-up costs tens of microseconds on the evaluation VM). */
+#define TICK_MS 10
 #define READ_BUF 65536
 
 #define container_of(p, type, member) \
@@ -1195,7 +1198,7 @@ static void teardown(struct lg *lg)
 		uv_run(lg->loop, UV_RUN_DEFAULT);
 		uv_loop_close(lg->loop);
 	}
-	if (lg->tfd > 0)
+	if (lg->tfd >= 0)
 		close(lg->tfd);
 	for (unsigned i = 0; i < MAX_NAMES; i++) {
 		free(lg->names[i].get[0]);
@@ -1230,6 +1233,8 @@ int main(int argc, char **argv)
 	if (rc) {
 		if (lg->loop)	/* close whatever setup opened */
 			uv_walk(lg->loop, close_walk, NULL);
+		if (rc == 2)
+			usage(stderr);
 		teardown(lg);
 		return rc;
 	}

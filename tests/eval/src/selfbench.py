@@ -5,6 +5,7 @@ with anysteerd as the DNS, in a private network namespace.
 
     sudo top_builddir=_build/plain tests/eval/src/selfbench.py \
         [--rates 1000,2000,4000] [--duration 10] [--modes ttl-reuse,none-noreuse]
+        [--target as-backend|nginx]
 
 Modes: ttl-reuse (browser-like: TTL cache, keep-alive), none-noreuse
 (glibc-like: a query and a connection per request). Prints one line per
@@ -15,6 +16,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,32 +57,77 @@ services:
 """ % (d.port, d.ctl, d.metrics_port, POD)
 
 
-def backend_stats():
-    c = http.client.HTTPConnection(POD, 80, timeout=5)
-    try:
-        c.request("GET", "/stats")
-        return json.loads(c.getresponse().read())
-    finally:
-        c.close()
+NGINX_CONF = """worker_processes 1;
+daemon off;
+master_process off;
+pid %(d)s/nginx.pid;
+error_log %(d)s/nginx.err;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path %(d)s/t1; proxy_temp_path %(d)s/t2;
+    fastcgi_temp_path %(d)s/t3; uwsgi_temp_path %(d)s/t4; scgi_temp_path %(d)s/t5;
+    keepalive_requests 1000000;
+    keepalive_timeout 600s;
+    server {
+        listen [%(pod)s]:80;
+        location / { root %(d)s/www; add_header X-Pod nginx; }
+    }
+}
+"""
+
+
+def start_target(kind, tmp):
+    """The server under the load generator; returns its Popen."""
+    if kind == "nginx":
+        os.makedirs(os.path.join(tmp, "www"))
+        with open(os.path.join(tmp, "www", "index.html"), "w") as f:
+            f.write("x" * 64)
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF % {"d": tmp, "pod": POD})
+        return subprocess.Popen(["nginx", "-c", conf])
+    pidfile = os.path.join(tmp, "backend.pid")
+    p = subprocess.Popen([BACKEND, "--listen", "[%s]:80" % POD,
+                          "--pod", "p", "--pidfile", pidfile])
+    return p
+
+
+def wait_serving():
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection(POD, 80, timeout=1)
+            c.request("GET", "/")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("target not serving")
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def inner(args):
     tmp = tempfile.mkdtemp(prefix="anysteer-selfbench-")
-    pidfile = os.path.join(tmp, "backend.pid")
-    backend = subprocess.Popen([BACKEND, "--listen", "[%s]:80" % POD,
-                                "--pod", "p", "--pidfile", pidfile])
+    backend = start_target(args.target, tmp)
     daemon = Daemon(config)
     daemon.start()
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(pidfile) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_serving()
+        print("target: %s" % args.target)
         print("mode          rate  achieved  ok/sched  errors  cpu_us/req  "
-              "lag_p99_us  total_p50_us  total_p99_us  backend_cpu_us/req")
+              "lag_p99_us  total_p50_us  total_p99_us  target_cpu_us/req")
         for mode in args.modes.split(","):
             for rate in [int(r) for r in args.rates.split(",")]:
                 out = os.path.join(tmp, "r.json")
-                b0 = backend_stats()
+                c0 = cpu_s(backend.pid)
                 wrap = os.environ.get("SELFBENCH_WRAP", "").split()
                 subprocess.run(wrap + [LOADGEN, "--resolver", "[::1]:%d" % daemon.port,
                                 "--name", "web.svc.test", "--rate", str(rate),
@@ -90,10 +137,9 @@ def inner(args):
                                + MODES[mode], check=True, timeout=600)
                 with open(out) as f:
                     j = json.load(f)
-                b1 = backend_stats()
                 lg = j["loadgen"]
-                bcpu = (b1["cpu_us"] - b0["cpu_us"]) / max(
-                    1, b1["requests"] - b0["requests"])
+                bcpu = (cpu_s(backend.pid) - c0) * 1e6 / max(
+                    1, lg["requests_sent_all"])
                 print("%-12s %6d %9.0f  %8.3f  %6d  %10.1f  %10d  %12d  %12d"
                       "  %18.1f"
                       % (mode, rate, j["achieved_rps"],
@@ -112,6 +158,7 @@ def inner(args):
         backend.wait(10)
         daemon.stop()
         daemon.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def outer():
@@ -142,6 +189,8 @@ if __name__ == "__main__":
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--modes", default="ttl-reuse,none-noreuse")
+    ap.add_argument("--target", choices=["as-backend", "nginx"],
+                    default="as-backend")
     a = ap.parse_args()
     if os.environ.get(NS_ENV):
         inner(a)
