@@ -55,6 +55,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,6 +225,8 @@ struct lg {
 	struct name names[MAX_NAMES];
 	uint64_t inflight, inflight_max, sent_all;
 	uint64_t dns_dropped, dns_send_errors, refused_dest, unfinished;
+	long long dns_socket_drops;
+	int dns_rcvbuf;		/* bytes, as the kernel reports it */
 	bool sched_done, finished, interrupted;
 	char rbuf[READ_BUF];
 };
@@ -241,6 +244,7 @@ static uint64_t now_ns(struct lg *lg)
 }
 
 static void finish(struct lg *lg);
+static long long udp_socket_drops(struct lg *lg);
 
 /* ---- requests ----------------------------------------------------------- */
 
@@ -821,6 +825,7 @@ static void finish(struct lg *lg)
 		return;
 	lg->finished = true;
 	lg->unfinished = lg->inflight;
+	lg->dns_socket_drops = udp_socket_drops(lg);
 	while ((n = dl_expired(&lg->dnsl, UINT64_MAX))) {
 		struct dnsq *q = container_of(n, struct dnsq, dl);
 		struct req *w, *next;
@@ -868,13 +873,41 @@ static json_t *config_json(const struct cfg *c)
 		"warmup", c->warmup_s, "out", c->out, "series", c->series);
 }
 
+/* Datagrams the kernel dropped on our DNS socket (receive buffer full),
+ * from the "drops" column of /proc/net/udp[6]; -1 if unknown. */
+static long long udp_socket_drops(struct lg *lg)
+{
+	uv_os_fd_t fd;
+	struct stat st;
+	char line[512];
+	long long drops = -1;
+
+	if (uv_fileno((uv_handle_t *)&lg->udp, &fd) || fstat(fd, &st))
+		return -1;
+	FILE *f = fopen(lg->cfg.resolver_sa.ss_family == AF_INET6
+				? "/proc/self/net/udp6" : "/proc/self/net/udp", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long inode, d;
+		/* sl local rem st tx:rx tr:when retr uid timeout inode ref ptr drops */
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %*s %*s %llu",
+			   &inode, &d) == 2 && inode == (unsigned long long)st.st_ino) {
+			drops = (long long)d;
+			break;
+		}
+	}
+	fclose(f);
+	return drops;
+}
+
 static json_t *loadgen_json(struct lg *lg, double wall_s)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	double user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
 	double sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	return json_pack("{s:f,s:f,s:f,s:f,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:b}",
+	return json_pack("{s:f,s:f,s:f,s:f,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
 		"wall_s", wall_s, "cpu_user_s", user, "cpu_sys_s", sys,
 		"cpu_us_per_request",
 		lg->sent_all ? (user + sys) * 1e6 / (double)lg->sent_all : 0.0,
@@ -884,6 +917,8 @@ static json_t *loadgen_json(struct lg *lg, double wall_s)
 		"unfinished", (json_int_t)lg->unfinished,
 		"dns_dropped", (json_int_t)lg->dns_dropped,
 		"dns_send_errors", (json_int_t)lg->dns_send_errors,
+		"dns_socket_drops", (json_int_t)lg->dns_socket_drops,
+		"dns_rcvbuf", (json_int_t)lg->dns_rcvbuf,
 		"refused_destinations", (json_int_t)lg->refused_dest,
 		"interrupted", lg->interrupted);
 }
@@ -1174,8 +1209,19 @@ static int setup(struct lg *lg)
 		return 1;
 	}
 	lg->udp.data = lg;
-	int rcvbuf = 4 << 20;
-	uv_recv_buffer_size((uv_handle_t *)&lg->udp, &rcvbuf);
+	/* Answers that arrive while the loop is busy wait in the socket;
+	 * a drop there would show up as a DNS timeout that the resolver did
+	 * not cause. As root, pass net.core.rmem_max (SO_RCVBUFFORCE); the
+	 * drops that remain are reported (dns_socket_drops). */
+	uv_os_fd_t fd;
+	int rcvbuf = 8 << 20;
+	socklen_t sl = sizeof(rcvbuf);
+	if (uv_fileno((uv_handle_t *)&lg->udp, &fd) == 0) {
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &sl) == 0)
+			lg->dns_rcvbuf = rcvbuf;
+	}
 	uv_poll_init(lg->loop, &lg->tpoll, lg->tfd);
 	lg->tpoll.data = lg;
 	uv_timer_init(lg->loop, &lg->tick);
