@@ -256,6 +256,8 @@ static const struct resp_case resp_cases[] = {
 	  false, EVAL_HTTP_DONE, false, 200, "", true, 1, 0 },
 	{ "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nX-Pod: d\r\nContent-Length: 3\r\n\r\nbad",
 	  false, EVAL_HTTP_DONE, false, 503, "d", true, 3, 0 },
+	{ "HTTP/1.1 200 OK\r\nX-Pod: \"a\\\xff\x01" "b\r\nContent-Length: 0\r\n\r\n",
+	  false, EVAL_HTTP_DONE, false, 200, "?a???b", true, 0, 0 },
 	{ "HTTP/1.1 204 No Content\r\nX-Pod: e\r\n\r\n",
 	  false, EVAL_HTTP_DONE, false, 204, "e", true, 0, 0 },
 	{ "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",

@@ -185,7 +185,12 @@ static bool resp_header(struct eval_http_resp *p)
 		size_t l = strlen(value);
 		if (l >= EVAL_POD_MAX)
 			l = EVAL_POD_MAX - 1;
-		memcpy(p->pod, value, l);
+		/* Printable ASCII only: the name becomes a JSON key. */
+		for (size_t i = 0; i < l; i++) {
+			unsigned char ch = (unsigned char)value[i];
+			p->pod[i] = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\'
+					    ? (char)ch : '?';
+		}
 		p->pod[l] = 0;
 	}
 	return true;
