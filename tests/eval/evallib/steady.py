@@ -198,25 +198,41 @@ class Steady:
         # anysteer sees every pod healthy (its TCP health probes).
         total = len(L.pods)
 
+        # Every agent (any of them may answer the anycast address) knows
+        # every pod, healthy.
         def agents_ok():
-            for i in (1, self.o.nodes):
+            for i in range(1, self.o.nodes + 1):
                 svcs = be.ctl_json(i, "services")["services"]
                 healthy = sum(1 for s in svcs for e in s["endpoints"] if e["healthy"])
                 if healthy != total:
                     return False
             return True
-        cluster.wait_for(agents_ok, 60, "anysteer to see every pod healthy", step=0.5)
+        cluster.wait_for(agents_ok, 120, "anysteer to see every pod healthy", step=0.5)
         # Each site resolves every service name (through Unbound) to pods.
+        # A query that timed out while the cluster came up makes Unbound
+        # back off from the server (and cache the failure): start afresh.
         pod_addrs = {be.pod_addr(i, j) for _, i, j, _ in L.pods}
         for s in range(1, self.o.sites + 1):
+            self.unbound_flush(s)
             for svc in L.services:
+                seen = []
+
                 def resolves():
                     r = be.run(("site", s), ["kdig", "@" + be.site_addr(s), "+short",
                                              "+time=2", "+retry=0", L.dns_name(svc), "AAAA"],
                                check=False)
                     got = set(r.stdout.split())
-                    return got and got <= pod_addrs
-                cluster.wait_for(resolves, 30, "site%d to resolve %s" % (s, L.dns_name(svc)), 0.5)
+                    seen.append(r.stdout.strip() or r.stderr.strip())
+                    if got and got <= pod_addrs:
+                        return True
+                    if len(seen) % 5 == 0:
+                        self.unbound_flush(s)
+                    return False
+                try:
+                    cluster.wait_for(resolves, 60, "site%d to resolve %s" % (s, L.dns_name(svc)),
+                                     0.5)
+                except RuntimeError as e:
+                    raise RuntimeError("%s (last answers: %s)" % (e, seen[-3:]))
                 r = be.run(("site", s), ["kdig", "@" + be.site_addr(s), "+short",
                                          L.ingress_name(svc), "AAAA"], check=False)
                 if r.stdout.split() != [be.vip]:
@@ -267,6 +283,14 @@ class Steady:
             for k in ("SERVFAIL", "NXDOMAIN"):
                 q[k] += st.get("by_rcode", {}).get(k, 0)
         return q
+
+    def unbound_flush(self, s):
+        """Forgets what site s's Unbound learnt about the servers and names."""
+        _, conf = self.unbound[s]
+        for args in (["flush_infra", "all"], ["flush_zone", cluster.SERVICE_ZONE],
+                     ["flush_zone", cluster.INGRESS_ZONE], ["flush_requestlist"]):
+            self.be.run(("site", s), ["unbound-control", "-c", conf] + args, check=False,
+                        timeout=30)
 
     def unbound_counters(self):
         out = {}
