@@ -19,6 +19,9 @@ def plots(out, summary):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    # Text as text (small SVGs), and no date or random ids in the files.
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    matplotlib.rcParams["svg.hashsalt"] = "anysteer-eval"
     d = os.path.join(out, "plots")
     os.makedirs(d, exist_ok=True)
     modes, rates = summary["modes"], summary["rates"]
@@ -26,8 +29,8 @@ def plots(out, summary):
 
     def save(fig, name):
         fig.tight_layout()
-        for ext in ("png", "svg"):
-            fig.savefig(os.path.join(d, "%s.%s" % (name, ext)), dpi=80)
+        fig.savefig(os.path.join(d, name + ".png"), dpi=80, metadata={"Software": None})
+        fig.savefig(os.path.join(d, name + ".svg"), metadata={"Date": None})
         plt.close(fig)
         made.append(name)
 
@@ -102,7 +105,7 @@ def plots(out, summary):
     runs = [x for x in summary["runs"] if x["rate"] == r]
     if runs:
         pp = runs[0]["per_pod"]
-        pods = sorted(pp, key=lambda p: (pp[p]["service"], p))
+        pods = sorted(pp, key=lambda p: (pp[p]["service"], pp[p]["node"], p))
         nsvc = {}
         for p in pods:
             nsvc[pp[p]["service"]] = nsvc.get(pp[p]["service"], 0) + 1
@@ -138,6 +141,8 @@ def _f(v, nd=2):
         return "{:,}".format(v)
     if abs(v) >= 100:
         return "{:,.0f}".format(v)
+    if v != 0 and abs(v) < 0.1 and nd <= 2:
+        return "%.2g" % v     # a ratio of 0.0016 must not read 0.00
     return ("%%.%df" % nd) % v
 
 
@@ -307,7 +312,8 @@ def write_report(out, summary):
     if rs:
         w("| pod | service | intended | first by anysteer | first to clients | served |")
         w("|---|---|---|---|---|---|")
-        pods = sorted(rs[0]["per_pod"], key=lambda p: (rs[0]["per_pod"][p]["service"], p))
+        pods = sorted(rs[0]["per_pod"], key=lambda p: (rs[0]["per_pod"][p]["service"],
+                                                         rs[0]["per_pod"][p]["node"], p))
         for p in pods:
             def avg(k):
                 xs = [x["per_pod"][p][k] for x in rs if x["per_pod"][p][k] is not None]
