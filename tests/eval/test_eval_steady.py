@@ -32,7 +32,19 @@ RUN = os.path.join(HERE, "run")
 MODES = ["dns", "nginx", "haproxy"]
 
 
+def in_distcheck():
+    """`make distcheck` makes the unpacked source tree read-only (mode
+    bits; root ignores them, so os.access cannot tell)."""
+    src = os.environ.get("top_srcdir") or os.path.join(HERE, "..", "..")
+    return os.stat(src).st_mode & 0o222 == 0
+
+
 def require_eval():
+    if in_distcheck():
+        # CI time: the same run already passed in the sanitized make check;
+        # distcheck shows the tarball builds and its other tests pass.
+        raise unittest.SkipTest("distcheck (read-only source tree): run steady --quick "
+                                "runs once, in the sanitized make check")
     require_root_bird()
     missing = [t for t in ("unbound", "unbound-control", "nsd", "nginx", "haproxy", "kdig")
                if shutil.which(t) is None and not os.path.exists("/usr/sbin/" + t)]
