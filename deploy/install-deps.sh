@@ -1,15 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages anysteer needs to build, test and benchmark.
 # Idempotent, non-interactive; run as root (or through sudo) on Debian 12 /
-# Raspberry Pi OS. Services shipped by these packages (BIRD, NSD, Knot) are
-# not started: the tests start their own instances.
+# Raspberry Pi OS. Services shipped by these packages (BIRD, NSD, Knot,
+# Unbound, nginx, HAProxy) are not started: the tests start their own
+# instances.
 set -eu
 
 PKGS="build-essential autoconf automake libtool pkg-config clang
 libuv1-dev liburing-dev libsodium-dev libmsgpack-dev libldns-dev libcmocka-dev
 libcyaml-dev libmicrohttpd-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
 bird2 knot-dnsutils bind9-dnsutils dnsperf nsd knot
-iproute2 nftables procps valgrind python3 python3-yaml"
+iproute2 nftables procps valgrind python3 python3-yaml
+unbound nginx haproxy python3-matplotlib"
 
 # Run as root directly, or through sudo (keeping DEBIAN_FRONTEND).
 as_root() {

@@ -35,11 +35,29 @@ TESTS += tests/integration/test_anycast.py tests/integration/test_anycast_testbe
 EXTRA_DIST += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py \
 	deploy/testbed/testbed.sh deploy/testbed/querier.py tests/bench/failover-bench.sh tests/bench/failover-bench.py
 
+# Evaluation harness (issue 12): its pure parts (no root), then
+# `tests/eval/run steady --quick` on the emulated cluster (root, BIRD,
+# Unbound, NSD, nginx, HAProxy and tests/eval/as-*, else SKIP (77)).
+TESTS += tests/eval/test_eval_lib.py tests/eval/test_eval_steady.py
+EXTRA_DIST += tests/eval/run tests/eval/test_eval_lib.py tests/eval/test_eval_steady.py \
+	tests/eval/evallib/__init__.py tests/eval/evallib/analysis.py \
+	tests/eval/evallib/backend.py tests/eval/evallib/cluster.py \
+	tests/eval/evallib/dnscap.py tests/eval/evallib/fetch.py tests/eval/evallib/hist.py \
+	tests/eval/evallib/report.py tests/eval/evallib/steady.py
+# The steady run keeps both cores busy for ~3 minutes: under `make -j
+# check` it starts only after the tests with real daemons and timing
+# bounds (the anycast failover test's 50 ms) have finished.
+tests/eval/test_eval_steady.log: tests/integration/test_daemon_dns.log \
+	tests/integration/test_cluster.log tests/integration/test_k8s_daemon.log \
+	tests/integration/test_anycast.log tests/integration/test_anycast_testbed.log \
+	tests/integration/routing-failover.log tests/integration/test_eval_loadgen.log \
+	tests/eval/test_eval_lib.log
+
 # Script tests have no objects, so in a VPATH build (distcheck) nothing
 # else creates their folders for the .log and .trs files.
 check_DATA = tests/.script-dirs
 tests/.script-dirs:
-	$(MKDIR_P) tests/integration tests/k8s && touch $@
+	$(MKDIR_P) tests/integration tests/k8s tests/eval && touch $@
 DISTCLEANFILES = tests/.script-dirs
 
 # Test logs of a build directory never belong in a release tarball.

@@ -1,0 +1,1 @@
+"""The evaluation harness of anysteer (tests/eval/run); see docs/evaluation.md."""

@@ -1,0 +1,405 @@
+"""Plots (PNG and SVG, matplotlib) and report.md of a steady run."""
+import os
+
+PLOTS = ("latency", "ttfb", "cpu", "memory", "pods")
+COLORS = {"dns": "#1b7837", "nginx": "#2166ac", "haproxy": "#b2182b"}
+
+
+def _ms(us):
+    return None if us is None else us / 1000.0
+
+
+def _fig_get(summary, mode, rate, key, stat="median"):
+    f = summary["by_mode_rate"].get(mode, {}).get(str(rate))
+    return None if f is None else f[key][stat]
+
+
+def plots(out, summary):
+    """Writes OUT/plots/*.png and *.svg; returns the base names."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    # Text as text (small SVGs), and no date or random ids in the files.
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    matplotlib.rcParams["svg.hashsalt"] = "anysteer-eval"
+    d = os.path.join(out, "plots")
+    os.makedirs(d, exist_ok=True)
+    modes, rates = summary["modes"], summary["rates"]
+    made = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(os.path.join(d, name + ".png"), dpi=80, metadata={"Software": None})
+        fig.savefig(os.path.join(d, name + ".svg"), metadata={"Date": None})
+        plt.close(fig)
+        made.append(name)
+
+    # Latency against offered rate, per mode: p50, p99, p99.9 with the
+    # spread over repetitions as error bars.
+    for name, prefix, title in (("latency", "lat_total", "total latency"),
+                                ("ttfb", "lat_ttfb", "time to first byte")):
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        for m in modes:
+            for q, style in (("p50", "-"), ("p99", "--"), ("p999", ":")):
+                k = "%s_%s_us" % (prefix, q)
+                xs, ys, lo, hi = [], [], [], []
+                for r in rates:
+                    v = _fig_get(summary, m, r, k)
+                    if v is None:
+                        continue
+                    xs.append(r)
+                    ys.append(v / 1000.0)
+                    lo.append(v / 1000.0 - _fig_get(summary, m, r, k, "min") / 1000.0)
+                    hi.append(_fig_get(summary, m, r, k, "max") / 1000.0 - v / 1000.0)
+                if xs:
+                    ax.errorbar(xs, ys, yerr=[lo, hi], fmt=style, marker="o", ms=3,
+                                color=COLORS.get(m), capsize=2,
+                                label="%s %s" % (m, q.replace("p999", "p99.9")))
+        ax.set_xlabel("offered load (requests/s, all sites)")
+        ax.set_ylabel("ms (log)")
+        ax.set_yscale("log")
+        ax.set_title("%s: median of repetitions, bars = min..max" % title, fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, ncol=3)
+        save(fig, name)
+
+    # CPU seconds per 1000 requests: steering path and whole cluster.
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.6), sharey=False)
+    width = 0.8 / max(1, len(modes))
+    for ax, key, title in ((axes[0], "cpu_steering_per_1k", "steering path"),
+                           (axes[1], "cpu_cluster_per_1k", "cluster (steering + pods + node BIRD)")):
+        for n, m in enumerate(modes):
+            xs = [i + n * width for i in range(len(rates))]
+            ys = [_fig_get(summary, m, r, key) or 0 for r in rates]
+            lo = [y - (_fig_get(summary, m, r, key, "min") or 0) for y, r in zip(ys, rates)]
+            hi = [(_fig_get(summary, m, r, key, "max") or 0) - y for y, r in zip(ys, rates)]
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=COLORS.get(m), label=m)
+        ax.set_xticks([i + width * (len(modes) - 1) / 2 for i in range(len(rates))])
+        ax.set_xticklabels([str(r) for r in rates])
+        ax.set_xlabel("offered load (req/s)")
+        ax.set_ylabel("CPU s per 1000 requests")
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    save(fig, "cpu")
+
+    # Peak RSS of the steering path and the cluster at the highest rate.
+    r = rates[-1] if rates else None
+    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+    for n, m in enumerate(modes):
+        s = _fig_get(summary, m, r, "rss_steering_peak_mb") or 0
+        c = _fig_get(summary, m, r, "rss_cluster_peak_mb") or 0
+        ax.bar([n - 0.2], [s], 0.4, color=COLORS.get(m), label="%s steering" % m)
+        ax.bar([n + 0.2], [c], 0.4, color=COLORS.get(m), alpha=0.45, label="%s cluster" % m)
+    ax.set_xticks(range(len(modes)))
+    ax.set_xticklabels(modes)
+    ax.set_ylabel("MB (sum of per-process VmHWM)")
+    ax.set_title("peak RSS at %s req/s (dark: steering path, light: cluster)" % r, fontsize=9)
+    ax.grid(True, axis="y", alpha=0.3)
+    save(fig, "memory")
+
+    # Requests per pod relative to its fair share within its service (1 =
+    # fair) at the middle rate, per mode; for dns also how often anysteer
+    # put the pod first, on the same scale.
+    r = rates[len(rates) // 2] if rates else None
+    runs = [x for x in summary["runs"] if x["rate"] == r]
+    if runs:
+        pp = runs[0]["per_pod"]
+        pods = sorted(pp, key=lambda p: (pp[p]["service"], pp[p]["node"], p))
+        nsvc = {}
+        for p in pods:
+            nsvc[pp[p]["service"]] = nsvc.get(pp[p]["service"], 0) + 1
+        fig, ax = plt.subplots(figsize=(min(14.0, max(6.4, 0.14 * len(pods) + 2)), 3.8))
+        xs = list(range(len(pods)))
+        for n, m in enumerate(modes):
+            rs = [x for x in runs if x["mode"] == m]
+            ys = [sum((x["per_pod"][p]["share_served"] or 0) for x in rs) / len(rs)
+                  * nsvc[pp[p]["service"]] for p in pods]
+            ax.plot(xs, ys, "o", ms=4, color=COLORS.get(m), label="%s: served" % m)
+        rs = [x for x in runs if x["mode"] == "dns"]
+        if rs:
+            ys = [sum((x["per_pod"][p]["share_first_by_anysteer"] or 0) for x in rs) / len(rs)
+                  * nsvc[pp[p]["service"]] for p in pods]
+            ax.plot(xs, ys, "k_", ms=7, mew=1.5, label="dns: first in anysteer's answers")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_xticks(xs)
+        ax.set_xticklabels(["%s %s" % (p, pp[p]["service"]) for p in pods], fontsize=5,
+                           rotation=90)
+        ax.set_ylabel("share / fair share in its service")
+        ax.set_title("requests per pod at %s req/s (mean of repetitions; 1 = fair)" % r,
+                     fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=7)
+        save(fig, "pods")
+    return made
+
+
+def _f(v, nd=2):
+    if v is None:
+        return "-"
+    if isinstance(v, int):
+        return "{:,}".format(v)
+    if abs(v) >= 100:
+        return "{:,.0f}".format(v)
+    if v != 0 and abs(v) < 0.1 and nd <= 2:
+        return "%.2g" % v     # a ratio of 0.0016 must not read 0.00
+    return ("%%.%df" % nd) % v
+
+
+def _spread(s, scale=1.0, nd=2):
+    if s is None or s["median"] is None:
+        return "-"
+    return "%s (%s-%s)" % (_f(s["median"] * scale, nd), _f(s["min"] * scale, nd),
+                           _f(s["max"] * scale, nd))
+
+
+def headline(summary):
+    out = []
+    for pair, per in summary["ratios"].items():
+        for r, fig in per.items():
+            out.append("%s at %s req/s: p99 %s, steering CPU/req %s, cluster CPU/req %s" % (
+                pair, r, _spread(fig["lat_total_p99_us"]), _spread(fig["cpu_steering_per_1k"]),
+                _spread(fig["cpu_cluster_per_1k"])))
+    for m, v in summary["max_sustainable_rate"].items():
+        out.append("max sustainable rate %s (p99 <= %g ms): %s" % (
+            m, v["p99_bound_ms"], v["rate"] if v["rate"] is not None else "below the lowest rate"))
+    return out
+
+
+def write_report(out, summary):
+    s, m = summary["setup"], summary["meta"]
+    modes, rates = summary["modes"], summary["rates"]
+    L = []
+    w = L.append
+    w("# anysteer evaluation: steady state, DNS steering vs L7 ingress")
+    w("")
+    if m.get("incomplete"):
+        w("**Incomplete run**: interrupted or failed; only the runs listed below were measured.")
+        w("")
+    w("Generated by `tests/eval/run steady` on %s (%s). Everything ran on **one %s-core "
+      "machine**: every namespace (nodes, pods, ingress nodes, resolver, load generator) "
+      "shares the same CPUs, so absolute numbers are this machine's and only the ratios "
+      "measured in the same run mean something." % (m.get("started"), m.get("host"), m.get("cpus")))
+    w("")
+    w("## Set-up")
+    w("")
+    w("- Cluster (%s): %d nodes, each with anysteerd + BIRD and %d pods (%d pods), "
+      "%d services (%s), pods spread over the nodes; %d ingress nodes sharing the VIP "
+      "fd00:80::80 (BIRD, ECMP at the router, L4 hash); %d client site(s), each with "
+      "Unbound and as-loadgen." % (m.get("backend"), s["nodes"], s["pods_per_node"], s["pods"],
+                                   len(s["services"]), ", ".join(s["services"]),
+                                   s["ingress_nodes"], s["sites"]))
+    w("- Pods: as-backend, %d us of CPU work per request, %d-byte bodies, one thread."
+      % (s["service_us"], s["size"]))
+    w("- Modes: `dns` = clients resolve svcN.svc.example through the site's Unbound "
+      "(stub zone to the anycast address of anysteer) and connect to the pod; `nginx` / "
+      "`haproxy` = clients resolve svcN.ingress.example (AAAA = the VIP, TTL %d s, served "
+      "by NSD on the router) through the same Unbound and connect to the proxy, which "
+      "forwards to the pods. Proxies: %d workers/threads per ingress node (the machine's "
+      "cores), keep-alive to clients and pods; configs in `configs/`."
+      % (s["ingress_ttl"], s["proxy_workers"]))
+    w("- anysteer: TTL %d s, %d addresses per answer, health probes every 2 s; "
+      "load-weighted answers (load signal: this machine's CPU, the same for every node)."
+      " BFD %s ms x 3 on every BGP session (deploy/bird's 75 ms lets a starved BIRD's "
+      "sessions flap on a saturated shared CPU)."
+      % (s["ttl"], s["max_answers"], s.get("bfd_ms") or 75))
+    w("- Load: open loop, %s arrivals, %s req/s offered in all (split evenly over the "
+      "sites), %d client identities per site (DNS cache: %s, connection reuse: %s, "
+      "try next address: %s), round robin over the services; %g s warm-up + %g s measured "
+      "per run; %d repetitions; for each repetition and rate the modes run back to back, "
+      "the order rotated each time; timeout %d ms."
+      % (s["arrival"], ", ".join(str(r) for r in rates), s["clients_per_site"],
+         s["client_cache"], s["reuse"], s["try_next"], s["warmup_s"], s["duration_s"],
+         s["reps"], s["timeout_ms"]))
+    w("- Machine load: load average %s before, %s after; set-up %s s, whole run %s s."
+      % (m.get("loadavg_before"), m.get("loadavg_after"), m.get("setup_s"), m.get("total_s")))
+    w("- Tools: %s." % "; ".join("%s" % v for v in m.get("tools", {}).values()))
+    w("")
+    w("## Latency, rate, errors (median over repetitions; min-max in parentheses)")
+    w("")
+    w("| mode | offered req/s | achieved req/s | errors | p50 ms | p99 ms | p99.9 ms | "
+      "TTFB p50 ms | TTFB p99 ms | TTFB p99.9 ms |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rates:
+        for mo in modes:
+            f = summary["by_mode_rate"][mo].get(str(r))
+            if not f:
+                continue
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                mo, r, _f(f["achieved_rps"]["median"], 1), _f(sum(
+                    v for v in f["errors_total"]["values"] if v)),
+                _spread(f["lat_total_p50_us"], 1e-3), _spread(f["lat_total_p99_us"], 1e-3),
+                _spread(f["lat_total_p999_us"], 1e-3), _spread(f["lat_ttfb_p50_us"], 1e-3),
+                _spread(f["lat_ttfb_p99_us"], 1e-3), _spread(f["lat_ttfb_p999_us"], 1e-3)))
+    w("")
+    w("Errors are summed over the repetitions (kinds in summary.json: "
+      "`by_mode_rate.MODE.RATE.errors_by_kind`); a resolver SERVFAIL counts as an error.")
+    w("")
+    w("**Maximum sustainable rate** (highest offered rate with no error and >= 95 %% of it "
+      "achieved in every repetition and median p99 <= %g ms, every lower rate passing too; "
+      "only the offered rates are tried):" % s["p99_bound_ms"])
+    w("")
+    for mo, v in summary["max_sustainable_rate"].items():
+        r = v["rate"]
+        w("- %s: %s" % (mo, "below the lowest rate tried" if r is None else (
+            "%s req/s%s" % (r, " (the highest tried: the limit is above)"
+                            if r == v["highest_tested"] else ""))))
+    w("")
+    flaps = summary.get("bgp_flaps") or []
+    if flaps:
+        w("**Routing flaps**: BGP sessions at the router went down or came back during "
+          "%d run(s) (BFD lost a starved BIRD; the routes moved): %s." % (
+              len(flaps), "; ".join("rep %s %s req/s %s: %s" % (a, b, c, ", ".join(d))
+                                   for a, b, c, d in flaps)))
+    else:
+        w("No BGP session at the router changed state during any run.")
+    w("")
+    w("## Resources (median; min-max)")
+    w("")
+    w("CPU seconds per 1000 requests from /proc/PID/stat (utime+stime of every thread, "
+      "before and after each run, warm-up included on both sides); peak RSS = VmHWM, reset "
+      "through /proc/PID/clear_refs at the start of each run and summed over the processes. "
+      "Steering path: dns = anysteerd + BIRD on every node; nginx/haproxy = the proxies "
+      "(nginx master and workers) + BIRD on the ingress nodes. Cluster = steering path + "
+      "pods + node BIRD.")
+    w("")
+    w("| mode | req/s | steering CPU s/1k | pods CPU s/1k | cluster CPU s/1k | resolver CPU "
+      "s/1k | load gen CPU s/1k | steering peak RSS MB | cluster peak RSS MB |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for r in rates:
+        for mo in modes:
+            f = summary["by_mode_rate"][mo].get(str(r))
+            if not f:
+                continue
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                mo, r, _spread(f["cpu_steering_per_1k"], 1, 4),
+                _spread(f["cpu_backends_per_1k"], 1, 4), _spread(f["cpu_cluster_per_1k"], 1, 4),
+                _spread(f["cpu_resolver_per_1k"], 1, 4), _spread(f["cpu_clients_per_1k"], 1, 4),
+                _spread(f["rss_steering_peak_mb"], 1, 1), _spread(f["rss_cluster_peak_mb"], 1, 1)))
+    w("")
+    w("## DNS side (dns mode)")
+    w("")
+    w("Medians over the repetitions. Client resolutions and new connections count the "
+      "measured part of the run; the resolver's and anysteer's counters span the whole run "
+      "(warm-up included). Clients resolve only when they open a connection (cached "
+      "answer for its TTL, keep-alive connections reused).")
+    w("")
+    w("| req/s | new connections | client resolutions | resolver queries | resolver hit rate "
+      "| queries reaching anysteer (A+AAAA) | of them A | anysteer queries per resolver miss |")
+    w("|---|---|---|---|---|---|---|---|")
+    for r in rates:
+        rs = [x for x in summary["runs"] if x["mode"] == "dns" and x["rate"] == r]
+        if not rs:
+            continue
+        med = lambda k: sorted(x["dns"][k] for x in rs if x["dns"][k] is not None)  # noqa: E731
+        def mid(xs):
+            return xs[len(xs) // 2] if xs else None
+        w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r, _f(mid(sorted(x["connections"]["opened"] for x in rs))),
+            _f(mid(med("client_resolutions"))), _f(mid(med("resolver_queries")), 0),
+            _f(mid(med("resolver_hit_rate")), 3), _f(mid(med("agent_queries"))),
+            _f(mid(sorted(x["dns"]["agent_queries_by_qtype"]["A"] for x in rs))),
+            _f(mid(med("agent_queries_per_resolver_miss")), 2)))
+    w("")
+    w("Per pod (dns mode, all repetitions at %s req/s): anysteer's first-place share "
+      "(captured on the site's uplink before Unbound), the clients' first-place share "
+      "(after Unbound's rrset-roundrobin), the share of requests served, and anysteer's "
+      "intended share (its weights and load factors), per service:" % (
+          rates[len(rates) // 2] if rates else "-"))
+    w("")
+    r = rates[len(rates) // 2] if rates else None
+    rs = [x for x in summary["runs"] if x["mode"] == "dns" and x["rate"] == r]
+    if rs:
+        w("| pod | service | intended | first by anysteer | first to clients | served |")
+        w("|---|---|---|---|---|---|")
+        pods = sorted(rs[0]["per_pod"], key=lambda p: (rs[0]["per_pod"][p]["service"],
+                                                         rs[0]["per_pod"][p]["node"], p))
+        for p in pods:
+            def avg(k):
+                xs = [x["per_pod"][p][k] for x in rs if x["per_pod"][p][k] is not None]
+                return sum(xs) / len(xs) if xs else None
+            w("| %s | %s | %s | %s | %s | %s |" % (
+                p, rs[0]["per_pod"][p]["service"], _f(avg("intended_share"), 3),
+                _f(avg("share_first_by_anysteer"), 3), _f(avg("share_first_to_clients"), 3),
+                _f(avg("share_served"), 3)))
+        w("")
+    w("Balance over pods (busiest pod / mean pod of its service, averaged over services; "
+      "1.0 = perfect):")
+    w("")
+    w("| mode | " + " | ".join("%s req/s" % r for r in rates) + " |")
+    w("|---|" + "---|" * len(rates))
+    for mo in modes:
+        w("| %s | %s |" % (mo, " | ".join(_spread(summary["by_mode_rate"][mo][str(r)]
+                                                  ["balance_max_over_mean"])
+                                          if str(r) in summary["by_mode_rate"][mo] else "-"
+                                          for r in rates)))
+    w("")
+    w("## Ratios (dns / proxy, per repetition; median and min-max over repetitions)")
+    w("")
+    keys = [("lat_total_p50_us", "p50"), ("lat_total_p99_us", "p99"),
+            ("lat_total_p999_us", "p99.9"), ("lat_ttfb_p99_us", "TTFB p99"),
+            ("achieved_rps", "achieved"), ("cpu_steering_per_1k", "steering CPU/req"),
+            ("cpu_cluster_per_1k", "cluster CPU/req"),
+            ("rss_steering_peak_mb", "steering peak RSS"),
+            ("balance_max_over_mean", "max/mean pod")]
+    w("| pair | req/s | " + " | ".join(k[1] for k in keys) + " |")
+    w("|---|---|" + "---|" * len(keys))
+    for pair, per in summary["ratios"].items():
+        for r in rates:
+            f = per.get(str(r))
+            if f:
+                w("| %s | %s | %s |" % (pair, r, " | ".join(_spread(f[k]) for k, _ in keys)))
+    w("")
+    w("Below 1 means dns is lower (for latency, CPU and memory: better; for the achieved "
+      "rate: worse).")
+    w("")
+    w("## Plots")
+    w("")
+    for p in PLOTS:
+        if os.path.exists(os.path.join(out, "plots", p + ".png")):
+            w("![%s](plots/%s.svg)" % (p, p))
+            w("")
+    w("## Threats to validity and what the emulation cannot show")
+    w("")
+    w("- One %s-core machine for everything: the load generator, the resolver, the proxies, "
+      "the agents and the pods compete for the same cores, so a mode that spends more CPU "
+      "anywhere slows every other component too. Absolute latencies and rates are this "
+      "machine's; compare modes only through ratios from the same run." % m.get("cpus"))
+    w("- No link delay: the kernel here has neither netem nor the fq qdisc, and no delay "
+      "was emulated, so a round trip costs microseconds. A real network adds one client-"
+      "to-proxy round trip per new connection in the ingress modes and, for dns, one "
+      "resolver-to-anysteer round trip per resolver cache miss; neither shows here.")
+    w("- The machine was shared (load average %s before, %s after): other work adds noise "
+      "to every mode; interleaving spreads it over the modes." % (
+          m.get("loadavg_before"), m.get("loadavg_after")))
+    w("- Proxies run all the time on the ingress nodes (nginx on port 80, HAProxy on 8080 "
+      "of the VIP) and anysteerd on every node, whatever the mode: an idle component's "
+      "CPU (health checks, self-checks, gossip) is counted only in its own mode's figures.")
+    w("- Access logging is off in both proxies (ingress-nginx logs every request by "
+      "default): this favours the proxies. nginx balances with stock round robin: "
+      "ingress-nginx's Lua balancer and its EWMA option are not available in stock nginx.")
+    w("- anysteer's load signal is this machine's CPU, the same on every node, so load "
+      "steering cannot prefer an idle node here; answers are weighted samples of the "
+      "healthy pods.")
+    w("- Unbound runs with its defaults: rrset-roundrobin rotates the cached RRset for "
+      "every client, so a pod that anysteer placed first is first for only part of the "
+      "clients; one cached answer serves every client of a site for the TTL; QNAME "
+      "minimisation sends an extra A query per cache miss. These are effects of real "
+      "resolvers and are shown, not corrected.")
+    w("- The loadgen's client identities cache their answer for its TTL and reuse "
+      "keep-alive connections; real clients differ (browsers, glibc without a cache).")
+    w("- Peak RSS sums per-process VmHWM: shared pages (libraries) count once per "
+      "process, which weighs against the mode with more processes (22 agents vs 2 "
+      "proxies).")
+    w("- Only the offered rates are tried: the maximum sustainable rate is a lower bound "
+      "within the grid, not a search.")
+    w("")
+    w("## Files")
+    w("")
+    w("summary.json (everything, including every run's histograms and per-pod counts), "
+      "summary.csv (per mode and rate: median/min/max of each figure, then the ratios), "
+      "runs.csv (one line per run), runs/ (raw outputs of as-loadgen and the DNS capture "
+      "per run), configs/ (services.yaml, unbound.conf, nsd.conf, nginx.conf, "
+      "haproxy.cfg as used), logs/, plots/.")
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(L) + "\n")

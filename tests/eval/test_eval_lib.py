@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Unit tests of the evaluation harness's pure parts (no root, no
+network): the histogram layout shared with as-loadgen, merging and
+percentiles, the interleaved run plan, the maximum sustainable rate, the
+intended shares (fail open), the ratios, the generated configurations'
+content."""
+import os
+import sys
+import types
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evallib import analysis, cluster, hist, steady  # noqa: E402
+from evallib.backend import NamespaceBackend  # noqa: E402
+
+
+class HistogramTest(unittest.TestCase):
+    def test_layout_is_hdrhistograms(self):
+        h = hist.Histogram(7)
+        # Exact below S = 128, then 64 sub-buckets per power of two.
+        self.assertEqual(h.bounds(0), (0, 1))
+        self.assertEqual(h.bounds(127), (127, 128))
+        self.assertEqual(h.bounds(128), (128, 130))
+        self.assertEqual(h.bounds(191), (254, 256))
+        self.assertEqual(h.bounds(192), (256, 260))
+        # as-loadgen's eval_hist_index(): e << (b-1) + (v >> e), e = msb - (b-1).
+        for v in (0, 1, 127, 128, 129, 255, 256, 1000, 12345, 999999, 60000000):
+            msb = v.bit_length() - 1
+            if v < 128:
+                want = v
+            else:
+                e = msb - 6
+                want = (e << 6) + (v >> e)
+            self.assertEqual(h.index_of(v), want, v)
+            lo, hi = h.bounds(h.index_of(v))
+            self.assertTrue(lo <= v < hi, (v, lo, hi))
+        # Relative bucket width stays under 1/64 above 128.
+        for i in range(128, 2000):
+            lo, hi = h.bounds(i)
+            self.assertLessEqual((hi - lo) / lo, 1 / 64.0)
+            self.assertEqual(h.bounds(i + 1)[0], hi)  # contiguous
+
+    def test_percentiles_and_merge(self):
+        a = hist.Histogram(7)
+        for v in range(1, 101):         # 1..100 us, exact buckets
+            a.record(v)
+        self.assertEqual(a.percentile(0.5), 50)
+        self.assertEqual(a.percentile(0.99), 99)
+        self.assertEqual(a.percentile(1.0), 100)
+        b = hist.Histogram.from_json({"sub_bucket_bits": 7, "counts": [[a.index_of(5000), 100]],
+                                      "min": 5000, "max": 5001, "sum": 500050})
+        m = hist.merge_all([a.to_json(), b.to_json()])
+        self.assertEqual(m.count, 200)
+        self.assertEqual(m.percentile(0.5), 100)
+        lo, hi = m.bounds(m.index_of(5000))
+        self.assertEqual(m.percentile(0.75), hi - 1)
+        s = m.summary()
+        self.assertEqual(s["min"], 1)
+        self.assertEqual(s["max"], 5001)
+        self.assertAlmostEqual(s["mean"], (5050 + 500050) / 200.0)
+        # Without exact values on one side the max is the bucket's.
+        c = hist.merge_all([a.to_json(), {"sub_bucket_bits": 7, "counts": [[300, 1]]}])
+        self.assertEqual(c.summary()["max"], c.bounds(300)[1] - 1)
+        self.assertIsNone(hist.Histogram(7).percentile(0.5))
+
+    def test_rejects_bad_input(self):
+        with self.assertRaises(ValueError):
+            hist.Histogram.from_json({"counts": []})
+        with self.assertRaises(ValueError):
+            hist.Histogram(7, [[-1, 3]])
+        with self.assertRaises(ValueError):
+            hist.Histogram(7).merge(hist.Histogram(8))
+
+
+def opts(**kw):
+    o = dict(nodes=3, pods_per_node=2, services=4, reps=3, rates=[50, 200],
+             modes=["dns", "nginx", "haproxy"], out="/tmp/x", p99_bound_ms=10.0)
+    o.update(kw)
+    return types.SimpleNamespace(**o)
+
+
+class PlanTest(unittest.TestCase):
+    def test_interleaved_and_rotated(self):
+        exp = steady.Steady(opts(), "/nonexistent")
+        plan = exp.plan()
+        self.assertEqual(len(plan), 3 * 2 * 3)
+        # Every (rep, rate) runs each mode once, back to back.
+        for i in range(0, len(plan), 3):
+            block = plan[i:i + 3]
+            self.assertEqual(sorted(m for _, _, m, _ in block), ["dns", "haproxy", "nginx"])
+            self.assertEqual(len({(r, x) for r, x, _, _ in block}), 1)
+            self.assertEqual(len({s for _, _, _, s in block}), 1)  # same workload seed
+        firsts = [plan[i][2] for i in range(0, len(plan), 3)]
+        self.assertEqual(firsts, ["dns", "nginx", "haproxy", "dns", "nginx", "haproxy"])
+
+
+def row(mode, rate, rep, p99, errors=0, achieved=None, cpu=1.0):
+    r = {"mode": mode, "rate": rate, "rep": rep, "errors_total": errors,
+         "achieved_rps": rate if achieved is None else achieved, "lat_total_p99_us": p99}
+    for k, _, _, _ in analysis.FIGURES:
+        r.setdefault(k, cpu)
+    r["lat_total_p99_us"] = p99
+    return r
+
+
+class AnalysisTest(unittest.TestCase):
+    def test_max_sustainable(self):
+        rows = [row("dns", 100, i, 5000) for i in (1, 2, 3)] + \
+               [row("dns", 200, i, 9000) for i in (1, 2, 3)] + \
+               [row("dns", 400, i, 20000) for i in (1, 2, 3)]
+        self.assertEqual(analysis.max_sustainable(rows, "dns", [100, 200, 400], 10000), 200)
+        self.assertEqual(analysis.max_sustainable(rows, "dns", [100, 200, 400], 30000), 400)
+        self.assertIsNone(analysis.max_sustainable(rows, "dns", [100, 200, 400], 1000))
+        # One error in one repetition disqualifies the rate and those above.
+        rows[4]["errors_total"] = 1
+        self.assertEqual(analysis.max_sustainable(rows, "dns", [100, 200, 400], 30000), 100)
+        rows[4]["errors_total"] = 0
+        rows[7]["achieved_rps"] = 300     # < 95 % of 400
+        self.assertEqual(analysis.max_sustainable(rows, "dns", [100, 200, 400], 30000), 200)
+
+    def test_intended_shares_fail_open(self):
+        svcs = [{"endpoints": [
+            {"address": "a", "weight": 100, "effective_weight": 30.0, "load_factor": 0.3},
+            {"address": "b", "weight": 100, "effective_weight": 90.0, "load_factor": 0.9}]},
+            {"endpoints": [
+                {"address": "c", "weight": 100, "effective_weight": 0.0, "load_factor": 0.0},
+                {"address": "d", "weight": 300, "effective_weight": 0.0, "load_factor": 0.0}]}]
+        s = analysis.intended_shares(svcs)
+        self.assertAlmostEqual(s["a"][0], 0.25)
+        self.assertAlmostEqual(s["b"][0], 0.75)
+        self.assertAlmostEqual(s["c"][0], 0.25)   # configured weights
+        self.assertAlmostEqual(s["d"][0], 0.75)
+
+    def test_bgp_session_changes(self):
+        up = ("up", "14:57:58.708")
+        self.assertFalse(analysis._session_changed(up, ("up", "14:57:58.707")))
+        self.assertTrue(analysis._session_changed(up, ("up", "14:58:03.100")))
+        self.assertTrue(analysis._session_changed(up, ("start", "14:57:58.708")))
+        self.assertTrue(analysis._session_changed(up, None))
+        self.assertFalse(analysis._session_changed(("up", "23:59:59.900"), ("up", "00:00:00.100")))
+
+    def test_spread_and_balance(self):
+        self.assertEqual(analysis.spread([3, None, 1, 2])["median"], 2)
+        self.assertEqual(analysis.spread([None])["median"], None)
+        pods = {"p1": {"service": "s", "served": 10}, "p2": {"service": "s", "served": 30}}
+        b = analysis._balance(["s"], pods)
+        self.assertAlmostEqual(b["max_over_mean"], 1.5)
+        self.assertAlmostEqual(b["cv"], 0.5)
+
+
+class ConfigTest(unittest.TestCase):
+    def test_layout_spreads_services(self):
+        L = cluster.Layout(22, 2, 4)
+        for s in L.services:
+            pods = L.pods_of(s)
+            self.assertEqual(len(pods), 11)
+            self.assertEqual(len({p[1] for p in pods}), 11)  # 11 different nodes
+        with self.assertRaises(ValueError):
+            cluster.Layout(1, 2, 4)
+
+    def test_proxies_list_every_pod(self):
+        L = cluster.Layout(3, 2, 4)
+        B = NamespaceBackend
+        n = cluster.nginx_conf(L, B, "/d", B.vip, 2)
+        h = cluster.haproxy_conf(L, B, "/d", B.vip, 2)
+        for name, i, j, svc in L.pods:
+            self.assertIn("server [%s]:80 max_fails=0;" % B.pod_addr(i, j), n)
+            self.assertIn("server %s [%s]:80 check inter 2s" % (name, B.pod_addr(i, j)), h)
+        self.assertIn("proxy_next_upstream error timeout;", n)
+        self.assertIn("worker_processes 2;", n)
+        self.assertIn("keepalive 320;", n)
+        self.assertIn("balance roundrobin", h)
+        self.assertIn("nbthread 2", h)
+        y = cluster.services_yaml(L, B, 5, 2)
+        self.assertEqual(y.count("- name: svc"), 4)
+        self.assertIn('{ address: "fd00:10:0:3::2", node: node3 }', y)
+        u = cluster.unbound_conf("/d", "fd00:2::2", B.anycast, B.router_addr)
+        self.assertIn("stub-addr: fd00:53::53", u)
+        self.assertNotIn("rrset-roundrobin: no", u)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
