@@ -272,6 +272,14 @@ class LoadgenTest(unittest.TestCase):
         self.assertGreater(j["latency_us"]["dns"]["count"], 0)
         self.assertGreater(j["achieved_rps"], 390)
         self.assertEqual(j["config"]["client_cache"], "none")
+        lg = j["loadgen"]
+        for k in ("unfinished", "dns_dropped", "dns_send_errors",
+                  "dns_socket_drops", "refused_destinations"):
+            self.assertEqual(lg[k], 0, k)
+        self.assertFalse(lg["interrupted"])
+        self.assertEqual(lg["requests_sent_all"], 1400)
+        self.assertGreater(lg["cpu_us_per_request"], 0)
+        self.assertEqual(lg["send_lag_us"]["count"], 1200)
 
     def test_2_ttl_cache_and_reuse(self):
         """Browser-like clients: answers kept for the TTL (2 s), idle
