@@ -272,6 +272,14 @@ class LoadgenTest(unittest.TestCase):
         self.assertGreater(j["latency_us"]["dns"]["count"], 0)
         self.assertGreater(j["achieved_rps"], 390)
         self.assertEqual(j["config"]["client_cache"], "none")
+        lg = j["loadgen"]
+        for k in ("unfinished", "never_sent", "dns_dropped", "dns_send_errors",
+                  "dns_socket_drops", "refused_destinations"):
+            self.assertEqual(lg[k], 0, k)
+        self.assertFalse(lg["interrupted"])
+        self.assertEqual(lg["requests_sent_all"], 1400)
+        self.assertGreater(lg["cpu_us_per_request"], 0)
+        self.assertEqual(lg["send_lag_us"]["count"], 1200)
 
     def test_2_ttl_cache_and_reuse(self):
         """Browser-like clients: answers kept for the TTL (2 s), idle
@@ -299,6 +307,19 @@ class LoadgenTest(unittest.TestCase):
         j, _ = self.loadgen("--clients", "5", "--client-cache", "none",
                             name="nope." + ZONE, rate=50, duration=1)
         self.assertEqual(j["errors"]["dns_nxdomain"], j["scheduled"])
+
+    def test_3b_client_overload(self):
+        """--max-inflight 1 at 1000 requests/s: requests that find one in
+        flight are not sent and count as client_overload."""
+        j, rows = self.loadgen("--clients", "5", "--client-cache", "none",
+                               "--reuse", "off", "--max-inflight", "1",
+                               rate=1000, duration=1)
+        self.check_contract(j, rows)
+        self.assertGreater(j["errors"]["client_overload"], 0)
+        self.assertEqual(j["sent"] + j["errors"]["client_overload"],
+                         j["scheduled"])
+        self.assertEqual(j["completed"], j["sent"])
+        self.assertEqual(j["loadgen"]["max_inflight_seen"], 1)
 
     def test_4_stall_counted_from_schedule(self):
         """Both backends stopped (SIGSTOP) for 600 ms mid-run: requests

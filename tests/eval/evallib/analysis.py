@@ -94,6 +94,10 @@ def run_row(exp, rep, rate, mode, seed, groups, before, after, sites, wall, inte
     row["histogram"] = hist
     row["latency_us_sites"] = [{k: lg["latency_us"].get(k) for k in ("connect", "dns")}
                                for lg in lgs]
+    # The load generator's own health: did it keep up, did its DNS socket drop?
+    row["loadgen_sites"] = [{k: lg.get("loadgen", {}).get(k) for k in (
+        "cpu_us_per_request", "never_sent", "unfinished", "max_inflight_seen",
+        "dns_socket_drops", "refused_destinations", "interrupted")} for lg in lgs]
     row["connections"] = {k: sum(int(lg["connections"][k]) for lg in lgs)
                           for k in ("opened", "reused_requests")}
     # Requests in the measured window (warm-up included: the CPU counters

@@ -106,8 +106,12 @@ class Histogram:
         for i in sorted(self.counts):
             seen += self.counts[i]
             if seen >= rank:
-                return self.bounds(i)[1] - 1
-        return self.bounds(max(self.counts))[1] - 1
+                return self._cap(self.bounds(i)[1] - 1)
+        return self._cap(self.bounds(max(self.counts))[1] - 1)
+
+    def _cap(self, v):
+        # As as-loadgen does: never above the exact maximum.
+        return min(v, self.exact[1]) if self.exact is not None else v
 
     def mean(self):
         total = self.count

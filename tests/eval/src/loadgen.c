@@ -70,6 +70,9 @@
  * enough for timeouts of a second or more, and cheap beside the requests
  * (a wake-up costs tens of microseconds on the evaluation VM). */
 #define TICK_MS 10
+#define ISSUE_BATCH 64		/* requests sent per wake-up at most */
+#define DNS_BATCH 32		/* answers per recvmmsg */
+#define DNS_READ_MAX 4096	/* answers read per wake-up at most */
 #define READ_BUF 65536
 
 #define container_of(p, type, member) \
@@ -215,7 +218,8 @@ struct lg {
 	int tfd;
 	uv_poll_t tpoll;
 	uv_timer_t tick;
-	uv_udp_t udp;
+	int dns_fd;		/* UDP socket connected to the resolver */
+	uv_poll_t dpoll;
 	uv_signal_t sig_int, sig_term;
 	struct dnsq **byid;	/* 65536 slots */
 	uint32_t nq;		/* resolutions in flight */
@@ -225,10 +229,12 @@ struct lg {
 	struct name names[MAX_NAMES];
 	uint64_t inflight, inflight_max, sent_all;
 	uint64_t dns_dropped, dns_send_errors, refused_dest, unfinished;
+	uint64_t never_sent;	/* still in the schedule at the hard stop */
 	long long dns_socket_drops;
 	int dns_rcvbuf;		/* bytes, as the kernel reports it */
 	bool sched_done, finished, interrupted;
 	char rbuf[READ_BUF];
+	uint8_t dnsbuf[DNS_BATCH][1500];
 };
 
 static uint64_t mono_ns(void)
@@ -555,10 +561,9 @@ static void dnsq_send(struct lg *lg, struct dnsq *q)
 	uint8_t buf[EVAL_DNS_QUERY_MAX];
 	struct name *n = &lg->names[q->name];
 	size_t len = eval_dns_query(buf, sizeof(buf), q->id, n->qname, n->qlen);
-	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
 
 	q->attempts++;
-	if (uv_udp_try_send(&lg->udp, &b, 1, NULL) < 0)
+	if (send(lg->dns_fd, buf, len, 0) < 0)
 		lg->dns_send_errors++;	/* the retry timer tries again */
 	dl_append(&lg->dnsl, &q->dl,
 		  now_ns(lg) + lg->cfg.dns_timeout_ms * 1000000ull);
@@ -612,37 +617,59 @@ static void dnsq_finish(struct lg *lg, struct dnsq *q, enum eval_dns_status st,
 	free(q);
 }
 
-static void on_udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void dns_answer(struct lg *lg, const uint8_t *m, size_t len)
 {
-	struct lg *lg = h->data;
-	buf->base = lg->rbuf;
-	buf->len = sizeof(lg->rbuf);
-}
-
-static void on_udp(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
-		   const struct sockaddr *from, unsigned flags)
-{
-	struct lg *lg = u->data;
 	struct eval_dns_answer ans;
 	struct dnsq *q;
 	uint16_t id;
 
-	if (nread <= 0 || lg->finished)
-		return;
-	if (!eval_dns_id((uint8_t *)buf->base, (size_t)nread, &id) ||
-	    !(q = lg->byid[id])) {
+	if (!eval_dns_id(m, len, &id) || !(q = lg->byid[id])) {
 		lg->dns_dropped++;
 		return;
 	}
 	struct name *n = &lg->names[q->name];
-	enum eval_dns_status st = eval_dns_parse((uint8_t *)buf->base,
-						 (size_t)nread, id, n->qname,
-						 n->qlen, &ans);
+	enum eval_dns_status st = eval_dns_parse(m, len, id, n->qname, n->qlen,
+						 &ans);
 	if (st == EVAL_DNS_MISMATCH || st == EVAL_DNS_MALFORMED) {
 		lg->dns_dropped++;
 		return;
 	}
 	dnsq_finish(lg, q, st, &ans);
+}
+
+/*
+ * Reads answers with recvmmsg until the socket is empty (at most
+ * DNS_READ_MAX per wake-up). Not uv_udp: libuv reads 32 datagrams per
+ * loop iteration, fewer than a busy iteration sends queries, so under
+ * load the answers would pile up in the socket and be dropped.
+ */
+static void on_dns_readable(uv_poll_t *p, int status, int events)
+{
+	struct lg *lg = p->data;
+	struct mmsghdr msgs[DNS_BATCH];
+	struct iovec iov[DNS_BATCH];
+
+	for (int total = 0; total < DNS_READ_MAX && !lg->finished;) {
+		for (int i = 0; i < DNS_BATCH; i++) {
+			iov[i].iov_base = lg->dnsbuf[i];
+			iov[i].iov_len = sizeof(lg->dnsbuf[i]);
+			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		int n = recvmmsg(lg->dns_fd, msgs, DNS_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;	/* EAGAIN, or an ICMP error: the timeout handles it */
+		for (int i = 0; i < n && !lg->finished; i++) {
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+				lg->dns_dropped++;
+			else
+				dns_answer(lg, lg->dnsbuf[i], msgs[i].msg_len);
+		}
+		total += n;
+		if (n < DNS_BATCH)
+			break;
+	}
 }
 
 static struct dnsq *dnsq_new(struct lg *lg, struct req *r)
@@ -770,8 +797,15 @@ static void on_timerfd(uv_poll_t *p, int status, int events)
 	if (read(lg->tfd, &expirations, sizeof(expirations)) < 0 &&
 	    errno != EAGAIN)
 		return;
+	/* A loop that fell behind catches up in batches: the timerfd is set
+	 * in the past and fires again at once, after the loop has handled
+	 * the answers and responses that came meanwhile. Sending everything
+	 * in one callback would starve them (answers dropped from the full
+	 * socket, timeouts) and make a short stall a collapse. Latency still
+	 * counts from the scheduled times. */
 	uint64_t now = now_ns(lg);
-	while (!lg->finished && eval_sched_due(lg->sched, now, &t, &seq))
+	for (int n = 0; n < ISSUE_BATCH && !lg->finished &&
+			eval_sched_due(lg->sched, now, &t, &seq); n++)
 		issue(lg, t, seq, now);
 	if (!lg->finished)
 		arm(lg);
@@ -825,6 +859,18 @@ static void finish(struct lg *lg)
 		return;
 	lg->finished = true;
 	lg->unfinished = lg->inflight;
+	/* At the hard stop a generator that fell far behind has requests it
+	 * never sent: they count as scheduled and as client_overload, so
+	 * overload cannot shrink the denominator. */
+	if (!lg->interrupted) {
+		uint64_t t, seq;
+		while (lg->never_sent < 100000000 &&
+		       eval_sched_due(lg->sched, UINT64_MAX - 1, &t, &seq)) {
+			eval_results_scheduled(lg->res, t);
+			eval_results_error(lg->res, t, EVAL_E_CLIENT_OVERLOAD);
+			lg->never_sent++;
+		}
+	}
 	lg->dns_socket_drops = udp_socket_drops(lg);
 	while ((n = dl_expired(&lg->dnsl, UINT64_MAX))) {
 		struct dnsq *q = container_of(n, struct dnsq, dl);
@@ -844,7 +890,7 @@ static void finish(struct lg *lg)
 		conn_close(lg, c);
 	uv_close((uv_handle_t *)&lg->tpoll, NULL);
 	uv_close((uv_handle_t *)&lg->tick, NULL);
-	uv_close((uv_handle_t *)&lg->udp, NULL);
+	uv_close((uv_handle_t *)&lg->dpoll, NULL);
 	uv_close((uv_handle_t *)&lg->sig_int, NULL);
 	uv_close((uv_handle_t *)&lg->sig_term, NULL);
 }
@@ -877,12 +923,11 @@ static json_t *config_json(const struct cfg *c)
  * from the "drops" column of /proc/net/udp[6]; -1 if unknown. */
 static long long udp_socket_drops(struct lg *lg)
 {
-	uv_os_fd_t fd;
 	struct stat st;
 	char line[512];
 	long long drops = -1;
 
-	if (uv_fileno((uv_handle_t *)&lg->udp, &fd) || fstat(fd, &st))
+	if (fstat(lg->dns_fd, &st))
 		return -1;
 	FILE *f = fopen(lg->cfg.resolver_sa.ss_family == AF_INET6
 				? "/proc/self/net/udp6" : "/proc/self/net/udp", "r");
@@ -907,7 +952,7 @@ static json_t *loadgen_json(struct lg *lg, double wall_s)
 	getrusage(RUSAGE_SELF, &ru);
 	double user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
 	double sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	return json_pack("{s:f,s:f,s:f,s:f,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
+	return json_pack("{s:f,s:f,s:f,s:f,s:I,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
 		"wall_s", wall_s, "cpu_user_s", user, "cpu_sys_s", sys,
 		"cpu_us_per_request",
 		lg->sent_all ? (user + sys) * 1e6 / (double)lg->sent_all : 0.0,
@@ -915,6 +960,7 @@ static json_t *loadgen_json(struct lg *lg, double wall_s)
 		"send_lag_us", eval_hist_summary_json(lg->lag),
 		"max_inflight_seen", (json_int_t)lg->inflight_max,
 		"unfinished", (json_int_t)lg->unfinished,
+		"never_sent", (json_int_t)lg->never_sent,
 		"dns_dropped", (json_int_t)lg->dns_dropped,
 		"dns_send_errors", (json_int_t)lg->dns_send_errors,
 		"dns_socket_drops", (json_int_t)lg->dns_socket_drops,
@@ -1152,7 +1198,6 @@ static int setup(struct lg *lg)
 	struct cfg *c = &lg->cfg;
 	uint64_t dur = (uint64_t)llround(c->duration_s * 1e9);
 	uint64_t warm = (uint64_t)llround(c->warmup_s * 1e9);
-	int err;
 
 	for (unsigned i = 0; i < c->nnames; i++) {
 		struct name *n = &lg->names[i];
@@ -1203,25 +1248,27 @@ static int setup(struct lg *lg)
 		perror("as-loadgen: timerfd_create");
 		return 1;
 	}
-	if ((err = uv_udp_init_ex(lg->loop, &lg->udp, c->resolver_sa.ss_family)) ||
-	    (err = uv_udp_connect(&lg->udp, (struct sockaddr *)&c->resolver_sa))) {
-		fprintf(stderr, "as-loadgen: resolver socket: %s\n", uv_strerror(err));
+	lg->dns_fd = socket(c->resolver_sa.ss_family,
+			    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lg->dns_fd < 0 ||
+	    connect(lg->dns_fd, (struct sockaddr *)&c->resolver_sa,
+		    c->resolver_sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							 : sizeof(struct sockaddr_in)) < 0) {
+		fprintf(stderr, "as-loadgen: resolver socket: %s\n", strerror(errno));
 		return 1;
 	}
-	lg->udp.data = lg;
 	/* Answers that arrive while the loop is busy wait in the socket;
 	 * a drop there would show up as a DNS timeout that the resolver did
 	 * not cause. As root, pass net.core.rmem_max (SO_RCVBUFFORCE); the
 	 * drops that remain are reported (dns_socket_drops). */
-	uv_os_fd_t fd;
 	int rcvbuf = 8 << 20;
 	socklen_t sl = sizeof(rcvbuf);
-	if (uv_fileno((uv_handle_t *)&lg->udp, &fd) == 0) {
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-		if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &sl) == 0)
-			lg->dns_rcvbuf = rcvbuf;
-	}
+	if (setsockopt(lg->dns_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(lg->dns_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (getsockopt(lg->dns_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &sl) == 0)
+		lg->dns_rcvbuf = rcvbuf;
+	uv_poll_init(lg->loop, &lg->dpoll, lg->dns_fd);
+	lg->dpoll.data = lg;
 	uv_poll_init(lg->loop, &lg->tpoll, lg->tfd);
 	lg->tpoll.data = lg;
 	uv_timer_init(lg->loop, &lg->tick);
@@ -1246,6 +1293,8 @@ static void teardown(struct lg *lg)
 	}
 	if (lg->tfd >= 0)
 		close(lg->tfd);
+	if (lg->dns_fd >= 0)
+		close(lg->dns_fd);
 	for (unsigned i = 0; i < MAX_NAMES; i++) {
 		free(lg->names[i].get[0]);
 		free(lg->names[i].get[1]);
@@ -1267,6 +1316,7 @@ int main(int argc, char **argv)
 	if (!lg)
 		return 1;
 	lg->tfd = -1;
+	lg->dns_fd = -1;
 	rc = parse_args(argc, argv, &lg->cfg);
 	if (rc) {
 		if (rc == 2)
@@ -1286,7 +1336,7 @@ int main(int argc, char **argv)
 	}
 
 	lg->t0 = mono_ns();
-	uv_udp_recv_start(&lg->udp, on_udp_alloc, on_udp);
+	uv_poll_start(&lg->dpoll, UV_READABLE, on_dns_readable);
 	uv_poll_start(&lg->tpoll, UV_READABLE, on_timerfd);
 	uv_timer_start(&lg->tick, on_tick, TICK_MS, TICK_MS);
 	uv_signal_start(&lg->sig_int, on_signal, SIGINT);

@@ -150,13 +150,13 @@ def inner(args):
                          j["latency_us"]["total"]["p99"], bcpu), flush=True)
                 errs = {k: v for k, v in j["errors"].items() if v}
                 if errs or lg["unfinished"]:
-                    print("    errors %s, unfinished %d, connections opened %d,"
+                    print("    errors %s, unfinished %d, never sent %d, connections opened %d,"
                           " DNS queries %d, answers dropped by our socket %d,"
-                          " unmatched %d"
-                          % (errs, lg["unfinished"],
+                          " unmatched %d, rcvbuf %d"
+                          % (errs, lg["unfinished"], lg["never_sent"],
                              j["connections"]["opened"],
                              j["dns"]["queries_sent"], lg["dns_socket_drops"],
-                             lg["dns_dropped"]), flush=True)
+                             lg["dns_dropped"], lg["dns_rcvbuf"]), flush=True)
     finally:
         backend.send_signal(signal.SIGTERM)
         backend.wait(10)
