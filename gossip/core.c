@@ -236,6 +236,14 @@ static void lhm_apply(struct gossip_core *c, int delta)
 	c->lhm = (uint32_t)v;
 }
 
+/* The largest stream frame a member sends: what its own push-pull cap
+ * lets it build, sealed. Here, beside the defaults it derives from, so
+ * that stream.c depends on the core and not the other way round. */
+size_t gossip_stream_frame_max(const struct gossip_config *cfg)
+{
+	return (size_t)cfg->pushpull_max_bytes + GOSSIP_CRYPTO_OVERHEAD;
+}
+
 void gossip_config_defaults(struct gossip_config *cfg)
 {
 	cfg->plaintext = false;

@@ -43,11 +43,6 @@ struct gossip_stream {
 	size_t have, cap, reserved;
 };
 
-size_t gossip_stream_frame_max(const struct gossip_config *cfg)
-{
-	return (size_t)cfg->pushpull_max_bytes + GOSSIP_CRYPTO_OVERHEAD;
-}
-
 size_t gossip_stream_budget(const struct gossip_config *cfg)
 {
 	return BUDGET_FRAMES * gossip_stream_frame_max(cfg);
