@@ -49,7 +49,19 @@ class AnycastTestbedTest(unittest.TestCase):
                 raise AssertionError("node%d agent: sanitizer report:\n%s" % (i, rep))
 
     def setUp(self):
-        # Every test starts from a full cluster (the previous one restored it).
+        # Every test starts from a full cluster. A test restores what it
+        # broke; one that failed half-way may not have, so restart any
+        # agent that is gone here rather than fail every later test too.
+        for i in (1, 2, 3):
+            for what, pidof in (("bird", self.tb.bird_pid), ("agent", self.tb.agent_pid)):
+                try:
+                    alive = self.tb.pid_alive(pidof(i))
+                except (OSError, ValueError):
+                    alive = False
+                if not alive:
+                    print("\n  setUp: node%d's %s is not running (an earlier "
+                          "test failed?); restarting it" % (i, what), file=sys.stderr)
+                    self.tb.run("%s-start" % what, i, timeout=60)
         t = self.tb.wait(lambda: len(self.tb.hops()) == 3, 30, 0.05)
         self.assertIsNotNone(t, "cluster not whole: %s" % self.tb.hops())
 
