@@ -7,7 +7,7 @@ SH_LOG_COMPILER = /bin/sh
 # Module headers are included only in the allowed direction (lib <- dns,
 # gossip, routing, k8s <- agent); the rules are a table in the script.
 TESTS += tests/check-includes.py
-EXTRA_DIST += tests/check-includes.py
+EXTRA_DIST += tests/check-includes.py tests/repeat-under-load.sh
 
 TESTS += tests/integration/test_daemon_dns.py
 EXTRA_DIST += tests/integration/anysteer_test.py tests/integration/test_daemon_dns.py
