@@ -252,4 +252,501 @@ void k8s_client_stats(const k8s_client_t *client,
 /* The current set (empty before the first sync); never NULL. */
 const struct k8s_set *k8s_client_set(const k8s_client_t *client);
 
+/* ---- Ingress and Gateway API objects (objs.c) --------------------------------
+ *
+ * The ingress-controller side of k8s/: decoded IngressClass, Ingress,
+ * GatewayClass, Gateway, HTTPRoute and GRPCRoute objects, held by kind in
+ * a k8s_objs table fed with list pages and watch events exactly like the
+ * store above (same relist protocol, same k8s_event_info, a malformed
+ * object counted and skipped with its previous record kept). What the
+ * objects mean for DNS is decided by pure functions over these tables
+ * (ingress.c, gateway.c); what the leader writes back is built as JSON
+ * text by status.c; leader election over a Lease is lease.c. None of it
+ * touches a socket or a clock: time comes in as arguments. */
+
+#define K8S_INGRESS_CONTROLLER "anysteer.io/ingress-controller"
+#define K8S_GATEWAY_CONTROLLER "anysteer.io/gateway-controller"
+#define K8S_ANN_INGRESS_CLASS "kubernetes.io/ingress.class"
+#define K8S_ANN_DEFAULT_CLASS "ingressclass.kubernetes.io/is-default-class"
+/* The deprecated annotation's value that means anysteer when no
+ * IngressClass of ours has that name (ingress-nginx's --ingress-class). */
+#define K8S_DEFAULT_CLASS_NAME "anysteer"
+
+enum k8s_okind {
+	K8S_O_INGRESSCLASS = 0,
+	K8S_O_INGRESS,
+	K8S_O_GATEWAYCLASS,
+	K8S_O_GATEWAY,
+	K8S_O_HTTPROUTE,
+	K8S_O_GRPCROUTE,
+};
+#define K8S_N_OKINDS 6
+
+/* "IngressClass", ... ; "ingressclasses", ... (the resource); the API
+ * group/version ("networking.k8s.io/v1", ...). NULL out of range. */
+const char *k8s_okind_name(int okind);
+const char *k8s_okind_resource(int okind);
+const char *k8s_okind_api_version(int okind);
+
+struct k8s_meta {
+	char *namespace_;	/* "" for cluster-scoped kinds */
+	char *name;
+	char *uid;		/* "" if absent */
+	char *resource_version;	/* "" if absent */
+	char *created;		/* creationTimestamp, "" if absent */
+	int64_t generation;	/* 0 if absent */
+};
+
+/* A metav1.Condition as read from or written to an object's status. */
+struct k8s_condition {
+	char *type;
+	char *status;		/* "True", "False" or "Unknown" */
+	char *reason;
+	char *message;
+	int64_t observed_generation;
+	char *last_transition;	/* RFC 3339; "" when not yet set */
+};
+
+struct k8s_ingress_class {
+	struct k8s_meta md;
+	char *controller;	/* spec.controller */
+	bool is_default;	/* is-default-class annotation == "true" */
+};
+
+struct k8s_ingress_backend {
+	char *service;		/* NULL: spec...backend.resource (no Service) */
+	char *port_name;	/* "" when the port is given by number */
+	uint16_t port;		/* 0 when given by name */
+};
+
+enum k8s_path_type {
+	K8S_PATH_PREFIX = 0,
+	K8S_PATH_EXACT,
+	K8S_PATH_IMPL,		/* ImplementationSpecific */
+};
+
+struct k8s_ingress_path {
+	char *path;		/* "" when absent */
+	int type;		/* enum k8s_path_type */
+	struct k8s_ingress_backend backend;
+};
+
+struct k8s_ingress_rule {
+	char *host;		/* as written; "" = no host */
+	struct k8s_ingress_path *paths;	/* spec.rules[].http.paths */
+	size_t n_paths;
+};
+
+struct k8s_ingress {
+	struct k8s_meta md;
+	char *class_name;	/* spec.ingressClassName; NULL unset */
+	char *class_annotation;	/* kubernetes.io/ingress.class; NULL unset */
+	bool has_default_backend;
+	struct k8s_ingress_backend default_backend;
+	struct k8s_ingress_rule *rules;
+	size_t n_rules;
+	size_t n_tls;		/* spec.tls entries (TLS is the pods' job) */
+	char **lb_hostnames;	/* status.loadBalancer.ingress[].hostname */
+	size_t n_lb_hostnames;
+	size_t n_lb_ips;	/* ... entries with an ip instead */
+};
+
+struct k8s_gateway_class {
+	struct k8s_meta md;
+	char *controller;	/* spec.controllerName */
+	struct k8s_condition *conds;	/* status.conditions */
+	size_t n_conds;
+};
+
+enum k8s_from {
+	K8S_FROM_SAME = 0,	/* allowedRoutes.namespaces.from default */
+	K8S_FROM_ALL,
+	K8S_FROM_SELECTOR,
+};
+
+struct k8s_listener {
+	char *name;
+	char *hostname;		/* "" = any */
+	char *protocol;		/* "HTTP", "HTTPS", "TLS", "TCP", "UDP", ... */
+	uint16_t port;
+	int from;		/* enum k8s_from */
+	char **kinds;		/* allowedRoutes.kinds[].kind; none = default */
+	size_t n_kinds;
+	bool kinds_foreign;	/* a kinds entry names another group */
+};
+
+struct k8s_listener_status {
+	char *name;
+	uint32_t attached_routes;
+	char **supported_kinds;	/* of HTTPRoute, GRPCRoute */
+	size_t n_supported_kinds;
+	struct k8s_condition *conds;	/* evaluated: no last_transition yet */
+	size_t n_conds;
+};
+
+struct k8s_gateway {
+	struct k8s_meta md;
+	char *class_name;	/* spec.gatewayClassName */
+	struct k8s_listener *listeners;
+	size_t n_listeners;
+	size_t n_addresses;	/* spec.addresses (anysteer has none to give) */
+	struct k8s_condition *conds;	/* status.conditions */
+	size_t n_conds;
+	struct k8s_listener_status *listener_status;	/* status.listeners */
+	size_t n_listener_status;
+};
+
+struct k8s_parent_ref {
+	char *group;		/* default gateway.networking.k8s.io */
+	char *kind;		/* default Gateway */
+	char *namespace_;	/* default: the route's */
+	char *name;
+	char *section;		/* sectionName, "" if none */
+	uint16_t port;		/* 0 if none */
+};
+
+struct k8s_backend_ref {
+	char *group;		/* "" = core */
+	char *kind;		/* default Service */
+	char *namespace_;	/* default: the route's */
+	char *name;
+	uint16_t port;		/* 0 if absent */
+	uint32_t weight;	/* default 1 */
+	bool has_filters;
+};
+
+struct k8s_route_rule {
+	char *name;		/* rules[].name, "" if none */
+	/* Why DNS cannot honour this rule: "header match", "path match
+	 * /api (PathPrefix)", "filters", "timeouts", ... NULL when it can
+	 * (no match, or only the match-everything PathPrefix "/"). */
+	char *unsupported;
+	struct k8s_backend_ref *backends;
+	size_t n_backends;
+};
+
+struct k8s_route_parent_status {
+	struct k8s_parent_ref ref;
+	char *controller;	/* controllerName */
+	struct k8s_condition *conds;
+	size_t n_conds;
+};
+
+/* An HTTPRoute or a GRPCRoute. */
+struct k8s_route {
+	struct k8s_meta md;
+	int kind;		/* K8S_O_HTTPROUTE or K8S_O_GRPCROUTE */
+	struct k8s_parent_ref *parents;
+	size_t n_parents;
+	char **hostnames;	/* spec.hostnames as written */
+	size_t n_hostnames;
+	struct k8s_route_rule *rules;
+	size_t n_rules;
+	struct k8s_route_parent_status *status;	/* status.parents */
+	size_t n_status;
+};
+
+/* Decodes one object of okind (JSON text of the object itself) into the
+ * struct above of that kind. AS_OK, AS_EMALFORMED or AS_ENOMEM. */
+int k8s_obj_decode(int okind, const char *json, size_t len, void **out);
+void k8s_obj_free(int okind, void *obj);	/* NULL ok */
+
+typedef struct k8s_objs k8s_objs_t;
+
+int k8s_objs_new(int okind, k8s_objs_t **out);
+void k8s_objs_free(k8s_objs_t *objs);	/* NULL ok */
+int k8s_objs_kind(const k8s_objs_t *objs);
+/* The list/watch protocol of k8s_store_* for one kind. */
+void k8s_objs_relist_begin(k8s_objs_t *objs);
+int k8s_objs_apply_list(k8s_objs_t *objs, const char *json, size_t len,
+			char *rv, size_t rv_len, char *cont,
+			size_t cont_len);
+bool k8s_objs_relist_end(k8s_objs_t *objs);
+void k8s_objs_relist_abort(k8s_objs_t *objs);
+int k8s_objs_apply_event(k8s_objs_t *objs, const char *json, size_t len,
+			 struct k8s_event_info *info);
+/* Objects sorted by "namespace/name" (cluster-scoped: by name); the
+ * pointer is a struct of the table's kind, valid until the next apply. */
+size_t k8s_objs_count(const k8s_objs_t *objs);
+const void *k8s_objs_at(const k8s_objs_t *objs, size_t i);
+const void *k8s_objs_get(const k8s_objs_t *objs, const char *ns,
+			 const char *name);	/* ns "" for cluster-scoped */
+uint64_t k8s_objs_malformed(const k8s_objs_t *objs);
+
+/* A compromise DNS had to make, for the leader to turn into a Warning
+ * Event on the object and for the logs / anysteerctl. */
+struct k8s_warning {
+	char *reason;		/* CamelCase Event reason */
+	char *message;
+};
+
+/* ---- Ingress (ingress.c) -------------------------------------------------------- */
+
+enum k8s_ingress_owner {
+	K8S_ING_NOT_OURS = 0,
+	K8S_ING_BY_CLASS,	/* spec.ingressClassName names our class */
+	K8S_ING_BY_DEFAULT,	/* no class; the default class is ours */
+	K8S_ING_BY_ANNOTATION,	/* kubernetes.io/ingress.class */
+};
+
+/* Whether ing is anysteer's, decided over the IngressClass table:
+ *  - the deprecated annotation, when set, decides alone (as in
+ *    ingress-nginx; the API server refuses it together with the field):
+ *    ours when it names an IngressClass whose spec.controller is
+ *    K8S_INGRESS_CONTROLLER, or equals annotation_class (NULL =
+ *    K8S_DEFAULT_CLASS_NAME);
+ *  - else spec.ingressClassName naming a class of ours;
+ *  - else (no class at all) when at least one IngressClass is marked
+ *    default and every default class is ours (two controllers' defaults
+ *    make the Ingress nobody's rather than everybody's). */
+int k8s_ingress_owner(const struct k8s_ingress *ing,
+		      const k8s_objs_t *classes,
+		      const char *annotation_class);
+
+struct k8s_ingress_host {
+	char *hostname;		/* FQDN, lower case, trailing dot */
+	char *label;		/* the label below the zone; "*" wildcard */
+	bool wildcard;		/* "*.zone." */
+	char *service;		/* backend Service, in the Ingress' namespace */
+	char *port_name;	/* "" when by number */
+	uint16_t port;		/* the Service port, 0 when by name */
+};
+
+struct k8s_ingress_result {
+	struct k8s_ingress_host *hosts;	/* sorted by hostname, unique */
+	size_t n_hosts;
+	struct k8s_warning *warnings;
+	size_t n_warnings;
+};
+
+/*
+ * The names one Ingress asks for, in zone (docs/kubernetes.md):
+ *  - each rule host that is one label below the zone, or "*." + the zone,
+ *    gets one backend Service: the backend of its Prefix (or
+ *    ImplementationSpecific) path "/" if it has one, else its first path's
+ *    (rules with the same host count as one, in order). Other paths and
+ *    Services are reported as warning PathRoutingUnsupported.
+ *  - a host rule without paths takes spec.defaultBackend (warning
+ *    NoBackend when there is none);
+ *  - hosts outside the zone: warning HostOutsideZone, no name;
+ *  - rules without a host and spec.defaultBackend alone name nothing
+ *    (they match every name, which DNS cannot claim): warning
+ *    NoHostIgnored;
+ *  - a resource backend (not a Service): warning UnsupportedBackend.
+ * AS_OK (result may be empty), AS_EINVAL or AS_ENOMEM.
+ */
+int k8s_ingress_names(const struct k8s_ingress *ing, const char *zone,
+		      struct k8s_ingress_result *out);
+void k8s_ingress_result_free(struct k8s_ingress_result *r);	/* NULL ok */
+
+/* ---- Gateway API (gateway.c) ------------------------------------------------------ */
+
+struct k8s_weighted_backend {
+	char *namespace_;
+	char *service;
+	uint16_t port;
+	uint32_t weight;	/* backendRefs[].weight, 0 = no traffic */
+};
+
+/* One name a route gives to the zone. */
+struct k8s_route_name {
+	char *hostname;		/* FQDN, lower case, trailing dot */
+	char *label;		/* "*" for the wildcard */
+	bool wildcard;
+	int route_kind;		/* K8S_O_HTTPROUTE / K8S_O_GRPCROUTE */
+	char *route_ns, *route_name;
+	struct k8s_weighted_backend *backends;	/* resolved ones only */
+	size_t n_backends;
+};
+
+struct k8s_parent_status {
+	struct k8s_parent_ref ref;	/* as the route wrote it */
+	struct k8s_condition *conds;	/* no last_transition yet */
+	size_t n_conds;
+};
+
+/* The status the leader should write on one object: a GatewayClass
+ * (conds), a Gateway (conds, listeners) or a route (parents). */
+struct k8s_obj_status {
+	int okind;
+	char *namespace_, *name;
+	int64_t generation;
+	struct k8s_condition *conds;
+	size_t n_conds;
+	struct k8s_listener_status *listeners;
+	size_t n_listeners;
+	struct k8s_parent_status *parents;
+	size_t n_parents;
+};
+
+struct k8s_gw_input {
+	const char *zone;
+	const k8s_objs_t *classes, *gateways, *httproutes, *grpcroutes;
+	/* Whether Service ns/name exists; NULL = assume it does. */
+	bool (*service_exists)(const char *ns, const char *name, void *arg);
+	void *arg;
+};
+
+struct k8s_gw_result {
+	struct k8s_route_name *names;	/* sorted by hostname, unique */
+	size_t n_names;
+	struct k8s_obj_status *status;	/* classes, gateways, routes */
+	size_t n_status;
+	struct k8s_warning *warnings;
+	size_t n_warnings;
+};
+
+/*
+ * Evaluates the Gateway API objects of our GatewayClasses: which routes
+ * attach to which listeners (parentRefs, sectionName, port,
+ * allowedRoutes), the hostnames they get (route hostnames intersected
+ * with listener hostnames, wildcards included, then kept when inside
+ * the zone), their weighted Service backends, and every condition the
+ * specification asks the controller to set. Rules DNS cannot honour are
+ * dropped (route Accepted=True, PartiallyInvalid=True, UnsupportedValue)
+ * or, when no rule is left, the route is not accepted (Accepted=False,
+ * UnsupportedValue). AS_OK or AS_ENOMEM.
+ */
+int k8s_gateway_evaluate(const struct k8s_gw_input *in,
+			 struct k8s_gw_result *out);
+void k8s_gw_result_free(struct k8s_gw_result *r);	/* NULL ok */
+
+/* Whether a route hostname and a listener hostname intersect (Gateway
+ * API rules: "" is any; "*." matches one or more labels); the narrower
+ * of the two is written to out (NULL ok). */
+bool k8s_hostname_intersect(const char *route, const char *listener,
+			    char *out, size_t out_len);
+
+/* ---- what the leader writes (status.c) ------------------------------------------- */
+
+/*
+ * Merge-patch bodies for the status subresource (PATCH .../status,
+ * application/merge-patch+json). Each carries the object's
+ * metadata.resourceVersion, so the API server refuses (409) a patch
+ * built from a stale read. *out is NULL when the object already says
+ * it (no write needed). lastTransitionTime stays as it was for a
+ * condition whose status did not change, else becomes now (RFC 3339).
+ * AS_OK or AS_ENOMEM.
+ */
+int k8s_ingress_status_patch(const struct k8s_ingress *cur,
+			     const char *const *hostnames, size_t n,
+			     char **out);
+int k8s_gateway_class_status_patch(const struct k8s_gateway_class *cur,
+				   const struct k8s_obj_status *st,
+				   const char *now, char **out);
+int k8s_gateway_status_patch(const struct k8s_gateway *cur,
+			     const struct k8s_obj_status *st,
+			     const char *now, char **out);
+/* Only the status.parents entries of our controller are replaced;
+ * other controllers' entries are kept as they are. */
+int k8s_route_status_patch(const struct k8s_route *cur,
+			   const struct k8s_obj_status *st,
+			   const char *now, char **out);
+
+/* A core/v1 Event about one object (docs/kubernetes.md says why core/v1). */
+struct k8s_event_spec {
+	const char *name;	/* Event name, e.g. "<object>.<hex time>" */
+	const char *namespace_;	/* the Event's; "" = the object's or "default" */
+	int okind;		/* involved object's kind */
+	const char *obj_ns, *obj_name, *obj_uid, *obj_rv;
+	bool warning;		/* type Warning (else Normal) */
+	const char *reason, *message;
+	const char *component;	/* source.component, reportingComponent */
+	const char *instance;	/* source.host, reportingInstance */
+	const char *now;	/* RFC 3339 */
+	uint32_t count;		/* 1 for a new Event */
+};
+/* POST body for a new Event, or (count > 1) the merge patch for a
+ * repeated one. AS_OK, AS_EINVAL or AS_ENOMEM. */
+int k8s_event_json(const struct k8s_event_spec *ev, char **out);
+
+/* Times: RFC 3339 "2026-12-06T17:13:03Z" and the MicroTime
+ * "2026-12-06T17:13:03.123456Z" from microseconds since the epoch; and
+ * back (any offset, fraction optional). AS_OK, AS_ESPACE, AS_EPARSE. */
+int k8s_time_format(int64_t us, bool micro, char *buf, size_t len);
+int k8s_time_parse(const char *s, int64_t *us);
+
+/* ---- leader election over a coordination.k8s.io/v1 Lease (lease.c) ----------- */
+
+/* client-go's leaderelection defaults. */
+#define K8S_LEASE_DURATION_MS 15000
+#define K8S_LEASE_RENEW_DEADLINE_MS 10000
+#define K8S_LEASE_RETRY_MS 2000
+
+struct k8s_lease_rec {
+	bool exists;		/* false: the GET said 404 */
+	char holder[254];	/* holderIdentity, "" = free */
+	char rv[64];		/* metadata.resourceVersion */
+	int32_t duration_s;	/* leaseDurationSeconds */
+	int64_t acquire_us;	/* acquireTime, 0 if absent */
+	int64_t renew_us;	/* renewTime, 0 if absent */
+	int32_t transitions;	/* leaseTransitions */
+};
+
+/* Lease JSON (a GET or PUT answer) -> rec (exists = true). AS_OK or
+ * AS_EMALFORMED. */
+int k8s_lease_decode(const char *json, size_t len,
+		     struct k8s_lease_rec *out);
+/* rec -> a Lease object for POST (rec->rv "") or PUT (with the
+ * resourceVersion precondition). AS_OK, AS_EINVAL, AS_ENOMEM. */
+int k8s_lease_encode(const char *ns, const char *name,
+		     const struct k8s_lease_rec *rec, char **out);
+
+typedef struct k8s_elector k8s_elector_t;
+
+struct k8s_elector_opts {
+	const char *identity;		/* this agent, e.g. the pod name */
+	uint32_t lease_ms;		/* 0 = K8S_LEASE_DURATION_MS */
+	uint32_t renew_deadline_ms;	/* 0 = K8S_LEASE_RENEW_DEADLINE_MS */
+	uint32_t retry_ms;		/* 0 = K8S_LEASE_RETRY_MS */
+};
+
+enum k8s_lease_op {
+	K8S_LEASE_WAIT = 0,	/* nothing to write; read again at next_ms */
+	K8S_LEASE_CREATE,	/* POST rec */
+	K8S_LEASE_UPDATE,	/* PUT rec (rec.rv is the precondition) */
+};
+
+struct k8s_lease_action {
+	int op;			/* enum k8s_lease_op */
+	struct k8s_lease_rec rec;	/* what to write */
+	uint64_t next_ms;	/* WAIT: when to read the Lease again */
+};
+
+/* The write's outcome, for k8s_elector_written(). */
+enum k8s_lease_result {
+	K8S_LEASE_OK = 0,
+	K8S_LEASE_CONFLICT,	/* 409 (or 422 AlreadyExists on create) */
+	K8S_LEASE_FAILED,	/* anything else */
+};
+
+/* AS_OK, AS_EINVAL (no identity, deadline >= duration, ...), AS_ENOMEM. */
+int k8s_elector_new(const struct k8s_elector_opts *opts,
+		    k8s_elector_t **out);
+void k8s_elector_free(k8s_elector_t *e);	/* NULL ok */
+/* One round, as client-go's tryAcquireOrRenew: given the Lease as just
+ * read (read->exists false on 404) at now_ms (monotonic) and wall_us
+ * (real time, for the record's timestamps), what to write. Expiry is
+ * judged on the local clock from when the record last changed, never on
+ * the holder's timestamps, so clock skew between nodes does not matter. */
+void k8s_elector_observe(k8s_elector_t *e, uint64_t now_ms, int64_t wall_us,
+			 const struct k8s_lease_rec *read,
+			 struct k8s_lease_action *act);
+/* The outcome of the write observe asked for; stored is the server's
+ * answer on K8S_LEASE_OK (NULL ok otherwise). */
+void k8s_elector_written(k8s_elector_t *e, uint64_t now_ms, int result,
+			 const struct k8s_lease_rec *stored);
+/* Leader while the last successful renewal is younger than the renew
+ * deadline (client-go gives up leading after it). */
+bool k8s_elector_is_leader(const k8s_elector_t *e, uint64_t now_ms);
+/* When to run the next round (read + observe): retry_ms after the last. */
+uint64_t k8s_elector_next(const k8s_elector_t *e);
+/* The holder last observed ("" none), for anysteerctl status. */
+const char *k8s_elector_holder(const k8s_elector_t *e);
+/* On drain: if we lead, the update that releases the Lease (holder "",
+ * duration 1 s, as client-go's ReleaseOnCancel); else op WAIT. Leadership
+ * ends here either way. */
+void k8s_elector_release(k8s_elector_t *e, int64_t wall_us,
+			 struct k8s_lease_action *act);
+
 #endif

@@ -1,0 +1,55 @@
+/*
+ * k8s/k8s_json.h - internal to k8s/: the JSON and name helpers shared by
+ * objs.c, ingress.c, gateway.c, status.c and lease.c. Not part of the
+ * module's interface (that is k8s/k8s.h only).
+ */
+#ifndef ANYSTEER_K8S_JSON_H
+#define ANYSTEER_K8S_JSON_H
+
+#include <jansson.h>
+
+#include "k8s/k8s.h"
+
+/* A member that must be a string if present: 0 (*out NULL when absent
+ * or null) or -1 when it has another type. */
+int k8s__str(const json_t *obj, const char *name, const char **out);
+/* A member that must be of type if present (NULL when absent). */
+int k8s__typed(const json_t *obj, const char *name, json_type type,
+	       json_t **out);
+/* A member that must be an integer in [lo, hi] if present (*out
+ * untouched when absent). */
+int k8s__int(const json_t *obj, const char *name, int64_t lo, int64_t hi,
+	     int64_t *out);
+/* strdup of s, or of "" when s is NULL. */
+char *k8s__dup(const char *s);
+
+/* metadata: name required, namespace required unless cluster. */
+int k8s__meta(const json_t *obj, bool cluster, struct k8s_meta *md);
+void k8s__meta_free(struct k8s_meta *md);
+
+/* A conditions array (metav1.Condition). -1 when malformed. */
+int k8s__conds(const json_t *arr, struct k8s_condition **out, size_t *n);
+void k8s__conds_free(struct k8s_condition *c, size_t n);
+int k8s__cond_set(struct k8s_condition *c, const char *type, bool status,
+		  const char *reason, const char *message, int64_t gen);
+
+void k8s__strv_free(char **v, size_t n);
+/* Appends a copy of s to *v (*n entries, *cap room). -1 on memory. */
+int k8s__strv_add(char ***v, size_t *n, size_t *cap, const char *s);
+
+/* Appends a warning (printf-style message). -1 on memory. */
+int k8s__warn(struct k8s_warning **v, size_t *n, const char *reason,
+	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void k8s__warnings_free(struct k8s_warning *v, size_t n);
+
+/* Whether host (as written in an object, trailing dot optional) is one
+ * label below zone ("a.zone" or the wildcard "*.zone"). Returns NULL and
+ * new *fqdn ("a.zone.", lower case) / *label, or the reason it is not
+ * (nothing allocated). On memory: "out of memory". */
+const char *k8s__zone_host(const char *zone, const char *host, char **fqdn,
+			   char **label, bool *wildcard);
+
+/* Parses a JSON text that must be an object. NULL on error. */
+json_t *k8s__load(const char *json, size_t len);
+
+#endif
