@@ -603,7 +603,8 @@ static int build_names(struct ctx *c)
 {
 	struct k8s_gw_result *out = c->out;
 
-	qsort(c->claims, c->n_claims, sizeof(*c->claims), claim_cmp);
+	if (c->n_claims > 1)
+		qsort(c->claims, c->n_claims, sizeof(*c->claims), claim_cmp);
 	if (c->n_claims && !(out->names = calloc(c->n_claims, sizeof(*out->names))))
 		return -1;
 	for (size_t i = 0; i < c->n_claims; i++) {

@@ -275,7 +275,8 @@ int k8s_ingress_names(const struct k8s_ingress *ing, const char *zone,
 		return rc;
 	}
 	/* Two spellings of a host ("A.zone", "a.zone.") are one name. */
-	qsort(out->hosts, out->n_hosts, sizeof(*out->hosts), host_cmp);
+	if (out->n_hosts > 1)
+		qsort(out->hosts, out->n_hosts, sizeof(*out->hosts), host_cmp);
 	return AS_OK;
 }
 

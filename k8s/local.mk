@@ -19,9 +19,11 @@ K8S_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) \
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_k8s_model tests/unit/test_k8s_conf \
-	tests/unit/test_k8s_watch
+	tests/unit/test_k8s_watch tests/unit/test_k8s_ingress \
+	tests/unit/test_k8s_gateway tests/unit/test_k8s_lease
 TESTS += tests/unit/test_k8s_model tests/unit/test_k8s_conf \
-	tests/unit/test_k8s_watch
+	tests/unit/test_k8s_watch tests/unit/test_k8s_ingress \
+	tests/unit/test_k8s_gateway tests/unit/test_k8s_lease
 endif
 tests_unit_test_k8s_model_SOURCES = tests/unit/test_k8s_model.c tests/unit/k8s_fixture.h
 tests_unit_test_k8s_model_CFLAGS = $(K8S_TEST_CFLAGS)
@@ -32,6 +34,15 @@ tests_unit_test_k8s_conf_LDADD = $(K8S_TEST_LDADD)
 tests_unit_test_k8s_watch_SOURCES = tests/unit/test_k8s_watch.c tests/unit/k8s_fixture.h
 tests_unit_test_k8s_watch_CFLAGS = $(K8S_TEST_CFLAGS)
 tests_unit_test_k8s_watch_LDADD = $(K8S_TEST_LDADD)
+tests_unit_test_k8s_ingress_SOURCES = tests/unit/test_k8s_ingress.c tests/unit/k8s_fixture.h
+tests_unit_test_k8s_ingress_CFLAGS = $(K8S_TEST_CFLAGS)
+tests_unit_test_k8s_ingress_LDADD = $(K8S_TEST_LDADD)
+tests_unit_test_k8s_gateway_SOURCES = tests/unit/test_k8s_gateway.c tests/unit/k8s_fixture.h
+tests_unit_test_k8s_gateway_CFLAGS = $(K8S_TEST_CFLAGS)
+tests_unit_test_k8s_gateway_LDADD = $(K8S_TEST_LDADD)
+tests_unit_test_k8s_lease_SOURCES = tests/unit/test_k8s_lease.c tests/unit/k8s_fixture.h
+tests_unit_test_k8s_lease_CFLAGS = $(K8S_TEST_CFLAGS)
+tests_unit_test_k8s_lease_LDADD = $(K8S_TEST_LDADD)
 
 # Every manifest document parses and carries the fields issue 5 asks for.
 TESTS += tests/k8s/check_manifests
