@@ -11,6 +11,14 @@
  * malformed leaves the set exactly as it was (the last good state is
  * never dropped). Any violation aborts.
  *
+ * The same input then goes to the Ingress and Gateway API tables (one
+ * per kind: as a list, then line by line as watch events) and the Lease
+ * decoder. Checked: a rejected event leaves the table as it was (same
+ * count, same objects), the decisions over whatever was accepted (class
+ * selection, Ingress names, Gateway API evaluation, the status patches
+ * and Events) succeed and give sorted, unique names inside the zone,
+ * and a Lease that decodes encodes back to the same record.
+ *
  * Speed (docs/testing.md): the oracle, not the parser, used to dominate.
  * The base state's set is built once; one store per input is put back
  * into the base state by relisting only the kind a list step changed;
@@ -162,6 +170,161 @@ static k8s_store_t *base_store(void)
 	return st;
 }
 
+/* ---- Ingress, Gateway API, Lease ------------------------------------------ */
+
+#define ZONE "svc.example.net"
+
+static void check_names(const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(names[i]);
+
+		CHECK(l > strlen(ZONE) + 2 && names[i][l - 1] == '.');
+		CHECK(!strncmp(names[i] + l - strlen(ZONE) - 2, "." ZONE ".",
+			       strlen(ZONE) + 2));
+		if (i)
+			CHECK(strcmp(names[i - 1], names[i]) < 0);
+	}
+}
+
+static bool svc_exists(const char *ns, const char *name, void *arg)
+{
+	(void)arg;
+	return strlen(ns) + strlen(name) > 6;
+}
+
+/* Every decision over the tables; nothing may fail but memory. */
+static void decide(k8s_objs_t *const *t)
+{
+	struct k8s_gw_input in = {
+		.zone = ZONE, .classes = t[K8S_O_GATEWAYCLASS],
+		.gateways = t[K8S_O_GATEWAY], .httproutes = t[K8S_O_HTTPROUTE],
+		.grpcroutes = t[K8S_O_GRPCROUTE], .service_exists = svc_exists,
+	};
+	struct k8s_gw_result gr;
+	const char *names[256];
+	char *out;
+
+	for (size_t i = 0; i < k8s_objs_count(t[K8S_O_INGRESS]); i++) {
+		const struct k8s_ingress *g = k8s_objs_at(t[K8S_O_INGRESS], i);
+		struct k8s_ingress_result r;
+		int own = k8s_ingress_owner(g, t[K8S_O_INGRESSCLASS], NULL);
+
+		CHECK(own >= K8S_ING_NOT_OURS && own <= K8S_ING_BY_ANNOTATION);
+		CHECK(k8s_ingress_names(g, ZONE, &r) == AS_OK);
+		for (size_t j = 0; j < r.n_hosts && j < 256; j++) {
+			names[j] = r.hosts[j].hostname;
+			CHECK(r.hosts[j].service && *r.hosts[j].service);
+			CHECK(r.hosts[j].wildcard == !strcmp(r.hosts[j].label, "*"));
+		}
+		check_names(names, AS_MIN(r.n_hosts, 256));
+		for (size_t j = 0; j < r.n_warnings; j++)
+			CHECK(*r.warnings[j].reason && strlen(r.warnings[j].message) < 2048);
+		CHECK(k8s_ingress_status_patch(g, names, AS_MIN(r.n_hosts, 256),
+					       &out) == AS_OK);
+		free(out);
+		k8s_ingress_result_free(&r);
+	}
+	CHECK(k8s_gateway_evaluate(&in, &gr) == AS_OK);
+	for (size_t j = 0; j < gr.n_names && j < 256; j++) {
+		names[j] = gr.names[j].hostname;
+		CHECK(gr.names[j].route_kind == K8S_O_HTTPROUTE ||
+		      gr.names[j].route_kind == K8S_O_GRPCROUTE);
+	}
+	check_names(names, AS_MIN(gr.n_names, 256));
+	for (size_t j = 0; j < gr.n_status; j++) {
+		const struct k8s_obj_status *st = &gr.status[j];
+		const void *o = k8s_objs_get(t[st->okind], st->namespace_, st->name);
+		const char *now = "2026-12-06T17:00:00Z";
+		int rc;
+
+		CHECK(o);
+		if (st->okind == K8S_O_GATEWAYCLASS)
+			rc = k8s_gateway_class_status_patch(o, st, now, &out);
+		else if (st->okind == K8S_O_GATEWAY)
+			rc = k8s_gateway_status_patch(o, st, now, &out);
+		else
+			rc = k8s_route_status_patch(o, st, now, &out);
+		CHECK(rc == AS_OK);
+		free(out);
+		for (size_t c = 0; c < st->n_conds; c++)
+			CHECK(st->conds[c].observed_generation == st->generation);
+	}
+	for (size_t j = 0; j < gr.n_warnings; j++) {
+		struct k8s_event_spec ev = {
+			.name = "x.1", .okind = K8S_O_HTTPROUTE, .obj_ns = "ns",
+			.obj_name = "r", .warning = true,
+			.reason = gr.warnings[j].reason,
+			.message = gr.warnings[j].message, .now = "2026-12-06T17:00:00Z",
+			.count = 1,
+		};
+
+		CHECK(k8s_event_json(&ev, &out) == AS_OK);
+		free(out);
+	}
+	k8s_gw_result_free(&gr);
+}
+
+static void check_lease(const char *p, size_t n)
+{
+	struct k8s_lease_rec a, b;
+	char *enc;
+	const int64_t year10k = INT64_C(253402300800000000);
+
+	if (k8s_lease_decode(p, n, &a) != AS_OK) {
+		CHECK(!a.exists);
+		return;
+	}
+	if (a.acquire_us < 0 || a.acquire_us >= year10k || a.renew_us < 0 ||
+	    a.renew_us >= year10k)
+		return;	/* no four-digit year to write it back with */
+	CHECK(k8s_lease_encode("ns", "lease", &a, &enc) == AS_OK);
+	CHECK(k8s_lease_decode(enc, strlen(enc), &b) == AS_OK);
+	CHECK(!memcmp(&a, &b, sizeof(a)));
+	free(enc);
+}
+
+static void objs_steps(const char *p, size_t size)
+{
+	k8s_objs_t *t[K8S_N_OKINDS];
+	struct k8s_event_info info;
+
+	for (int k = 0; k < K8S_N_OKINDS; k++) {
+		CHECK(k8s_objs_new(k, &t[k]) == AS_OK);
+		k8s_objs_relist_begin(t[k]);
+		if (k8s_objs_apply_list(t[k], p, size, NULL, 0, NULL, 0) == AS_OK) {
+			k8s_objs_relist_end(t[k]);
+		} else {
+			k8s_objs_relist_abort(t[k]);
+			CHECK(k8s_objs_count(t[k]) == 0);
+		}
+	}
+	check_lease(p, size);
+	for (size_t off = 0; off < size;) {
+		const char *nl = memchr(p + off, '\n', size - off);
+		size_t n = nl ? (size_t)(nl - (p + off)) : size - off;
+
+		for (int k = 0; n && k < K8S_N_OKINDS; k++) {
+			size_t before = k8s_objs_count(t[k]);
+			const void *first = k8s_objs_at(t[k], 0);
+			int rc = k8s_objs_apply_event(t[k], p + off, n, &info);
+
+			if (rc != AS_OK) {
+				CHECK(k8s_objs_count(t[k]) == before);
+				CHECK(k8s_objs_at(t[k], 0) == first);
+			}
+			if (info.type == 0)
+				break;
+		}
+		if (n)
+			check_lease(p + off, n);
+		off += n + 1;
+	}
+	decide(t);
+	for (int k = 0; k < K8S_N_OKINDS; k++)
+		k8s_objs_free(t[k]);
+}
+
 /* The base state's set never changes: built once, before the inputs. */
 static struct k8s_set base;
 
@@ -202,5 +365,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	k8s_set_free(&cur);
 	k8s_store_free(st);
+	objs_steps(p, size);
 	return 0;
 }
