@@ -46,7 +46,11 @@ tests_unit_test_k8s_lease_LDADD = $(K8S_TEST_LDADD)
 
 # Every manifest document parses and carries the fields issue 5 asks for.
 TESTS += tests/k8s/check_manifests
-EXTRA_DIST += tests/k8s/apiserver.py tests/k8s/check_manifests tests/k8s/fixtures
+# The fake API server's Ingress / Gateway API / status / Event / Lease
+# endpoints behave as the agent-side tests will need them to.
+TESTS += tests/k8s/test_apiserver.py
+EXTRA_DIST += tests/k8s/apiserver.py tests/k8s/check_manifests tests/k8s/fixtures \
+	tests/k8s/test_apiserver.py
 
 # Fuzz harnesses over the JSON entry points and the kubeconfig reader:
 # libFuzzer binaries with --enable-fuzzing, and replay_ programs that

@@ -1,15 +1,41 @@
 #!/usr/bin/env python3
 """A test Kubernetes API server for anysteer's list+watch client.
 
-Speaks the parts of the real protocol the client uses, for two resources
-(v1 Services and discovery.k8s.io/v1 EndpointSlices, cluster-wide):
+Speaks the parts of the real protocol the client uses, cluster-wide, for
+v1 Services, discovery.k8s.io/v1 EndpointSlices, networking.k8s.io/v1
+Ingresses and IngressClasses, and gateway.networking.k8s.io/v1
+GatewayClasses, Gateways, HTTPRoutes and GRPCRoutes:
 
   GET /api/v1/services?limit=N[&continue=T]          -> ServiceList
   GET /apis/discovery.k8s.io/v1/endpointslices?...   -> EndpointSliceList
+  GET /apis/networking.k8s.io/v1/ingresses, .../ingressclasses
+  GET /apis/gateway.networking.k8s.io/v1/gatewayclasses, gateways,
+      httproutes, grpcroutes  (404 NotFound while the Gateway API "CRDs are
+      absent": --no-gateway-api, or /_test/gateway_api)
   GET ...?watch=1&resourceVersion=R&allowWatchBookmarks=true&timeoutSeconds=S
       -> HTTP/1.1 200, Transfer-Encoding: chunked, one JSON WatchEvent per
          line ({"type": "ADDED", "object": {...}}), ended after S seconds
          with the terminating chunk.
+
+Writes, as the leader makes them (each needs an accepted token, and is
+logged with the token in /_test/writes so a test can tell who wrote):
+
+  PUT|PATCH <group path>/namespaces/NS/<resource>/NAME/status (cluster-
+      scoped kinds: <group path>/<resource>/NAME/status) for Ingresses and
+      the Gateway API kinds: only .status changes (PATCH: JSON merge patch,
+      application/merge-patch+json); a metadata.resourceVersion that is not
+      the current one gets 409 Conflict; emits MODIFIED, keeps generation.
+  POST /api/v1/namespaces/NS/events (409 AlreadyExists on a taken name),
+  PATCH /api/v1/namespaces/NS/events/NAME (merge patch; 404 if absent),
+  GET /api/v1/namespaces/NS/events
+  GET|PUT /apis/coordination.k8s.io/v1/namespaces/NS/leases/NAME and
+  POST /apis/coordination.k8s.io/v1/namespaces/NS/leases: 404 when
+      absent, 409 AlreadyExists on POST of an existing one, 409 Conflict on
+      a PUT whose resourceVersion is not the current one.
+
+Objects applied through /_test/apply get metadata.generation as the real
+server keeps it (1, then +1 whenever spec changes) and keep their status
+when the applied object carries none (the status subresource rule).
 
 One resourceVersion counter for everything, as etcd's revision. A watch
 from a resourceVersion older than the compaction point gets 410 Gone: as
@@ -27,7 +53,12 @@ The test drives it over /_test/ (POST with a JSON body):
   gone_mode {mode: event|http}
   raw {kind, line}                   writes a raw line to the watches of kind
   tokens {tokens: [..]}              the accepted bearer tokens
+  gateway_api {enabled: bool}        the Gateway API CRDs installed or not
+  lease {object}                     puts a Lease as it is (e.g. held by
+                                     someone else); {delete: true, ...} drops it
   GET /_test/stats                   request counters, tokens seen, watches
+  GET /_test/writes                  [{verb, path, token, code}] of API writes
+  GET /_test/leases, /_test/events   what is stored
 
 With --tls-cert/--tls-key it serves HTTPS. On start it prints
 "PORT <n>" on stdout. Objects are read from and shaped
@@ -46,12 +77,66 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+GW = "gateway.networking.k8s.io/v1"
 KINDS = {
     "/api/v1/services": ("Service", "v1", "ServiceList"),
     "/apis/discovery.k8s.io/v1/endpointslices":
         ("EndpointSlice", "discovery.k8s.io/v1", "EndpointSliceList"),
+    "/apis/networking.k8s.io/v1/ingresses":
+        ("Ingress", "networking.k8s.io/v1", "IngressList"),
+    "/apis/networking.k8s.io/v1/ingressclasses":
+        ("IngressClass", "networking.k8s.io/v1", "IngressClassList"),
+    "/apis/" + GW + "/gatewayclasses": ("GatewayClass", GW, "GatewayClassList"),
+    "/apis/" + GW + "/gateways": ("Gateway", GW, "GatewayList"),
+    "/apis/" + GW + "/httproutes": ("HTTPRoute", GW, "HTTPRouteList"),
+    "/apis/" + GW + "/grpcroutes": ("GRPCRoute", GW, "GRPCRouteList"),
 }
 BY_KIND = {v[0]: (k, v[1], v[2]) for k, v in KINDS.items()}
+CLUSTER_SCOPED = {"IngressClass", "GatewayClass"}
+GATEWAY_API = {"GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute"}
+# Kinds with a status subresource the leader writes.
+STATUS_KINDS = {"Ingress"} | GATEWAY_API
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/"
+EVENTS_PREFIX = "/api/v1/namespaces/"
+NOT_FOUND = "the server could not find the requested resource"
+
+
+def key_of(md):
+    return md.get("namespace", "") + "/" + md["name"]
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if not isinstance(target, dict):
+        target = {}
+    out = dict(target)
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+def status_path(path):
+    """(kind, namespace, name) of a .../status path, or None."""
+    parts = path.strip("/").split("/")
+    if len(parts) < 4 or parts[-1] != "status":
+        return None
+    for prefix, (kind, _api, _list) in KINDS.items():
+        base = prefix.strip("/").split("/")
+        resource = base[-1]
+        group = base[:-1]
+        if parts[:len(group)] != group:
+            continue
+        rest = parts[len(group):-1]
+        if kind in CLUSTER_SCOPED and len(rest) == 2 and rest[0] == resource:
+            return kind, "", rest[1]
+        if len(rest) == 4 and rest[0] == "namespaces" and rest[2] == resource:
+            return kind, rest[1], rest[3]
+    return None
 
 
 def status(code, reason, message):
@@ -81,6 +166,10 @@ class State:
         self.snapshots = {}
         self.stats = {"requests": {}, "tokens_seen": [], "unauthorized": 0,
                       "gone": 0}
+        self.gateway_api = True
+        self.leases = {}
+        self.events = {}
+        self.writes = []
 
     def count(self, name):
         r = self.stats["requests"]
@@ -100,10 +189,21 @@ class State:
     def apply(self, obj, silent=False):
         kind = obj["kind"]
         md = obj.setdefault("metadata", {})
-        key = md["namespace"] + "/" + md["name"]
+        key = key_of(md)
         self.rv += 1
         old = self.objects[kind].get(key)
         md["resourceVersion"] = str(self.rv)
+        # generation: 1, then +1 on every spec change (metadata.generation
+        # is the server's, whatever the object says).
+        if old is None:
+            md["generation"] = 1
+        elif old.get("spec") != obj.get("spec"):
+            md["generation"] = old["metadata"].get("generation", 1) + 1
+        else:
+            md["generation"] = old["metadata"].get("generation", 1)
+        if kind in STATUS_KINDS and "status" not in obj and old is not None \
+                and "status" in old:
+            obj["status"] = copy.deepcopy(old["status"])
         md.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
         md.setdefault("creationTimestamp",
                       time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -111,6 +211,32 @@ class State:
         self.objects[kind][key] = obj
         self.emit(kind, "MODIFIED" if old else "ADDED", obj, silent)
         return self.rv
+
+    def write_status(self, kind, ns, name, body, patch):
+        """(code, object or Status) of a status subresource write."""
+        key = ns + "/" + name
+        cur = self.objects[kind].get(key)
+        if cur is None:
+            return 404, status(404, "NotFound", '%s "%s" not found'
+                               % (kind.lower(), name))
+        want = (body.get("metadata") or {}).get("resourceVersion")
+        if want and want != cur["metadata"]["resourceVersion"]:
+            return 409, status(409, "Conflict",
+                               'Operation cannot be fulfilled on %s "%s": the '
+                               'object has been modified; please apply your '
+                               'changes to the latest version and try again'
+                               % (kind.lower(), name))
+        new = copy.deepcopy(cur)
+        if patch:
+            new["status"] = merge_patch(cur.get("status", {}),
+                                        body.get("status", {}))
+        else:
+            new["status"] = body.get("status", {})
+        self.rv += 1
+        new["metadata"]["resourceVersion"] = str(self.rv)
+        self.objects[kind][key] = new
+        self.emit(kind, "MODIFIED", new)
+        return 200, new
 
     def delete(self, kind, ns, name, silent=False):
         obj = self.objects[kind].pop(ns + "/" + name, None)
@@ -145,7 +271,24 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- control -----------------------------------------------------------
 
+    def authorized(self):
+        """The bearer token if accepted; else answers 401 and gives None."""
+        st = self.server.state
+        auth = self.headers.get("Authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        with st.lock:
+            if token not in st.stats["tokens_seen"]:
+                st.stats["tokens_seen"].append(token)
+            if token not in st.tokens:
+                st.stats["unauthorized"] += 1
+                self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+                return None
+        return token
+
     def do_POST(self):
+        if not self.path.startswith("/_test/"):
+            self.api_write("POST")
+            return
         st = self.server.state
         url = urlsplit(self.path)
         path = url.path
@@ -158,9 +301,22 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             if path == "/_test/apply":
                 res = {"resourceVersion": str(st.apply(body, silent))}
+            elif path == "/_test/gateway_api":
+                st.gateway_api = bool(body["enabled"])
+                res = {}
+            elif path == "/_test/lease":
+                md = body["metadata"]
+                key = md["namespace"] + "/" + md["name"]
+                if body.get("delete"):
+                    st.leases.pop(key, None)
+                else:
+                    st.rv += 1
+                    md["resourceVersion"] = str(st.rv)
+                    st.leases[key] = body
+                res = {"resourceVersion": str(st.rv)}
             elif path == "/_test/delete":
-                rv = st.delete(body["kind"], body["namespace"], body["name"],
-                               silent)
+                rv = st.delete(body["kind"], body.get("namespace", ""),
+                               body["name"], silent)
                 if rv is None:
                     self.send_json(404, status(404, "NotFound", "not found"))
                     return
@@ -205,6 +361,126 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- API ---------------------------------------------------------------
 
+    def do_PUT(self):
+        self.api_write("PUT")
+
+    def do_PATCH(self):
+        self.api_write("PATCH")
+
+    def api_write(self, verb):
+        """Status subresources, Events and Leases (see the module doc)."""
+        st = self.server.state
+        path = urlsplit(self.path).path
+        token = self.authorized()
+        if token is None:
+            return
+        try:
+            body = self.read_body()
+        except ValueError:
+            self.send_json(400, status(400, "BadRequest", "bad JSON"))
+            return
+        if not isinstance(body, dict):
+            self.send_json(400, status(400, "BadRequest", "not an object"))
+            return
+        ctype = self.headers.get("Content-Type", "")
+        with st.lock:
+            code, res = self.route_write(verb, path, body, ctype)
+            st.count(verb + " " + ("status" if path.endswith("/status") else
+                                   "events" if "/events" in path else
+                                   "leases" if "/leases" in path else "other"))
+            st.writes.append({"verb": verb, "path": path, "token": token,
+                              "code": code})
+        self.send_json(code, res)
+
+    def route_write(self, verb, path, body, ctype):
+        st = self.server.state
+        sp = status_path(path)
+        if sp and verb in ("PUT", "PATCH"):
+            kind, ns, name = sp
+            if kind in GATEWAY_API and not st.gateway_api:
+                return 404, status(404, "NotFound", NOT_FOUND)
+            if verb == "PATCH" and "merge-patch" not in ctype:
+                return 415, status(415, "UnsupportedMediaType",
+                                   "the body of the request was in an unknown "
+                                   "format - accepted media types include: "
+                                   "application/merge-patch+json")
+            return st.write_status(kind, ns, name, body, verb == "PATCH")
+        parts = path.strip("/").split("/")
+        # /api/v1/namespaces/NS/events[/NAME]
+        if path.startswith(EVENTS_PREFIX) and len(parts) in (5, 6) and \
+                parts[4] == "events":
+            ns = parts[3]
+            if verb == "POST" and len(parts) == 5:
+                name = (body.get("metadata") or {}).get("name")
+                if not name:
+                    return 422, status(422, "Invalid", "metadata.name: Required value")
+                if (body.get("metadata") or {}).get("namespace", ns) != ns:
+                    return 400, status(400, "BadRequest",
+                                       "the namespace of the object does not "
+                                       "match the namespace on the request")
+                if ns + "/" + name in st.events:
+                    return 409, status(409, "AlreadyExists",
+                                       'events "%s" already exists' % name)
+                st.rv += 1
+                ev = copy.deepcopy(body)
+                ev["metadata"]["namespace"] = ns
+                ev["metadata"]["resourceVersion"] = str(st.rv)
+                st.events[ns + "/" + name] = ev
+                return 201, ev
+            if verb == "PATCH" and len(parts) == 6:
+                key = ns + "/" + parts[5]
+                if key not in st.events:
+                    return 404, status(404, "NotFound",
+                                       'events "%s" not found' % parts[5])
+                st.rv += 1
+                ev = merge_patch(st.events[key], body)
+                ev["metadata"]["resourceVersion"] = str(st.rv)
+                st.events[key] = ev
+                return 200, ev
+        # /apis/coordination.k8s.io/v1/namespaces/NS/leases[/NAME]
+        if path.startswith(LEASES) and len(parts) in (6, 7) and \
+                parts[5] == "leases":
+            ns = parts[4]
+            if verb == "POST" and len(parts) == 6:
+                name = (body.get("metadata") or {}).get("name")
+                if not name:
+                    return 422, status(422, "Invalid", "metadata.name: Required value")
+                if ns + "/" + name in st.leases:
+                    return 409, status(409, "AlreadyExists",
+                                       'leases.coordination.k8s.io "%s" already '
+                                       'exists' % name)
+                return 201, self.store_lease(ns, name, body)
+            if verb == "PUT" and len(parts) == 7:
+                key = ns + "/" + parts[6]
+                cur = st.leases.get(key)
+                if cur is None:
+                    return 404, status(404, "NotFound",
+                                       'leases.coordination.k8s.io "%s" not found'
+                                       % parts[6])
+                want = (body.get("metadata") or {}).get("resourceVersion")
+                if want and want != cur["metadata"]["resourceVersion"]:
+                    return 409, status(409, "Conflict",
+                                       'Operation cannot be fulfilled on '
+                                       'leases.coordination.k8s.io "%s": the object '
+                                       'has been modified; please apply your changes '
+                                       'to the latest version and try again' % parts[6])
+                return 200, self.store_lease(ns, parts[6], body, cur)
+        return 404, status(404, "NotFound", NOT_FOUND)
+
+    def store_lease(self, ns, name, body, cur=None):
+        st = self.server.state
+        st.rv += 1
+        obj = {"kind": "Lease", "apiVersion": "coordination.k8s.io/v1",
+               "metadata": {"name": name, "namespace": ns,
+                            "resourceVersion": str(st.rv),
+                            "uid": cur["metadata"]["uid"] if cur else str(uuid.uuid4()),
+                            "creationTimestamp":
+                                cur["metadata"]["creationTimestamp"] if cur else
+                                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+               "spec": copy.deepcopy(body.get("spec") or {})}
+        st.leases[ns + "/" + name] = obj
+        return obj
+
     def do_GET(self):
         st = self.server.state
         url = urlsplit(self.path)
@@ -216,20 +492,48 @@ class Handler(BaseHTTPRequestHandler):
                 s["resourceVersion"] = str(st.rv)
             self.send_json(200, s)
             return
-        if url.path not in KINDS:
-            self.send_json(404, status(404, "NotFound",
-                                       "the server could not find the requested resource"))
+        if url.path in ("/_test/writes", "/_test/leases", "/_test/events"):
+            with st.lock:
+                res = copy.deepcopy({"/_test/writes": st.writes,
+                                     "/_test/leases": st.leases,
+                                     "/_test/events": st.events}[url.path])
+            self.send_json(200, res)
+            return
+        parts = url.path.strip("/").split("/")
+        if url.path.startswith(LEASES) and len(parts) == 7 and parts[5] == "leases":
+            if self.authorized() is None:
+                return
+            with st.lock:
+                st.count("Lease/get")
+                obj = copy.deepcopy(st.leases.get(parts[4] + "/" + parts[6]))
+            if obj is None:
+                self.send_json(404, status(404, "NotFound",
+                                           'leases.coordination.k8s.io "%s" not found'
+                                           % parts[6]))
+            else:
+                self.send_json(200, obj)
+            return
+        if url.path.startswith(EVENTS_PREFIX) and len(parts) == 5 and \
+                parts[4] == "events":
+            if self.authorized() is None:
+                return
+            with st.lock:
+                items = [copy.deepcopy(v) for k, v in sorted(st.events.items())
+                         if k.startswith(parts[3] + "/")]
+                rv = str(st.rv)
+            self.send_json(200, {"kind": "EventList", "apiVersion": "v1",
+                                 "metadata": {"resourceVersion": rv},
+                                 "items": items})
+            return
+        if url.path not in KINDS or \
+                (KINDS[url.path][0] in GATEWAY_API and not st.gateway_api):
+            # What a real server says for a group/resource it does not
+            # serve, e.g. the Gateway API without its CRDs.
+            self.send_json(404, status(404, "NotFound", NOT_FOUND))
             return
         kind, api_version, list_kind = KINDS[url.path]
-        auth = self.headers.get("Authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else ""
-        with st.lock:
-            if token not in st.stats["tokens_seen"]:
-                st.stats["tokens_seen"].append(token)
-            if token not in st.tokens:
-                st.stats["unauthorized"] += 1
-                self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
-                return
+        if self.authorized() is None:
+            return
         if q.get("watch") in ("1", "true"):
             self.watch(kind, api_version, q)
         else:
@@ -343,6 +647,8 @@ def main():
     ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate")
     ap.add_argument("--tls-key", help="... and this PEM key")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--no-gateway-api", action="store_true",
+                    help="serve as a cluster without the Gateway API CRDs (404)")
     a = ap.parse_args()
 
     class Server(ThreadingHTTPServer):
@@ -364,6 +670,7 @@ def main():
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
                                      do_handshake_on_connect=False)
     srv.state = State(a.token)
+    srv.state.gateway_api = not a.no_gateway_api
     srv.verbose = a.verbose
     for f in a.fixture:
         with open(f) as fh, srv.state.lock:
