@@ -488,31 +488,35 @@ static int eval_parent(struct ctx *c, const struct k8s_route *r,
 			}
 	}
 	if (!any_listener) {
-		rc = cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
-			      "NoMatchingParent", "Gateway %s/%s has no listener%s%s%s",
-			      g->md.namespace_, g->md.name, *ref->section ? " named " : "",
-			      ref->section, ref->port ? " on that port" : "");
+		if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
+			     "NoMatchingParent", "Gateway %s/%s has no listener%s%s%s",
+			     g->md.namespace_, g->md.name, *ref->section ? " named " : "",
+			     ref->section, ref->port ? " on that port" : ""))
+			goto out;
 		goto resolved;
 	}
 	if (!any_allowed) {
-		rc = cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
-			      "NotAllowedByListeners",
-			      "no listener of Gateway %s/%s admits %ss from namespace %s",
-			      g->md.namespace_, g->md.name, k8s_okind_name(r->kind),
-			      r->md.namespace_);
+		if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
+			     "NotAllowedByListeners",
+			     "no listener of Gateway %s/%s admits %ss from namespace %s",
+			     g->md.namespace_, g->md.name, k8s_okind_name(r->kind),
+			     r->md.namespace_))
+			goto out;
 		goto resolved;
 	}
 	if (!any_host) {
-		rc = cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
-			      "NoMatchingListenerHostname",
-			      "no hostname of the route matches a listener hostname");
+		if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
+			     "NoMatchingListenerHostname",
+			     "no hostname of the route matches a listener hostname"))
+			goto out;
 		goto resolved;
 	}
 	if (!rule && n_dropped) {
-		rc = cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
-			      "UnsupportedValue",
-			      "DNS routes by hostname only and every rule needs more: %s",
-			      dropped);
+		if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
+			     "UnsupportedValue",
+			     "DNS routes by hostname only and every rule needs more: %s",
+			     dropped))
+			goto out;
 		goto resolved;
 	}
 	if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", true, "Accepted",
@@ -535,11 +539,11 @@ static int eval_parent(struct ctx *c, const struct k8s_route *r,
 		if (!r->n_hostnames) {
 			if (*l->hostname ? claim_add(c, r, rule, l->hostname) :
 			    k8s__warn(&c->out->warnings, &c->out->n_warnings,
-				      "NoHostname",
-				      "%s %s/%s: neither the route nor listener %s has a "
-				      "hostname: nothing for DNS to answer",
-				      k8s_okind_name(r->kind), r->md.namespace_,
-				      r->md.name, l->name))
+			         "NoHostname",
+			         "%s %s/%s: neither the route nor listener %s has a "
+			         "hostname: nothing for DNS to answer",
+			         k8s_okind_name(r->kind), r->md.namespace_,
+			         r->md.name, l->name))
 				goto out;
 			continue;
 		}
@@ -595,6 +599,14 @@ static int eval_route(struct ctx *c, const struct k8s_route *r)
 		if (eval_parent(c, r, ref, g, gst, &st->parents[st->n_parents - 1]))
 			return -1;
 	}
+	/* No parent of ours any more, but our entries still in the status:
+	 * an empty status record, whose patch removes them. */
+	for (size_t i = 0; !st && i < r->n_status; i++)
+		if (!strcmp(r->status[i].controller, K8S_GATEWAY_CONTROLLER)) {
+			if (!status_add(c->out, r->kind, &r->md))
+				return -1;
+			break;
+		}
 	return 0;
 }
 

@@ -448,6 +448,41 @@ static void test_status_converges(void **state)
 	free(patch);
 	k8s_gw_result_free(&r);
 	w->missing = NULL;
+
+	/* The route leaves our Gateway: our entry goes, the other
+	 * controller's stays. */
+	const struct k8s_obj_status *s;
+	json_t *j = k8s_fixture("httproute-canary.json");
+
+	rt = k8s_objs_get(w->t[K8S_O_HTTPROUTE], "shop", "canary");
+	assert_int_equal(rt->n_status, 2);
+	json_array_remove(json_object_get(json_object_get(j, "spec"), "parentRefs"), 0);
+	/* The status as the patch above left it: the other's and ours. */
+	json_t *cur_status = json_pack(
+		"{s:[{s:{s:s, s:s, s:s, s:s}, s:s, s:[]}, "
+		"{s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:[]}]}",
+		"parents", "parentRef", "group", GW_GROUP, "kind", "Gateway",
+		"namespace", "infra", "name", "other-controller", "controllerName",
+		"example.com/other", "conditions", "parentRef", "group", GW_GROUP,
+		"kind", "Gateway", "namespace", "infra", "name", "public",
+		"sectionName", "http", "controllerName", K8S_GATEWAY_CONTROLLER,
+		"conditions");
+
+	assert_non_null(cur_status);
+	json_object_set_new(j, "status", cur_status);
+	put(w, K8S_O_HTTPROUTE, j);
+	json_decref(j);
+	evaluate(w, &r);
+	s = status_of(&r, K8S_O_HTTPROUTE, "canary");
+	assert_non_null(s);
+	assert_int_equal(s->n_parents, 0);
+	rt = k8s_objs_get(w->t[K8S_O_HTTPROUTE], "shop", "canary");
+	assert_int_equal(k8s_route_status_patch(rt, s, "2026-12-06T17:02:00Z", &patch), AS_OK);
+	assert_non_null(patch);
+	assert_non_null(strstr(patch, "example.com/other"));
+	assert_null(strstr(patch, K8S_GATEWAY_CONTROLLER));
+	free(patch);
+	k8s_gw_result_free(&r);
 }
 
 /* A Gateway of another class is none of our business; spec.addresses
