@@ -660,6 +660,20 @@ struct k8s_event_spec {
  * repeated one. AS_OK, AS_EINVAL or AS_ENOMEM. */
 int k8s_event_json(const struct k8s_event_spec *ev, char **out);
 
+/* Where the leader sends them (relative to the server URL): the status
+ * subresource of an object ("/apis/networking.k8s.io/v1/namespaces/shop/
+ * ingresses/web/status"; cluster-scoped kinds without the namespace),
+ * the Events of a namespace (name NULL: the collection, for POST) and a
+ * Lease (name NULL: the collection). Names must be DNS labels or
+ * subdomains (nothing to escape). AS_OK, AS_EINVAL or AS_ESPACE. */
+int k8s_status_path(int okind, const char *ns, const char *name,
+		    char *buf, size_t len);
+int k8s_event_path(const char *ns, const char *name, char *buf, size_t len);
+int k8s_lease_path(const char *ns, const char *name, char *buf, size_t len);
+/* A fresh Event name as client-go makes them: "<object>.<hex ns>". */
+int k8s_event_name(const char *obj_name, int64_t wall_us, char *buf,
+		   size_t len);
+
 /* Times: RFC 3339 "2026-12-06T17:13:03Z" and the MicroTime
  * "2026-12-06T17:13:03.123456Z" from microseconds since the epoch; and
  * back (any offset, fraction optional). AS_OK, AS_ESPACE, AS_EPARSE. */

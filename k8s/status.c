@@ -11,6 +11,9 @@
  * resourceVersion, which makes the API server refuse a patch built from
  * a stale read with 409 instead of overwriting a newer status.
  */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -359,4 +362,71 @@ int k8s_event_json(const struct k8s_event_spec *ev, char **out)
 		      "reportingInstance", ev->instance ? ev->instance : "");
 	*out = dump(j);
 	return *out ? AS_OK : AS_ENOMEM;
+}
+
+/* ---- paths ------------------------------------------------------------------------- */
+
+/* A DNS subdomain (RFC 1123, what object names and namespaces are). */
+static bool dns_name(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (!n || n > 253 || !isalnum((unsigned char)s[0]) ||
+	    !isalnum((unsigned char)s[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+		    s[i] != '-' && s[i] != '.')
+			return false;
+	return true;
+}
+
+static int fit(int n, size_t len)
+{
+	return n < 0 || (size_t)n >= len ? AS_ESPACE : AS_OK;
+}
+
+int k8s_status_path(int okind, const char *ns, const char *name,
+		    char *buf, size_t len)
+{
+	const char *api = k8s_okind_api_version(okind);
+	const char *res = k8s_okind_resource(okind);
+	bool cluster = okind == K8S_O_INGRESSCLASS || okind == K8S_O_GATEWAYCLASS;
+
+	if (!api || !dns_name(name) || (!cluster && !dns_name(ns)))
+		return AS_EINVAL;
+	if (cluster)
+		return fit(snprintf(buf, len, "/apis/%s/%s/%s/status", api, res, name),
+			   len);
+	return fit(snprintf(buf, len, "/apis/%s/namespaces/%s/%s/%s/status", api,
+			    ns, res, name), len);
+}
+
+static int coll_path(const char *prefix, const char *res, const char *ns,
+		     const char *name, char *buf, size_t len)
+{
+	if (!dns_name(ns) || (name && !dns_name(name)))
+		return AS_EINVAL;
+	return fit(snprintf(buf, len, "%s/namespaces/%s/%s%s%s", prefix, ns, res,
+			    name ? "/" : "", name ? name : ""), len);
+}
+
+int k8s_event_path(const char *ns, const char *name, char *buf, size_t len)
+{
+	return coll_path("/api/v1", "events", ns, name, buf, len);
+}
+
+int k8s_lease_path(const char *ns, const char *name, char *buf, size_t len)
+{
+	return coll_path("/apis/coordination.k8s.io/v1", "leases", ns, name, buf,
+			 len);
+}
+
+int k8s_event_name(const char *obj_name, int64_t wall_us, char *buf,
+		   size_t len)
+{
+	if (!dns_name(obj_name) || strlen(obj_name) > 253 - 17)
+		return AS_EINVAL;
+	return fit(snprintf(buf, len, "%s.%" PRIx64, obj_name,
+			    (uint64_t)wall_us * 1000), len);
 }

@@ -413,6 +413,40 @@ static void test_event_json(void **state)
 	assert_null(s);
 }
 
+/* The paths match what the API server (and tests/k8s/apiserver.py)
+ * serves; a name that is not a DNS name is refused, not escaped. */
+static void test_paths(void **state)
+{
+	(void)state;
+	char buf[256];
+
+	assert_int_equal(k8s_status_path(K8S_O_INGRESS, "shop", "web", buf,
+					 sizeof(buf)), AS_OK);
+	assert_string_equal(buf, "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/web/status");
+	assert_int_equal(k8s_status_path(K8S_O_GATEWAYCLASS, NULL, "anysteer", buf,
+					 sizeof(buf)), AS_OK);
+	assert_string_equal(buf, "/apis/gateway.networking.k8s.io/v1/gatewayclasses/anysteer/status");
+	assert_int_equal(k8s_status_path(K8S_O_HTTPROUTE, "shop", "canary", buf,
+					 sizeof(buf)), AS_OK);
+	assert_string_equal(buf, "/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/canary/status");
+	assert_int_equal(k8s_status_path(K8S_O_GRPCROUTE, "shop", "../x", buf,
+					 sizeof(buf)), AS_EINVAL);
+	assert_int_equal(k8s_status_path(K8S_O_GATEWAY, "", "public", buf,
+					 sizeof(buf)), AS_EINVAL);
+	assert_int_equal(k8s_status_path(K8S_O_GATEWAY, "infra", "public", buf, 20),
+			 AS_ESPACE);
+	assert_int_equal(k8s_event_path("shop", NULL, buf, sizeof(buf)), AS_OK);
+	assert_string_equal(buf, "/api/v1/namespaces/shop/events");
+	assert_int_equal(k8s_event_path("shop", "web.1", buf, sizeof(buf)), AS_OK);
+	assert_string_equal(buf, "/api/v1/namespaces/shop/events/web.1");
+	assert_int_equal(k8s_lease_path("anysteer", "anysteer-leader", buf,
+					sizeof(buf)), AS_OK);
+	assert_string_equal(buf, "/apis/coordination.k8s.io/v1/namespaces/anysteer/leases/anysteer-leader");
+	assert_int_equal(k8s_lease_path("Anysteer", NULL, buf, sizeof(buf)), AS_EINVAL);
+	assert_int_equal(k8s_event_name("web", 1000, buf, sizeof(buf)), AS_OK);
+	assert_string_equal(buf, "web.f4240");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_names_no_root),
 		cmocka_unit_test(test_status_patch),
 		cmocka_unit_test(test_event_json),
+		cmocka_unit_test(test_paths),
 	};
 
 	as_log_set_level(AS_LOG_ERR);
