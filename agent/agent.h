@@ -35,7 +35,7 @@ struct agent_endpoint {
 };
 
 struct agent_service {
-	char *name;		/* one DNS label */
+	char *name;		/* lower case; dns_name_service_problem() is NULL */
 	uint16_t port;
 	char *protocol;		/* "tcp" (default) or "udp" */
 	uint32_t ttl;		/* 0 = dns.ttl */

@@ -1,7 +1,7 @@
 # agent/: daemon wiring, config, local sources, control socket, CLI.
 noinst_LTLIBRARIES += agent/libagent.la
 agent_libagent_la_SOURCES = agent/agent.h agent/daemon.h \
-	agent/config.c agent/load.c agent/daemon.c agent/control.c \
+	agent/config.c agent/config_schema.c agent/config_schema.h agent/load.c agent/daemon.c agent/control.c \
 	agent/commands.c agent/metrics.c agent/anycast.c \
  \
 	agent/cluster.c agent/probe.c agent/k8s_source.c

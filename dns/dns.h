@@ -40,6 +40,30 @@
 
 #define DNS_UDP_PAYLOAD_MAX 1232 /* EDNS0 size we advertise (DNS flag day 2020) */
 #define DNS_MSG_MAX 65535
+#define DNS_NAME_MAX 255	/* octets of a name on the wire (RFC 1035) */
+#define DNS_NAME_TEXT_MAX 253	/* characters of it, without the last dot */
+#define DNS_LABEL_MAX 63
+
+/* ---- names (name.c) -----------------------------------------------------
+ *
+ * The one rule for names in the zone, used by every layer that accepts a
+ * name (configuration, Kubernetes, gossip, the view): host names per RFC
+ * 1035/1123 (letters, digits, '-', no '-' at either end of a label; label
+ * <= 63, name <= 253 characters), compared without case and kept in lower
+ * case. Each returns why the name is bad (a constant string), or NULL. */
+
+/* One label: "web", "3d-print". Either case. */
+const char *dns_name_label_problem(const char *label);
+/* A host name, trailing dot optional; "." is the root. Either case. */
+const char *dns_name_problem(const char *name);
+/* A service name of the zone: a label, in lower case, whose SRV owner
+ * _<label>._tcp.<zone> fits in 255 octets and which is not the first
+ * label of a nameserver name <label>.<zone> (nameservers as in
+ * dns_view_spec: relative to the zone without a trailing dot, NULL/0 =
+ * "ns"). zone NULL checks the label and its case only. */
+const char *dns_name_service_problem(const char *label, const char *zone,
+				     const char *const *nameservers,
+				     size_t n_nameservers);
 
 /* ---- load factor ------------------------------------------------------ */
 
@@ -60,8 +84,16 @@ struct dns_endpoint_spec {
 	bool healthy;		/* false: effective weight 0 */
 };
 
+/* The most endpoints per service: keeps the sum of 48-bit integer weights
+ * inside 64 bits. */
+#define DNS_MAX_ENDPOINTS 65535
+/* The most nameservers and nameserver addresses of a view. */
+#define DNS_MAX_NAMESERVERS 255
+#define DNS_MAX_NS_ADDRESSES 65535
+
 struct dns_service_spec {
-	const char *name;	/* one label, e.g. "web" (copied) */
+	const char *name;	/* dns_name_service_problem() is NULL for it,
+				 * e.g. "web" (copied) */
 	uint16_t port;
 	const char *proto;	/* "tcp" or "udp", for the SRV owner name */
 	uint32_t ttl;		/* 0 = zone default */

@@ -1,7 +1,7 @@
 # dns/: query handling, answer policy, listeners.
 noinst_LTLIBRARIES += dns/libdns.la
 dns_libdns_la_SOURCES = dns/dns.h dns/wire.h \
-	dns/conntab.c dns/conntab.h dns/policy.c dns/view.c dns/query.c dns/stats.c dns/server.c
+	dns/conntab.c dns/conntab.h dns/name.c dns/policy.c dns/view.c dns/query.c dns/stats.c dns/server.c
 dns_libdns_la_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(LIBUV_CFLAGS) $(SODIUM_CFLAGS) $(URING_CFLAGS)
 dns_libdns_la_LIBADD = lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) $(URING_LIBS) -lm
 
@@ -9,10 +9,13 @@ DNS_TEST_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_
 DNS_TEST_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(CMOCKA_CFLAGS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_dns_policy tests/unit/test_dns_query \
-	tests/unit/test_dns_conntab
+	tests/unit/test_dns_conntab tests/unit/test_dns_name
 TESTS += tests/unit/test_dns_policy tests/unit/test_dns_query \
-	tests/unit/test_dns_conntab
+	tests/unit/test_dns_conntab tests/unit/test_dns_name
 endif
+tests_unit_test_dns_name_SOURCES = tests/unit/test_dns_name.c
+tests_unit_test_dns_name_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_dns_name_LDADD = $(DNS_TEST_LDADD)
 tests_unit_test_dns_policy_SOURCES = tests/unit/test_dns_policy.c
 tests_unit_test_dns_policy_CFLAGS = $(DNS_TEST_CFLAGS)
 tests_unit_test_dns_policy_LDADD = $(DNS_TEST_LDADD)

@@ -140,18 +140,6 @@ static const char *arena_dup(struct build *b, const char *s)
 	return p;
 }
 
-static bool valid_label(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > DNS_LABEL_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
 /* Parses a name in presentation form; without a trailing dot it is taken
  * relative to the zone. Writes the lower-case wire form to out. */
 static int parse_name(const char *text, const char *zone_text, uint8_t *out,
@@ -377,9 +365,11 @@ static int check_spec(const struct dns_view_spec *spec, size_t *n6,
 	*str_bytes += strlen(spec->node_name ? spec->node_name : "") + 1;
 	for (size_t i = 0; i < spec->n_services; i++) {
 		const struct dns_service_spec *s = &spec->services[i];
-		if (!s->name || !valid_label(s->name)) {
-			as_err("dns: bad service name '%s' (one label of "
-			       "letters, digits, '-')", s->name ? s->name : "");
+		const char *why = dns_name_service_problem(s->name, spec->zone,
+			spec->nameservers, spec->n_nameservers);
+		if (why) {
+			as_err("dns: bad service name '%s': %s",
+			       s->name ? s->name : "", why);
 			return AS_EINVAL;
 		}
 		if (s->proto && strcasecmp(s->proto, "tcp") != 0 &&
@@ -450,7 +440,7 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		if (sv->max_answers > DNS_MAX_ANSWERS)
 			sv->max_answers = DNS_MAX_ANSWERS;
 		if (1 + nl + v->zone_len > DNS_NAME_MAX ||
-		    3 + nl + 2 + pl + v->zone_len > DNS_NAME_MAX) {
+		    4 + nl + pl + v->zone_len > DNS_NAME_MAX) {
 			as_err("dns: service %s: name too long for the zone",
 			       s->name);
 			return AS_EINVAL;
@@ -636,7 +626,8 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 		else
 			ns_addr4 += v->n_ns;
 	}
-	if (spec->n_ns_addresses > 65535 || v->n_ns > 255) {
+	if (spec->n_ns_addresses > DNS_MAX_NS_ADDRESSES ||
+	    v->n_ns > DNS_MAX_NAMESERVERS) {
 		as_err("dns: too many nameservers or nameserver addresses");
 		err = AS_EINVAL;
 		goto cleanup;

@@ -179,8 +179,7 @@ static inline uint8_t wire_lower(uint8_t c)
 /* ---- DNS constants used by the module -------------------------------- */
 
 #define DNS_HDR_LEN 12
-#define DNS_NAME_MAX 255
-#define DNS_LABEL_MAX 63
+/* DNS_NAME_MAX, DNS_LABEL_MAX: dns.h */
 
 enum {
 	DNS_T_A = 1, DNS_T_NS = 2, DNS_T_SOA = 6, DNS_T_TXT = 16,
@@ -203,9 +202,7 @@ enum {
  * spec are clamped to it (an AAAA RR is 28 bytes: 64 of them already need
  * TCP). It bounds the sampler's stack array. */
 #define DNS_MAX_ANSWERS 64
-/* The most endpoints per service: keeps the sum of 48-bit integer weights
- * inside 64 bits. */
-#define DNS_MAX_ENDPOINTS 65535
+/* DNS_MAX_ENDPOINTS: dns.h */
 /* Load factors become integers in [0, DNS_LF_ONE]. */
 #define DNS_LF_ONE 65536u
 

@@ -302,8 +302,20 @@ static char *lower_dup(const char *s, size_t n)
 
 /* ---- Service ------------------------------------------------------------------ */
 
-/* One comma-separated name: returns a new FQDN with trailing dot if it is
- * exactly one LDH label below the zone, NULL (counted) otherwise. */
+/*
+ * One comma-separated name: returns a new FQDN with trailing dot if it is
+ * exactly one LDH label below the zone, NULL (counted) otherwise.
+ *
+ * This parses the anysteer.io/hostname (or external-dns) annotation, so
+ * it is k8s/'s: which part is below the zone, and that it is one label.
+ * The label check itself is the host-name rule that dns/name.c owns
+ * (dns_name_label_problem); k8s/ sits beside dns/ and may not include it,
+ * so it is repeated here only to count and warn per Service, where the
+ * operator looks. It is not the authority: whoever maps the entries into
+ * the catalog (agent/) checks every label with dns_name_service_problem,
+ * which also knows the zone's nameserver labels, which this store does not.
+ * tests/unit/test_name_rules.c keeps the two in step.
+ */
 static char *zone_name(k8s_store_t *store, const char *key,
 		       const char *s, size_t n)
 {

@@ -44,6 +44,17 @@ tests_unit_test_k8s_lease_SOURCES = tests/unit/test_k8s_lease.c tests/unit/k8s_f
 tests_unit_test_k8s_lease_CFLAGS = $(K8S_TEST_CFLAGS)
 tests_unit_test_k8s_lease_LDADD = $(K8S_TEST_LDADD)
 
+# The annotation filter's copy of the host-name label rule agrees with
+# its owner, dns/name.c (the test links both; k8s/ itself never does).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_name_rules
+TESTS += tests/unit/test_name_rules
+endif
+tests_unit_test_name_rules_SOURCES = tests/unit/test_name_rules.c
+tests_unit_test_name_rules_CFLAGS = $(K8S_TEST_CFLAGS)
+tests_unit_test_name_rules_LDADD = dns/libdns.la $(K8S_TEST_LDADD) \
+	$(LDNS_LIBS) $(URING_LIBS) -lm
+
 # Every manifest document parses and carries the fields issue 5 asks for.
 TESTS += tests/k8s/check_manifests
 # The fake API server's Ingress / Gateway API / status / Event / Lease

@@ -497,19 +497,24 @@ int route_bird_parse_switch(const struct route_bird_reply *reply,
 
 /* ---- command builders ----------------------------------------------- */
 
+const char *route_bird_symbol_problem(const char *name)
+{
+	if (!name || !*name)
+		return "must not be empty";
+	if (strlen(name) > 63)
+		return "longer than 63 characters";
+	if (!isalpha((unsigned char)name[0]) && name[0] != '_')
+		return "must start with a letter or '_' (a BIRD protocol name)";
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return "invalid character (a BIRD protocol name: "
+			       "letters, digits, '_')";
+	return NULL;
+}
+
 bool route_bird_symbol_ok(const char *name)
 {
-	size_t len;
-
-	if (!name || !(isalpha((unsigned char)name[0]) || name[0] == '_'))
-		return false;
-	len = strlen(name);
-	if (len > 63)
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
-			return false;
-	return true;
+	return route_bird_symbol_problem(name) == NULL;
 }
 
 static bool host_bits_zero(const struct in6_addr *a, unsigned plen)

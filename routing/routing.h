@@ -163,7 +163,11 @@ int route_bird_cmd_exported(char *buf, size_t len,
 			    unsigned prefix_len, const char *proto);
 int route_bird_cmd_switch(char *buf, size_t len, const char *proto,
 			  bool enable);
-bool route_bird_symbol_ok(const char *name);
+/* The one BIRD symbol rule, used by the command builders and by the
+ * configuration (bird.protocol, bird.export_protocol): why name is not a
+ * symbol BIRD's commands take, or NULL. */
+const char *route_bird_symbol_problem(const char *name);
+bool route_bird_symbol_ok(const char *name);	/* problem == NULL */
 
 /* ---------------------------------------------------------------------- */
 /* bird.ctl client (libuv)                                                 */

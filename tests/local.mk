@@ -13,6 +13,9 @@ TESTS += tests/integration/test_daemon_dns.py
 EXTRA_DIST += tests/integration/anysteer_test.py tests/integration/test_daemon_dns.py
 TESTS += tests/integration/test_cluster.py
 EXTRA_DIST += tests/integration/test_cluster.py
+# --check-config and the daemon agree (issue 13).
+TESTS += tests/integration/test_config_verdict.py
+EXTRA_DIST += tests/integration/test_config_verdict.py
 TESTS += tests/integration/test_k8s_daemon.py
 EXTRA_DIST += tests/integration/test_k8s_daemon.py
 # Denial-of-service regressions for the agent (issue 11).
@@ -48,6 +51,7 @@ EXTRA_DIST += tests/eval/run tests/eval/test_eval_lib.py tests/eval/test_eval_st
 # check` it starts only after the tests with real daemons and timing
 # bounds (the anycast failover test's 50 ms) have finished.
 tests/eval/test_eval_steady.log: tests/integration/test_daemon_dns.log \
+	tests/integration/test_config_verdict.log \
 	tests/integration/test_cluster.log tests/integration/test_k8s_daemon.log \
 	tests/integration/test_anycast.log tests/integration/test_anycast_testbed.log \
 	tests/integration/routing-failover.log tests/integration/test_eval_loadgen.log \

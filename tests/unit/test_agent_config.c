@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "agent/agent.h"
+#include "dns/dns.h"
 #include "lib/as.h"
 
 #define FILE_NAME "test.yaml"
@@ -536,6 +537,159 @@ static void test_err_cross_checks(void **state)
 		     "must not be empty");
 }
 
+/*
+ * Issue 13: `my_svc` passed --check-config and the daemon then refused the
+ * view ("dns: bad service name"). Names are now judged by dns/name.c in
+ * both places: every name the loader accepts, the view accepts.
+ */
+static const char *const svc_names[] = {
+	"web", "Web", "WEB-1", "3d", "a", "my_svc", "_web", "web-", "-web",
+	"web.api", "ns", "ns1", "dns",
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+};
+
+/* The view the daemon builds from cfg's zone, nameservers and names. */
+static bool view_accepts(const struct agent_config *cfg)
+{
+	struct dns_service_spec svcs[4];
+	struct dns_view_spec spec = {
+		.zone = cfg->dns.zone,
+		.nameservers = (const char *const *)cfg->dns.nameservers,
+		.n_nameservers = cfg->dns.n_nameservers,
+		.services = svcs,
+		.n_services = cfg->n_services,
+	};
+	int err = 0;
+
+	assert_true(cfg->n_services <= AS_ARRAY_SIZE(svcs));
+	for (size_t i = 0; i < cfg->n_services; i++)
+		svcs[i] = (struct dns_service_spec){
+			.name = cfg->services[i].name,
+			.proto = cfg->services[i].protocol,
+			.port = cfg->services[i].port,
+		};
+	dns_view_t *v = dns_view_new(&spec, &err);
+	dns_view_unref(v);
+	return v != NULL;
+}
+
+static void test_names_agree_with_view(void **state)
+{
+	static const char *const zones[] = {
+		"example.com",
+		/* 183 characters: a 63-character name just fits. */
+		"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz."
+		"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz."
+		"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz."
+		"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",
+		/* 184: it does not. */
+		"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz."
+		"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz."
+		"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz."
+		"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",
+	};
+	static const char *const ns_lines[] = {
+		"", "  nameservers: [ns1.example.net, dns]\n",
+	};
+	size_t accepted = 0, rejected = 0;
+	(void)state;
+
+	for (size_t z = 0; z < AS_ARRAY_SIZE(zones); z++)
+	for (size_t k = 0; k < AS_ARRAY_SIZE(ns_lines); k++)
+	for (size_t i = 0; i < AS_ARRAY_SIZE(svc_names); i++) {
+		char text[1024], err[2048];
+		struct agent_config *cfg = NULL;
+		snprintf(text, sizeof(text),
+			 "dns:\n  zone: %s\n%sservices:\n  - name: %s\n"
+			 "    port: 80\n", zones[z], ns_lines[k], svc_names[i]);
+		int rc = parse(text, &cfg, err, sizeof(err));
+		if (rc == AS_OK) {
+			if (!view_accepts(cfg))
+				fail_msg("the config accepts the service name "
+					 "%s (zone %s) but the view does not",
+					 svc_names[i], zones[z]);
+			accepted++;
+		} else {
+			assert_int_equal(rc, AS_ECONFIG);
+			assert_has_error(err, 4 + (k ? 1 : 0),
+					 "services[0].name", svc_names[i][0] ?
+					 "" : "");
+			rejected++;
+		}
+		agent_config_free(cfg);
+	}
+	/* Both verdicts occur; the exact ones are asserted below. */
+	assert_true(accepted > 0 && rejected > 0);
+}
+
+static void test_err_service_names(void **state)
+{
+	(void)state;
+	expect_error(ZONE "services:\n  - name: my_svc\n    port: 80\n", 1, 4,
+		     "services[0].name",
+		     "invalid DNS label my_svc: invalid character");
+	expect_error(ZONE "services:\n  - name: web-\n    port: 80\n", 1, 4,
+		     "services[0].name", "may not begin or end with '-'");
+	expect_error(ZONE "services:\n  - name: "
+		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		     "\n    port: 80\n", 1, 4, "services[0].name",
+		     "longer than 63");
+	/* The nameserver label is decided by dns.nameservers: "ns" by
+	 * default, and only in the zone itself. */
+	expect_error(ZONE "services:\n  - name: ns\n    port: 53\n", 1, 4,
+		     "services[0].name",
+		     "service name ns is the name of one of the zone's "
+		     "nameservers");
+	expect_error(ZONE "  nameservers: [ns1.example.com, ns.example.net]\n"
+		     "services:\n  - name: NS1\n    port: 53\n", 1, 5,
+		     "services[0].name", "nameservers");
+	expect_error("dns:\n  zone: "
+		     "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz."
+		     "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz."
+		     "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz."
+		     "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\n"
+		     "services:\n  - name: a-service-name-of-fifty-characters-"
+		     "which-is-too-long\n"
+		     "    port: 80\n", 1, 4, "services[0].name",
+		     "too long for the zone");
+	/* Host names follow the same rule: no '_', no '-' at a label's end. */
+	expect_error("dns:\n  zone: a-.example.com\n", 1, 2, "dns.zone",
+		     "may not begin or end with '-'");
+	expect_error(ZONE "  nameservers: [ns_1.example.com]\n", 1, 3,
+		     "dns.nameservers[0]", "invalid character");
+	/* BIRD names: routing/'s rule and reasons. */
+	expect_error(ZONE "bird:\n  protocol: any-steer\n", 1, 4,
+		     "bird.protocol", "invalid character (a BIRD protocol");
+	expect_error(ZONE "bird:\n  export_protocol: 9up\n", 1, 4,
+		     "bird.export_protocol", "must start with a letter");
+
+	/* Case: one name, kept in lower case. */
+	struct agent_config *cfg = NULL;
+	char err[1024];
+	assert_int_equal(parse(ZONE "  nameservers: [ns1.example.com]\n"
+			       "services:\n  - name: Web\n    port: 80\n"
+			       "  - name: ns\n    port: 53\n",
+			       &cfg, err, sizeof(err)), AS_OK);
+	assert_string_equal(cfg->services[0].name, "web");
+	assert_string_equal(cfg->services[1].name, "ns");
+	agent_config_free(cfg);
+}
+
+static void test_err_view_limits(void **state)
+{
+	char *text = malloc(64 * 1024);
+	size_t n;
+	(void)state;
+
+	assert_non_null(text);
+	n = (size_t)sprintf(text, ZONE "  nameservers:\n");
+	for (int i = 0; i <= DNS_MAX_NAMESERVERS; i++)
+		n += (size_t)sprintf(text + n, "    - ns%d.example.net\n", i);
+	expect_error(text, 1, 4, "dns.nameservers", "at most 255 names, got 256");
+	free(text);
+}
+
 /* The sections of the later issues: gossip, anycast, kubernetes. */
 static void test_cluster_sections(void **state)
 {
@@ -935,6 +1089,9 @@ int main(void)
 		cmocka_unit_test(test_err_missing),
 		cmocka_unit_test(test_err_duplicates),
 		cmocka_unit_test(test_err_cross_checks),
+		cmocka_unit_test(test_names_agree_with_view),
+		cmocka_unit_test(test_err_service_names),
+		cmocka_unit_test(test_err_view_limits),
 		cmocka_unit_test(test_err_document),
 		cmocka_unit_test(test_anchors),
 		cmocka_unit_test(test_cluster_sections),

@@ -530,6 +530,15 @@ static void test_commands(void **state)
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[79] = '\0';
 	assert_false(route_bird_symbol_ok(longname));
+	/* The reasons the configuration shows come from the same rule. */
+	assert_null(route_bird_symbol_problem("anysteer"));
+	assert_non_null(strstr(route_bird_symbol_problem(""), "empty"));
+	assert_non_null(strstr(route_bird_symbol_problem("1abc"), "start"));
+	assert_non_null(strstr(route_bird_symbol_problem("a-b"),
+			       "invalid character"));
+	assert_non_null(strstr(route_bird_symbol_problem(longname), "63"));
+	longname[63] = '\0';
+	assert_null(route_bird_symbol_problem(longname));
 }
 
 static void test_status_classes(void **state)
