@@ -329,49 +329,43 @@ static void rebuild_soon(struct agent_cluster *cl)
 		       cl->a->cfg->gossip.rebuild_delay_ms, 0);
 }
 
-/* A gossiped service name we can serve: one lower-case DNS label (the
- * catalog stores names lower case, so every honest node sends them so). */
-static bool servable_label(const char *s)
+void agent_cluster_view_built(struct agent *a, uint64_t skipped)
 {
-	size_t n = strnlen(s, GOSSIP_SERVICE_MAX + 1);
+	struct agent_cluster *cl = a->cluster;
 
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
-		      s[i] == '-'))
-			return false;
-	return true;
-}
-
-/* True when <label>.<zone> is one of the zone's own nameserver names. */
-static bool is_ns_label(const struct agent_config *c, const char *label)
-{
-	size_t ll = strlen(label);
-
-	for (size_t i = 0; i < c->dns.n_nameservers; i++) {
-		const char *ns = c->dns.nameservers[i];
-		if (strncasecmp(ns, label, ll) == 0 && ns[ll] == '.' &&
-		    strcasecmp(ns + ll + 1, c->dns.zone) == 0)
-			return true;
+	if (!cl)
+		return;
+	if (skipped != cl->skipped_endpoints) {
+		if (skipped > cl->skipped_endpoints)
+			as_warn("gossip: %llu gossiped endpoints skipped (service "
+				"name not servable in %s)",
+				(unsigned long long)skipped, a->cfg->dns.zone);
+		cl->skipped_endpoints = skipped;
 	}
-	return false;
+	cl->view_builds++;
 }
 
-struct svc_key {
-	const char *name;
-	size_t idx;
-};
-
-static int cmp_svc_key(const void *x, const void *y)
+int agent_cluster_members(struct agent *a, struct gossip_member **out,
+			  size_t *n_out)
 {
-	return strcmp(((const struct svc_key *)x)->name,
-		      ((const struct svc_key *)y)->name);
-}
+	struct agent_cluster *cl = a->cluster;
+	uint64_t now = now_ms(a);
+	size_t n = 0;
 
-static int cmp_str(const void *x, const void *y)
-{
-	return strcmp(*(const char *const *)x, *(const char *const *)y);
+	*out = NULL;
+	*n_out = 0;
+	if (!cl || !cl->core)
+		return AS_ESTATE;
+	size_t total = gossip_core_member_count(cl->core);
+	struct gossip_member *mem = calloc(total ? total : 1, sizeof(*mem));
+	if (!mem)
+		return AS_ENOMEM;
+	for (size_t i = 0; i < total; i++)
+		if (gossip_core_member_get(cl->core, i, now, &mem[n]) == AS_OK)
+			n++;
+	*out = mem;
+	*n_out = n;
+	return AS_OK;
 }
 
 static double sane_factor(double f)
@@ -379,184 +373,6 @@ static double sane_factor(double f)
 	if (!isfinite(f))
 		return 1;
 	return f < 0 ? 0 : f > 1 ? 1 : f;
-}
-
-void agent_cluster_view_free(struct agent_cluster_view *v)
-{
-	free(v->svcs);
-	free(v->eps);
-	memset(v, 0, sizeof(*v));
-}
-
-/*
- * Every alive member's endpoints, grouped by service: catalog services
- * first (in catalog order, even with no endpoints), then services only
- * gossip knows, by name. O(E log S) for E endpoints and S services.
- */
-int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v)
-{
-	struct agent_cluster *cl = a->cluster;
-	const struct agent_config *c = a->cfg;
-	struct gossip_member *mem = NULL;
-	struct svc_key *keys = NULL;
-	const char **extra = NULL;
-	size_t *count = NULL, *fill = NULL;
-	size_t n_mem = 0, n_eps = 0, n_extra = 0, n_svcs;
-	uint64_t now = now_ms(a);
-	int err = AS_ENOMEM;
-
-	memset(v, 0, sizeof(*v));
-	if (!cl || !cl->core)
-		return AS_ESTATE;
-	size_t total = gossip_core_member_count(cl->core);
-	mem = calloc(total ? total : 1, sizeof(*mem));
-	if (!mem)
-		goto out;
-	for (size_t i = 0; i < total; i++) {
-		struct gossip_member m;
-		if (gossip_core_member_get(cl->core, i, now, &m) != AS_OK ||
-		    m.state != GOSSIP_ALIVE)
-			continue;
-		mem[n_mem++] = m;
-		n_eps += m.rec->n_endpoints;
-	}
-
-	/* Service names gossip brings that the catalog lacks. */
-	keys = calloc(a->n_services + 1, sizeof(*keys));
-	extra = calloc(n_eps ? n_eps : 1, sizeof(*extra));
-	if (!keys || !extra)
-		goto out;
-	for (size_t i = 0; i < a->n_services; i++)
-		keys[i] = (struct svc_key){ a->services[i].name, i };
-	qsort(keys, a->n_services, sizeof(*keys), cmp_svc_key);
-	for (size_t i = 0; i < n_mem; i++) {
-		for (uint32_t j = 0; j < mem[i].rec->n_endpoints; j++) {
-			const char *name = mem[i].rec->endpoints[j].service;
-			struct svc_key k = { name, 0 };
-			if (bsearch(&k, keys, a->n_services, sizeof(*keys), cmp_svc_key))
-				continue;
-			if (servable_label(name) && !is_ns_label(c, name))
-				extra[n_extra++] = name;
-		}
-	}
-	qsort(extra, n_extra, sizeof(*extra), cmp_str);
-	size_t u = 0;
-	for (size_t i = 0; i < n_extra; i++)
-		if (u == 0 || strcmp(extra[u - 1], extra[i]) != 0)
-			extra[u++] = extra[i];
-	n_extra = u;
-	n_svcs = a->n_services + n_extra;
-
-	v->svcs = calloc(n_svcs ? n_svcs : 1, sizeof(*v->svcs));
-	v->eps = calloc(n_eps ? n_eps : 1, sizeof(*v->eps));
-	count = calloc(n_svcs + 1, sizeof(*count));
-	fill = calloc(n_svcs + 1, sizeof(*fill));
-	if (!v->svcs || !v->eps || !count || !fill)
-		goto out;
-
-	/* Pass 1: which service each endpoint belongs to, and counts. */
-#define SVC_OF(name_, out_)                                                 \
-	do {                                                                \
-		struct svc_key k_ = { (name_), 0 };                          \
-		const struct svc_key *f_ = bsearch(&k_, keys, a->n_services, \
-						   sizeof(*keys), cmp_svc_key); \
-		const char *const *x_;                                       \
-		if (f_)                                                      \
-			(out_) = f_->idx;                                    \
-		else if ((x_ = bsearch(&k_.name, extra, n_extra,             \
-				       sizeof(*extra), cmp_str)))            \
-			(out_) = a->n_services + (size_t)(x_ - extra);       \
-		else                                                         \
-			(out_) = SIZE_MAX;                                   \
-	} while (0)
-	uint64_t skipped = 0;
-	for (size_t i = 0; i < n_mem; i++) {
-		for (uint32_t j = 0; j < mem[i].rec->n_endpoints; j++) {
-			size_t s;
-			SVC_OF(mem[i].rec->endpoints[j].service, s);
-			if (s == SIZE_MAX || count[s] >= 65535) {
-				skipped++;
-				continue;
-			}
-			count[s]++;
-		}
-	}
-	size_t off = 0;
-	for (size_t s = 0; s < n_svcs; s++) {
-		fill[s] = off;
-		off += count[s];
-	}
-	for (size_t s = 0; s < n_svcs; s++) {
-		struct dns_service_spec *sp = &v->svcs[s];
-		if (s < a->n_services) {
-			const struct agent_service *cs = &a->services[s];
-			*sp = (struct dns_service_spec){
-				.name = cs->name, .port = cs->port,
-				.proto = cs->protocol, .ttl = cs->ttl,
-				.max_answers = cs->max_answers,
-			};
-		} else {
-			*sp = (struct dns_service_spec){
-				.name = extra[s - a->n_services],
-				.proto = "tcp",
-			};
-		}
-		sp->endpoints = v->eps + fill[s];
-		sp->n_endpoints = 0;
-	}
-
-	/* Pass 2: place them. */
-	for (size_t i = 0; i < n_mem; i++) {
-		const struct gossip_record *r = mem[i].rec;
-		double lf = mem[i].self ? a->load.factor : r->load.factor;
-		for (uint32_t j = 0; j < r->n_endpoints; j++) {
-			const struct gossip_endpoint *g = &r->endpoints[j];
-			struct dns_service_spec *sp;
-			size_t s;
-			SVC_OF(g->service, s);
-			if (s == SIZE_MAX)
-				continue;
-			sp = &v->svcs[s];
-			if (sp->n_endpoints >= count[s])
-				continue;	/* over the per-service cap */
-			if (s >= a->n_services && sp->port == 0)
-				sp->port = g->port;	/* gossip-only service */
-			struct dns_endpoint_spec *e =
-				(struct dns_endpoint_spec *)&sp->endpoints[sp->n_endpoints++];
-			static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-			if (memcmp(g->addr, mapped, 12) == 0) {
-				e->family = AF_INET;
-				memcpy(e->addr, g->addr + 12, 4);
-			} else {
-				e->family = AF_INET6;
-				memcpy(e->addr, g->addr, 16);
-			}
-			e->weight = g->weight;
-			e->node = r->name;
-			e->load_factor = sane_factor(lf);
-			e->healthy = g->healthy;
-		}
-	}
-#undef SVC_OF
-	v->n_svcs = n_svcs;
-	if (skipped != cl->skipped_endpoints) {
-		if (skipped > cl->skipped_endpoints)
-			as_warn("gossip: %llu gossiped endpoints skipped (service "
-				"name not servable in %s)",
-				(unsigned long long)skipped, c->dns.zone);
-		cl->skipped_endpoints = skipped;
-	}
-	cl->view_builds++;
-	err = AS_OK;
-out:
-	if (err)
-		agent_cluster_view_free(v);
-	free(mem);
-	free(keys);
-	free(extra);
-	free(count);
-	free(fill);
-	return err;
 }
 
 /* ---- life cycle -------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent/daemon.h"
+#include "agent/viewspec.h"
 #include "lib/as.h"
 
 /* Rebuild the view when the local factor moved this much (1 %). */
@@ -76,98 +77,52 @@ void agent_sample_load(struct agent *a)
 				    a->cfg->load.high_watermark);
 }
 
-/* Builds the view spec from the active config and current load. */
-int agent_rebuild_view(struct agent *a)
+/* The services of the view: from gossip when it runs, else from the
+ * catalog; only the one that is used is built. */
+static int view_services(struct agent *a, struct agent_viewspec *vs)
 {
 	const struct agent_config *c = a->cfg;
-	struct dns_service_spec *svcs = NULL;
-	struct dns_endpoint_spec *eps = NULL, *nsa = NULL;
-	size_t n_eps = 0, k = 0;
-	int err = AS_ENOMEM;
-	/* With gossip, services come from the cluster view (cluster.c). */
-	struct agent_cluster_view cv = { 0 };
-	if (a->cluster && (err = agent_cluster_view_services(a, &cv)))
+	struct gossip_member *mem = NULL;
+	size_t n_mem = 0;
+	uint64_t skipped = 0;
+	int err;
+
+	if (!a->cluster)
+		return agent_viewspec_services_static(a->services, a->n_services,
+						      c->node.name, a->load.factor, vs);
+	if ((err = agent_cluster_members(a, &mem, &n_mem)))
 		return err;
-	err = AS_ENOMEM;
+	err = agent_viewspec_services_members(c, a->services, a->n_services,
+					      mem, n_mem, a->load.factor, vs,
+					      &skipped);
+	free(mem);
+	if (!err)
+		agent_cluster_view_built(a, skipped);
+	return err;
+}
 
-	for (size_t i = 0; i < a->n_services; i++)
-		n_eps += a->services[i].n_endpoints;
-	svcs = calloc(a->n_services ? a->n_services : 1, sizeof(*svcs));
-	eps = calloc(n_eps ? n_eps : 1, sizeof(*eps));
-	nsa = calloc(c->dns.n_ns_addresses ? c->dns.n_ns_addresses : 1, sizeof(*nsa));
-	if (!svcs || !eps || !nsa)
-		goto out;
+/* Builds the view from the active config, catalog and load, publishes it. */
+int agent_rebuild_view(struct agent *a)
+{
+	struct agent_viewspec vs;
+	int err = view_services(a, &vs);
 
-	for (size_t i = 0; i < a->n_services; i++) {
-		const struct agent_service *s = &a->services[i];
-		svcs[i] = (struct dns_service_spec){
-			.name = s->name,
-			.port = s->port,
-			.proto = s->protocol,
-			.ttl = s->ttl,
-			.max_answers = s->max_answers,
-			.endpoints = eps + k,
-			.n_endpoints = s->n_endpoints,
-		};
-		for (size_t j = 0; j < s->n_endpoints; j++, k++) {
-			const struct agent_endpoint *e = &s->endpoints[j];
-			bool local = strcmp(e->node, c->node.name) == 0;
-			eps[k] = (struct dns_endpoint_spec){
-				.family = e->family,
-				.weight = e->weight,
-				.node = e->node,
-				.load_factor = local ? a->load.factor : 1.0,
-				.healthy = true,
-			};
-			memcpy(eps[k].addr, e->addr, sizeof(eps[k].addr));
-		}
-	}
-	/* Every in-zone nameserver name answers with every ns_address. */
-	for (size_t i = 0; i < c->dns.n_ns_addresses; i++) {
-		const struct sockaddr_storage *ss = &c->dns.ns_addrs[i];
-		nsa[i].family = ss->ss_family;
-		if (ss->ss_family == AF_INET6)
-			memcpy(nsa[i].addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-		else
-			memcpy(nsa[i].addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	}
-
-	struct dns_view_spec spec = {
-		.zone = c->dns.zone,
-		.node_name = c->node.name,
-		.ttl = c->dns.ttl,
-		.max_answers = c->dns.max_answers,
-		.nameservers = (const char *const *)c->dns.nameservers,
-		.n_nameservers = c->dns.n_nameservers,
-		.ns_addresses = nsa,
-		.n_ns_addresses = c->dns.n_ns_addresses,
-		/* The serial only has to grow when the data changes; the
-		 * active config's load time does that across reloads. */
-		.soa_serial = (uint32_t)a->config_loaded_wall,
-		.soa_refresh = 3600,
-		.soa_retry = 600,
-		.soa_expire = 86400,
-		.soa_minimum = c->dns.negative_ttl,
-		.apex_ttl = 3600,
-		.services = a->cluster ? cv.svcs : svcs,
-		.n_services = a->cluster ? cv.n_svcs : a->n_services,
-	};
-	dns_view_t *v = dns_view_new(&spec, &err);
+	if (err)
+		return err;
+	/* The serial only has to grow when the data changes; the active
+	 * config's load time does that across reloads. */
+	err = agent_viewspec_finish(a->cfg, (uint32_t)a->config_loaded_wall, &vs);
+	dns_view_t *v = err ? NULL : dns_view_new(&vs.spec, &err);
+	agent_viewspec_free(&vs);
 	if (!v)
-		goto out;
+		return err;
 	if (a->dns)
 		dns_server_publish(a->dns, v);
 	dns_view_unref(a->view);
 	a->view = v;
 	a->view_builds++;
 	a->factor_in_view = a->load.factor;
-	err = AS_OK;
-out:
-	agent_cluster_view_free(&cv);
-	free(svcs);
-	free(eps);
-	free(nsa);
-	return err;
+	return AS_OK;
 }
 
 void agent_snapshot(struct agent *a, struct agent_snapshot *out)

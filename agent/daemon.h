@@ -26,6 +26,7 @@ struct agent_k8s_snap {
 	bool enabled;
 	struct k8s_client_stats st;
 	size_t hostnames, endpoints;
+	uint64_t skipped_no_port, skipped_ns_label;
 };
 
 /* Gossip state for the metrics thread (cluster.c). */
@@ -218,16 +219,12 @@ void agent_cluster_free(struct agent *a);
 void agent_cluster_reload(struct agent *a, const struct agent_config *old);
 /* After every load sample: pushes the load into gossip. */
 void agent_cluster_on_load(struct agent *a);
-/* The services of the answer view from the cluster view (alive members
- * only; attributes from the catalog, else from gossip). The arrays point
- * into the core and the config: use them before the loop runs again. */
-struct agent_cluster_view {
-	struct dns_service_spec *svcs;
-	size_t n_svcs;
-	struct dns_endpoint_spec *eps;
-};
-int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v);
-void agent_cluster_view_free(struct agent_cluster_view *v);
+/* Every member (any state) for the answer view, malloc'd; the records
+ * point into the core: use them before the loop runs again. */
+int agent_cluster_members(struct agent *a, struct gossip_member **out,
+			  size_t *n);
+/* A view was built from them; skipped: endpoints left out. */
+void agent_cluster_view_built(struct agent *a, uint64_t skipped);
 void agent_cluster_snapshot(struct agent *a, struct agent_cluster_snap *s);
 void agent_cluster_metrics(FILE *f, const struct agent_cluster_snap *s);
 json_t *agent_cluster_status_json(struct agent *a);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/catalog.h"
 #include "agent/daemon.h"
 #include "k8s/k8s.h"
 #include "lib/as.h"
@@ -29,130 +30,43 @@ struct agent_k8s {
 	k8s_client_t *client;
 	struct k8s_conn *conn;
 	char *zone, *node;
-	/* The merged catalog, when the source is on. */
-	struct agent_service *services;
-	struct agent_endpoint *endpoints;
-	size_t n_services;
-	uint64_t skipped_services;	/* entries with no TCP/UDP port */
+	struct agent_catalog catalog;	/* merged, when the source is on */
+	struct agent_catalog_skips skips;
+	struct as_ratelimit skip_log;
 	bool curl_ready;
 };
-
-/* The port clients use: pods are reached directly, so the port the pods
- * listen on (from the EndpointSlices) rather than the Service port that
- * kube-proxy would translate. The first TCP or UDP port of the Service. */
-static const struct k8s_port *pick_port(const struct k8s_entry *e)
-{
-	for (size_t i = 0; i < e->n_ports; i++)
-		if (!strcmp(e->ports[i].protocol, "tcp") ||
-		    !strcmp(e->ports[i].protocol, "udp"))
-			return &e->ports[i];
-	return NULL;
-}
-
-static int find_service(const struct agent_service *s, size_t n,
-			const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s[i].name, name))
-			return (int)i;
-	return -1;
-}
-
-static bool has_address(const struct agent_service *s,
-			const struct k8s_endpoint *ep)
-{
-	for (size_t i = 0; i < s->n_endpoints; i++)
-		if (s->endpoints[i].family == ep->family &&
-		    !memcmp(s->endpoints[i].addr, ep->addr,
-			    ep->family == AF_INET ? 4 : 16))
-			return true;
-	return false;
-}
 
 int agent_catalog_update(struct agent *a)
 {
 	const struct agent_config *c = a->cfg;
 	struct agent_k8s *k = a->k8s;
+	struct agent_catalog cat;
+	struct agent_catalog_skips sk;
 
 	if (!k) {
 		a->services = c->services;
 		a->n_services = c->n_services;
 		return AS_OK;
 	}
-	const struct k8s_set *set = k8s_client_set(k->client);
-	size_t n_svc = c->n_services + set->n_entries, n_eps = 0;
-	for (size_t i = 0; i < c->n_services; i++)
-		n_eps += c->services[i].n_endpoints;
-	for (size_t i = 0; i < set->n_entries; i++)
-		n_eps += set->entries[i].n_endpoints;
-
-	struct agent_service *svcs = calloc(n_svc ? n_svc : 1, sizeof(*svcs));
-	struct agent_endpoint *eps = calloc(n_eps ? n_eps : 1, sizeof(*eps));
-	if (!svcs || !eps) {
-		free(svcs);
-		free(eps);
-		return AS_ENOMEM;
-	}
-	/* Static services first, each with room for its k8s namesake's
-	 * endpoints right behind its own. */
-	size_t ns = 0, ne = 0, skipped = 0;
-	for (size_t i = 0; i < c->n_services; i++) {
-		svcs[ns] = c->services[i];
-		svcs[ns].endpoints = eps + ne;
-		memcpy(eps + ne, c->services[i].endpoints,
-		       c->services[i].n_endpoints * sizeof(*eps));
-		ne += c->services[i].n_endpoints;
-		for (size_t j = 0; j < set->n_entries; j++)
-			if (!strcmp(set->entries[j].label, c->services[i].name))
-				ne += set->entries[j].n_endpoints;
-		ns++;
-	}
-	for (size_t j = 0; j < set->n_entries; j++) {
-		const struct k8s_entry *e = &set->entries[j];
-		int at = find_service(svcs, c->n_services, e->label);
-		struct agent_service *s;
-		if (at >= 0) {
-			s = &svcs[at];
-		} else {
-			const struct k8s_port *p = pick_port(e);
-			if (!p) {
-				skipped++;
-				continue;
-			}
-			s = &svcs[ns++];
-			*s = (struct agent_service){
-				.name = e->label,
-				.port = p->target_port ? p->target_port : p->port,
-				.protocol = p->protocol,
-				.ttl = e->ttl,
-				.max_answers = e->max_answers,
-				.endpoints = eps + ne,
-			};
-			ne += e->n_endpoints;
-		}
-		for (size_t i = 0; i < e->n_endpoints; i++) {
-			if (has_address(s, &e->endpoints[i]))
-				continue;
-			struct agent_endpoint *d = &s->endpoints[s->n_endpoints++];
-			d->address = e->endpoints[i].address;
-			d->family = e->endpoints[i].family;
-			memcpy(d->addr, e->endpoints[i].addr, sizeof(d->addr));
-			d->weight = e->weight;
-			d->node = c->node.name;
-		}
-	}
-	if (skipped > k->skipped_services)
-		as_warn("kubernetes: %llu annotated services have no TCP or UDP "
-			"port and are not answered",
-			(unsigned long long)skipped);
-	k->skipped_services = skipped;
-	free(k->services);
-	free(k->endpoints);
-	k->services = svcs;
-	k->endpoints = eps;
-	k->n_services = ns;
-	a->services = svcs;
-	a->n_services = ns;
+	int rc = agent_catalog_merge(c, k8s_client_set(k->client), &cat, &sk);
+	if (rc)
+		return rc;
+	if (sk.no_port > k->skips.no_port)
+		as_log_ratelimited(&k->skip_log, AS_LOG_WARN,
+				   "kubernetes: %llu annotated services have no "
+				   "TCP or UDP port and are not answered",
+				   (unsigned long long)sk.no_port);
+	if (sk.ns_label > k->skips.ns_label)
+		as_log_ratelimited(&k->skip_log, AS_LOG_WARN,
+				   "kubernetes: %llu annotated hostnames are "
+				   "nameserver names of %s and are not answered "
+				   "as services", (unsigned long long)sk.ns_label,
+				   c->dns.zone);
+	k->skips = sk;
+	agent_catalog_free(&k->catalog);
+	k->catalog = cat;
+	a->services = (struct agent_service *)cat.services;
+	a->n_services = cat.n_services;
 	return AS_OK;
 }
 
@@ -171,10 +85,7 @@ static void on_set(const struct k8s_set *set, void *arg)
 		 * replaced: fall back to the static catalog until the next
 		 * update rather than keep dangling pointers. */
 		as_err("kubernetes: cannot merge the catalog: %s", as_strerror(rc));
-		free(a->k8s->services);
-		free(a->k8s->endpoints);
-		a->k8s->services = NULL;
-		a->k8s->endpoints = NULL;
+		agent_catalog_free(&a->k8s->catalog);
 		a->services = a->cfg->services;
 		a->n_services = a->cfg->n_services;
 	}
@@ -202,6 +113,8 @@ int agent_k8s_start(struct agent *a)
 		return AS_ELIB;
 	}
 	k->curl_ready = true;
+	k->skip_log.interval_ms = 10000;
+	k->skip_log.burst = 2;
 	a->k8s = k;	/* from here agent_k8s_free cleans up */
 	if (*c->kubernetes.kubeconfig)
 		rc = k8s_kubeconfig_load(c->kubernetes.kubeconfig, &k->conn,
@@ -263,8 +176,7 @@ void agent_k8s_free(struct agent *a)
 		return;
 	agent_k8s_close(a);
 	k8s_conn_free(k->conn);
-	free(k->services);
-	free(k->endpoints);
+	agent_catalog_free(&k->catalog);
 	free(k->zone);
 	free(k->node);
 	if (k->curl_ready)
@@ -296,6 +208,8 @@ void agent_k8s_snapshot(struct agent *a, struct agent_k8s_snap *s)
 	k8s_client_stats(a->k8s->client, &s->st);
 	const struct k8s_set *set = k8s_client_set(a->k8s->client);
 	s->hostnames = set->n_entries;
+	s->skipped_no_port = a->k8s->skips.no_port;
+	s->skipped_ns_label = a->k8s->skips.ns_label;
 	for (size_t i = 0; i < set->n_entries; i++)
 		s->endpoints += set->entries[i].n_endpoints;
 }
@@ -311,6 +225,12 @@ void agent_k8s_metrics(FILE *f, const struct agent_k8s_snap *s)
 	fprintf(f, "anysteer_kubernetes_synced %d\n", s->st.synced);
 	agent_metric_head(f, "anysteer_kubernetes_hostnames", "Annotated hostnames served.", "gauge");
 	fprintf(f, "anysteer_kubernetes_hostnames %zu\n", s->hostnames);
+	agent_metric_head(f, "anysteer_kubernetes_skipped_hostnames",
+	     "Annotated hostnames not answered as services, by reason.", "gauge");
+	fprintf(f, "anysteer_kubernetes_skipped_hostnames{reason=\"no_port\"} %llu\n",
+		(unsigned long long)s->skipped_no_port);
+	fprintf(f, "anysteer_kubernetes_skipped_hostnames{reason=\"nameserver_name\"} %llu\n",
+		(unsigned long long)s->skipped_ns_label);
 	agent_metric_head(f, "anysteer_kubernetes_local_endpoints",
 	     "Ready endpoints on this node from EndpointSlices.", "gauge");
 	fprintf(f, "anysteer_kubernetes_local_endpoints %zu\n", s->endpoints);

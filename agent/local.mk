@@ -1,6 +1,7 @@
 # agent/: daemon wiring, config, local sources, control socket, CLI.
 noinst_LTLIBRARIES += agent/libagent.la
 agent_libagent_la_SOURCES = agent/agent.h agent/daemon.h \
+	agent/catalog.h agent/catalog.c agent/viewspec.h agent/viewspec.c \
 	agent/config.c agent/load.c agent/daemon.c agent/control.c \
 	agent/commands.c agent/metrics.c agent/anycast.c \
  \
@@ -16,7 +17,15 @@ check_PROGRAMS += tests/unit/test_agent_config tests/unit/test_agent_load tests/
 TESTS += tests/unit/test_agent_config tests/unit/test_agent_load tests/unit/test_agent_metrics
 check_PROGRAMS += tests/unit/test_agent_probe
 TESTS += tests/unit/test_agent_probe
+check_PROGRAMS += tests/unit/test_agent_catalog tests/unit/test_agent_viewspec
+TESTS += tests/unit/test_agent_catalog tests/unit/test_agent_viewspec
 endif
+tests_unit_test_agent_catalog_SOURCES = tests/unit/test_agent_catalog.c
+tests_unit_test_agent_catalog_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_agent_catalog_LDADD = $(AGENT_TEST_LDADD)
+tests_unit_test_agent_viewspec_SOURCES = tests/unit/test_agent_viewspec.c
+tests_unit_test_agent_viewspec_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_agent_viewspec_LDADD = $(AGENT_TEST_LDADD)
 tests_unit_test_agent_probe_SOURCES = tests/unit/test_agent_probe.c
 tests_unit_test_agent_probe_CFLAGS = $(AGENT_TEST_CFLAGS) $(JANSSON_CFLAGS) $(LIBUV_CFLAGS)
 tests_unit_test_agent_probe_LDADD = $(AGENT_TEST_LDADD)
