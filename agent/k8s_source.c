@@ -1,16 +1,14 @@
 /*
- * agent/k8s_source.c - the Kubernetes source wired into the daemon, and
- * the catalog the rest of the agent reads.
+ * agent/k8s_source.c - the Kubernetes source component: runs the k8s/
+ * client and emits each endpoint set it delivers (AGENT_EV_LOCAL_CHANGED).
  *
- * The catalog (a->services) is the static catalog of the config followed
- * by one service per anysteer.io/hostname entry of the Kubernetes source
- * (k8s/k8s.h): its ready endpoints on this node, its TTL, weight and
- * max-answers. A name in both keeps the static attributes and gets both
- * sets of endpoints. Without the source the catalog is the config's own
- * array, so nothing is copied. The merged array only points into the
- * config and into the client's current set, both of which stay put until
- * the next agent_catalog_update() (called on reload and on every set the
- * client delivers), so building it allocates two arrays and no strings.
+ * The daemon merges the set into the catalog (agent/catalog.c: the
+ * static catalog of the config followed by one service per
+ * anysteer.io/hostname entry, with its ready endpoints on this node, its
+ * TTL, weight and max-answers) and tells this component what the merge
+ * left out, for its metrics. The set stays put until the next one or
+ * until the client is freed, so the catalog may point into it; before
+ * the client goes, stop emits a NULL set.
  *
  * Every agent watches every annotated Service, so it knows the TTL and
  * port of services whose pods run elsewhere; those endpoints arrive by
@@ -21,92 +19,69 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/catalog.h"
-#include "agent/daemon.h"
+#include "agent/k8s_source.h"
 #include "k8s/k8s.h"
 #include "lib/as.h"
 
 struct agent_k8s {
+	struct agent_ctx *ctx;
 	k8s_client_t *client;
 	struct k8s_conn *conn;
 	char *zone, *node;
-	struct agent_catalog catalog;	/* merged, when the source is on */
-	struct agent_catalog_skips skips;
+	struct agent_catalog_skips skips;	/* of the daemon's last merge */
 	struct as_ratelimit skip_log;
 	bool curl_ready;
 };
 
-int agent_catalog_update(struct agent *a)
+void agent_k8s_catalog_skips(void *self, const struct agent_catalog_skips *sk)
 {
-	const struct agent_config *c = a->cfg;
-	struct agent_k8s *k = a->k8s;
-	struct agent_catalog cat;
-	struct agent_catalog_skips sk;
+	struct agent_k8s *k = self;
 
-	if (!k) {
-		a->services = c->services;
-		a->n_services = c->n_services;
-		return AS_OK;
-	}
-	int rc = agent_catalog_merge(c, k8s_client_set(k->client), &cat, &sk);
-	if (rc)
-		return rc;
-	if (sk.no_port > k->skips.no_port)
+	if (!k)
+		return;
+	if (sk->no_port > k->skips.no_port)
 		as_log_ratelimited(&k->skip_log, AS_LOG_WARN,
 				   "kubernetes: %llu annotated services have no "
 				   "TCP or UDP port and are not answered",
-				   (unsigned long long)sk.no_port);
-	if (sk.ns_label > k->skips.ns_label)
+				   (unsigned long long)sk->no_port);
+	if (sk->ns_label > k->skips.ns_label)
 		as_log_ratelimited(&k->skip_log, AS_LOG_WARN,
 				   "kubernetes: %llu annotated hostnames are "
 				   "nameserver names of %s and are not answered "
-				   "as services", (unsigned long long)sk.ns_label,
-				   c->dns.zone);
-	k->skips = sk;
-	agent_catalog_free(&k->catalog);
-	k->catalog = cat;
-	a->services = (struct agent_service *)cat.services;
-	a->n_services = cat.n_services;
-	return AS_OK;
+				   "as services", (unsigned long long)sk->ns_label,
+				   k->zone);
+	k->skips = *sk;
 }
 
+/* A new set: the daemon merges it into the catalog, re-announces this
+ * node's endpoints and rebuilds the answers. */
 static void on_set(const struct k8s_set *set, void *arg)
 {
-	struct agent *a = arg;
+	struct agent_k8s *k = arg;
 	size_t n = 0;
-	int rc;
 
 	for (size_t i = 0; i < set->n_entries; i++)
 		n += set->entries[i].n_endpoints;
 	as_info("kubernetes: %zu annotated hostnames, %zu ready endpoints on "
 		"this node", set->n_entries, n);
-	if ((rc = agent_catalog_update(a))) {
-		/* The old merged array points into the set the client just
-		 * replaced: fall back to the static catalog until the next
-		 * update rather than keep dangling pointers. */
-		as_err("kubernetes: cannot merge the catalog: %s", as_strerror(rc));
-		agent_catalog_free(&a->k8s->catalog);
-		a->services = a->cfg->services;
-		a->n_services = a->cfg->n_services;
-	}
-	agent_cluster_local_changed(a);
-	if ((rc = agent_rebuild_view(a)))
-		as_err("kubernetes: cannot rebuild the answer view: %s",
-		       as_strerror(rc));
+	k->ctx->emit(k->ctx, AGENT_EV_LOCAL_CHANGED, set);
 }
 
-int agent_k8s_start(struct agent *a)
+/* After the cluster component: its sets re-announce local endpoints. */
+static int k8s_start(struct agent_ctx *ctx, void **self)
 {
-	const struct agent_config *c = a->cfg;
+	const struct agent_config *c = ctx->cfg;
 	struct agent_k8s *k;
 	char err[512] = "";
 	int rc;
 
-	if (!c->kubernetes.enabled || a->k8s)
+	*self = NULL;
+	if (!c->kubernetes.enabled)
 		return AS_OK;
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return AS_ENOMEM;
+	k->ctx = ctx;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		as_err("kubernetes: curl_global_init failed");
 		free(k);
@@ -115,7 +90,7 @@ int agent_k8s_start(struct agent *a)
 	k->curl_ready = true;
 	k->skip_log.interval_ms = 10000;
 	k->skip_log.burst = 2;
-	a->k8s = k;	/* from here agent_k8s_free cleans up */
+	*self = k;	/* from here stop and free clean up */
 	if (*c->kubernetes.kubeconfig)
 		rc = k8s_kubeconfig_load(c->kubernetes.kubeconfig, &k->conn,
 					 err, sizeof(err));
@@ -136,9 +111,9 @@ int agent_k8s_start(struct agent *a)
 		.zone = k->zone,
 		.node_name = k->node,
 		.cb = on_set,
-		.cb_arg = a,
+		.cb_arg = k,
 	};
-	rc = k8s_client_new(&a->loop, k->conn, &o, &k->client);
+	rc = k8s_client_new(ctx->loop, k->conn, &o, &k->client);
 	if (rc) {
 		as_err("kubernetes: cannot create the client: %s", as_strerror(rc));
 		return rc;
@@ -151,71 +126,75 @@ int agent_k8s_start(struct agent *a)
 	as_notice("kubernetes: watching %s for Services annotated %s in %s, "
 		  "endpoints of node %s", k->conn->server, K8S_ANN_HOSTNAME,
 		  k->zone, k->node);
-	return agent_catalog_update(a);
+	/* The catalog points into the client's set from here on. */
+	return ctx->emit(ctx, AGENT_EV_LOCAL_CHANGED, k8s_client_set(k->client));
 }
 
-void agent_k8s_close(struct agent *a)
+static void k8s_stop(void *self)
 {
-	struct agent_k8s *k = a->k8s;
+	struct agent_k8s *k = self;
 
 	if (!k || !k->client)
 		return;
 	/* The catalog keeps pointing into the client's set until the
 	 * client is gone; switch to the static catalog first. */
-	a->services = a->cfg->services;
-	a->n_services = a->cfg->n_services;
+	k->ctx->emit(k->ctx, AGENT_EV_LOCAL_CHANGED, NULL);
 	k8s_client_free(k->client);
 	k->client = NULL;
 }
 
-void agent_k8s_free(struct agent *a)
+static void k8s_free(void *self)
 {
-	struct agent_k8s *k = a->k8s;
+	struct agent_k8s *k = self;
 
 	if (!k)
 		return;
-	agent_k8s_close(a);
+	k8s_stop(k);
 	k8s_conn_free(k->conn);
-	agent_catalog_free(&k->catalog);
 	free(k->zone);
 	free(k->node);
 	if (k->curl_ready)
 		curl_global_cleanup();
 	free(k);
-	a->k8s = NULL;
 }
 
-void agent_k8s_reload(struct agent *a, const struct agent_config *old)
+static void k8s_reconfigure(struct agent_ctx *ctx, void *self,
+			    const struct agent_config *old)
 {
-	const struct agent_config *c = a->cfg;
+	const struct agent_config *c = ctx->cfg;
 
 	if (old->kubernetes.enabled != c->kubernetes.enabled ||
 	    strcmp(old->kubernetes.kubeconfig, c->kubernetes.kubeconfig) != 0 ||
 	    strcmp(old->kubernetes.node_name, c->kubernetes.node_name) != 0)
 		as_warn("reload: the kubernetes section changed; takes effect "
 			"after a restart");
-	if (a->k8s && strcmp(old->dns.zone, c->dns.zone) != 0)
+	if (self && strcmp(old->dns.zone, c->dns.zone) != 0)
 		as_warn("reload: dns.zone changed; the Kubernetes source keeps "
 			"the old zone until a restart");
 }
 
-void agent_k8s_snapshot(struct agent *a, struct agent_k8s_snap *s)
+static void k8s_snapshot(const void *self, struct agent_snapshot *snap)
 {
+	const struct agent_k8s *k = self;
+	struct agent_k8s_snap *s = &snap->k8s;
+
 	memset(s, 0, sizeof(*s));
-	if (!a->k8s || !a->k8s->client)
+	if (!k || !k->client)
 		return;
 	s->enabled = true;
-	k8s_client_stats(a->k8s->client, &s->st);
-	const struct k8s_set *set = k8s_client_set(a->k8s->client);
+	k8s_client_stats(k->client, &s->st);
+	const struct k8s_set *set = k8s_client_set(k->client);
 	s->hostnames = set->n_entries;
-	s->skipped_no_port = a->k8s->skips.no_port;
-	s->skipped_ns_label = a->k8s->skips.ns_label;
+	s->skipped_no_port = k->skips.no_port;
+	s->skipped_ns_label = k->skips.ns_label;
 	for (size_t i = 0; i < set->n_entries; i++)
 		s->endpoints += set->entries[i].n_endpoints;
 }
 
-void agent_k8s_metrics(FILE *f, const struct agent_k8s_snap *s)
+static void k8s_metrics(FILE *f, const struct agent_snapshot *snap)
 {
+	const struct agent_k8s_snap *s = &snap->k8s;
+
 	agent_metric_head(f, "anysteer_kubernetes_enabled", "1 when the Kubernetes source runs.", "gauge");
 	fprintf(f, "anysteer_kubernetes_enabled %d\n", s->enabled);
 	if (!s->enabled)
@@ -267,24 +246,39 @@ void agent_k8s_metrics(FILE *f, const struct agent_k8s_snap *s)
 		(unsigned long long)s->st.updates);
 }
 
-json_t *agent_k8s_status_json(struct agent *a)
+static json_t *k8s_status(void *self)
 {
-	struct agent_k8s_snap s;
+	struct agent_k8s *k = self;
+	struct agent_snapshot snap;
+	const struct agent_k8s_snap *s = &snap.k8s;
 
-	agent_k8s_snapshot(a, &s);
+	k8s_snapshot(k, &snap);
+
 	json_t *o = json_object();
-	json_object_set_new(o, "enabled", json_boolean(s.enabled));
-	if (!s.enabled)
+	json_object_set_new(o, "enabled", json_boolean(s->enabled));
+	if (!s->enabled)
 		return o;
-	json_object_set_new(o, "server", json_string(a->k8s->conn->server));
-	json_object_set_new(o, "node_name", json_string(a->k8s->node));
-	json_object_set_new(o, "synced", json_boolean(s.st.synced));
-	json_object_set_new(o, "hostnames", json_integer((json_int_t)s.hostnames));
-	json_object_set_new(o, "local_endpoints", json_integer((json_int_t)s.endpoints));
-	json_object_set_new(o, "services", json_integer((json_int_t)s.st.store.services));
-	json_object_set_new(o, "endpointslices", json_integer((json_int_t)s.st.store.slices));
-	json_object_set_new(o, "errors", json_integer((json_int_t)s.st.errors));
-	json_object_set_new(o, "malformed", json_integer((json_int_t)s.st.store.malformed));
-	json_object_set_new(o, "relists_gone", json_integer((json_int_t)s.st.relists_gone));
+	json_object_set_new(o, "server", json_string(k->conn->server));
+	json_object_set_new(o, "node_name", json_string(k->node));
+	json_object_set_new(o, "synced", json_boolean(s->st.synced));
+	json_object_set_new(o, "hostnames", json_integer((json_int_t)s->hostnames));
+	json_object_set_new(o, "local_endpoints", json_integer((json_int_t)s->endpoints));
+	json_object_set_new(o, "services", json_integer((json_int_t)s->st.store.services));
+	json_object_set_new(o, "endpointslices", json_integer((json_int_t)s->st.store.slices));
+	json_object_set_new(o, "errors", json_integer((json_int_t)s->st.errors));
+	json_object_set_new(o, "malformed", json_integer((json_int_t)s->st.store.malformed));
+	json_object_set_new(o, "relists_gone", json_integer((json_int_t)s->st.relists_gone));
 	return o;
 }
+
+const struct agent_component_ops agent_k8s_ops = {
+	.name = "kubernetes",
+	.status_key = "kubernetes",
+	.start = k8s_start,
+	.reconfigure = k8s_reconfigure,
+	.stop = k8s_stop,
+	.free = k8s_free,
+	.snapshot = k8s_snapshot,
+	.status = k8s_status,
+	.metrics = k8s_metrics,
+};

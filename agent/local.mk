@@ -1,11 +1,12 @@
 # agent/: daemon wiring, config, local sources, control socket, CLI.
 noinst_LTLIBRARIES += agent/libagent.la
-agent_libagent_la_SOURCES = agent/agent.h agent/daemon.h \
+agent_libagent_la_SOURCES = agent/agent.h agent/component.h agent/component.c \
 	agent/catalog.h agent/catalog.c agent/viewspec.h agent/viewspec.c \
-	agent/config.c agent/load.c agent/daemon.c agent/control.c \
-	agent/commands.c agent/metrics.c agent/anycast.c \
- \
-	agent/cluster.c agent/probe.c agent/k8s_source.c
+	agent/report.h agent/report.c agent/config.c agent/load.c \
+	agent/daemon.c agent/control.h agent/control.c \
+	agent/metrics.h agent/metrics.c agent/anycast.h agent/anycast.c \
+	agent/cluster.h agent/cluster.c agent/probe.h agent/probe.c \
+	agent/k8s_source.h agent/k8s_source.c
 agent_libagent_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(LIBUV_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS) $(MNL_CFLAGS) $(CURL_CFLAGS)
 agent_libagent_la_LIBADD = k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) $(SODIUM_LIBS) routing/librouting.la dns/libdns.la lib/libasyaml.la lib/libas.la $(MNL_LIBS) $(YAML_LIBS) $(LIBUV_LIBS) $(JANSSON_LIBS) $(MHD_LIBS)
 
