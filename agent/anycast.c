@@ -1,16 +1,20 @@
 /*
- * agent/anycast.c - the agent side of anycast: the TUN device and its
- * addresses, the health gate's inputs, drain, BIRD state, and /healthz.
+ * agent/anycast.c - the anycast component (component.h): the TUN device
+ * and its addresses, the health gate's inputs, drain, BIRD state, and
+ * /healthz.
  *
  * Design. routing/ provides the pieces (route_anycast_t = TUN + gate,
  * route_birdctl_t = bird.ctl client); this file only feeds them from the
  * agent's loop and reports what they decided:
  *
  *  - Start-up order matters. The TUN and its addresses are created in
- *    agent_anycast_new(), before dns_server_new() binds, because the DNS
+ *    the start hook, before dns_server_new() binds, because the DNS
  *    listeners include the anycast addresses and bind() needs the address
  *    to exist. route_tun_new() may block up to ~1 s (carrier events are
- *    rate-limited by the kernel), which is fine before the loop runs.
+ *    rate-limited by the kernel), which is fine before the loop runs. The
+ *    self-check and BIRD start in the serve hook, once DNS runs. Gossip
+ *    may have joined before (ctx->joined); later AGENT_EV_JOINED arrives
+ *    through the notify hook.
  *
  *  - The DNS self-check is round based: every check_interval one SOA query
  *    for the zone goes over UDP to every anycast address (each from its own
@@ -26,7 +30,8 @@
  *  - Drain: SIGTERM (with anycast) or `anysteerctl drain` feeds "draining"
  *    to the gate, which turns the carrier off; the addresses stay, so
  *    queries already routed here are answered. On SIGTERM a linger timer
- *    then stops the agent; a second SIGTERM/SIGINT stops it at once.
+ *    then stops the agent (AGENT_EV_STOP); a second SIGTERM/SIGINT stops
+ *    it at once.
  *
  *  - BIRD is observed, never depended on: a kept-open bird.ctl connection
  *    polls protocol states, BFD sessions and whether each anycast /128 is

@@ -1,8 +1,8 @@
 /*
- * agent/cluster.c - the agent's side of gossip: the local node record,
- * the cluster view as the source of the answer view, the keyring on disk,
- * and the operator's view of all of it (members, keyring, status,
- * metrics).
+ * agent/cluster.c - the cluster component (component.h): the agent's side
+ * of gossip: the local node record, the members the answer view is built
+ * from, the keyring on disk, and the operator's view of all of it
+ * (members, keyring, status, metrics).
  *
  * Design. The gossip module (gossip/gossip.h) is a pure core plus a libuv
  * adapter; this file only feeds it and reads it, on the loop thread.
@@ -12,15 +12,16 @@
  *   load from the daemon's sampler, pushed on every sample (the core
  *   decides what is worth gossiping). Endpoints are re-announced only when
  *   they change (a probe flips, a reload edits the catalog).
- * - Answer view: agent_rebuild_view() asks agent_cluster_view_services()
- *   for its services. Only alive members contribute endpoints, so a
+ * - Answer view: the daemon builds it from agent_cluster_members() and
+ *   the catalog (agent/viewspec.c). Only alive members contribute endpoints, so a
  *   suspect, dead or left node leaves answers with the rebuild that
  *   follows the change. Each endpoint carries its node's gossiped load
  *   factor (this node's own from the sampler, which is fresher); service
  *   attributes come from the local catalog, or from the gossiped port and
  *   zone defaults for a service only other nodes know. Gossip change
- *   notifications arm a short timer (gossip.rebuild_delay), so a burst of
- *   changes costs one rebuild and no query ever waits for one.
+ *   notifications arm a short timer (gossip.rebuild_delay), which emits
+ *   AGENT_EV_MEMBERS_CHANGED, so a burst of changes costs one rebuild and
+ *   no query ever waits for one. Joining a cluster emits AGENT_EV_JOINED.
  * - Anything remote is input: a gossiped service name that is not a DNS
  *   label we can serve is skipped and counted, never a failed view.
  * - Keyring: the core owns the keyring; install/use/remove change it and

@@ -1,4 +1,6 @@
 /*
+ * agent/control.c - the control component (component.h).
+ *
  * Control socket: a UNIX stream socket (mode 0600) speaking one JSON
  * object per line in each direction.
  *
@@ -8,8 +10,9 @@
  *
  * A connection may carry any number of requests; every line, an empty one
  * too, gets exactly one response line, in request order. Dispatch is a
- * lookup in the command table (commands.c); the transport knows no
- * command. A command may answer later (reload parses on a worker thread):
+ * lookup in the daemon's command registry (ctx->command: every
+ * component's table); the transport knows no command but its own four
+ * (commands, status, services, reload) at the end of this file. A command may answer later (reload parses on a worker thread):
  * the client's further lines then wait in its buffer, and reading stops,
  * until that answer is written, so responses stay in order.
  *

@@ -1,4 +1,5 @@
 /*
+ * agent/metrics.c - the metrics component (component.h):
  * Prometheus metrics and /healthz over HTTP (text exposition format
  * 0.0.4).
  *
@@ -6,7 +7,8 @@
  * dns_server_stats() (relaxed atomic reads) and everything else from the
  * agent snapshot (copied under a mutex by the loop thread), so it never
  * touches loop-owned state. Rendering is a pure function of those two
- * structs, tested without HTTP.
+ * structs, tested without HTTP; each component renders its own part from
+ * the snapshot (its metrics hook, through ctx->metrics).
  *
  * Hostile clients. /healthz is the readiness probe, so a client must not
  * be able to hold the listener. The limits, all in force at once:
