@@ -20,7 +20,14 @@ check_PROGRAMS += tests/unit/test_agent_probe
 TESTS += tests/unit/test_agent_probe
 check_PROGRAMS += tests/unit/test_agent_catalog tests/unit/test_agent_viewspec
 TESTS += tests/unit/test_agent_catalog tests/unit/test_agent_viewspec
+check_PROGRAMS += tests/unit/test_agent_daemon
+TESTS += tests/unit/test_agent_daemon
 endif
+# The daemon in-process; its allocations are counted (--wrap=calloc).
+tests_unit_test_agent_daemon_SOURCES = tests/unit/test_agent_daemon.c
+tests_unit_test_agent_daemon_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_agent_daemon_LDFLAGS = -Wl,--wrap=calloc
+tests_unit_test_agent_daemon_LDADD = $(AGENT_TEST_LDADD)
 tests_unit_test_agent_catalog_SOURCES = tests/unit/test_agent_catalog.c
 tests_unit_test_agent_catalog_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_agent_catalog_LDADD = $(AGENT_TEST_LDADD)
