@@ -21,6 +21,11 @@
  *                       this node's endpoints), rebuild the view
  *   STOP             -> agent_request_stop()
  *
+ * Reloads are parsed off the loop (agent/reload.c) and swapped in by
+ * reload_apply(), which re-merges the catalog, rebuilds the view and then
+ * runs each component's reconfigure hook; a view that cannot be built
+ * keeps the running configuration.
+ *
  * Data flow: catalog + local load (+ members with gossip) ->
  * agent/viewspec.c -> dns_view_new() -> dns_server_publish(). The view is
  * rebuilt on reload, on those events and when the local load factor
@@ -45,6 +50,7 @@
 #include "agent/control.h"
 #include "agent/k8s_source.h"
 #include "agent/metrics.h"
+#include "agent/reload.h"
 #include "agent/report.h"
 #include "agent/viewspec.h"
 #include "lib/as.h"
@@ -61,8 +67,6 @@ static const struct agent_component_ops *const components[C_COUNT] = {
 static const int stop_order[C_COUNT] = {
 	C_METRICS, C_ANYCAST, C_K8S, C_CLUSTER, C_CONTROL,
 };
-
-struct agent_reload_job;
 
 struct agent {
 	uv_loop_t loop;
@@ -98,8 +102,7 @@ struct agent {
 	 * set (agent/catalog.c). Read this, not cfg->services. */
 	struct agent_catalog catalog;
 	const struct k8s_set *k8s_set;	/* the source's, NULL without */
-	/* Reloads: the one being parsed and the one waiting. */
-	struct agent_reload_job *reload, *reload_next;
+	struct agent_reloader *reloader;	/* agent/reload.c */
 };
 
 static int agent_rebuild_view(struct agent *a);
@@ -312,7 +315,7 @@ static json_t *ctx_status(struct agent_ctx *ctx)
 	json_object_set_new(cfg, "reloads", json_integer((json_int_t)a->reloads_ok));
 	json_object_set_new(cfg, "reload_failures", json_integer((json_int_t)a->reloads_failed));
 	/* A file is being parsed (reloads run off the loop). */
-	json_object_set_new(cfg, "reloading", json_boolean(a->reload != NULL));
+	json_object_set_new(cfg, "reloading", json_boolean(agent_reloader_busy(a->reloader)));
 	json_object_set_new(cfg, "view_builds", json_integer((json_int_t)a->view_builds));
 	json_object_set_new(o, "config", cfg);
 	for (int c = 0; c < C_COUNT; c++)
@@ -421,11 +424,13 @@ static void reload_undo(struct agent *a, struct agent_config *old, int old_wall)
 		catalog_static(a);
 }
 
-/* Swaps in a configuration parsed by reload_work (rc, err: its result);
- * takes cfg. */
-static int reload_apply(struct agent *a, struct agent_config *cfg, int rc,
-			char *err, size_t errlen)
+/* Swaps in a configuration parsed off the loop (rc, err: the parse's
+ * result; agent/reload.c); takes cfg. */
+static int reload_apply(void *arg, struct agent_config *cfg, int rc,
+			char *err, size_t errlen, size_t *n_services)
 {
+	struct agent *a = arg;
+
 	if (rc) {
 		a->reloads_failed++;
 		as_err("reload of %s rejected, keeping the running configuration:\n%s",
@@ -463,133 +468,13 @@ static int reload_apply(struct agent *a, struct agent_config *cfg, int rc,
 	a->reloads_ok++;
 	as_notice("reloaded %s: %zu services", a->config_path, a->catalog.n_services);
 	update_snapshot(a);
-	return AS_OK;
-}
-
-/*
- * Reloads run in two steps so the loop never waits for a parse (a large
- * or hostile file takes as long as it takes; gossip, DNS view updates and
- * the control socket go on meanwhile): reload_work reads, parses and
- * validates the file on a libuv worker thread (agent_config_load touches
- * nothing but its arguments), reload_after swaps the result in on the
- * loop. One job is parsed at a time; requests meanwhile share one waiting
- * job, which starts when the running one is done.
- */
-struct reload_waiter {
-	agent_reload_cb cb;
-	void *arg;
-	struct reload_waiter *next;
-};
-
-struct agent_reload_job {
-	uv_work_t work;
-	struct agent *a;
-	char *path;
-	struct agent_config *cfg;	/* the parse's result */
-	int rc;
-	char err[16384];
-	struct reload_waiter *waiters;
-};
-
-static void reload_work(uv_work_t *w)
-{
-	struct agent_reload_job *j = w->data;
-	j->rc = agent_config_load(j->path, &j->cfg, j->err, sizeof(j->err));
-}
-
-/* Tells every waiter of j the result and frees j. */
-static void reload_finish(struct agent *a, struct agent_reload_job *j, int rc,
-			  const char *err)
-{
-	struct reload_waiter *w = j->waiters, *next;
-
-	for (; w; w = next) {
-		next = w->next;
-		w->cb(w->arg, rc, err, a->catalog.n_services);
-		free(w);
-	}
-	agent_config_free(j->cfg);
-	free(j->path);
-	free(j);
-}
-
-static void reload_after(uv_work_t *w, int status);
-
-static void reload_queue(struct agent *a, struct agent_reload_job *j)
-{
-	int rc = uv_queue_work(&a->loop, &j->work, reload_work, reload_after);
-	if (rc) {
-		as_err("reload: cannot start a worker: %s", uv_strerror(rc));
-		reload_finish(a, j, AS_ELIB, "cannot start a worker thread");
-		return;
-	}
-	a->reload = j;
-}
-
-static void reload_after(uv_work_t *w, int status)
-{
-	struct agent_reload_job *j = w->data, *next;
-	struct agent *a = j->a;
-	int rc;
-
-	a->reload = NULL;
-	/* The waiting job starts now: it reads the file as it is now. */
-	if ((next = a->reload_next)) {
-		a->reload_next = NULL;
-		if (a->stopping)
-			reload_finish(a, next, AS_ESTATE, "the daemon is shutting down");
-		else
-			reload_queue(a, next);
-	}
-	if (status || a->stopping) {
-		reload_finish(a, j, AS_ESTATE, "the daemon is shutting down");
-		return;
-	}
-	rc = reload_apply(a, j->cfg, j->rc, j->err, sizeof(j->err));
-	j->cfg = NULL;		/* taken, also on failure */
-	reload_finish(a, j, rc, j->err);
-}
-
-static int agent_reload_start(struct agent *a, agent_reload_cb cb, void *arg)
-{
-	struct agent_reload_job *j = a->reload_next;
-	struct reload_waiter *wt = NULL;
-	bool fresh = false;
-
-	if (a->stopping)
-		return AS_ESTATE;
-	if (cb && !(wt = calloc(1, sizeof(*wt))))
-		return AS_ENOMEM;
-	if (!j) {
-		j = calloc(1, sizeof(*j));
-		if (!j || !(j->path = strdup(a->config_path))) {
-			free(j);
-			free(wt);
-			return AS_ENOMEM;
-		}
-		j->a = a;
-		j->work.data = j;
-		fresh = true;
-	}
-	if (wt) {
-		*wt = (struct reload_waiter){ cb, arg, j->waiters };
-		j->waiters = wt;
-	}
-	if (!fresh)
-		return AS_OK;	/* joins the waiting job */
-	if (a->reload) {
-		a->reload_next = j;	/* after the running one */
-		as_info("reload: %s is being parsed; the next parse starts "
-			"when it is done", a->config_path);
-		return AS_OK;
-	}
-	reload_queue(a, j);
+	*n_services = a->catalog.n_services;
 	return AS_OK;
 }
 
 static int ctx_reload(struct agent_ctx *ctx, agent_reload_cb cb, void *arg)
 {
-	return agent_reload_start(from_ctx(ctx), cb, arg);
+	return agent_reloader_request(from_ctx(ctx)->reloader, cb, arg);
 }
 
 /* ---- events ------------------------------------------------------------------ */
@@ -648,7 +533,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
 	if (signum == SIGHUP) {
 		as_notice("SIGHUP: reloading %s", a->config_path);
-		int rc = agent_reload_start(a, NULL, NULL);
+		int rc = agent_reloader_request(a->reloader, NULL, NULL);
 		if (rc)
 			as_err("SIGHUP: cannot reload: %s", as_strerror(rc));
 		return;
@@ -687,8 +572,7 @@ static void agent_request_stop(struct agent *a, int exit_code)
 	uv_close((uv_handle_t *)&a->sig_int, close_cb);
 	/* A parse not yet started is dropped; one running ends first (the
 	 * loop runs until its after-callback has answered its waiters). */
-	if (a->reload)
-		uv_cancel((uv_req_t *)&a->reload->work);
+	agent_reloader_stop(a->reloader);
 	stop_components(a);	/* the cluster's is a graceful leave */
 }
 
@@ -719,6 +603,15 @@ int agent_new(const char *config_path, struct agent_config *cfg,
 		free(a->config_path);
 		free(a);
 		return AS_ELIB;
+	}
+	err = agent_reloader_new(&a->loop, config_path, reload_apply, a,
+				 &a->reloader);
+	if (err) {
+		uv_loop_close(&a->loop);
+		pthread_mutex_destroy(&a->snap_lock);
+		free(a->config_path);
+		free(a);
+		return err;
 	}
 	a->ctx = (struct agent_ctx){
 		.loop = &a->loop,
@@ -875,6 +768,7 @@ void agent_free(struct agent *a)
 	components[C_CONTROL]->free(a->self[C_CONTROL]);
 	if (uv_loop_close(&a->loop) == UV_EBUSY)
 		as_warn("event loop closed with handles still open");
+	agent_reloader_free(a->reloader);
 	dns_view_unref(a->view);
 	agent_catalog_free(&a->catalog);
 	agent_config_free(a->cfg);

@@ -3,7 +3,8 @@ noinst_LTLIBRARIES += agent/libagent.la
 agent_libagent_la_SOURCES = agent/agent.h agent/component.h agent/component.c \
 	agent/catalog.h agent/catalog.c agent/viewspec.h agent/viewspec.c \
 	agent/report.h agent/report.c agent/config.c agent/load.c \
-	agent/daemon.c agent/control.h agent/control.c \
+	agent/daemon.c agent/reload.h agent/reload.c \
+	agent/control.h agent/control.c \
 	agent/metrics.h agent/metrics.c agent/anycast.h agent/anycast.c \
 	agent/cluster.h agent/cluster.c agent/probe.h agent/probe.c \
 	agent/k8s_source.h agent/k8s_source.c

@@ -70,6 +70,9 @@ RULES = [
 ] + [
     ("agent/component.[ch]", [COMPONENT] + AGENT_PURE + MODULES),
     ("agent/probe.[ch]", ["agent/probe.h"] + AGENT_PURE + MODULES),
+    # The daemon's reload queue (it needs the reply callback's type).
+    ("agent/reload.[ch]", ["agent/reload.h", COMPONENT] + AGENT_PURE
+     + MODULES),
     # Everything else in agent/ (config, load sampler, pure functions,
     # main, anysteerctl): no component header, no component interface.
     ("agent/*", AGENT_PURE + MODULES),
