@@ -1,16 +1,20 @@
 /*
- * agent/anycast.c - the agent side of anycast: the TUN device and its
- * addresses, the health gate's inputs, drain, BIRD state, and /healthz.
+ * agent/anycast.c - the anycast component (component.h): the TUN device
+ * and its addresses, the health gate's inputs, drain, BIRD state, and
+ * /healthz.
  *
  * Design. routing/ provides the pieces (route_anycast_t = TUN + gate,
  * route_birdctl_t = bird.ctl client); this file only feeds them from the
  * agent's loop and reports what they decided:
  *
  *  - Start-up order matters. The TUN and its addresses are created in
- *    agent_anycast_new(), before dns_server_new() binds, because the DNS
+ *    the start hook, before dns_server_new() binds, because the DNS
  *    listeners include the anycast addresses and bind() needs the address
  *    to exist. route_tun_new() may block up to ~1 s (carrier events are
- *    rate-limited by the kernel), which is fine before the loop runs.
+ *    rate-limited by the kernel), which is fine before the loop runs. The
+ *    self-check and BIRD start in the serve hook, once DNS runs. Gossip
+ *    may have joined before (ctx->joined); later AGENT_EV_JOINED arrives
+ *    through the notify hook.
  *
  *  - The DNS self-check is round based: every check_interval one SOA query
  *    for the zone goes over UDP to every anycast address (each from its own
@@ -26,7 +30,8 @@
  *  - Drain: SIGTERM (with anycast) or `anysteerctl drain` feeds "draining"
  *    to the gate, which turns the carrier off; the addresses stay, so
  *    queries already routed here are answered. On SIGTERM a linger timer
- *    then stops the agent; a second SIGTERM/SIGINT stops it at once.
+ *    then stops the agent (AGENT_EV_STOP); a second SIGTERM/SIGINT stops
+ *    it at once.
  *
  *  - BIRD is observed, never depended on: a kept-open bird.ctl connection
  *    polls protocol states, BFD sessions and whether each anycast /128 is
@@ -49,7 +54,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "agent/daemon.h"
+#include "agent/anycast.h"
 #include "lib/as.h"
 #include "routing/routing.h"
 
@@ -74,7 +79,7 @@ struct export_ctx {
 };
 
 struct agent_anycast {
-	struct agent *agent;
+	struct agent_ctx *ctx;
 	bool enabled;		/* anycast addresses configured */
 	size_t n;
 	char text[ROUTE_ANYCAST_MAX][INET6_ADDRSTRLEN];
@@ -261,17 +266,13 @@ static void feed_selfcheck(struct agent_anycast *x, bool ok)
 	after_input(x, rc);
 }
 
-void agent_anycast_set_joined(struct agent *a, bool joined)
+/* Gossip joined a cluster (gate input; only matters with
+ * anycast.wait_for_gossip). */
+static void set_joined(struct agent_anycast *x, bool joined)
 {
-	struct agent_anycast *x = a->anycast;
 	struct route_decision d;
 	int rc = AS_OK;
 
-	if (!x) {
-		/* Gossip may join during its own start, before us. */
-		a->anycast_joined_early = joined;
-		return;
-	}
 	if (x->closing || x->joined == joined)
 		return;
 	x->joined = joined;
@@ -282,9 +283,8 @@ void agent_anycast_set_joined(struct agent *a, bool joined)
 	after_input(x, rc);
 }
 
-int agent_anycast_set_draining(struct agent *a, bool draining)
+static int set_draining(struct agent_anycast *x, bool draining)
 {
-	struct agent_anycast *x = a->anycast;
 	int rc = AS_OK;
 
 	if (!x || !x->enabled)
@@ -373,7 +373,7 @@ static int probe_open(struct agent_anycast *x, const struct sockaddr_storage *ds
 	int rc;
 
 	p->dst = *dst;
-	rc = uv_udp_init(&x->agent->loop, &p->udp);
+	rc = uv_udp_init(x->ctx->loop, &p->udp);
 	if (rc)
 		return AS_ELIB;
 	p->udp.data = p;
@@ -541,9 +541,10 @@ static void on_bird_state(bool connected, int err, void *arg)
 
 /* ---- snapshot for metrics and /healthz -------------------------------------- */
 
-void agent_anycast_snapshot(struct agent *a, struct agent_anycast_snap *s)
+static void anycast_snapshot(const void *self, struct agent_snapshot *snap)
 {
-	struct agent_anycast *x = a->anycast;
+	const struct agent_anycast *x = self;
+	struct agent_anycast_snap *s = &snap->anycast;
 
 	memset(s, 0, sizeof(*s));
 	if (!x) {
@@ -590,10 +591,7 @@ void agent_anycast_snapshot(struct agent *a, struct agent_anycast_snap *s)
 
 static void publish(struct agent_anycast *x)
 {
-	struct agent *a = x->agent;
-	pthread_mutex_lock(&a->snap_lock);
-	agent_anycast_snapshot(a, &a->snap.anycast);
-	pthread_mutex_unlock(&a->snap_lock);
+	x->ctx->publish(x->ctx, x);
 }
 
 static void esc(FILE *f, const char *s)
@@ -678,9 +676,9 @@ static json_t *when_json(uint64_t since_ms)
 	return json_pack("{s:s, s:f}", "time", buf, "seconds_ago", ago);
 }
 
-json_t *agent_anycast_status_json(struct agent *a)
+static json_t *anycast_status(void *self)
 {
-	struct agent_anycast *x = a->anycast;
+	struct agent_anycast *x = self;
 	json_t *o = json_object();
 
 	json_object_set_new(o, "configured", json_boolean(x && x->enabled));
@@ -694,9 +692,8 @@ json_t *agent_anycast_status_json(struct agent *a)
 	return o;
 }
 
-json_t *agent_anycast_routes_json(struct agent *a)
+static json_t *routes_json(struct agent_anycast *x)
 {
-	struct agent_anycast *x = a->anycast;
 	json_t *o = json_object();
 
 	json_object_set_new(o, "configured", json_boolean(x && x->enabled));
@@ -772,16 +769,14 @@ json_t *agent_anycast_routes_json(struct agent *a)
 	return o;
 }
 
-json_t *agent_anycast_cmd_routes(struct agent *a, json_t *args, char *err,
-				 size_t errlen)
+static json_t *cmd_routes(void *self, json_t *args, char *err, size_t errlen)
 {
 	(void)args; (void)err; (void)errlen;
-	return agent_anycast_routes_json(a);
+	return routes_json(self);
 }
 
-static json_t *drain_cmd(struct agent *a, bool on, char *err, size_t errlen)
+static json_t *drain_cmd(struct agent_anycast *x, bool on, char *err, size_t errlen)
 {
-	struct agent_anycast *x = a->anycast;
 	if (!x || !x->enabled) {
 		snprintf(err, errlen, "anycast is not configured (anycast.addresses)");
 		return NULL;
@@ -791,32 +786,29 @@ static json_t *drain_cmd(struct agent *a, bool on, char *err, size_t errlen)
 		return NULL;
 	}
 	as_notice("anycast: %s requested over the control socket", on ? "drain" : "undrain");
-	int rc = agent_anycast_set_draining(a, on);
+	int rc = set_draining(x, on);
 	if (rc) {
 		snprintf(err, errlen, "carrier switch failed: %s", as_strerror(rc));
 		return NULL;
 	}
-	return agent_anycast_routes_json(a);
+	return routes_json(x);
 }
 
-json_t *agent_anycast_cmd_drain(struct agent *a, json_t *args, char *err,
-				size_t errlen)
+static json_t *cmd_drain(void *self, json_t *args, char *err, size_t errlen)
 {
 	(void)args;
-	return drain_cmd(a, true, err, errlen);
+	return drain_cmd(self, true, err, errlen);
 }
 
-json_t *agent_anycast_cmd_undrain(struct agent *a, json_t *args, char *err,
-				  size_t errlen)
+static json_t *cmd_undrain(void *self, json_t *args, char *err, size_t errlen)
 {
 	(void)args;
-	return drain_cmd(a, false, err, errlen);
+	return drain_cmd(self, false, err, errlen);
 }
 
-json_t *agent_anycast_cmd_test(struct agent *a, json_t *args, char *err,
-			       size_t errlen)
+static json_t *cmd_test(void *self, json_t *args, char *err, size_t errlen)
 {
-	struct agent_anycast *x = a->anycast;
+	struct agent_anycast *x = self;
 	json_t *av = json_object_get(args, "argv");
 	const char *what = json_string_value(json_array_get(av, 0));
 
@@ -829,7 +821,7 @@ json_t *agent_anycast_cmd_test(struct agent *a, json_t *args, char *err,
 		return NULL;
 	}
 	x->dns_paused = strcmp(what, "pause-dns") == 0;
-	dns_server_set_paused(a->dns, x->dns_paused);
+	dns_server_set_paused(x->ctx->dns, x->dns_paused);
 	as_warn("test: DNS workers %s", x->dns_paused ? "paused" : "resumed");
 	return json_pack("{s:b}", "dns_paused", x->dns_paused);
 }
@@ -838,10 +830,16 @@ json_t *agent_anycast_cmd_test(struct agent *a, json_t *args, char *err,
 
 /* Adds the anycast addresses to the configured listeners unless an IPv6
  * wildcard on the same port already covers them. */
-static int merge_listeners(struct agent_anycast *x, const struct agent_config *c,
-			   struct sockaddr_storage **out, size_t *nout)
+int agent_anycast_listeners(void *self, const struct agent_config *c,
+			    struct sockaddr_storage **out, size_t *nout)
 {
+	struct agent_anycast *x = self;
 	size_t n = c->dns.n_listen;
+
+	*out = NULL;
+	*nout = 0;
+	if (!x)
+		return AS_ESTATE;
 	struct sockaddr_storage *l = calloc(n + x->n, sizeof(*l));
 	if (!l)
 		return AS_ENOMEM;
@@ -867,19 +865,9 @@ static int merge_listeners(struct agent_anycast *x, const struct agent_config *c
 	return AS_OK;
 }
 
-int agent_anycast_new(struct agent *a, struct sockaddr_storage **listen,
-		      size_t *n_listen)
+/* Copies what the component keeps of the config. */
+static void take_config(struct agent_anycast *x, const struct agent_config *c)
 {
-	const struct agent_config *c = a->cfg;
-	struct agent_anycast *x = calloc(1, sizeof(*x));
-	int rc;
-
-	*listen = NULL;
-	*n_listen = 0;
-	if (!x)
-		return AS_ENOMEM;
-	a->anycast = x;
-	x->agent = a;
 	x->enabled = c->anycast.n_addresses > 0;
 	x->n = c->anycast.n_addresses;
 	x->port = (uint16_t)c->anycast.port;
@@ -889,17 +877,12 @@ int agent_anycast_new(struct agent *a, struct sockaddr_storage **listen,
 	x->test_commands = c->control.test_commands;
 	x->bird_poll_ms = c->bird.poll_interval_ms;
 	x->fast_withdraw = c->bird.fast_withdraw;
-	x->switch_state = -1;
-	x->reason = ROUTE_REASON_STARTING;
-	x->since_ms = as_now_ms();
 	snprintf(x->ifname, sizeof(x->ifname), "%s", c->anycast.interface);
 	snprintf(x->bird_socket, sizeof(x->bird_socket), "%s",
 		 c->bird.socket ? c->bird.socket : "");
 	snprintf(x->bird_protocol, sizeof(x->bird_protocol), "%s", c->bird.protocol);
 	snprintf(x->bird_export, sizeof(x->bird_export), "%s",
 		 c->bird.export_protocol ? c->bird.export_protocol : "");
-	if (getrandom(&x->rng, sizeof(x->rng), 0) != sizeof(x->rng) || !x->rng)
-		x->rng = as_now_ns() | 1;
 	for (size_t i = 0; i < x->n; i++) {
 		const struct sockaddr_in6 *s = (const void *)&c->anycast.addrs[i];
 		x->addr[i] = s->sin6_addr;
@@ -907,15 +890,19 @@ int agent_anycast_new(struct agent *a, struct sockaddr_storage **listen,
 		x->exported[i] = -1;
 		x->ectx[i] = (struct export_ctx){ x, i };
 	}
-	rc = agent_anycast_build_query(c->dns.zone, x->query, sizeof(x->query), &x->qlen);
-	if (rc)
-		return rc;
+}
 
+/* The TUN with its addresses and the gate, or (no anycast, metrics on)
+ * the bare gate behind /healthz. */
+static int make_gate(struct agent_anycast *x, const struct agent_config *c)
+{
 	struct route_gate_opts go = {
 		.rise = c->anycast.rise,
 		.fall = c->anycast.fall,
 		.single_node = !x->wait_for_gossip,
 	};
+	int rc;
+
 	if (x->enabled) {
 		struct route_anycast_opts o = {
 			.ifname = x->ifname,
@@ -938,7 +925,34 @@ int agent_anycast_new(struct agent *a, struct sockaddr_storage **listen,
 		if (rc)
 			return rc;
 	}
-	if (a->anycast_joined_early) {
+	return AS_OK;
+}
+
+/* Runs before the DNS server binds: the TUN and its addresses must exist
+ * for the listeners on them (agent_anycast_listeners). */
+static int anycast_start(struct agent_ctx *ctx, void **self)
+{
+	const struct agent_config *c = ctx->cfg;
+	struct agent_anycast *x = calloc(1, sizeof(*x));
+	int rc;
+
+	*self = x;
+	if (!x)
+		return AS_ENOMEM;
+	x->ctx = ctx;
+	x->switch_state = -1;
+	x->reason = ROUTE_REASON_STARTING;
+	x->since_ms = as_now_ms();
+	take_config(x, c);
+	if (getrandom(&x->rng, sizeof(x->rng), 0) != sizeof(x->rng) || !x->rng)
+		x->rng = as_now_ns() | 1;
+	rc = agent_anycast_build_query(c->dns.zone, x->query, sizeof(x->query), &x->qlen);
+	if (rc)
+		return rc;
+	if ((rc = make_gate(x, c)))
+		return rc;
+	/* Gossip may have joined during its own start, before us. */
+	if (ctx->joined) {
 		struct route_decision d;
 		x->joined = true;
 		if (x->route)
@@ -946,16 +960,16 @@ int agent_anycast_new(struct agent *a, struct sockaddr_storage **listen,
 		else if (x->gate)
 			route_gate_set_joined(x->gate, true, as_now_ms(), &d);
 	}
-	return merge_listeners(x, c, listen, n_listen);
+	return AS_OK;
 }
 
-int agent_anycast_start(struct agent *a)
+/* The self-check's sockets: every anycast address, or the first DNS
+ * listener behind the bare gate. */
+static int open_probes(struct agent_anycast *x)
 {
-	struct agent_anycast *x = a->anycast;
+	dns_server_t *dns = x->ctx->dns;
 	int rc;
 
-	if (!x)
-		return AS_OK;
 	if (x->route) {
 		for (size_t i = 0; i < x->n; i++) {
 			struct sockaddr_in6 d = { .sin6_family = AF_INET6,
@@ -966,8 +980,8 @@ int agent_anycast_start(struct agent *a)
 			if ((rc = probe_open(x, &ss)))
 				return rc;
 		}
-	} else if (x->gate && dns_server_listener_count(a->dns) > 0) {
-		struct sockaddr_storage ss = *dns_server_listener(a->dns, 0);
+	} else if (x->gate && dns_server_listener_count(dns) > 0) {
+		struct sockaddr_storage ss = *dns_server_listener(dns, 0);
 		if (ss.ss_family == AF_INET6) {
 			struct sockaddr_in6 *s = (void *)&ss;
 			if (IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr))
@@ -980,8 +994,20 @@ int agent_anycast_start(struct agent *a)
 		if ((rc = probe_open(x, &ss)))
 			return rc;
 	}
+	return AS_OK;
+}
+
+/* Once the DNS server runs: the self-check and BIRD. */
+static int anycast_serve(void *self)
+{
+	struct agent_anycast *x = self;
+	uv_loop_t *loop = x->ctx->loop;
+	int rc;
+
+	if ((rc = open_probes(x)))
+		return rc;
 	if (x->n_probes) {
-		uv_timer_init(&a->loop, &x->check_timer);
+		uv_timer_init(loop, &x->check_timer);
 		x->check_timer.data = x;
 		x->check_timer_open = true;
 		uv_timer_start(&x->check_timer, on_check, 0, x->interval_ms);
@@ -995,13 +1021,13 @@ int agent_anycast_start(struct agent *a)
 			.state_cb = on_bird_state,
 			.state_arg = x,
 		};
-		rc = route_birdctl_new(&a->loop, &bo, &x->bird);
+		rc = route_birdctl_new(loop, &bo, &x->bird);
 		if (rc) {
 			as_err("anycast: BIRD client: %s", as_strerror(rc));
 			return rc;
 		}
 		x->bird_since_ms = as_now_ms();
-		uv_timer_init(&a->loop, &x->bird_timer);
+		uv_timer_init(loop, &x->bird_timer);
 		x->bird_timer.data = x;
 		x->bird_timer_open = true;
 		uv_timer_start(&x->bird_timer, on_bird_timer, x->bird_poll_ms,
@@ -1016,12 +1042,12 @@ static void on_linger(uv_timer_t *t)
 	struct agent_anycast *x = t->data;
 	as_notice("anycast: drain linger of %llu ms over, exiting",
 		  (unsigned long long)x->linger_ms);
-	agent_request_stop(x->agent, 0);
+	x->ctx->emit(x->ctx, AGENT_EV_STOP, NULL);
 }
 
-bool agent_anycast_on_signal(struct agent *a, int signum)
+bool agent_anycast_on_signal(void *self, int signum)
 {
-	struct agent_anycast *x = a->anycast;
+	struct agent_anycast *x = self;
 
 	if (!x || !x->enabled || !x->route || x->closing)
 		return false;
@@ -1035,12 +1061,18 @@ bool agent_anycast_on_signal(struct agent *a, int signum)
 		  "more; send SIGTERM again to exit at once",
 		  (unsigned long long)x->linger_ms);
 	x->exiting = true;
-	agent_anycast_set_draining(a, true);
-	uv_timer_init(&a->loop, &x->linger_timer);
+	set_draining(x, true);
+	uv_timer_init(x->ctx->loop, &x->linger_timer);
 	x->linger_timer.data = x;
 	x->linger_open = true;
 	uv_timer_start(&x->linger_timer, on_linger, x->linger_ms, 0);
 	return true;
+}
+
+static void anycast_notify(void *self, enum agent_event ev)
+{
+	if (self && ev == AGENT_EV_JOINED)
+		set_joined(self, true);
 }
 
 static void nop_close(uv_handle_t *h)
@@ -1048,9 +1080,9 @@ static void nop_close(uv_handle_t *h)
 	(void)h;
 }
 
-void agent_anycast_close(struct agent *a)
+static void anycast_stop(void *self)
 {
-	struct agent_anycast *x = a->anycast;
+	struct agent_anycast *x = self;
 
 	if (!x || x->closing)
 		return;
@@ -1070,18 +1102,45 @@ void agent_anycast_close(struct agent *a)
 	}
 }
 
-void agent_anycast_free(struct agent *a)
+/* After the DNS server is gone: closing the TUN withdraws the route (and
+ * removes the addresses). */
+static void anycast_free(void *self)
 {
-	struct agent_anycast *x = a->anycast;
+	struct agent_anycast *x = self;
 
 	if (!x)
 		return;
-	/* Closing the TUN withdraws the route (and removes the addresses). */
 	if (x->route) {
 		route_anycast_stop(x->route, as_now_ms());
 		route_anycast_free(x->route);
 	}
 	route_gate_free(x->gate);
 	free(x);
-	a->anycast = NULL;
 }
+
+static void anycast_metrics(FILE *f, const struct agent_snapshot *s)
+{
+	agent_anycast_metrics(f, &s->anycast);
+}
+
+static const struct agent_command anycast_commands[] = {
+	{ "routes", cmd_routes, "anycast addresses (announced/withdrawn, why, since), health gate, BIRD sessions", NULL },
+	{ "drain", cmd_drain, "withdraw the anycast route, keep answering", NULL },
+	{ "undrain", cmd_undrain, "announce again (if the health gate agrees)", NULL },
+	{ "test", cmd_test, "test only (control.test_commands): pause-dns|resume-dns", NULL },
+};
+
+const struct agent_component_ops agent_anycast_ops = {
+	.name = "anycast",
+	.status_key = "anycast",
+	.start = anycast_start,
+	.serve = anycast_serve,
+	.notify = anycast_notify,
+	.stop = anycast_stop,
+	.free = anycast_free,
+	.snapshot = anycast_snapshot,
+	.status = anycast_status,
+	.metrics = anycast_metrics,
+	.commands = anycast_commands,
+	.n_commands = AS_ARRAY_SIZE(anycast_commands),
+};

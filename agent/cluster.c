@@ -1,8 +1,8 @@
 /*
- * agent/cluster.c - the agent's side of gossip: the local node record,
- * the cluster view as the source of the answer view, the keyring on disk,
- * and the operator's view of all of it (members, keyring, status,
- * metrics).
+ * agent/cluster.c - the cluster component (component.h): the agent's side
+ * of gossip: the local node record, the members the answer view is built
+ * from, the keyring on disk, and the operator's view of all of it
+ * (members, keyring, status, metrics).
  *
  * Design. The gossip module (gossip/gossip.h) is a pure core plus a libuv
  * adapter; this file only feeds it and reads it, on the loop thread.
@@ -12,15 +12,16 @@
  *   load from the daemon's sampler, pushed on every sample (the core
  *   decides what is worth gossiping). Endpoints are re-announced only when
  *   they change (a probe flips, a reload edits the catalog).
- * - Answer view: agent_rebuild_view() asks agent_cluster_view_services()
- *   for its services. Only alive members contribute endpoints, so a
+ * - Answer view: the daemon builds it from agent_cluster_members() and
+ *   the catalog (agent/viewspec.c). Only alive members contribute endpoints, so a
  *   suspect, dead or left node leaves answers with the rebuild that
  *   follows the change. Each endpoint carries its node's gossiped load
  *   factor (this node's own from the sampler, which is fresher); service
  *   attributes come from the local catalog, or from the gossiped port and
  *   zone defaults for a service only other nodes know. Gossip change
- *   notifications arm a short timer (gossip.rebuild_delay), so a burst of
- *   changes costs one rebuild and no query ever waits for one.
+ *   notifications arm a short timer (gossip.rebuild_delay), which emits
+ *   AGENT_EV_MEMBERS_CHANGED, so a burst of changes costs one rebuild and
+ *   no query ever waits for one. Joining a cluster emits AGENT_EV_JOINED.
  * - Anything remote is input: a gossiped service name that is not a DNS
  *   label we can serve is skipped and counted, never a failed view.
  * - Keyring: the core owns the keyring; install/use/remove change it and
@@ -40,11 +41,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/daemon.h"
+#include "agent/cluster.h"
+#include "agent/probe.h"
 #include "lib/as.h"
 
 struct agent_cluster {
-	struct agent *a;
+	struct agent_ctx *ctx;
 	struct gossip_uv *uv;
 	struct gossip_core *core;	/* owned by uv; NULL once closing */
 	char name[GOSSIP_NAME_MAX + 1];
@@ -68,9 +70,9 @@ struct agent_cluster {
 	size_t over_limit;		/* local endpoints left out of the record */
 };
 
-static uint64_t now_ms(struct agent *a)
+static uint64_t now_ms(const struct agent_cluster *cl)
 {
-	return uv_now(&a->loop);
+	return uv_now(cl->ctx->loop);
 }
 
 /* ---- the local record ---------------------------------------------------- */
@@ -162,11 +164,11 @@ static void announce_endpoints(struct agent_cluster *cl, bool force)
 		cl->local[i].healthy = !st || agent_probe_healthy(st);
 	}
 	if (!force &&
-	    gossip_core_member_find(cl->core, cl->name, now_ms(cl->a), &self) == AS_OK &&
+	    gossip_core_member_find(cl->core, cl->name, now_ms(cl), &self) == AS_OK &&
 	    endpoints_equal(self.rec->endpoints, self.rec->n_endpoints,
 			    cl->local, cl->n_local))
 		return;
-	rc = gossip_core_set_endpoints(cl->core, now_ms(cl->a), cl->local,
+	rc = gossip_core_set_endpoints(cl->core, now_ms(cl), cl->local,
 				       cl->n_local);
 	if (rc)
 		as_err("gossip: cannot announce local endpoints: %s",
@@ -207,11 +209,11 @@ static struct agent_prober_config prober_config(const struct agent_config *c)
  * probing them. */
 static int setup_local(struct agent_cluster *cl, bool force)
 {
-	const struct agent_config *c = cl->a->cfg;
+	const struct agent_config *c = cl->ctx->cfg;
 	struct gossip_endpoint *eps;
 	struct agent_probe_target *tgt;
 	size_t over;
-	int n = local_endpoints(cl->a->services, cl->a->n_services, cl->name,
+	int n = local_endpoints(cl->ctx->services, cl->ctx->n_services, cl->name,
 				&eps, &tgt, &over);
 
 	if (n < 0)
@@ -227,7 +229,7 @@ static int setup_local(struct agent_cluster *cl, bool force)
 	bool want_probes = c->health.interval_ms > 0;
 	if (want_probes && !cl->prober) {
 		struct agent_prober_config pc = prober_config(c);
-		int rc = agent_prober_new(&cl->a->loop, &pc, on_probe_change,
+		int rc = agent_prober_new(cl->ctx->loop, &pc, on_probe_change,
 					  cl, &cl->prober);
 		if (rc) {
 			free(tgt);
@@ -252,13 +254,12 @@ static int setup_local(struct agent_cluster *cl, bool force)
 	return AS_OK;
 }
 
-void agent_cluster_on_load(struct agent *a)
+/* After every load sample: the core decides what is worth gossiping. */
+static void push_load(struct agent_cluster *cl)
 {
-	struct agent_cluster *cl = a->cluster;
-	const struct agent_load_sample *s = &a->load;
-
 	if (!cl || !cl->core || cl->closing)
 		return;
+	const struct agent_load_sample *s = cl->ctx->load;
 	struct gossip_load l = {
 		.util = isfinite(s->cpu_util) ? AS_MAX(s->cpu_util, 0.0) : 0,
 		.psi = s->have_psi && isfinite(s->psi_some_avg10)
@@ -266,7 +267,7 @@ void agent_cluster_on_load(struct agent *a)
 		.cpus = s->ncpu,
 		.factor = isfinite(s->factor) ? AS_MAX(s->factor, 0.0) : 1,
 	};
-	int rc = gossip_core_set_load(cl->core, now_ms(a), &l);
+	int rc = gossip_core_set_load(cl->core, now_ms(cl), &l);
 	if (rc)
 		as_debug("gossip: load not accepted: %s", as_strerror(rc));
 	gossip_uv_kick(cl->uv);
@@ -281,7 +282,7 @@ static void set_joined(struct agent_cluster *cl)
 	cl->joined = true;	/* sticky: a lonely node keeps serving */
 	uv_timer_stop(&cl->join_timer);
 	as_notice("gossip: joined the cluster %s", cl->label);
-	agent_anycast_set_joined(cl->a, true);
+	cl->ctx->emit(cl->ctx, AGENT_EV_JOINED, NULL);
 }
 
 static void on_change(void *arg, const struct gossip_member *m,
@@ -313,7 +314,7 @@ static void on_change(void *arg, const struct gossip_member *m,
 static void on_rebuild_timer(uv_timer_t *t)
 {
 	struct agent_cluster *cl = t->data;
-	int rc = agent_rebuild_view(cl->a);
+	int rc = cl->ctx->emit(cl->ctx, AGENT_EV_MEMBERS_CHANGED, NULL);
 
 	if (rc) {
 		cl->view_failures++;
@@ -326,52 +327,46 @@ static void rebuild_soon(struct agent_cluster *cl)
 	if (cl->closing || uv_is_active((uv_handle_t *)&cl->rebuild_timer))
 		return;
 	uv_timer_start(&cl->rebuild_timer, on_rebuild_timer,
-		       cl->a->cfg->gossip.rebuild_delay_ms, 0);
+		       cl->ctx->cfg->gossip.rebuild_delay_ms, 0);
 }
 
-/* A gossiped service name we can serve: one lower-case DNS label (the
- * catalog stores names lower case, so every honest node sends them so). */
-static bool servable_label(const char *s)
+void agent_cluster_view_built(void *self, uint64_t skipped)
 {
-	size_t n = strnlen(s, GOSSIP_SERVICE_MAX + 1);
+	struct agent_cluster *cl = self;
 
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
-		      s[i] == '-'))
-			return false;
-	return true;
-}
-
-/* True when <label>.<zone> is one of the zone's own nameserver names. */
-static bool is_ns_label(const struct agent_config *c, const char *label)
-{
-	size_t ll = strlen(label);
-
-	for (size_t i = 0; i < c->dns.n_nameservers; i++) {
-		const char *ns = c->dns.nameservers[i];
-		if (strncasecmp(ns, label, ll) == 0 && ns[ll] == '.' &&
-		    strcasecmp(ns + ll + 1, c->dns.zone) == 0)
-			return true;
+	if (!cl)
+		return;
+	if (skipped != cl->skipped_endpoints) {
+		if (skipped > cl->skipped_endpoints)
+			as_warn("gossip: %llu gossiped endpoints skipped (service "
+				"name not servable in %s)",
+				(unsigned long long)skipped, cl->ctx->cfg->dns.zone);
+		cl->skipped_endpoints = skipped;
 	}
-	return false;
+	cl->view_builds++;
 }
 
-struct svc_key {
-	const char *name;
-	size_t idx;
-};
-
-static int cmp_svc_key(const void *x, const void *y)
+int agent_cluster_members(void *self, struct gossip_member **out,
+			  size_t *n_out)
 {
-	return strcmp(((const struct svc_key *)x)->name,
-		      ((const struct svc_key *)y)->name);
-}
+	struct agent_cluster *cl = self;
+	size_t n = 0;
 
-static int cmp_str(const void *x, const void *y)
-{
-	return strcmp(*(const char *const *)x, *(const char *const *)y);
+	*out = NULL;
+	*n_out = 0;
+	if (!cl || !cl->core)
+		return AS_ESTATE;
+	uint64_t now = now_ms(cl);
+	size_t total = gossip_core_member_count(cl->core);
+	struct gossip_member *mem = calloc(total ? total : 1, sizeof(*mem));
+	if (!mem)
+		return AS_ENOMEM;
+	for (size_t i = 0; i < total; i++)
+		if (gossip_core_member_get(cl->core, i, now, &mem[n]) == AS_OK)
+			n++;
+	*out = mem;
+	*n_out = n;
+	return AS_OK;
 }
 
 static double sane_factor(double f)
@@ -379,184 +374,6 @@ static double sane_factor(double f)
 	if (!isfinite(f))
 		return 1;
 	return f < 0 ? 0 : f > 1 ? 1 : f;
-}
-
-void agent_cluster_view_free(struct agent_cluster_view *v)
-{
-	free(v->svcs);
-	free(v->eps);
-	memset(v, 0, sizeof(*v));
-}
-
-/*
- * Every alive member's endpoints, grouped by service: catalog services
- * first (in catalog order, even with no endpoints), then services only
- * gossip knows, by name. O(E log S) for E endpoints and S services.
- */
-int agent_cluster_view_services(struct agent *a, struct agent_cluster_view *v)
-{
-	struct agent_cluster *cl = a->cluster;
-	const struct agent_config *c = a->cfg;
-	struct gossip_member *mem = NULL;
-	struct svc_key *keys = NULL;
-	const char **extra = NULL;
-	size_t *count = NULL, *fill = NULL;
-	size_t n_mem = 0, n_eps = 0, n_extra = 0, n_svcs;
-	uint64_t now = now_ms(a);
-	int err = AS_ENOMEM;
-
-	memset(v, 0, sizeof(*v));
-	if (!cl || !cl->core)
-		return AS_ESTATE;
-	size_t total = gossip_core_member_count(cl->core);
-	mem = calloc(total ? total : 1, sizeof(*mem));
-	if (!mem)
-		goto out;
-	for (size_t i = 0; i < total; i++) {
-		struct gossip_member m;
-		if (gossip_core_member_get(cl->core, i, now, &m) != AS_OK ||
-		    m.state != GOSSIP_ALIVE)
-			continue;
-		mem[n_mem++] = m;
-		n_eps += m.rec->n_endpoints;
-	}
-
-	/* Service names gossip brings that the catalog lacks. */
-	keys = calloc(a->n_services + 1, sizeof(*keys));
-	extra = calloc(n_eps ? n_eps : 1, sizeof(*extra));
-	if (!keys || !extra)
-		goto out;
-	for (size_t i = 0; i < a->n_services; i++)
-		keys[i] = (struct svc_key){ a->services[i].name, i };
-	qsort(keys, a->n_services, sizeof(*keys), cmp_svc_key);
-	for (size_t i = 0; i < n_mem; i++) {
-		for (uint32_t j = 0; j < mem[i].rec->n_endpoints; j++) {
-			const char *name = mem[i].rec->endpoints[j].service;
-			struct svc_key k = { name, 0 };
-			if (bsearch(&k, keys, a->n_services, sizeof(*keys), cmp_svc_key))
-				continue;
-			if (servable_label(name) && !is_ns_label(c, name))
-				extra[n_extra++] = name;
-		}
-	}
-	qsort(extra, n_extra, sizeof(*extra), cmp_str);
-	size_t u = 0;
-	for (size_t i = 0; i < n_extra; i++)
-		if (u == 0 || strcmp(extra[u - 1], extra[i]) != 0)
-			extra[u++] = extra[i];
-	n_extra = u;
-	n_svcs = a->n_services + n_extra;
-
-	v->svcs = calloc(n_svcs ? n_svcs : 1, sizeof(*v->svcs));
-	v->eps = calloc(n_eps ? n_eps : 1, sizeof(*v->eps));
-	count = calloc(n_svcs + 1, sizeof(*count));
-	fill = calloc(n_svcs + 1, sizeof(*fill));
-	if (!v->svcs || !v->eps || !count || !fill)
-		goto out;
-
-	/* Pass 1: which service each endpoint belongs to, and counts. */
-#define SVC_OF(name_, out_)                                                 \
-	do {                                                                \
-		struct svc_key k_ = { (name_), 0 };                          \
-		const struct svc_key *f_ = bsearch(&k_, keys, a->n_services, \
-						   sizeof(*keys), cmp_svc_key); \
-		const char *const *x_;                                       \
-		if (f_)                                                      \
-			(out_) = f_->idx;                                    \
-		else if ((x_ = bsearch(&k_.name, extra, n_extra,             \
-				       sizeof(*extra), cmp_str)))            \
-			(out_) = a->n_services + (size_t)(x_ - extra);       \
-		else                                                         \
-			(out_) = SIZE_MAX;                                   \
-	} while (0)
-	uint64_t skipped = 0;
-	for (size_t i = 0; i < n_mem; i++) {
-		for (uint32_t j = 0; j < mem[i].rec->n_endpoints; j++) {
-			size_t s;
-			SVC_OF(mem[i].rec->endpoints[j].service, s);
-			if (s == SIZE_MAX || count[s] >= 65535) {
-				skipped++;
-				continue;
-			}
-			count[s]++;
-		}
-	}
-	size_t off = 0;
-	for (size_t s = 0; s < n_svcs; s++) {
-		fill[s] = off;
-		off += count[s];
-	}
-	for (size_t s = 0; s < n_svcs; s++) {
-		struct dns_service_spec *sp = &v->svcs[s];
-		if (s < a->n_services) {
-			const struct agent_service *cs = &a->services[s];
-			*sp = (struct dns_service_spec){
-				.name = cs->name, .port = cs->port,
-				.proto = cs->protocol, .ttl = cs->ttl,
-				.max_answers = cs->max_answers,
-			};
-		} else {
-			*sp = (struct dns_service_spec){
-				.name = extra[s - a->n_services],
-				.proto = "tcp",
-			};
-		}
-		sp->endpoints = v->eps + fill[s];
-		sp->n_endpoints = 0;
-	}
-
-	/* Pass 2: place them. */
-	for (size_t i = 0; i < n_mem; i++) {
-		const struct gossip_record *r = mem[i].rec;
-		double lf = mem[i].self ? a->load.factor : r->load.factor;
-		for (uint32_t j = 0; j < r->n_endpoints; j++) {
-			const struct gossip_endpoint *g = &r->endpoints[j];
-			struct dns_service_spec *sp;
-			size_t s;
-			SVC_OF(g->service, s);
-			if (s == SIZE_MAX)
-				continue;
-			sp = &v->svcs[s];
-			if (sp->n_endpoints >= count[s])
-				continue;	/* over the per-service cap */
-			if (s >= a->n_services && sp->port == 0)
-				sp->port = g->port;	/* gossip-only service */
-			struct dns_endpoint_spec *e =
-				(struct dns_endpoint_spec *)&sp->endpoints[sp->n_endpoints++];
-			static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-			if (memcmp(g->addr, mapped, 12) == 0) {
-				e->family = AF_INET;
-				memcpy(e->addr, g->addr + 12, 4);
-			} else {
-				e->family = AF_INET6;
-				memcpy(e->addr, g->addr, 16);
-			}
-			e->weight = g->weight;
-			e->node = r->name;
-			e->load_factor = sane_factor(lf);
-			e->healthy = g->healthy;
-		}
-	}
-#undef SVC_OF
-	v->n_svcs = n_svcs;
-	if (skipped != cl->skipped_endpoints) {
-		if (skipped > cl->skipped_endpoints)
-			as_warn("gossip: %llu gossiped endpoints skipped (service "
-				"name not servable in %s)",
-				(unsigned long long)skipped, c->dns.zone);
-		cl->skipped_endpoints = skipped;
-	}
-	cl->view_builds++;
-	err = AS_OK;
-out:
-	if (err)
-		agent_cluster_view_free(v);
-	free(mem);
-	free(keys);
-	free(extra);
-	free(count);
-	free(fill);
-	return err;
 }
 
 /* ---- life cycle -------------------------------------------------------------- */
@@ -569,12 +386,12 @@ out:
 static void on_join_timer(uv_timer_t *t)
 {
 	struct agent_cluster *cl = t->data;
-	const struct agent_config *c = cl->a->cfg;
+	const struct agent_config *c = cl->ctx->cfg;
 
 	if (cl->joined || cl->closing || !cl->core)
 		return;
 	as_info("gossip: no member answered yet; trying the seeds again");
-	if (gossip_core_join(cl->core, now_ms(cl->a), c->gossip.seed_addrs,
+	if (gossip_core_join(cl->core, now_ms(cl), c->gossip.seed_addrs,
 			     c->gossip.n_seeds) == AS_OK)
 		gossip_uv_kick(cl->uv);
 	cl->join_backoff_ms = AS_MIN(cl->join_backoff_ms * 2, 30000u);
@@ -742,108 +559,116 @@ static int pick_advertise(const struct agent_config *c,
 	return rc;
 }
 
-int agent_cluster_start(struct agent *a)
+/* The protocol's settings from the config; 0 = the module's default. */
+static void gossip_settings(const struct agent_cluster *cl,
+			    const struct agent_config *c, struct gossip_config *gc)
 {
-	const struct agent_config *c = a->cfg;
-	struct agent_cluster *cl;
-	struct gossip_keyring *kr = NULL;
-	struct gossip_config gc;
-	struct gossip_core *core = NULL;
-	char buf[AS_SOCKADDR_STRLEN], buf2[AS_SOCKADDR_STRLEN];
-	int rc;
+	gossip_config_defaults(gc);
+	gc->name = cl->name;
+	gc->addr = cl->advertise;
+	gc->label = cl->label;
+	gc->plaintext = c->gossip.plaintext;
+	gc->seed = as_now_ns() ^ ((uint64_t)getpid() << 32) ^ wall_us();
+	/* A restart must outrank what the cluster remembers of us. */
+	gc->incarnation = (uint32_t)as_wall_s();
+	gc->seq_base = wall_us();
+	if (c->gossip.probe_interval_ms)
+		gc->probe_interval_ms = (uint32_t)c->gossip.probe_interval_ms;
+	if (c->gossip.probe_timeout_ms)
+		gc->probe_timeout_ms = (uint32_t)c->gossip.probe_timeout_ms;
+	if (gc->probe_timeout_ms >= gc->probe_interval_ms)
+		gc->probe_timeout_ms = gc->probe_interval_ms / 2 ? gc->probe_interval_ms / 2 : 1;
+	if (c->gossip.gossip_interval_ms)
+		gc->gossip_interval_ms = (uint32_t)c->gossip.gossip_interval_ms;
+	if (c->gossip.pushpull_interval_ms)
+		gc->pushpull_interval_ms = (uint32_t)c->gossip.pushpull_interval_ms;
+	if (c->gossip.suspicion_mult)
+		gc->suspicion_mult = c->gossip.suspicion_mult;
+	if (c->gossip.load_step > 0)
+		gc->load_step = c->gossip.load_step;
+	gc->stream_max_conns = c->gossip.tcp_max_conns;
+	gc->stream_max_per_source = c->gossip.tcp_max_per_source;
+	gc->stream_source_prefix = c->gossip.tcp_source_prefix;
+}
 
-	if (!c->gossip.enabled || a->cluster)
-		return AS_OK;
-	cl = calloc(1, sizeof(*cl));
+/* Identity and addresses; NULL (with *rc) when no address to advertise
+ * can be found. */
+static struct agent_cluster *cluster_new(struct agent_ctx *ctx, int *rc)
+{
+	const struct agent_config *c = ctx->cfg;
+	struct agent_cluster *cl = calloc(1, sizeof(*cl));
+
+	*rc = AS_ENOMEM;
 	if (!cl)
-		return AS_ENOMEM;
-	cl->a = a;
+		return NULL;
+	cl->ctx = ctx;
 	snprintf(cl->name, sizeof(cl->name), "%s", c->node.name);
 	snprintf(cl->label, sizeof(cl->label), "%s", c->gossip.cluster);
 	cl->bind = c->gossip.bind_addr;
 	cl->advertise = c->gossip.advertise && *c->gossip.advertise
 				? c->gossip.advertise_addr : c->gossip.bind_addr;
-	if (wildcard(&cl->advertise)) {
-		rc = pick_advertise(c, &cl->advertise);
-		if (rc) {
-			as_err("gossip: bind %s is a wildcard and no address to "
-			       "advertise was found (%s); set gossip.advertise",
-			       c->gossip.bind, as_strerror(rc));
-			free(cl);
-			return rc;
-		}
+	if (wildcard(&cl->advertise) &&
+	    (*rc = pick_advertise(c, &cl->advertise))) {
+		as_err("gossip: bind %s is a wildcard and no address to "
+		       "advertise was found (%s); set gossip.advertise",
+		       c->gossip.bind, as_strerror(*rc));
+		free(cl);
+		return NULL;
 	}
-	uv_timer_init(&a->loop, &cl->rebuild_timer);
-	uv_timer_init(&a->loop, &cl->leave_timer);
-	uv_timer_init(&a->loop, &cl->join_timer);
+	uv_timer_init(ctx->loop, &cl->rebuild_timer);
+	uv_timer_init(ctx->loop, &cl->leave_timer);
+	uv_timer_init(ctx->loop, &cl->join_timer);
 	cl->rebuild_timer.data = cl->leave_timer.data = cl->join_timer.data = cl;
 	cl->open_handles = 3;
 	cl->uv_closed = true;	/* nothing to wait for until uv exists */
-	a->cluster = cl;	/* from here agent_cluster_close cleans up */
+	*rc = AS_OK;
+	return cl;
+}
 
-	rc = load_keyring(cl, c, &kr);
-	if (rc)
-		return rc;
-	gossip_config_defaults(&gc);
-	gc.name = cl->name;
-	gc.addr = cl->advertise;
-	gc.label = cl->label;
-	gc.plaintext = c->gossip.plaintext;
-	gc.seed = as_now_ns() ^ ((uint64_t)getpid() << 32) ^ wall_us();
-	/* A restart must outrank what the cluster remembers of us. */
-	gc.incarnation = (uint32_t)as_wall_s();
-	gc.seq_base = wall_us();
-	if (c->gossip.probe_interval_ms)
-		gc.probe_interval_ms = (uint32_t)c->gossip.probe_interval_ms;
-	if (c->gossip.probe_timeout_ms)
-		gc.probe_timeout_ms = (uint32_t)c->gossip.probe_timeout_ms;
-	if (gc.probe_timeout_ms >= gc.probe_interval_ms)
-		gc.probe_timeout_ms = gc.probe_interval_ms / 2 ? gc.probe_interval_ms / 2 : 1;
-	if (c->gossip.gossip_interval_ms)
-		gc.gossip_interval_ms = (uint32_t)c->gossip.gossip_interval_ms;
-	if (c->gossip.pushpull_interval_ms)
-		gc.pushpull_interval_ms = (uint32_t)c->gossip.pushpull_interval_ms;
-	if (c->gossip.suspicion_mult)
-		gc.suspicion_mult = c->gossip.suspicion_mult;
-	if (c->gossip.load_step > 0)
-		gc.load_step = c->gossip.load_step;
-	gc.stream_max_conns = c->gossip.tcp_max_conns;
-	gc.stream_max_per_source = c->gossip.tcp_max_per_source;
-	gc.stream_source_prefix = c->gossip.tcp_source_prefix;
+/* The protocol core and its sockets. */
+static int open_transport(struct agent_cluster *cl, struct gossip_keyring *kr)
+{
+	struct gossip_config gc;
+	char buf[AS_SOCKADDR_STRLEN];
+	int rc;
 
-	uv_update_time(&a->loop);
-	rc = gossip_core_new(&gc, kr, now_ms(a), &core);
+	gossip_settings(cl, cl->ctx->cfg, &gc);
+	uv_update_time(cl->ctx->loop);
+	rc = gossip_core_new(&gc, kr, now_ms(cl), &cl->core);
 	if (rc) {
 		gossip_keyring_free(kr);
 		as_err("gossip: cannot start the protocol: %s", as_strerror(rc));
 		return rc;
 	}
-	cl->core = core;
-	gossip_core_set_change_cb(core, on_change, cl);
-	rc = gossip_uv_new(&a->loop, &cl->bind, core, &cl->uv);
+	gossip_core_set_change_cb(cl->core, on_change, cl);
+	rc = gossip_uv_new(cl->ctx->loop, &cl->bind, cl->core, &cl->uv);
 	if (rc) {
 		as_err("gossip: cannot listen on %s: %s",
 		       as_format_sockaddr(&cl->bind, buf, sizeof(buf)),
 		       as_strerror(rc));
-		gossip_core_free(core);	/* the adapter leaves it to us */
+		gossip_core_free(cl->core);	/* the adapter leaves it to us */
 		cl->core = NULL;
 		return rc;
 	}
 	cl->uv_closed = false;
-	rc = setup_local(cl, true);
-	if (rc)
-		return rc;
-	agent_cluster_on_load(a);
+	return AS_OK;
+}
 
-	/* Join through every seed that is not us; none = the first node. */
+/* Joins through every seed that is not us; none = the first node, which
+ * has joined at once. Returns the number of such seeds, or an error. */
+static int join(struct agent_cluster *cl)
+{
+	const struct agent_config *c = cl->ctx->cfg;
 	size_t n_seeds = 0;
+	int rc;
+
 	for (size_t i = 0; i < c->gossip.n_seeds; i++) {
 		char s1[AS_SOCKADDR_STRLEN], s2[AS_SOCKADDR_STRLEN];
 		if (strcmp(as_format_sockaddr(&c->gossip.seed_addrs[i], s1, sizeof(s1)),
 			   as_format_sockaddr(&cl->advertise, s2, sizeof(s2))) != 0)
 			n_seeds++;
 	}
-	rc = gossip_core_join(core, now_ms(a), c->gossip.seed_addrs,
+	rc = gossip_core_join(cl->core, now_ms(cl), c->gossip.seed_addrs,
 			      c->gossip.n_seeds);
 	if (rc) {
 		as_err("gossip: cannot join: %s", as_strerror(rc));
@@ -856,17 +681,43 @@ int agent_cluster_start(struct agent *a)
 		cl->join_backoff_ms = 1000;
 		uv_timer_start(&cl->join_timer, on_join_timer, cl->join_backoff_ms, 0);
 	}
+	return (int)n_seeds;
+}
+
+/* Runs first: with gossip, the first view already comes from it. */
+static int cluster_start(struct agent_ctx *ctx, void **self)
+{
+	struct agent_cluster *cl;
+	struct gossip_keyring *kr = NULL;
+	char buf[AS_SOCKADDR_STRLEN], buf2[AS_SOCKADDR_STRLEN];
+	int rc;
+
+	*self = NULL;
+	if (!ctx->cfg->gossip.enabled)
+		return AS_OK;
+	if (!(cl = cluster_new(ctx, &rc)))
+		return rc;
+	*self = cl;	/* from here stop and free clean up */
+	if ((rc = load_keyring(cl, ctx->cfg, &kr)))
+		return rc;
+	if ((rc = open_transport(cl, kr)))
+		return rc;
+	if ((rc = setup_local(cl, true)))
+		return rc;
+	push_load(cl);
+	if ((rc = join(cl)) < 0)
+		return rc;
 	as_notice("gossip: node %s on %s (advertised %s), cluster %s, %s, "
-		  "%zu seeds, %zu local endpoints", cl->name,
+		  "%d seeds, %zu local endpoints", cl->name,
 		  as_format_sockaddr(&cl->bind, buf, sizeof(buf)),
 		  as_format_sockaddr(&cl->advertise, buf2, sizeof(buf2)),
-		  cl->label, kr ? "encrypted" : "PLAINTEXT", n_seeds, cl->n_local);
+		  cl->label, kr ? "encrypted" : "PLAINTEXT", rc, cl->n_local);
 	return AS_OK;
 }
 
-void agent_cluster_close(struct agent *a)
+static void cluster_stop(void *self)
 {
-	struct agent_cluster *cl = a->cluster;
+	struct agent_cluster *cl = self;
 
 	if (!cl || cl->closing)
 		return;
@@ -878,9 +729,9 @@ void agent_cluster_close(struct agent *a)
 		agent_prober_close(cl->prober);
 		cl->prober = NULL;
 	}
-	uint64_t linger = a->cfg->gossip.leave_timeout_ms;
+	uint64_t linger = cl->ctx->cfg->gossip.leave_timeout_ms;
 	if (cl->core && cl->uv && linger) {
-		if (gossip_core_leave(cl->core, now_ms(a)) == AS_OK)
+		if (gossip_core_leave(cl->core, now_ms(cl)) == AS_OK)
 			as_notice("gossip: leaving the cluster");
 		gossip_uv_kick(cl->uv);
 		/* A few more rounds carry the leave to everyone. */
@@ -888,16 +739,17 @@ void agent_cluster_close(struct agent *a)
 		return;
 	}
 	if (cl->core && cl->uv) {
-		gossip_core_leave(cl->core, now_ms(a));
+		gossip_core_leave(cl->core, now_ms(cl));
 		gossip_uv_kick(cl->uv);
 	}
 	uv_close((uv_handle_t *)&cl->leave_timer, handle_closed);
 	close_transport(cl);
 }
 
-void agent_cluster_free(struct agent *a)
+/* After the loop has run. */
+static void cluster_free(void *self)
 {
-	struct agent_cluster *cl = a->cluster;
+	struct agent_cluster *cl = self;
 
 	if (!cl)
 		return;
@@ -905,19 +757,19 @@ void agent_cluster_free(struct agent *a)
 		/* The loop did not finish closing: leaking beats a
 		 * use-after-free in a callback that still may run. */
 		as_warn("gossip: freed with handles still open");
-		a->cluster = NULL;
 		return;
 	}
 	free(cl->local);
 	free(cl->keyring_path);
 	free(cl);
-	a->cluster = NULL;
 }
 
-void agent_cluster_reload(struct agent *a, const struct agent_config *old)
+/* Re-announces changed local endpoints; says what needs a restart. */
+static void cluster_reconfigure(struct agent_ctx *ctx, void *self,
+				const struct agent_config *old)
 {
-	struct agent_cluster *cl = a->cluster;
-	const struct agent_config *c = a->cfg;
+	struct agent_cluster *cl = self;
+	const struct agent_config *c = ctx->cfg;
 
 	if (old->gossip.enabled != c->gossip.enabled) {
 		as_warn("reload: the gossip section was %s; takes effect after "
@@ -945,11 +797,17 @@ void agent_cluster_reload(struct agent *a, const struct agent_config *old)
 		as_warn("reload: local endpoints not re-announced");
 }
 
-void agent_cluster_local_changed(struct agent *a)
+/* The catalog changed (a source): recompute and re-announce the local
+ * endpoints; a new load sample: gossip it. */
+static void cluster_notify(void *self, enum agent_event ev)
 {
-	struct agent_cluster *cl = a->cluster;
+	struct agent_cluster *cl = self;
 
-	if (!cl || cl->closing || !cl->core)
+	if (ev == AGENT_EV_LOAD) {
+		push_load(cl);
+		return;
+	}
+	if (ev != AGENT_EV_CATALOG_CHANGED || !cl || cl->closing || !cl->core)
 		return;
 	int rc = setup_local(cl, false);
 	if (rc)
@@ -968,9 +826,10 @@ static void count_local(const struct agent_cluster *cl, size_t *total,
 		*healthy += cl->local[i].healthy;
 }
 
-void agent_cluster_snapshot(struct agent *a, struct agent_cluster_snap *s)
+static void cluster_snapshot(const void *self, struct agent_snapshot *snap)
 {
-	struct agent_cluster *cl = a->cluster;
+	const struct agent_cluster *cl = self;
+	struct agent_cluster_snap *s = &snap->cluster;
 
 	memset(s, 0, sizeof(*s));
 	if (!cl)
@@ -986,8 +845,9 @@ void agent_cluster_snapshot(struct agent *a, struct agent_cluster_snap *s)
 	s->keyring_changes = cl->keyring_changes;
 }
 
-void agent_cluster_metrics(FILE *f, const struct agent_cluster_snap *s)
+static void cluster_metrics(FILE *f, const struct agent_snapshot *snap)
 {
+	const struct agent_cluster_snap *s = &snap->cluster;
 	const struct gossip_metrics *m = &s->m;
 	unsigned long long v;
 
@@ -1067,9 +927,9 @@ void agent_cluster_metrics(FILE *f, const struct agent_cluster_snap *s)
 		(unsigned long long)s->keyring_changes);
 }
 
-json_t *agent_cluster_status_json(struct agent *a)
+static json_t *cluster_status(void *self)
 {
-	struct agent_cluster *cl = a->cluster;
+	struct agent_cluster *cl = self;
 	struct gossip_metrics m;
 	char buf[AS_SOCKADDR_STRLEN];
 	json_t *o = json_object(), *st;
@@ -1089,7 +949,7 @@ json_t *agent_cluster_status_json(struct agent *a)
 		return o;
 	struct gossip_keyring *kr = gossip_core_keyring(cl->core);
 	json_object_set_new(o, "encrypted", json_boolean(kr && gossip_keyring_count(kr) > 0));
-	json_object_set_new(o, "plaintext_allowed", json_boolean(a->cfg->gossip.plaintext));
+	json_object_set_new(o, "plaintext_allowed", json_boolean(cl->ctx->cfg->gossip.plaintext));
 	json_object_set_new(o, "keys", json_integer(kr ? (json_int_t)gossip_keyring_count(kr) : 0));
 	gossip_core_metrics(cl->core, &m);
 	st = json_object();
@@ -1116,14 +976,15 @@ json_t *agent_cluster_status_json(struct agent *a)
 
 /* ---- commands ------------------------------------------------------------------ */
 
-static struct agent_cluster *need_cluster(struct agent *a, char *err, size_t errlen)
+static struct agent_cluster *need_cluster(struct agent_cluster *cl, char *err,
+					 size_t errlen)
 {
-	if (!a->cluster || !a->cluster->core) {
-		snprintf(err, errlen, a->cluster ? "gossip is shutting down"
-						 : "gossip is not configured (no gossip section)");
+	if (!cl || !cl->core) {
+		snprintf(err, errlen, cl ? "gossip is shutting down"
+					 : "gossip is not configured (no gossip section)");
 		return NULL;
 	}
-	return a->cluster;
+	return cl;
 }
 
 static json_t *endpoint_json(const struct gossip_endpoint *g)
@@ -1140,15 +1001,15 @@ static json_t *endpoint_json(const struct gossip_endpoint *g)
 			 "healthy", g->healthy);
 }
 
-json_t *agent_cluster_cmd_members(struct agent *a, json_t *args, char *err, size_t errlen)
+static json_t *cmd_members(void *self, json_t *args, char *err, size_t errlen)
 {
-	struct agent_cluster *cl = need_cluster(a, err, errlen);
+	struct agent_cluster *cl = need_cluster(self, err, errlen);
 	char buf[AS_SOCKADDR_STRLEN];
-	uint64_t now = now_ms(a);
 
 	(void)args;
 	if (!cl)
 		return NULL;
+	uint64_t now = now_ms(cl);
 	json_t *arr = json_array();
 	size_t n = gossip_core_member_count(cl->core);
 	for (size_t i = 0; i < n; i++) {
@@ -1162,7 +1023,7 @@ json_t *agent_cluster_cmd_members(struct agent *a, json_t *args, char *err, size
 			healthy += r->endpoints[j].healthy;
 			json_array_append_new(eps, endpoint_json(&r->endpoints[j]));
 		}
-		double factor = m.self ? a->load.factor : r->load.factor;
+		double factor = m.self ? cl->ctx->load->factor : r->load.factor;
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(r->name));
 		json_object_set_new(o, "address",
@@ -1218,12 +1079,85 @@ static bool primary_key(struct gossip_keyring *kr, uint8_t out[GOSSIP_KEY_LEN])
 	return false;
 }
 
-json_t *agent_cluster_cmd_keyring(struct agent *a, json_t *args, char *err, size_t errlen)
+enum keyring_op { KEYRING_INSTALL, KEYRING_USE, KEYRING_REMOVE };
+
+static int keyring_apply(struct gossip_keyring *kr, enum keyring_op op,
+			 const uint8_t key[GOSSIP_KEY_LEN])
+{
+	switch (op) {
+	case KEYRING_INSTALL:
+		return gossip_keyring_install(kr, key);
+	case KEYRING_USE:
+		return gossip_keyring_use(kr, key);
+	default:
+		return gossip_keyring_remove(kr, key);
+	}
+}
+
+/* Undoes op after the file could not be written, so memory and file
+ * agree. */
+static void keyring_undo(struct gossip_keyring *kr, enum keyring_op op,
+			 const uint8_t key[GOSSIP_KEY_LEN], bool had_primary,
+			 const uint8_t old_primary[GOSSIP_KEY_LEN])
+{
+	if (op == KEYRING_INSTALL)
+		gossip_keyring_remove(kr, key);
+	else if (op == KEYRING_USE && had_primary)
+		gossip_keyring_use(kr, old_primary);
+	else if (op == KEYRING_REMOVE) {
+		gossip_keyring_install(kr, key);
+		if (had_primary)
+			gossip_keyring_use(kr, old_primary);
+	}
+}
+
+static const char *keyring_why(int rc)
+{
+	return rc == AS_EEXIST ? "the key is already installed"
+		: rc == AS_ENOTFOUND ? "the key is not installed"
+		: rc == AS_ESTATE ? "the primary key cannot be removed (use another key first)"
+		: rc == AS_ELIMIT ? "the keyring is full"
+		: as_strerror(rc);
+}
+
+/* install/use/remove KEY: changes the core's keyring, then the file. */
+static json_t *keyring_change(struct agent_cluster *cl, const char *verb,
+			      enum keyring_op op, const uint8_t key[GOSSIP_KEY_LEN],
+			      char *err, size_t errlen)
+{
+	struct gossip_keyring *kr = gossip_core_keyring(cl->core);
+	uint8_t old_primary[GOSSIP_KEY_LEN];
+	int rc;
+
+	if (!kr || !cl->keyring_path) {
+		snprintf(err, errlen, "keyring %s: no keyring file configured "
+			 "(gossip.keyring); this node runs plaintext", verb);
+		return NULL;
+	}
+	bool had_primary = primary_key(kr, old_primary);
+	rc = keyring_apply(kr, op, key);
+	if (!rc && (rc = gossip_keyring_save(kr, cl->keyring_path))) {
+		keyring_undo(kr, op, key, had_primary, old_primary);
+		snprintf(err, errlen, "keyring %s: cannot write %s: %s; nothing "
+			 "changed", verb, cl->keyring_path, as_strerror(rc));
+	} else if (rc) {
+		snprintf(err, errlen, "keyring %s: %s", verb, keyring_why(rc));
+	}
+	memset(old_primary, 0, sizeof(old_primary));
+	if (rc)
+		return NULL;
+	cl->keyring_changes++;
+	as_notice("gossip: keyring %s done; %zu keys in %s", verb,
+		  gossip_keyring_count(kr), cl->keyring_path);
+	return keyring_list(kr, cl->keyring_path);
+}
+
+static json_t *cmd_keyring(void *self, json_t *args, char *err, size_t errlen)
 {
 	const char *verb = arg_word(args, 0), *word = arg_word(args, 1);
-	uint8_t key[GOSSIP_KEY_LEN], old_primary[GOSSIP_KEY_LEN];
+	uint8_t key[GOSSIP_KEY_LEN];
 	char b64[GOSSIP_KEY_B64_LEN];
-	int rc;
+	enum keyring_op op;
 
 	if (!verb)
 		verb = "list";
@@ -1234,20 +1168,17 @@ json_t *agent_cluster_cmd_keyring(struct agent *a, json_t *args, char *err, size
 		memset(key, 0, sizeof(key));
 		return json_pack("{s:s}", "key", b64);
 	}
-	struct agent_cluster *cl = need_cluster(a, err, errlen);
+	struct agent_cluster *cl = need_cluster(self, err, errlen);
 	if (!cl)
 		return NULL;
-	struct gossip_keyring *kr = gossip_core_keyring(cl->core);
 	if (strcmp(verb, "list") == 0)
-		return keyring_list(kr, cl->keyring_path);
-
-	enum { INSTALL, USE, REMOVE } op;
+		return keyring_list(gossip_core_keyring(cl->core), cl->keyring_path);
 	if (strcmp(verb, "install") == 0)
-		op = INSTALL;
+		op = KEYRING_INSTALL;
 	else if (strcmp(verb, "use") == 0)
-		op = USE;
+		op = KEYRING_USE;
 	else if (strcmp(verb, "remove") == 0)
-		op = REMOVE;
+		op = KEYRING_REMOVE;
 	else {
 		snprintf(err, errlen, "usage: keyring list|install KEY|use KEY|remove KEY|generate");
 		return NULL;
@@ -1257,54 +1188,27 @@ json_t *agent_cluster_cmd_keyring(struct agent *a, json_t *args, char *err, size
 			 "(from `anysteerctl keyring generate`)", verb, GOSSIP_KEY_LEN);
 		return NULL;
 	}
-	if (!kr || !cl->keyring_path) {
-		snprintf(err, errlen, "keyring %s: no keyring file configured "
-			 "(gossip.keyring); this node runs plaintext", verb);
-		return NULL;
-	}
-	bool had_primary = primary_key(kr, old_primary);
-	switch (op) {
-	case INSTALL:
-		rc = gossip_keyring_install(kr, key);
-		break;
-	case USE:
-		rc = gossip_keyring_use(kr, key);
-		break;
-	default:
-		rc = gossip_keyring_remove(kr, key);
-		break;
-	}
-	if (rc) {
-		const char *why = rc == AS_EEXIST ? "the key is already installed"
-			: rc == AS_ENOTFOUND ? "the key is not installed"
-			: rc == AS_ESTATE ? "the primary key cannot be removed (use another key first)"
-			: rc == AS_ELIMIT ? "the keyring is full"
-			: as_strerror(rc);
-		snprintf(err, errlen, "keyring %s: %s", verb, why);
-		memset(key, 0, sizeof(key));
-		return NULL;
-	}
-	rc = gossip_keyring_save(kr, cl->keyring_path);
-	if (rc) {
-		/* Undo, so memory and file agree. */
-		if (op == INSTALL)
-			gossip_keyring_remove(kr, key);
-		else if (op == USE && had_primary)
-			gossip_keyring_use(kr, old_primary);
-		else if (op == REMOVE) {
-			gossip_keyring_install(kr, key);
-			if (had_primary)
-				gossip_keyring_use(kr, old_primary);
-		}
-		snprintf(err, errlen, "keyring %s: cannot write %s: %s; nothing "
-			 "changed", verb, cl->keyring_path, as_strerror(rc));
-		memset(key, 0, sizeof(key));
-		return NULL;
-	}
-	cl->keyring_changes++;
+	json_t *r = keyring_change(cl, verb, op, key, err, errlen);
 	memset(key, 0, sizeof(key));
-	memset(old_primary, 0, sizeof(old_primary));
-	as_notice("gossip: keyring %s done; %zu keys in %s", verb,
-		  gossip_keyring_count(kr), cl->keyring_path);
-	return keyring_list(kr, cl->keyring_path);
+	return r;
 }
+
+static const struct agent_command cluster_commands[] = {
+	{ "members", cmd_members, "gossip members: address, state, incarnation, load, endpoints, age", NULL },
+	{ "keyring", cmd_keyring, "gossip keys: list|install KEY|use KEY|remove KEY|generate", NULL },
+};
+
+const struct agent_component_ops agent_cluster_ops = {
+	.name = "cluster",
+	.status_key = "gossip",
+	.start = cluster_start,
+	.reconfigure = cluster_reconfigure,
+	.notify = cluster_notify,
+	.stop = cluster_stop,
+	.free = cluster_free,
+	.snapshot = cluster_snapshot,
+	.status = cluster_status,
+	.metrics = cluster_metrics,
+	.commands = cluster_commands,
+	.n_commands = AS_ARRAY_SIZE(cluster_commands),
+};

@@ -1,4 +1,6 @@
 /*
+ * agent/control.c - the control component (component.h).
+ *
  * Control socket: a UNIX stream socket (mode 0600) speaking one JSON
  * object per line in each direction.
  *
@@ -8,8 +10,9 @@
  *
  * A connection may carry any number of requests; every line, an empty one
  * too, gets exactly one response line, in request order. Dispatch is a
- * lookup in the command table (commands.c); the transport knows no
- * command. A command may answer later (reload parses on a worker thread):
+ * lookup in the daemon's command registry (ctx->command: every
+ * component's table); the transport knows no command but its own four
+ * (commands, status, services, reload) at the end of this file. A command may answer later (reload parses on a worker thread):
  * the client's further lines then wait in its buffer, and reading stops,
  * until that answer is written, so responses stay in order.
  *
@@ -29,7 +32,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent/daemon.h"
+#include "agent/control.h"
+#include "agent/report.h"
 #include "lib/as.h"
 
 #define CONTROL_LINE_MAX (64 * 1024)
@@ -54,11 +58,12 @@ struct control_client {
 /* An answer owed to a client; outlives the client if it goes away. */
 struct agent_reply {
 	struct control_client *cl;	/* NULL once the client is gone */
+	const char *config_path;	/* reload: for the answer */
 };
 
 struct agent_control {
 	uv_pipe_t server;
-	struct agent *agent;
+	struct agent_ctx *ctx;
 	char *path;
 	struct control_client *clients;
 	size_t n_clients, n_closing;	/* closing: still in the list */
@@ -88,10 +93,6 @@ static void client_closed(uv_handle_t *h)
 		cl->pending->cl = NULL;
 	free(cl->buf);
 	free(cl);
-	if (ctl->closing && !ctl->clients && !ctl->server.data) {
-		free(ctl->path);
-		free(ctl);
-	}
 }
 
 static void client_close(struct control_client *cl)
@@ -235,7 +236,11 @@ static void handle_line(struct control_client *cl, const char *line, size_t len)
 	} else if (args && !json_is_object(args)) {
 		send_error(cl, "\"args\" must be an object");
 	} else {
-		const struct agent_command *c = agent_command_find(json_string_value(cmd));
+		struct agent_command_ref ref;
+		const struct agent_command *c = NULL;
+		struct agent_ctx *ctx = cl->ctl->ctx;
+		if (ctx->command(ctx, json_string_value(cmd), 0, &ref))
+			c = ref.cmd;
 		if (!c) {
 			snprintf(err, sizeof(err), "unknown command '%.64s'",
 				 json_string_value(cmd));
@@ -247,10 +252,10 @@ static void handle_line(struct control_client *cl, const char *line, size_t len)
 			} else {
 				r->cl = cl;
 				cl->pending = r;
-				c->afn(cl->ctl->agent, args, r);
+				c->afn(ref.self, args, r);
 			}
 		} else {
-			json_t *data = c->fn(cl->ctl->agent, args, err, sizeof(err));
+			json_t *data = c->fn(ref.self, args, err, sizeof(err));
 			if (!data)
 				send_error(cl, err[0] ? err : "command failed");
 			else
@@ -438,12 +443,15 @@ static int prepare_path(const char *path)
 	return AS_OK;
 }
 
-int agent_control_new(struct agent *a, const char *path,
-		      struct agent_control **out)
+static void close_now(struct agent_control *ctl);
+
+static int control_start(struct agent_ctx *ctx, void **self)
 {
+	const char *path = ctx->cfg->control.socket;
 	struct agent_control *ctl;
 	int err = prepare_path(path);
 
+	*self = NULL;
 	if (err)
 		return err;
 	ctl = calloc(1, sizeof(*ctl));
@@ -451,8 +459,9 @@ int agent_control_new(struct agent *a, const char *path,
 		free(ctl);
 		return AS_ENOMEM;
 	}
-	ctl->agent = a;
-	uv_pipe_init(&a->loop, &ctl->server, 0);
+	ctl->ctx = ctx;
+	*self = ctl;
+	uv_pipe_init(ctx->loop, &ctl->server, 0);
 	ctl->server.data = ctl;
 	/* Created 0600 from the start: no window with a wider mode. */
 	mode_t old = umask(0177);
@@ -462,31 +471,112 @@ int agent_control_new(struct agent *a, const char *path,
 		rc = uv_listen((uv_stream_t *)&ctl->server, 128, on_connection);
 	if (rc) {
 		as_err("control socket %s: %s", path, uv_strerror(rc));
-		ctl->closing = true;
-		agent_control_close(ctl);
+		close_now(ctl);
 		return AS_ELIB;
 	}
-	*out = ctl;
 	return AS_OK;
 }
 
 static void server_closed(uv_handle_t *h)
 {
-	struct agent_control *ctl = h->data;
-	ctl->server.data = NULL;
-	if (!ctl->clients) {
-		free(ctl->path);
-		free(ctl);
-	}
+	(void)h;
 }
 
-void agent_control_close(struct agent_control *ctl)
+static void close_now(struct agent_control *ctl)
 {
-	if (!ctl)
-		return;
 	ctl->closing = true;
 	unlink(ctl->path);
 	for (struct control_client *cl = ctl->clients; cl; cl = cl->next)
 		client_close(cl);
 	uv_close((uv_handle_t *)&ctl->server, server_closed);
 }
+
+static void control_stop(void *self)
+{
+	struct agent_control *ctl = self;
+
+	if (ctl && !ctl->closing)
+		close_now(ctl);
+}
+
+/* After the loop has run: every close callback is done. */
+static void control_free(void *self)
+{
+	struct agent_control *ctl = self;
+
+	if (!ctl)
+		return;
+	free(ctl->path);
+	free(ctl);
+}
+
+/* ---- the control component's own commands -------------------------------- */
+
+static json_t *cmd_status(void *self, json_t *args, char *err, size_t errlen)
+{
+	struct agent_control *ctl = self;
+	(void)args; (void)err; (void)errlen;
+	return ctl->ctx->status(ctl->ctx);
+}
+
+static json_t *cmd_services(void *self, json_t *args, char *err, size_t errlen)
+{
+	struct agent_control *ctl = self;
+	json_t *o = json_object();
+	(void)args; (void)err; (void)errlen;
+	json_object_set_new(o, "zone", json_string(dns_view_zone(ctl->ctx->view)));
+	json_object_set_new(o, "services", agent_services_json(ctl->ctx->view));
+	return o;
+}
+
+static void reload_done(void *arg, int rc, const char *err, size_t n_services)
+{
+	struct agent_reply *r = arg;
+
+	if (rc != AS_OK)
+		agent_reply_done(r, NULL, err);
+	else
+		agent_reply_done(r, json_pack("{s:s, s:i}", "config",
+					      r->config_path, "services",
+					      (int)n_services), NULL);
+}
+
+/* Answers once the file is parsed off the loop and swapped in. */
+static void cmd_reload(void *self, json_t *args, struct agent_reply *r)
+{
+	struct agent_control *ctl = self;
+	(void)args;
+	r->config_path = ctl->ctx->config_path;
+	int rc = ctl->ctx->reload(ctl->ctx, reload_done, r);
+	if (rc != AS_OK)
+		agent_reply_done(r, NULL, rc == AS_ESTATE ?
+				 "the daemon is shutting down" : as_strerror(rc));
+}
+
+static json_t *cmd_commands(void *self, json_t *args, char *err, size_t errlen)
+{
+	struct agent_control *ctl = self;
+	struct agent_command_ref ref;
+	json_t *arr = json_array();
+	(void)args; (void)err; (void)errlen;
+	for (size_t i = 0; ctl->ctx->command(ctl->ctx, NULL, i, &ref); i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", ref.cmd->name,
+						     "help", ref.cmd->help));
+	return arr;
+}
+
+static const struct agent_command control_commands[] = {
+	{ "commands", cmd_commands, "list the commands this daemon understands", NULL },
+	{ "status", cmd_status, "node, version, uptime, load, listeners, query counters", NULL },
+	{ "services", cmd_services, "services with their endpoints and effective weights", NULL },
+	{ "reload", NULL, "reload the configuration file (like SIGHUP)", cmd_reload },
+};
+
+const struct agent_component_ops agent_control_ops = {
+	.name = "control",
+	.start = control_start,
+	.stop = control_stop,
+	.free = control_free,
+	.commands = control_commands,
+	.n_commands = AS_ARRAY_SIZE(control_commands),
+};

@@ -274,12 +274,10 @@ static void usage(FILE *f)
 		"          (ask the daemon for the full list)\n");
 }
 
-/* Sends one request line and reads one response line. */
-static int roundtrip(const char *path, const char *req, int timeout_ms, char **resp)
+/* A connected socket to path, or -1 (said why). */
+static int connect_to(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	size_t cap = 65536, len = 0;
-	char *buf = NULL;
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -295,36 +293,49 @@ static int roundtrip(const char *path, const char *req, int timeout_ms, char **r
 			close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* Writes req; 0, 1 when the daemon closed before taking it all (it may
+ * have said why: read on), -1 on an error. */
+static int send_all(int fd, const char *req)
+{
 	size_t rl = strlen(req), off = 0;
-	bool cut = false;	/* the daemon closed before taking it all */
+
 	while (off < rl) {
 		ssize_t w = write(fd, req + off, rl - off);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-			/* It may have said why (a request too long): read on. */
-			cut = true;
-			break;
-		}
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return 1;	/* a request too long, say */
 		if (w <= 0) {
 			fprintf(stderr, "anysteerctl: write: %s\n", strerror(errno));
-			close(fd);
 			return -1;
 		}
 		off += (size_t)w;
 	}
+	return 0;
+}
+
+static int ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int)((t.tv_sec - t0->tv_sec) * 1000 +
+		     (t.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Reads until a whole line is in; the malloc'd text, or NULL (said
+ * why). cut: the request was cut short. */
+static char *read_line(int fd, const char *path, int timeout_ms, bool cut)
+{
+	size_t cap = 65536, len = 0;
 	struct timespec t0;
+	char *buf = malloc(cap);
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		struct timespec t;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		int left = timeout_ms - (int)((t.tv_sec - t0.tv_sec) * 1000 +
-					      (t.tv_nsec - t0.tv_nsec) / 1000000);
+	while (buf) {
+		int left = timeout_ms - ms_since(&t0);
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		if (left <= 0 || poll(&p, 1, left) == 0) {
 			fprintf(stderr, "anysteerctl: no answer from %s within %d ms\n", path,
@@ -353,18 +364,29 @@ static int roundtrip(const char *path, const char *req, int timeout_ms, char **r
 		}
 		len += (size_t)n;
 		buf[len] = 0;
-		if (memchr(buf, '\n', len)) {
-			close(fd);
-			*resp = buf;
-			return 0;
-		}
+		if (memchr(buf, '\n', len))
+			return buf;
 	}
 	free(buf);
-	close(fd);
-	return -1;
+	return NULL;
 }
 
-int main(int argc, char **argv)
+/* Sends one request line and reads one response line. */
+static int roundtrip(const char *path, const char *req, int timeout_ms, char **resp)
+{
+	int fd = connect_to(path);
+
+	if (fd < 0)
+		return -1;
+	int sent = send_all(fd, req);
+	*resp = sent < 0 ? NULL : read_line(fd, path, timeout_ms, sent == 1);
+	close(fd);
+	return *resp ? 0 : -1;
+}
+
+/* Parses the options; -1 to go on, else the exit code. */
+static int parse_options(int argc, char **argv, const char **path,
+			 int *json_out, int *timeout_ms)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -373,22 +395,15 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = getenv("ANYSTEER_CTL_SOCKET");
-	int json_out = 0, timeout_ms = 5000, c;
+	int c;
 
-	/* A daemon that drops the connection must give an error, not a
-	 * silent death by SIGPIPE (exit 141). */
-	signal(SIGPIPE, SIG_IGN);
-
-	if (!path || !*path)
-		path = DEFAULT_SOCKET;
 	while ((c = getopt_long(argc, argv, "+s:jt:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 'j':
-			json_out = 1;
+			*json_out = 1;
 			break;
 		case 't': {
 			char *end;
@@ -397,7 +412,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "anysteerctl: bad timeout '%s'\n", optarg);
 				return 2;
 			}
-			timeout_ms = (int)(t * 1000);
+			*timeout_ms = (int)(t * 1000);
 			break;
 		}
 		case 'h':
@@ -412,25 +427,75 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	const char *cmd = argv[optind];
+	return -1;
+}
+
+/* The request line for argv (command, then its words as "argv"). */
+static char *request_line(int argc, char **argv)
+{
 	json_t *args = json_object(), *av = json_array();
-	for (int i = optind + 1; i < argc; i++)
+	for (int i = 1; i < argc; i++)
 		json_array_append_new(av, json_string(argv[i]));
 	json_object_set_new(args, "argv", av);
 	json_t *req = json_pack("{s:i, s:s, s:o}", "version", CONTROL_VERSION, "command",
-				cmd, "args", args);
+				argv[0], "args", args);
 	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	if (!text)
-		return 1;
+		return NULL;
 	size_t tl = strlen(text);
 	char *line = realloc(text, tl + 2);
 	if (!line) {
 		free(text);
-		return 1;
+		return NULL;
 	}
 	line[tl] = '\n';
 	line[tl + 1] = 0;
+	return line;
+}
+
+/* Prints the daemon's answer r to cmd; the exit code. */
+static int print_answer(const char *cmd, json_t *r, int json_out)
+{
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		fprintf(stderr, "anysteerctl: %s: %s\n", cmd, str(r, "error"));
+		if (json_out) {
+			json_dumpf(r, stdout, JSON_INDENT(2));
+			putchar('\n');
+		}
+		return 1;
+	}
+	size_t i = 0, n = sizeof(renderers) / sizeof(renderers[0]);
+	while (!json_out && i < n && strcmp(renderers[i].name, cmd) != 0)
+		i++;
+	if (!json_out && i < n) {
+		renderers[i].render(json_object_get(r, "data"));
+	} else {
+		json_dumpf(json_object_get(r, "data"), stdout,
+			   JSON_INDENT(2) | JSON_ENCODE_ANY);
+		putchar('\n');
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("ANYSTEER_CTL_SOCKET");
+	int json_out = 0, timeout_ms = 5000;
+
+	/* A daemon that drops the connection must give an error, not a
+	 * silent death by SIGPIPE (exit 141). */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!path || !*path)
+		path = DEFAULT_SOCKET;
+	int code = parse_options(argc, argv, &path, &json_out, &timeout_ms);
+	if (code >= 0)
+		return code;
+	const char *cmd = argv[optind];
+	char *line = request_line(argc - optind, argv + optind);
+	if (!line)
+		return 1;
 	char *resp = NULL;
 	int rc = roundtrip(path, line, timeout_ms, &resp);
 	free(line);
@@ -446,30 +511,7 @@ int main(int argc, char **argv)
 		json_decref(r);
 		return 1;
 	}
-	int code = 0;
-	if (!json_is_true(json_object_get(r, "ok"))) {
-		fprintf(stderr, "anysteerctl: %s: %s\n", cmd, str(r, "error"));
-		code = 1;
-		if (json_out) {
-			json_dumpf(r, stdout, JSON_INDENT(2));
-			putchar('\n');
-		}
-	} else if (json_out) {
-		json_dumpf(json_object_get(r, "data"), stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
-		putchar('\n');
-	} else {
-		size_t i;
-		for (i = 0; i < sizeof(renderers) / sizeof(renderers[0]); i++)
-			if (strcmp(renderers[i].name, cmd) == 0)
-				break;
-		if (i < sizeof(renderers) / sizeof(renderers[0]))
-			renderers[i].render(json_object_get(r, "data"));
-		else {
-			json_dumpf(json_object_get(r, "data"), stdout,
-				   JSON_INDENT(2) | JSON_ENCODE_ANY);
-			putchar('\n');
-		}
-	}
+	code = print_answer(cmd, r, json_out);
 	json_decref(r);
 	return code;
 }

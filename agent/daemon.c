@@ -1,24 +1,130 @@
 /*
- * The daemon: owns the libuv loop on the main thread and everything that
- * runs on it (load timer, signals, control socket), the DNS server with
- * its worker threads, and the metrics HTTP thread.
+ * agent/daemon.c - the daemon: owns the libuv loop on the main thread,
+ * the configuration, the catalog, the load sample, the DNS server with its
+ * worker threads and the answer view, and wires the components
+ * (component.h) to them and to each other.
  *
- * Data flow: config + local load -> dns_view_spec -> dns_view_new() ->
- * dns_server_publish(). The view is rebuilt on reload and when the local
- * load factor moves by more than FACTOR_STEP, never on the query path.
- * Until gossip arrives, endpoints of other nodes in the static catalog
- * have load factor 1 (nothing is known about their load).
+ * Components. Each is a table of hooks; this file starts them in the
+ * order they need (cluster first, so the first view comes from gossip;
+ * the Kubernetes source; anycast before the DNS server binds its
+ * addresses; control and metrics once the DNS server exists), stops them
+ * (metrics, anycast, the source, cluster, control) and frees them
+ * (metrics before the DNS server, whose counters its thread reads;
+ * anycast after it, so the route goes last). They talk to the daemon
+ * only through their context: events come in through on_event(), which
+ * turns each into actions:
+ *
+ *   JOINED           -> anycast's gate input (and ctx->joined for a
+ *                       component that starts later)
+ *   MEMBERS_CHANGED  -> rebuild the view
+ *   LOCAL_CHANGED    -> merge the catalog, tell the cluster (re-announce
+ *                       this node's endpoints), rebuild the view
+ *   STOP             -> agent_request_stop()
+ *
+ * Reloads are parsed off the loop (agent/reload.c) and swapped in by
+ * reload_apply(), which re-merges the catalog, rebuilds the view and then
+ * runs each component's reconfigure hook; a view that cannot be built
+ * keeps the running configuration.
+ *
+ * Data flow: catalog + local load (+ members with gossip) ->
+ * agent/viewspec.c -> dns_view_new() -> dns_server_publish(). The view is
+ * rebuilt on reload, on those events and when the local load factor
+ * moves by more than FACTOR_STEP, never on the query path. Without
+ * gossip, endpoints of other nodes in the static catalog have load
+ * factor 1 (nothing is known about their load).
  */
 #include <fcntl.h>
 #include <malloc.h>
 #include <math.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/daemon.h"
+#include "agent/anycast.h"
+#include "agent/catalog.h"
+#include "agent/cluster.h"
+#include "agent/component.h"
+#include "agent/control.h"
+#include "agent/k8s_source.h"
+#include "agent/metrics.h"
+#include "agent/reload.h"
+#include "agent/report.h"
+#include "agent/viewspec.h"
 #include "lib/as.h"
+
+/* The components, in report order (status, commands, metrics). */
+enum { C_CONTROL, C_ANYCAST, C_CLUSTER, C_K8S, C_METRICS, C_COUNT };
+static const struct agent_component_ops *const components[C_COUNT] = {
+	[C_CONTROL] = &agent_control_ops,
+	[C_ANYCAST] = &agent_anycast_ops,
+	[C_CLUSTER] = &agent_cluster_ops,
+	[C_K8S] = &agent_k8s_ops,
+	[C_METRICS] = &agent_metrics_ops,
+};
+static const int stop_order[C_COUNT] = {
+	C_METRICS, C_ANYCAST, C_K8S, C_CLUSTER, C_CONTROL,
+};
+
+struct agent {
+	uv_loop_t loop;
+	struct agent_ctx ctx;		/* what the components see */
+	char *config_path;
+	struct agent_config *cfg;
+	int config_loaded_wall;		/* wall time of the active config */
+
+	dns_server_t *dns;
+	dns_view_t *view;		/* current, owned reference */
+	uint64_t view_builds;
+
+	/* Load sampler state. */
+	uv_timer_t load_timer;
+	struct agent_cpu_times cpu_prev;
+	bool have_cpu_prev;
+	struct agent_load_sample load;
+	double factor_in_view;		/* local factor the view was built with */
+
+	uv_signal_t sig_hup, sig_term, sig_int;
+	void *self[C_COUNT];		/* each component's state */
+
+	pthread_mutex_t snap_lock;
+	struct agent_snapshot snap;
+
+	uint64_t start_ms;
+	uint64_t reloads_ok, reloads_failed;
+	int exit_code;
+	bool running;			/* agent_start is done */
+	bool stopping;
+	bool joined;			/* gossip joined (sticky) */
+	/* The catalog: the config's services, plus the Kubernetes source's
+	 * set (agent/catalog.c). Read this, not cfg->services. */
+	struct agent_catalog catalog;
+	const struct k8s_set *k8s_set;	/* the source's, NULL without */
+	struct agent_reloader *reloader;	/* agent/reload.c */
+};
+
+static int agent_rebuild_view(struct agent *a);
+static void agent_request_stop(struct agent *a, int exit_code);
+
+/* What the components read through their context. */
+static void sync_ctx(struct agent *a)
+{
+	a->ctx.cfg = a->cfg;
+	a->ctx.services = a->catalog.services;
+	a->ctx.n_services = a->catalog.n_services;
+	a->ctx.load = &a->load;
+	a->ctx.dns = a->dns;
+	a->ctx.view = a->view;
+	a->ctx.joined = a->joined;
+}
+
+static void notify(struct agent *a, int c, enum agent_event ev)
+{
+	if (components[c]->notify)
+		components[c]->notify(a->self[c], ev);
+}
 
 /* Rebuild the view when the local factor moved this much (1 %). */
 #define FACTOR_STEP 0.01
@@ -39,7 +145,7 @@ static int read_small_file(const char *path, char *buf, size_t len)
 	return AS_OK;
 }
 
-void agent_sample_load(struct agent *a)
+static void agent_sample_load(struct agent *a)
 {
 	char buf[8192];
 	struct agent_load_sample *s = &a->load;
@@ -76,105 +182,147 @@ void agent_sample_load(struct agent *a)
 				    a->cfg->load.high_watermark);
 }
 
-/* Builds the view spec from the active config and current load. */
-int agent_rebuild_view(struct agent *a)
+/* The services of the view: from gossip when it runs, else from the
+ * catalog; only the one that is used is built. */
+static int view_services(struct agent *a, struct agent_viewspec *vs)
 {
 	const struct agent_config *c = a->cfg;
-	struct dns_service_spec *svcs = NULL;
-	struct dns_endpoint_spec *eps = NULL, *nsa = NULL;
-	size_t n_eps = 0, k = 0;
-	int err = AS_ENOMEM;
-	/* With gossip, services come from the cluster view (cluster.c). */
-	struct agent_cluster_view cv = { 0 };
-	if (a->cluster && (err = agent_cluster_view_services(a, &cv)))
+	struct gossip_member *mem = NULL;
+	size_t n_mem = 0;
+	uint64_t skipped = 0;
+	int err;
+
+	if (!a->self[C_CLUSTER])
+		return agent_viewspec_services_static(a->catalog.services,
+						      a->catalog.n_services,
+						      c->node.name, a->load.factor, vs);
+	if ((err = agent_cluster_members(a->self[C_CLUSTER], &mem, &n_mem)))
 		return err;
-	err = AS_ENOMEM;
+	err = agent_viewspec_services_members(c, a->catalog.services,
+					      a->catalog.n_services, mem, n_mem,
+					      a->load.factor, vs, &skipped);
+	free(mem);
+	if (!err)
+		agent_cluster_view_built(a->self[C_CLUSTER], skipped);
+	return err;
+}
 
-	for (size_t i = 0; i < a->n_services; i++)
-		n_eps += a->services[i].n_endpoints;
-	svcs = calloc(a->n_services ? a->n_services : 1, sizeof(*svcs));
-	eps = calloc(n_eps ? n_eps : 1, sizeof(*eps));
-	nsa = calloc(c->dns.n_ns_addresses ? c->dns.n_ns_addresses : 1, sizeof(*nsa));
-	if (!svcs || !eps || !nsa)
-		goto out;
+/* Builds the view from the active config, catalog and load, publishes it. */
+static int agent_rebuild_view(struct agent *a)
+{
+	struct agent_viewspec vs;
+	int err = view_services(a, &vs);
 
-	for (size_t i = 0; i < a->n_services; i++) {
-		const struct agent_service *s = &a->services[i];
-		svcs[i] = (struct dns_service_spec){
-			.name = s->name,
-			.port = s->port,
-			.proto = s->protocol,
-			.ttl = s->ttl,
-			.max_answers = s->max_answers,
-			.endpoints = eps + k,
-			.n_endpoints = s->n_endpoints,
-		};
-		for (size_t j = 0; j < s->n_endpoints; j++, k++) {
-			const struct agent_endpoint *e = &s->endpoints[j];
-			bool local = strcmp(e->node, c->node.name) == 0;
-			eps[k] = (struct dns_endpoint_spec){
-				.family = e->family,
-				.weight = e->weight,
-				.node = e->node,
-				.load_factor = local ? a->load.factor : 1.0,
-				.healthy = true,
-			};
-			memcpy(eps[k].addr, e->addr, sizeof(eps[k].addr));
-		}
-	}
-	/* Every in-zone nameserver name answers with every ns_address. */
-	for (size_t i = 0; i < c->dns.n_ns_addresses; i++) {
-		const struct sockaddr_storage *ss = &c->dns.ns_addrs[i];
-		nsa[i].family = ss->ss_family;
-		if (ss->ss_family == AF_INET6)
-			memcpy(nsa[i].addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-		else
-			memcpy(nsa[i].addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	}
-
-	struct dns_view_spec spec = {
-		.zone = c->dns.zone,
-		.node_name = c->node.name,
-		.ttl = c->dns.ttl,
-		.max_answers = c->dns.max_answers,
-		.nameservers = (const char *const *)c->dns.nameservers,
-		.n_nameservers = c->dns.n_nameservers,
-		.ns_addresses = nsa,
-		.n_ns_addresses = c->dns.n_ns_addresses,
-		/* The serial only has to grow when the data changes; the
-		 * active config's load time does that across reloads. */
-		.soa_serial = (uint32_t)a->config_loaded_wall,
-		.soa_refresh = 3600,
-		.soa_retry = 600,
-		.soa_expire = 86400,
-		.soa_minimum = c->dns.negative_ttl,
-		.apex_ttl = 3600,
-		.services = a->cluster ? cv.svcs : svcs,
-		.n_services = a->cluster ? cv.n_svcs : a->n_services,
-	};
-	dns_view_t *v = dns_view_new(&spec, &err);
+	if (err)
+		return err;
+	/* The serial only has to grow when the data changes; the active
+	 * config's load time does that across reloads. */
+	err = agent_viewspec_finish(a->cfg, (uint32_t)a->config_loaded_wall, &vs);
+	dns_view_t *v = err ? NULL : dns_view_new(&vs.spec, &err);
+	agent_viewspec_free(&vs);
 	if (!v)
-		goto out;
+		return err;
 	if (a->dns)
 		dns_server_publish(a->dns, v);
 	dns_view_unref(a->view);
 	a->view = v;
 	a->view_builds++;
 	a->factor_in_view = a->load.factor;
-	err = AS_OK;
-out:
-	agent_cluster_view_free(&cv);
-	free(svcs);
-	free(eps);
-	free(nsa);
-	return err;
+	sync_ctx(a);
+	return AS_OK;
 }
 
-void agent_snapshot(struct agent *a, struct agent_snapshot *out)
+/* ---- the snapshot, status and commands ----------------------------------- */
+
+static struct agent *from_ctx(struct agent_ctx *ctx)
 {
+	return (struct agent *)((char *)ctx - offsetof(struct agent, ctx));
+}
+
+static void ctx_snapshot(struct agent_ctx *ctx, struct agent_snapshot *out)
+{
+	struct agent *a = from_ctx(ctx);
 	pthread_mutex_lock(&a->snap_lock);
 	*out = a->snap;
 	pthread_mutex_unlock(&a->snap_lock);
+}
+
+static void ctx_publish(struct agent_ctx *ctx, const void *self)
+{
+	struct agent *a = from_ctx(ctx);
+
+	for (int c = 0; c < C_COUNT; c++)
+		if (a->self[c] == self && self && components[c]->snapshot) {
+			pthread_mutex_lock(&a->snap_lock);
+			components[c]->snapshot(self, &a->snap);
+			pthread_mutex_unlock(&a->snap_lock);
+		}
+}
+
+/* HTTP thread: reads only the static table. */
+static void ctx_metrics(struct agent_ctx *ctx, FILE *f,
+			const struct agent_snapshot *s)
+{
+	(void)ctx;
+	for (int c = 0; c < C_COUNT; c++)
+		if (components[c]->metrics)
+			components[c]->metrics(f, s);
+}
+
+static bool ctx_command(struct agent_ctx *ctx, const char *name, size_t i,
+			struct agent_command_ref *out)
+{
+	struct agent *a = from_ctx(ctx);
+
+	for (int c = 0; c < C_COUNT; c++)
+		for (size_t j = 0; j < components[c]->n_commands; j++, i--) {
+			const struct agent_command *cmd = &components[c]->commands[j];
+			if (name ? strcmp(cmd->name, name) == 0 : i == 0) {
+				*out = (struct agent_command_ref){ cmd, a->self[c] };
+				return true;
+			}
+		}
+	return false;
+}
+
+static json_t *ctx_status(struct agent_ctx *ctx)
+{
+	struct agent *a = from_ctx(ctx);
+	struct dns_stats st;
+	char buf[AS_SOCKADDR_STRLEN];
+	json_t *o = json_object();
+	json_t *listeners = json_array();
+
+	dns_server_stats(a->dns, &st);
+	for (size_t i = 0; i < dns_server_listener_count(a->dns); i++)
+		json_array_append_new(listeners, json_string(as_format_sockaddr(
+			dns_server_listener(a->dns, i), buf, sizeof(buf))));
+	json_object_set_new(o, "node", json_string(a->cfg->node.name));
+	json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(o, "uptime_s",
+			    json_integer((json_int_t)((as_now_ms() - a->start_ms) / 1000)));
+	json_object_set_new(o, "zone", json_string(a->cfg->dns.zone));
+	json_object_set_new(o, "listeners", listeners);
+	json_object_set_new(o, "workers", json_integer(dns_server_worker_count(a->dns)));
+	json_object_set_new(o, "udp_io", json_string(dns_udp_io_name(dns_server_udp_io(a->dns))));
+	json_object_set_new(o, "tcp_max_clients_per_worker",
+			    json_integer(dns_server_tcp_max_clients(a->dns)));
+	json_object_set_new(o, "load", agent_load_json(&a->load, a->cfg));
+	json_object_set_new(o, "queries", agent_dns_stats_json(&st));
+	json_t *cfg = json_object();
+	json_object_set_new(cfg, "path", json_string(a->config_path));
+	json_object_set_new(cfg, "services", json_integer((json_int_t)a->catalog.n_services));
+	json_object_set_new(cfg, "reloads", json_integer((json_int_t)a->reloads_ok));
+	json_object_set_new(cfg, "reload_failures", json_integer((json_int_t)a->reloads_failed));
+	/* A file is being parsed (reloads run off the loop). */
+	json_object_set_new(cfg, "reloading", json_boolean(agent_reloader_busy(a->reloader)));
+	json_object_set_new(cfg, "view_builds", json_integer((json_int_t)a->view_builds));
+	json_object_set_new(o, "config", cfg);
+	for (int c = 0; c < C_COUNT; c++)
+		if (components[c]->status_key)
+			json_object_set_new(o, components[c]->status_key,
+					    components[c]->status(a->self[c]));
+	return o;
 }
 
 static void update_snapshot(struct agent *a)
@@ -187,12 +335,12 @@ static void update_snapshot(struct agent *a)
 	s.reloads_ok = a->reloads_ok;
 	s.reloads_failed = a->reloads_failed;
 	s.view_builds = a->view_builds;
-	s.n_services = a->n_services;
-	for (size_t i = 0; i < a->n_services; i++)
-		s.n_endpoints += a->services[i].n_endpoints;
-	agent_anycast_snapshot(a, &s.anycast);
-	agent_cluster_snapshot(a, &s.cluster);
-	agent_k8s_snapshot(a, &s.k8s);
+	s.n_services = a->catalog.n_services;
+	for (size_t i = 0; i < a->catalog.n_services; i++)
+		s.n_endpoints += a->catalog.services[i].n_endpoints;
+	for (int c = 0; c < C_COUNT; c++)
+		if (components[c]->snapshot)
+			components[c]->snapshot(a->self[c], &s);
 	pthread_mutex_lock(&a->snap_lock);
 	a->snap = s;
 	pthread_mutex_unlock(&a->snap_lock);
@@ -202,7 +350,7 @@ static void on_load_timer(uv_timer_t *t)
 {
 	struct agent *a = t->data;
 	agent_sample_load(a);
-	agent_cluster_on_load(a);
+	notify(a, C_CLUSTER, AGENT_EV_LOAD);
 	if (fabs(a->load.factor - a->factor_in_view) >= FACTOR_STEP ||
 	    (a->load.factor == 0) != (a->factor_in_view == 0)) {
 		int err = agent_rebuild_view(a);
@@ -236,11 +384,53 @@ static void warn_restart_only(const struct agent_config *old,
 			"gossip identity after a restart");
 }
 
-/* Swaps in a configuration parsed by reload_work (rc, err: its result);
- * takes cfg. */
-static int reload_apply(struct agent *a, struct agent_config *cfg, int rc,
-			char *err, size_t errlen)
+/* Recomputes the catalog from the active config and the source's set;
+ * on failure the old catalog stays. */
+static int catalog_update(struct agent *a)
 {
+	struct agent_catalog cat;
+	struct agent_catalog_skips sk;
+	int rc = agent_catalog_merge(a->cfg, a->k8s_set, &cat, &sk);
+
+	if (rc)
+		return rc;
+	agent_catalog_free(&a->catalog);
+	a->catalog = cat;
+	if (a->k8s_set)
+		agent_k8s_catalog_skips(a->self[C_K8S], &sk);
+	sync_ctx(a);
+	return AS_OK;
+}
+
+/* The config's catalog alone (allocates nothing, cannot fail). */
+static void catalog_static(struct agent *a)
+{
+	struct agent_catalog_skips sk;
+
+	agent_catalog_free(&a->catalog);
+	agent_catalog_merge(a->cfg, NULL, &a->catalog, &sk);
+	sync_ctx(a);
+}
+
+/* Takes the new config back out after the view could not be built. */
+static void reload_undo(struct agent *a, struct agent_config *old, int old_wall)
+{
+	a->cfg = old;
+	a->config_loaded_wall = old_wall;
+	sync_ctx(a);
+	/* Cannot fail without Kubernetes; with it, the static catalog
+	 * alone beats none. */
+	if (catalog_update(a))
+		catalog_static(a);
+}
+
+/* Swaps in a configuration parsed off the loop (rc, err: the parse's
+ * result; agent/reload.c); takes cfg. */
+static int reload_apply(void *arg, struct agent_config *cfg, int rc,
+			char *err, size_t errlen, size_t *n_services)
+{
+	struct agent *a = arg;
+
 	if (rc) {
 		a->reloads_failed++;
 		as_err("reload of %s rejected, keeping the running configuration:\n%s",
@@ -255,156 +445,86 @@ static int reload_apply(struct agent *a, struct agent_config *cfg, int rc,
 	a->config_loaded_wall = (int)as_wall_s();
 	if (a->config_loaded_wall <= old_wall)
 		a->config_loaded_wall = old_wall + 1; /* serial must grow */
+	sync_ctx(a);
 	agent_sample_load(a);
-	rc = agent_catalog_update(a);
+	rc = catalog_update(a);
 	if (!rc)
 		rc = agent_rebuild_view(a);
 	if (rc) {
 		snprintf(err, errlen, "cannot build answer view: %s", as_strerror(rc));
 		as_err("reload of %s rejected: %s", a->config_path, err);
-		a->cfg = old;
-		a->config_loaded_wall = old_wall;
-		if (agent_catalog_update(a)) {
-			/* Cannot fail without Kubernetes; with it, the
-			 * static catalog alone beats none. */
-			a->services = old->services;
-			a->n_services = old->n_services;
-		}
+		reload_undo(a, old, old_wall);
 		agent_config_free(cfg);
 		a->reloads_failed++;
 		update_snapshot(a);
 		return rc;
 	}
-	agent_k8s_reload(a, old);
-	agent_cluster_reload(a, old);
+	for (int c = 0; c < C_COUNT; c++)
+		if (components[c]->reconfigure)
+			components[c]->reconfigure(&a->ctx, a->self[c], old);
 	agent_config_free(old);
 	/* Parsing a large catalog leaves freed heap behind; give it back. */
 	malloc_trim(0);
 	a->reloads_ok++;
-	as_notice("reloaded %s: %zu services", a->config_path, a->n_services);
+	as_notice("reloaded %s: %zu services", a->config_path, a->catalog.n_services);
 	update_snapshot(a);
+	*n_services = a->catalog.n_services;
 	return AS_OK;
 }
 
-/*
- * Reloads run in two steps so the loop never waits for a parse (a large
- * or hostile file takes as long as it takes; gossip, DNS view updates and
- * the control socket go on meanwhile): reload_work reads, parses and
- * validates the file on a libuv worker thread (agent_config_load touches
- * nothing but its arguments), reload_after swaps the result in on the
- * loop. One job is parsed at a time; requests meanwhile share one waiting
- * job, which starts when the running one is done.
- */
-struct reload_waiter {
-	agent_reload_cb cb;
-	void *arg;
-	struct reload_waiter *next;
-};
-
-struct agent_reload_job {
-	uv_work_t work;
-	struct agent *a;
-	char *path;
-	struct agent_config *cfg;	/* the parse's result */
-	int rc;
-	char err[16384];
-	struct reload_waiter *waiters;
-};
-
-static void reload_work(uv_work_t *w)
+static int ctx_reload(struct agent_ctx *ctx, agent_reload_cb cb, void *arg)
 {
-	struct agent_reload_job *j = w->data;
-	j->rc = agent_config_load(j->path, &j->cfg, j->err, sizeof(j->err));
+	return agent_reloader_request(from_ctx(ctx)->reloader, cb, arg);
 }
 
-/* Tells every waiter of j the result and frees j. */
-static void reload_finish(struct agent *a, struct agent_reload_job *j, int rc,
-			  const char *err)
+/* ---- events ------------------------------------------------------------------ */
+
+/* A source's new set (NULL: it is gone): into the catalog; once running,
+ * this node's record and the view follow. */
+static int local_changed(struct agent *a, const struct k8s_set *set)
 {
-	struct reload_waiter *w = j->waiters, *next;
-
-	for (; w; w = next) {
-		next = w->next;
-		w->cb(a, w->arg, rc, err);
-		free(w);
-	}
-	agent_config_free(j->cfg);
-	free(j->path);
-	free(j);
-}
-
-static void reload_after(uv_work_t *w, int status);
-
-static void reload_queue(struct agent *a, struct agent_reload_job *j)
-{
-	int rc = uv_queue_work(&a->loop, &j->work, reload_work, reload_after);
-	if (rc) {
-		as_err("reload: cannot start a worker: %s", uv_strerror(rc));
-		reload_finish(a, j, AS_ELIB, "cannot start a worker thread");
-		return;
-	}
-	a->reload = j;
-}
-
-static void reload_after(uv_work_t *w, int status)
-{
-	struct agent_reload_job *j = w->data, *next;
-	struct agent *a = j->a;
 	int rc;
 
-	a->reload = NULL;
-	/* The waiting job starts now: it reads the file as it is now. */
-	if ((next = a->reload_next)) {
-		a->reload_next = NULL;
-		if (a->stopping)
-			reload_finish(a, next, AS_ESTATE, "the daemon is shutting down");
-		else
-			reload_queue(a, next);
+	a->k8s_set = set;
+	if ((rc = catalog_update(a))) {
+		/* The old merged array points into the set the source just
+		 * replaced: fall back to the static catalog until the next
+		 * update rather than keep dangling pointers. */
+		as_err("kubernetes: cannot merge the catalog: %s", as_strerror(rc));
+		catalog_static(a);
 	}
-	if (status || a->stopping) {
-		reload_finish(a, j, AS_ESTATE, "the daemon is shutting down");
-		return;
-	}
-	rc = reload_apply(a, j->cfg, j->rc, j->err, sizeof(j->err));
-	j->cfg = NULL;		/* taken, also on failure */
-	reload_finish(a, j, rc, j->err);
+	if (!a->running || a->stopping)
+		return rc;	/* agent_start builds the first view */
+	notify(a, C_CLUSTER, AGENT_EV_CATALOG_CHANGED);
+	int vrc = agent_rebuild_view(a);
+	if (vrc)
+		as_err("kubernetes: cannot rebuild the answer view: %s",
+		       as_strerror(vrc));
+	return rc;
 }
 
-int agent_reload_start(struct agent *a, agent_reload_cb cb, void *arg)
+static int on_event(struct agent_ctx *ctx, enum agent_event ev, const void *arg)
 {
-	struct agent_reload_job *j = a->reload_next;
-	struct reload_waiter *wt = NULL;
-	bool fresh = false;
+	struct agent *a = from_ctx(ctx);
 
-	if (a->stopping)
-		return AS_ESTATE;
-	if (cb && !(wt = calloc(1, sizeof(*wt))))
-		return AS_ENOMEM;
-	if (!j) {
-		j = calloc(1, sizeof(*j));
-		if (!j || !(j->path = strdup(a->config_path))) {
-			free(j);
-			free(wt);
-			return AS_ENOMEM;
-		}
-		j->a = a;
-		j->work.data = j;
-		fresh = true;
-	}
-	if (wt) {
-		*wt = (struct reload_waiter){ cb, arg, j->waiters };
-		j->waiters = wt;
-	}
-	if (!fresh)
-		return AS_OK;	/* joins the waiting job */
-	if (a->reload) {
-		a->reload_next = j;	/* after the running one */
-		as_info("reload: %s is being parsed; the next parse starts "
-			"when it is done", a->config_path);
+	switch (ev) {
+	case AGENT_EV_JOINED:
+		if (a->joined)
+			return AS_OK;
+		a->joined = true;	/* read by anycast if it starts later */
+		sync_ctx(a);
+		notify(a, C_ANYCAST, AGENT_EV_JOINED);
 		return AS_OK;
+	case AGENT_EV_MEMBERS_CHANGED:
+		return agent_rebuild_view(a);
+	case AGENT_EV_LOCAL_CHANGED:
+		return local_changed(a, arg);
+	case AGENT_EV_STOP:
+		agent_request_stop(a, 0);
+		return AS_OK;
+	default:
+		return AS_EINVAL;
 	}
-	reload_queue(a, j);
-	return AS_OK;
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -413,23 +533,33 @@ static void on_signal(uv_signal_t *h, int signum)
 
 	if (signum == SIGHUP) {
 		as_notice("SIGHUP: reloading %s", a->config_path);
-		int rc = agent_reload_start(a, NULL, NULL);
+		int rc = agent_reloader_request(a->reloader, NULL, NULL);
 		if (rc)
 			as_err("SIGHUP: cannot reload: %s", as_strerror(rc));
 		return;
 	}
-	if (agent_anycast_on_signal(a, signum))
+	if (agent_anycast_on_signal(a->self[C_ANYCAST], signum))
 		return;	/* draining first; see agent/anycast.c */
 	as_notice("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	agent_request_stop(a, 0);
 }
+
+/* ---- life cycle ------------------------------------------------------------------ */
 
 static void close_cb(uv_handle_t *h)
 {
 	(void)h;
 }
 
-void agent_request_stop(struct agent *a, int exit_code)
+static void stop_components(struct agent *a)
+{
+	for (int i = 0; i < C_COUNT; i++) {
+		int c = stop_order[i];
+		components[c]->stop(a->self[c]);
+	}
+}
+
+static void agent_request_stop(struct agent *a, int exit_code)
 {
 	if (a->stopping)
 		return;
@@ -442,16 +572,8 @@ void agent_request_stop(struct agent *a, int exit_code)
 	uv_close((uv_handle_t *)&a->sig_int, close_cb);
 	/* A parse not yet started is dropped; one running ends first (the
 	 * loop runs until its after-callback has answered its waiters). */
-	if (a->reload)
-		uv_cancel((uv_req_t *)&a->reload->work);
-	agent_metrics_close(a->metrics);
-	agent_anycast_close(a);
-	agent_k8s_close(a);
-	agent_cluster_close(a);	/* graceful leave */
-	if (a->control) {
-		agent_control_close(a->control);
-		a->control = NULL;
-	}
+	agent_reloader_stop(a->reloader);
+	stop_components(a);	/* the cluster's is a graceful leave */
 }
 
 int agent_new(const char *config_path, struct agent_config *cfg,
@@ -468,8 +590,7 @@ int agent_new(const char *config_path, struct agent_config *cfg,
 		return AS_ENOMEM;
 	}
 	a->cfg = cfg;
-	a->services = cfg->services;
-	a->n_services = cfg->n_services;
+	catalog_static(a);
 	a->config_loaded_wall = (int)as_wall_s();
 	a->start_ms = as_now_ms();
 	a->load.cpu_util = NAN; /* the first EWMA sample seeds it */
@@ -483,38 +604,46 @@ int agent_new(const char *config_path, struct agent_config *cfg,
 		free(a);
 		return AS_ELIB;
 	}
+	err = agent_reloader_new(&a->loop, config_path, reload_apply, a,
+				 &a->reloader);
+	if (err) {
+		uv_loop_close(&a->loop);
+		pthread_mutex_destroy(&a->snap_lock);
+		free(a->config_path);
+		free(a);
+		return err;
+	}
+	a->ctx = (struct agent_ctx){
+		.loop = &a->loop,
+		.start_ms = a->start_ms,
+		.emit = on_event,
+		.publish = ctx_publish,
+		.snapshot = ctx_snapshot,
+		.metrics = ctx_metrics,
+		.command = ctx_command,
+		.status = ctx_status,
+		.reload = ctx_reload,
+		.config_path = a->config_path,
+	};
+	sync_ctx(a);
 	*out = a;
 	return AS_OK;
 }
 
-/* Starts everything; on failure the caller runs agent_free(). */
-int agent_start(struct agent *a)
+static int start_component(struct agent *a, int c)
+{
+	return components[c]->start(&a->ctx, &a->self[c]);
+}
+
+/* The DNS server on the configured listeners and the anycast addresses
+ * (whose TUN exists by now), serving the first view. */
+static int dns_new(struct agent *a)
 {
 	const struct agent_config *c = a->cfg;
-	int err;
-
-	agent_sample_load(a);
-	if (!isfinite(a->load.cpu_util))
-		a->load.cpu_util = 0;
-	/* Gossip first: with it, the first view is built from the cluster
-	 * view, never from other nodes' catalog entries. */
-	err = agent_cluster_start(a);
-	if (err)
-		return err;
-	/* After gossip: its updates re-announce this node's endpoints. */
-	err = agent_k8s_start(a);
-	if (err)
-		return err;
-	err = agent_rebuild_view(a);
-	if (err) {
-		as_err("cannot build the answer view: %s", as_strerror(err));
-		return err;
-	}
-	/* The anycast TUN and its addresses must exist before the DNS
-	 * server binds them. */
 	struct sockaddr_storage *listen = NULL;
 	size_t n_listen = 0;
-	err = agent_anycast_new(a, &listen, &n_listen);
+	int err = agent_anycast_listeners(a->self[C_ANYCAST], c, &listen, &n_listen);
+
 	if (err) {
 		free(listen);
 		return err;
@@ -537,21 +666,18 @@ int agent_start(struct agent *a)
 	};
 	a->dns = dns_server_new(&sc, a->view, &err);
 	free(listen);
-	if (!a->dns)
-		return err;
-	err = agent_control_new(a, c->control.socket, &a->control);
-	if (err)
-		return err;
-	if (c->metrics.listen && *c->metrics.listen) {
-		err = agent_metrics_new(a, c->metrics.listen, &a->metrics);
-		if (err)
-			return err;
-	}
+	sync_ctx(a);
+	return a->dns ? AS_OK : err;
+}
+
+/* The load timer and the signals. */
+static void start_timers(struct agent *a)
+{
+	uint64_t every = a->cfg->load.interval_ms;
 
 	uv_timer_init(&a->loop, &a->load_timer);
 	a->load_timer.data = a;
-	uv_timer_start(&a->load_timer, on_load_timer, c->load.interval_ms,
-		       c->load.interval_ms);
+	uv_timer_start(&a->load_timer, on_load_timer, every, every);
 	uv_signal_t *sigs[] = { &a->sig_hup, &a->sig_term, &a->sig_int };
 	int nums[] = { SIGHUP, SIGTERM, SIGINT };
 	for (size_t i = 0; i < AS_ARRAY_SIZE(sigs); i++) {
@@ -559,25 +685,58 @@ int agent_start(struct agent *a)
 		sigs[i]->data = a;
 		uv_signal_start(sigs[i], on_signal, nums[i]);
 	}
-	update_snapshot(a);
-	/* The YAML document of a large catalog is freed by now: return that
-	 * heap to the kernel so RSS reflects what the daemon keeps. */
-	malloc_trim(0);
+}
 
-	err = dns_server_start(a->dns);
-	if (err)
-		return err;
-	err = agent_anycast_start(a);
-	if (err)
-		return err;
+static void log_listeners(struct agent *a)
+{
 	char buf[AS_SOCKADDR_STRLEN];
+
 	for (size_t i = 0; i < dns_server_listener_count(a->dns); i++)
 		as_notice("serving %s on %s (udp, tcp), %u workers, UDP on %s",
-			  c->dns.zone,
+			  a->cfg->dns.zone,
 			  as_format_sockaddr(dns_server_listener(a->dns, i), buf,
 					     sizeof(buf)),
 			  dns_server_worker_count(a->dns),
 			  dns_udp_io_name(dns_server_udp_io(a->dns)));
+}
+
+/* Starts everything; on failure the caller runs agent_free(). */
+int agent_start(struct agent *a)
+{
+	int err;
+
+	agent_sample_load(a);
+	if (!isfinite(a->load.cpu_util))
+		a->load.cpu_util = 0;
+	/* Gossip first: with it, the first view is built from the cluster
+	 * view, never from other nodes' catalog entries. Then the source:
+	 * its sets re-announce this node's endpoints. */
+	if ((err = start_component(a, C_CLUSTER)) ||
+	    (err = start_component(a, C_K8S)))
+		return err;
+	if ((err = agent_rebuild_view(a))) {
+		as_err("cannot build the answer view: %s", as_strerror(err));
+		return err;
+	}
+	/* The anycast TUN and its addresses must exist before the DNS
+	 * server binds them. */
+	if ((err = start_component(a, C_ANYCAST)) || (err = dns_new(a)) ||
+	    (err = start_component(a, C_CONTROL)) ||
+	    (err = start_component(a, C_METRICS)))
+		return err;
+	start_timers(a);
+	a->running = true;
+	update_snapshot(a);
+	/* The YAML document of a large catalog is freed by now: return that
+	 * heap to the kernel so RSS reflects what the daemon keeps. */
+	malloc_trim(0);
+	if ((err = dns_server_start(a->dns)))
+		return err;
+	for (int c = 0; c < C_COUNT; c++)
+		if (components[c]->serve && a->self[c] &&
+		    (err = components[c]->serve(a->self[c])))
+			return err;
+	log_listeners(a);
 	return AS_OK;
 }
 
@@ -593,28 +752,25 @@ void agent_free(struct agent *a)
 		return;
 	if (!a->stopping && uv_is_active((uv_handle_t *)&a->load_timer))
 		agent_request_stop(a, 0);
-	else if (a->control) {
-		agent_control_close(a->control);
-		a->control = NULL;
-	}
-	agent_metrics_close(a->metrics);
-	agent_anycast_close(a);
-	agent_k8s_close(a);
-	agent_cluster_close(a);
+	stop_components(a);	/* idempotent */
 	/* Let close callbacks run; then nothing may be left open. */
 	uv_run(&a->loop, UV_RUN_DEFAULT);
-	if (a->metrics)
-		agent_metrics_free(a->metrics);
+	/* Metrics first: its HTTP thread reads the DNS counters. */
+	components[C_METRICS]->free(a->self[C_METRICS]);
 	if (a->dns) {
 		dns_server_stop(a->dns);
 		dns_server_free(a->dns);
 	}
-	agent_anycast_free(a);	/* closes the TUN: the route goes */
-	agent_cluster_free(a);
-	agent_k8s_free(a);
+	/* Closing the TUN withdraws the route: after the DNS server. */
+	components[C_ANYCAST]->free(a->self[C_ANYCAST]);
+	components[C_CLUSTER]->free(a->self[C_CLUSTER]);
+	components[C_K8S]->free(a->self[C_K8S]);
+	components[C_CONTROL]->free(a->self[C_CONTROL]);
 	if (uv_loop_close(&a->loop) == UV_EBUSY)
 		as_warn("event loop closed with handles still open");
+	agent_reloader_free(a->reloader);
 	dns_view_unref(a->view);
+	agent_catalog_free(&a->catalog);
 	agent_config_free(a->cfg);
 	pthread_mutex_destroy(&a->snap_lock);
 	free(a->config_path);

@@ -1,16 +1,14 @@
 /*
- * agent/k8s_source.c - the Kubernetes source wired into the daemon, and
- * the catalog the rest of the agent reads.
+ * agent/k8s_source.c - the Kubernetes source component: runs the k8s/
+ * client and emits each endpoint set it delivers (AGENT_EV_LOCAL_CHANGED).
  *
- * The catalog (a->services) is the static catalog of the config followed
- * by one service per anysteer.io/hostname entry of the Kubernetes source
- * (k8s/k8s.h): its ready endpoints on this node, its TTL, weight and
- * max-answers. A name in both keeps the static attributes and gets both
- * sets of endpoints. Without the source the catalog is the config's own
- * array, so nothing is copied. The merged array only points into the
- * config and into the client's current set, both of which stay put until
- * the next agent_catalog_update() (called on reload and on every set the
- * client delivers), so building it allocates two arrays and no strings.
+ * The daemon merges the set into the catalog (agent/catalog.c: the
+ * static catalog of the config followed by one service per
+ * anysteer.io/hostname entry, with its ready endpoints on this node, its
+ * TTL, weight and max-answers) and tells this component what the merge
+ * left out, for its metrics. The set stays put until the next one or
+ * until the client is freed, so the catalog may point into it; before
+ * the client goes, stop emits a NULL set.
  *
  * Every agent watches every annotated Service, so it knows the TTL and
  * port of services whose pods run elsewhere; those endpoints arrive by
@@ -21,188 +19,83 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/daemon.h"
+#include "agent/k8s_source.h"
 #include "k8s/k8s.h"
 #include "lib/as.h"
 
 struct agent_k8s {
+	struct agent_ctx *ctx;
 	k8s_client_t *client;
 	struct k8s_conn *conn;
 	char *zone, *node;
-	/* The merged catalog, when the source is on. */
-	struct agent_service *services;
-	struct agent_endpoint *endpoints;
-	size_t n_services;
-	uint64_t skipped_services;	/* entries with no TCP/UDP port */
+	struct agent_catalog_skips skips;	/* of the daemon's last merge */
+	struct as_ratelimit skip_log;
 	bool curl_ready;
 };
 
-/* The port clients use: pods are reached directly, so the port the pods
- * listen on (from the EndpointSlices) rather than the Service port that
- * kube-proxy would translate. The first TCP or UDP port of the Service. */
-static const struct k8s_port *pick_port(const struct k8s_entry *e)
+void agent_k8s_catalog_skips(void *self, const struct agent_catalog_skips *sk)
 {
-	for (size_t i = 0; i < e->n_ports; i++)
-		if (!strcmp(e->ports[i].protocol, "tcp") ||
-		    !strcmp(e->ports[i].protocol, "udp"))
-			return &e->ports[i];
-	return NULL;
+	struct agent_k8s *k = self;
+
+	if (!k)
+		return;
+	if (sk->no_port > k->skips.no_port)
+		as_log_ratelimited(&k->skip_log, AS_LOG_WARN,
+				   "kubernetes: %llu annotated services have no "
+				   "TCP or UDP port and are not answered",
+				   (unsigned long long)sk->no_port);
+	if (sk->ns_label > k->skips.ns_label)
+		as_log_ratelimited(&k->skip_log, AS_LOG_WARN,
+				   "kubernetes: %llu annotated hostnames are "
+				   "nameserver names of %s and are not answered "
+				   "as services", (unsigned long long)sk->ns_label,
+				   k->zone);
+	if (sk->bad_name > k->skips.bad_name)
+		as_log_ratelimited(&k->skip_log, AS_LOG_WARN,
+				   "kubernetes: %llu annotated hostnames are not "
+				   "service names of %s and are not answered",
+				   (unsigned long long)sk->bad_name, k->zone);
+	k->skips = *sk;
 }
 
-static int find_service(const struct agent_service *s, size_t n,
-			const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s[i].name, name))
-			return (int)i;
-	return -1;
-}
-
-static bool has_address(const struct agent_service *s,
-			const struct k8s_endpoint *ep)
-{
-	for (size_t i = 0; i < s->n_endpoints; i++)
-		if (s->endpoints[i].family == ep->family &&
-		    !memcmp(s->endpoints[i].addr, ep->addr,
-			    ep->family == AF_INET ? 4 : 16))
-			return true;
-	return false;
-}
-
-int agent_catalog_update(struct agent *a)
-{
-	const struct agent_config *c = a->cfg;
-	struct agent_k8s *k = a->k8s;
-
-	if (!k) {
-		a->services = c->services;
-		a->n_services = c->n_services;
-		return AS_OK;
-	}
-	const struct k8s_set *set = k8s_client_set(k->client);
-	size_t n_svc = c->n_services + set->n_entries, n_eps = 0;
-	for (size_t i = 0; i < c->n_services; i++)
-		n_eps += c->services[i].n_endpoints;
-	for (size_t i = 0; i < set->n_entries; i++)
-		n_eps += set->entries[i].n_endpoints;
-
-	struct agent_service *svcs = calloc(n_svc ? n_svc : 1, sizeof(*svcs));
-	struct agent_endpoint *eps = calloc(n_eps ? n_eps : 1, sizeof(*eps));
-	if (!svcs || !eps) {
-		free(svcs);
-		free(eps);
-		return AS_ENOMEM;
-	}
-	/* Static services first, each with room for its k8s namesake's
-	 * endpoints right behind its own. */
-	size_t ns = 0, ne = 0, skipped = 0;
-	for (size_t i = 0; i < c->n_services; i++) {
-		svcs[ns] = c->services[i];
-		svcs[ns].endpoints = eps + ne;
-		memcpy(eps + ne, c->services[i].endpoints,
-		       c->services[i].n_endpoints * sizeof(*eps));
-		ne += c->services[i].n_endpoints;
-		for (size_t j = 0; j < set->n_entries; j++)
-			if (!strcmp(set->entries[j].label, c->services[i].name))
-				ne += set->entries[j].n_endpoints;
-		ns++;
-	}
-	for (size_t j = 0; j < set->n_entries; j++) {
-		const struct k8s_entry *e = &set->entries[j];
-		int at = find_service(svcs, c->n_services, e->label);
-		struct agent_service *s;
-		if (at >= 0) {
-			s = &svcs[at];
-		} else {
-			const struct k8s_port *p = pick_port(e);
-			if (!p) {
-				skipped++;
-				continue;
-			}
-			s = &svcs[ns++];
-			*s = (struct agent_service){
-				.name = e->label,
-				.port = p->target_port ? p->target_port : p->port,
-				.protocol = p->protocol,
-				.ttl = e->ttl,
-				.max_answers = e->max_answers,
-				.endpoints = eps + ne,
-			};
-			ne += e->n_endpoints;
-		}
-		for (size_t i = 0; i < e->n_endpoints; i++) {
-			if (has_address(s, &e->endpoints[i]))
-				continue;
-			struct agent_endpoint *d = &s->endpoints[s->n_endpoints++];
-			d->address = e->endpoints[i].address;
-			d->family = e->endpoints[i].family;
-			memcpy(d->addr, e->endpoints[i].addr, sizeof(d->addr));
-			d->weight = e->weight;
-			d->node = c->node.name;
-		}
-	}
-	if (skipped > k->skipped_services)
-		as_warn("kubernetes: %llu annotated services have no TCP or UDP "
-			"port and are not answered",
-			(unsigned long long)skipped);
-	k->skipped_services = skipped;
-	free(k->services);
-	free(k->endpoints);
-	k->services = svcs;
-	k->endpoints = eps;
-	k->n_services = ns;
-	a->services = svcs;
-	a->n_services = ns;
-	return AS_OK;
-}
-
+/* A new set: the daemon merges it into the catalog, re-announces this
+ * node's endpoints and rebuilds the answers. */
 static void on_set(const struct k8s_set *set, void *arg)
 {
-	struct agent *a = arg;
+	struct agent_k8s *k = arg;
 	size_t n = 0;
-	int rc;
 
 	for (size_t i = 0; i < set->n_entries; i++)
 		n += set->entries[i].n_endpoints;
 	as_info("kubernetes: %zu annotated hostnames, %zu ready endpoints on "
 		"this node", set->n_entries, n);
-	if ((rc = agent_catalog_update(a))) {
-		/* The old merged array points into the set the client just
-		 * replaced: fall back to the static catalog until the next
-		 * update rather than keep dangling pointers. */
-		as_err("kubernetes: cannot merge the catalog: %s", as_strerror(rc));
-		free(a->k8s->services);
-		free(a->k8s->endpoints);
-		a->k8s->services = NULL;
-		a->k8s->endpoints = NULL;
-		a->services = a->cfg->services;
-		a->n_services = a->cfg->n_services;
-	}
-	agent_cluster_local_changed(a);
-	if ((rc = agent_rebuild_view(a)))
-		as_err("kubernetes: cannot rebuild the answer view: %s",
-		       as_strerror(rc));
+	k->ctx->emit(k->ctx, AGENT_EV_LOCAL_CHANGED, set);
 }
 
-int agent_k8s_start(struct agent *a)
+/* After the cluster component: its sets re-announce local endpoints. */
+static int k8s_start(struct agent_ctx *ctx, void **self)
 {
-	const struct agent_config *c = a->cfg;
+	const struct agent_config *c = ctx->cfg;
 	struct agent_k8s *k;
 	char err[512] = "";
 	int rc;
 
-	if (!c->kubernetes.enabled || a->k8s)
+	*self = NULL;
+	if (!c->kubernetes.enabled)
 		return AS_OK;
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return AS_ENOMEM;
+	k->ctx = ctx;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		as_err("kubernetes: curl_global_init failed");
 		free(k);
 		return AS_ELIB;
 	}
 	k->curl_ready = true;
-	a->k8s = k;	/* from here agent_k8s_free cleans up */
+	k->skip_log.interval_ms = 10000;
+	k->skip_log.burst = 2;
+	*self = k;	/* from here stop and free clean up */
 	if (*c->kubernetes.kubeconfig)
 		rc = k8s_kubeconfig_load(c->kubernetes.kubeconfig, &k->conn,
 					 err, sizeof(err));
@@ -223,9 +116,9 @@ int agent_k8s_start(struct agent *a)
 		.zone = k->zone,
 		.node_name = k->node,
 		.cb = on_set,
-		.cb_arg = a,
+		.cb_arg = k,
 	};
-	rc = k8s_client_new(&a->loop, k->conn, &o, &k->client);
+	rc = k8s_client_new(ctx->loop, k->conn, &o, &k->client);
 	if (rc) {
 		as_err("kubernetes: cannot create the client: %s", as_strerror(rc));
 		return rc;
@@ -238,70 +131,76 @@ int agent_k8s_start(struct agent *a)
 	as_notice("kubernetes: watching %s for Services annotated %s in %s, "
 		  "endpoints of node %s", k->conn->server, K8S_ANN_HOSTNAME,
 		  k->zone, k->node);
-	return agent_catalog_update(a);
+	/* The catalog points into the client's set from here on. */
+	return ctx->emit(ctx, AGENT_EV_LOCAL_CHANGED, k8s_client_set(k->client));
 }
 
-void agent_k8s_close(struct agent *a)
+static void k8s_stop(void *self)
 {
-	struct agent_k8s *k = a->k8s;
+	struct agent_k8s *k = self;
 
 	if (!k || !k->client)
 		return;
 	/* The catalog keeps pointing into the client's set until the
 	 * client is gone; switch to the static catalog first. */
-	a->services = a->cfg->services;
-	a->n_services = a->cfg->n_services;
+	k->ctx->emit(k->ctx, AGENT_EV_LOCAL_CHANGED, NULL);
 	k8s_client_free(k->client);
 	k->client = NULL;
 }
 
-void agent_k8s_free(struct agent *a)
+static void k8s_free(void *self)
 {
-	struct agent_k8s *k = a->k8s;
+	struct agent_k8s *k = self;
 
 	if (!k)
 		return;
-	agent_k8s_close(a);
+	k8s_stop(k);
 	k8s_conn_free(k->conn);
-	free(k->services);
-	free(k->endpoints);
 	free(k->zone);
 	free(k->node);
 	if (k->curl_ready)
 		curl_global_cleanup();
 	free(k);
-	a->k8s = NULL;
 }
 
-void agent_k8s_reload(struct agent *a, const struct agent_config *old)
+static void k8s_reconfigure(struct agent_ctx *ctx, void *self,
+			    const struct agent_config *old)
 {
-	const struct agent_config *c = a->cfg;
+	const struct agent_config *c = ctx->cfg;
 
 	if (old->kubernetes.enabled != c->kubernetes.enabled ||
 	    strcmp(old->kubernetes.kubeconfig, c->kubernetes.kubeconfig) != 0 ||
 	    strcmp(old->kubernetes.node_name, c->kubernetes.node_name) != 0)
 		as_warn("reload: the kubernetes section changed; takes effect "
 			"after a restart");
-	if (a->k8s && strcmp(old->dns.zone, c->dns.zone) != 0)
+	if (self && strcmp(old->dns.zone, c->dns.zone) != 0)
 		as_warn("reload: dns.zone changed; the Kubernetes source keeps "
 			"the old zone until a restart");
 }
 
-void agent_k8s_snapshot(struct agent *a, struct agent_k8s_snap *s)
+static void k8s_snapshot(const void *self, struct agent_snapshot *snap)
 {
+	const struct agent_k8s *k = self;
+	struct agent_k8s_snap *s = &snap->k8s;
+
 	memset(s, 0, sizeof(*s));
-	if (!a->k8s || !a->k8s->client)
+	if (!k || !k->client)
 		return;
 	s->enabled = true;
-	k8s_client_stats(a->k8s->client, &s->st);
-	const struct k8s_set *set = k8s_client_set(a->k8s->client);
+	k8s_client_stats(k->client, &s->st);
+	const struct k8s_set *set = k8s_client_set(k->client);
 	s->hostnames = set->n_entries;
+	s->skipped_no_port = k->skips.no_port;
+	s->skipped_ns_label = k->skips.ns_label;
+	s->skipped_bad_name = k->skips.bad_name;
 	for (size_t i = 0; i < set->n_entries; i++)
 		s->endpoints += set->entries[i].n_endpoints;
 }
 
-void agent_k8s_metrics(FILE *f, const struct agent_k8s_snap *s)
+static void k8s_metrics(FILE *f, const struct agent_snapshot *snap)
 {
+	const struct agent_k8s_snap *s = &snap->k8s;
+
 	agent_metric_head(f, "anysteer_kubernetes_enabled", "1 when the Kubernetes source runs.", "gauge");
 	fprintf(f, "anysteer_kubernetes_enabled %d\n", s->enabled);
 	if (!s->enabled)
@@ -311,6 +210,14 @@ void agent_k8s_metrics(FILE *f, const struct agent_k8s_snap *s)
 	fprintf(f, "anysteer_kubernetes_synced %d\n", s->st.synced);
 	agent_metric_head(f, "anysteer_kubernetes_hostnames", "Annotated hostnames served.", "gauge");
 	fprintf(f, "anysteer_kubernetes_hostnames %zu\n", s->hostnames);
+	agent_metric_head(f, "anysteer_kubernetes_skipped_hostnames",
+	     "Annotated hostnames not answered as services, by reason.", "gauge");
+	fprintf(f, "anysteer_kubernetes_skipped_hostnames{reason=\"no_port\"} %llu\n",
+		(unsigned long long)s->skipped_no_port);
+	fprintf(f, "anysteer_kubernetes_skipped_hostnames{reason=\"nameserver_name\"} %llu\n",
+		(unsigned long long)s->skipped_ns_label);
+	fprintf(f, "anysteer_kubernetes_skipped_hostnames{reason=\"bad_name\"} %llu\n",
+		(unsigned long long)s->skipped_bad_name);
 	agent_metric_head(f, "anysteer_kubernetes_local_endpoints",
 	     "Ready endpoints on this node from EndpointSlices.", "gauge");
 	fprintf(f, "anysteer_kubernetes_local_endpoints %zu\n", s->endpoints);
@@ -347,24 +254,39 @@ void agent_k8s_metrics(FILE *f, const struct agent_k8s_snap *s)
 		(unsigned long long)s->st.updates);
 }
 
-json_t *agent_k8s_status_json(struct agent *a)
+static json_t *k8s_status(void *self)
 {
-	struct agent_k8s_snap s;
+	struct agent_k8s *k = self;
+	struct agent_snapshot snap;
+	const struct agent_k8s_snap *s = &snap.k8s;
 
-	agent_k8s_snapshot(a, &s);
+	k8s_snapshot(k, &snap);
+
 	json_t *o = json_object();
-	json_object_set_new(o, "enabled", json_boolean(s.enabled));
-	if (!s.enabled)
+	json_object_set_new(o, "enabled", json_boolean(s->enabled));
+	if (!s->enabled)
 		return o;
-	json_object_set_new(o, "server", json_string(a->k8s->conn->server));
-	json_object_set_new(o, "node_name", json_string(a->k8s->node));
-	json_object_set_new(o, "synced", json_boolean(s.st.synced));
-	json_object_set_new(o, "hostnames", json_integer((json_int_t)s.hostnames));
-	json_object_set_new(o, "local_endpoints", json_integer((json_int_t)s.endpoints));
-	json_object_set_new(o, "services", json_integer((json_int_t)s.st.store.services));
-	json_object_set_new(o, "endpointslices", json_integer((json_int_t)s.st.store.slices));
-	json_object_set_new(o, "errors", json_integer((json_int_t)s.st.errors));
-	json_object_set_new(o, "malformed", json_integer((json_int_t)s.st.store.malformed));
-	json_object_set_new(o, "relists_gone", json_integer((json_int_t)s.st.relists_gone));
+	json_object_set_new(o, "server", json_string(k->conn->server));
+	json_object_set_new(o, "node_name", json_string(k->node));
+	json_object_set_new(o, "synced", json_boolean(s->st.synced));
+	json_object_set_new(o, "hostnames", json_integer((json_int_t)s->hostnames));
+	json_object_set_new(o, "local_endpoints", json_integer((json_int_t)s->endpoints));
+	json_object_set_new(o, "services", json_integer((json_int_t)s->st.store.services));
+	json_object_set_new(o, "endpointslices", json_integer((json_int_t)s->st.store.slices));
+	json_object_set_new(o, "errors", json_integer((json_int_t)s->st.errors));
+	json_object_set_new(o, "malformed", json_integer((json_int_t)s->st.store.malformed));
+	json_object_set_new(o, "relists_gone", json_integer((json_int_t)s->st.relists_gone));
 	return o;
 }
+
+const struct agent_component_ops agent_k8s_ops = {
+	.name = "kubernetes",
+	.status_key = "kubernetes",
+	.start = k8s_start,
+	.reconfigure = k8s_reconfigure,
+	.stop = k8s_stop,
+	.free = k8s_free,
+	.snapshot = k8s_snapshot,
+	.status = k8s_status,
+	.metrics = k8s_metrics,
+};

@@ -1,10 +1,14 @@
 # agent/: daemon wiring, config, local sources, control socket, CLI.
 noinst_LTLIBRARIES += agent/libagent.la
-agent_libagent_la_SOURCES = agent/agent.h agent/daemon.h \
-	agent/config.c agent/config_schema.c agent/config_schema.h agent/load.c agent/daemon.c agent/control.c \
-	agent/commands.c agent/metrics.c agent/anycast.c \
- \
-	agent/cluster.c agent/probe.c agent/k8s_source.c
+agent_libagent_la_SOURCES = agent/agent.h agent/component.h agent/component.c \
+	agent/catalog.h agent/catalog.c agent/viewspec.h agent/viewspec.c \
+	agent/report.h agent/report.c agent/config.c agent/config_schema.c \
+	agent/config_schema.h agent/load.c \
+	agent/daemon.c agent/reload.h agent/reload.c \
+	agent/control.h agent/control.c \
+	agent/metrics.h agent/metrics.c agent/anycast.h agent/anycast.c \
+	agent/cluster.h agent/cluster.c agent/probe.h agent/probe.c \
+	agent/k8s_source.h agent/k8s_source.c
 agent_libagent_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(LIBUV_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS) $(MNL_CFLAGS) $(CURL_CFLAGS)
 agent_libagent_la_LIBADD = k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) $(SODIUM_LIBS) routing/librouting.la dns/libdns.la lib/libasyaml.la lib/libas.la $(MNL_LIBS) $(YAML_LIBS) $(LIBUV_LIBS) $(JANSSON_LIBS) $(MHD_LIBS)
 
@@ -16,7 +20,22 @@ check_PROGRAMS += tests/unit/test_agent_config tests/unit/test_agent_load tests/
 TESTS += tests/unit/test_agent_config tests/unit/test_agent_load tests/unit/test_agent_metrics
 check_PROGRAMS += tests/unit/test_agent_probe
 TESTS += tests/unit/test_agent_probe
+check_PROGRAMS += tests/unit/test_agent_catalog tests/unit/test_agent_viewspec
+TESTS += tests/unit/test_agent_catalog tests/unit/test_agent_viewspec
+check_PROGRAMS += tests/unit/test_agent_daemon
+TESTS += tests/unit/test_agent_daemon
 endif
+# The daemon in-process; its allocations are counted (--wrap=calloc).
+tests_unit_test_agent_daemon_SOURCES = tests/unit/test_agent_daemon.c
+tests_unit_test_agent_daemon_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_agent_daemon_LDFLAGS = -Wl,--wrap=calloc
+tests_unit_test_agent_daemon_LDADD = $(AGENT_TEST_LDADD)
+tests_unit_test_agent_catalog_SOURCES = tests/unit/test_agent_catalog.c
+tests_unit_test_agent_catalog_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_agent_catalog_LDADD = $(AGENT_TEST_LDADD)
+tests_unit_test_agent_viewspec_SOURCES = tests/unit/test_agent_viewspec.c
+tests_unit_test_agent_viewspec_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_agent_viewspec_LDADD = $(AGENT_TEST_LDADD)
 tests_unit_test_agent_probe_SOURCES = tests/unit/test_agent_probe.c
 tests_unit_test_agent_probe_CFLAGS = $(AGENT_TEST_CFLAGS) $(JANSSON_CFLAGS) $(LIBUV_CFLAGS)
 tests_unit_test_agent_probe_LDADD = $(AGENT_TEST_LDADD)

@@ -30,7 +30,14 @@ static void usage(FILE *f)
 		"  -h, --help             this text\n");
 }
 
-int main(int argc, char **argv)
+struct options {
+	const char *config;
+	bool check, foreground;
+};
+
+/* Parses the command line; returns -1 to go on, else the exit code
+ * (options that only print something, usage errors). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -43,26 +50,18 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = DEFAULT_CONFIG;
-	bool check = false, foreground = false;
 	int c;
-
-	/* A peer that closes a socket before reading the reply (a control
-	 * client, BIRD, an HTTP client) makes write(2) raise SIGPIPE, which
-	 * would kill the daemon without a word. Ignored process-wide, before
-	 * any thread starts; every writer handles EPIPE instead. */
-	signal(SIGPIPE, SIG_IGN);
 
 	while ((c = getopt_long(argc, argv, "c:Cfl:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config = optarg;
+			o->config = optarg;
 			break;
 		case 'C':
-			check = true;
+			o->check = true;
 			break;
 		case 'f':
-			foreground = true;
+			o->foreground = true;
 			break;
 		case 'l': {
 			int lvl = as_log_level_parse(optarg);
@@ -101,37 +100,41 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
+/* Loads the configuration; with --check-config only says whether it is
+ * valid. Returns -1 with *out set to go on, else the exit code. */
+static int load_config(const struct options *o, struct agent_config **out)
+{
 	char err[16384];
 	struct agent_config *cfg = NULL;
-	int rc = agent_config_load(config, &cfg, err, sizeof(err));
+	int rc = agent_config_load(o->config, &cfg, err, sizeof(err));
+
 	if (rc) {
 		fprintf(stderr, "%s", err);
 		if (err[0] && err[strlen(err) - 1] != '\n')
 			fputc('\n', stderr);
-		if (check)
-			fprintf(stderr, "%s: configuration is invalid\n", config);
+		if (o->check)
+			fprintf(stderr, "%s: configuration is invalid\n", o->config);
 		return 2;
 	}
-	if (check) {
-		printf("%s: configuration is valid (%zu services)\n", config,
+	if (o->check) {
+		printf("%s: configuration is valid (%zu services)\n", o->config,
 		       cfg->n_services);
 		agent_config_free(cfg);
 		return 0;
 	}
+	*out = cfg;
+	return -1;
+}
 
-	if (!foreground) {
-		/* Classic detach; systemd and Kubernetes run with --foreground. */
-		if (daemon(0, 0) != 0) {
-			perror("anysteerd: daemon");
-			agent_config_free(cfg);
-			return 1;
-		}
-		as_log_use_syslog("anysteerd");
-	}
-
+/* Runs the daemon on cfg (taken) until it stops; the exit code. */
+static int run(const char *config, struct agent_config *cfg)
+{
 	struct agent *a = NULL;
-	rc = agent_new(config, cfg, &a);
+	int rc = agent_new(config, cfg, &a);
+
 	if (rc) {
 		as_err("cannot start: %s", as_strerror(rc));
 		agent_config_free(cfg);
@@ -148,4 +151,31 @@ int main(int argc, char **argv)
 	agent_free(a);
 	as_notice("anysteerd stopped");
 	return code;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .config = DEFAULT_CONFIG };
+	struct agent_config *cfg = NULL;
+	int code;
+
+	/* A peer that closes a socket before reading the reply (a control
+	 * client, BIRD, an HTTP client) makes write(2) raise SIGPIPE, which
+	 * would kill the daemon without a word. Ignored process-wide, before
+	 * any thread starts; every writer handles EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((code = parse_options(argc, argv, &o)) >= 0 ||
+	    (code = load_config(&o, &cfg)) >= 0)
+		return code;
+	if (!o.foreground) {
+		/* Classic detach; systemd and Kubernetes run with --foreground. */
+		if (daemon(0, 0) != 0) {
+			perror("anysteerd: daemon");
+			agent_config_free(cfg);
+			return 1;
+		}
+		as_log_use_syslog("anysteerd");
+	}
+	return run(o.config, cfg);
 }

@@ -1,4 +1,5 @@
 /*
+ * agent/metrics.c - the metrics component (component.h):
  * Prometheus metrics and /healthz over HTTP (text exposition format
  * 0.0.4).
  *
@@ -6,7 +7,8 @@
  * dns_server_stats() (relaxed atomic reads) and everything else from the
  * agent snapshot (copied under a mutex by the loop thread), so it never
  * touches loop-owned state. Rendering is a pure function of those two
- * structs, tested without HTTP.
+ * structs, tested without HTTP; each component renders its own part from
+ * the snapshot (its metrics hook, through ctx->metrics).
  *
  * Hostile clients. /healthz is the readiness probe, so a client must not
  * be able to hold the listener. The limits, all in force at once:
@@ -64,7 +66,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/daemon.h"
+#include "agent/metrics.h"
+#include "agent/report.h"
 #include "lib/as.h"
 
 #define HTTP_MAX_CONNS 64	/* open connections (hard limit) */
@@ -82,7 +85,7 @@
 
 struct agent_metrics {
 	struct MHD_Daemon *mhd;
-	struct agent *agent;
+	struct agent_ctx *ctx;
 	int lfd;			/* listening socket, ours */
 	uv_poll_t poll;
 	uv_timer_t sweep, pause;
@@ -100,16 +103,15 @@ struct agent_metrics {
 	struct as_ratelimit mhd_log, accept_log;
 };
 
-const char *agent_rcode_name(unsigned rcode);
-
-void agent_metric_head(FILE *f, const char *name, const char *help,
-		       const char *type)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
+static void render_dns(FILE *f, const struct dns_stats *st);
+static void render_dns_latency(FILE *f, const struct dns_stats *st);
+static void render_load(FILE *f, const struct agent_load_sample *l);
+static void render_daemon(FILE *f, const struct agent_snapshot *s);
+static void render_http(FILE *f, const struct agent_http_snap *h);
 
 char *agent_metrics_render(const struct agent_snapshot *s,
-			   const struct dns_stats *st, size_t *len)
+			   const struct dns_stats *st, struct agent_ctx *ctx,
+			   size_t *len)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -124,7 +126,25 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 	fprintf(f, "anysteer_uptime_seconds %llu\n", (unsigned long long)s->uptime_s);
 	agent_metric_head(f, "anysteer_dns_udp_io_info", "The UDP path the DNS workers use.", "gauge");
 	fprintf(f, "anysteer_dns_udp_io_info{mode=\"%s\"} 1\n", s->udp_io ? s->udp_io : "none");
+	render_dns(f, st);
+	render_dns_latency(f, st);
+	render_load(f, &s->load);
+	render_daemon(f, s);
+	if (s->http.enabled)
+		render_http(f, &s->http);
+	if (ctx)
+		ctx->metrics(ctx, f, s);	/* every component's part */
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
 
+/* The DNS workers' counters. */
+static void render_dns(FILE *f, const struct dns_stats *st)
+{
 	agent_metric_head(f, "anysteer_dns_queries_total", "DNS messages received, by transport.", "counter");
 	fprintf(f, "anysteer_dns_queries_total{transport=\"udp\"} %llu\n",
 		(unsigned long long)st->udp_queries);
@@ -164,7 +184,10 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 		(unsigned long long)st->tcp_accept_errors);
 	agent_metric_head(f, "anysteer_dns_tcp_active_connections", "Open TCP connections.", "gauge");
 	fprintf(f, "anysteer_dns_tcp_active_connections %llu\n", (unsigned long long)st->tcp_active);
+}
 
+static void render_dns_latency(FILE *f, const struct dns_stats *st)
+{
 	agent_metric_head(f, "anysteer_dns_answer_duration_seconds",
 		     "Time from receiving a query to having its answer ready.", "histogram");
 	uint64_t cum = 0;
@@ -180,23 +203,31 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 	fprintf(f, "anysteer_dns_answer_duration_seconds_sum %.9f\n",
 		(double)st->latency_sum_ns / 1e9);
 	fprintf(f, "anysteer_dns_answer_duration_seconds_count %llu\n", (unsigned long long)cum);
+}
 
+/* The local load sample. */
+static void render_load(FILE *f, const struct agent_load_sample *l)
+{
 	agent_metric_head(f, "anysteer_load_cpu_utilisation", "EWMA of CPU utilisation, 0..1.", "gauge");
-	fprintf(f, "anysteer_load_cpu_utilisation %.6f\n", s->load.cpu_util);
+	fprintf(f, "anysteer_load_cpu_utilisation %.6f\n", l->cpu_util);
 	agent_metric_head(f, "anysteer_load_loadavg1", "One-minute load average.", "gauge");
-	fprintf(f, "anysteer_load_loadavg1 %.6f\n", s->load.loadavg1);
+	fprintf(f, "anysteer_load_loadavg1 %.6f\n", l->loadavg1);
 	agent_metric_head(f, "anysteer_load_cpus", "Online CPUs.", "gauge");
-	fprintf(f, "anysteer_load_cpus %u\n", s->load.ncpu);
-	if (s->load.have_psi) {
+	fprintf(f, "anysteer_load_cpus %u\n", l->ncpu);
+	if (l->have_psi) {
 		agent_metric_head(f, "anysteer_load_psi_cpu_some_avg10",
 			     "CPU pressure, some avg10 (percent).", "gauge");
-		fprintf(f, "anysteer_load_psi_cpu_some_avg10 %.6f\n", s->load.psi_some_avg10);
+		fprintf(f, "anysteer_load_psi_cpu_some_avg10 %.6f\n", l->psi_some_avg10);
 	}
 	agent_metric_head(f, "anysteer_load_signal", "The configured load signal, 0..1.", "gauge");
-	fprintf(f, "anysteer_load_signal %.6f\n", s->load.signal);
+	fprintf(f, "anysteer_load_signal %.6f\n", l->signal);
 	agent_metric_head(f, "anysteer_load_factor", "This node's load factor applied to its endpoints, 0..1.", "gauge");
-	fprintf(f, "anysteer_load_factor %.6f\n", s->load.factor);
+	fprintf(f, "anysteer_load_factor %.6f\n", l->factor);
+}
 
+/* Reloads, view builds, the catalog. */
+static void render_daemon(FILE *f, const struct agent_snapshot *s)
+{
 	agent_metric_head(f, "anysteer_config_reloads_total", "Configuration reloads, by result.", "counter");
 	fprintf(f, "anysteer_config_reloads_total{result=\"ok\"} %llu\n",
 		(unsigned long long)s->reloads_ok);
@@ -208,8 +239,11 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 	fprintf(f, "anysteer_catalog_services %zu\n", s->n_services);
 	agent_metric_head(f, "anysteer_catalog_endpoints", "Endpoints in the catalog.", "gauge");
 	fprintf(f, "anysteer_catalog_endpoints %zu\n", s->n_endpoints);
-	if (s->http.enabled) {
-		const struct agent_http_snap *h = &s->http;
+}
+
+/* The metrics listener's own counters. */
+static void render_http(FILE *f, const struct agent_http_snap *h)
+{
 		agent_metric_head(f, "anysteer_http_connections_total",
 				  "Metrics/healthz HTTP connections: accepted, refused "
 				  "over the limits, closed at the request deadline or "
@@ -236,17 +270,6 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 		agent_metric_head(f, "anysteer_http_max_connections",
 				  "The metrics listener's connection limit.", "gauge");
 		fprintf(f, "anysteer_http_max_connections %u\n", h->max_connections);
-	}
-	agent_anycast_metrics(f, &s->anycast);
-	agent_cluster_metrics(f, &s->cluster);
-	agent_k8s_metrics(f, &s->k8s);
-
-	if (fclose(f)) {
-		free(buf);
-		return NULL;
-	}
-	*len = n;
-	return buf;
 }
 
 /* ---- connection limits ----------------------------------------------------- */
@@ -506,7 +529,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		 * without anycast, while DNS answers its self-check). */
 		struct agent_snapshot snap;
 		char msg[96];
-		agent_snapshot(m->agent, &snap);
+		m->ctx->snapshot(m->ctx, &snap);
 		int n = snprintf(msg, sizeof(msg), "%s: %s\n",
 				 snap.anycast.healthy ? "ok" : "unhealthy",
 				 snap.anycast.health_reason);
@@ -523,11 +546,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		struct agent_snapshot snap;
 		struct dns_stats st;
 		size_t len = 0;
-		agent_snapshot(m->agent, &snap);
-		snap.uptime_s = (as_now_ms() - m->agent->start_ms) / 1000;
+		m->ctx->snapshot(m->ctx, &snap);
+		snap.uptime_s = (as_now_ms() - m->ctx->start_ms) / 1000;
 		http_snapshot(m, &snap.http);
-		dns_server_stats(m->agent->dns, &st);
-		char *text = agent_metrics_render(&snap, &st, &len);
+		dns_server_stats(m->ctx->dns, &st);
+		char *text = agent_metrics_render(&snap, &st, m->ctx, &len);
 		if (!text)
 			return MHD_NO;
 		resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -640,12 +663,17 @@ static unsigned connection_budget(void)
 	return budget < 4 ? 4 : budget > HTTP_MAX_CONNS ? HTTP_MAX_CONNS : (unsigned)budget;
 }
 
-int agent_metrics_new(struct agent *a, const char *listen,
-		      struct agent_metrics **out)
+/* Off when metrics.listen is empty. */
+static int metrics_start(struct agent_ctx *ctx, void **self)
 {
+	const char *listen = ctx->cfg->metrics.listen;
 	struct sockaddr_storage ss;
 	struct agent_metrics *m;
 	char buf[AS_SOCKADDR_STRLEN];
+
+	*self = NULL;
+	if (!listen || !*listen)
+		return AS_OK;
 
 	if (as_parse_sockaddr(listen, 9153, &ss) != AS_OK) {
 		as_err("metrics.listen: cannot parse '%s'", listen);
@@ -654,7 +682,7 @@ int agent_metrics_new(struct agent *a, const char *listen,
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return AS_ENOMEM;
-	m->agent = a;
+	m->ctx = ctx;
 	m->mhd_log.interval_ms = 10000;
 	m->mhd_log.burst = 5;
 	m->accept_log.interval_ms = 10000;
@@ -701,14 +729,14 @@ int agent_metrics_new(struct agent *a, const char *listen,
 		free(m);
 		return AS_ELIB;
 	}
-	uv_poll_init(&a->loop, &m->poll, m->lfd);
-	uv_timer_init(&a->loop, &m->sweep);
-	uv_timer_init(&a->loop, &m->pause);
+	uv_poll_init(ctx->loop, &m->poll, m->lfd);
+	uv_timer_init(ctx->loop, &m->sweep);
+	uv_timer_init(ctx->loop, &m->pause);
 	m->poll.data = m->sweep.data = m->pause.data = m;
 	uv_poll_start(&m->poll, UV_READABLE, on_accept);
 	uv_timer_start(&m->sweep, on_sweep, HTTP_SWEEP_MS, HTTP_SWEEP_MS);
 	as_notice("metrics on http://%s/metrics", listen);
-	*out = m;
+	*self = m;
 	return AS_OK;
 }
 
@@ -717,8 +745,11 @@ static void handle_closed(uv_handle_t *h)
 	(void)h;
 }
 
-void agent_metrics_close(struct agent_metrics *m)
+/* Stops accepting; the handles close on the loop. */
+static void metrics_stop(void *self)
 {
+	struct agent_metrics *m = self;
+
 	if (!m || m->closed)
 		return;
 	m->closed = true;
@@ -727,9 +758,13 @@ void agent_metrics_close(struct agent_metrics *m)
 	uv_close((uv_handle_t *)&m->pause, handle_closed);
 }
 
-/* After agent_metrics_close and a loop run (the handles are closed). */
-void agent_metrics_free(struct agent_metrics *m)
+/* After stop and a loop run (the handles are closed); stops the HTTP
+ * thread, which reads the DNS server's counters: before the DNS server
+ * goes. */
+static void metrics_free(void *self)
 {
+	struct agent_metrics *m = self;
+
 	if (!m)
 		return;
 	MHD_stop_daemon(m->mhd);
@@ -737,3 +772,10 @@ void agent_metrics_free(struct agent_metrics *m)
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
+
+const struct agent_component_ops agent_metrics_ops = {
+	.name = "metrics",
+	.start = metrics_start,
+	.stop = metrics_stop,
+	.free = metrics_free,
+};

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/daemon.h"
+#include "agent/probe.h"
 #include "lib/as.h"
 
 bool agent_probe_feed(struct agent_probe_state *s, bool ok, uint32_t rise,

@@ -64,6 +64,9 @@ const char *dns_name_problem(const char *name);
 const char *dns_name_service_problem(const char *label, const char *zone,
 				     const char *const *nameservers,
 				     size_t n_nameservers);
+/* The part of that rule about nameservers: <label>.<zone> is one of them. */
+bool dns_name_is_nameserver(const char *label, const char *zone,
+			    const char *const *nameservers, size_t n_nameservers);
 
 /* ---- load factor ------------------------------------------------------ */
 

@@ -113,11 +113,30 @@ static bool names_label(const char *ns, const char *label, size_t ll,
 	       ns[ll] == '.' && strncasecmp(ns + ll + 1, zone, zl) == 0;
 }
 
+bool dns_name_is_nameserver(const char *label, const char *zone,
+			    const char *const *nameservers, size_t n_nameservers)
+{
+	static const char *const default_ns[] = { "ns" };
+	size_t ll = strlen(label), zl;
+
+	if (!zone)
+		return false;
+	zl = strcmp(zone, ".") == 0 ? 0 : bare_len(zone);
+	if (!nameservers || !n_nameservers) {
+		nameservers = default_ns;
+		n_nameservers = 1;
+	}
+	for (size_t i = 0; i < n_nameservers; i++)
+		if (nameservers[i] &&
+		    names_label(nameservers[i], label, ll, zone, zl))
+			return true;
+	return false;
+}
+
 const char *dns_name_service_problem(const char *label, const char *zone,
 				     const char *const *nameservers,
 				     size_t n_nameservers)
 {
-	static const char *const default_ns[] = { "ns" };
 	const char *why;
 	size_t ll, zl, zone_octets;
 
@@ -135,14 +154,8 @@ const char *dns_name_service_problem(const char *label, const char *zone,
 	if (SRV_PREFIX_OCTETS + ll + zone_octets > DNS_NAME_MAX)
 		return "too long for the zone (_<name>._tcp.<zone> must fit "
 		       "in 255 octets)";
-	if (!nameservers || !n_nameservers) {
-		nameservers = default_ns;
-		n_nameservers = 1;
-	}
-	for (size_t i = 0; i < n_nameservers; i++)
-		if (nameservers[i] &&
-		    names_label(nameservers[i], label, ll, zone, zl))
-			return "is the name of one of the zone's nameservers "
-			       "(dns.nameservers)";
+	if (dns_name_is_nameserver(label, zone, nameservers, n_nameservers))
+		return "is the name of one of the zone's nameservers "
+		       "(dns.nameservers)";
 	return NULL;
 }

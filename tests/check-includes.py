@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Checks that module headers are included only in the allowed direction.
 
-    lib  <-  dns, gossip, routing, k8s  <-  agent
+    lib  <-  dns, gossip, routing, k8s  <-  agent components  <-  agent/daemon.c
+
+Inside agent/, a component (anycast, cluster, k8s_source, control,
+metrics) includes its own header, the component interface
+(agent/component.h), the pure agent headers and the modules' public
+headers, never another component's header; only agent/daemon.c wires
+the components and includes their headers.
 
 Every .c and .h under the module folders is scanned; an #include that
 names a header of a module the file may not use fails the test with
@@ -32,6 +38,22 @@ GOSSIP = "gossip/gossip.h"
 ROUTING = "routing/routing.h"
 K8S = "k8s/k8s.h"
 
+MODULES = [LIB, DNS, GOSSIP, ROUTING, K8S]
+# agent/: the public header, the component interface, and the headers of
+# pure functions (no loop, no component state) that anyone may use.
+AGENT_PURE = ["agent/agent.h", "agent/catalog.h", "agent/viewspec.h",
+              "agent/report.h"]
+COMPONENT = "agent/component.h"
+# Each component with the agent headers only it may include besides its
+# own (the prober is the cluster component's helper).
+COMPONENTS = {
+    "anycast": [],
+    "cluster": ["agent/probe.h"],
+    "k8s_source": [],
+    "control": [],
+    "metrics": [],
+}
+
 # (files, headers they may include); first match wins.
 RULES = [
     ("lib/*", ["lib/*"]),
@@ -39,7 +61,25 @@ RULES = [
     ("gossip/*", ["gossip/*", LIB]),
     ("routing/*", ["routing/*", LIB]),
     ("k8s/*", ["k8s/*", LIB]),
-    ("agent/*", ["agent/*", LIB, DNS, GOSSIP, ROUTING, K8S]),
+    # The daemon wires the components: the one file that includes them.
+    ("agent/daemon.c", ["agent/*"] + MODULES),
+] + [
+    ("agent/%s.[ch]" % name, ["agent/%s.h" % name, COMPONENT] + extra
+     + AGENT_PURE + MODULES)
+    for name, extra in sorted(COMPONENTS.items())
+] + [
+    ("agent/component.[ch]", [COMPONENT] + AGENT_PURE + MODULES),
+    ("agent/probe.[ch]", ["agent/probe.h"] + AGENT_PURE + MODULES),
+    # The daemon's reload queue (it needs the reply callback's type).
+    ("agent/reload.[ch]", ["agent/reload.h", COMPONENT] + AGENT_PURE
+     + MODULES),
+    # The configuration's schema engine: config.c and its own file only.
+    ("agent/config.c", ["agent/config_schema.h"] + AGENT_PURE + MODULES),
+    ("agent/config_schema.[ch]", ["agent/config_schema.h"] + AGENT_PURE
+     + MODULES),
+    # Everything else in agent/ (config, load sampler, pure functions,
+    # main, anysteerctl): no component header, no component interface.
+    ("agent/*", AGENT_PURE + MODULES),
 ]
 
 MODULE_DIRS = sorted({pat.split("/", 1)[0] for pat, _ in RULES})
@@ -131,13 +171,32 @@ def selftest():
                     '#include "../agent/daemon.h"\n'),
         "agent/agent.h": "",
         "agent/daemon.h": "",
-        "agent/ok.c": ('#include "agent/daemon.h"\n#include "k8s/k8s.h"\n'
+        "agent/component.h": '#include "agent/agent.h"\n#include "dns/dns.h"\n',
+        "agent/anycast.h": '#include "agent/component.h"\n',
+        "agent/cluster.h": '#include "agent/component.h"\n',
+        "agent/probe.h": "",
+        "agent/ok.c": ('#include "agent/agent.h"\n#include "k8s/k8s.h"\n'
                        '#include "gossip/gossip.h"\n#include "lib/as.h"\n'),
         "agent/bad.c": '#include "dns/dns.h"\n#include "dns/wire.h"\n',
+        "agent/daemon.c": ('#include "agent/anycast.h"\n'
+                           '#include "agent/cluster.h"\n'),
+        # A component: its own header and the interface are fine, a
+        # neighbour's header, the daemon's or another's helper are not.
+        "agent/cluster.c": ('#include "agent/cluster.h"\n'
+                            '#include "agent/probe.h"\n'
+                            '#include "agent/anycast.h"\n'
+                            '#include "agent/daemon.h"\n'),
+        "agent/anycast.c": ('#include "agent/anycast.h"\n'
+                            '#include "agent/probe.h"\n'),
+        # Outside the components, component headers are off limits.
+        "agent/main.c": ('#include "agent/agent.h"\n'
+                         '#include "agent/component.h"\n'),
     }
     expected = {
         ("lib/bad.c", 2), ("dns/q.c", 2), ("dns/q.c", 3),
         ("gossip/gossip.h", 1), ("k8s/c.c", 4), ("agent/bad.c", 2),
+        ("agent/cluster.c", 3), ("agent/cluster.c", 4),
+        ("agent/anycast.c", 2), ("agent/main.c", 2),
     }
     with tempfile.TemporaryDirectory(prefix="check-includes.") as root:
         for path, text in files.items():

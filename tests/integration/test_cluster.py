@@ -18,6 +18,10 @@ part:
      endpoints come back.
   5. SIGTERM everywhere: a graceful leave, clean exit, no sanitizer report.
 
+Every step waits on a condition, never on a sleep: the key rotation
+waits for probe acks (a round trip that worked) on every node after each
+keyring step, read from the nodes' metrics.
+
 Endpoints are 127.0.1.N / 127.0.2.N on a port this test listens on (an
 accept loop keeps the queue empty), so the TCP health probes pass.
 """
@@ -33,6 +37,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from anysteer_test import (ANYSTEERD, Daemon, free_port,  # noqa: E402
@@ -169,7 +174,7 @@ dns:
   max_answers: 20
   workers: 1
 control: {socket: %(ctl)s}
-metrics: {listen: ""}
+metrics: {listen: "[::1]:%(mport)d"}
 # Every node shares this machine: keep load factors at 1 so answers
 # depend on membership and health, not on whoever builds next door.
 load: {interval: 500ms, low_watermark: 0.999, high_watermark: 1.0}
@@ -191,6 +196,7 @@ services:
       - { address: "127.0.9.9", node: ghost }
 """ % {"name": d.name, "port": d.port, "zone": ZONE, "ctl": d.ctl,
                 "gport": d.gossip_port, "keyring": d.keyring,
+                "mport": d.metrics_port,
                 "seeds": ", ".join('"[::1]:%d"' % p for p in seeds),
                 "sport": self.svc_port, "eps": eps}
         d = Daemon(config, name="n%d" % i)
@@ -228,6 +234,24 @@ services:
 
     def gossip_status(self, d):
         return d.ctl_json("status")["gossip"]
+
+    def acks_in(self, d):
+        """Probe acks d has received (from its metrics snapshot, taken
+        every load.interval): each one is a round trip that worked."""
+        series = ('anysteer_gossip_messages_total{direction="in",'
+                  'type="ack"} ')
+        with urllib.request.urlopen("http://[::1]:%d/metrics"
+                                    % d.metrics_port, timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(series):
+                    return int(float(line[len(series):]))
+        return 0
+
+    def wait_acks(self, what, nodes, n, timeout=15):
+        """Until every node has received n more probe acks than now."""
+        base = {d.name: self.acks_in(d) for d in nodes}
+        self.wait_for(what, lambda: all(
+            self.acks_in(d) >= base[d.name] + n for d in nodes), timeout)
 
     # ---- the scenario ----
 
@@ -289,12 +313,12 @@ services:
         bad = self.make_node(N + 1, [generate_key()], [])
         bad.write_config(self.make_config_again(bad, seeds))
         bad.start()
-        # It tries the seeds at once; give it a few protocol periods.
+        # It tries the seeds at once and keeps trying: wait until the
+        # seeds have refused several of its packets.
         self.wait_for(
             "auth failures from the wrong-key node",
             lambda: sum(self.gossip_status(d)["auth_failures"]
-                        for d in nodes[:2]) > before, 5)
-        time.sleep(1.0)
+                        for d in nodes[:2]) >= before + 3, 10)
         self.assertEqual(list(self.members(bad)), [bad.name])
         self.assertEqual(self.answers(bad), endpoints_of(N + 1))
         for d in nodes:
@@ -330,8 +354,13 @@ services:
                          ("remove", self.old_key)):
                 for d in nodes:
                     d.ctl_run("keyring", *step)
-                time.sleep(0.5)   # let traffic flow on every step
-            time.sleep(1.5)
+                # Traffic flows with every intermediate keyring: a few
+                # probe round trips on every node.
+                self.wait_acks("probe acks after keyring %s" % step[0],
+                               nodes, 2)
+            # And goes on with the new key alone for a while (several
+            # probe rounds of every node) without a suspicion.
+            self.wait_acks("probe acks with the new key", nodes, 6)
         finally:
             stop.set()
             poller.join()
@@ -389,10 +418,14 @@ services:
                                          for k in sorted(when)),
                   worst, CRASH_TARGET_S))
         self.assertLess(worst, CRASH_TARGET_S)
-        # Gone because gossip no longer sees it alive, nothing else.
+        # Gone because gossip no longer sees it alive, nothing else (a
+        # health probe of another endpoint that timed out on this busy
+        # machine comes back within its rise count).
         for d in others:
             self.assertNotEqual(self.members(d)[victim.name]["state"], "alive")
-            self.assertEqual(self.answers(d), all_eps - gone)
+        self.wait_for("the other endpoints to stay in every answer",
+                      lambda: all(self.answers(d) == all_eps - gone
+                                  for d in others), 5)
 
         # Same name, same ports: it rejoins and its endpoints return.
         victim._stderr.close()

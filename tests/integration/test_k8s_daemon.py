@@ -22,6 +22,11 @@ address toward the seed), or node-a could not reach it.
      anysteerctl status and the metrics say so. A SIGHUP that changes the
      static catalog keeps the Kubernetes state.
   6. SIGTERM: clean exit, no sanitizer report.
+
+K8sNoGossipTest: one node without gossip. A Service annotated with the
+zone's own nameserver name (ns.<zone>) is left out of the catalog and
+counted; it must not stop later changes from reaching the answers (it
+once made every view build fail, so the answers froze).
 """
 import copy
 import json
@@ -315,6 +320,109 @@ current-context: test
             code, log = d.stop()
             self.assertEqual(code, 0, log[-3000:])
             self.assertIsNone(sanitizer_report(log), log[-3000:])
+
+
+class K8sNoGossipTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        K8sDaemonTest.setUpClass()
+
+    def setUp(self):
+        self.api = ApiServer()
+        self.dir = tempfile.mkdtemp(prefix="anysteer-k8s-ng-")
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+        with open(self.kubeconfig, "w") as f:
+            f.write("""apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: %s
+users:
+- name: anysteer
+  user:
+    token: %s
+contexts:
+- name: test
+  context: {cluster: test, user: anysteer}
+current-context: test
+""" % (self.api.url, TOKEN))
+
+        def cfg(d):
+            return """node: {name: node-a}
+dns:
+  listen: ["[::1]:%d"]
+  zone: %s
+  max_answers: 8
+  workers: 1
+control: {socket: %s}
+metrics: {listen: "[::1]:%d"}
+kubernetes:
+  enabled: true
+  kubeconfig: %s
+  node_name: node-a
+""" % (d.port, ZONE, d.ctl, d.metrics_port, self.kubeconfig)
+        self.d = Daemon(cfg, name="node-a")
+        self.d.start()
+
+    def tearDown(self):
+        self.d.cleanup()
+        self.api.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def wait_aaaa(self, want, name=WEB, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            a = self.d.kdig(name, "AAAA")
+            got = (a.status, set(a.rdata(rtype="AAAA")))
+            if got == ("NOERROR", want):
+                return
+            time.sleep(0.05)
+        self.fail("%s never answered %s; last %s\n%s"
+                  % (name, sorted(want), got, self.d.log()[-3000:]))
+
+    def test_ns_hostname_skipped(self):
+        self.wait_aaaa(NODE_A_PODS)
+        svc = copy.deepcopy(fixture("service-web.json"))
+        svc["metadata"].update(name="clash", uid="0c1a55e5-0000-4000-8000-"
+                               "000000000001")
+        svc["metadata"]["annotations"] = {"anysteer.io/hostname":
+                                          "ns." + ZONE.rstrip(".")}
+        self.api.post("apply", svc)
+        sl = copy.deepcopy(fixture("endpointslice-web.json"))
+        sl["metadata"].update(name="clash-1", uid="0c1a55e5-0000-4000-8000-"
+                              "000000000002")
+        sl["metadata"]["labels"]["kubernetes.io/service-name"] = "clash"
+        self.api.post("apply", sl)
+        # Once the daemon has seen the clash (counted now; a failed
+        # view build and its log line on the old code) ...
+        deadline = time.monotonic() + 10
+        text = ""
+        series = ('anysteer_kubernetes_skipped_hostnames'
+                  '{reason="nameserver_name"} 1')
+        while (time.monotonic() < deadline and series not in text
+               and "collides with a service" not in self.d.log()):
+            with urllib.request.urlopen("http://[::1]:%d/metrics"
+                                        % self.d.metrics_port, timeout=5) as r:
+                text = r.read().decode()
+            time.sleep(0.1)
+        # ... later changes still reach the answers ...
+        web = copy.deepcopy(fixture("endpointslice-web.json"))
+        for ep in web["endpoints"]:
+            if ep["addresses"] == ["fd00:10:244:1::1a"]:
+                ep["conditions"]["ready"] = False
+        self.api.post("apply", web)
+        self.wait_aaaa({"fd00:10:244:1::1b"})
+        # ... and the clash is counted.
+        self.assertIn(series, text, self.d.log()[-3000:])
+        # ns.<zone> stays the nameserver's name, not a service.
+        ns = self.d.kdig("ns." + ZONE, "AAAA")
+        self.assertEqual(set(ns.rdata(rtype="AAAA")) & NODE_A_PODS, set(),
+                         ns.text)
+        code, log = self.d.stop()
+        self.assertEqual(code, 0, log[-3000:])
+        self.assertIsNone(sanitizer_report(log), log[-3000:])
 
 
 if __name__ == "__main__":

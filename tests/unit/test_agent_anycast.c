@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "agent/daemon.h"
+#include "agent/anycast.h"
 #include "lib/as.h"
 
 static void test_build_query(void **state)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent/daemon.h"
+#include "agent/metrics.h"
 
 /* Value of the sample line that starts with `series ` (exact series). */
 static double sample(const char *text, const char *series)
@@ -48,7 +48,7 @@ static void test_render(void **state)
 	st.latency[DNS_LAT_BUCKETS - 1] = 1;
 	st.latency_sum_ns = 1500000000ull;
 
-	char *t = agent_metrics_render(&s, &st, &len);
+	char *t = agent_metrics_render(&s, &st, NULL, &len);
 	assert_non_null(t);
 	assert_int_equal(strlen(t), len);
 	assert_non_null(strstr(t, "anysteer_build_info{version=\"" PACKAGE_VERSION "\",node=\"node7\"} 1\n"));
@@ -94,7 +94,7 @@ static void test_render(void **state)
 
 	/* Without PSI the PSI gauge is absent rather than a fake 0. */
 	s.load.have_psi = false;
-	t = agent_metrics_render(&s, &st, &len);
+	t = agent_metrics_render(&s, &st, NULL, &len);
 	assert_null(strstr(t, "anysteer_load_psi_cpu_some_avg10 "));
 	assert_null(strstr(t, "anysteer_http_"));	/* no listener */
 	free(t);
@@ -103,7 +103,7 @@ static void test_render(void **state)
 	s.http = (struct agent_http_snap){ .enabled = true, .max_connections = 64,
 					   .active = 3, .accepted = 100, .refused = 9, .deadline = 7,
 					   .evicted = 5, .accept_errors = 2 };
-	t = agent_metrics_render(&s, &st, &len);
+	t = agent_metrics_render(&s, &st, NULL, &len);
 	assert_float_equal(sample(t, "anysteer_http_connections_total{result=\"accepted\"}"), 100, 0);
 	assert_float_equal(sample(t, "anysteer_http_connections_total{result=\"refused\"}"), 9, 0);
 	assert_float_equal(sample(t, "anysteer_http_connections_total{result=\"deadline\"}"), 7, 0);

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "agent/daemon.h"
+#include "agent/probe.h"
 #include "lib/as.h"
 
 /* ---- pure state machine ---- */

@@ -1,0 +1,37 @@
+/*
+ * agent/anycast.h - the anycast component: the TUN device and its
+ * addresses, the health gate with its DNS self-check, drain, BIRD state
+ * and /healthz (see anycast.c). Included by the daemon and the tests.
+ */
+#ifndef ANYSTEER_AGENT_ANYCAST_H
+#define ANYSTEER_AGENT_ANYCAST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "agent/component.h"
+
+/* start runs before the DNS server is created, serve once it runs. */
+extern const struct agent_component_ops agent_anycast_ops;
+
+/* The DNS listeners: the configured ones plus the anycast addresses
+ * (unless an IPv6 wildcard on the same port covers them); malloc'd. */
+int agent_anycast_listeners(void *self, const struct agent_config *c,
+			    struct sockaddr_storage **out, size_t *n);
+/* SIGTERM with anycast: starts the drain and linger (then emits
+ * AGENT_EV_STOP) and returns true. false: stop as usual (also the
+ * second signal). */
+bool agent_anycast_on_signal(void *self, int signum);
+
+/* Pure parts, for tests: the self-query and the check of its answer,
+ * and the metrics lines from a snapshot. */
+int agent_anycast_build_query(const char *zone, uint8_t *buf, size_t len,
+			      size_t *out);
+bool agent_anycast_reply_ok(const uint8_t *q, size_t qlen, const uint8_t *r,
+			    size_t rlen);
+void agent_anycast_metrics(FILE *f, const struct agent_anycast_snap *s);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * agent/viewspec.h - the DNS view spec from the catalog and, with gossip,
+ * from the cluster's members. Pure: no loop, no logging; the daemon calls
+ * it on every rebuild and hands the result to dns_view_new().
+ */
+#ifndef ANYSTEER_AGENT_VIEWSPEC_H
+#define ANYSTEER_AGENT_VIEWSPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/agent.h"
+#include "dns/dns.h"
+#include "gossip/gossip.h"
+
+/* The arrays of a spec. Names point into the catalog, the config and the
+ * members' records: use the spec before any of them changes. */
+struct agent_viewspec {
+	struct dns_view_spec spec;
+	struct dns_service_spec *svcs;
+	struct dns_endpoint_spec *eps, *nsa;
+};
+
+/* Without gossip: the catalog as it is. Endpoints of this node (self)
+ * carry self_factor, others 1 (nothing is known about their load); all
+ * are healthy. */
+int agent_viewspec_services_static(const struct agent_service *svcs, size_t n,
+				   const char *self, double self_factor,
+				   struct agent_viewspec *out);
+
+/*
+ * With gossip: every alive member's endpoints, grouped by service:
+ * catalog services first (in catalog order, even with no endpoints,
+ * attributes from the catalog), then services only gossip knows, by name
+ * (port from the first endpoint, zone defaults otherwise). Each endpoint
+ * carries its node's gossiped load factor (this node's, m.self, is
+ * self_factor, which is fresher) and gossiped health. A gossiped name
+ * that is not a lower-case DNS label or that is one of the zone's
+ * nameserver names, and endpoints past 65535 for one service, are left
+ * out and counted in *skipped. O(E log S).
+ */
+int agent_viewspec_services_members(const struct agent_config *c,
+				    const struct agent_service *svcs, size_t n,
+				    const struct gossip_member *mem, size_t n_mem,
+				    double self_factor, struct agent_viewspec *out,
+				    uint64_t *skipped);
+
+/* Fills out->spec around the services: zone, SOA (serial given), NS
+ * names and their addresses from the config. After one of the above. */
+int agent_viewspec_finish(const struct agent_config *c, uint32_t serial,
+			  struct agent_viewspec *out);
+
+void agent_viewspec_free(struct agent_viewspec *v);
+
+#endif
