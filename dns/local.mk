@@ -1,6 +1,6 @@
 # dns/: query handling, answer policy, listeners.
 noinst_LTLIBRARIES += dns/libdns.la
-dns_libdns_la_SOURCES = dns/dns.h dns/wire.h \
+dns_libdns_la_SOURCES = dns/dns.h dns/wire.h dns/view.h \
 	dns/conntab.c dns/conntab.h dns/policy.c dns/view.c dns/query.c dns/stats.c \
 	dns/server_int.h dns/server.c dns/socket.c dns/udp_mmsg.c dns/udp_uring.c dns/tcp.c
 dns_libdns_la_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(LIBUV_CFLAGS) $(SODIUM_CFLAGS) $(URING_CFLAGS)

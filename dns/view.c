@@ -33,6 +33,7 @@
 
 #include <ldns/ldns.h>
 
+#include "dns/view.h"
 #include "dns/wire.h"
 
 #define DEFAULT_MAX_ANSWERS 2
