@@ -179,6 +179,21 @@ void dns_answer(const dns_view_t *view, struct dns_rng *rng,
 		size_t qlen, uint8_t *out, size_t out_cap,
 		struct dns_result *res);
 
+/* ---- routing self-check ------------------------------------------------- */
+
+/* Writes the self-check query, (zone, SOA, IN) with the given ID and RD
+ * off, to buf and its length to *len. zone is text, trailing dot
+ * optional ("svc.example." or "." for the root). AS_EINVAL for an empty
+ * or over-long label or a name over 255 bytes, AS_ESPACE when buf (cap
+ * bytes) is too small. */
+int dns_probe_query_build(const char *zone, uint16_t id, uint8_t *buf,
+			  size_t cap, size_t *len);
+/* True when reply answers query (as built above): same ID, a response
+ * to a standard QUERY with RCODE NOERROR, one question equal to the
+ * query's (the name in any case), and at least one answer record. */
+bool dns_probe_reply_check(const uint8_t *query, size_t qlen,
+			   const uint8_t *reply, size_t rlen);
+
 /* ---- statistics ---------------------------------------------------------- */
 
 /* Latency histogram upper bounds, in nanoseconds (last bucket is +Inf). */
