@@ -152,7 +152,8 @@ int agent_rebuild_view(struct agent *a)
 		.services = a->cluster ? cv.svcs : svcs,
 		.n_services = a->cluster ? cv.n_svcs : a->n_services,
 	};
-	dns_view_t *v = dns_view_new(&spec, &err);
+	dns_view_t *v;
+	err = dns_view_new(&spec, &v);
 	if (!v)
 		goto out;
 	if (a->dns)
@@ -535,7 +536,7 @@ int agent_start(struct agent *a)
 				  DNS_UDP_IO_MMSG :
 				  DNS_UDP_IO_AUTO,
 	};
-	a->dns = dns_server_new(&sc, a->view, &err);
+	err = dns_server_new(&sc, a->view, &a->dns);
 	free(listen);
 	if (!a->dns)
 		return err;

@@ -94,9 +94,10 @@ struct dns_view_spec {
 	size_t n_services;
 };
 
-/* Builds a view; copies everything it needs from spec. NULL on failure
- * with *err set (AS_EINVAL with a logged reason for a bad spec, AS_ENOMEM). */
-dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err);
+/* Builds a view into *out; copies everything it needs from spec. On
+ * failure *out is NULL and the result AS_EINVAL (with a logged reason)
+ * for a bad spec, or AS_ENOMEM. */
+int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out);
 dns_view_t *dns_view_ref(dns_view_t *view);	/* thread-safe */
 void dns_view_unref(dns_view_t *view);		/* thread-safe; NULL ok */
 
@@ -250,10 +251,11 @@ struct dns_server_config {
 	enum dns_udp_io udp_io;
 };
 
-/* Creates the server and binds every socket (so a bad address fails here,
- * before any thread starts). Takes a reference on view. */
-dns_server_t *dns_server_new(const struct dns_server_config *cfg,
-			     dns_view_t *view, int *err);
+/* Creates the server into *out and binds every socket (so a bad address
+ * fails here, before any thread starts). Takes a reference on view. On
+ * failure *out is NULL. */
+int dns_server_new(const struct dns_server_config *cfg, dns_view_t *view,
+		   dns_server_t **out);
 /* Starts the worker threads. */
 int dns_server_start(dns_server_t *srv);
 /* Publishes a new view to every worker (takes its own reference). */

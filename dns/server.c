@@ -198,13 +198,15 @@ static void worker_free(struct dns_worker *w)
 
 /* ---- public API ------------------------------------------------------- */
 
-dns_server_t *dns_server_new(const struct dns_server_config *cfg,
-			     dns_view_t *view, int *err)
+int dns_server_new(const struct dns_server_config *cfg, dns_view_t *view,
+		   dns_server_t **out)
 {
 	dns_server_t *srv = NULL;
 	int e = AS_OK;
 
-	if (!cfg || (cfg->n_listen && !cfg->listen)) {
+	if (out)
+		*out = NULL;
+	if (!out || !cfg || (cfg->n_listen && !cfg->listen)) {
 		e = AS_EINVAL;
 		goto fail;
 	}
@@ -298,14 +300,11 @@ dns_server_t *dns_server_new(const struct dns_server_config *cfg,
 	for (unsigned i = 0; i < srv->n_workers; i++)
 		if ((e = worker_init_loop(srv, srv->workers[i])))
 			goto fail;
-	if (err)
-		*err = AS_OK;
-	return srv;
+	*out = srv;
+	return AS_OK;
 fail:
 	dns_server_free(srv);
-	if (err)
-		*err = e;
-	return NULL;
+	return e;
 }
 
 int dns_server_start(dns_server_t *srv)

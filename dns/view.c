@@ -547,7 +547,7 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 	return AS_OK;
 }
 
-dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
+int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
 {
 	struct dns_view *v = NULL;
 	struct build b = { 0 };
@@ -558,7 +558,7 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 	size_t n6, n4, n_eps, str_bytes, max_eps = 0, ns_addr6 = 0, ns_addr4 = 0;
 	int err;
 
-	if (!spec) {
+	if (!spec || !out) {
 		err = AS_EINVAL;
 		goto cleanup;
 	}
@@ -789,9 +789,9 @@ cleanup:
 	free(b.fs.ix);
 	free(ztext);
 	ldns_rdf_deep_free(zrdf);
-	if (err_out)
-		*err_out = err;
-	return v;
+	if (out)
+		*out = v;
+	return err;
 }
 
 dns_view_t *dns_view_ref(dns_view_t *view)

@@ -83,7 +83,8 @@ static dns_view_t *make_view(const char *const *addrs, size_t n)
 		.services = &svc,
 		.n_services = 1,
 	};
-	dns_view_t *v = dns_view_new(&spec, &err);
+	dns_view_t *v = NULL;
+	err = dns_view_new(&spec, &v);
 	assert_non_null(v);
 	assert_int_equal(err, 0);
 	return v;
@@ -105,7 +106,8 @@ static dns_server_t *start_server_cfg(dns_view_t *view, unsigned workers,
 	cfg.n_listen = n;
 	cfg.workers = workers;
 	cfg.udp_io = udp_io;
-	dns_server_t *srv = dns_server_new(&cfg, view, &err);
+	dns_server_t *srv = NULL;
+	err = dns_server_new(&cfg, view, &srv);
 	assert_non_null(srv);
 	assert_int_equal(err, 0);
 	assert_int_equal(dns_server_udp_io(srv), udp_io);
@@ -470,7 +472,9 @@ static void test_udp_burst(void **state)
 	assert_int_equal(as_parse_sockaddr("[::1]:0", 0, &ss), 0);
 	struct dns_server_config cfg = { .listen = &ss, .n_listen = 1,
 					 .workers = 1, .udp_io = udp_io };
-	dns_server_t *srv = dns_server_new(&cfg, va, &err);
+	dns_server_t *srv = NULL;
+	err = dns_server_new(&cfg, va, &srv);
+	assert_int_equal(err, AS_OK);
 	assert_non_null(srv);
 	const struct sockaddr_storage *l6 = dns_server_listener(srv, 0);
 	static bool seen[BURST];
@@ -867,7 +871,7 @@ static void try_new(void *arg)
 		.workers = 2,
 		.udp_io = udp_io,
 	};
-	a->srv = dns_server_new(&cfg, a->view, &a->err);
+	a->err = dns_server_new(&cfg, a->view, &a->srv);
 }
 
 /* Binds a plain (no SO_REUSEPORT) socket to an ephemeral port. */
@@ -1470,7 +1474,8 @@ static void test_lifecycle(void **state)
 					 .udp_io = udp_io };
 
 	/* Never started: free closes everything. workers 0 = CPUs. */
-	dns_server_t *srv = dns_server_new(&cfg, va, &err);
+	dns_server_t *srv = NULL;
+	err = dns_server_new(&cfg, va, &srv);
 	assert_non_null(srv);
 	assert_int_equal(err, 0);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1479,7 +1484,7 @@ static void test_lifecycle(void **state)
 	dns_server_free(srv);
 
 	/* Started, stopped twice, used after stop, then freed. */
-	srv = dns_server_new(&cfg, va, &err);
+	err = dns_server_new(&cfg, va, &srv);
 	assert_non_null(srv);
 	assert_int_equal(dns_server_start(srv), 0);
 	assert_int_equal(dns_server_start(srv), AS_ESTATE);
@@ -1500,7 +1505,7 @@ static void test_lifecycle(void **state)
 
 	/* No view yet: queries are dropped and counted until one comes. */
 	cfg.workers = 1;
-	srv = dns_server_new(&cfg, NULL, &err);
+	err = dns_server_new(&cfg, NULL, &srv);
 	assert_non_null(srv);
 	assert_int_equal(dns_server_start(srv), 0);
 	l = *dns_server_listener(srv, 0);
@@ -1540,7 +1545,9 @@ static void test_udp_io_auto(void **state)
 	struct dns_server_config cfg = { .listen = &ss, .n_listen = 1,
 					 .workers = 1,
 					 .udp_io = DNS_UDP_IO_AUTO };
-	dns_server_t *srv = dns_server_new(&cfg, va, &err);
+	dns_server_t *srv = NULL;
+	err = dns_server_new(&cfg, va, &srv);
+	assert_int_equal(err, AS_OK);
 	assert_non_null(srv);
 	bool ok = dns_udp_uring_supported(why, sizeof(why));
 	assert_int_equal(dns_server_udp_io(srv),
