@@ -260,6 +260,9 @@ int dns_server_new(const struct dns_server_config *cfg, dns_view_t *view,
 int dns_server_start(dns_server_t *srv);
 /* Publishes a new view to every worker (takes its own reference). */
 void dns_server_publish(dns_server_t *srv, dns_view_t *view);
+/* Workers that have not yet swapped in the last published view; 0 once
+ * every worker answers from it (tests wait on this after a publish). */
+unsigned dns_server_publish_pending(dns_server_t *srv);
 /* Sums the workers' counters (relaxed reads; fine for monitoring). */
 void dns_server_stats(dns_server_t *srv, struct dns_stats *out);
 /* Listener addresses as bound (port 0 in config resolves here). */

@@ -363,6 +363,21 @@ void dns_server_publish(dns_server_t *srv, dns_view_t *view)
 	}
 }
 
+unsigned dns_server_publish_pending(dns_server_t *srv)
+{
+	unsigned n = 0;
+
+	if (!srv)
+		return 0;
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct dns_worker *w = srv->workers[i];
+		pthread_mutex_lock(&w->slot_lock);
+		n += w->slot_set;
+		pthread_mutex_unlock(&w->slot_lock);
+	}
+	return n;
+}
+
 void dns_server_set_paused(dns_server_t *srv, bool paused)
 {
 	if (srv)
