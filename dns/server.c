@@ -196,6 +196,65 @@ static void worker_free(struct dns_worker *w)
 	free(w);
 }
 
+/* Allocates worker i into srv->workers[i] (where dns_server_free finds
+ * it even half made): its listeners (sockets come later), PRNG, TCP
+ * connection table and a reference on view. */
+static int worker_new(dns_server_t *srv, unsigned i, dns_view_t *view)
+{
+	struct dns_worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return AS_ENOMEM;
+	srv->workers[i] = w;
+	w->srv = srv;
+	w->idx = i;
+	pthread_mutex_init(&w->slot_lock, NULL);
+	w->ls = calloc(srv->n_listen ? srv->n_listen : 1, sizeof(*w->ls));
+	if (!w->ls)
+		return AS_ENOMEM;
+	for (size_t a = 0; a < srv->n_listen; a++) {
+		w->ls[a].w = w;
+		w->ls[a].udp_fd = w->ls[a].tcp_fd = -1;
+	}
+	dns_rng_seed(&w->rng, rng_seed(i));
+	/* The prefix table's hash key: secret, so that clients cannot
+	 * choose addresses that collide. */
+	uint8_t key[16];
+	if (getrandom(key, sizeof(key), GRND_NONBLOCK) != sizeof(key))
+		for (size_t k = 0; k < sizeof(key); k += 8) {
+			uint64_t r = rng_seed(i) ^ dns_rng_next(&w->rng);
+			memcpy(key + k, &r, 8);
+		}
+	int e = dns_conntab_init(&w->ct, &srv->tcp_lim, key);
+	if (e)
+		return e;
+	w->view = view ? dns_view_ref(view) : NULL;
+	return AS_OK;
+}
+
+/* The UDP path for every worker: io_uring where the kernel runs it
+ * (unless recvmmsg was asked for), else recvmmsg unless io_uring was
+ * required. */
+static int choose_udp_io(dns_server_t *srv, const struct dns_server_config *cfg)
+{
+	char why[160];
+
+	srv->udp_cfg = cfg->udp_io;
+	srv->udp_io = DNS_UDP_IO_MMSG;
+	if (cfg->udp_io == DNS_UDP_IO_MMSG)
+		return AS_OK;
+	if (dns_udp_uring_supported(why, sizeof(why))) {
+		srv->udp_io = DNS_UDP_IO_URING;
+	} else if (cfg->udp_io == DNS_UDP_IO_URING) {
+		as_err("dns: udp_io io_uring: not available here: %s", why);
+		return -EOPNOTSUPP;
+	} else {
+		as_notice("dns: UDP on recvmmsg: io_uring not available (%s)",
+			  why);
+	}
+	return AS_OK;
+}
+
 /* ---- public API ------------------------------------------------------- */
 
 int dns_server_new(const struct dns_server_config *cfg, dns_view_t *view,
@@ -245,55 +304,11 @@ int dns_server_new(const struct dns_server_config *cfg, dns_view_t *view,
 		e = AS_ENOMEM;
 		goto fail;
 	}
-	for (unsigned i = 0; i < srv->n_workers; i++) {
-		struct dns_worker *w = calloc(1, sizeof(*w));
-		if (!w) {
-			e = AS_ENOMEM;
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		if ((e = worker_new(srv, i, view)))
 			goto fail;
-		}
-		srv->workers[i] = w;
-		w->srv = srv;
-		w->idx = i;
-		pthread_mutex_init(&w->slot_lock, NULL);
-		w->ls = calloc(srv->n_listen ? srv->n_listen : 1,
-			       sizeof(*w->ls));
-		if (!w->ls) {
-			e = AS_ENOMEM;
-			goto fail;
-		}
-		for (size_t a = 0; a < srv->n_listen; a++) {
-			w->ls[a].w = w;
-			w->ls[a].udp_fd = w->ls[a].tcp_fd = -1;
-		}
-		dns_rng_seed(&w->rng, rng_seed(i));
-		/* The prefix table's hash key: secret, so that clients
-		 * cannot choose addresses that collide. */
-		uint8_t key[16];
-		if (getrandom(key, sizeof(key), GRND_NONBLOCK) != sizeof(key))
-			for (size_t k = 0; k < sizeof(key); k += 8) {
-				uint64_t r = rng_seed(i) ^ dns_rng_next(&w->rng);
-				memcpy(key + k, &r, 8);
-			}
-		if ((e = dns_conntab_init(&w->ct, &srv->tcp_lim, key)))
-			goto fail;
-		w->view = view ? dns_view_ref(view) : NULL;
-	}
-	srv->udp_cfg = cfg->udp_io;
-	srv->udp_io = DNS_UDP_IO_MMSG;
-	if (cfg->udp_io != DNS_UDP_IO_MMSG) {
-		char why[160];
-		if (dns_udp_uring_supported(why, sizeof(why))) {
-			srv->udp_io = DNS_UDP_IO_URING;
-		} else if (cfg->udp_io == DNS_UDP_IO_URING) {
-			as_err("dns: udp_io io_uring: not available here: %s",
-			       why);
-			e = -EOPNOTSUPP;
-			goto fail;
-		} else {
-			as_notice("dns: UDP on recvmmsg: io_uring not "
-				  "available (%s)", why);
-		}
-	}
+	if ((e = choose_udp_io(srv, cfg)))
+		goto fail;
 	for (size_t a = 0; a < srv->n_listen; a++)
 		if ((e = dns_sock_bind_address(srv, a, &cfg->listen[a])))
 			goto fail;
