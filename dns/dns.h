@@ -23,6 +23,14 @@
  *    through a uv_async; the worker swaps its private pointer and drops
  *    the old reference, so the query path reads the view without locks.
  *
+ * Files: view.c builds a view (layout in view.h), policy.c samples,
+ * query.c is dns_answer(), wire.h the wire-format cursors they share;
+ * server.c runs the workers, socket.c binds their sockets, udp_mmsg.c
+ * and udp_uring.c are the two UDP back ends behind one table of hooks
+ * (server_int.h), tcp.c is DNS over TCP with conntab.c's limits;
+ * probe.c is the routing self-check's query. This header is the only
+ * one other modules include.
+ *
  * Answer policy: each answer is a weighted sample without replacement of
  * up to max_answers endpoints of the queried family. An endpoint with
  * effective weight 0 is returned only when every endpoint of the service
@@ -227,14 +235,14 @@ void dns_stats_count(struct dns_stats *st, enum dns_transport t,
 
 typedef struct dns_server dns_server_t;
 
-/* How the workers move UDP datagrams (see dns/server.c). */
+/* How the workers move UDP datagrams (dns/udp_uring.c, dns/udp_mmsg.c). */
 enum dns_udp_io {
 	DNS_UDP_IO_AUTO = 0,	/* io_uring where the kernel allows it */
 	DNS_UDP_IO_URING,	/* io_uring or fail */
 	DNS_UDP_IO_MMSG,	/* epoll + recvmmsg/sendmmsg */
 };
 
-/* TCP limits are per worker (see dns/server.c, "TCP"); 0 = default. */
+/* TCP limits are per worker (see dns/tcp.c); 0 = default. */
 struct dns_server_config {
 	const struct sockaddr_storage *listen;
 	size_t n_listen;
@@ -283,9 +291,9 @@ bool dns_udp_uring_supported(char *why, size_t len);
 void dns_server_stop(dns_server_t *srv);
 void dns_server_free(dns_server_t *srv);
 
-/* Added by the dns/server.c engineer (test hook for the health gate):
- * while paused the workers keep receiving but answer nothing (UDP
- * queries are dropped and counted, TCP connections closed). */
+/* Test hook for the health gate: while paused the workers keep
+ * receiving but answer nothing (UDP queries are dropped and counted,
+ * TCP connections closed). */
 void dns_server_set_paused(dns_server_t *srv, bool paused);
 
 #endif
