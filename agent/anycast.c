@@ -140,69 +140,6 @@ struct agent_anycast {
 
 static void publish(struct agent_anycast *x);
 
-/* ---- the self-query (pure) ---------------------------------------------- */
-
-/* Writes a query for (zone, SOA, IN) with id 0 into buf; the zone is
- * normalised text with a trailing dot ("svc.example." or "."). */
-int agent_anycast_build_query(const char *zone, uint8_t *buf, size_t len,
-			      size_t *out)
-{
-	size_t p = 12;
-
-	if (len < 12 + 1 + 4)
-		return AS_ESPACE;
-	memset(buf, 0, 12);
-	buf[2] = 0x00;		/* RD off: we are the authority */
-	buf[5] = 1;		/* QDCOUNT */
-	while (*zone && strcmp(zone, ".") != 0) {
-		const char *dot = strchr(zone, '.');
-		size_t l = dot ? (size_t)(dot - zone) : strlen(zone);
-		if (l == 0 || l > 63)
-			return AS_EINVAL;
-		if (p + 1 + l + 1 + 4 > len)
-			return AS_ESPACE;
-		buf[p++] = (uint8_t)l;
-		memcpy(buf + p, zone, l);
-		p += l;
-		zone += l + (dot ? 1 : 0);
-	}
-	buf[p++] = 0;
-	buf[p++] = 0;
-	buf[p++] = 6;		/* SOA */
-	buf[p++] = 0;
-	buf[p++] = 1;		/* IN */
-	*out = p;
-	return AS_OK;
-}
-
-static uint8_t lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
-
-/* True for an authoritative NOERROR answer to exactly our question with
- * our ID and at least one answer record. */
-bool agent_anycast_reply_ok(const uint8_t *q, size_t qlen, const uint8_t *r,
-			    size_t rlen)
-{
-	if (qlen < 12 || rlen < qlen)
-		return false;
-	if (r[0] != q[0] || r[1] != q[1])
-		return false;
-	if (!(r[2] & 0x80) || (r[2] & 0x78) != 0)	/* QR, opcode QUERY */
-		return false;
-	if ((r[3] & 0x0f) != 0)				/* RCODE NOERROR */
-		return false;
-	if (r[4] != 0 || r[5] != 1)			/* QDCOUNT 1 */
-		return false;
-	if (r[6] == 0 && r[7] == 0)			/* ANCOUNT >= 1 */
-		return false;
-	for (size_t i = 12; i < qlen; i++)
-		if (lower(r[i]) != lower(q[i]))
-			return false;
-	return true;
-}
-
 /* ---- gate ---------------------------------------------------------------- */
 
 static void current(struct agent_anycast *x, struct route_decision *d)
@@ -330,7 +267,7 @@ static void probe_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		return;
 	x->query[0] = (uint8_t)(p->id >> 8);
 	x->query[1] = (uint8_t)p->id;
-	if (!agent_anycast_reply_ok(x->query, x->qlen, p->buf, (size_t)nread))
+	if (!dns_probe_reply_check(x->query, x->qlen, p->buf, (size_t)nread))
 		return;
 	p->pending = false;
 	x->last_rtt_us = (as_now_ns() - p->sent_ns) / 1000;
@@ -946,7 +883,8 @@ static int anycast_start(struct agent_ctx *ctx, void **self)
 	take_config(x, c);
 	if (getrandom(&x->rng, sizeof(x->rng), 0) != sizeof(x->rng) || !x->rng)
 		x->rng = as_now_ns() | 1;
-	rc = agent_anycast_build_query(c->dns.zone, x->query, sizeof(x->query), &x->qlen);
+	rc = dns_probe_query_build(c->dns.zone, 0, x->query, sizeof(x->query),
+				   &x->qlen);
 	if (rc)
 		return rc;
 	if ((rc = make_gate(x, c)))

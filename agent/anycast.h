@@ -26,12 +26,9 @@ int agent_anycast_listeners(void *self, const struct agent_config *c,
  * second signal). */
 bool agent_anycast_on_signal(void *self, int signum);
 
-/* Pure parts, for tests: the self-query and the check of its answer,
- * and the metrics lines from a snapshot. */
-int agent_anycast_build_query(const char *zone, uint8_t *buf, size_t len,
-			      size_t *out);
-bool agent_anycast_reply_ok(const uint8_t *q, size_t qlen, const uint8_t *r,
-			    size_t rlen);
+/* Pure, for tests: the metrics lines from a snapshot. (The self-query
+ * and the check of its answer are dns/'s: dns_probe_query_build,
+ * dns_probe_reply_check.) */
 void agent_anycast_metrics(FILE *f, const struct agent_anycast_snap *s);
 
 #endif

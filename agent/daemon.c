@@ -218,7 +218,9 @@ static int agent_rebuild_view(struct agent *a)
 	/* The serial only has to grow when the data changes; the active
 	 * config's load time does that across reloads. */
 	err = agent_viewspec_finish(a->cfg, (uint32_t)a->config_loaded_wall, &vs);
-	dns_view_t *v = err ? NULL : dns_view_new(&vs.spec, &err);
+	dns_view_t *v = NULL;
+	if (!err)
+		err = dns_view_new(&vs.spec, &v);
 	agent_viewspec_free(&vs);
 	if (!v)
 		return err;
@@ -664,7 +666,7 @@ static int dns_new(struct agent *a)
 				  DNS_UDP_IO_MMSG :
 				  DNS_UDP_IO_AUTO,
 	};
-	a->dns = dns_server_new(&sc, a->view, &err);
+	err = dns_server_new(&sc, a->view, &a->dns);
 	free(listen);
 	sync_ctx(a);
 	return a->dns ? AS_OK : err;

@@ -23,6 +23,14 @@
  *    through a uv_async; the worker swaps its private pointer and drops
  *    the old reference, so the query path reads the view without locks.
  *
+ * Files: view.c builds a view (layout in view.h), policy.c samples,
+ * query.c is dns_answer(), wire.h the wire-format cursors they share;
+ * server.c runs the workers, socket.c binds their sockets, udp_mmsg.c
+ * and udp_uring.c are the two UDP back ends behind one table of hooks
+ * (server_int.h), tcp.c is DNS over TCP with conntab.c's limits;
+ * probe.c is the routing self-check's query. This header is the only
+ * one other modules include.
+ *
  * Answer policy: each answer is a weighted sample without replacement of
  * up to max_answers endpoints of the queried family. An endpoint with
  * effective weight 0 is returned only when every endpoint of the service
@@ -129,9 +137,10 @@ struct dns_view_spec {
 	size_t n_services;
 };
 
-/* Builds a view; copies everything it needs from spec. NULL on failure
- * with *err set (AS_EINVAL with a logged reason for a bad spec, AS_ENOMEM). */
-dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err);
+/* Builds a view into *out; copies everything it needs from spec. On
+ * failure *out is NULL and the result AS_EINVAL (with a logged reason)
+ * for a bad spec, or AS_ENOMEM. */
+int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out);
 dns_view_t *dns_view_ref(dns_view_t *view);	/* thread-safe */
 void dns_view_unref(dns_view_t *view);		/* thread-safe; NULL ok */
 
@@ -214,6 +223,21 @@ void dns_answer(const dns_view_t *view, struct dns_rng *rng,
 		size_t qlen, uint8_t *out, size_t out_cap,
 		struct dns_result *res);
 
+/* ---- routing self-check ------------------------------------------------- */
+
+/* Writes the self-check query, (zone, SOA, IN) with the given ID and RD
+ * off, to buf and its length to *len. zone is text, trailing dot
+ * optional ("svc.example." or "." for the root). AS_EINVAL for an empty
+ * or over-long label or a name over 255 bytes, AS_ESPACE when buf (cap
+ * bytes) is too small. */
+int dns_probe_query_build(const char *zone, uint16_t id, uint8_t *buf,
+			  size_t cap, size_t *len);
+/* True when reply answers query (as built above): same ID, a response
+ * to a standard QUERY with RCODE NOERROR, one question equal to the
+ * query's (the name in any case), and at least one answer record. */
+bool dns_probe_reply_check(const uint8_t *query, size_t qlen,
+			   const uint8_t *reply, size_t rlen);
+
 /* ---- statistics ---------------------------------------------------------- */
 
 /* Latency histogram upper bounds, in nanoseconds (last bucket is +Inf). */
@@ -246,14 +270,14 @@ void dns_stats_count(struct dns_stats *st, enum dns_transport t,
 
 typedef struct dns_server dns_server_t;
 
-/* How the workers move UDP datagrams (see dns/server.c). */
+/* How the workers move UDP datagrams (dns/udp_uring.c, dns/udp_mmsg.c). */
 enum dns_udp_io {
 	DNS_UDP_IO_AUTO = 0,	/* io_uring where the kernel allows it */
 	DNS_UDP_IO_URING,	/* io_uring or fail */
 	DNS_UDP_IO_MMSG,	/* epoll + recvmmsg/sendmmsg */
 };
 
-/* TCP limits are per worker (see dns/server.c, "TCP"); 0 = default. */
+/* TCP limits are per worker (see dns/tcp.c); 0 = default. */
 struct dns_server_config {
 	const struct sockaddr_storage *listen;
 	size_t n_listen;
@@ -270,14 +294,18 @@ struct dns_server_config {
 	enum dns_udp_io udp_io;
 };
 
-/* Creates the server and binds every socket (so a bad address fails here,
- * before any thread starts). Takes a reference on view. */
-dns_server_t *dns_server_new(const struct dns_server_config *cfg,
-			     dns_view_t *view, int *err);
+/* Creates the server into *out and binds every socket (so a bad address
+ * fails here, before any thread starts). Takes a reference on view. On
+ * failure *out is NULL. */
+int dns_server_new(const struct dns_server_config *cfg, dns_view_t *view,
+		   dns_server_t **out);
 /* Starts the worker threads. */
 int dns_server_start(dns_server_t *srv);
 /* Publishes a new view to every worker (takes its own reference). */
 void dns_server_publish(dns_server_t *srv, dns_view_t *view);
+/* Workers that have not yet swapped in the last published view; 0 once
+ * every worker answers from it (tests wait on this after a publish). */
+unsigned dns_server_publish_pending(dns_server_t *srv);
 /* Sums the workers' counters (relaxed reads; fine for monitoring). */
 void dns_server_stats(dns_server_t *srv, struct dns_stats *out);
 /* Listener addresses as bound (port 0 in config resolves here). */
@@ -298,9 +326,9 @@ bool dns_udp_uring_supported(char *why, size_t len);
 void dns_server_stop(dns_server_t *srv);
 void dns_server_free(dns_server_t *srv);
 
-/* Added by the dns/server.c engineer (test hook for the health gate):
- * while paused the workers keep receiving but answer nothing (UDP
- * queries are dropped and counted, TCP connections closed). */
+/* Test hook for the health gate: while paused the workers keep
+ * receiving but answer nothing (UDP queries are dropped and counted,
+ * TCP connections closed). */
 void dns_server_set_paused(dns_server_t *srv, bool paused);
 
 #endif

@@ -1,7 +1,9 @@
 # dns/: query handling, answer policy, listeners.
 noinst_LTLIBRARIES += dns/libdns.la
-dns_libdns_la_SOURCES = dns/dns.h dns/wire.h \
-	dns/conntab.c dns/conntab.h dns/name.c dns/policy.c dns/view.c dns/query.c dns/stats.c dns/server.c
+dns_libdns_la_SOURCES = dns/dns.h dns/wire.h dns/view.h \
+	dns/conntab.c dns/conntab.h dns/name.c dns/policy.c dns/view.c dns/query.c dns/stats.c \
+	dns/server_int.h dns/server.c dns/socket.c dns/udp_mmsg.c dns/udp_uring.c dns/tcp.c \
+	dns/probe.c
 dns_libdns_la_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(LIBUV_CFLAGS) $(SODIUM_CFLAGS) $(URING_CFLAGS)
 dns_libdns_la_LIBADD = lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) $(URING_LIBS) -lm
 
@@ -9,9 +11,9 @@ DNS_TEST_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_
 DNS_TEST_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(CMOCKA_CFLAGS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_dns_policy tests/unit/test_dns_query \
-	tests/unit/test_dns_conntab tests/unit/test_dns_name
+	tests/unit/test_dns_conntab tests/unit/test_dns_name tests/unit/test_dns_probe
 TESTS += tests/unit/test_dns_policy tests/unit/test_dns_query \
-	tests/unit/test_dns_conntab tests/unit/test_dns_name
+	tests/unit/test_dns_conntab tests/unit/test_dns_name tests/unit/test_dns_probe
 endif
 tests_unit_test_dns_name_SOURCES = tests/unit/test_dns_name.c
 tests_unit_test_dns_name_CFLAGS = $(DNS_TEST_CFLAGS)
@@ -25,6 +27,9 @@ tests_unit_test_dns_query_LDADD = $(DNS_TEST_LDADD)
 tests_unit_test_dns_conntab_SOURCES = tests/unit/test_dns_conntab.c
 tests_unit_test_dns_conntab_CFLAGS = $(DNS_TEST_CFLAGS)
 tests_unit_test_dns_conntab_LDADD = $(DNS_TEST_LDADD)
+tests_unit_test_dns_probe_SOURCES = tests/unit/test_dns_probe.c
+tests_unit_test_dns_probe_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_dns_probe_LDADD = $(DNS_TEST_LDADD)
 
 # Listener tests (dns/server.c): real sockets on loopback.
 if HAVE_CMOCKA

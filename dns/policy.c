@@ -13,7 +13,7 @@
  */
 #include <math.h>
 
-#include "dns/wire.h"
+#include "dns/view.h"
 
 double dns_load_factor(double load, double low, double high)
 {

@@ -24,6 +24,7 @@
  */
 #include <sys/socket.h>
 
+#include "dns/view.h"
 #include "dns/wire.h"
 
 #define UDP_PLAIN_MAX 512

@@ -33,6 +33,7 @@
 
 #include <ldns/ldns.h>
 
+#include "dns/view.h"
 #include "dns/wire.h"
 
 #define DEFAULT_MAX_ANSWERS 2
@@ -60,6 +61,8 @@ struct build {
 	size_t keys_len, keys_cap;
 	char *str_pos, *str_end;
 	struct fam_scratch fs;
+	uint8_t (*ns_wire)[DNS_NAME_MAX];	/* per nameserver */
+	size_t *ns_wlen, *ns_rel;
 };
 
 static int addr_ix_cmp(const void *a, const void *b)
@@ -413,25 +416,118 @@ static int check_spec(const struct dns_view_spec *spec, size_t *n6,
 	return AS_OK;
 }
 
+/* Service i's names: <service>.<zone> (also its SRV target) and
+ * _<service>._<proto>.<zone>, with the empty non-terminals above. */
+static int add_service_names(struct build *b, const struct dns_view_spec *spec,
+			     size_t i)
+{
+	struct dns_view *v = b->v;
+	const struct dns_service_spec *s = &spec->services[i];
+	struct dns_svc *sv = &v->svcs[i];
+	uint8_t key[DNS_NAME_MAX];
+	size_t nl = strlen(s->name), pl = strlen(sv->proto);
+	struct dns_node *nd;
+	int err;
+
+	if (1 + nl + v->zone_len > DNS_NAME_MAX ||
+	    4 + nl + pl + v->zone_len > DNS_NAME_MAX) {
+		as_err("dns: service %s: name too long for the zone", s->name);
+		return AS_EINVAL;
+	}
+	/* <service>.<zone>: key and SRV target. */
+	key[0] = (uint8_t)nl;
+	for (size_t k = 0; k < nl; k++)
+		key[1 + k] = wire_lower((uint8_t)s->name[k]);
+	memcpy(sv->target, key, 1 + nl);
+	memcpy(sv->target + 1 + nl, v->zone, v->zone_len);
+	sv->target_len = (uint8_t)(1 + nl + v->zone_len);
+	err = node_add_path(b, key, 1 + nl, &nd);
+	if (err)
+		return err;
+	if (node_has_role(nd)) {
+		as_err("dns: service %s: name already used", s->name);
+		return AS_EINVAL;
+	}
+	nd->svc = (int32_t)i;
+	/* _<service>._<proto>.<zone> */
+	key[0] = (uint8_t)(nl + 1);
+	key[1] = '_';
+	for (size_t k = 0; k < nl; k++)
+		key[2 + k] = wire_lower((uint8_t)s->name[k]);
+	key[2 + nl] = (uint8_t)(pl + 1);
+	key[3 + nl] = '_';
+	memcpy(key + 4 + nl, sv->proto, pl);
+	err = node_add_path(b, key, 4 + nl + pl, &nd);
+	if (err)
+		return err;
+	if (node_has_role(nd)) {
+		as_err("dns: service %s: SRV name already used", s->name);
+		return AS_EINVAL;
+	}
+	nd->srv = (int32_t)i;
+	return AS_OK;
+}
+
+/* The endpoints of service s of family af: introspection entries from
+ * eps (the service's first), addresses from addrs on, one sampling item
+ * per distinct address with its cumulative weight in cum. Returns the
+ * number of items. */
+static size_t add_service_family(struct build *b,
+				 const struct dns_service_spec *s, int af,
+				 struct dns_ep *eps, uint8_t *addrs,
+				 uint64_t *cum)
+{
+	struct fam_scratch *fs = &b->fs;
+	size_t alen = af == AF_INET6 ? 16 : 4;
+	size_t n = 0;
+
+	for (size_t j = 0; j < s->n_endpoints; j++) {
+		const struct dns_endpoint_spec *e = &s->endpoints[j];
+		struct dns_ep *di = &eps[j];
+		if (e->family != af)
+			continue;
+		di->node = arena_dup(b, e->node ? e->node : "");
+		di->weight = e->weight;
+		di->load_factor = lf_clamped(e->load_factor);
+		di->healthy = e->healthy;
+		di->family = af;
+		fs->spec_j[n] = (uint32_t)j;
+		fs->cfg[n] = e->weight;
+		fs->eff[n] = e->healthy ?
+			(uint64_t)e->weight * lf_scaled(e->load_factor) : 0;
+		memcpy(addrs + n * alen, e->addr, alen);
+		n++;
+	}
+	/* One sampling item per distinct address. */
+	size_t nu = dedup_addrs(addrs, alen, n, fs->ix, fs->slot);
+	memset(fs->ueff, 0, nu * sizeof(*fs->ueff));
+	memset(fs->ucfg, 0, nu * sizeof(*fs->ucfg));
+	memset(fs->mult, 0, nu * sizeof(*fs->mult));
+	for (size_t k = 0; k < n; k++) {
+		uint32_t u = fs->slot[k];
+		fs->ueff[u] += fs->eff[k];
+		fs->ucfg[u] += fs->cfg[k];
+		fs->mult[u]++;
+		eps[fs->spec_j[k]].fam_index = u;
+	}
+	dns_policy_cumulate(fs->ueff, fs->ucfg, fs->mult, nu, cum);
+	return nu;
+}
+
 static int build_services(struct build *b, const struct dns_view_spec *spec)
 {
 	struct dns_view *v = b->v;
-	struct fam_scratch *fs = &b->fs;
 	size_t ep = 0, i6 = 0, i4 = 0;
-	struct dns_node *nd;
 	int err;
 
 	for (size_t i = 0; i < spec->n_services; i++) {
 		const struct dns_service_spec *s = &spec->services[i];
 		struct dns_svc *sv = &v->svcs[i];
-		uint8_t key[DNS_NAME_MAX];
-		size_t nl = strlen(s->name), pl;
 		char proto[4];
 
 		snprintf(proto, sizeof(proto), "%s", s->proto ? s->proto : "tcp");
 		for (char *p = proto; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-		pl = strlen(proto);
 		sv->name = arena_dup(b, s->name);
 		sv->proto = arena_dup(b, proto);
 		sv->port = s->port;
@@ -439,43 +535,8 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		sv->max_answers = s->max_answers ? s->max_answers : v->max_answers;
 		if (sv->max_answers > DNS_MAX_ANSWERS)
 			sv->max_answers = DNS_MAX_ANSWERS;
-		if (1 + nl + v->zone_len > DNS_NAME_MAX ||
-		    4 + nl + pl + v->zone_len > DNS_NAME_MAX) {
-			as_err("dns: service %s: name too long for the zone",
-			       s->name);
-			return AS_EINVAL;
-		}
-		/* <service>.<zone>: key and SRV target. */
-		key[0] = (uint8_t)nl;
-		for (size_t k = 0; k < nl; k++)
-			key[1 + k] = wire_lower((uint8_t)s->name[k]);
-		memcpy(sv->target, key, 1 + nl);
-		memcpy(sv->target + 1 + nl, v->zone, v->zone_len);
-		sv->target_len = (uint8_t)(1 + nl + v->zone_len);
-		err = node_add_path(b, key, 1 + nl, &nd);
-		if (err)
+		if ((err = add_service_names(b, spec, i)))
 			return err;
-		if (node_has_role(nd)) {
-			as_err("dns: service %s: name already used", s->name);
-			return AS_EINVAL;
-		}
-		nd->svc = (int32_t)i;
-		/* _<service>._<proto>.<zone> */
-		key[0] = (uint8_t)(nl + 1);
-		key[1] = '_';
-		for (size_t k = 0; k < nl; k++)
-			key[2 + k] = wire_lower((uint8_t)s->name[k]);
-		key[2 + nl] = (uint8_t)(pl + 1);
-		key[3 + nl] = '_';
-		memcpy(key + 4 + nl, proto, pl);
-		err = node_add_path(b, key, 4 + nl + pl, &nd);
-		if (err)
-			return err;
-		if (node_has_role(nd)) {
-			as_err("dns: service %s: SRV name already used", s->name);
-			return AS_EINVAL;
-		}
-		nd->srv = (int32_t)i;
 
 		/* Endpoints: spec order for introspection, split by family
 		 * for sampling. */
@@ -483,142 +544,103 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		sv->n_ep = (uint32_t)s->n_endpoints;
 		sv->v6.first = (uint32_t)i6;
 		sv->v4.first = (uint32_t)i4;
-		for (int fam = 0; fam < 2; fam++) {
-			int af = fam == 0 ? AF_INET6 : AF_INET;
-			size_t alen = af == AF_INET6 ? 16 : 4;
-			uint8_t *addrs = af == AF_INET6 ? v->addr6[i6] :
-							  v->addr4[i4];
-			size_t n = 0;
-			for (size_t j = 0; j < s->n_endpoints; j++) {
-				const struct dns_endpoint_spec *e = &s->endpoints[j];
-				struct dns_ep *di = &v->eps[ep + j];
-				if (e->family != af)
-					continue;
-				di->node = arena_dup(b, e->node ? e->node : "");
-				di->weight = e->weight;
-				di->load_factor = lf_clamped(e->load_factor);
-				di->healthy = e->healthy;
-				di->family = af;
-				fs->spec_j[n] = (uint32_t)j;
-				fs->cfg[n] = e->weight;
-				fs->eff[n] = e->healthy ?
-					(uint64_t)e->weight * lf_scaled(e->load_factor) : 0;
-				memcpy(addrs + n * alen, e->addr, alen);
-				n++;
-			}
-			/* One sampling item per distinct address. */
-			size_t nu = dedup_addrs(addrs, alen, n, fs->ix,
-						fs->slot);
-			memset(fs->ueff, 0, nu * sizeof(*fs->ueff));
-			memset(fs->ucfg, 0, nu * sizeof(*fs->ucfg));
-			memset(fs->mult, 0, nu * sizeof(*fs->mult));
-			for (size_t k = 0; k < n; k++) {
-				uint32_t u = fs->slot[k];
-				fs->ueff[u] += fs->eff[k];
-				fs->ucfg[u] += fs->cfg[k];
-				fs->mult[u]++;
-				v->eps[ep + fs->spec_j[k]].fam_index = u;
-			}
-			if (af == AF_INET6) {
-				dns_policy_cumulate(fs->ueff, fs->ucfg, fs->mult,
-						    nu, v->cum6 + i6);
-				sv->v6.n = (uint32_t)nu;
-				i6 += nu;
-			} else {
-				dns_policy_cumulate(fs->ueff, fs->ucfg, fs->mult,
-						    nu, v->cum4 + i4);
-				sv->v4.n = (uint32_t)nu;
-				i4 += nu;
-			}
-		}
+		sv->v6.n = (uint32_t)add_service_family(b, s, AF_INET6,
+							 &v->eps[ep],
+							 v->addr6[i6],
+							 v->cum6 + i6);
+		i6 += sv->v6.n;
+		sv->v4.n = (uint32_t)add_service_family(b, s, AF_INET,
+							 &v->eps[ep],
+							 v->addr4[i4],
+							 v->cum4 + i4);
+		i4 += sv->v4.n;
 		ep += s->n_endpoints;
 	}
 	return AS_OK;
 }
 
-dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
+/* The zone name, through ldns so escapes and limits follow the RFCs. */
+static int view_set_zone(struct dns_view *v, const struct dns_view_spec *spec)
 {
-	struct dns_view *v = NULL;
-	struct build b = { 0 };
-	uint8_t (*ns_wire)[DNS_NAME_MAX] = NULL;
-	size_t *ns_wlen = NULL, *ns_rel = NULL;
+	size_t zl = strlen(spec->zone);
+	char *ztext = malloc(zl + 2);
 	ldns_rdf *zrdf = NULL;
-	char *ztext = NULL;
-	size_t n6, n4, n_eps, str_bytes, max_eps = 0, ns_addr6 = 0, ns_addr4 = 0;
+	int err = AS_ENOMEM;
+
+	if (!ztext)
+		return AS_ENOMEM;
+	memcpy(ztext, spec->zone, zl + 1);
+	if (zl == 0 || spec->zone[zl - 1] != '.')
+		strcat(ztext, ".");
+	zrdf = ldns_dname_new_frm_str(ztext);
+	if (!zrdf || ldns_rdf_size(zrdf) > DNS_NAME_MAX) {
+		as_err("dns: bad zone name '%s'", spec->zone);
+		err = AS_EINVAL;
+		goto out;
+	}
+	ldns_dname2canonical(zrdf);
+	v->zone_len = (uint8_t)ldns_rdf_size(zrdf);
+	memcpy(v->zone, ldns_rdf_data(zrdf), v->zone_len);
+	v->zone_text = ldns_rdf2str(zrdf);
+	if (v->zone_text)
+		err = AS_OK;
+out:
+	ldns_rdf_deep_free(zrdf);
+	free(ztext);
+	return err;
+}
+
+/* Nameservers: their wire names, and which of them are inside the zone
+ * (b->ns_rel: length before the zone, SIZE_MAX outside). *labels_bound
+ * bounds the index nodes the in-zone ones will need. */
+static int view_plan_ns(struct build *b, const struct dns_view_spec *spec,
+			size_t *labels_bound)
+{
+	struct dns_view *v = b->v;
 	int err;
 
-	if (!spec) {
-		err = AS_EINVAL;
-		goto cleanup;
-	}
-	err = check_spec(spec, &n6, &n4, &n_eps, &str_bytes);
-	if (err)
-		goto cleanup;
-	err = AS_ENOMEM;
-	v = calloc(1, sizeof(*v));
-	if (!v)
-		goto cleanup;
-	b.v = v;
-	v->refs = 1;
-
-	/* Zone name, through ldns so escapes and limits follow the RFCs. */
-	{
-		size_t zl = strlen(spec->zone);
-		ztext = malloc(zl + 2);
-		if (!ztext)
-			goto cleanup;
-		memcpy(ztext, spec->zone, zl + 1);
-		if (zl == 0 || spec->zone[zl - 1] != '.')
-			strcat(ztext, ".");
-		zrdf = ldns_dname_new_frm_str(ztext);
-		if (!zrdf || ldns_rdf_size(zrdf) > DNS_NAME_MAX) {
-			as_err("dns: bad zone name '%s'", spec->zone);
-			err = AS_EINVAL;
-			goto cleanup;
-		}
-		ldns_dname2canonical(zrdf);
-		v->zone_len = (uint8_t)ldns_rdf_size(zrdf);
-		memcpy(v->zone, ldns_rdf_data(zrdf), v->zone_len);
-		v->zone_text = ldns_rdf2str(zrdf);
-		if (!v->zone_text)
-			goto cleanup;
-	}
-
-	v->ttl = spec->ttl;
-	v->max_answers = spec->max_answers ? spec->max_answers
-					   : DEFAULT_MAX_ANSWERS;
-	if (v->max_answers > DNS_MAX_ANSWERS)
-		v->max_answers = DNS_MAX_ANSWERS;
-	v->apex_ttl = spec->apex_ttl;
-	v->neg_ttl = AS_MIN(spec->apex_ttl, spec->soa_minimum);
-
-	/* Nameservers: names, and which of them are inside the zone. */
 	v->n_ns = spec->n_nameservers ? spec->n_nameservers : 1;
-	ns_wire = calloc(v->n_ns, sizeof(*ns_wire));
-	ns_wlen = calloc(v->n_ns, sizeof(*ns_wlen));
-	ns_rel = calloc(v->n_ns, sizeof(*ns_rel));
+	b->ns_wire = calloc(v->n_ns, sizeof(*b->ns_wire));
+	b->ns_wlen = calloc(v->n_ns, sizeof(*b->ns_wlen));
+	b->ns_rel = calloc(v->n_ns, sizeof(*b->ns_rel));
 	v->ns_off = calloc(v->n_ns, sizeof(*v->ns_off));
 	v->ns_len = calloc(v->n_ns, sizeof(*v->ns_len));
 	v->ns_nsh = calloc(v->n_ns, sizeof(*v->ns_nsh));
-	if (!ns_wire || !ns_wlen || !ns_rel || !v->ns_off || !v->ns_len ||
-	    !v->ns_nsh)
-		goto cleanup;
-	size_t labels_bound = 0;
+	if (!b->ns_wire || !b->ns_wlen || !b->ns_rel || !v->ns_off ||
+	    !v->ns_len || !v->ns_nsh)
+		return AS_ENOMEM;
+	*labels_bound = 0;
 	for (size_t i = 0; i < v->n_ns; i++) {
 		const char *t = spec->n_nameservers ? spec->nameservers[i] : "ns";
-		if (!t || (err = parse_name(t, v->zone_text, ns_wire[i],
-					    &ns_wlen[i]))) {
+		if (!t || (err = parse_name(t, v->zone_text, b->ns_wire[i],
+					    &b->ns_wlen[i]))) {
 			as_err("dns: bad nameserver name '%s'", t ? t : "");
-			err = err == AS_ENOMEM ? err : AS_EINVAL;
-			goto cleanup;
+			return err == AS_ENOMEM ? err : AS_EINVAL;
 		}
 		v->ns_nsh[i] = -1;
-		if (in_zone(v, ns_wire[i], ns_wlen[i], &ns_rel[i]))
-			labels_bound += 1 + ns_wlen[i] / 2;
+		if (in_zone(v, b->ns_wire[i], b->ns_wlen[i], &b->ns_rel[i]))
+			*labels_bound += 1 + b->ns_wlen[i] / 2;
 		else
-			ns_rel[i] = SIZE_MAX;
+			b->ns_rel[i] = SIZE_MAX;
 	}
-	err = AS_ENOMEM;
+	if (spec->n_ns_addresses > 65535 || v->n_ns > 255) {
+		as_err("dns: too many nameservers or nameserver addresses");
+		return AS_EINVAL;
+	}
+	return AS_OK;
+}
+
+/* Every array of the view and the build scratch, sized from the spec:
+ * n6/n4 endpoint addresses, n_eps endpoints, str_bytes of strings,
+ * labels_bound nodes for in-zone nameservers. */
+static int view_alloc(struct build *b, const struct dns_view_spec *spec,
+		      size_t n6, size_t n4, size_t n_eps, size_t str_bytes,
+		      size_t labels_bound)
+{
+	struct dns_view *v = b->v;
+	struct fam_scratch *fs = &b->fs;
+	size_t max_eps = 0, ns_addr6 = 0, ns_addr4 = 0, tsize = 16;
+
 	/* Addresses of in-zone nameservers go after the endpoints. */
 	for (size_t i = 0; i < spec->n_ns_addresses; i++) {
 		if (spec->ns_addresses[i].family == AF_INET6)
@@ -629,14 +651,12 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 	if (spec->n_ns_addresses > DNS_MAX_NS_ADDRESSES ||
 	    v->n_ns > DNS_MAX_NAMESERVERS) {
 		as_err("dns: too many nameservers or nameserver addresses");
-		err = AS_EINVAL;
-		goto cleanup;
+		return AS_EINVAL;
 	}
 
-	b.nodes_cap = 1 + 3 * spec->n_services + labels_bound;
-	v->nodes = calloc(b.nodes_cap, sizeof(*v->nodes));
-	size_t tsize = 16;
-	while (tsize < 2 * b.nodes_cap)
+	b->nodes_cap = 1 + 3 * spec->n_services + labels_bound;
+	v->nodes = calloc(b->nodes_cap, sizeof(*v->nodes));
+	while (tsize < 2 * b->nodes_cap)
 		tsize *= 2;
 	v->table = calloc(tsize, sizeof(*v->table));
 	v->table_mask = (uint32_t)(tsize - 1);
@@ -651,7 +671,6 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 	for (size_t i = 0; i < spec->n_services; i++)
 		max_eps = AS_MAX(max_eps, spec->services[i].n_endpoints);
 	max_eps = AS_MAX(max_eps, spec->n_ns_addresses);
-	struct fam_scratch *fs = &b.fs;
 	fs->eff = calloc(max_eps + 1, sizeof(*fs->eff));
 	fs->cfg = calloc(max_eps + 1, sizeof(*fs->cfg));
 	fs->ueff = calloc(max_eps + 1, sizeof(*fs->ueff));
@@ -664,36 +683,47 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
 	    !fs->eff || !fs->cfg || !fs->ueff || !fs->ucfg || !fs->mult ||
 	    !fs->slot || !fs->spec_j || !fs->ix)
-		goto cleanup;
-	b.str_pos = v->strings;
-	b.str_end = v->strings + str_bytes;
-	v->n_svcs = spec->n_services;
+		return AS_ENOMEM;
+	b->str_pos = v->strings;
+	b->str_end = v->strings + str_bytes;
+	return AS_OK;
+}
 
-	struct dns_node *apex;
-	static const uint8_t empty_key[1];
-	err = node_add(&b, empty_key, 0, &apex);
-	if (err)
-		goto cleanup;
-	v->node_name = (char *)arena_dup(&b, spec->node_name ? spec->node_name : "");
-	v->node_len = (uint8_t)strlen(v->node_name);
-	err = build_services(&b, spec);
-	if (err)
-		goto cleanup;
+/* Whether the nameserver address e belongs to nameserver i: it names
+ * that nameserver, or no nameserver at all. */
+static bool ns_addr_of(const struct build *b, const struct dns_endpoint_spec *e,
+		       size_t i)
+{
+	uint8_t w[DNS_NAME_MAX];
+	size_t wl;
 
-	/* In-zone nameserver names with their addresses. */
+	if (!e->node)
+		return true;
+	return parse_name(e->node, b->v->zone_text, w, &wl) == AS_OK &&
+	       wl == b->ns_wlen[i] && memcmp(w, b->ns_wire[i], wl) == 0;
+}
+
+/* In-zone nameserver names with their addresses (glue), stored after
+ * the n6/n4 endpoint addresses. */
+static int build_ns_hosts(struct build *b, const struct dns_view_spec *spec,
+			  size_t n6, size_t n4)
+{
+	struct dns_view *v = b->v;
+	struct fam_scratch *fs = &b->fs;
 	size_t a6 = n6, a4 = n4;
+	int err;
+
 	for (size_t i = 0; i < v->n_ns; i++) {
 		struct dns_node *nd;
-		if (ns_rel[i] == SIZE_MAX)
+		if (b->ns_rel[i] == SIZE_MAX)
 			continue;
-		err = node_add_path(&b, ns_wire[i], ns_rel[i], &nd);
+		err = node_add_path(b, b->ns_wire[i], b->ns_rel[i], &nd);
 		if (err)
-			goto cleanup;
+			return err;
 		if (nd->svc >= 0 || nd->srv >= 0) {
 			as_err("dns: nameserver %zu collides with a service "
 			       "name", i);
-			err = AS_EINVAL;
-			goto cleanup;
+			return AS_EINVAL;
 		}
 		if (nd->nsh >= 0) { /* listed twice */
 			v->ns_nsh[i] = nd->nsh;
@@ -705,14 +735,8 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 		h->v4.first = (uint32_t)a4;
 		for (size_t j = 0; j < spec->n_ns_addresses; j++) {
 			const struct dns_endpoint_spec *e = &spec->ns_addresses[j];
-			if (e->node) {
-				uint8_t w[DNS_NAME_MAX];
-				size_t wl;
-				if (parse_name(e->node, v->zone_text, w, &wl) ||
-				    wl != ns_wlen[i] ||
-				    memcmp(w, ns_wire[i], wl) != 0)
-					continue;
-			}
+			if (!ns_addr_of(b, e, i))
+				continue;
 			if (e->family == AF_INET6) {
 				memcpy(v->addr6[a6++], e->addr, 16);
 				h->v6.n++;
@@ -729,6 +753,16 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 		a6 = h->v6.first + h->v6.n;
 		a4 = h->v4.first + h->v4.n;
 	}
+	return AS_OK;
+}
+
+/* Says which nameserver addresses of the spec no in-zone nameserver
+ * uses (they are ignored, not an error). */
+static void warn_unused_ns_addrs(const struct build *b,
+				 const struct dns_view_spec *spec)
+{
+	const struct dns_view *v = b->v;
+
 	if (spec->n_ns_addresses && v->n_nshs == 0)
 		as_warn("dns: nameserver addresses given but no nameserver "
 			"is inside %s; ignored", v->zone_text);
@@ -741,15 +775,79 @@ dns_view_t *dns_view_new(const struct dns_view_spec *spec, int *err_out)
 			continue;
 		if (parse_name(node, v->zone_text, w, &wl) == AS_OK)
 			for (size_t i = 0; i < v->n_ns; i++)
-				used |= ns_rel[i] != SIZE_MAX && wl == ns_wlen[i] &&
-					memcmp(w, ns_wire[i], wl) == 0;
+				used |= b->ns_rel[i] != SIZE_MAX &&
+					wl == b->ns_wlen[i] &&
+					memcmp(w, b->ns_wire[i], wl) == 0;
 		if (!used)
 			as_warn("dns: nameserver address %zu names '%s', which is "
 				"no in-zone nameserver; ignored", j, node);
 	}
+}
 
-	err = render_ns_soa(v, spec, (const uint8_t (*)[DNS_NAME_MAX])ns_wire,
-			    ns_wlen);
+static void build_fini(struct build *b)
+{
+	free(b->ns_wire);
+	free(b->ns_wlen);
+	free(b->ns_rel);
+	free(b->fs.eff);
+	free(b->fs.cfg);
+	free(b->fs.ueff);
+	free(b->fs.ucfg);
+	free(b->fs.mult);
+	free(b->fs.slot);
+	free(b->fs.spec_j);
+	free(b->fs.ix);
+}
+
+int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
+{
+	struct dns_view *v = NULL;
+	struct build b = { 0 };
+	struct dns_node *apex;
+	static const uint8_t empty_key[1];
+	size_t n6, n4, n_eps, str_bytes, labels_bound;
+	int err;
+
+	if (!spec || !out) {
+		err = AS_EINVAL;
+		goto cleanup;
+	}
+	err = check_spec(spec, &n6, &n4, &n_eps, &str_bytes);
+	if (err)
+		goto cleanup;
+	err = AS_ENOMEM;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		goto cleanup;
+	b.v = v;
+	v->refs = 1;
+	if ((err = view_set_zone(v, spec)))
+		goto cleanup;
+
+	v->ttl = spec->ttl;
+	v->max_answers = spec->max_answers ? spec->max_answers
+					   : DEFAULT_MAX_ANSWERS;
+	if (v->max_answers > DNS_MAX_ANSWERS)
+		v->max_answers = DNS_MAX_ANSWERS;
+	v->apex_ttl = spec->apex_ttl;
+	v->neg_ttl = AS_MIN(spec->apex_ttl, spec->soa_minimum);
+
+	if ((err = view_plan_ns(&b, spec, &labels_bound)) ||
+	    (err = view_alloc(&b, spec, n6, n4, n_eps, str_bytes,
+			      labels_bound)))
+		goto cleanup;
+	v->n_svcs = spec->n_services;
+	if ((err = node_add(&b, empty_key, 0, &apex)))
+		goto cleanup;
+	v->node_name = (char *)arena_dup(&b, spec->node_name ? spec->node_name : "");
+	v->node_len = (uint8_t)strlen(v->node_name);
+	if ((err = build_services(&b, spec)) ||
+	    (err = build_ns_hosts(&b, spec, n6, n4)))
+		goto cleanup;
+	warn_unused_ns_addrs(&b, spec);
+	err = render_ns_soa(v, spec,
+			    (const uint8_t (*)[DNS_NAME_MAX])b.ns_wire,
+			    b.ns_wlen);
 	if (err)
 		goto cleanup;
 	err = AS_ENOMEM;
@@ -766,22 +864,10 @@ cleanup:
 		view_free(v);
 		v = NULL;
 	}
-	free(ns_wire);
-	free(ns_wlen);
-	free(ns_rel);
-	free(b.fs.eff);
-	free(b.fs.cfg);
-	free(b.fs.ueff);
-	free(b.fs.ucfg);
-	free(b.fs.mult);
-	free(b.fs.slot);
-	free(b.fs.spec_j);
-	free(b.fs.ix);
-	free(ztext);
-	ldns_rdf_deep_free(zrdf);
-	if (err_out)
-		*err_out = err;
-	return v;
+	build_fini(&b);
+	if (out)
+		*out = v;
+	return err;
 }
 
 dns_view_t *dns_view_ref(dns_view_t *view)

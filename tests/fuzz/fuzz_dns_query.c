@@ -77,9 +77,8 @@ static dns_view_t *build_view(void)
 		.soa_minimum = 30, .apex_ttl = 3600, .services = svcs,
 		.n_services = AS_ARRAY_SIZE(svcs),
 	};
-	int err;
-	dns_view_t *v = dns_view_new(&spec, &err);
-	CHECK(v != NULL);
+	dns_view_t *v = NULL;
+	CHECK(dns_view_new(&spec, &v) == AS_OK && v != NULL);
 	return v;
 }
 

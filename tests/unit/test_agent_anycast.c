@@ -17,93 +17,6 @@
 #include "agent/anycast.h"
 #include "lib/as.h"
 
-static void test_build_query(void **state)
-{
-	uint8_t buf[300];
-	size_t n = 0;
-	static const uint8_t want[] = {
-		0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-		3, 's', 'v', 'c', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0,
-		0, 6, 0, 1,
-	};
-	(void)state;
-	assert_int_equal(agent_anycast_build_query("svc.example.", buf, sizeof(buf), &n), AS_OK);
-	assert_int_equal(n, sizeof(want));
-	assert_memory_equal(buf, want, sizeof(want));
-
-	assert_int_equal(agent_anycast_build_query(".", buf, sizeof(buf), &n), AS_OK);
-	assert_int_equal(n, 12 + 1 + 4);
-	assert_int_equal(buf[12], 0);
-
-	char label[80];
-	memset(label, 'a', 64);
-	strcpy(label + 64, ".x.");
-	assert_int_equal(agent_anycast_build_query(label, buf, sizeof(buf), &n), AS_EINVAL);
-	assert_int_equal(agent_anycast_build_query("a..b.", buf, sizeof(buf), &n), AS_EINVAL);
-	assert_int_equal(agent_anycast_build_query("svc.example.", buf, 20, &n), AS_ESPACE);
-	assert_int_equal(agent_anycast_build_query("svc.example.", buf, 10, &n), AS_ESPACE);
-}
-
-/* A response to q: header flags QR|AA, NOERROR, ANCOUNT 1, then the
- * question and a fake answer record. */
-static size_t make_reply(const uint8_t *q, size_t qlen, uint8_t *r)
-{
-	memcpy(r, q, qlen);
-	r[2] = 0x84;
-	r[3] = 0x00;
-	r[7] = 1;
-	static const uint8_t rr[] = { 0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 5, 0, 0 };
-	memcpy(r + qlen, rr, sizeof(rr));
-	return qlen + sizeof(rr);
-}
-
-static void test_reply_ok(void **state)
-{
-	uint8_t q[300], r[400];
-	size_t qlen, rlen;
-	(void)state;
-
-	assert_int_equal(agent_anycast_build_query("svc.example.", q, sizeof(q), &qlen), AS_OK);
-	q[0] = 0x12;
-	q[1] = 0x34;
-	rlen = make_reply(q, qlen, r);
-	assert_true(agent_anycast_reply_ok(q, qlen, r, rlen));
-
-	/* Names compare case-insensitively (0x20 randomisation). */
-	r[13] = 'S';
-	assert_true(agent_anycast_reply_ok(q, qlen, r, rlen));
-
-	uint8_t bad[400];
-	memcpy(bad, r, rlen);
-	bad[1] ^= 1;					/* other ID */
-	assert_false(agent_anycast_reply_ok(q, qlen, bad, rlen));
-	memcpy(bad, r, rlen);
-	bad[2] &= 0x7f;					/* not a response */
-	assert_false(agent_anycast_reply_ok(q, qlen, bad, rlen));
-	memcpy(bad, r, rlen);
-	bad[3] = 0x02;					/* SERVFAIL */
-	assert_false(agent_anycast_reply_ok(q, qlen, bad, rlen));
-	memcpy(bad, r, rlen);
-	bad[3] = 0x05;					/* REFUSED */
-	assert_false(agent_anycast_reply_ok(q, qlen, bad, rlen));
-	memcpy(bad, r, rlen);
-	bad[7] = 0;					/* no answer */
-	assert_false(agent_anycast_reply_ok(q, qlen, bad, rlen));
-	memcpy(bad, r, rlen);
-	bad[qlen - 3] = 28;				/* answers AAAA */
-	assert_false(agent_anycast_reply_ok(q, qlen, bad, rlen));
-	memcpy(bad, r, rlen);
-	bad[14] = 'x';					/* other name */
-	assert_false(agent_anycast_reply_ok(q, qlen, bad, rlen));
-	memcpy(bad, r, rlen);
-	bad[2] |= 0x28;					/* opcode 5 */
-	assert_false(agent_anycast_reply_ok(q, qlen, bad, rlen));
-	/* Truncated anywhere before the end of the question. */
-	for (size_t n = 0; n < qlen; n++)
-		assert_false(agent_anycast_reply_ok(q, qlen, r, n));
-	assert_false(agent_anycast_reply_ok(q, 5, r, rlen));
-}
-
 static struct agent_config *parse(const char *text, int want)
 {
 	struct agent_config *cfg = NULL;
@@ -238,8 +151,6 @@ static void test_metrics(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_build_query),
-		cmocka_unit_test(test_reply_ok),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_metrics),
 	};

@@ -154,8 +154,8 @@ static bool view_accepts(const char *name, const char *zone,
 	struct dns_view_spec spec = { .zone = zone, .nameservers = ns,
 				      .n_nameservers = n_ns, .services = &s,
 				      .n_services = 1 };
-	int err = 0;
-	dns_view_t *v = dns_view_new(&spec, &err);
+	dns_view_t *v = NULL;
+	int err = dns_view_new(&spec, &v);
 
 	if (!v) {
 		assert_int_equal(err, AS_EINVAL);

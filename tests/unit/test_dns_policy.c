@@ -57,7 +57,8 @@ static dns_view_t *fx_view(const struct fixture *f)
 		.apex_ttl = 60, .services = &svc, .n_services = 1,
 	};
 	int err = -1;
-	dns_view_t *v = dns_view_new(&spec, &err);
+	dns_view_t *v = NULL;
+	err = dns_view_new(&spec, &v);
 
 	assert_non_null(v);
 	assert_int_equal(err, AS_OK);

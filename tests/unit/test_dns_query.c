@@ -77,7 +77,7 @@ static int setup(void **state)
 		.services = svcs, .n_services = AS_ARRAY_SIZE(svcs),
 	};
 	int err = -1;
-	f->view = dns_view_new(&spec, &err);
+	err = dns_view_new(&spec, &f->view);
 	assert_int_equal(err, AS_OK);
 	assert_non_null(f->view);
 	dns_rng_seed(&f->rng, 1);
@@ -449,7 +449,8 @@ static void test_duplicate_addresses(void **state)
 		.n_services = 1,
 	};
 	struct fixture f = { 0 };
-	f.view = dns_view_new(&spec, &err);
+	err = dns_view_new(&spec, &f.view);
+	assert_int_equal(err, AS_OK);
 	assert_non_null(f.view);
 	dns_rng_seed(&f.rng, 3);
 
@@ -1339,7 +1340,8 @@ static void test_view_spec_errors(void **state)
 	int err = 0;
 	(void)state;
 
-	dns_view_t *v = dns_view_new(&spec, &err);
+	dns_view_t *v = NULL;
+	err = dns_view_new(&spec, &v);
 	assert_non_null(v);
 	assert_string_equal(dns_view_zone(v), "svc.example.");
 	assert_int_equal(dns_view_service_count(v), 1);
@@ -1366,40 +1368,47 @@ static void test_view_spec_errors(void **state)
 	for (size_t i = 0; i < AS_ARRAY_SIZE(bad_names); i++) {
 		s.name = bad_names[i];
 		err = 0;
-		assert_null(dns_view_new(&spec, &err));
+		err = dns_view_new(&spec, &v);
+		assert_null(v);
 		assert_int_equal(err, AS_EINVAL);
 	}
 	s.name = "web";
 	s.proto = "sctp";
-	assert_null(dns_view_new(&spec, &err));
+	err = dns_view_new(&spec, &v);
+	assert_null(v);
 	assert_int_equal(err, AS_EINVAL);
 	s.proto = "tcp";
 	e.family = AF_UNIX;
-	assert_null(dns_view_new(&spec, &err));
+	err = dns_view_new(&spec, &v);
+	assert_null(v);
 	assert_int_equal(err, AS_EINVAL);
 	e.family = AF_INET6;
 	spec.services = two;
 	spec.n_services = 2;
-	assert_null(dns_view_new(&spec, &err));	/* duplicate name */
+	err = dns_view_new(&spec, &v);	/* duplicate name */
+	assert_null(v);
 	assert_int_equal(err, AS_EINVAL);
 	spec.services = &s;
 	spec.n_services = 1;
 	spec.zone = "bad..zone";
-	assert_null(dns_view_new(&spec, &err));
+	err = dns_view_new(&spec, &v);
+	assert_null(v);
 	assert_int_equal(err, AS_EINVAL);
 	spec.zone = NULL;
-	assert_null(dns_view_new(&spec, &err));
+	err = dns_view_new(&spec, &v);
+	assert_null(v);
 	assert_int_equal(err, AS_EINVAL);
 	/* A service named like the in-zone nameserver. */
 	spec.zone = "svc.example.";
 	s.name = "ns";
-	assert_null(dns_view_new(&spec, &err));
+	err = dns_view_new(&spec, &v);
+	assert_null(v);
 	assert_int_equal(err, AS_EINVAL);
 	/* ... which is fine once the nameserver is elsewhere. */
 	const char *const nss[] = { "ns1.other.example.", "ns2" };
 	spec.nameservers = nss;
 	spec.n_nameservers = 2;
-	v = dns_view_new(&spec, &err);
+	err = dns_view_new(&spec, &v);
 	assert_non_null(v);
 	dns_view_unref(v);
 }
@@ -1426,7 +1435,8 @@ static void test_nameservers(void **state)
 	int err;
 	(void)state;
 
-	fx.view = dns_view_new(&spec, &err);
+	err = dns_view_new(&spec, &fx.view);
+	assert_int_equal(err, AS_OK);
 	assert_non_null(fx.view);
 	dns_rng_seed(&fx.rng, 2);
 	ldns_pkt *p = ask(&fx, "svc.example.", LDNS_RR_TYPE_SOA, NULL, &r);

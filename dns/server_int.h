@@ -1,0 +1,177 @@
+/*
+ * dns/server_int.h - what the listener files of the DNS module share
+ * (server.c, socket.c, udp_mmsg.c, udp_uring.c, tcp.c); not for other
+ * modules.
+ *
+ * Design. A worker is one thread with its own libuv loop and, for every
+ * configured address, a struct dns_listener: its own UDP and TCP socket.
+ * server.c owns the worker life cycle (create, start, publish a view,
+ * stop, free) and the public API; socket.c makes and binds the sockets;
+ * tcp.c serves TCP (RFC 7766). UDP goes through one of two back ends
+ * behind struct dns_udp_api, as Knot's udp_api_t swaps recvmsg and
+ * recvmmsg: recvmmsg/sendmmsg on the worker's libuv loop (udp_mmsg.c) or
+ * the worker's own io_uring (udp_uring.c). Each back end keeps its state
+ * behind dns_worker.udp_state; nothing outside its file looks into it.
+ */
+#ifndef ANYSTEER_DNS_SERVER_INT_H
+#define ANYSTEER_DNS_SERVER_INT_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "dns/conntab.h"
+#include "dns/dns.h"
+#include "lib/as.h"
+
+#define UDP_RX_MAX 4096			/* larger UDP queries are dropped */
+
+/* Big enough for either IP_PKTINFO or IPV6_PKTINFO. */
+#define PKTINFO_SPACE \
+	CMSG_SPACE(sizeof(struct in6_pktinfo) > sizeof(struct in_pktinfo) ? \
+		   sizeof(struct in6_pktinfo) : sizeof(struct in_pktinfo))
+
+struct dns_worker;
+struct dns_tcp_conn;
+
+/* One address of one worker: its UDP and TCP socket. */
+struct dns_listener {
+	struct dns_worker *w;
+	int family;
+	bool wildcard;
+	int udp_fd;		/* ours until a back end or teardown closes it */
+	int tcp_fd;		/* listening; ours until closed in tcp_closed */
+	bool tcp_inited, backoff_inited;
+	bool accept_paused;	/* backing off after a failed accept */
+	uv_poll_t tcp;		/* accept readiness */
+	uv_timer_t backoff;
+};
+
+/* A UDP back end. Every hook but run takes a worker whose thread is not
+ * running (the caller's thread, before start or after the join), except
+ * close, which runs where the worker's loop runs. */
+struct dns_udp_api {
+	enum dns_udp_io io;
+	/* Allocates the state and hooks the UDP sockets to the worker
+	 * (the loop exists). On error what was set up stays for close
+	 * and deinit. */
+	int (*init)(struct dns_worker *w);
+	/* On the worker thread before its libuv loop runs; NULL when the
+	 * loop alone drives the back end. Runs until the stop request
+	 * closed the worker; a negative return means it could not start
+	 * here and nothing ran (the worker falls back to recvmmsg). */
+	int (*run)(struct dns_worker *w);
+	/* The stop request: closes the back end's loop handles (the loop
+	 * runs their callbacks). NULL: nothing to close. */
+	void (*close)(struct dns_worker *w);
+	/* Frees the state; idempotent. */
+	void (*deinit)(struct dns_worker *w);
+};
+
+extern const struct dns_udp_api dns_udp_mmsg;	/* udp_mmsg.c */
+extern const struct dns_udp_api dns_udp_uring;	/* udp_uring.c */
+
+struct dns_worker {
+	dns_server_t *srv;
+	unsigned idx;
+	uv_loop_t loop;
+	uv_async_t async;
+	uv_thread_t thread;
+	bool loop_inited, async_inited, thread_started;
+
+	/* The slot: everything below up to `view` is under slot_lock. */
+	pthread_mutex_t slot_lock;
+	dns_view_t *slot_view;
+	bool slot_set;
+	bool stop_req;
+	bool closed;		/* async closed: publish must not send */
+
+	dns_view_t *view;	/* private to the worker thread */
+	const struct dns_udp_api *udp;	/* NULL until the loop is set up */
+	void *udp_state;		/* the back end's */
+	struct dns_rng rng;
+	struct dns_stats stats;	/* written by this worker only */
+
+	struct dns_listener *ls;	/* n_listen of them */
+	struct dns_tcp_conn *conns;
+	size_t n_conns;
+	struct dns_conntab ct;
+	bool any_paused;	/* some listener is backing off */
+
+	/* TCP reply scratch: 2-byte length then the message. */
+	uint8_t tcp_out[2 + DNS_MSG_MAX];
+};
+
+enum dns_srv_state { SRV_NEW, SRV_RUNNING, SRV_STOPPED };
+
+struct dns_server {
+	struct sockaddr_storage *addrs;	/* as bound, port 0 resolved */
+	size_t n_listen;
+	unsigned n_workers;
+	struct dns_worker **workers;
+	uint32_t tcp_idle_ms;
+	uint32_t tcp_msg_ms;
+	struct dns_conntab_limits tcp_lim;	/* per worker */
+	struct as_ratelimit accept_log;	/* shared by the workers */
+	enum dns_srv_state state;
+	enum dns_udp_io udp_cfg;	/* as configured */
+	enum dns_udp_io udp_io;		/* in use: URING or MMSG */
+	bool paused;		/* atomic: test hook */
+};
+
+/* ---- counters --------------------------------------------------------- */
+
+/* The worker is the only writer; relaxed stores keep the monitoring
+ * readers' loads well defined without costing anything on x86/arm64. */
+static inline void dns_stat_add(uint64_t *p, uint64_t d)
+{
+	__atomic_store_n(p, *p + d, __ATOMIC_RELAXED);
+}
+
+static inline void dns_stat_sub(uint64_t *p, uint64_t d)
+{
+	__atomic_store_n(p, *p - d, __ATOMIC_RELAXED);
+}
+
+/* A message not handed to dns_answer (no view, paused, oversized). */
+static inline void dns_count_unanswered(struct dns_worker *w,
+					enum dns_transport t)
+{
+	dns_stat_add(&w->stats.queries, 1);
+	dns_stat_add(t == DNS_TRANSPORT_UDP ? &w->stats.udp_queries :
+		     &w->stats.tcp_queries, 1);
+	dns_stat_add(&w->stats.dropped, 1);
+}
+
+static inline bool dns_srv_paused(const dns_server_t *srv)
+{
+	return __atomic_load_n(&srv->paused, __ATOMIC_RELAXED);
+}
+
+/* ---- socket.c ----------------------------------------------------------- */
+
+/* Binds the UDP and TCP socket of address a for every worker and stores
+ * the address as bound in srv->addrs[a]. */
+int dns_sock_bind_address(dns_server_t *srv, size_t a,
+			  const struct sockaddr_storage *want);
+/* Turns the query's destination address (an IP(V6)_PKTINFO cmsg c) into
+ * the reply's control data in out (PKTINFO_SPACE bytes) and points sh at
+ * it, so a wildcard socket answers from the address that was asked;
+ * false if c is not that cmsg. */
+bool dns_sock_pktinfo_reply(const struct cmsghdr *c, int family,
+			    uint8_t *out, struct msghdr *sh);
+
+/* ---- tcp.c -------------------------------------------------------------- */
+
+/* Timeouts and per-worker limits from cfg (defaults for zeros). */
+void dns_tcp_configure(dns_server_t *srv, const struct dns_server_config *cfg);
+/* Listens on address a's TCP socket and watches it with the loop. */
+int dns_tcp_listen(struct dns_worker *w, size_t a);
+/* Closes every connection and listener handle of the worker. */
+void dns_tcp_close_all(struct dns_worker *w);
+
+#endif
