@@ -129,7 +129,7 @@ int as_parse_duration_ms(const char *s, uint64_t *out_ms);
  * readable). as_grow() makes room for `need` elements of `elem` bytes in
  * the array whose pointer is at arrp, doubling from 8, and leaves array
  * and capacity untouched when it fails: AS_OK, or AS_ENOMEM (also when
- * the size would overflow). AS_GROW takes the element size from the
+ * the size would overflow; AS_EINVAL for elem 0). AS_GROW takes the element size from the
  * pointer's type:  if (AS_GROW(t->v, t->cap, t->n + 1)) goto fail;
  */
 int as_grow(void *arrp, size_t *cap, size_t need, size_t elem);
