@@ -35,6 +35,8 @@
 #include "gossip/gossip.h"
 #include "gossip/internal.h"
 #include "lib/as.h"
+#include "lib/hash.h"
+#include "lib/rng.h"
 
 #define MAX_CONFIRM 8		/* distinct suspicion confirmers remembered */
 #define REPLAY_WINDOW 256
@@ -151,63 +153,18 @@ static void clock_check(struct gossip_core *c, uint64_t now);
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static uint64_t rng_next(struct gossip_core *c)
-{
-	uint64_t z = (c->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
+/* The protocol's random stream: splitmix64 over one word seeded from
+ * cfg->seed, so the simulator's seeded runs stay as recorded. */
 static size_t rng_below(struct gossip_core *c, size_t n)
 {
-	return n ? (size_t)(rng_next(c) % n) : 0;
+	return n ? (size_t)(as_splitmix64(&c->rng) % n) : 0;
 }
 
+/* FNV's low bits depend only on the input's low bits: mix them, the
+ * table is indexed by them. */
 static uint64_t name_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-	/* FNV's low bits depend only on the input's low bits: mix them, the
-	 * table is indexed by them */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	return h;
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *p;
-	if (need <= *cap)
-		return AS_OK;
-	ncap = *cap ? *cap * 2 : 16;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return AS_ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return AS_OK;
-}
-
-static bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
-	}
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	return false;
+	return as_hash_mix64(as_fnv1a64(s, strlen(s)));
 }
 
 static bool is_live(const struct member *m)
@@ -341,7 +298,7 @@ static int probe_list_insert(struct gossip_core *c, struct member *m)
 	size_t pos;
 	if (m == c->self || m->in_probe)
 		return AS_OK;
-	if (grow((void **)&c->probe_list, &c->cap_probe, c->n_probe + 1, sizeof(void *)))
+	if (AS_GROW(c->probe_list, c->cap_probe, c->n_probe + 1))
 		return AS_ENOMEM;
 	/* A random position after the cursor, so it is probed this round. */
 	pos = c->probe_idx + rng_below(c, c->n_probe - AS_MIN(c->probe_idx, c->n_probe) + 1);
@@ -360,7 +317,7 @@ static void probe_list_rebuild(struct gossip_core *c)
 	size_t n = 0;
 	for (size_t i = 0; i < c->n_members; i++)
 		c->members[i]->in_probe = false;
-	if (grow((void **)&c->probe_list, &c->cap_probe, c->n_members, sizeof(void *)))
+	if (AS_GROW(c->probe_list, c->cap_probe, c->n_members))
 		return;	/* keep the old, shorter list; retried next round */
 	for (size_t i = 0; i < c->n_members; i++) {
 		struct member *m = c->members[i];
@@ -422,7 +379,7 @@ static struct member *member_add(struct gossip_core *c, const struct gossip_reco
 				 uint64_t now)
 {
 	struct member *m;
-	if (grow((void **)&c->members, &c->cap_members, c->n_members + 1, sizeof(void *)))
+	if (AS_GROW(c->members, c->cap_members, c->n_members + 1))
 		return NULL;
 	if ((c->n_members + 1) * 2 > c->hash_cap && rehash(c, c->hash_cap * 2))
 		return NULL;
@@ -656,7 +613,7 @@ static int outbox_push(struct gossip_core *c, enum gossip_transport tr,
 		       const struct sockaddr_storage *to, uint8_t *data, size_t len)
 {
 	struct gossip_out *o;
-	if (grow((void **)&c->out, &c->cap_out, c->n_out + 1, sizeof(*c->out))) {
+	if (AS_GROW(c->out, c->cap_out, c->n_out + 1)) {
 		free(data);
 		return AS_ENOMEM;
 	}
@@ -845,7 +802,7 @@ static void start_suspicion(struct gossip_core *c, struct member *m, const char 
 	m->final_check = false;
 	m->confirmers[0] = name_hash(from);
 	m->susp_deadline = now + susp_timeout(c, m);
-	if (!grow((void **)&c->suspects, &c->cap_suspects, c->n_suspects + 1, sizeof(void *)))
+	if (!AS_GROW(c->suspects, c->cap_suspects, c->n_suspects + 1))
 		c->suspects[c->n_suspects++] = m;
 }
 
@@ -963,11 +920,6 @@ static void apply_dead(struct gossip_core *c, const char *name, uint32_t inc,
 	enqueue_accuse(c, m, GOSSIP_MSG_DEAD, inc, from);
 }
 
-static bool valid_addr(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET6 || ss->ss_family == AF_INET;
-}
-
 /* An alive claim with a full record. Returns the change flags. */
 static unsigned apply_alive(struct gossip_core *c, const struct gossip_record *rec,
 			    uint64_t now, bool rebroadcast)
@@ -976,11 +928,11 @@ static unsigned apply_alive(struct gossip_core *c, const struct gossip_record *r
 	enum gossip_state old;
 	unsigned what = 0;
 
-	if (!valid_addr(&rec->addr))
+	if (!as_sockaddr_valid(&rec->addr))
 		return 0;
 	if (m == c->self) {
 		if (rec->incarnation > m->rec.incarnation ||
-		    (rec->incarnation == m->rec.incarnation && !addr_equal(&rec->addr, &m->rec.addr)))
+		    (rec->incarnation == m->rec.incarnation && !as_sockaddr_equal(&rec->addr, &m->rec.addr)))
 			refute(c, rec->incarnation, NULL, now);
 		return 0;
 	}
@@ -999,7 +951,7 @@ static unsigned apply_alive(struct gossip_core *c, const struct gossip_record *r
 	if (rec->incarnation == m->rec.incarnation && !is_live(m))
 		return 0;
 	if (rec->incarnation > m->rec.incarnation) {
-		if (!addr_equal(&rec->addr, &m->rec.addr)) {
+		if (!as_sockaddr_equal(&rec->addr, &m->rec.addr)) {
 			m->rec.addr = rec->addr;
 			m->rp_init = false;	/* a new process: new sequence space */
 			what |= GOSSIP_CHANGE_ADDR;
@@ -1263,9 +1215,9 @@ static void handle_ping_req(struct gossip_core *c, const struct gossip_msg *m,
 {
 	struct gossip_msg ping;
 	struct relay *r;
-	if (!valid_addr(&m->addr) || c->n_relays >= 1024)
+	if (!as_sockaddr_valid(&m->addr) || c->n_relays >= 1024)
 		return;
-	if (grow((void **)&c->relays, &c->cap_relays, c->n_relays + 1, sizeof(*r)))
+	if (AS_GROW(c->relays, c->cap_relays, c->n_relays + 1))
 		return;
 	r = &c->relays[c->n_relays++];
 	r->local_seq = ++c->probe_seq;
@@ -1340,7 +1292,7 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 
 	*out = NULL;
 	if (!cfg->name || !*cfg->name || strlen(cfg->name) > GOSSIP_NAME_MAX ||
-	    !cfg->label || strlen(cfg->label) > GOSSIP_LABEL_MAX || !valid_addr(&cfg->addr) ||
+	    !cfg->label || strlen(cfg->label) > GOSSIP_LABEL_MAX || !as_sockaddr_valid(&cfg->addr) ||
 	    cfg->probe_interval_ms == 0 || cfg->gossip_interval_ms == 0 || cfg->lhm_max == 0 ||
 	    cfg->pushpull_max_bytes < 4096 || cfg->pushpull_max_bytes > (256u << 20) ||
 	    cfg->queue_max == 0 || cfg->stream_max_conns == 0 ||
@@ -1441,7 +1393,7 @@ int gossip_core_join(struct gossip_core *c, uint64_t now,
 	/* Announce ourselves: the seed merges us, gossip tells the rest. */
 	enqueue_alive(c, c->self);
 	for (size_t i = 0; i < n; i++)
-		if (!addr_equal(&seeds[i], &c->self->rec.addr))
+		if (!as_sockaddr_equal(&seeds[i], &c->self->rec.addr))
 			send_pushpull(c, &seeds[i], false, true, now);
 	return AS_OK;
 }
@@ -1550,65 +1502,59 @@ const struct gossip_config *gossip_core_config(const struct gossip_core *c)
 	return &c->cfg;
 }
 
-/* One packet, after its transport's framing. */
-static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transport tr,
-		       const struct sockaddr_storage *from, const uint8_t *data, size_t len)
+/* Authenticates and decodes one packet into c->pkt: size, decryption,
+ * envelope, cluster label, not our own. On failure c->pkt is reset and
+ * *why names the drop counter. */
+static int open_packet(struct gossip_core *c, enum gossip_transport tr,
+		       const uint8_t *data, size_t len, enum gossip_drop *why)
 {
-	enum gossip_drop why = GOSSIP_DROP_MALFORMED;
 	struct gossip_packet *pkt = &c->pkt;
-	struct member *sender;
 	size_t max = tr == GOSSIP_TX_UDP ? GOSSIP_UDP_MAX : gossip_stream_frame_max(&c->cfg);
 	int rc, plen;
 
-	clock_check(c, now);
 	if (len > max) {
-		why = GOSSIP_DROP_TOO_BIG;
-		rc = AS_ELIMIT;
-		goto drop;
+		*why = GOSSIP_DROP_TOO_BIG;
+		return AS_ELIMIT;
 	}
 	if (len > c->plain_cap) {
 		uint8_t *p = realloc(c->plain, len);
 		if (!p) {
-			why = GOSSIP_DROP_TOO_BIG;
-			rc = AS_ENOMEM;
-			goto drop;
+			*why = GOSSIP_DROP_TOO_BIG;
+			return AS_ENOMEM;
 		}
 		c->plain = p;
 		c->plain_cap = len;
 	}
 	plen = gossip_open(c->kr, c->cfg.plaintext, c->label, data, len, c->plain,
-			   c->plain_cap, &why);
-	if (plen < 0) {
-		rc = plen;
-		goto drop;
-	}
+			   c->plain_cap, why);
+	if (plen < 0)
+		return plen;
 	gossip_packet_reset(pkt);
-	rc = gossip_envelope_decode(c->plain, (size_t)plen, pkt, &why);
+	rc = gossip_envelope_decode(c->plain, (size_t)plen, pkt, why);
 	if (rc < 0)
-		goto drop_reset;
+		goto reset;
 	if (strcmp(pkt->label, c->label) != 0) {
-		why = GOSSIP_DROP_LABEL;
+		*why = GOSSIP_DROP_LABEL;
 		rc = AS_EAUTH;
-		goto drop_reset;
+		goto reset;
 	}
 	if (strcmp(pkt->sender, c->name) == 0) {
-		why = GOSSIP_DROP_SELF;
+		*why = GOSSIP_DROP_SELF;
 		rc = AS_EPROTO;
-		goto drop_reset;
+		goto reset;
 	}
-	sender = find(c, pkt->sender);
-	if (!sender && !c->left && tr == GOSSIP_TX_UDP &&
-	    (c->last_unknown_pp == 0 || now - c->last_unknown_pp >= 1000)) {
-		/* An authenticated member we do not know: exchange state. */
-		c->last_unknown_pp = now ? now : 1;
-		send_pushpull(c, from, false, false, now);
-	}
-	if (sender && !replay_ok(sender, pkt->incarnation, pkt->seq)) {
-		why = GOSSIP_DROP_REPLAY;
-		rc = AS_ESTALE;
-		goto drop_reset;
-	}
-	c->m.drops[GOSSIP_DROP_UNKNOWN_TYPE] += pkt->n_unknown;
+	return AS_OK;
+reset:
+	gossip_packet_reset(pkt);
+	return rc;
+}
+
+/* Acts on every message of an accepted packet (c->pkt) from `from`. */
+static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *from,
+			uint64_t now)
+{
+	const struct gossip_packet *pkt = &c->pkt;
+
 	for (uint32_t i = 0; i < pkt->n_msgs; i++) {
 		const struct gossip_msg *m = &pkt->msgs[i];
 		c->m.msgs_in[m->type]++;
@@ -1654,12 +1600,40 @@ static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transpor
 			break;
 		}
 	}
+}
+
+/* One packet, after its transport's framing. */
+static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transport tr,
+		       const struct sockaddr_storage *from, const uint8_t *data, size_t len)
+{
+	enum gossip_drop why = GOSSIP_DROP_MALFORMED;
+	struct gossip_packet *pkt = &c->pkt;
+	struct member *sender;
+	int rc;
+
+	clock_check(c, now);
+	rc = open_packet(c, tr, data, len, &why);
+	if (rc < 0)
+		goto drop;
+	sender = find(c, pkt->sender);
+	if (!sender && !c->left && tr == GOSSIP_TX_UDP &&
+	    (c->last_unknown_pp == 0 || now - c->last_unknown_pp >= 1000)) {
+		/* An authenticated member we do not know: exchange state. */
+		c->last_unknown_pp = now ? now : 1;
+		send_pushpull(c, from, false, false, now);
+	}
+	if (sender && !replay_ok(sender, pkt->incarnation, pkt->seq)) {
+		why = GOSSIP_DROP_REPLAY;
+		rc = AS_ESTALE;
+		gossip_packet_reset(pkt);
+		goto drop;
+	}
+	c->m.drops[GOSSIP_DROP_UNKNOWN_TYPE] += pkt->n_unknown;
+	handle_msgs(c, from, now);
 	if (!sender && (sender = find(c, pkt->sender)) != NULL)
 		replay_ok(sender, pkt->incarnation, pkt->seq);	/* start its window */
 	gossip_packet_reset(pkt);
 	return AS_OK;
-drop_reset:
-	gossip_packet_reset(pkt);
 drop:
 	gossip_core_count_drop(c, why);
 	return rc;
@@ -1840,7 +1814,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 		/* Seeds and the remembered dead: how a partition heals. */
 		if (!c->left && c->n_seeds) {
 			const struct sockaddr_storage *s = &c->seeds[rng_below(c, c->n_seeds)];
-			if (!addr_equal(s, &c->self->rec.addr))
+			if (!as_sockaddr_equal(s, &c->self->rec.addr))
 				send_pushpull(c, s, false, false, now);
 		}
 		if (!c->left) {

@@ -155,16 +155,13 @@ void gossip_key_generate(uint8_t key[GOSSIP_KEY_LEN])
 		randombytes_buf(key, GOSSIP_KEY_LEN);
 }
 
-int gossip_keyring_load(const char *path, struct gossip_keyring **out,
-			char *err, size_t errlen)
+/* Opens a keyring file for reading, refusing anything but a regular
+ * file that group and others cannot access. */
+static int open_private(const char *path, FILE **out, char *err, size_t errlen)
 {
-	struct gossip_keyring *kr = NULL;
-	char line[512];
 	struct stat st;
-	FILE *f = NULL;
-	int fd, rc, lineno = 0;
+	int fd, rc;
 
-	*out = NULL;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
@@ -184,19 +181,24 @@ int gossip_keyring_load(const char *path, struct gossip_keyring **out,
 		close(fd);
 		return AS_ECONFIG;
 	}
-	f = fdopen(fd, "r");
-	if (!f) {
+	*out = fdopen(fd, "r");
+	if (!*out) {
 		rc = -errno;
 		close(fd);
 		snprintf(err, errlen, "keyring %s: %s", path, as_strerror(rc));
 		return rc;
 	}
-	kr = gossip_keyring_new();
-	if (!kr) {
-		rc = AS_ENOMEM;
-		snprintf(err, errlen, "keyring %s: out of memory", path);
-		goto cleanup;
-	}
+	return AS_OK;
+}
+
+/* Installs the keys of f, one base64 key a line ('#' comments, blank
+ * lines), into kr. The line buffer is wiped: it held key material. */
+static int read_keys(FILE *f, const char *path, struct gossip_keyring *kr,
+		     char *err, size_t errlen)
+{
+	char line[512];
+	int rc = AS_OK, lineno = 0;
+
 	while (fgets(line, sizeof(line), f)) {
 		uint8_t key[GOSSIP_KEY_LEN];
 		char *s = line, *e;
@@ -204,7 +206,7 @@ int gossip_keyring_load(const char *path, struct gossip_keyring **out,
 		if (!strchr(line, '\n') && !feof(f)) {
 			rc = AS_EPARSE;
 			snprintf(err, errlen, "keyring %s:%d: line too long", path, lineno);
-			goto cleanup;
+			goto out;
 		}
 		while (*s == ' ' || *s == '\t')
 			s++;
@@ -216,26 +218,49 @@ int gossip_keyring_load(const char *path, struct gossip_keyring **out,
 		if (gossip_key_parse(s, key) != AS_OK) {
 			rc = AS_EPARSE;
 			snprintf(err, errlen, "keyring %s:%d: not a base64 32-byte key", path, lineno);
-			goto cleanup;
+			goto out;
 		}
 		rc = gossip_keyring_install(kr, key);
 		sodium_memzero(key, sizeof(key));
 		if (rc == AS_EEXIST) {
 			snprintf(err, errlen, "keyring %s:%d: duplicate key", path, lineno);
-			goto cleanup;
+			goto out;
 		}
 		if (rc != AS_OK) {
 			snprintf(err, errlen, "keyring %s:%d: more than %d keys", path, lineno,
 				 GOSSIP_KEYS_MAX);
-			goto cleanup;
+			goto out;
 		}
 	}
-	sodium_memzero(line, sizeof(line));
 	if (ferror(f)) {
 		rc = AS_ELIB;
 		snprintf(err, errlen, "keyring %s: read error", path);
+	}
+out:
+	sodium_memzero(line, sizeof(line));
+	return rc;
+}
+
+int gossip_keyring_load(const char *path, struct gossip_keyring **out,
+			char *err, size_t errlen)
+{
+	struct gossip_keyring *kr = NULL;
+	FILE *f = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = open_private(path, &f, err, errlen);
+	if (rc)
+		return rc;
+	kr = gossip_keyring_new();
+	if (!kr) {
+		rc = AS_ENOMEM;
+		snprintf(err, errlen, "keyring %s: out of memory", path);
 		goto cleanup;
 	}
+	rc = read_keys(f, path, kr, err, errlen);
+	if (rc)
+		goto cleanup;
 	if (kr->n == 0) {
 		rc = AS_ECONFIG;
 		snprintf(err, errlen, "keyring %s: no keys", path);
@@ -245,7 +270,6 @@ int gossip_keyring_load(const char *path, struct gossip_keyring **out,
 	kr = NULL;
 	rc = AS_OK;
 cleanup:
-	sodium_memzero(line, sizeof(line));
 	gossip_keyring_free(kr);
 	fclose(f);
 	return rc;

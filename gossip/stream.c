@@ -52,17 +52,9 @@ size_t gossip_stream_budget(const struct gossip_config *cfg)
  * it identify the source. */
 static unsigned source_key(const struct sockaddr_storage *ss, unsigned prefix6, uint8_t key[16])
 {
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	memset(key, 0, 16);
-	if (ss->ss_family == AF_INET) {
-		memcpy(key, mapped, 12);
-		memcpy(key + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-		return 128;
-	}
-	if (ss->ss_family != AF_INET6)
+	if (!as_sockaddr_key(ss, key))
 		return 0;
-	memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	return memcmp(key, mapped, 12) == 0 ? 128 : prefix6;
+	return as_addr16_is_v4mapped(key) ? 128 : prefix6;
 }
 
 static bool same_source(const struct sockaddr_storage *a, const struct sockaddr_storage *b,

@@ -565,7 +565,42 @@ static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_rec
 
 #define PP_RECORD_MIN_BYTES 20
 
-/* Decodes the fields after the type. Returns false on a malformed
+/* The fields of a push-pull: flags, then the sender's whole member list
+ * as [state, record...] arrays, their count bounded by the bytes left. */
+static void rd_pushpull(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m)
+{
+	uint32_t cnt, flags = rd_u32(r, 255);
+
+	m->pp_reply = flags & 1;
+	m->pp_join = flags & 2;
+	cnt = rd_array(r);
+	if (r->err || cnt > rd_left(r) / PP_RECORD_MIN_BYTES) {
+		r->err = true;
+		return;
+	}
+	m->pp_count = cnt;
+	if (cnt == 0)
+		return;
+	m->pp_recs = arena_alloc(pkt, cnt * sizeof(*m->pp_recs));
+	m->pp_states = arena_alloc(pkt, cnt);
+	if (!m->pp_recs || !m->pp_states) {
+		r->err = true;
+		return;
+	}
+	for (uint32_t i = 0; i < cnt && !r->err; i++) {
+		uint32_t f = rd_array(r);
+		if (f < 8) {
+			r->err = true;
+			return;
+		}
+		m->pp_states[i] = (uint8_t)rd_u32(r, GOSSIP_STATE_COUNT - 1);
+		rd_record(r, pkt, &m->pp_recs[i]);
+		for (uint32_t k = 8; k < f && !r->err; k++)
+			rd_skip(r, 2);
+	}
+}
+
+/* Decodes the fields after the type. Sets r->err on a malformed
  * message; *unknown is set for a type we do not know (skipped). */
 static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m,
 		   bool *unknown)
@@ -627,40 +662,11 @@ static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m
 		m->incarnation = rd_u32(r, UINT32_MAX);
 		rd_name(r, m->from, GOSSIP_NAME_MAX, false);
 		break;
-	case GOSSIP_MSG_PUSHPULL: {
-		uint32_t cnt, flags;
+	case GOSSIP_MSG_PUSHPULL:
 		if (n < (used = 3))
 			break;
-		flags = rd_u32(r, 255);
-		m->pp_reply = flags & 1;
-		m->pp_join = flags & 2;
-		cnt = rd_array(r);
-		if (r->err || cnt > rd_left(r) / PP_RECORD_MIN_BYTES) {
-			r->err = true;
-			return;
-		}
-		m->pp_count = cnt;
-		if (cnt == 0)
-			break;
-		m->pp_recs = arena_alloc(pkt, cnt * sizeof(*m->pp_recs));
-		m->pp_states = arena_alloc(pkt, cnt);
-		if (!m->pp_recs || !m->pp_states) {
-			r->err = true;
-			return;
-		}
-		for (uint32_t i = 0; i < cnt && !r->err; i++) {
-			uint32_t f = rd_array(r);
-			if (f < 8) {
-				r->err = true;
-				break;
-			}
-			m->pp_states[i] = (uint8_t)rd_u32(r, GOSSIP_STATE_COUNT - 1);
-			rd_record(r, pkt, &m->pp_recs[i]);
-			for (uint32_t k = 8; k < f && !r->err; k++)
-				rd_skip(r, 2);
-		}
+		rd_pushpull(r, pkt, m);
 		break;
-	}
 	default:
 		*unknown = true;
 		used = 1;

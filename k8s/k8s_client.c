@@ -41,6 +41,8 @@
 
 #include "k8s/k8s.h"
 #include "lib/as.h"
+#include "lib/list.h"
+#include "lib/rng.h"
 
 #define TOKEN_MAX (64 << 10)
 #define ERRBODY_MAX 4096
@@ -74,7 +76,7 @@ struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	k8s_client_t *c;
-	struct sock_ctx *prev, *next;	/* open polls, closed at free */
+	struct as_list link;	/* in c->socks: open polls, closed at free */
 };
 
 struct k8s_client {
@@ -93,8 +95,8 @@ struct k8s_client {
 	struct stat token_st;
 	bool have_token_st;
 	struct k8s_client_stats st;
-	uint64_t rng;
-	struct sock_ctx *socks;	/* polls curl asked for */
+	struct as_rng rng;	/* retry jitter */
+	struct as_list socks;	/* polls curl asked for */
 	unsigned open_handles;	/* uv handles not yet closed */
 	bool freeing;
 };
@@ -104,15 +106,6 @@ static void start_list(struct watcher *w);
 static void start_watch(struct watcher *w);
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static uint64_t rng_next(k8s_client_t *c)
-{
-	/* xorshift64*: jitter only, not security. */
-	c->rng ^= c->rng >> 12;
-	c->rng ^= c->rng << 25;
-	c->rng ^= c->rng >> 27;
-	return c->rng * 2685821657736338717ULL;
-}
 
 static void destroy(k8s_client_t *c)
 {
@@ -165,14 +158,7 @@ static void on_close_sock(uv_handle_t *h)
 
 static void sock_close(struct sock_ctx *s)
 {
-	k8s_client_t *c = s->c;
-
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		c->socks = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	as_list_remove(&s->link);
 	uv_poll_stop(&s->poll);
 	uv_close((uv_handle_t *)&s->poll, on_close_sock);
 }
@@ -311,10 +297,7 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *userp,
 		}
 		s->poll.data = c;
 		c->open_handles++;
-		s->next = c->socks;
-		if (c->socks)
-			c->socks->prev = s;
-		c->socks = s;
+		as_list_push_front(&c->socks, &s->link);
 		curl_multi_assign(c->multi, fd, s);
 	}
 	if (what & CURL_POLL_IN)
@@ -572,7 +555,7 @@ static void start_watch(struct watcher *w)
 		return;
 	}
 	if (!t)
-		t = 300 + (uint32_t)(rng_next(c) % 301);
+		t = 300 + (uint32_t)as_rng_below(&c->rng, 301);
 	w->state = W_WATCH;
 	snprintf(query, sizeof(query),
 		 "watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
@@ -596,7 +579,7 @@ static void backoff(struct watcher *w, const char *why)
 
 	/* Equal jitter: half fixed, half random, so watchers of many nodes
 	 * spread out after an API server restart. */
-	d = d / 2 + (uint32_t)(rng_next(c) % (d / 2 + 1));
+	d = d / 2 + (uint32_t)as_rng_below(&c->rng, d / 2 + 1);
 	w->backoff_ms = (uint32_t)AS_MIN((uint64_t)w->backoff_ms * 2,
 					 (uint64_t)c->o.backoff_max_ms);
 	w->state = W_BACKOFF;
@@ -874,9 +857,9 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 	c->loop = loop;
 	c->o = *opts;
 	opts_defaults(&c->o);
-	c->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
-	if (!c->rng)
-		c->rng = 1;
+	as_list_init(&c->socks);
+	/* Jitter only, not security: spread clients started together. */
+	as_rng_seed(&c->rng, uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c);
 	if (conn_copy(&c->conn, conn) || dup_str(opts->zone, &c->zone) ||
 	    dup_str(opts->node_name, &c->node)) {
 		err = AS_ENOMEM;
@@ -944,8 +927,8 @@ void k8s_client_free(k8s_client_t *c)
 	 * socket_cb as CURL_POLL_REMOVE and close their polls. */
 	curl_multi_cleanup(c->multi);
 	c->multi = NULL;
-	while (c->socks)
-		sock_close(c->socks);
+	for (struct as_list *n; (n = as_list_first(&c->socks));)
+		sock_close(AS_LIST_ENTRY(n, struct sock_ctx, link));
 	uv_close((uv_handle_t *)&c->curl_timer, on_close);
 	uv_close((uv_handle_t *)&c->notify_timer, on_close);
 }

@@ -169,16 +169,9 @@ static int tab_put(struct table *t, int kind, const char *key, void *rec)
 	}
 	if (!rec)
 		return 0;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct item *v = realloc(t->v, cap * sizeof(*v));
-
-		if (!v) {
-			rec_free(kind, rec);
-			return AS_ENOMEM;
-		}
-		t->v = v;
-		t->cap = cap;
+	if (AS_GROW(t->v, t->cap, t->n + 1)) {
+		rec_free(kind, rec);
+		return AS_ENOMEM;
 	}
 	char *k = strdup(key);
 
@@ -550,15 +543,8 @@ bad:
 static int add_endpoint(struct slice_rec *r, size_t *cap, int family,
 			const uint8_t *addr, const char *pod)
 {
-	if (r->n_eps == *cap) {
-		size_t nc = *cap ? *cap * 2 : 4;
-		struct k8s_endpoint *v = realloc(r->eps, nc * sizeof(*v));
-
-		if (!v)
-			return -1;
-		r->eps = v;
-		*cap = nc;
-	}
+	if (AS_GROW(r->eps, *cap, r->n_eps + 1))
+		return -1;
 	struct k8s_endpoint *e = &r->eps[r->n_eps];
 	char txt[INET6_ADDRSTRLEN];
 
@@ -1048,16 +1034,8 @@ static int fill_entry(const k8s_store_t *store, const struct claim *c,
 				dup = !ep_cmp(&e->endpoints[k], &r->eps[j]);
 			if (dup)
 				continue;
-			if (e->n_endpoints == cap) {
-				size_t nc = cap ? cap * 2 : 4;
-				struct k8s_endpoint *v =
-					realloc(e->endpoints, nc * sizeof(*v));
-
-				if (!v)
-					return AS_ENOMEM;
-				e->endpoints = v;
-				cap = nc;
-			}
+			if (AS_GROW(e->endpoints, cap, e->n_endpoints + 1))
+				return AS_ENOMEM;
 			struct k8s_endpoint *d = &e->endpoints[e->n_endpoints];
 
 			*d = r->eps[j];

@@ -1,6 +1,8 @@
 /*
- * lib/as.h - what every anysteer module shares: the error codes, logging
- * and monotonic time.
+ * lib/as.h - what every anysteer module shares: the error codes, logging,
+ * monotonic time, growable arrays and (lib/sockaddr.h) socket addresses.
+ * The PRNG (lib/rng.h), the table hash (lib/hash.h) and intrusive lists
+ * (lib/list.h) are headers of their own, included where used.
  *
  * Design: one error space for the whole project, as in Knot DNS. 0 is
  * success; negative values below -AS_ERR_BASE are anysteer's own, other
@@ -21,6 +23,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Address parsing, printing and comparison: nearly every module needs it. */
+#include "lib/sockaddr.h"
 
 #define AS_ERR_BASE 1000
 
@@ -118,15 +123,17 @@ uint64_t as_wall_s(void);
  * seconds into milliseconds. Returns AS_OK or AS_EPARSE / AS_ERANGE. */
 int as_parse_duration_ms(const char *s, uint64_t *out_ms);
 
-/* Parses "[v6]:port", "v4:port", "v6" or "v4" (with default_port) into a
- * sockaddr_storage. Returns AS_OK or AS_EPARSE. */
-struct sockaddr_storage;
-int as_parse_sockaddr(const char *s, uint16_t default_port,
-		      struct sockaddr_storage *out);
-/* Formats an address as "[v6]:port" or "v4:port". Returns buf. */
-char *as_format_sockaddr(const struct sockaddr_storage *ss, char *buf,
-			 size_t len);
-#define AS_SOCKADDR_STRLEN 64
+/*
+ * Growable arrays: an array is a pointer, a count and a capacity kept by
+ * the caller (struct fields, no wrapper type, so a module's struct stays
+ * readable). as_grow() makes room for `need` elements of `elem` bytes in
+ * the array whose pointer is at arrp, doubling from 8, and leaves array
+ * and capacity untouched when it fails: AS_OK, or AS_ENOMEM (also when
+ * the size would overflow; AS_EINVAL for elem 0). AS_GROW takes the element size from the
+ * pointer's type:  if (AS_GROW(t->v, t->cap, t->n + 1)) goto fail;
+ */
+int as_grow(void *arrp, size_t *cap, size_t need, size_t elem);
+#define AS_GROW(arr, cap, need) as_grow(&(arr), &(cap), (need), sizeof(*(arr)))
 
 #define AS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define AS_MIN(a, b) ((a) < (b) ? (a) : (b))

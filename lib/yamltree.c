@@ -21,6 +21,7 @@
 
 #include "lib/yamltree.h"
 #include "lib/as.h"
+#include "lib/hash.h"
 
 struct as_yaml_node {
 	uint8_t type;		/* enum as_yaml_type */
@@ -66,28 +67,6 @@ struct yt_build {
 /* Every index and offset must fit a uint32_t. */
 #define YT_LIMIT ((size_t)UINT32_MAX - 1)
 
-/* Makes room for `need` elements of `elem` bytes in the array *arrp,
- * doubling. arrp is the address of the array pointer. */
-static bool reserve(void *arrp, size_t *cap, size_t need, size_t elem)
-{
-	void *arr, *grown;
-	size_t ncap = *cap ? *cap : 16;
-
-	if (need <= *cap)
-		return true;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / elem)
-			return false;
-		ncap *= 2;
-	}
-	memcpy(&arr, arrp, sizeof(arr));
-	if (!(grown = realloc(arr, ncap * elem)))
-		return false;
-	memcpy(arrp, &grown, sizeof(grown));
-	*cap = ncap;
-	return true;
-}
-
 static int oom(struct yt_build *b)
 {
 	b->p->error = YAML_MEMORY_ERROR;
@@ -108,22 +87,13 @@ static int too_large(struct yt_build *b, const yaml_event_t *ev)
 	return composer_error(b, "document too large", &ev->start_mark);
 }
 
-static uint32_t hash_name(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
 /* The slot of `name`, or the empty slot where it would go. */
 static struct yt_anchor *anchor_slot(struct yt_build *b, const char *name,
 				     size_t len)
 {
 	size_t mask = b->cap_anchors - 1;
 
-	for (size_t i = hash_name(name, len) & mask;; i = (i + 1) & mask) {
+	for (size_t i = as_fnv1a32(name, len) & mask;; i = (i + 1) & mask) {
 		struct yt_anchor *a = &b->anchors[i];
 		if (!a->node_plus1 ||
 		    (a->len == len && memcmp(b->names + a->name, name, len) == 0))
@@ -183,7 +153,7 @@ static int anchor_add(struct yt_build *b, const yaml_char_t *anchor,
 	}
 	if (b->n_names + len > YT_LIMIT)
 		return too_large(b, ev);
-	if (!reserve(&b->names, &b->cap_names, b->n_names + len, 1))
+	if (AS_GROW(b->names, b->cap_names, b->n_names + len))
 		return oom(b);
 	memcpy(b->names + b->n_names, name, len);
 	*a = (struct yt_anchor){ .name = (uint32_t)b->n_names,
@@ -197,7 +167,7 @@ static int anchor_add(struct yt_build *b, const yaml_char_t *anchor,
 /* A child of the innermost open container (or the root). */
 static int push_kid(struct yt_build *b, uint32_t idx)
 {
-	if (!reserve(&b->work, &b->cap_work, b->n_work + 1, sizeof(*b->work)))
+	if (AS_GROW(b->work, b->cap_work, b->n_work + 1))
 		return oom(b);
 	b->work[b->n_work++] = idx;
 	return AS_OK;
@@ -213,7 +183,7 @@ static int add_node(struct yt_build *b, const yaml_event_t *ev,
 
 	if (t->n_nodes >= YT_LIMIT)
 		return too_large(b, ev);
-	if (!reserve(&t->nodes, &t->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes)))
+	if (AS_GROW(t->nodes, t->cap_nodes, t->n_nodes + 1))
 		return oom(b);
 	*idx = (uint32_t)t->n_nodes;
 	t->nodes[t->n_nodes++] = (struct as_yaml_node){
@@ -237,7 +207,7 @@ static int on_scalar(struct yt_build *b, const yaml_event_t *ev)
 	if ((ret = add_node(b, ev, AS_YAML_SCALAR, ev->data.scalar.anchor,
 			    &idx)) != AS_OK)
 		return ret;
-	if (!reserve(&t->arena, &t->cap_arena, t->n_arena + len + 1, 1))
+	if (AS_GROW(t->arena, t->cap_arena, t->n_arena + len + 1))
 		return oom(b);
 	memcpy(t->arena + t->n_arena, ev->data.scalar.value, len);
 	t->arena[t->n_arena + len] = 0;
@@ -263,8 +233,7 @@ static int on_start(struct yt_build *b, const yaml_event_t *ev,
 				      &ev->start_mark);
 	if ((ret = add_node(b, ev, type, anchor, &idx)) != AS_OK)
 		return ret;
-	if (!reserve(&b->frames, &b->cap_frames, b->n_frames + 1,
-		     sizeof(*b->frames)))
+	if (AS_GROW(b->frames, b->cap_frames, b->n_frames + 1))
 		return oom(b);
 	b->frames[b->n_frames++] = (struct yt_frame){ idx, b->n_work };
 	return AS_OK;
@@ -283,7 +252,7 @@ static int on_end(struct yt_build *b, const yaml_event_t *ev)
 	n = b->n_work - f.base;
 	if (t->n_kids > YT_LIMIT - n)
 		return too_large(b, ev);
-	if (!reserve(&t->kids, &t->cap_kids, t->n_kids + n, sizeof(*t->kids)))
+	if (AS_GROW(t->kids, t->cap_kids, t->n_kids + n))
 		return oom(b);
 	if (n)	/* an empty container has no kids to copy (kids may be NULL) */
 		memcpy(t->kids + t->n_kids, b->work + f.base,

@@ -94,21 +94,6 @@ uint64_t route_bird_parser_dropped(const route_bird_parser_t *p)
 	return p->dropped;
 }
 
-static int grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return AS_OK;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *nb = realloc(*buf, n * elem);
-	if (!nb)
-		return AS_ENOMEM;
-	*buf = nb;
-	*cap = n;
-	return AS_OK;
-}
-
 /* Appends one line's text to the current reply, or drops it over the
  * limits (the reply is then marked truncated). */
 static int reply_add(route_bird_parser_t *p, int code, const char *s,
@@ -123,10 +108,10 @@ static int reply_add(route_bird_parser_t *p, int code, const char *s,
 		p->dropped++;
 		return AS_OK;
 	}
-	rc = grow((void **)&p->text, &p->textcap, p->textlen + len + 1, 1);
+	rc = AS_GROW(p->text, p->textcap, p->textlen + len + 1);
 	if (rc)
 		return rc;
-	rc = grow((void **)&p->pl, &p->plcap, p->npl + 1, sizeof(*p->pl));
+	rc = AS_GROW(p->pl, p->plcap, p->npl + 1);
 	if (rc)
 		return rc;
 	memcpy(p->text + p->textlen, s, len);
@@ -139,8 +124,7 @@ static int reply_add(route_bird_parser_t *p, int code, const char *s,
 static int reply_deliver(route_bird_parser_t *p, int code,
 			 route_bird_reply_cb cb, void *arg)
 {
-	int rc = grow((void **)&p->out, &p->outcap, p->npl ? p->npl : 1,
-		      sizeof(*p->out));
+	int rc = AS_GROW(p->out, p->outcap, p->npl ? p->npl : 1);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < p->npl; i++) {

@@ -24,6 +24,7 @@
 
 #include "gossip/gossip.h"
 #include "lib/as.h"
+#include "lib/rng.h"
 #include "tests/sim/sim.h"
 
 struct sample {
@@ -33,13 +34,9 @@ struct sample {
 
 static void sample_add(struct sample *s, double x)
 {
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 256;
-		s->v = realloc(s->v, s->cap * sizeof(double));
-		if (!s->v) {
-			fprintf(stderr, "out of memory\n");
-			exit(1);
-		}
+	if (AS_GROW(s->v, s->cap, s->n + 1)) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
 	}
 	s->v[s->n++] = x;
 }
@@ -156,14 +153,13 @@ static void track_start(struct bench *b, struct track *t, uint64_t version)
 	t->active = true;
 }
 
-static void change_load(struct bench *b, size_t i, uint64_t *rng)
+static void change_load(struct bench *b, size_t i, struct as_rng *rng)
 {
 	struct gossip_core *c = sim_core(b->sim, i);
 	struct gossip_member m;
 	struct gossip_load l;
 	uint64_t v0;
-	*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
-	l.factor = (double)((*rng >> 33) % 1001) / 1000.0;
+	l.factor = (double)as_rng_below(rng, 1001) / 1000.0;
 	l.util = 1.0 - l.factor;
 	l.psi = l.util / 4;
 	l.cpus = 8;
@@ -210,7 +206,8 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 {
 	struct sim_config cfg;
 	struct bench b;
-	uint64_t rng = seed * 977 + n, t, dur, next_change_at;
+	struct as_rng rng;
+	uint64_t t, dur, next_change_at;
 	uint64_t *next_change;
 	uint64_t bytes0;
 	clock_t c0 = clock();
@@ -218,6 +215,7 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 
 	memset(&b, 0, sizeof(b));
 	memset(r, 0, sizeof(*r));
+	as_rng_seed(&rng, seed * 977 + n);
 	sim_config_defaults(&cfg, n);
 	cfg.seed = seed;
 	cfg.proto = *proto;
@@ -246,8 +244,7 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	dur = quick ? 20000 : (n >= 1000 ? 20000 : 60000);
 	t = sim_now(b.sim);
 	for (size_t i = 0; i < n; i++) {
-		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-		next_change[i] = t + (rng >> 33) % 10000;
+		next_change[i] = t + as_rng_below(&rng, 10000);
 	}
 	bytes0 = total_bytes(&b);
 	next_change_at = t;
@@ -275,8 +272,7 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	crashes = quick ? 5 : (n >= 1000 ? 5 : 20);
 	for (size_t k = 0; k < crashes; k++) {
 		size_t victim;
-		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-		victim = 1 + (size_t)(rng >> 33) % (n - 1);
+		victim = 1 + (size_t)as_rng_below(&rng, n - 1);
 		b.crashed = (int)victim;
 		sim_crash(b.sim, victim);
 		track_start(&b, &b.crash[victim], 0);
@@ -314,9 +310,8 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 		for (size_t i = 0; i < n; i++) {
 			/* a stall starts with probability 100 ms / 40 s per node:
 			 * 2 s stalls, so 1 in 20 nodes stalled on average */
-			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
 			/* not back to back: that would be one 4 s stall */
-			if ((rng >> 33) % 400 == 0 && !sim_is_paused(b.sim, i) &&
+			if (as_rng_below(&rng, 400) == 0 && !sim_is_paused(b.sim, i) &&
 			    (b.paused_at[i] == 0 || now >= b.paused_at[i] + 3000)) {
 				if (trace && !strcmp(sim_name(b.sim, i), trace) && now >= trace_from)
 					fprintf(stderr, "trace: t=%lu %s stalls for 2 s\n",

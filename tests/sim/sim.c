@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/as.h"
+#include "lib/rng.h"
 #include "tests/sim/sim.h"
 
 enum ev_type { EV_DELIVER, EV_TIMER, EV_RESUME, EV_JOIN };
@@ -64,10 +65,7 @@ struct sim {
 
 static uint64_t rnd(struct sim *s)
 {
-	uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return as_splitmix64(&s->rng);
 }
 
 static double rnd_unit(struct sim *s)
@@ -98,15 +96,9 @@ static bool ev_less(const struct event *a, const struct event *b)
 static void heap_push(struct sim *s, struct event *ev)
 {
 	size_t i;
-	if (s->n_heap == s->cap_heap) {
-		size_t cap = s->cap_heap ? s->cap_heap * 2 : 1024;
-		struct event *h = realloc(s->heap, cap * sizeof(*h));
-		if (!h) {
-			free(ev->data);
-			return;
-		}
-		s->heap = h;
-		s->cap_heap = cap;
+	if (AS_GROW(s->heap, s->cap_heap, s->n_heap + 1)) {
+		free(ev->data);
+		return;
 	}
 	ev->order = s->order++;
 	i = s->n_heap++;

@@ -34,24 +34,24 @@ static uint64_t reference(const uint64_t *sorted, size_t n, uint32_t ppm)
 
 enum dist { UNIFORM, EXPONENTIAL, LOGNORMAL, BIMODAL, SMALL };
 
-static uint64_t draw(struct eval_rng *r, enum dist d)
+static uint64_t draw(struct as_rng *r, enum dist d)
 {
-	double u = eval_rng_unit(r), v;
+	double u = as_rng_unit(r), v;
 	switch (d) {
 	case UNIFORM:
-		return eval_rng_next(r) % 100000;
+		return as_rng_next(r) % 100000;
 	case EXPONENTIAL:
 		return (uint64_t)(-log(u) * 800.0);
 	case LOGNORMAL:
-		v = eval_rng_unit(r);
+		v = as_rng_unit(r);
 		/* Box-Muller: mean log 7 (~1.1 ms), sigma 1.5. */
 		return (uint64_t)exp(7.0 + 1.5 * sqrt(-2 * log(u)) * cos(2 * M_PI * v));
 	case BIMODAL:
 		/* 99 % fast, 1 % a 2-second stall: the p99.9 lives there. */
-		return eval_rng_next(r) % 100 ? 150 + eval_rng_next(r) % 100
-					      : 2000000 + eval_rng_next(r) % 50000;
+		return as_rng_next(r) % 100 ? 150 + as_rng_next(r) % 100
+					      : 2000000 + as_rng_next(r) % 50000;
 	default:
-		return eval_rng_next(r) % 300;	/* exact region and just above */
+		return as_rng_next(r) % 300;	/* exact region and just above */
 	}
 }
 
@@ -85,13 +85,13 @@ static void check_dist(enum dist d, unsigned bits, size_t n, uint64_t seed)
 					 999000, 999999, 1000000 };
 	uint64_t *vals = malloc(n * sizeof(*vals));
 	eval_hist_t *h = eval_hist_new(bits);
-	struct eval_rng r;
+	struct as_rng r;
 	double precision = ldexp(1.0, 1 - (int)bits);
 	uint64_t sum = 0;
 
 	assert_non_null(vals);
 	assert_non_null(h);
-	eval_rng_seed(&r, seed);
+	as_rng_seed(&r, seed);
 	for (size_t i = 0; i < n; i++) {
 		vals[i] = draw(&r, d);
 		if (vals[i] > EVAL_HIST_MAX_US)
@@ -149,9 +149,9 @@ static void test_merge_equals_union(void **state)
 	eval_hist_t *a = eval_hist_new(EVAL_HIST_BITS), *b = eval_hist_new(EVAL_HIST_BITS),
 		    *u = eval_hist_new(EVAL_HIST_BITS), *empty = eval_hist_new(EVAL_HIST_BITS);
 	eval_hist_t *other = eval_hist_new(7);
-	struct eval_rng r;
+	struct as_rng r;
 
-	eval_rng_seed(&r, 42);
+	as_rng_seed(&r, 42);
 	for (int i = 0; i < 50000; i++) {
 		uint64_t v = draw(&r, (enum dist)(i % 5));
 		eval_hist_record(i % 3 ? a : b, v);
@@ -179,9 +179,9 @@ static void test_merge_equals_union(void **state)
 static void test_json_round_trip(void **state)
 {
 	eval_hist_t *h = eval_hist_new(EVAL_HIST_BITS), *back = NULL;
-	struct eval_rng r;
+	struct as_rng r;
 
-	eval_rng_seed(&r, 3);
+	as_rng_seed(&r, 3);
 	for (int i = 0; i < 10000; i++)
 		eval_hist_record(h, draw(&r, LOGNORMAL));
 	json_t *j = eval_hist_json(h);

@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "lib/as.h"
+#include "lib/list.h"
 #include "tests/eval/src/eval.h"
 
 #define MAX_LISTEN 16
@@ -40,7 +41,7 @@ struct srv;
 struct conn {
 	uv_tcp_t tcp;
 	struct srv *srv;
-	struct conn *prev, *next;
+	struct as_list link;	/* in srv->conns until its close callback */
 	struct eval_http_req req;
 	unsigned pending_writes;
 	bool close_after_write;
@@ -62,7 +63,7 @@ struct srv {
 	int nlisten;
 	uv_signal_t sig_term, sig_int, sig_usr1, sig_usr2;
 	uv_timer_t stop_timer;
-	struct conn *conns;
+	struct as_list conns;
 	const char *pod;
 	uint64_t service_us;
 	size_t size;
@@ -121,14 +122,7 @@ static uint64_t cpu_us(void)
 static void on_close(uv_handle_t *h)
 {
 	struct conn *c = h->data;
-	struct srv *s = c->srv;
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	as_list_remove(&c->link);
 	free(c);
 }
 
@@ -340,10 +334,7 @@ static void on_connection(uv_stream_t *l, int status)
 	eval_http_req_init(&c->req);
 	uv_tcp_init(s->loop, &c->tcp);
 	c->tcp.data = c;
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	as_list_push_front(&s->conns, &c->link);
 	if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
 		s->accept_errors++;
 		conn_close(c);
@@ -357,7 +348,10 @@ static void on_connection(uv_stream_t *l, int status)
 
 static void close_all(struct srv *s, bool force)
 {
-	for (struct conn *c = s->conns; c; c = c->next) {
+	struct as_list *n, *tmp;
+
+	AS_LIST_FOREACH_SAFE(n, tmp, &s->conns) {
+		struct conn *c = AS_LIST_ENTRY(n, struct conn, link);
 		if (force || c->pending_writes == 0)
 			conn_close(c);
 		else
@@ -434,6 +428,7 @@ int main(int argc, char **argv)
 
 	if (!s)
 		return 1;
+	as_list_init(&s->conns);
 	s->size = 64;
 	s->ready = true;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -282,7 +282,6 @@ bool eval_addr4_allowed(const uint8_t a[4])
 bool eval_addr6_allowed(const uint8_t a[16])
 {
 	static const uint8_t loopback[16] = { [15] = 1 };
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 
 	if (memcmp(a, loopback, 16) == 0)
 		return true;
@@ -292,7 +291,7 @@ bool eval_addr6_allowed(const uint8_t a[16])
 		return true;
 	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)
 		return true;				/* 2001:db8::/32 */
-	if (memcmp(a, mapped, 12) == 0)
+	if (as_addr16_is_v4mapped(a))
 		return eval_addr4_allowed(a + 12);
 	return false;
 }

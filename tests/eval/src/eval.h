@@ -28,19 +28,12 @@
 
 #include <jansson.h>
 
+#include "lib/rng.h"
+
 #define EVAL_NS_PER_US 1000ull
 #define EVAL_NS_PER_S 1000000000ull
 
-/* ---- PRNG (xoshiro256**, seeded through splitmix64) ------------------ */
-
-struct eval_rng {
-	uint64_t s[4];
-};
-
-void eval_rng_seed(struct eval_rng *r, uint64_t seed);
-uint64_t eval_rng_next(struct eval_rng *r);
-/* Uniform in (0, 1]: never 0, so -log(u) is finite. */
-double eval_rng_unit(struct eval_rng *r);
+/* The PRNG is lib/rng.h's as_rng (xoshiro256**, seeded through splitmix64). */
 
 /* ---- histogram ------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /*
  * tests/eval/src/hist.c - log-linear latency histogram (HdrHistogram's
- * layout, see eval.h) and the PRNG the schedule and the tests share.
+ * layout, see eval.h).
  *
  * Debian has no C package of HdrHistogram, and the part we need is small:
  * a flat array of counts indexed by a shift of the value, exact min, max
@@ -20,48 +20,6 @@ struct eval_hist {
 	uint64_t min, max, sum;
 	uint64_t counts[];
 };
-
-/* ---- PRNG ------------------------------------------------------------ */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-void eval_rng_seed(struct eval_rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-uint64_t eval_rng_next(struct eval_rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-double eval_rng_unit(struct eval_rng *r)
-{
-	/* 53 random bits mapped to (0, 1]. */
-	return (double)((eval_rng_next(r) >> 11) + 1) * 0x1.0p-53;
-}
 
 /* ---- index arithmetic -------------------------------------------------- */
 

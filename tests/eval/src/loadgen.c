@@ -63,6 +63,7 @@
 #include <uv.h>
 
 #include "lib/as.h"
+#include "lib/list.h"
 #include "tests/eval/src/eval.h"
 
 #define MAX_NAMES 64
@@ -114,43 +115,31 @@ struct cfg {
  * head, cancelling an unlink. No timer per request.
  */
 struct dl {
-	struct dl *prev, *next;
+	struct as_list link;
 	uint64_t deadline;
 };
 
 static void dl_init(struct dl *head)
 {
-	head->prev = head->next = head;
-}
-
-static bool dl_linked(const struct dl *n)
-{
-	return n->next != NULL;
+	as_list_init(&head->link);
 }
 
 static void dl_remove(struct dl *n)
 {
-	if (!dl_linked(n))
-		return;
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-	n->prev = n->next = NULL;
+	as_list_remove(&n->link);
 }
 
 static void dl_append(struct dl *head, struct dl *n, uint64_t deadline)
 {
-	dl_remove(n);
 	n->deadline = deadline;
-	n->prev = head->prev;
-	n->next = head;
-	head->prev->next = n;
-	head->prev = n;
+	as_list_push_back(&head->link, &n->link);
 }
 
 static struct dl *dl_expired(struct dl *head, uint64_t now)
 {
-	struct dl *n = head->next;
-	return n != head && n->deadline <= now ? n : NULL;
+	struct as_list *f = as_list_first(&head->link);
+	struct dl *n = f ? AS_LIST_ENTRY(f, struct dl, link) : NULL;
+	return n && n->deadline <= now ? n : NULL;
 }
 
 /* ---- state -------------------------------------------------------------- */
@@ -188,8 +177,8 @@ struct conn {
 	struct dl dl;		/* in lg->drain */
 	struct lg *lg;
 	struct req *req;
-	struct conn *pool_prev, *pool_next;
-	struct conn *all_prev, *all_next;
+	struct as_list pool;	/* in its idle pool while C_IDLE */
+	struct as_list all;	/* in lg->all until its close callback */
 	uint32_t ident, name;
 	uint8_t addr[16];
 	uint8_t state;
@@ -212,7 +201,7 @@ struct lg {
 	eval_results_t *res;
 	eval_dnscache_t *cache;
 	eval_hist_t *lag;	/* send time - scheduled time, us */
-	struct eval_rng rng;
+	struct as_rng rng;
 	uint64_t t0;		/* CLOCK_MONOTONIC ns at the start */
 	uint64_t hard_stop;
 	int tfd;
@@ -224,8 +213,8 @@ struct lg {
 	struct dnsq **byid;	/* 65536 slots */
 	uint32_t nq;		/* resolutions in flight */
 	struct dl ops, dnsl, drain;
-	struct conn **idle;	/* clients x names pool heads */
-	struct conn *all;
+	struct as_list *idle;	/* clients x names pool heads */
+	struct as_list all;
 	struct name names[MAX_NAMES];
 	uint64_t inflight, inflight_max, sent_all;
 	uint64_t dns_dropped, dns_send_errors, refused_dest, unfinished;
@@ -285,30 +274,20 @@ static enum eval_error connect_error(int uverr)
 
 static void pool_remove(struct lg *lg, struct conn *c)
 {
-	struct conn **head = &lg->idle[(size_t)c->ident * lg->cfg.nnames + c->name];
-	if (c->pool_prev)
-		c->pool_prev->pool_next = c->pool_next;
-	else if (*head == c)
-		*head = c->pool_next;
-	if (c->pool_next)
-		c->pool_next->pool_prev = c->pool_prev;
-	c->pool_prev = c->pool_next = NULL;
+	as_list_remove(&c->pool);
 }
 
 static void pool_push(struct lg *lg, struct conn *c)
 {
-	struct conn **head = &lg->idle[(size_t)c->ident * lg->cfg.nnames + c->name];
 	c->state = C_IDLE;
-	c->pool_prev = NULL;
-	c->pool_next = *head;
-	if (*head)
-		(*head)->pool_prev = c;
-	*head = c;
+	as_list_push_front(&lg->idle[(size_t)c->ident * lg->cfg.nnames + c->name],
+			   &c->pool);
 }
 
 static struct conn *pool_pop(struct lg *lg, uint32_t ident, uint32_t name)
 {
-	struct conn *c = lg->idle[(size_t)ident * lg->cfg.nnames + name];
+	struct as_list *n = as_list_first(&lg->idle[(size_t)ident * lg->cfg.nnames + name]);
+	struct conn *c = n ? AS_LIST_ENTRY(n, struct conn, pool) : NULL;
 	if (c)
 		pool_remove(lg, c);
 	return c;
@@ -317,14 +296,7 @@ static struct conn *pool_pop(struct lg *lg, uint32_t ident, uint32_t name)
 static void on_conn_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
-	struct lg *lg = c->lg;
-
-	if (c->all_prev)
-		c->all_prev->all_next = c->all_next;
-	else
-		lg->all = c->all_next;
-	if (c->all_next)
-		c->all_next->all_prev = c->all_prev;
+	as_list_remove(&c->all);
 	free(c);
 }
 
@@ -537,10 +509,7 @@ static void req_connect(struct lg *lg, struct req *r, unsigned idx)
 	c->state = C_CONNECTING;
 	uv_tcp_init(lg->loop, &c->tcp);
 	c->tcp.data = c;
-	c->all_next = lg->all;
-	if (lg->all)
-		lg->all->all_prev = c;
-	lg->all = c;
+	as_list_push_front(&lg->all, &c->all);
 
 	c->req = r;
 	r->conn = c;
@@ -675,7 +644,7 @@ static void on_dns_readable(uv_poll_t *p, int status, int events)
 static struct dnsq *dnsq_new(struct lg *lg, struct req *r)
 {
 	struct dnsq *q;
-	uint16_t id = (uint16_t)eval_rng_next(&lg->rng);
+	uint16_t id = (uint16_t)as_rng_next(&lg->rng);
 
 	if (lg->nq >= 65536)
 		return NULL;
@@ -886,8 +855,9 @@ static void finish(struct lg *lg)
 	while ((n = dl_expired(&lg->ops, UINT64_MAX)))
 		req_end(lg, container_of(n, struct req, dl));
 	/* Closing handles stay in the list until their close callback. */
-	for (struct conn *c = lg->all; c; c = c->all_next)
-		conn_close(lg, c);
+	struct as_list *it, *tmp;
+	AS_LIST_FOREACH_SAFE(it, tmp, &lg->all)
+		conn_close(lg, AS_LIST_ENTRY(it, struct conn, all));
 	uv_close((uv_handle_t *)&lg->tpoll, NULL);
 	uv_close((uv_handle_t *)&lg->tick, NULL);
 	uv_close((uv_handle_t *)&lg->dpoll, NULL);
@@ -1231,7 +1201,10 @@ static int setup(struct lg *lg)
 	if (!lg->sched || !lg->res || !lg->lag || !lg->byid || !lg->idle ||
 	    (c->cache_ttl && !lg->cache))
 		return 1;
-	eval_rng_seed(&lg->rng, c->seed ^ 0x5eed5eed5eedull);
+	as_rng_seed(&lg->rng, c->seed ^ 0x5eed5eed5eedull);
+	for (size_t i = 0; i < (size_t)c->clients * c->nnames; i++)
+		as_list_init(&lg->idle[i]);
+	as_list_init(&lg->all);
 	dl_init(&lg->ops);
 	dl_init(&lg->dnsl);
 	dl_init(&lg->drain);

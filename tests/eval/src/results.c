@@ -137,16 +137,9 @@ static void pod_add(eval_results_t *r, const char *pod)
 			return;
 		}
 	}
-	if (r->npods == r->cap_pods) {
-		size_t cap = r->cap_pods ? r->cap_pods * 2 : 16;
-		struct pod_count *v = cap <= MAP_MAX ?
-			realloc(r->pods, cap * sizeof(*v)) : NULL;
-		if (!v) {
-			r->pods_other++;
-			return;
-		}
-		r->pods = v;
-		r->cap_pods = cap;
+	if (r->npods >= MAP_MAX || AS_GROW(r->pods, r->cap_pods, r->npods + 1)) {
+		r->pods_other++;
+		return;
 	}
 	struct pod_count *p = &r->pods[r->npods++];
 	snprintf(p->name, sizeof(p->name), "%s", pod);
@@ -161,16 +154,9 @@ static void addr_add(struct addr_map *m, const uint8_t a[16])
 			return;
 		}
 	}
-	if (m->len == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		struct addr_count *v = cap <= MAP_MAX ?
-			realloc(m->v, cap * sizeof(*v)) : NULL;
-		if (!v) {
-			m->other++;
-			return;
-		}
-		m->v = v;
-		m->cap = cap;
+	if (m->len >= MAP_MAX || AS_GROW(m->v, m->cap, m->len + 1)) {
+		m->other++;
+		return;
 	}
 	memcpy(m->v[m->len].a, a, 16);
 	m->v[m->len++].n = 1;

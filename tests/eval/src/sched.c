@@ -23,7 +23,7 @@ struct eval_sched {
 	uint64_t issued;	/* requests handed out */
 	double next_exact;	/* Poisson: next time in ns, unrounded */
 	uint64_t next;		/* next time, or EVAL_SCHED_END */
-	struct eval_rng rng;
+	struct as_rng rng;
 };
 
 static void advance(eval_sched_t *s)
@@ -35,7 +35,7 @@ static void advance(eval_sched_t *s)
 	} else {
 		/* The first arrival also waits a gap, as a Poisson process
 		 * started at 0 does. */
-		s->next_exact += -log(eval_rng_unit(&s->rng)) * 1e9 / s->rate;
+		s->next_exact += -log(as_rng_unit(&s->rng)) * 1e9 / s->rate;
 		t = s->next_exact;
 	}
 	s->next = t < (double)s->duration ? (uint64_t)t : EVAL_SCHED_END;
@@ -52,7 +52,7 @@ eval_sched_t *eval_sched_new(enum eval_arrival kind, double rate,
 	s->kind = kind;
 	s->rate = rate;
 	s->duration = duration_ns;
-	eval_rng_seed(&s->rng, seed);
+	as_rng_seed(&s->rng, seed);
 	advance(s);
 	return s;
 }
