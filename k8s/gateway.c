@@ -425,44 +425,53 @@ static bool backend_ok(const struct ctx *c, const struct k8s_route *r,
 		c->in->service_exists(b->namespace_, b->name, c->in->arg));
 }
 
-/* One parentRef of a route that names one of our Gateways. */
-static int eval_parent(struct ctx *c, const struct k8s_route *r,
-		       const struct k8s_parent_ref *ref,
-		       const struct k8s_gateway *g, struct k8s_obj_status *gst,
-		       struct k8s_parent_status *ps)
+/* The route's first rule DNS can honour (*first, NULL if none) and a
+ * description of the others in dropped; returns how many were dropped. */
+static size_t dropped_rules(const struct k8s_route *r,
+			    const struct k8s_route_rule **first,
+			    char *dropped, size_t cap)
 {
-	int64_t gen = r->md.generation;
-	const struct k8s_route_rule *rule = NULL;
-	bool any_listener = false, any_allowed = false, any_host = false;
-	char dropped[600] = "", host[256];
 	size_t dl = 0, n_dropped = 0;
-	bool *attach = NULL;
-	int rc = -1;
 
-	if (ref_copy(&ps->ref, ref))
-		return -1;
+	*first = NULL;
+	dropped[0] = 0;
 	for (size_t i = 0; i < r->n_rules; i++) {
 		if (!r->rules[i].unsupported) {
-			if (!rule)
-				rule = &r->rules[i];
+			if (!*first)
+				*first = &r->rules[i];
 			continue;
 		}
 		n_dropped++;
-		if (dl < sizeof(dropped) - 1) {
-			int n = snprintf(dropped + dl, sizeof(dropped) - dl,
+		if (dl < cap - 1) {
+			int n = snprintf(dropped + dl, cap - dl,
 					 "%s%zu%s%.60s%s (%.200s)", dl ? "; " : "", i,
 					 *r->rules[i].name ? " \"" : "",
 					 r->rules[i].name, *r->rules[i].name ? "\"" : "",
 					 r->rules[i].unsupported);
 
-			dl = n < 0 ? sizeof(dropped) : AS_MIN(dl + (size_t)n,
-							      sizeof(dropped) - 1);
+			dl = n < 0 ? cap : AS_MIN(dl + (size_t)n, cap - 1);
 		}
 	}
-	if (g->n_listeners && !(attach = calloc(g->n_listeners, sizeof(*attach))))
-		return -1;
-	/* Listeners this parentRef selects, and which of them admit the
-	 * route (kind, namespace) and share a hostname with it. */
+	return n_dropped;
+}
+
+/* How far a parentRef got through a Gateway's listeners. */
+struct reach {
+	bool listener;	/* it selects a listener */
+	bool allowed;	/* one of those admits the route */
+	bool host;	/* and shares a hostname with it */
+};
+
+/* Listeners this parentRef selects, and which of them admit the route
+ * (kind, namespace) and share a hostname with it: attach[i]. */
+static struct reach select_listeners(const struct k8s_route *r,
+				     const struct k8s_parent_ref *ref,
+				     const struct k8s_gateway *g,
+				     const struct k8s_obj_status *gst,
+				     bool *attach)
+{
+	struct reach re = { false, false, false };
+
 	for (size_t i = 0; i < g->n_listeners; i++) {
 		const struct k8s_listener *l = &g->listeners[i];
 		const struct k8s_listener_status *ls = &gst->listeners[i];
@@ -470,64 +479,78 @@ static int eval_parent(struct ctx *c, const struct k8s_route *r,
 		if ((*ref->section && strcmp(ref->section, l->name)) ||
 		    (ref->port && ref->port != l->port))
 			continue;
-		any_listener = true;
+		re.listener = true;
 		if (!listener_ok(ls) || !kind_allowed(ls, r->kind) ||
 		    !ns_allowed(l, g, r))
 			continue;
-		any_allowed = true;
+		re.allowed = true;
 		if (!r->n_hostnames) {
-			any_host = true;
+			re.host = true;
 			attach[i] = true;
 			continue;
 		}
 		for (size_t h = 0; h < r->n_hostnames; h++)
 			if (k8s_hostname_intersect(r->hostnames[h], l->hostname,
 						   NULL, 0)) {
-				any_host = true;
+				re.host = true;
 				attach[i] = true;
 			}
 	}
-	if (!any_listener) {
-		if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
+	return re;
+}
+
+/* The Accepted condition (and PartiallyInvalid) of one parent: sets
+ * *accepted; -1 when a condition could not be added. */
+static int accept_parent(const struct k8s_route *r,
+			 const struct k8s_parent_ref *ref,
+			 const struct k8s_gateway *g, struct reach re,
+			 bool any_rule, size_t n_dropped, const char *dropped,
+			 struct k8s_parent_status *ps, bool *accepted)
+{
+	int64_t gen = r->md.generation;
+
+	*accepted = false;
+	if (!re.listener)
+		return cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
 			     "NoMatchingParent", "Gateway %s/%s has no listener%s%s%s",
 			     g->md.namespace_, g->md.name, *ref->section ? " named " : "",
-			     ref->section, ref->port ? " on that port" : ""))
-			goto out;
-		goto resolved;
-	}
-	if (!any_allowed) {
-		if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
+			     ref->section, ref->port ? " on that port" : "");
+	if (!re.allowed)
+		return cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
 			     "NotAllowedByListeners",
 			     "no listener of Gateway %s/%s admits %ss from namespace %s",
 			     g->md.namespace_, g->md.name, k8s_okind_name(r->kind),
-			     r->md.namespace_))
-			goto out;
-		goto resolved;
-	}
-	if (!any_host) {
-		if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
+			     r->md.namespace_);
+	if (!re.host)
+		return cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
 			     "NoMatchingListenerHostname",
-			     "no hostname of the route matches a listener hostname"))
-			goto out;
-		goto resolved;
-	}
-	if (!rule && n_dropped) {
-		if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
+			     "no hostname of the route matches a listener hostname");
+	if (!any_rule && n_dropped)
+		return cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", false,
 			     "UnsupportedValue",
 			     "DNS routes by hostname only and every rule needs more: %s",
-			     dropped))
-			goto out;
-		goto resolved;
-	}
+			     dropped);
 	if (cond_add(&ps->conds, &ps->n_conds, gen, "Accepted", true, "Accepted",
 		     "answered by DNS"))
-		goto out;
+		return -1;
 	if (n_dropped &&
 	    cond_add(&ps->conds, &ps->n_conds, gen, "PartiallyInvalid", true,
 		     "UnsupportedValue",
 		     "Dropped Rule(s) %s: DNS routes by hostname only", dropped))
-		goto out;
-	/* Attached: count it on the listeners and claim its names. */
+		return -1;
+	*accepted = true;
+	return 0;
+}
+
+/* An accepted route: counted on the listeners it attaches to, and its
+ * names (route hostnames within each listener's) claimed for rule. */
+static int attach_route(struct ctx *c, const struct k8s_route *r,
+			const struct k8s_route_rule *rule,
+			const struct k8s_gateway *g, struct k8s_obj_status *gst,
+			const bool *attach)
+{
+	char host[256];
+
 	for (size_t i = 0; i < g->n_listeners; i++) {
 		const struct k8s_listener *l = &g->listeners[i];
 
@@ -544,22 +567,48 @@ static int eval_parent(struct ctx *c, const struct k8s_route *r,
 			         "hostname: nothing for DNS to answer",
 			         k8s_okind_name(r->kind), r->md.namespace_,
 			         r->md.name, l->name))
-				goto out;
+				return -1;
 			continue;
 		}
 		for (size_t h = 0; h < r->n_hostnames; h++)
 			if (k8s_hostname_intersect(r->hostnames[h], l->hostname, host,
 						   sizeof(host)) &&
 			    claim_add(c, r, rule, host))
-				goto out;
+				return -1;
 	}
-resolved:
+	return 0;
+}
+
+/* One parentRef of a route that names one of our Gateways. */
+static int eval_parent(struct ctx *c, const struct k8s_route *r,
+		       const struct k8s_parent_ref *ref,
+		       const struct k8s_gateway *g, struct k8s_obj_status *gst,
+		       struct k8s_parent_status *ps)
+{
+	const struct k8s_route_rule *rule;
+	char dropped[600];
+	size_t n_dropped;
+	bool *attach = NULL, accepted;
+	struct reach re;
+	int rc = -1;
+
+	if (ref_copy(&ps->ref, ref))
+		return -1;
+	n_dropped = dropped_rules(r, &rule, dropped, sizeof(dropped));
+	if (g->n_listeners && !(attach = calloc(g->n_listeners, sizeof(*attach))))
+		return -1;
+	re = select_listeners(r, ref, g, gst, attach);
+	if (accept_parent(r, ref, g, re, rule != NULL, n_dropped, dropped, ps,
+			  &accepted))
+		goto out;
+	if (accepted && attach_route(c, r, rule, g, gst, attach))
+		goto out;
 	if (eval_backends(c, r, rule, ps))
 		goto out;
 	rc = 0;
 out:
 	free(attach);
-	return rc ? -1 : 0;
+	return rc;
 }
 
 static int eval_route(struct ctx *c, const struct k8s_route *r)

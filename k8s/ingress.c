@@ -121,67 +121,41 @@ static void msg_add(char *msg, size_t *len, const char *fmt, const char *a,
 	*len += (size_t)n;
 }
 
-/* The one host at rules[first]: picks its backend, warns about the rest. */
-static int one_host(const struct k8s_ingress *ing, const char *zone,
-		    size_t first, struct k8s_ingress_result *out)
+/* The path that decides host's backend: the first "/" path of its rules
+ * from rules[first] on, else the first path; NULL when it has none. */
+static const struct k8s_ingress_path *pick_path(const struct k8s_ingress *ing,
+						const char *host, size_t first)
 {
-	const char *host = ing->rules[first].host;
-	const struct k8s_ingress_path *chosen = NULL, *p0 = NULL;
-	const struct k8s_ingress_backend *be = NULL;
-	size_t n_paths = 0;
-	char *fqdn, *label, what[320];
-	bool wild;
-	const char *why = k8s__zone_host(zone, host, &fqdn, &label, &wild);
+	const struct k8s_ingress_path *p0 = NULL;
 
-	if (why) {
-		if (!strcmp(why, "out of memory"))
-			return AS_ENOMEM;
-		return k8s__warn(&out->warnings, &out->n_warnings, "HostOutsideZone",
-				 "host %.253s is not answered: %s (zone %.253s)",
-				 host, why, zone) ? AS_ENOMEM : AS_OK;
-	}
 	for (size_t i = first; i < ing->n_rules; i++) {
 		const struct k8s_ingress_rule *r = &ing->rules[i];
 
 		if (!host_eq(r->host, host))
 			continue;
 		for (size_t j = 0; j < r->n_paths; j++) {
-			n_paths++;
+			if (is_root(&r->paths[j]))
+				return &r->paths[j];
 			if (!p0)
 				p0 = &r->paths[j];
-			if (!chosen && is_root(&r->paths[j]))
-				chosen = &r->paths[j];
 		}
 	}
-	if (!chosen)
-		chosen = p0;
-	if (chosen)
-		be = &chosen->backend;
-	else if (ing->has_default_backend)
-		be = &ing->default_backend;	/* host matched, no path */
-	int rc = AS_OK;
+	return p0;
+}
 
-	if (!be) {
-		rc = k8s__warn(&out->warnings, &out->n_warnings, "NoBackend",
-			       "host %s has no paths and the Ingress no "
-			       "defaultBackend: not answered", fqdn);
-		goto done;
-	}
-	if (!be->service) {
-		rc = k8s__warn(&out->warnings, &out->n_warnings,
-			       "UnsupportedBackend",
-			       "host %s: a resource backend is not a Service "
-			       "with endpoints DNS could answer with: not "
-			       "answered", fqdn);
-		goto done;
-	}
-	/* Every path DNS cannot honour exactly, in one warning. */
-	char msg[MSG_MAX + 4];
+/* Every path of host that DNS cannot honour exactly, in one warning:
+ * every request for the name goes to be (chosen's backend). */
+static int warn_compromises(const struct k8s_ingress *ing, const char *host,
+			    size_t first, const struct k8s_ingress_path *chosen,
+			    const struct k8s_ingress_backend *be,
+			    const char *fqdn, struct k8s_ingress_result *out)
+{
+	char msg[MSG_MAX + 4], what[320];
 	size_t len = 0;
 	bool compromise = false;
 
 	msg[0] = '\0';
-	for (size_t i = first; chosen && i < ing->n_rules; i++) {
+	for (size_t i = first; i < ing->n_rules; i++) {
 		const struct k8s_ingress_rule *r = &ing->rules[i];
 
 		for (size_t j = 0; host_eq(r->host, host) && j < r->n_paths; j++) {
@@ -200,26 +174,29 @@ static int one_host(const struct k8s_ingress *ing, const char *zone,
 			compromise = true;
 		}
 	}
-	if (compromise) {
-		backend_text(be, what, sizeof(what));
-		rc = k8s__warn(&out->warnings, &out->n_warnings,
-			       "PathRoutingUnsupported",
-			       "host %s: DNS routes by name only; every request "
-			       "for it goes to Service %s (%s). Not honoured: %s",
-			       fqdn, what,
-			       is_root(chosen) ? "the \"/\" path" :
-			       "the first path, there is no \"/\" path", msg);
-		if (rc)
-			goto done;
-	}
-	(void)n_paths;
+	if (!compromise)
+		return 0;
+	backend_text(be, what, sizeof(what));
+	return k8s__warn(&out->warnings, &out->n_warnings,
+			 "PathRoutingUnsupported",
+			 "host %s: DNS routes by name only; every request "
+			 "for it goes to Service %s (%s). Not honoured: %s",
+			 fqdn, what,
+			 is_root(chosen) ? "the \"/\" path" :
+			 "the first path, there is no \"/\" path", msg);
+}
 
+/* Appends a host answered with be; takes fqdn and label. */
+static int host_add(struct k8s_ingress_result *out, char *fqdn, char *label,
+		    bool wild, const struct k8s_ingress_backend *be)
+{
 	struct k8s_ingress_host *h = realloc(out->hosts,
 					     (out->n_hosts + 1) * sizeof(*h));
 
 	if (!h) {
-		rc = AS_ENOMEM;
-		goto done;
+		free(fqdn);
+		free(label);
+		return AS_ENOMEM;
 	}
 	out->hosts = h;
 	h = &h[out->n_hosts];
@@ -232,6 +209,50 @@ static int one_host(const struct k8s_ingress *ing, const char *zone,
 	h->port = be->port;
 	out->n_hosts++;
 	return h->service && h->port_name ? AS_OK : AS_ENOMEM;
+}
+
+/* The one host at rules[first]: picks its backend, warns about the rest. */
+static int one_host(const struct k8s_ingress *ing, const char *zone,
+		    size_t first, struct k8s_ingress_result *out)
+{
+	const char *host = ing->rules[first].host;
+	const struct k8s_ingress_path *chosen;
+	const struct k8s_ingress_backend *be = NULL;
+	char *fqdn, *label;
+	bool wild;
+	const char *why = k8s__zone_host(zone, host, &fqdn, &label, &wild);
+	int rc;
+
+	if (why) {
+		if (!strcmp(why, "out of memory"))
+			return AS_ENOMEM;
+		return k8s__warn(&out->warnings, &out->n_warnings, "HostOutsideZone",
+				 "host %.253s is not answered: %s (zone %.253s)",
+				 host, why, zone) ? AS_ENOMEM : AS_OK;
+	}
+	chosen = pick_path(ing, host, first);
+	if (chosen)
+		be = &chosen->backend;
+	else if (ing->has_default_backend)
+		be = &ing->default_backend;	/* host matched, no path */
+	if (!be) {
+		rc = k8s__warn(&out->warnings, &out->n_warnings, "NoBackend",
+			       "host %s has no paths and the Ingress no "
+			       "defaultBackend: not answered", fqdn);
+		goto done;
+	}
+	if (!be->service) {
+		rc = k8s__warn(&out->warnings, &out->n_warnings,
+			       "UnsupportedBackend",
+			       "host %s: a resource backend is not a Service "
+			       "with endpoints DNS could answer with: not "
+			       "answered", fqdn);
+		goto done;
+	}
+	if (chosen && (rc = warn_compromises(ing, host, first, chosen, be, fqdn,
+					     out)))
+		goto done;
+	return host_add(out, fqdn, label, wild, be);
 done:
 	free(fqdn);
 	free(label);
