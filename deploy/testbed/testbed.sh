@@ -54,7 +54,8 @@
 # TESTBED_DIR (/tmp/anysteer-testbed), TESTBED_PREFIX (astb),
 # TESTBED_LINGER (drain.linger, default 2s), TESTBED_FAST_WITHDRAW
 # (bird.fast_withdraw, default 1; 0 = carrier only), TESTBED_BFD_MS (BFD
-# tx/rx interval on nodes and router, default that of deploy/bird: 100),
+# tx/rx interval on nodes and router in ms, default that of deploy/bird:
+# 75, i.e. 75 ms x 3 = 225 ms detection),
 # TESTBED_SERVICES_FILE (a YAML `services:` section that replaces the
 # default `web` service in every node's configuration: the static catalog;
 # each node publishes its own endpoints, gossip brings the rest),
