@@ -7,6 +7,12 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+# The sanitized build lives in _build/check; configure refuses that while
+# the source tree holds an in-tree build ("Building by hand").
+if [ -f config.status ]; then
+	echo "run-all: $top holds an in-tree build; run 'make distclean' in $top first" >&2
+	exit 1
+fi
 ./deploy/install-deps.sh
 autoreconf -fi >/dev/null
 
