@@ -19,6 +19,10 @@ EXTRA_DIST += tests/integration/test_install.py
 EXTRA_DIST += tests/integration/test_cluster.py
 TESTS += tests/integration/test_k8s_daemon.py
 EXTRA_DIST += tests/integration/test_k8s_daemon.py
+# deploy/kubernetes rendered by `kubectl kustomize` and checked against
+# the API schema of its kinds (python3-kubernetes models), offline.
+TESTS += tests/k8s/check_kustomize
+EXTRA_DIST += tests/k8s/check_kustomize
 # Denial-of-service regressions for the agent (issue 11).
 TESTS += tests/integration/test_dos_agent.py
 EXTRA_DIST += tests/integration/test_dos_agent.py
