@@ -23,6 +23,10 @@ EXTRA_DIST += tests/integration/test_k8s_daemon.py
 # the API schema of its kinds (python3-kubernetes models), offline.
 TESTS += tests/k8s/check_kustomize
 EXTRA_DIST += tests/k8s/check_kustomize
+# deploy/Containerfile without a build: stages, context, Debian 12
+# packages against configure.ac and the binaries' libraries.
+TESTS += tests/check-containerfile.py
+EXTRA_DIST += tests/check-containerfile.py .containerignore
 # Denial-of-service regressions for the agent (issue 11).
 TESTS += tests/integration/test_dos_agent.py
 EXTRA_DIST += tests/integration/test_dos_agent.py
