@@ -21,9 +21,17 @@ scdoc curl python3-kubernetes"
 # Google's kubectl package) serves as well and would conflict with it.
 command -v kubectl >/dev/null 2>&1 || PKGS="$PKGS kubernetes-client"
 
-# Run as root directly, or through sudo (keeping DEBIAN_FRONTEND).
+# Run as root directly, or through sudo when there is one (keeping
+# DEBIAN_FRONTEND).
 as_root() {
-	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -E "$@"; fi
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo -E "$@"
+	else
+		echo "install-deps: not root and no sudo: run $0 as root" >&2
+		exit 1
+	fi
 }
 
 missing=
