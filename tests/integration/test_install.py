@@ -140,6 +140,35 @@ class ReadmeRunning(unittest.TestCase):
         with urllib.request.urlopen("http://[::1]:%d/metrics" % self.mport, timeout=5) as r:
             return r.read().decode()
 
+    def man_pages(self, mandir):
+        """Installed, free of groff warnings, and anysteer.yaml(5) names
+        every key the installed anysteerd --help-config lists."""
+        text = {}
+        for page in ("man8/anysteerd.8", "man8/anysteerctl.8", "man5/anysteer.yaml.5"):
+            path = mandir + page
+            self.assertTrue(os.path.exists(path), page)
+            if not shutil.which("groff"):
+                continue
+            p = subprocess.run(["groff", "-man", "-ww", "-Tascii", "-P-cbou", path],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               universal_newlines=True)
+            self.assertEqual(p.stderr, "", page)
+            text[page] = p.stdout
+        if not text:
+            print("note: no groff, man pages not rendered")
+            return
+        out = subprocess.run([self.root + "/usr/local/sbin/anysteerd", "--help-config"],
+                             stdout=subprocess.PIPE, universal_newlines=True).stdout
+        keys = re.findall(r"^\|?\s*`?([a-z][a-z_]*(?:\[\])?(?:\.[a-z_]+(?:\[\])?)*)`?\s",
+                          out, re.M)
+        self.assertGreaterEqual(len(keys), 20, out[:2000])
+        page = re.sub(r"\s+", " ", text["man5/anysteer.yaml.5"])
+        missing = [k for k in keys if k not in page]
+        self.assertEqual(missing, [], "keys of --help-config not in anysteer.yaml(5)")
+        for opt in ("--config", "--check-config", "--foreground", "--log-level",
+                    "--help-config", "--generate-key", "SIGHUP", "SIGTERM", "EXIT STATUS"):
+            self.assertIn(opt, text["man8/anysteerd.8"])
+
     def installed(self):
         """After `make install`: what it must have put where, then the
         user's edit of the configuration (free ports)."""
@@ -163,8 +192,7 @@ class ReadmeRunning(unittest.TestCase):
                       % (r, conf), unit)
         if any(os.path.exists(os.path.join(d, "man", "anysteerd.8"))
                for d in (BUILD, SRCDIR)):
-            for page in ("man8/anysteerd.8", "man8/anysteerctl.8", "man5/anysteer.yaml.5"):
-                self.assertTrue(os.path.exists(r + "/usr/local/share/man/" + page), page)
+            self.man_pages(r + "/usr/local/share/man/")
         else:
             print("note: no man pages built (no scdoc), none installed")
         # anysteerctl without --socket reaches the configuration's socket
