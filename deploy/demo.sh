@@ -26,7 +26,13 @@ done
 cd "$top"
 ./deploy/install-deps.sh
 [ -x configure ] || autoreconf -fi >/dev/null
-build="$top/_build/demo"
+# After "Building by hand" in the source tree (./configure run there),
+# configure refuses a second, out-of-tree build: use the in-tree one.
+if [ -f "$top/config.status" ]; then
+	build="$top"
+else
+	build="$top/_build/demo"
+fi
 mkdir -p "$build"
 cd "$build"
 [ -f Makefile ] || "$top/configure" -q

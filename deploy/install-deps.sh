@@ -11,11 +11,27 @@ libuv1-dev liburing-dev libsodium-dev libmsgpack-dev libldns-dev libcmocka-dev
 libcyaml-dev libmicrohttpd-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
 bird2 knot-dnsutils bind9-dnsutils dnsperf nsd knot
 iproute2 nftables procps valgrind python3 python3-yaml
-unbound nginx haproxy python3-matplotlib"
+unbound nginx haproxy python3-matplotlib
+scdoc curl python3-kubernetes"
+# scdoc builds the man pages (man/*.scd) in a build from git; curl is in
+# the README's "Running" lines (tests/integration/test_install.py);
+# python3-kubernetes has the API models tests/k8s/test_manifests.py
+# checks deploy/kubernetes against, kubectl renders it (kustomize).
+# Debian's kubectl is kubernetes-client; a kubectl from elsewhere (e.g.
+# Google's kubectl package) serves as well and would conflict with it.
+command -v kubectl >/dev/null 2>&1 || PKGS="$PKGS kubernetes-client"
 
-# Run as root directly, or through sudo (keeping DEBIAN_FRONTEND).
+# Run as root directly, or through sudo when there is one (keeping
+# DEBIAN_FRONTEND).
 as_root() {
-	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -E "$@"; fi
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo -E "$@"
+	else
+		echo "install-deps: not root and no sudo: run $0 as root" >&2
+		exit 1
+	fi
 }
 
 missing=

@@ -12,12 +12,24 @@ EXTRA_DIST += tests/check-includes.py tests/repeat-under-load.sh
 TESTS += tests/integration/test_daemon_dns.py
 EXTRA_DIST += tests/integration/anysteer_test.py tests/integration/test_daemon_dns.py
 TESTS += tests/integration/test_cluster.py
+# README.md's "Running" lines in a scratch prefix (make install, start,
+# anysteerctl, kdig, curl, reload, stop, make uninstall).
+TESTS += tests/integration/test_install.py
+EXTRA_DIST += tests/integration/test_install.py
 EXTRA_DIST += tests/integration/test_cluster.py
 # --check-config and the daemon agree (issue 13).
 TESTS += tests/integration/test_config_verdict.py
 EXTRA_DIST += tests/integration/test_config_verdict.py
 TESTS += tests/integration/test_k8s_daemon.py
 EXTRA_DIST += tests/integration/test_k8s_daemon.py
+# deploy/kubernetes rendered by `kubectl kustomize` and checked against
+# the API schema of its kinds (python3-kubernetes models), offline.
+TESTS += tests/k8s/check_kustomize
+EXTRA_DIST += tests/k8s/check_kustomize
+# deploy/Containerfile without a build: stages, context, Debian 12
+# packages against configure.ac and the binaries' libraries.
+TESTS += tests/check-containerfile.py
+EXTRA_DIST += tests/check-containerfile.py .containerignore
 # Denial-of-service regressions for the agent (issue 11).
 TESTS += tests/integration/test_dos_agent.py
 EXTRA_DIST += tests/integration/test_dos_agent.py

@@ -25,7 +25,9 @@
 #   sites   ($P-cS) S = 2..SITES: more clients, eth0 fd00:2:0:S-1::2/64 (hex)
 #                   (site 1 is $P-c above)
 #
-# Usage: testbed.sh up [N] [--pods-per-node K] [--ingress K] [--sites S]
+# Usage: testbed.sh [--build DIR] COMMAND ...  (DIR: the build directory
+#                               with agent/anysteerd, see top_builddir below)
+#        testbed.sh up [N] [--pods-per-node K] [--ingress K] [--sites S]
 #                               start N nodes (default 3, up to 200)
 #        testbed.sh down        stop everything it started, by PID file
 #                               and namespace name
@@ -49,12 +51,15 @@
 #                                            (routes, members, drain, ...)
 #        testbed.sh query [COUNT]            kdig from the client, with NSID
 #
-# Environment: ANYSTEERD, ANYSTEERCTL (default: $top_builddir/agent/...,
-# top_builddir default $top/_build/demo), BIRD (/usr/sbin/bird),
+# Environment: ANYSTEERD, ANYSTEERCTL (default: $top_builddir/agent/...;
+# top_builddir, or --build DIR, default: the source tree after an in-tree
+# build, else $top/_build/demo as deploy/demo.sh builds it), BIRD
+# (/usr/sbin/bird),
 # TESTBED_DIR (/tmp/anysteer-testbed), TESTBED_PREFIX (astb),
 # TESTBED_LINGER (drain.linger, default 2s), TESTBED_FAST_WITHDRAW
 # (bird.fast_withdraw, default 1; 0 = carrier only), TESTBED_BFD_MS (BFD
-# tx/rx interval on nodes and router, default that of deploy/bird: 100),
+# tx/rx interval on nodes and router in ms, default that of deploy/bird:
+# 75, i.e. 75 ms x 3 = 225 ms detection),
 # TESTBED_SERVICES_FILE (a YAML `services:` section that replaces the
 # default `web` service in every node's configuration: the static catalog;
 # each node publishes its own endpoints, gossip brings the rest),
@@ -65,7 +70,14 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-top_builddir=${top_builddir:-$top/_build/demo}
+if [ "${1:-}" = --build ]; then
+	[ $# -ge 2 ] || { echo "testbed: --build needs a directory" >&2; exit 2; }
+	top_builddir=$(cd "$2" && pwd) || exit 2
+	shift 2
+fi
+if [ -z "${top_builddir:-}" ]; then
+	if [ -f "$top/config.status" ]; then top_builddir=$top; else top_builddir=$top/_build/demo; fi
+fi
 ANYSTEERD=${ANYSTEERD:-$top_builddir/agent/anysteerd}
 ANYSTEERCTL=${ANYSTEERCTL:-$top_builddir/agent/anysteerctl}
 BIRD=${BIRD:-/usr/sbin/bird}
@@ -421,7 +433,7 @@ cmd_up() {
 	[ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "up: N must be 1..200"
 	[ "$(id -u)" = 0 ] || die "needs root"
 	[ -x "$BIRD" ] || die "$BIRD not installed"
-	[ -x "$ANYSTEERD" ] || die "$ANYSTEERD not built (set top_builddir or ANYSTEERD)"
+	[ -x "$ANYSTEERD" ] || die "$ANYSTEERD not built (build it, or name the build: $0 --build DIR ...)"
 	[ -e "$DIR/nodes" ] && die "already up ($DIR); run: $0 down"
 	ip netns list | grep -q "^$R\b" && die "namespace $R exists; run: $0 down"
 	t_start=$(now_ms)
