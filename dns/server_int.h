@@ -93,7 +93,7 @@ struct dns_worker {
 	dns_view_t *view;	/* private to the worker thread */
 	const struct dns_udp_api *udp;	/* NULL until the loop is set up */
 	void *udp_state;		/* the back end's */
-	struct dns_rng rng;
+	struct as_rng rng;
 	struct dns_stats stats;	/* written by this worker only */
 
 	struct dns_listener *ls;	/* n_listen of them */

@@ -201,7 +201,7 @@ static int node_add(struct build *b, const uint8_t *key, size_t len,
 		    struct dns_node **out)
 {
 	struct dns_view *v = b->v;
-	uint32_t i = dns_name_hash(key, len) & v->table_mask;
+	uint32_t i = as_fnv1a32(key, len) & v->table_mask;
 
 	for (;;) {
 		uint32_t slot = v->table[i];
