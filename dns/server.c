@@ -208,6 +208,7 @@ static int worker_new(dns_server_t *srv, unsigned i, dns_view_t *view)
 	srv->workers[i] = w;
 	w->srv = srv;
 	w->idx = i;
+	as_list_init(&w->conns);
 	pthread_mutex_init(&w->slot_lock, NULL);
 	w->ls = calloc(srv->n_listen ? srv->n_listen : 1, sizeof(*w->ls));
 	if (!w->ls)

@@ -27,6 +27,7 @@
 #include "dns/conntab.h"
 #include "dns/dns.h"
 #include "lib/as.h"
+#include "lib/list.h"
 
 #define UDP_RX_MAX 4096			/* larger UDP queries are dropped */
 
@@ -97,7 +98,7 @@ struct dns_worker {
 	struct dns_stats stats;	/* written by this worker only */
 
 	struct dns_listener *ls;	/* n_listen of them */
-	struct dns_tcp_conn *conns;
+	struct as_list conns;		/* of struct dns_tcp_conn */
 	size_t n_conns;
 	struct dns_conntab ct;
 	bool any_paused;	/* some listener is backing off */
