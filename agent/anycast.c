@@ -56,6 +56,7 @@
 
 #include "agent/anycast.h"
 #include "lib/as.h"
+#include "lib/rng.h"
 #include "routing/routing.h"
 
 #define PROBE_BUF 1232
@@ -101,7 +102,7 @@ struct agent_anycast {
 	size_t n_probes;
 	uint8_t query[300];
 	size_t qlen;
-	uint64_t rng;
+	struct as_rng rng;	/* self-check query IDs */
 	bool round_open;
 	uint64_t checks_ok, checks_failed, last_rtt_us;
 	bool last_ok, have_result;
@@ -239,12 +240,9 @@ static int set_draining(struct agent_anycast *x, bool draining)
 
 static uint16_t next_id(struct agent_anycast *x)
 {
-	/* xorshift64: IDs only need to be unpredictable enough that a stale
-	 * answer from an earlier round never matches. */
-	x->rng ^= x->rng << 13;
-	x->rng ^= x->rng >> 7;
-	x->rng ^= x->rng << 17;
-	return (uint16_t)(x->rng >> 24);
+	/* IDs only need to be unpredictable enough that a stale answer
+	 * from an earlier round never matches. */
+	return (uint16_t)as_rng_next(&x->rng);
 }
 
 static void probe_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -881,8 +879,10 @@ static int anycast_start(struct agent_ctx *ctx, void **self)
 	x->reason = ROUTE_REASON_STARTING;
 	x->since_ms = as_now_ms();
 	take_config(x, c);
-	if (getrandom(&x->rng, sizeof(x->rng), 0) != sizeof(x->rng) || !x->rng)
-		x->rng = as_now_ns() | 1;
+	uint64_t seed;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = as_now_ns();
+	as_rng_seed(&x->rng, seed);
 	rc = dns_probe_query_build(c->dns.zone, 0, x->query, sizeof(x->query),
 				   &x->qlen);
 	if (rc)

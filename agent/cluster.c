@@ -183,12 +183,7 @@ static void on_probe_change(void *arg, size_t idx, bool healthy)
 	char addr[INET6_ADDRSTRLEN] = "?";
 
 	if (idx < cl->n_local) {
-		const uint8_t *p = cl->local[idx].addr;
-		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-		if (memcmp(p, mapped, 12) == 0)
-			inet_ntop(AF_INET, p + 12, addr, sizeof(addr));
-		else
-			inet_ntop(AF_INET6, p, addr, sizeof(addr));
+		as_format_addr16(cl->local[idx].addr, addr, sizeof(addr));
 		as_notice("endpoint %s %s port %u is %s", cl->local[idx].service,
 			  addr, cl->local[idx].port, healthy ? "healthy" : "unhealthy");
 	}
@@ -471,35 +466,6 @@ static int load_keyring(struct agent_cluster *cl, const struct agent_config *c,
 	return AS_OK;
 }
 
-static uint16_t sa_port(const struct sockaddr_storage *ss)
-{
-	return ntohs(ss->ss_family == AF_INET6
-			     ? ((const struct sockaddr_in6 *)ss)->sin6_port
-			     : ((const struct sockaddr_in *)ss)->sin_port);
-}
-
-static void sa_set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-	if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-}
-
-static socklen_t sa_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					 : sizeof(struct sockaddr_in);
-}
-
-static bool wildcard(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return IN6_IS_ADDR_UNSPECIFIED(
-			&((const struct sockaddr_in6 *)ss)->sin6_addr);
-	return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
-}
-
 /*
  * With a wildcard bind and no gossip.advertise (a DaemonSet shares one
  * config between nodes), advertise the address the kernel would use as
@@ -510,7 +476,7 @@ static bool wildcard(const struct sockaddr_storage *ss)
 static int pick_advertise(const struct agent_config *c,
 			  struct sockaddr_storage *out)
 {
-	uint16_t port = sa_port(&c->gossip.bind_addr);
+	uint16_t port = as_sockaddr_port(&c->gossip.bind_addr);
 
 	for (size_t i = 0; i < c->gossip.n_seeds; i++) {
 		const struct sockaddr_storage *seed = &c->gossip.seed_addrs[i];
@@ -520,12 +486,12 @@ static int pick_advertise(const struct agent_config *c,
 		if (fd < 0)
 			continue;
 		int ok = connect(fd, (const struct sockaddr *)seed,
-				 sa_len(seed)) == 0 &&
+				 as_sockaddr_len(seed)) == 0 &&
 			 getsockname(fd, (struct sockaddr *)&me, &len) == 0;
 		close(fd);
-		if (ok && !wildcard(&me)) {
+		if (ok && as_sockaddr_valid(&me) && !as_sockaddr_is_any(&me)) {
 			*out = me;
-			sa_set_port(out, port);
+			as_sockaddr_set_port(out, port);
 			return AS_OK;
 		}
 	}
@@ -552,7 +518,7 @@ static int pick_advertise(const struct agent_config *c,
 		memset(out, 0, sizeof(*out));
 		memcpy(out, best->ifa_addr, best->ifa_addr->sa_family == AF_INET6
 			? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-		sa_set_port(out, port);
+		as_sockaddr_set_port(out, port);
 		rc = AS_OK;
 	}
 	freeifaddrs(ifa);
@@ -607,7 +573,9 @@ static struct agent_cluster *cluster_new(struct agent_ctx *ctx, int *rc)
 	cl->bind = c->gossip.bind_addr;
 	cl->advertise = c->gossip.advertise && *c->gossip.advertise
 				? c->gossip.advertise_addr : c->gossip.bind_addr;
-	if (wildcard(&cl->advertise) &&
+	/* No advertise and no bind address (AF_UNSPEC) counts as a wildcard. */
+	if ((!as_sockaddr_valid(&cl->advertise) ||
+	     as_sockaddr_is_any(&cl->advertise)) &&
 	    (*rc = pick_advertise(c, &cl->advertise))) {
 		as_err("gossip: bind %s is a wildcard and no address to "
 		       "advertise was found (%s); set gossip.advertise",
@@ -989,13 +957,9 @@ static struct agent_cluster *need_cluster(struct agent_cluster *cl, char *err,
 
 static json_t *endpoint_json(const struct gossip_endpoint *g)
 {
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 	char addr[INET6_ADDRSTRLEN];
 
-	if (memcmp(g->addr, mapped, 12) == 0)
-		inet_ntop(AF_INET, g->addr + 12, addr, sizeof(addr));
-	else
-		inet_ntop(AF_INET6, g->addr, addr, sizeof(addr));
+	as_format_addr16(g->addr, addr, sizeof(addr));
 	return json_pack("{s:s, s:s, s:i, s:i, s:b}", "service", g->service,
 			 "address", addr, "port", g->port, "weight", g->weight,
 			 "healthy", g->healthy);

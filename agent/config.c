@@ -651,16 +651,6 @@ static const char *check_path_or_empty(const char *s)
 	return NULL;
 }
 
-static bool unspecified_addr(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return IN6_IS_ADDR_UNSPECIFIED(
-			&((const struct sockaddr_in6 *)ss)->sin6_addr);
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == 0;
-	return true;
-}
-
 /* Without the section anysteerd runs as a single node, exactly as
  * before gossip existed. */
 static void finish_gossip(struct cfg_ctx *ctx, void *base,
@@ -676,7 +666,8 @@ static void finish_gossip(struct cfg_ctx *ctx, void *base,
 			  "required unless gossip.plaintext is true "
 			  "(create one with `anysteerd --generate-key`)");
 	if (g->advertise && *g->advertise &&
-	    unspecified_addr(&g->advertise_addr))
+	    (!as_sockaddr_valid(&g->advertise_addr) ||
+	     as_sockaddr_is_any(&g->advertise_addr)))
 		cfg_error(ctx, cfg_key_line(ctx, w, "advertise"),
 			  "gossip.advertise",
 			  "must be an address other nodes can reach, not a "

@@ -105,15 +105,9 @@ void cfg_error(struct cfg_ctx *ctx, size_t line, const char *key,
 		n = asprintf(&text, "%s: %s\n", ctx->file, msg);
 	if (n < 0)
 		return;
-	if (ctx->n_msgs == ctx->cap_msgs) {
-		size_t ncap = ctx->cap_msgs ? ctx->cap_msgs * 2 : 16;
-		struct cfg_msg *nm = realloc(ctx->msgs, ncap * sizeof(*nm));
-		if (!nm) {
-			free(text);
-			return;
-		}
-		ctx->msgs = nm;
-		ctx->cap_msgs = ncap;
+	if (AS_GROW(ctx->msgs, ctx->cap_msgs, ctx->n_msgs + 1)) {
+		free(text);
+		return;
 	}
 	ctx->msgs[ctx->n_msgs] = (struct cfg_msg){ line, ctx->n_msgs, text };
 	ctx->n_msgs++;

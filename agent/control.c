@@ -35,6 +35,7 @@
 #include "agent/control.h"
 #include "agent/report.h"
 #include "lib/as.h"
+#include "lib/list.h"
 
 #define CONTROL_LINE_MAX (64 * 1024)
 #define CONTROL_MAX_CLIENTS 64
@@ -48,7 +49,7 @@ struct control_client {
 	size_t start, len, cap;	/* unhandled input is buf[start..len) */
 	size_t scanned;		/* bytes after start known to hold no '\n' */
 	struct agent_reply *pending; /* a command that answers later */
-	struct control_client *next, **pprev;
+	struct as_list link;	/* in ctl->clients, newest first */
 	bool closing;
 	bool reading;
 	bool pumping;		/* in client_pump (no re-entry) */
@@ -65,7 +66,7 @@ struct agent_control {
 	uv_pipe_t server;
 	struct agent_ctx *ctx;
 	char *path;
-	struct control_client *clients;
+	struct as_list clients;	/* of struct control_client */
 	size_t n_clients, n_closing;	/* closing: still in the list */
 	bool closing;
 	struct as_ratelimit full_log;
@@ -84,9 +85,7 @@ static void client_closed(uv_handle_t *h)
 	struct control_client *cl = h->data;
 	struct agent_control *ctl = cl->ctl;
 
-	*cl->pprev = cl->next;
-	if (cl->next)
-		cl->next->pprev = cl->pprev;
+	as_list_remove(&cl->link);
 	ctl->n_clients--;
 	ctl->n_closing--;
 	if (cl->pending)
@@ -367,11 +366,7 @@ static void on_connection(uv_stream_t *server, int status)
 	cl->ctl = ctl;
 	uv_pipe_init(server->loop, &cl->pipe, 0);
 	cl->pipe.data = cl;
-	cl->next = ctl->clients;
-	if (cl->next)
-		cl->next->pprev = &cl->next;
-	cl->pprev = &ctl->clients;
-	ctl->clients = cl;
+	as_list_push_front(&ctl->clients, &cl->link);
 	ctl->n_clients++;
 	if (uv_accept(server, (uv_stream_t *)&cl->pipe)) {
 		client_close(cl);
@@ -382,9 +377,13 @@ static void on_connection(uv_stream_t *server, int status)
 		 * left already but was not read yet, an idle session),
 		 * else the newcomer. */
 		struct control_client *victim = NULL;
-		for (struct control_client *o = cl->next; o; o = o->next)
+		for (struct as_list *n = as_list_next(&ctl->clients, &cl->link);
+		     n; n = as_list_next(&ctl->clients, n)) {
+			struct control_client *o =
+				AS_LIST_ENTRY(n, struct control_client, link);
 			if (!o->closing && !o->pending && o->len == 0)
 				victim = o;	/* the list is newest first */
+		}
 		as_log_ratelimited(&ctl->full_log, AS_LOG_WARN,
 				   "control socket: more than %d clients, closing %s",
 				   CONTROL_MAX_CLIENTS,
@@ -460,6 +459,7 @@ static int control_start(struct agent_ctx *ctx, void **self)
 		return AS_ENOMEM;
 	}
 	ctl->ctx = ctx;
+	as_list_init(&ctl->clients);
 	*self = ctl;
 	uv_pipe_init(ctx->loop, &ctl->server, 0);
 	ctl->server.data = ctl;
@@ -485,9 +485,11 @@ static void server_closed(uv_handle_t *h)
 static void close_now(struct agent_control *ctl)
 {
 	ctl->closing = true;
+	struct as_list *n, *tmp;
+
 	unlink(ctl->path);
-	for (struct control_client *cl = ctl->clients; cl; cl = cl->next)
-		client_close(cl);
+	AS_LIST_FOREACH_SAFE(n, tmp, &ctl->clients)
+		client_close(AS_LIST_ENTRY(n, struct control_client, link));
 	uv_close((uv_handle_t *)&ctl->server, server_closed);
 }
 

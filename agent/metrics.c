@@ -625,8 +625,7 @@ static void on_accept(uv_poll_t *p, int status, int events)
 static int listen_socket(const struct sockaddr_storage *ss)
 {
 	int one = 1;
-	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-						    sizeof(struct sockaddr_in);
+	socklen_t len = as_sockaddr_len(ss);
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)

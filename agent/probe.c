@@ -21,6 +21,7 @@
 
 #include "agent/probe.h"
 #include "lib/as.h"
+#include "lib/list.h"
 
 bool agent_probe_feed(struct agent_probe_state *s, bool ok, uint32_t rise,
 		      uint32_t fall)
@@ -65,7 +66,7 @@ struct target {
 };
 
 struct attempt {
-	struct attempt *prev, *next;
+	struct as_list link;	/* in p->attempts */
 	struct agent_prober *p;
 	uint64_t gen;
 	size_t idx;
@@ -86,13 +87,13 @@ struct agent_prober {
 	struct target *targets;
 	size_t n_targets;
 	uint64_t gen;
-	struct attempt *attempts;
+	struct as_list attempts;	/* of struct attempt, newest first */
 	bool closing;
 };
 
 static void maybe_free(struct agent_prober *p)
 {
-	if (p->closing && !p->timer_open && !p->attempts) {
+	if (p->closing && !p->timer_open && as_list_empty(&p->attempts)) {
 		free(p->targets);
 		free(p);
 	}
@@ -105,12 +106,7 @@ static void attempt_closed(uv_handle_t *h)
 
 	if (--at->handles > 0)
 		return;
-	if (at->prev)
-		at->prev->next = at->next;
-	else
-		p->attempts = at->next;
-	if (at->next)
-		at->next->prev = at->prev;
+	as_list_remove(&at->link);
 	free(at);
 	maybe_free(p);
 }
@@ -163,10 +159,7 @@ static void start_attempt(struct agent_prober *p, size_t idx)
 	uv_timer_init(p->loop, &at->timer);
 	at->tcp.data = at->timer.data = at->req.data = at;
 	at->handles = 2;
-	at->next = p->attempts;
-	if (at->next)
-		at->next->prev = at;
-	p->attempts = at;
+	as_list_push_front(&p->attempts, &at->link);
 	t->in_flight = true;
 
 	memset(&ss, 0, sizeof(ss));
@@ -217,6 +210,7 @@ int agent_prober_new(uv_loop_t *loop, const struct agent_prober_config *cfg,
 	p->cfg = *cfg;
 	p->cb = cb;
 	p->arg = arg;
+	as_list_init(&p->attempts);
 	uv_timer_init(loop, &p->timer);
 	p->timer.data = p;
 	p->timer_open = true;
@@ -289,10 +283,12 @@ static void timer_closed(uv_handle_t *h)
 
 void agent_prober_close(struct agent_prober *p)
 {
+	struct as_list *n, *tmp;
+
 	if (!p || p->closing)
 		return;
 	p->closing = true;
 	uv_close((uv_handle_t *)&p->timer, timer_closed);
-	for (struct attempt *at = p->attempts; at; at = at->next)
-		attempt_finish(at, false);
+	AS_LIST_FOREACH_SAFE(n, tmp, &p->attempts)
+		attempt_finish(AS_LIST_ENTRY(n, struct attempt, link), false);
 }

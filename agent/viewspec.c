@@ -202,9 +202,7 @@ static void lay_out(const struct agent_service *svcs, size_t n,
 static void put_endpoint(struct dns_endpoint_spec *e, const struct gossip_endpoint *g,
 			 const char *node, double factor)
 {
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-	if (memcmp(g->addr, mapped, 12) == 0) {
+	if (as_addr16_is_v4mapped(g->addr)) {
 		e->family = AF_INET;
 		memcpy(e->addr, g->addr + 12, 4);
 	} else {

@@ -11,49 +11,14 @@
 #include "dns/conntab.h"
 #include "lib/as.h"
 
-/* ---- intrusive lists ------------------------------------------------------ */
+/* ---- lists --------------------------------------------------------------- */
 
-static void list_push(struct dns_ct_list *l, struct dns_ct_entry *e,
-		      size_t link_off)
-{
-	struct dns_ct_link *lk = (struct dns_ct_link *)((char *)e + link_off);
-
-	lk->next = NULL;
-	lk->prev = l->tail;
-	if (l->tail)
-		((struct dns_ct_link *)((char *)l->tail + link_off))->next = e;
-	else
-		l->head = e;
-	l->tail = e;
-}
-
-static void list_unlink(struct dns_ct_list *l, struct dns_ct_entry *e,
-			size_t link_off)
-{
-	struct dns_ct_link *lk = (struct dns_ct_link *)((char *)e + link_off);
-
-	if (lk->prev)
-		((struct dns_ct_link *)((char *)lk->prev + link_off))->next =
-			lk->next;
-	else
-		l->head = lk->next;
-	if (lk->next)
-		((struct dns_ct_link *)((char *)lk->next + link_off))->prev =
-			lk->prev;
-	else
-		l->tail = lk->prev;
-	lk->prev = lk->next = NULL;
-}
-
-#define ALL offsetof(struct dns_ct_entry, all)
-#define SAME offsetof(struct dns_ct_entry, same)
-
-static struct dns_ct_list *table_list(struct dns_conntab *t, bool idle)
+static struct as_list *table_list(struct dns_conntab *t, bool idle)
 {
 	return idle ? &t->idle : &t->busy;
 }
 
-static struct dns_ct_list *prefix_list(struct dns_ct_prefix *p, bool idle)
+static struct as_list *prefix_list(struct dns_ct_prefix *p, bool idle)
 {
 	return idle ? &p->idle : &p->busy;
 }
@@ -126,6 +91,8 @@ int dns_conntab_init(struct dns_conntab *t,
 	uint32_t nb = 16;
 
 	memset(t, 0, sizeof(*t));
+	as_list_init(&t->idle);
+	as_list_init(&t->busy);
 	if (!lim->max || !lim->max_per_prefix || lim->len6 > 128 ||
 	    lim->len4 > 32)
 		return AS_EINVAL;
@@ -156,13 +123,28 @@ void dns_conntab_fini(struct dns_conntab *t)
 	free(t->pool);
 	free(t->bucket);
 	memset(t, 0, sizeof(*t));
+	as_list_init(&t->idle);
+	as_list_init(&t->busy);
 }
 
-/* The oldest connection of one order pair: idle first. */
-static struct dns_ct_entry *oldest(const struct dns_ct_list *idle,
-				   const struct dns_ct_list *busy)
+/* The oldest connection of the table's order pair: idle first. */
+static struct dns_ct_entry *oldest_all(const struct dns_conntab *t)
 {
-	return idle->head ? idle->head : busy->head;
+	struct as_list *n = as_list_first(&t->idle);
+
+	if (!n)
+		n = as_list_first(&t->busy);
+	return n ? AS_LIST_ENTRY(n, struct dns_ct_entry, all) : NULL;
+}
+
+/* The same for one prefix. */
+static struct dns_ct_entry *oldest_same(const struct dns_ct_prefix *p)
+{
+	struct as_list *n = as_list_first(&p->idle);
+
+	if (!n)
+		n = as_list_first(&p->busy);
+	return n ? AS_LIST_ENTRY(n, struct dns_ct_entry, same) : NULL;
 }
 
 struct dns_ct_entry *dns_conntab_victim(struct dns_conntab *t,
@@ -173,10 +155,10 @@ struct dns_ct_entry *dns_conntab_victim(struct dns_conntab *t,
 	if (prefix_key(t, peer, key)) {
 		struct dns_ct_prefix *p = prefix_find(t, key);
 		if (p && p->n >= t->lim.max_per_prefix)
-			return oldest(&p->idle, &p->busy);
+			return oldest_same(p);
 	}
 	if (t->n >= t->lim.max)
-		return oldest(&t->idle, &t->busy);
+		return oldest_all(t);
 	return NULL;
 }
 
@@ -198,6 +180,8 @@ int dns_conntab_add(struct dns_conntab *t, struct dns_ct_entry *e,
 		p = t->free;
 		t->free = p->next;
 		memset(p, 0, sizeof(*p));
+		as_list_init(&p->idle);
+		as_list_init(&p->busy);
 		memcpy(p->key, key, sizeof(p->key));
 		uint32_t h = prefix_hash(t, key);
 		p->next = t->bucket[h];
@@ -207,8 +191,8 @@ int dns_conntab_add(struct dns_conntab *t, struct dns_ct_entry *e,
 	e->prefix = p;
 	e->idle = true;
 	e->in_table = true;
-	list_push(&t->idle, e, ALL);
-	list_push(&p->idle, e, SAME);
+	as_list_push_back(&t->idle, &e->all);
+	as_list_push_back(&p->idle, &e->same);
 	p->n++;
 	t->n++;
 	return AS_OK;
@@ -220,8 +204,8 @@ void dns_conntab_remove(struct dns_conntab *t, struct dns_ct_entry *e)
 
 	if (!e->in_table)
 		return;
-	list_unlink(table_list(t, e->idle), e, ALL);
-	list_unlink(prefix_list(p, e->idle), e, SAME);
+	as_list_remove(&e->all);
+	as_list_remove(&e->same);
 	e->in_table = false;
 	e->prefix = NULL;
 	t->n--;
@@ -241,16 +225,16 @@ void dns_conntab_update(struct dns_conntab *t, struct dns_ct_entry *e,
 {
 	if (!e->in_table || (!idle && !e->idle))
 		return;
-	list_unlink(table_list(t, e->idle), e, ALL);
-	list_unlink(prefix_list(e->prefix, e->idle), e, SAME);
 	e->idle = idle;
-	list_push(table_list(t, idle), e, ALL);
-	list_push(prefix_list(e->prefix, idle), e, SAME);
+	as_list_push_back(table_list(t, idle), &e->all);
+	as_list_push_back(prefix_list(e->prefix, idle), &e->same);
 }
 
 struct dns_ct_entry *dns_conntab_oldest_idle(const struct dns_conntab *t)
 {
-	return t->idle.head;
+	struct as_list *n = as_list_first(&t->idle);
+
+	return n ? AS_LIST_ENTRY(n, struct dns_ct_entry, all) : NULL;
 }
 
 uint32_t dns_conntab_prefix_count(const struct dns_conntab *t,

@@ -37,21 +37,15 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct dns_ct_entry;
+#include "lib/list.h"
+
 struct dns_ct_prefix;
 
-struct dns_ct_list {
-	struct dns_ct_entry *head, *tail;	/* head = oldest */
-};
-
-struct dns_ct_link {
-	struct dns_ct_entry *prev, *next;
-};
-
-/* Embedded in each connection; zero it before dns_conntab_add(). */
+/* Embedded in each connection; zero it before dns_conntab_add(). The
+ * lists below run oldest first. */
 struct dns_ct_entry {
-	struct dns_ct_link all;		/* in the table's idle or busy list */
-	struct dns_ct_link same;	/* in its prefix's idle or busy list */
+	struct as_list all;		/* in the table's idle or busy list */
+	struct as_list same;		/* in its prefix's idle or busy list */
 	struct dns_ct_prefix *prefix;
 	bool idle;
 	bool in_table;
@@ -60,7 +54,7 @@ struct dns_ct_entry {
 struct dns_ct_prefix {
 	uint8_t key[17];		/* family tag, then masked address */
 	uint32_t n;
-	struct dns_ct_list idle, busy;
+	struct as_list idle, busy;	/* of entries' `same` links */
 	struct dns_ct_prefix *next;	/* hash chain, or the free list */
 };
 
@@ -74,7 +68,7 @@ struct dns_conntab_limits {
 struct dns_conntab {
 	struct dns_conntab_limits lim;
 	uint32_t n;
-	struct dns_ct_list idle, busy;
+	struct as_list idle, busy;	/* of entries' `all` links */
 	struct dns_ct_prefix *pool;	/* lim.max entries */
 	struct dns_ct_prefix *free;
 	struct dns_ct_prefix **bucket;

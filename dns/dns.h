@@ -46,6 +46,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "lib/rng.h"
+
 #define DNS_UDP_PAYLOAD_MAX 1232 /* EDNS0 size we advertise (DNS flag day 2020) */
 #define DNS_MSG_MAX 65535
 #define DNS_NAME_MAX 255	/* octets of a name on the wire (RFC 1035) */
@@ -172,13 +174,6 @@ const char *dns_view_zone(const dns_view_t *view);	/* "svc.example." */
 
 /* ---- query -> answer ---------------------------------------------------- */
 
-/* Small, fast PRNG (xoshiro256**) private to one worker. */
-struct dns_rng {
-	uint64_t s[4];
-};
-void dns_rng_seed(struct dns_rng *rng, uint64_t seed);
-uint64_t dns_rng_next(struct dns_rng *rng);
-
 enum dns_transport { DNS_TRANSPORT_UDP = 0, DNS_TRANSPORT_TCP = 1 };
 
 /* Why a query was malformed; FORMERR is sent when the header could be
@@ -218,7 +213,7 @@ struct dns_result {
 /* Answers one query. out must hold DNS_MSG_MAX bytes for TCP and
  * DNS_UDP_PAYLOAD_MAX for UDP (the function never writes more than the
  * transport allows: for UDP min(client EDNS size or 512, 1232)). */
-void dns_answer(const dns_view_t *view, struct dns_rng *rng,
+void dns_answer(const dns_view_t *view, struct as_rng *rng,
 		enum dns_transport transport, const uint8_t *query,
 		size_t qlen, uint8_t *out, size_t out_cap,
 		struct dns_result *res);

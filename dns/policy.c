@@ -1,5 +1,6 @@
 /*
- * dns/policy.c - load factor, the per-worker PRNG and weighted sampling.
+ * dns/policy.c - load factor and weighted sampling (the per-worker PRNG is
+ * lib/rng.h's).
  *
  * Design. Everything here is exact integer arithmetic on weights prepared
  * when the view is built: a family's weights are turned into a cumulative
@@ -35,58 +36,8 @@ double dns_load_factor(double load, double low, double high)
 	return f < 0 ? 0 : (f > 1 ? 1 : f);
 }
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-void dns_rng_seed(struct dns_rng *rng, uint64_t seed)
-{
-	/* splitmix64 never yields an all-zero xoshiro state from 4 outputs. */
-	for (int i = 0; i < 4; i++)
-		rng->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-uint64_t dns_rng_next(struct dns_rng *rng)
-{
-	uint64_t *s = rng->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-uint64_t dns_rng_below(struct dns_rng *rng, uint64_t bound)
-{
-	unsigned __int128 m = (unsigned __int128)dns_rng_next(rng) * bound;
-	uint64_t low = (uint64_t)m;
-
-	if (low < bound) {
-		uint64_t threshold = -bound % bound;
-		while (low < threshold) {
-			m = (unsigned __int128)dns_rng_next(rng) * bound;
-			low = (uint64_t)m;
-		}
-	}
-	return (uint64_t)(m >> 64);
-}
-
 size_t dns_sample(const uint64_t *cum, size_t n, size_t k,
-		  struct dns_rng *rng, uint32_t *out)
+		  struct as_rng *rng, uint32_t *out)
 {
 	struct {
 		uint64_t start, w;
@@ -97,7 +48,7 @@ size_t dns_sample(const uint64_t *cum, size_t n, size_t k,
 	if (k > DNS_MAX_ANSWERS)
 		k = DNS_MAX_ANSWERS;
 	while (got < k && total > 0) {
-		uint64_t r = dns_rng_below(rng, total);
+		uint64_t r = as_rng_below(rng, total);
 
 		/* Shift r past the drawn intervals that lie below it. */
 		for (size_t g = 0; g < got && r >= gone[g].start; g++)

@@ -257,7 +257,7 @@ static void put_addrs(struct resp *rp, int sec, uint16_t owner_off,
 }
 
 static size_t sample(const struct dns_view *v, const struct dns_svc *s,
-		     bool v6, struct dns_rng *rng, uint32_t *idx)
+		     bool v6, struct as_rng *rng, uint32_t *idx)
 {
 	const struct dns_family *f = v6 ? &s->v6 : &s->v4;
 
@@ -269,7 +269,7 @@ static size_t sample(const struct dns_view *v, const struct dns_svc *s,
 
 static void put_sampled(struct resp *rp, int sec, uint16_t owner_off,
 			const struct dns_view *v, const struct dns_svc *s,
-			bool v6, struct dns_rng *rng)
+			bool v6, struct as_rng *rng)
 {
 	uint32_t idx[DNS_MAX_ANSWERS];
 	size_t n = sample(v, s, v6, rng, idx);
@@ -279,7 +279,7 @@ static void put_sampled(struct resp *rp, int sec, uint16_t owner_off,
 }
 
 static void put_https(struct resp *rp, const struct dns_view *v,
-		      const struct dns_svc *s, struct dns_rng *rng)
+		      const struct dns_svc *s, struct as_rng *rng)
 {
 	uint32_t i6[DNS_MAX_ANSWERS], i4[DNS_MAX_ANSWERS];
 	size_t n6 = sample(v, s, true, rng, i6);
@@ -317,7 +317,7 @@ static void put_https(struct resp *rp, const struct dns_view *v,
 	     (rp)->count[SEC_AR] = soft_ar_; } } while (0)
 
 static void put_srv(struct resp *rp, const struct dns_view *v,
-		    const struct dns_svc *s, struct dns_rng *rng,
+		    const struct dns_svc *s, struct as_rng *rng,
 		    bool additional)
 {
 	struct wire_wr *w = &rp->w;
@@ -373,7 +373,7 @@ static void put_ns(struct resp *rp, const struct dns_view *v,
 /* Answers a query for a name in the zone; returns the RCODE. */
 static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
 			   const struct query *q, size_t rel,
-			   struct dns_rng *rng)
+			   struct as_rng *rng)
 {
 	const struct dns_node *nd = dns_view_lookup(v, q->lname, rel);
 	uint16_t zone_off = (uint16_t)(DNS_HDR_LEN + rel);
@@ -554,7 +554,7 @@ static void answer_tsig(const struct query *q, const dns_view_t *view,
 	res->len = wire_wr_offset(&w);
 }
 
-void dns_answer(const dns_view_t *view, struct dns_rng *rng,
+void dns_answer(const dns_view_t *view, struct as_rng *rng,
 		enum dns_transport transport, const uint8_t *query,
 		size_t qlen, uint8_t *out, size_t out_cap,
 		struct dns_result *res)

@@ -208,6 +208,7 @@ static int worker_new(dns_server_t *srv, unsigned i, dns_view_t *view)
 	srv->workers[i] = w;
 	w->srv = srv;
 	w->idx = i;
+	as_list_init(&w->conns);
 	pthread_mutex_init(&w->slot_lock, NULL);
 	w->ls = calloc(srv->n_listen ? srv->n_listen : 1, sizeof(*w->ls));
 	if (!w->ls)
@@ -216,13 +217,13 @@ static int worker_new(dns_server_t *srv, unsigned i, dns_view_t *view)
 		w->ls[a].w = w;
 		w->ls[a].udp_fd = w->ls[a].tcp_fd = -1;
 	}
-	dns_rng_seed(&w->rng, rng_seed(i));
+	as_rng_seed(&w->rng, rng_seed(i));
 	/* The prefix table's hash key: secret, so that clients cannot
 	 * choose addresses that collide. */
 	uint8_t key[16];
 	if (getrandom(key, sizeof(key), GRND_NONBLOCK) != sizeof(key))
 		for (size_t k = 0; k < sizeof(key); k += 8) {
-			uint64_t r = rng_seed(i) ^ dns_rng_next(&w->rng);
+			uint64_t r = rng_seed(i) ^ as_rng_next(&w->rng);
 			memcpy(key + k, &r, 8);
 		}
 	int e = dns_conntab_init(&w->ct, &srv->tcp_lim, key);

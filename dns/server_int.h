@@ -27,6 +27,7 @@
 #include "dns/conntab.h"
 #include "dns/dns.h"
 #include "lib/as.h"
+#include "lib/list.h"
 
 #define UDP_RX_MAX 4096			/* larger UDP queries are dropped */
 
@@ -93,11 +94,11 @@ struct dns_worker {
 	dns_view_t *view;	/* private to the worker thread */
 	const struct dns_udp_api *udp;	/* NULL until the loop is set up */
 	void *udp_state;		/* the back end's */
-	struct dns_rng rng;
+	struct as_rng rng;
 	struct dns_stats stats;	/* written by this worker only */
 
 	struct dns_listener *ls;	/* n_listen of them */
-	struct dns_tcp_conn *conns;
+	struct as_list conns;		/* of struct dns_tcp_conn */
 	size_t n_conns;
 	struct dns_conntab ct;
 	bool any_paused;	/* some listener is backing off */

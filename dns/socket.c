@@ -22,29 +22,6 @@
 
 #define PORT0_ATTEMPTS 16
 
-static socklen_t sa_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-					   sizeof(struct sockaddr_in);
-}
-
-static uint16_t sa_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-}
-
-static bool sa_wildcard(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const void *)ss;
-		return IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
-	}
-	return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
-	       htonl(INADDR_ANY);
-}
-
 static int set_opt(int fd, int level, int name, const char *what,
 		   const struct sockaddr_storage *ss, const char *proto)
 {
@@ -107,7 +84,7 @@ static int open_socket(const struct sockaddr_storage *ss, bool udp,
 	    (err = set_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY", ss,
 			   proto)))
 		goto fail;
-	if (udp && sa_wildcard(ss)) {
+	if (udp && as_sockaddr_is_any(ss)) {
 		if (ss->ss_family == AF_INET6)
 			err = set_opt(s, IPPROTO_IPV6, IPV6_RECVPKTINFO,
 				      "IPV6_RECVPKTINFO", ss, proto);
@@ -119,7 +96,7 @@ static int open_socket(const struct sockaddr_storage *ss, bool udp,
 	}
 	if (udp)
 		grow_rcvbuf(s);
-	if (bind(s, (const struct sockaddr *)ss, sa_len(ss)) < 0) {
+	if (bind(s, (const struct sockaddr *)ss, as_sockaddr_len(ss)) < 0) {
 		err = -errno;
 		if (!(quiet_busy && err == -EADDRINUSE))
 			as_err("dns: cannot bind %s (%s): %s",
@@ -156,7 +133,7 @@ static void close_raw_fds(dns_server_t *srv, size_t a)
 int dns_sock_bind_address(dns_server_t *srv, size_t a,
 			  const struct sockaddr_storage *want)
 {
-	bool port0 = sa_port(want) == 0;
+	bool port0 = as_sockaddr_port(want) == 0;
 	int err = AS_OK;
 
 	for (int attempt = 0; attempt < (port0 ? PORT0_ATTEMPTS : 1);
@@ -169,7 +146,7 @@ int dns_sock_bind_address(dns_server_t *srv, size_t a,
 			bool first = i == 0;
 
 			l->family = ss.ss_family;
-			l->wildcard = sa_wildcard(&ss);
+			l->wildcard = as_sockaddr_is_any(&ss);
 			err = open_socket(&ss, true, first, port0 && !first,
 					  &l->udp_fd);
 			if (!err && first && port0) {

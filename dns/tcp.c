@@ -70,7 +70,7 @@ struct dns_tcp_conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;	/* idle or message timeout */
 	struct dns_worker *w;
-	struct dns_tcp_conn *prev, *next;
+	struct as_list link;	/* in w->conns */
 	struct dns_ct_entry ce;	/* limits and eviction order */
 	uint8_t *rbuf;
 	size_t rlen, rcap;
@@ -106,12 +106,7 @@ static void conn_handle_closed(uv_handle_t *h)
 	if (--c->closes_pending > 0)
 		return;
 	struct dns_worker *w = c->w;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	as_list_remove(&c->link);
 	w->n_conns--;
 	free(c->rbuf);
 	free(c);
@@ -358,10 +353,7 @@ static void tcp_admit(struct dns_worker *w, int fd,
 	uv_tcp_init(&w->loop, &c->tcp);
 	uv_timer_init(&w->loop, &c->timer);
 	c->closes_pending = 2;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
+	as_list_push_front(&w->conns, &c->link);
 	w->n_conns++;
 	dns_stat_add(&w->stats.tcp_active, 1);
 	int err = uv_tcp_open(&c->tcp, fd);
@@ -584,8 +576,10 @@ int dns_tcp_listen(struct dns_worker *w, size_t a)
 
 void dns_tcp_close_all(struct dns_worker *w)
 {
-	for (struct dns_tcp_conn *c = w->conns; c; c = c->next)
-		conn_close(c);
+	struct as_list *n, *tmp;
+
+	AS_LIST_FOREACH_SAFE(n, tmp, &w->conns)
+		conn_close(AS_LIST_ENTRY(n, struct dns_tcp_conn, link));
 	for (size_t a = 0; a < w->srv->n_listen; a++) {
 		struct dns_listener *l = &w->ls[a];
 		if (l->tcp_inited && !uv_is_closing((uv_handle_t *)&l->tcp))

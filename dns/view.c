@@ -201,7 +201,7 @@ static int node_add(struct build *b, const uint8_t *key, size_t len,
 		    struct dns_node **out)
 {
 	struct dns_view *v = b->v;
-	uint32_t i = dns_name_hash(key, len) & v->table_mask;
+	uint32_t i = as_fnv1a32(key, len) & v->table_mask;
 
 	for (;;) {
 		uint32_t slot = v->table[i];
@@ -217,14 +217,9 @@ static int node_add(struct build *b, const uint8_t *key, size_t len,
 	}
 	if (v->n_nodes == b->nodes_cap)
 		return AS_ERANGE; /* sized from an upper bound: cannot happen */
-	if (b->keys_len + len > b->keys_cap) {
-		size_t cap = (b->keys_cap + len) * 2;
-		uint8_t *k = realloc(v->keys, cap);
-		if (!k)
-			return AS_ENOMEM;
-		v->keys = k;
-		b->keys_cap = cap;
-	}
+	int e = AS_GROW(v->keys, b->keys_cap, b->keys_len + len);
+	if (e)
+		return e;
 	if (len)
 		memcpy(v->keys + b->keys_len, key, len);
 	struct dns_node *nd = &v->nodes[v->n_nodes];

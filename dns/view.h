@@ -18,6 +18,7 @@
 
 #include "dns/dns.h"
 #include "dns/wire.h"
+#include "lib/hash.h"
 
 /* ---- weighted sampling (policy.c) ------------------------------------- */
 
@@ -29,15 +30,12 @@
 /* Load factors become integers in [0, DNS_LF_ONE]. */
 #define DNS_LF_ONE 65536u
 
-/* Uniform integer in [0, bound), bound > 0, without modulo bias (Lemire). */
-uint64_t dns_rng_below(struct dns_rng *rng, uint64_t bound);
-
 /* Weighted sampling without replacement: cum[i] is the cumulative integer
  * weight of items 0..i (non-decreasing, cum[n-1] > 0). Writes up to k
  * distinct indices (never one of weight 0) to out and returns how many:
  * min(k, number of items with weight > 0). k <= DNS_MAX_ANSWERS. */
 size_t dns_sample(const uint64_t *cum, size_t n, size_t k,
-		  struct dns_rng *rng, uint32_t *out);
+		  struct as_rng *rng, uint32_t *out);
 
 /* Integer weights of one family at the first level that has a non-zero
  * weight: effective, then configured, then uniform (fail open). eff, cfg
@@ -125,22 +123,11 @@ struct dns_view {
 	char *strings;			/* names, protos, nodes */
 };
 
-/* Hash of a lower-case relative wire name (FNV-1a). */
-static inline uint32_t dns_name_hash(const uint8_t *key, size_t len)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= key[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /* Finds the node of a lower-case relative wire name, or NULL. */
 static inline const struct dns_node *
 dns_view_lookup(const struct dns_view *v, const uint8_t *key, size_t len)
 {
-	uint32_t i = dns_name_hash(key, len) & v->table_mask;
+	uint32_t i = as_fnv1a32(key, len) & v->table_mask;
 	for (;;) {
 		uint32_t slot = v->table[i];
 		if (slot == 0)

@@ -85,12 +85,12 @@ static dns_view_t *build_view(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static dns_view_t *view;
-	static struct dns_rng rng;
+	static struct as_rng rng;
 	static uint8_t out[DNS_MSG_MAX];
 
 	if (!view) {
 		view = build_view();
-		dns_rng_seed(&rng, 1);
+		as_rng_seed(&rng, 1);
 	}
 	for (int t = 0; t < 2; t++) {
 		enum dns_transport tr = t ? DNS_TRANSPORT_TCP : DNS_TRANSPORT_UDP;

@@ -262,20 +262,20 @@ static void test_against_model(void **state)
 	struct dns_conntab t;
 	struct dns_ct_entry e[M_SLOTS];
 	struct model m[M_SLOTS];
-	struct dns_rng rng;
+	struct as_rng rng;
 	uint64_t clock = 1;
 
 	(void)state;
 	memset(m, 0, sizeof(m));
 	memset(e, 0, sizeof(e));
-	dns_rng_seed(&rng, 42);
+	as_rng_seed(&rng, 42);
 	init(&t, M_MAX, M_PER, 64, 32);
 	for (int step = 0; step < 20000; step++) {
-		unsigned op = (unsigned)(dns_rng_next(&rng) % 4);
-		int i = (int)(dns_rng_next(&rng) % M_SLOTS);
+		unsigned op = (unsigned)(as_rng_next(&rng) % 4);
+		int i = (int)(as_rng_next(&rng) % M_SLOTS);
 		clock++;
 		if (op == 0 && !m[i].live) {
-			unsigned p = (unsigned)(dns_rng_next(&rng) % M_PREFIXES);
+			unsigned p = (unsigned)(as_rng_next(&rng) % M_PREFIXES);
 			struct sockaddr_storage ss = addr(model_addr(p, (unsigned)i));
 			struct dns_ct_entry *v = dns_conntab_victim(&t, &ss);
 			int mv = model_victim(m, p);

@@ -84,13 +84,13 @@ static uint8_t *aaaa_query(size_t *len)
 static size_t draw(dns_view_t *v, uint64_t seed, size_t draws,
 		   unsigned *counts, size_t n_eps)
 {
-	struct dns_rng rng;
+	struct as_rng rng;
 	uint8_t out[DNS_UDP_PAYLOAD_MAX];
 	struct dns_result res;
 	size_t qlen, last = 0;
 	uint8_t *q = aaaa_query(&qlen);
 
-	dns_rng_seed(&rng, seed);
+	as_rng_seed(&rng, seed);
 	for (size_t d = 0; d < draws; d++) {
 		dns_answer(v, &rng, DNS_TRANSPORT_UDP, q, qlen, out, sizeof(out),
 			   &res);
@@ -144,35 +144,6 @@ static void test_load_factor(void **state)
 		double f = dns_load_factor(l, 0.3, 0.8);
 		assert_true(f >= 0.0 && f <= 1.0);
 	}
-}
-
-static void test_rng(void **state)
-{
-	struct dns_rng a, b, c;
-	(void)state;
-
-	dns_rng_seed(&a, 42);
-	dns_rng_seed(&b, 42);
-	dns_rng_seed(&c, 43);
-	int same_c = 0;
-	uint64_t first = dns_rng_next(&a);
-	assert_true(first == dns_rng_next(&b));
-	same_c += first == dns_rng_next(&c);
-	for (int i = 0; i < 1000; i++) {
-		uint64_t x = dns_rng_next(&a);
-		assert_true(x == dns_rng_next(&b));
-		same_c += x == dns_rng_next(&c);
-	}
-	assert_true(same_c < 2);
-	/* Bits are balanced: each of the 64 bits is set about half the time. */
-	unsigned ones[64] = { 0 };
-	for (int i = 0; i < 20000; i++) {
-		uint64_t x = dns_rng_next(&a);
-		for (int bit = 0; bit < 64; bit++)
-			ones[bit] += (x >> bit) & 1;
-	}
-	for (int bit = 0; bit < 64; bit++)
-		assert_true(ones[bit] > 9500 && ones[bit] < 10500);
 }
 
 /* max_answers = 1: each endpoint's share of 100,000 answers is its weight
@@ -447,7 +418,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_factor),
-		cmocka_unit_test(test_rng),
 		cmocka_unit_test(test_share_single),
 		cmocka_unit_test(test_inclusion_pairs),
 		cmocka_unit_test(test_zero_weight_never),

@@ -162,7 +162,7 @@ static void test_answered(void **state)
 		.soa_minimum = 5,
 		.apex_ttl = 60,
 	};
-	struct dns_rng rng;
+	struct as_rng rng;
 	struct dns_result res;
 	uint8_t q[300], out[DNS_MSG_MAX];
 	size_t qlen;
@@ -173,7 +173,7 @@ static void test_answered(void **state)
 	err = dns_view_new(&spec, &v);
 	assert_non_null(v);
 	assert_int_equal(err, AS_OK);
-	dns_rng_seed(&rng, 1);
+	as_rng_seed(&rng, 1);
 
 	assert_int_equal(dns_probe_query_build("SVC.Example.", 0xbeef, q,
 					       sizeof(q), &qlen), AS_OK);

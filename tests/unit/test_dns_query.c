@@ -36,7 +36,7 @@ static struct dns_endpoint_spec ep(int family, const char *addr,
 
 struct fixture {
 	dns_view_t *view;
-	struct dns_rng rng;
+	struct as_rng rng;
 	struct dns_endpoint_spec web[3], api[2], v4only[1], big[40], ns[2];
 };
 
@@ -80,7 +80,7 @@ static int setup(void **state)
 	err = dns_view_new(&spec, &f->view);
 	assert_int_equal(err, AS_OK);
 	assert_non_null(f->view);
-	dns_rng_seed(&f->rng, 1);
+	as_rng_seed(&f->rng, 1);
 	*state = f;
 	return 0;
 }
@@ -452,7 +452,7 @@ static void test_duplicate_addresses(void **state)
 	err = dns_view_new(&spec, &f.view);
 	assert_int_equal(err, AS_OK);
 	assert_non_null(f.view);
-	dns_rng_seed(&f.rng, 3);
+	as_rng_seed(&f.rng, 3);
 
 	for (int i = 0; i < 50; i++) {
 		ldns_pkt *p = ask(&f, "dup.svc.example.", LDNS_RR_TYPE_AAAA,
@@ -1287,15 +1287,15 @@ static void test_trailing_bytes(void **state)
 static void test_random_bytes(void **state)
 {
 	struct fixture *f = *state;
-	struct dns_rng gen;
+	struct as_rng gen;
 	uint8_t b[300];
 	unsigned sent = 0, dropped = 0;
 
-	dns_rng_seed(&gen, 99);
+	as_rng_seed(&gen, 99);
 	for (int i = 0; i < 20000; i++) {
-		size_t len = dns_rng_next(&gen) % sizeof(b);
+		size_t len = as_rng_next(&gen) % sizeof(b);
 		for (size_t k = 0; k < len; k++)
-			b[k] = (uint8_t)dns_rng_next(&gen);
+			b[k] = (uint8_t)as_rng_next(&gen);
 		/* Half of them with a plausible header, to get deeper. */
 		if (i % 2 && len >= 12) {
 			b[2] &= 0x01;
@@ -1438,7 +1438,7 @@ static void test_nameservers(void **state)
 	err = dns_view_new(&spec, &fx.view);
 	assert_int_equal(err, AS_OK);
 	assert_non_null(fx.view);
-	dns_rng_seed(&fx.rng, 2);
+	as_rng_seed(&fx.rng, 2);
 	ldns_pkt *p = ask(&fx, "svc.example.", LDNS_RR_TYPE_SOA, NULL, &r);
 	ldns_rr *soa = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
 	assert_rdf_str(ldns_rr_rdf(soa, 0), "a.ns.svc.example.");

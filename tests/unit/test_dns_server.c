@@ -128,19 +128,6 @@ static dns_server_t *start_server(dns_view_t *view, unsigned workers,
 
 static const char *const lo_both[] = { "[::1]:0", "127.0.0.1:0" };
 
-static socklen_t ss_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-					   sizeof(struct sockaddr_in);
-}
-
-static uint16_t ss_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -218,8 +205,8 @@ static int udp_socket_to(const struct sockaddr_storage *ss)
 {
 	int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (const struct sockaddr *)ss, ss_len(ss)),
-			 0);
+	assert_int_equal(connect(fd, (const struct sockaddr *)ss,
+				 as_sockaddr_len(ss)), 0);
 	return fd;
 }
 
@@ -256,8 +243,8 @@ static int tcp_connect(const struct sockaddr_storage *ss)
 {
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (const struct sockaddr *)ss, ss_len(ss)),
-			 0);
+	assert_int_equal(connect(fd, (const struct sockaddr *)ss,
+				 as_sockaddr_len(ss)), 0);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
@@ -434,8 +421,8 @@ static void test_udp_answer(void **state)
 	const struct sockaddr_storage *l4 = dns_server_listener(srv, 1);
 	assert_int_equal(l6->ss_family, AF_INET6);
 	assert_int_equal(l4->ss_family, AF_INET);
-	assert_int_not_equal(ss_port(l6), 0);
-	assert_int_not_equal(ss_port(l4), 0);
+	assert_int_not_equal(as_sockaddr_port(l6), 0);
+	assert_int_not_equal(as_sockaddr_port(l4), 0);
 
 	/* Many source ports spread the queries over both workers. */
 	for (uint16_t i = 0; i < 16; i++) {
@@ -887,7 +874,8 @@ static int plain_bound(int family, int type, struct sockaddr_storage *ss)
 	assert_int_equal(as_parse_sockaddr(any, 0, ss), 0);
 	int fd = socket(family, type | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)ss, ss_len(ss)), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)ss, as_sockaddr_len(ss)),
+			 0);
 	if (type == SOCK_STREAM)
 		assert_int_equal(listen(fd, 4), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)ss, &len), 0);
@@ -994,7 +982,7 @@ static void test_wildcard_source(void **state)
 	uint8_t q[512], r[2048];
 
 	struct sockaddr_in dst = { .sin_family = AF_INET };
-	dst.sin_port = htons(ss_port(dns_server_listener(srv, 0)));
+	dst.sin_port = htons(as_sockaddr_port(dns_server_listener(srv, 0)));
 	inet_pton(AF_INET, "127.0.0.2", &dst.sin_addr);
 	struct sockaddr_in src = { .sin_family = AF_INET };
 	inet_pton(AF_INET, "127.0.0.1", &src.sin_addr);
@@ -1155,8 +1143,8 @@ static void test_tcp_backpressure(void **state)
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	const struct sockaddr_storage *ls = dns_server_listener(srv, 0);
-	assert_int_equal(connect(fd, (const struct sockaddr *)ls, ss_len(ls)),
-			 0);
+	assert_int_equal(connect(fd, (const struct sockaddr *)ls,
+				 as_sockaddr_len(ls)), 0);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 
 	/* Phase 1: write without reading until no progress for 300 ms. */
@@ -1310,8 +1298,8 @@ static int tcp_socket_for(const struct sockaddr_storage *ss)
 
 static void tcp_connect_fd(int fd, const struct sockaddr_storage *ss)
 {
-	assert_int_equal(connect(fd, (const struct sockaddr *)ss, ss_len(ss)),
-			 0);
+	assert_int_equal(connect(fd, (const struct sockaddr *)ss,
+				 as_sockaddr_len(ss)), 0);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
@@ -1471,8 +1459,8 @@ static void test_tcp_abort_and_stop(void **state)
 	int sz = 4096, mss = 536;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
-	assert_int_equal(connect(fd, (const struct sockaddr *)ls, ss_len(ls)),
-			 0);
+	assert_int_equal(connect(fd, (const struct sockaddr *)ls,
+				 as_sockaddr_len(ls)), 0);
 	flood_unread(fd, 2000);
 	shutdown(fd, SHUT_WR);
 	sleep_ms(100);
@@ -1532,7 +1520,8 @@ static void test_lifecycle(void **state)
 	assert_int_equal(st.udp_queries, 1);
 	/* The port is free again: a plain socket can take it. */
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&l, ss_len(&l)), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&l, as_sockaddr_len(&l)),
+			 0);
 	close(fd);
 	dns_server_free(srv);
 	dns_server_free(NULL);
