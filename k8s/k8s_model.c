@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "k8s/k8s.h"
+#include "k8s/k8s_json.h"
 #include "lib/as.h"
 
 #define HOSTNAME_MAX 253
@@ -197,35 +198,7 @@ static void tab_mark(struct table *t, const char *key)
 
 /* ---- JSON helpers ------------------------------------------------------------ */
 
-/* A member that must be a string if present. Returns 0 ok (*out NULL when
- * absent or null), -1 if it has another type. */
-static int get_str(const json_t *obj, const char *name, const char **out)
-{
-	json_t *v = json_object_get(obj, name);
-
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return -1;
-	*out = json_string_value(v);
-	return 0;
-}
-
-/* A member that must be an object/array if present (NULL when absent). */
-static int get_typed(const json_t *obj, const char *name, json_type type,
-		     json_t **out)
-{
-	json_t *v = json_object_get(obj, name);
-
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_typeof(v) != type)
-		return -1;
-	*out = v;
-	return 0;
-}
+/* Typed member access: k8s__str and k8s__typed (k8s_json.c). */
 
 /* Reads metadata.namespace/name into "ns/name". -1 if missing. */
 static int object_key(const json_t *obj, char *key, size_t len)
@@ -233,9 +206,9 @@ static int object_key(const json_t *obj, char *key, size_t len)
 	json_t *md;
 	const char *ns, *name;
 
-	if (!json_is_object(obj) || get_typed(obj, "metadata", JSON_OBJECT, &md) || !md)
+	if (!json_is_object(obj) || k8s__typed(obj, "metadata", JSON_OBJECT, &md) || !md)
 		return -1;
-	if (get_str(md, "namespace", &ns) || get_str(md, "name", &name) ||
+	if (k8s__str(md, "namespace", &ns) || k8s__str(md, "name", &name) ||
 	    !ns || !name || !*ns || !*name || strchr(ns, '/') ||
 	    strchr(name, '/'))
 		return -1;
@@ -252,8 +225,8 @@ static void copy_rv(const json_t *obj, char *rv, size_t rv_len)
 	if (!rv || !rv_len)
 		return;
 	rv[0] = '\0';
-	if (get_typed(obj, "metadata", JSON_OBJECT, &md) || !md ||
-	    get_str(md, "resourceVersion", &s) || !s)
+	if (k8s__typed(obj, "metadata", JSON_OBJECT, &md) || !md ||
+	    k8s__str(md, "resourceVersion", &s) || !s)
 		return;
 	if (strlen(s) < rv_len)
 		memcpy(rv, s, strlen(s) + 1);
@@ -391,8 +364,8 @@ static int parse_ports(const json_t *arr, bool port_required,
 		json_t *o = json_array_get(arr, i), *pv;
 		const char *name, *proto;
 
-		if (!json_is_object(o) || get_str(o, "name", &name) ||
-		    get_str(o, "protocol", &proto))
+		if (!json_is_object(o) || k8s__str(o, "name", &name) ||
+		    k8s__str(o, "protocol", &proto))
 			goto bad;
 		pv = json_object_get(o, "port");
 		if (pv && json_is_integer(pv)) {
@@ -426,17 +399,17 @@ static int parse_attrs(const char *key, const json_t *ann, struct svc_rec *r)
 	const char *s;
 
 	r->weight = K8S_DEFAULT_WEIGHT;
-	if (get_str(ann, K8S_ANN_TTL, &s) ||
+	if (k8s__str(ann, K8S_ANN_TTL, &s) ||
 	    (s && parse_u32(s, 1, 86400, &r->ttl))) {
 		as_warn("k8s: service %s: %s must be 1..86400", key, K8S_ANN_TTL);
 		return -1;
 	}
-	if (get_str(ann, K8S_ANN_WEIGHT, &s) ||
+	if (k8s__str(ann, K8S_ANN_WEIGHT, &s) ||
 	    (s && parse_u32(s, 0, 65535, &r->weight))) {
 		as_warn("k8s: service %s: %s must be 0..65535", key, K8S_ANN_WEIGHT);
 		return -1;
 	}
-	if (get_str(ann, K8S_ANN_MAX_ANSWERS, &s) ||
+	if (k8s__str(ann, K8S_ANN_MAX_ANSWERS, &s) ||
 	    (s && parse_u32(s, 1, 64, &r->max_answers))) {
 		as_warn("k8s: service %s: %s must be 1..64", key, K8S_ANN_MAX_ANSWERS);
 		return -1;
@@ -494,20 +467,20 @@ static int parse_service(k8s_store_t *store, const char *key,
 	struct svc_rec *r = NULL;
 
 	*out = NULL;
-	if (get_typed(obj, "metadata", JSON_OBJECT, &md) ||
-	    get_typed(md, "annotations", JSON_OBJECT, &ann) ||
-	    get_typed(obj, "spec", JSON_OBJECT, &spec))
+	if (k8s__typed(obj, "metadata", JSON_OBJECT, &md) ||
+	    k8s__typed(md, "annotations", JSON_OBJECT, &ann) ||
+	    k8s__typed(obj, "spec", JSON_OBJECT, &spec))
 		return -1;
 	if (!ann)
 		return 0;
-	if (get_str(ann, K8S_ANN_HOSTNAME, &hn))
+	if (k8s__str(ann, K8S_ANN_HOSTNAME, &hn))
 		return -1;
-	if (!hn && get_str(ann, K8S_ANN_EXTDNS, &hn))
+	if (!hn && k8s__str(ann, K8S_ANN_EXTDNS, &hn))
 		return -1;
 	if (!hn)
 		return 0;
-	if (spec && (get_str(spec, "type", &type) ||
-		     get_typed(spec, "ports", JSON_ARRAY, &ports)))
+	if (spec && (k8s__str(spec, "type", &type) ||
+		     k8s__typed(spec, "ports", JSON_ARRAY, &ports)))
 		return -1;
 	if (spec && type && !strcmp(type, "ExternalName")) {
 		as_debug("k8s: service %s: ExternalName, ignored", key);
@@ -568,11 +541,11 @@ static int parse_endpoint(const k8s_store_t *store, int family,
 	bool ready = true;
 
 	if (!json_is_object(ep) ||
-	    get_typed(ep, "addresses", JSON_ARRAY, &addrs) ||
-	    get_typed(ep, "conditions", JSON_OBJECT, &cond) ||
-	    get_typed(ep, "targetRef", JSON_OBJECT, &ref) ||
-	    get_str(ep, "nodeName", &node) ||
-	    (ref && get_str(ref, "name", &pod)))
+	    k8s__typed(ep, "addresses", JSON_ARRAY, &addrs) ||
+	    k8s__typed(ep, "conditions", JSON_OBJECT, &cond) ||
+	    k8s__typed(ep, "targetRef", JSON_OBJECT, &ref) ||
+	    k8s__str(ep, "nodeName", &node) ||
+	    (ref && k8s__str(ref, "name", &pod)))
 		return -1;
 	/* "ready": nil means true (discovery.k8s.io/v1). */
 	rd = cond ? json_object_get(cond, "ready") : NULL;
@@ -608,13 +581,13 @@ static int parse_slice(k8s_store_t *store, const char *key,
 	int family;
 
 	*out = NULL;
-	if (get_typed(obj, "metadata", JSON_OBJECT, &md) ||
-	    get_typed(md, "labels", JSON_OBJECT, &labels) ||
-	    get_str(obj, "addressType", &at) ||
-	    get_typed(obj, "endpoints", JSON_ARRAY, &eps) ||
-	    get_typed(obj, "ports", JSON_ARRAY, &ports))
+	if (k8s__typed(obj, "metadata", JSON_OBJECT, &md) ||
+	    k8s__typed(md, "labels", JSON_OBJECT, &labels) ||
+	    k8s__str(obj, "addressType", &at) ||
+	    k8s__typed(obj, "endpoints", JSON_ARRAY, &eps) ||
+	    k8s__typed(obj, "ports", JSON_ARRAY, &ports))
 		return -1;
-	if (!labels || get_str(labels, K8S_LABEL_SERVICE, &svc) || !svc ||
+	if (!labels || k8s__str(labels, K8S_LABEL_SERVICE, &svc) || !svc ||
 	    !*svc || strchr(svc, '/'))
 		return 0;	/* not managed for a Service: not ours */
 	if (!at)
@@ -631,7 +604,7 @@ static int parse_slice(k8s_store_t *store, const char *key,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -1;
-	get_str(md, "namespace", &ns);
+	k8s__str(md, "namespace", &ns);
 	size_t kl = strlen(ns) + strlen(svc) + 2;
 
 	r->svc_key = malloc(kl);
@@ -794,10 +767,10 @@ int k8s_store_apply_list(k8s_store_t *store, int kind,
 	root = load(store, kind, json, len);
 	if (!root)
 		return AS_EMALFORMED;
-	if (get_str(root, "kind", &k) || (k && strcmp(k, list_kind_name[kind])) ||
-	    get_typed(root, "items", JSON_ARRAY, &items) ||
-	    get_typed(root, "metadata", JSON_OBJECT, &md) ||
-	    (md && get_str(md, "continue", &c))) {
+	if (k8s__str(root, "kind", &k) || (k && strcmp(k, list_kind_name[kind])) ||
+	    k8s__typed(root, "items", JSON_ARRAY, &items) ||
+	    k8s__typed(root, "metadata", JSON_OBJECT, &md) ||
+	    (md && k8s__str(md, "continue", &c))) {
 		store->st.malformed++;
 		as_warn("k8s: %s list: not a %s, skipped", kind_name[kind],
 			list_kind_name[kind]);
@@ -872,9 +845,9 @@ int k8s_store_apply_event(k8s_store_t *store, int kind,
 	root = load(store, kind, json, len);
 	if (!root)
 		return AS_EMALFORMED;
-	if (get_str(root, "type", &t) || !(info->type = event_type(t)) ||
-	    get_typed(root, "object", JSON_OBJECT, &obj) || !obj ||
-	    get_str(obj, "kind", &k)) {
+	if (k8s__str(root, "type", &t) || !(info->type = event_type(t)) ||
+	    k8s__typed(root, "object", JSON_OBJECT, &obj) || !obj ||
+	    k8s__str(obj, "kind", &k)) {
 		info->type = 0;
 		malformed(store, kind, NULL, "not a watch event");
 		rc = AS_EMALFORMED;
@@ -885,7 +858,7 @@ int k8s_store_apply_event(k8s_store_t *store, int kind,
 		json_t *code = json_object_get(obj, "code");
 		const char *msg = NULL;
 
-		get_str(obj, "message", &msg);
+		k8s__str(obj, "message", &msg);
 		info->code = json_is_integer(code) &&
 			json_integer_value(code) > 0 && json_integer_value(code) < 1000 ?
 			(int)json_integer_value(code) : 0;
