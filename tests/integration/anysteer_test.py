@@ -6,6 +6,7 @@ is stopped by PID in stop() / the context manager, also on failure.
 """
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -21,24 +22,46 @@ ANYSTEERD = os.path.join(BUILD, "agent", "anysteerd")
 ANYSTEERCTL = os.path.join(BUILD, "agent", "anysteerctl")
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A port free for both UDP and TCP on [::1] and 127.0.0.1."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        s.bind(("::1", 0))
-        port = s.getsockname()[1]
+    """A port free for both UDP and TCP on [::1] and 127.0.0.1.
+
+    Chosen at random below the kernel's ephemeral range: a port the kernel
+    handed out (bind to 0) is released here and may be handed to another
+    process's client socket (kdig, a gossip peer, urllib) before the daemon
+    binds it, which made tests fail with "Address already in use" under
+    load. The kernel never picks ports below the range by itself, so only
+    another test choosing the same random port could collide.
+    """
+    lo, _ = _ephemeral_range()
+    top = min(lo, 32768) - 1
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(10000, top)
         ok = True
-        for fam, addr, typ in ((socket.AF_INET6, "::1", socket.SOCK_STREAM),
+        for fam, addr, typ in ((socket.AF_INET6, "::1", socket.SOCK_DGRAM),
+                               (socket.AF_INET6, "::1", socket.SOCK_STREAM),
                                (socket.AF_INET, "127.0.0.1", socket.SOCK_DGRAM),
                                (socket.AF_INET, "127.0.0.1", socket.SOCK_STREAM)):
             t = socket.socket(fam, typ)
             try:
+                if fam == socket.AF_INET6:
+                    t.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 t.bind((addr, port))
             except OSError:
                 ok = False
             finally:
                 t.close()
-        s.close()
+            if not ok:
+                break
         if ok:
             return port
     raise RuntimeError("no free port")

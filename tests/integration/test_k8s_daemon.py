@@ -143,9 +143,13 @@ class K8sDaemonTest(unittest.TestCase):
         require_tools("kdig")
 
     def setUp(self):
+        # addCleanup, not tearDown: if setUp fails half-way (a node does
+        # not start), what it already started is still stopped.
         self.api = ApiServer()
+        self.addCleanup(self.api.stop)
         self.nodes = []
         self.dir = tempfile.mkdtemp(prefix="anysteer-k8s-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
         key = subprocess.run([ANYSTEERD, "--generate-key"], check=True,
                              capture_output=True, text=True).stdout.strip()
         self.kubeconfig = os.path.join(self.dir, "kubeconfig")
@@ -175,14 +179,9 @@ current-context: test
                                   self.kubeconfig, static=(i == 0)),
                        name=name)
             self.nodes.append(d)
+            self.addCleanup(d.cleanup)
         for d in self.nodes:
             d.start()
-
-    def tearDown(self):
-        for d in self.nodes:
-            d.cleanup()
-        self.api.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def aaaa(self, d, name=WEB):
         a = d.kdig(name, "AAAA")
@@ -329,7 +328,9 @@ class K8sNoGossipTest(unittest.TestCase):
 
     def setUp(self):
         self.api = ApiServer()
+        self.addCleanup(self.api.stop)
         self.dir = tempfile.mkdtemp(prefix="anysteer-k8s-ng-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
         self.kubeconfig = os.path.join(self.dir, "kubeconfig")
         with open(self.kubeconfig, "w") as f:
             f.write("""apiVersion: v1
@@ -363,12 +364,8 @@ kubernetes:
   node_name: node-a
 """ % (d.port, ZONE, d.ctl, d.metrics_port, self.kubeconfig)
         self.d = Daemon(cfg, name="node-a")
+        self.addCleanup(self.d.cleanup)
         self.d.start()
-
-    def tearDown(self):
-        self.d.cleanup()
-        self.api.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def wait_aaaa(self, want, name=WEB, timeout=10.0):
         deadline = time.monotonic() + timeout
