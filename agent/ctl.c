@@ -920,8 +920,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: anysteerctl [options] COMMAND [ARG...]   (options may follow the command)\n"
-		"  -s, --socket PATH    control socket (default $ANYSTEER_CTL_SOCKET, else "
-		DEFAULT_SOCKET ")\n"
+		"  -s, --socket PATH    control socket (default " DEFAULT_SOCKET
+		", or $ANYSTEER_CTL_SOCKET)\n"
 		"  -j, --json           print the daemon's JSON answer\n"
 		"  -t, --timeout SEC    give up waiting for an answer after SEC seconds (default 5)\n"
 		"  -n, --count N        top: stop after N refreshes (default: at Ctrl-C)\n"

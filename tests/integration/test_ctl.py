@@ -224,6 +224,12 @@ services:
             r = subprocess.run([binary, "--version"], capture_output=True, text=True,
                                timeout=10)
             self.assertEqual((r.returncode, r.stdout), (0, "%s %s\n" % (name, v)))
+        # The man pages built here say it too (a build without scdoc has none).
+        for page in ("anysteerd.8", "anysteerctl.8", "anysteer.yaml.5"):
+            path = os.path.join(BUILD, "man", page)
+            if os.path.exists(path):
+                with open(path) as f:
+                    self.assertRegex(f.read(), r'(?m)^\.TH .*"anysteer %s"$' % re.escape(v))
 
     def test_json_anywhere(self):
         d = self.nodes[0]
