@@ -102,19 +102,21 @@ static void fmt_bird_since(const char *since, char *buf, size_t len)
 {
 	struct tm tm;
 	time_t now = time(NULL);
+	int y, mo, d, h, mi, sec, n = 0;
 	double frac = 0;
-	int n = 0;
 
 	localtime_r(&now, &tm);
-	if (sscanf(since, "%d-%d-%d %d:%d:%d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 6) {
-		tm.tm_year -= 1900;
-		tm.tm_mon -= 1;
-	} else if (n = 0, sscanf(since, "%d:%d:%d%n", &tm.tm_hour, &tm.tm_min,
-				 &tm.tm_sec, &n) != 3) {
+	if (sscanf(since, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6) {
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+	} else if (n = 0, sscanf(since, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3) {
 		snprintf(buf, len, "%s", since);
 		return;
 	}
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
 	if (since[n] == '.')
 		frac = strtod(since + n, NULL);
 	tm.tm_isdst = -1;
@@ -544,9 +546,9 @@ static void render_routes(FILE *f, json_t *d)
 		flag(b, "connected") ? "connected" : "NOT connected", ago);
 	if (json_is_string(json_object_get(b, "error")))
 		fprintf(f, " (%s)", str(b, "error"));
-	fprintf(f, "\n  export     protocol %s exports the addresses, %s; fast withdraw %s\n",
-		str(b, "protocol"), json_is_string(json_object_get(b, "export_protocol")) ?
-		str(b, "export_protocol") : "-", flag(b, "fast_withdraw") ? "on" : "off");
+	fprintf(f, "\n  export     the addresses' routes come from protocol %s and go out "
+		"through %s; fast withdraw %s\n", str(b, "protocol"), str(b, "export_protocol"),
+		flag(b, "fast_withdraw") ? "on" : "off");
 	if (json_array_size(json_object_get(b, "protocols"))) {
 		static const char *const head[] = { "  PROTOCOL", "TYPE", "STATE", "SINCE", "INFO" };
 		struct table t;
