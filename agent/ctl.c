@@ -130,8 +130,10 @@ static void fmt_bird_since(const char *since, char *buf, size_t len)
 
 /* Rows of cells, printed with every column as wide as its widest cell;
  * right: a bit per right-aligned (numeric) column. */
+#define TABLE_MAX_COLS 32
+
 struct table {
-	size_t ncols, nrows, cap;
+	size_t ncols, nrows, cap;	/* ncols <= TABLE_MAX_COLS */
 	unsigned right;
 	char **cells;
 };
@@ -160,23 +162,29 @@ static void table_add(struct table *t, const char *const *row)
 	t->nrows++;
 }
 
+/* A cell's text ("" when strdup failed). */
+static const char *cell(const struct table *t, size_t r, size_t c)
+{
+	const char *s = t->cells[r * t->ncols + c];
+	return s ? s : "";
+}
+
 static void table_print(struct table *t, FILE *f)
 {
-	int w[16] = { 0 };
+	int w[TABLE_MAX_COLS] = { 0 };
 
 	for (size_t r = 0; r < t->nrows; r++)
-		for (size_t c = 0; c < t->ncols && c < 16; c++) {
-			const char *s = t->cells[r * t->ncols + c];
-			int l = s ? (int)strlen(s) : 0;
+		for (size_t c = 0; c < t->ncols; c++) {
+			int l = (int)strlen(cell(t, r, c));
 			w[c] = l > w[c] ? l : w[c];
 		}
 	for (size_t r = 0; r < t->nrows; r++) {
 		/* Trailing blanks would only make lines longer. */
 		size_t last = t->ncols;
-		while (last > 1 && !*t->cells[r * t->ncols + last - 1])
+		while (last > 1 && !*cell(t, r, last - 1))
 			last--;
 		for (size_t c = 0; c < last; c++) {
-			const char *s = t->cells[r * t->ncols + c];
+			const char *s = cell(t, r, c);
 			bool pad = c + 1 < last;
 			if (t->right >> c & 1)
 				fprintf(f, "%*s", w[c], s);
@@ -369,6 +377,7 @@ static const struct svc_col svc_cols[] = {
 	{ "SHARE", true, false, true, c_share },
 };
 #define N_SVC_COLS (sizeof(svc_cols) / sizeof(svc_cols[0]))
+_Static_assert(N_SVC_COLS <= TABLE_MAX_COLS, "one table holds every column");
 
 static const char *mode_text(const char *m)
 {
@@ -382,7 +391,7 @@ static const char *mode_text(const char *m)
 static void print_service_table(FILE *f, json_t *d, bool top)
 {
 	const char *head[N_SVC_COLS], *row[N_SVC_COLS];
-	char cells[N_SVC_COLS][64];
+	char cells[N_SVC_COLS][128];
 	unsigned right = 0;
 	size_t nc = 0, idx[N_SVC_COLS];
 	struct table t;
