@@ -169,9 +169,11 @@ int agent_config_parse(const char *path, const char *text, size_t len,
 		       struct agent_config **out, char *errbuf, size_t errlen);
 void agent_config_free(struct agent_config *cfg);
 
-/* Prints the schema (key, type, default, description), for docs and
- * `anysteerd --help-config`. */
+/* Prints the schema (key, type, default, description) as the Markdown
+ * table of docs/configuration.md (`anysteerd --help-config=markdown`). */
 void agent_config_print_schema(FILE *f);
+/* The same wrapped to width columns (`anysteerd --help-config`). */
+void agent_config_print_schema_text(FILE *f, int width);
 
 /* ---- daemon ----------------------------------------------------------------- */
 

@@ -608,7 +608,9 @@ static json_t *when_json(uint64_t since_ms)
 	char buf[32];
 	gmtime_r(&wall, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_pack("{s:s, s:f}", "time", buf, "seconds_ago", ago);
+	/* Tenths: the clock's noise is no information. */
+	return json_pack("{s:s, s:f}", "time", buf, "seconds_ago",
+			 (double)(long long)(ago * 10 + 0.5) / 10);
 }
 
 static json_t *anycast_status(void *self)

@@ -951,3 +951,8 @@ void agent_config_print_schema(FILE *f)
 {
 	cfg_print_schema(&root_section, f);
 }
+
+void agent_config_print_schema_text(FILE *f, int width)
+{
+	cfg_print_schema_text(&root_section, f, width);
+}

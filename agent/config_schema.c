@@ -1312,3 +1312,60 @@ void cfg_print_schema(const struct cfg_section *root, FILE *f)
 		dash[3]);
 	schema_walk(root, "", schema_row, &sp);
 }
+
+/* Prints text from column indent, broken at blanks so no line passes
+ * width (a word longer than the room gets a line of its own); col: the
+ * column the cursor is at. */
+static void print_wrapped(FILE *f, const char *text, int col, int indent, int width)
+{
+	const char *p = text;
+	bool first = true;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		size_t wl = strcspn(p, " ");
+		if (!wl)
+			break;
+		if (!first && col + 1 + (int)wl > width) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (!first) {
+			fputc(' ', f);
+			col++;
+		}
+		first = false;
+		fwrite(p, 1, wl, f);
+		col += (int)wl;
+		p += wl;
+	}
+	fputc('\n', f);
+}
+
+static void schema_text_row(void *arg, const char *key, const char *type,
+			    const char *def, bool literal, const char *desc)
+{
+	struct schema_print *sp = arg;
+	char head[CFG_PATH_MAX + 256];
+	(void)literal;
+
+	if (!strcmp(def, "required"))
+		snprintf(head, sizeof(head), "%s (%s; required)", key, type);
+	else if (*def)
+		snprintf(head, sizeof(head), "%s (%s; default: %s)", key, type, def);
+	else
+		snprintf(head, sizeof(head), "%s (%s)", key, type);
+	/* A blank line before each section but the first. */
+	if ((!strcmp(type, "section") || !strcmp(type, "list of sections")) && sp->w[1]++)
+		fputc('\n', sp->f);
+	print_wrapped(sp->f, head, 0, 6, sp->w[0]);
+	fprintf(sp->f, "    ");
+	print_wrapped(sp->f, desc, 4, 4, sp->w[0]);
+}
+
+void cfg_print_schema_text(const struct cfg_section *root, FILE *f, int width)
+{
+	struct schema_print sp = { f, { width < 40 ? 40 : width, 0, 0, 0 } };
+
+	schema_walk(root, "", schema_text_row, &sp);
+}

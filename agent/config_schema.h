@@ -119,6 +119,10 @@ int cfg_read_file(const char *path, char **text, size_t *len, char *errbuf,
 void cfg_free(const struct cfg_section *sec, void *base);
 /* The reference table (Markdown) of every key under root. */
 void cfg_print_schema(const struct cfg_section *root, FILE *f);
+/* The same as text for a terminal: per key a line "key (type; default:
+ * X)" and its description, indented, no line longer than width (at least
+ * 40) unless one word is. */
+void cfg_print_schema_text(const struct cfg_section *root, FILE *f, int width);
 
 /* ---- for finish hooks ------------------------------------------------------ */
 

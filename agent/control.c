@@ -26,6 +26,7 @@
  * until their ends were read). A client that goes away before its response is written
  * (EPIPE, ECONNRESET) is just closed: SIGPIPE is ignored process-wide.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -127,7 +128,8 @@ static void write_done(uv_write_t *req, int status)
 
 static void send_json(struct control_client *cl, json_t *msg)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
+	/* 12 digits: a rounded 14.6 stays 14.6, not 14.599999999999999. */
+	char *text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	if (!text) {
 		client_close(cl);
 		return;
@@ -514,20 +516,67 @@ static void control_free(void *self)
 
 /* ---- the control component's own commands -------------------------------- */
 
+/* What `services` lists: services and endpoints of the answer view. */
+static json_t *view_counts(const dns_view_t *view)
+{
+	size_t n = dns_view_service_count(view), eps = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct dns_service_info si;
+		if (dns_view_service(view, i, &si) == AS_OK)
+			eps += si.n_endpoints;
+	}
+	return json_pack("{s:I, s:I}", "services", (json_int_t)n,
+			 "endpoints", (json_int_t)eps);
+}
+
 static json_t *cmd_status(void *self, json_t *args, char *err, size_t errlen)
 {
 	struct agent_control *ctl = self;
 	(void)args; (void)err; (void)errlen;
-	return ctl->ctx->status(ctl->ctx);
+	json_t *o = ctl->ctx->status(ctl->ctx);
+	if (o)
+		json_object_set_new(o, "view", view_counts(ctl->ctx->view));
+	return o;
+}
+
+/* Node name -> CPU utilisation. With gossip, every node's as its record
+ * carries it (this node's too), so all nodes show the same numbers;
+ * without, this node's sample. */
+static json_t *node_cpu(struct agent_ctx *ctx)
+{
+	struct agent_command_ref ref;
+	char err[128];
+	json_t *o = json_object(), *m, *mem = NULL;
+	size_t i;
+
+	if (ctx->command(ctx, "members", 0, &ref) && ref.cmd->fn)
+		mem = ref.cmd->fn(ref.self, NULL, err, sizeof(err));
+	json_array_foreach(mem, i, m) {
+		const char *state = json_string_value(json_object_get(m, "state"));
+		const char *name = json_string_value(json_object_get(m, "name"));
+		json_t *u = json_object_get(m, "utilisation");
+		/* A dead member's last load is stale: not shown. */
+		if (name && json_is_number(u) && state &&
+		    (!strcmp(state, "alive") || !strcmp(state, "suspect")))
+			json_object_set(o, name, u);
+	}
+	if (!json_is_array(mem)) {
+		double u = ctx->load->cpu_util;
+		json_object_set_new(o, ctx->cfg->node.name, json_real(isfinite(u) ? u : 0));
+	}
+	json_decref(mem);
+	return o;
 }
 
 static json_t *cmd_services(void *self, json_t *args, char *err, size_t errlen)
 {
 	struct agent_control *ctl = self;
-	json_t *o = json_object();
+	json_t *o = json_object(), *cpu = node_cpu(ctl->ctx);
 	(void)args; (void)err; (void)errlen;
 	json_object_set_new(o, "zone", json_string(dns_view_zone(ctl->ctx->view)));
-	json_object_set_new(o, "services", agent_services_json(ctl->ctx->view));
+	json_object_set_new(o, "node", json_string(ctl->ctx->cfg->node.name));
+	json_object_set_new(o, "services", agent_services_json(ctl->ctx->view, cpu));
+	json_decref(cpu);
 	return o;
 }
 

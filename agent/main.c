@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -24,10 +25,31 @@ static void usage(FILE *f)
 		"  -C, --check-config     validate the configuration and exit (0 ok, 2 invalid)\n"
 		"  -f, --foreground       stay in the foreground and log to stderr\n"
 		"  -l, --log-level LEVEL  error, warning, notice (default), info, debug\n"
-		"      --help-config      list every configuration key with its default\n"
+		"      --help-config[=markdown]\n"
+		"                         list every configuration key with its type, default\n"
+		"                         and meaning, wrapped to the terminal (markdown: the\n"
+		"                         table of docs/configuration.md)\n"
 		"      --generate-key     print a new gossip key (base64) for a keyring file\n"
 		"  -V, --version          print the version\n"
 		"  -h, --help             this text\n");
+}
+
+/* $COLUMNS, else the terminal's width, else 80 (a pipe, a file). */
+static int terminal_width(void)
+{
+	const char *env = getenv("COLUMNS");
+	struct winsize ws;
+
+	if (env && *env) {
+		char *end;
+		long v = strtol(env, &end, 10);
+		if (!*end && v > 0 && v < 10000)
+			return (int)v;
+	}
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+	    ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
 }
 
 struct options {
@@ -44,7 +66,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
-		{ "help-config", no_argument, NULL, 'S' },
+		{ "help-config", optional_argument, NULL, 'S' },
 		{ "generate-key", no_argument, NULL, 'K' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -73,7 +95,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		}
 		case 'S':
-			agent_config_print_schema(stdout);
+			if (optarg && strcmp(optarg, "markdown") != 0) {
+				fprintf(stderr, "anysteerd: --help-config takes no value "
+					"but markdown\n");
+				return 2;
+			}
+			if (optarg)
+				agent_config_print_schema(stdout);
+			else
+				agent_config_print_schema_text(stdout, terminal_width());
 			return 0;
 		case 'K': {
 			uint8_t key[GOSSIP_KEY_LEN];

@@ -1,11 +1,20 @@
 /*
  * agent/report.c - pure renderings for the operator: the DNS counters
  * and the load sample as JSON (status), the answer view with effective
- * weights (services), RCODE names (status and metrics).
+ * weights and shares (services), RCODE names (status and metrics).
+ *
+ * The shares are what the sampler does (dns/view.c, dns/policy.c): per
+ * service and address family, effective weights; when they are all 0,
+ * the configured weights (fail open); when those are 0 too, every
+ * endpoint alike. Services by name and endpoints by node and address,
+ * so every node of a cluster lists them in the same order. Numbers are
+ * rounded: the JSON is read by people too.
  */
 #include <arpa/inet.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "agent/report.h"
 #include "lib/as.h"
@@ -76,46 +85,171 @@ json_t *agent_load_json(const struct agent_load_sample *l,
 	return o;
 }
 
-json_t *agent_services_json(const dns_view_t *view)
+/* Rounded for the JSON: a share to 1/10000, a factor to 1/1000. */
+static double round_to(double x, double unit)
 {
-	json_t *arr = json_array();
-	size_t n = dns_view_service_count(view);
-
-	for (size_t i = 0; i < n; i++) {
-		struct dns_service_info si;
-		if (dns_view_service(view, i, &si))
-			continue;
-		json_t *s = json_object(), *eps = json_array();
-		double total = 0;
-		for (size_t j = 0; j < si.n_endpoints; j++) {
-			struct dns_endpoint_info ei;
-			if (dns_view_endpoint(view, i, j, &ei) == AS_OK)
-				total += ei.effective_weight;
-		}
-		for (size_t j = 0; j < si.n_endpoints; j++) {
-			struct dns_endpoint_info ei;
-			char addr[INET6_ADDRSTRLEN];
-			if (dns_view_endpoint(view, i, j, &ei))
-				continue;
-			inet_ntop(ei.family, ei.addr, addr, sizeof(addr));
-			json_t *e = json_object();
-			json_object_set_new(e, "address", json_string(addr));
-			json_object_set_new(e, "node", json_string(ei.node));
-			json_object_set_new(e, "weight", json_integer(ei.weight));
-			json_object_set_new(e, "load_factor", json_real(ei.load_factor));
-			json_object_set_new(e, "healthy", json_boolean(ei.healthy));
-			json_object_set_new(e, "effective_weight", json_real(ei.effective_weight));
-			json_object_set_new(e, "share", json_real(total > 0 ? ei.effective_weight / total : 0));
-			json_array_append_new(eps, e);
-		}
-		json_object_set_new(s, "name", json_string(si.name));
-		json_object_set_new(s, "port", json_integer(si.port));
-		json_object_set_new(s, "protocol", json_string(si.proto));
-		json_object_set_new(s, "ttl", json_integer(si.ttl));
-		json_object_set_new(s, "max_answers", json_integer(si.max_answers));
-		json_object_set_new(s, "endpoints", eps);
-		json_array_append_new(arr, s);
-	}
-	return arr;
+	return isfinite(x) ? round(x / unit) * unit : 0;
 }
 
+/* What the sampler uses for an endpoint at level 0 (dns/view.c turns
+ * the factor into 1/65536ths). */
+static double eff_weight(const struct dns_endpoint_info *e)
+{
+	double lf = !(e->load_factor > 0) ? 0 : e->load_factor > 1 ? 1 : e->load_factor;
+	return e->healthy ? e->weight * (round(lf * 65536) / 65536) : 0;
+}
+
+const char *agent_answer_mode_name(enum agent_answer_mode m)
+{
+	static const char *const names[] = {
+		[AGENT_ANSWER_NONE] = "none",
+		[AGENT_ANSWER_WEIGHTED] = "weighted",
+		[AGENT_ANSWER_FALLBACK_CONFIGURED] = "fallback-configured",
+		[AGENT_ANSWER_FALLBACK_UNIFORM] = "fallback-uniform",
+	};
+	return (unsigned)m < AS_ARRAY_SIZE(names) ? names[m] : "?";
+}
+
+enum agent_answer_mode agent_answer_shares(const struct dns_endpoint_info *eps,
+					   size_t n, int family, double *share)
+{
+	double eff = 0, cfg = 0;
+	size_t count = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		if (eps[j].family != family)
+			continue;
+		eff += eff_weight(&eps[j]);
+		cfg += eps[j].weight;
+		count++;
+	}
+	enum agent_answer_mode m = count == 0 ? AGENT_ANSWER_NONE :
+		eff > 0 ? AGENT_ANSWER_WEIGHTED :
+		cfg > 0 ? AGENT_ANSWER_FALLBACK_CONFIGURED :
+		AGENT_ANSWER_FALLBACK_UNIFORM;
+	for (size_t j = 0; j < n; j++) {
+		if (eps[j].family != family)
+			continue;
+		share[j] = m == AGENT_ANSWER_WEIGHTED ? eff_weight(&eps[j]) / eff :
+			   m == AGENT_ANSWER_FALLBACK_CONFIGURED ? eps[j].weight / cfg :
+			   1.0 / (double)count;
+	}
+	return m;
+}
+
+struct ep_row {
+	struct dns_endpoint_info ei;
+	char addr[INET6_ADDRSTRLEN];
+	double share;
+};
+
+/* Node, then address: the same order on every node of a cluster. */
+static int ep_cmp(const void *a, const void *b)
+{
+	const struct ep_row *x = a, *y = b;
+	int c = strcmp(x->ei.node ? x->ei.node : "", y->ei.node ? y->ei.node : "");
+	if (c)
+		return c;
+	if (x->ei.family != y->ei.family)
+		return x->ei.family == AF_INET6 ? -1 : 1;
+	return memcmp(x->ei.addr, y->ei.addr, 16);
+}
+
+struct svc_row {
+	struct dns_service_info si;
+	size_t i;
+};
+
+static int svc_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct svc_row *)a)->si.name,
+		      ((const struct svc_row *)b)->si.name);
+}
+
+static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu)
+{
+	json_t *e = json_object();
+	json_t *cpu = json_object_get(node_cpu, r->ei.node ? r->ei.node : "");
+
+	json_object_set_new(e, "address", json_string(r->addr));
+	json_object_set_new(e, "node", json_string(r->ei.node ? r->ei.node : ""));
+	json_object_set_new(e, "weight", json_integer(r->ei.weight));
+	json_object_set_new(e, "cpu_utilisation", json_is_number(cpu) ?
+			    json_real(round_to(json_number_value(cpu), 1e-3)) : json_null());
+	json_object_set_new(e, "load_factor", json_real(round_to(r->ei.load_factor, 1e-3)));
+	json_object_set_new(e, "healthy", json_boolean(r->ei.healthy));
+	json_object_set_new(e, "effective_weight", json_real(round_to(r->ei.effective_weight, 1e-3)));
+	json_object_set_new(e, "share", json_real(round_to(r->share, 1e-4)));
+	return e;
+}
+
+static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
+			    json_t *node_cpu)
+{
+	const struct dns_service_info *si = &sr->si;
+	struct ep_row *rows = calloc(si->n_endpoints ? si->n_endpoints : 1, sizeof(*rows));
+	struct dns_endpoint_info *infos = calloc(si->n_endpoints ? si->n_endpoints : 1,
+						 sizeof(*infos));
+	double *share = calloc(si->n_endpoints ? si->n_endpoints : 1, sizeof(*share));
+	json_t *s = NULL;
+	size_t n = 0;
+
+	if (!rows || !infos || !share)
+		goto out;
+	for (size_t j = 0; j < si->n_endpoints; j++)
+		if (dns_view_endpoint(view, sr->i, j, &infos[n]) == AS_OK)
+			n++;
+	json_t *modes = json_object();
+	static const struct { int af; const char *rr; } fams[] = {
+		{ AF_INET6, "AAAA" }, { AF_INET, "A" },
+	};
+	for (size_t f = 0; f < AS_ARRAY_SIZE(fams); f++) {
+		enum agent_answer_mode m = agent_answer_shares(infos, n, fams[f].af, share);
+		if (m != AGENT_ANSWER_NONE)
+			json_object_set_new(modes, fams[f].rr,
+					    json_string(agent_answer_mode_name(m)));
+	}
+	for (size_t j = 0; j < n; j++) {
+		rows[j].ei = infos[j];
+		rows[j].share = share[j];
+		inet_ntop(infos[j].family, infos[j].addr, rows[j].addr, sizeof(rows[j].addr));
+	}
+	qsort(rows, n, sizeof(*rows), ep_cmp);
+	json_t *eps = json_array();
+	for (size_t j = 0; j < n; j++)
+		json_array_append_new(eps, endpoint_json(&rows[j], node_cpu));
+	s = json_object();
+	json_object_set_new(s, "name", json_string(si->name));
+	json_object_set_new(s, "port", json_integer(si->port));
+	json_object_set_new(s, "protocol", json_string(si->proto));
+	json_object_set_new(s, "ttl", json_integer(si->ttl));
+	json_object_set_new(s, "max_answers", json_integer(si->max_answers));
+	json_object_set_new(s, "answer_mode", modes);
+	json_object_set_new(s, "endpoints", eps);
+out:
+	free(rows);
+	free(infos);
+	free(share);
+	return s;
+}
+
+json_t *agent_services_json(const dns_view_t *view, json_t *node_cpu)
+{
+	json_t *arr = json_array();
+	size_t n = dns_view_service_count(view), k = 0;
+	struct svc_row *svcs = calloc(n ? n : 1, sizeof(*svcs));
+
+	if (!svcs)
+		return arr;
+	for (size_t i = 0; i < n; i++)
+		if (dns_view_service(view, i, &svcs[k].si) == AS_OK)
+			svcs[k++].i = i;
+	qsort(svcs, k, sizeof(*svcs), svc_cmp);
+	for (size_t i = 0; i < k; i++) {
+		json_t *s = service_json(view, &svcs[i], node_cpu);
+		if (s)
+			json_array_append_new(arr, s);
+	}
+	free(svcs);
+	return arr;
+}

@@ -11,13 +11,16 @@ man_MANS = $(MAN_PAGES)
 endif
 
 if HAVE_SCDOC
+# @PACKAGE_VERSION@ in the sources: the version in each page's footer.
+MAN_VERSION = sed -e 's/[@]PACKAGE_VERSION[@]/$(PACKAGE_VERSION)/g'
 man/anysteerd.8: man/anysteerd.8.scd
-	$(AM_V_GEN)$(MKDIR_P) man && $(SCDOC) <$(srcdir)/man/anysteerd.8.scd >$@.tmp && mv -f $@.tmp $@
+	$(AM_V_GEN)$(MKDIR_P) man && $(MAN_VERSION) $(srcdir)/man/anysteerd.8.scd | $(SCDOC) >$@.tmp && mv -f $@.tmp $@
 man/anysteerctl.8: man/anysteerctl.8.scd
-	$(AM_V_GEN)$(MKDIR_P) man && $(SCDOC) <$(srcdir)/man/anysteerctl.8.scd >$@.tmp && mv -f $@.tmp $@
+	$(AM_V_GEN)$(MKDIR_P) man && $(MAN_VERSION) $(srcdir)/man/anysteerctl.8.scd | $(SCDOC) >$@.tmp && mv -f $@.tmp $@
 man/anysteer.yaml.5: man/anysteer.yaml.5.scd.in man/config-keys.awk docs/configuration.md
 	$(AM_V_GEN)$(MKDIR_P) man && $(AWK) -f $(srcdir)/man/config-keys.awk \
-		$(srcdir)/docs/configuration.md $(srcdir)/man/anysteer.yaml.5.scd.in >$@.scd \
+		$(srcdir)/docs/configuration.md $(srcdir)/man/anysteer.yaml.5.scd.in \
+		| $(MAN_VERSION) >$@.scd \
 	&& $(SCDOC) <$@.scd >$@.tmp && rm -f $@.scd && mv -f $@.tmp $@
 else
 $(MAN_PAGES):

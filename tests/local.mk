@@ -22,6 +22,10 @@ TESTS += tests/integration/test_config_verdict.py
 EXTRA_DIST += tests/integration/test_config_verdict.py
 TESTS += tests/integration/test_k8s_daemon.py
 EXTRA_DIST += tests/integration/test_k8s_daemon.py
+# anysteerctl's output, --json anywhere, exit codes 0-3, top; both
+# binaries' --version and --help-config (issue 18).
+TESTS += tests/integration/test_ctl.py
+EXTRA_DIST += tests/integration/test_ctl.py
 # deploy/kubernetes rendered by `kubectl kustomize` and checked against
 # the API schema of its kinds (python3-kubernetes models), offline.
 TESTS += tests/k8s/check_kustomize

@@ -246,7 +246,16 @@ services:
         self.assertIn("anycast     announced (healthy)",
                       self.nsrun(ANYSTEERCTL, "--socket", self.ctl, "status").stdout)
         text = self.nsrun(ANYSTEERCTL, "--socket", self.ctl, "routes").stdout
-        self.assertRegex(text, r"fd00:53::53\s+announced\s+healthy")
+        print("anysteerctl routes:\n" + text)
+        self.assertRegex(text, r"fd00:53::53\s+announced\s+healthy\s+[\d.]+m?s ago\s+no\n")
+        self.assertRegex(text, r"^ADDRESS\s+STATE\s+REASON\s+SINCE\s+EXPORTED BY BIRD\n")
+        # BIRD's protocol times are durations like every other time.
+        self.assertRegex(text, r"\n  anysteer\s+Direct\s+up\s+([\d.]+m?s|\d+m\d\ds) ago")
+        self.assertNotRegex(text, r"\d\d:\d\d:\d\d")
+        r = self.routes()
+        for t in (r["addresses"][0]["since"]["seconds_ago"], r["gate"]["since"]["seconds_ago"]):
+            self.assertEqual(t, round(t, 1))     # no float noise
+        self.assertRegex(r["addresses"][0]["since"]["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
         # Health gate: DNS workers paused -> withdrawn (carrier off and, with
         # fast_withdraw, BIRD's direct protocol disabled), 503.

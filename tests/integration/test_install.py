@@ -159,7 +159,8 @@ class ReadmeRunning(unittest.TestCase):
             return
         out = subprocess.run([self.root + "/usr/local/sbin/anysteerd", "--help-config"],
                              stdout=subprocess.PIPE, universal_newlines=True).stdout
-        keys = re.findall(r"^\|?\s*`?([a-z][a-z_]*(?:\[\])?(?:\.[a-z_]+(?:\[\])?)*)`?\s",
+        # A key starts its line (descriptions are indented).
+        keys = re.findall(r"^([a-z][a-z0-9_]*(?:\[\])?(?:\.[a-z0-9_]+(?:\[\])?)*) \(",
                           out, re.M)
         self.assertGreaterEqual(len(keys), 20, out[:2000])
         page = re.sub(r"\s+", " ", text["man5/anysteer.yaml.5"])

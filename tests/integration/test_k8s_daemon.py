@@ -256,6 +256,10 @@ current-context: test
         self.assertTrue(st["kubernetes"]["synced"], st["kubernetes"])
         self.assertEqual(st["kubernetes"]["local_endpoints"], 3,
                          st["kubernetes"])  # 2 web + 1 api on node-a
+        # The text says so too (docs/operations.md promises it).
+        text = a.ctl_run("status").stdout
+        self.assertRegex(text, r"kubernetes  synced, API server http\S+, node name node-a\n"
+                         r"\s+\d+ hostnames, 3 local endpoints")
         # Metrics come from a snapshot taken every load.interval (1 s).
         self.wait_metric(a, "anysteer_kubernetes_synced", lambda v: v == 1)
 
