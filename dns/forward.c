@@ -3,8 +3,12 @@
  * client query, upstream query, response check and parse, reply, and the
  * choice of upstream (design in forward.h). The cache is fcache.c.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "dns/forward.h"
 #include "dns/wire.h"
@@ -535,4 +539,89 @@ void dns_fwd_timeout(struct dns_fwd_upstream *u, uint32_t timeout_us)
 
 	u->timeouts++;
 	u->srtt_us = (uint32_t)AS_MIN(s, (uint64_t)SRTT_CAP_US);
+}
+
+const char *dns_fwd_bad_reason_name(unsigned i)
+{
+	return i < DNS_FWD_BAD_REASONS ? bad_names[i + 1] : "?";
+}
+
+/* ---- client prefixes ---------------------------------------------------- */
+
+const char *dns_prefix_parse(const char *text, struct dns_prefix *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(text, '/');
+	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+	unsigned long bits;
+
+	memset(out, 0, sizeof(*out));
+	if (alen == 0 || alen >= sizeof(buf))
+		return "not an address/length prefix";
+	memcpy(buf, text, alen);
+	buf[alen] = '\0';
+	if (inet_pton(AF_INET6, buf, out->addr) == 1)
+		out->family = AF_INET6;
+	else if (inet_pton(AF_INET, buf, out->addr) == 1)
+		out->family = AF_INET;
+	else
+		return "not an IPv6 or IPv4 address";
+	unsigned max = out->family == AF_INET6 ? 128 : 32;
+	if (slash) {
+		char *end;
+		if (!slash[1] || slash[1] < '0' || slash[1] > '9')
+			return "prefix length is not a number";
+		errno = 0;
+		bits = strtoul(slash + 1, &end, 10);
+		if (errno || *end || bits > max)
+			return out->family == AF_INET6 ?
+			       "prefix length must be 0..128" :
+			       "prefix length must be 0..32";
+	} else {
+		bits = max;
+	}
+	out->len = (uint8_t)bits;
+	for (unsigned b = out->len; b < max; b++)
+		if (out->addr[b / 8] & (0x80 >> (b % 8)))
+			return "address has bits set past the prefix length";
+	return NULL;
+}
+
+static bool prefix_has(const struct dns_prefix *p, const uint8_t *a)
+{
+	unsigned full = p->len / 8, rest = p->len % 8;
+
+	if (memcmp(p->addr, a, full) != 0)
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xFF << (8 - rest));
+	return (p->addr[full] & mask) == (a[full] & mask);
+}
+
+bool dns_prefix_match(const struct dns_prefix *p, size_t n,
+		      const struct sockaddr_storage *sa)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					    0xFF, 0xFF };
+	const uint8_t *a;
+	int family = sa->ss_family;
+
+	if (family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)(const void *)sa)
+			    ->sin6_addr.s6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			family = AF_INET;
+			a += 12;
+		}
+	} else if (family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)
+					       (const void *)sa)->sin_addr;
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (p[i].family == family && prefix_has(&p[i], a))
+			return true;
+	return false;
 }

@@ -3,7 +3,7 @@ noinst_LTLIBRARIES += dns/libdns.la
 dns_libdns_la_SOURCES = dns/dns.h dns/wire.h dns/view.h \
 	dns/conntab.c dns/conntab.h dns/name.c dns/policy.c dns/view.c dns/query.c dns/stats.c \
 	dns/server_int.h dns/server.c dns/socket.c dns/udp_mmsg.c dns/udp_uring.c dns/tcp.c \
-	dns/probe.c dns/forward.h dns/forward.c dns/fcache.c
+	dns/probe.c dns/forward.h dns/forward.c dns/fcache.c dns/fwd_io.c
 dns_libdns_la_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(LIBUV_CFLAGS) $(SODIUM_CFLAGS) $(URING_CFLAGS)
 dns_libdns_la_LIBADD = lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) $(URING_LIBS) -lm
 
