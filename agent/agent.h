@@ -71,6 +71,20 @@ struct agent_config {
 		uint32_t tcp_max_clients_per_prefix;
 		uint32_t tcp_prefix_length_v6, tcp_prefix_length_v4;
 		char *udp_io;	/* "auto", "io_uring" or "recvmmsg" */
+		struct {	/* names outside the zone (dns/forward.h) */
+			char **upstreams;
+			struct sockaddr_storage *upstream_addrs; /* parsed */
+			size_t n_upstreams;
+			char **allow;	/* client prefixes, dns_prefix_parse */
+			size_t n_allow;
+			bool open;	/* allow may hold ::/0 or 0.0.0.0/0 */
+			uint32_t timeout_ms, total_timeout_ms;
+			uint32_t cache_size_mb;
+			uint32_t max_ttl_ms, negative_max_ttl_ms;
+			uint32_t serve_stale_ms;	/* 0 = off */
+			uint32_t max_pending;
+			bool case_randomization;
+		} forward;
 	} dns;
 
 	struct {

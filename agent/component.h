@@ -120,6 +120,9 @@ struct agent_snapshot {
 	struct agent_cluster_snap cluster;
 	struct agent_k8s_snap k8s;
 	struct agent_http_snap http;	/* filled by the metrics component */
+	/* The DNS forwarder's upstreams (dns.forward; 0 when off). */
+	struct dns_upstream_status upstreams[DNS_FWD_UPSTREAMS_MAX];
+	size_t n_upstreams;
 };
 
 /* "# HELP" and "# TYPE" lines of one metric family. */

@@ -470,6 +470,110 @@ static const struct cfg_item node_items[] = {
 		  "(letters, digits, '-', '_', '.'; at most 63)" },
 };
 
+/* ---- dns.forward (dns/forward.h) ---- */
+
+typedef __typeof__(((struct agent_config *)0)->dns.forward) cfg_forward_t;
+
+static const char *check_prefix(const char *s)
+{
+	struct dns_prefix p;
+
+	return dns_prefix_parse(s, &p);
+}
+
+static void finish_forward(struct cfg_ctx *ctx, void *base,
+			   const struct cfg_where *w)
+{
+	cfg_forward_t *f = base;
+
+	if (!w->clean)
+		return;
+	if (f->n_upstreams > DNS_FWD_UPSTREAMS_MAX)
+		cfg_error(ctx, cfg_key_line(ctx, w, "upstreams"),
+			  "dns.forward.upstreams", "at most %d upstreams, got %zu",
+			  DNS_FWD_UPSTREAMS_MAX, f->n_upstreams);
+	if (f->n_allow > DNS_FWD_ALLOW_MAX)
+		cfg_error(ctx, cfg_key_line(ctx, w, "allow"),
+			  "dns.forward.allow", "at most %d prefixes, got %zu",
+			  DNS_FWD_ALLOW_MAX, f->n_allow);
+	if (f->n_upstreams && !f->n_allow)
+		cfg_error(ctx, cfg_key_line(ctx, w, "upstreams"),
+			  "dns.forward.allow", "needed with dns.forward."
+			  "upstreams: the client prefixes that may ask for "
+			  "names outside the zone (anysteer is never an open "
+			  "resolver by default)");
+	if (f->n_allow && !f->n_upstreams)
+		cfg_error(ctx, cfg_key_line(ctx, w, "allow"),
+			  "dns.forward.upstreams", "needed with dns.forward."
+			  "allow: the resolvers to forward to");
+	for (size_t i = 0; i < f->n_allow && !f->open; i++) {
+		struct dns_prefix p;
+		if (!dns_prefix_parse(f->allow[i], &p) && p.len == 0)
+			cfg_error(ctx, cfg_key_line(ctx, w, "allow"),
+				  "dns.forward.allow", "%s lets every address "
+				  "on the Internet recurse through anysteer (an "
+				  "open resolver, an amplifier); set dns.forward."
+				  "open: true if that is really meant",
+				  f->allow[i]);
+	}
+	if (f->total_timeout_ms < f->timeout_ms)
+		cfg_error(ctx, cfg_key_line(ctx, w, "total_timeout"),
+			  "dns.forward.total_timeout",
+			  "must be at least dns.forward.timeout");
+}
+
+static const struct cfg_item forward_items[] = {
+	{ .name = "upstreams", .type = CFG_LIST, .elem = CFG_SOCKADDR,
+	  AT(cfg_forward_t, upstreams), COUNT(cfg_forward_t, n_upstreams),
+	  AUX(cfg_forward_t, upstream_addrs), .flags = CFG_PARSED,
+	  .port = 53,
+	  .desc = "recursive resolvers for names outside the zone (port 53 "
+		  "if omitted); none = REFUSED, as without this section" },
+	{ .name = "allow", .type = CFG_LIST, .elem = CFG_STR,
+	  AT(cfg_forward_t, allow), COUNT(cfg_forward_t, n_allow),
+	  .check = check_prefix,
+	  .desc = "client prefixes (fd00:2::/48, 10.0.0.0/8) whose queries "
+		  "for other names are forwarded; others get REFUSED" },
+	{ .name = "open", .type = CFG_BOOL, AT(cfg_forward_t, open),
+	  .def = "false",
+	  .desc = "allow ::/0 or 0.0.0.0/0 in allow: an open resolver" },
+	{ .name = "timeout", .type = CFG_DURATION, AT(cfg_forward_t, timeout_ms),
+	  .def = "1s", .min = 10, .max = 60000,
+	  .desc = "wait this long for one upstream, then ask the next" },
+	{ .name = "total_timeout", .type = CFG_DURATION,
+	  AT(cfg_forward_t, total_timeout_ms), .def = "3s", .min = 10,
+	  .max = 60000,
+	  .desc = "then answer SERVFAIL (or a stale answer)" },
+	{ .name = "cache_size_mb", .type = CFG_UINT,
+	  AT(cfg_forward_t, cache_size_mb), .def = "16", .min = 1,
+	  .max = 65536,
+	  .desc = "memory for cached answers, MiB, shared out among the "
+		  "DNS workers" },
+	{ .name = "max_ttl", .type = CFG_DURATION,
+	  AT(cfg_forward_t, max_ttl_ms), .def = "24h", .min = 1000,
+	  .max = 604800000, .desc = "cache positive answers at most this long" },
+	{ .name = "negative_max_ttl", .type = CFG_DURATION,
+	  AT(cfg_forward_t, negative_max_ttl_ms), .def = "1h", .min = 1000,
+	  .max = 604800000,
+	  .desc = "cache NXDOMAIN/NODATA at most this long (RFC 2308)" },
+	{ .name = "serve_stale", .type = CFG_DURATION,
+	  AT(cfg_forward_t, serve_stale_ms), .def = "0",
+	  .max = 604800000,
+	  .desc = "when no upstream answers, serve expired answers up to "
+		  "this long past their TTL (RFC 8767); 0 = never" },
+	{ .name = "max_pending", .type = CFG_UINT,
+	  AT(cfg_forward_t, max_pending), .def = "1000", .min = 1,
+	  .max = 100000,
+	  .desc = "forwarded queries in flight per worker; more are dropped" },
+	{ .name = "case_randomization", .type = CFG_BOOL,
+	  AT(cfg_forward_t, case_randomization), .def = "true",
+	  .desc = "0x20: random letter case in upstream queries, checked in "
+		  "answers (off only for upstreams that lose case)" },
+};
+
+static const struct cfg_section forward_section =
+	SECTION_OF(forward_items, cfg_forward_t, finish_forward);
+
 static const struct cfg_item dns_items[] = {
 	{ .name = "listen", .type = CFG_LIST, .elem = CFG_SOCKADDR,
 	  AT(cfg_dns_t, listen), COUNT(cfg_dns_t, n_listen),
@@ -531,6 +635,10 @@ static const struct cfg_item dns_items[] = {
 	  .desc = "UDP path: io_uring (one system call per wakeup; Linux "
 		  "6.1+), recvmmsg (epoll), or auto: io_uring where the "
 		  "kernel allows it" },
+	{ .name = "forward", .type = CFG_SECTION,
+	  .off = offsetof(cfg_dns_t, forward), .sub = &forward_section,
+	  .desc = "forwarding names outside the zone to recursive resolvers, "
+		  "for allowed clients only; absent = REFUSED" },
 };
 
 static const struct cfg_item control_items[] = {

@@ -287,6 +287,48 @@ static bool ctx_command(struct agent_ctx *ctx, const char *name, size_t i,
 	return false;
 }
 
+/* The forwarder (dns.forward): null when off, else its counters and
+ * every upstream with its smoothed RTT. */
+static json_t *forward_json(struct agent *a, const struct dns_stats *st)
+{
+	struct dns_upstream_status up[DNS_FWD_UPSTREAMS_MAX];
+	size_t n = dns_server_upstreams(a->dns, up, DNS_FWD_UPSTREAMS_MAX);
+	char buf[AS_SOCKADDR_STRLEN];
+	const struct dns_fwd_stats *f = &st->fwd;
+
+	if (!n)
+		return json_null();
+	json_t *o = json_object(), *ups = json_array(), *bad = json_object();
+	for (size_t i = 0; i < n; i++) {
+		json_t *u = json_object();
+		json_object_set_new(u, "address", json_string(as_format_sockaddr(
+			&up[i].addr, buf, sizeof(buf))));
+		json_object_set_new(u, "srtt_ms", up[i].srtt_us ?
+				    json_real((double)(up[i].srtt_us / 10) / 100) :
+				    json_null());
+		json_object_set_new(u, "queries", json_integer((json_int_t)up[i].queries));
+		json_object_set_new(u, "answers", json_integer((json_int_t)up[i].answers));
+		json_object_set_new(u, "timeouts", json_integer((json_int_t)up[i].timeouts));
+		json_array_append_new(ups, u);
+	}
+	for (unsigned i = 0; i < DNS_FWD_BAD_REASONS; i++)
+		json_object_set_new(bad, dns_fwd_bad_reason_name(i),
+				    json_integer((json_int_t)f->bad_responses[i]));
+	json_object_set_new(o, "upstreams", ups);
+	json_object_set_new(o, "queries", json_integer((json_int_t)f->queries));
+	json_object_set_new(o, "refused", json_integer((json_int_t)f->refused));
+	json_object_set_new(o, "cache_hits", json_integer((json_int_t)f->cache_hits));
+	json_object_set_new(o, "cache_misses", json_integer((json_int_t)f->cache_misses));
+	json_object_set_new(o, "cache_entries", json_integer((json_int_t)f->cache_entries));
+	json_object_set_new(o, "cache_bytes", json_integer((json_int_t)f->cache_bytes));
+	json_object_set_new(o, "stale_answers", json_integer((json_int_t)f->stale_answers));
+	json_object_set_new(o, "servfail", json_integer((json_int_t)f->servfail));
+	json_object_set_new(o, "tcp_retries", json_integer((json_int_t)f->tcp_retries));
+	json_object_set_new(o, "overflow", json_integer((json_int_t)f->overflow));
+	json_object_set_new(o, "bad_responses", bad);
+	return o;
+}
+
 static json_t *ctx_status(struct agent_ctx *ctx)
 {
 	struct agent *a = from_ctx(ctx);
@@ -311,6 +353,7 @@ static json_t *ctx_status(struct agent_ctx *ctx)
 			    json_integer(dns_server_tcp_max_clients(a->dns)));
 	json_object_set_new(o, "load", agent_load_json(&a->load, a->cfg));
 	json_object_set_new(o, "queries", agent_dns_stats_json(&st));
+	json_object_set_new(o, "forward", forward_json(a, &st));
 	json_t *cfg = json_object();
 	json_object_set_new(cfg, "path", json_string(a->config_path));
 	json_object_set_new(cfg, "services", json_integer((json_int_t)a->catalog.n_services));
@@ -338,6 +381,8 @@ static void update_snapshot(struct agent *a)
 	s.reloads_failed = a->reloads_failed;
 	s.view_builds = a->view_builds;
 	s.n_services = a->catalog.n_services;
+	s.n_upstreams = dns_server_upstreams(a->dns, s.upstreams,
+					     DNS_FWD_UPSTREAMS_MAX);
 	for (size_t i = 0; i < a->catalog.n_services; i++)
 		s.n_endpoints += a->catalog.services[i].n_endpoints;
 	for (int c = 0; c < C_COUNT; c++)
@@ -363,6 +408,30 @@ static void on_load_timer(uv_timer_t *t)
 }
 
 /* Settings bound at start: a reload that changes them only warns. */
+
+/* Whether two dns.forward sections configure the same forwarding. */
+static bool forward_same(const __typeof__(((struct agent_config *)0)->dns.forward) *a,
+			 const __typeof__(((struct agent_config *)0)->dns.forward) *b)
+{
+	if (a->n_upstreams != b->n_upstreams || a->n_allow != b->n_allow ||
+	    a->open != b->open || a->timeout_ms != b->timeout_ms ||
+	    a->total_timeout_ms != b->total_timeout_ms ||
+	    a->cache_size_mb != b->cache_size_mb ||
+	    a->max_ttl_ms != b->max_ttl_ms ||
+	    a->negative_max_ttl_ms != b->negative_max_ttl_ms ||
+	    a->serve_stale_ms != b->serve_stale_ms ||
+	    a->max_pending != b->max_pending ||
+	    a->case_randomization != b->case_randomization)
+		return false;
+	for (size_t i = 0; i < a->n_upstreams; i++)
+		if (strcmp(a->upstreams[i], b->upstreams[i]) != 0)
+			return false;
+	for (size_t i = 0; i < a->n_allow; i++)
+		if (strcmp(a->allow[i], b->allow[i]) != 0)
+			return false;
+	return true;
+}
+
 static void warn_restart_only(const struct agent_config *old,
 			      const struct agent_config *cur)
 {
@@ -375,6 +444,9 @@ static void warn_restart_only(const struct agent_config *old,
 		as_warn("reload: dns.workers changed; takes effect after a restart");
 	if (strcmp(old->dns.udp_io, cur->dns.udp_io) != 0)
 		as_warn("reload: dns.udp_io changed; takes effect after a restart");
+	if (!forward_same(&old->dns.forward, &cur->dns.forward))
+		as_warn("reload: dns.forward changed; takes effect after a "
+			"restart");
 	if (strcmp(old->control.socket, cur->control.socket) != 0)
 		as_warn("reload: control.socket changed; takes effect after a restart");
 	const char *om = old->metrics.listen ? old->metrics.listen : "";
@@ -650,7 +722,28 @@ static int dns_new(struct agent *a)
 		free(listen);
 		return err;
 	}
+	const __typeof__(c->dns.forward) *fc = &c->dns.forward;
+	struct dns_prefix allow[DNS_FWD_ALLOW_MAX];
+	struct dns_forward_config fwd = {
+		.upstreams = fc->upstream_addrs,
+		.n_upstreams = fc->n_upstreams,
+		.allow = allow,
+		.n_allow = 0,
+		.timeout_ms = fc->timeout_ms,
+		.total_timeout_ms = fc->total_timeout_ms,
+		.cache_bytes = (size_t)fc->cache_size_mb << 20,
+		.max_ttl = fc->max_ttl_ms / 1000,
+		.neg_max_ttl = fc->negative_max_ttl_ms / 1000,
+		.serve_stale_s = fc->serve_stale_ms / 1000,
+		.max_pending = fc->max_pending,
+		.no_0x20 = !fc->case_randomization,
+	};
+	/* The config checked every prefix (dns_prefix_parse). */
+	for (size_t i = 0; i < fc->n_allow && i < AS_ARRAY_SIZE(allow); i++)
+		if (!dns_prefix_parse(fc->allow[i], &allow[fwd.n_allow]))
+			fwd.n_allow++;
 	struct dns_server_config sc = {
+		.forward = fc->n_upstreams ? &fwd : NULL,
 		.listen = listen,
 		.n_listen = n_listen,
 		.workers = c->dns.workers,

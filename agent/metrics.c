@@ -105,6 +105,8 @@ struct agent_metrics {
 
 static void render_dns(FILE *f, const struct dns_stats *st);
 static void render_dns_latency(FILE *f, const struct dns_stats *st);
+static void render_forward(FILE *f, const struct dns_stats *st,
+			   const struct agent_snapshot *s);
 static void render_load(FILE *f, const struct agent_load_sample *l);
 static void render_daemon(FILE *f, const struct agent_snapshot *s);
 static void render_http(FILE *f, const struct agent_http_snap *h);
@@ -128,6 +130,8 @@ char *agent_metrics_render(const struct agent_snapshot *s,
 	fprintf(f, "anysteer_dns_udp_io_info{mode=\"%s\"} 1\n", s->udp_io ? s->udp_io : "none");
 	render_dns(f, st);
 	render_dns_latency(f, st);
+	if (s->n_upstreams)
+		render_forward(f, st, s);
 	render_load(f, &s->load);
 	render_daemon(f, s);
 	if (s->http.enabled)
@@ -184,6 +188,64 @@ static void render_dns(FILE *f, const struct dns_stats *st)
 		(unsigned long long)st->tcp_accept_errors);
 	agent_metric_head(f, "anysteer_dns_tcp_active_connections", "Open TCP connections.", "gauge");
 	fprintf(f, "anysteer_dns_tcp_active_connections %llu\n", (unsigned long long)st->tcp_active);
+}
+
+/* The forwarder (dns.forward), when it is on. */
+static void render_forward(FILE *f, const struct dns_stats *st,
+			   const struct agent_snapshot *s)
+{
+	const struct dns_fwd_stats *w = &st->fwd;
+	char buf[AS_SOCKADDR_STRLEN];
+
+	agent_metric_head(f, "anysteer_dns_forward_queries_total",
+		     "Queries for names outside the zone, by outcome of the client check.", "counter");
+	fprintf(f, "anysteer_dns_forward_queries_total{client=\"allowed\"} %llu\n",
+		(unsigned long long)w->queries);
+	fprintf(f, "anysteer_dns_forward_queries_total{client=\"refused\"} %llu\n",
+		(unsigned long long)w->refused);
+	agent_metric_head(f, "anysteer_dns_forward_cache_total", "Forwarder cache lookups.", "counter");
+	fprintf(f, "anysteer_dns_forward_cache_total{result=\"hit\"} %llu\n",
+		(unsigned long long)w->cache_hits);
+	fprintf(f, "anysteer_dns_forward_cache_total{result=\"miss\"} %llu\n",
+		(unsigned long long)w->cache_misses);
+	agent_metric_head(f, "anysteer_dns_forward_cache_entries", "Answers in the forwarder cache.", "gauge");
+	fprintf(f, "anysteer_dns_forward_cache_entries %llu\n", (unsigned long long)w->cache_entries);
+	agent_metric_head(f, "anysteer_dns_forward_cache_bytes", "Memory held by the forwarder cache.", "gauge");
+	fprintf(f, "anysteer_dns_forward_cache_bytes %llu\n", (unsigned long long)w->cache_bytes);
+	agent_metric_head(f, "anysteer_dns_forward_answers_total",
+		     "Replies to forwarded queries not from an upstream answer.", "counter");
+	fprintf(f, "anysteer_dns_forward_answers_total{kind=\"stale\"} %llu\n",
+		(unsigned long long)w->stale_answers);
+	fprintf(f, "anysteer_dns_forward_answers_total{kind=\"servfail\"} %llu\n",
+		(unsigned long long)w->servfail);
+	agent_metric_head(f, "anysteer_dns_forward_dropped_total",
+		     "Forwarded queries dropped: too many in flight.", "counter");
+	fprintf(f, "anysteer_dns_forward_dropped_total %llu\n", (unsigned long long)w->overflow);
+	agent_metric_head(f, "anysteer_dns_forward_tcp_retries_total",
+		     "Upstream answers with TC asked again over TCP.", "counter");
+	fprintf(f, "anysteer_dns_forward_tcp_retries_total %llu\n", (unsigned long long)w->tcp_retries);
+	agent_metric_head(f, "anysteer_dns_forward_bad_responses_total",
+		     "Upstream datagrams dropped (spoofed, stray, malformed), by reason.", "counter");
+	for (unsigned i = 0; i < DNS_FWD_BAD_REASONS; i++)
+		fprintf(f, "anysteer_dns_forward_bad_responses_total{reason=\"%s\"} %llu\n",
+			dns_fwd_bad_reason_name(i), (unsigned long long)w->bad_responses[i]);
+	agent_metric_head(f, "anysteer_dns_forward_upstream_queries_total", "Queries sent to each upstream.", "counter");
+	for (size_t i = 0; i < s->n_upstreams; i++)
+		fprintf(f, "anysteer_dns_forward_upstream_queries_total{upstream=\"%s\"} %llu\n",
+			as_format_sockaddr(&s->upstreams[i].addr, buf, sizeof(buf)),
+			(unsigned long long)s->upstreams[i].queries);
+	agent_metric_head(f, "anysteer_dns_forward_upstream_timeouts_total",
+		     "Upstream attempts that timed out or failed.", "counter");
+	for (size_t i = 0; i < s->n_upstreams; i++)
+		fprintf(f, "anysteer_dns_forward_upstream_timeouts_total{upstream=\"%s\"} %llu\n",
+			as_format_sockaddr(&s->upstreams[i].addr, buf, sizeof(buf)),
+			(unsigned long long)s->upstreams[i].timeouts);
+	agent_metric_head(f, "anysteer_dns_forward_upstream_srtt_seconds",
+		     "Smoothed round-trip time of each upstream (best worker).", "gauge");
+	for (size_t i = 0; i < s->n_upstreams; i++)
+		fprintf(f, "anysteer_dns_forward_upstream_srtt_seconds{upstream=\"%s\"} %.6f\n",
+			as_format_sockaddr(&s->upstreams[i].addr, buf, sizeof(buf)),
+			(double)s->upstreams[i].srtt_us / 1e6);
 }
 
 static void render_dns_latency(FILE *f, const struct dns_stats *st)

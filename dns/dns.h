@@ -28,8 +28,9 @@
  * server.c runs the workers, socket.c binds their sockets, udp_mmsg.c
  * and udp_uring.c are the two UDP back ends behind one table of hooks
  * (server_int.h), tcp.c is DNS over TCP with conntab.c's limits;
- * probe.c is the routing self-check's query. This header is the only
- * one other modules include.
+ * probe.c is the routing self-check's query; forward.c, fcache.c and
+ * fwd_io.c forward names outside the zone for allowed clients
+ * (forward.h). This header is the only one other modules include.
  *
  * Answer policy: each answer is a weighted sample without replacement of
  * up to max_answers endpoints of the queried family. An endpoint with
@@ -208,6 +209,10 @@ struct dns_result {
 	bool truncated;		/* TC=1 was set */
 	enum dns_malformed malformed;
 	size_t len;		/* response length when send */
+	/* REFUSED only because the name is outside the zone (class IN, not
+	 * a zone transfer): a forwarder may answer it instead. */
+	bool forwardable;
+	bool forwarded;		/* handed to the forwarder (server.c) */
 };
 
 /* Answers one query. out must hold DNS_MSG_MAX bytes for TCP and
@@ -235,6 +240,11 @@ bool dns_probe_reply_check(const uint8_t *query, size_t qlen,
 
 /* ---- statistics ---------------------------------------------------------- */
 
+/* Reasons an upstream answer is dropped: malformed, id, question,
+ * not_response (dns_fwd_bad_reason_name). */
+#define DNS_FWD_BAD_REASONS 4
+const char *dns_fwd_bad_reason_name(unsigned i);
+
 /* Latency histogram upper bounds, in nanoseconds (last bucket is +Inf). */
 #define DNS_LAT_BUCKETS 12
 extern const uint64_t dns_latency_bounds_ns[DNS_LAT_BUCKETS - 1];
@@ -255,6 +265,17 @@ struct dns_stats {
 	uint64_t tcp_accept_errors;	/* accept() failed, e.g. EMFILE */
 	uint64_t latency[DNS_LAT_BUCKETS];	/* counts per bucket */
 	uint64_t latency_sum_ns;
+	struct dns_fwd_stats {
+		uint64_t queries;	/* from allowed clients, outside the zone */
+		uint64_t refused;	/* outside the zone, client not allowed */
+		uint64_t cache_hits, cache_misses, stale_answers;
+		uint64_t upstream_queries, upstream_timeouts, tcp_retries;
+		uint64_t bad_responses[DNS_FWD_BAD_REASONS]; /* dropped, by
+							       * reason */
+		uint64_t servfail;	/* no upstream answered in time */
+		uint64_t overflow;	/* too many queries in flight: dropped */
+		uint64_t cache_entries, cache_bytes;	/* gauges */
+	} fwd;
 };
 
 /* Adds one result to stats (used by the server and by tests). */
@@ -272,6 +293,45 @@ enum dns_udp_io {
 	DNS_UDP_IO_MMSG,	/* epoll + recvmmsg/sendmmsg */
 };
 
+/* An address prefix, e.g. fd00:2::/48 or 10.0.0.0/8. */
+struct dns_prefix {
+	int family;		/* AF_INET6 or AF_INET */
+	uint8_t addr[16];
+	uint8_t len;		/* bits */
+};
+/* Parses "addr/len" (or a bare address: a host prefix); returns why it
+ * is not one (a constant string), or NULL. Bits past len must be 0. */
+const char *dns_prefix_parse(const char *text, struct dns_prefix *out);
+/* Whether sa (IPv4-mapped IPv6 counts as IPv4) lies in one of p. */
+bool dns_prefix_match(const struct dns_prefix *p, size_t n,
+		      const struct sockaddr_storage *sa);
+
+#define DNS_FWD_UPSTREAMS_MAX 8
+#define DNS_FWD_ALLOW_MAX 64
+
+/* Forwarding of names outside the zone to recursive resolvers, for
+ * clients inside allow only (dns/forward.h has the design). */
+struct dns_forward_config {
+	const struct sockaddr_storage *upstreams;
+	size_t n_upstreams;		/* 1..DNS_FWD_UPSTREAMS_MAX */
+	const struct dns_prefix *allow;
+	size_t n_allow;
+	uint32_t timeout_ms;		/* one upstream attempt (1000) */
+	uint32_t total_timeout_ms;	/* then SERVFAIL (3000) */
+	size_t cache_bytes;		/* all workers together (16 MiB) */
+	uint32_t max_ttl, neg_max_ttl;	/* (86400, 3600) */
+	uint32_t serve_stale_s;		/* 0 = no stale answers */
+	uint32_t max_pending;		/* per worker (1000) */
+	bool no_0x20;			/* for upstreams that lose case */
+};
+
+/* One upstream as all workers see it. */
+struct dns_upstream_status {
+	struct sockaddr_storage addr;
+	uint32_t srtt_us;		/* the lowest of the workers' */
+	uint64_t queries, answers, timeouts;
+};
+
 /* TCP limits are per worker (see dns/tcp.c); 0 = default. */
 struct dns_server_config {
 	const struct sockaddr_storage *listen;
@@ -287,6 +347,7 @@ struct dns_server_config {
 	uint8_t tcp_prefix_v6;		/* bits of a client prefix (64) */
 	uint8_t tcp_prefix_v4;		/* (32) */
 	enum dns_udp_io udp_io;
+	const struct dns_forward_config *forward;	/* NULL: REFUSED */
 };
 
 /* Creates the server into *out and binds every socket (so a bad address
@@ -317,6 +378,10 @@ const char *dns_udp_io_name(enum dns_udp_io io);
 /* Whether this kernel runs the io_uring path (a short self-test with a
  * socket pair); on false, why holds the reason. */
 bool dns_udp_uring_supported(char *why, size_t len);
+/* The forwarder's upstreams (0 when forwarding is off): fills up to n
+ * entries of out, returns how many there are. */
+size_t dns_server_upstreams(dns_server_t *srv, struct dns_upstream_status *out,
+			    size_t n);
 /* Stops workers, closes sockets, joins threads. Idempotent. */
 void dns_server_stop(dns_server_t *srv);
 void dns_server_free(dns_server_t *srv);

@@ -663,8 +663,13 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 			rcode = DNS_RC_REFUSED;
 		}
 	} else if (q.qclass != DNS_C_IN || q.qtype == DNS_T_AXFR ||
-		   q.qtype == DNS_T_IXFR || !qname_in_zone(view, &q, &rel)) {
+		   q.qtype == DNS_T_IXFR) {
 		rcode = DNS_RC_REFUSED;
+	} else if (!qname_in_zone(view, &q, &rel)) {
+		rcode = DNS_RC_REFUSED;
+		/* A plain QUERY without TSIG (both handled above): the worker's
+		 * forwarder may take it. */
+		res->forwardable = true;
 	} else {
 		aa = true;
 		rcode = answer_zone(&rp, view, &q, rel, rng);

@@ -49,6 +49,7 @@ static void worker_close_all(struct dns_worker *w)
 	pthread_mutex_unlock(&w->slot_lock);
 
 	dns_tcp_close_all(w);
+	dns_fwd_io_close(w->fwd);
 	if (w->udp && w->udp->close)
 		w->udp->close(w);
 	if (w->async_inited && !uv_is_closing((uv_handle_t *)&w->async))
@@ -150,6 +151,9 @@ static int worker_init_loop(dns_server_t *srv, struct dns_worker *w)
 	for (size_t a = 0; a < srv->n_listen; a++)
 		if ((err = dns_tcp_listen(w, a)))
 			return err;
+	if (srv->fwd_on &&
+	    (err = dns_fwd_io_new(w, &srv->fwd, srv->n_workers, &w->fwd)))
+		return err;
 	return AS_OK;
 }
 
@@ -188,6 +192,7 @@ static void worker_free(struct dns_worker *w)
 		return;
 	if (w->udp)
 		w->udp->deinit(w);
+	dns_fwd_io_free(w->fwd);
 	dns_conntab_fini(&w->ct);
 	dns_view_unref(w->view);
 	dns_view_unref(w->slot_view);
@@ -256,6 +261,52 @@ static int choose_udp_io(dns_server_t *srv, const struct dns_server_config *cfg)
 	return AS_OK;
 }
 
+/* Copies the forwarding configuration (defaults for zeros). */
+static int forward_configure(dns_server_t *srv,
+			     const struct dns_forward_config *in)
+{
+	struct dns_forward_config *f = &srv->fwd;
+
+	if (!in->n_upstreams || in->n_upstreams > DNS_FWD_UPSTREAMS_MAX ||
+	    !in->upstreams || (in->n_allow && !in->allow)) {
+		as_err("dns: forward: 1 to %d upstreams needed",
+		       DNS_FWD_UPSTREAMS_MAX);
+		return AS_EINVAL;
+	}
+	*f = *in;
+	for (size_t i = 0; i < in->n_upstreams; i++) {
+		int fam = in->upstreams[i].ss_family;
+		if (fam != AF_INET && fam != AF_INET6)
+			return AS_EINVAL;
+		srv->fwd_up[i] = in->upstreams[i];
+	}
+	f->upstreams = srv->fwd_up;
+	srv->fwd_allow = calloc(in->n_allow ? in->n_allow : 1,
+				sizeof(*srv->fwd_allow));
+	if (!srv->fwd_allow)
+		return AS_ENOMEM;
+	if (in->n_allow)
+		memcpy(srv->fwd_allow, in->allow,
+		       in->n_allow * sizeof(*in->allow));
+	f->allow = srv->fwd_allow;
+	if (!f->timeout_ms)
+		f->timeout_ms = 1000;
+	if (!f->total_timeout_ms)
+		f->total_timeout_ms = 3000;
+	if (f->total_timeout_ms < f->timeout_ms)
+		f->total_timeout_ms = f->timeout_ms;
+	if (!f->cache_bytes)
+		f->cache_bytes = 16u << 20;
+	if (!f->max_ttl)
+		f->max_ttl = 86400;
+	if (!f->neg_max_ttl)
+		f->neg_max_ttl = 3600;
+	if (!f->max_pending)
+		f->max_pending = 1000;
+	srv->fwd_on = true;
+	return AS_OK;
+}
+
 /* ---- public API ------------------------------------------------------- */
 
 int dns_server_new(const struct dns_server_config *cfg, dns_view_t *view,
@@ -298,6 +349,8 @@ int dns_server_new(const struct dns_server_config *cfg, dns_view_t *view,
 		goto fail;
 	}
 	dns_tcp_configure(srv, cfg);
+	if (cfg->forward && (e = forward_configure(srv, cfg->forward)))
+		goto fail;
 	srv->addrs = calloc(srv->n_listen ? srv->n_listen : 1,
 			    sizeof(*srv->addrs));
 	srv->workers = calloc(srv->n_workers, sizeof(*srv->workers));
@@ -418,6 +471,33 @@ void dns_server_stats(dns_server_t *srv, struct dns_stats *out)
 	}
 }
 
+size_t dns_server_upstreams(dns_server_t *srv, struct dns_upstream_status *out,
+			    size_t n)
+{
+	struct dns_fwd_upstream u[DNS_FWD_UPSTREAMS_MAX];
+
+	if (!srv || !srv->fwd_on)
+		return 0;
+	for (size_t i = 0; i < srv->fwd.n_upstreams && i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].addr = srv->fwd_up[i];
+	}
+	for (unsigned k = 0; k < srv->n_workers; k++) {
+		if (!srv->workers[k]->fwd)
+			continue;
+		dns_fwd_io_upstreams(srv->workers[k]->fwd, u);
+		for (size_t i = 0; i < srv->fwd.n_upstreams && i < n; i++) {
+			out[i].queries += u[i].queries;
+			out[i].answers += u[i].answers;
+			out[i].timeouts += u[i].timeouts;
+			if (u[i].srtt_us && (!out[i].srtt_us ||
+					     u[i].srtt_us < out[i].srtt_us))
+				out[i].srtt_us = u[i].srtt_us;
+		}
+	}
+	return srv->fwd.n_upstreams;
+}
+
 size_t dns_server_listener_count(const dns_server_t *srv)
 {
 	return srv ? srv->n_listen : 0;
@@ -502,5 +582,6 @@ void dns_server_free(dns_server_t *srv)
 			worker_free(srv->workers[i]);
 	free(srv->workers);
 	free(srv->addrs);
+	free(srv->fwd_allow);
 	free(srv);
 }

@@ -26,6 +26,7 @@
 
 #include "dns/conntab.h"
 #include "dns/dns.h"
+#include "dns/forward.h"
 #include "lib/as.h"
 #include "lib/list.h"
 
@@ -102,6 +103,8 @@ struct dns_worker {
 	size_t n_conns;
 	struct dns_conntab ct;
 	bool any_paused;	/* some listener is backing off */
+	uint64_t next_conn_id;	/* names a TCP connection for late replies */
+	struct dns_fwd_io *fwd;	/* NULL: forwarding off */
 
 	/* TCP reply scratch: 2-byte length then the message. */
 	uint8_t tcp_out[2 + DNS_MSG_MAX];
@@ -122,6 +125,11 @@ struct dns_server {
 	enum dns_udp_io udp_cfg;	/* as configured */
 	enum dns_udp_io udp_io;		/* in use: URING or MMSG */
 	bool paused;		/* atomic: test hook */
+	/* The forwarding configuration, copied; fwd_on false: off. */
+	bool fwd_on;
+	struct dns_forward_config fwd;
+	struct sockaddr_storage fwd_up[DNS_FWD_UPSTREAMS_MAX];
+	struct dns_prefix *fwd_allow;
 };
 
 /* ---- counters --------------------------------------------------------- */
@@ -166,12 +174,61 @@ int dns_sock_bind_address(dns_server_t *srv, size_t a,
 bool dns_sock_pktinfo_reply(const struct cmsghdr *c, int family,
 			    uint8_t *out, struct msghdr *sh);
 
+/* ---- fwd_io.c (design there) ------------------------------------------- */
+
+struct dns_fwd_io;
+
+enum dns_fwd_verdict {
+	DNS_FWD_KEEP,		/* send dns_answer's REFUSED as it is */
+	DNS_FWD_REPLACED,	/* out holds the reply (cache, SERVFAIL) */
+	DNS_FWD_PENDING,	/* the reply goes later, from the forwarder */
+	DNS_FWD_DROP,		/* no reply (counted) */
+};
+
+/* Where a forwarded query came from, and where its reply goes. */
+struct dns_fwd_origin {
+	enum dns_transport t;
+	const struct sockaddr_storage *peer;
+	socklen_t peerlen;
+	int udp_fd;		/* UDP: the listener's socket */
+	const uint8_t *ctl;	/* UDP: the reply's control data (PKTINFO) */
+	size_t ctllen;
+	uint64_t conn_id;	/* TCP: the connection */
+};
+
+/* On the creating thread, with the worker's loop initialised. */
+int dns_fwd_io_new(struct dns_worker *w, const struct dns_forward_config *cfg,
+		   unsigned n_workers, struct dns_fwd_io **out);
+/* At stop, on the loop's thread: drops the queries in flight and closes
+ * the handles (the loop runs their callbacks). */
+void dns_fwd_io_close(struct dns_fwd_io *f);
+void dns_fwd_io_free(struct dns_fwd_io *f);	/* NULL ok; after the loop */
+/* For a dns_answer result with forwardable set (out/cap as given to it). */
+enum dns_fwd_verdict dns_fwd_io_query(struct dns_fwd_io *f,
+				      const struct dns_fwd_origin *o,
+				      const uint8_t *query, size_t qlen,
+				      uint8_t *out, size_t cap, size_t *len);
+/* Relaxed copies of the worker's upstream records (n_upstreams). */
+void dns_fwd_io_upstreams(const struct dns_fwd_io *f,
+			  struct dns_fwd_upstream *out);
+/* Takes a UDP back end's result r for query q: keeps it, replaces the
+ * reply in out, or marks it forwarded (no reply now). */
+void dns_fwd_udp_result(struct dns_worker *w, struct dns_listener *l,
+			const struct sockaddr_storage *peer, socklen_t peerlen,
+			const uint8_t *ctl, size_t ctllen, const uint8_t *q,
+			size_t qlen, uint8_t *out, size_t cap,
+			struct dns_result *r);
+
 /* ---- tcp.c -------------------------------------------------------------- */
 
 /* Timeouts and per-worker limits from cfg (defaults for zeros). */
 void dns_tcp_configure(dns_server_t *srv, const struct dns_server_config *cfg);
 /* Listens on address a's TCP socket and watches it with the loop. */
 int dns_tcp_listen(struct dns_worker *w, size_t a);
+/* Sends a late reply (the forwarder's) on connection conn_id if it is
+ * still open. */
+void dns_tcp_reply(struct dns_worker *w, uint64_t conn_id, const uint8_t *msg,
+		   size_t len);
 /* Closes every connection and listener handle of the worker. */
 void dns_tcp_close_all(struct dns_worker *w);
 

@@ -78,7 +78,9 @@ void dns_stats_count(struct dns_stats *st, enum dns_transport t,
 	    (unsigned)res->malformed < DNS_MAL__COUNT)
 		bump(&st->malformed[res->malformed], 1);
 	if (!res->send) {
-		bump(&st->dropped, 1);
+		/* A forwarded query's reply comes later (fwd counters). */
+		if (!res->forwarded)
+			bump(&st->dropped, 1);
 	} else {
 		/* A malformed query has no trustworthy qtype. */
 		if (res->malformed == DNS_MAL_NONE)

@@ -78,6 +78,9 @@ struct dns_tcp_conn {
 	int closes_pending;
 	bool reading, closing, eof;
 	bool msg_timer;		/* the timer runs the message timeout */
+	uint64_t id;		/* for the forwarder's late replies */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
 };
 
 /* A reply the kernel did not take at once, copied for uv_write. */
@@ -229,6 +232,32 @@ static bool tcp_answer(struct dns_tcp_conn *c, const uint8_t *q, size_t qlen,
 	}
 	dns_answer(w->view, &w->rng, DNS_TRANSPORT_TCP, q, qlen,
 		   w->tcp_out + 2, DNS_MSG_MAX, &res);
+	if (res.forwardable && w->fwd) {
+		struct dns_fwd_origin o = {
+			.t = DNS_TRANSPORT_TCP, .peer = &c->peer,
+			.peerlen = c->peerlen, .udp_fd = -1, .conn_id = c->id,
+		};
+		size_t len = 0;
+		switch (dns_fwd_io_query(w->fwd, &o, q, qlen, w->tcp_out + 2,
+					 DNS_MSG_MAX, &len)) {
+		case DNS_FWD_KEEP:
+			break;
+		case DNS_FWD_REPLACED:
+			res.len = len;
+			res.rcode = w->tcp_out[5] & 0x0F;
+			res.forwarded = true;
+			break;
+		case DNS_FWD_PENDING:
+			res.send = false;
+			res.forwarded = true;
+			dns_stats_count(&w->stats, DNS_TRANSPORT_TCP, &res,
+					as_now_ns() - t_recv);
+			return true;	/* the reply comes later */
+		case DNS_FWD_DROP:
+			res.send = false;
+			break;
+		}
+	}
 	dns_stats_count(&w->stats, DNS_TRANSPORT_TCP, &res,
 			as_now_ns() - t_recv);
 	if (!res.send || res.len > DNS_MSG_MAX) {
@@ -241,6 +270,28 @@ static bool tcp_answer(struct dns_tcp_conn *c, const uint8_t *q, size_t qlen,
 	w->tcp_out[0] = (uint8_t)(res.len >> 8);
 	w->tcp_out[1] = (uint8_t)res.len;
 	return conn_send(c, 2 + res.len);
+}
+
+void dns_tcp_reply(struct dns_worker *w, uint64_t conn_id, const uint8_t *msg,
+		   size_t len)
+{
+	struct as_list *n;
+
+	if (len > DNS_MSG_MAX)
+		return;
+	AS_LIST_FOREACH(n, &w->conns) {
+		struct dns_tcp_conn *c = AS_LIST_ENTRY(n, struct dns_tcp_conn,
+						       link);
+		if (c->id != conn_id)
+			continue;
+		if (c->closing)
+			return;
+		memmove(w->tcp_out + 2, msg, len);
+		w->tcp_out[0] = (uint8_t)(len >> 8);
+		w->tcp_out[1] = (uint8_t)len;
+		conn_send(c, 2 + len);
+		return;
+	}
 }
 
 /* Answers every complete message in the buffer unless too much output is
@@ -349,6 +400,9 @@ static void tcp_admit(struct dns_worker *w, int fd,
 	}
 	c->w = w;
 	c->rcap = TCP_RBUF_INIT;
+	c->id = ++w->next_conn_id;
+	c->peer = *peer;
+	c->peerlen = sizeof(*peer);
 	c->tcp.data = c->timer.data = c;
 	uv_tcp_init(&w->loop, &c->tcp);
 	uv_timer_init(&w->loop, &c->timer);

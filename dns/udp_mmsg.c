@@ -102,9 +102,21 @@ static int udp_batch(struct dns_listener *l)
 		dns_answer(view, &w->rng, DNS_TRANSPORT_UDP, m->rbuf[i],
 			   m->rmsg[i].msg_len, m->obuf[i],
 			   sizeof(m->obuf[i]), r);
+		struct msghdr *sh = &m->smsg[n_out].msg_hdr;
+		if (r->forwardable && w->fwd) {
+			size_t ctllen = 0;
+			if (l->wildcard) {
+				udp_reply_pktinfo(m, (unsigned)i, l->family, sh);
+				ctllen = sh->msg_controllen;
+			}
+			dns_fwd_udp_result(w, l, &m->peer[i],
+					   m->rmsg[i].msg_hdr.msg_namelen,
+					   m->sctl[i], ctllen, m->rbuf[i],
+					   m->rmsg[i].msg_len, m->obuf[i],
+					   sizeof(m->obuf[i]), r);
+		}
 		if (!r->send)
 			continue;
-		struct msghdr *sh = &m->smsg[n_out].msg_hdr;
 		m->siov[n_out].iov_base = m->obuf[i];
 		m->siov[n_out].iov_len = r->len;
 		sh->msg_name = &m->peer[i];

@@ -299,6 +299,35 @@ static void uring_arm_poll(struct dns_worker *w)
 
 /* Answers one received datagram (or counts it unanswered) and queues the
  * reply; the receive buffer goes back to the ring either way. */
+/* Hands a query for a name outside the zone to the worker's forwarder,
+ * with the peer and the reply's source address it needs for a late
+ * reply. */
+static void uring_forward(struct dns_worker *w, struct dns_listener *l,
+			  struct uring_listener *ul,
+			  struct io_uring_recvmsg_out *o, const uint8_t *q,
+			  size_t qlen, struct uring_tx *tx,
+			  struct dns_result *r)
+{
+	struct sockaddr_storage peer;
+	struct msghdr mh;
+	socklen_t plen = (socklen_t)AS_MIN((size_t)o->namelen,
+					   (size_t)ul->rx_tmpl.msg_namelen);
+
+	memset(&peer, 0, sizeof(peer));
+	memcpy(&peer, io_uring_recvmsg_name(o), AS_MIN((size_t)plen,
+						       sizeof(peer)));
+	memset(&mh, 0, sizeof(mh));
+	if (l->wildcard) {
+		for (struct cmsghdr *c =
+			     io_uring_recvmsg_cmsg_firsthdr(o, &ul->rx_tmpl);
+		     c; c = io_uring_recvmsg_cmsg_nexthdr(o, &ul->rx_tmpl, c))
+			if (dns_sock_pktinfo_reply(c, l->family, tx->ctl, &mh))
+				break;
+	}
+	dns_fwd_udp_result(w, l, &peer, plen, tx->ctl, mh.msg_controllen, q,
+			   qlen, tx->data, sizeof(tx->data), r);
+}
+
 static void uring_recv(struct dns_worker *w, size_t a,
 		       const struct io_uring_cqe *cqe,
 		       const dns_view_t *view, bool paused)
@@ -339,6 +368,8 @@ static void uring_recv(struct dns_worker *w, size_t a,
 	dns_answer(view, &w->rng, DNS_TRANSPORT_UDP, q, qlen, tx->data,
 		   sizeof(tx->data), r);
 	u->n_res++;
+	if (r->forwardable && w->fwd)
+		uring_forward(w, l, ul, o, q, qlen, tx, r);
 	if (!r->send)
 		goto recycle;
 	struct io_uring_sqe *sqe = uring_sqe(u);

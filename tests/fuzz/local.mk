@@ -30,6 +30,19 @@ TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/gen_corpus_dns_query.py \
 	tests/fuzz/corpus
 
+# The forwarder's upstream answers and client queries (dns/forward.c).
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_dns_forward
+endif
+tests_fuzz_fuzz_dns_forward_SOURCES = tests/fuzz/fuzz_dns_forward.c
+tests_fuzz_fuzz_dns_forward_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_dns_forward_LDADD = $(FUZZ_DNS_LDADD)
+check_PROGRAMS += tests/fuzz/replay_dns_forward
+tests_fuzz_replay_dns_forward_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_dns_forward.c
+tests_fuzz_replay_dns_forward_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_REPLAY_SANFLAGS)
+tests_fuzz_replay_dns_forward_LDADD = $(FUZZ_DNS_LDADD)
+EXTRA_DIST += tests/fuzz/gen_corpus_dns_forward.py
+
 # The configuration loader (agent/config.c).
 # The agent's test link line carries every library the agent needs.
 FUZZ_CONFIG_LDADD = $(AGENT_TEST_LDADD)
@@ -52,7 +65,7 @@ FUZZ_TIME = 60
 FUZZ_HARNESSES =
 FUZZ_JOBS = 1
 FUZZ_ARGS =
-FUZZ_PROGS = tests/fuzz/fuzz_dns_query$(EXEEXT) tests/fuzz/fuzz_config$(EXEEXT) \
+FUZZ_PROGS = tests/fuzz/fuzz_dns_query$(EXEEXT) tests/fuzz/fuzz_dns_forward$(EXEEXT) tests/fuzz/fuzz_config$(EXEEXT) \
 	tests/fuzz/fuzz_gossip_decode$(EXEEXT) tests/fuzz/fuzz_k8s_json$(EXEEXT) \
 	tests/fuzz/fuzz_k8s_kubeconfig$(EXEEXT)
 EXTRA_DIST += tests/fuzz/run-fuzz.sh
