@@ -242,6 +242,34 @@ static void print_kubernetes(FILE *f, json_t *k)
 		(long long)num(k, "relists_gone"));
 }
 
+/* The forwarder (dns.forward): counters and each upstream's health. */
+static void print_forward(FILE *f, json_t *fw)
+{
+	json_t *u;
+	size_t i;
+
+	if (!json_is_object(fw)) {
+		fprintf(f, "forward     off: names outside the zone get REFUSED "
+			"(dns.forward)\n");
+		return;
+	}
+	fprintf(f, "forward     %lld queries from allowed clients, %lld refused; cache %lld hits, "
+		"%lld misses, %lld entries; %lld SERVFAIL, %lld stale\n",
+		(long long)num(fw, "queries"), (long long)num(fw, "refused"),
+		(long long)num(fw, "cache_hits"), (long long)num(fw, "cache_misses"),
+		(long long)num(fw, "cache_entries"), (long long)num(fw, "servfail"),
+		(long long)num(fw, "stale_answers"));
+	json_array_foreach(json_object_get(fw, "upstreams"), i, u) {
+		json_t *rtt = json_object_get(u, "srtt_ms");
+		char r[32] = "not yet measured";
+		if (json_is_number(rtt))
+			snprintf(r, sizeof(r), "srtt %.1f ms", json_number_value(rtt));
+		fprintf(f, "  upstream  %s: %s, %lld queries, %lld answers, %lld timeouts\n",
+			str(u, "address"), r, (long long)num(u, "queries"),
+			(long long)num(u, "answers"), (long long)num(u, "timeouts"));
+	}
+}
+
 static void render_status(FILE *f, json_t *d)
 {
 	json_t *load = json_object_get(d, "load");
@@ -280,6 +308,7 @@ static void render_status(FILE *f, json_t *d)
 	fprintf(f, "  %-10s accepted %lld, rejected %lld, idle timeouts %lld, active %lld\n", "tcp",
 		(long long)num(q, "tcp_accepted"), (long long)num(q, "tcp_rejected"),
 		(long long)num(q, "tcp_timeouts"), (long long)num(q, "tcp_active"));
+	print_forward(f, json_object_get(d, "forward"));
 	fprintf(f, "config      %s (%d reloads, %d rejected%s)\n", str(cfg, "path"),
 		(int)num(cfg, "reloads"), (int)num(cfg, "reload_failures"),
 		flag(cfg, "reloading") ? "; one being parsed" : "");

@@ -305,6 +305,8 @@ class ForwardTest(unittest.TestCase):
         self.assertEqual(st["upstreams"][0]["address"], "[%s]:53" % UP)
         self.assertGreater(st["upstreams"][0]["answers"], 0)
         self.assertIsNotNone(st["upstreams"][0]["srtt_ms"])
+        text = d.ctl_run("status").stdout
+        self.assertIn("upstream  [%s]:53: srtt" % UP, text)
 
     def test_upstream_down(self):
         d = self.d
