@@ -32,11 +32,13 @@
  * one other modules include.
  *
  * Answer policy: each answer is a weighted sample without replacement of
- * up to max_answers endpoints of the queried family. An endpoint with
- * effective weight 0 is returned only when every endpoint of the service
- * has effective weight 0 (then the configured weights are used, and if
- * those are all 0 too, every endpoint is equally likely): fail open at
- * the DNS layer.
+ * up to max_answers endpoints of the queried family, by effective weight.
+ * An answer that falls short is filled, after them, from the healthy
+ * endpoints whose load factor is 0, by configured weight, so a client
+ * keeps a fallback address. Unhealthy endpoints and configured weight 0
+ * are never drawn, unless no endpoint of the family is healthy with a
+ * weight: then the configured weights are used, and if those are all 0
+ * too, every endpoint is equally likely (fail open at the DNS layer).
  */
 #ifndef ANYSTEER_DNS_DNS_H
 #define ANYSTEER_DNS_DNS_H

@@ -260,11 +260,19 @@ static size_t sample(const struct dns_view *v, const struct dns_svc *s,
 		     bool v6, struct as_rng *rng, uint32_t *idx)
 {
 	const struct dns_family *f = v6 ? &s->v6 : &s->v4;
+	const uint64_t *cum = (v6 ? v->cum6 : v->cum4) + f->first;
+	size_t got, more;
 
-	if (!f->n)
-		return 0;
-	return dns_sample((v6 ? v->cum6 : v->cum4) + f->first, f->n,
-			  s->max_answers, rng, idx);
+	got = dns_sample(cum, f->n_first, s->max_answers, rng, idx);
+	if (got == s->max_answers || !f->n_fill)
+		return got;
+	/* A short answer is filled from the loaded healthy endpoints, after
+	 * the others: every answer leaves the client a fallback. */
+	more = dns_sample(cum + f->n_first, f->n_fill, s->max_answers - got,
+			  rng, idx + got);
+	for (size_t k = got; k < got + more; k++)
+		idx[k] += f->n_first;
+	return got + more;
 }
 
 static void put_sampled(struct resp *rp, int sec, uint16_t owner_off,

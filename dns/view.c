@@ -47,8 +47,9 @@ struct addr_ix {
 /* Per-family scratch of build_services(), each max endpoints long. */
 struct fam_scratch {
 	uint64_t *eff, *cfg;		/* per endpoint */
-	uint64_t *ueff, *ucfg;		/* per distinct address: sums */
+	uint64_t *ueff, *ucfg, *uhcfg;	/* per distinct address: sums */
 	uint32_t *mult;			/* endpoints per distinct address */
+	uint32_t *order, *pos;		/* sampling order and its inverse */
 	uint32_t *slot;			/* endpoint -> distinct address */
 	uint32_t *spec_j;		/* endpoint -> index in the spec */
 	struct addr_ix *ix;
@@ -465,12 +466,12 @@ static int add_service_names(struct build *b, const struct dns_view_spec *spec,
 
 /* The endpoints of service s of family af: introspection entries from
  * eps (the service's first), addresses from addrs on, one sampling item
- * per distinct address with its cumulative weight in cum. Returns the
- * number of items. */
-static size_t add_service_family(struct build *b,
-				 const struct dns_service_spec *s, int af,
-				 struct dns_ep *eps, uint8_t *addrs,
-				 uint64_t *cum)
+ * per distinct address, in the order and with the cumulative weights of
+ * dns_policy_tiers (tiers into f). */
+static void add_service_family(struct build *b,
+			       const struct dns_service_spec *s, int af,
+			       struct dns_ep *eps, uint8_t *addrs,
+			       uint64_t *cum, struct dns_family *f)
 {
 	struct fam_scratch *fs = &b->fs;
 	size_t alen = af == AF_INET6 ? 16 : 4;
@@ -497,16 +498,28 @@ static size_t add_service_family(struct build *b,
 	size_t nu = dedup_addrs(addrs, alen, n, fs->ix, fs->slot);
 	memset(fs->ueff, 0, nu * sizeof(*fs->ueff));
 	memset(fs->ucfg, 0, nu * sizeof(*fs->ucfg));
+	memset(fs->uhcfg, 0, nu * sizeof(*fs->uhcfg));
 	memset(fs->mult, 0, nu * sizeof(*fs->mult));
 	for (size_t k = 0; k < n; k++) {
 		uint32_t u = fs->slot[k];
 		fs->ueff[u] += fs->eff[k];
 		fs->ucfg[u] += fs->cfg[k];
+		if (s->endpoints[fs->spec_j[k]].healthy)
+			fs->uhcfg[u] += fs->cfg[k];
 		fs->mult[u]++;
-		eps[fs->spec_j[k]].fam_index = u;
 	}
-	dns_policy_cumulate(fs->ueff, fs->ucfg, fs->mult, nu, cum);
-	return nu;
+	dns_policy_tiers(fs->ueff, fs->uhcfg, fs->ucfg, fs->mult, nu,
+			 fs->order, cum, &f->n_first, &f->n_fill);
+	/* Store the addresses in sampling order. */
+	for (size_t p = 0; p < nu; p++) {
+		memcpy(fs->ix[p].addr, addrs + (size_t)fs->order[p] * alen, alen);
+		fs->pos[fs->order[p]] = (uint32_t)p;
+	}
+	for (size_t p = 0; p < nu; p++)
+		memcpy(addrs + p * alen, fs->ix[p].addr, alen);
+	for (size_t k = 0; k < n; k++)
+		eps[fs->spec_j[k]].fam_index = fs->pos[fs->slot[k]];
+	f->n = (uint32_t)nu;
 }
 
 static int build_services(struct build *b, const struct dns_view_spec *spec)
@@ -539,15 +552,11 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		sv->n_ep = (uint32_t)s->n_endpoints;
 		sv->v6.first = (uint32_t)i6;
 		sv->v4.first = (uint32_t)i4;
-		sv->v6.n = (uint32_t)add_service_family(b, s, AF_INET6,
-							 &v->eps[ep],
-							 v->addr6[i6],
-							 v->cum6 + i6);
+		add_service_family(b, s, AF_INET6, &v->eps[ep], v->addr6[i6],
+				   v->cum6 + i6, &sv->v6);
 		i6 += sv->v6.n;
-		sv->v4.n = (uint32_t)add_service_family(b, s, AF_INET,
-							 &v->eps[ep],
-							 v->addr4[i4],
-							 v->cum4 + i4);
+		add_service_family(b, s, AF_INET, &v->eps[ep], v->addr4[i4],
+				   v->cum4 + i4, &sv->v4);
 		i4 += sv->v4.n;
 		ep += s->n_endpoints;
 	}
@@ -670,6 +679,9 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	fs->cfg = calloc(max_eps + 1, sizeof(*fs->cfg));
 	fs->ueff = calloc(max_eps + 1, sizeof(*fs->ueff));
 	fs->ucfg = calloc(max_eps + 1, sizeof(*fs->ucfg));
+	fs->uhcfg = calloc(max_eps + 1, sizeof(*fs->uhcfg));
+	fs->order = calloc(max_eps + 1, sizeof(*fs->order));
+	fs->pos = calloc(max_eps + 1, sizeof(*fs->pos));
 	fs->mult = calloc(max_eps + 1, sizeof(*fs->mult));
 	fs->slot = calloc(max_eps + 1, sizeof(*fs->slot));
 	fs->spec_j = calloc(max_eps + 1, sizeof(*fs->spec_j));
@@ -677,6 +689,7 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
 	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
 	    !fs->eff || !fs->cfg || !fs->ueff || !fs->ucfg || !fs->mult ||
+	    !fs->uhcfg || !fs->order || !fs->pos ||
 	    !fs->slot || !fs->spec_j || !fs->ix)
 		return AS_ENOMEM;
 	b->str_pos = v->strings;
@@ -788,6 +801,9 @@ static void build_fini(struct build *b)
 	free(b->fs.cfg);
 	free(b->fs.ueff);
 	free(b->fs.ucfg);
+	free(b->fs.uhcfg);
+	free(b->fs.order);
+	free(b->fs.pos);
 	free(b->fs.mult);
 	free(b->fs.slot);
 	free(b->fs.spec_j);
