@@ -68,7 +68,10 @@
 const char *dns_name_label_problem(const char *label);
 /* A host name, trailing dot optional; "." is the root. Either case. */
 const char *dns_name_problem(const char *name);
-/* A service name of the zone: a label, in lower case, whose SRV owner
+/* A service name in either case: a label as above, or the wildcard "*"
+ * (which answers every name of the zone without a name of its own). */
+const char *dns_name_service_label_problem(const char *label);
+/* A service name of the zone: a label or "*", in lower case, whose SRV owner
  * _<label>._tcp.<zone> fits in 255 octets and which is not the first
  * label of a nameserver name <label>.<zone> (nameservers as in
  * dns_view_spec: relative to the zone without a trailing dot, NULL/0 =

@@ -378,7 +378,32 @@ static void put_ns(struct resp *rp, const struct dns_view *v,
 	SOFT_END(rp);
 }
 
-/* Answers a query for a name in the zone; returns the RCODE. */
+/* RFC 4592 4.3.3 for a name that does not exist: the closest encloser
+ * is the longest existing ancestor (the apex at worst; an empty
+ * non-terminal counts), and the answer comes from the wildcard directly
+ * below it, if there is one. So a wildcard answers any depth below its
+ * parent as long as no name on the way exists. */
+static const struct dns_node *wildcard_lookup(const struct dns_view *v,
+					      const struct query *q, size_t rel)
+{
+	uint8_t key[DNS_NAME_MAX];
+	size_t off = rel;
+
+	for (size_t i = 1; i < q->n_labels && q->label_off[i] < rel; i++) {
+		if (dns_view_lookup(v, q->lname + q->label_off[i],
+				    rel - q->label_off[i])) {
+			off = q->label_off[i];
+			break;
+		}
+	}
+	key[0] = 1;
+	key[1] = '*';
+	memcpy(key + 2, q->lname + off, rel - off);
+	return dns_view_lookup(v, key, 2 + rel - off);
+}
+
+/* Answers a query for a name in the zone; returns the RCODE. Records
+ * from a wildcard are owned by the query name like every answer. */
 static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
 			   const struct query *q, size_t rel,
 			   struct as_rng *rng)
@@ -386,6 +411,9 @@ static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
 	const struct dns_node *nd = dns_view_lookup(v, q->lname, rel);
 	uint16_t zone_off = (uint16_t)(DNS_HDR_LEN + rel);
 	uint16_t t = q->qtype;
+
+	if (!nd && v->wildcards)	/* only on a miss: exact names stay fast */
+		nd = wildcard_lookup(v, q, rel);
 
 	if (!nd) {
 		rr_put(rp, SEC_NS, zone_off, DNS_T_SOA, DNS_C_IN, v->neg_ttl,

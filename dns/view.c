@@ -422,15 +422,18 @@ static int add_service_names(struct build *b, const struct dns_view_spec *spec,
 	struct dns_svc *sv = &v->svcs[i];
 	uint8_t key[DNS_NAME_MAX];
 	size_t nl = strlen(s->name), pl = strlen(sv->proto);
+	bool wild = strcmp(s->name, "*") == 0;
 	struct dns_node *nd;
 	int err;
 
+	v->wildcards |= wild;
 	if (1 + nl + v->zone_len > DNS_NAME_MAX ||
 	    4 + nl + pl + v->zone_len > DNS_NAME_MAX) {
 		as_err("dns: service %s: name too long for the zone", s->name);
 		return AS_EINVAL;
 	}
-	/* <service>.<zone>: key and SRV target. */
+	/* <service>.<zone>: key and SRV target (for the wildcard the
+	 * literal *.<zone>, as RFC 4592 copies RDATA unchanged). */
 	key[0] = (uint8_t)nl;
 	for (size_t k = 0; k < nl; k++)
 		key[1 + k] = wire_lower((uint8_t)s->name[k]);
@@ -445,15 +448,24 @@ static int add_service_names(struct build *b, const struct dns_view_spec *spec,
 		return AS_EINVAL;
 	}
 	nd->svc = (int32_t)i;
-	/* _<service>._<proto>.<zone> */
-	key[0] = (uint8_t)(nl + 1);
-	key[1] = '_';
-	for (size_t k = 0; k < nl; k++)
-		key[2 + k] = wire_lower((uint8_t)s->name[k]);
-	key[2 + nl] = (uint8_t)(pl + 1);
-	key[3 + nl] = '_';
-	memcpy(key + 4 + nl, sv->proto, pl);
-	err = node_add_path(b, key, 4 + nl + pl, &nd);
+	/* _<service>._<proto>.<zone>; for the wildcard *._<proto>.<zone>,
+	 * which answers _<any>._<proto>.<zone> without a service of its own. */
+	size_t fl;
+	if (wild) {
+		key[0] = 1;
+		key[1] = '*';
+		fl = 2;
+	} else {
+		key[0] = (uint8_t)(nl + 1);
+		key[1] = '_';
+		for (size_t k = 0; k < nl; k++)
+			key[2 + k] = wire_lower((uint8_t)s->name[k]);
+		fl = 2 + nl;
+	}
+	key[fl] = (uint8_t)(pl + 1);
+	key[fl + 1] = '_';
+	memcpy(key + fl + 2, sv->proto, pl);
+	err = node_add_path(b, key, fl + 2 + pl, &nd);
 	if (err)
 		return err;
 	if (node_has_role(nd)) {

@@ -124,6 +124,7 @@ struct dns_view {
 	struct dns_nsh *nshs;
 	size_t n_nshs;
 
+	bool wildcards;			/* a "*" service: look further on a miss */
 	struct dns_node *nodes;
 	size_t n_nodes;
 	uint8_t *keys;
