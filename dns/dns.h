@@ -136,7 +136,8 @@ struct dns_view_spec {
 	const struct dns_endpoint_spec *ns_addresses;
 	size_t n_ns_addresses;
 	const char *soa_rname;		/* NULL = "hostmaster.<zone>" */
-	uint32_t soa_serial;
+	uint32_t soa_serial;		/* 0 = a fingerprint of the content
+					 * (docs/dns.md, "SOA serial") */
 	uint32_t soa_refresh, soa_retry, soa_expire;
 	uint32_t soa_minimum;		/* negative-caching TTL (RFC 2308) */
 	uint32_t apex_ttl;		/* TTL of SOA and NS records */
@@ -176,6 +177,7 @@ int dns_view_service(const dns_view_t *view, size_t i,
 int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 		      struct dns_endpoint_info *out);
 const char *dns_view_zone(const dns_view_t *view);	/* "svc.example." */
+uint32_t dns_view_serial(const dns_view_t *view);	/* as in the SOA */
 
 /* ---- query -> answer ---------------------------------------------------- */
 

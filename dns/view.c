@@ -261,7 +261,7 @@ static bool node_has_role(const struct dns_node *nd)
 
 static int render_ns_soa(struct dns_view *v, const struct dns_view_spec *spec,
 			 const uint8_t (*ns_wire)[DNS_NAME_MAX],
-			 const size_t *ns_wlen)
+			 const size_t *ns_wlen, uint32_t serial)
 {
 	ldns_rr *rr = NULL;
 	ldns_buffer *buf = NULL;
@@ -303,7 +303,7 @@ static int render_ns_soa(struct dns_view *v, const struct dns_view_spec *spec,
 	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, rname_len, rname);
 	if (!rdf || !ldns_rr_push_rdf(rr, rdf))
 		goto cleanup;
-	const uint32_t nums[5] = { spec->soa_serial, spec->soa_refresh,
+	const uint32_t nums[5] = { serial, spec->soa_refresh,
 				   spec->soa_retry, spec->soa_expire,
 				   spec->soa_minimum };
 	for (size_t i = 0; i < 5; i++) {
@@ -326,6 +326,81 @@ cleanup:
 	ldns_rr_free(rr);
 	ldns_buffer_free(buf);
 	return err;
+}
+
+/* ---- the content serial ------------------------------------------------- */
+
+static uint64_t fnv_add(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t fnv_u32(uint64_t h, uint32_t x)
+{
+	uint8_t b[4] = { x >> 24, x >> 16, x >> 8, x };
+
+	return fnv_add(h, b, 4);
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	return fnv_add(h, s ? s : "", strlen(s ? s : "") + 1);
+}
+
+/* A fingerprint of what the zone publishes, for the SOA serial when the
+ * spec gives none: the zone, its nameservers and their addresses, the
+ * SOA timers, and every service (name, protocol, port, TTL, answer size)
+ * with every endpoint (address, configured weight, node). Health and
+ * load factors are steering state, not content, and the node's own name
+ * is not the zone's: nodes with the same catalog get the same serial,
+ * whatever order they list it in (sets are summed, not chained). */
+static uint32_t content_serial(const struct build *b,
+			       const struct dns_view_spec *spec)
+{
+	const struct dns_view *v = b->v;
+	const uint64_t basis = 0xcbf29ce484222325ull;
+	uint64_t h = fnv_add(basis, v->zone, v->zone_len), set = 0;
+
+	for (size_t i = 0; i < v->n_ns; i++)
+		h = fnv_add(h, b->ns_wire[i], b->ns_wlen[i]);
+	for (size_t i = 0; i < spec->n_ns_addresses; i++) {
+		const struct dns_endpoint_spec *e = &spec->ns_addresses[i];
+		uint64_t x = fnv_u32(basis, (uint32_t)e->family);
+		x = fnv_add(x, e->addr, e->family == AF_INET6 ? 16 : 4);
+		set += as_hash_mix64(fnv_str(x, e->node));
+	}
+	h = fnv_add(h, &set, sizeof(set));
+	h = fnv_str(h, spec->soa_rname);
+	h = fnv_u32(h, spec->soa_refresh);
+	h = fnv_u32(h, spec->soa_retry);
+	h = fnv_u32(h, spec->soa_expire);
+	h = fnv_u32(h, spec->soa_minimum);
+	h = fnv_u32(h, spec->apex_ttl);
+	set = 0;
+	for (size_t i = 0; i < spec->n_services; i++) {
+		const struct dns_service_spec *s = &spec->services[i];
+		const struct dns_svc *sv = &v->svcs[i];
+		uint64_t x = fnv_str(basis, sv->name), eps = 0;
+		x = fnv_str(x, sv->proto);
+		x = fnv_u32(x, sv->port);
+		x = fnv_u32(x, sv->ttl);
+		x = fnv_u32(x, sv->max_answers);
+		for (size_t j = 0; j < s->n_endpoints; j++) {
+			const struct dns_endpoint_spec *e = &s->endpoints[j];
+			uint64_t y = fnv_u32(basis, (uint32_t)e->family);
+			y = fnv_add(y, e->addr, e->family == AF_INET6 ? 16 : 4);
+			y = fnv_u32(y, e->weight);
+			eps += as_hash_mix64(fnv_str(y, e->node));
+		}
+		x = fnv_add(x, &eps, sizeof(eps));
+		set += as_hash_mix64(x);
+	}
+	h = as_hash_mix64(fnv_add(h, &set, sizeof(set)));
+	return (uint32_t)(h ^ h >> 32);
 }
 
 static uint64_t lf_scaled(double lf)
@@ -868,9 +943,11 @@ int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
 	    (err = build_ns_hosts(&b, spec, n6, n4)))
 		goto cleanup;
 	warn_unused_ns_addrs(&b, spec);
+	v->serial = spec->soa_serial ? spec->soa_serial :
+				       content_serial(&b, spec);
 	err = render_ns_soa(v, spec,
 			    (const uint8_t (*)[DNS_NAME_MAX])b.ns_wire,
-			    b.ns_wlen);
+			    b.ns_wlen, v->serial);
 	if (err)
 		goto cleanup;
 	err = AS_ENOMEM;
@@ -954,4 +1031,9 @@ int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 const char *dns_view_zone(const dns_view_t *view)
 {
 	return view ? view->zone_text : NULL;
+}
+
+uint32_t dns_view_serial(const dns_view_t *view)
+{
+	return view ? view->serial : 0;
 }

@@ -106,6 +106,7 @@ struct dns_view {
 	uint32_t ttl, max_answers;
 	uint32_t apex_ttl, neg_ttl;
 
+	uint32_t serial;		/* in soa_rdata */
 	uint8_t *soa_rdata;		/* pre-rendered with ldns */
 	uint16_t soa_rdlen;
 	uint8_t *ns_rdata;		/* every NS target, concatenated */

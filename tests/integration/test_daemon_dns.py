@@ -635,6 +635,77 @@ class WildcardTest(unittest.TestCase):
         self.assertIn("*", names)
 
 
+class SoaTest(unittest.TestCase):
+    """Issue 18: the SOA's names in canonical case whatever the query's
+    case; the serial a fingerprint of the catalog: the same on two nodes
+    and across a restart or a reload that changes nothing, different
+    when the catalog changes."""
+
+    def setUp(self):
+        require_tools("kdig", "dig")
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            code, log = d.stop()
+            d.cleanup()
+            self.assertIsNone(sanitizer_report(log))
+            self.assertEqual(code, 0, log[-3000:])
+
+    def daemon(self, name):
+        d = Daemon(config, name=name)
+        self.daemons.append(d)
+        return d.start()
+
+    def soa(self, d, qname=ZONE):
+        a = d.dig(qname, "SOA")
+        self.assertEqual(a.status, "NOERROR", a.text)
+        recs = a.records("ANSWER", "SOA")
+        self.assertEqual(len(recs), 1, a.text)
+        return recs[0][4].split()
+
+    def wait_for(self, pred, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def test_canonical_names(self):
+        d = self.daemon("node-a")
+        for q in ("SvC.ExAmPlE.", "SVC.EXAMPLE."):
+            mname, rname = self.soa(d, q)[:2]
+            self.assertEqual((mname, rname), ("ns1.svc.example.",
+                                              "hostmaster.svc.example."))
+        # And in the authority section of negative answers.
+        a = d.dig("NoPe.sVc.ExAmPlE.", "AAAA")
+        self.assertEqual(a.status, "NXDOMAIN", a.text)
+        self.assertEqual(a.records("AUTHORITY", "SOA")[0][4].split()[:2],
+                         ["ns1.svc.example.", "hostmaster.svc.example."])
+
+    def test_serial_is_the_catalog(self):
+        a, b = self.daemon("node-a"), self.daemon("node-b")
+        serial = self.soa(a)[2]
+        self.assertEqual(self.soa(b)[2], serial, "same catalog, other node")
+        # Restart: same serial.
+        code, log = a.stop()
+        self.assertEqual(code, 0, log[-2000:])
+        a.start()
+        self.assertEqual(self.soa(a)[2], serial, "after a restart")
+        # A reload that changes nothing: same serial.
+        a.ctl_run("reload")
+        self.assertEqual(a.ctl_json("status")["config"]["reloads"], 1)
+        self.assertEqual(self.soa(a)[2], serial, "after a reload")
+        # A reload that adds an endpoint: a new serial, once it serves.
+        a.write_config(config(a, [("fd00:99::1", 100)]))
+        a.ctl_run("reload")
+        self.assertTrue(self.wait_for(
+            lambda: a.kdig("web." + ZONE).rdata() == ["fd00:99::1"]))
+        self.assertNotEqual(self.soa(a)[2], serial)
+        self.assertEqual(self.soa(b)[2], serial)
+
+
 class DaemonDNSTestRecvmmsg(DaemonDNSTest):
     UDP_IO = "recvmmsg"
 

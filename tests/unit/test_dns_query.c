@@ -1673,6 +1673,144 @@ static void test_nameservers(void **state)
 	dns_view_unref(fx.view);
 }
 
+/* Issue 18: the SOA's mname and rname are written in canonical (lower)
+ * case and uncompressed, whatever the case of the query (0x20), the zone
+ * or the configured names. */
+static void test_soa_canonical_case(void **state)
+{
+	struct fixture fx = { 0 };
+	const char *const nss[] = { "NS1.SvC.Example." };
+	const struct dns_view_spec spec = {
+		.zone = "SvC.ExAmple", .node_name = "n", .nameservers = nss,
+		.n_nameservers = 1, .soa_rname = "HostMaster",
+		.soa_minimum = 30, .apex_ttl = 60,
+	};
+	static const uint8_t mname[] = "\3ns1\3svc\7example";
+	static const uint8_t rname[] = "\12hostmaster\3svc\7example";
+	static const char *const q[] = { "sVc.eXaMpLe.", "SVC.EXAMPLE.",
+					 "NoPe.sVc.ExAmPlE." };
+	struct reply r;
+	(void)state;
+
+	assert_int_equal(dns_view_new(&spec, &fx.view), AS_OK);
+	as_rng_seed(&fx.rng, 4);
+	for (size_t i = 0; i < AS_ARRAY_SIZE(q); i++) {
+		ldns_pkt *p = ask(&fx, q[i], LDNS_RR_TYPE_SOA, NULL, &r);
+		ldns_rr_list *l = i < 2 ? ldns_pkt_answer(p) : ldns_pkt_authority(p);
+		ldns_rr *soa = ldns_rr_list_rr(l, 0);
+		assert_non_null(soa);
+		assert_rdf_str(ldns_rr_rdf(soa, 0), "ns1.svc.example.");
+		assert_rdf_str(ldns_rr_rdf(soa, 1), "hostmaster.svc.example.");
+		/* In the bytes: both names whole, back to back (no pointer
+		 * into the question, which holds the client's case). */
+		uint8_t both[sizeof(mname) + sizeof(rname)];
+		memcpy(both, mname, sizeof(mname));
+		memcpy(both + sizeof(mname), rname, sizeof(rname));
+		assert_non_null(memmem(r.out, r.res.len, both, sizeof(both)));
+		done(&r);
+	}
+	dns_view_unref(fx.view);
+}
+
+static uint32_t soa_serial_of(dns_view_t *v)
+{
+	struct fixture fx = { .view = v };
+	struct reply r;
+
+	as_rng_seed(&fx.rng, 5);
+	ldns_pkt *p = ask(&fx, "svc.example.", LDNS_RR_TYPE_SOA, NULL, &r);
+	ldns_rr *soa = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
+	uint32_t serial = ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
+	done(&r);
+	return serial;
+}
+
+/* Issue 18: with no serial given the SOA serial is a fingerprint of the
+ * published content: the same for the same catalog in any order, on
+ * any node, at any load or health; different when the content changes. */
+static void test_soa_serial_fingerprint(void **state)
+{
+	struct dns_endpoint_spec web[3] = {
+		ep(AF_INET6, "fd00::1", 10), ep(AF_INET6, "fd00::2", 20),
+		ep(AF_INET, "192.0.2.1", 5),
+	};
+	struct dns_endpoint_spec web_r[3] = { web[2], web[1], web[0] };
+	struct dns_endpoint_spec api[1] = { ep(AF_INET6, "fd00::a", 1) };
+	struct dns_service_spec svcs[2] = {
+		{ .name = "web", .port = 443, .endpoints = web, .n_endpoints = 3 },
+		{ .name = "api", .port = 80, .endpoints = api, .n_endpoints = 1 },
+	};
+	struct dns_service_spec svcs_r[2] = { svcs[1], svcs[0] };
+	struct dns_view_spec spec = {
+		.zone = "svc.example", .node_name = "node-a", .ttl = 5,
+		.soa_refresh = 3600, .soa_minimum = 30, .apex_ttl = 60,
+		.services = svcs, .n_services = 2,
+	};
+	dns_view_t *a = NULL, *b = NULL;
+	(void)state;
+
+	assert_int_equal(dns_view_new(&spec, &a), AS_OK);
+	uint32_t serial = dns_view_serial(a);
+	assert_int_equal(soa_serial_of(a), serial);
+	dns_view_unref(a);
+
+	/* Another node, other order, other loads and health: the same. */
+	svcs_r[1].endpoints = web_r;
+	web_r[0].load_factor = 0.1;
+	web_r[1].healthy = false;
+	spec.services = svcs_r;
+	spec.node_name = "node-b";
+	assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+	assert_int_equal(dns_view_serial(b), serial);
+	assert_int_equal(soa_serial_of(b), serial);
+	dns_view_unref(b);
+
+	/* Every change of content gives another serial. */
+	struct { const char *what; uint32_t *field; uint32_t to; } changes[] = {
+		{ "weight", &web[1].weight, 21 },
+		{ "port", NULL, 0 },
+		{ "ttl", &svcs[0].ttl, 6 },
+		{ "max_answers", &svcs[1].max_answers, 3 },
+		{ "negative ttl", &spec.soa_minimum, 31 },
+	};
+	spec.services = svcs;
+	for (size_t i = 0; i < AS_ARRAY_SIZE(changes); i++) {
+		uint32_t old = 0;
+		uint16_t old_port = svcs[0].port;
+		if (changes[i].field) {
+			old = *changes[i].field;
+			*changes[i].field = changes[i].to;
+		} else {
+			svcs[0].port = 444;
+		}
+		assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+		if (dns_view_serial(b) == serial)
+			fail_msg("serial unchanged after a change of %s",
+				 changes[i].what);
+		dns_view_unref(b);
+		if (changes[i].field)
+			*changes[i].field = old;
+		svcs[0].port = old_port;
+	}
+	web[0].addr[15] = 9;
+	assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+	assert_int_not_equal(dns_view_serial(b), serial);
+	dns_view_unref(b);
+	web[0].addr[15] = 1;
+	spec.n_services = 1;
+	assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+	assert_int_not_equal(dns_view_serial(b), serial);
+	dns_view_unref(b);
+
+	/* A serial the spec gives is used as it is. */
+	spec.n_services = 2;
+	spec.soa_serial = 42;
+	assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+	assert_int_equal(dns_view_serial(b), 42);
+	assert_int_equal(soa_serial_of(b), 42);
+	dns_view_unref(b);
+}
+
 static void test_stats(void **state)
 {
 	struct dns_stats st;
@@ -1788,6 +1926,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_view_small_buffer, setup, teardown),
 		cmocka_unit_test(test_view_spec_errors),
 		cmocka_unit_test(test_nameservers),
+		cmocka_unit_test(test_soa_canonical_case),
+		cmocka_unit_test(test_soa_serial_fingerprint),
 		cmocka_unit_test(test_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
