@@ -263,6 +263,8 @@ static size_t sample(const struct dns_view *v, const struct dns_svc *s,
 	const uint64_t *cum = (v6 ? v->cum6 : v->cum4) + f->first;
 	size_t got, more;
 
+	if (!f->n)
+		return 0;
 	got = dns_sample(cum, f->n_first, s->max_answers, rng, idx);
 	if (got == s->max_answers || !f->n_fill)
 		return got;
