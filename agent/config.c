@@ -441,7 +441,8 @@ static const struct cfg_section endpoint_section =
 static const struct cfg_item service_items[] = {
 	{ .name = "name", .type = CFG_LABEL, AT(struct agent_service, name),
 	  .flags = CFG_REQUIRED,
-	  .desc = "service name, one DNS label under dns.zone; unique" },
+	  .desc = "service name, one DNS label under dns.zone (\"*\": "
+		  "every name without a service of its own); unique" },
 	{ .name = "port", .type = CFG_UINT, AT(struct agent_service, port),
 	  .flags = CFG_REQUIRED, .min = 1, .max = 65535,
 	  .desc = "port the endpoints serve on" },

@@ -480,8 +480,9 @@ static bool parse_ipaddr(const struct cfg_scalar *sc, struct cfg_val *v)
 /* DNS names and labels: dns/ owns the rule (dns/name.c). */
 static bool parse_dns(const struct cfg_scalar *sc)
 {
-	const char *why = sc->type == CFG_DNAME ? dns_name_problem(sc->s) :
-						  dns_name_label_problem(sc->s);
+	const char *why = sc->type == CFG_DNAME ?
+			  dns_name_problem(sc->s) :
+			  dns_name_service_label_problem(sc->s);
 	char q[80];
 
 	if (!why)

@@ -33,7 +33,8 @@ enum cfg_type {
 	CFG_IPADDR,	/* bare IPv6 or IPv4 address */
 	CFG_DNAME,	/* host name (dns_name_problem), stored lower case
 			 * with trailing dot */
-	CFG_LABEL,	/* one host-name label (dns_name_label_problem),
+	CFG_LABEL,	/* a service name: one host-name label or the
+			 * wildcard "*" (dns_name_service_label_problem),
 			 * stored lower case */
 	CFG_ENUM,	/* one of .values, stored as the canonical string */
 	CFG_LIST,	/* list of scalars of type .elem, stored as char ** */

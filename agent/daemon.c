@@ -215,9 +215,10 @@ static int agent_rebuild_view(struct agent *a)
 
 	if (err)
 		return err;
-	/* The serial only has to grow when the data changes; the active
-	 * config's load time does that across reloads. */
-	err = agent_viewspec_finish(a->cfg, (uint32_t)a->config_loaded_wall, &vs);
+	/* Serial 0: dns/ derives it from the published content, so it is
+	 * the same on every node with the same catalog and across restarts
+	 * (docs/dns.md, "SOA serial"). */
+	err = agent_viewspec_finish(a->cfg, 0, &vs);
 	dns_view_t *v = NULL;
 	if (!err)
 		err = dns_view_new(&vs.spec, &v);

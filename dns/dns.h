@@ -33,11 +33,13 @@
  * (forward.h). This header is the only one other modules include.
  *
  * Answer policy: each answer is a weighted sample without replacement of
- * up to max_answers endpoints of the queried family. An endpoint with
- * effective weight 0 is returned only when every endpoint of the service
- * has effective weight 0 (then the configured weights are used, and if
- * those are all 0 too, every endpoint is equally likely): fail open at
- * the DNS layer.
+ * up to max_answers endpoints of the queried family, by effective weight.
+ * An answer that falls short is filled, after them, from the healthy
+ * endpoints whose load factor is 0, by configured weight, so a client
+ * keeps a fallback address. Unhealthy endpoints and configured weight 0
+ * are never drawn, unless no endpoint of the family is healthy with a
+ * weight: then the configured weights are used, and if those are all 0
+ * too, every endpoint is equally likely (fail open at the DNS layer).
  */
 #ifndef ANYSTEER_DNS_DNS_H
 #define ANYSTEER_DNS_DNS_H
@@ -67,7 +69,10 @@
 const char *dns_name_label_problem(const char *label);
 /* A host name, trailing dot optional; "." is the root. Either case. */
 const char *dns_name_problem(const char *name);
-/* A service name of the zone: a label, in lower case, whose SRV owner
+/* A service name in either case: a label as above, or the wildcard "*"
+ * (which answers every name of the zone without a name of its own). */
+const char *dns_name_service_label_problem(const char *label);
+/* A service name of the zone: a label or "*", in lower case, whose SRV owner
  * _<label>._tcp.<zone> fits in 255 octets and which is not the first
  * label of a nameserver name <label>.<zone> (nameservers as in
  * dns_view_spec: relative to the zone without a trailing dot, NULL/0 =
@@ -132,7 +137,8 @@ struct dns_view_spec {
 	const struct dns_endpoint_spec *ns_addresses;
 	size_t n_ns_addresses;
 	const char *soa_rname;		/* NULL = "hostmaster.<zone>" */
-	uint32_t soa_serial;
+	uint32_t soa_serial;		/* 0 = a fingerprint of the content
+					 * (docs/dns.md, "SOA serial") */
 	uint32_t soa_refresh, soa_retry, soa_expire;
 	uint32_t soa_minimum;		/* negative-caching TTL (RFC 2308) */
 	uint32_t apex_ttl;		/* TTL of SOA and NS records */
@@ -172,6 +178,7 @@ int dns_view_service(const dns_view_t *view, size_t i,
 int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 		      struct dns_endpoint_info *out);
 const char *dns_view_zone(const dns_view_t *view);	/* "svc.example." */
+uint32_t dns_view_serial(const dns_view_t *view);	/* as in the SOA */
 
 /* ---- query -> answer ---------------------------------------------------- */
 

@@ -36,6 +36,13 @@ tests_unit_test_dns_probe_SOURCES = tests/unit/test_dns_probe.c
 tests_unit_test_dns_probe_CFLAGS = $(DNS_TEST_CFLAGS)
 tests_unit_test_dns_probe_LDADD = $(DNS_TEST_LDADD)
 
+# Benchmark of dns_answer() alone (not part of make check):
+# make tests/bench/dns_answer_bench
+noinst_PROGRAMS += tests/bench/dns_answer_bench
+tests_bench_dns_answer_bench_SOURCES = tests/bench/dns_answer_bench.c
+tests_bench_dns_answer_bench_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS)
+tests_bench_dns_answer_bench_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) -lm
+
 # Listener tests (dns/server.c): real sockets on loopback.
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_dns_server

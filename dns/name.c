@@ -12,7 +12,9 @@
  * carry the lower-case form only. A name that differs only in case is
  * therefore the same name, never a second service.
  *
- * A service name is one such label under the zone, with two more
+ * A service name is one such label under the zone, or the wildcard label
+ * `*` alone (RFC 4592: the service `*` answers every name of the zone
+ * that has no name of its own, see dns/view.c), with two more
  * conditions that only the zone decides: its SRV owner
  * `_<name>._tcp.<zone>` must fit in 255 octets, and `<name>.<zone>` must
  * not be one of the zone's own nameserver names (by default `ns`, as the
@@ -133,6 +135,13 @@ bool dns_name_is_nameserver(const char *label, const char *zone,
 	return false;
 }
 
+const char *dns_name_service_label_problem(const char *label)
+{
+	if (label && strcmp(label, "*") == 0)
+		return NULL;
+	return dns_name_label_problem(label);
+}
+
 const char *dns_name_service_problem(const char *label, const char *zone,
 				     const char *const *nameservers,
 				     size_t n_nameservers)
@@ -140,7 +149,7 @@ const char *dns_name_service_problem(const char *label, const char *zone,
 	const char *why;
 	size_t ll, zl, zone_octets;
 
-	if ((why = dns_name_label_problem(label)))
+	if ((why = dns_name_service_label_problem(label)))
 		return why;
 	ll = strlen(label);
 	for (size_t i = 0; i < ll; i++)

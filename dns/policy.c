@@ -76,25 +76,49 @@ size_t dns_sample(const uint64_t *cum, size_t n, size_t k,
 	return got;
 }
 
-void dns_policy_cumulate(const uint64_t *eff, const uint64_t *cfg,
-			 const uint32_t *mult, size_t n, uint64_t *cum)
+/* The tier of an item: 0 drawn first (effective weight), 1 fills the
+ * answer (healthy, configured weight, load factor 0), 2 never drawn
+ * (unhealthy, or configured weight 0). */
+static unsigned tier_of(uint64_t eff, uint64_t hcfg)
 {
-	uint64_t sum = 0;
-	int level = 0;
+	return eff ? 0 : hcfg ? 1 : 2;
+}
 
-	for (size_t i = 0; i < n; i++)
-		sum |= eff[i];
-	if (!sum) {
-		level = 1;
-		for (size_t i = 0; i < n; i++)
-			sum |= cfg[i];
-		if (!sum)
-			level = 2;
-	}
-	sum = 0;
+void dns_policy_tiers(const uint64_t *eff, const uint64_t *hcfg,
+		      const uint64_t *cfg, const uint32_t *mult, size_t n,
+		      uint32_t *order, uint64_t *cum, uint32_t *n_first,
+		      uint32_t *n_fill)
+{
+	uint64_t any = 0, any_cfg = 0, sum = 0;
+	size_t m = 0, count[3] = { 0 };
+
 	for (size_t i = 0; i < n; i++) {
-		sum += level == 0 ? eff[i] : level == 1 ? cfg[i] :
-		       mult ? mult[i] : 1;
-		cum[i] = sum;
+		any |= eff[i] | hcfg[i];
+		any_cfg |= cfg[i];
 	}
+	if (!any) {
+		/* Nothing healthy with a weight: fail open, every item by its
+		 * configured weight, or uniformly (per endpoint). */
+		for (size_t i = 0; i < n; i++) {
+			sum += any_cfg ? cfg[i] : mult ? mult[i] : 1;
+			order[i] = (uint32_t)i;
+			cum[i] = sum;
+		}
+		*n_first = (uint32_t)n;
+		*n_fill = 0;
+		return;
+	}
+	/* Stable partition by tier; cumulative weights restart per tier. */
+	for (unsigned t = 0; t < 3; t++, sum = 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (tier_of(eff[i], hcfg[i]) != t)
+				continue;
+			sum += t == 0 ? eff[i] : t == 1 ? hcfg[i] : 0;
+			order[m] = (uint32_t)i;
+			cum[m++] = sum;
+			count[t]++;
+		}
+	}
+	*n_first = (uint32_t)count[0];
+	*n_fill = (uint32_t)count[1];
 }

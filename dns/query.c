@@ -260,11 +260,21 @@ static size_t sample(const struct dns_view *v, const struct dns_svc *s,
 		     bool v6, struct as_rng *rng, uint32_t *idx)
 {
 	const struct dns_family *f = v6 ? &s->v6 : &s->v4;
+	const uint64_t *cum = (v6 ? v->cum6 : v->cum4) + f->first;
+	size_t got, more;
 
 	if (!f->n)
 		return 0;
-	return dns_sample((v6 ? v->cum6 : v->cum4) + f->first, f->n,
-			  s->max_answers, rng, idx);
+	got = dns_sample(cum, f->n_first, s->max_answers, rng, idx);
+	if (got == s->max_answers || !f->n_fill)
+		return got;
+	/* A short answer is filled from the loaded healthy endpoints, after
+	 * the others: every answer leaves the client a fallback. */
+	more = dns_sample(cum + f->n_first, f->n_fill, s->max_answers - got,
+			  rng, idx + got);
+	for (size_t k = got; k < got + more; k++)
+		idx[k] += f->n_first;
+	return got + more;
 }
 
 static void put_sampled(struct resp *rp, int sec, uint16_t owner_off,
@@ -370,7 +380,32 @@ static void put_ns(struct resp *rp, const struct dns_view *v,
 	SOFT_END(rp);
 }
 
-/* Answers a query for a name in the zone; returns the RCODE. */
+/* RFC 4592 4.3.3 for a name that does not exist: the closest encloser
+ * is the longest existing ancestor (the apex at worst; an empty
+ * non-terminal counts), and the answer comes from the wildcard directly
+ * below it, if there is one. So a wildcard answers any depth below its
+ * parent as long as no name on the way exists. */
+static const struct dns_node *wildcard_lookup(const struct dns_view *v,
+					      const struct query *q, size_t rel)
+{
+	uint8_t key[DNS_NAME_MAX];
+	size_t off = rel;
+
+	for (size_t i = 1; i < q->n_labels && q->label_off[i] < rel; i++) {
+		if (dns_view_lookup(v, q->lname + q->label_off[i],
+				    rel - q->label_off[i])) {
+			off = q->label_off[i];
+			break;
+		}
+	}
+	key[0] = 1;
+	key[1] = '*';
+	memcpy(key + 2, q->lname + off, rel - off);
+	return dns_view_lookup(v, key, 2 + rel - off);
+}
+
+/* Answers a query for a name in the zone; returns the RCODE. Records
+ * from a wildcard are owned by the query name like every answer. */
 static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
 			   const struct query *q, size_t rel,
 			   struct as_rng *rng)
@@ -378,6 +413,9 @@ static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
 	const struct dns_node *nd = dns_view_lookup(v, q->lname, rel);
 	uint16_t zone_off = (uint16_t)(DNS_HDR_LEN + rel);
 	uint16_t t = q->qtype;
+
+	if (!nd && v->wildcards)	/* only on a miss: exact names stay fast */
+		nd = wildcard_lookup(v, q, rel);
 
 	if (!nd) {
 		rr_put(rp, SEC_NS, zone_off, DNS_T_SOA, DNS_C_IN, v->neg_ttl,

@@ -47,8 +47,9 @@ struct addr_ix {
 /* Per-family scratch of build_services(), each max endpoints long. */
 struct fam_scratch {
 	uint64_t *eff, *cfg;		/* per endpoint */
-	uint64_t *ueff, *ucfg;		/* per distinct address: sums */
+	uint64_t *ueff, *ucfg, *uhcfg;	/* per distinct address: sums */
 	uint32_t *mult;			/* endpoints per distinct address */
+	uint32_t *order, *pos;		/* sampling order and its inverse */
 	uint32_t *slot;			/* endpoint -> distinct address */
 	uint32_t *spec_j;		/* endpoint -> index in the spec */
 	struct addr_ix *ix;
@@ -260,7 +261,7 @@ static bool node_has_role(const struct dns_node *nd)
 
 static int render_ns_soa(struct dns_view *v, const struct dns_view_spec *spec,
 			 const uint8_t (*ns_wire)[DNS_NAME_MAX],
-			 const size_t *ns_wlen)
+			 const size_t *ns_wlen, uint32_t serial)
 {
 	ldns_rr *rr = NULL;
 	ldns_buffer *buf = NULL;
@@ -302,7 +303,7 @@ static int render_ns_soa(struct dns_view *v, const struct dns_view_spec *spec,
 	rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, rname_len, rname);
 	if (!rdf || !ldns_rr_push_rdf(rr, rdf))
 		goto cleanup;
-	const uint32_t nums[5] = { spec->soa_serial, spec->soa_refresh,
+	const uint32_t nums[5] = { serial, spec->soa_refresh,
 				   spec->soa_retry, spec->soa_expire,
 				   spec->soa_minimum };
 	for (size_t i = 0; i < 5; i++) {
@@ -325,6 +326,81 @@ cleanup:
 	ldns_rr_free(rr);
 	ldns_buffer_free(buf);
 	return err;
+}
+
+/* ---- the content serial ------------------------------------------------- */
+
+static uint64_t fnv_add(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t fnv_u32(uint64_t h, uint32_t x)
+{
+	uint8_t b[4] = { x >> 24, x >> 16, x >> 8, x };
+
+	return fnv_add(h, b, 4);
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	return fnv_add(h, s ? s : "", strlen(s ? s : "") + 1);
+}
+
+/* A fingerprint of what the zone publishes, for the SOA serial when the
+ * spec gives none: the zone, its nameservers and their addresses, the
+ * SOA timers, and every service (name, protocol, port, TTL, answer size)
+ * with every endpoint (address, configured weight, node). Health and
+ * load factors are steering state, not content, and the node's own name
+ * is not the zone's: nodes with the same catalog get the same serial,
+ * whatever order they list it in (sets are summed, not chained). */
+static uint32_t content_serial(const struct build *b,
+			       const struct dns_view_spec *spec)
+{
+	const struct dns_view *v = b->v;
+	const uint64_t basis = 0xcbf29ce484222325ull;
+	uint64_t h = fnv_add(basis, v->zone, v->zone_len), set = 0;
+
+	for (size_t i = 0; i < v->n_ns; i++)
+		h = fnv_add(h, b->ns_wire[i], b->ns_wlen[i]);
+	for (size_t i = 0; i < spec->n_ns_addresses; i++) {
+		const struct dns_endpoint_spec *e = &spec->ns_addresses[i];
+		uint64_t x = fnv_u32(basis, (uint32_t)e->family);
+		x = fnv_add(x, e->addr, e->family == AF_INET6 ? 16 : 4);
+		set += as_hash_mix64(fnv_str(x, e->node));
+	}
+	h = fnv_add(h, &set, sizeof(set));
+	h = fnv_str(h, spec->soa_rname);
+	h = fnv_u32(h, spec->soa_refresh);
+	h = fnv_u32(h, spec->soa_retry);
+	h = fnv_u32(h, spec->soa_expire);
+	h = fnv_u32(h, spec->soa_minimum);
+	h = fnv_u32(h, spec->apex_ttl);
+	set = 0;
+	for (size_t i = 0; i < spec->n_services; i++) {
+		const struct dns_service_spec *s = &spec->services[i];
+		const struct dns_svc *sv = &v->svcs[i];
+		uint64_t x = fnv_str(basis, sv->name), eps = 0;
+		x = fnv_str(x, sv->proto);
+		x = fnv_u32(x, sv->port);
+		x = fnv_u32(x, sv->ttl);
+		x = fnv_u32(x, sv->max_answers);
+		for (size_t j = 0; j < s->n_endpoints; j++) {
+			const struct dns_endpoint_spec *e = &s->endpoints[j];
+			uint64_t y = fnv_u32(basis, (uint32_t)e->family);
+			y = fnv_add(y, e->addr, e->family == AF_INET6 ? 16 : 4);
+			y = fnv_u32(y, e->weight);
+			eps += as_hash_mix64(fnv_str(y, e->node));
+		}
+		x = fnv_add(x, &eps, sizeof(eps));
+		set += as_hash_mix64(x);
+	}
+	h = as_hash_mix64(fnv_add(h, &set, sizeof(set)));
+	return (uint32_t)(h ^ h >> 32);
 }
 
 static uint64_t lf_scaled(double lf)
@@ -421,15 +497,18 @@ static int add_service_names(struct build *b, const struct dns_view_spec *spec,
 	struct dns_svc *sv = &v->svcs[i];
 	uint8_t key[DNS_NAME_MAX];
 	size_t nl = strlen(s->name), pl = strlen(sv->proto);
+	bool wild = strcmp(s->name, "*") == 0;
 	struct dns_node *nd;
 	int err;
 
+	v->wildcards |= wild;
 	if (1 + nl + v->zone_len > DNS_NAME_MAX ||
 	    4 + nl + pl + v->zone_len > DNS_NAME_MAX) {
 		as_err("dns: service %s: name too long for the zone", s->name);
 		return AS_EINVAL;
 	}
-	/* <service>.<zone>: key and SRV target. */
+	/* <service>.<zone>: key and SRV target (for the wildcard the
+	 * literal *.<zone>, as RFC 4592 copies RDATA unchanged). */
 	key[0] = (uint8_t)nl;
 	for (size_t k = 0; k < nl; k++)
 		key[1 + k] = wire_lower((uint8_t)s->name[k]);
@@ -444,15 +523,24 @@ static int add_service_names(struct build *b, const struct dns_view_spec *spec,
 		return AS_EINVAL;
 	}
 	nd->svc = (int32_t)i;
-	/* _<service>._<proto>.<zone> */
-	key[0] = (uint8_t)(nl + 1);
-	key[1] = '_';
-	for (size_t k = 0; k < nl; k++)
-		key[2 + k] = wire_lower((uint8_t)s->name[k]);
-	key[2 + nl] = (uint8_t)(pl + 1);
-	key[3 + nl] = '_';
-	memcpy(key + 4 + nl, sv->proto, pl);
-	err = node_add_path(b, key, 4 + nl + pl, &nd);
+	/* _<service>._<proto>.<zone>; for the wildcard *._<proto>.<zone>,
+	 * which answers _<any>._<proto>.<zone> without a service of its own. */
+	size_t fl;
+	if (wild) {
+		key[0] = 1;
+		key[1] = '*';
+		fl = 2;
+	} else {
+		key[0] = (uint8_t)(nl + 1);
+		key[1] = '_';
+		for (size_t k = 0; k < nl; k++)
+			key[2 + k] = wire_lower((uint8_t)s->name[k]);
+		fl = 2 + nl;
+	}
+	key[fl] = (uint8_t)(pl + 1);
+	key[fl + 1] = '_';
+	memcpy(key + fl + 2, sv->proto, pl);
+	err = node_add_path(b, key, fl + 2 + pl, &nd);
 	if (err)
 		return err;
 	if (node_has_role(nd)) {
@@ -465,12 +553,12 @@ static int add_service_names(struct build *b, const struct dns_view_spec *spec,
 
 /* The endpoints of service s of family af: introspection entries from
  * eps (the service's first), addresses from addrs on, one sampling item
- * per distinct address with its cumulative weight in cum. Returns the
- * number of items. */
-static size_t add_service_family(struct build *b,
-				 const struct dns_service_spec *s, int af,
-				 struct dns_ep *eps, uint8_t *addrs,
-				 uint64_t *cum)
+ * per distinct address, in the order and with the cumulative weights of
+ * dns_policy_tiers (tiers into f). */
+static void add_service_family(struct build *b,
+			       const struct dns_service_spec *s, int af,
+			       struct dns_ep *eps, uint8_t *addrs,
+			       uint64_t *cum, struct dns_family *f)
 {
 	struct fam_scratch *fs = &b->fs;
 	size_t alen = af == AF_INET6 ? 16 : 4;
@@ -497,16 +585,28 @@ static size_t add_service_family(struct build *b,
 	size_t nu = dedup_addrs(addrs, alen, n, fs->ix, fs->slot);
 	memset(fs->ueff, 0, nu * sizeof(*fs->ueff));
 	memset(fs->ucfg, 0, nu * sizeof(*fs->ucfg));
+	memset(fs->uhcfg, 0, nu * sizeof(*fs->uhcfg));
 	memset(fs->mult, 0, nu * sizeof(*fs->mult));
 	for (size_t k = 0; k < n; k++) {
 		uint32_t u = fs->slot[k];
 		fs->ueff[u] += fs->eff[k];
 		fs->ucfg[u] += fs->cfg[k];
+		if (s->endpoints[fs->spec_j[k]].healthy)
+			fs->uhcfg[u] += fs->cfg[k];
 		fs->mult[u]++;
-		eps[fs->spec_j[k]].fam_index = u;
 	}
-	dns_policy_cumulate(fs->ueff, fs->ucfg, fs->mult, nu, cum);
-	return nu;
+	dns_policy_tiers(fs->ueff, fs->uhcfg, fs->ucfg, fs->mult, nu,
+			 fs->order, cum, &f->n_first, &f->n_fill);
+	/* Store the addresses in sampling order. */
+	for (size_t p = 0; p < nu; p++) {
+		memcpy(fs->ix[p].addr, addrs + (size_t)fs->order[p] * alen, alen);
+		fs->pos[fs->order[p]] = (uint32_t)p;
+	}
+	for (size_t p = 0; p < nu; p++)
+		memcpy(addrs + p * alen, fs->ix[p].addr, alen);
+	for (size_t k = 0; k < n; k++)
+		eps[fs->spec_j[k]].fam_index = fs->pos[fs->slot[k]];
+	f->n = (uint32_t)nu;
 }
 
 static int build_services(struct build *b, const struct dns_view_spec *spec)
@@ -539,15 +639,11 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		sv->n_ep = (uint32_t)s->n_endpoints;
 		sv->v6.first = (uint32_t)i6;
 		sv->v4.first = (uint32_t)i4;
-		sv->v6.n = (uint32_t)add_service_family(b, s, AF_INET6,
-							 &v->eps[ep],
-							 v->addr6[i6],
-							 v->cum6 + i6);
+		add_service_family(b, s, AF_INET6, &v->eps[ep], v->addr6[i6],
+				   v->cum6 + i6, &sv->v6);
 		i6 += sv->v6.n;
-		sv->v4.n = (uint32_t)add_service_family(b, s, AF_INET,
-							 &v->eps[ep],
-							 v->addr4[i4],
-							 v->cum4 + i4);
+		add_service_family(b, s, AF_INET, &v->eps[ep], v->addr4[i4],
+				   v->cum4 + i4, &sv->v4);
 		i4 += sv->v4.n;
 		ep += s->n_endpoints;
 	}
@@ -670,6 +766,9 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	fs->cfg = calloc(max_eps + 1, sizeof(*fs->cfg));
 	fs->ueff = calloc(max_eps + 1, sizeof(*fs->ueff));
 	fs->ucfg = calloc(max_eps + 1, sizeof(*fs->ucfg));
+	fs->uhcfg = calloc(max_eps + 1, sizeof(*fs->uhcfg));
+	fs->order = calloc(max_eps + 1, sizeof(*fs->order));
+	fs->pos = calloc(max_eps + 1, sizeof(*fs->pos));
 	fs->mult = calloc(max_eps + 1, sizeof(*fs->mult));
 	fs->slot = calloc(max_eps + 1, sizeof(*fs->slot));
 	fs->spec_j = calloc(max_eps + 1, sizeof(*fs->spec_j));
@@ -677,6 +776,7 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
 	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
 	    !fs->eff || !fs->cfg || !fs->ueff || !fs->ucfg || !fs->mult ||
+	    !fs->uhcfg || !fs->order || !fs->pos ||
 	    !fs->slot || !fs->spec_j || !fs->ix)
 		return AS_ENOMEM;
 	b->str_pos = v->strings;
@@ -788,6 +888,9 @@ static void build_fini(struct build *b)
 	free(b->fs.cfg);
 	free(b->fs.ueff);
 	free(b->fs.ucfg);
+	free(b->fs.uhcfg);
+	free(b->fs.order);
+	free(b->fs.pos);
 	free(b->fs.mult);
 	free(b->fs.slot);
 	free(b->fs.spec_j);
@@ -840,9 +943,11 @@ int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
 	    (err = build_ns_hosts(&b, spec, n6, n4)))
 		goto cleanup;
 	warn_unused_ns_addrs(&b, spec);
+	v->serial = spec->soa_serial ? spec->soa_serial :
+				       content_serial(&b, spec);
 	err = render_ns_soa(v, spec,
 			    (const uint8_t (*)[DNS_NAME_MAX])b.ns_wire,
-			    b.ns_wlen);
+			    b.ns_wlen, v->serial);
 	if (err)
 		goto cleanup;
 	err = AS_ENOMEM;
@@ -926,4 +1031,9 @@ int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 const char *dns_view_zone(const dns_view_t *view)
 {
 	return view ? view->zone_text : NULL;
+}
+
+uint32_t dns_view_serial(const dns_view_t *view)
+{
+	return view ? view->serial : 0;
 }

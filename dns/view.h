@@ -37,14 +37,22 @@
 size_t dns_sample(const uint64_t *cum, size_t n, size_t k,
 		  struct as_rng *rng, uint32_t *out);
 
-/* Integer weights of one family at the first level that has a non-zero
- * weight: effective, then configured, then uniform (fail open). eff, cfg
- * and mult have n entries (mult NULL: all 1); item i stands for mult[i]
- * endpoints with the same address, eff[i] and cfg[i] being their sums, so
- * the uniform level weighs it mult[i]. Writes the cumulative weights to
- * cum. */
-void dns_policy_cumulate(const uint64_t *eff, const uint64_t *cfg,
-			 const uint32_t *mult, size_t n, uint64_t *cum);
+/* The answer policy of one family (docs/dns.md "Answer policy"). Item i
+ * stands for mult[i] endpoints with one address; eff[i] is the sum of
+ * their effective weights, hcfg[i] of the configured weights of the
+ * healthy ones, cfg[i] of all their configured weights. Writes in
+ * order[] the items in the order the view stores them and in cum[] their
+ * cumulative weights, restarting at each tier:
+ *  - the first *n_first items, weighted by eff: drawn first;
+ *  - the next *n_fill items (healthy, configured weight > 0, load factor
+ *    0), weighted by hcfg: fill an answer the first tier left short;
+ *  - the rest (unhealthy, or configured weight 0): never drawn.
+ * When no item has eff or hcfg, all n items form the first tier (fail
+ * open): by cfg, or, when that is all 0, by mult (NULL: 1 each). */
+void dns_policy_tiers(const uint64_t *eff, const uint64_t *hcfg,
+		      const uint64_t *cfg, const uint32_t *mult, size_t n,
+		      uint32_t *order, uint64_t *cum, uint32_t *n_first,
+		      uint32_t *n_fill);
 
 /* ---- view layout (view.c, read by query.c) ----------------------------- */
 
@@ -60,6 +68,7 @@ struct dns_ep {			/* introspection only: cold */
 struct dns_family {
 	uint32_t first;		/* into view->addr6/cum6 or addr4/cum4 */
 	uint32_t n;
+	uint32_t n_first, n_fill;	/* sampling tiers (dns_policy_tiers) */
 };
 
 struct dns_svc {
@@ -97,6 +106,7 @@ struct dns_view {
 	uint32_t ttl, max_answers;
 	uint32_t apex_ttl, neg_ttl;
 
+	uint32_t serial;		/* in soa_rdata */
 	uint8_t *soa_rdata;		/* pre-rendered with ldns */
 	uint16_t soa_rdlen;
 	uint8_t *ns_rdata;		/* every NS target, concatenated */
@@ -115,6 +125,7 @@ struct dns_view {
 	struct dns_nsh *nshs;
 	size_t n_nshs;
 
+	bool wildcards;			/* a "*" service: look further on a miss */
 	struct dns_node *nodes;
 	size_t n_nodes;
 	uint8_t *keys;

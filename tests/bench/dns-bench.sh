@@ -3,11 +3,14 @@
 #
 # Usage: tests/bench/dns-bench.sh [--build-dir DIR] [--duration S] [--rounds N]
 #          [--loads 20000,50000] [--anysteerd PATH] [--port-base N] [--keep]
+#          [--wildcard]
 #
 # --build-dir: where agent/anysteerd is (default: the current directory);
 # --anysteerd: the binary itself (tests/bench/dns/knot-as-anysteerd.sh gives
 # an A/A run that shows the noise floor); --duration: seconds per dnsperf
-# run; --rounds: runs per server and load; --keep: keep the temp dir.
+# run; --rounds: runs per server and load; --keep: keep the temp dir;
+# --wildcard: every catalog gets the wildcard service "*" (the NXDOMAIN
+# share of the mix is then answered from it, by all three servers).
 #
 # Design. The three servers serve the same catalog (one generator,
 # tests/bench/dns/benchlib.py, writes anysteerd's YAML and the zone file NSD
@@ -46,6 +49,7 @@ ROUNDS=3
 LOADS=20000,50000
 PORT_BASE=5301
 KEEP=0
+WILDCARD=
 SMALL_SERVICES=100	# x2 endpoints: answers are the same size everywhere
 SMALL_ENDPOINTS=2	# (max_answers 2), so only the server's work differs
 BIG_SERVICES=1000
@@ -58,7 +62,7 @@ CLIENT_BUF_KB=4096	# dnsperf -b: room for every outstanding response, so
 			# that losses are the server's, not dnsperf's
 
 usage() {
-	sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -71,6 +75,7 @@ while [ $# -gt 0 ]; do
 	--loads) LOADS=${2:?}; shift 2 ;;
 	--port-base) PORT_BASE=${2:?}; shift 2 ;;
 	--keep) KEEP=1; shift ;;
+	--wildcard) WILDCARD=--wildcard; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "dns-bench: unknown argument '$1'" >&2; usage 2 ;;
 	esac
@@ -169,7 +174,7 @@ trap 'exit 130' INT TERM
 gen_catalog() {	# dir services endpoints
 	"$PY" "$LIB" gen --out "$1" --services "$2" --endpoints "$3" \
 		--listen "[::1]:$ANY_PORT" --ctl "$1/ctl.sock" \
-		--queries 20000 --seed 1 || die "catalog generation failed"
+		--queries 20000 --seed 1 $WILDCARD || die "catalog generation failed"
 }
 SMALL="${SMALL_SERVICES}x${SMALL_ENDPOINTS}"
 BIG="${BIG_SERVICES}x${BIG_ENDPOINTS}"

@@ -41,7 +41,9 @@ static struct dns_endpoint_spec mk(int family, const char *addr, uint32_t w,
 	return e;
 }
 
-static dns_view_t *build_view(void)
+/* wild: with the wildcard service "*" too, so that names that do not
+ * exist take the closest-encloser walk. */
+static dns_view_t *build_view(bool wild)
 {
 	static struct dns_endpoint_spec web[4], api[2], big[40], ns[2];
 	char buf[64];
@@ -67,6 +69,8 @@ static dns_view_t *build_view(void)
 		{ .name = "big", .port = 80, .proto = "tcp", .max_answers = 40,
 		  .endpoints = big, .n_endpoints = 40 },
 		{ .name = "empty", .port = 80, .proto = "tcp" },
+		{ .name = "*", .port = 8443, .proto = "tcp", .endpoints = web,
+		  .n_endpoints = 4 },
 	};
 	static const char *const nss[] = { "ns", "ns2.other.example." };
 	const struct dns_view_spec spec = {
@@ -75,7 +79,7 @@ static dns_view_t *build_view(void)
 		.ns_addresses = ns, .n_ns_addresses = 2, .soa_serial = 1,
 		.soa_refresh = 3600, .soa_retry = 600, .soa_expire = 86400,
 		.soa_minimum = 30, .apex_ttl = 3600, .services = svcs,
-		.n_services = AS_ARRAY_SIZE(svcs),
+		.n_services = AS_ARRAY_SIZE(svcs) - (wild ? 0 : 1),
 	};
 	dns_view_t *v = NULL;
 	CHECK(dns_view_new(&spec, &v) == AS_OK && v != NULL);
@@ -84,17 +88,19 @@ static dns_view_t *build_view(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static dns_view_t *view;
+	static dns_view_t *views[2];
 	static struct as_rng rng;
 	static uint8_t out[DNS_MSG_MAX];
 
-	if (!view) {
-		view = build_view();
+	if (!views[0]) {
+		views[0] = build_view(false);
+		views[1] = build_view(true);
 		as_rng_seed(&rng, 1);
 	}
-	for (int t = 0; t < 2; t++) {
-		enum dns_transport tr = t ? DNS_TRANSPORT_TCP : DNS_TRANSPORT_UDP;
-		size_t cap = t ? DNS_MSG_MAX : DNS_UDP_PAYLOAD_MAX;
+	for (int t = 0; t < 4; t++) {
+		dns_view_t *view = views[t / 2];
+		enum dns_transport tr = t % 2 ? DNS_TRANSPORT_TCP : DNS_TRANSPORT_UDP;
+		size_t cap = t % 2 ? DNS_MSG_MAX : DNS_UDP_PAYLOAD_MAX;
 		struct dns_result res;
 
 		dns_answer(view, &rng, tr, data, size, out, cap, &res);
@@ -112,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "fuzz_dns_query: reply does not parse\n");
 			abort();
 		}
-		if (!t && !ldns_pkt_edns(pkt))
+		if (t % 2 == 0 && !ldns_pkt_edns(pkt))
 			CHECK(res.len <= 512);
 		CHECK(ldns_pkt_tc(pkt) == res.truncated);
 		ldns_pkt_free(pkt);

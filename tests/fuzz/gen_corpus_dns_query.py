@@ -62,6 +62,11 @@ def seeds():
     yield "ent_tcp", query("_tcp." + z, A)
     yield "nxdomain", query("nope." + z, AAAA)
     yield "nxdomain_below_service", query("x.web." + z, AAAA)
+    # The harness's second view has the wildcard service "*".
+    yield "wild_aaaa_deep", query("a.b.c." + z, AAAA)
+    yield "wild_srv", query("_shop._tcp." + z, SRV, edns=opt())
+    yield "wild_https_literal", query("*." + z, HTTPS)
+    yield "wild_long_name", query(("a." * 118) + z, AAAA)
     yield "refused_outside", query("example.com.", A)
     yield "axfr", query(z, AXFR)
     yield "ixfr", query(z, IXFR)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`anysteerd --check-config` and a started anysteerd give the same verdict
 for every configuration (issue 13: a service named my_svc passed the check,
-then the daemon exited with "dns: bad service name").
+then the daemon exited with "dns: bad service name"; issue 14: the
+wildcard service "*").
 
 For each configuration of a set (good and bad service names, upper case,
 '-' at either end, the nameserver label, too-long labels, a name too long
@@ -72,6 +73,10 @@ CASES = [
      False, None),
     ("zone label ends in a hyphen", case("web", zone="svc-.example."),
      False, None),
+    # The wildcard service (RFC 4592): "*" alone, quoted for YAML.
+    ("wildcard", case('"*"'), True, "any.thing." + ZONE),
+    ("star inside a label", case('"*web"'), False, None),
+    ("wildcard of two labels", case('"*.web"'), False, None),
     ("bad BIRD protocol name",
      case("web", extra="bird:\n  protocol: any-steer\n"), False, None),
 ]

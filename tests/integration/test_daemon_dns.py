@@ -510,6 +510,202 @@ class CheckConfigTest(unittest.TestCase):
             d.cleanup()
 
 
+WZONE = "apps.example."
+
+
+def wild_config(d, extra_endpoint=""):
+    """A zone with the wildcard service (issue 14: Ingress hosts such as
+    *.apps.example), an explicit name beside it, and a udp service."""
+    return """node:
+  name: %(name)s
+dns:
+  listen: ["[::1]:%(port)d"]
+  zone: %(zone)s
+  workers: 1
+  max_answers: 2
+  negative_ttl: 7
+control:
+  socket: %(ctl)s
+metrics:
+  listen: ""
+services:
+  - name: "*"
+    port: 8443
+    endpoints:
+      - { address: "fd00:70::1", node: node2 }
+      - { address: "fd00:70::2", node: node2 }
+      - { address: "192.0.2.70", node: node2 }
+%(extra)s  - name: web
+    port: 443
+    endpoints:
+      - { address: "fd00:71::1", node: node2 }
+  - name: dns
+    port: 53
+    protocol: udp
+    endpoints:
+      - { address: "fd00:72::1", node: node2 }
+""" % {"name": d.name, "port": d.port, "zone": WZONE, "ctl": d.ctl,
+       "extra": extra_endpoint}
+
+
+class WildcardTest(unittest.TestCase):
+    """The wildcard service through kdig (RFC 4592; docs/dns.md)."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_tools("kdig", "dig")
+        cls.d = Daemon(wild_config)
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        code, log = cls.d.stop()
+        cls.d.cleanup()
+        report = sanitizer_report(log)
+        if report:
+            raise AssertionError("sanitizer report:\n" + report)
+        if code != 0:
+            raise AssertionError("anysteerd exited with %s:\n%s" % (code, log[-3000:]))
+
+    def both(self, fn):
+        for tcp in (False, True):
+            with self.subTest(tcp=tcp):
+                fn(("+tcp",) if tcp else ())
+
+    def test_addresses_below_the_zone(self):
+        wild6 = {"fd00:70::1", "fd00:70::2"}
+
+        def check(opts):
+            for name in ("shop." + WZONE, "a.b.c." + WZONE, "*." + WZONE):
+                a = self.d.kdig(name, "AAAA", *opts)
+                self.assertEqual(a.status, "NOERROR", a.text)
+                self.assertIn("aa", a.flags)
+                recs = a.records("ANSWER", "AAAA")
+                self.assertEqual(len(recs), 2, a.text)
+                self.assertTrue(all(r[0] == name for r in recs), a.text)
+                self.assertEqual({r[4] for r in recs}, wild6, a.text)
+            a = self.d.kdig("x.y." + WZONE, "A", *opts)
+            self.assertEqual(a.rdata("ANSWER", "A"), ["192.0.2.70"], a.text)
+            # dig keeps the case: the owner is the query name as asked.
+            a = self.d.dig("ShOp.ApPs.example.", "AAAA", *opts)
+            recs = a.records("ANSWER", "AAAA")
+            self.assertEqual(len(recs), 2, a.text)
+            self.assertRegex(a.text, r"(?m)^ShOp\.ApPs\.example\.\s+\d+\s+IN\s+AAAA")
+        self.both(check)
+
+    def test_https_and_srv(self):
+        def check(opts):
+            a = self.d.kdig("shop." + WZONE, "HTTPS", *opts)
+            rd = a.rdata("ANSWER", "HTTPS")
+            self.assertEqual(len(rd), 1, a.text)
+            self.assertIn("port=8443", rd[0])
+            self.assertIn("ipv6hint=", rd[0])
+            self.assertEqual(a.records("ANSWER")[0][0], "shop." + WZONE)
+            a = self.d.kdig("_shop._tcp." + WZONE, "SRV", *opts)
+            recs = a.records("ANSWER", "SRV")
+            self.assertEqual(len(recs), 1, a.text)
+            self.assertEqual(recs[0][0], "_shop._tcp." + WZONE)
+            self.assertEqual(recs[0][4].split()[2:], ["8443", "*." + WZONE])
+            self.assertTrue(a.records("ADDITIONAL", "AAAA"), a.text)
+            a = self.d.kdig("_web._tcp." + WZONE, "SRV", *opts)
+            self.assertEqual(a.rdata("ANSWER", "SRV")[0].split()[2:],
+                             ["443", "web." + WZONE], a.text)
+        self.both(check)
+
+    def test_what_it_does_not_answer(self):
+        def check(opts):
+            a = self.d.kdig("web." + WZONE, "AAAA", *opts)
+            self.assertEqual(a.rdata("ANSWER", "AAAA"), ["fd00:71::1"], a.text)
+            for name in (WZONE, "_tcp." + WZONE, "ns." + WZONE):
+                a = self.d.kdig(name, "AAAA", *opts)
+                self.assertEqual(a.status, "NOERROR", a.text)
+                self.assertEqual(a.records("ANSWER"), [], a.text)
+                self.assertEqual(len(a.records("AUTHORITY", "SOA")), 1, a.text)
+            a = self.d.kdig("shop." + WZONE, "TXT", *opts)    # NODATA
+            self.assertEqual(a.status, "NOERROR", a.text)
+            self.assertEqual(a.records("ANSWER"), [], a.text)
+            for name in ("x.web." + WZONE, "_shop._udp." + WZONE):
+                a = self.d.kdig(name, "AAAA", *opts)
+                self.assertEqual(a.status, "NXDOMAIN", a.text)
+                self.assertEqual(a.records("AUTHORITY", "SOA")[0][1], 7, a.text)
+        self.both(check)
+
+    def test_listed_by_services(self):
+        names = [s["name"] for s in self.d.ctl_json("services")["services"]]
+        self.assertIn("*", names)
+
+
+class SoaTest(unittest.TestCase):
+    """Issue 18: the SOA's names in canonical case whatever the query's
+    case; the serial a fingerprint of the catalog: the same on two nodes
+    and across a restart or a reload that changes nothing, different
+    when the catalog changes."""
+
+    def setUp(self):
+        require_tools("kdig", "dig")
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            code, log = d.stop()
+            d.cleanup()
+            self.assertIsNone(sanitizer_report(log))
+            self.assertEqual(code, 0, log[-3000:])
+
+    def daemon(self, name):
+        d = Daemon(config, name=name)
+        self.daemons.append(d)
+        return d.start()
+
+    def soa(self, d, qname=ZONE):
+        a = d.dig(qname, "SOA")
+        self.assertEqual(a.status, "NOERROR", a.text)
+        recs = a.records("ANSWER", "SOA")
+        self.assertEqual(len(recs), 1, a.text)
+        return recs[0][4].split()
+
+    def wait_for(self, pred, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def test_canonical_names(self):
+        d = self.daemon("node-a")
+        for q in ("SvC.ExAmPlE.", "SVC.EXAMPLE."):
+            mname, rname = self.soa(d, q)[:2]
+            self.assertEqual((mname, rname), ("ns1.svc.example.",
+                                              "hostmaster.svc.example."))
+        # And in the authority section of negative answers.
+        a = d.dig("NoPe.sVc.ExAmPlE.", "AAAA")
+        self.assertEqual(a.status, "NXDOMAIN", a.text)
+        self.assertEqual(a.records("AUTHORITY", "SOA")[0][4].split()[:2],
+                         ["ns1.svc.example.", "hostmaster.svc.example."])
+
+    def test_serial_is_the_catalog(self):
+        a, b = self.daemon("node-a"), self.daemon("node-b")
+        serial = self.soa(a)[2]
+        self.assertEqual(self.soa(b)[2], serial, "same catalog, other node")
+        # Restart: same serial.
+        code, log = a.stop()
+        self.assertEqual(code, 0, log[-2000:])
+        a.start()
+        self.assertEqual(self.soa(a)[2], serial, "after a restart")
+        # A reload that changes nothing: same serial.
+        a.ctl_run("reload")
+        self.assertEqual(a.ctl_json("status")["config"]["reloads"], 1)
+        self.assertEqual(self.soa(a)[2], serial, "after a reload")
+        # A reload that adds an endpoint: a new serial, once it serves.
+        a.write_config(config(a, [("fd00:99::1", 100)]))
+        a.ctl_run("reload")
+        self.assertTrue(self.wait_for(
+            lambda: a.kdig("web." + ZONE).rdata() == ["fd00:99::1"]))
+        self.assertNotEqual(self.soa(a)[2], serial)
+        self.assertEqual(self.soa(b)[2], serial)
+
+
 class DaemonDNSTestRecvmmsg(DaemonDNSTest):
     UDP_IO = "recvmmsg"
 

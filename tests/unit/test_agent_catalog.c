@@ -174,12 +174,16 @@ static void test_skips(void **state)
 	/* dns/'s rule decides the rest: a view with it would not build. */
 	endpoint(&f, entry(&f, "my_svc", "tcp", 80, 0), "fd00:30::5");
 	endpoint(&f, entry(&f, "Web", "tcp", 80, 0), "fd00:30::6");
+	/* An Ingress host *.<zone> (label "*") is the wildcard service. */
+	endpoint(&f, entry(&f, "*", "tcp", 80, 0), "fd00:30::7");
+	endpoint(&f, entry(&f, "*x", "tcp", 80, 0), "fd00:30::8");
 	assert_int_equal(agent_catalog_merge(c, &f.set, &cat, &sk), AS_OK);
 	assert_int_equal(sk.ns_label, 1);
 	assert_int_equal(sk.no_port, 2);
-	assert_int_equal(sk.bad_name, 2);
+	assert_int_equal(sk.bad_name, 3);
 	assert_null(find(&cat, "my_svc"));
-	assert_int_equal(cat.n_services, 3);
+	assert_non_null(find(&cat, "*"));
+	assert_int_equal(cat.n_services, 4);
 	assert_null(find(&cat, "ns"));
 	assert_non_null(find(&cat, "nsx"));	/* only the exact label */
 	agent_catalog_free(&cat);

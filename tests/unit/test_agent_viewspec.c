@@ -207,11 +207,16 @@ static void test_members_skips(void **state)
 	gep(n2, "dup", "fd00:1::5", 80, 1, true);
 	struct gossip_record *n3 = member(&cl, "node3", GOSSIP_ALIVE, false, -1);
 	gep(n3, "dup", "fd00:1::6", 81, 1, true);
+	/* The wildcard service passes as it is; '*' in a label does not. */
+	gep(n3, "*", "fd00:1::7", 80, 1, true);
+	gep(n3, "*x", "fd00:1::8", 80, 1, true);
 	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
 							 cl.m, cl.n, 1, &vs,
 							 &skipped), AS_OK);
-	assert_int_equal(skipped, 4);
-	assert_int_equal(vs.spec.n_services, 3);
+	assert_int_equal(skipped, 5);
+	assert_int_equal(vs.spec.n_services, 4);
+	assert_non_null(svc(&vs, "*"));
+	assert_null(svc(&vs, "*x"));
 	const struct dns_service_spec *d = svc(&vs, "dup");
 	assert_non_null(d);
 	assert_int_equal(d->n_endpoints, 2);

@@ -132,6 +132,32 @@ static void test_service(void **state)
 	assert_null(dns_name_service_problem("a", "svc.example.", deep, 3));
 }
 
+/* The wildcard service "*" (RFC 4592): the label "*" alone, nothing
+ * else with a '*'; it stays no host-name label. */
+static void test_service_wildcard(void **state)
+{
+	static const char *const bad[] = { "**", "*a", "a*", "*.web", "-*",
+					   "*-", "" };
+	(void)state;
+
+	assert_null(dns_name_service_problem("*", "svc.example.", NULL, 0));
+	assert_null(dns_name_service_problem("*", NULL, NULL, 0));
+	assert_null(dns_name_service_problem("*", ".", NULL, 0));
+	assert_null(dns_name_service_label_problem("*"));
+	assert_null(dns_name_service_label_problem("Web"));
+	assert_non_null(dns_name_service_label_problem(NULL));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_non_null(dns_name_service_problem(bad[i], "svc.example.",
+							 NULL, 0));
+		assert_non_null(dns_name_service_label_problem(bad[i]));
+	}
+	assert_non_null(dns_name_label_problem("*"));
+	assert_non_null(dns_name_problem("*.svc.example"));
+	/* A nameserver named "*" would take the name, as any other. */
+	const char *const star[] = { "*" };
+	assert_non_null(dns_name_service_problem("*", "svc.example.", star, 1));
+}
+
 /* A zone of zl characters: labels of 49 'z' and a shorter last one. */
 static void make_zone(char *z, size_t zl)
 {
@@ -208,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_label),
 		cmocka_unit_test(test_name),
 		cmocka_unit_test(test_service),
+		cmocka_unit_test(test_service_wildcard),
 		cmocka_unit_test(test_view_agrees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,9 +80,10 @@ static uint8_t *aaaa_query(size_t *len)
 }
 
 /* Runs `draws` AAAA queries; counts[i] += 1 for each answer holding
- * fd00::i; returns the number of answers seen in the last response. */
-static size_t draw(dns_view_t *v, uint64_t seed, size_t draws,
-		   unsigned *counts, size_t n_eps)
+ * fd00::i, firsts[i] (if not NULL) when it is the first record; returns
+ * the number of answers seen in the last response. */
+static size_t draw_pos(dns_view_t *v, uint64_t seed, size_t draws,
+		       unsigned *counts, unsigned *firsts, size_t n_eps)
 {
 	struct as_rng rng;
 	uint8_t out[DNS_UDP_PAYLOAD_MAX];
@@ -108,12 +109,20 @@ static size_t draw(dns_view_t *v, uint64_t seed, size_t draws,
 			assert_false(seen & (1u << idx)); /* no duplicates */
 			seen |= 1u << idx;
 			counts[idx]++;
+			if (firsts && k == 0)
+				firsts[idx]++;
 			off += 12 + 16;
 		}
 		last = an;
 	}
 	free(q);
 	return last;
+}
+
+static size_t draw(dns_view_t *v, uint64_t seed, size_t draws,
+		   unsigned *counts, size_t n_eps)
+{
+	return draw_pos(v, seed, draws, counts, NULL, n_eps);
 }
 
 static void test_load_factor(void **state)
@@ -220,10 +229,13 @@ static void test_zero_weight_never(void **state)
 	dns_view_unref(v);
 }
 
-static void test_unhealthy_and_loaded_excluded(void **state)
+/* Issue 19: an endpoint whose load factor is 0 is never first, but it
+ * fills an answer the others leave short (a second address beats none);
+ * an unhealthy endpoint never does. */
+static void test_loaded_fill_last(void **state)
 {
 	struct fixture f = { .max_answers = 3 };
-	unsigned counts[MAX_EPS] = { 0 };
+	unsigned counts[MAX_EPS] = { 0 }, firsts[MAX_EPS] = { 0 };
 	(void)state;
 
 	fx_add(&f, 10, 1.0, false);	/* unhealthy */
@@ -231,11 +243,107 @@ static void test_unhealthy_and_loaded_excluded(void **state)
 	fx_add(&f, 1, 0.2, true);
 	fx_add(&f, 10, NAN, true);	/* a broken load factor counts as 0 */
 	dns_view_t *v = fx_view(&f);
-	assert_int_equal(draw(v, 5, 5000, counts, f.n), 1);
+	assert_int_equal(draw_pos(v, 5, 5000, counts, firsts, f.n), 3);
 	assert_int_equal(counts[0], 0);
-	assert_int_equal(counts[1], 0);
-	assert_int_equal(counts[3], 0);
+	assert_int_equal(firsts[2], 5000);
 	assert_int_equal(counts[2], 5000);
+	assert_int_equal(counts[1], 5000);
+	assert_int_equal(counts[3], 5000);
+	dns_view_unref(v);
+}
+
+/* The case issue 19 observed: max_answers 2, one endpoint loaded to
+ * factor 0. Every answer still holds two addresses, the loaded one
+ * second; with enough unloaded endpoints it is not needed at all. */
+static void test_one_zero_weight(void **state)
+{
+	struct fixture f = { .max_answers = 2 };
+	unsigned counts[MAX_EPS] = { 0 }, firsts[MAX_EPS] = { 0 };
+	(void)state;
+
+	fx_add(&f, 1, 1.0, true);
+	fx_add(&f, 1, 0.0, true);
+	dns_view_t *v = fx_view(&f);
+	assert_int_equal(draw_pos(v, 7, 2000, counts, firsts, f.n), 2);
+	assert_int_equal(firsts[0], 2000);
+	assert_int_equal(firsts[1], 0);
+	assert_int_equal(counts[1], 2000);
+	dns_view_unref(v);
+
+	memset(counts, 0, sizeof(counts));
+	fx_add(&f, 1, 0.5, true);
+	v = fx_view(&f);
+	assert_int_equal(draw(v, 9, 2000, counts, f.n), 2);
+	assert_int_equal(counts[1], 0);
+	assert_int_equal(counts[0], 2000);
+	assert_int_equal(counts[2], 2000);
+	dns_view_unref(v);
+}
+
+/* Loaded endpoints fill in proportion to their configured weights. */
+static void test_fill_by_configured_weight(void **state)
+{
+	struct fixture f = { .max_answers = 2 };
+	unsigned counts[MAX_EPS] = { 0 }, firsts[MAX_EPS] = { 0 };
+	const size_t draws = 40000;
+	(void)state;
+
+	fx_add(&f, 1, 1.0, true);
+	fx_add(&f, 1, 0.0, true);
+	fx_add(&f, 3, 0.0, true);
+	dns_view_t *v = fx_view(&f);
+	assert_int_equal(draw_pos(v, 21, draws, counts, firsts, f.n), 2);
+	assert_int_equal(firsts[0], draws);
+	assert_true(fabs((double)counts[1] / draws - 0.25) < 0.015);
+	assert_true(fabs((double)counts[2] / draws - 0.75) < 0.015);
+	dns_view_unref(v);
+}
+
+/* One healthy endpoint, the rest down: an answer of one (a down
+ * endpoint is no fallback). */
+static void test_one_healthy(void **state)
+{
+	struct fixture f = { .max_answers = 2 };
+	unsigned counts[MAX_EPS] = { 0 };
+	(void)state;
+
+	fx_add(&f, 5, 1.0, false);
+	fx_add(&f, 5, 0.5, true);
+	fx_add(&f, 5, 1.0, false);
+	dns_view_t *v = fx_view(&f);
+	assert_int_equal(draw(v, 23, 2000, counts, f.n), 1);
+	assert_int_equal(counts[1], 2000);
+	assert_int_equal(counts[0] + counts[2], 0);
+	dns_view_unref(v);
+}
+
+/* Every healthy endpoint loaded to 0: they are drawn by configured
+ * weight, and a down endpoint never joins them although its configured
+ * weight is the largest. */
+static void test_all_loaded(void **state)
+{
+	struct fixture f = { .max_answers = 1 };
+	unsigned counts[MAX_EPS] = { 0 };
+	const size_t draws = 100000;
+	(void)state;
+
+	fx_add(&f, 1, 0.0, true);
+	fx_add(&f, 3, 0.0, true);
+	fx_add(&f, 10, 1.0, false);
+	dns_view_t *v = fx_view(&f);
+	assert_int_equal(draw(v, 25, draws, counts, f.n), 1);
+	assert_true(fabs((double)counts[0] / draws - 0.25) < 0.01);
+	assert_true(fabs((double)counts[1] / draws - 0.75) < 0.01);
+	assert_int_equal(counts[2], 0);
+	dns_view_unref(v);
+
+	memset(counts, 0, sizeof(counts));
+	f.max_answers = 3;
+	v = fx_view(&f);
+	assert_int_equal(draw(v, 27, 1000, counts, f.n), 2);
+	assert_int_equal(counts[0], 1000);
+	assert_int_equal(counts[1], 1000);
+	assert_int_equal(counts[2], 0);
 	dns_view_unref(v);
 }
 
@@ -266,7 +374,7 @@ static void test_fallback_configured(void **state)
 	(void)state;
 
 	fx_add(&f, 1, 1.0, false);
-	fx_add(&f, 3, 0.0, true);
+	fx_add(&f, 3, 0.0, false);
 	fx_add(&f, 0, 1.0, false);	/* weight 0 stays out at this level */
 	dns_view_t *v = fx_view(&f);
 	assert_int_equal(draw(v, 13, draws, counts, f.n), 1);
@@ -421,7 +529,11 @@ int main(void)
 		cmocka_unit_test(test_share_single),
 		cmocka_unit_test(test_inclusion_pairs),
 		cmocka_unit_test(test_zero_weight_never),
-		cmocka_unit_test(test_unhealthy_and_loaded_excluded),
+		cmocka_unit_test(test_loaded_fill_last),
+		cmocka_unit_test(test_one_zero_weight),
+		cmocka_unit_test(test_fill_by_configured_weight),
+		cmocka_unit_test(test_one_healthy),
+		cmocka_unit_test(test_all_loaded),
 		cmocka_unit_test(test_load_factor_scales),
 		cmocka_unit_test(test_fallback_configured),
 		cmocka_unit_test(test_fallback_uniform),

@@ -554,6 +554,215 @@ static void test_ent_and_nxdomain(void **state)
 	}
 }
 
+/* ---- the wildcard service (RFC 4592) ----------------------------------- */
+
+/* Zone apps.example with a wildcard service "*" (tcp 8443: fd00::w1,
+ * fd00::w2, 192.0.2.9), an explicit "web" (tcp 443: fd00::1) and an
+ * explicit "dns" (udp 53: fd00::d). */
+static int setup_wild(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->big[0] = ep(AF_INET6, "fd00::71", 1);
+	f->big[1] = ep(AF_INET6, "fd00::72", 1);
+	f->big[2] = ep(AF_INET, "192.0.2.9", 1);
+	f->web[0] = ep(AF_INET6, "fd00::1", 1);
+	f->api[0] = ep(AF_INET6, "fd00::d", 1);
+	const struct dns_service_spec svcs[] = {
+		{ .name = "web", .port = 443, .proto = "tcp",
+		  .endpoints = f->web, .n_endpoints = 1 },
+		{ .name = "*", .port = 8443, .proto = "tcp",
+		  .endpoints = f->big, .n_endpoints = 3 },
+		{ .name = "dns", .port = 53, .proto = "udp",
+		  .endpoints = f->api, .n_endpoints = 1 },
+	};
+	const struct dns_view_spec spec = {
+		.zone = "apps.example", .node_name = "node-1", .ttl = 5,
+		.max_answers = 2, .soa_serial = 42, .soa_minimum = 30,
+		.apex_ttl = 3600, .services = svcs,
+		.n_services = AS_ARRAY_SIZE(svcs),
+	};
+	assert_int_equal(dns_view_new(&spec, &f->view), AS_OK);
+	as_rng_seed(&f->rng, 3);
+	*state = f;
+	return 0;
+}
+
+static void assert_wild_negative(ldns_pkt *p, ldns_pkt_rcode rc)
+{
+	assert_int_equal(ldns_pkt_get_rcode(p), rc);
+	assert_true(ldns_pkt_aa(p));
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	assert_int_equal(ldns_pkt_nscount(p), 1);
+	ldns_rr *soa = ldns_rr_list_rr(ldns_pkt_authority(p), 0);
+	assert_int_equal(ldns_rr_get_type(soa), LDNS_RR_TYPE_SOA);
+	assert_rdf_str(ldns_rr_owner(soa), "apps.example.");
+}
+
+/* Every answer record is owned by owner, of type t; returns how many. */
+static size_t answers_owned(ldns_pkt *p, const char *owner, ldns_rr_type t)
+{
+	ldns_rr_list *an = ldns_pkt_answer(p);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(an, i);
+		assert_int_equal(ldns_rr_get_type(rr), t);
+		assert_rdf_str(ldns_rr_owner(rr), owner);
+	}
+	return ldns_rr_list_rr_count(an);
+}
+
+static void test_wildcard_addresses(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	static const char *const w6[] = { "fd00::71", "fd00::72" };
+	/* One label and several labels below the zone, any case: the
+	 * owner is the query name (the question's case is echoed; ldns
+	 * prints the answer owner from the compression pointer to it). */
+	static const char *const names[] = {
+		"foo.apps.example.", "FoO.Apps.example.", "a.b.c.apps.example.",
+		"_x._sctp.apps.example.", "*.apps.example.",
+	};
+
+	for (size_t i = 0; i < AS_ARRAY_SIZE(names); i++) {
+		ldns_pkt *p = ask(f, names[i], LDNS_RR_TYPE_AAAA, NULL, &r);
+		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+		assert_true(ldns_pkt_aa(p));
+		assert_int_equal(answers_owned(p, names[i], LDNS_RR_TYPE_AAAA), 2);
+		for (size_t k = 0; k < 2; k++)
+			assert_addr_in(ldns_rr_rdf(ldns_rr_list_rr(
+				ldns_pkt_answer(p), k), 0), w6, 2);
+		assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), 5);
+		done(&r);
+	}
+	ldns_pkt *p = ask(f, "x.y.apps.example.", LDNS_RR_TYPE_A, NULL, &r);
+	assert_int_equal(answers_owned(p, "x.y.apps.example.", LDNS_RR_TYPE_A), 1);
+	assert_rdf_str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0),
+		       "192.0.2.9");
+	done(&r);
+	p = ask(f, "foo.apps.example.", LDNS_RR_TYPE_ANY, NULL, &r);
+	assert_int_equal(answers_owned(p, "foo.apps.example.", LDNS_RR_TYPE_AAAA), 2);
+	done(&r);
+	/* Another type at a wildcard-matched name: NODATA, not NXDOMAIN. */
+	p = ask(f, "foo.apps.example.", LDNS_RR_TYPE_TXT, NULL, &r);
+	assert_wild_negative(p, LDNS_RCODE_NOERROR);
+	done(&r);
+	p = ask(f, "foo.apps.example.", LDNS_RR_TYPE_SRV, NULL, &r);
+	assert_wild_negative(p, LDNS_RCODE_NOERROR);
+	done(&r);
+}
+
+static void test_wildcard_https_srv(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	const uint8_t *d;
+	size_t len;
+
+	ldns_pkt *p = ask(f, "shop.apps.example.", LDNS_RR_TYPE_HTTPS, NULL, &r);
+	assert_int_equal(answers_owned(p, "shop.apps.example.", LDNS_RR_TYPE_HTTPS), 1);
+	https_params(ldns_rr_list_rr(ldns_pkt_answer(p), 0), &d, &len);
+	assert_true(len >= 6);
+	assert_int_equal(d[0] << 8 | d[1], 3);		/* port */
+	assert_int_equal(d[4] << 8 | d[5], 8443);
+	done(&r);
+
+	/* _<any>._tcp answers from *._tcp: the wildcard's own target. */
+	static const char *const srvs[] = { "_shop._tcp.apps.example.",
+					    "x._TCP.apps.example." };
+	for (size_t i = 0; i < AS_ARRAY_SIZE(srvs); i++) {
+		p = ask(f, srvs[i], LDNS_RR_TYPE_SRV, NULL, &r);
+		assert_int_equal(answers_owned(p, srvs[i], LDNS_RR_TYPE_SRV), 1);
+		ldns_rr *srv = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
+		assert_int_equal(ldns_rdf2native_int16(ldns_rr_rdf(srv, 2)), 8443);
+		assert_rdf_str(ldns_rr_rdf(srv, 3), "*.apps.example.");
+		assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_AAAA), 2);
+		assert_int_equal(count(p, LDNS_SECTION_ADDITIONAL, LDNS_RR_TYPE_A), 1);
+		done(&r);
+	}
+	/* The explicit SRV owner wins. */
+	p = ask(f, "_web._tcp.apps.example.", LDNS_RR_TYPE_SRV, NULL, &r);
+	assert_rdf_str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 3),
+		       "web.apps.example.");
+	done(&r);
+	/* _udp.<zone> exists (dns is udp) and has no wildcard below it. */
+	p = ask(f, "_shop._udp.apps.example.", LDNS_RR_TYPE_SRV, NULL, &r);
+	assert_wild_negative(p, LDNS_RCODE_NXDOMAIN);
+	done(&r);
+}
+
+/* What the wildcard does not answer. */
+static void test_wildcard_precedence(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	/* An explicit name wins. */
+	ldns_pkt *p = ask(f, "WEB.apps.example.", LDNS_RR_TYPE_AAAA, NULL, &r);
+	assert_int_equal(answers_owned(p, "WEB.apps.example.", LDNS_RR_TYPE_AAAA), 1);
+	assert_rdf_str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0),
+		       "fd00::1");
+	done(&r);
+	/* Nor the apex, nor an empty non-terminal, nor the nameserver. */
+	static const char *const nodata[] = { "apps.example.",
+					      "_tcp.apps.example.",
+					      "ns.apps.example." };
+	for (size_t i = 0; i < AS_ARRAY_SIZE(nodata); i++) {
+		p = ask(f, nodata[i], LDNS_RR_TYPE_AAAA, NULL, &r);
+		assert_wild_negative(p, LDNS_RCODE_NOERROR);
+		done(&r);
+	}
+	/* Below an existing name the closest encloser is that name, which
+	 * has no wildcard: NXDOMAIN (RFC 4592 2.2.1). */
+	static const char *const nx[] = { "x.web.apps.example.",
+					  "a.b.web.apps.example.",
+					  "x._web._tcp.apps.example.",
+					  "x.ns.apps.example.",
+					  "x.*.apps.example." };
+	for (size_t i = 0; i < AS_ARRAY_SIZE(nx); i++) {
+		p = ask(f, nx[i], LDNS_RR_TYPE_AAAA, NULL, &r);
+		assert_wild_negative(p, LDNS_RCODE_NXDOMAIN);
+		done(&r);
+	}
+	/* Outside the zone it is REFUSED as ever. */
+	p = ask(f, "foo.example.", LDNS_RR_TYPE_AAAA, NULL, &r);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_REFUSED);
+	done(&r);
+}
+
+/* A wildcard at the longest possible query name: the closest-encloser
+ * walk stays inside its buffers (ASan watches). */
+static void test_wildcard_long_names(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	char name[300];
+	size_t n = 0;
+
+	/* 61 labels "a." + "bb." ... up to 253 characters with the zone. */
+	while (n + 2 + strlen("apps.example.") <= 253) {
+		memcpy(name + n, "a.", 2);
+		n += 2;
+	}
+	snprintf(name + n, sizeof(name) - n, "apps.example.");
+	ldns_pkt *p = ask(f, name, LDNS_RR_TYPE_AAAA, NULL, &r);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 2);
+	done(&r);
+	/* Two wildcard services cannot share the name. */
+	struct dns_endpoint_spec e = ep(AF_INET6, "fd00::1", 1);
+	const struct dns_service_spec two[] = {
+		{ .name = "*", .port = 1, .endpoints = &e, .n_endpoints = 1 },
+		{ .name = "*", .port = 2, .endpoints = &e, .n_endpoints = 1 },
+	};
+	const struct dns_view_spec spec = {
+		.zone = "apps.example", .services = two, .n_services = 2,
+	};
+	dns_view_t *v = NULL;
+	assert_int_equal(dns_view_new(&spec, &v), AS_EINVAL);
+	assert_null(v);
+}
+
 static void test_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -1464,6 +1673,144 @@ static void test_nameservers(void **state)
 	dns_view_unref(fx.view);
 }
 
+/* Issue 18: the SOA's mname and rname are written in canonical (lower)
+ * case and uncompressed, whatever the case of the query (0x20), the zone
+ * or the configured names. */
+static void test_soa_canonical_case(void **state)
+{
+	struct fixture fx = { 0 };
+	const char *const nss[] = { "NS1.SvC.Example." };
+	const struct dns_view_spec spec = {
+		.zone = "SvC.ExAmple", .node_name = "n", .nameservers = nss,
+		.n_nameservers = 1, .soa_rname = "HostMaster",
+		.soa_minimum = 30, .apex_ttl = 60,
+	};
+	static const uint8_t mname[] = "\3ns1\3svc\7example";
+	static const uint8_t rname[] = "\12hostmaster\3svc\7example";
+	static const char *const q[] = { "sVc.eXaMpLe.", "SVC.EXAMPLE.",
+					 "NoPe.sVc.ExAmPlE." };
+	struct reply r;
+	(void)state;
+
+	assert_int_equal(dns_view_new(&spec, &fx.view), AS_OK);
+	as_rng_seed(&fx.rng, 4);
+	for (size_t i = 0; i < AS_ARRAY_SIZE(q); i++) {
+		ldns_pkt *p = ask(&fx, q[i], LDNS_RR_TYPE_SOA, NULL, &r);
+		ldns_rr_list *l = i < 2 ? ldns_pkt_answer(p) : ldns_pkt_authority(p);
+		ldns_rr *soa = ldns_rr_list_rr(l, 0);
+		assert_non_null(soa);
+		assert_rdf_str(ldns_rr_rdf(soa, 0), "ns1.svc.example.");
+		assert_rdf_str(ldns_rr_rdf(soa, 1), "hostmaster.svc.example.");
+		/* In the bytes: both names whole, back to back (no pointer
+		 * into the question, which holds the client's case). */
+		uint8_t both[sizeof(mname) + sizeof(rname)];
+		memcpy(both, mname, sizeof(mname));
+		memcpy(both + sizeof(mname), rname, sizeof(rname));
+		assert_non_null(memmem(r.out, r.res.len, both, sizeof(both)));
+		done(&r);
+	}
+	dns_view_unref(fx.view);
+}
+
+static uint32_t soa_serial_of(dns_view_t *v)
+{
+	struct fixture fx = { .view = v };
+	struct reply r;
+
+	as_rng_seed(&fx.rng, 5);
+	ldns_pkt *p = ask(&fx, "svc.example.", LDNS_RR_TYPE_SOA, NULL, &r);
+	ldns_rr *soa = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
+	uint32_t serial = ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
+	done(&r);
+	return serial;
+}
+
+/* Issue 18: with no serial given the SOA serial is a fingerprint of the
+ * published content: the same for the same catalog in any order, on
+ * any node, at any load or health; different when the content changes. */
+static void test_soa_serial_fingerprint(void **state)
+{
+	struct dns_endpoint_spec web[3] = {
+		ep(AF_INET6, "fd00::1", 10), ep(AF_INET6, "fd00::2", 20),
+		ep(AF_INET, "192.0.2.1", 5),
+	};
+	struct dns_endpoint_spec web_r[3] = { web[2], web[1], web[0] };
+	struct dns_endpoint_spec api[1] = { ep(AF_INET6, "fd00::a", 1) };
+	struct dns_service_spec svcs[2] = {
+		{ .name = "web", .port = 443, .endpoints = web, .n_endpoints = 3 },
+		{ .name = "api", .port = 80, .endpoints = api, .n_endpoints = 1 },
+	};
+	struct dns_service_spec svcs_r[2] = { svcs[1], svcs[0] };
+	struct dns_view_spec spec = {
+		.zone = "svc.example", .node_name = "node-a", .ttl = 5,
+		.soa_refresh = 3600, .soa_minimum = 30, .apex_ttl = 60,
+		.services = svcs, .n_services = 2,
+	};
+	dns_view_t *a = NULL, *b = NULL;
+	(void)state;
+
+	assert_int_equal(dns_view_new(&spec, &a), AS_OK);
+	uint32_t serial = dns_view_serial(a);
+	assert_int_equal(soa_serial_of(a), serial);
+	dns_view_unref(a);
+
+	/* Another node, other order, other loads and health: the same. */
+	svcs_r[1].endpoints = web_r;
+	web_r[0].load_factor = 0.1;
+	web_r[1].healthy = false;
+	spec.services = svcs_r;
+	spec.node_name = "node-b";
+	assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+	assert_int_equal(dns_view_serial(b), serial);
+	assert_int_equal(soa_serial_of(b), serial);
+	dns_view_unref(b);
+
+	/* Every change of content gives another serial. */
+	struct { const char *what; uint32_t *field; uint32_t to; } changes[] = {
+		{ "weight", &web[1].weight, 21 },
+		{ "port", NULL, 0 },
+		{ "ttl", &svcs[0].ttl, 6 },
+		{ "max_answers", &svcs[1].max_answers, 3 },
+		{ "negative ttl", &spec.soa_minimum, 31 },
+	};
+	spec.services = svcs;
+	for (size_t i = 0; i < AS_ARRAY_SIZE(changes); i++) {
+		uint32_t old = 0;
+		uint16_t old_port = svcs[0].port;
+		if (changes[i].field) {
+			old = *changes[i].field;
+			*changes[i].field = changes[i].to;
+		} else {
+			svcs[0].port = 444;
+		}
+		assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+		if (dns_view_serial(b) == serial)
+			fail_msg("serial unchanged after a change of %s",
+				 changes[i].what);
+		dns_view_unref(b);
+		if (changes[i].field)
+			*changes[i].field = old;
+		svcs[0].port = old_port;
+	}
+	web[0].addr[15] = 9;
+	assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+	assert_int_not_equal(dns_view_serial(b), serial);
+	dns_view_unref(b);
+	web[0].addr[15] = 1;
+	spec.n_services = 1;
+	assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+	assert_int_not_equal(dns_view_serial(b), serial);
+	dns_view_unref(b);
+
+	/* A serial the spec gives is used as it is. */
+	spec.n_services = 2;
+	spec.soa_serial = 42;
+	assert_int_equal(dns_view_new(&spec, &b), AS_OK);
+	assert_int_equal(dns_view_serial(b), 42);
+	assert_int_equal(soa_serial_of(b), 42);
+	dns_view_unref(b);
+}
+
 static void test_stats(void **state)
 {
 	struct dns_stats st;
@@ -1557,6 +1904,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv, setup, teardown),
 		cmocka_unit_test(test_duplicate_addresses),
 		cmocka_unit_test_setup_teardown(test_ent_and_nxdomain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wildcard_addresses, setup_wild, teardown),
+		cmocka_unit_test_setup_teardown(test_wildcard_https_srv, setup_wild, teardown),
+		cmocka_unit_test_setup_teardown(test_wildcard_precedence, setup_wild, teardown),
+		cmocka_unit_test_setup_teardown(test_wildcard_long_names, setup_wild, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notimp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chaos, setup, teardown),
@@ -1575,6 +1926,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_view_small_buffer, setup, teardown),
 		cmocka_unit_test(test_view_spec_errors),
 		cmocka_unit_test(test_nameservers),
+		cmocka_unit_test(test_soa_canonical_case),
+		cmocka_unit_test(test_soa_serial_fingerprint),
 		cmocka_unit_test(test_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
