@@ -47,6 +47,8 @@ struct t {
 	unsigned updates;
 	size_t last_entries;
 	size_t max_body;	/* client option; 0 = default */
+	uint32_t backoff_min, backoff_max;	/* 0 = the tests' 20 / 200 ms */
+	bool objects;		/* watch Ingress and Gateway API kinds too */
 };
 
 /* ---- the server ------------------------------------------------------------ */
@@ -237,9 +239,11 @@ static void client_start_conn(struct t *t, const struct k8s_conn *conn,
 {
 	struct k8s_client_opts o = {
 		.zone = ZONE, .node_name = "node-a",
-		.backoff_min_ms = 20, .backoff_max_ms = 200,
+		.backoff_min_ms = t->backoff_min ? t->backoff_min : 20,
+		.backoff_max_ms = t->backoff_max ? t->backoff_max : 200,
 		.list_limit = list_limit, .cb = on_set, .cb_arg = t,
 		.max_body = t->max_body,
+		.ingress = t->objects, .gateway_api = t->objects,
 	};
 
 	assert_int_equal(k8s_client_new(&t->loop, conn, &o, &t->c), AS_OK);
@@ -749,9 +753,69 @@ static void test_oversized_response(void **state)
 	assert_int_equal(stats(t).store.malformed, 0);
 }
 
+/* A server that answers every watch with 410 Gone (it keeps
+ * compacting): the client relists after a growing, jittered backoff,
+ * never in a tight loop. The old client relisted at once: hundreds of
+ * lists a second. */
+static void test_gone_backs_off(void **state)
+{
+	struct t *t = *state;
+	long lists;
+
+	t->backoff_min = 200;
+	t->backoff_max = 2000;
+	sync_initial(t, 0);
+	ctl_do(t, "/_test/gone_mode", "{\"mode\":\"http\"}");
+	ctl_do(t, "/_test/gone_always", "{\"enabled\":true}");
+	ctl_do(t, "/_test/drop", "{}");
+	run_for(t, 3000);
+	lists = server_stat(t, "Service/list");
+	/* Delays of at least 200, 400, 800, 1600 ms: at most 4 relists in
+	 * 3 s after the first list; at least one happened. */
+	assert_true(lists >= 2);
+	assert_true(lists <= 5);
+	assert_true(stats(t).relists_gone >= 1);
+	assert_true(stats(t).last_backoff_ms >= 200);
+	/* And when the server recovers, the client is back. */
+	ctl_do(t, "/_test/gone_always", "{\"enabled\":false}");
+	assert_true(wait_for(t, c_server_watches, 2, NULL));
+}
+
+static bool c_synced(struct t *t, long n, const char *s)
+{
+	return stats(t).synced;
+}
+
+/* Ingresses are watched; without the Gateway API CRDs (404) the client
+ * says so once, is synced all the same and answers the Ingress. */
+static void test_ingress_without_gateway_api(void **state)
+{
+	struct t *t = *state;
+
+	ctl_do(t, "/_test/gateway_api", "{\"enabled\":false}");
+	ctl_apply_file(t, "ingressclass-anysteer.json");
+	ctl_apply_file(t, "service-web.json");
+	ctl_apply_file(t, "endpointslice-web.json");
+	ctl_apply_file(t, "ingress-docs.json");
+	t->objects = true;
+	client_start(t, 0);
+	assert_true(wait_for(t, c_synced, 0, NULL));
+	assert_true(stats(t).gateway_api_absent);
+	assert_non_null(k8s_client_objs(t->c, K8S_O_INGRESS));
+	assert_null(k8s_client_objs(t->c, K8S_O_GATEWAY));
+	assert_int_equal(k8s_objs_count(k8s_client_objs(t->c, K8S_O_INGRESS)), 1);
+	/* One list per Gateway API kind, no retry loop. */
+	run_for(t, 500);
+	assert_int_equal(server_stat(t, "GatewayClass/absent"), 1);
+	assert_int_equal(server_stat(t, "HTTPRoute/absent"), 1);
+	assert_int_equal(server_stat(t, "Ingress/list"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_gone_backs_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingress_without_gateway_api, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_watch_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_after_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_after_410_event, setup, teardown),
