@@ -42,6 +42,10 @@ struct agent_service {
 	uint32_t max_answers;	/* 0 = dns.max_answers */
 	struct agent_endpoint *endpoints;
 	size_t n_endpoints;
+	/* Where the name comes from (anysteerctl services): NULL for the
+	 * config's own, else the Kubernetes source's "Service ns/name",
+	 * "Ingress ns/name", "HTTPRoute ns/name", "GRPCRoute ns/name". */
+	const char *origin;
 };
 
 struct agent_config {
@@ -152,6 +156,9 @@ struct agent_config {
 		char *node_name;	/* the EndpointSlices' nodeName of
 					 * this node; default $NODE_NAME,
 					 * else node.name */
+		bool ingress;		/* watch Ingresses */
+		bool gateway_api;	/* watch the Gateway API kinds */
+		char *ingress_class;	/* kubernetes.io/ingress.class value */
 	} kubernetes;
 };
 

@@ -827,6 +827,19 @@ static const struct cfg_item k8s_items[] = {
 	{ .name = "node_name", .type = CFG_STR, AT(cfg_k8s_t, node_name),
 	  .def_doc = "$NODE_NAME, else node.name", .check = check_k8s_node_name,
 	  .desc = "this node's name in the EndpointSlices (spec.nodeName)" },
+	{ .name = "ingress", .type = CFG_BOOL, AT(cfg_k8s_t, ingress),
+	  .def = "true",
+	  .desc = "answer the hosts of Ingresses of an IngressClass with "
+		  "controller anysteer.io/ingress-controller" },
+	{ .name = "gateway_api", .type = CFG_BOOL, AT(cfg_k8s_t, gateway_api),
+	  .def = "true",
+	  .desc = "answer the hostnames of HTTPRoutes and GRPCRoutes attached to "
+		  "Gateways of a GatewayClass with controllerName "
+		  "anysteer.io/gateway-controller (absent CRDs are logged once)" },
+	{ .name = "ingress_class", .type = CFG_STR, AT(cfg_k8s_t, ingress_class),
+	  .def = "anysteer", .check = check_k8s_node_name,
+	  .desc = "the kubernetes.io/ingress.class annotation value that means "
+		  "anysteer when no IngressClass has that name" },
 };
 
 static const struct cfg_section k8s_section =

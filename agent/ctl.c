@@ -230,6 +230,8 @@ static void render_services(json_t *d)
 			       json_is_true(json_object_get(e, "healthy")) ? "up" : "down",
 			       num(e, "effective_weight"), 100 * num(e, "share"));
 		}
+		if (strcmp(str(s, "origin"), "static") && strcmp(str(s, "origin"), "-"))
+			printf("%-16s from %s\n", "", str(s, "origin"));
 	}
 }
 

@@ -67,8 +67,8 @@ static void on_set(const struct k8s_set *set, void *arg)
 
 	for (size_t i = 0; i < set->n_entries; i++)
 		n += set->entries[i].n_endpoints;
-	as_info("kubernetes: %zu annotated hostnames, %zu ready endpoints on "
-		"this node", set->n_entries, n);
+	as_info("kubernetes: %zu hostnames (Services, Ingresses, routes), %zu "
+		"ready endpoints on this node", set->n_entries, n);
 	k->ctx->emit(k->ctx, AGENT_EV_LOCAL_CHANGED, set);
 }
 
@@ -115,6 +115,9 @@ static int k8s_start(struct agent_ctx *ctx, void **self)
 	struct k8s_client_opts o = {
 		.zone = k->zone,
 		.node_name = k->node,
+		.ingress = c->kubernetes.ingress,
+		.gateway_api = c->kubernetes.gateway_api,
+		.annotation_class = c->kubernetes.ingress_class,
 		.cb = on_set,
 		.cb_arg = k,
 	};
@@ -276,6 +279,36 @@ static json_t *k8s_status(void *self)
 	json_object_set_new(o, "errors", json_integer((json_int_t)s->st.errors));
 	json_object_set_new(o, "malformed", json_integer((json_int_t)s->st.store.malformed));
 	json_object_set_new(o, "relists_gone", json_integer((json_int_t)s->st.relists_gone));
+	json_object_set_new(o, "gateway_api_installed",
+			    json_boolean(!s->st.gateway_api_absent));
+	const struct k8s_publish *p = k8s_client_publish(k->client);
+	json_t *ings = json_array(), *warns = json_array();
+
+	for (size_t i = 0; i < p->n_ingresses; i++) {
+		char name[600];
+
+		snprintf(name, sizeof(name), "%s/%s", p->ingresses[i].namespace_,
+			 p->ingresses[i].name);
+		json_array_append_new(ings, json_string(name));
+	}
+	/* What DNS could not honour, as the leader's Events say it. */
+	for (size_t i = 0; i < p->n_warnings; i++) {
+		json_t *w = json_object();
+		const struct k8s_warning *x = &p->warnings[i];
+
+		json_object_set_new(w, "reason", json_string(x->reason));
+		json_object_set_new(w, "message", json_string(x->message));
+		if (x->name) {
+			char obj[600];
+
+			snprintf(obj, sizeof(obj), "%s %s/%s", k8s_okind_name(x->okind),
+				 x->namespace_, x->name);
+			json_object_set_new(w, "object", json_string(obj));
+		}
+		json_array_append_new(warns, w);
+	}
+	json_object_set_new(o, "ingresses", ings);
+	json_object_set_new(o, "warnings", warns);
 	return o;
 }
 
