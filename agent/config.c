@@ -833,9 +833,8 @@ static const struct cfg_item k8s_items[] = {
 		  "controller anysteer.io/ingress-controller" },
 	{ .name = "gateway_api", .type = CFG_BOOL, AT(cfg_k8s_t, gateway_api),
 	  .def = "true",
-	  .desc = "answer the hostnames of HTTPRoutes and GRPCRoutes attached to "
-		  "Gateways of a GatewayClass with controllerName "
-		  "anysteer.io/gateway-controller (absent CRDs are logged once)" },
+	  .desc = "answer HTTPRoutes and GRPCRoutes on Gateways of a GatewayClass "
+		  "with controllerName anysteer.io/gateway-controller" },
 	{ .name = "ingress_class", .type = CFG_STR, AT(cfg_k8s_t, ingress_class),
 	  .def = "anysteer", .check = check_k8s_node_name,
 	  .desc = "the kubernetes.io/ingress.class annotation value that means "
