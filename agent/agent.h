@@ -159,6 +159,11 @@ struct agent_config {
 		bool ingress;		/* watch Ingresses */
 		bool gateway_api;	/* watch the Gateway API kinds */
 		char *ingress_class;	/* kubernetes.io/ingress.class value */
+		bool leader_election;	/* may write status and Events */
+		char *lease_name;
+		char *lease_namespace;	/* default $POD_NAMESPACE, else
+					 * "anysteer" */
+		uint64_t lease_duration_ms, renew_deadline_ms, retry_period_ms;
 	} kubernetes;
 };
 

@@ -95,6 +95,10 @@ static void render_status(json_t *d)
 		       str(any, "reason"),
 		       json_is_true(json_object_get(any, "draining")) ? ", draining" : "",
 		       json_is_true(json_object_get(any, "bird_connected")) ? "connected" : "not connected");
+	json_t *kl = json_object_get(json_object_get(d, "kubernetes"), "leader");
+	if (json_is_true(json_object_get(kl, "enabled")))
+		printf("leader      %s%s\n", *str(kl, "holder") ? str(kl, "holder") : "(none)",
+		       json_is_true(json_object_get(kl, "leading")) ? " (this agent)" : "");
 	json_t *g = json_object_get(d, "gossip");
 	if (json_is_true(json_object_get(g, "enabled"))) {
 		json_t *m = json_object_get(g, "members");

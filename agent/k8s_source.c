@@ -26,6 +26,7 @@
 struct agent_k8s {
 	struct agent_ctx *ctx;
 	k8s_client_t *client;
+	k8s_leader_t *leader;	/* NULL: leader_election off */
 	struct k8s_conn *conn;
 	char *zone, *node;
 	struct agent_catalog_skips skips;	/* of the daemon's last merge */
@@ -131,6 +132,29 @@ static int k8s_start(struct agent_ctx *ctx, void **self)
 		as_err("kubernetes: cannot start the client: %s", as_strerror(rc));
 		return rc;
 	}
+	if (c->kubernetes.leader_election &&
+	    (c->kubernetes.ingress || c->kubernetes.gateway_api)) {
+		/* The pod name (downward API) tells the agents apart in the
+		 * Lease; outside a pod, the node's name. */
+		const char *pod = getenv("POD_NAME");
+		struct k8s_leader_opts lo = {
+			.identity = pod && *pod ? pod : c->node.name,
+			.namespace_ = c->kubernetes.lease_namespace,
+			.name = c->kubernetes.lease_name,
+			.component = "anysteer",
+			.lease_ms = (uint32_t)c->kubernetes.lease_duration_ms,
+			.renew_deadline_ms = (uint32_t)c->kubernetes.renew_deadline_ms,
+			.retry_ms = (uint32_t)c->kubernetes.retry_period_ms,
+		};
+		rc = k8s_leader_new(ctx->loop, k->client, &lo, &k->leader);
+		if (!rc)
+			rc = k8s_leader_start(k->leader);
+		if (rc) {
+			as_err("kubernetes: cannot start leader election: %s",
+			       as_strerror(rc));
+			return rc;
+		}
+	}
 	as_notice("kubernetes: watching %s for Services annotated %s in %s, "
 		  "endpoints of node %s", k->conn->server, K8S_ANN_HOSTNAME,
 		  k->zone, k->node);
@@ -147,6 +171,9 @@ static void k8s_stop(void *self)
 	/* The catalog keeps pointing into the client's set until the
 	 * client is gone; switch to the static catalog first. */
 	k->ctx->emit(k->ctx, AGENT_EV_LOCAL_CHANGED, NULL);
+	/* Releases the Lease if we lead, while the client can still write. */
+	k8s_leader_free(k->leader);
+	k->leader = NULL;
 	k8s_client_free(k->client);
 	k->client = NULL;
 }
@@ -309,6 +336,24 @@ static json_t *k8s_status(void *self)
 	}
 	json_object_set_new(o, "ingresses", ings);
 	json_object_set_new(o, "warnings", warns);
+	/* Who writes status and Events (the Lease holder) and whether it is us. */
+	json_t *le = json_object();
+
+	json_object_set_new(le, "enabled", json_boolean(k->leader != NULL));
+	if (k->leader) {
+		struct k8s_leader_stats ls;
+
+		k8s_leader_stats(k->leader, &ls);
+		json_object_set_new(le, "holder", json_string(k8s_leader_holder(k->leader)));
+		json_object_set_new(le, "leading", json_boolean(k8s_leader_is_leader(k->leader)));
+		json_object_set_new(le, "status_writes", json_integer((json_int_t)ls.status_writes));
+		json_object_set_new(le, "status_errors", json_integer((json_int_t)ls.status_errors));
+		json_object_set_new(le, "events", json_integer((json_int_t)ls.events));
+		json_object_set_new(le, "lease_errors", json_integer((json_int_t)ls.lease_errors));
+	}
+	json_object_set_new(o, "leader", le);
+	json_object_set_new(o, "write_errors", json_integer((json_int_t)s->st.write_errors));
+	json_object_set_new(o, "write_dropped", json_integer((json_int_t)s->st.write_dropped));
 	return o;
 }
 

@@ -247,6 +247,9 @@ struct k8s_client_stats {
 	uint64_t backoffs;	/* retries scheduled */
 	uint32_t last_backoff_ms;	/* the last retry's delay */
 	bool gateway_api_absent;	/* a Gateway API list said 404 */
+	uint64_t writes;	/* writes answered 2xx */
+	uint64_t write_errors;	/* writes failed (transport, non-2xx) */
+	uint64_t write_dropped;	/* writes refused: the queue was full */
 	bool synced;		/* every watched kind listed at least once */
 };
 
@@ -270,6 +273,28 @@ const struct k8s_publish *k8s_client_publish(const k8s_client_t *client);
 /* The table of one object kind; NULL when not watched or absent. */
 struct k8s_objs;
 const struct k8s_objs *k8s_client_objs(const k8s_client_t *client, int okind);
+
+/*
+ * The write path (status, Events, Leases): one request on the client's
+ * curl multi and loop, with its connection and token. path is relative
+ * to the server ("/api/v1/namespaces/x/events"); body is JSON (PATCH: a
+ * merge patch). At most 4 run at once and 64 wait; beyond that AS_ELIMIT
+ * (counted in write_dropped). cb gets the HTTP status (0: transport
+ * error) and the response body, from the loop, never inside curl. AS_OK,
+ * AS_EINVAL, AS_ELIMIT or AS_ENOMEM.
+ */
+typedef void (*k8s_req_cb)(long code, const char *body, size_t len, void *arg);
+int k8s_client_request(k8s_client_t *client, const char *method,
+		       const char *path, const char *body, k8s_req_cb cb,
+		       void *arg);
+/* Drops the waiting and running requests made with arg (no callbacks). */
+void k8s_client_cancel(k8s_client_t *client, void *arg);
+/* The same, blocking up to timeout_ms, for the Lease release at stop.
+ * Returns the HTTP status, 0 on a transport error; *resp (NULL ok) gets
+ * the response body (caller frees; NULL on failure). */
+long k8s_client_request_sync(k8s_client_t *client, const char *method,
+			     const char *path, const char *body,
+			     long timeout_ms, char **resp);
 
 /* ---- Ingress and Gateway API objects (objs.c) --------------------------------
  *
@@ -834,5 +859,40 @@ const char *k8s_elector_holder(const k8s_elector_t *e);
  * ends here either way. */
 void k8s_elector_release(k8s_elector_t *e, int64_t wall_us,
 			 struct k8s_lease_action *act);
+
+/* ---- the one writer (leader.c) ----------------------------------------------------- */
+
+/* Leader election driven by a timer on the client's loop, and, while
+ * leading, the status patches and Warning Events of the client's last
+ * publish (docs/kubernetes.md). */
+typedef struct k8s_leader k8s_leader_t;
+
+struct k8s_leader_opts {
+	const char *identity;		/* this agent (pod name), required */
+	const char *namespace_;		/* the Lease's, required */
+	const char *name;		/* the Lease's, required */
+	const char *component;		/* Events' source; NULL = "anysteer" */
+	uint32_t lease_ms, renew_deadline_ms, retry_ms;	/* 0 = client-go's */
+};
+
+struct k8s_leader_stats {
+	uint64_t transitions;	/* leadership gained or lost */
+	uint64_t lease_errors;	/* Lease reads/writes that failed */
+	uint64_t status_writes, status_conflicts, status_errors;
+	uint64_t events_sent, events, event_errors;
+};
+
+/* AS_OK, AS_EINVAL, AS_ENOMEM. The client must outlive it. */
+int k8s_leader_new(struct uv_loop_s *loop, k8s_client_t *client,
+		   const struct k8s_leader_opts *opts, k8s_leader_t **out);
+int k8s_leader_start(k8s_leader_t *l);
+/* Stops the rounds, drops pending writes and, when leading, releases the
+ * Lease with a blocking PUT of at most 2 s (drain, stop). */
+void k8s_leader_stop(k8s_leader_t *l);
+/* Stops, then frees when the loop has closed the timer. NULL ok. */
+void k8s_leader_free(k8s_leader_t *l);
+bool k8s_leader_is_leader(const k8s_leader_t *l);
+const char *k8s_leader_holder(const k8s_leader_t *l);	/* "" none */
+void k8s_leader_stats(const k8s_leader_t *l, struct k8s_leader_stats *out);
 
 #endif

@@ -88,6 +88,22 @@ struct watcher {
 	uv_timer_t timer;	/* backoff */
 };
 
+/* One write (status, Event, Lease) on the same multi as the watches. */
+struct wreq {
+	struct as_list link;	/* in c->wq (waiting) or c->wrun (running) */
+	k8s_client_t *c;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char *method, *path, *body;
+	char *resp;
+	size_t resp_len;
+	k8s_req_cb cb;
+	void *arg;
+};
+#define WQ_MAX 64		/* waiting writes; more are refused, counted */
+#define WQ_RUNNING 4		/* at once */
+#define WRESP_MAX (1u << 20)
+
 struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
@@ -116,11 +132,14 @@ struct k8s_client {
 	struct k8s_client_stats st;
 	struct as_rng rng;	/* retry jitter */
 	struct as_list socks;	/* polls curl asked for */
+	struct as_list wq, wrun;	/* writes waiting, running */
+	size_t n_wq, n_wrun;
 	unsigned open_handles;	/* uv handles not yet closed */
 	bool freeing;
 };
 
 static void transfer_done(struct watcher *w, CURLcode res);
+static void write_done(struct wreq *r, CURLcode res);
 static void start_list(struct watcher *w);
 static void start_watch(struct watcher *w);
 
@@ -269,11 +288,22 @@ static void check_done(k8s_client_t *c)
 	while ((m = curl_multi_info_read(c->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		for (int k = 0; k < N_WATCH; k++)
-			if (c->w[k].easy == m->easy_handle) {
-				transfer_done(&c->w[k], m->data.result);
-				break;
+		CURL *easy = m->easy_handle;
+		CURLcode res = m->data.result;
+		bool watch = false;
+
+		for (int k = 0; k < N_WATCH && !watch; k++)
+			if (c->w[k].easy == easy) {
+				watch = true;
+				transfer_done(&c->w[k], res);
 			}
+		if (!watch) {
+			struct wreq *r = NULL;
+
+			curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+			if (r)
+				write_done(r, res);
+		}
 	}
 }
 
@@ -920,6 +950,226 @@ static void transfer_done(struct watcher *w, CURLcode res)
 	backoff(w, why);
 }
 
+/* ---- writes ------------------------------------------------------------------------------ */
+
+static size_t on_wdata(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct wreq *r = arg;
+	size_t n = size * nmemb;
+	char *b;
+
+	if (r->resp_len + n > WRESP_MAX)
+		return 0;
+	b = realloc(r->resp, r->resp_len + n + 1);
+	if (!b)
+		return 0;
+	memcpy(b + r->resp_len, data, n);
+	r->resp = b;
+	r->resp_len += n;
+	b[r->resp_len] = '\0';
+	return n;
+}
+
+static void wreq_free(struct wreq *r)
+{
+	if (r->easy) {
+		if (r->c->multi)
+			curl_multi_remove_handle(r->c->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+	}
+	curl_slist_free_all(r->hdrs);
+	free(r->method);
+	free(r->path);
+	free(r->body);
+	free(r->resp);
+	free(r);
+}
+
+/* The easy handle of a write: method, JSON body (merge patch for PATCH),
+ * the client's TLS and token. NULL on failure. */
+static CURL *write_easy(k8s_client_t *c, struct wreq *r)
+{
+	CURL *e = curl_easy_init();
+	char *url = NULL;
+
+	refresh_token(c, false);
+	r->hdrs = request_headers(c);
+	if (!e || !r->hdrs || asprintf(&url, "%s%s", c->conn.server, r->path) < 0)
+		goto fail;
+	struct curl_slist *h = curl_slist_append(r->hdrs, !strcmp(r->method, "PATCH") ?
+			"Content-Type: application/merge-patch+json" :
+			"Content-Type: application/json");
+	if (!h)
+		goto fail;
+	r->hdrs = h;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "anysteerd/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+	if (r->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+	}
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_wdata);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+	set_tls(e, &c->conn);
+	free(url);
+	return e;
+fail:
+	free(url);
+	if (e)
+		curl_easy_cleanup(e);
+	return NULL;
+}
+
+/* Starts waiting writes while there is room. */
+static void write_pump(k8s_client_t *c)
+{
+	struct as_list *n;
+
+	while (c->n_wrun < WQ_RUNNING && (n = as_list_first(&c->wq))) {
+		struct wreq *r = AS_LIST_ENTRY(n, struct wreq, link);
+
+		as_list_remove(&r->link);
+		c->n_wq--;
+		r->easy = write_easy(c, r);
+		if (!r->easy || curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+			c->st.write_errors++;
+			as_warn("k8s: %s %s: cannot start the request", r->method, r->path);
+			if (r->cb)
+				r->cb(0, NULL, 0, r->arg);
+			wreq_free(r);
+			continue;
+		}
+		as_list_push_back(&c->wrun, &r->link);
+		c->n_wrun++;
+	}
+}
+
+static void write_done(struct wreq *r, CURLcode res)
+{
+	k8s_client_t *c = r->c;
+	long code = 0;
+
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+	as_list_remove(&r->link);
+	c->n_wrun--;
+	if (res != CURLE_OK) {
+		as_warn("k8s: %s %s: %s", r->method, r->path, curl_easy_strerror(res));
+		code = 0;
+	}
+	if (code < 200 || code > 299)
+		c->st.write_errors++;
+	else
+		c->st.writes++;
+	if (code == 401 || code == 403) {
+		c->st.unauthorized++;
+		refresh_token(c, true);
+	}
+	as_debug("k8s: %s %s: HTTP %ld", r->method, r->path, code);
+	if (r->cb)
+		r->cb(code, r->resp ? r->resp : "", r->resp_len, r->arg);
+	wreq_free(r);
+	write_pump(c);
+}
+
+int k8s_client_request(k8s_client_t *c, const char *method, const char *path,
+		       const char *body, k8s_req_cb cb, void *arg)
+{
+	struct wreq *r;
+
+	if (c->freeing || !method || !path || *path != '/')
+		return AS_EINVAL;
+	if (c->n_wq >= WQ_MAX) {
+		c->st.write_dropped++;
+		return AS_ELIMIT;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return AS_ENOMEM;
+	r->c = c;
+	r->cb = cb;
+	r->arg = arg;
+	r->method = strdup(method);
+	r->path = strdup(path);
+	r->body = body ? strdup(body) : NULL;
+	if (!r->method || !r->path || (body && !r->body)) {
+		wreq_free(r);
+		return AS_ENOMEM;
+	}
+	as_list_push_back(&c->wq, &r->link);
+	c->n_wq++;
+	write_pump(c);
+	return AS_OK;
+}
+
+void k8s_client_cancel(k8s_client_t *c, void *arg)
+{
+	struct as_list *heads[2] = { &c->wq, &c->wrun };
+
+	for (int i = 0; i < 2; i++)
+		for (struct as_list *n = as_list_first(heads[i]), *nx; n; n = nx) {
+			struct wreq *r = AS_LIST_ENTRY(n, struct wreq, link);
+
+			nx = as_list_next(heads[i], n);
+			if (r->arg != arg)
+				continue;
+			as_list_remove(&r->link);
+			if (i)
+				c->n_wrun--;
+			else
+				c->n_wq--;
+			wreq_free(r);
+		}
+	write_pump(c);
+}
+
+long k8s_client_request_sync(k8s_client_t *c, const char *method,
+			     const char *path, const char *body,
+			     long timeout_ms, char **resp)
+{
+	if (resp)
+		*resp = NULL;
+	struct wreq *r = calloc(1, sizeof(*r));
+	long code = 0;
+	CURL *e;
+
+	if (!r)
+		return 0;
+	r->c = c;
+	r->method = strdup(method);
+	r->path = strdup(path);
+	r->body = body ? strdup(body) : NULL;
+	if (r->method && r->path && (!body || r->body) && (e = write_easy(c, r))) {
+		r->easy = e;
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+		if (curl_easy_perform(e) == CURLE_OK)
+			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_cleanup(e);
+		r->easy = NULL;
+	}
+	if (code >= 200 && code <= 299)
+		c->st.writes++;
+	else
+		c->st.write_errors++;
+	if (resp && code) {
+		*resp = r->resp ? r->resp : strdup("");
+		r->resp = NULL;
+	}
+	wreq_free(r);
+	return code;
+}
+
 /* ---- life cycle ------------------------------------------------------------------------------- */
 
 /* 0 in the options means the default. */
@@ -1013,6 +1263,8 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 	c->o = *opts;
 	opts_defaults(&c->o);
 	as_list_init(&c->socks);
+	as_list_init(&c->wq);
+	as_list_init(&c->wrun);
 	/* Jitter only, not security: spread clients started together. */
 	as_rng_seed(&c->rng, uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c);
 	if (conn_copy(&c->conn, conn) || dup_str(opts->zone, &c->zone) ||
@@ -1078,6 +1330,15 @@ void k8s_client_free(k8s_client_t *c)
 	if (!c)
 		return;
 	c->freeing = true;
+	/* Writes still waiting or running are dropped, callbacks not made. */
+	for (struct as_list *n; (n = as_list_first(&c->wq));) {
+		as_list_remove(n);
+		wreq_free(AS_LIST_ENTRY(n, struct wreq, link));
+	}
+	for (struct as_list *n; (n = as_list_first(&c->wrun));) {
+		as_list_remove(n);
+		wreq_free(AS_LIST_ENTRY(n, struct wreq, link));
+	}
 	for (int k = 0; k < N_WATCH; k++) {
 		struct watcher *w = &c->w[k];
 

@@ -26,6 +26,17 @@ binomial with p = 0.9, n = 2000).
 
 NoGatewayApiTest: without the CRDs (404) the agent logs it once and still
 answers Ingresses.
+
+LeaderTest: two agents (each its own token, so the API server's write log
+tells them apart) with a 3 s lease, 2 s renew deadline, 0.5 s retry.
+Exactly one leads (both name the same holder in anysteerctl status); only
+its token ever writes status or Events; it writes the Ingress's
+status.loadBalancer (the answered name), a PathRoutingUnsupported Event
+on the Ingress and the route condition with reason UnsupportedValue.
+Killed (SIGKILL, no release), the other takes over within the lease
+duration plus one retry period (its clock starts when it last saw the
+Lease change; 1 s of slack for a loaded machine) and writes from then
+on; stopped cleanly (SIGTERM), a leader releases the Lease (empty holder).
 """
 import copy
 import json
@@ -377,6 +388,160 @@ class NoGatewayApiTest(Base):
         k = self.d.ctl_json("status")["kubernetes"]
         self.assertFalse(k["gateway_api_installed"])
         self.stop_clean()
+
+
+class LeaderTest(Base):
+    LEASE, RENEW, RETRY = 3.0, 2.0, 0.5
+
+    def setUp(self):
+        self.api = ApiServer(("--token", "tok-a", "--token", "tok-b"))
+        self.addCleanup(self.api.stop)
+        self.dir = tempfile.mkdtemp(prefix="anysteer-k8s-lead-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+
+    def agent(self, name, token):
+        kc = os.path.join(self.dir, "kubeconfig-" + name)
+        kubeconfig(kc, self.api.url)
+        with open(kc) as f:
+            text = f.read().replace(TOKEN, token)
+        with open(kc, "w") as f:
+            f.write(text)
+
+        def cfg(d):
+            return """node: {name: %s}
+dns:
+  listen: ["[::1]:%d"]
+  zone: %s
+  workers: 1
+control: {socket: %s}
+metrics: {listen: "[::1]:%d"}
+kubernetes:
+  enabled: true
+  kubeconfig: %s
+  node_name: node-a
+  lease_namespace: anysteer
+  lease_duration: 3s
+  renew_deadline: 2s
+  retry_period: 500ms
+""" % (name, d.port, ZONE, d.ctl, d.metrics_port, kc)
+        d = Daemon(cfg, name=name)
+        self.addCleanup(d.cleanup)
+        d.start()
+        return d
+
+    def leaders(self, agents):
+        out = {}
+        for n, d in agents.items():
+            le = d.ctl_json("status")["kubernetes"]["leader"]
+            out[n] = (le["holder"], le["leading"])
+        return out
+
+    def wait_leader(self, agents, timeout=20.0):
+        """The one agent that leads, once all agree on the holder."""
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            got = self.leaders(agents)
+            leading = [n for n, (_, l) in got.items() if l]
+            holders = {h for h, _ in got.values()}
+            if len(leading) == 1 and holders == {leading[0]}:
+                return leading[0]
+            time.sleep(0.05)
+        self.fail("no single leader: %s" % got)
+
+    def wait(self, cond, what, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = cond()
+            if v:
+                return v
+            time.sleep(0.1)
+        self.fail("timed out waiting for " + what)
+
+    def get_obj(self, path, name):
+        req = urllib.request.Request(self.api.url + path, headers={
+            "Authorization": "Bearer tok-a"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            items = json.loads(r.read())["items"]
+        return [o for o in items if o["metadata"]["name"] == name][0]
+
+    def test_one_writer_and_takeover(self):
+        api = self.api
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  service("web"), service("api"),
+                  slice_("web", ["fd00:10::1"]), slice_("api", ["fd00:11::1"]),
+                  ingress("front", "www.svc.example.net",
+                          [("/api", "api"), ("/", "web")]),
+                  fixture("gatewayclass-anysteer.json"),
+                  fixture("gateway-public.json"),
+                  fixture("httproute-api.json")):
+            api.post("apply", o)
+        agents = {"agent-a": self.agent("agent-a", "tok-a"),
+                  "agent-b": self.agent("agent-b", "tok-b")}
+        tokens = {"agent-a": "tok-a", "agent-b": "tok-b"}
+        lead = self.wait_leader(agents)
+        other = [n for n in agents if n != lead][0]
+
+        # The leader writes the Ingress status: the answered name.
+        def lb():
+            st = self.get_obj("/apis/" + NET + "/ingresses", "front").get(
+                "status", {})
+            return [i.get("hostname") for i in
+                    st.get("loadBalancer", {}).get("ingress", [])]
+        self.assertEqual(self.wait(lb, "Ingress status"),
+                         ["www.svc.example.net"])
+        # ... the Event about the path split ...
+        def events():
+            return [e for e in api.get("events").values()
+                    if e.get("reason") == "PathRoutingUnsupported"
+                    and e["involvedObject"]["name"] == "front"]
+        ev = self.wait(events, "PathRoutingUnsupported Event")
+        self.assertEqual(ev[0]["type"], "Warning")
+        self.assertEqual(ev[0]["involvedObject"]["kind"], "Ingress")
+        # ... and the route's conditions: a rule dropped, UnsupportedValue.
+        def route_reasons():
+            st = self.get_obj("/apis/" + GW + "/httproutes", "api").get(
+                "status", {})
+            return {c["reason"] for p in st.get("parents", [])
+                    if p.get("controllerName") == "anysteer.io/gateway-controller"
+                    for c in p.get("conditions", [])}
+        reasons = self.wait(route_reasons, "HTTPRoute status")
+        self.assertIn("UnsupportedValue", reasons)
+        # Exactly one writer: every status and Event write is the leader's.
+        writes = [w for w in api.get("writes") if "/leases" not in w["path"]]
+        self.assertTrue(writes)
+        self.assertEqual({w["token"] for w in writes}, {tokens[lead]}, writes)
+        self.assertEqual(len(events()), 1, "the Event was repeated")
+
+        # Leader killed (no release): the other takes over in time.
+        agents[lead].proc.kill()
+        agents[lead].proc.wait()
+        t0 = time.monotonic()
+        agents[lead].stop()     # collects the exit, closes its log
+        survivors = {other: agents[other]}
+        self.assertEqual(self.wait_leader(survivors, timeout=15), other)
+        took = time.monotonic() - t0
+        sys.stderr.write("takeover after SIGKILL: %.2f s\n" % took)
+        # The survivor's clock for the lease starts when it last saw the
+        # Lease change (at most one retry before the kill): takeover by
+        # lease + retry, plus 1 s for a loaded machine.
+        self.assertLess(took, self.LEASE + self.RETRY + 1.0,
+                        "takeover took %.2f s" % took)
+        # The new leader writes from now on: a new path split, its Event.
+        n = len(api.get("writes"))
+        api.post("apply", ingress("front", "www.svc.example.net",
+                                  [("/v2", "api"), ("/", "web")]))
+        def new_event():
+            return [w for w in api.get("writes")[n:]
+                    if "/events" in w["path"] and w["token"] == tokens[other]]
+        self.wait(new_event, "an Event from the new leader")
+        code, log = agents[other].stop()
+        self.assertEqual(code, 0, log[-3000:])
+        self.assertIsNone(sanitizer_report(log), log[-3000:])
+        self.assertIn("released Lease", log)
+        lease = api.get("leases")["anysteer/anysteer-leader"]
+        self.assertEqual(lease["spec"].get("holderIdentity", ""), "",
+                         log[-3000:])
 
 
 if __name__ == "__main__":
