@@ -538,7 +538,8 @@ static int add_endpoint(struct slice_rec *r, size_t *cap, int family,
 /* One element of a slice's endpoints: every address is validated, and
  * kept when the endpoint is ready on this node. -1 if malformed. */
 static int parse_endpoint(const k8s_store_t *store, int family,
-			  const json_t *ep, struct slice_rec *r, size_t *cap)
+			  const json_t *ep, struct slice_rec *r, size_t *cap,
+			  size_t idx, char *why, size_t why_len)
 {
 	json_t *addrs, *cond, *ref, *rd;
 	const char *node, *pod = NULL;
@@ -568,8 +569,14 @@ static int parse_endpoint(const k8s_store_t *store, int family,
 		const char *a = json_string_value(json_array_get(addrs, j));
 		uint8_t buf[16];
 
-		if (!a || inet_pton(family, a, buf) != 1)
+		if (!a || inet_pton(family, a, buf) != 1) {
+			/* Name the field: which address of which endpoint. */
+			snprintf(why, why_len, "endpoints[%zu].addresses[%zu] %s%.64s%s "
+				 "is not an %s address", idx, j, a ? "\"" : "",
+				 a ? a : "(not a string)", a ? "\"" : "",
+				 family == AF_INET6 ? "IPv6" : "IPv4");
 			return -1;
+		}
 		if (!ready || !node || strcmp(node, store->node))
 			continue;
 		if (add_endpoint(r, cap, family, buf, pod))
@@ -579,7 +586,8 @@ static int parse_endpoint(const k8s_store_t *store, int family,
 }
 
 static int parse_slice(k8s_store_t *store, const char *key,
-		       const json_t *obj, struct slice_rec **out)
+		       const json_t *obj, struct slice_rec **out, char *why,
+		       size_t why_len)
 {
 	json_t *md, *labels, *eps, *ports;
 	const char *svc, *at, *ns;
@@ -625,7 +633,8 @@ static int parse_slice(k8s_store_t *store, const char *key,
 	if (n > 10000)
 		goto bad;
 	for (size_t i = 0; i < n; i++)
-		if (parse_endpoint(store, family, json_array_get(eps, i), r, &cap))
+		if (parse_endpoint(store, family, json_array_get(eps, i), r, &cap, i,
+				   why, why_len))
 			goto bad;
 	if (!r->n_ready) {
 		slice_free(r);
@@ -653,7 +662,7 @@ static void malformed(k8s_store_t *store, int kind, const char *key,
 static int upsert(k8s_store_t *store, int kind, const json_t *obj,
 		  bool relist)
 {
-	char key[512];
+	char key[512], why[256] = "";
 	void *rec = NULL;
 	int rc;
 
@@ -664,9 +673,10 @@ static int upsert(k8s_store_t *store, int kind, const json_t *obj,
 	if (kind == K8S_SERVICES)
 		rc = parse_service(store, key, obj, (struct svc_rec **)&rec);
 	else
-		rc = parse_slice(store, key, obj, (struct slice_rec **)&rec);
+		rc = parse_slice(store, key, obj, (struct slice_rec **)&rec, why,
+				 sizeof(why));
 	if (rc) {
-		malformed(store, kind, key, "malformed object");
+		malformed(store, kind, key, why[0] ? why : "malformed object");
 		/* A relist keeps the old record of a bad object. */
 		if (relist)
 			tab_mark(&store->tab[kind], key);
