@@ -223,6 +223,9 @@ static void k8s_snapshot(const void *self, struct agent_snapshot *snap)
 	s->skipped_no_port = k->skips.no_port;
 	s->skipped_ns_label = k->skips.ns_label;
 	s->skipped_bad_name = k->skips.bad_name;
+	s->election = k->leader != NULL;
+	s->leading = k8s_leader_is_leader(k->leader);
+	s->warnings = k8s_client_publish(k->client)->n_warnings;
 	for (size_t i = 0; i < set->n_entries; i++)
 		s->endpoints += set->entries[i].n_endpoints;
 }
@@ -278,6 +281,21 @@ static void k8s_metrics(FILE *f, const struct agent_snapshot *snap)
 	     "gauge");
 	fprintf(f, "anysteer_kubernetes_hostname_conflicts %llu\n",
 		(unsigned long long)s->st.store.conflicts);
+	agent_metric_head(f, "anysteer_kubernetes_leader",
+	     "1 when this agent holds the Lease and writes status and Events.", "gauge");
+	fprintf(f, "anysteer_kubernetes_leader %d\n", s->leading);
+	agent_metric_head(f, "anysteer_kubernetes_writes_total",
+	     "Status, Event and Lease writes, by result.", "counter");
+	fprintf(f, "anysteer_kubernetes_writes_total{result=\"ok\"} %llu\n",
+		(unsigned long long)s->st.writes);
+	fprintf(f, "anysteer_kubernetes_writes_total{result=\"error\"} %llu\n",
+		(unsigned long long)s->st.write_errors);
+	fprintf(f, "anysteer_kubernetes_writes_total{result=\"dropped\"} %llu\n",
+		(unsigned long long)s->st.write_dropped);
+	agent_metric_head(f, "anysteer_kubernetes_warnings",
+	     "What DNS cannot honour in Ingresses and routes (Events when leading).",
+	     "gauge");
+	fprintf(f, "anysteer_kubernetes_warnings %zu\n", s->warnings);
 	agent_metric_head(f, "anysteer_kubernetes_updates_total",
 	     "Endpoint sets delivered to the catalog.", "counter");
 	fprintf(f, "anysteer_kubernetes_updates_total %llu\n",
