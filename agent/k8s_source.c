@@ -198,9 +198,18 @@ static void k8s_reconfigure(struct agent_ctx *ctx, void *self,
 {
 	const struct agent_config *c = ctx->cfg;
 
-	if (old->kubernetes.enabled != c->kubernetes.enabled ||
-	    strcmp(old->kubernetes.kubeconfig, c->kubernetes.kubeconfig) != 0 ||
-	    strcmp(old->kubernetes.node_name, c->kubernetes.node_name) != 0)
+	const __typeof__(c->kubernetes) *o = &old->kubernetes, *n = &c->kubernetes;
+
+	if (o->enabled != n->enabled || strcmp(o->kubeconfig, n->kubeconfig) ||
+	    strcmp(o->node_name, n->node_name) || o->ingress != n->ingress ||
+	    o->gateway_api != n->gateway_api ||
+	    strcmp(o->ingress_class, n->ingress_class) ||
+	    o->leader_election != n->leader_election ||
+	    strcmp(o->lease_name, n->lease_name) ||
+	    strcmp(o->lease_namespace, n->lease_namespace) ||
+	    o->lease_duration_ms != n->lease_duration_ms ||
+	    o->renew_deadline_ms != n->renew_deadline_ms ||
+	    o->retry_period_ms != n->retry_period_ms)
 		as_warn("reload: the kubernetes section changed; takes effect "
 			"after a restart");
 	if (self && strcmp(old->dns.zone, c->dns.zone) != 0)
