@@ -811,9 +811,76 @@ static void test_ingress_without_gateway_api(void **state)
 	assert_int_equal(server_stat(t, "Ingress/list"), 1);
 }
 
+struct wres {
+	unsigned done, created, conflict;
+};
+
+static void on_written(long code, const char *body, size_t len, void *arg)
+{
+	struct wres *r = arg;
+
+	(void)body;
+	(void)len;
+	r->done++;
+	r->created += code == 201;
+	r->conflict += code == 409;
+}
+
+static bool c_written(struct t *t, long n, const char *s)
+{
+	(void)t;
+	return ((struct wres *)s)->done >= (unsigned long)n;
+}
+
+/* The write path: Events POSTed on the client's loop; 4 run and 64 wait,
+ * more are refused and counted; a name taken twice is a 409, counted as
+ * an error; callbacks come for every accepted request. */
+static void test_write_queue(void **state)
+{
+	struct t *t = *state;
+	struct wres r = { 0 };
+	char body[256];
+	int rc, accepted = 0, refused = 0;
+
+	sync_initial(t, 0);
+	for (int i = 0; i < 70; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"metadata\":"
+			 "{\"name\":\"ev.%d\",\"namespace\":\"shop\"}}", i);
+		rc = k8s_client_request(t->c, "POST", "/api/v1/namespaces/shop/events",
+					body, on_written, &r);
+		if (rc == AS_OK)
+			accepted++;
+		else if (rc == AS_ELIMIT)
+			refused++;
+		else
+			fail_msg("k8s_client_request: %s", as_strerror(rc));
+	}
+	assert_int_equal(accepted, 68);
+	assert_int_equal(refused, 2);
+	assert_int_equal(stats(t).write_dropped, 2);
+	assert_true(wait_for(t, c_written, 68, (const char *)&r));
+	assert_int_equal(r.created, 68);
+	assert_int_equal(stats(t).writes, 68);
+	/* ev.0 again: 409 AlreadyExists, an error. */
+	snprintf(body, sizeof(body), "{\"kind\":\"Event\",\"metadata\":{\"name\":\"ev.0\"}}");
+	assert_int_equal(k8s_client_request(t->c, "POST", "/api/v1/namespaces/shop/events",
+					    body, on_written, &r), AS_OK);
+	assert_true(wait_for(t, c_written, 69, (const char *)&r));
+	assert_int_equal(r.conflict, 1);
+	assert_int_equal(stats(t).write_errors, 1);
+	/* A request cancelled before it ran makes no callback. */
+	assert_int_equal(k8s_client_request(t->c, "POST", "/api/v1/namespaces/shop/events",
+					    body, on_written, &r), AS_OK);
+	k8s_client_cancel(t->c, &r);
+	run_for(t, 300);
+	assert_int_equal(r.done, 69);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_backs_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingress_without_gateway_api, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_watch_changes, setup, teardown),
