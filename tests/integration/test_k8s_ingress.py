@@ -37,9 +37,9 @@ its token ever writes status or Events; it writes the Ingress's
 status.loadBalancer (the answered name), a PathRoutingUnsupported Event
 on the Ingress and the route condition with reason UnsupportedValue.
 Killed (SIGKILL, no release), the other takes over within the lease
-duration plus one retry period (its clock starts when it last saw the
-Lease change; 1 s of slack for a loaded machine) and writes from then
-on; stopped cleanly (SIGTERM), a leader releases the Lease (empty holder).
+duration plus two retry periods (its clock starts when it saw the last
+renewal, up to one retry after it; 1.5 s of slack for a loaded machine)
+and writes from then on; stopped cleanly (SIGTERM), a leader releases the Lease (empty holder).
 """
 import copy
 import json
@@ -546,10 +546,12 @@ kubernetes:
         self.assertEqual(self.wait_leader(survivors, timeout=15), other)
         took = time.monotonic() - t0
         sys.stderr.write("takeover after SIGKILL: %.2f s\n" % took)
-        # The survivor's clock for the lease starts when it last saw the
-        # Lease change (at most one retry before the kill): takeover by
-        # lease + retry, plus 1 s for a loaded machine.
-        self.assertLess(took, self.LEASE + self.RETRY + 1.0,
+        # The survivor's clock for the lease starts when it saw the
+        # leader's last renewal (up to one retry after it, so after the
+        # kill), and it looks again one retry later: takeover by lease +
+        # 2 retries, plus 1.5 s for requests and polling on a loaded
+        # machine (measured 3.4-4.6 s).
+        self.assertLess(took, self.LEASE + 2 * self.RETRY + 1.5,
                         "takeover took %.2f s" % took)
         # The new leader writes from now on: a new path split, its Event.
         n = len(api.get("writes"))
