@@ -36,6 +36,7 @@ struct k8s_leader {
 	uv_timer_t timer;
 	char *ns, *name, *identity, *component;
 	char lease_path[512], coll_path[512];
+	uint32_t retry_ms;	/* the wait after a failed round */
 	bool round;		/* a Lease read or write is in flight */
 	bool was_leader;
 	bool stopped;
@@ -59,12 +60,18 @@ static int64_t wall_us(void)
 
 static void on_timer(uv_timer_t *t);
 
-static void schedule(k8s_leader_t *l)
+/* The next round when the elector says; at least retry_ms after a round
+ * that failed before the elector saw it (API server down), so errors
+ * never make a tight loop. */
+static void schedule(k8s_leader_t *l, bool failed)
 {
 	uint64_t now = uv_now(l->loop), next = k8s_elector_next(l->el);
+	uint64_t d = next > now ? next - now : 0;
 
+	if (failed && d < l->retry_ms)
+		d = l->retry_ms;
 	if (!l->stopped)
-		uv_timer_start(&l->timer, on_timer, next > now ? next - now : 0, 0);
+		uv_timer_start(&l->timer, on_timer, d, 0);
 }
 
 /* ---- the leader's writes ------------------------------------------------------ */
@@ -295,7 +302,7 @@ static void on_lease_written(long code, const char *body, size_t len, void *arg)
 		as_warn("k8s: Lease %s/%s: write answered HTTP %ld", l->ns, l->name, code);
 	}
 	leading(l);
-	schedule(l);
+	schedule(l, false);
 }
 
 static void on_lease_read(long code, const char *body, size_t len, void *arg)
@@ -304,6 +311,7 @@ static void on_lease_read(long code, const char *body, size_t len, void *arg)
 	struct k8s_lease_rec rec = { 0 };
 	struct k8s_lease_action act;
 	char *json = NULL;
+	bool failed = true;
 
 	l->round = false;
 	if (code == 200) {
@@ -318,6 +326,7 @@ static void on_lease_read(long code, const char *body, size_t len, void *arg)
 		goto out;
 	}
 	k8s_elector_observe(l->el, uv_now(l->loop), wall_us(), &rec, &act);
+	failed = false;
 	if (act.op == K8S_LEASE_WAIT)
 		goto out;
 	if (k8s_lease_encode(l->ns, l->name, &act.rec, &json) != AS_OK) {
@@ -335,7 +344,7 @@ static void on_lease_read(long code, const char *body, size_t len, void *arg)
 	k8s_elector_written(l->el, uv_now(l->loop), K8S_LEASE_FAILED, NULL);
 out:
 	leading(l);
-	schedule(l);
+	schedule(l, failed);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -350,7 +359,7 @@ static void on_timer(uv_timer_t *t)
 			       l) == AS_OK)
 		l->round = true;
 	else
-		uv_timer_start(&l->timer, on_timer, 1000, 0);
+		schedule(l, true);
 }
 
 /* ---- life cycle ------------------------------------------------------------------------ */
@@ -373,6 +382,7 @@ int k8s_leader_new(struct uv_loop_s *loop, k8s_client_t *client,
 		return AS_ENOMEM;
 	l->loop = loop;
 	l->client = client;
+	l->retry_ms = o->retry_ms ? o->retry_ms : K8S_LEASE_RETRY_MS;
 	rc = k8s_elector_new(&eo, &l->el);
 	if (rc)
 		goto fail;

@@ -877,9 +877,46 @@ static void test_write_queue(void **state)
 	assert_int_equal(r.done, 69);
 }
 
+static bool c_leading(struct t *t, long n, const char *s)
+{
+	(void)t;
+	(void)n;
+	return k8s_leader_is_leader((const k8s_leader_t *)s);
+}
+
+/* The elected writer against this server: it takes the free Lease, and
+ * when the server goes away it stops leading after the renew deadline
+ * and retries every retry period, not in a loop (a failed read used to
+ * schedule the next round at once: thousands a second). */
+static void test_leader_server_down(void **state)
+{
+	struct t *t = *state;
+	struct k8s_leader_opts lo = {
+		.identity = "agent-a", .namespace_ = "anysteer", .name = "lead",
+		.lease_ms = 1500, .renew_deadline_ms = 1000, .retry_ms = 200,
+	};
+	k8s_leader_t *l;
+	uint64_t errors;
+
+	sync_initial(t, 0);
+	assert_int_equal(k8s_leader_new(&t->loop, t->c, &lo, &l), AS_OK);
+	assert_int_equal(k8s_leader_start(l), AS_OK);
+	assert_true(wait_for(t, c_leading, 0, (const char *)l));
+	assert_string_equal(k8s_leader_holder(l), "agent-a");
+	server_stop(t);
+	errors = stats(t).write_errors;
+	run_for(t, 2000);
+	assert_false(k8s_leader_is_leader(l));
+	/* 2 s at one round per 200 ms: about 10 failed reads. */
+	assert_true(stats(t).write_errors - errors >= 3);
+	assert_true(stats(t).write_errors - errors <= 15);
+	k8s_leader_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_leader_server_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_backs_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingress_without_gateway_api, setup, teardown),
