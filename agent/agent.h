@@ -42,6 +42,10 @@ struct agent_service {
 	uint32_t max_answers;	/* 0 = dns.max_answers */
 	struct agent_endpoint *endpoints;
 	size_t n_endpoints;
+	/* Where the name comes from (anysteerctl services): NULL for the
+	 * config's own, else the Kubernetes source's "Service ns/name",
+	 * "Ingress ns/name", "HTTPRoute ns/name", "GRPCRoute ns/name". */
+	const char *origin;
 };
 
 struct agent_config {
@@ -166,6 +170,14 @@ struct agent_config {
 		char *node_name;	/* the EndpointSlices' nodeName of
 					 * this node; default $NODE_NAME,
 					 * else node.name */
+		bool ingress;		/* watch Ingresses */
+		bool gateway_api;	/* watch the Gateway API kinds */
+		char *ingress_class;	/* kubernetes.io/ingress.class value */
+		bool leader_election;	/* may write status and Events */
+		char *lease_name;
+		char *lease_namespace;	/* default $POD_NAMESPACE, else
+					 * "anysteer" */
+		uint64_t lease_duration_ms, renew_deadline_ms, retry_period_ms;
 	} kubernetes;
 };
 

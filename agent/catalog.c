@@ -87,7 +87,7 @@ static void add_endpoints(const struct agent_config *c, const struct k8s_entry *
 		d->address = e->endpoints[i].address;
 		d->family = e->endpoints[i].family;
 		memcpy(d->addr, e->endpoints[i].addr, sizeof(d->addr));
-		d->weight = e->weight;
+		d->weight = e->endpoints[i].weight;
 		d->node = c->node.name;
 	}
 }
@@ -147,6 +147,7 @@ int agent_catalog_merge(const struct agent_config *c, const struct k8s_set *set,
 				.ttl = e->ttl,
 				.max_answers = e->max_answers,
 				.endpoints = eps + ne,
+				.origin = e->origin,
 			};
 			ne += e->n_endpoints;
 		}

@@ -65,6 +65,8 @@ struct agent_k8s_snap {
 	struct k8s_client_stats st;
 	size_t hostnames, endpoints;
 	uint64_t skipped_no_port, skipped_ns_label, skipped_bad_name;
+	bool election, leading;	/* leader election runs; this agent leads */
+	size_t warnings;	/* compromises reported now */
 };
 
 struct agent_cluster_snap {

@@ -895,6 +895,21 @@ static void finish_k8s(struct cfg_ctx *ctx, void *base,
 	const char *env = getenv("NODE_NAME");
 	const char *dflt = env && *env ? env : ((struct agent_config *)cfg_root(ctx))->node.name;
 
+	/* The Lease lives in the agents' own namespace (downward API). */
+	const char *pns = getenv("POD_NAMESPACE");
+	if (!k->lease_namespace && !cfg_has_key(ctx, w->map, "lease_namespace") &&
+	    !(k->lease_namespace = strdup(pns && *pns ? pns : "anysteer")))
+		cfg_oom(ctx);
+	/* client-go's rule: the leader gives up (renew deadline) before
+	 * anyone may take over (lease duration), and retries within it. */
+	if (w->clean && k->renew_deadline_ms >= k->lease_duration_ms)
+		cfg_error(ctx, cfg_key_line(ctx, w, "renew_deadline"),
+			  "kubernetes.renew_deadline",
+			  "must be shorter than kubernetes.lease_duration");
+	else if (w->clean && k->retry_period_ms >= k->renew_deadline_ms)
+		cfg_error(ctx, cfg_key_line(ctx, w, "retry_period"),
+			  "kubernetes.retry_period",
+			  "must be shorter than kubernetes.renew_deadline");
 	if (k->node_name || cfg_has_key(ctx, w->map, "node_name") || !dflt)
 		return;
 	if (!(k->node_name = strdup(dflt)))
@@ -936,6 +951,41 @@ static const struct cfg_item k8s_items[] = {
 	{ .name = "node_name", .type = CFG_STR, AT(cfg_k8s_t, node_name),
 	  .def_doc = "$NODE_NAME, else node.name", .check = check_k8s_node_name,
 	  .desc = "this node's name in the EndpointSlices (spec.nodeName)" },
+	{ .name = "ingress", .type = CFG_BOOL, AT(cfg_k8s_t, ingress),
+	  .def = "true",
+	  .desc = "answer the hosts of Ingresses of an IngressClass with "
+		  "controller anysteer.io/ingress-controller" },
+	{ .name = "gateway_api", .type = CFG_BOOL, AT(cfg_k8s_t, gateway_api),
+	  .def = "true",
+	  .desc = "answer HTTPRoutes and GRPCRoutes on Gateways of a GatewayClass "
+		  "with controllerName anysteer.io/gateway-controller" },
+	{ .name = "ingress_class", .type = CFG_STR, AT(cfg_k8s_t, ingress_class),
+	  .def = "anysteer", .check = check_k8s_node_name,
+	  .desc = "the kubernetes.io/ingress.class annotation value that means "
+		  "anysteer when no IngressClass has that name" },
+	{ .name = "leader_election", .type = CFG_BOOL,
+	  AT(cfg_k8s_t, leader_election), .def = "true",
+	  .desc = "elect one agent (a Lease) to write Ingress/Gateway API status "
+		  "and Events; false: this agent never writes" },
+	{ .name = "lease_name", .type = CFG_STR, AT(cfg_k8s_t, lease_name),
+	  .def = "anysteer-leader", .check = check_k8s_node_name,
+	  .desc = "name of the coordination.k8s.io/v1 Lease" },
+	{ .name = "lease_namespace", .type = CFG_STR,
+	  AT(cfg_k8s_t, lease_namespace),
+	  .def_doc = "$POD_NAMESPACE or anysteer", .check = check_k8s_node_name,
+	  .desc = "namespace of the Lease (the agents' own)" },
+	{ .name = "lease_duration", .type = CFG_DURATION,
+	  AT(cfg_k8s_t, lease_duration_ms), .def = "15s", .min = 1000,
+	  .max = 3600000,
+	  .desc = "a Lease not renewed for this long may be taken over" },
+	{ .name = "renew_deadline", .type = CFG_DURATION,
+	  AT(cfg_k8s_t, renew_deadline_ms), .def = "10s", .min = 500,
+	  .max = 3600000,
+	  .desc = "the leader stops writing when it could not renew for this long" },
+	{ .name = "retry_period", .type = CFG_DURATION,
+	  AT(cfg_k8s_t, retry_period_ms), .def = "2s", .min = 100,
+	  .max = 3600000,
+	  .desc = "how often every agent reads (and the leader renews) the Lease" },
 };
 
 static const struct cfg_section k8s_section =

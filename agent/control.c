@@ -575,8 +575,22 @@ static json_t *cmd_services(void *self, json_t *args, char *err, size_t errlen)
 	(void)args; (void)err; (void)errlen;
 	json_object_set_new(o, "zone", json_string(dns_view_zone(ctl->ctx->view)));
 	json_object_set_new(o, "node", json_string(ctl->ctx->cfg->node.name));
-	json_object_set_new(o, "services", agent_services_json(ctl->ctx->view, cpu));
+	json_t *svcs = agent_services_json(ctl->ctx->view, cpu), *s;
+	size_t i;
+
 	json_decref(cpu);
+	/* Where each name comes from: the catalog knows, the view does not. */
+	json_array_foreach(svcs, i, s) {
+		const char *name = json_string_value(json_object_get(s, "name"));
+		const char *origin = "static";
+
+		for (size_t j = 0; name && j < ctl->ctx->n_services; j++)
+			if (!strcmp(ctl->ctx->services[j].name, name) &&
+			    ctl->ctx->services[j].origin)
+				origin = ctl->ctx->services[j].origin;
+		json_object_set_new(s, "origin", json_string(origin));
+	}
+	json_object_set_new(o, "services", svcs);
 	return o;
 }
 

@@ -240,6 +240,10 @@ static void print_kubernetes(FILE *f, json_t *k)
 		(long long)num(k, "services"), (long long)num(k, "endpointslices"),
 		(long long)num(k, "errors"), (long long)num(k, "malformed"),
 		(long long)num(k, "relists_gone"));
+	json_t *kl = json_object_get(k, "leader");
+	if (flag(kl, "enabled"))
+		fprintf(f, "leader      %s%s\n", *str(kl, "holder") ? str(kl, "holder") : "(none)",
+			flag(kl, "leading") ? " (this agent)" : "");
 }
 
 /* The forwarder (dns.forward): counters and each upstream's health. */
@@ -387,6 +391,8 @@ static void c_factor(json_t *s, json_t *e, char *b, size_t n)
 { (void)s; snprintf(b, n, e ? "%.3f" : "", num(e, "load_factor")); }
 static void c_eff(json_t *s, json_t *e, char *b, size_t n)
 { (void)s; snprintf(b, n, e ? "%.1f" : "", num(e, "effective_weight")); }
+static void c_origin(json_t *s, json_t *e, char *b, size_t n)
+{ (void)e; snprintf(b, n, "%s", str(s, "origin")); }
 static void c_share(json_t *s, json_t *e, char *b, size_t n)
 { (void)s; snprintf(b, n, e ? "%.1f%%" : "", 100 * num(e, "share")); }
 
@@ -396,6 +402,7 @@ static const struct svc_col svc_cols[] = {
 	{ "PROTO", false, true, false, c_proto },
 	{ "TTL", true, true, false, c_ttl },
 	{ "MAX", true, true, false, c_max },
+	{ "FROM", false, true, false, c_origin },
 	{ "ENDPOINT", false, false, true, c_addr },
 	{ "NODE", false, false, true, c_node },
 	{ "WEIGHT", true, false, true, c_weight },
@@ -410,10 +417,12 @@ _Static_assert(N_SVC_COLS <= TABLE_MAX_COLS, "one table holds every column");
 
 static const char *mode_text(const char *m)
 {
-	return !strcmp(m, "fallback-configured") ?
-	       "every endpoint is down or at load factor 0: the configured weights apply (fail open)" :
+	return !strcmp(m, "loaded") ?
+	       "every healthy endpoint is at load factor 0: they answer by configured weight" :
+	       !strcmp(m, "fallback-configured") ?
+	       "no endpoint is healthy with a weight: the configured weights of all apply (fail open)" :
 	       !strcmp(m, "fallback-uniform") ?
-	       "every endpoint is down or at load factor 0 and every configured weight is 0: "
+	       "no endpoint is healthy with a weight and every configured weight is 0: "
 	       "all endpoints alike (fail open)" : m;
 }
 

@@ -26,6 +26,7 @@
 struct agent_k8s {
 	struct agent_ctx *ctx;
 	k8s_client_t *client;
+	k8s_leader_t *leader;	/* NULL: leader_election off */
 	struct k8s_conn *conn;
 	char *zone, *node;
 	struct agent_catalog_skips skips;	/* of the daemon's last merge */
@@ -67,8 +68,8 @@ static void on_set(const struct k8s_set *set, void *arg)
 
 	for (size_t i = 0; i < set->n_entries; i++)
 		n += set->entries[i].n_endpoints;
-	as_info("kubernetes: %zu annotated hostnames, %zu ready endpoints on "
-		"this node", set->n_entries, n);
+	as_info("kubernetes: %zu hostnames (Services, Ingresses, routes), %zu "
+		"ready endpoints on this node", set->n_entries, n);
 	k->ctx->emit(k->ctx, AGENT_EV_LOCAL_CHANGED, set);
 }
 
@@ -115,6 +116,9 @@ static int k8s_start(struct agent_ctx *ctx, void **self)
 	struct k8s_client_opts o = {
 		.zone = k->zone,
 		.node_name = k->node,
+		.ingress = c->kubernetes.ingress,
+		.gateway_api = c->kubernetes.gateway_api,
+		.annotation_class = c->kubernetes.ingress_class,
 		.cb = on_set,
 		.cb_arg = k,
 	};
@@ -127,6 +131,29 @@ static int k8s_start(struct agent_ctx *ctx, void **self)
 	if (rc) {
 		as_err("kubernetes: cannot start the client: %s", as_strerror(rc));
 		return rc;
+	}
+	if (c->kubernetes.leader_election &&
+	    (c->kubernetes.ingress || c->kubernetes.gateway_api)) {
+		/* The pod name (downward API) tells the agents apart in the
+		 * Lease; outside a pod, the node's name. */
+		const char *pod = getenv("POD_NAME");
+		struct k8s_leader_opts lo = {
+			.identity = pod && *pod ? pod : c->node.name,
+			.namespace_ = c->kubernetes.lease_namespace,
+			.name = c->kubernetes.lease_name,
+			.component = "anysteer",
+			.lease_ms = (uint32_t)c->kubernetes.lease_duration_ms,
+			.renew_deadline_ms = (uint32_t)c->kubernetes.renew_deadline_ms,
+			.retry_ms = (uint32_t)c->kubernetes.retry_period_ms,
+		};
+		rc = k8s_leader_new(ctx->loop, k->client, &lo, &k->leader);
+		if (!rc)
+			rc = k8s_leader_start(k->leader);
+		if (rc) {
+			as_err("kubernetes: cannot start leader election: %s",
+			       as_strerror(rc));
+			return rc;
+		}
 	}
 	as_notice("kubernetes: watching %s for Services annotated %s in %s, "
 		  "endpoints of node %s", k->conn->server, K8S_ANN_HOSTNAME,
@@ -144,6 +171,9 @@ static void k8s_stop(void *self)
 	/* The catalog keeps pointing into the client's set until the
 	 * client is gone; switch to the static catalog first. */
 	k->ctx->emit(k->ctx, AGENT_EV_LOCAL_CHANGED, NULL);
+	/* Releases the Lease if we lead, while the client can still write. */
+	k8s_leader_free(k->leader);
+	k->leader = NULL;
 	k8s_client_free(k->client);
 	k->client = NULL;
 }
@@ -168,9 +198,18 @@ static void k8s_reconfigure(struct agent_ctx *ctx, void *self,
 {
 	const struct agent_config *c = ctx->cfg;
 
-	if (old->kubernetes.enabled != c->kubernetes.enabled ||
-	    strcmp(old->kubernetes.kubeconfig, c->kubernetes.kubeconfig) != 0 ||
-	    strcmp(old->kubernetes.node_name, c->kubernetes.node_name) != 0)
+	const __typeof__(c->kubernetes) *o = &old->kubernetes, *n = &c->kubernetes;
+
+	if (o->enabled != n->enabled || strcmp(o->kubeconfig, n->kubeconfig) ||
+	    strcmp(o->node_name, n->node_name) || o->ingress != n->ingress ||
+	    o->gateway_api != n->gateway_api ||
+	    strcmp(o->ingress_class, n->ingress_class) ||
+	    o->leader_election != n->leader_election ||
+	    strcmp(o->lease_name, n->lease_name) ||
+	    strcmp(o->lease_namespace, n->lease_namespace) ||
+	    o->lease_duration_ms != n->lease_duration_ms ||
+	    o->renew_deadline_ms != n->renew_deadline_ms ||
+	    o->retry_period_ms != n->retry_period_ms)
 		as_warn("reload: the kubernetes section changed; takes effect "
 			"after a restart");
 	if (self && strcmp(old->dns.zone, c->dns.zone) != 0)
@@ -193,6 +232,9 @@ static void k8s_snapshot(const void *self, struct agent_snapshot *snap)
 	s->skipped_no_port = k->skips.no_port;
 	s->skipped_ns_label = k->skips.ns_label;
 	s->skipped_bad_name = k->skips.bad_name;
+	s->election = k->leader != NULL;
+	s->leading = k8s_leader_is_leader(k->leader);
+	s->warnings = k8s_client_publish(k->client)->n_warnings;
 	for (size_t i = 0; i < set->n_entries; i++)
 		s->endpoints += set->entries[i].n_endpoints;
 }
@@ -248,6 +290,21 @@ static void k8s_metrics(FILE *f, const struct agent_snapshot *snap)
 	     "gauge");
 	fprintf(f, "anysteer_kubernetes_hostname_conflicts %llu\n",
 		(unsigned long long)s->st.store.conflicts);
+	agent_metric_head(f, "anysteer_kubernetes_leader",
+	     "1 when this agent holds the Lease and writes status and Events.", "gauge");
+	fprintf(f, "anysteer_kubernetes_leader %d\n", s->leading);
+	agent_metric_head(f, "anysteer_kubernetes_writes_total",
+	     "Status, Event and Lease writes, by result.", "counter");
+	fprintf(f, "anysteer_kubernetes_writes_total{result=\"ok\"} %llu\n",
+		(unsigned long long)s->st.writes);
+	fprintf(f, "anysteer_kubernetes_writes_total{result=\"error\"} %llu\n",
+		(unsigned long long)s->st.write_errors);
+	fprintf(f, "anysteer_kubernetes_writes_total{result=\"dropped\"} %llu\n",
+		(unsigned long long)s->st.write_dropped);
+	agent_metric_head(f, "anysteer_kubernetes_warnings",
+	     "What DNS cannot honour in Ingresses and routes (Events when leading).",
+	     "gauge");
+	fprintf(f, "anysteer_kubernetes_warnings %zu\n", s->warnings);
 	agent_metric_head(f, "anysteer_kubernetes_updates_total",
 	     "Endpoint sets delivered to the catalog.", "counter");
 	fprintf(f, "anysteer_kubernetes_updates_total %llu\n",
@@ -276,6 +333,54 @@ static json_t *k8s_status(void *self)
 	json_object_set_new(o, "errors", json_integer((json_int_t)s->st.errors));
 	json_object_set_new(o, "malformed", json_integer((json_int_t)s->st.store.malformed));
 	json_object_set_new(o, "relists_gone", json_integer((json_int_t)s->st.relists_gone));
+	json_object_set_new(o, "gateway_api_installed",
+			    json_boolean(!s->st.gateway_api_absent));
+	const struct k8s_publish *p = k8s_client_publish(k->client);
+	json_t *ings = json_array(), *warns = json_array();
+
+	for (size_t i = 0; i < p->n_ingresses; i++) {
+		char name[600];
+
+		snprintf(name, sizeof(name), "%s/%s", p->ingresses[i].namespace_,
+			 p->ingresses[i].name);
+		json_array_append_new(ings, json_string(name));
+	}
+	/* What DNS could not honour, as the leader's Events say it. */
+	for (size_t i = 0; i < p->n_warnings; i++) {
+		json_t *w = json_object();
+		const struct k8s_warning *x = &p->warnings[i];
+
+		json_object_set_new(w, "reason", json_string(x->reason));
+		json_object_set_new(w, "message", json_string(x->message));
+		if (x->name) {
+			char obj[600];
+
+			snprintf(obj, sizeof(obj), "%s %s/%s", k8s_okind_name(x->okind),
+				 x->namespace_, x->name);
+			json_object_set_new(w, "object", json_string(obj));
+		}
+		json_array_append_new(warns, w);
+	}
+	json_object_set_new(o, "ingresses", ings);
+	json_object_set_new(o, "warnings", warns);
+	/* Who writes status and Events (the Lease holder) and whether it is us. */
+	json_t *le = json_object();
+
+	json_object_set_new(le, "enabled", json_boolean(k->leader != NULL));
+	if (k->leader) {
+		struct k8s_leader_stats ls;
+
+		k8s_leader_stats(k->leader, &ls);
+		json_object_set_new(le, "holder", json_string(k8s_leader_holder(k->leader)));
+		json_object_set_new(le, "leading", json_boolean(k8s_leader_is_leader(k->leader)));
+		json_object_set_new(le, "status_writes", json_integer((json_int_t)ls.status_writes));
+		json_object_set_new(le, "status_errors", json_integer((json_int_t)ls.status_errors));
+		json_object_set_new(le, "events", json_integer((json_int_t)ls.events));
+		json_object_set_new(le, "lease_errors", json_integer((json_int_t)ls.lease_errors));
+	}
+	json_object_set_new(o, "leader", le);
+	json_object_set_new(o, "write_errors", json_integer((json_int_t)s->st.write_errors));
+	json_object_set_new(o, "write_dropped", json_integer((json_int_t)s->st.write_dropped));
 	return o;
 }
 

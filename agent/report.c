@@ -106,6 +106,7 @@ const char *agent_answer_mode_name(enum agent_answer_mode m)
 		[AGENT_ANSWER_WEIGHTED] = "weighted",
 		[AGENT_ANSWER_FALLBACK_CONFIGURED] = "fallback-configured",
 		[AGENT_ANSWER_FALLBACK_UNIFORM] = "fallback-uniform",
+		[AGENT_ANSWER_LOADED] = "loaded",
 	};
 	return (unsigned)m < AS_ARRAY_SIZE(names) ? names[m] : "?";
 }
@@ -113,24 +114,32 @@ const char *agent_answer_mode_name(enum agent_answer_mode m)
 enum agent_answer_mode agent_answer_shares(const struct dns_endpoint_info *eps,
 					   size_t n, int family, double *share)
 {
-	double eff = 0, cfg = 0;
+	double eff = 0, hcfg = 0, cfg = 0;
 	size_t count = 0;
 
+	/* The first address of an answer, as dns/policy.c draws it: by
+	 * effective weight; with none, the healthy endpoints loaded to 0 by
+	 * configured weight (the fill tier); with none of those either,
+	 * fail open over all by configured weight, or all alike. */
 	for (size_t j = 0; j < n; j++) {
 		if (eps[j].family != family)
 			continue;
 		eff += eff_weight(&eps[j]);
+		hcfg += eps[j].healthy ? eps[j].weight : 0;
 		cfg += eps[j].weight;
 		count++;
 	}
 	enum agent_answer_mode m = count == 0 ? AGENT_ANSWER_NONE :
 		eff > 0 ? AGENT_ANSWER_WEIGHTED :
+		hcfg > 0 ? AGENT_ANSWER_LOADED :
 		cfg > 0 ? AGENT_ANSWER_FALLBACK_CONFIGURED :
 		AGENT_ANSWER_FALLBACK_UNIFORM;
 	for (size_t j = 0; j < n; j++) {
 		if (eps[j].family != family)
 			continue;
 		share[j] = m == AGENT_ANSWER_WEIGHTED ? eff_weight(&eps[j]) / eff :
+			   m == AGENT_ANSWER_LOADED ?
+				   (eps[j].healthy ? eps[j].weight / hcfg : 0) :
 			   m == AGENT_ANSWER_FALLBACK_CONFIGURED ? eps[j].weight / cfg :
 			   1.0 / (double)count;
 	}

@@ -19,8 +19,12 @@ json_t *agent_load_json(const struct agent_load_sample *l,
 enum agent_answer_mode {
 	AGENT_ANSWER_NONE,			/* no endpoint of the family */
 	AGENT_ANSWER_WEIGHTED,			/* by effective weight */
-	AGENT_ANSWER_FALLBACK_CONFIGURED,	/* all at 0: configured weights */
+	AGENT_ANSWER_FALLBACK_CONFIGURED,	/* none healthy with a weight:
+						 * configured weights, all */
 	AGENT_ANSWER_FALLBACK_UNIFORM,		/* those 0 too: all alike */
+	AGENT_ANSWER_LOADED,			/* every healthy one at factor 0:
+						 * the healthy ones by configured
+						 * weight (dns.h, tier 2) */
 };
 const char *agent_answer_mode_name(enum agent_answer_mode m);
 /* The share of first answers of each of the n endpoints of family

@@ -337,7 +337,9 @@ static int claim_add(struct ctx *c, const struct k8s_route *r,
 				 "HostOutsideZone",
 				 "%s %s/%s: hostname %.253s is not answered: %s (zone %.253s)",
 				 k8s_okind_name(r->kind), r->md.namespace_, r->md.name,
-				 host, why, c->in->zone);
+				 host, why, c->in->zone) ||
+			k8s__warn_obj(c->out->warnings, c->out->n_warnings, r->kind,
+				      r->md.namespace_, r->md.name);
 	}
 	for (size_t i = 0; i < c->n_claims; i++)
 		if (c->claims[i].route == r && !strcmp(c->claims[i].hostname, fqdn)) {
@@ -566,7 +568,10 @@ static int attach_route(struct ctx *c, const struct k8s_route *r,
 			         "%s %s/%s: neither the route nor listener %s has a "
 			         "hostname: nothing for DNS to answer",
 			         k8s_okind_name(r->kind), r->md.namespace_,
-			         r->md.name, l->name))
+			         r->md.name, l->name) ||
+			    (!*l->hostname &&
+			     k8s__warn_obj(c->out->warnings, c->out->n_warnings,
+					   r->kind, r->md.namespace_, r->md.name)))
 				return -1;
 			continue;
 		}
@@ -677,11 +682,13 @@ static int build_names(struct ctx *c)
 			const struct k8s_route *w = c->claims[i - 1].route;
 
 			if (w != r &&
-			    k8s__warn(&out->warnings, &out->n_warnings, "HostnameConflict",
-				      "%s %s/%s: %s is already answered for %s %s/%s (older)",
-				      k8s_okind_name(r->kind), r->md.namespace_, r->md.name,
-				      cl->hostname, k8s_okind_name(w->kind),
-				      w->md.namespace_, w->md.name))
+			    (k8s__warn(&out->warnings, &out->n_warnings, "HostnameConflict",
+				       "%s %s/%s: %s is already answered for %s %s/%s (older)",
+				       k8s_okind_name(r->kind), r->md.namespace_, r->md.name,
+				       cl->hostname, k8s_okind_name(w->kind),
+				       w->md.namespace_, w->md.name) ||
+			     k8s__warn_obj(out->warnings, out->n_warnings, r->kind,
+					   r->md.namespace_, r->md.name)))
 				return -1;
 			continue;
 		}

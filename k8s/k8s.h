@@ -70,6 +70,8 @@ struct k8s_endpoint {
 	uint8_t addr[16];	/* network order */
 	char *address;		/* canonical text form */
 	char *pod;		/* targetRef name, "" if none */
+	uint32_t weight;	/* answer weight: the entry's, or a route
+				 * backend's share (docs/kubernetes.md) */
 };
 
 /* One DNS name of the zone. A Service with two hostnames yields two
@@ -77,8 +79,10 @@ struct k8s_endpoint {
 struct k8s_entry {
 	char *hostname;		/* FQDN, lower case, trailing dot */
 	char *label;		/* the one label below the zone: "web" */
-	char *namespace_;	/* Service it comes from */
+	char *namespace_;	/* Service it comes from (a route's first) */
 	char *service;
+	char *origin;		/* "Service ns/name", "Ingress ns/name",
+				 * "HTTPRoute ns/name", "GRPCRoute ns/name" */
 	uint32_t ttl;		/* 0 = the zone default */
 	uint32_t weight;	/* per endpoint; default 100 */
 	uint32_t max_answers;	/* 0 = the zone default */
@@ -216,12 +220,16 @@ typedef void (*k8s_cb)(const struct k8s_set *set, void *arg);
 struct k8s_client_opts {
 	const char *zone;		/* the DNS zone, required */
 	const char *node_name;		/* this node, required */
-	uint32_t backoff_min_ms;	/* 0 = 500 */
+	uint32_t backoff_min_ms;	/* 0 = 800 (client-go's reflector) */
 	uint32_t backoff_max_ms;	/* 0 = 30000 */
 	uint32_t watch_timeout_s;	/* 0 = 300..600 s, random per watch */
 	uint32_t connect_timeout_ms;	/* 0 = 10000 */
 	size_t max_body;		/* list body / event line; 0 = 64 MiB */
 	uint32_t list_limit;		/* items per list page; 0 = 500 */
+	bool ingress;			/* watch Ingresses, IngressClasses */
+	bool gateway_api;		/* watch the Gateway API kinds (404:
+					 * not installed, logged once) */
+	const char *annotation_class;	/* see k8s_publish_input; NULL ok */
 	k8s_cb cb;
 	void *cb_arg;
 };
@@ -235,7 +243,14 @@ struct k8s_client_stats {
 	uint64_t unauthorized;	/* 401/403 answers */
 	uint64_t token_reads;	/* times the token file was (re)read */
 	uint64_t updates;	/* callbacks made */
-	bool synced;		/* both kinds listed at least once */
+	uint64_t publishes;	/* k8s_publish_build runs */
+	uint64_t backoffs;	/* retries scheduled */
+	uint32_t last_backoff_ms;	/* the last retry's delay */
+	bool gateway_api_absent;	/* a Gateway API list said 404 */
+	uint64_t writes;	/* writes answered 2xx */
+	uint64_t write_errors;	/* writes failed (transport, non-2xx) */
+	uint64_t write_dropped;	/* writes refused: the queue was full */
+	bool synced;		/* every watched kind listed at least once */
 };
 
 /* Copies conn and opts. Nothing runs before k8s_client_start(). */
@@ -251,6 +266,35 @@ void k8s_client_stats(const k8s_client_t *client,
 		      struct k8s_client_stats *out);
 /* The current set (empty before the first sync); never NULL. */
 const struct k8s_set *k8s_client_set(const k8s_client_t *client);
+struct k8s_publish;
+/* The last k8s_publish_build() result (its set is k8s_client_set()):
+ * warnings and statuses for the leader; valid until the loop runs. */
+const struct k8s_publish *k8s_client_publish(const k8s_client_t *client);
+/* The table of one object kind; NULL when not watched or absent. */
+struct k8s_objs;
+const struct k8s_objs *k8s_client_objs(const k8s_client_t *client, int okind);
+
+/*
+ * The write path (status, Events, Leases): one request on the client's
+ * curl multi and loop, with its connection and token. path is relative
+ * to the server ("/api/v1/namespaces/x/events"); body is JSON (PATCH: a
+ * merge patch). At most 4 run at once and 64 wait; beyond that AS_ELIMIT
+ * (counted in write_dropped). cb gets the HTTP status (0: transport
+ * error) and the response body, from the loop, never inside curl. AS_OK,
+ * AS_EINVAL, AS_ELIMIT or AS_ENOMEM.
+ */
+typedef void (*k8s_req_cb)(long code, const char *body, size_t len, void *arg);
+int k8s_client_request(k8s_client_t *client, const char *method,
+		       const char *path, const char *body, k8s_req_cb cb,
+		       void *arg);
+/* Drops the waiting and running requests made with arg (no callbacks). */
+void k8s_client_cancel(k8s_client_t *client, void *arg);
+/* The same, blocking up to timeout_ms, for the Lease release at stop.
+ * Returns the HTTP status, 0 on a transport error; *resp (NULL ok) gets
+ * the response body (caller frees; NULL on failure). */
+long k8s_client_request_sync(k8s_client_t *client, const char *method,
+			     const char *path, const char *body,
+			     long timeout_ms, char **resp);
 
 /* ---- Ingress and Gateway API objects (objs.c) --------------------------------
  *
@@ -478,6 +522,10 @@ uint64_t k8s_objs_malformed(const k8s_objs_t *objs);
 struct k8s_warning {
 	char *reason;		/* CamelCase Event reason */
 	char *message;
+	/* The object it is about (the Event's involvedObject): okind -1
+	 * and NULL names when the caller knows it (k8s_ingress_names). */
+	int okind;
+	char *namespace_, *name;
 };
 
 /* ---- Ingress (ingress.c) -------------------------------------------------------- */
@@ -616,6 +664,55 @@ void k8s_gw_result_free(struct k8s_gw_result *r);	/* NULL ok */
  * of the two is written to out (NULL ok). */
 bool k8s_hostname_intersect(const char *route, const char *listener,
 			    char *out, size_t out_len);
+
+/* ---- what the objects publish (publish.c) ------------------------------------------ */
+
+/* An Ingress anysteer owns and the names it answers for it (the leader
+ * writes them to status.loadBalancer; wildcards left out). */
+struct k8s_ingress_pub {
+	char *namespace_, *name;
+	char **hostnames;	/* FQDN, trailing dot */
+	size_t n_hostnames;
+};
+
+struct k8s_publish {
+	struct k8s_set set;	/* every name, sorted by hostname */
+	struct k8s_warning *warnings;	/* each names its object */
+	size_t n_warnings;
+	struct k8s_ingress_pub *ingresses;	/* sorted by ns/name */
+	size_t n_ingresses;
+	struct k8s_gw_result gw;	/* Gateway API statuses (names moved
+					 * into set) */
+	uint64_t conflicts;	/* names lost to an earlier source */
+};
+
+struct k8s_publish_input {
+	const char *zone;
+	/* kubernetes.io/ingress.class value that means anysteer; NULL =
+	 * K8S_DEFAULT_CLASS_NAME. */
+	const char *annotation_class;
+	/* The object tables by okind; NULL = that kind is not watched. */
+	const k8s_objs_t *objs[K8S_N_OKINDS];
+};
+
+/*
+ * Everything the agent answers, from the store's annotated Services and
+ * the Ingresses and routes of anysteer's classes: one entry per name
+ * with its origin. An Ingress host maps to the ready endpoints on this
+ * node of its backend Service (the chosen port first), weight
+ * K8S_DEFAULT_WEIGHT; a route name to those of every resolved backend,
+ * each endpoint weighted
+ *     round(10000 * weight(b) / (sum of the name's weights * ready(b)))
+ * (at least 1 when weight(b) > 0), ready(b) counting ready endpoints on
+ * every node, so a backend's share does not follow its pod count. A name
+ * claimed twice goes to the first source in the order Service
+ * annotation, Ingress, HTTPRoute, GRPCRoute, then by namespace/name; the
+ * loser gets a HostnameConflict warning. AS_OK or AS_ENOMEM.
+ */
+int k8s_publish_build(k8s_store_t *store,
+		      const struct k8s_publish_input *in,
+		      struct k8s_publish *out);
+void k8s_publish_free(struct k8s_publish *p);	/* NULL ok */
 
 /* ---- what the leader writes (status.c) ------------------------------------------- */
 
@@ -762,5 +859,40 @@ const char *k8s_elector_holder(const k8s_elector_t *e);
  * ends here either way. */
 void k8s_elector_release(k8s_elector_t *e, int64_t wall_us,
 			 struct k8s_lease_action *act);
+
+/* ---- the one writer (leader.c) ----------------------------------------------------- */
+
+/* Leader election driven by a timer on the client's loop, and, while
+ * leading, the status patches and Warning Events of the client's last
+ * publish (docs/kubernetes.md). */
+typedef struct k8s_leader k8s_leader_t;
+
+struct k8s_leader_opts {
+	const char *identity;		/* this agent (pod name), required */
+	const char *namespace_;		/* the Lease's, required */
+	const char *name;		/* the Lease's, required */
+	const char *component;		/* Events' source; NULL = "anysteer" */
+	uint32_t lease_ms, renew_deadline_ms, retry_ms;	/* 0 = client-go's */
+};
+
+struct k8s_leader_stats {
+	uint64_t transitions;	/* leadership gained or lost */
+	uint64_t lease_errors;	/* Lease reads/writes that failed */
+	uint64_t status_writes, status_conflicts, status_errors;
+	uint64_t events_sent, events, event_errors;
+};
+
+/* AS_OK, AS_EINVAL, AS_ENOMEM. The client must outlive it. */
+int k8s_leader_new(struct uv_loop_s *loop, k8s_client_t *client,
+		   const struct k8s_leader_opts *opts, k8s_leader_t **out);
+int k8s_leader_start(k8s_leader_t *l);
+/* Stops the rounds, drops pending writes and, when leading, releases the
+ * Lease with a blocking PUT of at most 2 s (drain, stop). */
+void k8s_leader_stop(k8s_leader_t *l);
+/* Stops, then frees when the loop has closed the timer. NULL ok. */
+void k8s_leader_free(k8s_leader_t *l);
+bool k8s_leader_is_leader(const k8s_leader_t *l);
+const char *k8s_leader_holder(const k8s_leader_t *l);	/* "" none */
+void k8s_leader_stats(const k8s_leader_t *l, struct k8s_leader_stats *out);
 
 #endif

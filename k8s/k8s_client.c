@@ -49,11 +49,26 @@
 
 enum wstate { W_IDLE = 0, W_LIST, W_WATCH, W_BACKOFF };
 
+/* Watchers: the store's two kinds, then the object tables' (okind + 2). */
+#define N_WATCH (K8S_N_KINDS + K8S_N_OKINDS)
+#define OKIND(k) ((k) - K8S_N_KINDS)
+/* client-go's reflector backoff: 800 ms doubling to 30 s, full jitter on
+ * top (factor 1.0), back to the start after 2 min without a failure. */
+#define BACKOFF_MIN_MS 800
+#define BACKOFF_MAX_MS 30000
+#define BACKOFF_RESET_MS 120000
+/* How often to look again for absent Gateway API CRDs. */
+#define ABSENT_RETRY_MS 60000
+
 struct watcher {
 	k8s_client_t *c;
-	int kind;
+	int kind;		/* < K8S_N_KINDS: the store's; else okind + 2 */
 	const char *path;
+	char pathbuf[96];	/* the object kinds' path */
 	const char *what;	/* for logs */
+	bool on;		/* watched (Ingress / Gateway API switches) */
+	bool optional;		/* a CRD: 404 means not installed */
+	bool absent;		/* ... and it was */
 	enum wstate state;
 	CURL *easy;
 	struct curl_slist *hdrs;
@@ -69,8 +84,25 @@ struct watcher {
 	uint64_t started_ms;
 	uint64_t events;	/* events in this watch */
 	uint32_t backoff_ms;	/* next delay */
+	uint64_t last_backoff_ms;	/* when the last one started */
 	uv_timer_t timer;	/* backoff */
 };
+
+/* One write (status, Event, Lease) on the same multi as the watches. */
+struct wreq {
+	struct as_list link;	/* in c->wq (waiting) or c->wrun (running) */
+	k8s_client_t *c;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char *method, *path, *body;
+	char *resp;
+	size_t resp_len;
+	k8s_req_cb cb;
+	void *arg;
+};
+#define WQ_MAX 64		/* waiting writes; more are refused, counted */
+#define WQ_RUNNING 4		/* at once */
+#define WRESP_MAX (1u << 20)
 
 struct sock_ctx {
 	uv_poll_t poll;
@@ -88,8 +120,11 @@ struct k8s_client {
 	struct k8s_client_opts o;
 	char *zone, *node;
 	k8s_store_t *store;
-	struct watcher w[K8S_N_KINDS];
-	struct k8s_set set;
+	k8s_objs_t *objs[K8S_N_OKINDS];
+	struct watcher w[N_WATCH];
+	struct k8s_publish pub;	/* pub.set is what the owner gets */
+	char *annotation_class;
+	bool absent_logged;	/* "Gateway API CRDs not installed" said */
 	bool notified;		/* first callback done */
 	char *token;		/* current bearer token */
 	struct stat token_st;
@@ -97,11 +132,14 @@ struct k8s_client {
 	struct k8s_client_stats st;
 	struct as_rng rng;	/* retry jitter */
 	struct as_list socks;	/* polls curl asked for */
+	struct as_list wq, wrun;	/* writes waiting, running */
+	size_t n_wq, n_wrun;
 	unsigned open_handles;	/* uv handles not yet closed */
 	bool freeing;
 };
 
 static void transfer_done(struct watcher *w, CURLcode res);
+static void write_done(struct wreq *r, CURLcode res);
 static void start_list(struct watcher *w);
 static void start_watch(struct watcher *w);
 
@@ -109,8 +147,11 @@ static void start_watch(struct watcher *w);
 
 static void destroy(k8s_client_t *c)
 {
-	k8s_set_free(&c->set);
+	k8s_publish_free(&c->pub);
 	k8s_store_free(c->store);
+	for (int k = 0; k < K8S_N_OKINDS; k++)
+		k8s_objs_free(c->objs[k]);
+	free(c->annotation_class);
 	free(c->conn.server);
 	free(c->conn.ca_file);
 	free(c->conn.ca_data);
@@ -123,7 +164,7 @@ static void destroy(k8s_client_t *c)
 	free(c->token);
 	free(c->zone);
 	free(c->node);
-	for (int k = 0; k < K8S_N_KINDS; k++)
+	for (int k = 0; k < N_WATCH; k++)
 		free(c->w[k].buf);
 	free(c);
 }
@@ -247,11 +288,22 @@ static void check_done(k8s_client_t *c)
 	while ((m = curl_multi_info_read(c->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		for (int k = 0; k < K8S_N_KINDS; k++)
-			if (c->w[k].easy == m->easy_handle) {
-				transfer_done(&c->w[k], m->data.result);
-				break;
+		CURL *easy = m->easy_handle;
+		CURLcode res = m->data.result;
+		bool watch = false;
+
+		for (int k = 0; k < N_WATCH && !watch; k++)
+			if (c->w[k].easy == easy) {
+				watch = true;
+				transfer_done(&c->w[k], res);
 			}
+		if (!watch) {
+			struct wreq *r = NULL;
+
+			curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+			if (r)
+				write_done(r, res);
+		}
 	}
 }
 
@@ -330,37 +382,120 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 
 /* ---- owner notification ---------------------------------------------------------------- */
 
+/* Each compromise is logged once, when it first appears. */
+static void log_new_warnings(const struct k8s_publish *old,
+			     const struct k8s_publish *now)
+{
+	for (size_t i = 0; i < now->n_warnings; i++) {
+		const struct k8s_warning *w = &now->warnings[i];
+		bool seen = false;
+
+		for (size_t j = 0; j < old->n_warnings && !seen; j++)
+			seen = !strcmp(old->warnings[j].reason, w->reason) &&
+				!strcmp(old->warnings[j].message, w->message);
+		if (!seen)
+			as_warn("k8s: %s %s/%s: %s: %s",
+				w->name ? k8s_okind_name(w->okind) : "object",
+				w->namespace_ ? w->namespace_ : "",
+				w->name ? w->name : "", w->reason, w->message);
+	}
+}
+
 static void on_notify(uv_timer_t *t)
 {
 	k8s_client_t *c = t->data;
-	struct k8s_set set;
+	struct k8s_publish pub;
+	struct k8s_publish_input in = {
+		.zone = c->zone,
+		.annotation_class = c->annotation_class,
+	};
+	bool same;
 
 	if (!c->st.synced)
 		return;
-	if (k8s_store_build(c->store, &set) != AS_OK) {
+	for (int k = 0; k < K8S_N_OKINDS; k++)
+		in.objs[k] = c->w[K8S_N_KINDS + k].on ? c->objs[k] : NULL;
+	if (k8s_publish_build(c->store, &in, &pub) != AS_OK) {
 		as_err("k8s: out of memory building the endpoint set");
 		/* Try again shortly; the old set stays. */
 		uv_timer_start(&c->notify_timer, on_notify, 1000, 0);
 		return;
 	}
-	if (c->notified && k8s_set_equal(&set, &c->set)) {
-		k8s_set_free(&set);
+	same = c->notified && k8s_set_equal(&pub.set, &c->pub.set);
+	c->st.publishes++;
+	log_new_warnings(&c->pub, &pub);
+	if (same) {
+		/* The owner points into the set it has: keep that one, take
+		 * the rest (statuses and warnings may change alone). */
+		struct k8s_set keep = c->pub.set;
+
+		c->pub.set = (struct k8s_set){ 0 };
+		k8s_publish_free(&c->pub);
+		k8s_set_free(&pub.set);
+		pub.set = keep;
+		c->pub = pub;
 		return;
 	}
-	k8s_set_free(&c->set);
-	c->set = set;
+	k8s_publish_free(&c->pub);
+	c->pub = pub;
 	c->notified = true;
 	c->st.updates++;
-	as_info("k8s: endpoint set changed: %zu names", set.n_entries);
+	as_info("k8s: endpoint set changed: %zu names", pub.set.n_entries);
 	if (c->o.cb)
-		c->o.cb(&c->set, c->o.cb_arg);
+		c->o.cb(&c->pub.set, c->o.cb_arg);
 }
 
 static void mark_dirty(k8s_client_t *c)
 {
-	c->st.synced = c->w[0].synced && c->w[1].synced;
+	bool synced = true;
+
+	for (int k = 0; k < N_WATCH; k++)
+		synced &= !c->w[k].on || c->w[k].synced;
+	c->st.synced = synced;
 	if (c->st.synced && !uv_is_active((uv_handle_t *)&c->notify_timer))
 		uv_timer_start(&c->notify_timer, on_notify, 0, 0);
+}
+
+/* ---- the watcher's table: the store or an object table ---------------------- */
+
+static void tab_relist_begin(struct watcher *w)
+{
+	if (w->kind < K8S_N_KINDS)
+		k8s_store_relist_begin(w->c->store, w->kind);
+	else
+		k8s_objs_relist_begin(w->c->objs[OKIND(w->kind)]);
+}
+
+static int tab_apply_list(struct watcher *w, char *rv, size_t rv_len)
+{
+	if (w->kind < K8S_N_KINDS)
+		return k8s_store_apply_list(w->c->store, w->kind, w->buf, w->len, rv,
+					    rv_len, w->cont, sizeof(w->cont));
+	return k8s_objs_apply_list(w->c->objs[OKIND(w->kind)], w->buf, w->len, rv,
+				   rv_len, w->cont, sizeof(w->cont));
+}
+
+static bool tab_relist_end(struct watcher *w)
+{
+	if (w->kind < K8S_N_KINDS)
+		return k8s_store_relist_end(w->c->store, w->kind);
+	return k8s_objs_relist_end(w->c->objs[OKIND(w->kind)]);
+}
+
+static void tab_relist_abort(struct watcher *w)
+{
+	if (w->kind < K8S_N_KINDS)
+		k8s_store_relist_abort(w->c->store, w->kind);
+	else
+		k8s_objs_relist_abort(w->c->objs[OKIND(w->kind)]);
+}
+
+static int tab_apply_event(struct watcher *w, const char *line, size_t n,
+			   struct k8s_event_info *ev)
+{
+	if (w->kind < K8S_N_KINDS)
+		return k8s_store_apply_event(w->c->store, w->kind, line, n, ev);
+	return k8s_objs_apply_event(w->c->objs[OKIND(w->kind)], line, n, ev);
 }
 
 /* ---- requests ------------------------------------------------------------------------ */
@@ -524,8 +659,8 @@ static void start_list(struct watcher *w)
 	if (!w->cont[0]) {
 		/* A fresh relist: records not in it go at the end. */
 		if (w->relisting)
-			k8s_store_relist_abort(c->store, w->kind);
-		k8s_store_relist_begin(c->store, w->kind);
+			tab_relist_abort(w);
+		tab_relist_begin(w);
 		w->relisting = true;
 		snprintf(query, sizeof(query), "limit=%u", c->o.list_limit);
 	} else {
@@ -575,13 +710,24 @@ static void on_backoff(uv_timer_t *t)
 static void backoff(struct watcher *w, const char *why)
 {
 	k8s_client_t *c = w->c;
-	uint32_t d = w->backoff_ms;
+	uint64_t now = as_now_ms();
+	uint32_t d;
 
-	/* Equal jitter: half fixed, half random, so watchers of many nodes
-	 * spread out after an API server restart. */
-	d = d / 2 + (uint32_t)as_rng_below(&c->rng, d / 2 + 1);
+	/* client-go's reflector: the delay doubles from backoff_min to
+	 * backoff_max and starts again after 2 min without a failure; the
+	 * jitter (factor 1.0) adds up to the delay again, so watchers of
+	 * many nodes spread out after an API server restart. Success does
+	 * not reset it, so a server that keeps failing right after a good
+	 * list (410 on every watch) is not hammered. */
+	if (w->last_backoff_ms && now - w->last_backoff_ms > BACKOFF_RESET_MS)
+		w->backoff_ms = c->o.backoff_min_ms;
+	w->last_backoff_ms = now;
+	d = w->backoff_ms;
+	d += (uint32_t)as_rng_below(&c->rng, (uint64_t)d + 1);
 	w->backoff_ms = (uint32_t)AS_MIN((uint64_t)w->backoff_ms * 2,
 					 (uint64_t)c->o.backoff_max_ms);
+	c->st.backoffs++;
+	c->st.last_backoff_ms = d;
 	w->state = W_BACKOFF;
 	as_warn("k8s: %s: %s; retrying in %u ms", w->what, why, d);
 	uv_timer_start(&w->timer, on_backoff, d, 0);
@@ -605,8 +751,7 @@ static int watch_lines(struct watcher *w)
 
 		if (n && !(n == 1 && w->buf[off] == '\r')) {
 			w->events++;
-			if (k8s_store_apply_event(c->store, w->kind, w->buf + off,
-						  n, &ev) == AS_OK) {
+			if (tab_apply_event(w, w->buf + off, n, &ev) == AS_OK) {
 				if (ev.rv[0])
 					memcpy(w->rv, ev.rv, sizeof(w->rv));
 				dirty |= ev.changed;
@@ -657,9 +802,8 @@ static void list_page_done(struct watcher *w)
 	k8s_client_t *c = w->c;
 	char rv[sizeof(w->rv)];
 
-	if (k8s_store_apply_list(c->store, w->kind, w->buf, w->len, rv,
-				 sizeof(rv), w->cont, sizeof(w->cont)) != AS_OK) {
-		k8s_store_relist_abort(c->store, w->kind);
+	if (tab_apply_list(w, rv, sizeof(rv)) != AS_OK) {
+		tab_relist_abort(w);
 		w->relisting = false;
 		w->cont[0] = '\0';
 		backoff(w, "malformed list response");
@@ -669,11 +813,15 @@ static void list_page_done(struct watcher *w)
 		start_list(w);
 		return;
 	}
-	k8s_store_relist_end(c->store, w->kind);
+	tab_relist_end(w);
 	w->relisting = false;
 	memcpy(w->rv, rv, sizeof(w->rv));
 	w->synced = true;
-	w->backoff_ms = c->o.backoff_min_ms;
+	if (w->absent) {
+		w->absent = false;
+		as_notice("k8s: %s: the Gateway API CRD is installed now; watching it",
+			  w->what);
+	}
 	as_debug("k8s: %s listed at resourceVersion %s", w->what, w->rv);
 	mark_dirty(c);
 	if (!w->rv[0]) {
@@ -727,7 +875,7 @@ static void transfer_done(struct watcher *w, CURLcode res)
 		as_info("k8s: %s: resourceVersion %s expired, relisting", w->what, w->rv);
 		w->rv[0] = '\0';
 		w->cont[0] = '\0';
-		start_list(w);
+		backoff(w, "410 Gone (watch ERROR event)");	/* then lists */
 		return;
 	}
 	if (w->state == W_WATCH && w->stream_error) {
@@ -754,15 +902,43 @@ static void transfer_done(struct watcher *w, CURLcode res)
 	if (res == CURLE_OK && code == 410) {
 		c->st.relists_gone++;
 		as_info("k8s: %s: 410 Gone, relisting", w->what);
+		if (w->state == W_LIST && w->relisting) {
+			tab_relist_abort(w);
+			w->relisting = false;
+		}
 		w->rv[0] = '\0';
 		w->cont[0] = '\0';
-		start_list(w);
+		backoff(w, "410 Gone");	/* then lists */
+		return;
+	}
+	if (res == CURLE_OK && code == 404 && w->optional && w->state == W_LIST) {
+		/* The CRD is not installed: an empty table, synced, and a
+		 * quiet look again now and then (it may be installed later). */
+		if (w->relisting) {
+			tab_relist_abort(w);
+			w->relisting = false;
+		}
+		tab_relist_begin(w);
+		tab_relist_end(w);
+		w->cont[0] = '\0';
+		w->rv[0] = '\0';
+		if (!c->absent_logged)
+			as_notice("k8s: Gateway API CRDs not installed (404 on %s); "
+				  "carrying on with Services and Ingresses, looking "
+				  "again every %u s", w->what, ABSENT_RETRY_MS / 1000);
+		c->absent_logged = true;
+		c->st.gateway_api_absent = true;
+		w->absent = true;
+		w->synced = true;
+		w->state = W_BACKOFF;
+		mark_dirty(c);
+		uv_timer_start(&w->timer, on_backoff, ABSENT_RETRY_MS, 0);
 		return;
 	}
 	c->st.errors++;
 	if (w->state == W_LIST) {
 		/* Keep what we had; a relist starts from the first page. */
-		k8s_store_relist_abort(c->store, w->kind);
+		tab_relist_abort(w);
 		w->relisting = false;
 		w->cont[0] = '\0';
 	}
@@ -771,9 +947,227 @@ static void transfer_done(struct watcher *w, CURLcode res)
 		refresh_token(c, true);
 	}
 	failure_reason(w, res, code, why, sizeof(why));
-	if (w->state == W_WATCH && w->events > 0)
-		w->backoff_ms = c->o.backoff_min_ms;	/* it was working */
 	backoff(w, why);
+}
+
+/* ---- writes ------------------------------------------------------------------------------ */
+
+static size_t on_wdata(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct wreq *r = arg;
+	size_t n = size * nmemb;
+	char *b;
+
+	if (r->resp_len + n > WRESP_MAX)
+		return 0;
+	b = realloc(r->resp, r->resp_len + n + 1);
+	if (!b)
+		return 0;
+	memcpy(b + r->resp_len, data, n);
+	r->resp = b;
+	r->resp_len += n;
+	b[r->resp_len] = '\0';
+	return n;
+}
+
+static void wreq_free(struct wreq *r)
+{
+	if (r->easy) {
+		if (r->c->multi)
+			curl_multi_remove_handle(r->c->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+	}
+	curl_slist_free_all(r->hdrs);
+	free(r->method);
+	free(r->path);
+	free(r->body);
+	free(r->resp);
+	free(r);
+}
+
+/* The easy handle of a write: method, JSON body (merge patch for PATCH),
+ * the client's TLS and token. NULL on failure. */
+static CURL *write_easy(k8s_client_t *c, struct wreq *r)
+{
+	CURL *e = curl_easy_init();
+	char *url = NULL;
+
+	refresh_token(c, false);
+	r->hdrs = request_headers(c);
+	if (!e || !r->hdrs || asprintf(&url, "%s%s", c->conn.server, r->path) < 0)
+		goto fail;
+	struct curl_slist *h = curl_slist_append(r->hdrs, !strcmp(r->method, "PATCH") ?
+			"Content-Type: application/merge-patch+json" :
+			"Content-Type: application/json");
+	if (!h)
+		goto fail;
+	r->hdrs = h;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "anysteerd/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+	if (r->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+	}
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_wdata);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+	set_tls(e, &c->conn);
+	free(url);
+	return e;
+fail:
+	free(url);
+	if (e)
+		curl_easy_cleanup(e);
+	return NULL;
+}
+
+/* Starts waiting writes while there is room. */
+static void write_pump(k8s_client_t *c)
+{
+	struct as_list *n;
+
+	while (c->n_wrun < WQ_RUNNING && (n = as_list_first(&c->wq))) {
+		struct wreq *r = AS_LIST_ENTRY(n, struct wreq, link);
+
+		as_list_remove(&r->link);
+		c->n_wq--;
+		r->easy = write_easy(c, r);
+		if (!r->easy || curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+			c->st.write_errors++;
+			as_warn("k8s: %s %s: cannot start the request", r->method, r->path);
+			if (r->cb)
+				r->cb(0, NULL, 0, r->arg);
+			wreq_free(r);
+			continue;
+		}
+		as_list_push_back(&c->wrun, &r->link);
+		c->n_wrun++;
+	}
+}
+
+static void write_done(struct wreq *r, CURLcode res)
+{
+	k8s_client_t *c = r->c;
+	long code = 0;
+
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+	as_list_remove(&r->link);
+	c->n_wrun--;
+	if (res != CURLE_OK) {
+		as_warn("k8s: %s %s: %s", r->method, r->path, curl_easy_strerror(res));
+		code = 0;
+	}
+	if (code < 200 || code > 299)
+		c->st.write_errors++;
+	else
+		c->st.writes++;
+	if (code == 401 || code == 403) {
+		c->st.unauthorized++;
+		refresh_token(c, true);
+	}
+	as_debug("k8s: %s %s: HTTP %ld", r->method, r->path, code);
+	if (r->cb)
+		r->cb(code, r->resp ? r->resp : "", r->resp_len, r->arg);
+	wreq_free(r);
+	write_pump(c);
+}
+
+int k8s_client_request(k8s_client_t *c, const char *method, const char *path,
+		       const char *body, k8s_req_cb cb, void *arg)
+{
+	struct wreq *r;
+
+	if (c->freeing || !method || !path || *path != '/')
+		return AS_EINVAL;
+	if (c->n_wq >= WQ_MAX) {
+		c->st.write_dropped++;
+		return AS_ELIMIT;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return AS_ENOMEM;
+	r->c = c;
+	r->cb = cb;
+	r->arg = arg;
+	r->method = strdup(method);
+	r->path = strdup(path);
+	r->body = body ? strdup(body) : NULL;
+	if (!r->method || !r->path || (body && !r->body)) {
+		wreq_free(r);
+		return AS_ENOMEM;
+	}
+	as_list_push_back(&c->wq, &r->link);
+	c->n_wq++;
+	write_pump(c);
+	return AS_OK;
+}
+
+void k8s_client_cancel(k8s_client_t *c, void *arg)
+{
+	struct as_list *heads[2] = { &c->wq, &c->wrun };
+
+	for (int i = 0; i < 2; i++)
+		for (struct as_list *n = as_list_first(heads[i]), *nx; n; n = nx) {
+			struct wreq *r = AS_LIST_ENTRY(n, struct wreq, link);
+
+			nx = as_list_next(heads[i], n);
+			if (r->arg != arg)
+				continue;
+			as_list_remove(&r->link);
+			if (i)
+				c->n_wrun--;
+			else
+				c->n_wq--;
+			wreq_free(r);
+		}
+	write_pump(c);
+}
+
+long k8s_client_request_sync(k8s_client_t *c, const char *method,
+			     const char *path, const char *body,
+			     long timeout_ms, char **resp)
+{
+	if (resp)
+		*resp = NULL;
+	struct wreq *r = calloc(1, sizeof(*r));
+	long code = 0;
+	CURL *e;
+
+	if (!r)
+		return 0;
+	r->c = c;
+	r->method = strdup(method);
+	r->path = strdup(path);
+	r->body = body ? strdup(body) : NULL;
+	if (r->method && r->path && (!body || r->body) && (e = write_easy(c, r))) {
+		r->easy = e;
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+		if (curl_easy_perform(e) == CURLE_OK)
+			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_cleanup(e);
+		r->easy = NULL;
+	}
+	if (code >= 200 && code <= 299)
+		c->st.writes++;
+	else
+		c->st.write_errors++;
+	if (resp && code) {
+		*resp = r->resp ? r->resp : strdup("");
+		r->resp = NULL;
+	}
+	wreq_free(r);
+	return code;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
@@ -782,9 +1176,9 @@ static void transfer_done(struct watcher *w, CURLcode res)
 static void opts_defaults(struct k8s_client_opts *o)
 {
 	if (!o->backoff_min_ms)
-		o->backoff_min_ms = 500;
+		o->backoff_min_ms = BACKOFF_MIN_MS;
 	if (!o->backoff_max_ms)
-		o->backoff_max_ms = 30000;
+		o->backoff_max_ms = BACKOFF_MAX_MS;
 	if (o->backoff_max_ms < o->backoff_min_ms)
 		o->backoff_max_ms = o->backoff_min_ms;
 	if (!o->connect_timeout_ms)
@@ -819,20 +1213,31 @@ static int conn_copy(struct k8s_conn *d, const struct k8s_conn *s)
 /* One watcher per kind, each with its backoff timer. */
 static void watchers_init(k8s_client_t *c)
 {
-	static const char *const paths[K8S_N_KINDS] = {
-		"/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices",
-	};
 	static const char *const whats[K8S_N_KINDS] = {
 		"services", "endpointslices",
 	};
 
-	for (int k = 0; k < K8S_N_KINDS; k++) {
+	for (int k = 0; k < N_WATCH; k++) {
 		struct watcher *w = &c->w[k];
 
 		w->c = c;
 		w->kind = k;
-		w->path = paths[k];
-		w->what = whats[k];
+		if (k < K8S_N_KINDS) {
+			w->path = k ? "/apis/discovery.k8s.io/v1/endpointslices" :
+				"/api/v1/services";
+			w->what = whats[k];
+			w->on = true;
+		} else {
+			int ok = OKIND(k);
+			const char *av = k8s_okind_api_version(ok);
+
+			snprintf(w->pathbuf, sizeof(w->pathbuf), "/apis/%s/%s", av,
+				 k8s_okind_resource(ok));
+			w->path = w->pathbuf;
+			w->what = k8s_okind_resource(ok);
+			w->optional = strncmp(av, "gateway.", 8) == 0;
+			w->on = w->optional ? c->o.gateway_api : c->o.ingress;
+		}
 		w->backoff_ms = c->o.backoff_min_ms;
 		uv_timer_init(c->loop, &w->timer);
 		w->timer.data = w;
@@ -858,6 +1263,8 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 	c->o = *opts;
 	opts_defaults(&c->o);
 	as_list_init(&c->socks);
+	as_list_init(&c->wq);
+	as_list_init(&c->wrun);
 	/* Jitter only, not security: spread clients started together. */
 	as_rng_seed(&c->rng, uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c);
 	if (conn_copy(&c->conn, conn) || dup_str(opts->zone, &c->zone) ||
@@ -870,6 +1277,17 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 	err = k8s_store_new(c->zone, c->node, &c->store);
 	if (err)
 		goto fail;
+	for (int k = 0; k < K8S_N_OKINDS; k++) {
+		err = k8s_objs_new(k, &c->objs[k]);
+		if (err)
+			goto fail;
+	}
+	if (opts->annotation_class &&
+	    dup_str(opts->annotation_class, &c->annotation_class)) {
+		err = AS_ENOMEM;
+		goto fail;
+	}
+	c->o.annotation_class = c->annotation_class;
 	c->multi = curl_multi_init();
 	if (!c->multi) {
 		err = AS_ELIB;
@@ -901,8 +1319,9 @@ int k8s_client_start(k8s_client_t *c)
 		return AS_ESTATE;
 	as_info("k8s: watching %s as node %s, zone %s", c->conn.server, c->node,
 		c->zone);
-	for (int k = 0; k < K8S_N_KINDS; k++)
-		start_list(&c->w[k]);
+	for (int k = 0; k < N_WATCH; k++)
+		if (c->w[k].on)
+			start_list(&c->w[k]);
 	return AS_OK;
 }
 
@@ -911,7 +1330,16 @@ void k8s_client_free(k8s_client_t *c)
 	if (!c)
 		return;
 	c->freeing = true;
-	for (int k = 0; k < K8S_N_KINDS; k++) {
+	/* Writes still waiting or running are dropped, callbacks not made. */
+	for (struct as_list *n; (n = as_list_first(&c->wq));) {
+		as_list_remove(n);
+		wreq_free(AS_LIST_ENTRY(n, struct wreq, link));
+	}
+	for (struct as_list *n; (n = as_list_first(&c->wrun));) {
+		as_list_remove(n);
+		wreq_free(AS_LIST_ENTRY(n, struct wreq, link));
+	}
+	for (int k = 0; k < N_WATCH; k++) {
 		struct watcher *w = &c->w[k];
 
 		if (w->easy) {
@@ -942,5 +1370,18 @@ void k8s_client_stats(const k8s_client_t *c,
 
 const struct k8s_set *k8s_client_set(const k8s_client_t *c)
 {
-	return &c->set;
+	return &c->pub.set;
+}
+
+const struct k8s_publish *k8s_client_publish(const k8s_client_t *c)
+{
+	return &c->pub;
+}
+
+const k8s_objs_t *k8s_client_objs(const k8s_client_t *c, int okind)
+{
+	if (okind < 0 || okind >= K8S_N_OKINDS ||
+	    !c->w[K8S_N_KINDS + okind].on || c->w[K8S_N_KINDS + okind].absent)
+		return NULL;
+	return c->objs[okind];
 }

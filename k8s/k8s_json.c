@@ -216,6 +216,8 @@ int k8s__warn(struct k8s_warning **v, size_t *n, const char *reason,
 		return -1;
 	nv[*n].reason = strdup(reason);
 	nv[*n].message = msg;
+	nv[*n].okind = -1;
+	nv[*n].namespace_ = nv[*n].name = NULL;
 	if (!nv[*n].reason) {
 		free(msg);
 		return -1;
@@ -224,11 +226,24 @@ int k8s__warn(struct k8s_warning **v, size_t *n, const char *reason,
 	return 0;
 }
 
+int k8s__warn_obj(struct k8s_warning *v, size_t n, int okind, const char *ns,
+		 const char *name)
+{
+	struct k8s_warning *w = &v[n - 1];
+
+	w->okind = okind;
+	w->namespace_ = k8s__dup(ns);
+	w->name = k8s__dup(name);
+	return w->namespace_ && w->name ? 0 : -1;
+}
+
 void k8s__warnings_free(struct k8s_warning *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].reason);
 		free(v[i].message);
+		free(v[i].namespace_);
+		free(v[i].name);
 	}
 	free(v);
 }

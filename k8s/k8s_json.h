@@ -40,6 +40,9 @@ int k8s__strv_add(char ***v, size_t *n, size_t *cap, const char *s);
 /* Appends a warning (printf-style message). -1 on memory. */
 int k8s__warn(struct k8s_warning **v, size_t *n, const char *reason,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Names the object the last of the n warnings in v is about. -1 on memory. */
+int k8s__warn_obj(struct k8s_warning *v, size_t n, int okind, const char *ns,
+		  const char *name);
 void k8s__warnings_free(struct k8s_warning *v, size_t n);
 
 /* Whether host (as written in an object, trailing dot optional) is one
@@ -48,6 +51,18 @@ void k8s__warnings_free(struct k8s_warning *v, size_t n);
  * (nothing allocated). On memory: "out of memory". */
 const char *k8s__zone_host(const char *zone, const char *host, char **fqdn,
 			   char **label, bool *wildcard);
+
+/* The store's view of Service ns/name for a backend (k8s_model.c): its
+ * ports with target ports into e->ports when e has none yet, its ready
+ * endpoints on this node appended to e->endpoints with the given weight
+ * (duplicates skipped, sorted), and its ready endpoints on every node
+ * added to *n_ready (NULL ok). AS_OK, AS_ENOTFOUND (no such Service, or
+ * an ExternalName one) or AS_ENOMEM. */
+int k8s__store_service(const k8s_store_t *store, const char *ns,
+		       const char *name, uint32_t weight, struct k8s_entry *e,
+		       size_t *n_ready);
+/* Frees what e holds and zeroes it. */
+void k8s__entry_free(struct k8s_entry *e);
 
 /* Parses a JSON text that must be an object. NULL on error. */
 json_t *k8s__load(const char *json, size_t len);

@@ -49,6 +49,7 @@ struct slice_rec {
 	size_t n_ports;
 	struct k8s_endpoint *eps;	/* ready, on this node */
 	size_t n_eps;
+	size_t n_ready;		/* ready endpoints on every node (weights) */
 };
 
 struct item {
@@ -458,12 +459,14 @@ static int parse_hostnames(k8s_store_t *store, const char *key,
 }
 
 /* Parses a Service. Returns 0 with *out a record (or NULL when the Service
- * is not ours), or -1 if malformed. */
+ * is not one to keep), or -1 if malformed. Every Service but an
+ * ExternalName one is kept: those without a hostname of the zone
+ * (n_hostnames 0) only for their ports, as Ingress and route backends. */
 static int parse_service(k8s_store_t *store, const char *key,
 			 const json_t *obj, struct svc_rec **out)
 {
 	json_t *md, *ann, *spec, *ports = NULL;
-	const char *hn, *type = NULL;
+	const char *hn = NULL, *type = NULL;
 	struct svc_rec *r = NULL;
 
 	*out = NULL;
@@ -471,17 +474,13 @@ static int parse_service(k8s_store_t *store, const char *key,
 	    k8s__typed(md, "annotations", JSON_OBJECT, &ann) ||
 	    k8s__typed(obj, "spec", JSON_OBJECT, &spec))
 		return -1;
-	if (!ann)
-		return 0;
-	if (k8s__str(ann, K8S_ANN_HOSTNAME, &hn))
+	if (ann && k8s__str(ann, K8S_ANN_HOSTNAME, &hn))
 		return -1;
-	if (!hn && k8s__str(ann, K8S_ANN_EXTDNS, &hn))
+	if (ann && !hn && k8s__str(ann, K8S_ANN_EXTDNS, &hn))
 		return -1;
-	if (!hn)
-		return 0;
 	if (spec && (k8s__str(spec, "type", &type) ||
 		     k8s__typed(spec, "ports", JSON_ARRAY, &ports)))
-		return -1;
+		return hn ? -1 : 0;
 	if (spec && type && !strcmp(type, "ExternalName")) {
 		as_debug("k8s: service %s: ExternalName, ignored", key);
 		return 0;
@@ -490,19 +489,24 @@ static int parse_service(k8s_store_t *store, const char *key,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -1;
-	if (parse_attrs(key, ann, r))
-		goto bad;
 	if (ports && parse_ports(ports, true, &r->ports, &r->n_ports)) {
+		if (!hn) {
+			/* Not annotated: a backend nobody can use, not an error. */
+			svc_free(r);
+			return 0;
+		}
 		as_warn("k8s: service %s: bad spec.ports", key);
 		goto bad;
 	}
-	if (parse_hostnames(store, key, hn, r))
-		goto bad;
-	if (!r->n_hostnames) {
-		/* Annotated, but for other zones only: not ours. */
-		svc_free(r);
+	if (!hn) {
+		r->weight = K8S_DEFAULT_WEIGHT;
+		*out = r;
 		return 0;
 	}
+	if (parse_attrs(key, ann, r))
+		goto bad;
+	if (parse_hostnames(store, key, hn, r))
+		goto bad;
 	*out = r;
 	return 0;
 bad:
@@ -534,7 +538,8 @@ static int add_endpoint(struct slice_rec *r, size_t *cap, int family,
 /* One element of a slice's endpoints: every address is validated, and
  * kept when the endpoint is ready on this node. -1 if malformed. */
 static int parse_endpoint(const k8s_store_t *store, int family,
-			  const json_t *ep, struct slice_rec *r, size_t *cap)
+			  const json_t *ep, struct slice_rec *r, size_t *cap,
+			  size_t idx, char *why, size_t why_len)
 {
 	json_t *addrs, *cond, *ref, *rd;
 	const char *node, *pod = NULL;
@@ -556,14 +561,22 @@ static int parse_endpoint(const k8s_store_t *store, int family,
 	}
 	if (!addrs || json_array_size(addrs) == 0)
 		return -1;
+	if (ready)
+		r->n_ready++;
 	/* Validate every address even when not ours, so a bad slice
 	 * is rejected the same way on every node. */
 	for (size_t j = 0; j < json_array_size(addrs); j++) {
 		const char *a = json_string_value(json_array_get(addrs, j));
 		uint8_t buf[16];
 
-		if (!a || inet_pton(family, a, buf) != 1)
+		if (!a || inet_pton(family, a, buf) != 1) {
+			/* Name the field: which address of which endpoint. */
+			snprintf(why, why_len, "endpoints[%zu].addresses[%zu] %s%.64s%s "
+				 "is not an %s address", idx, j, a ? "\"" : "",
+				 a ? a : "(not a string)", a ? "\"" : "",
+				 family == AF_INET6 ? "IPv6" : "IPv4");
 			return -1;
+		}
 		if (!ready || !node || strcmp(node, store->node))
 			continue;
 		if (add_endpoint(r, cap, family, buf, pod))
@@ -573,7 +586,8 @@ static int parse_endpoint(const k8s_store_t *store, int family,
 }
 
 static int parse_slice(k8s_store_t *store, const char *key,
-		       const json_t *obj, struct slice_rec **out)
+		       const json_t *obj, struct slice_rec **out, char *why,
+		       size_t why_len)
 {
 	json_t *md, *labels, *eps, *ports;
 	const char *svc, *at, *ns;
@@ -619,9 +633,10 @@ static int parse_slice(k8s_store_t *store, const char *key,
 	if (n > 10000)
 		goto bad;
 	for (size_t i = 0; i < n; i++)
-		if (parse_endpoint(store, family, json_array_get(eps, i), r, &cap))
+		if (parse_endpoint(store, family, json_array_get(eps, i), r, &cap, i,
+				   why, why_len))
 			goto bad;
-	if (!r->n_eps) {
+	if (!r->n_ready) {
 		slice_free(r);
 		return 0;
 	}
@@ -647,7 +662,7 @@ static void malformed(k8s_store_t *store, int kind, const char *key,
 static int upsert(k8s_store_t *store, int kind, const json_t *obj,
 		  bool relist)
 {
-	char key[512];
+	char key[512], why[256] = "";
 	void *rec = NULL;
 	int rc;
 
@@ -658,9 +673,10 @@ static int upsert(k8s_store_t *store, int kind, const json_t *obj,
 	if (kind == K8S_SERVICES)
 		rc = parse_service(store, key, obj, (struct svc_rec **)&rec);
 	else
-		rc = parse_slice(store, key, obj, (struct slice_rec **)&rec);
+		rc = parse_slice(store, key, obj, (struct slice_rec **)&rec, why,
+				 sizeof(why));
 	if (rc) {
-		malformed(store, kind, key, "malformed object");
+		malformed(store, kind, key, why[0] ? why : "malformed object");
 		/* A relist keeps the old record of a bad object. */
 		if (relist)
 			tab_mark(&store->tab[kind], key);
@@ -899,8 +915,12 @@ out:
 void k8s_store_stats(const k8s_store_t *store,
 		     struct k8s_store_stats *out)
 {
+	const struct table *t = &store->tab[K8S_SERVICES];
+
 	*out = store->st;
-	out->services = store->tab[K8S_SERVICES].n;
+	out->services = 0;
+	for (size_t i = 0; i < t->n; i++)
+		out->services += ((const struct svc_rec *)t->v[i].rec)->n_hostnames > 0;
 	out->slices = store->tab[K8S_SLICES].n;
 }
 
@@ -931,6 +951,7 @@ static int claim_cmp(const void *a, const void *b)
 
 static void entry_free(struct k8s_entry *e)
 {
+	free(e->origin);
 	free(e->hostname);
 	free(e->label);
 	free(e->namespace_);
@@ -954,44 +975,38 @@ void k8s_set_free(struct k8s_set *set)
 	set->n_entries = 0;
 }
 
-static int fill_entry(const k8s_store_t *store, const struct claim *c,
-		      struct k8s_entry *e)
+/* The ports of Service s (key "ns/name") with their target ports, and
+ * its ready endpoints on this node (weight w each) appended to e; the
+ * ready endpoints on every node are counted in *n_ready (NULL ok). */
+static int fill_backend(const k8s_store_t *store, const char *key,
+			const struct svc_rec *s, uint32_t w, struct k8s_entry *e,
+			size_t *n_ready)
 {
-	const struct svc_rec *s = c->svc;
 	const struct table *sl = &store->tab[K8S_SLICES];
-	const char *slash = strchr(c->key, '/');
-	size_t cap = 0;
+	size_t cap = e->n_endpoints;
 
-	e->hostname = strdup(c->hostname);
-	e->label = strndup(c->hostname, strcspn(c->hostname, "."));
-	e->namespace_ = strndup(c->key, (size_t)(slash - c->key));
-	e->service = strdup(slash + 1);
-	e->ttl = s->ttl;
-	e->weight = s->weight;
-	e->max_answers = s->max_answers;
-	if (!e->hostname || !e->label || !e->namespace_ || !e->service)
-		return AS_ENOMEM;
-	if (s->n_ports) {
+	if (!e->n_ports && s->n_ports) {
 		e->ports = calloc(s->n_ports, sizeof(*e->ports));
 		if (!e->ports)
 			return AS_ENOMEM;
-	}
-	for (size_t i = 0; i < s->n_ports; i++) {
-		struct k8s_port *p = &e->ports[i];
+		for (size_t i = 0; i < s->n_ports; i++) {
+			struct k8s_port *p = &e->ports[i];
 
-		e->n_ports = i + 1;
-		p->name = strdup(s->ports[i].name);
-		p->protocol = strdup(s->ports[i].protocol);
-		p->port = s->ports[i].port;
-		if (!p->name || !p->protocol)
-			return AS_ENOMEM;
+			e->n_ports = i + 1;
+			p->name = strdup(s->ports[i].name);
+			p->protocol = strdup(s->ports[i].protocol);
+			p->port = s->ports[i].port;
+			if (!p->name || !p->protocol)
+				return AS_ENOMEM;
+		}
 	}
-
 	for (size_t i = 0; i < sl->n; i++) {
 		const struct slice_rec *r = sl->v[i].rec;
 
-		if (strcmp(r->svc_key, c->key))
+		if (strcmp(r->svc_key, key))
 			continue;
+		if (n_ready)
+			*n_ready += r->n_ready;
 		/* Target ports: matched by name (and protocol), as the
 		 * EndpointSlice controller names them after the Service. */
 		for (size_t j = 0; j < e->n_ports; j++)
@@ -1012,6 +1027,7 @@ static int fill_entry(const k8s_store_t *store, const struct claim *c,
 			struct k8s_endpoint *d = &e->endpoints[e->n_endpoints];
 
 			*d = r->eps[j];
+			d->weight = w;
 			d->address = strdup(r->eps[j].address);
 			d->pod = strdup(r->eps[j].pod);
 			e->n_endpoints++;
@@ -1022,6 +1038,51 @@ static int fill_entry(const k8s_store_t *store, const struct claim *c,
 	if (e->n_endpoints > 1)
 		qsort(e->endpoints, e->n_endpoints, sizeof(*e->endpoints), ep_cmp);
 	return AS_OK;
+}
+
+static int fill_entry(const k8s_store_t *store, const struct claim *c,
+		      struct k8s_entry *e)
+{
+	const struct svc_rec *s = c->svc;
+	const char *slash = strchr(c->key, '/');
+	size_t ol = strlen(c->key) + sizeof("Service ");
+
+	e->hostname = strdup(c->hostname);
+	e->label = strndup(c->hostname, strcspn(c->hostname, "."));
+	e->namespace_ = strndup(c->key, (size_t)(slash - c->key));
+	e->service = strdup(slash + 1);
+	e->origin = malloc(ol);
+	e->ttl = s->ttl;
+	e->weight = s->weight;
+	e->max_answers = s->max_answers;
+	if (!e->hostname || !e->label || !e->namespace_ || !e->service ||
+	    !e->origin)
+		return AS_ENOMEM;
+	snprintf(e->origin, ol, "Service %s", c->key);
+	return fill_backend(store, c->key, s, s->weight, e, NULL);
+}
+
+int k8s__store_service(const k8s_store_t *store, const char *ns,
+		       const char *name, uint32_t weight, struct k8s_entry *e,
+		       size_t *n_ready)
+{
+	char key[512];
+	bool found;
+	size_t i;
+
+	if (snprintf(key, sizeof(key), "%s/%s", ns, name) >= (int)sizeof(key))
+		return AS_ENOTFOUND;
+	i = tab_find(&store->tab[K8S_SERVICES], key, &found);
+	if (!found)
+		return AS_ENOTFOUND;
+	return fill_backend(store, key, store->tab[K8S_SERVICES].v[i].rec, weight,
+			    e, n_ready);
+}
+
+void k8s__entry_free(struct k8s_entry *e)
+{
+	entry_free(e);
+	memset(e, 0, sizeof(*e));
 }
 
 int k8s_store_build(k8s_store_t *store,
@@ -1089,7 +1150,8 @@ bool k8s_set_equal(const struct k8s_set *a,
 
 		if (!str_eq(x->hostname, y->hostname) ||
 		    !str_eq(x->namespace_, y->namespace_) ||
-		    !str_eq(x->service, y->service) || x->ttl != y->ttl ||
+		    !str_eq(x->service, y->service) ||
+		    !str_eq(x->origin, y->origin) || x->ttl != y->ttl ||
 		    x->weight != y->weight || x->max_answers != y->max_answers ||
 		    x->n_ports != y->n_ports || x->n_endpoints != y->n_endpoints)
 			return false;
@@ -1101,6 +1163,7 @@ bool k8s_set_equal(const struct k8s_set *a,
 				return false;
 		for (size_t j = 0; j < x->n_endpoints; j++)
 			if (ep_cmp(&x->endpoints[j], &y->endpoints[j]) ||
+			    x->endpoints[j].weight != y->endpoints[j].weight ||
 			    !str_eq(x->endpoints[j].pod, y->endpoints[j].pod))
 				return false;
 	}

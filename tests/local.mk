@@ -29,6 +29,9 @@ EXTRA_DIST += tests/integration/test_k8s_daemon.py
 # binaries' --version and --help-config (issue 18).
 TESTS += tests/integration/test_ctl.py
 EXTRA_DIST += tests/integration/test_ctl.py
+# Ingresses and Gateway API routes answered (issue 14).
+TESTS += tests/integration/test_k8s_ingress.py
+EXTRA_DIST += tests/integration/test_k8s_ingress.py
 # deploy/kubernetes rendered by `kubectl kustomize` and checked against
 # the API schema of its kinds (python3-kubernetes models), offline.
 TESTS += tests/k8s/check_kustomize
@@ -72,6 +75,7 @@ EXTRA_DIST += tests/eval/run tests/eval/test_eval_lib.py tests/eval/test_eval_st
 tests/eval/test_eval_steady.log: tests/integration/test_daemon_dns.log \
 	tests/integration/test_config_verdict.log \
 	tests/integration/test_cluster.log tests/integration/test_k8s_daemon.log \
+	tests/integration/test_k8s_ingress.log \
 	tests/integration/test_anycast.log tests/integration/test_anycast_testbed.log \
 	tests/integration/routing-failover.log tests/integration/test_eval_loadgen.log \
 	tests/eval/test_eval_lib.log

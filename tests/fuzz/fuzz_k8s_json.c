@@ -17,7 +17,9 @@
  * count, same objects), the decisions over whatever was accepted (class
  * selection, Ingress names, Gateway API evaluation, the status patches
  * and Events) succeed and give sorted, unique names inside the zone,
- * and a Lease that decodes encodes back to the same record.
+ * and a Lease that decodes encodes back to the same record; and
+ * k8s_publish_build() over the base store and those tables gives a sorted,
+ * unique set whose entries all name their origin.
  *
  * Speed (docs/testing.md): the oracle, not the parser, used to dominate.
  * The base state's set is built once; one store per input is put back
@@ -265,6 +267,36 @@ static void decide(k8s_objs_t *const *t)
 	k8s_gw_result_free(&gr);
 }
 
+/* The published set over the base store and whatever the tables
+ * accepted: sorted, unique, every entry with an origin, every warning
+ * about a named object. */
+static void check_publish(k8s_objs_t *const *t)
+{
+	k8s_store_t *st = base_store();
+	struct k8s_publish_input in = { .zone = ZONE };
+	struct k8s_publish pub;
+
+	for (int k = 0; k < K8S_N_OKINDS; k++)
+		in.objs[k] = t[k];
+	CHECK(k8s_publish_build(st, &in, &pub) == AS_OK);
+	check_set(&pub.set);
+	for (size_t i = 0; i < pub.set.n_entries; i++) {
+		const struct k8s_entry *e = &pub.set.entries[i];
+
+		CHECK(e->origin && (!strncmp(e->origin, "Service ", 8) ||
+				    !strncmp(e->origin, "Ingress ", 8) ||
+				    !strncmp(e->origin, "HTTPRoute ", 10) ||
+				    !strncmp(e->origin, "GRPCRoute ", 10)));
+		for (size_t j = 0; j < e->n_endpoints; j++)
+			CHECK(e->endpoints[j].weight <= 65535);
+	}
+	for (size_t i = 0; i < pub.n_warnings; i++)
+		CHECK(pub.warnings[i].reason && pub.warnings[i].message &&
+		      (!pub.warnings[i].name || pub.warnings[i].namespace_));
+	k8s_publish_free(&pub);
+	k8s_store_free(st);
+}
+
 static void check_lease(const char *p, size_t n)
 {
 	struct k8s_lease_rec a, b;
@@ -321,6 +353,7 @@ static void objs_steps(const char *p, size_t size)
 		off += n + 1;
 	}
 	decide(t);
+	check_publish(t);
 	for (int k = 0; k < K8S_N_OKINDS; k++)
 		k8s_objs_free(t[k]);
 }

@@ -281,11 +281,11 @@ services:
         text = d.ctl_run("services").stdout
         self.assertIn("this node's first answers", text)
         self.assertIn("caching resolver", text)
-        self.assertRegex(text, r"FALLBACK down A: every endpoint is down.*configured weights")
+        self.assertRegex(text, r"FALLBACK down A: no endpoint is healthy with a weight.*configured weights")
         self.assertRegex(text, r"FALLBACK zero A: .*all endpoints alike")
         self.assertNotRegex(text, r"FALLBACK web")
         head = [l for l in text.splitlines() if l.startswith("SERVICE")][0].split()
-        self.assertEqual(head, ["SERVICE", "PORT", "PROTO", "TTL", "MAX", "ENDPOINT", "NODE",
+        self.assertEqual(head, ["SERVICE", "PORT", "PROTO", "TTL", "MAX", "FROM", "ENDPOINT", "NODE",
                                 "WEIGHT", "HEALTH", "CPU", "FACTOR", "EFFECTIVE", "SHARE"])
         lines = {m.group(1): l for l in text.splitlines()
                  for m in [re.search(r"(127\.0\.4\.\d)", l)] if m}

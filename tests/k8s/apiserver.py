@@ -51,6 +51,9 @@ The test drives it over /_test/ (POST with a JSON body):
   drop {}                            closes every watch without the last chunk
   compact {}                         older resourceVersions become 410
   gone_mode {mode: event|http}
+  gone_always {enabled: bool}        every watch is 410 Gone (a server
+                                     that keeps compacting), to check the
+                                     client backs off instead of looping
   raw {kind, line}                   writes a raw line to the watches of kind
   tokens {tokens: [..]}              the accepted bearer tokens
   gateway_api {enabled: bool}        the Gateway API CRDs installed or not
@@ -161,6 +164,7 @@ class State:
         self.history = []          # (rv, kind, line bytes)
         self.compacted = 0
         self.gone_mode = "event"
+        self.gone_always = False
         self.tokens = set(tokens)
         self.watches = []
         self.snapshots = {}
@@ -344,6 +348,9 @@ class Handler(BaseHTTPRequestHandler):
                 res = {"compacted": str(st.compacted)}
             elif path == "/_test/gone_mode":
                 st.gone_mode = body["mode"]
+                res = {}
+            elif path == "/_test/gone_always":
+                st.gone_always = bool(body["enabled"])
                 res = {}
             elif path == "/_test/raw":
                 for w in st.watches:
@@ -529,6 +536,9 @@ class Handler(BaseHTTPRequestHandler):
                 (KINDS[url.path][0] in GATEWAY_API and not st.gateway_api):
             # What a real server says for a group/resource it does not
             # serve, e.g. the Gateway API without its CRDs.
+            if url.path in KINDS:
+                with st.lock:
+                    st.count(KINDS[url.path][0] + "/absent")
             self.send_json(404, status(404, "NotFound", NOT_FOUND))
             return
         kind, api_version, list_kind = KINDS[url.path]
@@ -588,7 +598,7 @@ class Handler(BaseHTTPRequestHandler):
         w = Watch(kind, q.get("allowWatchBookmarks") == "true")
         with st.lock:
             st.count(kind + "/watch")
-            gone = since < st.compacted
+            gone = since < st.compacted or st.gone_always
             if gone:
                 st.stats["gone"] += 1
                 if st.gone_mode == "http":

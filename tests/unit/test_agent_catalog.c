@@ -77,6 +77,7 @@ static void endpoint(struct fake *f, struct k8s_entry *e, const char *text)
 	snprintf(f->addr[i][j], sizeof(f->addr[i][j]), "%s", text);
 	ep->address = f->addr[i][j];
 	ep->family = strchr(text, ':') ? AF_INET6 : AF_INET;
+	ep->weight = e->weight;	/* as k8s/ fills it for a Service */
 	assert_int_equal(inet_pton(ep->family, text, ep->addr), 1);
 }
 
@@ -120,6 +121,9 @@ static void test_merge(void **state)
 	struct k8s_entry *api = entry(&f, "api", "tcp", 443, 8443);
 	endpoint(&f, api, "fd00:20::1");
 	endpoint(&f, api, "192.0.2.7");
+	/* A route's backends weigh their endpoints differently. */
+	f.ep[0][1].weight = 9000;
+	api->origin = "HTTPRoute shop/api";
 	struct k8s_entry *web = entry(&f, "web", "udp", 53, 0);
 	endpoint(&f, web, "fd00:10::1");	/* already static */
 	endpoint(&f, web, "fd00:10::3");
@@ -138,7 +142,7 @@ static void test_merge(void **state)
 	assert_int_equal(w->endpoints[0].weight, 50);
 	assert_string_equal(w->endpoints[1].node, "node2");
 	assert_string_equal(w->endpoints[2].address, "fd00:10::3");
-	assert_int_equal(w->endpoints[2].weight, 7);	/* the entry's */
+	assert_int_equal(w->endpoints[2].weight, 7);	/* the endpoint's */
 	assert_string_equal(w->endpoints[2].node, "node1");	/* this node */
 
 	const struct agent_service *a = find(&cat, "api");
@@ -147,6 +151,10 @@ static void test_merge(void **state)
 	assert_int_equal(a->max_answers, 4);
 	assert_int_equal(a->n_endpoints, 2);
 	assert_int_equal(a->endpoints[1].family, AF_INET);
+	assert_int_equal(a->endpoints[0].weight, 7);
+	assert_int_equal(a->endpoints[1].weight, 9000);
+	assert_string_equal(a->origin, "HTTPRoute shop/api");
+	assert_null(cat.services[1].origin);	/* static */
 	assert_int_equal(cat.services[1].n_endpoints, 0);
 	assert_int_equal(sk.no_port + sk.ns_label + sk.bad_name, 0);
 	/* The config is not touched. */

@@ -42,8 +42,19 @@ static void test_shares(void **state)
 	assert_int_equal(agent_answer_shares(eps, 4, AF_INET, share), AGENT_ANSWER_WEIGHTED);
 	assert_float_equal(share[3], 1, 1e-9);
 
-	/* Every IPv6 endpoint down or at factor 0: the configured weights. */
+	/* Every healthy IPv6 endpoint at factor 0: those, by configured
+	 * weight (dns/policy.c's fill tier); the down ones never. */
 	eps[0] = ep(AF_INET6, 1, 100, 0.0, true);
+	eps[1] = ep(AF_INET6, 2, 300, 0.0, true);
+	eps[2] = ep(AF_INET6, 3, 100, 1.0, false);
+	assert_int_equal(agent_answer_shares(eps, 3, AF_INET6, share),
+			 AGENT_ANSWER_LOADED);
+	assert_float_equal(share[0], 0.25, 1e-9);
+	assert_float_equal(share[1], 0.75, 1e-9);
+	assert_float_equal(share[2], 0, 1e-9);
+
+	/* None healthy with a weight: fail open, the configured weights. */
+	eps[0] = ep(AF_INET6, 1, 100, 0.0, false);
 	eps[1] = ep(AF_INET6, 2, 300, 1.0, false);
 	eps[2] = ep(AF_INET6, 3, 100, 1.0, false);
 	assert_int_equal(agent_answer_shares(eps, 3, AF_INET6, share),
@@ -64,7 +75,7 @@ static void test_shares(void **state)
 	eps[0] = ep(AF_INET6, 1, 100, 1e-6, true);
 	eps[1] = ep(AF_INET6, 2, 100, 0.0, true);
 	assert_int_equal(agent_answer_shares(eps, 2, AF_INET6, share),
-			 AGENT_ANSWER_FALLBACK_CONFIGURED);
+			 AGENT_ANSWER_LOADED);
 
 	assert_int_equal(agent_answer_shares(eps, 2, AF_INET, share), AGENT_ANSWER_NONE);
 	assert_string_equal(agent_answer_mode_name(AGENT_ANSWER_FALLBACK_UNIFORM),

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -117,7 +118,9 @@ static void test_lists(void **state)
 
 	k8s_store_stats(s, &st);
 	assert_int_equal(st.services, 1);	/* "kubernetes" is not ours */
-	assert_int_equal(st.slices, 2);		/* only those with local eps */
+	/* Slices with a ready endpoint anywhere: a route's weights need
+	 * the ready count of every node. */
+	assert_int_equal(st.slices, 3);
 	assert_int_equal(st.malformed, 0);
 	assert_int_equal(st.lists, 2);
 	k8s_set_free(&set);
@@ -196,7 +199,10 @@ static void test_events(void **state)
 	assert_int_equal(set.n_entries, 0);
 	k8s_set_free(&set);
 
-	/* Deleting what is not held changes nothing. */
+	/* Still held, as a possible Ingress or route backend; deleting
+	 * it changes the store, deleting it again does not. */
+	assert_int_equal(event(s, K8S_SERVICES, "DELETED", svc, &info), AS_OK);
+	assert_true(info.changed);
 	assert_int_equal(event(s, K8S_SERVICES, "DELETED", svc, &info), AS_OK);
 	assert_false(info.changed);
 
@@ -493,9 +499,45 @@ static void test_store_args(void **state)
 	assert_null(s);
 }
 
+/* A bad address in an EndpointSlice update is logged with the object and
+ * the field (issue 18), not only as "malformed object". */
+static void test_bad_address_named(void **state)
+{
+	k8s_store_t *s = new_store();
+	json_t *sl = k8s_fixture("endpointslice-web.json");
+	json_t *ep = json_array_get(json_object_get(sl, "endpoints"), 1);
+	char path[] = "/tmp/k8smodelXXXXXX", buf[4096];
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	json_array_set_new(json_object_get(ep, "addresses"), 0,
+			   json_string("fd00:10:244:1::zz"));
+	as_log_set_level(AS_LOG_WARN);
+	fflush(stderr);
+	dup2(fd, 2);
+	assert_int_equal(event(s, K8S_SLICES, "MODIFIED", sl, NULL), AS_EMALFORMED);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	as_log_set_level(AS_LOG_ERR);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "EndpointSlice shop/web-7xk2p"));
+	assert_non_null(strstr(buf, "endpoints[1].addresses[0] \"fd00:10:244:1::zz\" "
+			       "is not an IPv6 address"));
+	json_decref(sl);
+	k8s_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_address_named),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_extdns_and_names),

@@ -47,6 +47,8 @@ struct t {
 	unsigned updates;
 	size_t last_entries;
 	size_t max_body;	/* client option; 0 = default */
+	uint32_t backoff_min, backoff_max;	/* 0 = the tests' 20 / 200 ms */
+	bool objects;		/* watch Ingress and Gateway API kinds too */
 };
 
 /* ---- the server ------------------------------------------------------------ */
@@ -237,9 +239,11 @@ static void client_start_conn(struct t *t, const struct k8s_conn *conn,
 {
 	struct k8s_client_opts o = {
 		.zone = ZONE, .node_name = "node-a",
-		.backoff_min_ms = 20, .backoff_max_ms = 200,
+		.backoff_min_ms = t->backoff_min ? t->backoff_min : 20,
+		.backoff_max_ms = t->backoff_max ? t->backoff_max : 200,
 		.list_limit = list_limit, .cb = on_set, .cb_arg = t,
 		.max_body = t->max_body,
+		.ingress = t->objects, .gateway_api = t->objects,
 	};
 
 	assert_int_equal(k8s_client_new(&t->loop, conn, &o, &t->c), AS_OK);
@@ -749,9 +753,173 @@ static void test_oversized_response(void **state)
 	assert_int_equal(stats(t).store.malformed, 0);
 }
 
+/* A server that answers every watch with 410 Gone (it keeps
+ * compacting): the client relists after a growing, jittered backoff,
+ * never in a tight loop. The old client relisted at once: hundreds of
+ * lists a second. */
+static void test_gone_backs_off(void **state)
+{
+	struct t *t = *state;
+	long lists;
+
+	t->backoff_min = 200;
+	t->backoff_max = 2000;
+	sync_initial(t, 0);
+	ctl_do(t, "/_test/gone_mode", "{\"mode\":\"http\"}");
+	ctl_do(t, "/_test/gone_always", "{\"enabled\":true}");
+	ctl_do(t, "/_test/drop", "{}");
+	run_for(t, 3000);
+	lists = server_stat(t, "Service/list");
+	/* Delays of at least 200, 400, 800, 1600 ms: at most 4 relists in
+	 * 3 s after the first list; at least one happened. */
+	assert_true(lists >= 2);
+	assert_true(lists <= 5);
+	assert_true(stats(t).relists_gone >= 1);
+	assert_true(stats(t).last_backoff_ms >= 200);
+	/* And when the server recovers, the client is back. */
+	ctl_do(t, "/_test/gone_always", "{\"enabled\":false}");
+	assert_true(wait_for(t, c_server_watches, 2, NULL));
+}
+
+static bool c_synced(struct t *t, long n, const char *s)
+{
+	return stats(t).synced;
+}
+
+/* Ingresses are watched; without the Gateway API CRDs (404) the client
+ * says so once, is synced all the same and answers the Ingress. */
+static void test_ingress_without_gateway_api(void **state)
+{
+	struct t *t = *state;
+
+	ctl_do(t, "/_test/gateway_api", "{\"enabled\":false}");
+	ctl_apply_file(t, "ingressclass-anysteer.json");
+	ctl_apply_file(t, "service-web.json");
+	ctl_apply_file(t, "endpointslice-web.json");
+	ctl_apply_file(t, "ingress-docs.json");
+	t->objects = true;
+	client_start(t, 0);
+	assert_true(wait_for(t, c_synced, 0, NULL));
+	assert_true(stats(t).gateway_api_absent);
+	assert_non_null(k8s_client_objs(t->c, K8S_O_INGRESS));
+	assert_null(k8s_client_objs(t->c, K8S_O_GATEWAY));
+	assert_int_equal(k8s_objs_count(k8s_client_objs(t->c, K8S_O_INGRESS)), 1);
+	/* One list per Gateway API kind, no retry loop. */
+	run_for(t, 500);
+	assert_int_equal(server_stat(t, "GatewayClass/absent"), 1);
+	assert_int_equal(server_stat(t, "HTTPRoute/absent"), 1);
+	assert_int_equal(server_stat(t, "Ingress/list"), 1);
+}
+
+struct wres {
+	unsigned done, created, conflict;
+};
+
+static void on_written(long code, const char *body, size_t len, void *arg)
+{
+	struct wres *r = arg;
+
+	(void)body;
+	(void)len;
+	r->done++;
+	r->created += code == 201;
+	r->conflict += code == 409;
+}
+
+static bool c_written(struct t *t, long n, const char *s)
+{
+	(void)t;
+	return ((struct wres *)s)->done >= (unsigned long)n;
+}
+
+/* The write path: Events POSTed on the client's loop; 4 run and 64 wait,
+ * more are refused and counted; a name taken twice is a 409, counted as
+ * an error; callbacks come for every accepted request. */
+static void test_write_queue(void **state)
+{
+	struct t *t = *state;
+	struct wres r = { 0 };
+	char body[256];
+	int rc, accepted = 0, refused = 0;
+
+	sync_initial(t, 0);
+	for (int i = 0; i < 70; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"metadata\":"
+			 "{\"name\":\"ev.%d\",\"namespace\":\"shop\"}}", i);
+		rc = k8s_client_request(t->c, "POST", "/api/v1/namespaces/shop/events",
+					body, on_written, &r);
+		if (rc == AS_OK)
+			accepted++;
+		else if (rc == AS_ELIMIT)
+			refused++;
+		else
+			fail_msg("k8s_client_request: %s", as_strerror(rc));
+	}
+	assert_int_equal(accepted, 68);
+	assert_int_equal(refused, 2);
+	assert_int_equal(stats(t).write_dropped, 2);
+	assert_true(wait_for(t, c_written, 68, (const char *)&r));
+	assert_int_equal(r.created, 68);
+	assert_int_equal(stats(t).writes, 68);
+	/* ev.0 again: 409 AlreadyExists, an error. */
+	snprintf(body, sizeof(body), "{\"kind\":\"Event\",\"metadata\":{\"name\":\"ev.0\"}}");
+	assert_int_equal(k8s_client_request(t->c, "POST", "/api/v1/namespaces/shop/events",
+					    body, on_written, &r), AS_OK);
+	assert_true(wait_for(t, c_written, 69, (const char *)&r));
+	assert_int_equal(r.conflict, 1);
+	assert_int_equal(stats(t).write_errors, 1);
+	/* A request cancelled before it ran makes no callback. */
+	assert_int_equal(k8s_client_request(t->c, "POST", "/api/v1/namespaces/shop/events",
+					    body, on_written, &r), AS_OK);
+	k8s_client_cancel(t->c, &r);
+	run_for(t, 300);
+	assert_int_equal(r.done, 69);
+}
+
+static bool c_leading(struct t *t, long n, const char *s)
+{
+	(void)t;
+	(void)n;
+	return k8s_leader_is_leader((const k8s_leader_t *)s);
+}
+
+/* The elected writer against this server: it takes the free Lease, and
+ * when the server goes away it stops leading after the renew deadline
+ * and retries every retry period, not in a loop (a failed read used to
+ * schedule the next round at once: thousands a second). */
+static void test_leader_server_down(void **state)
+{
+	struct t *t = *state;
+	struct k8s_leader_opts lo = {
+		.identity = "agent-a", .namespace_ = "anysteer", .name = "lead",
+		.lease_ms = 1500, .renew_deadline_ms = 1000, .retry_ms = 200,
+	};
+	k8s_leader_t *l;
+	uint64_t errors;
+
+	sync_initial(t, 0);
+	assert_int_equal(k8s_leader_new(&t->loop, t->c, &lo, &l), AS_OK);
+	assert_int_equal(k8s_leader_start(l), AS_OK);
+	assert_true(wait_for(t, c_leading, 0, (const char *)l));
+	assert_string_equal(k8s_leader_holder(l), "agent-a");
+	server_stop(t);
+	errors = stats(t).write_errors;
+	run_for(t, 2000);
+	assert_false(k8s_leader_is_leader(l));
+	/* 2 s at one round per 200 ms: about 10 failed reads. */
+	assert_true(stats(t).write_errors - errors >= 3);
+	assert_true(stats(t).write_errors - errors <= 15);
+	k8s_leader_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_leader_server_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone_backs_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingress_without_gateway_api, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_watch_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_after_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_after_410_event, setup, teardown),

@@ -1,0 +1,571 @@
+#!/usr/bin/env python3
+"""anysteerd as an ingress controller (issue 14): Ingresses and Gateway API
+routes answered by DNS, end to end.
+
+A test API server (tests/k8s/apiserver.py) and one real anysteerd
+(node-a, no gossip) with the Kubernetes source; kdig and plain UDP
+queries check the answers.
+
+IngressTest, in order:
+  1. An Ingress of class anysteer: its host answers with the ready pods on
+     this node of its backend Service (not annotated); anysteerctl
+     services says "Ingress shop/front".
+  2. An Ingress of another controller's class: not answered.
+  3. A class-less Ingress: answered once the anysteer IngressClass is
+     marked default.
+  4. A host whose paths go to two Services: one backend (the "/" one) and
+     the compromise reported (anysteerctl status, the log).
+  5. The backend Service scaled: the answers follow.
+  6. The Ingress deleted: NXDOMAIN within a second.
+
+RouteWeightsTest: the Gateway API CRDs are installed; an HTTPRoute on a
+Gateway of class anysteer splits 90/10 between two Services with one pod
+each; with max_answers 1, the first answer's shares over 2000 queries are
+90 % and 10 % within 3 points (about 4.5 standard deviations of a
+binomial with p = 0.9, n = 2000).
+
+NoGatewayApiTest: without the CRDs (404) the agent logs it once and still
+answers Ingresses.
+
+WildcardTest: *.<zone> from an Ingress answers names without their own.
+
+LeaderTest: two agents (each its own token, so the API server's write log
+tells them apart) with a 3 s lease, 2 s renew deadline, 0.5 s retry.
+Exactly one leads (both name the same holder in anysteerctl status); only
+its token ever writes status or Events; it writes the Ingress's
+status.loadBalancer (the answered name), a PathRoutingUnsupported Event
+on the Ingress and the route condition with reason UnsupportedValue.
+Killed (SIGKILL, no release), the other takes over within the lease
+duration plus two retry periods (its clock starts when it saw the last
+renewal, up to one retry after it; 1.5 s of slack for a loaded machine)
+and writes from then on; stopped cleanly (SIGTERM), a leader releases the Lease (empty holder).
+"""
+import copy
+import json
+import os
+import random
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from anysteer_test import (ANYSTEERD, Daemon, require_tools,  # noqa: E402
+                           sanitizer_report)
+
+SRC = os.environ.get("top_srcdir") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")
+FIX = os.path.join(SRC, "tests", "k8s", "fixtures")
+APISERVER = os.path.join(SRC, "tests", "k8s", "apiserver.py")
+TOKEN = "test-token-14"
+ZONE = "svc.example.net."
+NET = "networking.k8s.io/v1"
+GW = "gateway.networking.k8s.io/v1"
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name)) as f:
+        return json.load(f)
+
+
+class ApiServer:
+    def __init__(self, extra=()):
+        self.proc = subprocess.Popen(
+            [sys.executable, APISERVER, "--listen", "::1", "--token", TOKEN]
+            + list(extra),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise AssertionError("apiserver.py did not start: %r" % line)
+        self.url = "http://[::1]:%d" % int(line.split()[1])
+
+    def post(self, op, body):
+        req = urllib.request.Request(
+            self.url + "/_test/" + op, data=json.dumps(body).encode(),
+            method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return json.loads(r.read())
+
+    def get(self, op):
+        with urllib.request.urlopen(self.url + "/_test/" + op, timeout=5) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc:
+            self.proc.stdout.close()
+        self.proc = None
+
+
+def service(name, ns="shop"):
+    return {"kind": "Service", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": ns,
+                         "uid": "svc-" + name},
+            "spec": {"ports": [{"name": "http", "protocol": "TCP",
+                                "port": 80, "targetPort": 8080}]}}
+
+
+def slice_(svc, local, other=(), ns="shop"):
+    eps = [{"addresses": [a], "conditions": {"ready": True},
+            "nodeName": "node-a"} for a in local]
+    eps += [{"addresses": [a], "conditions": {"ready": True},
+             "nodeName": "node-b"} for a in other]
+    return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+            "metadata": {"name": svc + "-1", "namespace": ns,
+                         "uid": "sl-" + svc,
+                         "labels": {"kubernetes.io/service-name": svc}},
+            "addressType": "IPv6", "endpoints": eps,
+            "ports": [{"name": "http", "protocol": "TCP", "port": 8080}]}
+
+
+def ingress_class(name, controller, default=False):
+    md = {"name": name, "uid": "ic-" + name}
+    if default:
+        md["annotations"] = {
+            "ingressclass.kubernetes.io/is-default-class": "true"}
+    return {"kind": "IngressClass", "apiVersion": NET, "metadata": md,
+            "spec": {"controller": controller}}
+
+
+def ingress(name, host, paths, cls="anysteer"):
+    spec = {"rules": [{"host": host, "http": {"paths": [
+        {"path": p, "pathType": "Prefix",
+         "backend": {"service": {"name": s, "port": {"name": "http"}}}}
+        for p, s in paths]}}]}
+    if cls:
+        spec["ingressClassName"] = cls
+    return {"kind": "Ingress", "apiVersion": NET,
+            "metadata": {"name": name, "namespace": "shop",
+                         "uid": "ing-" + name,
+                         "creationTimestamp": "2026-11-02T09:00:00Z"},
+            "spec": spec}
+
+
+def kubeconfig(path, url):
+    with open(path, "w") as f:
+        f.write("""apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: %s
+users:
+- name: anysteer
+  user:
+    token: %s
+contexts:
+- name: test
+  context: {cluster: test, user: anysteer}
+current-context: test
+""" % (url, TOKEN))
+
+
+def dns_query(port, name, qid):
+    """One AAAA query over UDP; the first answer's address, or None."""
+    q = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\x00" + struct.pack(">HH", 28, 1)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    try:
+        s.sendto(q, ("::1", port))
+        r, _ = s.recvfrom(4096)
+    finally:
+        s.close()
+    rid, flags, qd, an = struct.unpack(">HHHH", r[:8])
+    if rid != qid or an == 0:
+        return None
+    off = 12
+    for _ in range(qd):
+        while r[off] != 0:
+            if r[off] & 0xC0 == 0xC0:
+                off += 1
+                break
+            off += r[off] + 1
+        off += 5
+    for _ in range(an):
+        if r[off] & 0xC0 == 0xC0:
+            off += 2
+        else:
+            while r[off] != 0:
+                off += r[off] + 1
+            off += 1
+        rtype, _, _, rdlen = struct.unpack(">HHIH", r[off:off + 10])
+        off += 10
+        if rtype == 28 and rdlen == 16:
+            return socket.inet_ntop(socket.AF_INET6, r[off:off + 16])
+        off += rdlen
+    return None
+
+
+class Base(unittest.TestCase):
+    api_args = ()
+    max_answers = 8
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(ANYSTEERD, os.X_OK):
+            raise unittest.SkipTest("anysteerd not built")
+        require_tools("kdig")
+
+    def setUp(self):
+        self.api = ApiServer(self.api_args)
+        self.addCleanup(self.api.stop)
+        self.dir = tempfile.mkdtemp(prefix="anysteer-k8s-ing-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+        kubeconfig(self.kubeconfig, self.api.url)
+
+    def start(self):
+        def cfg(d):
+            return """node: {name: node-a}
+dns:
+  listen: ["[::1]:%d"]
+  zone: %s
+  max_answers: %d
+  workers: 1
+control: {socket: %s}
+metrics: {listen: "[::1]:%d"}
+kubernetes:
+  enabled: true
+  kubeconfig: %s
+  node_name: node-a
+""" % (d.port, ZONE, self.max_answers, d.ctl, d.metrics_port,
+                self.kubeconfig)
+        self.d = Daemon(cfg, name="node-a")
+        self.addCleanup(self.d.cleanup)
+        self.d.start()
+
+    def wait_aaaa(self, name, want, timeout=15.0):
+        """Waits for NOERROR with exactly want, or NXDOMAIN (want None)."""
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            a = self.d.kdig(name, "AAAA")
+            got = (a.status, set(a.rdata(rtype="AAAA")))
+            if want is None and a.status == "NXDOMAIN":
+                return
+            if got == ("NOERROR", want):
+                return
+            time.sleep(0.05)
+        self.fail("%s never answered %s; last %s\n%s"
+                  % (name, want, got, self.d.log()[-3000:]))
+
+    def stop_clean(self):
+        code, log = self.d.stop()
+        self.assertEqual(code, 0, log[-3000:])
+        self.assertIsNone(sanitizer_report(log), log[-3000:])
+
+
+class IngressTest(Base):
+    def test_ingress(self):
+        api = self.api
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  ingress_class("nginx", "k8s.io/ingress-nginx"),
+                  service("web"), service("api"), service("other"),
+                  slice_("web", ["fd00:10::1", "fd00:10::2"], ["fd00:10::9"]),
+                  slice_("api", ["fd00:11::1"]),
+                  slice_("other", ["fd00:12::1"]),
+                  ingress("front", "www.svc.example.net", [("/", "web")]),
+                  ingress("theirs", "nginx.svc.example.net", [("/", "other")],
+                          cls="nginx"),
+                  ingress("classless", "plain.svc.example.net",
+                          [("/", "other")], cls=None)):
+            api.post("apply", o)
+        self.start()
+
+        # 1. Ours: answered with this node's ready pods of the backend.
+        www = "www." + ZONE
+        self.wait_aaaa(www, {"fd00:10::1", "fd00:10::2"})
+        svcs = self.d.ctl_json("services")["services"]
+        origin = [s["origin"] for s in svcs if s["name"] == "www"]
+        self.assertEqual(origin, ["Ingress shop/front"], svcs)
+        self.assertEqual([s["port"] for s in svcs if s["name"] == "www"],
+                         [8080])
+        self.assertIn("Ingress shop/front",
+                      self.d.ctl_run("services").stdout)
+
+        # 2. Another controller's class: not ours.
+        self.assertEqual(self.d.kdig("nginx." + ZONE).status, "NXDOMAIN")
+        # 3. No class: nobody's until our class is the default.
+        self.assertEqual(self.d.kdig("plain." + ZONE).status, "NXDOMAIN")
+        api.post("apply", ingress_class(
+            "anysteer", "anysteer.io/ingress-controller", default=True))
+        self.wait_aaaa("plain." + ZONE, {"fd00:12::1"})
+        self.assertEqual(self.d.kdig("nginx." + ZONE).status, "NXDOMAIN")
+
+        # 4. A path split: the "/" backend, and the compromise said.
+        api.post("apply", ingress("front", "www.svc.example.net",
+                                  [("/api", "api"), ("/", "web")]))
+        deadline = time.monotonic() + 15
+        warns = []
+        while time.monotonic() < deadline:
+            k = self.d.ctl_json("status")["kubernetes"]
+            warns = [w for w in k.get("warnings", [])
+                     if w["reason"] == "PathRoutingUnsupported"]
+            if warns:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(warns), 1, k)
+        self.assertEqual(warns[0]["object"], "Ingress shop/front")
+        self.assertIn("/api", warns[0]["message"])
+        self.wait_aaaa(www, {"fd00:10::1", "fd00:10::2"})
+        self.assertIn("PathRoutingUnsupported", self.d.log())
+
+        # 5. The backend scaled: a third local pod.
+        api.post("apply", slice_("web", ["fd00:10::1", "fd00:10::2",
+                                         "fd00:10::3"], ["fd00:10::9"]))
+        self.wait_aaaa(www, {"fd00:10::1", "fd00:10::2", "fd00:10::3"})
+        api.post("apply", slice_("web", ["fd00:10::3"]))
+        self.wait_aaaa(www, {"fd00:10::3"})
+
+        # 6. Deleted: NXDOMAIN within a second.
+        api.post("delete", {"kind": "Ingress", "namespace": "shop",
+                            "name": "front"})
+        t0 = time.monotonic()
+        self.wait_aaaa(www, None, timeout=5)
+        took = time.monotonic() - t0
+        self.assertLess(took, 1.0, "NXDOMAIN after %.2f s" % took)
+        self.stop_clean()
+
+
+class RouteWeightsTest(Base):
+    max_answers = 1
+    N = 2000
+
+    def test_httproute_90_10(self):
+        api = self.api
+        for o in (fixture("gatewayclass-anysteer.json"),
+                  fixture("gateway-public.json"),
+                  service("checkout-v1"), service("checkout-v2"),
+                  slice_("checkout-v1", ["fd00:21::1"]),
+                  slice_("checkout-v2", ["fd00:22::1"]),
+                  fixture("httproute-canary.json")):
+            api.post("apply", o)
+        self.start()
+        name = "checkout." + ZONE
+        deadline = time.monotonic() + 15
+        seen = set()
+        while time.monotonic() < deadline and len(seen) < 2:
+            seen.add(dns_query(self.d.port, name, random.randrange(65536)))
+        self.assertEqual(seen, {"fd00:21::1", "fd00:22::1"},
+                         self.d.log()[-3000:])
+        svcs = self.d.ctl_json("services")["services"]
+        self.assertEqual([s["origin"] for s in svcs if s["name"] == "checkout"],
+                         ["HTTPRoute shop/canary"])
+        counts = {}
+        for i in range(self.N):
+            a = dns_query(self.d.port, name, i)
+            counts[a] = counts.get(a, 0) + 1
+        share = counts.get("fd00:21::1", 0) / self.N
+        self.assertAlmostEqual(share, 0.9, delta=0.03, msg=counts)
+        self.assertAlmostEqual(counts.get("fd00:22::1", 0) / self.N, 0.1,
+                               delta=0.03, msg=counts)
+        sys.stderr.write("90/10 split over %d queries: %s\n"
+                         % (self.N, counts))
+        self.stop_clean()
+
+
+class NoGatewayApiTest(Base):
+    api_args = ("--no-gateway-api",)
+
+    def test_absent_crds(self):
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  service("web"), slice_("web", ["fd00:10::1"]),
+                  ingress("front", "www.svc.example.net", [("/", "web")])):
+            self.api.post("apply", o)
+        self.start()
+        self.wait_aaaa("www." + ZONE, {"fd00:10::1"})
+        log = self.d.log()
+        self.assertEqual(log.count("Gateway API CRDs not installed"), 1, log)
+        k = self.d.ctl_json("status")["kubernetes"]
+        self.assertFalse(k["gateway_api_installed"])
+        self.stop_clean()
+
+
+class WildcardTest(Base):
+    """An Ingress host *.<zone> answers every name below the zone that
+    has none of its own (RFC 4592): k8s/ publishes it as the catalog name
+    "*" (test_k8s_publish), dns/ answers it as the wildcard service; an
+    explicit name still wins."""
+
+    def test_wildcard_host(self):
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  service("web"), slice_("web", ["fd00:10::1"]),
+                  ingress("wild", "*.svc.example.net", [("/", "web")])):
+            self.api.post("apply", o)
+        self.start()
+        try:
+            self.wait_aaaa("anything." + ZONE, {"fd00:10::1"}, timeout=8)
+            self.wait_aaaa("two.labels." + ZONE, {"fd00:10::1"}, timeout=2)
+        finally:
+            self.stop_clean()
+
+
+class LeaderTest(Base):
+    LEASE, RENEW, RETRY = 3.0, 2.0, 0.5
+
+    def setUp(self):
+        self.api = ApiServer(("--token", "tok-a", "--token", "tok-b"))
+        self.addCleanup(self.api.stop)
+        self.dir = tempfile.mkdtemp(prefix="anysteer-k8s-lead-")
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+
+    def agent(self, name, token):
+        kc = os.path.join(self.dir, "kubeconfig-" + name)
+        kubeconfig(kc, self.api.url)
+        with open(kc) as f:
+            text = f.read().replace(TOKEN, token)
+        with open(kc, "w") as f:
+            f.write(text)
+
+        def cfg(d):
+            return """node: {name: %s}
+dns:
+  listen: ["[::1]:%d"]
+  zone: %s
+  workers: 1
+control: {socket: %s}
+metrics: {listen: "[::1]:%d"}
+kubernetes:
+  enabled: true
+  kubeconfig: %s
+  node_name: node-a
+  lease_namespace: anysteer
+  lease_duration: 3s
+  renew_deadline: 2s
+  retry_period: 500ms
+""" % (name, d.port, ZONE, d.ctl, d.metrics_port, kc)
+        d = Daemon(cfg, name=name)
+        self.addCleanup(d.cleanup)
+        d.start()
+        return d
+
+    def leaders(self, agents):
+        out = {}
+        for n, d in agents.items():
+            le = d.ctl_json("status")["kubernetes"]["leader"]
+            out[n] = (le["holder"], le["leading"])
+        return out
+
+    def wait_leader(self, agents, timeout=20.0):
+        """The one agent that leads, once all agree on the holder."""
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            got = self.leaders(agents)
+            leading = [n for n, (_, l) in got.items() if l]
+            holders = {h for h, _ in got.values()}
+            if len(leading) == 1 and holders == {leading[0]}:
+                return leading[0]
+            time.sleep(0.05)
+        self.fail("no single leader: %s" % got)
+
+    def wait(self, cond, what, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = cond()
+            if v:
+                return v
+            time.sleep(0.1)
+        self.fail("timed out waiting for " + what)
+
+    def get_obj(self, path, name):
+        req = urllib.request.Request(self.api.url + path, headers={
+            "Authorization": "Bearer tok-a"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            items = json.loads(r.read())["items"]
+        return [o for o in items if o["metadata"]["name"] == name][0]
+
+    def test_one_writer_and_takeover(self):
+        api = self.api
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  service("web"), service("api"),
+                  slice_("web", ["fd00:10::1"]), slice_("api", ["fd00:11::1"]),
+                  ingress("front", "www.svc.example.net",
+                          [("/api", "api"), ("/", "web")]),
+                  fixture("gatewayclass-anysteer.json"),
+                  fixture("gateway-public.json"),
+                  fixture("httproute-api.json")):
+            api.post("apply", o)
+        agents = {"agent-a": self.agent("agent-a", "tok-a"),
+                  "agent-b": self.agent("agent-b", "tok-b")}
+        tokens = {"agent-a": "tok-a", "agent-b": "tok-b"}
+        lead = self.wait_leader(agents)
+        other = [n for n in agents if n != lead][0]
+
+        # The leader writes the Ingress status: the answered name.
+        def lb():
+            st = self.get_obj("/apis/" + NET + "/ingresses", "front").get(
+                "status", {})
+            return [i.get("hostname") for i in
+                    st.get("loadBalancer", {}).get("ingress", [])]
+        self.assertEqual(self.wait(lb, "Ingress status"),
+                         ["www.svc.example.net"])
+        # ... the Event about the path split ...
+        def events():
+            return [e for e in api.get("events").values()
+                    if e.get("reason") == "PathRoutingUnsupported"
+                    and e["involvedObject"]["name"] == "front"]
+        ev = self.wait(events, "PathRoutingUnsupported Event")
+        self.assertEqual(ev[0]["type"], "Warning")
+        self.assertEqual(ev[0]["involvedObject"]["kind"], "Ingress")
+        # ... and the route's conditions: a rule dropped, UnsupportedValue.
+        def route_reasons():
+            st = self.get_obj("/apis/" + GW + "/httproutes", "api").get(
+                "status", {})
+            return {c["reason"] for p in st.get("parents", [])
+                    if p.get("controllerName") == "anysteer.io/gateway-controller"
+                    for c in p.get("conditions", [])}
+        reasons = self.wait(route_reasons, "HTTPRoute status")
+        self.assertIn("UnsupportedValue", reasons)
+        # Exactly one writer: every status and Event write is the leader's.
+        writes = [w for w in api.get("writes") if "/leases" not in w["path"]]
+        self.assertTrue(writes)
+        self.assertEqual({w["token"] for w in writes}, {tokens[lead]}, writes)
+        self.assertEqual(len(events()), 1, "the Event was repeated")
+
+        # Leader killed (no release): the other takes over in time.
+        agents[lead].proc.kill()
+        agents[lead].proc.wait()
+        t0 = time.monotonic()
+        agents[lead].stop()     # collects the exit, closes its log
+        survivors = {other: agents[other]}
+        self.assertEqual(self.wait_leader(survivors, timeout=15), other)
+        took = time.monotonic() - t0
+        sys.stderr.write("takeover after SIGKILL: %.2f s\n" % took)
+        # The survivor's clock for the lease starts when it saw the
+        # leader's last renewal (up to one retry after it, so after the
+        # kill), and it looks again one retry later: takeover by lease +
+        # 2 retries, plus 1.5 s for requests and polling on a loaded
+        # machine (measured 3.4-4.6 s).
+        self.assertLess(took, self.LEASE + 2 * self.RETRY + 1.5,
+                        "takeover took %.2f s" % took)
+        # The new leader writes from now on: a new path split, its Event.
+        n = len(api.get("writes"))
+        api.post("apply", ingress("front", "www.svc.example.net",
+                                  [("/v2", "api"), ("/", "web")]))
+        def new_event():
+            return [w for w in api.get("writes")[n:]
+                    if "/events" in w["path"] and w["token"] == tokens[other]]
+        self.wait(new_event, "an Event from the new leader")
+        code, log = agents[other].stop()
+        self.assertEqual(code, 0, log[-3000:])
+        self.assertIsNone(sanitizer_report(log), log[-3000:])
+        self.assertIn("released Lease", log)
+        lease = api.get("leases")["anysteer/anysteer-leader"]
+        self.assertEqual(lease["spec"].get("holderIdentity", ""), "",
+                         log[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
