@@ -110,6 +110,10 @@ static void render_status(json_t *d)
 		       (int)num(g, "local_endpoints_healthy"), (int)num(g, "local_endpoints"),
 		       (long long)num(g, "auth_failures"), (long long)num(g, "suspicions_raised"),
 		       (long long)num(g, "suspicions_refuted"));
+		json_t *af = json_object_get(g, "last_auth_failure");
+		if (json_is_object(af))
+			printf("            last auth failure from %s, %.1f s ago (%s)\n",
+			       str(af, "host"), num(af, "seconds_ago"), str(af, "reason"));
 	}
 }
 
