@@ -15,6 +15,9 @@ TESTS += tests/integration/test_cluster.py
 # README.md's "Running" lines in a scratch prefix (make install, start,
 # anysteerctl, kdig, curl, reload, stop, make uninstall).
 TESTS += tests/integration/test_install.py
+# Issue 18: load override, wrong-key diagnostics, self-check counters.
+TESTS += tests/integration/test_diag.py
+EXTRA_DIST += tests/integration/test_diag.py
 EXTRA_DIST += tests/integration/test_install.py
 EXTRA_DIST += tests/integration/test_cluster.py
 # --check-config and the daemon agree (issue 13).
