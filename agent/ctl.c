@@ -68,7 +68,7 @@ static void render_status(json_t *d)
 	printf("  (%d workers, UDP on %s)\n", (int)num(d, "workers"),
 	       str(d, "udp_io"));
 	printf("load        %s %.3f -> factor %.3f (watermarks %.2f..%.2f)\n",
-	       str(load, "signal_name"), num(load, "signal"), num(load, "factor"),
+	       str(load, "source"), num(load, "signal"), num(load, "factor"),
 	       num(load, "low_watermark"), num(load, "high_watermark"));
 	printf("            cpu %.1f%%, loadavg %.2f, %d cpus", 100 * num(load, "cpu_utilisation"),
 	       num(load, "loadavg1"), (int)num(load, "cpus"));
@@ -245,6 +245,16 @@ static void render_commands(json_t *d)
 		printf("%-12s %s\n", str(c, "name"), str(c, "help"));
 }
 
+/* `load [set VALUE|clear]`: where the signal comes from, and its factor. */
+static void render_load(json_t *d)
+{
+	printf("load %.3f (%s) -> factor %.3f (watermarks %.2f..%.2f)%s\n",
+	       num(d, "signal"), str(d, "source"), num(d, "factor"),
+	       num(d, "low_watermark"), num(d, "high_watermark"),
+	       json_is_true(json_object_get(d, "override_allowed")) ?
+	       "; override allowed (test knob)" : "");
+}
+
 static void render_reload(json_t *d)
 {
 	printf("reloaded %s (%d services)\n", str(d, "config"), (int)num(d, "services"));
@@ -258,6 +268,7 @@ static const struct {
 	{ "services", render_services },
 	{ "commands", render_commands },
 	{ "reload", render_reload },
+	{ "load", render_load },
 	{ "members", render_members },
 	{ "keyring", render_keyring },
 	{ "routes", render_routes },
