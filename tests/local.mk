@@ -18,6 +18,9 @@ TESTS += tests/integration/test_install.py
 # Issue 18: load override, wrong-key diagnostics, self-check counters.
 TESTS += tests/integration/test_diag.py
 EXTRA_DIST += tests/integration/test_diag.py
+# deploy/demo.sh, local and cluster (root + BIRD), with its share checks.
+TESTS += tests/integration/test_demo.py
+EXTRA_DIST += tests/integration/test_demo.py
 EXTRA_DIST += tests/integration/test_install.py
 EXTRA_DIST += tests/integration/test_cluster.py
 # --check-config and the daemon agree (issue 13).
