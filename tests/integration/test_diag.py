@@ -239,6 +239,23 @@ class LoadOverrideTest(TwoNodes):
                  self.daemons)
         self.check_shares(a, 1.0, "after clear")
 
+        # A reload that turns load.override off clears an override.
+        b.ctl_json("load", "set", "0.95")
+        self.assertEqual(b.ctl_json("load")["factor"], 0.0)
+        with open(b.config) as f:
+            text = f.read()
+        b.write_config(text.replace("override: true", "override: false"))
+        b.ctl_json("reload")
+        ld = b.ctl_json("load")
+        self.assertEqual(ld["source"], "static")
+        self.assertEqual(ld["factor"], 1.0)
+        self.assertFalse(ld["override_allowed"])
+        self.assertIn("load.override is off; the load override is cleared",
+                      b.log())
+        r = b.ctl_run("load", "set", "0.9", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("load overrides are disabled", r.stderr)
+
 
 class WrongKeyTest(TwoNodes):
     LINE = re.compile(r"gossip: (\d+) packets? from ::1 failed "
