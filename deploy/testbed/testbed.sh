@@ -619,8 +619,8 @@ picture() {
 		n=
 		[ -f "$DIR/answered.json" ] &&
 			n=$(grep -o "\"node$i\": [0-9]*" "$DIR/answered.json" | awk '{print $2}')
-		printf '     %s node%-3s %-13s %s  %-40s%s\n' "$br" "$i" "$(node_addr "$i")" "$ann" "$ld" \
-			"$( [ -f "$DIR/answered.json" ] && echo "answered ${n:-0}")"
+		[ -f "$DIR/answered.json" ] && ld=$(printf '%-40s answered %s' "$ld" "${n:-0}")
+		printf '     %s node%-3s %-13s %s  %s\n' "$br" "$i" "$(node_addr "$i")" "$ann" "$ld"
 	done
 	[ -f "$DIR/answered.json" ] &&
 		echo "  (answered: queries of the last share measurement each node answered, by NSID)"
