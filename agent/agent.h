@@ -106,6 +106,9 @@ struct agent_config {
 		double high_watermark;
 		uint64_t interval_ms;	/* sampling period */
 		char *signal;		/* "cpu", "psi" or "loadavg" */
+		char *source;		/* "measured" (signal) or "static" */
+		double value;		/* the signal when source is static */
+		bool override;		/* `anysteerctl load set` allowed */
 	} load;
 
 	struct agent_service *services;
@@ -222,8 +225,10 @@ struct agent_load_sample {
 	unsigned ncpu;
 	bool have_psi;
 	double psi_some_avg10;	/* percent, 0..100 */
-	double signal;		/* the configured signal, 0..1 */
+	double signal;		/* the signal in use, 0..1 */
 	double factor;		/* dns_load_factor(signal, low, high) */
+	const char *source;	/* where signal came from: the signal's
+				 * name, "static" or "override" */
 };
 
 struct agent_cpu_times {
@@ -240,5 +245,11 @@ double agent_cpu_util(const struct agent_cpu_times *prev,
 		      const struct agent_cpu_times *cur);
 /* EWMA step: prev + alpha * (x - prev). */
 double agent_ewma(double prev, double x, double alpha);
+/* Settles s->signal, s->source and s->factor from the readings in s and
+ * the load section of c: an override (0..1; NAN = none) wins, then
+ * load.source static (load.value), else load.signal from the readings.
+ * The signal is clamped to 0..1 (NAN reads as 0). */
+void agent_load_settle(struct agent_load_sample *s, const struct agent_config *c,
+		       double override);
 
 #endif

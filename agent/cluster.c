@@ -61,6 +61,7 @@ struct agent_cluster {
 
 	uv_timer_t rebuild_timer, leave_timer, join_timer;
 	uint64_t join_backoff_ms;
+	uint64_t join_attempts;		/* unanswered, while not joined */
 	int open_handles;
 	bool uv_closed;			/* gossip_uv_close's callback ran */
 	bool closing, joined;
@@ -385,7 +386,15 @@ static void on_join_timer(uv_timer_t *t)
 
 	if (cl->joined || cl->closing || !cl->core)
 		return;
-	as_info("gossip: no member answered yet; trying the seeds again");
+	/* The seeds cannot answer a node whose packets they cannot open,
+	 * and only they can tell: say where to look. */
+	if (++cl->join_attempts == 1)
+		as_info("gossip: no member answered yet; trying the seeds again");
+	else
+		as_warn("gossip: not joined: no seed answered %llu join attempts "
+			"(seeds down or unreachable, or another gossip key or "
+			"cluster label: the seeds then log failed authentication)",
+			(unsigned long long)cl->join_attempts);
 	if (gossip_core_join(cl->core, now_ms(cl), c->gossip.seed_addrs,
 			     c->gossip.n_seeds) == AS_OK)
 		gossip_uv_kick(cl->uv);
@@ -900,6 +909,7 @@ static json_t *cluster_status(void *self)
 	struct agent_cluster *cl = self;
 	struct gossip_metrics m;
 	char buf[AS_SOCKADDR_STRLEN];
+	uint8_t key[16];
 	json_t *o = json_object(), *st;
 	size_t total, healthy;
 
@@ -929,6 +939,18 @@ static json_t *cluster_status(void *self)
 	json_object_set_new(o, "local_endpoints_healthy", json_integer((json_int_t)healthy));
 	json_object_set_new(o, "local_health_multiplier", json_integer(m.lhm));
 	json_object_set_new(o, "auth_failures", json_integer((json_int_t)m.auth_failures));
+	/* Whom the last one came from: a node with the wrong key, say. */
+	json_t *af = json_null();
+	if (m.auth_failures && as_sockaddr_key(&m.auth_last_from, key)) {
+		uint64_t now = now_ms(cl);	/* the core runs on the loop clock */
+		af = json_object();
+		json_object_set_new(af, "host", json_string(as_format_addr16(key, buf, sizeof(buf))));
+		json_object_set_new(af, "seconds_ago", json_real(
+			round((now > m.auth_last_ms ? now - m.auth_last_ms : 0) / 100.0) / 10.0));
+		json_object_set_new(af, "reason", json_string(gossip_drop_name(m.auth_last_why)));
+	}
+	json_object_set_new(o, "last_auth_failure", af);
+	json_object_set_new(o, "join_attempts", json_integer((json_int_t)cl->join_attempts));
 	json_object_set_new(o, "suspicions_raised", json_integer((json_int_t)m.suspicions_raised));
 	json_object_set_new(o, "suspicions_refuted", json_integer((json_int_t)m.suspicions_refuted));
 	json_object_set_new(o, "self_refutes", json_integer((json_int_t)m.self_refutes));

@@ -195,6 +195,9 @@ struct agent_ctx {
 	json_t *(*status)(struct agent_ctx *ctx);
 	/* Reloads the configuration file (see daemon.c); cb on the loop. */
 	int (*reload)(struct agent_ctx *ctx, agent_reload_cb cb, void *arg);
+	/* Pins the local load signal to value (0..1; NAN clears), a test
+	 * knob: AS_ESTATE unless load.override, AS_ERANGE out of 0..1. */
+	int (*load_override)(struct agent_ctx *ctx, double value);
 	const char *config_path;
 };
 

@@ -151,6 +151,11 @@ static void finish_load(struct cfg_ctx *ctx, void *base,
 			  "must be greater than load.low_watermark "
 			  "(%g >= %g)", load->low_watermark,
 			  load->high_watermark);
+	/* A value that would be ignored is a mistake, not a default. */
+	if (load->source && strcmp(load->source, "static") != 0 &&
+	    cfg_has_key(ctx, w->map, "value"))
+		cfg_error(ctx, cfg_key_line(ctx, w, "value"), "load.value",
+			  "is used only with load.source: static");
 }
 
 /* ---- anycast, bird, drain (agent/anycast.c) ---- */
@@ -418,6 +423,7 @@ static void finish_root(struct cfg_ctx *ctx, void *base,
 
 static const char *const protocol_values[] = { "tcp", "udp", NULL };
 static const char *const signal_values[] = { "cpu", "psi", "loadavg", NULL };
+static const char *const load_source_values[] = { "measured", "static", NULL };
 static const char *const udp_io_values[] = { "auto", "io_uring", "recvmmsg",
 					     NULL };
 
@@ -675,6 +681,17 @@ static const struct cfg_item load_items[] = {
 	  .def = "cpu", .values = signal_values,
 	  .desc = "cpu: CPU utilisation; psi: CPU pressure (some avg10); "
 		  "loadavg: 1-minute load average" },
+	{ .name = "source", .type = CFG_ENUM, AT(cfg_load_t, source),
+	  .def = "measured", .values = load_source_values,
+	  .desc = "measured: load.signal; static: load.value, pinned (testbeds, "
+		  "CI: shared CPUs)" },
+	{ .name = "value", .type = CFG_DOUBLE, AT(cfg_load_t, value),
+	  .def = "0", .dmin = 0, .dmax = 1,
+	  .desc = "the load signal with load.source static" },
+	{ .name = "override", .type = CFG_BOOL, AT(cfg_load_t, override),
+	  .def = "false",
+	  .desc = "test knob: allow `anysteerctl load set` to pin the signal; "
+		  "never in production" },
 };
 
 static const struct cfg_item anycast_items[] = {

@@ -11,8 +11,8 @@
  * A connection may carry any number of requests; every line, an empty one
  * too, gets exactly one response line, in request order. Dispatch is a
  * lookup in the daemon's command registry (ctx->command: every
- * component's table); the transport knows no command but its own four
- * (commands, status, services, reload) at the end of this file. A command may answer later (reload parses on a worker thread):
+ * component's table); the transport knows no command but its own
+ * (commands, status, services, reload, load) at the end of this file. A command may answer later (reload parses on a worker thread):
  * the client's further lines then wait in its buffer, and reading stops,
  * until that answer is written, so responses stay in order.
  *
@@ -618,6 +618,43 @@ static void cmd_reload(void *self, json_t *args, struct agent_reply *r)
 				 "the daemon is shutting down" : as_strerror(rc));
 }
 
+/* `load`, `load set VALUE`, `load clear`: the local load, and the test
+ * knob that pins it (load.override). */
+static json_t *cmd_load(void *self, json_t *args, char *err, size_t errlen)
+{
+	struct agent_control *ctl = self;
+	json_t *av = json_object_get(args, "argv");
+	const char *verb = json_string_value(json_array_get(av, 0));
+	const char *arg = json_string_value(json_array_get(av, 1));
+	size_t n = json_array_size(av);
+	double v = NAN;
+	int rc;
+
+	if (verb && strcmp(verb, "set") == 0 && n == 2 && arg) {
+		char *end;
+		v = strtod(arg, &end);
+		if (end == arg || *end || !(v >= 0 && v <= 1)) {
+			snprintf(err, errlen, "load set: the value must be a number 0..1, got '%s'", arg);
+			return NULL;
+		}
+	} else if (!(verb && strcmp(verb, "clear") == 0 && n == 1) && n != 0) {
+		snprintf(err, errlen, "usage: load [set VALUE|clear] (VALUE 0..1)");
+		return NULL;
+	}
+	if (n) {
+		rc = ctl->ctx->load_override(ctl->ctx, v);
+		if (rc == AS_ESTATE) {
+			snprintf(err, errlen, "load overrides are disabled (set load.override: true; a test knob)");
+			return NULL;
+		}
+		if (rc) {
+			snprintf(err, errlen, "load: %s", as_strerror(rc));
+			return NULL;
+		}
+	}
+	return agent_load_json(ctl->ctx->load, ctl->ctx->cfg);
+}
+
 static json_t *cmd_commands(void *self, json_t *args, char *err, size_t errlen)
 {
 	struct agent_control *ctl = self;
@@ -635,6 +672,7 @@ static const struct agent_command control_commands[] = {
 	{ "status", cmd_status, "node, version, uptime, load, listeners, query counters", NULL },
 	{ "services", cmd_services, "services with their endpoints and effective weights", NULL },
 	{ "reload", NULL, "reload the configuration file (like SIGHUP)", cmd_reload },
+	{ "load", cmd_load, "the local load; test knob (load.override): load set VALUE|clear", NULL },
 };
 
 const struct agent_component_ops agent_control_ops = {

@@ -221,7 +221,7 @@ static void print_counts(FILE *f, const char *label, json_t *obj)
 static void print_load(FILE *f, json_t *load)
 {
 	fprintf(f, "load        %s %.1f%% -> factor %.3f (watermarks %.1f%%..%.1f%%)\n",
-		str(load, "signal_name"), 100 * num(load, "signal"), num(load, "factor"),
+		str(load, "source"), 100 * num(load, "signal"), num(load, "factor"),
 		100 * num(load, "low_watermark"), 100 * num(load, "high_watermark"));
 }
 
@@ -343,6 +343,10 @@ static void render_status(FILE *f, json_t *d)
 			(int)num(g, "local_endpoints_healthy"), (int)num(g, "local_endpoints"),
 			(long long)num(g, "auth_failures"), (long long)num(g, "suspicions_raised"),
 			(long long)num(g, "suspicions_refuted"));
+		json_t *af = json_object_get(g, "last_auth_failure");
+		if (json_is_object(af))
+			fprintf(f, "            last auth failure from %s, %.1f s ago (%s)\n",
+				str(af, "host"), num(af, "seconds_ago"), str(af, "reason"));
 	} else {
 		fprintf(f, "gossip      not configured (no gossip section)\n");
 	}
@@ -633,6 +637,15 @@ static void render_commands(FILE *f, json_t *d)
 		fprintf(f, "%-12s %s\n", str(c, "name"), str(c, "help"));
 }
 
+/* `load [set VALUE|clear]`: where the signal comes from, and its factor. */
+static void render_load(FILE *f, json_t *d)
+{
+	fprintf(f, "load %.3f (%s) -> factor %.3f (watermarks %.2f..%.2f)%s\n",
+		num(d, "signal"), str(d, "source"), num(d, "factor"),
+		num(d, "low_watermark"), num(d, "high_watermark"),
+		flag(d, "override_allowed") ? "; override allowed (test knob)" : "");
+}
+
 static void render_reload(FILE *f, json_t *d)
 {
 	fprintf(f, "reloaded %s (%d services)\n", str(d, "config"), (int)num(d, "services"));
@@ -646,6 +659,7 @@ static const struct {
 	{ "services", render_services },
 	{ "commands", render_commands },
 	{ "reload", render_reload },
+	{ "load", render_load },
 	{ "members", render_members },
 	{ "keyring", render_keyring },
 	{ "routes", render_routes },

@@ -85,6 +85,7 @@ struct agent {
 	bool have_cpu_prev;
 	struct agent_load_sample load;
 	double factor_in_view;		/* local factor the view was built with */
+	double load_override;		/* `load set` (test knob); NAN = none */
 
 	uv_signal_t sig_hup, sig_term, sig_int;
 	void *self[C_COUNT];		/* each component's state */
@@ -167,19 +168,7 @@ static void agent_sample_load(struct agent *a)
 	s->have_psi = read_small_file("/proc/pressure/cpu", buf, sizeof(buf)) == AS_OK &&
 		      agent_parse_psi_cpu(buf, &s->psi_some_avg10) == AS_OK;
 
-	const char *sig = a->cfg->load.signal;
-	if (strcmp(sig, "psi") == 0 && s->have_psi)
-		s->signal = s->psi_some_avg10 / 100.0;
-	else if (strcmp(sig, "loadavg") == 0)
-		s->signal = s->ncpu ? s->loadavg1 / s->ncpu : s->loadavg1;
-	else
-		s->signal = s->cpu_util;
-	if (!isfinite(s->signal) || s->signal < 0)
-		s->signal = 0;
-	if (s->signal > 1)
-		s->signal = 1;
-	s->factor = dns_load_factor(s->signal, a->cfg->load.low_watermark,
-				    a->cfg->load.high_watermark);
+	agent_load_settle(s, a->cfg, a->load_override);
 }
 
 /* The services of the view: from gossip when it runs, else from the
@@ -394,10 +383,10 @@ static void update_snapshot(struct agent *a)
 	pthread_mutex_unlock(&a->snap_lock);
 }
 
-static void on_load_timer(uv_timer_t *t)
+/* A new local sample: the cluster gossips it, the view follows a move
+ * of the factor. */
+static void load_changed(struct agent *a)
 {
-	struct agent *a = t->data;
-	agent_sample_load(a);
 	notify(a, C_CLUSTER, AGENT_EV_LOAD);
 	if (fabs(a->load.factor - a->factor_in_view) >= FACTOR_STEP ||
 	    (a->load.factor == 0) != (a->factor_in_view == 0)) {
@@ -406,6 +395,33 @@ static void on_load_timer(uv_timer_t *t)
 			as_err("cannot rebuild answer view: %s", as_strerror(err));
 	}
 	update_snapshot(a);
+}
+
+static void on_load_timer(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	agent_sample_load(a);
+	load_changed(a);
+}
+
+/* `anysteerctl load set|clear` (control.c): a test knob, refused unless
+ * load.override allows it. */
+static int ctx_load_override(struct agent_ctx *ctx, double value)
+{
+	struct agent *a = from_ctx(ctx);
+
+	if (!a->cfg->load.override)
+		return AS_ESTATE;
+	if (!isnan(value) && !(value >= 0 && value <= 1))
+		return AS_ERANGE;
+	if (isnan(value))
+		as_notice("load: override cleared");
+	else
+		as_notice("load: signal overridden to %.3f (test knob)", value);
+	a->load_override = value;
+	agent_load_settle(&a->load, a->cfg, a->load_override);
+	load_changed(a);
+	return AS_OK;
 }
 
 /* Settings bound at start: a reload that changes them only warns. */
@@ -521,6 +537,10 @@ static int reload_apply(void *arg, struct agent_config *cfg, int rc,
 	if (a->config_loaded_wall <= old_wall)
 		a->config_loaded_wall = old_wall + 1; /* serial must grow */
 	sync_ctx(a);
+	if (!cfg->load.override && !isnan(a->load_override)) {
+		as_notice("reload: load.override is off; the load override is cleared");
+		a->load_override = NAN;
+	}
 	agent_sample_load(a);
 	rc = catalog_update(a);
 	if (!rc)
@@ -670,6 +690,7 @@ int agent_new(const char *config_path, struct agent_config *cfg,
 	a->start_ms = as_now_ms();
 	a->load.cpu_util = NAN; /* the first EWMA sample seeds it */
 	a->load.factor = 1.0;
+	a->load_override = NAN;
 	pthread_mutex_init(&a->snap_lock, NULL);
 	err = uv_loop_init(&a->loop);
 	if (err) {
@@ -698,6 +719,7 @@ int agent_new(const char *config_path, struct agent_config *cfg,
 		.command = ctx_command,
 		.status = ctx_status,
 		.reload = ctx_reload,
+		.load_override = ctx_load_override,
 		.config_path = a->config_path,
 	};
 	sync_ctx(a);

@@ -3,12 +3,20 @@
  * /proc/pressure/cpu text, utilisation between two readings, EWMA. The
  * daemon reads the files on a timer and feeds them here, so the tests use
  * recorded file contents instead of a live machine.
+ *
+ * Which signal steers is settled here too (agent_load_settle): the
+ * measured one (load.signal), a static value (load.source: static, for
+ * testbeds and CI, where every node measures the same shared host), or a
+ * test override set at run time (`anysteerctl load set`, only with
+ * load.override). The readings are taken in every case, so status still
+ * shows what the machine does.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent.h"
+#include "dns/dns.h"
 #include "lib/as.h"
 
 /* Reads up to n unsigned numbers separated by blanks; returns how many. */
@@ -111,4 +119,34 @@ double agent_ewma(double prev, double x, double alpha)
 	if (!isfinite(prev))
 		return x;
 	return prev + alpha * (x - prev);
+}
+
+void agent_load_settle(struct agent_load_sample *s, const struct agent_config *c,
+		       double override)
+{
+	const char *sig = c->load.signal;
+	double v;
+
+	if (!isnan(override)) {
+		v = override;
+		s->source = "override";
+	} else if (c->load.source && strcmp(c->load.source, "static") == 0) {
+		v = c->load.value;
+		s->source = "static";
+	} else if (strcmp(sig, "psi") == 0 && s->have_psi) {
+		v = s->psi_some_avg10 / 100.0;
+		s->source = "psi";
+	} else if (strcmp(sig, "loadavg") == 0) {
+		v = s->ncpu ? s->loadavg1 / s->ncpu : s->loadavg1;
+		s->source = "loadavg";
+	} else {
+		/* cpu, and psi where the kernel has no pressure file. */
+		v = s->cpu_util;
+		s->source = "cpu";
+	}
+	if (!isfinite(v) || v < 0)
+		v = 0;
+	s->signal = v > 1 ? 1 : v;
+	s->factor = dns_load_factor(s->signal, c->load.low_watermark,
+				    c->load.high_watermark);
 }

@@ -154,6 +154,9 @@ static void render_dns(FILE *f, const struct dns_stats *st)
 		(unsigned long long)st->udp_queries);
 	fprintf(f, "anysteer_dns_queries_total{transport=\"tcp\"} %llu\n",
 		(unsigned long long)st->tcp_queries);
+	agent_metric_head(f, "anysteer_dns_self_check_queries_total", "The routing self-check's queries (not in the client counters).", "counter");
+	fprintf(f, "anysteer_dns_self_check_queries_total %llu\n",
+		(unsigned long long)st->self_checks);
 	agent_metric_head(f, "anysteer_dns_queries_by_qtype_total", "DNS queries by query type.", "counter");
 	for (unsigned i = 0; i < DNS_QT__COUNT; i++)
 		fprintf(f, "anysteer_dns_queries_by_qtype_total{qtype=\"%s\"} %llu\n",

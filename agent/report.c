@@ -40,6 +40,8 @@ json_t *agent_dns_stats_json(const struct dns_stats *st)
 	json_object_set_new(o, "total", json_integer((json_int_t)st->queries));
 	json_object_set_new(o, "udp", json_integer((json_int_t)st->udp_queries));
 	json_object_set_new(o, "tcp", json_integer((json_int_t)st->tcp_queries));
+	/* Not in the counts above: the agent's own routing self-check. */
+	json_object_set_new(o, "self_checks", json_integer((json_int_t)st->self_checks));
 	for (unsigned i = 0; i < AS_ARRAY_SIZE(st->by_rcode); i++)
 		if (st->by_rcode[i])
 			json_object_set_new(rc, agent_rcode_name(i),
@@ -73,6 +75,9 @@ json_t *agent_load_json(const struct agent_load_sample *l,
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "signal_name", json_string(c->load.signal));
+	/* What the signal is: the measured one's name, static or override. */
+	json_object_set_new(o, "source", json_string(l->source ? l->source : c->load.signal));
+	json_object_set_new(o, "override_allowed", json_boolean(c->load.override));
 	json_object_set_new(o, "signal", json_real(l->signal));
 	json_object_set_new(o, "factor", json_real(l->factor));
 	json_object_set_new(o, "cpu_utilisation", json_real(isfinite(l->cpu_util) ? l->cpu_util : 0));

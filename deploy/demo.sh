@@ -6,37 +6,55 @@
 #                             upstream router with BIRD and ECMP, 3 nodes
 #                             with BIRD + anysteerd announcing the anycast
 #                             address, a client; queries show which node
-#                             answered (NSID); one agent is killed (-9) and
-#                             the route fails over; everything is removed.
+#                             answered (NSID); the answer shares before and
+#                             after node2 becomes hot (`anysteerctl load
+#                             set`), checked against the formula of
+#                             docs/dns.md; one agent is killed (-9) and the
+#                             route fails over; an HTTP fetch from the client
+#                             to the pod the DNS answer names; everything is
+#                             removed.
 #   deploy/demo.sh --local    one anysteerd on loopback with
-#                             deploy/examples/demo.yaml, real queries and the
+#                             deploy/examples/demo.yaml, real queries, answer
+#                             shares before and after the node becomes hot
+#                             (checked against the formula) and the
 #                             operator's view; add --keep to leave it running.
+#   --build DIR               use the anysteer built in DIR (no package
+#                             installs, no build; tests/integration/test_demo.py)
+# Either demo exits non-zero, saying why, when the measured shares do not
+# match the formula within the printed tolerance.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 keep=no
 mode=testbed
-for arg in "$@"; do
-	case $arg in
+build=
+usage() { echo "usage: $0 [--build DIR] [--local [--keep]]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
 	--keep) keep=yes ;;
 	--local) mode=local ;;
-	*) echo "usage: $0 [--local [--keep]]" >&2; exit 2 ;;
+	--build) [ $# -ge 2 ] || usage; build=$(cd "$2" && pwd) || exit 2; shift ;;
+	*) usage ;;
 	esac
+	shift
 done
 cd "$top"
-./deploy/install-deps.sh
-[ -x configure ] || autoreconf -fi >/dev/null
-# After "Building by hand" in the source tree (./configure run there),
-# configure refuses a second, out-of-tree build: use the in-tree one.
-if [ -f "$top/config.status" ]; then
-	build="$top"
-else
-	build="$top/_build/demo"
+if [ -z "$build" ]; then
+	./deploy/install-deps.sh
+	[ -x configure ] || autoreconf -fi >/dev/null
+	# After "Building by hand" in the source tree (./configure run there),
+	# configure refuses a second, out-of-tree build: use the in-tree one.
+	if [ -f "$top/config.status" ]; then
+		build="$top"
+	else
+		build="$top/_build/demo"
+	fi
+	mkdir -p "$build"
+	cd "$build"
+	[ -f Makefile ] || "$top/configure" -q
+	make -s -j"$(nproc 2>/dev/null || echo 2)"
 fi
-mkdir -p "$build"
-cd "$build"
-[ -f Makefile ] || "$top/configure" -q
-make -s -j"$(nproc 2>/dev/null || echo 2)"
+[ -x "$build/agent/anysteerd" ] || { echo "demo: no $build/agent/anysteerd" >&2; exit 1; }
 
 if [ "$mode" = testbed ]; then
 	[ "$(id -u)" = 0 ] || { echo "the cluster demo needs root (or: $0 --local)" >&2; exit 1; }
@@ -80,12 +98,29 @@ show dig @::1 -p 5353 +noall +answer web.svc.example. HTTPS
 show dig @::1 -p 5353 +noall +answer +nsid +comments api.svc.example. AAAA
 show dig @::1 -p 5353 +noall +comments +authority nope.svc.example. AAAA
 show kdig @::1 -p 5353 +short +tcp -c CH id.server. TXT
+
+# Shares of first answers against docs/dns.md's formula. demo1's signal
+# is pinned (load.source: static, 0.3: factor 1); demo2 is not this node
+# and there is no gossip, so its load is unknown: factor 1 (load 0 below).
+shares() {
+	if ! python3 "$top/deploy/testbed/shares.py" --server ::1 --port 5353 --count 1000 \
+		web.svc.example. "fd00:10::1=100@$1" "fd00:10::2=300@$1" "fd00:10::3=100@0"; then
+		echo "demo: FAILED: the answer shares do not match the formula" >&2
+		exit 1
+	fi
+}
 echo
-echo "Answer shares over 300 queries for web.svc.example. (weights 100/300/100, 2 per answer):"
-for n in $(seq 300); do
-	dig @::1 -p 5353 +short +tries=1 web.svc.example. AAAA
-done | sort | uniq -c
+echo "Answer shares of web.svc.example. over 1000 queries (the first address of"
+echo "each answer; weights 100/300/100; demo1 at its static load 0.3):"
+shares 0.3
+show $ctl load set 0.9
+echo "demo1 is now hot (a test knob: load.override). Its endpoints' factor is"
+echo "1 - (0.9 - 0.6) / (0.95 - 0.6) = 0.143; demo2's endpoint takes the rest:"
+shares 0.9
 show $ctl services
+echo
+echo "\$ $ctl load clear"
+$ctl load clear >/dev/null && echo "(override cleared: back to the static 0.3)"
 show $ctl status
 if [ "$keep" = yes ]; then
 	echo

@@ -220,6 +220,7 @@ struct dns_result {
 	 * a zone transfer): a forwarder may answer it instead. */
 	bool forwardable;
 	bool forwarded;		/* handed to the forwarder (server.c) */
+	bool self_check;	/* the routing self-check's query (probe.c) */
 };
 
 /* Answers one query. out must hold DNS_MSG_MAX bytes for TCP and
@@ -233,7 +234,8 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 /* ---- routing self-check ------------------------------------------------- */
 
 /* Writes the self-check query, (zone, SOA, IN) with the given ID and RD
- * off, to buf and its length to *len. zone is text, trailing dot
+ * off, marked by an EDNS option (counted apart from client queries), to
+ * buf and its length to *len. zone is text, trailing dot
  * optional ("svc.example." or "." for the root). AS_EINVAL for an empty
  * or over-long label or a name over 255 bytes, AS_ESPACE when buf (cap
  * bytes) is too small. */
@@ -259,7 +261,8 @@ extern const uint64_t dns_latency_bounds_ns[DNS_LAT_BUCKETS - 1];
 #define DNS_RCODE_BADVERS 16	/* the only extended RCODE we send */
 
 struct dns_stats {
-	uint64_t queries;			/* all packets/messages received */
+	uint64_t queries;			/* packets/messages received, but */
+	uint64_t self_checks;			/* the routing self-check's */
 	uint64_t udp_queries, tcp_queries;
 	uint64_t by_qtype[DNS_QT__COUNT];
 	uint64_t by_rcode[DNS_RCODE_BADVERS + 1]; /* [16]: BADVERS */

@@ -44,7 +44,7 @@ int dns_probe_query_build(const char *zone, uint16_t id, uint8_t *buf,
 	wire_wr_u16(&w, 1);	/* QDCOUNT */
 	wire_wr_u16(&w, 0);
 	wire_wr_u16(&w, 0);
-	wire_wr_u16(&w, 0);
+	wire_wr_u16(&w, 1);	/* ARCOUNT: the OPT with our mark */
 	while (*zone && strcmp(zone, ".") != 0) {
 		const char *dot = strchr(zone, '.');
 		size_t l = dot ? (size_t)(dot - zone) : strlen(zone);
@@ -55,6 +55,16 @@ int dns_probe_query_build(const char *zone, uint16_t id, uint8_t *buf,
 	wire_wr_u8(&w, 0);
 	wire_wr_u16(&w, DNS_T_SOA);
 	wire_wr_u16(&w, DNS_C_IN);
+	/* OPT: root owner, 512-byte payload, version 0, one empty option
+	 * that tells the server's counters this is the self-check. */
+	wire_wr_u8(&w, 0);
+	wire_wr_u16(&w, DNS_T_OPT);
+	wire_wr_u16(&w, 512);
+	wire_wr_u16(&w, 0);
+	wire_wr_u16(&w, 0);
+	wire_wr_u16(&w, 4);
+	wire_wr_u16(&w, DNS_EDNS_SELFCHECK);
+	wire_wr_u16(&w, 0);
 	if (w.err)
 		return w.err;
 	*len = wire_wr_offset(&w);

@@ -38,7 +38,7 @@ struct query {
 	uint8_t label_off[128];
 	size_t n_labels;
 	uint16_t qtype, qclass;
-	bool edns, nsid;
+	bool edns, nsid, self_check;
 	uint16_t edns_size;
 	uint8_t edns_version;
 	bool tsig;
@@ -142,6 +142,8 @@ static enum dns_malformed parse_opt(struct query *q, uint16_t cls,
 			return DNS_MAL_EDNS;
 		if (code == DNS_EDNS_NSID)
 			q->nsid = true;
+		else if (code == DNS_EDNS_SELFCHECK)
+			q->self_check = true;
 		rd += 4 + len;
 		rdlen -= 4 + len;
 	}
@@ -618,7 +620,7 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 	q.id = wire_get_u16(query);
 	q.opcode = (query[2] >> 3) & 0x0F;
 	q.rd = query[2] & 1;
-	q.edns = q.nsid = q.tsig = false;
+	q.edns = q.nsid = q.self_check = q.tsig = false;
 	q.qtype = q.qclass = 0;
 	if (q.opcode != 0) {
 		header_only(&q, DNS_RC_NOTIMP, out, out_cap, res);
@@ -651,6 +653,7 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 		return;
 	}
 	res->qtype = q.qtype;
+	res->self_check = q.self_check;
 	if (!view) {	/* no view published yet */
 		header_only(&q, DNS_RC_SERVFAIL, out, out_cap, res);
 		return;

@@ -72,6 +72,11 @@ void dns_stats_count(struct dns_stats *st, enum dns_transport t,
 {
 	size_t b = 0;
 
+	/* The self-check is not a client: only counted as what it is. */
+	if (res->self_check) {
+		bump(&st->self_checks, 1);
+		return;
+	}
 	bump(&st->queries, 1);
 	bump(t == DNS_TRANSPORT_TCP ? &st->tcp_queries : &st->udp_queries, 1);
 	if (res->malformed != DNS_MAL_NONE &&

@@ -135,6 +135,7 @@ struct gossip_core {
 	uint32_t n_accusers;
 	uint64_t last_unknown_pp;
 	uint64_t last_now;
+	struct gossip_auth_report auth_pending;	/* not logged yet */
 
 	struct gossip_out *out;
 	size_t n_out, cap_out;
@@ -1478,12 +1479,40 @@ int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
 	return AS_OK;
 }
 
-void gossip_core_count_drop(struct gossip_core *c, enum gossip_drop why)
+void gossip_core_count_drop(struct gossip_core *c, enum gossip_drop why,
+			    const struct sockaddr_storage *from)
 {
 	if (why == GOSSIP_DROP_AUTH || why == GOSSIP_DROP_PLAINTEXT ||
-	    why == GOSSIP_DROP_ENCRYPTED)
+	    why == GOSSIP_DROP_ENCRYPTED) {
+		struct gossip_auth_report *r = &c->auth_pending;
 		c->m.auth_failures++;
+		c->m.auth_last_why = why;
+		c->m.auth_last_ms = c->last_now;
+		if (from)
+			c->m.auth_last_from = *from;
+		else
+			memset(&c->m.auth_last_from, 0, sizeof(c->m.auth_last_from));
+		if (r->n++ == 0)
+			r->from = c->m.auth_last_from;
+		else if (!as_sockaddr_same_host(&r->from, &c->m.auth_last_from))
+			r->others = true;
+		r->why = why;
+	}
 	c->m.drops[why]++;
+}
+
+bool gossip_core_auth_pending(const struct gossip_core *c)
+{
+	return c->auth_pending.n > 0;
+}
+
+bool gossip_core_auth_report(struct gossip_core *c, struct gossip_auth_report *out)
+{
+	if (!c->auth_pending.n)
+		return false;
+	*out = c->auth_pending;
+	memset(&c->auth_pending, 0, sizeof(c->auth_pending));
+	return true;
 }
 
 void gossip_core_count_stream(struct gossip_core *c, uint64_t frames, uint64_t bytes)
@@ -1635,7 +1664,7 @@ static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transpor
 	gossip_packet_reset(pkt);
 	return AS_OK;
 drop:
-	gossip_core_count_drop(c, why);
+	gossip_core_count_drop(c, why, from);
 	return rc;
 }
 
@@ -1681,7 +1710,7 @@ static int recv_frame(struct gossip_core *c, uint64_t now,
 	return recv_packet(c, now, GOSSIP_TX_STREAM, from, data + hl, body_len);
 drop:
 	clock_check(c, now);
-	gossip_core_count_drop(c, why);
+	gossip_core_count_drop(c, why, from);
 	return rc;
 }
 

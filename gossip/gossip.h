@@ -344,6 +344,11 @@ struct gossip_metrics {
 	uint64_t packets_in, packets_out, bytes_in, bytes_out;
 	uint64_t stream_in, stream_out, stream_bytes_in, stream_bytes_out;
 	uint64_t auth_failures;
+	/* The last of them: its source (AF_UNSPEC: none yet), when (the
+	 * core's clock, ms) and why (auth, plaintext or encrypted). */
+	struct sockaddr_storage auth_last_from;
+	uint64_t auth_last_ms;
+	enum gossip_drop auth_last_why;
 	uint64_t drops[GOSSIP_DROP_COUNT];
 	uint64_t suspicions_raised, suspicions_refuted; /* refuted: others' */
 	uint64_t suspicions_cleared;	/* by our last-chance probe */
@@ -423,6 +428,19 @@ int gossip_core_member_find(const struct gossip_core *c, const char *name,
 /* Grows by one for every change the callback would report. */
 uint64_t gossip_core_change_counter(const struct gossip_core *c);
 void gossip_core_metrics(const struct gossip_core *c, struct gossip_metrics *out);
+
+/* Authentication failures not reported yet, for a rate-limited log line
+ * ("N packets from ADDR failed authentication"): how many, the source of
+ * the first, whether some came from other hosts, the last reason. */
+struct gossip_auth_report {
+	uint64_t n;
+	struct sockaddr_storage from;
+	bool others;
+	enum gossip_drop why;
+};
+/* True (and *out filled, the count reset) when there are any. */
+bool gossip_core_auth_report(struct gossip_core *c, struct gossip_auth_report *out);
+bool gossip_core_auth_pending(const struct gossip_core *c);
 /* Members that are alive or suspect, this node included. */
 size_t gossip_core_live_count(const struct gossip_core *c);
 

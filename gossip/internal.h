@@ -24,8 +24,10 @@ struct gossip_stream_acct {
 };
 struct gossip_stream_acct *gossip_core_stream_acct(struct gossip_core *c);
 const struct gossip_config *gossip_core_config(const struct gossip_core *c);
-/* Counts a drop (and an authentication failure where the reason is one). */
-void gossip_core_count_drop(struct gossip_core *c, enum gossip_drop why);
+/* Counts a drop (and an authentication failure where the reason is one,
+ * with its source; from may be NULL for other reasons). */
+void gossip_core_count_drop(struct gossip_core *c, enum gossip_drop why,
+			    const struct sockaddr_storage *from);
 /* Counts stream frames (headers read whole) and bytes received. */
 void gossip_core_count_stream(struct gossip_core *c, uint64_t frames, uint64_t bytes);
 /* Feeds a stream frame's packet, its header already checked. */

@@ -81,13 +81,13 @@ int gossip_stream_open(struct gossip_core *c, uint64_t now,
 
 	*out = NULL;
 	if (a->n >= cfg->stream_max_conns) {
-		gossip_core_count_drop(c, GOSSIP_DROP_CONN_LIMIT);
+		gossip_core_count_drop(c, GOSSIP_DROP_CONN_LIMIT, from);
 		return AS_ELIMIT;
 	}
 	for (s = a->head; s; s = s->next)
 		same += same_source(&s->from, from, cfg->stream_source_prefix);
 	if (same >= cfg->stream_max_per_source) {
-		gossip_core_count_drop(c, GOSSIP_DROP_SOURCE_LIMIT);
+		gossip_core_count_drop(c, GOSSIP_DROP_SOURCE_LIMIT, from);
 		return AS_ELIMIT;
 	}
 	s = calloc(1, sizeof(*s));
@@ -205,7 +205,7 @@ int gossip_stream_feed(struct gossip_stream *s, uint64_t now, size_t n)
 	return GOSSIP_STREAM_DONE;
 drop:
 	s->done = true;
-	gossip_core_count_drop(c, why);
+	gossip_core_count_drop(c, why, &s->from);
 	return rc;
 }
 
@@ -226,7 +226,7 @@ bool gossip_stream_expired(struct gossip_stream *s, uint64_t now)
 		return false;
 	}
 	s->done = true;
-	gossip_core_count_drop(s->c, GOSSIP_DROP_TIMEOUT);
+	gossip_core_count_drop(s->c, GOSSIP_DROP_TIMEOUT, &s->from);
 	return true;
 }
 
@@ -242,7 +242,7 @@ void gossip_stream_close(struct gossip_stream *s)
 		return;
 	a = gossip_core_stream_acct(s->c);
 	if (!s->done)
-		gossip_core_count_drop(s->c, GOSSIP_DROP_SHORT);
+		gossip_core_count_drop(s->c, GOSSIP_DROP_SHORT, &s->from);
 	release(s);
 	if (s->prev)
 		s->prev->next = s->next;

@@ -16,6 +16,11 @@
  * the caps (libuv stops watching a listener whose connection was not
  * taken), and a refused or failed one is reset, so it leaves no
  * TIME_WAIT behind.
+ *
+ * Packets that fail authentication are logged here, after the core has
+ * counted them, at most once per AUTH_LOG_MS: "N packets from HOST failed
+ * authentication (wrong key?)", N being every failure since the last
+ * line, so a node with the wrong key is named without flooding the log.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 #include "lib/as.h"
 
 #define SEND_TIMEOUT_MS 5000	/* outbound: connect and write */
+#define AUTH_LOG_MS 10000	/* authentication failures: one line per */
 
 struct conn {
 	struct conn *prev, *next;
@@ -51,10 +57,44 @@ struct gossip_uv {
 	bool closing;
 	void (*close_cb)(void *arg);
 	void *close_arg;
+	struct as_ratelimit auth_log;
 	uint8_t rbuf[65536];
 };
 
 static void flush(struct gossip_uv *u);
+
+/* What a failure of this kind most likely means. */
+static const char *auth_hint(enum gossip_drop why)
+{
+	switch (why) {
+	case GOSSIP_DROP_PLAINTEXT:
+		return "plaintext, and this node requires encryption: "
+		       "gossip.plaintext on one side only?";
+	case GOSSIP_DROP_ENCRYPTED:
+		return "encrypted, and this node has no key";
+	default:
+		return "wrong key?";
+	}
+}
+
+/* Logs the failures the core counted since the last line, if the rate
+ * allows; the rest wait for the next call (every flush). */
+static void report_auth(struct gossip_uv *u)
+{
+	struct gossip_auth_report r;
+	uint8_t key[16];
+	char host[AS_SOCKADDR_STRLEN] = "?";
+
+	if (!u->core || !gossip_core_auth_pending(u->core) ||
+	    !as_ratelimit_allow(&u->auth_log, uv_now(u->loop), NULL) ||
+	    !gossip_core_auth_report(u->core, &r))
+		return;
+	if (as_sockaddr_key(&r.from, key))
+		as_format_addr16(key, host, sizeof(host));
+	as_warn("gossip: %llu packet%s from %s%s failed authentication (%s)",
+		(unsigned long long)r.n, r.n == 1 ? "" : "s", host,
+		r.others ? " and other hosts" : "", auth_hint(r.why));
+}
 
 static void maybe_done(struct gossip_uv *u)
 {
@@ -225,6 +265,7 @@ static void flush(struct gossip_uv *u)
 		}
 	}
 	gossip_core_outbox_clear(u->core);
+	report_auth(u);
 	rearm(u);
 }
 
@@ -283,6 +324,7 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		flush(u);
 	} else if (rc < 0) {
 		conn_close(c, true);
+		report_auth(u);
 	} else {
 		conn_arm(c);
 	}
@@ -334,6 +376,8 @@ int gossip_uv_new(uv_loop_t *loop, const struct sockaddr_storage *bind_addr,
 		return AS_ENOMEM;
 	u->loop = loop;
 	u->core = core;
+	u->auth_log.interval_ms = AUTH_LOG_MS;
+	u->auth_log.burst = 1;
 	uv_udp_init(loop, &u->udp);
 	uv_tcp_init(loop, &u->listener);
 	uv_timer_init(loop, &u->timer);

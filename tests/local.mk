@@ -18,6 +18,18 @@ EXTRA_DIST += tests/integration/test_dns_forward.py
 # README.md's "Running" lines in a scratch prefix (make install, start,
 # anysteerctl, kdig, curl, reload, stop, make uninstall).
 TESTS += tests/integration/test_install.py
+# Issue 18: load override, wrong-key diagnostics, self-check counters.
+TESTS += tests/integration/test_diag.py
+EXTRA_DIST += tests/integration/test_diag.py
+# deploy/demo.sh, local and cluster (root + BIRD), with its share checks.
+# Its 4000 queries and namespaces keep both cores busy for half a minute:
+# under `make -j check` it waits for the tests with timing bounds.
+TESTS += tests/integration/test_demo.py
+EXTRA_DIST += tests/integration/test_demo.py
+tests/integration/test_demo.log: tests/integration/test_dos_dns.log \
+	tests/integration/test_dos_gossip.log tests/integration/test_dos_agent.log \
+	tests/integration/test_anycast.log tests/integration/test_anycast_testbed.log \
+	tests/integration/routing-failover.log
 EXTRA_DIST += tests/integration/test_install.py
 EXTRA_DIST += tests/integration/test_cluster.py
 # --check-config and the daemon agree (issue 13).

@@ -31,13 +31,19 @@
 #                               start N nodes (default 3, up to 200)
 #        testbed.sh down        stop everything it started, by PID file
 #                               and namespace name
-#        testbed.sh status [I]  the router's route and BGP/BFD sessions, one
-#                               line per node (agent, anycast state, BIRD
-#                               export, gossip members alive), the gossip
-#                               members; with I: node I's full `routes`
-#                               and `members`
-#        testbed.sh demo        up 3, queries, kill -9 of node1's agent,
-#                               failover, down
+#        testbed.sh status [I]  a picture of the topology (client, router,
+#                               nodes: announcing or not, load, who answered
+#                               the last `query`/demo batch), the router's
+#                               route and BGP/BFD sessions, one line per
+#                               node (agent, anycast state, BIRD export,
+#                               gossip members alive), the gossip members;
+#                               with I: node I's full `routes` and `members`
+#        testbed.sh demo        up 3 with a pod per node serving HTTP,
+#                               queries, answer shares before and after
+#                               node2 becomes hot (checked against the
+#                               formula), kill -9 of node1's agent,
+#                               failover, an HTTP fetch from the client to
+#                               the pod the DNS answer names, down
 #   for tests and the benchmark:
 #        testbed.sh env                      prints the names below as sh vars
 #        testbed.sh hops                     router next hops, one per line
@@ -64,7 +70,11 @@
 # default `web` service in every node's configuration: the static catalog;
 # each node publishes its own endpoints, gossip brings the rest),
 # TESTBED_HEALTH_INTERVAL (health.interval of the nodes, default 0s: the
-# default catalog's endpoint does not listen).
+# default catalog's endpoint does not listen),
+# TESTBED_LOAD (static, the default: every node's load signal is pinned
+# at 0.3 with load.source: static, since all nodes share this machine's
+# CPU; measured: load.signal cpu, the host's CPU). Every node allows the
+# test knob `testbed.sh ctl I load set VALUE|clear` (load.override).
 # Addresses are ULA only; every address is added with nodad and
 # accept_dad=0 is set in each namespace before interfaces exist.
 set -u
@@ -88,6 +98,8 @@ FAST_WITHDRAW=${TESTBED_FAST_WITHDRAW:-1}
 BFD_MS=${TESTBED_BFD_MS:-}
 SERVICES_FILE=${TESTBED_SERVICES_FILE:-}
 HEALTH_INTERVAL=${TESTBED_HEALTH_INTERVAL:-0s}
+LOAD=${TESTBED_LOAD:-static}
+STATIC_LOAD=0.3
 ANY=fd00:53::53
 VIP=fd00:80::80
 ZONE=svc.example.
@@ -267,6 +279,7 @@ gossip:
   keyring: $d/keyring
 health:
   interval: $HEALTH_INTERVAL   # 0s: nothing listens on the default endpoint
+$(load_yaml)
 $(services_yaml "$i")
 EOF
 	# One cluster key, generated once, a copy per node (each node
@@ -274,6 +287,16 @@ EOF
 	[ -s "$DIR/keyring" ] || (umask 077; "$ANYSTEERD" --generate-key >"$DIR/keyring") ||
 		die "cannot generate a gossip key"
 	install -m 600 "$DIR/keyring" "$d/keyring"
+}
+
+# The `load:` section: every node measures the same shared CPU, so the
+# signal is pinned unless TESTBED_LOAD=measured; the override test knob
+# is on (the demo makes a node hot with it).
+load_yaml() {
+	printf 'load:\n  override: true   # test knob: testbed.sh ctl I load set VALUE\n'
+	if [ "$LOAD" = static ]; then
+		printf '  source: static\n  value: %s\n' "$STATIC_LOAD"
+	fi
 }
 
 # The `services:` section of node $1: TESTBED_SERVICES_FILE, or one `web`
@@ -430,6 +453,7 @@ cmd_up() {
 		die "up: pods per node 0..200, ingress 0..16, sites 1..16"
 	[ -z "$SERVICES_FILE" ] || [ -r "$SERVICES_FILE" ] || die "cannot read $SERVICES_FILE"
 	case $BFD_MS in *[!0-9]*) die "TESTBED_BFD_MS must be a number of ms";; esac
+	case $LOAD in static|measured) ;; *) die "TESTBED_LOAD must be static or measured";; esac
 	[ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "up: N must be 1..200"
 	[ "$(id -u)" = 0 ] || die "needs root"
 	[ -x "$BIRD" ] || die "$BIRD not installed"
@@ -566,6 +590,43 @@ for i in range(1, n + 1):
 PY
 }
 
+# A picture of the emulated topology: the client, the router with its
+# ECMP route to the anycast address, and per node whether the router has
+# it as a next hop (it announces), its load and factor, and how many
+# queries it answered in the last share measurement ($DIR/answered.json,
+# written by the demo's shares.py: NSID = node).
+picture() {
+	hs=$(hops)
+	echo "  client   $C  fd00:2::2"
+	echo "     |"
+	echo "  router   $R  fd00:1::1   BIRD; route to $ANY: $(nhops) next hops (ECMP)"
+	echo "     |"
+	last=$(cat "$DIR/nodes")
+	for i in $(nodes); do
+		if [ "$i" = "$last" ]; then br='`--'; else br='+--'; fi
+		if echo "$hs" | grep -qx "$(node_addr "$i")"; then ann="announces $ANY"
+		else ann="not announcing    "; fi
+		if alive "$(cat "$DIR/n$i/anysteerd.pid" 2>/dev/null)"; then
+			ld=$(ctl "$i" --json load 2>/dev/null | awk -F': *' '
+				/"source"/ { gsub(/[",]/, "", $2); src = $2 }
+				/"signal"/ { gsub(/,/, "", $2); sig = $2 }
+				/"factor"/ { gsub(/,/, "", $2); f = $2 }
+				END { if (f != "") printf "load %.2f (%s) -> factor %.2f", sig, src, f }')
+			[ -n "$ld" ] || ld="agent not answering"
+		else
+			ld="agent down"
+		fi
+		n=
+		[ -f "$DIR/answered.json" ] &&
+			n=$(grep -o "\"node$i\": [0-9]*" "$DIR/answered.json" | awk '{print $2}')
+		[ -f "$DIR/answered.json" ] && ld=$(printf '%-40s answered %s' "$ld" "${n:-0}")
+		printf '     %s node%-3s %-13s %s  %s\n' "$br" "$i" "$(node_addr "$i")" "$ann" "$ld"
+	done
+	[ -f "$DIR/answered.json" ] &&
+		echo "  (answered: queries of the last share measurement each node answered, by NSID)"
+	return 0
+}
+
 cmd_status() {
 	[ -f "$DIR/nodes" ] || die "not up"
 	if [ $# -ge 1 ]; then
@@ -578,6 +639,9 @@ cmd_status() {
 		ctl "$i" members
 		return
 	fi
+	echo "== topology"
+	picture
+	echo
 	echo "== router $R: route to $ANY ($(nhops) next hops)"
 	ip -n "$R" -6 route show "$ANY/128"
 	birdc -s "$DIR/r/bird.ctl" show protocols 2>/dev/null >"$DIR/r/protocols.txt"
@@ -635,11 +699,69 @@ cmd_query() {
 	done
 }
 
+# The demo's catalog: one `web` endpoint per node, in the node's pod,
+# served by a small HTTP server there; node2's weight is twice the others'.
+DEMO_WEIGHTS="100 200 100"
+DEMO_PORT=8080
+demo_weight() { echo "$DEMO_WEIGHTS" | cut -d' ' -f"$1"; }
+
+# Shares of web's first answers from the client through the anycast
+# address against the formula; $1..$3: the nodes' load signals. Fails
+# the demo loudly when they do not match.
+demo_shares() {
+	set -- "fd00:10:0:1::1=$(demo_weight 1)@$1" "fd00:10:0:2::1=$(demo_weight 2)@$2" \
+		"fd00:10:0:3::1=$(demo_weight 3)@$3"
+	ip netns exec "$C" python3 "$top/deploy/testbed/shares.py" --server "$ANY" \
+		--count 1000 --json "$DIR/answered.json" "web.$ZONE" "$@" ||
+		die "demo FAILED: the answer shares do not match the formula of docs/dns.md"
+}
+
+# Until every running agent's view has node $1's endpoint with a load
+# factor in [$2, $3] (gossip carries the load).
+wait_factor() {
+	limit=$(( $(now_ms) + 30000 ))
+	for i in $(nodes); do
+		alive "$(cat "$DIR/n$i/anysteerd.pid" 2>/dev/null)" || continue
+		until ctl "$i" --json services 2>/dev/null | python3 -c '
+import json, sys
+node, lo, hi = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+eps = [e for s in json.load(sys.stdin)["services"] if s["name"] == "web"
+       for e in s["endpoints"]]
+ok = len(eps) == 3 and any(e["node"] == node and lo <= e["load_factor"] <= hi
+                           for e in eps)
+sys.exit(0 if ok else 1)' "node$1" "$2" "$3"; do
+			[ "$(now_ms)" -gt "$limit" ] &&
+				die "demo FAILED: node$i does not see node$1's load factor in [$2, $3]"
+			sleep 0.2
+		done
+	done
+}
+
+# An HTTP server in node $1's pod (bounded: `down` kills it by PID).
+demo_http() {
+	i=$1; d=$DIR/www$i; a=$(pod_addr "$i" 1)
+	mkdir -p "$d"
+	echo "hello from pod $a on node$i" >"$d/index.html"
+	ip netns exec "$(pod_ns "$i" 1)" python3 -m http.server --bind "$a" \
+		--directory "$d" "$DEMO_PORT" >"$DIR/http$i.log" 2>&1 &
+	echo $! >"$DIR/http$i.pid"
+}
+
 cmd_demo() {
 	[ -f "$DIR/nodes" ] && die "a testbed is already up ($DIR); run: $0 down"
-	trap 'cmd_down >/dev/null' EXIT
+	SERVICES_FILE=$(mktemp "${TMPDIR:-/tmp}/anysteer-demo-services.XXXXXX")
+	trap 'cmd_down >/dev/null; rm -f "$SERVICES_FILE"' EXIT
 	trap 'exit 1' INT TERM
-	cmd_up 3 || exit 1
+	{
+		printf 'services:\n  - name: web\n    port: %s\n    endpoints:\n' "$DEMO_PORT"
+		for i in 1 2 3; do
+			printf '      - { address: "%s", weight: %s, node: node%s }\n' \
+				"$(pod_addr "$i" 1)" "$(demo_weight "$i")" "$i"
+		done
+	} >"$SERVICES_FILE"
+	[ "$LOAD" = static ] || die "the demo needs TESTBED_LOAD=static (its shares assume load $STATIC_LOAD)"
+	cmd_up 3 --pods-per-node 1 || exit 1
+	for i in 1 2 3; do demo_http "$i"; done
 	echo
 	echo "\$ ip -n $R -6 route show $ANY/128    # the upstream router: ECMP over the nodes"
 	ip -n "$R" -6 route show "$ANY/128"
@@ -649,6 +771,23 @@ cmd_demo() {
 	echo
 	echo "\$ testbed.sh ctl 1 routes"
 	ctl 1 routes
+	echo
+	wait_factor 2 0.99 1
+	echo "Answer shares of web.$ZONE over 1000 queries from the client (the first"
+	echo "address of each answer; weights $DEMO_WEIGHTS; every node's load pinned at"
+	echo "$STATIC_LOAD by load.source: static, since all share this machine's CPU):"
+	demo_shares "$STATIC_LOAD" "$STATIC_LOAD" "$STATIC_LOAD"
+	echo
+	echo "\$ testbed.sh ctl 2 load set 0.9    # node2 becomes hot (test knob: load.override)"
+	ctl 2 load set 0.9
+	wait_factor 2 0.13 0.15
+	echo "Every node learned node2's factor by gossip: 1 - (0.9 - 0.6) / (0.95 - 0.6) = 0.143"
+	echo "(gossip carries it in steps of 0.01). The shares follow:"
+	demo_shares "$STATIC_LOAD" 0.9 "$STATIC_LOAD"
+	echo
+	echo "\$ testbed.sh status    # the topology"
+	picture
+	ctl 2 load clear >/dev/null
 	echo
 	echo "\$ kill -9 <node1's anysteerd>"
 	ip -n "$R" -ts monitor route >"$DIR/demo-monitor.log" 2>&1 &
@@ -687,7 +826,22 @@ print(datetime.datetime.fromtimestamp(t).strftime("%H:%M:%S.%f"))' \
 	agent_start 1
 	agent_wait 1 30 && wait_hops 3 30 && echo "back to $(nhops) next hops"
 	echo
+	echo "The whole path from the client: the DNS answer, then HTTP to the pod it names."
+	echo "\$ kdig @$ANY +nsid web.$ZONE AAAA    # (in $C)"
+	ans=$(ip netns exec "$C" kdig @"$ANY" +nsid +time=2 +retry=1 "web.$ZONE" AAAA 2>&1)
+	addr=$(echo "$ans" | awk '/^[^;]/ && $4 == "AAAA" { print $5; exit }')
+	who=$(echo "$ans" | sed -n 's/.*NSID: .*"\(.*\)".*/\1/p' | head -1)
+	[ -n "$addr" ] || die "demo FAILED: no AAAA answer from $ANY: $ans"
+	echo "answered by ${who:-?}: web.$ZONE AAAA $addr (the first of" \
+		"$(echo "$ans" | awk '/^[^;]/ && $4 == "AAAA"' | wc -l) addresses)"
+	echo "\$ curl -g http://[$addr]:$DEMO_PORT/    # (in $C)"
+	body=$(ip netns exec "$C" curl -g -sS --max-time 5 "http://[$addr]:$DEMO_PORT/") ||
+		die "demo FAILED: no HTTP answer from $addr"
+	echo "$body"
+	echo "$body" | grep -q "hello from pod $addr" || die "demo FAILED: unexpected body: $body"
+	echo
 	cmd_down
+	rm -f "$SERVICES_FILE"
 	trap - EXIT
 }
 

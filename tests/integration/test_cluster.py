@@ -175,9 +175,9 @@ dns:
   workers: 1
 control: {socket: %(ctl)s}
 metrics: {listen: "[::1]:%(mport)d"}
-# Every node shares this machine: keep load factors at 1 so answers
-# depend on membership and health, not on whoever builds next door.
-load: {interval: 500ms, low_watermark: 0.999, high_watermark: 1.0}
+# Every node shares this machine: a pinned load keeps factors at 1 so
+# answers depend on membership and health, not on whoever builds next door.
+load: {interval: 500ms, source: static, value: 0.1}
 gossip:
   bind: "[::1]:%(gport)d"
   seeds: [%(seeds)s]

@@ -127,7 +127,7 @@ dns:
   workers: 1
 control: {socket: %(ctl)s}
 metrics: {listen: "[::1]:%(mport)d"}
-load: {interval: 500ms, low_watermark: 0.999, high_watermark: 1.0}
+load: {interval: 500ms, source: static, value: 0.1}
 gossip:
   bind: "[::1]:%(gport)d"
   seeds: ["[::1]:%(seed)d"]
@@ -305,7 +305,7 @@ services:
         self.assertIn("kubernetes  not enabled", text)
         self.assertIn("anycast     not configured", text)
         self.assertRegex(text, r"gossip      joined .*members alive 2")
-        self.assertRegex(text, r"load        cpu \d+\.\d% -> factor \d\.\d{3}")
+        self.assertRegex(text, r"load        static 10\.0% -> factor 1\.000")
 
     def test_routes_without_anycast(self):
         r = ctl(self.nodes[0].ctl, "routes")

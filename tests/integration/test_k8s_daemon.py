@@ -114,6 +114,9 @@ control:
   socket: %(ctl)s
 metrics:
   listen: "[::1]:%(mport)d"
+# Both nodes share this machine's CPU: a pinned load keeps the answers a
+# matter of membership and readiness, not of whatever runs next door.
+load: {interval: 500ms, source: static, value: 0.1}
 gossip:
   bind: "[%(bind)s]:%(gport)d"
   seeds: ["[::1]:%(peer)d"]
@@ -362,6 +365,7 @@ dns:
   workers: 1
 control: {socket: %s}
 metrics: {listen: "[::1]:%d"}
+load: {source: static, value: 0.1}
 kubernetes:
   enabled: true
   kubeconfig: %s

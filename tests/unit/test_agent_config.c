@@ -225,6 +225,10 @@ static void test_defaults(void **state)
 	assert_true(cfg->load.high_watermark == 0.95);
 	assert_int_equal(cfg->load.interval_ms, 1000);
 	assert_string_equal(cfg->load.signal, "cpu");
+	/* Measured, not pinned; the test knob off. */
+	assert_string_equal(cfg->load.source, "measured");
+	assert_true(cfg->load.value == 0);
+	assert_false(cfg->load.override);
 
 	assert_int_equal(cfg->n_services, 2);
 	assert_string_equal(cfg->services[0].name, "api");
@@ -523,6 +527,33 @@ static void test_err_duplicates(void **state)
 		     "duplicate endpoint address fd00:0::1 (first at line 7)");
 }
 
+/* The static load source and the override knob (issue 18). */
+static void test_load_source(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char err[4096];
+	(void)state;
+
+	assert_int_equal(parse(ZONE "load:\n  source: static\n  value: 0.9\n"
+			       "  override: true\n", &cfg, err, sizeof(err)), AS_OK);
+	assert_string_equal(cfg->load.source, "static");
+	assert_true(cfg->load.value == 0.9);
+	assert_true(cfg->load.override);
+	agent_config_free(cfg);
+	/* Static without a value: 0, an idle node. */
+	assert_int_equal(parse(ZONE "load:\n  source: static\n", &cfg, err,
+			       sizeof(err)), AS_OK);
+	assert_true(cfg->load.value == 0);
+	agent_config_free(cfg);
+	expect_error(ZONE "load:\n  source: fixed\n", 1, 4, "load.source",
+		     "measured, static");
+	expect_error(ZONE "load:\n  source: static\n  value: 1.5\n", 1, 5,
+		     "load.value", "");
+	expect_error(ZONE "load:\n  source: static\n  value: -0.1\n", 1, 5,
+		     "load.value", "");
+	expect_error(ZONE "load:\n  override: maybe\n", 1, 4, "load.override", "");
+}
+
 static void test_err_cross_checks(void **state)
 {
 	expect_error(ZONE "load:\n  low_watermark: 0.9\n  high_watermark: 0.8\n",
@@ -531,6 +562,11 @@ static void test_err_cross_checks(void **state)
 	/* Equal is not enough; the default high (0.95) counts too. */
 	expect_error(ZONE "load:\n  low_watermark: 0.95\n", 1, 3,
 		     "load.high_watermark", "must be greater");
+	/* A value the measured source would ignore is an error. */
+	expect_error(ZONE "load:\n  value: 0.3\n", 1, 4, "load.value",
+		     "only with load.source: static");
+	expect_error(ZONE "load:\n  source: measured\n  value: 0.3\n", 1, 5,
+		     "load.value", "only with load.source: static");
 	expect_error(ZONE "  listen: []\n", 1, 3, "dns.listen",
 		     "must not be empty");
 	expect_error(ZONE "  nameservers: []\n", 1, 3, "dns.nameservers",
@@ -1090,6 +1126,7 @@ int main(void)
 		cmocka_unit_test(test_err_missing),
 		cmocka_unit_test(test_err_duplicates),
 		cmocka_unit_test(test_err_cross_checks),
+		cmocka_unit_test(test_load_source),
 		cmocka_unit_test(test_names_agree_with_view),
 		cmocka_unit_test(test_err_service_names),
 		cmocka_unit_test(test_err_view_limits),

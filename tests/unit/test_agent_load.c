@@ -99,6 +99,73 @@ static void test_factor_from_watermarks(void **state)
 	assert_float_equal(dns_load_factor(1.0, 0.6, 0.95), 0.0, 1e-12);
 }
 
+/* Which signal steers: an override, then a static source, else the
+ * measured signal; always clamped to 0..1. */
+static void test_settle(void **state)
+{
+	struct agent_config c = { 0 };
+	struct agent_load_sample s = {
+		.cpu_util = 0.8, .loadavg1 = 3.0, .ncpu = 4,
+		.have_psi = true, .psi_some_avg10 = 50,
+	};
+	(void)state;
+	c.load.low_watermark = 0.6;
+	c.load.high_watermark = 0.95;
+	c.load.signal = "cpu";
+	c.load.source = "measured";
+	c.load.value = 0.3;
+
+	agent_load_settle(&s, &c, NAN);
+	assert_string_equal(s.source, "cpu");
+	assert_float_equal(s.signal, 0.8, 1e-12);
+	assert_float_equal(s.factor, 1 - 0.2 / 0.35, 1e-9);
+	c.load.signal = "loadavg";
+	agent_load_settle(&s, &c, NAN);
+	assert_string_equal(s.source, "loadavg");
+	assert_float_equal(s.signal, 0.75, 1e-12);
+	c.load.signal = "psi";
+	agent_load_settle(&s, &c, NAN);
+	assert_string_equal(s.source, "psi");
+	assert_float_equal(s.signal, 0.5, 1e-12);
+	assert_float_equal(s.factor, 1.0, 1e-12);
+	s.have_psi = false;	/* no pressure file: CPU utilisation */
+	agent_load_settle(&s, &c, NAN);
+	assert_string_equal(s.source, "cpu");
+
+	/* Static: the value, whatever the machine does. */
+	c.load.source = "static";
+	agent_load_settle(&s, &c, NAN);
+	assert_string_equal(s.source, "static");
+	assert_float_equal(s.signal, 0.3, 1e-12);
+	assert_float_equal(s.factor, 1.0, 1e-12);
+	c.load.value = 0.775;
+	agent_load_settle(&s, &c, NAN);
+	assert_float_equal(s.factor, 0.5, 1e-9);
+
+	/* The override wins over both sources, and clears back. */
+	agent_load_settle(&s, &c, 0.9);
+	assert_string_equal(s.source, "override");
+	assert_float_equal(s.signal, 0.9, 1e-12);
+	assert_float_equal(s.factor, 1 - 0.3 / 0.35, 1e-9);
+	c.load.source = "measured";
+	c.load.signal = "cpu";
+	agent_load_settle(&s, &c, 1.0);
+	assert_float_equal(s.factor, 0.0, 1e-12);
+	agent_load_settle(&s, &c, NAN);
+	assert_string_equal(s.source, "cpu");
+
+	/* Clamped: a broken reading is idle, over 1 is 1. */
+	s.cpu_util = NAN;
+	agent_load_settle(&s, &c, NAN);
+	assert_float_equal(s.signal, 0.0, 1e-12);
+	s.cpu_util = 1.7;
+	agent_load_settle(&s, &c, NAN);
+	assert_float_equal(s.signal, 1.0, 1e-12);
+	s.cpu_util = -0.5;
+	agent_load_settle(&s, &c, NAN);
+	assert_float_equal(s.signal, 0.0, 1e-12);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -108,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_psi),
 		cmocka_unit_test(test_ewma),
 		cmocka_unit_test(test_factor_from_watermarks),
+		cmocka_unit_test(test_settle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

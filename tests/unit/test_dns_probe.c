@@ -23,9 +23,11 @@ static void test_build(void **state)
 	uint8_t buf[300];
 	size_t n = 0;
 	static const uint8_t want[] = {
-		0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+		0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1,
 		3, 's', 'v', 'c', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0,
 		0, 6, 0, 1,
+		/* OPT: root, 512, version 0, option 65001 (self-check), empty */
+		0, 0, 41, 0x02, 0x00, 0, 0, 0, 0, 0, 4, 0xfd, 0xe9, 0, 0,
 	};
 	(void)state;
 	assert_int_equal(dns_probe_query_build("svc.example.", 0x1234, buf,
@@ -46,7 +48,7 @@ static void test_build(void **state)
 
 	assert_int_equal(dns_probe_query_build(".", 0, buf, sizeof(buf), &n),
 			 AS_OK);
-	assert_int_equal(n, 12 + 1 + 4);
+	assert_int_equal(n, 12 + 1 + 4 + 15);
 	assert_int_equal(buf[12], 0);
 	assert_int_equal(buf[14], 6);
 }
@@ -80,8 +82,10 @@ static void test_build_bad(void **state)
 	longname[3 * 64] = 0;	/* 3 labels: fits */
 	assert_int_equal(dns_probe_query_build(longname, 0, buf, sizeof(buf),
 					       &n), AS_OK);
-	assert_int_equal(n, 12 + 3 * 64 + 1 + 4);
+	assert_int_equal(n, 12 + 3 * 64 + 1 + 4 + 15);
 
+	assert_int_equal(dns_probe_query_build("svc.example.", 0, buf, 43, &n),
+			 AS_ESPACE);
 	assert_int_equal(dns_probe_query_build("svc.example.", 0, buf, 28, &n),
 			 AS_ESPACE);
 	assert_int_equal(dns_probe_query_build("svc.example.", 0, buf, 20, &n),
@@ -93,15 +97,17 @@ static void test_build_bad(void **state)
 }
 
 /* A response to q: header flags QR|AA, NOERROR, ANCOUNT 1, then the
- * question and a fake answer record. */
+ * question, a fake answer record and q's OPT (its last 15 bytes). */
 static size_t make_reply(const uint8_t *q, size_t qlen, uint8_t *r)
 {
-	memcpy(r, q, qlen);
+	size_t qend = qlen - 15;
+	memcpy(r, q, qend);
 	r[2] = 0x84;
 	r[3] = 0x00;
 	r[7] = 1;
 	static const uint8_t rr[] = { 0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 5, 0, 0 };
-	memcpy(r + qlen, rr, sizeof(rr));
+	memcpy(r + qend, rr, sizeof(rr));
+	memcpy(r + qend + sizeof(rr), q + qend, 15);
 	return qlen + sizeof(rr);
 }
 
@@ -133,15 +139,15 @@ static void test_reply_check(void **state)
 	BAD(bad[3] = 0x03);		/* NXDOMAIN */
 	BAD(bad[7] = 0);		/* no answer */
 	BAD(bad[5] = 2);		/* two questions */
-	BAD(bad[qlen - 3] = 28);	/* answers AAAA */
-	BAD(bad[qlen - 1] = 3);		/* class CH */
+	BAD(bad[qlen - 15 - 3] = 28);	/* answers AAAA */
+	BAD(bad[qlen - 15 - 1] = 3);	/* class CH */
 	BAD(bad[14] = 'x');		/* other name */
 	BAD(bad[16] = 6);		/* other label lengths */
 	BAD(bad[12] = 0xc0);		/* a pointer for the name */
 	BAD(bad[2] |= 0x28);		/* opcode 5 */
 #undef BAD
 	/* Truncated anywhere before the end of the question. */
-	for (size_t n = 0; n < qlen; n++)
+	for (size_t n = 0; n < qlen - 15; n++)
 		assert_false(dns_probe_reply_check(q, qlen, r, n));
 	assert_false(dns_probe_reply_check(q, 5, r, rlen));
 	assert_false(dns_probe_reply_check(NULL, qlen, r, rlen));
@@ -181,7 +187,24 @@ static void test_answered(void **state)
 		   DNS_UDP_PAYLOAD_MAX, &res);
 	assert_true(res.send);
 	assert_int_equal(res.rcode, 0);
+	assert_true(res.self_check);	/* the server sees the mark */
 	assert_true(dns_probe_reply_check(q, qlen, out, res.len));
+	/* ...and counts it apart from client queries. */
+	{
+		struct dns_stats st;
+		memset(&st, 0, sizeof(st));
+		dns_stats_count(&st, DNS_TRANSPORT_UDP, &res, 1000);
+		assert_int_equal(st.self_checks, 1);
+		assert_int_equal(st.queries, 0);
+		assert_int_equal(st.udp_queries, 0);
+		assert_int_equal(st.by_qtype[DNS_QT_SOA], 0);
+		assert_int_equal(st.by_rcode[0], 0);
+		res.self_check = false;	/* the same answer to a client */
+		dns_stats_count(&st, DNS_TRANSPORT_UDP, &res, 1000);
+		assert_int_equal(st.self_checks, 1);
+		assert_int_equal(st.queries, 1);
+		assert_int_equal(st.by_qtype[DNS_QT_SOA], 1);
+	}
 
 	assert_int_equal(dns_probe_query_build("other.example.", 0xbeef, q,
 					       sizeof(q), &qlen), AS_OK);

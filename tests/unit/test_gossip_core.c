@@ -267,6 +267,46 @@ static void test_replay_label_and_auth_drops(void **state)
 	assert_int_equal(m.drops[GOSSIP_DROP_MALFORMED], 1);
 	assert_int_equal(m.drops[GOSSIP_DROP_TOO_BIG], 1);
 	assert_int_equal(m.auth_failures, 3);
+	/* The last failure's source and reason, for status... */
+	assert_true(as_sockaddr_equal(&m.auth_last_from, &b.addr));
+	assert_int_equal(m.auth_last_why, GOSSIP_DROP_PLAINTEXT);
+	/* ...and what is not logged yet, for the log line; taken once. */
+	{
+		struct gossip_auth_report r;
+		struct sockaddr_storage elsewhere;
+		assert_true(gossip_core_auth_pending(a.core));
+		assert_true(gossip_core_auth_report(a.core, &r));
+		assert_int_equal(r.n, 3);
+		assert_true(as_sockaddr_equal(&r.from, &b.addr));
+		assert_false(r.others);
+		assert_int_equal(r.why, GOSSIP_DROP_PLAINTEXT);
+		assert_false(gossip_core_auth_pending(a.core));
+		assert_false(gossip_core_auth_report(a.core, &r));
+		/* Only authentication failures count; another port of the
+		 * same host is the same source, another host is not. */
+		assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt,
+						  GOSSIP_UDP_MAX + 1), AS_ELIMIT);
+		assert_false(gossip_core_auth_pending(a.core));
+		len = craft("test", "b", 1000003, &ack, 1, pkt, sizeof(pkt), other);
+		elsewhere = b.addr;
+		as_sockaddr_set_port(&elsewhere, (uint16_t)(as_sockaddr_port(&b.addr) + 1));
+		assert_int_equal(gossip_core_recv(a.core, 6, GOSSIP_TX_UDP, &elsewhere, pkt, (size_t)len), AS_EAUTH);
+		assert_true(gossip_core_auth_report(a.core, &r));
+		assert_int_equal(r.n, 1);
+		assert_false(r.others);
+		assert_int_equal(r.why, GOSSIP_DROP_AUTH);
+		assert_int_equal(as_parse_sockaddr("[fd00::99]:7946", 0, &elsewhere), AS_OK);
+		assert_int_equal(gossip_core_recv(a.core, 7, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_EAUTH);
+		assert_int_equal(gossip_core_recv(a.core, 7, GOSSIP_TX_UDP, &elsewhere, pkt, (size_t)len), AS_EAUTH);
+		assert_true(gossip_core_auth_report(a.core, &r));
+		assert_int_equal(r.n, 2);
+		assert_true(as_sockaddr_equal(&r.from, &b.addr));
+		assert_true(r.others);
+		gossip_core_metrics(a.core, &m);
+		assert_int_equal(m.auth_failures, 6);
+		assert_true(as_sockaddr_equal(&m.auth_last_from, &elsewhere));
+		assert_int_equal(m.auth_last_ms, 7);
+	}
 	gossip_core_free(a.core);
 	gossip_core_free(b.core);
 }

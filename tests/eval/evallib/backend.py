@@ -118,7 +118,9 @@ class NamespaceBackend:
                         ANYSTEERD=os.path.join(build_dir, "agent", "anysteerd"),
                         ANYSTEERCTL=self.anysteerctl,
                         TESTBED_DIR=state_dir, TESTBED_PREFIX=prefix,
-                        TESTBED_HEALTH_INTERVAL=health_interval)
+                        TESTBED_HEALTH_INTERVAL=health_interval,
+                        # The report describes the measured signal.
+                        TESTBED_LOAD="measured")
         if bfd_ms:
             self.env["TESTBED_BFD_MS"] = str(bfd_ms)
         self.is_up = False
