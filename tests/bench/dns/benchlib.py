@@ -442,7 +442,7 @@ def report(args):
     print()
     print("ratios anysteerd/other at the same offered load (< 1.0: anysteerd "
           "cheaper/faster; 'best' = the lower of %s per column;"
-          % " and ".join(peers))
+          % " and ".join(p for p in peers if p not in skipped))
     print("cpu_range = min-max over the rounds of the same round's ratio"
           + (")" if args.no_targets else
              "; targets: cpu_per_q <= 1.0 and p99 <= 1.0 vs best)"))
