@@ -12,11 +12,13 @@ libcyaml-dev libmicrohttpd-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
 bird2 knot-dnsutils bind9-dnsutils dnsperf nsd knot
 iproute2 nftables procps valgrind python3 python3-yaml
 unbound nginx haproxy python3-matplotlib
-scdoc curl python3-kubernetes"
+scdoc curl python3-kubernetes dnsdist"
 # scdoc builds the man pages (man/*.scd) in a build from git; curl is in
 # the README's "Running" lines (tests/integration/test_install.py);
 # python3-kubernetes has the API models tests/k8s/test_manifests.py
 # checks deploy/kubernetes against, kubectl renders it (kustomize).
+# dnsdist is a peer in tests/bench/fwd-bench.sh (a forwarder with a
+# packet cache, against which dns.forward's CPU per query is measured).
 # Debian's kubectl is kubernetes-client; a kubectl from elsewhere (e.g.
 # Google's kubectl package) serves as well and would conflict with it.
 command -v kubectl >/dev/null 2>&1 || PKGS="$PKGS kubernetes-client"

@@ -43,6 +43,10 @@ tests_bench_dns_answer_bench_SOURCES = tests/bench/dns_answer_bench.c
 tests_bench_dns_answer_bench_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS)
 tests_bench_dns_answer_bench_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) -lm
 
+# Forwarding benchmark against unbound and dnsdist (run by hand, not part
+# of make check; it uses tests/bench/dns/benchlib.py, distributed whole).
+EXTRA_DIST += tests/bench/fwd-bench.sh
+
 # Listener tests (dns/server.c): real sockets on loopback.
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_dns_server

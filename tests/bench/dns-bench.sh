@@ -3,14 +3,17 @@
 #
 # Usage: tests/bench/dns-bench.sh [--build-dir DIR] [--duration S] [--rounds N]
 #          [--loads 20000,50000] [--anysteerd PATH] [--port-base N] [--keep]
-#          [--wildcard]
+#          [--wildcard] [--dns-extra FILE]
 #
 # --build-dir: where agent/anysteerd is (default: the current directory);
 # --anysteerd: the binary itself (tests/bench/dns/knot-as-anysteerd.sh gives
 # an A/A run that shows the noise floor); --duration: seconds per dnsperf
 # run; --rounds: runs per server and load; --keep: keep the temp dir;
 # --wildcard: every catalog gets the wildcard service "*" (the NXDOMAIN
-# share of the mix is then answered from it, by all three servers).
+# share of the mix is then answered from it, by all three servers);
+# --dns-extra: YAML lines added to the dns section of anysteerd's config,
+# e.g. "forward: { upstreams: [...], allow: [...] }" to see whether
+# forwarding costs in-zone queries anything (see docs/dns.md).
 #
 # Design. The three servers serve the same catalog (one generator,
 # tests/bench/dns/benchlib.py, writes anysteerd's YAML and the zone file NSD
@@ -50,6 +53,7 @@ LOADS=20000,50000
 PORT_BASE=5301
 KEEP=0
 WILDCARD=
+DNS_EXTRA=()
 SMALL_SERVICES=100	# x2 endpoints: answers are the same size everywhere
 SMALL_ENDPOINTS=2	# (max_answers 2), so only the server's work differs
 BIG_SERVICES=1000
@@ -62,7 +66,7 @@ CLIENT_BUF_KB=4096	# dnsperf -b: room for every outstanding response, so
 			# that losses are the server's, not dnsperf's
 
 usage() {
-	sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -76,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--port-base) PORT_BASE=${2:?}; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--wildcard) WILDCARD=--wildcard; shift ;;
+	--dns-extra) DNS_EXTRA=(--dns-extra "$(realpath "${2:?}")"); shift 2 ;;
 	-h|--help) usage 0 ;;
 	*) echo "dns-bench: unknown argument '$1'" >&2; usage 2 ;;
 	esac
@@ -92,6 +97,8 @@ for l in "${LOAD_LIST[@]}"; do
 	case $l in ''|*[!0-9]*|0*) die "--loads wants qps numbers like 20000,50000" ;; esac
 done
 case $PORT_BASE in ''|*[!0-9]*) die "--port-base must be a number" ;; esac
+[ ${#DNS_EXTRA[@]} = 0 ] || [ -f "${DNS_EXTRA[1]}" ] ||
+	die "--dns-extra: no file ${DNS_EXTRA[1]}"
 
 # The system interpreter: a version-manager shim (pyenv) costs a second per
 # call, several times per run.
@@ -174,7 +181,7 @@ trap 'exit 130' INT TERM
 gen_catalog() {	# dir services endpoints
 	"$PY" "$LIB" gen --out "$1" --services "$2" --endpoints "$3" \
 		--listen "[::1]:$ANY_PORT" --ctl "$1/ctl.sock" \
-		--queries 20000 --seed 1 $WILDCARD || die "catalog generation failed"
+		--queries 20000 --seed 1 $WILDCARD "${DNS_EXTRA[@]}" || die "catalog generation failed"
 }
 SMALL="${SMALL_SERVICES}x${SMALL_ENDPOINTS}"
 BIG="${BIG_SERVICES}x${BIG_ENDPOINTS}"

@@ -11,7 +11,9 @@ Subcommands:
   mem      print VmRSS, VmHWM and Pss (kB) summed over a process tree.
   dnsperf  parse a dnsperf 2.10 output file (run with -v) into key=value.
   report   print the result table and the anysteerd/NSD, anysteerd/Knot
-           ratios from the TSV the shell script collects.
+           ratios from the TSV the shell script collects (--servers and
+           --peers name others: tests/bench/fwd-bench.sh compares
+           anysteerd with unbound and dnsdist).
 
 Why a process tree: NSD serves from a forked child (plus an xfrd child),
 Knot and anysteerd from threads; summing the tree counts each server's
@@ -75,6 +77,11 @@ def gen(args):
         f.write("  ttl: %d\n" % args.ttl)
         f.write("  max_answers: %d\n" % args.max_answers)
         f.write("  workers: 1\n")
+        if args.dns_extra:
+            # More keys of the dns section (e.g. forward:), indented here.
+            with open(args.dns_extra) as extra:
+                for line in extra:
+                    f.write("  " + line.rstrip("\n") + "\n")
         f.write("control: { socket: %s }\n" % args.ctl)
         f.write('metrics: { listen: "" }\n')
         f.write("services:\n")
@@ -312,7 +319,8 @@ def dnsperf(args):
 
 # ---- report --------------------------------------------------------------------
 
-SERVERS = ("anysteerd", "nsd", "knot")
+SERVERS = "anysteerd,nsd,knot"
+PEERS = "nsd,knot"
 
 
 def median(sorted_vals):
@@ -329,7 +337,10 @@ def fnum(v, fmt):
 
 def report(args):
     """TSV rows: kind server load key=value... (kind: load, rss)."""
+    servers = args.servers.split(",")
+    peers = args.peers.split(",")
     loads, rss, skipped = {}, {}, {}
+    per_round = {}  # (server, load) -> {round: cpu_us_per_q}
     with open(args.file) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
@@ -339,6 +350,11 @@ def report(args):
             kv = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
             if kind == "load":
                 loads.setdefault((server, load), []).append(kv)
+                try:
+                    per_round.setdefault((server, load), {})[
+                        int(kv["round"])] = float(kv["cpu_us_per_q"])
+                except (KeyError, ValueError):
+                    pass
             elif kind == "rss":
                 rss[(server, load)] = kv
             elif kind == "skip":
@@ -400,7 +416,7 @@ def report(args):
                  "cpu_us/q",
                  "range", "usr_us", "cpu_%", "mean_ms", "p50_ms", "p99_ms",
                  "p99_all"))
-    for server in SERVERS:
+    for server in servers:
         if server in skipped:
             print("%-10s skipped: %s" % (server, skipped[server]))
             continue
@@ -425,10 +441,13 @@ def report(args):
 
     print()
     print("ratios anysteerd/other at the same offered load (< 1.0: anysteerd "
-          "cheaper/faster; 'best' = the lower of NSD and Knot per column;")
-    print("targets: cpu_per_q <= 1.0 and p99 <= 1.0 vs best)")
-    print("%-7s %-6s %10s %8s %8s %8s" % ("load", "vs", "cpu_per_q", "p99",
-                                          "p99_all", "max_qps"))
+          "cheaper/faster; 'best' = the lower of %s per column;"
+          % " and ".join(p for p in peers if p not in skipped))
+    print("cpu_range = min-max over the rounds of the same round's ratio"
+          + (")" if args.no_targets else
+             "; targets: cpu_per_q <= 1.0 and p99 <= 1.0 vs best)"))
+    print("%-7s %-8s %10s %11s %8s %8s %8s" % (
+        "load", "vs", "cpu_per_q", "cpu_range", "p99", "p99_all", "max_qps"))
     any_ratio = False
 
     def ratio(x, y):
@@ -439,7 +458,7 @@ def report(args):
         if a is None:
             continue
         best = {}
-        for other in ("nsd", "knot"):
+        for other in peers:
             o = loads.get((other, load))
             if o is None:
                 continue
@@ -448,17 +467,23 @@ def report(args):
                 v = val(o, k)
                 if v is not None and (k not in best or v < best[k]):
                     best[k] = v
-            print("%-7s %-6s %10s %8s %8s %8s" % (
+            # Rounds interleave the servers: a round's ratio compares runs
+            # seconds apart, so its spread shows the noise of the ratio.
+            ra = per_round.get(("anysteerd", load), {})
+            ro = per_round.get((other, load), {})
+            rr = sorted(ra[r] / ro[r] for r in ra if ro.get(r))
+            print("%-7s %-8s %10s %11s %8s %8s %8s" % (
                 load, other,
                 ratio(val(a, "cpu_us_per_q"), val(o, "cpu_us_per_q")),
+                "%.2f-%.2f" % (rr[0], rr[-1]) if rr else "-",
                 ratio(val(a, "p99_ms"), val(o, "p99_ms")),
                 ratio(val(a, "p99_pool_ms"), val(o, "p99_pool_ms")),
                 ratio(val(a, "qps"), val(o, "qps")) if load == "max"
                 else "-"))
         if best:
-            print("%-7s %-6s %10s %8s %8s %8s" % (
+            print("%-7s %-8s %10s %11s %8s %8s %8s" % (
                 load, "best",
-                ratio(val(a, "cpu_us_per_q"), best.get("cpu_us_per_q")),
+                ratio(val(a, "cpu_us_per_q"), best.get("cpu_us_per_q")), "-",
                 ratio(val(a, "p99_ms"), best.get("p99_ms")),
                 ratio(val(a, "p99_pool_ms"), best.get("p99_pool_ms")), "-"))
     if not any_ratio:
@@ -466,11 +491,12 @@ def report(args):
 
     if rss:
         print()
-        print("memory, summed over each server's processes (kB); "
-              "target for anysteerd: VmRSS <= 16384 with 1000x10")
+        print("memory, summed over each server's processes (kB)"
+              + ("" if args.no_targets else
+                 "; target for anysteerd: VmRSS <= 16384 with 1000x10"))
         print("%-10s %-12s %9s %9s %9s %6s" % ("server", "catalog", "VmRSS",
                                               "VmHWM", "Pss", "procs"))
-        for server in SERVERS:
+        for server in servers:
             for (s, cat), kv in rss.items():
                 if s != server:
                     continue
@@ -479,7 +505,8 @@ def report(args):
                     kv.get("hwm_kb", "-"), kv.get("pss_kb", "-"),
                     kv.get("procs", "-")))
         big = [kv for (s, cat), kv in rss.items()
-               if s == "anysteerd" and cat == args.big]
+               if s == "anysteerd" and cat == args.big
+               and not args.no_targets]
         if big:
             for key, label in (("rss_kb", "VmRSS"), ("hwm_kb", "VmHWM (peak)")):
                 r = int(big[0].get(key, "0"))
@@ -509,6 +536,8 @@ def main():
     g.add_argument("--wildcard", action="store_true",
                    help='add the wildcard service "*" (names that do not '
                    'exist are answered from it)')
+    g.add_argument("--dns-extra", metavar="FILE",
+                   help="YAML lines added to anysteerd's dns section")
     g.set_defaults(fn=gen)
 
     c = sub.add_parser("cpu")
@@ -527,6 +556,12 @@ def main():
     r.add_argument("file")
     r.add_argument("--big", default="1000x10",
                    help="catalog label the RSS target applies to")
+    r.add_argument("--servers", default=SERVERS,
+                   help="rows of the table, in order (comma-separated)")
+    r.add_argument("--peers", default=PEERS,
+                   help="servers anysteerd is compared with")
+    r.add_argument("--no-targets", action="store_true",
+                   help="do not print issue 2's targets")
     r.set_defaults(fn=report)
 
     args = ap.parse_args()
