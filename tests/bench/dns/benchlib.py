@@ -75,6 +75,8 @@ def gen(args):
         f.write("  ttl: %d\n" % args.ttl)
         f.write("  max_answers: %d\n" % args.max_answers)
         f.write("  workers: 1\n")
+        # dnsperf floods from one address: measure answers, not RRL.
+        f.write("  rrl: { enabled: false }\n")
         f.write("control: { socket: %s }\n" % args.ctl)
         f.write('metrics: { listen: "" }\n')
         f.write("services:\n")
