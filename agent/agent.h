@@ -89,6 +89,14 @@ struct agent_config {
 			uint32_t max_pending;
 			bool case_randomization;
 		} forward;
+		struct {	/* response rate limiting (dns/rrl.h) */
+			bool enabled;
+			uint32_t responses_per_second;
+			uint32_t slip;
+			uint32_t window_ms;
+			uint32_t ipv6_prefix_length, ipv4_prefix_length;
+			uint32_t table_size;
+		} rrl;
 	} dns;
 
 	struct {

@@ -581,6 +581,44 @@ static const struct cfg_item forward_items[] = {
 static const struct cfg_section forward_section =
 	SECTION_OF(forward_items, cfg_forward_t, finish_forward);
 
+/* ---- dns.rrl (dns/rrl.h) ---- */
+
+typedef __typeof__(((struct agent_config *)0)->dns.rrl) cfg_rrl_t;
+
+static const struct cfg_item rrl_items[] = {
+	{ .name = "enabled", .type = CFG_BOOL, AT(cfg_rrl_t, enabled),
+	  .def = "true",
+	  .desc = "limit UDP replies per client prefix and answer (TCP is "
+		  "never limited)" },
+	{ .name = "responses_per_second", .type = CFG_UINT,
+	  AT(cfg_rrl_t, responses_per_second), .def = "200", .min = 1,
+	  .max = DNS_RRL_RATE_MAX,
+	  .desc = "replies per second to one prefix for one name and kind "
+		  "of answer, all workers together (NSD's rrl-ratelimit)" },
+	{ .name = "slip", .type = CFG_UINT, AT(cfg_rrl_t, slip), .def = "2",
+	  .max = DNS_RRL_SLIP_MAX,
+	  .desc = "every slip-th limited reply is sent truncated (TC=1) so "
+		  "real clients retry over TCP; 0 = drop all, 1 = truncate "
+		  "all" },
+	{ .name = "window", .type = CFG_DURATION, AT(cfg_rrl_t, window_ms),
+	  .def = "1s", .min = 100, .max = DNS_RRL_WINDOW_MAX_MS,
+	  .desc = "credit a quiet prefix saves up: a burst of at most "
+		  "responses_per_second x window replies" },
+	{ .name = "ipv6_prefix_length", .type = CFG_UINT,
+	  AT(cfg_rrl_t, ipv6_prefix_length), .def = "56", .min = 1,
+	  .max = 128, .desc = "IPv6 clients in one prefix share a limit" },
+	{ .name = "ipv4_prefix_length", .type = CFG_UINT,
+	  AT(cfg_rrl_t, ipv4_prefix_length), .def = "24", .min = 1,
+	  .max = 32, .desc = "IPv4 clients in one prefix share a limit" },
+	{ .name = "table_size", .type = CFG_UINT, AT(cfg_rrl_t, table_size),
+	  .def = "65536", .min = 16, .max = DNS_RRL_TABLE_MAX,
+	  .desc = "limit buckets per worker (32 bytes each); when full, "
+		  "new prefixes share buckets" },
+};
+
+static const struct cfg_section rrl_section =
+	SECTION_OF(rrl_items, cfg_rrl_t, NULL);
+
 static const struct cfg_item dns_items[] = {
 	{ .name = "listen", .type = CFG_LIST, .elem = CFG_SOCKADDR,
 	  AT(cfg_dns_t, listen), COUNT(cfg_dns_t, n_listen),
@@ -646,6 +684,9 @@ static const struct cfg_item dns_items[] = {
 	  .off = offsetof(cfg_dns_t, forward), .sub = &forward_section,
 	  .desc = "forwarding names outside the zone to recursive resolvers, "
 		  "for allowed clients only; absent = REFUSED" },
+	{ .name = "rrl", .type = CFG_SECTION,
+	  .off = offsetof(cfg_dns_t, rrl), .sub = &rrl_section,
+	  .desc = "response rate limiting of UDP replies (docs/dns.md)" },
 };
 
 static const struct cfg_item control_items[] = {

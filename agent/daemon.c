@@ -464,6 +464,14 @@ static void warn_restart_only(const struct agent_config *old,
 	if (!forward_same(&old->dns.forward, &cur->dns.forward))
 		as_warn("reload: dns.forward changed; takes effect after a "
 			"restart");
+	const __typeof__(cur->dns.rrl) *ro = &old->dns.rrl, *rn = &cur->dns.rrl;
+	if (ro->enabled != rn->enabled ||
+	    ro->responses_per_second != rn->responses_per_second ||
+	    ro->slip != rn->slip || ro->window_ms != rn->window_ms ||
+	    ro->ipv6_prefix_length != rn->ipv6_prefix_length ||
+	    ro->ipv4_prefix_length != rn->ipv4_prefix_length ||
+	    ro->table_size != rn->table_size)
+		as_warn("reload: dns.rrl changed; takes effect after a restart");
 	if (strcmp(old->control.socket, cur->control.socket) != 0)
 		as_warn("reload: control.socket changed; takes effect after a restart");
 	const char *om = old->metrics.listen ? old->metrics.listen : "";
@@ -765,8 +773,18 @@ static int dns_new(struct agent *a)
 	for (size_t i = 0; i < fc->n_allow && i < AS_ARRAY_SIZE(allow); i++)
 		if (!dns_prefix_parse(fc->allow[i], &allow[fwd.n_allow]))
 			fwd.n_allow++;
+	struct dns_rrl_config rrl = {
+		.enabled = c->dns.rrl.enabled,
+		.responses_per_second = c->dns.rrl.responses_per_second,
+		.slip = c->dns.rrl.slip,
+		.window_ms = c->dns.rrl.window_ms,
+		.prefix_v6 = (uint8_t)c->dns.rrl.ipv6_prefix_length,
+		.prefix_v4 = (uint8_t)c->dns.rrl.ipv4_prefix_length,
+		.table_size = c->dns.rrl.table_size,
+	};
 	struct dns_server_config sc = {
 		.forward = fc->n_upstreams ? &fwd : NULL,
+		.rrl = &rrl,
 		.listen = listen,
 		.n_listen = n_listen,
 		.workers = c->dns.workers,

@@ -185,6 +185,17 @@ static void render_dns(FILE *f, const struct dns_stats *st)
 		(unsigned long long)st->tcp_msg_timeouts);
 	fprintf(f, "anysteer_dns_tcp_connections_total{result=\"evicted\"} %llu\n",
 		(unsigned long long)st->tcp_evicted);
+	agent_metric_head(f, "anysteer_dns_rrl_dropped_total",
+			  "UDP replies not sent by response rate limiting.",
+			  "counter");
+	fprintf(f, "anysteer_dns_rrl_dropped_total %llu\n",
+		(unsigned long long)st->rrl_dropped);
+	agent_metric_head(f, "anysteer_dns_rrl_slipped_total",
+			  "UDP replies sent truncated (TC=1, no records) by "
+			  "response rate limiting instead of dropped.",
+			  "counter");
+	fprintf(f, "anysteer_dns_rrl_slipped_total %llu\n",
+		(unsigned long long)st->rrl_slipped);
 	agent_metric_head(f, "anysteer_dns_tcp_accept_errors_total",
 		     "Failed accept() calls on DNS TCP listeners (e.g. at the open-file limit).", "counter");
 	fprintf(f, "anysteer_dns_tcp_accept_errors_total %llu\n",

@@ -67,6 +67,10 @@ json_t *agent_dns_stats_json(const struct dns_stats *st)
 			    json_integer((json_int_t)st->tcp_msg_timeouts));
 	json_object_set_new(o, "tcp_accept_errors",
 			    json_integer((json_int_t)st->tcp_accept_errors));
+	json_object_set_new(o, "rrl_dropped",
+			    json_integer((json_int_t)st->rrl_dropped));
+	json_object_set_new(o, "rrl_slipped",
+			    json_integer((json_int_t)st->rrl_slipped));
 	return o;
 }
 

@@ -221,6 +221,8 @@ struct dns_result {
 	bool forwardable;
 	bool forwarded;		/* handed to the forwarder (server.c) */
 	bool self_check;	/* the routing self-check's query (probe.c) */
+	bool rate_limited;	/* RRL: dropped (send false) or slipped
+				 * (sent truncated) */
 };
 
 /* Answers one query. out must hold DNS_MSG_MAX bytes for TCP and
@@ -273,6 +275,8 @@ struct dns_stats {
 	uint64_t tcp_evicted;		/* closed to make room for a new one */
 	uint64_t tcp_msg_timeouts;	/* a message not complete in time */
 	uint64_t tcp_accept_errors;	/* accept() failed, e.g. EMFILE */
+	uint64_t rrl_dropped;	/* UDP replies not sent by RRL */
+	uint64_t rrl_slipped;	/* sent truncated by RRL instead */
 	uint64_t latency[DNS_LAT_BUCKETS];	/* counts per bucket */
 	uint64_t latency_sum_ns;
 	struct dns_fwd_stats {
@@ -342,6 +346,24 @@ struct dns_upstream_status {
 	uint64_t queries, answers, timeouts;
 };
 
+/* Response rate limiting of UDP replies (design in dns/rrl.h; defaults
+ * in docs/dns.md). */
+#define DNS_RRL_RATE_MAX 1000000
+#define DNS_RRL_WINDOW_MAX_MS 3600000
+#define DNS_RRL_SLIP_MAX 100
+#define DNS_RRL_TABLE_MAX (1u << 24)
+struct dns_rrl_config {
+	bool enabled;
+	uint32_t responses_per_second;	/* per bucket, all workers together */
+	uint32_t slip;		/* every slip-th limited reply goes out
+				 * truncated; 0: none, 1: all */
+	uint32_t window_ms;	/* a bucket holds rate x window replies */
+	uint8_t prefix_v6, prefix_v4;	/* bits of a source prefix */
+	uint32_t table_size;	/* buckets per worker */
+};
+/* Why cfg (enabled or not) is unusable (a constant string), or NULL. */
+const char *dns_rrl_config_problem(const struct dns_rrl_config *cfg);
+
 /* TCP limits are per worker (see dns/tcp.c); 0 = default. */
 struct dns_server_config {
 	const struct sockaddr_storage *listen;
@@ -358,6 +380,7 @@ struct dns_server_config {
 	uint8_t tcp_prefix_v4;		/* (32) */
 	enum dns_udp_io udp_io;
 	const struct dns_forward_config *forward;	/* NULL: REFUSED */
+	const struct dns_rrl_config *rrl;	/* NULL or not enabled: off */
 };
 
 /* Creates the server into *out and binds every socket (so a bad address

@@ -102,11 +102,25 @@ static void cache_gauges(struct dns_fwd_io *f)
 
 /* ---- the reply ---------------------------------------------------------- */
 
-static void deliver(struct fwd_query *fq, const uint8_t *msg, size_t len)
+/* msg is the worker's scratch (f->reply), so RRL may cut it down. */
+static void deliver(struct fwd_query *fq, uint8_t *msg, size_t len)
 {
+	struct dns_worker *w = fq->f->w;
+
 	if (fq->t == DNS_TRANSPORT_TCP) {
-		dns_tcp_reply(fq->f->w, fq->conn_id, msg, len);
+		dns_tcp_reply(w, fq->conn_id, msg, len);
 		return;
+	}
+	/* A late UDP reply is an amplification vector like any other. */
+	if (w->rrl) {
+		struct dns_result r = { .send = true, .len = len };
+		dns_rrl_udp(w, &fq->peer, msg, &r, as_now_ns());
+		if (r.rate_limited)
+			dns_stat_add(r.send ? &w->stats.rrl_slipped :
+				     &w->stats.rrl_dropped, 1);
+		if (!r.send)
+			return;
+		len = r.len;
 	}
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	struct msghdr mh = {

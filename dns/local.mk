@@ -3,7 +3,7 @@ noinst_LTLIBRARIES += dns/libdns.la
 dns_libdns_la_SOURCES = dns/dns.h dns/wire.h dns/view.h \
 	dns/conntab.c dns/conntab.h dns/name.c dns/policy.c dns/view.c dns/query.c dns/stats.c \
 	dns/server_int.h dns/server.c dns/socket.c dns/udp_mmsg.c dns/udp_uring.c dns/tcp.c \
-	dns/probe.c dns/forward.h dns/forward.c dns/fcache.c dns/fwd_io.c
+	dns/probe.c dns/forward.h dns/forward.c dns/fcache.c dns/fwd_io.c dns/rrl.h dns/rrl.c
 dns_libdns_la_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(LIBUV_CFLAGS) $(SODIUM_CFLAGS) $(URING_CFLAGS)
 dns_libdns_la_LIBADD = lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) $(URING_LIBS) -lm
 
@@ -12,11 +12,14 @@ DNS_TEST_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(CMOCKA_CFLAGS)
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_dns_policy tests/unit/test_dns_query \
 	tests/unit/test_dns_conntab tests/unit/test_dns_name tests/unit/test_dns_probe \
-	tests/unit/test_dns_forward
+	tests/unit/test_dns_forward tests/unit/test_dns_rrl
 TESTS += tests/unit/test_dns_policy tests/unit/test_dns_query \
 	tests/unit/test_dns_conntab tests/unit/test_dns_name tests/unit/test_dns_probe \
-	tests/unit/test_dns_forward
+	tests/unit/test_dns_forward tests/unit/test_dns_rrl
 endif
+tests_unit_test_dns_rrl_SOURCES = tests/unit/test_dns_rrl.c
+tests_unit_test_dns_rrl_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_dns_rrl_LDADD = $(DNS_TEST_LDADD)
 tests_unit_test_dns_name_SOURCES = tests/unit/test_dns_name.c
 tests_unit_test_dns_name_CFLAGS = $(DNS_TEST_CFLAGS)
 tests_unit_test_dns_name_LDADD = $(DNS_TEST_LDADD)

@@ -193,6 +193,7 @@ static void worker_free(struct dns_worker *w)
 	if (w->udp)
 		w->udp->deinit(w);
 	dns_fwd_io_free(w->fwd);
+	dns_rrl_free(w->rrl);
 	dns_conntab_fini(&w->ct);
 	dns_view_unref(w->view);
 	dns_view_unref(w->slot_view);
@@ -233,6 +234,12 @@ static int worker_new(dns_server_t *srv, unsigned i, dns_view_t *view)
 		}
 	int e = dns_conntab_init(&w->ct, &srv->tcp_lim, key);
 	if (e)
+		return e;
+	/* The RRL table's key: as secret, and not the same. */
+	for (size_t k = 0; k < sizeof(key); k++)
+		key[k] ^= 0xA5;
+	if (srv->rrl_on &&
+	    (e = dns_rrl_new(&srv->rrl_cfg, srv->n_workers, key, &w->rrl)))
 		return e;
 	w->view = view ? dns_view_ref(view) : NULL;
 	return AS_OK;
@@ -349,6 +356,16 @@ int dns_server_new(const struct dns_server_config *cfg, dns_view_t *view,
 		goto fail;
 	}
 	dns_tcp_configure(srv, cfg);
+	if (cfg->rrl && cfg->rrl->enabled) {
+		const char *why = dns_rrl_config_problem(cfg->rrl);
+		if (why) {
+			as_err("dns: rrl: %s", why);
+			e = AS_EINVAL;
+			goto fail;
+		}
+		srv->rrl_cfg = *cfg->rrl;
+		srv->rrl_on = true;
+	}
 	if (cfg->forward && (e = forward_configure(srv, cfg->forward)))
 		goto fail;
 	srv->addrs = calloc(srv->n_listen ? srv->n_listen : 1,

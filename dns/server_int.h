@@ -27,6 +27,7 @@
 #include "dns/conntab.h"
 #include "dns/dns.h"
 #include "dns/forward.h"
+#include "dns/rrl.h"
 #include "lib/as.h"
 #include "lib/list.h"
 
@@ -105,6 +106,7 @@ struct dns_worker {
 	bool any_paused;	/* some listener is backing off */
 	uint64_t next_conn_id;	/* names a TCP connection for late replies */
 	struct dns_fwd_io *fwd;	/* NULL: forwarding off */
+	dns_rrl_t *rrl;		/* NULL: rate limiting off */
 
 	/* TCP reply scratch: 2-byte length then the message. */
 	uint8_t tcp_out[2 + DNS_MSG_MAX];
@@ -130,6 +132,8 @@ struct dns_server {
 	struct dns_forward_config fwd;
 	struct sockaddr_storage fwd_up[DNS_FWD_UPSTREAMS_MAX];
 	struct dns_prefix *fwd_allow;
+	bool rrl_on;
+	struct dns_rrl_config rrl_cfg;
 };
 
 /* ---- counters --------------------------------------------------------- */
@@ -154,6 +158,28 @@ static inline void dns_count_unanswered(struct dns_worker *w,
 	dns_stat_add(t == DNS_TRANSPORT_UDP ? &w->stats.udp_queries :
 		     &w->stats.tcp_queries, 1);
 	dns_stat_add(&w->stats.dropped, 1);
+}
+
+/* Response rate limiting of a UDP reply (r->len bytes in out) to peer,
+ * when w->rrl is set: keeps it, drops it (send false) or cuts it down to
+ * a truncated one; rate_limited marks the last two for the counters. */
+static inline void dns_rrl_udp(struct dns_worker *w,
+			       const struct sockaddr_storage *peer,
+			       uint8_t *out, struct dns_result *r, uint64_t now)
+{
+	switch (dns_rrl_check(w->rrl, peer, out, r->len, now)) {
+	case DNS_RRL_PASS:
+		return;
+	case DNS_RRL_DROP:
+		r->send = false;
+		r->rate_limited = true;
+		return;
+	case DNS_RRL_SLIP:
+		r->len = dns_rrl_slip(out, r->len);
+		r->truncated = true;
+		r->rate_limited = true;
+		return;
+	}
 }
 
 static inline bool dns_srv_paused(const dns_server_t *srv)

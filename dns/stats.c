@@ -84,7 +84,9 @@ void dns_stats_count(struct dns_stats *st, enum dns_transport t,
 		bump(&st->malformed[res->malformed], 1);
 	if (!res->send) {
 		/* A forwarded query's reply comes later (fwd counters). */
-		if (!res->forwarded)
+		if (res->rate_limited)
+			bump(&st->rrl_dropped, 1);
+		else if (!res->forwarded)
 			bump(&st->dropped, 1);
 	} else {
 		/* A malformed query has no trustworthy qtype. */
@@ -94,6 +96,8 @@ void dns_stats_count(struct dns_stats *st, enum dns_transport t,
 			bump(&st->by_rcode[res->rcode], 1);
 		if (res->truncated)
 			bump(&st->truncated, 1);
+		if (res->rate_limited)
+			bump(&st->rrl_slipped, 1);
 	}
 	while (b < DNS_LAT_BUCKETS - 1 && latency_ns > dns_latency_bounds_ns[b])
 		b++;

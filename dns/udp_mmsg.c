@@ -115,6 +115,8 @@ static int udp_batch(struct dns_listener *l)
 					   m->rmsg[i].msg_len, m->obuf[i],
 					   sizeof(m->obuf[i]), r);
 		}
+		if (r->send && w->rrl)
+			dns_rrl_udp(w, &m->peer[i], m->obuf[i], r, t_recv);
 		if (!r->send)
 			continue;
 		m->siov[n_out].iov_base = m->obuf[i];

@@ -330,7 +330,7 @@ static void uring_forward(struct dns_worker *w, struct dns_listener *l,
 
 static void uring_recv(struct dns_worker *w, size_t a,
 		       const struct io_uring_cqe *cqe,
-		       const dns_view_t *view, bool paused)
+		       const dns_view_t *view, bool paused, uint64_t now)
 {
 	struct uring_state *u = w->udp_state;
 	struct dns_listener *l = &w->ls[a];
@@ -372,14 +372,20 @@ static void uring_recv(struct dns_worker *w, size_t a,
 		uring_forward(w, l, ul, o, q, qlen, tx, r);
 	if (!r->send)
 		goto recycle;
+	memset(&tx->peer, 0, sizeof(tx->peer));
+	memcpy(&tx->peer, io_uring_recvmsg_name(o),
+	       AS_MIN((size_t)o->namelen, (size_t)ul->rx_tmpl.msg_namelen));
+	if (w->rrl) {
+		dns_rrl_udp(w, &tx->peer, tx->data, r, now);
+		if (!r->send)
+			goto recycle;
+	}
 	struct io_uring_sqe *sqe = uring_sqe(u);
 	if (!sqe) {
 		dns_stat_add(&w->stats.dropped, 1);
 		goto recycle;
 	}
 	memset(&tx->mh, 0, sizeof(tx->mh));
-	memcpy(&tx->peer, io_uring_recvmsg_name(o),
-	       AS_MIN((size_t)o->namelen, (size_t)ul->rx_tmpl.msg_namelen));
 	tx->iov.iov_base = tx->data;
 	tx->iov.iov_len = r->len;
 	tx->mh.msg_name = &tx->peer;
@@ -422,7 +428,7 @@ static void uring_round(struct dns_worker *w)
 				t_recv = as_now_ns();
 			if (UD_IDX(cqe->user_data) < w->srv->n_listen)
 				uring_recv(w, UD_IDX(cqe->user_data), cqe,
-					   view, paused);
+					   view, paused, t_recv);
 			break;
 		case UD_SEND:
 			if (cqe->res < 0)

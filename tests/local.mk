@@ -15,6 +15,9 @@ TESTS += tests/integration/test_cluster.py
 # dns.forward against NSD + unbound in a namespace, and a spoofer.
 TESTS += tests/integration/test_dns_forward.py
 EXTRA_DIST += tests/integration/test_dns_forward.py
+# Response rate limiting: a flood limited, other sources and TCP not.
+TESTS += tests/integration/test_dns_rrl.py
+EXTRA_DIST += tests/integration/test_dns_rrl.py
 # README.md's "Running" lines in a scratch prefix (make install, start,
 # anysteerctl, kdig, curl, reload, stop, make uninstall).
 TESTS += tests/integration/test_install.py

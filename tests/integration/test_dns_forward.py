@@ -308,6 +308,45 @@ class ForwardTest(unittest.TestCase):
         text = d.ctl_run("status").stdout
         self.assertIn("upstream  [%s]:53: srtt" % UP, text)
 
+    def test_rrl_forwarded(self):
+        """Rate limiting covers forwarded answers too (issue 20), also the
+        replies that go out late, when the upstream has answered."""
+        d = self.d
+        code, log = d.stop()
+        self.assertEqual(code, 0, log[-3000:])
+        d.write_config(config(d, ["[%s]:53" % UP],
+                              "  rrl: {responses_per_second: 10, slip: 0}\n"))
+        d.start()
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        self.addCleanup(s.close)
+        s.bind(("::1", 0))
+        q = b"\1\0\0\1\0\0\0\0\0\0" + b"\3www\7example\4test\0" + \
+            struct.pack("!HH", 28, 1)
+        t0 = time.monotonic()
+        # 100 queries at once for a name not cached yet: they wait for
+        # the upstream, and their replies leave from the forwarder.
+        for i in range(100):
+            s.sendto(struct.pack("!H", i) + q, ("::1", d.port))
+        answers = 0
+        s.settimeout(2.0)
+        try:
+            while True:
+                r = s.recv(4096)
+                if struct.unpack("!H", r[6:8])[0] > 0:
+                    answers += 1
+        except socket.timeout:
+            pass
+        elapsed = time.monotonic() - t0 - 2.0
+        sys.stderr.write("forwarded: %d of 100 answered in %.2f s\n"
+                         % (answers, elapsed))
+        self.assertGreaterEqual(answers, 1)
+        self.assertLessEqual(answers, 10 * (1 + elapsed) + 2)
+        self.assertGreaterEqual(
+            metric(d, "anysteer_dns_rrl_dropped_total"), 100 - answers)
+        code, log = d.stop()
+        self.assertEqual(code, 0, log[-3000:])
+        self.assertIsNone(sanitizer_report(log), log[-3000:])
+
     def test_upstream_down(self):
         d = self.d
         self.assertEqual(self.kdig("www.example.test").status, "NOERROR")

@@ -50,6 +50,7 @@ dns:
   ttl: 2
   max_answers: 2
   workers: 1
+  rrl: {enabled: false}   # as-loadgen sends hundreds of qps from ::1
   nameservers: [ns1.%(zone)s]
   ns_addresses: ["fd00:53::53"]
 control:

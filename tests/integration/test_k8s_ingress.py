@@ -233,6 +233,7 @@ dns:
   zone: %s
   max_answers: %d
   workers: 1
+  rrl: {enabled: false}   # RouteWeightsTest: 2000 queries from ::1
 control: {socket: %s}
 metrics: {listen: "[::1]:%d"}
 kubernetes:

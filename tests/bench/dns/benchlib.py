@@ -77,6 +77,8 @@ def gen(args):
         f.write("  ttl: %d\n" % args.ttl)
         f.write("  max_answers: %d\n" % args.max_answers)
         f.write("  workers: 1\n")
+        # dnsperf floods from one address: measure answers, not RRL.
+        f.write("  rrl: { enabled: false }\n")
         if args.dns_extra:
             # More keys of the dns section (e.g. forward:), indented here.
             with open(args.dns_extra) as extra:
