@@ -297,8 +297,6 @@ static void uring_arm_poll(struct dns_worker *w)
 	u->poll_armed = true;
 }
 
-/* Answers one received datagram (or counts it unanswered) and queues the
- * reply; the receive buffer goes back to the ring either way. */
 /* Hands a query for a name outside the zone to the worker's forwarder,
  * with the peer and the reply's source address it needs for a late
  * reply. */
@@ -328,6 +326,8 @@ static void uring_forward(struct dns_worker *w, struct dns_listener *l,
 			   qlen, tx->data, sizeof(tx->data), r);
 }
 
+/* Answers one received datagram (or counts it unanswered) and queues the
+ * reply; the receive buffer goes back to the ring either way. */
 static void uring_recv(struct dns_worker *w, size_t a,
 		       const struct io_uring_cqe *cqe,
 		       const dns_view_t *view, bool paused, uint64_t now)
