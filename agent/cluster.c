@@ -1025,6 +1025,10 @@ static json_t *cmd_members(void *self, json_t *args, char *err, size_t errlen)
 		json_object_set_new(o, "endpoints_healthy", json_integer((json_int_t)healthy));
 		json_object_set_new(o, "endpoint_list", eps);
 		json_object_set_new(o, "age_ms", json_integer((json_int_t)m.age_ms));
+		/* Last packet received from it: null for this node and for a
+		 * member only heard of through others. */
+		json_object_set_new(o, "heard_ms", m.self || m.heard_ms == UINT64_MAX ?
+				    json_null() : json_integer((json_int_t)m.heard_ms));
 		json_object_set_new(o, "self", json_boolean(m.self));
 		json_array_append_new(arr, o);
 	}

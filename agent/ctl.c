@@ -491,15 +491,15 @@ static void render_services(FILE *f, json_t *d)
  * member's load is its last word, not shown; this node has no age. */
 static void render_members(FILE *f, json_t *d)
 {
-	static const char *const head[] = { "NAME", "STATE", "ADDRESS", "UPDATED",
+	static const char *const head[] = { "NAME", "STATE", "ADDRESS", "HEARD", "UPDATED",
 					    "CPU", "FACTOR", "ENDPOINTS" };
-	char upd[40], cpu[16], fac[16], eps[24], name[96];
+	char heard[40], upd[40], cpu[16], fac[16], eps[24], name[96];
 	struct table t;
 	json_t *m;
 	size_t i;
 	bool self_seen = false;
 
-	table_init(&t, 7, 1u << 4 | 1u << 5, head);
+	table_init(&t, 8, 1u << 5 | 1u << 6, head);
 	json_array_foreach(d, i, m) {
 		bool self = flag(m, "self");
 		const char *st = str(m, "state");
@@ -510,17 +510,22 @@ static void render_members(FILE *f, json_t *d)
 			snprintf(upd, sizeof(upd), "-");
 		else
 			fmt_ago(num(m, "age_ms") / 1000, upd, sizeof(upd));
+		if (json_is_number(json_object_get(m, "heard_ms")))
+			fmt_ago(num(m, "heard_ms") / 1000, heard, sizeof(heard));
+		else
+			snprintf(heard, sizeof(heard), self ? "-" : "never");
 		snprintf(cpu, sizeof(cpu), live ? "%.0f%%" : "-", 100 * num(m, "utilisation"));
 		snprintf(fac, sizeof(fac), live ? "%.3f" : "-", num(m, "load_factor"));
 		snprintf(eps, sizeof(eps), "%d/%d up", (int)num(m, "endpoints_healthy"),
 			 (int)num(m, "endpoints"));
-		const char *row[] = { name, st, str(m, "address"), upd, cpu, fac, eps };
+		const char *row[] = { name, st, str(m, "address"), heard, upd, cpu, fac, eps };
 		table_add(&t, row);
 	}
 	table_print(&t, f);
 	if (self_seen)
-		fprintf(f, "* this node. UPDATED: the last news about a member (state, load or "
-			"endpoints); dead and left members' load is not shown.\n");
+		fprintf(f, "* this node. HEARD: the last packet received from the member itself "
+			"(never: known only through others); UPDATED: the last news about it "
+			"(state, load or endpoints); dead and left members' load is not shown.\n");
 }
 
 static void render_keyring(FILE *f, json_t *d)

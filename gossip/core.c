@@ -63,6 +63,7 @@ struct member {
 	uint64_t hash;			/* of rec.name */
 	enum gossip_state state;
 	uint64_t updated, state_since;
+	uint64_t heard;			/* last packet from it; 0 = none */
 	uint32_t load_inc, ep_inc;	/* incarnations of load / endpoints */
 	/* suspicion */
 	uint64_t susp_start, susp_min, susp_max, susp_deadline, susp_extra;
@@ -242,6 +243,8 @@ static void member_view(const struct gossip_core *c, const struct member *m,
 	out->rec = &m->rec;
 	out->state = m->state;
 	out->age_ms = now > m->updated ? now - m->updated : 0;
+	out->heard_ms = !m->heard ? UINT64_MAX :
+			now > m->heard ? now - m->heard : 0;
 	out->self = m == c->self;
 }
 
@@ -1661,6 +1664,8 @@ static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transpor
 	handle_msgs(c, from, now);
 	if (!sender && (sender = find(c, pkt->sender)) != NULL)
 		replay_ok(sender, pkt->incarnation, pkt->seq);	/* start its window */
+	if (sender)	/* an authenticated packet of its own: it lives */
+		sender->heard = now ? now : 1;
 	gossip_packet_reset(pkt);
 	return AS_OK;
 drop:

@@ -367,6 +367,8 @@ struct gossip_member {
 	const struct gossip_record *rec;
 	enum gossip_state state;
 	uint64_t age_ms;		/* since the last update about it */
+	uint64_t heard_ms;		/* since the last packet from it
+					 * (UINT64_MAX: none yet) */
 	bool self;
 };
 

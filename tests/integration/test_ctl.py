@@ -343,18 +343,23 @@ services:
         d1, d2 = self.nodes
         text = d1.ctl_run("members").stdout
         head = text.splitlines()[0].split()
-        self.assertEqual(head, ["NAME", "STATE", "ADDRESS", "UPDATED", "CPU", "FACTOR",
-                                "ENDPOINTS"])
+        self.assertEqual(head, ["NAME", "STATE", "ADDRESS", "HEARD", "UPDATED", "CPU",
+                                "FACTOR", "ENDPOINTS"])
         self.assertNotIn("INCARN", text)
-        self.assertRegex(text, r"(?m)^ctl1 \*\s+alive\s+\S+\s+-\s+\d+%\s+\d\.\d{3}\s+1/3 up$")
-        self.assertRegex(text, r"(?m)^ctl2\s+alive\s+\S+\s+([\d.]+(ms|s)|\d+m\d\ds) ago")
+        self.assertRegex(text, r"(?m)^ctl1 \*\s+alive\s+\S+\s+-\s+-\s+\d+%\s+\d\.\d{3}\s+1/3 up$")
+        # Two nodes probe each other: the peer was heard from recently.
+        ago = r"([\d.]+(ms|s)|\d+m\d\ds) ago"
+        self.assertRegex(text, r"(?m)^ctl2\s+alive\s+\S+\s+%s\s+%s" % (ago, ago))
+        peer = {m["name"]: m for m in d1.ctl_json("members")}["ctl2"]
+        self.assertLess(peer["heard_ms"], 10000, peer)
+        self.assertIsNone({m["name"]: m for m in d1.ctl_json("members")}["ctl1"]["heard_ms"])
         self.assertIn("* this node", text)
         # The peer leaves: its last load is not shown as if current.
         d2.stop()
         self.assertTrue(wait_for(lambda: {m["name"]: m["state"] for m in
                                           d1.ctl_json("members")}["ctl2"] in ("left", "dead")))
         text = d1.ctl_run("members").stdout
-        self.assertRegex(text, r"(?m)^ctl2\s+(left|dead)\s+\S+\s+\S+ ago\s+-\s+-\s+")
+        self.assertRegex(text, r"(?m)^ctl2\s+(left|dead)\s+\S+\s+\S+ ago\s+\S+ ago\s+-\s+-\s+")
 
 
 class HelpConfigTest(unittest.TestCase):

@@ -208,6 +208,10 @@ static void test_probe_ack_and_counters(void **state)
 	assert_int_equal(gossip_core_member_find(a.core, "b", 3000, &m), AS_OK);
 	assert_int_equal(m.state, GOSSIP_ALIVE);
 	assert_false(m.self);
+	/* b answers a's probes (about every 100 ms): heard from lately. */
+	assert_true(m.heard_ms < 1000);
+	assert_int_equal(gossip_core_member_find(a.core, "a", 3000, &m), AS_OK);
+	assert_int_equal(m.heard_ms, UINT64_MAX);	/* never from itself */
 	assert_true(a.changes_seen > 0);
 	assert_int_equal(gossip_core_change_counter(a.core), a.changes_seen);
 	gossip_core_free(a.core);
@@ -543,6 +547,9 @@ static void test_version_ordering(void **state)
 		assert_int_equal(gossip_core_recv(a.core, 1, GOSSIP_TX_UDP, &a.addr, pkt, (size_t)len), AS_OK); \
 	} while (0)
 	SEND(&msg);
+	/* x's record came in a packet of x's own: heard from at time 1 */
+	gossip_core_member_find(a.core, "x", 501, &m);
+	assert_int_equal(m.heard_ms, 500);
 	/* an older record changes nothing */
 	msg.rec.version = 9;
 	msg.rec.load.factor = 0.1;
