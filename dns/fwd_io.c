@@ -64,6 +64,8 @@ struct fwd_query {
 	uint8_t ctl[PKTINFO_SPACE];
 	size_t ctllen;
 	uint64_t conn_id;
+	void (*tcp_reply)(struct dns_worker *w, uint64_t conn_id,
+			  const uint8_t *msg, size_t len);
 };
 
 struct dns_fwd_io {
@@ -108,7 +110,8 @@ static void deliver(struct fwd_query *fq, uint8_t *msg, size_t len)
 	struct dns_worker *w = fq->f->w;
 
 	if (fq->t == DNS_TRANSPORT_TCP) {
-		dns_tcp_reply(w, fq->conn_id, msg, len);
+		if (fq->tcp_reply)
+			fq->tcp_reply(w, fq->conn_id, msg, len);
 		return;
 	}
 	/* A late UDP reply is an amplification vector like any other. */
@@ -591,6 +594,7 @@ enum dns_fwd_verdict dns_fwd_io_query(struct dns_fwd_io *f,
 	fq->t = o->t;
 	fq->udp_fd = o->udp_fd;
 	fq->conn_id = o->conn_id;
+	fq->tcp_reply = o->tcp_reply;
 	if (o->t == DNS_TRANSPORT_UDP) {
 		memcpy(&fq->peer, o->peer, AS_MIN((size_t)o->peerlen,
 						  sizeof(fq->peer)));

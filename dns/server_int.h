@@ -220,6 +220,10 @@ struct dns_fwd_origin {
 	const uint8_t *ctl;	/* UDP: the reply's control data (PKTINFO) */
 	size_t ctllen;
 	uint64_t conn_id;	/* TCP: the connection */
+	/* TCP: sends a late reply on connection conn_id if it is still
+	 * open (tcp.c's; a hook, so the forwarder knows no transport). */
+	void (*tcp_reply)(struct dns_worker *w, uint64_t conn_id,
+			  const uint8_t *msg, size_t len);
 };
 
 /* On the creating thread, with the worker's loop initialised. */
@@ -251,10 +255,6 @@ void dns_fwd_udp_result(struct dns_worker *w, struct dns_listener *l,
 void dns_tcp_configure(dns_server_t *srv, const struct dns_server_config *cfg);
 /* Listens on address a's TCP socket and watches it with the loop. */
 int dns_tcp_listen(struct dns_worker *w, size_t a);
-/* Sends a late reply (the forwarder's) on connection conn_id if it is
- * still open. */
-void dns_tcp_reply(struct dns_worker *w, uint64_t conn_id, const uint8_t *msg,
-		   size_t len);
 /* Closes every connection and listener handle of the worker. */
 void dns_tcp_close_all(struct dns_worker *w);
 

@@ -92,6 +92,8 @@ struct tcp_wreq {
 };
 
 static void tcp_process(struct dns_tcp_conn *c, bool arrived);
+static void tcp_late_reply(struct dns_worker *w, uint64_t conn_id,
+			   const uint8_t *msg, size_t len);
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void accept_resume(struct dns_worker *w);
@@ -236,6 +238,7 @@ static bool tcp_answer(struct dns_tcp_conn *c, const uint8_t *q, size_t qlen,
 		struct dns_fwd_origin o = {
 			.t = DNS_TRANSPORT_TCP, .peer = &c->peer,
 			.peerlen = c->peerlen, .udp_fd = -1, .conn_id = c->id,
+			.tcp_reply = tcp_late_reply,
 		};
 		size_t len = 0;
 		switch (dns_fwd_io_query(w->fwd, &o, q, qlen, w->tcp_out + 2,
@@ -272,8 +275,10 @@ static bool tcp_answer(struct dns_tcp_conn *c, const uint8_t *q, size_t qlen,
 	return conn_send(c, 2 + res.len);
 }
 
-void dns_tcp_reply(struct dns_worker *w, uint64_t conn_id, const uint8_t *msg,
-		   size_t len)
+/* A late reply (the forwarder's) on connection conn_id, if it is still
+ * open: the hook of struct dns_fwd_origin. */
+static void tcp_late_reply(struct dns_worker *w, uint64_t conn_id,
+			   const uint8_t *msg, size_t len)
 {
 	struct as_list *n;
 

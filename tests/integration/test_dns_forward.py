@@ -283,6 +283,13 @@ class ForwardTest(unittest.TestCase):
         self.assertEqual(self.up.queries() - before, 1)
         self.assertIn("OTHER.Example.TEST.", a3.text)
 
+        # Over TCP, an uncached name: the reply comes later, on the same
+        # connection (the forwarder's late-reply hook of tcp.c).
+        t = self.kdig("gone.example.test", "AAAA", "+tcp")
+        self.assertEqual(t.status, "NOERROR", t.text)
+        self.assertEqual(t.rdata(rtype="AAAA"), ["2001:db8::3"], t.text)
+        self.assertIn("(TCP)", t.text)
+
         # NXDOMAIN is cached for min(SOA TTL, SOA MINIMUM) = 60 s.
         n1 = self.kdig("nope.example.test")
         self.assertEqual(n1.status, "NXDOMAIN", n1.text)
