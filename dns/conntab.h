@@ -19,7 +19,9 @@
  * "Oldest" prefers idle connections (nothing buffered in either
  * direction) in least-recently-active order; only when none is idle does
  * the connection that has been busy (a message half received, or replies
- * the client does not read) for the longest go. Both orders are kept as
+ * the client does not read) for the longest go. The table only knows what
+ * the server told it; the server (dns/tcp.c) asks the kernel before it
+ * closes an "idle" victim and marks one with unread bytes busy instead. Both orders are kept as
  * intrusive FIFO lists, in the table and in each prefix, so choosing a
  * victim, adding, removing and re-ordering are O(1); a prefix is found
  * through a hash table keyed with a per-worker secret (SipHash), so

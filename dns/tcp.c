@@ -46,6 +46,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -383,12 +384,39 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	tcp_process(c, true);
 }
 
+/* True if the kernel holds bytes of c that the loop has not read yet: a
+ * connection accepted in this same batch, say, whose query is waiting. */
+static bool conn_unread(struct dns_tcp_conn *c)
+{
+	uv_os_fd_t fd;
+	int n = 0;
+
+	return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+	       ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* The table's choice, except that an "idle" connection with unread bytes
+ * is busy: it becomes so in the table and the choice is made again. Each
+ * connection moves at most once, so this ends. Without it a client whose
+ * query came in the same accept batch as an attacker's connections was
+ * the only idle one, and so the first to be closed. */
+static struct dns_ct_entry *tcp_victim(struct dns_worker *w,
+				       const struct sockaddr_storage *peer)
+{
+	struct dns_ct_entry *v;
+
+	while ((v = dns_conntab_victim(&w->ct, peer)) && v->idle &&
+	       conn_unread(conn_of(v)))
+		dns_conntab_update(&w->ct, v, false);
+	return v;
+}
+
 /* Takes an accepted socket: makes room under the limits (closing the
  * connection they name), then serves it. */
 static void tcp_admit(struct dns_worker *w, int fd,
 		      const struct sockaddr_storage *peer)
 {
-	struct dns_ct_entry *victim = dns_conntab_victim(&w->ct, peer);
+	struct dns_ct_entry *victim = tcp_victim(w, peer);
 	struct dns_tcp_conn *c;
 
 	if (victim) {
@@ -528,8 +556,11 @@ static void tcp_acceptable(uv_poll_t *h, int status, int events)
 			/* Closing our least recently active idle connection
 			 * frees a descriptor for the new one, unless another
 			 * thread takes it first: then we back off. */
-			struct dns_ct_entry *idle =
-				evicted ? NULL : dns_conntab_oldest_idle(&w->ct);
+			struct dns_ct_entry *idle = NULL;
+			while (!evicted &&
+			       (idle = dns_conntab_oldest_idle(&w->ct)) &&
+			       conn_unread(conn_of(idle)))
+				dns_conntab_update(&w->ct, idle, false);
 			if (idle) {
 				evicted = true;
 				conn_close(conn_of(idle));

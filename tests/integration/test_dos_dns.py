@@ -20,7 +20,9 @@ import os
 import re
 import resource
 import selectors
+import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -351,6 +353,70 @@ class DosTest(unittest.TestCase):
             self.metrics(),
             'anysteer_dns_tcp_connections_total{result="message_timeout"}'),
             q["tcp_message_timeouts"])
+
+    def test_queued_query_not_evicted(self):
+        """A genuine query accepted in the same batch as an attacker's
+        connection is not the one closed to make room: its bytes wait in
+        the kernel, so it is busy, not idle (the flake of test_slow_clients
+        made certain by stopping the daemon while both connect)."""
+        self.d = LimitedDaemon(
+            lambda d: config(d, "  tcp_max_clients: 4\n"),
+            nofile=4096, workers=1).start()
+        # Four attackers fill the only worker's table, each with one byte
+        # of a message (busy).
+        attackers = []
+        for i in range(4):
+            s = socket.create_connection(("127.0.0.1", self.d.port), 2,
+                                         source_address=(source_address(i),
+                                                         0))
+            s.sendall(b"\xff")
+            attackers.append(s)
+        self.wait_for(lambda: self.status()[0]["queries"]["tcp_accepted"]
+                      >= 4, 10, "4 accepted connections")
+        # A UDP answer from the same worker: its loop has read the bytes.
+        self.kdig_ok(False, "127.0.0.1")
+        evicted0 = self.status()[0]["queries"]["tcp_evicted"]
+        qname = b"".join(bytes([len(l)]) + l.encode()
+                         for l in ("web." + ZONE).split(".") if l) + b"\0"
+        query = struct.pack("!HHHHHH", 0x5A5A, 0, 1, 0, 0, 0) + qname + \
+            struct.pack("!HH", 28, 1)
+        os.kill(self.d.proc.pid, signal.SIGSTOP)
+        try:
+            genuine = socket.create_connection(("127.0.0.1", self.d.port), 2)
+            genuine.sendall(struct.pack("!H", len(query)) + query)
+            late = socket.create_connection(
+                ("127.0.0.1", self.d.port), 2,
+                source_address=(source_address(4), 0))
+            late.sendall(b"\xff")
+            attackers.append(late)
+        finally:
+            os.kill(self.d.proc.pid, signal.SIGCONT)
+        try:
+            genuine.settimeout(5)
+            reply = b""
+            while len(reply) < 2 or len(reply) < 2 + struct.unpack(
+                    "!H", reply[:2])[0]:
+                try:
+                    chunk = genuine.recv(4096)
+                except ConnectionResetError:
+                    chunk = b""     # closed with the query unread
+                if not chunk:
+                    break
+                reply += chunk
+            self.assertGreaterEqual(len(reply), 14,
+                                    "the genuine connection was closed "
+                                    "without an answer (%r)" % reply)
+            rid, flags, _, ancount = struct.unpack("!HHHH", reply[2:10])
+            self.assertEqual(rid, 0x5A5A)
+            self.assertEqual(flags & 0x800F, 0x8000)   # a response, NOERROR
+            self.assertEqual(ancount, 1)
+            # Two attackers made room, one for each new connection.
+            self.assertEqual(self.status()[0]["queries"]["tcp_evicted"],
+                             evicted0 + 2)
+        finally:
+            genuine.close()
+            for s in attackers:
+                s.close()
 
     def test_open_file_limit(self):
         """The open-file limit reached while running: one log line, no
