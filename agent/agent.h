@@ -131,6 +131,7 @@ struct agent_config {
 		uint64_t check_interval_ms; /* DNS self-check period */
 		uint32_t rise, fall;	/* health gate hysteresis */
 		bool wait_for_gossip;	/* announce only once gossip joined */
+		char *announce;		/* "all", or "one" of the addresses */
 	} anycast;
 
 	struct {

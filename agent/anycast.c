@@ -82,7 +82,11 @@ struct export_ctx {
 struct agent_anycast {
 	struct agent_ctx *ctx;
 	bool enabled;		/* anycast addresses configured */
-	size_t n;
+	size_t n;		/* announced here: addresses[base, base+n) */
+	size_t base;
+	bool announce_one;	/* anycast.announce: one */
+	size_t n_others;	/* the others' letters (announce: one) */
+	char others[ROUTE_ANYCAST_MAX][INET6_ADDRSTRLEN];
 	char text[ROUTE_ANYCAST_MAX][INET6_ADDRSTRLEN];
 	struct in6_addr addr[ROUTE_ANYCAST_MAX];
 	char ifname[IF_NAMESIZE];
@@ -654,6 +658,11 @@ static json_t *routes_json(struct agent_anycast *x)
 		}
 	}
 	json_object_set_new(o, "addresses", addrs);
+	json_object_set_new(o, "announce", json_string(x->announce_one ? "one" : "all"));
+	json_t *others = json_array();
+	for (size_t i = 0; i < x->n_others; i++)
+		json_array_append_new(others, json_string(x->others[i]));
+	json_object_set_new(o, "other_nodes_announce", others);
 
 	json_t *g = json_object();
 	json_object_set_new(g, "announce", json_boolean(x->announce));
@@ -805,8 +814,25 @@ int agent_anycast_listeners(void *self, const struct agent_config *c,
 /* Copies what the component keeps of the config. */
 static void take_config(struct agent_anycast *x, const struct agent_config *c)
 {
-	x->enabled = c->anycast.n_addresses > 0;
-	x->n = c->anycast.n_addresses;
+	struct in6_addr all[ROUTE_ANYCAST_MAX];
+	size_t n_all = AS_MIN(c->anycast.n_addresses, (size_t)ROUTE_ANYCAST_MAX);
+
+	x->enabled = n_all > 0;
+	x->n = n_all;
+	x->base = 0;
+	x->n_others = 0;
+	x->announce_one = x->enabled && c->anycast.announce &&
+			  strcmp(c->anycast.announce, "one") == 0;
+	for (size_t i = 0; i < n_all; i++)
+		all[i] = ((const struct sockaddr_in6 *)&c->anycast.addrs[i])->sin6_addr;
+	if (x->announce_one) {
+		x->base = route_anycast_pick(c->node.name, all, n_all);
+		x->n = 1;
+		for (size_t i = 0; i < n_all; i++)
+			if (i != x->base)
+				inet_ntop(AF_INET6, &all[i], x->others[x->n_others++],
+					  INET6_ADDRSTRLEN);
+	}
 	x->port = (uint16_t)c->anycast.port;
 	x->interval_ms = c->anycast.check_interval_ms;
 	x->linger_ms = c->drain.linger_ms;
@@ -821,8 +847,7 @@ static void take_config(struct agent_anycast *x, const struct agent_config *c)
 	snprintf(x->bird_export, sizeof(x->bird_export), "%s",
 		 c->bird.export_protocol ? c->bird.export_protocol : "");
 	for (size_t i = 0; i < x->n; i++) {
-		const struct sockaddr_in6 *s = (const void *)&c->anycast.addrs[i];
-		x->addr[i] = s->sin6_addr;
+		x->addr[i] = all[x->base + i];
 		inet_ntop(AF_INET6, &x->addr[i], x->text[i], sizeof(x->text[i]));
 		x->exported[i] = -1;
 		x->ectx[i] = (struct export_ctx){ x, i };
@@ -843,7 +868,7 @@ static int make_gate(struct agent_anycast *x, const struct agent_config *c)
 	if (x->enabled) {
 		struct route_anycast_opts o = {
 			.ifname = x->ifname,
-			.addresses = (const char *const *)c->anycast.addresses,
+			.addresses = (const char *const *)c->anycast.addresses + x->base,
 			.naddresses = x->n,
 			.gate = go,
 		};
@@ -857,6 +882,10 @@ static int make_gate(struct agent_anycast *x, const struct agent_config *c)
 		}
 		as_notice("anycast: %s on %s, withdrawn until the DNS self-check passes",
 			  x->text[0], x->ifname);
+		if (x->announce_one)
+			as_notice("anycast: announce one: this node's name picks %s "
+				  "of %zu addresses; other nodes announce the rest",
+				  x->text[0], x->n_others + 1);
 	} else if (c->metrics.listen && *c->metrics.listen) {
 		rc = route_gate_new(&go, as_now_ms(), &x->gate);
 		if (rc)

@@ -424,6 +424,7 @@ static void finish_root(struct cfg_ctx *ctx, void *base,
 static const char *const protocol_values[] = { "tcp", "udp", NULL };
 static const char *const signal_values[] = { "cpu", "psi", "loadavg", NULL };
 static const char *const load_source_values[] = { "measured", "static", NULL };
+static const char *const announce_values[] = { "all", "one", NULL };
 static const char *const udp_io_values[] = { "auto", "io_uring", "recvmmsg",
 					     NULL };
 
@@ -741,6 +742,10 @@ static const struct cfg_item anycast_items[] = {
 	  AUX(cfg_anycast_t, addrs), .flags = CFG_PARSED,
 	  .desc = "IPv6 anycast addresses this node announces through BIRD "
 		  "while healthy (also DNS listeners); none = no anycast" },
+	{ .name = "announce", .type = CFG_ENUM, AT(cfg_anycast_t, announce),
+	  .def = "all", .values = announce_values,
+	  .desc = "all: every address; one: the one this node's name picks "
+		  "(nodes split into disjoint sets, one per address)" },
 	{ .name = "interface", .type = CFG_STR, AT(cfg_anycast_t, interface),
 	  .def = "anysteer0", .check = check_ifname,
 	  .desc = "the agent-owned TUN device carrying the addresses "

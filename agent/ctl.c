@@ -578,6 +578,13 @@ static void render_routes(FILE *f, json_t *d)
 		return;
 	}
 	print_route_addresses(f, d);
+	if (json_array_size(json_object_get(d, "other_nodes_announce"))) {
+		fprintf(f, "announce    one (anycast.announce): this node's name picked "
+			"the address above; other nodes announce");
+		json_array_foreach(json_object_get(d, "other_nodes_announce"), i, e)
+			fprintf(f, " %s", json_string_value(e));
+		fprintf(f, "\n");
+	}
 	json_t *last = json_object_get(sc, "last");
 	fmt_ago(num(json_object_get(g, "since"), "seconds_ago"), ago, sizeof(ago));
 	fprintf(f, "\ngate        %s (%s) since %s, %d transitions; interface %s\n",

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "lib/as.h"
+#include "lib/hash.h"
 #include "routing/routing.h"
 
 struct route_anycast {
@@ -177,4 +178,32 @@ void route_anycast_decision(const route_anycast_t *a,
 route_tun_t *route_anycast_tun(route_anycast_t *a)
 {
 	return a->tun;
+}
+
+/* FNV over the node's name, a 0 and the address, mixed: FNV alone
+ * leaves the weights of addresses that differ in their last bytes
+ * correlated. */
+static uint64_t pick_weight(const char *node, const struct in6_addr *addr)
+{
+	uint64_t h = as_fnv1a64(node, strlen(node) + 1);
+
+	for (size_t i = 0; i < 16; i++)
+		h = (h ^ addr->s6_addr[i]) * 0x100000001b3ull;
+	return as_hash_mix64(h);
+}
+
+size_t route_anycast_pick(const char *node, const struct in6_addr *addresses,
+			  size_t n)
+{
+	size_t best = 0;
+	uint64_t top = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t w = pick_weight(node, &addresses[i]);
+		if (i == 0 || w > top) {
+			top = w;
+			best = i;
+		}
+	}
+	return best;
 }

@@ -358,4 +358,17 @@ void route_anycast_decision(const route_anycast_t *a,
 			    struct route_decision *out);
 route_tun_t *route_anycast_tun(route_anycast_t *a);
 
+/*
+ * Which one of n anycast addresses (a zone's name-server "letters") a
+ * node announces when each node announces one: the highest-random-weight
+ * (rendezvous) choice over the node's name and each address. Every node
+ * computes it alone, so a DaemonSet with one config splits the nodes into
+ * n disjoint sets of about the same size; a node joining or leaving moves
+ * no other node, and adding an address moves only the nodes that now pick
+ * it. The binary address counts, not its spelling. Pure; returns 0 for
+ * n <= 1.
+ */
+size_t route_anycast_pick(const char *node, const struct in6_addr *addresses,
+			  size_t n);
+
 #endif

@@ -25,8 +25,8 @@ import sys
 import time
 
 
-def build_query(qid, name, qtype=28):
-    q = struct.pack("!HHHHHH", qid, 0x0000, 1, 0, 0, 1)
+def build_query(qid, name, qtype=28, rd=False):
+    q = struct.pack("!HHHHHH", qid, 0x0100 if rd else 0, 1, 0, 0, 1)
     for label in name.rstrip(".").split("."):
         q += bytes([len(label)]) + label.encode()
     q += b"\x00" + struct.pack("!HH", qtype, 1)
@@ -81,6 +81,8 @@ def main():
     ap.add_argument("--duration", type=float, default=0, help="0 = until SIGTERM")
     ap.add_argument("--timeout", type=float, default=0.5)
     ap.add_argument("--ready", help="file created once the loop runs")
+    ap.add_argument("--recursive", action="store_true",
+                    help="set RD: the server is a recursive resolver")
     args = ap.parse_args()
 
     stop = []
@@ -115,7 +117,8 @@ def main():
             s.setblocking(False)
             qid = rnd.randrange(65536)
             try:
-                s.sendto(build_query(qid, args.name), (args.server, args.port))
+                s.sendto(build_query(qid, args.name, rd=args.recursive),
+                         (args.server, args.port))
             except OSError:
                 errors += 1
                 failures.append(next_send)

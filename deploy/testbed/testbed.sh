@@ -28,7 +28,12 @@
 # Usage: testbed.sh [--build DIR] COMMAND ...  (DIR: the build directory
 #                               with agent/anysteerd, see top_builddir below)
 #        testbed.sh up [N] [--pods-per-node K] [--ingress K] [--sites S]
-#                               start N nodes (default 3, up to 200)
+#                          [--letters L]
+#                               start N nodes (default 3, up to 200); with
+#                               --letters 2 the zone has two anycast
+#                               addresses, fd00:53::53 (announced by odd nodes)
+#                               and fd00:53::54 (even nodes), both in the
+#                               zone's NS glue (dns.ns_addresses)
 #        testbed.sh down        stop everything it started, by PID file
 #                               and namespace name
 #        testbed.sh status [I]  a picture of the topology (client, router,
@@ -46,7 +51,8 @@
 #                               the pod the DNS answer names, down
 #   for tests and the benchmark:
 #        testbed.sh env                      prints the names below as sh vars
-#        testbed.sh hops                     router next hops, one per line
+#        testbed.sh hops [ADDR]              router next hops (to every letter,
+#                                            or to ADDR), one per line
 #        testbed.sh wait-hops COUNT [SEC]    until the route has COUNT hops
 #        testbed.sh wait-members [SEC]       until every running agent sees
 #                                            every running agent alive
@@ -101,6 +107,7 @@ HEALTH_INTERVAL=${TESTBED_HEALTH_INTERVAL:-0s}
 LOAD=${TESTBED_LOAD:-static}
 STATIC_LOAD=0.3
 ANY=fd00:53::53
+ANY2=fd00:53::54
 VIP=fd00:80::80
 ZONE=svc.example.
 R=$P-r
@@ -151,9 +158,20 @@ kill_pidfile() {
 	rm -f "$f"
 }
 
-hops() {
-	ip -n "$R" -6 route show "$ANY/128" 2>/dev/null |
-		grep -o 'via [0-9a-f:]*' | awk '{print $2}' | sort
+# The zone's anycast addresses: $ANY, and with --letters 2 also $ANY2,
+# each announced by the nodes whose name picks it (anycast.announce: one).
+letters() { if [ "$(count_of letters)" = 2 ]; then echo "$ANY $ANY2"; else echo "$ANY"; fi; }
+# Next hops of the router's routes to one address, or to every letter.
+hops_of() {
+	ip -n "$R" -6 route show "$1/128" 2>/dev/null |
+		grep -o 'via [0-9a-f:]*' | awk '{print $2}'
+}
+hops() { for a in $(letters); do hops_of "$a"; done | sort; }
+# The letter node I announces: with two, odd nodes $ANY and even ones
+# $ANY2 (set per node, so the halves are exact; a DaemonSet with one
+# config uses anycast.announce: one instead, see docs/operations.md).
+node_letter() {
+	if [ "$(count_of letters)" = 2 ] && [ $(($1 % 2)) = 0 ]; then echo "$ANY2"; else echo "$ANY"; fi
 }
 nhops() { hops | grep -c . ; }
 
@@ -257,7 +275,7 @@ dns:
   listen: ["[$(node_addr "$i")]:53", "[::1]:53"]
   zone: $ZONE
   workers: 1
-  ns_addresses: ["$ANY"]
+  ns_addresses: [$(letters | sed 's/\([^ ]*\)/"\1"/g; s/ /, /g')]
   # Every client site is in fd00:2::/56 (one RRL prefix) and the
   # evaluation offers thousands of queries a second from them.
   rrl: { enabled: false }
@@ -267,7 +285,7 @@ control:
 metrics:
   listen: "[::1]:9153"
 anycast:
-  addresses: ["$ANY"]
+  addresses: ["$(node_letter "$i")"]
   interface: anysteer0
   wait_for_gossip: true
 bird:
@@ -435,13 +453,14 @@ vip_hops() {
 }
 
 cmd_up() {
-	n=3; pods=0; ingress=0; sites=1
+	n=3; pods=0; ingress=0; sites=1; letters=1
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--pods-per-node|--ingress|--sites)
+		--pods-per-node|--ingress|--sites|--letters)
 			[ $# -ge 2 ] || die "up: $1 needs a number"
 			case $1 in
 			--pods-per-node) pods=$2 ;; --ingress) ingress=$2 ;; --sites) sites=$2 ;;
+			--letters) letters=$2 ;;
 			esac
 			shift 2 ;;
 		-*) die "up: unknown option $1" ;;
@@ -449,6 +468,7 @@ cmd_up() {
 		esac
 	done
 	case $n in ''|*[!0-9]*) die "up: N must be a number";; esac
+	[ "$letters" = 1 ] || [ "$letters" = 2 ] || die "up: --letters is 1 or 2"
 	for v in "$pods" "$ingress" "$sites"; do
 		case $v in ''|*[!0-9]*) die "up: counts must be numbers";; esac
 	done
@@ -468,6 +488,7 @@ cmd_up() {
 	: >"$DIR/namespaces"
 	echo "$n" >"$DIR/nodes"
 	echo "$pods" >"$DIR/pods"
+	echo "$letters" >"$DIR/letters"
 	echo "$ingress" >"$DIR/ingress"
 	echo "$sites" >"$DIR/sites"
 
@@ -523,7 +544,7 @@ cmd_up() {
 			sleep 0.05
 		done
 	fi
-	echo "testbed up: $n nodes, $(nhops) next hops to $ANY after $(( t1 - t_start )) ms" \
+	echo "testbed up: $n nodes, $(nhops) next hops to $(letters | sed "s/ / and /") after $(( t1 - t_start )) ms" \
 		"(BGP: $(( t1 - t0 )) ms after the last agent announced);" \
 		"every agent sees $n alive members after $(( t2 - t_start )) ms"
 	[ "$pods$ingress$sites" = 001 ] ||
@@ -607,8 +628,10 @@ picture() {
 	last=$(cat "$DIR/nodes")
 	for i in $(nodes); do
 		if [ "$i" = "$last" ]; then br='`--'; else br='+--'; fi
-		if echo "$hs" | grep -qx "$(node_addr "$i")"; then ann="announces $ANY"
-		else ann="not announcing    "; fi
+		ann="not announcing    "
+		for a in $(letters); do
+			hops_of "$a" | grep -qx "$(node_addr "$i")" && ann="announces $a"
+		done
 		if alive "$(cat "$DIR/n$i/anysteerd.pid" 2>/dev/null)"; then
 			ld=$(ctl "$i" --json load 2>/dev/null | awk -F': *' '
 				/"source"/ { gsub(/[",]/, "", $2); src = $2 }
@@ -857,10 +880,11 @@ status) cmd_status "$@" ;;
 demo) cmd_demo ;;
 env)
 	echo "TESTBED_DIR=$DIR ROUTER_NS=$R CLIENT_NS=$C NODE_NS_PREFIX=$P-n ANYCAST=$ANY"
+	echo "LETTERS=\"$(letters)\"" ;
 	echo "NODES=$(cat "$DIR/nodes" 2>/dev/null || echo 0) ROUTER_LINK_PREFIX=$P-v"
 	echo "PODS=$(count_of pods) INGRESS=$(count_of ingress) SITES=$(count_of sites)" \
 		"INGRESS_NS_PREFIX=$P-g VIP=$VIP" ;;
-hops) hops ;;
+hops) if [ $# -ge 1 ]; then hops_of "$1" | sort; else hops; fi ;;
 wait-members) wait_members "${1:-30}" || { echo "testbed: gossip members not converged" >&2; exit 1; } ;;
 wait-hops) wait_hops "$@" || { echo "testbed: $(nhops) next hops, wanted $1" >&2; exit 1; } ;;
 agent-start) agent_start "$1" && agent_wait "$1" 30 ;;

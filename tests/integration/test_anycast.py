@@ -119,6 +119,7 @@ class AnycastNodeTest(unittest.TestCase):
     """One node in a namespace: anysteerd with anycast + BIRD (no upstream)."""
 
     ANY = "fd00:53::53"
+    ANYCAST = '{addresses: ["fd00:53::53"], interface: anysteer0, check_interval: 100ms}'
     LINGER = 1.5
 
     def setUp(self):
@@ -141,12 +142,12 @@ class AnycastNodeTest(unittest.TestCase):
 dns: {listen: ["[::1]:5353"], zone: %s, workers: 1}
 control: {socket: %s, test_commands: true}
 metrics: {listen: "[::1]:9153"}
-anycast: {addresses: ["%s"], interface: anysteer0, check_interval: 100ms}
+anycast: %s
 bird: {socket: %s, poll_interval: 200ms}
 drain: {linger: %gs}
 services:
   - {name: web, port: 80, endpoints: [{address: "fd00:10::1"}]}
-""" % (ZONE, self.ctl, self.ANY, self.bird_ctl, self.LINGER))
+""" % (ZONE, self.ctl, self.ANYCAST, self.bird_ctl, self.LINGER))
         self.start_bird()
         self.log.close()
         self.log = open(os.path.join(self.dir, "anysteerd.log"), "w")
@@ -317,6 +318,47 @@ services:
         # The TUN is gone with its owner.
         self.assertNotEqual(self.nsrun("ip", "link", "show", "anysteer0", check=False).returncode, 0)
 
+
+
+class AnnounceOneTest(AnycastNodeTest):
+    """anycast.announce: one with two addresses: the node announces only
+    the one its name picks, answers on it, and says which the others
+    announce (issue 19: name-server letters on disjoint sets of nodes)."""
+
+    LETTERS = ["fd00:53::53", "fd00:53::54"]
+    ANYCAST = ('{addresses: ["fd00:53::53", "fd00:53::54"], announce: one, '
+               'interface: anysteer0, check_interval: 100ms}')
+    # Only this class's own test: the node tests above ran already.
+    test_announce_report_gate_bird = None
+    test_sigterm_drains_then_exits = None
+
+    def test_one_of_two(self):
+        r = self.routes()
+        self.assertEqual(len(r["addresses"]), 1, r)
+        mine = r["addresses"][0]["address"]
+        self.assertIn(mine, self.LETTERS)
+        self.assertEqual(r["announce"], "one")
+        self.assertEqual(r["other_nodes_announce"],
+                         [a for a in self.LETTERS if a != mine])
+        # The TUN carries only the picked address.
+        out = self.nsrun("ip", "-6", "addr", "show", "dev", "anysteer0").stdout
+        self.assertIn(mine + "/128", out)
+        for a in r["other_nodes_announce"]:
+            self.assertNotIn(a + "/128", out)
+        text = self.nsrun(ANYSTEERCTL, "--socket", self.ctl, "routes").stdout
+        self.assertIn("announce    one (anycast.announce)", text)
+        self.assertIn(r["other_nodes_announce"][0], text)
+        self.assertIn("announce one: this node's name picks %s of 2" % mine,
+                      self.agent_log())
+        # --check-config accepts the same file; a bad value is an error.
+        bad = os.path.join(self.dir, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("dns: {zone: x.}\nanycast: {addresses: [\"fd00:53::53\"], "
+                    "announce: some}\n")
+        c = subprocess.run([ANYSTEERD, "--check-config", "--config", bad],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(c.returncode, 2)
+        self.assertIn("anycast.announce", c.stderr)
 
 if __name__ == "__main__":
     main_skip77()

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
 #include <cmocka.h>
 
 #include "lib/as.h"
@@ -183,6 +185,78 @@ static void test_defaults_and_names(void **state)
 			    "unknown");
 }
 
+/* ---- route_anycast_pick: one address per node ------------------------------- */
+
+static void letters(struct in6_addr *a, size_t n)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "fd00:53::%zx", i + 0x53);
+		assert_int_equal(inet_pton(AF_INET6, text, &a[i]), 1);
+	}
+}
+
+static void test_pick_split(void **state)
+{
+	struct in6_addr a[4];
+	size_t count[4] = { 0 };
+	char node[32];
+
+	(void)state;
+	letters(a, 4);
+	assert_int_equal(route_anycast_pick("node1", a, 0), 0);
+	assert_int_equal(route_anycast_pick("node1", a, 1), 0);
+	/* 2 letters over 22 nodes named as the testbed names them: both
+	 * sets are used, neither holds more than 16 of them. */
+	for (int i = 1; i <= 22; i++) {
+		snprintf(node, sizeof(node), "node%d", i);
+		size_t k = route_anycast_pick(node, a, 2);
+		assert_true(k < 2);
+		count[k]++;
+		/* The same node picks the same letter every time. */
+		assert_int_equal(route_anycast_pick(node, a, 2), k);
+	}
+	assert_true(count[0] >= 6 && count[1] >= 6);
+	/* 1000 nodes over 4 letters: each within 20 % of a quarter. */
+	memset(count, 0, sizeof(count));
+	for (int i = 0; i < 1000; i++) {
+		snprintf(node, sizeof(node), "worker-%d.example", i);
+		count[route_anycast_pick(node, a, 4)]++;
+	}
+	for (int k = 0; k < 4; k++)
+		assert_true(count[k] >= 200 && count[k] <= 300);
+}
+
+static void test_pick_stable(void **state)
+{
+	struct in6_addr a[3];
+	char node[32];
+	int moved = 0;
+
+	(void)state;
+	letters(a, 3);
+	/* Adding a third letter moves a node only onto the new one. */
+	for (int i = 0; i < 300; i++) {
+		snprintf(node, sizeof(node), "n%d", i);
+		size_t before = route_anycast_pick(node, a, 2);
+		size_t after = route_anycast_pick(node, a, 3);
+		if (after != before) {
+			assert_int_equal(after, 2);
+			moved++;
+		}
+	}
+	assert_true(moved > 50 && moved < 150);	/* about a third */
+	/* The order of the list does not matter, only the addresses. */
+	struct in6_addr r[3] = { a[2], a[0], a[1] };
+	for (int i = 0; i < 50; i++) {
+		snprintf(node, sizeof(node), "n%d", i);
+		size_t k = route_anycast_pick(node, a, 3);
+		size_t j = route_anycast_pick(node, r, 3);
+		assert_memory_equal(&a[k], &r[j], sizeof(a[k]));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +268,8 @@ int main(void)
 		cmocka_unit_test(test_draining_priority),
 		cmocka_unit_test(test_stop_is_final),
 		cmocka_unit_test(test_defaults_and_names),
+		cmocka_unit_test(test_pick_split),
+		cmocka_unit_test(test_pick_stable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
