@@ -120,7 +120,7 @@ class AnycastNodeTest(unittest.TestCase):
 
     ANY = "fd00:53::53"
     ANYCAST = '{addresses: ["fd00:53::53"], interface: anysteer0, check_interval: 100ms}'
-    LINGER = 1.5
+    LINGER = 3.0    # the drain test queries during it, also when loaded
 
     def setUp(self):
         require_root_bird()

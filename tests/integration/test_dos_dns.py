@@ -360,7 +360,11 @@ class DosTest(unittest.TestCase):
         the kernel, so it is busy, not idle (the flake of test_slow_clients
         made certain by stopping the daemon while both connect)."""
         self.d = LimitedDaemon(
-            lambda d: config(d, "  tcp_max_clients: 4\n"),
+            # Timeouts far beyond the test: on a loaded machine the
+            # attackers must still hold their slots when the two connect.
+            lambda d: config(d, "  tcp_max_clients: 4\n"
+                             "  tcp_idle_timeout: 60s\n"
+                             "  tcp_message_timeout: 60s\n"),
             nofile=4096, workers=1).start()
         # Four attackers fill the only worker's table, each with one byte
         # of a message (busy).
