@@ -17,7 +17,8 @@
  *    itself.
  *
  * "Oldest" prefers idle connections (nothing buffered in either
- * direction) in least-recently-active order; only when none is idle does
+ * direction, and at least one message received: a new connection is busy
+ * until its first query has come) in least-recently-active order; only when none is idle does
  * the connection that has been busy (a message half received, or replies
  * the client does not read) for the longest go. The table only knows what
  * the server told it; the server (dns/tcp.c) asks the kernel before it

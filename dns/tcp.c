@@ -79,6 +79,7 @@ struct dns_tcp_conn {
 	int closes_pending;
 	bool reading, closing, eof;
 	bool msg_timer;		/* the timer runs the message timeout */
+	bool had_msg;		/* a whole message came: it can be idle */
 	uint64_t id;		/* for the forwarder's late replies */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
@@ -153,7 +154,11 @@ static void conn_settle(struct dns_tcp_conn *c, bool new_msg)
 	const dns_server_t *srv = c->w->srv;
 	bool partial = c->reading && c->rlen > 0;
 
-	dns_conntab_update(&c->w->ct, &c->ce, c->rlen == 0 && c->queued == 0);
+	/* Until its first message a new connection is busy, not idle: its
+	 * query is on the way (the client connects, then writes), and an
+	 * idle connection is the first to be closed for a newcomer. */
+	dns_conntab_update(&c->w->ct, &c->ce,
+			   c->had_msg && c->rlen == 0 && c->queued == 0);
 	if (partial && c->msg_timer && !new_msg)
 		return;
 	c->msg_timer = partial;
@@ -313,6 +318,7 @@ static void tcp_process(struct dns_tcp_conn *c, bool arrived)
 		size_t mlen = ((size_t)c->rbuf[off] << 8) | c->rbuf[off + 1];
 		if (c->rlen - off < 2 + mlen)
 			break;
+		c->had_msg = true;
 		if (!tcp_answer(c, c->rbuf + off + 2, mlen, t_recv))
 			return;
 		off += 2 + mlen;

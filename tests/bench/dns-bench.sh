@@ -3,7 +3,7 @@
 #
 # Usage: tests/bench/dns-bench.sh [--build-dir DIR] [--duration S] [--rounds N]
 #          [--loads 20000,50000] [--anysteerd PATH] [--port-base N] [--keep]
-#          [--wildcard] [--dns-extra FILE]
+#          [--wildcard] [--dns-extra FILE] [--rrl RATE]
 #
 # --build-dir: where agent/anysteerd is (default: the current directory);
 # --anysteerd: the binary itself (tests/bench/dns/knot-as-anysteerd.sh gives
@@ -13,7 +13,11 @@
 # share of the mix is then answered from it, by all three servers);
 # --dns-extra: YAML lines added to the dns section of anysteerd's config,
 # e.g. "forward: { upstreams: [...], allow: [...] }" to see whether
-# forwarding costs in-zone queries anything (see docs/dns.md).
+# forwarding costs in-zone queries anything (see docs/dns.md); --rrl: all
+# three servers with response rate limiting on at RATE replies a second
+# (NSD rrl-ratelimit, Knot mod-rrl, anysteerd dns.rrl), e.g. 1000000: a rate
+# no bench load reaches, so nothing is dropped and the figures show what
+# the bookkeeping costs each server.
 #
 # Design. The three servers serve the same catalog (one generator,
 # tests/bench/dns/benchlib.py, writes anysteerd's YAML and the zone file NSD
@@ -54,6 +58,7 @@ PORT_BASE=5301
 KEEP=0
 WILDCARD=
 DNS_EXTRA=()
+RRL=0
 SMALL_SERVICES=100	# x2 endpoints: answers are the same size everywhere
 SMALL_ENDPOINTS=2	# (max_answers 2), so only the server's work differs
 BIG_SERVICES=1000
@@ -80,6 +85,7 @@ while [ $# -gt 0 ]; do
 	--port-base) PORT_BASE=${2:?}; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--wildcard) WILDCARD=--wildcard; shift ;;
+	--rrl) RRL=${2:?}; shift 2 ;;
 	--dns-extra) DNS_EXTRA=(--dns-extra "$(realpath "${2:?}")"); shift 2 ;;
 	-h|--help) usage 0 ;;
 	*) echo "dns-bench: unknown argument '$1'" >&2; usage 2 ;;
@@ -108,6 +114,7 @@ for tool in dnsperf nsd knotd kdig taskset ss getconf; do
 	command -v "$tool" >/dev/null 2>&1 ||
 		die "$tool not found (deploy/install-deps.sh installs it)"
 done
+case $RRL in ''|*[!0-9]*) die "--rrl needs a number of replies per second" ;; esac
 [ "$(id -u)" = 0 ] || die "run as root (NSD and Knot run as root-owned processes here)"
 
 NSD_PORT=$PORT_BASE
@@ -181,7 +188,8 @@ trap 'exit 130' INT TERM
 gen_catalog() {	# dir services endpoints
 	"$PY" "$LIB" gen --out "$1" --services "$2" --endpoints "$3" \
 		--listen "[::1]:$ANY_PORT" --ctl "$1/ctl.sock" \
-		--queries 20000 --seed 1 $WILDCARD "${DNS_EXTRA[@]}" || die "catalog generation failed"
+		--queries 20000 --seed 1 --rrl "$RRL" $WILDCARD "${DNS_EXTRA[@]}" ||
+		die "catalog generation failed"
 }
 SMALL="${SMALL_SERVICES}x${SMALL_ENDPOINTS}"
 BIG="${BIG_SERVICES}x${BIG_ENDPOINTS}"
@@ -229,7 +237,7 @@ start_server() {
 	SKIP_REASON=
 	case $name in
 	nsd)
-		sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" \
+		sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@RRL@|$RRL|g" \
 			"$CONF_DIR/nsd.conf.in" >"$dir/nsd.conf"
 		cp "$cat/svc.example.zone" "$dir/"
 		nice -n -10 taskset -c $SERVER_CPU nsd -d -c "$dir/nsd.conf" \
@@ -237,8 +245,15 @@ start_server() {
 		PID[$name]=$!
 		;;
 	knot)
-		sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" \
-			"$CONF_DIR/knot.conf.in" >"$dir/knot.conf"
+		if [ "$RRL" -gt 0 ]; then
+			sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" \
+				-e "s|^# @RRL_SECTION@|mod-rrl:\n  - id: bench\n    rate-limit: $RRL\n    slip: 2|" \
+				-e "s|^    # @RRL_GLOBAL@|    global-module: mod-rrl/bench|" \
+				"$CONF_DIR/knot.conf.in" >"$dir/knot.conf"
+		else
+			sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" \
+				"$CONF_DIR/knot.conf.in" >"$dir/knot.conf"
+		fi
 		cp "$cat/svc.example.zone" "$dir/"
 		nice -n -10 taskset -c $SERVER_CPU knotd -c "$dir/knot.conf" \
 			>"$dir/out" 2>&1 &

@@ -359,6 +359,15 @@ class DosTest(unittest.TestCase):
         connection is not the one closed to make room: its bytes wait in
         the kernel, so it is busy, not idle (the flake of test_slow_clients
         made certain by stopping the daemon while both connect)."""
+        self.batch_case(query_first=True)
+
+    def test_new_connection_not_evicted(self):
+        """The same when the genuine client's query comes only after both
+        connections were accepted (a client connects, then writes): a
+        connection is busy until its first message, not idle."""
+        self.batch_case(query_first=False)
+
+    def batch_case(self, query_first):
         self.d = LimitedDaemon(
             # Timeouts far beyond the test: on a loaded machine the
             # attackers must still hold their slots when the two connect.
@@ -379,15 +388,17 @@ class DosTest(unittest.TestCase):
                       >= 4, 10, "4 accepted connections")
         # A UDP answer from the same worker: its loop has read the bytes.
         self.kdig_ok(False, "127.0.0.1")
-        evicted0 = self.status()[0]["queries"]["tcp_evicted"]
+        q0 = self.status()[0]["queries"]
         qname = b"".join(bytes([len(l)]) + l.encode()
                          for l in ("web." + ZONE).split(".") if l) + b"\0"
         query = struct.pack("!HHHHHH", 0x5A5A, 0, 1, 0, 0, 0) + qname + \
             struct.pack("!HH", 28, 1)
+        query = struct.pack("!H", len(query)) + query
         os.kill(self.d.proc.pid, signal.SIGSTOP)
         try:
             genuine = socket.create_connection(("127.0.0.1", self.d.port), 2)
-            genuine.sendall(struct.pack("!H", len(query)) + query)
+            if query_first:
+                genuine.sendall(query)
             late = socket.create_connection(
                 ("127.0.0.1", self.d.port), 2,
                 source_address=(source_address(4), 0))
@@ -396,6 +407,11 @@ class DosTest(unittest.TestCase):
         finally:
             os.kill(self.d.proc.pid, signal.SIGCONT)
         try:
+            if not query_first:
+                self.wait_for(lambda: self.status()[0]["queries"]
+                              ["tcp_accepted"] >= q0["tcp_accepted"] + 2,
+                              10, "both connections accepted")
+                genuine.sendall(query)
             genuine.settimeout(5)
             reply = b""
             while len(reply) < 2 or len(reply) < 2 + struct.unpack(
@@ -416,7 +432,7 @@ class DosTest(unittest.TestCase):
             self.assertEqual(ancount, 1)
             # Two attackers made room, one for each new connection.
             self.assertEqual(self.status()[0]["queries"]["tcp_evicted"],
-                             evicted0 + 2)
+                             q0["tcp_evicted"] + 2)
         finally:
             genuine.close()
             for s in attackers:
