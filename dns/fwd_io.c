@@ -547,6 +547,14 @@ void dns_fwd_io_upstreams(const struct dns_fwd_io *f,
 	}
 }
 
+void dns_fwd_io_mark_ra(const struct dns_fwd_io *f,
+			const struct sockaddr_storage *peer, uint8_t *msg,
+			size_t len)
+{
+	if (len >= 4 && dns_prefix_match(f->cfg->allow, f->cfg->n_allow, peer))
+		msg[3] |= 0x80;
+}
+
 enum dns_fwd_verdict dns_fwd_io_query(struct dns_fwd_io *f,
 				      const struct dns_fwd_origin *o,
 				      const uint8_t *query, size_t qlen,

@@ -238,6 +238,11 @@ enum dns_fwd_verdict dns_fwd_io_query(struct dns_fwd_io *f,
 				      const struct dns_fwd_origin *o,
 				      const uint8_t *query, size_t qlen,
 				      uint8_t *out, size_t cap, size_t *len);
+/* A client that may ask for other names is served recursion: set RA in
+ * the reply msg (len bytes) the zone gave it, for such a client only. */
+void dns_fwd_io_mark_ra(const struct dns_fwd_io *f,
+			const struct sockaddr_storage *peer, uint8_t *msg,
+			size_t len);
 /* Relaxed copies of the worker's upstream records (n_upstreams). */
 void dns_fwd_io_upstreams(const struct dns_fwd_io *f,
 			  struct dns_fwd_upstream *out);

@@ -266,6 +266,8 @@ static bool tcp_answer(struct dns_tcp_conn *c, const uint8_t *q, size_t qlen,
 			res.send = false;
 			break;
 		}
+	} else if (w->fwd && res.send) {
+		dns_fwd_io_mark_ra(w->fwd, &c->peer, w->tcp_out + 2, res.len);
 	}
 	dns_stats_count(&w->stats, DNS_TRANSPORT_TCP, &res,
 			as_now_ns() - t_recv);

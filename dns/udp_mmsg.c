@@ -114,6 +114,8 @@ static int udp_batch(struct dns_listener *l)
 					   m->sctl[i], ctllen, m->rbuf[i],
 					   m->rmsg[i].msg_len, m->obuf[i],
 					   sizeof(m->obuf[i]), r);
+		} else if (w->fwd && r->send) {
+			dns_fwd_io_mark_ra(w->fwd, &m->peer[i], m->obuf[i], r->len);
 		}
 		if (r->send && w->rrl)
 			dns_rrl_udp(w, &m->peer[i], m->obuf[i], r, t_recv);

@@ -375,6 +375,8 @@ static void uring_recv(struct dns_worker *w, size_t a,
 	memset(&tx->peer, 0, sizeof(tx->peer));
 	memcpy(&tx->peer, io_uring_recvmsg_name(o),
 	       AS_MIN((size_t)o->namelen, (size_t)ul->rx_tmpl.msg_namelen));
+	if (w->fwd && !r->forwardable)
+		dns_fwd_io_mark_ra(w->fwd, &tx->peer, tx->data, r->len);
 	if (w->rrl) {
 		dns_rrl_udp(w, &tx->peer, tx->data, r, now);
 		if (!r->send)

@@ -250,11 +250,18 @@ class ForwardTest(unittest.TestCase):
         self.assertEqual(a.rdata(rtype="AAAA"), ["2001:db8::1"], a.text)
         self.assertIn("ra", a.flags, a.text)
         self.assertNotIn("aa", a.flags, a.text)
-        # The zone itself is still answered with authority.
-        z = self.kdig("web." + ZONE)
-        self.assertEqual(z.status, "NOERROR", z.text)
-        self.assertIn("aa", z.flags, z.text)
-        self.assertEqual(z.rdata(rtype="AAAA"), ["fd00:10::1"])
+        # The zone itself is still answered with authority, and with RA
+        # (recursion is available to this client), over UDP and TCP; a
+        # client outside allow gets the zone without RA.
+        for opts in ((), ("+tcp",)):
+            z = self.kdig("web." + ZONE, "AAAA", *opts)
+            self.assertEqual(z.status, "NOERROR", z.text)
+            self.assertIn("aa", z.flags, z.text)
+            self.assertIn("ra", z.flags, z.text)
+            self.assertEqual(z.rdata(rtype="AAAA"), ["fd00:10::1"])
+            z = self.kdig("web." + ZONE, "AAAA", *opts, server="127.0.0.1")
+            self.assertEqual(z.status, "NOERROR", z.text)
+            self.assertNotIn("ra", z.flags, z.text)
 
         # A client outside allow: REFUSED, no RA, nothing forwarded.
         before = self.up.queries()
