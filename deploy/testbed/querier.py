@@ -81,6 +81,8 @@ def main():
     ap.add_argument("--duration", type=float, default=0, help="0 = until SIGTERM")
     ap.add_argument("--timeout", type=float, default=0.5)
     ap.add_argument("--ready", help="file created once the loop runs")
+    ap.add_argument("--times", action="store_true",
+                    help="also print the send time of every query (sent_times)")
     ap.add_argument("--recursive", action="store_true",
                     help="set RD: the server is a recursive resolver")
     args = ap.parse_args()
@@ -93,6 +95,7 @@ def main():
     pending = {}  # sock -> (qid, sent)
     sent = answered = 0
     failures = []
+    sent_times = []
     errors = 0
     by_node = {}
     start = time.monotonic()
@@ -127,6 +130,8 @@ def main():
                 sel.register(s, selectors.EVENT_READ)
                 pending[s] = (qid, next_send)
             sent += 1
+            if args.times:
+                sent_times.append(next_send)
             next_send += interval
             if next_send < now - 1.0:   # fell far behind: do not burst
                 next_send = now
@@ -164,10 +169,11 @@ def main():
                     pass
                 failures.append(t)
                 finish(sock)
-    json.dump({"sent": sent, "answered": answered, "failed": len(failures),
+    extra = {"sent_times": sent_times} if args.times else {}
+    json.dump(dict(extra, **{"sent": sent, "answered": answered, "failed": len(failures),
                "send_errors": errors, "start": start, "end": time.monotonic(),
                "rate": args.rate, "timeout": args.timeout,
-               "by_node": by_node, "failures": sorted(failures)}, sys.stdout)
+               "by_node": by_node, "failures": sorted(failures)}), sys.stdout)
     sys.stdout.write("\n")
     return 0
 

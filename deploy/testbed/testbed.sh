@@ -29,11 +29,13 @@
 #                               with agent/anysteerd, see top_builddir below)
 #        testbed.sh up [N] [--pods-per-node K] [--ingress K] [--sites S]
 #                          [--letters L]
-#                               start N nodes (default 3, up to 200); with
-#                               --letters 2 the zone has two anycast
-#                               addresses, fd00:53::53 (announced by odd nodes)
-#                               and fd00:53::54 (even nodes), both in the
-#                               zone's NS glue (dns.ns_addresses)
+#                               start N nodes (default 3, up to 200); the
+#                               zone has two anycast addresses (--letters 2,
+#                               the default, as docs/operations.md advises):
+#                               fd00:53::53 announced by the odd nodes and
+#                               fd00:53::54 by the even ones, both in the
+#                               zone's NS glue; --letters 1: every node
+#                               announces fd00:53::53 (ECMP over all nodes)
 #        testbed.sh down        stop everything it started, by PID file
 #                               and namespace name
 #        testbed.sh status [I]  a picture of the topology (client, router,
@@ -453,7 +455,7 @@ vip_hops() {
 }
 
 cmd_up() {
-	n=3; pods=0; ingress=0; sites=1; letters=1
+	n=3; pods=0; ingress=0; sites=1; letters=2
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--pods-per-node|--ingress|--sites|--letters)
@@ -623,7 +625,7 @@ picture() {
 	hs=$(hops)
 	echo "  client   $C  fd00:2::2"
 	echo "     |"
-	echo "  router   $R  fd00:1::1   BIRD; route to $ANY: $(nhops) next hops (ECMP)"
+	echo "  router   $R  fd00:1::1   BIRD; routes to $(letters | sed 's/ / and /'): $(nhops) next hops (ECMP)"
 	echo "     |"
 	last=$(cat "$DIR/nodes")
 	for i in $(nodes); do
@@ -668,13 +670,13 @@ cmd_status() {
 	echo "== topology"
 	picture
 	echo
-	echo "== router $R: route to $ANY ($(nhops) next hops)"
-	ip -n "$R" -6 route show "$ANY/128"
+	echo "== router $R: routes to $(letters | sed 's/ / and /') ($(nhops) next hops)"
+	for a in $(letters); do ip -n "$R" -6 route show "$a/128"; done
 	birdc -s "$DIR/r/bird.ctl" show protocols 2>/dev/null >"$DIR/r/protocols.txt"
 	grep -E '^bfd[0-9]* ' "$DIR/r/protocols.txt" |
 		awk '{printf "   %-8s %-5s %s\n", $1, $2, $4}'
 	echo
-	echo "== nodes: agent, anycast address ($ANY) as the agent sees it, BIRD's"
+	echo "== nodes: agent, its anycast address as the agent sees it, BIRD's"
 	echo "   export of it, the router's BGP session and next hop, gossip members"
 	hs=$(hops)
 	first=
@@ -786,7 +788,9 @@ cmd_demo() {
 		done
 	} >"$SERVICES_FILE"
 	[ "$LOAD" = static ] || die "the demo needs TESTBED_LOAD=static (its shares assume load $STATIC_LOAD)"
-	cmd_up 3 --pods-per-node 1 || exit 1
+	# One address over all three nodes: the demo shows ECMP and a
+	# node's withdrawal from it (a deployment gives the zone two).
+	cmd_up 3 --pods-per-node 1 --letters 1 || exit 1
 	for i in 1 2 3; do demo_http "$i"; done
 	echo
 	echo "\$ ip -n $R -6 route show $ANY/128    # the upstream router: ECMP over the nodes"

@@ -305,9 +305,11 @@ class Testbed:
                                     r.stdout, r.stderr))
         return r
 
-    def up(self, n=3):
+    def up(self, n=3, letters=1):
+        """letters=1: every node announces self.anycast (the tests of
+        ECMP failover); 2 is the testbed's own default."""
         self.n = n
-        return self.run("up", n, timeout=180)
+        return self.run("up", n, "--letters", letters, timeout=180)
 
     def down(self):
         return self.run("down", check=False)
