@@ -847,16 +847,25 @@ void k8s_elector_observe(k8s_elector_t *e, uint64_t now_ms, int64_t wall_us,
  * answer on K8S_LEASE_OK (NULL ok otherwise). */
 void k8s_elector_written(k8s_elector_t *e, uint64_t now_ms, int result,
 			 const struct k8s_lease_rec *stored);
-/* Leader while the last successful renewal is younger than the renew
- * deadline (client-go gives up leading after it). */
+/* Leader while the round of the last successful renewal is younger than
+ * the renew deadline (client-go gives up leading after it), and not
+ * drained. */
 bool k8s_elector_is_leader(const k8s_elector_t *e, uint64_t now_ms);
-/* When to run the next round (read + observe): retry_ms after the last. */
+/* When to run the next round (read + observe): retry_ms after the last,
+ * or sooner when the lease another holds runs out before (lease.c says
+ * why that bounds a takeover by lease + retry). */
 uint64_t k8s_elector_next(const k8s_elector_t *e);
+/* Drained (anysteerctl drain): leadership ends now, the next round
+ * releases the Lease if the record names us, and no round writes us in
+ * until undrained. Both make the next round due at now_ms. */
+void k8s_elector_set_drained(k8s_elector_t *e, bool drained, uint64_t now_ms);
+bool k8s_elector_drained(const k8s_elector_t *e);
 /* The holder last observed ("" none), for anysteerctl status. */
 const char *k8s_elector_holder(const k8s_elector_t *e);
-/* On drain: if we lead, the update that releases the Lease (holder "",
- * duration 1 s, as client-go's ReleaseOnCancel); else op WAIT. Leadership
- * ends here either way. */
+/* At stop: if we lead (or were drained and the record still names us),
+ * the update that releases the Lease (holder "", duration 1 s, as
+ * client-go's ReleaseOnCancel); else op WAIT. Leadership ends here
+ * either way. */
 void k8s_elector_release(k8s_elector_t *e, int64_t wall_us,
 			 struct k8s_lease_action *act);
 
@@ -887,8 +896,12 @@ int k8s_leader_new(struct uv_loop_s *loop, k8s_client_t *client,
 		   const struct k8s_leader_opts *opts, k8s_leader_t **out);
 int k8s_leader_start(k8s_leader_t *l);
 /* Stops the rounds, drops pending writes and, when leading, releases the
- * Lease with a blocking PUT of at most 2 s (drain, stop). */
+ * Lease with a blocking PUT of at most 2 s (stop). */
 void k8s_leader_stop(k8s_leader_t *l);
+/* Drain (true): stop leading, release the Lease at once (a round on the
+ * loop, not blocking) and stand down until undrained (false). */
+void k8s_leader_set_drained(k8s_leader_t *l, bool drained);
+bool k8s_leader_drained(const k8s_leader_t *l);
 /* Stops, then frees when the loop has closed the timer. NULL ok. */
 void k8s_leader_free(k8s_leader_t *l);
 bool k8s_leader_is_leader(const k8s_leader_t *l);

@@ -15,7 +15,9 @@
  * otherwise, one write per object at a time; and a Warning Event per
  * compromise not yet told during this leadership. At stop the leader
  * releases the Lease with a blocking PUT (bounded), as client-go's
- * ReleaseOnCancel, so the next agent takes over at its next round.
+ * ReleaseOnCancel, so the next agent takes over at its next round. A
+ * drain (anysteerctl drain) releases it without blocking: the elector
+ * stands down and the round it makes due at once writes the release.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,6 +488,25 @@ void k8s_leader_free(k8s_leader_t *l)
 		return;
 	k8s_leader_stop(l);
 	uv_close((uv_handle_t *)&l->timer, on_closed);
+}
+
+void k8s_leader_set_drained(k8s_leader_t *l, bool drained)
+{
+	if (!l || l->stopped || k8s_elector_drained(l->el) == drained)
+		return;
+	as_notice("k8s: %s Lease %s/%s", drained ?
+		  "drained: releasing and not standing for" :
+		  "undrained: standing again for", l->ns, l->name);
+	k8s_elector_set_drained(l->el, drained, uv_now(l->loop));
+	leading(l);
+	/* A round in flight schedules the next when it ends. */
+	if (!l->round)
+		schedule(l, false);
+}
+
+bool k8s_leader_drained(const k8s_leader_t *l)
+{
+	return l && k8s_elector_drained(l->el);
 }
 
 bool k8s_leader_is_leader(const k8s_leader_t *l)

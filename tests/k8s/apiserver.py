@@ -62,6 +62,10 @@ The test drives it over /_test/ (POST with a JSON body):
   GET /_test/stats                   request counters, tokens seen, watches
   GET /_test/writes                  [{verb, path, token, code}] of API writes
   GET /_test/leases, /_test/events   what is stored
+  GET /_test/lease_log               every Lease GET and write: {verb, token,
+                                     code, t (CLOCK_MONOTONIC, comparable
+                                     with the test's time.monotonic()), rv
+                                     answered, holder read or written}
 
 With --tls-cert/--tls-key it serves HTTPS. On start it prints
 "PORT <n>" on stdout. Objects are read from and shaped
@@ -174,6 +178,7 @@ class State:
         self.leases = {}
         self.events = {}
         self.writes = []
+        self.lease_log = []
 
     def count(self, name):
         r = self.stats["requests"]
@@ -397,6 +402,13 @@ class Handler(BaseHTTPRequestHandler):
                                    "leases" if "/leases" in path else "other"))
             st.writes.append({"verb": verb, "path": path, "token": token,
                               "code": code})
+            if "/leases" in path:
+                st.lease_log.append({
+                    "verb": verb, "token": token, "code": code,
+                    "t": time.monotonic(),
+                    "rv": (res.get("metadata") or {}).get("resourceVersion", "")
+                    if code < 300 else "",
+                    "holder": (body.get("spec") or {}).get("holderIdentity", "")})
         self.send_json(code, res)
 
     def route_write(self, verb, path, body, ctype):
@@ -499,20 +511,28 @@ class Handler(BaseHTTPRequestHandler):
                 s["resourceVersion"] = str(st.rv)
             self.send_json(200, s)
             return
-        if url.path in ("/_test/writes", "/_test/leases", "/_test/events"):
+        if url.path in ("/_test/writes", "/_test/leases", "/_test/events",
+                        "/_test/lease_log"):
             with st.lock:
                 res = copy.deepcopy({"/_test/writes": st.writes,
                                      "/_test/leases": st.leases,
+                                     "/_test/lease_log": st.lease_log,
                                      "/_test/events": st.events}[url.path])
             self.send_json(200, res)
             return
         parts = url.path.strip("/").split("/")
         if url.path.startswith(LEASES) and len(parts) == 7 and parts[5] == "leases":
-            if self.authorized() is None:
+            token = self.authorized()
+            if token is None:
                 return
             with st.lock:
                 st.count("Lease/get")
                 obj = copy.deepcopy(st.leases.get(parts[4] + "/" + parts[6]))
+                st.lease_log.append({
+                    "verb": "GET", "token": token, "code": 200 if obj else 404,
+                    "t": time.monotonic(),
+                    "rv": obj["metadata"]["resourceVersion"] if obj else "",
+                    "holder": (obj or {}).get("spec", {}).get("holderIdentity", "")})
             if obj is None:
                 self.send_json(404, status(404, "NotFound",
                                            'leases.coordination.k8s.io "%s" not found'
