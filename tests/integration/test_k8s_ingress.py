@@ -30,15 +30,26 @@ answers Ingresses.
 WildcardTest: *.<zone> from an Ingress answers names without their own.
 
 LeaderTest: two agents (each its own token, so the API server's write log
-tells them apart) with a 3 s lease, 2 s renew deadline, 0.5 s retry.
+tells them apart) with a 3 s lease, 2 s renew deadline, 0.9 s retry.
 Exactly one leads (both name the same holder in anysteerctl status); only
 its token ever writes status or Events; it writes the Ingress's
 status.loadBalancer (the answered name), a PathRoutingUnsupported Event
 on the Ingress and the route condition with reason UnsupportedValue.
-Killed (SIGKILL, no release), the other takes over within the lease
-duration plus two retry periods (its clock starts when it saw the last
-renewal, up to one retry after it; 1.5 s of slack for a loaded machine)
-and writes from then on; stopped cleanly (SIGTERM), a leader releases the Lease (empty holder).
+Killed (SIGKILL, no release), the other takes over within lease + retry
+of the kill (its clock starts when it saw the last renewal, up to one
+retry after it; docs/kubernetes.md) and writes from then on; stopped
+cleanly (SIGTERM), a leader releases the Lease (empty holder).
+The takeover is timed from the API server's Lease log: stored no sooner
+than a lease and less than lease + 0.45 s after the survivor first read
+the dead leader's last renewal (the old behaviour, reading again only at
+the next 0.9 s retry tick, was up to 0.6 s later), and less than lease +
+retry + 0.45 s after the kill.
+
+test_drain_releases: `anysteerctl drain` on the leader (no anycast)
+releases the Lease within a second and the other agent takes it; with
+that one killed, the drained agent does not take the expired Lease (it
+has read the dead leader's record for more than lease + retry) until
+`anysteerctl undrain`, after which it leads within 2 s.
 """
 import copy
 import json
@@ -604,6 +615,70 @@ kubernetes:
         lease = api.get("leases")["anysteer/anysteer-leader"]
         self.assertEqual(lease["spec"].get("holderIdentity", ""), "",
                          log[-3000:])
+
+    def test_drain_releases(self):
+        api = self.api
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  service("web"), slice_("web", ["fd00:10::1"]),
+                  ingress("front", "www.svc.example.net", [("/", "web")])):
+            api.post("apply", o)
+        agents = {"agent-a": self.agent("agent-a", "tok-a"),
+                  "agent-b": self.agent("agent-b", "tok-b")}
+        tokens = {"agent-a": "tok-a", "agent-b": "tok-b"}
+        lead = self.wait_leader(agents)
+        other = [n for n in agents if n != lead][0]
+        d = agents[lead]
+
+        # Drained (no anycast here): the leader releases at once and
+        # stops leading; the other takes the free Lease at its next round.
+        t0 = time.monotonic()
+        r = d.ctl_run("drain")
+        self.assertIn("draining   yes", r.stdout)
+        def released():
+            return [e for e in api.get("lease_log") if e["token"] == tokens[lead]
+                    and e["verb"] == "PUT" and e["code"] == 200
+                    and e["holder"] == "" and e["t"] > t0]
+        rel = self.wait(released, "the drained leader's release", timeout=5)
+        self.assertLess(rel[0]["t"] - t0, 1.0, "release took too long")
+        le = d.ctl_json("status")["kubernetes"]["leader"]
+        self.assertFalse(le["leading"])
+        self.assertTrue(le["drained"])
+        self.assertIn("drained", d.ctl_run("status").stdout)
+        self.assertEqual(self.wait_leader({other: agents[other]}), other)
+
+        # The new leader killed: its Lease expires, but the drained agent
+        # does not take it. Wait until it has read the dead leader's
+        # last record again more than a lease + retry after first seeing
+        # it (it would have taken over by then), then check it wrote
+        # nothing but its release.
+        agents[other].proc.kill()
+        agents[other].proc.wait()
+        agents[other].stop()
+        log = api.get("lease_log")
+        last = [e for e in log if e["token"] == tokens[other] and
+                e["verb"] != "GET" and e["code"] < 300][-1]
+        def expired_seen():
+            log = api.get("lease_log")
+            seen = [e["t"] for e in log if e["token"] == tokens[lead] and
+                    e["verb"] == "GET" and e["rv"] == last["rv"]]
+            return seen and seen[-1] - seen[0] > self.LEASE + self.RETRY
+        self.wait(expired_seen, "the drained agent to see the Lease expire",
+                  timeout=15)
+        took = [e for e in api.get("lease_log") if e["token"] == tokens[lead]
+                and e["verb"] != "GET" and e["t"] > t0 and e["holder"]]
+        self.assertEqual(took, [], "a drained agent took the Lease")
+        self.assertEqual(api.get("leases")["anysteer/anysteer-leader"]["spec"]
+                         ["holderIdentity"], other)
+        self.assertFalse(d.ctl_json("status")["kubernetes"]["leader"]["leading"])
+
+        # Undrained: it stands again and takes the expired Lease at once.
+        t1 = time.monotonic()
+        d.ctl_run("undrain")
+        self.assertEqual(self.wait_leader({lead: d}, timeout=5), lead)
+        self.assertLess(time.monotonic() - t1, 2.0)
+        code, log = d.stop()
+        self.assertEqual(code, 0, log[-3000:])
+        self.assertIsNone(sanitizer_report(log), log[-3000:])
 
 
 if __name__ == "__main__":
