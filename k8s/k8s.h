@@ -757,6 +757,51 @@ struct k8s_event_spec {
  * repeated one. AS_OK, AS_EINVAL or AS_ENOMEM. */
 int k8s_event_json(const struct k8s_event_spec *ev, char **out);
 
+/* Which Events to write (events.c): client-go's EventRecorder
+ * aggregation. One key per involved object (uid included), reason and
+ * message; an occurrence is a warning that appears (first time, or
+ * again after it went away) or still holds after its object's
+ * metadata.generation changed. The first occurrence is a new Event
+ * (CREATE, count 1), each later one a merge patch of its count and
+ * lastTimestamp (PATCH). */
+typedef struct k8s_evbook k8s_evbook_t;
+
+enum k8s_ev_op {
+	K8S_EV_NONE = 0,	/* already told */
+	K8S_EV_CREATE,		/* POST a new Event, count 1 */
+	K8S_EV_PATCH,		/* PATCH Event name: count, lastTimestamp */
+};
+
+struct k8s_ev_action {
+	int op;			/* enum k8s_ev_op */
+	size_t id;		/* the key, for k8s_evbook_written() */
+	uint32_t count;		/* the count to write */
+	const char *name;	/* PATCH: the Event's name (valid until the
+				 * next written() of this id) */
+};
+
+/* max keys (0 = 4096, client-go's cache). AS_OK or AS_ENOMEM. */
+int k8s_evbook_new(size_t max, k8s_evbook_t **out);
+void k8s_evbook_free(k8s_evbook_t *b);	/* NULL ok */
+/* One round: begin, tell() for every current warning, end. */
+void k8s_evbook_begin(k8s_evbook_t *b);
+/* w names its object (w->name, w->namespace_); uid and generation are
+ * the object's. AS_OK (out->op may be NONE: told, or a write in flight),
+ * AS_ELIMIT (the book is full), AS_EINVAL or AS_ENOMEM. */
+int k8s_evbook_tell(k8s_evbook_t *b, const struct k8s_warning *w,
+		    const char *uid, int64_t generation,
+		    struct k8s_ev_action *out);
+void k8s_evbook_end(k8s_evbook_t *b);
+/* The write's HTTP status (0 transport); name: the Event a CREATE made.
+ * A failure is told again at the next round (a PATCH's 404: as a new
+ * Event). */
+void k8s_evbook_written(k8s_evbook_t *b, size_t id, long code,
+			const char *name);
+/* A new leadership: every current warning counts once more. */
+void k8s_evbook_retell(k8s_evbook_t *b);
+uint32_t k8s_evbook_count(const k8s_evbook_t *b, size_t id);
+size_t k8s_evbook_size(const k8s_evbook_t *b);
+
 /* Where the leader sends them (relative to the server URL): the status
  * subresource of an object ("/apis/networking.k8s.io/v1/namespaces/shop/
  * ingresses/web/status"; cluster-scoped kinds without the namespace),

@@ -45,6 +45,10 @@ the dead leader's last renewal (the old behaviour, reading again only at
 the next 0.9 s retry tick, was up to 0.6 s later), and less than lease +
 retry + 0.45 s after the kill.
 
+test_events_aggregated: one agent; a path split told, then the Ingress's
+spec changed twice with the split still there: one Event with count 3
+(a POST, then two merge patches), as client-go's recorder aggregates.
+
 test_drain_releases: `anysteerctl drain` on the leader (no anycast)
 releases the Lease within a second and the other agent takes it; with
 that one killed, the drained agent does not take the expired Lease (it
@@ -615,6 +619,47 @@ kubernetes:
         lease = api.get("leases")["anysteer/anysteer-leader"]
         self.assertEqual(lease["spec"].get("holderIdentity", ""), "",
                          log[-3000:])
+
+    def test_events_aggregated(self):
+        """The same warning three times is one Event with count 3."""
+        api = self.api
+        split = [("/api", "api"), ("/", "web")]
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  service("web"), service("api"),
+                  slice_("web", ["fd00:10::1"]), slice_("api", ["fd00:11::1"]),
+                  ingress("front", "www.svc.example.net", split)):
+            api.post("apply", o)
+        d = self.agent("agent-a", "tok-a")
+        self.wait_leader({"agent-a": d})
+
+        def events():
+            return [e for e in api.get("events").values()
+                    if e.get("reason") == "PathRoutingUnsupported"
+                    and e["involvedObject"]["name"] == "front"]
+        def count(n):
+            ev = events()
+            return ev if ev and ev[0].get("count") == n else None
+        self.wait(lambda: count(1), "the Event")
+        # Twice more the spec changes (metadata.generation 2, 3) and the
+        # path split stays: the recorder counts, it does not repeat.
+        for gen, tls in ((2, ["www.svc.example.net"]), (3, ["x.example.org"])):
+            ing = ingress("front", "www.svc.example.net", split)
+            ing["spec"]["tls"] = [{"hosts": tls, "secretName": "front-tls"}]
+            api.post("apply", ing)
+            self.wait(lambda: count(gen), "count %d" % gen)
+        ev = events()
+        self.assertEqual(len(ev), 1, ev)
+        self.assertEqual(ev[0]["count"], 3)
+        self.assertLessEqual(ev[0]["firstTimestamp"], ev[0]["lastTimestamp"])
+        writes = [w for w in api.get("writes") if "/events" in w["path"]]
+        self.assertEqual([w["verb"] for w in writes], ["POST", "PATCH", "PATCH"],
+                         writes)
+        self.assertTrue(all(w["code"] < 300 for w in writes), writes)
+        self.assertEqual({w["content_type"] for w in writes[1:]},
+                         {"application/merge-patch+json"})
+        code, log = d.stop()
+        self.assertEqual(code, 0, log[-3000:])
+        self.assertIsNone(sanitizer_report(log), log[-3000:])
 
     def test_drain_releases(self):
         api = self.api
