@@ -393,6 +393,8 @@ struct k8s_ingress {
 	char **lb_hostnames;	/* status.loadBalancer.ingress[].hostname */
 	size_t n_lb_hostnames;
 	size_t n_lb_ips;	/* ... entries with an ip instead */
+	char **lb_entries;	/* every entry as compact JSON, in order */
+	size_t n_lb_entries;
 };
 
 struct k8s_gateway_class {
@@ -681,6 +683,11 @@ struct k8s_publish {
 	size_t n_warnings;
 	struct k8s_ingress_pub *ingresses;	/* sorted by ns/name */
 	size_t n_ingresses;
+	/* Ingresses that are not (or no longer) anysteer's but whose
+	 * status.loadBalancer still lists hostnames in the zone (what
+	 * anysteer writes): those hostnames, for the leader to remove. */
+	struct k8s_ingress_pub *released;	/* sorted by ns/name */
+	size_t n_released;
 	struct k8s_gw_result gw;	/* Gateway API statuses (names moved
 					 * into set) */
 	uint64_t conflicts;	/* names lost to an earlier source */
@@ -728,6 +735,13 @@ void k8s_publish_free(struct k8s_publish *p);	/* NULL ok */
 int k8s_ingress_status_patch(const struct k8s_ingress *cur,
 			     const char *const *hostnames, size_t n,
 			     char **out);
+/* For an Ingress that left anysteer's class: the patch that removes the
+ * status.loadBalancer.ingress entries that are exactly {"hostname": h}
+ * for h in hostnames (trailing dot ignored), keeping every other entry
+ * as it is; *out NULL when there is none. AS_OK or AS_ENOMEM. */
+int k8s_ingress_status_release_patch(const struct k8s_ingress *cur,
+				     const char *const *hostnames, size_t n,
+				     char **out);
 int k8s_gateway_class_status_patch(const struct k8s_gateway_class *cur,
 				   const struct k8s_obj_status *st,
 				   const char *now, char **out);

@@ -173,6 +173,18 @@ static void sync_status(k8s_leader_t *l, const struct k8s_publish *p)
 					     g->n_hostnames, &patch) == AS_OK)
 			status_write(l, K8S_O_INGRESS, g->namespace_, g->name, patch);
 	}
+	/* Ingresses that left our class: take our hostnames back out. */
+	for (size_t i = 0; ings && i < p->n_released; i++) {
+		const struct k8s_ingress_pub *g = &p->released[i];
+		const struct k8s_ingress *cur = k8s_objs_get(ings, g->namespace_, g->name);
+		char *patch = NULL;
+
+		if (!cur || busy(l, K8S_O_INGRESS, g->namespace_, g->name))
+			continue;
+		if (k8s_ingress_status_release_patch(cur, (const char *const *)g->hostnames,
+						     g->n_hostnames, &patch) == AS_OK)
+			status_write(l, K8S_O_INGRESS, g->namespace_, g->name, patch);
+	}
 	for (size_t i = 0; i < p->gw.n_status; i++) {
 		const struct k8s_obj_status *st = &p->gw.status[i];
 		const struct k8s_objs *t = k8s_client_objs(l->client, st->okind);

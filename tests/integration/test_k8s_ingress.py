@@ -49,6 +49,11 @@ test_events_aggregated: one agent; a path split told, then the Ingress's
 spec changed twice with the split still there: one Event with count 3
 (a POST, then two merge patches), as client-go's recorder aggregates.
 
+test_status_released: an Ingress that moves to another IngressClass loses
+the status.loadBalancer hostname anysteer wrote, and a route whose
+parentRef moves to a Gateway that is not anysteer's loses anysteer's
+status.parents entry.
+
 test_drain_releases: `anysteerctl drain` on the leader (no anycast)
 releases the Lease within a second and the other agent takes it; with
 that one killed, the drained agent does not take the expired Lease (it
@@ -657,6 +662,47 @@ kubernetes:
         self.assertTrue(all(w["code"] < 300 for w in writes), writes)
         self.assertEqual({w["content_type"] for w in writes[1:]},
                          {"application/merge-patch+json"})
+        code, log = d.stop()
+        self.assertEqual(code, 0, log[-3000:])
+        self.assertIsNone(sanitizer_report(log), log[-3000:])
+
+    def test_status_released(self):
+        """Leaving anysteer's class takes anysteer's status back out."""
+        api = self.api
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  ingress_class("nginx", "k8s.io/ingress-nginx"),
+                  service("web"), slice_("web", ["fd00:10::1"]),
+                  ingress("front", "www.svc.example.net", [("/", "web")]),
+                  fixture("gatewayclass-anysteer.json"),
+                  fixture("gateway-public.json"),
+                  fixture("httproute-api.json")):
+            api.post("apply", o)
+        d = self.agent("agent-a", "tok-a")
+        self.wait_leader({"agent-a": d})
+
+        def lb():
+            st = self.get_obj("/apis/" + NET + "/ingresses", "front").get(
+                "status", {})
+            return [i.get("hostname") for i in
+                    st.get("loadBalancer", {}).get("ingress", [])]
+        def ours():
+            st = self.get_obj("/apis/" + GW + "/httproutes", "api").get(
+                "status", {})
+            return [p for p in st.get("parents", [])
+                    if p.get("controllerName") == "anysteer.io/gateway-controller"]
+        self.assertEqual(self.wait(lb, "Ingress status"), ["www.svc.example.net"])
+        self.wait(ours, "HTTPRoute status")
+
+        # The Ingress moves to ingress-nginx: anysteer's hostname goes.
+        api.post("apply", ingress("front", "www.svc.example.net", [("/", "web")],
+                                  cls="nginx"))
+        self.wait(lambda: lb() == [], "the Ingress status cleared")
+        # The route moves to another controller's Gateway: anysteer's
+        # entry in status.parents goes.
+        rt = fixture("httproute-api.json")
+        rt["spec"]["parentRefs"][0]["name"] = "envoy"
+        api.post("apply", rt)
+        self.wait(lambda: ours() == [], "the route's parent entry removed")
         code, log = d.stop()
         self.assertEqual(code, 0, log[-3000:])
         self.assertIsNone(sanitizer_report(log), log[-3000:])
