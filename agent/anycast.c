@@ -31,7 +31,10 @@
  *    to the gate, which turns the carrier off; the addresses stay, so
  *    queries already routed here are answered. On SIGTERM a linger timer
  *    then stops the agent (AGENT_EV_STOP); a second SIGTERM/SIGINT stops
- *    it at once.
+ *    it at once. Both drains are the agent's, not only the route's: they
+ *    emit AGENT_EV_DRAIN, which the daemon passes to the Kubernetes
+ *    source (it gives up the leader Lease); `drain` without anycast is
+ *    then still accepted.
  *
  *  - BIRD is observed, never depended on: a kept-open bird.ctl connection
  *    polls protocol states, BFD sessions and whether each anycast /128 is
@@ -1077,8 +1080,8 @@ static void anycast_metrics(FILE *f, const struct agent_snapshot *s)
 
 static const struct agent_command anycast_commands[] = {
 	{ "routes", cmd_routes, "anycast addresses (announced/withdrawn, why, since), health gate, BIRD sessions", NULL },
-	{ "drain", cmd_drain, "withdraw the anycast route, keep answering", NULL },
-	{ "undrain", cmd_undrain, "announce again (if the health gate agrees)", NULL },
+	{ "drain", cmd_drain, "withdraw the anycast route, keep answering; give up Kubernetes leadership", NULL },
+	{ "undrain", cmd_undrain, "announce again (if the health gate agrees); stand for leadership again", NULL },
 	{ "test", cmd_test, "test only (control.test_commands): pause-dns|resume-dns", NULL },
 };
 
