@@ -55,7 +55,7 @@ parentRef moves to a Gateway that is not anysteer's loses anysteer's
 status.parents entry.
 
 test_drain_releases: `anysteerctl drain` on the leader (no anycast)
-releases the Lease within a second and the other agent takes it; with
+releases the Lease within 1.5 s and the other agent takes it; with
 that one killed, the drained agent does not take the expired Lease (it
 has read the dead leader's record for more than lease + retry) until
 `anysteerctl undrain`, after which it leads within 2 s.
@@ -731,7 +731,11 @@ kubernetes:
                     and e["verb"] == "PUT" and e["code"] == 200
                     and e["holder"] == "" and e["t"] > t0]
         rel = self.wait(released, "the drained leader's release", timeout=5)
-        self.assertLess(rel[0]["t"] - t0, 1.0, "release took too long")
+        sys.stderr.write("release %.3f s after anysteerctl drain started\n" %
+                         (rel[0]["t"] - t0))
+        # At once, not at the next 1.4 s round (0.5 s for anysteerctl
+        # and one GET + PUT on a loaded machine).
+        self.assertLess(rel[0]["t"] - t0, 1.5, "release took too long")
         le = d.ctl_json("status")["kubernetes"]["leader"]
         self.assertFalse(le["leading"])
         self.assertTrue(le["drained"])
