@@ -31,7 +31,10 @@
  *    to the gate, which turns the carrier off; the addresses stay, so
  *    queries already routed here are answered. On SIGTERM a linger timer
  *    then stops the agent (AGENT_EV_STOP); a second SIGTERM/SIGINT stops
- *    it at once.
+ *    it at once. Both drains are the agent's, not only the route's: they
+ *    emit AGENT_EV_DRAIN, which the daemon passes to the Kubernetes
+ *    source (it gives up the leader Lease); `drain` without anycast is
+ *    then still accepted.
  *
  *  - BIRD is observed, never depended on: a kept-open bird.ctl connection
  *    polls protocol states, BFD sessions and whether each anycast /128 is
@@ -638,6 +641,7 @@ static json_t *routes_json(struct agent_anycast *x)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "configured", json_boolean(x && x->enabled));
+	json_object_set_new(o, "draining", json_boolean(x && x->draining));
 	if (!x)
 		return o;
 	json_object_set_new(o, "interface", json_string(x->ifname));
@@ -723,13 +727,22 @@ static json_t *cmd_routes(void *self, json_t *args, char *err, size_t errlen)
 
 static json_t *drain_cmd(struct agent_anycast *x, bool on, char *err, size_t errlen)
 {
-	if (!x || !x->enabled) {
-		snprintf(err, errlen, "anycast is not configured (anycast.addresses)");
-		return NULL;
-	}
-	if (!on && x->exiting) {
+	if (x && !on && x->exiting) {
 		snprintf(err, errlen, "the agent is shutting down (SIGTERM); cannot undrain");
 		return NULL;
+	}
+	/* The daemon tells the Kubernetes source too (it gives up its
+	 * Lease); AS_ESTATE: there is none. */
+	int krc = x ? x->ctx->emit(x->ctx, AGENT_EV_DRAIN, &on) : AS_ESTATE;
+	if (!x || !x->enabled) {
+		if (krc) {
+			snprintf(err, errlen, "anycast is not configured (anycast.addresses)");
+			return NULL;
+		}
+		x->draining = on;
+		as_notice("%s requested over the control socket (no anycast)",
+			  on ? "drain" : "undrain");
+		return routes_json(x);
 	}
 	as_notice("anycast: %s requested over the control socket", on ? "drain" : "undrain");
 	int rc = set_draining(x, on);
@@ -1030,6 +1043,8 @@ bool agent_anycast_on_signal(void *self, int signum)
 		  "more; send SIGTERM again to exit at once",
 		  (unsigned long long)x->linger_ms);
 	x->exiting = true;
+	bool on = true;
+	x->ctx->emit(x->ctx, AGENT_EV_DRAIN, &on);
 	set_draining(x, true);
 	uv_timer_init(x->ctx->loop, &x->linger_timer);
 	x->linger_timer.data = x;
@@ -1094,8 +1109,8 @@ static void anycast_metrics(FILE *f, const struct agent_snapshot *s)
 
 static const struct agent_command anycast_commands[] = {
 	{ "routes", cmd_routes, "anycast addresses (announced/withdrawn, why, since), health gate, BIRD sessions", NULL },
-	{ "drain", cmd_drain, "withdraw the anycast route, keep answering", NULL },
-	{ "undrain", cmd_undrain, "announce again (if the health gate agrees)", NULL },
+	{ "drain", cmd_drain, "withdraw the anycast route, keep answering; give up Kubernetes leadership", NULL },
+	{ "undrain", cmd_undrain, "announce again (if the health gate agrees); stand for leadership again", NULL },
 	{ "test", cmd_test, "test only (control.test_commands): pause-dns|resume-dns", NULL },
 };
 

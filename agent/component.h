@@ -47,9 +47,15 @@ enum agent_event {
 				 * the const struct k8s_set *, valid until
 				 * the next one; NULL = the source is gone */
 	AGENT_EV_STOP,		/* stop the daemon (exit code 0) */
+	AGENT_EV_DRAIN,		/* drain (SIGTERM, anysteerctl drain) or
+				 * undrain: arg is the const bool *;
+				 * AS_ESTATE when nothing but anycast
+				 * drains (no Kubernetes source) */
 	/* Delivered to components (ops->notify). */
 	AGENT_EV_LOAD,		/* a new sample is in ctx->load */
 	AGENT_EV_CATALOG_CHANGED, /* ctx->services changed (a source) */
+	AGENT_EV_DRAINED,	/* the agent drains: give up the Lease */
+	AGENT_EV_UNDRAINED,	/* ... and stands again */
 };
 
 /* ---- snapshot ------------------------------------------------------------ */

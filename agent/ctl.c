@@ -243,7 +243,8 @@ static void print_kubernetes(FILE *f, json_t *k)
 	json_t *kl = json_object_get(k, "leader");
 	if (flag(kl, "enabled"))
 		fprintf(f, "leader      %s%s\n", *str(kl, "holder") ? str(kl, "holder") : "(none)",
-			flag(kl, "leading") ? " (this agent)" : "");
+			flag(kl, "leading") ? " (this agent)" :
+			flag(kl, "drained") ? " (this agent is drained: not standing)" : "");
 }
 
 /* The forwarder (dns.forward): counters and each upstream's health. */
@@ -575,6 +576,8 @@ static void render_routes(FILE *f, json_t *d)
 
 	if (!flag(d, "configured")) {
 		fprintf(f, "anycast is not configured (anycast.addresses)\n");
+		if (flag(d, "draining"))
+			fprintf(f, "draining   yes (no Kubernetes leadership until undrain)\n");
 		return;
 	}
 	print_route_addresses(f, d);

@@ -625,6 +625,12 @@ static int on_event(struct agent_ctx *ctx, enum agent_event ev, const void *arg)
 	case AGENT_EV_STOP:
 		agent_request_stop(a, 0);
 		return AS_OK;
+	case AGENT_EV_DRAIN:
+		/* Drain is the agent's, not only the route's: the Kubernetes
+		 * source gives up its Lease until undrained. */
+		notify(a, C_K8S, *(const bool *)arg ? AGENT_EV_DRAINED :
+		       AGENT_EV_UNDRAINED);
+		return a->self[C_K8S] ? AS_OK : AS_ESTATE;
 	default:
 		return AS_EINVAL;
 	}

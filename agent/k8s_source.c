@@ -193,6 +193,16 @@ static void k8s_free(void *self)
 	free(k);
 }
 
+/* anysteerctl drain / undrain, and SIGTERM with anycast (daemon.c): a
+ * drained agent gives up the Lease and does not stand until undrained. */
+static void k8s_notify(void *self, enum agent_event ev)
+{
+	struct agent_k8s *k = self;
+
+	if (k && (ev == AGENT_EV_DRAINED || ev == AGENT_EV_UNDRAINED))
+		k8s_leader_set_drained(k->leader, ev == AGENT_EV_DRAINED);
+}
+
 static void k8s_reconfigure(struct agent_ctx *ctx, void *self,
 			    const struct agent_config *old)
 {
@@ -373,6 +383,7 @@ static json_t *k8s_status(void *self)
 		k8s_leader_stats(k->leader, &ls);
 		json_object_set_new(le, "holder", json_string(k8s_leader_holder(k->leader)));
 		json_object_set_new(le, "leading", json_boolean(k8s_leader_is_leader(k->leader)));
+		json_object_set_new(le, "drained", json_boolean(k8s_leader_drained(k->leader)));
 		json_object_set_new(le, "status_writes", json_integer((json_int_t)ls.status_writes));
 		json_object_set_new(le, "status_errors", json_integer((json_int_t)ls.status_errors));
 		json_object_set_new(le, "events", json_integer((json_int_t)ls.events));
@@ -389,6 +400,7 @@ const struct agent_component_ops agent_k8s_ops = {
 	.status_key = "kubernetes",
 	.start = k8s_start,
 	.reconfigure = k8s_reconfigure,
+	.notify = k8s_notify,
 	.stop = k8s_stop,
 	.free = k8s_free,
 	.snapshot = k8s_snapshot,

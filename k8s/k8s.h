@@ -393,6 +393,8 @@ struct k8s_ingress {
 	char **lb_hostnames;	/* status.loadBalancer.ingress[].hostname */
 	size_t n_lb_hostnames;
 	size_t n_lb_ips;	/* ... entries with an ip instead */
+	char **lb_entries;	/* every entry as compact JSON, in order */
+	size_t n_lb_entries;
 };
 
 struct k8s_gateway_class {
@@ -681,6 +683,11 @@ struct k8s_publish {
 	size_t n_warnings;
 	struct k8s_ingress_pub *ingresses;	/* sorted by ns/name */
 	size_t n_ingresses;
+	/* Ingresses that are not (or no longer) anysteer's but whose
+	 * status.loadBalancer still lists hostnames in the zone (what
+	 * anysteer writes): those hostnames, for the leader to remove. */
+	struct k8s_ingress_pub *released;	/* sorted by ns/name */
+	size_t n_released;
 	struct k8s_gw_result gw;	/* Gateway API statuses (names moved
 					 * into set) */
 	uint64_t conflicts;	/* names lost to an earlier source */
@@ -728,6 +735,13 @@ void k8s_publish_free(struct k8s_publish *p);	/* NULL ok */
 int k8s_ingress_status_patch(const struct k8s_ingress *cur,
 			     const char *const *hostnames, size_t n,
 			     char **out);
+/* For an Ingress that left anysteer's class: the patch that removes the
+ * status.loadBalancer.ingress entries that are exactly {"hostname": h}
+ * for h in hostnames (trailing dot ignored), keeping every other entry
+ * as it is; *out NULL when there is none. AS_OK or AS_ENOMEM. */
+int k8s_ingress_status_release_patch(const struct k8s_ingress *cur,
+				     const char *const *hostnames, size_t n,
+				     char **out);
 int k8s_gateway_class_status_patch(const struct k8s_gateway_class *cur,
 				   const struct k8s_obj_status *st,
 				   const char *now, char **out);
@@ -756,6 +770,51 @@ struct k8s_event_spec {
 /* POST body for a new Event, or (count > 1) the merge patch for a
  * repeated one. AS_OK, AS_EINVAL or AS_ENOMEM. */
 int k8s_event_json(const struct k8s_event_spec *ev, char **out);
+
+/* Which Events to write (events.c): client-go's EventRecorder
+ * aggregation. One key per involved object (uid included), reason and
+ * message; an occurrence is a warning that appears (first time, or
+ * again after it went away) or still holds after its object's
+ * metadata.generation changed. The first occurrence is a new Event
+ * (CREATE, count 1), each later one a merge patch of its count and
+ * lastTimestamp (PATCH). */
+typedef struct k8s_evbook k8s_evbook_t;
+
+enum k8s_ev_op {
+	K8S_EV_NONE = 0,	/* already told */
+	K8S_EV_CREATE,		/* POST a new Event, count 1 */
+	K8S_EV_PATCH,		/* PATCH Event name: count, lastTimestamp */
+};
+
+struct k8s_ev_action {
+	int op;			/* enum k8s_ev_op */
+	size_t id;		/* the key, for k8s_evbook_written() */
+	uint32_t count;		/* the count to write */
+	const char *name;	/* PATCH: the Event's name (valid until the
+				 * next written() of this id) */
+};
+
+/* max keys (0 = 4096, client-go's cache). AS_OK or AS_ENOMEM. */
+int k8s_evbook_new(size_t max, k8s_evbook_t **out);
+void k8s_evbook_free(k8s_evbook_t *b);	/* NULL ok */
+/* One round: begin, tell() for every current warning, end. */
+void k8s_evbook_begin(k8s_evbook_t *b);
+/* w names its object (w->name, w->namespace_); uid and generation are
+ * the object's. AS_OK (out->op may be NONE: told, or a write in flight),
+ * AS_ELIMIT (the book is full), AS_EINVAL or AS_ENOMEM. */
+int k8s_evbook_tell(k8s_evbook_t *b, const struct k8s_warning *w,
+		    const char *uid, int64_t generation,
+		    struct k8s_ev_action *out);
+void k8s_evbook_end(k8s_evbook_t *b);
+/* The write's HTTP status (0 transport); name: the Event a CREATE made.
+ * A failure is told again at the next round (a PATCH's 404: as a new
+ * Event). */
+void k8s_evbook_written(k8s_evbook_t *b, size_t id, long code,
+			const char *name);
+/* A new leadership: every current warning counts once more. */
+void k8s_evbook_retell(k8s_evbook_t *b);
+uint32_t k8s_evbook_count(const k8s_evbook_t *b, size_t id);
+size_t k8s_evbook_size(const k8s_evbook_t *b);
 
 /* Where the leader sends them (relative to the server URL): the status
  * subresource of an object ("/apis/networking.k8s.io/v1/namespaces/shop/
@@ -847,16 +906,25 @@ void k8s_elector_observe(k8s_elector_t *e, uint64_t now_ms, int64_t wall_us,
  * answer on K8S_LEASE_OK (NULL ok otherwise). */
 void k8s_elector_written(k8s_elector_t *e, uint64_t now_ms, int result,
 			 const struct k8s_lease_rec *stored);
-/* Leader while the last successful renewal is younger than the renew
- * deadline (client-go gives up leading after it). */
+/* Leader while the round of the last successful renewal is younger than
+ * the renew deadline (client-go gives up leading after it), and not
+ * drained. */
 bool k8s_elector_is_leader(const k8s_elector_t *e, uint64_t now_ms);
-/* When to run the next round (read + observe): retry_ms after the last. */
+/* When to run the next round (read + observe): retry_ms after the last,
+ * or sooner when the lease another holds runs out before (lease.c says
+ * why that bounds a takeover by lease + retry). */
 uint64_t k8s_elector_next(const k8s_elector_t *e);
+/* Drained (anysteerctl drain): leadership ends now, the next round
+ * releases the Lease if the record names us, and no round writes us in
+ * until undrained. Both make the next round due at now_ms. */
+void k8s_elector_set_drained(k8s_elector_t *e, bool drained, uint64_t now_ms);
+bool k8s_elector_drained(const k8s_elector_t *e);
 /* The holder last observed ("" none), for anysteerctl status. */
 const char *k8s_elector_holder(const k8s_elector_t *e);
-/* On drain: if we lead, the update that releases the Lease (holder "",
- * duration 1 s, as client-go's ReleaseOnCancel); else op WAIT. Leadership
- * ends here either way. */
+/* At stop: if we lead (or were drained and the record still names us),
+ * the update that releases the Lease (holder "", duration 1 s, as
+ * client-go's ReleaseOnCancel); else op WAIT. Leadership ends here
+ * either way. */
 void k8s_elector_release(k8s_elector_t *e, int64_t wall_us,
 			 struct k8s_lease_action *act);
 
@@ -887,8 +955,12 @@ int k8s_leader_new(struct uv_loop_s *loop, k8s_client_t *client,
 		   const struct k8s_leader_opts *opts, k8s_leader_t **out);
 int k8s_leader_start(k8s_leader_t *l);
 /* Stops the rounds, drops pending writes and, when leading, releases the
- * Lease with a blocking PUT of at most 2 s (drain, stop). */
+ * Lease with a blocking PUT of at most 2 s (stop). */
 void k8s_leader_stop(k8s_leader_t *l);
+/* Drain (true): stop leading, release the Lease at once (a round on the
+ * loop, not blocking) and stand down until undrained (false). */
+void k8s_leader_set_drained(k8s_leader_t *l, bool drained);
+bool k8s_leader_drained(const k8s_leader_t *l);
 /* Stops, then frees when the loop has closed the timer. NULL ok. */
 void k8s_leader_free(k8s_leader_t *l);
 bool k8s_leader_is_leader(const k8s_leader_t *l);

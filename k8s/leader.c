@@ -3,8 +3,9 @@
  * leader's status patches and Events, on the client's write path.
  *
  * Design. Every agent runs a k8s_leader; a timer drives rounds at the
- * elector's pace (k8s_elector_next: retry period after the last). A
- * round reads the Lease (GET), lets the pure elector (lease.c) decide,
+ * elector's pace (k8s_elector_next: a retry period after the last, or
+ * when an observed lease runs out). A round reads the Lease (GET), lets
+ * the pure elector (lease.c) decide,
  * writes what it asks for (POST/PUT, resourceVersion as precondition)
  * and reports the outcome. Only one round is in flight at a time. While
  * this agent leads, each round also brings the API server in line with
@@ -13,9 +14,13 @@
  * patches that carry the read resourceVersion (a stale one gets 409 and
  * is redone from the next state), written only when the object says
  * otherwise, one write per object at a time; and a Warning Event per
- * compromise not yet told during this leadership. At stop the leader
- * releases the Lease with a blocking PUT (bounded), as client-go's
- * ReleaseOnCancel, so the next agent takes over at its next round.
+ * occurrence of a compromise, aggregated as client-go's recorder does
+ * (events.c: a repeat patches the count of the Event already there).
+ * At stop the leader releases the Lease with a blocking PUT (bounded),
+ * as client-go's ReleaseOnCancel, so the next agent takes over at its
+ * next round. A
+ * drain (anysteerctl drain) releases it without blocking: the elector
+ * stands down and the round it makes due at once writes the release.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +32,7 @@
 #include "k8s/k8s_json.h"
 #include "lib/as.h"
 
-#define SENT_MAX 4096		/* Events remembered per leadership */
+#define EVENTS_MAX 4096		/* Event keys remembered (client-go's) */
 
 struct k8s_leader {
 	uv_loop_t *loop;
@@ -43,8 +48,7 @@ struct k8s_leader {
 	struct k8s_lease_rec pending;	/* what the write asked for */
 	struct sreq **busy;	/* status writes in flight */
 	size_t n_busy, busy_cap;
-	char **sent;		/* Events told in this leadership */
-	size_t n_sent, sent_cap;
+	k8s_evbook_t *book;	/* Events told, for their counts */
 	struct k8s_leader_stats st;
 	void (*closed)(void *);
 	void *closed_arg;
@@ -76,18 +80,12 @@ static void schedule(k8s_leader_t *l, bool failed)
 
 /* ---- the leader's writes ------------------------------------------------------ */
 
-static bool strv_has(char **v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i], s))
-			return true;
-	return false;
-}
-
-/* One status write in flight; at most one per object. */
+/* One status or Event write in flight; at most one per object or Event. */
 struct sreq {
 	k8s_leader_t *l;
-	char key[600];		/* "Kind ns/name" */
+	char key[600];		/* "Kind ns/name"; "Event <id>" */
+	size_t ev_id;		/* Event: its key in the book */
+	char ev_name[300];	/* Event: the name written */
 };
 
 static void busy_del(k8s_leader_t *l, struct sreq *r)
@@ -175,6 +173,18 @@ static void sync_status(k8s_leader_t *l, const struct k8s_publish *p)
 					     g->n_hostnames, &patch) == AS_OK)
 			status_write(l, K8S_O_INGRESS, g->namespace_, g->name, patch);
 	}
+	/* Ingresses that left our class: take our hostnames back out. */
+	for (size_t i = 0; ings && i < p->n_released; i++) {
+		const struct k8s_ingress_pub *g = &p->released[i];
+		const struct k8s_ingress *cur = k8s_objs_get(ings, g->namespace_, g->name);
+		char *patch = NULL;
+
+		if (!cur || busy(l, K8S_O_INGRESS, g->namespace_, g->name))
+			continue;
+		if (k8s_ingress_status_release_patch(cur, (const char *const *)g->hostnames,
+						     g->n_hostnames, &patch) == AS_OK)
+			status_write(l, K8S_O_INGRESS, g->namespace_, g->name, patch);
+	}
 	for (size_t i = 0; i < p->gw.n_status; i++) {
 		const struct k8s_obj_status *st = &p->gw.status[i];
 		const struct k8s_objs *t = k8s_client_objs(l->client, st->okind);
@@ -197,31 +207,35 @@ static void sync_status(k8s_leader_t *l, const struct k8s_publish *p)
 
 static void on_event_written(long code, const char *body, size_t len, void *arg)
 {
-	k8s_leader_t *l = arg;
+	struct sreq *r = arg;
+	k8s_leader_t *l = r->l;
 
 	(void)body;
 	(void)len;
+	k8s_evbook_written(l->book, r->ev_id, code, r->ev_name);
 	if (code >= 200 && code < 300)
 		l->st.events++;
 	else
 		l->st.event_errors++;
+	busy_del(l, r);
+	free(r);
 }
 
-/* A Warning Event for each warning about a known object, once. */
+/* A Warning Event for each occurrence of a warning about a known object:
+ * a new Event the first time, then a patch of its count (events.c). */
 static void send_events(k8s_leader_t *l, const struct k8s_publish *p)
 {
+	k8s_evbook_begin(l->book);
 	for (size_t i = 0; i < p->n_warnings; i++) {
 		const struct k8s_warning *w = &p->warnings[i];
 		const struct k8s_meta *md;
 		const void *obj;
-		char key[1400], name[300], path[400], now[40];
+		struct k8s_ev_action act;
+		char path[400], now[40];
 		char *json = NULL;
+		struct sreq *r;
 
 		if (!w->name || w->okind < 0)
-			continue;
-		snprintf(key, sizeof(key), "%d/%s/%s/%s/%s", w->okind, w->namespace_,
-			 w->name, w->reason, w->message);
-		if (strv_has(l->sent, l->n_sent, key) || l->n_sent >= SENT_MAX)
 			continue;
 		obj = k8s_objs_get(k8s_client_objs(l->client, w->okind), w->namespace_,
 				   w->name);
@@ -229,29 +243,55 @@ static void send_events(k8s_leader_t *l, const struct k8s_publish *p)
 			continue;
 		/* Every object struct starts with its k8s_meta. */
 		md = obj;
+		if (k8s_evbook_tell(l->book, w, md->uid, md->generation, &act) != AS_OK ||
+		    act.op == K8S_EV_NONE)
+			continue;
 		int64_t t = wall_us();
 		const char *ns = *w->namespace_ ? w->namespace_ : "default";
 
-		k8s_time_format(t, false, now, sizeof(now));
-		if (k8s_event_name(w->name, t + (int64_t)i, name, sizeof(name)) ||
-		    k8s_event_path(ns, NULL, path, sizeof(path)))
+		r = calloc(1, sizeof(*r));
+		if (!r || AS_GROW(l->busy, l->busy_cap, l->n_busy + 1)) {
+			free(r);
+			k8s_evbook_written(l->book, act.id, 0, NULL);
 			continue;
+		}
+		r->l = l;
+		r->ev_id = act.id;
+		snprintf(r->key, sizeof(r->key), "Event %zu", act.id);
+		k8s_time_format(t, false, now, sizeof(now));
+		if (act.op == K8S_EV_PATCH)
+			snprintf(r->ev_name, sizeof(r->ev_name), "%s", act.name);
+		if ((act.op == K8S_EV_CREATE &&
+		     k8s_event_name(w->name, t + (int64_t)i, r->ev_name,
+				    sizeof(r->ev_name))) ||
+		    k8s_event_path(ns, act.op == K8S_EV_PATCH ? r->ev_name : NULL,
+				   path, sizeof(path))) {
+			k8s_evbook_written(l->book, act.id, 0, NULL);
+			free(r);
+			continue;
+		}
 		struct k8s_event_spec ev = {
-			.name = name, .namespace_ = ns, .okind = w->okind,
+			.name = r->ev_name, .namespace_ = ns, .okind = w->okind,
 			.obj_ns = w->namespace_, .obj_name = w->name,
 			.obj_uid = md->uid, .obj_rv = md->resource_version,
 			.warning = true, .reason = w->reason, .message = w->message,
 			.component = l->component, .instance = l->identity,
-			.now = now, .count = 1,
+			.now = now, .count = act.count,
 		};
-		if (k8s_event_json(&ev, &json) != AS_OK)
-			continue;
-		if (k8s_client_request(l->client, "POST", path, json, on_event_written,
-				       l) == AS_OK &&
-		    k8s__strv_add(&l->sent, &l->n_sent, &l->sent_cap, key) == 0)
+		if (k8s_event_json(&ev, &json) == AS_OK &&
+		    k8s_client_request(l->client, act.op == K8S_EV_CREATE ? "POST" :
+				       "PATCH", path, json, on_event_written,
+				       r) == AS_OK) {
+			l->busy[l->n_busy++] = r;
 			l->st.events_sent++;
+		} else {
+			k8s_evbook_written(l->book, act.id, 0, NULL);
+			l->st.event_errors++;
+			free(r);
+		}
 		free(json);
 	}
+	k8s_evbook_end(l->book);
 }
 
 /* ---- the election ------------------------------------------------------------------ */
@@ -266,12 +306,8 @@ static void leading(k8s_leader_t *l)
 			  k8s_elector_holder(l->el));
 		l->was_leader = lead;
 		l->st.transitions++;
-		if (!lead) {
-			/* A new leadership tells everything again. */
-			k8s__strv_free(l->sent, l->n_sent);
-			l->sent = NULL;
-			l->n_sent = l->sent_cap = 0;
-		}
+		if (!lead)	/* a new leadership counts everything once more */
+			k8s_evbook_retell(l->book);
 	}
 	struct k8s_client_stats cs;
 
@@ -384,6 +420,8 @@ int k8s_leader_new(struct uv_loop_s *loop, k8s_client_t *client,
 	l->client = client;
 	l->retry_ms = o->retry_ms ? o->retry_ms : K8S_LEASE_RETRY_MS;
 	rc = k8s_elector_new(&eo, &l->el);
+	if (!rc)
+		rc = k8s_evbook_new(EVENTS_MAX, &l->book);
 	if (rc)
 		goto fail;
 	rc = AS_ENOMEM;
@@ -403,6 +441,7 @@ int k8s_leader_new(struct uv_loop_s *loop, k8s_client_t *client,
 	return AS_OK;
 fail:
 	k8s_elector_free(l->el);
+	k8s_evbook_free(l->book);
 	free(l->ns);
 	free(l->name);
 	free(l->identity);
@@ -472,7 +511,7 @@ static void on_closed(uv_handle_t *h)
 
 	k8s_elector_free(l->el);
 	free(l->busy);
-	k8s__strv_free(l->sent, l->n_sent);
+	k8s_evbook_free(l->book);
 	free(l->ns);
 	free(l->name);
 	free(l->identity);
@@ -486,6 +525,25 @@ void k8s_leader_free(k8s_leader_t *l)
 		return;
 	k8s_leader_stop(l);
 	uv_close((uv_handle_t *)&l->timer, on_closed);
+}
+
+void k8s_leader_set_drained(k8s_leader_t *l, bool drained)
+{
+	if (!l || l->stopped || k8s_elector_drained(l->el) == drained)
+		return;
+	as_notice("k8s: %s Lease %s/%s", drained ?
+		  "drained: releasing and not standing for" :
+		  "undrained: standing again for", l->ns, l->name);
+	k8s_elector_set_drained(l->el, drained, uv_now(l->loop));
+	leading(l);
+	/* A round in flight schedules the next when it ends. */
+	if (!l->round)
+		schedule(l, false);
+}
+
+bool k8s_leader_drained(const k8s_leader_t *l)
+{
+	return l && k8s_elector_drained(l->el);
 }
 
 bool k8s_leader_is_leader(const k8s_leader_t *l)

@@ -13,6 +13,22 @@
  * clocks that disagree between nodes cannot make two leaders; and a
  * leader that fails to renew for the renew deadline (shorter than the
  * lease) stops leading before anyone else may take over.
+ *
+ * Timing. The holder's renewal reaches the API server at S; a candidate
+ * first reads it at O >= S and may take over from O + lease. The holder
+ * counts its renew deadline from the round that asked for the write
+ * (before S), so it has stopped leading by S + deadline < O + lease
+ * whatever the latency. A waiting candidate reads again at the next
+ * retry period or exactly when the lease it observed runs out, whichever
+ * is first, not at the next retry tick after it: since it reads every
+ * retry period, O <= S + retry, and a killed holder is replaced within
+ * lease + retry (plus one GET and one PUT) of its last renewal, never
+ * earlier than lease after it (docs/kubernetes.md).
+ *
+ * Drain. A drained elector never writes itself in: it releases the
+ * Lease when the record names it (read first, so the release carries the
+ * current resourceVersion even when a renewal was in flight) and waits
+ * otherwise, until it is undrained.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +43,12 @@ struct k8s_elector {
 	struct k8s_lease_rec observed;
 	uint64_t observed_ms;	/* when observed last changed (monotonic) */
 	bool leader;
-	uint64_t renewed_ms;	/* last successful write as holder */
+	uint64_t renewed_ms;	/* round of the last successful write as
+				 * holder (monotonic, before the write) */
 	uint64_t next_ms;
 	struct k8s_lease_rec pending;	/* what the last action asked for */
+	uint64_t pending_ms;	/* the round that asked for it */
+	bool drained;		/* stand down: release, never acquire */
 };
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -148,6 +167,20 @@ static bool rec_same(const struct k8s_lease_rec *a, const struct k8s_lease_rec *
 	       a->transitions == b->transitions;
 }
 
+/* client-go's release record: no holder, a 1 s lease, the transitions
+ * count kept, over rv. */
+static void release_rec(const struct k8s_lease_rec *from, int64_t wall_us,
+			struct k8s_lease_rec *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->exists = true;
+	w->duration_s = 1;
+	w->acquire_us = wall_us;
+	w->renew_us = wall_us;
+	w->transitions = from->transitions;
+	snprintf(w->rv, sizeof(w->rv), "%s", from->rv);
+}
+
 void k8s_elector_observe(k8s_elector_t *e, uint64_t now_ms, int64_t wall_us,
 			 const struct k8s_lease_rec *read,
 			 struct k8s_lease_action *act)
@@ -157,6 +190,24 @@ void k8s_elector_observe(k8s_elector_t *e, uint64_t now_ms, int64_t wall_us,
 	memset(act, 0, sizeof(*act));
 	e->next_ms = now_ms + e->retry_ms;
 	act->next_ms = e->next_ms;
+	e->pending_ms = now_ms;
+	if (read->exists && !rec_same(&e->observed, read)) {
+		e->observed = *read;
+		e->observed_ms = now_ms;
+	}
+	bool mine = read->exists && !strcmp(read->holder, e->identity);
+
+	if (e->drained) {
+		e->leader = false;
+		if (!read->exists)
+			memset(&e->observed, 0, sizeof(e->observed));
+		if (!mine)
+			return;	/* WAIT: not ours to take */
+		release_rec(read, wall_us, w);
+		act->op = K8S_LEASE_UPDATE;
+		e->pending = *w;
+		return;
+	}
 	snprintf(w->holder, sizeof(w->holder), "%s", e->identity);
 	w->exists = true;
 	w->duration_s = (int32_t)((e->lease_ms + 999) / 1000);
@@ -168,19 +219,18 @@ void k8s_elector_observe(k8s_elector_t *e, uint64_t now_ms, int64_t wall_us,
 		e->pending = *w;
 		return;
 	}
-	if (!rec_same(&e->observed, read)) {
-		e->observed = *read;
-		e->observed_ms = now_ms;
-	}
-	bool mine = !strcmp(read->holder, e->identity);
-
 	if (*read->holder && !mine) {
 		uint64_t dur = read->duration_s > 0 ?
 			(uint64_t)read->duration_s * 1000 : e->lease_ms;
+		uint64_t expiry = e->observed_ms + dur;
 
 		e->leader = false;
-		if (e->observed_ms + dur > now_ms) {
-			act->op = K8S_LEASE_WAIT;	/* held and not expired */
+		if (expiry > now_ms) {
+			/* Held and not expired: look again at the next retry
+			 * period, or right when it runs out if that is sooner. */
+			act->op = K8S_LEASE_WAIT;
+			if (expiry < e->next_ms)
+				e->next_ms = act->next_ms = expiry;
 			return;
 		}
 	}
@@ -210,15 +260,39 @@ void k8s_elector_written(k8s_elector_t *e, uint64_t now_ms, int result,
 	}
 	e->observed_ms = now_ms;
 	if (!strcmp(e->pending.holder, e->identity)) {
-		e->leader = true;
-		e->renewed_ms = now_ms;
+		if (e->drained) {
+			/* A renewal that was in flight when we were drained
+			 * landed: read again at once and release it. */
+			e->next_ms = now_ms;
+		} else {
+			e->leader = true;
+			/* From before the write reached the server, so we
+			 * stop leading before any candidate may take over. */
+			e->renewed_ms = e->pending_ms;
+		}
 	}
 	memset(&e->pending, 0, sizeof(e->pending));
 }
 
 bool k8s_elector_is_leader(const k8s_elector_t *e, uint64_t now_ms)
 {
-	return e->leader && now_ms < e->renewed_ms + e->deadline_ms;
+	return e->leader && !e->drained && now_ms < e->renewed_ms + e->deadline_ms;
+}
+
+void k8s_elector_set_drained(k8s_elector_t *e, bool drained, uint64_t now_ms)
+{
+	if (e->drained == drained)
+		return;
+	e->drained = drained;
+	if (drained)
+		e->leader = false;
+	/* The next round now: release at once, or stand again. */
+	e->next_ms = now_ms;
+}
+
+bool k8s_elector_drained(const k8s_elector_t *e)
+{
+	return e->drained;
 }
 
 uint64_t k8s_elector_next(const k8s_elector_t *e)
@@ -236,17 +310,12 @@ void k8s_elector_release(k8s_elector_t *e, int64_t wall_us,
 {
 	memset(act, 0, sizeof(*act));
 	act->op = K8S_LEASE_WAIT;
-	if (!e->leader || strcmp(e->observed.holder, e->identity))
+	/* Drained: a release may not have landed yet; the record says. */
+	if ((!e->leader && !e->drained) || strcmp(e->observed.holder, e->identity))
 		goto out;
-	/* client-go's release: no holder, a 1 s lease, the transitions
-	 * count kept; the next candidate takes it at its next round. */
+	/* The next candidate takes it at its next round. */
 	act->op = K8S_LEASE_UPDATE;
-	act->rec.exists = true;
-	act->rec.duration_s = 1;
-	act->rec.acquire_us = wall_us;
-	act->rec.renew_us = wall_us;
-	act->rec.transitions = e->observed.transitions;
-	snprintf(act->rec.rv, sizeof(act->rec.rv), "%s", e->observed.rv);
+	release_rec(&e->observed, wall_us, &act->rec);
 	e->pending = act->rec;
 out:
 	e->leader = false;

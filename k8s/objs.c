@@ -81,6 +81,7 @@ static void ingress_free(struct k8s_ingress *g)
 	}
 	free(g->rules);
 	k8s__strv_free(g->lb_hostnames, g->n_lb_hostnames);
+	k8s__strv_free(g->lb_entries, g->n_lb_entries);
 	free(g);
 }
 
@@ -338,9 +339,12 @@ static int decode_ingress(const json_t *o, void **out)
 	if (st && (k8s__typed(st, "loadBalancer", JSON_OBJECT, &lb) ||
 		   (lb && k8s__typed(lb, "ingress", JSON_ARRAY, &ing))))
 		goto bad;
+	size_t ecap = 0;
+
 	for (size_t i = 0; i < json_array_size(ing) && i < MAX_ITEMS; i++) {
 		json_t *e = json_array_get(ing, i);
 		const char *h, *ip;
+		char *raw;
 
 		if (!json_is_object(e) || k8s__str(e, "hostname", &h) ||
 		    k8s__str(e, "ip", &ip))
@@ -350,6 +354,13 @@ static int decode_ingress(const json_t *o, void **out)
 			goto bad;
 		if (ip)
 			g->n_lb_ips++;
+		/* As it is, for a patch that must keep other writers' entries. */
+		raw = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!raw || k8s__strv_add(&g->lb_entries, &g->n_lb_entries, &ecap, raw)) {
+			free(raw);
+			goto bad;
+		}
+		free(raw);
 	}
 	*out = g;
 	return AS_OK;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "k8s/k8s_json.h"
 #include "lib/as.h"
@@ -37,6 +38,7 @@ struct ctx {
 	struct cand *c;
 	size_t n, cap;
 	size_t ing_cap;		/* room in out->ingresses */
+	size_t rel_cap;		/* room in out->released */
 };
 
 static struct cand *cand_new(struct ctx *x, int rank, int okind)
@@ -141,6 +143,47 @@ nomem:
 	return AS_ENOMEM;
 }
 
+/* Whether host (trailing dot optional) is a name below zone. */
+static bool below_zone(const char *host, const char *zone)
+{
+	size_t h = strlen(host), z = strlen(zone);
+
+	while (h && host[h - 1] == '.')
+		h--;
+	while (z && zone[z - 1] == '.')
+		z--;
+	return z && h > z + 1 && host[h - z - 1] == '.' &&
+	       !strncasecmp(host + h - z, zone, z);
+}
+
+/* An Ingress not ours: the zone's hostnames its status still lists,
+ * which only anysteer writes there (it was ours before its class
+ * changed), for the leader to remove as ingress-nginx does. */
+static int ingress_released(struct ctx *x, const struct k8s_ingress *ing)
+{
+	struct k8s_ingress_pub *pub = NULL;
+	size_t cap = 0;
+
+	for (size_t i = 0; i < ing->n_lb_hostnames; i++) {
+		if (!below_zone(ing->lb_hostnames[i], x->in->zone))
+			continue;
+		if (!pub) {
+			if (AS_GROW(x->out->released, x->rel_cap, x->out->n_released + 1))
+				return AS_ENOMEM;
+			pub = &x->out->released[x->out->n_released++];
+			memset(pub, 0, sizeof(*pub));
+			pub->namespace_ = k8s__dup(ing->md.namespace_);
+			pub->name = k8s__dup(ing->md.name);
+			if (!pub->namespace_ || !pub->name)
+				return AS_ENOMEM;
+		}
+		if (k8s__strv_add(&pub->hostnames, &pub->n_hostnames, &cap,
+				  ing->lb_hostnames[i]))
+			return AS_ENOMEM;
+	}
+	return AS_OK;
+}
+
 static int ingresses(struct ctx *x)
 {
 	const k8s_objs_t *ings = x->in->objs[K8S_O_INGRESS];
@@ -154,8 +197,9 @@ static int ingresses(struct ctx *x)
 
 		if (k8s_ingress_owner(ing, classes, x->in->annotation_class) ==
 		    K8S_ING_NOT_OURS)
-			continue;
-		rc = ingress_add(x, ing);
+			rc = ingress_released(x, ing);
+		else
+			rc = ingress_add(x, ing);
 		if (rc)
 			return rc;
 	}
@@ -406,6 +450,12 @@ void k8s_publish_free(struct k8s_publish *p)
 		k8s__strv_free(p->ingresses[i].hostnames, p->ingresses[i].n_hostnames);
 	}
 	free(p->ingresses);
+	for (size_t i = 0; i < p->n_released; i++) {
+		free(p->released[i].namespace_);
+		free(p->released[i].name);
+		k8s__strv_free(p->released[i].hostnames, p->released[i].n_hostnames);
+	}
+	free(p->released);
 	k8s_gw_result_free(&p->gw);
 	memset(p, 0, sizeof(*p));
 }

@@ -87,6 +87,65 @@ int k8s_ingress_status_patch(const struct k8s_ingress *cur,
 		     json_pack("{s:{s:o}}", "loadBalancer", "ingress", arr), out);
 }
 
+/* Whether entry is exactly {"hostname": h} with h one of hostnames. */
+static bool entry_is(json_t *entry, const char *const *hostnames, size_t n)
+{
+	const char *h = json_string_value(json_object_get(entry, "hostname"));
+	size_t hl = h ? strlen(h) : 0;
+
+	if (!h || json_object_size(entry) != 1)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(hostnames[i]);
+
+		if (l && hostnames[i][l - 1] == '.')
+			l--;
+		if (hl && h[hl - 1] == '.')
+			hl--;
+		if (l == hl && !strncasecmp(h, hostnames[i], l))
+			return true;
+	}
+	return false;
+}
+
+int k8s_ingress_status_release_patch(const struct k8s_ingress *cur,
+				     const char *const *hostnames, size_t n,
+				     char **out)
+{
+	json_t *keep = json_array();
+	size_t dropped = 0;
+
+	*out = NULL;
+	if (!keep)
+		return AS_ENOMEM;
+	for (size_t i = 0; i < cur->n_lb_entries; i++) {
+		json_t *e = json_loads(cur->lb_entries[i], 0, NULL);
+
+		if (!e) {
+			json_decref(keep);
+			return AS_ENOMEM;	/* it was dumped by us: memory */
+		}
+		if (entry_is(e, hostnames, n)) {
+			dropped++;
+			json_decref(e);
+		} else if (json_array_append_new(keep, e)) {
+			json_decref(keep);
+			return AS_ENOMEM;
+		}
+	}
+	if (!dropped) {
+		json_decref(keep);
+		return AS_OK;
+	}
+	/* Nothing left: null removes the list (loadBalancer: {}). */
+	if (!json_array_size(keep)) {
+		json_decref(keep);
+		keep = json_null();
+	}
+	return patch(cur->md.resource_version,
+		     json_pack("{s:{s:o}}", "loadBalancer", "ingress", keep), out);
+}
+
 /* ---- conditions --------------------------------------------------------------- */
 
 static const struct k8s_condition *cond_find(const struct k8s_condition *v,

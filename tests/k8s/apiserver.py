@@ -26,7 +26,9 @@ logged with the token in /_test/writes so a test can tell who wrote):
       application/merge-patch+json); a metadata.resourceVersion that is not
       the current one gets 409 Conflict; emits MODIFIED, keeps generation.
   POST /api/v1/namespaces/NS/events (409 AlreadyExists on a taken name),
-  PATCH /api/v1/namespaces/NS/events/NAME (merge patch; 404 if absent),
+  PATCH /api/v1/namespaces/NS/events/NAME (415 unless a JSON or strategic
+      merge patch by Content-Type; RFC 7386 semantics, null removes; 404 if
+      absent; 409 on a stale metadata.resourceVersion; 422 renaming it),
   GET /api/v1/namespaces/NS/events
   GET|PUT /apis/coordination.k8s.io/v1/namespaces/NS/leases/NAME and
   POST /apis/coordination.k8s.io/v1/namespaces/NS/leases: 404 when
@@ -60,8 +62,13 @@ The test drives it over /_test/ (POST with a JSON body):
   lease {object}                     puts a Lease as it is (e.g. held by
                                      someone else); {delete: true, ...} drops it
   GET /_test/stats                   request counters, tokens seen, watches
-  GET /_test/writes                  [{verb, path, token, code}] of API writes
+  GET /_test/writes                  [{verb, path, token, code, content_type}]
+                                     of API writes
   GET /_test/leases, /_test/events   what is stored
+  GET /_test/lease_log               every Lease GET and write: {verb, token,
+                                     code, t (CLOCK_MONOTONIC, comparable
+                                     with the test's time.monotonic()), rv
+                                     answered, holder read or written}
 
 With --tls-cert/--tls-key it serves HTTPS. On start it prints
 "PORT <n>" on stdout. Objects are read from and shaped
@@ -174,6 +181,7 @@ class State:
         self.leases = {}
         self.events = {}
         self.writes = []
+        self.lease_log = []
 
     def count(self, name):
         r = self.stats["requests"]
@@ -396,7 +404,14 @@ class Handler(BaseHTTPRequestHandler):
                                    "events" if "/events" in path else
                                    "leases" if "/leases" in path else "other"))
             st.writes.append({"verb": verb, "path": path, "token": token,
-                              "code": code})
+                              "code": code, "content_type": ctype})
+            if "/leases" in path:
+                st.lease_log.append({
+                    "verb": verb, "token": token, "code": code,
+                    "t": time.monotonic(),
+                    "rv": (res.get("metadata") or {}).get("resourceVersion", "")
+                    if code < 300 else "",
+                    "holder": (body.get("spec") or {}).get("holderIdentity", "")})
         self.send_json(code, res)
 
     def route_write(self, verb, path, body, ctype):
@@ -435,10 +450,33 @@ class Handler(BaseHTTPRequestHandler):
                 st.events[ns + "/" + name] = ev
                 return 201, ev
             if verb == "PATCH" and len(parts) == 6:
+                # What client-go's recorder sends for a repeat: a merge
+                # patch (JSON or strategic: the same for Event's scalar
+                # fields). JSON Patch is not served here.
+                if ctype.split(";")[0].strip() not in (
+                        "application/merge-patch+json",
+                        "application/strategic-merge-patch+json"):
+                    return 415, status(415, "UnsupportedMediaType",
+                                       "the body of the request was in an "
+                                       "unknown format - accepted media types "
+                                       "include: application/merge-patch+json, "
+                                       "application/strategic-merge-patch+json")
                 key = ns + "/" + parts[5]
                 if key not in st.events:
                     return 404, status(404, "NotFound",
                                        'events "%s" not found' % parts[5])
+                want = (body.get("metadata") or {}).get("resourceVersion")
+                if want and want != st.events[key]["metadata"]["resourceVersion"]:
+                    return 409, status(409, "Conflict",
+                                       'Operation cannot be fulfilled on events '
+                                       '"%s": the object has been modified; '
+                                       'please apply your changes to the latest '
+                                       'version and try again' % parts[5])
+                for f in ("name", "namespace"):
+                    if f in (body.get("metadata") or {}) and \
+                            body["metadata"][f] != st.events[key]["metadata"][f]:
+                        return 422, status(422, "Invalid",
+                                           "metadata.%s: field is immutable" % f)
                 st.rv += 1
                 ev = merge_patch(st.events[key], body)
                 ev["metadata"]["resourceVersion"] = str(st.rv)
@@ -499,20 +537,28 @@ class Handler(BaseHTTPRequestHandler):
                 s["resourceVersion"] = str(st.rv)
             self.send_json(200, s)
             return
-        if url.path in ("/_test/writes", "/_test/leases", "/_test/events"):
+        if url.path in ("/_test/writes", "/_test/leases", "/_test/events",
+                        "/_test/lease_log"):
             with st.lock:
                 res = copy.deepcopy({"/_test/writes": st.writes,
                                      "/_test/leases": st.leases,
+                                     "/_test/lease_log": st.lease_log,
                                      "/_test/events": st.events}[url.path])
             self.send_json(200, res)
             return
         parts = url.path.strip("/").split("/")
         if url.path.startswith(LEASES) and len(parts) == 7 and parts[5] == "leases":
-            if self.authorized() is None:
+            token = self.authorized()
+            if token is None:
                 return
             with st.lock:
                 st.count("Lease/get")
                 obj = copy.deepcopy(st.leases.get(parts[4] + "/" + parts[6]))
+                st.lease_log.append({
+                    "verb": "GET", "token": token, "code": 200 if obj else 404,
+                    "t": time.monotonic(),
+                    "rv": obj["metadata"]["resourceVersion"] if obj else "",
+                    "holder": (obj or {}).get("spec", {}).get("holderIdentity", "")})
             if obj is None:
                 self.send_json(404, status(404, "NotFound",
                                            'leases.coordination.k8s.io "%s" not found'

@@ -4,7 +4,8 @@ Lease endpoints (tests/k8s/apiserver.py) against the behaviour of a real
 API server that the agent-side tests will rely on: lists and watches of
 the new kinds in the real shape, metadata.generation, status writes with
 resourceVersion preconditions (409), merge patches that leave spec
-alone, Events with AlreadyExists, Lease create/get/update with 404 and
+alone, Events with AlreadyExists and merge-patch-only PATCH (415, 409,
+null removes), Lease create/get/update with 404 and
 409, and 404 for every Gateway API path while the CRDs are "absent".
 """
 import http.client
@@ -157,6 +158,20 @@ def run(c):
                       ctype="application/merge-patch+json")
     check(code == 200 and res["count"] == 2 and res["reason"] == "PathRoutingUnsupported",
           "Event patched")
+    code, res = c.req("PATCH", "/api/v1/namespaces/shop/events/web.1", {"count": 3})
+    check(code == 415, "Event patch as application/json: 415")
+    code, res = c.req("PATCH", "/api/v1/namespaces/shop/events/web.1",
+                      {"count": 3, "metadata": {"resourceVersion": "1"}},
+                      ctype="application/merge-patch+json")
+    check(code == 409, "Event patch over a stale resourceVersion: 409")
+    code, res = c.req("PATCH", "/api/v1/namespaces/shop/events/web.1",
+                      {"count": 3, "message": None},
+                      ctype="application/strategic-merge-patch+json")
+    check(code == 200 and res["count"] == 3 and "message" not in res,
+          "Event strategic merge patch; null removes")
+    code, res = c.req("PATCH", "/api/v1/namespaces/shop/events/nope", {"count": 2},
+                      ctype="application/merge-patch+json")
+    check(code == 404, "patch of a missing Event: 404")
     code, res = c.req("GET", "/api/v1/namespaces/shop/events")
     check(code == 200 and len(res["items"]) == 1, "EventList")
 

@@ -356,6 +356,70 @@ static void test_status_patch(void **state)
 	k8s_obj_free(K8S_O_INGRESS, docs);
 }
 
+/* The Ingress left our class: only our entries ({"hostname": h} for the
+ * zone's names) go; an entry another controller wrote (an ip, a port
+ * list, a hostname outside) stays as it was; nothing of ours: no patch. */
+static void test_status_release_patch(void **state)
+{
+	(void)state;
+	json_t *j = k8s_fixture("ingress-docs.json"), *ing, *p;
+	const char *ours[] = { "docs.svc.example.net.", "help.svc.example.net." };
+	struct k8s_ingress *docs;
+	char *patch;
+
+	docs = decode_json(K8S_O_INGRESS, j);
+	assert_int_equal(k8s_ingress_status_release_patch(docs, ours, 2, &patch), AS_OK);
+	assert_non_null(patch);
+	p = json_loads(patch, 0, NULL);
+	assert_non_null(p);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		p, "metadata"), "resourceVersion")), docs->md.resource_version);
+	/* Nothing left: null, which removes the list. */
+	ing = json_object_get(json_object_get(json_object_get(p, "status"),
+					      "loadBalancer"), "ingress");
+	assert_true(json_is_null(ing));
+	json_decref(p);
+	free(patch);
+	k8s_obj_free(K8S_O_INGRESS, docs);
+
+	/* Another controller's entries around ours. */
+	ing = json_object_get(json_object_get(json_object_get(j, "status"),
+					      "loadBalancer"), "ingress");
+	json_array_insert_new(ing, 0, json_pack("{s:s, s:[{s:i, s:s}]}", "ip",
+						"fd00:99::1", "ports", "port", 443,
+						"protocol", "TCP"));
+	json_array_append_new(ing, json_pack("{s:s}", "hostname", "lb.example.org"));
+	json_array_append_new(ing, json_pack("{s:s, s:s}", "hostname",
+					     "docs.svc.example.net", "ip", "fd00:99::2"));
+	docs = decode_json(K8S_O_INGRESS, j);
+	assert_int_equal(k8s_ingress_status_release_patch(docs, ours, 1, &patch), AS_OK);
+	assert_non_null(patch);
+	p = json_loads(patch, 0, NULL);
+	ing = json_object_get(json_object_get(json_object_get(p, "status"),
+					      "loadBalancer"), "ingress");
+	assert_int_equal(json_array_size(ing), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ing, 0),
+							      "ip")), "fd00:99::1");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(
+		json_array_get(ing, 0), "ports"), 0), "port")), 443);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ing, 1),
+							      "hostname")),
+			    "help.svc.example.net");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ing, 2),
+							      "hostname")), "lb.example.org");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ing, 3),
+							      "ip")), "fd00:99::2");
+	json_decref(p);
+	free(patch);
+	/* None of ours in it: no write. */
+	const char *none[] = { "www.svc.example.net" };
+
+	assert_int_equal(k8s_ingress_status_release_patch(docs, none, 1, &patch), AS_OK);
+	assert_null(patch);
+	k8s_obj_free(K8S_O_INGRESS, docs);
+	json_decref(j);
+}
+
 static void test_event_json(void **state)
 {
 	(void)state;
@@ -455,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_names_no_root),
 		cmocka_unit_test(test_status_patch),
+		cmocka_unit_test(test_status_release_patch),
 		cmocka_unit_test(test_event_json),
 		cmocka_unit_test(test_paths),
 	};

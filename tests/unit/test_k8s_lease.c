@@ -276,6 +276,129 @@ static void test_release(void **state)
 	k8s_elector_free(b);
 }
 
+/* A waiting candidate reads again when the lease it observed runs out,
+ * not at the first retry tick after: with a 15 s lease and 2 s retry,
+ * rounds at 0, 2, ..., 14 s would next come at 16 s. A renewal seen
+ * meanwhile restarts the clock and the plain retry pace. */
+static void test_wake_at_expiry(void **state)
+{
+	(void)state;
+	k8s_elector_t *b = elector("agent-b");
+	struct k8s_lease_rec lease = { .exists = true, .holder = "agent-a",
+				       .rv = "7", .duration_s = 15 };
+	struct k8s_lease_action act;
+	uint64_t t0 = 1000, t = t0;
+
+	for (; t < t0 + 14000; t += 2000) {
+		k8s_elector_observe(b, t, WALL0, &lease, &act);
+		assert_int_equal(act.op, K8S_LEASE_WAIT);
+		assert_int_equal(act.next_ms, t + 2000);
+		assert_int_equal(k8s_elector_next(b), t + 2000);
+	}
+	/* 14 s in: the lease ends at 15 s, before the next retry. */
+	k8s_elector_observe(b, t, WALL0, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_WAIT);
+	assert_int_equal(act.next_ms, t0 + 15000);
+	assert_int_equal(k8s_elector_next(b), t0 + 15000);
+	k8s_elector_observe(b, t0 + 15000, WALL0, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_UPDATE);
+	assert_string_equal(act.rec.holder, "agent-b");
+	/* Renewed (a new rv) just before: wait a whole lease again. */
+	snprintf(lease.rv, sizeof(lease.rv), "8");
+	k8s_elector_observe(b, t0 + 15001, WALL0, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_WAIT);
+	assert_int_equal(act.next_ms, t0 + 17001);
+	/* A lease the holder wrote shorter than the retry period. */
+	lease.duration_s = 1;
+	snprintf(lease.rv, sizeof(lease.rv), "9");
+	k8s_elector_observe(b, t0 + 16000, WALL0, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_WAIT);
+	assert_int_equal(act.next_ms, t0 + 17000);
+	k8s_elector_free(b);
+}
+
+/* The holder's renew deadline runs from the round that asked for the
+ * write, not from its answer: a PUT that took 4 s does not stretch the
+ * leadership past the moment a candidate that saw the record as soon as
+ * it was stored may take over (stored at or after the round, plus the
+ * lease). */
+static void test_deadline_from_round(void **state)
+{
+	(void)state;
+	k8s_elector_t *a = elector("agent-a"), *b = elector("agent-b");
+	struct k8s_lease_rec lease = { 0 };
+	struct k8s_lease_action act;
+	int rv = 1;
+
+	k8s_elector_observe(a, 1000, WALL0, &lease, &act);
+	store(&lease, &act.rec, &rv);	/* stored at once ... */
+	k8s_elector_observe(b, 1001, WALL0, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_WAIT);
+	k8s_elector_written(a, 5000, K8S_LEASE_OK, &lease);	/* ... answered late */
+	assert_true(k8s_elector_is_leader(a, 10999));
+	assert_false(k8s_elector_is_leader(a, 11000));
+	/* b may take over at 16001: a stopped leading 5 s before. */
+	k8s_elector_observe(b, 16000, WALL0, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_WAIT);
+	k8s_elector_observe(b, 16001, WALL0, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_UPDATE);
+	k8s_elector_free(a);
+	k8s_elector_free(b);
+}
+
+/* anysteerctl drain: leadership ends at once, the next round (due now)
+ * releases over the current rv, even after a renewal that was in flight
+ * landed; no round stands again, even for a free Lease, until undrained. */
+static void test_drain(void **state)
+{
+	(void)state;
+	k8s_elector_t *a = elector("agent-a");
+	struct k8s_lease_rec lease = { 0 };
+	struct k8s_lease_action act;
+	int rv = 1;
+
+	k8s_elector_observe(a, 0, WALL0, &lease, &act);
+	store(&lease, &act.rec, &rv);
+	k8s_elector_written(a, 0, K8S_LEASE_OK, &lease);
+	assert_true(k8s_elector_is_leader(a, 1000));
+
+	/* A renewal is asked for, then the drain comes before its answer. */
+	k8s_elector_observe(a, 2000, WALL0 + 2000000, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_UPDATE);
+	k8s_elector_set_drained(a, true, 2001);
+	assert_true(k8s_elector_drained(a));
+	assert_false(k8s_elector_is_leader(a, 2001));
+	assert_int_equal(k8s_elector_next(a), 2001);
+	store(&lease, &act.rec, &rv);	/* rv 3, still names a */
+	k8s_elector_written(a, 2010, K8S_LEASE_OK, &lease);
+	assert_false(k8s_elector_is_leader(a, 2010));
+	assert_int_equal(k8s_elector_next(a), 2010);
+
+	k8s_elector_observe(a, 2010, WALL0 + 2010000, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_UPDATE);
+	assert_string_equal(act.rec.holder, "");
+	assert_int_equal(act.rec.duration_s, 1);
+	assert_string_equal(act.rec.rv, "3");
+	store(&lease, &act.rec, &rv);
+	k8s_elector_written(a, 2020, K8S_LEASE_OK, &lease);
+	assert_false(k8s_elector_is_leader(a, 2020));
+	/* Free, but drained: wait. */
+	k8s_elector_observe(a, 4020, WALL0, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_WAIT);
+	k8s_elector_release(a, WALL0, &act);
+	assert_int_equal(act.op, K8S_LEASE_WAIT);	/* nothing left to release */
+	/* Undrained: the next round (now) takes the free Lease. */
+	k8s_elector_set_drained(a, false, 5000);
+	assert_int_equal(k8s_elector_next(a), 5000);
+	k8s_elector_observe(a, 5000, WALL0, &lease, &act);
+	assert_int_equal(act.op, K8S_LEASE_UPDATE);
+	assert_string_equal(act.rec.holder, "agent-a");
+	store(&lease, &act.rec, &rv);
+	k8s_elector_written(a, 5010, K8S_LEASE_OK, &lease);
+	assert_true(k8s_elector_is_leader(a, 5010));
+	k8s_elector_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +409,9 @@ int main(void)
 		cmocka_unit_test(test_expire_and_steal),
 		cmocka_unit_test(test_renew_deadline),
 		cmocka_unit_test(test_release),
+		cmocka_unit_test(test_wake_at_expiry),
+		cmocka_unit_test(test_deadline_from_round),
+		cmocka_unit_test(test_drain),
 	};
 
 	as_log_set_level(AS_LOG_ERR);

@@ -234,6 +234,39 @@ static void test_ingress_of_another_class(void **state)
 	assert_int_equal(t->pub.n_ingresses, 0);
 }
 
+/* An Ingress that left our class with our hostnames still in its status
+ * (we wrote them while it was ours): released, with the zone's names
+ * only; one that never had any is not. */
+static void test_ingress_left_our_class(void **state)
+{
+	struct t *t = *state;
+	json_t *j = json_pack(
+		"{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:[{s:s}]},"
+		" s:{s:{s:[{s:s}, {s:s}, {s:s}]}}}",
+		"kind", "Ingress", "apiVersion", "networking.k8s.io/v1",
+		"metadata", "namespace", "shop", "name", "front", "uid", "front",
+		"spec", "ingressClassName", "nginx", "rules", "host",
+		"www.svc.example.net", "status", "loadBalancer", "ingress",
+		"ip", "fd00:99::1", "hostname", "www.svc.example.net",
+		"hostname", "lb.example.org");
+
+	ingress_class(t, "anysteer", K8S_INGRESS_CONTROLLER);
+	ingress_class(t, "nginx", "k8s.io/ingress-nginx");
+	add_obj(t, K8S_O_INGRESS, j);
+	ingress(t, "plain", "nginx", "api.svc.example.net", "web", false);
+	build(t);
+	assert_int_equal(t->pub.n_ingresses, 0);
+	assert_int_equal(t->pub.n_released, 1);
+	assert_string_equal(t->pub.released[0].name, "front");
+	assert_int_equal(t->pub.released[0].n_hostnames, 1);
+	assert_string_equal(t->pub.released[0].hostnames[0], "www.svc.example.net");
+	/* Back in our class: owned again, not released. */
+	ingress(t, "front", "anysteer", "www.svc.example.net", "web", false);
+	build(t);
+	assert_int_equal(t->pub.n_ingresses, 1);
+	assert_int_equal(t->pub.n_released, 0);
+}
+
 /* A Service annotation and an Ingress claim one name: the Service wins
  * on every node, the Ingress is told. */
 static void test_conflict_service_first(void **state)
@@ -331,6 +364,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ingress_of_our_class, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingress_of_another_class, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingress_left_our_class, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_service_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_route_weights, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wildcard_host, setup, teardown),
