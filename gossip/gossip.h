@@ -294,14 +294,14 @@ struct gossip_config {
 	uint32_t incarnation;		/* initial incarnation */
 	uint64_t seq_base;		/* first packet sequence number */
 
-	uint32_t probe_interval_ms;	/* default 1000 */
-	uint32_t probe_timeout_ms;	/* default 400 */
+	uint32_t probe_interval_ms;	/* default 100 */
+	uint32_t probe_timeout_ms;	/* default 40 */
 	uint32_t indirect_checks;	/* k, default 3 */
 	uint32_t suspicion_mult;	/* default 4 */
 	uint32_t suspicion_max_mult;	/* default 6 */
 	uint32_t suspicion_min_ms;	/* floor of the suspicion timeout, 2200 */
 	uint32_t lhm_max;		/* local health multiplier cap, default 8 */
-	uint32_t gossip_interval_ms;	/* default 100 */
+	uint32_t gossip_interval_ms;	/* default 50 */
 	uint32_t gossip_nodes;		/* default 3 */
 	uint32_t retransmit_mult;	/* lambda, default 4 */
 	uint32_t retransmit_min;	/* floor of the retransmit count, 12 */
