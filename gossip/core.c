@@ -54,6 +54,7 @@ struct bcast {
 	uint64_t id;
 	uint32_t transmits;
 	uint8_t kind, type;
+	bool lazy;		/* rides along only; never the reason for a packet */
 	uint16_t len;
 	uint8_t data[];
 };
@@ -126,10 +127,13 @@ struct gossip_core {
 	bool left;
 
 	uint64_t next_probe, next_gossip, next_pushpull, next_rejoin, next_housekeep;
-	struct gossip_load pending_load;
+	struct gossip_load pending_load, published_load; /* as given */
 	bool load_pending;
-	uint64_t load_changed_at;
+	uint64_t load_published_at;
 	double gossiped_factor;
+	double load_tokens;		/* factor moves we may publish now */
+	uint64_t load_tokens_at;
+	size_t n_bcast_member;		/* membership entries queued */
 	uint32_t lhm;
 	/* accusers told directly since our last refutation */
 	char accusers[REFUTE_DIRECT][GOSSIP_NAME_MAX + 1];
@@ -227,6 +231,8 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->gossip_to_dead_ms = 30000;
 	cfg->load_step = 0.05;
 	cfg->load_refresh_ms = 30000;
+	cfg->load_min_interval_ms = 10000;
+	cfg->load_burst = 3;
 	cfg->queue_max = 4096;
 	cfg->stream_max_conns = 64;
 	cfg->stream_max_per_source = 8;
@@ -361,6 +367,7 @@ static void bcast_unlink(struct gossip_core *c, struct bcast *b)
 	if (b->about && b->about->bc[b->kind] == b)
 		b->about->bc[b->kind] = NULL;
 	c->n_bcast--;
+	c->n_bcast_member -= b->kind == BK_MEMBERSHIP;
 	free(b);
 }
 
@@ -454,6 +461,13 @@ static uint32_t retransmit_limit(const struct gossip_core *c)
 	return AS_MAX(AS_MIN(AS_MAX(l, c->cfg.retransmit_min), BUCKETS - 1u), 1u);
 }
 
+/* A lazy entry (utilisation only) is display data, and the refresh
+ * repeats it: half the sends. */
+static uint32_t entry_limit(const struct bcast *e, uint32_t limit)
+{
+	return e->lazy ? AS_MAX(limit / 2, 2u) : limit;
+}
+
 static void bucket_push(struct gossip_core *c, struct bcast *b)
 {
 	uint32_t k = AS_MIN(b->transmits, BUCKETS - 1);
@@ -481,7 +495,7 @@ static void drop_most_sent(struct gossip_core *c)
  * membership message replaces the older membership message, and an alive
  * message (which carries the load) also the pending load message. */
 static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
-		    const struct gossip_msg *msg)
+		    const struct gossip_msg *msg, bool lazy)
 {
 	uint8_t buf[GOSSIP_UDP_MAX];
 	struct bcast *b;
@@ -509,11 +523,13 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 	b->transmits = 0;
 	b->kind = (uint8_t)kind;
 	b->type = (uint8_t)msg->type;
+	b->lazy = lazy;
 	b->len = (uint16_t)len;
 	memcpy(b->data, buf, (size_t)len);
 	m->bc[kind] = b;
 	bucket_push(c, b);
 	c->n_bcast++;
+	c->n_bcast_member += kind == BK_MEMBERSHIP;
 	while (c->n_bcast > c->cfg.queue_max)
 		drop_most_sent(c);
 }
@@ -530,14 +546,17 @@ static void enqueue_alive(struct gossip_core *c, struct member *m)
 {
 	struct gossip_msg msg;
 	record_to_msg(m, GOSSIP_MSG_ALIVE, &msg);
-	enqueue(c, m, BK_MEMBERSHIP, &msg);
+	enqueue(c, m, BK_MEMBERSHIP, &msg, false);
 }
 
-static void enqueue_load(struct gossip_core *c, struct member *m)
+/* lazy: a load record whose factor did not change (utilisation only, a
+ * refresh): it rides on packets that go anyway and never makes a gossip
+ * round send one. */
+static void enqueue_load(struct gossip_core *c, struct member *m, bool lazy)
 {
 	struct gossip_msg msg;
 	record_to_msg(m, GOSSIP_MSG_LOAD, &msg);
-	enqueue(c, m, BK_LOAD, &msg);
+	enqueue(c, m, BK_LOAD, &msg, lazy);
 }
 
 static void enqueue_accuse(struct gossip_core *c, struct member *m, int type,
@@ -549,7 +568,7 @@ static void enqueue_accuse(struct gossip_core *c, struct member *m, int type,
 	snprintf(msg.target, sizeof(msg.target), "%s", m->rec.name);
 	snprintf(msg.from, sizeof(msg.from), "%s", from);
 	msg.incarnation = inc;
-	enqueue(c, m, BK_MEMBERSHIP, &msg);
+	enqueue(c, m, BK_MEMBERSHIP, &msg, false);
 }
 
 /* ---- packet building ------------------------------------------------- */
@@ -597,7 +616,7 @@ static void builder_fill(struct gossip_core *c, struct builder *b)
 		for (struct bcast *e = c->buckets[k]; e && misses < 8; e = e->next) {
 			if (b->n >= GOSSIP_MSGS_MAX || b->budget - b->used < 12)
 				goto done;
-			if (e->transmits >= limit)
+			if (e->transmits >= entry_limit(e, limit))
 				continue;
 			if (e->len > b->budget - b->used) {
 				misses++;
@@ -680,10 +699,11 @@ cleanup:
 		if (e->next)
 			e->next->prev = e->prev;
 		nb->transmits++;
-		if (nb->transmits >= limit) {
+		if (nb->transmits >= entry_limit(nb, limit)) {
 			if (nb->about && nb->about->bc[nb->kind] == nb)
 				nb->about->bc[nb->kind] = NULL;
 			c->n_bcast--;
+			c->n_bcast_member -= nb->kind == BK_MEMBERSHIP;
 			free(nb);
 		} else {
 			bucket_push(c, nb);
@@ -1006,11 +1026,12 @@ static void apply_load(struct gossip_core *c, const struct gossip_record *rec, u
 			set_state(c, m, GOSSIP_ALIVE, now);
 		}
 	}
+	bool moved = rec->load.factor != m->rec.load.factor || rec->load.cpus != m->rec.load.cpus;
 	m->load_inc = rec->incarnation;
 	m->rec.version = rec->version;
 	m->rec.load = rec->load;
 	notify(c, m, old, GOSSIP_CHANGE_LOAD, now);
-	enqueue_load(c, m);
+	enqueue_load(c, m, !moved);
 }
 
 static void merge_pushpull(struct gossip_core *c, const struct gossip_msg *msg,
@@ -1337,6 +1358,8 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	c->next_rejoin = now + cfg->rejoin_interval_ms;
 	c->next_housekeep = now + HOUSEKEEP_MS;
 	c->gossiped_factor = -1;
+	c->load_tokens = cfg->load_burst;
+	c->load_tokens_at = now;
 	*out = c;
 	return AS_OK;
 fail:
@@ -1430,33 +1453,86 @@ static bool load_equal(const struct gossip_load *a, const struct gossip_load *b)
 	       a->factor == b->factor;
 }
 
-static void publish_load(struct gossip_core *c, uint64_t now)
+/* The factor as gossiped: on the load_step grid, so that 0 and 1 are
+ * exact and a reading that wobbles inside a step changes nothing. */
+static double factor_grid(const struct gossip_core *c, double f)
+{
+	double step = c->cfg.load_step;
+	if (!(step > 0))
+		return f;
+	f = round(f / step) * step;
+	return f < 0 ? 0 : f > 1 ? 1 : f;
+}
+
+static void publish_load(struct gossip_core *c, uint64_t now, bool moved)
 {
 	struct member *s = c->self;
-	s->rec.load = c->pending_load;
+	s->rec.load = c->published_load = c->pending_load;
+	s->rec.load.factor = factor_grid(c, c->pending_load.factor);
 	s->rec.version++;
 	c->load_pending = false;
+	c->load_published_at = now;
 	c->gossiped_factor = s->rec.load.factor;
-	enqueue_load(c, s);
+	enqueue_load(c, s, !moved);
 	notify(c, s, s->state, GOSSIP_CHANGE_LOAD, now);
+}
+
+/* Token bucket of factor moves: load_burst at once, then one per
+ * load_min_interval_ms. */
+static bool load_token(struct gossip_core *c, uint64_t now, bool take)
+{
+	if (c->cfg.load_min_interval_ms == 0)
+		return true;
+	if (now > c->load_tokens_at) {
+		c->load_tokens += (double)(now - c->load_tokens_at) / c->cfg.load_min_interval_ms;
+		if (c->load_tokens > c->cfg.load_burst)
+			c->load_tokens = c->cfg.load_burst;
+		c->load_tokens_at = now;
+	}
+	if (c->load_tokens < 1)
+		return false;
+	if (take)
+		c->load_tokens -= 1;
+	return true;
+}
+
+/* Whether the pending load moves the answers: a factor a whole step away
+ * from the gossiped one (0 and 1 are grid points, so reaching either
+ * always counts), or another CPU count. Utilisation alone never does. */
+static bool load_moves(const struct gossip_core *c)
+{
+	const struct gossip_load *l = &c->pending_load;
+	return c->gossiped_factor < 0 || l->cpus != c->self->rec.load.cpus ||
+	       fabs(factor_grid(c, l->factor) - c->gossiped_factor) >=
+		       c->cfg.load_step - 1e-9;
+}
+
+/* A pending load goes out when it moves the answers and the bucket has a
+ * token, or with the refresh load_refresh_ms after the last publication
+ * (so members and status show a recent utilisation). */
+static void load_maybe_publish(struct gossip_core *c, uint64_t now)
+{
+	bool moves;
+	if (!c->load_pending)
+		return;
+	moves = load_moves(c);
+	if (moves && load_token(c, now, true))
+		publish_load(c, now, true);
+	else if (now - c->load_published_at >= c->cfg.load_refresh_ms)
+		publish_load(c, now, moves && factor_grid(c, c->pending_load.factor) !=
+					      c->gossiped_factor);
 }
 
 int gossip_core_set_load(struct gossip_core *c, uint64_t now, const struct gossip_load *load)
 {
-	struct member *s = c->self;
 	if (!(load->util >= 0) || !(load->psi >= 0) || !(load->factor >= 0) ||
 	    load->util > 1e6 || load->psi > 1e6 || load->factor > 1e6)
 		return AS_EINVAL;
-	if (load_equal(load, &s->rec.load) && !c->load_pending)
+	if (load_equal(load, &c->published_load) && !c->load_pending)
 		return AS_OK;
 	c->pending_load = *load;
-	if (!c->load_pending)
-		c->load_changed_at = now;
 	c->load_pending = true;
-	/* Big steps go out at once; small drift waits for the refresh. */
-	if (c->gossiped_factor < 0 || load->cpus != s->rec.load.cpus ||
-	    fabs(load->factor - c->gossiped_factor) >= c->cfg.load_step)
-		publish_load(c, now);
+	load_maybe_publish(c, now);
 	return AS_OK;
 }
 
@@ -1473,8 +1549,13 @@ int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
 	rc = set_endpoints(&s->rec, eps, (uint32_t)n);
 	if (rc)
 		return rc;
-	if (c->load_pending)
-		s->rec.load = c->pending_load, c->load_pending = false;
+	if (c->load_pending) {
+		/* the alive record carries it: as if published */
+		s->rec.load = c->published_load = c->pending_load;
+		s->rec.load.factor = c->gossiped_factor = factor_grid(c, c->pending_load.factor);
+		c->load_pending = false;
+		c->load_published_at = now;
+	}
 	s->rec.version++;
 	s->rec.ep_version = s->rec.version;
 	enqueue_alive(c, s);
@@ -1732,11 +1813,26 @@ int gossip_core_recv(struct gossip_core *c, uint64_t now, enum gossip_transport 
 	return recv_frame(c, now, from, data, len);
 }
 
+/* Whether a gossip round has a reason to send packets of its own:
+ * membership news, or a load record that moved a factor and has not had
+ * its first gossip_nodes sends yet. The rest waits for probes and acks,
+ * which go anyway, and fills whatever packet goes. */
+static bool queue_urgent(const struct gossip_core *c)
+{
+	if (c->n_bcast_member)
+		return true;
+	for (uint32_t k = 0; k < AS_MIN(c->cfg.gossip_nodes, (uint32_t)BUCKETS); k++)
+		for (const struct bcast *e = c->buckets[k]; e; e = e->next)
+			if (!e->lazy)
+				return true;
+	return false;
+}
+
 static void gossip_round(struct gossip_core *c, uint64_t now)
 {
 	struct member *peers[16];
 	size_t n;
-	if (c->n_bcast == 0)
+	if (c->n_bcast == 0 || !queue_urgent(c))
 		return;
 	n = pick_random(c, peers, AS_MIN(c->cfg.gossip_nodes, 16u), NULL, now, true);
 	for (size_t i = 0; i < n && c->n_bcast; i++) {
@@ -1756,8 +1852,7 @@ static void housekeep(struct gossip_core *c, uint64_t now)
 		else
 			i++;
 	}
-	if (c->load_pending && now - c->load_changed_at >= c->cfg.load_refresh_ms)
-		publish_load(c, now);
+	load_maybe_publish(c, now);
 }
 
 /* Called first by every entry point. Time that jumped far past both our

@@ -36,6 +36,13 @@
  * 50 ms x 3) target crash detection under 3 s while a 2 s stall is never
  * taken for a death.
  *
+ * Load: only the factor changes answers, so only a factor move (a whole
+ * load_step from the gossiped value, which sits on the load_step grid)
+ * is published at once, at most load_burst at once and then one per
+ * load_min_interval_ms; utilisation alone waits for the refresh. A
+ * record that moves no factor rides on probes and acks only and never
+ * makes a gossip round send a packet (docs/gossip.md has the costs).
+ *
  * For anysteerd: pass incarnation = wall-clock seconds and seq_base =
  * wall-clock ms * 1000, so a restarted node outranks its old self.
  *
@@ -310,8 +317,10 @@ struct gossip_config {
 	uint32_t rejoin_interval_ms;	/* default 60000 */
 	uint32_t dead_retention_ms;	/* default 1 hour */
 	uint32_t gossip_to_dead_ms;	/* default 30000 */
-	double load_step;		/* default 0.05 of load factor */
-	uint32_t load_refresh_ms;	/* default 30000 */
+	double load_step;		/* factor grid and hysteresis, 0.05 */
+	uint32_t load_refresh_ms;	/* republish utilisation, 30000 */
+	uint32_t load_min_interval_ms;	/* one factor move per, 10000 ... */
+	uint32_t load_burst;		/* ... after a burst of 3 */
 	uint32_t queue_max;		/* broadcast queue cap, default 4096 */
 	/* Inbound streams (gossip_stream_*): */
 	uint32_t stream_max_conns;	/* open at once, default 64 */
