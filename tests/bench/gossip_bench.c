@@ -18,7 +18,11 @@
  * the low watermark), per size.
  *
  * --probe MS TIMEOUT_MS overrides anysteer's probe interval and timeout;
- * --no-memberlist leaves memberlist's profile out.
+ * --no-memberlist leaves memberlist's profile out. --node-hours H runs each
+ * false-death scenario for H node-hours; --libuv resumes a stalled node
+ * with its overdue timers before its queued packets, as a libuv loop
+ * does; --busy adds a fifth phase, a busy CPU on every node (short
+ * random deschedulings, 1 % loss), and its false deaths.
  *
  * Usage: gossip_bench [--quick] [--load] [--no-memberlist] [--probe MS TIMEOUT_MS] [-v]
  *                     [--sizes 22,100,1000] [--seed N]
@@ -91,6 +95,9 @@ struct bench {
 };
 
 static bool verbose;
+static double node_hours;	/* --node-hours: exposure per fault scenario */
+static bool libuv_order;	/* --libuv: timers before packets on resume */
+static bool busy_cpu;		/* --busy: a fifth phase, CPU contention */
 static const char *trace;	/* GOSSIP_BENCH_TRACE=name[@ms]: log changes about it */
 static uint64_t trace_from;
 
@@ -348,7 +355,7 @@ static uint64_t total_bytes(struct bench *b)
 struct result {
 	double dis_p50, dis_p99, det_p50, det_p99, fd_loss, fd_stall, bps;
 	size_t dis_n, det_n, dis_incomplete;
-	double nh_loss, nh_stall;
+	double nh_loss, nh_stall, fd_busy, nh_busy;
 	double real_s;
 };
 
@@ -371,6 +378,7 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	cfg.seed = seed;
 	cfg.proto = *proto;
 	cfg.proto.label = "bench";
+	cfg.timers_first = libuv_order;
 	if (sim_new(&cfg, &b.sim)) {
 		fprintf(stderr, "sim_new failed\n");
 		exit(1);
@@ -444,6 +452,8 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 
 	/* 3. false deaths with 10 % loss */
 	dur = quick ? 60000 : (n >= 1000 ? 30000 : (n >= 100 ? 600000 : 1800000));
+	if (node_hours > 0)
+		dur = (uint64_t)(node_hours * 3600000.0 / (double)n);
 	b.count_false = true;
 	b.false_deaths = 0;
 	sim_set_loss(b.sim, 0.10);
@@ -475,6 +485,33 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	sim_run_until(b.sim, sim_now(b.sim) + 5000);
 	r->nh_stall = (double)n * (double)dur / 3600000.0;
 	r->fd_stall = (double)b.false_deaths / r->nh_stall * 1000.0;
+
+	/* 5. a busy CPU everywhere: in every 100 ms a node is descheduled
+	 * with probability 1/10 for 10 ms plus an exponential 40 ms mean,
+	 * capped at 1 s, and 1 % of packets are lost */
+	if (busy_cpu) {
+		wait_converged(&b, 60000);
+		b.false_deaths = 0;
+		sim_set_loss(b.sim, 0.01);
+		t = sim_now(b.sim);
+		for (uint64_t now = t; now < t + dur; now += 100) {
+			sim_run_until(b.sim, now);
+			for (size_t i = 0; i < n; i++) {
+				double u;
+				uint32_t ms;
+				if (sim_is_paused(b.sim, i) || as_rng_below(&rng, 10) != 0)
+					continue;
+				u = ((double)as_rng_below(&rng, 1000000) + 0.5) / 1e6;
+				ms = (uint32_t)AS_MIN(10.0 - 40.0 * log(u), 1000.0);
+				sim_pause(b.sim, i, ms);
+				b.paused_at[i] = now;
+			}
+		}
+		sim_set_loss(b.sim, 0);
+		sim_run_until(b.sim, sim_now(b.sim) + 5000);
+		r->nh_busy = (double)n * (double)dur / 3600000.0;
+		r->fd_busy = (double)b.false_deaths / r->nh_busy * 1000.0;
+	}
 	r->real_s = (double)(clock() - c0) / CLOCKS_PER_SEC;
 
 	for (size_t i = 0; i < n; i++) {
@@ -527,6 +564,12 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--probe") && i + 2 < argc) {
 			probe_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
 			timeout_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--node-hours") && i + 1 < argc) {
+			node_hours = strtod(argv[++i], NULL);
+		} else if (!strcmp(argv[i], "--libuv")) {
+			libuv_order = true;
+		} else if (!strcmp(argv[i], "--busy")) {
+			busy_cpu = true;
 		} else if (!strcmp(argv[i], "--no-memberlist")) {
 			only_ours = true;
 		} else if (!strcmp(argv[i], "--load")) {
@@ -543,7 +586,7 @@ int main(int argc, char **argv)
 				s = *end ? end + 1 : end;
 			}
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [--load] [--no-memberlist] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--load] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -579,10 +622,13 @@ int main(int argc, char **argv)
 				memberlist_lan(&proto);
 			run_profile(sizes[k], &proto, seed, quick, &r);
 			printf("%-6zu %-10s | %7.0f / %7.0f | %7.0f / %7.0f | %14.2f | %14.2f | %9.0f | "
-			       "%zu, %zu, %zu; %.1f nh; %.0f s\n",
+			       "%zu, %zu, %zu; %.1f nh; %.0f s",
 			       sizes[k], p == 0 ? "anysteer" : "memberlist", r.dis_p50, r.dis_p99,
 			       r.det_p50, r.det_p99, r.fd_loss, r.fd_stall, r.bps, r.dis_n,
 			       r.dis_incomplete, r.det_n, r.nh_loss, r.real_s);
+			if (busy_cpu)
+				printf(" | busy CPU: %.2f FD/1000nh in %.1f nh", r.fd_busy, r.nh_busy);
+			printf("\n");
 			fflush(stdout);
 		}
 	}
