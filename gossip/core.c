@@ -127,6 +127,7 @@ struct gossip_core {
 	bool left;
 
 	uint64_t next_probe, next_gossip, next_pushpull, next_rejoin, next_housekeep;
+	uint64_t next_reconnect;
 	struct gossip_load pending_load, published_load; /* as given */
 	bool load_pending;
 	uint64_t load_published_at;
@@ -227,6 +228,7 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->pushpull_interval_ms = 30000;
 	cfg->pushpull_max_bytes = 4u << 20;
 	cfg->rejoin_interval_ms = 60000;
+	cfg->reconnect_interval_ms = 10000;
 	cfg->dead_retention_ms = 3600000;
 	cfg->gossip_to_dead_ms = 30000;
 	cfg->load_step = 0.05;
@@ -1319,6 +1321,7 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	if (!cfg->name || !*cfg->name || strlen(cfg->name) > GOSSIP_NAME_MAX ||
 	    !cfg->label || strlen(cfg->label) > GOSSIP_LABEL_MAX || !as_sockaddr_valid(&cfg->addr) ||
 	    cfg->probe_interval_ms == 0 || cfg->gossip_interval_ms == 0 || cfg->lhm_max == 0 ||
+	    cfg->reconnect_interval_ms == 0 ||
 	    cfg->pushpull_max_bytes < 4096 || cfg->pushpull_max_bytes > (256u << 20) ||
 	    cfg->queue_max == 0 || cfg->stream_max_conns == 0 ||
 	    cfg->stream_max_per_source == 0 || cfg->stream_source_prefix > 128 ||
@@ -1356,6 +1359,7 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	c->next_gossip = now + rng_below(c, cfg->gossip_interval_ms);
 	c->next_pushpull = now + cfg->pushpull_interval_ms / 2 + rng_below(c, cfg->pushpull_interval_ms);
 	c->next_rejoin = now + cfg->rejoin_interval_ms;
+	c->next_reconnect = now + cfg->reconnect_interval_ms;
 	c->next_housekeep = now + HOUSEKEEP_MS;
 	c->gossiped_factor = -1;
 	c->load_tokens = cfg->load_burst;
@@ -1946,6 +1950,12 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 			if (!as_sockaddr_equal(s, &c->self->rec.addr))
 				send_pushpull(c, s, false, false, now);
 		}
+		c->next_rejoin = now + c->cfg.rejoin_interval_ms;
+	}
+	if (c->next_reconnect <= now) {
+		/* The remembered dead, one at a time: a healed partition is
+		 * noticed within reconnect_interval_ms by every node holding
+		 * dead members (a crashed node only refuses a connection). */
 		if (!c->left) {
 			size_t n_dead = 0, pick;
 			for (size_t i = 0; i < c->n_members; i++)
@@ -1959,7 +1969,8 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 					}
 			}
 		}
-		c->next_rejoin = now + c->cfg.rejoin_interval_ms;
+		c->next_reconnect = now + c->cfg.reconnect_interval_ms / 2 +
+				    rng_below(c, c->cfg.reconnect_interval_ms + 1);
 	}
 	if (c->next_housekeep <= now) {
 		housekeep(c, now);
@@ -1973,6 +1984,7 @@ uint64_t gossip_core_next_deadline(const struct gossip_core *c)
 	d = AS_MIN(d, c->next_gossip);
 	d = AS_MIN(d, c->next_pushpull);
 	d = AS_MIN(d, c->next_rejoin);
+	d = AS_MIN(d, c->next_reconnect);
 	d = AS_MIN(d, c->next_housekeep);
 	if (c->probe.active && !c->probe.indirect && !c->probe.acked)
 		d = AS_MIN(d, c->probe.ack_deadline);

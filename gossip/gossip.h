@@ -23,9 +23,10 @@
  * message about a node replaces the older one in the retransmit queue.
  * A periodic push-pull full state exchange (a stream message pair; TCP in
  * the daemon) heals joins and partitions; its interval grows with N and
- * its size is capped. Dead nodes are remembered (and occasionally
- * push-pulled with) for a retention time so a returning partition is
- * recognised; seeds are rejoined periodically.
+ * its size is capped. Dead nodes are remembered for a retention time, and
+ * each node push-pulls one of them every reconnect_interval_ms, so a
+ * healed partition is noticed within seconds; seeds are rejoined
+ * periodically.
  *
  * Beyond Lifeguard, for zero false deaths under CPU stalls: a node that
  * wakes far past its deadlines (stalled) extends its running suspicions by
@@ -315,6 +316,7 @@ struct gossip_config {
 	uint32_t pushpull_interval_ms;	/* default 30000, scaled with N */
 	uint32_t pushpull_max_bytes;	/* default 4 MiB */
 	uint32_t rejoin_interval_ms;	/* default 60000 */
+	uint32_t reconnect_interval_ms;	/* push-pull a dead member, 10000 (+-50 %) */
 	uint32_t dead_retention_ms;	/* default 1 hour */
 	uint32_t gossip_to_dead_ms;	/* default 30000 */
 	double load_step;		/* factor grid and hysteresis, 0.05 */
