@@ -54,7 +54,8 @@ struct bcast {
 	uint64_t id;
 	uint32_t transmits;
 	uint8_t kind, type;
-	bool lazy;		/* rides along only; never the reason for a packet */
+	bool lazy;
+	uint32_t inc;		/* membership: the incarnation it is about */		/* rides along only; never the reason for a packet */
 	uint16_t len;
 	uint8_t data[];
 };
@@ -70,6 +71,7 @@ struct member {
 	uint64_t susp_start, susp_min, susp_max, susp_deadline, susp_extra;
 	uint32_t n_confirm;
 	bool final_check;		/* last-chance probe sent */
+	uint64_t susp_told;		/* when we last told it directly */
 	uint32_t final_seq;
 	uint64_t confirmers[MAX_CONFIRM];
 	/* replay window */
@@ -507,6 +509,12 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 		c->m.queue_dropped++;	/* too big for UDP: push-pull carries it */
 		return;
 	}
+	if (kind == BK_MEMBERSHIP && msg->type == GOSSIP_MSG_ALIVE && m->bc[BK_MEMBERSHIP] &&
+	    m->bc[BK_MEMBERSHIP]->type != GOSSIP_MSG_ALIVE &&
+	    msg->rec.incarnation <= m->bc[BK_MEMBERSHIP]->inc)
+		return;	/* an accusation it does not refute stays queued (issue 19):
+			 * the record change travels with its refutation and by
+			 * push-pull */
 	for (int k = 0; k < 2; k++) {
 		bool replace = k == (int)kind ||
 			       (k == BK_LOAD && msg->type == GOSSIP_MSG_ALIVE);
@@ -526,6 +534,8 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 	b->kind = (uint8_t)kind;
 	b->type = (uint8_t)msg->type;
 	b->lazy = lazy;
+	b->inc = msg->type == GOSSIP_MSG_ALIVE || msg->type == GOSSIP_MSG_LOAD ?
+		 msg->rec.incarnation : msg->incarnation;
 	b->len = (uint16_t)len;
 	memcpy(b->data, buf, (size_t)len);
 	m->bc[kind] = b;
@@ -826,6 +836,7 @@ static void start_suspicion(struct gossip_core *c, struct member *m, const char 
 	m->n_confirm = 0;
 	m->susp_extra = 0;
 	m->final_check = false;
+	m->susp_told = 0;
 	m->confirmers[0] = name_hash(from);
 	m->susp_deadline = now + susp_timeout(c, m);
 	if (!AS_GROW(c->suspects, c->cap_suspects, c->n_suspects + 1))
@@ -849,6 +860,23 @@ static bool confirm_suspicion(struct gossip_core *c, struct member *m, const cha
 }
 
 /* ---- applying messages ------------------------------------------------- */
+
+/* A suspect that we hear from is alive but may not know it is suspected
+ * (the gossip about it can be lost or superseded): tell it directly, at
+ * most every SUSP_TELL_MS, so that it refutes (issue 19). */
+#define SUSP_TELL_MS 500
+
+static void tell_suspect(struct gossip_core *c, struct member *m, uint64_t now)
+{
+	struct gossip_msg msg;
+	m->susp_told = now ? now : 1;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_SUSPECT;
+	snprintf(msg.target, sizeof(msg.target), "%s", m->rec.name);
+	snprintf(msg.from, sizeof(msg.from), "%s", c->name);
+	msg.incarnation = m->rec.incarnation;
+	send_one(c, &m->rec.addr, &msg, NULL);
+}
 
 /* Sends our record straight to a node that accuses us: accusers hold the
  * earliest suspicion deadlines, and gossip alone might reach them late.
@@ -1751,6 +1779,9 @@ static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transpor
 		replay_ok(sender, pkt->incarnation, pkt->seq);	/* start its window */
 	if (sender)	/* an authenticated packet of its own: it lives */
 		sender->heard = now ? now : 1;
+	if (sender && sender->state == GOSSIP_SUSPECT && !c->left &&
+	    (!sender->susp_told || now - sender->susp_told >= SUSP_TELL_MS))
+		tell_suspect(c, sender, now);
 	gossip_packet_reset(pkt);
 	return AS_OK;
 drop:

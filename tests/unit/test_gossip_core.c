@@ -580,6 +580,90 @@ static void test_buddy_and_refute(void **state)
 	gossip_core_free(b.core);
 }
 
+/* Whether a UDP packet in n's outbox, to `to` (NULL: to anyone but
+ * `not_to`), carries a message of `type` about `target`. */
+static bool outbox_has(struct node *n, const struct sockaddr_storage *to,
+		       const struct sockaddr_storage *not_to, int type, const char *target)
+{
+	size_t cnt;
+	const struct gossip_out *out = gossip_core_outbox(n->core, &cnt);
+	bool found = false;
+	for (size_t i = 0; i < cnt && !found; i++) {
+		struct gossip_packet *p;
+		if (out[i].transport != GOSSIP_TX_UDP || (to && !same_addr(&out[i].to, to)) ||
+		    (not_to && same_addr(&out[i].to, not_to)))
+			continue;
+		p = calloc(1, sizeof(*p));
+		open_packet(out[i].data, out[i].len, p);
+		for (uint32_t k = 0; k < p->n_msgs; k++)
+			found |= p->msgs[k].type == type && !strcmp(p->msgs[k].target, target);
+		gossip_packet_reset(p);
+		free(p);
+	}
+	return found;
+}
+
+/* Issue 19: a suspicion must reach the suspect. An alive record about it
+ * at the same incarnation (its endpoints changed) does not refute the
+ * suspicion, so it must not push the suspicion out of the retransmit
+ * queue; and a suspect we hear from directly is told at once. */
+static void test_suspicion_reaches_the_suspect(void **state)
+{
+	struct node a, b, c;
+	struct node *all[3] = { &a, &b, &c };
+	struct gossip_member m;
+	struct gossip_endpoint ep = { .service = "web", .port = 80, .weight = 1, .healthy = true };
+	bool told = false, gossiped = false;
+	uint64_t t;
+
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	node_init(&c, "c", 3, "test", NULL);
+	join_pair(&a, &b);
+	assert_int_equal(gossip_core_join(c.core, 2, &a.addr, 1), AS_OK);
+	run(all, 3, 2, 1000, NULL);
+	/* b hears nothing until a suspects it; b does not know */
+	for (t = 1010; t < 3000; t += 10) {
+		run(all, 3, t, t, &b);
+		assert_int_equal(gossip_core_member_find(a.core, "b", t, &m), AS_OK);
+		if (m.state == GOSSIP_SUSPECT)
+			break;
+	}
+	assert_int_equal(m.state, GOSSIP_SUSPECT);
+	gossip_core_outbox_clear(b.core);
+	/* b's endpoints change: its alive record (same incarnation) reaches a */
+	ep.addr[15] = 2;
+	assert_int_equal(gossip_core_set_endpoints(b.core, t, &ep, 1), AS_OK);
+	gossip_core_outbox_clear(a.core);
+	for (uint64_t t0 = t; t < t0 + 600 && !told; t += 10) {
+		size_t cnt;
+		const struct gossip_out *out;
+		gossip_core_tick(b.core, t);
+		out = gossip_core_outbox(b.core, &cnt);
+		for (size_t i = 0; i < cnt; i++)
+			if (same_addr(&out[i].to, &a.addr))
+				gossip_core_recv(a.core, t, out[i].transport, &b.addr,
+						 out[i].data, out[i].len);
+		gossip_core_outbox_clear(b.core);
+		/* a answers b's packet with the suspicion, straight away */
+		told = outbox_has(&a, &b.addr, NULL, GOSSIP_MSG_SUSPECT, "b");
+		gossip_core_outbox_clear(a.core);
+	}
+	assert_true(told);
+	assert_int_equal(gossip_core_member_find(a.core, "b", t, &m), AS_OK);
+	assert_int_equal(m.state, GOSSIP_SUSPECT);
+	assert_int_equal(m.rec->n_endpoints, 1);	/* the record was taken */
+	/* and a's gossip to others still carries the suspicion */
+	for (uint64_t u = t; u < t + 500 && !gossiped; u += 10) {
+		gossip_core_tick(a.core, u);
+		gossiped = outbox_has(&a, NULL, &b.addr, GOSSIP_MSG_SUSPECT, "b");
+		gossip_core_outbox_clear(a.core);
+	}
+	assert_true(gossiped);
+	for (size_t i = 0; i < 3; i++)
+		gossip_core_free(all[i]->core);
+}
+
 static void test_leave_and_new_address(void **state)
 {
 	struct node a, b, b2;
@@ -1081,6 +1165,7 @@ int main(void)
 		cmocka_unit_test(test_load_step_and_supersede),
 		cmocka_unit_test(test_load_only_answer_changes),
 		cmocka_unit_test(test_buddy_and_refute),
+		cmocka_unit_test(test_suspicion_reaches_the_suspect),
 		cmocka_unit_test(test_leave_and_new_address),
 		cmocka_unit_test(test_version_ordering),
 		cmocka_unit_test(test_stream_frame_in_pieces),
