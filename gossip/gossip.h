@@ -31,9 +31,13 @@
  * Beyond Lifeguard, for zero false deaths under CPU stalls: a node that
  * wakes far past its deadlines (stalled) extends its running suspicions by
  * the lost time; a refuting node sends its new record straight to its
- * accusers; and before declaring a suspect dead a node probes it once more
- * (directly and through k peers), so a refutation lost on the way does not
- * kill a live node. Defaults (probe 100 ms, suspicion floor 2.2 s, gossip
+ * accusers; a node that hears from a member it suspects tells it so
+ * directly; an alive record that does not refute a queued accusation
+ * does not replace it; before declaring a suspect dead a node probes it
+ * once more (directly and through k peers), so a refutation lost on the
+ * way does not kill a live node; and the libuv adapter reads waiting
+ * datagrams before it runs overdue timers (a descheduled process would
+ * otherwise time out acks it has received). Defaults (probe 100 ms, suspicion floor 2.2 s, gossip
  * 50 ms x 3) target crash detection under 3 s while a 2 s stall is never
  * taken for a death.
  *

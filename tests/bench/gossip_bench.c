@@ -22,7 +22,9 @@
  * false-death scenario for H node-hours; --libuv resumes a stalled node
  * with its overdue timers before its queued packets, as a libuv loop
  * does; --busy adds a fifth phase, a busy CPU on every node (short
- * random deschedulings, 1 % loss), and its false deaths.
+ * random deschedulings, 1 % loss), and its false deaths. --combined runs
+ * the stall phase with 10 % loss as well and skips the loss-only one (its
+ * column then reads 0 with no exposure).
  *
  * Usage: gossip_bench [--quick] [--load] [--no-memberlist] [--probe MS TIMEOUT_MS] [-v]
  *                     [--sizes 22,100,1000] [--seed N]
@@ -98,6 +100,7 @@ static bool verbose;
 static double node_hours;	/* --node-hours: exposure per fault scenario */
 static bool libuv_order;	/* --libuv: timers before packets on resume */
 static bool busy_cpu;		/* --busy: a fifth phase, CPU contention */
+static bool combined;		/* --combined: loss and stalls at once */
 static const char *trace;	/* GOSSIP_BENCH_TRACE=name[@ms]: log changes about it */
 static uint64_t trace_from;
 
@@ -450,14 +453,16 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	r->det_p50 = pct(&b.detect, 0.5);
 	r->det_p99 = pct(&b.detect, 0.99);
 
-	/* 3. false deaths with 10 % loss */
+	/* 3. false deaths with 10 % loss (--combined: skipped; phase 4 has
+	 * the loss too) */
 	dur = quick ? 60000 : (n >= 1000 ? 30000 : (n >= 100 ? 600000 : 1800000));
 	if (node_hours > 0)
 		dur = (uint64_t)(node_hours * 3600000.0 / (double)n);
 	b.count_false = true;
 	b.false_deaths = 0;
 	sim_set_loss(b.sim, 0.10);
-	sim_run_until(b.sim, sim_now(b.sim) + dur);
+	if (!combined)
+		sim_run_until(b.sim, sim_now(b.sim) + dur);
 	sim_set_loss(b.sim, 0);
 	r->nh_loss = (double)n * (double)dur / 3600000.0;
 	r->fd_loss = (double)b.false_deaths / r->nh_loss * 1000.0;
@@ -465,6 +470,8 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 
 	/* 4. false deaths with 1 node in 20 stalling 2 s at random */
 	b.false_deaths = 0;
+	if (combined)
+		sim_set_loss(b.sim, 0.10);
 	t = sim_now(b.sim);
 	for (uint64_t now = t; now < t + dur; now += 100) {
 		sim_run_until(b.sim, now);
@@ -482,6 +489,7 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 			}
 		}
 	}
+	sim_set_loss(b.sim, 0);
 	sim_run_until(b.sim, sim_now(b.sim) + 5000);
 	r->nh_stall = (double)n * (double)dur / 3600000.0;
 	r->fd_stall = (double)b.false_deaths / r->nh_stall * 1000.0;
@@ -568,6 +576,8 @@ int main(int argc, char **argv)
 			node_hours = strtod(argv[++i], NULL);
 		} else if (!strcmp(argv[i], "--libuv")) {
 			libuv_order = true;
+		} else if (!strcmp(argv[i], "--combined")) {
+			combined = true;
 		} else if (!strcmp(argv[i], "--busy")) {
 			busy_cpu = true;
 		} else if (!strcmp(argv[i], "--no-memberlist")) {
@@ -586,7 +596,7 @@ int main(int argc, char **argv)
 				s = *end ? end + 1 : end;
 			}
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [--load] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--load] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N]\n", argv[0]);
 			return 2;
 		}
 	}
