@@ -61,6 +61,8 @@ struct agent_cluster {
 
 	uv_timer_t rebuild_timer, leave_timer, join_timer;
 	uint64_t join_backoff_ms;
+	uint64_t join_started;		/* now_ms() of the first join */
+	uint64_t join_warned;		/* now_ms() of the last warning; 0 = none */
 	uint64_t join_attempts;		/* unanswered, while not joined */
 	int open_handles;
 	bool uv_closed;			/* gossip_uv_close's callback ran */
@@ -375,30 +377,50 @@ static double sane_factor(double f)
 /* ---- life cycle -------------------------------------------------------------- */
 
 /*
- * Until another member answers, try the seeds again with a backoff (1 s
- * doubling to 30 s): nodes start in any order, and a seed that was not up
- * yet would otherwise be retried only at the core's periodic rejoin.
+ * Until another member answers, try the seeds again: every
+ * JOIN_FAST_MS for the first JOIN_FAST_FOR_MS (nodes start in any order,
+ * and a seed that is not listening yet refuses the connection at no
+ * cost, so the join follows within JOIN_FAST_MS of it coming up), then
+ * with a backoff doubling to 30 s. Without this a seed that was not up
+ * yet would be retried only at the core's periodic rejoin.
  */
+#define JOIN_FAST_MS 200
+#define JOIN_FAST_FOR_MS 10000
+#define JOIN_WARN_AFTER_MS 2000		/* a seed may take this long to start */
+#define JOIN_WARN_EVERY_MS 30000
+
+static uint64_t join_next_delay(const struct agent_cluster *cl, uint64_t now)
+{
+	if (now - cl->join_started < JOIN_FAST_FOR_MS)
+		return JOIN_FAST_MS;
+	return AS_MIN(AS_MAX(cl->join_backoff_ms * 2, 1000u), 30000u);
+}
+
 static void on_join_timer(uv_timer_t *t)
 {
 	struct agent_cluster *cl = t->data;
 	const struct agent_config *c = cl->ctx->cfg;
+	uint64_t now = now_ms(cl);
 
 	if (cl->joined || cl->closing || !cl->core)
 		return;
 	/* The seeds cannot answer a node whose packets they cannot open,
-	 * and only they can tell: say where to look. */
+	 * and only they can tell: say where to look (not at every fast
+	 * retry: once it is overdue, then every JOIN_WARN_EVERY_MS). */
 	if (++cl->join_attempts == 1)
 		as_info("gossip: no member answered yet; trying the seeds again");
-	else
+	else if (now - cl->join_started >= JOIN_WARN_AFTER_MS &&
+		 (!cl->join_warned || now - cl->join_warned >= JOIN_WARN_EVERY_MS)) {
+		cl->join_warned = now;
 		as_warn("gossip: not joined: no seed answered %llu join attempts "
 			"(seeds down or unreachable, or another gossip key or "
 			"cluster label: the seeds then log failed authentication)",
 			(unsigned long long)cl->join_attempts);
-	if (gossip_core_join(cl->core, now_ms(cl), c->gossip.seed_addrs,
+	}
+	if (gossip_core_join(cl->core, now, c->gossip.seed_addrs,
 			     c->gossip.n_seeds) == AS_OK)
 		gossip_uv_kick(cl->uv);
-	cl->join_backoff_ms = AS_MIN(cl->join_backoff_ms * 2, 30000u);
+	cl->join_backoff_ms = join_next_delay(cl, now);
 	uv_timer_start(&cl->join_timer, on_join_timer, cl->join_backoff_ms, 0);
 }
 
@@ -655,7 +677,8 @@ static int join(struct agent_cluster *cl)
 	if (n_seeds == 0) {
 		set_joined(cl);
 	} else if (!cl->joined) {
-		cl->join_backoff_ms = 1000;
+		cl->join_started = now_ms(cl);
+		cl->join_backoff_ms = JOIN_FAST_MS;
 		uv_timer_start(&cl->join_timer, on_join_timer, cl->join_backoff_ms, 0);
 	}
 	return (int)n_seeds;

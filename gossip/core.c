@@ -54,6 +54,8 @@ struct bcast {
 	uint64_t id;
 	uint32_t transmits;
 	uint8_t kind, type;
+	bool lazy;
+	uint32_t inc;		/* membership: the incarnation it is about */		/* rides along only; never the reason for a packet */
 	uint16_t len;
 	uint8_t data[];
 };
@@ -69,6 +71,7 @@ struct member {
 	uint64_t susp_start, susp_min, susp_max, susp_deadline, susp_extra;
 	uint32_t n_confirm;
 	bool final_check;		/* last-chance probe sent */
+	uint64_t susp_told;		/* when we last told it directly */
 	uint32_t final_seq;
 	uint64_t confirmers[MAX_CONFIRM];
 	/* replay window */
@@ -126,10 +129,14 @@ struct gossip_core {
 	bool left;
 
 	uint64_t next_probe, next_gossip, next_pushpull, next_rejoin, next_housekeep;
-	struct gossip_load pending_load;
+	uint64_t next_reconnect;
+	struct gossip_load pending_load, published_load; /* as given */
 	bool load_pending;
-	uint64_t load_changed_at;
+	uint64_t load_published_at;
 	double gossiped_factor;
+	double load_tokens;		/* factor moves we may publish now */
+	uint64_t load_tokens_at;
+	size_t n_bcast_member;		/* membership entries queued */
 	uint32_t lhm;
 	/* accusers told directly since our last refutation */
 	char accusers[REFUTE_DIRECT][GOSSIP_NAME_MAX + 1];
@@ -223,10 +230,13 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->pushpull_interval_ms = 30000;
 	cfg->pushpull_max_bytes = 4u << 20;
 	cfg->rejoin_interval_ms = 60000;
+	cfg->reconnect_interval_ms = 10000;
 	cfg->dead_retention_ms = 3600000;
 	cfg->gossip_to_dead_ms = 30000;
 	cfg->load_step = 0.05;
 	cfg->load_refresh_ms = 30000;
+	cfg->load_min_interval_ms = 10000;
+	cfg->load_burst = 3;
 	cfg->queue_max = 4096;
 	cfg->stream_max_conns = 64;
 	cfg->stream_max_per_source = 8;
@@ -361,6 +371,7 @@ static void bcast_unlink(struct gossip_core *c, struct bcast *b)
 	if (b->about && b->about->bc[b->kind] == b)
 		b->about->bc[b->kind] = NULL;
 	c->n_bcast--;
+	c->n_bcast_member -= b->kind == BK_MEMBERSHIP;
 	free(b);
 }
 
@@ -454,6 +465,13 @@ static uint32_t retransmit_limit(const struct gossip_core *c)
 	return AS_MAX(AS_MIN(AS_MAX(l, c->cfg.retransmit_min), BUCKETS - 1u), 1u);
 }
 
+/* A lazy entry (utilisation only) is display data, and the refresh
+ * repeats it: half the sends. */
+static uint32_t entry_limit(const struct bcast *e, uint32_t limit)
+{
+	return e->lazy ? AS_MAX(limit / 2, 2u) : limit;
+}
+
 static void bucket_push(struct gossip_core *c, struct bcast *b)
 {
 	uint32_t k = AS_MIN(b->transmits, BUCKETS - 1);
@@ -481,7 +499,7 @@ static void drop_most_sent(struct gossip_core *c)
  * membership message replaces the older membership message, and an alive
  * message (which carries the load) also the pending load message. */
 static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
-		    const struct gossip_msg *msg)
+		    const struct gossip_msg *msg, bool lazy)
 {
 	uint8_t buf[GOSSIP_UDP_MAX];
 	struct bcast *b;
@@ -491,6 +509,12 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 		c->m.queue_dropped++;	/* too big for UDP: push-pull carries it */
 		return;
 	}
+	if (kind == BK_MEMBERSHIP && msg->type == GOSSIP_MSG_ALIVE && m->bc[BK_MEMBERSHIP] &&
+	    m->bc[BK_MEMBERSHIP]->type != GOSSIP_MSG_ALIVE &&
+	    msg->rec.incarnation <= m->bc[BK_MEMBERSHIP]->inc)
+		return;	/* an accusation it does not refute stays queued (issue 19):
+			 * the record change travels with its refutation and by
+			 * push-pull */
 	for (int k = 0; k < 2; k++) {
 		bool replace = k == (int)kind ||
 			       (k == BK_LOAD && msg->type == GOSSIP_MSG_ALIVE);
@@ -509,11 +533,15 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 	b->transmits = 0;
 	b->kind = (uint8_t)kind;
 	b->type = (uint8_t)msg->type;
+	b->lazy = lazy;
+	b->inc = msg->type == GOSSIP_MSG_ALIVE || msg->type == GOSSIP_MSG_LOAD ?
+		 msg->rec.incarnation : msg->incarnation;
 	b->len = (uint16_t)len;
 	memcpy(b->data, buf, (size_t)len);
 	m->bc[kind] = b;
 	bucket_push(c, b);
 	c->n_bcast++;
+	c->n_bcast_member += kind == BK_MEMBERSHIP;
 	while (c->n_bcast > c->cfg.queue_max)
 		drop_most_sent(c);
 }
@@ -530,14 +558,17 @@ static void enqueue_alive(struct gossip_core *c, struct member *m)
 {
 	struct gossip_msg msg;
 	record_to_msg(m, GOSSIP_MSG_ALIVE, &msg);
-	enqueue(c, m, BK_MEMBERSHIP, &msg);
+	enqueue(c, m, BK_MEMBERSHIP, &msg, false);
 }
 
-static void enqueue_load(struct gossip_core *c, struct member *m)
+/* lazy: a load record whose factor did not change (utilisation only, a
+ * refresh): it rides on packets that go anyway and never makes a gossip
+ * round send one. */
+static void enqueue_load(struct gossip_core *c, struct member *m, bool lazy)
 {
 	struct gossip_msg msg;
 	record_to_msg(m, GOSSIP_MSG_LOAD, &msg);
-	enqueue(c, m, BK_LOAD, &msg);
+	enqueue(c, m, BK_LOAD, &msg, lazy);
 }
 
 static void enqueue_accuse(struct gossip_core *c, struct member *m, int type,
@@ -549,7 +580,7 @@ static void enqueue_accuse(struct gossip_core *c, struct member *m, int type,
 	snprintf(msg.target, sizeof(msg.target), "%s", m->rec.name);
 	snprintf(msg.from, sizeof(msg.from), "%s", from);
 	msg.incarnation = inc;
-	enqueue(c, m, BK_MEMBERSHIP, &msg);
+	enqueue(c, m, BK_MEMBERSHIP, &msg, false);
 }
 
 /* ---- packet building ------------------------------------------------- */
@@ -597,7 +628,7 @@ static void builder_fill(struct gossip_core *c, struct builder *b)
 		for (struct bcast *e = c->buckets[k]; e && misses < 8; e = e->next) {
 			if (b->n >= GOSSIP_MSGS_MAX || b->budget - b->used < 12)
 				goto done;
-			if (e->transmits >= limit)
+			if (e->transmits >= entry_limit(e, limit))
 				continue;
 			if (e->len > b->budget - b->used) {
 				misses++;
@@ -680,10 +711,11 @@ cleanup:
 		if (e->next)
 			e->next->prev = e->prev;
 		nb->transmits++;
-		if (nb->transmits >= limit) {
+		if (nb->transmits >= entry_limit(nb, limit)) {
 			if (nb->about && nb->about->bc[nb->kind] == nb)
 				nb->about->bc[nb->kind] = NULL;
 			c->n_bcast--;
+			c->n_bcast_member -= nb->kind == BK_MEMBERSHIP;
 			free(nb);
 		} else {
 			bucket_push(c, nb);
@@ -804,6 +836,7 @@ static void start_suspicion(struct gossip_core *c, struct member *m, const char 
 	m->n_confirm = 0;
 	m->susp_extra = 0;
 	m->final_check = false;
+	m->susp_told = 0;
 	m->confirmers[0] = name_hash(from);
 	m->susp_deadline = now + susp_timeout(c, m);
 	if (!AS_GROW(c->suspects, c->cap_suspects, c->n_suspects + 1))
@@ -827,6 +860,23 @@ static bool confirm_suspicion(struct gossip_core *c, struct member *m, const cha
 }
 
 /* ---- applying messages ------------------------------------------------- */
+
+/* A suspect that we hear from is alive but may not know it is suspected
+ * (the gossip about it can be lost or superseded): tell it directly, at
+ * most every SUSP_TELL_MS, so that it refutes (issue 19). */
+#define SUSP_TELL_MS 500
+
+static void tell_suspect(struct gossip_core *c, struct member *m, uint64_t now)
+{
+	struct gossip_msg msg;
+	m->susp_told = now ? now : 1;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_SUSPECT;
+	snprintf(msg.target, sizeof(msg.target), "%s", m->rec.name);
+	snprintf(msg.from, sizeof(msg.from), "%s", c->name);
+	msg.incarnation = m->rec.incarnation;
+	send_one(c, &m->rec.addr, &msg, NULL);
+}
 
 /* Sends our record straight to a node that accuses us: accusers hold the
  * earliest suspicion deadlines, and gossip alone might reach them late.
@@ -1006,11 +1056,12 @@ static void apply_load(struct gossip_core *c, const struct gossip_record *rec, u
 			set_state(c, m, GOSSIP_ALIVE, now);
 		}
 	}
+	bool moved = rec->load.factor != m->rec.load.factor || rec->load.cpus != m->rec.load.cpus;
 	m->load_inc = rec->incarnation;
 	m->rec.version = rec->version;
 	m->rec.load = rec->load;
 	notify(c, m, old, GOSSIP_CHANGE_LOAD, now);
-	enqueue_load(c, m);
+	enqueue_load(c, m, !moved);
 }
 
 static void merge_pushpull(struct gossip_core *c, const struct gossip_msg *msg,
@@ -1298,6 +1349,7 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	if (!cfg->name || !*cfg->name || strlen(cfg->name) > GOSSIP_NAME_MAX ||
 	    !cfg->label || strlen(cfg->label) > GOSSIP_LABEL_MAX || !as_sockaddr_valid(&cfg->addr) ||
 	    cfg->probe_interval_ms == 0 || cfg->gossip_interval_ms == 0 || cfg->lhm_max == 0 ||
+	    cfg->reconnect_interval_ms == 0 ||
 	    cfg->pushpull_max_bytes < 4096 || cfg->pushpull_max_bytes > (256u << 20) ||
 	    cfg->queue_max == 0 || cfg->stream_max_conns == 0 ||
 	    cfg->stream_max_per_source == 0 || cfg->stream_source_prefix > 128 ||
@@ -1335,8 +1387,11 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	c->next_gossip = now + rng_below(c, cfg->gossip_interval_ms);
 	c->next_pushpull = now + cfg->pushpull_interval_ms / 2 + rng_below(c, cfg->pushpull_interval_ms);
 	c->next_rejoin = now + cfg->rejoin_interval_ms;
+	c->next_reconnect = now + cfg->reconnect_interval_ms;
 	c->next_housekeep = now + HOUSEKEEP_MS;
 	c->gossiped_factor = -1;
+	c->load_tokens = cfg->load_burst;
+	c->load_tokens_at = now;
 	*out = c;
 	return AS_OK;
 fail:
@@ -1430,33 +1485,86 @@ static bool load_equal(const struct gossip_load *a, const struct gossip_load *b)
 	       a->factor == b->factor;
 }
 
-static void publish_load(struct gossip_core *c, uint64_t now)
+/* The factor as gossiped: on the load_step grid, so that 0 and 1 are
+ * exact and a reading that wobbles inside a step changes nothing. */
+static double factor_grid(const struct gossip_core *c, double f)
+{
+	double step = c->cfg.load_step;
+	if (!(step > 0))
+		return f;
+	f = round(f / step) * step;
+	return f < 0 ? 0 : f > 1 ? 1 : f;
+}
+
+static void publish_load(struct gossip_core *c, uint64_t now, bool moved)
 {
 	struct member *s = c->self;
-	s->rec.load = c->pending_load;
+	s->rec.load = c->published_load = c->pending_load;
+	s->rec.load.factor = factor_grid(c, c->pending_load.factor);
 	s->rec.version++;
 	c->load_pending = false;
+	c->load_published_at = now;
 	c->gossiped_factor = s->rec.load.factor;
-	enqueue_load(c, s);
+	enqueue_load(c, s, !moved);
 	notify(c, s, s->state, GOSSIP_CHANGE_LOAD, now);
+}
+
+/* Token bucket of factor moves: load_burst at once, then one per
+ * load_min_interval_ms. */
+static bool load_token(struct gossip_core *c, uint64_t now, bool take)
+{
+	if (c->cfg.load_min_interval_ms == 0)
+		return true;
+	if (now > c->load_tokens_at) {
+		c->load_tokens += (double)(now - c->load_tokens_at) / c->cfg.load_min_interval_ms;
+		if (c->load_tokens > c->cfg.load_burst)
+			c->load_tokens = c->cfg.load_burst;
+		c->load_tokens_at = now;
+	}
+	if (c->load_tokens < 1)
+		return false;
+	if (take)
+		c->load_tokens -= 1;
+	return true;
+}
+
+/* Whether the pending load moves the answers: a factor a whole step away
+ * from the gossiped one (0 and 1 are grid points, so reaching either
+ * always counts), or another CPU count. Utilisation alone never does. */
+static bool load_moves(const struct gossip_core *c)
+{
+	const struct gossip_load *l = &c->pending_load;
+	return c->gossiped_factor < 0 || l->cpus != c->self->rec.load.cpus ||
+	       fabs(factor_grid(c, l->factor) - c->gossiped_factor) >=
+		       c->cfg.load_step - 1e-9;
+}
+
+/* A pending load goes out when it moves the answers and the bucket has a
+ * token, or with the refresh load_refresh_ms after the last publication
+ * (so members and status show a recent utilisation). */
+static void load_maybe_publish(struct gossip_core *c, uint64_t now)
+{
+	bool moves;
+	if (!c->load_pending)
+		return;
+	moves = load_moves(c);
+	if (moves && load_token(c, now, true))
+		publish_load(c, now, true);
+	else if (now - c->load_published_at >= c->cfg.load_refresh_ms)
+		publish_load(c, now, moves && factor_grid(c, c->pending_load.factor) !=
+					      c->gossiped_factor);
 }
 
 int gossip_core_set_load(struct gossip_core *c, uint64_t now, const struct gossip_load *load)
 {
-	struct member *s = c->self;
 	if (!(load->util >= 0) || !(load->psi >= 0) || !(load->factor >= 0) ||
 	    load->util > 1e6 || load->psi > 1e6 || load->factor > 1e6)
 		return AS_EINVAL;
-	if (load_equal(load, &s->rec.load) && !c->load_pending)
+	if (load_equal(load, &c->published_load) && !c->load_pending)
 		return AS_OK;
 	c->pending_load = *load;
-	if (!c->load_pending)
-		c->load_changed_at = now;
 	c->load_pending = true;
-	/* Big steps go out at once; small drift waits for the refresh. */
-	if (c->gossiped_factor < 0 || load->cpus != s->rec.load.cpus ||
-	    fabs(load->factor - c->gossiped_factor) >= c->cfg.load_step)
-		publish_load(c, now);
+	load_maybe_publish(c, now);
 	return AS_OK;
 }
 
@@ -1473,8 +1581,13 @@ int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
 	rc = set_endpoints(&s->rec, eps, (uint32_t)n);
 	if (rc)
 		return rc;
-	if (c->load_pending)
-		s->rec.load = c->pending_load, c->load_pending = false;
+	if (c->load_pending) {
+		/* the alive record carries it: as if published */
+		s->rec.load = c->published_load = c->pending_load;
+		s->rec.load.factor = c->gossiped_factor = factor_grid(c, c->pending_load.factor);
+		c->load_pending = false;
+		c->load_published_at = now;
+	}
 	s->rec.version++;
 	s->rec.ep_version = s->rec.version;
 	enqueue_alive(c, s);
@@ -1666,6 +1779,9 @@ static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transpor
 		replay_ok(sender, pkt->incarnation, pkt->seq);	/* start its window */
 	if (sender)	/* an authenticated packet of its own: it lives */
 		sender->heard = now ? now : 1;
+	if (sender && sender->state == GOSSIP_SUSPECT && !c->left &&
+	    (!sender->susp_told || now - sender->susp_told >= SUSP_TELL_MS))
+		tell_suspect(c, sender, now);
 	gossip_packet_reset(pkt);
 	return AS_OK;
 drop:
@@ -1732,11 +1848,26 @@ int gossip_core_recv(struct gossip_core *c, uint64_t now, enum gossip_transport 
 	return recv_frame(c, now, from, data, len);
 }
 
+/* Whether a gossip round has a reason to send packets of its own:
+ * membership news, or a load record that moved a factor and has not had
+ * its first gossip_nodes sends yet. The rest waits for probes and acks,
+ * which go anyway, and fills whatever packet goes. */
+static bool queue_urgent(const struct gossip_core *c)
+{
+	if (c->n_bcast_member)
+		return true;
+	for (uint32_t k = 0; k < AS_MIN(c->cfg.gossip_nodes, (uint32_t)BUCKETS); k++)
+		for (const struct bcast *e = c->buckets[k]; e; e = e->next)
+			if (!e->lazy)
+				return true;
+	return false;
+}
+
 static void gossip_round(struct gossip_core *c, uint64_t now)
 {
 	struct member *peers[16];
 	size_t n;
-	if (c->n_bcast == 0)
+	if (c->n_bcast == 0 || !queue_urgent(c))
 		return;
 	n = pick_random(c, peers, AS_MIN(c->cfg.gossip_nodes, 16u), NULL, now, true);
 	for (size_t i = 0; i < n && c->n_bcast; i++) {
@@ -1756,8 +1887,7 @@ static void housekeep(struct gossip_core *c, uint64_t now)
 		else
 			i++;
 	}
-	if (c->load_pending && now - c->load_changed_at >= c->cfg.load_refresh_ms)
-		publish_load(c, now);
+	load_maybe_publish(c, now);
 }
 
 /* Called first by every entry point. Time that jumped far past both our
@@ -1851,6 +1981,12 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 			if (!as_sockaddr_equal(s, &c->self->rec.addr))
 				send_pushpull(c, s, false, false, now);
 		}
+		c->next_rejoin = now + c->cfg.rejoin_interval_ms;
+	}
+	if (c->next_reconnect <= now) {
+		/* The remembered dead, one at a time: a healed partition is
+		 * noticed within reconnect_interval_ms by every node holding
+		 * dead members (a crashed node only refuses a connection). */
 		if (!c->left) {
 			size_t n_dead = 0, pick;
 			for (size_t i = 0; i < c->n_members; i++)
@@ -1864,7 +2000,8 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 					}
 			}
 		}
-		c->next_rejoin = now + c->cfg.rejoin_interval_ms;
+		c->next_reconnect = now + c->cfg.reconnect_interval_ms / 2 +
+				    rng_below(c, c->cfg.reconnect_interval_ms + 1);
 	}
 	if (c->next_housekeep <= now) {
 		housekeep(c, now);
@@ -1878,6 +2015,7 @@ uint64_t gossip_core_next_deadline(const struct gossip_core *c)
 	d = AS_MIN(d, c->next_gossip);
 	d = AS_MIN(d, c->next_pushpull);
 	d = AS_MIN(d, c->next_rejoin);
+	d = AS_MIN(d, c->next_reconnect);
 	d = AS_MIN(d, c->next_housekeep);
 	if (c->probe.active && !c->probe.indirect && !c->probe.acked)
 		d = AS_MIN(d, c->probe.ack_deadline);

@@ -23,18 +23,30 @@
  * message about a node replaces the older one in the retransmit queue.
  * A periodic push-pull full state exchange (a stream message pair; TCP in
  * the daemon) heals joins and partitions; its interval grows with N and
- * its size is capped. Dead nodes are remembered (and occasionally
- * push-pulled with) for a retention time so a returning partition is
- * recognised; seeds are rejoined periodically.
+ * its size is capped. Dead nodes are remembered for a retention time, and
+ * each node push-pulls one of them every reconnect_interval_ms, so a
+ * healed partition is noticed within seconds; seeds are rejoined
+ * periodically.
  *
  * Beyond Lifeguard, for zero false deaths under CPU stalls: a node that
  * wakes far past its deadlines (stalled) extends its running suspicions by
  * the lost time; a refuting node sends its new record straight to its
- * accusers; and before declaring a suspect dead a node probes it once more
- * (directly and through k peers), so a refutation lost on the way does not
- * kill a live node. Defaults (probe 100 ms, suspicion floor 2.2 s, gossip
+ * accusers; a node that hears from a member it suspects tells it so
+ * directly; an alive record that does not refute a queued accusation
+ * does not replace it; before declaring a suspect dead a node probes it
+ * once more (directly and through k peers), so a refutation lost on the
+ * way does not kill a live node; and the libuv adapter reads waiting
+ * datagrams before it runs overdue timers (a descheduled process would
+ * otherwise time out acks it has received). Defaults (probe 100 ms, suspicion floor 2.2 s, gossip
  * 50 ms x 3) target crash detection under 3 s while a 2 s stall is never
  * taken for a death.
+ *
+ * Load: only the factor changes answers, so only a factor move (a whole
+ * load_step from the gossiped value, which sits on the load_step grid)
+ * is published at once, at most load_burst at once and then one per
+ * load_min_interval_ms; utilisation alone waits for the refresh. A
+ * record that moves no factor rides on probes and acks only and never
+ * makes a gossip round send a packet (docs/gossip.md has the costs).
  *
  * For anysteerd: pass incarnation = wall-clock seconds and seq_base =
  * wall-clock ms * 1000, so a restarted node outranks its old self.
@@ -294,24 +306,27 @@ struct gossip_config {
 	uint32_t incarnation;		/* initial incarnation */
 	uint64_t seq_base;		/* first packet sequence number */
 
-	uint32_t probe_interval_ms;	/* default 1000 */
-	uint32_t probe_timeout_ms;	/* default 400 */
+	uint32_t probe_interval_ms;	/* default 100 */
+	uint32_t probe_timeout_ms;	/* default 40 */
 	uint32_t indirect_checks;	/* k, default 3 */
 	uint32_t suspicion_mult;	/* default 4 */
 	uint32_t suspicion_max_mult;	/* default 6 */
 	uint32_t suspicion_min_ms;	/* floor of the suspicion timeout, 2200 */
 	uint32_t lhm_max;		/* local health multiplier cap, default 8 */
-	uint32_t gossip_interval_ms;	/* default 100 */
+	uint32_t gossip_interval_ms;	/* default 50 */
 	uint32_t gossip_nodes;		/* default 3 */
 	uint32_t retransmit_mult;	/* lambda, default 4 */
 	uint32_t retransmit_min;	/* floor of the retransmit count, 12 */
 	uint32_t pushpull_interval_ms;	/* default 30000, scaled with N */
 	uint32_t pushpull_max_bytes;	/* default 4 MiB */
 	uint32_t rejoin_interval_ms;	/* default 60000 */
+	uint32_t reconnect_interval_ms;	/* push-pull a dead member, 10000 (+-50 %) */
 	uint32_t dead_retention_ms;	/* default 1 hour */
 	uint32_t gossip_to_dead_ms;	/* default 30000 */
-	double load_step;		/* default 0.05 of load factor */
-	uint32_t load_refresh_ms;	/* default 30000 */
+	double load_step;		/* factor grid and hysteresis, 0.05 */
+	uint32_t load_refresh_ms;	/* republish utilisation, 30000 */
+	uint32_t load_min_interval_ms;	/* one factor move per, 10000 ... */
+	uint32_t load_burst;		/* ... after a burst of 3 */
 	uint32_t queue_max;		/* broadcast queue cap, default 4096 */
 	/* Inbound streams (gossip_stream_*): */
 	uint32_t stream_max_conns;	/* open at once, default 64 */

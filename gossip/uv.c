@@ -24,6 +24,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "gossip/gossip.h"
@@ -58,6 +59,7 @@ struct gossip_uv {
 	void (*close_cb)(void *arg);
 	void *close_arg;
 	struct as_ratelimit auth_log;
+	uint64_t drained;	/* datagrams read ahead of the timers */
 	uint8_t rbuf[65536];
 };
 
@@ -177,9 +179,39 @@ static struct conn *conn_new(struct gossip_uv *u)
 	return c;
 }
 
+/* Datagrams already waiting in the socket go to the core before its
+ * timers run. A libuv loop runs due timers before it polls for input, so
+ * a process that was descheduled past a deadline (a busy CPU) would
+ * otherwise conclude "no ack" (suspect, or dead after the last-chance
+ * probe) with the ack unread in its socket buffer (issue 19). Bounded:
+ * the rest is read by the loop as usual. */
+#define DRAIN_MAX 256
+
+static void drain_udp(struct gossip_uv *u)
+{
+	uv_os_fd_t fd;
+	if (uv_fileno((const uv_handle_t *)&u->udp, &fd) < 0)
+		return;
+	for (int i = 0; i < DRAIN_MAX && !u->closing; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		ssize_t n;
+		memset(&ss, 0, sizeof(ss));
+		n = recvfrom(fd, u->rbuf, sizeof(u->rbuf), MSG_DONTWAIT | MSG_TRUNC,
+			     (struct sockaddr *)&ss, &sl);
+		if (n < 0)
+			return;	/* EAGAIN: nothing more; errors: the loop sees them */
+		u->drained++;
+		gossip_core_recv(u->core, uv_now(u->loop), GOSSIP_TX_UDP, &ss, u->rbuf,
+				 (size_t)AS_MIN((size_t)n, sizeof(u->rbuf)));
+	}
+}
+
 static void timer_cb(uv_timer_t *t)
 {
 	struct gossip_uv *u = t->data;
+	uv_update_time(u->loop);
+	drain_udp(u);
 	gossip_core_tick(u->core, uv_now(u->loop));
 	flush(u);
 }

@@ -24,6 +24,9 @@ TESTS += tests/integration/test_install.py
 # Issue 18: load override, wrong-key diagnostics, self-check counters.
 TESTS += tests/integration/test_diag.py
 EXTRA_DIST += tests/integration/test_diag.py
+# Issue 19: a node retries a seed that was not listening yet promptly.
+TESTS += tests/integration/test_gossip_seed_retry.py
+EXTRA_DIST += tests/integration/test_gossip_seed_retry.py
 # deploy/demo.sh, local and cluster (root + BIRD), with its share checks.
 # Its 4000 queries and namespaces keep both cores busy for half a minute:
 # under `make -j check` it waits for the tests with timing bounds.

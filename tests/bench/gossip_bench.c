@@ -13,7 +13,21 @@
  * Virtual time; run lengths are chosen to keep the whole run to a few
  * minutes on two cores. Not part of make check.
  *
- * Usage: gossip_bench [--quick] [-v] [--sizes 22,100,1000] [--seed N]
+ * With --load, instead: traffic under a busy, fluctuating CPU (every node
+ * samples once a second, as anysteerd does) and under a light one (below
+ * the low watermark), per size.
+ *
+ * --probe MS TIMEOUT_MS overrides anysteer's probe interval and timeout;
+ * --no-memberlist leaves memberlist's profile out. --node-hours H runs each
+ * false-death scenario for H node-hours; --libuv resumes a stalled node
+ * with its overdue timers before its queued packets, as a libuv loop
+ * does; --busy adds a fifth phase, a busy CPU on every node (short
+ * random deschedulings, 1 % loss), and its false deaths. --combined runs
+ * the stall phase with 10 % loss as well and skips the loss-only one (its
+ * column then reads 0 with no exposure).
+ *
+ * Usage: gossip_bench [--quick] [--load] [--no-memberlist] [--probe MS TIMEOUT_MS] [-v]
+ *                     [--sizes 22,100,1000] [--seed N]
  * (-v explains every false death on stderr)
  */
 #include <math.h>
@@ -83,6 +97,10 @@ struct bench {
 };
 
 static bool verbose;
+static double node_hours;	/* --node-hours: exposure per fault scenario */
+static bool libuv_order;	/* --libuv: timers before packets on resume */
+static bool busy_cpu;		/* --busy: a fifth phase, CPU contention */
+static bool combined;		/* --combined: loss and stalls at once */
 static const char *trace;	/* GOSSIP_BENCH_TRACE=name[@ms]: log changes about it */
 static uint64_t trace_from;
 
@@ -153,16 +171,12 @@ static void track_start(struct bench *b, struct track *t, uint64_t version)
 	t->active = true;
 }
 
-static void change_load(struct bench *b, size_t i, struct as_rng *rng)
+static void set_load(struct bench *b, size_t i, const struct gossip_load *lp)
 {
 	struct gossip_core *c = sim_core(b->sim, i);
 	struct gossip_member m;
-	struct gossip_load l;
+	struct gossip_load l = *lp;
 	uint64_t v0;
-	l.factor = (double)as_rng_below(rng, 1001) / 1000.0;
-	l.util = 1.0 - l.factor;
-	l.psi = l.util / 4;
-	l.cpus = 8;
 	gossip_core_member_find(c, sim_name(b->sim, i), sim_now(b->sim), &m);
 	v0 = m.rec->version;
 	gossip_core_set_load(c, sim_now(b->sim), &l);
@@ -173,6 +187,153 @@ static void change_load(struct bench *b, size_t i, struct as_rng *rng)
 	if (b->tr[i].active)
 		b->superseded++;
 	track_start(b, &b->tr[i], m.rec->version);
+}
+
+static void change_load(struct bench *b, size_t i, struct as_rng *rng)
+{
+	struct gossip_load l;
+	l.factor = (double)as_rng_below(rng, 1001) / 1000.0;
+	l.util = 1.0 - l.factor;
+	l.psi = l.util / 4;
+	l.cpus = 8;
+	set_load(b, i, &l);
+}
+
+static bool wait_converged(struct bench *b, uint64_t max_ms);
+static uint64_t total_bytes(struct bench *b);
+
+/* docs/dns.md's load factor (dns_load_factor), with the default
+ * watermarks. */
+static double load_factor(double x)
+{
+	const double low = 0.6, high = 0.95;
+	return x <= low ? 1.0 : x >= high ? 0.0 : 1.0 - (x - low) / (high - low);
+}
+
+/* The daemon's sampler on a busy machine: every second a CPU reading
+ * uniform in [lo, hi], smoothed as agent/daemon.c does (EWMA, 0.3), and
+ * its factor; the same on every node, out of phase. Reports bytes and
+ * load messages sent per node per second, load records published per
+ * node per second, and the spread time of each published change. */
+static void run_load(size_t n, const struct gossip_config *proto, uint64_t seed, double lo,
+		     double hi, uint64_t dur)
+{
+	struct sim_config cfg;
+	struct bench b;
+	struct as_rng rng;
+	uint64_t t, next_at, bytes0 = 0, loads0 = 0, loads1 = 0, pub0 = 0, pub1 = 0;
+	uint64_t *next;
+	double *ewma;
+	clock_t c0 = clock();
+
+	memset(&b, 0, sizeof(b));
+	as_rng_seed(&rng, seed * 977 + n);
+	sim_config_defaults(&cfg, n);
+	cfg.seed = seed;
+	cfg.proto = *proto;
+	cfg.proto.label = "bench";
+	if (sim_new(&cfg, &b.sim)) {
+		fprintf(stderr, "sim_new failed\n");
+		exit(1);
+	}
+	b.n = n;
+	b.crashed = -1;
+	b.tr = calloc(n, sizeof(*b.tr));
+	b.crash = calloc(n, sizeof(*b.crash));
+	b.last_false_inc = calloc(n, sizeof(uint32_t));
+	b.paused_at = calloc(n, sizeof(uint64_t));
+	next = calloc(n, sizeof(uint64_t));
+	ewma = calloc(n, sizeof(double));
+	for (size_t i = 0; i < n; i++) {
+		b.tr[i].bits = calloc((n + 7) / 8, 1);
+		b.crash[i].bits = calloc((n + 7) / 8, 1);
+		ewma[i] = (lo + hi) / 2;
+	}
+	sim_set_change_cb(b.sim, on_change, &b);
+	sim_start(b.sim);
+	if (!wait_converged(&b, 120000))
+		fprintf(stderr, "N=%zu: no convergence after join\n", n);
+	t = sim_now(b.sim);
+	for (size_t i = 0; i < n; i++)
+		next[i] = t + as_rng_below(&rng, 1000);
+	/* 30 s to settle (the first samples publish), then measure */
+	for (int phase = 0; phase < 2; phase++) {
+		uint64_t end = sim_now(b.sim) + (phase ? dur : 30000);
+		if (phase) {
+			bytes0 = total_bytes(&b);
+			for (size_t i = 0; i < n; i++) {
+				struct gossip_metrics m;
+				struct gossip_member me;
+				gossip_core_metrics(sim_core(b.sim, i), &m);
+				loads0 += m.msgs_out[GOSSIP_MSG_LOAD];
+				gossip_core_member_find(sim_core(b.sim, i), sim_name(b.sim, i),
+							sim_now(b.sim), &me);
+				pub0 += me.rec->version;
+			}
+			b.dissem.n = 0;
+		}
+		for (next_at = sim_now(b.sim); sim_now(b.sim) < end;) {
+			next_at += 50;
+			sim_run_until(b.sim, next_at);
+			for (size_t i = 0; i < n; i++) {
+				struct gossip_load l;
+				double x;
+				if (next[i] > sim_now(b.sim))
+					continue;
+				next[i] += 1000;
+				x = lo + (hi - lo) * (double)as_rng_below(&rng, 1001) / 1000.0;
+				ewma[i] += 0.3 * (x - ewma[i]);
+				l.util = ewma[i];
+				l.psi = ewma[i] / 4;
+				l.cpus = 8;
+				l.factor = load_factor(ewma[i]);
+				set_load(&b, i, &l);
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct gossip_metrics m;
+		struct gossip_member me;
+		gossip_core_metrics(sim_core(b.sim, i), &m);
+		loads1 += m.msgs_out[GOSSIP_MSG_LOAD];
+		gossip_core_member_find(sim_core(b.sim, i), sim_name(b.sim, i), sim_now(b.sim), &me);
+		pub1 += me.rec->version;
+	}
+	if (verbose) {
+		/* where the bytes go, whole run, node 1 */
+		struct gossip_metrics m;
+		double secs = (double)sim_now(b.sim) / 1000.0;
+		gossip_core_metrics(sim_core(b.sim, 1), &m);
+		fprintf(stderr, "n1 over %.0f s: %.1f UDP packets/s, %.0f B/s UDP, %.0f B/s stream;",
+			secs, (double)m.packets_out / secs, (double)m.bytes_out / secs,
+			(double)m.stream_bytes_out / secs);
+		for (int k = 1; k < GOSSIP_MSG_TYPE_COUNT; k++)
+			fprintf(stderr, " %s %.1f/s %.0f B/s", gossip_msg_type_name(k),
+				(double)m.msgs_out[k] / secs, (double)m.msg_bytes_out[k] / secs);
+		fprintf(stderr, "\n");
+	}
+	sim_run_until(b.sim, sim_now(b.sim) + 5000);
+	printf("%-6zu load %.2f-%.2f | %9.0f B/s/node | %6.2f load msgs/s/node | "
+	       "%5.3f publications/s/node | spread p50/p99 %4.0f / %4.0f ms (%zu) | %.0f s\n",
+	       n, lo, hi, (double)(total_bytes(&b) - bytes0) / (double)n / ((double)dur / 1000.0),
+	       (double)(loads1 - loads0) / (double)n / ((double)dur / 1000.0),
+	       (double)(pub1 - pub0) / (double)n / ((double)dur / 1000.0),
+	       pct(&b.dissem, 0.5), pct(&b.dissem, 0.99), b.dissem.n,
+	       (double)(clock() - c0) / CLOCKS_PER_SEC);
+	fflush(stdout);
+	for (size_t i = 0; i < n; i++) {
+		free(b.tr[i].bits);
+		free(b.crash[i].bits);
+	}
+	free(b.tr);
+	free(b.crash);
+	free(b.last_false_inc);
+	free(b.paused_at);
+	free(next);
+	free(ewma);
+	free(b.dissem.v);
+	free(b.detect.v);
+	sim_free(b.sim);
 }
 
 static bool wait_converged(struct bench *b, uint64_t max_ms)
@@ -197,7 +358,7 @@ static uint64_t total_bytes(struct bench *b)
 struct result {
 	double dis_p50, dis_p99, det_p50, det_p99, fd_loss, fd_stall, bps;
 	size_t dis_n, det_n, dis_incomplete;
-	double nh_loss, nh_stall;
+	double nh_loss, nh_stall, fd_busy, nh_busy;
 	double real_s;
 };
 
@@ -220,6 +381,7 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	cfg.seed = seed;
 	cfg.proto = *proto;
 	cfg.proto.label = "bench";
+	cfg.timers_first = libuv_order;
 	if (sim_new(&cfg, &b.sim)) {
 		fprintf(stderr, "sim_new failed\n");
 		exit(1);
@@ -291,12 +453,16 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	r->det_p50 = pct(&b.detect, 0.5);
 	r->det_p99 = pct(&b.detect, 0.99);
 
-	/* 3. false deaths with 10 % loss */
+	/* 3. false deaths with 10 % loss (--combined: skipped; phase 4 has
+	 * the loss too) */
 	dur = quick ? 60000 : (n >= 1000 ? 30000 : (n >= 100 ? 600000 : 1800000));
+	if (node_hours > 0)
+		dur = (uint64_t)(node_hours * 3600000.0 / (double)n);
 	b.count_false = true;
 	b.false_deaths = 0;
 	sim_set_loss(b.sim, 0.10);
-	sim_run_until(b.sim, sim_now(b.sim) + dur);
+	if (!combined)
+		sim_run_until(b.sim, sim_now(b.sim) + dur);
 	sim_set_loss(b.sim, 0);
 	r->nh_loss = (double)n * (double)dur / 3600000.0;
 	r->fd_loss = (double)b.false_deaths / r->nh_loss * 1000.0;
@@ -304,6 +470,8 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 
 	/* 4. false deaths with 1 node in 20 stalling 2 s at random */
 	b.false_deaths = 0;
+	if (combined)
+		sim_set_loss(b.sim, 0.10);
 	t = sim_now(b.sim);
 	for (uint64_t now = t; now < t + dur; now += 100) {
 		sim_run_until(b.sim, now);
@@ -321,9 +489,37 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 			}
 		}
 	}
+	sim_set_loss(b.sim, 0);
 	sim_run_until(b.sim, sim_now(b.sim) + 5000);
 	r->nh_stall = (double)n * (double)dur / 3600000.0;
 	r->fd_stall = (double)b.false_deaths / r->nh_stall * 1000.0;
+
+	/* 5. a busy CPU everywhere: in every 100 ms a node is descheduled
+	 * with probability 1/10 for 10 ms plus an exponential 40 ms mean,
+	 * capped at 1 s, and 1 % of packets are lost */
+	if (busy_cpu) {
+		wait_converged(&b, 60000);
+		b.false_deaths = 0;
+		sim_set_loss(b.sim, 0.01);
+		t = sim_now(b.sim);
+		for (uint64_t now = t; now < t + dur; now += 100) {
+			sim_run_until(b.sim, now);
+			for (size_t i = 0; i < n; i++) {
+				double u;
+				uint32_t ms;
+				if (sim_is_paused(b.sim, i) || as_rng_below(&rng, 10) != 0)
+					continue;
+				u = ((double)as_rng_below(&rng, 1000000) + 0.5) / 1e6;
+				ms = (uint32_t)AS_MIN(10.0 - 40.0 * log(u), 1000.0);
+				sim_pause(b.sim, i, ms);
+				b.paused_at[i] = now;
+			}
+		}
+		sim_set_loss(b.sim, 0);
+		sim_run_until(b.sim, sim_now(b.sim) + 5000);
+		r->nh_busy = (double)n * (double)dur / 3600000.0;
+		r->fd_busy = (double)b.false_deaths / r->nh_busy * 1000.0;
+	}
 	r->real_s = (double)(clock() - c0) / CLOCKS_PER_SEC;
 
 	for (size_t i = 0; i < n; i++) {
@@ -360,7 +556,8 @@ int main(int argc, char **argv)
 {
 	size_t sizes[8] = { 22, 100, 1000 }, n_sizes = 3;
 	uint64_t seed = 1;
-	bool quick = false;
+	bool quick = false, load_only = false, only_ours = false;
+	uint32_t probe_ms = 0, timeout_ms = 0;
 
 	trace = getenv("GOSSIP_BENCH_TRACE");
 	if (trace && strchr(trace, '@')) {
@@ -372,6 +569,21 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			quick = true;
+		} else if (!strcmp(argv[i], "--probe") && i + 2 < argc) {
+			probe_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
+			timeout_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--node-hours") && i + 1 < argc) {
+			node_hours = strtod(argv[++i], NULL);
+		} else if (!strcmp(argv[i], "--libuv")) {
+			libuv_order = true;
+		} else if (!strcmp(argv[i], "--combined")) {
+			combined = true;
+		} else if (!strcmp(argv[i], "--busy")) {
+			busy_cpu = true;
+		} else if (!strcmp(argv[i], "--no-memberlist")) {
+			only_ours = true;
+		} else if (!strcmp(argv[i], "--load")) {
+			load_only = true;
 		} else if (!strcmp(argv[i], "-v")) {
 			verbose = true;
 		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
@@ -384,9 +596,22 @@ int main(int argc, char **argv)
 				s = *end ? end + 1 : end;
 			}
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [-v] [--sizes 22,100,1000] [--seed N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--load] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N]\n", argv[0]);
 			return 2;
 		}
+	}
+	if (load_only) {
+		/* issue 19: a busy, fluctuating CPU; and one below the low
+		 * watermark, where every reading gives factor 1 */
+		for (size_t k = 0; k < n_sizes; k++) {
+			struct gossip_config proto;
+			gossip_config_defaults(&proto);
+			if (probe_ms)
+				proto.probe_interval_ms = probe_ms, proto.probe_timeout_ms = timeout_ms;
+			run_load(sizes[k], &proto, seed, 0.55, 1.0, quick ? 30000 : 120000);
+			run_load(sizes[k], &proto, seed, 0.05, 0.55, quick ? 30000 : 120000);
+		}
+		return 0;
 	}
 	printf("%-6s %-10s | %-17s | %-17s | %-14s | %-14s | %-9s | %s\n", "N", "profile",
 	       "dissem p50/p99 ms", "detect p50/p99 ms", "FD/1000nh loss", "FD/1000nh stall",
@@ -395,16 +620,25 @@ int main(int argc, char **argv)
 		for (int p = 0; p < 2; p++) {
 			struct gossip_config proto;
 			struct result r;
-			if (p == 0)
+			if (p == 0) {
 				gossip_config_defaults(&proto);
+				if (probe_ms)
+					proto.probe_interval_ms = probe_ms,
+					proto.probe_timeout_ms = timeout_ms;
+			} else if (only_ours) {
+				continue;
+			}
 			else
 				memberlist_lan(&proto);
 			run_profile(sizes[k], &proto, seed, quick, &r);
 			printf("%-6zu %-10s | %7.0f / %7.0f | %7.0f / %7.0f | %14.2f | %14.2f | %9.0f | "
-			       "%zu, %zu, %zu; %.1f nh; %.0f s\n",
+			       "%zu, %zu, %zu; %.1f nh; %.0f s",
 			       sizes[k], p == 0 ? "anysteer" : "memberlist", r.dis_p50, r.dis_p99,
 			       r.det_p50, r.det_p99, r.fd_loss, r.fd_stall, r.bps, r.dis_n,
 			       r.dis_incomplete, r.det_n, r.nh_loss, r.real_s);
+			if (busy_cpu)
+				printf(" | busy CPU: %.2f FD/1000nh in %.1f nh", r.fd_busy, r.nh_busy);
+			printf("\n");
 			fflush(stdout);
 		}
 	}

@@ -34,8 +34,9 @@ from anysteer_test import (ANYSTEERD, Daemon, free_port,  # noqa: E402
 
 ZONE = "svc.example."
 LOW, HIGH = 0.6, 0.95
-# Gossip carries a load factor in steps of 0.01 (gossip/internal.h).
-GOSSIP_QUANT = 0.01
+# Gossip carries a load factor on a grid of gossip.load_step (0.05):
+# at most half a step off.
+GOSSIP_QUANT = 0.025
 
 
 def factor(signal):

@@ -403,7 +403,13 @@ void sim_run_until(struct sim *s, uint64_t t)
 		case EV_RESUME:
 			if (n->paused_until > s->now)
 				continue;	/* paused again meanwhile */
-			/* the socket buffer first, then the overdue timers */
+			/* the socket buffer first, then the overdue timers;
+			 * or the other way round, as libuv does */
+			if (s->cfg.timers_first) {
+				n->sched = UINT64_MAX;
+				gossip_core_tick(n->core, s->now);
+				node_flush(s, n);
+			}
 			while (n->bl_head) {
 				struct backlog *b = n->bl_head;
 				n->bl_head = b->next;
@@ -413,6 +419,8 @@ void sim_run_until(struct sim *s, uint64_t t)
 					deliver(s, n, &b->ev);
 				free(b->ev.data);
 				free(b);
+				if (s->cfg.timers_first)
+					node_flush(s, n);
 			}
 			n->bl_tail = NULL;
 			n->sched = UINT64_MAX;

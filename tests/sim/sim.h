@@ -33,6 +33,10 @@ struct sim_config {
 	double loss;			/* UDP loss probability */
 	bool plaintext;			/* no keys at all */
 	uint32_t join_spread_ms;	/* joins spread over this time */
+	/* On resuming from a pause, run the overdue timers before reading
+	 * the packets that queued meanwhile, as a libuv loop does (timers
+	 * come first in an iteration); false: packets first. */
+	bool timers_first;
 	struct gossip_config proto;	/* name, addr, label, seed: filled per node */
 };
 

@@ -7,6 +7,7 @@
  * the inbound stream reader: header authentication, the frame bound,
  * buffer growth, the buffer budget, connection caps and deadlines.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -435,6 +436,98 @@ static void test_load_step_and_supersede(void **state)
 	gossip_core_free(b.core);
 }
 
+static uint64_t load_msgs_out(struct node **nodes, size_t n)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct gossip_metrics m;
+		gossip_core_metrics(nodes[i]->core, &m);
+		sum += m.msgs_out[GOSSIP_MSG_LOAD];
+	}
+	return sum;
+}
+
+static double factor_of(struct node *observer, const char *name, uint64_t now)
+{
+	struct gossip_member m;
+	assert_int_equal(gossip_core_member_find(observer->core, name, now, &m), AS_OK);
+	return m.rec->load.factor;
+}
+
+/* Issue 19: only load changes that change answers are gossiped. Below
+ * the low watermark the factor stays 1 whatever the CPU does: nothing
+ * goes out (until the refresh). A crossing goes out at once and reaches
+ * the others; factors sit on the load_step grid (0.98 is 1); and a busy
+ * CPU whose factor moves every second publishes at most the burst plus
+ * one move per load_min_interval. */
+static void test_load_only_answer_changes(void **state)
+{
+	struct node a, b, c;
+	struct node *all[3] = { &a, &b, &c };
+	struct gossip_load l = { .util = 0.2, .psi = 0.0, .cpus = 4, .factor = 1.0 };
+	uint64_t t, v0, msgs0;
+	size_t pubs = 0;
+
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	node_init(&c, "c", 3, "test", NULL);
+	join_pair(&a, &b);
+	assert_int_equal(gossip_core_join(c.core, 2, &a.addr, 1), AS_OK);
+	assert_int_equal(gossip_core_set_load(a.core, 2, &l), AS_OK);
+	run(all, 3, 2, 3000, NULL);
+	assert_int_equal(gossip_core_member_count(c.core), 3);
+	assert_true(factor_of(&b, "a", 3000) == 1.0);
+
+	/* 25 s of a fluctuating CPU under the low watermark: factor 1 */
+	v0 = self_version(&a);
+	msgs0 = load_msgs_out(all, 3);
+	for (t = 3000; t < 28000; t += 1000) {
+		l.util = 0.05 + 0.5 * (double)((t / 1000) % 7) / 7.0;
+		l.psi = l.util / 3;
+		assert_int_equal(gossip_core_set_load(a.core, t, &l), AS_OK);
+		run(all, 3, t, t + 990, NULL);
+	}
+	assert_int_equal(self_version(&a), v0);
+	assert_int_equal(load_msgs_out(all, 3), msgs0);
+
+	/* a crossing: out at once, everywhere within 300 ms */
+	l.util = 0.7;
+	l.factor = 0.71;	/* published on the grid: 0.70 */
+	assert_int_equal(gossip_core_set_load(a.core, t, &l), AS_OK);
+	assert_int_equal(self_version(&a), v0 + 1);
+	run(all, 3, t, t + 300, NULL);
+	assert_true(load_msgs_out(all, 3) > msgs0);
+	assert_true(fabs(factor_of(&b, "a", t + 300) - 0.70) < 1e-9);
+	assert_true(fabs(factor_of(&c, "a", t + 300) - 0.70) < 1e-9);
+
+	/* back near 1: the grid makes it exactly 1 */
+	t += 1000;
+	l.util = 0.6;
+	l.factor = 0.98;
+	assert_int_equal(gossip_core_set_load(a.core, t, &l), AS_OK);
+	run(all, 3, t, t + 300, NULL);
+	assert_true(factor_of(&b, "a", t + 300) == 1.0);
+
+	/* a busy CPU: the factor moves by 0.2 every second for 60 s */
+	v0 = self_version(&a);
+	for (int i = 0; i < 60; i++) {
+		t += 1000;
+		l.util = i % 2 ? 0.9 : 0.8;
+		l.factor = i % 2 ? 0.2 : 0.4;
+		assert_int_equal(gossip_core_set_load(a.core, t, &l), AS_OK);
+		run(all, 3, t, t + 990, NULL);
+	}
+	pubs = (size_t)(self_version(&a) - v0);
+	/* tokens: up to 3 saved up, then one per 10 s (and nothing else:
+	 * the refresh is due only 30 s after the last publication) */
+	assert_true(pubs >= 6 && pubs <= 3 + 60 / 10 + 1);
+	/* and what b holds is one of the values a had */
+	assert_true(fabs(factor_of(&b, "a", t) - 0.2) < 1e-9 ||
+		    fabs(factor_of(&b, "a", t) - 0.4) < 1e-9);
+	for (size_t i = 0; i < 3; i++)
+		gossip_core_free(all[i]->core);
+}
+
 static void test_buddy_and_refute(void **state)
 {
 	struct node a, b;
@@ -485,6 +578,90 @@ static void test_buddy_and_refute(void **state)
 	assert_true(mb.self_refutes >= 1);
 	gossip_core_free(a.core);
 	gossip_core_free(b.core);
+}
+
+/* Whether a UDP packet in n's outbox, to `to` (NULL: to anyone but
+ * `not_to`), carries a message of `type` about `target`. */
+static bool outbox_has(struct node *n, const struct sockaddr_storage *to,
+		       const struct sockaddr_storage *not_to, int type, const char *target)
+{
+	size_t cnt;
+	const struct gossip_out *out = gossip_core_outbox(n->core, &cnt);
+	bool found = false;
+	for (size_t i = 0; i < cnt && !found; i++) {
+		struct gossip_packet *p;
+		if (out[i].transport != GOSSIP_TX_UDP || (to && !same_addr(&out[i].to, to)) ||
+		    (not_to && same_addr(&out[i].to, not_to)))
+			continue;
+		p = calloc(1, sizeof(*p));
+		open_packet(out[i].data, out[i].len, p);
+		for (uint32_t k = 0; k < p->n_msgs; k++)
+			found |= p->msgs[k].type == type && !strcmp(p->msgs[k].target, target);
+		gossip_packet_reset(p);
+		free(p);
+	}
+	return found;
+}
+
+/* Issue 19: a suspicion must reach the suspect. An alive record about it
+ * at the same incarnation (its endpoints changed) does not refute the
+ * suspicion, so it must not push the suspicion out of the retransmit
+ * queue; and a suspect we hear from directly is told at once. */
+static void test_suspicion_reaches_the_suspect(void **state)
+{
+	struct node a, b, c;
+	struct node *all[3] = { &a, &b, &c };
+	struct gossip_member m;
+	struct gossip_endpoint ep = { .service = "web", .port = 80, .weight = 1, .healthy = true };
+	bool told = false, gossiped = false;
+	uint64_t t;
+
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	node_init(&c, "c", 3, "test", NULL);
+	join_pair(&a, &b);
+	assert_int_equal(gossip_core_join(c.core, 2, &a.addr, 1), AS_OK);
+	run(all, 3, 2, 1000, NULL);
+	/* b hears nothing until a suspects it; b does not know */
+	for (t = 1010; t < 3000; t += 10) {
+		run(all, 3, t, t, &b);
+		assert_int_equal(gossip_core_member_find(a.core, "b", t, &m), AS_OK);
+		if (m.state == GOSSIP_SUSPECT)
+			break;
+	}
+	assert_int_equal(m.state, GOSSIP_SUSPECT);
+	gossip_core_outbox_clear(b.core);
+	/* b's endpoints change: its alive record (same incarnation) reaches a */
+	ep.addr[15] = 2;
+	assert_int_equal(gossip_core_set_endpoints(b.core, t, &ep, 1), AS_OK);
+	gossip_core_outbox_clear(a.core);
+	for (uint64_t t0 = t; t < t0 + 600 && !told; t += 10) {
+		size_t cnt;
+		const struct gossip_out *out;
+		gossip_core_tick(b.core, t);
+		out = gossip_core_outbox(b.core, &cnt);
+		for (size_t i = 0; i < cnt; i++)
+			if (same_addr(&out[i].to, &a.addr))
+				gossip_core_recv(a.core, t, out[i].transport, &b.addr,
+						 out[i].data, out[i].len);
+		gossip_core_outbox_clear(b.core);
+		/* a answers b's packet with the suspicion, straight away */
+		told = outbox_has(&a, &b.addr, NULL, GOSSIP_MSG_SUSPECT, "b");
+		gossip_core_outbox_clear(a.core);
+	}
+	assert_true(told);
+	assert_int_equal(gossip_core_member_find(a.core, "b", t, &m), AS_OK);
+	assert_int_equal(m.state, GOSSIP_SUSPECT);
+	assert_int_equal(m.rec->n_endpoints, 1);	/* the record was taken */
+	/* and a's gossip to others still carries the suspicion */
+	for (uint64_t u = t; u < t + 500 && !gossiped; u += 10) {
+		gossip_core_tick(a.core, u);
+		gossiped = outbox_has(&a, NULL, &b.addr, GOSSIP_MSG_SUSPECT, "b");
+		gossip_core_outbox_clear(a.core);
+	}
+	assert_true(gossiped);
+	for (size_t i = 0; i < 3; i++)
+		gossip_core_free(all[i]->core);
 }
 
 static void test_leave_and_new_address(void **state)
@@ -986,7 +1163,9 @@ int main(void)
 		cmocka_unit_test(test_replay_label_and_auth_drops),
 		cmocka_unit_test(test_compound_packets_fit),
 		cmocka_unit_test(test_load_step_and_supersede),
+		cmocka_unit_test(test_load_only_answer_changes),
 		cmocka_unit_test(test_buddy_and_refute),
+		cmocka_unit_test(test_suspicion_reaches_the_suspect),
 		cmocka_unit_test(test_leave_and_new_address),
 		cmocka_unit_test(test_version_ordering),
 		cmocka_unit_test(test_stream_frame_in_pieces),

@@ -172,6 +172,36 @@ static void test_partition_heals(void **state)
 	sim_free(s);
 }
 
+/* Issue 19: with the shipped defaults, a two-way partition that lasted
+ * long enough for each side to stop gossiping to the other's dead (60 s)
+ * heals, every view complete, within 30 s of the heal. */
+static void test_partition_heals_in_30s_with_defaults(void **state)
+{
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	uint64_t healed;
+
+	sim_config_defaults(&cfg, 22);
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	assert_true(sim_converged(s));
+	for (size_t i = 11; i < 22; i++)
+		sim_set_group(s, i, 1);
+	sim_run_until(s, sim_now(s) + 60000);
+	assert_int_equal(sim_state_of(s, 0, 21), GOSSIP_DEAD);
+	assert_int_equal(sim_state_of(s, 21, 0), GOSSIP_DEAD);
+	for (size_t i = 11; i < 22; i++)
+		sim_set_group(s, i, 0);
+	healed = sim_now(s);
+	while (!sim_converged(s) && sim_now(s) < healed + 30000)
+		sim_run_until(s, sim_now(s) + 100);
+	print_message("partition of 60 s: views complete %.1f s after the heal\n",
+		      (double)(sim_now(s) - healed) / 1000.0);
+	assert_true(sim_converged(s));
+	sim_free(s);
+}
+
 static void test_no_false_deaths_under_loss(void **state)
 {
 	struct sim_config cfg;
@@ -356,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_crash_detection),
 		cmocka_unit_test(test_stall_refuted),
 		cmocka_unit_test(test_partition_heals),
+		cmocka_unit_test(test_partition_heals_in_30s_with_defaults),
 		cmocka_unit_test(test_no_false_deaths_under_loss),
 		cmocka_unit_test(test_no_false_deaths_under_stalls),
 		cmocka_unit_test(test_wrong_key_isolated),

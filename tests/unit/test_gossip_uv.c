@@ -5,12 +5,15 @@
  * hostile TCP connections from several 127.0.0.0/8 sources: the caps
  * reset the excess at accept, an old-style 64 MiB frame and a forged
  * header are cut off after their first bytes, idle connections time out,
- * and an empty datagram is counted. Skips (77) if the loopback ports
+ * and an empty datagram is counted. Then a node whose loop stalls right
+ * after a probe must read the ack waiting in its socket before it runs
+ * its overdue timers (no suspicion). Skips (77) if the loopback ports
  * cannot be bound.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <setjmp.h>
@@ -348,11 +351,153 @@ static void test_hostile_connections(void **state)
 	free(h);
 }
 
+/* ---- a stalled process reads its acks before its timers (issue 19) --- */
+
+struct side {
+	uv_loop_t loop;
+	uv_async_t stop;
+	struct gossip_uv *u;
+	struct gossip_core *core;
+	struct sockaddr_storage addr;
+	bool closed;
+};
+
+static void side_closed(void *arg)
+{
+	((struct side *)arg)->closed = true;
+}
+
+static void side_stop(uv_async_t *a)
+{
+	struct side *sd = a->data;
+	gossip_uv_close(sd->u, side_closed, sd);
+	uv_close((uv_handle_t *)a, NULL);
+}
+
+static void *side_thread(void *arg)
+{
+	struct side *sd = arg;
+	uv_run(&sd->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static int side_init(struct side *sd, const char *name, int port, uint64_t seed)
+{
+	struct gossip_config cfg;
+	struct gossip_keyring *kr = gossip_keyring_new();
+	char addr[64];
+	int rc;
+	uint8_t k[GOSSIP_KEY_LEN];
+	memset(k, 7, sizeof(k));
+	memset(sd, 0, sizeof(*sd));
+	uv_loop_init(&sd->loop);
+	snprintf(addr, sizeof(addr), "[::1]:%d", port);
+	assert_int_equal(as_parse_sockaddr(addr, 0, &sd->addr), AS_OK);
+	gossip_config_defaults(&cfg);
+	cfg.name = name;
+	cfg.label = "stall";
+	cfg.addr = sd->addr;
+	cfg.seed = seed;
+	cfg.seq_base = as_now_ms() * 1000;
+	cfg.incarnation = (uint32_t)as_wall_s();
+	gossip_keyring_install(kr, k);
+	assert_int_equal(gossip_core_new(&cfg, kr, uv_now(&sd->loop), &sd->core), AS_OK);
+	rc = gossip_uv_new(&sd->loop, &sd->addr, sd->core, &sd->u);
+	if (rc != AS_OK) {
+		gossip_core_free(sd->core);
+		uv_loop_close(&sd->loop);
+	}
+	return rc;
+}
+
+static struct gossip_metrics side_metrics(struct side *sd)
+{
+	struct gossip_metrics m;
+	gossip_core_metrics(sd->core, &m);
+	return m;
+}
+
+/* Node a runs on this thread, node b on its own. a is stalled (its loop
+ * not run) for 1 s right after it sent a probe; b acks at once, so the
+ * ack waits in a's socket. When a's loop runs again its probe deadlines
+ * have all passed: a libuv loop runs timers before it polls, so without
+ * reading the socket first a concludes "no ack" and suspects b. */
+static void test_stalled_reads_acks_first(void **state)
+{
+	struct side *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	pthread_t th;
+	int base = 20000 + (int)(getpid() % 20000), stalls = 0;
+	uint64_t t0;
+	struct gossip_member m;
+
+	if (side_init(b, "b", base + 1, 2) != AS_OK) {
+		free(a);
+		free(b);
+		skip();
+	}
+	if (side_init(a, "a", base, 1) != AS_OK) {
+		gossip_uv_close(b->u, NULL, NULL);
+		uv_run(&b->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&b->loop);
+		free(a);
+		free(b);
+		skip();
+	}
+	uv_async_init(&b->loop, &b->stop, side_stop);
+	b->stop.data = b;
+	assert_int_equal(gossip_core_join(a->core, uv_now(&a->loop), &b->addr, 1), AS_OK);
+	gossip_uv_kick(a->u);
+	assert_int_equal(pthread_create(&th, NULL, side_thread, b), 0);
+
+	/* joined: a knows b and has had acks from it */
+	t0 = as_now_ms();
+	while (as_now_ms() - t0 < 20000 &&
+	       !(gossip_core_live_count(a->core) == 2 && side_metrics(a).msgs_in[GOSSIP_MSG_ACK] >= 3))
+		uv_run(&a->loop, UV_RUN_ONCE);
+	assert_int_equal(gossip_core_live_count(a->core), 2);
+
+	/* three stalls, each right after a ping whose ack a has not read */
+	t0 = as_now_ms();
+	while (stalls < 3 && as_now_ms() - t0 < 60000) {
+		struct gossip_metrics before = side_metrics(a), after;
+		uv_run(&a->loop, UV_RUN_NOWAIT);
+		after = side_metrics(a);
+		if (after.msgs_out[GOSSIP_MSG_PING] == before.msgs_out[GOSSIP_MSG_PING] ||
+		    after.msgs_in[GOSSIP_MSG_ACK] != before.msgs_in[GOSSIP_MSG_ACK]) {
+			usleep(1000);
+			continue;
+		}
+		usleep(1000 * 1000);	/* the stall: b acks meanwhile */
+		stalls++;
+		uv_run(&a->loop, UV_RUN_NOWAIT);
+		/* let a's lhm settle back before the next stall */
+		for (uint64_t t1 = as_now_ms(); as_now_ms() - t1 < 1500;)
+			uv_run(&a->loop, UV_RUN_NOWAIT), usleep(1000);
+	}
+	assert_int_equal(stalls, 3);
+	assert_true(side_metrics(a).stalls_detected >= 3);
+	assert_int_equal(side_metrics(a).suspicions_raised, 0);
+	assert_int_equal(gossip_core_member_find(a->core, "b", uv_now(&a->loop), &m), AS_OK);
+	assert_int_equal(m.state, GOSSIP_ALIVE);
+
+	uv_async_send(&b->stop);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(b->closed);
+	assert_int_equal(uv_loop_close(&b->loop), 0);
+	gossip_uv_close(a->u, side_closed, a);
+	uv_run(&a->loop, UV_RUN_DEFAULT);
+	assert_true(a->closed);
+	assert_int_equal(uv_loop_close(&a->loop), 0);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loopback_cluster),
 		cmocka_unit_test(test_hostile_connections),
+		cmocka_unit_test(test_stalled_reads_acks_first),
 	};
 	/* As in anysteerd: a peer's reset is an error code, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
