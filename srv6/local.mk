@@ -2,7 +2,7 @@
 # always built; the eBPF data plane only when configure found clang,
 # libbpf and bpftool (prog_none.c stands in otherwise).
 noinst_LTLIBRARIES += srv6/libsrv6.la
-srv6_libsrv6_la_SOURCES = srv6/srv6.h srv6/steer.c
+srv6_libsrv6_la_SOURCES = srv6/srv6.h srv6/steer.c srv6/path.c
 srv6_libsrv6_la_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS)
 srv6_libsrv6_la_LIBADD = lib/libas.la
 EXTRA_DIST += srv6/bpf/srv6.bpf.c
@@ -27,3 +27,15 @@ CLEANFILES += srv6/bpf/srv6.bpf.o srv6/srv6.skel.h
 else
 srv6_libsrv6_la_SOURCES += srv6/prog_none.c
 endif
+
+SRV6_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+SRV6_TEST_LDADD = srv6/libsrv6.la lib/libas.la $(LIBBPF_LIBS) $(CMOCKA_LIBS)
+
+# Path computation (pure).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_srv6_path
+TESTS += tests/unit/test_srv6_path
+endif
+tests_unit_test_srv6_path_SOURCES = tests/unit/test_srv6_path.c
+tests_unit_test_srv6_path_CFLAGS = $(SRV6_TEST_CFLAGS)
+tests_unit_test_srv6_path_LDADD = $(SRV6_TEST_LDADD)
