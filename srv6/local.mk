@@ -39,3 +39,13 @@ endif
 tests_unit_test_srv6_path_SOURCES = tests/unit/test_srv6_path.c
 tests_unit_test_srv6_path_CFLAGS = $(SRV6_TEST_CFLAGS)
 tests_unit_test_srv6_path_LDADD = $(SRV6_TEST_LDADD)
+
+# The tc programs run on crafted packets (BPF_PROG_TEST_RUN); root, else
+# SKIP (77) with the reason.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_srv6_bpf
+TESTS += tests/unit/test_srv6_bpf
+endif
+tests_unit_test_srv6_bpf_SOURCES = tests/unit/test_srv6_bpf.c
+tests_unit_test_srv6_bpf_CFLAGS = $(SRV6_TEST_CFLAGS)
+tests_unit_test_srv6_bpf_LDADD = $(SRV6_TEST_LDADD)
