@@ -49,3 +49,12 @@ endif
 tests_unit_test_srv6_bpf_SOURCES = tests/unit/test_srv6_bpf.c
 tests_unit_test_srv6_bpf_CFLAGS = $(SRV6_TEST_CFLAGS)
 tests_unit_test_srv6_bpf_LDADD = $(SRV6_TEST_LDADD)
+
+# Stand-in for the agent in tests/integration/test_srv6.py (root,
+# namespaces, tcpdump; SKIP 77 with the reason otherwise).
+check_PROGRAMS += tests/unit/test_srv6_holder
+tests_unit_test_srv6_holder_SOURCES = tests/unit/test_srv6_holder.c
+tests_unit_test_srv6_holder_CFLAGS = $(AM_CFLAGS)
+tests_unit_test_srv6_holder_LDADD = srv6/libsrv6.la lib/libas.la $(LIBBPF_LIBS)
+TESTS += tests/integration/test_srv6.py
+EXTRA_DIST += tests/integration/test_srv6.py
