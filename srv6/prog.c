@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -46,6 +47,7 @@ struct srv6_prog {
 	struct attachment att[ATTACH_MAX];
 	size_t natt;
 	int ncpus;
+	int stats_fd;			/* BPF_ENABLE_STATS, or -1 */
 };
 
 static int libbpf_to_log(enum libbpf_print_level level, const char *fmt,
@@ -85,6 +87,7 @@ int srv6_prog_open(srv6_prog_t **out, char *why, size_t whylen)
 		err = AS_ENOMEM;
 		goto fail;
 	}
+	p->stats_fd = -1;
 	p->ncpus = libbpf_num_possible_cpus();
 	if (p->ncpus <= 0) {
 		err = p->ncpus ? p->ncpus : AS_ELIB;
@@ -142,6 +145,8 @@ void srv6_prog_free(srv6_prog_t *p)
 		hook_for(&h, p->att[i].ifindex, p->att[i].hook);
 		bpf_tc_detach(&h, &o);
 	}
+	if (p->stats_fd >= 0)
+		close(p->stats_fd);
 	srv6_bpf__destroy(p->skel);
 	free(p->entries);
 	free(p);
@@ -353,5 +358,34 @@ int srv6_prog_test_run(srv6_prog_t *p, enum srv6_hook hook, const void *in,
 		return err;
 	*outlen = o.data_size_out;
 	*verdict = (int)o.retval;
+	return AS_OK;
+}
+
+int srv6_prog_enable_run_stats(srv6_prog_t *p)
+{
+	int fd;
+
+	if (p->stats_fd >= 0)
+		return AS_OK;
+	fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (fd < 0)
+		return fd;
+	p->stats_fd = fd;
+	return AS_OK;
+}
+
+int srv6_prog_run_stats(srv6_prog_t *p, enum srv6_hook hook, uint64_t *runs,
+			uint64_t *run_ns)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int err;
+
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(prog_fd(p, hook), &info, &len);
+	if (err)
+		return err;
+	*runs = info.run_cnt;
+	*run_ns = info.run_time_ns;
 	return AS_OK;
 }

@@ -60,3 +60,14 @@ int srv6_prog_test_run(srv6_prog_t *p, enum srv6_hook hook, const void *in,
 {
 	return AS_ESTATE;
 }
+
+int srv6_prog_enable_run_stats(srv6_prog_t *p)
+{
+	return AS_ESTATE;
+}
+
+int srv6_prog_run_stats(srv6_prog_t *p, enum srv6_hook hook, uint64_t *runs,
+			uint64_t *run_ns)
+{
+	return AS_ESTATE;
+}

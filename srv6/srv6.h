@@ -125,6 +125,13 @@ int srv6_prog_local_sid_del(srv6_prog_t *p, const struct in6_addr *sid);
 /* Sums the per-CPU counters into out[SRV6_ST_N]. */
 int srv6_prog_stats(srv6_prog_t *p, uint64_t out[SRV6_ST_N]);
 
+/* Turns on the kernel's run-time accounting of BPF programs while p
+ * lives (BPF_ENABLE_STATS), then reads a program's run count and total
+ * run time in ns: the per-packet cost without sampling. */
+int srv6_prog_enable_run_stats(srv6_prog_t *p);
+int srv6_prog_run_stats(srv6_prog_t *p, enum srv6_hook hook, uint64_t *runs,
+			uint64_t *run_ns);
+
 /* Runs one program on an Ethernet frame (BPF_PROG_TEST_RUN), for tests
  * and a start-up self-check. *outlen is the buffer's size in, the
  * frame's length out; *verdict the TC_ACT_* returned. */

@@ -10,6 +10,8 @@
  *   sid ADDRESS                 (this host decapsulates for ADDRESS)
  *   counters PREFIX/LEN tcp|udp|any PORT   -> ok PACKETS BYTES
  *   stats                       -> ok name=value ...
+ *   runstats on                 (kernel run-time accounting while we run)
+ *   runstats egress|ingress     -> ok RUNS RUN_NS
  *
  * Exits (detaching its filters) at end of input.
  */
@@ -110,6 +112,19 @@ static int do_line(srv6_prog_t *p, char *line)
 		for (int i = 0; i < SRV6_ST_N; i++)
 			printf(" %s=%llu", srv6_stat_name(i), (unsigned long long)v[i]);
 		printf("\n");
+		return 1;
+	}
+	if (!strcmp(argv[0], "runstats") && argc == 2) {
+		uint64_t runs, ns;
+
+		if (!strcmp(argv[1], "on"))
+			return srv6_prog_enable_run_stats(p);
+		if ((err = srv6_prog_run_stats(p, strcmp(argv[1], "ingress") ?
+					       SRV6_EGRESS : SRV6_INGRESS,
+					       &runs, &ns)))
+			return err;
+		printf("ok %llu %llu\n", (unsigned long long)runs,
+		       (unsigned long long)ns);
 		return 1;
 	}
 	return AS_EPARSE;
