@@ -37,8 +37,9 @@ DNS = "dns/dns.h"
 GOSSIP = "gossip/gossip.h"
 ROUTING = "routing/routing.h"
 K8S = "k8s/k8s.h"
+SRV6 = "srv6/srv6.h"
 
-MODULES = [LIB, DNS, GOSSIP, ROUTING, K8S]
+MODULES = [LIB, DNS, GOSSIP, ROUTING, K8S, SRV6]
 # agent/: the public header, the component interface, and the headers of
 # pure functions (no loop, no component state) that anyone may use.
 AGENT_PURE = ["agent/agent.h", "agent/catalog.h", "agent/viewspec.h",
@@ -61,6 +62,7 @@ RULES = [
     ("gossip/*", ["gossip/*", LIB]),
     ("routing/*", ["routing/*", LIB]),
     ("k8s/*", ["k8s/*", LIB]),
+    ("srv6/*", ["srv6/*", LIB]),
     # The daemon wires the components: the one file that includes them.
     ("agent/daemon.c", ["agent/*"] + MODULES),
 ] + [

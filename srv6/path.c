@@ -1,0 +1,355 @@
+/*
+ * srv6/path.c - the SR domain's topology and path computation (pure).
+ *
+ * Latency and cost: Dijkstra on the summed metric. Bandwidth: the widest
+ * path (largest bottleneck), then, among links at least that wide, the
+ * least latency: two passes, because "widest, then shortest" is not
+ * isotone and one Dijkstra over the pair can miss the best path.
+ *
+ * Ties are broken by hop count, then by the name of the predecessor, so
+ * the result is a function of the topology, not of the order its lines
+ * were written in. Hosts end paths but never carry them.
+ *
+ * Segment lists are strict: every router on the path contributes its End
+ * SID, then the destination host its SID. A compressed list (waypoints
+ * only where the chosen path leaves the underlay's own shortest path)
+ * would save 16 bytes per skipped router, but it is only right when we
+ * know the underlay's routing exactly (its metric and its ECMP choices);
+ * the topology file describes links, not the routers' routing tables, so a
+ * strict list is the one that pins the path whatever the underlay does.
+ * It assumes each router reaches its neighbour's SID over their link
+ * (SIDs on the link, or the link being the IGP's shortest path).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/as.h"
+#include "srv6/srv6.h"
+
+struct node {
+	char name[SRV6_NAME_MAX];
+	struct in6_addr sid;
+	bool host;
+};
+
+struct link {
+	int a, b;
+	uint32_t latency_us;
+	uint64_t bandwidth_kbps;
+	uint32_t cost;
+	bool up;
+	char tags[SRV6_TAGS_MAX][SRV6_NAME_MAX];
+	size_t ntags;
+};
+
+struct srv6_topo {
+	struct node nodes[SRV6_TOPO_MAX_NODES];
+	size_t nnodes;
+	struct link *links;	/* SRV6_TOPO_MAX_LINKS */
+	size_t nlinks;
+};
+
+static const char *const metric_names[] = {
+	[SRV6_METRIC_LATENCY] = "latency",
+	[SRV6_METRIC_BANDWIDTH] = "bandwidth",
+	[SRV6_METRIC_COST] = "cost",
+};
+
+int srv6_metric_parse(const char *s)
+{
+	for (size_t i = 0; s && i < sizeof(metric_names) / sizeof(*metric_names); i++)
+		if (!strcmp(s, metric_names[i]))
+			return (int)i;
+	return -1;
+}
+
+const char *srv6_metric_name(enum srv6_metric m)
+{
+	if ((unsigned)m >= sizeof(metric_names) / sizeof(*metric_names))
+		return "unknown";
+	return metric_names[m];
+}
+
+int srv6_topo_new(srv6_topo_t **out)
+{
+	struct srv6_topo *t = calloc(1, sizeof(*t));
+
+	*out = NULL;
+	if (!t)
+		return AS_ENOMEM;
+	t->links = calloc(SRV6_TOPO_MAX_LINKS, sizeof(*t->links));
+	if (!t->links) {
+		free(t);
+		return AS_ENOMEM;
+	}
+	*out = t;
+	return AS_OK;
+}
+
+void srv6_topo_free(srv6_topo_t *t)
+{
+	if (!t)
+		return;
+	free(t->links);
+	free(t);
+}
+
+int srv6_topo_node(const srv6_topo_t *t, const char *name)
+{
+	for (size_t i = 0; name && i < t->nnodes; i++)
+		if (!strcmp(t->nodes[i].name, name))
+			return (int)i;
+	return AS_ENOTFOUND;
+}
+
+const char *srv6_topo_node_name(const srv6_topo_t *t, int node)
+{
+	if (node < 0 || (size_t)node >= t->nnodes)
+		return NULL;
+	return t->nodes[node].name;
+}
+
+static int add_node(srv6_topo_t *t, const char *name,
+		    const struct in6_addr *sid, bool host)
+{
+	struct node *n;
+
+	if (!name || !*name || strlen(name) >= SRV6_NAME_MAX || !sid)
+		return AS_EINVAL;
+	if (srv6_topo_node(t, name) >= 0)
+		return AS_EEXIST;
+	if (t->nnodes == SRV6_TOPO_MAX_NODES)
+		return AS_ELIMIT;
+	n = &t->nodes[t->nnodes];
+	memset(n, 0, sizeof(*n));
+	strcpy(n->name, name);
+	n->sid = *sid;
+	n->host = host;
+	return (int)t->nnodes++;
+}
+
+int srv6_topo_add_router(srv6_topo_t *t, const char *name,
+			 const struct in6_addr *sid)
+{
+	return add_node(t, name, sid, false);
+}
+
+int srv6_topo_add_host(srv6_topo_t *t, const char *name,
+		       const struct in6_addr *sid)
+{
+	return add_node(t, name, sid, true);
+}
+
+int srv6_topo_add_link(srv6_topo_t *t, const char *a, const char *b,
+		       const struct srv6_link_attr *attr)
+{
+	int ia = srv6_topo_node(t, a), ib = srv6_topo_node(t, b);
+	struct link *l;
+
+	if (ia < 0 || ib < 0)
+		return AS_ENOTFOUND;
+	if (ia == ib || !attr || !attr->bandwidth_kbps)
+		return AS_EINVAL;
+	if (t->nlinks == SRV6_TOPO_MAX_LINKS)
+		return AS_ELIMIT;
+	l = &t->links[t->nlinks];
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < SRV6_TAGS_MAX && attr->tags[i]; i++) {
+		if (!*attr->tags[i] || strlen(attr->tags[i]) >= SRV6_NAME_MAX)
+			return AS_EINVAL;
+		strcpy(l->tags[l->ntags++], attr->tags[i]);
+	}
+	l->a = ia;
+	l->b = ib;
+	l->latency_us = attr->latency_us;
+	l->bandwidth_kbps = attr->bandwidth_kbps;
+	l->cost = attr->cost;
+	l->up = true;
+	return (int)t->nlinks++;
+}
+
+int srv6_topo_link_set_up(srv6_topo_t *t, int link, bool up)
+{
+	if (link < 0 || (size_t)link >= t->nlinks)
+		return AS_ENOTFOUND;
+	t->links[link].up = up;
+	return AS_OK;
+}
+
+static bool usable(const struct link *l, const struct srv6_objective *o,
+		   uint64_t min_bw)
+{
+	if (!l->up || l->bandwidth_kbps < min_bw)
+		return false;
+	for (size_t i = 0; i < o->navoid; i++)
+		for (size_t j = 0; j < l->ntags; j++)
+			if (o->avoid[i] && !strcmp(o->avoid[i], l->tags[j]))
+				return false;
+	return true;
+}
+
+/* Per-node state of one Dijkstra run. */
+struct label {
+	uint64_t dist;		/* summed metric, or the bottleneck (widest) */
+	uint32_t hops;
+	int prev;
+	bool done;
+	bool seen;
+};
+
+/* Is (d, h, via) a better label than l's? For the widest pass a larger
+ * dist is better. */
+static bool better(const srv6_topo_t *t, const struct label *l, uint64_t d,
+		   uint32_t h, int via, bool widest)
+{
+	if (!l->seen)
+		return true;
+	if (d != l->dist)
+		return widest ? d > l->dist : d < l->dist;
+	if (h != l->hops)
+		return h < l->hops;
+	return strcmp(t->nodes[via].name, t->nodes[l->prev].name) < 0;
+}
+
+static uint64_t link_metric(const struct link *l, enum srv6_metric m)
+{
+	return m == SRV6_METRIC_COST ? l->cost : l->latency_us;
+}
+
+/* One Dijkstra from src. widest: maximise the bottleneck bandwidth;
+ * else minimise the sum of `metric` over links at least min_bw wide. */
+static void dijkstra(const srv6_topo_t *t, int src,
+		     const struct srv6_objective *o, enum srv6_metric metric,
+		     bool widest, uint64_t min_bw, struct label *lab)
+{
+	memset(lab, 0, t->nnodes * sizeof(*lab));
+	for (size_t i = 0; i < t->nnodes; i++)
+		lab[i].prev = -1;
+	lab[src].seen = true;
+	lab[src].dist = widest ? UINT64_MAX : 0;
+	for (;;) {
+		int u = -1;
+
+		for (size_t i = 0; i < t->nnodes; i++) {
+			if (!lab[i].seen || lab[i].done)
+				continue;
+			if (u < 0 || (widest ? lab[i].dist > lab[u].dist
+				      : lab[i].dist < lab[u].dist) ||
+			    (lab[i].dist == lab[u].dist && lab[i].hops < lab[u].hops))
+				u = (int)i;
+		}
+		if (u < 0)
+			return;
+		lab[u].done = true;
+		if (u != src && t->nodes[u].host)
+			continue;	/* hosts are not transit */
+		for (size_t k = 0; k < t->nlinks; k++) {
+			const struct link *l = &t->links[k];
+			int v;
+			uint64_t d;
+
+			if (l->a != u && l->b != u)
+				continue;
+			if (!usable(l, o, min_bw))
+				continue;
+			v = l->a == u ? l->b : l->a;
+			if (lab[v].done)
+				continue;
+			if (widest)
+				d = lab[u].dist < l->bandwidth_kbps ? lab[u].dist
+					: l->bandwidth_kbps;
+			else
+				d = lab[u].dist + link_metric(l, metric);
+			if (better(t, &lab[v], d, lab[u].hops + 1, u, widest)) {
+				lab[v].seen = true;
+				lab[v].dist = d;
+				lab[v].hops = lab[u].hops + 1;
+				lab[v].prev = u;
+			}
+		}
+	}
+}
+
+/* The best usable link between a and b for the objective (parallel
+ * links): the one the search could have used. */
+static const struct link *link_between(const srv6_topo_t *t, int a, int b,
+				       const struct srv6_objective *o,
+				       enum srv6_metric metric, uint64_t min_bw)
+{
+	const struct link *best = NULL;
+
+	for (size_t k = 0; k < t->nlinks; k++) {
+		const struct link *l = &t->links[k];
+
+		if (!((l->a == a && l->b == b) || (l->a == b && l->b == a)))
+			continue;
+		if (!usable(l, o, min_bw))
+			continue;
+		if (!best || link_metric(l, metric) < link_metric(best, metric))
+			best = l;
+	}
+	return best;
+}
+
+int srv6_path_compute(const srv6_topo_t *t, const char *from, const char *to,
+		      const struct srv6_objective *o, struct srv6_path *out)
+{
+	int src = srv6_topo_node(t, from), dst = srv6_topo_node(t, to);
+	enum srv6_metric metric;
+	uint64_t min_bw = 0;
+	struct label *lab;
+	int rev[SRV6_TOPO_MAX_NODES];
+	size_t n = 0;
+	int err = AS_OK;
+
+	memset(out, 0, sizeof(*out));
+	if (src < 0 || dst < 0 || !t->nodes[src].host || !t->nodes[dst].host)
+		return AS_ENOTFOUND;
+	if (src == dst || !o || (unsigned)o->metric > SRV6_METRIC_COST)
+		return AS_EINVAL;
+	lab = calloc(t->nnodes, sizeof(*lab));
+	if (!lab)
+		return AS_ENOMEM;
+	metric = o->metric;
+	if (metric == SRV6_METRIC_BANDWIDTH) {
+		dijkstra(t, src, o, metric, true, 0, lab);
+		if (!lab[dst].seen) {
+			err = AS_ENOENT;
+			goto out;
+		}
+		min_bw = lab[dst].dist;
+		metric = SRV6_METRIC_LATENCY;
+	}
+	dijkstra(t, src, o, metric, false, min_bw, lab);
+	if (!lab[dst].seen) {
+		err = AS_ENOENT;
+		goto out;
+	}
+	for (int v = dst; v >= 0; v = lab[v].prev)
+		rev[n++] = v;
+	out->nnodes = n;
+	out->bandwidth_kbps = UINT64_MAX;
+	for (size_t i = 0; i < n; i++)
+		out->nodes[i] = rev[n - 1 - i];
+	for (size_t i = 0; i + 1 < n; i++) {
+		const struct link *l = link_between(t, out->nodes[i],
+						    out->nodes[i + 1], o,
+						    metric, min_bw);
+
+		out->latency_us += l->latency_us;
+		out->cost += l->cost;
+		if (l->bandwidth_kbps < out->bandwidth_kbps)
+			out->bandwidth_kbps = l->bandwidth_kbps;
+	}
+	/* Strict: every router, then the destination host. */
+	for (size_t i = 1; i < n; i++) {
+		if (out->nsegs == SRV6_SEGS_MAX) {
+			err = AS_ELIMIT;
+			goto out;
+		}
+		out->segs[out->nsegs++] = t->nodes[out->nodes[i]].sid;
+	}
+out:
+	free(lab);
+	return err;
+}
