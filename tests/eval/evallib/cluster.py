@@ -19,10 +19,15 @@ POD_PORT = 80
 class Layout:
     """Which pod serves which service: pod j of node i is pod number
     g = (i-1)*P + (j-1) of the cluster and serves service g % S, so every
-    service's pods are spread over the nodes."""
+    service's pods are spread over the nodes.
 
-    def __init__(self, nodes, pods_per_node, services):
+    weights: None (every pod the same) or a list: the k-th pod of a
+    service (in this order) gets weights[k mod len], in anysteer's catalog
+    and in both proxies alike, so every mode aims at the same shares."""
+
+    def __init__(self, nodes, pods_per_node, services, weights=None):
         self.nodes, self.pods_per_node, self.nservices = nodes, pods_per_node, services
+        self.weights = list(weights) if weights else None
         if nodes * pods_per_node < services:
             raise ValueError("%d pods cannot serve %d services"
                              % (nodes * pods_per_node, services))
@@ -35,6 +40,29 @@ class Layout:
 
     def pods_of(self, service):
         return [p for p in self.pods if p[3] == service]
+
+    def weight(self, name):
+        """The configured weight of pod `name` (100, anysteer's default,
+        when the weights are uniform)."""
+        if not self.weights:
+            return 100
+        svc = next(p[3] for p in self.pods if p[0] == name)
+        k = [p[0] for p in self.pods_of(svc)].index(name)
+        return self.weights[k % len(self.weights)]
+
+    def weight_shares(self):
+        """{pod name: its weight / the sum of its service's weights}."""
+        out = {}
+        for s in self.services:
+            pods = self.pods_of(s)
+            tot = sum(self.weight(p[0]) for p in pods)
+            for p in pods:
+                out[p[0]] = self.weight(p[0]) / tot
+        return out
+
+    def weight_class(self, service):
+        """The service's weights in pod order, e.g. "10/30/60"."""
+        return "/".join(str(self.weight(p[0])) for p in self.pods_of(service))
 
     def dns_name(self, service):
         return "%s.%s" % (service, SERVICE_ZONE.rstrip("."))
@@ -54,8 +82,9 @@ def services_yaml(layout, backend, ttl, max_answers):
         out.append("    max_answers: %d" % max_answers)
         out.append("    endpoints:")
         for name, i, j, _ in layout.pods_of(s):
-            out.append('      - { address: "%s", node: node%d }  # pod %s'
-                       % (backend.pod_addr(i, j), i, name))
+            w = ", weight: %d" % layout.weight(name) if layout.weights else ""
+            out.append('      - { address: "%s", node: node%d%s }  # pod %s'
+                       % (backend.pod_addr(i, j), i, w, name))
     return "\n".join(out) + "\n"
 
 
@@ -137,8 +166,10 @@ def nginx_conf(layout, backend, d, vip, workers):
     ups = []
     servers = []
     for s in layout.services:
-        srv = "\n".join("\t\tserver [%s]:%d max_fails=0;" % (backend.pod_addr(i, j), POD_PORT)
-                        for _, i, j, _ in layout.pods_of(s))
+        srv = "\n".join("\t\tserver [%s]:%d%s max_fails=0;" % (
+            backend.pod_addr(i, j), POD_PORT,
+            " weight=%d" % layout.weight(n) if layout.weights else "")
+            for n, i, j, _ in layout.pods_of(s))
         ups.append("""	upstream %(s)s {
 %(srv)s
 		keepalive 320;
@@ -210,8 +241,10 @@ def haproxy_conf(layout, backend, d, vip, threads):
     for s in layout.services:
         rules.append("\tuse_backend %s if { hdr(host),field(1,:) -i %s }"
                      % (s, layout.ingress_name(s)))
-        srv = "\n".join("\tserver %s [%s]:%d check inter 2s" % (name, backend.pod_addr(i, j), POD_PORT)
-                        for name, i, j, _ in layout.pods_of(s))
+        srv = "\n".join("\tserver %s [%s]:%d check inter 2s%s" % (
+            name, backend.pod_addr(i, j), POD_PORT,
+            " weight %d" % layout.weight(name) if layout.weights else "")
+            for name, i, j, _ in layout.pods_of(s))
         backends.append("""backend %(s)s
 	balance roundrobin
 	option httpchk GET /healthz
