@@ -154,11 +154,11 @@ class AnalysisTest(unittest.TestCase):
 
 class AccuracyTest(unittest.TestCase):
     def test_steering_error_is_total_variation(self):
-        pods = {"a": {"service": "s", "weight_share": 0.1, "x": 0.2},
-                "b": {"service": "s", "weight_share": 0.3, "x": 0.3},
-                "c": {"service": "s", "weight_share": 0.6, "x": 0.5},
-                "d": {"service": "t", "weight_share": 0.5, "x": 0.5},
-                "e": {"service": "t", "weight_share": 0.5, "x": 0.5}}
+        pods = {"a": {"service": "s", "target_share": 0.1, "x": 0.2},
+                "b": {"service": "s", "target_share": 0.3, "x": 0.3},
+                "c": {"service": "s", "target_share": 0.6, "x": 0.5},
+                "d": {"service": "t", "target_share": 0.5, "x": 0.5},
+                "e": {"service": "t", "target_share": 0.5, "x": 0.5}}
         e = analysis.steering_error(["s", "t"], pods, "x")
         self.assertAlmostEqual(e["by_service"]["s"], 0.1)
         self.assertAlmostEqual(e["by_service"]["t"], 0.0)
@@ -181,7 +181,7 @@ class AccuracyTest(unittest.TestCase):
         e = out["10/30"]
         self.assertEqual(e["counts"]["served"], [6, 14])   # by position, not by name
         self.assertAlmostEqual(e["served"][0], 0.3)
-        self.assertAlmostEqual(e["configured"][1], 0.75)
+        self.assertAlmostEqual(e["target"][1], 0.75)
         self.assertIsNone(e["first_to_clients"])
 
     def test_ratio_pairs_and_modes(self):
@@ -194,6 +194,8 @@ class AccuracyTest(unittest.TestCase):
                          [("dns", "nginx"), ("dns", "haproxy"), ("dns-anycast", "nginx"),
                           ("dns-anycast", "haproxy"), ("dns-anycast", "dns")])
         self.assertEqual(analysis.ratio_pairs(["dns", "nginx"]), [("dns", "nginx")])
+        self.assertEqual(analysis.ratio_pairs(["dns-anycast", "haproxy-lc"]),
+                         [("dns-anycast", "haproxy-lc")])
 
     def test_forward_config_only_for_the_anycast_resolver(self):
         exp = steady.Steady(opts(modes=["dns", "nginx"], sites=2), "/nonexistent")
@@ -289,6 +291,29 @@ class ConfigTest(unittest.TestCase):
         self.assertIn("server %s [%s]:80 check inter 2s weight 60" % (third[0], addr),
                       cluster.haproxy_conf(L, B, "/d", B.vip, 2))
         self.assertEqual(cluster.Layout(5, 2, 4).weight("n1p1"), 100)
+
+    def test_slow_pods_and_leastconn(self):
+        # The balance experiment: node 1's pods 4x slower; the target is
+        # the capacity share, HAProxy gets a leastconn frontend too.
+        L = cluster.Layout(5, 2, 4, slow_nodes=[1], slow_factor=4)
+        B = NamespaceBackend
+        self.assertEqual(L.service_us("n1p1", 200), 800)
+        self.assertEqual(L.service_us("n2p1", 200), 200)
+        t = L.target_shares()
+        # svc1 = n1p1 (slow), n3p1, n5p1: capacities 0.25, 1, 1.
+        self.assertAlmostEqual(t["n1p1"], 0.25 / 2.25)
+        self.assertAlmostEqual(t["n3p1"], 1 / 2.25)
+        self.assertEqual(L.weight_class("svc1"), "25/100/100")
+        self.assertEqual(L.weight_class("svc3"), "100/100")
+        # Without slow pods the target is the weight share.
+        W = cluster.Layout(5, 2, 4, weights=[10, 30, 60])
+        self.assertEqual(W.target_shares(), W.weight_shares())
+        h = cluster.haproxy_conf(L, B, "/d", B.vip, 2, leastconn=True)
+        self.assertIn("bind [%s]:%d" % (B.vip, cluster.HAPROXY_LC_PORT), h)
+        self.assertEqual(h.count("balance leastconn"), 4)
+        self.assertEqual(h.count("balance roundrobin"), 4)
+        self.assertIn("use_backend svc2_lc if", h)
+        self.assertNotIn("leastconn", cluster.haproxy_conf(L, B, "/d", B.vip, 2))
 
 
 if __name__ == "__main__":

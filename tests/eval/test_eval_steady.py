@@ -213,7 +213,7 @@ class EvalSteadyQuickTest(unittest.TestCase):
                 acc = s["steering_accuracy"][m][str(r)]
                 self.assertEqual(sorted(acc), sorted(classes))
                 e = acc["10/30/60"]
-                for got, want in zip(e["configured"], [0.1, 0.3, 0.6]):
+                for got, want in zip(e["target"], [0.1, 0.3, 0.6]):
                     self.assertAlmostEqual(got, want)
                 self.assertAlmostEqual(sum(e["served"]), 1.0)
                 f = s["by_mode_rate"][m][str(r)]

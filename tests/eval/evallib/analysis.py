@@ -19,6 +19,7 @@ ERROR_KINDS = ("dns_timeout", "dns_servfail", "dns_nxdomain", "dns_noanswer", "d
 # BIRD that announces its VIP on the ingress nodes.
 STEERING = {"dns": ("anysteerd", "bird_nodes"),
             "dns-anycast": ("anysteerd", "bird_nodes"),
+            "haproxy-lc": ("haproxy", "bird_ingress"),
             "nginx": ("nginx", "bird_ingress"),
             "haproxy": ("haproxy", "bird_ingress")}
 # The cluster's whole cost: the steering path, the pods, and the nodes'
@@ -49,13 +50,13 @@ FIGURES = [
     ("balance_max_over_mean", "busiest pod / mean pod (per service, averaged)", "", True),
     ("balance_cv", "coefficient of variation of requests per pod", "", True),
     # Steering accuracy: how far a service's shares are from its pods'
-    # configured weight shares (total variation distance: half the sum of
-    # |share - weight share| over its pods; 0 = exact, 1 = disjoint),
-    # averaged over the services.
-    ("steer_err_served", "steering error: requests served vs weights", "", True),
-    ("steer_err_first_clients", "steering error: first address the clients got vs weights",
+    # target shares (weight x capacity; total variation distance: half the
+    # sum of |share - target share| over its pods; 0 = exact, 1 =
+    # disjoint), averaged over the services.
+    ("steer_err_served", "steering error: requests served vs target shares", "", True),
+    ("steer_err_first_clients", "steering error: first address the clients got vs target",
      "", True),
-    ("steer_err_first_anysteer", "steering error: anysteer's first address vs weights", "",
+    ("steer_err_first_anysteer", "steering error: anysteer's first address vs target", "",
      True),
     ("requests_per_answer", "requests per AAAA answer anysteer sent", "", True),
 ]
@@ -176,6 +177,7 @@ def run_row(exp, rep, rate, mode, seed, groups, before, after, sites, wall, inte
     per_pod_lg = _merge_counts(lg["per_pod"] for lg in lgs)
     be = exp.be
     wshare = exp.layout.weight_shares()
+    target = exp.layout.target_shares()
     position = {p[0]: k for svc in exp.layout.services
                 for k, p in enumerate(exp.layout.pods_of(svc))}
     pods = {}
@@ -183,6 +185,7 @@ def run_row(exp, rep, rate, mode, seed, groups, before, after, sites, wall, inte
         addr = be.pod_addr(i, j)
         pods[name] = {"service": svc, "address": addr, "node": i,
                       "weight": exp.layout.weight(name), "weight_share": wshare[name],
+                      "capacity": exp.layout.capacity(name), "target_share": target[name],
                       "position": position[name],
                       "served": after["pods"][name]["requests"] - before["pods"][name]["requests"],
                       "cpu_s": (after["pods"][name]["cpu_us"] - before["pods"][name]["cpu_us"]) / 1e6,
@@ -284,7 +287,7 @@ def _balance(services, pods):
 
 def steering_error(services, pods, key):
     """Per service, the total variation distance between the pods' shares
-    `key` and their configured weight shares (half the sum of the absolute
+    `key` and their target shares (weight x capacity) (half the sum of the absolute
     differences: the fraction of requests, or answers, that would have to
     move to another pod to match the weights), and its mean over the
     services that have any. None where a mode has no such shares (the
@@ -295,7 +298,7 @@ def steering_error(services, pods, key):
         if not mine or any(p.get(key) is None for p in mine):
             per[svc] = None
             continue
-        per[svc] = 0.5 * sum(abs(p[key] - p["weight_share"]) for p in mine)
+        per[svc] = 0.5 * sum(abs(p[key] - p["target_share"]) for p in mine)
     vals = [v for v in per.values() if v is not None]
     return {"by_service": per, "mean": sum(vals) / len(vals) if vals else None}
 
@@ -303,13 +306,13 @@ def steering_error(services, pods, key):
 def shares_by_weights(rows, layout_classes):
     """Pooled shares per weight class: for every set of services with the
     same weights (e.g. "10/30/60"), the counts of each pod position summed
-    over the runs and those services, as shares. {class: {"configured": [..],
+    over the runs and those services, as shares. {class: {"target": [..],
     "served": [..], "first_to_clients": [..], "first_by_anysteer": [..],
     "services": [..], "counts": {...}}}; a share list is None without counts."""
     out = {}
     for cls, svcs in sorted(layout_classes.items()):
         ws = [float(w) for w in cls.split("/")]
-        ent = {"services": svcs, "configured": [w / sum(ws) for w in ws], "counts": {}}
+        ent = {"services": svcs, "target": [w / sum(ws) for w in ws], "counts": {}}
         for key in ("served", "first_to_clients", "first_by_anysteer"):
             c = [0] * len(ws)
             for r in rows:
@@ -378,7 +381,7 @@ def max_sustainable(rows, mode, rates, bound_us):
 def ratio_pairs(modes):
     """(a, b) for the ratios a/b: each DNS mode against each proxy, and
     the anycast resolver against the site resolver."""
-    out = [(d, p) for d in ("dns", "dns-anycast") for p in ("nginx", "haproxy")
+    out = [(d, p) for d in ("dns", "dns-anycast") for p in ("nginx", "haproxy", "haproxy-lc")
            if d in modes and p in modes]
     if "dns" in modes and "dns-anycast" in modes:
         out.append(("dns-anycast", "dns"))
@@ -452,6 +455,10 @@ def summarize(exp, rows):
     setup["bfd_ms"] = o.bfd_ms
     flaps = [[r["rep"], r["rate"], r["mode"], r["bgp_flaps"]] for r in rows if r.get("bgp_flaps")]
     setup["weights"] = exp.layout.weights
+    setup["experiment"] = getattr(exp, "kind", "steady")
+    setup["slow_nodes"] = sorted(exp.layout.slow_nodes)
+    setup["slow_factor"] = exp.layout.slow_factor
+    setup["slow_load"] = getattr(o, "slow_load", None)
     setup["resolver"] = getattr(o, "resolver", "site")
     setup["load"] = getattr(o, "load", "measured")
     setup["weight_classes"] = classes
@@ -484,12 +491,12 @@ def write_outputs(out, summary):
     with open(os.path.join(out, "shares.csv"), "w", newline="") as f:
         # Steering accuracy: pooled shares per pod position, per weight class.
         w = csv.writer(f)
-        w.writerow(["mode", "rate", "weights", "position", "configured", "first_by_anysteer",
+        w.writerow(["mode", "rate", "class", "position", "target", "first_by_anysteer",
                     "first_to_clients", "served", "served_requests"])
         for m, per in summary["steering_accuracy"].items():
             for r, classes in per.items():
                 for cls, e in classes.items():
-                    for k, conf in enumerate(e["configured"]):
+                    for k, conf in enumerate(e["target"]):
                         w.writerow([m, r, cls, k, _fmt(conf)] + [
                             _fmt(e[key][k]) if e[key] else "" for key in (
                                 "first_by_anysteer", "first_to_clients", "served")] +

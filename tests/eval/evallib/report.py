@@ -2,7 +2,8 @@
 import os
 
 PLOTS = ("latency", "ttfb", "cpu", "memory", "pods", "accuracy")
-COLORS = {"dns": "#1b7837", "dns-anycast": "#762a83", "nginx": "#2166ac", "haproxy": "#b2182b"}
+COLORS = {"dns": "#1b7837", "dns-anycast": "#762a83", "nginx": "#2166ac", "haproxy": "#b2182b",
+          "haproxy-lc": "#f46d43"}
 DNS_MODES = ("dns", "dns-anycast")
 
 
@@ -99,8 +100,8 @@ def plots(out, summary):
     ax.grid(True, axis="y", alpha=0.3)
     save(fig, "memory")
 
-    # Requests per pod relative to its configured weight share within its
-    # service (1 = as configured) at the middle rate, per mode; for the
+    # Requests per pod relative to its target share (weight x capacity) in its
+    # service (1 = on target) at the middle rate, per mode; for the
     # DNS modes also how often anysteer put the pod first, on the same scale.
     r = rates[len(rates) // 2] if rates else None
     runs = [x for x in summary["runs"] if x["rate"] == r]
@@ -111,7 +112,7 @@ def plots(out, summary):
         xs = list(range(len(pods)))
 
         def rel(rs, p, key):
-            ws = pp[p].get("weight_share") or 1.0
+            ws = pp[p].get("target_share") or 1.0
             return sum((x["per_pod"][p][key] or 0) for x in rs) / len(rs) / ws
         for n, m in enumerate(modes):
             rs = [x for x in runs if x["mode"] == m]
@@ -126,15 +127,15 @@ def plots(out, summary):
         ax.set_xticks(xs)
         ax.set_xticklabels(["%s %s w%s" % (p, pp[p]["service"], pp[p].get("weight", ""))
                             for p in pods], fontsize=5, rotation=90)
-        ax.set_ylabel("share / configured weight share")
-        ax.set_title("requests per pod at %s req/s (mean of repetitions; 1 = as configured)" % r,
+        ax.set_ylabel("share / target share (weight x capacity)")
+        ax.set_title("requests per pod at %s req/s (mean of repetitions; 1 = on target)" % r,
                      fontsize=9)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=7)
         save(fig, "pods")
 
     # Steering accuracy: left, the shares of the pods of the largest weight
-    # class at the middle rate (configured, first address the clients got,
+    # class at the middle rate (target, first address the clients got,
     # served) per mode; right, the steering error of the requests served
     # against the offered rate.
     acc = summary.get("steering_accuracy") or {}
@@ -146,7 +147,7 @@ def plots(out, summary):
         ax = axes[0]
         if cls:
             npos = len(cls.split("/"))
-            bars = [("configured", "configured", None)]
+            bars = [("target (weight x capacity)", "target", None)]
             for m in modes:
                 bars.append(("%s: served" % m, m, "served"))
                 if m in DNS_MODES:
@@ -156,15 +157,15 @@ def plots(out, summary):
                 e = acc.get(modes[0] if key is None else m, {}).get(str(r), {}).get(cls)
                 if e is None:
                     continue
-                ys = e["configured"] if key is None else (e.get(key) or [0] * npos)
+                ys = e["target"] if key is None else (e.get(key) or [0] * npos)
                 ax.bar([k + n * width for k in range(npos)], [100 * y for y in ys], width,
                        color="lightgrey" if key is None else COLORS.get(m),
                        alpha=1.0 if key in (None, "served") else 0.5, label=lab,
                        edgecolor="black" if key is None else None, lw=0.5)
             ax.set_xticks([k + width * (len(bars) - 1) / 2 for k in range(npos)])
-            ax.set_xticklabels(["weight %s" % w for w in cls.split("/")])
+            ax.set_xticklabels(["pod %d (%s)" % (k + 1, w) for k, w in enumerate(cls.split("/"))])
             ax.set_ylabel("% of the service's requests / answers")
-            ax.set_title("shares at %s req/s, services weighted %s (pooled)" % (r, cls),
+            ax.set_title("shares at %s req/s, services of class %s (pooled)" % (r, cls),
                          fontsize=9)
             ax.grid(True, axis="y", alpha=0.3)
             ax.legend(fontsize=6)
@@ -185,7 +186,7 @@ def plots(out, summary):
         ax.set_xlabel("offered load (requests/s, all sites)")
         ax.set_ylabel("total variation distance")
         ax.set_ylim(bottom=0)
-        ax.set_title("steering error of requests served vs weights\n(median of repetitions, "
+        ax.set_title("steering error of requests served vs target\n(median of repetitions, "
                      "bars = min..max; 0 = exact)", fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
@@ -222,7 +223,7 @@ def headline(summary):
     for mo, per in summary["by_mode_rate"].items():
         for r, fig in per.items():
             if fig["steer_err_served"]["median"] is not None:
-                out.append("%s at %s req/s: steering error (served vs weights) %s" % (
+                out.append("%s at %s req/s: steering error (served vs target) %s" % (
                     mo, r, _spread(fig["steer_err_served"], 1, 3)))
     for m, v in summary["max_sustainable_rate"].items():
         out.append("max sustainable rate %s (p99 <= %g ms): %s" % (
@@ -235,15 +236,18 @@ def write_report(out, summary):
     modes, rates = summary["modes"], summary["rates"]
     L = []
     w = L.append
-    w("# anysteer evaluation: steady state, DNS steering vs L7 ingress")
+    balance = s.get("experiment") == "balance"
+    w("# anysteer evaluation: %s, DNS steering vs L7 ingress" % (
+        "balancing under uneven capacity" if balance else "steady state"))
     w("")
     if m.get("incomplete"):
         w("**Incomplete run**: interrupted or failed; only the runs listed below were measured.")
         w("")
-    w("Generated by `tests/eval/run steady` on %s (%s). Everything ran on **one %s-core "
+    w("Generated by `tests/eval/run %s` on %s (%s). Everything ran on **one %s-core "
       "machine**: every namespace (nodes, pods, ingress nodes, resolver, load generator) "
       "shares the same CPUs, so absolute numbers are this machine's and only the ratios "
-      "measured in the same run mean something." % (m.get("started"), m.get("host"), m.get("cpus")))
+      "measured in the same run mean something." % (s.get("experiment", "steady"), m.get("started"),
+                                                     m.get("host"), m.get("cpus")))
     w("")
     w("## Set-up")
     w("")
@@ -255,6 +259,17 @@ def write_report(out, summary):
                                    s["ingress_nodes"], s["sites"]))
     w("- Pods: as-backend, %d us of CPU work per request, %d-byte bodies, one thread."
       % (s["service_us"], s["size"]))
+    if s.get("slow_nodes"):
+        w("- Uneven capacity: the pods of node(s) %s take %g x the CPU work per request "
+          "(%d us), so each has 1/%g of a normal pod's capacity; the target share of a pod is "
+          "its service's capacity share. anysteer's load signal on those nodes: %s. "
+          "`haproxy-lc` is the same HAProxy with `balance leastconn` (port %d)." % (
+              ", ".join(str(i) for i in s["slow_nodes"]), s["slow_factor"],
+              round(s["service_us"] * s["slow_factor"]), s["slow_factor"],
+              "`anysteerctl load set %g` (the test knob: what a node whose pods burn more CPU "
+              "would report)" % s["slow_load"] if s.get("slow_load") is not None else
+              "as on every other node (anysteer is not told: it cannot see per-pod load)",
+              8081))
     w("- Modes: `dns` = clients resolve svcN.svc.example through the site's Unbound "
       "(stub zone to the anycast address of anysteer) and connect to the pod; `nginx` / "
       "`haproxy` = clients resolve svcN.ingress.example (AAAA = the VIP, TTL %d s, served "
@@ -400,7 +415,7 @@ def write_report(out, summary):
         rs = [x for x in summary["runs"] if x["mode"] == mo and x["rate"] == r]
         if not rs:
             continue
-        w("Per pod (%s, all repetitions at %s req/s): its configured weight share, "
+        w("Per pod (%s, all repetitions at %s req/s): its target share (weight x capacity), "
           "anysteer's intended share (weights and load factors), anysteer's first-place share "
           "(captured on the site's uplink%s), the clients' first-place share%s, and the share "
           "of requests served, per service:" % (
@@ -408,7 +423,7 @@ def write_report(out, summary):
               " (after Unbound's cache and rrset-roundrobin)" if mo == "dns" else
               " (straight from anysteer)"))
         w("")
-        w("| pod | service | weight share | intended | first by anysteer | first to clients "
+        w("| pod | service | target share | intended | first by anysteer | first to clients "
           "| served |")
         w("|---|---|---|---|---|---|---|")
         pods = sorted(rs[0]["per_pod"], key=lambda p: (rs[0]["per_pod"][p]["service"],
@@ -419,16 +434,17 @@ def write_report(out, summary):
                 xs = [v for v in xs if v is not None]
                 return sum(xs) / len(xs) if xs else None
             w("| %s | %s | %s | %s | %s | %s | %s |" % (
-                p, rs[0]["per_pod"][p]["service"], _f(avg("weight_share"), 3),
+                p, rs[0]["per_pod"][p]["service"], _f(avg("target_share"), 3),
                 _f(avg("intended_share"), 3), _f(avg("share_first_by_anysteer"), 3),
                 _f(avg("share_first_to_clients"), 3), _f(avg("share_served"), 3)))
         w("")
     w("## Steering accuracy")
     w("")
-    w("How close each mode's shares come to the configured weights. Steering error = total "
-      "variation distance between a service's shares and its weight shares (half the sum "
+    w("How close each mode's shares come to the target: each pod's share of its service's "
+      "configured weight x capacity (the weights when every pod is as fast). Steering error "
+      "= total variation distance between a service's shares and its target shares (half the sum "
       "of the differences over its pods: the fraction of requests that would have to move "
-      "to match the weights; 0 = exact), averaged over the services; median (min-max) over "
+      "to match the target; 0 = exact), averaged over the services; median (min-max) over "
       "the repetitions. With few requests per pod a run's shares also carry sampling noise "
       "(for n requests over a service, about 0.4/sqrt(n) per pod).%s" % (
           " anysteer's load signal was this machine's CPU (`--load measured`): each node "
@@ -456,10 +472,10 @@ def write_report(out, summary):
     w("")
     acc = summary.get("steering_accuracy") or {}
     w("Shares pooled over the repetitions and the services with the same weights, in %, "
-      "in pod order (configured / anysteer's first address / first address to the "
+      "in pod order (target / anysteer's first address / first address to the "
       "clients / served):")
     w("")
-    w("| mode | req/s | weights | configured | first by anysteer | first to clients | served "
+    w("| mode | req/s | weight x capacity | target | first by anysteer | first to clients | served "
       "| requests |")
     w("|---|---|---|---|---|---|---|---|")
 
@@ -469,7 +485,7 @@ def write_report(out, summary):
         for mo in modes:
             for cls, e in sorted((acc.get(mo) or {}).get(str(r), {}).items()):
                 w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                    mo, r, cls, pct(e["configured"]), pct(e["first_by_anysteer"]),
+                    mo, r, cls, pct(e["target"]), pct(e["first_by_anysteer"]),
                     pct(e["first_to_clients"]), pct(e["served"]),
                     _f(sum(e["counts"]["served"]))))
     w("")
@@ -550,7 +566,8 @@ def write_report(out, summary):
     w("")
     w("summary.json (everything, including every run's histograms and per-pod counts), "
       "summary.csv (per mode and rate: median/min/max of each figure, then the ratios), "
-      "runs.csv (one line per run), runs/ (raw outputs of as-loadgen and the DNS capture "
+      "shares.csv (per mode, rate and class of weight x capacity: each pod position's target, "
+      "first-address and served shares), runs.csv (one line per run), runs/ (raw outputs of as-loadgen and the DNS capture "
       "per run), configs/ (services.yaml, unbound.conf, nsd.conf, nginx.conf, "
       "haproxy.cfg as used), logs/, plots/.")
     with open(os.path.join(out, "report.md"), "w") as f:

@@ -25,7 +25,9 @@ from . import analysis, cluster, report
 from .backend import NamespaceBackend, host_str
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODES = ("dns", "dns-anycast", "nginx", "haproxy")
+MODES = ("dns", "dns-anycast", "nginx", "haproxy", "haproxy-lc")
+PROXY_PORTS = {"nginx": cluster.NGINX_PORT, "haproxy": cluster.HAPROXY_PORT,
+               "haproxy-lc": cluster.HAPROXY_LC_PORT}
 # The DNS steering modes: clients ask their site's Unbound (dns), or
 # anysteer's anycast address directly (dns-anycast), for svcN.svc.example.
 DNS_MODES = ("dns", "dns-anycast")
@@ -105,7 +107,10 @@ class Steady:
         self.top = top
         self.out = os.path.abspath(opts.out)
         self.layout = cluster.Layout(opts.nodes, opts.pods_per_node, opts.services,
-                                     getattr(opts, "weights", None))
+                                     getattr(opts, "weights", None),
+                                     getattr(opts, "slow_nodes", None) or (),
+                                     getattr(opts, "slow_factor", None) or 1.0)
+        self.kind = getattr(opts, "cmd", None) or "steady"
         tag = os.getpid()
         self.prefix = "ev%d" % (tag % 100000)
         self.state = "/tmp/anysteer-eval-%d" % tag
@@ -138,7 +143,8 @@ class Steady:
             pid = os.path.join(be.host_dir(("pod", i, j)), "backend.pid")
             self.pods[name] = be.spawn(("pod", i, j), "as-backend", [
                 self.bin["as-backend"], "--listen", "[::]:%d" % cluster.POD_PORT,
-                "--pod", name, "--service-us", o.service_us, "--size", o.size,
+                "--pod", name, "--service-us", L.service_us(name, o.service_us),
+                "--size", o.size,
                 "--pidfile", pid], os.path.join(logs, "pod-%s.log" % name))
         # The ingress name's authoritative server, on the router.
         d = be.host_dir("router")
@@ -171,9 +177,9 @@ class Steady:
                 self.proxies[("nginx", k)] = be.spawn(
                     ("ingress", k), "nginx", ["nginx", "-c", conf, "-p", d],
                     os.path.join(logs, "nginx-ingress%d.log" % k))
-            if "haproxy" in o.modes:
-                conf = cluster.write(os.path.join(cdir, "haproxy.cfg"),
-                                     cluster.haproxy_conf(L, be, d, be.vip, o.proxy_workers))
+            if "haproxy" in o.modes or "haproxy-lc" in o.modes:
+                conf = cluster.write(os.path.join(cdir, "haproxy.cfg"), cluster.haproxy_conf(
+                    L, be, d, be.vip, o.proxy_workers, leastconn="haproxy-lc" in o.modes))
                 self.proxies[("haproxy", k)] = be.spawn(
                     ("ingress", k), "haproxy", ["haproxy", "-db", "-f", conf],
                     os.path.join(logs, "haproxy-ingress%d.log" % k))
@@ -264,8 +270,10 @@ class Steady:
                                        % (s, L.ingress_name(svc), r.stdout))
         if "dns-anycast" in self.o.modes:
             self.check_anycast_resolver(pod_addrs)
+        if getattr(self.o, "slow_load", None) is not None:
+            self.set_slow_load()
         # Each proxy serves each service from one of its pods.
-        for mode, port in (("nginx", cluster.NGINX_PORT), ("haproxy", cluster.HAPROXY_PORT)):
+        for mode, port in PROXY_PORTS.items():
             if mode not in self.o.modes:
                 continue
             for svc in L.services:
@@ -324,6 +332,26 @@ class Steady:
         fw = self.forward_counters()
         checks["forward_counters_after_checks"] = fw
         self.meta["anycast_resolver"] = checks
+
+    def set_slow_load(self):
+        """The balance experiment's load signal: the slow nodes report
+        --slow-load (anysteerctl load set, the testbed's test knob), as a
+        node whose pods use more CPU would; then wait until every agent
+        weights their pods down."""
+        o, be, L = self.o, self.be, self.layout
+        for i in sorted(L.slow_nodes):
+            be.ctl_json(i, "load", "set", "%g" % o.slow_load)
+        slow = {be.pod_addr(i, j) for _, i, j, _ in L.pods if i in L.slow_nodes}
+
+        def seen():
+            for i in range(1, o.nodes + 1):
+                for svc in be.ctl_json(i, "services")["services"]:
+                    for e in svc["endpoints"]:
+                        if e["address"] in slow and e["load_factor"] >= 0.999:
+                            return False
+            return True
+        cluster.wait_for(seen, 60, "every agent to see the slow nodes' load", 0.5)
+        self.meta["slow_load"] = {"nodes": sorted(L.slow_nodes), "value": o.slow_load}
 
     def forward_counters(self):
         """anysteer's forwarder counters summed over the nodes."""
@@ -430,7 +458,7 @@ class Steady:
             names, port = [L.dns_name(s) for s in L.services], cluster.POD_PORT
         else:
             names = [L.ingress_name(s) for s in L.services]
-            port = cluster.NGINX_PORT if mode == "nginx" else cluster.HAPROXY_PORT
+            port = PROXY_PORTS[mode]
         # dns-anycast: the clients' only resolver is anysteer's anycast
         # address; every other mode asks the site's Unbound.
         resolver = be.anycast if mode == "dns-anycast" else be.site_addr(site)
@@ -530,7 +558,8 @@ class Steady:
         o = self.o
         os.makedirs(self.out, exist_ok=True)
         t_start = self.t_start = time.time()
-        self.meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        self.meta = {"experiment": self.kind,
+                     "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                      "loadavg_before": loadavg(), "host": socket.gethostname(),
                      "cpus": os.cpu_count(), "tools": tool_versions()}
         build = ensure_build(self.top, o.build_dir)
