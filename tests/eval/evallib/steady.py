@@ -8,7 +8,8 @@ harness reads, before and after, the CPU time and peak RSS of every
 process of the cluster, anysteer's query counters, each site resolver's
 statistics and each pod's request counter, and a passive capture at each
 site records what anysteer answered. Modes are interleaved: for every
-repetition and rate the three modes run back to back, in an order rotated
+repetition and rate the modes (dns, dns-anycast, nginx, haproxy; the
+balance experiment adds haproxy-lc) run back to back, in an order rotated
 from one (repetition, rate) to the next.
 """
 import json
@@ -295,27 +296,27 @@ class Steady:
         (the router) is refused. Recorded in the report's meta."""
         L, be = self.layout, self.be
         checks = {"allow": [be.site_prefix], "sites": {}}
-        for s in range(1, self.o.sites + 1):
-            def ask(name, host=("site", s)):
-                r = be.run(host, ["kdig", "@" + be.anycast, "+time=2", "+retry=1",
-                                  "+noall", "+header", "+answer", name, "AAAA"], check=False)
-                m = re.search(r"status: ([A-Z]+)", r.stdout)
-                rcode = m.group(1) if m else None
-                addrs = [ln.split()[-1] for ln in r.stdout.splitlines()
-                         if not ln.startswith(";") and len(ln.split()) >= 5
-                         and ln.split()[-2] == "AAAA"]
-                return rcode, addrs
-            svc = L.services[0]
+        svc = L.services[0]
 
+        def ask(name, host):
+            """(RCODE, [AAAA addresses]) of kdig from host at the anycast address."""
+            r = be.run(host, ["kdig", "@" + be.anycast, "+time=2", "+retry=1",
+                              "+noall", "+header", "+answer", name, "AAAA"], check=False)
+            m = re.search(r"status: ([A-Z]+)", r.stdout)
+            addrs = [ln.split()[-1] for ln in r.stdout.splitlines()
+                     if not ln.startswith(";") and len(ln.split()) >= 5
+                     and ln.split()[-2] == "AAAA"]
+            return (m.group(1) if m else None), addrs
+        for s in range(1, self.o.sites + 1):
             def zone_ok():
-                rc, addrs = ask(L.dns_name(svc))
+                rc, addrs = ask(L.dns_name(svc), ("site", s))
                 return rc == "NOERROR" and addrs and set(addrs) <= pod_addrs
             cluster.wait_for(zone_ok, 60, "site%d to resolve %s at the anycast address"
                              % (s, L.dns_name(svc)), 0.5)
             got = []
 
             def forwarded():
-                got.append(ask(L.ingress_name(svc)))
+                got.append(ask(L.ingress_name(svc), ("site", s)))
                 return got[-1] == ("NOERROR", [be.vip])
             try:
                 cluster.wait_for(forwarded, 60, "site%d to resolve %s through anysteer's "
@@ -324,11 +325,11 @@ class Steady:
                 raise RuntimeError("%s (last: %s)" % (e, got[-3:]))
             checks["sites"][s] = {"zone_name": L.dns_name(svc), "forwarded_name":
                                   L.ingress_name(svc), "forwarded_answer": got[-1][1]}
-        rc, _ = ask(L.ingress_name(L.services[0]), host="router")
+        rc, _ = ask(L.ingress_name(svc), "router")
         checks["outside_allow"] = {"from": be.router_addr, "rcode": rc}
         if rc != "REFUSED":
             raise RuntimeError("anysteer answered %s to the router (outside dns.forward.allow) "
-                               "for %s, not REFUSED" % (rc, L.ingress_name(L.services[0])))
+                               "for %s, not REFUSED" % (rc, L.ingress_name(svc)))
         fw = self.forward_counters()
         checks["forward_counters_after_checks"] = fw
         self.meta["anycast_resolver"] = checks
