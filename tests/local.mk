@@ -95,7 +95,7 @@ EXTRA_DIST += tests/eval/run tests/eval/test_eval_lib.py tests/eval/test_eval_st
 	tests/eval/evallib/backend.py tests/eval/evallib/cluster.py \
 	tests/eval/evallib/dnscap.py tests/eval/evallib/fetch.py tests/eval/evallib/hist.py \
 	tests/eval/evallib/report.py tests/eval/evallib/steady.py
-# The steady run keeps both cores busy for ~3 minutes: under `make -j
+# The steady run keeps both cores busy for ~4 minutes: under `make -j
 # check` it starts only after the tests with real daemons and timing
 # bounds (the anycast failover test's 50 ms) have finished.
 tests/eval/test_eval_steady.log: tests/integration/test_daemon_dns.log \

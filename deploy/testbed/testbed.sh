@@ -81,7 +81,11 @@
 # default catalog's endpoint does not listen),
 # TESTBED_LOAD (static, the default: every node's load signal is pinned
 # at 0.3 with load.source: static, since all nodes share this machine's
-# CPU; measured: load.signal cpu, the host's CPU). Every node allows the
+# CPU; measured: load.signal cpu, the host's CPU),
+# TESTBED_FORWARD_UPSTREAMS and TESTBED_FORWARD_ALLOW (dns.forward of every
+# node, YAML flow lists such as '["[fd00:2::2]:53"]' and '["fd00:2::/48"]':
+# clients in ALLOW may use the anycast address as their only resolver;
+# anysteerd refuses one without the other). Every node allows the
 # test knob `testbed.sh ctl I load set VALUE|clear` (load.override).
 # Addresses are ULA only; every address is added with nodad and
 # accept_dad=0 is set in each namespace before interfaces exist.
@@ -107,6 +111,8 @@ BFD_MS=${TESTBED_BFD_MS:-}
 SERVICES_FILE=${TESTBED_SERVICES_FILE:-}
 HEALTH_INTERVAL=${TESTBED_HEALTH_INTERVAL:-0s}
 LOAD=${TESTBED_LOAD:-static}
+FORWARD_UPSTREAMS=${TESTBED_FORWARD_UPSTREAMS:-}
+FORWARD_ALLOW=${TESTBED_FORWARD_ALLOW:-}
 STATIC_LOAD=0.3
 ANY=fd00:53::53
 ANY2=fd00:53::54
@@ -281,6 +287,7 @@ dns:
   # Every client site is in fd00:2::/56 (one RRL prefix) and the
   # evaluation offers thousands of queries a second from them.
   rrl: { enabled: false }
+$(forward_yaml)
 control:
   socket: $d/ctl.sock
   test_commands: true
@@ -320,6 +327,12 @@ load_yaml() {
 	if [ "$LOAD" = static ]; then
 		printf '  source: static\n  value: %s\n' "$STATIC_LOAD"
 	fi
+}
+
+# dns.forward, when TESTBED_FORWARD_UPSTREAMS is set.
+forward_yaml() {
+	[ -n "$FORWARD_UPSTREAMS" ] || return 0
+	printf '  forward:\n    upstreams: %s\n    allow: %s\n' "$FORWARD_UPSTREAMS" "$FORWARD_ALLOW"
 }
 
 # The `services:` section of node $1: TESTBED_SERVICES_FILE, or one `web`

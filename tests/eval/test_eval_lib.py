@@ -152,6 +152,62 @@ class AnalysisTest(unittest.TestCase):
         self.assertAlmostEqual(b["cv"], 0.5)
 
 
+class AccuracyTest(unittest.TestCase):
+    def test_steering_error_is_total_variation(self):
+        pods = {"a": {"service": "s", "target_share": 0.1, "x": 0.2},
+                "b": {"service": "s", "target_share": 0.3, "x": 0.3},
+                "c": {"service": "s", "target_share": 0.6, "x": 0.5},
+                "d": {"service": "t", "target_share": 0.5, "x": 0.5},
+                "e": {"service": "t", "target_share": 0.5, "x": 0.5}}
+        e = analysis.steering_error(["s", "t"], pods, "x")
+        self.assertAlmostEqual(e["by_service"]["s"], 0.1)
+        self.assertAlmostEqual(e["by_service"]["t"], 0.0)
+        self.assertAlmostEqual(e["mean"], 0.05)
+        # No shares (a proxy has no DNS answers): no error, not 0.
+        pods["d"]["x"] = pods["e"]["x"] = None
+        e = analysis.steering_error(["s", "t"], pods, "x")
+        self.assertIsNone(e["by_service"]["t"])
+        self.assertAlmostEqual(e["mean"], 0.1)
+
+    def test_shares_pooled_by_weight_class(self):
+        def pod(svc, k, served):
+            return {"service": svc, "position": k, "served": served, "first_to_clients": 0,
+                    "first_by_anysteer": 0}
+        rows = [{"per_pod": {"p1": pod("s1", 0, 1), "p2": pod("s1", 1, 3),
+                             "p3": pod("s2", 1, 5), "p4": pod("s2", 0, 1)}},
+                {"per_pod": {"p1": pod("s1", 0, 0), "p2": pod("s1", 1, 6),
+                             "p3": pod("s2", 1, 0), "p4": pod("s2", 0, 4)}}]
+        out = analysis.shares_by_weights(rows, {"10/30": ["s1", "s2"]})
+        e = out["10/30"]
+        self.assertEqual(e["counts"]["served"], [6, 14])   # by position, not by name
+        self.assertAlmostEqual(e["served"][0], 0.3)
+        self.assertAlmostEqual(e["target"][1], 0.75)
+        self.assertIsNone(e["first_to_clients"])
+
+    def test_ratio_pairs_and_modes(self):
+        self.assertEqual(steady.expand_modes(["dns", "nginx"], "both"),
+                         ["dns", "dns-anycast", "nginx"])
+        self.assertEqual(steady.expand_modes(["dns", "haproxy"], "anycast"),
+                         ["dns-anycast", "haproxy"])
+        self.assertEqual(steady.expand_modes(["nginx", "dns"], "site"), ["nginx", "dns"])
+        self.assertEqual(analysis.ratio_pairs(["dns", "dns-anycast", "nginx", "haproxy"]),
+                         [("dns", "nginx"), ("dns", "haproxy"), ("dns-anycast", "nginx"),
+                          ("dns-anycast", "haproxy"), ("dns-anycast", "dns")])
+        self.assertEqual(analysis.ratio_pairs(["dns", "nginx"]), [("dns", "nginx")])
+        self.assertEqual(analysis.ratio_pairs(["dns-anycast", "haproxy-lc"]),
+                         [("dns-anycast", "haproxy-lc")])
+
+    def test_forward_config_only_for_the_anycast_resolver(self):
+        exp = steady.Steady(opts(modes=["dns", "nginx"], sites=2), "/nonexistent")
+        self.assertIsNone(exp.forward_config())
+        exp = steady.Steady(opts(modes=["dns-anycast"], sites=2), "/nonexistent")
+        up, allow = exp.forward_config()
+        self.assertEqual(up, ["[fd00:2::2]:53", "[fd00:2:0:1::2]:53"])
+        self.assertEqual(allow, ["fd00:2::/48"])
+        for s in (1, 2, 16):
+            self.assertTrue(NamespaceBackend.site_addr(s).startswith("fd00:2:"))
+
+
 class DnscapTest(unittest.TestCase):
     @staticmethod
     def response(addrs, qtype=28, rcode=0, qname=b"\x04svc1\x03svc\x07example\x00"):
@@ -210,9 +266,54 @@ class ConfigTest(unittest.TestCase):
         y = cluster.services_yaml(L, B, 5, 2)
         self.assertEqual(y.count("- name: svc"), 4)
         self.assertIn('{ address: "fd00:10:0:3::2", node: node3 }', y)
+        self.assertNotIn("weight", y + n + h)
         u = cluster.unbound_conf("/d", "fd00:2::2", B.anycast, B.router_addr)
         self.assertIn("stub-addr: fd00:53::53", u)
         self.assertNotIn("rrset-roundrobin: no", u)
+
+
+    def test_weights_everywhere_alike(self):
+        L = cluster.Layout(5, 2, 4, weights=[10, 30, 60])
+        B = NamespaceBackend
+        self.assertEqual([len(L.pods_of(s)) for s in L.services], [3, 3, 2, 2])
+        self.assertEqual(L.weight_class("svc1"), "10/30/60")
+        self.assertEqual(L.weight_class("svc4"), "10/30")
+        ws = L.weight_shares()
+        for s in L.services:
+            self.assertAlmostEqual(sum(ws[p[0]] for p in L.pods_of(s)), 1.0)
+        third = L.pods_of("svc1")[2]
+        self.assertAlmostEqual(ws[third[0]], 0.6)
+        addr = B.pod_addr(third[1], third[2])
+        y = cluster.services_yaml(L, B, 5, 2)
+        self.assertIn('{ address: "%s", node: node%d, weight: 60 }' % (addr, third[1]), y)
+        self.assertIn("server [%s]:80 weight=60 max_fails=0;" % addr,
+                      cluster.nginx_conf(L, B, "/d", B.vip, 2))
+        self.assertIn("server %s [%s]:80 check inter 2s weight 60" % (third[0], addr),
+                      cluster.haproxy_conf(L, B, "/d", B.vip, 2))
+        self.assertEqual(cluster.Layout(5, 2, 4).weight("n1p1"), 100)
+
+    def test_slow_pods_and_leastconn(self):
+        # The balance experiment: node 1's pods 4x slower; the target is
+        # the capacity share, HAProxy gets a leastconn frontend too.
+        L = cluster.Layout(5, 2, 4, slow_nodes=[1], slow_factor=4)
+        B = NamespaceBackend
+        self.assertEqual(L.service_us("n1p1", 200), 800)
+        self.assertEqual(L.service_us("n2p1", 200), 200)
+        t = L.target_shares()
+        # svc1 = n1p1 (slow), n3p1, n5p1: capacities 0.25, 1, 1.
+        self.assertAlmostEqual(t["n1p1"], 0.25 / 2.25)
+        self.assertAlmostEqual(t["n3p1"], 1 / 2.25)
+        self.assertEqual(L.weight_class("svc1"), "25/100/100")
+        self.assertEqual(L.weight_class("svc3"), "100/100")
+        # Without slow pods the target is the weight share.
+        W = cluster.Layout(5, 2, 4, weights=[10, 30, 60])
+        self.assertEqual(W.target_shares(), W.weight_shares())
+        h = cluster.haproxy_conf(L, B, "/d", B.vip, 2, leastconn=True)
+        self.assertIn("bind [%s]:%d" % (B.vip, cluster.HAPROXY_LC_PORT), h)
+        self.assertEqual(h.count("balance leastconn"), 4)
+        self.assertEqual(h.count("balance roundrobin"), 4)
+        self.assertIn("use_backend svc2_lc if", h)
+        self.assertNotIn("leastconn", cluster.haproxy_conf(L, B, "/d", B.vip, 2))
 
 
 if __name__ == "__main__":

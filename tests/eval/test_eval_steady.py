@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""`tests/eval/run steady --quick` end to end (issue 12): the emulated
-cluster with pods, ingress nodes and a site resolver, the three modes
-(dns, nginx, haproxy) interleaved over 3 repetitions, then the results.
-Asserts: every mode served requests with 0 errors at the lowest rate, the
-per-pod counts add up to the requests sent (at the client and at the
-pods), round robin reached every pod through each proxy, anysteer saw the
-resolver's cache misses, summary.json carries every figure, the plots and
-the report exist, nothing is left running. A second test interrupts a run
+"""`tests/eval/run steady --quick --weights 10,30,60` end to end (issues
+12, 20): the emulated cluster with pods, ingress nodes and a site
+resolver, the four modes (dns through the site's Unbound, dns-anycast with
+anysteer as the clients' resolver, nginx, haproxy) interleaved over 3
+repetitions, then the results. Asserts: every mode served requests with 0
+errors at the lowest rate, the per-pod counts add up to the requests sent
+(at the client and at the pods), round robin reached every pod through
+each proxy, anysteer saw the resolver's cache misses, in dns-anycast every
+client query reached anysteer directly and none the site's Unbound, and
+anysteer forwarded a name outside its zone for the site (not for the
+router), summary.json carries every figure (steering accuracy too), the
+plots and the report exist, nothing is left running. A second test interrupts a run
 with SIGTERM and checks that it tears everything down.
 
 Needs root, BIRD, Unbound, NSD, nginx, HAProxy and the programs of
@@ -29,7 +33,8 @@ from anysteer_test import BUILD, main_skip77, require_root_bird, sanitizer_repor
 from evallib import analysis, report  # noqa: E402
 
 RUN = os.path.join(HERE, "run")
-MODES = ["dns", "nginx", "haproxy"]
+MODES = ["dns", "dns-anycast", "nginx", "haproxy"]
+WEIGHTS = [10, 30, 60]
 
 
 def in_distcheck():
@@ -78,10 +83,11 @@ class EvalSteadyQuickTest(unittest.TestCase):
         cls.out = tempfile.mkdtemp(prefix="anysteer-eval-test-")
         t0 = time.monotonic()
         cls.result = subprocess.run(
-            [RUN, "steady", "--quick", "--build-dir", BUILD, "--out", cls.out],
+            [RUN, "steady", "--quick", "--weights", ",".join(map(str, WEIGHTS)),
+             "--build-dir", BUILD, "--out", cls.out],
             capture_output=True, text=True, timeout=900)
         cls.elapsed = time.monotonic() - t0
-        print("\n  run steady --quick: %.0f s, exit %d" % (cls.elapsed, cls.result.returncode),
+        print("\n  run steady --quick --weights: %.0f s, exit %d" % (cls.elapsed, cls.result.returncode),
               file=sys.stderr)
 
     @classmethod
@@ -127,7 +133,7 @@ class EvalSteadyQuickTest(unittest.TestCase):
             # included), when nothing failed.
             if r["errors_total"] == 0:
                 self.assertEqual(c["served_sum"], r["sent"] + r["warmup_requests"], what)
-            if r["mode"] != "dns":
+            if r["mode"] in ("nginx", "haproxy"):
                 # Round robin in every proxy reaches every pod.
                 idle = [p for p, v in r["per_pod"].items() if v["served"] == 0]
                 self.assertEqual(idle, [], what)
@@ -151,9 +157,81 @@ class EvalSteadyQuickTest(unittest.TestCase):
             for p in r["per_pod"].values():
                 self.assertIsNotNone(p["intended_share"])
         for r in s["runs"]:
-            if r["mode"] != "dns":
+            if r["mode"] not in ("dns", "dns-anycast"):
                 # The ingress modes never ask anysteer for a service.
                 self.assertEqual(r["dns"]["upstream_responses_seen"]["anysteer"], 0, r["dns"])
+
+    def test_3b_anycast_resolver_asks_anysteer_directly(self):
+        s = self.summary()
+        runs = [r for r in s["runs"] if r["mode"] == "dns-anycast"]
+        self.assertEqual(len(runs), 3 * len(s["rates"]))
+        for r in runs:
+            d, what = r["dns"], "rep %d %s: %s" % (r["rep"], r["rate"], r["dns"])
+            # No query went through the site's Unbound (the clients'
+            # resolver is anysteer; the load asks only in-zone names, which
+            # anysteer answers itself without forwarding)...
+            self.assertEqual(d["resolver_queries"], 0, what)
+            self.assertEqual(d["agent_forwarded"], 0, what)
+            # ...every client query reached anysteer, AAAA only (no QNAME
+            # minimisation), seen on the site's uplink as many times...
+            self.assertGreater(d["client_queries_sent"], 0, what)
+            self.assertEqual(d["agent_queries_by_qtype"]["A"], 0, what)
+            self.assertGreaterEqual(d["agent_queries"], d["client_queries_sent"], what)
+            self.assertEqual(d["upstream_responses_seen"]["anysteer"], d["agent_queries"], what)
+            firsts = sum(p["first_by_anysteer"] for p in r["per_pod"].values())
+            self.assertEqual(firsts, d["agent_queries"], what)
+            # ...and each client used the address anysteer put first: no
+            # cache or rotation in between (the capture also holds the
+            # warm-up's answers, the clients' count only the measured part).
+            for name, p in r["per_pod"].items():
+                self.assertLessEqual(p["first_to_clients"], p["first_by_anysteer"], name)
+            answered = sum(p["first_to_clients"] for p in r["per_pod"].values())
+            self.assertLessEqual(answered, d["client_resolutions"], what)
+            if r["errors_total"] == 0:
+                self.assertEqual(answered, d["client_resolutions"], what)
+            self.assertIsNotNone(d["requests_per_answer"])
+        # Set-up: a name outside the zone resolved through anysteer's
+        # forwarder for the site; the router, outside dns.forward.allow,
+        # was refused.
+        ar = s["meta"]["anycast_resolver"]
+        self.assertEqual(ar["allow"], ["fd00:2::/48"])
+        self.assertEqual(ar["sites"]["1"]["forwarded_answer"], ["fd00:80::80"])
+        self.assertEqual(ar["outside_allow"]["rcode"], "REFUSED")
+        self.assertGreaterEqual(ar["forward_counters_after_checks"]["queries"], 1)
+        self.assertGreaterEqual(ar["forward_counters_after_checks"]["refused"], 1)
+        with open(os.path.join(self.out, "configs", "services.yaml")) as f:
+            self.assertIn("weight: 60", f.read())
+
+    def test_3c_steering_accuracy_structure(self):
+        s = self.summary()
+        self.assertEqual(s["setup"]["weights"], WEIGHTS)
+        self.assertEqual(s["setup"]["resolver"], "both")
+        classes = s["setup"]["weight_classes"]
+        self.assertEqual(sorted(classes), ["10/30", "10/30/60"])
+        for m in MODES:
+            for r in s["rates"]:
+                acc = s["steering_accuracy"][m][str(r)]
+                self.assertEqual(sorted(acc), sorted(classes))
+                e = acc["10/30/60"]
+                for got, want in zip(e["target"], [0.1, 0.3, 0.6]):
+                    self.assertAlmostEqual(got, want)
+                self.assertAlmostEqual(sum(e["served"]), 1.0)
+                f = s["by_mode_rate"][m][str(r)]
+                self.assertIsNotNone(f["steer_err_served"]["median"], (m, r))
+                self.assertTrue(0 <= f["steer_err_served"]["median"] <= 1, (m, r))
+                if m.startswith("dns"):
+                    self.assertAlmostEqual(sum(e["first_to_clients"]), 1.0)
+                    self.assertIsNotNone(f["requests_per_answer"]["median"], (m, r))
+                else:
+                    self.assertIsNone(e["first_to_clients"])
+                    self.assertIsNone(f["steer_err_first_clients"]["median"])
+        with open(os.path.join(self.out, "shares.csv")) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 1 + len(MODES) * len(s["rates"]) * 5)
+        for r in s["runs"]:
+            for svc in ("svc1", "svc2", "svc3", "svc4"):
+                self.assertAlmostEqual(sum(p["weight_share"] for p in r["per_pod"].values()
+                                           if p["service"] == svc), 1.0)
 
     def test_4_json_carries_every_figure(self):
         s = self.summary()
@@ -175,7 +253,8 @@ class EvalSteadyQuickTest(unittest.TestCase):
                           "rss_steering_peak_mb"):
                     self.assertIsNotNone(f[q]["median"], (m, r, q))
                     self.assertGreater(f[q]["median"], 0, (m, r, q))
-        for pair in ("dns/nginx", "dns/haproxy"):
+        for pair in ("dns/nginx", "dns/haproxy", "dns-anycast/nginx", "dns-anycast/haproxy",
+                     "dns-anycast/dns"):
             for r in s["rates"]:
                 for k in figs:
                     self.assertIn(k, s["ratios"][pair][str(r)])
@@ -204,9 +283,11 @@ class EvalSteadyQuickTest(unittest.TestCase):
         with open(os.path.join(self.out, "report.md")) as f:
             rep = f.read()
         for text in ("## Ratios", "Threats to validity", "netem", "Maximum sustainable rate",
+                     "## Steering accuracy", "dns-anycast", "REFUSED",
                      "2-core" if os.cpu_count() == 2 else "core"):
             self.assertIn(text, rep)
-        for f in ("summary.csv", "runs.csv", "configs/services.yaml", "configs/site1/unbound.conf",
+        for f in ("summary.csv", "runs.csv", "shares.csv", "configs/services.yaml",
+                  "configs/site1/unbound.conf",
                   "configs/ingress1/nginx.conf", "configs/ingress2/haproxy.cfg",
                   "configs/router/nsd.conf"):
             self.assertTrue(os.path.exists(os.path.join(self.out, f)), f)

@@ -18,6 +18,8 @@ ERROR_KINDS = ("dns_timeout", "dns_servfail", "dns_nxdomain", "dns_noanswer", "d
 # = anysteerd and BIRD on every node; an ingress = its proxies and the
 # BIRD that announces its VIP on the ingress nodes.
 STEERING = {"dns": ("anysteerd", "bird_nodes"),
+            "dns-anycast": ("anysteerd", "bird_nodes"),
+            "haproxy-lc": ("haproxy", "bird_ingress"),
             "nginx": ("nginx", "bird_ingress"),
             "haproxy": ("haproxy", "bird_ingress")}
 # The cluster's whole cost: the steering path, the pods, and the nodes'
@@ -47,6 +49,16 @@ FIGURES = [
     ("agent_queries", "queries reaching anysteer (A+AAAA)", "", True),
     ("balance_max_over_mean", "busiest pod / mean pod (per service, averaged)", "", True),
     ("balance_cv", "coefficient of variation of requests per pod", "", True),
+    # Steering accuracy: how far a service's shares are from its pods'
+    # target shares (weight x capacity; total variation distance: half the
+    # sum of |share - target share| over its pods; 0 = exact, 1 =
+    # disjoint), averaged over the services.
+    ("steer_err_served", "steering error: requests served vs target shares", "", True),
+    ("steer_err_first_clients", "steering error: first address the clients got vs target",
+     "", True),
+    ("steer_err_first_anysteer", "steering error: anysteer's first address vs target", "",
+     True),
+    ("requests_per_answer", "requests per AAAA answer anysteer sent", "", True),
 ]
 
 
@@ -143,6 +155,7 @@ def run_row(exp, rep, rate, mode, seed, groups, before, after, sites, wall, inte
         "resolver_servfail": ub.get("servfail", 0),
         "resolver_hit_rate": (ub["cachehits"] / ub["queries"]) if ub.get("queries") else None,
         "agent_queries": ag["A"] + ag["AAAA"],
+        "agent_forwarded": ag.get("forwarded", 0),
         "agent_queries_by_qtype": {"A": ag["A"], "AAAA": ag["AAAA"]},
         "agent_selfcheck_soa": ag["SOA"],
         "agent_servfail": ag["SERVFAIL"],
@@ -150,6 +163,10 @@ def run_row(exp, rep, rate, mode, seed, groups, before, after, sites, wall, inte
                                     "all": sum(c["responses"] for c in caps)},
         "upstream_by_qtype": _merge_counts(c["by_qtype"] for c in caps),
     }
+    # How many requests one steering decision (an AAAA answer of anysteer)
+    # carried: through a shared cache many, asked directly about one per
+    # new connection.
+    dns["requests_per_answer"] = (window / ag["AAAA"]) if ag["AAAA"] else None
     dns["agent_queries_per_resolver_miss"] = (
         dns["agent_queries"] / dns["resolver_cachemiss"] if dns["resolver_cachemiss"] else None)
     row["dns"] = dns
@@ -159,10 +176,17 @@ def run_row(exp, rep, rate, mode, seed, groups, before, after, sites, wall, inte
     first_client = _merge_counts(lg["dns"]["answers_by_address"] for lg in lgs)
     per_pod_lg = _merge_counts(lg["per_pod"] for lg in lgs)
     be = exp.be
+    wshare = exp.layout.weight_shares()
+    target = exp.layout.target_shares()
+    position = {p[0]: k for svc in exp.layout.services
+                for k, p in enumerate(exp.layout.pods_of(svc))}
     pods = {}
     for name, i, j, svc in exp.layout.pods:
         addr = be.pod_addr(i, j)
         pods[name] = {"service": svc, "address": addr, "node": i,
+                      "weight": exp.layout.weight(name), "weight_share": wshare[name],
+                      "capacity": exp.layout.capacity(name), "target_share": target[name],
+                      "position": position[name],
                       "served": after["pods"][name]["requests"] - before["pods"][name]["requests"],
                       "cpu_s": (after["pods"][name]["cpu_us"] - before["pods"][name]["cpu_us"]) / 1e6,
                       "ok_measured": per_pod_lg.get(name, 0),
@@ -180,6 +204,8 @@ def run_row(exp, rep, rate, mode, seed, groups, before, after, sites, wall, inte
                 p[out] = (p[key] / tot) if tot else None
     row["per_pod"] = pods
     row["balance"] = _balance(exp.layout.services, pods)
+    row["steering_error"] = {k: steering_error(exp.layout.services, pods, k) for k in (
+        "share_served", "share_first_to_clients", "share_first_by_anysteer")}
     row["checks"] = {
         "per_pod_sum": sum(per_pod_lg.values()),
         "unknown_pod": per_pod_lg.get("-", 0),
@@ -259,6 +285,48 @@ def _balance(services, pods):
             "cv": sum(cvs) / len(cvs) if cvs else None}
 
 
+def steering_error(services, pods, key):
+    """Per service, the total variation distance between the pods' shares
+    `key` and their target shares (weight x capacity) (half the sum of the absolute
+    differences: the fraction of requests, or answers, that would have to
+    move to another pod to match the weights), and its mean over the
+    services that have any. None where a mode has no such shares (the
+    proxies have no DNS answers)."""
+    per = {}
+    for svc in services:
+        mine = [p for p in pods.values() if p["service"] == svc]
+        if not mine or any(p.get(key) is None for p in mine):
+            per[svc] = None
+            continue
+        per[svc] = 0.5 * sum(abs(p[key] - p["target_share"]) for p in mine)
+    vals = [v for v in per.values() if v is not None]
+    return {"by_service": per, "mean": sum(vals) / len(vals) if vals else None}
+
+
+def shares_by_weights(rows, layout_classes):
+    """Pooled shares per weight class: for every set of services with the
+    same weights (e.g. "10/30/60"), the counts of each pod position summed
+    over the runs and those services, as shares. {class: {"target": [..],
+    "served": [..], "first_to_clients": [..], "first_by_anysteer": [..],
+    "services": [..], "counts": {...}}}; a share list is None without counts."""
+    out = {}
+    for cls, svcs in sorted(layout_classes.items()):
+        ws = [float(w) for w in cls.split("/")]
+        ent = {"services": svcs, "target": [w / sum(ws) for w in ws], "counts": {}}
+        for key in ("served", "first_to_clients", "first_by_anysteer"):
+            c = [0] * len(ws)
+            for r in rows:
+                for svc in svcs:
+                    mine = sorted((p for p in r["per_pod"].items() if p[1]["service"] == svc),
+                                  key=lambda p: p[1].get("position", 0))
+                    for k, (_, p) in enumerate(mine):
+                        c[k] += p[key]
+            ent["counts"][key] = c
+            ent[key] = [x / sum(c) for x in c] if sum(c) else None
+        out[cls] = ent
+    return out
+
+
 def flat_figures(row):
     lt, lf = row["latency_us"]["total"], row["latency_us"]["ttfb"]
     c = row["cpu_s_per_1k"]
@@ -277,6 +345,10 @@ def flat_figures(row):
         "agent_queries": row["dns"]["agent_queries"],
         "balance_max_over_mean": row["balance"]["max_over_mean"],
         "balance_cv": row["balance"]["cv"],
+        "steer_err_served": row["steering_error"]["share_served"]["mean"],
+        "steer_err_first_clients": row["steering_error"]["share_first_to_clients"]["mean"],
+        "steer_err_first_anysteer": row["steering_error"]["share_first_by_anysteer"]["mean"],
+        "requests_per_answer": row["dns"]["requests_per_answer"],
     }
 
 
@@ -306,6 +378,16 @@ def max_sustainable(rows, mode, rates, bound_us):
     return best
 
 
+def ratio_pairs(modes):
+    """(a, b) for the ratios a/b: each DNS mode against each proxy, and
+    the anycast resolver against the site resolver."""
+    out = [(d, p) for d in ("dns", "dns-anycast") for p in ("nginx", "haproxy", "haproxy-lc")
+           if d in modes and p in modes]
+    if "dns" in modes and "dns-anycast" in modes:
+        out.append(("dns-anycast", "dns"))
+    return out
+
+
 def summarize(exp, rows):
     o = exp.o
     modes = [m for m in o.modes if any(r["mode"] == m for r in rows)]
@@ -329,24 +411,29 @@ def summarize(exp, rows):
             fig["reps"] = [x["rep"] for x in rs]
             by[m][str(r)] = fig
     ratios = {}
-    for other in ("nginx", "haproxy"):
-        if "dns" not in modes or other not in modes:
-            continue
-        key = "dns/%s" % other
+    for a, b in ratio_pairs(modes):
+        key = "%s/%s" % (a, b)
         ratios[key] = {}
         for r in rates:
             per = {}
             for k, _, _, _ in FIGURES:
                 vals = []
                 for rep in range(1, o.reps + 1):
-                    a = [x for x in rows if x["mode"] == "dns" and x["rate"] == r and x["rep"] == rep]
-                    b = [x for x in rows if x["mode"] == other and x["rate"] == r and x["rep"] == rep]
-                    if not a or not b or a[0][k] is None or b[0][k] in (None, 0):
+                    x = [y for y in rows if y["mode"] == a and y["rate"] == r and y["rep"] == rep]
+                    z = [y for y in rows if y["mode"] == b and y["rate"] == r and y["rep"] == rep]
+                    if not x or not z or x[0][k] is None or z[0][k] in (None, 0):
                         vals.append(None)
                     else:
-                        vals.append(a[0][k] / b[0][k])
+                        vals.append(x[0][k] / z[0][k])
                 per[k] = spread(vals)
             ratios[key][str(r)] = per
+    classes = {}
+    for svc in exp.layout.services:
+        classes.setdefault(exp.layout.weight_class(svc), []).append(svc)
+    accuracy = {m: {str(r): shares_by_weights(
+        [x for x in rows if x["mode"] == m and x["rate"] == r], classes)
+        for r in rates if any(x["mode"] == m and x["rate"] == r for x in rows)}
+        for m in modes}
     bound_us = o.p99_bound_ms * 1000
     mx = {m: max_sustainable(rows, m, rates, bound_us) for m in modes}
     meta = dict(exp.meta)
@@ -367,7 +454,16 @@ def summarize(exp, rows):
     }
     setup["bfd_ms"] = o.bfd_ms
     flaps = [[r["rep"], r["rate"], r["mode"], r["bgp_flaps"]] for r in rows if r.get("bgp_flaps")]
+    setup["weights"] = exp.layout.weights
+    setup["experiment"] = getattr(exp, "kind", "steady")
+    setup["slow_nodes"] = sorted(exp.layout.slow_nodes)
+    setup["slow_factor"] = exp.layout.slow_factor
+    setup["slow_load"] = getattr(o, "slow_load", None)
+    setup["resolver"] = getattr(o, "resolver", "site")
+    setup["load"] = getattr(o, "load", "measured")
+    setup["weight_classes"] = classes
     return {"meta": meta, "setup": setup, "modes": modes, "rates": rates, "bgp_flaps": flaps,
+            "steering_accuracy": accuracy,
             "figures": [{"key": k, "label": lab, "unit": u, "lower_is_better": low}
                         for k, lab, u, low in FIGURES],
             "by_mode_rate": by, "ratios": ratios,
@@ -392,6 +488,19 @@ def write_outputs(out, summary):
             for r, fig in per.items():
                 for stat in ("median", "min", "max"):
                     w.writerow([pair, r, stat] + [_fmt(fig[k][stat]) for k in keys])
+    with open(os.path.join(out, "shares.csv"), "w", newline="") as f:
+        # Steering accuracy: pooled shares per pod position, per weight class.
+        w = csv.writer(f)
+        w.writerow(["mode", "rate", "class", "position", "target", "first_by_anysteer",
+                    "first_to_clients", "served", "served_requests"])
+        for m, per in summary["steering_accuracy"].items():
+            for r, classes in per.items():
+                for cls, e in classes.items():
+                    for k, conf in enumerate(e["target"]):
+                        w.writerow([m, r, cls, k, _fmt(conf)] + [
+                            _fmt(e[key][k]) if e[key] else "" for key in (
+                                "first_by_anysteer", "first_to_clients", "served")] +
+                            [e["counts"]["served"][k]])
     with open(os.path.join(out, "runs.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["rep", "rate", "mode", "sent", "ok"] + keys)

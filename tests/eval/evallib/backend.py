@@ -103,7 +103,8 @@ class NamespaceBackend:
     if the harness itself was killed."""
 
     def __init__(self, top_srcdir, build_dir, prefix, state_dir, nodes, pods_per_node,
-                 ingress, sites, services_yaml, health_interval="2s", bfd_ms=None, log=print):
+                 ingress, sites, services_yaml, health_interval="2s", bfd_ms=None, log=print,
+                 forward=None, load="measured"):
         self.top = top_srcdir
         self.testbed = os.path.join(top_srcdir, "deploy", "testbed", "testbed.sh")
         self.build = build_dir
@@ -119,8 +120,14 @@ class NamespaceBackend:
                         ANYSTEERCTL=self.anysteerctl,
                         TESTBED_DIR=state_dir, TESTBED_PREFIX=prefix,
                         TESTBED_HEALTH_INTERVAL=health_interval,
-                        # The report describes the measured signal.
-                        TESTBED_LOAD="measured")
+                        TESTBED_LOAD=load)
+        if forward:
+            # dns.forward on every node: the sites' clients may use the
+            # anycast address as their only resolver; other names go on
+            # to the sites' resolvers.
+            up, allow = forward
+            self.env["TESTBED_FORWARD_UPSTREAMS"] = "[%s]" % ", ".join('"%s"' % u for u in up)
+            self.env["TESTBED_FORWARD_ALLOW"] = "[%s]" % ", ".join('"%s"' % a for a in allow)
         if bfd_ms:
             self.env["TESTBED_BFD_MS"] = str(bfd_ms)
         self.is_up = False
@@ -130,6 +137,7 @@ class NamespaceBackend:
     anycast = "fd00:53::53"
     vip = "fd00:80::80"
     router_addr = "fd00:1::1"
+    site_prefix = "fd00:2::/48"     # every site_addr(s)
 
     @staticmethod
     def node_addr(i):

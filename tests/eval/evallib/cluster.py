@@ -13,16 +13,31 @@ SERVICE_ZONE = "svc.example."
 INGRESS_ZONE = "ingress.example."
 NGINX_PORT = 80
 HAPROXY_PORT = 8080
+HAPROXY_LC_PORT = 8081   # the same HAProxy, balance leastconn
 POD_PORT = 80
 
 
 class Layout:
     """Which pod serves which service: pod j of node i is pod number
     g = (i-1)*P + (j-1) of the cluster and serves service g % S, so every
-    service's pods are spread over the nodes."""
+    service's pods are spread over the nodes.
 
-    def __init__(self, nodes, pods_per_node, services):
+    weights: None (every pod the same) or a list: the k-th pod of a
+    service (in this order) gets weights[k mod len], in anysteer's catalog
+    and in both proxies alike, so every mode aims at the same shares.
+    slow_nodes, slow_factor: the pods of these nodes take slow_factor
+    times the service time (the balance experiment), so their capacity is
+    1/slow_factor of the others'.
+
+    The target share of a pod within its service is proportional to
+    weight x capacity: the weights when every pod is as fast, the
+    capacity when the weights are equal."""
+
+    def __init__(self, nodes, pods_per_node, services, weights=None, slow_nodes=(),
+                 slow_factor=1.0):
         self.nodes, self.pods_per_node, self.nservices = nodes, pods_per_node, services
+        self.weights = list(weights) if weights else None
+        self.slow_nodes, self.slow_factor = set(slow_nodes or ()), float(slow_factor)
         if nodes * pods_per_node < services:
             raise ValueError("%d pods cannot serve %d services"
                              % (nodes * pods_per_node, services))
@@ -35,6 +50,51 @@ class Layout:
 
     def pods_of(self, service):
         return [p for p in self.pods if p[3] == service]
+
+    def weight(self, name):
+        """The configured weight of pod `name` (100, anysteer's default,
+        when the weights are uniform)."""
+        if not self.weights:
+            return 100
+        svc = next(p[3] for p in self.pods if p[0] == name)
+        k = [p[0] for p in self.pods_of(svc)].index(name)
+        return self.weights[k % len(self.weights)]
+
+    def capacity(self, name):
+        """A pod's capacity relative to a pod of normal speed."""
+        node = next(p[1] for p in self.pods if p[0] == name)
+        return 1.0 / self.slow_factor if node in self.slow_nodes else 1.0
+
+    def service_us(self, name, base):
+        """CPU work per request of pod `name` when the others do `base` us."""
+        return int(round(base / self.capacity(name)))
+
+    def target_shares(self):
+        """{pod name: weight x capacity / the sum over its service}."""
+        out = {}
+        for s in self.services:
+            pods = self.pods_of(s)
+            tot = sum(self.weight(p[0]) * self.capacity(p[0]) for p in pods)
+            for p in pods:
+                out[p[0]] = self.weight(p[0]) * self.capacity(p[0]) / tot
+        return out
+
+    def weight_shares(self):
+        """{pod name: its weight / the sum of its service's weights}."""
+        out = {}
+        for s in self.services:
+            pods = self.pods_of(s)
+            tot = sum(self.weight(p[0]) for p in pods)
+            for p in pods:
+                out[p[0]] = self.weight(p[0]) / tot
+        return out
+
+    def weight_class(self, service):
+        """The service's weight x capacity in pod order, e.g. "10/30/60"
+        (the weights, when every pod is as fast) or "100/10/100" (a pod of
+        a slow node): services of one class are pooled in the report."""
+        return "/".join("%g" % round(self.weight(p[0]) * self.capacity(p[0]), 3)
+                        for p in self.pods_of(service))
 
     def dns_name(self, service):
         return "%s.%s" % (service, SERVICE_ZONE.rstrip("."))
@@ -54,8 +114,9 @@ def services_yaml(layout, backend, ttl, max_answers):
         out.append("    max_answers: %d" % max_answers)
         out.append("    endpoints:")
         for name, i, j, _ in layout.pods_of(s):
-            out.append('      - { address: "%s", node: node%d }  # pod %s'
-                       % (backend.pod_addr(i, j), i, name))
+            w = ", weight: %d" % layout.weight(name) if layout.weights else ""
+            out.append('      - { address: "%s", node: node%d%s }  # pod %s'
+                       % (backend.pod_addr(i, j), i, w, name))
     return "\n".join(out) + "\n"
 
 
@@ -137,8 +198,10 @@ def nginx_conf(layout, backend, d, vip, workers):
     ups = []
     servers = []
     for s in layout.services:
-        srv = "\n".join("\t\tserver [%s]:%d max_fails=0;" % (backend.pod_addr(i, j), POD_PORT)
-                        for _, i, j, _ in layout.pods_of(s))
+        srv = "\n".join("\t\tserver [%s]:%d%s max_fails=0;" % (
+            backend.pod_addr(i, j), POD_PORT,
+            " weight=%d" % layout.weight(n) if layout.weights else "")
+            for n, i, j, _ in layout.pods_of(s))
         ups.append("""	upstream %(s)s {
 %(srv)s
 		keepalive 320;
@@ -199,21 +262,34 @@ http {
        "ups": "\n".join(ups), "servers": "\n".join(servers)}
 
 
-def haproxy_conf(layout, backend, d, vip, threads):
+def haproxy_conf(layout, backend, d, vip, threads, leastconn=False):
     """HAProxy as haproxy-ingress configures it by default (its
     createDefaults(): balance roundrobin, health checks every 2 s, 2
     threads, forwardfor, timeouts connect 5s, http-request 5s, keep-alive
     1m, queue 5s, client/server 50s), keep-alive on both sides and
     HAProxy's own server connection reuse ("safe"). maxconn is raised from
     haproxy-ingress's 2000 so that every client connection fits."""
-    rules, backends = [], []
+    rules, backends, lc_rules = [], [], []
     for s in layout.services:
         rules.append("\tuse_backend %s if { hdr(host),field(1,:) -i %s }"
                      % (s, layout.ingress_name(s)))
-        srv = "\n".join("\tserver %s [%s]:%d check inter 2s" % (name, backend.pod_addr(i, j), POD_PORT)
-                        for name, i, j, _ in layout.pods_of(s))
+        lc_rules.append("\tuse_backend %s_lc if { hdr(host),field(1,:) -i %s }"
+                        % (s, layout.ingress_name(s)))
+        srv = "\n".join("\tserver %s [%s]:%d check inter 2s%s" % (
+            name, backend.pod_addr(i, j), POD_PORT,
+            " weight %d" % layout.weight(name) if layout.weights else "")
+            for name, i, j, _ in layout.pods_of(s))
         backends.append("""backend %(s)s
 	balance roundrobin
+	option httpchk GET /healthz
+	http-reuse safe
+%(srv)s
+""" % {"s": s, "srv": srv})
+        if leastconn:
+            # The same servers, balanced by fewest connections in flight
+            # (haproxy-ingress's balance-algorithm: leastconn).
+            backends.append("""backend %(s)s_lc
+	balance leastconn
 	option httpchk GET /healthz
 	http-reuse safe
 %(srv)s
@@ -241,10 +317,15 @@ frontend ingress
 	bind [%(vip)s]:%(port)d
 %(rules)s
 	default_backend none
-backend none
+%(lc)sbackend none
 	http-request return status 404
 %(backends)s""" % {"threads": threads, "d": d, "vip": vip, "port": HAPROXY_PORT,
-                   "rules": "\n".join(rules), "backends": "\n".join(backends)}
+                   "rules": "\n".join(rules), "backends": "\n".join(backends),
+                   "lc": ("""frontend ingress_leastconn
+	bind [%s]:%d
+%s
+	default_backend none
+""" % (vip, HAPROXY_LC_PORT, "\n".join(lc_rules))) if leastconn else ""}
 
 
 def write(path, text):

@@ -1,8 +1,10 @@
 """Plots (PNG and SVG, matplotlib) and report.md of a steady run."""
 import os
 
-PLOTS = ("latency", "ttfb", "cpu", "memory", "pods")
-COLORS = {"dns": "#1b7837", "nginx": "#2166ac", "haproxy": "#b2182b"}
+PLOTS = ("latency", "ttfb", "cpu", "memory", "pods", "accuracy")
+COLORS = {"dns": "#1b7837", "dns-anycast": "#762a83", "nginx": "#2166ac", "haproxy": "#b2182b",
+          "haproxy-lc": "#f46d43"}
+DNS_MODES = ("dns", "dns-anycast")
 
 
 def _ms(us):
@@ -98,39 +100,97 @@ def plots(out, summary):
     ax.grid(True, axis="y", alpha=0.3)
     save(fig, "memory")
 
-    # Requests per pod relative to its fair share within its service (1 =
-    # fair) at the middle rate, per mode; for dns also how often anysteer
-    # put the pod first, on the same scale.
+    # Requests per pod relative to its target share (weight x capacity) in its
+    # service (1 = on target) at the middle rate, per mode; for the
+    # DNS modes also how often anysteer put the pod first, on the same scale.
     r = rates[len(rates) // 2] if rates else None
     runs = [x for x in summary["runs"] if x["rate"] == r]
     if runs:
         pp = runs[0]["per_pod"]
         pods = sorted(pp, key=lambda p: (pp[p]["service"], pp[p]["node"], p))
-        nsvc = {}
-        for p in pods:
-            nsvc[pp[p]["service"]] = nsvc.get(pp[p]["service"], 0) + 1
         fig, ax = plt.subplots(figsize=(min(14.0, max(6.4, 0.14 * len(pods) + 2)), 3.8))
         xs = list(range(len(pods)))
+
+        def rel(rs, p, key):
+            ws = pp[p].get("target_share") or 1.0
+            return sum((x["per_pod"][p][key] or 0) for x in rs) / len(rs) / ws
         for n, m in enumerate(modes):
             rs = [x for x in runs if x["mode"] == m]
-            ys = [sum((x["per_pod"][p]["share_served"] or 0) for x in rs) / len(rs)
-                  * nsvc[pp[p]["service"]] for p in pods]
-            ax.plot(xs, ys, "o", ms=4, color=COLORS.get(m), label="%s: served" % m)
-        rs = [x for x in runs if x["mode"] == "dns"]
-        if rs:
-            ys = [sum((x["per_pod"][p]["share_first_by_anysteer"] or 0) for x in rs) / len(rs)
-                  * nsvc[pp[p]["service"]] for p in pods]
-            ax.plot(xs, ys, "k_", ms=7, mew=1.5, label="dns: first in anysteer's answers")
+            ax.plot(xs, [rel(rs, p, "share_served") for p in pods], "o", ms=4,
+                    color=COLORS.get(m), label="%s: served" % m)
+        for m in DNS_MODES:
+            rs = [x for x in runs if x["mode"] == m]
+            if rs:
+                ax.plot(xs, [rel(rs, p, "share_first_by_anysteer") for p in pods], "_", ms=7,
+                        mew=1.5, color=COLORS.get(m), label="%s: first in anysteer's answers" % m)
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_xticks(xs)
-        ax.set_xticklabels(["%s %s" % (p, pp[p]["service"]) for p in pods], fontsize=5,
-                           rotation=90)
-        ax.set_ylabel("share / fair share in its service")
-        ax.set_title("requests per pod at %s req/s (mean of repetitions; 1 = fair)" % r,
+        ax.set_xticklabels(["%s %s w%s" % (p, pp[p]["service"], pp[p].get("weight", ""))
+                            for p in pods], fontsize=5, rotation=90)
+        ax.set_ylabel("share / target share (weight x capacity)")
+        ax.set_title("requests per pod at %s req/s (mean of repetitions; 1 = on target)" % r,
                      fontsize=9)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=7)
         save(fig, "pods")
+
+    # Steering accuracy: left, the shares of the pods of the largest weight
+    # class at the middle rate (target, first address the clients got,
+    # served) per mode; right, the steering error of the requests served
+    # against the offered rate.
+    acc = summary.get("steering_accuracy") or {}
+    if rates and acc:
+        r = rates[len(rates) // 2]
+        classes = (summary["setup"].get("weight_classes") or {})
+        cls = max(classes, key=lambda c: (len(c.split("/")), len(classes[c]))) if classes else None
+        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8))
+        ax = axes[0]
+        if cls:
+            npos = len(cls.split("/"))
+            bars = [("target (weight x capacity)", "target", None)]
+            for m in modes:
+                bars.append(("%s: served" % m, m, "served"))
+                if m in DNS_MODES:
+                    bars.append(("%s: first to clients" % m, m, "first_to_clients"))
+            width = 0.8 / len(bars)
+            for n, (lab, m, key) in enumerate(bars):
+                e = acc.get(modes[0] if key is None else m, {}).get(str(r), {}).get(cls)
+                if e is None:
+                    continue
+                ys = e["target"] if key is None else (e.get(key) or [0] * npos)
+                ax.bar([k + n * width for k in range(npos)], [100 * y for y in ys], width,
+                       color="lightgrey" if key is None else COLORS.get(m),
+                       alpha=1.0 if key in (None, "served") else 0.5, label=lab,
+                       edgecolor="black" if key is None else None, lw=0.5)
+            ax.set_xticks([k + width * (len(bars) - 1) / 2 for k in range(npos)])
+            ax.set_xticklabels(["pod %d (%s)" % (k + 1, w) for k, w in enumerate(cls.split("/"))])
+            ax.set_ylabel("% of the service's requests / answers")
+            ax.set_title("shares at %s req/s, services of class %s (pooled)" % (r, cls),
+                         fontsize=9)
+            ax.grid(True, axis="y", alpha=0.3)
+            ax.legend(fontsize=6)
+        ax = axes[1]
+        for m in modes:
+            xs, ys, lo, hi = [], [], [], []
+            for rr in rates:
+                v = _fig_get(summary, m, rr, "steer_err_served")
+                if v is None:
+                    continue
+                xs.append(rr)
+                ys.append(v)
+                lo.append(v - _fig_get(summary, m, rr, "steer_err_served", "min"))
+                hi.append(_fig_get(summary, m, rr, "steer_err_served", "max") - v)
+            if xs:
+                ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", ms=3, capsize=2,
+                            color=COLORS.get(m), label=m)
+        ax.set_xlabel("offered load (requests/s, all sites)")
+        ax.set_ylabel("total variation distance")
+        ax.set_ylim(bottom=0)
+        ax.set_title("steering error of requests served vs target\n(median of repetitions, "
+                     "bars = min..max; 0 = exact)", fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+        save(fig, "accuracy")
     return made
 
 
@@ -160,6 +220,11 @@ def headline(summary):
             out.append("%s at %s req/s: p99 %s, steering CPU/req %s, cluster CPU/req %s" % (
                 pair, r, _spread(fig["lat_total_p99_us"]), _spread(fig["cpu_steering_per_1k"]),
                 _spread(fig["cpu_cluster_per_1k"])))
+    for mo, per in summary["by_mode_rate"].items():
+        for r, fig in per.items():
+            if fig["steer_err_served"]["median"] is not None:
+                out.append("%s at %s req/s: steering error (served vs target) %s" % (
+                    mo, r, _spread(fig["steer_err_served"], 1, 3)))
     for m, v in summary["max_sustainable_rate"].items():
         out.append("max sustainable rate %s (p99 <= %g ms): %s" % (
             m, v["p99_bound_ms"], v["rate"] if v["rate"] is not None else "below the lowest rate"))
@@ -171,15 +236,18 @@ def write_report(out, summary):
     modes, rates = summary["modes"], summary["rates"]
     L = []
     w = L.append
-    w("# anysteer evaluation: steady state, DNS steering vs L7 ingress")
+    balance = s.get("experiment") == "balance"
+    w("# anysteer evaluation: %s, DNS steering vs L7 ingress" % (
+        "balancing under uneven capacity" if balance else "steady state"))
     w("")
     if m.get("incomplete"):
         w("**Incomplete run**: interrupted or failed; only the runs listed below were measured.")
         w("")
-    w("Generated by `tests/eval/run steady` on %s (%s). Everything ran on **one %s-core "
+    w("Generated by `tests/eval/run %s` on %s (%s). Everything ran on **one %s-core "
       "machine**: every namespace (nodes, pods, ingress nodes, resolver, load generator) "
       "shares the same CPUs, so absolute numbers are this machine's and only the ratios "
-      "measured in the same run mean something." % (m.get("started"), m.get("host"), m.get("cpus")))
+      "measured in the same run mean something." % (s.get("experiment", "steady"), m.get("started"),
+                                                     m.get("host"), m.get("cpus")))
     w("")
     w("## Set-up")
     w("")
@@ -191,6 +259,17 @@ def write_report(out, summary):
                                    s["ingress_nodes"], s["sites"]))
     w("- Pods: as-backend, %d us of CPU work per request, %d-byte bodies, one thread."
       % (s["service_us"], s["size"]))
+    if s.get("slow_nodes"):
+        w("- Uneven capacity: the pods of node(s) %s take %g x the CPU work per request "
+          "(%d us), so each has 1/%g of a normal pod's capacity; the target share of a pod is "
+          "its service's capacity share. anysteer's load signal on those nodes: %s. "
+          "`haproxy-lc` is the same HAProxy with `balance leastconn` (port %d)." % (
+              ", ".join(str(i) for i in s["slow_nodes"]), s["slow_factor"],
+              round(s["service_us"] * s["slow_factor"]), s["slow_factor"],
+              "`anysteerctl load set %g` (the test knob: what a node whose pods burn more CPU "
+              "would report)" % s["slow_load"] if s.get("slow_load") is not None else
+              "as on every other node (anysteer is not told: it cannot see per-pod load)",
+              8081))
     w("- Modes: `dns` = clients resolve svcN.svc.example through the site's Unbound "
       "(stub zone to the anycast address of anysteer) and connect to the pod; `nginx` / "
       "`haproxy` = clients resolve svcN.ingress.example (AAAA = the VIP, TTL %d s, served "
@@ -198,6 +277,18 @@ def write_report(out, summary):
       "forwards to the pods. Proxies: %d workers/threads per ingress node (the machine's "
       "cores), keep-alive to clients and pods; configs in `configs/`."
       % (s["ingress_ttl"], s["proxy_workers"]))
+    if "dns-anycast" in modes:
+        w("- `dns-anycast`: the clients' only resolver is anysteer's anycast address: they "
+          "ask it for svcN.svc.example directly, with no shared cache in between "
+          "(`dns.forward` on every node allows %s and forwards other names to the "
+          "sites' Unbound, so they still resolve)." % ", ".join(
+              (m.get("anycast_resolver") or {}).get("allow") or ["the sites"]))
+    w("- Weights: %s (anysteer's catalog, nginx `weight=` and HAProxy `weight` alike); "
+      "anysteer's load signal: %s." % (
+          "each service's pods in order weighted %s (repeated)" % "/".join(
+              str(x) for x in s["weights"]) if s.get("weights") else "equal",
+          "this machine's CPU" if s.get("load", "measured") == "measured"
+          else "pinned at 0.3 on every node (load.source: static)"))
     w("- anysteer: TTL %d s, %d addresses per answer, health probes every 2 s; "
       "load-weighted answers (load signal: this machine's CPU, the same for every node)."
       " BFD %s ms x 3 on every BGP session (deploy/bird's 75 ms lets a starved BIRD's "
@@ -277,54 +368,131 @@ def write_report(out, summary):
                 _spread(f["cpu_resolver_per_1k"], 1, 4), _spread(f["cpu_clients_per_1k"], 1, 4),
                 _spread(f["rss_steering_peak_mb"], 1, 1), _spread(f["rss_cluster_peak_mb"], 1, 1)))
     w("")
-    w("## DNS side (dns mode)")
+    w("## DNS side (DNS modes)")
     w("")
     w("Medians over the repetitions. Client resolutions and new connections count the "
       "measured part of the run; the resolver's and anysteer's counters span the whole run "
       "(warm-up included). Clients resolve only when they open a connection (cached "
-      "answer for its TTL, keep-alive connections reused).")
+      "answer for its TTL, keep-alive connections reused). Requests per answer = requests "
+      "of the run (warm-up included) / AAAA answers anysteer sent: how many requests one "
+      "steering decision carried.")
     w("")
-    w("| req/s | new connections | client resolutions | resolver queries | resolver hit rate "
-      "| queries reaching anysteer (A+AAAA) | of them A | anysteer queries per resolver miss |")
-    w("|---|---|---|---|---|---|---|---|")
-    for r in rates:
-        rs = [x for x in summary["runs"] if x["mode"] == "dns" and x["rate"] == r]
+    w("| mode | req/s | new connections | client resolutions | site resolver queries | "
+      "resolver hit rate | queries reaching anysteer (A+AAAA) | of them A | anysteer queries "
+      "per resolver miss | requests per answer |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+
+    def mid(xs):
+        xs = sorted(x for x in xs if x is not None)
+        return xs[len(xs) // 2] if xs else None
+    for mo in [x for x in DNS_MODES if x in modes]:
+        for r in rates:
+            rs = [x for x in summary["runs"] if x["mode"] == mo and x["rate"] == r]
+            if not rs:
+                continue
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                mo, r, _f(mid(x["connections"]["opened"] for x in rs)),
+                _f(mid(x["dns"]["client_resolutions"] for x in rs)),
+                _f(mid(x["dns"]["resolver_queries"] for x in rs), 0),
+                _f(mid(x["dns"]["resolver_hit_rate"] for x in rs), 3),
+                _f(mid(x["dns"]["agent_queries"] for x in rs)),
+                _f(mid(x["dns"]["agent_queries_by_qtype"]["A"] for x in rs)),
+                _f(mid(x["dns"]["agent_queries_per_resolver_miss"] for x in rs), 2),
+                _f(mid(x["dns"].get("requests_per_answer") for x in rs), 1)))
+    w("")
+    ar = m.get("anycast_resolver")
+    if ar:
+        w("Anycast resolver set-up check: %s; the router (%s, outside `dns.forward.allow`) got "
+          "%s for the same name." % ("; ".join(
+              "site%s resolved %s at the anycast address and %s through anysteer's forwarder "
+              "to %s" % (k, v["zone_name"], v["forwarded_name"],
+                         ", ".join(v["forwarded_answer"]))
+              for k, v in sorted(ar["sites"].items())), ar["outside_allow"]["from"],
+              ar["outside_allow"]["rcode"]))
+        w("")
+    r = rates[len(rates) // 2] if rates else None
+    for mo in [x for x in DNS_MODES if x in modes]:
+        rs = [x for x in summary["runs"] if x["mode"] == mo and x["rate"] == r]
         if not rs:
             continue
-        med = lambda k: sorted(x["dns"][k] for x in rs if x["dns"][k] is not None)  # noqa: E731
-        def mid(xs):
-            return xs[len(xs) // 2] if xs else None
-        w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r, _f(mid(sorted(x["connections"]["opened"] for x in rs))),
-            _f(mid(med("client_resolutions"))), _f(mid(med("resolver_queries")), 0),
-            _f(mid(med("resolver_hit_rate")), 3), _f(mid(med("agent_queries"))),
-            _f(mid(sorted(x["dns"]["agent_queries_by_qtype"]["A"] for x in rs))),
-            _f(mid(med("agent_queries_per_resolver_miss")), 2)))
-    w("")
-    w("Per pod (dns mode, all repetitions at %s req/s): anysteer's first-place share "
-      "(captured on the site's uplink before Unbound), the clients' first-place share "
-      "(after Unbound's rrset-roundrobin), the share of requests served, and anysteer's "
-      "intended share (its weights and load factors), per service:" % (
-          rates[len(rates) // 2] if rates else "-"))
-    w("")
-    r = rates[len(rates) // 2] if rates else None
-    rs = [x for x in summary["runs"] if x["mode"] == "dns" and x["rate"] == r]
-    if rs:
-        w("| pod | service | intended | first by anysteer | first to clients | served |")
-        w("|---|---|---|---|---|---|")
+        w("Per pod (%s, all repetitions at %s req/s): its target share (weight x capacity), "
+          "anysteer's intended share (weights and load factors), anysteer's first-place share "
+          "(captured on the site's uplink%s), the clients' first-place share%s, and the share "
+          "of requests served, per service:" % (
+              mo, r, ", before Unbound" if mo == "dns" else "",
+              " (after Unbound's cache and rrset-roundrobin)" if mo == "dns" else
+              " (straight from anysteer)"))
+        w("")
+        w("| pod | service | target share | intended | first by anysteer | first to clients "
+          "| served |")
+        w("|---|---|---|---|---|---|---|")
         pods = sorted(rs[0]["per_pod"], key=lambda p: (rs[0]["per_pod"][p]["service"],
                                                          rs[0]["per_pod"][p]["node"], p))
         for p in pods:
             def avg(k):
-                xs = [x["per_pod"][p][k] for x in rs if x["per_pod"][p][k] is not None]
+                xs = [x["per_pod"][p].get(k) for x in rs]
+                xs = [v for v in xs if v is not None]
                 return sum(xs) / len(xs) if xs else None
-            w("| %s | %s | %s | %s | %s | %s |" % (
-                p, rs[0]["per_pod"][p]["service"], _f(avg("intended_share"), 3),
-                _f(avg("share_first_by_anysteer"), 3), _f(avg("share_first_to_clients"), 3),
-                _f(avg("share_served"), 3)))
+            w("| %s | %s | %s | %s | %s | %s | %s |" % (
+                p, rs[0]["per_pod"][p]["service"], _f(avg("target_share"), 3),
+                _f(avg("intended_share"), 3), _f(avg("share_first_by_anysteer"), 3),
+                _f(avg("share_first_to_clients"), 3), _f(avg("share_served"), 3)))
         w("")
+    w("## Steering accuracy")
+    w("")
+    w("How close each mode's shares come to the target: each pod's share of its service's "
+      "configured weight x capacity (the weights when every pod is as fast). Steering error "
+      "= total variation distance between a service's shares and its target shares (half the sum "
+      "of the differences over its pods: the fraction of requests that would have to move "
+      "to match the target; 0 = exact), averaged over the services; median (min-max) over "
+      "the repetitions. With few requests per pod a run's shares also carry sampling noise "
+      "(for n requests over a service, about 0.4/sqrt(n) per pod).%s" % (
+          " anysteer's load signal was this machine's CPU (`--load measured`): each node "
+          "samples the shared CPU at other moments, and near saturation the factors reach "
+          "0, so anysteer's intended shares (per-pod tables) can move away from the weights "
+          "for reasons that are not the resolver's; `--load static` pins the factor on "
+          "every node and isolates the resolver's effect." if s.get("load", "measured")
+          == "measured" else " The load signal was pinned on every node (`--load static`): "
+          "anysteer aimed at the configured weights."))
+    w("")
+    w("| mode | req/s | served | first address to clients | anysteer's first address | "
+      "queries reaching anysteer | requests per answer |")
+    w("|---|---|---|---|---|---|---|")
+    for r in rates:
+        for mo in modes:
+            f = summary["by_mode_rate"][mo].get(str(r))
+            if not f:
+                continue
+            w("| %s | %s | %s | %s | %s | %s | %s |" % (
+                mo, r, _spread(f["steer_err_served"], 1, 3),
+                _spread(f["steer_err_first_clients"], 1, 3),
+                _spread(f["steer_err_first_anysteer"], 1, 3),
+                _spread(f["agent_queries"], 1, 0) if mo in DNS_MODES else "-",
+                _spread(f["requests_per_answer"], 1, 1) if mo in DNS_MODES else "-"))
+    w("")
+    acc = summary.get("steering_accuracy") or {}
+    w("Shares pooled over the repetitions and the services with the same weights, in %, "
+      "in pod order (target / anysteer's first address / first address to the "
+      "clients / served):")
+    w("")
+    w("| mode | req/s | weight x capacity | target | first by anysteer | first to clients | served "
+      "| requests |")
+    w("|---|---|---|---|---|---|---|---|")
+
+    def pct(xs):
+        return "-" if not xs else "/".join("%.0f" % (100 * x) for x in xs)
+    for r in rates:
+        for mo in modes:
+            for cls, e in sorted((acc.get(mo) or {}).get(str(r), {}).items()):
+                w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    mo, r, cls, pct(e["target"]), pct(e["first_by_anysteer"]),
+                    pct(e["first_to_clients"]), pct(e["served"]),
+                    _f(sum(e["counts"]["served"]))))
+    w("")
     w("Balance over pods (busiest pod / mean pod of its service, averaged over services; "
-      "1.0 = perfect):")
+      "1.0 = perfect%s):" % ("" if not s.get("weights") else
+                              "; with unequal weights the weights themselves put it above 1, "
+                              "see the steering error above"))
     w("")
     w("| mode | " + " | ".join("%s req/s" % r for r in rates) + " |")
     w("|---|" + "---|" * len(rates))
@@ -398,7 +566,8 @@ def write_report(out, summary):
     w("")
     w("summary.json (everything, including every run's histograms and per-pod counts), "
       "summary.csv (per mode and rate: median/min/max of each figure, then the ratios), "
-      "runs.csv (one line per run), runs/ (raw outputs of as-loadgen and the DNS capture "
+      "shares.csv (per mode, rate and class of weight x capacity: each pod position's target, "
+      "first-address and served shares), runs.csv (one line per run), runs/ (raw outputs of as-loadgen and the DNS capture "
       "per run), configs/ (services.yaml, unbound.conf, nsd.conf, nginx.conf, "
       "haproxy.cfg as used), logs/, plots/.")
     with open(os.path.join(out, "report.md"), "w") as f:

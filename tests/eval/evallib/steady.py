@@ -8,11 +8,13 @@ harness reads, before and after, the CPU time and peak RSS of every
 process of the cluster, anysteer's query counters, each site resolver's
 statistics and each pod's request counter, and a passive capture at each
 site records what anysteer answered. Modes are interleaved: for every
-repetition and rate the three modes run back to back, in an order rotated
+repetition and rate the modes (dns, dns-anycast, nginx, haproxy; the
+balance experiment adds haproxy-lc) run back to back, in an order rotated
 from one (repetition, rate) to the next.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,7 +26,21 @@ from . import analysis, cluster, report
 from .backend import NamespaceBackend, host_str
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODES = ("dns", "nginx", "haproxy")
+MODES = ("dns", "dns-anycast", "nginx", "haproxy", "haproxy-lc")
+PROXY_PORTS = {"nginx": cluster.NGINX_PORT, "haproxy": cluster.HAPROXY_PORT,
+               "haproxy-lc": cluster.HAPROXY_LC_PORT}
+# The DNS steering modes: clients ask their site's Unbound (dns), or
+# anysteer's anycast address directly (dns-anycast), for svcN.svc.example.
+DNS_MODES = ("dns", "dns-anycast")
+RESOLVER_MODES = {"site": ["dns"], "anycast": ["dns-anycast"], "both": ["dns", "dns-anycast"]}
+
+
+def expand_modes(modes, resolver):
+    """--modes with `dns` replaced by the DNS modes --resolver picks."""
+    out = []
+    for m in modes:
+        out += RESOLVER_MODES[resolver] if m == "dns" else [m]
+    return list(dict.fromkeys(out))
 
 
 class Interrupted(Exception):
@@ -91,7 +107,11 @@ class Steady:
         self.o = opts
         self.top = top
         self.out = os.path.abspath(opts.out)
-        self.layout = cluster.Layout(opts.nodes, opts.pods_per_node, opts.services)
+        self.layout = cluster.Layout(opts.nodes, opts.pods_per_node, opts.services,
+                                     getattr(opts, "weights", None),
+                                     getattr(opts, "slow_nodes", None) or (),
+                                     getattr(opts, "slow_factor", None) or 1.0)
+        self.kind = getattr(opts, "cmd", None) or "steady"
         tag = os.getpid()
         self.prefix = "ev%d" % (tag % 100000)
         self.state = "/tmp/anysteer-eval-%d" % tag
@@ -124,7 +144,8 @@ class Steady:
             pid = os.path.join(be.host_dir(("pod", i, j)), "backend.pid")
             self.pods[name] = be.spawn(("pod", i, j), "as-backend", [
                 self.bin["as-backend"], "--listen", "[::]:%d" % cluster.POD_PORT,
-                "--pod", name, "--service-us", o.service_us, "--size", o.size,
+                "--pod", name, "--service-us", L.service_us(name, o.service_us),
+                "--size", o.size,
                 "--pidfile", pid], os.path.join(logs, "pod-%s.log" % name))
         # The ingress name's authoritative server, on the router.
         d = be.host_dir("router")
@@ -157,12 +178,22 @@ class Steady:
                 self.proxies[("nginx", k)] = be.spawn(
                     ("ingress", k), "nginx", ["nginx", "-c", conf, "-p", d],
                     os.path.join(logs, "nginx-ingress%d.log" % k))
-            if "haproxy" in o.modes:
-                conf = cluster.write(os.path.join(cdir, "haproxy.cfg"),
-                                     cluster.haproxy_conf(L, be, d, be.vip, o.proxy_workers))
+            if "haproxy" in o.modes or "haproxy-lc" in o.modes:
+                conf = cluster.write(os.path.join(cdir, "haproxy.cfg"), cluster.haproxy_conf(
+                    L, be, d, be.vip, o.proxy_workers, leastconn="haproxy-lc" in o.modes))
                 self.proxies[("haproxy", k)] = be.spawn(
                     ("ingress", k), "haproxy", ["haproxy", "-db", "-f", conf],
                     os.path.join(logs, "haproxy-ingress%d.log" % k))
+
+    def forward_config(self):
+        """dns.forward for the nodes when a mode uses anysteer as the
+        clients' resolver: the sites' prefix allowed, the sites' Unbound
+        as upstreams (so names outside the zone still resolve)."""
+        if "dns-anycast" not in self.o.modes:
+            return None
+        B = NamespaceBackend
+        return (["[%s]:53" % B.site_addr(s) for s in range(1, self.o.sites + 1)],
+                [B.site_prefix])
 
     def check_alive(self):
         dead = [p for p in list(self.pods.values()) + list(self.proxies.values()) +
@@ -238,8 +269,12 @@ class Steady:
                 if r.stdout.split() != [be.vip]:
                     raise RuntimeError("site%d resolves %s to %r, not the VIP"
                                        % (s, L.ingress_name(svc), r.stdout))
+        if "dns-anycast" in self.o.modes:
+            self.check_anycast_resolver(pod_addrs)
+        if getattr(self.o, "slow_load", None) is not None:
+            self.set_slow_load()
         # Each proxy serves each service from one of its pods.
-        for mode, port in (("nginx", cluster.NGINX_PORT), ("haproxy", cluster.HAPROXY_PORT)):
+        for mode, port in PROXY_PORTS.items():
             if mode not in self.o.modes:
                 continue
             for svc in L.services:
@@ -252,6 +287,81 @@ class Steady:
                     return r.get("status") == 200 and r["headers"].get("x-pod") in names
                 cluster.wait_for(served, 30, "%s to serve %s" % (mode, svc), 0.5)
         self.check_alive()
+
+    def check_anycast_resolver(self, pod_addrs):
+        """With anysteer as the sites' only resolver: each site gets pods
+        for the service names from the anycast address, and a name outside
+        the zone (the ingress name) through anysteer's forwarder (to the
+        site's Unbound, then NSD), while a client outside dns.forward.allow
+        (the router) is refused. Recorded in the report's meta."""
+        L, be = self.layout, self.be
+        checks = {"allow": [be.site_prefix], "sites": {}}
+        svc = L.services[0]
+
+        def ask(name, host):
+            """(RCODE, [AAAA addresses]) of kdig from host at the anycast address."""
+            r = be.run(host, ["kdig", "@" + be.anycast, "+time=2", "+retry=1",
+                              "+noall", "+header", "+answer", name, "AAAA"], check=False)
+            m = re.search(r"status: ([A-Z]+)", r.stdout)
+            addrs = [ln.split()[-1] for ln in r.stdout.splitlines()
+                     if not ln.startswith(";") and len(ln.split()) >= 5
+                     and ln.split()[-2] == "AAAA"]
+            return (m.group(1) if m else None), addrs
+        for s in range(1, self.o.sites + 1):
+            def zone_ok():
+                rc, addrs = ask(L.dns_name(svc), ("site", s))
+                return rc == "NOERROR" and addrs and set(addrs) <= pod_addrs
+            cluster.wait_for(zone_ok, 60, "site%d to resolve %s at the anycast address"
+                             % (s, L.dns_name(svc)), 0.5)
+            got = []
+
+            def forwarded():
+                got.append(ask(L.ingress_name(svc), ("site", s)))
+                return got[-1] == ("NOERROR", [be.vip])
+            try:
+                cluster.wait_for(forwarded, 60, "site%d to resolve %s through anysteer's "
+                                 "forwarder" % (s, L.ingress_name(svc)), 0.5)
+            except RuntimeError as e:
+                raise RuntimeError("%s (last: %s)" % (e, got[-3:]))
+            checks["sites"][s] = {"zone_name": L.dns_name(svc), "forwarded_name":
+                                  L.ingress_name(svc), "forwarded_answer": got[-1][1]}
+        rc, _ = ask(L.ingress_name(svc), "router")
+        checks["outside_allow"] = {"from": be.router_addr, "rcode": rc}
+        if rc != "REFUSED":
+            raise RuntimeError("anysteer answered %s to the router (outside dns.forward.allow) "
+                               "for %s, not REFUSED" % (rc, L.ingress_name(svc)))
+        fw = self.forward_counters()
+        checks["forward_counters_after_checks"] = fw
+        self.meta["anycast_resolver"] = checks
+
+    def set_slow_load(self):
+        """The balance experiment's load signal: the slow nodes report
+        --slow-load (anysteerctl load set, the testbed's test knob), as a
+        node whose pods use more CPU would; then wait until every agent
+        weights their pods down."""
+        o, be, L = self.o, self.be, self.layout
+        for i in sorted(L.slow_nodes):
+            be.ctl_json(i, "load", "set", "%g" % o.slow_load)
+        slow = {be.pod_addr(i, j) for _, i, j, _ in L.pods if i in L.slow_nodes}
+
+        def seen():
+            for i in range(1, o.nodes + 1):
+                for svc in be.ctl_json(i, "services")["services"]:
+                    for e in svc["endpoints"]:
+                        if e["address"] in slow and e["load_factor"] >= 0.999:
+                            return False
+            return True
+        cluster.wait_for(seen, 60, "every agent to see the slow nodes' load", 0.5)
+        self.meta["slow_load"] = {"nodes": sorted(L.slow_nodes), "value": o.slow_load}
+
+    def forward_counters(self):
+        """anysteer's forwarder counters summed over the nodes."""
+        out = {"queries": 0, "refused": 0, "cache_hits": 0, "cache_misses": 0, "servfail": 0}
+        for i in range(1, self.o.nodes + 1):
+            fw = self.be.ctl_json(i, "status").get("forward") or {}
+            for k in out:
+                out[k] += int(fw.get(k, 0))
+        return out
 
     # ---- measuring -----------------------------------------------------------
     def tracked(self):
@@ -274,9 +384,13 @@ class Steady:
         return g
 
     def agent_counters(self):
-        q = {"A": 0, "AAAA": 0, "SOA": 0, "total": 0, "SERVFAIL": 0, "NXDOMAIN": 0}
+        q = {"A": 0, "AAAA": 0, "SOA": 0, "total": 0, "SERVFAIL": 0, "NXDOMAIN": 0,
+             "forwarded": 0}
         for i in range(1, self.o.nodes + 1):
-            st = self.be.ctl_json(i, "status")["queries"]
+            full = self.be.ctl_json(i, "status")
+            st = full["queries"]
+            # Names outside the zone that went on to the upstreams.
+            q["forwarded"] += int((full.get("forward") or {}).get("queries", 0))
             q["total"] += st.get("total", 0)
             for k in ("A", "AAAA", "SOA"):
                 q[k] += st.get("by_qtype", {}).get(k, 0)
@@ -341,12 +455,15 @@ class Steady:
 
     def loadgen_argv(self, mode, rate, site, seed, outdir):
         o, L, be = self.o, self.layout, self.be
-        if mode == "dns":
+        if mode in DNS_MODES:
             names, port = [L.dns_name(s) for s in L.services], cluster.POD_PORT
         else:
             names = [L.ingress_name(s) for s in L.services]
-            port = cluster.NGINX_PORT if mode == "nginx" else cluster.HAPROXY_PORT
-        argv = [self.bin["as-loadgen"], "--resolver", "[%s]:53" % be.site_addr(site)]
+            port = PROXY_PORTS[mode]
+        # dns-anycast: the clients' only resolver is anysteer's anycast
+        # address; every other mode asks the site's Unbound.
+        resolver = be.anycast if mode == "dns-anycast" else be.site_addr(site)
+        argv = [self.bin["as-loadgen"], "--resolver", "[%s]:53" % resolver]
         for n in names:
             argv += ["--name", n]
         # --duration includes the warm-up (EVAL-CONTRACT).
@@ -416,7 +533,7 @@ class Steady:
                           "loadgen_cpu_s": (ru.ru_utime + ru.ru_stime) if ru else None,
                           "loadgen_maxrss_kb": ru.ru_maxrss if ru else None})
         intended = None
-        if mode == "dns":
+        if mode in DNS_MODES:
             intended = analysis.intended_shares(be.ctl_json(1, "services")["services"])
         row = analysis.run_row(self, rep, rate, mode, seed, groups, before, after, sites,
                                wall, intended)
@@ -442,7 +559,8 @@ class Steady:
         o = self.o
         os.makedirs(self.out, exist_ok=True)
         t_start = self.t_start = time.time()
-        self.meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        self.meta = {"experiment": self.kind,
+                     "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                      "loadavg_before": loadavg(), "host": socket.gethostname(),
                      "cpus": os.cpu_count(), "tools": tool_versions()}
         build = ensure_build(self.top, o.build_dir)
@@ -454,7 +572,8 @@ class Steady:
         self.be = NamespaceBackend(self.top, build, self.prefix, self.state, o.nodes,
                                    o.pods_per_node, o.ingress, o.sites,
                                    health_interval="2s", bfd_ms=o.bfd_ms, log=log,
-                                   services_yaml=None)
+                                   services_yaml=None, load=getattr(o, "load", "measured"),
+                                   forward=self.forward_config())
         self.be.services_yaml = cluster.services_yaml(self.layout, self.be, o.ttl, o.max_answers)
         self.meta["backend"] = self.be.kind
         log("cluster: %d nodes x %d pods, %d services, %d ingress nodes, %d sites "
