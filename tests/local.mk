@@ -80,8 +80,11 @@ EXTRA_DIST += tests/integration/test_anycast.py tests/integration/test_anycast_t
 # A caching resolver (unbound) keeps the zone through a link cut and a
 # dark anycast address when the zone has two (issue 19). Its own busy
 # loops would skew the timing bounds of the tests above: it runs after them.
-TESTS += tests/integration/test_resolver_letters.py
-EXTRA_DIST += tests/integration/test_resolver_letters.py
+TESTS += tests/integration/test_resolver_letters.py tests/integration/test_partition.py
+EXTRA_DIST += tests/integration/test_resolver_letters.py tests/integration/test_partition.py
+# A two-way partition of 6 testbed nodes heals within 30 s (issue 19).
+tests/integration/test_partition.log: tests/integration/test_anycast_testbed.log \
+	tests/integration/test_anycast.log tests/integration/routing-failover.log
 tests/integration/test_resolver_letters.log: tests/integration/test_anycast.log \
 	tests/integration/test_anycast_testbed.log tests/integration/routing-failover.log \
 	tests/integration/test_dos_dns.log tests/integration/test_daemon_dns.log

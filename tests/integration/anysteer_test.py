@@ -264,6 +264,28 @@ def require_root_bird():
         raise unittest.SkipTest("%s not built" % ANYSTEERD)
 
 
+def in_distcheck():
+    """`make distcheck` makes the unpacked source tree read-only (mode
+    bits; root ignores them, so os.access cannot tell)."""
+    return os.stat(SRCDIR).st_mode & 0o222 == 0
+
+
+def skip_cluster_in_distcheck(*paths):
+    """The tests that run an emulated cluster (deploy/testbed) take one or
+    two minutes each and have just passed in tests/run-all.sh's sanitized
+    pass on the same sources; under distcheck they check only that the
+    files they need are in the tarball, then skip (CI's 20 minutes, and
+    one exposure of their timing bounds, not two)."""
+    if not in_distcheck():
+        return
+    missing = [p for p in (TESTBED, QUERIER) + paths if not os.path.exists(p)]
+    if missing:
+        raise AssertionError("not in the tarball (EXTRA_DIST): %s" % missing)
+    raise unittest.SkipTest("distcheck (read-only source tree): the emulated "
+                            "cluster ran in the sanitized make check; its "
+                            "files are in the tarball")
+
+
 def main_skip77():
     """unittest.main, but exit 77 (automake SKIP) when every test skipped,
     printing why."""

@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from anysteer_test import (Testbed, main_skip77,  # noqa: E402
+from anysteer_test import (skip_cluster_in_distcheck, Testbed, main_skip77,  # noqa: E402
                            require_root_bird, sanitizer_report)
 
 RATE = 200          # client queries per second
@@ -29,6 +29,7 @@ class AnycastTestbedTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        skip_cluster_in_distcheck()
         require_root_bird()
         cls.tb = Testbed(linger="%gs" % LINGER)
         try:

@@ -20,7 +20,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from anysteer_test import (BUILD, SRCDIR, main_skip77,  # noqa: E402
+from anysteer_test import (skip_cluster_in_distcheck, BUILD, SRCDIR, main_skip77,  # noqa: E402
                            require_root_bird, require_tools)
 
 DEMO = os.path.join(SRCDIR, "deploy", "demo.sh")
@@ -70,6 +70,7 @@ class DemoTest(unittest.TestCase):
         print("\n".join(l for l in out.splitlines() if l.startswith("  fd00")))
 
     def test_cluster(self):
+        skip_cluster_in_distcheck(DEMO)
         require_root_bird()
         require_tools("curl", "python3")
         tag = "%d" % (os.getpid() % 10000)

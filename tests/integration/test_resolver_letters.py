@@ -27,7 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from anysteer_test import (QUERIER, Testbed, main_skip77,  # noqa: E402
+from anysteer_test import (skip_cluster_in_distcheck, QUERIER, Testbed, main_skip77,  # noqa: E402
                            require_root_bird, require_tools, sanitizer_report)
 
 NODES = 4
@@ -89,6 +89,7 @@ class ResolverLettersTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        skip_cluster_in_distcheck()
         require_root_bird()
         require_tools("unbound", "nft", "kdig")
 
