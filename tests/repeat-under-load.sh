@@ -53,7 +53,10 @@ cleanup() {
 	for p in $hog_pids; do kill "$p" 2>/dev/null || true; done
 	for p in $hog_pids; do wait "$p" 2>/dev/null || true; done
 }
-trap cleanup EXIT INT TERM
+# INT/TERM end the script (a bare trap would run cleanup and go on
+# with the next run, without its hogs).
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 # Bounded: a hog never outlives 6 hours even if this script is killed -9.
 for _ in $(seq "$hogs"); do
 	timeout 21600 sh -c 'while :; do :; done' &
