@@ -305,7 +305,7 @@ class Testbed:
     prefix, so tests never touch a testbed someone started by hand."""
 
     def __init__(self, linger="2s"):
-        tag = "%d" % (os.getpid() % 10000)
+        tag = "%d" % os.getpid()  # whole: pid % 10000 collided
         self.dir = tempfile.mkdtemp(prefix="anysteer-tb-")
         os.rmdir(self.dir)  # testbed.sh creates it
         self.prefix = "at" + tag

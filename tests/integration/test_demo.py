@@ -73,7 +73,7 @@ class DemoTest(unittest.TestCase):
         skip_cluster_in_distcheck(DEMO)
         require_root_bird()
         require_tools("curl", "python3")
-        tag = "%d" % (os.getpid() % 10000)
+        tag = "%d" % os.getpid()  # whole: pid % 10000 collided
         d = tempfile.mkdtemp(prefix="anysteer-demo-")
         os.rmdir(d)
         out = self.run_demo(env={"TESTBED_DIR": d, "TESTBED_PREFIX": "dm" + tag})
