@@ -760,8 +760,11 @@ kubernetes:
             return seen and seen[-1] - seen[0] > self.LEASE + self.RETRY
         self.wait(expired_seen, "the drained agent to see the Lease expire",
                   timeout=15)
+        # After its release: a renewal in flight when the drain arrived
+        # may land between t0 and the release (the elector then reads
+        # again and releases it, k8s/lease.c); seen in a loaded run.
         took = [e for e in api.get("lease_log") if e["token"] == tokens[lead]
-                and e["verb"] != "GET" and e["t"] > t0 and e["holder"]]
+                and e["verb"] != "GET" and e["t"] > rel[0]["t"] and e["holder"]]
         self.assertEqual(took, [], "a drained agent took the Lease")
         self.assertEqual(api.get("leases")["anysteer/anysteer-leader"]["spec"]
                          ["holderIdentity"], other)
