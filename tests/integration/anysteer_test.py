@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -141,22 +142,46 @@ class Daemon:
         self.workers = workers
         self.proc = None
         self.stderr_path = os.path.join(self.dir, "stderr.log")
-        self.write_config(config_text_fn(self))
+        self._config_fn = config_text_fn
+        self._write(config_text_fn(self))
+        self._generated = True
 
-    def write_config(self, text):
+    def _write(self, text):
         tmp = self.config + ".tmp"
         with open(tmp, "w") as f:
             f.write(text)
         os.rename(tmp, self.config)
 
+    def write_config(self, text):
+        self._write(text)
+        self._generated = False
+
     def start(self, extra_args=(), wait=True):
-        self._stderr = open(self.stderr_path, "w")
-        self.proc = subprocess.Popen(
-            [ANYSTEERD, "--config", self.config, "--foreground",
-             "--log-level", "info"] + list(extra_args),
-            stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
-        if wait:
-            self.wait_ready()
+        # free_port() checks a port and the daemon binds it later: another
+        # test may take it in between (seen once in a loaded repeat run).
+        # While the configuration is still the generated one, pick new
+        # ports and start again; any other early exit is the test's.
+        for attempt in range(3):
+            self._stderr = open(self.stderr_path, "w")
+            self.proc = subprocess.Popen(
+                [ANYSTEERD, "--config", self.config, "--foreground",
+                 "--log-level", "info"] + list(extra_args),
+                stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
+            if not wait:
+                return self
+            try:
+                self.wait_ready()
+                return self
+            except AssertionError:
+                if (attempt == 2 or not self._generated or self.proc.poll() is None
+                        or "Address already in use" not in self.log()):
+                    raise
+                self._stderr.close()
+                sys.stderr.write("anysteerd: a port was taken before it bound "
+                                 "it; new ports, attempt %d\n" % (attempt + 2))
+                self.port = free_port()
+                self.metrics_port = free_port()
+                self._write(self._config_fn(self))
         return self
 
     def wait_ready(self, timeout=10.0):
