@@ -58,3 +58,14 @@ tests_unit_test_srv6_holder_CFLAGS = $(AM_CFLAGS)
 tests_unit_test_srv6_holder_LDADD = srv6/libsrv6.la lib/libas.la $(LIBBPF_LIBS)
 TESTS += tests/integration/test_srv6.py
 EXTRA_DIST += tests/integration/test_srv6.py
+
+# The testbed's SR option (deploy/testbed/testbed.sh up --sr): topology
+# file against the network, SRHs per path, iperf3 on the shaped path.
+# Root, BIRD, tcpdump, iperf3, else SKIP (77); skips under distcheck
+# like the other cluster tests. Its iperf3 runs load both cores: after
+# the tests with tight timing bounds.
+TESTS += tests/integration/test_srv6_testbed.py
+EXTRA_DIST += tests/integration/test_srv6_testbed.py
+tests/integration/test_srv6_testbed.log: tests/integration/test_anycast_testbed.log \
+	tests/integration/test_anycast.log tests/integration/routing-failover.log
+
