@@ -69,3 +69,11 @@ EXTRA_DIST += tests/integration/test_srv6_testbed.py
 tests/integration/test_srv6_testbed.log: tests/integration/test_anycast_testbed.log \
 	tests/integration/test_anycast.log tests/integration/routing-failover.log
 
+# Benchmark (by hand, not part of make check): tests/bench/srv6-bench.sh
+# runs tests/bench/srv6_update_bench (map update latency) and iperf3
+# over the SR testbed.
+noinst_PROGRAMS += tests/bench/srv6_update_bench
+tests_bench_srv6_update_bench_SOURCES = tests/bench/srv6_update_bench.c
+tests_bench_srv6_update_bench_CFLAGS = $(AM_CFLAGS)
+tests_bench_srv6_update_bench_LDADD = srv6/libsrv6.la lib/libas.la $(LIBBPF_LIBS)
+EXTRA_DIST += tests/bench/srv6-bench.sh tests/bench/srv6-bench.py
