@@ -16,8 +16,9 @@ tcpdump on rb and rc shows each steered port's SRH (segment list and
 segments left after ra) on its own path only, the unsteered port crosses
 rb without one, 1400-byte writes arrive intact on all three, and iperf3
 gets the shaped rate (within a generous band) on the rc path and more
-on the rb path. Needs root, BIRD, tcpdump, iperf3, tc and the holder
-built with the SRv6 data plane; skips (77) with the reason otherwise.
+on the rb path; `testbed.sh sr-link` cuts and restores a link. Needs
+root, BIRD, tcpdump, iperf3, tc and the holder built with the SRv6 data
+plane; skips (77) with the reason otherwise.
 """
 import ipaddress
 import json
@@ -393,6 +394,23 @@ class SRTestbedTest(unittest.TestCase):
         self.assertGreater(bps_f, 1.5 * bps_s)
         self.assertGreaterEqual(tbf_s, bytes_s)
         self.assertLess(tbf_f, bytes_f / 10)
+
+    def lower_up(self, who, dev):
+        out = self.nsrun(who, "ip", "-o", "link", "show", "dev", dev).stdout
+        return "LOWER_UP" in out.split(">")[0]
+
+    def test_8_sr_link(self):
+        """`testbed.sh sr-link ra rc down` takes the carrier from rc's end
+        of the link too; `up` brings both back."""
+        self.assertTrue(self.lower_up("rc", "to-ra"))
+        self.tb.run("sr-link", "ra", "rc", "down")
+        try:
+            self.assertIsNotNone(self.tb.wait(lambda: not self.lower_up("rc", "to-ra"), 10, 0.02))
+            self.assertFalse(self.lower_up("ra", "to-rc"))
+        finally:
+            self.tb.run("sr-link", "ra", "rc", "up")
+        self.assertIsNotNone(self.tb.wait(lambda: self.lower_up("rc", "to-ra") and
+                                          self.lower_up("ra", "to-rc"), 10, 0.02))
 
 
 if __name__ == "__main__":
