@@ -15,7 +15,8 @@ the same routers (client-ra-rb-router-node1) in three modes:
 node1's ingress program (tests/unit/test_srv6_holder, standing in for
 the agent) is attached throughout. Each round runs every mode once, the
 order rotating round by round, so slow drift of the shared machine
-spreads over all modes. Per run: the receiver's TCP throughput; CPU per
+spreads over all modes; the iperf3 sender runs on CPU 0, the receiver on
+CPU 1. Per run: the receiver's TCP throughput; CPU per
 GB moved, machine-wide (/proc/stat busy time: every namespace's softirq
 work is there, and so is any other load on the machine) and of the two
 iperf3 processes (their own accounting); the egress program's run time
@@ -100,6 +101,10 @@ def main():
             servers.append(p)
             wait_line(p, p.stdout, "Server listening", 30)
 
+        # Sender on CPU 0, receiver on CPU 1 (iperf3 -A) when there are
+        # two: the scheduler then cannot stack them on one core in some
+        # runs and not in others.
+        pin = ["-A", "0,1"] if (os.cpu_count() or 1) >= 2 else []
         runs = {m: [] for m in MODES}
         for r in range(a.rounds):
             order = MODES[r % 3:] + MODES[:r % 3]
@@ -119,7 +124,8 @@ def main():
                 c0 = cpu_busy()
                 t0 = time.monotonic()
                 out = subprocess.run(["ip", "netns", "exec", client_ns, "iperf3", "-c", dst,
-                                      "-p", str(port), "-t", str(a.duration), "-J"],
+                                      "-p", str(port), "-t", str(a.duration), "-J"]
+                                     + pin,
                                      capture_output=True, text=True,
                                      timeout=a.duration + 60)
                 wall = time.monotonic() - t0
