@@ -9,7 +9,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config clang
 libuv1-dev liburing-dev libsodium-dev libmsgpack-dev libldns-dev libcmocka-dev
 libcyaml-dev libmicrohttpd-dev libmnl-dev libcurl4-openssl-dev libjansson-dev
-libbpf-dev bpftool tcpdump
+libbpf-dev bpftool tcpdump iperf3
 bird2 knot-dnsutils bind9-dnsutils dnsperf nsd knot
 iproute2 nftables procps valgrind python3 python3-yaml
 unbound nginx haproxy python3-matplotlib
@@ -21,6 +21,8 @@ scdoc curl python3-kubernetes dnsdist"
 # libbpf-dev and bpftool (with clang) build srv6/'s tc programs and
 # their skeleton (configure skips the SRv6 data plane without them);
 # tests/integration/test_srv6.py captures SRHs on its routers with tcpdump.
+# iperf3 measures TCP rates over the SR testbed's shaped and unshaped
+# paths (tests/integration/test_srv6_testbed.py, tests/bench/srv6-bench.sh).
 # dnsdist is a peer in tests/bench/fwd-bench.sh (a forwarder with a
 # packet cache, against which dns.forward's CPU per query is measured).
 # Debian's kubectl is kubernetes-client; a kubectl from elsewhere (e.g.

@@ -58,3 +58,22 @@ tests_unit_test_srv6_holder_CFLAGS = $(AM_CFLAGS)
 tests_unit_test_srv6_holder_LDADD = srv6/libsrv6.la lib/libas.la $(LIBBPF_LIBS)
 TESTS += tests/integration/test_srv6.py
 EXTRA_DIST += tests/integration/test_srv6.py
+
+# The testbed's SR option (deploy/testbed/testbed.sh up --sr): topology
+# file against the network, SRHs per path, iperf3 on the shaped path.
+# Root, BIRD, tcpdump, iperf3, else SKIP (77); skips under distcheck
+# like the other cluster tests. Its iperf3 runs load both cores: after
+# the tests with tight timing bounds.
+TESTS += tests/integration/test_srv6_testbed.py
+EXTRA_DIST += tests/integration/test_srv6_testbed.py
+tests/integration/test_srv6_testbed.log: tests/integration/test_anycast_testbed.log \
+	tests/integration/test_anycast.log tests/integration/routing-failover.log
+
+# Benchmark (by hand, not part of make check): tests/bench/srv6-bench.sh
+# runs tests/bench/srv6_update_bench (map update latency) and iperf3
+# over the SR testbed.
+noinst_PROGRAMS += tests/bench/srv6_update_bench
+tests_bench_srv6_update_bench_SOURCES = tests/bench/srv6_update_bench.c
+tests_bench_srv6_update_bench_CFLAGS = $(AM_CFLAGS)
+tests_bench_srv6_update_bench_LDADD = srv6/libsrv6.la lib/libas.la $(LIBBPF_LIBS)
+EXTRA_DIST += tests/bench/srv6-bench.sh tests/bench/srv6-bench.py

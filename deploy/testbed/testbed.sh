@@ -24,11 +24,33 @@
 #                   else runs there: the caller starts its proxy.
 #   sites   ($P-cS) S = 2..SITES: more clients, eth0 fd00:2:0:S-1::2/64 (hex)
 #                   (site 1 is $P-c above)
+#   SR      (--sr)  SRv6 routers between the client site and the router
+#                   (issue 17, docs/srv6.md), a diamond:
+#
+#                     client -- ra -+- rb -+- router -- nodes
+#                                   `- rc -'
+#                   $P-ra, $P-rb, $P-rc forward with seg6_enabled=1; they
+#                   and the router have End SIDs fd00:5a::a|b|c|1 on lo.
+#                   The client's eth0 (still fd00:2::2/64, default via
+#                   fd00:2::1) goes to ra instead of the router. Links
+#                   fd00:5c:L::/64 (ra-rb 2, ra-rc 3, rb-router 4,
+#                   rc-router 5; first name ::1), the interface facing
+#                   peer X is named to-X. Static routes send unsteered
+#                   traffic via rb both ways; the ra-rc and rc-router links
+#                   are shaped by TBF (both directions) to
+#                   TESTBED_SR_SHAPED_KBPS. Decapsulating SIDs on lo:
+#                   the client fd00:5b::2:2, node I fd00:5b::1:I (the
+#                   router routes each to its node). The topology file
+#                   (format: docs/srv6.md) is $DIR/sr-topology.yaml,
+#                   written before the agents start; `env` prints its
+#                   path. Nothing steers by itself: the senders' tc
+#                   programs (the agent, or tests/unit/test_srv6_holder)
+#                   push the segment lists and decapsulate.
 #
 # Usage: testbed.sh [--build DIR] COMMAND ...  (DIR: the build directory
 #                               with agent/anysteerd, see top_builddir below)
 #        testbed.sh up [N] [--pods-per-node K] [--ingress K] [--sites S]
-#                          [--letters L]
+#                          [--letters L] [--sr]
 #                               start N nodes (default 3, up to 200); the
 #                               zone has two anycast addresses (--letters 2,
 #                               the default, as docs/operations.md advises):
@@ -63,6 +85,9 @@
 #        testbed.sh link I up|down           the router side of node I's link
 #        testbed.sh ctl I ARGS...            anysteerctl against node I
 #                                            (routes, members, drain, ...)
+#        testbed.sh sr-link A B up|down      (--sr) the interface of SR
+#                                            router A facing B (ra rb rc
+#                                            router)
 #        testbed.sh query [COUNT]            kdig from the client, with NSID
 #
 # Environment: ANYSTEERD, ANYSTEERCTL (default: $top_builddir/agent/...;
@@ -87,6 +112,11 @@
 # clients in ALLOW may use the anycast address as their only resolver;
 # anysteerd refuses one without the other). Every node allows the
 # test knob `testbed.sh ctl I load set VALUE|clear` (load.override).
+# With --sr: TESTBED_SR_SHAPED_KBPS (the TBF rate of the rc path in
+# kbit/s, default 100000), TESTBED_SR_FAST_KBPS (a TBF rate for the rb
+# path too; default none: unshaped, declared at the 10 Gbit/s veth
+# reports), TESTBED_SR_AGENT (1: every node's configuration gets
+# `srv6: { topology: FILE }`, for an anysteerd that reads it; default 0).
 # Addresses are ULA only; every address is added with nodad and
 # accept_dad=0 is set in each namespace before interfaces exist.
 set -u
@@ -113,6 +143,9 @@ HEALTH_INTERVAL=${TESTBED_HEALTH_INTERVAL:-0s}
 LOAD=${TESTBED_LOAD:-static}
 FORWARD_UPSTREAMS=${TESTBED_FORWARD_UPSTREAMS:-}
 FORWARD_ALLOW=${TESTBED_FORWARD_ALLOW:-}
+SR_SHAPED_KBPS=${TESTBED_SR_SHAPED_KBPS:-100000}
+SR_FAST_KBPS=${TESTBED_SR_FAST_KBPS:-}
+SR_AGENT=${TESTBED_SR_AGENT:-0}
 STATIC_LOAD=0.3
 ANY=fd00:53::53
 ANY2=fd00:53::54
@@ -311,6 +344,7 @@ health:
   interval: $HEALTH_INTERVAL   # 0s: nothing listens on the default endpoint
 $(load_yaml)
 $(services_yaml "$i")
+$(sr_agent_yaml)
 EOF
 	# One cluster key, generated once, a copy per node (each node
 	# persists its own keyring on rotation).
@@ -327,6 +361,12 @@ load_yaml() {
 	if [ "$LOAD" = static ]; then
 		printf '  source: static\n  value: %s\n' "$STATIC_LOAD"
 	fi
+}
+
+# The SR topology for an anysteerd that reads one (TESTBED_SR_AGENT=1).
+sr_agent_yaml() {
+	sr_on && [ "$SR_AGENT" = 1 ] || return 0
+	printf 'srv6:\n  topology: %s\n' "$(sr_topology)"
 }
 
 # dns.forward, when TESTBED_FORWARD_UPSTREAMS is set.
@@ -467,10 +507,154 @@ vip_hops() {
 	ip -n "$R" -6 route show "$VIP/128" 2>/dev/null | grep -c 'via '
 }
 
+# ---- SR option (--sr, issue 17) ----------------------------------------
+# Names are those of the topology file; node I is nodeI.
+SR_ROUTERS="ra rb rc router"
+# Router links: A B SUBNET(/64) PATH (fast: rb, the default route; shaped: rc).
+SR_LINKS="ra rb fd00:5c:2 fast
+ra rc fd00:5c:3 shaped
+rb router fd00:5c:4 fast
+rc router fd00:5c:5 shaped"
+# What veth reports (/sys/class/net/*/speed: 10000 Mb/s) stands for an
+# unshaped link's bandwidth; no netem here, so every link is declared
+# with the same nominal latency.
+SR_VETH_KBPS=10000000
+SR_LATENCY_US=50
+# The rb path costs more (a metered transit, say): `cost` then prefers
+# the shaped rc path, `bandwidth` the rb path, `latency` ties (same
+# latency, same hops) and takes rb by name.
+SR_FAST_COST=10
+sr_on() { [ "$(count_of sr)" = 1 ]; }
+sr_topology() { echo "$DIR/sr-topology.yaml"; }
+sr_ns() {
+	case $1 in
+	client) echo "$C" ;; router) echo "$R" ;;
+	node*) node_ns "${1#node}" ;; *) echo "$P-$1" ;;
+	esac
+}
+sr_sid() {
+	case $1 in
+	ra) echo fd00:5a::a ;; rb) echo fd00:5a::b ;; rc) echo fd00:5a::c ;;
+	router) echo fd00:5a::1 ;; client) echo fd00:5b::2:2 ;;
+	node*) echo "fd00:5b::1:${1#node}" ;;
+	esac
+}
+# The interface of $1 facing $2 (the client and nodes keep eth0).
+sr_if() { case $1 in client|node*) echo eth0 ;; *) echo "to-$2" ;; esac; }
+# A path's TBF rate in kbit/s, empty when unshaped.
+sr_rate() { if [ "$1" = shaped ]; then echo "$SR_SHAPED_KBPS"; else echo "$SR_FAST_KBPS"; fi; }
+sr_sysctl() {
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.forwarding=1 \
+		net.ipv6.conf.all.seg6_enabled=1 net.ipv6.conf.default.seg6_enabled=1 >/dev/null
+}
+# TBF at $3 kbit/s on interface $2 of namespace $1: a burst of 10 ms at
+# the rate (at least 64 kB, so a GSO packet passes whole), 20 ms queue.
+sr_shape() {
+	burst=$(( $3 * 1000 / 8 / 100 )); [ "$burst" -ge 65536 ] || burst=65536
+	ip netns exec "$1" tc qdisc replace dev "$2" root tbf rate "$3"kbit \
+		burst "$burst" latency 20ms || die "tc tbf on $1 $2"
+}
+
+# The SR routers and the client site's link to ra (the router's side of
+# it and the nodes' SIDs are added by cmd_up).
+sr_build() {
+	for r in ra rb rc; do mkns "$(sr_ns "$r")"; sr_sysctl "$(sr_ns "$r")"; done
+	# The kernel takes the larger of `all` and the interface's
+	# seg6_enabled: `all` covers the router's existing interfaces too.
+	sr_sysctl "$R"
+	for r in $SR_ROUTERS; do
+		ip -n "$(sr_ns "$r")" addr add "$(sr_sid "$r")/128" dev lo || die "SID of $r"
+	done
+	ip -n "$C" link add eth0 type veth peer name to-client netns "$(sr_ns ra)" ||
+		die "client veth"
+	ip -n "$(sr_ns ra)" addr add fd00:2::1/64 dev to-client nodad
+	ip -n "$(sr_ns ra)" link set to-client up
+	while read -r a b net path; do
+		ip -n "$(sr_ns "$a")" link add "to-$b" type veth peer name "to-$a" \
+			netns "$(sr_ns "$b")" || die "veth $a-$b"
+		ip -n "$(sr_ns "$a")" addr add "$net::1/64" dev "to-$b" nodad
+		ip -n "$(sr_ns "$b")" addr add "$net::2/64" dev "to-$a" nodad
+		ip -n "$(sr_ns "$a")" link set "to-$b" up
+		ip -n "$(sr_ns "$b")" link set "to-$a" up
+		rate=$(sr_rate "$path")
+		if [ -n "$rate" ]; then
+			sr_shape "$(sr_ns "$a")" "to-$b" "$rate"
+			sr_shape "$(sr_ns "$b")" "to-$a" "$rate"
+		fi
+	done <<EOF
+$SR_LINKS
+EOF
+	# Static routes: the default path is client-ra-rb-router both ways;
+	# each router reaches a neighbour's SID over their shared link (the
+	# strict segment lists of docs/srv6.md rely on it).
+	sr_routes ra "default via fd00:5c:2::2" \
+		"fd00:5a::c via fd00:5c:3::2" "fd00:5c:5::/64 via fd00:5c:3::2" \
+		"fd00:5b::2:2 via fd00:2::2"
+	for r in rb rc; do
+		if [ $r = rb ]; then l=2; up=4; other=fd00:5a::c; else l=3; up=5; other=fd00:5a::b; fi
+		sr_routes $r "default via fd00:5c:$up::2" "fd00:2::/64 via fd00:5c:$l::1" \
+			"fd00:5b::2:2 via fd00:5c:$l::1" "fd00:5a::a via fd00:5c:$l::1" \
+			"$other via fd00:5c:$l::1" "fd00:5c:$((5 - l))::/64 via fd00:5c:$l::1"
+	done
+	sr_routes router "fd00:2::/64 via fd00:5c:4::1" "fd00:5b::2:2 via fd00:5c:4::1" \
+		"fd00:5a::a via fd00:5c:4::1" "fd00:5a::b via fd00:5c:4::1" \
+		"fd00:5a::c via fd00:5c:5::1" "fd00:5c:2::/64 via fd00:5c:4::1" \
+		"fd00:5c:3::/64 via fd00:5c:5::1"
+	ip -n "$C" addr add fd00:5b::2:2/128 dev lo || die "client SID"
+}
+sr_routes() {
+	ns=$(sr_ns "$1"); shift
+	for rt in "$@"; do
+		# shellcheck disable=SC2086 # "DST via HOP" splits on purpose
+		ip -n "$ns" -6 route add $rt || die "route on $ns: $rt"
+	done
+}
+
+# The topology file of an SR testbed of $1 nodes (docs/srv6.md).
+sr_write_topology() {
+	n=$1; f=$(sr_topology)
+	{
+		echo "# SR domain of the testbed (written by deploy/testbed/testbed.sh up --sr;"
+		echo "# format: docs/srv6.md). client -- ra -+- rb -+- router -- node1..node$n"
+		echo "#                                      \`- rc -'"
+		echo "# Unsteered traffic takes rb both ways; ra-rc-router is shaped (TBF)."
+		echo "routers:"
+		for r in $SR_ROUTERS; do
+			printf '  - name: %s\n    sid: "%s"\n' "$r" "$(sr_sid "$r")"
+		done
+		echo "hosts:"
+		printf '  - name: client\n    sid: "%s"\n    prefixes: ["fd00:2::/64"]\n' \
+			"$(sr_sid client)"
+		for i in $(seq 1 "$n"); do
+			pfx="\"$(node_addr "$i")/128\""
+			[ "$(count_of pods)" -gt 0 ] && pfx="$pfx, \"$(pod_prefix "$i")\""
+			printf '  - name: node%s\n    sid: "%s"\n    prefixes: [%s]\n' \
+				"$i" "$(sr_sid "node$i")" "$pfx"
+		done
+		echo "links:"
+		sr_link client ra "$SR_VETH_KBPS"
+		while read -r a b net path; do
+			rate=$(sr_rate "$path")
+			if [ "$path" = fast ]; then cost=$SR_FAST_COST; else cost=1; fi
+			sr_link "$a" "$b" "${rate:-$SR_VETH_KBPS}" "$cost" "$path"
+		done <<EOF
+$SR_LINKS
+EOF
+		for i in $(seq 1 "$n"); do sr_link router "node$i" "$SR_VETH_KBPS"; done
+	} >"$f.tmp" && mv "$f.tmp" "$f" || die "cannot write $f"
+}
+sr_link() {
+	printf '  - between: [%s, %s]\n    latency_us: %s\n    bandwidth_kbps: %s\n' \
+		"$1" "$2" "$SR_LATENCY_US" "$3"
+	[ $# -ge 4 ] && printf '    cost: %s\n    tags: [%s]\n' "$4" "$5"
+	return 0
+}
+
 cmd_up() {
-	n=3; pods=0; ingress=0; sites=1; letters=2
+	n=3; pods=0; ingress=0; sites=1; letters=2; sr=0
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--sr) sr=1; shift ;;
 		--pods-per-node|--ingress|--sites|--letters)
 			[ $# -ge 2 ] || die "up: $1 needs a number"
 			case $1 in
@@ -493,6 +677,14 @@ cmd_up() {
 	case $BFD_MS in *[!0-9]*) die "TESTBED_BFD_MS must be a number of ms";; esac
 	case $LOAD in static|measured) ;; *) die "TESTBED_LOAD must be static or measured";; esac
 	[ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "up: N must be 1..200"
+	if [ $sr = 1 ]; then
+		for v in "$SR_SHAPED_KBPS" "$SR_FAST_KBPS"; do
+			case $v in *[!0-9]*) die "TESTBED_SR_*_KBPS must be numbers (kbit/s)";; esac
+		done
+		[ "$SR_SHAPED_KBPS" -gt 0 ] || die "TESTBED_SR_SHAPED_KBPS must be > 0"
+		command -v tc >/dev/null || die "--sr needs tc (iproute2)"
+		ip netns list | grep -q "^$P-ra\b" && die "namespace $P-ra exists; run: $0 down"
+	fi
 	[ "$(id -u)" = 0 ] || die "needs root"
 	[ -x "$BIRD" ] || die "$BIRD not installed"
 	[ -x "$ANYSTEERD" ] || die "$ANYSTEERD not built (build it, or name the build: $0 --build DIR ...)"
@@ -506,6 +698,10 @@ cmd_up() {
 	echo "$letters" >"$DIR/letters"
 	echo "$ingress" >"$DIR/ingress"
 	echo "$sites" >"$DIR/sites"
+	echo "$sr" >"$DIR/sr"
+	echo "$SR_SHAPED_KBPS ${SR_FAST_KBPS:-0}" >"$DIR/sr-rates"
+	# Before any agent starts: agents may read it (TESTBED_SR_AGENT).
+	[ $sr = 1 ] && sr_write_topology "$n"
 
 	mkns "$R"
 	ip netns exec "$R" sysctl -qw net.ipv6.conf.all.forwarding=1 \
@@ -514,10 +710,14 @@ cmd_up() {
 	ip -n "$R" addr add fd00:1::1/64 dev br0 nodad
 	ip -n "$R" link set br0 up
 	mkns "$C"
-	ip link add "$P-cl" type veth peer name eth0 netns "$C" || die "client veth"
-	ip link set "$P-cl" netns "$R"
-	ip -n "$R" addr add fd00:2::1/64 dev "$P-cl" nodad
-	ip -n "$R" link set "$P-cl" up
+	if [ $sr = 1 ]; then
+		sr_build
+	else
+		ip link add "$P-cl" type veth peer name eth0 netns "$C" || die "client veth"
+		ip link set "$P-cl" netns "$R"
+		ip -n "$R" addr add fd00:2::1/64 dev "$P-cl" nodad
+		ip -n "$R" link set "$P-cl" up
+	fi
 	ip -n "$C" addr add fd00:2::2/64 dev eth0 nodad
 	ip -n "$C" link set eth0 up
 	ip -n "$C" -6 route add default via fd00:2::1
@@ -535,6 +735,11 @@ cmd_up() {
 		ip -n "$ns" addr add "$(node_addr "$i")/64" dev eth0 nodad
 		ip -n "$ns" link set eth0 up
 		ip -n "$ns" -6 route add default via fd00:1::1
+		if [ $sr = 1 ]; then
+			ip -n "$ns" addr add "$(sr_sid "node$i")/128" dev lo || die "node$i SID"
+			ip -n "$R" -6 route add "$(sr_sid "node$i")/128" via "$(node_addr "$i")" ||
+				die "router: route to node$i's SID"
+		fi
 		[ "$pods" -gt 0 ] && add_pods "$i"
 		write_node_files "$i"
 		bird_start "$i"
@@ -562,6 +767,11 @@ cmd_up() {
 	echo "testbed up: $n nodes, $(nhops) next hops to $(letters | sed "s/ / and /") after $(( t1 - t_start )) ms" \
 		"(BGP: $(( t1 - t0 )) ms after the last agent announced);" \
 		"every agent sees $n alive members after $(( t2 - t_start )) ms"
+	if [ $sr = 1 ]; then
+		echo "testbed SR: client -- ra -+- rb -+- router, ra-rc-router shaped to" \
+			"$SR_SHAPED_KBPS kbit/s, rb path ${SR_FAST_KBPS:-unshaped}${SR_FAST_KBPS:+ kbit/s};" \
+			"topology $(sr_topology)"
+	fi
 	[ "$pods$ingress$sites" = 001 ] ||
 		echo "testbed extras: $pods pods per node ($((n * pods)) in all), $ingress ingress" \
 			"nodes ($(vip_hops) next hops to $VIP), $sites client sites;" \
@@ -578,7 +788,7 @@ cmd_down() {
 		while read -r ns; do ip netns del "$ns" 2>/dev/null; done <"$DIR/namespaces"
 	fi
 	# Anything of ours left from a run that failed half-way.
-	for ns in $(ip netns list | awk '{print $1}' | grep -E "^$P-([rcg][0-9]*|n[0-9]+(-p[0-9]+)?)$"); do
+	for ns in $(ip netns list | awk '{print $1}' | grep -E "^$P-([rcg][0-9]*|r[abc]|n[0-9]+(-p[0-9]+)?)$"); do
 		ip netns del "$ns" 2>/dev/null
 	done
 	for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$P-"); do
@@ -638,6 +848,13 @@ picture() {
 	hs=$(hops)
 	echo "  client   $C  fd00:2::2"
 	echo "     |"
+	if sr_on; then
+		read -r shaped fast <"$DIR/sr-rates"
+		echo "  ra -+- rb -+   SR routers $P-ra|rb|rc, End SIDs fd00:5a::a|b|c (router fd00:5a::1)"
+		echo "      \`- rc -'   rc path: TBF $shaped kbit/s; rb path (unsteered traffic):" \
+			"$([ "$fast" = 0 ] && echo unshaped || echo "TBF $fast kbit/s")"
+		echo "     |"
+	fi
 	echo "  router   $R  fd00:1::1   BIRD; routes to $(letters | sed 's/ / and /'): $(nhops) next hops (ECMP)"
 	echo "     |"
 	last=$(cat "$DIR/nodes")
@@ -900,7 +1117,20 @@ env)
 	echo "LETTERS=\"$(letters)\"" ;
 	echo "NODES=$(cat "$DIR/nodes" 2>/dev/null || echo 0) ROUTER_LINK_PREFIX=$P-v"
 	echo "PODS=$(count_of pods) INGRESS=$(count_of ingress) SITES=$(count_of sites)" \
-		"INGRESS_NS_PREFIX=$P-g VIP=$VIP" ;;
+		"INGRESS_NS_PREFIX=$P-g VIP=$VIP"
+	if sr_on; then
+		echo "SR=1 SR_TOPOLOGY=$(sr_topology)"
+		printf 'SR_NAMESPACES="'
+		for x in client $SR_ROUTERS; do printf '%s=%s ' "$x" "$(sr_ns "$x")"; done |
+			sed 's/ $//'
+		echo '"'
+	else
+		echo "SR=0 SR_TOPOLOGY="
+	fi ;;
+sr-link)
+	sr_on || die "not an SR testbed (up --sr)"
+	[ $# = 3 ] || die "sr-link A B up|down"
+	ip -n "$(sr_ns "$1")" link set "$(sr_if "$1" "$2")" "$3" ;;
 hops) if [ $# -ge 1 ]; then hops_of "$1" | sort; else hops; fi ;;
 wait-members) wait_members "${1:-30}" || { echo "testbed: gossip members not converged" >&2; exit 1; } ;;
 wait-hops) wait_hops "$@" || { echo "testbed: $(nhops) next hops, wanted $1" >&2; exit 1; } ;;
@@ -912,5 +1142,5 @@ bird-kill) kill_pidfile "$DIR/n$1/bird.pid" KILL ;;
 link) ip -n "$R" link set "$P-v$1" "$2" ;;
 ctl) ctl "$@" ;;
 query) cmd_query "$@" ;;
-*) die "unknown command $cmd (up, down, status, demo, env, hops, wait-hops, agent-*, bird-*, link, ctl, query)" ;;
+*) die "unknown command $cmd (up, down, status, demo, env, hops, wait-hops, agent-*, bird-*, link, sr-link, ctl, query)" ;;
 esac
