@@ -38,6 +38,9 @@ tests/integration/test_demo.log: tests/integration/test_dos_dns.log \
 	tests/integration/routing-failover.log
 EXTRA_DIST += tests/integration/test_install.py
 EXTRA_DIST += tests/integration/test_cluster.py
+# Node records of any size: 4 daemons x 110 endpoints (issue 19).
+TESTS += tests/integration/test_large_records.py
+EXTRA_DIST += tests/integration/test_large_records.py
 # --check-config and the daemon agree (issue 13).
 TESTS += tests/integration/test_config_verdict.py
 EXTRA_DIST += tests/integration/test_config_verdict.py
@@ -104,7 +107,7 @@ EXTRA_DIST += tests/eval/run tests/eval/test_eval_lib.py tests/eval/test_eval_st
 tests/eval/test_eval_steady.log: tests/integration/test_daemon_dns.log \
 	tests/integration/test_config_verdict.log \
 	tests/integration/test_cluster.log tests/integration/test_k8s_daemon.log \
-	tests/integration/test_k8s_ingress.log \
+	tests/integration/test_large_records.log tests/integration/test_k8s_ingress.log \
 	tests/integration/test_anycast.log tests/integration/test_anycast_testbed.log \
 	tests/integration/routing-failover.log tests/integration/test_eval_loadgen.log \
 	tests/integration/test_resolver_letters.log tests/eval/test_eval_lib.log
