@@ -1006,6 +1006,16 @@ static json_t *cluster_status(void *self)
 	json_object_set_new(o, "drops", drops);
 	json_object_set_new(o, "view_builds", json_integer((json_int_t)cl->view_builds));
 	json_object_set_new(o, "skipped_endpoints", json_integer((json_int_t)cl->skipped_endpoints));
+	/* Records of any size (issue 19) and what gossip costs. */
+	json_object_set_new(o, "max_endpoints_per_node", json_integer((json_int_t)cl->max_endpoints));
+	json_object_set_new(o, "local_endpoints_over_limit", json_integer((json_int_t)cl->over_limit));
+	json_object_set_new(o, "endpoints_dropped", json_integer((json_int_t)m.endpoints_dropped));
+	json_object_set_new(o, "pulls", json_pack("{s:I, s:I, s:I, s:I}",
+		"sent", (json_int_t)m.pulls_sent, "answered", (json_int_t)m.pulls_answered,
+		"timed_out", (json_int_t)m.pulls_timed_out, "done", (json_int_t)m.pulls_done));
+	json_object_set_new(o, "bytes", json_pack("{s:I, s:I, s:I, s:I}",
+		"udp_in", (json_int_t)m.bytes_in, "udp_out", (json_int_t)m.bytes_out,
+		"tcp_in", (json_int_t)m.stream_bytes_in, "tcp_out", (json_int_t)m.stream_bytes_out));
 	return o;
 }
 
