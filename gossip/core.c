@@ -845,18 +845,22 @@ static size_t record_size_est(const struct gossip_record *r)
 /* Push-pull: our whole table, capped: self first, then live members,
  * then the others, from a start that moves on whenever a push-pull had
  * to leave members out, so a table over the cap is covered over
- * successive push-pulls instead of always sending the same part. */
+ * successive push-pulls instead of always sending the same part.
+ * Only a join and its answer carry whole records (full); every other
+ * push-pull is a digest, records without their endpoints, and the
+ * receiver pulls the endpoints it finds newer (issue 19: a table of 1,000
+ * records of 110 endpoints is 4 MB, its digest 60 KB). */
 static void send_pushpull(struct gossip_core *c, const struct sockaddr_storage *to,
-			  bool reply, bool join, uint64_t now)
+			  bool reply, bool join, bool full, uint64_t now)
 {
 	struct gossip_msg msg;
 	struct gossip_record *recs = NULL;
 	uint8_t *states = NULL, *plain = NULL;
-	size_t n = 0, cap = 1024, full;
+	size_t n = 0, cap = 1024, all;
 	int len;
 
 	for (size_t i = 0; i < c->n_members; i++)
-		cap += record_size_est(&c->members[i]->rec);
+		cap += full ? record_size_est(&c->members[i]->rec) : 160;
 	cap = AS_MIN(cap, (size_t)c->cfg.pushpull_max_bytes);
 	recs = calloc(c->n_members, sizeof(*recs));
 	states = calloc(c->n_members, 1);
@@ -873,11 +877,12 @@ static void send_pushpull(struct gossip_core *c, const struct sockaddr_storage *
 			recs[n] = m->rec;
 			states[n++] = (uint8_t)m->state;
 		}
-	full = n;
+	all = n;
 	memset(&msg, 0, sizeof(msg));
 	msg.type = GOSSIP_MSG_PUSHPULL;
 	msg.pp_reply = reply;
 	msg.pp_join = join;
+	msg.pp_digest = !full;
 	msg.pp_recs = recs;
 	msg.pp_states = states;
 	for (;;) {
@@ -889,7 +894,7 @@ static void send_pushpull(struct gossip_core *c, const struct sockaddr_storage *
 			goto cleanup;
 		n = n * 3 / 4;	/* over the cap: send what fits */
 	}
-	if (n < full && c->n_members)
+	if (n < all && c->n_members)
 		c->pp_rot = (c->pp_rot + n) % c->n_members;
 	stream_send(c, to, GOSSIP_MSG_PUSHPULL, plain, (size_t)len, cap);
 	(void)now;
@@ -1282,22 +1287,28 @@ static void merge_pushpull(struct gossip_core *c, const struct gossip_msg *msg,
 {
 	for (uint32_t i = 0; i < msg->pp_count; i++) {
 		const struct gossip_record *r = &msg->pp_recs[i];
-		struct member *m = find(c, r->name);
+		struct member *m = find(c, r->name), *s;
+		/* A digest's records are heads: newer endpoints are pulled from
+		 * the sender (its own record comes first, so it is known by
+		 * now), else from their owner. */
+		const struct sockaddr_storage *hf = NULL;
+		if (msg->pp_digest)
+			hf = (s = find(c, sender)) != NULL && s != c->self ? &s->rec.addr : &r->addr;
 		switch (msg->pp_states[i]) {
 		case GOSSIP_ALIVE:
 			/* tell others about members new to us, as a join would */
-			apply_alive(c, r, now, m == NULL, NULL);
+			apply_alive(c, r, now, m == NULL, hf);
 			break;
 		case GOSSIP_LEFT:
 			if (m && m != c->self) {
-				apply_alive(c, r, now, false, NULL);
+				apply_alive(c, r, now, false, hf);
 				apply_dead(c, r->name, r->incarnation, r->name, now);
 			}
 			break;
 		default:
 			/* Remote suspicion or death is only a suspicion here. */
 			if (m && m != c->self)
-				apply_alive(c, r, now, false, NULL);
+				apply_alive(c, r, now, false, hf);
 			apply_suspect(c, r->name, r->incarnation, sender, now);
 			break;
 		}
@@ -1668,7 +1679,7 @@ int gossip_core_join(struct gossip_core *c, uint64_t now,
 	enqueue_alive(c, c->self);
 	for (size_t i = 0; i < n; i++)
 		if (!as_sockaddr_equal(&seeds[i], &c->self->rec.addr))
-			send_pushpull(c, &seeds[i], false, true, now);
+			send_pushpull(c, &seeds[i], false, true, true, now);
 	return AS_OK;
 }
 
@@ -1960,7 +1971,7 @@ static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *fr
 			if (!m->pp_reply) {
 				struct member *s = find(c, pkt->sender);
 				if (s && !c->left)
-					send_pushpull(c, &s->rec.addr, true, false, now);
+					send_pushpull(c, &s->rec.addr, true, false, m->pp_join, now);
 			}
 			break;
 		default:
@@ -1987,7 +1998,7 @@ static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transpor
 	    (c->last_unknown_pp == 0 || now - c->last_unknown_pp >= 1000)) {
 		/* An authenticated member we do not know: exchange state. */
 		c->last_unknown_pp = now ? now : 1;
-		send_pushpull(c, from, false, false, now);
+		send_pushpull(c, from, false, false, false, now);
 	}
 	if (sender && !replay_ok(sender, pkt->incarnation, pkt->seq)) {
 		why = GOSSIP_DROP_REPLAY;
@@ -2194,7 +2205,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 	if (c->next_pushpull <= now) {
 		struct member *p[1];
 		if (!c->left && pick_random(c, p, 1, NULL, now, false) == 1)
-			send_pushpull(c, &p[0]->rec.addr, false, false, now);
+			send_pushpull(c, &p[0]->rec.addr, false, false, false, now);
 		c->next_pushpull = now + pushpull_interval(c);
 	}
 	if (c->next_rejoin <= now) {
@@ -2202,7 +2213,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 		if (!c->left && c->n_seeds) {
 			const struct sockaddr_storage *s = &c->seeds[rng_below(c, c->n_seeds)];
 			if (!as_sockaddr_equal(s, &c->self->rec.addr))
-				send_pushpull(c, s, false, false, now);
+				send_pushpull(c, s, false, false, false, now);
 		}
 		c->next_rejoin = now + c->cfg.rejoin_interval_ms;
 	}
@@ -2218,7 +2229,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 				pick = rng_below(c, n_dead);
 				for (size_t i = 0; i < c->n_members; i++)
 					if (c->members[i]->state == GOSSIP_DEAD && pick-- == 0) {
-						send_pushpull(c, &c->members[i]->rec.addr, false, false, now);
+						send_pushpull(c, &c->members[i]->rec.addr, false, false, false, now);
 						break;
 					}
 			}

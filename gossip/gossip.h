@@ -225,6 +225,8 @@ struct gossip_msg {
 	/* PUSHPULL */
 	bool pp_reply;
 	bool pp_join;
+	bool pp_digest;		/* records without endpoints (their count
+				 * instead): newer ones are pulled */
 	uint32_t pp_count;
 	struct gossip_record *pp_recs;
 	uint8_t *pp_states;

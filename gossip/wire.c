@@ -218,12 +218,18 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 	case GOSSIP_MSG_PUSHPULL:
 		msgpack_pack_array(&pk, 3);
 		msgpack_pack_uint8(&pk, GOSSIP_MSG_PUSHPULL);
-		msgpack_pack_uint8(&pk, (uint8_t)((m->pp_reply ? 1 : 0) | (m->pp_join ? 2 : 0)));
+		msgpack_pack_uint8(&pk, (uint8_t)((m->pp_reply ? 1 : 0) | (m->pp_join ? 2 : 0) |
+						  (m->pp_digest ? 4 : 0)));
 		msgpack_pack_array(&pk, m->pp_count);
 		for (uint32_t i = 0; i < m->pp_count; i++) {
 			msgpack_pack_array(&pk, 8);
 			msgpack_pack_uint8(&pk, m->pp_states[i]);
-			pack_record(&pk, &m->pp_recs[i]);
+			if (m->pp_digest) {
+				pack_head(&pk, &m->pp_recs[i]);
+				msgpack_pack_uint32(&pk, m->pp_recs[i].n_endpoints);
+			} else {
+				pack_record(&pk, &m->pp_recs[i]);
+			}
 		}
 		break;
 	default:
@@ -594,13 +600,15 @@ static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_rec
 #define PP_RECORD_MIN_BYTES 20
 
 /* The fields of a push-pull: flags, then the sender's whole member list
- * as [state, record...] arrays, their count bounded by the bytes left. */
+ * as [state, record...] arrays, their count bounded by the bytes left. In
+ * a digest (flag 4) each record's endpoints are replaced by their count. */
 static void rd_pushpull(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m)
 {
 	uint32_t cnt, flags = rd_u32(r, 255);
 
 	m->pp_reply = flags & 1;
 	m->pp_join = flags & 2;
+	m->pp_digest = flags & 4;
 	cnt = rd_array(r);
 	if (r->err || cnt > rd_left(r) / PP_RECORD_MIN_BYTES) {
 		r->err = true;
@@ -622,7 +630,12 @@ static void rd_pushpull(struct rd *r, struct gossip_packet *pkt, struct gossip_m
 			return;
 		}
 		m->pp_states[i] = (uint8_t)rd_u32(r, GOSSIP_STATE_COUNT - 1);
-		rd_record(r, pkt, &m->pp_recs[i]);
+		if (m->pp_digest) {
+			rd_head(r, &m->pp_recs[i]);
+			rd_u32(r, GOSSIP_ENDPOINTS_WIRE_MAX);	/* their count */
+		} else {
+			rd_record(r, pkt, &m->pp_recs[i]);
+		}
 		for (uint32_t k = 8; k < f && !r->err; k++)
 			rd_skip(r, 2);
 	}

@@ -1418,6 +1418,54 @@ static void test_large_record_order_and_unfounded_head(void **state)
 	gossip_core_free(b.core);
 }
 
+/* Push-pulls other than a join are digests (records without endpoints):
+ * b holds an old record of a; the digest a sends makes b pull the new one,
+ * and a push-pull of a 110-endpoint table stays small. */
+static void test_digest_pushpull_pulls(void **state)
+{
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	struct gossip_endpoint *eps = make_eps(110, "svc");
+	struct gossip_msg msg;
+	struct gossip_metrics ma, mb;
+	uint8_t pkt[2048];
+	uint64_t va = 0, v = 0;
+	int len;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	assert_int_equal(gossip_core_set_endpoints(a.core, 0, eps, 110), AS_OK);
+	gossip_core_outbox_clear(a.core);
+	/* b knows a's first record (3 endpoints), a does not know b */
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_ALIVE;
+	snprintf(msg.rec.name, sizeof(msg.rec.name), "a");
+	msg.rec.addr = a.addr;
+	msg.rec.incarnation = 1;
+	msg.rec.version = 1;
+	msg.rec.ep_version = 1;
+	msg.rec.endpoints = eps;
+	msg.rec.n_endpoints = 3;
+	len = craft("test", "a", 1, &msg, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(b.core, 1, GOSSIP_TX_UDP, &a.addr, pkt, (size_t)len), AS_OK);
+	gossip_core_outbox_clear(b.core);
+	assert_int_equal(held(&b, "a", NULL), 3);
+	/* b probes a; a exchanges state with the member it does not know */
+	run(all, 2, 10, 3000, NULL);
+	held(&a, "a", &va);
+	assert_int_equal(held(&b, "a", &v), 110);
+	assert_int_equal(v, va);
+	gossip_core_metrics(a.core, &ma);
+	gossip_core_metrics(b.core, &mb);
+	assert_true(ma.msgs_out[GOSSIP_MSG_PUSHPULL] >= 1);
+	/* digests: two members' heads, not 110 endpoints (~4 KB) */
+	assert_true(ma.msg_bytes_out[GOSSIP_MSG_PUSHPULL] / ma.msgs_out[GOSSIP_MSG_PUSHPULL] < 300);
+	assert_true(mb.pulls_done >= 1);
+	assert_true(ma.pulls_answered >= 1);
+	free(eps);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
 /* The limit: b keeps at most its max_endpoints of a peer record and
  * counts the rest; a node cannot announce more than its own limit. */
 static void test_endpoint_limit(void **state)
@@ -1493,6 +1541,7 @@ int main(void)
 		cmocka_unit_test(test_large_record_bad_streams),
 		cmocka_unit_test(test_large_record_order_and_unfounded_head),
 		cmocka_unit_test(test_endpoint_limit),
+		cmocka_unit_test(test_digest_pushpull_pulls),
 	};
 	gossip_key_generate(key);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -513,6 +513,38 @@ static void test_large_records(void **state)
 	assert_int_equal(pkt.msgs[2].rec.incarnation, 1700000000);
 	assert_int_equal(pkt.msgs[2].rec.ep_version, 70);
 	gossip_packet_reset(&pkt);
+	/* a digest push-pull: the record without its endpoints */
+	{
+		uint8_t st = GOSSIP_ALIVE;
+		struct gossip_msg d;
+		memset(&d, 0, sizeof(d));
+		d.type = GOSSIP_MSG_PUSHPULL;
+		d.pp_digest = true;
+		d.pp_count = 1;
+		d.pp_recs = &m[0].rec;
+		d.pp_states = &st;
+		len = gossip_msg_encode(&d, msgbuf[0], sizeof(msgbuf[0]));
+		assert_true(len > 0 && len < 200);
+		ptr[0] = msgbuf[0];
+		lens[0] = (size_t)len;
+		len = gossip_envelope_encode("prod", "node-a", 3, 1, ptr, lens, 1, buf, sizeof(buf));
+		memset(&pkt, 0, sizeof(pkt));
+		assert_int_equal(gossip_envelope_decode(buf, (size_t)len, &pkt, &why), AS_OK);
+		assert_true(pkt.msgs[0].pp_digest);
+		assert_int_equal(pkt.msgs[0].pp_count, 1);
+		check_record(&pkt.msgs[0].pp_recs[0], &m[0].rec, false);
+		assert_int_equal(pkt.msgs[0].pp_recs[0].ep_version, m[0].rec.ep_version);
+		assert_int_equal(pkt.msgs[0].pp_recs[0].n_endpoints, 0);
+		assert_null(pkt.msgs[0].pp_recs[0].endpoints);
+		gossip_packet_reset(&pkt);
+		for (int i = 0; i < len; i++)
+			assert_int_equal(decode(buf, (size_t)i, &why), AS_EMALFORMED);
+		/* re-encode the HEAD and PULL for the checks below */
+		len = gossip_msg_encode(&m[0], msgbuf[0], sizeof(msgbuf[0]));
+		ptr[0] = msgbuf[0];
+		lens[0] = (size_t)len;
+		len = gossip_envelope_encode("prod", "node-a", 3, 1, ptr, lens, 3, buf, sizeof(buf));
+	}
 	/* a HEAD and a PULL fit a datagram with room to spare */
 	assert_true(lens[1] < 200 && lens[2] < 100);
 	for (int i = 0; i < len; i += (i < 400 ? 1 : 97)) {
