@@ -63,8 +63,10 @@
  * PULL (name, incarnation, ep_version) to the node the head came from and
  * gets the whole record back as an ALIVE over the stream transport; a
  * member relays a record only once it holds its endpoints, so whoever
- * sent a head can answer the pull. A member keeps at most max_endpoints
- * endpoints of any record (the rest are counted in endpoints_dropped).
+ * sent a head can answer the pull. Push-pulls other than a join and its
+ * answer are digests: records without endpoints, newer ones pulled the
+ * same way. A member keeps at most max_endpoints endpoints of any record
+ * (the rest are counted in endpoints_dropped).
  *
  * Wire: a packet is a 2-byte outer header (protocol version, flags), then
  * either the plaintext envelope or a 24-byte nonce and the envelope sealed
