@@ -134,6 +134,7 @@ struct gossip_core {
 	size_t n_suspects, cap_suspects;
 	struct member **pulls;		/* members with a pull in flight */
 	size_t n_pulls, cap_pulls;
+	struct pull_batch *batch;	/* pulls to gather into packets */
 	size_t pp_rot;			/* where the next push-pull starts */
 
 	struct probe probe;
@@ -805,35 +806,41 @@ static void send_one(struct gossip_core *c, const struct sockaddr_storage *to,
 	builder_send(c, &b, to);
 }
 
-/* Wraps one encoded message (msg, len bytes, in a buffer of cap bytes)
- * in an envelope, seals it and queues it as a stream frame. */
-static void stream_send(struct gossip_core *c, const struct sockaddr_storage *to,
-			int type, const uint8_t *msg, size_t len, size_t cap)
+/* Wraps n encoded messages of one type (cap bytes together, at most) in
+ * an envelope, seals it and queues it as a stream frame. */
+static void stream_send_n(struct gossip_core *c, const struct sockaddr_storage *to, int type,
+			  const uint8_t *const *mp, const size_t *ml, size_t n, size_t cap)
 {
 	/* The frame header goes in front of the packet. */
 	size_t hl = gossip_keyring_count(c->kr) ? GOSSIP_STREAM_HDR_MAX : GOSSIP_STREAM_HDR_PLAIN;
-	size_t room = cap + 256 + GOSSIP_CRYPTO_OVERHEAD;
+	size_t room = cap + 256 + GOSSIP_CRYPTO_OVERHEAD, len = 0;
 	uint8_t *plain = malloc(room), *out = malloc(hl + room);
-	const uint8_t *mp[1] = { msg };
-	size_t ml[1] = { len };
 	int plen, slen;
 
+	for (size_t i = 0; i < n; i++)
+		len += ml[i];
 	if (!plain || !out)
 		goto cleanup;
 	plen = gossip_envelope_encode(c->label, c->name, c->self->rec.incarnation, c->seq++,
-				      mp, ml, 1, plain, room);
+				      mp, ml, n, plain, room);
 	if (plen < 0)
 		goto cleanup;
 	slen = gossip_seal(c->kr, c->label, plain, (size_t)plen, out + hl, room);
 	if (slen < 0 || gossip_stream_hdr_seal(c->kr, c->label, (uint32_t)slen, out, hl) != (int)hl)
 		goto cleanup;
-	c->m.msgs_out[type]++;
+	c->m.msgs_out[type] += n;
 	c->m.msg_bytes_out[type] += len;
 	outbox_push(c, GOSSIP_TX_STREAM, to, out, hl + (size_t)slen);
 	out = NULL;
 cleanup:
 	free(plain);
 	free(out);
+}
+
+static void stream_send(struct gossip_core *c, const struct sockaddr_storage *to,
+			int type, const uint8_t *msg, size_t len, size_t cap)
+{
+	stream_send_n(c, to, type, &msg, &len, 1, cap);
 }
 
 /* A generous estimate of a record's encoded size. */
@@ -904,26 +911,46 @@ cleanup:
 	free(plain);
 }
 
-/* Answers a pull: m's whole record as an ALIVE, by stream. */
-static void send_record(struct gossip_core *c, const struct member *m,
-			const struct sockaddr_storage *to)
+/* Answers the pulls of one packet: the whole records as ALIVE messages,
+ * as few stream frames as the push-pull cap allows (one connection
+ * instead of one per record, so a burst of pulls after a digest does not
+ * run into the receiver's connection caps). */
+static void send_records(struct gossip_core *c, struct member *const *ms, size_t n,
+			 const struct sockaddr_storage *to)
 {
-	struct gossip_msg msg;
-	size_t cap = record_size_est(&m->rec);
-	uint8_t *buf = malloc(cap);
-	int len;
+	uint8_t *bufs[GOSSIP_MSGS_MAX];
+	size_t lens[GOSSIP_MSGS_MAX], k = 0, total = 0;
 
-	if (!buf)
-		return;
-	memset(&msg, 0, sizeof(msg));
-	msg.type = GOSSIP_MSG_ALIVE;
-	msg.rec = m->rec;
-	len = gossip_msg_encode(&msg, buf, cap);
-	if (len >= 0) {
-		stream_send(c, to, GOSSIP_MSG_ALIVE, buf, (size_t)len, cap);
-		c->m.pulls_answered++;
+	for (size_t i = 0; i <= n; i++) {
+		struct gossip_msg msg;
+		size_t cap;
+		int len;
+		if (k && (i == n || total + record_size_est(&ms[i]->rec) >
+					    (size_t)c->cfg.pushpull_max_bytes - 1024)) {
+			stream_send_n(c, to, GOSSIP_MSG_ALIVE, (const uint8_t *const *)bufs, lens, k,
+				      total);
+			c->m.pulls_answered += k;
+			while (k)
+				free(bufs[--k]);
+			total = 0;
+		}
+		if (i == n)
+			break;
+		cap = record_size_est(&ms[i]->rec);
+		bufs[k] = malloc(cap);
+		if (!bufs[k])
+			continue;
+		memset(&msg, 0, sizeof(msg));
+		msg.type = GOSSIP_MSG_ALIVE;
+		msg.rec = ms[i]->rec;
+		len = gossip_msg_encode(&msg, bufs[k], cap);
+		if (len < 0) {
+			free(bufs[k]);
+			continue;
+		}
+		lens[k++] = (size_t)len;
+		total += (size_t)len;
 	}
-	free(buf);
 }
 
 /* ---- suspicion ---------------------------------------------------------- */
@@ -1096,6 +1123,19 @@ static void apply_dead(struct gossip_core *c, const char *name, uint32_t inc,
 	enqueue_accuse(c, m, GOSSIP_MSG_DEAD, inc, from);
 }
 
+/* Pulls to one node gathered into as few packets as they fit (a digest
+ * push-pull can find many records newer at once). */
+struct pull_batch {
+	struct builder b;
+	struct sockaddr_storage to;
+};
+
+static void batch_flush(struct gossip_core *c, struct pull_batch *pb)
+{
+	builder_send(c, &pb->b, &pb->to);
+	builder_init(c, &pb->b);
+}
+
 /* Asks `to` for m's record when (inc, ver) is newer than the endpoints we
  * hold and newer than what a pull in flight asked for; a pull that times
  * out is repeated to m itself by the tick. */
@@ -1103,6 +1143,7 @@ static void want_pull(struct gossip_core *c, struct member *m, uint32_t inc, uin
 		      const struct sockaddr_storage *to, uint64_t now)
 {
 	struct gossip_msg msg;
+	struct pull_batch *pb = c->batch;
 	if (m == c->self || c->left || !newer(inc, ver, m->ep_inc, m->rec.ep_version))
 		return;
 	if (m->pulling && !newer(inc, ver, m->pull_inc, m->pull_ver))
@@ -1122,8 +1163,15 @@ static void want_pull(struct gossip_core *c, struct member *m, uint32_t inc, uin
 	snprintf(msg.rec.name, sizeof(msg.rec.name), "%s", m->rec.name);
 	msg.rec.incarnation = inc;
 	msg.rec.ep_version = ver;
-	send_one(c, to, &msg, NULL);
 	c->m.pulls_sent++;
+	if (pb && as_sockaddr_equal(to, &pb->to)) {
+		if (builder_add(&pb->b, &msg))
+			return;
+		batch_flush(c, pb);
+		if (builder_add(&pb->b, &msg))
+			return;
+	}
+	send_one(c, to, &msg, NULL);
 }
 
 /* Pulls that ran out: ask the record's owner, which holds its newest
@@ -1161,15 +1209,19 @@ static void pulls_expire(struct gossip_core *c, uint64_t now)
 	}
 }
 
-/* A pull from `requester`: our record of the member named, if we hold
- * the endpoints asked for (or newer). */
+/* A pull: the member named, if we hold the endpoints asked for (or
+ * newer), joins the answer to the packet (at most one per member). */
 static void answer_pull(struct gossip_core *c, const struct gossip_msg *msg,
-			const char *requester, const struct sockaddr_storage *from)
+			struct member **ans, size_t *n)
 {
-	struct member *m = find(c, msg->rec.name), *r = find(c, requester);
+	struct member *m = find(c, msg->rec.name);
 	if (!m || newer(msg->rec.incarnation, msg->rec.ep_version, m->ep_inc, m->rec.ep_version))
 		return;	/* we do not hold it (any more): the puller asks the owner */
-	send_record(c, m, r ? &r->rec.addr : from);
+	for (size_t i = 0; i < *n; i++)
+		if (ans[i] == m)
+			return;
+	if (*n < GOSSIP_MSGS_MAX)
+		ans[(*n)++] = m;
 }
 
 /* An alive claim with a record: a full one, or with head_from set a head
@@ -1285,6 +1337,12 @@ static void apply_load(struct gossip_core *c, const struct gossip_record *rec, u
 static void merge_pushpull(struct gossip_core *c, const struct gossip_msg *msg,
 			   const char *sender, uint64_t now)
 {
+	struct pull_batch *pb = NULL;
+	if (msg->pp_digest && (pb = malloc(sizeof(*pb))) != NULL) {
+		builder_init(c, &pb->b);
+		memset(&pb->to, 0, sizeof(pb->to));
+		c->batch = pb;
+	}
 	for (uint32_t i = 0; i < msg->pp_count; i++) {
 		const struct gossip_record *r = &msg->pp_recs[i];
 		struct member *m = find(c, r->name), *s;
@@ -1294,6 +1352,8 @@ static void merge_pushpull(struct gossip_core *c, const struct gossip_msg *msg,
 		const struct sockaddr_storage *hf = NULL;
 		if (msg->pp_digest)
 			hf = (s = find(c, sender)) != NULL && s != c->self ? &s->rec.addr : &r->addr;
+		if (pb && hf && !pb->b.n)
+			pb->to = *hf;	/* the sender, as soon as it is known */
 		switch (msg->pp_states[i]) {
 		case GOSSIP_ALIVE:
 			/* tell others about members new to us, as a join would */
@@ -1312,6 +1372,12 @@ static void merge_pushpull(struct gossip_core *c, const struct gossip_msg *msg,
 			apply_suspect(c, r->name, r->incarnation, sender, now);
 			break;
 		}
+	}
+	if (pb) {
+		if (pb->b.n)
+			builder_send(c, &pb->b, &pb->to);
+		c->batch = NULL;
+		free(pb);
 	}
 }
 
@@ -1925,6 +1991,8 @@ static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *fr
 			uint64_t now)
 {
 	const struct gossip_packet *pkt = &c->pkt;
+	struct member *ans[GOSSIP_MSGS_MAX];
+	size_t n_ans = 0;
 
 	for (uint32_t i = 0; i < pkt->n_msgs; i++) {
 		const struct gossip_msg *m = &pkt->msgs[i];
@@ -1955,7 +2023,7 @@ static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *fr
 			break;
 		case GOSSIP_MSG_PULL:
 			if (!c->left)
-				answer_pull(c, m, pkt->sender, from);
+				answer_pull(c, m, ans, &n_ans);
 			break;
 		case GOSSIP_MSG_LOAD:
 			apply_load(c, &m->rec, now);
@@ -1977,6 +2045,10 @@ static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *fr
 		default:
 			break;
 		}
+	}
+	if (n_ans) {
+		struct member *r = find(c, pkt->sender);
+		send_records(c, ans, n_ans, r ? &r->rec.addr : from);
 	}
 }
 

@@ -1466,6 +1466,100 @@ static void test_digest_pushpull_pulls(void **state)
 	gossip_core_free(b.core);
 }
 
+/* A stream frame from `sender` carrying one message of any size. */
+static size_t craft_frame(const char *sender, uint64_t seq, const struct gossip_msg *msg,
+			  uint8_t *out, size_t outlen)
+{
+	static uint8_t body[65536], plain[65536];
+	struct gossip_keyring *kr = gossip_keyring_new();
+	const uint8_t *ptr[1] = { body };
+	size_t lens[1];
+	int len, hl;
+	len = gossip_msg_encode(msg, body, sizeof(body));
+	assert_true(len > 0);
+	lens[0] = (size_t)len;
+	len = gossip_envelope_encode("test", sender, 1, seq, ptr, lens, 1, plain, sizeof(plain));
+	assert_true(len > 0);
+	gossip_keyring_install(kr, key);
+	len = gossip_seal(kr, "test", plain, (size_t)len, body, sizeof(body));
+	assert_true(len > 0);
+	hl = gossip_stream_hdr_seal(kr, "test", (uint32_t)len, out, outlen);
+	assert_true(hl > 0 && (size_t)(hl + len) <= outlen);
+	memcpy(out + hl, body, (size_t)len);
+	gossip_keyring_free(kr);
+	return (size_t)(hl + len);
+}
+
+/* A digest naming 20 records newer than b holds: b asks for all 20 in one
+ * datagram and a answers in one stream frame (one connection, not 20). */
+static void test_digest_pulls_batched(void **state)
+{
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	struct gossip_endpoint *eps = make_eps(40, "svc");
+	struct gossip_record recs[21];
+	uint8_t states[21];
+	struct gossip_msg msg;
+	struct gossip_metrics ma0, ma1, mb0, mb1;
+	static uint8_t frame[65536];
+	size_t len;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	/* a learns 20 members with 40 endpoints each (too big for UDP) */
+	memset(recs, 0, sizeof(recs));
+	for (int i = 1; i <= 20; i++) {
+		struct gossip_record *r = &recs[i];
+		char addr[64];
+		snprintf(r->name, sizeof(r->name), "x%d", i);
+		snprintf(addr, sizeof(addr), "[fd00::1:%x]:7946", i);
+		as_parse_sockaddr(addr, 0, &r->addr);
+		r->incarnation = 1;
+		r->version = r->ep_version = 5;
+		r->endpoints = eps;
+		r->n_endpoints = 40;
+		memset(&msg, 0, sizeof(msg));
+		msg.type = GOSSIP_MSG_ALIVE;
+		msg.rec = *r;
+		len = craft_frame(r->name, 1, &msg, frame, sizeof(frame));
+		assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_STREAM, &r->addr, frame, len),
+				 AS_OK);
+		assert_int_equal(held(&a, r->name, NULL), 40);
+		states[i] = GOSSIP_ALIVE;
+	}
+	gossip_core_outbox_clear(a.core);
+	/* b gets a digest of them from z, a member at a's address */
+	snprintf(recs[0].name, sizeof(recs[0].name), "z");
+	recs[0].addr = a.addr;
+	recs[0].incarnation = 1;
+	states[0] = GOSSIP_ALIVE;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_PUSHPULL;
+	msg.pp_reply = true;
+	msg.pp_digest = true;
+	msg.pp_count = 21;
+	msg.pp_recs = recs;
+	msg.pp_states = states;
+	len = craft_frame("z", 1, &msg, frame, sizeof(frame));
+	assert_true(len < 2500);	/* 21 heads */
+	gossip_core_metrics(a.core, &ma0);
+	gossip_core_metrics(b.core, &mb0);
+	assert_int_equal(gossip_core_recv(b.core, 10, GOSSIP_TX_STREAM, &a.addr, frame, len), AS_OK);
+	pump(all, 2, 10, NULL);
+	gossip_core_metrics(a.core, &ma1);
+	gossip_core_metrics(b.core, &mb1);
+	for (int i = 1; i <= 20; i++)
+		assert_int_equal(held(&b, recs[i].name, NULL), 40);
+	assert_int_equal(mb1.pulls_sent - mb0.pulls_sent, 20);
+	assert_int_equal(mb1.pulls_done - mb0.pulls_done, 20);
+	assert_int_equal(mb1.packets_out - mb0.packets_out, 1);	/* 20 pulls, one datagram */
+	assert_int_equal(ma1.pulls_answered - ma0.pulls_answered, 20);
+	assert_int_equal(ma1.stream_out - ma0.stream_out, 1);	/* one frame */
+	free(eps);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
 /* The limit: b keeps at most its max_endpoints of a peer record and
  * counts the rest; a node cannot announce more than its own limit. */
 static void test_endpoint_limit(void **state)
@@ -1542,6 +1636,7 @@ int main(void)
 		cmocka_unit_test(test_large_record_order_and_unfounded_head),
 		cmocka_unit_test(test_endpoint_limit),
 		cmocka_unit_test(test_digest_pushpull_pulls),
+		cmocka_unit_test(test_digest_pulls_batched),
 	};
 	gossip_key_generate(key);
 	return cmocka_run_group_tests(tests, NULL, NULL);
