@@ -933,7 +933,7 @@ static const struct cfg_item gossip_items[] = {
 		  "tcp_max_per_source (an IPv4 source is its address)" },
 	{ .name = "max_endpoints_per_node", .type = CFG_UINT,
 	  AT(cfg_gossip_t, max_endpoints_per_node), .def = "256", .min = 1,
-	  .max = 65535,
+	  .max = 32768,
 	  .desc = "endpoints one node announces and keeps of each member's "
 		  "record; more are left out, logged and counted" },
 };

@@ -541,9 +541,6 @@ static void drop_most_sent(struct gossip_core *c)
 		}
 }
 
-/* Queues an encoded message about m, replacing what it supersedes: a
- * membership message replaces the older membership message, and an alive
- * message (which carries the load) also the pending load message. */
 static bool is_record(int type)
 {
 	return type == GOSSIP_MSG_ALIVE || type == GOSSIP_MSG_HEAD;
@@ -559,6 +556,9 @@ static void head_of(const struct gossip_msg *alive, struct gossip_msg *head)
 	head->rec.n_endpoints = 0;
 }
 
+/* Queues an encoded message about m, replacing what it supersedes: a
+ * membership message replaces the older membership message, and an alive
+ * message (which carries the load) also the pending load message. */
 static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 		    const struct gossip_msg *msg, bool lazy)
 {
