@@ -79,7 +79,8 @@ tests_unit_test_agent_anycast_CFLAGS = $(AGENT_TEST_CFLAGS) $(JANSSON_CFLAGS) $(
 tests_unit_test_agent_anycast_LDADD = $(AGENT_TEST_LDADD)
 TESTS += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py
 EXTRA_DIST += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py \
-	deploy/testbed/testbed.sh deploy/testbed/querier.py tests/bench/failover-bench.sh tests/bench/failover-bench.py
+	deploy/testbed/testbed.sh deploy/testbed/querier.py tests/bench/failover-bench.sh tests/bench/failover-bench.py \
+	tests/bench/large-records-testbed.py
 # A caching resolver (unbound) keeps the zone through a link cut and a
 # dark anycast address when the zone has two (issue 19). Its own busy
 # loops would skew the timing bounds of the tests above: it runs after them.
