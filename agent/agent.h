@@ -168,6 +168,7 @@ struct agent_config {
 		/* Inbound push-pull connections (TCP). */
 		uint32_t tcp_max_conns, tcp_max_per_source;
 		uint32_t tcp_source_prefix;	/* IPv6 bits that are one source */
+		uint32_t max_endpoints_per_node; /* a record's endpoints kept */
 	} gossip;
 
 	struct {

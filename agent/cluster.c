@@ -71,6 +71,7 @@ struct agent_cluster {
 	uint64_t view_builds, view_failures, skipped_endpoints;
 	uint64_t keyring_changes;
 	size_t over_limit;		/* local endpoints left out of the record */
+	size_t max_endpoints;		/* the core's limit, fixed at start */
 };
 
 static uint64_t now_ms(const struct agent_cluster *cl)
@@ -83,11 +84,11 @@ static uint64_t now_ms(const struct agent_cluster *cl)
 static void rebuild_soon(struct agent_cluster *cl);
 
 /* This node's catalog endpoints (static and Kubernetes), in catalog
- * order, with their probe targets. A node record carries at most
- * GOSSIP_ENDPOINTS_MAX: the rest are left out and counted in *over.
- * Returns the count or a negative code. */
+ * order, with their probe targets. A node record carries at most `max`
+ * (gossip.max_endpoints_per_node): the rest are left out and counted in
+ * *over. Returns the count or a negative code. */
 static int local_endpoints(const struct agent_service *svcs, size_t n_svcs,
-			   const char *self, struct gossip_endpoint **eps_out,
+			   const char *self, size_t max, struct gossip_endpoint **eps_out,
 			   struct agent_probe_target **tgt_out, size_t *over)
 {
 	size_t n = 0, k = 0;
@@ -98,9 +99,9 @@ static int local_endpoints(const struct agent_service *svcs, size_t n_svcs,
 	for (size_t i = 0; i < n_svcs; i++)
 		for (size_t j = 0; j < svcs[i].n_endpoints; j++)
 			n += strcmp(svcs[i].endpoints[j].node, self) == 0;
-	if (n > GOSSIP_ENDPOINTS_MAX) {
-		*over = n - GOSSIP_ENDPOINTS_MAX;
-		n = GOSSIP_ENDPOINTS_MAX;
+	if (n > max) {
+		*over = n - max;
+		n = max;
 	}
 	struct gossip_endpoint *eps = calloc(n ? n : 1, sizeof(*eps));
 	struct agent_probe_target *tgt = calloc(n ? n : 1, sizeof(*tgt));
@@ -212,14 +213,15 @@ static int setup_local(struct agent_cluster *cl, bool force)
 	struct agent_probe_target *tgt;
 	size_t over;
 	int n = local_endpoints(cl->ctx->services, cl->ctx->n_services, cl->name,
-				&eps, &tgt, &over);
+				cl->max_endpoints, &eps, &tgt, &over);
 
 	if (n < 0)
 		return n;
 	if (over && over != cl->over_limit)
 		as_err("gossip: node %s has %zu endpoints; a node record "
-		       "carries at most %d, so %zu are not announced",
-		       cl->name, (size_t)n + over, GOSSIP_ENDPOINTS_MAX, over);
+		       "carries at most %zu (gossip.max_endpoints_per_node), "
+		       "so %zu are not announced",
+		       cl->name, (size_t)n + over, cl->max_endpoints, over);
 	cl->over_limit = over;
 	free(cl->local);
 	cl->local = eps;
@@ -586,6 +588,7 @@ static void gossip_settings(const struct agent_cluster *cl,
 	gc->stream_max_conns = c->gossip.tcp_max_conns;
 	gc->stream_max_per_source = c->gossip.tcp_max_per_source;
 	gc->stream_source_prefix = c->gossip.tcp_source_prefix;
+	gc->max_endpoints = c->gossip.max_endpoints_per_node;
 }
 
 /* Identity and addresses; NULL (with *rc) when no address to advertise
@@ -620,6 +623,7 @@ static struct agent_cluster *cluster_new(struct agent_ctx *ctx, int *rc)
 	cl->rebuild_timer.data = cl->leave_timer.data = cl->join_timer.data = cl;
 	cl->open_handles = 3;
 	cl->uv_closed = true;	/* nothing to wait for until uv exists */
+	cl->max_endpoints = c->gossip.max_endpoints_per_node;
 	*rc = AS_OK;
 	return cl;
 }
@@ -789,9 +793,11 @@ static void cluster_reconfigure(struct agent_ctx *ctx, void *self,
 	    old->gossip.plaintext != c->gossip.plaintext || seeds_changed ||
 	    old->gossip.tcp_max_conns != c->gossip.tcp_max_conns ||
 	    old->gossip.tcp_max_per_source != c->gossip.tcp_max_per_source ||
-	    old->gossip.tcp_source_prefix != c->gossip.tcp_source_prefix)
+	    old->gossip.tcp_source_prefix != c->gossip.tcp_source_prefix ||
+	    old->gossip.max_endpoints_per_node != c->gossip.max_endpoints_per_node)
 		as_warn("reload: gossip bind, advertise, seeds, cluster, "
-			"keyring, plaintext or tcp_* changed; takes effect after "
+			"keyring, plaintext, tcp_* or max_endpoints_per_node "
+			"changed; takes effect after "
 			"a restart (use `anysteerctl keyring` to rotate keys)");
 	if (setup_local(cl, false))
 		as_warn("reload: local endpoints not re-announced");
@@ -842,6 +848,7 @@ static void cluster_snapshot(const void *self, struct agent_snapshot *snap)
 	s->view_builds = cl->view_builds;
 	s->view_failures = cl->view_failures;
 	s->skipped_endpoints = cl->skipped_endpoints;
+	s->local_over_limit = cl->over_limit;
 	s->keyring_changes = cl->keyring_changes;
 }
 
@@ -922,6 +929,21 @@ static void cluster_metrics(FILE *f, const struct agent_snapshot *snap)
 	agent_metric_head(f, "anysteer_gossip_skipped_endpoints", "Gossiped endpoints left out of the view (service name not servable).", "gauge");
 	fprintf(f, "anysteer_gossip_skipped_endpoints %llu\n",
 		(unsigned long long)s->skipped_endpoints);
+	agent_metric_head(f, "anysteer_gossip_local_endpoints_over_limit", "This node's catalog endpoints not announced: over gossip.max_endpoints_per_node.", "gauge");
+	fprintf(f, "anysteer_gossip_local_endpoints_over_limit %llu\n",
+		(unsigned long long)s->local_over_limit);
+	agent_metric_head(f, "anysteer_gossip_endpoints_dropped_total", "Endpoints of members' records left out: over gossip.max_endpoints_per_node.", "counter");
+	fprintf(f, "anysteer_gossip_endpoints_dropped_total %llu\n",
+		(unsigned long long)m->endpoints_dropped);
+	agent_metric_head(f, "anysteer_gossip_pulls_total", "Records too big for UDP fetched by stream: pulls sent, answered for others, timed out, completed.", "counter");
+	fprintf(f, "anysteer_gossip_pulls_total{event=\"sent\"} %llu\n",
+		(unsigned long long)m->pulls_sent);
+	fprintf(f, "anysteer_gossip_pulls_total{event=\"answered\"} %llu\n",
+		(unsigned long long)m->pulls_answered);
+	fprintf(f, "anysteer_gossip_pulls_total{event=\"timeout\"} %llu\n",
+		(unsigned long long)m->pulls_timed_out);
+	fprintf(f, "anysteer_gossip_pulls_total{event=\"done\"} %llu\n",
+		(unsigned long long)m->pulls_done);
 	agent_metric_head(f, "anysteer_gossip_keyring_changes_total", "Keyring installs, uses and removals.", "counter");
 	fprintf(f, "anysteer_gossip_keyring_changes_total %llu\n",
 		(unsigned long long)s->keyring_changes);
@@ -984,6 +1006,16 @@ static json_t *cluster_status(void *self)
 	json_object_set_new(o, "drops", drops);
 	json_object_set_new(o, "view_builds", json_integer((json_int_t)cl->view_builds));
 	json_object_set_new(o, "skipped_endpoints", json_integer((json_int_t)cl->skipped_endpoints));
+	/* Records of any size (issue 19) and what gossip costs. */
+	json_object_set_new(o, "max_endpoints_per_node", json_integer((json_int_t)cl->max_endpoints));
+	json_object_set_new(o, "local_endpoints_over_limit", json_integer((json_int_t)cl->over_limit));
+	json_object_set_new(o, "endpoints_dropped", json_integer((json_int_t)m.endpoints_dropped));
+	json_object_set_new(o, "pulls", json_pack("{s:I, s:I, s:I, s:I}",
+		"sent", (json_int_t)m.pulls_sent, "answered", (json_int_t)m.pulls_answered,
+		"timed_out", (json_int_t)m.pulls_timed_out, "done", (json_int_t)m.pulls_done));
+	json_object_set_new(o, "bytes", json_pack("{s:I, s:I, s:I, s:I}",
+		"udp_in", (json_int_t)m.bytes_in, "udp_out", (json_int_t)m.bytes_out,
+		"tcp_in", (json_int_t)m.stream_bytes_in, "tcp_out", (json_int_t)m.stream_bytes_out));
 	return o;
 }
 

@@ -81,6 +81,7 @@ struct agent_cluster_snap {
 	struct gossip_metrics m;
 	size_t local_endpoints, local_healthy;
 	uint64_t view_builds, view_failures, skipped_endpoints;
+	uint64_t local_over_limit;	/* local endpoints not announced */
 	uint64_t keyring_changes;
 };
 

@@ -931,6 +931,11 @@ static const struct cfg_item gossip_items[] = {
 	  AT(cfg_gossip_t, tcp_source_prefix), .def = "128", .max = 128,
 	  .desc = "IPv6 prefix length that counts as one source for "
 		  "tcp_max_per_source (an IPv4 source is its address)" },
+	{ .name = "max_endpoints_per_node", .type = CFG_UINT,
+	  AT(cfg_gossip_t, max_endpoints_per_node), .def = "256", .min = 1,
+	  .max = 32768,
+	  .desc = "endpoints one node announces and keeps of each member's "
+		  "record; more are left out, logged and counted" },
 };
 static const struct cfg_item health_items[] = {
 	{ .name = "interval", .type = CFG_DURATION,

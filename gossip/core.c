@@ -25,6 +25,17 @@
  * (incarnation, ep_version) orders the endpoints, so a load-only message
  * never makes us believe we hold endpoints we missed: push-pull still
  * repairs them.
+ *
+ * Records too big for one datagram (issue 19: a Kubernetes node serves
+ * ~110 endpoints) travel as a HEAD: the record without its endpoints.
+ * A member that learns of endpoints newer than it holds asks the node the
+ * head came from for the record (a PULL over UDP) and gets it as an ALIVE
+ * over the stream transport; until then it keeps what it holds and does
+ * not relay the record, so every node only ever relays versions it holds
+ * and a puller always asks a node that has what it wants. A pull that
+ * gets no answer within PULL_TIMEOUT_MS is repeated to the record's owner,
+ * at most PULL_TRIES times. A member keeps at most cfg.max_endpoints
+ * endpoints of a record (the rest are counted and left out).
  */
 #include <math.h>
 #include <netinet/in.h>
@@ -43,6 +54,8 @@
 #define BUCKETS 64
 #define HOUSEKEEP_MS 1000
 #define REFUTE_DIRECT 8		/* accusers told directly of a refutation */
+#define PULL_TIMEOUT_MS 500	/* a pull unanswered this long is repeated */
+#define PULL_TRIES 4		/* ... to the owner, at most this often */
 
 enum bkind { BK_MEMBERSHIP = 0, BK_LOAD = 1 };
 
@@ -80,6 +93,10 @@ struct member {
 	uint64_t rp_top, rp_bits[REPLAY_WINDOW / 64];
 	struct bcast *bc[2];
 	bool in_probe;
+	/* endpoint pull in flight: the version asked for (see the top) */
+	bool pulling;
+	uint32_t pull_inc, pull_tries;
+	uint64_t pull_ver, pull_deadline;
 };
 
 struct relay {
@@ -115,6 +132,10 @@ struct gossip_core {
 	size_t n_probe, cap_probe, probe_idx;
 	struct member **suspects;
 	size_t n_suspects, cap_suspects;
+	struct member **pulls;		/* members with a pull in flight */
+	size_t n_pulls, cap_pulls;
+	struct pull_batch *batch;	/* pulls to gather into packets */
+	size_t pp_rot;			/* where the next push-pull starts */
 
 	struct probe probe;
 	struct relay *relays;
@@ -238,6 +259,7 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->load_min_interval_ms = 10000;
 	cfg->load_burst = 3;
 	cfg->queue_max = 4096;
+	cfg->max_endpoints = GOSSIP_ENDPOINTS_DEFAULT;
 	cfg->stream_max_conns = 64;
 	cfg->stream_max_per_source = 8;
 	cfg->stream_source_prefix = 128;
@@ -350,6 +372,18 @@ static void probe_list_rebuild(struct gossip_core *c)
 	c->probe_idx = 0;
 }
 
+static void pulls_remove(struct gossip_core *c, struct member *m)
+{
+	if (!m->pulling)
+		return;
+	m->pulling = false;
+	for (size_t i = 0; i < c->n_pulls; i++)
+		if (c->pulls[i] == m) {
+			c->pulls[i] = c->pulls[--c->n_pulls];
+			return;
+		}
+}
+
 static void suspects_remove(struct gossip_core *c, struct member *m)
 {
 	for (size_t i = 0; i < c->n_suspects; i++)
@@ -390,6 +424,17 @@ static int set_endpoints(struct gossip_record *rec, const struct gossip_endpoint
 	return AS_OK;
 }
 
+/* How many of a peer record's endpoints we keep: at most max_endpoints,
+ * the excess counted (memory per member stays bounded by the config). */
+static uint32_t endpoints_kept(struct gossip_core *c, const struct gossip_record *rec)
+{
+	if (rec->n_endpoints <= c->cfg.max_endpoints)
+		return rec->n_endpoints;
+	c->m.records_truncated++;
+	c->m.endpoints_dropped += rec->n_endpoints - c->cfg.max_endpoints;
+	return c->cfg.max_endpoints;
+}
+
 static struct member *member_add(struct gossip_core *c, const struct gossip_record *rec,
 				 uint64_t now)
 {
@@ -405,7 +450,7 @@ static struct member *member_add(struct gossip_core *c, const struct gossip_reco
 	m->hash = name_hash(rec->name);
 	m->rec.endpoints = NULL;
 	m->rec.n_endpoints = 0;
-	if (set_endpoints(&m->rec, rec->endpoints, rec->n_endpoints)) {
+	if (set_endpoints(&m->rec, rec->endpoints, endpoints_kept(c, rec))) {
 		free(m);
 		return NULL;
 	}
@@ -426,6 +471,7 @@ static void member_remove(struct gossip_core *c, size_t idx, uint64_t now)
 		if (m->bc[k])
 			bcast_unlink(c, m->bc[k]);
 	suspects_remove(c, m);
+	pulls_remove(c, m);
 	if (c->probe.target == m)
 		c->probe.active = false, c->probe.target = NULL;
 	c->n_live -= is_live(m);
@@ -495,6 +541,21 @@ static void drop_most_sent(struct gossip_core *c)
 		}
 }
 
+static bool is_record(int type)
+{
+	return type == GOSSIP_MSG_ALIVE || type == GOSSIP_MSG_HEAD;
+}
+
+/* An ALIVE message's record without its endpoints. */
+static void head_of(const struct gossip_msg *alive, struct gossip_msg *head)
+{
+	*head = *alive;
+	head->type = GOSSIP_MSG_HEAD;
+	head->ep_count = alive->rec.n_endpoints;
+	head->rec.endpoints = NULL;
+	head->rec.n_endpoints = 0;
+}
+
 /* Queues an encoded message about m, replacing what it supersedes: a
  * membership message replaces the older membership message, and an alive
  * message (which carries the load) also the pending load message. */
@@ -502,22 +563,30 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 		    const struct gossip_msg *msg, bool lazy)
 {
 	uint8_t buf[GOSSIP_UDP_MAX];
+	struct gossip_msg head;
 	struct bcast *b;
+	size_t room = GOSSIP_UDP_MAX - GOSSIP_CRYPTO_OVERHEAD -
+		      gossip_envelope_overhead(c->label, c->name);
 	int len = gossip_msg_encode(msg, buf, sizeof(buf));
-	if (len < 0 || (size_t)len > GOSSIP_UDP_MAX - GOSSIP_CRYPTO_OVERHEAD -
-	    gossip_envelope_overhead(c->label, c->name)) {
-		c->m.queue_dropped++;	/* too big for UDP: push-pull carries it */
+	if (msg->type == GOSSIP_MSG_ALIVE && (len < 0 || (size_t)len > room)) {
+		/* too big for a datagram: the head, and pulls fetch the rest */
+		head_of(msg, &head);
+		msg = &head;
+		len = gossip_msg_encode(msg, buf, sizeof(buf));
+	}
+	if (len < 0 || (size_t)len > room) {
+		c->m.queue_dropped++;
 		return;
 	}
-	if (kind == BK_MEMBERSHIP && msg->type == GOSSIP_MSG_ALIVE && m->bc[BK_MEMBERSHIP] &&
-	    m->bc[BK_MEMBERSHIP]->type != GOSSIP_MSG_ALIVE &&
+	if (kind == BK_MEMBERSHIP && is_record(msg->type) && m->bc[BK_MEMBERSHIP] &&
+	    !is_record(m->bc[BK_MEMBERSHIP]->type) &&
 	    msg->rec.incarnation <= m->bc[BK_MEMBERSHIP]->inc)
 		return;	/* an accusation it does not refute stays queued (issue 19):
 			 * the record change travels with its refutation and by
 			 * push-pull */
 	for (int k = 0; k < 2; k++) {
 		bool replace = k == (int)kind ||
-			       (k == BK_LOAD && msg->type == GOSSIP_MSG_ALIVE);
+			       (k == BK_LOAD && is_record(msg->type));
 		if (m->bc[k] && replace) {
 			bcast_unlink(c, m->bc[k]);
 			c->m.queue_superseded++;
@@ -534,7 +603,7 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 	b->kind = (uint8_t)kind;
 	b->type = (uint8_t)msg->type;
 	b->lazy = lazy;
-	b->inc = msg->type == GOSSIP_MSG_ALIVE || msg->type == GOSSIP_MSG_LOAD ?
+	b->inc = is_record(msg->type) || msg->type == GOSSIP_MSG_LOAD ?
 		 msg->rec.incarnation : msg->incarnation;
 	b->len = (uint16_t)len;
 	memcpy(b->data, buf, (size_t)len);
@@ -737,42 +806,90 @@ static void send_one(struct gossip_core *c, const struct sockaddr_storage *to,
 	builder_send(c, &b, to);
 }
 
-/* Push-pull: our whole table, self and live members first, capped. */
+/* Wraps n encoded messages of one type (cap bytes together, at most) in
+ * an envelope, seals it and queues it as a stream frame. */
+static void stream_send_n(struct gossip_core *c, const struct sockaddr_storage *to, int type,
+			  const uint8_t *const *mp, const size_t *ml, size_t n, size_t cap)
+{
+	/* The frame header goes in front of the packet. */
+	size_t hl = gossip_keyring_count(c->kr) ? GOSSIP_STREAM_HDR_MAX : GOSSIP_STREAM_HDR_PLAIN;
+	size_t room = cap + 256 + GOSSIP_CRYPTO_OVERHEAD, len = 0;
+	uint8_t *plain = malloc(room), *out = malloc(hl + room);
+	int plen, slen;
+
+	for (size_t i = 0; i < n; i++)
+		len += ml[i];
+	if (!plain || !out)
+		goto cleanup;
+	plen = gossip_envelope_encode(c->label, c->name, c->self->rec.incarnation, c->seq++,
+				      mp, ml, n, plain, room);
+	if (plen < 0)
+		goto cleanup;
+	slen = gossip_seal(c->kr, c->label, plain, (size_t)plen, out + hl, room);
+	if (slen < 0 || gossip_stream_hdr_seal(c->kr, c->label, (uint32_t)slen, out, hl) != (int)hl)
+		goto cleanup;
+	c->m.msgs_out[type] += n;
+	c->m.msg_bytes_out[type] += len;
+	outbox_push(c, GOSSIP_TX_STREAM, to, out, hl + (size_t)slen);
+	out = NULL;
+cleanup:
+	free(plain);
+	free(out);
+}
+
+static void stream_send(struct gossip_core *c, const struct sockaddr_storage *to,
+			int type, const uint8_t *msg, size_t len, size_t cap)
+{
+	stream_send_n(c, to, type, &msg, &len, 1, cap);
+}
+
+/* A generous estimate of a record's encoded size. */
+static size_t record_size_est(const struct gossip_record *r)
+{
+	return 160 + 96 * (size_t)r->n_endpoints;
+}
+
+/* Push-pull: our whole table, capped: self first, then live members,
+ * then the others, from a start that moves on whenever a push-pull had
+ * to leave members out, so a table over the cap is covered over
+ * successive push-pulls instead of always sending the same part.
+ * Only a join and its answer carry whole records (full); every other
+ * push-pull is a digest, records without their endpoints, and the
+ * receiver pulls the endpoints it finds newer (issue 19: a table of 1,000
+ * records of 110 endpoints is 4 MB, its digest 60 KB). */
 static void send_pushpull(struct gossip_core *c, const struct sockaddr_storage *to,
-			  bool reply, bool join, uint64_t now)
+			  bool reply, bool join, bool full, uint64_t now)
 {
 	struct gossip_msg msg;
 	struct gossip_record *recs = NULL;
-	uint8_t *states = NULL, *plain = NULL, *out = NULL;
-	size_t n = 0, cap = 1024;
-	/* The frame header goes in front of the packet. */
-	size_t hl = gossip_keyring_count(c->kr) ? GOSSIP_STREAM_HDR_MAX : GOSSIP_STREAM_HDR_PLAIN;
-	int len, plen;
-	const uint8_t *mp[1];
-	size_t ml[1];
+	uint8_t *states = NULL, *plain = NULL;
+	size_t n = 0, cap = 1024, all;
+	int len;
 
-	/* A generous estimate of the encoded size, within the cap. */
 	for (size_t i = 0; i < c->n_members; i++)
-		cap += 160 + 96 * (size_t)c->members[i]->rec.n_endpoints;
+		cap += full ? record_size_est(&c->members[i]->rec) : 160;
 	cap = AS_MIN(cap, (size_t)c->cfg.pushpull_max_bytes);
 	recs = calloc(c->n_members, sizeof(*recs));
 	states = calloc(c->n_members, 1);
 	plain = malloc(cap);
-	out = malloc(hl + cap + GOSSIP_CRYPTO_OVERHEAD);
-	if (!recs || !states || !plain || !out)
+	if (!recs || !states || !plain)
 		goto cleanup;
+	recs[n] = c->self->rec;
+	states[n++] = (uint8_t)c->self->state;
 	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < c->n_members; i++) {
-			struct member *m = c->members[i];
-			if ((pass == 0) != is_live(m))
+		for (size_t j = 0; j < c->n_members; j++) {
+			struct member *m = c->members[(c->pp_rot + j) % c->n_members];
+			if (m == c->self || (pass == 0) != is_live(m))
 				continue;
 			recs[n] = m->rec;
 			states[n++] = (uint8_t)m->state;
 		}
+	all = n;
 	memset(&msg, 0, sizeof(msg));
 	msg.type = GOSSIP_MSG_PUSHPULL;
 	msg.pp_reply = reply;
 	msg.pp_join = join;
+	msg.pp_digest = !full;
 	msg.pp_recs = recs;
 	msg.pp_states = states;
 	for (;;) {
@@ -784,29 +901,56 @@ static void send_pushpull(struct gossip_core *c, const struct sockaddr_storage *
 			goto cleanup;
 		n = n * 3 / 4;	/* over the cap: send what fits */
 	}
-	mp[0] = plain;
-	ml[0] = (size_t)len;
-	/* The envelope goes in front: encode into out, then seal in place. */
-	plen = gossip_envelope_encode(c->label, c->name, c->self->rec.incarnation, c->seq++,
-				      mp, ml, 1, out,
-				      cap + GOSSIP_CRYPTO_OVERHEAD);
-	if (plen < 0)
-		goto cleanup;
-	memcpy(plain, out, (size_t)plen);
-	len = gossip_seal(c->kr, c->label, plain, (size_t)plen, out + hl,
-			  cap + GOSSIP_CRYPTO_OVERHEAD);
-	if (len < 0 || gossip_stream_hdr_seal(c->kr, c->label, (uint32_t)len, out, hl) != (int)hl)
-		goto cleanup;
-	c->m.msgs_out[GOSSIP_MSG_PUSHPULL]++;
-	c->m.msg_bytes_out[GOSSIP_MSG_PUSHPULL] += ml[0];
-	outbox_push(c, GOSSIP_TX_STREAM, to, out, hl + (size_t)len);
-	out = NULL;
+	if (n < all && c->n_members)
+		c->pp_rot = (c->pp_rot + n) % c->n_members;
+	stream_send(c, to, GOSSIP_MSG_PUSHPULL, plain, (size_t)len, cap);
 	(void)now;
 cleanup:
 	free(recs);
 	free(states);
 	free(plain);
-	free(out);
+}
+
+/* Answers the pulls of one packet: the whole records as ALIVE messages,
+ * as few stream frames as the push-pull cap allows (one connection
+ * instead of one per record, so a burst of pulls after a digest does not
+ * run into the receiver's connection caps). */
+static void send_records(struct gossip_core *c, struct member *const *ms, size_t n,
+			 const struct sockaddr_storage *to)
+{
+	uint8_t *bufs[GOSSIP_MSGS_MAX];
+	size_t lens[GOSSIP_MSGS_MAX], k = 0, total = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		struct gossip_msg msg;
+		size_t cap;
+		int len;
+		if (k && (i == n || total + record_size_est(&ms[i]->rec) >
+					    (size_t)c->cfg.pushpull_max_bytes - 1024)) {
+			stream_send_n(c, to, GOSSIP_MSG_ALIVE, (const uint8_t *const *)bufs, lens, k,
+				      total);
+			c->m.pulls_answered += k;
+			while (k)
+				free(bufs[--k]);
+			total = 0;
+		}
+		if (i == n)
+			break;
+		cap = record_size_est(&ms[i]->rec);
+		bufs[k] = malloc(cap);
+		if (!bufs[k])
+			continue;
+		memset(&msg, 0, sizeof(msg));
+		msg.type = GOSSIP_MSG_ALIVE;
+		msg.rec = ms[i]->rec;
+		len = gossip_msg_encode(&msg, bufs[k], cap);
+		if (len < 0) {
+			free(bufs[k]);
+			continue;
+		}
+		lens[k++] = (size_t)len;
+		total += (size_t)len;
+	}
 }
 
 /* ---- suspicion ---------------------------------------------------------- */
@@ -897,8 +1041,13 @@ static void tell_accuser(struct gossip_core *c, const char *accuser)
 		return;
 	record_to_msg(s, GOSSIP_MSG_ALIVE, &msg);
 	builder_init(c, &b);
-	if (builder_add(&b, &msg))
-		builder_send(c, &b, &a->rec.addr);
+	if (!builder_add(&b, &msg)) {
+		struct gossip_msg head;
+		head_of(&msg, &head);
+		if (!builder_add(&b, &head))
+			return;
+	}
+	builder_send(c, &b, &a->rec.addr);
 }
 
 static void refute(struct gossip_core *c, uint32_t accused_inc, const char *accuser,
@@ -974,13 +1123,118 @@ static void apply_dead(struct gossip_core *c, const char *name, uint32_t inc,
 	enqueue_accuse(c, m, GOSSIP_MSG_DEAD, inc, from);
 }
 
-/* An alive claim with a full record. Returns the change flags. */
+/* Pulls to one node gathered into as few packets as they fit (a digest
+ * push-pull can find many records newer at once). */
+struct pull_batch {
+	struct builder b;
+	struct sockaddr_storage to;
+};
+
+static void batch_flush(struct gossip_core *c, struct pull_batch *pb)
+{
+	builder_send(c, &pb->b, &pb->to);
+	builder_init(c, &pb->b);
+}
+
+/* Asks `to` for m's record when (inc, ver) is newer than the endpoints we
+ * hold and newer than what a pull in flight asked for; a pull that times
+ * out is repeated to m itself by the tick. */
+static void want_pull(struct gossip_core *c, struct member *m, uint32_t inc, uint64_t ver,
+		      const struct sockaddr_storage *to, uint64_t now)
+{
+	struct gossip_msg msg;
+	struct pull_batch *pb = c->batch;
+	if (m == c->self || c->left || !newer(inc, ver, m->ep_inc, m->rec.ep_version))
+		return;
+	if (m->pulling && !newer(inc, ver, m->pull_inc, m->pull_ver))
+		return;
+	if (!m->pulling) {
+		if (AS_GROW(c->pulls, c->cap_pulls, c->n_pulls + 1))
+			return;
+		c->pulls[c->n_pulls++] = m;
+		m->pulling = true;
+	}
+	m->pull_inc = inc;
+	m->pull_ver = ver;
+	m->pull_tries = 0;
+	m->pull_deadline = now + PULL_TIMEOUT_MS;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_PULL;
+	snprintf(msg.rec.name, sizeof(msg.rec.name), "%s", m->rec.name);
+	msg.rec.incarnation = inc;
+	msg.rec.ep_version = ver;
+	c->m.pulls_sent++;
+	if (pb && as_sockaddr_equal(to, &pb->to)) {
+		if (builder_add(&pb->b, &msg))
+			return;
+		batch_flush(c, pb);
+		if (builder_add(&pb->b, &msg))
+			return;
+	}
+	send_one(c, to, &msg, NULL);
+}
+
+/* Pulls that ran out: ask the record's owner, which holds its newest
+ * version, up to PULL_TRIES times; then wait for news (a newer head or
+ * the next push-pull). */
+static void pulls_expire(struct gossip_core *c, uint64_t now)
+{
+	for (size_t i = 0; i < c->n_pulls;) {
+		struct member *m = c->pulls[i];
+		struct gossip_msg msg;
+		if (!newer(m->pull_inc, m->pull_ver, m->ep_inc, m->rec.ep_version) ||
+		    !is_live(m) || c->left) {
+			pulls_remove(c, m);	/* swaps another into i */
+			continue;
+		}
+		if (m->pull_deadline > now) {
+			i++;
+			continue;
+		}
+		c->m.pulls_timed_out++;
+		if (m->pull_tries >= PULL_TRIES) {
+			pulls_remove(c, m);
+			continue;
+		}
+		m->pull_tries++;
+		m->pull_deadline = now + PULL_TIMEOUT_MS * (m->pull_tries + 1);
+		memset(&msg, 0, sizeof(msg));
+		msg.type = GOSSIP_MSG_PULL;
+		snprintf(msg.rec.name, sizeof(msg.rec.name), "%s", m->rec.name);
+		msg.rec.incarnation = m->pull_inc;
+		msg.rec.ep_version = m->pull_ver;
+		send_one(c, &m->rec.addr, &msg, NULL);
+		c->m.pulls_sent++;
+		i++;
+	}
+}
+
+/* A pull: the member named, if we hold the endpoints asked for (or
+ * newer), joins the answer to the packet (at most one per member). */
+static void answer_pull(struct gossip_core *c, const struct gossip_msg *msg,
+			struct member **ans, size_t *n)
+{
+	struct member *m = find(c, msg->rec.name);
+	if (!m || newer(msg->rec.incarnation, msg->rec.ep_version, m->ep_inc, m->rec.ep_version))
+		return;	/* we do not hold it (any more): the puller asks the owner */
+	for (size_t i = 0; i < *n; i++)
+		if (ans[i] == m)
+			return;
+	if (*n < GOSSIP_MSGS_MAX)
+		ans[(*n)++] = m;
+}
+
+/* An alive claim with a record: a full one, or with head_from set a head
+ * (no endpoints; newer endpoints are pulled from head_from and the record
+ * is relayed only once we hold them). Returns the change flags. */
 static unsigned apply_alive(struct gossip_core *c, const struct gossip_record *rec,
-			    uint64_t now, bool rebroadcast)
+			    uint64_t now, bool rebroadcast,
+			    const struct sockaddr_storage *head_from)
 {
 	struct member *m = find(c, rec->name);
 	enum gossip_state old;
 	unsigned what = 0;
+	bool pull = false;
 
 	if (!as_sockaddr_valid(&rec->addr))
 		return 0;
@@ -991,11 +1245,19 @@ static unsigned apply_alive(struct gossip_core *c, const struct gossip_record *r
 		return 0;
 	}
 	if (!m) {
-		m = member_add(c, rec, now);
+		struct gossip_record r = *rec;
+		if (head_from) {
+			r.ep_version = 0;	/* none held yet */
+			r.endpoints = NULL;
+			r.n_endpoints = 0;
+		}
+		m = member_add(c, &r, now);
 		if (!m)
 			return 0;
 		notify(c, m, GOSSIP_ALIVE, GOSSIP_CHANGE_JOIN, now);
-		if (rebroadcast)
+		if (head_from)
+			want_pull(c, m, rec->incarnation, rec->ep_version, head_from, now);
+		else if (rebroadcast)
 			enqueue_alive(c, m);
 		return GOSSIP_CHANGE_JOIN;
 	}
@@ -1025,15 +1287,23 @@ static unsigned apply_alive(struct gossip_core *c, const struct gossip_record *r
 		what |= GOSSIP_CHANGE_LOAD;
 	}
 	if (newer(rec->incarnation, rec->ep_version, m->ep_inc, m->rec.ep_version)) {
-		if (set_endpoints(&m->rec, rec->endpoints, rec->n_endpoints) == AS_OK) {
+		if (head_from) {
+			pull = true;
+			want_pull(c, m, rec->incarnation, rec->ep_version, head_from, now);
+		} else if (set_endpoints(&m->rec, rec->endpoints, endpoints_kept(c, rec)) == AS_OK) {
 			m->ep_inc = rec->incarnation;
 			m->rec.ep_version = rec->ep_version;
 			what |= GOSSIP_CHANGE_ENDPOINTS;
+			if (m->pulling && !newer(m->pull_inc, m->pull_ver, m->ep_inc,
+						 m->rec.ep_version)) {
+				c->m.pulls_done++;
+				pulls_remove(c, m);
+			}
 		}
 	}
 	if (what) {
 		notify(c, m, old, what & ~(unsigned)GOSSIP_CHANGE_STATE, now);
-		if (rebroadcast)
+		if (rebroadcast && !pull)
 			enqueue_alive(c, m);
 	}
 	return what;
@@ -1067,27 +1337,47 @@ static void apply_load(struct gossip_core *c, const struct gossip_record *rec, u
 static void merge_pushpull(struct gossip_core *c, const struct gossip_msg *msg,
 			   const char *sender, uint64_t now)
 {
+	struct pull_batch *pb = NULL;
+	if (msg->pp_digest && (pb = malloc(sizeof(*pb))) != NULL) {
+		builder_init(c, &pb->b);
+		memset(&pb->to, 0, sizeof(pb->to));
+		c->batch = pb;
+	}
 	for (uint32_t i = 0; i < msg->pp_count; i++) {
 		const struct gossip_record *r = &msg->pp_recs[i];
-		struct member *m = find(c, r->name);
+		struct member *m = find(c, r->name), *s;
+		/* A digest's records are heads: newer endpoints are pulled from
+		 * the sender (its own record comes first, so it is known by
+		 * now), else from their owner. */
+		const struct sockaddr_storage *hf = NULL;
+		if (msg->pp_digest)
+			hf = (s = find(c, sender)) != NULL && s != c->self ? &s->rec.addr : &r->addr;
+		if (pb && hf && !pb->b.n)
+			pb->to = *hf;	/* the sender, as soon as it is known */
 		switch (msg->pp_states[i]) {
 		case GOSSIP_ALIVE:
 			/* tell others about members new to us, as a join would */
-			apply_alive(c, r, now, m == NULL);
+			apply_alive(c, r, now, m == NULL, hf);
 			break;
 		case GOSSIP_LEFT:
 			if (m && m != c->self) {
-				apply_alive(c, r, now, false);
+				apply_alive(c, r, now, false, hf);
 				apply_dead(c, r->name, r->incarnation, r->name, now);
 			}
 			break;
 		default:
 			/* Remote suspicion or death is only a suspicion here. */
 			if (m && m != c->self)
-				apply_alive(c, r, now, false);
+				apply_alive(c, r, now, false, hf);
 			apply_suspect(c, r->name, r->incarnation, sender, now);
 			break;
 		}
+	}
+	if (pb) {
+		if (pb->b.n)
+			builder_send(c, &pb->b, &pb->to);
+		c->batch = NULL;
+		free(pb);
 	}
 }
 
@@ -1352,6 +1642,7 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	    cfg->reconnect_interval_ms == 0 ||
 	    cfg->pushpull_max_bytes < 4096 || cfg->pushpull_max_bytes > (256u << 20) ||
 	    cfg->queue_max == 0 || cfg->stream_max_conns == 0 ||
+	    cfg->max_endpoints == 0 || cfg->max_endpoints > GOSSIP_ENDPOINTS_WIRE_MAX ||
 	    cfg->stream_max_per_source == 0 || cfg->stream_source_prefix > 128 ||
 	    cfg->stream_hdr_timeout_ms == 0 || cfg->stream_timeout_ms == 0)
 		return AS_ECONFIG;
@@ -1417,6 +1708,7 @@ void gossip_core_free(struct gossip_core *c)
 	free(c->hash);
 	free(c->probe_list);
 	free(c->suspects);
+	free(c->pulls);
 	free(c->relays);
 	free(c->seeds);
 	free(c->out);
@@ -1453,7 +1745,7 @@ int gossip_core_join(struct gossip_core *c, uint64_t now,
 	enqueue_alive(c, c->self);
 	for (size_t i = 0; i < n; i++)
 		if (!as_sockaddr_equal(&seeds[i], &c->self->rec.addr))
-			send_pushpull(c, &seeds[i], false, true, now);
+			send_pushpull(c, &seeds[i], false, true, true, now);
 	return AS_OK;
 }
 
@@ -1573,7 +1865,7 @@ int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
 {
 	struct member *s = c->self;
 	int rc;
-	if (n > GOSSIP_ENDPOINTS_MAX)
+	if (n > c->cfg.max_endpoints)
 		return AS_ELIMIT;
 	for (size_t i = 0; i < n; i++)
 		if (!eps[i].service[0] || memchr(eps[i].service, 0, sizeof(eps[i].service)) == NULL)
@@ -1699,6 +1991,8 @@ static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *fr
 			uint64_t now)
 {
 	const struct gossip_packet *pkt = &c->pkt;
+	struct member *ans[GOSSIP_MSGS_MAX];
+	size_t n_ans = 0;
 
 	for (uint32_t i = 0; i < pkt->n_msgs; i++) {
 		const struct gossip_msg *m = &pkt->msgs[i];
@@ -1722,7 +2016,14 @@ static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *fr
 			handle_ack(c, m->seq, m->type == GOSSIP_MSG_NACK, now);
 			break;
 		case GOSSIP_MSG_ALIVE:
-			apply_alive(c, &m->rec, now, true);
+			apply_alive(c, &m->rec, now, true, NULL);
+			break;
+		case GOSSIP_MSG_HEAD:
+			apply_alive(c, &m->rec, now, true, from);
+			break;
+		case GOSSIP_MSG_PULL:
+			if (!c->left)
+				answer_pull(c, m, ans, &n_ans);
 			break;
 		case GOSSIP_MSG_LOAD:
 			apply_load(c, &m->rec, now);
@@ -1738,12 +2039,16 @@ static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *fr
 			if (!m->pp_reply) {
 				struct member *s = find(c, pkt->sender);
 				if (s && !c->left)
-					send_pushpull(c, &s->rec.addr, true, false, now);
+					send_pushpull(c, &s->rec.addr, true, false, m->pp_join, now);
 			}
 			break;
 		default:
 			break;
 		}
+	}
+	if (n_ans) {
+		struct member *r = find(c, pkt->sender);
+		send_records(c, ans, n_ans, r ? &r->rec.addr : from);
 	}
 }
 
@@ -1765,7 +2070,7 @@ static int recv_packet(struct gossip_core *c, uint64_t now, enum gossip_transpor
 	    (c->last_unknown_pp == 0 || now - c->last_unknown_pp >= 1000)) {
 		/* An authenticated member we do not know: exchange state. */
 		c->last_unknown_pp = now ? now : 1;
-		send_pushpull(c, from, false, false, now);
+		send_pushpull(c, from, false, false, false, now);
 	}
 	if (sender && !replay_ok(sender, pkt->incarnation, pkt->seq)) {
 		why = GOSSIP_DROP_REPLAY;
@@ -1960,6 +2265,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 	if (c->probe.active && !c->probe.acked && !c->probe.indirect &&
 	    c->probe.ack_deadline <= now)
 		probe_indirect(c, now);
+	pulls_expire(c, now);
 	if (c->probe.active && c->probe.acked)
 		probe_finish(c, now);
 	if (c->next_probe <= now)
@@ -1971,7 +2277,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 	if (c->next_pushpull <= now) {
 		struct member *p[1];
 		if (!c->left && pick_random(c, p, 1, NULL, now, false) == 1)
-			send_pushpull(c, &p[0]->rec.addr, false, false, now);
+			send_pushpull(c, &p[0]->rec.addr, false, false, false, now);
 		c->next_pushpull = now + pushpull_interval(c);
 	}
 	if (c->next_rejoin <= now) {
@@ -1979,7 +2285,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 		if (!c->left && c->n_seeds) {
 			const struct sockaddr_storage *s = &c->seeds[rng_below(c, c->n_seeds)];
 			if (!as_sockaddr_equal(s, &c->self->rec.addr))
-				send_pushpull(c, s, false, false, now);
+				send_pushpull(c, s, false, false, false, now);
 		}
 		c->next_rejoin = now + c->cfg.rejoin_interval_ms;
 	}
@@ -1995,7 +2301,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 				pick = rng_below(c, n_dead);
 				for (size_t i = 0; i < c->n_members; i++)
 					if (c->members[i]->state == GOSSIP_DEAD && pick-- == 0) {
-						send_pushpull(c, &c->members[i]->rec.addr, false, false, now);
+						send_pushpull(c, &c->members[i]->rec.addr, false, false, false, now);
 						break;
 					}
 			}
@@ -2023,6 +2329,8 @@ uint64_t gossip_core_next_deadline(const struct gossip_core *c)
 		d = AS_MIN(d, c->suspects[i]->susp_deadline);
 	for (size_t i = 0; i < c->n_relays; i++)
 		d = AS_MIN(d, c->relays[i].deadline);
+	for (size_t i = 0; i < c->n_pulls; i++)
+		d = AS_MIN(d, c->pulls[i]->pull_deadline);
 	return d;
 }
 

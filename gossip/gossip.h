@@ -57,6 +57,17 @@
  * restarts with a higher incarnation (anysteerd uses the wall clock) and a
  * new address replaces its old entry.
  *
+ * Records of any size (issue 19): a record whose ALIVE does not fit a
+ * datagram is gossiped as a HEAD (the record without its endpoints, with
+ * their count). A member that sees endpoints newer than it holds sends a
+ * PULL (name, incarnation, ep_version) to the node the head came from and
+ * gets the whole record back as an ALIVE over the stream transport; a
+ * member relays a record only once it holds its endpoints, so whoever
+ * sent a head can answer the pull. Push-pulls other than a join and its
+ * answer are digests: records without endpoints, newer ones pulled the
+ * same way. A member keeps at most max_endpoints endpoints of any record
+ * (the rest are counted in endpoints_dropped).
+ *
  * Wire: a packet is a 2-byte outer header (protocol version, flags), then
  * either the plaintext envelope or a 24-byte nonce and the envelope sealed
  * with XChaCha20-Poly1305 (additional data: header and cluster label). The
@@ -99,7 +110,11 @@
 #define GOSSIP_NAME_MAX 63		/* node names, bytes */
 #define GOSSIP_LABEL_MAX 63		/* cluster label, bytes */
 #define GOSSIP_SERVICE_MAX 63		/* endpoint service names, bytes */
-#define GOSSIP_ENDPOINTS_MAX 32		/* endpoints per node record */
+/* Endpoints per node record: a member holds at most the configured
+ * max_endpoints (default GOSSIP_ENDPOINTS_DEFAULT) of a peer's record;
+ * the decoder takes at most GOSSIP_ENDPOINTS_WIRE_MAX in one record. */
+#define GOSSIP_ENDPOINTS_DEFAULT 256
+#define GOSSIP_ENDPOINTS_WIRE_MAX 65535
 #define GOSSIP_KEY_LEN 32
 #define GOSSIP_KEYS_MAX 16
 #define GOSSIP_KEY_B64_LEN 45		/* base64 of a key, with NUL */
@@ -108,10 +123,13 @@
 #define GOSSIP_STREAM_HDR_MAX (GOSSIP_CRYPTO_OVERHEAD + 4) /* sealed length */
 #define GOSSIP_STREAM_HDR_PLAIN (2 + 4)	/* plaintext: header, length */
 /* The largest push-pull entry on the wire: state and a node record with a
- * 63-byte name, an IPv6 address, 5-byte incarnation, 9-byte versions, the
- * load, and 32 endpoints with 63-byte service names (checked by
- * test_gossip_wire against the encoder). */
-#define GOSSIP_PP_RECORD_MAX 3034
+ * 63-byte name, an IPv6 address, 5-byte incarnation, 9-byte versions and
+ * the load (GOSSIP_PP_HEAD_MAX), the endpoint array's header (3 bytes up
+ * to 65535 endpoints) and GOSSIP_ENDPOINT_WIRE_MAX per endpoint with a
+ * 63-byte service name (checked by test_gossip_wire against the encoder). */
+#define GOSSIP_PP_HEAD_MAX 119
+#define GOSSIP_ENDPOINT_WIRE_MAX 91
+#define GOSSIP_PP_RECORD_MAX(n) (GOSSIP_PP_HEAD_MAX + 3 + (n) * GOSSIP_ENDPOINT_WIRE_MAX)
 
 /* ---- node record ---------------------------------------------------- */
 
@@ -163,6 +181,8 @@ enum gossip_msg_type {
 	GOSSIP_MSG_SUSPECT = 7,
 	GOSSIP_MSG_DEAD = 8,	/* from == name means a graceful leave */
 	GOSSIP_MSG_PUSHPULL = 9, /* full state; flag says request or reply */
+	GOSSIP_MSG_HEAD = 10,	/* a record too big for UDP, without endpoints */
+	GOSSIP_MSG_PULL = 11,	/* asks for a record's endpoints (by stream) */
 	GOSSIP_MSG_TYPE_COUNT
 };
 const char *gossip_msg_type_name(int type);
@@ -201,10 +221,14 @@ struct gossip_msg {
 	struct sockaddr_storage addr;	/* PING_REQ target address */
 	bool nack;			/* PING_REQ wants a nack */
 	uint32_t incarnation;		/* SUSPECT, DEAD */
-	struct gossip_record rec;	/* ALIVE, LOAD */
+	struct gossip_record rec;	/* ALIVE, LOAD, HEAD; PULL: name,
+					 * incarnation, ep_version */
+	uint32_t ep_count;		/* HEAD: endpoints of the record */
 	/* PUSHPULL */
 	bool pp_reply;
 	bool pp_join;
+	bool pp_digest;		/* records without endpoints (their count
+				 * instead): newer ones are pulled */
 	uint32_t pp_count;
 	struct gossip_record *pp_recs;
 	uint8_t *pp_states;
@@ -328,6 +352,8 @@ struct gossip_config {
 	uint32_t load_min_interval_ms;	/* one factor move per, 10000 ... */
 	uint32_t load_burst;		/* ... after a burst of 3 */
 	uint32_t queue_max;		/* broadcast queue cap, default 4096 */
+	uint32_t max_endpoints;		/* endpoints held per member record
+					 * (and announced by this node), 256 */
 	/* Inbound streams (gossip_stream_*): */
 	uint32_t stream_max_conns;	/* open at once, default 64 */
 	uint32_t stream_max_per_source;	/* from one source prefix, default 8 */
@@ -371,6 +397,12 @@ struct gossip_metrics {
 	uint64_t deaths_declared;
 	uint64_t stalls_detected;	/* woke up long past a deadline */
 	uint64_t queue_superseded, queue_dropped;
+	/* Records over max_endpoints: how many, and the endpoints left out. */
+	uint64_t records_truncated, endpoints_dropped;
+	/* Endpoint pulls (records too big for UDP): sent, answered for
+	 * others, timed out (retried from the record's owner), and records
+	 * fetched that way. */
+	uint64_t pulls_sent, pulls_answered, pulls_timed_out, pulls_done;
 	uint32_t lhm;			/* current local health multiplier */
 	uint32_t streams_open;		/* inbound streams now */
 	uint64_t streams_reserved;	/* bytes they may buffer, at most */

@@ -36,8 +36,9 @@ const char *gossip_msg_type_name(int type)
 {
 	static const char *const names[] = {
 		"none", "ping", "ping-req", "ack", "nack", "alive", "load",
-		"suspect", "dead", "push-pull",
+		"suspect", "dead", "push-pull", "head", "pull",
 	};
+	_Static_assert(AS_ARRAY_SIZE(names) == GOSSIP_MSG_TYPE_COUNT, "a name for every type");
 	return type >= 0 && (size_t)type < AS_ARRAY_SIZE(names) ? names[type] : "unknown";
 }
 
@@ -118,8 +119,8 @@ static void pack_load(msgpack_packer *pk, const struct gossip_load *l)
 	msgpack_pack_uint32(pk, quant(l->factor));
 }
 
-/* name, addr, incarnation, version, ep_version, load, endpoints */
-static void pack_record(msgpack_packer *pk, const struct gossip_record *r)
+/* name, addr, incarnation, version, ep_version, load */
+static void pack_head(msgpack_packer *pk, const struct gossip_record *r)
 {
 	pack_str(pk, r->name);
 	pack_addr(pk, &r->addr);
@@ -127,6 +128,12 @@ static void pack_record(msgpack_packer *pk, const struct gossip_record *r)
 	msgpack_pack_uint64(pk, r->version);
 	msgpack_pack_uint64(pk, r->ep_version);
 	pack_load(pk, &r->load);
+}
+
+/* the head, then the endpoints */
+static void pack_record(msgpack_packer *pk, const struct gossip_record *r)
+{
+	pack_head(pk, r);
 	msgpack_pack_array(pk, r->n_endpoints);
 	for (uint32_t i = 0; i < r->n_endpoints; i++) {
 		const struct gossip_endpoint *e = &r->endpoints[i];
@@ -178,6 +185,19 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 		msgpack_pack_uint8(&pk, GOSSIP_MSG_ALIVE);
 		pack_record(&pk, &m->rec);
 		break;
+	case GOSSIP_MSG_HEAD:
+		msgpack_pack_array(&pk, 8);
+		msgpack_pack_uint8(&pk, GOSSIP_MSG_HEAD);
+		pack_head(&pk, &m->rec);
+		msgpack_pack_uint32(&pk, m->ep_count);
+		break;
+	case GOSSIP_MSG_PULL:
+		msgpack_pack_array(&pk, 4);
+		msgpack_pack_uint8(&pk, GOSSIP_MSG_PULL);
+		pack_str(&pk, m->rec.name);
+		msgpack_pack_uint32(&pk, m->rec.incarnation);
+		msgpack_pack_uint64(&pk, m->rec.ep_version);
+		break;
 	case GOSSIP_MSG_LOAD:
 		msgpack_pack_array(&pk, 6);
 		msgpack_pack_uint8(&pk, GOSSIP_MSG_LOAD);
@@ -198,12 +218,18 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 	case GOSSIP_MSG_PUSHPULL:
 		msgpack_pack_array(&pk, 3);
 		msgpack_pack_uint8(&pk, GOSSIP_MSG_PUSHPULL);
-		msgpack_pack_uint8(&pk, (uint8_t)((m->pp_reply ? 1 : 0) | (m->pp_join ? 2 : 0)));
+		msgpack_pack_uint8(&pk, (uint8_t)((m->pp_reply ? 1 : 0) | (m->pp_join ? 2 : 0) |
+						  (m->pp_digest ? 4 : 0)));
 		msgpack_pack_array(&pk, m->pp_count);
 		for (uint32_t i = 0; i < m->pp_count; i++) {
 			msgpack_pack_array(&pk, 8);
 			msgpack_pack_uint8(&pk, m->pp_states[i]);
-			pack_record(&pk, &m->pp_recs[i]);
+			if (m->pp_digest) {
+				pack_head(&pk, &m->pp_recs[i]);
+				msgpack_pack_uint32(&pk, m->pp_recs[i].n_endpoints);
+			} else {
+				pack_record(&pk, &m->pp_recs[i]);
+			}
 		}
 		break;
 	default:
@@ -514,9 +540,8 @@ static void rd_load(struct rd *r, struct gossip_load *l)
 
 #define ENDPOINT_MIN_BYTES 23
 
-static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_record *rec)
+static void rd_head(struct rd *r, struct gossip_record *rec)
 {
-	uint32_t n;
 	memset(rec, 0, sizeof(*rec));
 	rd_name(r, rec->name, GOSSIP_NAME_MAX, false);
 	rd_addr(r, &rec->addr);
@@ -526,10 +551,19 @@ static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_rec
 	if (rec->ep_version > rec->version)
 		r->err = true;
 	rd_load(r, &rec->load);
+}
+
+/* The endpoint count is bounded by the bytes that carry them (so by the
+ * packet) and by GOSSIP_ENDPOINTS_WIRE_MAX; what a member keeps of them
+ * is the core's limit (max_endpoints). */
+static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_record *rec)
+{
+	uint32_t n;
+	rd_head(r, rec);
 	n = rd_array(r);
 	if (r->err)
 		return;
-	if (n > GOSSIP_ENDPOINTS_MAX || n > rd_left(r) / ENDPOINT_MIN_BYTES) {
+	if (n > GOSSIP_ENDPOINTS_WIRE_MAX || n > rd_left(r) / ENDPOINT_MIN_BYTES) {
 		r->err = true;
 		return;
 	}
@@ -566,13 +600,15 @@ static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_rec
 #define PP_RECORD_MIN_BYTES 20
 
 /* The fields of a push-pull: flags, then the sender's whole member list
- * as [state, record...] arrays, their count bounded by the bytes left. */
+ * as [state, record...] arrays, their count bounded by the bytes left. In
+ * a digest (flag 4) each record's endpoints are replaced by their count. */
 static void rd_pushpull(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m)
 {
 	uint32_t cnt, flags = rd_u32(r, 255);
 
 	m->pp_reply = flags & 1;
 	m->pp_join = flags & 2;
+	m->pp_digest = flags & 4;
 	cnt = rd_array(r);
 	if (r->err || cnt > rd_left(r) / PP_RECORD_MIN_BYTES) {
 		r->err = true;
@@ -594,7 +630,12 @@ static void rd_pushpull(struct rd *r, struct gossip_packet *pkt, struct gossip_m
 			return;
 		}
 		m->pp_states[i] = (uint8_t)rd_u32(r, GOSSIP_STATE_COUNT - 1);
-		rd_record(r, pkt, &m->pp_recs[i]);
+		if (m->pp_digest) {
+			rd_head(r, &m->pp_recs[i]);
+			rd_u32(r, GOSSIP_ENDPOINTS_WIRE_MAX);	/* their count */
+		} else {
+			rd_record(r, pkt, &m->pp_recs[i]);
+		}
 		for (uint32_t k = 8; k < f && !r->err; k++)
 			rd_skip(r, 2);
 	}
@@ -642,6 +683,19 @@ static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m
 		if (n < (used = 8))
 			break;
 		rd_record(r, pkt, &m->rec);
+		break;
+	case GOSSIP_MSG_HEAD:
+		if (n < (used = 8))
+			break;
+		rd_head(r, &m->rec);
+		m->ep_count = rd_u32(r, GOSSIP_ENDPOINTS_WIRE_MAX);
+		break;
+	case GOSSIP_MSG_PULL:
+		if (n < (used = 4))
+			break;
+		rd_name(r, m->rec.name, GOSSIP_NAME_MAX, false);
+		m->rec.incarnation = rd_u32(r, UINT32_MAX);
+		m->rec.ep_version = rd_uint(r);
 		break;
 	case GOSSIP_MSG_LOAD:
 		if (n < (used = 6))

@@ -38,6 +38,9 @@ tests/integration/test_demo.log: tests/integration/test_dos_dns.log \
 	tests/integration/routing-failover.log
 EXTRA_DIST += tests/integration/test_install.py
 EXTRA_DIST += tests/integration/test_cluster.py
+# Node records of any size: 4 daemons x 110 endpoints (issue 19).
+TESTS += tests/integration/test_large_records.py
+EXTRA_DIST += tests/integration/test_large_records.py
 # --check-config and the daemon agree (issue 13).
 TESTS += tests/integration/test_config_verdict.py
 EXTRA_DIST += tests/integration/test_config_verdict.py
@@ -77,7 +80,7 @@ tests_unit_test_agent_anycast_LDADD = $(AGENT_TEST_LDADD)
 TESTS += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py
 EXTRA_DIST += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py \
 	deploy/testbed/testbed.sh deploy/testbed/querier.py tests/bench/failover-bench.sh tests/bench/failover-bench.py \
-	tests/bench/soak-bench.sh
+	tests/bench/soak-bench.sh tests/bench/large-records-testbed.py
 # A caching resolver (unbound) keeps the zone through a link cut and a
 # dark anycast address when the zone has two (issue 19). Its own busy
 # loops would skew the timing bounds of the tests above: it runs after them.
@@ -105,7 +108,7 @@ EXTRA_DIST += tests/eval/run tests/eval/test_eval_lib.py tests/eval/test_eval_st
 tests/eval/test_eval_steady.log: tests/integration/test_daemon_dns.log \
 	tests/integration/test_config_verdict.log \
 	tests/integration/test_cluster.log tests/integration/test_k8s_daemon.log \
-	tests/integration/test_k8s_ingress.log \
+	tests/integration/test_large_records.log tests/integration/test_k8s_ingress.log \
 	tests/integration/test_anycast.log tests/integration/test_anycast_testbed.log \
 	tests/integration/routing-failover.log tests/integration/test_eval_loadgen.log \
 	tests/integration/test_resolver_letters.log tests/eval/test_eval_lib.log

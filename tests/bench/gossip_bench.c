@@ -26,8 +26,15 @@
  * the stall phase with 10 % loss as well and skips the loss-only one (its
  * column then reads 0 with no exposure).
  *
+ * With --endpoints E (issue 19, records of any size), instead: every node
+ * announces E endpoints; the time until every node holds every record
+ * whole after the joins; then a quiet minute (bytes per node), then every
+ * node changes one endpoint's health every --ep-interval S seconds
+ * (default 60, random phase): the time until every other node holds the
+ * new record (p50/p99), bytes per node per second, and per change.
+ *
  * Usage: gossip_bench [--quick] [--load] [--no-memberlist] [--probe MS TIMEOUT_MS] [-v]
- *                     [--sizes 22,100,1000] [--seed N]
+ *                     [--sizes 22,100,1000] [--seed N] [--endpoints E [--ep-interval S]]
  * (-v explains every false death on stderr)
  */
 #include <math.h>
@@ -94,6 +101,7 @@ struct bench {
 	uint32_t *last_false_inc;
 	int crashed;
 	uint64_t *paused_at;	/* last stall start per node */
+	bool ep_mode;		/* tr tracks ep_version, not version */
 };
 
 static bool verbose;
@@ -129,9 +137,11 @@ static void on_change(void *arg, size_t obs, const struct gossip_member *m,
 	subj = node_index(m->rec->name);
 	if (subj >= b->n)
 		return;
-	if (what & (GOSSIP_CHANGE_LOAD | GOSSIP_CHANGE_JOIN)) {
+	if (b->ep_mode ? (what & (GOSSIP_CHANGE_ENDPOINTS | GOSSIP_CHANGE_JOIN)) != 0 :
+	    (what & (GOSSIP_CHANGE_LOAD | GOSSIP_CHANGE_JOIN)) != 0) {
 		struct track *t = &b->tr[subj];
-		if (t->active && m->rec->version >= t->version && !(t->bits[obs / 8] & (1u << (obs % 8)))) {
+		uint64_t v = b->ep_mode ? m->rec->ep_version : m->rec->version;
+		if (t->active && v >= t->version && !(t->bits[obs / 8] & (1u << (obs % 8)))) {
 			t->bits[obs / 8] |= (uint8_t)(1u << (obs % 8));
 			if (++t->seen >= live_nodes(b) - 1) {
 				sample_add(&b->dissem, (double)(sim_now(b->sim) - t->t0));
@@ -552,11 +562,205 @@ static void memberlist_lan(struct gossip_config *c)
 	c->load_step = 0;
 }
 
+/* ---- records of any size (--endpoints) ------------------------------- */
+
+static struct gossip_endpoint *bench_eps(size_t node, uint32_t n)
+{
+	struct gossip_endpoint *e = calloc(n ? n : 1, sizeof(*e));
+	if (!e) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		/* a Kubernetes node: pods of a dozen services */
+		snprintf(e[k].service, sizeof(e[k].service), "service-%02u", k % 12);
+		e[k].addr[0] = 0xfd;
+		e[k].addr[1] = 0x0e;
+		e[k].addr[12] = (uint8_t)(node >> 8);
+		e[k].addr[13] = (uint8_t)node;
+		e[k].addr[14] = (uint8_t)(k >> 8);
+		e[k].addr[15] = (uint8_t)k;
+		e[k].port = 8080;
+		e[k].weight = 100;
+		e[k].healthy = true;
+	}
+	return e;
+}
+
+/* Whether every up node holds every other node's current record whole. */
+static bool records_complete(struct bench *b, uint32_t n_eps)
+{
+	uint64_t now = sim_now(b->sim);
+	for (size_t j = 0; j < b->n; j++) {
+		struct gossip_member own;
+		if (gossip_core_member_find(sim_core(b->sim, j), sim_name(b->sim, j), now, &own))
+			return false;
+		for (size_t i = 0; i < b->n; i++) {
+			struct gossip_member m;
+			if (i == j)
+				continue;
+			if (gossip_core_member_find(sim_core(b->sim, i), sim_name(b->sim, j), now, &m) ||
+			    m.rec->ep_version != own.rec->ep_version || m.rec->n_endpoints != n_eps)
+				return false;
+		}
+	}
+	return true;
+}
+
+static long vm_hwm_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmHWM:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+static void run_endpoints(size_t n, const struct gossip_config *proto, uint64_t seed,
+			  uint32_t n_eps, uint64_t interval_ms, uint64_t dur)
+{
+	struct sim_config cfg;
+	struct bench b;
+	struct as_rng rng;
+	struct gossip_endpoint **eps;
+	uint64_t *next, t0, t_complete = 0, quiet = 60000, changes = 0;
+	uint64_t bytes0, bytes1, bytes2, stream0 = 0, stream2 = 0, pulls0 = 0, pulls2 = 0;
+	uint64_t rec0 = 0, rec2 = 0;	/* head, pull and alive message bytes */
+	clock_t c0 = clock();
+	bool complete = false;
+
+	memset(&b, 0, sizeof(b));
+	as_rng_seed(&rng, seed * 977 + n);
+	sim_config_defaults(&cfg, n);
+	cfg.seed = seed;
+	cfg.proto = *proto;
+	cfg.proto.label = "bench";
+	if (sim_new(&cfg, &b.sim)) {
+		fprintf(stderr, "sim_new failed\n");
+		exit(1);
+	}
+	b.n = n;
+	b.crashed = -1;
+	b.ep_mode = true;
+	b.tr = calloc(n, sizeof(*b.tr));
+	b.crash = calloc(n, sizeof(*b.crash));
+	b.last_false_inc = calloc(n, sizeof(uint32_t));
+	b.paused_at = calloc(n, sizeof(uint64_t));
+	eps = calloc(n, sizeof(*eps));
+	next = calloc(n, sizeof(uint64_t));
+	for (size_t i = 0; i < n; i++) {
+		b.tr[i].bits = calloc((n + 7) / 8, 1);
+		b.crash[i].bits = calloc((n + 7) / 8, 1);
+		eps[i] = bench_eps(i, n_eps);
+		if (gossip_core_set_endpoints(sim_core(b.sim, i), 0, eps[i], n_eps)) {
+			fprintf(stderr, "set_endpoints failed (over max_endpoints?)\n");
+			exit(1);
+		}
+	}
+	sim_set_change_cb(b.sim, on_change, &b);
+	t0 = sim_now(b.sim);
+	sim_start(b.sim);
+	if (!wait_converged(&b, 300000))
+		fprintf(stderr, "N=%zu: no membership convergence after join\n", n);
+	while (sim_now(b.sim) < t0 + 600000) {
+		if (records_complete(&b, n_eps)) {
+			complete = true;
+			t_complete = sim_now(b.sim) - t0;
+			break;
+		}
+		sim_run_until(b.sim, sim_now(b.sim) + 1000);
+	}
+	/* a quiet minute: probes and push-pulls only */
+	bytes0 = total_bytes(&b);
+	sim_run_until(b.sim, sim_now(b.sim) + quiet);
+	bytes1 = total_bytes(&b);
+	for (size_t i = 0; i < n; i++) {
+		struct gossip_metrics m;
+		gossip_core_metrics(sim_core(b.sim, i), &m);
+		stream0 += m.stream_bytes_out;
+		pulls0 += m.pulls_sent;
+		rec0 += m.msg_bytes_out[GOSSIP_MSG_ALIVE] + m.msg_bytes_out[GOSSIP_MSG_HEAD] +
+			m.msg_bytes_out[GOSSIP_MSG_PULL];
+		next[i] = sim_now(b.sim) + as_rng_below(&rng, interval_ms);
+	}
+	b.dissem.n = 0;
+	for (uint64_t end = sim_now(b.sim) + dur, at = sim_now(b.sim); sim_now(b.sim) < end;) {
+		at += 50;
+		sim_run_until(b.sim, at);
+		for (size_t i = 0; i < n; i++) {
+			struct gossip_member me;
+			uint32_t k;
+			if (next[i] > sim_now(b.sim) || !n_eps)
+				continue;
+			next[i] += interval_ms;
+			k = (uint32_t)as_rng_below(&rng, n_eps);
+			eps[i][k].healthy = !eps[i][k].healthy;
+			gossip_core_set_endpoints(sim_core(b.sim, i), sim_now(b.sim), eps[i], n_eps);
+			sim_flush(b.sim, i);
+			gossip_core_member_find(sim_core(b.sim, i), sim_name(b.sim, i), sim_now(b.sim), &me);
+			if (b.tr[i].active)
+				b.superseded++;
+			track_start(&b, &b.tr[i], me.rec->ep_version);
+			changes++;
+		}
+	}
+	bytes2 = total_bytes(&b);
+	for (size_t i = 0; i < n; i++) {
+		struct gossip_metrics m;
+		gossip_core_metrics(sim_core(b.sim, i), &m);
+		stream2 += m.stream_bytes_out;
+		pulls2 += m.pulls_sent;
+		rec2 += m.msg_bytes_out[GOSSIP_MSG_ALIVE] + m.msg_bytes_out[GOSSIP_MSG_HEAD] +
+			m.msg_bytes_out[GOSSIP_MSG_PULL];
+	}
+	{
+		size_t incomplete = 0;
+		double qs = (double)quiet / 1000.0, ds = (double)dur / 1000.0;
+		double quiet_bps = (double)(bytes1 - bytes0) / (double)n / qs;
+		double bps = (double)(bytes2 - bytes1) / (double)n / ds;
+		for (size_t i = 0; i < n; i++)
+			incomplete += b.tr[i].active;
+		printf("%-6zu %4u eps | all records whole %s%.1f s after start | quiet %8.0f B/s/node | "
+		       "changing %8.0f B/s/node (stream %.0f %%), record msgs %.0f B/node/change, %.2f pulls/s/node | "
+		       "dissem p50/p99 %4.0f / %4.0f ms (%zu, %zu incomplete, %llu superseded) | "
+		       "VmHWM %ld MB | %.0f s\n",
+		       n, n_eps, complete ? "" : "NOT ", (double)t_complete / 1000.0, quiet_bps, bps,
+		       100.0 * (double)(stream2 - stream0) / (double)AS_MAX(bytes2 - bytes1, 1),
+		       changes ? (double)(rec2 - rec0) / (double)changes / (double)n : 0.0,
+		       (double)(pulls2 - pulls0) / (double)n / ds,
+		       pct(&b.dissem, 0.5), pct(&b.dissem, 0.99), b.dissem.n, incomplete,
+		       (unsigned long long)b.superseded, vm_hwm_kb() / 1024,
+		       (double)(clock() - c0) / CLOCKS_PER_SEC);
+	}
+	fflush(stdout);
+	for (size_t i = 0; i < n; i++) {
+		free(b.tr[i].bits);
+		free(b.crash[i].bits);
+		free(eps[i]);
+	}
+	free(eps);
+	free(next);
+	free(b.tr);
+	free(b.crash);
+	free(b.last_false_inc);
+	free(b.paused_at);
+	free(b.dissem.v);
+	free(b.detect.v);
+	sim_free(b.sim);
+}
+
 int main(int argc, char **argv)
 {
 	size_t sizes[8] = { 22, 100, 1000 }, n_sizes = 3;
 	uint64_t seed = 1;
 	bool quick = false, load_only = false, only_ours = false;
+	uint32_t n_eps = 0;
+	uint64_t ep_interval_ms = 60000;
 	uint32_t probe_ms = 0, timeout_ms = 0;
 
 	trace = getenv("GOSSIP_BENCH_TRACE");
@@ -582,6 +786,10 @@ int main(int argc, char **argv)
 			busy_cpu = true;
 		} else if (!strcmp(argv[i], "--no-memberlist")) {
 			only_ours = true;
+		} else if (!strcmp(argv[i], "--endpoints") && i + 1 < argc) {
+			n_eps = (uint32_t)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--ep-interval") && i + 1 < argc) {
+			ep_interval_ms = (uint64_t)(strtod(argv[++i], NULL) * 1000);
 		} else if (!strcmp(argv[i], "--load")) {
 			load_only = true;
 		} else if (!strcmp(argv[i], "-v")) {
@@ -596,9 +804,21 @@ int main(int argc, char **argv)
 				s = *end ? end + 1 : end;
 			}
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [--load] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--load] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N] [--endpoints E [--ep-interval S]]\n", argv[0]);
 			return 2;
 		}
+	}
+	if (n_eps) {
+		for (size_t k = 0; k < n_sizes; k++) {
+			struct gossip_config proto;
+			gossip_config_defaults(&proto);
+			if (probe_ms)
+				proto.probe_interval_ms = probe_ms, proto.probe_timeout_ms = timeout_ms;
+			proto.max_endpoints = AS_MAX(proto.max_endpoints, n_eps);
+			run_endpoints(sizes[k], &proto, seed, n_eps, AS_MAX(ep_interval_ms, 1u),
+				      quick ? 60000 : 180000);
+		}
+		return 0;
 	}
 	if (load_only) {
 		/* issue 19: a busy, fluctuating CPU; and one below the low

@@ -67,8 +67,17 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	return memcmp(a, b, sizeof(struct sockaddr_in6)) == 0;
 }
 
+/* What a test does to one packet on its way: deliver it whole, drop it,
+ * or cut it to half its length. */
+enum fate { DELIVER, DROP, CUT };
+typedef enum fate (*filter_fn)(void *arg, const struct node *from, const struct node *to,
+			       const struct gossip_out *o);
+static filter_fn pump_filter;
+static void *pump_filter_arg;
+
 /* Delivers every queued packet between the nodes until quiet. Packets to
- * a node listed in `mute` are dropped. Returns packets delivered. */
+ * a node listed in `mute` are dropped, and pump_filter (if set) decides
+ * about the others. Returns packets delivered. */
 static int pump(struct node **nodes, size_t n, uint64_t now, struct node *mute)
 {
 	int delivered = 0;
@@ -90,8 +99,14 @@ static int pump(struct node **nodes, size_t n, uint64_t now, struct node *mute)
 			for (size_t k = 0; k < cnt; k++) {
 				for (size_t j = 0; j < n; j++)
 					if (nodes[j] != mute && same_addr(&copy[k].to, &nodes[j]->addr)) {
+						enum fate f = pump_filter ?
+							pump_filter(pump_filter_arg, nodes[i], nodes[j], &copy[k]) :
+							DELIVER;
+						if (f == DROP)
+							continue;
 						gossip_core_recv(nodes[j]->core, now, copy[k].transport,
-								 &nodes[i]->addr, copy[k].data, copy[k].len);
+								 &nodes[i]->addr, copy[k].data,
+								 f == CUT ? copy[k].len / 2 : copy[k].len);
 						delivered++;
 						any = true;
 					}
@@ -1155,6 +1170,447 @@ static void test_stream_whole_frames(void **state)
 	gossip_core_free(b.core);
 }
 
+/* ---- records of any size (issue 19) ----------------------------------- */
+
+static struct gossip_endpoint *make_eps(size_t n, const char *svc)
+{
+	struct gossip_endpoint *e = calloc(n, sizeof(*e));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(e[i].service, sizeof(e[i].service), "%s-%zu", svc, i % 5);
+		e[i].addr[0] = 0xfd;
+		e[i].addr[14] = (uint8_t)(i >> 8);
+		e[i].addr[15] = (uint8_t)i;
+		e[i].port = 443;
+		e[i].weight = 100;
+		e[i].healthy = true;
+	}
+	return e;
+}
+
+/* How many of `subject`'s endpoints `observer` holds, and their version. */
+static uint32_t held(struct node *observer, const char *subject, uint64_t *ep_version)
+{
+	struct gossip_member m;
+	if (gossip_core_member_find(observer->core, subject, 0, &m) != AS_OK)
+		return UINT32_MAX;
+	if (ep_version)
+		*ep_version = m.rec->ep_version;
+	return m.rec->n_endpoints;
+}
+
+static void join_three(struct node *a, struct node *b, struct node *c)
+{
+	struct node *all[3] = { a, b, c };
+	assert_int_equal(gossip_core_join(b->core, 1, &a->addr, 1), AS_OK);
+	assert_int_equal(gossip_core_join(c->core, 1, &a->addr, 1), AS_OK);
+	run(all, 3, 1, 500, NULL);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(gossip_core_member_count(all[i]->core), 3);
+}
+
+/* A 110-endpoint record reaches every member within a second (the
+ * periodic push-pull is 15 s away at the earliest), every datagram stays
+ * within GOSSIP_UDP_MAX (pump checks), and a change of one endpoint's
+ * health travels the same way. */
+static void test_large_record_disseminates(void **state)
+{
+	struct node a, b, c;
+	struct node *all[3] = { &a, &b, &c };
+	struct gossip_endpoint *eps = make_eps(110, "svc");
+	struct gossip_metrics ma, mb, mc;
+	uint64_t va = 0, v = 0;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	node_init(&c, "c", 3, "test", NULL);
+	join_three(&a, &b, &c);
+	assert_int_equal(gossip_core_set_endpoints(a.core, 1000, eps, 110), AS_OK);
+	run(all, 3, 1000, 2000, NULL);
+	assert_int_equal(held(&a, "a", &va), 110);
+	assert_int_equal(held(&b, "a", &v), 110);
+	assert_int_equal(v, va);
+	assert_int_equal(held(&c, "a", &v), 110);
+	assert_int_equal(v, va);
+	gossip_core_metrics(a.core, &ma);
+	gossip_core_metrics(b.core, &mb);
+	gossip_core_metrics(c.core, &mc);
+	assert_true(ma.msgs_out[GOSSIP_MSG_HEAD] > 0);
+	assert_true(mb.pulls_done + mc.pulls_done == 2);
+	assert_true(ma.pulls_answered + mb.pulls_answered + mc.pulls_answered >= 2);
+	assert_int_equal(mb.pulls_timed_out + mc.pulls_timed_out, 0);
+	/* one endpoint goes down: the new version arrives, not at push-pull */
+	eps[57].healthy = false;
+	assert_int_equal(gossip_core_set_endpoints(a.core, 3000, eps, 110), AS_OK);
+	run(all, 3, 3000, 3500, NULL);
+	held(&a, "a", &va);
+	for (int i = 1; i < 3; i++) {
+		struct gossip_member m;
+		assert_int_equal(gossip_core_member_find(all[i]->core, "a", 0, &m), AS_OK);
+		assert_int_equal(m.rec->ep_version, va);
+		assert_int_equal(m.rec->n_endpoints, 110);
+		assert_false(m.rec->endpoints[57].healthy);
+		assert_true(m.rec->endpoints[56].healthy);
+	}
+	free(eps);
+	for (int i = 0; i < 3; i++)
+		gossip_core_free(all[i]->core);
+}
+
+/* Pull answers (stream frames to b) cut short or lost: each drop is
+ * counted, b keeps the endpoints it held, and its pull is repeated to the
+ * record's owner until the record arrives. */
+struct cut_ctx {
+	const struct node *victim;
+	int cut, dropped, budget;
+};
+
+static enum fate cut_streams(void *arg, const struct node *from, const struct node *to,
+			     const struct gossip_out *o)
+{
+	struct cut_ctx *x = arg;
+	(void)from;
+	if (to != x->victim || o->transport != GOSSIP_TX_STREAM || x->budget <= 0)
+		return DELIVER;
+	x->budget--;
+	if (x->cut <= x->dropped) {
+		x->cut++;
+		return CUT;
+	}
+	x->dropped++;
+	return DROP;
+}
+
+static void test_large_record_bad_streams(void **state)
+{
+	struct node a, b, c;
+	struct node *all[3] = { &a, &b, &c };
+	struct gossip_endpoint *eps = make_eps(110, "svc");
+	struct gossip_metrics mb;
+	struct cut_ctx x = { .victim = &b, .budget = 3 };
+	uint64_t va = 0, v = 0, v_before = 0;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	node_init(&c, "c", 3, "test", NULL);
+	join_three(&a, &b, &c);
+	assert_int_equal(gossip_core_set_endpoints(a.core, 1000, eps, 40), AS_OK);
+	run(all, 3, 1000, 2000, NULL);
+	assert_int_equal(held(&b, "a", &v_before), 40);
+	/* the record grows to 110: b's first three answers are cut or lost */
+	pump_filter = cut_streams;
+	pump_filter_arg = &x;
+	assert_int_equal(gossip_core_set_endpoints(a.core, 3000, eps, 110), AS_OK);
+	run(all, 3, 3000, 3300, NULL);
+	gossip_core_metrics(b.core, &mb);
+	if (x.budget > 0) {
+		/* the answers are still to come: b holds the old record */
+		assert_int_equal(held(&b, "a", &v), 40);
+		assert_int_equal(v, v_before);
+	}
+	assert_true(mb.drops[GOSSIP_DROP_SHORT] >= 1);
+	run(all, 3, 3300, 9000, NULL);
+	pump_filter = NULL;
+	assert_int_equal(x.budget, 0);
+	assert_int_equal(x.cut, 2);
+	assert_int_equal(x.dropped, 1);
+	gossip_core_metrics(b.core, &mb);
+	assert_int_equal(mb.drops[GOSSIP_DROP_SHORT], 2);	/* the cut ones */
+	assert_true(mb.pulls_timed_out >= 1);			/* lost or cut */
+	held(&a, "a", &va);
+	assert_int_equal(held(&b, "a", &v), 110);
+	assert_int_equal(v, va);
+	assert_int_equal(held(&c, "a", NULL), 110);
+	free(eps);
+	for (int i = 0; i < 3; i++)
+		gossip_core_free(all[i]->core);
+}
+
+/* Out of order and unfounded: an older full record after a newer one
+ * changes nothing; a head naming a version nobody holds makes b pull from
+ * the sender, then from the owner, at most 1 + 4 times in all, and b
+ * keeps the record it holds. */
+static void test_large_record_order_and_unfounded_head(void **state)
+{
+	struct node a, b;
+	struct gossip_msg msg;
+	struct gossip_endpoint *eps = make_eps(110, "svc");
+	struct gossip_metrics mb;
+	uint8_t pkt[2048];
+	static uint8_t big[16384];
+	uint64_t seq = 100;
+	int len;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	/* x is known to a with 3 endpoints at ep_version 8 */
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_ALIVE;
+	snprintf(msg.rec.name, sizeof(msg.rec.name), "x");
+	as_parse_sockaddr("[fd00::9]:7946", 0, &msg.rec.addr);
+	msg.rec.incarnation = 5;
+	msg.rec.version = 8;
+	msg.rec.ep_version = 8;
+	msg.rec.endpoints = eps;
+	msg.rec.n_endpoints = 3;
+	len = craft("test", "x", seq++, &msg, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(a.core, 10, GOSSIP_TX_UDP, &a.addr, pkt, (size_t)len), AS_OK);
+	assert_int_equal(held(&a, "x", NULL), 3);
+	/* an older record of 110 endpoints (a stream frame, as a pull answer
+	 * would come) is ignored */
+	{
+		struct gossip_keyring *kr = gossip_keyring_new();
+		uint8_t body[16384], plain[16384];
+		const uint8_t *ptr[1] = { body };
+		size_t lens[1];
+		int hl, blen;
+		msg.rec.version = 7;
+		msg.rec.ep_version = 7;
+		msg.rec.n_endpoints = 110;
+		blen = gossip_msg_encode(&msg, body, sizeof(body));
+		assert_true(blen > GOSSIP_UDP_MAX);
+		lens[0] = (size_t)blen;
+		blen = gossip_envelope_encode("test", "x", 5, seq++, ptr, lens, 1, plain, sizeof(plain));
+		gossip_keyring_install(kr, key);
+		blen = gossip_seal(kr, "test", plain, (size_t)blen, body, sizeof(body));
+		hl = gossip_stream_hdr_seal(kr, "test", (uint32_t)blen, big, sizeof(big));
+		memcpy(big + hl, body, (size_t)blen);
+		assert_int_equal(gossip_core_recv(a.core, 11, GOSSIP_TX_STREAM, &a.addr, big,
+						  (size_t)(hl + blen)), AS_OK);
+		assert_int_equal(held(&a, "x", NULL), 3);
+		gossip_keyring_free(kr);
+	}
+	gossip_core_outbox_clear(a.core);
+	/* b hears a head of x's record at ep_version 50, which nobody holds
+	 * (x is not reachable here, so it answers nothing either) */
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_HEAD;
+	snprintf(msg.rec.name, sizeof(msg.rec.name), "x");
+	as_parse_sockaddr("[fd00::9]:7946", 0, &msg.rec.addr);
+	msg.rec.incarnation = 5;
+	msg.rec.version = 50;
+	msg.rec.ep_version = 50;
+	msg.ep_count = 110;
+	len = craft("test", "x", 1000, &msg, 1, pkt, sizeof(pkt), NULL);
+	{
+		struct sockaddr_storage xa;
+		as_parse_sockaddr("[fd00::9]:7946", 0, &xa);
+		assert_int_equal(gossip_core_recv(b.core, 20, GOSSIP_TX_UDP, &xa, pkt, (size_t)len),
+				 AS_OK);
+	}
+	{
+		struct node *all[2] = { &a, &b };
+		run(all, 2, 20, 20000, NULL);
+	}
+	/* x never answers probes either: b stops pulling when its tries run
+	 * out or when x is declared dead, whichever comes first */
+	gossip_core_metrics(b.core, &mb);
+	assert_true(mb.pulls_sent >= 2 && mb.pulls_sent <= 1 + 4);
+	assert_true(mb.pulls_timed_out >= 1 && mb.pulls_timed_out <= mb.pulls_sent);
+	assert_int_equal(mb.pulls_done, 0);
+	assert_int_equal(held(&b, "x", NULL), 3);	/* what a relayed: kept */
+	{
+		struct node *all[2] = { &a, &b };
+		uint64_t sent = mb.pulls_sent;
+		run(all, 2, 20000, 40000, NULL);
+		gossip_core_metrics(b.core, &mb);
+		assert_int_equal(mb.pulls_sent, sent);
+	}
+	free(eps);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+/* Push-pulls other than a join are digests (records without endpoints):
+ * b holds an old record of a; the digest a sends makes b pull the new one,
+ * and a push-pull of a 110-endpoint table stays small. */
+static void test_digest_pushpull_pulls(void **state)
+{
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	struct gossip_endpoint *eps = make_eps(110, "svc");
+	struct gossip_msg msg;
+	struct gossip_metrics ma, mb;
+	uint8_t pkt[2048];
+	uint64_t va = 0, v = 0;
+	int len;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	assert_int_equal(gossip_core_set_endpoints(a.core, 0, eps, 110), AS_OK);
+	gossip_core_outbox_clear(a.core);
+	/* b knows a's first record (3 endpoints), a does not know b */
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_ALIVE;
+	snprintf(msg.rec.name, sizeof(msg.rec.name), "a");
+	msg.rec.addr = a.addr;
+	msg.rec.incarnation = 1;
+	msg.rec.version = 1;
+	msg.rec.ep_version = 1;
+	msg.rec.endpoints = eps;
+	msg.rec.n_endpoints = 3;
+	len = craft("test", "a", 1, &msg, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(b.core, 1, GOSSIP_TX_UDP, &a.addr, pkt, (size_t)len), AS_OK);
+	gossip_core_outbox_clear(b.core);
+	assert_int_equal(held(&b, "a", NULL), 3);
+	/* b probes a; a exchanges state with the member it does not know */
+	run(all, 2, 10, 3000, NULL);
+	held(&a, "a", &va);
+	assert_int_equal(held(&b, "a", &v), 110);
+	assert_int_equal(v, va);
+	gossip_core_metrics(a.core, &ma);
+	gossip_core_metrics(b.core, &mb);
+	assert_true(ma.msgs_out[GOSSIP_MSG_PUSHPULL] >= 1);
+	/* digests: two members' heads, not 110 endpoints (~4 KB) */
+	assert_true(ma.msg_bytes_out[GOSSIP_MSG_PUSHPULL] / ma.msgs_out[GOSSIP_MSG_PUSHPULL] < 300);
+	assert_true(mb.pulls_done >= 1);
+	assert_true(ma.pulls_answered >= 1);
+	free(eps);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+/* A stream frame from `sender` carrying one message of any size. */
+static size_t craft_frame(const char *sender, uint64_t seq, const struct gossip_msg *msg,
+			  uint8_t *out, size_t outlen)
+{
+	static uint8_t body[65536], plain[65536];
+	struct gossip_keyring *kr = gossip_keyring_new();
+	const uint8_t *ptr[1] = { body };
+	size_t lens[1];
+	int len, hl;
+	len = gossip_msg_encode(msg, body, sizeof(body));
+	assert_true(len > 0);
+	lens[0] = (size_t)len;
+	len = gossip_envelope_encode("test", sender, 1, seq, ptr, lens, 1, plain, sizeof(plain));
+	assert_true(len > 0);
+	gossip_keyring_install(kr, key);
+	len = gossip_seal(kr, "test", plain, (size_t)len, body, sizeof(body));
+	assert_true(len > 0);
+	hl = gossip_stream_hdr_seal(kr, "test", (uint32_t)len, out, outlen);
+	assert_true(hl > 0 && (size_t)(hl + len) <= outlen);
+	memcpy(out + hl, body, (size_t)len);
+	gossip_keyring_free(kr);
+	return (size_t)(hl + len);
+}
+
+/* A digest naming 20 records newer than b holds: b asks for all 20 in one
+ * datagram and a answers in one stream frame (one connection, not 20). */
+static void test_digest_pulls_batched(void **state)
+{
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	struct gossip_endpoint *eps = make_eps(40, "svc");
+	struct gossip_record recs[21];
+	uint8_t states[21];
+	struct gossip_msg msg;
+	struct gossip_metrics ma0, ma1, mb0, mb1;
+	static uint8_t frame[65536];
+	size_t len;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	/* a learns 20 members with 40 endpoints each (too big for UDP) */
+	memset(recs, 0, sizeof(recs));
+	for (int i = 1; i <= 20; i++) {
+		struct gossip_record *r = &recs[i];
+		char addr[64];
+		snprintf(r->name, sizeof(r->name), "x%d", i);
+		snprintf(addr, sizeof(addr), "[fd00::1:%x]:7946", i);
+		as_parse_sockaddr(addr, 0, &r->addr);
+		r->incarnation = 1;
+		r->version = r->ep_version = 5;
+		r->endpoints = eps;
+		r->n_endpoints = 40;
+		memset(&msg, 0, sizeof(msg));
+		msg.type = GOSSIP_MSG_ALIVE;
+		msg.rec = *r;
+		len = craft_frame(r->name, 1, &msg, frame, sizeof(frame));
+		assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_STREAM, &r->addr, frame, len),
+				 AS_OK);
+		assert_int_equal(held(&a, r->name, NULL), 40);
+		states[i] = GOSSIP_ALIVE;
+	}
+	gossip_core_outbox_clear(a.core);
+	/* b gets a digest of them from z, a member at a's address */
+	snprintf(recs[0].name, sizeof(recs[0].name), "z");
+	recs[0].addr = a.addr;
+	recs[0].incarnation = 1;
+	states[0] = GOSSIP_ALIVE;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_PUSHPULL;
+	msg.pp_reply = true;
+	msg.pp_digest = true;
+	msg.pp_count = 21;
+	msg.pp_recs = recs;
+	msg.pp_states = states;
+	len = craft_frame("z", 1, &msg, frame, sizeof(frame));
+	assert_true(len < 2500);	/* 21 heads */
+	gossip_core_metrics(a.core, &ma0);
+	gossip_core_metrics(b.core, &mb0);
+	assert_int_equal(gossip_core_recv(b.core, 10, GOSSIP_TX_STREAM, &a.addr, frame, len), AS_OK);
+	pump(all, 2, 10, NULL);
+	gossip_core_metrics(a.core, &ma1);
+	gossip_core_metrics(b.core, &mb1);
+	for (int i = 1; i <= 20; i++)
+		assert_int_equal(held(&b, recs[i].name, NULL), 40);
+	assert_int_equal(mb1.pulls_sent - mb0.pulls_sent, 20);
+	assert_int_equal(mb1.pulls_done - mb0.pulls_done, 20);
+	assert_int_equal(mb1.packets_out - mb0.packets_out, 1);	/* 20 pulls, one datagram */
+	assert_int_equal(ma1.pulls_answered - ma0.pulls_answered, 20);
+	assert_int_equal(ma1.stream_out - ma0.stream_out, 1);	/* one frame */
+	free(eps);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+/* The limit: b keeps at most its max_endpoints of a peer record and
+ * counts the rest; a node cannot announce more than its own limit. */
+static void test_endpoint_limit(void **state)
+{
+	struct node a, b, c;
+	struct node *all[3] = { &a, &b, &c };
+	struct gossip_config small;
+	struct gossip_endpoint *eps = make_eps(300, "svc");
+	struct gossip_metrics mb;
+	struct gossip_member m;
+	gossip_config_defaults(&small);
+	small.max_endpoints = 50;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", &small);
+	node_init(&c, "c", 3, "test", NULL);
+	join_three(&a, &b, &c);
+	assert_int_equal(gossip_core_set_endpoints(a.core, 1000, eps, 300), AS_ELIMIT);
+	assert_int_equal(held(&a, "a", NULL), 0);	/* unchanged */
+	assert_int_equal(gossip_core_set_endpoints(a.core, 1000, eps, 256), AS_OK);
+	run(all, 3, 1000, 2000, NULL);
+	assert_int_equal(held(&c, "a", NULL), 256);
+	assert_int_equal(held(&b, "a", NULL), 50);
+	gossip_core_member_find(b.core, "a", 0, &m);
+	assert_memory_equal(m.rec->endpoints, eps, 50 * sizeof(*eps)); /* the first 50 */
+	gossip_core_metrics(b.core, &mb);
+	assert_true(mb.records_truncated >= 1);
+	assert_int_equal(mb.endpoints_dropped, mb.records_truncated * (256 - 50));
+	/* b relays what it holds: a 50-endpoint record is still a's newest
+	 * version, so c keeps its 256 */
+	run(all, 3, 2000, 4000, NULL);
+	assert_int_equal(held(&c, "a", NULL), 256);
+	/* config bounds */
+	small.max_endpoints = 0;
+	small.name = "d";
+	small.label = "test";
+	small.addr = a.addr;
+	small.plaintext = true;
+	{
+		struct gossip_core *d = NULL;
+		assert_int_equal(gossip_core_new(&small, NULL, 0, &d), AS_ECONFIG);
+		small.max_endpoints = GOSSIP_ENDPOINTS_WIRE_MAX + 1;
+		assert_int_equal(gossip_core_new(&small, NULL, 0, &d), AS_ECONFIG);
+		small.max_endpoints = GOSSIP_ENDPOINTS_WIRE_MAX;
+		assert_int_equal(gossip_core_new(&small, NULL, 0, &d), AS_OK);
+		gossip_core_free(d);
+	}
+	free(eps);
+	for (int i = 0; i < 3; i++)
+		gossip_core_free(all[i]->core);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1175,6 +1631,12 @@ int main(void)
 		cmocka_unit_test(test_stream_caps),
 		cmocka_unit_test(test_stream_deadlines),
 		cmocka_unit_test(test_stream_whole_frames),
+		cmocka_unit_test(test_large_record_disseminates),
+		cmocka_unit_test(test_large_record_bad_streams),
+		cmocka_unit_test(test_large_record_order_and_unfounded_head),
+		cmocka_unit_test(test_endpoint_limit),
+		cmocka_unit_test(test_digest_pushpull_pulls),
+		cmocka_unit_test(test_digest_pulls_batched),
 	};
 	gossip_key_generate(key);
 	return cmocka_run_group_tests(tests, NULL, NULL);

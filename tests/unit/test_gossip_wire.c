@@ -399,45 +399,182 @@ static void test_stream_header(void **state)
 	gossip_keyring_free(other);
 }
 
-/* GOSSIP_PP_RECORD_MAX is what the encoder makes of the largest record,
- * and the frame bound follows from the push-pull cap. */
+/* The largest record of n endpoints: 63-byte names, top values. */
+static void largest_record(struct gossip_record *r, struct gossip_endpoint *big, uint32_t n)
+{
+	memset(r, 0, sizeof(*r));
+	memset(r->name, 'n', GOSSIP_NAME_MAX);
+	assert_int_equal(as_parse_sockaddr("[fd00::7]:7946", 7946, &r->addr), AS_OK);
+	r->incarnation = UINT32_MAX;
+	r->version = r->ep_version = UINT64_MAX;
+	r->load = (struct gossip_load){ .util = 0.5, .psi = 0.5, .cpus = 1u << 20, .factor = 0.5 };
+	for (uint32_t i = 0; i < n; i++) {
+		memset(big[i].service, 's', GOSSIP_SERVICE_MAX);
+		big[i].addr[15] = (uint8_t)i;
+		big[i].addr[14] = (uint8_t)(i >> 8);
+		big[i].port = big[i].weight = UINT16_MAX;
+		big[i].healthy = i % 3 != 0;
+	}
+	r->endpoints = big;
+	r->n_endpoints = n;
+}
+
+/* GOSSIP_PP_RECORD_MAX(n) is what the encoder makes of the largest record
+ * of n endpoints, and the frame bound follows from the push-pull cap. */
 static void test_pushpull_bounds(void **state)
 {
-	static struct gossip_endpoint big[GOSSIP_ENDPOINTS_MAX];
+	static struct gossip_endpoint big[300];
+	static uint8_t buf[65536];
 	struct gossip_record r;
 	struct gossip_config cfg;
 	struct gossip_msg m;
-	uint8_t state_alive = GOSSIP_ALIVE, buf[8192];
+	uint8_t state_alive = GOSSIP_ALIVE;
 	int with, without;
+	const uint32_t sizes[] = { 16, 32, 110, 300 };
 
-	memset(&r, 0, sizeof(r));
-	memset(r.name, 'n', GOSSIP_NAME_MAX);
-	assert_int_equal(as_parse_sockaddr("[fd00::7]:7946", 7946, &r.addr), AS_OK);
-	r.incarnation = UINT32_MAX;
-	r.version = r.ep_version = UINT64_MAX;
-	r.load = (struct gossip_load){ .util = 0.5, .psi = 0.5, .cpus = 1u << 20, .factor = 0.5 };
-	for (int i = 0; i < GOSSIP_ENDPOINTS_MAX; i++) {
-		memset(big[i].service, 's', GOSSIP_SERVICE_MAX);
-		big[i].port = big[i].weight = UINT16_MAX;
+	for (size_t k = 0; k < AS_ARRAY_SIZE(sizes); k++) {
+		largest_record(&r, big, sizes[k]);
+		memset(&m, 0, sizeof(m));
+		m.type = GOSSIP_MSG_PUSHPULL;
+		m.pp_recs = &r;
+		m.pp_states = &state_alive;
+		without = gossip_msg_encode(&m, buf, sizeof(buf));
+		m.pp_count = 1;
+		with = gossip_msg_encode(&m, buf, sizeof(buf));
+		assert_true(without > 0 && with > 0);
+		assert_int_equal(with - without, GOSSIP_PP_RECORD_MAX(sizes[k]));
 	}
-	r.endpoints = big;
-	r.n_endpoints = GOSSIP_ENDPOINTS_MAX;
-	memset(&m, 0, sizeof(m));
-	m.type = GOSSIP_MSG_PUSHPULL;
-	m.pp_recs = &r;
-	m.pp_states = &state_alive;
-	without = gossip_msg_encode(&m, buf, sizeof(buf));
-	m.pp_count = 1;
-	with = gossip_msg_encode(&m, buf, sizeof(buf));
-	assert_true(without > 0 && with > 0);
-	assert_int_equal(with - without, GOSSIP_PP_RECORD_MAX);
+	assert_int_equal(GOSSIP_PP_RECORD_MAX(32), 3034);	/* the old bound */
+
 
 	gossip_config_defaults(&cfg);
 	assert_int_equal(gossip_stream_frame_max(&cfg),
 			 cfg.pushpull_max_bytes + GOSSIP_CRYPTO_OVERHEAD);
 	assert_int_equal(gossip_stream_budget(&cfg), 4 * gossip_stream_frame_max(&cfg));
-	/* the default cap holds well over a thousand of the largest records */
-	assert_true(cfg.pushpull_max_bytes / GOSSIP_PP_RECORD_MAX > 1000);
+	/* the default cap holds well over a thousand of the largest records
+	 * of 32 endpoints, and 400 of 110 endpoints */
+	assert_true(cfg.pushpull_max_bytes / GOSSIP_PP_RECORD_MAX(32) > 1000);
+	assert_true(cfg.pushpull_max_bytes / GOSSIP_PP_RECORD_MAX(110) > 400);
+	assert_int_equal(cfg.max_endpoints, GOSSIP_ENDPOINTS_DEFAULT);
+}
+
+/* Records of any size: a 300-endpoint ALIVE round-trips (in a buffer of
+ * stream size), a HEAD carries the record without its endpoints and
+ * their count, a PULL names the version wanted; cut anywhere, each is
+ * malformed; counts over the wire bound are malformed. */
+static void test_large_records(void **state)
+{
+	static struct gossip_endpoint big[300];
+	static uint8_t buf[65536];
+	static struct gossip_packet pkt;
+	static uint8_t msgbuf[3][40000];
+	struct gossip_msg m[3];
+	const uint8_t *ptr[3];
+	size_t lens[3];
+	enum gossip_drop why;
+	int len;
+
+	memset(m, 0, sizeof(m));
+	m[0].type = GOSSIP_MSG_ALIVE;
+	largest_record(&m[0].rec, big, 300);
+	m[1].type = GOSSIP_MSG_HEAD;
+	make_record(&m[1].rec, "node-h");
+	m[1].rec.endpoints = NULL;
+	m[1].rec.n_endpoints = 0;
+	m[1].ep_count = 110;
+	m[2].type = GOSSIP_MSG_PULL;
+	snprintf(m[2].rec.name, sizeof(m[2].rec.name), "node-h");
+	m[2].rec.incarnation = 1700000000;
+	m[2].rec.ep_version = 70;
+	/* an ALIVE this size does not fit a datagram */
+	assert_int_equal(gossip_msg_encode(&m[0], msgbuf[0], GOSSIP_UDP_MAX), AS_ESPACE);
+	for (int i = 0; i < 3; i++) {
+		len = gossip_msg_encode(&m[i], msgbuf[i], sizeof(msgbuf[i]));
+		assert_true(len > 0);
+		ptr[i] = msgbuf[i];
+		lens[i] = (size_t)len;
+	}
+	assert_int_equal(lens[0], GOSSIP_PP_RECORD_MAX(300)); /* same shape as a push-pull entry */
+	len = gossip_envelope_encode("prod", "node-a", 3, 1, ptr, lens, 3, buf, sizeof(buf));
+	assert_true(len > 0);
+	memset(&pkt, 0, sizeof(pkt));
+	assert_int_equal(gossip_envelope_decode(buf, (size_t)len, &pkt, &why), AS_OK);
+	assert_int_equal(pkt.n_msgs, 3);
+	assert_int_equal(pkt.msgs[0].type, GOSSIP_MSG_ALIVE);
+	check_record(&pkt.msgs[0].rec, &m[0].rec, true);
+	assert_int_equal(pkt.msgs[1].type, GOSSIP_MSG_HEAD);
+	check_record(&pkt.msgs[1].rec, &m[1].rec, false);
+	assert_int_equal(pkt.msgs[1].rec.ep_version, 70);
+	assert_int_equal(pkt.msgs[1].rec.n_endpoints, 0);
+	assert_null(pkt.msgs[1].rec.endpoints);
+	assert_int_equal(pkt.msgs[1].ep_count, 110);
+	assert_int_equal(pkt.msgs[2].type, GOSSIP_MSG_PULL);
+	assert_string_equal(pkt.msgs[2].rec.name, "node-h");
+	assert_int_equal(pkt.msgs[2].rec.incarnation, 1700000000);
+	assert_int_equal(pkt.msgs[2].rec.ep_version, 70);
+	gossip_packet_reset(&pkt);
+	/* a digest push-pull: the record without its endpoints */
+	{
+		uint8_t st = GOSSIP_ALIVE;
+		struct gossip_msg d;
+		memset(&d, 0, sizeof(d));
+		d.type = GOSSIP_MSG_PUSHPULL;
+		d.pp_digest = true;
+		d.pp_count = 1;
+		d.pp_recs = &m[0].rec;
+		d.pp_states = &st;
+		len = gossip_msg_encode(&d, msgbuf[0], sizeof(msgbuf[0]));
+		assert_true(len > 0 && len < 200);
+		ptr[0] = msgbuf[0];
+		lens[0] = (size_t)len;
+		len = gossip_envelope_encode("prod", "node-a", 3, 1, ptr, lens, 1, buf, sizeof(buf));
+		memset(&pkt, 0, sizeof(pkt));
+		assert_int_equal(gossip_envelope_decode(buf, (size_t)len, &pkt, &why), AS_OK);
+		assert_true(pkt.msgs[0].pp_digest);
+		assert_int_equal(pkt.msgs[0].pp_count, 1);
+		check_record(&pkt.msgs[0].pp_recs[0], &m[0].rec, false);
+		assert_int_equal(pkt.msgs[0].pp_recs[0].ep_version, m[0].rec.ep_version);
+		assert_int_equal(pkt.msgs[0].pp_recs[0].n_endpoints, 0);
+		assert_null(pkt.msgs[0].pp_recs[0].endpoints);
+		gossip_packet_reset(&pkt);
+		for (int i = 0; i < len; i++)
+			assert_int_equal(decode(buf, (size_t)i, &why), AS_EMALFORMED);
+		/* re-encode the HEAD and PULL for the checks below */
+		len = gossip_msg_encode(&m[0], msgbuf[0], sizeof(msgbuf[0]));
+		ptr[0] = msgbuf[0];
+		lens[0] = (size_t)len;
+		len = gossip_envelope_encode("prod", "node-a", 3, 1, ptr, lens, 3, buf, sizeof(buf));
+	}
+	/* a HEAD and a PULL fit a datagram with room to spare */
+	assert_true(lens[1] < 200 && lens[2] < 100);
+	for (int i = 0; i < len; i += (i < 400 ? 1 : 97)) {
+		assert_int_equal(decode(buf, (size_t)i, &why), AS_EMALFORMED);
+		assert_int_equal(why, GOSSIP_DROP_MALFORMED);
+	}
+	{
+		/* a HEAD announcing 65536 endpoints; a PULL without its version */
+		uint8_t h[256], p[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x91,
+					0x93, 0x0b, 0xa1, 'x', 0x01 };
+		size_t hl;
+		m[1].ep_count = GOSSIP_ENDPOINTS_WIRE_MAX;
+		len = gossip_msg_encode(&m[1], msgbuf[1], sizeof(msgbuf[1]));
+		assert_true(len > 5);
+		/* the count is the last field, a uint16 0xcd 0xff 0xff: make it
+		 * a uint32 65536 */
+		assert_int_equal(msgbuf[1][len - 3], 0xcd);
+		hl = (size_t)len - 3;
+		memcpy(msgbuf[1] + hl, (const uint8_t[]){ 0xce, 0, 1, 0, 0 }, 5);
+		ptr[0] = msgbuf[1];
+		lens[0] = hl + 5;
+		len = gossip_envelope_encode("prod", "node-a", 3, 1, ptr, lens, 1, h, sizeof(h));
+		assert_true(len > 0);
+		assert_int_equal(decode(h, (size_t)len, &why), AS_EMALFORMED);
+		lens[0] = hl + 3;
+		memcpy(msgbuf[1] + hl, (const uint8_t[]){ 0xcd, 0xff, 0xff }, 3);
+		len = gossip_envelope_encode("prod", "node-a", 3, 1, ptr, lens, 1, h, sizeof(h));
+		assert_int_equal(decode(h, (size_t)len, &why), AS_OK);
+		assert_int_equal(decode(p, sizeof(p), &why), AS_EMALFORMED);
+	}
 }
 
 static void write_file(const char *dir, const char *name, const uint8_t *b, size_t n)
@@ -505,6 +642,47 @@ static int write_corpus(const char *dir)
 		const uint8_t v1[] = { 0x04, 0x00, 0x00, 0x00, 1, 0, 0x90 };
 		write_file(dir, "stream_v1_bare_length", v1, sizeof(v1));
 	}
+	/* Records of any size (issue 19): a HEAD, a PULL, and a pull's answer,
+	 * an ALIVE of 110 endpoints in a stream frame, whole and cut short. */
+	{
+		static struct gossip_endpoint big[110];
+		static uint8_t frame[16384], body[16384], plainb[16384];
+		struct gossip_msg hp[2];
+		int hl;
+		memset(hp, 0, sizeof(hp));
+		hp[0].type = GOSSIP_MSG_HEAD;
+		make_record(&hp[0].rec, "node-h");
+		hp[0].rec.endpoints = NULL;
+		hp[0].rec.n_endpoints = 0;
+		hp[0].ep_count = 110;
+		hp[1].type = GOSSIP_MSG_PULL;
+		snprintf(hp[1].rec.name, sizeof(hp[1].rec.name), "node-h");
+		hp[1].rec.incarnation = 3;
+		hp[1].rec.ep_version = 70;
+		for (int i = 0; i < 2; i++) {
+			len = envelope(&hp[i], 1, buf, sizeof(buf));
+			len = gossip_seal(NULL, "fuzz", buf, (size_t)len, pkt, sizeof(pkt));
+			snprintf(name, sizeof(name), "gossip_%s", gossip_msg_type_name(hp[i].type));
+			write_file(dir, name, pkt, (size_t)len);
+		}
+		memset(hp, 0, sizeof(hp));
+		hp[0].type = GOSSIP_MSG_ALIVE;
+		largest_record(&hp[0].rec, big, 110);
+		for (int i = 0; i < 110; i++)
+			snprintf(big[i].service, sizeof(big[i].service), "svc-%d", i % 7);
+		len = gossip_msg_encode(&hp[0], body, sizeof(body));
+		{
+			const uint8_t *bp[1] = { body };
+			size_t bl[1] = { (size_t)len };
+			len = gossip_envelope_encode("prod", "node-a", 3, 1, bp, bl, 1, plainb,
+						     sizeof(plainb));
+		}
+		len = gossip_seal(NULL, "fuzz", plainb, (size_t)len, body, sizeof(body));
+		hl = gossip_stream_hdr_seal(NULL, "fuzz", (uint32_t)len, frame, sizeof(frame));
+		memcpy(frame + hl, body, (size_t)len);
+		write_file(dir, "stream_alive_110", frame, (size_t)(hl + len));
+		write_file(dir, "stream_alive_110_truncated", frame, (size_t)(hl + len / 2));
+	}
 	return 0;
 }
 
@@ -519,6 +697,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_seal_open),
 		cmocka_unit_test(test_stream_header),
 		cmocka_unit_test(test_pushpull_bounds),
+		cmocka_unit_test(test_large_records),
 	};
 	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
 		return write_corpus(argv[2]);
