@@ -34,6 +34,16 @@ struct agent_endpoint {
 	char *node;		/* default: this node */
 };
 
+/* How traffic to a service travels (issue 17: SRv6 path steering). More
+ * keys (issue 16: objective, spill_over, spread) join this block. */
+struct agent_intent {
+	bool set;		/* the service has an intent: block */
+	char *path;		/* "latency", "bandwidth" or "cost"
+				 * (srv6_metric_parse) */
+	char **avoid;		/* link tags the path must not use */
+	size_t n_avoid;
+};
+
 struct agent_service {
 	char *name;		/* lower case; dns_name_service_problem() is NULL */
 	uint16_t port;
@@ -42,6 +52,7 @@ struct agent_service {
 	uint32_t max_answers;	/* 0 = dns.max_answers */
 	struct agent_endpoint *endpoints;
 	size_t n_endpoints;
+	struct agent_intent intent;
 	/* Where the name comes from (anysteerctl services): NULL for the
 	 * config's own, else the Kubernetes source's "Service ns/name",
 	 * "Ingress ns/name", "HTTPRoute ns/name", "GRPCRoute ns/name". */
@@ -53,6 +64,9 @@ struct agent_config {
 
 	struct {
 		char *name;	/* default: gethostname() */
+		char *role;	/* "node", or "end-host": gossip and SRv6
+				 * only, no DNS listener, no anycast */
+		bool end_host;	/* role is end-host */
 	} node;
 
 	struct {
@@ -191,6 +205,19 @@ struct agent_config {
 					 * "anysteer" */
 		uint64_t lease_duration_ms, renew_deadline_ms, retry_period_ms;
 	} kubernetes;
+
+	struct {	/* SRv6 path steering (agent/srv6.c, srv6/) */
+		bool enabled;
+		char *topology;		/* the SR domain's file (checked
+					 * here, read by agent/srv6.c) */
+		char *host;		/* this host in the topology */
+		char **interfaces;	/* tc egress + ingress attach here */
+		size_t n_interfaces;
+		char *mode;		/* "encap" or "insert" */
+		uint32_t mtu;		/* path MTU of steered packets */
+		uint64_t probe_interval_ms;	/* link probes; 0 = off */
+		uint32_t rise, fall;
+	} srv6;
 };
 
 /*
