@@ -67,3 +67,7 @@ tests_unit_test_srv6_holder_CFLAGS = $(AM_CFLAGS)
 tests_unit_test_srv6_holder_LDADD = srv6/libsrv6.la lib/libasyaml.la lib/libas.la $(LIBBPF_LIBS) $(YAML_LIBS)
 TESTS += tests/integration/test_srv6.py
 EXTRA_DIST += tests/integration/test_srv6.py
+# Real agents: an end host steering by intent, reload, link cut; and one
+# without the capabilities (root, namespaces, tcpdump; SKIP 77 otherwise).
+TESTS += tests/integration/test_srv6_agent.py
+EXTRA_DIST += tests/integration/test_srv6_agent.py
