@@ -322,6 +322,7 @@ services:
         self.assertEqual(st["listeners"], [])
         self.assertTrue(st["srv6"]["dataplane"])
         text = self.client.ctl_run("paths").stdout
+        print(text, file=sys.stderr)	# the format docs/srv6.md shows
         self.assertIn("client>ra>rb>rd>server", text)
         self.assertIn("installed", text)
         # The server decapsulated it (its own agent added its SID).
