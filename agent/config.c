@@ -1184,6 +1184,25 @@ static void finish_srv6(struct cfg_ctx *ctx, void *base,
 		}
 		return;
 	}
+	/* A link's liveness from BIRD: the name by BIRD's rule (routing/'s),
+	 * and a BIRD to ask. */
+	for (size_t i = 0; i < srv6_topo_link_count(topo); i++) {
+		const char *bp = srv6_topo_link_bird(topo, (int)i), *why;
+		struct srv6_link_info li;
+		if (!bp || srv6_topo_link(topo, (int)i, &li))
+			continue;
+		if ((why = route_bird_symbol_problem(bp)))
+			cfg_error(ctx, tline, "srv6.topology", "link %s-%s: "
+				  "bird_protocol %s: %s",
+				  srv6_topo_node_name(topo, li.a),
+				  srv6_topo_node_name(topo, li.b),
+				  cfg_show(bp, q), why);
+		else if (!cfg->bird.socket || !*cfg->bird.socket)
+			cfg_error(ctx, tline, "srv6.topology", "link %s-%s: "
+				  "bird_protocol needs bird.socket",
+				  srv6_topo_node_name(topo, li.a),
+				  srv6_topo_node_name(topo, li.b));
+	}
 	node = srv6_topo_node(topo, s->host);
 	if (node < 0 || srv6_topo_node_info(topo, node, NULL, &host) ||
 	    !host)

@@ -24,7 +24,9 @@
  * ingress program removes the header) answers. `fall` rounds without an
  * answer take the link down, `rise` rounds with one bring it back. A
  * link that cannot be probed (its near end unreachable without it) keeps
- * its state; `probe: false` in the file exempts a link.
+ * its state; `probe: false` in the file exempts a link. A link with
+ * `bird_protocol` takes its state from that BIRD protocol instead (polled
+ * every bird.poll_interval over bird.socket): up while it is "up".
  */
 #include <errno.h>
 #include <net/if.h>
@@ -42,6 +44,7 @@
 #include "agent/srv6.h"
 #include "agent/srv6plan.h"
 #include "lib/as.h"
+#include "routing/routing.h"
 #include "srv6/srv6.h"
 
 #define MAX_IFS 16
@@ -86,6 +89,12 @@ struct agent_srv6 {
 	uint32_t rise, fall;
 	uint64_t probes_sent, probes_answered, probes_lost, probes_unsent;
 	uint64_t link_changes;
+
+	/* liveness from BIRD (links with bird_protocol) */
+	route_birdctl_t *bird;
+	uv_timer_t bird_timer;
+	bool bird_timer_on, bird_busy;
+	uint64_t bird_polls, bird_errors;
 	bool stopped;
 };
 
@@ -403,8 +412,94 @@ static void on_probe_timer(uv_timer_t *t)
 		reprogram(x, "link liveness");
 	x->round++;
 	for (size_t i = 0; i < x->nlive; i++)
-		if (srv6_topo_link_probed(x->topo, (int)i))
+		if (srv6_topo_link_probed(x->topo, (int)i) &&
+		    !srv6_topo_link_bird(x->topo, (int)i))
 			probe_send(x, (int)i);
+}
+
+/* ---- link liveness from BIRD -------------------------------------------------- */
+
+/* A link with bird_protocol is up while that protocol's state is "up"
+ * (a BFD-backed BGP session, say); a protocol BIRD does not know, or no
+ * answer, leaves the link as it was. */
+static void on_bird_protocols(int status, const struct route_bird_proto *p,
+			      size_t n, void *arg)
+{
+	struct agent_srv6 *x = arg;
+	bool changed = false;
+	char name[160];
+
+	x->bird_busy = false;
+	if (x->stopped)
+		return;
+	if (status) {
+		x->bird_errors++;
+		return;
+	}
+	x->bird_polls++;
+	for (size_t i = 0; i < x->nlive; i++) {
+		const char *bp = srv6_topo_link_bird(x->topo, (int)i);
+		struct srv6_link_info li;
+		size_t k;
+
+		if (!bp || srv6_topo_link(x->topo, (int)i, &li))
+			continue;
+		for (k = 0; k < n && strcmp(p[k].name, bp); k++)
+			;
+		if (k == n) {
+			as_log_ratelimited(&x->log_rl, AS_LOG_WARN,
+					   "srv6: BIRD has no protocol %s (link %s); "
+					   "the link keeps its state", bp,
+					   link_name(x->topo, (int)i, name, sizeof(name)));
+			continue;
+		}
+		bool up = !strcmp(p[k].state, "up");
+		if (up == li.up)
+			continue;
+		srv6_topo_link_set_up(x->topo, (int)i, up);
+		as_log(up ? AS_LOG_NOTICE : AS_LOG_WARN,
+		       "srv6: link %s %s (BIRD protocol %s: %s%s%s)",
+		       link_name(x->topo, (int)i, name, sizeof(name)),
+		       up ? "up again" : "down", bp, p[k].state,
+		       p[k].info[0] ? ", " : "", p[k].info);
+		changed = true;
+	}
+	if (changed) {
+		x->link_changes++;
+		reprogram(x, "BIRD");
+	}
+}
+
+static void on_bird_timer(uv_timer_t *t)
+{
+	struct agent_srv6 *x = t->data;
+
+	if (x->bird_busy || !route_birdctl_connected(x->bird))
+		return;
+	if (route_birdctl_protocols(x->bird, on_bird_protocols, x) == AS_OK)
+		x->bird_busy = true;
+}
+
+static int bird_start(struct agent_srv6 *x)
+{
+	const struct agent_config *c = x->ctx->cfg;
+	bool any = false;
+	int rc;
+
+	for (size_t i = 0; x->topo && i < x->nlive && !any; i++)
+		any = srv6_topo_link_bird(x->topo, (int)i) != NULL;
+	if (!any || !c->bird.socket || !*c->bird.socket)
+		return AS_OK;
+	struct route_birdctl_opts o = { .path = c->bird.socket };
+	if ((rc = route_birdctl_new(x->ctx->loop, &o, &x->bird)))
+		return rc;
+	uv_timer_init(x->ctx->loop, &x->bird_timer);
+	x->bird_timer.data = x;
+	x->bird_timer_on = true;
+	uv_timer_start(&x->bird_timer, on_bird_timer, 0, c->bird.poll_interval_ms);
+	as_notice("srv6: links with bird_protocol take their liveness from %s",
+		  c->bird.socket);
+	return AS_OK;
 }
 
 static void on_probe_read(uv_poll_t *h, int status, int events)
@@ -584,6 +679,8 @@ static int srv6_start(struct agent_ctx *ctx, void **self)
 	if (x->topo && (rc = probe_start(x)))
 		as_warn("srv6: link probes are off (links count as up): %s",
 			as_strerror(rc));
+	if ((rc = bird_start(x)))
+		as_warn("srv6: no link liveness from BIRD: %s", as_strerror(rc));
 	reprogram(x, "start");
 	return AS_OK;
 }
@@ -633,6 +730,11 @@ static void srv6_stop(void *self)
 		uv_close((uv_handle_t *)&x->timer, close_cb);
 	if (x->poll_on)
 		uv_close((uv_handle_t *)&x->poll, close_cb);
+	if (x->bird_timer_on)
+		uv_close((uv_handle_t *)&x->bird_timer, close_cb);
+	/* Cancels a pending query (its callback sees stopped). */
+	route_birdctl_free(x->bird);
+	x->bird = NULL;
 }
 
 static void srv6_free(void *self)
@@ -772,9 +874,11 @@ static json_t *links_json(const struct agent_srv6 *x)
 			srv6_topo_node_name(x->topo, li.a),
 			srv6_topo_node_name(x->topo, li.b)));
 		json_object_set_new(o, "up", json_boolean(li.up));
+		const char *bp = srv6_topo_link_bird(x->topo, (int)i);
 		json_object_set_new(o, "probed",
-				    json_boolean(x->fd >= 0 &&
+				    json_boolean(x->fd >= 0 && !bp &&
 						 srv6_topo_link_probed(x->topo, (int)i)));
+		json_object_set_new(o, "bird_protocol", bp ? json_string(bp) : json_null());
 		json_object_set_new(o, "latency_us", json_integer(li.attr.latency_us));
 		json_object_set_new(o, "bandwidth_kbps",
 				    json_integer((json_int_t)li.attr.bandwidth_kbps));

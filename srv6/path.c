@@ -20,6 +20,7 @@
  * It assumes each router reaches its neighbour's SID over their link
  * (SIDs on the link, or the link being the IGP's shortest path).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ struct link {
 	uint32_t cost;
 	bool up;
 	bool unprobed;		/* the file's probe: false */
+	char bird[SRV6_NAME_MAX];	/* the file's bird_protocol, "" = none */
 	char tags[SRV6_TAGS_MAX][SRV6_NAME_MAX];
 	size_t ntags;
 };
@@ -300,6 +302,23 @@ int srv6_topo_link_set_up(srv6_topo_t *t, int link, bool up)
 bool srv6_topo_link_probed(const srv6_topo_t *t, int link)
 {
 	return link >= 0 && (size_t)link < t->nlinks && !t->links[link].unprobed;
+}
+
+const char *srv6_topo_link_bird(const srv6_topo_t *t, int link)
+{
+	if (link < 0 || (size_t)link >= t->nlinks || !t->links[link].bird[0])
+		return NULL;
+	return t->links[link].bird;
+}
+
+int srv6_topo_link_set_bird(srv6_topo_t *t, int link, const char *proto)
+{
+	if (link < 0 || (size_t)link >= t->nlinks)
+		return AS_ENOTFOUND;
+	if (proto && strlen(proto) >= SRV6_NAME_MAX)
+		return AS_EINVAL;
+	snprintf(t->links[link].bird, SRV6_NAME_MAX, "%s", proto ? proto : "");
+	return AS_OK;
 }
 
 int srv6_topo_link_set_probed(srv6_topo_t *t, int link, bool probed)

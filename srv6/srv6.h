@@ -244,7 +244,7 @@ int srv6_path_probe(const srv6_topo_t *t, int from, int link,
 /*
  * The SR domain's topology file (docs/srv6.md, "The topology file"):
  * routers (name, sid), hosts (name, sid, prefixes) and links (between,
- * latency_us, bandwidth_kbps, cost, tags, probe). Every problem is written
+ * latency_us, bandwidth_kbps, cost, tags, probe, bird_protocol). Every problem is written
  * to err as "file:line: key: message" lines; AS_ECONFIG then (AS_ENOMEM,
  * or a negated errno when the file cannot be read). Pure apart from
  * srv6_topo_load's read of the file.
@@ -258,5 +258,9 @@ const char *srv6_name_problem(const char *s);
 /* Links a probe may test (the file's `probe`, default true). */
 bool srv6_topo_link_probed(const srv6_topo_t *t, int link);
 int srv6_topo_link_set_probed(srv6_topo_t *t, int link, bool probed);
+/* The BIRD protocol whose state is the link's liveness (the file's
+ * bird_protocol; the agent checks the name by BIRD's rule), or NULL. */
+const char *srv6_topo_link_bird(const srv6_topo_t *t, int link);
+int srv6_topo_link_set_bird(srv6_topo_t *t, int link, const char *proto);
 
 #endif

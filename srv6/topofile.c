@@ -311,7 +311,8 @@ static void node_list(struct pctx *c, const struct as_yaml_node *root,
 static void links(struct pctx *c, const struct as_yaml_node *root)
 {
 	static const char *const lkeys[] = { "between", "latency_us",
-		"bandwidth_kbps", "cost", "tags", "probe", NULL };
+		"bandwidth_kbps", "cost", "tags", "probe", "bird_protocol",
+		NULL };
 	const struct as_yaml_node *seq = get(c, root, "links");
 	char path[64];
 
@@ -329,6 +330,7 @@ static void links(struct pctx *c, const struct as_yaml_node *root)
 		const char *ends[2] = { NULL, NULL };
 		uint64_t v;
 		bool ok = true, probe = true;
+		const char *bird = NULL;
 		int rc;
 
 		snprintf(path, sizeof(path), "links[%zu]", i);
@@ -394,6 +396,19 @@ static void links(struct pctx *c, const struct as_yaml_node *root)
 				ok = false;
 			}
 		}
+		if ((n = get(c, m, "bird_protocol"))) {
+			/* BIRD's symbol rule is routing/'s: the agent's config
+			 * check applies it; here only its shape. */
+			bird = str(c, n);
+			bool shape = bird && *bird && strlen(bird) < SRV6_NAME_MAX;
+			for (const char *q = bird; shape && *q; q++)
+				shape = *q > ' ' && *q < 127;
+			if (!shape) {
+				perr(c, as_yaml_line(n), path, "bird_protocol must "
+				     "be a BIRD protocol name (at most 63 characters)");
+				ok = false;
+			}
+		}
 		if ((n = get(c, m, "tags"))) {
 			if (as_yaml_type(n) != AS_YAML_SEQUENCE) {
 				perr(c, as_yaml_line(n), path, "tags must be a list");
@@ -421,8 +436,10 @@ static void links(struct pctx *c, const struct as_yaml_node *root)
 		rc = srv6_topo_add_link(c->t, ends[0], ends[1], &attr);
 		if (rc < 0)
 			perr(c, line, path, "%s", as_strerror(rc));
-		else if (!probe)
+		if (rc >= 0 && !probe)
 			srv6_topo_link_set_probed(c->t, rc, false);
+		if (rc >= 0 && bird)
+			srv6_topo_link_set_bird(c->t, rc, bird);
 	}
 }
 

@@ -18,13 +18,16 @@ catalog and the topology file. Nothing else programs the client:
  2. the intent switches to cost by a config reload: the next transfer
     crosses rc;
  3. the link rc-rd is cut (nftables on rc): the agent's probes take it
-    down and the path moves back to rb; when the link returns, back to rc.
+    down and the path moves back to rb; when the link returns, back to rc;
+ 4. the link ra-rc takes its liveness from a BIRD protocol on the client
+    (bird_protocol in the client's topology file): disabling it moves the
+    path to rb, enabling it brings it back.
 
 The second class runs an agent with srv6.enabled but without the
 capabilities the data plane needs: it says what is missing, runs on and
 answers DNS.
 
-Needs root, ip, tcpdump, nft, setpriv and a build with the SRv6 data plane;
+Needs root, ip, tcpdump, nft, BIRD, setpriv and a build with the SRv6 data plane;
 skips (77) with the reason otherwise.
 """
 import json
@@ -68,6 +71,19 @@ links:
        "client": CLIENT, "server": SERVER}
 
 
+# The client's copy: the link ra-rc takes its liveness from a BIRD
+# protocol (bird_protocol) instead of probes.
+TOPOLOGY_CLIENT = TOPOLOGY.replace(
+    "tags: [satellite]}", "tags: [satellite], bird_protocol: sr_ra_rc}")
+assert TOPOLOGY_CLIENT != TOPOLOGY
+BIRD = os.environ.get("BIRD", "/usr/sbin/bird")
+BIRD_CONF = """router id 10.255.0.1;
+protocol device {}
+# Stands for a BFD-backed session over ra-rc: its state is the link's.
+protocol static sr_ra_rc { ipv6; route fd00:99::/64 blackhole; }
+"""
+
+
 class NsDaemon(Daemon):
     """anysteerd inside a namespace (ip netns exec execs it: same PID)."""
 
@@ -104,11 +120,13 @@ class AgentSteeringTest(unittest.TestCase):
     def setUpClass(cls):
         if os.geteuid() != 0:
             raise unittest.SkipTest("needs root (network namespaces, BPF)")
-        for tool in ("ip", "tcpdump", "nft"):
+        for tool in ("ip", "tcpdump", "nft", "birdc"):
             if not shutil.which(tool):
                 raise unittest.SkipTest("%s not installed" % tool)
         if not os.access(ANYSTEERD, os.X_OK):
             raise unittest.SkipTest("%s not built" % ANYSTEERD)
+        if not os.access(BIRD, os.X_OK):
+            raise unittest.SkipTest("%s not installed" % BIRD)
         probe = bed.sh(bed.HOLDER, check=False, timeout=30) \
             if os.access(bed.HOLDER, os.X_OK) else None
         if probe is None or probe.returncode != 0:
@@ -149,6 +167,15 @@ class AgentSteeringTest(unittest.TestCase):
         cls.topo = os.path.join(cls.tmp, "topology.yaml")
         with open(cls.topo, "w") as f:
             f.write(TOPOLOGY)
+        cls.ctopo = os.path.join(cls.tmp, "topology-client.yaml")
+        with open(cls.ctopo, "w") as f:
+            f.write(TOPOLOGY_CLIENT)
+        cls.bird_ctl = os.path.join(cls.tmp, "bird.ctl")
+        cls.bird_pid = os.path.join(cls.tmp, "bird.pid")
+        with open(os.path.join(cls.tmp, "bird.conf"), "w") as f:
+            f.write(BIRD_CONF)
+        bed.nsx("client", BIRD, "-c", os.path.join(cls.tmp, "bird.conf"), "-s",
+                cls.bird_ctl, "-P", cls.bird_pid)
         gport = free_port()
         cls.intent = "latency"
 
@@ -183,6 +210,7 @@ control: {socket: %(ctl)s}
 metrics: {listen: "[::1]:%(mport)d"}
 load: {source: static, value: 0}
 health: {interval: 0}
+bird: {socket: %(bird)s, poll_interval: 200ms}
 gossip:
   bind: "[%(client)s]:%(gport)d"
   seeds: ["[%(server)s]:%(gport)d"]
@@ -202,7 +230,8 @@ services:
     intent: {path: %(intent)s}
 """ % {"zone": ZONE, "ctl": d.ctl, "mport": d.metrics_port,
                 "client": CLIENT, "server": SERVER, "gport": gport,
-                "topo": cls.topo, "sport": PORT, "intent": cls.intent}
+                "topo": cls.ctopo, "sport": PORT, "intent": cls.intent,
+                "bird": cls.bird_ctl}
 
         cls.client_cfg = staticmethod(client_cfg)
         p = subprocess.Popen(["ip", "netns", "exec", bed.ns("server"),
@@ -226,6 +255,11 @@ services:
             if p.poll() is None:
                 p.kill()
             p.wait()
+        try:
+            with open(cls.bird_pid) as f:
+                os.kill(int(f.read()), signal.SIGKILL)
+        except (AttributeError, OSError, ValueError):
+            pass
         for n in bed.NODES:
             bed.sh("ip", "netns", "del", bed.ns(n), check=False)
         if getattr(cls, "tmp", None):
@@ -250,9 +284,9 @@ services:
                         lambda: json.dumps(self.client.ctl_json("paths"),
                                            indent=1) + self.client.log()[-3000:])
 
-    def transfer_captured(self):
+    def transfer_captured(self, via):
         """One transfer to web with tcpdump on rb's and rc's links from ra;
-        returns {router: packets to PORT}."""
+        returns {router: packets to PORT} once via's capture holds it."""
         caps = {}
         for router, ifn in (("rb", "b1"), ("rc", "c1")):
             path = os.path.join(self.tmp, "%s-%d.pcap" % (router, time.monotonic_ns()))
@@ -269,15 +303,15 @@ services:
         self.assertEqual(r.returncode, 0, r.stderr)
         got_n, got_h, sent_n, sent_h = r.stdout.split()
         self.assertEqual((got_n, got_h), (sent_n, sent_h))
+        # Until the expected router's capture holds the transfer
+        # (bounded); the other one had as long.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if bed.volume(bed.parse_pcap(caps[via][1]), PORT) >= CHUNK * CHUNKS:
+                break
+            time.sleep(0.05)
         out = {}
         for router, (p, path) in caps.items():
-            # Until the steered router's capture holds the transfer
-            # (bounded); the other one had as long.
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                if bed.volume(bed.parse_pcap(path), PORT) >= CHUNK * CHUNKS:
-                    break
-                time.sleep(0.05)
             p.send_signal(signal.SIGINT)
             p.wait(timeout=30)
             out[router] = [x for x in bed.parse_pcap(path) if x[2] == PORT]
@@ -313,7 +347,7 @@ services:
                                          bed.SID["rd"], SERVER])
         self.assertEqual(d["latency_us"], 2200)
         p0, _ = self.counters()
-        caps = self.transfer_captured()
+        caps = self.transfer_captured("rb")
         self.assert_steered(caps, "rb", "rc")
         p1, b1 = self.counters()
         self.assertGreater(p1, p0)
@@ -345,7 +379,7 @@ services:
         self.client.ctl_run("reload")
         d = self.wait_path("rc", timeout=15)
         self.assertEqual(d["intent"]["path"], "cost")
-        caps = self.transfer_captured()
+        caps = self.transfer_captured("rc")
         self.assert_steered(caps, "rc", "rb")
 
     def test_3_link_cut_moves_path(self):
@@ -368,13 +402,31 @@ services:
                      for l in self.client.ctl_json("paths")["links"]}
             self.assertFalse(links["rc-rd"])
             self.assertTrue(links["ra-rb"])
-            caps = self.transfer_captured()
+            caps = self.transfer_captured("rb")
             self.assert_steered(caps, "rb", "rc")
         finally:
             bed.nsx("rc", "nft", "delete table inet s6cut")
         self.wait_path("rc", timeout=20)
 
-    def test_4_clean_exit(self):
+    def test_4_bird_protocol_liveness(self):
+        """ra-rc's liveness is BIRD's protocol sr_ra_rc (not probed): when
+        it goes down the path leaves rc, when it is up again it returns."""
+        self.wait_path("rc")
+        links = {"-".join(l["between"]): l
+                 for l in self.client.ctl_json("paths")["links"]}
+        self.assertEqual(links["ra-rc"]["bird_protocol"], "sr_ra_rc")
+        self.assertFalse(links["ra-rc"]["probed"])
+        birdc = ("ip", "netns", "exec", bed.ns("client"), "birdc", "-s",
+                 self.bird_ctl)
+        bed.sh(*birdc, "disable", "sr_ra_rc")
+        try:
+            self.wait_path("rb", timeout=20)
+            self.assertIn("BIRD protocol sr_ra_rc: down", self.client.log())
+        finally:
+            bed.sh(*birdc, "enable", "sr_ra_rc")
+        self.wait_path("rc", timeout=20)
+
+    def test_5_clean_exit(self):
         """Both agents stop on SIGTERM with exit 0 and no sanitizer report."""
         for d in (self.client, self.server):
             code, log = d.stop()

@@ -1042,6 +1042,40 @@ static void test_srv6_and_intents(void **state)
 	assert_non_null(strstr(err, "test.yaml:4: srv6.topology: "));
 	unlink(topo);
 
+	/* bird_protocol: BIRD's name rule (routing/'s), and a BIRD to ask. */
+	fd = open(topo, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	const char *bt = "routers: [{name: ra, sid: \"fd00:5a::a\"}]\n"
+			 "hosts: [{name: n1, sid: \"fd00:5b::1\"}]\n"
+			 "links: [{between: [n1, ra], latency_us: 5, "
+			 "bandwidth_kbps: 9, bird_protocol: 9lives}]\n";
+	assert_int_equal(write(fd, bt, strlen(bt)), (ssize_t)strlen(bt));
+	close(fd);
+	snprintf(text, sizeof(text),
+		 "node: {name: n1}\ndns: {zone: a.}\n"
+		 "srv6: {enabled: true, topology: %s, interfaces: [eth0]}\n", topo);
+	expect_error(text, 1, 3, "srv6.topology", "link n1-ra: bird_protocol 9lives:");
+	fd = open(topo, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	bt = "routers: [{name: ra, sid: \"fd00:5a::a\"}]\n"
+	     "hosts: [{name: n1, sid: \"fd00:5b::1\"}]\n"
+	     "links: [{between: [n1, ra], latency_us: 5, "
+	     "bandwidth_kbps: 9, bird_protocol: bfd_ok}]\n";
+	assert_int_equal(write(fd, bt, strlen(bt)), (ssize_t)strlen(bt));
+	close(fd);
+	snprintf(text, sizeof(text),
+		 "node: {name: n1}\ndns: {zone: a.}\nbird: {socket: \"\"}\n"
+		 "srv6: {enabled: true, topology: %s, interfaces: [eth0]}\n", topo);
+	expect_error(text, 1, 4, "srv6.topology", "bird_protocol needs bird.socket");
+	snprintf(text, sizeof(text),
+		 "node: {name: n1}\ndns: {zone: a.}\n"
+		 "srv6: {enabled: true, topology: %s, interfaces: [eth0]}\n", topo);
+	cfg = NULL;
+	if (parse(text, &cfg, err, sizeof(err)))
+		fail_msg("%s", err);
+	agent_config_free(cfg);
+	unlink(topo);
+
 	/* An end host serves nothing. */
 	cfg = NULL;
 	assert_int_equal(parse("node: {name: c, role: end-host}\ndns: {zone: a.}\n"

@@ -40,7 +40,7 @@ static const char DIAMOND[] =
 	"  - between: [client, ra]\n"
 	"    latency_us: 100\n"
 	"    bandwidth_kbps: 1000000\n"
-	"  - {between: [ra, rb], latency_us: 1000, bandwidth_kbps: 100000, cost: 50}\n"
+	"  - {between: [ra, rb], latency_us: 1000, bandwidth_kbps: 100000, cost: 50, bird_protocol: bfd_ra_rb}\n"
 	"  - {between: [ra, rc], latency_us: 5000, bandwidth_kbps: 1000000, cost: 5, tags: [satellite]}\n"
 	"  - {between: [rb, rd], latency_us: 1000, bandwidth_kbps: 100000, cost: 50}\n"
 	"  - {between: [rc, rd], latency_us: 5000, bandwidth_kbps: 1000000, cost: 5}\n"
@@ -114,6 +114,8 @@ static void test_diamond(void **state)
 	assert_int_equal(srv6_topo_link(t, 0, &li), AS_OK);
 	assert_int_equal(li.attr.cost, 1);	/* default */
 	assert_false(srv6_topo_link_probed(t, 5));
+	assert_string_equal(srv6_topo_link_bird(t, 1), "bfd_ra_rb");
+	assert_null(srv6_topo_link_bird(t, 2));
 	assert_true(srv6_topo_link_probed(t, 6));
 	assert_int_equal(srv6_topo_node_info(t, srv6_topo_node(t, "rb"), &sid,
 					     &host), AS_OK);
@@ -217,7 +219,8 @@ static void test_errors(void **state)
 		  "    latency_us: -1\n"	/* 18 */
 		  "    bandwidth_kbps: 10\n"
 		  "    tags: [ok, Not-OK]\n"	/* 20 */
-		  "  - latency_us: 1\n",	/* 21 */
+		  "    bird_protocol: \"\"\n"	/* 21 */
+		  "  - latency_us: 1\n",	/* 22 */
 		  (const char *const[]){
 			  "topo.yaml:4: routers[1]: name must be 1 to 63",
 			  "topo.yaml:5: routers[1]: sid must be an IPv6 address",
@@ -229,8 +232,9 @@ static void test_errors(void **state)
 			  "topo.yaml:17: links[1]: between must list two names",
 			  "topo.yaml:18: links[1]: latency_us must be an integer",
 			  "topo.yaml:20: links[1]: tags[1] must be",
-			  "topo.yaml:21: links[2]: between must list two names",
-			  "topo.yaml:21: links[2]: bandwidth_kbps is missing",
+			  "topo.yaml:21: links[1]: bird_protocol must be a BIRD",
+			  "topo.yaml:22: links[2]: between must list two names",
+			  "topo.yaml:22: links[2]: bandwidth_kbps is missing",
 			  NULL });
 	parse_bad("hosts:\n  - name: h\n    sid: \"fd00::1\"\n"
 		  "    prefixes: [\"fd00::/200\"]\n",
