@@ -353,6 +353,19 @@ static void render_status(FILE *f, json_t *d)
 	}
 	if (json_is_object(json_object_get(d, "kubernetes")))
 		print_kubernetes(f, json_object_get(d, "kubernetes"));
+	json_t *sr = json_object_get(d, "srv6");
+	if (json_is_object(sr) && !flag(sr, "enabled"))
+		fprintf(f, "srv6        not enabled (srv6.enabled)\n");
+	else if (json_is_object(sr))
+		fprintf(f, "srv6        host %s, %s, data plane %s%s; %lld steered, "
+			"%lld installed, %lld without a path; %lld links down; "
+			"%lld reprograms (anysteerctl paths)\n",
+			str(sr, "host"), str(sr, "mode"),
+			flag(sr, "dataplane") ? "on" : "OFF: ",
+			flag(sr, "dataplane") ? "" : str(sr, "reason"),
+			(long long)num(sr, "planned"), (long long)num(sr, "installed"),
+			(long long)num(sr, "no_path"), (long long)num(sr, "links_down"),
+			(long long)num(sr, "reprograms"));
 }
 
 /* ---- services ------------------------------------------------------------------- */

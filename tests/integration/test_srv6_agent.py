@@ -355,6 +355,9 @@ services:
         st = self.client.ctl_json("status")
         self.assertEqual(st["listeners"], [])
         self.assertTrue(st["srv6"]["dataplane"])
+        self.assertEqual(st["srv6"]["installed"], 1)
+        self.assertIn("srv6        host client, encap, data plane on; 1 steered, "
+                      "1 installed", self.client.ctl_run("status").stdout)
         text = self.client.ctl_run("paths").stdout
         print(text, file=sys.stderr)	# the format docs/srv6.md shows
         self.assertIn("client>ra>rb>rd>server", text)
