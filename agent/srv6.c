@@ -209,6 +209,39 @@ static void log_entry(const struct agent_srv6 *x, const struct agent_srv6_entry 
 		  e->dst_host >= 0 ? srv6_topo_node_name(x->topo, e->dst_host) : "?");
 }
 
+/* The entry for m in a plan or the map (sorted by match), or NULL. */
+static const struct agent_srv6_entry *find_entry(const struct agent_srv6_entry *v,
+						 size_t n, const struct srv6_match *m)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = agent_srv6_match_cmp(&v[mid].match, m);
+		if (!c)
+			return &v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static const char *plan_error(int err)
+{
+	switch (err) {
+	case AS_ENOTFOUND:
+		return "no host of the topology holds the address";
+	case AS_ENOENT:
+		return "no path satisfies the intent";
+	case AS_ELIMIT:
+		return "the path is longer than 8 segments";
+	default:
+		return as_strerror(err);
+	}
+}
+
 static void reprogram(struct agent_srv6 *x, const char *reason)
 {
 	struct agent_srv6_dest *d = NULL;
@@ -216,6 +249,7 @@ static void reprogram(struct agent_srv6 *x, const char *reason)
 	size_t nd = 0, nw = 0, ns = 0, ndel = 0, ni = 0, conflicts = 0;
 	size_t *set = NULL, *del = NULL;
 	struct agent_srv6_params p = { x->mode, x->mtu, x->generation + 1 };
+	char addr[INET6_ADDRSTRLEN];
 	int rc;
 
 	if (!x->topo || x->self < 0)
@@ -230,64 +264,60 @@ static void reprogram(struct agent_srv6 *x, const char *reason)
 	}
 	set = calloc(nw + 1, sizeof(*set));
 	del = calloc(x->ninst + 1, sizeof(*del));
-	inst = calloc(nw + x->ninst + 1, sizeof(*inst));
+	inst = calloc(nw + 1, sizeof(*inst));
 	if (!set || !del || !inst) {
 		as_err("srv6: cannot plan the paths: %s", as_strerror(AS_ENOMEM));
 		goto out;
 	}
-	agent_srv6_diff(want, nw, x->inst, x->ninst, set, &ns, del, &ndel);
-	if (x->prog) {
-		/* New and changed entries first: a path moves in one write. */
-		for (size_t i = 0; i < ns; i++) {
-			struct agent_srv6_entry *e = &want[set[i]];
-			if ((rc = srv6_prog_steer_set(x->prog, &e->match, &e->steer))) {
-				x->map_errors++;
-				e->err = rc;
-				as_log_ratelimited(&x->log_rl, AS_LOG_ERR,
-						   "srv6: cannot install %s's entry: %s",
-						   e->service, as_strerror(rc));
-				continue;
-			}
-			log_entry(x, e, "steering");
-		}
-		for (size_t i = 0; i < ndel; i++) {
-			rc = srv6_prog_steer_del(x->prog, &x->inst[del[i]].match);
-			if (rc && rc != AS_ENOTFOUND)
-				x->map_errors++;
-			log_entry(x, &x->inst[del[i]], "no longer steering");
-		}
-	}
-	/* What the map holds now: the wanted entries that are in it, and an
-	 * old entry whose replacement failed. */
-	for (size_t i = 0, j = 0; i < nw; i++) {
-		if (!want[i].err) {
-			inst[ni++] = want[i];
-			continue;
-		}
-		for (; j < x->ninst &&
-		       agent_srv6_match_cmp(&x->inst[j].match, &want[i].match) < 0; j++)
-			;
-		if (j < x->ninst && !agent_srv6_match_cmp(&x->inst[j].match,
-							  &want[i].match) &&
-		    want[i].err != AS_ENOENT && want[i].err != AS_ENOTFOUND &&
-		    want[i].err != AS_ELIMIT)
-			inst[ni++] = x->inst[j];
-	}
-	if (!x->prog)
-		ni = 0;
-	for (size_t i = 0; i < nw; i++)
-		if (want[i].err == AS_ENOENT || want[i].err == AS_ENOTFOUND ||
-		    want[i].err == AS_ELIMIT)
+	/* A destination that newly has no path is said once, not on every
+	 * replan (the view is rebuilt whenever a load factor moves). */
+	for (size_t i = 0; i < nw; i++) {
+		const struct agent_srv6_entry *o =
+			find_entry(x->plan, x->nplan, &want[i].match);
+		if (want[i].err && (!o || o->err != want[i].err))
 			as_log_ratelimited(&x->log_rl, AS_LOG_WARN,
-					   "srv6: %s: %s, not steered", want[i].service,
-					   want[i].err == AS_ENOTFOUND ?
-					   "no host of the topology holds an endpoint's address" :
-					   want[i].err == AS_ELIMIT ? "path longer than 8 segments" :
-					   "no path satisfies the intent");
+					   "srv6: %s [%s]:%u: %s; not steered",
+					   want[i].service,
+					   fmt6(&want[i].match.prefix, addr),
+					   want[i].match.port, plan_error(want[i].err));
+	}
 	if (conflicts > x->conflicts)
 		as_log_ratelimited(&x->log_rl, AS_LOG_WARN,
 				   "srv6: %zu endpoints are in two services with "
 				   "the same port; the first name is steered", conflicts);
+	agent_srv6_diff(want, nw, x->inst, x->ninst, set, &ns, del, &ndel);
+	if (!x->prog)
+		goto keep;	/* planned, nothing to write (paths shows it) */
+	/* New and changed entries: a path moves in one write. */
+	for (size_t i = 0; i < ns; i++) {
+		struct agent_srv6_entry *e = &want[set[i]];
+		if ((rc = srv6_prog_steer_set(x->prog, &e->match, &e->steer))) {
+			x->map_errors++;
+			e->map_err = rc;
+			as_log_ratelimited(&x->log_rl, AS_LOG_ERR,
+					   "srv6: cannot install %s's entry: %s",
+					   e->service, as_strerror(rc));
+			continue;
+		}
+		log_entry(x, e, "steering");
+	}
+	for (size_t i = 0; i < ndel; i++) {
+		rc = srv6_prog_steer_del(x->prog, &x->inst[del[i]].match);
+		if (rc && rc != AS_ENOTFOUND)
+			x->map_errors++;
+		log_entry(x, &x->inst[del[i]], "no longer steering");
+	}
+	/* What the map holds now: the installable plan, except where a write
+	 * failed: there the old entry, if there was one, is still in. */
+	for (size_t i = 0; i < nw; i++) {
+		const struct agent_srv6_entry *o;
+		if (want[i].err)
+			continue;
+		if (!want[i].map_err)
+			inst[ni++] = want[i];
+		else if ((o = find_entry(x->inst, x->ninst, &want[i].match)))
+			inst[ni++] = *o;
+	}
 	if (ns || ndel) {
 		x->generation++;
 		x->reprograms++;
@@ -295,14 +325,15 @@ static void reprogram(struct agent_srv6 *x, const char *reason)
 		as_info("srv6: reprogrammed (%s): %zu set, %zu removed", reason,
 			ns, ndel);
 	}
-	free(x->plan);
-	x->plan = want;
-	x->nplan = nw;
-	want = NULL;
 	free(x->inst);
 	x->inst = inst;
 	x->ninst = ni;
 	inst = NULL;
+keep:
+	free(x->plan);
+	x->plan = want;
+	x->nplan = nw;
+	want = NULL;
 	x->conflicts = conflicts;
 	x->ctx->publish(x->ctx, x);
 out:
@@ -976,10 +1007,9 @@ static json_t *cmd_paths(void *self, json_t *args, char *err, size_t errlen)
 		json_object_set_new(d, "host", e->dst_host >= 0 ?
 			json_string(srv6_topo_node_name(x->topo, e->dst_host)) :
 			json_null());
-		json_object_set_new(d, "error", e->err ?
-			json_string(e->err == AS_ENOENT ? "no path satisfies the intent" :
-				    e->err == AS_ENOTFOUND ? "no host holds the address" :
-				    as_strerror(e->err)) : json_null());
+		json_object_set_new(d, "error", e->err ? json_string(plan_error(e->err)) :
+				    e->map_err ? json_string(as_strerror(e->map_err)) :
+				    json_null());
 		for (size_t k = 0; k < e->nnodes; k++)
 			json_array_append_new(path, json_string(
 				srv6_topo_node_name(x->topo, e->nodes[k])));

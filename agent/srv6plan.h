@@ -46,6 +46,7 @@ struct agent_srv6_entry {
 	int err;		/* AS_OK; AS_ENOTFOUND: no host holds the
 				 * address; AS_ENOENT: no path; AS_ELIMIT:
 				 * too many segments */
+	int map_err;		/* the component's: writing it failed */
 	enum srv6_metric metric;
 	uint64_t latency_us, bandwidth_kbps, cost;
 	size_t nnodes;

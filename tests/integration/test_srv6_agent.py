@@ -481,6 +481,7 @@ services:
             # It plans anyway: paths shows what it would install.
             p = d.ctl_json("paths")
             self.assertEqual(len(p["destinations"]), 1)
+            self.assertEqual(p["reprograms"], 0)	# nothing was written
             self.assertFalse(p["destinations"][0]["installed"])
             self.assertEqual(p["destinations"][0]["path"],
                              ["client", "ra", "rc", "rd", "server"])
