@@ -402,16 +402,11 @@ static void probe_send(struct agent_srv6 *x, int link)
 	n = p.nsegs;
 	to.sin6_addr = p.segs[n - 1];
 	if (n > 1) {
-		/* RFC 8754 order: segments[0] is the last (the kernel writes
-		 * the destination there), segments[n-1] the first. */
-		memset(srh, 0, sizeof(srh));
-		srh[1] = (uint8_t)(2 * n);	/* hdrlen, 8-byte units */
-		srh[2] = 4;			/* type: SRH */
-		srh[3] = (uint8_t)(n - 1);	/* segments left */
-		srh[4] = (uint8_t)(n - 1);	/* last entry */
-		for (size_t k = 0; k < n; k++)
-			memcpy(srh + 8 + 16 * k, &p.segs[n - 1 - k], 16);
-		rc = setsockopt(x->fd, IPPROTO_IPV6, IPV6_RTHDR, srh, 8 + 16 * n);
+		size_t hl = srv6_rthdr_build(p.segs, n, srh, sizeof(srh));
+		rc = hl ? setsockopt(x->fd, IPPROTO_IPV6, IPV6_RTHDR, srh,
+				     (socklen_t)hl) : -1;
+		if (!hl)
+			errno = EINVAL;
 	} else {
 		rc = setsockopt(x->fd, IPPROTO_IPV6, IPV6_RTHDR, NULL, 0);
 	}

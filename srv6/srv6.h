@@ -101,6 +101,15 @@ typedef struct srv6_prog srv6_prog_t;
 int srv6_match_check(const struct srv6_match *m);
 int srv6_steer_check(const struct srv6_steer *s);
 
+/* The type 4 routing header (RFC 8754) for Linux's IPV6_RTHDR socket
+ * option that sends a packet along segs[0..n-1], segs[n-1] being its
+ * destination: the segments in SRH order (segments[0] the last, which the
+ * kernel overwrites with the destination), segments left and last entry
+ * n-1, so the kernel sends it to segs[0]. Returns its length, 8 + 16 n;
+ * 0 when n < 2 (no header needed), n > SRV6_SEGS_MAX or len is short. */
+size_t srv6_rthdr_build(const struct in6_addr *segs, size_t n, void *buf,
+			size_t len);
+
 /* Loads both programs and their maps. On failure returns an error and
  * writes what is missing (privileges, kernel feature, build option) into
  * why (why may be NULL). */
