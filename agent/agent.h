@@ -34,12 +34,14 @@ struct agent_endpoint {
 	char *node;		/* default: this node */
 };
 
-/* How traffic to a service travels (issue 17: SRv6 path steering). More
- * keys (issue 16: objective, spill_over, spread) join this block. */
+/* What a service asks of the network. Issue 17's keys: the path its
+ * traffic takes (SRv6 path steering); issue 16's answer objective keys
+ * join the same block. */
 struct agent_intent {
-	bool set;		/* the service has an intent: block */
+	bool steered;		/* path or avoid given: SRv6 steers the
+				 * service's traffic */
 	char *path;		/* "latency", "bandwidth" or "cost"
-				 * (srv6_metric_parse) */
+				 * (srv6_metric_parse); NULL: not steered */
 	char **avoid;		/* link tags the path must not use */
 	size_t n_avoid;
 };

@@ -107,7 +107,7 @@ static bool intent_of(const struct k8s_entry *e, struct agent_intent *in)
 	for (size_t i = 0; i < e->n_path_avoid; i++)
 		if (srv6_name_problem(e->path_avoid[i]))
 			return false;
-	in->set = true;
+	in->steered = true;
 	in->path = e->path ? e->path : (char *)"latency";
 	in->avoid = e->path_avoid;
 	in->n_avoid = e->n_path_avoid;

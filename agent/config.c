@@ -494,16 +494,23 @@ static const char *check_srv6_word(const char *s)
 	return srv6_name_problem(s);
 }
 
+/* Steered when the intent names a path or tags to avoid (avoid alone:
+ * the least latency path); other intent keys do not steer. */
 static void finish_intent(struct cfg_ctx *ctx, void *base,
 			  const struct cfg_where *w)
 {
-	(void)ctx;
-	((struct agent_intent *)base)->set = w->map != NULL;
+	struct agent_intent *in = base;
+
+	(void)w;
+	in->steered = in->path || in->n_avoid;
+	if (in->steered && !in->path && !(in->path = strdup("latency")))
+		cfg_oom(ctx);
 }
 
 static const struct cfg_item intent_items[] = {
 	{ .name = "path", .type = CFG_STR, AT(struct agent_intent, path),
-	  .def = "latency", .check = check_path_metric,
+	  .def_doc = "none: not steered (latency with avoid)",
+	  .check = check_path_metric,
 	  .desc = "with srv6.enabled: steer this service's traffic along the "
 		  "path of least latency, the widest (bandwidth) or the "
 		  "cheapest (cost) path of srv6.topology" },
@@ -540,8 +547,9 @@ static const struct cfg_item service_items[] = {
 	  .desc = "endpoints of the service (may be empty)" },
 	{ .name = "intent", .type = CFG_SECTION,
 	  .off = offsetof(struct agent_service, intent), .sub = &intent_section,
-	  .desc = "how clients reach the service (SRv6 path steering, "
-		  "docs/srv6.md); absent = the routed path" },
+	  .desc = "what the service asks of the network: the path its "
+		  "traffic takes (path, avoid: SRv6 steering, docs/srv6.md; "
+		  "neither = the routed path)" },
 };
 
 static const struct cfg_section service_section =

@@ -26,12 +26,18 @@ int agent_srv6_dests(const dns_view_t *view, const struct agent_service *svcs,
 
 	*out = NULL;
 	*n = 0;
+	/* Most catalogs have no intent at all: no walk of the view then. */
+	size_t k = 0;
+	while (k < n_svcs && !svcs[k].intent.steered)
+		k++;
+	if (k == n_svcs)
+		return AS_OK;
 	for (size_t i = 0; view && i < dns_view_service_count(view); i++) {
 		struct dns_service_info si;
 		const struct agent_service *s;
 
 		if (dns_view_service(view, i, &si) ||
-		    !(s = find(svcs, n_svcs, si.name)) || !s->intent.set)
+		    !(s = find(svcs, n_svcs, si.name)) || !s->intent.steered)
 			continue;
 		for (size_t j = 0; j < si.n_endpoints; j++) {
 			struct dns_endpoint_info ei;

@@ -250,16 +250,16 @@ static void test_intents(void **state)
 	assert_int_equal(sk.bad_intent, 2);
 	assert_string_equal(find(&cat, "web")->intent.path, "bandwidth");
 	const struct agent_intent *in = &find(&cat, "db")->intent;
-	assert_true(in->set);
+	assert_true(in->steered);
 	assert_string_equal(in->path, "cost");
 	assert_int_equal(in->n_avoid, 2);
 	assert_string_equal(in->avoid[1], "wan");
 	in = &find(&cat, "bulk")->intent;
-	assert_true(in->set);
+	assert_true(in->steered);
 	assert_string_equal(in->path, "latency");
-	assert_false(find(&cat, "odd")->intent.set);	/* answered, not steered */
-	assert_false(find(&cat, "odd2")->intent.set);
-	assert_false(find(&cat, "plain")->intent.set);
+	assert_false(find(&cat, "odd")->intent.steered);	/* answered, not steered */
+	assert_false(find(&cat, "odd2")->intent.steered);
+	assert_false(find(&cat, "plain")->intent.steered);
 	agent_catalog_free(&cat);
 	agent_config_free(c);
 }

@@ -984,7 +984,9 @@ static void test_srv6_and_intents(void **state)
 		 "  - name: web\n"
 		 "    port: 80\n"
 		 "    intent: {path: cost, avoid: [satellite, wan]}\n"
-		 "  - {name: db, port: 5432}\n", topo);
+		 "  - {name: db, port: 5432}\n"
+		 "  - {name: bulk, port: 9000, intent: {avoid: [wan]}}\n"
+		 "  - {name: other, port: 9001, intent: {}}\n", topo);
 	if (parse(text, &cfg, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_true(cfg->srv6.enabled);
@@ -993,11 +995,17 @@ static void test_srv6_and_intents(void **state)
 	assert_int_equal(cfg->srv6.mtu, 1500);
 	assert_int_equal(cfg->srv6.probe_interval_ms, 1000);
 	assert_int_equal(cfg->srv6.fall, 3);
-	assert_true(cfg->services[0].intent.set);
+	assert_true(cfg->services[0].intent.steered);
 	assert_string_equal(cfg->services[0].intent.path, "cost");
 	assert_int_equal(cfg->services[0].intent.n_avoid, 2);
 	assert_string_equal(cfg->services[0].intent.avoid[1], "wan");
-	assert_false(cfg->services[1].intent.set);
+	assert_false(cfg->services[1].intent.steered);
+	/* avoid alone: the least latency path without those links. */
+	assert_true(cfg->services[2].intent.steered);
+	assert_string_equal(cfg->services[2].intent.path, "latency");
+	/* An intent without path or avoid (issue 16's keys) does not steer. */
+	assert_false(cfg->services[3].intent.steered);
+	assert_null(cfg->services[3].intent.path);
 	assert_string_equal(cfg->node.role, "node");
 	assert_false(cfg->node.end_host);
 	agent_config_free(cfg);

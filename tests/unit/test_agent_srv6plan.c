@@ -83,11 +83,11 @@ static void test_intents(void **state)
 	(void)state;
 	srv6_topo_t *t = topo();
 	int self = srv6_topo_node(t, "client");
-	struct agent_intent lat = { .set = true, .path = latency_s };
-	struct agent_intent cost = { .set = true, .path = cost_s };
-	struct agent_intent cost_nosat = { .set = true, .path = cost_s,
+	struct agent_intent lat = { .steered = true, .path = latency_s };
+	struct agent_intent cost = { .steered = true, .path = cost_s };
+	struct agent_intent cost_nosat = { .steered = true, .path = cost_s,
 					   .avoid = sat, .n_avoid = 1 };
-	struct agent_intent bw = { .set = true, .path = bw_s };
+	struct agent_intent bw = { .steered = true, .path = bw_s };
 	struct agent_srv6_dest d[] = {
 		dest("web", "fd00:10:2::5", 80, &lat),
 		dest("db", "fd00:10:2::6", 5432, &cost),
@@ -149,8 +149,8 @@ static void test_duplicates(void **state)
 {
 	(void)state;
 	srv6_topo_t *t = topo();
-	struct agent_intent lat = { .set = true, .path = latency_s };
-	struct agent_intent cost = { .set = true, .path = cost_s };
+	struct agent_intent lat = { .steered = true, .path = latency_s };
+	struct agent_intent cost = { .steered = true, .path = cost_s };
 	struct agent_srv6_dest d[] = {
 		dest("web", "fd00:10:2::5", 80, &lat),
 		dest("web", "fd00:10:2::5", 80, &lat),	/* two nodes gossip it */
@@ -180,8 +180,8 @@ static void test_diff(void **state)
 	(void)state;
 	srv6_topo_t *t = topo();
 	int self = srv6_topo_node(t, "client");
-	struct agent_intent lat = { .set = true, .path = latency_s };
-	struct agent_intent cost = { .set = true, .path = cost_s };
+	struct agent_intent lat = { .steered = true, .path = latency_s };
+	struct agent_intent cost = { .steered = true, .path = cost_s };
 	struct agent_srv6_dest before[] = {
 		dest("a", "fd00:10:2::1", 80, &lat),	/* stays */
 		dest("b", "fd00:10:2::2", 80, &lat),	/* changes path */
