@@ -7,10 +7,10 @@ wildcard service "*").
 For each configuration of a set (good and bad service names, upper case,
 '-' at either end, the nameserver label, too-long labels, a name too long
 for its zone, a bad BIRD name, SRv6 intents and topology) the test runs
---check-config, then starts the daemon on loopback and waits until it either answers on its control
-socket or exits. Accepted by one must mean running and serving the name;
-rejected by one must mean rejected by the other, as a configuration error
-(exit 2) naming the same key."""
+--check-config, then starts the daemon on loopback and waits until it
+either answers on its control socket or exits. Accepted by one must mean
+running and serving the name; rejected by one must mean rejected by the
+other, as a configuration error (exit 2) naming the same key."""
 import os
 import subprocess
 import sys
