@@ -34,6 +34,18 @@ struct agent_endpoint {
 	char *node;		/* default: this node */
 };
 
+/* What a service asks of the network. Issue 17's keys: the path its
+ * traffic takes (SRv6 path steering); issue 16's answer objective keys
+ * join the same block. */
+struct agent_intent {
+	bool steered;		/* path or avoid given: SRv6 steers the
+				 * service's traffic */
+	char *path;		/* "latency", "bandwidth" or "cost"
+				 * (srv6_metric_parse); NULL: not steered */
+	char **avoid;		/* link tags the path must not use */
+	size_t n_avoid;
+};
+
 struct agent_service {
 	char *name;		/* lower case; dns_name_service_problem() is NULL */
 	uint16_t port;
@@ -42,6 +54,7 @@ struct agent_service {
 	uint32_t max_answers;	/* 0 = dns.max_answers */
 	struct agent_endpoint *endpoints;
 	size_t n_endpoints;
+	struct agent_intent intent;
 	/* Where the name comes from (anysteerctl services): NULL for the
 	 * config's own, else the Kubernetes source's "Service ns/name",
 	 * "Ingress ns/name", "HTTPRoute ns/name", "GRPCRoute ns/name". */
@@ -53,6 +66,9 @@ struct agent_config {
 
 	struct {
 		char *name;	/* default: gethostname() */
+		char *role;	/* "node", or "end-host": gossip and SRv6
+				 * only, no DNS listener, no anycast */
+		bool end_host;	/* role is end-host */
 	} node;
 
 	struct {
@@ -192,6 +208,19 @@ struct agent_config {
 					 * "anysteer" */
 		uint64_t lease_duration_ms, renew_deadline_ms, retry_period_ms;
 	} kubernetes;
+
+	struct {	/* SRv6 path steering (agent/srv6.c, srv6/) */
+		bool enabled;
+		char *topology;		/* the SR domain's file (checked
+					 * here, read by agent/srv6.c) */
+		char *host;		/* this host in the topology */
+		char **interfaces;	/* tc egress + ingress attach here */
+		size_t n_interfaces;
+		char *mode;		/* "encap" or "insert" */
+		uint32_t mtu;		/* path MTU of steered packets */
+		uint64_t probe_interval_ms;	/* link probes; 0 = off */
+		uint32_t rise, fall;
+	} srv6;
 };
 
 /*

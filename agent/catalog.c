@@ -15,6 +15,7 @@
 #include "agent/catalog.h"
 #include "dns/dns.h"
 #include "lib/as.h"
+#include "srv6/srv6.h"
 
 bool agent_catalog_is_ns_label(const struct agent_config *c, const char *label)
 {
@@ -92,6 +93,27 @@ static void add_endpoints(const struct agent_config *c, const struct k8s_entry *
 	}
 }
 
+/* The entry's annotations as an intent (none when absent); false when
+ * they are there but not valid. */
+static bool intent_of(const struct k8s_entry *e, struct agent_intent *in)
+{
+	*in = (struct agent_intent){ 0 };
+	if (!e->path && !e->n_path_avoid)
+		return true;
+	if (e->path && srv6_metric_parse(e->path) < 0)
+		return false;
+	if (e->n_path_avoid > SRV6_TAGS_MAX)
+		return false;
+	for (size_t i = 0; i < e->n_path_avoid; i++)
+		if (srv6_name_problem(e->path_avoid[i]))
+			return false;
+	in->steered = true;
+	in->path = e->path ? e->path : (char *)"latency";
+	in->avoid = e->path_avoid;
+	in->n_avoid = e->n_path_avoid;
+	return true;
+}
+
 int agent_catalog_merge(const struct agent_config *c, const struct k8s_set *set,
 			struct agent_catalog *out, struct agent_catalog_skips *skips)
 {
@@ -149,6 +171,8 @@ int agent_catalog_merge(const struct agent_config *c, const struct k8s_set *set,
 				.endpoints = eps + ne,
 				.origin = e->origin,
 			};
+			if (!intent_of(e, &s->intent))
+				sk.bad_intent++;
 			ne += e->n_endpoints;
 		}
 		add_endpoints(c, e, s);

@@ -30,6 +30,8 @@ struct agent_catalog_skips {
 	uint64_t ns_label;	/* the label is one of the zone's nameservers */
 	uint64_t bad_name;	/* else not a service name of the zone
 				 * (dns_name_service_problem) */
+	uint64_t bad_intent;	/* answered, but anysteer.io/path or
+				 * path-avoid is not valid: not steered */
 };
 
 /*
@@ -39,7 +41,9 @@ struct agent_catalog_skips {
  * Entries without a TCP/UDP port and entries whose name is one of the
  * zone's own nameserver names (ns.<zone> and the like: answering it as a
  * service would clash with the NS glue) are left out and counted in
- * *skips. set NULL: the config's catalog, nothing allocated. On failure
+ * *skips. An entry's anysteer.io/path and path-avoid become its intent
+ * when srv6/ accepts the words (the config's own rule), else it has none
+ * (counted). set NULL: the config's catalog, nothing allocated. On failure
  * (AS_ENOMEM) *out is untouched.
  */
 int agent_catalog_merge(const struct agent_config *c, const struct k8s_set *set,

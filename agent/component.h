@@ -56,6 +56,7 @@ enum agent_event {
 	AGENT_EV_CATALOG_CHANGED, /* ctx->services changed (a source) */
 	AGENT_EV_DRAINED,	/* the agent drains: give up the Lease */
 	AGENT_EV_UNDRAINED,	/* ... and stands again */
+	AGENT_EV_VIEW_CHANGED,	/* a new answer view is in ctx->view */
 };
 
 /* ---- snapshot ------------------------------------------------------------ */
@@ -111,6 +112,24 @@ struct agent_anycast_snap {
 	} bfd[AGENT_ANYCAST_BFD];
 };
 
+#define AGENT_SRV6_LINKS 32
+struct agent_srv6_snap {
+	bool enabled;		/* srv6.enabled */
+	bool dataplane;		/* the tc programs run */
+	size_t planned, installed, no_path, conflicts;
+	uint64_t reprograms, map_errors;
+	uint64_t last_reprogram_ms;	/* wall clock; 0 = never */
+	uint64_t probes_sent, probes_answered, probes_lost, probes_unsent;
+	uint64_t link_changes;
+	uint64_t stats[16];	/* srv6_prog_stats, SRV6_ST_N of them */
+	size_t n_stats;
+	size_t n_links;
+	struct {
+		char name[2 * 64 + 2];	/* "ra-rb" */
+		bool up;
+	} links[AGENT_SRV6_LINKS];
+};
+
 struct agent_http_snap {
 	bool enabled;
 	unsigned max_connections;
@@ -128,6 +147,7 @@ struct agent_snapshot {
 	struct agent_anycast_snap anycast;
 	struct agent_cluster_snap cluster;
 	struct agent_k8s_snap k8s;
+	struct agent_srv6_snap srv6;
 	struct agent_http_snap http;	/* filled by the metrics component */
 	/* The DNS forwarder's upstreams (dns.forward; 0 when off). */
 	struct dns_upstream_status upstreams[DNS_FWD_UPSTREAMS_MAX];

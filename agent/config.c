@@ -41,6 +41,7 @@
 #include "dns/dns.h"
 #include "lib/as.h"
 #include "routing/routing.h"
+#include "srv6/srv6.h"
 
 typedef __typeof__(((struct agent_config *)0)->node) cfg_node_t;
 typedef __typeof__(((struct agent_config *)0)->dns) cfg_dns_t;
@@ -53,6 +54,7 @@ typedef __typeof__(((struct agent_config *)0)->drain) cfg_drain_t;
 typedef __typeof__(((struct agent_config *)0)->gossip) cfg_gossip_t;
 typedef __typeof__(((struct agent_config *)0)->health) cfg_health_t;
 typedef __typeof__(((struct agent_config *)0)->kubernetes) cfg_k8s_t;
+typedef __typeof__(((struct agent_config *)0)->srv6) cfg_srv6_t;
 
 /* ---- validators and finish hooks ------------------------------------------- */
 
@@ -91,6 +93,7 @@ static void finish_node(struct cfg_ctx *ctx, void *base,
 	char host[256], q[80];
 	const char *why;
 
+	node->end_host = node->role && !strcmp(node->role, "end-host");
 	if (node->name || cfg_has_key(ctx, w->map, "name"))
 		return;
 	if (gethostname(host, sizeof(host)) != 0) {
@@ -410,6 +413,37 @@ cleanup:
 	free(orig);
 }
 
+/* An end host serves nothing: no anycast route, no endpoint of its own
+ * (it would be announced in gossip and answered). */
+static void check_end_host(struct cfg_ctx *ctx, const struct agent_config *cfg,
+			   const struct cfg_where *w)
+{
+	const struct as_yaml_node *svcs = cfg_map_get(ctx, w->map, "services");
+	char kp[CFG_PATH_MAX];
+
+	if (!cfg->node.end_host)
+		return;
+	if (cfg->anycast.n_addresses)
+		cfg_error(ctx, cfg_key_line(ctx, w, "anycast"),
+			  "anycast.addresses", "an end host (node.role: "
+			  "end-host) announces no anycast address");
+	for (size_t i = 0; i < cfg->n_services; i++)
+		for (size_t j = 0; j < cfg->services[i].n_endpoints; j++) {
+			const struct agent_endpoint *ep = &cfg->services[i].endpoints[j];
+			if (!ep->node || !cfg->node.name ||
+			    strcmp(ep->node, cfg->node.name))
+				continue;
+			const struct as_yaml_node *s = cfg_seq_get(ctx, svcs, i);
+			const struct as_yaml_node *eps = cfg_map_get(ctx, s, "endpoints");
+			const struct as_yaml_node *e = cfg_seq_get(ctx, eps, j);
+			cfg_pathf(kp, "services[%zu].endpoints[%zu].node", i, j);
+			cfg_error(ctx, e ? cfg_line_of(e) : w->line, kp,
+				  "an end host (node.role: end-host) has no "
+				  "endpoints of its own; name the node that "
+				  "serves it");
+		}
+}
+
 static void finish_root(struct cfg_ctx *ctx, void *base,
 			const struct cfg_where *w)
 {
@@ -417,6 +451,7 @@ static void finish_root(struct cfg_ctx *ctx, void *base,
 
 	check_service_names(ctx, cfg, w);
 	check_duplicate_services(ctx, cfg, w);
+	check_end_host(ctx, cfg, w);
 }
 
 /* ---- the schema ------------------------------------------------------------ */
@@ -445,6 +480,50 @@ static const struct cfg_item endpoint_items[] = {
 static const struct cfg_section endpoint_section =
 	SECTION_OF(endpoint_items, struct agent_endpoint, finish_endpoint);
 
+/* ---- services[].intent (agent/srv6.c) ---- */
+
+/* The words are srv6/'s (srv6_metric_parse). */
+static const char *check_path_metric(const char *s)
+{
+	return srv6_metric_parse(s) < 0 ?
+		"must be latency, bandwidth or cost" : NULL;
+}
+
+static const char *check_srv6_word(const char *s)
+{
+	return srv6_name_problem(s);
+}
+
+/* Steered when the intent names a path or tags to avoid (avoid alone:
+ * the least latency path); other intent keys do not steer. */
+static void finish_intent(struct cfg_ctx *ctx, void *base,
+			  const struct cfg_where *w)
+{
+	struct agent_intent *in = base;
+
+	(void)w;
+	in->steered = in->path || in->n_avoid;
+	if (in->steered && !in->path && !(in->path = strdup("latency")))
+		cfg_oom(ctx);
+}
+
+static const struct cfg_item intent_items[] = {
+	{ .name = "path", .type = CFG_STR, AT(struct agent_intent, path),
+	  .def_doc = "none: not steered (latency with avoid)",
+	  .check = check_path_metric,
+	  .desc = "with srv6.enabled: steer this service's traffic along the "
+		  "path of least latency, the widest (bandwidth) or the "
+		  "cheapest (cost) path of srv6.topology" },
+	{ .name = "avoid", .type = CFG_LIST, .elem = CFG_STR,
+	  AT(struct agent_intent, avoid), COUNT(struct agent_intent, n_avoid),
+	  .check = check_srv6_word,
+	  .desc = "link tags (srv6.topology) the path must not use; no such "
+		  "path = not steered" },
+};
+
+static const struct cfg_section intent_section =
+	SECTION_OF(intent_items, struct agent_intent, finish_intent);
+
 static const struct cfg_item service_items[] = {
 	{ .name = "name", .type = CFG_LABEL, AT(struct agent_service, name),
 	  .flags = CFG_REQUIRED,
@@ -466,16 +545,28 @@ static const struct cfg_item service_items[] = {
 	  AT(struct agent_service, endpoints),
 	  COUNT(struct agent_service, n_endpoints), .sub = &endpoint_section,
 	  .desc = "endpoints of the service (may be empty)" },
+	{ .name = "intent", .type = CFG_SECTION,
+	  .off = offsetof(struct agent_service, intent), .sub = &intent_section,
+	  .desc = "what the service asks of the network: the path its "
+		  "traffic takes (path, avoid: SRv6 steering, docs/srv6.md; "
+		  "neither = the routed path)" },
 };
 
 static const struct cfg_section service_section =
 	SECTION_OF(service_items, struct agent_service, finish_service);
+
+static const char *const role_values[] = { "node", "end-host", NULL };
 
 static const struct cfg_item node_items[] = {
 	{ .name = "name", .type = CFG_STR, AT(cfg_node_t, name),
 	  .def_doc = "host name", .check = check_node_name,
 	  .desc = "this node's name in gossip, answers and metrics "
 		  "(letters, digits, '-', '_', '.'; at most 63)" },
+	{ .name = "role", .type = CFG_ENUM, AT(cfg_node_t, role),
+	  .def = "node", .values = role_values,
+	  .desc = "node: serves DNS; end-host: a client host that joins the "
+		  "cluster view and programs its own SRv6 egress, with no DNS "
+		  "listener, no anycast and no endpoints of its own" },
 };
 
 /* ---- dns.forward (dns/forward.h) ---- */
@@ -1056,6 +1147,127 @@ static const struct cfg_item k8s_items[] = {
 	  .desc = "how often every agent reads (and the leader renews) the Lease" },
 };
 
+/* ---- srv6 (agent/srv6.c) ---- */
+
+static const char *const srv6_mode_values[] = { "encap", "insert", NULL };
+
+static const char *check_path_or_empty_srv6(const char *s)
+{
+	if (*s && *s != '/')
+		return "must be an absolute path";
+	if (strlen(s) >= PATH_MAX)
+		return "path too long";
+	return NULL;
+}
+
+/* The topology file is checked here, so --check-config, start and
+ * reload judge it with the parser (srv6_topo_load) the agent then reads
+ * it with; the agent reads it again (a config holds no topology). */
+static void finish_srv6(struct cfg_ctx *ctx, void *base,
+			const struct cfg_where *w)
+{
+	cfg_srv6_t *s = base;
+	const struct agent_config *cfg = cfg_root(ctx);
+	size_t tline = cfg_key_line(ctx, w, "topology");
+	char err[4096], q[80];
+	int rc, node;
+	bool host;
+
+	if (!s->host && !cfg_has_key(ctx, w->map, "host") && cfg->node.name &&
+	    !(s->host = strdup(cfg->node.name)))
+		return cfg_oom(ctx);
+	if (!s->enabled || !w->clean)
+		return;
+	if (!s->topology || !*s->topology)
+		return cfg_error(ctx, tline, "srv6.topology",
+				 "required with srv6.enabled: the SR domain's "
+				 "topology file (docs/srv6.md)");
+	if (!s->n_interfaces)
+		cfg_error(ctx, cfg_key_line(ctx, w, "interfaces"),
+			  "srv6.interfaces", "required with srv6.enabled: "
+			  "where steered packets leave");
+	srv6_topo_t *topo = NULL;
+	rc = srv6_topo_load(s->topology, &topo, err, sizeof(err));
+	if (rc) {
+		/* One configuration error per line of the file's report. */
+		for (char *l = err, *nl; l && *l; l = nl) {
+			if ((nl = strchr(l, '\n')))
+				*nl++ = 0;
+			cfg_error(ctx, tline, "srv6.topology", "%s", l);
+		}
+		return;
+	}
+	/* A link's liveness from BIRD: the name by BIRD's rule (routing/'s),
+	 * and a BIRD to ask. */
+	for (size_t i = 0; i < srv6_topo_link_count(topo); i++) {
+		const char *bp = srv6_topo_link_bird(topo, (int)i), *why;
+		struct srv6_link_info li;
+		if (!bp || srv6_topo_link(topo, (int)i, &li))
+			continue;
+		if ((why = route_bird_symbol_problem(bp)))
+			cfg_error(ctx, tline, "srv6.topology", "link %s-%s: "
+				  "bird_protocol %s: %s",
+				  srv6_topo_node_name(topo, li.a),
+				  srv6_topo_node_name(topo, li.b),
+				  cfg_show(bp, q), why);
+		else if (!cfg->bird.socket || !*cfg->bird.socket)
+			cfg_error(ctx, tline, "srv6.topology", "link %s-%s: "
+				  "bird_protocol needs bird.socket",
+				  srv6_topo_node_name(topo, li.a),
+				  srv6_topo_node_name(topo, li.b));
+	}
+	node = srv6_topo_node(topo, s->host);
+	if (node < 0 || srv6_topo_node_info(topo, node, NULL, &host) ||
+	    !host)
+		cfg_error(ctx, cfg_key_line(ctx, w, "host"), "srv6.host",
+			  "%s is not a host of %s", cfg_show(s->host, q),
+			  s->topology);
+	srv6_topo_free(topo);
+}
+
+static const struct cfg_item srv6_items[] = {
+	{ .name = "enabled", .type = CFG_BOOL, AT(cfg_srv6_t, enabled),
+	  .def = "false",
+	  .desc = "steer this host's traffic to services with an intent "
+		  "along SRv6 paths (tc eBPF; needs CAP_BPF and CAP_NET_ADMIN; "
+		  "without them or the build option the agent says what is "
+		  "missing and runs on)" },
+	{ .name = "topology", .type = CFG_STR, AT(cfg_srv6_t, topology),
+	  .def = "", .check = check_path_or_empty_srv6,
+	  .desc = "the SR domain's topology file: routers, hosts with their "
+		  "prefixes, links (docs/srv6.md); read at start and reload" },
+	{ .name = "host", .type = CFG_STR, AT(cfg_srv6_t, host),
+	  .def_doc = "node.name", .check = check_srv6_word,
+	  .desc = "this host's name in the topology (paths start here; its "
+		  "SID is decapsulated here)" },
+	{ .name = "interfaces", .type = CFG_LIST, .elem = CFG_STR,
+	  AT(cfg_srv6_t, interfaces), COUNT(cfg_srv6_t, n_interfaces),
+	  .check = check_ifname,
+	  .desc = "interfaces whose tc egress steers and tc ingress "
+		  "decapsulates" },
+	{ .name = "mode", .type = CFG_ENUM, AT(cfg_srv6_t, mode),
+	  .def = "encap", .values = srv6_mode_values,
+	  .desc = "encap: outer IPv6 header + SRH (H.Encaps); insert: an SRH "
+		  "in the packet (H.Insert; the endpoint's host must "
+		  "decapsulate its address)" },
+	{ .name = "mtu", .type = CFG_UINT, AT(cfg_srv6_t, mtu), .def = "1500",
+	  .min = 1280, .max = 65535,
+	  .desc = "path MTU of steered packets (TCP MSS is clamped to fit)" },
+	{ .name = "probe_interval", .type = CFG_DURATION,
+	  AT(cfg_srv6_t, probe_interval_ms), .def = "1s", .max = 3600000,
+	  .desc = "ICMPv6 echo along a segment list across each link of the "
+		  "topology this often; 0 = links are always up" },
+	{ .name = "rise", .type = CFG_UINT, AT(cfg_srv6_t, rise), .def = "2",
+	  .min = 1, .max = 100,
+	  .desc = "answered probes in a row before a link is up again" },
+	{ .name = "fall", .type = CFG_UINT, AT(cfg_srv6_t, fall), .def = "3",
+	  .min = 1, .max = 100,
+	  .desc = "lost probes in a row before a link is down" },
+};
+
+static const struct cfg_section srv6_section =
+	SECTION_OF(srv6_items, cfg_srv6_t, finish_srv6);
+
 static const struct cfg_section k8s_section =
 	SECTION_OF(k8s_items, cfg_k8s_t, finish_k8s);
 
@@ -1111,6 +1323,9 @@ static const struct cfg_item root_items[] = {
 	{ .name = "kubernetes", .type = CFG_SECTION,
 	  .off = offsetof(struct agent_config, kubernetes), .sub = &k8s_section,
 	  .desc = "endpoints from the Kubernetes API server" },
+	{ .name = "srv6", .type = CFG_SECTION,
+	  .off = offsetof(struct agent_config, srv6), .sub = &srv6_section,
+	  .desc = "SRv6 path steering of this host's traffic (docs/srv6.md)" },
 	{ .name = "services", .type = CFG_SECTIONS,
 	  AT(struct agent_config, services),
 	  COUNT(struct agent_config, n_services), .sub = &service_section,

@@ -353,6 +353,19 @@ static void render_status(FILE *f, json_t *d)
 	}
 	if (json_is_object(json_object_get(d, "kubernetes")))
 		print_kubernetes(f, json_object_get(d, "kubernetes"));
+	json_t *sr = json_object_get(d, "srv6");
+	if (json_is_object(sr) && !flag(sr, "enabled"))
+		fprintf(f, "srv6        not enabled (srv6.enabled)\n");
+	else if (json_is_object(sr))
+		fprintf(f, "srv6        host %s, %s, data plane %s%s; %lld steered, "
+			"%lld installed, %lld without a path; %lld links down; "
+			"%lld reprograms (anysteerctl paths)\n",
+			str(sr, "host"), str(sr, "mode"),
+			flag(sr, "dataplane") ? "on" : "OFF: ",
+			flag(sr, "dataplane") ? "" : str(sr, "reason"),
+			(long long)num(sr, "planned"), (long long)num(sr, "installed"),
+			(long long)num(sr, "no_path"), (long long)num(sr, "links_down"),
+			(long long)num(sr, "reprograms"));
 }
 
 /* ---- services ------------------------------------------------------------------- */
@@ -666,10 +679,80 @@ static void render_reload(FILE *f, json_t *d)
 	fprintf(f, "reloaded %s (%d services)\n", str(d, "config"), (int)num(d, "services"));
 }
 
+/* Joins the strings of array a with sep into buf. */
+static const char *join(json_t *a, const char *sep, char *buf, size_t len)
+{
+	json_t *v;
+	size_t i, off = 0;
+
+	buf[0] = 0;
+	json_array_foreach(a, i, v) {
+		int n = snprintf(buf + off, len - off, "%s%s", i ? sep : "",
+				 json_is_string(v) ? json_string_value(v) : "?");
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+/* `paths`: see agent/srv6.c (cmd_paths) for the fields. */
+static void render_paths(FILE *f, json_t *d)
+{
+	char ago[48] = "never", b[4][512];
+	json_t *v;
+	size_t i;
+	struct table t;
+
+	if (num(d, "last_reprogram_ms") > 0)
+		fmt_ago((num(d, "now_ms") - num(d, "last_reprogram_ms")) / 1000, ago,
+			sizeof(ago));
+	fprintf(f, "srv6: host %s, mode %s, data plane %s%s%s, %.0f reprograms, "
+		"last %s\n", str(d, "host"), str(d, "mode"),
+		flag(d, "dataplane") ? "on" : "OFF",
+		flag(d, "dataplane") ? "" : ": ",
+		flag(d, "dataplane") ? "" : str(d, "reason"), num(d, "reprograms"),
+		ago);
+	fprintf(f, "links:");
+	json_array_foreach(json_object_get(d, "links"), i, v)
+		fprintf(f, "%s %s %s", i ? "," : "",
+			join(json_object_get(v, "between"), "-", b[0], sizeof(b[0])),
+			flag(v, "up") ? "up" : "DOWN");
+	fprintf(f, "\n");
+	table_init(&t, 9, 1u << 7 | 1u << 8, (const char *const[]){
+		"SERVICE", "INTENT", "DESTINATION", "HOST", "PATH", "SEGMENTS",
+		"MAP", "PACKETS", "BYTES" });
+	json_array_foreach(json_object_get(d, "destinations"), i, v) {
+		json_t *in = json_object_get(v, "intent");
+		char intent[160], dst[96], pk[32] = "-", by[32] = "-";
+
+		snprintf(intent, sizeof(intent), "%s%s%s", str(in, "path"),
+			 json_array_size(json_object_get(in, "avoid")) ? " avoid " : "",
+			 join(json_object_get(in, "avoid"), ",", b[0], sizeof(b[0])));
+		snprintf(dst, sizeof(dst), "%s %s/%.0f", str(v, "address"),
+			 str(v, "protocol"), num(v, "port"));
+		if (json_is_number(json_object_get(v, "packets"))) {
+			snprintf(pk, sizeof(pk), "%.0f", num(v, "packets"));
+			snprintf(by, sizeof(by), "%.0f", num(v, "bytes"));
+		}
+		bool err = json_is_string(json_object_get(v, "error"));
+		const char *row[] = {
+			str(v, "service"), intent, dst, str(v, "host"),
+			err ? str(v, "error") :
+			      join(json_object_get(v, "path"), ">", b[1], sizeof(b[1])),
+			err ? "" : join(json_object_get(v, "segments"), ",", b[2],
+					sizeof(b[2])),
+			flag(v, "installed") ? "installed" : "-", pk, by };
+		table_add(&t, row);
+	}
+	table_print(&t, f);
+}
+
 static const struct {
 	const char *name;
 	void (*render)(FILE *f, json_t *data);
 } renderers[] = {
+	{ "paths", render_paths },
 	{ "status", render_status },
 	{ "services", render_services },
 	{ "commands", render_commands },
@@ -1007,6 +1090,7 @@ static void usage(FILE *f)
 		"  -V, --version        print the version\n"
 		"  -h, --help           this text\n"
 		"Commands: status, services, top, reload, routes, drain, undrain, members,\n"
+		"          paths (SRv6 steering),\n"
 		"          keyring list|install KEY|use KEY|remove KEY|generate, commands\n"
 		"          (ask the daemon for the full list); `--` ends the options\n"
 		"Exit: 0 ok, 1 the daemon answered with an error, 2 usage,\n"

@@ -52,20 +52,22 @@
 #include "agent/metrics.h"
 #include "agent/reload.h"
 #include "agent/report.h"
+#include "agent/srv6.h"
 #include "agent/viewspec.h"
 #include "lib/as.h"
 
 /* The components, in report order (status, commands, metrics). */
-enum { C_CONTROL, C_ANYCAST, C_CLUSTER, C_K8S, C_METRICS, C_COUNT };
+enum { C_CONTROL, C_ANYCAST, C_CLUSTER, C_K8S, C_SRV6, C_METRICS, C_COUNT };
 static const struct agent_component_ops *const components[C_COUNT] = {
 	[C_CONTROL] = &agent_control_ops,
 	[C_ANYCAST] = &agent_anycast_ops,
 	[C_CLUSTER] = &agent_cluster_ops,
 	[C_K8S] = &agent_k8s_ops,
+	[C_SRV6] = &agent_srv6_ops,
 	[C_METRICS] = &agent_metrics_ops,
 };
 static const int stop_order[C_COUNT] = {
-	C_METRICS, C_ANYCAST, C_K8S, C_CLUSTER, C_CONTROL,
+	C_METRICS, C_SRV6, C_ANYCAST, C_K8S, C_CLUSTER, C_CONTROL,
 };
 
 struct agent {
@@ -221,6 +223,8 @@ static int agent_rebuild_view(struct agent *a)
 	a->view_builds++;
 	a->factor_in_view = a->load.factor;
 	sync_ctx(a);
+	/* Endpoints or members moved: the SRv6 paths follow. */
+	notify(a, C_SRV6, AGENT_EV_VIEW_CHANGED);
 	return AS_OK;
 }
 
@@ -806,6 +810,13 @@ static int dns_new(struct agent *a)
 				  DNS_UDP_IO_MMSG :
 				  DNS_UDP_IO_AUTO,
 	};
+	if (c->node.end_host) {
+		/* An end host answers nobody: a server without listeners
+		 * keeps the status and metrics code paths one. */
+		sc.n_listen = 0;
+		sc.workers = 1;
+		as_notice("end host (node.role: end-host): no DNS listener");
+	}
 	err = dns_server_new(&sc, a->view, &a->dns);
 	free(listen);
 	sync_ctx(a);
@@ -864,6 +875,7 @@ int agent_start(struct agent *a)
 	 * server binds them. */
 	if ((err = start_component(a, C_ANYCAST)) || (err = dns_new(a)) ||
 	    (err = start_component(a, C_CONTROL)) ||
+	    (err = start_component(a, C_SRV6)) ||
 	    (err = start_component(a, C_METRICS)))
 		return err;
 	start_timers(a);
@@ -907,6 +919,7 @@ void agent_free(struct agent *a)
 	components[C_ANYCAST]->free(a->self[C_ANYCAST]);
 	components[C_CLUSTER]->free(a->self[C_CLUSTER]);
 	components[C_K8S]->free(a->self[C_K8S]);
+	components[C_SRV6]->free(a->self[C_SRV6]);
 	components[C_CONTROL]->free(a->self[C_CONTROL]);
 	if (uv_loop_close(&a->loop) == UV_EBUSY)
 		as_warn("event loop closed with handles still open");

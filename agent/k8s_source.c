@@ -56,6 +56,14 @@ void agent_k8s_catalog_skips(void *self, const struct agent_catalog_skips *sk)
 				   "kubernetes: %llu annotated hostnames are not "
 				   "service names of %s and are not answered",
 				   (unsigned long long)sk->bad_name, k->zone);
+	if (sk->bad_intent > k->skips.bad_intent)
+		as_log_ratelimited(&k->skip_log, AS_LOG_WARN,
+				   "kubernetes: %llu annotated services have an "
+				   "invalid %s (latency, bandwidth or cost) or %s "
+				   "(at most 8 tags of a-z, 0-9 and '-'); they are "
+				   "answered but not steered",
+				   (unsigned long long)sk->bad_intent, K8S_ANN_PATH,
+				   K8S_ANN_PATH_AVOID);
 	k->skips = *sk;
 }
 

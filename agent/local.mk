@@ -8,11 +8,12 @@ agent_libagent_la_SOURCES = agent/agent.h agent/component.h agent/component.c \
 	agent/control.h agent/control.c \
 	agent/metrics.h agent/metrics.c agent/anycast.h agent/anycast.c \
 	agent/cluster.h agent/cluster.c agent/probe.h agent/probe.c \
-	agent/k8s_source.h agent/k8s_source.c
+	agent/k8s_source.h agent/k8s_source.c \
+	agent/srv6plan.h agent/srv6plan.c agent/srv6.h agent/srv6.c
 agent_libagent_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(LIBUV_CFLAGS) $(JANSSON_CFLAGS) $(MHD_CFLAGS) $(MNL_CFLAGS) $(CURL_CFLAGS)
-agent_libagent_la_LIBADD = k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) $(SODIUM_LIBS) routing/librouting.la dns/libdns.la lib/libasyaml.la lib/libas.la $(MNL_LIBS) $(YAML_LIBS) $(LIBUV_LIBS) $(JANSSON_LIBS) $(MHD_LIBS)
+agent_libagent_la_LIBADD = k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) $(SODIUM_LIBS) routing/librouting.la dns/libdns.la srv6/libsrv6.la $(LIBBPF_LIBS) lib/libasyaml.la lib/libas.la $(MNL_LIBS) $(YAML_LIBS) $(LIBUV_LIBS) $(JANSSON_LIBS) $(MHD_LIBS)
 
-AGENT_TEST_LDADD = agent/libagent.la k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) routing/librouting.la $(MNL_LIBS) dns/libdns.la lib/libasyaml.la lib/libas.la $(YAML_LIBS) $(LDNS_LIBS) $(URING_LIBS) \
+AGENT_TEST_LDADD = agent/libagent.la k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) routing/librouting.la $(MNL_LIBS) dns/libdns.la srv6/libsrv6.la $(LIBBPF_LIBS) lib/libasyaml.la lib/libas.la $(YAML_LIBS) $(LDNS_LIBS) $(URING_LIBS) \
 	$(LIBUV_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(CMOCKA_LIBS) -lm
 AGENT_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 if HAVE_CMOCKA
@@ -26,7 +27,12 @@ check_PROGRAMS += tests/unit/test_agent_daemon
 TESTS += tests/unit/test_agent_daemon
 check_PROGRAMS += tests/unit/test_agent_report
 TESTS += tests/unit/test_agent_report
+check_PROGRAMS += tests/unit/test_agent_srv6plan
+TESTS += tests/unit/test_agent_srv6plan
 endif
+tests_unit_test_agent_srv6plan_SOURCES = tests/unit/test_agent_srv6plan.c
+tests_unit_test_agent_srv6plan_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_agent_srv6plan_LDADD = $(AGENT_TEST_LDADD)
 tests_unit_test_agent_report_SOURCES = tests/unit/test_agent_report.c
 tests_unit_test_agent_report_CFLAGS = $(AGENT_TEST_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_agent_report_LDADD = $(AGENT_TEST_LDADD)
@@ -57,7 +63,7 @@ tests_unit_test_agent_metrics_LDADD = $(AGENT_TEST_LDADD)
 sbin_PROGRAMS += agent/anysteerd
 agent_anysteerd_SOURCES = agent/main.c
 agent_anysteerd_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS)
-agent_anysteerd_LDADD = agent/libagent.la k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) routing/librouting.la $(MNL_LIBS) dns/libdns.la lib/libasyaml.la lib/libas.la $(YAML_LIBS) $(LDNS_LIBS) $(URING_LIBS) \
+agent_anysteerd_LDADD = agent/libagent.la k8s/libk8s.la $(CURL_LIBS) gossip/libgossip.la $(MSGPACK_LIBS) routing/librouting.la $(MNL_LIBS) dns/libdns.la srv6/libsrv6.la $(LIBBPF_LIBS) lib/libasyaml.la lib/libas.la $(YAML_LIBS) $(LDNS_LIBS) $(URING_LIBS) \
 	$(LIBUV_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) -lm
 
 bin_PROGRAMS += agent/anysteerctl

@@ -53,6 +53,11 @@
 #define K8S_ANN_TTL "anysteer.io/ttl"
 #define K8S_ANN_WEIGHT "anysteer.io/weight"
 #define K8S_ANN_MAX_ANSWERS "anysteer.io/max-answers"
+/* The service's intent (agent: services[].intent): the path objective
+ * and the link tags to avoid, comma-separated. Carried as written; the
+ * agent checks the words (srv6/). */
+#define K8S_ANN_PATH "anysteer.io/path"
+#define K8S_ANN_PATH_AVOID "anysteer.io/path-avoid"
 #define K8S_LABEL_SERVICE "kubernetes.io/service-name"
 
 #define K8S_DEFAULT_WEIGHT 100
@@ -86,6 +91,9 @@ struct k8s_entry {
 	uint32_t ttl;		/* 0 = the zone default */
 	uint32_t weight;	/* per endpoint; default 100 */
 	uint32_t max_answers;	/* 0 = the zone default */
+	char *path;		/* anysteer.io/path, NULL when absent */
+	char **path_avoid;	/* anysteer.io/path-avoid, split at commas */
+	size_t n_path_avoid;
 	struct k8s_port *ports;	/* in Service order */
 	size_t n_ports;
 	struct k8s_endpoint *endpoints;	/* ready, on this node, sorted */

@@ -39,6 +39,9 @@ struct svc_rec {
 	char **hostnames;	/* FQDN, lower case, trailing dot */
 	size_t n_hostnames;
 	uint32_t ttl, weight, max_answers;
+	char *path;		/* anysteer.io/path */
+	char **avoid;		/* anysteer.io/path-avoid */
+	size_t n_avoid;
 	struct svc_port *ports;
 	size_t n_ports;
 };
@@ -105,6 +108,8 @@ static void svc_free(struct svc_rec *s)
 	for (size_t i = 0; i < s->n_hostnames; i++)
 		free(s->hostnames[i]);
 	free(s->hostnames);
+	free(s->path);
+	k8s__strv_free(s->avoid, s->n_avoid);
 	ports_free(s->ports, s->n_ports);
 	free(s);
 }
@@ -414,6 +419,25 @@ static int parse_attrs(const char *key, const json_t *ann, struct svc_rec *r)
 	    (s && parse_u32(s, 1, 64, &r->max_answers))) {
 		as_warn("k8s: service %s: %s must be 1..64", key, K8S_ANN_MAX_ANSWERS);
 		return -1;
+	}
+	/* The intent, as written: the agent judges the words. */
+	if (k8s__str(ann, K8S_ANN_PATH, &s) || (s && !(r->path = strdup(s))))
+		return -1;
+	if (k8s__str(ann, K8S_ANN_PATH_AVOID, &s))
+		return -1;
+	for (size_t cap = 0; s && *s;) {
+		size_t n = strcspn(s, ",");
+		char w[80];
+		const char *b = s, *e = s + n;
+		while (b < e && *b == ' ')
+			b++;
+		while (e > b && e[-1] == ' ')
+			e--;
+		/* Longer than a tag may be: kept cut, so the agent refuses it. */
+		snprintf(w, sizeof(w), "%.*s", (int)AS_MIN((size_t)(e - b), sizeof(w) - 1), b);
+		if (*w && k8s__strv_add(&r->avoid, &r->n_avoid, &cap, w))
+			return -1;
+		s += n + (s[n] == ',');
 	}
 	return 0;
 }
@@ -956,6 +980,8 @@ static void entry_free(struct k8s_entry *e)
 	free(e->label);
 	free(e->namespace_);
 	free(e->service);
+	free(e->path);
+	k8s__strv_free(e->path_avoid, e->n_path_avoid);
 	for (size_t i = 0; i < e->n_ports; i++) {
 		free(e->ports[i].name);
 		free(e->ports[i].protocol);
@@ -1056,8 +1082,12 @@ static int fill_entry(const k8s_store_t *store, const struct claim *c,
 	e->weight = s->weight;
 	e->max_answers = s->max_answers;
 	if (!e->hostname || !e->label || !e->namespace_ || !e->service ||
-	    !e->origin)
+	    !e->origin || (s->path && !(e->path = strdup(s->path))))
 		return AS_ENOMEM;
+	for (size_t i = 0, cap = 0; i < s->n_avoid; i++)
+		if (k8s__strv_add(&e->path_avoid, &e->n_path_avoid, &cap,
+				  s->avoid[i]))
+			return AS_ENOMEM;
 	snprintf(e->origin, ol, "Service %s", c->key);
 	return fill_backend(store, c->key, s, s->weight, e, NULL);
 }
@@ -1153,8 +1183,13 @@ bool k8s_set_equal(const struct k8s_set *a,
 		    !str_eq(x->service, y->service) ||
 		    !str_eq(x->origin, y->origin) || x->ttl != y->ttl ||
 		    x->weight != y->weight || x->max_answers != y->max_answers ||
+		    !str_eq(x->path, y->path) ||
+		    x->n_path_avoid != y->n_path_avoid ||
 		    x->n_ports != y->n_ports || x->n_endpoints != y->n_endpoints)
 			return false;
+		for (size_t j = 0; j < x->n_path_avoid; j++)
+			if (!str_eq(x->path_avoid[j], y->path_avoid[j]))
+				return false;
 		for (size_t j = 0; j < x->n_ports; j++)
 			if (!str_eq(x->ports[j].name, y->ports[j].name) ||
 			    !str_eq(x->ports[j].protocol, y->ports[j].protocol) ||

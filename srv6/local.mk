@@ -2,9 +2,9 @@
 # always built; the eBPF data plane only when configure found clang,
 # libbpf and bpftool (prog_none.c stands in otherwise).
 noinst_LTLIBRARIES += srv6/libsrv6.la
-srv6_libsrv6_la_SOURCES = srv6/srv6.h srv6/steer.c srv6/path.c
-srv6_libsrv6_la_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS)
-srv6_libsrv6_la_LIBADD = lib/libas.la
+srv6_libsrv6_la_SOURCES = srv6/srv6.h srv6/steer.c srv6/path.c srv6/topofile.c
+srv6_libsrv6_la_CFLAGS = $(AM_CFLAGS) $(LIBBPF_CFLAGS) $(YAML_CFLAGS)
+srv6_libsrv6_la_LIBADD = lib/libasyaml.la lib/libas.la $(YAML_LIBS)
 EXTRA_DIST += srv6/bpf/srv6.bpf.c
 
 if HAVE_SRV6_BPF
@@ -29,7 +29,7 @@ srv6_libsrv6_la_SOURCES += srv6/prog_none.c
 endif
 
 SRV6_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-SRV6_TEST_LDADD = srv6/libsrv6.la lib/libas.la $(LIBBPF_LIBS) $(CMOCKA_LIBS)
+SRV6_TEST_LDADD = srv6/libsrv6.la lib/libasyaml.la lib/libas.la $(LIBBPF_LIBS) $(YAML_LIBS) $(CMOCKA_LIBS)
 
 # Path computation (pure).
 if HAVE_CMOCKA
@@ -39,6 +39,15 @@ endif
 tests_unit_test_srv6_path_SOURCES = tests/unit/test_srv6_path.c
 tests_unit_test_srv6_path_CFLAGS = $(SRV6_TEST_CFLAGS)
 tests_unit_test_srv6_path_LDADD = $(SRV6_TEST_LDADD)
+
+# The topology file (pure).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_srv6_topofile
+TESTS += tests/unit/test_srv6_topofile
+endif
+tests_unit_test_srv6_topofile_SOURCES = tests/unit/test_srv6_topofile.c
+tests_unit_test_srv6_topofile_CFLAGS = $(SRV6_TEST_CFLAGS)
+tests_unit_test_srv6_topofile_LDADD = $(SRV6_TEST_LDADD)
 
 # The tc programs run on crafted packets (BPF_PROG_TEST_RUN); root, else
 # SKIP (77) with the reason.
@@ -55,7 +64,7 @@ tests_unit_test_srv6_bpf_LDADD = $(SRV6_TEST_LDADD)
 check_PROGRAMS += tests/unit/test_srv6_holder
 tests_unit_test_srv6_holder_SOURCES = tests/unit/test_srv6_holder.c
 tests_unit_test_srv6_holder_CFLAGS = $(AM_CFLAGS)
-tests_unit_test_srv6_holder_LDADD = srv6/libsrv6.la lib/libas.la $(LIBBPF_LIBS)
+tests_unit_test_srv6_holder_LDADD = srv6/libsrv6.la lib/libasyaml.la lib/libas.la $(LIBBPF_LIBS) $(YAML_LIBS)
 TESTS += tests/integration/test_srv6.py
 EXTRA_DIST += tests/integration/test_srv6.py
 
@@ -75,5 +84,9 @@ tests/integration/test_srv6_testbed.log: tests/integration/test_anycast_testbed.
 noinst_PROGRAMS += tests/bench/srv6_update_bench
 tests_bench_srv6_update_bench_SOURCES = tests/bench/srv6_update_bench.c
 tests_bench_srv6_update_bench_CFLAGS = $(AM_CFLAGS)
-tests_bench_srv6_update_bench_LDADD = srv6/libsrv6.la lib/libas.la $(LIBBPF_LIBS)
+tests_bench_srv6_update_bench_LDADD = srv6/libsrv6.la lib/libasyaml.la lib/libas.la $(LIBBPF_LIBS) $(YAML_LIBS)
 EXTRA_DIST += tests/bench/srv6-bench.sh tests/bench/srv6-bench.py
+# Real agents: an end host steering by intent, reload, link cut; and one
+# without the capabilities (root, namespaces, tcpdump; SKIP 77 otherwise).
+TESTS += tests/integration/test_srv6_agent.py
+EXTRA_DIST += tests/integration/test_srv6_agent.py

@@ -20,6 +20,7 @@
  * It assumes each router reaches its neighbour's SID over their link
  * (SIDs on the link, or the link being the IGP's shortest path).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,8 +39,16 @@ struct link {
 	uint64_t bandwidth_kbps;
 	uint32_t cost;
 	bool up;
+	bool unprobed;		/* the file's probe: false */
+	char bird[SRV6_NAME_MAX];	/* the file's bird_protocol, "" = none */
 	char tags[SRV6_TAGS_MAX][SRV6_NAME_MAX];
 	size_t ntags;
+};
+
+struct pfx {
+	struct in6_addr addr;	/* host bits cleared */
+	uint8_t plen;
+	int node;
 };
 
 struct srv6_topo {
@@ -47,6 +56,8 @@ struct srv6_topo {
 	size_t nnodes;
 	struct link *links;	/* SRV6_TOPO_MAX_LINKS */
 	size_t nlinks;
+	struct pfx *pfx;	/* SRV6_TOPO_MAX_PREFIXES */
+	size_t npfx;
 };
 
 static const char *const metric_names[] = {
@@ -78,7 +89,10 @@ int srv6_topo_new(srv6_topo_t **out)
 	if (!t)
 		return AS_ENOMEM;
 	t->links = calloc(SRV6_TOPO_MAX_LINKS, sizeof(*t->links));
-	if (!t->links) {
+	t->pfx = calloc(SRV6_TOPO_MAX_PREFIXES, sizeof(*t->pfx));
+	if (!t->links || !t->pfx) {
+		free(t->links);
+		free(t->pfx);
 		free(t);
 		return AS_ENOMEM;
 	}
@@ -91,7 +105,116 @@ void srv6_topo_free(srv6_topo_t *t)
 	if (!t)
 		return;
 	free(t->links);
+	free(t->pfx);
 	free(t);
+}
+
+int srv6_topo_clone(const srv6_topo_t *t, srv6_topo_t **out)
+{
+	srv6_topo_t *c;
+	int err = srv6_topo_new(&c);
+
+	*out = NULL;
+	if (err)
+		return err;
+	memcpy(c->nodes, t->nodes, sizeof(t->nodes));
+	c->nnodes = t->nnodes;
+	memcpy(c->links, t->links, t->nlinks * sizeof(*t->links));
+	c->nlinks = t->nlinks;
+	memcpy(c->pfx, t->pfx, t->npfx * sizeof(*t->pfx));
+	c->npfx = t->npfx;
+	*out = c;
+	return AS_OK;
+}
+
+static void mask6(struct in6_addr *a, unsigned plen)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * i : 0;
+		a->s6_addr[i] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
+int srv6_topo_add_prefix(srv6_topo_t *t, const char *host,
+			 const struct in6_addr *prefix, unsigned plen)
+{
+	int n = srv6_topo_node(t, host);
+	struct pfx p;
+
+	if (n < 0)
+		return AS_ENOTFOUND;
+	if (!t->nodes[n].host || !prefix || plen > 128)
+		return AS_EINVAL;
+	p.addr = *prefix;
+	p.plen = (uint8_t)plen;
+	p.node = n;
+	mask6(&p.addr, plen);
+	for (size_t i = 0; i < t->npfx; i++)
+		if (t->pfx[i].plen == p.plen &&
+		    !memcmp(&t->pfx[i].addr, &p.addr, sizeof(p.addr)))
+			return AS_EEXIST;
+	if (t->npfx == SRV6_TOPO_MAX_PREFIXES)
+		return AS_ELIMIT;
+	t->pfx[t->npfx++] = p;
+	return AS_OK;
+}
+
+int srv6_topo_host_of(const srv6_topo_t *t, const struct in6_addr *addr)
+{
+	int best = AS_ENOTFOUND, best_len = -1;
+
+	for (size_t i = 0; i < t->npfx; i++) {
+		struct in6_addr a = *addr;
+
+		mask6(&a, t->pfx[i].plen);
+		if ((int)t->pfx[i].plen > best_len &&
+		    !memcmp(&a, &t->pfx[i].addr, sizeof(a))) {
+			best = t->pfx[i].node;
+			best_len = t->pfx[i].plen;
+		}
+	}
+	return best;
+}
+
+size_t srv6_topo_node_count(const srv6_topo_t *t)
+{
+	return t->nnodes;
+}
+
+int srv6_topo_node_info(const srv6_topo_t *t, int node, struct in6_addr *sid,
+			bool *host)
+{
+	if (node < 0 || (size_t)node >= t->nnodes)
+		return AS_ENOTFOUND;
+	if (sid)
+		*sid = t->nodes[node].sid;
+	if (host)
+		*host = t->nodes[node].host;
+	return AS_OK;
+}
+
+size_t srv6_topo_link_count(const srv6_topo_t *t)
+{
+	return t->nlinks;
+}
+
+int srv6_topo_link(const srv6_topo_t *t, int link, struct srv6_link_info *out)
+{
+	const struct link *l;
+
+	if (link < 0 || (size_t)link >= t->nlinks)
+		return AS_ENOTFOUND;
+	l = &t->links[link];
+	memset(out, 0, sizeof(*out));
+	out->a = l->a;
+	out->b = l->b;
+	out->up = l->up;
+	out->attr.latency_us = l->latency_us;
+	out->attr.bandwidth_kbps = l->bandwidth_kbps;
+	out->attr.cost = l->cost;
+	for (size_t i = 0; i < l->ntags; i++)
+		out->attr.tags[i] = l->tags[i];
+	return AS_OK;
 }
 
 int srv6_topo_node(const srv6_topo_t *t, const char *name)
@@ -176,10 +299,40 @@ int srv6_topo_link_set_up(srv6_topo_t *t, int link, bool up)
 	return AS_OK;
 }
 
-static bool usable(const struct link *l, const struct srv6_objective *o,
-		   uint64_t min_bw)
+bool srv6_topo_link_probed(const srv6_topo_t *t, int link)
 {
-	if (!l->up || l->bandwidth_kbps < min_bw)
+	return link >= 0 && (size_t)link < t->nlinks && !t->links[link].unprobed;
+}
+
+const char *srv6_topo_link_bird(const srv6_topo_t *t, int link)
+{
+	if (link < 0 || (size_t)link >= t->nlinks || !t->links[link].bird[0])
+		return NULL;
+	return t->links[link].bird;
+}
+
+int srv6_topo_link_set_bird(srv6_topo_t *t, int link, const char *proto)
+{
+	if (link < 0 || (size_t)link >= t->nlinks)
+		return AS_ENOTFOUND;
+	if (proto && strlen(proto) >= SRV6_NAME_MAX)
+		return AS_EINVAL;
+	snprintf(t->links[link].bird, SRV6_NAME_MAX, "%s", proto ? proto : "");
+	return AS_OK;
+}
+
+int srv6_topo_link_set_probed(srv6_topo_t *t, int link, bool probed)
+{
+	if (link < 0 || (size_t)link >= t->nlinks)
+		return AS_ENOTFOUND;
+	t->links[link].unprobed = !probed;
+	return AS_OK;
+}
+
+static bool usable(const srv6_topo_t *t, const struct link *l,
+		   const struct srv6_objective *o, uint64_t min_bw, int skip)
+{
+	if (!l->up || l->bandwidth_kbps < min_bw || l - t->links == skip)
 		return false;
 	for (size_t i = 0; i < o->navoid; i++)
 		for (size_t j = 0; j < l->ntags; j++)
@@ -220,7 +373,7 @@ static uint64_t link_metric(const struct link *l, enum srv6_metric m)
  * else minimise the sum of `metric` over links at least min_bw wide. */
 static void dijkstra(const srv6_topo_t *t, int src,
 		     const struct srv6_objective *o, enum srv6_metric metric,
-		     bool widest, uint64_t min_bw, struct label *lab)
+		     bool widest, uint64_t min_bw, int skip, struct label *lab)
 {
 	memset(lab, 0, t->nnodes * sizeof(*lab));
 	for (size_t i = 0; i < t->nnodes; i++)
@@ -250,7 +403,7 @@ static void dijkstra(const srv6_topo_t *t, int src,
 
 			if (l->a != u && l->b != u)
 				continue;
-			if (!usable(l, o, min_bw))
+			if (!usable(t, l, o, min_bw, skip))
 				continue;
 			v = l->a == u ? l->b : l->a;
 			if (lab[v].done)
@@ -274,7 +427,8 @@ static void dijkstra(const srv6_topo_t *t, int src,
  * links): the one the search could have used. */
 static const struct link *link_between(const srv6_topo_t *t, int a, int b,
 				       const struct srv6_objective *o,
-				       enum srv6_metric metric, uint64_t min_bw)
+				       enum srv6_metric metric, uint64_t min_bw,
+				       int skip)
 {
 	const struct link *best = NULL;
 
@@ -283,7 +437,7 @@ static const struct link *link_between(const srv6_topo_t *t, int a, int b,
 
 		if (!((l->a == a && l->b == b) || (l->a == b && l->b == a)))
 			continue;
-		if (!usable(l, o, min_bw))
+		if (!usable(t, l, o, min_bw, skip))
 			continue;
 		if (!best || link_metric(l, metric) < link_metric(best, metric))
 			best = l;
@@ -291,10 +445,10 @@ static const struct link *link_between(const srv6_topo_t *t, int a, int b,
 	return best;
 }
 
-int srv6_path_compute(const srv6_topo_t *t, const char *from, const char *to,
-		      const struct srv6_objective *o, struct srv6_path *out)
+static int compute(const srv6_topo_t *t, int src, int dst,
+		   const struct srv6_objective *o, int skip,
+		   struct srv6_path *out)
 {
-	int src = srv6_topo_node(t, from), dst = srv6_topo_node(t, to);
 	enum srv6_metric metric;
 	uint64_t min_bw = 0;
 	struct label *lab;
@@ -302,9 +456,6 @@ int srv6_path_compute(const srv6_topo_t *t, const char *from, const char *to,
 	size_t n = 0;
 	int err = AS_OK;
 
-	memset(out, 0, sizeof(*out));
-	if (src < 0 || dst < 0 || !t->nodes[src].host || !t->nodes[dst].host)
-		return AS_ENOTFOUND;
 	if (src == dst || !o || (unsigned)o->metric > SRV6_METRIC_COST)
 		return AS_EINVAL;
 	lab = calloc(t->nnodes, sizeof(*lab));
@@ -312,7 +463,7 @@ int srv6_path_compute(const srv6_topo_t *t, const char *from, const char *to,
 		return AS_ENOMEM;
 	metric = o->metric;
 	if (metric == SRV6_METRIC_BANDWIDTH) {
-		dijkstra(t, src, o, metric, true, 0, lab);
+		dijkstra(t, src, o, metric, true, 0, skip, lab);
 		if (!lab[dst].seen) {
 			err = AS_ENOENT;
 			goto out;
@@ -320,7 +471,7 @@ int srv6_path_compute(const srv6_topo_t *t, const char *from, const char *to,
 		min_bw = lab[dst].dist;
 		metric = SRV6_METRIC_LATENCY;
 	}
-	dijkstra(t, src, o, metric, false, min_bw, lab);
+	dijkstra(t, src, o, metric, false, min_bw, skip, lab);
 	if (!lab[dst].seen) {
 		err = AS_ENOENT;
 		goto out;
@@ -334,7 +485,7 @@ int srv6_path_compute(const srv6_topo_t *t, const char *from, const char *to,
 	for (size_t i = 0; i + 1 < n; i++) {
 		const struct link *l = link_between(t, out->nodes[i],
 						    out->nodes[i + 1], o,
-						    metric, min_bw);
+						    metric, min_bw, skip);
 
 		out->latency_us += l->latency_us;
 		out->cost += l->cost;
@@ -352,4 +503,59 @@ int srv6_path_compute(const srv6_topo_t *t, const char *from, const char *to,
 out:
 	free(lab);
 	return err;
+}
+
+int srv6_path_compute(const srv6_topo_t *t, const char *from, const char *to,
+		      const struct srv6_objective *o, struct srv6_path *out)
+{
+	int src = srv6_topo_node(t, from), dst = srv6_topo_node(t, to);
+
+	memset(out, 0, sizeof(*out));
+	if (src < 0 || dst < 0 || !t->nodes[src].host || !t->nodes[dst].host)
+		return AS_ENOTFOUND;
+	return compute(t, src, dst, o, -1, out);
+}
+
+int srv6_path_probe(const srv6_topo_t *t, int from, int link,
+		    struct srv6_path *out)
+{
+	static const struct srv6_objective lat = { SRV6_METRIC_LATENCY, NULL, 0 };
+	const struct link *l;
+	int near, far, err;
+
+	memset(out, 0, sizeof(*out));
+	if (from < 0 || (size_t)from >= t->nnodes || !t->nodes[from].host ||
+	    link < 0 || (size_t)link >= t->nlinks)
+		return AS_ENOTFOUND;
+	l = &t->links[link];
+	if (l->a == from || l->b == from) {
+		/* Our own link: its far end directly. */
+		far = l->a == from ? l->b : l->a;
+		out->nnodes = 2;
+		out->nodes[0] = from;
+		out->nodes[1] = far;
+		out->latency_us = l->latency_us;
+		out->bandwidth_kbps = l->bandwidth_kbps;
+		out->cost = l->cost;
+		out->nsegs = 1;
+		out->segs[0] = t->nodes[far].sid;
+		return AS_OK;
+	}
+	/* Reach the end that is a router (hosts are not transit), then
+	 * cross the link. */
+	near = t->nodes[l->a].host ? l->b : l->a;
+	far = near == l->a ? l->b : l->a;
+	if (t->nodes[near].host)
+		return AS_ENOENT;	/* host to host: no one to send it */
+	if ((err = compute(t, from, near, &lat, link, out)))
+		return err;
+	if (out->nsegs == SRV6_SEGS_MAX)
+		return AS_ELIMIT;
+	out->nodes[out->nnodes++] = far;
+	out->segs[out->nsegs++] = t->nodes[far].sid;
+	out->latency_us += l->latency_us;
+	out->cost += l->cost;
+	if (l->bandwidth_kbps < out->bandwidth_kbps)
+		out->bandwidth_kbps = l->bandwidth_kbps;
+	return AS_OK;
 }

@@ -101,6 +101,15 @@ typedef struct srv6_prog srv6_prog_t;
 int srv6_match_check(const struct srv6_match *m);
 int srv6_steer_check(const struct srv6_steer *s);
 
+/* The type 4 routing header (RFC 8754) for Linux's IPV6_RTHDR socket
+ * option that sends a packet along segs[0..n-1], segs[n-1] being its
+ * destination: the segments in SRH order (segments[0] the last, which the
+ * kernel overwrites with the destination), segments left and last entry
+ * n-1, so the kernel sends it to segs[0]. Returns its length, 8 + 16 n;
+ * 0 when n < 2 (no header needed), n > SRV6_SEGS_MAX or len is short. */
+size_t srv6_rthdr_build(const struct in6_addr *segs, size_t n, void *buf,
+			size_t len);
+
 /* Loads both programs and their maps. On failure returns an error and
  * writes what is missing (privileges, kernel feature, build option) into
  * why (why may be NULL). */
@@ -146,6 +155,7 @@ int srv6_prog_test_run(srv6_prog_t *p, enum srv6_hook hook, const void *in,
 #define SRV6_TOPO_MAX_LINKS 1024
 #define SRV6_TAGS_MAX 8		/* tags on one link */
 #define SRV6_NAME_MAX 64
+#define SRV6_TOPO_MAX_PREFIXES 4096
 
 enum srv6_metric {
 	SRV6_METRIC_LATENCY = 0,	/* least summed latency */
@@ -198,6 +208,28 @@ int srv6_topo_link_set_up(srv6_topo_t *t, int link, bool up);
 int srv6_topo_node(const srv6_topo_t *t, const char *name);
 const char *srv6_topo_node_name(const srv6_topo_t *t, int node);
 
+/* A copy (liveness is then set on the copy). */
+int srv6_topo_clone(const srv6_topo_t *t, srv6_topo_t **out);
+/* Destinations that live at a host (pods, endpoints, its services'
+ * addresses); host bits are ignored. AS_EEXIST for a prefix given
+ * twice (to any host). */
+int srv6_topo_add_prefix(srv6_topo_t *t, const char *host,
+			 const struct in6_addr *prefix, unsigned plen);
+/* The host whose prefixes hold addr (the longest wins), or
+ * AS_ENOTFOUND. */
+int srv6_topo_host_of(const srv6_topo_t *t, const struct in6_addr *addr);
+size_t srv6_topo_node_count(const srv6_topo_t *t);
+/* A node's SID and whether it is a host (either may be NULL). */
+int srv6_topo_node_info(const srv6_topo_t *t, int node, struct in6_addr *sid,
+			bool *host);
+size_t srv6_topo_link_count(const srv6_topo_t *t);
+struct srv6_link_info {
+	int a, b;			/* node indices */
+	bool up;
+	struct srv6_link_attr attr;	/* tags point into the topology */
+};
+int srv6_topo_link(const srv6_topo_t *t, int link, struct srv6_link_info *out);
+
 /* The best path from host `from` to host `to` for the objective, over
  * links that are up and carry no avoided tag. Ties go to fewer hops, then
  * to the predecessor whose name sorts first, so the answer does not depend
@@ -206,5 +238,38 @@ const char *srv6_topo_node_name(const srv6_topo_t *t, int node);
  * strict segment list would exceed SRV6_SEGS_MAX. */
 int srv6_path_compute(const srv6_topo_t *t, const char *from, const char *to,
 		      const struct srv6_objective *o, struct srv6_path *out);
+
+/*
+ * The path a liveness probe of `link` takes from host `from`: for a link
+ * of `from` itself, straight to the far end's SID; otherwise the least
+ * latency path to the link's router end over links that are up, not
+ * using the link, then across it to the other end (its SID is the
+ * probe's destination). AS_ENOENT when the near end cannot be reached
+ * without the link, or when both ends are hosts.
+ */
+int srv6_path_probe(const srv6_topo_t *t, int from, int link,
+		    struct srv6_path *out);
+
+/*
+ * The SR domain's topology file (docs/srv6.md, "The topology file"):
+ * routers (name, sid), hosts (name, sid, prefixes) and links (between,
+ * latency_us, bandwidth_kbps, cost, tags, probe, bird_protocol). Every problem is written
+ * to err as "file:line: key: message" lines; AS_ECONFIG then (AS_ENOMEM,
+ * or a negated errno when the file cannot be read). Pure apart from
+ * srv6_topo_load's read of the file.
+ */
+int srv6_topo_parse(const char *path, const char *text, size_t len,
+		    srv6_topo_t **out, char *err, size_t errlen);
+int srv6_topo_load(const char *path, srv6_topo_t **out, char *err,
+		   size_t errlen);
+/* Why s is not a name or tag of the file ([a-z0-9-]{1,63}), or NULL. */
+const char *srv6_name_problem(const char *s);
+/* Links a probe may test (the file's `probe`, default true). */
+bool srv6_topo_link_probed(const srv6_topo_t *t, int link);
+int srv6_topo_link_set_probed(srv6_topo_t *t, int link, bool probed);
+/* The BIRD protocol whose state is the link's liveness (the file's
+ * bird_protocol; the agent checks the name by BIRD's rule), or NULL. */
+const char *srv6_topo_link_bird(const srv6_topo_t *t, int link);
+int srv6_topo_link_set_bird(srv6_topo_t *t, int link, const char *proto);
 
 #endif

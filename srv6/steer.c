@@ -3,6 +3,7 @@
  * the real loader (prog.c) and the one built without eBPF (prog_none.c).
  */
 #include <netinet/in.h>
+#include <string.h>
 
 #include "lib/as.h"
 #include "srv6/srv6.h"
@@ -52,4 +53,22 @@ int srv6_steer_check(const struct srv6_steer *s)
 	if (s->mode == SRV6_MODE_INSERT && s->has_src)
 		return AS_EINVAL;	/* an inserted SRH has no outer source */
 	return AS_OK;
+}
+
+size_t srv6_rthdr_build(const struct in6_addr *segs, size_t n, void *buf,
+			size_t len)
+{
+	uint8_t *b = buf;
+	size_t need = 8 + 16 * n;
+
+	if (n < 2 || n > SRV6_SEGS_MAX || !buf || len < need)
+		return 0;
+	memset(b, 0, need);
+	b[1] = (uint8_t)(2 * n);	/* header length, 8-byte units after 8 */
+	b[2] = 4;			/* routing type: SRH */
+	b[3] = (uint8_t)(n - 1);	/* segments left */
+	b[4] = (uint8_t)(n - 1);	/* last entry */
+	for (size_t k = 0; k < n; k++)
+		memcpy(b + 8 + 16 * k, &segs[n - 1 - k], 16);
+	return need;
 }

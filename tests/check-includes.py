@@ -43,7 +43,7 @@ MODULES = [LIB, DNS, GOSSIP, ROUTING, K8S, SRV6]
 # agent/: the public header, the component interface, and the headers of
 # pure functions (no loop, no component state) that anyone may use.
 AGENT_PURE = ["agent/agent.h", "agent/catalog.h", "agent/viewspec.h",
-              "agent/report.h"]
+              "agent/report.h", "agent/srv6plan.h"]
 COMPONENT = "agent/component.h"
 # Each component with the agent headers only it may include besides its
 # own (the prober is the cluster component's helper).
@@ -53,6 +53,7 @@ COMPONENTS = {
     "k8s_source": [],
     "control": [],
     "metrics": [],
+    "srv6": [],
 }
 
 # (files, headers they may include); first match wins.

@@ -57,6 +57,19 @@ tests_fuzz_replay_config_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_config.c
 tests_fuzz_replay_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_REPLAY_SANFLAGS)
 tests_fuzz_replay_config_LDADD = $(FUZZ_CONFIG_LDADD)
 
+# The SR topology file (srv6/topofile.c).
+FUZZ_SRV6_LDADD = srv6/libsrv6.la lib/libasyaml.la lib/libas.la $(LIBBPF_LIBS) $(YAML_LIBS)
+if FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_srv6_topo
+endif
+tests_fuzz_fuzz_srv6_topo_SOURCES = tests/fuzz/fuzz_srv6_topo.c
+tests_fuzz_fuzz_srv6_topo_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_srv6_topo_LDADD = $(FUZZ_SRV6_LDADD)
+check_PROGRAMS += tests/fuzz/replay_srv6_topo
+tests_fuzz_replay_srv6_topo_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_srv6_topo.c
+tests_fuzz_replay_srv6_topo_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_REPLAY_SANFLAGS)
+tests_fuzz_replay_srv6_topo_LDADD = $(FUZZ_SRV6_LDADD)
+
 # 'make fuzz' (docs/testing.md): every harness for FUZZ_TIME seconds from
 # its corpus in the source tree; inputs that add coverage are merged into
 # that corpus, crashes go to tests/fuzz/out/<name>/crashes and fail the
@@ -67,7 +80,7 @@ FUZZ_JOBS = 1
 FUZZ_ARGS =
 FUZZ_PROGS = tests/fuzz/fuzz_dns_query$(EXEEXT) tests/fuzz/fuzz_dns_forward$(EXEEXT) tests/fuzz/fuzz_config$(EXEEXT) \
 	tests/fuzz/fuzz_gossip_decode$(EXEEXT) tests/fuzz/fuzz_k8s_json$(EXEEXT) \
-	tests/fuzz/fuzz_k8s_kubeconfig$(EXEEXT)
+	tests/fuzz/fuzz_k8s_kubeconfig$(EXEEXT) tests/fuzz/fuzz_srv6_topo$(EXEEXT)
 EXTRA_DIST += tests/fuzz/run-fuzz.sh
 .PHONY: fuzz
 if FUZZING

@@ -6,11 +6,11 @@ wildcard service "*").
 
 For each configuration of a set (good and bad service names, upper case,
 '-' at either end, the nameserver label, too-long labels, a name too long
-for its zone, a bad BIRD name) the test runs --check-config, then starts
-the daemon on loopback and waits until it either answers on its control
-socket or exits. Accepted by one must mean running and serving the name;
-rejected by one must mean rejected by the other, as a configuration error
-(exit 2) naming the same key."""
+for its zone, a bad BIRD name, SRv6 intents and topology) the test runs
+--check-config, then starts the daemon on loopback and waits until it
+either answers on its control socket or exits. Accepted by one must mean
+running and serving the name; rejected by one must mean rejected by the
+other, as a configuration error (exit 2) naming the same key."""
 import os
 import subprocess
 import sys
@@ -28,7 +28,7 @@ LONG_ZONE = ".".join(["z" * 49] * 3 + ["y" * 33]) + "."
 L63 = "a" * 63
 
 
-def case(name, zone=ZONE, extra_dns="", extra=""):
+def case(name, zone=ZONE, extra_dns="", extra="", svc_extra=""):
     def text(d):
         return """node:
   name: node1
@@ -43,10 +43,10 @@ metrics:
 %(extra)sservices:
   - name: %(name)s
     port: 80
-    endpoints:
+%(svc_extra)s    endpoints:
       - { address: "fd00:77::1" }
 """ % {"port": d.port, "zone": zone, "ctl": d.ctl, "name": name,
-       "extra_dns": extra_dns, "extra": extra}
+       "extra_dns": extra_dns, "extra": extra, "svc_extra": svc_extra}
     return text
 
 
@@ -79,6 +79,19 @@ CASES = [
     ("wildcard of two labels", case('"*.web"'), False, None),
     ("bad BIRD protocol name",
      case("web", extra="bird:\n  protocol: any-steer\n"), False, None),
+    # issue 17: a service's path intent, and srv6 (off: no topology read).
+    ("path intent", case("web", svc_extra="    intent: {path: cost, "
+                         "avoid: [wan]}\n"), True, "web." + ZONE),
+    ("unknown path objective",
+     case("web", svc_extra="    intent: {path: fastest}\n"), False, None),
+    ("bad tag to avoid",
+     case("web", svc_extra="    intent: {avoid: [Wan]}\n"), False, None),
+    ("srv6 without a topology",
+     case("web", extra="srv6: {enabled: true, interfaces: [lo]}\n"),
+     False, None),
+    ("srv6 with a missing topology file",
+     case("web", extra="srv6: {enabled: true, interfaces: [lo], "
+          "topology: /nonexistent/sr-topology.yaml}\n"), False, None),
 ]
 
 

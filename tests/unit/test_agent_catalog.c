@@ -95,14 +95,14 @@ static void test_static_only(void **state)
 {
 	struct agent_config *c = load(base);
 	struct agent_catalog cat;
-	struct agent_catalog_skips sk = { 1, 1, 1 };
+	struct agent_catalog_skips sk = { 1, 1, 1, 1 };
 
 	(void)state;
 	assert_int_equal(agent_catalog_merge(c, NULL, &cat, &sk), AS_OK);
 	assert_ptr_equal(cat.services, c->services);
 	assert_int_equal(cat.n_services, 2);
 	assert_null(cat.own_svcs);
-	assert_int_equal(sk.no_port + sk.ns_label + sk.bad_name, 0);
+	assert_int_equal(sk.no_port + sk.ns_label + sk.bad_name + sk.bad_intent, 0);
 	agent_catalog_free(&cat);
 	agent_config_free(c);
 }
@@ -156,7 +156,7 @@ static void test_merge(void **state)
 	assert_string_equal(a->origin, "HTTPRoute shop/api");
 	assert_null(cat.services[1].origin);	/* static */
 	assert_int_equal(cat.services[1].n_endpoints, 0);
-	assert_int_equal(sk.no_port + sk.ns_label + sk.bad_name, 0);
+	assert_int_equal(sk.no_port + sk.ns_label + sk.bad_name + sk.bad_intent, 0);
 	/* The config is not touched. */
 	assert_int_equal(c->services[0].n_endpoints, 2);
 	agent_catalog_free(&cat);
@@ -215,12 +215,62 @@ static void test_skips(void **state)
 	agent_config_free(c);
 }
 
+/* anysteer.io/path and path-avoid become the intent of a source's
+ * service when srv6/ accepts the words; a static namesake keeps its own. */
+static void test_intents(void **state)
+{
+	struct agent_config *c = load(
+		"node: { name: node1 }\n"
+		"dns: { listen: [\"[::1]:5353\"], zone: svc.example. }\n"
+		"services:\n"
+		"  - { name: web, port: 80, intent: { path: bandwidth } }\n");
+	struct fake f = { 0 };
+	struct agent_catalog cat;
+	struct agent_catalog_skips sk;
+	char *avoid[] = { "satellite", "wan" }, *bad[] = { "Not_A_Tag" };
+	struct k8s_entry *e;
+
+	(void)state;
+	e = entry(&f, "web", "tcp", 80, 0);	/* the static one's */
+	e->path = "cost";
+	e = entry(&f, "db", "tcp", 5432, 0);
+	e->path = "cost";
+	e->path_avoid = avoid;
+	e->n_path_avoid = 2;
+	e = entry(&f, "bulk", "tcp", 9000, 0);
+	e->path_avoid = avoid;			/* path: latency by default */
+	e->n_path_avoid = 1;
+	e = entry(&f, "odd", "tcp", 1, 0);
+	e->path = "fastest";
+	e = entry(&f, "odd2", "tcp", 2, 0);
+	e->path_avoid = bad;
+	e->n_path_avoid = 1;
+	entry(&f, "plain", "tcp", 3, 0);
+	assert_int_equal(agent_catalog_merge(c, &f.set, &cat, &sk), AS_OK);
+	assert_int_equal(sk.bad_intent, 2);
+	assert_string_equal(find(&cat, "web")->intent.path, "bandwidth");
+	const struct agent_intent *in = &find(&cat, "db")->intent;
+	assert_true(in->steered);
+	assert_string_equal(in->path, "cost");
+	assert_int_equal(in->n_avoid, 2);
+	assert_string_equal(in->avoid[1], "wan");
+	in = &find(&cat, "bulk")->intent;
+	assert_true(in->steered);
+	assert_string_equal(in->path, "latency");
+	assert_false(find(&cat, "odd")->intent.steered);	/* answered, not steered */
+	assert_false(find(&cat, "odd2")->intent.steered);
+	assert_false(find(&cat, "plain")->intent.steered);
+	agent_catalog_free(&cat);
+	agent_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_static_only),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_skips),
+		cmocka_unit_test(test_intents),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -959,6 +959,149 @@ static void test_load_file(void **state)
 	assert_non_null(strstr(err, "/tmp: cannot read"));
 }
 
+
+/* issue 17: srv6, services[].intent and node.role. The topology file is
+ * checked by the same parser the agent reads it with. */
+static void test_srv6_and_intents(void **state)
+{
+	(void)state;
+	char topo[] = "/tmp/anysteer-topo-XXXXXX", text[2048], err[4096];
+	const char *tp = "routers: [{name: ra, sid: \"fd00:5a::a\"}]\n"
+			 "hosts:\n"
+			 "  - {name: n1, sid: \"fd00:5b::1\", prefixes: [\"fd00:10::/64\"]}\n"
+			 "links: [{between: [n1, ra], latency_us: 5, bandwidth_kbps: 9}]\n";
+	struct agent_config *cfg = NULL;
+	int fd = mkstemp(topo);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, tp, strlen(tp)), (ssize_t)strlen(tp));
+	close(fd);
+	snprintf(text, sizeof(text),
+		 "node: {name: n1}\n"
+		 "dns: {zone: a.}\n"
+		 "srv6: {enabled: true, topology: %s, interfaces: [eth0]}\n"
+		 "services:\n"
+		 "  - name: web\n"
+		 "    port: 80\n"
+		 "    intent: {path: cost, avoid: [satellite, wan]}\n"
+		 "  - {name: db, port: 5432}\n"
+		 "  - {name: bulk, port: 9000, intent: {avoid: [wan]}}\n"
+		 "  - {name: other, port: 9001, intent: {}}\n", topo);
+	if (parse(text, &cfg, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(cfg->srv6.enabled);
+	assert_string_equal(cfg->srv6.host, "n1");	/* node.name */
+	assert_string_equal(cfg->srv6.mode, "encap");
+	assert_int_equal(cfg->srv6.mtu, 1500);
+	assert_int_equal(cfg->srv6.probe_interval_ms, 1000);
+	assert_int_equal(cfg->srv6.fall, 3);
+	assert_true(cfg->services[0].intent.steered);
+	assert_string_equal(cfg->services[0].intent.path, "cost");
+	assert_int_equal(cfg->services[0].intent.n_avoid, 2);
+	assert_string_equal(cfg->services[0].intent.avoid[1], "wan");
+	assert_false(cfg->services[1].intent.steered);
+	/* avoid alone: the least latency path without those links. */
+	assert_true(cfg->services[2].intent.steered);
+	assert_string_equal(cfg->services[2].intent.path, "latency");
+	/* An intent without path or avoid (issue 16's keys) does not steer. */
+	assert_false(cfg->services[3].intent.steered);
+	assert_null(cfg->services[3].intent.path);
+	assert_string_equal(cfg->node.role, "node");
+	assert_false(cfg->node.end_host);
+	agent_config_free(cfg);
+
+	/* Off by default; no topology needed then. */
+	cfg = NULL;
+	assert_int_equal(parse("dns: {zone: a.}\n", &cfg, err, sizeof(err)), AS_OK);
+	assert_false(cfg->srv6.enabled);
+	agent_config_free(cfg);
+
+	/* The file's own errors, with its file:line, under srv6.topology. */
+	snprintf(text, sizeof(text),
+		 "node: {name: n2}\ndns: {zone: a.}\n"
+		 "srv6: {enabled: true, topology: %s, interfaces: [eth0]}\n", topo);
+	expect_error(text, 1, 3, "srv6.host", "n2 is not a host of");
+	expect_error("dns: {zone: a.}\nsrv6:\n  enabled: true\n"
+		     "  topology: /nonexistent/topo.yaml\n  interfaces: [eth0]\n",
+		     1, 4, "srv6.topology", "/nonexistent/topo.yaml: cannot read");
+	expect_error("dns: {zone: a.}\nsrv6: {enabled: true, interfaces: [e0]}\n",
+		     1, 2, "srv6.topology", "required with srv6.enabled");
+	expect_error("dns: {zone: a.}\nservices:\n  - name: web\n    port: 80\n"
+		     "    intent: {path: fastest}\n", 1, 5,
+		     "services[0].intent.path", "must be latency, bandwidth or cost");
+	expect_error("dns: {zone: a.}\nservices:\n  - name: web\n    port: 80\n"
+		     "    intent: {avoid: [Bad_Tag]}\n", 1, 5,
+		     "services[0].intent.avoid[0]", "must be 1 to 63");
+	expect_error("dns: {zone: a.}\nsrv6: {mode: tunnel}\n", 1, 2,
+		     "srv6.mode", "must be one of encap, insert");
+	unlink(topo);
+	snprintf(text, sizeof(text),
+		 "dns: {zone: a.}\nsrv6:\n  enabled: true\n  topology: %s\n"
+		 "  interfaces: [eth0]\n", topo);
+	fd = open(topo, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "links: [{between: [a, b]}]\n", 27), 27);
+	close(fd);
+	cfg = NULL;
+	assert_int_equal(parse(text, &cfg, err, sizeof(err)), AS_ECONFIG);
+	char want[256];
+	snprintf(want, sizeof(want), "%s:1: links[0]: between: \"a\" is no router", topo);
+	assert_non_null(strstr(err, want));
+	assert_non_null(strstr(err, "test.yaml:4: srv6.topology: "));
+	unlink(topo);
+
+	/* bird_protocol: BIRD's name rule (routing/'s), and a BIRD to ask. */
+	fd = open(topo, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	const char *bt = "routers: [{name: ra, sid: \"fd00:5a::a\"}]\n"
+			 "hosts: [{name: n1, sid: \"fd00:5b::1\"}]\n"
+			 "links: [{between: [n1, ra], latency_us: 5, "
+			 "bandwidth_kbps: 9, bird_protocol: 9lives}]\n";
+	assert_int_equal(write(fd, bt, strlen(bt)), (ssize_t)strlen(bt));
+	close(fd);
+	snprintf(text, sizeof(text),
+		 "node: {name: n1}\ndns: {zone: a.}\n"
+		 "srv6: {enabled: true, topology: %s, interfaces: [eth0]}\n", topo);
+	expect_error(text, 1, 3, "srv6.topology", "link n1-ra: bird_protocol 9lives:");
+	fd = open(topo, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	bt = "routers: [{name: ra, sid: \"fd00:5a::a\"}]\n"
+	     "hosts: [{name: n1, sid: \"fd00:5b::1\"}]\n"
+	     "links: [{between: [n1, ra], latency_us: 5, "
+	     "bandwidth_kbps: 9, bird_protocol: bfd_ok}]\n";
+	assert_int_equal(write(fd, bt, strlen(bt)), (ssize_t)strlen(bt));
+	close(fd);
+	snprintf(text, sizeof(text),
+		 "node: {name: n1}\ndns: {zone: a.}\nbird: {socket: \"\"}\n"
+		 "srv6: {enabled: true, topology: %s, interfaces: [eth0]}\n", topo);
+	expect_error(text, 1, 4, "srv6.topology", "bird_protocol needs bird.socket");
+	snprintf(text, sizeof(text),
+		 "node: {name: n1}\ndns: {zone: a.}\n"
+		 "srv6: {enabled: true, topology: %s, interfaces: [eth0]}\n", topo);
+	cfg = NULL;
+	if (parse(text, &cfg, err, sizeof(err)))
+		fail_msg("%s", err);
+	agent_config_free(cfg);
+	unlink(topo);
+
+	/* An end host serves nothing. */
+	cfg = NULL;
+	assert_int_equal(parse("node: {name: c, role: end-host}\ndns: {zone: a.}\n"
+			       "services:\n  - name: web\n    port: 80\n"
+			       "    intent: {path: latency}\n"
+			       "    endpoints: [{address: \"fd00::1\", node: s1}]\n",
+			       &cfg, err, sizeof(err)), AS_OK);
+	assert_true(cfg->node.end_host);
+	agent_config_free(cfg);
+	expect_error("node: {name: c, role: end-host}\ndns: {zone: a.}\n"
+		     "services:\n  - name: web\n    port: 80\n"
+		     "    endpoints: [{address: \"fd00::1\"}]\n", 1, 6,
+		     "services[0].endpoints[0].node", "has no endpoints of its own");
+	expect_error("node: {name: c, role: end-host}\ndns: {zone: a.}\n"
+		     "anycast: {addresses: [\"fd00::53\"]}\n", 1, 3,
+		     "anycast.addresses", "announces no anycast address");
+}
+
 /* 1,000 services x 10 endpoints: parse time and every value in place. */
 static void test_large_catalog(void **state)
 {
@@ -1137,6 +1280,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_input),
 		cmocka_unit_test(test_errbuf_limits),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_srv6_and_intents),
 		cmocka_unit_test(test_large_catalog),
 		cmocka_unit_test(test_schema),
 		cmocka_unit_test(test_docs_current),

@@ -169,6 +169,25 @@ static void test_events(void **state)
 	assert_int_equal(event(s, K8S_SERVICES, "MODIFIED", svc, &info), AS_OK);
 	build(s, &set);
 	assert_int_equal(set.entries[0].ttl, 30);
+	assert_null(set.entries[0].path);
+	assert_int_equal(set.entries[0].n_path_avoid, 0);
+	k8s_set_free(&set);
+
+	/* The intent annotations (issue 17), carried as written; a change
+	 * of them is a change of the set. */
+	struct k8s_set before;
+	build(s, &before);
+	k8s_set(svc, "metadata.annotations", "anysteer.io/path", json_string("cost"));
+	k8s_set(svc, "metadata.annotations", "anysteer.io/path-avoid",
+		json_string(" satellite, wan ,,"));
+	assert_int_equal(event(s, K8S_SERVICES, "MODIFIED", svc, &info), AS_OK);
+	build(s, &set);
+	assert_string_equal(set.entries[0].path, "cost");
+	assert_int_equal(set.entries[0].n_path_avoid, 2);
+	assert_string_equal(set.entries[0].path_avoid[0], "satellite");
+	assert_string_equal(set.entries[0].path_avoid[1], "wan");
+	assert_false(k8s_set_equal(&before, &set));
+	k8s_set_free(&before);
 	k8s_set_free(&set);
 
 	/* Pod web-...-9kq7w becomes unready. */

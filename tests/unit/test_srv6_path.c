@@ -282,6 +282,31 @@ static void test_metric_names(void **state)
 	assert_string_equal(srv6_metric_name(SRV6_METRIC_BANDWIDTH), "bandwidth");
 }
 
+/* The IPV6_RTHDR option of a probe: SRH order, the counts, the sizes. */
+static void test_rthdr(void **state)
+{
+	struct in6_addr segs[3] = { a6("fd00::a"), a6("fd00::b"), a6("fd00::d") };
+	struct in6_addr many[SRV6_SEGS_MAX + 1];
+	uint8_t b[8 + 16 * (SRV6_SEGS_MAX + 1)];
+
+	(void)state;
+	assert_int_equal(srv6_rthdr_build(segs, 3, b, sizeof(b)), 56);
+	assert_int_equal(b[0], 0);	/* next header: the kernel's */
+	assert_int_equal(b[1], 6);	/* (56 - 8) / 8 */
+	assert_int_equal(b[2], 4);
+	assert_int_equal(b[3], 2);	/* segments left */
+	assert_int_equal(b[4], 2);	/* last entry */
+	assert_memory_equal(b + 8, &segs[2], 16);	/* the destination */
+	assert_memory_equal(b + 24, &segs[1], 16);
+	assert_memory_equal(b + 40, &segs[0], 16);	/* the first hop */
+	assert_int_equal(srv6_rthdr_build(segs, 1, b, sizeof(b)), 0);
+	assert_int_equal(srv6_rthdr_build(segs, 3, b, 55), 0);
+	memset(many, 0, sizeof(many));
+	assert_int_equal(srv6_rthdr_build(many, SRV6_SEGS_MAX + 1, b, sizeof(b)), 0);
+	assert_int_equal(srv6_rthdr_build(many, SRV6_SEGS_MAX, b, sizeof(b)),
+			 8 + 16 * SRV6_SEGS_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_hosts_and_errors),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_metric_names),
+		cmocka_unit_test(test_rthdr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
