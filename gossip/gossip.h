@@ -100,6 +100,7 @@
 #define GOSSIP_LABEL_MAX 63		/* cluster label, bytes */
 #define GOSSIP_SERVICE_MAX 63		/* endpoint service names, bytes */
 #define GOSSIP_ENDPOINTS_MAX 32		/* endpoints per node record */
+#define GOSSIP_ZONE_MAX 63		/* a node's topology zone, bytes */
 #define GOSSIP_KEY_LEN 32
 #define GOSSIP_KEYS_MAX 16
 #define GOSSIP_KEY_B64_LEN 45		/* base64 of a key, with NUL */
@@ -109,9 +110,9 @@
 #define GOSSIP_STREAM_HDR_PLAIN (2 + 4)	/* plaintext: header, length */
 /* The largest push-pull entry on the wire: state and a node record with a
  * 63-byte name, an IPv6 address, 5-byte incarnation, 9-byte versions, the
- * load, and 32 endpoints with 63-byte service names (checked by
- * test_gossip_wire against the encoder). */
-#define GOSSIP_PP_RECORD_MAX 3034
+ * load, 32 endpoints with 63-byte service names and a 63-byte zone
+ * (checked by test_gossip_wire against the encoder). */
+#define GOSSIP_PP_RECORD_MAX 3099
 
 /* ---- node record ---------------------------------------------------- */
 
@@ -140,6 +141,11 @@ struct gossip_record {
 	struct gossip_load load;
 	uint32_t n_endpoints;
 	struct gossip_endpoint *endpoints; /* owned by whoever holds it */
+	/* The node's topology zone (node.zone), "" if none. Optional on the
+	 * wire (a record field after the endpoints, left out when empty, so
+	 * older peers skip it); fixed for an incarnation: a record relayed
+	 * by an older peer arrives without it and does not clear it. */
+	char zone[GOSSIP_ZONE_MAX + 1];
 };
 
 enum gossip_state {
@@ -301,6 +307,7 @@ struct gossip_config {
 	const char *name;		/* this node's name (identity) */
 	struct sockaddr_storage addr;	/* advertised gossip address */
 	const char *label;		/* cluster label */
+	const char *zone;		/* topology zone; NULL or "" = none */
 	bool plaintext;			/* explicitly allow plaintext (no keys) */
 	uint64_t seed;			/* PRNG seed for protocol decisions */
 	uint32_t incarnation;		/* initial incarnation */
@@ -336,7 +343,7 @@ struct gossip_config {
 	uint32_t stream_hdr_timeout_ms;	/* accept to authenticated header, 1000 */
 	uint32_t stream_timeout_ms;	/* accept to whole frame, 5000 */
 };
-/* Fills defaults; leaves name, addr and label untouched. */
+/* Fills defaults (no zone); leaves name, addr and label untouched. */
 void gossip_config_defaults(struct gossip_config *cfg);
 
 enum gossip_transport {

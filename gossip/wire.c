@@ -118,7 +118,13 @@ static void pack_load(msgpack_packer *pk, const struct gossip_load *l)
 	msgpack_pack_uint32(pk, quant(l->factor));
 }
 
-/* name, addr, incarnation, version, ep_version, load, endpoints */
+/* Fields of a record on the wire: the zone is sent only when set. */
+static uint32_t record_fields(const struct gossip_record *r)
+{
+	return r->zone[0] ? 8 : 7;
+}
+
+/* name, addr, incarnation, version, ep_version, load, endpoints[, zone] */
 static void pack_record(msgpack_packer *pk, const struct gossip_record *r)
 {
 	pack_str(pk, r->name);
@@ -141,6 +147,8 @@ static void pack_record(msgpack_packer *pk, const struct gossip_record *r)
 		else
 			msgpack_pack_false(pk);
 	}
+	if (r->zone[0])
+		pack_str(pk, r->zone);
 }
 
 int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
@@ -174,7 +182,7 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 		msgpack_pack_uint32(&pk, m->seq);
 		break;
 	case GOSSIP_MSG_ALIVE:
-		msgpack_pack_array(&pk, 8);
+		msgpack_pack_array(&pk, 1 + record_fields(&m->rec));
 		msgpack_pack_uint8(&pk, GOSSIP_MSG_ALIVE);
 		pack_record(&pk, &m->rec);
 		break;
@@ -201,7 +209,7 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 		msgpack_pack_uint8(&pk, (uint8_t)((m->pp_reply ? 1 : 0) | (m->pp_join ? 2 : 0)));
 		msgpack_pack_array(&pk, m->pp_count);
 		for (uint32_t i = 0; i < m->pp_count; i++) {
-			msgpack_pack_array(&pk, 8);
+			msgpack_pack_array(&pk, 1 + record_fields(&m->pp_recs[i]));
 			msgpack_pack_uint8(&pk, m->pp_states[i]);
 			pack_record(&pk, &m->pp_recs[i]);
 		}
@@ -514,7 +522,10 @@ static void rd_load(struct rd *r, struct gossip_load *l)
 
 #define ENDPOINT_MIN_BYTES 23
 
-static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_record *rec)
+/* fields: how many record fields the enclosing array holds (7 or more);
+ * the zone is the eighth when there. */
+static void rd_record(struct rd *r, struct gossip_packet *pkt,
+		      struct gossip_record *rec, uint32_t n_fields)
 {
 	uint32_t n;
 	memset(rec, 0, sizeof(*rec));
@@ -534,7 +545,7 @@ static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_rec
 		return;
 	}
 	if (n == 0)
-		return;
+		goto zone;
 	rec->endpoints = arena_alloc(pkt, n * sizeof(*rec->endpoints));
 	if (!rec->endpoints) {
 		r->err = true;
@@ -561,6 +572,9 @@ static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_rec
 		for (uint32_t k = 5; k < fields && !r->err; k++)
 			rd_skip(r, 2);
 	}
+zone:
+	if (!r->err && n_fields > 7)
+		rd_name(r, rec->zone, GOSSIP_ZONE_MAX, true);
 }
 
 #define PP_RECORD_MIN_BYTES 20
@@ -594,8 +608,8 @@ static void rd_pushpull(struct rd *r, struct gossip_packet *pkt, struct gossip_m
 			return;
 		}
 		m->pp_states[i] = (uint8_t)rd_u32(r, GOSSIP_STATE_COUNT - 1);
-		rd_record(r, pkt, &m->pp_recs[i]);
-		for (uint32_t k = 8; k < f && !r->err; k++)
+		rd_record(r, pkt, &m->pp_recs[i], f - 1);
+		for (uint32_t k = f > 8 ? 9 : 8; k < f && !r->err; k++)
 			rd_skip(r, 2);
 	}
 }
@@ -641,7 +655,8 @@ static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m
 	case GOSSIP_MSG_ALIVE:
 		if (n < (used = 8))
 			break;
-		rd_record(r, pkt, &m->rec);
+		rd_record(r, pkt, &m->rec, n - 1);
+		used = n > 8 ? 9 : 8;
 		break;
 	case GOSSIP_MSG_LOAD:
 		if (n < (used = 6))
