@@ -90,6 +90,50 @@ bool dns_name_is_nameserver(const char *label, const char *zone,
  * clamped; low >= high degrades to a step at high. NaN load counts as 0. */
 double dns_load_factor(double load, double low, double high);
 
+/* ---- intents (intent.c) --------------------------------------------------
+ *
+ * A service's intent says what its answers optimise (docs/intents.md):
+ * balance (the default: load-weighted, as described above), locality
+ * (the endpoints in the answering node's topology zone first, spilling
+ * over to other zones as that zone's load passes spill_over), resilience
+ * (answers spread over distinct nodes or zones) and latency (accepted;
+ * answers as balance until network coordinates exist). The view applies
+ * it when it is built (dns_plan), so a query costs what it did. */
+
+enum dns_objective {
+	DNS_OBJ_BALANCE = 0,
+	DNS_OBJ_LOCALITY,
+	DNS_OBJ_RESILIENCE,
+	DNS_OBJ_LATENCY,
+	DNS_OBJ__COUNT
+};
+enum dns_spread { DNS_SPREAD_NODE = 0, DNS_SPREAD_ZONE, DNS_SPREAD__COUNT };
+
+/* Names as in the configuration ("balance", "node"), indexed by the enum
+ * and NULL-terminated (the configuration's enum rows use them); the
+ * parsers return -1 for an unknown name. */
+extern const char *const dns_objective_values[DNS_OBJ__COUNT + 1];
+extern const char *const dns_spread_values[DNS_SPREAD__COUNT + 1];
+const char *dns_objective_name(enum dns_objective o);
+int dns_objective_parse(const char *s);
+const char *dns_spread_name(enum dns_spread s);
+int dns_spread_parse(const char *s);
+
+#define DNS_SPILL_OVER_DEFAULT 0.8
+
+struct dns_intent {
+	enum dns_objective objective;	/* 0: balance */
+	double spill_over;	/* locality: 0..1, see dns_plan */
+	enum dns_spread spread;	/* resilience */
+};
+
+/* The rule for a node's topology zone (node.zone, the Kubernetes node
+ * label topology.kubernetes.io/zone): a label value, 1..63 characters of
+ * letters, digits, '-', '_' and '.', beginning and ending with a letter
+ * or digit; compared exactly (case matters, as in Kubernetes). Why it
+ * is not one (a constant string), or NULL. */
+const char *dns_topo_zone_problem(const char *zone);
+
 /* ---- answer view ------------------------------------------------------ */
 
 typedef struct dns_view dns_view_t;
@@ -101,6 +145,7 @@ struct dns_endpoint_spec {
 	const char *node;	/* node that hosts it (copied) */
 	double load_factor;	/* 0..1, of that node */
 	bool healthy;		/* false: effective weight 0 */
+	const char *zone;	/* that node's topology zone; NULL/"" = none */
 };
 
 /* The most endpoints per service: keeps the sum of 48-bit integer weights
@@ -119,11 +164,14 @@ struct dns_service_spec {
 	uint32_t max_answers;	/* 0 = zone default */
 	const struct dns_endpoint_spec *endpoints;
 	size_t n_endpoints;
+	struct dns_intent intent;	/* zeroed: balance */
 };
 
 struct dns_view_spec {
 	const char *zone;		/* "svc.example." (trailing dot optional) */
 	const char *node_name;		/* answered to NSID and CHAOS id.server */
+	const char *node_zone;		/* the answering node's topology zone
+					 * (locality); NULL/"" = none */
 	uint32_t ttl;			/* default TTL for service records */
 	uint32_t max_answers;		/* default max endpoints per answer
 					 * (0 = 2; any max_answers is capped at 64) */
@@ -170,6 +218,11 @@ struct dns_service_info {
 	uint32_t ttl;
 	uint32_t max_answers;
 	size_t n_endpoints;
+	struct dns_intent intent;
+	/* locality: the load of this node's zone (0..1, the larger of the
+	 * two families') and the share of the drawing weight other zones
+	 * get by spilling over (0: none). */
+	double zone_load, spill;
 };
 size_t dns_view_service_count(const dns_view_t *view);
 /* Fills *out for service i; endpoint j of it with dns_view_endpoint(). */

@@ -258,25 +258,60 @@ static void put_addrs(struct resp *rp, int sec, uint16_t owner_off,
 	}
 }
 
+/* Resilience: distinct failure domains by their weight (those drawn by
+ * effective weight first), then one item in each. */
+static size_t sample_spread(const struct dns_view *v, const struct dns_svc *s,
+			    const struct dns_family *f, bool v6,
+			    const uint64_t *cum, struct as_rng *rng,
+			    uint32_t *idx)
+{
+	const struct dns_dom *dm = (v6 ? v->doms6 : v->doms4) + f->first;
+	const uint64_t *dc = (v6 ? v->dcum6 : v->dcum4) + f->first;
+	uint32_t k = s->max_answers, one;
+	size_t got = dns_sample(dc, f->dom_tier[0], k, rng, idx), more = 0;
+
+	if (got < k && f->dom_tier[1]) {
+		more = dns_sample(dc + f->dom_tier[0], f->dom_tier[1], k - got,
+				  rng, idx + got);
+		for (size_t j = got; j < got + more; j++)
+			idx[j] += f->dom_tier[0];
+	}
+	got += more;
+	for (size_t j = 0; j < got; j++) {
+		const struct dns_dom *d = &dm[idx[j]];
+		one = 0;
+		dns_sample(cum + d->first, d->n_draw, 1, rng, &one);
+		idx[j] = d->first + one;
+	}
+	return got;
+}
+
 static size_t sample(const struct dns_view *v, const struct dns_svc *s,
 		     bool v6, struct as_rng *rng, uint32_t *idx)
 {
 	const struct dns_family *f = v6 ? &s->v6 : &s->v4;
 	const uint64_t *cum = (v6 ? v->cum6 : v->cum4) + f->first;
-	size_t got, more;
+	size_t got = 0, off = 0;
 
 	if (!f->n)
 		return 0;
-	got = dns_sample(cum, f->n_first, s->max_answers, rng, idx);
-	if (got == s->max_answers || !f->n_fill)
-		return got;
-	/* A short answer is filled from the loaded healthy endpoints, after
-	 * the others: every answer leaves the client a fallback. */
-	more = dns_sample(cum + f->n_first, f->n_fill, s->max_answers - got,
-			  rng, idx + got);
-	for (size_t k = got; k < got + more; k++)
-		idx[k] += f->n_first;
-	return got + more;
+	if (f->spread)
+		return sample_spread(v, s, f, v6, cum, rng, idx);
+	/* Tier by tier until the answer is full: a short answer is filled
+	 * from the next tier (for balance, the loaded healthy endpoints),
+	 * so every answer leaves the client a fallback. */
+	for (unsigned t = 0; t < DNS_TIERS && got < s->max_answers; t++) {
+		size_t n = f->tier[t], more;
+		if (n) {
+			more = dns_sample(cum + off, n, s->max_answers - got,
+					  rng, idx + got);
+			for (size_t j = got; j < got + more; j++)
+				idx[j] += (uint32_t)off;
+			got += more;
+		}
+		off += n;
+	}
+	return got;
 }
 
 static void put_sampled(struct resp *rp, int sec, uint16_t owner_off,

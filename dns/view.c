@@ -44,8 +44,17 @@ struct addr_ix {
 	uint32_t j;
 };
 
+/* A string and where it came from, for interning zones and nodes. */
+struct str_ix {
+	const char *s;
+	uint32_t k;
+};
+
 /* Per-family scratch of build_services(), each max endpoints long. */
 struct fam_scratch {
+	struct str_ix *six;		/* per endpoint */
+	uint32_t *zid, *nid;		/* per endpoint: zone, node ids */
+	uint32_t *uzone, *unode;	/* per distinct address */
 	uint64_t *eff, *cfg;		/* per endpoint */
 	uint64_t *ueff, *ucfg, *uhcfg;	/* per distinct address: sums */
 	uint32_t *mult;			/* endpoints per distinct address */
@@ -64,6 +73,7 @@ struct build {
 	struct fam_scratch fs;
 	uint8_t (*ns_wire)[DNS_NAME_MAX];	/* per nameserver */
 	size_t *ns_wlen, *ns_rel;
+	double zone_load, spill;	/* of the service being built */
 };
 
 static int addr_ix_cmp(const void *a, const void *b)
@@ -124,6 +134,10 @@ static void view_free(struct dns_view *v)
 	free(v->addr4);
 	free(v->cum6);
 	free(v->cum4);
+	free(v->doms6);
+	free(v->doms4);
+	free(v->dcum6);
+	free(v->dcum4);
 	free(v->nshs);
 	free(v->nodes);
 	free(v->keys);
@@ -452,6 +466,12 @@ static int check_spec(const struct dns_view_spec *spec, size_t *n6,
 			       s->name);
 			return AS_EINVAL;
 		}
+		if ((unsigned)s->intent.objective >= DNS_OBJ__COUNT ||
+		    (unsigned)s->intent.spread >= DNS_SPREAD__COUNT ||
+		    !(s->intent.spill_over >= 0 && s->intent.spill_over <= 1)) {
+			as_err("dns: service %s: bad intent", s->name);
+			return AS_EINVAL;
+		}
 		if ((s->n_endpoints && !s->endpoints) ||
 		    s->n_endpoints > DNS_MAX_ENDPOINTS) {
 			as_err("dns: service %s: bad endpoint list", s->name);
@@ -555,10 +575,64 @@ static int add_service_names(struct build *b, const struct dns_view_spec *spec,
  * eps (the service's first), addresses from addrs on, one sampling item
  * per distinct address, in the order and with the cumulative weights of
  * dns_policy_tiers (tiers into f). */
-static void add_service_family(struct build *b,
-			       const struct dns_service_spec *s, int af,
-			       struct dns_ep *eps, uint8_t *addrs,
-			       uint64_t *cum, struct dns_family *f)
+static int str_ix_cmp(const void *a, const void *b)
+{
+	const struct str_ix *x = a, *y = b;
+	int c = strcmp(x->s, y->s);
+
+	return c ? c : (x->k > y->k) - (x->k < y->k);
+}
+
+/* Numbers the n strings of ix (each with its index k): id[k] is 0 for
+ * an empty string, else 1, 2, ... with equal strings equal. Returns the
+ * id of here: 0 for NULL or "", UINT32_MAX when no string equals it. */
+static uint32_t intern(struct str_ix *ix, size_t n, uint32_t *id,
+		       const char *here)
+{
+	uint32_t next = 0, here_id = here && *here ? UINT32_MAX : 0;
+
+	qsort(ix, n, sizeof(*ix), str_ix_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (!*ix[i].s) {
+			id[ix[i].k] = 0;
+			continue;
+		}
+		if (i == 0 || strcmp(ix[i].s, ix[i - 1].s) != 0) {
+			next++;
+			if (here_id && strcmp(ix[i].s, here) == 0)
+				here_id = next;
+		}
+		id[ix[i].k] = next;
+	}
+	return here_id;
+}
+
+/* The zone (or node) ids of a family's n endpoints into id, then per
+ * distinct address (the first endpoint's) into uid; the id of here. */
+static uint32_t family_ids(struct build *b, const struct dns_service_spec *s,
+			   size_t n, bool zones, const char *here,
+			   uint32_t *id, uint32_t *uid)
+{
+	struct fam_scratch *fs = &b->fs;
+	uint32_t here_id;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct dns_endpoint_spec *e = &s->endpoints[fs->spec_j[k]];
+		const char *str = zones ? e->zone : e->node;
+		fs->six[k] = (struct str_ix){ str ? str : "", (uint32_t)k };
+	}
+	here_id = intern(fs->six, n, id, here);
+	for (size_t k = n; k-- > 0;)
+		uid[fs->slot[k]] = id[k];	/* the first endpoint's wins */
+	return here_id;
+}
+
+static int add_service_family(struct build *b,
+			      const struct dns_service_spec *s, int af,
+			      const char *node_zone, struct dns_ep *eps,
+			      uint8_t *addrs, uint64_t *cum,
+			      struct dns_dom *doms, uint64_t *dcum,
+			      struct dns_family *f)
 {
 	struct fam_scratch *fs = &b->fs;
 	size_t alen = af == AF_INET6 ? 16 : 4;
@@ -595,8 +669,32 @@ static void add_service_family(struct build *b,
 			fs->uhcfg[u] += fs->cfg[k];
 		fs->mult[u]++;
 	}
-	dns_policy_tiers(fs->ueff, fs->uhcfg, fs->ucfg, fs->mult, nu,
-			 fs->order, cum, &f->n_first, &f->n_fill);
+	struct dns_plan_in in = {
+		.eff = fs->ueff, .hcfg = fs->uhcfg, .cfg = fs->ucfg,
+		.mult = fs->mult, .zone = fs->uzone, .node = fs->unode,
+		.n = nu,
+	};
+	struct dns_plan plan = { .order = fs->order, .cum = cum,
+				 .doms = doms, .dcum = dcum };
+	/* Zones and nodes only where the intent reads them: a balanced
+	 * service costs no more to build than before. */
+	memset(fs->uzone, 0, nu * sizeof(*fs->uzone));
+	memset(fs->unode, 0, nu * sizeof(*fs->unode));
+	if (s->intent.objective == DNS_OBJ_LOCALITY ||
+	    (s->intent.objective == DNS_OBJ_RESILIENCE &&
+	     s->intent.spread == DNS_SPREAD_ZONE))
+		in.here = family_ids(b, s, n, true, node_zone, fs->zid,
+				     fs->uzone);
+	else if (s->intent.objective == DNS_OBJ_RESILIENCE)
+		family_ids(b, s, n, false, NULL, fs->nid, fs->unode);
+	int err = dns_plan(&s->intent, &in, &plan);
+	if (err)
+		return err;
+	memcpy(f->tier, plan.tier, sizeof(f->tier));
+	f->spread = plan.spread;
+	memcpy(f->dom_tier, plan.dom_tier, sizeof(f->dom_tier));
+	b->zone_load = AS_MAX(b->zone_load, plan.zone_load);
+	b->spill = AS_MAX(b->spill, plan.spill);
 	/* Store the addresses in sampling order. */
 	for (size_t p = 0; p < nu; p++) {
 		memcpy(fs->ix[p].addr, addrs + (size_t)fs->order[p] * alen, alen);
@@ -607,6 +705,7 @@ static void add_service_family(struct build *b,
 	for (size_t k = 0; k < n; k++)
 		eps[fs->spec_j[k]].fam_index = fs->pos[fs->slot[k]];
 	f->n = (uint32_t)nu;
+	return AS_OK;
 }
 
 static int build_services(struct build *b, const struct dns_view_spec *spec)
@@ -639,12 +738,22 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		sv->n_ep = (uint32_t)s->n_endpoints;
 		sv->v6.first = (uint32_t)i6;
 		sv->v4.first = (uint32_t)i4;
-		add_service_family(b, s, AF_INET6, &v->eps[ep], v->addr6[i6],
-				   v->cum6 + i6, &sv->v6);
+		sv->intent = s->intent;
+		b->zone_load = b->spill = 0;
+		if ((err = add_service_family(b, s, AF_INET6, spec->node_zone,
+					      &v->eps[ep], v->addr6[i6],
+					      v->cum6 + i6, v->doms6 + i6,
+					      v->dcum6 + i6, &sv->v6)))
+			return err;
 		i6 += sv->v6.n;
-		add_service_family(b, s, AF_INET, &v->eps[ep], v->addr4[i4],
-				   v->cum4 + i4, &sv->v4);
+		if ((err = add_service_family(b, s, AF_INET, spec->node_zone,
+					      &v->eps[ep], v->addr4[i4],
+					      v->cum4 + i4, v->doms4 + i4,
+					      v->dcum4 + i4, &sv->v4)))
+			return err;
 		i4 += sv->v4.n;
+		sv->zone_load = (float)b->zone_load;
+		sv->spill = (float)b->spill;
 		ep += s->n_endpoints;
 	}
 	return AS_OK;
@@ -757,6 +866,10 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	v->addr4 = calloc(n4 + ns_addr4 + 1, sizeof(*v->addr4));
 	v->cum6 = calloc(n6 + 1, sizeof(*v->cum6));
 	v->cum4 = calloc(n4 + 1, sizeof(*v->cum4));
+	v->doms6 = calloc(n6 + 1, sizeof(*v->doms6));
+	v->doms4 = calloc(n4 + 1, sizeof(*v->doms4));
+	v->dcum6 = calloc(n6 + 1, sizeof(*v->dcum6));
+	v->dcum4 = calloc(n4 + 1, sizeof(*v->dcum4));
 	v->nshs = calloc(v->n_ns, sizeof(*v->nshs));
 	v->strings = malloc(str_bytes);
 	for (size_t i = 0; i < spec->n_services; i++)
@@ -773,6 +886,14 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	fs->slot = calloc(max_eps + 1, sizeof(*fs->slot));
 	fs->spec_j = calloc(max_eps + 1, sizeof(*fs->spec_j));
 	fs->ix = calloc(max_eps + 1, sizeof(*fs->ix));
+	fs->six = calloc(max_eps + 1, sizeof(*fs->six));
+	fs->zid = calloc(max_eps + 1, sizeof(*fs->zid));
+	fs->nid = calloc(max_eps + 1, sizeof(*fs->nid));
+	fs->uzone = calloc(max_eps + 1, sizeof(*fs->uzone));
+	fs->unode = calloc(max_eps + 1, sizeof(*fs->unode));
+	if (!v->doms6 || !v->doms4 || !v->dcum6 || !v->dcum4 ||
+	    !fs->six || !fs->zid || !fs->nid || !fs->uzone || !fs->unode)
+		return AS_ENOMEM;
 	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
 	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
 	    !fs->eff || !fs->cfg || !fs->ueff || !fs->ucfg || !fs->mult ||
@@ -895,6 +1016,11 @@ static void build_fini(struct build *b)
 	free(b->fs.slot);
 	free(b->fs.spec_j);
 	free(b->fs.ix);
+	free(b->fs.six);
+	free(b->fs.zid);
+	free(b->fs.nid);
+	free(b->fs.uzone);
+	free(b->fs.unode);
 }
 
 int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
@@ -1002,6 +1128,9 @@ int dns_view_service(const dns_view_t *view, size_t i,
 	out->ttl = s->ttl;
 	out->max_answers = s->max_answers;
 	out->n_endpoints = s->n_ep;
+	out->intent = s->intent;
+	out->zone_load = s->zone_load;
+	out->spill = s->spill;
 	return AS_OK;
 }
 
