@@ -53,6 +53,10 @@
 #define K8S_ANN_TTL "anysteer.io/ttl"
 #define K8S_ANN_WEIGHT "anysteer.io/weight"
 #define K8S_ANN_MAX_ANSWERS "anysteer.io/max-answers"
+/* The intent (docs/intents.md): objective, and the key it reads. */
+#define K8S_ANN_OBJECTIVE "anysteer.io/objective"
+#define K8S_ANN_SPILL_OVER "anysteer.io/spill-over"
+#define K8S_ANN_SPREAD "anysteer.io/spread"
 #define K8S_LABEL_SERVICE "kubernetes.io/service-name"
 
 #define K8S_DEFAULT_WEIGHT 100
@@ -86,6 +90,9 @@ struct k8s_entry {
 	uint32_t ttl;		/* 0 = the zone default */
 	uint32_t weight;	/* per endpoint; default 100 */
 	uint32_t max_answers;	/* 0 = the zone default */
+	char *objective;	/* intent; NULL = not annotated (balance) */
+	double spill_over;	/* locality; < 0 = not annotated */
+	char *spread;		/* resilience; NULL = not annotated */
 	struct k8s_port *ports;	/* in Service order */
 	size_t n_ports;
 	struct k8s_endpoint *endpoints;	/* ready, on this node, sorted */
