@@ -34,6 +34,14 @@ struct agent_endpoint {
 	char *node;		/* default: this node */
 };
 
+/* What a service's answers optimise (docs/intents.md); names as in
+ * dns_objective_values / dns_spread_values. */
+struct agent_intent {
+	char *objective;	/* "balance" (default), "locality", ... */
+	double spill_over;	/* locality: 0..1 (0.8) */
+	char *spread;		/* resilience: "node" (default) or "zone" */
+};
+
 struct agent_service {
 	char *name;		/* lower case; dns_name_service_problem() is NULL */
 	uint16_t port;
@@ -42,6 +50,7 @@ struct agent_service {
 	uint32_t max_answers;	/* 0 = dns.max_answers */
 	struct agent_endpoint *endpoints;
 	size_t n_endpoints;
+	struct agent_intent intent;
 	/* Where the name comes from (anysteerctl services): NULL for the
 	 * config's own, else the Kubernetes source's "Service ns/name",
 	 * "Ingress ns/name", "HTTPRoute ns/name", "GRPCRoute ns/name". */
@@ -53,6 +62,8 @@ struct agent_config {
 
 	struct {
 		char *name;	/* default: gethostname() */
+		char *zone;	/* topology zone; NULL = none
+				 * (dns_topo_zone_problem() is NULL) */
 	} node;
 
 	struct {

@@ -445,6 +445,57 @@ static const struct cfg_item endpoint_items[] = {
 static const struct cfg_section endpoint_section =
 	SECTION_OF(endpoint_items, struct agent_endpoint, finish_endpoint);
 
+/* A key of the intent that only one objective reads is an error under
+ * another: a typo'd objective must not silently ignore it. */
+static void finish_intent(struct cfg_ctx *ctx, void *base,
+			  const struct cfg_where *w)
+{
+	struct agent_intent *in = base;
+	char kp[CFG_PATH_MAX];
+
+	if (!w->map || !in->objective)
+		return;
+	if (cfg_has_key(ctx, w->map, "spill_over") &&
+	    strcmp(in->objective, "locality") != 0) {
+		cfg_pathf(kp, "%s.spill_over", w->path);
+		cfg_error(ctx, cfg_key_line(ctx, w, "spill_over"), kp,
+			  "applies to objective locality only (objective is "
+			  "%s)", in->objective);
+	}
+	if (cfg_has_key(ctx, w->map, "spread") &&
+	    strcmp(in->objective, "resilience") != 0) {
+		cfg_pathf(kp, "%s.spread", w->path);
+		cfg_error(ctx, cfg_key_line(ctx, w, "spread"), kp,
+			  "applies to objective resilience only (objective "
+			  "is %s)", in->objective);
+	}
+}
+
+/* issue 16: the answer objective (docs/intents.md) */
+static const struct cfg_item intent_items[] = {
+	{ .name = "objective", .type = CFG_ENUM,
+	  AT(struct agent_intent, objective), .def = "balance",
+	  .values = dns_objective_values,
+	  .desc = "what the answers optimise: balance (load-weighted), "
+		  "locality (this node's node.zone first), resilience "
+		  "(answers on distinct nodes or zones), latency (answers as "
+		  "balance until network coordinates exist)" },
+	{ .name = "spill_over", .type = CFG_DOUBLE,
+	  AT(struct agent_intent, spill_over), .def = "0.8",
+	  .dmin = 0, .dmax = 1,
+	  .desc = "locality: the zone's load (1 - its endpoints' mean load "
+		  "factor) past which answers spill over to other zones, "
+		  "growing to plain balance at load 1" },
+	{ .name = "spread", .type = CFG_ENUM,
+	  AT(struct agent_intent, spread), .def = "node",
+	  .values = dns_spread_values,
+	  .desc = "resilience: the failure domain no two addresses of an "
+		  "answer share" },
+};
+
+static const struct cfg_section intent_section =
+	SECTION_OF(intent_items, struct agent_intent, finish_intent);
+
 static const struct cfg_item service_items[] = {
 	{ .name = "name", .type = CFG_LABEL, AT(struct agent_service, name),
 	  .flags = CFG_REQUIRED,
@@ -466,6 +517,10 @@ static const struct cfg_item service_items[] = {
 	  AT(struct agent_service, endpoints),
 	  COUNT(struct agent_service, n_endpoints), .sub = &endpoint_section,
 	  .desc = "endpoints of the service (may be empty)" },
+	{ .name = "intent", .type = CFG_SECTION,
+	  .off = offsetof(struct agent_service, intent), .sub = &intent_section,
+	  .desc = "what the service's answers optimise (docs/intents.md); "
+		  "absent = balance" },
 };
 
 static const struct cfg_section service_section =
@@ -476,6 +531,11 @@ static const struct cfg_item node_items[] = {
 	  .def_doc = "host name", .check = check_node_name,
 	  .desc = "this node's name in gossip, answers and metrics "
 		  "(letters, digits, '-', '_', '.'; at most 63)" },
+	{ .name = "zone", .type = CFG_STR, AT(cfg_node_t, zone),
+	  .check = dns_topo_zone_problem,
+	  .desc = "this node's topology zone, gossiped to every node, for "
+		  "intents (a Kubernetes label value such as eu-west-1a; "
+		  "absent = none)" },
 };
 
 /* ---- dns.forward (dns/forward.h) ---- */

@@ -398,8 +398,15 @@ static void c_eff(json_t *s, json_t *e, char *b, size_t n)
 { (void)s; snprintf(b, n, e ? "%.1f" : "", num(e, "effective_weight")); }
 static void c_origin(json_t *s, json_t *e, char *b, size_t n)
 { (void)e; snprintf(b, n, "%s", str(s, "origin")); }
+/* A null share: the service's intent decides (docs/intents.md). */
 static void c_share(json_t *s, json_t *e, char *b, size_t n)
-{ (void)s; snprintf(b, n, e ? "%.1f%%" : "", 100 * num(e, "share")); }
+{
+	(void)s;
+	if (e && json_is_null(json_object_get(e, "share")))
+		snprintf(b, n, "-");
+	else
+		snprintf(b, n, e ? "%.1f%%" : "", 100 * num(e, "share"));
+}
 
 static const struct svc_col svc_cols[] = {
 	{ "SERVICE", false, true, true, c_name },

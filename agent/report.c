@@ -184,7 +184,10 @@ static int svc_cmp(const void *a, const void *b)
 		      ((const struct svc_row *)b)->si.name);
 }
 
-static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu)
+/* share_known: false where the intent, not the weights alone, decides
+ * the first answer (docs/intents.md): the share is then null. */
+static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu,
+			     bool share_known)
 {
 	json_t *e = json_object();
 	json_t *cpu = json_object_get(node_cpu, r->ei.node ? r->ei.node : "");
@@ -197,7 +200,8 @@ static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu)
 	json_object_set_new(e, "load_factor", json_real(round_to(r->ei.load_factor, 1e-3)));
 	json_object_set_new(e, "healthy", json_boolean(r->ei.healthy));
 	json_object_set_new(e, "effective_weight", json_real(round_to(r->ei.effective_weight, 1e-3)));
-	json_object_set_new(e, "share", json_real(round_to(r->share, 1e-4)));
+	json_object_set_new(e, "share", share_known ?
+			    json_real(round_to(r->share, 1e-4)) : json_null());
 	return e;
 }
 
@@ -233,9 +237,23 @@ static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
 		inet_ntop(infos[j].family, infos[j].addr, rows[j].addr, sizeof(rows[j].addr));
 	}
 	qsort(rows, n, sizeof(*rows), ep_cmp);
+	enum dns_objective obj = si->intent.objective;
+	bool weighted = obj != DNS_OBJ_LOCALITY && obj != DNS_OBJ_RESILIENCE;
 	json_t *eps = json_array();
 	for (size_t j = 0; j < n; j++)
-		json_array_append_new(eps, endpoint_json(&rows[j], node_cpu));
+		json_array_append_new(eps, endpoint_json(&rows[j], node_cpu,
+							 weighted));
+	json_t *in = json_object();
+	json_object_set_new(in, "objective", json_string(dns_objective_name(obj)));
+	if (obj == DNS_OBJ_LOCALITY) {
+		json_object_set_new(in, "spill_over",
+				    json_real(round_to(si->intent.spill_over, 1e-3)));
+		json_object_set_new(in, "zone_load", json_real(round_to(si->zone_load, 1e-3)));
+		json_object_set_new(in, "spill", json_real(round_to(si->spill, 1e-4)));
+	} else if (obj == DNS_OBJ_RESILIENCE) {
+		json_object_set_new(in, "spread",
+				    json_string(dns_spread_name(si->intent.spread)));
+	}
 	s = json_object();
 	json_object_set_new(s, "name", json_string(si->name));
 	json_object_set_new(s, "port", json_integer(si->port));
@@ -243,6 +261,7 @@ static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
 	json_object_set_new(s, "ttl", json_integer(si->ttl));
 	json_object_set_new(s, "max_answers", json_integer(si->max_answers));
 	json_object_set_new(s, "answer_mode", modes);
+	json_object_set_new(s, "intent", in);
 	json_object_set_new(s, "endpoints", eps);
 out:
 	free(rows);
