@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "agent/report.h"
@@ -184,10 +185,10 @@ static int svc_cmp(const void *a, const void *b)
 		      ((const struct svc_row *)b)->si.name);
 }
 
-/* share_known: false where the intent, not the weights alone, decides
- * the first answer (docs/intents.md): the share is then null. */
+/* planned: the intent, not the weights alone, decides the first answer
+ * (docs/intents.md): the share is the plan's. */
 static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu,
-			     bool share_known)
+			     bool planned)
 {
 	json_t *e = json_object();
 	json_t *cpu = json_object_get(node_cpu, r->ei.node ? r->ei.node : "");
@@ -200,8 +201,10 @@ static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu,
 	json_object_set_new(e, "load_factor", json_real(round_to(r->ei.load_factor, 1e-3)));
 	json_object_set_new(e, "healthy", json_boolean(r->ei.healthy));
 	json_object_set_new(e, "effective_weight", json_real(round_to(r->ei.effective_weight, 1e-3)));
-	json_object_set_new(e, "share", share_known ?
-			    json_real(round_to(r->share, 1e-4)) : json_null());
+	json_object_set_new(e, "share", json_real(round_to(planned ?
+			    r->ei.first_share : r->share, 1e-4)));
+	json_object_set_new(e, "zone", r->ei.zone ? json_string(r->ei.zone) : json_null());
+	json_object_set_new(e, "rank", json_integer(r->ei.rank));
 	return e;
 }
 
@@ -238,11 +241,11 @@ static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
 	}
 	qsort(rows, n, sizeof(*rows), ep_cmp);
 	enum dns_objective obj = si->intent.objective;
-	bool weighted = obj != DNS_OBJ_LOCALITY && obj != DNS_OBJ_RESILIENCE;
+	bool planned = obj == DNS_OBJ_LOCALITY || obj == DNS_OBJ_RESILIENCE;
 	json_t *eps = json_array();
 	for (size_t j = 0; j < n; j++)
 		json_array_append_new(eps, endpoint_json(&rows[j], node_cpu,
-							 weighted));
+							 planned));
 	json_t *in = json_object();
 	json_object_set_new(in, "objective", json_string(dns_objective_name(obj)));
 	if (obj == DNS_OBJ_LOCALITY) {
@@ -289,4 +292,79 @@ json_t *agent_services_json(const dns_view_t *view, json_t *node_cpu)
 	}
 	free(svcs);
 	return arr;
+}
+
+/* One line on how the service's intent plans this node's answers. */
+static void explanation(const struct dns_service_info *si, const char *zone,
+			size_t n_zones, char *b, size_t n)
+{
+	const struct dns_intent *in = &si->intent;
+
+	switch (in->objective) {
+	case DNS_OBJ_LOCALITY:
+		if (!zone)
+			snprintf(b, n, "locality, but this node has no node.zone: "
+				 "answered as balance");
+		else if (si->spill > 0 && si->zone_load > in->spill_over)
+			snprintf(b, n, "locality from zone %s: its load %.3f is past "
+				 "spill_over %.3f, so %.1f%% of first answers leave it",
+				 zone, si->zone_load, in->spill_over, 100 * si->spill);
+		else if (si->spill > 0)
+			snprintf(b, n, "locality from zone %s: it has no endpoint to "
+				 "answer with, so %.1f%% of first answers leave it",
+				 zone, 100 * si->spill);
+		else
+			snprintf(b, n, "locality from zone %s: its load %.3f is within "
+				 "spill_over %.3f; its endpoints first, other zones "
+				 "fill short answers", zone, si->zone_load,
+				 in->spill_over);
+		break;
+	case DNS_OBJ_RESILIENCE:
+		snprintf(b, n, "resilience: no two addresses of an answer on one "
+			 "%s (%zu of them with endpoints here)",
+			 dns_spread_name(in->spread), n_zones);
+		break;
+	case DNS_OBJ_LATENCY:
+		snprintf(b, n, "latency: answered as balance until network "
+			 "coordinates exist");
+		break;
+	default:
+		snprintf(b, n, "balance: by effective weight (weight x health x "
+			 "load factor)");
+		break;
+	}
+}
+
+json_t *agent_explain_json(const dns_view_t *view, const char *name,
+			   const char *node_zone, json_t *node_cpu)
+{
+	size_t n = dns_view_service_count(view);
+	struct svc_row sr;
+	char why[256];
+
+	for (size_t i = 0; i < n; i++) {
+		if (dns_view_service(view, i, &sr.si) != AS_OK ||
+		    strcasecmp(sr.si.name, name) != 0)
+			continue;
+		sr.i = i;
+		json_t *s = service_json(view, &sr, node_cpu);
+		if (!s)
+			return NULL;
+		/* Failure domains with endpoints: distinct zones or nodes. */
+		json_t *eps = json_object_get(s, "endpoints"), *e;
+		const char *key = sr.si.intent.spread == DNS_SPREAD_ZONE ? "zone" : "node";
+		json_t *seen = json_object();
+		size_t k;
+		json_array_foreach(eps, k, e) {
+			const char *v = json_string_value(json_object_get(e, key));
+			json_object_set_new(seen, v ? v : "", json_true());
+		}
+		explanation(&sr.si, node_zone, json_object_size(seen), why, sizeof(why));
+		json_decref(seen);
+		json_object_set_new(s, "node_zone", node_zone ? json_string(node_zone)
+							      : json_null());
+		json_object_set_new(s, "explanation", json_string(why));
+		return s;
+	}
+	return NULL;
 }

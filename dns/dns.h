@@ -210,6 +210,12 @@ struct dns_endpoint_info {
 	double load_factor;
 	bool healthy;
 	double effective_weight;	/* what the sampler uses */
+	const char *zone;		/* its node's zone; NULL = none */
+	/* The plan (dns_plan): the tier the address is drawn in (0 first;
+	 * for resilience the tier of its domain), -1 never; and the chance
+	 * that it is the first address of an answer of its family. */
+	int rank;
+	double first_share;
 };
 struct dns_service_info {
 	const char *name;

@@ -489,7 +489,8 @@ static int check_spec(const struct dns_view_spec *spec, size_t *n6,
 				       "family %d", s->name, j, e->family);
 				return AS_EINVAL;
 			}
-			*str_bytes += strlen(e->node ? e->node : "") + 1;
+			*str_bytes += strlen(e->node ? e->node : "") + 1 +
+				      (e->zone ? strlen(e->zone) + 1 : 0);
 		}
 		*n_eps += s->n_endpoints;
 	}
@@ -644,6 +645,7 @@ static int add_service_family(struct build *b,
 		if (e->family != af)
 			continue;
 		di->node = arena_dup(b, e->node ? e->node : "");
+		di->zone = e->zone ? arena_dup(b, e->zone) : NULL;
 		di->weight = e->weight;
 		di->load_factor = lf_clamped(e->load_factor);
 		di->healthy = e->healthy;
@@ -1134,6 +1136,53 @@ int dns_view_service(const dns_view_t *view, size_t i,
 	return AS_OK;
 }
 
+/* Where item p of family f stands in the plan: its tier (-1 never) and
+ * the chance that it is an answer's first address. */
+static void item_rank(const struct dns_view *v, const struct dns_family *f,
+		      bool v6, uint32_t p, int *rank, double *share)
+{
+	const uint64_t *cum = (v6 ? v->cum6 : v->cum4) + f->first;
+	uint64_t w, total;
+
+	*rank = -1;
+	*share = 0;
+	if (f->spread) {
+		const struct dns_dom *dm = (v6 ? v->doms6 : v->doms4) + f->first;
+		const uint64_t *dc = (v6 ? v->dcum6 : v->dcum4) + f->first;
+		uint32_t n_dom = f->dom_tier[0] + f->dom_tier[1];
+		for (uint32_t d = 0; d < n_dom; d++) {
+			if (p < dm[d].first || p >= dm[d].first + dm[d].n_draw)
+				continue;
+			unsigned t = d < f->dom_tier[0] ? 0 : 1;
+			*rank = (int)t;
+			w = cum[p] - (p > dm[d].first ? cum[p - 1] : 0);
+			/* first domains from tier 0 when it has weight */
+			total = f->dom_tier[0] ? dc[f->dom_tier[0] - 1] : 0;
+			if (t == 1 && total == 0)
+				total = dc[n_dom - 1];
+			else if (t == 1)
+				total = 0;
+			*share = total ? (double)w / (double)total : 0;
+		}
+		return;
+	}
+	uint32_t off = 0;
+	bool first_found = false;
+	for (unsigned t = 0; t < DNS_TIERS; t++) {
+		uint32_t n = f->tier[t];
+		total = n ? cum[off + n - 1] : 0;
+		if (p >= off && p < off + n) {
+			*rank = (int)t;
+			w = cum[p] - (p > off ? cum[p - 1] : 0);
+			if (!first_found && total)
+				*share = (double)w / (double)total;
+			return;
+		}
+		first_found |= total > 0;
+		off += n;
+	}
+}
+
 int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 		      struct dns_endpoint_info *out)
 {
@@ -1154,6 +1203,10 @@ int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 	out->load_factor = e->load_factor;
 	out->healthy = e->healthy;
 	out->effective_weight = e->healthy ? e->weight * e->load_factor : 0;
+	out->zone = e->zone;
+	item_rank(view, e->family == AF_INET6 ? &s->v6 : &s->v4,
+		  e->family == AF_INET6, e->fam_index, &out->rank,
+		  &out->first_share);
 	return AS_OK;
 }
 

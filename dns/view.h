@@ -103,6 +103,7 @@ int dns_plan(const struct dns_intent *it, const struct dns_plan_in *in,
 
 struct dns_ep {			/* introspection only: cold */
 	const char *node;
+	const char *zone;	/* NULL = none */
 	uint32_t weight;
 	double load_factor;
 	bool healthy;

@@ -241,6 +241,20 @@ services:
         s = {x["name"]: x for x in n1.ctl_json("services")["services"]}["web"]
         self.assertEqual(s["intent"]["objective"], "locality")
         self.assertEqual(s["intent"]["spill"], 1)
+        # explain says so, and shows the plan: zone b first, a never
+        x = n1.ctl_json("explain", "web")
+        self.assertIn("100.0% of first answers leave it", x["explanation"])
+        for e in x["endpoints"]:
+            self.assertEqual(e["rank"], 0 if e["zone"] == "b" else 2, e)
+            self.assertEqual(e["share"], 0.5 if e["zone"] == "b" else 0, e)
+        text = n1.ctl_run("explain", "web").stdout
+        self.assertIn("locality from zone a", text)
+        self.assertIn("ZONE", text)
+        r = n1.ctl_run("explain", "web", "--client", "fd00::1", check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("not built yet", r.stderr)
+        r = n1.ctl_run("explain", "nosuch", check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         for a in self.answers(n1, "web"):
             self.assertEqual(sorted(a), [ep(3), ep(4)])
         for d in nodes[:2]:

@@ -158,8 +158,28 @@ static void test_intent(void **state)
 	/* s = 0.5: 50 of 62.5 leaves the zone */
 	assert_float_equal(json_real_value(json_object_get(in, "spill")), 0.8, 1e-9);
 	json_t *eps = json_object_get(json_array_get(arr, 0), "endpoints");
-	assert_true(json_is_null(json_object_get(json_array_get(eps, 0), "share")));
+	/* the plan's shares: 12.5 and 50 of 62.5 */
+	json_t *a1 = json_array_get(eps, 0), *b1 = json_array_get(eps, 1);
+	assert_float_equal(json_real_value(json_object_get(a1, "share")), 0.2, 1e-9);
+	assert_float_equal(json_real_value(json_object_get(b1, "share")), 0.8, 1e-9);
+	assert_string_equal(json_string_value(json_object_get(b1, "zone")), "b");
+	assert_int_equal(json_integer_value(json_object_get(b1, "rank")), 0);
 	json_decref(arr);
+
+	/* explain: the same service, with a line that says why */
+	json_t *x = agent_explain_json(v, "WEB", "a", NULL);
+	assert_non_null(x);
+	const char *why = json_string_value(json_object_get(x, "explanation"));
+	assert_non_null(strstr(why, "locality from zone a"));
+	assert_non_null(strstr(why, "past spill_over 0.750, so 80.0% of first answers leave it"));
+	assert_string_equal(json_string_value(json_object_get(x, "node_zone")), "a");
+	assert_int_equal(json_array_size(json_object_get(x, "endpoints")), 2);
+	json_decref(x);
+	x = agent_explain_json(v, "web", NULL, NULL);
+	assert_non_null(strstr(json_string_value(json_object_get(x, "explanation")),
+			       "no node.zone: answered as balance"));
+	json_decref(x);
+	assert_null(agent_explain_json(v, "nosuch", "a", NULL));
 	dns_view_unref(v);
 }
 

@@ -440,6 +440,18 @@ static void test_answers_locality(void **state)
 	assert_true(fabs(si.spill - 100.0 / 120) < 1e-3);
 	answers(v, 20000, count, &t);
 	assert_true(fabs(t.first_remote / 20000.0 - 100.0 / 120) < 0.02);
+	/* the plan as introspection reports it */
+	struct dns_endpoint_info ei;
+	double sum = 0;
+	for (size_t j = 0; j < 4; j++) {
+		assert_int_equal(dns_view_endpoint(v, 0, j, &ei), AS_OK);
+		assert_string_equal(ei.zone, f.eps[j].zone);
+		assert_int_equal(ei.rank, 0);
+		assert_true(fabs(ei.first_share -
+				 (j % 2 ? 50.0 / 120 : 10.0 / 120)) < 1e-3);
+		sum += ei.first_share;
+	}
+	assert_true(fabs(sum - 1) < 1e-9);
 	dns_view_unref(v);
 
 	/* a node without a zone answers as balance */
@@ -471,6 +483,16 @@ static void test_answers_resilience(void **state)
 	answers(v, 3000, count, &t);
 	assert_int_equal(t.n_ans[2], 3000);
 	assert_int_equal(t.shared, 0);
+	/* first address: zone a (weight 200) or b (50), then by endpoint;
+	 * n3's loaded endpoint and zone c never come first */
+	static const double share[5] = { 0.4, 0.4, 0.2, 0, 0 };
+	static const int rank[5] = { 0, 0, 0, -1, 1 };
+	for (size_t j = 0; j < 5; j++) {
+		struct dns_endpoint_info ei;
+		assert_int_equal(dns_view_endpoint(v, 0, j, &ei), AS_OK);
+		assert_int_equal(ei.rank, rank[j]);
+		assert_true(fabs(ei.first_share - share[j]) < 1e-9);
+	}
 	dns_view_unref(v);
 
 	memset(&t, 0, sizeof(t));
