@@ -282,6 +282,10 @@ struct dns_result {
 	bool self_check;	/* the routing self-check's query (probe.c) */
 	bool rate_limited;	/* RRL: dropped (send false) or slipped
 				 * (sent truncated) */
+	uint8_t objective;	/* intent of the service answered + 1
+				 * (enum dns_objective); 0: no service */
+	bool left_zone;		/* locality: a first address outside this
+				 * node's zone (a spill-over) */
 };
 
 /* Answers one query. out must hold DNS_MSG_MAX bytes for TCP and
@@ -336,6 +340,8 @@ struct dns_stats {
 	uint64_t tcp_accept_errors;	/* accept() failed, e.g. EMFILE */
 	uint64_t rrl_dropped;	/* UDP replies not sent by RRL */
 	uint64_t rrl_slipped;	/* sent truncated by RRL instead */
+	uint64_t by_objective[DNS_OBJ__COUNT];	/* answers of a service */
+	uint64_t spill_overs;	/* locality answers that left the zone */
 	uint64_t latency[DNS_LAT_BUCKETS];	/* counts per bucket */
 	uint64_t latency_sum_ns;
 	struct dns_fwd_stats {

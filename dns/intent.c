@@ -144,10 +144,16 @@ static void plan_locality(const struct dns_intent *it,
 	uint64_t sq = (uint64_t)llround(s * DNS_LF_ONE);
 	p->zone_load = load;
 
-	/* Tier of each item and its weight in it; 4 = never drawn. */
-	for (unsigned t = 0; t <= DNS_TIERS; t++) {
+	/* Tier of each item and its weight in it; 4 = never drawn. Tier 0
+	 * holds the zone's items first, so the query path knows an answer
+	 * that leaves the zone by the index it drew (the spill counter). */
+	p->locality = true;
+	for (unsigned pass = 0; pass <= DNS_TIERS + 1; pass++) {
+		unsigned t = pass ? pass - 1 : 0;
 		for (size_t i = 0; i < in->n; i++) {
 			bool local = in->zone[i] == in->here;
+			if (t == 0 && local != (pass == 0))
+				continue;
 			uint64_t e = in->eff[i], h = in->hcfg[i], w = 0;
 			uint64_t scaled = local ? e : (e * sq) >> 16;
 			unsigned ti;
@@ -170,6 +176,8 @@ static void plan_locality(const struct dns_intent *it,
 			p->order[m] = (uint32_t)i;
 			p->cum[m++] = t < DNS_TIERS ? sum[t] : 0;
 		}
+		if (pass == 0)
+			p->local0 = p->tier[0];
 	}
 	/* The chance that an answer's first address leaves the zone. */
 	if (sum[0])
@@ -273,7 +281,8 @@ int dns_plan(const struct dns_intent *it, const struct dns_plan_in *in,
 	memset(p->tier, 0, sizeof(p->tier));
 	memset(p->dom_tier, 0, sizeof(p->dom_tier));
 	p->n_dom = 0;
-	p->spread = false;
+	p->spread = p->locality = false;
+	p->local0 = 0;
 	p->zone_load = p->spill = 0;
 	if (p->doms)
 		memset(p->doms, 0, in->n * sizeof(*p->doms));

@@ -52,6 +52,8 @@ enum { SEC_AN, SEC_NS, SEC_AR };
 struct resp {
 	struct wire_wr w;
 	uint16_t count[3];
+	uint8_t objective;	/* of the service answered, + 1; 0 none */
+	bool left_zone;		/* a first address outside this node's zone */
 };
 
 /* ---- parsing ----------------------------------------------------------- */
@@ -314,12 +316,28 @@ static size_t sample(const struct dns_view *v, const struct dns_svc *s,
 	return got;
 }
 
+/* Locality: whether the first address drawn is outside the zone (tier 0
+ * holds the zone's items first, then the others'; tiers 1 and 3 are
+ * other zones'). Counted, never steering. */
+static void note_left(struct resp *rp, const struct dns_family *f,
+		      const uint32_t *idx, size_t n)
+{
+	uint32_t t01 = f->tier[0] + f->tier[1], t2 = t01 + f->tier[2];
+
+	if (f->locality && n &&
+	    ((idx[0] >= f->local0 && idx[0] < t01) ||
+	     (idx[0] >= t2 && idx[0] < t2 + f->tier[3])))
+		rp->left_zone = true;
+}
+
 static void put_sampled(struct resp *rp, int sec, uint16_t owner_off,
 			const struct dns_view *v, const struct dns_svc *s,
 			bool v6, struct as_rng *rng)
 {
 	uint32_t idx[DNS_MAX_ANSWERS];
 	size_t n = sample(v, s, v6, rng, idx);
+
+	note_left(rp, v6 ? &s->v6 : &s->v4, idx, n);
 
 	put_addrs(rp, sec, owner_off, v6, v, v6 ? s->v6.first : s->v4.first,
 		  idx, n, s->ttl);
@@ -331,6 +349,8 @@ static void put_https(struct resp *rp, const struct dns_view *v,
 	uint32_t i6[DNS_MAX_ANSWERS], i4[DNS_MAX_ANSWERS];
 	size_t n6 = sample(v, s, true, rng, i6);
 	size_t n4 = sample(v, s, false, rng, i4);
+	note_left(rp, &s->v6, i6, n6);
+	note_left(rp, &s->v4, i4, n4);
 	size_t rdlen = 2 + 1 + 6 + (n4 ? 4 + 4 * n4 : 0) +
 		       (n6 ? 4 + 16 * n6 : 0);
 	struct wire_wr *w = &rp->w;
@@ -461,6 +481,7 @@ static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
 	}
 	if (nd->svc >= 0) {
 		const struct dns_svc *s = &v->svcs[nd->svc];
+		rp->objective = (uint8_t)(s->intent.objective + 1);
 		if (t == DNS_T_ANY)
 			t = s->v6.n ? DNS_T_AAAA : DNS_T_A;
 		if (t == DNS_T_AAAA)
@@ -470,8 +491,10 @@ static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
 		else if (t == DNS_T_HTTPS)
 			put_https(rp, v, s, rng);
 	} else if (nd->srv >= 0) {
-		if (t == DNS_T_SRV || t == DNS_T_ANY)
+		if (t == DNS_T_SRV || t == DNS_T_ANY) {
+			rp->objective = (uint8_t)(v->svcs[nd->srv].intent.objective + 1);
 			put_srv(rp, v, &v->svcs[nd->srv], rng, t == DNS_T_SRV);
+		}
 	} else {
 		if (nd->apex && (t == DNS_T_SOA || t == DNS_T_ANY))
 			rr_put(rp, SEC_AN, zone_off, DNS_T_SOA, DNS_C_IN,
@@ -726,6 +749,8 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 
 	wire_wr_init(&rp.w, out, limit - opt_len);
 	memset(rp.count, 0, sizeof(rp.count));
+	rp.objective = 0;
+	rp.left_zone = false;
 	wire_wr_bytes(&rp.w, query, base_len); /* header fixed up below */
 
 	if (q.edns && q.edns_version > 0) {
@@ -751,6 +776,8 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 		rcode = answer_zone(&rp, view, &q, rel, rng);
 	}
 
+	res->objective = rp.objective;
+	res->left_zone = rp.left_zone;
 	if (rp.w.err) {
 		/* Did not fit: keep the question (and the OPT), drop the rest. */
 		rp.w.err = 0;

@@ -694,6 +694,8 @@ static int add_service_family(struct build *b,
 		return err;
 	memcpy(f->tier, plan.tier, sizeof(f->tier));
 	f->spread = plan.spread;
+	f->locality = plan.locality;
+	f->local0 = plan.local0;
 	memcpy(f->dom_tier, plan.dom_tier, sizeof(f->dom_tier));
 	b->zone_load = AS_MAX(b->zone_load, plan.zone_load);
 	b->spill = AS_MAX(b->spill, plan.spill);

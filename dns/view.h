@@ -92,6 +92,8 @@ struct dns_plan {
 	uint32_t n_dom, dom_tier[2];	/* domains; drawn by effective
 					 * weight, then by healthy configured */
 	double zone_load, spill;	/* locality (dns_service_info) */
+	bool locality;		/* tier 0 holds the zone's items first ... */
+	uint32_t local0;	/* ... this many */
 };
 
 /* Plans one family's answers under intent it (NULL: balance); see
@@ -117,7 +119,10 @@ struct dns_family {
 	uint32_t n;
 	uint32_t tier[DNS_TIERS];	/* sampling tiers (dns_plan) */
 	bool spread;		/* draw distinct domains (dns_plan) */
+	bool locality;		/* items outside the zone: local0 .. tier[0]
+				 * + tier[1], and tier[3] */
 	uint32_t dom_tier[2];
+	uint32_t local0;
 };
 
 struct dns_svc {

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from anysteer_test import (Daemon, free_port, main_skip77,  # noqa: E402
@@ -137,7 +138,7 @@ dns:
   zone: %(dzone)s
   workers: 1
 control: {socket: %(ctl)s}
-metrics: {listen: ""}
+metrics: {listen: "[::1]:%(mport)d"}
 # A pinned signal: answers follow the test's overrides, not the machine.
 load: {interval: 250ms, source: static, value: 0.1, override: true}
 gossip:
@@ -169,6 +170,7 @@ services:
       - { address: "%(ep)s" }
 """ % {"name": d.name, "zone": ZONES[i], "port": d.port, "dzone": ZONE,
                 "ctl": d.ctl, "gport": d.gossip_port, "sport": self.svc_port,
+                "mport": d.metrics_port,
                 "ep": ep(i),
                 "seeds": ", ".join('"[::1]:%d"' % p for p in seeds)}
         d = Daemon(config, name="n%d" % i)
@@ -185,6 +187,17 @@ services:
         logs = "\n".join("%s:\n%s" % (d.name, "\n".join(
             d.log().splitlines()[-10:])) for d in self.daemons)
         self.fail("timed out waiting for %s\n%s" % (what, logs))
+
+    def metrics(self, d):
+        """The samples of d's /metrics (DNS counters are read live)."""
+        with urllib.request.urlopen("http://[::1]:%d/metrics"
+                                    % d.metrics_port, timeout=5) as r:
+            out = {}
+            for line in r.read().decode().splitlines():
+                if line and not line.startswith("#"):
+                    k, _, v = line.rpartition(" ")
+                    out[k] = float(v)
+            return out
 
     def answers(self, d, name, n=QUERIES):
         out = []
@@ -257,6 +270,11 @@ services:
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         for a in self.answers(n1, "web"):
             self.assertEqual(sorted(a), [ep(3), ep(4)])
+        # the counters saw it: answers by objective, spill-overs
+        m = self.metrics(n1)
+        self.assertGreater(m['anysteer_dns_answers_by_objective_total'
+                             '{objective="locality"}'], 0)
+        self.assertGreater(m["anysteer_dns_spill_overs_total"], 0)
         for d in nodes[:2]:
             d.ctl_run("load", "clear")
         self.wait_for("n1's answers back in zone a", lambda: all(

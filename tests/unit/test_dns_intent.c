@@ -344,7 +344,9 @@ static dns_view_t *view(const struct vfx *f, const struct dns_intent *it,
 /* Runs draws AAAA queries; for each answer calls back with the indexes
  * (last address byte) of its addresses in order. */
 static void answers(dns_view_t *v, size_t draws,
-		    void (*cb)(const uint8_t *idx, size_t n, void *arg), void *arg)
+		    void (*cb)(const uint8_t *idx, size_t n,
+			       const struct dns_result *res, void *arg),
+		    void *arg)
 {
 	ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str("web.svc.example."),
 					 LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, 0);
@@ -364,24 +366,34 @@ static void answers(dns_view_t *v, size_t draws,
 			assert_true(off + 28 <= res.len);
 			idx[k] = out[off + 27];
 		}
-		cb(idx, an, arg);
+		cb(idx, an, &res, arg);
 	}
 	free(q);
 }
 
 struct tally {
 	const struct vfx *f;
+	int objective;		/* expected in every result */
+	bool zoneless;		/* the answering node has no zone */
 	unsigned n_ans[DNS_MAX_ANSWERS + 1];
 	unsigned first_remote, remote, shared;
 	const char *here;
 	bool by_zone;
 };
 
-static void count(const uint8_t *idx, size_t n, void *arg)
+static void count(const uint8_t *idx, size_t n, const struct dns_result *res,
+		  void *arg)
 {
 	struct tally *t = arg;
 
 	t->n_ans[n]++;
+	assert_int_equal(res->objective, t->objective + 1);
+	/* the spill counter's flag is exactly "the first address is
+	 * outside the zone" (only locality sets it) */
+	assert_int_equal(res->left_zone, t->objective == DNS_OBJ_LOCALITY &&
+			 !t->zoneless &&
+			 t->here && *t->here && n &&
+			 strcmp(t->f->eps[idx[0]].zone, t->here) != 0);
 	for (size_t k = 0; k < n; k++) {
 		const struct dns_endpoint_spec *e = &t->f->eps[idx[k]];
 		bool remote = strcmp(e->zone, t->here) != 0;
@@ -402,7 +414,7 @@ static void test_answers_locality(void **state)
 	struct vfx f = { 0 };
 	struct dns_intent it = { DNS_OBJ_LOCALITY, 0.8, 0 };
 	struct dns_service_info si;
-	struct tally t = { .f = &f, .here = "a" };
+	struct tally t = { .f = &f, .here = "a", .objective = DNS_OBJ_LOCALITY };
 	dns_view_t *v;
 
 	(void)state;
@@ -423,6 +435,7 @@ static void test_answers_locality(void **state)
 	memset(&t, 0, sizeof(t));
 	t.f = &f;
 	t.here = "a";
+	t.objective = DNS_OBJ_LOCALITY;
 	v = view(&f, &it, 3, "a");
 	answers(v, 500, count, &t);
 	assert_int_equal(t.remote, 500);
@@ -434,6 +447,7 @@ static void test_answers_locality(void **state)
 	memset(&t, 0, sizeof(t));
 	t.f = &f;
 	t.here = "a";
+	t.objective = DNS_OBJ_LOCALITY;
 	v = view(&f, &it, 2, "a");
 	assert_int_equal(dns_view_service(v, 0, &si), AS_OK);
 	assert_true(fabs(si.zone_load - 0.9) < 1e-3);
@@ -458,6 +472,8 @@ static void test_answers_locality(void **state)
 	memset(&t, 0, sizeof(t));
 	t.f = &f;
 	t.here = "a";
+	t.objective = DNS_OBJ_LOCALITY;
+	t.zoneless = true;
 	v = view(&f, &it, 1, NULL);
 	answers(v, 20000, count, &t);
 	assert_true(fabs(t.first_remote / 20000.0 - 200.0 / 220) < 0.02);
@@ -470,7 +486,8 @@ static void test_answers_resilience(void **state)
 {
 	struct vfx f = { 0 };
 	struct dns_intent it = { DNS_OBJ_RESILIENCE, 0, DNS_SPREAD_ZONE };
-	struct tally t = { .f = &f, .here = "", .by_zone = true };
+	struct tally t = { .f = &f, .here = "", .by_zone = true,
+			   .objective = DNS_OBJ_RESILIENCE };
 	dns_view_t *v;
 
 	(void)state;
@@ -498,6 +515,7 @@ static void test_answers_resilience(void **state)
 	memset(&t, 0, sizeof(t));
 	t.f = &f;
 	t.here = "";
+	t.objective = DNS_OBJ_RESILIENCE;
 	t.by_zone = true;
 	v = view(&f, &it, 8, "a");
 	answers(v, 1000, count, &t);
@@ -509,6 +527,7 @@ static void test_answers_resilience(void **state)
 	memset(&t, 0, sizeof(t));
 	t.f = &f;
 	t.here = "";
+	t.objective = DNS_OBJ_RESILIENCE;
 	v = view(&f, &it, 8, NULL);
 	answers(v, 1000, count, &t);
 	assert_int_equal(t.n_ans[4], 1000);	/* four nodes */
