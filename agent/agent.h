@@ -57,6 +57,12 @@ struct agent_service {
 	const char *origin;
 };
 
+/* A client prefix and its clients' zone (dns.client_zones). */
+struct agent_client_zone {
+	char *prefix;		/* "fd00:10::/48" (dns_prefix_parse) */
+	char *zone;		/* as node.zone */
+};
+
 struct agent_config {
 	char *path;		/* file it was loaded from */
 
@@ -80,6 +86,8 @@ struct agent_config {
 		struct sockaddr_storage *ns_addrs; /* parsed, port 0 */
 		size_t n_ns_addresses;
 		uint32_t negative_ttl;	/* SOA minimum */
+		struct agent_client_zone *client_zones;
+		size_t n_client_zones;
 		uint32_t tcp_idle_timeout_ms;
 		uint32_t tcp_message_timeout_ms;
 		uint32_t tcp_max_clients;	/* per worker */

@@ -110,6 +110,41 @@ static void finish_node(struct cfg_ctx *ctx, void *base,
 		cfg_oom(ctx);
 }
 
+/* At most DNS_CLIENT_ZONES_MAX, and a prefix once (which zone would it
+ * be?). Quadratic in at most 256. */
+static void check_client_zones(struct cfg_ctx *ctx, const cfg_dns_t *dns,
+			       const struct cfg_where *w)
+{
+	const struct as_yaml_node *seq = cfg_map_get(ctx, w->map, "client_zones");
+	struct dns_prefix a, b;
+	char kp[CFG_PATH_MAX], q[80];
+
+	if (dns->n_client_zones > DNS_CLIENT_ZONES_MAX) {
+		cfg_error(ctx, cfg_key_line(ctx, w, "client_zones"),
+			  "dns.client_zones", "at most %d prefixes, got %zu",
+			  DNS_CLIENT_ZONES_MAX, dns->n_client_zones);
+		return;
+	}
+	for (size_t i = 0; i < dns->n_client_zones; i++) {
+		const char *pi = dns->client_zones[i].prefix;
+		if (!pi || dns_prefix_parse(pi, &a))
+			continue;	/* already reported */
+		for (size_t j = 0; j < i; j++) {
+			const char *pj = dns->client_zones[j].prefix;
+			if (!pj || dns_prefix_parse(pj, &b) ||
+			    a.family != b.family || a.len != b.len ||
+			    memcmp(a.addr, b.addr, sizeof(a.addr)) != 0)
+				continue;
+			const struct as_yaml_node *n = cfg_map_get(ctx,
+				cfg_seq_get(ctx, seq, i), "prefix");
+			cfg_pathf(kp, "dns.client_zones[%zu].prefix", i);
+			cfg_error(ctx, n ? cfg_line_of(n) : w->line, kp,
+				  "duplicate prefix %s", cfg_show(pi, q));
+			break;
+		}
+	}
+}
+
 static void finish_dns(struct cfg_ctx *ctx, void *base,
 		       const struct cfg_where *w)
 {
@@ -124,6 +159,7 @@ static void finish_dns(struct cfg_ctx *ctx, void *base,
 		cfg_error(ctx, cfg_key_line(ctx, w, "ns_addresses"),
 			  "dns.ns_addresses", "at most %d addresses, got %zu",
 			  DNS_MAX_NS_ADDRESSES, dns->n_ns_addresses);
+	check_client_zones(ctx, dns, w);
 	if (dns->n_nameservers || !dns->zone ||
 	    cfg_has_key(ctx, w->map, "nameservers"))
 		return;
@@ -680,6 +716,22 @@ static const struct cfg_item rrl_items[] = {
 static const struct cfg_section rrl_section =
 	SECTION_OF(rrl_items, cfg_rrl_t, NULL);
 
+static const struct cfg_item client_zone_items[] = {
+	{ .name = "prefix", .type = CFG_STR,
+	  AT(struct agent_client_zone, prefix), .flags = CFG_REQUIRED,
+	  .check = check_prefix,
+	  .desc = "client prefix such as fd00:10::/48 (an address alone: "
+		  "one host); the longest holding a query's EDNS Client "
+		  "Subnet wins" },
+	{ .name = "zone", .type = CFG_STR,
+	  AT(struct agent_client_zone, zone), .flags = CFG_REQUIRED,
+	  .check = dns_topo_zone_problem,
+	  .desc = "the topology zone of the clients in prefix (as node.zone)" },
+};
+
+static const struct cfg_section client_zone_section =
+	SECTION_OF(client_zone_items, struct agent_client_zone, NULL);
+
 static const struct cfg_item dns_items[] = {
 	{ .name = "listen", .type = CFG_LIST, .elem = CFG_SOCKADDR,
 	  AT(cfg_dns_t, listen), COUNT(cfg_dns_t, n_listen),
@@ -748,6 +800,12 @@ static const struct cfg_item dns_items[] = {
 	{ .name = "rrl", .type = CFG_SECTION,
 	  .off = offsetof(cfg_dns_t, rrl), .sub = &rrl_section,
 	  .desc = "response rate limiting of UDP replies (docs/dns.md)" },
+	{ .name = "client_zones", .type = CFG_SECTIONS,
+	  AT(cfg_dns_t, client_zones), COUNT(cfg_dns_t, n_client_zones),
+	  .sub = &client_zone_section,
+	  .desc = "where clients are: a query with an EDNS Client Subnet in "
+		  "one of these prefixes gets locality answers for its zone "
+		  "(docs/intents.md); at most 256" },
 };
 
 static const struct cfg_item control_items[] = {

@@ -26,6 +26,7 @@ void agent_viewspec_free(struct agent_viewspec *v)
 	free(v->svcs);
 	free(v->eps);
 	free(v->nsa);
+	free(v->czs);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -317,8 +318,16 @@ int agent_viewspec_finish(const struct agent_config *c, uint32_t serial,
 	size_t n = c->dns.n_ns_addresses;
 
 	out->nsa = calloc(n ? n : 1, sizeof(*out->nsa));
-	if (!out->nsa)
+	out->czs = calloc(c->dns.n_client_zones + 1, sizeof(*out->czs));
+	if (!out->nsa || !out->czs)
 		return AS_ENOMEM;
+	/* The configuration checked the prefixes with the same parser. */
+	for (size_t i = 0; i < c->dns.n_client_zones; i++) {
+		const struct agent_client_zone *cz = &c->dns.client_zones[i];
+		if (dns_prefix_parse(cz->prefix, &out->czs[i].prefix))
+			return AS_EINVAL;
+		out->czs[i].zone = cz->zone;
+	}
 	/* Every in-zone nameserver name answers with every ns_address. */
 	for (size_t i = 0; i < n; i++) {
 		const struct sockaddr_storage *ss = &c->dns.ns_addrs[i];
@@ -336,6 +345,8 @@ int agent_viewspec_finish(const struct agent_config *c, uint32_t serial,
 		.zone = c->dns.zone,
 		.node_name = c->node.name,
 		.node_zone = c->node.zone,
+		.client_zones = out->czs,
+		.n_client_zones = c->dns.n_client_zones,
 		.ttl = c->dns.ttl,
 		.max_answers = c->dns.max_answers,
 		.nameservers = (const char *const *)c->dns.nameservers,

@@ -19,6 +19,7 @@ struct agent_viewspec {
 	struct dns_view_spec spec;
 	struct dns_service_spec *svcs;
 	struct dns_endpoint_spec *eps, *nsa;
+	struct dns_client_zone *czs;
 };
 
 /* Without gossip: the catalog as it is. Endpoints of this node (self)

@@ -137,6 +137,7 @@ const char *dns_topo_zone_problem(const char *zone);
 /* ---- answer view ------------------------------------------------------ */
 
 typedef struct dns_view dns_view_t;
+struct dns_client_zone;	/* below, with the prefixes */
 
 struct dns_endpoint_spec {
 	int family;		/* AF_INET6 or AF_INET */
@@ -172,6 +173,12 @@ struct dns_view_spec {
 	const char *node_name;		/* answered to NSID and CHAOS id.server */
 	const char *node_zone;		/* the answering node's topology zone
 					 * (locality); NULL/"" = none */
+	/* Client prefixes and their zones (dns.client_zones): a query
+	 * with an EDNS Client Subnet option (RFC 7871) inside one of them
+	 * gets a locality service's answers planned for that zone. At most
+	 * DNS_CLIENT_ZONES_MAX. */
+	const struct dns_client_zone *client_zones;
+	size_t n_client_zones;
 	uint32_t ttl;			/* default TTL for service records */
 	uint32_t max_answers;		/* default max endpoints per answer
 					 * (0 = 2; any max_answers is capped at 64) */
@@ -284,6 +291,7 @@ struct dns_result {
 				 * (sent truncated) */
 	uint8_t objective;	/* intent of the service answered + 1
 				 * (enum dns_objective); 0: no service */
+	bool ecs;		/* the query had an EDNS Client Subnet option */
 	bool left_zone;		/* locality: a first address outside this
 				 * node's zone (a spill-over) */
 };
@@ -342,6 +350,7 @@ struct dns_stats {
 	uint64_t rrl_slipped;	/* sent truncated by RRL instead */
 	uint64_t by_objective[DNS_OBJ__COUNT];	/* answers of a service */
 	uint64_t spill_overs;	/* locality answers that left the zone */
+	uint64_t ecs_queries;	/* answered queries with a Client Subnet */
 	uint64_t latency[DNS_LAT_BUCKETS];	/* counts per bucket */
 	uint64_t latency_sum_ns;
 	struct dns_fwd_stats {
@@ -384,6 +393,13 @@ const char *dns_prefix_parse(const char *text, struct dns_prefix *out);
 /* Whether sa (IPv4-mapped IPv6 counts as IPv4) lies in one of p. */
 bool dns_prefix_match(const struct dns_prefix *p, size_t n,
 		      const struct sockaddr_storage *sa);
+
+/* A client prefix and the topology zone of its clients (dns_view_spec). */
+struct dns_client_zone {
+	struct dns_prefix prefix;
+	const char *zone;	/* dns_topo_zone_problem() is NULL */
+};
+#define DNS_CLIENT_ZONES_MAX 256
 
 #define DNS_FWD_UPSTREAMS_MAX 8
 #define DNS_FWD_ALLOW_MAX 64

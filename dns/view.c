@@ -74,6 +74,9 @@ struct build {
 	uint8_t (*ns_wire)[DNS_NAME_MAX];	/* per nameserver */
 	size_t *ns_wlen, *ns_rel;
 	double zone_load, spill;	/* of the service being built */
+	const char **cz_names;		/* distinct client zones: plan k+1 */
+	size_t n_cz_names;
+	size_t n_vfams;			/* used of v->vfams */
 };
 
 static int addr_ix_cmp(const void *a, const void *b)
@@ -136,6 +139,8 @@ static void view_free(struct dns_view *v)
 	free(v->cum4);
 	free(v->doms6);
 	free(v->doms4);
+	free(v->vfams);
+	free(v->czones);
 	free(v->dcum6);
 	free(v->dcum4);
 	free(v->nshs);
@@ -628,12 +633,55 @@ static uint32_t family_ids(struct build *b, const struct dns_service_spec *s,
 	return here_id;
 }
 
+static int str_ix_find(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct str_ix *)elem)->s);
+}
+
+/* A locality family's plan for each client zone: plan k is stored after
+ * the base one (nu items each) and described in vf[k]. The items are the
+ * base plan's (in fs), their addresses the base's in its order. */
+static int add_client_plans(struct build *b, const struct dns_service_spec *s,
+			    const struct dns_plan_in *base_in, size_t n,
+			    size_t alen, uint8_t *addrs, uint64_t *cum,
+			    struct dns_dom *doms, uint64_t *dcum,
+			    struct dns_vfam *vf, bool v6, uint32_t first)
+{
+	struct fam_scratch *fs = &b->fs;
+	size_t nu = base_in->n;
+
+	for (size_t k = 0; k < b->n_cz_names; k++) {
+		struct dns_family *f = v6 ? &vf[k].v6 : &vf[k].v4;
+		size_t off = (k + 1) * nu;
+		const struct str_ix *hit = bsearch(b->cz_names[k], fs->six, n,
+						   sizeof(*fs->six), str_ix_find);
+		struct dns_plan_in in = *base_in;
+		struct dns_plan plan = { .order = fs->order, .cum = cum + off,
+					 .doms = doms + off, .dcum = dcum + off };
+		in.here = hit ? fs->zid[hit->k] : UINT32_MAX;
+		int err = dns_plan(&s->intent, &in, &plan);
+		if (err)
+			return err;
+		for (size_t p = 0; p < nu; p++)
+			memcpy(addrs + (off + p) * alen,
+			       addrs + (size_t)fs->pos[fs->order[p]] * alen, alen);
+		*f = (struct dns_family){
+			.first = first + (uint32_t)off, .n = (uint32_t)nu,
+			.spread = plan.spread, .locality = plan.locality,
+			.local0 = plan.local0,
+		};
+		memcpy(f->tier, plan.tier, sizeof(f->tier));
+		memcpy(f->dom_tier, plan.dom_tier, sizeof(f->dom_tier));
+	}
+	return AS_OK;
+}
+
 static int add_service_family(struct build *b,
 			      const struct dns_service_spec *s, int af,
 			      const char *node_zone, struct dns_ep *eps,
 			      uint8_t *addrs, uint64_t *cum,
 			      struct dns_dom *doms, uint64_t *dcum,
-			      struct dns_family *f)
+			      struct dns_family *f, struct dns_vfam *vf)
 {
 	struct fam_scratch *fs = &b->fs;
 	size_t alen = af == AF_INET6 ? 16 : 4;
@@ -709,6 +757,9 @@ static int add_service_family(struct build *b,
 	for (size_t k = 0; k < n; k++)
 		eps[fs->spec_j[k]].fam_index = fs->pos[fs->slot[k]];
 	f->n = (uint32_t)nu;
+	if (vf)
+		return add_client_plans(b, s, &in, n, alen, addrs, cum, doms,
+					dcum, vf, af == AF_INET6, f->first);
 	return AS_OK;
 }
 
@@ -740,22 +791,30 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		 * for sampling. */
 		sv->ep_first = (uint32_t)ep;
 		sv->n_ep = (uint32_t)s->n_endpoints;
-		sv->v6.first = (uint32_t)i6;
-		sv->v4.first = (uint32_t)i4;
 		sv->intent = s->intent;
 		b->zone_load = b->spill = 0;
+		/* Locality: one plan more per client zone (dns.client_zones). */
+		struct dns_vfam *vf = NULL;
+		if (s->intent.objective == DNS_OBJ_LOCALITY && b->n_cz_names) {
+			sv->var_first = (uint32_t)b->n_vfams;
+			sv->n_var = (uint32_t)b->n_cz_names;
+			vf = v->vfams + b->n_vfams;
+			b->n_vfams += b->n_cz_names;
+		}
+		sv->v6.first = (uint32_t)i6;
 		if ((err = add_service_family(b, s, AF_INET6, spec->node_zone,
 					      &v->eps[ep], v->addr6[i6],
 					      v->cum6 + i6, v->doms6 + i6,
-					      v->dcum6 + i6, &sv->v6)))
+					      v->dcum6 + i6, &sv->v6, vf)))
 			return err;
-		i6 += sv->v6.n;
+		i6 += (size_t)sv->v6.n * (1 + sv->n_var);
+		sv->v4.first = (uint32_t)i4;
 		if ((err = add_service_family(b, s, AF_INET, spec->node_zone,
 					      &v->eps[ep], v->addr4[i4],
 					      v->cum4 + i4, v->doms4 + i4,
-					      v->dcum4 + i4, &sv->v4)))
+					      v->dcum4 + i4, &sv->v4, vf)))
 			return err;
-		i4 += sv->v4.n;
+		i4 += (size_t)sv->v4.n * (1 + sv->n_var);
 		sv->zone_load = (float)b->zone_load;
 		sv->spill = (float)b->spill;
 		ep += s->n_endpoints;
@@ -1004,8 +1063,93 @@ static void warn_unused_ns_addrs(const struct build *b,
 	}
 }
 
+/* The distinct zones of dns.client_zones (b->cz_names: plan k + 1 of a
+ * locality service is for zone k), and the address slots the extra
+ * plans take: each locality service's endpoints once more per zone. */
+static int plan_client_zones(struct build *b, const struct dns_view_spec *spec,
+			     size_t *n6, size_t *n4)
+{
+	size_t e6 = 0, e4 = 0;
+
+	if (spec->n_client_zones > DNS_CLIENT_ZONES_MAX ||
+	    (spec->n_client_zones && !spec->client_zones)) {
+		as_err("dns: at most %d client zones", DNS_CLIENT_ZONES_MAX);
+		return AS_EINVAL;
+	}
+	b->cz_names = calloc(spec->n_client_zones + 1, sizeof(*b->cz_names));
+	if (!b->cz_names)
+		return AS_ENOMEM;
+	for (size_t i = 0; i < spec->n_client_zones; i++) {
+		const struct dns_client_zone *cz = &spec->client_zones[i];
+		const struct dns_prefix *p = &cz->prefix;
+		size_t k;
+		if (dns_topo_zone_problem(cz->zone) ||
+		    (p->family != AF_INET6 && p->family != AF_INET) ||
+		    p->len > (p->family == AF_INET6 ? 128 : 32)) {
+			as_err("dns: client zone %zu: bad prefix or zone", i);
+			return AS_EINVAL;
+		}
+		for (k = 0; k < b->n_cz_names; k++)
+			if (strcmp(b->cz_names[k], cz->zone) == 0)
+				break;
+		if (k == b->n_cz_names)
+			b->cz_names[b->n_cz_names++] = cz->zone;
+	}
+	for (size_t i = 0; b->n_cz_names && i < spec->n_services; i++) {
+		const struct dns_service_spec *sv = &spec->services[i];
+		if (sv->intent.objective != DNS_OBJ_LOCALITY)
+			continue;
+		b->n_vfams += b->n_cz_names;
+		for (size_t j = 0; j < sv->n_endpoints; j++) {
+			if (sv->endpoints[j].family == AF_INET6)
+				e6++;
+			else
+				e4++;
+		}
+	}
+	if (e6 > (UINT32_MAX / 4) / (b->n_cz_names + 1) ||
+	    e4 > (UINT32_MAX / 4) / (b->n_cz_names + 1)) {
+		as_err("dns: too many endpoints for the client zones' plans");
+		return AS_EINVAL;
+	}
+	*n6 += e6 * b->n_cz_names;
+	*n4 += e4 * b->n_cz_names;
+	return AS_OK;
+}
+
+static int cmp_czone(const void *a, const void *b)
+{
+	const struct dns_czone *x = a, *y = b;
+
+	return (x->p.len < y->p.len) - (x->p.len > y->p.len);
+}
+
+/* The view's client prefixes, longest first, each with its plan; the
+ * space for the plans' families. */
+static int view_client_zones(struct build *b, const struct dns_view_spec *spec)
+{
+	struct dns_view *v = b->v;
+
+	v->vfams = calloc(b->n_vfams + 1, sizeof(*v->vfams));
+	v->czones = calloc(spec->n_client_zones + 1, sizeof(*v->czones));
+	if (!v->vfams || !v->czones)
+		return AS_ENOMEM;
+	for (size_t i = 0; i < spec->n_client_zones; i++) {
+		const struct dns_client_zone *cz = &spec->client_zones[i];
+		uint32_t k = 0;
+		while (strcmp(b->cz_names[k], cz->zone) != 0)
+			k++;
+		v->czones[i] = (struct dns_czone){ cz->prefix, k + 1 };
+	}
+	v->n_czones = spec->n_client_zones;
+	qsort(v->czones, v->n_czones, sizeof(*v->czones), cmp_czone);
+	b->n_vfams = 0;		/* counts the families as they are built */
+	return AS_OK;
+}
+
 static void build_fini(struct build *b)
 {
+	free(b->cz_names);
 	free(b->ns_wire);
 	free(b->ns_wlen);
 	free(b->ns_rel);
@@ -1043,13 +1187,16 @@ int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
 	err = check_spec(spec, &n6, &n4, &n_eps, &str_bytes);
 	if (err)
 		goto cleanup;
+	if ((err = plan_client_zones(&b, spec, &n6, &n4)))
+		goto cleanup;
 	err = AS_ENOMEM;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		goto cleanup;
 	b.v = v;
 	v->refs = 1;
-	if ((err = view_set_zone(v, spec)))
+	if ((err = view_set_zone(v, spec)) ||
+	    (err = view_client_zones(&b, spec)))
 		goto cleanup;
 
 	v->ttl = spec->ttl;

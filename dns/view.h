@@ -125,6 +125,18 @@ struct dns_family {
 	uint32_t local0;
 };
 
+/* A locality service's families planned for one client zone. */
+struct dns_vfam {
+	struct dns_family v6, v4;
+};
+
+/* A client prefix (dns.client_zones) and its plan: v->vfams[svc's
+ * var_first + var - 1]. Sorted longest prefix first. */
+struct dns_czone {
+	struct dns_prefix p;
+	uint32_t var;
+};
+
 struct dns_svc {
 	const char *name;
 	const char *proto;
@@ -133,6 +145,7 @@ struct dns_svc {
 	uint32_t max_answers;	/* resolved and clamped */
 	uint32_t ep_first, n_ep;	/* into view->eps, spec order */
 	struct dns_intent intent;	/* introspection */
+	uint32_t var_first, n_var;	/* client-zone plans (locality) */
 	float zone_load, spill;		/* introspection (locality) */
 	struct dns_family v6, v4;
 	uint8_t target[DNS_NAME_MAX];	/* <service>.<zone>. in wire form */
@@ -179,6 +192,9 @@ struct dns_view {
 	uint8_t (*addr4)[4];
 	uint64_t *cum6, *cum4;
 	struct dns_dom *doms6, *doms4;	/* spread families' domains */
+	struct dns_vfam *vfams;		/* client-zone plans */
+	struct dns_czone *czones;	/* longest prefix first */
+	size_t n_czones;
 	uint64_t *dcum6, *dcum4;
 	struct dns_nsh *nshs;
 	size_t n_nshs;

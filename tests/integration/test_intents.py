@@ -7,7 +7,9 @@ on loopback, n1 and n2 in zone a, n3 and n4 in zone b, one endpoint each.
      factor 0): zone a's load is 0.5, at the threshold, so the first
      address at n1 stays n1's and the second comes from zone b (n2 is
      loaded, zone b is not). n1 overloaded too: the zone's load is 1 and
-     answers leave it: zone b only. Cleared: back to zone a.
+     answers leave it: zone b only. Cleared: back to zone a. A client
+     whose EDNS Client Subnet lies in a prefix of zone a
+     (dns.client_zones) gets zone a at a zone-b node, scope echoed.
   3. Resilience by zone: no answer has two addresses of one zone, and
      every answer has one of each (max_answers 4, two zones).
   4. Resilience by node: four distinct nodes per answer.
@@ -137,6 +139,7 @@ dns:
   listen: ["[::1]:%(port)d"]
   zone: %(dzone)s
   workers: 1
+  client_zones: [{prefix: "fd00:aa::/48", zone: a}]
 control: {socket: %(ctl)s}
 metrics: {listen: "[::1]:%(mport)d"}
 # A pinned signal: answers follow the test's overrides, not the machine.
@@ -279,6 +282,21 @@ services:
             d.ctl_run("load", "clear")
         self.wait_for("n1's answers back in zone a", lambda: all(
             sorted(a) == [ep(1), ep(2)] for a in self.answers(n1, "web", 5)))
+
+        # 2b. a client placed by its EDNS Client Subnet: at a zone-b node
+        # a client in fd00:aa::/48 (zone a) gets zone a, scope 48
+        n3 = nodes[2]
+        for _ in range(10):
+            a = n3.kdig("web." + ZONE, "A", "+subnet=fd00:aa::/56")
+            self.assertEqual(a.status, "NOERROR", a.text)
+            self.assertEqual(sorted(a.rdata("ANSWER", "A")), [ep(1), ep(2)],
+                             a.text)
+            self.assertIn("fd00:aa::/56/48", a.text)
+        a = n3.kdig("web." + ZONE, "A", "+subnet=fd00:bb::/56")
+        self.assertEqual(sorted(a.rdata("ANSWER", "A")), [ep(3), ep(4)], a.text)
+        self.assertIn("fd00:bb::/56/56", a.text)
+        self.assertGreaterEqual(
+            self.metrics(n3)["anysteer_dns_ecs_queries_total"], 11)
 
         # 3. resilience by zone: one address per zone, never two in one
         for d in nodes:

@@ -446,6 +446,24 @@ static void test_intent(void **state)
 	assert_null(cfg->node.zone);
 	agent_config_free(cfg);
 
+	/* dns.client_zones */
+	assert_int_equal(parse("dns:\n  zone: example.com\n  client_zones:\n"
+			       "    - { prefix: \"fd00:b::/48\", zone: b }\n"
+			       "    - { prefix: 10.2.0.0/16, zone: eu-west-1b }\n",
+			       &cfg, err, sizeof(err)), AS_OK);
+	assert_int_equal(cfg->dns.n_client_zones, 2);
+	assert_string_equal(cfg->dns.client_zones[1].prefix, "10.2.0.0/16");
+	assert_string_equal(cfg->dns.client_zones[1].zone, "eu-west-1b");
+	agent_config_free(cfg);
+	expect_error(ZONE "  client_zones:\n    - { prefix: \"fd00:b::1/48\", zone: b }\n",
+		     1, 4, "dns.client_zones[0].prefix", "");
+	expect_error(ZONE "  client_zones:\n    - { prefix: \"fd00:b::/48\", zone: \"b c\" }\n",
+		     1, 4, "dns.client_zones[0].zone", "invalid character");
+	expect_error(ZONE "  client_zones:\n    - { zone: b }\n", 1, 4,
+		     "dns.client_zones[0].prefix", "");
+	expect_error(ZONE "  client_zones:\n    - { prefix: \"fd00:b::/48\", zone: b }\n"
+		     "    - { prefix: \"FD00:B::/48\", zone: c }\n", 1, 5,
+		     "dns.client_zones[1].prefix", "duplicate prefix");
 #define SVC ZONE "services:\n  - name: api\n    port: 443\n"
 	expect_error("node:\n  zone: eu west\n" ZONE, 1, 2, "node.zone",
 		     "invalid character");

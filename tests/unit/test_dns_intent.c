@@ -535,6 +535,197 @@ static void test_answers_resilience(void **state)
 	dns_view_unref(v);
 }
 
+/* ---- client zones (EDNS Client Subnet, RFC 7871) ---------------------------- */
+
+/* Wire query for name AAAA (or A) with an OPT record holding opts. */
+static size_t ecs_wire(uint8_t *q, const char *name, uint16_t qtype,
+		       const uint8_t *opts, size_t olen)
+{
+	size_t n = 0;
+	static const uint8_t hdr[12] = { 0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 1 };
+
+	memcpy(q, hdr, 12);
+	n = 12;
+	for (const char *p = name; *p;) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		q[n++] = (uint8_t)l;
+		memcpy(q + n, p, l);
+		n += l;
+		p += l + (dot ? 1 : 0);
+	}
+	q[n++] = 0;
+	q[n++] = 0, q[n++] = (uint8_t)qtype, q[n++] = 0, q[n++] = 1;
+	/* OPT: root, type 41, size 1232, ttl 0, rdlen */
+	q[n++] = 0, q[n++] = 0, q[n++] = 41, q[n++] = 0x04, q[n++] = 0xd0;
+	q[n++] = 0, q[n++] = 0, q[n++] = 0, q[n++] = 0;
+	q[n++] = (uint8_t)(olen >> 8), q[n++] = (uint8_t)olen;
+	if (olen)
+		memcpy(q + n, opts, olen);
+	return n + olen;
+}
+
+static size_t ecs_opt(uint8_t *o, uint16_t fam, uint8_t src, const uint8_t *a,
+		      size_t alen)
+{
+	o[0] = 0, o[1] = 8, o[2] = 0, o[3] = (uint8_t)(4 + alen);
+	o[4] = 0, o[5] = (uint8_t)fam, o[6] = src, o[7] = 0;
+	memcpy(o + 8, a, alen);
+	return 8 + alen;
+}
+
+struct ecs_reply {
+	struct dns_result res;
+	unsigned zone_b;	/* addresses from zone b seen */
+	unsigned total;
+	int scope;		/* -1: no ECS option in the reply */
+	int src;
+};
+
+/* Asks draws times; tallies zone-b addresses (last byte 2 or 3) and
+ * reads the reply's ECS option with ldns. */
+static void ecs_ask(dns_view_t *v, const uint8_t *q, size_t qlen, size_t draws,
+		    struct ecs_reply *r)
+{
+	uint8_t out[DNS_UDP_PAYLOAD_MAX];
+	struct as_rng rng;
+
+	memset(r, 0, sizeof(*r));
+	r->scope = r->src = -1;
+	as_rng_seed(&rng, 7);
+	for (size_t d = 0; d < draws; d++) {
+		ldns_pkt *p = NULL;
+		dns_answer(v, &rng, DNS_TRANSPORT_UDP, q, qlen, out, sizeof(out),
+			   &r->res);
+		assert_true(r->res.send);
+		if (r->res.rcode)
+			return;
+		assert_int_equal(ldns_wire2pkt(&p, out, r->res.len), LDNS_STATUS_OK);
+		ldns_rr_list *an = ldns_pkt_answer(p);
+		for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+			ldns_rdf *rd = ldns_rr_rdf(ldns_rr_list_rr(an, i), 0);
+			uint8_t last = ldns_rdf_data(rd)[ldns_rdf_size(rd) - 1];
+			r->zone_b += last == 2 || last == 3;
+			r->total++;
+		}
+		ldns_edns_option_list *l = ldns_pkt_edns_get_option_list(p);
+		for (size_t i = 0; l && i < ldns_edns_option_list_get_count(l); i++) {
+			ldns_edns_option *o = ldns_edns_option_list_get_option(l, i);
+			if (ldns_edns_get_code(o) != 8)
+				continue;
+			const uint8_t *d8 = ldns_edns_get_data(o);
+			r->src = d8[2];
+			r->scope = d8[3];
+		}
+		ldns_pkt_free(p);
+	}
+}
+
+/* Zone a answers by default; a Client Subnet inside a prefix of zone b
+ * gets zone b's endpoints, with the scope of that prefix echoed; a more
+ * specific prefix inside the client's narrows the scope; malformed
+ * options are FORMERR. */
+static void test_client_zones(void **state)
+{
+	struct vfx f = { 0 };
+	struct dns_client_zone cz[3];
+	struct dns_intent loc = { DNS_OBJ_LOCALITY, 0.8, 0 };
+	struct dns_service_spec svc[2] = {
+		{ .name = "web", .port = 443, .max_answers = 2, .intent = loc },
+		{ .name = "bal", .port = 443, .max_answers = 2 },
+	};
+	struct dns_view_spec spec = {
+		.zone = "svc.example.", .node_name = "t", .node_zone = "a",
+		.ttl = 5, .soa_serial = 1, .apex_ttl = 60, .services = svc,
+		.n_services = 2, .client_zones = cz, .n_client_zones = 3,
+	};
+	uint8_t q[512], o[64];
+	size_t ql;
+	struct ecs_reply r;
+	dns_view_t *v = NULL;
+
+	(void)state;
+	ep(&f, "a", "n1", 1);		/* ::0 */
+	ep(&f, "a", "n2", 1);		/* ::1 */
+	ep(&f, "b", "n3", 1);		/* ::2 */
+	ep(&f, "b", "n4", 1);		/* ::3 */
+	svc[0].endpoints = svc[1].endpoints = f.eps;
+	svc[0].n_endpoints = svc[1].n_endpoints = f.n;
+	assert_null(dns_prefix_parse("fd00:b::/48", &cz[0].prefix));
+	assert_null(dns_prefix_parse("fd00:b:1::/64", &cz[1].prefix));
+	assert_null(dns_prefix_parse("10.2.0.0/16", &cz[2].prefix));
+	cz[0].zone = cz[2].zone = "b";
+	cz[1].zone = "a";
+	assert_int_equal(dns_view_new(&spec, &v), AS_OK);
+
+	/* no option: zone a, no ECS in the reply */
+	ql = ecs_wire(q, "web.svc.example", 28, NULL, 0);
+	ecs_ask(v, q, ql, 200, &r);
+	assert_int_equal(r.total, 400);
+	assert_int_equal(r.zone_b, 0);
+	assert_int_equal(r.scope, -1);
+	assert_false(r.res.ecs);
+	/* fd00:b::/56: zone b by the /48, scope 48 */
+	static const uint8_t b56[7] = { 0xfd, 0, 0, 0x0b, 0, 0, 0 };
+	ql = ecs_wire(q, "web.svc.example", 28, o, ecs_opt(o, 2, 56, b56, 7));
+	ecs_ask(v, q, ql, 200, &r);
+	assert_int_equal(r.zone_b, 400);
+	assert_int_equal(r.src, 56);
+	assert_int_equal(r.scope, 48);
+	assert_true(r.res.ecs);
+	/* the same over the balance service: echoed with scope 0 */
+	ql = ecs_wire(q, "bal.svc.example", 28, o, ecs_opt(o, 2, 56, b56, 7));
+	ecs_ask(v, q, ql, 50, &r);
+	assert_int_equal(r.scope, 0);
+	/* fd00:b::/40: no prefix holds it (this node's plan), but both lie
+	 * inside it: scope 64 */
+	ql = ecs_wire(q, "web.svc.example", 28, o, ecs_opt(o, 2, 40, b56, 5));
+	ecs_ask(v, q, ql, 100, &r);
+	assert_int_equal(r.zone_b, 0);
+	assert_int_equal(r.scope, 64);
+	/* fd00:b:1::/64: the longest, zone a */
+	static const uint8_t b1[8] = { 0xfd, 0, 0, 0x0b, 0, 1, 0, 0 };
+	ql = ecs_wire(q, "web.svc.example", 28, o, ecs_opt(o, 2, 64, b1, 8));
+	ecs_ask(v, q, ql, 100, &r);
+	assert_int_equal(r.zone_b, 0);
+	assert_int_equal(r.scope, 64);
+	/* an IPv4 client in 10.2.0.0/16: zone b (asking AAAA is fine) */
+	static const uint8_t v4[3] = { 10, 2, 3 };
+	ql = ecs_wire(q, "web.svc.example", 28, o, ecs_opt(o, 1, 24, v4, 3));
+	ecs_ask(v, q, ql, 100, &r);
+	assert_int_equal(r.zone_b, 200);
+	assert_int_equal(r.scope, 16);
+	/* outside every prefix: this node's zone, scope = source */
+	static const uint8_t c[3] = { 10, 9, 3 };
+	ql = ecs_wire(q, "web.svc.example", 28, o, ecs_opt(o, 1, 24, c, 3));
+	ecs_ask(v, q, ql, 100, &r);
+	assert_int_equal(r.zone_b, 0);
+	assert_int_equal(r.scope, 24);
+
+	/* malformed: FORMERR */
+	static const uint8_t past[3] = { 10, 2, 0x0f };
+	struct { uint16_t fam; uint8_t src; const uint8_t *a; size_t alen; } bad[] = {
+		{ 3, 8, v4, 1 },	/* family */
+		{ 1, 33, b1, 5 },	/* source too long */
+		{ 2, 56, b56, 6 },	/* address too short */
+		{ 2, 56, b1, 8 },	/* too long */
+		{ 1, 20, past, 3 },	/* bits past the source */
+	};
+	for (size_t i = 0; i < AS_ARRAY_SIZE(bad); i++) {
+		ql = ecs_wire(q, "web.svc.example", 28, o,
+			      ecs_opt(o, bad[i].fam, bad[i].src, bad[i].a, bad[i].alen));
+		ecs_ask(v, q, ql, 1, &r);
+		assert_int_equal(r.res.rcode, 1);
+		assert_int_equal(r.res.malformed, DNS_MAL_EDNS);
+	}
+	size_t ol = ecs_opt(o, 1, 24, v4, 3);
+	memcpy(o + ol, o, ol);	/* twice */
+	ql = ecs_wire(q, "web.svc.example", 28, o, 2 * ol);
+	ecs_ask(v, q, ql, 1, &r);
+	assert_int_equal(r.res.malformed, DNS_MAL_EDNS);
+	dns_view_unref(v);
+}
+
 /* A spec with an intent out of range is refused. */
 static void test_bad_intent(void **state)
 {
@@ -572,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_resilience_zones),
 		cmocka_unit_test(test_answers_locality),
 		cmocka_unit_test(test_answers_resilience),
+		cmocka_unit_test(test_client_zones),
 		cmocka_unit_test(test_bad_intent),
 	};
 	as_log_set_level(AS_LOG_ERR);
