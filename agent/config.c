@@ -721,8 +721,7 @@ static const struct cfg_item client_zone_items[] = {
 	  AT(struct agent_client_zone, prefix), .flags = CFG_REQUIRED,
 	  .check = check_prefix,
 	  .desc = "client prefix such as fd00:10::/48 (an address alone: "
-		  "one host); the longest holding a query's EDNS Client "
-		  "Subnet wins" },
+		  "one host); the longest that holds the client wins" },
 	{ .name = "zone", .type = CFG_STR,
 	  AT(struct agent_client_zone, zone), .flags = CFG_REQUIRED,
 	  .check = dns_topo_zone_problem,
@@ -803,9 +802,10 @@ static const struct cfg_item dns_items[] = {
 	{ .name = "client_zones", .type = CFG_SECTIONS,
 	  AT(cfg_dns_t, client_zones), COUNT(cfg_dns_t, n_client_zones),
 	  .sub = &client_zone_section,
-	  .desc = "where clients are: a query with an EDNS Client Subnet in "
-		  "one of these prefixes gets locality answers for its zone "
-		  "(docs/intents.md); at most 256" },
+	  .desc = "where clients are: a query whose EDNS Client Subnet (or, "
+		  "without one, source address) is in one of these prefixes "
+		  "gets locality answers for its zone (docs/intents.md); at "
+		  "most 256" },
 };
 
 static const struct cfg_item control_items[] = {

@@ -303,6 +303,13 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 		enum dns_transport transport, const uint8_t *query,
 		size_t qlen, uint8_t *out, size_t out_cap,
 		struct dns_result *res);
+/* The same from the query's source address (NULL: unknown), which places
+ * a client that sends no Client Subnet option in dns.client_zones. */
+void dns_answer_from(const dns_view_t *view, struct as_rng *rng,
+		     enum dns_transport transport,
+		     const struct sockaddr_storage *src, const uint8_t *query,
+		     size_t qlen, uint8_t *out, size_t out_cap,
+		     struct dns_result *res);
 
 /* ---- routing self-check ------------------------------------------------- */
 

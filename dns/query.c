@@ -22,6 +22,7 @@
  * is not the last record, or a second one, is FORMERR (5.2). Bytes after
  * the last record are FORMERR too, as in Knot.
  */
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "dns/view.h"
@@ -42,7 +43,10 @@ struct query {
 	uint16_t edns_size;
 	uint8_t edns_version;
 	bool tsig;
-	bool ecs;			/* EDNS Client Subnet (RFC 7871) */
+	bool ecs;			/* the client's prefix is known ... */
+	bool ecs_opt;			/* ... from a Client Subnet option
+					 * (RFC 7871; echoed), else from the
+					 * source address */
 	uint8_t ecs_src, ecs_alen;	/* source prefix length, address bytes */
 	uint16_t ecs_family;		/* 1 IPv4, 2 IPv6 */
 	uint8_t ecs_addr[16];		/* zero past ecs_alen */
@@ -141,7 +145,7 @@ static enum dns_malformed skip_name(struct wire_rd *r, bool *is_root)
  * Anything else is FORMERR (7.1.1). Returns nonzero on a bad option. */
 static int parse_ecs(struct query *q, const uint8_t *d, size_t len)
 {
-	if (q->ecs || len < 4)
+	if (q->ecs_opt || len < 4)
 		return -1;
 	uint16_t fam = wire_get_u16(d);
 	uint8_t src = d[2];
@@ -152,7 +156,7 @@ static int parse_ecs(struct query *q, const uint8_t *d, size_t len)
 		return -1;
 	if (alen && (src % 8) && (d[4 + alen - 1] & (0xFF >> (src % 8))))
 		return -1;
-	q->ecs = true;
+	q->ecs = q->ecs_opt = true;
 	q->ecs_family = fam;
 	q->ecs_src = src;
 	q->ecs_alen = (uint8_t)alen;
@@ -765,10 +769,51 @@ static void answer_tsig(const struct query *q, const dns_view_t *view,
 	res->len = wire_wr_offset(&w);
 }
 
+/* A query without a Client Subnet option: its source address, as a
+ * full-length prefix (IPv4-mapped IPv6 as IPv4), places the client. */
+static void client_from_source(struct query *q,
+			       const struct sockaddr_storage *src)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					    0xFF, 0xFF };
+	const uint8_t *a;
+
+	if (src->ss_family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)(const void *)src)->sin6_addr.s6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			q->ecs_family = 1;
+			q->ecs_src = 32;
+			memcpy(q->ecs_addr, a + 12, 4);
+		} else {
+			q->ecs_family = 2;
+			q->ecs_src = 128;
+			memcpy(q->ecs_addr, a, 16);
+		}
+	} else if (src->ss_family == AF_INET) {
+		q->ecs_family = 1;
+		q->ecs_src = 32;
+		memcpy(q->ecs_addr,
+		       &((const struct sockaddr_in *)(const void *)src)->sin_addr, 4);
+	} else {
+		return;
+	}
+	q->ecs = true;
+}
+
 void dns_answer(const dns_view_t *view, struct as_rng *rng,
 		enum dns_transport transport, const uint8_t *query,
 		size_t qlen, uint8_t *out, size_t out_cap,
 		struct dns_result *res)
+{
+	dns_answer_from(view, rng, transport, NULL, query, qlen, out, out_cap,
+			res);
+}
+
+void dns_answer_from(const dns_view_t *view, struct as_rng *rng,
+		     enum dns_transport transport,
+		     const struct sockaddr_storage *src, const uint8_t *query,
+		     size_t qlen, uint8_t *out, size_t out_cap,
+		     struct dns_result *res)
 {
 	struct query q;
 	struct wire_rd r;
@@ -791,7 +836,7 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 	q.id = wire_get_u16(query);
 	q.opcode = (query[2] >> 3) & 0x0F;
 	q.rd = query[2] & 1;
-	q.edns = q.nsid = q.self_check = q.tsig = q.ecs = false;
+	q.edns = q.nsid = q.self_check = q.tsig = q.ecs = q.ecs_opt = false;
 	q.qtype = q.qclass = 0;
 	if (q.opcode != 0) {
 		header_only(&q, DNS_RC_NOTIMP, out, out_cap, res);
@@ -842,18 +887,20 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 	size_t base_len = DNS_HDR_LEN + q.qname_len + 4;
 	nsid = q.nsid;
 	if (q.edns) {
-		size_t ecs_len = q.ecs ? 8 + (size_t)q.ecs_alen : 0;
+		size_t ecs_len = q.ecs_opt ? 8 + (size_t)q.ecs_alen : 0;
 		opt_len = 11 + ecs_len + (nsid ? 4 + (size_t)view->node_len : 0);
 		if (base_len + opt_len > limit) {
 			nsid = false;
 			opt_len = 11 + ecs_len;
 		}
 		if (base_len + opt_len > limit) {
-			q.ecs = false;	/* only with a tiny caller buffer */
+			q.ecs = q.ecs_opt = false; /* a tiny caller buffer */
 			opt_len = 11;
 		}
 	}
-	res->ecs = q.ecs;
+	res->ecs = q.ecs_opt;
+	if (!q.ecs && src && view->n_czones)
+		client_from_source(&q, src);
 	if (base_len + opt_len > limit) {
 		/* Only with a caller's buffer below the protocol minimum. */
 		header_only(&q, DNS_RC_SERVFAIL, out, out_cap, res);
@@ -907,7 +954,7 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 	}
 	rp.w.end = out + limit;
 	if (q.edns) {
-		put_opt(&rp.w, view, rcode, nsid, q.ecs ? &q : NULL,
+		put_opt(&rp.w, view, rcode, nsid, q.ecs_opt ? &q : NULL,
 			rp.ecs_scope);
 		rp.count[SEC_AR]++;
 	}

@@ -2,14 +2,17 @@
 """Intents on a real cluster (issue 16): four anysteerd processes gossiping
 on loopback, n1 and n2 in zone a, n3 and n4 in zone b, one endpoint each.
 
-  1. Locality: every answer at a zone-a node holds zone-a endpoints only.
+  1. Locality: every answer at a zone-a node holds zone-a endpoints only
+     (and at a zone-b node zone b's, unless the client's source address
+     places it in zone a).
   2. Spill-over (spill_over 0.5): n2 overloaded (anysteerctl load set 1,
      factor 0): zone a's load is 0.5, at the threshold, so the first
      address at n1 stays n1's and the second comes from zone b (n2 is
      loaded, zone b is not). n1 overloaded too: the zone's load is 1 and
      answers leave it: zone b only. Cleared: back to zone a. A client
      whose EDNS Client Subnet lies in a prefix of zone a
-     (dns.client_zones) gets zone a at a zone-b node, scope echoed.
+     (dns.client_zones) gets zone a at a zone-b node, scope echoed; so
+     does a client without one whose source address lies there.
   3. Resilience by zone: no answer has two addresses of one zone, and
      every answer has one of each (max_answers 4, two zones).
   4. Resilience by node: four distinct nodes per answer.
@@ -139,7 +142,7 @@ dns:
   listen: ["[::1]:%(port)d"]
   zone: %(dzone)s
   workers: 1
-  client_zones: [{prefix: "fd00:aa::/48", zone: a}]
+  client_zones: [{prefix: "fd00:aa::/48", zone: a}%(czextra)s]
 control: {socket: %(ctl)s}
 metrics: {listen: "[::1]:%(mport)d"}
 # A pinned signal: answers follow the test's overrides, not the machine.
@@ -174,6 +177,8 @@ services:
 """ % {"name": d.name, "zone": ZONES[i], "port": d.port, "dzone": ZONE,
                 "ctl": d.ctl, "gport": d.gossip_port, "sport": self.svc_port,
                 "mport": d.metrics_port,
+                # n4 places the test's own queries (from ::1) in zone a
+                "czextra": ', {prefix: "::1/128", zone: a}' if i == 4 else "",
                 "ep": ep(i),
                 "seeds": ", ".join('"[::1]:%d"' % p for p in seeds)}
         d = Daemon(config, name="n%d" % i)
@@ -235,9 +240,15 @@ services:
         for d in nodes[:2]:
             for a in self.answers(d, "web"):
                 self.assertEqual(sorted(a), [ep(1), ep(2)], d.name)
-        for d in nodes[2:]:
-            for a in self.answers(d, "web"):
-                self.assertEqual(sorted(a), [ep(3), ep(4)], d.name)
+        for a in self.answers(nodes[2], "web"):
+            self.assertEqual(sorted(a), [ep(3), ep(4)])
+        # n4 is in zone b, but its dns.client_zones puts ::1 in zone a:
+        # the source address places a client without a Client Subnet,
+        # over UDP and TCP alike
+        for a in self.answers(nodes[3], "web"):
+            self.assertEqual(sorted(a), [ep(1), ep(2)])
+        a = nodes[3].kdig("web." + ZONE, "A", "+tcp")
+        self.assertEqual(sorted(a.rdata("ANSWER", "A")), [ep(1), ep(2)], a.text)
 
         # 2. spill-over: n2 at factor 0, zone a's load at the threshold
         nodes[1].ctl_run("load", "set", "1")

@@ -3,6 +3,7 @@
  * (dns_plan, exact tiers and weights) and the answers a view built with
  * an intent gives (dns_view_new + dns_answer, counted over many draws).
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -584,8 +586,9 @@ struct ecs_reply {
 
 /* Asks draws times; tallies zone-b addresses (last byte 2 or 3) and
  * reads the reply's ECS option with ldns. */
-static void ecs_ask(dns_view_t *v, const uint8_t *q, size_t qlen, size_t draws,
-		    struct ecs_reply *r)
+static void ecs_ask_from(dns_view_t *v, const struct sockaddr_storage *src,
+			 const uint8_t *q, size_t qlen, size_t draws,
+			 struct ecs_reply *r)
 {
 	uint8_t out[DNS_UDP_PAYLOAD_MAX];
 	struct as_rng rng;
@@ -595,8 +598,8 @@ static void ecs_ask(dns_view_t *v, const uint8_t *q, size_t qlen, size_t draws,
 	as_rng_seed(&rng, 7);
 	for (size_t d = 0; d < draws; d++) {
 		ldns_pkt *p = NULL;
-		dns_answer(v, &rng, DNS_TRANSPORT_UDP, q, qlen, out, sizeof(out),
-			   &r->res);
+		dns_answer_from(v, &rng, DNS_TRANSPORT_UDP, src, q, qlen, out,
+				sizeof(out), &r->res);
 		assert_true(r->res.send);
 		if (r->res.rcode)
 			return;
@@ -619,6 +622,12 @@ static void ecs_ask(dns_view_t *v, const uint8_t *q, size_t qlen, size_t draws,
 		}
 		ldns_pkt_free(p);
 	}
+}
+
+static void ecs_ask(dns_view_t *v, const uint8_t *q, size_t qlen, size_t draws,
+		    struct ecs_reply *r)
+{
+	ecs_ask_from(v, NULL, q, qlen, draws, r);
 }
 
 /* Zone a answers by default; a Client Subnet inside a prefix of zone b
@@ -701,6 +710,28 @@ static void test_client_zones(void **state)
 	ecs_ask(v, q, ql, 100, &r);
 	assert_int_equal(r.zone_b, 0);
 	assert_int_equal(r.scope, 24);
+
+	/* no option: the source address places the client, nothing echoed */
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, "fd00:b::7",
+				   &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+	ql = ecs_wire(q, "web.svc.example", 28, NULL, 0);
+	ecs_ask_from(v, &ss, q, ql, 100, &r);
+	assert_int_equal(r.zone_b, 200);
+	assert_int_equal(r.scope, -1);
+	assert_false(r.res.ecs);
+	/* an IPv4-mapped source counts as IPv4: 10.2.0.9 is zone b */
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:10.2.0.9",
+				   &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+	ecs_ask_from(v, &ss, q, ql, 100, &r);
+	assert_int_equal(r.zone_b, 200);
+	/* the option wins over the source: fd00:b:1::/64 is zone a */
+	ql = ecs_wire(q, "web.svc.example", 28, o, ecs_opt(o, 2, 64, b1, 8));
+	ecs_ask_from(v, &ss, q, ql, 100, &r);
+	assert_int_equal(r.zone_b, 0);
+	assert_int_equal(r.scope, 64);
 
 	/* malformed: FORMERR */
 	static const uint8_t past[3] = { 10, 2, 0x0f };
