@@ -1036,7 +1036,7 @@ static void usage(FILE *f)
 		"  -h, --help           this text\n"
 		"Commands: status, services, top, reload, routes, drain, undrain, members,\n"
 		"          keyring list|install KEY|use KEY|remove KEY|generate,\n"
-		"          explain NAME, commands\n"
+		"          explain NAME [--client ADDR[/LEN]], commands\n"
 		"          (ask the daemon for the full list); `--` ends the options\n"
 		"Exit: 0 ok, 1 the daemon answered with an error, 2 usage,\n"
 		"      3 no answer from the daemon\n");

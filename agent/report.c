@@ -208,8 +208,11 @@ static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu,
 	return e;
 }
 
+/* client: as a client in that prefix would be answered (explain), or
+ * NULL; *client_zone (NULL ok) gets the zone it is placed in, if any. */
 static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
-			    json_t *node_cpu)
+			    json_t *node_cpu, const struct dns_prefix *client,
+			    const char **client_zone)
 {
 	const struct dns_service_info *si = &sr->si;
 	struct ep_row *rows = calloc(si->n_endpoints ? si->n_endpoints : 1, sizeof(*rows));
@@ -222,7 +225,8 @@ static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
 	if (!rows || !infos || !share)
 		goto out;
 	for (size_t j = 0; j < si->n_endpoints; j++)
-		if (dns_view_endpoint(view, sr->i, j, &infos[n]) == AS_OK)
+		if (dns_view_endpoint_for(view, sr->i, j, client, &infos[n],
+					  client_zone) == AS_OK)
 			n++;
 	json_t *modes = json_object();
 	static const struct { int af; const char *rr; } fams[] = {
@@ -286,7 +290,7 @@ json_t *agent_services_json(const dns_view_t *view, json_t *node_cpu)
 			svcs[k++].i = i;
 	qsort(svcs, k, sizeof(*svcs), svc_cmp);
 	for (size_t i = 0; i < k; i++) {
-		json_t *s = service_json(view, &svcs[i], node_cpu);
+		json_t *s = service_json(view, &svcs[i], node_cpu, NULL, NULL);
 		if (s)
 			json_array_append_new(arr, s);
 	}
@@ -336,10 +340,12 @@ static void explanation(const struct dns_service_info *si, const char *zone,
 }
 
 json_t *agent_explain_json(const dns_view_t *view, const char *name,
-			   const char *node_zone, json_t *node_cpu)
+			   const char *node_zone, const struct dns_prefix *client,
+			   json_t *node_cpu)
 {
 	size_t n = dns_view_service_count(view);
 	struct svc_row sr;
+	const char *czone = NULL;
 	char why[256];
 
 	for (size_t i = 0; i < n; i++) {
@@ -347,7 +353,7 @@ json_t *agent_explain_json(const dns_view_t *view, const char *name,
 		    strcasecmp(sr.si.name, name) != 0)
 			continue;
 		sr.i = i;
-		json_t *s = service_json(view, &sr, node_cpu);
+		json_t *s = service_json(view, &sr, node_cpu, client, &czone);
 		if (!s)
 			return NULL;
 		/* Failure domains with endpoints: distinct zones or nodes. */
@@ -361,6 +367,25 @@ json_t *agent_explain_json(const dns_view_t *view, const char *name,
 		}
 		explanation(&sr.si, node_zone, json_object_size(seen), why, sizeof(why));
 		json_decref(seen);
+		if (czone) {
+			/* The client's zone's plan: what leaves it, from the
+			 * plan's own shares. */
+			double out = 0;
+			json_array_foreach(eps, k, e) {
+				const char *z = json_string_value(json_object_get(e, "zone"));
+				if (!z || strcmp(z, czone) != 0)
+					out += json_real_value(json_object_get(e, "share"));
+			}
+			snprintf(why, sizeof(why), "locality for a client in zone %s "
+				 "(placed by dns.client_zones): %.1f%% of first answers "
+				 "leave it", czone, 100 * out);
+		} else if (client && sr.si.intent.objective == DNS_OBJ_LOCALITY) {
+			size_t l = strlen(why);
+			snprintf(why + l, sizeof(why) - l, " (the client is in no "
+				 "prefix of dns.client_zones)");
+		}
+		json_object_set_new(s, "client_zone", czone ? json_string(czone)
+							    : json_null());
 		json_object_set_new(s, "node_zone", node_zone ? json_string(node_zone)
 							      : json_null());
 		json_object_set_new(s, "explanation", json_string(why));

@@ -138,6 +138,7 @@ const char *dns_topo_zone_problem(const char *zone);
 
 typedef struct dns_view dns_view_t;
 struct dns_client_zone;	/* below, with the prefixes */
+struct dns_prefix;
 
 struct dns_endpoint_spec {
 	int family;		/* AF_INET6 or AF_INET */
@@ -243,6 +244,13 @@ int dns_view_service(const dns_view_t *view, size_t i,
 		     struct dns_service_info *out);
 int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 		      struct dns_endpoint_info *out);
+/* The same as a client in prefix (NULL: none) would be answered:
+ * rank and first_share from the plan of the client's zone when
+ * dns.client_zones places it (and service i plans by locality); *zone
+ * (NULL ok) gets that zone, or NULL when this node's plan applies. */
+int dns_view_endpoint_for(const dns_view_t *view, size_t i, size_t j,
+			  const struct dns_prefix *client,
+			  struct dns_endpoint_info *out, const char **zone);
 const char *dns_view_zone(const dns_view_t *view);	/* "svc.example." */
 uint32_t dns_view_serial(const dns_view_t *view);	/* as in the SOA */
 

@@ -140,7 +140,10 @@ static void view_free(struct dns_view *v)
 	free(v->doms6);
 	free(v->doms4);
 	free(v->vfams);
+	free(v->vinv6);
+	free(v->vinv4);
 	free(v->czones);
+	free(v->cz_zones);
 	free(v->dcum6);
 	free(v->dcum4);
 	free(v->nshs);
@@ -647,6 +650,7 @@ static int add_client_plans(struct build *b, const struct dns_service_spec *s,
 			    struct dns_dom *doms, uint64_t *dcum,
 			    struct dns_vfam *vf, bool v6, uint32_t first)
 {
+	uint32_t *inv = (v6 ? b->v->vinv6 : b->v->vinv4) + first;
 	struct fam_scratch *fs = &b->fs;
 	size_t nu = base_in->n;
 
@@ -662,9 +666,12 @@ static int add_client_plans(struct build *b, const struct dns_service_spec *s,
 		int err = dns_plan(&s->intent, &in, &plan);
 		if (err)
 			return err;
-		for (size_t p = 0; p < nu; p++)
+		for (size_t p = 0; p < nu; p++) {
+			uint32_t base = fs->pos[fs->order[p]];
 			memcpy(addrs + (off + p) * alen,
-			       addrs + (size_t)fs->pos[fs->order[p]] * alen, alen);
+			       addrs + (size_t)base * alen, alen);
+			inv[off + base] = (uint32_t)p;
+		}
 		*f = (struct dns_family){
 			.first = first + (uint32_t)off, .n = (uint32_t)nu,
 			.spread = plan.spread, .locality = plan.locality,
@@ -930,6 +937,8 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	v->cum6 = calloc(n6 + 1, sizeof(*v->cum6));
 	v->cum4 = calloc(n4 + 1, sizeof(*v->cum4));
 	v->doms6 = calloc(n6 + 1, sizeof(*v->doms6));
+	v->vinv6 = calloc(n6 + 1, sizeof(*v->vinv6));
+	v->vinv4 = calloc(n4 + 1, sizeof(*v->vinv4));
 	v->doms4 = calloc(n4 + 1, sizeof(*v->doms4));
 	v->dcum6 = calloc(n6 + 1, sizeof(*v->dcum6));
 	v->dcum4 = calloc(n4 + 1, sizeof(*v->dcum4));
@@ -955,6 +964,7 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	fs->uzone = calloc(max_eps + 1, sizeof(*fs->uzone));
 	fs->unode = calloc(max_eps + 1, sizeof(*fs->unode));
 	if (!v->doms6 || !v->doms4 || !v->dcum6 || !v->dcum4 ||
+	    !v->vinv6 || !v->vinv4 ||
 	    !fs->six || !fs->zid || !fs->nid || !fs->uzone || !fs->unode)
 		return AS_ENOMEM;
 	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
@@ -1067,7 +1077,7 @@ static void warn_unused_ns_addrs(const struct build *b,
  * locality service is for zone k), and the address slots the extra
  * plans take: each locality service's endpoints once more per zone. */
 static int plan_client_zones(struct build *b, const struct dns_view_spec *spec,
-			     size_t *n6, size_t *n4)
+			     size_t *n6, size_t *n4, size_t *str_bytes)
 {
 	size_t e6 = 0, e4 = 0;
 
@@ -1092,8 +1102,10 @@ static int plan_client_zones(struct build *b, const struct dns_view_spec *spec,
 		for (k = 0; k < b->n_cz_names; k++)
 			if (strcmp(b->cz_names[k], cz->zone) == 0)
 				break;
-		if (k == b->n_cz_names)
+		if (k == b->n_cz_names) {
 			b->cz_names[b->n_cz_names++] = cz->zone;
+			*str_bytes += strlen(cz->zone) + 1;
+		}
 	}
 	for (size_t i = 0; b->n_cz_names && i < spec->n_services; i++) {
 		const struct dns_service_spec *sv = &spec->services[i];
@@ -1132,7 +1144,8 @@ static int view_client_zones(struct build *b, const struct dns_view_spec *spec)
 
 	v->vfams = calloc(b->n_vfams + 1, sizeof(*v->vfams));
 	v->czones = calloc(spec->n_client_zones + 1, sizeof(*v->czones));
-	if (!v->vfams || !v->czones)
+	v->cz_zones = calloc(b->n_cz_names + 1, sizeof(*v->cz_zones));
+	if (!v->vfams || !v->czones || !v->cz_zones)
 		return AS_ENOMEM;
 	for (size_t i = 0; i < spec->n_client_zones; i++) {
 		const struct dns_client_zone *cz = &spec->client_zones[i];
@@ -1187,7 +1200,7 @@ int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
 	err = check_spec(spec, &n6, &n4, &n_eps, &str_bytes);
 	if (err)
 		goto cleanup;
-	if ((err = plan_client_zones(&b, spec, &n6, &n4)))
+	if ((err = plan_client_zones(&b, spec, &n6, &n4, &str_bytes)))
 		goto cleanup;
 	err = AS_ENOMEM;
 	v = calloc(1, sizeof(*v));
@@ -1215,6 +1228,8 @@ int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
 	if ((err = node_add(&b, empty_key, 0, &apex)))
 		goto cleanup;
 	v->node_name = (char *)arena_dup(&b, spec->node_name ? spec->node_name : "");
+	for (size_t k = 0; k < b.n_cz_names; k++)
+		v->cz_zones[k] = arena_dup(&b, b.cz_names[k]);
 	v->node_len = (uint8_t)strlen(v->node_name);
 	if ((err = build_services(&b, spec)) ||
 	    (err = build_ns_hosts(&b, spec, n6, n4)))
@@ -1356,6 +1371,46 @@ int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 	item_rank(view, e->family == AF_INET6 ? &s->v6 : &s->v4,
 		  e->family == AF_INET6, e->fam_index, &out->rank,
 		  &out->first_share);
+	return AS_OK;
+}
+
+/* The plan (1..) dns.client_zones gives a client in prefix c, or 0. */
+static uint32_t client_var(const struct dns_view *v, const struct dns_prefix *c)
+{
+	for (size_t i = 0; c && i < v->n_czones; i++) {
+		const struct dns_prefix *p = &v->czones[i].p;
+		unsigned full = p->len / 8, rest = p->len % 8;
+		if (p->family != c->family || p->len > c->len ||
+		    memcmp(p->addr, c->addr, full) != 0 ||
+		    (rest && ((p->addr[full] ^ c->addr[full]) &
+			      (0xFF << (8 - rest)))))
+			continue;
+		return v->czones[i].var;	/* longest first */
+	}
+	return 0;
+}
+
+int dns_view_endpoint_for(const dns_view_t *view, size_t i, size_t j,
+			  const struct dns_prefix *client,
+			  struct dns_endpoint_info *out, const char **zone)
+{
+	int err = dns_view_endpoint(view, i, j, out);
+	uint32_t var;
+
+	if (zone)
+		*zone = NULL;
+	if (err || !view->svcs[i].n_var || !(var = client_var(view, client)))
+		return err;
+	const struct dns_svc *s = &view->svcs[i];
+	const struct dns_ep *e = &view->eps[s->ep_first + j];
+	const struct dns_vfam *vf = &view->vfams[s->var_first + var - 1];
+	bool v6 = e->family == AF_INET6;
+	const struct dns_family *f = v6 ? &vf->v6 : &vf->v4;
+	uint32_t p = (v6 ? view->vinv6 : view->vinv4)[f->first + e->fam_index];
+
+	item_rank(view, f, v6, p, &out->rank, &out->first_share);
+	if (zone)
+		*zone = view->cz_zones[var - 1];
 	return AS_OK;
 }
 

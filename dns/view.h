@@ -193,8 +193,12 @@ struct dns_view {
 	uint64_t *cum6, *cum4;
 	struct dns_dom *doms6, *doms4;	/* spread families' domains */
 	struct dns_vfam *vfams;		/* client-zone plans */
+	uint32_t *vinv6, *vinv4;	/* a plan's position of each item, at
+					 * the plan's first + the item's base
+					 * position (introspection) */
 	struct dns_czone *czones;	/* longest prefix first */
 	size_t n_czones;
+	const char **cz_zones;		/* plan var's zone: cz_zones[var - 1] */
 	uint64_t *dcum6, *dcum4;
 	struct dns_nsh *nshs;
 	size_t n_nshs;

@@ -277,7 +277,7 @@ services:
         text = n1.ctl_run("explain", "web").stdout
         self.assertIn("locality from zone a", text)
         self.assertIn("ZONE", text)
-        r = n1.ctl_run("explain", "web", "--client", "fd00::1", check=False)
+        r = n1.ctl_run("explain", "web", "--from", "n3", check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("not built yet", r.stderr)
         r = n1.ctl_run("explain", "nosuch", check=False)
@@ -308,6 +308,12 @@ services:
         self.assertIn("fd00:bb::/56/56", a.text)
         self.assertGreaterEqual(
             self.metrics(n3)["anysteer_dns_ecs_queries_total"], 11)
+        # explain shows the client's plan
+        x = n3.ctl_json("explain", "web", "--client", "fd00:aa::1")
+        self.assertEqual(x["client_zone"], "a")
+        self.assertIn("placed by dns.client_zones", x["explanation"])
+        for e in x["endpoints"]:
+            self.assertEqual(e["share"], 0.5 if e["zone"] == "a" else 0, e)
 
         # 3. resilience by zone: one address per zone, never two in one
         for d in nodes:

@@ -167,7 +167,7 @@ static void test_intent(void **state)
 	json_decref(arr);
 
 	/* explain: the same service, with a line that says why */
-	json_t *x = agent_explain_json(v, "WEB", "a", NULL);
+	json_t *x = agent_explain_json(v, "WEB", "a", NULL, NULL);
 	assert_non_null(x);
 	const char *why = json_string_value(json_object_get(x, "explanation"));
 	assert_non_null(strstr(why, "locality from zone a"));
@@ -175,11 +175,11 @@ static void test_intent(void **state)
 	assert_string_equal(json_string_value(json_object_get(x, "node_zone")), "a");
 	assert_int_equal(json_array_size(json_object_get(x, "endpoints")), 2);
 	json_decref(x);
-	x = agent_explain_json(v, "web", NULL, NULL);
+	x = agent_explain_json(v, "web", NULL, NULL, NULL);
 	assert_non_null(strstr(json_string_value(json_object_get(x, "explanation")),
 			       "no node.zone: answered as balance"));
 	json_decref(x);
-	assert_null(agent_explain_json(v, "nosuch", "a", NULL));
+	assert_null(agent_explain_json(v, "nosuch", "a", NULL, NULL));
 	dns_view_unref(v);
 }
 

@@ -733,6 +733,26 @@ static void test_client_zones(void **state)
 	assert_int_equal(r.zone_b, 0);
 	assert_int_equal(r.scope, 64);
 
+	/* introspection as a client would be answered: fd00:b::9 is in
+	 * zone b (its plan: b's endpoints first, half each), fd00:c::9 is
+	 * nowhere (this node's plan) */
+	struct dns_prefix cl;
+	struct dns_endpoint_info ei;
+	const char *pz = "x";
+	assert_null(dns_prefix_parse("fd00:b::9", &cl));
+	for (size_t j = 0; j < 4; j++) {
+		assert_int_equal(dns_view_endpoint_for(v, 0, j, &cl, &ei, &pz), AS_OK);
+		assert_string_equal(pz, "b");
+		assert_int_equal(ei.rank, j < 2 ? 1 : 0);
+		assert_true(fabs(ei.first_share - (j < 2 ? 0 : 0.5)) < 1e-9);
+	}
+	assert_null(dns_prefix_parse("fd00:c::9", &cl));
+	assert_int_equal(dns_view_endpoint_for(v, 0, 2, &cl, &ei, &pz), AS_OK);
+	assert_null(pz);
+	assert_int_equal(ei.rank, 1);
+	assert_int_equal(dns_view_endpoint_for(v, 1, 2, &cl, &ei, &pz), AS_OK);
+	assert_null(pz);	/* balance: no client plans */
+
 	/* malformed: FORMERR */
 	static const uint8_t past[3] = { 10, 2, 0x0f };
 	struct { uint16_t fam; uint8_t src; const uint8_t *a; size_t alen; } bad[] = {
