@@ -77,6 +77,7 @@ struct build {
 	const char **cz_names;		/* distinct client zones: plan k+1 */
 	size_t n_cz_names;
 	size_t n_vfams;			/* used of v->vfams */
+	size_t vfams_total;		/* client plans of the view */
 };
 
 static int addr_ix_cmp(const void *a, const void *b)
@@ -661,7 +662,8 @@ static int add_client_plans(struct build *b, const struct dns_service_spec *s,
 						   sizeof(*fs->six), str_ix_find);
 		struct dns_plan_in in = *base_in;
 		struct dns_plan plan = { .order = fs->order, .cum = cum + off,
-					 .doms = doms + off, .dcum = dcum + off };
+					 .doms = doms ? doms + off : NULL,
+					 .dcum = dcum ? dcum + off : NULL };
 		in.here = hit ? fs->zid[hit->k] : UINT32_MAX;
 		int err = dns_plan(&s->intent, &in, &plan);
 		if (err)
@@ -808,18 +810,24 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 			vf = v->vfams + b->n_vfams;
 			b->n_vfams += b->n_cz_names;
 		}
+		/* Failure domains only for resilience (allocated only then). */
+		bool sp = s->intent.objective == DNS_OBJ_RESILIENCE;
 		sv->v6.first = (uint32_t)i6;
 		if ((err = add_service_family(b, s, AF_INET6, spec->node_zone,
 					      &v->eps[ep], v->addr6[i6],
-					      v->cum6 + i6, v->doms6 + i6,
-					      v->dcum6 + i6, &sv->v6, vf)))
+					      v->cum6 + i6,
+					      sp ? v->doms6 + i6 : NULL,
+					      sp ? v->dcum6 + i6 : NULL,
+					      &sv->v6, vf)))
 			return err;
 		i6 += (size_t)sv->v6.n * (1 + sv->n_var);
 		sv->v4.first = (uint32_t)i4;
 		if ((err = add_service_family(b, s, AF_INET, spec->node_zone,
 					      &v->eps[ep], v->addr4[i4],
-					      v->cum4 + i4, v->doms4 + i4,
-					      v->dcum4 + i4, &sv->v4, vf)))
+					      v->cum4 + i4,
+					      sp ? v->doms4 + i4 : NULL,
+					      sp ? v->dcum4 + i4 : NULL,
+					      &sv->v4, vf)))
 			return err;
 		i4 += (size_t)sv->v4.n * (1 + sv->n_var);
 		sv->zone_load = (float)b->zone_load;
@@ -936,12 +944,19 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	v->addr4 = calloc(n4 + ns_addr4 + 1, sizeof(*v->addr4));
 	v->cum6 = calloc(n6 + 1, sizeof(*v->cum6));
 	v->cum4 = calloc(n4 + 1, sizeof(*v->cum4));
-	v->doms6 = calloc(n6 + 1, sizeof(*v->doms6));
-	v->vinv6 = calloc(n6 + 1, sizeof(*v->vinv6));
-	v->vinv4 = calloc(n4 + 1, sizeof(*v->vinv4));
-	v->doms4 = calloc(n4 + 1, sizeof(*v->doms4));
-	v->dcum6 = calloc(n6 + 1, sizeof(*v->dcum6));
-	v->dcum4 = calloc(n4 + 1, sizeof(*v->dcum4));
+	/* Failure domains and client plans' positions only where some
+	 * service has them: a catalog of balance services keeps its size. */
+	bool spread = false;
+	for (size_t i = 0; i < spec->n_services; i++)
+		spread |= spec->services[i].intent.objective == DNS_OBJ_RESILIENCE;
+	size_t d6 = spread ? n6 + 1 : 1, d4 = spread ? n4 + 1 : 1;
+	size_t v6 = b->vfams_total ? n6 + 1 : 1, v4 = b->vfams_total ? n4 + 1 : 1;
+	v->doms6 = calloc(d6, sizeof(*v->doms6));
+	v->doms4 = calloc(d4, sizeof(*v->doms4));
+	v->dcum6 = calloc(d6, sizeof(*v->dcum6));
+	v->dcum4 = calloc(d4, sizeof(*v->dcum4));
+	v->vinv6 = calloc(v6, sizeof(*v->vinv6));
+	v->vinv4 = calloc(v4, sizeof(*v->vinv4));
 	v->nshs = calloc(v->n_ns, sizeof(*v->nshs));
 	v->strings = malloc(str_bytes);
 	for (size_t i = 0; i < spec->n_services; i++)
@@ -1156,6 +1171,7 @@ static int view_client_zones(struct build *b, const struct dns_view_spec *spec)
 	}
 	v->n_czones = spec->n_client_zones;
 	qsort(v->czones, v->n_czones, sizeof(*v->czones), cmp_czone);
+	b->vfams_total = b->n_vfams;
 	b->n_vfams = 0;		/* counts the families as they are built */
 	return AS_OK;
 }
