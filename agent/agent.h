@@ -34,10 +34,13 @@ struct agent_endpoint {
 	char *node;		/* default: this node */
 };
 
-/* What a service asks of the network. Issue 17's keys: the path its
- * traffic takes (SRv6 path steering); issue 16's answer objective keys
- * join the same block. */
+/* What a service asks of the answers and of the network. Issue 16's
+ * answer objective (docs/intents.md; names as in dns_objective_values /
+ * dns_spread_values) and issue 17's path (SRv6 path steering, docs/srv6.md). */
 struct agent_intent {
+	char *objective;	/* "balance" (default), "locality", ... */
+	double spill_over;	/* locality: 0..1 (0.8) */
+	char *spread;		/* resilience: "node" (default) or "zone" */
 	bool steered;		/* path or avoid given: SRv6 steers the
 				 * service's traffic */
 	char *path;		/* "latency", "bandwidth" or "cost"
@@ -61,6 +64,12 @@ struct agent_service {
 	const char *origin;
 };
 
+/* A client prefix and its clients' zone (dns.client_zones). */
+struct agent_client_zone {
+	char *prefix;		/* "fd00:10::/48" (dns_prefix_parse) */
+	char *zone;		/* as node.zone */
+};
+
 struct agent_config {
 	char *path;		/* file it was loaded from */
 
@@ -69,6 +78,8 @@ struct agent_config {
 		char *role;	/* "node", or "end-host": gossip and SRv6
 				 * only, no DNS listener, no anycast */
 		bool end_host;	/* role is end-host */
+		char *zone;	/* topology zone; NULL = none
+				 * (dns_topo_zone_problem() is NULL) */
 	} node;
 
 	struct {
@@ -85,6 +96,8 @@ struct agent_config {
 		struct sockaddr_storage *ns_addrs; /* parsed, port 0 */
 		size_t n_ns_addresses;
 		uint32_t negative_ttl;	/* SOA minimum */
+		struct agent_client_zone *client_zones;
+		size_t n_client_zones;
 		uint32_t tcp_idle_timeout_ms;
 		uint32_t tcp_message_timeout_ms;
 		uint32_t tcp_max_clients;	/* per worker */

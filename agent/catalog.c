@@ -170,6 +170,15 @@ int agent_catalog_merge(const struct agent_config *c, const struct k8s_set *set,
 				.max_answers = e->max_answers,
 				.endpoints = eps + ne,
 				.origin = e->origin,
+				/* names checked by k8s/ as the configuration
+				 * does; viewspec reads them with dns/'s
+				 * parsers (anything else is balance) */
+				.intent = {
+					.objective = e->objective,
+					.spill_over = e->spill_over >= 0 ?
+						e->spill_over : DNS_SPILL_OVER_DEFAULT,
+					.spread = e->spread,
+				},
 			};
 			if (!intent_of(e, &s->intent))
 				sk.bad_intent++;

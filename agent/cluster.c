@@ -50,6 +50,7 @@ struct agent_cluster {
 	struct gossip_uv *uv;
 	struct gossip_core *core;	/* owned by uv; NULL once closing */
 	char name[GOSSIP_NAME_MAX + 1];
+	char zone[GOSSIP_ZONE_MAX + 1];	/* node.zone at start; "" = none */
 	char label[GOSSIP_LABEL_MAX + 1];
 	char *keyring_path;		/* NULL: no file (plaintext) */
 	struct sockaddr_storage bind, advertise;
@@ -566,6 +567,7 @@ static void gossip_settings(const struct agent_cluster *cl,
 	gc->name = cl->name;
 	gc->addr = cl->advertise;
 	gc->label = cl->label;
+	gc->zone = cl->zone;
 	gc->plaintext = c->gossip.plaintext;
 	gc->seed = as_now_ns() ^ ((uint64_t)getpid() << 32) ^ wall_us();
 	/* A restart must outrank what the cluster remembers of us. */
@@ -603,6 +605,7 @@ static struct agent_cluster *cluster_new(struct agent_ctx *ctx, int *rc)
 		return NULL;
 	cl->ctx = ctx;
 	snprintf(cl->name, sizeof(cl->name), "%s", c->node.name);
+	snprintf(cl->zone, sizeof(cl->zone), "%s", c->node.zone ? c->node.zone : "");
 	snprintf(cl->label, sizeof(cl->label), "%s", c->gossip.cluster);
 	cl->bind = c->gossip.bind_addr;
 	cl->advertise = c->gossip.advertise && *c->gossip.advertise
@@ -1070,6 +1073,8 @@ static json_t *cmd_members(void *self, json_t *args, char *err, size_t errlen)
 		json_object_set_new(o, "address",
 				    json_string(as_format_sockaddr(&r->addr, buf, sizeof(buf))));
 		json_object_set_new(o, "state", json_string(gossip_state_name(m.state)));
+		/* Gossiped bytes: json_string() refuses what is not UTF-8. */
+		json_object_set_new(o, "zone", r->zone[0] ? json_string(r->zone) : json_null());
 		json_object_set_new(o, "incarnation", json_integer(r->incarnation));
 		json_object_set_new(o, "version", json_integer((json_int_t)r->version));
 		json_object_set_new(o, "load_factor", json_real(sane_factor(factor)));

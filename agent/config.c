@@ -113,6 +113,41 @@ static void finish_node(struct cfg_ctx *ctx, void *base,
 		cfg_oom(ctx);
 }
 
+/* At most DNS_CLIENT_ZONES_MAX, and a prefix once (which zone would it
+ * be?). Quadratic in at most 256. */
+static void check_client_zones(struct cfg_ctx *ctx, const cfg_dns_t *dns,
+			       const struct cfg_where *w)
+{
+	const struct as_yaml_node *seq = cfg_map_get(ctx, w->map, "client_zones");
+	struct dns_prefix a, b;
+	char kp[CFG_PATH_MAX], q[80];
+
+	if (dns->n_client_zones > DNS_CLIENT_ZONES_MAX) {
+		cfg_error(ctx, cfg_key_line(ctx, w, "client_zones"),
+			  "dns.client_zones", "at most %d prefixes, got %zu",
+			  DNS_CLIENT_ZONES_MAX, dns->n_client_zones);
+		return;
+	}
+	for (size_t i = 0; i < dns->n_client_zones; i++) {
+		const char *pi = dns->client_zones[i].prefix;
+		if (!pi || dns_prefix_parse(pi, &a))
+			continue;	/* already reported */
+		for (size_t j = 0; j < i; j++) {
+			const char *pj = dns->client_zones[j].prefix;
+			if (!pj || dns_prefix_parse(pj, &b) ||
+			    a.family != b.family || a.len != b.len ||
+			    memcmp(a.addr, b.addr, sizeof(a.addr)) != 0)
+				continue;
+			const struct as_yaml_node *n = cfg_map_get(ctx,
+				cfg_seq_get(ctx, seq, i), "prefix");
+			cfg_pathf(kp, "dns.client_zones[%zu].prefix", i);
+			cfg_error(ctx, n ? cfg_line_of(n) : w->line, kp,
+				  "duplicate prefix %s", cfg_show(pi, q));
+			break;
+		}
+	}
+}
+
 static void finish_dns(struct cfg_ctx *ctx, void *base,
 		       const struct cfg_where *w)
 {
@@ -127,6 +162,7 @@ static void finish_dns(struct cfg_ctx *ctx, void *base,
 		cfg_error(ctx, cfg_key_line(ctx, w, "ns_addresses"),
 			  "dns.ns_addresses", "at most %d addresses, got %zu",
 			  DNS_MAX_NS_ADDRESSES, dns->n_ns_addresses);
+	check_client_zones(ctx, dns, w);
 	if (dns->n_nameservers || !dns->zone ||
 	    cfg_has_key(ctx, w->map, "nameservers"))
 		return;
@@ -480,7 +516,7 @@ static const struct cfg_item endpoint_items[] = {
 static const struct cfg_section endpoint_section =
 	SECTION_OF(endpoint_items, struct agent_endpoint, finish_endpoint);
 
-/* ---- services[].intent (agent/srv6.c) ---- */
+/* ---- services[].intent (dns/ objectives, agent/srv6.c paths) ---- */
 
 /* The words are srv6/'s (srv6_metric_parse). */
 static const char *check_path_metric(const char *s)
@@ -495,19 +531,57 @@ static const char *check_srv6_word(const char *s)
 }
 
 /* Steered when the intent names a path or tags to avoid (avoid alone:
- * the least latency path); other intent keys do not steer. */
+ * the least latency path); the answer keys do not steer. A key of the
+ * intent that only one objective reads is an error under another: a
+ * typo'd objective must not silently ignore it. */
 static void finish_intent(struct cfg_ctx *ctx, void *base,
 			  const struct cfg_where *w)
 {
 	struct agent_intent *in = base;
+	char kp[CFG_PATH_MAX];
 
-	(void)w;
 	in->steered = in->path || in->n_avoid;
 	if (in->steered && !in->path && !(in->path = strdup("latency")))
 		cfg_oom(ctx);
+	if (!w->map || !in->objective)
+		return;
+	if (cfg_has_key(ctx, w->map, "spill_over") &&
+	    strcmp(in->objective, "locality") != 0) {
+		cfg_pathf(kp, "%s.spill_over", w->path);
+		cfg_error(ctx, cfg_key_line(ctx, w, "spill_over"), kp,
+			  "applies to objective locality only (objective is "
+			  "%s)", in->objective);
+	}
+	if (cfg_has_key(ctx, w->map, "spread") &&
+	    strcmp(in->objective, "resilience") != 0) {
+		cfg_pathf(kp, "%s.spread", w->path);
+		cfg_error(ctx, cfg_key_line(ctx, w, "spread"), kp,
+			  "applies to objective resilience only (objective "
+			  "is %s)", in->objective);
+	}
 }
 
 static const struct cfg_item intent_items[] = {
+	/* issue 16: the answer objective (docs/intents.md) */
+	{ .name = "objective", .type = CFG_ENUM,
+	  AT(struct agent_intent, objective), .def = "balance",
+	  .values = dns_objective_values,
+	  .desc = "what the answers optimise: balance (load-weighted), "
+		  "locality (this node's node.zone first), resilience "
+		  "(answers on distinct nodes or zones), latency (answers as "
+		  "balance until network coordinates exist)" },
+	{ .name = "spill_over", .type = CFG_DOUBLE,
+	  AT(struct agent_intent, spill_over), .def = "0.8",
+	  .dmin = 0, .dmax = 1,
+	  .desc = "locality: the zone's load (1 - its endpoints' mean load "
+		  "factor) past which answers spill over to other zones, "
+		  "growing to plain balance at load 1" },
+	{ .name = "spread", .type = CFG_ENUM,
+	  AT(struct agent_intent, spread), .def = "node",
+	  .values = dns_spread_values,
+	  .desc = "resilience: the failure domain no two addresses of an "
+		  "answer share" },
+	/* issue 17: the path (docs/srv6.md) */
 	{ .name = "path", .type = CFG_STR, AT(struct agent_intent, path),
 	  .def_doc = "none: not steered (latency with avoid)",
 	  .check = check_path_metric,
@@ -547,8 +621,9 @@ static const struct cfg_item service_items[] = {
 	  .desc = "endpoints of the service (may be empty)" },
 	{ .name = "intent", .type = CFG_SECTION,
 	  .off = offsetof(struct agent_service, intent), .sub = &intent_section,
-	  .desc = "what the service asks of the network: the path its "
-		  "traffic takes (path, avoid: SRv6 steering, docs/srv6.md; "
+	  .desc = "what the service asks: of its answers (objective, "
+		  "spill_over, spread; docs/intents.md; absent = balance) and "
+		  "of the network (path, avoid: SRv6 steering, docs/srv6.md; "
 		  "neither = the routed path)" },
 };
 
@@ -567,6 +642,11 @@ static const struct cfg_item node_items[] = {
 	  .desc = "node: serves DNS; end-host: a client host that joins the "
 		  "cluster view and programs its own SRv6 egress, with no DNS "
 		  "listener, no anycast and no endpoints of its own" },
+	{ .name = "zone", .type = CFG_STR, AT(cfg_node_t, zone),
+	  .check = dns_topo_zone_problem,
+	  .desc = "this node's topology zone, gossiped to every node, for "
+		  "intents (a Kubernetes label value such as eu-west-1a; "
+		  "absent = none)" },
 };
 
 /* ---- dns.forward (dns/forward.h) ---- */
@@ -711,6 +791,21 @@ static const struct cfg_item rrl_items[] = {
 static const struct cfg_section rrl_section =
 	SECTION_OF(rrl_items, cfg_rrl_t, NULL);
 
+static const struct cfg_item client_zone_items[] = {
+	{ .name = "prefix", .type = CFG_STR,
+	  AT(struct agent_client_zone, prefix), .flags = CFG_REQUIRED,
+	  .check = check_prefix,
+	  .desc = "client prefix such as fd00:10::/48 (an address alone: "
+		  "one host); the longest that holds the client wins" },
+	{ .name = "zone", .type = CFG_STR,
+	  AT(struct agent_client_zone, zone), .flags = CFG_REQUIRED,
+	  .check = dns_topo_zone_problem,
+	  .desc = "the topology zone of the clients in prefix (as node.zone)" },
+};
+
+static const struct cfg_section client_zone_section =
+	SECTION_OF(client_zone_items, struct agent_client_zone, NULL);
+
 static const struct cfg_item dns_items[] = {
 	{ .name = "listen", .type = CFG_LIST, .elem = CFG_SOCKADDR,
 	  AT(cfg_dns_t, listen), COUNT(cfg_dns_t, n_listen),
@@ -779,6 +874,13 @@ static const struct cfg_item dns_items[] = {
 	{ .name = "rrl", .type = CFG_SECTION,
 	  .off = offsetof(cfg_dns_t, rrl), .sub = &rrl_section,
 	  .desc = "response rate limiting of UDP replies (docs/dns.md)" },
+	{ .name = "client_zones", .type = CFG_SECTIONS,
+	  AT(cfg_dns_t, client_zones), COUNT(cfg_dns_t, n_client_zones),
+	  .sub = &client_zone_section,
+	  .desc = "where clients are: a query whose EDNS Client Subnet (or, "
+		  "without one, source address) is in one of these prefixes "
+		  "gets locality answers for its zone (docs/intents.md); at "
+		  "most 256" },
 };
 
 static const struct cfg_item control_items[] = {

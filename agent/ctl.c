@@ -542,6 +542,33 @@ static void render_members(FILE *f, json_t *d)
 			"(state, load or endpoints); dead and left members' load is not shown.\n");
 }
 
+/* explain NAME: the service's plan at this node (docs/intents.md). */
+static void render_explain(FILE *f, json_t *d)
+{
+	static const char *const head[] = { "ENDPOINT", "NODE", "ZONE", "HEALTH",
+					    "FACTOR", "RANK", "SHARE" };
+	char fac[16], rank[16], share[16];
+	struct table t;
+	json_t *e;
+	size_t i;
+
+	fprintf(f, "%s: %s\n", str(d, "name"), str(d, "explanation"));
+	table_init(&t, 7, 1u << 4 | 1u << 5 | 1u << 6, head);
+	json_array_foreach(json_object_get(d, "endpoints"), i, e) {
+		int r = (int)num(e, "rank");
+		snprintf(fac, sizeof(fac), "%.3f", num(e, "load_factor"));
+		snprintf(rank, sizeof(rank), r < 0 ? "never" : "%d", r + 1);
+		snprintf(share, sizeof(share), "%.1f%%", 100 * num(e, "share"));
+		const char *z = str(e, "zone");
+		const char *row[] = { str(e, "address"), str(e, "node"), *z ? z : "-",
+				      flag(e, "healthy") ? "up" : "down", fac, rank, share };
+		table_add(&t, row);
+	}
+	table_print(&t, f);
+	fprintf(f, "RANK: the tier an address is drawn in (1 first; for resilience its "
+		"domain's); SHARE: how often it is an answer's first address here.\n");
+}
+
 static void render_keyring(FILE *f, json_t *d)
 {
 	json_t *k;
@@ -755,6 +782,7 @@ static const struct {
 	{ "paths", render_paths },
 	{ "status", render_status },
 	{ "services", render_services },
+	{ "explain", render_explain },
 	{ "commands", render_commands },
 	{ "reload", render_reload },
 	{ "load", render_load },
@@ -1091,7 +1119,8 @@ static void usage(FILE *f)
 		"  -h, --help           this text\n"
 		"Commands: status, services, top, reload, routes, drain, undrain, members,\n"
 		"          paths (SRv6 steering),\n"
-		"          keyring list|install KEY|use KEY|remove KEY|generate, commands\n"
+		"          keyring list|install KEY|use KEY|remove KEY|generate,\n"
+		"          explain NAME [--client ADDR[/LEN]], commands\n"
 		"          (ask the daemon for the full list); `--` ends the options\n"
 		"Exit: 0 ok, 1 the daemon answered with an error, 2 usage,\n"
 		"      3 no answer from the daemon\n");
@@ -1119,6 +1148,9 @@ static int parse_options(int argc, char **argv, struct ctl *c, char **words, int
 		{ "interval", required_argument, NULL, 'i' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		/* explain's; passed on as words for the daemon to judge */
+		{ "client", required_argument, NULL, 'c' },
+		{ "from", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool top_opts = false;
@@ -1129,13 +1161,18 @@ static int parse_options(int argc, char **argv, struct ctl *c, char **words, int
 	opterr = 0;
 	/* "-": words come back in order as option 1, whatever
 	 * POSIXLY_CORRECT says, so options may follow the command. */
-	while ((ch = getopt_long(argc, argv, "-:s:jt:n:i:Vh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "-:s:jt:n:i:Vhc:f:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 1:
 			words[(*nwords)++] = optarg;
 			break;
 		case 's':
 			c->path = optarg;
+			break;
+		case 'c':
+		case 'f':
+			words[(*nwords)++] = ch == 'c' ? "--client" : "--from";
+			words[(*nwords)++] = optarg;
 			break;
 		case 'j':
 			c->json = true;
@@ -1206,7 +1243,8 @@ int main(int argc, char **argv)
 {
 	struct ctl c = { .path = getenv("ANYSTEER_CTL_SOCKET"), .timeout_ms = 5000,
 			 .interval_s = 1 };
-	char **words = calloc((size_t)argc + 1, sizeof(*words));
+	/* --client X and --from X become two words even when written as one */
+	char **words = calloc(2 * (size_t)argc + 1, sizeof(*words));
 	int nwords, code;
 	json_t *r = NULL;
 

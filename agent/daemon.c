@@ -186,7 +186,8 @@ static int view_services(struct agent *a, struct agent_viewspec *vs)
 	if (!a->self[C_CLUSTER])
 		return agent_viewspec_services_static(a->catalog.services,
 						      a->catalog.n_services,
-						      c->node.name, a->load.factor, vs);
+						      c->node.name, c->node.zone,
+						      a->load.factor, vs);
 	if ((err = agent_cluster_members(a->self[C_CLUSTER], &mem, &n_mem)))
 		return err;
 	err = agent_viewspec_services_members(c, a->catalog.services,
@@ -485,6 +486,10 @@ static void warn_restart_only(const struct agent_config *old,
 	if (strcmp(old->node.name, cur->node.name) != 0)
 		as_warn("reload: node.name changed; the NSID changes now, "
 			"gossip identity after a restart");
+	if (strcmp(old->node.zone ? old->node.zone : "",
+		   cur->node.zone ? cur->node.zone : "") != 0)
+		as_warn("reload: node.zone changed; this node's answers use "
+			"it now, the zone gossiped to others after a restart");
 }
 
 /* Recomputes the catalog from the active config and the source's set;

@@ -190,6 +190,22 @@ static void render_dns(FILE *f, const struct dns_stats *st)
 			  "counter");
 	fprintf(f, "anysteer_dns_rrl_dropped_total %llu\n",
 		(unsigned long long)st->rrl_dropped);
+	agent_metric_head(f, "anysteer_dns_answers_by_objective_total",
+			  "Answers for a service, by its intent's objective "
+			  "(docs/intents.md).", "counter");
+	for (unsigned i = 0; i < DNS_OBJ__COUNT; i++)
+		fprintf(f, "anysteer_dns_answers_by_objective_total{objective=\"%s\"} %llu\n",
+			dns_objective_name(i), (unsigned long long)st->by_objective[i]);
+	agent_metric_head(f, "anysteer_dns_spill_overs_total",
+			  "Locality answers whose first address is outside "
+			  "the zone they were planned for.", "counter");
+	fprintf(f, "anysteer_dns_spill_overs_total %llu\n",
+		(unsigned long long)st->spill_overs);
+	agent_metric_head(f, "anysteer_dns_ecs_queries_total",
+			  "Answered queries with an EDNS Client Subnet option.",
+			  "counter");
+	fprintf(f, "anysteer_dns_ecs_queries_total %llu\n",
+		(unsigned long long)st->ecs_queries);
 	agent_metric_head(f, "anysteer_dns_rrl_slipped_total",
 			  "UDP replies sent truncated (TC=1, no records) by "
 			  "response rate limiting instead of dropped.",

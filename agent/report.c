@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "agent/report.h"
@@ -184,7 +185,10 @@ static int svc_cmp(const void *a, const void *b)
 		      ((const struct svc_row *)b)->si.name);
 }
 
-static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu)
+/* planned: the intent, not the weights alone, decides the first answer
+ * (docs/intents.md): the share is the plan's. */
+static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu,
+			     bool planned)
 {
 	json_t *e = json_object();
 	json_t *cpu = json_object_get(node_cpu, r->ei.node ? r->ei.node : "");
@@ -197,12 +201,18 @@ static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu)
 	json_object_set_new(e, "load_factor", json_real(round_to(r->ei.load_factor, 1e-3)));
 	json_object_set_new(e, "healthy", json_boolean(r->ei.healthy));
 	json_object_set_new(e, "effective_weight", json_real(round_to(r->ei.effective_weight, 1e-3)));
-	json_object_set_new(e, "share", json_real(round_to(r->share, 1e-4)));
+	json_object_set_new(e, "share", json_real(round_to(planned ?
+			    r->ei.first_share : r->share, 1e-4)));
+	json_object_set_new(e, "zone", r->ei.zone ? json_string(r->ei.zone) : json_null());
+	json_object_set_new(e, "rank", json_integer(r->ei.rank));
 	return e;
 }
 
+/* client: as a client in that prefix would be answered (explain), or
+ * NULL; *client_zone (NULL ok) gets the zone it is placed in, if any. */
 static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
-			    json_t *node_cpu)
+			    json_t *node_cpu, const struct dns_prefix *client,
+			    const char **client_zone)
 {
 	const struct dns_service_info *si = &sr->si;
 	struct ep_row *rows = calloc(si->n_endpoints ? si->n_endpoints : 1, sizeof(*rows));
@@ -215,7 +225,8 @@ static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
 	if (!rows || !infos || !share)
 		goto out;
 	for (size_t j = 0; j < si->n_endpoints; j++)
-		if (dns_view_endpoint(view, sr->i, j, &infos[n]) == AS_OK)
+		if (dns_view_endpoint_for(view, sr->i, j, client, &infos[n],
+					  client_zone) == AS_OK)
 			n++;
 	json_t *modes = json_object();
 	static const struct { int af; const char *rr; } fams[] = {
@@ -233,9 +244,23 @@ static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
 		inet_ntop(infos[j].family, infos[j].addr, rows[j].addr, sizeof(rows[j].addr));
 	}
 	qsort(rows, n, sizeof(*rows), ep_cmp);
+	enum dns_objective obj = si->intent.objective;
+	bool planned = obj == DNS_OBJ_LOCALITY || obj == DNS_OBJ_RESILIENCE;
 	json_t *eps = json_array();
 	for (size_t j = 0; j < n; j++)
-		json_array_append_new(eps, endpoint_json(&rows[j], node_cpu));
+		json_array_append_new(eps, endpoint_json(&rows[j], node_cpu,
+							 planned));
+	json_t *in = json_object();
+	json_object_set_new(in, "objective", json_string(dns_objective_name(obj)));
+	if (obj == DNS_OBJ_LOCALITY) {
+		json_object_set_new(in, "spill_over",
+				    json_real(round_to(si->intent.spill_over, 1e-3)));
+		json_object_set_new(in, "zone_load", json_real(round_to(si->zone_load, 1e-3)));
+		json_object_set_new(in, "spill", json_real(round_to(si->spill, 1e-4)));
+	} else if (obj == DNS_OBJ_RESILIENCE) {
+		json_object_set_new(in, "spread",
+				    json_string(dns_spread_name(si->intent.spread)));
+	}
 	s = json_object();
 	json_object_set_new(s, "name", json_string(si->name));
 	json_object_set_new(s, "port", json_integer(si->port));
@@ -243,6 +268,7 @@ static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
 	json_object_set_new(s, "ttl", json_integer(si->ttl));
 	json_object_set_new(s, "max_answers", json_integer(si->max_answers));
 	json_object_set_new(s, "answer_mode", modes);
+	json_object_set_new(s, "intent", in);
 	json_object_set_new(s, "endpoints", eps);
 out:
 	free(rows);
@@ -264,10 +290,106 @@ json_t *agent_services_json(const dns_view_t *view, json_t *node_cpu)
 			svcs[k++].i = i;
 	qsort(svcs, k, sizeof(*svcs), svc_cmp);
 	for (size_t i = 0; i < k; i++) {
-		json_t *s = service_json(view, &svcs[i], node_cpu);
+		json_t *s = service_json(view, &svcs[i], node_cpu, NULL, NULL);
 		if (s)
 			json_array_append_new(arr, s);
 	}
 	free(svcs);
 	return arr;
+}
+
+/* One line on how the service's intent plans this node's answers. */
+static void explanation(const struct dns_service_info *si, const char *zone,
+			size_t n_zones, char *b, size_t n)
+{
+	const struct dns_intent *in = &si->intent;
+
+	switch (in->objective) {
+	case DNS_OBJ_LOCALITY:
+		if (!zone)
+			snprintf(b, n, "locality, but this node has no node.zone: "
+				 "answered as balance");
+		else if (si->spill > 0 && si->zone_load > in->spill_over)
+			snprintf(b, n, "locality from zone %s: its load %.3f is past "
+				 "spill_over %.3f, so %.1f%% of first answers leave it",
+				 zone, si->zone_load, in->spill_over, 100 * si->spill);
+		else if (si->spill > 0)
+			snprintf(b, n, "locality from zone %s: it has no endpoint to "
+				 "answer with, so %.1f%% of first answers leave it",
+				 zone, 100 * si->spill);
+		else
+			snprintf(b, n, "locality from zone %s: its load %.3f is within "
+				 "spill_over %.3f; its endpoints first, other zones "
+				 "fill short answers", zone, si->zone_load,
+				 in->spill_over);
+		break;
+	case DNS_OBJ_RESILIENCE:
+		snprintf(b, n, "resilience: no two addresses of an answer on one "
+			 "%s (%zu of them with endpoints here)",
+			 dns_spread_name(in->spread), n_zones);
+		break;
+	case DNS_OBJ_LATENCY:
+		snprintf(b, n, "latency: answered as balance until network "
+			 "coordinates exist");
+		break;
+	default:
+		snprintf(b, n, "balance: by effective weight (weight x health x "
+			 "load factor)");
+		break;
+	}
+}
+
+json_t *agent_explain_json(const dns_view_t *view, const char *name,
+			   const char *node_zone, const struct dns_prefix *client,
+			   json_t *node_cpu)
+{
+	size_t n = dns_view_service_count(view);
+	struct svc_row sr;
+	const char *czone = NULL;
+	char why[256];
+
+	for (size_t i = 0; i < n; i++) {
+		if (dns_view_service(view, i, &sr.si) != AS_OK ||
+		    strcasecmp(sr.si.name, name) != 0)
+			continue;
+		sr.i = i;
+		json_t *s = service_json(view, &sr, node_cpu, client, &czone);
+		if (!s)
+			return NULL;
+		/* Failure domains with endpoints: distinct zones or nodes. */
+		json_t *eps = json_object_get(s, "endpoints"), *e;
+		const char *key = sr.si.intent.spread == DNS_SPREAD_ZONE ? "zone" : "node";
+		json_t *seen = json_object();
+		size_t k;
+		json_array_foreach(eps, k, e) {
+			const char *v = json_string_value(json_object_get(e, key));
+			json_object_set_new(seen, v ? v : "", json_true());
+		}
+		explanation(&sr.si, node_zone, json_object_size(seen), why, sizeof(why));
+		json_decref(seen);
+		if (czone) {
+			/* The client's zone's plan: what leaves it, from the
+			 * plan's own shares. */
+			double out = 0;
+			json_array_foreach(eps, k, e) {
+				const char *z = json_string_value(json_object_get(e, "zone"));
+				if (!z || strcmp(z, czone) != 0)
+					out += json_real_value(json_object_get(e, "share"));
+			}
+			snprintf(why, sizeof(why), "locality for a client in zone %s "
+				 "(placed by dns.client_zones): %.1f%% of first answers "
+				 "leave it", czone, 100 * out);
+		} else if (client && sr.si.intent.objective == DNS_OBJ_LOCALITY) {
+			size_t l = strlen(why);
+			snprintf(why + l, sizeof(why) - l, " (the client is in no "
+				 "prefix of dns.client_zones)");
+		}
+		json_object_set_new(s, "client_zone", czone ? json_string(czone)
+							    : json_null());
+		json_object_set_new(s, "node_zone", node_zone ? json_string(node_zone)
+							      : json_null());
+		json_object_set_new(s, "explanation", json_string(why));
+		return s;
+	}
+	return NULL;
 }

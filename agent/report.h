@@ -37,4 +37,13 @@ enum agent_answer_mode agent_answer_shares(const struct dns_endpoint_info *eps,
  * node_cpu: node name -> CPU utilisation 0..1 (may be NULL). */
 json_t *agent_services_json(const dns_view_t *view, json_t *node_cpu);
 
+/* `explain NAME [--client PREFIX]` (docs/intents.md): the service named
+ * name (any case) as in agent_services_json, with "node_zone",
+ * "client_zone" and "explanation", one line saying how its intent plans
+ * this node's answers (for a client in prefix client, NULL: any). NULL
+ * if the view has no such service. */
+json_t *agent_explain_json(const dns_view_t *view, const char *name,
+			   const char *node_zone, const struct dns_prefix *client,
+			   json_t *node_cpu);
+
 #endif

@@ -26,12 +26,29 @@ void agent_viewspec_free(struct agent_viewspec *v)
 	free(v->svcs);
 	free(v->eps);
 	free(v->nsa);
+	free(v->czs);
 	memset(v, 0, sizeof(*v));
 }
 
+/* The intent of a catalog service as dns/ takes it. The catalog holds
+ * names the configuration or agent_catalog_merge() checked; anything
+ * else (none at all, say) is balance. */
+static struct dns_intent intent_of(const struct agent_service *s)
+{
+	int o = dns_objective_parse(s->intent.objective);
+	int sp = dns_spread_parse(s->intent.spread);
+	double so = s->intent.spill_over;
+
+	return (struct dns_intent){
+		.objective = o < 0 ? DNS_OBJ_BALANCE : (enum dns_objective)o,
+		.spill_over = so >= 0 && so <= 1 ? so : DNS_SPILL_OVER_DEFAULT,
+		.spread = sp < 0 ? DNS_SPREAD_NODE : (enum dns_spread)sp,
+	};
+}
+
 int agent_viewspec_services_static(const struct agent_service *svcs, size_t n,
-				   const char *self, double self_factor,
-				   struct agent_viewspec *out)
+				   const char *self, const char *self_zone,
+				   double self_factor, struct agent_viewspec *out)
 {
 	size_t n_eps = 0, k = 0;
 
@@ -54,6 +71,7 @@ int agent_viewspec_services_static(const struct agent_service *svcs, size_t n,
 			.max_answers = s->max_answers,
 			.endpoints = out->eps + k,
 			.n_endpoints = s->n_endpoints,
+			.intent = intent_of(s),
 		};
 		for (size_t j = 0; j < s->n_endpoints; j++, k++) {
 			const struct agent_endpoint *e = &s->endpoints[j];
@@ -64,6 +82,8 @@ int agent_viewspec_services_static(const struct agent_service *svcs, size_t n,
 				.node = e->node,
 				.load_factor = local ? self_factor : 1.0,
 				.healthy = true,
+				/* other nodes' zones come with gossip only */
+				.zone = local ? self_zone : NULL,
 			};
 			memcpy(out->eps[k].addr, e->addr, sizeof(out->eps[k].addr));
 		}
@@ -189,6 +209,7 @@ static void lay_out(const struct agent_service *svcs, size_t n,
 				.name = svcs[s].name, .port = svcs[s].port,
 				.proto = svcs[s].protocol, .ttl = svcs[s].ttl,
 				.max_answers = svcs[s].max_answers,
+				.intent = intent_of(&svcs[s]),
 			};
 		else
 			*sp = (struct dns_service_spec){
@@ -200,7 +221,7 @@ static void lay_out(const struct agent_service *svcs, size_t n,
 }
 
 static void put_endpoint(struct dns_endpoint_spec *e, const struct gossip_endpoint *g,
-			 const char *node, double factor)
+			 const char *node, const char *zone, double factor)
 {
 	if (as_addr16_is_v4mapped(g->addr)) {
 		e->family = AF_INET;
@@ -213,6 +234,7 @@ static void put_endpoint(struct dns_endpoint_spec *e, const struct gossip_endpoi
 	e->node = node;
 	e->load_factor = sane_factor(factor);
 	e->healthy = g->healthy;
+	e->zone = zone && *zone ? zone : NULL;
 }
 
 int agent_viewspec_services_members(const struct agent_config *c,
@@ -261,6 +283,9 @@ int agent_viewspec_services_members(const struct agent_config *c,
 	for (size_t i = 0; i < n_mem; i++) {
 		const struct gossip_record *r = alive[i].rec;
 		double lf = alive[i].self ? self_factor : r->load.factor;
+		/* This node's zone as configured now (the gossiped one is
+		 * fixed at start, like its name). */
+		const char *zone = alive[i].self ? c->node.zone : r->zone;
 		for (uint32_t j = 0; j < r->n_endpoints; j++) {
 			const struct gossip_endpoint *g = &r->endpoints[j];
 			size_t s = svc_of(&ix, g->service);
@@ -272,7 +297,7 @@ int agent_viewspec_services_members(const struct agent_config *c,
 			if (s >= n && sp->port == 0)
 				sp->port = g->port;	/* gossip-only service */
 			put_endpoint((struct dns_endpoint_spec *)&sp->endpoints[sp->n_endpoints++],
-				     g, r->name, lf);
+				     g, r->name, zone, lf);
 		}
 	}
 	out->spec.services = out->svcs;
@@ -293,8 +318,16 @@ int agent_viewspec_finish(const struct agent_config *c, uint32_t serial,
 	size_t n = c->dns.n_ns_addresses;
 
 	out->nsa = calloc(n ? n : 1, sizeof(*out->nsa));
-	if (!out->nsa)
+	out->czs = calloc(c->dns.n_client_zones + 1, sizeof(*out->czs));
+	if (!out->nsa || !out->czs)
 		return AS_ENOMEM;
+	/* The configuration checked the prefixes with the same parser. */
+	for (size_t i = 0; i < c->dns.n_client_zones; i++) {
+		const struct agent_client_zone *cz = &c->dns.client_zones[i];
+		if (dns_prefix_parse(cz->prefix, &out->czs[i].prefix))
+			return AS_EINVAL;
+		out->czs[i].zone = cz->zone;
+	}
 	/* Every in-zone nameserver name answers with every ns_address. */
 	for (size_t i = 0; i < n; i++) {
 		const struct sockaddr_storage *ss = &c->dns.ns_addrs[i];
@@ -311,6 +344,9 @@ int agent_viewspec_finish(const struct agent_config *c, uint32_t serial,
 	out->spec = (struct dns_view_spec){
 		.zone = c->dns.zone,
 		.node_name = c->node.name,
+		.node_zone = c->node.zone,
+		.client_zones = out->czs,
+		.n_client_zones = c->dns.n_client_zones,
 		.ttl = c->dns.ttl,
 		.max_answers = c->dns.max_answers,
 		.nameservers = (const char *const *)c->dns.nameservers,

@@ -19,14 +19,16 @@ struct agent_viewspec {
 	struct dns_view_spec spec;
 	struct dns_service_spec *svcs;
 	struct dns_endpoint_spec *eps, *nsa;
+	struct dns_client_zone *czs;
 };
 
 /* Without gossip: the catalog as it is. Endpoints of this node (self)
- * carry self_factor, others 1 (nothing is known about their load); all
- * are healthy. */
+ * carry self_factor and self_zone (NULL: none), others 1 and no zone
+ * (nothing is known about their load or zone); all are healthy. Each
+ * service carries its intent. */
 int agent_viewspec_services_static(const struct agent_service *svcs, size_t n,
-				   const char *self, double self_factor,
-				   struct agent_viewspec *out);
+				   const char *self, const char *self_zone,
+				   double self_factor, struct agent_viewspec *out);
 
 /*
  * With gossip: every alive member's endpoints, grouped by service:
@@ -34,7 +36,8 @@ int agent_viewspec_services_static(const struct agent_service *svcs, size_t n,
  * attributes from the catalog), then services only gossip knows, by name
  * (port from the first endpoint, zone defaults otherwise). Each endpoint
  * carries its node's gossiped load factor (this node's, m.self, is
- * self_factor, which is fresher) and gossiped health. A gossiped name
+ * self_factor, which is fresher), gossiped health and its node's zone
+ * (this node's from c->node.zone). A gossiped name
  * that is not a lower-case DNS label or that is one of the zone's
  * nameserver names, and endpoints past 65535 for one service, are left
  * out and counted in *skipped. O(E log S).

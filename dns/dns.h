@@ -90,9 +90,55 @@ bool dns_name_is_nameserver(const char *label, const char *zone,
  * clamped; low >= high degrades to a step at high. NaN load counts as 0. */
 double dns_load_factor(double load, double low, double high);
 
+/* ---- intents (intent.c) --------------------------------------------------
+ *
+ * A service's intent says what its answers optimise (docs/intents.md):
+ * balance (the default: load-weighted, as described above), locality
+ * (the endpoints in the answering node's topology zone first, spilling
+ * over to other zones as that zone's load passes spill_over), resilience
+ * (answers spread over distinct nodes or zones) and latency (accepted;
+ * answers as balance until network coordinates exist). The view applies
+ * it when it is built (dns_plan), so a query costs what it did. */
+
+enum dns_objective {
+	DNS_OBJ_BALANCE = 0,
+	DNS_OBJ_LOCALITY,
+	DNS_OBJ_RESILIENCE,
+	DNS_OBJ_LATENCY,
+	DNS_OBJ__COUNT
+};
+enum dns_spread { DNS_SPREAD_NODE = 0, DNS_SPREAD_ZONE, DNS_SPREAD__COUNT };
+
+/* Names as in the configuration ("balance", "node"), indexed by the enum
+ * and NULL-terminated (the configuration's enum rows use them); the
+ * parsers return -1 for an unknown name. */
+extern const char *const dns_objective_values[DNS_OBJ__COUNT + 1];
+extern const char *const dns_spread_values[DNS_SPREAD__COUNT + 1];
+const char *dns_objective_name(enum dns_objective o);
+int dns_objective_parse(const char *s);
+const char *dns_spread_name(enum dns_spread s);
+int dns_spread_parse(const char *s);
+
+#define DNS_SPILL_OVER_DEFAULT 0.8
+
+struct dns_intent {
+	enum dns_objective objective;	/* 0: balance */
+	double spill_over;	/* locality: 0..1, see dns_plan */
+	enum dns_spread spread;	/* resilience */
+};
+
+/* The rule for a node's topology zone (node.zone, the Kubernetes node
+ * label topology.kubernetes.io/zone): a label value, 1..63 characters of
+ * letters, digits, '-', '_' and '.', beginning and ending with a letter
+ * or digit; compared exactly (case matters, as in Kubernetes). Why it
+ * is not one (a constant string), or NULL. */
+const char *dns_topo_zone_problem(const char *zone);
+
 /* ---- answer view ------------------------------------------------------ */
 
 typedef struct dns_view dns_view_t;
+struct dns_client_zone;	/* below, with the prefixes */
+struct dns_prefix;
 
 struct dns_endpoint_spec {
 	int family;		/* AF_INET6 or AF_INET */
@@ -101,6 +147,7 @@ struct dns_endpoint_spec {
 	const char *node;	/* node that hosts it (copied) */
 	double load_factor;	/* 0..1, of that node */
 	bool healthy;		/* false: effective weight 0 */
+	const char *zone;	/* that node's topology zone; NULL/"" = none */
 };
 
 /* The most endpoints per service: keeps the sum of 48-bit integer weights
@@ -119,11 +166,20 @@ struct dns_service_spec {
 	uint32_t max_answers;	/* 0 = zone default */
 	const struct dns_endpoint_spec *endpoints;
 	size_t n_endpoints;
+	struct dns_intent intent;	/* zeroed: balance */
 };
 
 struct dns_view_spec {
 	const char *zone;		/* "svc.example." (trailing dot optional) */
 	const char *node_name;		/* answered to NSID and CHAOS id.server */
+	const char *node_zone;		/* the answering node's topology zone
+					 * (locality); NULL/"" = none */
+	/* Client prefixes and their zones (dns.client_zones): a query
+	 * with an EDNS Client Subnet option (RFC 7871) inside one of them
+	 * gets a locality service's answers planned for that zone. At most
+	 * DNS_CLIENT_ZONES_MAX. */
+	const struct dns_client_zone *client_zones;
+	size_t n_client_zones;
 	uint32_t ttl;			/* default TTL for service records */
 	uint32_t max_answers;		/* default max endpoints per answer
 					 * (0 = 2; any max_answers is capped at 64) */
@@ -162,6 +218,12 @@ struct dns_endpoint_info {
 	double load_factor;
 	bool healthy;
 	double effective_weight;	/* what the sampler uses */
+	const char *zone;		/* its node's zone; NULL = none */
+	/* The plan (dns_plan): the tier the address is drawn in (0 first;
+	 * for resilience the tier of its domain), -1 never; and the chance
+	 * that it is the first address of an answer of its family. */
+	int rank;
+	double first_share;
 };
 struct dns_service_info {
 	const char *name;
@@ -170,6 +232,11 @@ struct dns_service_info {
 	uint32_t ttl;
 	uint32_t max_answers;
 	size_t n_endpoints;
+	struct dns_intent intent;
+	/* locality: the load of this node's zone (0..1, the larger of the
+	 * two families') and the share of the drawing weight other zones
+	 * get by spilling over (0: none). */
+	double zone_load, spill;
 };
 size_t dns_view_service_count(const dns_view_t *view);
 /* Fills *out for service i; endpoint j of it with dns_view_endpoint(). */
@@ -177,6 +244,13 @@ int dns_view_service(const dns_view_t *view, size_t i,
 		     struct dns_service_info *out);
 int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 		      struct dns_endpoint_info *out);
+/* The same as a client in prefix (NULL: none) would be answered:
+ * rank and first_share from the plan of the client's zone when
+ * dns.client_zones places it (and service i plans by locality); *zone
+ * (NULL ok) gets that zone, or NULL when this node's plan applies. */
+int dns_view_endpoint_for(const dns_view_t *view, size_t i, size_t j,
+			  const struct dns_prefix *client,
+			  struct dns_endpoint_info *out, const char **zone);
 const char *dns_view_zone(const dns_view_t *view);	/* "svc.example." */
 uint32_t dns_view_serial(const dns_view_t *view);	/* as in the SOA */
 
@@ -223,6 +297,11 @@ struct dns_result {
 	bool self_check;	/* the routing self-check's query (probe.c) */
 	bool rate_limited;	/* RRL: dropped (send false) or slipped
 				 * (sent truncated) */
+	uint8_t objective;	/* intent of the service answered + 1
+				 * (enum dns_objective); 0: no service */
+	bool ecs;		/* the query had an EDNS Client Subnet option */
+	bool left_zone;		/* locality: a first address outside this
+				 * node's zone (a spill-over) */
 };
 
 /* Answers one query. out must hold DNS_MSG_MAX bytes for TCP and
@@ -232,6 +311,13 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 		enum dns_transport transport, const uint8_t *query,
 		size_t qlen, uint8_t *out, size_t out_cap,
 		struct dns_result *res);
+/* The same from the query's source address (NULL: unknown), which places
+ * a client that sends no Client Subnet option in dns.client_zones. */
+void dns_answer_from(const dns_view_t *view, struct as_rng *rng,
+		     enum dns_transport transport,
+		     const struct sockaddr_storage *src, const uint8_t *query,
+		     size_t qlen, uint8_t *out, size_t out_cap,
+		     struct dns_result *res);
 
 /* ---- routing self-check ------------------------------------------------- */
 
@@ -277,6 +363,9 @@ struct dns_stats {
 	uint64_t tcp_accept_errors;	/* accept() failed, e.g. EMFILE */
 	uint64_t rrl_dropped;	/* UDP replies not sent by RRL */
 	uint64_t rrl_slipped;	/* sent truncated by RRL instead */
+	uint64_t by_objective[DNS_OBJ__COUNT];	/* answers of a service */
+	uint64_t spill_overs;	/* locality answers that left the zone */
+	uint64_t ecs_queries;	/* answered queries with a Client Subnet */
 	uint64_t latency[DNS_LAT_BUCKETS];	/* counts per bucket */
 	uint64_t latency_sum_ns;
 	struct dns_fwd_stats {
@@ -319,6 +408,13 @@ const char *dns_prefix_parse(const char *text, struct dns_prefix *out);
 /* Whether sa (IPv4-mapped IPv6 counts as IPv4) lies in one of p. */
 bool dns_prefix_match(const struct dns_prefix *p, size_t n,
 		      const struct sockaddr_storage *sa);
+
+/* A client prefix and the topology zone of its clients (dns_view_spec). */
+struct dns_client_zone {
+	struct dns_prefix prefix;
+	const char *zone;	/* dns_topo_zone_problem() is NULL */
+};
+#define DNS_CLIENT_ZONES_MAX 256
 
 #define DNS_FWD_UPSTREAMS_MAX 8
 #define DNS_FWD_ALLOW_MAX 64

@@ -1,7 +1,7 @@
 # dns/: query handling, answer policy, listeners.
 noinst_LTLIBRARIES += dns/libdns.la
 dns_libdns_la_SOURCES = dns/dns.h dns/wire.h dns/view.h \
-	dns/conntab.c dns/conntab.h dns/name.c dns/policy.c dns/view.c dns/query.c dns/stats.c \
+	dns/conntab.c dns/conntab.h dns/name.c dns/intent.c dns/policy.c dns/view.c dns/query.c dns/stats.c \
 	dns/server_int.h dns/server.c dns/socket.c dns/udp_mmsg.c dns/udp_uring.c dns/tcp.c \
 	dns/probe.c dns/forward.h dns/forward.c dns/fcache.c dns/fwd_io.c dns/rrl.h dns/rrl.c
 dns_libdns_la_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(LIBUV_CFLAGS) $(SODIUM_CFLAGS) $(URING_CFLAGS)
@@ -10,10 +10,10 @@ dns_libdns_la_LIBADD = lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) $(
 DNS_TEST_LDADD = dns/libdns.la lib/libas.la $(LDNS_LIBS) $(LIBUV_LIBS) $(SODIUM_LIBS) $(URING_LIBS) $(CMOCKA_LIBS) -lm
 DNS_TEST_CFLAGS = $(AM_CFLAGS) $(LDNS_CFLAGS) $(CMOCKA_CFLAGS)
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_dns_policy tests/unit/test_dns_query \
+check_PROGRAMS += tests/unit/test_dns_policy tests/unit/test_dns_intent tests/unit/test_dns_query \
 	tests/unit/test_dns_conntab tests/unit/test_dns_name tests/unit/test_dns_probe \
 	tests/unit/test_dns_forward tests/unit/test_dns_rrl
-TESTS += tests/unit/test_dns_policy tests/unit/test_dns_query \
+TESTS += tests/unit/test_dns_policy tests/unit/test_dns_intent tests/unit/test_dns_query \
 	tests/unit/test_dns_conntab tests/unit/test_dns_name tests/unit/test_dns_probe \
 	tests/unit/test_dns_forward tests/unit/test_dns_rrl
 endif
@@ -26,6 +26,9 @@ tests_unit_test_dns_name_LDADD = $(DNS_TEST_LDADD)
 tests_unit_test_dns_policy_SOURCES = tests/unit/test_dns_policy.c
 tests_unit_test_dns_policy_CFLAGS = $(DNS_TEST_CFLAGS)
 tests_unit_test_dns_policy_LDADD = $(DNS_TEST_LDADD)
+tests_unit_test_dns_intent_SOURCES = tests/unit/test_dns_intent.c
+tests_unit_test_dns_intent_CFLAGS = $(DNS_TEST_CFLAGS)
+tests_unit_test_dns_intent_LDADD = $(DNS_TEST_LDADD)
 tests_unit_test_dns_query_SOURCES = tests/unit/test_dns_query.c
 tests_unit_test_dns_query_CFLAGS = $(DNS_TEST_CFLAGS)
 tests_unit_test_dns_query_LDADD = $(DNS_TEST_LDADD)

@@ -22,6 +22,7 @@
  * is not the last record, or a second one, is FORMERR (5.2). Bytes after
  * the last record are FORMERR too, as in Knot.
  */
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "dns/view.h"
@@ -42,6 +43,13 @@ struct query {
 	uint16_t edns_size;
 	uint8_t edns_version;
 	bool tsig;
+	bool ecs;			/* the client's prefix is known ... */
+	bool ecs_opt;			/* ... from a Client Subnet option
+					 * (RFC 7871; echoed), else from the
+					 * source address */
+	uint8_t ecs_src, ecs_alen;	/* source prefix length, address bytes */
+	uint16_t ecs_family;		/* 1 IPv4, 2 IPv6 */
+	uint8_t ecs_addr[16];		/* zero past ecs_alen */
 	const uint8_t *tsig_owner;	/* in the query; may be compressed */
 	const uint8_t *tsig_alg;	/* RDATA start: the algorithm name */
 	size_t tsig_alg_len;		/* uncompressed wire length */
@@ -52,6 +60,9 @@ enum { SEC_AN, SEC_NS, SEC_AR };
 struct resp {
 	struct wire_wr w;
 	uint16_t count[3];
+	uint8_t objective;	/* of the service answered, + 1; 0 none */
+	bool left_zone;		/* a first address outside this node's zone */
+	uint8_t ecs_scope;	/* SCOPE PREFIX-LENGTH to echo */
 };
 
 /* ---- parsing ----------------------------------------------------------- */
@@ -128,6 +139,32 @@ static enum dns_malformed skip_name(struct wire_rd *r, bool *is_root)
 	return DNS_MAL_NONE;
 }
 
+/* EDNS Client Subnet (RFC 7871 6): FAMILY, SOURCE PREFIX-LENGTH, SCOPE
+ * PREFIX-LENGTH (0 in a query; ignored), then exactly the address bytes
+ * the source length needs, with no bit set past it; once per query.
+ * Anything else is FORMERR (7.1.1). Returns nonzero on a bad option. */
+static int parse_ecs(struct query *q, const uint8_t *d, size_t len)
+{
+	if (q->ecs_opt || len < 4)
+		return -1;
+	uint16_t fam = wire_get_u16(d);
+	uint8_t src = d[2];
+	size_t alen = ((size_t)src + 7) / 8;
+
+	if ((fam != 1 && fam != 2) || src > (fam == 1 ? 32 : 128) ||
+	    len != 4 + alen)
+		return -1;
+	if (alen && (src % 8) && (d[4 + alen - 1] & (0xFF >> (src % 8))))
+		return -1;
+	q->ecs = q->ecs_opt = true;
+	q->ecs_family = fam;
+	q->ecs_src = src;
+	q->ecs_alen = (uint8_t)alen;
+	memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
+	memcpy(q->ecs_addr, d + 4, alen);
+	return 0;
+}
+
 static enum dns_malformed parse_opt(struct query *q, uint16_t cls,
 				    uint32_t ttl, const uint8_t *rd,
 				    size_t rdlen)
@@ -144,6 +181,8 @@ static enum dns_malformed parse_opt(struct query *q, uint16_t cls,
 			q->nsid = true;
 		else if (code == DNS_EDNS_SELFCHECK)
 			q->self_check = true;
+		else if (code == DNS_EDNS_ECS && parse_ecs(q, rd + 4, len))
+			return DNS_MAL_EDNS;
 		rd += 4 + len;
 		rdlen -= 4 + len;
 	}
@@ -258,44 +297,108 @@ static void put_addrs(struct resp *rp, int sec, uint16_t owner_off,
 	}
 }
 
-static size_t sample(const struct dns_view *v, const struct dns_svc *s,
-		     bool v6, struct as_rng *rng, uint32_t *idx)
+/* Resilience: distinct failure domains by their weight (those drawn by
+ * effective weight first), then one item in each. */
+static size_t sample_spread(const struct dns_view *v, const struct dns_svc *s,
+			    const struct dns_family *f, bool v6,
+			    const uint64_t *cum, struct as_rng *rng,
+			    uint32_t *idx)
 {
-	const struct dns_family *f = v6 ? &s->v6 : &s->v4;
+	const struct dns_dom *dm = (v6 ? v->doms6 : v->doms4) + f->first;
+	const uint64_t *dc = (v6 ? v->dcum6 : v->dcum4) + f->first;
+	uint32_t k = s->max_answers, one;
+	size_t got = dns_sample(dc, f->dom_tier[0], k, rng, idx), more = 0;
+
+	if (got < k && f->dom_tier[1]) {
+		more = dns_sample(dc + f->dom_tier[0], f->dom_tier[1], k - got,
+				  rng, idx + got);
+		for (size_t j = got; j < got + more; j++)
+			idx[j] += f->dom_tier[0];
+	}
+	got += more;
+	for (size_t j = 0; j < got; j++) {
+		const struct dns_dom *d = &dm[idx[j]];
+		one = 0;
+		dns_sample(cum + d->first, d->n_draw, 1, rng, &one);
+		idx[j] = d->first + one;
+	}
+	return got;
+}
+
+/* The family of s to draw from: a client zone's plan (vf), else the
+ * one for this node's zone. */
+static const struct dns_family *fam(const struct dns_svc *s,
+				    const struct dns_vfam *vf, bool v6)
+{
+	if (vf)
+		return v6 ? &vf->v6 : &vf->v4;
+	return v6 ? &s->v6 : &s->v4;
+}
+
+static size_t sample(const struct dns_view *v, const struct dns_svc *s,
+		     const struct dns_family *f, bool v6, struct as_rng *rng,
+		     uint32_t *idx)
+{
 	const uint64_t *cum = (v6 ? v->cum6 : v->cum4) + f->first;
-	size_t got, more;
+	size_t got = 0, off = 0;
 
 	if (!f->n)
 		return 0;
-	got = dns_sample(cum, f->n_first, s->max_answers, rng, idx);
-	if (got == s->max_answers || !f->n_fill)
-		return got;
-	/* A short answer is filled from the loaded healthy endpoints, after
-	 * the others: every answer leaves the client a fallback. */
-	more = dns_sample(cum + f->n_first, f->n_fill, s->max_answers - got,
-			  rng, idx + got);
-	for (size_t k = got; k < got + more; k++)
-		idx[k] += f->n_first;
-	return got + more;
+	if (f->spread)
+		return sample_spread(v, s, f, v6, cum, rng, idx);
+	/* Tier by tier until the answer is full: a short answer is filled
+	 * from the next tier (for balance, the loaded healthy endpoints),
+	 * so every answer leaves the client a fallback. */
+	for (unsigned t = 0; t < DNS_TIERS && got < s->max_answers; t++) {
+		size_t n = f->tier[t], more;
+		if (n) {
+			more = dns_sample(cum + off, n, s->max_answers - got,
+					  rng, idx + got);
+			for (size_t j = got; j < got + more; j++)
+				idx[j] += (uint32_t)off;
+			got += more;
+		}
+		off += n;
+	}
+	return got;
+}
+
+/* Locality: whether the first address drawn is outside the zone (tier 0
+ * holds the zone's items first, then the others'; tiers 1 and 3 are
+ * other zones'). Counted, never steering. */
+static void note_left(struct resp *rp, const struct dns_family *f,
+		      const uint32_t *idx, size_t n)
+{
+	uint32_t t01 = f->tier[0] + f->tier[1], t2 = t01 + f->tier[2];
+
+	if (f->locality && n &&
+	    ((idx[0] >= f->local0 && idx[0] < t01) ||
+	     (idx[0] >= t2 && idx[0] < t2 + f->tier[3])))
+		rp->left_zone = true;
 }
 
 static void put_sampled(struct resp *rp, int sec, uint16_t owner_off,
 			const struct dns_view *v, const struct dns_svc *s,
-			bool v6, struct as_rng *rng)
+			const struct dns_vfam *vf, bool v6, struct as_rng *rng)
 {
 	uint32_t idx[DNS_MAX_ANSWERS];
-	size_t n = sample(v, s, v6, rng, idx);
+	const struct dns_family *f = fam(s, vf, v6);
+	size_t n = sample(v, s, f, v6, rng, idx);
 
-	put_addrs(rp, sec, owner_off, v6, v, v6 ? s->v6.first : s->v4.first,
-		  idx, n, s->ttl);
+	note_left(rp, f, idx, n);
+	put_addrs(rp, sec, owner_off, v6, v, f->first, idx, n, s->ttl);
 }
 
 static void put_https(struct resp *rp, const struct dns_view *v,
-		      const struct dns_svc *s, struct as_rng *rng)
+		      const struct dns_svc *s, const struct dns_vfam *vf,
+		      struct as_rng *rng)
 {
 	uint32_t i6[DNS_MAX_ANSWERS], i4[DNS_MAX_ANSWERS];
-	size_t n6 = sample(v, s, true, rng, i6);
-	size_t n4 = sample(v, s, false, rng, i4);
+	const struct dns_family *f6 = fam(s, vf, true), *f4 = fam(s, vf, false);
+	size_t n6 = sample(v, s, f6, true, rng, i6);
+	size_t n4 = sample(v, s, f4, false, rng, i4);
+	note_left(rp, f6, i6, n6);
+	note_left(rp, f4, i4, n4);
 	size_t rdlen = 2 + 1 + 6 + (n4 ? 4 + 4 * n4 : 0) +
 		       (n6 ? 4 + 16 * n6 : 0);
 	struct wire_wr *w = &rp->w;
@@ -311,13 +414,13 @@ static void put_https(struct resp *rp, const struct dns_view *v,
 		wire_wr_u16(w, 4);
 		wire_wr_u16(w, (uint16_t)(4 * n4));
 		for (size_t k = 0; k < n4; k++)
-			wire_wr_bytes(w, v->addr4[s->v4.first + i4[k]], 4);
+			wire_wr_bytes(w, v->addr4[f4->first + i4[k]], 4);
 	}
 	if (n6) {
 		wire_wr_u16(w, 6);
 		wire_wr_u16(w, (uint16_t)(16 * n6));
 		for (size_t k = 0; k < n6; k++)
-			wire_wr_bytes(w, v->addr6[s->v6.first + i6[k]], 16);
+			wire_wr_bytes(w, v->addr6[f6->first + i6[k]], 16);
 	}
 }
 
@@ -329,8 +432,8 @@ static void put_https(struct resp *rp, const struct dns_view *v,
 	     (rp)->count[SEC_AR] = soft_ar_; } } while (0)
 
 static void put_srv(struct resp *rp, const struct dns_view *v,
-		    const struct dns_svc *s, struct as_rng *rng,
-		    bool additional)
+		    const struct dns_svc *s, const struct dns_vfam *vf,
+		    struct as_rng *rng, bool additional)
 {
 	struct wire_wr *w = &rp->w;
 
@@ -344,8 +447,8 @@ static void put_srv(struct resp *rp, const struct dns_view *v,
 	if (!additional || w->err || target_off > 0x3FFF)
 		return;
 	SOFT_BEGIN(rp);
-	put_sampled(rp, SEC_AR, (uint16_t)target_off, v, s, true, rng);
-	put_sampled(rp, SEC_AR, (uint16_t)target_off, v, s, false, rng);
+	put_sampled(rp, SEC_AR, (uint16_t)target_off, v, s, vf, true, rng);
+	put_sampled(rp, SEC_AR, (uint16_t)target_off, v, s, vf, false, rng);
 	SOFT_END(rp);
 }
 
@@ -406,6 +509,58 @@ static const struct dns_node *wildcard_lookup(const struct dns_view *v,
 	return dns_view_lookup(v, key, 2 + rel - off);
 }
 
+static bool prefix_has(const struct dns_prefix *p, const uint8_t *a)
+{
+	unsigned full = p->len / 8, rest = p->len % 8;
+
+	if (memcmp(p->addr, a, full) != 0)
+		return false;
+	return !rest || ((p->addr[full] ^ a[full]) & (0xFF << (8 - rest))) == 0;
+}
+
+/*
+ * The plan for the client a Client Subnet option places (RFC 7871), or
+ * NULL for this node's own, and the scope to echo: 0 when s answers
+ * every client alike; else the length of the client prefix that chose
+ * the plan (the longest of dns.client_zones that holds the client's
+ * source prefix), or the source length when none does, raised to the
+ * longest more specific client prefix inside the source prefix (the
+ * answer then holds only for that much; RFC 7871 7.2.1 lets the scope
+ * exceed the source). Linear in dns.client_zones, only for a locality
+ * service asked with the option.
+ */
+static const struct dns_vfam *client_plan(struct resp *rp,
+					  const struct dns_view *v,
+					  const struct dns_svc *s,
+					  const struct query *q)
+{
+	int af = q->ecs_family == 1 ? AF_INET : AF_INET6;
+	uint32_t var = 0;
+	uint8_t scope = 0, inner = 0;
+
+	if (!q->ecs || !s->n_var)
+		return NULL;
+	for (size_t i = 0; i < v->n_czones; i++) {
+		const struct dns_czone *cz = &v->czones[i];
+		if (cz->p.family != af)
+			continue;
+		if (cz->p.len > q->ecs_src) {
+			/* inside the client's prefix: the answer narrows */
+			struct dns_prefix src = { .family = af, .len = q->ecs_src };
+			memcpy(src.addr, cz->p.addr, sizeof(src.addr));
+			if (prefix_has(&src, q->ecs_addr) && cz->p.len > inner)
+				inner = cz->p.len;
+		} else if (!var && prefix_has(&cz->p, q->ecs_addr)) {
+			var = cz->var;	/* longest first: the best match */
+			scope = cz->p.len;
+		}
+	}
+	if (!var)
+		scope = q->ecs_src;
+	rp->ecs_scope = inner > scope ? inner : scope;
+	return var ? &v->vfams[s->var_first + var - 1] : NULL;
+}
+
 /* Answers a query for a name in the zone; returns the RCODE. Records
  * from a wildcard are owned by the query name like every answer. */
 static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
@@ -426,17 +581,23 @@ static uint8_t answer_zone(struct resp *rp, const struct dns_view *v,
 	}
 	if (nd->svc >= 0) {
 		const struct dns_svc *s = &v->svcs[nd->svc];
+		const struct dns_vfam *vf = client_plan(rp, v, s, q);
+		rp->objective = (uint8_t)(s->intent.objective + 1);
 		if (t == DNS_T_ANY)
 			t = s->v6.n ? DNS_T_AAAA : DNS_T_A;
 		if (t == DNS_T_AAAA)
-			put_sampled(rp, SEC_AN, DNS_HDR_LEN, v, s, true, rng);
+			put_sampled(rp, SEC_AN, DNS_HDR_LEN, v, s, vf, true, rng);
 		else if (t == DNS_T_A)
-			put_sampled(rp, SEC_AN, DNS_HDR_LEN, v, s, false, rng);
+			put_sampled(rp, SEC_AN, DNS_HDR_LEN, v, s, vf, false, rng);
 		else if (t == DNS_T_HTTPS)
-			put_https(rp, v, s, rng);
+			put_https(rp, v, s, vf, rng);
 	} else if (nd->srv >= 0) {
-		if (t == DNS_T_SRV || t == DNS_T_ANY)
-			put_srv(rp, v, &v->svcs[nd->srv], rng, t == DNS_T_SRV);
+		if (t == DNS_T_SRV || t == DNS_T_ANY) {
+			const struct dns_svc *s = &v->svcs[nd->srv];
+			rp->objective = (uint8_t)(s->intent.objective + 1);
+			put_srv(rp, v, s, client_plan(rp, v, s, q), rng,
+				t == DNS_T_SRV);
+		}
 	} else {
 		if (nd->apex && (t == DNS_T_SOA || t == DNS_T_ANY))
 			rr_put(rp, SEC_AN, zone_off, DNS_T_SOA, DNS_C_IN,
@@ -535,18 +696,32 @@ static void header_only(const struct query *q, uint8_t rcode, uint8_t *out,
 	res->len = DNS_HDR_LEN;
 }
 
+/* ecs: the query's Client Subnet to echo with scope (RFC 7871 7.2.1),
+ * or NULL. */
 static void put_opt(struct wire_wr *w, const struct dns_view *v,
-		    uint8_t rcode, bool nsid)
+		    uint8_t rcode, bool nsid, const struct query *ecs,
+		    uint8_t scope)
 {
+	size_t rdlen = (nsid ? 4 + (size_t)v->node_len : 0) +
+		       (ecs ? 8 + (size_t)ecs->ecs_alen : 0);
+
 	wire_wr_u8(w, 0);
 	wire_wr_u16(w, DNS_T_OPT);
 	wire_wr_u16(w, DNS_UDP_PAYLOAD_MAX);
 	wire_wr_u32(w, (uint32_t)(rcode >> 4) << 24); /* version 0, DO 0 */
-	wire_wr_u16(w, nsid ? (uint16_t)(4 + v->node_len) : 0);
+	wire_wr_u16(w, (uint16_t)rdlen);
 	if (nsid) {
 		wire_wr_u16(w, DNS_EDNS_NSID);
 		wire_wr_u16(w, v->node_len);
 		wire_wr_bytes(w, v->node_name, v->node_len);
+	}
+	if (ecs) {
+		wire_wr_u16(w, DNS_EDNS_ECS);
+		wire_wr_u16(w, (uint16_t)(4 + ecs->ecs_alen));
+		wire_wr_u16(w, ecs->ecs_family);
+		wire_wr_u8(w, ecs->ecs_src);
+		wire_wr_u8(w, scope);
+		wire_wr_bytes(w, ecs->ecs_addr, ecs->ecs_alen);
 	}
 }
 
@@ -567,7 +742,7 @@ static void answer_tsig(const struct query *q, const dns_view_t *view,
 	wire_wr_init(&w, out, limit);
 	wire_wr_bytes(&w, query, base_len);
 	if (q->edns)
-		put_opt(&w, view, DNS_RC_NOTAUTH, false);
+		put_opt(&w, view, DNS_RC_NOTAUTH, false, NULL, 0);
 	if (!tc) {
 		wire_wr_bytes(&w, owner, olen);
 		wire_wr_u16(&w, DNS_T_TSIG);
@@ -594,10 +769,51 @@ static void answer_tsig(const struct query *q, const dns_view_t *view,
 	res->len = wire_wr_offset(&w);
 }
 
+/* A query without a Client Subnet option: its source address, as a
+ * full-length prefix (IPv4-mapped IPv6 as IPv4), places the client. */
+static void client_from_source(struct query *q,
+			       const struct sockaddr_storage *src)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					    0xFF, 0xFF };
+	const uint8_t *a;
+
+	if (src->ss_family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)(const void *)src)->sin6_addr.s6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			q->ecs_family = 1;
+			q->ecs_src = 32;
+			memcpy(q->ecs_addr, a + 12, 4);
+		} else {
+			q->ecs_family = 2;
+			q->ecs_src = 128;
+			memcpy(q->ecs_addr, a, 16);
+		}
+	} else if (src->ss_family == AF_INET) {
+		q->ecs_family = 1;
+		q->ecs_src = 32;
+		memcpy(q->ecs_addr,
+		       &((const struct sockaddr_in *)(const void *)src)->sin_addr, 4);
+	} else {
+		return;
+	}
+	q->ecs = true;
+}
+
 void dns_answer(const dns_view_t *view, struct as_rng *rng,
 		enum dns_transport transport, const uint8_t *query,
 		size_t qlen, uint8_t *out, size_t out_cap,
 		struct dns_result *res)
+{
+	dns_answer_from(view, rng, transport, NULL, query, qlen, out, out_cap,
+			res);
+}
+
+void dns_answer_from(const dns_view_t *view, struct as_rng *rng,
+		     enum dns_transport transport,
+		     const struct sockaddr_storage *src, const uint8_t *query,
+		     size_t qlen, uint8_t *out, size_t out_cap,
+		     struct dns_result *res)
 {
 	struct query q;
 	struct wire_rd r;
@@ -620,7 +836,7 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 	q.id = wire_get_u16(query);
 	q.opcode = (query[2] >> 3) & 0x0F;
 	q.rd = query[2] & 1;
-	q.edns = q.nsid = q.self_check = q.tsig = false;
+	q.edns = q.nsid = q.self_check = q.tsig = q.ecs = q.ecs_opt = false;
 	q.qtype = q.qclass = 0;
 	if (q.opcode != 0) {
 		header_only(&q, DNS_RC_NOTIMP, out, out_cap, res);
@@ -671,12 +887,20 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 	size_t base_len = DNS_HDR_LEN + q.qname_len + 4;
 	nsid = q.nsid;
 	if (q.edns) {
-		opt_len = 11 + (nsid ? 4 + (size_t)view->node_len : 0);
+		size_t ecs_len = q.ecs_opt ? 8 + (size_t)q.ecs_alen : 0;
+		opt_len = 11 + ecs_len + (nsid ? 4 + (size_t)view->node_len : 0);
 		if (base_len + opt_len > limit) {
 			nsid = false;
+			opt_len = 11 + ecs_len;
+		}
+		if (base_len + opt_len > limit) {
+			q.ecs = q.ecs_opt = false; /* a tiny caller buffer */
 			opt_len = 11;
 		}
 	}
+	res->ecs = q.ecs_opt;
+	if (!q.ecs && src && view->n_czones)
+		client_from_source(&q, src);
 	if (base_len + opt_len > limit) {
 		/* Only with a caller's buffer below the protocol minimum. */
 		header_only(&q, DNS_RC_SERVFAIL, out, out_cap, res);
@@ -691,6 +915,9 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 
 	wire_wr_init(&rp.w, out, limit - opt_len);
 	memset(rp.count, 0, sizeof(rp.count));
+	rp.objective = 0;
+	rp.left_zone = false;
+	rp.ecs_scope = 0;
 	wire_wr_bytes(&rp.w, query, base_len); /* header fixed up below */
 
 	if (q.edns && q.edns_version > 0) {
@@ -716,6 +943,8 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 		rcode = answer_zone(&rp, view, &q, rel, rng);
 	}
 
+	res->objective = rp.objective;
+	res->left_zone = rp.left_zone;
 	if (rp.w.err) {
 		/* Did not fit: keep the question (and the OPT), drop the rest. */
 		rp.w.err = 0;
@@ -725,7 +954,8 @@ void dns_answer(const dns_view_t *view, struct as_rng *rng,
 	}
 	rp.w.end = out + limit;
 	if (q.edns) {
-		put_opt(&rp.w, view, rcode, nsid);
+		put_opt(&rp.w, view, rcode, nsid, q.ecs_opt ? &q : NULL,
+			rp.ecs_scope);
 		rp.count[SEC_AR]++;
 	}
 	/* Header. */

@@ -98,6 +98,12 @@ void dns_stats_count(struct dns_stats *st, enum dns_transport t,
 			bump(&st->truncated, 1);
 		if (res->rate_limited)
 			bump(&st->rrl_slipped, 1);
+		if (res->objective && res->objective <= DNS_OBJ__COUNT)
+			bump(&st->by_objective[res->objective - 1], 1);
+		if (res->left_zone)
+			bump(&st->spill_overs, 1);
+		if (res->ecs)
+			bump(&st->ecs_queries, 1);
 	}
 	while (b < DNS_LAT_BUCKETS - 1 && latency_ns > dns_latency_bounds_ns[b])
 		b++;

@@ -238,8 +238,8 @@ static bool tcp_answer(struct dns_tcp_conn *c, const uint8_t *q, size_t qlen,
 		conn_close(c);
 		return false;
 	}
-	dns_answer(w->view, &w->rng, DNS_TRANSPORT_TCP, q, qlen,
-		   w->tcp_out + 2, DNS_MSG_MAX, &res);
+	dns_answer_from(w->view, &w->rng, DNS_TRANSPORT_TCP, &c->peer, q, qlen,
+			w->tcp_out + 2, DNS_MSG_MAX, &res);
 	if (res.forwardable && w->fwd) {
 		struct dns_fwd_origin o = {
 			.t = DNS_TRANSPORT_TCP, .peer = &c->peer,

@@ -99,9 +99,9 @@ static int udp_batch(struct dns_listener *l)
 			dns_count_unanswered(w, DNS_TRANSPORT_UDP);
 			continue;
 		}
-		dns_answer(view, &w->rng, DNS_TRANSPORT_UDP, m->rbuf[i],
-			   m->rmsg[i].msg_len, m->obuf[i],
-			   sizeof(m->obuf[i]), r);
+		dns_answer_from(view, &w->rng, DNS_TRANSPORT_UDP, &m->peer[i],
+				m->rbuf[i], m->rmsg[i].msg_len, m->obuf[i],
+				sizeof(m->obuf[i]), r);
 		struct msghdr *sh = &m->smsg[n_out].msg_hdr;
 		if (r->forwardable && w->fwd) {
 			size_t ctllen = 0;

@@ -365,16 +365,17 @@ static void uring_recv(struct dns_worker *w, size_t a,
 	const uint8_t *q = io_uring_recvmsg_payload(o, &ul->rx_tmpl);
 	size_t qlen = io_uring_recvmsg_payload_length(o, cqe->res, &ul->rx_tmpl);
 
-	dns_answer(view, &w->rng, DNS_TRANSPORT_UDP, q, qlen, tx->data,
-		   sizeof(tx->data), r);
+	/* The peer before the answer: it may place the client (intents). */
+	memset(&tx->peer, 0, sizeof(tx->peer));
+	memcpy(&tx->peer, io_uring_recvmsg_name(o),
+	       AS_MIN((size_t)o->namelen, (size_t)ul->rx_tmpl.msg_namelen));
+	dns_answer_from(view, &w->rng, DNS_TRANSPORT_UDP, &tx->peer, q, qlen,
+			tx->data, sizeof(tx->data), r);
 	u->n_res++;
 	if (r->forwardable && w->fwd)
 		uring_forward(w, l, ul, o, q, qlen, tx, r);
 	if (!r->send)
 		goto recycle;
-	memset(&tx->peer, 0, sizeof(tx->peer));
-	memcpy(&tx->peer, io_uring_recvmsg_name(o),
-	       AS_MIN((size_t)o->namelen, (size_t)ul->rx_tmpl.msg_namelen));
 	if (w->fwd && !r->forwardable)
 		dns_fwd_io_mark_ra(w->fwd, &tx->peer, tx->data, r->len);
 	if (w->rrl) {

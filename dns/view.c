@@ -44,8 +44,17 @@ struct addr_ix {
 	uint32_t j;
 };
 
+/* A string and where it came from, for interning zones and nodes. */
+struct str_ix {
+	const char *s;
+	uint32_t k;
+};
+
 /* Per-family scratch of build_services(), each max endpoints long. */
 struct fam_scratch {
+	struct str_ix *six;		/* per endpoint */
+	uint32_t *zid, *nid;		/* per endpoint: zone, node ids */
+	uint32_t *uzone, *unode;	/* per distinct address */
 	uint64_t *eff, *cfg;		/* per endpoint */
 	uint64_t *ueff, *ucfg, *uhcfg;	/* per distinct address: sums */
 	uint32_t *mult;			/* endpoints per distinct address */
@@ -64,6 +73,11 @@ struct build {
 	struct fam_scratch fs;
 	uint8_t (*ns_wire)[DNS_NAME_MAX];	/* per nameserver */
 	size_t *ns_wlen, *ns_rel;
+	double zone_load, spill;	/* of the service being built */
+	const char **cz_names;		/* distinct client zones: plan k+1 */
+	size_t n_cz_names;
+	size_t n_vfams;			/* used of v->vfams */
+	size_t vfams_total;		/* client plans of the view */
 };
 
 static int addr_ix_cmp(const void *a, const void *b)
@@ -124,6 +138,15 @@ static void view_free(struct dns_view *v)
 	free(v->addr4);
 	free(v->cum6);
 	free(v->cum4);
+	free(v->doms6);
+	free(v->doms4);
+	free(v->vfams);
+	free(v->vinv6);
+	free(v->vinv4);
+	free(v->czones);
+	free(v->cz_zones);
+	free(v->dcum6);
+	free(v->dcum4);
 	free(v->nshs);
 	free(v->nodes);
 	free(v->keys);
@@ -452,6 +475,12 @@ static int check_spec(const struct dns_view_spec *spec, size_t *n6,
 			       s->name);
 			return AS_EINVAL;
 		}
+		if ((unsigned)s->intent.objective >= DNS_OBJ__COUNT ||
+		    (unsigned)s->intent.spread >= DNS_SPREAD__COUNT ||
+		    !(s->intent.spill_over >= 0 && s->intent.spill_over <= 1)) {
+			as_err("dns: service %s: bad intent", s->name);
+			return AS_EINVAL;
+		}
 		if ((s->n_endpoints && !s->endpoints) ||
 		    s->n_endpoints > DNS_MAX_ENDPOINTS) {
 			as_err("dns: service %s: bad endpoint list", s->name);
@@ -469,7 +498,8 @@ static int check_spec(const struct dns_view_spec *spec, size_t *n6,
 				       "family %d", s->name, j, e->family);
 				return AS_EINVAL;
 			}
-			*str_bytes += strlen(e->node ? e->node : "") + 1;
+			*str_bytes += strlen(e->node ? e->node : "") + 1 +
+				      (e->zone ? strlen(e->zone) + 1 : 0);
 		}
 		*n_eps += s->n_endpoints;
 	}
@@ -555,10 +585,112 @@ static int add_service_names(struct build *b, const struct dns_view_spec *spec,
  * eps (the service's first), addresses from addrs on, one sampling item
  * per distinct address, in the order and with the cumulative weights of
  * dns_policy_tiers (tiers into f). */
-static void add_service_family(struct build *b,
-			       const struct dns_service_spec *s, int af,
-			       struct dns_ep *eps, uint8_t *addrs,
-			       uint64_t *cum, struct dns_family *f)
+static int str_ix_cmp(const void *a, const void *b)
+{
+	const struct str_ix *x = a, *y = b;
+	int c = strcmp(x->s, y->s);
+
+	return c ? c : (x->k > y->k) - (x->k < y->k);
+}
+
+/* Numbers the n strings of ix (each with its index k): id[k] is 0 for
+ * an empty string, else 1, 2, ... with equal strings equal. Returns the
+ * id of here: 0 for NULL or "", UINT32_MAX when no string equals it. */
+static uint32_t intern(struct str_ix *ix, size_t n, uint32_t *id,
+		       const char *here)
+{
+	uint32_t next = 0, here_id = here && *here ? UINT32_MAX : 0;
+
+	qsort(ix, n, sizeof(*ix), str_ix_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (!*ix[i].s) {
+			id[ix[i].k] = 0;
+			continue;
+		}
+		if (i == 0 || strcmp(ix[i].s, ix[i - 1].s) != 0) {
+			next++;
+			if (here_id && strcmp(ix[i].s, here) == 0)
+				here_id = next;
+		}
+		id[ix[i].k] = next;
+	}
+	return here_id;
+}
+
+/* The zone (or node) ids of a family's n endpoints into id, then per
+ * distinct address (the first endpoint's) into uid; the id of here. */
+static uint32_t family_ids(struct build *b, const struct dns_service_spec *s,
+			   size_t n, bool zones, const char *here,
+			   uint32_t *id, uint32_t *uid)
+{
+	struct fam_scratch *fs = &b->fs;
+	uint32_t here_id;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct dns_endpoint_spec *e = &s->endpoints[fs->spec_j[k]];
+		const char *str = zones ? e->zone : e->node;
+		fs->six[k] = (struct str_ix){ str ? str : "", (uint32_t)k };
+	}
+	here_id = intern(fs->six, n, id, here);
+	for (size_t k = n; k-- > 0;)
+		uid[fs->slot[k]] = id[k];	/* the first endpoint's wins */
+	return here_id;
+}
+
+static int str_ix_find(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct str_ix *)elem)->s);
+}
+
+/* A locality family's plan for each client zone: plan k is stored after
+ * the base one (nu items each) and described in vf[k]. The items are the
+ * base plan's (in fs), their addresses the base's in its order. */
+static int add_client_plans(struct build *b, const struct dns_service_spec *s,
+			    const struct dns_plan_in *base_in, size_t n,
+			    size_t alen, uint8_t *addrs, uint64_t *cum,
+			    struct dns_dom *doms, uint64_t *dcum,
+			    struct dns_vfam *vf, bool v6, uint32_t first)
+{
+	uint32_t *inv = (v6 ? b->v->vinv6 : b->v->vinv4) + first;
+	struct fam_scratch *fs = &b->fs;
+	size_t nu = base_in->n;
+
+	for (size_t k = 0; k < b->n_cz_names; k++) {
+		struct dns_family *f = v6 ? &vf[k].v6 : &vf[k].v4;
+		size_t off = (k + 1) * nu;
+		const struct str_ix *hit = bsearch(b->cz_names[k], fs->six, n,
+						   sizeof(*fs->six), str_ix_find);
+		struct dns_plan_in in = *base_in;
+		struct dns_plan plan = { .order = fs->order, .cum = cum + off,
+					 .doms = doms ? doms + off : NULL,
+					 .dcum = dcum ? dcum + off : NULL };
+		in.here = hit ? fs->zid[hit->k] : UINT32_MAX;
+		int err = dns_plan(&s->intent, &in, &plan);
+		if (err)
+			return err;
+		for (size_t p = 0; p < nu; p++) {
+			uint32_t base = fs->pos[fs->order[p]];
+			memcpy(addrs + (off + p) * alen,
+			       addrs + (size_t)base * alen, alen);
+			inv[off + base] = (uint32_t)p;
+		}
+		*f = (struct dns_family){
+			.first = first + (uint32_t)off, .n = (uint32_t)nu,
+			.spread = plan.spread, .locality = plan.locality,
+			.local0 = plan.local0,
+		};
+		memcpy(f->tier, plan.tier, sizeof(f->tier));
+		memcpy(f->dom_tier, plan.dom_tier, sizeof(f->dom_tier));
+	}
+	return AS_OK;
+}
+
+static int add_service_family(struct build *b,
+			      const struct dns_service_spec *s, int af,
+			      const char *node_zone, struct dns_ep *eps,
+			      uint8_t *addrs, uint64_t *cum,
+			      struct dns_dom *doms, uint64_t *dcum,
+			      struct dns_family *f, struct dns_vfam *vf)
 {
 	struct fam_scratch *fs = &b->fs;
 	size_t alen = af == AF_INET6 ? 16 : 4;
@@ -570,6 +702,7 @@ static void add_service_family(struct build *b,
 		if (e->family != af)
 			continue;
 		di->node = arena_dup(b, e->node ? e->node : "");
+		di->zone = e->zone ? arena_dup(b, e->zone) : NULL;
 		di->weight = e->weight;
 		di->load_factor = lf_clamped(e->load_factor);
 		di->healthy = e->healthy;
@@ -595,8 +728,34 @@ static void add_service_family(struct build *b,
 			fs->uhcfg[u] += fs->cfg[k];
 		fs->mult[u]++;
 	}
-	dns_policy_tiers(fs->ueff, fs->uhcfg, fs->ucfg, fs->mult, nu,
-			 fs->order, cum, &f->n_first, &f->n_fill);
+	struct dns_plan_in in = {
+		.eff = fs->ueff, .hcfg = fs->uhcfg, .cfg = fs->ucfg,
+		.mult = fs->mult, .zone = fs->uzone, .node = fs->unode,
+		.n = nu,
+	};
+	struct dns_plan plan = { .order = fs->order, .cum = cum,
+				 .doms = doms, .dcum = dcum };
+	/* Zones and nodes only where the intent reads them: a balanced
+	 * service costs no more to build than before. */
+	memset(fs->uzone, 0, nu * sizeof(*fs->uzone));
+	memset(fs->unode, 0, nu * sizeof(*fs->unode));
+	if (s->intent.objective == DNS_OBJ_LOCALITY ||
+	    (s->intent.objective == DNS_OBJ_RESILIENCE &&
+	     s->intent.spread == DNS_SPREAD_ZONE))
+		in.here = family_ids(b, s, n, true, node_zone, fs->zid,
+				     fs->uzone);
+	else if (s->intent.objective == DNS_OBJ_RESILIENCE)
+		family_ids(b, s, n, false, NULL, fs->nid, fs->unode);
+	int err = dns_plan(&s->intent, &in, &plan);
+	if (err)
+		return err;
+	memcpy(f->tier, plan.tier, sizeof(f->tier));
+	f->spread = plan.spread;
+	f->locality = plan.locality;
+	f->local0 = plan.local0;
+	memcpy(f->dom_tier, plan.dom_tier, sizeof(f->dom_tier));
+	b->zone_load = AS_MAX(b->zone_load, plan.zone_load);
+	b->spill = AS_MAX(b->spill, plan.spill);
 	/* Store the addresses in sampling order. */
 	for (size_t p = 0; p < nu; p++) {
 		memcpy(fs->ix[p].addr, addrs + (size_t)fs->order[p] * alen, alen);
@@ -607,6 +766,10 @@ static void add_service_family(struct build *b,
 	for (size_t k = 0; k < n; k++)
 		eps[fs->spec_j[k]].fam_index = fs->pos[fs->slot[k]];
 	f->n = (uint32_t)nu;
+	if (vf)
+		return add_client_plans(b, s, &in, n, alen, addrs, cum, doms,
+					dcum, vf, af == AF_INET6, f->first);
+	return AS_OK;
 }
 
 static int build_services(struct build *b, const struct dns_view_spec *spec)
@@ -637,14 +800,38 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		 * for sampling. */
 		sv->ep_first = (uint32_t)ep;
 		sv->n_ep = (uint32_t)s->n_endpoints;
+		sv->intent = s->intent;
+		b->zone_load = b->spill = 0;
+		/* Locality: one plan more per client zone (dns.client_zones). */
+		struct dns_vfam *vf = NULL;
+		if (s->intent.objective == DNS_OBJ_LOCALITY && b->n_cz_names) {
+			sv->var_first = (uint32_t)b->n_vfams;
+			sv->n_var = (uint32_t)b->n_cz_names;
+			vf = v->vfams + b->n_vfams;
+			b->n_vfams += b->n_cz_names;
+		}
+		/* Failure domains only for resilience (allocated only then). */
+		bool sp = s->intent.objective == DNS_OBJ_RESILIENCE;
 		sv->v6.first = (uint32_t)i6;
+		if ((err = add_service_family(b, s, AF_INET6, spec->node_zone,
+					      &v->eps[ep], v->addr6[i6],
+					      v->cum6 + i6,
+					      sp ? v->doms6 + i6 : NULL,
+					      sp ? v->dcum6 + i6 : NULL,
+					      &sv->v6, vf)))
+			return err;
+		i6 += (size_t)sv->v6.n * (1 + sv->n_var);
 		sv->v4.first = (uint32_t)i4;
-		add_service_family(b, s, AF_INET6, &v->eps[ep], v->addr6[i6],
-				   v->cum6 + i6, &sv->v6);
-		i6 += sv->v6.n;
-		add_service_family(b, s, AF_INET, &v->eps[ep], v->addr4[i4],
-				   v->cum4 + i4, &sv->v4);
-		i4 += sv->v4.n;
+		if ((err = add_service_family(b, s, AF_INET, spec->node_zone,
+					      &v->eps[ep], v->addr4[i4],
+					      v->cum4 + i4,
+					      sp ? v->doms4 + i4 : NULL,
+					      sp ? v->dcum4 + i4 : NULL,
+					      &sv->v4, vf)))
+			return err;
+		i4 += (size_t)sv->v4.n * (1 + sv->n_var);
+		sv->zone_load = (float)b->zone_load;
+		sv->spill = (float)b->spill;
 		ep += s->n_endpoints;
 	}
 	return AS_OK;
@@ -757,6 +944,19 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	v->addr4 = calloc(n4 + ns_addr4 + 1, sizeof(*v->addr4));
 	v->cum6 = calloc(n6 + 1, sizeof(*v->cum6));
 	v->cum4 = calloc(n4 + 1, sizeof(*v->cum4));
+	/* Failure domains and client plans' positions only where some
+	 * service has them: a catalog of balance services keeps its size. */
+	bool spread = false;
+	for (size_t i = 0; i < spec->n_services; i++)
+		spread |= spec->services[i].intent.objective == DNS_OBJ_RESILIENCE;
+	size_t d6 = spread ? n6 + 1 : 1, d4 = spread ? n4 + 1 : 1;
+	size_t v6 = b->vfams_total ? n6 + 1 : 1, v4 = b->vfams_total ? n4 + 1 : 1;
+	v->doms6 = calloc(d6, sizeof(*v->doms6));
+	v->doms4 = calloc(d4, sizeof(*v->doms4));
+	v->dcum6 = calloc(d6, sizeof(*v->dcum6));
+	v->dcum4 = calloc(d4, sizeof(*v->dcum4));
+	v->vinv6 = calloc(v6, sizeof(*v->vinv6));
+	v->vinv4 = calloc(v4, sizeof(*v->vinv4));
 	v->nshs = calloc(v->n_ns, sizeof(*v->nshs));
 	v->strings = malloc(str_bytes);
 	for (size_t i = 0; i < spec->n_services; i++)
@@ -773,6 +973,15 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	fs->slot = calloc(max_eps + 1, sizeof(*fs->slot));
 	fs->spec_j = calloc(max_eps + 1, sizeof(*fs->spec_j));
 	fs->ix = calloc(max_eps + 1, sizeof(*fs->ix));
+	fs->six = calloc(max_eps + 1, sizeof(*fs->six));
+	fs->zid = calloc(max_eps + 1, sizeof(*fs->zid));
+	fs->nid = calloc(max_eps + 1, sizeof(*fs->nid));
+	fs->uzone = calloc(max_eps + 1, sizeof(*fs->uzone));
+	fs->unode = calloc(max_eps + 1, sizeof(*fs->unode));
+	if (!v->doms6 || !v->doms4 || !v->dcum6 || !v->dcum4 ||
+	    !v->vinv6 || !v->vinv4 ||
+	    !fs->six || !fs->zid || !fs->nid || !fs->uzone || !fs->unode)
+		return AS_ENOMEM;
 	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
 	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
 	    !fs->eff || !fs->cfg || !fs->ueff || !fs->ucfg || !fs->mult ||
@@ -879,8 +1088,97 @@ static void warn_unused_ns_addrs(const struct build *b,
 	}
 }
 
+/* The distinct zones of dns.client_zones (b->cz_names: plan k + 1 of a
+ * locality service is for zone k), and the address slots the extra
+ * plans take: each locality service's endpoints once more per zone. */
+static int plan_client_zones(struct build *b, const struct dns_view_spec *spec,
+			     size_t *n6, size_t *n4, size_t *str_bytes)
+{
+	size_t e6 = 0, e4 = 0;
+
+	if (spec->n_client_zones > DNS_CLIENT_ZONES_MAX ||
+	    (spec->n_client_zones && !spec->client_zones)) {
+		as_err("dns: at most %d client zones", DNS_CLIENT_ZONES_MAX);
+		return AS_EINVAL;
+	}
+	b->cz_names = calloc(spec->n_client_zones + 1, sizeof(*b->cz_names));
+	if (!b->cz_names)
+		return AS_ENOMEM;
+	for (size_t i = 0; i < spec->n_client_zones; i++) {
+		const struct dns_client_zone *cz = &spec->client_zones[i];
+		const struct dns_prefix *p = &cz->prefix;
+		size_t k;
+		if (dns_topo_zone_problem(cz->zone) ||
+		    (p->family != AF_INET6 && p->family != AF_INET) ||
+		    p->len > (p->family == AF_INET6 ? 128 : 32)) {
+			as_err("dns: client zone %zu: bad prefix or zone", i);
+			return AS_EINVAL;
+		}
+		for (k = 0; k < b->n_cz_names; k++)
+			if (strcmp(b->cz_names[k], cz->zone) == 0)
+				break;
+		if (k == b->n_cz_names) {
+			b->cz_names[b->n_cz_names++] = cz->zone;
+			*str_bytes += strlen(cz->zone) + 1;
+		}
+	}
+	for (size_t i = 0; b->n_cz_names && i < spec->n_services; i++) {
+		const struct dns_service_spec *sv = &spec->services[i];
+		if (sv->intent.objective != DNS_OBJ_LOCALITY)
+			continue;
+		b->n_vfams += b->n_cz_names;
+		for (size_t j = 0; j < sv->n_endpoints; j++) {
+			if (sv->endpoints[j].family == AF_INET6)
+				e6++;
+			else
+				e4++;
+		}
+	}
+	if (e6 > (UINT32_MAX / 4) / (b->n_cz_names + 1) ||
+	    e4 > (UINT32_MAX / 4) / (b->n_cz_names + 1)) {
+		as_err("dns: too many endpoints for the client zones' plans");
+		return AS_EINVAL;
+	}
+	*n6 += e6 * b->n_cz_names;
+	*n4 += e4 * b->n_cz_names;
+	return AS_OK;
+}
+
+static int cmp_czone(const void *a, const void *b)
+{
+	const struct dns_czone *x = a, *y = b;
+
+	return (x->p.len < y->p.len) - (x->p.len > y->p.len);
+}
+
+/* The view's client prefixes, longest first, each with its plan; the
+ * space for the plans' families. */
+static int view_client_zones(struct build *b, const struct dns_view_spec *spec)
+{
+	struct dns_view *v = b->v;
+
+	v->vfams = calloc(b->n_vfams + 1, sizeof(*v->vfams));
+	v->czones = calloc(spec->n_client_zones + 1, sizeof(*v->czones));
+	v->cz_zones = calloc(b->n_cz_names + 1, sizeof(*v->cz_zones));
+	if (!v->vfams || !v->czones || !v->cz_zones)
+		return AS_ENOMEM;
+	for (size_t i = 0; i < spec->n_client_zones; i++) {
+		const struct dns_client_zone *cz = &spec->client_zones[i];
+		uint32_t k = 0;
+		while (strcmp(b->cz_names[k], cz->zone) != 0)
+			k++;
+		v->czones[i] = (struct dns_czone){ cz->prefix, k + 1 };
+	}
+	v->n_czones = spec->n_client_zones;
+	qsort(v->czones, v->n_czones, sizeof(*v->czones), cmp_czone);
+	b->vfams_total = b->n_vfams;
+	b->n_vfams = 0;		/* counts the families as they are built */
+	return AS_OK;
+}
+
 static void build_fini(struct build *b)
 {
+	free(b->cz_names);
 	free(b->ns_wire);
 	free(b->ns_wlen);
 	free(b->ns_rel);
@@ -895,6 +1193,11 @@ static void build_fini(struct build *b)
 	free(b->fs.slot);
 	free(b->fs.spec_j);
 	free(b->fs.ix);
+	free(b->fs.six);
+	free(b->fs.zid);
+	free(b->fs.nid);
+	free(b->fs.uzone);
+	free(b->fs.unode);
 }
 
 int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
@@ -913,13 +1216,16 @@ int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
 	err = check_spec(spec, &n6, &n4, &n_eps, &str_bytes);
 	if (err)
 		goto cleanup;
+	if ((err = plan_client_zones(&b, spec, &n6, &n4, &str_bytes)))
+		goto cleanup;
 	err = AS_ENOMEM;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		goto cleanup;
 	b.v = v;
 	v->refs = 1;
-	if ((err = view_set_zone(v, spec)))
+	if ((err = view_set_zone(v, spec)) ||
+	    (err = view_client_zones(&b, spec)))
 		goto cleanup;
 
 	v->ttl = spec->ttl;
@@ -938,6 +1244,8 @@ int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
 	if ((err = node_add(&b, empty_key, 0, &apex)))
 		goto cleanup;
 	v->node_name = (char *)arena_dup(&b, spec->node_name ? spec->node_name : "");
+	for (size_t k = 0; k < b.n_cz_names; k++)
+		v->cz_zones[k] = arena_dup(&b, b.cz_names[k]);
 	v->node_len = (uint8_t)strlen(v->node_name);
 	if ((err = build_services(&b, spec)) ||
 	    (err = build_ns_hosts(&b, spec, n6, n4)))
@@ -1002,7 +1310,57 @@ int dns_view_service(const dns_view_t *view, size_t i,
 	out->ttl = s->ttl;
 	out->max_answers = s->max_answers;
 	out->n_endpoints = s->n_ep;
+	out->intent = s->intent;
+	out->zone_load = s->zone_load;
+	out->spill = s->spill;
 	return AS_OK;
+}
+
+/* Where item p of family f stands in the plan: its tier (-1 never) and
+ * the chance that it is an answer's first address. */
+static void item_rank(const struct dns_view *v, const struct dns_family *f,
+		      bool v6, uint32_t p, int *rank, double *share)
+{
+	const uint64_t *cum = (v6 ? v->cum6 : v->cum4) + f->first;
+	uint64_t w, total;
+
+	*rank = -1;
+	*share = 0;
+	if (f->spread) {
+		const struct dns_dom *dm = (v6 ? v->doms6 : v->doms4) + f->first;
+		const uint64_t *dc = (v6 ? v->dcum6 : v->dcum4) + f->first;
+		uint32_t n_dom = f->dom_tier[0] + f->dom_tier[1];
+		for (uint32_t d = 0; d < n_dom; d++) {
+			if (p < dm[d].first || p >= dm[d].first + dm[d].n_draw)
+				continue;
+			unsigned t = d < f->dom_tier[0] ? 0 : 1;
+			*rank = (int)t;
+			w = cum[p] - (p > dm[d].first ? cum[p - 1] : 0);
+			/* first domains from tier 0 when it has weight */
+			total = f->dom_tier[0] ? dc[f->dom_tier[0] - 1] : 0;
+			if (t == 1 && total == 0)
+				total = dc[n_dom - 1];
+			else if (t == 1)
+				total = 0;
+			*share = total ? (double)w / (double)total : 0;
+		}
+		return;
+	}
+	uint32_t off = 0;
+	bool first_found = false;
+	for (unsigned t = 0; t < DNS_TIERS; t++) {
+		uint32_t n = f->tier[t];
+		total = n ? cum[off + n - 1] : 0;
+		if (p >= off && p < off + n) {
+			*rank = (int)t;
+			w = cum[p] - (p > off ? cum[p - 1] : 0);
+			if (!first_found && total)
+				*share = (double)w / (double)total;
+			return;
+		}
+		first_found |= total > 0;
+		off += n;
+	}
 }
 
 int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
@@ -1025,6 +1383,50 @@ int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 	out->load_factor = e->load_factor;
 	out->healthy = e->healthy;
 	out->effective_weight = e->healthy ? e->weight * e->load_factor : 0;
+	out->zone = e->zone;
+	item_rank(view, e->family == AF_INET6 ? &s->v6 : &s->v4,
+		  e->family == AF_INET6, e->fam_index, &out->rank,
+		  &out->first_share);
+	return AS_OK;
+}
+
+/* The plan (1..) dns.client_zones gives a client in prefix c, or 0. */
+static uint32_t client_var(const struct dns_view *v, const struct dns_prefix *c)
+{
+	for (size_t i = 0; c && i < v->n_czones; i++) {
+		const struct dns_prefix *p = &v->czones[i].p;
+		unsigned full = p->len / 8, rest = p->len % 8;
+		if (p->family != c->family || p->len > c->len ||
+		    memcmp(p->addr, c->addr, full) != 0 ||
+		    (rest && ((p->addr[full] ^ c->addr[full]) &
+			      (0xFF << (8 - rest)))))
+			continue;
+		return v->czones[i].var;	/* longest first */
+	}
+	return 0;
+}
+
+int dns_view_endpoint_for(const dns_view_t *view, size_t i, size_t j,
+			  const struct dns_prefix *client,
+			  struct dns_endpoint_info *out, const char **zone)
+{
+	int err = dns_view_endpoint(view, i, j, out);
+	uint32_t var;
+
+	if (zone)
+		*zone = NULL;
+	if (err || !view->svcs[i].n_var || !(var = client_var(view, client)))
+		return err;
+	const struct dns_svc *s = &view->svcs[i];
+	const struct dns_ep *e = &view->eps[s->ep_first + j];
+	const struct dns_vfam *vf = &view->vfams[s->var_first + var - 1];
+	bool v6 = e->family == AF_INET6;
+	const struct dns_family *f = v6 ? &vf->v6 : &vf->v4;
+	uint32_t p = (v6 ? view->vinv6 : view->vinv4)[f->first + e->fam_index];
+
+	item_rank(view, f, v6, p, &out->rank, &out->first_share);
+	if (zone)
+		*zone = view->cz_zones[var - 1];
 	return AS_OK;
 }
 

@@ -54,10 +54,58 @@ void dns_policy_tiers(const uint64_t *eff, const uint64_t *hcfg,
 		      uint32_t *order, uint64_t *cum, uint32_t *n_first,
 		      uint32_t *n_fill);
 
+/* ---- intents (intent.c) ------------------------------------------------- */
+
+/* Sampling tiers of a family: an answer draws from each in turn until it
+ * has max_answers addresses (balance uses the first two). */
+#define DNS_TIERS 4
+
+/* A failure domain of a spread family: its items start at first
+ * (relative to the family's first item) and the first n_draw of them
+ * are drawn, by cumulative weights restarting at first. */
+struct dns_dom {
+	uint32_t first, n_draw;
+};
+
+/* One service's items of one family, as in dns_policy_tiers, with the
+ * zone and node of each as ids (0: none; equal ids, equal names) and
+ * the zone the answers are planned for (here; 0: none). */
+struct dns_plan_in {
+	const uint64_t *eff, *hcfg, *cfg;
+	const uint32_t *mult;		/* NULL: 1 each */
+	const uint32_t *zone, *node;
+	size_t n;
+	uint32_t here;
+};
+
+/* The plan: the caller gives order, cum, doms and dcum of n entries. */
+struct dns_plan {
+	uint32_t *order;	/* items in the order the view stores them */
+	uint64_t *cum;		/* cumulative weights, restarting per tier
+				 * (spread: per domain) */
+	uint32_t tier[DNS_TIERS];	/* items per tier, in order; the
+					 * rest are never drawn */
+	bool spread;		/* resilience: draw by domain instead */
+	struct dns_dom *doms;	/* spread: the domains, drawable first */
+	uint64_t *dcum;		/* spread: cumulative domain weights,
+				 * restarting per domain tier */
+	uint32_t n_dom, dom_tier[2];	/* domains; drawn by effective
+					 * weight, then by healthy configured */
+	double zone_load, spill;	/* locality (dns_service_info) */
+	bool locality;		/* tier 0 holds the zone's items first ... */
+	uint32_t local0;	/* ... this many */
+};
+
+/* Plans one family's answers under intent it (NULL: balance); see
+ * intent.c. AS_OK or AS_ENOMEM. */
+int dns_plan(const struct dns_intent *it, const struct dns_plan_in *in,
+	     struct dns_plan *p);
+
 /* ---- view layout (view.c, read by query.c) ----------------------------- */
 
 struct dns_ep {			/* introspection only: cold */
 	const char *node;
+	const char *zone;	/* NULL = none */
 	uint32_t weight;
 	double load_factor;
 	bool healthy;
@@ -66,9 +114,27 @@ struct dns_ep {			/* introspection only: cold */
 };
 
 struct dns_family {
-	uint32_t first;		/* into view->addr6/cum6 or addr4/cum4 */
+	uint32_t first;		/* into view->addr6/cum6/doms6/dcum6 or the
+				 * same of 4 */
 	uint32_t n;
-	uint32_t n_first, n_fill;	/* sampling tiers (dns_policy_tiers) */
+	uint32_t tier[DNS_TIERS];	/* sampling tiers (dns_plan) */
+	bool spread;		/* draw distinct domains (dns_plan) */
+	bool locality;		/* items outside the zone: local0 .. tier[0]
+				 * + tier[1], and tier[3] */
+	uint32_t dom_tier[2];
+	uint32_t local0;
+};
+
+/* A locality service's families planned for one client zone. */
+struct dns_vfam {
+	struct dns_family v6, v4;
+};
+
+/* A client prefix (dns.client_zones) and its plan: v->vfams[svc's
+ * var_first + var - 1]. Sorted longest prefix first. */
+struct dns_czone {
+	struct dns_prefix p;
+	uint32_t var;
 };
 
 struct dns_svc {
@@ -78,6 +144,9 @@ struct dns_svc {
 	uint32_t ttl;		/* resolved: never 0 unless the zone says 0 */
 	uint32_t max_answers;	/* resolved and clamped */
 	uint32_t ep_first, n_ep;	/* into view->eps, spec order */
+	struct dns_intent intent;	/* introspection */
+	uint32_t var_first, n_var;	/* client-zone plans (locality) */
+	float zone_load, spill;		/* introspection (locality) */
 	struct dns_family v6, v4;
 	uint8_t target[DNS_NAME_MAX];	/* <service>.<zone>. in wire form */
 	uint8_t target_len;
@@ -122,6 +191,15 @@ struct dns_view {
 	uint8_t (*addr6)[16];
 	uint8_t (*addr4)[4];
 	uint64_t *cum6, *cum4;
+	struct dns_dom *doms6, *doms4;	/* spread families' domains */
+	struct dns_vfam *vfams;		/* client-zone plans */
+	uint32_t *vinv6, *vinv4;	/* a plan's position of each item, at
+					 * the plan's first + the item's base
+					 * position (introspection) */
+	struct dns_czone *czones;	/* longest prefix first */
+	size_t n_czones;
+	const char **cz_zones;		/* plan var's zone: cz_zones[var - 1] */
+	uint64_t *dcum6, *dcum4;
 	struct dns_nsh *nshs;
 	size_t n_nshs;
 

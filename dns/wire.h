@@ -191,6 +191,7 @@ enum {
 #define DNS_TSIG_BADKEY 17	/* TSIG error field (RFC 8945) */
 #define DNS_TSIG_FUDGE 300	/* seconds; what Knot and BIND send */
 #define DNS_EDNS_NSID 3
+#define DNS_EDNS_ECS 8		/* Client Subnet (RFC 7871) */
 /* The routing self-check's mark (dns/probe.c), from the local/experimental
  * range (RFC 6891 9): such queries are counted apart from clients'. */
 #define DNS_EDNS_SELFCHECK 65001

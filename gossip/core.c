@@ -80,6 +80,7 @@ struct member {
 	uint64_t updated, state_since;
 	uint64_t heard;			/* last packet from it; 0 = none */
 	uint32_t load_inc, ep_inc;	/* incarnations of load / endpoints */
+	uint32_t zone_inc;		/* incarnation of rec.zone */
 	/* suspicion */
 	uint64_t susp_start, susp_min, susp_max, susp_deadline, susp_extra;
 	uint32_t n_confirm;
@@ -233,6 +234,7 @@ size_t gossip_stream_frame_max(const struct gossip_config *cfg)
 
 void gossip_config_defaults(struct gossip_config *cfg)
 {
+	cfg->zone = NULL;
 	cfg->plaintext = false;
 	cfg->seed = 1;
 	cfg->incarnation = 1;
@@ -456,7 +458,7 @@ static struct member *member_add(struct gossip_core *c, const struct gossip_reco
 	}
 	m->state = GOSSIP_ALIVE;
 	m->updated = m->state_since = now;
-	m->load_inc = m->ep_inc = rec->incarnation;
+	m->load_inc = m->ep_inc = m->zone_inc = rec->incarnation;
 	c->members[c->n_members++] = m;
 	c->n_live++;
 	hash_put(c->hash, c->hash_cap, m);
@@ -1280,6 +1282,18 @@ static unsigned apply_alive(struct gossip_core *c, const struct gossip_record *r
 		}
 		what |= GOSSIP_CHANGE_STATE;
 	}
+	/* The zone is fixed per incarnation; a record relayed by a peer that
+	 * predates it carries none, which does not clear what we know. A
+	 * head (or a digest entry) carries no zone at all: the whole record
+	 * pulled after it does. */
+	if (!head_from && (rec->incarnation > m->zone_inc ||
+			   (rec->incarnation == m->zone_inc && rec->zone[0])) &&
+	    strcmp(rec->zone, m->rec.zone) != 0) {
+		memcpy(m->rec.zone, rec->zone, sizeof(m->rec.zone));
+		what |= GOSSIP_CHANGE_ENDPOINTS;	/* answers depend on it */
+	}
+	if (!head_from && rec->incarnation > m->zone_inc)
+		m->zone_inc = rec->incarnation;
 	if (newer(rec->incarnation, rec->version, m->load_inc, m->rec.version)) {
 		m->load_inc = rec->incarnation;
 		m->rec.version = rec->version;
@@ -1656,6 +1670,7 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	snprintf(c->label, sizeof(c->label), "%s", cfg->label);
 	c->cfg.name = c->name;
 	c->cfg.label = c->label;
+	c->cfg.zone = NULL;	/* the caller's; self's record holds a copy */
 	c->rng = cfg->seed;
 	c->seq = cfg->seq_base;
 	c->hash_cap = 64;
@@ -1666,6 +1681,7 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 		goto fail;
 	memset(&self, 0, sizeof(self));
 	snprintf(self.name, sizeof(self.name), "%s", cfg->name);
+	snprintf(self.zone, sizeof(self.zone), "%s", cfg->zone ? cfg->zone : "");
 	self.addr = cfg->addr;
 	self.incarnation = cfg->incarnation;
 	self.version = 1;
@@ -1673,6 +1689,7 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	c->self = member_add(c, &self, now);
 	if (!c->self)
 		goto fail;
+	c->cfg.zone = c->self->rec.zone;
 	c->kr = kr;
 	c->next_probe = now + rng_below(c, cfg->probe_interval_ms);
 	c->next_gossip = now + rng_below(c, cfg->gossip_interval_ms);

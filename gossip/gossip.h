@@ -115,6 +115,7 @@
  * the decoder takes at most GOSSIP_ENDPOINTS_WIRE_MAX in one record. */
 #define GOSSIP_ENDPOINTS_DEFAULT 256
 #define GOSSIP_ENDPOINTS_WIRE_MAX 65535
+#define GOSSIP_ZONE_MAX 63		/* a node's topology zone, bytes */
 #define GOSSIP_KEY_LEN 32
 #define GOSSIP_KEYS_MAX 16
 #define GOSSIP_KEY_B64_LEN 45		/* base64 of a key, with NUL */
@@ -125,11 +126,14 @@
 /* The largest push-pull entry on the wire: state and a node record with a
  * 63-byte name, an IPv6 address, 5-byte incarnation, 9-byte versions and
  * the load (GOSSIP_PP_HEAD_MAX), the endpoint array's header (3 bytes up
- * to 65535 endpoints) and GOSSIP_ENDPOINT_WIRE_MAX per endpoint with a
- * 63-byte service name (checked by test_gossip_wire against the encoder). */
+ * to 65535 endpoints), GOSSIP_ENDPOINT_WIRE_MAX per endpoint with a
+ * 63-byte service name and a 63-byte zone (GOSSIP_ZONE_WIRE_MAX) (checked
+ * by test_gossip_wire against the encoder). */
 #define GOSSIP_PP_HEAD_MAX 119
 #define GOSSIP_ENDPOINT_WIRE_MAX 91
-#define GOSSIP_PP_RECORD_MAX(n) (GOSSIP_PP_HEAD_MAX + 3 + (n) * GOSSIP_ENDPOINT_WIRE_MAX)
+#define GOSSIP_ZONE_WIRE_MAX 65
+#define GOSSIP_PP_RECORD_MAX(n) (GOSSIP_PP_HEAD_MAX + 3 + (n) * GOSSIP_ENDPOINT_WIRE_MAX + \
+				 GOSSIP_ZONE_WIRE_MAX)
 
 /* ---- node record ---------------------------------------------------- */
 
@@ -158,6 +162,11 @@ struct gossip_record {
 	struct gossip_load load;
 	uint32_t n_endpoints;
 	struct gossip_endpoint *endpoints; /* owned by whoever holds it */
+	/* The node's topology zone (node.zone), "" if none. Optional on the
+	 * wire (a record field after the endpoints, left out when empty, so
+	 * older peers skip it); fixed for an incarnation: a record relayed
+	 * by an older peer arrives without it and does not clear it. */
+	char zone[GOSSIP_ZONE_MAX + 1];
 };
 
 enum gossip_state {
@@ -325,6 +334,7 @@ struct gossip_config {
 	const char *name;		/* this node's name (identity) */
 	struct sockaddr_storage addr;	/* advertised gossip address */
 	const char *label;		/* cluster label */
+	const char *zone;		/* topology zone; NULL or "" = none */
 	bool plaintext;			/* explicitly allow plaintext (no keys) */
 	uint64_t seed;			/* PRNG seed for protocol decisions */
 	uint32_t incarnation;		/* initial incarnation */
@@ -362,7 +372,7 @@ struct gossip_config {
 	uint32_t stream_hdr_timeout_ms;	/* accept to authenticated header, 1000 */
 	uint32_t stream_timeout_ms;	/* accept to whole frame, 5000 */
 };
-/* Fills defaults; leaves name, addr and label untouched. */
+/* Fills defaults (no zone); leaves name, addr and label untouched. */
 void gossip_config_defaults(struct gossip_config *cfg);
 
 enum gossip_transport {

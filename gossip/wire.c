@@ -119,6 +119,12 @@ static void pack_load(msgpack_packer *pk, const struct gossip_load *l)
 	msgpack_pack_uint32(pk, quant(l->factor));
 }
 
+/* Fields of a full record on the wire: the zone is sent only when set. */
+static uint32_t record_fields(const struct gossip_record *r)
+{
+	return r->zone[0] ? 8 : 7;
+}
+
 /* name, addr, incarnation, version, ep_version, load */
 static void pack_head(msgpack_packer *pk, const struct gossip_record *r)
 {
@@ -130,7 +136,7 @@ static void pack_head(msgpack_packer *pk, const struct gossip_record *r)
 	pack_load(pk, &r->load);
 }
 
-/* the head, then the endpoints */
+/* the head, then the endpoints[, zone] */
 static void pack_record(msgpack_packer *pk, const struct gossip_record *r)
 {
 	pack_head(pk, r);
@@ -148,6 +154,8 @@ static void pack_record(msgpack_packer *pk, const struct gossip_record *r)
 		else
 			msgpack_pack_false(pk);
 	}
+	if (r->zone[0])
+		pack_str(pk, r->zone);
 }
 
 int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
@@ -181,7 +189,7 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 		msgpack_pack_uint32(&pk, m->seq);
 		break;
 	case GOSSIP_MSG_ALIVE:
-		msgpack_pack_array(&pk, 8);
+		msgpack_pack_array(&pk, 1 + record_fields(&m->rec));
 		msgpack_pack_uint8(&pk, GOSSIP_MSG_ALIVE);
 		pack_record(&pk, &m->rec);
 		break;
@@ -222,7 +230,9 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 						  (m->pp_digest ? 4 : 0)));
 		msgpack_pack_array(&pk, m->pp_count);
 		for (uint32_t i = 0; i < m->pp_count; i++) {
-			msgpack_pack_array(&pk, 8);
+			/* A digest entry has no endpoints and no zone: state,
+			 * head, endpoint count; a whole one state + record. */
+			msgpack_pack_array(&pk, m->pp_digest ? 8 : 1 + record_fields(&m->pp_recs[i]));
 			msgpack_pack_uint8(&pk, m->pp_states[i]);
 			if (m->pp_digest) {
 				pack_head(&pk, &m->pp_recs[i]);
@@ -555,8 +565,11 @@ static void rd_head(struct rd *r, struct gossip_record *rec)
 
 /* The endpoint count is bounded by the bytes that carry them (so by the
  * packet) and by GOSSIP_ENDPOINTS_WIRE_MAX; what a member keeps of them
- * is the core's limit (max_endpoints). */
-static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_record *rec)
+ * is the core's limit (max_endpoints). n_fields: how many record fields
+ * the enclosing array holds (7 or more); the zone is the eighth when
+ * there. */
+static void rd_record(struct rd *r, struct gossip_packet *pkt,
+		      struct gossip_record *rec, uint32_t n_fields)
 {
 	uint32_t n;
 	rd_head(r, rec);
@@ -568,7 +581,7 @@ static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_rec
 		return;
 	}
 	if (n == 0)
-		return;
+		goto zone;
 	rec->endpoints = arena_alloc(pkt, n * sizeof(*rec->endpoints));
 	if (!rec->endpoints) {
 		r->err = true;
@@ -595,6 +608,9 @@ static void rd_record(struct rd *r, struct gossip_packet *pkt, struct gossip_rec
 		for (uint32_t k = 5; k < fields && !r->err; k++)
 			rd_skip(r, 2);
 	}
+zone:
+	if (!r->err && n_fields > 7)
+		rd_name(r, rec->zone, GOSSIP_ZONE_MAX, true);
 }
 
 #define PP_RECORD_MIN_BYTES 20
@@ -624,7 +640,7 @@ static void rd_pushpull(struct rd *r, struct gossip_packet *pkt, struct gossip_m
 		return;
 	}
 	for (uint32_t i = 0; i < cnt && !r->err; i++) {
-		uint32_t f = rd_array(r);
+		uint32_t f = rd_array(r), used;
 		if (f < 8) {
 			r->err = true;
 			return;
@@ -633,10 +649,12 @@ static void rd_pushpull(struct rd *r, struct gossip_packet *pkt, struct gossip_m
 		if (m->pp_digest) {
 			rd_head(r, &m->pp_recs[i]);
 			rd_u32(r, GOSSIP_ENDPOINTS_WIRE_MAX);	/* their count */
+			used = 8;
 		} else {
-			rd_record(r, pkt, &m->pp_recs[i]);
+			rd_record(r, pkt, &m->pp_recs[i], f - 1);
+			used = f > 8 ? 9 : 8;
 		}
-		for (uint32_t k = 8; k < f && !r->err; k++)
+		for (uint32_t k = used; k < f && !r->err; k++)
 			rd_skip(r, 2);
 	}
 }
@@ -682,7 +700,8 @@ static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m
 	case GOSSIP_MSG_ALIVE:
 		if (n < (used = 8))
 			break;
-		rd_record(r, pkt, &m->rec);
+		rd_record(r, pkt, &m->rec, n - 1);
+		used = n > 8 ? 9 : 8;
 		break;
 	case GOSSIP_MSG_HEAD:
 		if (n < (used = 8))

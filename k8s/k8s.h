@@ -58,6 +58,10 @@
  * agent checks the words (srv6/). */
 #define K8S_ANN_PATH "anysteer.io/path"
 #define K8S_ANN_PATH_AVOID "anysteer.io/path-avoid"
+/* The intent (docs/intents.md): objective, and the key it reads. */
+#define K8S_ANN_OBJECTIVE "anysteer.io/objective"
+#define K8S_ANN_SPILL_OVER "anysteer.io/spill-over"
+#define K8S_ANN_SPREAD "anysteer.io/spread"
 #define K8S_LABEL_SERVICE "kubernetes.io/service-name"
 
 #define K8S_DEFAULT_WEIGHT 100
@@ -94,6 +98,9 @@ struct k8s_entry {
 	char *path;		/* anysteer.io/path, NULL when absent */
 	char **path_avoid;	/* anysteer.io/path-avoid, split at commas */
 	size_t n_path_avoid;
+	char *objective;	/* intent; NULL = not annotated (balance) */
+	double spill_over;	/* locality; < 0 = not annotated */
+	char *spread;		/* resilience; NULL = not annotated */
 	struct k8s_port *ports;	/* in Service order */
 	size_t n_ports;
 	struct k8s_endpoint *endpoints;	/* ready, on this node, sorted */

@@ -17,6 +17,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +43,8 @@ struct svc_rec {
 	char *path;		/* anysteer.io/path */
 	char **avoid;		/* anysteer.io/path-avoid */
 	size_t n_avoid;
+	char *objective, *spread;	/* intent; NULL = not annotated */
+	double spill_over;		/* < 0 = not annotated */
 	struct svc_port *ports;
 	size_t n_ports;
 };
@@ -110,6 +113,8 @@ static void svc_free(struct svc_rec *s)
 	free(s->hostnames);
 	free(s->path);
 	k8s__strv_free(s->avoid, s->n_avoid);
+	free(s->objective);
+	free(s->spread);
 	ports_free(s->ports, s->n_ports);
 	free(s);
 }
@@ -398,13 +403,94 @@ bad:
 	return -1;
 }
 
-/* The TTL, weight and max-answers annotations. -1 (logged) if one is out
- * of range or not a string. */
+/*
+ * The intent's words. The names are dns/'s (dns_objective_values,
+ * dns_spread_values), which k8s/ may not include; they are repeated here
+ * only to warn per Service, where the operator looks, and
+ * tests/unit/test_name_rules.c keeps the copies in step. The catalog
+ * (agent/) reads them with dns/'s parsers.
+ */
+static const char *const objectives[] = { "balance", "locality",
+					   "resilience", "latency", NULL };
+static const char *const spreads[] = { "node", "zone", NULL };
+
+static int parse_word(const char *s, const char *const *words, char **out)
+{
+	for (size_t i = 0; words[i]; i++)
+		if (strcmp(s, words[i]) == 0)
+			return (*out = strdup(words[i])) ? 0 : -1;
+	return -1;
+}
+
+/* A decimal number in 0..1 ("0.8", "1"). */
+static int parse_fraction(const char *s, double *out)
+{
+	char *end = NULL;
+	double v;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	while (end && isspace((unsigned char)*end))
+		end++;
+	if (errno || !end || *end || !(v >= 0 && v <= 1))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The intent annotations, with the configuration's checks: a word it
+ * knows, and spill-over / spread only with the objective that reads
+ * them. -1 (logged) otherwise. */
+static int parse_intent(const char *key, const json_t *ann, struct svc_rec *r)
+{
+	const char *s;
+
+	r->spill_over = -1;
+	if (k8s__str(ann, K8S_ANN_OBJECTIVE, &s) ||
+	    (s && parse_word(s, objectives, &r->objective))) {
+		as_warn("k8s: service %s: %s must be balance, locality, "
+			"resilience or latency", key, K8S_ANN_OBJECTIVE);
+		return -1;
+	}
+	if (k8s__str(ann, K8S_ANN_SPILL_OVER, &s) ||
+	    (s && parse_fraction(s, &r->spill_over))) {
+		as_warn("k8s: service %s: %s must be a number in 0..1", key,
+			K8S_ANN_SPILL_OVER);
+		return -1;
+	}
+	if (k8s__str(ann, K8S_ANN_SPREAD, &s) ||
+	    (s && parse_word(s, spreads, &r->spread))) {
+		as_warn("k8s: service %s: %s must be node or zone", key,
+			K8S_ANN_SPREAD);
+		return -1;
+	}
+	const char *o = r->objective ? r->objective : "balance";
+	if (r->spill_over >= 0 && strcmp(o, "locality") != 0) {
+		as_warn("k8s: service %s: %s applies to objective locality only",
+			key, K8S_ANN_SPILL_OVER);
+		return -1;
+	}
+	if (r->spread && strcmp(o, "resilience") != 0) {
+		as_warn("k8s: service %s: %s applies to objective resilience "
+			"only", key, K8S_ANN_SPREAD);
+		return -1;
+	}
+	return 0;
+}
+
+/* The TTL, weight, max-answers and intent annotations. -1 (logged) if
+ * one is out of range or not a string. */
 static int parse_attrs(const char *key, const json_t *ann, struct svc_rec *r)
 {
 	const char *s;
 
 	r->weight = K8S_DEFAULT_WEIGHT;
+	if (parse_intent(key, ann, r))
+		return -1;
 	if (k8s__str(ann, K8S_ANN_TTL, &s) ||
 	    (s && parse_u32(s, 1, 86400, &r->ttl))) {
 		as_warn("k8s: service %s: %s must be 1..86400", key, K8S_ANN_TTL);
@@ -975,6 +1061,8 @@ static int claim_cmp(const void *a, const void *b)
 
 static void entry_free(struct k8s_entry *e)
 {
+	free(e->objective);
+	free(e->spread);
 	free(e->origin);
 	free(e->hostname);
 	free(e->label);
@@ -1081,6 +1169,11 @@ static int fill_entry(const k8s_store_t *store, const struct claim *c,
 	e->ttl = s->ttl;
 	e->weight = s->weight;
 	e->max_answers = s->max_answers;
+	e->spill_over = s->spill_over;
+	if (s->objective && !(e->objective = strdup(s->objective)))
+		return AS_ENOMEM;
+	if (s->spread && !(e->spread = strdup(s->spread)))
+		return AS_ENOMEM;
 	if (!e->hostname || !e->label || !e->namespace_ || !e->service ||
 	    !e->origin || (s->path && !(e->path = strdup(s->path))))
 		return AS_ENOMEM;
@@ -1185,6 +1278,9 @@ bool k8s_set_equal(const struct k8s_set *a,
 		    x->weight != y->weight || x->max_answers != y->max_answers ||
 		    !str_eq(x->path, y->path) ||
 		    x->n_path_avoid != y->n_path_avoid ||
+		    !str_eq(x->objective, y->objective) ||
+		    !str_eq(x->spread, y->spread) ||
+		    x->spill_over != y->spill_over ||
 		    x->n_ports != y->n_ports || x->n_endpoints != y->n_endpoints)
 			return false;
 		for (size_t j = 0; j < x->n_path_avoid; j++)

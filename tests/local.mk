@@ -12,6 +12,9 @@ EXTRA_DIST += tests/check-includes.py tests/repeat-under-load.sh
 TESTS += tests/integration/test_daemon_dns.py
 EXTRA_DIST += tests/integration/anysteer_test.py tests/integration/test_daemon_dns.py
 TESTS += tests/integration/test_cluster.py
+# Intents on four gossiping nodes in two zones (issue 16).
+TESTS += tests/integration/test_intents.py
+EXTRA_DIST += tests/integration/test_intents.py
 # dns.forward against NSD + unbound in a namespace, and a spoofer.
 TESTS += tests/integration/test_dns_forward.py
 EXTRA_DIST += tests/integration/test_dns_forward.py

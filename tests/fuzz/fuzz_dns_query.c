@@ -45,7 +45,8 @@ static struct dns_endpoint_spec mk(int family, const char *addr, uint32_t w,
  * exist take the closest-encloser walk. */
 static dns_view_t *build_view(bool wild)
 {
-	static struct dns_endpoint_spec web[4], api[2], big[40], ns[2];
+	static struct dns_endpoint_spec web[4], api[2], big[40], ns[2], loc[5];
+	static struct dns_client_zone cz[3];
 	char buf[64];
 
 	web[0] = mk(AF_INET6, "fd00::1", 3, 1.0, true);
@@ -61,6 +62,22 @@ static dns_view_t *build_view(bool wild)
 	ns[0] = mk(AF_INET6, "fd00::53", 0, 1.0, true);
 	ns[1] = mk(AF_INET, "192.0.2.53", 0, 1.0, true);
 	ns[0].node = ns[1].node = NULL;
+	/* Intents (docs/intents.md): zones a and b, a loaded node, clients
+	 * placed by a Client Subnet. */
+	loc[0] = mk(AF_INET6, "fd00::c1", 1, 1.0, true);
+	loc[1] = mk(AF_INET6, "fd00::c2", 1, 0.0, true);
+	loc[2] = mk(AF_INET6, "fd00::c3", 1, 1.0, true);
+	loc[3] = mk(AF_INET, "192.0.2.3", 1, 1.0, true);
+	loc[4] = mk(AF_INET6, "fd00::c5", 1, 1.0, false);
+	loc[0].zone = loc[1].zone = loc[3].zone = "a";
+	loc[2].zone = loc[4].zone = "b";
+	loc[1].node = "node-2";
+	loc[2].node = "node-3";
+	CHECK(!dns_prefix_parse("fd00:b::/48", &cz[0].prefix));
+	CHECK(!dns_prefix_parse("fd00:b:1::/64", &cz[1].prefix));
+	CHECK(!dns_prefix_parse("10.2.0.0/16", &cz[2].prefix));
+	cz[0].zone = cz[2].zone = "b";
+	cz[1].zone = "a";
 	static const struct dns_service_spec svcs[] = {
 		{ .name = "web", .port = 443, .proto = "tcp", .endpoints = web,
 		  .n_endpoints = 4 },
@@ -69,12 +86,19 @@ static dns_view_t *build_view(bool wild)
 		{ .name = "big", .port = 80, .proto = "tcp", .max_answers = 40,
 		  .endpoints = big, .n_endpoints = 40 },
 		{ .name = "empty", .port = 80, .proto = "tcp" },
+		{ .name = "near", .port = 80, .proto = "tcp", .endpoints = loc,
+		  .n_endpoints = 5,
+		  .intent = { DNS_OBJ_LOCALITY, 0.5, DNS_SPREAD_NODE } },
+		{ .name = "spread", .port = 80, .proto = "tcp", .max_answers = 4,
+		  .endpoints = loc, .n_endpoints = 5,
+		  .intent = { DNS_OBJ_RESILIENCE, 0.8, DNS_SPREAD_ZONE } },
 		{ .name = "*", .port = 8443, .proto = "tcp", .endpoints = web,
 		  .n_endpoints = 4 },
 	};
 	static const char *const nss[] = { "ns", "ns2.other.example." };
 	const struct dns_view_spec spec = {
 		.zone = "svc.example.", .node_name = "fuzz-node", .ttl = 5,
+		.node_zone = "a", .client_zones = cz, .n_client_zones = 3,
 		.max_answers = 2, .nameservers = nss, .n_nameservers = 2,
 		.ns_addresses = ns, .n_ns_addresses = 2, .soa_serial = 1,
 		.soa_refresh = 3600, .soa_retry = 600, .soa_expire = 86400,

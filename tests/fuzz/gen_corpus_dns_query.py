@@ -78,6 +78,33 @@ def seeds():
     yield "edns_do_cookie", query("web." + z, AAAA,
                                   edns=opt(do=True, options=option(10, bytes(8)) + nsid))
     yield "notify_opcode", query(z, SOA, flags=(4 << 11))
+    # Intents: a locality service ("near") and a resilience one
+    # ("spread"); EDNS Client Subnet (RFC 7871) places the client.
+    def ecs(family, src, addr, scope=0):
+        return option(8, struct.pack("!HBB", family, src, scope) + addr)
+    yield "near_aaaa", query("near." + z, AAAA, edns=opt())
+    yield "near_ecs6_zone_b", query("near." + z, AAAA, edns=opt(
+        options=ecs(2, 56, bytes.fromhex("fd00000b000000"))))
+    yield "near_ecs6_inner", query("near." + z, AAAA, edns=opt(
+        options=ecs(2, 40, bytes.fromhex("fd00000b00"))))
+    yield "near_ecs4_https", query("near." + z, HTTPS, edns=opt(
+        options=ecs(1, 24, bytes([10, 2, 3])) + nsid))
+    yield "near_ecs_src0_srv", query("_near._tcp." + z, SRV, edns=opt(
+        options=ecs(2, 0, b"")))
+    yield "spread_a", query("spread." + z, AAAA, edns=opt(
+        options=ecs(1, 32, bytes([10, 2, 3, 4]))))
+    yield "web_ecs_scope0", query("web." + z, AAAA, edns=opt(
+        options=ecs(2, 64, bytes(8))))
+    yield "mal_ecs_family3", query("near." + z, AAAA, edns=opt(
+        options=ecs(3, 8, b"\x0a")))
+    yield "mal_ecs_src129", query("near." + z, AAAA, edns=opt(
+        options=ecs(2, 129, bytes(17))))
+    yield "mal_ecs_short_address", query("near." + z, AAAA, edns=opt(
+        options=ecs(2, 56, bytes(6))))
+    yield "mal_ecs_bits_past_source", query("near." + z, AAAA, edns=opt(
+        options=ecs(1, 20, bytes([10, 2, 0x0f]))))
+    yield "mal_ecs_twice", query("near." + z, AAAA, edns=opt(
+        options=ecs(1, 8, b"\x0a") + ecs(1, 8, b"\x0a")))
     # Malformed.
     q = query("web." + z, AAAA)
     yield "mal_short_header", q[:7]

@@ -28,11 +28,12 @@ LONG_ZONE = ".".join(["z" * 49] * 3 + ["y" * 33]) + "."
 L63 = "a" * 63
 
 
-def case(name, zone=ZONE, extra_dns="", extra="", svc_extra=""):
+def case(name, zone=ZONE, extra_dns="", extra="", node_extra="",
+         svc_extra=""):
     def text(d):
         return """node:
   name: node1
-dns:
+%(node_extra)sdns:
   listen: ["[::1]:%(port)d"]
   zone: %(zone)s
   workers: 1
@@ -46,7 +47,8 @@ metrics:
 %(svc_extra)s    endpoints:
       - { address: "fd00:77::1" }
 """ % {"port": d.port, "zone": zone, "ctl": d.ctl, "name": name,
-       "extra_dns": extra_dns, "extra": extra, "svc_extra": svc_extra}
+       "extra_dns": extra_dns, "extra": extra, "node_extra": node_extra,
+       "svc_extra": svc_extra}
     return text
 
 
@@ -92,6 +94,25 @@ CASES = [
     ("srv6 with a missing topology file",
      case("web", extra="srv6: {enabled: true, interfaces: [lo], "
           "topology: /nonexistent/sr-topology.yaml}\n"), False, None),
+    # Intents and the node's zone (issue 16).
+    ("locality in a zone",
+     case("web", node_extra="  zone: eu-west-1a\n",
+          svc_extra="    intent: { objective: locality, spill_over: 0.5 }\n"),
+     True, "web." + ZONE),
+    ("resilience over zones without a zone",
+     case("web", svc_extra="    intent: { objective: resilience, "
+          "spread: zone }\n"), True, "web." + ZONE),
+    ("latency (balance for now)",
+     case("web", svc_extra="    intent: { objective: latency }\n"), True,
+     "web." + ZONE),
+    ("unknown objective",
+     case("web", svc_extra="    intent: { objective: nearest }\n"), False,
+     None),
+    ("spill_over without locality",
+     case("web", svc_extra="    intent: { spill_over: 0.5 }\n"), False,
+     None),
+    ("bad node zone", case("web", node_extra="  zone: eu/west\n"), False,
+     None),
 ]
 
 

@@ -276,6 +276,30 @@ current-context: test
         t = self.wait_answers({"fd00:10:244:1::1b"} | NODE_B_PODS)
         print("unready pod left both nodes' answers after %.2f s" % t)
 
+        # 2b. The intent annotations (issue 16) reach the answers' plan;
+        # a bad one is a malformed update that changes nothing.
+        svc = copy.deepcopy(fixture("service-web.json"))
+        ann = svc["metadata"]["annotations"]
+        ann["anysteer.io/objective"] = "resilience"
+        ann["anysteer.io/spread"] = "node"
+        self.api.post("apply", svc)
+
+        def intent_of(d):
+            for s in d.ctl_json("services")["services"]:
+                if s["name"] == "web":
+                    return s["intent"]
+            return None
+        deadline = time.monotonic() + 10
+        while intent_of(b) != {"objective": "resilience", "spread": "node"}:
+            self.assertLess(time.monotonic(), deadline, intent_of(b))
+            time.sleep(0.05)
+        before = self.metric(b, "anysteer_kubernetes_errors_total") or 0
+        ann["anysteer.io/objective"] = "nearest"
+        self.api.post("apply", svc)
+        self.wait_metric(b, "anysteer_kubernetes_errors_total",
+                         lambda v: v > before)
+        self.assertEqual(intent_of(b)["objective"], "resilience")
+
         # 3. A malformed watch event is counted and changes nothing.
         before = self.metric(a, "anysteer_kubernetes_errors_total")
         self.api.post("raw", {"kind": "EndpointSlice",

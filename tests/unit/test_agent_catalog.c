@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "agent/catalog.h"
+#include "dns/dns.h"
 #include "lib/as.h"
 
 static const char base[] =
@@ -124,6 +125,8 @@ static void test_merge(void **state)
 	/* A route's backends weigh their endpoints differently. */
 	f.ep[0][1].weight = 9000;
 	api->origin = "HTTPRoute shop/api";
+	api->objective = (char *)"locality";
+	api->spill_over = -1;	/* not annotated: the default */
 	struct k8s_entry *web = entry(&f, "web", "udp", 53, 0);
 	endpoint(&f, web, "fd00:10::1");	/* already static */
 	endpoint(&f, web, "fd00:10::3");
@@ -154,6 +157,10 @@ static void test_merge(void **state)
 	assert_int_equal(a->endpoints[0].weight, 7);
 	assert_int_equal(a->endpoints[1].weight, 9000);
 	assert_string_equal(a->origin, "HTTPRoute shop/api");
+	assert_string_equal(a->intent.objective, "locality");
+	assert_true(a->intent.spill_over == DNS_SPILL_OVER_DEFAULT);
+	assert_null(a->intent.spread);
+	assert_string_equal(w->intent.objective, "balance");	/* static */
 	assert_null(cat.services[1].origin);	/* static */
 	assert_int_equal(cat.services[1].n_endpoints, 0);
 	assert_int_equal(sk.no_port + sk.ns_label + sk.bad_name + sk.bad_intent, 0);

@@ -411,6 +411,84 @@ static void test_err_wrong_type(void **state)
 		     1, 4, "dns.nameservers[1]", "empty list item");
 }
 
+/* node.zone and services[].intent (issue 16): values, defaults, and an
+ * error per bad key that names it. */
+static void test_intent(void **state)
+{
+	struct agent_config *cfg = NULL;
+	char err[2048];
+	const char *text =
+		"node:\n  name: n1\n  zone: eu-west-1a\n"
+		ZONE
+		"services:\n"
+		"  - name: api\n    port: 443\n"
+		"    intent:\n      objective: Locality\n      spill_over: 0.5\n"
+		"  - name: db\n    port: 5432\n"
+		"    intent: { objective: resilience, spread: zone }\n"
+		"  - name: web\n    port: 80\n"
+		"  - name: lat\n    port: 80\n    intent: { objective: latency }\n";
+
+	(void)state;
+	if (parse(text, &cfg, err, sizeof(err)))
+		fail_msg("parse failed:\n%s", err);
+	assert_string_equal(cfg->node.zone, "eu-west-1a");
+	assert_string_equal(cfg->services[0].intent.objective, "locality");
+	assert_true(cfg->services[0].intent.spill_over == 0.5);
+	assert_string_equal(cfg->services[1].intent.objective, "resilience");
+	assert_string_equal(cfg->services[1].intent.spread, "zone");
+	assert_true(cfg->services[1].intent.spill_over == 0.8);
+	assert_string_equal(cfg->services[2].intent.objective, "balance");
+	assert_string_equal(cfg->services[2].intent.spread, "node");
+	assert_string_equal(cfg->services[3].intent.objective, "latency");
+	agent_config_free(cfg);
+
+	assert_int_equal(parse(ZONE, &cfg, err, sizeof(err)), AS_OK);
+	assert_null(cfg->node.zone);
+	agent_config_free(cfg);
+
+	/* dns.client_zones */
+	assert_int_equal(parse("dns:\n  zone: example.com\n  client_zones:\n"
+			       "    - { prefix: \"fd00:b::/48\", zone: b }\n"
+			       "    - { prefix: 10.2.0.0/16, zone: eu-west-1b }\n",
+			       &cfg, err, sizeof(err)), AS_OK);
+	assert_int_equal(cfg->dns.n_client_zones, 2);
+	assert_string_equal(cfg->dns.client_zones[1].prefix, "10.2.0.0/16");
+	assert_string_equal(cfg->dns.client_zones[1].zone, "eu-west-1b");
+	agent_config_free(cfg);
+	expect_error(ZONE "  client_zones:\n    - { prefix: \"fd00:b::1/48\", zone: b }\n",
+		     1, 4, "dns.client_zones[0].prefix", "");
+	expect_error(ZONE "  client_zones:\n    - { prefix: \"fd00:b::/48\", zone: \"b c\" }\n",
+		     1, 4, "dns.client_zones[0].zone", "invalid character");
+	expect_error(ZONE "  client_zones:\n    - { zone: b }\n", 1, 4,
+		     "dns.client_zones[0].prefix", "");
+	expect_error(ZONE "  client_zones:\n    - { prefix: \"fd00:b::/48\", zone: b }\n"
+		     "    - { prefix: \"FD00:B::/48\", zone: c }\n", 1, 5,
+		     "dns.client_zones[1].prefix", "duplicate prefix");
+#define SVC ZONE "services:\n  - name: api\n    port: 443\n"
+	expect_error("node:\n  zone: eu west\n" ZONE, 1, 2, "node.zone",
+		     "invalid character");
+	expect_error("node:\n  zone: \"-a\"\n" ZONE, 1, 2, "node.zone",
+		     "must begin and end with a letter or digit");
+	expect_error(SVC "    intent: { objective: nearest }\n", 1, 6,
+		     "services[0].intent.objective",
+		     "balance, locality, resilience, latency");
+	expect_error(SVC "    intent:\n      objective: locality\n"
+		     "      spill_over: 1.5\n", 1, 8,
+		     "services[0].intent.spill_over", "must be between 0 and 1");
+	expect_error(SVC "    intent:\n      spill_over: 0.5\n", 1, 7,
+		     "services[0].intent.spill_over",
+		     "applies to objective locality only (objective is balance)");
+	expect_error(SVC "    intent:\n      objective: locality\n"
+		     "      spread: zone\n", 1, 8, "services[0].intent.spread",
+		     "applies to objective resilience only");
+	expect_error(SVC "    intent:\n      objective: resilience\n"
+		     "      spread: rack\n", 1, 8, "services[0].intent.spread",
+		     "node, zone");
+	expect_error(SVC "    intent:\n      goal: locality\n", 1, 7,
+		     "services[0].intent.goal", "unknown key");
+#undef SVC
+}
+
 static void test_err_range(void **state)
 {
 	expect_error(ZONE "  ttl: 86401\n", 1, 3, "dns.ttl",
@@ -1265,6 +1343,7 @@ int main(void)
 		cmocka_unit_test(test_err_unknown_key),
 		cmocka_unit_test(test_err_wrong_type),
 		cmocka_unit_test(test_err_range),
+		cmocka_unit_test(test_intent),
 		cmocka_unit_test(test_err_invalid_values),
 		cmocka_unit_test(test_err_missing),
 		cmocka_unit_test(test_err_duplicates),

@@ -121,8 +121,65 @@ static void test_order(void **state)
 	assert_true(json_is_null(json_object_get(json_array_get(eps, 2), "cpu_utilisation")));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(web, "answer_mode"),
 							      "AAAA")), "weighted");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(web, "intent"),
+							      "objective")), "balance");
 	json_decref(arr);
 	json_decref(cpu);
+	dns_view_unref(v);
+}
+
+/* A service with an intent shows it, and no balance share (the intent,
+ * not the weights alone, decides the first answer). */
+static void test_intent(void **state)
+{
+	(void)state;
+	struct dns_endpoint_spec b[2] = {
+		{ .family = AF_INET6, .weight = 100, .node = "a1", .zone = "a",
+		  .load_factor = 0.125, .healthy = true },
+		{ .family = AF_INET6, .weight = 100, .node = "b1", .zone = "b",
+		  .load_factor = 1, .healthy = true },
+	};
+	b[0].addr[15] = 1;
+	b[1].addr[15] = 2;
+	struct dns_service_spec svc = {
+		.name = "web", .port = 80, .endpoints = b, .n_endpoints = 2,
+		.intent = { DNS_OBJ_LOCALITY, 0.75, 0 },
+	};
+	struct dns_view_spec spec = { .zone = "svc.example.", .node_name = "a1",
+				      .node_zone = "a", .services = &svc,
+				      .n_services = 1 };
+	dns_view_t *v = NULL;
+	assert_int_equal(dns_view_new(&spec, &v), AS_OK);
+	json_t *arr = agent_services_json(v, NULL);
+	json_t *in = json_object_get(json_array_get(arr, 0), "intent");
+	assert_string_equal(json_string_value(json_object_get(in, "objective")), "locality");
+	assert_float_equal(json_real_value(json_object_get(in, "zone_load")), 0.875, 1e-9);
+	assert_float_equal(json_real_value(json_object_get(in, "spill_over")), 0.75, 1e-9);
+	/* s = 0.5: 50 of 62.5 leaves the zone */
+	assert_float_equal(json_real_value(json_object_get(in, "spill")), 0.8, 1e-9);
+	json_t *eps = json_object_get(json_array_get(arr, 0), "endpoints");
+	/* the plan's shares: 12.5 and 50 of 62.5 */
+	json_t *a1 = json_array_get(eps, 0), *b1 = json_array_get(eps, 1);
+	assert_float_equal(json_real_value(json_object_get(a1, "share")), 0.2, 1e-9);
+	assert_float_equal(json_real_value(json_object_get(b1, "share")), 0.8, 1e-9);
+	assert_string_equal(json_string_value(json_object_get(b1, "zone")), "b");
+	assert_int_equal(json_integer_value(json_object_get(b1, "rank")), 0);
+	json_decref(arr);
+
+	/* explain: the same service, with a line that says why */
+	json_t *x = agent_explain_json(v, "WEB", "a", NULL, NULL);
+	assert_non_null(x);
+	const char *why = json_string_value(json_object_get(x, "explanation"));
+	assert_non_null(strstr(why, "locality from zone a"));
+	assert_non_null(strstr(why, "past spill_over 0.750, so 80.0% of first answers leave it"));
+	assert_string_equal(json_string_value(json_object_get(x, "node_zone")), "a");
+	assert_int_equal(json_array_size(json_object_get(x, "endpoints")), 2);
+	json_decref(x);
+	x = agent_explain_json(v, "web", NULL, NULL, NULL);
+	assert_non_null(strstr(json_string_value(json_object_get(x, "explanation")),
+			       "no node.zone: answered as balance"));
+	json_decref(x);
+	assert_null(agent_explain_json(v, "nosuch", "a", NULL, NULL));
 	dns_view_unref(v);
 }
 
@@ -131,6 +188,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_order),
+		cmocka_unit_test(test_intent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

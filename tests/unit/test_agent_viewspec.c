@@ -61,7 +61,7 @@ static void test_static(void **state)
 
 	(void)state;
 	assert_int_equal(agent_viewspec_services_static(c->services, c->n_services,
-							"node1", 0.25, &vs), AS_OK);
+							"node1", NULL, 0.25, &vs), AS_OK);
 	assert_int_equal(vs.spec.n_services, 2);
 	const struct dns_service_spec *w = &vs.spec.services[0];
 	assert_string_equal(w->name, "web");
@@ -247,6 +247,66 @@ static void test_members_empty(void **state)
 	agent_config_free(c);
 }
 
+/* Intents and zones reach the spec: each catalog service's intent,
+ * every endpoint's node zone (this node's from node.zone, not from its
+ * own record), the answering node's zone; without gossip only this
+ * node's endpoints have a zone. */
+static void test_intents_and_zones(void **state)
+{
+	static const char yaml[] =
+		"node: { name: node1, zone: za }\n"
+		"dns: { listen: [\"[::1]:5353\"], zone: svc.example., ns_addresses: [\"fd00:53::1\"] }\n"
+		"services:\n"
+		"  - name: web\n"
+		"    port: 80\n"
+		"    intent: { objective: locality, spill_over: 0.6 }\n"
+		"    endpoints:\n"
+		"      - { address: \"fd00:10::1\", node: node1 }\n"
+		"      - { address: \"fd00:10::2\", node: node2 }\n"
+		"  - name: db\n"
+		"    port: 5432\n"
+		"    intent: { objective: resilience, spread: zone }\n";
+	struct agent_config *c = load(yaml);
+	struct agent_viewspec vs;
+	struct cluster cl = { 0 };
+	uint64_t skipped;
+
+	(void)state;
+	assert_int_equal(agent_viewspec_services_static(c->services, c->n_services,
+							"node1", c->node.zone, 1, &vs), AS_OK);
+	const struct dns_service_spec *w = svc(&vs, "web"), *d = svc(&vs, "db");
+	assert_int_equal(w->intent.objective, DNS_OBJ_LOCALITY);
+	assert_true(w->intent.spill_over == 0.6);
+	assert_int_equal(d->intent.objective, DNS_OBJ_RESILIENCE);
+	assert_int_equal(d->intent.spread, DNS_SPREAD_ZONE);
+	assert_string_equal(w->endpoints[0].zone, "za");
+	assert_null(w->endpoints[1].zone);
+	view_ok(c, &vs);
+	assert_string_equal(vs.spec.node_zone, "za");
+	agent_viewspec_free(&vs);
+
+	struct gossip_record *me = member(&cl, "node1", GOSSIP_ALIVE, true, 1);
+	snprintf(me->zone, sizeof(me->zone), "old");	/* fixed at start */
+	gep(me, "web", "fd00:10::1", 80, 100, true);
+	struct gossip_record *n2 = member(&cl, "node2", GOSSIP_ALIVE, false, 1);
+	snprintf(n2->zone, sizeof(n2->zone), "zb");
+	gep(n2, "web", "fd00:10::2", 80, 100, true);
+	gep(n2, "gossiponly", "fd00:10::3", 80, 100, true);
+	struct gossip_record *n3 = member(&cl, "node3", GOSSIP_ALIVE, false, 1);
+	gep(n3, "db", "fd00:10::4", 80, 100, true);	/* no zone */
+	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
+							 cl.m, cl.n, 1, &vs, &skipped), AS_OK);
+	w = svc(&vs, "web");
+	assert_int_equal(w->intent.objective, DNS_OBJ_LOCALITY);
+	assert_string_equal(w->endpoints[0].zone, "za");
+	assert_string_equal(w->endpoints[1].zone, "zb");
+	assert_null(svc(&vs, "db")->endpoints[0].zone);
+	assert_int_equal(svc(&vs, "gossiponly")->intent.objective, DNS_OBJ_BALANCE);
+	view_ok(c, &vs);
+	agent_viewspec_free(&vs);
+	agent_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_members),
 		cmocka_unit_test(test_members_skips),
 		cmocka_unit_test(test_members_empty),
+		cmocka_unit_test(test_intents_and_zones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

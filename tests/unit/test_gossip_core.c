@@ -792,6 +792,64 @@ static void test_version_ordering(void **state)
 	gossip_core_free(a.core);
 }
 
+/* The zone: learnt with the record; a relayed record without it (from a
+ * peer that predates it) does not clear it; a restart (higher
+ * incarnation) may change or clear it; our own comes from the config. */
+static void test_record_zone(void **state)
+{
+	struct node a;
+	struct gossip_msg msg;
+	struct gossip_member m;
+	struct gossip_config cfg;
+	uint8_t pkt[2048];
+	uint64_t seq = 10;
+	int len;
+
+	(void)state;
+	gossip_config_defaults(&cfg);
+	cfg.zone = "zone-a";
+	node_init(&a, "a", 1, "test", &cfg);
+	gossip_core_member_find(a.core, "a", 1, &m);
+	assert_string_equal(m.rec->zone, "zone-a");
+	memset(&msg, 0, sizeof(msg));
+	msg.type = GOSSIP_MSG_ALIVE;
+	snprintf(msg.rec.name, sizeof(msg.rec.name), "x");
+	as_parse_sockaddr("[fd00::9]:7946", 0, &msg.rec.addr);
+	msg.rec.incarnation = 5;
+	msg.rec.version = msg.rec.ep_version = 10;
+	snprintf(msg.rec.zone, sizeof(msg.rec.zone), "zone-b");
+#define SEND(m) do { \
+		len = craft("test", "y", seq++, (m), 1, pkt, sizeof(pkt), NULL); \
+		assert_int_equal(gossip_core_recv(a.core, 1, GOSSIP_TX_UDP, &a.addr, pkt, (size_t)len), AS_OK); \
+	} while (0)
+	SEND(&msg);
+	gossip_core_member_find(a.core, "x", 1, &m);
+	assert_string_equal(m.rec->zone, "zone-b");
+	/* relayed by an older peer: same incarnation, no zone */
+	msg.rec.zone[0] = 0;
+	msg.rec.version = 11;
+	SEND(&msg);
+	gossip_core_member_find(a.core, "x", 1, &m);
+	assert_string_equal(m.rec->zone, "zone-b");
+	/* a claim of another zone at the same incarnation wins only when
+	 * it carries one (the zone is fixed per incarnation anyway) */
+	snprintf(msg.rec.zone, sizeof(msg.rec.zone), "zone-c");
+	msg.rec.version = 12;
+	SEND(&msg);
+	gossip_core_member_find(a.core, "x", 1, &m);
+	assert_string_equal(m.rec->zone, "zone-c");
+	/* restarted without a zone */
+	msg.rec.zone[0] = 0;
+	msg.rec.incarnation = 6;
+	msg.rec.version = 1;
+	msg.rec.ep_version = 1;
+	SEND(&msg);
+	gossip_core_member_find(a.core, "x", 1, &m);
+	assert_string_equal(m.rec->zone, "");
+#undef SEND
+	gossip_core_free(a.core);
+}
+
 /* ---- inbound streams ------------------------------------------------- */
 
 /* b's join push-pull to a: a whole frame off b's outbox. */
@@ -1624,6 +1682,7 @@ int main(void)
 		cmocka_unit_test(test_suspicion_reaches_the_suspect),
 		cmocka_unit_test(test_leave_and_new_address),
 		cmocka_unit_test(test_version_ordering),
+		cmocka_unit_test(test_record_zone),
 		cmocka_unit_test(test_stream_frame_in_pieces),
 		cmocka_unit_test(test_stream_unauthenticated),
 		cmocka_unit_test(test_stream_bound_and_growth),

@@ -95,6 +95,9 @@ static void sample_msgs(struct gossip_msg *m, struct gossip_record *pp)
 	make_record(&pp[0], "node-h");
 	make_record(&pp[1], "node-i");
 	pp[1].n_endpoints = 0;
+	/* the zone is optional: with and without endpoints before it */
+	snprintf(m[3].rec.zone, sizeof(m[3].rec.zone), "eu-west-1a");
+	snprintf(pp[1].zone, sizeof(pp[1].zone), "rack.2_b");
 	m[7].pp_recs = pp;
 	static uint8_t states[2] = { GOSSIP_ALIVE, GOSSIP_SUSPECT };
 	m[7].pp_states = states;
@@ -111,6 +114,7 @@ static void check_record(const struct gossip_record *a, const struct gossip_reco
 	assert_int_equal(a->load.cpus, b->load.cpus);
 	if (!eps_too)
 		return;
+	assert_string_equal(a->zone, b->zone);
 	assert_int_equal(a->ep_version, b->ep_version);
 	assert_memory_equal(&a->addr, &b->addr, sizeof(struct sockaddr_in6));
 	assert_int_equal(a->n_endpoints, b->n_endpoints);
@@ -417,6 +421,7 @@ static void largest_record(struct gossip_record *r, struct gossip_endpoint *big,
 	}
 	r->endpoints = big;
 	r->n_endpoints = n;
+	memset(r->zone, 'z', GOSSIP_ZONE_MAX);
 }
 
 /* GOSSIP_PP_RECORD_MAX(n) is what the encoder makes of the largest record
@@ -444,7 +449,8 @@ static void test_pushpull_bounds(void **state)
 		assert_true(without > 0 && with > 0);
 		assert_int_equal(with - without, GOSSIP_PP_RECORD_MAX(sizes[k]));
 	}
-	assert_int_equal(GOSSIP_PP_RECORD_MAX(32), 3034);	/* the old bound */
+	/* the old bound of 32 endpoints (3034), and a 63-byte zone */
+	assert_int_equal(GOSSIP_PP_RECORD_MAX(32), 3099);
 
 
 	gossip_config_defaults(&cfg);
@@ -577,6 +583,57 @@ static void test_large_records(void **state)
 	}
 }
 
+/* A record without a zone encodes as before the zone existed (7 fields,
+ * so older peers see no change), and a record with one decodes even with
+ * a further field after it (a later version's). */
+static void test_record_zone_optional(void **state)
+{
+	struct gossip_msg m;
+	static struct gossip_packet pkt;
+	uint8_t buf[4096], env[4096];
+	const uint8_t *ptr[1] = { buf };
+	size_t lens[1];
+	enum gossip_drop why;
+	int len, n;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.type = GOSSIP_MSG_ALIVE;
+	make_record(&m.rec, "node-z");
+	len = gossip_msg_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(buf[0], 0x98);	/* fixarray of 8: type + 7 fields */
+	snprintf(m.rec.zone, sizeof(m.rec.zone), "zone-a");
+	n = gossip_msg_encode(&m, buf, sizeof(buf));
+	assert_int_equal(n, len + 1 + 6);	/* one fixstr more */
+	assert_int_equal(buf[0], 0x99);
+	/* A later version appends a field: 10 elements, "x" at the end. */
+	buf[0] = 0x9a;
+	buf[n] = 0xa1;
+	buf[n + 1] = 'x';
+	lens[0] = (size_t)n + 2;
+	len = gossip_envelope_encode("prod", "node-a", 3, 1, ptr, lens, 1, env, sizeof(env));
+	assert_true(len > 0);
+	memset(&pkt, 0, sizeof(pkt));
+	assert_int_equal(gossip_envelope_decode(env, (size_t)len, &pkt, &why), AS_OK);
+	assert_int_equal(pkt.n_msgs, 1);
+	assert_string_equal(pkt.msgs[0].rec.zone, "zone-a");
+	assert_int_equal(pkt.msgs[0].rec.n_endpoints, 2);
+	gossip_packet_reset(&pkt);
+	/* A zone over 63 bytes is malformed. */
+	buf[0] = 0x99;
+	n = gossip_msg_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	buf[n - 7] = 0xd9;	/* str8 of 64 bytes instead of fixstr 6 */
+	buf[n - 6] = 64;
+	memset(buf + n - 5, 'a', 64);
+	lens[0] = (size_t)n - 5 + 64;
+	len = gossip_envelope_encode("prod", "node-a", 3, 2, ptr, lens, 1, env, sizeof(env));
+	assert_true(len > 0);
+	assert_int_equal(decode(env, (size_t)len, &why), AS_EMALFORMED);
+	assert_int_equal(why, GOSSIP_DROP_MALFORMED);
+}
+
 static void write_file(const char *dir, const char *name, const uint8_t *b, size_t n)
 {
 	char path[4096];
@@ -698,6 +755,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_stream_header),
 		cmocka_unit_test(test_pushpull_bounds),
 		cmocka_unit_test(test_large_records),
+		cmocka_unit_test(test_record_zone_optional),
 	};
 	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
 		return write_corpus(argv[2]);

@@ -6,7 +6,9 @@
  * agent), so the Kubernetes annotation filter repeats the label rule to
  * count bad hostnames per Service. This test keeps the copy honest: for
  * every label of a set, the store drops the hostname <label>.<zone>
- * exactly when dns_name_label_problem() refuses the label.
+ * exactly when dns_name_label_problem() refuses the label. The same
+ * goes for the intent annotations' words (dns_objective_parse,
+ * dns_spread_parse).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -74,10 +76,102 @@ static void test_k8s_agrees(void **state)
 	assert_true(kept > 0 && kept < AS_ARRAY_SIZE(labels));
 }
 
+/* Applies Service s annotated with hostname web.ZONE and the extra
+ * annotations ann (JSON members, leading comma); whether the store took
+ * it, and its entry's intent in *e (objective, spread strdup'd). */
+static bool k8s_intent(const char *ann, char **objective, char **spread,
+		       double *spill)
+{
+	k8s_store_t *s = NULL;
+	struct k8s_event_info info;
+	struct k8s_set set = { 0 };
+	char json[1024];
+	int n, rc;
+
+	*objective = *spread = NULL;
+	*spill = -2;
+	assert_int_equal(k8s_store_new(ZONE, "node-a", &s), AS_OK);
+	n = snprintf(json, sizeof(json),
+		     "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Service\","
+		     "\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"s\","
+		     "\"namespace\":\"ns1\",\"resourceVersion\":\"1\","
+		     "\"annotations\":{\"anysteer.io/hostname\":\"web." ZONE
+		     "\"%s}},\"spec\":{\"ports\":[{\"protocol\":\"TCP\","
+		     "\"port\":80}]}}}", ann);
+	assert_true(n > 0 && (size_t)n < sizeof(json));
+	rc = k8s_store_apply_event(s, K8S_SERVICES, json, (size_t)n, &info);
+	assert_int_equal(k8s_store_build(s, &set), AS_OK);
+	if (rc == AS_OK) {
+		assert_int_equal(set.n_entries, 1);
+		const struct k8s_entry *e = &set.entries[0];
+		*objective = e->objective ? strdup(e->objective) : NULL;
+		*spread = e->spread ? strdup(e->spread) : NULL;
+		*spill = e->spill_over;
+	} else {
+		assert_int_equal(set.n_entries, 0);
+	}
+	k8s_set_free(&set);
+	k8s_store_free(s);
+	return rc == AS_OK;
+}
+
+/* The intent annotations take exactly the words dns/ knows, and only
+ * with the objective that reads them, as the configuration does. */
+static void test_k8s_intent_agrees(void **state)
+{
+	static const char *const words[] = {
+		"balance", "locality", "resilience", "latency", "Locality",
+		"nearest", "", "locality ", "node", "zone", "rack",
+	};
+	char ann[256], *o, *sp;
+	double spill;
+
+	(void)state;
+	for (size_t i = 0; i < AS_ARRAY_SIZE(words); i++) {
+		bool rule = dns_objective_parse(words[i]) >= 0;
+		snprintf(ann, sizeof(ann), ",\"anysteer.io/objective\":\"%s\"",
+			 words[i]);
+		if (k8s_intent(ann, &o, &sp, &spill) != rule)
+			fail_msg("objective \"%s\": dns/ says %s, k8s/ differs",
+				 words[i], rule ? "valid" : "invalid");
+		if (rule)
+			assert_string_equal(o, words[i]);
+		free(o);
+		free(sp);
+		rule = dns_spread_parse(words[i]) >= 0;
+		snprintf(ann, sizeof(ann), ",\"anysteer.io/objective\":"
+			 "\"resilience\",\"anysteer.io/spread\":\"%s\"", words[i]);
+		if (k8s_intent(ann, &o, &sp, &spill) != rule)
+			fail_msg("spread \"%s\": dns/ says %s, k8s/ differs",
+				 words[i], rule ? "valid" : "invalid");
+		if (rule)
+			assert_string_equal(sp, words[i]);
+		free(o);
+		free(sp);
+	}
+	assert_true(k8s_intent("", &o, &sp, &spill));
+	assert_null(o);
+	assert_true(spill < 0);
+	assert_true(k8s_intent(",\"anysteer.io/objective\":\"locality\","
+			       "\"anysteer.io/spill-over\":\"0.25\"", &o, &sp, &spill));
+	assert_true(spill == 0.25);
+	free(o);
+	/* spill-over out of range, not a number, or without locality */
+	assert_false(k8s_intent(",\"anysteer.io/objective\":\"locality\","
+				"\"anysteer.io/spill-over\":\"1.5\"", &o, &sp, &spill));
+	assert_false(k8s_intent(",\"anysteer.io/objective\":\"locality\","
+				"\"anysteer.io/spill-over\":\"nan\"", &o, &sp, &spill));
+	assert_false(k8s_intent(",\"anysteer.io/spill-over\":\"0.5\"", &o,
+				&sp, &spill));
+	assert_false(k8s_intent(",\"anysteer.io/spread\":\"zone\"", &o, &sp,
+				&spill));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_k8s_agrees),
+		cmocka_unit_test(test_k8s_intent_agrees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
