@@ -93,11 +93,15 @@ static void add_endpoints(const struct agent_config *c, const struct k8s_entry *
 	}
 }
 
-/* The entry's annotations as an intent (none when absent); false when
+/* The entry's path annotations into the intent (not steered when
+ * absent; the answer objective keys are set by the caller); false when
  * they are there but not valid. */
 static bool intent_of(const struct k8s_entry *e, struct agent_intent *in)
 {
-	*in = (struct agent_intent){ 0 };
+	in->steered = false;
+	in->path = NULL;
+	in->avoid = NULL;
+	in->n_avoid = 0;
 	if (!e->path && !e->n_path_avoid)
 		return true;
 	if (e->path && srv6_metric_parse(e->path) < 0)
