@@ -55,6 +55,22 @@ class NsHolder(Holder):
         return tuple(map(int, self.cmd("runstats " + hook).split()))
 
 
+def run_bounded(argv, timeout):
+    """iperf3's JSON; never waits without bound (a process stuck in the
+    kernel after an oops stays in D state: we leave it and stop)."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, universal_newlines=True)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        raise RuntimeError("%s: no end after %d s (see dmesg)" % (" ".join(argv), timeout))
+    return out
+
+
 def cpu_busy():
     """Machine-wide busy CPU seconds so far (/proc/stat)."""
     with open("/proc/stat") as f:
@@ -123,16 +139,14 @@ def main():
                 i0 = node_h.runstats("ingress")
                 c0 = cpu_busy()
                 t0 = time.monotonic()
-                out = subprocess.run(["ip", "netns", "exec", client_ns, "iperf3", "-c", dst,
-                                      "-p", str(port), "-t", str(a.duration), "-J"]
-                                     + pin,
-                                     capture_output=True, text=True,
-                                     timeout=a.duration + 60)
+                out = run_bounded(["ip", "netns", "exec", client_ns, "iperf3", "-c", dst,
+                                   "-p", str(port), "-t", str(a.duration), "-J"] + pin,
+                                  a.duration + 60)
                 wall = time.monotonic() - t0
                 c1 = cpu_busy()
                 e1 = client_h.runstats("egress") if client_h else (0, 0)
                 i1 = node_h.runstats("ingress")
-                j = json.loads(out.stdout)
+                j = json.loads(out)
                 if "error" in j:
                     raise RuntimeError("iperf3 %s: %s" % (mode, j["error"]))
                 end = j["end"]
@@ -182,7 +196,10 @@ def main():
                 h.close()
         for p in servers:
             p.kill()
-            p.wait()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
         tb.down()
 
     print("\n== steering map updates (%s %d %d; no traffic)" % (

@@ -69,6 +69,24 @@ def run(*args, check=True, timeout=60):
                           text=True)
 
 
+def run_bounded(argv, timeout):
+    """(returncode, stdout, stderr); returncode None when argv did not
+    end within timeout. Never waits without bound: a process stuck in
+    the kernel (D state after an oops) would hang make check."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return p.returncode, out, err
+    except subprocess.TimeoutExpired:
+        p.kill()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        return None, "", "%s: no end after %d s" % (" ".join(argv), timeout)
+
+
 def a16(addr):
     return socket.inet_pton(socket.AF_INET6, addr)
 
@@ -189,16 +207,16 @@ class SRTestbedTest(unittest.TestCase):
                                          "--forceflush"], stdout=subprocess.PIPE)
             cls.procs.append(srv)
             wait_line(srv, srv.stdout, "Server listening", 30)
-            r = run("ip", "netns", "exec", cls.ns["client"], "iperf3", "-c", cls.dst,
-                    "-p", str(port), "-t", str(IPERF_S), "-J", check=False,
-                    timeout=IPERF_S + 60)
-            srv.wait(timeout=30)
+            rc, out, err = run_bounded(["ip", "netns", "exec", cls.ns["client"], "iperf3",
+                                        "-c", cls.dst, "-p", str(port), "-t", str(IPERF_S),
+                                        "-J"], IPERF_S + 60)
             try:
-                end = json.loads(r.stdout)["end"]
+                srv.wait(timeout=30)
+                end = json.loads(out)["end"]
                 got = (end["sum_received"]["bits_per_second"],
                        end["sum_received"]["bytes"])
-            except (ValueError, KeyError) as e:
-                got = (None, "iperf3 failed (%s): %s %s" % (e, r.stdout[-500:], r.stderr))
+            except (ValueError, KeyError, subprocess.TimeoutExpired) as e:
+                got = (None, "iperf3 failed (%s, %s): %s %s" % (rc, e, out[-500:], err))
             cls.iperf[port] = got + (cls.tbf_bytes("rc", "to-router") - tbf0,)
 
     @classmethod
@@ -222,7 +240,10 @@ class SRTestbedTest(unittest.TestCase):
         for p in getattr(cls, "procs", []):
             if p.poll() is None:
                 p.kill()
-            p.wait()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                print("pid %d does not end (stuck in the kernel?)" % p.pid, file=sys.stderr)
         if cls.tb is not None:
             logs = [cls.tb.agent_log(i) for i in range(1, NODES + 1)]
             cls.tb.down()
