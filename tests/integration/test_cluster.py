@@ -26,12 +26,8 @@ Endpoints are 127.0.1.N / 127.0.2.N on a port this test listens on (an
 accept loop keeps the queue empty), so the TCP health probes pass.
 """
 import os
-import random
-import selectors
 import signal
-import socket
 import stat
-import struct
 import subprocess
 import sys
 import threading
@@ -40,8 +36,8 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from anysteer_test import (ANYSTEERD, Daemon, free_port,  # noqa: E402
-                           sanitizer_report)
+from anysteer_test import (ANYSTEERD, Acceptor, Daemon, free_port,  # noqa: E402
+                           query_a, sanitizer_report)
 
 ZONE = "svc.example."
 N = 5
@@ -64,83 +60,6 @@ def write_keyring(path, keys):
 
 def endpoints_of(i):
     return {"127.0.1.%d" % i, "127.0.2.%d" % i}
-
-
-def query_a(port, name, timeout=0.5):
-    """A records of one UDP query to [::1]:port, or None on no answer."""
-    qid = random.randrange(65536)
-    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack("!HH", 1, 1)
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.settimeout(timeout)
-    try:
-        s.sendto(q, ("::1", port))
-        r = s.recv(65535)
-    except socket.timeout:
-        return None
-    finally:
-        s.close()
-    if len(r) < 12 or struct.unpack("!H", r[:2])[0] != qid:
-        return None
-    an = struct.unpack("!H", r[6:8])[0]
-    off = 12
-
-    def skip_name(off):
-        while True:
-            n = r[off]
-            if n == 0:
-                return off + 1
-            if n & 0xC0 == 0xC0:
-                return off + 2
-            off += 1 + n
-
-    off = skip_name(off) + 4
-    out = set()
-    for _ in range(an):
-        off = skip_name(off)
-        rtype, _, _, rdlen = struct.unpack("!HHIH", r[off:off + 10])
-        off += 10
-        if rtype == 1 and rdlen == 4:
-            out.add(socket.inet_ntoa(r[off:off + 4]))
-        off += rdlen
-    return out
-
-
-class Acceptor:
-    """TCP listeners for the endpoints; accepts and closes at once."""
-
-    def __init__(self, addrs, port):
-        self.sel = selectors.DefaultSelector()
-        self.socks = []
-        for a in addrs:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((a, port))
-            s.listen(64)
-            s.setblocking(False)
-            self.sel.register(s, selectors.EVENT_READ)
-            self.socks.append(s)
-        self.stop = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop:
-            for key, _ in self.sel.select(0.1):
-                try:
-                    c, _ = key.fileobj.accept()
-                    c.close()
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        for s in self.socks:
-            s.close()
-        self.sel.close()
 
 
 class ClusterTest(unittest.TestCase):
@@ -208,7 +127,8 @@ services:
         return {m["name"]: m for m in d.ctl_json("members")}
 
     def answers(self, d):
-        return query_a(d.port, "web." + ZONE)
+        a = query_a(d.port, "web." + ZONE)
+        return set(a) if a is not None else None
 
     def wait_for(self, what, cond, timeout):
         t0 = time.monotonic()

@@ -21,19 +21,14 @@ Endpoints are 127.0.1.N on a port this test listens on, so the TCP
 health probes pass. Every step waits on a condition, never on a sleep.
 """
 import os
-import random
-import selectors
-import socket
-import struct
 import sys
-import threading
 import time
 import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from anysteer_test import (Daemon, free_port, main_skip77,  # noqa: E402
-                           sanitizer_report)
+from anysteer_test import (Acceptor, Daemon, free_port, main_skip77,  # noqa: E402
+                           query_a, sanitizer_report)
 
 ZONE = "svc.example."
 ZONES = {1: "a", 2: "a", 3: "b", 4: "b"}
@@ -45,82 +40,6 @@ def ep(i):
 
 
 ZONE_OF = {ep(i): z for i, z in ZONES.items()}
-
-
-def query_a(port, name, timeout=0.5):
-    """A records of one UDP query to [::1]:port, in order, or None."""
-    qid = random.randrange(65536)
-    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack("!HH", 1, 1)
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.settimeout(timeout)
-    try:
-        s.sendto(q, ("::1", port))
-        r = s.recv(65535)
-    except socket.timeout:
-        return None
-    finally:
-        s.close()
-    if len(r) < 12 or struct.unpack("!H", r[:2])[0] != qid:
-        return None
-    an = struct.unpack("!H", r[6:8])[0]
-
-    def skip_name(off):
-        while True:
-            n = r[off]
-            if n == 0:
-                return off + 1
-            if n & 0xC0 == 0xC0:
-                return off + 2
-            off += 1 + n
-
-    off = skip_name(12) + 4
-    out = []
-    for _ in range(an):
-        off = skip_name(off)
-        rtype, _, _, rdlen = struct.unpack("!HHIH", r[off:off + 10])
-        off += 10
-        if rtype == 1 and rdlen == 4:
-            out.append(socket.inet_ntoa(r[off:off + 4]))
-        off += rdlen
-    return out
-
-
-class Acceptor:
-    """TCP listeners for the endpoints; accepts and closes at once."""
-
-    def __init__(self, addrs, port):
-        self.sel = selectors.DefaultSelector()
-        self.socks = []
-        for a in addrs:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((a, port))
-            s.listen(64)
-            s.setblocking(False)
-            self.sel.register(s, selectors.EVENT_READ)
-            self.socks.append(s)
-        self.stop = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop:
-            for key, _ in self.sel.select(0.1):
-                try:
-                    c, _ = key.fileobj.accept()
-                    c.close()
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stop = True
-        self.thread.join()
-        for s in self.socks:
-            s.close()
-        self.sel.close()
 
 
 class IntentsTest(unittest.TestCase):
