@@ -78,6 +78,13 @@ EXTRA_DIST += tests/integration/test_srv6_testbed.py
 tests/integration/test_srv6_testbed.log: tests/integration/test_anycast_testbed.log \
 	tests/integration/test_anycast.log tests/integration/routing-failover.log
 
+# Agents on the SR testbed: an end-host agent steers two services by
+# intent (bandwidth, cost), iperf3 rates, a long transfer across a link
+# cut. iperf3 loads both cores: after the tests with tight bounds.
+TESTS += tests/integration/test_srv6_agents_testbed.py
+EXTRA_DIST += tests/integration/test_srv6_agents_testbed.py
+tests/integration/test_srv6_agents_testbed.log: tests/integration/test_srv6_testbed.log
+
 # Benchmark (by hand, not part of make check): tests/bench/srv6-bench.sh
 # runs tests/bench/srv6_update_bench (map update latency) and iperf3
 # over the SR testbed.

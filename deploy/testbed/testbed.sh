@@ -115,8 +115,9 @@
 # With --sr: TESTBED_SR_SHAPED_KBPS (the TBF rate of the rc path in
 # kbit/s, default 100000), TESTBED_SR_FAST_KBPS (a TBF rate for the rb
 # path too; default none: unshaped, declared at the 10 Gbit/s veth
-# reports), TESTBED_SR_AGENT (1: every node's configuration gets
-# `srv6: { topology: FILE }`, for an anysteerd that reads it; default 0).
+# reports), TESTBED_SR_AGENT (1: every node's agent runs the SRv6 data
+# plane: `srv6: { enabled: true, topology: FILE, interfaces: [eth0],
+# probe_interval: 0s }`; default 0).
 # Addresses are ULA only; every address is added with nodad and
 # accept_dad=0 is set in each namespace before interfaces exist.
 set -u
@@ -363,10 +364,15 @@ load_yaml() {
 	fi
 }
 
-# The SR topology for an anysteerd that reads one (TESTBED_SR_AGENT=1).
+# The SRv6 data plane of a node (TESTBED_SR_AGENT=1): the topology file,
+# eth0's tc programs (egress steers this node's traffic to services with
+# a path intent, ingress decapsulates packets that end at the node's
+# SID). No link probes from the nodes: their only link is router-node,
+# and the client's end-host agent (which tests start) probes the SR part.
 sr_agent_yaml() {
 	sr_on && [ "$SR_AGENT" = 1 ] || return 0
-	printf 'srv6:\n  topology: %s\n' "$(sr_topology)"
+	printf 'srv6:\n  enabled: true\n  topology: %s\n  interfaces: [eth0]\n  probe_interval: 0s\n' \
+		"$(sr_topology)"
 }
 
 # dns.forward, when TESTBED_FORWARD_UPSTREAMS is set.
@@ -584,30 +590,57 @@ sr_build() {
 	done <<EOF
 $SR_LINKS
 EOF
-	# Static routes: the default path is client-ra-rb-router both ways;
-	# each router reaches a neighbour's SID over their shared link (the
-	# strict segment lists of docs/srv6.md rely on it).
-	sr_routes ra "default via fd00:5c:2::2" \
+	sr_static_routes add
+	ip -n "$C" addr add fd00:5b::2:2/128 dev lo || die "client SID"
+}
+# Static routes: the default path is client-ra-rb-router both ways;
+# each router reaches a neighbour's SID over their shared link (the
+# strict segment lists of docs/srv6.md rely on it). $1: add, or replace
+# to restore what a link's admin-down removed (sr-link A B up).
+sr_static_routes() {
+	sr_routes "$1" ra "default via fd00:5c:2::2" \
 		"fd00:5a::c via fd00:5c:3::2" "fd00:5c:5::/64 via fd00:5c:3::2" \
 		"fd00:5b::2:2 via fd00:2::2"
 	for r in rb rc; do
 		if [ $r = rb ]; then l=2; up=4; other=fd00:5a::c; else l=3; up=5; other=fd00:5a::b; fi
-		sr_routes $r "default via fd00:5c:$up::2" "fd00:2::/64 via fd00:5c:$l::1" \
+		sr_routes "$1" $r "default via fd00:5c:$up::2" "fd00:2::/64 via fd00:5c:$l::1" \
 			"fd00:5b::2:2 via fd00:5c:$l::1" "fd00:5a::a via fd00:5c:$l::1" \
 			"$other via fd00:5c:$l::1" "fd00:5c:$((5 - l))::/64 via fd00:5c:$l::1"
 	done
-	sr_routes router "fd00:2::/64 via fd00:5c:4::1" "fd00:5b::2:2 via fd00:5c:4::1" \
+	sr_routes "$1" router "fd00:2::/64 via fd00:5c:4::1" "fd00:5b::2:2 via fd00:5c:4::1" \
 		"fd00:5a::a via fd00:5c:4::1" "fd00:5a::b via fd00:5c:4::1" \
 		"fd00:5a::c via fd00:5c:5::1" "fd00:5c:2::/64 via fd00:5c:4::1" \
 		"fd00:5c:3::/64 via fd00:5c:5::1"
-	ip -n "$C" addr add fd00:5b::2:2/128 dev lo || die "client SID"
 }
 sr_routes() {
-	ns=$(sr_ns "$1"); shift
+	verb=$1; ns=$(sr_ns "$2"); shift 2
 	for rt in "$@"; do
 		# shellcheck disable=SC2086 # "DST via HOP" splits on purpose
-		ip -n "$ns" -6 route add $rt || die "route on $ns: $rt"
+		ip -n "$ns" -6 route "$verb" $rt || die "route on $ns: $rt"
 	done
+}
+# `sr-link A B up|down`. Down is the admin-down of A's interface (the
+# carrier drops at B): the kernel then removes that interface's IPv6
+# addresses and every route through it, so up puts the link's addresses
+# and the static routes back.
+sr_link_set() {
+	ip -n "$(sr_ns "$1")" link set "$(sr_if "$1" "$2")" "$3" || die "sr-link $*"
+	[ "$3" = up ] || return 0
+	while read -r a b net path; do
+		if { [ "$a" = "$1" ] && [ "$b" = "$2" ]; } || { [ "$a" = "$2" ] && [ "$b" = "$1" ]; }; then
+			ip -n "$(sr_ns "$a")" addr replace "$net::1/64" dev "to-$b" nodad
+			ip -n "$(sr_ns "$b")" addr replace "$net::2/64" dev "to-$a" nodad
+		fi
+	done <<EOF
+$SR_LINKS
+EOF
+	case "$1 $2" in
+	"client ra"|"ra client")
+		ip -n "$(sr_ns ra)" addr replace fd00:2::1/64 dev to-client nodad
+		ip -n "$C" addr replace fd00:2::2/64 dev eth0 nodad
+		ip -n "$C" -6 route replace default via fd00:2::1 ;;
+	esac
+	sr_static_routes replace
 }
 
 # The topology file of an SR testbed of $1 nodes (docs/srv6.md).
@@ -1130,7 +1163,7 @@ env)
 sr-link)
 	sr_on || die "not an SR testbed (up --sr)"
 	[ $# = 3 ] || die "sr-link A B up|down"
-	ip -n "$(sr_ns "$1")" link set "$(sr_if "$1" "$2")" "$3" ;;
+	sr_link_set "$@" ;;
 hops) if [ $# -ge 1 ]; then hops_of "$1" | sort; else hops; fi ;;
 wait-members) wait_members "${1:-30}" || { echo "testbed: gossip members not converged" >&2; exit 1; } ;;
 wait-hops) wait_hops "$@" || { echo "testbed: $(nhops) next hops, wanted $1" >&2; exit 1; } ;;

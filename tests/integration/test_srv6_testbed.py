@@ -422,7 +422,8 @@ class SRTestbedTest(unittest.TestCase):
 
     def test_8_sr_link(self):
         """`testbed.sh sr-link ra rc down` takes the carrier from rc's end
-        of the link too; `up` brings both back."""
+        of the link too; `up` brings both back, with the link's addresses
+        and routes."""
         self.assertTrue(self.lower_up("rc", "to-ra"))
         self.tb.run("sr-link", "ra", "rc", "down")
         try:
@@ -432,6 +433,12 @@ class SRTestbedTest(unittest.TestCase):
             self.tb.run("sr-link", "ra", "rc", "up")
         self.assertIsNotNone(self.tb.wait(lambda: self.lower_up("rc", "to-ra") and
                                           self.lower_up("ra", "to-rc"), 10, 0.02))
+        # The admin-down took the link's addresses and routes with it; up
+        # puts them back: ra reaches rc's SID over the link again.
+        self.assertIn("dev to-rc", self.nsrun("ra", "ip", "-6", "route", "show",
+                                              self.sid["rc"]).stdout)
+        self.assertEqual(self.nsrun("ra", sys.executable, "-c", PING_PY, self.sid["rc"],
+                                    "1", check=False).returncode, 0)
 
 
 if __name__ == "__main__":
