@@ -92,7 +92,7 @@ noinst_PROGRAMS += tests/bench/srv6_update_bench
 tests_bench_srv6_update_bench_SOURCES = tests/bench/srv6_update_bench.c
 tests_bench_srv6_update_bench_CFLAGS = $(AM_CFLAGS)
 tests_bench_srv6_update_bench_LDADD = srv6/libsrv6.la lib/libasyaml.la lib/libas.la $(LIBBPF_LIBS) $(YAML_LIBS)
-EXTRA_DIST += tests/bench/srv6-bench.sh tests/bench/srv6-bench.py
+EXTRA_DIST += tests/bench/srv6-bench.sh tests/bench/srv6-bench.py tests/bench/srv6-cut-bench.py
 # Real agents: an end host steering by intent, reload, link cut; and one
 # without the capabilities (root, namespaces, tcpdump; SKIP 77 otherwise).
 TESTS += tests/integration/test_srv6_agent.py
