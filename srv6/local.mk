@@ -84,6 +84,11 @@ tests/integration/test_srv6_testbed.log: tests/integration/test_anycast_testbed.
 TESTS += tests/integration/test_srv6_agents_testbed.py
 EXTRA_DIST += tests/integration/test_srv6_agents_testbed.py
 tests/integration/test_srv6_agents_testbed.log: tests/integration/test_srv6_testbed.log
+# The evaluation's SRv6 scenario, quick (tests/eval/run srv6 --quick):
+# iperf3 per intent and a transfer across a link cut, ~1 minute.
+TESTS += tests/eval/test_eval_srv6.py
+EXTRA_DIST += tests/eval/test_eval_srv6.py tests/eval/evallib/srv6.py
+tests/eval/test_eval_srv6.log: tests/integration/test_srv6_agents_testbed.log
 
 # Benchmark (by hand, not part of make check): tests/bench/srv6-bench.sh
 # runs tests/bench/srv6_update_bench (map update latency) and iperf3
