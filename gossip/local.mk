@@ -1,7 +1,8 @@
 # gossip/: SWIM + Lifeguard membership, see gossip/gossip.h.
 noinst_LTLIBRARIES += gossip/libgossip.la
 gossip_libgossip_la_SOURCES = gossip/gossip.h gossip/internal.h \
-	gossip/wire.c gossip/crypto.c gossip/core.c gossip/stream.c gossip/uv.c
+	gossip/wire.c gossip/crypto.c gossip/core.c gossip/stream.c gossip/uv.c \
+	gossip/vivaldi.c
 gossip_libgossip_la_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS) $(SODIUM_CFLAGS) $(LIBUV_CFLAGS)
 gossip_libgossip_la_LIBADD = lib/libas.la $(MSGPACK_LIBS) $(SODIUM_LIBS) $(LIBUV_LIBS) -lm
 
