@@ -506,7 +506,7 @@ static void render_services(FILE *f, json_t *d)
 static void render_members(FILE *f, json_t *d)
 {
 	static const char *const head[] = { "NAME", "STATE", "ADDRESS", "HEARD", "UPDATED",
-					    "CPU", "FACTOR", "RTT", "COORD ERR", "ENDPOINTS" };
+					    "CPU", "FACTOR", "RTT", "COORD-ERR", "ENDPOINTS" };
 	char heard[40], upd[40], cpu[16], fac[16], eps[24], name[96], rtt[24], cerr[16];
 	struct table t;
 	json_t *m;
@@ -532,8 +532,8 @@ static void render_members(FILE *f, json_t *d)
 		snprintf(fac, sizeof(fac), live ? "%.3f" : "-", num(m, "load_factor"));
 		snprintf(eps, sizeof(eps), "%d/%d up", (int)num(m, "endpoints_healthy"),
 			 (int)num(m, "endpoints"));
-		if (json_is_number(json_object_get(m, "rtt_ms")))
-			snprintf(rtt, sizeof(rtt), "%.2f ms", num(m, "rtt_ms"));
+		if (json_is_number(json_object_get(m, "rtt_ms")) && !self)
+			snprintf(rtt, sizeof(rtt), "%.2fms", num(m, "rtt_ms"));
 		else
 			snprintf(rtt, sizeof(rtt), "-");
 		if (json_is_number(json_object_get(m, "coord_error")))
@@ -549,7 +549,7 @@ static void render_members(FILE *f, json_t *d)
 		fprintf(f, "* this node. HEARD: the last packet received from the member itself "
 			"(never: known only through others); UPDATED: the last news about it "
 			"(state, load or endpoints); dead and left members' load is not shown. "
-			"RTT: estimated round trip from this node (network coordinates); COORD ERR: "
+			"RTT: estimated round trip from this node (network coordinates); COORD-ERR: "
 			"the member's own relative error estimate of its coordinate (- none yet).\n");
 }
 
@@ -569,7 +569,7 @@ static void render_explain(FILE *f, json_t *d)
 		int r = (int)num(e, "rank");
 		snprintf(fac, sizeof(fac), "%.3f", num(e, "load_factor"));
 		if (json_is_number(json_object_get(e, "rtt_ms")))
-			snprintf(rtt, sizeof(rtt), "%.2f ms", num(e, "rtt_ms"));
+			snprintf(rtt, sizeof(rtt), "%.2fms", num(e, "rtt_ms"));
 		else
 			snprintf(rtt, sizeof(rtt), "-");
 		snprintf(rank, sizeof(rank), r < 0 ? "never" : "%d", r + 1);
