@@ -991,6 +991,12 @@ static void cluster_metrics(FILE *f, const struct agent_snapshot *snap)
 		(unsigned long long)m->pulls_timed_out);
 	fprintf(f, "anysteer_gossip_pulls_total{event=\"done\"} %llu\n",
 		(unsigned long long)m->pulls_done);
+	agent_metric_head(f, "anysteer_gossip_rtt_samples_total", "Round trip times measured by direct probes, fed to this node's network coordinate.", "counter");
+	fprintf(f, "anysteer_gossip_rtt_samples_total %llu\n",
+		(unsigned long long)m->rtt_samples);
+	agent_metric_head(f, "anysteer_gossip_coordinates_rejected_total", "Network coordinates received and dropped as invalid (NaN, infinite, out of range, bad length).", "counter");
+	fprintf(f, "anysteer_gossip_coordinates_rejected_total %llu\n",
+		(unsigned long long)m->coords_rejected);
 	agent_metric_head(f, "anysteer_gossip_keyring_changes_total", "Keyring installs, uses and removals.", "counter");
 	fprintf(f, "anysteer_gossip_keyring_changes_total %llu\n",
 		(unsigned long long)s->keyring_changes);
