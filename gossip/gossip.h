@@ -48,6 +48,12 @@
  * record that moves no factor rides on probes and acks only and never
  * makes a gossip round send a packet (docs/gossip.md has the costs).
  *
+ * Network coordinates (vivaldi.c): the round trip of every direct probe
+ * (ping to the target's own ack) is a Vivaldi sample; the target's
+ * coordinate rides in the ack only when the ping asks for it (none
+ * cached, then after 1, 2, 4 ... s, at most every 30 s), so every member
+ * holds a coordinate of every other at a few dozen bytes/s.
+ *
  * For anysteerd: pass incarnation = wall-clock seconds and seq_base =
  * wall-clock ms * 1000, so a restarted node outranks its old self.
  *

@@ -26,6 +26,10 @@
 #define VIV_CC 0.25		/* coordinate gain */
 #define VIV_RHO 150.0		/* gravity radius, ms */
 #define VIV_ZERO 1e-6		/* distances below this are coincident */
+/* The error estimate never claims better than this: with both errors at
+ * 0 the weight of every sample is 0 and a coordinate would freeze (on a
+ * link without jitter), never following a peer that moved. */
+#define VIV_ERROR_MIN 0.05
 
 void gossip_coord_init(struct gossip_coord *c)
 {
@@ -127,6 +131,8 @@ int gossip_coord_update(struct gossip_coord_self *s, const struct gossip_coord *
 	c->error = VIV_CE * w * rel + c->error * (1 - VIV_CE * w);
 	if (!(c->error <= GOSSIP_COORD_ERROR_MAX))
 		c->error = GOSSIP_COORD_ERROR_MAX;
+	if (c->error < VIV_ERROR_MIN)
+		c->error = VIV_ERROR_MIN;
 	apply_force(s, remote, VIV_CC * w * (rtt_ms - dist));
 	/* Adjustment: half the mean residual of the window (each of the
 	 * two ends of a distance carries its own). */

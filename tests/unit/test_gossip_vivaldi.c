@@ -2,16 +2,19 @@
  * tests/unit/test_gossip_vivaldi.c - network coordinates (gossip/vivaldi.c):
  * convergence on a small latency matrix, the height never below its
  * floor, bad input refused without changing anything, the latency
- * filter, and the wire body (round trip, fewer dimensions, bad values).
+ * filter, the wire body (round trip, fewer dimensions, bad values), and
+ * two cores exchanging coordinates with their probes.
  */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <netinet/in.h>
 
 #include "gossip/gossip.h"
 #include "lib/as.h"
@@ -209,6 +212,154 @@ static void test_wire_body(void **state)
 	}
 }
 
+/* ---- in the core ------------------------------------------------------------ */
+
+struct cnode {
+	struct gossip_core *core;
+	struct sockaddr_storage addr;
+	char name[8];
+	unsigned wants;		/* pings it sent asking for a coordinate */
+};
+
+static void cnode_init(struct cnode *n, const char *name, int host)
+{
+	struct gossip_config cfg;
+	char a[32];
+
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	snprintf(a, sizeof(a), "[fd00::%d]:7946", host);
+	assert_int_equal(as_parse_sockaddr(a, 7946, &n->addr), AS_OK);
+	gossip_config_defaults(&cfg);
+	cfg.name = n->name;
+	cfg.addr = n->addr;
+	cfg.label = "viv";
+	cfg.plaintext = true;
+	cfg.seed = (uint64_t)host;
+	assert_int_equal(gossip_core_new(&cfg, NULL, 0, &n->core), AS_OK);
+}
+
+/* Counts the pings asking for a coordinate in a plaintext packet. */
+static void count_wants(struct cnode *from, const struct gossip_out *o)
+{
+	static struct gossip_packet pkt;
+	enum gossip_drop why;
+
+	memset(&pkt, 0, sizeof(pkt));
+	if (o->transport == GOSSIP_TX_UDP &&
+	    gossip_envelope_decode(o->data + 2, o->len - 2, &pkt, &why) == AS_OK)
+		for (uint32_t i = 0; i < pkt.n_msgs; i++)
+			from->wants += pkt.msgs[i].type == GOSSIP_MSG_PING && pkt.msgs[i].want_coord;
+	gossip_packet_reset(&pkt);
+}
+
+/* Two cores, run in 10 ms steps from..to; each delivery round adds
+ * 500 us to the receiver's fine clock, and an ack goes out in the round
+ * its ping arrived: a round trip of 0.5 ms. */
+static void crun(struct cnode **n, uint64_t from, uint64_t to)
+{
+	for (uint64_t t = from; t <= to; t += 10) {
+		for (int i = 0; i < 2; i++)
+			if (gossip_core_next_deadline(n[i]->core) <= t) {
+				gossip_core_set_clock_us(n[i]->core, t * 1000);
+				gossip_core_tick(n[i]->core, t);
+			}
+		for (int round = 1; round < 10; round++) {
+			bool any = false;
+			for (int i = 0; i < 2; i++) {
+				size_t cnt;
+				const struct gossip_out *out = gossip_core_outbox(n[i]->core, &cnt);
+				struct gossip_out *copy = calloc(cnt ? cnt : 1, sizeof(*copy));
+				for (size_t k = 0; k < cnt; k++) {
+					copy[k] = out[k];
+					copy[k].data = malloc(out[k].len);
+					memcpy(copy[k].data, out[k].data, out[k].len);
+					count_wants(n[i], &out[k]);
+				}
+				gossip_core_outbox_clear(n[i]->core);
+				for (size_t k = 0; k < cnt; k++) {
+					struct cnode *to_n = n[1 - i];
+					if (memcmp(&copy[k].to, &to_n->addr, sizeof(struct sockaddr_in6)) == 0) {
+						gossip_core_set_clock_us(to_n->core, t * 1000 + 500u * round);
+						gossip_core_recv(to_n->core, t, copy[k].transport,
+								 &n[i]->addr, copy[k].data, copy[k].len);
+						any = true;
+					}
+					free(copy[k].data);
+				}
+				free(copy);
+			}
+			if (!any)
+				break;
+		}
+	}
+}
+
+/* Probes give RTT samples and fetch the peer's coordinate, asking for it
+ * ever more rarely (1, 2, 4 ... s, at most every 30 s); an ack with a
+ * bad coordinate is counted and changes nothing. */
+static void test_core_exchange(void **state)
+{
+	struct cnode a, b, *n[2] = { &a, &b };
+	struct gossip_member m;
+	struct gossip_metrics ma, mb;
+	double rtt;
+
+	(void)state;
+	cnode_init(&a, "a", 1);
+	cnode_init(&b, "b", 2);
+	assert_int_equal(gossip_core_rtt_estimate(a.core, "b", &rtt), AS_ENOTFOUND);
+	assert_int_equal(gossip_core_join(a.core, 0, &b.addr, 1), AS_OK);
+	crun(n, 0, 3000);
+	assert_int_equal(gossip_core_member_find(a.core, "b", 3000, &m), AS_OK);
+	assert_non_null(m.coord);
+	assert_int_equal(gossip_core_rtt_estimate(a.core, "b", &rtt), AS_OK);
+	assert_int_equal(gossip_core_rtt_estimate(a.core, "a", &rtt), AS_OK);
+	assert_true(rtt == 0);
+	/* 60 s of probing every 100 ms: a few coordinates, not 600 */
+	unsigned early = a.wants;
+	a.wants = 0;
+	crun(n, 3010, 63000);
+	gossip_core_metrics(a.core, &ma);
+	gossip_core_metrics(b.core, &mb);
+	assert_int_equal(gossip_core_rtt_estimate(a.core, "b", &rtt), AS_OK);
+	print_message("coordinates: %u asked for in 60 s, %llu RTT samples, estimate %.3f ms "
+		      "(0.5 ms true)\n", a.wants, (unsigned long long)ma.rtt_samples, rtt);
+	assert_true(a.wants >= 2 && a.wants <= 5);
+	assert_true(ma.rtt_samples > 500);
+	assert_true(fabs(rtt - 0.5) < 0.05);
+	assert_int_equal(ma.coords_rejected, 0);
+	/* what b added: a coordinate in every ack a asked, a flag in its
+	 * own pings that asked */
+	assert_int_equal(mb.coord_bytes_out,
+			 (2 + GOSSIP_COORD_WIRE_LEN) * (early + a.wants) + b.wants);
+
+	/* from b: an ack whose coordinate holds a NaN */
+	struct gossip_msg ack;
+	uint8_t mbuf[128], env[256], pkt[300];
+	memset(&ack, 0, sizeof(ack));
+	ack.type = GOSSIP_MSG_ACK;
+	ack.seq = 77;
+	ack.has_coord = true;
+	gossip_coord_init(&ack.coord);
+	ack.coord.vec[3] = NAN;
+	int ml = gossip_msg_encode(&ack, mbuf, sizeof(mbuf));
+	assert_true(ml > 0);
+	const uint8_t *mp[1] = { mbuf };
+	size_t mlen[1] = { (size_t)ml };
+	int el = gossip_envelope_encode("viv", "b", 1, 1ull << 40, mp, mlen, 1, env, sizeof(env));
+	int pl = gossip_seal(NULL, "viv", env, (size_t)el, pkt, sizeof(pkt));
+	assert_true(pl > 0);
+	assert_int_equal(gossip_core_recv(a.core, 63010, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)pl),
+			 AS_OK);
+	gossip_core_metrics(a.core, &ma);
+	assert_int_equal(ma.coords_rejected, 1);
+	assert_int_equal(gossip_core_member_find(a.core, "b", 63010, &m), AS_OK);
+	assert_true(gossip_coord_valid(m.coord));
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_distance),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_wire_body),
+		cmocka_unit_test(test_core_exchange),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
