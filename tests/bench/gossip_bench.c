@@ -759,13 +759,25 @@ static void run_endpoints(size_t n, const struct gossip_config *proto, uint64_t 
  * the median relative RTT error after each probe round (every node has
  * probed each member once), then what coordinates add to the traffic
  * per member in the steady state. */
+/* Bytes coordinates added, and all bytes sent, by every node so far. */
+static void coord_totals(struct sim *s, size_t n, uint64_t *coord, uint64_t *all)
+{
+	*coord = *all = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct gossip_metrics m;
+		gossip_core_metrics(sim_core(s, i), &m);
+		*coord += m.coord_bytes_out;
+		*all += sim_bytes_out(s, i);
+	}
+}
+
 static void run_coords(size_t n, const struct gossip_config *proto, uint64_t seed,
 		       uint64_t steady_ms)
 {
 	struct sim_config cfg;
 	struct sim *s;
 	uint32_t *link = calloc(n * n, sizeof(*link));
-	uint64_t round_ms, t0, cb0 = 0, cb1 = 0, b0 = 0, b1 = 0;
+	uint64_t round_ms, t0, cb0, cb1, b0, b1;
 	double known;
 
 	if (!link)
@@ -792,19 +804,9 @@ static void run_coords(size_t n, const struct gossip_config *proto, uint64_t see
 		printf("%5d  %6.1f  %15.1f%%  %14.0f%%\n", r, (double)(r * round_ms) / 1000.0,
 		       100 * e, 100 * known);
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct gossip_metrics m;
-		gossip_core_metrics(sim_core(s, i), &m);
-		cb0 += m.coord_bytes_out;
-		b0 += sim_bytes_out(s, i);
-	}
+	coord_totals(s, n, &cb0, &b0);
 	sim_run_until(s, sim_now(s) + steady_ms);
-	for (size_t i = 0; i < n; i++) {
-		struct gossip_metrics m;
-		gossip_core_metrics(sim_core(s, i), &m);
-		cb1 += m.coord_bytes_out;
-		b1 += sim_bytes_out(s, i);
-	}
+	coord_totals(s, n, &cb1, &b1);
 	printf("steady state (%llu s): median error %.1f%%; coordinates add %.1f B/s per member "
 	       "of %.0f B/s sent\n", (unsigned long long)(steady_ms / 1000),
 	       100 * sim_coord_error(s, link, NULL),
