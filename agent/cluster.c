@@ -44,6 +44,7 @@
 #include "agent/cluster.h"
 #include "agent/probe.h"
 #include "lib/as.h"
+#include "lib/hash.h"
 
 struct agent_cluster {
 	struct agent_ctx *ctx;
@@ -73,6 +74,8 @@ struct agent_cluster {
 	uint64_t keyring_changes;
 	size_t over_limit;		/* local endpoints left out of the record */
 	size_t max_endpoints;		/* the core's limit, fixed at start */
+	uint64_t rtt_fp;		/* RTT bands the view was built with */
+	uint64_t rtt_checked;		/* now_ms() of the last comparison */
 };
 
 static uint64_t now_ms(const struct agent_cluster *cl)
@@ -255,6 +258,44 @@ static int setup_local(struct agent_cluster *cl, bool force)
 	return AS_OK;
 }
 
+/* Latency services rank endpoints by estimated RTT, and coordinates move
+ * without any gossip change: the view is rebuilt (checked at most every
+ * RTT_CHECK_MS, on a load sample) when a member's estimate moved to
+ * another RTT_BAND band or became known or unknown. */
+#define RTT_CHECK_MS 10000
+#define RTT_BAND 1.25
+
+static uint64_t rtt_fingerprint(const struct agent_cluster *cl)
+{
+	size_t n = gossip_core_member_count(cl->core);
+	uint64_t h = 0, now = now_ms(cl);
+
+	for (size_t i = 0; i < n; i++) {
+		struct gossip_member m;
+		double rtt;
+		int64_t band = INT64_MIN;
+		if (gossip_core_member_get(cl->core, i, now, &m) != AS_OK)
+			continue;
+		if (gossip_core_rtt_estimate(cl->core, m.rec->name, &rtt) == AS_OK)
+			band = (int64_t)floor(log(AS_MAX(rtt, 0.01)) / log(RTT_BAND));
+		/* order-independent: the member table may be reordered */
+		h += as_hash_mix64(as_fnv1a64(m.rec->name, strlen(m.rec->name)) ^
+				   (uint64_t)band);
+	}
+	return h;
+}
+
+static void rtt_check(struct agent_cluster *cl)
+{
+	uint64_t now = now_ms(cl);
+
+	if (now - cl->rtt_checked < RTT_CHECK_MS)
+		return;
+	cl->rtt_checked = now;
+	if (rtt_fingerprint(cl) != cl->rtt_fp)
+		rebuild_soon(cl);
+}
+
 /* After every load sample: the core decides what is worth gossiping. */
 static void push_load(struct agent_cluster *cl)
 {
@@ -272,6 +313,7 @@ static void push_load(struct agent_cluster *cl)
 	if (rc)
 		as_debug("gossip: load not accepted: %s", as_strerror(rc));
 	gossip_uv_kick(cl->uv);
+	rtt_check(cl);
 }
 
 /* ---- the cluster view ------------------------------------------------------ */
@@ -345,6 +387,8 @@ void agent_cluster_view_built(void *self, uint64_t skipped)
 		cl->skipped_endpoints = skipped;
 	}
 	cl->view_builds++;
+	if (cl->core)
+		cl->rtt_fp = rtt_fingerprint(cl);
 }
 
 int agent_cluster_members(void *self, struct gossip_member **out,
@@ -947,6 +991,12 @@ static void cluster_metrics(FILE *f, const struct agent_snapshot *snap)
 		(unsigned long long)m->pulls_timed_out);
 	fprintf(f, "anysteer_gossip_pulls_total{event=\"done\"} %llu\n",
 		(unsigned long long)m->pulls_done);
+	agent_metric_head(f, "anysteer_gossip_rtt_samples_total", "Round trip times measured by direct probes, fed to this node's network coordinate.", "counter");
+	fprintf(f, "anysteer_gossip_rtt_samples_total %llu\n",
+		(unsigned long long)m->rtt_samples);
+	agent_metric_head(f, "anysteer_gossip_coordinates_rejected_total", "Network coordinates received and dropped as invalid (NaN, infinite, out of range, bad length).", "counter");
+	fprintf(f, "anysteer_gossip_coordinates_rejected_total %llu\n",
+		(unsigned long long)m->coords_rejected);
 	agent_metric_head(f, "anysteer_gossip_keyring_changes_total", "Keyring installs, uses and removals.", "counter");
 	fprintf(f, "anysteer_gossip_keyring_changes_total %llu\n",
 		(unsigned long long)s->keyring_changes);
@@ -1090,6 +1140,15 @@ static json_t *cmd_members(void *self, json_t *args, char *err, size_t errlen)
 		json_object_set_new(o, "heard_ms", m.self || m.heard_ms == UINT64_MAX ?
 				    json_null() : json_integer((json_int_t)m.heard_ms));
 		json_object_set_new(o, "self", json_boolean(m.self));
+		/* Network coordinates: the member's error estimate (as it
+		 * last sent it; ours for this node) and the estimated RTT
+		 * from here, null while unknown. */
+		double rtt;
+		json_object_set_new(o, "coord_error", m.coord ?
+				    json_real(m.coord->error) : json_null());
+		json_object_set_new(o, "rtt_ms",
+				    gossip_core_rtt_estimate(cl->core, r->name, &rtt) == AS_OK &&
+				    (m.coord || !m.self) ? json_real(rtt) : json_null());
 		json_array_append_new(arr, o);
 	}
 	return arr;

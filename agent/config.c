@@ -568,8 +568,9 @@ static const struct cfg_item intent_items[] = {
 	  .values = dns_objective_values,
 	  .desc = "what the answers optimise: balance (load-weighted), "
 		  "locality (this node's node.zone first), resilience "
-		  "(answers on distinct nodes or zones), latency (answers as "
-		  "balance until network coordinates exist)" },
+		  "(answers on distinct nodes or zones), latency (the nearest "
+		  "endpoints by estimated round trip first; balance until "
+		  "network coordinates exist)" },
 	{ .name = "spill_over", .type = CFG_DOUBLE,
 	  AT(struct agent_intent, spill_over), .def = "0.8",
 	  .dmin = 0, .dmax = 1,

@@ -506,14 +506,14 @@ static void render_services(FILE *f, json_t *d)
 static void render_members(FILE *f, json_t *d)
 {
 	static const char *const head[] = { "NAME", "STATE", "ADDRESS", "HEARD", "UPDATED",
-					    "CPU", "FACTOR", "ENDPOINTS" };
-	char heard[40], upd[40], cpu[16], fac[16], eps[24], name[96];
+					    "CPU", "FACTOR", "RTT", "COORD-ERR", "ENDPOINTS" };
+	char heard[40], upd[40], cpu[16], fac[16], eps[24], name[96], rtt[24], cerr[16];
 	struct table t;
 	json_t *m;
 	size_t i;
 	bool self_seen = false;
 
-	table_init(&t, 8, 1u << 5 | 1u << 6, head);
+	table_init(&t, 10, 1u << 5 | 1u << 6 | 1u << 7 | 1u << 8, head);
 	json_array_foreach(d, i, m) {
 		bool self = flag(m, "self");
 		const char *st = str(m, "state");
@@ -532,41 +532,59 @@ static void render_members(FILE *f, json_t *d)
 		snprintf(fac, sizeof(fac), live ? "%.3f" : "-", num(m, "load_factor"));
 		snprintf(eps, sizeof(eps), "%d/%d up", (int)num(m, "endpoints_healthy"),
 			 (int)num(m, "endpoints"));
-		const char *row[] = { name, st, str(m, "address"), heard, upd, cpu, fac, eps };
+		if (json_is_number(json_object_get(m, "rtt_ms")) && !self)
+			snprintf(rtt, sizeof(rtt), "%.2fms", num(m, "rtt_ms"));
+		else
+			snprintf(rtt, sizeof(rtt), "-");
+		if (json_is_number(json_object_get(m, "coord_error")))
+			snprintf(cerr, sizeof(cerr), "%.2f", num(m, "coord_error"));
+		else
+			snprintf(cerr, sizeof(cerr), "-");
+		const char *row[] = { name, st, str(m, "address"), heard, upd, cpu, fac, rtt,
+				      cerr, eps };
 		table_add(&t, row);
 	}
 	table_print(&t, f);
 	if (self_seen)
 		fprintf(f, "* this node. HEARD: the last packet received from the member itself "
 			"(never: known only through others); UPDATED: the last news about it "
-			"(state, load or endpoints); dead and left members' load is not shown.\n");
+			"(state, load or endpoints); dead and left members' load is not shown. "
+			"RTT: estimated round trip from this node (network coordinates); COORD-ERR: "
+			"the member's own relative error estimate of its coordinate (- none yet).\n");
 }
 
 /* explain NAME: the service's plan at this node (docs/intents.md). */
 static void render_explain(FILE *f, json_t *d)
 {
 	static const char *const head[] = { "ENDPOINT", "NODE", "ZONE", "HEALTH",
-					    "FACTOR", "RANK", "SHARE" };
-	char fac[16], rank[16], share[16];
+					    "FACTOR", "RTT", "RANK", "SHARE" };
+	char fac[16], rank[16], share[16], rtt[24];
 	struct table t;
 	json_t *e;
 	size_t i;
 
 	fprintf(f, "%s: %s\n", str(d, "name"), str(d, "explanation"));
-	table_init(&t, 7, 1u << 4 | 1u << 5 | 1u << 6, head);
+	table_init(&t, 8, 1u << 4 | 1u << 5 | 1u << 6 | 1u << 7, head);
 	json_array_foreach(json_object_get(d, "endpoints"), i, e) {
 		int r = (int)num(e, "rank");
 		snprintf(fac, sizeof(fac), "%.3f", num(e, "load_factor"));
+		if (json_is_number(json_object_get(e, "rtt_ms")))
+			snprintf(rtt, sizeof(rtt), "%.2fms", num(e, "rtt_ms"));
+		else
+			snprintf(rtt, sizeof(rtt), "-");
 		snprintf(rank, sizeof(rank), r < 0 ? "never" : "%d", r + 1);
 		snprintf(share, sizeof(share), "%.1f%%", 100 * num(e, "share"));
 		const char *z = str(e, "zone");
 		const char *row[] = { str(e, "address"), str(e, "node"), *z ? z : "-",
-				      flag(e, "healthy") ? "up" : "down", fac, rank, share };
+				      flag(e, "healthy") ? "up" : "down", fac, rtt, rank, share };
 		table_add(&t, row);
 	}
 	table_print(&t, f);
-	fprintf(f, "RANK: the tier an address is drawn in (1 first; for resilience its "
-		"domain's); SHARE: how often it is an answer's first address here.\n");
+	fprintf(f, "objective applied: %s. RTT: estimated round trip from this node to the "
+		"endpoint's node (network coordinates; - unknown). RANK: the tier an address "
+		"is drawn in (1 first; for resilience its domain's); SHARE: how often it is an "
+		"answer's first address here.\n",
+		str(json_object_get(d, "intent"), "applied"));
 }
 
 static void render_keyring(FILE *f, json_t *d)

@@ -205,6 +205,10 @@ static json_t *endpoint_json(const struct ep_row *r, json_t *node_cpu,
 			    r->ei.first_share : r->share, 1e-4)));
 	json_object_set_new(e, "zone", r->ei.zone ? json_string(r->ei.zone) : json_null());
 	json_object_set_new(e, "rank", json_integer(r->ei.rank));
+	/* Estimated round trip from this node to the endpoint's node
+	 * (network coordinates), null while unknown. */
+	json_object_set_new(e, "rtt_ms", r->ei.rtt_known ?
+			    json_real(round_to(r->ei.rtt_ms, 1e-3)) : json_null());
 	return e;
 }
 
@@ -245,13 +249,17 @@ static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
 	}
 	qsort(rows, n, sizeof(*rows), ep_cmp);
 	enum dns_objective obj = si->intent.objective;
-	bool planned = obj == DNS_OBJ_LOCALITY || obj == DNS_OBJ_RESILIENCE;
+	bool planned = obj == DNS_OBJ_LOCALITY || obj == DNS_OBJ_RESILIENCE ||
+		       (obj == DNS_OBJ_LATENCY && !si->latency_fallback);
 	json_t *eps = json_array();
 	for (size_t j = 0; j < n; j++)
 		json_array_append_new(eps, endpoint_json(&rows[j], node_cpu,
 							 planned));
 	json_t *in = json_object();
 	json_object_set_new(in, "objective", json_string(dns_objective_name(obj)));
+	/* What the plan does: latency without an RTT estimate is balance. */
+	json_object_set_new(in, "applied", json_string(dns_objective_name(
+		obj == DNS_OBJ_LATENCY && si->latency_fallback ? DNS_OBJ_BALANCE : obj)));
 	if (obj == DNS_OBJ_LOCALITY) {
 		json_object_set_new(in, "spill_over",
 				    json_real(round_to(si->intent.spill_over, 1e-3)));
@@ -329,8 +337,18 @@ static void explanation(const struct dns_service_info *si, const char *zone,
 			 dns_spread_name(in->spread), n_zones);
 		break;
 	case DNS_OBJ_LATENCY:
-		snprintf(b, n, "latency: answered as balance until network "
-			 "coordinates exist");
+		if (si->latency_fallback)
+			snprintf(b, n, "latency, but no RTT estimate yet (no network "
+				 "coordinates: this node has taken no sample, or no "
+				 "endpoint's node has sent one): answered as balance");
+		else
+			snprintf(b, n, "latency: nearest endpoints by estimated RTT "
+				 "from this node first (within max(%.0f ms, %.0f%%) of "
+				 "the nearest share by weight); endpoints with load "
+				 "factor below %.2f only after the others",
+				 DNS_LATENCY_TIE_MS, 100 * DNS_LATENCY_TIE_FRAC,
+				 1 - (in->spill_over >= 0 && in->spill_over <= 1 ?
+				      in->spill_over : DNS_SPILL_OVER_DEFAULT));
 		break;
 	default:
 		snprintf(b, n, "balance: by effective weight (weight x health x "

@@ -220,8 +220,27 @@ static void lay_out(const struct agent_service *svcs, size_t n,
 	}
 }
 
+/* The estimated RTT from this node (self's coordinate) to member m:
+ * unknown until this node has a coordinate (so latency answers as
+ * balance until then, this node's endpoints included), then 0 to
+ * itself, and unknown for a member without a coordinate. */
+static bool member_rtt(const struct gossip_member *m, const struct gossip_coord *self,
+		       double *rtt)
+{
+	*rtt = 0;
+	if (!self)
+		return false;
+	if (m->self)
+		return true;
+	if (!m->coord)
+		return false;
+	*rtt = gossip_coord_distance(self, m->coord);
+	return isfinite(*rtt);
+}
+
 static void put_endpoint(struct dns_endpoint_spec *e, const struct gossip_endpoint *g,
-			 const char *node, const char *zone, double factor)
+			 const char *node, const char *zone, double factor,
+			 bool rtt_known, double rtt)
 {
 	if (as_addr16_is_v4mapped(g->addr)) {
 		e->family = AF_INET;
@@ -235,6 +254,8 @@ static void put_endpoint(struct dns_endpoint_spec *e, const struct gossip_endpoi
 	e->load_factor = sane_factor(factor);
 	e->healthy = g->healthy;
 	e->zone = zone && *zone ? zone : NULL;
+	e->rtt_known = rtt_known;
+	e->rtt_ms = rtt;
 }
 
 int agent_viewspec_services_members(const struct agent_config *c,
@@ -280,8 +301,14 @@ int agent_viewspec_services_members(const struct agent_config *c,
 	lay_out(svcs, n, &ix, count, out);
 
 	/* Pass 2: place them. */
+	const struct gossip_coord *self_coord = NULL;
+	for (size_t i = 0; i < n_mem; i++)
+		if (alive[i].self)
+			self_coord = alive[i].coord;
 	for (size_t i = 0; i < n_mem; i++) {
 		const struct gossip_record *r = alive[i].rec;
+		double rtt;
+		bool rtt_known = member_rtt(&alive[i], self_coord, &rtt);
 		double lf = alive[i].self ? self_factor : r->load.factor;
 		/* This node's zone as configured now (the gossiped one is
 		 * fixed at start, like its name). */
@@ -297,7 +324,7 @@ int agent_viewspec_services_members(const struct agent_config *c,
 			if (s >= n && sp->port == 0)
 				sp->port = g->port;	/* gossip-only service */
 			put_endpoint((struct dns_endpoint_spec *)&sp->endpoints[sp->n_endpoints++],
-				     g, r->name, zone, lf);
+				     g, r->name, zone, lf, rtt_known, rtt);
 		}
 	}
 	out->spec.services = out->svcs;

@@ -96,9 +96,11 @@ double dns_load_factor(double load, double low, double high);
  * balance (the default: load-weighted, as described above), locality
  * (the endpoints in the answering node's topology zone first, spilling
  * over to other zones as that zone's load passes spill_over), resilience
- * (answers spread over distinct nodes or zones) and latency (accepted;
- * answers as balance until network coordinates exist). The view applies
- * it when it is built (dns_plan), so a query costs what it did. */
+ * (answers spread over distinct nodes or zones) and latency (the endpoints
+ * whose nodes are nearest to the answering node by estimated round trip
+ * time first, passing over loaded ones; balance while no estimate
+ * exists). The view applies it when it is built (dns_plan), so a query
+ * costs what it did. */
 
 enum dns_objective {
 	DNS_OBJ_BALANCE = 0,
@@ -120,6 +122,11 @@ const char *dns_spread_name(enum dns_spread s);
 int dns_spread_parse(const char *s);
 
 #define DNS_SPILL_OVER_DEFAULT 0.8
+/* latency: endpoints whose RTT is within max(DNS_LATENCY_TIE_MS,
+ * DNS_LATENCY_TIE_FRAC x the lowest) of the lowest count as equally near
+ * (coordinates are estimates) and share the first rank by weight. */
+#define DNS_LATENCY_TIE_MS 2.0
+#define DNS_LATENCY_TIE_FRAC 0.25
 
 struct dns_intent {
 	enum dns_objective objective;	/* 0: balance */
@@ -148,6 +155,10 @@ struct dns_endpoint_spec {
 	double load_factor;	/* 0..1, of that node */
 	bool healthy;		/* false: effective weight 0 */
 	const char *zone;	/* that node's topology zone; NULL/"" = none */
+	/* latency: the estimated round trip time (ms) from the answering
+	 * node to that node (network coordinates; 0 for itself), if known. */
+	bool rtt_known;
+	double rtt_ms;
 };
 
 /* The most endpoints per service: keeps the sum of 48-bit integer weights
@@ -224,6 +235,8 @@ struct dns_endpoint_info {
 	 * that it is the first address of an answer of its family. */
 	int rank;
 	double first_share;
+	bool rtt_known;			/* as in the spec */
+	double rtt_ms;
 };
 struct dns_service_info {
 	const char *name;
@@ -237,6 +250,9 @@ struct dns_service_info {
 	 * two families') and the share of the drawing weight other zones
 	 * get by spilling over (0: none). */
 	double zone_load, spill;
+	/* latency: no endpoint had an RTT estimate when the view was
+	 * built, so balance was applied. */
+	bool latency_fallback;
 };
 size_t dns_view_service_count(const dns_view_t *view);
 /* Fills *out for service i; endpoint j of it with dns_view_endpoint(). */

@@ -10,9 +10,8 @@
  * what the query path reads, so a query costs O(answers) whatever the
  * objective:
  *
- *  - balance (and latency, until coordinates exist): dns_policy_tiers,
- *    today's two tiers (effective weight, then the loaded healthy
- *    endpoints by configured weight).
+ *  - balance: dns_policy_tiers, today's two tiers (effective weight,
+ *    then the loaded healthy endpoints by configured weight).
  *  - locality: four tiers. First the zone's endpoints by effective
  *    weight, then the other zones' (so an answer the zone cannot fill is
  *    filled from elsewhere), then the loaded healthy endpoints, the
@@ -29,6 +28,20 @@
  *    domain is drawn by the effective weights of its items if it has
  *    any, else (after every such domain) by the configured weights of
  *    its healthy ones. Endpoints without a zone share one domain.
+ *  - latency: four tiers by the estimated RTT from the answering node to
+ *    each item's node (network coordinates, gossip.h). An item is fit
+ *    when its load factor is above 1 - spill_over (the locality
+ *    threshold, 0.2 by default) and its RTT is known. Tier 0: the fit
+ *    items within a tie band of the lowest fit RTT (max(2 ms, 25 %):
+ *    coordinates are estimates, and equally near endpoints should share
+ *    the load by weight); tier 1: the fit items within the band of the
+ *    next lowest; tier 2: every other item with an effective weight
+ *    (farther, loaded, or without an estimate), by it; tier 3: the
+ *    loaded healthy ones by configured weight. So a loaded near
+ *    endpoint is never an answer's first address while a fit one
+ *    exists, and with every endpoint loaded the answer is balance's.
+ *    Without a single estimate (no coordinates yet) it is balance, and
+ *    says so (no_rtt).
  *
  * Nothing here needs the clock: the spill ramp is a function of the
  * gossiped load, which already moves in load_step steps at a bounded
@@ -186,6 +199,69 @@ static void plan_locality(const struct dns_intent *it,
 		p->spill = sum[1] ? 1 : sum[2] ? 0 : sum[3] ? 1 : 0;
 }
 
+static bool fit(const struct dns_plan_in *in, size_t i, double min_factor)
+{
+	return in->eff[i] && in->hcfg[i] && !isnan(in->rtt[i]) &&
+	       (double)in->eff[i] / ((double)in->hcfg[i] * DNS_LF_ONE) > min_factor;
+}
+
+static double tie_band(double best)
+{
+	return best + AS_MAX(DNS_LATENCY_TIE_MS, DNS_LATENCY_TIE_FRAC * best);
+}
+
+static void plan_latency(const struct dns_intent *it,
+			 const struct dns_plan_in *in, struct dns_plan *p)
+{
+	double so = it->spill_over, min_factor, best[2] = { INFINITY, INFINITY };
+	uint64_t sum[DNS_TIERS] = { 0 };
+	bool known = false;
+	size_t m = 0;
+
+	for (size_t i = 0; in->rtt && i < in->n; i++)
+		known |= !isnan(in->rtt[i]);
+	if (!known || nothing_drawable(in)) {
+		p->no_rtt = !known;
+		plan_balance(in, p);	/* no estimate yet; or fail open */
+		return;
+	}
+	if (!(so >= 0 && so <= 1))
+		so = DNS_SPILL_OVER_DEFAULT;
+	min_factor = 1 - so;
+	/* The two nearest bands of fit items. */
+	for (size_t i = 0; i < in->n; i++)
+		if (fit(in, i, min_factor) && in->rtt[i] < best[0])
+			best[0] = in->rtt[i];
+	for (size_t i = 0; i < in->n; i++)
+		if (fit(in, i, min_factor) && in->rtt[i] > tie_band(best[0]) &&
+		    in->rtt[i] < best[1])
+			best[1] = in->rtt[i];
+	for (unsigned t = 0; t <= DNS_TIERS; t++) {
+		for (size_t i = 0; i < in->n; i++) {
+			uint64_t w;
+			unsigned ti;
+			if (fit(in, i, min_factor) && in->rtt[i] <= tie_band(best[0]))
+				ti = 0, w = in->eff[i];
+			else if (fit(in, i, min_factor) && in->rtt[i] <= tie_band(best[1]))
+				ti = 1, w = in->eff[i];
+			else if (in->eff[i])
+				ti = 2, w = in->eff[i];
+			else if (in->hcfg[i])
+				ti = 3, w = in->hcfg[i];
+			else
+				ti = DNS_TIERS, w = 0;
+			if (ti != t)
+				continue;
+			if (t < DNS_TIERS) {
+				sum[t] += w;
+				p->tier[t]++;
+			}
+			p->order[m] = (uint32_t)i;
+			p->cum[m++] = t < DNS_TIERS ? sum[t] : 0;
+		}
+	}
+}
+
 struct dom_key {
 	uint32_t key, i;
 };
@@ -281,7 +357,7 @@ int dns_plan(const struct dns_intent *it, const struct dns_plan_in *in,
 	memset(p->tier, 0, sizeof(p->tier));
 	memset(p->dom_tier, 0, sizeof(p->dom_tier));
 	p->n_dom = 0;
-	p->spread = p->locality = false;
+	p->spread = p->locality = p->no_rtt = false;
 	p->local0 = 0;
 	p->zone_load = p->spill = 0;
 	if (p->doms)
@@ -292,7 +368,10 @@ int dns_plan(const struct dns_intent *it, const struct dns_plan_in *in,
 		return AS_OK;
 	case DNS_OBJ_RESILIENCE:
 		return plan_resilience(it, in, p);
-	default:	/* balance; latency until coordinates exist */
+	case DNS_OBJ_LATENCY:
+		plan_latency(it, in, p);
+		return AS_OK;
+	default:
 		plan_balance(in, p);
 		return AS_OK;
 	}

@@ -62,6 +62,7 @@ struct fam_scratch {
 	uint32_t *slot;			/* endpoint -> distinct address */
 	uint32_t *spec_j;		/* endpoint -> index in the spec */
 	struct addr_ix *ix;
+	double *urtt;			/* per distinct address (latency) */
 };
 
 /* Build-time state that does not outlive dns_view_new(). */
@@ -74,6 +75,7 @@ struct build {
 	uint8_t (*ns_wire)[DNS_NAME_MAX];	/* per nameserver */
 	size_t *ns_wlen, *ns_rel;
 	double zone_load, spill;	/* of the service being built */
+	bool no_rtt;			/* ... latency fell back to balance */
 	const char **cz_names;		/* distinct client zones: plan k+1 */
 	size_t n_cz_names;
 	size_t n_vfams;			/* used of v->vfams */
@@ -706,6 +708,8 @@ static int add_service_family(struct build *b,
 		di->weight = e->weight;
 		di->load_factor = lf_clamped(e->load_factor);
 		di->healthy = e->healthy;
+		di->rtt_known = e->rtt_known && isfinite(e->rtt_ms) && e->rtt_ms >= 0;
+		di->rtt_ms = di->rtt_known ? (float)e->rtt_ms : 0;
 		di->family = af;
 		fs->spec_j[n] = (uint32_t)j;
 		fs->cfg[n] = e->weight;
@@ -739,6 +743,18 @@ static int add_service_family(struct build *b,
 	 * service costs no more to build than before. */
 	memset(fs->uzone, 0, nu * sizeof(*fs->uzone));
 	memset(fs->unode, 0, nu * sizeof(*fs->unode));
+	if (s->intent.objective == DNS_OBJ_LATENCY) {
+		/* An address on several nodes is as near as the nearest. */
+		for (size_t u = 0; u < nu; u++)
+			fs->urtt[u] = NAN;
+		for (size_t k = 0; k < n; k++) {
+			const struct dns_ep *di = &eps[fs->spec_j[k]];
+			double *r = &fs->urtt[fs->slot[k]];
+			if (di->rtt_known && !(*r <= di->rtt_ms))
+				*r = di->rtt_ms;
+		}
+		in.rtt = fs->urtt;
+	}
 	if (s->intent.objective == DNS_OBJ_LOCALITY ||
 	    (s->intent.objective == DNS_OBJ_RESILIENCE &&
 	     s->intent.spread == DNS_SPREAD_ZONE))
@@ -756,6 +772,7 @@ static int add_service_family(struct build *b,
 	memcpy(f->dom_tier, plan.dom_tier, sizeof(f->dom_tier));
 	b->zone_load = AS_MAX(b->zone_load, plan.zone_load);
 	b->spill = AS_MAX(b->spill, plan.spill);
+	b->no_rtt |= nu && plan.no_rtt;
 	/* Store the addresses in sampling order. */
 	for (size_t p = 0; p < nu; p++) {
 		memcpy(fs->ix[p].addr, addrs + (size_t)fs->order[p] * alen, alen);
@@ -802,6 +819,7 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		sv->n_ep = (uint32_t)s->n_endpoints;
 		sv->intent = s->intent;
 		b->zone_load = b->spill = 0;
+		b->no_rtt = false;
 		/* Locality: one plan more per client zone (dns.client_zones). */
 		struct dns_vfam *vf = NULL;
 		if (s->intent.objective == DNS_OBJ_LOCALITY && b->n_cz_names) {
@@ -832,6 +850,7 @@ static int build_services(struct build *b, const struct dns_view_spec *spec)
 		i4 += (size_t)sv->v4.n * (1 + sv->n_var);
 		sv->zone_load = (float)b->zone_load;
 		sv->spill = (float)b->spill;
+		sv->latency_fallback = b->no_rtt;
 		ep += s->n_endpoints;
 	}
 	return AS_OK;
@@ -978,9 +997,11 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	fs->nid = calloc(max_eps + 1, sizeof(*fs->nid));
 	fs->uzone = calloc(max_eps + 1, sizeof(*fs->uzone));
 	fs->unode = calloc(max_eps + 1, sizeof(*fs->unode));
+	fs->urtt = calloc(max_eps + 1, sizeof(*fs->urtt));
 	if (!v->doms6 || !v->doms4 || !v->dcum6 || !v->dcum4 ||
 	    !v->vinv6 || !v->vinv4 ||
-	    !fs->six || !fs->zid || !fs->nid || !fs->uzone || !fs->unode)
+	    !fs->six || !fs->zid || !fs->nid || !fs->uzone || !fs->unode ||
+	    !fs->urtt)
 		return AS_ENOMEM;
 	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
 	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
@@ -1198,6 +1219,7 @@ static void build_fini(struct build *b)
 	free(b->fs.nid);
 	free(b->fs.uzone);
 	free(b->fs.unode);
+	free(b->fs.urtt);
 }
 
 int dns_view_new(const struct dns_view_spec *spec, dns_view_t **out)
@@ -1313,6 +1335,7 @@ int dns_view_service(const dns_view_t *view, size_t i,
 	out->intent = s->intent;
 	out->zone_load = s->zone_load;
 	out->spill = s->spill;
+	out->latency_fallback = s->latency_fallback;
 	return AS_OK;
 }
 
@@ -1384,6 +1407,8 @@ int dns_view_endpoint(const dns_view_t *view, size_t i, size_t j,
 	out->healthy = e->healthy;
 	out->effective_weight = e->healthy ? e->weight * e->load_factor : 0;
 	out->zone = e->zone;
+	out->rtt_known = e->rtt_known;
+	out->rtt_ms = e->rtt_ms;
 	item_rank(view, e->family == AF_INET6 ? &s->v6 : &s->v4,
 		  e->family == AF_INET6, e->fam_index, &out->rank,
 		  &out->first_share);

@@ -74,6 +74,7 @@ struct dns_plan_in {
 	const uint64_t *eff, *hcfg, *cfg;
 	const uint32_t *mult;		/* NULL: 1 each */
 	const uint32_t *zone, *node;
+	const double *rtt;		/* latency: ms from here, NaN unknown */
 	size_t n;
 	uint32_t here;
 };
@@ -94,6 +95,7 @@ struct dns_plan {
 	double zone_load, spill;	/* locality (dns_service_info) */
 	bool locality;		/* tier 0 holds the zone's items first ... */
 	uint32_t local0;	/* ... this many */
+	bool no_rtt;		/* latency without any estimate: balance */
 };
 
 /* Plans one family's answers under intent it (NULL: balance); see
@@ -109,6 +111,8 @@ struct dns_ep {			/* introspection only: cold */
 	uint32_t weight;
 	double load_factor;
 	bool healthy;
+	bool rtt_known;
+	float rtt_ms;
 	int family;
 	uint32_t fam_index;	/* index into the service's family arrays */
 };
@@ -147,6 +151,7 @@ struct dns_svc {
 	struct dns_intent intent;	/* introspection */
 	uint32_t var_first, n_var;	/* client-zone plans (locality) */
 	float zone_load, spill;		/* introspection (locality) */
+	bool latency_fallback;		/* introspection (latency) */
 	struct dns_family v6, v4;
 	uint8_t target[DNS_NAME_MAX];	/* <service>.<zone>. in wire form */
 	uint8_t target_len;

@@ -56,6 +56,11 @@
 #define REFUTE_DIRECT 8		/* accusers told directly of a refutation */
 #define PULL_TIMEOUT_MS 500	/* a pull unanswered this long is repeated */
 #define PULL_TRIES 4		/* ... to the owner, at most this often */
+/* Network coordinates ride in acks only when the pinger asks: for a
+ * member it has none of, then after 1, 2, 4 ... s, at most every
+ * COORD_REFRESH_MS (docs/gossip.md has the cost). */
+#define COORD_REFRESH_MIN_MS 1000
+#define COORD_REFRESH_MS 30000
 
 enum bkind { BK_MEMBERSHIP = 0, BK_LOAD = 1 };
 
@@ -98,6 +103,12 @@ struct member {
 	bool pulling;
 	uint32_t pull_inc, pull_tries;
 	uint64_t pull_ver, pull_deadline;
+	/* its last known network coordinate, when we got it, how often */
+	struct gossip_coord coord;
+	bool has_coord;
+	uint64_t coord_at;
+	uint32_t coord_fetches, rtt_n;
+	double rtt_win[3];		/* RTT samples to it (median filter) */
 };
 
 struct relay {
@@ -113,6 +124,8 @@ struct probe {
 	uint32_t inc;			/* target's incarnation when sent */
 	uint32_t seq, expected_nacks, nacks;
 	uint64_t ack_deadline, end;
+	uint64_t sent_us;		/* for the RTT sample */
+	bool sent_fine;			/* sent_us from the fine clock */
 };
 
 struct gossip_core {
@@ -178,6 +191,8 @@ struct gossip_core {
 	uint64_t changes;
 	struct gossip_metrics m;
 	struct gossip_stream_acct streams;	/* stream.c's */
+	struct gossip_coord_self coord;		/* ours (vivaldi.c) */
+	uint64_t clock_us;			/* gossip_core_set_clock_us */
 };
 
 static void clock_check(struct gossip_core *c, uint64_t now);
@@ -280,6 +295,8 @@ static void member_view(const struct gossip_core *c, const struct member *m,
 	out->heard_ms = !m->heard ? UINT64_MAX :
 			now > m->heard ? now - m->heard : 0;
 	out->self = m == c->self;
+	out->coord = m == c->self ? (c->coord.updates ? &c->coord.c : NULL) :
+		     m->has_coord ? &m->coord : NULL;
 }
 
 static void notify(struct gossip_core *c, struct member *m, enum gossip_state old,
@@ -1441,6 +1458,54 @@ static void probe_finish(struct gossip_core *c, uint64_t now)
 		enqueue_accuse(c, t, GOSSIP_MSG_SUSPECT, t->rec.incarnation, c->name);
 }
 
+/* The fine clock is used only when it was set for about this now. */
+static bool clock_fine(const struct gossip_core *c, uint64_t now)
+{
+	uint64_t ms = c->clock_us / 1000;
+	return c->clock_us && ms + 100 >= now && ms <= now + 100;
+}
+
+static bool coord_wanted(const struct member *t, uint64_t now)
+{
+	uint64_t every = COORD_REFRESH_MIN_MS << AS_MIN(t->coord_fetches, 6u);
+
+	if (!t->has_coord)
+		return true;
+	return now - t->coord_at >= AS_MIN(every, (uint64_t)COORD_REFRESH_MS);
+}
+
+/* A direct ack to our probe (from the target itself, not relayed): one
+ * RTT sample, and the target's coordinate when it sent one. */
+static void coord_sample(struct gossip_core *c, const struct gossip_msg *m,
+			 const char *sender, uint64_t now)
+{
+	struct probe *p = &c->probe;
+	struct member *t = p->target;
+	bool fine = clock_fine(c, now);
+	uint64_t at = fine ? c->clock_us : now * 1000;
+	double rtt;
+
+	if (m->coord_bad)
+		c->m.coords_rejected++;
+	if (!p->active || p->seq != m->seq || p->acked || !t ||
+	    strcmp(t->rec.name, sender) != 0 || fine != p->sent_fine || at < p->sent_us)
+		return;
+	if (m->has_coord) {
+		t->coord = m->coord;
+		t->has_coord = true;
+		t->coord_at = now;
+		t->coord_fetches++;
+	}
+	if (!t->has_coord)
+		return;
+	/* Without the fine clock an ack within the same millisecond
+	 * took half of one, on average. */
+	rtt = at > p->sent_us ? (double)(at - p->sent_us) / 1000.0 : 0.5;
+	rtt = gossip_coord_filter(t->rtt_win, &t->rtt_n, rtt);
+	if (gossip_coord_update(&c->coord, &t->coord, rtt) == AS_OK)
+		c->m.rtt_samples++;
+}
+
 static void probe_start(struct gossip_core *c, uint64_t now)
 {
 	struct member *t = NULL;
@@ -1469,9 +1534,13 @@ static void probe_start(struct gossip_core *c, uint64_t now)
 	c->probe.seq = ++c->probe_seq;
 	c->probe.ack_deadline = now + scaled(c, c->cfg.probe_timeout_ms);
 	c->probe.end = c->next_probe;
+	c->probe.sent_fine = clock_fine(c, now);
+	c->probe.sent_us = c->probe.sent_fine ? c->clock_us : now * 1000;
 	memset(&ping, 0, sizeof(ping));
 	ping.type = GOSSIP_MSG_PING;
 	ping.seq = c->probe.seq;
+	ping.want_coord = coord_wanted(t, now);
+	c->m.coord_bytes_out += ping.want_coord;	/* the flags field */
 	snprintf(ping.target, sizeof(ping.target), "%s", t->rec.name);
 	if (t->state == GOSSIP_SUSPECT) {
 		/* Buddy system: the suspect learns it at once and can refute. */
@@ -1672,6 +1741,7 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 	c->cfg.label = c->label;
 	c->cfg.zone = NULL;	/* the caller's; self's record holds a copy */
 	c->rng = cfg->seed;
+	gossip_coord_self_init(&c->coord, cfg->seed ^ 0x766976616c6469ull);
 	c->seq = cfg->seq_base;
 	c->hash_cap = 64;
 	c->hash = calloc(c->hash_cap, sizeof(*c->hash));
@@ -2022,6 +2092,11 @@ static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *fr
 				memset(&ack, 0, sizeof(ack));
 				ack.type = GOSSIP_MSG_ACK;
 				ack.seq = m->seq;
+				if (m->want_coord) {
+					ack.has_coord = true;
+					ack.coord = c->coord.c;
+					c->m.coord_bytes_out += 2 + GOSSIP_COORD_WIRE_LEN;
+				}
 				send_one(c, from, &ack, NULL);
 			}
 			break;
@@ -2030,6 +2105,7 @@ static void handle_msgs(struct gossip_core *c, const struct sockaddr_storage *fr
 			break;
 		case GOSSIP_MSG_ACK:
 		case GOSSIP_MSG_NACK:
+			coord_sample(c, m, pkt->sender, now);
 			handle_ack(c, m->seq, m->type == GOSSIP_MSG_NACK, now);
 			break;
 		case GOSSIP_MSG_ALIVE:
@@ -2385,6 +2461,32 @@ int gossip_core_member_find(const struct gossip_core *c, const char *name, uint6
 	if (!m)
 		return AS_ENOTFOUND;
 	member_view(c, m, now, out);
+	return AS_OK;
+}
+
+void gossip_core_set_clock_us(struct gossip_core *c, uint64_t now_us)
+{
+	c->clock_us = now_us;
+}
+
+const struct gossip_coord_self *gossip_core_coord(const struct gossip_core *c)
+{
+	return &c->coord;
+}
+
+int gossip_core_rtt_estimate(const struct gossip_core *c, const char *name, double *rtt_ms)
+{
+	const struct member *m = find(c, name);
+
+	if (!m)
+		return AS_ENOTFOUND;
+	if (m == c->self) {
+		*rtt_ms = 0;
+		return AS_OK;
+	}
+	if (!m->has_coord || !c->coord.updates)
+		return AS_EAGAIN;
+	*rtt_ms = gossip_coord_distance(&c->coord.c, &m->coord);
 	return AS_OK;
 }
 

@@ -48,6 +48,12 @@
  * record that moves no factor rides on probes and acks only and never
  * makes a gossip round send a packet (docs/gossip.md has the costs).
  *
+ * Network coordinates (vivaldi.c): the round trip of every direct probe
+ * (ping to the target's own ack) is a Vivaldi sample; the target's
+ * coordinate rides in the ack only when the ping asks for it (none
+ * cached, then after 1, 2, 4 ... s, at most every 30 s), so every member
+ * holds a coordinate of every other at a few dozen bytes/s.
+ *
  * For anysteerd: pass incarnation = wall-clock seconds and seq_base =
  * wall-clock ms * 1000, so a restarted node outranks its old self.
  *
@@ -178,6 +184,65 @@ enum gossip_state {
 };
 const char *gossip_state_name(enum gossip_state st);
 
+/* ---- network coordinates (vivaldi.c) ----------------------------------
+ *
+ * Vivaldi (Dabek et al., SIGCOMM 2004) with the refinements Serf and
+ * Consul use: a height added to the Euclidean distance for the access
+ * link a node cannot share (Ledlie et al., "Network coordinates in the
+ * wild", NSDI 2007), a per-node adjustment term (the mean residual of the
+ * last GOSSIP_COORD_WINDOW samples, halved) and a weak gravity towards
+ * the origin so the whole system does not drift. Units are milliseconds
+ * of round trip time. Pure functions: the caller keeps the state and
+ * feeds it (own state, remote coordinate, measured RTT). */
+
+#define GOSSIP_COORD_DIMS 8
+#define GOSSIP_COORD_WINDOW 20		/* adjustment samples */
+#define GOSSIP_COORD_ERROR_MAX 1.5	/* and the initial error */
+#define GOSSIP_COORD_HEIGHT_MIN 0.01	/* ms (10 us) */
+#define GOSSIP_COORD_LIMIT 100000.0	/* ms: larger values are rejected */
+/* On the wire: a msgpack bin of float32s (big endian): the vector, then
+ * height, error, adjustment; 1..GOSSIP_COORD_DIMS dimensions. */
+#define GOSSIP_COORD_WIRE_LEN (4 * (GOSSIP_COORD_DIMS + 3))
+
+struct gossip_coord {
+	double vec[GOSSIP_COORD_DIMS];
+	double height;		/* >= GOSSIP_COORD_HEIGHT_MIN */
+	double error;		/* relative, 0..GOSSIP_COORD_ERROR_MAX */
+	double adjustment;	/* may be negative */
+};
+
+/* A node's own state: its coordinate and the adjustment window. */
+struct gossip_coord_self {
+	struct gossip_coord c;
+	double adj[GOSSIP_COORD_WINDOW];
+	uint32_t adj_i, updates;
+	uint64_t rng;		/* direction when two coordinates coincide */
+};
+
+/* The origin, height min, error max (a node that knows nothing). */
+void gossip_coord_init(struct gossip_coord *c);
+void gossip_coord_self_init(struct gossip_coord_self *s, uint64_t seed);
+/* Finite, within GOSSIP_COORD_LIMIT, height and error in range. */
+bool gossip_coord_valid(const struct gossip_coord *c);
+/* Estimated RTT (ms) between two coordinates: the Euclidean distance plus
+ * both heights, plus both adjustments when that stays positive. */
+double gossip_coord_distance(const struct gossip_coord *a, const struct gossip_coord *b);
+/* One observation: RTT rtt_ms measured to a node at remote. AS_EINVAL
+ * (nothing changes) for an invalid remote or an RTT that is not finite,
+ * not positive or over GOSSIP_COORD_LIMIT. */
+int gossip_coord_update(struct gossip_coord_self *s, const struct gossip_coord *remote,
+			double rtt_ms);
+/* Median filter of the last 3 RTT samples of one peer (Serf's latency
+ * filter): adds rtt_ms to win (n: how many it holds) and returns the
+ * median of what it holds. */
+double gossip_coord_filter(double win[3], uint32_t *n, double rtt_ms);
+/* Wire body (not the msgpack header): GOSSIP_COORD_WIRE_LEN bytes, or
+ * AS_ESPACE. Decoding accepts 1..GOSSIP_COORD_DIMS dimensions (missing
+ * ones are 0) and returns AS_EMALFORMED for another length or an invalid
+ * coordinate. */
+int gossip_coord_encode(const struct gossip_coord *c, uint8_t *buf, size_t len);
+int gossip_coord_decode(const uint8_t *buf, size_t len, struct gossip_coord *c);
+
 /* ---- wire ----------------------------------------------------------- */
 
 enum gossip_msg_type {
@@ -229,6 +294,13 @@ struct gossip_msg {
 	char from[GOSSIP_NAME_MAX + 1];	/* SUSPECT, DEAD */
 	struct sockaddr_storage addr;	/* PING_REQ target address */
 	bool nack;			/* PING_REQ wants a nack */
+	/* Network coordinates, both optional on the wire (older peers
+	 * neither send nor read them): a PING's flags field (bit 0: put
+	 * your coordinate in the ack), an ACK's coordinate (a bin, see
+	 * gossip_coord_encode). An invalid one is dropped (coord_bad). */
+	bool want_coord;		/* PING */
+	bool has_coord, coord_bad;	/* ACK */
+	struct gossip_coord coord;	/* ACK, when has_coord */
 	uint32_t incarnation;		/* SUSPECT, DEAD */
 	struct gossip_record rec;	/* ALIVE, LOAD, HEAD; PULL: name,
 					 * incarnation, ep_version */
@@ -413,6 +485,11 @@ struct gossip_metrics {
 	 * others, timed out (retried from the record's owner), and records
 	 * fetched that way. */
 	uint64_t pulls_sent, pulls_answered, pulls_timed_out, pulls_done;
+	/* Network coordinates: RTT samples taken (direct acks to our
+	 * probes), and coordinates dropped as invalid (NaN, infinite, out
+	 * of range, bad length). */
+	uint64_t rtt_samples, coords_rejected;
+	uint64_t coord_bytes_out;	/* what they add to pings and acks */
 	uint32_t lhm;			/* current local health multiplier */
 	uint32_t streams_open;		/* inbound streams now */
 	uint64_t streams_reserved;	/* bytes they may buffer, at most */
@@ -427,6 +504,9 @@ struct gossip_member {
 	uint64_t heard_ms;		/* since the last packet from it
 					 * (UINT64_MAX: none yet) */
 	bool self;
+	/* Its last known network coordinate (ours for self, once we have
+	 * taken a sample), NULL if none yet. */
+	const struct gossip_coord *coord;
 };
 
 enum gossip_change_what {
@@ -500,6 +580,16 @@ struct gossip_auth_report {
 /* True (and *out filled, the count reset) when there are any. */
 bool gossip_core_auth_report(struct gossip_core *c, struct gossip_auth_report *out);
 bool gossip_core_auth_pending(const struct gossip_core *c);
+/* Network coordinates. The RTT of a probe is measured on the clock of
+ * gossip_core_set_clock_us when the caller gives it (microseconds, the
+ * same base as now; call it right before gossip_core_recv and
+ * gossip_core_tick), else on now (ms). */
+void gossip_core_set_clock_us(struct gossip_core *c, uint64_t now_us);
+const struct gossip_coord_self *gossip_core_coord(const struct gossip_core *c);
+/* Estimated RTT (ms) from this node to member name (0 to itself): AS_OK,
+ * AS_ENOTFOUND, or AS_EAGAIN when its coordinate or ours is not known
+ * yet. */
+int gossip_core_rtt_estimate(const struct gossip_core *c, const char *name, double *rtt_ms);
 /* Members that are alive or suspect, this node included. */
 size_t gossip_core_live_count(const struct gossip_core *c);
 

@@ -1,7 +1,8 @@
 # gossip/: SWIM + Lifeguard membership, see gossip/gossip.h.
 noinst_LTLIBRARIES += gossip/libgossip.la
 gossip_libgossip_la_SOURCES = gossip/gossip.h gossip/internal.h \
-	gossip/wire.c gossip/crypto.c gossip/core.c gossip/stream.c gossip/uv.c
+	gossip/wire.c gossip/crypto.c gossip/core.c gossip/stream.c gossip/uv.c \
+	gossip/vivaldi.c
 gossip_libgossip_la_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS) $(SODIUM_CFLAGS) $(LIBUV_CFLAGS)
 gossip_libgossip_la_LIBADD = lib/libas.la $(MSGPACK_LIBS) $(SODIUM_LIBS) $(LIBUV_LIBS) -lm
 
@@ -14,7 +15,8 @@ tests_sim_libgossipsim_la_SOURCES = tests/sim/sim.h tests/sim/sim.c
 tests_sim_libgossipsim_la_CFLAGS = $(AM_CFLAGS)
 
 GOSSIP_UNIT_TESTS = tests/unit/test_gossip_wire tests/unit/test_gossip_keyring \
-	tests/unit/test_gossip_core tests/unit/test_gossip_sim tests/unit/test_gossip_uv
+	tests/unit/test_gossip_core tests/unit/test_gossip_sim tests/unit/test_gossip_uv \
+	tests/unit/test_gossip_vivaldi
 if HAVE_CMOCKA
 check_PROGRAMS += $(GOSSIP_UNIT_TESTS)
 TESTS += $(GOSSIP_UNIT_TESTS)
@@ -31,6 +33,9 @@ tests_unit_test_gossip_core_LDADD = $(GOSSIP_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_gossip_sim_SOURCES = tests/unit/test_gossip_sim.c
 tests_unit_test_gossip_sim_CFLAGS = $(GOSSIP_TEST_CFLAGS)
 tests_unit_test_gossip_sim_LDADD = tests/sim/libgossipsim.la $(GOSSIP_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_gossip_vivaldi_SOURCES = tests/unit/test_gossip_vivaldi.c
+tests_unit_test_gossip_vivaldi_CFLAGS = $(GOSSIP_TEST_CFLAGS)
+tests_unit_test_gossip_vivaldi_LDADD = $(GOSSIP_LIBS) $(CMOCKA_LIBS)
 tests_unit_test_gossip_uv_SOURCES = tests/unit/test_gossip_uv.c
 tests_unit_test_gossip_uv_CFLAGS = $(GOSSIP_TEST_CFLAGS)
 tests_unit_test_gossip_uv_LDADD = $(GOSSIP_LIBS) $(CMOCKA_LIBS)

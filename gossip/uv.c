@@ -202,6 +202,7 @@ static void drain_udp(struct gossip_uv *u)
 		if (n < 0)
 			return;	/* EAGAIN: nothing more; errors: the loop sees them */
 		u->drained++;
+		gossip_core_set_clock_us(u->core, uv_hrtime() / 1000);	/* RTT samples */
 		gossip_core_recv(u->core, uv_now(u->loop), GOSSIP_TX_UDP, &ss, u->rbuf,
 				 (size_t)AS_MIN((size_t)n, sizeof(u->rbuf)));
 	}
@@ -212,6 +213,7 @@ static void timer_cb(uv_timer_t *t)
 	struct gossip_uv *u = t->data;
 	uv_update_time(u->loop);
 	drain_udp(u);
+	gossip_core_set_clock_us(u->core, uv_hrtime() / 1000);
 	gossip_core_tick(u->core, uv_now(u->loop));
 	flush(u);
 }
@@ -320,6 +322,7 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 						      : sizeof(struct sockaddr_in));
+	gossip_core_set_clock_us(u->core, uv_hrtime() / 1000);
 	gossip_core_recv(u->core, uv_now(u->loop), GOSSIP_TX_UDP, &ss, (const uint8_t *)buf->base,
 			 (size_t)nread);
 	flush(u);

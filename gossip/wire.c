@@ -166,10 +166,12 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 
 	switch (m->type) {
 	case GOSSIP_MSG_PING:
-		msgpack_pack_array(&pk, 3);
+		msgpack_pack_array(&pk, m->want_coord ? 4 : 3);
 		msgpack_pack_uint8(&pk, GOSSIP_MSG_PING);
 		msgpack_pack_uint32(&pk, m->seq);
 		pack_str(&pk, m->target);
+		if (m->want_coord)	/* flags: 1 = coordinate wanted */
+			msgpack_pack_uint8(&pk, 1);
 		break;
 	case GOSSIP_MSG_PING_REQ:
 		msgpack_pack_array(&pk, 5);
@@ -184,9 +186,17 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 		break;
 	case GOSSIP_MSG_ACK:
 	case GOSSIP_MSG_NACK:
-		msgpack_pack_array(&pk, 2);
+		msgpack_pack_array(&pk, m->has_coord ? 3 : 2);
 		msgpack_pack_uint8(&pk, (uint8_t)m->type);
 		msgpack_pack_uint32(&pk, m->seq);
+		if (m->has_coord) {
+			uint8_t cb[GOSSIP_COORD_WIRE_LEN];
+			int cl = gossip_coord_encode(&m->coord, cb, sizeof(cb));
+			if (cl < 0)
+				return cl;
+			msgpack_pack_bin(&pk, (size_t)cl);
+			msgpack_pack_bin_body(&pk, cb, (size_t)cl);
+		}
 		break;
 	case GOSSIP_MSG_ALIVE:
 		msgpack_pack_array(&pk, 1 + record_fields(&m->rec));
@@ -659,6 +669,34 @@ static void rd_pushpull(struct rd *r, struct gossip_packet *pkt, struct gossip_m
 	}
 }
 
+/* Optional fields of another type than ours (a later version's) are
+ * skipped, not malformed. */
+static bool rd_peek_uint(const struct rd *r)
+{
+	uint8_t t = rd_left(r) ? r->p[r->off] : 0xc1;
+	return t <= 0x7f || (t >= 0xcc && t <= 0xcf);
+}
+
+static bool rd_peek_bin(const struct rd *r)
+{
+	uint8_t t = rd_left(r) ? r->p[r->off] : 0xc1;
+	return t >= 0xc4 && t <= 0xc6;
+}
+
+/* An ACK's coordinate: a bad one (length, NaN, infinite, out of range)
+ * is dropped and flagged for the core to count; the ack stands. */
+static void rd_coord(struct rd *r, struct gossip_msg *m)
+{
+	const uint8_t *b = NULL;
+	size_t n = rd_strlike(r, true, &b);
+	if (r->err)
+		return;
+	if (gossip_coord_decode(b, n, &m->coord) == AS_OK)
+		m->has_coord = true;
+	else
+		m->coord_bad = true;
+}
+
 /* Decodes the fields after the type. Sets r->err on a malformed
  * message; *unknown is set for a type we do not know (skipped). */
 static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m,
@@ -682,6 +720,10 @@ static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m
 			break;
 		m->seq = rd_u32(r, UINT32_MAX);
 		rd_name(r, m->target, GOSSIP_NAME_MAX, false);
+		if (n > 3 && !r->err && rd_peek_uint(r)) {
+			m->want_coord = rd_uint(r) & 1;
+			used = 4;
+		}
 		break;
 	case GOSSIP_MSG_PING_REQ:
 		if (n < (used = 5))
@@ -696,6 +738,11 @@ static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m
 		if (n < (used = 2))
 			break;
 		m->seq = rd_u32(r, UINT32_MAX);
+		if (n > 2 && !r->err && m->type == GOSSIP_MSG_ACK &&
+		    rd_peek_bin(r)) {
+			rd_coord(r, m);
+			used = 3;
+		}
 		break;
 	case GOSSIP_MSG_ALIVE:
 		if (n < (used = 8))

@@ -754,8 +754,71 @@ static void run_endpoints(size_t n, const struct gossip_config *proto, uint64_t 
 	sim_free(b.sim);
 }
 
+/* --coords: network coordinates over the three-zone matrix of
+ * sim_zone_matrix (0.2 ms inside a zone, 5-30 ms between, 10 % jitter):
+ * the median relative RTT error after each probe round (every node has
+ * probed each member once), then what coordinates add to the traffic
+ * per member in the steady state. */
+/* Bytes coordinates added, and all bytes sent, by every node so far. */
+static void coord_totals(struct sim *s, size_t n, uint64_t *coord, uint64_t *all)
+{
+	*coord = *all = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct gossip_metrics m;
+		gossip_core_metrics(sim_core(s, i), &m);
+		*coord += m.coord_bytes_out;
+		*all += sim_bytes_out(s, i);
+	}
+}
+
+static void run_coords(size_t n, const struct gossip_config *proto, uint64_t seed,
+		       uint64_t steady_ms)
+{
+	struct sim_config cfg;
+	struct sim *s;
+	uint32_t *link = calloc(n * n, sizeof(*link));
+	uint64_t round_ms, t0, cb0, cb1, b0, b1;
+	double known;
+
+	if (!link)
+		return;
+	sim_zone_matrix(n, seed, link);
+	sim_config_defaults(&cfg, n);
+	cfg.proto = *proto;
+	cfg.proto.label = "sim";
+	cfg.seed = seed;
+	cfg.link_us = link;
+	cfg.link_jitter_pct = 10;
+	if (sim_new(&cfg, &s)) {
+		free(link);
+		return;
+	}
+	sim_start(s);
+	round_ms = (uint64_t)(n - 1) * proto->probe_interval_ms;
+	t0 = sim_now(s);
+	printf("N = %zu, three zones, probe round = %llu ms\nround  time_s  median_rel_error  pairs_estimated\n",
+	       n, (unsigned long long)round_ms);
+	for (int r = 1; r <= 20; r++) {
+		sim_run_until(s, t0 + (uint64_t)r * round_ms);
+		double e = sim_coord_error(s, link, &known);
+		printf("%5d  %6.1f  %15.1f%%  %14.0f%%\n", r, (double)(r * round_ms) / 1000.0,
+		       100 * e, 100 * known);
+	}
+	coord_totals(s, n, &cb0, &b0);
+	sim_run_until(s, sim_now(s) + steady_ms);
+	coord_totals(s, n, &cb1, &b1);
+	printf("steady state (%llu s): median error %.1f%%; coordinates add %.1f B/s per member "
+	       "of %.0f B/s sent\n", (unsigned long long)(steady_ms / 1000),
+	       100 * sim_coord_error(s, link, NULL),
+	       (double)(cb1 - cb0) / (double)n / ((double)steady_ms / 1000),
+	       (double)(b1 - b0) / (double)n / ((double)steady_ms / 1000));
+	sim_free(s);
+	free(link);
+}
+
 int main(int argc, char **argv)
 {
+	bool coords = false;
 	size_t sizes[8] = { 22, 100, 1000 }, n_sizes = 3;
 	uint64_t seed = 1;
 	bool quick = false, load_only = false, only_ours = false;
@@ -792,6 +855,8 @@ int main(int argc, char **argv)
 			ep_interval_ms = (uint64_t)(strtod(argv[++i], NULL) * 1000);
 		} else if (!strcmp(argv[i], "--load")) {
 			load_only = true;
+		} else if (!strcmp(argv[i], "--coords")) {
+			coords = true;
 		} else if (!strcmp(argv[i], "-v")) {
 			verbose = true;
 		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
@@ -804,9 +869,19 @@ int main(int argc, char **argv)
 				s = *end ? end + 1 : end;
 			}
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [--load] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N] [--endpoints E [--ep-interval S]]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--load] [--coords] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N] [--endpoints E [--ep-interval S]]\n", argv[0]);
 			return 2;
 		}
+	}
+	if (coords) {
+		for (size_t k = 0; k < n_sizes; k++) {
+			struct gossip_config proto;
+			gossip_config_defaults(&proto);
+			if (probe_ms)
+				proto.probe_interval_ms = probe_ms, proto.probe_timeout_ms = timeout_ms;
+			run_coords(sizes[k], &proto, seed, quick ? 60000 : 300000);
+		}
+		return 0;
 	}
 	if (n_eps) {
 		for (size_t k = 0; k < n_sizes; k++) {

@@ -344,9 +344,17 @@ services:
         text = d1.ctl_run("members").stdout
         head = text.splitlines()[0].split()
         self.assertEqual(head, ["NAME", "STATE", "ADDRESS", "HEARD", "UPDATED", "CPU",
-                                "FACTOR", "ENDPOINTS"])
+                                "FACTOR", "RTT", "COORD-ERR", "ENDPOINTS"])
         self.assertNotIn("INCARN", text)
-        self.assertRegex(text, r"(?m)^ctl1 \*\s+alive\s+\S+\s+-\s+-\s+\d+%\s+\d\.\d{3}\s+1/3 up$")
+        self.assertRegex(text, r"(?m)^ctl1 \*\s+alive\s+\S+\s+-\s+-\s+\d+%\s+\d\.\d{3}\s+-\s+"
+                               r"(-|\d\.\d\d)\s+1/3 up$")
+        # Network coordinates: the probes give RTT samples, and the
+        # peer's coordinate comes with the first ack asked for it.
+        self.assertTrue(wait_for(lambda: all(
+            m["rtt_ms"] is not None and m["coord_error"] is not None
+            for m in d1.ctl_json("members"))))
+        text = d1.ctl_run("members").stdout
+        self.assertRegex(text, r"(?m)^ctl2\s+alive\s+.*\s\d+\.\d\dms\s+\d\.\d\d\s+\d+/\d+ up$")
         # Two nodes probe each other: the peer was heard from recently.
         ago = r"([\d.]+(ms|s)|\d+m\d\ds) ago"
         self.assertRegex(text, r"(?m)^ctl2\s+alive\s+\S+\s+%s\s+%s" % (ago, ago))

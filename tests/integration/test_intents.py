@@ -16,6 +16,11 @@ on loopback, n1 and n2 in zone a, n3 and n4 in zone b, one endpoint each.
   3. Resilience by zone: no answer has two addresses of one zone, and
      every answer has one of each (max_answers 4, two zones).
   4. Resilience by node: four distinct nodes per answer.
+  5. Latency: once the probes have given network coordinates, explain
+     at n3 says the objective applied is latency, with an RTT estimate
+     for every endpoint (0 for its own); on loopback all are within the
+     tie band. n3 overloaded: its own endpoint is never the first
+     address (the others are as near).
 
 Endpoints are 127.0.1.N on a port this test listens on, so the TCP
 health probes pass. Every step waits on a condition, never on a sleep.
@@ -91,6 +96,12 @@ services:
     port: %(sport)d
     max_answers: 4
     intent: {objective: resilience, spread: node}
+    endpoints:
+      - { address: "%(ep)s" }
+  - name: near
+    port: %(sport)d
+    max_answers: 1
+    intent: {objective: latency}
     endpoints:
       - { address: "%(ep)s" }
 """ % {"name": d.name, "zone": ZONES[i], "port": d.port, "dzone": ZONE,
@@ -242,6 +253,33 @@ services:
         # 4. resilience by node: every node once
         for a in self.answers(n1, "cache"):
             self.assertEqual(sorted(a), sorted(every))
+
+        # 5. latency: coordinates come with the probes; the view is
+        # rebuilt when the estimates appear (checked every 10 s)
+        n3 = nodes[2]
+
+        def latency_applied():
+            x = n3.ctl_json("explain", "near")
+            return (x["intent"]["applied"] == "latency" and
+                    all(e["rtt_ms"] is not None for e in x["endpoints"]))
+        self.wait_for("n3 to plan near by latency", latency_applied)
+        x = n3.ctl_json("explain", "near")
+        self.assertIn("nearest endpoints by estimated RTT", x["explanation"])
+        own = [e for e in x["endpoints"] if e["address"] == ep(3)][0]
+        self.assertEqual(own["rtt_ms"], 0, x)
+        for e in x["endpoints"]:
+            self.assertLess(e["rtt_ms"], 2, x)	# loopback: one tie band
+            self.assertEqual(e["rank"], 0, x)
+        self.assertIn("objective applied: latency", n3.ctl_run("explain", "near").stdout)
+        members = n3.ctl_json("members")
+        self.assertTrue(all(m["coord_error"] is not None for m in members), members)
+        n3.ctl_run("load", "set", "1")
+        self.wait_for("n3's own endpoint to leave the first rank", lambda: [
+            e["rank"] for e in n3.ctl_json("explain", "near")["endpoints"]
+            if e["address"] == ep(3)] == [3])
+        for a in self.answers(n3, "near"):
+            self.assertNotEqual(a[0], ep(3))
+        n3.ctl_run("load", "clear")
 
         for d in nodes:
             code, log = d.stop()

@@ -1,7 +1,9 @@
 /*
  * tests/sim/sim.c - the deterministic cluster simulator (see sim.h).
  *
- * A binary min-heap of events keyed by (time, insertion number). Core
+ * A binary min-heap of events keyed by (time, insertion number); times
+ * are microseconds (the cores see milliseconds, and the microsecond clock
+ * through gossip_core_set_clock_us, for their RTT samples). Core
  * timers are lazy: each node remembers the earliest timer event it has in
  * the heap and pushes a new one only when the core's deadline moves
  * earlier; a popped timer that no longer matches is ignored.
@@ -19,7 +21,7 @@
 enum ev_type { EV_DELIVER, EV_TIMER, EV_RESUME, EV_JOIN };
 
 struct event {
-	uint64_t time, order;
+	uint64_t time, order;		/* time: us */
 	enum ev_type type;
 	size_t node;
 	uint32_t gen;			/* node generation at send time */
@@ -42,8 +44,8 @@ struct node {
 	struct gossip_core *core;
 	bool up;
 	uint32_t gen;
-	uint64_t sched;
-	uint64_t paused_until;
+	uint64_t sched;			/* us */
+	uint64_t paused_until;		/* ms */
 	struct backlog *bl_head, *bl_tail;
 	int group;
 	uint64_t bytes_out;
@@ -56,7 +58,8 @@ struct sim {
 	struct node *nodes;
 	struct event *heap;
 	size_t n_heap, cap_heap;
-	uint64_t order, now, rng;
+	uint64_t order, now, now_us, rng;	/* now: ms */
+	uint32_t *link_us;		/* cfg.link_us, copied */
 	uint8_t key[GOSSIP_KEY_LEN];
 	sim_change_cb cb;
 	void *cb_arg;
@@ -210,6 +213,13 @@ int sim_new(const struct sim_config *cfg, struct sim **out)
 		return AS_ENOMEM;
 	s->cfg = *cfg;
 	s->rng = cfg->seed;
+	s->cfg.link_us = NULL;
+	if (cfg->link_us) {
+		s->link_us = malloc(cfg->n * cfg->n * sizeof(*s->link_us));
+		if (!s->link_us)
+			goto fail;
+		memcpy(s->link_us, cfg->link_us, cfg->n * cfg->n * sizeof(*s->link_us));
+	}
 	s->nodes = calloc(cfg->n, sizeof(*s->nodes));
 	if (!s->nodes)
 		goto fail;
@@ -256,6 +266,7 @@ void sim_free(struct sim *s)
 		free(s->heap[i].data);
 	free(s->heap);
 	free(s->nodes);
+	free(s->link_us);
 	free(s);
 }
 
@@ -290,10 +301,18 @@ static void node_flush(struct sim *s, struct node *n)
 		ev.gen = s->nodes[dst].gen;
 		ev.tr = o->transport;
 		ev.from = n->addr;
-		ev.time = s->now + s->cfg.latency_ms +
-			  (s->cfg.jitter_ms ? rnd(s) % (s->cfg.jitter_ms + 1) : 0);
-		if (o->transport == GOSSIP_TX_STREAM)
-			ev.time += s->cfg.latency_ms * 2; /* handshake */
+		if (s->link_us) {
+			uint64_t l = s->link_us[n->idx * s->cfg.n + (size_t)dst];
+			l += (uint64_t)((double)l * (s->cfg.link_jitter_pct / 100.0) * rnd_unit(s));
+			ev.time = s->now_us + l;
+			if (o->transport == GOSSIP_TX_STREAM)
+				ev.time += 2 * l; /* handshake */
+		} else {
+			ev.time = s->now_us + 1000 * (s->cfg.latency_ms +
+				  (s->cfg.jitter_ms ? rnd(s) % (s->cfg.jitter_ms + 1) : 0));
+			if (o->transport == GOSSIP_TX_STREAM)
+				ev.time += 1000 * s->cfg.latency_ms * 2; /* handshake */
+		}
 		ev.data = malloc(o->len);
 		if (!ev.data)
 			continue;
@@ -303,8 +322,9 @@ static void node_flush(struct sim *s, struct node *n)
 	}
 	gossip_core_outbox_clear(n->core);
 	d = gossip_core_next_deadline(n->core);
-	if (d < s->now)
-		d = s->now;
+	d = d > UINT64_MAX / 1000 ? UINT64_MAX : d * 1000;
+	if (d < s->now_us)
+		d = s->now_us;
 	if (d < n->sched) {
 		struct event ev;
 		memset(&ev, 0, sizeof(ev));
@@ -330,7 +350,8 @@ void sim_start(struct sim *s)
 		ev.type = EV_JOIN;
 		ev.node = i;
 		ev.gen = s->nodes[i].gen;
-		ev.time = s->now + 1 + (s->cfg.join_spread_ms ? rnd(s) % s->cfg.join_spread_ms : 0);
+		ev.time = s->now_us + 1000 * (1 + (s->cfg.join_spread_ms ?
+						   rnd(s) % s->cfg.join_spread_ms : 0));
 		heap_push(s, &ev);
 	}
 	node_flush(s, &s->nodes[0]);
@@ -352,16 +373,18 @@ static void node_join(struct sim *s, struct node *n)
 static void deliver(struct sim *s, struct node *n, struct event *ev)
 {
 	s->delivered++;
+	gossip_core_set_clock_us(n->core, s->now_us);
 	gossip_core_recv(n->core, s->now, ev->tr, &ev->from, ev->data, ev->len);
 }
 
 void sim_run_until(struct sim *s, uint64_t t)
 {
-	while (s->n_heap && s->heap[0].time <= t) {
+	while (s->n_heap && s->heap[0].time <= t * 1000) {
 		struct event ev;
 		struct node *n;
 		heap_pop(s, &ev);
-		s->now = ev.time;
+		s->now_us = ev.time;
+		s->now = ev.time / 1000;
 		n = &s->nodes[ev.node];
 		if (!n->up || ev.gen != n->gen) {
 			free(ev.data);
@@ -395,6 +418,7 @@ void sim_run_until(struct sim *s, uint64_t t)
 			if (ev.time != n->sched)
 				continue;	/* superseded */
 			n->sched = UINT64_MAX;
+			gossip_core_set_clock_us(n->core, s->now_us);
 			gossip_core_tick(n->core, s->now);
 			break;
 		case EV_JOIN:
@@ -407,6 +431,7 @@ void sim_run_until(struct sim *s, uint64_t t)
 			 * or the other way round, as libuv does */
 			if (s->cfg.timers_first) {
 				n->sched = UINT64_MAX;
+				gossip_core_set_clock_us(n->core, s->now_us);
 				gossip_core_tick(n->core, s->now);
 				node_flush(s, n);
 			}
@@ -424,13 +449,16 @@ void sim_run_until(struct sim *s, uint64_t t)
 			}
 			n->bl_tail = NULL;
 			n->sched = UINT64_MAX;
+			gossip_core_set_clock_us(n->core, s->now_us);
 			gossip_core_tick(n->core, s->now);
 			break;
 		}
 		node_flush(s, n);
 	}
-	if (t > s->now)
+	if (t > s->now) {
 		s->now = t;
+		s->now_us = t * 1000;
+	}
 }
 
 uint64_t sim_now(const struct sim *s)
@@ -485,7 +513,7 @@ int sim_restart(struct sim *s, size_t i, bool new_addr)
 	ev.type = EV_JOIN;
 	ev.node = i;
 	ev.gen = n->gen;
-	ev.time = s->now + 1;
+	ev.time = s->now_us + 1000;
 	heap_push(s, &ev);
 	return AS_OK;
 }
@@ -501,7 +529,7 @@ void sim_pause(struct sim *s, size_t i, uint32_t ms)
 	ev.type = EV_RESUME;
 	ev.node = i;
 	ev.gen = n->gen;
-	ev.time = n->paused_until;
+	ev.time = n->paused_until * 1000;
 	heap_push(s, &ev);
 }
 
@@ -591,4 +619,66 @@ bool sim_converged(struct sim *s)
 		}
 	}
 	return true;
+}
+
+/* ---- network coordinates ------------------------------------------------- */
+
+void sim_zone_matrix(size_t n, uint64_t seed, uint32_t *link_us)
+{
+	/* one-way, us: half the round trip */
+	static const uint32_t between[3][3] = {
+		{ 100, 2500, 15000 }, { 2500, 100, 12500 }, { 15000, 12500, 100 },
+	};
+	uint64_t rng = seed;
+	uint32_t *access = calloc(n ? n : 1, sizeof(*access));
+
+	for (size_t i = 0; i < n && access; i++)
+		access[i] = (uint32_t)(as_splitmix64(&rng) % 26);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i; j < n; j++) {
+			uint32_t b = between[i % 3][j % 3];
+			if (i % 3 != j % 3)	/* +-10 % per pair */
+				b = (uint32_t)(b * (0.9 + 0.2 * (double)(as_splitmix64(&rng) >> 11) /
+							  (double)(1ull << 53)));
+			if (access)
+				b += access[i] + access[j];
+			link_us[i * n + j] = link_us[j * n + i] = i == j ? 0 : b;
+		}
+	free(access);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double sim_coord_error(struct sim *s, const uint32_t *link_us, double *known)
+{
+	size_t n = s->cfg.n, m = 0, k = 0;
+	double *err = malloc((n * n + 1) * sizeof(*err)), med;
+
+	if (!err)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!s->nodes[i].up)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			double est, rtt = (link_us[i * n + j] + link_us[j * n + i]) / 1000.0;
+			if (i == j || !s->nodes[j].up)
+				continue;
+			if (gossip_core_rtt_estimate(s->nodes[i].core, s->nodes[j].name, &est) == AS_OK) {
+				err[m++] = est > rtt ? (est - rtt) / rtt : (rtt - est) / rtt;
+				k++;
+			} else {
+				err[m++] = 1;
+			}
+		}
+	}
+	if (known)
+		*known = m ? (double)k / (double)m : 0;
+	qsort(err, m, sizeof(*err), cmp_double);
+	med = m ? (m % 2 ? err[m / 2] : (err[m / 2 - 1] + err[m / 2]) / 2) : -1;
+	free(err);
+	return med;
 }

@@ -37,6 +37,11 @@ struct sim_config {
 	 * the packets that queued meanwhile, as a libuv loop does (timers
 	 * come first in an iteration); false: packets first. */
 	bool timers_first;
+	/* Per link latency instead of latency_ms and jitter_ms: n x n one
+	 * way latencies in microseconds, [from * n + to] (copied), each
+	 * packet delayed by that plus a uniform 0..link_jitter_pct % of it. */
+	const uint32_t *link_us;
+	uint32_t link_jitter_pct;
 	struct gossip_config proto;	/* name, addr, label, seed: filled per node */
 };
 
@@ -83,5 +88,18 @@ uint64_t sim_packets_lost(const struct sim *s);
 int sim_state_of(struct sim *s, size_t observer, size_t subject);
 /* True if every up node sees every up node alive and no up node as dead. */
 bool sim_converged(struct sim *s);
+
+/* Network coordinates. A synthetic latency matrix for link_us: three
+ * zones (node i in zone i % 3), 0.2 ms round trips inside a zone plus a
+ * per-node access delay of up to 0.05 ms, 5, 25 and 30 ms between the
+ * zones (A-B, B-C, A-C) varied by up to +-10 % per node pair; symmetric.
+ * link_us holds n * n entries. */
+void sim_zone_matrix(size_t n, uint64_t seed, uint32_t *link_us);
+/* The median over ordered pairs (i, j) of up nodes of
+ * |estimated RTT - true RTT| / true RTT, the estimate being node i's
+ * (gossip_core_rtt_estimate); the true RTT is the matrix's without
+ * jitter. Pairs without an estimate count as error 1 (*known, if not
+ * NULL, gets the share that has one). */
+double sim_coord_error(struct sim *s, const uint32_t *link_us, double *known);
 
 #endif

@@ -29,6 +29,8 @@
 struct pfx {
 	uint64_t eff[N], hcfg[N], cfg[N];
 	uint32_t zone[N], node[N];
+	double rtt[N];
+	const double *rtt_in;	/* latency: rtt, once rtt_item set one */
 	size_t n;
 	uint32_t order[N];
 	uint64_t cum[N], dcum[N];
@@ -56,7 +58,7 @@ static void plan(struct pfx *f, enum dns_objective o, double spill,
 	struct dns_intent it = { .objective = o, .spill_over = spill, .spread = sp };
 	struct dns_plan_in in = {
 		.eff = f->eff, .hcfg = f->hcfg, .cfg = f->cfg, .zone = f->zone,
-		.node = f->node, .n = f->n, .here = here,
+		.node = f->node, .rtt = f->rtt_in, .n = f->n, .here = here,
 	};
 
 	memset(&f->p, 0, sizeof(f->p));
@@ -104,7 +106,8 @@ static void test_names(void **state)
 	assert_null(dns_topo_zone_problem(long_zone));
 }
 
-/* Balance (and latency) are today's two tiers exactly. */
+/* Balance (and latency without any RTT estimate) are today's two tiers
+ * exactly. */
 static void test_balance_is_policy_tiers(void **state)
 {
 	struct pfx f = { 0 };
@@ -126,7 +129,135 @@ static void test_balance_is_policy_tiers(void **state)
 		assert_memory_equal(f.order, order, f.n * sizeof(order[0]));
 		assert_memory_equal(f.cum, cum, f.n * sizeof(cum[0]));
 		assert_false(f.p.spread);
+		assert_int_equal(f.p.no_rtt, o == DNS_OBJ_LATENCY);
 	}
+}
+
+/* ---- latency ----------------------------------------------------------------- */
+
+/* An item as item() does, with an estimated RTT (NaN: unknown). */
+static void rtt_item(struct pfx *f, uint64_t w, double lf, double rtt)
+{
+	f->rtt[f->n] = rtt;
+	f->rtt_in = f->rtt;
+	item(f, w, lf, 0, (uint32_t)f->n + 1);
+}
+
+static void assert_order(const struct pfx *f, const uint32_t *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(f->order[i], want[i]);
+}
+
+/* Nearest first: two within the tie band share tier 0 by weight, the
+ * next band is tier 1, farther ones tier 2, the loaded healthy one
+ * tier 3, the unhealthy one never. */
+static void test_latency_nearest_first(void **state)
+{
+	struct pfx f = { 0 };
+	static const uint32_t want[] = { 0, 1, 2, 3, 4, 5 };
+
+	(void)state;
+	rtt_item(&f, 100, 1, 0.3);
+	rtt_item(&f, 50, 1, 0.5);	/* a tie with 0.3: within 2 ms */
+	rtt_item(&f, 100, 1, 10);
+	rtt_item(&f, 100, 1, 25);	/* past 10's band (12.5) */
+	rtt_item(&f, 100, 0, 0.1);	/* nearest, but loaded to 0 */
+	rtt_item(&f, 100, -1, 0.1);	/* unhealthy */
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_false(f.p.no_rtt);
+	assert_tiers(&f, 2, 1, 1, 1);
+	assert_order(&f, want, 6);
+	assert_int_equal(f.cum[0], 100 * (uint64_t)ONE);
+	assert_int_equal(f.cum[1], 150 * (uint64_t)ONE);	/* by weight */
+	assert_int_equal(f.cum[2], 100 * (uint64_t)ONE);	/* restarts */
+	assert_int_equal(f.cum[4], 100);	/* by configured weight */
+}
+
+/* Ties: the band is max(2 ms, 25 %) of the nearest; an item just past
+ * it is ranked after. Equal RTTs keep their order. */
+static void test_latency_ties(void **state)
+{
+	struct pfx f = { 0 };
+	static const uint32_t want[] = { 0, 1, 3, 2 };
+
+	(void)state;
+	rtt_item(&f, 100, 1, 20);
+	rtt_item(&f, 100, 1, 24.9);	/* 20 + 25 % = 25 */
+	rtt_item(&f, 100, 1, 25.2);
+	rtt_item(&f, 100, 1, 20);
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_tiers(&f, 3, 1, 0, 0);
+	assert_order(&f, want, 4);
+}
+
+/* The nearest endpoint is loaded past spill_over (factor below 0.2):
+ * it is not an answer's first address while a fit one exists; it is
+ * drawn only after the fit ones (tier 2, by its effective weight). */
+static void test_latency_nearest_overloaded(void **state)
+{
+	struct pfx f = { 0 };
+	static const uint32_t want[] = { 1, 2, 0 };
+
+	(void)state;
+	rtt_item(&f, 100, 0.1, 0.2);
+	rtt_item(&f, 100, 1, 10);
+	rtt_item(&f, 100, 0.5, 30);
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_tiers(&f, 1, 1, 1, 0);
+	assert_order(&f, want, 3);
+	/* exactly at the threshold (0.2) it is fit again, and first */
+	f.eff[0] = 100 * (uint64_t)llround(0.2 * ONE) + 100;
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_int_equal(f.order[0], 0);
+	assert_int_equal(f.p.tier[0], 1);
+}
+
+/* Everything loaded: nothing is fit, the answer is balance's (tier 2 by
+ * effective weight, then the factor-0 ones by configured weight). */
+static void test_latency_all_overloaded(void **state)
+{
+	struct pfx f = { 0 };
+
+	(void)state;
+	rtt_item(&f, 100, 0.1, 0.2);
+	rtt_item(&f, 100, 0.05, 10);
+	rtt_item(&f, 100, 0, 5);
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_tiers(&f, 0, 0, 2, 1);
+	assert_int_equal(f.cum[1], (uint64_t)llround(0.1 * ONE) * 100 +
+				   (uint64_t)llround(0.05 * ONE) * 100);
+	/* all at factor 0: the loaded healthy tier only */
+	f.eff[0] = f.eff[1] = 0;
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_tiers(&f, 0, 0, 0, 3);
+}
+
+/* No coordinates yet: no estimate at all is balance (and says so); one
+ * estimate ranks that item first, the unknown ones after the fit ones. */
+static void test_latency_no_coordinates(void **state)
+{
+	struct pfx f = { 0 };
+	uint32_t order[N], n_first, n_fill;
+	uint64_t cum[N];
+
+	(void)state;
+	rtt_item(&f, 100, 1, NAN);
+	rtt_item(&f, 50, 0.5, NAN);
+	rtt_item(&f, 70, 0, NAN);
+	dns_policy_tiers(f.eff, f.hcfg, f.cfg, NULL, f.n, order, cum, &n_first,
+			 &n_fill);
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_true(f.p.no_rtt);
+	assert_tiers(&f, n_first, n_fill, 0, 0);
+	assert_memory_equal(f.order, order, f.n * sizeof(order[0]));
+	assert_memory_equal(f.cum, cum, f.n * sizeof(cum[0]));
+	f.rtt[1] = 12;
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_false(f.p.no_rtt);
+	assert_tiers(&f, 1, 0, 1, 1);
+	assert_int_equal(f.order[0], 1);
+	assert_int_equal(f.order[1], 0);
 }
 
 /* Below the threshold only the zone's endpoints are drawn first; the
@@ -484,6 +615,71 @@ static void test_answers_locality(void **state)
 	dns_view_unref(v);
 }
 
+/* Latency on a built view: every first address is the nearest fit
+ * endpoint, the second the next band's; introspection shows the RTT and
+ * whether the objective fell back; with no estimate the view says so. */
+struct first_tally {
+	unsigned first[N], second[N];
+};
+
+static void count_first(const uint8_t *idx, size_t n, const struct dns_result *res,
+			void *arg)
+{
+	struct first_tally *t = arg;
+
+	assert_int_equal(res->objective, DNS_OBJ_LATENCY + 1);
+	assert_false(res->left_zone);
+	if (n > 0)
+		t->first[idx[0]]++;
+	if (n > 1)
+		t->second[idx[1]]++;
+}
+
+static void test_answers_latency(void **state)
+{
+	struct vfx f = { 0 };
+	struct dns_intent it = { DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0 };
+	struct first_tally t = { 0 };
+	struct dns_service_info si;
+	struct dns_endpoint_info ei;
+	static const double rtt[] = { 0, 0.4, 12, 30 };
+	dns_view_t *v;
+
+	(void)state;
+	ep(&f, "a", "n1", 0.1);		/* this node, loaded past 0.8 */
+	ep(&f, "a", "n2", 1);
+	ep(&f, "b", "n3", 1);
+	ep(&f, "c", "n4", 1);
+	for (size_t i = 0; i < 4; i++) {
+		f.eps[i].rtt_known = true;
+		f.eps[i].rtt_ms = rtt[i];
+	}
+	v = view(&f, &it, 2, "a");
+	assert_int_equal(dns_view_service(v, 0, &si), AS_OK);
+	assert_false(si.latency_fallback);
+	answers(v, 2000, count_first, &t);
+	assert_int_equal(t.first[1], 2000);	/* n1 is loaded: n2 */
+	assert_int_equal(t.second[2], 2000);	/* then the next band */
+	assert_int_equal(dns_view_endpoint(v, 0, 2, &ei), AS_OK);
+	assert_true(ei.rtt_known && fabs(ei.rtt_ms - 12) < 1e-6);
+	assert_int_equal(ei.rank, 1);
+	assert_int_equal(dns_view_endpoint(v, 0, 0, &ei), AS_OK);
+	assert_int_equal(ei.rank, 2);
+	dns_view_unref(v);
+
+	/* no estimates: balance, flagged for explain */
+	for (size_t i = 0; i < 4; i++)
+		f.eps[i].rtt_known = false;
+	memset(&t, 0, sizeof(t));
+	v = view(&f, &it, 1, "a");
+	assert_int_equal(dns_view_service(v, 0, &si), AS_OK);
+	assert_true(si.latency_fallback);
+	answers(v, 20000, count_first, &t);
+	for (size_t i = 1; i < 4; i++)	/* by effective weight: 100 each */
+		assert_true(fabs(t.first[i] / 20000.0 - 100.0 / 310) < 0.02);
+	dns_view_unref(v);
+}
+
 /* Resilience: no two addresses of an answer share a zone (or a node);
  * an answer has as many addresses as there are domains, at most. */
 static void test_answers_resilience(void **state)
@@ -807,6 +1003,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_balance_is_policy_tiers),
+		cmocka_unit_test(test_latency_nearest_first),
+		cmocka_unit_test(test_latency_ties),
+		cmocka_unit_test(test_latency_nearest_overloaded),
+		cmocka_unit_test(test_latency_all_overloaded),
+		cmocka_unit_test(test_latency_no_coordinates),
+		cmocka_unit_test(test_answers_latency),
 		cmocka_unit_test(test_locality_local_first),
 		cmocka_unit_test(test_locality_spill_threshold),
 		cmocka_unit_test(test_locality_all_overloaded),

@@ -5,6 +5,7 @@
  * label, stream frame headers authenticate their length, and the size
  * bounds of push-pull hold. Run with --write-corpus DIR to regenerate the fuzz seed corpus.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -258,6 +259,113 @@ static void test_extra_fields_skipped(void **state)
 	assert_int_equal(pkt.n_msgs, 1);
 	assert_int_equal(pkt.msgs[0].seq, 7);
 	gossip_packet_reset(&pkt);
+}
+
+/* Network coordinates: a PING's flags field and an ACK's coordinate are
+ * optional (older peers neither send nor expect them); a bad coordinate
+ * is dropped and flagged while the ack stands; other types in those
+ * places are a later version's and skipped. */
+static struct gossip_packet coord_pkt;
+
+static const struct gossip_msg *decode_one(const uint8_t *buf, size_t len)
+{
+	enum gossip_drop why;
+	gossip_packet_reset(&coord_pkt);
+	memset(&coord_pkt, 0, sizeof(coord_pkt));
+	assert_int_equal(gossip_envelope_decode(buf, len, &coord_pkt, &why), AS_OK);
+	assert_int_equal(coord_pkt.n_msgs, 1);
+	return &coord_pkt.msgs[0];
+}
+
+static void sample_coord(struct gossip_coord *c)
+{
+	gossip_coord_init(c);
+	for (int i = 0; i < GOSSIP_COORD_DIMS; i++)
+		c->vec[i] = 0.25 * i - 1;
+	c->height = 0.5;
+	c->error = 0.125;
+	c->adjustment = -0.0625;
+}
+
+static void test_coordinate_fields(void **state)
+{
+	struct gossip_msg m;
+	const struct gossip_msg *d;
+	uint8_t buf[512], a[256], b[256];
+	int len, la, lb;
+	enum gossip_drop why;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.type = GOSSIP_MSG_PING;
+	m.seq = 5;
+	snprintf(m.target, sizeof(m.target), "node-b");
+	la = gossip_msg_encode(&m, a, sizeof(a));
+	m.want_coord = true;
+	lb = gossip_msg_encode(&m, b, sizeof(b));
+	assert_int_equal(lb, la + 1);	/* the flag costs one byte */
+	len = envelope(&m, 1, buf, sizeof(buf));
+	d = decode_one(buf, (size_t)len);
+	assert_true(d->want_coord);
+	m.want_coord = false;
+	len = envelope(&m, 1, buf, sizeof(buf));
+	assert_false(decode_one(buf, (size_t)len)->want_coord);
+
+	memset(&m, 0, sizeof(m));
+	m.type = GOSSIP_MSG_ACK;
+	m.seq = 6;
+	la = gossip_msg_encode(&m, a, sizeof(a));
+	m.has_coord = true;
+	sample_coord(&m.coord);
+	lb = gossip_msg_encode(&m, b, sizeof(b));
+	assert_int_equal(lb, la + 2 + GOSSIP_COORD_WIRE_LEN);
+	len = envelope(&m, 1, buf, sizeof(buf));
+	d = decode_one(buf, (size_t)len);
+	assert_true(d->has_coord);
+	assert_false(d->coord_bad);
+	assert_int_equal(d->seq, 6);
+	assert_memory_equal(&d->coord, &m.coord, sizeof(m.coord));
+	/* cut anywhere: malformed, never a crash */
+	for (int i = 0; i < len; i++)
+		assert_int_equal(decode(buf, (size_t)i, &why), AS_EMALFORMED);
+
+	/* a bad coordinate (NaN in the vector; an error past the maximum):
+	 * the ack decodes, the coordinate is dropped and flagged */
+	static const uint8_t nan32[4] = { 0x7f, 0xc0, 0, 0 }, big_err[4] = { 0x41, 0x20, 0, 0 };
+	for (int k = 0; k < 2; k++) {
+		lb = gossip_msg_encode(&m, b, sizeof(b));
+		/* 0x93 type seq 0xc4 len: the body starts at 5 */
+		assert_int_equal(b[3], 0xc4);
+		memcpy(b + 5 + (k ? 4 * (GOSSIP_COORD_DIMS + 1) : 0), k ? big_err : nan32, 4);
+		const uint8_t *bp[1] = { b };
+		size_t bl[1] = { (size_t)lb };
+		len = gossip_envelope_encode("prod", "node-a", 3, 1, bp, bl, 1, buf, sizeof(buf));
+		d = decode_one(buf, (size_t)len);
+		assert_false(d->has_coord);
+		assert_true(d->coord_bad);
+		assert_int_equal(d->seq, 6);
+	}
+	/* a bin of a length no coordinate has: flagged too */
+	uint8_t short_bin[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x91,
+				0x93, 0x03, 0x07, 0xc4, 0x03, 1, 2, 3 };
+	d = decode_one(short_bin, sizeof(short_bin));
+	assert_true(d->coord_bad && !d->has_coord);
+	/* other types there (a later version's): skipped, not malformed */
+	uint8_t ping_str[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x91,
+			       0x94, 0x01, 0x07, 0xa1, 'x', 0xa2, 'h', 'i' };
+	d = decode_one(ping_str, sizeof(ping_str));
+	assert_false(d->want_coord);
+	assert_string_equal(d->target, "x");
+	uint8_t ack_str[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x91,
+			      0x93, 0x03, 0x07, 0xa2, 'h', 'i' };
+	d = decode_one(ack_str, sizeof(ack_str));
+	assert_false(d->has_coord || d->coord_bad);
+	/* a NACK never carries one (nor reads one) */
+	uint8_t nack_bin[] = { 0x95, 0xa1, 'p', 0xa1, 's', 0x01, 0x01, 0x91,
+			       0x93, 0x04, 0x07, 0xc4, 0x01, 0x00 };
+	d = decode_one(nack_bin, sizeof(nack_bin));
+	assert_false(d->has_coord || d->coord_bad);
+	gossip_packet_reset(&coord_pkt);
 }
 
 static void test_encode_space(void **state)
@@ -740,6 +848,27 @@ static int write_corpus(const char *dir)
 		write_file(dir, "stream_alive_110", frame, (size_t)(hl + len));
 		write_file(dir, "stream_alive_110_truncated", frame, (size_t)(hl + len / 2));
 	}
+	/* Network coordinates: a PING asking for one, an ACK with one, and
+	 * an ACK whose coordinate holds a NaN. */
+	{
+		struct gossip_msg cm[2];
+		memset(cm, 0, sizeof(cm));
+		cm[0].type = GOSSIP_MSG_PING;
+		cm[0].seq = 11;
+		snprintf(cm[0].target, sizeof(cm[0].target), "node-b");
+		cm[0].want_coord = true;
+		cm[1].type = GOSSIP_MSG_ACK;
+		cm[1].seq = 11;
+		cm[1].has_coord = true;
+		sample_coord(&cm[1].coord);
+		len = envelope(cm, 2, buf, sizeof(buf));
+		len = gossip_seal(NULL, "fuzz", buf, (size_t)len, pkt, sizeof(pkt));
+		write_file(dir, "gossip_ping_ack_coord", pkt, (size_t)len);
+		cm[1].coord.vec[0] = NAN;
+		len = envelope(&cm[1], 1, buf, sizeof(buf));
+		len = gossip_seal(NULL, "fuzz", buf, (size_t)len, pkt, sizeof(pkt));
+		write_file(dir, "gossip_ack_coord_nan", pkt, (size_t)len);
+	}
 	return 0;
 }
 
@@ -756,6 +885,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pushpull_bounds),
 		cmocka_unit_test(test_large_records),
 		cmocka_unit_test(test_record_zone_optional),
+		cmocka_unit_test(test_coordinate_fields),
 	};
 	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
 		return write_corpus(argv[2]);
