@@ -238,6 +238,7 @@ static void put_endpoint(struct dns_endpoint_spec *e, const struct gossip_endpoi
 }
 
 int agent_viewspec_services_members(const struct agent_config *c,
+				    const char *self_zone,
 				    const struct agent_service *svcs, size_t n,
 				    const struct gossip_member *all, size_t n_all,
 				    double self_factor, struct agent_viewspec *out,
@@ -283,9 +284,9 @@ int agent_viewspec_services_members(const struct agent_config *c,
 	for (size_t i = 0; i < n_mem; i++) {
 		const struct gossip_record *r = alive[i].rec;
 		double lf = alive[i].self ? self_factor : r->load.factor;
-		/* This node's zone as configured now (the gossiped one is
-		 * fixed at start, like its name). */
-		const char *zone = alive[i].self ? c->node.zone : r->zone;
+		/* This node's zone as it is now (the gossiped one follows
+		 * through the cluster component). */
+		const char *zone = alive[i].self ? self_zone : r->zone;
 		for (uint32_t j = 0; j < r->n_endpoints; j++) {
 			const struct gossip_endpoint *g = &r->endpoints[j];
 			size_t s = svc_of(&ix, g->service);

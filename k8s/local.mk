@@ -5,7 +5,8 @@ noinst_LTLIBRARIES += k8s/libk8s.la
 k8s_libk8s_la_SOURCES = k8s/k8s.h \
 	k8s/k8s_model.c k8s/k8s_conf.c k8s/k8s_client.c \
 	k8s/k8s_json.h k8s/k8s_json.c k8s/objs.c k8s/ingress.c k8s/gateway.c \
-	k8s/status.c k8s/events.c k8s/lease.c k8s/publish.c k8s/leader.c
+	k8s/status.c k8s/events.c k8s/lease.c k8s/publish.c k8s/leader.c \
+	k8s/node.c
 k8s_libk8s_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 	$(LIBUV_CFLAGS) $(YAML_CFLAGS) $(SODIUM_CFLAGS)
 k8s_libk8s_la_LIBADD = lib/libasyaml.la lib/libas.la $(JANSSON_LIBS) $(CURL_LIBS) \

@@ -196,9 +196,29 @@ services:
         text = n1.ctl_run("explain", "web").stdout
         self.assertIn("locality from zone a", text)
         self.assertIn("ZONE", text)
-        r = n1.ctl_run("explain", "web", "--from", "n3", check=False)
+        # --from: n3's plan (zone b, unloaded), computed at n1 from its
+        # cluster view, is the plan n3 makes itself
+        x = n1.ctl_json("explain", "web", "--from", "n3")
+        self.assertEqual(x["from"], "n3")
+        self.assertEqual(x["node_zone"], "b")
+        self.assertIn("locality from zone b", x["explanation"])
+        own = {e["address"]: e for e in
+               nodes[2].ctl_json("explain", "web")["endpoints"]}
+        for e in x["endpoints"]:
+            self.assertEqual(e["share"], 0.5 if e["zone"] == "b" else 0, e)
+            self.assertEqual(e["rank"], own[e["address"]]["rank"], e)
+            self.assertAlmostEqual(e["share"], own[e["address"]]["share"])
+        text = n1.ctl_run("explain", "web", "--from", "n3").stdout
+        self.assertIn("as n3 answers it", text)
+        self.assertIn("locality from zone b", text)
+        # --from this node is the plain explain
+        def plan(*args):
+            return [(e["address"], e["rank"], e["share"]) for e in
+                    n1.ctl_json("explain", "web", *args)["endpoints"]]
+        self.assertEqual(plan("--from", "n1"), plan())
+        r = n1.ctl_run("explain", "web", "--from", "nosuch", check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("not built yet", r.stderr)
+        self.assertIn("no such node in the cluster view", r.stderr)
         r = n1.ctl_run("explain", "nosuch", check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         for a in self.answers(n1, "web"):

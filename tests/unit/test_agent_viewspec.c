@@ -147,7 +147,7 @@ static void test_members(void **state)
 	struct gossip_record *n4 = member(&cl, "node4", GOSSIP_DEAD, false, 1);
 	gep(n4, "web", "fd00:10::5", 80, 100, true);
 
-	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
+	assert_int_equal(agent_viewspec_services_members(c, c->node.zone, c->services, c->n_services,
 							 cl.m, cl.n, 0.25, &vs,
 							 &skipped), AS_OK);
 	assert_int_equal(skipped, 0);
@@ -210,7 +210,7 @@ static void test_members_skips(void **state)
 	/* The wildcard service passes as it is; '*' in a label does not. */
 	gep(n3, "*", "fd00:1::7", 80, 1, true);
 	gep(n3, "*x", "fd00:1::8", 80, 1, true);
-	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
+	assert_int_equal(agent_viewspec_services_members(c, c->node.zone, c->services, c->n_services,
 							 cl.m, cl.n, 1, &vs,
 							 &skipped), AS_OK);
 	assert_int_equal(skipped, 5);
@@ -237,7 +237,7 @@ static void test_members_empty(void **state)
 	uint64_t skipped = 5;
 
 	(void)state;
-	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
+	assert_int_equal(agent_viewspec_services_members(c, c->node.zone, c->services, c->n_services,
 							 NULL, 0, 1, &vs, &skipped), AS_OK);
 	assert_int_equal(skipped, 0);
 	assert_int_equal(vs.spec.n_services, 2);
@@ -294,7 +294,7 @@ static void test_intents_and_zones(void **state)
 	gep(n2, "gossiponly", "fd00:10::3", 80, 100, true);
 	struct gossip_record *n3 = member(&cl, "node3", GOSSIP_ALIVE, false, 1);
 	gep(n3, "db", "fd00:10::4", 80, 100, true);	/* no zone */
-	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
+	assert_int_equal(agent_viewspec_services_members(c, c->node.zone, c->services, c->n_services,
 							 cl.m, cl.n, 1, &vs, &skipped), AS_OK);
 	w = svc(&vs, "web");
 	assert_int_equal(w->intent.objective, DNS_OBJ_LOCALITY);
