@@ -22,11 +22,13 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_k8s_model tests/unit/test_k8s_conf \
 	tests/unit/test_k8s_watch tests/unit/test_k8s_ingress \
 	tests/unit/test_k8s_gateway tests/unit/test_k8s_lease \
-	tests/unit/test_k8s_publish tests/unit/test_k8s_events
+	tests/unit/test_k8s_publish tests/unit/test_k8s_events \
+	tests/unit/test_k8s_node
 TESTS += tests/unit/test_k8s_model tests/unit/test_k8s_conf \
 	tests/unit/test_k8s_watch tests/unit/test_k8s_ingress \
 	tests/unit/test_k8s_gateway tests/unit/test_k8s_lease \
-	tests/unit/test_k8s_publish tests/unit/test_k8s_events
+	tests/unit/test_k8s_publish tests/unit/test_k8s_events \
+	tests/unit/test_k8s_node
 endif
 tests_unit_test_k8s_model_SOURCES = tests/unit/test_k8s_model.c tests/unit/k8s_fixture.h
 tests_unit_test_k8s_model_CFLAGS = $(K8S_TEST_CFLAGS)
@@ -52,6 +54,9 @@ tests_unit_test_k8s_publish_LDADD = $(K8S_TEST_LDADD)
 tests_unit_test_k8s_events_SOURCES = tests/unit/test_k8s_events.c
 tests_unit_test_k8s_events_CFLAGS = $(K8S_TEST_CFLAGS)
 tests_unit_test_k8s_events_LDADD = $(K8S_TEST_LDADD)
+tests_unit_test_k8s_node_SOURCES = tests/unit/test_k8s_node.c tests/unit/k8s_fixture.h
+tests_unit_test_k8s_node_CFLAGS = $(K8S_TEST_CFLAGS)
+tests_unit_test_k8s_node_LDADD = $(K8S_TEST_LDADD)
 
 # The annotation filter's copy of the host-name label rule agrees with
 # its owner, dns/name.c (the test links both; k8s/ itself never does).

@@ -23,6 +23,7 @@ struct k8s_node {
 	char name[254];
 	bool present;		/* listed (or added) and not deleted since */
 	bool seen;		/* in the relist under way */
+	bool relist_changed;	/* ... and the zone changed in it */
 	char zone[K8S_ZONE_MAX + 1];	/* "" = none */
 	uint64_t malformed, bad_zone;
 };
@@ -152,7 +153,7 @@ static bool take(k8s_node_t *t, const json_t *obj)
 
 void k8s_node_relist_begin(k8s_node_t *t)
 {
-	t->seen = false;
+	t->seen = t->relist_changed = false;
 }
 
 int k8s_node_apply_list(k8s_node_t *t, const char *json, size_t len,
@@ -177,7 +178,7 @@ int k8s_node_apply_list(k8s_node_t *t, const char *json, size_t len,
 		return AS_EMALFORMED;
 	}
 	for (size_t i = 0; i < json_array_size(items); i++)
-		take(t, json_array_get(items, i));
+		t->relist_changed |= take(t, json_array_get(items, i));
 	if (r && rv && strlen(r) < rv_len)
 		memcpy(rv, r, strlen(r) + 1);
 	if (c && cont && strlen(c) < cont_len)
@@ -189,11 +190,11 @@ int k8s_node_apply_list(k8s_node_t *t, const char *json, size_t len,
 bool k8s_node_relist_end(k8s_node_t *t)
 {
 	if (t->seen)
-		return false;
-	if (t->present)
-		as_warn("k8s: node %s: no such Node object", t->name);
+		return t->relist_changed;
+	as_warn("k8s: no Node named %s (kubernetes.node_name): no zone from "
+		"its label", t->name);
 	t->present = false;
-	return set_zone(t, "");
+	return set_zone(t, "") || t->relist_changed;
 }
 
 void k8s_node_relist_abort(k8s_node_t *t)
