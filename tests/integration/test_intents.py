@@ -253,6 +253,13 @@ services:
         self.assertIn("placed by dns.client_zones", x["explanation"])
         for e in x["endpoints"]:
             self.assertEqual(e["share"], 0.5 if e["zone"] == "a" else 0, e)
+        # ... and so does n1 for n3 (both options at once)
+        x = n1.ctl_json("explain", "web", "--client", "fd00:aa::1",
+                        "--from", "n3")
+        self.assertEqual((x["from"], x["node_zone"], x["client_zone"]),
+                         ("n3", "b", "a"), x)
+        for e in x["endpoints"]:
+            self.assertEqual(e["share"], 0.5 if e["zone"] == "a" else 0, e)
 
         # 3. resilience by zone: one address per zone, never two in one
         for d in nodes:
@@ -262,6 +269,19 @@ services:
         # 4. resilience by node: every node once
         for a in self.answers(n1, "cache"):
             self.assertEqual(sorted(a), sorted(every))
+
+        # 5. a reload that moves n4 to zone c: gossiped at once (a new
+        # incarnation), no restart; n1 sees it and plans for it
+        n4 = nodes[3]
+        text = n4.make(n4)
+        self.assertIn("n4, zone: b}", text)
+        n4.write_config(text.replace("n4, zone: b}", "n4, zone: c}").replace(
+            "seeds: []", "seeds: [\"[::1]:%d\"]" % seeds[0]))
+        n4.ctl_run("reload")
+        self.wait_for("n1 to see n4 in zone c", lambda: {
+            m["name"]: m["zone"] for m in n1.ctl_json("members")}["n4"] == "c")
+        self.assertEqual(n1.ctl_json("explain", "web", "--from", "n4")
+                         ["node_zone"], "c")
 
         for d in nodes:
             code, log = d.stop()
