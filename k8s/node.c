@@ -159,30 +159,16 @@ void k8s_node_relist_begin(k8s_node_t *t)
 int k8s_node_apply_list(k8s_node_t *t, const char *json, size_t len,
 			char *rv, size_t rv_len, char *cont, size_t cont_len)
 {
-	json_t *root, *items, *md;
-	const char *k, *c = NULL, *r = NULL;
+	json_t *items, *root = k8s__list_open(json, len, "NodeList", &items, rv,
+					       rv_len, cont, cont_len);
 
-	if (rv && rv_len)
-		rv[0] = '\0';
-	if (cont && cont_len)
-		cont[0] = '\0';
-	root = k8s__load(json, len);
-	if (!root || k8s__str(root, "kind", &k) || (k && strcmp(k, "NodeList")) ||
-	    k8s__typed(root, "items", JSON_ARRAY, &items) ||
-	    k8s__typed(root, "metadata", JSON_OBJECT, &md) ||
-	    (md && (k8s__str(md, "continue", &c) ||
-		    k8s__str(md, "resourceVersion", &r)))) {
+	if (!root) {
 		t->malformed++;
 		as_warn("k8s: Node list: not a NodeList, skipped");
-		json_decref(root);
 		return AS_EMALFORMED;
 	}
 	for (size_t i = 0; i < json_array_size(items); i++)
 		t->relist_changed |= take(t, json_array_get(items, i));
-	if (r && rv && strlen(r) < rv_len)
-		memcpy(rv, r, strlen(r) + 1);
-	if (c && cont && strlen(c) < cont_len)
-		memcpy(cont, c, strlen(c) + 1);
 	json_decref(root);
 	return AS_OK;
 }
@@ -205,46 +191,22 @@ void k8s_node_relist_abort(k8s_node_t *t)
 int k8s_node_apply_event(k8s_node_t *t, const char *json, size_t len,
 			 struct k8s_event_info *info)
 {
-	static const char *const types[] = {
-		[K8S_EV_ADDED] = "ADDED",	[K8S_EV_MODIFIED] = "MODIFIED",
-		[K8S_EV_DELETED] = "DELETED",	[K8S_EV_BOOKMARK] = "BOOKMARK",
-		[K8S_EV_ERROR] = "ERROR",
-	};
-	json_t *root, *obj, *md;
-	const char *type = NULL, *rv = NULL;
+	json_t *obj = NULL, *root = k8s__event_open(json, len, info, &obj), *md;
 	int rc = AS_OK;
 
-	memset(info, 0, sizeof(*info));
-	root = k8s__load(json, len);
-	if (root && !k8s__str(root, "type", &type))
-		for (int i = 1; type && i < (int)AS_ARRAY_SIZE(types); i++)
-			if (!strcmp(type, types[i]))
-				info->type = i;
-	if (!info->type || k8s__typed(root, "object", JSON_OBJECT, &obj) || !obj) {
-		info->type = 0;
+	if (!root) {
 		t->malformed++;
 		as_warn("k8s: Node watch: not a watch event, skipped");
-		json_decref(root);
 		return AS_EMALFORMED;
 	}
-	if (info->type == K8S_EV_ERROR) {
-		json_t *code = json_object_get(obj, "code");
-
-		info->code = json_is_integer(code) && json_integer_value(code) > 0 &&
-			json_integer_value(code) < 1000 ?
-			(int)json_integer_value(code) : 0;
-		goto out;
-	}
-	if (!k8s__typed(obj, "metadata", JSON_OBJECT, &md) && md &&
-	    !k8s__str(md, "resourceVersion", &rv) && rv &&
-	    strlen(rv) < sizeof(info->rv))
-		memcpy(info->rv, rv, strlen(rv) + 1);
-	if (info->type == K8S_EV_BOOKMARK)
+	if (info->type == K8S_EV_ERROR || info->type == K8S_EV_BOOKMARK)
 		goto out;
 	if (info->type == K8S_EV_DELETED) {
 		const char *n = NULL;
 
-		if (md && !k8s__str(md, "name", &n) && n && !strcmp(n, t->name)) {
+		md = json_object_get(obj, "metadata");
+		if (json_is_object(md) && !k8s__str(md, "name", &n) && n &&
+		    !strcmp(n, t->name)) {
 			t->present = false;
 			info->changed = set_zone(t, "");
 		}
