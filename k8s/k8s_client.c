@@ -25,6 +25,12 @@
  * before both kinds have been listed once, so a Service never shows up
  * without its endpoints during startup.
  *
+ * With opts.node_zone one more watcher follows this node's own Node
+ * (fieldSelector=metadata.name=NODE, same protocol) for its zone label
+ * (k8s/node.c); it is outside the sync above, so a Node that cannot be
+ * read (no RBAC on nodes) holds back nothing, and node_cb is told the
+ * zone from the same zero-delay timer.
+ *
  * The bearer token is re-read before each request when the file's inode,
  * size or mtime changed (kubelet rotates projected tokens by swapping a
  * symlink), and unconditionally after a 401.
