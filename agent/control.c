@@ -695,7 +695,7 @@ static json_t *cmd_explain(void *self, json_t *args, char *err, size_t errlen)
 		}
 		name = a;
 	}
-	if (!name || n != opts + 1 || (opts && !client && !from)) {
+	if (!name || n != opts + 1) {
 		snprintf(err, errlen, "usage: explain NAME [--client ADDR[/LEN]] "
 			 "[--from NODE]");
 		return NULL;

@@ -252,8 +252,9 @@ static void k8s_reconfigure(struct agent_ctx *ctx, void *self,
 	if (self && strcmp(old->dns.zone, c->dns.zone) != 0)
 		as_warn("reload: dns.zone changed; the Kubernetes source keeps "
 			"the old zone until a restart");
-	if (self && ((struct agent_k8s *)self)->client &&
-	    !((struct agent_k8s *)self)->node_zone && !c->node.zone)
+	const struct agent_k8s *k = self;
+
+	if (k && k->client && !k->node_zone && old->node.zone && !c->node.zone)
 		as_warn("reload: node.zone removed; the Node's " K8S_LABEL_ZONE
 			" label is read from the next restart (no zone until then)");
 }
