@@ -51,7 +51,7 @@ struct agent_cluster {
 	struct gossip_uv *uv;
 	struct gossip_core *core;	/* owned by uv; NULL once closing */
 	char name[GOSSIP_NAME_MAX + 1];
-	char zone[GOSSIP_ZONE_MAX + 1];	/* node.zone at start; "" = none */
+	char zone[GOSSIP_ZONE_MAX + 1];	/* the zone gossiped; "" = none */
 	char label[GOSSIP_LABEL_MAX + 1];
 	char *keyring_path;		/* NULL: no file (plaintext) */
 	struct sockaddr_storage bind, advertise;
@@ -649,7 +649,7 @@ static struct agent_cluster *cluster_new(struct agent_ctx *ctx, int *rc)
 		return NULL;
 	cl->ctx = ctx;
 	snprintf(cl->name, sizeof(cl->name), "%s", c->node.name);
-	snprintf(cl->zone, sizeof(cl->zone), "%s", c->node.zone ? c->node.zone : "");
+	snprintf(cl->zone, sizeof(cl->zone), "%s", ctx->node_zone ? ctx->node_zone : "");
 	snprintf(cl->label, sizeof(cl->label), "%s", c->gossip.cluster);
 	cl->bind = c->gossip.bind_addr;
 	cl->advertise = c->gossip.advertise && *c->gossip.advertise
@@ -850,14 +850,38 @@ static void cluster_reconfigure(struct agent_ctx *ctx, void *self,
 		as_warn("reload: local endpoints not re-announced");
 }
 
+/* This node's zone changed (node.zone, the Node's label): gossip it. */
+static void announce_zone(struct agent_cluster *cl)
+{
+	const char *z = cl->ctx->node_zone ? cl->ctx->node_zone : "";
+	int rc;
+
+	if (!strcmp(z, cl->zone))
+		return;
+	rc = gossip_core_set_zone(cl->core, now_ms(cl), z);
+	if (rc) {
+		as_err("gossip: cannot announce zone %s: %s", z, as_strerror(rc));
+		return;
+	}
+	as_notice("gossip: announcing zone %s", *z ? z : "(none)");
+	snprintf(cl->zone, sizeof(cl->zone), "%s", z);
+	if (cl->uv)
+		gossip_uv_kick(cl->uv);
+}
+
 /* The catalog changed (a source): recompute and re-announce the local
- * endpoints; a new load sample: gossip it. */
+ * endpoints; a new load sample: gossip it; a new zone: announce it. */
 static void cluster_notify(void *self, enum agent_event ev)
 {
 	struct agent_cluster *cl = self;
 
 	if (ev == AGENT_EV_LOAD) {
 		push_load(cl);
+		return;
+	}
+	if (ev == AGENT_EV_ZONE_CHANGED) {
+		if (cl && !cl->closing && cl->core)
+			announce_zone(cl);
 		return;
 	}
 	if (ev != AGENT_EV_CATALOG_CHANGED || !cl || cl->closing || !cl->core)

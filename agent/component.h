@@ -51,12 +51,15 @@ enum agent_event {
 				 * undrain: arg is the const bool *;
 				 * AS_ESTATE when nothing but anycast
 				 * drains (no Kubernetes source) */
+	AGENT_EV_NODE_ZONE,	/* the Node's zone label: arg is the const
+				 * char * (NULL = none); node.zone wins */
 	/* Delivered to components (ops->notify). */
 	AGENT_EV_LOAD,		/* a new sample is in ctx->load */
 	AGENT_EV_CATALOG_CHANGED, /* ctx->services changed (a source) */
 	AGENT_EV_DRAINED,	/* the agent drains: give up the Lease */
 	AGENT_EV_UNDRAINED,	/* ... and stands again */
 	AGENT_EV_VIEW_CHANGED,	/* a new answer view is in ctx->view */
+	AGENT_EV_ZONE_CHANGED,	/* ctx->node_zone changed */
 };
 
 /* ---- snapshot ------------------------------------------------------------ */
@@ -73,6 +76,7 @@ struct agent_k8s_snap {
 	size_t hostnames, endpoints;
 	uint64_t skipped_no_port, skipped_ns_label, skipped_bad_name;
 	bool election, leading;	/* leader election runs; this agent leads */
+	bool node_zone;		/* the Node's zone label is watched */
 	size_t warnings;	/* compromises reported now */
 };
 
@@ -203,6 +207,9 @@ struct agent_ctx {
 	dns_server_t *dns;		/* NULL until the components started */
 	const dns_view_t *view;		/* the published answer view */
 	bool joined;			/* AGENT_EV_JOINED was emitted */
+	/* This node's zone: node.zone, else the Kubernetes Node's label
+	 * (AGENT_EV_NODE_ZONE); NULL = none. */
+	const char *node_zone;
 	uint64_t start_ms;
 
 	/* Tells the daemon; returns the result of what it did. */
@@ -226,6 +233,13 @@ struct agent_ctx {
 	 * knob: AS_ESTATE unless load.override, AS_ERANGE out of 0..1. */
 	int (*load_override)(struct agent_ctx *ctx, double value);
 	const char *config_path;
+	/* The answer view as member node would build it from what this
+	 * node knows (explain --from): the same services, endpoints, health
+	 * and loads, planned for node's zone (copied to zone, "" = none).
+	 * AS_OK (unref *out), AS_ENOTFOUND (no such member), AS_ESTATE (it
+	 * is dead or has left), AS_ENOMEM. */
+	int (*view_as)(struct agent_ctx *ctx, const char *node, dns_view_t **out,
+		       char *zone, size_t zlen);
 };
 
 /* ---- the component table -------------------------------------------------------- */

@@ -646,8 +646,9 @@ static const struct cfg_item node_items[] = {
 	{ .name = "zone", .type = CFG_STR, AT(cfg_node_t, zone),
 	  .check = dns_topo_zone_problem,
 	  .desc = "this node's topology zone, gossiped to every node, for "
-		  "intents (a Kubernetes label value such as eu-west-1a; "
-		  "absent = none)" },
+		  "intents (a Kubernetes label value such as eu-west-1a); "
+		  "absent = the Node's topology.kubernetes.io/zone label with "
+		  "kubernetes.enabled, else none" },
 };
 
 /* ---- dns.forward (dns/forward.h) ---- */

@@ -672,20 +672,21 @@ static json_t *cmd_explain(void *self, json_t *args, char *err, size_t errlen)
 {
 	struct agent_control *ctl = self;
 	json_t *av = json_object_get(args, "argv");
-	const char *name = NULL, *client = NULL, *why;
+	const char *name = NULL, *client = NULL, *from = NULL, *why;
 	struct dns_prefix cp;
-	size_t n = json_array_size(av);
+	size_t n = json_array_size(av), opts = 0;
 	char q[80];
 
 	for (size_t i = 0; i < n; i++) {
 		const char *a = json_string_value(json_array_get(av, i));
-		if (a && !strcmp(a, "--from")) {
-			snprintf(err, errlen, "explain --from: not built yet "
-				 "(this node's plans only; docs/intents.md)");
-			return NULL;
-		}
 		if (a && !strcmp(a, "--client") && i + 1 < n && !client) {
 			client = json_string_value(json_array_get(av, ++i));
+			opts += 2;
+			continue;
+		}
+		if (a && !strcmp(a, "--from") && i + 1 < n && !from) {
+			from = json_string_value(json_array_get(av, ++i));
+			opts += 2;
 			continue;
 		}
 		if (!a || name) {
@@ -694,8 +695,9 @@ static json_t *cmd_explain(void *self, json_t *args, char *err, size_t errlen)
 		}
 		name = a;
 	}
-	if (!name || (client == NULL && n > 1)) {
-		snprintf(err, errlen, "usage: explain NAME [--client ADDR[/LEN]]");
+	if (!name || n != opts + 1) {
+		snprintf(err, errlen, "usage: explain NAME [--client ADDR[/LEN]] "
+			 "[--from NODE]");
 		return NULL;
 	}
 	if (client && (why = dns_prefix_parse(client, &cp))) {
@@ -703,11 +705,32 @@ static json_t *cmd_explain(void *self, json_t *args, char *err, size_t errlen)
 		snprintf(err, errlen, "explain --client %s: %s", q, why);
 		return NULL;
 	}
+	/* --from: the plans NODE makes, from this node's cluster view. */
+	const dns_view_t *view = ctl->ctx->view;
+	dns_view_t *as = NULL;
+	const char *zone = ctl->ctx->node_zone;
+	char fz[GOSSIP_ZONE_MAX + 1];
+
+	if (from) {
+		int rc = ctl->ctx->view_as(ctl->ctx, from, &as, fz, sizeof(fz));
+		snprintf(q, sizeof(q), "%.60s", from);
+		if (rc) {
+			snprintf(err, errlen, "explain --from %s: %s", q,
+				 rc == AS_ENOTFOUND ? "no such node in the cluster "
+				 "view (see anysteerctl members)" : rc == AS_ESTATE ?
+				 "the node is dead or has left: it answers nothing" :
+				 as_strerror(rc));
+			return NULL;
+		}
+		view = as;
+		zone = *fz ? fz : NULL;
+	}
 	json_t *cpu = node_cpu(ctl->ctx);
-	json_t *o = agent_explain_json(ctl->ctx->view, name,
-				       ctl->ctx->cfg->node.zone,
-				       client ? &cp : NULL, cpu);
+	json_t *o = agent_explain_json(view, name, zone, client ? &cp : NULL, cpu);
 	json_decref(cpu);
+	dns_view_unref(as);
+	if (o)
+		json_object_set_new(o, "from", from ? json_string(from) : json_null());
 	if (!o) {
 		snprintf(q, sizeof(q), "%.60s", name);
 		snprintf(err, errlen, "explain: no service %s in the answers", q);
@@ -719,7 +742,7 @@ static const struct agent_command control_commands[] = {
 	{ "commands", cmd_commands, "list the commands this daemon understands", NULL },
 	{ "status", cmd_status, "node, version, uptime, load, listeners, query counters", NULL },
 	{ "services", cmd_services, "services with their endpoints and effective weights", NULL },
-	{ "explain", cmd_explain, "how a service's intent plans this node's answers: explain NAME [--client ADDR[/LEN]]", NULL },
+	{ "explain", cmd_explain, "how a service's intent plans this node's answers (or another member's, --from): explain NAME [--client ADDR[/LEN]] [--from NODE]", NULL },
 	{ "reload", NULL, "reload the configuration file (like SIGHUP)", cmd_reload },
 	{ "load", cmd_load, "the local load; test knob (load.override): load set VALUE|clear", NULL },
 };

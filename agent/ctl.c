@@ -293,6 +293,10 @@ static void render_status(FILE *f, json_t *d)
 	fprintf(f, "version     %s\n", str(d, "version"));
 	fprintf(f, "uptime      %s\n", up);
 	fprintf(f, "zone        %s\n", str(d, "zone"));
+	if (json_is_string(json_object_get(d, "node_zone")))
+		fprintf(f, "node zone   %s (%s)\n", str(d, "node_zone"),
+			!strcmp(str(d, "node_zone_from"), "config") ? "node.zone" :
+			"the Kubernetes Node's label topology.kubernetes.io/zone");
 	fprintf(f, "listeners  ");
 	json_array_foreach(json_object_get(d, "listeners"), i, v)
 		fprintf(f, " %s", json_string_value(v));
@@ -563,6 +567,9 @@ static void render_explain(FILE *f, json_t *d)
 	json_t *e;
 	size_t i;
 
+	if (json_is_string(json_object_get(d, "from")))
+		fprintf(f, "as %s answers it (from this node's view of the "
+			"cluster)\n", str(d, "from"));
 	fprintf(f, "%s: %s\n", str(d, "name"), str(d, "explanation"));
 	table_init(&t, 8, 1u << 4 | 1u << 5 | 1u << 6 | 1u << 7, head);
 	json_array_foreach(json_object_get(d, "endpoints"), i, e) {
@@ -1138,7 +1145,8 @@ static void usage(FILE *f)
 		"Commands: status, services, top, reload, routes, drain, undrain, members,\n"
 		"          paths (SRv6 steering),\n"
 		"          keyring list|install KEY|use KEY|remove KEY|generate,\n"
-		"          explain NAME [--client ADDR[/LEN]], commands\n"
+		"          explain NAME [--client ADDR[/LEN]] [--from NODE],\n"
+		"          commands\n"
 		"          (ask the daemon for the full list); `--` ends the options\n"
 		"Exit: 0 ok, 1 the daemon answered with an error, 2 usage,\n"
 		"      3 no answer from the daemon\n");

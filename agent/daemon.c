@@ -105,6 +105,7 @@ struct agent {
 	 * set (agent/catalog.c). Read this, not cfg->services. */
 	struct agent_catalog catalog;
 	const struct k8s_set *k8s_set;	/* the source's, NULL without */
+	char label_zone[K8S_ZONE_MAX + 1];	/* the Node's zone label, "" */
 	struct agent_reloader *reloader;	/* agent/reload.c */
 };
 
@@ -121,6 +122,14 @@ static void sync_ctx(struct agent *a)
 	a->ctx.dns = a->dns;
 	a->ctx.view = a->view;
 	a->ctx.joined = a->joined;
+	/* The configuration wins over the Node's label. */
+	a->ctx.node_zone = a->cfg && a->cfg->node.zone ? a->cfg->node.zone :
+			   a->label_zone[0] ? a->label_zone : NULL;
+}
+
+static struct agent *from_ctx(struct agent_ctx *ctx)
+{
+	return (struct agent *)((char *)ctx - offsetof(struct agent, ctx));
 }
 
 static void notify(struct agent *a, int c, enum agent_event ev)
@@ -174,8 +183,11 @@ static void agent_sample_load(struct agent *a)
 }
 
 /* The services of the view: from gossip when it runs, else from the
- * catalog; only the one that is used is built. */
-static int view_services(struct agent *a, struct agent_viewspec *vs)
+ * catalog; only the one that is used is built. published: the view is
+ * the one answers come from (counted), not explain's. */
+/* as: plan RTTs from member `as` (explain --from), NULL from here. */
+static int view_services(struct agent *a, const char *as, struct agent_viewspec *vs,
+			 bool published)
 {
 	const struct agent_config *c = a->cfg;
 	struct gossip_member *mem = NULL;
@@ -186,16 +198,66 @@ static int view_services(struct agent *a, struct agent_viewspec *vs)
 	if (!a->self[C_CLUSTER])
 		return agent_viewspec_services_static(a->catalog.services,
 						      a->catalog.n_services,
-						      c->node.name, c->node.zone,
+						      c->node.name, a->ctx.node_zone,
 						      a->load.factor, vs);
 	if ((err = agent_cluster_members(a->self[C_CLUSTER], &mem, &n_mem)))
 		return err;
-	err = agent_viewspec_services_members(c, a->catalog.services,
+	err = agent_viewspec_services_members(c, a->ctx.node_zone, as,
+					      a->catalog.services,
 					      a->catalog.n_services, mem, n_mem,
 					      a->load.factor, vs, &skipped);
 	free(mem);
-	if (!err)
+	if (!err && published)
 		agent_cluster_view_built(a->self[C_CLUSTER], skipped);
+	return err;
+}
+
+/* The zone of member node (alive or suspect): AS_OK, AS_ENOTFOUND,
+ * AS_ESTATE (dead or left) or an error. */
+static int member_zone(struct agent *a, const char *node, char *zone, size_t zlen)
+{
+	struct gossip_member *mem = NULL;
+	size_t n_mem = 0;
+	int err = AS_ENOTFOUND;
+
+	if (!a->self[C_CLUSTER])
+		return strcmp(node, a->cfg->node.name) ? AS_ENOTFOUND : AS_OK;
+	if ((err = agent_cluster_members(a->self[C_CLUSTER], &mem, &n_mem)))
+		return err;
+	err = AS_ENOTFOUND;
+	for (size_t i = 0; i < n_mem && err == AS_ENOTFOUND; i++) {
+		if (strcmp(mem[i].rec->name, node))
+			continue;
+		err = mem[i].state == GOSSIP_ALIVE || mem[i].state == GOSSIP_SUSPECT ?
+		      AS_OK : AS_ESTATE;
+		/* Ours as it is now, as the view has it (gossip follows). */
+		if (!err && !mem[i].self)
+			snprintf(zone, zlen, "%s", mem[i].rec->zone);
+	}
+	free(mem);
+	return err;
+}
+
+/* explain --from: the view as `node` builds it (component.h). */
+static int ctx_view_as(struct agent_ctx *ctx, const char *node, dns_view_t **out,
+		       char *zone, size_t zlen)
+{
+	struct agent *a = from_ctx(ctx);
+	struct agent_viewspec vs;
+	int err;
+
+	*out = NULL;
+	snprintf(zone, zlen, "%s", a->ctx.node_zone ? a->ctx.node_zone : "");
+	if ((err = member_zone(a, node, zone, zlen)) ||
+	    (err = view_services(a, node, &vs, false)))
+		return err;
+	err = agent_viewspec_finish(a->cfg, 0, &vs);
+	/* Only the answering node differs: its name and its zone. */
+	vs.spec.node_name = node;
+	vs.spec.node_zone = *zone ? zone : NULL;
+	if (!err)
+		err = dns_view_new(&vs.spec, out);
+	agent_viewspec_free(&vs);
 	return err;
 }
 
@@ -203,7 +265,7 @@ static int view_services(struct agent *a, struct agent_viewspec *vs)
 static int agent_rebuild_view(struct agent *a)
 {
 	struct agent_viewspec vs;
-	int err = view_services(a, &vs);
+	int err = view_services(a, NULL, &vs, true);
 
 	if (err)
 		return err;
@@ -211,6 +273,8 @@ static int agent_rebuild_view(struct agent *a)
 	 * the same on every node with the same catalog and across restarts
 	 * (docs/dns.md, "SOA serial"). */
 	err = agent_viewspec_finish(a->cfg, 0, &vs);
+	/* The zone answers are planned for: node.zone or the Node's label. */
+	vs.spec.node_zone = a->ctx.node_zone;
 	dns_view_t *v = NULL;
 	if (!err)
 		err = dns_view_new(&vs.spec, &v);
@@ -230,11 +294,6 @@ static int agent_rebuild_view(struct agent *a)
 }
 
 /* ---- the snapshot, status and commands ----------------------------------- */
-
-static struct agent *from_ctx(struct agent_ctx *ctx)
-{
-	return (struct agent *)((char *)ctx - offsetof(struct agent, ctx));
-}
 
 static void ctx_snapshot(struct agent_ctx *ctx, struct agent_snapshot *out)
 {
@@ -341,6 +400,11 @@ static json_t *ctx_status(struct agent_ctx *ctx)
 	json_object_set_new(o, "uptime_s",
 			    json_integer((json_int_t)((as_now_ms() - a->start_ms) / 1000)));
 	json_object_set_new(o, "zone", json_string(a->cfg->dns.zone));
+	/* This node's topology zone and where it comes from. */
+	json_object_set_new(o, "node_zone", a->ctx.node_zone ?
+			    json_string(a->ctx.node_zone) : json_null());
+	json_object_set_new(o, "node_zone_from", !a->ctx.node_zone ? json_null() :
+			    json_string(a->cfg->node.zone ? "config" : "kubernetes"));
 	json_object_set_new(o, "listeners", listeners);
 	json_object_set_new(o, "workers", json_integer(dns_server_worker_count(a->dns)));
 	json_object_set_new(o, "udp_io", json_string(dns_udp_io_name(dns_server_udp_io(a->dns))));
@@ -486,10 +550,6 @@ static void warn_restart_only(const struct agent_config *old,
 	if (strcmp(old->node.name, cur->node.name) != 0)
 		as_warn("reload: node.name changed; the NSID changes now, "
 			"gossip identity after a restart");
-	if (strcmp(old->node.zone ? old->node.zone : "",
-		   cur->node.zone ? cur->node.zone : "") != 0)
-		as_warn("reload: node.zone changed; this node's answers use "
-			"it now, the zone gossiped to others after a restart");
 }
 
 /* Recomputes the catalog from the active config and the source's set;
@@ -526,6 +586,7 @@ static void reload_undo(struct agent *a, struct agent_config *old, int old_wall)
 	a->cfg = old;
 	a->config_loaded_wall = old_wall;
 	sync_ctx(a);
+	notify(a, C_CLUSTER, AGENT_EV_ZONE_CHANGED);
 	/* Cannot fail without Kubernetes; with it, the static catalog
 	 * alone beats none. */
 	if (catalog_update(a))
@@ -554,6 +615,8 @@ static int reload_apply(void *arg, struct agent_config *cfg, int rc,
 	if (a->config_loaded_wall <= old_wall)
 		a->config_loaded_wall = old_wall + 1; /* serial must grow */
 	sync_ctx(a);
+	/* node.zone set, changed or removed: gossiped before the view. */
+	notify(a, C_CLUSTER, AGENT_EV_ZONE_CHANGED);
 	if (!cfg->load.override && !isnan(a->load_override)) {
 		as_notice("reload: load.override is off; the load override is cleared");
 		a->load_override = NAN;
@@ -615,6 +678,28 @@ static int local_changed(struct agent *a, const struct k8s_set *set)
 	return rc;
 }
 
+/* The Node's zone label (NULL: none); node.zone, when set, wins. */
+static int node_zone_changed(struct agent *a, const char *zone)
+{
+	const char *before = a->ctx.node_zone;
+	char old[K8S_ZONE_MAX + 1];
+
+	snprintf(old, sizeof(old), "%s", before ? before : "");
+	snprintf(a->label_zone, sizeof(a->label_zone), "%s", zone ? zone : "");
+	sync_ctx(a);
+	if (a->cfg->node.zone && zone && strcmp(zone, a->cfg->node.zone))
+		as_notice("kubernetes: the Node's zone label is %s; node.zone "
+			  "%s is configured and wins", zone, a->cfg->node.zone);
+	if (!strcmp(old, a->ctx.node_zone ? a->ctx.node_zone : ""))
+		return AS_OK;
+	as_notice("zone of this node: %s (the Node's label)",
+		  a->ctx.node_zone ? a->ctx.node_zone : "none");
+	notify(a, C_CLUSTER, AGENT_EV_ZONE_CHANGED);
+	if (!a->running || a->stopping)
+		return AS_OK;	/* agent_start builds the first view */
+	return agent_rebuild_view(a);
+}
+
 static int on_event(struct agent_ctx *ctx, enum agent_event ev, const void *arg)
 {
 	struct agent *a = from_ctx(ctx);
@@ -631,6 +716,8 @@ static int on_event(struct agent_ctx *ctx, enum agent_event ev, const void *arg)
 		return agent_rebuild_view(a);
 	case AGENT_EV_LOCAL_CHANGED:
 		return local_changed(a, arg);
+	case AGENT_EV_NODE_ZONE:
+		return node_zone_changed(a, arg);
 	case AGENT_EV_STOP:
 		agent_request_stop(a, 0);
 		return AS_OK;
@@ -744,6 +831,7 @@ int agent_new(const char *config_path, struct agent_config *cfg,
 		.reload = ctx_reload,
 		.load_override = ctx_load_override,
 		.config_path = a->config_path,
+		.view_as = ctx_view_as,
 	};
 	sync_ctx(a);
 	*out = a;

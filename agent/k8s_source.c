@@ -13,6 +13,12 @@
  * Every agent watches every annotated Service, so it knows the TTL and
  * port of services whose pods run elsewhere; those endpoints arrive by
  * gossip (cluster.c) from the node that hosts them.
+ *
+ * Without node.zone, it also watches its own Node and emits the
+ * topology.kubernetes.io/zone label (AGENT_EV_NODE_ZONE) when it is
+ * first read and whenever it changes; the daemon makes it this node's
+ * zone and the cluster component gossips it. With node.zone the Node is
+ * not read at all (no RBAC on nodes needed): the configuration wins.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -32,6 +38,7 @@ struct agent_k8s {
 	struct agent_catalog_skips skips;	/* of the daemon's last merge */
 	struct as_ratelimit skip_log;
 	bool curl_ready;
+	bool node_zone;		/* watching the Node's zone label */
 };
 
 void agent_k8s_catalog_skips(void *self, const struct agent_catalog_skips *sk)
@@ -79,6 +86,14 @@ static void on_set(const struct k8s_set *set, void *arg)
 	as_info("kubernetes: %zu hostnames (Services, Ingresses, routes), %zu "
 		"ready endpoints on this node", set->n_entries, n);
 	k->ctx->emit(k->ctx, AGENT_EV_LOCAL_CHANGED, set);
+}
+
+/* The Node's zone label: NULL when it has none. */
+static void on_node_zone(const char *zone, void *arg)
+{
+	struct agent_k8s *k = arg;
+
+	k->ctx->emit(k->ctx, AGENT_EV_NODE_ZONE, zone);
 }
 
 /* After the cluster component: its sets re-announce local endpoints. */
@@ -129,7 +144,10 @@ static int k8s_start(struct agent_ctx *ctx, void **self)
 		.annotation_class = c->kubernetes.ingress_class,
 		.cb = on_set,
 		.cb_arg = k,
+		.node_zone = !c->node.zone,
+		.node_cb = on_node_zone,
 	};
+	k->node_zone = o.node_zone;
 	rc = k8s_client_new(ctx->loop, k->conn, &o, &k->client);
 	if (rc) {
 		as_err("kubernetes: cannot create the client: %s", as_strerror(rc));
@@ -164,8 +182,9 @@ static int k8s_start(struct agent_ctx *ctx, void **self)
 		}
 	}
 	as_notice("kubernetes: watching %s for Services annotated %s in %s, "
-		  "endpoints of node %s", k->conn->server, K8S_ANN_HOSTNAME,
-		  k->zone, k->node);
+		  "endpoints of node %s%s", k->conn->server, K8S_ANN_HOSTNAME,
+		  k->zone, k->node, k->node_zone ? ", its zone from the Node's "
+		  K8S_LABEL_ZONE " label" : "");
 	/* The catalog points into the client's set from here on. */
 	return ctx->emit(ctx, AGENT_EV_LOCAL_CHANGED, k8s_client_set(k->client));
 }
@@ -233,6 +252,11 @@ static void k8s_reconfigure(struct agent_ctx *ctx, void *self,
 	if (self && strcmp(old->dns.zone, c->dns.zone) != 0)
 		as_warn("reload: dns.zone changed; the Kubernetes source keeps "
 			"the old zone until a restart");
+	const struct agent_k8s *k = self;
+
+	if (k && k->client && !k->node_zone && old->node.zone && !c->node.zone)
+		as_warn("reload: node.zone removed; the Node's " K8S_LABEL_ZONE
+			" label is read from the next restart (no zone until then)");
 }
 
 static void k8s_snapshot(const void *self, struct agent_snapshot *snap)
@@ -250,6 +274,7 @@ static void k8s_snapshot(const void *self, struct agent_snapshot *snap)
 	s->skipped_no_port = k->skips.no_port;
 	s->skipped_ns_label = k->skips.ns_label;
 	s->skipped_bad_name = k->skips.bad_name;
+	s->node_zone = k->node_zone;
 	s->election = k->leader != NULL;
 	s->leading = k8s_leader_is_leader(k->leader);
 	s->warnings = k8s_client_publish(k->client)->n_warnings;
@@ -303,6 +328,15 @@ static void k8s_metrics(FILE *f, const struct agent_snapshot *snap)
 		(unsigned long long)s->st.store.malformed);
 	fprintf(f, "anysteer_kubernetes_errors_total{reason=\"hostname_outside_zone\"} %llu\n",
 		(unsigned long long)s->st.store.bad_hostnames);
+	fprintf(f, "anysteer_kubernetes_errors_total{reason=\"bad_zone_label\"} %llu\n",
+		(unsigned long long)s->st.node.bad_zone);
+	fprintf(f, "anysteer_kubernetes_errors_total{reason=\"malformed_node\"} %llu\n",
+		(unsigned long long)s->st.node.malformed);
+	agent_metric_head(f, "anysteer_kubernetes_node_zone_synced",
+	     "1 once this node's Node has been read for its zone label "
+	     "(0 also when node.zone is configured: the Node is not read).", "gauge");
+	fprintf(f, "anysteer_kubernetes_node_zone_synced %d\n",
+		s->node_zone && s->st.node_synced);
 	agent_metric_head(f, "anysteer_kubernetes_hostname_conflicts",
 	     "Hostnames claimed by more than one Service (first by namespace/name wins).",
 	     "gauge");
@@ -351,6 +385,19 @@ static json_t *k8s_status(void *self)
 	json_object_set_new(o, "errors", json_integer((json_int_t)s->st.errors));
 	json_object_set_new(o, "malformed", json_integer((json_int_t)s->st.store.malformed));
 	json_object_set_new(o, "relists_gone", json_integer((json_int_t)s->st.relists_gone));
+	/* The Node's zone label, when it is read (node.zone unset). */
+	json_t *nz = json_object();
+
+	json_object_set_new(nz, "watched", json_boolean(s->node_zone));
+	if (s->node_zone) {
+		json_object_set_new(nz, "synced", json_boolean(s->st.node_synced));
+		json_object_set_new(nz, "found", json_boolean(s->st.node.present));
+		json_object_set_new(nz, "zone", s->st.node.zone[0] ?
+				    json_string(s->st.node.zone) : json_null());
+		json_object_set_new(nz, "bad_labels",
+				    json_integer((json_int_t)s->st.node.bad_zone));
+	}
+	json_object_set_new(o, "node_zone_label", nz);
 	json_object_set_new(o, "gateway_api_installed",
 			    json_boolean(!s->st.gateway_api_absent));
 	const struct k8s_publish *p = k8s_client_publish(k->client);

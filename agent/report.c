@@ -315,7 +315,7 @@ static void explanation(const struct dns_service_info *si, const char *zone,
 	switch (in->objective) {
 	case DNS_OBJ_LOCALITY:
 		if (!zone)
-			snprintf(b, n, "locality, but this node has no node.zone: "
+			snprintf(b, n, "locality, but the answering node has no zone: "
 				 "answered as balance");
 		else if (si->spill > 0 && si->zone_load > in->spill_over)
 			snprintf(b, n, "locality from zone %s: its load %.3f is past "

@@ -220,21 +220,22 @@ static void lay_out(const struct agent_service *svcs, size_t n,
 	}
 }
 
-/* The estimated RTT from this node (self's coordinate) to member m:
- * unknown until this node has a coordinate (so latency answers as
- * balance until then, this node's endpoints included), then 0 to
- * itself, and unknown for a member without a coordinate. */
-static bool member_rtt(const struct gossip_member *m, const struct gossip_coord *self,
-		       double *rtt)
+/* The estimated RTT from the answering member (ref, with coordinate
+ * ref_coord: this node, or explain --from's) to member m: unknown until
+ * ref has a coordinate (so latency answers as balance until then, ref's
+ * endpoints included), then 0 to itself, and unknown for a member
+ * without a coordinate. */
+static bool member_rtt(const struct gossip_member *m, const struct gossip_member *ref,
+		       const struct gossip_coord *ref_coord, double *rtt)
 {
 	*rtt = 0;
-	if (!self)
+	if (!ref_coord)
 		return false;
-	if (m->self)
+	if (m == ref)
 		return true;
 	if (!m->coord)
 		return false;
-	*rtt = gossip_coord_distance(self, m->coord);
+	*rtt = gossip_coord_distance(ref_coord, m->coord);
 	return isfinite(*rtt);
 }
 
@@ -259,6 +260,7 @@ static void put_endpoint(struct dns_endpoint_spec *e, const struct gossip_endpoi
 }
 
 int agent_viewspec_services_members(const struct agent_config *c,
+				    const char *self_zone, const char *as,
 				    const struct agent_service *svcs, size_t n,
 				    const struct gossip_member *all, size_t n_all,
 				    double self_factor, struct agent_viewspec *out,
@@ -301,18 +303,19 @@ int agent_viewspec_services_members(const struct agent_config *c,
 	lay_out(svcs, n, &ix, count, out);
 
 	/* Pass 2: place them. */
-	const struct gossip_coord *self_coord = NULL;
-	for (size_t i = 0; i < n_mem; i++)
-		if (alive[i].self)
-			self_coord = alive[i].coord;
+	const struct gossip_member *ref = NULL;
+	for (size_t i = 0; i < n_mem && !ref; i++)
+		if (as ? !strcmp(alive[i].rec->name, as) : alive[i].self)
+			ref = &alive[i];
+	const struct gossip_coord *ref_coord = ref ? ref->coord : NULL;
 	for (size_t i = 0; i < n_mem; i++) {
 		const struct gossip_record *r = alive[i].rec;
 		double rtt;
-		bool rtt_known = member_rtt(&alive[i], self_coord, &rtt);
+		bool rtt_known = member_rtt(&alive[i], ref, ref_coord, &rtt);
 		double lf = alive[i].self ? self_factor : r->load.factor;
-		/* This node's zone as configured now (the gossiped one is
-		 * fixed at start, like its name). */
-		const char *zone = alive[i].self ? c->node.zone : r->zone;
+		/* This node's zone as it is now (the gossiped one follows
+		 * through the cluster component). */
+		const char *zone = alive[i].self ? self_zone : r->zone;
 		for (uint32_t j = 0; j < r->n_endpoints; j++) {
 			const struct gossip_endpoint *g = &r->endpoints[j];
 			size_t s = svc_of(&ix, g->service);

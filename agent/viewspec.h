@@ -37,12 +37,16 @@ int agent_viewspec_services_static(const struct agent_service *svcs, size_t n,
  * (port from the first endpoint, zone defaults otherwise). Each endpoint
  * carries its node's gossiped load factor (this node's, m.self, is
  * self_factor, which is fresher), gossiped health and its node's zone
- * (this node's from c->node.zone). A gossiped name
+ * (this node's is self_zone, the zone as it is now: node.zone or the
+ * Kubernetes Node's label; NULL none). A gossiped name
  * that is not a lower-case DNS label or that is one of the zone's
  * nameserver names, and endpoints past 65535 for one service, are left
- * out and counted in *skipped. O(E log S).
+ * out and counted in *skipped. Each endpoint's RTT is estimated from
+ * the coordinate of member `as` (NULL: this node; `explain --from`
+ * plans as another member answers). O(E log S).
  */
 int agent_viewspec_services_members(const struct agent_config *c,
+				    const char *self_zone, const char *as,
 				    const struct agent_service *svcs, size_t n,
 				    const struct gossip_member *mem, size_t n_mem,
 				    double self_factor, struct agent_viewspec *out,

@@ -1974,6 +1974,27 @@ int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
 	return AS_OK;
 }
 
+int gossip_core_set_zone(struct gossip_core *c, uint64_t now, const char *zone)
+{
+	struct member *s = c->self;
+
+	if (!zone)
+		zone = "";
+	if (strlen(zone) > GOSSIP_ZONE_MAX)
+		return AS_EINVAL;
+	if (!strcmp(zone, s->rec.zone))
+		return AS_OK;
+	snprintf(s->rec.zone, sizeof(s->rec.zone), "%s", zone);
+	if (c->left)
+		return AS_OK;
+	/* Peers take a zone only with a newer incarnation (apply_alive). */
+	s->rec.incarnation++;
+	s->load_inc = s->ep_inc = s->zone_inc = s->rec.incarnation;
+	enqueue_alive(c, s);
+	notify(c, s, s->state, GOSSIP_CHANGE_ENDPOINTS, now);
+	return AS_OK;
+}
+
 void gossip_core_count_drop(struct gossip_core *c, enum gossip_drop why,
 			    const struct sockaddr_storage *from)
 {

@@ -540,6 +540,10 @@ int gossip_core_set_load(struct gossip_core *c, uint64_t now,
 			 const struct gossip_load *load);
 int gossip_core_set_endpoints(struct gossip_core *c, uint64_t now,
 			      const struct gossip_endpoint *eps, size_t n);
+/* This node's topology zone ("" or NULL: none). A zone is fixed per
+ * incarnation on the wire, so a change takes a new incarnation, as a
+ * refutation does. AS_OK or AS_EINVAL (longer than GOSSIP_ZONE_MAX). */
+int gossip_core_set_zone(struct gossip_core *c, uint64_t now, const char *zone);
 
 /* Feeds one received packet (GOSSIP_TX_UDP) or whole stream frame
  * (GOSSIP_TX_STREAM). Drops are counted, never fatal: the return value is

@@ -188,6 +188,48 @@ int k8s_store_build(k8s_store_t *store,
 void k8s_store_stats(const k8s_store_t *store,
 		     struct k8s_store_stats *out);
 
+/* ---- this node's Node object (node.c) ---------------------------------------
+ *
+ * The agent's topology zone when node.zone is not configured: the
+ * topology.kubernetes.io/zone label of its own Node. A table fed with
+ * list pages and watch events like the store (same relist protocol and
+ * k8s_event_info), holding one Node by name. Pure: no socket, no clock. */
+
+#define K8S_LABEL_ZONE "topology.kubernetes.io/zone"
+#define K8S_ZONE_MAX 63		/* a label value */
+
+typedef struct k8s_node k8s_node_t;
+
+struct k8s_node_stats {
+	bool present;		/* the Node exists (listed, not deleted) */
+	char zone[K8S_ZONE_MAX + 1];	/* "" = none */
+	uint64_t malformed;	/* objects or events skipped as malformed */
+	uint64_t bad_zone;	/* label values refused (zone kept) */
+};
+
+/* name: the Node's (kubernetes.node_name). AS_OK, AS_EINVAL, AS_ENOMEM. */
+int k8s_node_new(const char *name, k8s_node_t **out);
+void k8s_node_free(k8s_node_t *t);	/* NULL ok */
+/* A Node object's name and zone label (zone "" when it has none or it is
+ * empty). AS_OK, AS_EMALFORMED (not a Node) or AS_EINVAL (the value is
+ * not a label value: 1..63 letters, digits, '-', '_', '.', beginning and
+ * ending with a letter or digit; zone ""). */
+int k8s_node_zone_parse(const char *json, size_t len, char *name,
+			size_t name_len, char zone[K8S_ZONE_MAX + 1]);
+/* As k8s_store_*; info->changed and relist_end's result say whether the
+ * zone changed. A bad label value is counted and logged and the zone
+ * stays what it was; a deleted Node (or one a relist lacks) has none. */
+void k8s_node_relist_begin(k8s_node_t *t);
+int k8s_node_apply_list(k8s_node_t *t, const char *json, size_t len,
+			char *rv, size_t rv_len, char *cont, size_t cont_len);
+bool k8s_node_relist_end(k8s_node_t *t);
+void k8s_node_relist_abort(k8s_node_t *t);
+int k8s_node_apply_event(k8s_node_t *t, const char *json, size_t len,
+			 struct k8s_event_info *info);
+/* The zone now; NULL when none. */
+const char *k8s_node_zone(const k8s_node_t *t);
+void k8s_node_stats(const k8s_node_t *t, struct k8s_node_stats *out);
+
 /* ---- connection ------------------------------------------------------------- */
 
 #define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -247,6 +289,13 @@ struct k8s_client_opts {
 	const char *annotation_class;	/* see k8s_publish_input; NULL ok */
 	k8s_cb cb;
 	void *cb_arg;
+	/* Watch this node's Node for its zone label (needs get, list and
+	 * watch on nodes); node_cb gets the zone (NULL: none) after the
+	 * first list and whenever it changes, from the loop. The Node is
+	 * not part of the endpoint set's sync: a Node that cannot be read
+	 * delays nothing else. */
+	bool node_zone;
+	void (*node_cb)(const char *zone, void *arg);
 };
 
 struct k8s_client_stats {
@@ -266,6 +315,8 @@ struct k8s_client_stats {
 	uint64_t write_errors;	/* writes failed (transport, non-2xx) */
 	uint64_t write_dropped;	/* writes refused: the queue was full */
 	bool synced;		/* every watched kind listed at least once */
+	bool node_synced;	/* the Node watched and listed once */
+	struct k8s_node_stats node;	/* with opts.node_zone */
 };
 
 /* Copies conn and opts. Nothing runs before k8s_client_start(). */

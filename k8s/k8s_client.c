@@ -25,6 +25,12 @@
  * before both kinds have been listed once, so a Service never shows up
  * without its endpoints during startup.
  *
+ * With opts.node_zone one more watcher follows this node's own Node
+ * (fieldSelector=metadata.name=NODE, same protocol) for its zone label
+ * (k8s/node.c); it is outside the sync above, so a Node that cannot be
+ * read (no RBAC on nodes) holds back nothing, and node_cb is told the
+ * zone from the same zero-delay timer.
+ *
  * The bearer token is re-read before each request when the file's inode,
  * size or mtime changed (kubelet rotates projected tokens by swapping a
  * symlink), and unconditionally after a 401.
@@ -49,8 +55,10 @@
 
 enum wstate { W_IDLE = 0, W_LIST, W_WATCH, W_BACKOFF };
 
-/* Watchers: the store's two kinds, then the object tables' (okind + 2). */
-#define N_WATCH (K8S_N_KINDS + K8S_N_OKINDS)
+/* Watchers: the store's two kinds, the object tables' (okind + 2), then
+ * this node's Node (its zone label). */
+#define W_NODE (K8S_N_KINDS + K8S_N_OKINDS)
+#define N_WATCH (W_NODE + 1)
 #define OKIND(k) ((k) - K8S_N_KINDS)
 /* client-go's reflector backoff: 800 ms doubling to 30 s, full jitter on
  * top (factor 1.0), back to the start after 2 min without a failure. */
@@ -65,6 +73,7 @@ struct watcher {
 	int kind;		/* < K8S_N_KINDS: the store's; else okind + 2 */
 	const char *path;
 	char pathbuf[96];	/* the object kinds' path */
+	char *selector;		/* "&fieldSelector=..." or NULL */
 	const char *what;	/* for logs */
 	bool on;		/* watched (Ingress / Gateway API switches) */
 	bool optional;		/* a CRD: 404 means not installed */
@@ -121,6 +130,9 @@ struct k8s_client {
 	char *zone, *node;
 	k8s_store_t *store;
 	k8s_objs_t *objs[K8S_N_OKINDS];
+	k8s_node_t *nodet;	/* this node's Node (opts.node_zone) */
+	char node_told[K8S_ZONE_MAX + 1];	/* the zone node_cb last got */
+	bool node_notified;	/* node_cb called once */
 	struct watcher w[N_WATCH];
 	struct k8s_publish pub;	/* pub.set is what the owner gets */
 	char *annotation_class;
@@ -149,6 +161,7 @@ static void destroy(k8s_client_t *c)
 {
 	k8s_publish_free(&c->pub);
 	k8s_store_free(c->store);
+	k8s_node_free(c->nodet);
 	for (int k = 0; k < K8S_N_OKINDS; k++)
 		k8s_objs_free(c->objs[k]);
 	free(c->annotation_class);
@@ -164,8 +177,10 @@ static void destroy(k8s_client_t *c)
 	free(c->token);
 	free(c->zone);
 	free(c->node);
-	for (int k = 0; k < N_WATCH; k++)
+	for (int k = 0; k < N_WATCH; k++) {
 		free(c->w[k].buf);
+		free(c->w[k].selector);
+	}
 	free(c);
 }
 
@@ -382,6 +397,20 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 
 /* ---- owner notification ---------------------------------------------------------------- */
 
+/* The Node's zone, to node_cb when it changed (or first known). */
+static void node_notify(k8s_client_t *c)
+{
+	const char *z = k8s_node_zone(c->nodet);
+
+	if (!c->w[W_NODE].synced ||
+	    (c->node_notified && !strcmp(c->node_told, z ? z : "")))
+		return;
+	snprintf(c->node_told, sizeof(c->node_told), "%s", z ? z : "");
+	c->node_notified = true;
+	if (c->o.node_cb)
+		c->o.node_cb(z, c->o.cb_arg);
+}
+
 /* Each compromise is logged once, when it first appears. */
 static void log_new_warnings(const struct k8s_publish *old,
 			     const struct k8s_publish *now)
@@ -411,6 +440,7 @@ static void on_notify(uv_timer_t *t)
 	};
 	bool same;
 
+	node_notify(c);
 	if (!c->st.synced)
 		return;
 	for (int k = 0; k < K8S_N_OKINDS; k++)
@@ -449,10 +479,13 @@ static void mark_dirty(k8s_client_t *c)
 {
 	bool synced = true;
 
-	for (int k = 0; k < N_WATCH; k++)
+	/* The Node is not part of the set: it never holds the set back. */
+	for (int k = 0; k < W_NODE; k++)
 		synced &= !c->w[k].on || c->w[k].synced;
 	c->st.synced = synced;
-	if (c->st.synced && !uv_is_active((uv_handle_t *)&c->notify_timer))
+	c->st.node_synced = c->w[W_NODE].synced;
+	if ((c->st.synced || c->st.node_synced) &&
+	    !uv_is_active((uv_handle_t *)&c->notify_timer))
 		uv_timer_start(&c->notify_timer, on_notify, 0, 0);
 }
 
@@ -460,7 +493,9 @@ static void mark_dirty(k8s_client_t *c)
 
 static void tab_relist_begin(struct watcher *w)
 {
-	if (w->kind < K8S_N_KINDS)
+	if (w->kind == W_NODE)
+		k8s_node_relist_begin(w->c->nodet);
+	else if (w->kind < K8S_N_KINDS)
 		k8s_store_relist_begin(w->c->store, w->kind);
 	else
 		k8s_objs_relist_begin(w->c->objs[OKIND(w->kind)]);
@@ -468,6 +503,9 @@ static void tab_relist_begin(struct watcher *w)
 
 static int tab_apply_list(struct watcher *w, char *rv, size_t rv_len)
 {
+	if (w->kind == W_NODE)
+		return k8s_node_apply_list(w->c->nodet, w->buf, w->len, rv, rv_len,
+					   w->cont, sizeof(w->cont));
 	if (w->kind < K8S_N_KINDS)
 		return k8s_store_apply_list(w->c->store, w->kind, w->buf, w->len, rv,
 					    rv_len, w->cont, sizeof(w->cont));
@@ -477,6 +515,8 @@ static int tab_apply_list(struct watcher *w, char *rv, size_t rv_len)
 
 static bool tab_relist_end(struct watcher *w)
 {
+	if (w->kind == W_NODE)
+		return k8s_node_relist_end(w->c->nodet);
 	if (w->kind < K8S_N_KINDS)
 		return k8s_store_relist_end(w->c->store, w->kind);
 	return k8s_objs_relist_end(w->c->objs[OKIND(w->kind)]);
@@ -484,7 +524,9 @@ static bool tab_relist_end(struct watcher *w)
 
 static void tab_relist_abort(struct watcher *w)
 {
-	if (w->kind < K8S_N_KINDS)
+	if (w->kind == W_NODE)
+		k8s_node_relist_abort(w->c->nodet);
+	else if (w->kind < K8S_N_KINDS)
 		k8s_store_relist_abort(w->c->store, w->kind);
 	else
 		k8s_objs_relist_abort(w->c->objs[OKIND(w->kind)]);
@@ -493,6 +535,8 @@ static void tab_relist_abort(struct watcher *w)
 static int tab_apply_event(struct watcher *w, const char *line, size_t n,
 			   struct k8s_event_info *ev)
 {
+	if (w->kind == W_NODE)
+		return k8s_node_apply_event(w->c->nodet, line, n, ev);
 	if (w->kind < K8S_N_KINDS)
 		return k8s_store_apply_event(w->c->store, w->kind, line, n, ev);
 	return k8s_objs_apply_event(w->c->objs[OKIND(w->kind)], line, n, ev);
@@ -662,7 +706,8 @@ static void start_list(struct watcher *w)
 			tab_relist_abort(w);
 		tab_relist_begin(w);
 		w->relisting = true;
-		snprintf(query, sizeof(query), "limit=%u", c->o.list_limit);
+		snprintf(query, sizeof(query), "limit=%u%s", c->o.list_limit,
+			 w->selector ? w->selector : "");
 	} else {
 		char *esc = curl_easy_escape(NULL, w->cont, 0);
 
@@ -670,8 +715,8 @@ static void start_list(struct watcher *w)
 			backoff(w, "out of memory");
 			return;
 		}
-		snprintf(query, sizeof(query), "limit=%u&continue=%s", c->o.list_limit,
-			 esc);
+		snprintf(query, sizeof(query), "limit=%u&continue=%s%s",
+			 c->o.list_limit, esc, w->selector ? w->selector : "");
 		curl_free(esc);
 	}
 	c->st.lists++;
@@ -682,7 +727,7 @@ static void start_list(struct watcher *w)
 static void start_watch(struct watcher *w)
 {
 	k8s_client_t *c = w->c;
-	char query[256];
+	char query[1024];
 	uint32_t t = c->o.watch_timeout_s;
 
 	if (!w->rv[0]) {
@@ -693,8 +738,8 @@ static void start_watch(struct watcher *w)
 		t = 300 + (uint32_t)as_rng_below(&c->rng, 301);
 	w->state = W_WATCH;
 	snprintf(query, sizeof(query),
-		 "watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
-		 w->rv, t);
+		 "watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u%s",
+		 w->rv, t, w->selector ? w->selector : "");
 	c->st.watches++;
 	if (start_request(w, query, ((long)t + 60) * 1000))
 		backoff(w, "request failed");
@@ -1222,7 +1267,11 @@ static void watchers_init(k8s_client_t *c)
 
 		w->c = c;
 		w->kind = k;
-		if (k < K8S_N_KINDS) {
+		if (k == W_NODE) {
+			w->path = "/api/v1/nodes";
+			w->what = "node";
+			w->on = c->o.node_zone;
+		} else if (k < K8S_N_KINDS) {
 			w->path = k ? "/apis/discovery.k8s.io/v1/endpointslices" :
 				"/api/v1/services";
 			w->what = whats[k];
@@ -1288,6 +1337,20 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 		goto fail;
 	}
 	c->o.annotation_class = c->annotation_class;
+	if (opts->node_zone) {
+		/* Only our Node: a field selector on its name. */
+		char *esc = curl_easy_escape(NULL, c->node, 0);
+
+		err = esc ? k8s_node_new(c->node, &c->nodet) : AS_ENOMEM;
+		if (!err && asprintf(&c->w[W_NODE].selector,
+				     "&fieldSelector=metadata.name%%3D%s", esc) < 0) {
+			c->w[W_NODE].selector = NULL;
+			err = AS_ENOMEM;
+		}
+		curl_free(esc);
+		if (err)
+			goto fail;
+	}
 	c->multi = curl_multi_init();
 	if (!c->multi) {
 		err = AS_ELIB;
@@ -1366,6 +1429,7 @@ void k8s_client_stats(const k8s_client_t *c,
 {
 	*out = c->st;
 	k8s_store_stats(c->store, &out->store);
+	k8s_node_stats(c->nodet, &out->node);
 }
 
 const struct k8s_set *k8s_client_set(const k8s_client_t *c)

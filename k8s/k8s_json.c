@@ -313,6 +313,67 @@ json_t *k8s__load(const char *json, size_t len)
 	return root;
 }
 
+json_t *k8s__list_open(const char *json, size_t len, const char *list_kind,
+		       json_t **items, char *rv, size_t rv_len, char *cont,
+		       size_t cont_len)
+{
+	json_t *root = k8s__load(json, len), *md;
+	const char *k, *c = NULL, *r = NULL;
+
+	if (rv && rv_len)
+		rv[0] = '\0';
+	if (cont && cont_len)
+		cont[0] = '\0';
+	if (!root || k8s__str(root, "kind", &k) || (k && strcmp(k, list_kind)) ||
+	    k8s__typed(root, "items", JSON_ARRAY, items) ||
+	    k8s__typed(root, "metadata", JSON_OBJECT, &md) ||
+	    (md && (k8s__str(md, "continue", &c) ||
+		    k8s__str(md, "resourceVersion", &r)))) {
+		json_decref(root);
+		return NULL;
+	}
+	if (r && rv && strlen(r) < rv_len)
+		memcpy(rv, r, strlen(r) + 1);
+	if (c && cont && strlen(c) < cont_len)
+		memcpy(cont, c, strlen(c) + 1);
+	return root;
+}
+
+json_t *k8s__event_open(const char *json, size_t len,
+			struct k8s_event_info *info, json_t **obj)
+{
+	static const char *const types[] = {
+		[K8S_EV_ADDED] = "ADDED",	[K8S_EV_MODIFIED] = "MODIFIED",
+		[K8S_EV_DELETED] = "DELETED",	[K8S_EV_BOOKMARK] = "BOOKMARK",
+		[K8S_EV_ERROR] = "ERROR",
+	};
+	json_t *root = k8s__load(json, len), *md;
+	const char *type = NULL, *rv = NULL;
+
+	memset(info, 0, sizeof(*info));
+	if (root && !k8s__str(root, "type", &type))
+		for (int i = 1; type && i < (int)AS_ARRAY_SIZE(types); i++)
+			if (!strcmp(type, types[i]))
+				info->type = i;
+	if (!info->type || k8s__typed(root, "object", JSON_OBJECT, obj) || !*obj) {
+		info->type = 0;
+		json_decref(root);
+		return NULL;
+	}
+	if (info->type == K8S_EV_ERROR) {
+		json_t *code = json_object_get(*obj, "code");
+
+		info->code = json_is_integer(code) && json_integer_value(code) > 0 &&
+			json_integer_value(code) < 1000 ?
+			(int)json_integer_value(code) : 0;
+	} else if (!k8s__typed(*obj, "metadata", JSON_OBJECT, &md) && md &&
+		   !k8s__str(md, "resourceVersion", &rv) && rv &&
+		   strlen(rv) < sizeof(info->rv)) {
+		memcpy(info->rv, rv, strlen(rv) + 1);
+	}
+	return root;
+}
+
 /* ---- RFC 3339 ----------------------------------------------------------------- */
 
 int k8s_time_format(int64_t us, bool micro, char *buf, size_t len)

@@ -1,6 +1,6 @@
 /*
  * k8s/k8s_json.h - internal to k8s/: the JSON and name helpers shared by
- * objs.c, ingress.c, gateway.c, status.c and lease.c. Not part of the
+ * objs.c, node.c, ingress.c, gateway.c, status.c and lease.c. Not part of the
  * module's interface (that is k8s/k8s.h only).
  */
 #ifndef ANYSTEER_K8S_JSON_H
@@ -66,5 +66,18 @@ void k8s__entry_free(struct k8s_entry *e);
 
 /* Parses a JSON text that must be an object. NULL on error. */
 json_t *k8s__load(const char *json, size_t len);
+
+/* One page of a list response of list_kind ("NodeList"): its items, and
+ * metadata.resourceVersion and .continue copied to rv and cont ("" when
+ * absent; both may be NULL). Returns the parsed text (the caller
+ * decrefs it; items point into it) or NULL when it is not such a list. */
+json_t *k8s__list_open(const char *json, size_t len, const char *list_kind,
+		       json_t **items, char *rv, size_t rv_len, char *cont,
+		       size_t cont_len);
+/* One watch event line: info's type, ERROR code and the object's
+ * resourceVersion, *obj the object. Returns the parsed text (caller
+ * decrefs) or NULL when it is not a watch event (info->type 0). */
+json_t *k8s__event_open(const char *json, size_t len,
+			struct k8s_event_info *info, json_t **obj);
 
 #endif

@@ -5,7 +5,8 @@ noinst_LTLIBRARIES += k8s/libk8s.la
 k8s_libk8s_la_SOURCES = k8s/k8s.h \
 	k8s/k8s_model.c k8s/k8s_conf.c k8s/k8s_client.c \
 	k8s/k8s_json.h k8s/k8s_json.c k8s/objs.c k8s/ingress.c k8s/gateway.c \
-	k8s/status.c k8s/events.c k8s/lease.c k8s/publish.c k8s/leader.c
+	k8s/status.c k8s/events.c k8s/lease.c k8s/publish.c k8s/leader.c \
+	k8s/node.c
 k8s_libk8s_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
 	$(LIBUV_CFLAGS) $(YAML_CFLAGS) $(SODIUM_CFLAGS)
 k8s_libk8s_la_LIBADD = lib/libasyaml.la lib/libas.la $(JANSSON_LIBS) $(CURL_LIBS) \
@@ -21,11 +22,13 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_k8s_model tests/unit/test_k8s_conf \
 	tests/unit/test_k8s_watch tests/unit/test_k8s_ingress \
 	tests/unit/test_k8s_gateway tests/unit/test_k8s_lease \
-	tests/unit/test_k8s_publish tests/unit/test_k8s_events
+	tests/unit/test_k8s_publish tests/unit/test_k8s_events \
+	tests/unit/test_k8s_node
 TESTS += tests/unit/test_k8s_model tests/unit/test_k8s_conf \
 	tests/unit/test_k8s_watch tests/unit/test_k8s_ingress \
 	tests/unit/test_k8s_gateway tests/unit/test_k8s_lease \
-	tests/unit/test_k8s_publish tests/unit/test_k8s_events
+	tests/unit/test_k8s_publish tests/unit/test_k8s_events \
+	tests/unit/test_k8s_node
 endif
 tests_unit_test_k8s_model_SOURCES = tests/unit/test_k8s_model.c tests/unit/k8s_fixture.h
 tests_unit_test_k8s_model_CFLAGS = $(K8S_TEST_CFLAGS)
@@ -51,6 +54,9 @@ tests_unit_test_k8s_publish_LDADD = $(K8S_TEST_LDADD)
 tests_unit_test_k8s_events_SOURCES = tests/unit/test_k8s_events.c
 tests_unit_test_k8s_events_CFLAGS = $(K8S_TEST_CFLAGS)
 tests_unit_test_k8s_events_LDADD = $(K8S_TEST_LDADD)
+tests_unit_test_k8s_node_SOURCES = tests/unit/test_k8s_node.c tests/unit/k8s_fixture.h
+tests_unit_test_k8s_node_CFLAGS = $(K8S_TEST_CFLAGS)
+tests_unit_test_k8s_node_LDADD = $(K8S_TEST_LDADD)
 
 # The annotation filter's copy of the host-name label rule agrees with
 # its owner, dns/name.c (the test links both; k8s/ itself never does).

@@ -945,32 +945,17 @@ void k8s_objs_relist_begin(k8s_objs_t *t)
 int k8s_objs_apply_list(k8s_objs_t *t, const char *json, size_t len,
 			char *rv, size_t rv_len, char *cont, size_t cont_len)
 {
-	json_t *root, *items, *md;
-	const char *k, *c = NULL, *r = NULL;
+	json_t *items, *root = k8s__list_open(json, len, okinds[t->okind].list,
+					       &items, rv, rv_len, cont, cont_len);
 
-	if (rv && rv_len)
-		rv[0] = '\0';
-	if (cont && cont_len)
-		cont[0] = '\0';
-	root = k8s__load(json, len);
-	if (!root || k8s__str(root, "kind", &k) ||
-	    (k && strcmp(k, okinds[t->okind].list)) ||
-	    k8s__typed(root, "items", JSON_ARRAY, &items) ||
-	    k8s__typed(root, "metadata", JSON_OBJECT, &md) ||
-	    (md && (k8s__str(md, "continue", &c) ||
-		    k8s__str(md, "resourceVersion", &r)))) {
+	if (!root) {
 		t->malformed++;
 		as_warn("k8s: %s list: not a %s, skipped", okinds[t->okind].kind,
 			okinds[t->okind].list);
-		json_decref(root);
 		return AS_EMALFORMED;
 	}
 	for (size_t i = 0; i < json_array_size(items); i++)
 		upsert(t, json_array_get(items, i), true);
-	if (r && rv && strlen(r) < rv_len)
-		memcpy(rv, r, strlen(r) + 1);
-	if (c && cont && strlen(c) < cont_len)
-		memcpy(cont, c, strlen(c) + 1);
 	json_decref(root);
 	return AS_OK;
 }
@@ -999,55 +984,27 @@ void k8s_objs_relist_abort(k8s_objs_t *t)
 	t->relisting = false;
 }
 
-static int event_type(const char *s)
-{
-	static const char *const names[] = {
-		[K8S_EV_ADDED] = "ADDED",	[K8S_EV_MODIFIED] = "MODIFIED",
-		[K8S_EV_DELETED] = "DELETED",	[K8S_EV_BOOKMARK] = "BOOKMARK",
-		[K8S_EV_ERROR] = "ERROR",
-	};
-
-	for (size_t i = 1; s && i < AS_ARRAY_SIZE(names); i++)
-		if (!strcmp(s, names[i]))
-			return (int)i;
-	return 0;
-}
-
 int k8s_objs_apply_event(k8s_objs_t *t, const char *json, size_t len,
 			 struct k8s_event_info *info)
 {
-	json_t *root, *obj, *md;
-	const char *type, *k, *rv = NULL;
+	json_t *obj = NULL, *root = k8s__event_open(json, len, info, &obj);
+	const char *k;
 	int rc = AS_OK;
 
-	memset(info, 0, sizeof(*info));
-	root = k8s__load(json, len);
-	if (!root || k8s__str(root, "type", &type) ||
-	    !(info->type = event_type(type)) ||
-	    k8s__typed(root, "object", JSON_OBJECT, &obj) || !obj ||
-	    k8s__str(obj, "kind", &k)) {
+	if (!root || k8s__str(obj, "kind", &k)) {
 		info->type = 0;
 		bad(t, NULL, "not a watch event");
 		json_decref(root);
 		return AS_EMALFORMED;
 	}
-	if (info->type == K8S_EV_ERROR) {
-		json_t *code = json_object_get(obj, "code");
-
-		info->code = json_is_integer(code) && json_integer_value(code) > 0 &&
-			json_integer_value(code) < 1000 ?
-			(int)json_integer_value(code) : 0;
+	if (info->type == K8S_EV_ERROR)
 		goto out;
-	}
 	if (k && strcmp(k, okinds[t->okind].kind)) {
 		bad(t, NULL, "object of the wrong kind");
+		info->rv[0] = '\0';
 		rc = AS_EMALFORMED;
 		goto out;
 	}
-	if (!k8s__typed(obj, "metadata", JSON_OBJECT, &md) && md &&
-	    !k8s__str(md, "resourceVersion", &rv) && rv &&
-	    strlen(rv) < sizeof(info->rv))
-		memcpy(info->rv, rv, strlen(rv) + 1);
 	if (info->type == K8S_EV_BOOKMARK)
 		goto out;
 	if (info->type == K8S_EV_DELETED) {

@@ -21,6 +21,11 @@
  * k8s_publish_build() over the base store and those tables gives a sorted,
  * unique set whose entries all name their origin.
  *
+ * Last, the same input goes to this node's Node table (the zone label,
+ * k8s/node.c): as a list, then line by line as watch events. Checked:
+ * the zone is none or a label value, and a step refused as malformed
+ * leaves it as it was.
+ *
  * Speed (docs/testing.md): the oracle, not the parser, used to dominate.
  * The base state's set is built once; one store per input is put back
  * into the base state by relisting only the kind a list step changed;
@@ -374,6 +379,58 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* A zone the table holds: none, or 1..63 of [A-Za-z0-9-_.]. */
+static void check_zone(const char *z)
+{
+	if (!z)
+		return;
+	CHECK(*z && strlen(z) <= K8S_ZONE_MAX);
+	CHECK(strspn(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		     "0123456789-_.") == strlen(z));
+}
+
+/* The Node table, from a base Node in zone eu-1a. */
+static void node_steps(const char *p, size_t size)
+{
+	static const char node_list[] = "{\"kind\":\"NodeList\",\"metadata\":{},"
+		"\"items\":[{\"metadata\":{\"name\":\"node-a\",\"labels\":"
+		"{\"topology.kubernetes.io/zone\":\"eu-1a\"}}}]}";
+	char rv[64], cont[2048], before[K8S_ZONE_MAX + 1], name[254];
+	char zone[K8S_ZONE_MAX + 1];
+	struct k8s_event_info info;
+	k8s_node_t *t;
+
+	CHECK(k8s_node_new("node-a", &t) == AS_OK);
+	k8s_node_relist_begin(t);
+	CHECK(k8s_node_apply_list(t, node_list, strlen(node_list), rv, sizeof(rv), cont,
+				  sizeof(cont)) == AS_OK);
+	k8s_node_relist_end(t);
+	CHECK(!strcmp(k8s_node_zone(t), "eu-1a"));
+	k8s_node_relist_begin(t);
+	if (k8s_node_apply_list(t, p, size, rv, sizeof(rv), cont,
+				sizeof(cont)) == AS_OK)
+		k8s_node_relist_end(t);
+	else
+		k8s_node_relist_abort(t);
+	check_zone(k8s_node_zone(t));
+	for (size_t off = 0; off < size;) {
+		const char *nl = memchr(p + off, '\n', size - off);
+		size_t n = nl ? (size_t)(nl - (p + off)) : size - off;
+		const char *z = k8s_node_zone(t);
+
+		snprintf(before, sizeof(before), "%s", z ? z : "");
+		if (n && k8s_node_apply_event(t, p + off, n, &info) != AS_OK) {
+			z = k8s_node_zone(t);
+			CHECK(!strcmp(before, z ? z : ""));
+		}
+		check_zone(k8s_node_zone(t));
+		off += n + 1;
+	}
+	k8s_node_free(t);
+	if (k8s_node_zone_parse(p, size, name, sizeof(name), zone) == AS_OK)
+		check_zone(*zone ? zone : NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
@@ -399,5 +456,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	k8s_set_free(&cur);
 	k8s_store_free(st);
 	objs_steps(p, size);
+	node_steps(p, size);
 	return 0;
 }

@@ -207,9 +207,29 @@ services:
         text = n1.ctl_run("explain", "web").stdout
         self.assertIn("locality from zone a", text)
         self.assertIn("ZONE", text)
-        r = n1.ctl_run("explain", "web", "--from", "n3", check=False)
+        # --from: n3's plan (zone b, unloaded), computed at n1 from its
+        # cluster view, is the plan n3 makes itself
+        x = n1.ctl_json("explain", "web", "--from", "n3")
+        self.assertEqual(x["from"], "n3")
+        self.assertEqual(x["node_zone"], "b")
+        self.assertIn("locality from zone b", x["explanation"])
+        own = {e["address"]: e for e in
+               nodes[2].ctl_json("explain", "web")["endpoints"]}
+        for e in x["endpoints"]:
+            self.assertEqual(e["share"], 0.5 if e["zone"] == "b" else 0, e)
+            self.assertEqual(e["rank"], own[e["address"]]["rank"], e)
+            self.assertAlmostEqual(e["share"], own[e["address"]]["share"])
+        text = n1.ctl_run("explain", "web", "--from", "n3").stdout
+        self.assertIn("as n3 answers it", text)
+        self.assertIn("locality from zone b", text)
+        # --from this node is the plain explain
+        def plan(*args):
+            return [(e["address"], e["rank"], e["share"]) for e in
+                    n1.ctl_json("explain", "web", *args)["endpoints"]]
+        self.assertEqual(plan("--from", "n1"), plan())
+        r = n1.ctl_run("explain", "web", "--from", "nosuch", check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("not built yet", r.stderr)
+        self.assertIn("no such node in the cluster view", r.stderr)
         r = n1.ctl_run("explain", "nosuch", check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         for a in self.answers(n1, "web"):
@@ -244,6 +264,13 @@ services:
         self.assertIn("placed by dns.client_zones", x["explanation"])
         for e in x["endpoints"]:
             self.assertEqual(e["share"], 0.5 if e["zone"] == "a" else 0, e)
+        # ... and so does n1 for n3 (both options at once)
+        x = n1.ctl_json("explain", "web", "--client", "fd00:aa::1",
+                        "--from", "n3")
+        self.assertEqual((x["from"], x["node_zone"], x["client_zone"]),
+                         ("n3", "b", "a"), x)
+        for e in x["endpoints"]:
+            self.assertEqual(e["share"], 0.5 if e["zone"] == "a" else 0, e)
 
         # 3. resilience by zone: one address per zone, never two in one
         for d in nodes:
@@ -267,9 +294,18 @@ services:
         self.assertIn("nearest endpoints by estimated RTT", x["explanation"])
         own = [e for e in x["endpoints"] if e["address"] == ep(3)][0]
         self.assertEqual(own["rtt_ms"], 0, x)
+        # Loopback RTTs are well under 2 ms, but a busy machine delays
+        # the probes' acks (estimates of 4 ms were seen under a CPU hog):
+        # check the planner's rule rather than the estimates. The
+        # nearest is n3's own endpoint (0 ms), so the first tier is
+        # every endpoint within 2 ms; the rest come after (the next
+        # band, or the one after it).
+        self.assertEqual(own["rank"], 0, x)
         for e in x["endpoints"]:
-            self.assertLess(e["rtt_ms"], 2, x)	# loopback: one tie band
-            self.assertEqual(e["rank"], 0, x)
+            if e["rtt_ms"] <= 2:
+                self.assertEqual(e["rank"], 0, x)
+            else:
+                self.assertIn(e["rank"], (1, 2), x)
         self.assertIn("objective applied: latency", n3.ctl_run("explain", "near").stdout)
         members = n3.ctl_json("members")
         self.assertTrue(all(m["coord_error"] is not None for m in members), members)
@@ -280,6 +316,19 @@ services:
         for a in self.answers(n3, "near"):
             self.assertNotEqual(a[0], ep(3))
         n3.ctl_run("load", "clear")
+
+        # 6. a reload that moves n4 to zone c: gossiped at once (a new
+        # incarnation), no restart; n1 sees it and plans for it
+        n4 = nodes[3]
+        text = n4.make(n4)
+        self.assertIn("n4, zone: b}", text)
+        n4.write_config(text.replace("n4, zone: b}", "n4, zone: c}").replace(
+            "seeds: []", "seeds: [\"[::1]:%d\"]" % seeds[0]))
+        n4.ctl_run("reload")
+        self.wait_for("n1 to see n4 in zone c", lambda: {
+            m["name"]: m["zone"] for m in n1.ctl_json("members")}["n4"] == "c")
+        self.assertEqual(n1.ctl_json("explain", "web", "--from", "n4")
+                         ["node_zone"], "c")
 
         for d in nodes:
             code, log = d.stop()

@@ -23,6 +23,13 @@ address toward the seed), or node-a could not reach it.
      static catalog keeps the Kubernetes state.
   6. SIGTERM: clean exit, no sanitizer report.
 
+K8sZoneTest (issue 16): node-a has no node.zone and takes its zone from
+its Node's topology.kubernetes.io/zone label; node-b has node.zone, which
+wins over its Node's label (never read). node-b sees node-a's zone in
+`anysteerctl members` and `explain --from node-a`; a label change reaches
+it without a restart; a value that is no label value is counted and
+changes nothing; removing the label clears the zone.
+
 K8sNoGossipTest: one node without gossip. A Service annotated with the
 zone's own nameserver name (ns.<zone>) is left out of the catalog and
 counted; it must not stop later changes from reaching the answers (it
@@ -138,7 +145,12 @@ kubernetes:
     return fn
 
 
-class K8sDaemonTest(unittest.TestCase):
+class K8sTwoNodes(unittest.TestCase):
+    """Two agents and the test API server; a subclass sets node_zones
+    (node name -> node.zone) and nodes (Node objects applied first)."""
+    node_zones = {}
+    node_objects = ()
+
     @classmethod
     def setUpClass(cls):
         if not os.access(ANYSTEERD, os.X_OK):
@@ -150,6 +162,8 @@ class K8sDaemonTest(unittest.TestCase):
         # not start), what it already started is still stopped.
         self.api = ApiServer()
         self.addCleanup(self.api.stop)
+        for n in self.node_objects:
+            self.api.post("apply", n)
         self.nodes = []
         self.dir = tempfile.mkdtemp(prefix="anysteer-k8s-")
         self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
@@ -178,9 +192,14 @@ current-context: test
             fd = os.open(kr, os.O_WRONLY | os.O_CREAT, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(key + "\n")
-            d = Daemon(config_for(self.api, name, ports[i], ports[1 - i], kr,
-                                  self.kubeconfig, static=(i == 0)),
-                       name=name)
+            cfg = config_for(self.api, name, ports[i], ports[1 - i], kr,
+                             self.kubeconfig, static=(i == 0))
+            if name in self.node_zones:
+                cfg = (lambda fn, name, z: lambda d: fn(d).replace(
+                    "node:\n  name: %s\n" % name,
+                    "node:\n  name: %s\n  zone: %s\n" % (name, z)))(
+                        cfg, name, self.node_zones[name])
+            d = Daemon(cfg, name=name)
             self.nodes.append(d)
             self.addCleanup(d.cleanup)
         for d in self.nodes:
@@ -226,6 +245,9 @@ current-context: test
             time.sleep(0.1)
         self.fail("metric %s stayed at %s" % (name, v))
 
+
+
+class K8sDaemonTest(K8sTwoNodes):
     def test_k8s_source(self):
         a, b = self.nodes
         # 1. Both nodes answer both nodes' ready pods.
@@ -290,7 +312,9 @@ current-context: test
                     return s["intent"]
             return None
         deadline = time.monotonic() + 10
-        while intent_of(b) != {"objective": "resilience", "spread": "node"}:
+        # (explain adds the objective applied: compare what was set)
+        while {k: v for k, v in (intent_of(b) or {}).items() if k != "applied"} != \
+                {"objective": "resilience", "spread": "node"}:
             self.assertLess(time.monotonic(), deadline, intent_of(b))
             time.sleep(0.05)
         before = self.metric(b, "anysteer_kubernetes_errors_total") or 0
@@ -346,6 +370,93 @@ current-context: test
         self.assertEqual(a.ctl_json("status")["config"]["reloads"], 1)
 
         # 6. Clean exit.
+        for d in self.nodes:
+            code, log = d.stop()
+            self.assertEqual(code, 0, log[-3000:])
+            self.assertIsNone(sanitizer_report(log), log[-3000:])
+
+
+def node_object(name, zone):
+    n = fixture("node-a.json")
+    n["metadata"]["name"] = n["metadata"]["labels"]["kubernetes.io/hostname"] = name
+    if zone is None:
+        del n["metadata"]["labels"]["topology.kubernetes.io/zone"]
+    else:
+        n["metadata"]["labels"]["topology.kubernetes.io/zone"] = zone
+    return n
+
+
+class K8sZoneTest(K8sTwoNodes):
+    node_zones = {"node-b": "z-config"}
+    node_objects = (node_object("node-a", "eu-west-1a"),
+                    node_object("node-b", "eu-west-1b"))
+
+    def wait_for(self, what, fn, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        v = None
+        while time.monotonic() < deadline:
+            v = fn()
+            if v:
+                return time.monotonic() - (deadline - timeout)
+            time.sleep(0.05)
+        self.fail("%s: never; last %r\n%s" % (
+            what, v, "\n".join(d.log()[-3000:] for d in self.nodes)))
+
+    def zones_at(self, d):
+        return {m["name"]: m["zone"] for m in d.ctl_json("members")}
+
+    def test_zone_from_node_label(self):
+        a, b = self.nodes
+        want = {"node-a": "eu-west-1a", "node-b": "z-config"}
+        t = self.wait_for("both nodes to see both zones", lambda: all(
+            self.zones_at(d) == want for d in self.nodes))
+        print("\nzones gossiped %.2f s after start" % t)
+        st = a.ctl_json("status")
+        self.assertEqual((st["node_zone"], st["node_zone_from"]),
+                         ("eu-west-1a", "kubernetes"), st)
+        nz = st["kubernetes"]["node_zone_label"]
+        self.assertEqual((nz["watched"], nz["synced"], nz["found"], nz["zone"]),
+                         (True, True, True, "eu-west-1a"), nz)
+        self.assertIn("node zone   eu-west-1a (the Kubernetes Node's label "
+                      "topology.kubernetes.io/zone)", a.ctl_run("status").stdout)
+        # node.zone wins: node-b never reads its Node (label eu-west-1b)
+        st = b.ctl_json("status")
+        self.assertEqual((st["node_zone"], st["node_zone_from"]),
+                         ("z-config", "config"), st)
+        self.assertEqual(st["kubernetes"]["node_zone_label"], {"watched": False})
+        self.assertIn("node zone   z-config (node.zone)", b.ctl_run("status").stdout)
+        # node-b plans as node-a would, with node-a's zone
+        x = b.ctl_json("explain", "web", "--from", "node-a")
+        self.assertEqual(x["node_zone"], "eu-west-1a", x)
+
+        # The label changes: re-published, no restart.
+        self.api.post("apply", node_object("node-a", "eu-west-1c"))
+        want["node-a"] = "eu-west-1c"
+        t = self.wait_for("node-b to see node-a's new zone",
+                          lambda: self.zones_at(b) == want)
+        print("label change reached the other node after %.2f s" % t)
+        self.assertEqual(a.ctl_json("status")["node_zone"], "eu-west-1c")
+        self.assertEqual(b.ctl_json("explain", "web", "--from", "node-a")
+                         ["node_zone"], "eu-west-1c")
+
+        # A value that is no label value: counted, the zone stays.
+        series = 'anysteer_kubernetes_errors_total{reason="bad_zone_label"}'
+        self.assertEqual(self.metric(a, series), 0)
+        self.api.post("apply", node_object("node-a", "not a zone!"))
+        self.wait_metric(a, series, lambda v: v == 1)
+        self.assertEqual(a.ctl_json("status")["node_zone"], "eu-west-1c")
+        self.assertIn("is not a zone", a.log())
+        self.assertEqual(self.zones_at(b), want)
+
+        # The label removed: no zone, there and here.
+        self.api.post("apply", node_object("node-a", None))
+        want["node-a"] = None
+        self.wait_for("node-b to see node-a without a zone",
+                      lambda: self.zones_at(b) == want)
+        st = a.ctl_json("status")
+        self.assertIsNone(st["node_zone"], st)
+        self.assertIsNone(st["kubernetes"]["node_zone_label"]["zone"])
+
         for d in self.nodes:
             code, log = d.stop()
             self.assertEqual(code, 0, log[-3000:])

@@ -7,6 +7,10 @@ Ingresses and IngressClasses, and gateway.networking.k8s.io/v1
 GatewayClasses, Gateways, HTTPRoutes and GRPCRoutes:
 
   GET /api/v1/services?limit=N[&continue=T]          -> ServiceList
+  GET /api/v1/nodes?fieldSelector=metadata.name%3DX   -> NodeList (cluster-
+      scoped; fieldSelector metadata.name / metadata.namespace, = or ==,
+      on lists and watches of every kind, as the real server; any other
+      field is 400 BadRequest)
   GET /apis/discovery.k8s.io/v1/endpointslices?...   -> EndpointSliceList
   GET /apis/networking.k8s.io/v1/ingresses, .../ingressclasses
   GET /apis/gateway.networking.k8s.io/v1/gatewayclasses, gateways,
@@ -90,6 +94,7 @@ from urllib.parse import parse_qs, urlsplit
 GW = "gateway.networking.k8s.io/v1"
 KINDS = {
     "/api/v1/services": ("Service", "v1", "ServiceList"),
+    "/api/v1/nodes": ("Node", "v1", "NodeList"),
     "/apis/discovery.k8s.io/v1/endpointslices":
         ("EndpointSlice", "discovery.k8s.io/v1", "EndpointSliceList"),
     "/apis/networking.k8s.io/v1/ingresses":
@@ -102,7 +107,7 @@ KINDS = {
     "/apis/" + GW + "/grpcroutes": ("GRPCRoute", GW, "GRPCRouteList"),
 }
 BY_KIND = {v[0]: (k, v[1], v[2]) for k, v in KINDS.items()}
-CLUSTER_SCOPED = {"IngressClass", "GatewayClass"}
+CLUSTER_SCOPED = {"IngressClass", "GatewayClass", "Node"}
 GATEWAY_API = {"GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute"}
 # Kinds with a status subresource the leader writes.
 STATUS_KINDS = {"Ingress"} | GATEWAY_API
@@ -113,6 +118,20 @@ NOT_FOUND = "the server could not find the requested resource"
 
 def key_of(md):
     return md.get("namespace", "") + "/" + md["name"]
+
+
+def field_selector(sel):
+    """A fieldSelector -> a predicate on an object's metadata, or None
+    when it names a field the server does not index (400, as the real
+    one: only metadata.name and metadata.namespace for every kind)."""
+    want = []
+    for term in filter(None, (sel or "").split(",")):
+        op = "!=" if "!=" in term else "==" if "==" in term else "="
+        field, _, value = term.partition(op)
+        if field not in ("metadata.name", "metadata.namespace"):
+            return None
+        want.append((field.split(".")[1], op != "!=", value))
+    return lambda md: all((md.get(f, "") == v) == eq for f, eq, v in want)
 
 
 def merge_patch(target, patch):
@@ -156,8 +175,9 @@ def status(code, reason, message):
 
 
 class Watch:
-    def __init__(self, kind, bookmarks):
+    def __init__(self, kind, bookmarks, match=None):
         self.kind = kind
+        self.match = match or (lambda md: True)
         self.bookmarks = bookmarks
         self.queue = []
         self.drop = False
@@ -168,7 +188,7 @@ class State:
         self.lock = threading.Condition()
         self.rv = 1000
         self.objects = {k: {} for k in BY_KIND}
-        self.history = []          # (rv, kind, line bytes)
+        self.history = []          # (rv, kind, line bytes, metadata)
         self.compacted = 0
         self.gone_mode = "event"
         self.gone_always = False
@@ -190,11 +210,11 @@ class State:
     def emit(self, kind, etype, obj, silent=False):
         line = json.dumps({"type": etype, "object": obj},
                           separators=(",", ":")).encode() + b"\n"
-        self.history.append((self.rv, kind, line))
+        self.history.append((self.rv, kind, line, obj["metadata"]))
         # silent: the event is in the history but the open watches miss
         # it, as a client that was away while it happened.
         for w in self.watches:
-            if w.kind == kind and not silent:
+            if w.kind == kind and not silent and w.match(obj["metadata"]):
                 w.queue.append(line)
         self.lock.notify_all()
 
@@ -590,6 +610,11 @@ class Handler(BaseHTTPRequestHandler):
         kind, api_version, list_kind = KINDS[url.path]
         if self.authorized() is None:
             return
+        if field_selector(q.get("fieldSelector")) is None:
+            self.send_json(400, status(400, "BadRequest",
+                                       'field label not supported: %s'
+                                       % q.get("fieldSelector")))
+            return
         if q.get("watch") in ("1", "true"):
             self.watch(kind, api_version, q)
         else:
@@ -613,7 +638,10 @@ class Handler(BaseHTTPRequestHandler):
                 sid, start = str(uuid.uuid4()), 0
                 rv = st.rv
                 items = []
+                match = field_selector(q.get("fieldSelector"))
                 for key in sorted(st.objects[kind]):
+                    if not match(st.objects[kind][key]["metadata"]):
+                        continue
                     o = copy.deepcopy(st.objects[kind][key])
                     # List items carry no kind/apiVersion of their own.
                     o.pop("kind", None)
@@ -641,7 +669,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.send_json(400, status(400, "BadRequest", "bad resourceVersion"))
             return
-        w = Watch(kind, q.get("allowWatchBookmarks") == "true")
+        w = Watch(kind, q.get("allowWatchBookmarks") == "true",
+                  field_selector(q.get("fieldSelector")))
         with st.lock:
             st.count(kind + "/watch")
             gone = since < st.compacted or st.gone_always
@@ -653,8 +682,8 @@ class Handler(BaseHTTPRequestHandler):
                                                % (since, st.compacted)))
                     return
             else:
-                for rv, k, line in st.history:
-                    if k == kind and rv > since:
+                for rv, k, line, md in st.history:
+                    if k == kind and rv > since and w.match(md):
                         w.queue.append(line)
                 st.watches.append(w)
         self.send_response(200)

@@ -206,6 +206,36 @@ def run(c):
     check(any(w["token"] == "t-other" and w["code"] == 409 for w in writes),
           "writes are logged with the writer's token")
 
+    # Nodes: cluster-scoped, a field selector on the name narrows lists
+    # and watches (what the agent reads its zone label with); another
+    # field is 400, as the real server says.
+    node = fixture("node-a.json")
+    c.req("POST", "/_test/apply", node, token=None)
+    other = json.loads(json.dumps(node))
+    other["metadata"]["name"] = "node-b"
+    other["metadata"]["labels"]["topology.kubernetes.io/zone"] = "eu-west-1b"
+    code, _ = c.req("POST", "/_test/apply", other, token=None)
+    check(code == 200, "apply node-b")
+    code, lst = c.req("GET", "/api/v1/nodes?limit=500")
+    check(code == 200 and lst["kind"] == "NodeList" and
+          [n["metadata"]["name"] for n in lst["items"]] == ["node-a", "node-b"],
+          "NodeList")
+    code, lst = c.req("GET", "/api/v1/nodes?limit=500&fieldSelector=metadata.name%3Dnode-a")
+    check(code == 200 and [n["metadata"]["name"] for n in lst["items"]] == ["node-a"]
+          and "namespace" not in lst["items"][0]["metadata"],
+          "fieldSelector narrows the list")
+    code, res = c.req("GET", "/api/v1/nodes?fieldSelector=spec.unschedulable%3Dfalse")
+    check(code == 400 and res["reason"] == "BadRequest", "unknown field: 400")
+    rv = lst["metadata"]["resourceVersion"]
+    node["metadata"]["labels"]["topology.kubernetes.io/zone"] = "eu-west-1c"
+    c.req("POST", "/_test/apply", node, token=None)
+    c.req("POST", "/_test/apply", other, token=None)
+    ev = c.watch("/api/v1/nodes", rv + "&fieldSelector=metadata.name%3Dnode-a", 1)
+    check([(e["type"], e["object"]["metadata"]["name"]) for e in ev] ==
+          [("MODIFIED", "node-a")] and ev[0]["object"]["metadata"]["labels"]
+          ["topology.kubernetes.io/zone"] == "eu-west-1c",
+          "fieldSelector narrows the watch")
+
     # CRDs absent: every Gateway API path is 404, lists and status alike;
     # the other kinds carry on.
     c.req("POST", "/_test/gateway_api", {"enabled": False}, token=None)

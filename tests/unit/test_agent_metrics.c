@@ -47,6 +47,12 @@ static void test_render(void **state)
 	st.latency[3] = 2;
 	st.latency[DNS_LAT_BUCKETS - 1] = 1;
 	st.latency_sum_ns = 1500000000ull;
+	st.by_objective[DNS_OBJ_BALANCE] = 21;
+	st.by_objective[DNS_OBJ_LOCALITY] = 22;
+	st.by_objective[DNS_OBJ_RESILIENCE] = 23;
+	st.by_objective[DNS_OBJ_LATENCY] = 24;
+	st.spill_overs = 25;
+	st.ecs_queries = 26;
 
 	char *t = agent_metrics_render(&s, &st, NULL, &len);
 	assert_non_null(t);
@@ -58,6 +64,13 @@ static void test_render(void **state)
 	assert_float_equal(sample(t, "anysteer_dns_tcp_connections_total{result=\"evicted\"}"), 11, 0);
 	assert_float_equal(sample(t, "anysteer_dns_tcp_connections_total{result=\"message_timeout\"}"), 12, 0);
 	assert_float_equal(sample(t, "anysteer_dns_tcp_accept_errors_total"), 13, 0);
+	/* issue 16: answers per objective, spill-overs, ECS queries */
+	assert_float_equal(sample(t, "anysteer_dns_answers_by_objective_total{objective=\"balance\"}"), 21, 0);
+	assert_float_equal(sample(t, "anysteer_dns_answers_by_objective_total{objective=\"locality\"}"), 22, 0);
+	assert_float_equal(sample(t, "anysteer_dns_answers_by_objective_total{objective=\"resilience\"}"), 23, 0);
+	assert_float_equal(sample(t, "anysteer_dns_answers_by_objective_total{objective=\"latency\"}"), 24, 0);
+	assert_float_equal(sample(t, "anysteer_dns_spill_overs_total"), 25, 0);
+	assert_float_equal(sample(t, "anysteer_dns_ecs_queries_total"), 26, 0);
 	assert_float_equal(sample(t, "anysteer_dns_queries_by_qtype_total{qtype=\"AAAA\"}"), 9, 0);
 	assert_float_equal(sample(t, "anysteer_dns_responses_total{rcode=\"NXDOMAIN\"}"), 4, 0);
 	assert_float_equal(sample(t, "anysteer_dns_malformed_total{reason=\"name\"}"), 6, 0);

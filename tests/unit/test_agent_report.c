@@ -177,7 +177,7 @@ static void test_intent(void **state)
 	json_decref(x);
 	x = agent_explain_json(v, "web", NULL, NULL, NULL);
 	assert_non_null(strstr(json_string_value(json_object_get(x, "explanation")),
-			       "no node.zone: answered as balance"));
+			       "the answering node has no zone: answered as balance"));
 	json_decref(x);
 	assert_null(agent_explain_json(v, "nosuch", "a", NULL, NULL));
 	dns_view_unref(v);

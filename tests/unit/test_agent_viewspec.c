@@ -126,6 +126,68 @@ static const struct dns_service_spec *svc(const struct agent_viewspec *vs,
 	return NULL;
 }
 
+/* RTTs come from the answering member's coordinate: this node's by
+ * default, another member's for explain --from (as), none when that
+ * member has no coordinate. */
+static const struct dns_endpoint_spec *ep_of(const struct dns_service_spec *w,
+					     const char *node)
+{
+	for (size_t i = 0; i < w->n_endpoints; i++)
+		if (!strcmp(w->endpoints[i].node, node))
+			return &w->endpoints[i];
+	fail_msg("no endpoint of %s", node);
+	return NULL;
+}
+
+static void test_members_rtt_as(void **state)
+{
+	struct agent_config *c = load(base);
+	struct cluster cl = { 0 };
+	struct agent_viewspec vs;
+	uint64_t skipped;
+	struct gossip_coord k[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		gossip_coord_init(&k[i]);
+	k[1].vec[0] = 10;	/* node2: 10 ms from node1 */
+	k[2].vec[1] = 20;	/* node3: 20 ms from node1, sqrt(500) from node2 */
+	gep(member(&cl, "node1", GOSSIP_ALIVE, true, 1), "web", "fd00:10::1", 80, 100, true);
+	gep(member(&cl, "node2", GOSSIP_ALIVE, false, 1), "web", "fd00:10::2", 80, 100, true);
+	gep(member(&cl, "node3", GOSSIP_ALIVE, false, 1), "web", "fd00:10::3", 80, 100, true);
+	for (int i = 0; i < 3; i++)
+		cl.m[i].coord = &k[i];
+	const char *as[] = { NULL, "node2" };
+	double want[2][3] = {
+		{ 0, gossip_coord_distance(&k[0], &k[1]), gossip_coord_distance(&k[0], &k[2]) },
+		{ gossip_coord_distance(&k[1], &k[0]), 0, gossip_coord_distance(&k[1], &k[2]) },
+	};
+	assert_true(want[0][1] > 9.9 && want[1][2] > 22);	/* the geometry holds */
+	for (int t = 0; t < 2; t++) {
+		assert_int_equal(agent_viewspec_services_members(c, NULL, as[t], c->services,
+								 c->n_services, cl.m, cl.n, 1,
+								 &vs, &skipped), AS_OK);
+		const struct dns_service_spec *w = svc(&vs, "web");
+		const char *names[] = { "node1", "node2", "node3" };
+		for (int i = 0; i < 3; i++) {
+			const struct dns_endpoint_spec *e = ep_of(w, names[i]);
+			assert_true(e->rtt_known);
+			assert_float_equal(e->rtt_ms, want[t][i], 1e-9);
+		}
+		agent_viewspec_free(&vs);
+	}
+	/* The answering member has no coordinate yet: no estimates. */
+	cl.m[1].coord = NULL;
+	assert_int_equal(agent_viewspec_services_members(c, NULL, "node2", c->services,
+							 c->n_services, cl.m, cl.n, 1,
+							 &vs, &skipped), AS_OK);
+	const struct dns_service_spec *w = svc(&vs, "web");
+	for (size_t i = 0; i < w->n_endpoints; i++)
+		assert_false(w->endpoints[i].rtt_known);
+	agent_viewspec_free(&vs);
+	agent_config_free(c);
+}
+
 static void test_members(void **state)
 {
 	struct agent_config *c = load(base);
@@ -147,7 +209,7 @@ static void test_members(void **state)
 	struct gossip_record *n4 = member(&cl, "node4", GOSSIP_DEAD, false, 1);
 	gep(n4, "web", "fd00:10::5", 80, 100, true);
 
-	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
+	assert_int_equal(agent_viewspec_services_members(c, c->node.zone, NULL, c->services, c->n_services,
 							 cl.m, cl.n, 0.25, &vs,
 							 &skipped), AS_OK);
 	assert_int_equal(skipped, 0);
@@ -210,7 +272,7 @@ static void test_members_skips(void **state)
 	/* The wildcard service passes as it is; '*' in a label does not. */
 	gep(n3, "*", "fd00:1::7", 80, 1, true);
 	gep(n3, "*x", "fd00:1::8", 80, 1, true);
-	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
+	assert_int_equal(agent_viewspec_services_members(c, c->node.zone, NULL, c->services, c->n_services,
 							 cl.m, cl.n, 1, &vs,
 							 &skipped), AS_OK);
 	assert_int_equal(skipped, 5);
@@ -237,7 +299,7 @@ static void test_members_empty(void **state)
 	uint64_t skipped = 5;
 
 	(void)state;
-	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
+	assert_int_equal(agent_viewspec_services_members(c, c->node.zone, NULL, c->services, c->n_services,
 							 NULL, 0, 1, &vs, &skipped), AS_OK);
 	assert_int_equal(skipped, 0);
 	assert_int_equal(vs.spec.n_services, 2);
@@ -294,7 +356,7 @@ static void test_intents_and_zones(void **state)
 	gep(n2, "gossiponly", "fd00:10::3", 80, 100, true);
 	struct gossip_record *n3 = member(&cl, "node3", GOSSIP_ALIVE, false, 1);
 	gep(n3, "db", "fd00:10::4", 80, 100, true);	/* no zone */
-	assert_int_equal(agent_viewspec_services_members(c, c->services, c->n_services,
+	assert_int_equal(agent_viewspec_services_members(c, c->node.zone, NULL, c->services, c->n_services,
 							 cl.m, cl.n, 1, &vs, &skipped), AS_OK);
 	w = svc(&vs, "web");
 	assert_int_equal(w->intent.objective, DNS_OBJ_LOCALITY);
@@ -312,6 +374,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_static),
 		cmocka_unit_test(test_members),
+		cmocka_unit_test(test_members_rtt_as),
 		cmocka_unit_test(test_members_skips),
 		cmocka_unit_test(test_members_empty),
 		cmocka_unit_test(test_intents_and_zones),

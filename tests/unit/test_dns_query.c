@@ -1855,6 +1855,32 @@ static void test_stats(void **state)
 	assert_int_equal(dns_latency_bounds_ns[9], 1000000);
 	assert_int_equal(dns_latency_bounds_ns[DNS_LAT_BUCKETS - 2], 10000000);
 
+	/* Issue 16's counters: answers by objective (a service answer only),
+	 * spill-overs and Client Subnet queries, for replies sent; a reply
+	 * not sent counts none of them. */
+	memset(&st, 0, sizeof(st));
+	res = (struct dns_result){ .send = true, .qtype = 1,
+				   .objective = DNS_OBJ_LOCALITY + 1,
+				   .left_zone = true, .ecs = true };
+	dns_stats_count(&st, DNS_TRANSPORT_UDP, &res, 1);
+	res.left_zone = false;
+	dns_stats_count(&st, DNS_TRANSPORT_TCP, &res, 1);
+	res = (struct dns_result){ .send = true, .qtype = 1,
+				   .objective = DNS_OBJ_RESILIENCE + 1 };
+	dns_stats_count(&st, DNS_TRANSPORT_UDP, &res, 1);
+	res = (struct dns_result){ .send = true, .qtype = 6, .ecs = true };
+	dns_stats_count(&st, DNS_TRANSPORT_UDP, &res, 1);	/* SOA: no service */
+	res = (struct dns_result){ .send = false, .rate_limited = true,
+				   .objective = DNS_OBJ_LOCALITY + 1,
+				   .left_zone = true, .ecs = true };
+	dns_stats_count(&st, DNS_TRANSPORT_UDP, &res, 1);
+	assert_int_equal(st.by_objective[DNS_OBJ_LOCALITY], 2);
+	assert_int_equal(st.by_objective[DNS_OBJ_RESILIENCE], 1);
+	assert_int_equal(st.by_objective[DNS_OBJ_BALANCE], 0);
+	assert_int_equal(st.by_objective[DNS_OBJ_LATENCY], 0);
+	assert_int_equal(st.spill_overs, 1);
+	assert_int_equal(st.ecs_queries, 3);
+
 	assert_string_equal(dns_malformed_name(DNS_MAL_NAME), "name");
 	assert_string_equal(dns_malformed_name(DNS_MAL__COUNT), "unknown");
 	for (int m = 0; m < DNS_MAL__COUNT; m++)

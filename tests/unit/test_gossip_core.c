@@ -850,6 +850,50 @@ static void test_record_zone(void **state)
 	gossip_core_free(a.core);
 }
 
+/* A zone set at run time (the Kubernetes Node label) reaches the peers:
+ * the record goes out under a new incarnation, as the zone is fixed per
+ * incarnation; clearing it clears it there; the same zone again is no
+ * change. */
+static void test_set_zone_disseminates(void **state)
+{
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	struct gossip_member m;
+	uint32_t inc;
+
+	(void)state;
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	assert_int_equal(gossip_core_member_find(b.core, "a", 1, &m), AS_OK);
+	assert_string_equal(m.rec->zone, "");
+	inc = m.rec->incarnation;
+	assert_int_equal(gossip_core_set_zone(a.core, 10, "eu-1a"), AS_OK);
+	gossip_core_member_find(a.core, "a", 10, &m);
+	assert_string_equal(m.rec->zone, "eu-1a");
+	assert_int_equal(m.rec->incarnation, inc + 1);
+	run(all, 2, 10, 500, NULL);
+	gossip_core_member_find(b.core, "a", 500, &m);
+	assert_string_equal(m.rec->zone, "eu-1a");
+	assert_int_equal(m.state, GOSSIP_ALIVE);
+	/* the same zone: nothing to tell */
+	assert_int_equal(gossip_core_set_zone(a.core, 510, "eu-1a"), AS_OK);
+	gossip_core_member_find(a.core, "a", 510, &m);
+	assert_int_equal(m.rec->incarnation, inc + 1);
+	/* cleared */
+	assert_int_equal(gossip_core_set_zone(a.core, 520, NULL), AS_OK);
+	run(all, 2, 520, 1000, NULL);
+	gossip_core_member_find(b.core, "a", 1000, &m);
+	assert_string_equal(m.rec->zone, "");
+	assert_int_equal(m.rec->incarnation, inc + 2);
+	/* too long for the record */
+	assert_int_equal(gossip_core_set_zone(a.core, 1000,
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+		AS_EINVAL);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
 /* ---- inbound streams ------------------------------------------------- */
 
 /* b's join push-pull to a: a whole frame off b's outbox. */
@@ -1683,6 +1727,7 @@ int main(void)
 		cmocka_unit_test(test_leave_and_new_address),
 		cmocka_unit_test(test_version_ordering),
 		cmocka_unit_test(test_record_zone),
+		cmocka_unit_test(test_set_zone_disseminates),
 		cmocka_unit_test(test_stream_frame_in_pieces),
 		cmocka_unit_test(test_stream_unauthenticated),
 		cmocka_unit_test(test_stream_bound_and_growth),

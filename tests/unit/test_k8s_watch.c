@@ -49,6 +49,9 @@ struct t {
 	size_t max_body;	/* client option; 0 = default */
 	uint32_t backoff_min, backoff_max;	/* 0 = the tests' 20 / 200 ms */
 	bool objects;		/* watch Ingress and Gateway API kinds too */
+	bool node_zone;		/* watch node-a's Node for its zone label */
+	unsigned node_calls;	/* node_cb calls */
+	char zone[64];		/* the last zone node_cb gave, "" none */
 };
 
 /* ---- the server ------------------------------------------------------------ */
@@ -230,6 +233,14 @@ static void on_set(const struct k8s_set *set, void *arg)
 	t->last_entries = set->n_entries;
 }
 
+static void on_node_zone(const char *zone, void *arg)
+{
+	struct t *t = arg;
+
+	t->node_calls++;
+	snprintf(t->zone, sizeof(t->zone), "%s", zone ? zone : "");
+}
+
 static void on_tick(uv_timer_t *h)
 {
 }
@@ -244,6 +255,7 @@ static void client_start_conn(struct t *t, const struct k8s_conn *conn,
 		.list_limit = list_limit, .cb = on_set, .cb_arg = t,
 		.max_body = t->max_body,
 		.ingress = t->objects, .gateway_api = t->objects,
+		.node_zone = t->node_zone, .node_cb = on_node_zone,
 	};
 
 	assert_int_equal(k8s_client_new(&t->loop, conn, &o, &t->c), AS_OK);
@@ -432,6 +444,87 @@ static void sync_initial(struct t *t, uint32_t list_limit)
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
+
+static bool c_zone(struct t *t, long calls, const char *zone)
+{
+	return t->node_calls >= (unsigned long)calls && !strcmp(t->zone, zone);
+}
+
+/* node-a.json as node name with its zone label (NULL: none). */
+static void apply_node(struct t *t, const char *name, const char *zone,
+		       bool silent)
+{
+	json_t *n = k8s_fixture("node-a.json");
+	json_t *labels = json_object_get(json_object_get(n, "metadata"), "labels");
+
+	json_object_set_new(json_object_get(n, "metadata"), "name", json_string(name));
+	if (zone)
+		json_object_set_new(labels, "topology.kubernetes.io/zone", json_string(zone));
+	else
+		json_object_del(labels, "topology.kubernetes.io/zone");
+	ctl_apply(t, n, silent);
+	json_decref(n);
+}
+
+/* This node's zone label (issue 16): listed and watched with a field
+ * selector (another Node's changes never reach the client), followed
+ * on change, relisted after 410, gone with the Node. */
+static void test_node_zone(void **state)
+{
+	struct t *t = *state;
+
+	apply_node(t, "node-a", "eu-west-1a", false);
+	apply_node(t, "node-b", "eu-west-1b", false);
+	ctl_apply_file(t, "service-web.json");
+	ctl_apply_file(t, "endpointslice-web.json");
+	t->node_zone = true;
+	client_start(t, 0);
+	assert_true(wait_for(t, c_zone, 1, "eu-west-1a"));
+	assert_true(wait_for(t, c_updates, 1, NULL));
+	assert_true(stats(t).node_synced);
+	assert_string_equal(stats(t).node.zone, "eu-west-1a");
+	assert_int_equal(server_stat(t, "Node/list"), 1);
+	assert_true(wait_for(t, c_server_watches, 3, NULL));
+	/* the label changes */
+	apply_node(t, "node-a", "eu-west-1c", false);
+	assert_true(wait_for(t, c_zone, 2, "eu-west-1c"));
+	/* another Node, and node-a without a change of zone: no call */
+	apply_node(t, "node-b", "eu-west-1c", false);
+	apply_node(t, "node-a", "eu-west-1c", false);
+	run_for(t, 300);
+	assert_int_equal(t->node_calls, 2);
+	/* missed while away and compacted: a relist finds it (410) */
+	apply_node(t, "node-a", "eu-west-1d", true);
+	ctl_do(t, "/_test/compact", "{}");
+	ctl_do(t, "/_test/drop", "{}");
+	assert_true(wait_for(t, c_zone, 3, "eu-west-1d"));
+	assert_int_equal(server_stat(t, "Node/list"), 2);
+	/* the label removed, then the Node deleted: no zone */
+	apply_node(t, "node-a", "eu-west-1d", false);
+	apply_node(t, "node-a", NULL, false);
+	assert_true(wait_for(t, c_zone, 4, ""));
+	apply_node(t, "node-a", "eu-west-1a", false);
+	assert_true(wait_for(t, c_zone, 5, "eu-west-1a"));
+	ctl_do(t, "/_test/delete", "{\"kind\":\"Node\",\"name\":\"node-a\"}");
+	assert_true(wait_for(t, c_zone, 6, ""));
+	assert_false(stats(t).node.present);
+}
+
+/* No such Node (or no RBAC on nodes): the endpoint set does not wait
+ * for it; the zone comes when the Node does. */
+static void test_node_zone_absent(void **state)
+{
+	struct t *t = *state;
+
+	ctl_apply_file(t, "service-web.json");
+	ctl_apply_file(t, "endpointslice-web.json");
+	t->node_zone = true;
+	client_start(t, 0);
+	assert_true(wait_for(t, c_updates, 1, NULL));
+	assert_true(wait_for(t, c_zone, 1, ""));
+	apply_node(t, "node-a", "eu-west-1a", false);
+	assert_true(wait_for(t, c_zone, 2, "eu-west-1a"));
+}
 
 static void test_list_watch_changes(void **state)
 {
@@ -921,6 +1014,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gone_backs_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingress_without_gateway_api, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_watch_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_zone_absent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_after_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_after_410_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relist_after_410_http, setup, teardown),

@@ -8,7 +8,8 @@
  * every label of a set, the store drops the hostname <label>.<zone>
  * exactly when dns_name_label_problem() refuses the label. The same
  * goes for the intent annotations' words (dns_objective_parse,
- * dns_spread_parse).
+ * dns_spread_parse) and for the Node's zone label (k8s/node.c takes a
+ * value exactly when dns_topo_zone_problem() accepts it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -167,11 +168,36 @@ static void test_k8s_intent_agrees(void **state)
 				&spill));
 }
 
+/* The Node's topology.kubernetes.io/zone label: the same rule as node.zone. */
+static void test_k8s_zone_agrees(void **state)
+{
+	static const char *const zones[] = {
+		"a", "eu-west-1a", "Zone_1.b", "a.b", "0", "-a", "a-", "_a",
+		"a_", ".a", "a.", "a b", "a/b", "a*b", "caf\xc3\xa9",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	char json[512], name[64], zone[K8S_ZONE_MAX + 1];
+
+	(void)state;
+	for (size_t i = 0; i < AS_ARRAY_SIZE(zones); i++) {
+		int n = snprintf(json, sizeof(json), "{\"kind\":\"Node\",\"metadata\":"
+				 "{\"name\":\"n\",\"labels\":{\"" K8S_LABEL_ZONE
+				 "\":\"%s\"}}}", zones[i]);
+		int rc = k8s_node_zone_parse(json, (size_t)n, name, sizeof(name), zone);
+
+		if ((rc == AS_OK) != (dns_topo_zone_problem(zones[i]) == NULL))
+			fail_msg("zone \"%s\": the Node label says %d, node.zone %s",
+				 zones[i], rc, dns_topo_zone_problem(zones[i]));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_k8s_agrees),
 		cmocka_unit_test(test_k8s_intent_agrees),
+		cmocka_unit_test(test_k8s_zone_agrees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
