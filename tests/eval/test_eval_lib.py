@@ -272,6 +272,22 @@ class ConfigTest(unittest.TestCase):
         self.assertNotIn("rrset-roundrobin: no", u)
 
 
+    def test_objectives_per_service(self):
+        # --objective: one for all, or per service; resilience spreads
+        # over zones only when the nodes have them.
+        L = cluster.Layout(4, 1, 3)
+        B = NamespaceBackend
+        self.assertEqual(steady.objectives_of(L.services, None), {})
+        self.assertEqual(steady.objectives_of(L.services, "locality"),
+                         {"svc1": "locality", "svc2": "locality", "svc3": "locality"})
+        objs = steady.objectives_of(L.services, "svc1=locality, svc3=resilience")
+        self.assertEqual(objs, {"svc1": "locality", "svc3": "resilience"})
+        y = cluster.services_yaml(L, B, 5, 2, objs, zones=2).split("  - name: ")
+        self.assertIn("intent: {objective: locality}", y[1])
+        self.assertNotIn("intent", y[2])
+        self.assertIn("intent: {objective: resilience, spread: zone}", y[3])
+        self.assertIn("spread: node", cluster.services_yaml(L, B, 5, 2, objs, zones=0))
+
     def test_weights_everywhere_alike(self):
         L = cluster.Layout(5, 2, 4, weights=[10, 30, 60])
         B = NamespaceBackend

@@ -445,6 +445,7 @@ def summarize(exp, rows):
         "try_next": o.try_next, "arrival": o.arrival, "duration_s": o.duration,
         "warmup_s": o.warmup, "reps": o.reps, "rates": o.rates, "modes": list(o.modes),
         "ttl": o.ttl, "max_answers": o.max_answers, "ingress_ttl": o.ingress_ttl,
+        "objective": getattr(o, "objective", None), "zones": getattr(o, "zones", 0),
         "timeout_ms": o.timeout_ms, "p99_bound_ms": o.p99_bound_ms, "quick": o.quick,
         "pods_of_service": {s: [p[0] for p in exp.layout.pods_of(s)]
                             for s in exp.layout.services},

@@ -103,15 +103,23 @@ class Layout:
         return "%s.%s" % (service, INGRESS_ZONE.rstrip("."))
 
 
-def services_yaml(layout, backend, ttl, max_answers):
+def services_yaml(layout, backend, ttl, max_answers, objectives=None, zones=0):
     """The static catalog every node gets (each publishes its own pods;
-    gossip brings the others), as the Kubernetes source would build it."""
+    gossip brings the others), as the Kubernetes source would build it.
+    objectives: {service: objective} (docs/intents.md); resilience
+    spreads over zones when the nodes have them, else over nodes."""
     out = ["services:"]
     for s in layout.services:
         out.append("  - name: %s" % s)
         out.append("    port: %d" % POD_PORT)
         out.append("    ttl: %d" % ttl)
         out.append("    max_answers: %d" % max_answers)
+        obj = (objectives or {}).get(s)
+        if obj == "resilience":
+            out.append("    intent: {objective: resilience, spread: %s}"
+                       % ("zone" if zones else "node"))
+        elif obj:
+            out.append("    intent: {objective: %s}" % obj)
         out.append("    endpoints:")
         for name, i, j, _ in layout.pods_of(s):
             w = ", weight: %d" % layout.weight(name) if layout.weights else ""

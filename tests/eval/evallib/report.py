@@ -294,6 +294,10 @@ def write_report(out, summary):
       " BFD %s ms x 3 on every BGP session (deploy/bird's 75 ms lets a starved BIRD's "
       "sessions flap on a saturated shared CPU)."
       % (s["ttl"], s["max_answers"], s.get("bfd_ms") or 75))
+    if s.get("objective") or s.get("zones"):
+        w("- anysteer intents (docs/intents.md): objective %s; nodes in %s."
+          % (s.get("objective") or "balance (default)",
+             "%d zones (node.zone, round robin)" % s["zones"] if s.get("zones") else "no zones"))
     w("- Load: open loop, %s arrivals, %s req/s offered in all (split evenly over the "
       "sites), %d client identities per site (DNS cache: %s, connection reuse: %s, "
       "try next address: %s), round robin over the services; %g s warm-up + %g s measured "

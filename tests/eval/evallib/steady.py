@@ -43,6 +43,24 @@ def expand_modes(modes, resolver):
     return list(dict.fromkeys(out))
 
 
+OBJECTIVES = ("balance", "locality", "resilience", "latency")
+
+
+def objectives_of(services, spec):
+    """--objective: one objective for every service ("locality"), or
+    per service ("svc1=locality,svc2=resilience"; the others keep the
+    default, balance). Returns {service: objective}."""
+    if not spec:
+        return {}
+    if "=" not in spec:
+        return {s: spec for s in services}
+    out = {}
+    for part in spec.split(","):
+        name, _, obj = part.partition("=")
+        out[name.strip()] = obj.strip()
+    return out
+
+
 class Interrupted(Exception):
     pass
 
@@ -574,7 +592,12 @@ class Steady:
                                    health_interval="2s", bfd_ms=o.bfd_ms, log=log,
                                    services_yaml=None, load=getattr(o, "load", "measured"),
                                    forward=self.forward_config())
-        self.be.services_yaml = cluster.services_yaml(self.layout, self.be, o.ttl, o.max_answers)
+        self.be.services_yaml = cluster.services_yaml(
+            self.layout, self.be, o.ttl, o.max_answers,
+            objectives_of(self.layout.services, getattr(o, "objective", None)),
+            getattr(o, "zones", 0))
+        if getattr(o, "zones", 0):
+            self.be.env["TESTBED_ZONES"] = str(o.zones)
         self.meta["backend"] = self.be.kind
         log("cluster: %d nodes x %d pods, %d services, %d ingress nodes, %d sites "
             "(prefix %s, state %s)" % (o.nodes, o.pods_per_node, o.services, o.ingress,
