@@ -19,8 +19,10 @@ tests_eval_as_loadgen_LDADD = tests/eval/libeval.la lib/libas.la $(LIBUV_LIBS) $
 EVAL_TEST_LDADD = tests/eval/libeval.la lib/libas.la $(JANSSON_LIBS) $(CMOCKA_LIBS) -lm
 EVAL_TEST_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CMOCKA_CFLAGS)
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_eval_hist tests/unit/test_eval_sched tests/unit/test_eval_proto
-TESTS += tests/unit/test_eval_hist tests/unit/test_eval_sched tests/unit/test_eval_proto
+check_PROGRAMS += tests/unit/test_eval_hist tests/unit/test_eval_sched tests/unit/test_eval_proto \
+	tests/unit/test_eval_events
+TESTS += tests/unit/test_eval_hist tests/unit/test_eval_sched tests/unit/test_eval_proto \
+	tests/unit/test_eval_events
 endif
 tests_unit_test_eval_hist_SOURCES = tests/unit/test_eval_hist.c
 tests_unit_test_eval_hist_CFLAGS = $(EVAL_TEST_CFLAGS)
@@ -28,6 +30,9 @@ tests_unit_test_eval_hist_LDADD = $(EVAL_TEST_LDADD)
 tests_unit_test_eval_sched_SOURCES = tests/unit/test_eval_sched.c
 tests_unit_test_eval_sched_CFLAGS = $(EVAL_TEST_CFLAGS)
 tests_unit_test_eval_sched_LDADD = $(EVAL_TEST_LDADD)
+tests_unit_test_eval_events_SOURCES = tests/unit/test_eval_events.c
+tests_unit_test_eval_events_CFLAGS = $(EVAL_TEST_CFLAGS)
+tests_unit_test_eval_events_LDADD = $(EVAL_TEST_LDADD)
 tests_unit_test_eval_proto_SOURCES = tests/unit/test_eval_proto.c
 tests_unit_test_eval_proto_CFLAGS = $(EVAL_TEST_CFLAGS) $(LDNS_CFLAGS)
 tests_unit_test_eval_proto_LDADD = $(EVAL_TEST_LDADD) $(LDNS_LIBS)
