@@ -836,6 +836,9 @@ static void on_tick(uv_timer_t *t)
 	}
 	while ((n = dl_expired(&lg->drain, now)))
 		conn_close(lg, container_of(n, struct conn, dl));
+	/* A reader (the failover harness) follows the log while it grows. */
+	if (lg->events && fflush(lg->events) != 0)
+		lg->events_failed = true;
 	if ((lg->sched_done && lg->inflight == 0) || now >= lg->hard_stop)
 		finish(lg);
 }
@@ -1347,7 +1350,8 @@ int main(int argc, char **argv)
 		char head[256];
 		size_t n = eval_event_header(head, sizeof(head), lg->t0);
 		lg->events = fopen(lg->cfg.events, "w");
-		if (!lg->events || fwrite(head, 1, n, lg->events) != n) {
+		if (!lg->events || fwrite(head, 1, n, lg->events) != n ||
+		    fflush(lg->events) != 0) {
 			fprintf(stderr, "as-loadgen: cannot write %s\n", lg->cfg.events);
 			if (lg->events)
 				fclose(lg->events);
