@@ -44,3 +44,9 @@ EXTRA_DIST += tests/integration/test_eval_loadgen.py
 # The load generator's own cost and top rate (by hand, as root):
 #   sudo top_builddir=_build/plain tests/eval/src/selfbench.py
 EXTRA_DIST += tests/eval/src/selfbench.py
+
+# `tests/eval/run failover --quick` (issue 15): after the steady run, so the
+# two never share the cores (root and the tools, else SKIP).
+TESTS += tests/eval/test_eval_failover.py
+EXTRA_DIST += tests/eval/test_eval_failover.py tests/eval/evallib/failover.py
+tests/eval/test_eval_failover.log: tests/eval/test_eval_steady.log
