@@ -564,13 +564,16 @@ class Failover(steady.Steady):
         row["proxy"] = proxy
         # The time after which nothing went to a dead pod, as well as the
         # clients or the proxy can tell.
-        if mode in steady.DNS_MODES:
-            row["stop_to_dead_s"] = row["last_to_dead_s"]
-        elif mode == "haproxy":
-            row["stop_to_dead_s"] = proxy.get("marked_down_s")
-        else:
-            row["stop_to_dead_s"] = proxy.get("last_error_s")
-        stop = row["stop_to_dead_s"]
+        # Proxies: what the proxy did (it hides failed attempts from the
+        # clients), or the last request a dead but serving pod answered
+        # (pod-unready), whichever is later.
+        stops = [row["last_to_dead_s"]]
+        if mode == "haproxy":
+            stops.append(proxy.get("marked_down_s"))
+        elif mode == "nginx":
+            stops.append(proxy.get("last_error_s"))
+        stops = [x for x in stops if x is not None]
+        stop = row["stop_to_dead_s"] = max(stops) if stops else None
         # Still going to a dead pod in the last second of the load (or,
         # for HAProxy, never marked down).
         row["to_dead_until_end"] = bool(dead_pods) and (
@@ -646,6 +649,10 @@ class Failover(steady.Steady):
                 "to_dead_until_end": sum(1 for r in rs if r["to_dead_until_end"]),
                 "p99_before_ms": _median([r["p99_before_ms"] for r in rs]),
                 "p99_peak_ms": _median([r["p99_peak_ms"] for r in rs])})
+        order = {x: k for k, x in enumerate(list(o.scenario) + list(o.modes))}
+        medians.sort(key=lambda m: (order[m["scenario"]], order[m["mode"]],
+                                    m["ttl"] if m["ttl"] is not None else -1,
+                                    m["client_cache"], m["try_next"]))
         setup = {k: getattr(o, k) for k in (
             "nodes", "pods_per_node", "ingress", "sites", "rate", "clients", "ttl",
             "client_cache", "try_next", "reuse", "repeat", "pre", "warmup", "timeout_ms",
@@ -783,10 +790,13 @@ def write_report(out, summary, plot_names):
                   "measured so far.", ""]
     lines += ["## Medians over repetitions", "",
               "Times in seconds from the fault (scheduled time of the request). \"Nothing "
-              "to dead pod after\": dns modes, the last request whose first or connected "
-              "address was a dead pod's; HAProxy, when its checks marked the dead servers "
-              "DOWN; nginx (max_fails=0, no checks), the last upstream error naming a dead "
-              "pod in its log (whole seconds). agent-kill has no dead pod.", ""]
+              "to dead pod after\": the last request whose first or connected address was a "
+              "dead pod's, or that a dead pod answered (X-Pod); for the proxies, also when "
+              "HAProxy's checks marked the dead servers DOWN and the last upstream error "
+              "naming a dead pod in nginx's log (whole seconds; nginx has max_fails=0 and "
+              "no checks), whichever is later. \"until the end\": still in the last second "
+              "of the load (runs of n). agent-kill has no dead pod. drain: the link is cut "
+              "%g s after the drain." % DRAIN_MAINTENANCE_S, ""]
     lines += medians_table(summary)
     lines += ["", "## Per second around the fault", ""]
     for p in plot_names:
