@@ -141,7 +141,8 @@ class EvalFailoverQuickTest(unittest.TestCase):
         self.assertIsNotNone(prefix, self.result.stdout[:2000])
         self.assertEqual(leftovers(prefix), [])
         self.assertFalse(os.path.exists(state))
-        logs = [os.path.join(self.out, "logs", f) for f in os.listdir(os.path.join(self.out, "logs"))]
+        d = os.path.join(self.out, "logs")
+        logs = [os.path.join(d, f) for f in os.listdir(d)]
         logs += [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(self.out, "runs"))
                  for f in fs if f.endswith(".log")]
         for f in logs:

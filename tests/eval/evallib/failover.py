@@ -33,6 +33,7 @@ HAProxy: when its checks marked the dead servers DOWN, polled every
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -87,7 +88,7 @@ def read_events(path):
     return t0, rows
 
 
-def analyse(events, fault_ns, warmup, end_s, dead_addrs, dead_pods):
+def analyse(events, fault_ns, warmup, dead_addrs, dead_pods):
     """The client-side figures of one run; events: [(t0 ns, rows)] per
     site (times from that generator's start); warmup: its --warmup.
     Times in the result are relative to the fault."""
@@ -138,10 +139,26 @@ def analyse(events, fault_ns, warmup, end_s, dead_addrs, dead_pods):
         # Scheduled time of the last request that still went to a dead
         # pod; None: none after the fault.
         "last_to_dead_s": None if last_dead is None else round(last_dead, 3),
-        "to_dead_until_end": last_dead is not None and last_dead > end_s - 1.0,
         "p99_before_ms": _median(base), "p99_peak_ms": max(peak) if peak else None,
         "series": ser,
     }
+
+
+def stop_figures(row):
+    """Sets row["stop_to_dead_s"], the time after which nothing went to a
+    dead pod, and row["to_dead_until_end"]. Proxies hide their failed
+    attempts from the clients: for them it is also what the proxy did
+    (HAProxy marked the pods DOWN, nginx's last error naming one),
+    whichever is later; a HAProxy that never marked them DOWN kept
+    sending to them to the end."""
+    proxy, dead = row["proxy"], bool(row["victim"]["dead_pods"])
+    stops = [row["last_to_dead_s"], proxy.get("marked_down_s"), proxy.get("last_error_s")]
+    stops = [x for x in stops if x is not None]
+    stop = max(stops) if stops else None
+    never_down = dead and row["mode"] == "haproxy" and proxy.get("marked_down_s") is None
+    row["stop_to_dead_s"] = None if never_down else stop
+    row["to_dead_until_end"] = dead and (never_down or (
+        stop is not None and stop > row["end_s"] - 1.0))
 
 
 class HaproxyWatch(threading.Thread):
@@ -248,11 +265,23 @@ class Failover(steady.Steady):
     def service_for(self, mode, ttl):
         return self.layout.services[self.o.ttl.index(ttl) if ttl is not None else 0]
 
-    def victim(self, svc, rep, evfiles, t_now):
-        """The pod of svc that served the most requests in the last second
-        (anysteer answers a site with a few of the pods; a pod that gets
-        nothing would show no fault), else one in rotation."""
+    def victim(self, svc, mode, rep, evfiles, t_now):
+        """dns modes: the pod first in the answer the site's resolver
+        gives now (anysteer answers a site with a few of the pods, and
+        clients keep connections to pods of earlier answers: a pod chosen
+        otherwise often gets no new connection and shows no fault).
+        Proxies: the pod that served the most requests in the last second.
+        Else one in rotation."""
         pods = self.layout.pods_of(svc)
+        if mode in steady.DNS_MODES:
+            be = self.be
+            server = be.anycast if mode == "dns-anycast" else be.site_addr(1)
+            r = be.run(("site", 1), ["kdig", "@" + server, "+short", "+time=1", "+retry=0",
+                                     self.layout.dns_name(svc), "AAAA"], check=False)
+            first = (r.stdout.split() or [None])[0]
+            for p in pods:
+                if be.pod_addr(p[1], p[2]) == first:
+                    return p
         counts = {}
         for f in evfiles:
             try:
@@ -506,7 +535,7 @@ class Failover(steady.Steady):
             delay = (t0 + int(o.pre * 1e9) - time.monotonic_ns()) / 1e9 - 0.3
             if delay > 0:
                 time.sleep(delay)
-            pod = self.victim(svc, rep, evfiles, time.monotonic_ns())
+            pod = self.victim(svc, mode, rep, evfiles, time.monotonic_ns())
             if scenario in NODE_SCENARIOS:
                 dead = [p for p in L.pods if p[1] == pod[1]]
             elif scenario == "agent-kill":
@@ -548,7 +577,7 @@ class Failover(steady.Steady):
                "fault_after_start_s": round((fault_ns - t0) / 1e9, 3), "end_s": round(end_s, 3),
                "injected": bool(ctx.get("injected")),
                "evidence": {k: v for k, v in ctx.items() if k not in ("stopped", "killed")}}
-        row.update(analyse([read_events(f) for f in evfiles], fault_ns, o.warmup, end_s,
+        row.update(analyse([read_events(f) for f in evfiles], fault_ns, o.warmup,
                            dead_addrs, dead_pods))
         proxy = {}
         if mode == "nginx" and dead_addrs:
@@ -564,21 +593,7 @@ class Failover(steady.Steady):
         row["proxy"] = proxy
         # The time after which nothing went to a dead pod, as well as the
         # clients or the proxy can tell.
-        # Proxies: what the proxy did (it hides failed attempts from the
-        # clients), or the last request a dead but serving pod answered
-        # (pod-unready), whichever is later.
-        stops = [row["last_to_dead_s"]]
-        if mode == "haproxy":
-            stops.append(proxy.get("marked_down_s"))
-        elif mode == "nginx":
-            stops.append(proxy.get("last_error_s"))
-        stops = [x for x in stops if x is not None]
-        stop = row["stop_to_dead_s"] = max(stops) if stops else None
-        # Still going to a dead pod in the last second of the load (or,
-        # for HAProxy, never marked down).
-        row["to_dead_until_end"] = bool(dead_pods) and (
-            (stop is not None and stop > end_s - 1.0) or
-            (mode == "haproxy" and stop is None))
+        stop_figures(row)
         with open(os.path.join(outdir, "row.json"), "w") as f:
             json.dump(row, f, indent=1)
         return row
@@ -647,6 +662,7 @@ class Failover(steady.Steady):
                 "last_fail_s": _median([r["last_fail_s"] for r in rs]),
                 "stop_to_dead_s": _median([r["stop_to_dead_s"] for r in rs]),
                 "to_dead_until_end": sum(1 for r in rs if r["to_dead_until_end"]),
+                "has_dead": any(r["victim"]["dead_pods"] for r in rs),
                 "p99_before_ms": _median([r["p99_before_ms"] for r in rs]),
                 "p99_peak_ms": _median([r["p99_peak_ms"] for r in rs])})
         order = {x: k for k, x in enumerate(list(o.scenario) + list(o.modes))}
@@ -758,6 +774,10 @@ def medians_table(summary):
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in summary["medians"]:
         stop = _cell(m["stop_to_dead_s"])
+        if not m["has_dead"]:
+            stop = "no dead pod"
+        elif not stop:
+            stop = "none after the fault"
         if m["to_dead_until_end"]:
             stop = "until the end (%d/%d)" % (m["to_dead_until_end"], m["n"])
         lines.append("| %s | %s | %s | %s | %s | %d | %s (%d) | %s | %s | %s | %s / %s |" % (
@@ -832,6 +852,11 @@ def main(opts, top):
             t = time.monotonic()
             try:
                 exp.be.save_logs(exp.logs_dir())
+                for k in range(1, opts.ingress + 1):
+                    f = os.path.join(exp.be.host_dir(("ingress", k)), "nginx-error.log")
+                    if os.path.exists(f):
+                        shutil.copy(f, os.path.join(exp.logs_dir(),
+                                                    "nginx-error-ingress%d.log" % k))
             except OSError as e:
                 log("could not keep the agents' logs: %s" % e)
             ok = exp.be.down()
