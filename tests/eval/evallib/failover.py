@@ -22,6 +22,9 @@ Scenarios (the victim rotates over the service's pods per repetition):
                   maintenance: its link cut (the proxies get no drain)
   pod-unready     the pod's readiness fails (/healthz 503, SIGUSR1) while it
                   keeps serving requests
+  rolling-update  every pod of the service replaced one by one (the victim
+                  first): SIGTERM, started again at its address, then the
+                  next once every agent and HAProxy sees it healthy
 What is measured per run (from the clients' event log; times in s from
 the fault): failed requests by kind; the first and last failure; the last
 request that went to a dead pod (by address: first address tried or the
@@ -44,8 +47,12 @@ import time
 from . import cluster, steady
 from .steady import log, loadavg
 
-SCENARIOS = ("pod-kill", "agent-kill", "link-cut", "node-freeze", "drain", "pod-unready")
-NOT_DONE = ("rolling-update",)
+SCENARIOS = ("pod-kill", "agent-kill", "link-cut", "node-freeze", "drain", "pod-unready",
+             "rolling-update")
+NOT_DONE = ()
+# rolling-update: load seconds per replaced pod (SIGTERM, start, healthy
+# for every agent and HAProxy) when --post is not given.
+ROLLING_S_PER_POD = 2.0
 # Victims whose pods stop answering: the pod, or every pod of its node.
 NODE_SCENARIOS = ("link-cut", "node-freeze", "drain")
 DRAIN_MAINTENANCE_S = 3.0
@@ -364,6 +371,9 @@ class Failover(steady.Steady):
         elif scenario == "pod-unready":
             t = time.monotonic_ns()
             os.kill(self.pods[name].pid, signal.SIGUSR1)
+        elif scenario == "rolling-update":
+            t = time.monotonic_ns()
+            self.rolling_update(pod, ctx)
         else:
             raise ValueError(scenario)
         ctx["injected"] = self.verify(scenario, mode, pod, k_ingress, ctx)
@@ -397,12 +407,49 @@ class Failover(steady.Steady):
             return cluster.wait_for(lambda: all(state(p) in ("T", "t", "gone")
                                                 for p in ctx["stopped"]), 5,
                                     "node%d to stop" % i, 0.02)
+        if scenario == "rolling-update":
+            return ctx.get("replaced") == [p[0] for p in self.rolling_order(pod)]
         if scenario == "pod-unready":
             url = self.pod_url(name, "/healthz")
             r = self.fetch("router", [url], timeout=2.0)[url]
             ctx["healthz"] = r.get("status")
             return r.get("status") == 503
         return False
+
+    def rolling_order(self, pod):
+        pods = self.layout.pods_of(pod[3])
+        return [pod] + [p for p in pods if p != pod]
+
+    def rolling_update(self, pod, ctx):
+        """Replaces every pod of pod's service, pod first: SIGTERM (the
+        server closes its listener, finishes what it has), started again,
+        then the next once it answers, every agent sees it healthy and
+        every HAProxy has it UP. ctx["replaced"]: the pods done, with the
+        seconds each took."""
+        be, ctx["replaced"], ctx["took_s"] = self.be, [], []
+        for p in self.rolling_order(pod):
+            t = time.monotonic()
+            old = self.pods[p[0]]
+            be.stop(old, signal.SIGTERM, timeout=10)
+            self.pods[p[0]] = self.respawn(old)
+            addr, url = be.pod_addr(p[1], p[2]), self.pod_url(p[0], "/healthz")
+
+            def ready():
+                if self.fetch("router", [url], timeout=2.0)[url].get("status") != 200:
+                    return False
+                for i in range(1, self.o.nodes + 1):
+                    for svc in be.ctl_json(i, "services")["services"]:
+                        if any(e["address"] == addr and not e["healthy"]
+                               for e in svc["endpoints"]):
+                            return False
+                if ("haproxy", 1) in self.proxies:
+                    for path in self.ingress_sockets():
+                        if HaproxyWatch.states(path, p[3]).get(p[0]) != 2:
+                            return False
+                return True
+            cluster.wait_for(ready, 90, "replaced pod %s to be ready" % p[0], 0.25)
+            ctx["replaced"].append(p[0])
+            ctx["took_s"].append(round(time.monotonic() - t, 2))
 
     def undo(self, scenario, mode, pod, k_ingress, ctx):
         name, i, _, _ = pod
@@ -480,19 +527,23 @@ class Failover(steady.Steady):
                 k += 1
         return runs
 
-    def post_s(self, mode, ttl):
+    def post_s(self, mode, ttl, scenario=None):
         if self.o.post:
             return self.o.post
+        if scenario == "rolling-update":
+            n = len(self.layout.pods_of(self.service_for(mode, ttl)))
+            return ROLLING_S_PER_POD * n + 8
         # Long enough for a client and the site's Unbound to outlive a
         # cached answer, anysteer's health probes (2 s x fall 2) and
-        # HAProxy's (2 s x fall 3).
+        # HAProxy's (2 s x fall 3); a rolling update, for every pod (a
+        # restart took 0.3-0.6 s on the busy VM) and then as long.
         return max(10.0, 1.5 * ttl + 8) if ttl is not None else 12.0
 
     def measure_failover(self, n, rep, scenario, mode, ttl, cache, trynext):
         o, L, be = self.o, self.layout, self.be
         svc = self.service_for(mode, ttl)
         k_ing = (rep - 1) % o.ingress + 1
-        post = self.post_s(mode, ttl)
+        post = self.post_s(mode, ttl, scenario)
         tag = "r%d-%s-%s-t%s-%s-%s" % (rep, scenario, mode, ttl if ttl is not None else "x",
                                        cache, trynext)
         outdir = os.path.join(self.out, "runs", tag)
@@ -538,7 +589,7 @@ class Failover(steady.Steady):
             pod = self.victim(svc, mode, rep, evfiles, time.monotonic_ns())
             if scenario in NODE_SCENARIOS:
                 dead = [p for p in L.pods if p[1] == pod[1]]
-            elif scenario == "agent-kill":
+            elif scenario in ("agent-kill", "rolling-update"):
                 dead = []
             else:
                 dead = [pod]
@@ -822,7 +873,9 @@ def write_report(out, summary, plot_names):
     for p in plot_names:
         lines.append("![%s](plots/%s.svg)" % (p, p))
     lines += ["", "## Not implemented", "",
-              "Scenarios: %s." % ", ".join(summary["not_implemented"]), "",
+              "Scenarios: %s. drain on the proxies' side (Kubernetes would evict the "
+              "pods and the ingress controller reload its upstreams)." % (
+                  ", ".join(summary["not_implemented"]) or "none"), "",
               "## Threats to validity", "",
               "One machine runs the cluster, the proxies and the clients; a loaded machine "
               "stretches every detection time (probes, BFD, HAProxy checks). drain only "
