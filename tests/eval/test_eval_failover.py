@@ -7,7 +7,9 @@ results and that each fault was injected and observed: the pod served
 requests before the fault and no request after it; failures, if any, were
 seen only after the fault; in dns mode the clients stopped going to the
 dead pod before the load ended, nginx logged its refusals, HAProxy marked
-it down. Timings are reported, not asserted.
+it down. Timings are reported, not asserted. FailoverAnalysisTest checks
+the pure part without root: the figures from a made-up event log, the
+stop times of each mode, one TTL per service in the catalog.
 
 Needs root, BIRD, Unbound, NSD, nginx, HAProxy and the programs of
 tests/eval/local.mk in top_builddir; skips (77) otherwise."""
@@ -25,6 +27,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 from anysteer_test import BUILD, main_skip77, sanitizer_report  # noqa: E402
 from test_eval_steady import leftovers, require_eval, run_prefix  # noqa: E402
+from evallib import failover  # noqa: E402
 
 RUN = os.path.join(HERE, "run")
 MODES = ["dns", "nginx", "haproxy"]
@@ -149,6 +152,64 @@ class EvalFailoverQuickTest(unittest.TestCase):
             with open(f, errors="replace") as fh:
                 rep = sanitizer_report(fh.read())
             self.assertIsNone(rep, "%s:\n%s" % (f, rep))
+
+
+class FailoverAnalysisTest(unittest.TestCase):
+    """The pure part (no root): figures from an event log, stop times."""
+
+    def test_analyse(self):
+        # One generator started 10 s before the fault (warm-up 1 s): the
+        # fault is at 10 s on its clock.
+        t0, fault = 5 * 10**9, 15 * 10**9
+        dead, other = "fd00:10:0:1::1", "fd00:10:0:2::1"
+        rows = [(0.5, 0.51, "ok", "n1p1", dead, dead),            # warm-up
+                (9.2, 9.21, "ok", "n1p1", dead, dead),
+                (9.5, 9.52, "ok", "n2p1", other, other),
+                (9.9, 11.9, "http_timeout", "", dead, dead),      # in flight at the fault
+                (10.3, 10.3, "connect_refused", "", dead, dead),
+                (11.6, 11.6, "connect_refused", "", dead, dead),
+                (12.0, 12.01, "ok", "n2p1", other, dead),         # tried next
+                (13.0, 13.04, "ok", "n2p1", other, other)]
+        r = failover.analyse([(t0, rows)], fault, 1.0, {dead}, {"n1p1"})
+        self.assertEqual((r["sent"], r["ok"], r["failed"]), (7, 4, 3))
+        self.assertEqual(r["errors"], {"connect_refused": 2, "http_timeout": 1})
+        self.assertEqual(r["failed_before_fault"], 0)
+        self.assertAlmostEqual(r["first_fail_s"], -0.1)
+        self.assertAlmostEqual(r["last_fail_s"], 1.6)
+        self.assertEqual((r["to_dead_before"], r["to_dead_after"]), (2, 3))
+        self.assertAlmostEqual(r["last_to_dead_s"], 2.0)
+        self.assertEqual(r["ok_from_dead_after"], 0)
+        self.assertEqual([(x["t"], x["ok"], x["failed"]) for x in r["series"]],
+                         [(-1, 2, 1), (0, 0, 1), (1, 0, 1), (2, 1, 0), (3, 1, 0)])
+        self.assertAlmostEqual(r["series"][0]["p99_ms"], 20.0)
+
+    def test_stop_figures(self):
+        def row(mode, last, proxy, dead=("n1p1",)):
+            return {"mode": mode, "last_to_dead_s": last, "proxy": proxy, "end_s": 12.0,
+                    "victim": {"dead_pods": list(dead)}}
+        r = row("haproxy", 0.5, {"marked_down_s": 4.2})
+        failover.stop_figures(r)
+        self.assertEqual((r["stop_to_dead_s"], r["to_dead_until_end"]), (4.2, False))
+        # A HAProxy that never marked the pod down kept sending to it.
+        r = row("haproxy", 3.0, {"marked_down_s": None})
+        failover.stop_figures(r)
+        self.assertEqual((r["stop_to_dead_s"], r["to_dead_until_end"]), (None, True))
+        r = row("nginx", None, {"last_error_s": 11.5})
+        failover.stop_figures(r)
+        self.assertEqual((r["stop_to_dead_s"], r["to_dead_until_end"]), (11.5, True))
+        r = row("dns", None, {})
+        failover.stop_figures(r)
+        self.assertEqual((r["stop_to_dead_s"], r["to_dead_until_end"]), (None, False))
+        r = row("haproxy", None, {}, dead=())
+        failover.stop_figures(r)
+        self.assertEqual((r["stop_to_dead_s"], r["to_dead_until_end"]), (None, False))
+
+    def test_catalog_ttl_per_service(self):
+        from evallib import cluster
+        from evallib.backend import NamespaceBackend
+        text = failover.services_yaml(cluster.Layout(2, 2, 3), NamespaceBackend, [1, 5, 30], 2)
+        self.assertEqual([ln.strip() for ln in text.splitlines() if "ttl:" in ln],
+                         ["ttl: 1", "ttl: 5", "ttl: 30"])
 
 
 if __name__ == "__main__":

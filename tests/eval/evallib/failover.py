@@ -146,7 +146,8 @@ def analyse(events, fault_ns, warmup, dead_addrs, dead_pods):
         # Scheduled time of the last request that still went to a dead
         # pod; None: none after the fault.
         "last_to_dead_s": None if last_dead is None else round(last_dead, 3),
-        "p99_before_ms": _median(base), "p99_peak_ms": max(peak) if peak else None,
+        "p99_before_ms": None if not base else round(_median(base), 3),
+        "p99_peak_ms": max(peak) if peak else None,
         "series": ser,
     }
 
