@@ -711,8 +711,12 @@ class Failover(steady.Steady):
                 "failed_max": max(r["failed"] for r in rs),
                 "errors": {k: _median([r["errors"].get(k, 0) for r in rs])
                            for k in sorted({k for r in rs for k in r["errors"]})},
-                "last_fail_s": _median([r["last_fail_s"] for r in rs]),
-                "stop_to_dead_s": _median([r["stop_to_dead_s"] for r in rs]),
+                # A run without failures, or with no request to a dead pod
+                # after the fault, counts as 0 s.
+                "last_fail_s": _median([r["last_fail_s"] if r["failed"] else 0.0 for r in rs]),
+                "stop_to_dead_s": _median([
+                    r["stop_to_dead_s"] if r["stop_to_dead_s"] is not None or
+                    r["to_dead_until_end"] else 0.0 for r in rs]),
                 "to_dead_until_end": sum(1 for r in rs if r["to_dead_until_end"]),
                 "has_dead": any(r["victim"]["dead_pods"] for r in rs),
                 "p99_before_ms": _median([r["p99_before_ms"] for r in rs]),
@@ -828,8 +832,6 @@ def medians_table(summary):
         stop = _cell(m["stop_to_dead_s"])
         if not m["has_dead"]:
             stop = "no dead pod"
-        elif not stop:
-            stop = "none after the fault"
         if m["to_dead_until_end"]:
             stop = "until the end (%d/%d)" % (m["to_dead_until_end"], m["n"])
         lines.append("| %s | %s | %s | %s | %s | %d | %s (%d) | %s | %s | %s | %s / %s |" % (
@@ -867,7 +869,9 @@ def write_report(out, summary, plot_names):
               "HAProxy's checks marked the dead servers DOWN and the last upstream error "
               "naming a dead pod in nginx's log (whole seconds; nginx has max_fails=0 and "
               "no checks), whichever is later. \"until the end\": still in the last second "
-              "of the load (runs of n). agent-kill has no dead pod. drain: the link is cut "
+              "of the load (runs of n). agent-kill and rolling-update have no dead pod. "
+              "A run without failures, or with no request to a dead pod after the fault, "
+              "counts as 0 s in the medians. drain: the link is cut "
               "%g s after the drain." % DRAIN_MAINTENANCE_S, ""]
     lines += medians_table(summary)
     lines += ["", "## Per second around the fault", ""]
