@@ -19,8 +19,10 @@ tests_eval_as_loadgen_LDADD = tests/eval/libeval.la lib/libas.la $(LIBUV_LIBS) $
 EVAL_TEST_LDADD = tests/eval/libeval.la lib/libas.la $(JANSSON_LIBS) $(CMOCKA_LIBS) -lm
 EVAL_TEST_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CMOCKA_CFLAGS)
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_eval_hist tests/unit/test_eval_sched tests/unit/test_eval_proto
-TESTS += tests/unit/test_eval_hist tests/unit/test_eval_sched tests/unit/test_eval_proto
+check_PROGRAMS += tests/unit/test_eval_hist tests/unit/test_eval_sched tests/unit/test_eval_proto \
+	tests/unit/test_eval_events
+TESTS += tests/unit/test_eval_hist tests/unit/test_eval_sched tests/unit/test_eval_proto \
+	tests/unit/test_eval_events
 endif
 tests_unit_test_eval_hist_SOURCES = tests/unit/test_eval_hist.c
 tests_unit_test_eval_hist_CFLAGS = $(EVAL_TEST_CFLAGS)
@@ -28,6 +30,9 @@ tests_unit_test_eval_hist_LDADD = $(EVAL_TEST_LDADD)
 tests_unit_test_eval_sched_SOURCES = tests/unit/test_eval_sched.c
 tests_unit_test_eval_sched_CFLAGS = $(EVAL_TEST_CFLAGS)
 tests_unit_test_eval_sched_LDADD = $(EVAL_TEST_LDADD)
+tests_unit_test_eval_events_SOURCES = tests/unit/test_eval_events.c
+tests_unit_test_eval_events_CFLAGS = $(EVAL_TEST_CFLAGS)
+tests_unit_test_eval_events_LDADD = $(EVAL_TEST_LDADD)
 tests_unit_test_eval_proto_SOURCES = tests/unit/test_eval_proto.c
 tests_unit_test_eval_proto_CFLAGS = $(EVAL_TEST_CFLAGS) $(LDNS_CFLAGS)
 tests_unit_test_eval_proto_LDADD = $(EVAL_TEST_LDADD) $(LDNS_LIBS)
@@ -39,3 +44,9 @@ EXTRA_DIST += tests/integration/test_eval_loadgen.py
 # The load generator's own cost and top rate (by hand, as root):
 #   sudo top_builddir=_build/plain tests/eval/src/selfbench.py
 EXTRA_DIST += tests/eval/src/selfbench.py
+
+# `tests/eval/run failover --quick` (issue 15): after the steady run, so the
+# two never share the cores (root and the tools, else SKIP).
+TESTS += tests/eval/test_eval_failover.py
+EXTRA_DIST += tests/eval/test_eval_failover.py tests/eval/evallib/failover.py
+tests/eval/test_eval_failover.log: tests/eval/test_eval_steady.log

@@ -179,6 +179,29 @@ json_t *eval_results_json(const eval_results_t *r, json_t *config,
 /* The per-second CSV, one line per second of scheduled time. */
 int eval_results_write_series(const eval_results_t *r, const char *path);
 
+/* ---- per-request event log (--events) -------------------------------- */
+
+/* One finished request, for the failover experiment: when it was
+ * scheduled and when it ended (ns of the run clock), its result, the pod
+ * that served it (X-Pod), the address of its last connection and the one
+ * it tried first (they differ after --try-next moved on). */
+struct eval_event {
+	uint64_t t_sched, t_end;
+	int result;		/* -1: ok (2xx), else an enum eval_error */
+	const char *pod;	/* NULL or "" when none */
+	const uint8_t *addr;	/* 16 bytes, NULL when none (DNS failed) */
+	const uint8_t *first;	/* 16 bytes, NULL when none */
+};
+
+/* The header of the log: the run clock's origin (CLOCK_MONOTONIC ns, the
+ * clock a harness on this machine can stamp a fault with) and the column
+ * names. Returns the length written, or 0 if cap is too small. */
+size_t eval_event_header(char *buf, size_t cap, uint64_t t0_mono_ns);
+/* One CSV line "t_sched_us,t_end_us,result,pod,addr,first\n" ("ok" or
+ * the error's name; a comma or control byte of the pod becomes '_').
+ * Returns the length written, or 0 if cap is too small. */
+size_t eval_event_line(char *buf, size_t cap, const struct eval_event *e);
+
 /* ---- addresses the load may go to ------------------------------------ */
 
 /* True for addresses that stay on this machine or in an emulated

@@ -105,6 +105,7 @@ struct cfg {
 	double warmup_s;
 	const char *out;
 	const char *series;
+	const char *events;
 };
 
 /* ---- deadline lists ----------------------------------------------------- */
@@ -222,6 +223,8 @@ struct lg {
 	long long dns_socket_drops;
 	int dns_rcvbuf;		/* bytes, as the kernel reports it */
 	bool sched_done, finished, interrupted;
+	FILE *events;		/* --events: one line per finished request */
+	bool events_failed;
 	char rbuf[READ_BUF];
 	uint8_t dnsbuf[DNS_BATCH][1500];
 };
@@ -252,8 +255,32 @@ static void req_end(struct lg *lg, struct req *r)
 	free(r);
 }
 
+/* --events: the request's outcome (result -1: ok) with the addresses it
+ * went to. */
+static void log_event(struct lg *lg, const struct req *r, int result,
+		      const char *pod)
+{
+	char line[256];
+	const uint8_t *addr = NULL, *first = NULL;
+
+	if (!lg->events)
+		return;
+	if (r->conn)
+		addr = r->conn->addr;
+	else if (r->addrs.n && r->phase != P_DNS)
+		addr = r->addrs.a[r->addr_idx];
+	first = r->addrs.n ? r->addrs.a[0] : addr;
+	struct eval_event e = { .t_sched = r->t_sched, .t_end = now_ns(lg),
+				.result = result, .pod = pod, .addr = addr,
+				.first = first };
+	size_t n = eval_event_line(line, sizeof(line), &e);
+	if (!n || fwrite(line, 1, n, lg->events) != n)
+		lg->events_failed = true;
+}
+
 static void req_fail(struct lg *lg, struct req *r, enum eval_error e)
 {
+	log_event(lg, r, (int)e, NULL);
 	eval_results_error(lg->res, r->t_sched, e);
 	req_end(lg, r);
 }
@@ -387,6 +414,7 @@ static void complete(struct lg *lg, struct conn *c, struct req *r,
 			.pod = c->parser.pod, .addr = c->addr,
 		};
 		eval_results_ok(lg->res, &o);
+		log_event(lg, r, -1, c->parser.pod);
 		req_end(lg, r);
 	} else {
 		req_fail(lg, r, EVAL_E_HTTP_STATUS);
@@ -808,6 +836,9 @@ static void on_tick(uv_timer_t *t)
 	}
 	while ((n = dl_expired(&lg->drain, now)))
 		conn_close(lg, container_of(n, struct conn, dl));
+	/* A reader (the failover harness) follows the log while it grows. */
+	if (lg->events && fflush(lg->events) != 0)
+		lg->events_failed = true;
 	if ((lg->sched_done && lg->inflight == 0) || now >= lg->hard_stop)
 		finish(lg);
 }
@@ -872,7 +903,7 @@ static json_t *config_json(const struct cfg *c)
 	json_t *names = json_array();
 	for (unsigned i = 0; names && i < c->nnames; i++)
 		json_array_append_new(names, json_string(c->names[i]));
-	return json_pack("{s:s,s:o,s:f,s:f,s:s,s:I,s:s,s:s,s:s,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:s,s:s?}",
+	return json_pack("{s:s,s:o,s:f,s:f,s:s,s:I,s:s,s:s,s:s,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:s,s:s?,s:s?}",
 		"resolver", c->resolver, "names", names, "rate", c->rate,
 		"duration", c->duration_s,
 		"arrival", c->arrival == EVAL_ARRIVAL_POISSON ? "poisson" : "constant",
@@ -886,7 +917,8 @@ static json_t *config_json(const struct cfg *c)
 		"dns_attempts", (json_int_t)c->dns_attempts,
 		"max_inflight", (json_int_t)c->max_inflight,
 		"seed", (json_int_t)c->seed,
-		"warmup", c->warmup_s, "out", c->out, "series", c->series);
+		"warmup", c->warmup_s, "out", c->out, "series", c->series,
+		"events", c->events);
 }
 
 /* Datagrams the kernel dropped on our DNS socket (receive buffer full),
@@ -960,6 +992,7 @@ static void usage(FILE *f)
 "                  [--timeout-ms 2000] [--dns-timeout-ms 1000]\n"
 "                  [--dns-attempts 2] [--max-inflight 20000] [--seed S]\n"
 "                  [--warmup SEC] --out FILE.json [--series FILE.csv]\n"
+"                  [--events FILE.csv]  (one line per finished request)\n"
 "defaults: --arrival constant --clients 1000 --client-cache ttl --reuse on\n"
 "          --try-next off --seed 1 --warmup 0\n");
 }
@@ -1020,6 +1053,7 @@ static int parse_args(int argc, char **argv, struct cfg *c)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "series", required_argument, NULL, 'S' },
+		{ "events", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -1121,6 +1155,9 @@ static int parse_args(int argc, char **argv, struct cfg *c)
 			break;
 		case 'S':
 			c->series = optarg;
+			break;
+		case 'E':
+			c->events = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1309,6 +1346,20 @@ int main(int argc, char **argv)
 	}
 
 	lg->t0 = mono_ns();
+	if (lg->cfg.events) {
+		char head[256];
+		size_t n = eval_event_header(head, sizeof(head), lg->t0);
+		lg->events = fopen(lg->cfg.events, "w");
+		if (!lg->events || fwrite(head, 1, n, lg->events) != n ||
+		    fflush(lg->events) != 0) {
+			fprintf(stderr, "as-loadgen: cannot write %s\n", lg->cfg.events);
+			if (lg->events)
+				fclose(lg->events);
+			uv_walk(lg->loop, close_walk, NULL);
+			teardown(lg);
+			return 1;
+		}
+	}
 	uv_poll_start(&lg->dpoll, UV_READABLE, on_dns_readable);
 	uv_poll_start(&lg->tpoll, UV_READABLE, on_timerfd);
 	uv_timer_start(&lg->tick, on_tick, TICK_MS, TICK_MS);
@@ -1328,6 +1379,10 @@ int main(int argc, char **argv)
 	json_decref(j);
 	if (lg->cfg.series && eval_results_write_series(lg->res, lg->cfg.series)) {
 		fprintf(stderr, "as-loadgen: cannot write %s\n", lg->cfg.series);
+		rc = 1;
+	}
+	if (lg->events && (fclose(lg->events) != 0 || lg->events_failed)) {
+		fprintf(stderr, "as-loadgen: cannot write %s\n", lg->cfg.events);
 		rc = 1;
 	}
 	teardown(lg);

@@ -375,3 +375,36 @@ int eval_results_write_series(const eval_results_t *r, const char *path)
 		return -errno;
 	return AS_OK;
 }
+
+/* ---- per-request event log ------------------------------------------- */
+
+size_t eval_event_header(char *buf, size_t cap, uint64_t t0_mono_ns)
+{
+	int n = snprintf(buf, cap,
+			 "# as-loadgen events t0_monotonic_ns=%llu\n"
+			 "t_sched_us,t_end_us,result,pod,addr,first\n",
+			 (unsigned long long)t0_mono_ns);
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+size_t eval_event_line(char *buf, size_t cap, const struct eval_event *e)
+{
+	char pod[EVAL_POD_MAX], addr[INET6_ADDRSTRLEN] = "",
+	     first[INET6_ADDRSTRLEN] = "";
+	const char *res = e->result < 0 ? "ok"
+					: eval_error_name((enum eval_error)e->result);
+	size_t k = 0;
+
+	for (const char *p = e->pod ? e->pod : ""; *p && k + 1 < sizeof(pod); p++)
+		pod[k++] = (*p == ',' || (unsigned char)*p < 0x20) ? '_' : *p;
+	pod[k] = '\0';
+	if (e->addr)
+		inet_ntop(AF_INET6, e->addr, addr, sizeof(addr));
+	if (e->first)
+		inet_ntop(AF_INET6, e->first, first, sizeof(first));
+	int n = snprintf(buf, cap, "%llu,%llu,%s,%s,%s,%s\n",
+			 (unsigned long long)(e->t_sched / EVAL_NS_PER_US),
+			 (unsigned long long)(e->t_end / EVAL_NS_PER_US),
+			 res, pod, addr, first);
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
