@@ -495,7 +495,7 @@ class Scale:
         for k in range(o.churn):
             at = t0 + 1.5 + k * (o.churn_duration - 1) / o.churn
             time.sleep(max(0.0, at - time.monotonic()))  # spreads the events over the run
-            times.append(round(self.churn_event(mode, proc, conf, d, 3 * k + 1), 4))
+            times.append(round(self.churn_event(mode, proc, conf, d, 3 * k + 1), 6))
         rc = self.finish_loadgen(g, od, o.churn_duration + 60)
         row["churn"] = {"method": "nginx -s reload (upstreams rewritten)" if mode == "nginx"
                         else "runtime API: set server B/S addr (stats socket)",
