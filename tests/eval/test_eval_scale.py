@@ -156,7 +156,7 @@ class EvalScaleQuickTest(unittest.TestCase):
         with open(os.path.join(self.out, "configs", "n3-s50", "nginx.conf")) as f:
             self.assertEqual(f.read().count("upstream svc"), 50)
         with open(os.path.join(self.out, "configs", "n3-s50", "haproxy.cfg")) as f:
-            self.assertEqual(f.read().count("backend svc"), 50)
+            self.assertEqual(f.read().count("\nbackend svc"), 50)
 
     def test_5_model_and_outputs(self):
         s = self.summary()

@@ -36,11 +36,13 @@ import threading
 import time
 
 from . import cluster, steady
-from .backend import NamespaceBackend
+from .backend import NamespaceBackend, restart_agents_with
 from .steady import Interrupted, log, loadavg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPLICAS = 2   # pods per service (on different nodes)
+DEFAULT_MAX_ENDPOINTS = 256   # gossip.max_endpoints_per_node
+LOADGEN_NAMES = 64   # as-loadgen's MAX_NAMES
 
 
 class ScaleLayout:
@@ -69,6 +71,12 @@ class ScaleLayout:
 
     def ingress_name(self, service):
         return "%s.%s" % (service, cluster.INGRESS_ZONE.rstrip("."))
+
+    def load_services(self):
+        """The services the load asks for: all, or LOADGEN_NAMES spread
+        evenly over them (what as-loadgen takes)."""
+        step = int(math.ceil(len(self.services) / float(LOADGEN_NAMES)))
+        return self.services[::step]
 
     def endpoint_count(self):
         return sum(len(v) for v in self._of.values())
@@ -172,6 +180,16 @@ class Scale:
         log("step %s: cluster up (prefix %s, state %s)" % (tag, self.prefix, self.state))
         t = time.monotonic()
         be.up()
+        # A node announces at most gossip.max_endpoints_per_node (256 by
+        # default, fixed at start): above, restart the agents with room.
+        per_node = max(sum(1 for s in L.services for p in L.pods_of(s) if p[1] == i)
+                       for i in range(1, n + 1)) + o.tta_reps
+        self.max_eps = None
+        if per_node > DEFAULT_MAX_ENDPOINTS:
+            self.max_eps = per_node
+            log("step %s: %d endpoints on a node: restarting the agents with "
+                "gossip.max_endpoints_per_node %d" % (tag, per_node, per_node))
+            restart_agents_with(be, "gossip", ["max_endpoints_per_node: %d" % per_node])
         self.pods = {}
         for name, i, j, _ in L.pods:
             self.pods[name] = be.spawn(("pod", i, j), "as-backend", [
@@ -360,7 +378,7 @@ class Scale:
         out = []
         for c in o.clients:
             q0, t0 = self.agent_queries(), time.monotonic()
-            g, d = self.loadgen("%s-dns-c%d" % (tag, c), [L.dns_name(s) for s in L.services],
+            g, d = self.loadgen("%s-dns-c%d" % (tag, c), [L.dns_name(s) for s in L.load_services()],
                                 be.anycast, cluster.POD_PORT, o.rate, o.duration, c, 1 + c)
             r = self.finish_loadgen(g, d, o.duration + 60)
             dt = time.monotonic() - t0
@@ -423,11 +441,10 @@ class Scale:
         finally:
             s.close()
 
-    def churn_event(self, mode, proc, conf, d, k):
-        """Moves one pod of service k to another node's pod; returns the
+    def churn_event(self, mode, proc, conf, d, svc):
+        """Moves one pod of svc to another node's pod; returns the
         seconds until the proxy applies it."""
         L, be = self.layout, self.be
-        svc = L.services[k % L.nservices]
         pods = L._of[svc]
         old = pods[0]
         used = {p[1] for p in pods}
@@ -470,7 +487,8 @@ class Scale:
         saved = {s: list(v) for s, v in L._of.items()}
         proc, conf, d = self.start_proxy(mode)
         port = steady.PROXY_PORTS[mode]
-        names = [L.ingress_name(s) for s in L.services]
+        loaded = L.load_services()
+        names = [L.ingress_name(s) for s in loaded]
         group = lambda: [proc] + be.children(proc)  # noqa: E731
         ps = group()
         be.reset_peak(ps)
@@ -495,7 +513,9 @@ class Scale:
         for k in range(o.churn):
             at = t0 + 1.5 + k * (o.churn_duration - 1) / o.churn
             time.sleep(max(0.0, at - time.monotonic()))  # spreads the events over the run
-            times.append(round(self.churn_event(mode, proc, conf, d, 3 * k + 1), 6))
+            # A service the load asks for, so its clients see the change.
+            svc = loaded[(3 * k + 1) % len(loaded)]
+            times.append(round(self.churn_event(mode, proc, conf, d, svc), 6))
         rc = self.finish_loadgen(g, od, o.churn_duration + 60)
         row["churn"] = {"method": "nginx -s reload (upstreams rewritten)" if mode == "nginx"
                         else "runtime API: set server B/S addr (stats socket)",
@@ -567,6 +587,7 @@ class Scale:
                     tag = "n%d-s%d" % (n, s)
                     step = {"nodes": n, "services": s,
                             "endpoints": self.layout.endpoint_count(),
+                            "max_endpoints_per_node": self.max_eps,
                             "setup_s": round(setup, 1), "loadavg": loadavg()}
                     step["agents"] = self.quiet_window()
                     m = step["agents"]["median"]
@@ -659,6 +680,15 @@ def plots(out, s):
         fig.savefig(os.path.join(d, name + ".png"), dpi=80, metadata={"Software": None})
         fig.savefig(os.path.join(d, name + ".svg"), metadata={"Date": None})
         plt.close(fig)
+
+    def finish(fig, ax, name, xlabel, ylabel, logx, fontsize=8):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if logx:
+            ax.set_xscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=fontsize)
+        save(fig, name)
     steps = s["steps"]
     svcs = sorted({x["services"] for x in steps})
 
@@ -676,19 +706,14 @@ def plots(out, s):
                 if mp:
                     ax.plot([a for a, _ in mp], [b * scale for _, b in mp], "s--",
                             label="%d services (modelled)" % sv)
-        ax.set_xlabel("nodes")
-        ax.set_ylabel(ylabel)
-        if model_key and s["model"]:
-            ax.set_xscale("log")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-        save(fig, fig_name)
+        finish(fig, ax, fig_name, "nodes", ylabel, model_key and s["model"])
     by_nodes("agent_cpu", "anysteerd CPU, % of a core (median node, quiet)",
              lambda x: x["agents"]["median"]["cpu_pct"])
     by_nodes("agent_rss", "anysteerd peak RSS, MB (median node)",
              lambda x: x["agents"]["median"]["peak_rss_kb"], scale=1 / 1024.0)
-    by_nodes("gossip_bytes", "gossip bytes/s per node (in + out)",
-             lambda x: x["agents"]["median"]["gossip_bps"], "quiet_bps")
+    # Sent bytes, as the simulator counts them.
+    by_nodes("gossip_bytes", "gossip bytes sent/s per node",
+             lambda x: x["agents"]["median"]["gossip_out_bps"], "quiet_bps")
     # Measured in s, modelled in ms: its own plot.
     fig, ax = plt.subplots(figsize=(6, 4))
     for sv in svcs:
@@ -704,36 +729,22 @@ def plots(out, s):
         if mp:
             ax.plot([a for a, _ in mp], [b / 1000.0 for _, b in mp], "s--",
                     label="%d services dissemination p99 (modelled)" % sv)
-    ax.set_xlabel("nodes")
-    ax.set_ylabel("seconds")
-    if s["model"]:
-        ax.set_xscale("log")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    save(fig, "time_to_answerable")
+    finish(fig, ax, "time_to_answerable", "nodes", "seconds", s["model"], 7)
     fig, ax = plt.subplots(figsize=(6, 4))
     for mode in sorted({p["mode"] for p in s["proxies"]}):
         pts = sorted((p["services"], p["churn"]["apply_p50_s"]) for p in s["proxies"]
                      if p["mode"] == mode and p["churn"]["apply_p50_s"] is not None)
         if pts:
             ax.plot([a for a, _ in pts], [b for _, b in pts], "o-", label=mode)
-    ax.set_xlabel("services")
-    ax.set_ylabel("pod change applied, p50 s (nginx reload / HAProxy runtime API)")
-    ax.set_xscale("log")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    save(fig, "proxy_reload")
+    finish(fig, ax, "proxy_reload", "services",
+           "pod change applied, p50 s (nginx reload / HAProxy runtime API)", True)
     fig, ax = plt.subplots(figsize=(6, 4))
     for x in steps:
         pts = [(d["clients"], d["agent_qps"]) for d in x["dns"]]
         ax.plot([a for a, _ in pts], [b for _, b in pts], "o-",
                 label="%d nodes, %d services" % (x["nodes"], x["services"]))
-    ax.set_xlabel("client identities (each caches for the TTL)")
-    ax.set_ylabel("DNS queries/s reaching anysteer (all nodes)")
-    ax.set_xscale("log")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    save(fig, "dns_qps")
+    finish(fig, ax, "dns_qps", "client identities (each caches for the TTL)",
+           "DNS queries/s reaching anysteer (all nodes)", True, 7)
 
 
 def fmt(v, f="%.3g"):
@@ -752,24 +763,27 @@ def write_report(out, s):
          "the gossip simulator's rows (simulated time).", "",
          "## anysteer per node (measured)", "",
          "| nodes | services | endpoints | CPU % (median/max) | peak RSS MB (median/max) | "
-         "gossip B/s/node in+out (median/max) | answerable p50 / p99 s | reload s |",
-         "|---|---|---|---|---|---|---|---|"]
+         "gossip B/s/node in+out (median/max) | gossip B/s/node sent (median) | "
+         "answerable p50 / p99 s | reload s |",
+         "|---|---|---|---|---|---|---|---|---|"]
     for st in s["steps"]:
         a = st["agents"]
-        L.append("| %d | %d | %d | %s / %s | %s / %s | %s / %s | %s / %s | %s |" % (
+        L.append("| %d | %d | %d | %s / %s | %s / %s | %s / %s | %s | %s / %s | %s |" % (
             st["nodes"], st["services"], st["endpoints"],
             fmt(a["median"]["cpu_pct"]), fmt(a["max"]["cpu_pct"]),
             fmt(a["median"]["peak_rss_kb"] / 1024.0), fmt(a["max"]["peak_rss_kb"] / 1024.0),
             fmt(a["median"]["gossip_bps"], "%.0f"), fmt(a["max"]["gossip_bps"], "%.0f"),
+            fmt(a["median"]["gossip_out_bps"], "%.0f"),
             fmt(st["tta_p50_s"]), fmt(st["tta_p99_s"]),
             fmt(median([x["reload_s"] for x in st["tta"]]))))
     L += ["", "Time to answerable: from the configuration reload on one node (the new "
           "endpoint's own node) until each node's `services` holds it healthy: the reload, "
           "the first health probe (health.interval %s) and gossip." % s["setup"]["health_interval"],
           "", "## DNS queries reaching anysteer (measured)", "",
-          "Offered %s requests/s over all service names, clients resolving at anysteer's "
+          "Offered %s requests/s over the service names (at most %d, spread over the "
+          "services: as-loadgen's limit), clients resolving at anysteer's "
           "anycast address and caching each answer for its TTL (%d s)." % (
-              s["setup"]["rate"], s["setup"]["ttl"]), "",
+              s["setup"]["rate"], LOADGEN_NAMES, s["setup"]["ttl"]), "",
           "| nodes | services | clients | queries/s at anysteer | ok | errors |",
           "|---|---|---|---|---|---|"]
     for st in s["steps"]:
@@ -789,7 +803,7 @@ def write_report(out, s):
     L += ["", "## Gossip beyond this machine (modelled)", "",
           "tests/bench/gossip_bench --endpoints E (E = %d x services / nodes, at least 1): "
           "a quiet minute, then every node changes one endpoint's health every 60 s." % REPLICAS,
-          "", "| nodes | services | endpoints/node | quiet B/s/node | changing B/s/node | "
+          "", "| nodes | services | endpoints/node | quiet B/s/node sent | changing B/s/node sent | "
           "dissemination p50 / p99 ms |", "|---|---|---|---|---|---|"]
     for x in s["model"]:
         L.append("| %d | %d | %d | %s | %s | %s / %s |" % (
