@@ -9,7 +9,7 @@ any name). Per step, measured on this machine:
     (/proc of the anysteerd PIDs) and its gossip bytes per second (UDP and
     TCP, in and out, from `status`'s gossip.bytes);
   - time to answerable: an endpoint is added to one node's configuration
-    (reload), and every node's `services` is polled until it holds it
+    (reload), and every node's `explain SERVICE` is polled until it holds it
     healthy; p50/p99 over nodes;
   - DNS queries per second reaching anysteer at a fixed offered load, per
     number of client identities (as-loadgen with anysteer's anycast
@@ -112,12 +112,13 @@ class Ctl:
         self.s = None
         self.buf = b""
 
-    def ask(self, command, timeout=30.0):
+    def ask(self, command, timeout=30.0, argv=None):
         if self.s is None:
             self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.s.connect(self.path)
         self.s.settimeout(timeout)
-        self.s.sendall((json.dumps({"version": 1, "command": command, "args": {}}) + "\n")
+        self.s.sendall((json.dumps({"version": 1, "command": command,
+                                   "args": {"argv": argv} if argv else {}}) + "\n")
                        .encode())
         while b"\n" not in self.buf:
             chunk = self.s.recv(1 << 20)
@@ -205,15 +206,19 @@ class Scale:
         self.ctls = {i: Ctl(os.path.join(self.state, "n%d" % i, "ctl.sock"))
                      for i in range(1, n + 1)}
         total = L.endpoint_count()
+        pending = set(range(1, n + 1))
 
         def ready():
             for p in list(self.pods.values()) + [self.nsd]:
                 if be.poll(p) is not None:
                     raise RuntimeError("%s exited (%s)" % (p.name, p.log))
-            for i in range(1, n + 1):
+            # A node that saw every endpoint healthy is not asked again
+            # (`services` of 1000 services is a large answer).
+            for i in sorted(pending):
                 svcs = self.ctls[i].ask("services")["services"]
                 if sum(1 for v in svcs for e in v["endpoints"] if e["healthy"]) != total:
                     return False
+                pending.discard(i)
             return True
         cluster.wait_for(ready, 180 + n * 5, "every agent to see %d endpoints healthy" % total, 0.5)
         setup = time.monotonic() - t
@@ -274,7 +279,7 @@ class Scale:
 
     def time_to_answerable(self, rep):
         """Adds node a's pod to a service it does not serve (node a's
-        configuration, reload) and times each node until its `services`
+        configuration, reload) and times each node until its `explain SERVICE`
         holds the endpoint healthy."""
         L, be, n = self.layout, self.be, self.layout.nodes
         a = (rep % n) + 1
@@ -287,15 +292,15 @@ class Scale:
         self.added.add(svc)
         path = os.path.join(self.state, "n%d" % a, "anysteer.yaml")
 
-        def has(data):
-            for v in data["services"]:
-                if v["name"] == svc:
-                    return any(e["address"] == addr and e["healthy"] for e in v["endpoints"])
-            return False
+        def has(c):
+            # `explain` holds one service's endpoints: polling `services`
+            # (every service) would cost the agents more than the change.
+            return any(e["address"] == addr and e["healthy"]
+                       for e in c.ask("explain", argv=[svc])["endpoints"])
 
         with open(path) as f:
             text = f.read()
-        if any(has(self.ctls[i].ask("services")) for i in range(1, n + 1)):
+        if any(has(self.ctls[i]) for i in range(1, n + 1)):
             raise RuntimeError("%s already holds %s before it was added" % (svc, addr))
         seen, errors = {}, []
         go = threading.Event()
@@ -307,7 +312,7 @@ class Scale:
                 go.wait()
                 deadline = time.monotonic() + self.o.tta_timeout
                 while time.monotonic() < deadline:
-                    if has(c.ask("services")):
+                    if has(c):
                         seen[i] = time.monotonic() - t0[0]
                         return
                     time.sleep(self.o.poll_ms / 1000.0)
@@ -777,7 +782,7 @@ def write_report(out, s):
             fmt(st["tta_p50_s"]), fmt(st["tta_p99_s"]),
             fmt(median([x["reload_s"] for x in st["tta"]]))))
     L += ["", "Time to answerable: from the configuration reload on one node (the new "
-          "endpoint's own node) until each node's `services` holds it healthy: the reload, "
+          "endpoint's own node) until each node's `explain SERVICE` holds it healthy: the reload, "
           "the first health probe (health.interval %s) and gossip." % s["setup"]["health_interval"],
           "", "## DNS queries reaching anysteer (measured)", "",
           "Offered %s requests/s over the service names (at most %d, spread over the "
@@ -833,8 +838,10 @@ def main(opts, top):
         for sg in old:
             signal.signal(sg, signal.SIG_IGN)
         if exp.be is not None:
+            t = time.monotonic()
             try:
                 exp.down()
+                log("torn down in %.1f s" % (time.monotonic() - t))
             except Exception as e:
                 log("teardown: %s" % e)
         for sg, h in old.items():
