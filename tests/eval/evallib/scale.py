@@ -173,7 +173,7 @@ class Scale:
         self.be = be = NamespaceBackend(self.top, self.build, self.prefix, self.state, n, 1,
                                         1 if proxies else 0, 1, None,
                                         health_interval=o.health_interval, log=log,
-                                        load="static")
+                                        load="static", bfd_ms=o.bfd_ms)
         be.services_yaml = services_yaml(L, be, o.ttl, 2)
         tag = "n%d-s%d" % (n, s)
         self.logs = self.dirs("logs", tag)
@@ -220,7 +220,9 @@ class Scale:
                     return False
                 pending.discard(i)
             return True
-        cluster.wait_for(ready, 180 + n * 5, "every agent to see %d endpoints healthy" % total, 0.5)
+        # Generous: under a busy CPU record pulls time out and are retried
+        # (22 nodes x 1000 services took over 290 s on a loaded 2-core machine).
+        cluster.wait_for(ready, 180 + n * 5 + total / 4.0, "every agent to see %d endpoints healthy" % total, 0.5)
         setup = time.monotonic() - t
         log("step %s: ready after %.1f s (%d endpoints); load average %s"
             % (tag, setup, total, loadavg()))
@@ -625,6 +627,7 @@ class Scale:
                 "setup": {"nodes": o.nodes, "services": o.services, "clients": o.clients,
                           "rate": o.rate, "duration": o.duration, "window": o.window,
                           "ttl": o.ttl, "health_interval": o.health_interval,
+                          "bfd_ms": o.bfd_ms,
                           "tta_reps": o.tta_reps, "churn": o.churn,
                           "churn_duration": o.churn_duration, "proxy_modes": o.proxy_modes,
                           "proxy_workers": o.proxy_workers, "replicas": REPLICAS,
