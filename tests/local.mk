@@ -116,6 +116,11 @@ tests/eval/test_eval_steady.log: tests/integration/test_daemon_dns.log \
 	tests/integration/routing-failover.log tests/integration/test_eval_loadgen.log \
 	tests/integration/test_resolver_letters.log tests/eval/test_eval_lib.log
 
+# `tests/eval/run scale --quick` (issue 15): after the steady run, for the same reason.
+TESTS += tests/eval/test_eval_scale.py
+EXTRA_DIST += tests/eval/test_eval_scale.py tests/eval/evallib/scale.py
+tests/eval/test_eval_scale.log: tests/eval/test_eval_steady.log
+
 # Script tests have no objects, so in a VPATH build (distcheck) nothing
 # else creates their folders for the .log and .trs files.
 check_DATA = tests/.script-dirs

@@ -352,3 +352,29 @@ class NamespaceBackend:
         d = os.path.join(self.dir, "x-" + host_str(host))
         os.makedirs(d, exist_ok=True)
         return d
+
+
+def restart_agents_with(be, section, lines, timeout=60):
+    """Adds `lines` to the `section:` of every node's anysteer.yaml and
+    restarts its agent, one node after the other (for keys fixed at
+    start, e.g. gossip.max_endpoints_per_node)."""
+    for i in range(1, be.n + 1):
+        d = os.path.join(be.dir, "n%d" % i)
+        path = os.path.join(d, "anysteer.yaml")
+        with open(path) as f:
+            text = f.read()
+        head = "\n%s:\n" % section
+        if head not in text:
+            raise RuntimeError("%s has no %s section" % (path, section))
+        text = text.replace(head, head + "".join("  %s\n" % ln for ln in lines), 1)
+        with open(path, "w") as f:
+            f.write(text)
+        with open(os.path.join(d, "anysteerd.pid")) as f:
+            pid = int(f.read().strip())
+        be._testbed("agent-kill", i, "TERM")
+        deadline = time.monotonic() + timeout
+        while read_proc_stat(pid) is not None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("node %d's agent did not stop on SIGTERM" % i)
+            time.sleep(0.05)
+        be._testbed("agent-start", i, timeout=timeout + 30)
