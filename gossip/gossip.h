@@ -105,7 +105,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define GOSSIP_PROTO_VERSION 1
+/* Packet format: 1 had a 24-byte nonce and the label in the envelope; 3
+ * has a 16-byte nonce and an empty label in sealed envelopes (2 is the
+ * stream header's version byte, kept apart so neither opens as the other). */
+#define GOSSIP_PROTO_VERSION 3
 #define GOSSIP_UDP_MAX 1232		/* IPv6 minimum MTU minus headers */
 #define GOSSIP_NAME_MAX 63		/* node names, bytes */
 #define GOSSIP_LABEL_MAX 63		/* cluster label, bytes */
@@ -119,9 +122,9 @@
 #define GOSSIP_KEY_LEN 32
 #define GOSSIP_KEYS_MAX 16
 #define GOSSIP_KEY_B64_LEN 45		/* base64 of a key, with NUL */
-#define GOSSIP_CRYPTO_OVERHEAD (2 + 24 + 16)
+#define GOSSIP_CRYPTO_OVERHEAD (2 + 16 + 16)	/* header, nonce, tag */
 #define GOSSIP_STREAM_VERSION 2		/* stream frame header; 1 was a bare length */
-#define GOSSIP_STREAM_HDR_MAX (GOSSIP_CRYPTO_OVERHEAD + 4) /* sealed length */
+#define GOSSIP_STREAM_HDR_MAX (2 + 24 + 16 + 4) /* sealed length, 24-byte nonce */
 #define GOSSIP_STREAM_HDR_PLAIN (2 + 4)	/* plaintext: header, length */
 /* The largest push-pull entry on the wire: state and a node record with a
  * 63-byte name, an IPv6 address, 5-byte incarnation, 9-byte versions and
