@@ -113,6 +113,7 @@ struct probe {
 	uint32_t inc;			/* target's incarnation when sent */
 	uint32_t seq, expected_nacks, nacks;
 	uint64_t ack_deadline, end;
+	uint64_t sent;			/* when the ping went out */
 };
 
 struct gossip_core {
@@ -151,6 +152,7 @@ struct gossip_core {
 	bool left;
 
 	uint64_t next_probe, next_gossip, next_pushpull, next_rejoin, next_housekeep;
+	uint64_t last_gossip;		/* when the last gossip round ran */
 	uint64_t next_reconnect;
 	struct gossip_load pending_load, published_load; /* as given */
 	bool load_pending;
@@ -239,7 +241,7 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->seed = 1;
 	cfg->incarnation = 1;
 	cfg->seq_base = 1;
-	cfg->probe_interval_ms = 100;
+	cfg->probe_interval_ms = 150;
 	cfg->probe_timeout_ms = 40;
 	cfg->indirect_checks = 3;
 	cfg->suspicion_mult = 4;
@@ -258,7 +260,7 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->gossip_to_dead_ms = 30000;
 	cfg->load_step = 0.05;
 	cfg->load_refresh_ms = 30000;
-	cfg->load_min_interval_ms = 10000;
+	cfg->load_min_interval_ms = 20000;
 	cfg->load_burst = 3;
 	cfg->queue_max = 4096;
 	cfg->max_endpoints = GOSSIP_ENDPOINTS_DEFAULT;
@@ -514,10 +516,14 @@ static uint32_t retransmit_limit(const struct gossip_core *c)
 }
 
 /* A lazy entry (utilisation only) is display data, and the refresh
- * repeats it: half the sends. */
+ * repeats it: half the sends. A factor move is superseded by the next one
+ * and repaired by push-pull, so it needs no more than the log10 rule's
+ * copies (8 up to N = 99; membership keeps the floor): two thirds. */
 static uint32_t entry_limit(const struct bcast *e, uint32_t limit)
 {
-	return e->lazy ? AS_MAX(limit / 2, 2u) : limit;
+	if (e->lazy)
+		return AS_MAX(limit / 2, 2u);
+	return e->kind == BK_LOAD ? AS_MAX(limit * 2 / 3, 2u) : limit;
 }
 
 static void bucket_push(struct gossip_core *c, struct bcast *b)
@@ -615,6 +621,13 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 	c->n_bcast_member += kind == BK_MEMBERSHIP;
 	while (c->n_bcast > c->cfg.queue_max)
 		drop_most_sent(c);
+	/* News (membership, a factor move) goes out in a gossip round at
+	 * once, not at the next tick: a hop then costs the network's latency
+	 * instead of half a gossip interval, for the same packets (a round
+	 * sends only for news). At most 4 rounds per interval. */
+	if (!lazy)
+		c->next_gossip = AS_MIN(c->next_gossip,
+					c->last_gossip + AS_MAX(c->cfg.gossip_interval_ms / 4, 1u));
 }
 
 static void record_to_msg(const struct member *m, int type, struct gossip_msg *msg)
@@ -1443,9 +1456,18 @@ static void probe_finish(struct gossip_core *c, uint64_t now)
 	}
 	if (t->rec.incarnation != p->inc)
 		return;	/* it refuted meanwhile: alive after our probe was sent */
-	if (t->state == GOSSIP_ALIVE)
+	if (t->state == GOSSIP_ALIVE) {
 		apply_suspect(c, t->rec.name, t->rec.incarnation, c->name, now);
-	else if (t->state == GOSSIP_SUSPECT && confirm_suspicion(c, t, c->name))
+		/* Our suspicion runs from the unanswered ping, not from the end
+		 * of the probe period: the target was silent since then (give
+		 * or take the ack timeout), so a longer probe interval does not
+		 * lengthen detection; the floor still covers a 2 s stall with
+		 * the final check after it (docs/gossip.md). */
+		if (t->state == GOSSIP_SUSPECT && t->susp_start == now && now > p->sent) {
+			t->susp_start = p->sent;
+			t->susp_deadline = t->susp_start + susp_timeout(c, t);
+		}
+	} else if (t->state == GOSSIP_SUSPECT && confirm_suspicion(c, t, c->name))
 		enqueue_accuse(c, t, GOSSIP_MSG_SUSPECT, t->rec.incarnation, c->name);
 }
 
@@ -1477,6 +1499,7 @@ static void probe_start(struct gossip_core *c, uint64_t now)
 	c->probe.seq = ++c->probe_seq;
 	c->probe.ack_deadline = now + scaled(c, c->cfg.probe_timeout_ms);
 	c->probe.end = c->next_probe;
+	c->probe.sent = now;
 	memset(&ping, 0, sizeof(ping));
 	ping.type = GOSSIP_MSG_PING;
 	ping.seq = c->probe.seq;
@@ -2299,6 +2322,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 		probe_start(c, now);
 	if (c->next_gossip <= now) {
 		gossip_round(c, now);
+		c->last_gossip = now;
 		c->next_gossip = now + c->cfg.gossip_interval_ms;
 	}
 	if (c->next_pushpull <= now) {
