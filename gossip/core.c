@@ -506,24 +506,32 @@ static void set_state(struct gossip_core *c, struct member *m, enum gossip_state
 
 /* ---- retransmit queue ------------------------------------------------- */
 
-static uint32_t retransmit_limit(const struct gossip_core *c)
+/* The log10 rule: about l copies reach each node, which misses one with
+ * probability near e^-l. */
+static uint32_t retransmit_log(const struct gossip_core *c)
 {
 	size_t n = gossip_core_live_count(c);
-	uint32_t l = c->cfg.retransmit_mult * (uint32_t)ceil(log10((double)n + 1));
-	/* Each node gets about l copies, so it misses one with probability
-	 * near e^-l: small clusters need a floor. */
+	return c->cfg.retransmit_mult * (uint32_t)ceil(log10((double)n + 1));
+}
+
+static uint32_t retransmit_limit(const struct gossip_core *c)
+{
+	uint32_t l = retransmit_log(c);
+	/* Small clusters need a floor. */
 	return AS_MAX(AS_MIN(AS_MAX(l, c->cfg.retransmit_min), BUCKETS - 1u), 1u);
 }
 
 /* A lazy entry (utilisation only) is display data, and the refresh
- * repeats it: half the sends. A factor move is superseded by the next one
- * and repaired by push-pull, so it needs no more than the log10 rule's
- * copies (8 up to N = 99; membership keeps the floor): two thirds. */
-static uint32_t entry_limit(const struct bcast *e, uint32_t limit)
+ * repeats it: half the sends. A factor move is superseded by the next
+ * one and repaired by push-pull, so it goes without the floor (8 copies
+ * at N = 22 instead of 12; membership keeps it). */
+static uint32_t entry_limit(const struct gossip_core *c, const struct bcast *e, uint32_t limit)
 {
 	if (e->lazy)
 		return AS_MAX(limit / 2, 2u);
-	return e->kind == BK_LOAD ? AS_MAX(limit * 2 / 3, 2u) : limit;
+	if (e->kind == BK_LOAD)
+		return AS_MAX(AS_MIN(retransmit_log(c), limit), 2u);
+	return limit;
 }
 
 static void bucket_push(struct gossip_core *c, struct bcast *b)
@@ -712,7 +720,7 @@ static void builder_fill(struct gossip_core *c, struct builder *b)
 		for (struct bcast *e = c->buckets[k]; e && misses < 8; e = e->next) {
 			if (b->n >= GOSSIP_MSGS_MAX || b->budget - b->used < 12)
 				goto done;
-			if (e->transmits >= entry_limit(e, limit))
+			if (e->transmits >= entry_limit(c, e, limit))
 				continue;
 			if (e->len > b->budget - b->used) {
 				misses++;
@@ -803,7 +811,7 @@ cleanup:
 		if (e->next)
 			e->next->prev = e->prev;
 		nb->transmits++;
-		if (nb->transmits >= entry_limit(nb, limit)) {
+		if (nb->transmits >= entry_limit(c, nb, limit)) {
 			if (nb->about && nb->about->bc[nb->kind] == nb)
 				nb->about->bc[nb->kind] = NULL;
 			c->n_bcast--;
