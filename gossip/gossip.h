@@ -37,16 +37,27 @@
  * once more (directly and through k peers), so a refutation lost on the
  * way does not kill a live node; and the libuv adapter reads waiting
  * datagrams before it runs overdue timers (a descheduled process would
- * otherwise time out acks it has received). Defaults (probe 100 ms, suspicion floor 2.2 s, gossip
- * 50 ms x 3) target crash detection under 3 s while a 2 s stall is never
- * taken for a death.
+ * otherwise time out acks it has received). A suspicion raised by our own
+ * probe runs from the ping the target left unanswered, not from the end
+ * of the probe period, so the probe interval adds only the wait for the
+ * first probe of a crashed node (every node probes every member once per
+ * round, so a crashed node is probed about once per interval); news
+ * (membership, a factor move) is gossiped at once, not at the next round.
+ * Defaults (probe 150 ms, timeout 40 ms, suspicion floor 2.2 s, gossip
+ * 50 ms x 3) target crash detection under 3 s p99 at N = 22 while a 2 s
+ * stall is never taken for a death: a death needs silence from the
+ * indirect probes (an ack timeout after the unanswered ping) to the end
+ * of the final check (two ack timeouts after the floor), 2.24 s at least.
  *
  * Load: only the factor changes answers, so only a factor move (a whole
  * load_step from the gossiped value, which sits on the load_step grid)
  * is published at once, at most load_burst at once and then one per
- * load_min_interval_ms; utilisation alone waits for the refresh. A
- * record that moves no factor rides on probes and acks only and never
- * makes a gossip round send a packet (docs/gossip.md has the costs).
+ * load_min_interval_ms (20 s); utilisation alone waits for the refresh. A
+ * factor move is retransmitted retransmit_mult * ceil(log10(N + 1)) times
+ * without the retransmit_min floor (the next move supersedes it and
+ * push-pull repairs a miss). A record that moves no factor rides on
+ * probes and acks only and never makes a gossip round send a packet
+ * (docs/gossip.md has the costs).
  *
  * For anysteerd: pass incarnation = wall-clock seconds and seq_base =
  * wall-clock ms * 1000, so a restarted node outranks its old self.
@@ -68,12 +79,16 @@
  * same way. A member keeps at most max_endpoints endpoints of any record
  * (the rest are counted in endpoints_dropped).
  *
- * Wire: a packet is a 2-byte outer header (protocol version, flags), then
- * either the plaintext envelope or a 24-byte nonce and the envelope sealed
- * with XChaCha20-Poly1305 (additional data: header and cluster label). The
- * envelope is msgpack: [label, sender, incarnation, seq, [message, ...]],
- * each message an
- * array led by its type. UDP packets are at most GOSSIP_UDP_MAX bytes;
+ * Wire: a packet is a 2-byte outer header (protocol version 3, flags),
+ * then either the plaintext envelope or a 16-byte nonce (a random prefix
+ * per key epoch and a counter; gossip/crypto.c says why that is safe) and
+ * the envelope sealed with XChaCha20-Poly1305 (additional data: header
+ * and cluster label): 34 bytes over the envelope. The envelope is msgpack:
+ * [label, sender, incarnation, seq, [message, ...]], each message an
+ * array led by its type; a sealed envelope's label is empty (the
+ * additional data authenticates it). Version 1 (a 24-byte nonce, the
+ * label in every envelope) is dropped as "version": upgrade all nodes of
+ * a cluster together. UDP packets are at most GOSSIP_UDP_MAX bytes;
  * larger state travels by push-pull. Encoding uses msgpack-c's packer;
  * decoding uses a small bounded reader of our own (gossip/wire.c) so a
  * hostile length field can never make us allocate: every count is checked
@@ -343,7 +358,7 @@ struct gossip_config {
 	uint32_t incarnation;		/* initial incarnation */
 	uint64_t seq_base;		/* first packet sequence number */
 
-	uint32_t probe_interval_ms;	/* default 100 */
+	uint32_t probe_interval_ms;	/* default 150 */
 	uint32_t probe_timeout_ms;	/* default 40 */
 	uint32_t indirect_checks;	/* k, default 3 */
 	uint32_t suspicion_mult;	/* default 4 */
@@ -353,7 +368,8 @@ struct gossip_config {
 	uint32_t gossip_interval_ms;	/* default 50 */
 	uint32_t gossip_nodes;		/* default 3 */
 	uint32_t retransmit_mult;	/* lambda, default 4 */
-	uint32_t retransmit_min;	/* floor of the retransmit count, 12 */
+	uint32_t retransmit_min;	/* floor of the retransmit count, 12
+					 * (not for factor moves) */
 	uint32_t pushpull_interval_ms;	/* default 30000, scaled with N */
 	uint32_t pushpull_max_bytes;	/* default 4 MiB */
 	uint32_t rejoin_interval_ms;	/* default 60000 */
@@ -362,7 +378,7 @@ struct gossip_config {
 	uint32_t gossip_to_dead_ms;	/* default 30000 */
 	double load_step;		/* factor grid and hysteresis, 0.05 */
 	uint32_t load_refresh_ms;	/* republish utilisation, 30000 */
-	uint32_t load_min_interval_ms;	/* one factor move per, 10000 ... */
+	uint32_t load_min_interval_ms;	/* one factor move per, 20000 ... */
 	uint32_t load_burst;		/* ... after a burst of 3 */
 	uint32_t queue_max;		/* broadcast queue cap, default 4096 */
 	uint32_t max_endpoints;		/* endpoints held per member record
