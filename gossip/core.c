@@ -575,12 +575,15 @@ static void head_of(const struct gossip_msg *alive, struct gossip_msg *head)
 /* Queues an encoded message about m, replacing what it supersedes: a
  * membership message replaces the older membership message, and an alive
  * message (which carries the load) also the pending load message. */
+static bool queue_urgent(const struct gossip_core *c);
+
 static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 		    const struct gossip_msg *msg, bool lazy)
 {
 	uint8_t buf[GOSSIP_UDP_MAX];
 	struct gossip_msg head;
 	struct bcast *b;
+	bool quiet = !lazy && !queue_urgent(c);	/* the first news queued */
 	size_t room = GOSSIP_UDP_MAX - GOSSIP_CRYPTO_OVERHEAD -
 		      gossip_envelope_overhead(c->label, c->name);
 	int len = gossip_msg_encode(msg, buf, sizeof(buf));
@@ -629,11 +632,14 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 	c->n_bcast_member += kind == BK_MEMBERSHIP;
 	while (c->n_bcast > c->cfg.queue_max)
 		drop_most_sent(c);
-	/* News (membership, a factor move) goes out in a gossip round at
-	 * once, not at the next tick: a hop then costs the network's latency
-	 * instead of half a gossip interval, for the same packets (a round
-	 * sends only for news). At most 4 rounds per interval. */
-	if (!lazy)
+	/* News (membership, a factor move) that finds no other news queued
+	 * goes out in a gossip round at once, not at the next tick: a hop
+	 * then costs the network's latency instead of half a gossip
+	 * interval, for the same packets (a round sends only for news). With
+	 * news queued already the round is due anyway and batches both, so
+	 * a busy large cluster keeps one round per interval. At most 4
+	 * rounds per interval. */
+	if (quiet)
 		c->next_gossip = AS_MIN(c->next_gossip,
 					c->last_gossip + AS_MAX(c->cfg.gossip_interval_ms / 4, 1u));
 }
