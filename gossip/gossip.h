@@ -42,7 +42,8 @@
  * of the probe period, so the probe interval adds only the wait for the
  * first probe of a crashed node (every node probes every member once per
  * round, so a crashed node is probed about once per interval); news
- * (membership, a factor move) is gossiped at once, not at the next round.
+ * (membership, a factor move) that finds no news queued is gossiped at
+ * once, not at the next round.
  * Defaults (probe 150 ms, timeout 40 ms, suspicion floor 2.2 s, gossip
  * 50 ms x 3) target crash detection under 3 s p99 at N = 22 while a 2 s
  * stall is never taken for a death: a death needs silence from the
