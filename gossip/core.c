@@ -572,11 +572,11 @@ static void head_of(const struct gossip_msg *alive, struct gossip_msg *head)
 	head->rec.n_endpoints = 0;
 }
 
+static bool queue_urgent(const struct gossip_core *c);
+
 /* Queues an encoded message about m, replacing what it supersedes: a
  * membership message replaces the older membership message, and an alive
  * message (which carries the load) also the pending load message. */
-static bool queue_urgent(const struct gossip_core *c);
-
 static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 		    const struct gossip_msg *msg, bool lazy)
 {
