@@ -113,7 +113,6 @@ struct probe {
 	uint32_t inc;			/* target's incarnation when sent */
 	uint32_t seq, expected_nacks, nacks;
 	uint64_t ack_deadline, end;
-	uint64_t sent;			/* when the ping went out */
 };
 
 struct gossip_core {
@@ -241,7 +240,7 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->seed = 1;
 	cfg->incarnation = 1;
 	cfg->seq_base = 1;
-	cfg->probe_interval_ms = 150;
+	cfg->probe_interval_ms = 100;
 	cfg->probe_timeout_ms = 40;
 	cfg->indirect_checks = 3;
 	cfg->suspicion_mult = 4;
@@ -1470,18 +1469,9 @@ static void probe_finish(struct gossip_core *c, uint64_t now)
 	}
 	if (t->rec.incarnation != p->inc)
 		return;	/* it refuted meanwhile: alive after our probe was sent */
-	if (t->state == GOSSIP_ALIVE) {
+	if (t->state == GOSSIP_ALIVE)
 		apply_suspect(c, t->rec.name, t->rec.incarnation, c->name, now);
-		/* Our suspicion runs from the unanswered ping, not from the end
-		 * of the probe period: the target was silent since then (give
-		 * or take the ack timeout), so a longer probe interval does not
-		 * lengthen detection; the floor still covers a 2 s stall with
-		 * the final check after it (docs/gossip.md). */
-		if (t->state == GOSSIP_SUSPECT && t->susp_start == now && now > p->sent) {
-			t->susp_start = p->sent;
-			t->susp_deadline = t->susp_start + susp_timeout(c, t);
-		}
-	} else if (t->state == GOSSIP_SUSPECT && confirm_suspicion(c, t, c->name))
+	else if (t->state == GOSSIP_SUSPECT && confirm_suspicion(c, t, c->name))
 		enqueue_accuse(c, t, GOSSIP_MSG_SUSPECT, t->rec.incarnation, c->name);
 }
 
@@ -1513,7 +1503,6 @@ static void probe_start(struct gossip_core *c, uint64_t now)
 	c->probe.seq = ++c->probe_seq;
 	c->probe.ack_deadline = now + scaled(c, c->cfg.probe_timeout_ms);
 	c->probe.end = c->next_probe;
-	c->probe.sent = now;
 	memset(&ping, 0, sizeof(ping));
 	ping.type = GOSSIP_MSG_PING;
 	ping.seq = c->probe.seq;

@@ -37,18 +37,13 @@
  * once more (directly and through k peers), so a refutation lost on the
  * way does not kill a live node; and the libuv adapter reads waiting
  * datagrams before it runs overdue timers (a descheduled process would
- * otherwise time out acks it has received). A suspicion raised by our own
- * probe runs from the ping the target left unanswered, not from the end
- * of the probe period, so the probe interval adds only the wait for the
- * first probe of a crashed node (every node probes every member once per
- * round, so a crashed node is probed about once per interval); news
- * (membership, a factor move) that finds no news queued is gossiped at
- * once, not at the next round.
- * Defaults (probe 150 ms, timeout 40 ms, suspicion floor 2.2 s, gossip
- * 50 ms x 3) target crash detection under 3 s p99 at N = 22 while a 2 s
- * stall is never taken for a death: a death needs silence from the
- * indirect probes (an ack timeout after the unanswered ping) to the end
- * of the final check (two ack timeouts after the floor), 2.24 s at least.
+ * otherwise time out acks it has received). News (membership, a factor
+ * move) that finds no news queued is gossiped at once, not at the next
+ * round. Defaults (probe 100 ms, timeout 40 ms, suspicion floor 2.2 s,
+ * gossip 50 ms x 3) target crash detection under 3 s while a 2 s stall is
+ * never taken for a death. (Timing a suspicion from the unanswered ping
+ * instead of the end of the probe period was tried and dropped: it left a
+ * falsely suspected node too little time to refute before a stall.)
  *
  * Load: only the factor changes answers, so only a factor move (a whole
  * load_step from the gossiped value, which sits on the load_step grid)
@@ -359,7 +354,7 @@ struct gossip_config {
 	uint32_t incarnation;		/* initial incarnation */
 	uint64_t seq_base;		/* first packet sequence number */
 
-	uint32_t probe_interval_ms;	/* default 150 */
+	uint32_t probe_interval_ms;	/* default 100 */
 	uint32_t probe_timeout_ms;	/* default 40 */
 	uint32_t indirect_checks;	/* k, default 3 */
 	uint32_t suspicion_mult;	/* default 4 */
