@@ -164,6 +164,7 @@ struct gossip_core {
 	bool left;
 
 	uint64_t next_probe, next_gossip, next_pushpull, next_rejoin, next_housekeep;
+	uint64_t last_gossip;		/* when the last gossip round ran */
 	uint64_t next_reconnect;
 	struct gossip_load pending_load, published_load; /* as given */
 	bool load_pending;
@@ -273,7 +274,7 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->gossip_to_dead_ms = 30000;
 	cfg->load_step = 0.05;
 	cfg->load_refresh_ms = 30000;
-	cfg->load_min_interval_ms = 10000;
+	cfg->load_min_interval_ms = 20000;
 	cfg->load_burst = 3;
 	cfg->queue_max = 4096;
 	cfg->max_endpoints = GOSSIP_ENDPOINTS_DEFAULT;
@@ -521,20 +522,32 @@ static void set_state(struct gossip_core *c, struct member *m, enum gossip_state
 
 /* ---- retransmit queue ------------------------------------------------- */
 
-static uint32_t retransmit_limit(const struct gossip_core *c)
+/* The log10 rule: about l copies reach each node, which misses one with
+ * probability near e^-l. */
+static uint32_t retransmit_log(const struct gossip_core *c)
 {
 	size_t n = gossip_core_live_count(c);
-	uint32_t l = c->cfg.retransmit_mult * (uint32_t)ceil(log10((double)n + 1));
-	/* Each node gets about l copies, so it misses one with probability
-	 * near e^-l: small clusters need a floor. */
+	return c->cfg.retransmit_mult * (uint32_t)ceil(log10((double)n + 1));
+}
+
+static uint32_t retransmit_limit(const struct gossip_core *c)
+{
+	uint32_t l = retransmit_log(c);
+	/* Small clusters need a floor. */
 	return AS_MAX(AS_MIN(AS_MAX(l, c->cfg.retransmit_min), BUCKETS - 1u), 1u);
 }
 
 /* A lazy entry (utilisation only) is display data, and the refresh
- * repeats it: half the sends. */
-static uint32_t entry_limit(const struct bcast *e, uint32_t limit)
+ * repeats it: half the sends. A factor move is superseded by the next
+ * one and repaired by push-pull, so it goes without the floor (8 copies
+ * at N = 22 instead of 12; membership keeps it). */
+static uint32_t entry_limit(const struct gossip_core *c, const struct bcast *e, uint32_t limit)
 {
-	return e->lazy ? AS_MAX(limit / 2, 2u) : limit;
+	if (e->lazy)
+		return AS_MAX(limit / 2, 2u);
+	if (e->kind == BK_LOAD)
+		return AS_MAX(AS_MIN(retransmit_log(c), limit), 2u);
+	return limit;
 }
 
 static void bucket_push(struct gossip_core *c, struct bcast *b)
@@ -575,6 +588,8 @@ static void head_of(const struct gossip_msg *alive, struct gossip_msg *head)
 	head->rec.n_endpoints = 0;
 }
 
+static bool queue_urgent(const struct gossip_core *c);
+
 /* Queues an encoded message about m, replacing what it supersedes: a
  * membership message replaces the older membership message, and an alive
  * message (which carries the load) also the pending load message. */
@@ -584,6 +599,7 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 	uint8_t buf[GOSSIP_UDP_MAX];
 	struct gossip_msg head;
 	struct bcast *b;
+	bool quiet = !lazy && !queue_urgent(c);	/* the first news queued */
 	size_t room = GOSSIP_UDP_MAX - GOSSIP_CRYPTO_OVERHEAD -
 		      gossip_envelope_overhead(c->label, c->name);
 	int len = gossip_msg_encode(msg, buf, sizeof(buf));
@@ -632,6 +648,16 @@ static void enqueue(struct gossip_core *c, struct member *m, enum bkind kind,
 	c->n_bcast_member += kind == BK_MEMBERSHIP;
 	while (c->n_bcast > c->cfg.queue_max)
 		drop_most_sent(c);
+	/* News (membership, a factor move) that finds no other news queued
+	 * goes out in a gossip round at once, not at the next tick: a hop
+	 * then costs the network's latency instead of half a gossip
+	 * interval, for the same packets (a round sends only for news). With
+	 * news queued already the round is due anyway and batches both, so
+	 * a busy large cluster keeps one round per interval. At most 4
+	 * rounds per interval. */
+	if (quiet)
+		c->next_gossip = AS_MIN(c->next_gossip,
+					c->last_gossip + AS_MAX(c->cfg.gossip_interval_ms / 4, 1u));
 }
 
 static void record_to_msg(const struct member *m, int type, struct gossip_msg *msg)
@@ -716,7 +742,7 @@ static void builder_fill(struct gossip_core *c, struct builder *b)
 		for (struct bcast *e = c->buckets[k]; e && misses < 8; e = e->next) {
 			if (b->n >= GOSSIP_MSGS_MAX || b->budget - b->used < 12)
 				goto done;
-			if (e->transmits >= entry_limit(e, limit))
+			if (e->transmits >= entry_limit(c, e, limit))
 				continue;
 			if (e->len > b->budget - b->used) {
 				misses++;
@@ -755,6 +781,14 @@ static int outbox_push(struct gossip_core *c, enum gossip_transport tr,
 	return AS_OK;
 }
 
+/* The label an envelope carries: none when sealed, for the additional
+ * data authenticates it (gossip/crypto.c), which saves its bytes in every
+ * packet; plaintext packets need it for the receiver's check. */
+static const char *env_label(const struct gossip_core *c)
+{
+	return gossip_keyring_count(c->kr) ? "" : c->label;
+}
+
 /* Wraps the builder's messages in an envelope, seals and queues them;
  * afterwards advances or retires the queue entries that rode along. */
 static void builder_send(struct gossip_core *c, struct builder *b,
@@ -767,7 +801,7 @@ static void builder_send(struct gossip_core *c, struct builder *b,
 
 	if (b->n == 0)
 		return;
-	plen = gossip_envelope_encode(c->label, c->name, c->self->rec.incarnation, c->seq++,
+	plen = gossip_envelope_encode(env_label(c), c->name, c->self->rec.incarnation, c->seq++,
 				      b->ptr, b->len, b->n,
 				      plain, sizeof(plain));
 	if (plen < 0)
@@ -799,7 +833,7 @@ cleanup:
 		if (e->next)
 			e->next->prev = e->prev;
 		nb->transmits++;
-		if (nb->transmits >= entry_limit(nb, limit)) {
+		if (nb->transmits >= entry_limit(c, nb, limit)) {
 			if (nb->about && nb->about->bc[nb->kind] == nb)
 				nb->about->bc[nb->kind] = NULL;
 			c->n_bcast--;
@@ -840,7 +874,7 @@ static void stream_send_n(struct gossip_core *c, const struct sockaddr_storage *
 		len += ml[i];
 	if (!plain || !out)
 		goto cleanup;
-	plen = gossip_envelope_encode(c->label, c->name, c->self->rec.incarnation, c->seq++,
+	plen = gossip_envelope_encode(env_label(c), c->name, c->self->rec.incarnation, c->seq++,
 				      mp, ml, n, plain, room);
 	if (plen < 0)
 		goto cleanup;
@@ -2078,7 +2112,9 @@ static int open_packet(struct gossip_core *c, enum gossip_transport tr,
 	rc = gossip_envelope_decode(c->plain, (size_t)plen, pkt, why);
 	if (rc < 0)
 		goto reset;
-	if (strcmp(pkt->label, c->label) != 0) {
+	/* a sealed packet's label was checked as additional data */
+	if (strcmp(pkt->label, c->label) != 0 &&
+	    !(pkt->label[0] == '\0' && (data[1] & GOSSIP_FLAG_ENCRYPTED))) {
 		*why = GOSSIP_DROP_LABEL;
 		rc = AS_EAUTH;
 		goto reset;
@@ -2386,6 +2422,7 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 		probe_start(c, now);
 	if (c->next_gossip <= now) {
 		gossip_round(c, now);
+		c->last_gossip = now;
 		c->next_gossip = now + c->cfg.gossip_interval_ms;
 	}
 	if (c->next_pushpull <= now) {

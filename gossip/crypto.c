@@ -4,10 +4,23 @@
  * A packet is header (version, flags) + nonce + XChaCha20-Poly1305 of the
  * envelope; the additional data is the header followed by the cluster
  * label, so a packet from another cluster or with a tampered header fails
- * authentication even under the same key. The 192-bit nonce is a random
- * 128-bit prefix drawn when the keyring is made plus a 64-bit counter:
- * unique across nodes and restarts without persisted state, and no
- * getrandom() call per packet.
+ * authentication even under the same key (the envelope need not carry the
+ * label then: core.c leaves it empty in sealed packets).
+ *
+ * Nonces (wire version 3; version 1 sent 24 random-prefix bytes): the
+ * 192-bit XChaCha20 nonce is a 96-bit random prefix, a 32-bit counter and
+ * 64 zero bits, and a packet carries only the first 16 bytes. The prefix
+ * is drawn per key epoch (keyring made, primary changed, counter wrapped),
+ * so no packet costs a getrandom() call and nothing is persisted. Safety
+ * (XChaCha20-Poly1305 must never see a (key, nonce) pair twice): one
+ * keyring never repeats a nonce (the counter runs once through 2^32 per
+ * prefix), and two prefixes drawn under one key collide with probability
+ * at most D^2 / 2^97 for D draws: 2^-37 even for a billion process starts
+ * and rotations under one key. (A random 128-bit nonce per packet would
+ * be about as safe; the counter makes a repeat within one keyring
+ * impossible rather than unlikely, and testable.) The receiver pads the
+ * 16 bytes with zeros; a packet whose nonce was tampered with fails
+ * authentication like any other tampered byte.
  *
  * The keyring holds up to GOSSIP_KEYS_MAX keys with one primary: sealing
  * uses the primary, opening tries every key, so a rotation is install
@@ -36,11 +49,37 @@
 struct gossip_keyring {
 	size_t n;			/* keys[0] is the primary */
 	uint8_t (*keys)[GOSSIP_KEY_LEN];
-	/* Nonces: a random 128-bit prefix per keyring and a counter, so a
-	 * packet costs no getrandom() call and nonces never repeat. */
-	uint8_t nonce_prefix[16];
-	uint64_t nonce_ctr;
+	/* Nonces (see above): a random prefix per key epoch and a counter. */
+	uint8_t nonce_prefix[GOSSIP_NONCE_PREFIX];
+	uint32_t nonce_ctr;		/* nonces used under this prefix */
 };
+
+/* A new key epoch for nonces: a fresh prefix, the counter from 0. */
+static void nonce_epoch(struct gossip_keyring *kr)
+{
+	randombytes_buf(kr->nonce_prefix, sizeof(kr->nonce_prefix));
+	kr->nonce_ctr = 0;
+}
+
+/* The next 24-byte nonce: prefix, big-endian counter, zeros. */
+static void nonce_next(struct gossip_keyring *kr, uint8_t nonce[GOSSIP_NONCE_LEN])
+{
+	uint32_t ctr;
+	if (kr->nonce_ctr == UINT32_MAX)
+		nonce_epoch(kr);	/* never wrap onto a used nonce */
+	ctr = kr->nonce_ctr++;
+	memcpy(nonce, kr->nonce_prefix, GOSSIP_NONCE_PREFIX);
+	nonce[GOSSIP_NONCE_PREFIX] = (uint8_t)(ctr >> 24);
+	nonce[GOSSIP_NONCE_PREFIX + 1] = (uint8_t)(ctr >> 16);
+	nonce[GOSSIP_NONCE_PREFIX + 2] = (uint8_t)(ctr >> 8);
+	nonce[GOSSIP_NONCE_PREFIX + 3] = (uint8_t)ctr;
+	memset(nonce + GOSSIP_PKT_NONCE_LEN, 0, GOSSIP_NONCE_LEN - GOSSIP_PKT_NONCE_LEN);
+}
+
+void gossip_keyring_nonce_skip(struct gossip_keyring *kr, uint32_t ctr)
+{
+	kr->nonce_ctr = ctr;
+}
 
 struct gossip_keyring *gossip_keyring_new(void)
 {
@@ -56,7 +95,7 @@ struct gossip_keyring *gossip_keyring_new(void)
 		return NULL;
 	}
 	sodium_memzero(kr->keys, GOSSIP_KEYS_MAX * GOSSIP_KEY_LEN);
-	randombytes_buf(kr->nonce_prefix, sizeof(kr->nonce_prefix));
+	nonce_epoch(kr);
 	return kr;
 }
 
@@ -101,6 +140,8 @@ int gossip_keyring_use(struct gossip_keyring *kr, const uint8_t key[GOSSIP_KEY_L
 	memcpy(kr->keys[0], kr->keys[i], GOSSIP_KEY_LEN);
 	memcpy(kr->keys[i], tmp, GOSSIP_KEY_LEN);
 	sodium_memzero(tmp, sizeof(tmp));
+	if (i != 0)
+		nonce_epoch(kr);	/* a new primary: a new epoch */
 	return AS_OK;
 }
 
@@ -342,13 +383,15 @@ static size_t make_ad(uint8_t *ad, const uint8_t *hdr, const char *label)
 	return GOSSIP_HDR_LEN + n;
 }
 
-/* Packets (version 1) and stream headers (GOSSIP_STREAM_VERSION) are
- * sealed alike; the version byte is in the additional data, so one can
- * never pass for the other. */
-static int seal(struct gossip_keyring *kr, const char *label, uint8_t version,
+/* Packets (GOSSIP_PROTO_VERSION) and stream headers (GOSSIP_STREAM_VERSION)
+ * are sealed alike; the version byte is in the additional data, so one can
+ * never pass for the other. A packet carries the first nlen =
+ * GOSSIP_PKT_NONCE_LEN bytes of the nonce (the rest are zero), a stream
+ * header all 24 (its format predates the short nonce). */
+static int seal(struct gossip_keyring *kr, const char *label, uint8_t version, size_t nlen,
 		const uint8_t *plain, size_t plain_len, uint8_t *out, size_t outlen)
 {
-	uint8_t ad[GOSSIP_HDR_LEN + GOSSIP_LABEL_MAX + 1];
+	uint8_t ad[GOSSIP_HDR_LEN + GOSSIP_LABEL_MAX + 1], nonce[GOSSIP_NONCE_LEN];
 	unsigned long long clen = 0;
 	size_t adlen;
 
@@ -362,19 +405,18 @@ static int seal(struct gossip_keyring *kr, const char *label, uint8_t version,
 		out[1] = 0;
 		return (int)(GOSSIP_HDR_LEN + plain_len);
 	}
-	if (outlen < GOSSIP_CRYPTO_OVERHEAD + plain_len)
+	if (outlen < GOSSIP_HDR_LEN + nlen + GOSSIP_TAG_LEN + plain_len)
 		return AS_ESPACE;
 	out[0] = version;
 	out[1] = GOSSIP_FLAG_ENCRYPTED;
 	adlen = make_ad(ad, out, label);
-	memcpy(out + GOSSIP_HDR_LEN, kr->nonce_prefix, 16);
-	kr->nonce_ctr++;
-	memcpy(out + GOSSIP_HDR_LEN + 16, &kr->nonce_ctr, 8);
+	nonce_next(kr, nonce);
+	memcpy(out + GOSSIP_HDR_LEN, nonce, nlen);
 	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-		    out + GOSSIP_HDR_LEN + GOSSIP_NONCE_LEN, &clen, plain, plain_len,
-		    ad, adlen, NULL, out + GOSSIP_HDR_LEN, kr->keys[0]) != 0)
+		    out + GOSSIP_HDR_LEN + nlen, &clen, plain, plain_len,
+		    ad, adlen, NULL, nonce, kr->keys[0]) != 0)
 		return AS_ECRYPTO;
-	return (int)(GOSSIP_HDR_LEN + GOSSIP_NONCE_LEN + clen);
+	return (int)(GOSSIP_HDR_LEN + nlen + clen);
 }
 
 /* The checks on the two header bytes: AS_OK for an encrypted packet, 1 for
@@ -409,11 +451,11 @@ static int check_hdr(const struct gossip_keyring *kr, bool allow_plaintext,
 }
 
 static int open_v(const struct gossip_keyring *kr, bool allow_plaintext,
-		  const char *label, uint8_t version, const uint8_t *pkt, size_t len,
+		  const char *label, uint8_t version, size_t nlen, const uint8_t *pkt, size_t len,
 		  uint8_t *plain, size_t plainlen, enum gossip_drop *why)
 {
-	uint8_t ad[GOSSIP_HDR_LEN + GOSSIP_LABEL_MAX + 1];
-	size_t adlen;
+	uint8_t ad[GOSSIP_HDR_LEN + GOSSIP_LABEL_MAX + 1], nonce[GOSSIP_NONCE_LEN] = { 0 };
+	size_t adlen, over = GOSSIP_HDR_LEN + nlen + GOSSIP_TAG_LEN;
 	int rc = check_hdr(kr, allow_plaintext, version, pkt, len, why);
 
 	if (rc < 0)
@@ -426,21 +468,21 @@ static int open_v(const struct gossip_keyring *kr, bool allow_plaintext,
 		memcpy(plain, pkt + GOSSIP_HDR_LEN, len - GOSSIP_HDR_LEN);
 		return (int)(len - GOSSIP_HDR_LEN);
 	}
-	if (len < GOSSIP_CRYPTO_OVERHEAD) {
+	if (len < over) {
 		*why = GOSSIP_DROP_SHORT;
 		return AS_ETRUNC;
 	}
-	if (plainlen < len - GOSSIP_CRYPTO_OVERHEAD || strlen(label) > GOSSIP_LABEL_MAX) {
+	if (plainlen < len - over || strlen(label) > GOSSIP_LABEL_MAX) {
 		*why = GOSSIP_DROP_TOO_BIG;
 		return AS_ESPACE;
 	}
 	adlen = make_ad(ad, pkt, label);
+	memcpy(nonce, pkt + GOSSIP_HDR_LEN, nlen);
 	for (size_t i = 0; i < kr->n; i++) {
 		unsigned long long mlen = 0;
 		if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-			    plain, &mlen, NULL, pkt + GOSSIP_HDR_LEN + GOSSIP_NONCE_LEN,
-			    len - GOSSIP_HDR_LEN - GOSSIP_NONCE_LEN, ad, adlen,
-			    pkt + GOSSIP_HDR_LEN, kr->keys[i]) == 0)
+			    plain, &mlen, NULL, pkt + GOSSIP_HDR_LEN + nlen,
+			    len - GOSSIP_HDR_LEN - nlen, ad, adlen, nonce, kr->keys[i]) == 0)
 			return (int)mlen;
 	}
 	*why = GOSSIP_DROP_AUTH;
@@ -450,14 +492,15 @@ static int open_v(const struct gossip_keyring *kr, bool allow_plaintext,
 int gossip_seal(struct gossip_keyring *kr, const char *label,
 		const uint8_t *plain, size_t plain_len, uint8_t *out, size_t outlen)
 {
-	return seal(kr, label, GOSSIP_PROTO_VERSION, plain, plain_len, out, outlen);
+	return seal(kr, label, GOSSIP_PROTO_VERSION, GOSSIP_PKT_NONCE_LEN, plain, plain_len, out, outlen);
 }
 
 int gossip_open(const struct gossip_keyring *kr, bool allow_plaintext,
 		const char *label, const uint8_t *pkt, size_t len,
 		uint8_t *plain, size_t plainlen, enum gossip_drop *why)
 {
-	return open_v(kr, allow_plaintext, label, GOSSIP_PROTO_VERSION, pkt, len,
+	return open_v(kr, allow_plaintext, label, GOSSIP_PROTO_VERSION, GOSSIP_PKT_NONCE_LEN,
+		      pkt, len,
 		      plain, plainlen, why);
 }
 
@@ -468,7 +511,7 @@ int gossip_stream_hdr_seal(struct gossip_keyring *kr, const char *label,
 {
 	uint8_t be[4] = { (uint8_t)(body_len >> 24), (uint8_t)(body_len >> 16),
 			  (uint8_t)(body_len >> 8), (uint8_t)body_len };
-	return seal(kr, label, GOSSIP_STREAM_VERSION, be, sizeof(be), out, outlen);
+	return seal(kr, label, GOSSIP_STREAM_VERSION, GOSSIP_NONCE_LEN, be, sizeof(be), out, outlen);
 }
 
 int gossip_stream_hdr_len(const struct gossip_keyring *kr, bool allow_plaintext,
@@ -492,7 +535,7 @@ int gossip_stream_hdr_open(const struct gossip_keyring *kr, bool allow_plaintext
 		*why = GOSSIP_DROP_MALFORMED;
 		return AS_EMALFORMED;
 	}
-	n = open_v(kr, allow_plaintext, label, GOSSIP_STREAM_VERSION, hdr, len,
+	n = open_v(kr, allow_plaintext, label, GOSSIP_STREAM_VERSION, GOSSIP_NONCE_LEN, hdr, len,
 		   be, sizeof(be), why);
 	if (n < 0)
 		return n;

@@ -37,16 +37,23 @@
  * once more (directly and through k peers), so a refutation lost on the
  * way does not kill a live node; and the libuv adapter reads waiting
  * datagrams before it runs overdue timers (a descheduled process would
- * otherwise time out acks it has received). Defaults (probe 100 ms, suspicion floor 2.2 s, gossip
- * 50 ms x 3) target crash detection under 3 s while a 2 s stall is never
- * taken for a death.
+ * otherwise time out acks it has received). News (membership, a factor
+ * move) that finds no news queued is gossiped at once, not at the next
+ * round. Defaults (probe 100 ms, timeout 40 ms, suspicion floor 2.2 s,
+ * gossip 50 ms x 3) target crash detection under 3 s while a 2 s stall is
+ * never taken for a death. (Timing a suspicion from the unanswered ping
+ * instead of the end of the probe period was tried and dropped: it left a
+ * falsely suspected node too little time to refute before a stall.)
  *
  * Load: only the factor changes answers, so only a factor move (a whole
  * load_step from the gossiped value, which sits on the load_step grid)
  * is published at once, at most load_burst at once and then one per
- * load_min_interval_ms; utilisation alone waits for the refresh. A
- * record that moves no factor rides on probes and acks only and never
- * makes a gossip round send a packet (docs/gossip.md has the costs).
+ * load_min_interval_ms (20 s); utilisation alone waits for the refresh. A
+ * factor move is retransmitted retransmit_mult * ceil(log10(N + 1)) times
+ * without the retransmit_min floor (the next move supersedes it and
+ * push-pull repairs a miss). A record that moves no factor rides on
+ * probes and acks only and never makes a gossip round send a packet
+ * (docs/gossip.md has the costs).
  *
  * Network coordinates (vivaldi.c): the round trip of every direct probe
  * (ping to the target's own ack) is a Vivaldi sample; the target's
@@ -74,12 +81,16 @@
  * same way. A member keeps at most max_endpoints endpoints of any record
  * (the rest are counted in endpoints_dropped).
  *
- * Wire: a packet is a 2-byte outer header (protocol version, flags), then
- * either the plaintext envelope or a 24-byte nonce and the envelope sealed
- * with XChaCha20-Poly1305 (additional data: header and cluster label). The
- * envelope is msgpack: [label, sender, incarnation, seq, [message, ...]],
- * each message an
- * array led by its type. UDP packets are at most GOSSIP_UDP_MAX bytes;
+ * Wire: a packet is a 2-byte outer header (protocol version 3, flags),
+ * then either the plaintext envelope or a 16-byte nonce (a random prefix
+ * per key epoch and a counter; gossip/crypto.c says why that is safe) and
+ * the envelope sealed with XChaCha20-Poly1305 (additional data: header
+ * and cluster label): 34 bytes over the envelope. The envelope is msgpack:
+ * [label, sender, incarnation, seq, [message, ...]], each message an
+ * array led by its type; a sealed envelope's label is empty (the
+ * additional data authenticates it). Version 1 (a 24-byte nonce, the
+ * label in every envelope) is dropped as "version": upgrade all nodes of
+ * a cluster together. UDP packets are at most GOSSIP_UDP_MAX bytes;
  * larger state travels by push-pull. Encoding uses msgpack-c's packer;
  * decoding uses a small bounded reader of our own (gossip/wire.c) so a
  * hostile length field can never make us allocate: every count is checked
@@ -111,7 +122,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define GOSSIP_PROTO_VERSION 1
+/* Packet format: 1 had a 24-byte nonce and the label in the envelope; 3
+ * has a 16-byte nonce and an empty label in sealed envelopes (2 is the
+ * stream header's version byte, kept apart so neither opens as the other). */
+#define GOSSIP_PROTO_VERSION 3
 #define GOSSIP_UDP_MAX 1232		/* IPv6 minimum MTU minus headers */
 #define GOSSIP_NAME_MAX 63		/* node names, bytes */
 #define GOSSIP_LABEL_MAX 63		/* cluster label, bytes */
@@ -125,9 +139,9 @@
 #define GOSSIP_KEY_LEN 32
 #define GOSSIP_KEYS_MAX 16
 #define GOSSIP_KEY_B64_LEN 45		/* base64 of a key, with NUL */
-#define GOSSIP_CRYPTO_OVERHEAD (2 + 24 + 16)
+#define GOSSIP_CRYPTO_OVERHEAD (2 + 16 + 16)	/* header, nonce, tag */
 #define GOSSIP_STREAM_VERSION 2		/* stream frame header; 1 was a bare length */
-#define GOSSIP_STREAM_HDR_MAX (GOSSIP_CRYPTO_OVERHEAD + 4) /* sealed length */
+#define GOSSIP_STREAM_HDR_MAX (2 + 24 + 16 + 4) /* sealed length, 24-byte nonce */
 #define GOSSIP_STREAM_HDR_PLAIN (2 + 4)	/* plaintext: header, length */
 /* The largest push-pull entry on the wire: state and a node record with a
  * 63-byte name, an IPv6 address, 5-byte incarnation, 9-byte versions and
@@ -422,7 +436,8 @@ struct gossip_config {
 	uint32_t gossip_interval_ms;	/* default 50 */
 	uint32_t gossip_nodes;		/* default 3 */
 	uint32_t retransmit_mult;	/* lambda, default 4 */
-	uint32_t retransmit_min;	/* floor of the retransmit count, 12 */
+	uint32_t retransmit_min;	/* floor of the retransmit count, 12
+					 * (not for factor moves) */
 	uint32_t pushpull_interval_ms;	/* default 30000, scaled with N */
 	uint32_t pushpull_max_bytes;	/* default 4 MiB */
 	uint32_t rejoin_interval_ms;	/* default 60000 */
@@ -431,7 +446,7 @@ struct gossip_config {
 	uint32_t gossip_to_dead_ms;	/* default 30000 */
 	double load_step;		/* factor grid and hysteresis, 0.05 */
 	uint32_t load_refresh_ms;	/* republish utilisation, 30000 */
-	uint32_t load_min_interval_ms;	/* one factor move per, 10000 ... */
+	uint32_t load_min_interval_ms;	/* one factor move per, 20000 ... */
 	uint32_t load_burst;		/* ... after a burst of 3 */
 	uint32_t queue_max;		/* broadcast queue cap, default 4096 */
 	uint32_t max_endpoints;		/* endpoints held per member record

@@ -11,8 +11,13 @@
 
 #define GOSSIP_HDR_LEN 2
 #define GOSSIP_FLAG_ENCRYPTED 0x01
-#define GOSSIP_NONCE_LEN 24
+#define GOSSIP_NONCE_LEN 24		/* XChaCha20-Poly1305's nonce */
+#define GOSSIP_NONCE_PREFIX 12		/* random per key epoch (crypto.c) */
+#define GOSSIP_PKT_NONCE_LEN 16		/* prefix and counter: a packet's */
 #define GOSSIP_TAG_LEN 16
+
+/* Tests: moves the nonce counter (to see it wrap without 2^32 packets). */
+void gossip_keyring_nonce_skip(struct gossip_keyring *kr, uint32_t ctr);
 
 size_t gossip_envelope_overhead(const char *label, const char *sender);
 

@@ -18,6 +18,9 @@
  * the low watermark), per size.
  *
  * --probe MS TIMEOUT_MS overrides anysteer's probe interval and timeout;
+ * --crashes K takes K crash-detection samples (default 20, 5 with --quick);
+ * --set NAME=VALUE overrides one of a few settings (apply_set) in
+ * anysteer's profile, to try defaults;
  * --no-memberlist leaves memberlist's profile out. --node-hours H runs each
  * false-death scenario for H node-hours; --libuv resumes a stalled node
  * with its overdue timers before its queued packets, as a libuv loop
@@ -34,10 +37,12 @@
  * new record (p50/p99), bytes per node per second, and per change.
  *
  * Usage: gossip_bench [--quick] [--load] [--no-memberlist] [--probe MS TIMEOUT_MS] [-v]
+ *                     [--crashes K] [--set NAME=VALUE]...
  *                     [--sizes 22,100,1000] [--seed N] [--endpoints E [--ep-interval S]]
  * (-v explains every false death on stderr)
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +114,7 @@ static double node_hours;	/* --node-hours: exposure per fault scenario */
 static bool libuv_order;	/* --libuv: timers before packets on resume */
 static bool busy_cpu;		/* --busy: a fifth phase, CPU contention */
 static bool combined;		/* --combined: loss and stalls at once */
+static size_t n_crashes;	/* --crashes K: crash-detection samples (0: default) */
 static const char *trace;	/* GOSSIP_BENCH_TRACE=name[@ms]: log changes about it */
 static uint64_t trace_from;
 
@@ -441,7 +447,7 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	r->dis_p99 = pct(&b.dissem, 0.99);
 
 	/* 2. crash detection */
-	crashes = quick ? 5 : (n >= 1000 ? 5 : 20);
+	crashes = n_crashes ? n_crashes : quick ? 5 : (n >= 1000 ? 5 : 20);
 	for (size_t k = 0; k < crashes; k++) {
 		size_t victim;
 		victim = 1 + (size_t)as_rng_below(&rng, n - 1);
@@ -816,6 +822,48 @@ static void run_coords(size_t n, const struct gossip_config *proto, uint64_t see
 	free(link);
 }
 
+/* --set NAME=VALUE: a few of anysteer's settings, for trying defaults. */
+#define SETS_MAX 8
+static const char *sets[SETS_MAX];
+static size_t n_sets;
+
+static int apply_set(struct gossip_config *c, const char *kv)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{ "load_min_interval_ms", offsetof(struct gossip_config, load_min_interval_ms) },
+		{ "load_refresh_ms", offsetof(struct gossip_config, load_refresh_ms) },
+		{ "load_burst", offsetof(struct gossip_config, load_burst) },
+		{ "retransmit_min", offsetof(struct gossip_config, retransmit_min) },
+		{ "retransmit_mult", offsetof(struct gossip_config, retransmit_mult) },
+		{ "suspicion_min_ms", offsetof(struct gossip_config, suspicion_min_ms) },
+		{ "gossip_interval_ms", offsetof(struct gossip_config, gossip_interval_ms) },
+		{ "gossip_nodes", offsetof(struct gossip_config, gossip_nodes) },
+	};
+	const char *eq = strchr(kv, '=');
+	for (size_t i = 0; eq && i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strlen(fields[i].name) == (size_t)(eq - kv) &&
+		    !strncmp(kv, fields[i].name, (size_t)(eq - kv))) {
+			*(uint32_t *)((char *)c + fields[i].off) = (uint32_t)strtoul(eq + 1, NULL, 10);
+			return 0;
+		}
+	fprintf(stderr, "--set %s: unknown setting\n", kv);
+	return -1;
+}
+
+/* anysteer's profile: the defaults, --probe and --set. */
+static void ours(struct gossip_config *proto, uint32_t probe_ms, uint32_t timeout_ms)
+{
+	gossip_config_defaults(proto);
+	if (probe_ms)
+		proto->probe_interval_ms = probe_ms, proto->probe_timeout_ms = timeout_ms;
+	for (size_t i = 0; i < n_sets; i++)
+		if (apply_set(proto, sets[i]))
+			exit(2);
+}
+
 int main(int argc, char **argv)
 {
 	bool coords = false;
@@ -843,6 +891,10 @@ int main(int argc, char **argv)
 			node_hours = strtod(argv[++i], NULL);
 		} else if (!strcmp(argv[i], "--libuv")) {
 			libuv_order = true;
+		} else if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < SETS_MAX) {
+			sets[n_sets++] = argv[++i];
+		} else if (!strcmp(argv[i], "--crashes") && i + 1 < argc) {
+			n_crashes = (size_t)strtoul(argv[++i], NULL, 10);
 		} else if (!strcmp(argv[i], "--combined")) {
 			combined = true;
 		} else if (!strcmp(argv[i], "--busy")) {
@@ -869,16 +921,14 @@ int main(int argc, char **argv)
 				s = *end ? end + 1 : end;
 			}
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [--load] [--coords] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [-v] [--sizes 22,100,1000] [--seed N] [--endpoints E [--ep-interval S]]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--load] [--coords] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [--crashes K] [--set NAME=VALUE] [-v] [--sizes 22,100,1000] [--seed N] [--endpoints E [--ep-interval S]]\n", argv[0]);
 			return 2;
 		}
 	}
 	if (coords) {
 		for (size_t k = 0; k < n_sizes; k++) {
 			struct gossip_config proto;
-			gossip_config_defaults(&proto);
-			if (probe_ms)
-				proto.probe_interval_ms = probe_ms, proto.probe_timeout_ms = timeout_ms;
+			ours(&proto, probe_ms, timeout_ms);
 			run_coords(sizes[k], &proto, seed, quick ? 60000 : 300000);
 		}
 		return 0;
@@ -886,9 +936,7 @@ int main(int argc, char **argv)
 	if (n_eps) {
 		for (size_t k = 0; k < n_sizes; k++) {
 			struct gossip_config proto;
-			gossip_config_defaults(&proto);
-			if (probe_ms)
-				proto.probe_interval_ms = probe_ms, proto.probe_timeout_ms = timeout_ms;
+			ours(&proto, probe_ms, timeout_ms);
 			proto.max_endpoints = AS_MAX(proto.max_endpoints, n_eps);
 			run_endpoints(sizes[k], &proto, seed, n_eps, AS_MAX(ep_interval_ms, 1u),
 				      quick ? 60000 : 180000);
@@ -900,9 +948,7 @@ int main(int argc, char **argv)
 		 * watermark, where every reading gives factor 1 */
 		for (size_t k = 0; k < n_sizes; k++) {
 			struct gossip_config proto;
-			gossip_config_defaults(&proto);
-			if (probe_ms)
-				proto.probe_interval_ms = probe_ms, proto.probe_timeout_ms = timeout_ms;
+			ours(&proto, probe_ms, timeout_ms);
 			run_load(sizes[k], &proto, seed, 0.55, 1.0, quick ? 30000 : 120000);
 			run_load(sizes[k], &proto, seed, 0.05, 0.55, quick ? 30000 : 120000);
 		}
@@ -916,10 +962,7 @@ int main(int argc, char **argv)
 			struct gossip_config proto;
 			struct result r;
 			if (p == 0) {
-				gossip_config_defaults(&proto);
-				if (probe_ms)
-					proto.probe_interval_ms = probe_ms,
-					proto.probe_timeout_ms = timeout_ms;
+				ours(&proto, probe_ms, timeout_ms);
 			} else if (only_ours) {
 				continue;
 			}

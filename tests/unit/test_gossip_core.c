@@ -480,8 +480,9 @@ static void test_load_only_answer_changes(void **state)
 	struct node a, b, c;
 	struct node *all[3] = { &a, &b, &c };
 	struct gossip_load l = { .util = 0.2, .psi = 0.0, .cpus = 4, .factor = 1.0 };
+	struct gossip_config dc;
 	uint64_t t, v0, msgs0;
-	size_t pubs = 0;
+	size_t pubs = 0, per;
 
 	node_init(&a, "a", 1, "test", NULL);
 	node_init(&b, "b", 2, "test", NULL);
@@ -533,9 +534,13 @@ static void test_load_only_answer_changes(void **state)
 		run(all, 3, t, t + 990, NULL);
 	}
 	pubs = (size_t)(self_version(&a) - v0);
-	/* tokens: up to 3 saved up, then one per 10 s (and nothing else:
-	 * the refresh is due only 30 s after the last publication) */
-	assert_true(pubs >= 6 && pubs <= 3 + 60 / 10 + 1);
+	/* tokens: up to 3 saved up, then one per load_min_interval (and
+	 * nothing else: the refresh is due only 30 s after the last
+	 * publication) */
+	gossip_config_defaults(&dc);
+	per = dc.load_min_interval_ms / 1000;
+	assert_true(per >= 1 && per <= 20);
+	assert_true(pubs >= 60 / per + 1 && pubs <= dc.load_burst + 60 / per + 1);
 	/* and what b holds is one of the values a had */
 	assert_true(fabs(factor_of(&b, "a", t) - 0.2) < 1e-9 ||
 		    fabs(factor_of(&b, "a", t) - 0.4) < 1e-9);
@@ -1713,6 +1718,213 @@ static void test_endpoint_limit(void **state)
 		gossip_core_free(all[i]->core);
 }
 
+/* ---- issue 19: less traffic, same detection ------------------------------ */
+
+/* Sealed packets carry an empty label (the AEAD additional data holds
+ * it); one that names another cluster inside a packet sealed under ours
+ * is still dropped as label, and plaintext packets keep the label. */
+static void test_sealed_envelope_label(void **state)
+{
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	struct gossip_msg ack;
+	struct gossip_metrics m;
+	struct gossip_keyring *kr = gossip_keyring_new();
+	uint8_t buf[64], plain[256], pkt[512];
+	const uint8_t *ptr[1] = { buf };
+	size_t lens[1];
+	size_t cnt;
+	const struct gossip_out *out;
+	struct gossip_packet p;
+	int len;
+
+	node_init(&a, "a", 1, "test", NULL);
+	node_init(&b, "b", 2, "test", NULL);
+	join_pair(&a, &b);
+	run(all, 2, 2, 400, NULL);
+	for (int i = 0; i < 100; i++) {
+		gossip_core_tick(a.core, gossip_core_next_deadline(a.core));
+		out = gossip_core_outbox(a.core, &cnt);
+		if (cnt > 0 && out[0].transport == GOSSIP_TX_UDP)
+			break;
+		gossip_core_outbox_clear(a.core);
+	}
+	assert_true(cnt > 0);
+	open_packet(out[0].data, out[0].len, &p);
+	assert_string_equal(p.label, "");
+	gossip_packet_reset(&p);
+
+	memset(&ack, 0, sizeof(ack));
+	ack.type = GOSSIP_MSG_ACK;
+	ack.seq = 4242;
+	lens[0] = (size_t)gossip_msg_encode(&ack, buf, sizeof(buf));
+	gossip_keyring_install(kr, key);
+	for (int i = 0; i < 2; i++) {
+		const char *env = i ? "prod" : "";
+		len = gossip_envelope_encode(env, "b", 1, 5000000 + (uint64_t)i, ptr, lens, 1,
+					     plain, sizeof(plain));
+		len = gossip_seal(kr, "test", plain, (size_t)len, pkt, sizeof(pkt));
+		assert_int_equal(gossip_core_recv(a.core, 500, GOSSIP_TX_UDP, &b.addr, pkt,
+						  (size_t)len), i ? AS_EAUTH : AS_OK);
+	}
+	gossip_core_metrics(a.core, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_LABEL], 1);
+	gossip_keyring_free(kr);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
+/* Who a node pinged, in order (direct pings only: from `watch`). */
+static struct node *ping_watch;
+static char ping_seq_log[64][16];
+static size_t n_ping_log;
+static uint64_t first_ping_to_b, test_now;
+static bool drop_b;
+
+static enum fate log_pings(void *arg, const struct node *from, const struct node *to,
+			   const struct gossip_out *o)
+{
+	struct gossip_packet p;
+	if (o->transport != GOSSIP_TX_UDP)
+		return drop_b && (!strcmp(to->name, "b") || !strcmp(from->name, "b")) ? DROP : DELIVER;
+	open_packet(o->data, o->len, &p);
+	for (uint32_t i = 0; i < p.n_msgs; i++) {
+		if (p.msgs[i].type != GOSSIP_MSG_PING || strcmp(p.msgs[i].target, to->name))
+			continue;
+		if (from == ping_watch && n_ping_log < 64)
+			snprintf(ping_seq_log[n_ping_log++], 16, "%s", to->name);
+		if (drop_b && !strcmp(to->name, "b") && !first_ping_to_b)
+			first_ping_to_b = test_now;
+	}
+	gossip_packet_reset(&p);
+	return drop_b && (!strcmp(to->name, "b") || !strcmp(from->name, "b")) ? DROP : DELIVER;
+}
+
+/* Shuffled round-robin: a node's probes come in rounds in which every
+ * other member is probed exactly once, so a dead member is probed by
+ * every node once per round (what crash detection at a 150 ms probe
+ * interval relies on). */
+static void test_probe_rounds_cover_everyone(void **state)
+{
+	enum { N = 6 };
+	struct node nodes[N], *all[N];
+	char names[N][4];
+	size_t start;
+	bool ok = false;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "%c", 'a' + i);
+		node_init(&nodes[i], names[i], i + 1, "test", NULL);
+		all[i] = &nodes[i];
+	}
+	for (int i = 1; i < N; i++)
+		assert_int_equal(gossip_core_join(nodes[i].core, 1, &nodes[0].addr, 1), AS_OK);
+	run(all, N, 1, 3000, NULL);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(gossip_core_live_count(nodes[i].core), N);
+	ping_watch = &nodes[0];
+	n_ping_log = 0;
+	pump_filter = log_pings;
+	run(all, N, 3010, 3010 + 150 * 40, NULL);
+	pump_filter = NULL;
+	assert_true(n_ping_log >= 6 * (N - 1));
+	/* some offset cuts the sequence into rounds of N - 1 distinct targets */
+	for (start = 0; start < N - 1 && !ok; start++) {
+		ok = true;
+		for (size_t r = start; r + (N - 1) <= n_ping_log && ok; r += N - 1)
+			for (size_t i = r; i < r + (N - 1); i++)
+				for (size_t j = i + 1; j < r + (N - 1); j++)
+					if (!strcmp(ping_seq_log[i], ping_seq_log[j]))
+						ok = false;
+	}
+	assert_true(ok);
+	for (int i = 0; i < N; i++)
+		gossip_core_free(nodes[i].core);
+}
+
+/* The first death comes the suspicion floor plus the final check (two ack
+ * timeouts) after the end of the probe period of the first ping that b
+ * left unanswered: never sooner (a 2 s stall must pass, and a suspicion
+ * timed from the ping itself gave the suspect too little time to refute
+ * before a stall: 1 false death per 30 node-hours of 10 % loss and stalls
+ * in the simulator), and no later. */
+static void test_suspicion_after_the_probe(void **state)
+{
+	struct gossip_config cfg;
+	struct node a, b, c;
+	struct node *all[3] = { &a, &b, &c };
+	uint64_t dead_at = 0;
+
+	gossip_config_defaults(&cfg);
+	cfg.suspicion_max_mult = 1;	/* the floor, with or without confirmations */
+	node_init(&a, "a", 1, "test", &cfg);
+	node_init(&b, "b", 2, "test", &cfg);
+	node_init(&c, "c", 3, "test", &cfg);
+	join_three(&a, &b, &c);
+	run(all, 3, 510, 2000, NULL);
+	/* b dies at 2000 */
+	drop_b = true;
+	first_ping_to_b = 0;
+	ping_watch = NULL;
+	pump_filter = log_pings;
+	for (test_now = 2001; test_now < 12000 && !dead_at; test_now++) {
+		struct gossip_member m;
+		for (int i = 0; i < 3; i++)
+			if (all[i] != &b && gossip_core_next_deadline(all[i]->core) <= test_now)
+				gossip_core_tick(all[i]->core, test_now);
+		pump(all, 3, test_now, NULL);	/* log_pings drops b's traffic */
+		for (int i = 0; i < 3; i++)
+			if (all[i] != &b && gossip_core_member_find(all[i]->core, "b", test_now, &m) == AS_OK &&
+			    m.state == GOSSIP_DEAD)
+				dead_at = test_now;
+	}
+	pump_filter = NULL;
+	drop_b = false;
+	assert_true(first_ping_to_b > 2000);
+	assert_true(dead_at > 0);
+	assert_true(dead_at - first_ping_to_b >= cfg.suspicion_min_ms + cfg.probe_interval_ms);
+	assert_true(dead_at - first_ping_to_b <= cfg.suspicion_min_ms + cfg.probe_interval_ms +
+						 2 * cfg.probe_timeout_ms + 5);
+	for (size_t i = 0; i < 3; i++)
+		gossip_core_free(all[i]->core);
+}
+
+/* News goes out at once: a factor move is gossiped within a quarter of
+ * the gossip interval, not at the next round. A factor move is
+ * sent retransmit_mult * ceil(log10(N + 1)) times (4 at N = 3), without
+ * the floor that membership news keeps (12). */
+static void test_news_at_once(void **state)
+{
+	struct gossip_config cfg;
+	struct node a, b, c;
+	struct node *all[3] = { &a, &b, &c };
+	struct gossip_load l = { .util = 0.2, .psi = 0.0, .cpus = 4, .factor = 1.0 };
+	struct gossip_metrics m0, m1;
+	uint64_t t = 5010;
+
+	gossip_config_defaults(&cfg);
+	node_init(&a, "a", 1, "test", &cfg);
+	node_init(&b, "b", 2, "test", &cfg);
+	node_init(&c, "c", 3, "test", &cfg);
+	join_three(&a, &b, &c);
+	assert_int_equal(gossip_core_set_load(a.core, 510, &l), AS_OK);
+	run(all, 3, 510, t, NULL);
+	/* a factor move: a round within a quarter interval of the last one */
+	gossip_core_metrics(a.core, &m0);
+	gossip_core_tick(a.core, t);
+	l.util = 0.9;
+	l.factor = 0.3;
+	assert_int_equal(gossip_core_set_load(a.core, t, &l), AS_OK);
+	assert_true(gossip_core_next_deadline(a.core) <= t + cfg.gossip_interval_ms / 4);
+	run(all, 3, t, t + 10000, NULL);
+	gossip_core_metrics(a.core, &m1);
+	assert_int_equal(m1.msgs_out[GOSSIP_MSG_LOAD] - m0.msgs_out[GOSSIP_MSG_LOAD],
+			 cfg.retransmit_mult * 1);
+	assert_true(fabs(factor_of(&b, "a", t + 10000) - 0.3) < 1e-9);
+	for (size_t i = 0; i < 3; i++)
+		gossip_core_free(all[i]->core);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1739,6 +1951,10 @@ int main(void)
 		cmocka_unit_test(test_large_record_bad_streams),
 		cmocka_unit_test(test_large_record_order_and_unfounded_head),
 		cmocka_unit_test(test_endpoint_limit),
+		cmocka_unit_test(test_sealed_envelope_label),
+		cmocka_unit_test(test_probe_rounds_cover_everyone),
+		cmocka_unit_test(test_suspicion_after_the_probe),
+		cmocka_unit_test(test_news_at_once),
 		cmocka_unit_test(test_digest_pushpull_pulls),
 		cmocka_unit_test(test_digest_pulls_batched),
 	};

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 
 #include "gossip/gossip.h"
+#include "gossip/internal.h"
 #include "lib/as.h"
 
 static struct gossip_endpoint eps[2];
@@ -405,10 +406,24 @@ static void test_seal_open(void **state)
 	pkt[30] ^= 1;
 	assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EAUTH);
 	pkt[30] ^= 1;
-	pkt[0] = 2;
-	assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EVERSION);
-	assert_int_equal(why, GOSSIP_DROP_VERSION);
-	pkt[0] = 1;
+	pkt[2 + 15] ^= 1;	/* the nonce's counter: the packet no longer opens */
+	assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EAUTH);
+	assert_int_equal(why, GOSSIP_DROP_AUTH);
+	pkt[2 + 15] ^= 1;
+	/* version 1 (24-byte nonce) and the stream header's 2 are not packets */
+	for (uint8_t v = 1; v <= 2; v++) {
+		pkt[0] = v;
+		assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why),
+				 AS_EVERSION);
+		assert_int_equal(why, GOSSIP_DROP_VERSION);
+	}
+	pkt[0] = GOSSIP_PROTO_VERSION;
+	/* one byte short of header, nonce and tag; and the tag cut by one */
+	assert_int_equal(gossip_open(kr, false, "prod", pkt, GOSSIP_CRYPTO_OVERHEAD - 1, plain,
+				     sizeof(plain), &why), AS_ETRUNC);
+	assert_int_equal(why, GOSSIP_DROP_SHORT);
+	assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len - 1, plain, sizeof(plain), &why),
+			 AS_EAUTH);
 	pkt[1] = 0x81;
 	assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain), &why), AS_EMALFORMED);
 	assert_int_equal(why, GOSSIP_DROP_FLAGS);
@@ -433,6 +448,65 @@ static void test_seal_open(void **state)
 	assert_int_equal(why, GOSSIP_DROP_ENCRYPTED);
 	gossip_keyring_free(kr);
 	gossip_keyring_free(other);
+}
+
+/* The nonce a packet carries (16 bytes: a prefix per key epoch and a
+ * counter, crypto.c) never repeats under a keyring: not over many packets,
+ * not when the counter wraps (a new prefix), and a new primary key starts
+ * a new prefix. Stream headers draw from the same counter. */
+static int cmp_nonce(const void *a, const void *b)
+{
+	return memcmp(a, b, GOSSIP_PKT_NONCE_LEN);
+}
+
+static void test_nonce_unique(void **state)
+{
+	enum { N = 2000 };
+	struct gossip_keyring *kr = gossip_keyring_new();
+	uint8_t k1[32], k2[32], pkt[128], plain[128], hdr[64];
+	static uint8_t seen[N + 4][GOSSIP_PKT_NONCE_LEN];
+	const uint8_t msg[] = "x";
+	enum gossip_drop why;
+	size_t n = 0;
+	int len;
+
+	gossip_key_generate(k1);
+	assert_int_equal(gossip_keyring_install(kr, k1), AS_OK);
+	for (int i = 0; i < N; i++) {
+		if (i == N / 2) {
+			/* a stream header in between takes the next counter */
+			assert_int_equal(gossip_stream_hdr_seal(kr, "prod", 5, hdr, sizeof(hdr)),
+					 GOSSIP_STREAM_HDR_MAX);
+			assert_memory_equal(hdr + 2 + GOSSIP_PKT_NONCE_LEN, (uint8_t[8]){ 0 }, 8);
+			memcpy(seen[n++], hdr + 2, GOSSIP_PKT_NONCE_LEN);
+		}
+		len = gossip_seal(kr, "prod", msg, sizeof(msg), pkt, sizeof(pkt));
+		assert_int_equal(len, (int)sizeof(msg) + GOSSIP_CRYPTO_OVERHEAD);
+		memcpy(seen[n++], pkt + 2, GOSSIP_PKT_NONCE_LEN);
+	}
+	/* the counter wraps: the next packets get a new prefix and open */
+	gossip_keyring_nonce_skip(kr, UINT32_MAX - 1);
+	for (int i = 0; i < 2; i++) {
+		len = gossip_seal(kr, "prod", msg, sizeof(msg), pkt, sizeof(pkt));
+		assert_int_equal(gossip_open(kr, false, "prod", pkt, (size_t)len, plain, sizeof(plain),
+					     &why), (int)sizeof(msg));
+		memcpy(seen[n++], pkt + 2, GOSSIP_PKT_NONCE_LEN);
+	}
+	assert_memory_equal(seen[n - 2] + GOSSIP_NONCE_PREFIX, ((uint8_t[]){ 0xff, 0xff, 0xff, 0xfe }), 4);
+	assert_memory_equal(seen[n - 1] + GOSSIP_NONCE_PREFIX, ((uint8_t[]){ 0, 0, 0, 0 }), 4);
+	assert_memory_not_equal(seen[n - 1], seen[n - 2], GOSSIP_NONCE_PREFIX);
+	/* the prefix stays for the epoch; a new primary draws a new one */
+	assert_memory_equal(seen[0], seen[N / 2], GOSSIP_NONCE_PREFIX);
+	gossip_key_generate(k2);
+	assert_int_equal(gossip_keyring_install(kr, k2), AS_OK);
+	assert_int_equal(gossip_keyring_use(kr, k2), AS_OK);
+	len = gossip_seal(kr, "prod", msg, sizeof(msg), pkt, sizeof(pkt));
+	assert_memory_not_equal(pkt + 2, seen[n - 1], GOSSIP_NONCE_PREFIX);
+	memcpy(seen[n++], pkt + 2, GOSSIP_PKT_NONCE_LEN);
+	qsort(seen, n, sizeof(seen[0]), cmp_nonce);
+	for (size_t i = 1; i < n; i++)
+		assert_memory_not_equal(seen[i - 1], seen[i], GOSSIP_PKT_NONCE_LEN);
+	gossip_keyring_free(kr);
 }
 
 /* Stream frame headers: the length is authenticated like a packet, under
@@ -475,6 +549,12 @@ static void test_stream_header(void **state)
 	len = gossip_seal(kr, "prod", be, sizeof(be), pkt, sizeof(pkt));
 	assert_int_equal(gossip_stream_hdr_open(kr, false, "prod", pkt, (size_t)len, &body_len, &why),
 			 AS_EVERSION);
+	pkt[0] = GOSSIP_STREAM_VERSION;	/* its shorter nonce makes it short */
+	assert_int_equal(gossip_stream_hdr_open(kr, false, "prod", pkt, (size_t)len, &body_len, &why),
+			 AS_ETRUNC);
+	const uint8_t be12[12] = { 0, 1, 0xe2, 0x40 };	/* a packet as long as a header */
+	len = gossip_seal(kr, "prod", be12, sizeof(be12), pkt, sizeof(pkt));
+	assert_int_equal(len, GOSSIP_STREAM_HDR_MAX);
 	pkt[0] = GOSSIP_STREAM_VERSION;
 	assert_int_equal(gossip_stream_hdr_open(kr, false, "prod", pkt, (size_t)len, &body_len, &why),
 			 AS_EAUTH);
@@ -881,6 +961,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_extra_fields_skipped),
 		cmocka_unit_test(test_encode_space),
 		cmocka_unit_test(test_seal_open),
+		cmocka_unit_test(test_nonce_unique),
 		cmocka_unit_test(test_stream_header),
 		cmocka_unit_test(test_pushpull_bounds),
 		cmocka_unit_test(test_large_records),
