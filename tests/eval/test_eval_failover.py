@@ -13,20 +13,15 @@ stop times of each mode, one TTL per service in the catalog.
 
 Needs root, BIRD, Unbound, NSD, nginx, HAProxy and the programs of
 tests/eval/local.mk in top_builddir; skips (77) otherwise."""
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
-from anysteer_test import BUILD, main_skip77, sanitizer_report  # noqa: E402
-from test_eval_steady import leftovers, require_eval, run_prefix  # noqa: E402
+from anysteer_test import main_skip77, sanitizer_report  # noqa: E402
+from test_eval_steady import HarnessRun, leftovers, require_eval, run_prefix  # noqa: E402
 from evallib import failover  # noqa: E402
 
 RUN = os.path.join(HERE, "run")
@@ -36,37 +31,14 @@ ERROR_KINDS = {"dns_timeout", "dns_servfail", "dns_nxdomain", "dns_noanswer", "d
                "http_timeout", "http_status", "http_parse", "client_overload"}
 
 
-class EvalFailoverQuickTest(unittest.TestCase):
-    out = None
-    result = None
+class EvalFailoverQuickTest(HarnessRun):
+    ARGS = ("failover", "--quick")
+    TIMEOUT = 900
 
     @classmethod
     def setUpClass(cls):
         require_eval()
-        cls.out = tempfile.mkdtemp(prefix="anysteer-eval-failover-")
-        t0 = time.monotonic()
-        cls.result = subprocess.run([RUN, "failover", "--quick", "--build-dir", BUILD,
-                                     "--out", cls.out],
-                                    capture_output=True, text=True, timeout=900)
-        cls.elapsed = time.monotonic() - t0
-        print("\n  run failover --quick: %.0f s, exit %d" % (cls.elapsed, cls.result.returncode),
-              file=sys.stderr)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.out and os.path.isdir(cls.out):
-            if cls.result is not None and cls.result.returncode == 0 and \
-                    not os.environ.get("EVAL_KEEP"):
-                shutil.rmtree(cls.out, ignore_errors=True)
-            else:
-                print("  results kept in %s" % cls.out, file=sys.stderr)
-
-    def summary(self):
-        self.assertEqual(self.result.returncode, 0,
-                         "run failed:\n%s\n%s" % (self.result.stdout[-5000:],
-                                                  self.result.stderr[-5000:]))
-        with open(os.path.join(self.out, "summary.json")) as f:
-            return json.load(f)
+        cls.run_harness()
 
     def test_1_structure(self):
         s = self.summary()

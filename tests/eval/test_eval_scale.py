@@ -13,13 +13,10 @@ reported, not asserted. Nothing is left running.
 
 Needs root, BIRD, NSD, nginx, HAProxy and tests/eval/as-*, gossip_bench in
 top_builddir; skips (77) otherwise."""
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -27,7 +24,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 from anysteer_test import BUILD, main_skip77, require_root_bird, sanitizer_report  # noqa: E402
 from evallib import scale  # noqa: E402
-from test_eval_steady import in_distcheck, leftovers  # noqa: E402
+from test_eval_steady import HarnessRun, in_distcheck, leftovers  # noqa: E402
 
 RUN = os.path.join(HERE, "run")
 
@@ -49,36 +46,14 @@ def require_eval():
         raise unittest.SkipTest("python3-matplotlib not installed")
 
 
-class EvalScaleQuickTest(unittest.TestCase):
-    out = None
-    result = None
+class EvalScaleQuickTest(HarnessRun):
+    ARGS = ("scale", "--quick")
+    TIMEOUT = 1200
 
     @classmethod
     def setUpClass(cls):
         require_eval()
-        cls.out = tempfile.mkdtemp(prefix="anysteer-eval-scale-")
-        t0 = time.monotonic()
-        cls.result = subprocess.run([RUN, "scale", "--quick", "--build-dir", BUILD,
-                                     "--out", cls.out],
-                                    capture_output=True, text=True, timeout=1200)
-        cls.elapsed = time.monotonic() - t0
-        print("\n  run scale --quick: %.0f s, exit %d" % (cls.elapsed, cls.result.returncode),
-              file=sys.stderr)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.out and os.path.isdir(cls.out):
-            if cls.result is not None and cls.result.returncode == 0 and \
-                    not os.environ.get("EVAL_KEEP"):
-                shutil.rmtree(cls.out, ignore_errors=True)
-            else:
-                print("  results kept in %s" % cls.out, file=sys.stderr)
-
-    def summary(self):
-        self.assertEqual(self.result.returncode, 0, "run failed:\n%s\n%s" % (
-            self.result.stdout[-5000:], self.result.stderr[-5000:]))
-        with open(os.path.join(self.out, "summary.json")) as f:
-            return json.load(f)
+        cls.run_harness()
 
     def test_1_steps_and_agents(self):
         s = self.summary()

@@ -11,20 +11,16 @@ flowed after the restore, summary.json/csv, the plots and the report
 exist, the agents' logs hold no sanitizer report, nothing is left
 running. Needs root, BIRD, iperf3, tc, python3-matplotlib and a build
 with the SRv6 data plane; skips (77) otherwise."""
-import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from anysteer_test import (BUILD, main_skip77, require_root_bird, require_tools,  # noqa: E402
                            sanitizer_report)
-from test_eval_steady import in_distcheck  # noqa: E402
+from test_eval_steady import HarnessRun, in_distcheck  # noqa: E402
 
 RUN = os.path.join(HERE, "run")
 HOLDER = os.path.join(BUILD, "tests", "unit", "test_srv6_holder")
@@ -33,9 +29,9 @@ VIA = {"bandwidth": "client,ra,rb,router,node1", "cost": "client,ra,rc,router,no
        "latency": "client,ra,rb,router,node1", "none": ROUTED}
 
 
-class EvalSRv6QuickTest(unittest.TestCase):
-    out = None
-    proc = None
+class EvalSRv6QuickTest(HarnessRun):
+    ARGS = ("srv6", "--quick")
+    TIMEOUT = 600
 
     @classmethod
     def setUpClass(cls):
@@ -50,32 +46,7 @@ class EvalSRv6QuickTest(unittest.TestCase):
         if subprocess.run(["/usr/bin/python3", "-c", "import matplotlib"],
                           capture_output=True).returncode != 0:
             raise unittest.SkipTest("python3-matplotlib not installed")
-        cls.out = tempfile.mkdtemp(prefix="anysteer-eval-srv6-")
-        t0 = time.monotonic()
-        cls.proc = subprocess.Popen([RUN, "srv6", "--quick", "--build-dir", BUILD,
-                                     "--out", cls.out], stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True)
-        try:
-            cls.output, _ = cls.proc.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-            cls.output, _ = cls.proc.communicate()
-        print("\n  run srv6 --quick: %.0f s, exit %d" % (time.monotonic() - t0,
-                                                       cls.proc.returncode), file=sys.stderr)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.out and os.path.isdir(cls.out):
-            if cls.proc is not None and cls.proc.returncode == 0 and \
-                    not os.environ.get("EVAL_KEEP"):
-                shutil.rmtree(cls.out, ignore_errors=True)
-            else:
-                print("  results kept in %s" % cls.out, file=sys.stderr)
-
-    def summary(self):
-        self.assertEqual(self.proc.returncode, 0, "run failed:\n%s" % self.output[-5000:])
-        with open(os.path.join(self.out, "summary.json")) as f:
-            return json.load(f)
+        cls.run_harness()
 
     def test_1_each_intent_takes_its_path(self):
         s = self.summary()
@@ -125,7 +96,7 @@ class EvalSRv6QuickTest(unittest.TestCase):
     def test_4_nothing_left(self):
         self.summary()
         ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        prefix = "ev6%d-" % self.proc.pid
+        prefix = "ev6%d-" % self.pid
         self.assertEqual([x for x in ns.split() if x.startswith(prefix)], [])
 
 

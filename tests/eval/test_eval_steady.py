@@ -73,22 +73,33 @@ def run_prefix(text):
     return (m.group(1), m.group(2)) if m else (None, None)
 
 
-class EvalSteadyQuickTest(unittest.TestCase):
+class HarnessRun(unittest.TestCase):
+    """One `tests/eval/run ARGS --build-dir BUILD --out OUT` for the whole
+    class (the quick experiments' tests share it): its result (returncode,
+    stdout, stderr), pid and elapsed time; OUT is removed after a
+    successful run unless EVAL_KEEP is set, and kept (and named) otherwise."""
+    ARGS = ()
+    TIMEOUT = 900
     out = None
     result = None
 
     @classmethod
-    def setUpClass(cls):
-        require_eval()
-        cls.out = tempfile.mkdtemp(prefix="anysteer-eval-test-")
+    def run_harness(cls):
+        cls.out = tempfile.mkdtemp(prefix="anysteer-eval-%s-" % cls.ARGS[0])
         t0 = time.monotonic()
-        cls.result = subprocess.run(
-            [RUN, "steady", "--quick", "--weights", ",".join(map(str, WEIGHTS)),
-             "--build-dir", BUILD, "--out", cls.out],
-            capture_output=True, text=True, timeout=900)
+        p = subprocess.Popen([RUN] + list(cls.ARGS) + ["--build-dir", BUILD, "--out", cls.out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cls.pid = p.pid
+        try:
+            out, err = p.communicate(timeout=cls.TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            err += "\n(killed after %d s)" % cls.TIMEOUT
+        cls.result = subprocess.CompletedProcess(p.args, p.returncode, out, err)
         cls.elapsed = time.monotonic() - t0
-        print("\n  run steady --quick --weights: %.0f s, exit %d" % (cls.elapsed, cls.result.returncode),
-              file=sys.stderr)
+        print("\n  run %s: %.0f s, exit %d" % (" ".join(cls.ARGS), cls.elapsed,
+                                              cls.result.returncode), file=sys.stderr)
 
     @classmethod
     def tearDownClass(cls):
@@ -105,6 +116,15 @@ class EvalSteadyQuickTest(unittest.TestCase):
                                                   self.result.stderr[-5000:]))
         with open(os.path.join(self.out, "summary.json")) as f:
             return json.load(f)
+
+
+class EvalSteadyQuickTest(HarnessRun):
+    ARGS = ("steady", "--quick", "--weights", ",".join(map(str, WEIGHTS)))
+
+    @classmethod
+    def setUpClass(cls):
+        require_eval()
+        cls.run_harness()
 
     def test_1_every_mode_served_without_errors_at_the_lowest_rate(self):
         s = self.summary()
