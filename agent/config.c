@@ -546,11 +546,12 @@ static void finish_intent(struct cfg_ctx *ctx, void *base,
 	if (!w->map || !in->objective)
 		return;
 	if (cfg_has_key(ctx, w->map, "spill_over") &&
-	    strcmp(in->objective, "locality") != 0) {
+	    strcmp(in->objective, "locality") != 0 &&
+	    strcmp(in->objective, "latency") != 0) {
 		cfg_pathf(kp, "%s.spill_over", w->path);
 		cfg_error(ctx, cfg_key_line(ctx, w, "spill_over"), kp,
-			  "applies to objective locality only (objective is "
-			  "%s)", in->objective);
+			  "applies to objectives locality and latency only "
+			  "(objective is %s)", in->objective);
 	}
 	if (cfg_has_key(ctx, w->map, "spread") &&
 	    strcmp(in->objective, "resilience") != 0) {
@@ -576,7 +577,9 @@ static const struct cfg_item intent_items[] = {
 	  .dmin = 0, .dmax = 1,
 	  .desc = "locality: the zone's load (1 - its endpoints' mean load "
 		  "factor) past which answers spill over to other zones, "
-		  "growing to plain balance at load 1" },
+		  "growing to plain balance at load 1; latency: the load "
+		  "(1 - load factor) past which a near endpoint is passed "
+		  "over for farther ones" },
 	{ .name = "spread", .type = CFG_ENUM,
 	  AT(struct agent_intent, spread), .def = "node",
 	  .values = dns_spread_values,

@@ -130,7 +130,7 @@ int dns_spread_parse(const char *s);
 
 struct dns_intent {
 	enum dns_objective objective;	/* 0: balance */
-	double spill_over;	/* locality: 0..1, see dns_plan */
+	double spill_over;	/* locality, latency: 0..1, see dns_plan */
 	enum dns_spread spread;	/* resilience */
 };
 

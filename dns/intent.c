@@ -30,8 +30,10 @@
  *    its healthy ones. Endpoints without a zone share one domain.
  *  - latency: four tiers by the estimated RTT from the answering node to
  *    each item's node (network coordinates, gossip.h). An item is fit
- *    when its load factor is above 1 - spill_over (the locality
- *    threshold, 0.2 by default) and its RTT is known. Tier 0: the fit
+ *    when its load (1 - its load factor) is at most spill_over (the
+ *    service's own, 0.8 by default: factor 0.2 or more) and its RTT is
+ *    known; spill_over 0 keeps only unloaded items fit, 1 every item
+ *    with an effective weight. Tier 0: the fit
  *    items within a tie band of the lowest fit RTT (max(2 ms, 25 %):
  *    coordinates are estimates, and equally near endpoints should share
  *    the load by weight); tier 1: the fit items within the band of the
@@ -199,10 +201,12 @@ static void plan_locality(const struct dns_intent *it,
 		p->spill = sum[1] ? 1 : sum[2] ? 0 : sum[3] ? 1 : 0;
 }
 
+/* At most spill_over loaded: factor >= 1 - spill_over (so 0 keeps an
+ * unloaded item, factor exactly 1, fit). */
 static bool fit(const struct dns_plan_in *in, size_t i, double min_factor)
 {
 	return in->eff[i] && in->hcfg[i] && !isnan(in->rtt[i]) &&
-	       (double)in->eff[i] / ((double)in->hcfg[i] * DNS_LF_ONE) > min_factor;
+	       (double)in->eff[i] / ((double)in->hcfg[i] * DNS_LF_ONE) >= min_factor;
 }
 
 static double tie_band(double best)

@@ -58,13 +58,29 @@
  * agent checks the words (srv6/). */
 #define K8S_ANN_PATH "anysteer.io/path"
 #define K8S_ANN_PATH_AVOID "anysteer.io/path-avoid"
-/* The intent (docs/intents.md): objective, and the key it reads. */
+/* The intent (docs/intents.md): objective, and the keys it reads. The
+ * same three on a Service, an Ingress, an HTTPRoute or a GRPCRoute, read
+ * by one parser (k8s_model.c) with the configuration's checks. */
 #define K8S_ANN_OBJECTIVE "anysteer.io/objective"
 #define K8S_ANN_SPILL_OVER "anysteer.io/spill-over"
 #define K8S_ANN_SPREAD "anysteer.io/spread"
 #define K8S_LABEL_SERVICE "kubernetes.io/service-name"
 
 #define K8S_DEFAULT_WEIGHT 100
+
+/* The intent annotations of one object, as checked (words of
+ * dns_objective_values / dns_spread_values; spill-over 0..1 with
+ * locality or latency, spread with resilience). */
+struct k8s_intent {
+	char *objective;	/* NULL = not annotated */
+	double spill_over;	/* < 0 = not annotated */
+	char *spread;		/* NULL = not annotated */
+	/* Ingress and routes: what is wrong with the annotations, NULL when
+	 * nothing is. The fields above are then the object's last valid
+	 * intent (the table keeps them across a bad update; none for an
+	 * object first seen with bad ones), and publish warns InvalidIntent. */
+	char *error;
+};
 
 struct k8s_port {
 	char *name;		/* Service port name, "" if unnamed */
@@ -461,6 +477,7 @@ struct k8s_ingress {
 	size_t n_lb_ips;	/* ... entries with an ip instead */
 	char **lb_entries;	/* every entry as compact JSON, in order */
 	size_t n_lb_entries;
+	struct k8s_intent intent;	/* anysteer.io/objective, ... */
 };
 
 struct k8s_gateway_class {
@@ -556,6 +573,7 @@ struct k8s_route {
 	size_t n_rules;
 	struct k8s_route_parent_status *status;	/* status.parents */
 	size_t n_status;
+	struct k8s_intent intent;	/* anysteer.io/objective, ... */
 };
 
 /* Decodes one object of okind (JSON text of the object itself) into the

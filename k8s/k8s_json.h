@@ -64,6 +64,24 @@ int k8s__store_service(const k8s_store_t *store, const char *ns,
 /* Frees what e holds and zeroes it. */
 void k8s__entry_free(struct k8s_entry *e);
 
+/* The intent annotations in ann (an annotations object; NULL: none),
+ * with the configuration's checks (k8s_model.c: the one parser for
+ * Services, Ingresses and routes). 0 with *out set (error NULL), or -1
+ * with why saying which annotation and what it must be, and *out empty.
+ * The store's Services refuse the update on -1; Ingresses and routes
+ * keep their last valid intent and say why (objs.c, publish.c). */
+int k8s__intent_parse(const json_t *ann, struct k8s_intent *out, char *why,
+		      size_t why_len);
+/* Whether in holds any annotation (an object's own intent). */
+bool k8s__intent_set(const struct k8s_intent *in);
+/* Copies objective, spill_over and spread (not error). -1 on memory. */
+int k8s__intent_copy(struct k8s_intent *dst, const struct k8s_intent *src);
+void k8s__intent_free(struct k8s_intent *in);	/* and zeroes it */
+/* The intent annotations of Service ns/name (valid until the store
+ * changes). AS_OK or AS_ENOTFOUND. */
+int k8s__store_intent(const k8s_store_t *store, const char *ns,
+		      const char *name, const struct k8s_intent **out);
+
 /* Parses a JSON text that must be an object. NULL on error. */
 json_t *k8s__load(const char *json, size_t len);
 

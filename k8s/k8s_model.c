@@ -43,8 +43,9 @@ struct svc_rec {
 	char *path;		/* anysteer.io/path */
 	char **avoid;		/* anysteer.io/path-avoid */
 	size_t n_avoid;
-	char *objective, *spread;	/* intent; NULL = not annotated */
-	double spill_over;		/* < 0 = not annotated */
+	struct k8s_intent intent;	/* also for a Service without a
+					 * hostname: its Ingress and route
+					 * names may take it (publish.c) */
 	struct svc_port *ports;
 	size_t n_ports;
 };
@@ -113,8 +114,7 @@ static void svc_free(struct svc_rec *s)
 	free(s->hostnames);
 	free(s->path);
 	k8s__strv_free(s->avoid, s->n_avoid);
-	free(s->objective);
-	free(s->spread);
+	k8s__intent_free(&s->intent);
 	ports_free(s->ports, s->n_ports);
 	free(s);
 }
@@ -406,8 +406,8 @@ bad:
 /*
  * The intent's words. The names are dns/'s (dns_objective_values,
  * dns_spread_values), which k8s/ may not include; they are repeated here
- * only to warn per Service, where the operator looks, and
- * tests/unit/test_name_rules.c keeps the copies in step. The catalog
+ * only to refuse a bad value on the object, where the operator looks,
+ * and tests/unit/test_name_rules.c keeps the copies in step. The catalog
  * (agent/) reads them with dns/'s parsers.
  */
 static const char *const objectives[] = { "balance", "locality",
@@ -442,55 +442,104 @@ static int parse_fraction(const char *s, double *out)
 	return 0;
 }
 
-/* The intent annotations, with the configuration's checks: a word it
- * knows, and spill-over / spread only with the objective that reads
- * them. -1 (logged) otherwise. */
-static int parse_intent(const char *key, const json_t *ann, struct svc_rec *r)
+/* One annotation: absent, or a string that parse() takes. */
+static bool bad_value(const json_t *ann, const char *key, const char *must,
+		      int (*parse)(const char *, void *), void *out,
+		      char *why, size_t why_len)
 {
-	const char *s;
+	json_t *v = ann ? json_object_get(ann, key) : NULL;
+	const char *s = json_string_value(v);
 
-	r->spill_over = -1;
-	if (k8s__str(ann, K8S_ANN_OBJECTIVE, &s) ||
-	    (s && parse_word(s, objectives, &r->objective))) {
-		as_warn("k8s: service %s: %s must be balance, locality, "
-			"resilience or latency", key, K8S_ANN_OBJECTIVE);
+	if (!v || json_is_null(v))
+		return false;
+	if (s && parse(s, out) == 0)
+		return false;
+	if (s)
+		snprintf(why, why_len, "%s \"%.64s\": must be %s", key, s, must);
+	else
+		snprintf(why, why_len, "%s: not a string (must be %s)", key, must);
+	return true;
+}
+
+static int objective_of(const char *s, void *out)
+{
+	return parse_word(s, objectives, out);
+}
+
+static int spread_of(const char *s, void *out)
+{
+	return parse_word(s, spreads, out);
+}
+
+static int fraction_of(const char *s, void *out)
+{
+	return parse_fraction(s, out);
+}
+
+bool k8s__intent_set(const struct k8s_intent *in)
+{
+	return in->objective || in->spread || in->spill_over >= 0;
+}
+
+void k8s__intent_free(struct k8s_intent *in)
+{
+	free(in->objective);
+	free(in->spread);
+	free(in->error);
+	*in = (struct k8s_intent){ .spill_over = -1 };
+}
+
+int k8s__intent_copy(struct k8s_intent *dst, const struct k8s_intent *src)
+{
+	dst->spill_over = src->spill_over;
+	if ((src->objective && !(dst->objective = strdup(src->objective))) ||
+	    (src->spread && !(dst->spread = strdup(src->spread))))
 		return -1;
-	}
-	if (k8s__str(ann, K8S_ANN_SPILL_OVER, &s) ||
-	    (s && parse_fraction(s, &r->spill_over))) {
-		as_warn("k8s: service %s: %s must be a number in 0..1", key,
-			K8S_ANN_SPILL_OVER);
-		return -1;
-	}
-	if (k8s__str(ann, K8S_ANN_SPREAD, &s) ||
-	    (s && parse_word(s, spreads, &r->spread))) {
-		as_warn("k8s: service %s: %s must be node or zone", key,
-			K8S_ANN_SPREAD);
-		return -1;
-	}
-	const char *o = r->objective ? r->objective : "balance";
-	if (r->spill_over >= 0 && strcmp(o, "locality") != 0) {
-		as_warn("k8s: service %s: %s applies to objective locality only",
-			key, K8S_ANN_SPILL_OVER);
-		return -1;
-	}
-	if (r->spread && strcmp(o, "resilience") != 0) {
-		as_warn("k8s: service %s: %s applies to objective resilience "
-			"only", key, K8S_ANN_SPREAD);
-		return -1;
-	}
 	return 0;
 }
 
-/* The TTL, weight, max-answers and intent annotations. -1 (logged) if
- * one is out of range or not a string. */
+/* The intent annotations, with the configuration's checks: a word it
+ * knows, and spill-over / spread only with the objectives that read
+ * them, so a misspelt objective cannot silently drop them. */
+int k8s__intent_parse(const json_t *ann, struct k8s_intent *out, char *why,
+		      size_t why_len)
+{
+	*out = (struct k8s_intent){ .spill_over = -1 };
+	if (bad_value(ann, K8S_ANN_OBJECTIVE,
+		      "balance, locality, resilience or latency", objective_of,
+		      &out->objective, why, why_len) ||
+	    bad_value(ann, K8S_ANN_SPILL_OVER, "a number in 0..1", fraction_of,
+		      &out->spill_over, why, why_len) ||
+	    bad_value(ann, K8S_ANN_SPREAD, "node or zone", spread_of,
+		      &out->spread, why, why_len))
+		goto bad;
+
+	const char *o = out->objective ? out->objective : "balance";
+
+	if (out->spill_over >= 0 && strcmp(o, "locality") != 0 &&
+	    strcmp(o, "latency") != 0) {
+		snprintf(why, why_len, "%s applies to objectives locality and "
+			 "latency only (objective is %s)", K8S_ANN_SPILL_OVER, o);
+		goto bad;
+	}
+	if (out->spread && strcmp(o, "resilience") != 0) {
+		snprintf(why, why_len, "%s applies to objective resilience only "
+			 "(objective is %s)", K8S_ANN_SPREAD, o);
+		goto bad;
+	}
+	return 0;
+bad:
+	k8s__intent_free(out);
+	return -1;
+}
+
+/* The TTL, weight and max-answers annotations, and the SRv6 path. -1
+ * (logged) if one is out of range or not a string. */
 static int parse_attrs(const char *key, const json_t *ann, struct svc_rec *r)
 {
 	const char *s;
 
 	r->weight = K8S_DEFAULT_WEIGHT;
-	if (parse_intent(key, ann, r))
-		return -1;
 	if (k8s__str(ann, K8S_ANN_TTL, &s) ||
 	    (s && parse_u32(s, 1, 86400, &r->ttl))) {
 		as_warn("k8s: service %s: %s must be 1..86400", key, K8S_ANN_TTL);
@@ -578,6 +627,7 @@ static int parse_service(k8s_store_t *store, const char *key,
 	json_t *md, *ann, *spec, *ports = NULL;
 	const char *hn = NULL, *type = NULL;
 	struct svc_rec *r = NULL;
+	char why[256];
 
 	*out = NULL;
 	if (k8s__typed(obj, "metadata", JSON_OBJECT, &md) ||
@@ -599,6 +649,11 @@ static int parse_service(k8s_store_t *store, const char *key,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -1;
+	/* With or without a hostname: an Ingress or route may take it. */
+	if (k8s__intent_parse(ann, &r->intent, why, sizeof(why))) {
+		as_warn("k8s: service %s: %s", key, why);
+		goto bad;
+	}
 	if (ports && parse_ports(ports, true, &r->ports, &r->n_ports)) {
 		if (!hn) {
 			/* Not annotated: a backend nobody can use, not an error. */
@@ -1169,10 +1224,10 @@ static int fill_entry(const k8s_store_t *store, const struct claim *c,
 	e->ttl = s->ttl;
 	e->weight = s->weight;
 	e->max_answers = s->max_answers;
-	e->spill_over = s->spill_over;
-	if (s->objective && !(e->objective = strdup(s->objective)))
-		return AS_ENOMEM;
-	if (s->spread && !(e->spread = strdup(s->spread)))
+	e->spill_over = s->intent.spill_over;
+	if ((s->intent.objective &&
+	     !(e->objective = strdup(s->intent.objective))) ||
+	    (s->intent.spread && !(e->spread = strdup(s->intent.spread))))
 		return AS_ENOMEM;
 	if (!e->hostname || !e->label || !e->namespace_ || !e->service ||
 	    !e->origin || (s->path && !(e->path = strdup(s->path))))
@@ -1200,6 +1255,23 @@ int k8s__store_service(const k8s_store_t *store, const char *ns,
 		return AS_ENOTFOUND;
 	return fill_backend(store, key, store->tab[K8S_SERVICES].v[i].rec, weight,
 			    e, n_ready);
+}
+
+int k8s__store_intent(const k8s_store_t *store, const char *ns,
+		      const char *name, const struct k8s_intent **out)
+{
+	char key[512];
+	bool found;
+	size_t i;
+
+	*out = NULL;
+	if (snprintf(key, sizeof(key), "%s/%s", ns, name) >= (int)sizeof(key))
+		return AS_ENOTFOUND;
+	i = tab_find(&store->tab[K8S_SERVICES], key, &found);
+	if (!found)
+		return AS_ENOTFOUND;
+	*out = &((const struct svc_rec *)store->tab[K8S_SERVICES].v[i].rec)->intent;
+	return AS_OK;
 }
 
 void k8s__entry_free(struct k8s_entry *e)

@@ -82,6 +82,7 @@ static void ingress_free(struct k8s_ingress *g)
 	free(g->rules);
 	k8s__strv_free(g->lb_hostnames, g->n_lb_hostnames);
 	k8s__strv_free(g->lb_entries, g->n_lb_entries);
+	k8s__intent_free(&g->intent);
 	free(g);
 }
 
@@ -123,6 +124,7 @@ static void route_free(struct k8s_route *r)
 		free(u->backends);
 	}
 	free(r->rules);
+	k8s__intent_free(&r->intent);
 	for (size_t i = 0; i < r->n_status; i++) {
 		parent_ref_free(&r->status[i].ref);
 		free(r->status[i].controller);
@@ -219,6 +221,19 @@ bad:
 
 /* spec.defaultBackend or a path's backend: {service: {name, port:
  * {name|number}}} or {resource: {...}}. */
+/* The intent annotations of an Ingress or a route. A bad value does not
+ * make the object malformed (its names and backends still apply): it is
+ * kept as the reason, the table keeps the last valid intent (keep_intent)
+ * and publish.c tells it. -1 on memory only. */
+static int decode_intent(const json_t *ann, struct k8s_intent *in)
+{
+	char why[256];
+
+	if (!k8s__intent_parse(ann, in, why, sizeof(why)))
+		return 0;
+	return (in->error = strdup(why)) ? 0 : -1;
+}
+
 static int decode_ing_backend(const json_t *o, struct k8s_ingress_backend *b)
 {
 	json_t *svc, *port, *res;
@@ -314,7 +329,8 @@ static int decode_ingress(const json_t *o, void **out)
 	    k8s__typed(o, "status", JSON_OBJECT, &st))
 		goto bad;
 	if ((cls && !(g->class_name = strdup(cls))) ||
-	    (annc && !(g->class_annotation = strdup(annc))))
+	    (annc && !(g->class_annotation = strdup(annc))) ||
+	    decode_intent(ann, &g->intent))
 		goto bad;
 	if (def) {
 		g->has_default_backend = true;
@@ -671,13 +687,16 @@ static int decode_route_rule(int okind, const json_t *o, const char *ns,
 static int decode_route(int okind, const json_t *o, void **out)
 {
 	struct k8s_route *r = calloc(1, sizeof(*r));
-	json_t *spec, *prefs, *hosts, *rules, *st, *parents = NULL;
+	json_t *spec, *prefs, *hosts, *rules, *st, *parents = NULL, *ann;
 	size_t cap = 0, n;
 
 	if (!r)
 		return AS_ENOMEM;
 	r->kind = okind;
 	if (k8s__meta(o, false, &r->md) ||
+	    k8s__typed(json_object_get(o, "metadata"), "annotations",
+		       JSON_OBJECT, &ann) ||
+	    decode_intent(ann, &r->intent) ||
 	    k8s__typed(o, "spec", JSON_OBJECT, &spec) || !spec ||
 	    k8s__typed(spec, "parentRefs", JSON_ARRAY, &prefs) ||
 	    k8s__typed(spec, "hostnames", JSON_ARRAY, &hosts) ||
@@ -908,6 +927,39 @@ static void bad(k8s_objs_t *t, const char *key, const char *what)
 		okinds[t->okind].kind, key ? key : "(unnamed)", what);
 }
 
+/* The intent of an Ingress or a route; NULL for the other kinds. */
+static struct k8s_intent *intent_of(int okind, void *obj)
+{
+	switch (okind) {
+	case K8S_O_INGRESS:
+		return &((struct k8s_ingress *)obj)->intent;
+	case K8S_O_HTTPROUTE:
+	case K8S_O_GRPCROUTE:
+		return &((struct k8s_route *)obj)->intent;
+	default:
+		return NULL;
+	}
+}
+
+/* An update with a bad intent annotation keeps the object's last valid
+ * intent, as a bad Service update keeps the Service, while the rest of
+ * it applies (a typo must not freeze the object's names and backends).
+ * AS_OK or AS_ENOMEM. */
+static int keep_intent(const k8s_objs_t *t, const char *key, void *obj)
+{
+	struct k8s_intent *in = intent_of(t->okind, obj);
+	bool found;
+	size_t i;
+
+	if (!in || !in->error)
+		return AS_OK;
+	i = find(t, key, &found);
+	if (!found)
+		return AS_OK;
+	return k8s__intent_copy(in, intent_of(t->okind, t->v[i].obj)) ?
+		AS_ENOMEM : AS_OK;
+}
+
 static int upsert(k8s_objs_t *t, const json_t *o, bool relist)
 {
 	char key[512];
@@ -920,6 +972,10 @@ static int upsert(k8s_objs_t *t, const json_t *o, bool relist)
 		return -1;
 	}
 	rc = decode_json(t->okind, o, &obj);
+	if (rc == AS_OK && keep_intent(t, key, obj)) {
+		k8s_obj_free(t->okind, obj);
+		rc = AS_ENOMEM;
+	}
 	if (rc == AS_OK)
 		rc = put(t, key, obj);
 	if (rc < 0) {

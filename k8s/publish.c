@@ -10,7 +10,9 @@
  * every node picks the same winner for a name claimed twice without
  * talking to the others: Service annotations first (the oldest and most
  * explicit way), then Ingresses, then routes, each by namespace/name.
- * Pure: tables in, a set and what the leader should say out.
+ * A name's intent is its own object's annotations when it has any, else
+ * its backend Service's (name_intent). Pure: tables in, a set and what
+ * the leader should say out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,59 @@ static void port_first(struct k8s_entry *e, const char *name, uint16_t port)
 	}
 }
 
+/* ---- intents ------------------------------------------------------------- */
+
+/*
+ * The intent of a name from an Ingress or a route: the object's own
+ * annotations when it carries any (the name is its owner's to qualify),
+ * else those of the Service it answers with (e->namespace_/service: an
+ * Ingress host's backend, a route's first resolved backend, the one
+ * whose port SRV carries), else none: balance. As a whole, never field
+ * by field, so the checked combinations stay whole. AS_OK or AS_ENOMEM.
+ */
+static int name_intent(struct ctx *x, struct k8s_entry *e,
+		       const struct k8s_intent *own)
+{
+	const struct k8s_intent *in = own;
+
+	e->spill_over = -1;
+	if (!k8s__intent_set(own) &&
+	    k8s__store_intent(x->store, e->namespace_, e->service, &in) != AS_OK)
+		return AS_OK;
+	e->spill_over = in->spill_over;
+	if ((in->objective && !(e->objective = k8s__dup(in->objective))) ||
+	    (in->spread && !(e->spread = k8s__dup(in->spread))))
+		return AS_ENOMEM;
+	return AS_OK;
+}
+
+/* A bad intent annotation on an Ingress or a route, told once per
+ * object: what is wrong and what is answered meanwhile. */
+static int intent_warning(struct ctx *x, int okind, const char *ns,
+			  const char *name, const struct k8s_intent *in)
+{
+	struct k8s_publish *p = x->out;
+
+	if (!in->error)
+		return AS_OK;
+	for (size_t i = 0; i < p->n_warnings; i++)
+		if (p->warnings[i].okind == okind && p->warnings[i].name &&
+		    !strcmp(p->warnings[i].reason, "InvalidIntent") &&
+		    !strcmp(p->warnings[i].namespace_, ns) &&
+		    !strcmp(p->warnings[i].name, name))
+			return AS_OK;
+	if ((k8s__intent_set(in) ?
+	     k8s__warn(&p->warnings, &p->n_warnings, "InvalidIntent",
+		       "%s; the last valid intent stays (objective %s)",
+		       in->error, in->objective ? in->objective : "balance") :
+	     k8s__warn(&p->warnings, &p->n_warnings, "InvalidIntent",
+		       "%s; answered as if not annotated (the backend "
+		       "Service's intent, else balance)", in->error)) ||
+	    k8s__warn_obj(p->warnings, p->n_warnings, okind, ns, name))
+		return AS_ENOMEM;
+	return AS_OK;
+}
+
 /* ---- Ingresses ------------------------------------------------------------ */
 
 static int ingress_add(struct ctx *x, const struct k8s_ingress *ing)
@@ -99,7 +154,9 @@ static int ingress_add(struct ctx *x, const struct k8s_ingress *ing)
 				  K8S_O_INGRESS, ing->md.namespace_, ing->md.name))
 			goto nomem;
 	}
-	if (AS_GROW(x->out->ingresses, x->ing_cap, x->out->n_ingresses + 1))
+	if (intent_warning(x, K8S_O_INGRESS, ing->md.namespace_, ing->md.name,
+			   &ing->intent) ||
+	    AS_GROW(x->out->ingresses, x->ing_cap, x->out->n_ingresses + 1))
 		goto nomem;
 	pub = &x->out->ingresses[x->out->n_ingresses++];
 	memset(pub, 0, sizeof(*pub));
@@ -133,6 +190,8 @@ static int ingress_add(struct ctx *x, const struct k8s_ingress *ing)
 			       h->hostname, ing->md.namespace_, h->service) ||
 		     k8s__warn_obj(x->out->warnings, x->out->n_warnings, K8S_O_INGRESS,
 				   ing->md.namespace_, ing->md.name)))
+			goto nomem;
+		if (name_intent(x, &c->e, &ing->intent))
 			goto nomem;
 		port_first(&c->e, h->port_name, h->port);
 	}
@@ -222,6 +281,9 @@ static int route_add(struct ctx *x, const struct k8s_route_name *n)
 {
 	int rank = n->route_kind == K8S_O_GRPCROUTE ? RANK_GRPCROUTE : RANK_HTTPROUTE;
 	struct cand *c = cand_new(x, rank, n->route_kind);
+	const struct k8s_route *r = k8s_objs_get(x->in->objs[n->route_kind],
+						 n->route_ns, n->route_name);
+	const struct k8s_intent none = { .spill_over = -1 };
 	uint64_t total = 0;
 
 	if (!c)
@@ -233,7 +295,10 @@ static int route_add(struct ctx *x, const struct k8s_route_name *n)
 	c->e.service = k8s__dup(n->n_backends ? n->backends[0].service : "");
 	c->e.weight = K8S_DEFAULT_WEIGHT;
 	if (!c->e.hostname || !c->e.label || !c->e.namespace_ || !c->e.service ||
-	    set_origin(&c->e, n->route_kind, n->route_ns, n->route_name))
+	    set_origin(&c->e, n->route_kind, n->route_ns, n->route_name) ||
+	    name_intent(x, &c->e, r ? &r->intent : &none) ||
+	    (r && intent_warning(x, n->route_kind, n->route_ns, n->route_name,
+				 &r->intent)))
 		return AS_ENOMEM;
 	for (size_t i = 0; i < n->n_backends; i++)
 		total += n->backends[i].weight;

@@ -426,7 +426,9 @@ static void test_intent(void **state)
 		"  - name: db\n    port: 5432\n"
 		"    intent: { objective: resilience, spread: zone }\n"
 		"  - name: web\n    port: 80\n"
-		"  - name: lat\n    port: 80\n    intent: { objective: latency }\n";
+		"  - name: lat\n    port: 80\n    intent: { objective: latency }\n"
+		"  - name: near\n    port: 80\n"
+		"    intent: { objective: latency, spill_over: 0.5 }\n";
 
 	(void)state;
 	if (parse(text, &cfg, err, sizeof(err)))
@@ -440,6 +442,10 @@ static void test_intent(void **state)
 	assert_string_equal(cfg->services[2].intent.objective, "balance");
 	assert_string_equal(cfg->services[2].intent.spread, "node");
 	assert_string_equal(cfg->services[3].intent.objective, "latency");
+	assert_true(cfg->services[3].intent.spill_over == 0.8);
+	/* latency reads a spill_over of its own */
+	assert_string_equal(cfg->services[4].intent.objective, "latency");
+	assert_true(cfg->services[4].intent.spill_over == 0.5);
 	agent_config_free(cfg);
 
 	assert_int_equal(parse(ZONE, &cfg, err, sizeof(err)), AS_OK);
@@ -477,7 +483,13 @@ static void test_intent(void **state)
 		     "services[0].intent.spill_over", "must be between 0 and 1");
 	expect_error(SVC "    intent:\n      spill_over: 0.5\n", 1, 7,
 		     "services[0].intent.spill_over",
-		     "applies to objective locality only (objective is balance)");
+		     "applies to objectives locality and latency only "
+		     "(objective is balance)");
+	expect_error(SVC "    intent:\n      objective: resilience\n"
+		     "      spill_over: 0.5\n", 1, 8,
+		     "services[0].intent.spill_over",
+		     "applies to objectives locality and latency only "
+		     "(objective is resilience)");
 	expect_error(SVC "    intent:\n      objective: locality\n"
 		     "      spread: zone\n", 1, 8, "services[0].intent.spread",
 		     "applies to objective resilience only");

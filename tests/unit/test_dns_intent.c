@@ -213,6 +213,46 @@ static void test_latency_nearest_overloaded(void **state)
 	assert_int_equal(f.p.tier[0], 1);
 }
 
+/* latency with a spill_over of its own: an endpoint is fit while its
+ * load (1 - factor) is at most spill_over. A near endpoint at factor 0.5
+ * (load 0.5, exact in 16 bits) is first by the default 0.8, passed over
+ * by 0.4, fit again exactly at the threshold; 0 keeps only unloaded
+ * endpoints fit, 1 every one with a weight. */
+static void test_latency_spill_over(void **state)
+{
+	struct pfx f = { 0 };
+	static const uint32_t near_first[] = { 0, 1 }, far_first[] = { 1, 0 };
+
+	(void)state;
+	rtt_item(&f, 100, 0.5, 0.2);
+	rtt_item(&f, 100, 1, 10);
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_tiers(&f, 1, 1, 0, 0);
+	assert_order(&f, near_first, 2);
+	plan(&f, DNS_OBJ_LATENCY, 0.4, 0, 0);
+	assert_tiers(&f, 1, 0, 1, 0);
+	assert_order(&f, far_first, 2);
+	assert_int_equal(f.cum[1], f.eff[0]);	/* tier 2: by effective weight */
+	plan(&f, DNS_OBJ_LATENCY, 0.5, 0, 0);	/* load 0.5, not past 0.5 */
+	assert_tiers(&f, 1, 1, 0, 0);
+	assert_order(&f, near_first, 2);
+	/* 0: the slightest load passes the near one over */
+	f.eff[0] = 100 * (uint64_t)ONE - 1;
+	plan(&f, DNS_OBJ_LATENCY, 0, 0, 0);
+	assert_tiers(&f, 1, 0, 1, 0);
+	assert_order(&f, far_first, 2);
+	f.eff[0] = 100 * (uint64_t)ONE;		/* unloaded: fit */
+	plan(&f, DNS_OBJ_LATENCY, 0, 0, 0);
+	assert_order(&f, near_first, 2);
+	/* 1: fit down to the last bit of weight */
+	f.eff[0] = 1;
+	plan(&f, DNS_OBJ_LATENCY, 1, 0, 0);
+	assert_tiers(&f, 1, 1, 0, 0);
+	assert_order(&f, near_first, 2);
+	plan(&f, DNS_OBJ_LATENCY, DNS_SPILL_OVER_DEFAULT, 0, 0);
+	assert_order(&f, far_first, 2);
+}
+
 /* Everything loaded: nothing is fit, the answer is balance's (tier 2 by
  * effective weight, then the factor-0 ones by configured weight). */
 static void test_latency_all_overloaded(void **state)
@@ -667,6 +707,25 @@ static void test_answers_latency(void **state)
 	assert_int_equal(ei.rank, 2);
 	dns_view_unref(v);
 
+	/* The service's own spill_over: n2 at factor 0.6 is first by the
+	 * default, passed over for n3 by 0.3 (its load 0.4 is past it). */
+	f.eps[1].load_factor = 0.6;
+	memset(&t, 0, sizeof(t));
+	v = view(&f, &it, 1, "a");
+	answers(v, 500, count_first, &t);
+	assert_int_equal(t.first[1], 500);
+	dns_view_unref(v);
+	it.spill_over = 0.3;
+	memset(&t, 0, sizeof(t));
+	v = view(&f, &it, 1, "a");
+	assert_int_equal(dns_view_service(v, 0, &si), AS_OK);
+	assert_true(si.intent.spill_over == 0.3);
+	answers(v, 500, count_first, &t);
+	assert_int_equal(t.first[2], 500);
+	dns_view_unref(v);
+	it.spill_over = DNS_SPILL_OVER_DEFAULT;
+	f.eps[1].load_factor = 1;
+
 	/* no estimates: balance, flagged for explain */
 	for (size_t i = 0; i < 4; i++)
 		f.eps[i].rtt_known = false;
@@ -1006,6 +1065,7 @@ int main(void)
 		cmocka_unit_test(test_latency_nearest_first),
 		cmocka_unit_test(test_latency_ties),
 		cmocka_unit_test(test_latency_nearest_overloaded),
+		cmocka_unit_test(test_latency_spill_over),
 		cmocka_unit_test(test_latency_all_overloaded),
 		cmocka_unit_test(test_latency_no_coordinates),
 		cmocka_unit_test(test_answers_latency),

@@ -513,6 +513,45 @@ static void test_gateway_other_class_and_addresses(void **state)
 	json_decref(j);
 }
 
+/* A route's intent annotations: decoded as a Service's (GRPCRoute
+ * here); a bad value leaves the route attached and its names given
+ * (the evaluation does not read the intent), with the last valid intent
+ * and the reason on the record. */
+static void test_route_intent(void **state)
+{
+	struct world *w = *state;
+	struct k8s_gw_result r = { 0 };
+	const struct k8s_route *rt;
+	json_t *j = k8s_fixture("grpcroute-orders.json");
+
+	put_file(w, K8S_O_GATEWAYCLASS, "gatewayclass-anysteer.json");
+	put_file(w, K8S_O_GATEWAY, "gateway-public.json");
+	/* No method match: a rule DNS can honour. */
+	json_object_del(json_array_get(json_object_get(json_object_get(j, "spec"),
+						       "rules"), 0), "matches");
+	k8s_set(j, "metadata.annotations", "anysteer.io/objective",
+		json_string("resilience"));
+	k8s_set(j, "metadata.annotations", "anysteer.io/spread",
+		json_string("zone"));
+	put(w, K8S_O_GRPCROUTE, j);
+	rt = k8s_objs_get(w->t[K8S_O_GRPCROUTE], "shop", "orders");
+	assert_string_equal(rt->intent.objective, "resilience");
+	assert_string_equal(rt->intent.spread, "zone");
+	assert_null(rt->intent.error);
+
+	k8s_set(j, "metadata.annotations", "anysteer.io/spread",
+		json_string("rack"));
+	put(w, K8S_O_GRPCROUTE, j);
+	rt = k8s_objs_get(w->t[K8S_O_GRPCROUTE], "shop", "orders");
+	assert_string_equal(rt->intent.spread, "zone");
+	assert_string_equal(rt->intent.error, "anysteer.io/spread \"rack\": "
+			    "must be node or zone");
+	evaluate(w, &r);
+	assert_non_null(name_of(&r, "orders.svc.example.net."));
+	k8s_gw_result_free(&r);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +560,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_route_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_converges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route_intent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gateway_other_class_and_addresses,
 						setup, teardown),
 	};

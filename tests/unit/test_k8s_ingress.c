@@ -132,6 +132,72 @@ static void test_list_and_events(void **state)
 	k8s_objs_free(t);
 }
 
+/* The intent annotations: decoded with the Service's checks; a bad
+ * value is no malformed object (the rest of the update applies) but the
+ * table keeps the last valid intent, across updates and a relist, and
+ * the record says why. */
+static void test_intent(void **state)
+{
+	(void)state;
+	k8s_objs_t *t = table_from_list(K8S_O_INGRESS, "ingresslist.json", "2200");
+	struct k8s_event_info info;
+	const struct k8s_ingress *g;
+	json_t *j = k8s_fixture("ingress-web.json");
+
+	g = k8s_objs_get(t, "shop", "web");
+	assert_null(g->intent.objective);
+	assert_true(g->intent.spill_over < 0);
+	assert_null(g->intent.error);
+	k8s_set(j, "metadata.annotations", "anysteer.io/objective",
+		json_string("locality"));
+	k8s_set(j, "metadata.annotations", "anysteer.io/spill-over",
+		json_string("0.9"));
+	assert_int_equal(apply_event(t, "MODIFIED", j, &info), AS_OK);
+	g = k8s_objs_get(t, "shop", "web");
+	assert_string_equal(g->intent.objective, "locality");
+	assert_true(g->intent.spill_over == 0.9);
+
+	/* Bad, with a new rule: the rule applies, the intent stays. */
+	k8s_set(j, "metadata.annotations", "anysteer.io/spill-over",
+		json_integer(1));
+	json_array_append_new(json_object_get(json_object_get(j, "spec"), "rules"),
+			      json_pack("{s:s}", "host", "new.svc.example.net"));
+	assert_int_equal(apply_event(t, "MODIFIED", j, &info), AS_OK);
+	assert_true(info.changed);
+	g = k8s_objs_get(t, "shop", "web");
+	assert_int_equal(g->n_rules, 6);
+	assert_string_equal(g->intent.objective, "locality");
+	assert_true(g->intent.spill_over == 0.9);
+	assert_string_equal(g->intent.error, "anysteer.io/spill-over: not a "
+			    "string (must be a number in 0..1)");
+	assert_int_equal(k8s_objs_malformed(t), 0);
+
+	/* A relist of the bad object keeps the last valid intent too. */
+	json_t *l = json_pack("{s:s, s:{s:s}, s:[O]}", "kind", "IngressList",
+			      "metadata", "resourceVersion", "2300", "items", j);
+	char *text = k8s_dump(l), rv[64];
+
+	k8s_objs_relist_begin(t);
+	assert_int_equal(k8s_objs_apply_list(t, text, strlen(text), rv, sizeof(rv),
+					     NULL, 0), AS_OK);
+	k8s_objs_relist_end(t);
+	g = k8s_objs_get(t, "shop", "web");
+	assert_string_equal(g->intent.objective, "locality");
+	assert_non_null(g->intent.error);
+	free(text);
+	json_decref(l);
+
+	/* Annotations removed: no intent, no error. */
+	json_object_del(json_object_get(j, "metadata"), "annotations");
+	assert_int_equal(apply_event(t, "MODIFIED", j, &info), AS_OK);
+	g = k8s_objs_get(t, "shop", "web");
+	assert_null(g->intent.objective);
+	assert_true(g->intent.spill_over < 0);
+	assert_null(g->intent.error);
+	json_decref(j);
+	k8s_objs_free(t);
+}
+
 /* Class selection: the field, the default class, the deprecated
  * annotation; another controller's class or default is not ours. */
 static void test_class_selection(void **state)
@@ -515,6 +581,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_list_and_events),
+		cmocka_unit_test(test_intent),
 		cmocka_unit_test(test_class_selection),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_names_no_root),

@@ -54,15 +54,20 @@ static int teardown(void **state)
 
 /* ---- objects --------------------------------------------------------------- */
 
-static void add_store(struct t *t, int kind, json_t *obj)
+static int add_store_rc(struct t *t, int kind, json_t *obj)
 {
 	char *line = k8s_event("ADDED", obj);
 	struct k8s_event_info ev;
+	int rc = k8s_store_apply_event(t->store, kind, line, strlen(line), &ev);
 
-	assert_int_equal(k8s_store_apply_event(t->store, kind, line, strlen(line), &ev),
-			 AS_OK);
 	free(line);
 	json_decref(obj);
+	return rc;
+}
+
+static void add_store(struct t *t, int kind, json_t *obj)
+{
+	assert_int_equal(add_store_rc(t, kind, obj), AS_OK);
 }
 
 static void add_obj(struct t *t, int okind, json_t *obj)
@@ -76,9 +81,18 @@ static void add_obj(struct t *t, int okind, json_t *obj)
 	json_decref(obj);
 }
 
-/* A Service (annotated with hostname when not NULL), port "http" 80. */
-static void service(struct t *t, const char *ns, const char *name,
-		    const char *hostname)
+/* Sets the annotations kv (pairs, NULL-terminated; NULL ok) on obj. */
+static json_t *annotate(json_t *obj, const char *const *kv)
+{
+	for (size_t i = 0; kv && kv[i]; i += 2)
+		k8s_set(obj, "metadata.annotations", kv[i], json_string(kv[i + 1]));
+	return obj;
+}
+
+/* A Service (annotated with hostname when not NULL, and kv), port
+ * "http" 80. */
+static json_t *service_json(const char *ns, const char *name,
+			    const char *hostname, const char *const *kv)
 {
 	json_t *s = json_pack("{s:s, s:s, s:{s:s, s:s, s:{}}, s:{s:[{s:s, s:s, s:i}]}}",
 			      "kind", "Service", "apiVersion", "v1",
@@ -88,7 +102,13 @@ static void service(struct t *t, const char *ns, const char *name,
 	if (hostname)
 		k8s_set(s, "metadata.annotations", "anysteer.io/hostname",
 			json_string(hostname));
-	add_store(t, K8S_SERVICES, s);
+	return annotate(s, kv);
+}
+
+static void service(struct t *t, const char *ns, const char *name,
+		    const char *hostname)
+{
+	add_store(t, K8S_SERVICES, service_json(ns, name, hostname, NULL));
 }
 
 /* A slice of Service ns/svc: n_local ready endpoints on node-a
@@ -125,8 +145,8 @@ static void ingress_class(struct t *t, const char *name, const char *controller)
 
 /* An Ingress of class cls; host -> svc on "/", plus "/api" -> api when
  * split. */
-static void ingress(struct t *t, const char *name, const char *cls,
-		    const char *host, const char *svc, bool split)
+static json_t *ingress_json(const char *name, const char *cls,
+			    const char *host, const char *svc, bool split)
 {
 	json_t *paths = json_pack("[{s:s, s:s, s:{s:{s:s, s:{s:s}}}}]",
 		"path", "/", "pathType", "Prefix", "backend", "service",
@@ -137,13 +157,19 @@ static void ingress(struct t *t, const char *name, const char *cls,
 			"{s:s, s:s, s:{s:{s:s, s:{s:i}}}}", "path", "/api",
 			"pathType", "Prefix", "backend", "service", "name", "api",
 			"port", "number", 8080));
-	add_obj(t, K8S_O_INGRESS, json_pack(
+	return json_pack(
 		"{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:[{s:s, s:{s:o}}]}}",
 		"kind", "Ingress", "apiVersion", "networking.k8s.io/v1",
 		"metadata", "namespace", "shop", "name", name, "uid", name,
 		"creationTimestamp", "2026-11-02T09:00:00Z",
 		"spec", "ingressClassName", cls, "rules", "host", host, "http",
-		"paths", paths));
+		"paths", paths);
+}
+
+static void ingress(struct t *t, const char *name, const char *cls,
+		    const char *host, const char *svc, bool split)
+{
+	add_obj(t, K8S_O_INGRESS, ingress_json(name, cls, host, svc, split));
 }
 
 static void build(struct t *t)
@@ -359,6 +385,317 @@ static void test_wildcard_host(void **state)
 	assert_int_equal(t->pub.ingresses[0].n_hostnames, 0);
 }
 
+/* ---- intents ------------------------------------------------------------------- */
+
+#define OBJ "anysteer.io/objective"
+#define SPILL "anysteer.io/spill-over"
+#define SPREAD "anysteer.io/spread"
+
+static void assert_intent(const struct k8s_entry *e, const char *objective,
+			  double spill, const char *spread)
+{
+	assert_non_null(e);
+	if (objective)
+		assert_string_equal(e->objective, objective);
+	else
+		assert_null(e->objective);
+	if (spread)
+		assert_string_equal(e->spread, spread);
+	else
+		assert_null(e->spread);
+	if (spill < 0)
+		assert_true(e->spill_over < 0);
+	else
+		assert_true(e->spill_over == spill);
+}
+
+static size_t count_warnings(struct t *t, const char *reason, const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->pub.n_warnings; i++)
+		n += !strcmp(t->pub.warnings[i].reason, reason) &&
+		     t->pub.warnings[i].name && !strcmp(t->pub.warnings[i].name, name);
+	return n;
+}
+
+/* The intent annotations on an Ingress are its names' intent; without
+ * them a name has none (balance; spill-over unset, not 0). */
+static void test_ingress_intent(void **state)
+{
+	struct t *t = *state;
+	static const char *const resilient[] = { OBJ, "resilience", SPREAD, "node",
+						 NULL };
+	static const char *const near[] = { OBJ, "latency", SPILL, "0.5", NULL };
+
+	ingress_class(t, "anysteer", K8S_INGRESS_CONTROLLER);
+	service(t, "shop", "web", NULL);
+	slice(t, "shop", "web", 10, 2, 0);
+	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("front", "anysteer",
+		"www.svc.example.net", "web", false), resilient));
+	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("near", "anysteer",
+		"near.svc.example.net", "web", false), near));
+	ingress(t, "plain", "anysteer", "plain.svc.example.net", "web", false);
+	build(t);
+	assert_int_equal(t->pub.set.n_entries, 3);
+	assert_intent(entry(t, "www"), "resilience", -1, "node");
+	assert_intent(entry(t, "near"), "latency", 0.5, NULL);
+	assert_intent(entry(t, "plain"), NULL, -1, NULL);
+	assert_int_equal(entry(t, "www")->n_endpoints, 2);
+	assert_int_equal(t->pub.n_warnings, 0);
+}
+
+/* Precedence: a name's own object's intent, as a whole; else its
+ * backend Service's (annotated with a hostname or not; a route's first
+ * backend); a change of the backend's is a change of the set. */
+static void test_intent_precedence(void **state)
+{
+	struct t *t = *state;
+	static const char *const local[] = { OBJ, "locality", SPILL, "0.6", NULL };
+	static const char *const zones[] = { OBJ, "resilience", SPREAD, "zone", NULL };
+	static const char *const bal[] = { OBJ, "balance", NULL };
+	static const char *const lat[] = { OBJ, "latency", NULL };
+	static const char *const res[] = { OBJ, "resilience", NULL };
+	struct k8s_set before = { 0 };
+	struct k8s_event_info ev;
+
+	ingress_class(t, "anysteer", K8S_INGRESS_CONTROLLER);
+	add_store(t, K8S_SERVICES, service_json("shop", "web", NULL, local));
+	add_store(t, K8S_SERVICES, service_json("shop", "api", "api.svc.example.net",
+						zones));
+	slice(t, "shop", "web", 10, 1, 0);
+	slice(t, "shop", "api", 11, 1, 0);
+	ingress(t, "front", "anysteer", "www.svc.example.net", "web", false);
+	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("mine", "anysteer",
+		"mine.svc.example.net", "web", false), bal));
+	ingress(t, "toapi", "anysteer", "other.svc.example.net", "api", false);
+	/* Route: checkout-v1 is the first backend. */
+	add_obj(t, K8S_O_GATEWAYCLASS, k8s_fixture("gatewayclass-anysteer.json"));
+	add_obj(t, K8S_O_GATEWAY, k8s_fixture("gateway-public.json"));
+	add_store(t, K8S_SERVICES, service_json("shop", "checkout-v1", NULL, lat));
+	add_store(t, K8S_SERVICES, service_json("shop", "checkout-v2", NULL, local));
+	slice(t, "shop", "checkout-v1", 21, 1, 0);
+	slice(t, "shop", "checkout-v2", 22, 1, 0);
+	add_obj(t, K8S_O_HTTPROUTE, k8s_fixture("httproute-canary.json"));
+	build(t);
+	assert_intent(entry(t, "www"), "locality", 0.6, NULL);
+	/* Its own "balance" wins whole: no spill-over from the Service. */
+	assert_intent(entry(t, "mine"), "balance", -1, NULL);
+	assert_intent(entry(t, "other"), "resilience", -1, "zone");
+	assert_intent(entry(t, "api"), "resilience", -1, "zone");
+	assert_intent(entry(t, "checkout"), "latency", -1, NULL);
+	/* The route's own annotation wins over its backends'. */
+	json_t *r = annotate(k8s_fixture("httproute-canary.json"), res);
+	char *line = k8s_event("MODIFIED", r);
+	assert_int_equal(k8s_objs_apply_event(t->objs[K8S_O_HTTPROUTE], line,
+					      strlen(line), &ev), AS_OK);
+	free(line);
+	json_decref(r);
+	build(t);
+	assert_intent(entry(t, "checkout"), "resilience", -1, NULL);
+	/* The backend Service's intent changes: so do its Ingress names. */
+	before = t->pub.set;
+	memset(&t->pub.set, 0, sizeof(t->pub.set));
+	add_store(t, K8S_SERVICES, service_json("shop", "web", NULL, lat));
+	build(t);
+	assert_intent(entry(t, "www"), "latency", -1, NULL);
+	assert_intent(entry(t, "mine"), "balance", -1, NULL);
+	assert_false(k8s_set_equal(&before, &t->pub.set));
+	k8s_set_free(&before);
+	assert_int_equal(t->pub.n_warnings, 0);
+}
+
+/* A bad intent annotation on an Ingress: the rest of the update applies
+ * (its new host is answered), the last valid intent stays, and the
+ * Ingress is told (InvalidIntent, for the leader's Event) until it is
+ * fixed. First seen bad, the name is answered as if not annotated. On a
+ * backend Service, as on any Service: the update is refused. */
+static void test_intent_invalid_ingress(void **state)
+{
+	struct t *t = *state;
+	static const char *const good[] = { OBJ, "locality", SPILL, "0.5", NULL };
+	static const char *const over[] = { OBJ, "locality", SPILL, "1.5", NULL };
+	static const char *const fixed[] = { OBJ, "locality", SPILL, "0.3", NULL };
+	static const char *const word[] = { OBJ, "nearest", NULL };
+	static const char *const spread[] = { OBJ, "locality", SPREAD, "zone",
+					      NULL };
+	static const char *const res[] = { OBJ, "resilience", NULL };
+	const struct k8s_warning *w;
+
+	ingress_class(t, "anysteer", K8S_INGRESS_CONTROLLER);
+	add_store(t, K8S_SERVICES, service_json("shop", "web", NULL, res));
+	slice(t, "shop", "web", 10, 1, 0);
+	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("front", "anysteer",
+		"www.svc.example.net", "web", false), good));
+	build(t);
+	assert_intent(entry(t, "www"), "locality", 0.5, NULL);
+	assert_null(warning(t, "InvalidIntent"));
+
+	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("front", "anysteer",
+		"www2.svc.example.net", "web", false), over));
+	build(t);
+	assert_null(entry(t, "www"));
+	assert_intent(entry(t, "www2"), "locality", 0.5, NULL);
+	assert_int_equal(entry(t, "www2")->n_endpoints, 1);
+	w = warning(t, "InvalidIntent");
+	assert_non_null(w);
+	assert_int_equal(w->okind, K8S_O_INGRESS);
+	assert_string_equal(w->namespace_, "shop");
+	assert_string_equal(w->name, "front");
+	assert_string_equal(w->message, "anysteer.io/spill-over \"1.5\": must be "
+			    "a number in 0..1; the last valid intent stays "
+			    "(objective locality)");
+	assert_int_equal(k8s_objs_malformed(t->objs[K8S_O_INGRESS]), 0);
+	/* Still bad after another change: still the last valid one. */
+	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("front", "anysteer",
+		"www2.svc.example.net", "web", false), spread));
+	build(t);
+	assert_intent(entry(t, "www2"), "locality", 0.5, NULL);
+	assert_non_null(strstr(warning(t, "InvalidIntent")->message,
+			       "anysteer.io/spread applies to objective resilience "
+			       "only (objective is locality)"));
+	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("front", "anysteer",
+		"www2.svc.example.net", "web", false), fixed));
+	build(t);
+	assert_intent(entry(t, "www2"), "locality", 0.3, NULL);
+	assert_null(warning(t, "InvalidIntent"));
+
+	/* New and bad: the backend's intent, and said so. */
+	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("fresh", "anysteer",
+		"fresh.svc.example.net", "web", false), word));
+	build(t);
+	assert_intent(entry(t, "fresh"), "resilience", -1, NULL);
+	w = warning(t, "InvalidIntent");
+	assert_non_null(w);
+	assert_string_equal(w->name, "fresh");
+	assert_string_equal(w->message, "anysteer.io/objective \"nearest\": must "
+			    "be balance, locality, resilience or latency; "
+			    "answered as if not annotated (the backend "
+			    "Service's intent, else balance)");
+
+	/* A bad value on the backend Service: refused, its last state kept. */
+	assert_int_equal(add_store_rc(t, K8S_SERVICES,
+				      service_json("shop", "web", NULL, word)),
+			 AS_EMALFORMED);
+	build(t);
+	assert_intent(entry(t, "fresh"), "resilience", -1, NULL);
+}
+
+/* On a route: the same, told once per route however many names it has. */
+static void test_intent_invalid_route(void **state)
+{
+	struct t *t = *state;
+	static const char *const good[] = { OBJ, "latency", SPILL, "0.7", NULL };
+	static const char *const bad[] = { OBJ, "latency", SPREAD, "zone", NULL };
+	json_t *r;
+
+	add_obj(t, K8S_O_GATEWAYCLASS, k8s_fixture("gatewayclass-anysteer.json"));
+	add_obj(t, K8S_O_GATEWAY, k8s_fixture("gateway-public.json"));
+	service(t, "shop", "checkout-v1", NULL);
+	service(t, "shop", "checkout-v2", NULL);
+	slice(t, "shop", "checkout-v1", 21, 1, 0);
+	slice(t, "shop", "checkout-v2", 22, 1, 0);
+	r = annotate(k8s_fixture("httproute-canary.json"), good);
+	json_array_append_new(json_object_get(json_object_get(r, "spec"), "hostnames"),
+			      json_string("pay.svc.example.net"));
+	add_obj(t, K8S_O_HTTPROUTE, json_incref(r));
+	build(t);
+	assert_intent(entry(t, "checkout"), "latency", 0.7, NULL);
+	assert_intent(entry(t, "pay"), "latency", 0.7, NULL);
+	annotate(r, bad);
+	add_obj(t, K8S_O_HTTPROUTE, r);
+	build(t);
+	assert_intent(entry(t, "checkout"), "latency", 0.7, NULL);
+	assert_intent(entry(t, "pay"), "latency", 0.7, NULL);
+	assert_int_equal(count_warnings(t, "InvalidIntent", "canary"), 1);
+	assert_int_equal(warning(t, "InvalidIntent")->okind, K8S_O_HTTPROUTE);
+	assert_non_null(strstr(warning(t, "InvalidIntent")->message,
+			       "anysteer.io/spread applies to objective "
+			       "resilience only (objective is latency)"));
+}
+
+/* One parser: a Service, an Ingress, an HTTPRoute and a GRPCRoute take
+ * or refuse the same annotations alike, and read them alike. */
+static void test_intent_one_parser(void **state)
+{
+	static const char *const cases[][7] = {
+		{ NULL },
+		{ OBJ, "balance", NULL },
+		{ OBJ, "locality", SPILL, "0.25", NULL },
+		{ OBJ, "latency", SPILL, " 1 ", NULL },
+		{ OBJ, "latency", SPILL, "0", NULL },
+		{ OBJ, "resilience", SPREAD, "zone", NULL },
+		{ OBJ, "Locality", NULL },
+		{ OBJ, "", NULL },
+		{ OBJ, "locality", SPILL, "1.5", NULL },
+		{ OBJ, "locality", SPILL, "nan", NULL },
+		{ OBJ, "locality", SPILL, "-0", NULL },
+		{ OBJ, "locality", SPILL, "0.5x", NULL },
+		{ SPILL, "0.5", NULL },
+		{ OBJ, "resilience", SPILL, "0.5", NULL },
+		{ SPREAD, "zone", NULL },
+		{ OBJ, "resilience", SPREAD, "rack", NULL },
+		{ OBJ, "latency", SPREAD, "node", NULL },
+	};
+	static const char *const files[] = { "ingress-web.json",
+					     "httproute-canary.json",
+					     "grpcroute-orders.json" };
+	static const int kinds[] = { K8S_O_INGRESS, K8S_O_HTTPROUTE,
+				     K8S_O_GRPCROUTE };
+
+	(void)state;
+	for (size_t c = 0; c < AS_ARRAY_SIZE(cases); c++) {
+		k8s_store_t *store;
+		struct k8s_set set = { 0 };
+		json_t *svc = service_json("shop", "web", "web.svc.example.net",
+					   cases[c]);
+		char *line = k8s_event("ADDED", svc);
+		struct k8s_event_info ev;
+		int rc;
+
+		assert_int_equal(k8s_store_new(ZONE, "node-a", &store), AS_OK);
+		rc = k8s_store_apply_event(store, K8S_SERVICES, line, strlen(line), &ev);
+		free(line);
+		json_decref(svc);
+		assert_int_equal(k8s_store_build(store, &set), AS_OK);
+		assert_int_equal(set.n_entries, rc == AS_OK);
+		for (size_t k = 0; k < AS_ARRAY_SIZE(files); k++) {
+			json_t *j = annotate(k8s_fixture(files[k]), cases[c]);
+			char *text = k8s_dump(j);
+			void *obj = NULL;
+			const struct k8s_intent *in;
+
+			assert_int_equal(k8s_obj_decode(kinds[k], text, strlen(text),
+							&obj), AS_OK);
+			in = kinds[k] == K8S_O_INGRESS ?
+				&((struct k8s_ingress *)obj)->intent :
+				&((struct k8s_route *)obj)->intent;
+			if ((rc == AS_OK) != (in->error == NULL))
+				fail_msg("case %zu: the Service says %d, %s says %s", c,
+					 rc, files[k], in->error ? in->error : "valid");
+			if (rc == AS_OK) {
+				assert_true(in->spill_over == set.entries[0].spill_over);
+				assert_true((in->objective == NULL) ==
+					    (set.entries[0].objective == NULL));
+				if (in->objective)
+					assert_string_equal(in->objective,
+							    set.entries[0].objective);
+				assert_true((in->spread == NULL) ==
+					    (set.entries[0].spread == NULL));
+			} else {
+				assert_null(in->objective);
+				assert_null(in->spread);
+				assert_true(in->spill_over < 0);
+			}
+			k8s_obj_free(kinds[k], obj);
+			free(text);
+			json_decref(j);
+		}
+		k8s_set_free(&set);
+		k8s_store_free(store);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +705,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conflict_service_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_route_weights, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wildcard_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingress_intent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intent_precedence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intent_invalid_ingress, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_intent_invalid_route, setup,
+						teardown),
+		cmocka_unit_test(test_intent_one_parser),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,13 +157,22 @@ static void test_k8s_intent_agrees(void **state)
 			       "\"anysteer.io/spill-over\":\"0.25\"", &o, &sp, &spill));
 	assert_true(spill == 0.25);
 	free(o);
-	/* spill-over out of range, not a number, or without locality */
+	/* latency reads a spill-over of its own */
+	assert_true(k8s_intent(",\"anysteer.io/objective\":\"latency\","
+			       "\"anysteer.io/spill-over\":\"0.5\"", &o, &sp, &spill));
+	assert_true(spill == 0.5);
+	assert_string_equal(o, "latency");
+	free(o);
+	/* spill-over out of range, not a number, or without locality or
+	 * latency */
 	assert_false(k8s_intent(",\"anysteer.io/objective\":\"locality\","
 				"\"anysteer.io/spill-over\":\"1.5\"", &o, &sp, &spill));
 	assert_false(k8s_intent(",\"anysteer.io/objective\":\"locality\","
 				"\"anysteer.io/spill-over\":\"nan\"", &o, &sp, &spill));
 	assert_false(k8s_intent(",\"anysteer.io/spill-over\":\"0.5\"", &o,
 				&sp, &spill));
+	assert_false(k8s_intent(",\"anysteer.io/objective\":\"resilience\","
+				"\"anysteer.io/spill-over\":\"0.5\"", &o, &sp, &spill));
 	assert_false(k8s_intent(",\"anysteer.io/spread\":\"zone\"", &o, &sp,
 				&spill));
 }
