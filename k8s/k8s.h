@@ -114,8 +114,10 @@ struct k8s_entry {
 	char *path;		/* anysteer.io/path, NULL when absent */
 	char **path_avoid;	/* anysteer.io/path-avoid, split at commas */
 	size_t n_path_avoid;
-	char *objective;	/* intent; NULL = not annotated (balance) */
-	double spill_over;	/* locality; < 0 = not annotated */
+	/* The intent: the Service's, or for an Ingress or route name its
+	 * own, else its backend Service's (k8s_publish_build). */
+	char *objective;	/* NULL = not annotated (balance) */
+	double spill_over;	/* locality, latency; < 0 = not annotated */
 	char *spread;		/* resilience; NULL = not annotated */
 	struct k8s_port *ports;	/* in Service order */
 	size_t n_ports;
@@ -798,7 +800,11 @@ struct k8s_publish_input {
  * every node, so a backend's share does not follow its pod count. A name
  * claimed twice goes to the first source in the order Service
  * annotation, Ingress, HTTPRoute, GRPCRoute, then by namespace/name; the
- * loser gets a HostnameConflict warning. AS_OK or AS_ENOMEM.
+ * loser gets a HostnameConflict warning. The intent of an Ingress or route
+ * name is its object's annotations when it has any, else its backend
+ * Service's (a route's first resolved backend), taken whole; an object
+ * whose annotations are invalid keeps its last valid intent and gets an
+ * InvalidIntent warning. AS_OK or AS_ENOMEM.
  */
 int k8s_publish_build(k8s_store_t *store,
 		      const struct k8s_publish_input *in,

@@ -29,6 +29,17 @@ answers Ingresses.
 
 WildcardTest: *.<zone> from an Ingress answers names without their own.
 
+IntentTest: the intent annotations on an Ingress (issue 16). Service web
+(no hostname) has two ready pods on node-a, one node. Ingress front
+(anysteer.io/objective: resilience, spread node) answers www with one
+address, never both (one failure domain), while Ingress plain (no
+intent) over the same Service answers both; anysteerctl explain shows
+the objective. The backend Service's own intent (latency, spill-over
+0.5) reaches plain, not front. A bad value on front (spread rack) is a
+Warning InvalidIntent (anysteerctl status, the log) while the rest of
+the update (a new host) applies and front keeps answering resilience;
+the fix clears it.
+
 LeaderTest: two agents (each its own token, so the API server's write log
 tells them apart) with a 3 s lease, 2.5 s renew deadline, 1.4 s retry.
 Exactly one leads (both name the same holder in anysteerctl status); only
@@ -48,6 +59,10 @@ lease), and less than lease + retry + 0.8 s after the kill.
 test_events_aggregated: one agent; a path split told, then the Ingress's
 spec changed twice with the split still there: one Event with count 3
 (a POST, then two merge patches), as client-go's recorder aggregates.
+
+test_invalid_intent_event: a bad anysteer.io/objective on an Ingress is
+one Warning Event InvalidIntent on it, written by the leader, and the
+name is answered meanwhile.
 
 test_status_released: an Ingress that moves to another IngressClass loses
 the status.loadBalancer hostname anysteer wrote, and a route whose
@@ -167,6 +182,16 @@ def ingress(name, host, paths, cls="anysteer"):
                          "uid": "ing-" + name,
                          "creationTimestamp": "2026-11-02T09:00:00Z"},
             "spec": spec}
+
+
+def ingress_hosts(name, hosts, svc, annotations=None):
+    """An Ingress of class anysteer: every host -> svc on "/"."""
+    ing = ingress(name, hosts[0], [("/", svc)])
+    ing["spec"]["rules"] = [
+        dict(ing["spec"]["rules"][0], host=h) for h in hosts]
+    if annotations:
+        ing["metadata"]["annotations"] = dict(annotations)
+    return ing
 
 
 def kubeconfig(path, url):
@@ -446,6 +471,117 @@ class WildcardTest(Base):
             self.stop_clean()
 
 
+class IntentTest(Base):
+    RES = {"anysteer.io/objective": "resilience", "anysteer.io/spread": "node"}
+
+    def answers(self, name, n=40):
+        """The address sets of n answers (kdig: every address)."""
+        out = []
+        for _ in range(n):
+            a = self.d.kdig(name, "AAAA")
+            self.assertEqual(a.status, "NOERROR", a)
+            out.append(frozenset(a.rdata(rtype="AAAA")))
+        return out
+
+    def explain(self, label):
+        return self.d.ctl_json("explain", label)["intent"]
+
+    def wait_for(self, cond, what, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            got = cond()
+            if got:
+                return got
+            time.sleep(0.05)
+        self.fail("timed out waiting for %s (last %r)\n%s"
+                  % (what, got, self.d.log()[-3000:]))
+
+    def intent_warnings(self):
+        k = self.d.ctl_json("status")["kubernetes"]
+        return [w for w in k.get("warnings", [])
+                if w["reason"] == "InvalidIntent"]
+
+    def test_ingress_intent(self):
+        api = self.api
+        web = ["fd00:10::1", "fd00:10::2"]
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  service("web"), slice_("web", web),
+                  ingress_hosts("front", ["www.svc.example.net"], "web",
+                                self.RES),
+                  ingress_hosts("plain", ["plain.svc.example.net"], "web")):
+            api.post("apply", o)
+        self.start()
+        www, plain = "www." + ZONE, "plain." + ZONE
+        self.wait_aaaa(plain, set(web))
+        self.wait_for(lambda: self.explain("www")["objective"] == "resilience",
+                      "www planned by resilience")
+
+        # Resilience by node: both pods are on node-a, one domain, so
+        # one address per answer; each pod answers. Balance: both.
+        got = self.answers(www)
+        self.assertEqual({len(a) for a in got}, {1}, got)
+        self.assertEqual(set().union(*got), set(web), got)
+        self.assertEqual(set(self.answers(plain, 10)), {frozenset(web)})
+        x = self.explain("www")
+        self.assertEqual((x["objective"], x["applied"], x["spread"]),
+                         ("resilience", "resilience", "node"), x)
+        self.assertIn("resilience", self.d.ctl_run("explain", "www").stdout)
+        self.assertEqual(self.explain("plain")["objective"], "balance")
+
+        # The backend Service's own intent reaches plain, not front (its
+        # own wins); then latency with a spill-over of its own, which a
+        # Service may carry now (before, the update was refused and
+        # locality would have stayed).
+        svc = service("web")
+        svc["metadata"]["annotations"] = {
+            "anysteer.io/objective": "locality",
+            "anysteer.io/spill-over": "0.6"}
+        api.post("apply", svc)
+        x = self.wait_for(lambda: (lambda x: x["objective"] == "locality" and x)(
+            self.explain("plain")), "plain taking the Service's intent")
+        self.assertAlmostEqual(x["spill_over"], 0.6)
+        self.assertEqual(self.explain("www")["objective"], "resilience")
+        svc["metadata"]["annotations"] = {
+            "anysteer.io/objective": "latency",
+            "anysteer.io/spill-over": "0.5"}
+        api.post("apply", svc)
+        self.wait_for(lambda: self.explain("plain")["objective"] == "latency",
+                      "plain taking latency")
+        self.assertEqual(self.explain("www")["objective"], "resilience")
+        self.assertEqual(self.intent_warnings(), [])
+
+        # A bad value on front, with a new host: the host is answered,
+        # front keeps resilience, the Ingress is told.
+        bad = dict(self.RES, **{"anysteer.io/spread": "rack"})
+        api.post("apply", ingress_hosts(
+            "front", ["www.svc.example.net", "www2.svc.example.net"], "web",
+            bad))
+        warns = self.wait_for(self.intent_warnings, "InvalidIntent")
+        self.assertEqual(len(warns), 1, warns)
+        self.assertEqual(warns[0]["object"], "Ingress shop/front")
+        self.assertIn('anysteer.io/spread "rack": must be node or zone',
+                      warns[0]["message"])
+        self.assertIn("the last valid intent stays (objective resilience)",
+                      warns[0]["message"])
+        self.wait_for(lambda: self.d.kdig("www2." + ZONE).status == "NOERROR",
+                      "www2 answered")
+        for name in (www, "www2." + ZONE):
+            got = self.answers(name, 10)
+            self.assertEqual({len(a) for a in got}, {1}, (name, got))
+        self.assertEqual(self.explain("www2")["objective"], "resilience")
+        self.assertIn("InvalidIntent", self.d.log())
+
+        # Fixed: the warning goes, the new spread applies.
+        api.post("apply", ingress_hosts(
+            "front", ["www.svc.example.net", "www2.svc.example.net"], "web",
+            dict(self.RES, **{"anysteer.io/spread": "zone"})))
+        self.wait_for(lambda: self.explain("www").get("spread") == "zone",
+                      "spread zone")
+        self.wait_for(lambda: not self.intent_warnings(), "warning cleared")
+        self.stop_clean()
+
+
 class LeaderTest(Base):
     LEASE, RENEW, RETRY = 3.0, 2.5, 1.4
 
@@ -663,6 +799,33 @@ kubernetes:
         self.assertTrue(all(w["code"] < 300 for w in writes), writes)
         self.assertEqual({w["content_type"] for w in writes[1:]},
                          {"application/merge-patch+json"})
+        code, log = d.stop()
+        self.assertEqual(code, 0, log[-3000:])
+        self.assertIsNone(sanitizer_report(log), log[-3000:])
+
+    def test_invalid_intent_event(self):
+        """A bad intent annotation is a Warning Event on its Ingress."""
+        api = self.api
+        for o in (ingress_class("anysteer", "anysteer.io/ingress-controller"),
+                  service("web"), slice_("web", ["fd00:10::1"]),
+                  ingress_hosts("front", ["www.svc.example.net"], "web",
+                                {"anysteer.io/objective": "nearest"})):
+            api.post("apply", o)
+        d = self.agent("agent-a", "tok-a")
+        self.wait_leader({"agent-a": d})
+
+        def events():
+            return [e for e in api.get("events").values()
+                    if e.get("reason") == "InvalidIntent"]
+        ev = self.wait(events, "the InvalidIntent Event")
+        self.assertEqual(len(ev), 1, ev)
+        self.assertEqual(ev[0]["type"], "Warning")
+        self.assertEqual((ev[0]["involvedObject"]["kind"],
+                          ev[0]["involvedObject"]["name"]), ("Ingress", "front"))
+        self.assertIn('anysteer.io/objective "nearest": must be balance, '
+                      'locality, resilience or latency', ev[0]["message"])
+        # The name is answered meanwhile (as if not annotated).
+        self.assertEqual(d.kdig("www." + ZONE).status, "NOERROR")
         code, log = d.stop()
         self.assertEqual(code, 0, log[-3000:])
         self.assertIsNone(sanitizer_report(log), log[-3000:])
