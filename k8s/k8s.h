@@ -16,7 +16,8 @@
  *    text of list responses and watch events in, an endpoint set out. It
  *    keeps, per Service annotated with anysteer.io/hostname (or
  *    external-dns.alpha.kubernetes.io/hostname), its hostnames, TTL,
- *    weight, max-answers and ports, and per EndpointSlice only the ready
+ *    weight, max-answers and ports, per other Service its ports and
+ *    intent (a backend), and per EndpointSlice only the ready
  *    addresses whose nodeName is this node. A malformed object is logged,
  *    counted and skipped; what the store held for it before stays, so the
  *    last good state is never dropped by bad input. The store touches no

@@ -1240,38 +1240,37 @@ static int fill_entry(const k8s_store_t *store, const struct claim *c,
 	return fill_backend(store, c->key, s, s->weight, e, NULL);
 }
 
+/* The record of Service ns/name and its key in key; NULL when none. */
+static const struct svc_rec *svc_find(const k8s_store_t *store, const char *ns,
+				      const char *name, char *key, size_t len)
+{
+	bool found;
+	size_t i;
+
+	if (snprintf(key, len, "%s/%s", ns, name) >= (int)len)
+		return NULL;
+	i = tab_find(&store->tab[K8S_SERVICES], key, &found);
+	return found ? store->tab[K8S_SERVICES].v[i].rec : NULL;
+}
+
 int k8s__store_service(const k8s_store_t *store, const char *ns,
 		       const char *name, uint32_t weight, struct k8s_entry *e,
 		       size_t *n_ready)
 {
 	char key[512];
-	bool found;
-	size_t i;
+	const struct svc_rec *s = svc_find(store, ns, name, key, sizeof(key));
 
-	if (snprintf(key, sizeof(key), "%s/%s", ns, name) >= (int)sizeof(key))
-		return AS_ENOTFOUND;
-	i = tab_find(&store->tab[K8S_SERVICES], key, &found);
-	if (!found)
-		return AS_ENOTFOUND;
-	return fill_backend(store, key, store->tab[K8S_SERVICES].v[i].rec, weight,
-			    e, n_ready);
+	return s ? fill_backend(store, key, s, weight, e, n_ready) : AS_ENOTFOUND;
 }
 
 int k8s__store_intent(const k8s_store_t *store, const char *ns,
 		      const char *name, const struct k8s_intent **out)
 {
 	char key[512];
-	bool found;
-	size_t i;
+	const struct svc_rec *s = svc_find(store, ns, name, key, sizeof(key));
 
-	*out = NULL;
-	if (snprintf(key, sizeof(key), "%s/%s", ns, name) >= (int)sizeof(key))
-		return AS_ENOTFOUND;
-	i = tab_find(&store->tab[K8S_SERVICES], key, &found);
-	if (!found)
-		return AS_ENOTFOUND;
-	*out = &((const struct svc_rec *)store->tab[K8S_SERVICES].v[i].rec)->intent;
-	return AS_OK;
+	*out = s ? &s->intent : NULL;
+	return s ? AS_OK : AS_ENOTFOUND;
 }
 
 void k8s__entry_free(struct k8s_entry *e)

@@ -306,6 +306,16 @@ kubernetes:
         self.fail("%s never answered %s; last %s\n%s"
                   % (name, want, got, self.d.log()[-3000:]))
 
+    def wait(self, cond, what, timeout=20.0):
+        """cond()'s first true value, polled until timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = cond()
+            if v:
+                return v
+            time.sleep(0.1)
+        self.fail("timed out waiting for " + what)
+
     def stop_clean(self):
         code, log = self.d.stop()
         self.assertEqual(code, 0, log[-3000:])
@@ -486,17 +496,6 @@ class IntentTest(Base):
     def explain(self, label):
         return self.d.ctl_json("explain", label)["intent"]
 
-    def wait_for(self, cond, what, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        got = None
-        while time.monotonic() < deadline:
-            got = cond()
-            if got:
-                return got
-            time.sleep(0.05)
-        self.fail("timed out waiting for %s (last %r)\n%s"
-                  % (what, got, self.d.log()[-3000:]))
-
     def intent_warnings(self):
         k = self.d.ctl_json("status")["kubernetes"]
         return [w for w in k.get("warnings", [])
@@ -514,7 +513,7 @@ class IntentTest(Base):
         self.start()
         www, plain = "www." + ZONE, "plain." + ZONE
         self.wait_aaaa(plain, set(web))
-        self.wait_for(lambda: self.explain("www")["objective"] == "resilience",
+        self.wait(lambda: self.explain("www")["objective"] == "resilience",
                       "www planned by resilience")
 
         # Resilience by node: both pods are on node-a, one domain, so
@@ -538,15 +537,17 @@ class IntentTest(Base):
             "anysteer.io/objective": "locality",
             "anysteer.io/spill-over": "0.6"}
         api.post("apply", svc)
-        x = self.wait_for(lambda: (lambda x: x["objective"] == "locality" and x)(
-            self.explain("plain")), "plain taking the Service's intent")
+        def locality():
+            x = self.explain("plain")
+            return x if x["objective"] == "locality" else None
+        x = self.wait(locality, "plain taking the Service's intent")
         self.assertAlmostEqual(x["spill_over"], 0.6)
         self.assertEqual(self.explain("www")["objective"], "resilience")
         svc["metadata"]["annotations"] = {
             "anysteer.io/objective": "latency",
             "anysteer.io/spill-over": "0.5"}
         api.post("apply", svc)
-        self.wait_for(lambda: self.explain("plain")["objective"] == "latency",
+        self.wait(lambda: self.explain("plain")["objective"] == "latency",
                       "plain taking latency")
         self.assertEqual(self.explain("www")["objective"], "resilience")
         self.assertEqual(self.intent_warnings(), [])
@@ -557,14 +558,14 @@ class IntentTest(Base):
         api.post("apply", ingress_hosts(
             "front", ["www.svc.example.net", "www2.svc.example.net"], "web",
             bad))
-        warns = self.wait_for(self.intent_warnings, "InvalidIntent")
+        warns = self.wait(self.intent_warnings, "InvalidIntent")
         self.assertEqual(len(warns), 1, warns)
         self.assertEqual(warns[0]["object"], "Ingress shop/front")
         self.assertIn('anysteer.io/spread "rack": must be node or zone',
                       warns[0]["message"])
         self.assertIn("the last valid intent stays (objective resilience)",
                       warns[0]["message"])
-        self.wait_for(lambda: self.d.kdig("www2." + ZONE).status == "NOERROR",
+        self.wait(lambda: self.d.kdig("www2." + ZONE).status == "NOERROR",
                       "www2 answered")
         for name in (www, "www2." + ZONE):
             got = self.answers(name, 10)
@@ -576,9 +577,9 @@ class IntentTest(Base):
         api.post("apply", ingress_hosts(
             "front", ["www.svc.example.net", "www2.svc.example.net"], "web",
             dict(self.RES, **{"anysteer.io/spread": "zone"})))
-        self.wait_for(lambda: self.explain("www").get("spread") == "zone",
+        self.wait(lambda: self.explain("www").get("spread") == "zone",
                       "spread zone")
-        self.wait_for(lambda: not self.intent_warnings(), "warning cleared")
+        self.wait(lambda: not self.intent_warnings(), "warning cleared")
         self.stop_clean()
 
 
@@ -640,15 +641,6 @@ kubernetes:
                 return leading[0]
             time.sleep(0.05)
         self.fail("no single leader: %s" % got)
-
-    def wait(self, cond, what, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            v = cond()
-            if v:
-                return v
-            time.sleep(0.1)
-        self.fail("timed out waiting for " + what)
 
     def get_obj(self, path, name):
         req = urllib.request.Request(self.api.url + path, headers={

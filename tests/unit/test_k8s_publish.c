@@ -172,6 +172,20 @@ static void ingress(struct t *t, const char *name, const char *cls,
 	add_obj(t, K8S_O_INGRESS, ingress_json(name, cls, host, svc, split));
 }
 
+/* The Gateway public (class anysteer) and the Services of the canary
+ * route, annotated v1_kv and v2_kv (NULL ok), with one ready pod each on
+ * node-a and v2_other more of checkout-v2 elsewhere. */
+static void canary_backends(struct t *t, const char *const *v1_kv,
+			    const char *const *v2_kv, int v2_other)
+{
+	add_obj(t, K8S_O_GATEWAYCLASS, k8s_fixture("gatewayclass-anysteer.json"));
+	add_obj(t, K8S_O_GATEWAY, k8s_fixture("gateway-public.json"));
+	add_store(t, K8S_SERVICES, service_json("shop", "checkout-v1", NULL, v1_kv));
+	add_store(t, K8S_SERVICES, service_json("shop", "checkout-v2", NULL, v2_kv));
+	slice(t, "shop", "checkout-v1", 21, 1, 0);
+	slice(t, "shop", "checkout-v2", 22, 1, v2_other);
+}
+
 static void build(struct t *t)
 {
 	struct k8s_publish_input in = { .zone = ZONE };
@@ -324,12 +338,7 @@ static void test_route_weights(void **state)
 	struct t *t = *state;
 	const struct k8s_entry *e;
 
-	add_obj(t, K8S_O_GATEWAYCLASS, k8s_fixture("gatewayclass-anysteer.json"));
-	add_obj(t, K8S_O_GATEWAY, k8s_fixture("gateway-public.json"));
-	service(t, "shop", "checkout-v1", NULL);
-	service(t, "shop", "checkout-v2", NULL);
-	slice(t, "shop", "checkout-v1", 21, 1, 0);
-	slice(t, "shop", "checkout-v2", 22, 1, 1);
+	canary_backends(t, NULL, NULL, 1);
 	add_obj(t, K8S_O_HTTPROUTE, k8s_fixture("httproute-canary.json"));
 	build(t);
 	e = entry(t, "checkout");
@@ -470,12 +479,7 @@ static void test_intent_precedence(void **state)
 		"mine.svc.example.net", "web", false), bal));
 	ingress(t, "toapi", "anysteer", "other.svc.example.net", "api", false);
 	/* Route: checkout-v1 is the first backend. */
-	add_obj(t, K8S_O_GATEWAYCLASS, k8s_fixture("gatewayclass-anysteer.json"));
-	add_obj(t, K8S_O_GATEWAY, k8s_fixture("gateway-public.json"));
-	add_store(t, K8S_SERVICES, service_json("shop", "checkout-v1", NULL, lat));
-	add_store(t, K8S_SERVICES, service_json("shop", "checkout-v2", NULL, local));
-	slice(t, "shop", "checkout-v1", 21, 1, 0);
-	slice(t, "shop", "checkout-v2", 22, 1, 0);
+	canary_backends(t, lat, local, 0);
 	add_obj(t, K8S_O_HTTPROUTE, k8s_fixture("httproute-canary.json"));
 	build(t);
 	assert_intent(entry(t, "www"), "locality", 0.6, NULL);
@@ -505,6 +509,19 @@ static void test_intent_precedence(void **state)
 	assert_int_equal(t->pub.n_warnings, 0);
 }
 
+/* Ingress name (class anysteer, host label.ZONE -> web) annotated kv,
+ * added or replaced, and the set rebuilt. */
+static void web_ingress(struct t *t, const char *name, const char *label,
+			const char *const *kv)
+{
+	char host[128];
+
+	snprintf(host, sizeof(host), "%s." ZONE, label);
+	add_obj(t, K8S_O_INGRESS, annotate(ingress_json(name, "anysteer", host,
+							"web", false), kv));
+	build(t);
+}
+
 /* A bad intent annotation on an Ingress: the rest of the update applies
  * (its new host is answered), the last valid intent stays, and the
  * Ingress is told (InvalidIntent, for the leader's Event) until it is
@@ -525,15 +542,11 @@ static void test_intent_invalid_ingress(void **state)
 	ingress_class(t, "anysteer", K8S_INGRESS_CONTROLLER);
 	add_store(t, K8S_SERVICES, service_json("shop", "web", NULL, res));
 	slice(t, "shop", "web", 10, 1, 0);
-	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("front", "anysteer",
-		"www.svc.example.net", "web", false), good));
-	build(t);
+	web_ingress(t, "front", "www", good);
 	assert_intent(entry(t, "www"), "locality", 0.5, NULL);
 	assert_null(warning(t, "InvalidIntent"));
 
-	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("front", "anysteer",
-		"www2.svc.example.net", "web", false), over));
-	build(t);
+	web_ingress(t, "front", "www2", over);
 	assert_null(entry(t, "www"));
 	assert_intent(entry(t, "www2"), "locality", 0.5, NULL);
 	assert_int_equal(entry(t, "www2")->n_endpoints, 1);
@@ -547,23 +560,17 @@ static void test_intent_invalid_ingress(void **state)
 			    "(objective locality)");
 	assert_int_equal(k8s_objs_malformed(t->objs[K8S_O_INGRESS]), 0);
 	/* Still bad after another change: still the last valid one. */
-	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("front", "anysteer",
-		"www2.svc.example.net", "web", false), spread));
-	build(t);
+	web_ingress(t, "front", "www2", spread);
 	assert_intent(entry(t, "www2"), "locality", 0.5, NULL);
 	assert_non_null(strstr(warning(t, "InvalidIntent")->message,
 			       "anysteer.io/spread applies to objective resilience "
 			       "only (objective is locality)"));
-	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("front", "anysteer",
-		"www2.svc.example.net", "web", false), fixed));
-	build(t);
+	web_ingress(t, "front", "www2", fixed);
 	assert_intent(entry(t, "www2"), "locality", 0.3, NULL);
 	assert_null(warning(t, "InvalidIntent"));
 
 	/* New and bad: the backend's intent, and said so. */
-	add_obj(t, K8S_O_INGRESS, annotate(ingress_json("fresh", "anysteer",
-		"fresh.svc.example.net", "web", false), word));
-	build(t);
+	web_ingress(t, "fresh", "fresh", word);
 	assert_intent(entry(t, "fresh"), "resilience", -1, NULL);
 	w = warning(t, "InvalidIntent");
 	assert_non_null(w);
@@ -589,12 +596,7 @@ static void test_intent_invalid_route(void **state)
 	static const char *const bad[] = { OBJ, "latency", SPREAD, "zone", NULL };
 	json_t *r;
 
-	add_obj(t, K8S_O_GATEWAYCLASS, k8s_fixture("gatewayclass-anysteer.json"));
-	add_obj(t, K8S_O_GATEWAY, k8s_fixture("gateway-public.json"));
-	service(t, "shop", "checkout-v1", NULL);
-	service(t, "shop", "checkout-v2", NULL);
-	slice(t, "shop", "checkout-v1", 21, 1, 0);
-	slice(t, "shop", "checkout-v2", 22, 1, 0);
+	canary_backends(t, NULL, NULL, 0);
 	r = annotate(k8s_fixture("httproute-canary.json"), good);
 	json_array_append_new(json_object_get(json_object_get(r, "spec"), "hostnames"),
 			      json_string("pay.svc.example.net"));
