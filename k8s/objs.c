@@ -219,8 +219,6 @@ bad:
 	return AS_EMALFORMED;
 }
 
-/* spec.defaultBackend or a path's backend: {service: {name, port:
- * {name|number}}} or {resource: {...}}. */
 /* The intent annotations of an Ingress or a route. A bad value does not
  * make the object malformed (its names and backends still apply): it is
  * kept as the reason, the table keeps the last valid intent (keep_intent)
@@ -234,6 +232,8 @@ static int decode_intent(const json_t *ann, struct k8s_intent *in)
 	return (in->error = strdup(why)) ? 0 : -1;
 }
 
+/* spec.defaultBackend or a path's backend: {service: {name, port:
+ * {name|number}}} or {resource: {...}}. */
 static int decode_ing_backend(const json_t *o, struct k8s_ingress_backend *b)
 {
 	json_t *svc, *port, *res;
