@@ -265,6 +265,10 @@ static json_t *service_json(const dns_view_t *view, const struct svc_row *sr,
 				    json_real(round_to(si->intent.spill_over, 1e-3)));
 		json_object_set_new(in, "zone_load", json_real(round_to(si->zone_load, 1e-3)));
 		json_object_set_new(in, "spill", json_real(round_to(si->spill, 1e-4)));
+	} else if (obj == DNS_OBJ_LATENCY) {
+		/* fit = load factor at least 1 - spill_over */
+		json_object_set_new(in, "spill_over",
+				    json_real(round_to(si->intent.spill_over, 1e-3)));
 	} else if (obj == DNS_OBJ_RESILIENCE) {
 		json_object_set_new(in, "spread",
 				    json_string(dns_spread_name(si->intent.spread)));

@@ -102,9 +102,15 @@ CASES = [
     ("resilience over zones without a zone",
      case("web", svc_extra="    intent: { objective: resilience, "
           "spread: zone }\n"), True, "web." + ZONE),
-    ("latency (balance for now)",
+    ("latency (balance until coordinates come)",
      case("web", svc_extra="    intent: { objective: latency }\n"), True,
      "web." + ZONE),
+    ("latency with its own spill_over",
+     case("web", svc_extra="    intent: { objective: latency, spill_over: 0.3 }\n"),
+     True, "web." + ZONE),
+    ("spill_over under resilience",
+     case("web", svc_extra="    intent: { objective: resilience, "
+          "spill_over: 0.3 }\n"), False, None),
     ("unknown objective",
      case("web", svc_extra="    intent: { objective: nearest }\n"), False,
      None),

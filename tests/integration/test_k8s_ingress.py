@@ -547,8 +547,9 @@ class IntentTest(Base):
             "anysteer.io/objective": "latency",
             "anysteer.io/spill-over": "0.5"}
         api.post("apply", svc)
-        self.wait(lambda: self.explain("plain")["objective"] == "latency",
-                      "plain taking latency")
+        x = self.wait(lambda: (lambda x: x if x["objective"] == "latency" else None)(
+            self.explain("plain")), "plain taking latency")
+        self.assertAlmostEqual(x["spill_over"], 0.5)
         self.assertEqual(self.explain("www")["objective"], "resilience")
         self.assertEqual(self.intent_warnings(), [])
 

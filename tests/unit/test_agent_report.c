@@ -181,6 +181,18 @@ static void test_intent(void **state)
 	json_decref(x);
 	assert_null(agent_explain_json(v, "nosuch", "a", NULL, NULL));
 	dns_view_unref(v);
+
+	/* latency shows its own spill_over (its fitness threshold) */
+	svc.intent = (struct dns_intent){ DNS_OBJ_LATENCY, 0.4, 0 };
+	v = NULL;
+	assert_int_equal(dns_view_new(&spec, &v), AS_OK);
+	arr = agent_services_json(v, NULL);
+	in = json_object_get(json_array_get(arr, 0), "intent");
+	assert_string_equal(json_string_value(json_object_get(in, "objective")), "latency");
+	assert_float_equal(json_real_value(json_object_get(in, "spill_over")), 0.4, 1e-9);
+	assert_null(json_object_get(in, "zone_load"));
+	json_decref(arr);
+	dns_view_unref(v);
 }
 
 int main(void)
