@@ -158,10 +158,13 @@ services:
         n1 = nodes[0]
         every = {ep(i) for i in ZONES}
 
-        # Converged: n1's resilience-by-node answers hold every endpoint,
+        # Converged: every node's resilience-by-node answers hold every
+        # endpoint (n1's alone was not enough: a loaded run found n3 still
+        # without n4's endpoint, so zone b had too few and spilled over),
         # and every member's zone is known.
-        self.wait_for("n1 to see 4 healthy endpoints", lambda: set(
-            query_a(n1.port, "cache." + ZONE) or []) == every)
+        for d in nodes:
+            self.wait_for("%s to see 4 healthy endpoints" % d.name,
+                          lambda d=d: set(query_a(d.port, "cache." + ZONE) or []) == every)
         members = {m["name"]: m for m in n1.ctl_json("members")}
         self.assertEqual({k: v["zone"] for k, v in members.items()},
                          {"n%d" % i: z for i, z in ZONES.items()})
