@@ -335,7 +335,7 @@ struct gossip_packet {
 	char label[GOSSIP_LABEL_MAX + 1];
 	char sender[GOSSIP_NAME_MAX + 1];
 	uint32_t incarnation;	/* the sender's */
-	uint64_t seq;
+	uint64_t seq;		/* its low 32 bits count (older senders sent 64) */
 	uint32_t n_msgs;
 	uint32_t n_unknown;	/* messages of unknown type, skipped */
 	struct gossip_msg msgs[GOSSIP_MSGS_MAX];
@@ -347,9 +347,10 @@ struct gossip_packet {
 /* Encodes one message (without envelope) into buf. Returns the length or
  * AS_ESPACE / AS_EINVAL. */
 int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len);
-/* Builds a plaintext envelope around already encoded messages. */
+/* Builds a plaintext envelope around already encoded messages; seq is
+ * the low 32 bits of the sender's packet counter. */
 int gossip_envelope_encode(const char *label, const char *sender, uint32_t incarnation,
-			   uint64_t seq,
+			   uint32_t seq,
 			   const uint8_t *const *msgs, const size_t *msg_lens,
 			   size_t n_msgs, uint8_t *buf, size_t len);
 /* Decodes a plaintext envelope (no outer header) into pkt, which must be
@@ -480,6 +481,9 @@ struct gossip_metrics {
 	uint64_t msgs_in[GOSSIP_MSG_TYPE_COUNT], msgs_out[GOSSIP_MSG_TYPE_COUNT];
 	uint64_t msg_bytes_in[GOSSIP_MSG_TYPE_COUNT], msg_bytes_out[GOSSIP_MSG_TYPE_COUNT];
 	uint64_t packets_in, packets_out, bytes_in, bytes_out;
+	/* UDP packets sent and their bytes by their first message (what
+	 * the packet was sent for; a gossip round leads with its news). */
+	uint64_t lead_packets[GOSSIP_MSG_TYPE_COUNT], lead_bytes[GOSSIP_MSG_TYPE_COUNT];
 	uint64_t stream_in, stream_out, stream_bytes_in, stream_bytes_out;
 	uint64_t auth_failures;
 	/* The last of them: its source (AF_UNSPEC: none yet), when (the
