@@ -234,6 +234,17 @@ static void test_probe_ack_and_counters(void **state)
 	gossip_core_free(b.core);
 }
 
+/* a and b joined, and an ack for crafted packets from b. */
+static void pair_and_ack(struct node *a, struct node *b, struct gossip_msg *ack)
+{
+	node_init(a, "a", 1, "test", NULL);
+	node_init(b, "b", 2, "test", NULL);
+	join_pair(a, b);
+	memset(ack, 0, sizeof(*ack));
+	ack->type = GOSSIP_MSG_ACK;
+	ack->seq = 999;
+}
+
 /* Envelopes carry the low 32 bits of the sender's packet counter; the
  * window places them next to its top, so the counter goes on across a
  * multiple of 2^32 and what was seen before it stays a replay. */
@@ -244,12 +255,7 @@ static void test_replay_window_across_the_wrap(void **state)
 	struct gossip_metrics m;
 	uint8_t pkt[2048], old[2048];
 	int len, old_len;
-	node_init(&a, "a", 1, "test", NULL);
-	node_init(&b, "b", 2, "test", NULL);
-	join_pair(&a, &b);
-	memset(&ack, 0, sizeof(ack));
-	ack.type = GOSSIP_MSG_ACK;
-	ack.seq = 999;
+	pair_and_ack(&a, &b, &ack);
 	/* forward in steps under 2^31 to just below the wrap */
 	len = craft("test", "b", 0x7ffffff0u, &ack, 1, pkt, sizeof(pkt), NULL);
 	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_OK);
@@ -277,12 +283,7 @@ static void test_replay_label_and_auth_drops(void **state)
 	struct gossip_metrics m;
 	uint8_t pkt[2048], other[GOSSIP_KEY_LEN];
 	int len;
-	node_init(&a, "a", 1, "test", NULL);
-	node_init(&b, "b", 2, "test", NULL);
-	join_pair(&a, &b);
-	memset(&ack, 0, sizeof(ack));
-	ack.type = GOSSIP_MSG_ACK;
-	ack.seq = 999;
+	pair_and_ack(&a, &b, &ack);
 	len = craft("test", "b", 1000000, &ack, 1, pkt, sizeof(pkt), NULL);
 	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_OK);
 	/* the same packet again, and an older one outside the window */
