@@ -9,10 +9,10 @@
  * seeded splitmix64, so a simulator run is reproducible.
  *
  * Member table: members are heap objects (stable pointers) in an array,
- * with an open-addressing hash on the name for lookups, a probe order
- * (shuffled round-robin; new members are inserted at a random later
- * position) and a small array of suspects so the next deadline never
- * scans the whole table.
+ * with an open-addressing hash on the name for lookups, the ring of live
+ * members sorted by name (the coordinated probe schedule and the first
+ * peer of every gossip round; rebuilt when liveness changes) and a small
+ * array of suspects so the next deadline never scans the whole table.
  *
  * Retransmit queue: one entry per (member, kind) where kind is membership
  * (alive/suspect/dead) or load; a newer message replaces the older one in
@@ -364,8 +364,10 @@ static int ring_cmp(const void *a, const void *b)
 static void ring_rebuild(struct gossip_core *c)
 {
 	size_t n = 0;
-	if (AS_GROW(c->ring, c->cap_ring, c->n_members))
-		return;	/* keep the old ring; retried at the next probe */
+	if (AS_GROW(c->ring, c->cap_ring, c->n_members)) {
+		c->n_ring = 0;	/* no probe, no successor; retried next time */
+		return;
+	}
 	for (size_t i = 0; i < c->n_members; i++)
 		if (is_live(c->members[i]))
 			c->ring[n++] = c->members[i];
@@ -1577,8 +1579,8 @@ static void probe_start(struct gossip_core *c, uint64_t now)
 		return;
 	slot = (now + c->wall_off) / T;
 	t = c->ring[(c->ring_self + 1 + slot % (c->n_ring - 1)) % c->n_ring];
-	if (t == c->self || !is_live(t))
-		return;	/* a stale ring (allocation failed) */
+	if (t == c->self)
+		return;
 	memset(&c->probe, 0, sizeof(c->probe));
 	c->probe.active = true;
 	c->probe.target = t;
