@@ -143,11 +143,14 @@ struct gossip_core {
 	size_t hash_cap;
 	/* The probe schedule: live members, this node included, sorted by
 	 * name (rebuilt when liveness changes), and the wall clock's offset
-	 * from now (wall = now + wall_off, from seq_base). */
+	 * from now (wall = now + wall_off, from seq_base, then
+	 * gossip_core_set_wall_ms). */
 	struct member **ring;
 	size_t n_ring, cap_ring, ring_self;
 	bool ring_dirty;
 	uint64_t wall_off;
+	uint64_t wall_cand;		/* a new offset seen ... */
+	uint32_t wall_seen;		/* ... this many calls in a row */
 	struct member **suspects;
 	size_t n_suspects, cap_suspects;
 	struct member **pulls;		/* members with a pull in flight */
@@ -2561,6 +2564,31 @@ int gossip_core_member_find(const struct gossip_core *c, const char *name, uint6
 void gossip_core_set_clock_us(struct gossip_core *c, uint64_t now_us)
 {
 	c->clock_us = now_us;
+}
+
+static uint64_t off_dist(uint64_t a, uint64_t b)
+{
+	return a - b < b - a ? a - b : b - a;	/* offsets wrap: unsigned */
+}
+
+void gossip_core_set_wall_ms(struct gossip_core *c, uint64_t now, uint64_t wall_ms)
+{
+	uint64_t off = wall_ms - now, T = c->cfg.probe_interval_ms;
+	if (off_dist(off, c->wall_off) <= T / 4) {
+		c->wall_seen = 0;
+		return;
+	}
+	if (c->wall_seen && off_dist(off, c->wall_cand) <= T / 8) {
+		if (++c->wall_seen < 3)
+			return;
+	} else {
+		c->wall_cand = off;
+		c->wall_seen = 1;
+		return;
+	}
+	c->wall_off = off;
+	c->wall_seen = 0;
+	c->next_probe = slot_next(c, now);
 }
 
 const struct gossip_coord_self *gossip_core_coord(const struct gossip_core *c)

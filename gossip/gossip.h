@@ -72,7 +72,8 @@
  * than after the exponential wait of independent random schedules (p99
  * 4.6 intervals), and each node still probes every other member once per
  * L - 1 slots. This needs the nodes' clocks within a fraction of a slot
- * (NTP does it): with clocks off by up to +-100 ms the simulator's crash
+ * (NTP does it; gossip_core_set_wall_ms follows a clock stepped after
+ * the start): with clocks off by up to +-100 ms the simulator's crash
  * detection p99 is 2.90 s instead of 2.78 s, with clocks unrelated
  * 3.2 s. Views that differ (a join not yet everywhere) only make the
  * schedule as random as independent ones for a while.
@@ -630,6 +631,13 @@ bool gossip_core_auth_pending(const struct gossip_core *c);
  * gossip_core_tick), else on now (ms). */
 void gossip_core_set_clock_us(struct gossip_core *c, uint64_t now_us);
 const struct gossip_coord_self *gossip_core_coord(const struct gossip_core *c);
+/* The wall clock (ms) at now. The probe slots follow it: the core takes
+ * it from seq_base when it is made, and a caller that reads the clock
+ * passes it again (the libuv adapter does before every tick), so a clock
+ * stepped after the start (NTP) realigns the slots once three calls in a
+ * row agree on the new offset; a difference under a quarter of a slot is
+ * jitter and changes nothing. */
+void gossip_core_set_wall_ms(struct gossip_core *c, uint64_t now, uint64_t wall_ms);
 /* Estimated RTT (ms) from this node to member name (0 to itself): AS_OK,
  * AS_ENOTFOUND, or AS_EAGAIN when its coordinate or ours is not known
  * yet. */

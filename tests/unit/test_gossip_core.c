@@ -1814,6 +1814,7 @@ static void test_sealed_envelope_label(void **state)
 /* Who a node pinged, in order (direct pings only: from `watch`). */
 static struct node *ping_watch;
 static char ping_seq_log[64][16];
+static uint64_t ping_time_log[64];
 static size_t n_ping_log;
 static uint64_t first_ping_to_b, test_now;
 static bool drop_b;
@@ -1833,8 +1834,10 @@ static enum fate log_pings(void *arg, const struct node *from, const struct node
 	for (uint32_t i = 0; i < p.n_msgs; i++) {
 		if (p.msgs[i].type != GOSSIP_MSG_PING || strcmp(p.msgs[i].target, to->name))
 			continue;
-		if (from == ping_watch && n_ping_log < 64)
+		if (from == ping_watch && n_ping_log < 64) {
+			ping_time_log[n_ping_log] = test_now;
 			snprintf(ping_seq_log[n_ping_log++], 16, "%s", to->name);
+		}
 		if (slot_log && test_now >= slot_t0 && (test_now - slot_t0) / slot_ms < SLOTS &&
 		    to->name[0] >= 'a' && to->name[0] < 'a' + SLOT_NODES)
 			slot_pings[(test_now - slot_t0) / slot_ms][to->name[0] - 'a']++;
@@ -1899,6 +1902,65 @@ static void test_probe_rounds_cover_everyone(void **state)
 	assert_true(ok);
 	for (int i = 0; i < N; i++)
 		gossip_core_free(nodes[i].core);
+}
+
+/* b's pings from..to (10 ms steps), its wall clock wall0 + now + step
+ * passed before every step as the libuv adapter does: how many, and in
+ * *late how many came more than a step after a slot start of the clock
+ * wall0 + now + phase. */
+static size_t pings_off_phase(struct node **all, uint64_t from, uint64_t to, uint64_t wall0,
+			      uint64_t step, uint64_t phase, size_t *late)
+{
+	*late = 0;
+	n_ping_log = 0;
+	pump_filter = log_pings;
+	for (test_now = from; test_now <= to; test_now += 10) {
+		gossip_core_set_wall_ms(all[1]->core, test_now, wall0 + test_now + step);
+		run(all, 2, test_now, test_now, NULL);
+	}
+	pump_filter = NULL;
+	for (size_t i = 0; i < n_ping_log; i++)
+		*late += (wall0 + ping_time_log[i] + phase) % 250 >= 10;
+	return n_ping_log;
+}
+
+/* The probe slots follow the wall clock: a step of it after the start
+ * (NTP) realigns them once three readings agree; jitter under a quarter
+ * of a slot, or one odd reading, changes nothing. */
+static void test_probe_slots_follow_a_stepped_clock(void **state)
+{
+	struct gossip_config cfg;
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	const uint64_t wall0 = 1000000000ull;	/* ms at now 0, a slot boundary */
+	size_t late;
+
+	gossip_config_defaults(&cfg);
+	assert_int_equal(cfg.probe_interval_ms, 250);
+	cfg.seq_base = wall0 * 1000;
+	node_init(&a, "a", 1, "test", &cfg);
+	node_init(&b, "b", 2, "test", &cfg);
+	join_pair(&a, &b);
+	ping_watch = &b;
+	run(all, 2, 1, 991, NULL);	/* steps 1, 11, ... 991 */
+	assert_true(pings_off_phase(all, 1000, 2990, wall0, 0, 0, &late) >= 7);
+	assert_int_equal(late, 0);
+	/* 30 ms of jitter: the same slots */
+	assert_true(pings_off_phase(all, 3000, 4990, wall0, 30, 0, &late) >= 7);
+	assert_int_equal(late, 0);
+	/* one odd reading (a stalled loop) changes nothing */
+	gossip_core_set_wall_ms(b.core, 4995, wall0 + 4995 + 125);
+	assert_true(pings_off_phase(all, 5000, 6990, wall0, 0, 0, &late) >= 7);
+	assert_int_equal(late, 0);
+	/* stepped by half a slot: realigned after the first readings (the
+	 * ping at 7000 is the old slot's) */
+	assert_true(pings_off_phase(all, 7000, 8990, wall0, 125, 125, &late) >= 7);
+	assert_int_equal(late, 1);
+	assert_true(pings_off_phase(all, 9000, 10990, wall0, 125, 125, &late) >= 7);
+	assert_int_equal(late, 0);
+	ping_watch = NULL;
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
 }
 
 /* The first death comes the suspicion floor plus the final check (two ack
@@ -2013,6 +2075,7 @@ int main(void)
 		cmocka_unit_test(test_endpoint_limit),
 		cmocka_unit_test(test_sealed_envelope_label),
 		cmocka_unit_test(test_probe_rounds_cover_everyone),
+		cmocka_unit_test(test_probe_slots_follow_a_stepped_clock),
 		cmocka_unit_test(test_suspicion_after_the_probe),
 		cmocka_unit_test(test_news_at_once),
 		cmocka_unit_test(test_digest_pushpull_pulls),
