@@ -9,10 +9,10 @@
  * seeded splitmix64, so a simulator run is reproducible.
  *
  * Member table: members are heap objects (stable pointers) in an array,
- * with an open-addressing hash on the name for lookups, a probe order
- * (shuffled round-robin; new members are inserted at a random later
- * position) and a small array of suspects so the next deadline never
- * scans the whole table.
+ * with an open-addressing hash on the name for lookups, the ring of live
+ * members sorted by name (the coordinated probe schedule and the first
+ * peer of every gossip round; rebuilt when liveness changes) and a small
+ * array of suspects so the next deadline never scans the whole table.
  *
  * Retransmit queue: one entry per (member, kind) where kind is membership
  * (alive/suspect/dead) or load; a newer message replaces the older one in
@@ -98,7 +98,6 @@ struct member {
 	uint32_t rp_inc;
 	uint64_t rp_top, rp_bits[REPLAY_WINDOW / 64];
 	struct bcast *bc[2];
-	bool in_probe;
 	/* endpoint pull in flight: the version asked for (see the top) */
 	bool pulling;
 	uint32_t pull_inc, pull_tries;
@@ -142,8 +141,16 @@ struct gossip_core {
 	size_t n_members, cap_members, n_live;
 	struct member **hash;
 	size_t hash_cap;
-	struct member **probe_list;
-	size_t n_probe, cap_probe, probe_idx;
+	/* The probe schedule: live members, this node included, sorted by
+	 * name (rebuilt when liveness changes), and the wall clock's offset
+	 * from now (wall = now + wall_off, from seq_base, then
+	 * gossip_core_set_wall_ms). */
+	struct member **ring;
+	size_t n_ring, cap_ring, ring_self;
+	bool ring_dirty;
+	uint64_t wall_off;
+	uint64_t wall_cand;		/* a new offset seen ... */
+	uint32_t wall_seen;		/* ... this many calls in a row */
 	struct member **suspects;
 	size_t n_suspects, cap_suspects;
 	struct member **pulls;		/* members with a pull in flight */
@@ -255,7 +262,7 @@ void gossip_config_defaults(struct gossip_config *cfg)
 	cfg->seed = 1;
 	cfg->incarnation = 1;
 	cfg->seq_base = 1;
-	cfg->probe_interval_ms = 100;
+	cfg->probe_interval_ms = 250;
 	cfg->probe_timeout_ms = 40;
 	cfg->indirect_checks = 3;
 	cfg->suspicion_mult = 4;
@@ -349,47 +356,47 @@ static int rehash(struct gossip_core *c, size_t cap)
 	return AS_OK;
 }
 
-static int probe_list_insert(struct gossip_core *c, struct member *m)
+static int ring_cmp(const void *a, const void *b)
 {
-	size_t pos;
-	if (m == c->self || m->in_probe)
-		return AS_OK;
-	if (AS_GROW(c->probe_list, c->cap_probe, c->n_probe + 1))
-		return AS_ENOMEM;
-	/* A random position after the cursor, so it is probed this round. */
-	pos = c->probe_idx + rng_below(c, c->n_probe - AS_MIN(c->probe_idx, c->n_probe) + 1);
-	if (pos > c->n_probe)
-		pos = c->n_probe;
-	memmove(&c->probe_list[pos + 1], &c->probe_list[pos],
-		(c->n_probe - pos) * sizeof(void *));
-	c->probe_list[pos] = m;
-	c->n_probe++;
-	m->in_probe = true;
-	return AS_OK;
+	const struct member *const *x = a, *const *y = b;
+	return strcmp((*x)->rec.name, (*y)->rec.name);
 }
 
-static void probe_list_rebuild(struct gossip_core *c)
+/* Live members, this node included, by name: every node that holds the
+ * same view holds the same ring. */
+static void ring_rebuild(struct gossip_core *c)
 {
 	size_t n = 0;
+	if (AS_GROW(c->ring, c->cap_ring, c->n_members)) {
+		c->n_ring = 0;	/* no probe, no successor; retried next time */
+		return;
+	}
 	for (size_t i = 0; i < c->n_members; i++)
-		c->members[i]->in_probe = false;
-	if (AS_GROW(c->probe_list, c->cap_probe, c->n_members))
-		return;	/* keep the old, shorter list; retried next round */
-	for (size_t i = 0; i < c->n_members; i++) {
-		struct member *m = c->members[i];
-		if (m != c->self && is_live(m)) {
-			c->probe_list[n++] = m;
-			m->in_probe = true;
-		}
+		if (is_live(c->members[i]))
+			c->ring[n++] = c->members[i];
+	qsort(c->ring, n, sizeof(*c->ring), ring_cmp);
+	c->n_ring = n;
+	c->ring_self = 0;
+	for (size_t i = 0; i < n; i++)
+		if (c->ring[i] == c->self)
+			c->ring_self = i;
+	c->ring_dirty = false;
+}
+
+/* The next alive member after this node on the ring: every round sends
+ * to it first, so news that reaches a node reaches its successor too
+ * (without loss, the rounds' random peers can miss a node, which then
+ * waits for a probe to carry the news: up to a probe interval). */
+static struct member *ring_successor(struct gossip_core *c)
+{
+	if (c->ring_dirty)
+		ring_rebuild(c);
+	for (size_t i = 1; i < c->n_ring; i++) {
+		struct member *m = c->ring[(c->ring_self + i) % c->n_ring];
+		if (m != c->self && m->state == GOSSIP_ALIVE)
+			return m;
 	}
-	for (size_t i = n; i > 1; i--) {
-		size_t j = rng_below(c, i);
-		struct member *t = c->probe_list[i - 1];
-		c->probe_list[i - 1] = c->probe_list[j];
-		c->probe_list[j] = t;
-	}
-	c->n_probe = n;
-	c->probe_idx = 0;
+	return NULL;
 }
 
 static void pulls_remove(struct gossip_core *c, struct member *m)
@@ -480,7 +487,7 @@ static struct member *member_add(struct gossip_core *c, const struct gossip_reco
 	c->members[c->n_members++] = m;
 	c->n_live++;
 	hash_put(c->hash, c->hash_cap, m);
-	probe_list_insert(c, m);
+	c->ring_dirty = true;
 	return m;
 }
 
@@ -497,7 +504,7 @@ static void member_remove(struct gossip_core *c, size_t idx, uint64_t now)
 	c->n_live -= is_live(m);
 	c->members[idx] = c->members[--c->n_members];
 	rehash(c, c->hash_cap);	/* same size cannot fail to fit */
-	probe_list_rebuild(c);
+	c->ring_dirty = true;
 	notify(c, m, m->state, GOSSIP_CHANGE_REMOVED, now);
 	free(m->rec.endpoints);
 	free(m);
@@ -515,8 +522,7 @@ static void set_state(struct gossip_core *c, struct member *m, enum gossip_state
 	m->state = st;
 	c->n_live += is_live(m);
 	m->state_since = now;
-	if (st == GOSSIP_ALIVE && !m->in_probe)
-		probe_list_insert(c, m);
+	c->ring_dirty = true;
 	notify(c, m, old, GOSSIP_CHANGE_STATE, now);
 }
 
@@ -801,7 +807,7 @@ static void builder_send(struct gossip_core *c, struct builder *b,
 
 	if (b->n == 0)
 		return;
-	plen = gossip_envelope_encode(env_label(c), c->name, c->self->rec.incarnation, c->seq++,
+	plen = gossip_envelope_encode(env_label(c), c->name, c->self->rec.incarnation, (uint32_t)c->seq++,
 				      b->ptr, b->len, b->n,
 				      plain, sizeof(plain));
 	if (plen < 0)
@@ -819,6 +825,8 @@ static void builder_send(struct gossip_core *c, struct builder *b,
 		c->m.msgs_out[t]++;
 		c->m.msg_bytes_out[t] += b->len[i];
 	}
+	c->m.lead_packets[b->type[0] < GOSSIP_MSG_TYPE_COUNT ? b->type[0] : 0]++;
+	c->m.lead_bytes[b->type[0] < GOSSIP_MSG_TYPE_COUNT ? b->type[0] : 0] += (size_t)len;
 	outbox_push(c, GOSSIP_TX_UDP, to, out, (size_t)len);
 cleanup:
 	for (size_t i = 0; i < b->n_taken; i++) {
@@ -874,7 +882,7 @@ static void stream_send_n(struct gossip_core *c, const struct sockaddr_storage *
 		len += ml[i];
 	if (!plain || !out)
 		goto cleanup;
-	plen = gossip_envelope_encode(env_label(c), c->name, c->self->rec.incarnation, c->seq++,
+	plen = gossip_envelope_encode(env_label(c), c->name, c->self->rec.incarnation, (uint32_t)c->seq++,
 				      mp, ml, n, plain, room);
 	if (plen < 0)
 		goto cleanup;
@@ -1540,26 +1548,41 @@ static void coord_sample(struct gossip_core *c, const struct gossip_msg *m,
 		c->m.rtt_samples++;
 }
 
+/* The start of the next probe slot at or after now. */
+static uint64_t slot_next(const struct gossip_core *c, uint64_t now)
+{
+	uint64_t T = c->cfg.probe_interval_ms;
+	return now + (T - (now + c->wall_off) % T) % T;
+}
+
+/* Coordinated probing: slots of probe_interval_ms on the wall clock
+ * (from seq_base), the same on every node. In slot k the node at ring
+ * position p probes position p + 1 + (k mod (L - 1)): a shift, so every
+ * live member is probed by exactly one node in every slot (when the
+ * views and clocks agree) and each node still probes every other member
+ * once per L - 1 slots. A crashed member is then probed in the next slot,
+ * not after the exponential wait of independent random schedules (p99
+ * 4.6 intervals), which is what lets the interval grow without crash
+ * detection passing 3 s. Views or clocks that disagree only make the
+ * schedule as random as independent ones. */
 static void probe_start(struct gossip_core *c, uint64_t now)
 {
-	struct member *t = NULL;
+	uint64_t T = c->cfg.probe_interval_ms, slot;
+	struct member *t;
 	struct gossip_msg ping, buddy;
 
 	probe_finish(c, now);
-	c->next_probe = now + scaled(c, c->cfg.probe_interval_ms);
+	/* A node less healthy (Lifeguard) skips lhm slots. */
+	c->next_probe = now - (now + c->wall_off) % T + scaled(c, c->cfg.probe_interval_ms);
 	if (c->left)
 		return;
-	for (size_t tries = 0; tries <= c->n_probe + 1 && !t; tries++) {
-		if (c->probe_idx >= c->n_probe) {
-			probe_list_rebuild(c);
-			if (c->n_probe == 0)
-				return;
-		}
-		t = c->probe_list[c->probe_idx++];
-		if (!is_live(t) || t == c->self)
-			t = NULL;
-	}
-	if (!t)
+	if (c->ring_dirty)
+		ring_rebuild(c);
+	if (c->n_ring < 2)
+		return;
+	slot = (now + c->wall_off) / T;
+	t = c->ring[(c->ring_self + 1 + slot % (c->n_ring - 1)) % c->n_ring];
+	if (t == c->self)
 		return;
 	memset(&c->probe, 0, sizeof(c->probe));
 	c->probe.active = true;
@@ -1696,9 +1719,17 @@ static void handle_ping_req(struct gossip_core *c, const struct gossip_msg *m,
 
 /* ---- replay window -------------------------------------------------------- */
 
-static bool replay_ok(struct member *m, uint32_t inc, uint64_t seq)
+/* seq32 is the low 32 bits of the sender's counter (4 bytes a packet
+ * fewer than the whole): it is placed in the 64-bit space of the window
+ * as the value nearest the window's top (serial number arithmetic, RFC
+ * 1982), so a counter that crosses a multiple of 2^32 goes on, and a
+ * packet recorded more than 2^31 packets of its sender ago would pass as
+ * new (years at the probe rate). */
+static bool replay_ok(struct member *m, uint32_t inc, uint64_t seq32)
 {
-	uint64_t d;
+	uint64_t d, seq = (uint32_t)seq32;
+	if (m->rp_init)
+		seq = m->rp_top + (uint64_t)(int64_t)(int32_t)((uint32_t)seq32 - (uint32_t)m->rp_top);
 	if (m->rp_init && inc > m->rp_inc && seq <= m->rp_top)
 		m->rp_init = false;	/* a new process: its sequence restarted */
 	if (m->rp_init && inc < m->rp_inc && seq > m->rp_top)
@@ -1795,7 +1826,10 @@ int gossip_core_new(const struct gossip_config *cfg, struct gossip_keyring *kr,
 		goto fail;
 	c->cfg.zone = c->self->rec.zone;
 	c->kr = kr;
-	c->next_probe = now + rng_below(c, cfg->probe_interval_ms);
+	/* anysteerd's seq_base is the wall clock in us (the sim's, its
+	 * clock): the probe slots' common time. */
+	c->wall_off = cfg->seq_base / 1000 - now;
+	c->next_probe = slot_next(c, now);
 	c->next_gossip = now + rng_below(c, cfg->gossip_interval_ms);
 	c->next_pushpull = now + cfg->pushpull_interval_ms / 2 + rng_below(c, cfg->pushpull_interval_ms);
 	c->next_rejoin = now + cfg->rejoin_interval_ms;
@@ -1827,7 +1861,7 @@ void gossip_core_free(struct gossip_core *c)
 	gossip_packet_reset(&c->pkt);
 	free(c->members);
 	free(c->hash);
-	free(c->probe_list);
+	free(c->ring);
 	free(c->suspects);
 	free(c->pulls);
 	free(c->relays);
@@ -2322,9 +2356,14 @@ static void gossip_round(struct gossip_core *c, uint64_t now)
 {
 	struct member *peers[16];
 	size_t n;
+	struct member *succ;
 	if (c->n_bcast == 0 || !queue_urgent(c))
 		return;
-	n = pick_random(c, peers, AS_MIN(c->cfg.gossip_nodes, 16u), NULL, now, true);
+	succ = ring_successor(c);
+	n = 0;
+	if (succ)
+		peers[n++] = succ;
+	n += pick_random(c, peers + n, AS_MIN(c->cfg.gossip_nodes, 16u) - n, succ, now, true);
 	for (size_t i = 0; i < n && c->n_bcast; i++) {
 		struct builder b;
 		builder_init(c, &b);
@@ -2525,6 +2564,31 @@ int gossip_core_member_find(const struct gossip_core *c, const char *name, uint6
 void gossip_core_set_clock_us(struct gossip_core *c, uint64_t now_us)
 {
 	c->clock_us = now_us;
+}
+
+static uint64_t off_dist(uint64_t a, uint64_t b)
+{
+	return a - b < b - a ? a - b : b - a;	/* offsets wrap: unsigned */
+}
+
+void gossip_core_set_wall_ms(struct gossip_core *c, uint64_t now, uint64_t wall_ms)
+{
+	uint64_t off = wall_ms - now, T = c->cfg.probe_interval_ms;
+	if (off_dist(off, c->wall_off) <= T / 4) {
+		c->wall_seen = 0;
+		return;
+	}
+	if (c->wall_seen && off_dist(off, c->wall_cand) <= T / 8) {
+		if (++c->wall_seen < 3)
+			return;
+	} else {
+		c->wall_cand = off;
+		c->wall_seen = 1;
+		return;
+	}
+	c->wall_off = off;
+	c->wall_seen = 0;
+	c->next_probe = slot_next(c, now);
 }
 
 const struct gossip_coord_self *gossip_core_coord(const struct gossip_core *c)

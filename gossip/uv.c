@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <uv.h>
 
 #include "gossip/gossip.h"
@@ -211,8 +212,16 @@ static void drain_udp(struct gossip_uv *u)
 static void timer_cb(uv_timer_t *t)
 {
 	struct gossip_uv *u = t->data;
+	struct timespec ts;
+	uint64_t now;
 	uv_update_time(u->loop);
+	now = uv_now(u->loop);
+	/* the probe slots follow the wall clock: a step of it (NTP) after
+	 * the start realigns them */
+	clock_gettime(CLOCK_REALTIME, &ts);
 	drain_udp(u);
+	gossip_core_set_wall_ms(u->core, now,
+				(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 	gossip_core_set_clock_us(u->core, uv_hrtime() / 1000);
 	gossip_core_tick(u->core, uv_now(u->loop));
 	flush(u);

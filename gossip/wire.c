@@ -261,7 +261,7 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 }
 
 int gossip_envelope_encode(const char *label, const char *sender, uint32_t incarnation,
-			   uint64_t seq,
+			   uint32_t seq,
 			   const uint8_t *const *msgs, const size_t *msg_lens,
 			   size_t n_msgs, uint8_t *buf, size_t len)
 {
@@ -272,7 +272,7 @@ int gossip_envelope_encode(const char *label, const char *sender, uint32_t incar
 	pack_str(&pk, label);
 	pack_str(&pk, sender);
 	msgpack_pack_uint32(&pk, incarnation);
-	msgpack_pack_uint64(&pk, seq);
+	msgpack_pack_uint32(&pk, seq);
 	msgpack_pack_array(&pk, n_msgs);
 	for (size_t i = 0; i < n_msgs; i++)
 		wbuf_write(&w, (const char *)msgs[i], msg_lens[i]);
@@ -284,7 +284,7 @@ int gossip_envelope_encode(const char *label, const char *sender, uint32_t incar
 /* Bytes an envelope adds around its messages, at most. */
 size_t gossip_envelope_overhead(const char *label, const char *sender)
 {
-	return 1 + 2 + strlen(label) + 2 + strlen(sender) + 5 + 9 + 5;
+	return 1 + 2 + strlen(label) + 2 + strlen(sender) + 5 + 5 + 5;
 }
 
 /* ---- bounded decoding ----------------------------------------------- */

@@ -110,6 +110,11 @@ struct bench {
 };
 
 static bool verbose;
+static bool breakdown;	/* --breakdown: where the bytes go (--load) */
+static bool testbed_names;	/* --testbed-names: "node<i+1>" */
+static uint32_t clock_skew;	/* --skew MS: wall clocks off by up to +-MS */
+static bool busy_only;	/* --busy-only: --load without the light CPU */
+static double load_secs;	/* --load-secs S: measured time of --load */
 static double node_hours;	/* --node-hours: exposure per fault scenario */
 static bool libuv_order;	/* --libuv: timers before packets on resume */
 static bool busy_cpu;		/* --busy: a fifth phase, CPU contention */
@@ -120,7 +125,9 @@ static uint64_t trace_from;
 
 static size_t node_index(const char *name)
 {
-	return (size_t)strtoul(name + 1, NULL, 10);
+	/* "n<i>", or "node<i+1>" with --testbed-names */
+	return testbed_names ? (size_t)strtoul(name + 4, NULL, 10) - 1 :
+	       (size_t)strtoul(name + 1, NULL, 10);
 }
 
 static size_t live_nodes(struct bench *b)
@@ -218,6 +225,66 @@ static void change_load(struct bench *b, size_t i, struct as_rng *rng)
 static bool wait_converged(struct bench *b, uint64_t max_ms);
 static uint64_t total_bytes(struct bench *b);
 
+/* Every node's counters added up (the fields the breakdown reads). */
+static void metrics_sum(struct bench *b, struct gossip_metrics *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < b->n; i++) {
+		struct gossip_metrics m;
+		gossip_core_metrics(sim_core(b->sim, i), &m);
+		out->packets_out += m.packets_out;
+		out->bytes_out += m.bytes_out;
+		out->stream_out += m.stream_out;
+		out->stream_bytes_out += m.stream_bytes_out;
+		out->coord_bytes_out += m.coord_bytes_out;
+		for (int k = 0; k < GOSSIP_MSG_TYPE_COUNT; k++) {
+			out->msgs_out[k] += m.msgs_out[k];
+			out->msg_bytes_out[k] += m.msg_bytes_out[k];
+			out->lead_packets[k] += m.lead_packets[k];
+			out->lead_bytes[k] += m.lead_bytes[k];
+		}
+	}
+}
+
+/* Where the bytes go between two sums, per node per second (--breakdown):
+ * sealing (header, nonce, tag), the envelope, every message type, and
+ * UDP packets by the message that leads them (what they were sent for). */
+static void print_breakdown(const struct gossip_metrics *a, const struct gossip_metrics *z,
+			    size_t n, double secs)
+{
+	double per = (double)n * secs, msgs = 0, seal, env;
+	double pk = (double)(z->packets_out - a->packets_out);
+	double udp = (double)(z->bytes_out - a->bytes_out);
+
+	for (int k = 1; k < GOSSIP_MSG_TYPE_COUNT; k++)
+		if (k != GOSSIP_MSG_PUSHPULL)
+			msgs += (double)(z->msg_bytes_out[k] - a->msg_bytes_out[k]);
+	seal = pk * GOSSIP_CRYPTO_OVERHEAD;
+	env = udp - seal - msgs;
+	printf("  breakdown per node: UDP %.1f packets/s %.0f B/s = sealing %.0f + envelope %.0f "
+	       "(%.1f B/packet) + messages %.0f; stream %.2f frames/s %.0f B/s\n",
+	       pk / per, udp / per, seal / per, env / per, pk ? env / pk : 0, msgs / per,
+	       (double)(z->stream_out - a->stream_out) / per,
+	       (double)(z->stream_bytes_out - a->stream_bytes_out) / per);
+	printf("  messages (msgs/s, B/s, B each):");
+	for (int k = 1; k < GOSSIP_MSG_TYPE_COUNT; k++) {
+		double c = (double)(z->msgs_out[k] - a->msgs_out[k]);
+		double by = (double)(z->msg_bytes_out[k] - a->msg_bytes_out[k]);
+		if (c)
+			printf(" %s %.2f %.0f %.1f;", gossip_msg_type_name(k), c / per, by / per, by / c);
+	}
+	printf(" of which coordinates %.0f B/s\n",
+	       (double)(z->coord_bytes_out - a->coord_bytes_out) / per);
+	printf("  UDP packets by lead message (packets/s, B/s):");
+	for (int k = 1; k < GOSSIP_MSG_TYPE_COUNT; k++) {
+		double c = (double)(z->lead_packets[k] - a->lead_packets[k]);
+		if (c)
+			printf(" %s %.2f %.0f;", gossip_msg_type_name(k), c / per,
+			       (double)(z->lead_bytes[k] - a->lead_bytes[k]) / per);
+	}
+	printf("\n");
+}
+
 /* docs/dns.md's load factor (dns_load_factor), with the default
  * watermarks. */
 static double load_factor(double x)
@@ -237,9 +304,10 @@ static void run_load(size_t n, const struct gossip_config *proto, uint64_t seed,
 	struct sim_config cfg;
 	struct bench b;
 	struct as_rng rng;
-	uint64_t t, next_at, bytes0 = 0, loads0 = 0, loads1 = 0, pub0 = 0, pub1 = 0;
+	uint64_t t, next_at, bytes0 = 0, bytes1, loads0 = 0, loads1 = 0, pub0 = 0, pub1 = 0;
 	uint64_t *next;
 	double *ewma;
+	struct gossip_metrics ma, mz;
 	clock_t c0 = clock();
 
 	memset(&b, 0, sizeof(b));
@@ -247,6 +315,8 @@ static void run_load(size_t n, const struct gossip_config *proto, uint64_t seed,
 	sim_config_defaults(&cfg, n);
 	cfg.seed = seed;
 	cfg.proto = *proto;
+	cfg.clock_skew_ms = clock_skew;
+	cfg.testbed_names = testbed_names;
 	cfg.proto.label = "bench";
 	if (sim_new(&cfg, &b.sim)) {
 		fprintf(stderr, "sim_new failed\n");
@@ -277,6 +347,7 @@ static void run_load(size_t n, const struct gossip_config *proto, uint64_t seed,
 		uint64_t end = sim_now(b.sim) + (phase ? dur : 30000);
 		if (phase) {
 			bytes0 = total_bytes(&b);
+			metrics_sum(&b, &ma);
 			for (size_t i = 0; i < n; i++) {
 				struct gossip_metrics m;
 				struct gossip_member me;
@@ -307,6 +378,8 @@ static void run_load(size_t n, const struct gossip_config *proto, uint64_t seed,
 			}
 		}
 	}
+	metrics_sum(&b, &mz);
+	bytes1 = total_bytes(&b);	/* the measured phase only */
 	for (size_t i = 0; i < n; i++) {
 		struct gossip_metrics m;
 		struct gossip_member me;
@@ -330,12 +403,14 @@ static void run_load(size_t n, const struct gossip_config *proto, uint64_t seed,
 	}
 	sim_run_until(b.sim, sim_now(b.sim) + 5000);
 	printf("%-6zu load %.2f-%.2f | %9.0f B/s/node | %6.2f load msgs/s/node | "
-	       "%5.3f publications/s/node | spread p50/p99 %4.0f / %4.0f ms (%zu) | %.0f s\n",
-	       n, lo, hi, (double)(total_bytes(&b) - bytes0) / (double)n / ((double)dur / 1000.0),
+	       "%5.3f publications/s/node | spread p50/p99 %4.0f / %4.0f ms (%zu; p90 %.0f, max %.0f) | %.0f s\n",
+	       n, lo, hi, (double)(bytes1 - bytes0) / (double)n / ((double)dur / 1000.0),
 	       (double)(loads1 - loads0) / (double)n / ((double)dur / 1000.0),
 	       (double)(pub1 - pub0) / (double)n / ((double)dur / 1000.0),
-	       pct(&b.dissem, 0.5), pct(&b.dissem, 0.99), b.dissem.n,
-	       (double)(clock() - c0) / CLOCKS_PER_SEC);
+	       pct(&b.dissem, 0.5), pct(&b.dissem, 0.99), b.dissem.n, pct(&b.dissem, 0.9),
+	       pct(&b.dissem, 1.0), (double)(clock() - c0) / CLOCKS_PER_SEC);
+	if (breakdown)
+		print_breakdown(&ma, &mz, n, (double)dur / 1000.0);
 	fflush(stdout);
 	for (size_t i = 0; i < n; i++) {
 		free(b.tr[i].bits);
@@ -396,6 +471,8 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	sim_config_defaults(&cfg, n);
 	cfg.seed = seed;
 	cfg.proto = *proto;
+	cfg.clock_skew_ms = clock_skew;
+	cfg.testbed_names = testbed_names;
 	cfg.proto.label = "bench";
 	cfg.timers_first = libuv_order;
 	if (sim_new(&cfg, &b.sim)) {
@@ -451,6 +528,9 @@ static void run_profile(size_t n, const struct gossip_config *proto, uint64_t se
 	for (size_t k = 0; k < crashes; k++) {
 		size_t victim;
 		victim = 1 + (size_t)as_rng_below(&rng, n - 1);
+		/* at a random ms: the probe slots are on a grid that the
+		 * 500 ms steps of wait_converged would hit */
+		sim_run_until(b.sim, sim_now(b.sim) + 1 + as_rng_below(&rng, 1000));
 		b.crashed = (int)victim;
 		sim_crash(b.sim, victim);
 		track_start(&b, &b.crash[victim], 0);
@@ -645,6 +725,8 @@ static void run_endpoints(size_t n, const struct gossip_config *proto, uint64_t 
 	sim_config_defaults(&cfg, n);
 	cfg.seed = seed;
 	cfg.proto = *proto;
+	cfg.clock_skew_ms = clock_skew;
+	cfg.testbed_names = testbed_names;
 	cfg.proto.label = "bench";
 	if (sim_new(&cfg, &b.sim)) {
 		fprintf(stderr, "sim_new failed\n");
@@ -791,6 +873,8 @@ static void run_coords(size_t n, const struct gossip_config *proto, uint64_t see
 	sim_zone_matrix(n, seed, link);
 	sim_config_defaults(&cfg, n);
 	cfg.proto = *proto;
+	cfg.clock_skew_ms = clock_skew;
+	cfg.testbed_names = testbed_names;
 	cfg.proto.label = "sim";
 	cfg.seed = seed;
 	cfg.link_us = link;
@@ -909,6 +993,16 @@ int main(int argc, char **argv)
 			load_only = true;
 		} else if (!strcmp(argv[i], "--coords")) {
 			coords = true;
+		} else if (!strcmp(argv[i], "--load-secs") && i + 1 < argc) {
+			load_secs = strtod(argv[++i], NULL);
+		} else if (!strcmp(argv[i], "--skew") && i + 1 < argc) {
+			clock_skew = (uint32_t)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--testbed-names")) {
+			testbed_names = true;
+		} else if (!strcmp(argv[i], "--busy-only")) {
+			busy_only = true;
+		} else if (!strcmp(argv[i], "--breakdown")) {
+			breakdown = true;
 		} else if (!strcmp(argv[i], "-v")) {
 			verbose = true;
 		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
@@ -921,7 +1015,7 @@ int main(int argc, char **argv)
 				s = *end ? end + 1 : end;
 			}
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [--load] [--coords] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [--crashes K] [--set NAME=VALUE] [-v] [--sizes 22,100,1000] [--seed N] [--endpoints E [--ep-interval S]]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--load [--breakdown] [--busy-only] [--load-secs S]] [--coords] [--skew MS] [--testbed-names] [--no-memberlist] [--node-hours H] [--libuv] [--busy] [--combined] [--probe MS TIMEOUT_MS] [--crashes K] [--set NAME=VALUE] [-v] [--sizes 22,100,1000] [--seed N] [--endpoints E [--ep-interval S]]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -946,11 +1040,14 @@ int main(int argc, char **argv)
 	if (load_only) {
 		/* issue 19: a busy, fluctuating CPU; and one below the low
 		 * watermark, where every reading gives factor 1 */
+		uint64_t load_ms = load_secs > 0 ? (uint64_t)(load_secs * 1000) :
+				   quick ? 30000 : 120000;
 		for (size_t k = 0; k < n_sizes; k++) {
 			struct gossip_config proto;
 			ours(&proto, probe_ms, timeout_ms);
-			run_load(sizes[k], &proto, seed, 0.55, 1.0, quick ? 30000 : 120000);
-			run_load(sizes[k], &proto, seed, 0.05, 0.55, quick ? 30000 : 120000);
+			run_load(sizes[k], &proto, seed, 0.55, 1.0, load_ms);
+			if (!busy_only)
+				run_load(sizes[k], &proto, seed, 0.05, 0.55, load_ms);
 		}
 		return 0;
 	}

@@ -18,6 +18,11 @@
 #include "lib/rng.h"
 #include "tests/sim/sim.h"
 
+/* The wall clock at virtual time 0, seconds (2025-12-06): incarnations
+ * and sequence numbers are as large, and as long on the wire, as
+ * anysteerd's. */
+#define SIM_WALL_S 1765000000u
+
 enum ev_type { EV_DELIVER, EV_TIMER, EV_RESUME, EV_JOIN };
 
 struct event {
@@ -51,6 +56,7 @@ struct node {
 	uint64_t bytes_out;
 	uint8_t key[GOSSIP_KEY_LEN];
 	bool alt_addr;
+	int64_t skew_ms;		/* its wall clock minus the true one */
 };
 
 struct sim {
@@ -185,7 +191,8 @@ static int node_start(struct sim *s, struct node *n, uint32_t incarnation)
 	cfg.addr = n->addr;
 	cfg.seed = s->cfg.seed * 1000003u + n->idx * 7919u + n->gen;
 	cfg.incarnation = incarnation;
-	cfg.seq_base = s->now * 1000 + 1;
+	/* as anysteerd: the wall clock in us (so envelopes are as long) */
+	cfg.seq_base = (uint64_t)((int64_t)(SIM_WALL_S * 1000ull + s->now) + n->skew_ms) * 1000 + 1;
 	cfg.plaintext = s->cfg.plaintext;
 	if (!s->cfg.plaintext) {
 		kr = gossip_keyring_new();
@@ -229,10 +236,16 @@ int sim_new(const struct sim_config *cfg, struct sim **out)
 		struct node *n = &s->nodes[i];
 		n->sim = s;
 		n->idx = i;
-		snprintf(n->name, sizeof(n->name), "n%zu", i);
+		if (cfg->testbed_names)
+			snprintf(n->name, sizeof(n->name), "node%u", (unsigned)(i + 1) % 100000u);
+		else
+			snprintf(n->name, sizeof(n->name), "n%zu", i);
 		node_addr(n, false);
 		memcpy(n->key, s->key, GOSSIP_KEY_LEN);
-		rc = node_start(s, n, 1);
+		if (cfg->clock_skew_ms)
+			n->skew_ms = (int64_t)(rnd(s) % (2ull * cfg->clock_skew_ms + 1)) -
+				     (int64_t)cfg->clock_skew_ms;
+		rc = node_start(s, n, SIM_WALL_S);
 		if (rc)
 			goto fail;
 	}
@@ -506,7 +519,7 @@ int sim_restart(struct sim *s, size_t i, bool new_addr)
 	n->alt_addr = new_addr ? !n->alt_addr : n->alt_addr;
 	node_addr(n, n->alt_addr);
 	/* anysteerd takes the incarnation from the wall clock */
-	rc = node_start(s, n, (uint32_t)(s->now / 1000 + 1000));
+	rc = node_start(s, n, (uint32_t)(SIM_WALL_S + s->now / 1000 + 1000));
 	if (rc)
 		return rc;
 	memset(&ev, 0, sizeof(ev));

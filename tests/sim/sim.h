@@ -13,7 +13,7 @@
  * socket buffer and are handled, followed by its timers, when it resumes)
  * and per-node keyrings (a node with the wrong key).
  *
- * Node i is named "n<i>" and lives at [fd00::<i+1>]:7946 (a restart with a
+ * Node i is named "n<i>" (or "node<i+1>") and lives at [fd00::<i+1>]:7946 (a restart with a
  * new address moves it to fd00::1:<i+1>).
  */
 #ifndef ANYSTEER_TESTS_SIM_SIM_H
@@ -42,6 +42,12 @@ struct sim_config {
 	 * packet delayed by that plus a uniform 0..link_jitter_pct % of it. */
 	const uint32_t *link_us;
 	uint32_t link_jitter_pct;
+	/* Each node's wall clock (its seq_base, which the probe slots
+	 * follow) is off by a fixed uniform -skew..+skew ms. */
+	uint32_t clock_skew_ms;
+	/* Names as deploy/testbed gives its agents, "node<i+1>", instead of
+	 * "n<i>" (3 bytes more in every envelope). */
+	bool testbed_names;
 	struct gossip_config proto;	/* name, addr, label, seed: filled per node */
 };
 

@@ -141,7 +141,7 @@ static void join_pair(struct node *a, struct node *b)
 }
 
 /* A sealed packet from `sender` carrying msgs. */
-static int craft(const char *label, const char *sender, uint64_t seq, const struct gossip_msg *msgs,
+static int craft(const char *label, const char *sender, uint32_t seq, const struct gossip_msg *msgs,
 		 size_t n, uint8_t *out, size_t outlen, const uint8_t *k)
 {
 	uint8_t bufs[4][2048], plain[4096];
@@ -211,9 +211,9 @@ static void test_probe_ack_and_counters(void **state)
 	run(all, 2, 10, 3000, NULL);
 	gossip_core_metrics(a.core, &ma);
 	gossip_core_metrics(b.core, &mb);
-	assert_true(ma.msgs_out[GOSSIP_MSG_PING] >= 20);	/* ~10 probes a second */
-	assert_true(mb.msgs_in[GOSSIP_MSG_PING] >= 20);
-	assert_true(ma.msgs_in[GOSSIP_MSG_ACK] >= 20);
+	assert_true(ma.msgs_out[GOSSIP_MSG_PING] >= 10);	/* 4 probes a second */
+	assert_true(mb.msgs_in[GOSSIP_MSG_PING] >= 10);
+	assert_true(ma.msgs_in[GOSSIP_MSG_ACK] >= 10);
 	/* a ping is type, seq and target name: a handful of bytes each */
 	assert_true(ma.msg_bytes_out[GOSSIP_MSG_PING] >= 5 * ma.msgs_out[GOSSIP_MSG_PING]);
 	assert_int_equal(mb.msg_bytes_in[GOSSIP_MSG_PING] * ma.msgs_out[GOSSIP_MSG_PING],
@@ -234,6 +234,48 @@ static void test_probe_ack_and_counters(void **state)
 	gossip_core_free(b.core);
 }
 
+/* a and b joined, and an ack for crafted packets from b. */
+static void pair_and_ack(struct node *a, struct node *b, struct gossip_msg *ack)
+{
+	node_init(a, "a", 1, "test", NULL);
+	node_init(b, "b", 2, "test", NULL);
+	join_pair(a, b);
+	memset(ack, 0, sizeof(*ack));
+	ack->type = GOSSIP_MSG_ACK;
+	ack->seq = 999;
+}
+
+/* Envelopes carry the low 32 bits of the sender's packet counter; the
+ * window places them next to its top, so the counter goes on across a
+ * multiple of 2^32 and what was seen before it stays a replay. */
+static void test_replay_window_across_the_wrap(void **state)
+{
+	struct node a, b;
+	struct gossip_msg ack;
+	struct gossip_metrics m;
+	uint8_t pkt[2048], old[2048];
+	int len, old_len;
+	pair_and_ack(&a, &b, &ack);
+	/* forward in steps under 2^31 to just below the wrap */
+	len = craft("test", "b", 0x7ffffff0u, &ack, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_OK);
+	old_len = craft("test", "b", 0xffffff80u, &ack, 1, old, sizeof(old), NULL);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, old, (size_t)old_len), AS_OK);
+	/* across it: 0x100000005 */
+	len = craft("test", "b", 5, &ack, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_OK);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_ESTALE);
+	/* before the wrap and seen: a replay; not seen and in the window: new */
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, old, (size_t)old_len), AS_ESTALE);
+	len = craft("test", "b", 0xfffffff0u, &ack, 1, pkt, sizeof(pkt), NULL);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_OK);
+	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_ESTALE);
+	gossip_core_metrics(a.core, &m);
+	assert_int_equal(m.drops[GOSSIP_DROP_REPLAY], 3);
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
+}
+
 static void test_replay_label_and_auth_drops(void **state)
 {
 	struct node a, b;
@@ -241,12 +283,7 @@ static void test_replay_label_and_auth_drops(void **state)
 	struct gossip_metrics m;
 	uint8_t pkt[2048], other[GOSSIP_KEY_LEN];
 	int len;
-	node_init(&a, "a", 1, "test", NULL);
-	node_init(&b, "b", 2, "test", NULL);
-	join_pair(&a, &b);
-	memset(&ack, 0, sizeof(ack));
-	ack.type = GOSSIP_MSG_ACK;
-	ack.seq = 999;
+	pair_and_ack(&a, &b, &ack);
 	len = craft("test", "b", 1000000, &ack, 1, pkt, sizeof(pkt), NULL);
 	assert_int_equal(gossip_core_recv(a.core, 5, GOSSIP_TX_UDP, &b.addr, pkt, (size_t)len), AS_OK);
 	/* the same packet again, and an older one outside the window */
@@ -1777,9 +1814,15 @@ static void test_sealed_envelope_label(void **state)
 /* Who a node pinged, in order (direct pings only: from `watch`). */
 static struct node *ping_watch;
 static char ping_seq_log[64][16];
+static uint64_t ping_time_log[64];
 static size_t n_ping_log;
 static uint64_t first_ping_to_b, test_now;
 static bool drop_b;
+/* Direct pings per probe slot and target (nodes "a".."f"). */
+enum { SLOTS = 40, SLOT_NODES = 6 };
+static bool slot_log;
+static uint64_t slot_t0, slot_ms;
+static unsigned slot_pings[SLOTS][SLOT_NODES];
 
 static enum fate log_pings(void *arg, const struct node *from, const struct node *to,
 			   const struct gossip_out *o)
@@ -1791,8 +1834,13 @@ static enum fate log_pings(void *arg, const struct node *from, const struct node
 	for (uint32_t i = 0; i < p.n_msgs; i++) {
 		if (p.msgs[i].type != GOSSIP_MSG_PING || strcmp(p.msgs[i].target, to->name))
 			continue;
-		if (from == ping_watch && n_ping_log < 64)
+		if (from == ping_watch && n_ping_log < 64) {
+			ping_time_log[n_ping_log] = test_now;
 			snprintf(ping_seq_log[n_ping_log++], 16, "%s", to->name);
+		}
+		if (slot_log && test_now >= slot_t0 && (test_now - slot_t0) / slot_ms < SLOTS &&
+		    to->name[0] >= 'a' && to->name[0] < 'a' + SLOT_NODES)
+			slot_pings[(test_now - slot_t0) / slot_ms][to->name[0] - 'a']++;
 		if (drop_b && !strcmp(to->name, "b") && !first_ping_to_b)
 			first_ping_to_b = test_now;
 	}
@@ -1800,21 +1848,26 @@ static enum fate log_pings(void *arg, const struct node *from, const struct node
 	return drop_b && (!strcmp(to->name, "b") || !strcmp(from->name, "b")) ? DROP : DELIVER;
 }
 
-/* Shuffled round-robin: a node's probes come in rounds in which every
- * other member is probed exactly once, so a dead member is probed by
- * every node once per round (what crash detection at a 150 ms probe
- * interval relies on). */
+/* Coordinated probing: in every probe slot every member is probed by
+ * exactly one node (independent random schedules probe a member 0, 1, 2
+ * ... times a slot, which left a crashed member unprobed for several
+ * intervals), and each node probes every other member once per N - 1
+ * slots. Crash detection at a 250 ms interval relies on it. */
 static void test_probe_rounds_cover_everyone(void **state)
 {
-	enum { N = 6 };
+	enum { N = SLOT_NODES };
+	struct gossip_config cfg;
 	struct node nodes[N], *all[N];
 	char names[N][4];
 	size_t start;
 	bool ok = false;
 
+	gossip_config_defaults(&cfg);
 	for (int i = 0; i < N; i++) {
 		snprintf(names[i], sizeof(names[i]), "%c", 'a' + i);
-		node_init(&nodes[i], names[i], i + 1, "test", NULL);
+		/* wall clocks within 2 ms of each other (seq_base is in us) */
+		cfg.seq_base = 1000000000000ull + (uint64_t)i * 400;
+		node_init(&nodes[i], names[i], i + 1, "test", &cfg);
 		all[i] = &nodes[i];
 	}
 	for (int i = 1; i < N; i++)
@@ -1824,9 +1877,18 @@ static void test_probe_rounds_cover_everyone(void **state)
 		assert_int_equal(gossip_core_live_count(nodes[i].core), N);
 	ping_watch = &nodes[0];
 	n_ping_log = 0;
+	memset(slot_pings, 0, sizeof(slot_pings));
+	slot_ms = cfg.probe_interval_ms;
+	slot_t0 = 3000;	/* a slot boundary: the wall clock is 10^9 ms + now */
+	slot_log = true;
 	pump_filter = log_pings;
-	run(all, N, 3010, 3010 + 150 * 40, NULL);
+	for (test_now = 3000; test_now < slot_t0 + SLOTS * slot_ms; test_now += 10)
+		run(all, N, test_now, test_now, NULL);
 	pump_filter = NULL;
+	slot_log = false;
+	for (int k = 0; k < SLOTS; k++)
+		for (int i = 0; i < N; i++)
+			assert_int_equal(slot_pings[k][i], 1);
 	assert_true(n_ping_log >= 6 * (N - 1));
 	/* some offset cuts the sequence into rounds of N - 1 distinct targets */
 	for (start = 0; start < N - 1 && !ok; start++) {
@@ -1840,6 +1902,65 @@ static void test_probe_rounds_cover_everyone(void **state)
 	assert_true(ok);
 	for (int i = 0; i < N; i++)
 		gossip_core_free(nodes[i].core);
+}
+
+/* b's pings from..to (10 ms steps), its wall clock wall0 + now + step
+ * passed before every step as the libuv adapter does: how many, and in
+ * *late how many came more than a step after a slot start of the clock
+ * wall0 + now + phase. */
+static size_t pings_off_phase(struct node **all, uint64_t from, uint64_t to, uint64_t wall0,
+			      uint64_t step, uint64_t phase, size_t *late)
+{
+	*late = 0;
+	n_ping_log = 0;
+	pump_filter = log_pings;
+	for (test_now = from; test_now <= to; test_now += 10) {
+		gossip_core_set_wall_ms(all[1]->core, test_now, wall0 + test_now + step);
+		run(all, 2, test_now, test_now, NULL);
+	}
+	pump_filter = NULL;
+	for (size_t i = 0; i < n_ping_log; i++)
+		*late += (wall0 + ping_time_log[i] + phase) % 250 >= 10;
+	return n_ping_log;
+}
+
+/* The probe slots follow the wall clock: a step of it after the start
+ * (NTP) realigns them once three readings agree; jitter under a quarter
+ * of a slot, or one odd reading, changes nothing. */
+static void test_probe_slots_follow_a_stepped_clock(void **state)
+{
+	struct gossip_config cfg;
+	struct node a, b;
+	struct node *all[2] = { &a, &b };
+	const uint64_t wall0 = 1000000000ull;	/* ms at now 0, a slot boundary */
+	size_t late;
+
+	gossip_config_defaults(&cfg);
+	assert_int_equal(cfg.probe_interval_ms, 250);
+	cfg.seq_base = wall0 * 1000;
+	node_init(&a, "a", 1, "test", &cfg);
+	node_init(&b, "b", 2, "test", &cfg);
+	join_pair(&a, &b);
+	ping_watch = &b;
+	run(all, 2, 1, 991, NULL);	/* steps 1, 11, ... 991 */
+	assert_true(pings_off_phase(all, 1000, 2990, wall0, 0, 0, &late) >= 7);
+	assert_int_equal(late, 0);
+	/* 30 ms of jitter: the same slots */
+	assert_true(pings_off_phase(all, 3000, 4990, wall0, 30, 0, &late) >= 7);
+	assert_int_equal(late, 0);
+	/* one odd reading (a stalled loop) changes nothing */
+	gossip_core_set_wall_ms(b.core, 4995, wall0 + 4995 + 125);
+	assert_true(pings_off_phase(all, 5000, 6990, wall0, 0, 0, &late) >= 7);
+	assert_int_equal(late, 0);
+	/* stepped by half a slot: realigned after the first readings (the
+	 * ping at 7000 is the old slot's) */
+	assert_true(pings_off_phase(all, 7000, 8990, wall0, 125, 125, &late) >= 7);
+	assert_int_equal(late, 1);
+	assert_true(pings_off_phase(all, 9000, 10990, wall0, 125, 125, &late) >= 7);
+	assert_int_equal(late, 0);
+	ping_watch = NULL;
+	gossip_core_free(a.core);
+	gossip_core_free(b.core);
 }
 
 /* The first death comes the suspicion floor plus the final check (two ack
@@ -1931,6 +2052,7 @@ int main(void)
 		cmocka_unit_test(test_config_checks),
 		cmocka_unit_test(test_probe_ack_and_counters),
 		cmocka_unit_test(test_replay_label_and_auth_drops),
+		cmocka_unit_test(test_replay_window_across_the_wrap),
 		cmocka_unit_test(test_compound_packets_fit),
 		cmocka_unit_test(test_load_step_and_supersede),
 		cmocka_unit_test(test_load_only_answer_changes),
@@ -1953,6 +2075,7 @@ int main(void)
 		cmocka_unit_test(test_endpoint_limit),
 		cmocka_unit_test(test_sealed_envelope_label),
 		cmocka_unit_test(test_probe_rounds_cover_everyone),
+		cmocka_unit_test(test_probe_slots_follow_a_stepped_clock),
 		cmocka_unit_test(test_suspicion_after_the_probe),
 		cmocka_unit_test(test_news_at_once),
 		cmocka_unit_test(test_digest_pushpull_pulls),

@@ -29,6 +29,15 @@ struct watch {
 	const char *load_node;
 	uint64_t load_version;
 	struct sim *sim;
+	struct move *moves;		/* per node: its last factor move */
+	uint64_t spread_max, n_spread;	/* ms until every other node held one */
+};
+
+/* A published load version and which observers hold it. */
+struct move {
+	uint64_t version, t0;
+	bool active, seen[32];
+	size_t n_seen;
 };
 
 static void watch_cb(void *arg, size_t observer, const struct gossip_member *m,
@@ -48,6 +57,20 @@ static void watch_cb(void *arg, size_t observer, const struct gossip_member *m,
 	if ((what & GOSSIP_CHANGE_LOAD) && w->load_node && !m->self &&
 	    strcmp(m->rec->name, w->load_node) == 0 && m->rec->version == w->load_version)
 		w->load_seen++;
+	if ((what & GOSSIP_CHANGE_LOAD) && w->moves && !m->self && observer < 32) {
+		for (size_t i = 0; i < w->n; i++) {
+			struct move *mv = &w->moves[i];
+			if (strcmp(sim_name(w->sim, i), m->rec->name) || !mv->active ||
+			    m->rec->version < mv->version || mv->seen[observer])
+				continue;
+			mv->seen[observer] = true;
+			if (++mv->n_seen == w->n - 1) {
+				mv->active = false;
+				w->spread_max = AS_MAX(w->spread_max, sim_now(w->sim) - mv->t0);
+				w->n_spread++;
+			}
+		}
+	}
 }
 
 static struct sim *start(struct sim_config *cfg, struct watch *w)
@@ -488,6 +511,109 @@ static void test_large_records_22(void **state)
 	sim_free(s);
 }
 
+/* docs/dns.md's load factor with the default watermarks (0.6, 0.95). */
+static double busy_factor(double x)
+{
+	return x <= 0.6 ? 1.0 : x >= 0.95 ? 0.0 : 1.0 - (x - 0.6) / 0.35;
+}
+
+/* Issue 19's traffic target, as tests/bench/gossip_bench --load measures
+ * it: 22 nodes named as on the testbed, sealed packets with wall-clock
+ * incarnations and sequence numbers, every node sampling a busy,
+ * fluctuating CPU once a second (uniform 0.55-1.0, EWMA 0.3, as
+ * anysteerd does): at most 1,000 bytes/s per member (UDP and TCP
+ * payload; 1,686 with the former 100 ms probe interval), and
+ * every factor move on all 21 other nodes within 100 ms. Then crashes at
+ * random times: each dead on every other node within 3 s. */
+static void test_busy_traffic_22(void **state)
+{
+	enum { N = 22 };
+	struct sim_config cfg;
+	struct watch w;
+	struct sim *s;
+	struct move moves[N];
+	double ewma[N];
+	uint64_t next[N], t0, bytes0 = 0, bytes1 = 0, rng = 12345;
+	double bps;
+	(void)state;
+
+	sim_config_defaults(&cfg, N);
+	cfg.seed = 19;
+	cfg.testbed_names = true;
+	s = start(&cfg, &w);
+	sim_run_until(s, 3000);
+	assert_true(sim_converged(s));
+	memset(moves, 0, sizeof(moves));
+	w.moves = moves;
+	for (size_t i = 0; i < N; i++) {
+		ewma[i] = 0.775;
+		next[i] = 3000 + (uint64_t)i * 45;
+	}
+	t0 = sim_now(s);
+	for (uint64_t t = t0; t < t0 + 90000; t += 5) {
+		if (t == t0 + 30000)	/* 30 s to settle, then 60 measured */
+			for (size_t i = 0; i < N; i++)
+				bytes0 += sim_bytes_out(s, i);
+		sim_run_until(s, t);
+		for (size_t i = 0; i < N; i++) {
+			struct gossip_load l;
+			struct gossip_member me;
+			uint64_t v0;
+			if (next[i] > t)
+				continue;
+			next[i] += 1000;
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			ewma[i] += 0.3 * (0.55 + 0.45 * (double)(rng >> 33) / 2147483648.0 - ewma[i]);
+			l.util = ewma[i];
+			l.psi = ewma[i] / 4;
+			l.cpus = 8;
+			l.factor = busy_factor(ewma[i]);
+			gossip_core_member_find(sim_core(s, i), sim_name(s, i), t, &me);
+			v0 = me.rec->version;
+			gossip_core_set_load(sim_core(s, i), t, &l);
+			sim_flush(s, i);
+			gossip_core_member_find(sim_core(s, i), sim_name(s, i), t, &me);
+			if (me.rec->version != v0) {	/* a factor move, published */
+				memset(&moves[i], 0, sizeof(moves[i]));
+				moves[i].version = me.rec->version;
+				moves[i].t0 = t;
+				moves[i].active = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < N; i++)
+		bytes1 += sim_bytes_out(s, i);
+	bps = (double)(bytes1 - bytes0) / N / 60.0;
+	print_message("busy CPU, N = 22: %.0f bytes/s per member, %llu factor moves, "
+		      "slowest on every node after %llu ms\n", bps, (unsigned long long)w.n_spread,
+		      (unsigned long long)w.spread_max);
+	assert_true(bps <= 1000);
+	assert_true(w.n_spread >= 40);
+	assert_true(w.spread_max <= 100);
+	w.moves = NULL;
+	/* crashes at random times */
+	for (int k = 0; k < 10; k++) {
+		size_t victim = 1 + (size_t)k * 2;
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		sim_run_until(s, sim_now(s) + 1 + (rng >> 33) % 1000);
+		w.crashed = (int)victim;
+		w.deaths_of_crashed = 0;
+		sim_crash(s, victim);
+		t0 = sim_now(s);
+		while (w.deaths_of_crashed < N - 1 && sim_now(s) < t0 + 5000)
+			sim_run_until(s, sim_now(s) + 1);
+		print_message("crash %d: dead everywhere after %llu ms\n", k,
+			      (unsigned long long)(sim_now(s) - t0));
+		assert_true(sim_now(s) - t0 <= 3000);
+		assert_int_equal(sim_restart(s, victim, false), AS_OK);
+		w.crashed = -1;
+		sim_run_until(s, sim_now(s) + 3000);
+		assert_true(sim_converged(s));
+	}
+	assert_int_equal(w.false_deaths, 0);
+	sim_free(s);
+}
+
 /* Network coordinates over a three-zone latency matrix (sim_zone_matrix:
  * 0.2 ms inside a zone, 5-30 ms between, 10 % jitter per packet): the
  * median relative error of every node's RTT estimate to every other
@@ -568,6 +694,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_large_records_22),
 		cmocka_unit_test(test_coordinates_converge),
+		cmocka_unit_test(test_busy_traffic_22),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
