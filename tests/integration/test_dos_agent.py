@@ -341,12 +341,20 @@ class DosTest(DosBase):
             self.early_closers(100)
             # Two more requests while the file is being parsed: they
             # share the next parse; anysteerctl waits for its result.
-            self.d.signal(signal.SIGHUP)
+            # Both must be in before the first parse ends, or the late
+            # one starts a third parse that waits on the FIFO forever.
+            # anysteerctl first: its request makes the waiting job, which
+            # logs "parse starts" (made by the SIGHUP, the line said
+            # nothing of an anysteerctl a loaded machine started late);
+            # then the SIGHUP, which logs on the loop as it joins.
             waiting = subprocess.Popen(
                 [ANYSTEERCTL, "--socket", self.d.ctl, "--timeout", "30",
                  "reload"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 text=True)
             self.assertTrue(wait_for(lambda: "parse starts" in self.d.log()))
+            self.d.signal(signal.SIGHUP)
+            self.assertTrue(wait_for(
+                lambda: self.d.log().count("SIGHUP: reloading") == 2))
             self.assert_responsive(what="during a slow reload")
             self.feed(w, new)
             self.assertTrue(wait_for(

@@ -190,6 +190,11 @@ services:
             s = {x["name"]: x for x in n1.ctl_json("services")["services"]}["web"]
             return abs(s["intent"]["zone_load"] - 0.5) < 0.01
         self.wait_for("n1 to see n2 loaded", n2_loaded)
+        # services shows the view n1 built; its DNS worker takes it on
+        # its own loop a moment later: the first zone-b address says it
+        # has (the view before has zone a only)
+        self.wait_for("n1's answers to spill to zone b", lambda: any(
+            ZONE_OF[x] == "b" for a in self.answers(n1, "web", 5) for x in a))
         for a in self.answers(n1, "web"):
             self.assertEqual(len(a), 2)
             self.assertEqual(a[0], ep(1))
@@ -255,8 +260,18 @@ services:
             sorted(a) == [ep(1), ep(2)] for a in self.answers(n1, "web", 5)))
 
         # 2b. a client placed by its EDNS Client Subnet: at a zone-b node
-        # a client in fd00:aa::/48 (zone a) gets zone a, scope 48
+        # a client in fd00:aa::/48 (zone a) gets zone a, scope 48, once
+        # n3 too holds the cleared factors (n1's answers said only that
+        # n1 did; n3 learns n1's and n2's by gossip on its own time) and
+        # its DNS worker has taken the view built from them
         n3 = nodes[2]
+        self.wait_for("n3 to hold every load factor at 1", lambda: all(
+            e["load_factor"] == 1.0
+            for e in n3.ctl_json("explain", "web")["endpoints"]))
+        self.wait_for("n3's worker to answer zone a's client from zone a",
+                      lambda: sorted(n3.kdig("web." + ZONE, "A",
+                                             "+subnet=fd00:aa::/56")
+                                     .rdata("ANSWER", "A")) == [ep(1), ep(2)])
         for _ in range(10):
             a = n3.kdig("web." + ZONE, "A", "+subnet=fd00:aa::/56")
             self.assertEqual(a.status, "NOERROR", a.text)
@@ -323,6 +338,10 @@ services:
         self.wait_for("n3's own endpoint to leave the first rank", lambda: [
             e["rank"] for e in n3.ctl_json("explain", "near")["endpoints"]
             if e["address"] == ep(3)] == [3])
+        # (explain shows the view n3 built; its worker's answers follow
+        # once web, in the same view, spills from loaded zone b to a)
+        self.wait_for("n3's worker to take the view", lambda: any(
+            ZONE_OF[x] == "a" for a in self.answers(n3, "web", 5) for x in a))
         for a in self.answers(n3, "near"):
             self.assertNotEqual(a[0], ep(3))
         n3.ctl_run("load", "clear")

@@ -317,11 +317,15 @@ class K8sDaemonTest(K8sTwoNodes):
                 {"objective": "resilience", "spread": "node"}:
             self.assertLess(time.monotonic(), deadline, intent_of(b))
             time.sleep(0.05)
-        before = self.metric(b, "anysteer_kubernetes_errors_total") or 0
+        before = {d.name: self.metric(d, "anysteer_kubernetes_errors_total") or 0
+                  for d in (a, b)}
         ann["anysteer.io/objective"] = "nearest"
         self.api.post("apply", svc)
-        self.wait_metric(b, "anysteer_kubernetes_errors_total",
-                         lambda v: v > before)
+        # Both count it (node-a too: else step 3's count on node-a could
+        # be this one, and pass with the malformed event still unread).
+        for d in (b, a):
+            self.wait_metric(d, "anysteer_kubernetes_errors_total",
+                             lambda v, d=d: v > before[d.name])
         self.assertEqual(intent_of(b)["objective"], "resilience")
 
         # 3. A malformed watch event is counted and changes nothing.

@@ -69,6 +69,12 @@ class PartitionTest(unittest.TestCase):
         t_cut = time.monotonic()
         healed = False
         try:
+            def leaked():
+                """Some node sees one of the other half alive."""
+                return any(self.states(i).get("node%d" % j) == "alive"
+                           for half, other in (HALVES, HALVES[::-1])
+                           for i in half for j in other)
+
             def split():
                 for half, other in (HALVES, HALVES[::-1]):
                     for i in half:
@@ -88,8 +94,11 @@ class PartitionTest(unittest.TestCase):
             remaining = t_cut + PARTITION_S - time.monotonic()
             if remaining > 0:
                 time.sleep(remaining)   # the experiment's hold time
-            # Still split: nothing crossed the rules.
-            self.assertTrue(split(), "the partition leaked")
+            # Still split: nothing crossed the rules. (Not split() again:
+            # a member of a node's own half may be suspect for a moment
+            # on a loaded machine, which is no leak.)
+            self.assertFalse(leaked(), "the partition leaked: %s" % {
+                i: self.states(i) for i in range(1, NODES + 1)})
             for i in range(1, NODES + 1):
                 self.nft(i, "delete table inet aspart")
             healed = True

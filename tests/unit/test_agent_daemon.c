@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -41,24 +42,40 @@ void *__wrap_calloc(size_t n, size_t size)
 }
 
 /* A port free for both UDP and TCP on [::1] (the gossip socket wants
- * both). */
+ * both), below the kernel's ephemeral range: a port the kernel handed
+ * out (bind to 0) and this test released could go to another process's
+ * socket (a connect, a sendto) while the 20000-endpoint configuration is
+ * parsed, before the daemon binds it; the kernel picks none below the
+ * range by itself (as tests/integration/anysteer_test.py's free_port). */
 static int free_port(void)
 {
-	for (int tries = 0; tries < 50; tries++) {
+	unsigned lo = 32768, top;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f) {
+		if (fscanf(f, "%u", &lo) != 1)
+			lo = 32768;
+		fclose(f);
+	}
+	top = (lo < 32768 ? lo : 32768) - 1;
+	assert_true(top > 10000);
+	for (int tries = 0; tries < 200; tries++) {
+		uint32_t r = 0;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (uint32_t)getpid() * 2654435761u + (uint32_t)tries;
+		int port = 10000 + (int)(r % (top - 10000));
 		struct sockaddr_in6 a = { .sin6_family = AF_INET6,
-					  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-		socklen_t len = sizeof(a);
+					  .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+					  .sin6_port = htons((uint16_t)port) };
 		int t = socket(AF_INET6, SOCK_STREAM, 0);
 		int u = socket(AF_INET6, SOCK_DGRAM, 0);
-		int port = -1;
-		if (t >= 0 && u >= 0 &&
-		    bind(t, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		    getsockname(t, (struct sockaddr *)&a, &len) == 0 &&
-		    bind(u, (struct sockaddr *)&a, sizeof(a)) == 0)
-			port = ntohs(a.sin6_port);
+		bool ok = t >= 0 && u >= 0 &&
+			  bind(t, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+			  bind(u, (struct sockaddr *)&a, sizeof(a)) == 0;
+
 		close(t);
 		close(u);
-		if (port > 0)
+		if (ok)
 			return port;
 	}
 	fail_msg("no free port");
@@ -73,8 +90,12 @@ static void test_gossip_view_skips_static_spec(void **state)
 	struct agent *a = NULL;
 	size_t cap = 64 * N_EPS + 4096, len = 0;
 	char *y = malloc(cap);
+	int dns_port = free_port(), gossip_port;
 
 	(void)state;
+	do
+		gossip_port = free_port();
+	while (gossip_port == dns_port);
 	assert_non_null(mkdtemp(dir));
 	len += (size_t)snprintf(y + len, cap - len,
 		"node: { name: self }\n"
@@ -83,7 +104,7 @@ static void test_gossip_view_skips_static_spec(void **state)
 		"metrics: { listen: \"\" }\n"
 		"gossip: { bind: \"[::1]:%d\", cluster: t, keyring: \"\", plaintext: true }\n"
 		"services:\n  - name: web\n    port: 80\n    endpoints:\n",
-		free_port(), dir, free_port());
+		dns_port, dir, gossip_port);
 	for (int i = 0; i < N_EPS; i++)
 		len += (size_t)snprintf(y + len, cap - len,
 					"      - { address: \"fd00:1::%x:%x\", node: other }\n",
