@@ -96,6 +96,13 @@ tests/integration/test_resolver_letters.log: tests/integration/test_anycast.log 
 	tests/integration/test_anycast_testbed.log tests/integration/routing-failover.log \
 	tests/integration/test_dos_dns.log tests/integration/test_daemon_dns.log
 
+# Intents on the emulated cluster (issue 16): 4 nodes in 2 zones, real
+# clients through the anycast address; after the tests with timing bounds.
+TESTS += tests/integration/test_intents_testbed.py
+EXTRA_DIST += tests/integration/test_intents_testbed.py
+tests/integration/test_intents_testbed.log: tests/integration/test_anycast_testbed.log \
+	tests/integration/test_anycast.log tests/integration/routing-failover.log
+
 # Evaluation harness (issue 12): its pure parts (no root), then
 # `tests/eval/run steady --quick` on the emulated cluster (root, BIRD,
 # Unbound, NSD, nginx, HAProxy and tests/eval/as-*, else SKIP (77)).

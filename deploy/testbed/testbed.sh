@@ -119,6 +119,8 @@
 # plane: `srv6: { enabled: true, topology: FILE, interfaces: [eth0],
 # probe_interval: 0s }`; default 0). TESTBED_ZONES=K puts node I in zone
 # zJ, J = (I-1) mod K + 1 (node.zone; default 0: no zones).
+# TESTBED_CLIENT_ZONES: dns.client_zones of every node, a YAML flow list
+# such as '[{prefix: "fd00:2:0:1::/64", zone: z1}]' (default none).
 # Addresses are ULA only; every address is added with nodad and
 # accept_dad=0 is set in each namespace before interfaces exist.
 set -u
@@ -145,6 +147,7 @@ HEALTH_INTERVAL=${TESTBED_HEALTH_INTERVAL:-0s}
 LOAD=${TESTBED_LOAD:-static}
 FORWARD_UPSTREAMS=${TESTBED_FORWARD_UPSTREAMS:-}
 FORWARD_ALLOW=${TESTBED_FORWARD_ALLOW:-}
+CLIENT_ZONES=${TESTBED_CLIENT_ZONES:-}
 SR_SHAPED_KBPS=${TESTBED_SR_SHAPED_KBPS:-100000}
 SR_FAST_KBPS=${TESTBED_SR_FAST_KBPS:-}
 SR_AGENT=${TESTBED_SR_AGENT:-0}
@@ -326,6 +329,7 @@ dns:
   # evaluation offers thousands of queries a second from them.
   rrl: { enabled: false }
 $(forward_yaml)
+$(client_zones_yaml)
 control:
   socket: $d/ctl.sock
   test_commands: true
@@ -390,6 +394,12 @@ sr_agent_yaml() {
 forward_yaml() {
 	[ -n "$FORWARD_UPSTREAMS" ] || return 0
 	printf '  forward:\n    upstreams: %s\n    allow: %s\n' "$FORWARD_UPSTREAMS" "$FORWARD_ALLOW"
+}
+
+# dns.client_zones, when TESTBED_CLIENT_ZONES is set.
+client_zones_yaml() {
+	[ -n "$CLIENT_ZONES" ] || return 0
+	printf '  client_zones: %s\n' "$CLIENT_ZONES"
 }
 
 # The `services:` section of node $1: TESTBED_SERVICES_FILE, or one `web`
