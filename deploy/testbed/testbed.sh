@@ -98,7 +98,7 @@
 # TESTBED_LINGER (drain.linger, default 2s), TESTBED_FAST_WITHDRAW
 # (bird.fast_withdraw, default 1; 0 = carrier only), TESTBED_BFD_MS (BFD
 # tx/rx interval on nodes and router in ms, default that of deploy/bird:
-# 75, i.e. 75 ms x 3 = 225 ms detection),
+# 50, i.e. 50 ms x 3 = 150 ms detection),
 # TESTBED_SERVICES_FILE (a YAML `services:` section that replaces the
 # default `web` service in every node's configuration: the static catalog;
 # each node publishes its own endpoints, gossip brings the rest),

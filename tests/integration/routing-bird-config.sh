@@ -35,7 +35,7 @@ grep -q 'interface "anysteer0"' "$tmp/node.conf" || fail "node: direct not limit
 grep -q 'graceful restart off' "$tmp/node.conf" || fail "node: graceful restart not off"
 grep -q 'bfd on' "$tmp/node.conf" || fail "node: no BFD on the BGP session"
 grep -q 'multiplier 3' "$tmp/node.conf" || fail "node: BFD multiplier"
-grep -q 'min tx interval 75 ms' "$tmp/node.conf" || fail "node: BFD interval"
+grep -q 'min tx interval 50 ms' "$tmp/node.conf" || fail "node: BFD interval"
 grep -q '(65535, 0)' "$tmp/node.conf" || fail "node: no RFC 8326 community"
 grep -q 'merge paths on' "$tmp/upstream.conf" || fail "upstream: no ECMP (merge paths)"
 grep -q '(65535, 0) ~ bgp_community' "$tmp/upstream.conf" || fail "upstream: ignores RFC 8326"
