@@ -45,6 +45,49 @@ DEFAULT_MAX_ENDPOINTS = 256   # gossip.max_endpoints_per_node
 LOADGEN_NAMES = 64   # as-loadgen's MAX_NAMES
 
 
+# Seconds for estimate(), from the quick runs on the 2-core VM (a step of
+# 3-5 nodes: ~10 s up, ~3 s down) and single larger steps; a step's set-up
+# grows with the endpoint records every agent must hold (nodes x
+# endpoints), its teardown with the nodes.
+STEP_SETUP_S = 4.0
+STEP_SETUP_PER_NODE_S = 1.0
+STEP_SETUP_PER_COPY_S = 0.002     # per endpoint held by a node
+STEP_RESTART_S = 15.0             # agents restarted for max_endpoints_per_node
+STEP_TEARDOWN_S = 2.0
+STEP_TEARDOWN_PER_NODE_S = 0.3
+LOAD_OVERHEAD_S = 2.0             # as-loadgen's start, warm-up second, reading
+PROXY_START_S = 3.0
+# gossip_bench --endpoints at 1000 nodes in a plain build (sanitized:
+# ~13 min); it grows about as nodes^1.5.
+MODEL_S_AT_1000 = 240.0
+
+
+def estimate(o):
+    """{"runs" (steps), "run_s", "setup_s", "total_s"}: per step set-up,
+    the quiet window, the time-to-answerable reps, the DNS load per client
+    count and teardown; the proxies at the smallest node count; the model."""
+    steps, total, setup = 0, 0.0, 0.0
+    for n in o.nodes:
+        for s in o.services:
+            steps += 1
+            eps = ScaleLayout(n, s).endpoint_count()
+            up = STEP_SETUP_S + STEP_SETUP_PER_NODE_S * n + STEP_SETUP_PER_COPY_S * n * eps
+            if eps / float(n) + o.tta_reps > DEFAULT_MAX_ENDPOINTS:
+                up += STEP_RESTART_S
+            setup += up
+            total += up + o.window + o.tta_reps * (1.0 + 0.05 * n) + \
+                len(o.clients) * (o.duration + LOAD_OVERHEAD_S) + \
+                STEP_TEARDOWN_S + STEP_TEARDOWN_PER_NODE_S * n
+            if n == o.nodes[0]:
+                total += len(o.proxy_modes) * (PROXY_START_S + s / 200.0 + o.duration +
+                                               o.churn_duration + 2 * LOAD_OVERHEAD_S)
+    for s in o.model_services or []:
+        for n in o.model_sizes or []:
+            total += MODEL_S_AT_1000 * (n / 1000.0) ** 1.5
+    return {"runs": steps, "run_s": round(total / steps, 1) if steps else 0.0,
+            "setup_s": round(setup), "total_s": round(total)}
+
+
 class ScaleLayout:
     """S services over N single-pod nodes: service k (0-based) is served by
     the pods of nodes k mod N + 1 and (k+1) mod N + 1. Duck-types
@@ -759,6 +802,38 @@ def fmt(v, f="%.3g"):
     return "-" if v is None else f % v
 
 
+def agent_table(s):
+    """anysteer per node, one row per step (markdown lines)."""
+    L = ["| nodes | services | endpoints | ready s | CPU % (median/max) | peak RSS MB "
+         "(median/max) | gossip B/s/node in+out (median/max) | gossip B/s/node sent (median) | "
+         "answerable p50 / p99 s | reload s |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    for st in s["steps"]:
+        a = st["agents"]
+        L.append("| %d | %d | %d | %s | %s / %s | %s / %s | %s / %s | %s | %s / %s | %s |" % (
+            st["nodes"], st["services"], st["endpoints"], fmt(st.get("setup_s"), "%.0f"),
+            fmt(a["median"]["cpu_pct"]), fmt(a["max"]["cpu_pct"]),
+            fmt(a["median"]["peak_rss_kb"] / 1024.0), fmt(a["max"]["peak_rss_kb"] / 1024.0),
+            fmt(a["median"]["gossip_bps"], "%.0f"), fmt(a["max"]["gossip_bps"], "%.0f"),
+            fmt(a["median"]["gossip_out_bps"], "%.0f"),
+            fmt(st["tta_p50_s"]), fmt(st["tta_p99_s"]),
+            fmt(median([x["reload_s"] for x in st["tta"]]))))
+    return L
+
+
+def proxy_table(s):
+    """The proxies at the smallest node count (markdown lines)."""
+    L = ["| mode | services | CPU ms/request | peak RSS MB | pod change method | applied p50 / "
+         "max s | failed during churn |", "|---|---|---|---|---|---|---|"]
+    for p in s["proxies"]:
+        c = p["churn"]
+        L.append("| %s | %d | %s | %s | %s | %s / %s | %d of %d |" % (
+            p["mode"], p["services"], fmt(p["cpu_ms_per_req"]), fmt(p["peak_rss_kb"] / 1024.0),
+            c["method"], fmt(c["apply_p50_s"]), fmt(c["apply_max_s"]), c["failed_requests"],
+            c["load"]["sent"]))
+    return L
+
+
 def write_report(out, s):
     m = s["meta"]
     L = ["# Scale: anysteer and the ingress proxies by nodes, services and clients", "",
@@ -769,21 +844,8 @@ def write_report(out, s):
          "", "Measured on the emulated cluster (network namespaces, one machine; every "
          "process shares its cores, so CPU and timings include contention). Modelled: "
          "the gossip simulator's rows (simulated time).", "",
-         "## anysteer per node (measured)", "",
-         "| nodes | services | endpoints | CPU % (median/max) | peak RSS MB (median/max) | "
-         "gossip B/s/node in+out (median/max) | gossip B/s/node sent (median) | "
-         "answerable p50 / p99 s | reload s |",
-         "|---|---|---|---|---|---|---|---|---|"]
-    for st in s["steps"]:
-        a = st["agents"]
-        L.append("| %d | %d | %d | %s / %s | %s / %s | %s / %s | %s | %s / %s | %s |" % (
-            st["nodes"], st["services"], st["endpoints"],
-            fmt(a["median"]["cpu_pct"]), fmt(a["max"]["cpu_pct"]),
-            fmt(a["median"]["peak_rss_kb"] / 1024.0), fmt(a["max"]["peak_rss_kb"] / 1024.0),
-            fmt(a["median"]["gossip_bps"], "%.0f"), fmt(a["max"]["gossip_bps"], "%.0f"),
-            fmt(a["median"]["gossip_out_bps"], "%.0f"),
-            fmt(st["tta_p50_s"]), fmt(st["tta_p99_s"]),
-            fmt(median([x["reload_s"] for x in st["tta"]]))))
+         "## anysteer per node (measured)", ""]
+    L += agent_table(s)
     L += ["", "Time to answerable: from the configuration reload on one node (the new "
           "endpoint's own node) until each node's `explain SERVICE` holds it healthy: the reload, "
           "the first health probe (health.interval %s) and gossip." % s["setup"]["health_interval"],
@@ -799,15 +861,8 @@ def write_report(out, s):
             L.append("| %d | %d | %d | %s | %d | %d |" % (st["nodes"], st["services"],
                                                         d["clients"], fmt(d["agent_qps"]),
                                                         d["ok"], d["errors_total"]))
-    L += ["", "## Ingress proxies (measured, one ingress node)", "",
-          "| mode | services | CPU ms/request | peak RSS MB | pod change method | applied p50 / max s "
-          "| failed during churn |", "|---|---|---|---|---|---|---|"]
-    for p in s["proxies"]:
-        c = p["churn"]
-        L.append("| %s | %d | %s | %s | %s | %s / %s | %d of %d |" % (
-            p["mode"], p["services"], fmt(p["cpu_ms_per_req"]), fmt(p["peak_rss_kb"] / 1024.0),
-            c["method"], fmt(c["apply_p50_s"]), fmt(c["apply_max_s"]), c["failed_requests"],
-            c["load"]["sent"]))
+    L += ["", "## Ingress proxies (measured, one ingress node)", ""]
+    L += proxy_table(s)
     L += ["", "## Gossip beyond this machine (modelled)", "",
           "tests/bench/gossip_bench --endpoints E (E = %d x services / nodes, at least 1): "
           "a quiet minute, then every node changes one endpoint's health every 60 s." % REPLICAS,
