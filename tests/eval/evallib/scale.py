@@ -43,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPLICAS = 2   # pods per service (on different nodes)
 DEFAULT_MAX_ENDPOINTS = 256   # gossip.max_endpoints_per_node
 LOADGEN_NAMES = 64   # as-loadgen's MAX_NAMES
+PROGRESS_S = 10.0    # a progress line this often while waiting for readiness
 
 
 # Seconds for estimate(), from the quick runs on the 2-core VM (a step of
@@ -250,26 +251,82 @@ class Scale:
                      for i in range(1, n + 1)}
         total = L.endpoint_count()
         pending = set(range(1, n + 1))
+        seen = {}     # node -> endpoints it last saw healthy
+        self.progress = []
+        watch = {"next": time.monotonic() + PROGRESS_S, "cpu": (sum(
+            v.cpu_s for v in be.stats(self.agents()).values() if v), time.monotonic())}
 
         def ready():
             for p in list(self.pods.values()) + [self.nsd]:
                 if be.poll(p) is not None:
                     raise RuntimeError("%s exited (%s)" % (p.name, p.log))
+            if time.monotonic() >= watch["next"]:
+                watch["next"] = time.monotonic() + PROGRESS_S
+                self.progress.append(self.ready_progress(t, n, total, pending, seen, watch))
             # A node that saw every endpoint healthy is not asked again
             # (`services` of 1000 services is a large answer).
             for i in sorted(pending):
                 svcs = self.ctls[i].ask("services")["services"]
-                if sum(1 for v in svcs for e in v["endpoints"] if e["healthy"]) != total:
+                seen[i] = sum(1 for v in svcs for e in v["endpoints"] if e["healthy"])
+                if seen[i] != total:
                     return False
                 pending.discard(i)
             return True
-        # Generous: under a busy CPU record pulls time out and are retried
-        # (22 nodes x 1000 services took over 290 s on a loaded 2-core machine).
-        cluster.wait_for(ready, 180 + n * 5 + total / 4.0, "every agent to see %d endpoints healthy" % total, 0.5)
+        # Under a busy CPU record pulls time out and are retried
+        # (22 nodes x 1000 services took over 290 s on a loaded 2-core
+        # machine): the progress lines say where the time goes.
+        try:
+            cluster.wait_for(ready, 180 + n * 5 + total / 4.0,
+                             "every agent to see %d endpoints healthy" % total, 0.5)
+        finally:
+            try:
+                self.progress.append(self.ready_progress(t, n, total, pending, seen, watch))
+            except Exception as e:  # must not hide why the wait ended
+                log("  (no last progress sample: %s)" % e)
         setup = time.monotonic() - t
         log("step %s: ready after %.1f s (%d endpoints); load average %s"
             % (tag, setup, total, loadavg()))
         return setup
+
+    def ready_progress(self, t0, n, total, pending, seen, watch):
+        """One sample of the wait for readiness, logged: nodes done, the
+        first pending node's healthy endpoints, every agent's own
+        endpoints (probes: healthy of announced), gossip pulls and view
+        builds summed over the agents, the agents' CPU since the last
+        sample, the load average."""
+        x = {"t_s": round(time.monotonic() - t0, 1), "done": n - len(pending),
+             "waiting_for": min(pending) if pending else None, "loadavg": loadavg()}
+        x["seen"] = seen.get(x["waiting_for"]) if pending else total
+        local = [0, 0]
+        pulls = {"sent": 0, "timed_out": 0, "done": 0}
+        builds = 0
+        for i, c in self.ctls.items():
+            try:
+                g = c.ask("status", timeout=10).get("gossip") or {}
+            except (OSError, RuntimeError, ValueError) as e:
+                x.setdefault("errors", []).append("node %d: %s" % (i, e))
+                continue
+            local[0] += int(g.get("local_endpoints_healthy", 0))
+            local[1] += int(g.get("local_endpoints", 0))
+            for k in pulls:
+                pulls[k] += int((g.get("pulls") or {}).get(k, 0))
+            builds += int(g.get("view_builds", 0))
+        x.update({"local_healthy": local[0], "local": local[1], "pulls": pulls,
+                  "view_builds": builds})
+        procs = self.agents()
+        st = self.be.stats(procs)
+        cpu = sum(v.cpu_s for v in st.values() if v is not None)
+        now = time.monotonic()
+        if watch["cpu"] is not None:
+            x["agents_cpu_pct"] = round(100 * (cpu - watch["cpu"][0]) / (now - watch["cpu"][1]), 1)
+        watch["cpu"] = (cpu, now)
+        log("  ready? %.0f s: %d/%d nodes; node %s sees %s/%d healthy; agents' own endpoints "
+            "%d/%d healthy; pulls sent %d timed out %d done %d; view builds %d; agents CPU "
+            "%s %%; load %s" % (x["t_s"], x["done"], n, x["waiting_for"], x["seen"], total,
+                                local[0], local[1], pulls["sent"], pulls["timed_out"],
+                                pulls["done"], builds, x.get("agents_cpu_pct", "-"),
+                                x["loadavg"]))
+        return x
 
     def down(self):
         for c in getattr(self, "ctls", {}).values():
@@ -638,7 +695,8 @@ class Scale:
                     step = {"nodes": n, "services": s,
                             "endpoints": self.layout.endpoint_count(),
                             "max_endpoints_per_node": self.max_eps,
-                            "setup_s": round(setup, 1), "loadavg": loadavg()}
+                            "setup_s": round(setup, 1), "loadavg": loadavg(),
+                            "ready_progress": self.progress}
                     step["agents"] = self.quiet_window()
                     m = step["agents"]["median"]
                     log("  agents: CPU %.2f %% (median), peak RSS %.1f MB, gossip %.0f B/s/node"
