@@ -371,6 +371,7 @@ class RunAllTest(unittest.TestCase):
                 "report": None, "summary": None}
         return [
             dict(base, name="steady", argv=["steady", "--resolver", "site"], status="ok",
+                 what="22 nodes, modes dns,nginx",
                  summary=self.steady_summary(), report="steady/report.md",
                  plots=["steady/plots/latency_p99.png"]),
             dict(base, name="failover", argv=["failover"], status="failed", rc=1,
@@ -406,7 +407,9 @@ class RunAllTest(unittest.TestCase):
         # A summary it cannot read does not stop the report.
         self.assertIn("(no headline from its summary.json: TypeError", text)
         self.assertIn("Plots: [latency_p99](steady/plots/latency_p99.png)", text)
-        self.assertEqual(text.count("\n## "), 4)
+        self.assertEqual(text.count("\n## "), 6)
+        self.assertIn("- steady: 22 nodes, modes dns,nginx", text)
+        self.assertIn("- scale: -", text)
         # The combined summary: statuses, estimates, headline data (not
         # every run of every experiment).
         e = s["experiments"]

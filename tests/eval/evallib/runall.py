@@ -229,7 +229,7 @@ HEADLINES = {"steady": steady_headline, "balance": steady_headline,
 
 def combine(meta, results):
     """The combined report (markdown text) and summary (a dict) from each
-    experiment's result: {"name", "argv", "estimate", "status" (ok, failed,
+    experiment's result: {"name", "argv", "what", "estimate", "status" (ok, failed,
     skipped, not run), "rc", "wall_s", "reason", "summary" (its
     summary.json or None), "plots" (paths relative to the combined
     folder), "report" (relative path or None)}. Pure: no files."""
@@ -246,7 +246,18 @@ def combine(meta, results):
         L += ["**Not everything succeeded**: %s." % "; ".join(
             "%s %s%s" % (r["name"], r["status"], " (%s)" % r["reason"] if r.get("reason")
                          else "") for r in failed), ""]
-    L += ["| experiment | status | wall min | estimated min | command | report |",
+    L += ["## Set-up", "",
+          "Every experiment runs on this one machine, one after the other, each on a fresh "
+          "emulated cluster (network namespaces) of its own; absolute numbers are this "
+          "machine's, and only what one experiment measured side by side compares."]
+    L += ["- %s: %s" % (r["name"], r.get("what") or "-") for r in results]
+    tools = next(((r["summary"].get("meta") or {}).get("tools") for r in results
+                  if isinstance(r.get("summary"), dict) and
+                  (r["summary"].get("meta") or {}).get("tools")), None)
+    if tools:
+        L.append("- Tools: %s." % "; ".join(str(v) for v in tools.values()))
+    L += ["", "## Experiments", "",
+          "| experiment | status | wall min | estimated min | command | report |",
           "|---|---|---|---|---|---|"]
     for r in results:
         L.append("| %s | %s | %s | %s | `tests/eval/run %s` | %s |" % (
@@ -279,7 +290,8 @@ def combine(meta, results):
         if r.get("report"):
             L += ["Full report: [%s](%s)." % (r["report"], r["report"]), ""]
         out["experiments"][r["name"]] = {
-            k: r.get(k) for k in ("status", "rc", "wall_s", "reason", "argv", "report", "plots")}
+            k: r.get(k) for k in ("status", "rc", "wall_s", "reason", "argv", "what", "report",
+                                  "plots")}
         out["experiments"][r["name"]]["estimate"] = r["estimate"]
         out["experiments"][r["name"]]["headline"] = data
     return "\n".join(L) + "\n", out
@@ -344,7 +356,8 @@ def run_all(plan, out, run_script, budget_s, quick):
     try:
         for p in plan:
             name = p["name"]
-            r = {"name": name, "argv": p["argv"], "estimate": p["estimate"], "rc": None,
+            r = {"name": name, "argv": p["argv"], "what": p.get("what"),
+                 "estimate": p["estimate"], "rc": None,
                  "wall_s": None, "reason": None, "summary": None, "plots": [], "report": None}
             results.append(r)
             if stop["signal"] is not None:
