@@ -67,8 +67,8 @@ HAPROXY_POLL_S = 0.2
 RUN_OVERHEAD_S = {"pod-kill": 4.5, "agent-kill": 2.5, "link-cut": 6.5, "node-freeze": 6.5,
                   "drain": 10.5, "pod-unready": 3.0, "rolling-update": 1.0}
 RUN_OVERHEAD_PER_NODE_S = 0.1
-SETUP_S = 10.0            # set-up beyond the testbed's ...
-SETUP_PER_NODE_S = 2.5    # ... and per node (steady's 22 nodes: 65 s)
+SETUP_S = 20.0            # set-up and teardown ...
+SETUP_PER_NODE_S = 2.5    # ... and per node (steady's 22 nodes: 65 s up)
 
 
 def plan_runs(o):

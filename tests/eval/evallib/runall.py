@@ -11,6 +11,7 @@ and teardown), plan_lines(), failure_reason() (from a child's log) and
 combine() (the combined report and summary from each experiment's
 summary.json). The rest is the thin driver.
 """
+import importlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from . import failover, report, scale, steady
+from . import failover, report, scale, steady  # noqa: F401 (estimate hooks)
 
 # The order `run all` runs them in: the longest last but one, srv6 (its own
 # testbed) last.
@@ -45,19 +46,22 @@ SRV6_INTENTS = 4
 
 def estimate(cmd, o):
     """{"runs", "run_s" (mean seconds per run), "setup_s", "total_s"} of
-    experiment cmd with its resolved options o (tests/eval/run's resolve)."""
+    experiment cmd with its options o (defaults filled in: tests/eval/run's
+    fill_defaults). An experiment module evallib/CMD.py may define its own
+    estimate(o) (failover and scale do); else steady's engine's or srv6's
+    below."""
+    try:
+        mod = importlib.import_module("." + cmd, __package__)
+    except ImportError:
+        mod = None
+    if hasattr(mod, "estimate"):
+        return mod.estimate(o)
     if cmd in ("steady", "balance"):
         runs = o.reps * len(o.rates) * len(o.modes)
         run_s = o.warmup + o.duration + STEADY_RUN_OVERHEAD_S
         setup = STEADY_SETUP_S + STEADY_SETUP_PER_NODE_S * o.nodes
         return {"runs": runs, "run_s": run_s, "setup_s": setup,
                 "total_s": round(runs * run_s + setup + TEARDOWN_S)}
-    if cmd == "failover":
-        e = failover.estimate(o)
-        e["total_s"] = round(e["total_s"] + TEARDOWN_S)
-        return e
-    if cmd == "scale":
-        return scale.estimate(o)
     if cmd == "srv6":
         per_rep = SRV6_INTENTS * (o.duration + SRV6_TRANSFER_OVERHEAD_S) + \
             o.cut_duration + SRV6_CUT_OVERHEAD_S
