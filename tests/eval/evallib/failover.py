@@ -67,6 +67,7 @@ HAPROXY_POLL_S = 0.2
 RUN_OVERHEAD_S = {"pod-kill": 4.5, "agent-kill": 2.5, "link-cut": 6.5, "node-freeze": 6.5,
                   "drain": 10.5, "pod-unready": 3.0, "rolling-update": 1.0}
 RUN_OVERHEAD_PER_NODE_S = 0.1
+RUN_OVERHEAD_PER_SERVICE_S = 0.05   # each name resolved again through Unbound
 SETUP_S = 20.0            # set-up and teardown ...
 SETUP_PER_NODE_S = 2.5    # ... and per node (steady's 22 nodes: 65 s up)
 
@@ -115,7 +116,8 @@ def estimate(o):
     post) and RUN_OVERHEAD_S, plus set-up and teardown."""
     layout = cluster.Layout(o.nodes, o.pods_per_node, o.services)
     runs = plan_runs(o)
-    per_node = RUN_OVERHEAD_PER_NODE_S * max(0, o.nodes - 5)
+    per_node = RUN_OVERHEAD_PER_NODE_S * max(0, o.nodes - 5) + \
+        RUN_OVERHEAD_PER_SERVICE_S * (o.services - 1)
     total = 0.0
     for rep, sc, mode, ttl, cache, trynext in runs:
         pods = len(layout.pods_of(service_of(o, layout, ttl)))
