@@ -187,6 +187,19 @@ class FailoverAnalysisTest(unittest.TestCase):
         self.assertEqual([ln.strip() for ln in text.splitlines() if "ttl:" in ln],
                          ["ttl: 1", "ttl: 5", "ttl: 1", "ttl: 1"])
 
+    def test_post_seconds(self):
+        import types
+        o = types.SimpleNamespace(post=None)
+        self.assertEqual(failover.post_seconds(o, 4, "dns", 1), 10.0)
+        self.assertEqual(failover.post_seconds(o, 4, "dns", 30), 53.0)
+        self.assertEqual(failover.post_seconds(o, 4, "nginx", None), 12.0)
+        self.assertEqual(failover.post_seconds(o, 4, "haproxy", None, "rolling-update"), 16.0)
+        self.assertEqual(failover.post_seconds(types.SimpleNamespace(post=7.0), 4, "dns", 30),
+                         7.0)
+        self.assertEqual(failover.post_text({"dns": {"1": 10.0, "5": 15.5},
+                                             "nginx": {"1": 12.0, "5": 12.0}}),
+                         "dns 10 (TTL 1), 15.5 (TTL 5); nginx 12")
+
     def test_plan(self):
         """Every scenario in every mode once per repetition, the dns modes
         once per TTL and client behaviour; the order rotates."""
