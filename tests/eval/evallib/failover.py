@@ -116,13 +116,13 @@ def estimate(o):
     post) and RUN_OVERHEAD_S, plus set-up and teardown."""
     layout = cluster.Layout(o.nodes, o.pods_per_node, o.services)
     runs = plan_runs(o)
-    per_node = RUN_OVERHEAD_PER_NODE_S * max(0, o.nodes - 5) + \
+    extra = RUN_OVERHEAD_PER_NODE_S * max(0, o.nodes - 5) + \
         RUN_OVERHEAD_PER_SERVICE_S * (o.services - 1)
     total = 0.0
     for rep, sc, mode, ttl, cache, trynext in runs:
         pods = len(layout.pods_of(service_of(o, layout, ttl)))
         total += o.pre + post_seconds(o, pods, mode, ttl, sc) + \
-            RUN_OVERHEAD_S[sc] + per_node
+            RUN_OVERHEAD_S[sc] + extra
     setup = SETUP_S + SETUP_PER_NODE_S * o.nodes
     return {"runs": len(runs), "run_s": round(total / len(runs), 1) if runs else 0.0,
             "setup_s": setup, "total_s": round(total + setup)}
