@@ -50,3 +50,7 @@ EXTRA_DIST += tests/eval/src/selfbench.py
 TESTS += tests/eval/test_eval_failover.py
 EXTRA_DIST += tests/eval/test_eval_failover.py tests/eval/evallib/failover.py
 tests/eval/test_eval_failover.log: tests/eval/test_eval_steady.log
+
+# `tests/eval/run all` (issue 15): every experiment and the combined report;
+# its pure parts are tested in test_eval_lib.py (with `run all --plan`).
+EXTRA_DIST += tests/eval/evallib/runall.py

@@ -182,6 +182,41 @@ class FailoverAnalysisTest(unittest.TestCase):
         text = failover.services_yaml(cluster.Layout(2, 2, 3), NamespaceBackend, [1, 5, 30], 2)
         self.assertEqual([ln.strip() for ln in text.splitlines() if "ttl:" in ln],
                          ["ttl: 1", "ttl: 5", "ttl: 30"])
+        # Services beyond the swept TTLs only spread the pods: the first TTL.
+        text = failover.services_yaml(cluster.Layout(2, 2, 4), NamespaceBackend, [1, 5], 2)
+        self.assertEqual([ln.strip() for ln in text.splitlines() if "ttl:" in ln],
+                         ["ttl: 1", "ttl: 5", "ttl: 1", "ttl: 1"])
+
+    def test_post_seconds(self):
+        import types
+        o = types.SimpleNamespace(post=None)
+        self.assertEqual(failover.post_seconds(o, 4, "dns", 1), 10.0)
+        self.assertEqual(failover.post_seconds(o, 4, "dns", 30), 53.0)
+        self.assertEqual(failover.post_seconds(o, 4, "nginx", None), 12.0)
+        self.assertEqual(failover.post_seconds(o, 4, "haproxy", None, "rolling-update"), 16.0)
+        self.assertEqual(failover.post_seconds(types.SimpleNamespace(post=7.0), 4, "dns", 30),
+                         7.0)
+        self.assertEqual(failover.post_text({"dns": {"1": 10.0, "5": 15.5},
+                                             "nginx": {"1": 12.0, "5": 12.0}}),
+                         "dns 10 (TTL 1), 15.5 (TTL 5); nginx 12")
+
+    def test_plan(self):
+        """Every scenario in every mode once per repetition, the dns modes
+        once per TTL and client behaviour; the order rotates."""
+        import types
+        o = types.SimpleNamespace(ttl=[1, 5], client_cache=["ttl"], try_next=["off", "on"],
+                                  repeat=5, scenario=list(failover.SCENARIOS),
+                                  modes=["dns", "nginx", "haproxy"])
+        runs = failover.plan_runs(o)
+        self.assertEqual(len(runs), 5 * 7 * (4 + 2))
+        for sc in failover.SCENARIOS:
+            for m in ("nginx", "haproxy"):
+                self.assertEqual(sum(1 for r in runs if r[1:3] == (sc, m)), 5)
+            for t in (1, 5):
+                for n in ("off", "on"):
+                    self.assertEqual(sum(1 for r in runs if r[1:4] == (sc, "dns", t)
+                                         and r[5] == n), 5)
+        self.assertNotEqual(runs[0][2:], runs[6][2:])
 
 
 if __name__ == "__main__":

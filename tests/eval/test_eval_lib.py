@@ -11,7 +11,7 @@ import types
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evallib import analysis, cluster, dnscap, hist, steady  # noqa: E402
+from evallib import analysis, cluster, dnscap, hist, runall, steady  # noqa: E402
 from evallib.backend import NamespaceBackend  # noqa: E402
 
 
@@ -330,6 +330,222 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(h.count("balance roundrobin"), 4)
         self.assertIn("use_backend svc2_lc if", h)
         self.assertNotIn("leastconn", cluster.haproxy_conf(L, B, "/d", B.vip, 2))
+
+
+def _sp(v):
+    return {"median": v, "min": v, "max": v, "n": 1, "values": [v]}
+
+
+class RunAllTest(unittest.TestCase):
+    """`tests/eval/run all`: the combined report from hand-built summaries,
+    failure reasons, and the plan's estimate against the 90-minute budget
+    (`run all --plan`: no root, nothing started)."""
+
+    RUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run")
+
+    def steady_summary(self):
+        fig = {k: _sp(None) for k, _, _, _ in analysis.FIGURES}
+        fig.update({"achieved_rps": _sp(199.0), "errors_total": _sp(0),
+                    "lat_total_p50_us": _sp(900.0), "lat_total_p99_us": _sp(5400.0),
+                    "cpu_steering_per_1k": _sp(0.2), "balance_max_over_mean": _sp(1.5)})
+        nginx = dict(fig, lat_total_p99_us=_sp(8000.0), errors_total=_sp(3))
+        return {"meta": {}, "modes": ["dns", "nginx"], "rates": [200],
+                "by_mode_rate": {"dns": {"200": fig}, "nginx": {"200": nginx}},
+                "ratios": {"dns/nginx": {"200": {"lat_total_p99_us": _sp(0.675),
+                                                  "cpu_steering_per_1k": _sp(1.0),
+                                                  "cpu_cluster_per_1k": _sp(1.0)}}},
+                "max_sustainable_rate": {"dns": {"rate": 200, "p99_bound_ms": 50.0},
+                                         "nginx": {"rate": None, "p99_bound_ms": 50.0}}}
+
+    def failover_summary(self):
+        m = {"scenario": "pod-kill", "mode": "dns", "ttl": 5, "client_cache": "ttl",
+             "try_next": "off", "n": 5, "injected": 4, "sent": 3000, "failed": 40,
+             "failed_max": 90, "errors": {"connect_refused": 40}, "last_fail_s": 4.2,
+             "stop_to_dead_s": 4.2, "to_dead_until_end": 0, "has_dead": True,
+             "p99_before_ms": 10.0, "p99_peak_ms": 80.0}
+        return {"meta": {"incomplete": True}, "medians": [m], "runs": [{"huge": "x" * 100}]}
+
+    def results(self):
+        est = {"runs": 1, "run_s": 10.0, "setup_s": 5.0, "total_s": 600}
+        base = {"estimate": est, "rc": 0, "wall_s": 630.0, "reason": None, "plots": [],
+                "report": None, "summary": None}
+        return [
+            dict(base, name="steady", argv=["steady", "--resolver", "site"], status="ok",
+                 what="22 nodes, modes dns,nginx",
+                 summary=self.steady_summary(), report="steady/report.md",
+                 plots=["steady/plots/latency_p99.png"]),
+            dict(base, name="failover", argv=["failover"], status="failed", rc=1,
+                 reason="exit 1: failed: RuntimeError: HAProxy to see every pod UP: timed out",
+                 summary=self.failover_summary(), report="failover/report.md"),
+            dict(base, name="scale", argv=["scale"], status="failed", rc=1,
+                 reason="exit 1: no summary", summary={"steps": "not a list"}),
+            dict(base, name="srv6", argv=["srv6"], status="not run", rc=None, wall_s=None,
+                 reason="interrupted before it started"),
+        ]
+
+    def test_combine(self):
+        meta = {"started": "2026-12-07 10:00", "host": "h", "cpus": 2, "quick": False,
+                "loadavg_before": "1 1 1", "loadavg_after": "2 2 2", "total_s": 1900.0,
+                "estimate_s": 2400, "budget_s": 5400}
+        text, s = runall.combine(meta, self.results())
+        # What failed, and why, up front and per experiment.
+        self.assertEqual(s["failed"], ["failover", "scale", "srv6"])
+        self.assertIn("**Not everything succeeded**: failover failed (exit 1: failed: "
+                      "RuntimeError: HAProxy to see every pod UP: timed out)", text)
+        self.assertIn("srv6 not run (interrupted before it started)", text)
+        self.assertIn("| steady | ok | 10.5 | 10.0 | `tests/eval/run steady --resolver site` "
+                      "| [report.md](steady/report.md) |", text)
+        self.assertIn("whole run 31.7 min (estimated 40.0 min, budget 90.0 min)", text)
+        # Each experiment's headline table, from its summary.
+        self.assertIn("| dns | 200 | 199 | 0 | 0.90 | 5.40 | 0.200 | 1.50 |", text)
+        self.assertIn("| nginx | 200 | 199 | 3 | 0.90 | 8.00 | 0.200 | 1.50 |", text)
+        self.assertIn("- max sustainable rate nginx (p99 <= 50 ms): below the lowest rate", text)
+        self.assertIn("| pod-kill | dns | 5 | ttl | off | 5 | 40 (90) | connect_refused=40 "
+                      "| 4.2 | 4.2 | 10 / 80 |", text)
+        self.assertIn("Fault not confirmed in 1 group(s): pod-kill/dns.", text)
+        self.assertIn("Incomplete: the runs measured before it stopped.", text)
+        # A summary it cannot read does not stop the report.
+        self.assertIn("(no headline from its summary.json: TypeError", text)
+        self.assertIn("Plots: [latency_p99](steady/plots/latency_p99.png)", text)
+        self.assertEqual(text.count("\n## "), 6)
+        self.assertIn("- steady: 22 nodes, modes dns,nginx", text)
+        self.assertIn("- scale: -", text)
+        # The combined summary: statuses, estimates, headline data (not
+        # every run of every experiment).
+        e = s["experiments"]
+        self.assertEqual({k: v["status"] for k, v in e.items()},
+                         {"steady": "ok", "failover": "failed", "scale": "failed",
+                          "srv6": "not run"})
+        self.assertEqual(e["steady"]["headline"]["by_mode_rate"][1]["errors"], 3)
+        self.assertEqual(e["failover"]["headline"]["medians"][0]["failed"], 40)
+        self.assertNotIn("runs", e["failover"]["headline"])
+        self.assertIsNone(e["scale"]["headline"])
+        self.assertEqual(e["srv6"]["estimate"]["total_s"], 600)
+        self.assertEqual(s["meta"]["total_s"], 1900.0)
+
+    def test_all_ok(self):
+        r = self.results()[:1]
+        text, s = runall.combine({"total_s": 60}, r)
+        self.assertEqual(s["failed"], [])
+        self.assertNotIn("Not everything succeeded", text)
+
+    def test_failure_reason(self):
+        log = ("[10:00:01] cluster: 22 nodes\n[10:05:00] failed: RuntimeError: every agent "
+               "to see 2000 endpoints healthy: timed out\nTraceback (most recent call last):\n"
+               "  File x\nRuntimeError: boom\n[10:05:03] torn down in 2.0 s\n")
+        self.assertEqual(runall.failure_reason(1, log),
+                         "exit 1: failed: RuntimeError: every agent to see 2000 endpoints "
+                         "healthy: timed out")
+        self.assertEqual(runall.failure_reason(77, "tests/eval/run: needs root (network "
+                                                   "namespaces)\n"),
+                         "skipped (77): tests/eval/run: needs root (network namespaces)")
+        self.assertEqual(runall.failure_reason(-9, ""), "killed by signal 9")
+        self.assertEqual(runall.failure_reason(2, "a\nlast words\n"), "exit 2: last words")
+        self.assertIsNone(runall.failure_reason(0, "failed: x"))
+
+    def test_run_all_goes_on_after_a_failure(self):
+        """The driver with a stand-in for tests/eval/run: the failing
+        experiment is reported, the ones after it still run."""
+        import json
+        import shutil
+        import tempfile
+        d = tempfile.mkdtemp(prefix="anysteer-runall-")
+        try:
+            fake = os.path.join(d, "fake-run")
+            with open(os.path.join(d, "steady.json"), "w") as f:
+                json.dump(self.steady_summary(), f)
+            with open(fake, "w") as f:
+                f.write("""import json, os, shutil, sys
+name, out = sys.argv[1], sys.argv[sys.argv.index("--out") + 1]
+if name == "failover":
+    print("[10:00:00] failed: RuntimeError: the victim did not die")
+    sys.exit(1)
+os.makedirs(os.path.join(out, "plots"), exist_ok=True)
+shutil.copy(%r, os.path.join(out, "summary.json"))
+open(os.path.join(out, "report.md"), "w").write("# x")
+open(os.path.join(out, "plots", "p.png"), "w").write("png")
+print("ran", name)
+""" % os.path.join(d, "steady.json"))
+            out = os.path.join(d, "all")
+            est = {"runs": 1, "run_s": 1.0, "setup_s": 0.0, "total_s": 1}
+            plan = [{"name": n, "argv": [n, "--out", os.path.join(out, n)], "estimate": est,
+                     "what": ""} for n in ("failover", "steady")]
+            rc = runall.run_all(plan, out, fake, 5400, True)
+            self.assertEqual(rc, 1)
+            with open(os.path.join(out, "summary.json")) as f:
+                s = json.load(f)
+            self.assertEqual(s["failed"], ["failover"])
+            e = s["experiments"]
+            self.assertEqual((e["failover"]["status"], e["failover"]["rc"]), ("failed", 1))
+            self.assertEqual(e["failover"]["reason"],
+                             "exit 1: failed: RuntimeError: the victim did not die")
+            self.assertEqual(e["steady"]["status"], "ok")
+            self.assertEqual(e["steady"]["plots"], ["steady/plots/p.png"])
+            with open(os.path.join(out, "steady", "run.log")) as f:
+                self.assertEqual(f.read(), "ran steady\n")
+            with open(os.path.join(out, "report.md")) as f:
+                text = f.read()
+            self.assertIn("failover failed (exit 1: failed: RuntimeError: the victim did "
+                          "not die)", text)
+            self.assertIn("| dns | 200 | 199 | 0 |", text)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def plan(self, *args):
+        import subprocess
+        r = subprocess.run([sys.executable, self.RUN, "all", "--plan"] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        rows = {ln.split()[0]: ln.split() for ln in lines[1:-1]}
+        total = float(lines[-1].split()[1])
+        return rows, total, r.stdout
+
+    def test_plan_fits_the_budget(self):
+        rows, total, text = self.plan()
+        # Every experiment, at 22 nodes, within 90 minutes.
+        self.assertEqual(list(rows), list(runall.EXPERIMENTS))
+        self.assertLessEqual(total, 90.0, text)
+        self.assertGreater(total, 30.0, text)
+        self.assertAlmostEqual(total, sum(float(r[4]) for r in rows.values()), delta=0.3)
+        for name in ("steady", "balance", "failover"):
+            self.assertIn("22 nodes", text.split("\n%s " % name, 1)[1].split("\n")[0])
+        self.assertEqual(int(rows["failover"][1]), 7 * 3 * 5)
+        rows, total, text = self.plan("--quick")
+        self.assertLessEqual(total, 25.0, text)
+        self.assertEqual(int(rows["failover"][1]), 3)
+        # Over the budget: refused, unless forced (--plan only prints).
+        import subprocess
+        r = subprocess.run([sys.executable, self.RUN, "all", "--only", "failover", "--opts",
+                            "failover=--ttl 1,5,30 --client-cache ttl,none"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("over the budget of 90 min", r.stderr)
+        rows, total, text = self.plan("--only", "failover", "--opts", "failover=--ttl 1,5,30")
+        self.assertEqual(int(rows["failover"][1]), 7 * 5 * 5)
+        self.assertGreater(total, 90.0)
+
+    def test_estimates(self):
+        # failover: every run's load plus its overhead; a rolling update
+        # lasts as long as the service has pods.
+        o = types.SimpleNamespace(nodes=5, pods_per_node=2, services=1, ttl=[1],
+                                  client_cache=["ttl"], try_next=["off"], repeat=2,
+                                  scenario=["pod-kill", "rolling-update"],
+                                  modes=["dns", "nginx"], pre=3.0, post=None)
+        from evallib import failover, scale
+        e = failover.estimate(o)
+        self.assertEqual(e["runs"], 2 * 2 * 2)
+        load = 2 * ((3 + 10) + (3 + 12) + 2 * (3 + 2.0 * 10 + 8))
+        over = 2 * 2 * (failover.RUN_OVERHEAD_S["pod-kill"] +
+                        failover.RUN_OVERHEAD_S["rolling-update"])
+        self.assertAlmostEqual(e["total_s"], round(load + over + e["setup_s"]), delta=1)
+        # scale: bigger steps cost more.
+        so = types.SimpleNamespace(nodes=[3], services=[10], clients=[100], duration=3.0,
+                                   window=5.0, tta_reps=3, proxy_modes=[], churn_duration=6.0,
+                                   model_sizes=[], model_services=[])
+        small = scale.estimate(so)["total_s"]
+        so.nodes, so.services = [22], [1000]
+        self.assertGreater(scale.estimate(so)["total_s"], small + 60)
 
 
 if __name__ == "__main__":

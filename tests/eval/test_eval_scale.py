@@ -73,6 +73,13 @@ class EvalScaleQuickTest(HarnessRun):
                 self.assertGreaterEqual(x["peak_rss_kb"], x["rss_kb"], what)
                 self.assertGreater(x["gossip_out_bps"], 0, what)
                 self.assertGreater(x["gossip_bps"], x["gossip_out_bps"], what)
+            # The wait for readiness left its progress: at the end every
+            # node saw every endpoint and every agent its own healthy.
+            last = st["ready_progress"][-1]
+            self.assertEqual((last["done"], last["seen"]), (st["nodes"], st["endpoints"]), what)
+            self.assertEqual(last["local_healthy"], last["local"], what)
+            self.assertEqual(last["local"], st["endpoints"], what)
+            self.assertGreater(last["view_builds"], 0, what)
 
     def test_2_time_to_answerable(self):
         s = self.summary()

@@ -1,11 +1,13 @@
 """`tests/eval/run failover`: failover as clients see it (issue 15, part 1).
 
 The cluster of `steady` (pods, site resolver, anysteer on every node, the
-two ingress proxies on the ingress nodes) with one service per swept TTL:
-service k's answers carry TTL ttls[k], so the TTL sweep needs no agent
-restart. One run = one (repetition, scenario, mode, TTL, client
-behaviour): as-loadgen offers --rate requests/s for pre + post seconds
-against one service, logging every request (--events); at pre seconds the
+two ingress proxies on the ingress nodes) with --services services (at
+least one per swept TTL): service k's answers carry TTL ttls[k], so the
+TTL sweep needs no agent restart, and the services beyond only spread
+the pods (a rolling update replaces every pod of one service). One run =
+one (repetition, scenario, mode, TTL, client behaviour): as-loadgen
+offers --rate requests/s for pre + post seconds against one service,
+logging every request (--events); at pre seconds the
 harness injects the scenario's fault, stamped on CLOCK_MONOTONIC (the
 load generator's clock origin is in its log), and after the load ended
 it undoes the fault and waits until the cluster is whole again.
@@ -57,17 +59,86 @@ ROLLING_S_PER_POD = 2.0
 NODE_SCENARIOS = ("link-cut", "node-freeze", "drain")
 DRAIN_MAINTENANCE_S = 3.0
 HAPROXY_POLL_S = 0.2
+# Seconds a run takes beyond its load (victim choice, undo, waiting until
+# the cluster is whole again), per scenario, measured on the 2-core VM at
+# 5 nodes under a load average of 8-10: the restarted pod's first probes,
+# BGP and BFD back after a cut or a freeze, the drained node's cut link
+# and undrain; waiting for every agent grows with the nodes beyond.
+RUN_OVERHEAD_S = {"pod-kill": 4.5, "agent-kill": 2.5, "link-cut": 6.5, "node-freeze": 6.5,
+                  "drain": 10.5, "pod-unready": 3.0, "rolling-update": 1.0}
+RUN_OVERHEAD_PER_NODE_S = 0.1
+RUN_OVERHEAD_PER_SERVICE_S = 0.05   # each name resolved again through Unbound
+SETUP_S = 20.0            # set-up and teardown ...
+SETUP_PER_NODE_S = 2.5    # ... and per node (steady's 22 nodes: 65 s up)
+
+
+def plan_runs(o):
+    """[(rep, scenario, mode, ttl, client cache, try next)] in run order:
+    per repetition and scenario the modes (the dns modes once per TTL and
+    client behaviour, the proxies once), the order rotated each time."""
+    runs, k = [], 0
+    dns_variants = [(t, c, n) for t in o.ttl for c in o.client_cache for n in o.try_next]
+    for rep in range(1, o.repeat + 1):
+        for sc in o.scenario:
+            items = []
+            for m in o.modes:
+                if m in steady.DNS_MODES:
+                    items += [(m, v) for v in dns_variants]
+                else:
+                    items.append((m, (None, o.client_cache[0], o.try_next[0])))
+            rot = k % len(items)
+            for m, v in items[rot:] + items[:rot]:
+                runs.append((rep, sc, m) + v)
+            k += 1
+    return runs
+
+
+def post_seconds(o, pods_in_service, mode, ttl, scenario=None):
+    """Seconds of load after the fault: --post, else long enough for a
+    client and the site's Unbound to outlive a cached answer, anysteer's
+    health probes (2 s x fall 2) and HAProxy's (2 s x fall 3); a rolling
+    update, for every pod of the service (a restart took 0.3-0.6 s on the
+    busy VM) and then as long."""
+    if o.post:
+        return o.post
+    if scenario == "rolling-update":
+        return ROLLING_S_PER_POD * pods_in_service + 8
+    return max(10.0, 1.5 * ttl + 8) if ttl is not None else 12.0
+
+
+def service_of(o, layout, ttl):
+    """The service a run with this TTL loads (None: a proxy mode, the first)."""
+    return layout.services[o.ttl.index(ttl) if ttl is not None else 0]
+
+
+def estimate(o):
+    """The plan's size and expected seconds: per run the load (pre +
+    post) and RUN_OVERHEAD_S, plus set-up and teardown."""
+    layout = cluster.Layout(o.nodes, o.pods_per_node, o.services)
+    runs = plan_runs(o)
+    extra = RUN_OVERHEAD_PER_NODE_S * max(0, o.nodes - 5) + \
+        RUN_OVERHEAD_PER_SERVICE_S * (o.services - 1)
+    total = 0.0
+    for rep, sc, mode, ttl, cache, trynext in runs:
+        pods = len(layout.pods_of(service_of(o, layout, ttl)))
+        total += o.pre + post_seconds(o, pods, mode, ttl, sc) + \
+            RUN_OVERHEAD_S[sc] + extra
+    setup = SETUP_S + SETUP_PER_NODE_S * o.nodes
+    return {"runs": len(runs), "run_s": round(total / len(runs), 1) if runs else 0.0,
+            "setup_s": setup, "total_s": round(total + setup)}
 
 
 def services_yaml(layout, backend, ttls, max_answers):
-    """The catalog of cluster.services_yaml, service k with TTL ttls[k]."""
+    """The catalog of cluster.services_yaml, service k with TTL ttls[k]
+    (the services beyond the swept TTLs, which only spread the pods, with
+    ttls[0])."""
     text = cluster.services_yaml(layout, backend, ttls[0], max_answers)
     out, k = [], -1
     for line in text.splitlines():
         if line.startswith("  - name: "):
             k += 1
         if line.startswith("    ttl: "):
-            line = "    ttl: %d" % ttls[k]
+            line = "    ttl: %d" % (ttls[k] if k < len(ttls) else ttls[0])
         out.append(line)
     return "\n".join(out) + "\n"
 
@@ -271,7 +342,7 @@ class Failover(steady.Steady):
         return p
 
     def service_for(self, mode, ttl):
-        return self.layout.services[self.o.ttl.index(ttl) if ttl is not None else 0]
+        return service_of(self.o, self.layout, ttl)
 
     def victim(self, svc, mode, rep, evfiles, t_now):
         """dns modes: the pod first in the answer the site's resolver
@@ -511,34 +582,11 @@ class Failover(steady.Steady):
 
     # ---- one run -----------------------------------------------------------
     def plan(self):
-        o, runs = self.o, []
-        dns_variants = [(t, c, n) for t in o.ttl for c in o.client_cache for n in o.try_next]
-        k = 0
-        for rep in range(1, o.repeat + 1):
-            for sc in o.scenario:
-                items = []
-                for m in o.modes:
-                    if m in steady.DNS_MODES:
-                        items += [(m, v) for v in dns_variants]
-                    else:
-                        items.append((m, (None, o.client_cache[0], o.try_next[0])))
-                rot = k % len(items)
-                for m, v in items[rot:] + items[:rot]:
-                    runs.append((rep, sc, m) + v)
-                k += 1
-        return runs
+        return plan_runs(self.o)
 
     def post_s(self, mode, ttl, scenario=None):
-        if self.o.post:
-            return self.o.post
-        if scenario == "rolling-update":
-            n = len(self.layout.pods_of(self.service_for(mode, ttl)))
-            return ROLLING_S_PER_POD * n + 8
-        # Long enough for a client and the site's Unbound to outlive a
-        # cached answer, anysteer's health probes (2 s x fall 2) and
-        # HAProxy's (2 s x fall 3); a rolling update, for every pod (a
-        # restart took 0.3-0.6 s on the busy VM) and then as long.
-        return max(10.0, 1.5 * ttl + 8) if ttl is not None else 12.0
+        return post_seconds(self.o, len(self.layout.pods_of(self.service_for(mode, ttl))),
+                            mode, ttl, scenario)
 
     def measure_failover(self, n, rep, scenario, mode, ttl, cache, trynext):
         o, L, be = self.o, self.layout, self.be
@@ -730,8 +778,10 @@ class Failover(steady.Steady):
             "client_cache", "try_next", "reuse", "repeat", "pre", "warmup", "timeout_ms",
             "max_answers", "ingress_ttl", "bfd_ms", "arrival", "scenario")}
         setup["services"] = self.layout.services
-        setup["post_s"] = {m: {str(t): self.post_s(m, t) for t in o.ttl}
-                           for m in o.modes}
+        # A proxy's clients resolve the ingress name (TTL 300 s): its post
+        # does not follow the swept TTLs (a rolling update's takes longer).
+        setup["post_s"] = {m: {str(t): self.post_s(m, t if m in steady.DNS_MODES else None)
+                               for t in o.ttl} for m in o.modes}
         return {"meta": self.meta, "setup": setup, "modes": list(o.modes),
                 "scenarios": list(o.scenario), "not_implemented": list(NOT_DONE),
                 "medians": medians, "runs": self.rows}
@@ -843,6 +893,18 @@ def medians_table(summary):
     return lines
 
 
+def post_text(post):
+    """setup["post_s"] ({mode: {ttl: s}}) as "dns 10 (TTL 1), 15.5 (TTL 5); nginx 12"."""
+    parts = []
+    for m, per in post.items():
+        vals = sorted(set(per.values()))
+        if len(vals) == 1:
+            parts.append("%s %g" % (m, vals[0]))
+        else:
+            parts.append("%s %s" % (m, ", ".join("%g (TTL %s)" % (v, t) for t, v in per.items())))
+    return "; ".join(parts)
+
+
 def write_report(out, summary, plot_names):
     s, meta = summary["setup"], summary["meta"]
     lines = ["# Failover (tests/eval/run failover)", "",
@@ -852,13 +914,15 @@ def write_report(out, summary, plot_names):
                  meta.get("loadavg_before"), meta.get("loadavg_after"), meta.get("setup_s"),
                  meta.get("total_s")), "",
              "%d nodes x %d pods, %d ingress nodes, %d site(s); %g requests/s over %d client "
-             "identities (reuse %s), %g s before the fault, after it %s s; client timeout %d ms;"
-             " services %s with TTLs %s; %d answers per query; HAProxy checks every 2 s, "
-             "anysteer's TCP probes every 2 s (fall 2); BFD %d ms." % (
+             "identities (reuse %s), %g s before the fault, after it (s) %s, a rolling update "
+             "longer; client timeout %d ms;"
+             " %d services, the load on %s with TTLs %s (the others spread the pods); %d "
+             "answers per query; HAProxy checks every 2 s, anysteer's TCP probes every 2 s "
+             "(fall 2); BFD %d ms." % (
                  s["nodes"], s["pods_per_node"], s["ingress"], s["sites"], s["rate"],
-                 s["clients"], s["reuse"], s["pre"], s["post_s"], s["timeout_ms"],
-                 ",".join(s["services"]), ",".join(map(str, s["ttl"])), s["max_answers"],
-                 s["bfd_ms"]), ""]
+                 s["clients"], s["reuse"], s["pre"], post_text(s["post_s"]), s["timeout_ms"],
+                 len(s["services"]), ",".join(s["services"][:len(s["ttl"])]),
+                 ",".join(map(str, s["ttl"])), s["max_answers"], s["bfd_ms"]), ""]
     if meta.get("incomplete"):
         lines += ["**Incomplete**: the run was interrupted or failed; these are the runs "
                   "measured so far.", ""]

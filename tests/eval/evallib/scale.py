@@ -43,6 +43,50 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPLICAS = 2   # pods per service (on different nodes)
 DEFAULT_MAX_ENDPOINTS = 256   # gossip.max_endpoints_per_node
 LOADGEN_NAMES = 64   # as-loadgen's MAX_NAMES
+PROGRESS_S = 10.0    # a progress line this often while waiting for readiness
+
+
+# Seconds for estimate(), from the quick runs on the 2-core VM (a step of
+# 3-5 nodes: ~10 s up, ~3 s down) and single larger steps; a step's set-up
+# grows with the endpoint records every agent must hold (nodes x
+# endpoints), its teardown with the nodes.
+STEP_SETUP_S = 4.0
+STEP_SETUP_PER_NODE_S = 1.0
+STEP_SETUP_PER_COPY_S = 0.002     # per endpoint held by a node
+STEP_RESTART_S = 15.0             # agents restarted for max_endpoints_per_node
+STEP_TEARDOWN_S = 2.0
+STEP_TEARDOWN_PER_NODE_S = 0.3
+LOAD_OVERHEAD_S = 2.0             # as-loadgen's start, warm-up second, reading
+PROXY_START_S = 3.0
+# gossip_bench --endpoints at 1000 nodes in a plain build: 264 s (146 s of
+# CPU, niced at load average 7; sanitized ~13 min); about nodes^1.5.
+MODEL_S_AT_1000 = 250.0
+
+
+def estimate(o):
+    """{"runs" (steps), "run_s", "setup_s", "total_s"}: per step set-up,
+    the quiet window, the time-to-answerable reps, the DNS load per client
+    count and teardown; the proxies at the smallest node count; the model."""
+    steps, total, setup = 0, 0.0, 0.0
+    for n in o.nodes:
+        for s in o.services:
+            steps += 1
+            eps = ScaleLayout(n, s).endpoint_count()
+            up = STEP_SETUP_S + STEP_SETUP_PER_NODE_S * n + STEP_SETUP_PER_COPY_S * n * eps
+            if eps / float(n) + o.tta_reps > DEFAULT_MAX_ENDPOINTS:
+                up += STEP_RESTART_S
+            setup += up
+            total += up + o.window + o.tta_reps * (1.0 + 0.05 * n) + \
+                len(o.clients) * (o.duration + LOAD_OVERHEAD_S) + \
+                STEP_TEARDOWN_S + STEP_TEARDOWN_PER_NODE_S * n
+            if n == o.nodes[0]:
+                total += len(o.proxy_modes) * (PROXY_START_S + s / 200.0 + o.duration +
+                                               o.churn_duration + 2 * LOAD_OVERHEAD_S)
+    for s in o.model_services or []:
+        for n in o.model_sizes or []:
+            total += MODEL_S_AT_1000 * (n / 1000.0) ** 1.5
+    return {"runs": steps, "run_s": round(total / steps, 1) if steps else 0.0,
+            "setup_s": round(setup), "total_s": round(total)}
 
 
 class ScaleLayout:
@@ -207,26 +251,82 @@ class Scale:
                      for i in range(1, n + 1)}
         total = L.endpoint_count()
         pending = set(range(1, n + 1))
+        seen = {}     # node -> endpoints it last saw healthy
+        self.progress = []
+        watch = {"next": time.monotonic() + PROGRESS_S, "cpu": (sum(
+            v.cpu_s for v in be.stats(self.agents()).values() if v), time.monotonic())}
 
         def ready():
             for p in list(self.pods.values()) + [self.nsd]:
                 if be.poll(p) is not None:
                     raise RuntimeError("%s exited (%s)" % (p.name, p.log))
+            if time.monotonic() >= watch["next"]:
+                watch["next"] = time.monotonic() + PROGRESS_S
+                self.progress.append(self.ready_progress(t, n, total, pending, seen, watch))
             # A node that saw every endpoint healthy is not asked again
             # (`services` of 1000 services is a large answer).
             for i in sorted(pending):
                 svcs = self.ctls[i].ask("services")["services"]
-                if sum(1 for v in svcs for e in v["endpoints"] if e["healthy"]) != total:
+                seen[i] = sum(1 for v in svcs for e in v["endpoints"] if e["healthy"])
+                if seen[i] != total:
                     return False
                 pending.discard(i)
             return True
-        # Generous: under a busy CPU record pulls time out and are retried
-        # (22 nodes x 1000 services took over 290 s on a loaded 2-core machine).
-        cluster.wait_for(ready, 180 + n * 5 + total / 4.0, "every agent to see %d endpoints healthy" % total, 0.5)
+        # Under a busy CPU record pulls time out and are retried
+        # (22 nodes x 1000 services took over 290 s on a loaded 2-core
+        # machine): the progress lines say where the time goes.
+        try:
+            cluster.wait_for(ready, 180 + n * 5 + total / 4.0,
+                             "every agent to see %d endpoints healthy" % total, 0.5)
+        finally:
+            try:
+                self.progress.append(self.ready_progress(t, n, total, pending, seen, watch))
+            except Exception as e:  # must not hide why the wait ended
+                log("  (no last progress sample: %s)" % e)
         setup = time.monotonic() - t
         log("step %s: ready after %.1f s (%d endpoints); load average %s"
             % (tag, setup, total, loadavg()))
         return setup
+
+    def ready_progress(self, t0, n, total, pending, seen, watch):
+        """One sample of the wait for readiness, logged: nodes done, the
+        first pending node's healthy endpoints, every agent's own
+        endpoints (probes: healthy of announced), gossip pulls and view
+        builds summed over the agents, the agents' CPU since the last
+        sample, the load average."""
+        x = {"t_s": round(time.monotonic() - t0, 1), "done": n - len(pending),
+             "waiting_for": min(pending) if pending else None, "loadavg": loadavg()}
+        x["seen"] = seen.get(x["waiting_for"]) if pending else total
+        local = [0, 0]
+        pulls = {"sent": 0, "timed_out": 0, "done": 0}
+        builds = 0
+        for i, c in self.ctls.items():
+            try:
+                g = c.ask("status", timeout=10).get("gossip") or {}
+            except (OSError, RuntimeError, ValueError) as e:
+                x.setdefault("errors", []).append("node %d: %s" % (i, e))
+                continue
+            local[0] += int(g.get("local_endpoints_healthy", 0))
+            local[1] += int(g.get("local_endpoints", 0))
+            for k in pulls:
+                pulls[k] += int((g.get("pulls") or {}).get(k, 0))
+            builds += int(g.get("view_builds", 0))
+        x.update({"local_healthy": local[0], "local": local[1], "pulls": pulls,
+                  "view_builds": builds})
+        procs = self.agents()
+        st = self.be.stats(procs)
+        cpu = sum(v.cpu_s for v in st.values() if v is not None)
+        now = time.monotonic()
+        if watch["cpu"] is not None:
+            x["agents_cpu_pct"] = round(100 * (cpu - watch["cpu"][0]) / (now - watch["cpu"][1]), 1)
+        watch["cpu"] = (cpu, now)
+        log("  ready? %.0f s: %d/%d nodes; node %s sees %s/%d healthy; agents' own endpoints "
+            "%d/%d healthy; pulls sent %d timed out %d done %d; view builds %d; agents CPU "
+            "%s %%; load %s" % (x["t_s"], x["done"], n, x["waiting_for"], x["seen"], total,
+                                local[0], local[1], pulls["sent"], pulls["timed_out"],
+                                pulls["done"], builds, x.get("agents_cpu_pct", "-"),
+                                x["loadavg"]))
+        return x
 
     def down(self):
         for c in getattr(self, "ctls", {}).values():
@@ -595,7 +695,8 @@ class Scale:
                     step = {"nodes": n, "services": s,
                             "endpoints": self.layout.endpoint_count(),
                             "max_endpoints_per_node": self.max_eps,
-                            "setup_s": round(setup, 1), "loadavg": loadavg()}
+                            "setup_s": round(setup, 1), "loadavg": loadavg(),
+                            "ready_progress": self.progress}
                     step["agents"] = self.quiet_window()
                     m = step["agents"]["median"]
                     log("  agents: CPU %.2f %% (median), peak RSS %.1f MB, gossip %.0f B/s/node"
@@ -759,6 +860,38 @@ def fmt(v, f="%.3g"):
     return "-" if v is None else f % v
 
 
+def agent_table(s):
+    """anysteer per node, one row per step (markdown lines)."""
+    L = ["| nodes | services | endpoints | ready s | CPU % (median/max) | peak RSS MB "
+         "(median/max) | gossip B/s/node in+out (median/max) | gossip B/s/node sent (median) | "
+         "answerable p50 / p99 s | reload s |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    for st in s["steps"]:
+        a = st["agents"]
+        L.append("| %d | %d | %d | %s | %s / %s | %s / %s | %s / %s | %s | %s / %s | %s |" % (
+            st["nodes"], st["services"], st["endpoints"], fmt(st.get("setup_s"), "%.0f"),
+            fmt(a["median"]["cpu_pct"]), fmt(a["max"]["cpu_pct"]),
+            fmt(a["median"]["peak_rss_kb"] / 1024.0), fmt(a["max"]["peak_rss_kb"] / 1024.0),
+            fmt(a["median"]["gossip_bps"], "%.0f"), fmt(a["max"]["gossip_bps"], "%.0f"),
+            fmt(a["median"]["gossip_out_bps"], "%.0f"),
+            fmt(st["tta_p50_s"]), fmt(st["tta_p99_s"]),
+            fmt(median([x["reload_s"] for x in st["tta"]]))))
+    return L
+
+
+def proxy_table(s):
+    """The proxies at the smallest node count (markdown lines)."""
+    L = ["| mode | services | CPU ms/request | peak RSS MB | pod change method | applied p50 / "
+         "max s | failed during churn |", "|---|---|---|---|---|---|---|"]
+    for p in s["proxies"]:
+        c = p["churn"]
+        L.append("| %s | %d | %s | %s | %s | %s / %s | %d of %d |" % (
+            p["mode"], p["services"], fmt(p["cpu_ms_per_req"]), fmt(p["peak_rss_kb"] / 1024.0),
+            c["method"], fmt(c["apply_p50_s"]), fmt(c["apply_max_s"]), c["failed_requests"],
+            c["load"]["sent"]))
+    return L
+
+
 def write_report(out, s):
     m = s["meta"]
     L = ["# Scale: anysteer and the ingress proxies by nodes, services and clients", "",
@@ -769,21 +902,8 @@ def write_report(out, s):
          "", "Measured on the emulated cluster (network namespaces, one machine; every "
          "process shares its cores, so CPU and timings include contention). Modelled: "
          "the gossip simulator's rows (simulated time).", "",
-         "## anysteer per node (measured)", "",
-         "| nodes | services | endpoints | CPU % (median/max) | peak RSS MB (median/max) | "
-         "gossip B/s/node in+out (median/max) | gossip B/s/node sent (median) | "
-         "answerable p50 / p99 s | reload s |",
-         "|---|---|---|---|---|---|---|---|---|"]
-    for st in s["steps"]:
-        a = st["agents"]
-        L.append("| %d | %d | %d | %s / %s | %s / %s | %s / %s | %s | %s / %s | %s |" % (
-            st["nodes"], st["services"], st["endpoints"],
-            fmt(a["median"]["cpu_pct"]), fmt(a["max"]["cpu_pct"]),
-            fmt(a["median"]["peak_rss_kb"] / 1024.0), fmt(a["max"]["peak_rss_kb"] / 1024.0),
-            fmt(a["median"]["gossip_bps"], "%.0f"), fmt(a["max"]["gossip_bps"], "%.0f"),
-            fmt(a["median"]["gossip_out_bps"], "%.0f"),
-            fmt(st["tta_p50_s"]), fmt(st["tta_p99_s"]),
-            fmt(median([x["reload_s"] for x in st["tta"]]))))
+         "## anysteer per node (measured)", ""]
+    L += agent_table(s)
     L += ["", "Time to answerable: from the configuration reload on one node (the new "
           "endpoint's own node) until each node's `explain SERVICE` holds it healthy: the reload, "
           "the first health probe (health.interval %s) and gossip." % s["setup"]["health_interval"],
@@ -799,15 +919,8 @@ def write_report(out, s):
             L.append("| %d | %d | %d | %s | %d | %d |" % (st["nodes"], st["services"],
                                                         d["clients"], fmt(d["agent_qps"]),
                                                         d["ok"], d["errors_total"]))
-    L += ["", "## Ingress proxies (measured, one ingress node)", "",
-          "| mode | services | CPU ms/request | peak RSS MB | pod change method | applied p50 / max s "
-          "| failed during churn |", "|---|---|---|---|---|---|---|"]
-    for p in s["proxies"]:
-        c = p["churn"]
-        L.append("| %s | %d | %s | %s | %s | %s / %s | %d of %d |" % (
-            p["mode"], p["services"], fmt(p["cpu_ms_per_req"]), fmt(p["peak_rss_kb"] / 1024.0),
-            c["method"], fmt(c["apply_p50_s"]), fmt(c["apply_max_s"]), c["failed_requests"],
-            c["load"]["sent"]))
+    L += ["", "## Ingress proxies (measured, one ingress node)", ""]
+    L += proxy_table(s)
     L += ["", "## Gossip beyond this machine (modelled)", "",
           "tests/bench/gossip_bench --endpoints E (E = %d x services / nodes, at least 1): "
           "a quiet minute, then every node changes one endpoint's health every 60 s." % REPLICAS,
