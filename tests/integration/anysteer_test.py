@@ -442,6 +442,15 @@ class Testbed:
     def down(self):
         return self.run("down", check=False)
 
+    def down_with_reports(self, nodes):
+        """Reads the sanitizer reports of nodes 1..nodes' agents, tears
+        the testbed down, returns [("nodeI agent", report)] of those that
+        have one."""
+        reports = [("node%d agent" % i, sanitizer_report(self.agent_log(i)))
+                   for i in range(1, nodes + 1)]
+        self.down()
+        return [(who, r) for who, r in reports if r]
+
     @staticmethod
     def node_addr(i):
         return "fd00:1::1:%d" % i

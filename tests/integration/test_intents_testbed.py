@@ -48,8 +48,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from anysteer_test import (Answer, skip_cluster_in_distcheck, Testbed,  # noqa: E402
-                           main_skip77, require_root_bird, require_tools,
-                           sanitizer_report)
+                           main_skip77, require_root_bird, require_tools)
 
 NODES = 4
 QUERIES = 48    # per batch: P(a node gets none of them) = 4 x 0.75^48 < 1e-5
@@ -138,15 +137,12 @@ class IntentsTestbedTest(unittest.TestCase):
     def tearDownClass(cls):
         reports = []
         if cls.tb is not None:
-            reports = [(i, sanitizer_report(cls.tb.agent_log(i)))
-                       for i in range(1, NODES + 1)]
-            cls.tb.down()
+            reports = cls.tb.down_with_reports(NODES)
             cls.tb = None
         if getattr(cls, "tmp", None):
             shutil.rmtree(cls.tmp, ignore_errors=True)
-        for i, rep in reports:
-            if rep:
-                raise AssertionError("node%d agent: sanitizer report:\n%s" % (i, rep))
+        for who, rep in reports:
+            raise AssertionError("%s: sanitizer report:\n%s" % (who, rep))
 
     # ---- helpers ----
     def wait_for(self, what, pred, timeout=30):

@@ -174,9 +174,7 @@ services:
             cls.client.cleanup()
             cls.client = None
         if cls.tb is not None:
-            reports += [("node%d agent" % i, sanitizer_report(cls.tb.agent_log(i)))
-                        for i in range(1, NODES + 1)]
-            cls.tb.down()
+            reports += cls.tb.down_with_reports(NODES)
             cls.tb = None
         if getattr(cls, "tmp", None):
             shutil.rmtree(cls.tmp, ignore_errors=True)
