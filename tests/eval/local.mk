@@ -50,3 +50,9 @@ EXTRA_DIST += tests/eval/src/selfbench.py
 TESTS += tests/eval/test_eval_failover.py
 EXTRA_DIST += tests/eval/test_eval_failover.py tests/eval/evallib/failover.py
 tests/eval/test_eval_failover.log: tests/eval/test_eval_steady.log
+
+# `tests/eval/run balance --ci` (issue 15, section 2): about 2 minutes,
+# after the steady run for the same reason.
+TESTS += tests/eval/test_eval_balance.py
+EXTRA_DIST += tests/eval/test_eval_balance.py tests/eval/evallib/balance.py
+tests/eval/test_eval_balance.log: tests/eval/test_eval_steady.log
