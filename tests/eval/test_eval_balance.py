@@ -23,9 +23,9 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
-from anysteer_test import main_skip77, sanitizer_report  # noqa: E402
+from anysteer_test import main_skip77  # noqa: E402
 from evallib import balance, report  # noqa: E402
-from test_eval_steady import HarnessRun, leftovers, require_eval, run_prefix  # noqa: E402
+from test_eval_steady import HarnessRun, require_eval  # noqa: E402
 
 MODES = ["dns", "dns-anycast", "nginx", "haproxy-lc"]
 SHIFT_AT = 3.0
@@ -153,19 +153,7 @@ class EvalBalanceCiTest(HarnessRun):
 
     def test_6_torn_down_and_clean(self):
         self.summary()
-        prefix, state = run_prefix(self.result.stdout)
-        self.assertIsNotNone(prefix, self.result.stdout[:2000])
-        self.assertEqual(leftovers(prefix), [])
-        self.assertFalse(os.path.exists(state))
-        logs = [os.path.join(d, f) for sub in ("logs", "runs")
-                for d, _, fs in os.walk(os.path.join(self.out, sub))
-                for f in fs if f.endswith(".log")]
-        self.assertTrue(logs)
-        for f in logs:
-            with open(f, errors="replace") as fh:
-                rep = sanitizer_report(fh.read())
-            self.assertIsNone(rep, "%s:\n%s" % (f, rep))
-
+        self.assert_torn_down_and_clean()
 
 if __name__ == "__main__":
     main_skip77()

@@ -573,23 +573,9 @@ def write_csvs(out, summary):
 # ---- plots and report ------------------------------------------------------
 
 def plots(out, summary):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    matplotlib.rcParams["svg.fonttype"] = "none"
-    matplotlib.rcParams["svg.hashsalt"] = "anysteer-eval"
-    d = os.path.join(out, "plots")
-    os.makedirs(d, exist_ok=True)
+    """The balance plots (PLOTS) in OUT/plots; returns the names made."""
+    plt, save, made = report.plotter(out)
     b, modes, rates = summary["balance"], summary["modes"], summary["rates"]
-    made = []
-
-    def save(fig, name):
-        fig.tight_layout()
-        fig.savefig(os.path.join(d, name + ".png"), dpi=80, metadata={"Software": None})
-        fig.savefig(os.path.join(d, name + ".svg"), metadata={"Date": None})
-        plt.close(fig)
-        made.append(name)
-
     sh = b.get("shift")
     if sh and rates:
         # The slow pods' share per second around the change, per rate.

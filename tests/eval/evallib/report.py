@@ -16,8 +16,9 @@ def _fig_get(summary, mode, rate, key, stat="median"):
     return None if f is None else f[key][stat]
 
 
-def plots(out, summary):
-    """Writes OUT/plots/*.png and *.svg; returns the base names."""
+def plotter(out):
+    """(pyplot, save, made): save(fig, name) writes OUT/plots/NAME.png and
+    .svg and appends NAME to made."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -26,7 +27,6 @@ def plots(out, summary):
     matplotlib.rcParams["svg.hashsalt"] = "anysteer-eval"
     d = os.path.join(out, "plots")
     os.makedirs(d, exist_ok=True)
-    modes, rates = summary["modes"], summary["rates"]
     made = []
 
     def save(fig, name):
@@ -35,6 +35,13 @@ def plots(out, summary):
         fig.savefig(os.path.join(d, name + ".svg"), metadata={"Date": None})
         plt.close(fig)
         made.append(name)
+    return plt, save, made
+
+
+def plots(out, summary):
+    """Writes OUT/plots/*.png and *.svg; returns the base names."""
+    plt, save, made = plotter(out)
+    modes, rates = summary["modes"], summary["rates"]
 
     # Latency against offered rate, per mode: p50, p99, p99.9 with the
     # spread over repetitions as error bars.
