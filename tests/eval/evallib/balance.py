@@ -350,9 +350,12 @@ class Balance(steady.Steady):
             be.ctl_json(i, "reload")
 
         def applied():
+            # ...and still sees every pod healthy (the reload re-announces
+            # the local endpoints).
             for i in range(1, self.o.nodes + 1):
                 for s in be.ctl_json(i, "services")["services"]:
-                    if (s.get("max_answers"), s.get("ttl")) != (max_answers, ttl):
+                    if (s.get("max_answers"), s.get("ttl")) != (max_answers, ttl) or \
+                            not all(e.get("healthy", True) for e in s["endpoints"]):
                         return False
             return True
         cluster.wait_for(applied, 60, "every agent to answer with max_answers %d, TTL %d"
