@@ -396,7 +396,6 @@ class Balance(steady.Steady):
                                n, total, rep, mode, rate, a, ttl, row["ok"],
                                row["errors_total"], _f(row["steer_err_served"], 3),
                                _f(row["dns"]["requests_per_answer"], 1)))
-        self.set_policy(o.max_answers, o.ttl)
         self.meta["sweep_s"] = round(time.time() - t, 1)
         self.meta["loadavg_after"] = steady.loadavg()
         self.meta["measure_s"] = round(time.time() - self.t_start, 1)
