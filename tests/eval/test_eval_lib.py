@@ -434,6 +434,22 @@ class BalanceTest(unittest.TestCase):
         o.shift_load = 0.7
         self.assertEqual(balance.shift_action(o), ("set", 0.7))
 
+    def test_move_budget(self):
+        """The slow node's factor moves in a CI run (n1's log, s after its
+        start): set, clear, set at once; the 2nd clear waited 8.9 s for a
+        token, nginx's set 15.3 s, past the run's end (cleared at 55.2),
+        haproxy-lc's (at 59.9) 0.1 s."""
+        b = balance.MoveBudget(0.0)
+        for t in (13.64, 19.475, 25.267):
+            self.assertEqual(b.move(t), t)
+        self.assertAlmostEqual(b.move(31.146), 40.0, places=1)
+        self.assertAlmostEqual(b.ready_at(44.677), 60.0, places=1)
+        self.assertAlmostEqual(b.move(44.677), 60.0, places=1)
+        # A long quiet time fills the bucket to its burst, no more.
+        for k in range(3):
+            self.assertEqual(b.move(1000.0 + k), 1000.0 + k)
+        self.assertAlmostEqual(b.ready_at(1003.0), 1020.0, places=1)
+
     def test_summary_report_and_files(self):
         """The balance summary, report section and CSVs from fabricated runs."""
         L = self.L

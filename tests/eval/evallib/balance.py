@@ -36,6 +36,13 @@ LOW_WATERMARK, HIGH_WATERMARK = 0.6, 0.95
 # slow pod) than this is left out of the time to shift: too noisy.
 MIN_BIN_REQUESTS = 10
 HIST_BITS = 7
+# gossip/core.c's defaults: a node publishes a load factor move at once
+# while it holds a token, load_burst (3) at most, then one per
+# load_min_interval_ms (20 s); its first publication at start takes one.
+# A move without a token waits for the next one (it is not lost).
+FACTOR_MOVE_BURST, FACTOR_MOVE_INTERVAL_S = 3, 20.0
+# The token is looked at once a second (gossip housekeeping).
+FACTOR_MOVE_SLACK_S = 1.5
 PLOTS = ("shift", "shift-pods", "pod-latency", "policies")
 
 
@@ -68,6 +75,33 @@ def shares_with_factor(layout, factor):
         for n, x in w.items():
             out[n] = x / tot if tot else 1.0 / len(pods)
     return out
+
+
+class MoveBudget:
+    """The slow nodes' token bucket of factor moves, as far as the harness
+    moved their factors (the static signal moves nothing else). Started
+    after the daemons, with the start's token taken: the real bucket holds
+    at least as much."""
+    def __init__(self, now, burst=FACTOR_MOVE_BURST, interval=FACTOR_MOVE_INTERVAL_S):
+        self.burst, self.interval = burst, interval
+        self.tokens, self.at = burst - 1.0, now
+
+    def _refill(self, now):
+        if now > self.at:
+            self.tokens = min(self.burst, self.tokens + (now - self.at) / self.interval)
+            self.at = now
+
+    def move(self, now):
+        """A factor move commanded at `now`: when it is published."""
+        t = self.ready_at(now)
+        self._refill(t)
+        self.tokens = max(0.0, self.tokens - 1)
+        return t
+
+    def ready_at(self, now):
+        """The first time from `now` on when a move is published at once."""
+        self._refill(now)
+        return now if self.tokens >= 1 else self.at + (1 - self.tokens) * self.interval
 
 
 def slow_services(layout):
@@ -197,6 +231,7 @@ class Balance(steady.Steady):
         self.policy = (opts.max_answers, opts.ttl)
         self.policy_rows = []
         self.shift_ctx = None
+        self.budget = None
 
     def run_tag(self, rep, rate, mode):
         tag = super().run_tag(rep, rate, mode)
@@ -224,7 +259,17 @@ class Balance(steady.Steady):
                         return False
         return True
 
+    def moves(self):
+        if self.budget is None:
+            self.budget = MoveBudget(time.monotonic())
+        return self.budget
+
+    def set_slow_load(self):
+        self.moves().move(time.monotonic())
+        super().set_slow_load()
+
     def set_slow(self, action, value):
+        self.moves().move(time.monotonic())
         for i in sorted(self.layout.slow_nodes):
             if action == "set":
                 self.be.ctl_json(i, "load", "set", "%g" % value)
@@ -295,6 +340,7 @@ class Balance(steady.Steady):
                 break
             time.sleep(0.1)
         self.shift_ctx = {"action": action, "load": value, "t_cmd_ns": t_cmd,
+                          "paced_s": None,
                           "cmd_s": round((t_done - t_cmd) / 1e9, 3),
                           "applied_s": round((t_cmd - t0) / 1e9 - o.warmup, 3),
                           "agents_saw_s": None if t_seen is None else
@@ -303,6 +349,17 @@ class Balance(steady.Steady):
     # ---- per run -------------------------------------------------------------
     def measure(self, rep, rate, mode, seed):
         o, L = self.o, self.layout
+        paced = 0.0
+        if o.shift_at is not None:
+            # The slow nodes publish the change at once only with a token
+            # left (the runs before spent theirs): wait for one first.
+            now = time.monotonic()
+            paced = max(0.0, self.moves().ready_at(now) + FACTOR_MOVE_SLACK_S -
+                        (now + o.warmup + o.shift_at))
+            if paced:
+                steady.log("%.1f s for the slow nodes' next factor move (one per %g s)"
+                           % (paced, FACTOR_MOVE_INTERVAL_S))
+                time.sleep(paced)
         row = super().measure(rep, rate, mode, seed)
         outdir = os.path.join(self.out, "runs", self.run_tag(rep, rate, mode))
         events = [read_events(os.path.join(outdir, "events-site%d.csv" % s))
@@ -311,6 +368,7 @@ class Balance(steady.Steady):
         row["pod_latency"] = latency_json(pod_latency(events, o.warmup))
         ctx = self.shift_ctx
         if ctx:
+            ctx["paced_s"] = round(paced, 1)
             origins = [(ctx["t_cmd_ns"] - t0) / 1e9 for t0, _ in events]
         else:
             origins = [o.warmup] * len(events)
@@ -495,6 +553,7 @@ def summarize(o, layout, summary, rows, policy_rows):
                 e = {k: analysis.spread([x["shift"][k] for x in rs]) for k in (
                     "time_to_shift_s", "agents_saw_s", "applied_s", "share_before",
                     "share_after")}
+                e["paced_s"] = analysis.spread([x["shift"].get("paced_s") for x in rs])
                 e["target_before"] = rs[0]["shift"]["target_before"]
                 e["target_after"] = rs[0]["shift"]["target_after"]
                 e["never"] = sum(1 for x in rs if x["shift"]["time_to_shift_s"] is None)
