@@ -51,7 +51,7 @@ TESTS += tests/eval/test_eval_failover.py
 EXTRA_DIST += tests/eval/test_eval_failover.py tests/eval/evallib/failover.py
 tests/eval/test_eval_failover.log: tests/eval/test_eval_steady.log
 
-# `tests/eval/run balance --ci` (issue 15, section 2): about 2 minutes,
+# `tests/eval/run balance --ci` (issue 15, section 2): about 3.5 minutes,
 # after the steady run for the same reason.
 TESTS += tests/eval/test_eval_balance.py
 EXTRA_DIST += tests/eval/test_eval_balance.py tests/eval/evallib/balance.py
