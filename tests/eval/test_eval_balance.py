@@ -3,7 +3,8 @@
 end to end (issue 15, section 2): 5 nodes, node 1's pods 5 times slower,
 modes dns, dns-anycast, nginx, haproxy-lc once each at 400 req/s; 3 s
 into each run the slow nodes report the load that matches their capacity
-(`anysteerctl load set 0.88`); then the DNS modes once more with one
+(`anysteerctl load set 0.88`; before the run the harness waits until
+they can gossip it at once); the clients reuse no connection; then the DNS modes once more with one
 answer of TTL 1 (the catalog changed and reloaded on every node).
 
 Asserts the structure of the results and that the knob was applied and
@@ -93,6 +94,11 @@ class EvalBalanceCiTest(HarnessRun):
             # load factor (0.2) while the load ran.
             self.assertGreaterEqual(x["applied_s"], SHIFT_AT - 0.05, r["mode"])
             self.assertIsNotNone(x["agents_saw_s"], r["mode"])
+            self.assertGreaterEqual(x["paced_s"], 0, r["mode"])
+            # No keep-alive reuse: every request resolved (or used its
+            # identity's cached answer) and connected, so the clients
+            # could follow the change.
+            self.assertEqual(r["connections"]["reused_requests"], 0, r["mode"])
             self.assertAlmostEqual(x["target_after"], 0.2 / 2.2)
             self.assertAlmostEqual(x["target_before"], 1 / 3)
             self.assertIn(0, r["share_series"]["t"])
