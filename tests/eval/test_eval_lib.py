@@ -3,15 +3,18 @@
 network): the histogram layout shared with as-loadgen, merging and
 percentiles, the interleaved run plan, the maximum sustainable rate, the
 intended shares (fail open), the ratios, the generated configurations'
-content."""
+content, and the balance experiment's figures (load factors, targets,
+per-pod latency, share series, time to shift, answer policies)."""
 import os
+import shutil
 import struct
 import sys
+import tempfile
 import types
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evallib import analysis, cluster, dnscap, hist, runall, steady  # noqa: E402
+from evallib import analysis, balance, cluster, dnscap, hist, runall, steady  # noqa: E402
 from evallib.backend import NamespaceBackend  # noqa: E402
 
 
@@ -546,6 +549,207 @@ print("ran", name)
         small = scale.estimate(so)["total_s"]
         so.nodes, so.services = [22], [1000]
         self.assertGreater(scale.estimate(so)["total_s"], small + 60)
+
+def _events(t0, spec):
+    """One site's events: spec = [(t_sched_s, latency_s, pod)], ok unless
+    pod is None."""
+    return (t0, [(ts, ts + lat, "ok" if pod else "connect_refused", pod or "", "", "")
+                 for ts, lat, pod in spec])
+
+
+class BalanceTest(unittest.TestCase):
+    L = cluster.Layout(5, 2, 4, slow_nodes=[1], slow_factor=5)
+
+    def test_load_factor_and_capacity_load(self):
+        self.assertEqual(balance.load_factor(0.3), 1.0)
+        self.assertEqual(balance.load_factor(0.95), 0.0)
+        self.assertAlmostEqual(balance.load_factor(0.88), 0.2)
+        # The load that tells anysteer a pod has 1/5 of the capacity.
+        self.assertAlmostEqual(balance.capacity_load(5), 0.88)
+        self.assertAlmostEqual(balance.load_factor(balance.capacity_load(4)), 0.25)
+
+    def test_targets_with_factor(self):
+        L = self.L
+        self.assertEqual(balance.slow_services(L), ["svc1", "svc2"])
+        sh = balance.shares_with_factor(L, 1.0)
+        self.assertAlmostEqual(sh["n1p1"], 1 / 3)
+        sh = balance.shares_with_factor(L, 0.2)
+        # Told the capacity, anysteer aims at the target shares.
+        for p, t in L.target_shares().items():
+            self.assertAlmostEqual(sh[p], t, msg=p)
+        self.assertAlmostEqual(balance.pooled_slow_share(L, sh), 0.2 / 2.2)
+        self.assertIsNone(balance.pooled_slow_share(cluster.Layout(2, 1, 2), sh))
+
+    def test_pod_latency_leaves_out_warmup_and_failures(self):
+        ev = [_events(0, [(0.5, 0.9, "n1p1"), (1.5, 0.010, "n1p1"), (1.6, 0.020, "n1p1"),
+                          (1.7, 0.001, "n3p1"), (1.8, 0.5, None)])]
+        h = balance.pod_latency(ev, warmup=1.0)
+        self.assertEqual(sorted(h), ["n1p1", "n3p1"])
+        self.assertEqual(h["n1p1"].count, 2)
+        self.assertEqual(h["n1p1"].percentile(0.99), 20000)
+        self.assertEqual(h["n3p1"].percentile(0.5), 1000)
+        j = balance.latency_json(h)
+        self.assertEqual(j["n1p1"]["n"], 2)
+        # Bucket bound (< 1.6 % above the value), as as-loadgen's.
+        self.assertTrue(10000 <= j["n1p1"]["p50_us"] < 10160, j["n1p1"])
+        self.assertEqual(hist.Histogram.from_json(j["n1p1"]["hist"]).count, 2)
+
+    def test_share_series_aligned_on_the_change(self):
+        L = self.L
+        # Site 1 changes at 3.0 s of its clock, site 2 (started 1 s later) at 2.0 s.
+        spec1 = [(2.1, 0.001, "n1p1"), (2.2, 0.001, "n3p1"), (3.1, 0.001, "n3p1"),
+                 (3.2, 0.001, "n5p1"), (3.3, 0.001, "n1p2"), (0.5, 0.001, "n1p1")]
+        spec2 = [(2.5, 0.001, "n3p2"), (1.5, 0.001, "n1p2"), (2.6, 0.001, None)]
+        s = balance.share_series([_events(0, spec1), _events(10 ** 9, spec2)], [3.0, 2.0],
+                                 1.0, L)
+        self.assertEqual(s["t"], [-1, 0])
+        self.assertEqual(s["pods"]["n1p1"], [0.5, 0.0])
+        self.assertEqual(s["pods"]["n3p1"], [0.5, 0.5])
+        self.assertEqual(s["requests"]["svc1"], [2, 2])
+        self.assertEqual(s["requests"]["svc2"], [1, 2])
+        self.assertEqual(s["pods"]["n2p1"], [None, None])
+        # Pooled: svc1 0.5 and svc2 1.0 (n1p2 is slow) before; 0 and 0.5 after.
+        self.assertEqual(s["slow"], [0.75, 0.25])
+        self.assertEqual(s["slow_requests"], [3, 4])
+        self.assertEqual(balance.share_series([], [], 1.0, L)["t"], [])
+
+    def test_time_to_shift(self):
+        t = [-2, -1, 0, 1, 2, 3, 4, 5]
+        n = [50] * 8
+        x = [0.33, 0.33, 0.30, 0.20, 0.12, 0.16, 0.08, 0.10]
+        f = balance.time_to_shift
+        # Within 0.09 +- 0.05 from second 4 on (3 is at 0.16).
+        self.assertEqual(f(t, x, n, 0.09, 0.05), 4)
+        self.assertEqual(f(t, x, n, 0.09, 0.08), 2)
+        self.assertEqual(f(t, x, n, 0.33, 0.05), None)
+        # Already there at the change (the proxies when the target stays).
+        self.assertEqual(f(t, [0.33] * 8, n, 0.33, 0.05), 0)
+        # Thin seconds do not count; nothing after the change: None.
+        self.assertEqual(f(t, x[:5] + [0.9] + x[6:], n[:5] + [3] + n[6:], 0.09, 0.05), 2)
+        self.assertEqual(f(t[:2], x[:2], n[:2], 0.33, 0.05), None)
+        self.assertAlmostEqual(balance.mean_share(t, x, [10, 30] + n[2:], -10, 0), 0.33)
+        self.assertAlmostEqual(balance.mean_share(t, x, n, 4, 6), 0.09)
+        self.assertIsNone(balance.mean_share(t, x, n, 10, 12))
+
+    def test_policies_and_catalog(self):
+        self.assertEqual(balance.policies([1, 4], [1, 30]), [(1, 1), (1, 30), (4, 1), (4, 30)])
+        y = cluster.services_yaml(self.L, NamespaceBackend, 5, 2)
+        node = "dns:\n  zone: svc.example\n" + y
+        z = balance.with_policy(node, 4, 30)
+        self.assertEqual(z.count("    ttl: 30\n"), 4)
+        self.assertEqual(z.count("    max_answers: 4\n"), 4)
+        self.assertNotIn("ttl: 5", z)
+        self.assertTrue(z.startswith("dns:\n  zone: svc.example\n"))
+
+    def test_shift_action_defaults(self):
+        o = types.SimpleNamespace(shift_load=None, slow_load=None, slow_factor=5.0)
+        self.assertEqual(balance.shift_action(o), ("set", 0.88))
+        o.slow_load = 0.88
+        self.assertEqual(balance.shift_action(o), ("clear", None))
+        o.shift_load = 0.7
+        self.assertEqual(balance.shift_action(o), ("set", 0.7))
+
+    def test_move_budget(self):
+        """The slow node's factor moves in a CI run (n1's log, s after its
+        start): set, clear, set at once; the 2nd clear waited 8.9 s for a
+        token, nginx's set 15.3 s, past the run's end (cleared at 55.2),
+        haproxy-lc's (at 59.9) 0.1 s."""
+        b = balance.MoveBudget(0.0)
+        for t in (13.64, 19.475, 25.267):
+            self.assertEqual(b.move(t), t)
+        self.assertAlmostEqual(b.move(31.146), 40.0, places=1)
+        self.assertAlmostEqual(b.ready_at(44.677), 60.0, places=1)
+        self.assertAlmostEqual(b.move(44.677), 60.0, places=1)
+        # A long quiet time fills the bucket to its burst, no more.
+        for k in range(3):
+            self.assertEqual(b.move(1000.0 + k), 1000.0 + k)
+        self.assertAlmostEqual(b.ready_at(1003.0), 1020.0, places=1)
+
+    def test_summary_report_and_files(self):
+        """The balance summary, report section and CSVs from fabricated runs."""
+        L = self.L
+        o = types.SimpleNamespace(shift_at=2.0, shift_band=0.05, shift_load=None,
+                                  slow_load=None, slow_factor=5.0, max_answers=2, ttl=5)
+        target = L.target_shares()
+
+        def row(mode, rep, slow_after, policy=None):
+            spec = []
+            for k in range(-2, 3):
+                for svc in ("svc1", "svc2", "svc3", "svc4"):
+                    pods = L.pods_of(svc)
+                    for q in range(30):
+                        slow = [p for p in pods if p[1] == 1]
+                        share = (slow_after if k >= 0 else 1 / 3) if slow else 0
+                        pick = slow[0] if slow and q < share * 30 else \
+                            [p for p in pods if p[1] != 1][q % (len(pods) - len(slow))]
+                        spec.append((3.0 + k + q / 31.0, 0.002 if pick[1] == 1 else 0.001,
+                                     pick[0]))
+            ev = [_events(0, spec)]
+            ser = balance.share_series(ev, [3.0], 1.0, L)
+            served = {p[0]: sum(1 for x in spec if x[2] == p[0]) for p in L.pods}
+            per_pod = {}
+            for name, i, j, svc in L.pods:
+                tot = sum(served[p[0]] for p in L.pods_of(svc))
+                per_pod[name] = {"service": svc, "served": served[name],
+                                 "target_share": target[name],
+                                 "share_served": served[name] / tot}
+            ta = balance.pooled_slow_share(L, balance.shares_with_factor(L, 0.2))
+            r = {"mode": mode, "rate": 400, "rep": rep, "ok": len(spec), "errors_total": 0,
+                 "per_pod": per_pod, "share_series": ser, "lat_total_p99_us": 2000,
+                 "pod_latency": balance.latency_json(balance.pod_latency(ev, 1.0)),
+                 "steer_err_served": 0.1, "steer_err_first_clients": 0.1,
+                 "steer_err_first_anysteer": 0.05, "requests_per_answer": 3.0,
+                 "agent_queries": 100, "dns": {}, "policy": policy,
+                 "shift": {"time_to_shift_s": balance.time_to_shift(
+                     ser["t"], ser["slow"], ser["slow_requests"], ta, 0.05),
+                     "agents_saw_s": 0.3, "applied_s": 2.0,
+                     "share_before": balance.mean_share(ser["t"], ser["slow"],
+                                                        ser["slow_requests"], -9, 0),
+                     "share_after": balance.mean_share(ser["t"], ser["slow"],
+                                                       ser["slow_requests"], 0, 9),
+                     "target_before": 1 / 3, "target_after": ta}}
+            return r
+        rows = [row("dns-anycast", 1, 0.1), row("nginx", 1, 1 / 3)]
+        prow = [row("dns-anycast", 1, 0.4, {"max_answers": 1, "ttl": 1})]
+        summary = {"modes": ["dns-anycast", "nginx"], "rates": [400], "runs": rows,
+                   "setup": {}}
+        b = balance.summarize(o, L, summary, rows, prow)
+        summary["balance"] = b
+        self.assertEqual(b["slow_pods"], ["n1p1", "n1p2"])
+        pods = b["per_pod"]["dns-anycast"]["400"]["pods"]
+        self.assertTrue(pods["n1p1"]["slow"])
+        self.assertEqual(pods["n1p1"]["p99_us"], 2000)
+        self.assertEqual(pods["n3p1"]["p50_us"], 1000)
+        sh = b["shift"]["by_mode"]
+        self.assertEqual(sh["dns-anycast"]["400"]["time_to_shift_s"]["median"], 0)
+        self.assertEqual(sh["nginx"]["400"]["never"], 1)
+        self.assertEqual(len(sh["nginx"]["400"]["series"]["t"]), 5)
+        self.assertEqual([(p["max_answers"], p["ttl"], p["default"]) for p in b["policies"]],
+                         [(1, 1, False), (2, 5, True)])
+        # The setting whose slow pods got 40 % is further from the target.
+        self.assertGreater(b["policies"][0]["slow_share_served"]["median"],
+                           b["policies"][1]["slow_share_served"]["median"])
+        text = "\n".join(balance.report_lines(summary))
+        for want in ("## Balance: per-pod latency", "n1p1 (slow)", "cluster p99 ms",
+                     "## Balance: share shift", "load set 0.88", "never",
+                     "## Balance: answer policies", "| 1 | 1 | dns-anycast"):
+            self.assertIn(want, text)
+        d = tempfile.mkdtemp(prefix="evalbal-")
+        try:
+            balance.write_csvs(d, summary)
+            with open(os.path.join(d, "shift.csv")) as f:
+                lines = f.read().splitlines()
+            self.assertEqual(len(lines), 1 + 2 * 5 * len(L.pods))
+            for name in ("pod_latency.csv", "policies.csv"):
+                self.assertTrue(os.path.getsize(os.path.join(d, name)) > 100)
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                return
+            made = balance.plots(d, summary)
+            self.assertEqual(sorted(made), sorted(balance.PLOTS))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

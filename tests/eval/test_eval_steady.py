@@ -110,6 +110,22 @@ class HarnessRun(unittest.TestCase):
             else:
                 print("  results kept in %s" % cls.out, file=sys.stderr)
 
+    def assert_torn_down_and_clean(self):
+        """No namespace or state folder of the run is left, and no log it
+        kept (logs/, runs/) holds a sanitizer report."""
+        prefix, state = run_prefix(self.result.stdout)
+        self.assertIsNotNone(prefix, self.result.stdout[:2000])
+        self.assertEqual(leftovers(prefix), [])
+        self.assertFalse(os.path.exists(state))
+        logs = [os.path.join(d, f) for sub in ("logs", "runs")
+                for d, _, fs in os.walk(os.path.join(self.out, sub))
+                for f in fs if f.endswith(".log")]
+        self.assertTrue(any("anysteerd-n1" in f for f in logs), "agent logs not kept")
+        for f in logs:
+            with open(f, errors="replace") as fh:
+                rep = sanitizer_report(fh.read())
+            self.assertIsNone(rep, "%s:\n%s" % (f, rep))
+
     def summary(self):
         self.assertEqual(self.result.returncode, 0,
                          "run failed:\n%s\n%s" % (self.result.stdout[-5000:],
@@ -314,18 +330,7 @@ class EvalSteadyQuickTest(HarnessRun):
 
     def test_6_torn_down_and_clean(self):
         self.summary()
-        prefix, state = run_prefix(self.result.stdout)
-        self.assertIsNotNone(prefix, self.result.stdout[:2000])
-        self.assertEqual(leftovers(prefix), [])
-        self.assertFalse(os.path.exists(state))
-        logs = [os.path.join(self.out, "logs", f) for f in os.listdir(os.path.join(self.out, "logs"))]
-        logs += [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(self.out, "runs"))
-                 for f in fs if f.endswith(".log")]
-        self.assertTrue(any("anysteerd-n1" in f for f in logs), "agent logs not kept")
-        for f in logs:
-            with open(f, errors="replace") as fh:
-                rep = sanitizer_report(fh.read())
-            self.assertIsNone(rep, "%s:\n%s" % (f, rep))
+        self.assert_torn_down_and_clean()
 
 
 class EvalInterruptTest(unittest.TestCase):

@@ -16,8 +16,9 @@ def _fig_get(summary, mode, rate, key, stat="median"):
     return None if f is None else f[key][stat]
 
 
-def plots(out, summary):
-    """Writes OUT/plots/*.png and *.svg; returns the base names."""
+def plotter(out):
+    """(pyplot, save, made): save(fig, name) writes OUT/plots/NAME.png and
+    .svg and appends NAME to made."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -26,7 +27,6 @@ def plots(out, summary):
     matplotlib.rcParams["svg.hashsalt"] = "anysteer-eval"
     d = os.path.join(out, "plots")
     os.makedirs(d, exist_ok=True)
-    modes, rates = summary["modes"], summary["rates"]
     made = []
 
     def save(fig, name):
@@ -35,6 +35,13 @@ def plots(out, summary):
         fig.savefig(os.path.join(d, name + ".svg"), metadata={"Date": None})
         plt.close(fig)
         made.append(name)
+    return plt, save, made
+
+
+def plots(out, summary):
+    """Writes OUT/plots/*.png and *.svg; returns the base names."""
+    plt, save, made = plotter(out)
+    modes, rates = summary["modes"], summary["rates"]
 
     # Latency against offered rate, per mode: p50, p99, p99.9 with the
     # spread over repetitions as error bars.
@@ -377,9 +384,11 @@ def write_report(out, summary):
     w("Medians over the repetitions. Client resolutions and new connections count the "
       "measured part of the run; the resolver's and anysteer's counters span the whole run "
       "(warm-up included). Clients resolve only when they open a connection (cached "
-      "answer for its TTL, keep-alive connections reused). Requests per answer = requests "
+      "answer for its TTL%s). Requests per answer = requests "
       "of the run (warm-up included) / AAAA answers anysteer sent: how many requests one "
-      "steering decision carried.")
+      "steering decision carried." % (
+          ", keep-alive connections reused" if summary["setup"].get("reuse") == "on"
+          else "; no keep-alive reuse"))
     w("")
     w("| mode | req/s | new connections | client resolutions | site resolver queries | "
       "resolver hit rate | queries reaching anysteer (A+AAAA) | of them A | anysteer queries "
@@ -558,8 +567,10 @@ def write_report(out, summary):
       "clients; one cached answer serves every client of a site for the TTL; QNAME "
       "minimisation sends an extra A query per cache miss. These are effects of real "
       "resolvers and are shown, not corrected.")
-    w("- The loadgen's client identities cache their answer for its TTL and reuse "
-      "keep-alive connections; real clients differ (browsers, glibc without a cache).")
+    w("- The loadgen's client identities cache their answer for its TTL%s; real clients "
+      "differ (browsers, glibc without a cache)." % (
+          " and reuse keep-alive connections (a held connection never resolves again)"
+          if summary["setup"].get("reuse") == "on" else " and open a connection per request"))
     w("- Peak RSS sums per-process VmHWM: shared pages (libraries) count once per "
       "process, which weighs against the mode with more processes (22 agents vs 2 "
       "proxies).")

@@ -494,9 +494,20 @@ class Steady:
                  "--series", os.path.join(outdir, "site%d.csv" % site)]
         return argv
 
+    def run_tag(self, rep, rate, mode):
+        """The run's folder name under OUT/runs."""
+        return "r%d-%s-%s" % (rep, rate, mode)
+
+    def during_load(self, mode, outdir, gens):
+        """Called once the load generators run (the balance experiment
+        changes the load signal here)."""
+
+    def headline(self, summary):
+        return report.headline(summary)
+
     def measure(self, rep, rate, mode, seed):
         o, be = self.o, self.be
-        tag = "r%d-%s-%s" % (rep, rate, mode)
+        tag = self.run_tag(rep, rate, mode)
         outdir = os.path.join(self.out, "runs", tag)
         os.makedirs(outdir, exist_ok=True)
         self.check_alive()
@@ -526,6 +537,7 @@ class Steady:
                 f.write(" ".join(map(str, argv)) + "\n")
             gens.append(be.spawn(("site", s), "as-loadgen", argv,
                                  os.path.join(outdir, "loadgen-site%d.log" % s)))
+        self.during_load(mode, outdir, gens)
         limit = o.duration + o.warmup + 60
         for g in gens:
             rc = be.wait(g, max(1, limit - (time.monotonic() - t0)))
@@ -638,8 +650,8 @@ def install_signal_handlers():
     return old
 
 
-def main(opts, top):
-    exp = Steady(opts, top)
+def main(opts, top, experiment=Steady):
+    exp = experiment(opts, top)
     old = install_signal_handlers()
     rc = 0
     try:
@@ -670,7 +682,7 @@ def main(opts, top):
         exp.meta["total_s"] = round(time.time() - exp.t_start, 1)
         summary = exp.finish()
         log("results in %s (summary.json, summary.csv, report.md, plots)" % exp.out)
-        for line in report.headline(summary):
+        for line in exp.headline(summary):
             log(line)
     elif exp.rows:
         # Keep what was measured, marked incomplete.
