@@ -1548,11 +1548,29 @@ static void coord_sample(struct gossip_core *c, const struct gossip_msg *m,
 		c->m.rtt_samples++;
 }
 
-/* The start of the next probe slot at or after now. */
+/* Where in its slot this node probes: a fixed offset from the name's
+ * hash, in the slot's first half. With every node at the slot's start,
+ * a cluster's pings and acks all left in the same millisecond: on one
+ * shared machine (the 22-node soak) 455 suspicions in 10 minutes, every
+ * one refuted. The slot a probe belongs to does not change. */
+static uint64_t slot_phase(const struct gossip_core *c)
+{
+	uint64_t half = c->cfg.probe_interval_ms / 2;
+	return half ? as_hash_mix64(c->self->hash) % half : 0;
+}
+
+uint64_t gossip_core_probe_phase(const struct gossip_core *c)
+{
+	return slot_phase(c);
+}
+
+/* This node's probe time in the next slot whose probe time is at or
+ * after now. */
 static uint64_t slot_next(const struct gossip_core *c, uint64_t now)
 {
-	uint64_t T = c->cfg.probe_interval_ms;
-	return now + (T - (now + c->wall_off) % T) % T;
+	uint64_t T = c->cfg.probe_interval_ms, ph = slot_phase(c);
+	uint64_t into = (now + c->wall_off) % T;	/* of this slot */
+	return into <= ph ? now + (ph - into) : now + (T - into) + ph;
 }
 
 /* Coordinated probing: slots of probe_interval_ms on the wall clock
@@ -1573,7 +1591,8 @@ static void probe_start(struct gossip_core *c, uint64_t now)
 
 	probe_finish(c, now);
 	/* A node less healthy (Lifeguard) skips lhm slots. */
-	c->next_probe = now - (now + c->wall_off) % T + scaled(c, c->cfg.probe_interval_ms);
+	c->next_probe = now - (now + c->wall_off) % T + scaled(c, c->cfg.probe_interval_ms) +
+			slot_phase(c);
 	if (c->left)
 		return;
 	if (c->ring_dirty)

@@ -638,6 +638,10 @@ const struct gossip_coord_self *gossip_core_coord(const struct gossip_core *c);
  * row agree on the new offset; a difference under a quarter of a slot is
  * jitter and changes nothing. */
 void gossip_core_set_wall_ms(struct gossip_core *c, uint64_t now, uint64_t wall_ms);
+/* Where in every probe slot this node sends its ping: ms after the
+ * slot's start, from a hash of its name (spreads a cluster's probes over
+ * the slot's first half). */
+uint64_t gossip_core_probe_phase(const struct gossip_core *c);
 /* Estimated RTT (ms) from this node to member name (0 to itself): AS_OK,
  * AS_ENOTFOUND, or AS_EAGAIN when its coordinate or ours is not known
  * yet. */

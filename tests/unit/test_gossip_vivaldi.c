@@ -237,10 +237,15 @@ static void cnode_init(struct cnode *n, const char *name, int host)
 	cfg.plaintext = true;
 	cfg.seed = (uint64_t)host;
 	cfg.probe_interval_ms = 100;
-	/* wall clocks 50 ms apart: probe slots are on the wall clock, and
+	/* probe times 50 ms apart: probe slots are on the wall clock, and
 	 * pings sent at the same instant would be answered a delivery round
-	 * later than crun's 0.5 ms */
-	cfg.seq_base = 1 + (uint64_t)host * 50000;
+	 * later than crun's 0.5 ms. Each node probes at its phase into a
+	 * slot: its wall clock is set so that this falls at host x 50 ms. */
+	cfg.seq_base = 1;
+	assert_int_equal(gossip_core_new(&cfg, NULL, 0, &n->core), AS_OK);
+	uint64_t ph = gossip_core_probe_phase(n->core);
+	gossip_core_free(n->core);
+	cfg.seq_base = ((ph + 1000 - (uint64_t)host * 50) % 100 + 100) * 1000;
 	assert_int_equal(gossip_core_new(&cfg, NULL, 0, &n->core), AS_OK);
 }
 
