@@ -22,9 +22,9 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
-from anysteer_test import BUILD, main_skip77, require_root_bird, sanitizer_report  # noqa: E402
+from anysteer_test import BUILD, main_skip77, require_root_bird  # noqa: E402
 from evallib import scale  # noqa: E402
-from test_eval_steady import HarnessRun, in_distcheck, leftovers  # noqa: E402
+from test_eval_steady import HarnessRun, in_distcheck  # noqa: E402
 
 RUN = os.path.join(HERE, "run")
 
@@ -176,18 +176,7 @@ class EvalScaleQuickTest(HarnessRun):
 
     def test_6_torn_down_and_clean(self):
         self.summary()
-        import re
-        m = re.search(r"\(prefix (\S+), state (\S+)\)", self.result.stdout)
-        self.assertIsNotNone(m, self.result.stdout[:2000])
-        self.assertEqual(leftovers(m.group(1)), [])
-        self.assertFalse(os.path.exists(m.group(2)))
-        logs = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(self.out, "logs"))
-                for f in fs if f.endswith(".log")]
-        self.assertTrue(any("anysteerd-n1" in f for f in logs), "agent logs not kept")
-        for f in logs:
-            with open(f, errors="replace") as fh:
-                rep = sanitizer_report(fh.read())
-            self.assertIsNone(rep, "%s:\n%s" % (f, rep))
+        self.assert_torn_down_and_clean()
 
 
 if __name__ == "__main__":

@@ -177,13 +177,18 @@ class EvalSteadyQuickTest(HarnessRun):
     def test_3_dns_side(self):
         s = self.summary()
         dns = [r for r in s["runs"] if r["mode"] == "dns"]
+        self.assertGreater(sum(r["dns"]["agent_queries"] for r in dns), 0,
+                           "no query reached anysteer through the site resolver")
         for r in dns:
             d = r["dns"]
             self.assertGreater(d["resolver_queries"], 0)
             self.assertEqual(d["resolver_servfail"], 0)
             # Every resolver miss became queries to anysteer, which the
-            # capture on the site's uplink saw too.
-            self.assertGreater(d["agent_queries"], 0, d)
+            # capture on the site's uplink saw too. (A run may have none:
+            # the warm-up fills Unbound's cache and a TTL of 5 s can
+            # outlast the 4 s measured; a quiet machine did so once.)
+            if d["resolver_cachemiss"] > 0:
+                self.assertGreater(d["agent_queries"], 0, d)
             self.assertEqual(d["upstream_responses_seen"]["anysteer"],
                              d["agent_queries"], d)
             self.assertGreaterEqual(d["resolver_hit_rate"], 0.0)
