@@ -665,6 +665,43 @@ class BalanceTest(unittest.TestCase):
             self.assertEqual(b.move(1000.0 + k), 1000.0 + k)
         self.assertAlmostEqual(b.ready_at(1003.0), 1020.0, places=1)
 
+    def test_estimate(self):
+        """Steady's runs and the sweep's DNS runs; with --shift-at the DNS
+        runs also wait for the slow nodes' tokens (two moves a run), the
+        proxies' runs not."""
+        from evallib import runall
+        o = types.SimpleNamespace(warmup=1.0, duration=8.0, reps=1, rates=[400],
+                                  modes=["dns", "dns-anycast", "nginx", "haproxy-lc"],
+                                  max_answers=2, ttl=5, sweep_answers=None, sweep_ttls=None,
+                                  slow_load=None, shift_at=None, nodes=5)
+        run_s = 1 + 8 + runall.STEADY_RUN_OVERHEAD_S
+        fixed = runall.STEADY_SETUP_S + 5 * runall.STEADY_SETUP_PER_NODE_S + runall.TEARDOWN_S
+        e = balance.estimate(o)
+        self.assertEqual(e["runs"], 4)
+        self.assertAlmostEqual(e["total_s"], 4 * run_s + fixed, delta=1)
+        # The sweep: one more setting (the default is not run again), the
+        # two DNS modes once each.
+        o.sweep_answers, o.sweep_ttls = [1, 2], [5]
+        e = balance.estimate(o)
+        self.assertEqual(e["runs"], 6)
+        self.assertAlmostEqual(e["total_s"], 6 * run_s + fixed + balance.POLICY_SET_S +
+                               5 * balance.POLICY_SET_PER_NODE_S, delta=1)
+        # The shift: 2 tokens at start (burst 3, one taken by the start).
+        # dns: change at 4 s, restore at 14.5 s (0.725 left); dns-anycast
+        # waits 1 s for a token (20 s + 1.5 s slack - its change at 20.5 s),
+        # its restore at 32 s waits until 40 s; the proxies' runs move nothing.
+        o.sweep_answers = o.sweep_ttls = None
+        o.shift_at = 3.0
+        e = balance.estimate(o)
+        self.assertAlmostEqual(e["total_s"], 4 * run_s + fixed + 2 * balance.RESTORE_S + 1 + 8,
+                               delta=1)
+        o.modes, o.reps = ["dns"], 10
+        e = balance.estimate(o)
+        self.assertGreater(e["total_s"], 10 * 2 * balance.FACTOR_MOVE_INTERVAL_S - 60)
+        self.assertLess(e["total_s"], 10 * (2 * balance.FACTOR_MOVE_INTERVAL_S + run_s) + fixed)
+        o.modes = ["nginx"]
+        self.assertAlmostEqual(balance.estimate(o)["total_s"], 10 * run_s + fixed, delta=1)
+
     def test_summary_report_and_files(self):
         """The balance summary, report section and CSVs from fabricated runs."""
         L = self.L
@@ -708,6 +745,8 @@ class BalanceTest(unittest.TestCase):
                      "share_after": balance.mean_share(ser["t"], ser["slow"],
                                                        ser["slow_requests"], 0, 9),
                      "target_before": 1 / 3, "target_after": ta}}
+            if mode not in ("dns", "dns-anycast"):
+                del r["shift"]  # the proxies' runs have no change
             return r
         rows = [row("dns-anycast", 1, 0.1), row("nginx", 1, 1 / 3)]
         prow = [row("dns-anycast", 1, 0.4, {"max_answers": 1, "ttl": 1})]
@@ -722,8 +761,8 @@ class BalanceTest(unittest.TestCase):
         self.assertEqual(pods["n3p1"]["p50_us"], 1000)
         sh = b["shift"]["by_mode"]
         self.assertEqual(sh["dns-anycast"]["400"]["time_to_shift_s"]["median"], 0)
-        self.assertEqual(sh["nginx"]["400"]["never"], 1)
-        self.assertEqual(len(sh["nginx"]["400"]["series"]["t"]), 5)
+        self.assertEqual(len(sh["dns-anycast"]["400"]["series"]["t"]), 5)
+        self.assertNotIn("nginx", sh)
         self.assertEqual([(p["max_answers"], p["ttl"], p["default"]) for p in b["policies"]],
                          [(1, 1, False), (2, 5, True)])
         # The setting whose slow pods got 40 % is further from the target.
@@ -731,7 +770,7 @@ class BalanceTest(unittest.TestCase):
                            b["policies"][1]["slow_share_served"]["median"])
         text = "\n".join(balance.report_lines(summary))
         for want in ("## Balance: per-pod latency", "n1p1 (slow)", "cluster p99 ms",
-                     "## Balance: share shift", "load set 0.88", "never",
+                     "## Balance: share shift", "load set 0.88", "| dns-anycast | 400 |",
                      "## Balance: answer policies", "| 1 | 1 | dns-anycast"):
             self.assertIn(want, text)
         d = tempfile.mkdtemp(prefix="evalbal-")

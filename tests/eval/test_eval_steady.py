@@ -77,11 +77,21 @@ class HarnessRun(unittest.TestCase):
     """One `tests/eval/run ARGS --build-dir BUILD --out OUT` for the whole
     class (the quick experiments' tests share it): its result (returncode,
     stdout, stderr), pid and elapsed time; OUT is removed after a
-    successful run unless EVAL_KEEP is set, and kept (and named) otherwise."""
+    successful run whose tests all passed unless EVAL_KEEP is set, and
+    kept (and named) otherwise: a failed assertion needs the run's logs."""
     ARGS = ()
     TIMEOUT = 900
     out = None
     result = None
+    failed = False
+
+    def run(self, result=None):
+        bad = (lambda: len(result.failures) + len(result.errors)) if result else (lambda: 0)
+        before = bad()
+        outcome = super().run(result)
+        if bad() > before:
+            type(self).failed = True
+        return outcome
 
     @classmethod
     def run_harness(cls):
@@ -105,7 +115,7 @@ class HarnessRun(unittest.TestCase):
     def tearDownClass(cls):
         if cls.out and os.path.isdir(cls.out):
             if cls.result is not None and cls.result.returncode == 0 and \
-                    not os.environ.get("EVAL_KEEP"):
+                    not cls.failed and not os.environ.get("EVAL_KEEP"):
                 shutil.rmtree(cls.out, ignore_errors=True)
             else:
                 print("  results kept in %s" % cls.out, file=sys.stderr)

@@ -8,8 +8,11 @@ experiment measures:
   measured part `anysteerctl load set L` (or `load clear`) on the slow
   nodes, a per-second series of every pod's share of its service, and
   the time until the slow pods' share stayed within --shift-band of the
-  share anysteer then aims at; the proxies are not told (their line is
-  flat) and are shown anyway;
+  share anysteer then aims at. Only the DNS modes' runs have the change:
+  the proxies read no load signal, so theirs would be the same run again
+  (and each change costs the slow nodes a factor-move token, see
+  MoveBudget); their series is aligned with the DNS runs' (second 0 = S
+  seconds into the measured part) and shown anyway;
 - anysteer's answer policies against the site resolver's caching
   (--sweep-answers, --sweep-ttls): after the main runs, every other
   combination of max_answers x TTL is set on every node (the catalog
@@ -214,6 +217,53 @@ def with_policy(yaml_text, max_answers, ttl):
     return re.sub(r"(?m)^(    max_answers: )\d+$", r"\g<1>%d" % max_answers, text)
 
 
+# estimate(): seconds beyond a run's own (runall's steady figures): per
+# policy of the sweep, every node's catalog rewritten and reloaded and the
+# wait until every agent answers with it; after a run with a change, the
+# wait until every agent sees the signal restored and the sites' flush.
+POLICY_SET_S, POLICY_SET_PER_NODE_S = 3.0, 0.3
+RESTORE_S = 2.0
+
+
+def sweep_policies(o):
+    """The sweep's settings: every max_answers x TTL but the default."""
+    return [p for p in policies(o.sweep_answers or [o.max_answers], o.sweep_ttls or [o.ttl])
+            if p != (o.max_answers, o.ttl)]
+
+
+def estimate(o):
+    """runall.estimate's figures for balance: steady's runs, the sweep's
+    runs of the DNS modes and, with --shift-at, the waits for the slow
+    nodes' factor-move tokens, by playing the run order against MoveBudget
+    (a change and its restore are two moves; the proxies' runs have none)."""
+    from .runall import (STEADY_RUN_OVERHEAD_S, STEADY_SETUP_PER_NODE_S, STEADY_SETUP_S,
+                         TEARDOWN_S)
+    run_s = o.warmup + o.duration + STEADY_RUN_OVERHEAD_S
+    plan = steady.run_plan(o.reps, o.rates, o.modes)
+    dns_runs = [x for x in plan if x[2] in DNS_MODES]
+    blocks = [(False, plan)] + [(True, dns_runs) for _ in sweep_policies(o) if dns_runs]
+    budget = MoveBudget(0.0)
+    if o.slow_load is not None:
+        budget.move(0.0)
+    t, runs = 0.0, 0
+    for new_policy, block in blocks:
+        if new_policy:
+            t += POLICY_SET_S + POLICY_SET_PER_NODE_S * o.nodes
+        for _, _, mode, _ in block:
+            runs += 1
+            if o.shift_at is None or mode not in DNS_MODES:
+                t += run_s
+                continue
+            change = t + o.warmup + o.shift_at
+            t += max(0.0, budget.ready_at(t) + FACTOR_MOVE_SLACK_S - change)
+            budget.move(t + o.warmup + o.shift_at)
+            t += run_s
+            t = max(t, budget.move(t)) + RESTORE_S
+    setup = STEADY_SETUP_S + STEADY_SETUP_PER_NODE_S * o.nodes
+    return {"runs": runs, "run_s": round(t / runs, 1) if runs else 0.0, "setup_s": setup,
+            "total_s": round(t + setup + TEARDOWN_S)}
+
+
 def shift_action(opts):
     """("set", load) or ("clear", None): what --shift-at does; the default
     undoes --slow-load, or tells anysteer the slow pods' capacity."""
@@ -310,7 +360,7 @@ class Balance(steady.Steady):
         the slow nodes; then until every agent sees it."""
         o, be = self.o, self.be
         self.shift_ctx = None
-        if o.shift_at is None:
+        if not self.shifts(mode):
             return
         ev = os.path.join(outdir, "events-site1.csv")
 
@@ -346,11 +396,15 @@ class Balance(steady.Steady):
                           "agents_saw_s": None if t_seen is None else
                           round((t_seen - t_cmd) / 1e9, 3)}
 
+    def shifts(self, mode):
+        """Whether a run of this mode has the --shift-at change."""
+        return self.o.shift_at is not None and mode in DNS_MODES
+
     # ---- per run -------------------------------------------------------------
     def measure(self, rep, rate, mode, seed):
         o, L = self.o, self.layout
         paced = 0.0
-        if o.shift_at is not None:
+        if self.shifts(mode):
             # The slow nodes publish the change at once only with a token
             # left (the runs before spent theirs): wait for one first.
             now = time.monotonic()
@@ -371,7 +425,8 @@ class Balance(steady.Steady):
             ctx["paced_s"] = round(paced, 1)
             origins = [(ctx["t_cmd_ns"] - t0) / 1e9 for t0, _ in events]
         else:
-            origins = [o.warmup] * len(events)
+            # No change in this run: aligned with the runs that have one.
+            origins = [o.warmup + (o.shift_at or 0.0)] * len(events)
         ser = share_series(events, origins, o.warmup, L)
         row["share_series"] = ser
         if ctx:
@@ -431,9 +486,7 @@ class Balance(steady.Steady):
     def run(self):
         super().run()
         o = self.o
-        sweep = [p for p in policies(o.sweep_answers or [o.max_answers],
-                                     o.sweep_ttls or [o.ttl])
-                 if p != (o.max_answers, o.ttl)]
+        sweep = sweep_policies(o)
         modes = [m for m in o.modes if m in DNS_MODES]
         if not sweep or not modes:
             return
@@ -545,7 +598,6 @@ def summarize(o, layout, summary, rows, policy_rows):
         sh = {"at_s": o.shift_at, "action": action, "load": value, "band": o.shift_band,
               "min_requests": MIN_BIN_REQUESTS, "from_load": o.slow_load, "by_mode": {}}
         for m in modes:
-            sh["by_mode"][m] = {}
             for r in rates:
                 rs = [x for x in rows if x["mode"] == m and x["rate"] == r and x.get("shift")]
                 if not rs:
@@ -558,7 +610,7 @@ def summarize(o, layout, summary, rows, policy_rows):
                 e["target_after"] = rs[0]["shift"]["target_after"]
                 e["never"] = sum(1 for x in rs if x["shift"]["time_to_shift_s"] is None)
                 e["series"] = _mean_series(rs)
-                sh["by_mode"][m][str(r)] = e
+                sh["by_mode"].setdefault(m, {})[str(r)] = e
         out["shift"] = sh
     # The sweep: the default setting from the main runs, the others from theirs.
     settings = {}
@@ -805,7 +857,8 @@ def report_lines(summary):
           "(%s). **Time to shift** = the first second from which that share stayed within "
           "+-%g of the share anysteer then aims at (target after) in every later second "
           "with at least %d requests; `never` = outside the band in the run's last second. "
-          "The proxies are not told: their target is the same, their line flat. Agents saw "
+          "Only the DNS modes' runs have the change (the proxies read no load signal; "
+          "their target stays the same). Agents saw "
           "= seconds until every agent reported the new load factor." % (
               _f(sh["at_s"], 1), "clear" if sh["action"] == "clear" else "set %g" % sh["load"],
               "`load set %g`" % sh["from_load"] if sh["from_load"] is not None else

@@ -77,9 +77,19 @@ def estimate(cmd, o):
 def describe(cmd, o):
     """A short line of what an experiment runs (for the plan)."""
     if cmd in ("steady", "balance"):
-        return "%d nodes, modes %s, rates %s, %d reps of %g+%g s" % (
+        text = "%d nodes, modes %s, rates %s, %d reps of %g+%g s" % (
             o.nodes, ",".join(o.modes), ",".join(map(str, o.rates)), o.reps, o.warmup,
             o.duration)
+        if cmd == "balance":
+            from .balance import sweep_policies
+            if o.slow_load is not None:
+                text += ", slow load %g" % o.slow_load
+            if o.shift_at is not None:
+                text += ", change at %g s" % o.shift_at
+            sweep = sweep_policies(o)
+            if sweep:
+                text += ", policies %s" % ",".join("a%dt%d" % p for p in sweep)
+        return text
     if cmd == "failover":
         return "%d nodes, %s x %s, TTL %s, cache %s, try-next %s, %d reps" % (
             o.nodes, ",".join(o.scenario), ",".join(o.modes), ",".join(map(str, o.ttl)),

@@ -567,23 +567,38 @@ class Steady:
             intended = analysis.intended_shares(be.ctl_json(1, "services")["services"])
         row = analysis.run_row(self, rep, rate, mode, seed, groups, before, after, sites,
                                wall, intended)
+        if row["errors_total"]:
+            self.network_diag(os.path.join(outdir, "network-after-errors.txt"))
         with open(os.path.join(outdir, "row.json"), "w") as f:
             json.dump(row, f, indent=1)
         return row
 
+    def network_diag(self, path):
+        """After a run with client errors: the router's routes, neighbours
+        and BGP sessions, and each ingress node's listeners and TCP drop
+        counters (a connect timeout through an ingress VIP is a dropped SYN
+        somewhere on this path)."""
+        be = self.be
+        cmds = [("router", ["ip", "-6", "route", "show"]), ("router", ["ip", "-6", "neigh"]),
+                ("router", ["birdc", "-s", os.path.join(be.dir, "r", "bird.ctl"),
+                            "show", "protocols"])]
+        for k in range(1, self.o.ingress + 1):
+            cmds += [(("ingress", k), ["ss", "-ltn"]),
+                     (("ingress", k), ["nstat", "-az", "TcpExtListenOverflows",
+                                       "TcpExtListenDrops", "TcpExtTCPReqQFullDrop",
+                                       "Ip6InNoRoutes", "Ip6OutNoRoutes"])]
+        with open(path, "w") as f:
+            for host, argv in cmds:
+                try:
+                    r = be.run(host, argv, check=False, timeout=20)
+                    out = r.stdout + r.stderr
+                except Exception as e:  # a diagnosis must not fail the run
+                    out = "%s\n" % e
+                f.write("== %s: %s\n%s\n" % (host_str(host), " ".join(argv), out))
+
     # ---- the whole experiment -------------------------------------------------
     def plan(self):
-        """[(rep, rate, mode, seed)] in run order: for each repetition and
-        rate the modes back to back, the order rotated each time."""
-        runs, k = [], 0
-        for rep in range(1, self.o.reps + 1):
-            for ri, rate in enumerate(self.o.rates):
-                modes = list(self.o.modes)
-                rot = k % len(modes)
-                for m in modes[rot:] + modes[:rot]:
-                    runs.append((rep, rate, m, 1000 * rep + ri))
-                k += 1
-        return runs
+        return run_plan(self.o.reps, self.o.rates, self.o.modes)
 
     def run(self):
         o = self.o
@@ -639,6 +654,20 @@ class Steady:
         report.plots(self.out, summary)
         report.write_report(self.out, summary)
         return summary
+
+
+def run_plan(reps, rates, modes):
+    """[(rep, rate, mode, seed)] in run order: for each repetition and
+    rate the modes back to back, the order rotated each time."""
+    runs, k = [], 0
+    for rep in range(1, reps + 1):
+        for ri, rate in enumerate(rates):
+            modes = list(modes)
+            rot = k % len(modes)
+            for m in modes[rot:] + modes[:rot]:
+                runs.append((rep, rate, m, 1000 * rep + ri))
+            k += 1
+    return runs
 
 
 def install_signal_handlers():
