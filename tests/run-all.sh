@@ -7,6 +7,7 @@
 # image (deploy/container-build.sh, ~10 minutes more).
 set -eu
 
+t_start=$(date +%s)
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 # The sanitized build lives in _build/check; configure refuses that while
@@ -25,9 +26,11 @@ mkdir -p "$build"
 cd "$build"
 "$top/configure" -q --enable-sanitizers
 make -s -j"$jobs"
+t_built=$(date +%s)
 
 rc=0
 make -s -j"$jobs" check || rc=$?
+t_checked=$(date +%s)
 # Show what failed, then one summary line for humans and CI.
 pass=$(find . -name '*.trs' -exec grep -l '^:test-result: PASS' {} + 2>/dev/null | wc -l)
 fail=$(find . -name '*.trs' -exec grep -l '^:test-result: \(FAIL\|ERROR\|XPASS\)' {} + 2>/dev/null | wc -l)
@@ -45,15 +48,24 @@ if [ "$skip" -gt 0 ]; then
 	done
 fi
 echo "tests: $pass passed, $fail failed, $skip skipped"
+# Where CI's minutes go (its budget is 20): the slowest Python tests, by
+# unittest's own count (run two at a time, so they overlap).
+echo "slowest tests (s):"
+find . -name '*.log' -exec grep -H -E '^Ran [0-9]+ tests? in [0-9.]+s' {} + 2>/dev/null |
+	sed -E 's|^\./(.*)\.log:Ran [0-9]+ tests? in ([0-9.]+)s|\2 \1|' | sort -rn | head -n 8 |
+	while read -r secs name; do printf '  %6.0f  %s\n' "$secs" "$name"; done
 [ "$rc" -eq 0 ] || exit "$rc"
 
 # The release tarball builds and passes its tests too (no sanitizers).
-make -s distcheck DISTCHECK_CONFIGURE_FLAGS=-q >distcheck.log 2>&1 || {
+make -s -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=-q >distcheck.log 2>&1 || {
 	tail -n 100 distcheck.log
 	echo "distcheck failed"
 	exit 1
 }
 echo "distcheck: ok"
+t_dist=$(date +%s)
+echo "time: deps and build $((t_built - t_start)) s, make check $((t_checked - t_built)) s," \
+	"distcheck $((t_dist - t_checked)) s, in all $((t_dist - t_start)) s"
 
 # The container image (deploy/Containerfile), on request: minutes of
 # apt-get and compiling, more than the CI budget allows on every run.
