@@ -176,6 +176,14 @@ class FailoverAnalysisTest(unittest.TestCase):
         failover.stop_figures(r)
         self.assertEqual((r["stop_to_dead_s"], r["to_dead_until_end"]), (None, False))
 
+    def test_haproxy_watched(self):
+        # A node fault kills the node's pods of every service; HAProxy's
+        # watch polls the loaded service's backend, so it waits for that
+        # service's dead pods only (it waited for all: never DOWN).
+        dead = [("n1p1", 1, 1, "svc1"), ("n1p2", 1, 2, "svc2")]
+        self.assertEqual(failover.haproxy_watched(dead, "svc1"), {"n1p1"})
+        self.assertEqual(failover.haproxy_watched(dead[1:], "svc1"), set())
+
     def test_catalog_ttl_per_service(self):
         from evallib import cluster
         from evallib.backend import NamespaceBackend

@@ -240,6 +240,13 @@ def stop_figures(row):
         stop is not None and stop > row["end_s"] - 1.0))
 
 
+def haproxy_watched(dead, svc):
+    """The dead pods HaproxyWatch waits for: those of the loaded service,
+    whose backend it polls (a node fault also kills the node's pods of
+    other services, which that backend does not list)."""
+    return {p[0] for p in dead if p[3] == svc}
+
+
 class HaproxyWatch(threading.Thread):
     """Polls every HAProxy's `show servers state BACKEND` and records when
     each watched server was first not running (op state != 2) on every
@@ -644,8 +651,9 @@ class Failover(steady.Steady):
                 dead = [pod]
             dead_addrs = {be.pod_addr(p[1], p[2]) for p in dead}
             dead_pods = {p[0] for p in dead}
-            if mode == "haproxy" and dead_pods:
-                watch = HaproxyWatch(self.ingress_sockets(), svc, dead_pods)
+            watched = haproxy_watched(dead, svc)
+            if mode == "haproxy" and watched:
+                watch = HaproxyWatch(self.ingress_sockets(), svc, watched)
                 watch.start()
             delay = (t0 + int(o.pre * 1e9) - time.monotonic_ns()) / 1e9
             if delay > 0:
@@ -686,7 +694,7 @@ class Failover(steady.Steady):
             # The log has whole seconds: the middle of that second.
             proxy["last_error_s"] = None if last is None else round(last + 0.5 - fault_wall, 1)
         if watch:
-            downs = [watch.down_at.get(nm) for nm in sorted(dead_pods)]
+            downs = [watch.down_at.get(nm) for nm in sorted(watch.servers)]
             proxy["marked_down_s"] = None if None in downs else \
                 round((max(downs) - fault_ns) / 1e9, 3)
             proxy["poll_errors"] = watch.errors
