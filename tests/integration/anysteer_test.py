@@ -35,6 +35,10 @@ def _ephemeral_range():
         return 32768, 60999
 
 
+# Ports free_port() returned in this process.
+_HANDED_OUT = set()
+
+
 def free_port():
     """A port free for both UDP and TCP on [::1] and 127.0.0.1.
 
@@ -43,13 +47,17 @@ def free_port():
     process's client socket (kdig, a gossip peer, urllib) before the daemon
     binds it, which made tests fail with "Address already in use" under
     load. The kernel never picks ports below the range by itself, so only
-    another test choosing the same random port could collide.
+    another test choosing the same random port could collide, or this
+    one: a port handed out earlier in this process and not bound yet (a
+    daemon started later) is never handed out again.
     """
     lo, _ = _ephemeral_range()
     top = min(lo, 32768) - 1
     rng = random.SystemRandom()
     for _ in range(200):
         port = rng.randint(10000, top)
+        if port in _HANDED_OUT:
+            continue
         ok = True
         for fam, addr, typ in ((socket.AF_INET6, "::1", socket.SOCK_DGRAM),
                                (socket.AF_INET6, "::1", socket.SOCK_STREAM),
@@ -67,6 +75,7 @@ def free_port():
             if not ok:
                 break
         if ok:
+            _HANDED_OUT.add(port)
             return port
     raise RuntimeError("no free port")
 
