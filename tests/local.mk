@@ -80,8 +80,10 @@ endif
 tests_unit_test_agent_anycast_SOURCES = tests/unit/test_agent_anycast.c
 tests_unit_test_agent_anycast_CFLAGS = $(AGENT_TEST_CFLAGS) $(JANSSON_CFLAGS) $(LIBUV_CFLAGS)
 tests_unit_test_agent_anycast_LDADD = $(AGENT_TEST_LDADD)
-TESTS += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py
+TESTS += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py \
+	tests/integration/test_testbed_large.py
 EXTRA_DIST += tests/integration/test_anycast.py tests/integration/test_anycast_testbed.py \
+	tests/integration/test_testbed_large.py \
 	deploy/testbed/testbed.sh deploy/testbed/querier.py tests/bench/failover-bench.sh tests/bench/failover-bench.py \
 	tests/bench/soak-bench.sh tests/bench/large-records-testbed.py
 # A caching resolver (unbound) keeps the zone through a link cut and a

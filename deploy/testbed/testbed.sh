@@ -57,7 +57,10 @@
 #                               fd00:53::53 announced by the odd nodes and
 #                               fd00:53::54 by the even ones, both in the
 #                               zone's NS glue; --letters 1: every node
-#                               announces fd00:53::53 (ECMP over all nodes)
+#                               announces fd00:53::53 (ECMP over all nodes).
+#                               Raises the kernel's IPv6 neighbour table
+#                               limits (net.ipv6.neigh.default.gc_thresh2/3,
+#                               host-wide) when N needs more than they allow
 #        testbed.sh down        stop everything it started, by PID file
 #                               and namespace name
 #        testbed.sh status [I]  a picture of the topology (client, router,
@@ -704,6 +707,27 @@ sr_link() {
 	return 0
 }
 
+# The kernel's IPv6 neighbour table is one for every namespace (its
+# gc_thresh limits exist in the initial namespace only): N nodes that all
+# gossip with each other hold about N^2 entries, past the default hard
+# limit (1024) from about 30 nodes; beyond it new entries fail (the kernel
+# logs "neighbor table overflow", sends get EINVAL) and gossip flaps
+# (50 nodes: 42,000 suspicions in 2 minutes, some nodes never joined).
+# Raise the limits for this size, never lower them.
+raise_neigh_limits() {
+	peers=$(( $1 + $2 + 4 ))	# nodes, ingress nodes, router, sites
+	need=$(( peers * peers + $1 * $3 * 2 + 256 ))
+	cur2=$(sysctl -n net.ipv6.neigh.default.gc_thresh2 2>/dev/null || echo 0)
+	cur3=$(sysctl -n net.ipv6.neigh.default.gc_thresh3 2>/dev/null || echo 0)
+	[ "$cur3" -ge $(( need * 2 )) ] && return 0
+	if sysctl -qw net.ipv6.neigh.default.gc_thresh3=$(( need * 2 )) \
+	    net.ipv6.neigh.default.gc_thresh2=$(( cur2 > need ? cur2 : need )) >/dev/null 2>&1; then
+		echo "testbed: raised the kernel's IPv6 neighbour table limits (gc_thresh2 $need, gc_thresh3 $(( need * 2 ))) for $1 nodes" >&2
+	else
+		echo "testbed: warning: cannot raise net.ipv6.neigh.default.gc_thresh3 ($cur3) to $(( need * 2 )): with $1 nodes neighbour entries may overflow" >&2
+	fi
+}
+
 cmd_up() {
 	n=3; pods=0; ingress=0; sites=1; letters=2; sr=0
 	while [ $# -gt 0 ]; do
@@ -744,6 +768,7 @@ cmd_up() {
 	[ -x "$ANYSTEERD" ] || die "$ANYSTEERD not built (build it, or name the build: $0 --build DIR ...)"
 	[ -e "$DIR/nodes" ] && die "already up ($DIR); run: $0 down"
 	ip netns list | grep -q "^$R\b" && die "namespace $R exists; run: $0 down"
+	raise_neigh_limits "$n" "$ingress" "$pods"
 	t_start=$(now_ms)
 	mkdir -p "$DIR"
 	: >"$DIR/namespaces"
