@@ -995,8 +995,13 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--ep-interval") && i + 1 < argc) {
 			ep_interval_ms = (uint64_t)(strtod(argv[++i], NULL) * 1000);
 		} else if (!strcmp(argv[i], "--settle") && i + 1 < argc) {
-			double v = strtod(argv[++i], NULL);
-			settle_ms = v > 0 && v < 86400 ? (uint64_t)(v * 1000) : 0;
+			char *end;
+			double v = strtod(argv[++i], &end);
+			if (*end || !(v >= 0 && v <= 86400)) {
+				fprintf(stderr, "--settle: seconds from 0 to 86400, not '%s'\n", argv[i]);
+				return 2;
+			}
+			settle_ms = (uint64_t)(v * 1000);
 		} else if (!strcmp(argv[i], "--load")) {
 			load_only = true;
 		} else if (!strcmp(argv[i], "--coords")) {
