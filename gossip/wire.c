@@ -158,45 +158,84 @@ static void pack_record(msgpack_packer *pk, const struct gossip_record *r)
 		pack_str(pk, r->zone);
 }
 
-int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
+/* The probe messages: PING, PING_REQ, and ACK/NACK (with the
+ * coordinate when we send it). Returns AS_OK or the coordinate's error. */
+static int pack_probe(msgpack_packer *pk, const struct gossip_msg *m)
 {
-	struct wbuf w = { .p = buf, .len = len };
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &w, wbuf_write);
-
 	switch (m->type) {
 	case GOSSIP_MSG_PING:
-		msgpack_pack_array(&pk, m->want_coord ? 4 : 3);
-		msgpack_pack_uint8(&pk, GOSSIP_MSG_PING);
-		msgpack_pack_uint32(&pk, m->seq);
-		pack_str(&pk, m->target);
+		msgpack_pack_array(pk, m->want_coord ? 4 : 3);
+		msgpack_pack_uint8(pk, GOSSIP_MSG_PING);
+		msgpack_pack_uint32(pk, m->seq);
+		pack_str(pk, m->target);
 		if (m->want_coord)	/* flags: 1 = coordinate wanted */
-			msgpack_pack_uint8(&pk, 1);
+			msgpack_pack_uint8(pk, 1);
 		break;
 	case GOSSIP_MSG_PING_REQ:
-		msgpack_pack_array(&pk, 5);
-		msgpack_pack_uint8(&pk, GOSSIP_MSG_PING_REQ);
-		msgpack_pack_uint32(&pk, m->seq);
-		pack_str(&pk, m->target);
-		pack_addr(&pk, &m->addr);
+		msgpack_pack_array(pk, 5);
+		msgpack_pack_uint8(pk, GOSSIP_MSG_PING_REQ);
+		msgpack_pack_uint32(pk, m->seq);
+		pack_str(pk, m->target);
+		pack_addr(pk, &m->addr);
 		if (m->nack)
-			msgpack_pack_true(&pk);
+			msgpack_pack_true(pk);
 		else
-			msgpack_pack_false(&pk);
+			msgpack_pack_false(pk);
 		break;
-	case GOSSIP_MSG_ACK:
-	case GOSSIP_MSG_NACK:
-		msgpack_pack_array(&pk, m->has_coord ? 3 : 2);
-		msgpack_pack_uint8(&pk, (uint8_t)m->type);
-		msgpack_pack_uint32(&pk, m->seq);
+	default:	/* ACK, NACK */
+		msgpack_pack_array(pk, m->has_coord ? 3 : 2);
+		msgpack_pack_uint8(pk, (uint8_t)m->type);
+		msgpack_pack_uint32(pk, m->seq);
 		if (m->has_coord) {
 			uint8_t cb[GOSSIP_COORD_WIRE_LEN];
 			int cl = gossip_coord_encode(&m->coord, cb, sizeof(cb));
 			if (cl < 0)
 				return cl;
-			msgpack_pack_bin(&pk, (size_t)cl);
-			msgpack_pack_bin_body(&pk, cb, (size_t)cl);
+			msgpack_pack_bin(pk, (size_t)cl);
+			msgpack_pack_bin_body(pk, cb, (size_t)cl);
 		}
+		break;
+	}
+	return AS_OK;
+}
+
+/* A push-pull: flags, then the member list as [state, record...]. */
+static void pack_pushpull(msgpack_packer *pk, const struct gossip_msg *m)
+{
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_uint8(pk, GOSSIP_MSG_PUSHPULL);
+	msgpack_pack_uint8(pk, (uint8_t)((m->pp_reply ? 1 : 0) | (m->pp_join ? 2 : 0) |
+					 (m->pp_digest ? 4 : 0)));
+	msgpack_pack_array(pk, m->pp_count);
+	for (uint32_t i = 0; i < m->pp_count; i++) {
+		/* A digest entry has no endpoints and no zone: state,
+		 * head, endpoint count; a whole one state + record. */
+		msgpack_pack_array(pk, m->pp_digest ? 8 : 1 + record_fields(&m->pp_recs[i]));
+		msgpack_pack_uint8(pk, m->pp_states[i]);
+		if (m->pp_digest) {
+			pack_head(pk, &m->pp_recs[i]);
+			msgpack_pack_uint32(pk, m->pp_recs[i].n_endpoints);
+		} else {
+			pack_record(pk, &m->pp_recs[i]);
+		}
+	}
+}
+
+int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
+{
+	struct wbuf w = { .p = buf, .len = len };
+	msgpack_packer pk;
+	int rc;
+	msgpack_packer_init(&pk, &w, wbuf_write);
+
+	switch (m->type) {
+	case GOSSIP_MSG_PING:
+	case GOSSIP_MSG_PING_REQ:
+	case GOSSIP_MSG_ACK:
+	case GOSSIP_MSG_NACK:
+		rc = pack_probe(&pk, m);
+		if (rc < 0)
+			return rc;
 		break;
 	case GOSSIP_MSG_ALIVE:
 		msgpack_pack_array(&pk, 1 + record_fields(&m->rec));
@@ -234,23 +273,7 @@ int gossip_msg_encode(const struct gossip_msg *m, uint8_t *buf, size_t len)
 		pack_str(&pk, m->from);
 		break;
 	case GOSSIP_MSG_PUSHPULL:
-		msgpack_pack_array(&pk, 3);
-		msgpack_pack_uint8(&pk, GOSSIP_MSG_PUSHPULL);
-		msgpack_pack_uint8(&pk, (uint8_t)((m->pp_reply ? 1 : 0) | (m->pp_join ? 2 : 0) |
-						  (m->pp_digest ? 4 : 0)));
-		msgpack_pack_array(&pk, m->pp_count);
-		for (uint32_t i = 0; i < m->pp_count; i++) {
-			/* A digest entry has no endpoints and no zone: state,
-			 * head, endpoint count; a whole one state + record. */
-			msgpack_pack_array(&pk, m->pp_digest ? 8 : 1 + record_fields(&m->pp_recs[i]));
-			msgpack_pack_uint8(&pk, m->pp_states[i]);
-			if (m->pp_digest) {
-				pack_head(&pk, &m->pp_recs[i]);
-				msgpack_pack_uint32(&pk, m->pp_recs[i].n_endpoints);
-			} else {
-				pack_record(&pk, &m->pp_recs[i]);
-			}
-		}
+		pack_pushpull(&pk, m);
 		break;
 	default:
 		return AS_EINVAL;
@@ -697,6 +720,43 @@ static void rd_coord(struct rd *r, struct gossip_msg *m)
 		m->coord_bad = true;
 }
 
+/* The fields of a probe message (PING, PING_REQ, ACK/NACK) of n in all.
+ * Returns how many fields are ours (the rest are skipped); more than n
+ * when the message is too short. */
+static uint32_t rd_probe(struct rd *r, struct gossip_msg *m, uint32_t n)
+{
+	switch (m->type) {
+	case GOSSIP_MSG_PING:
+		if (n < 3)
+			return 3;
+		m->seq = rd_u32(r, UINT32_MAX);
+		rd_name(r, m->target, GOSSIP_NAME_MAX, false);
+		if (n > 3 && !r->err && rd_peek_uint(r)) {
+			m->want_coord = rd_uint(r) & 1;
+			return 4;
+		}
+		return 3;
+	case GOSSIP_MSG_PING_REQ:
+		if (n < 5)
+			return 5;
+		m->seq = rd_u32(r, UINT32_MAX);
+		rd_name(r, m->target, GOSSIP_NAME_MAX, false);
+		rd_addr(r, &m->addr);
+		m->nack = rd_bool(r);
+		return 5;
+	default:	/* ACK, NACK */
+		if (n < 2)
+			return 2;
+		m->seq = rd_u32(r, UINT32_MAX);
+		if (n > 2 && !r->err && m->type == GOSSIP_MSG_ACK &&
+		    rd_peek_bin(r)) {
+			rd_coord(r, m);
+			return 3;
+		}
+		return 2;
+	}
+}
+
 /* Decodes the fields after the type. Sets r->err on a malformed
  * message; *unknown is set for a type we do not know (skipped). */
 static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m,
@@ -716,33 +776,10 @@ static void rd_msg(struct rd *r, struct gossip_packet *pkt, struct gossip_msg *m
 	m->type = (int)(type < GOSSIP_MSG_TYPE_COUNT ? type : 0);
 	switch (m->type) {
 	case GOSSIP_MSG_PING:
-		if (n < (used = 3))
-			break;
-		m->seq = rd_u32(r, UINT32_MAX);
-		rd_name(r, m->target, GOSSIP_NAME_MAX, false);
-		if (n > 3 && !r->err && rd_peek_uint(r)) {
-			m->want_coord = rd_uint(r) & 1;
-			used = 4;
-		}
-		break;
 	case GOSSIP_MSG_PING_REQ:
-		if (n < (used = 5))
-			break;
-		m->seq = rd_u32(r, UINT32_MAX);
-		rd_name(r, m->target, GOSSIP_NAME_MAX, false);
-		rd_addr(r, &m->addr);
-		m->nack = rd_bool(r);
-		break;
 	case GOSSIP_MSG_ACK:
 	case GOSSIP_MSG_NACK:
-		if (n < (used = 2))
-			break;
-		m->seq = rd_u32(r, UINT32_MAX);
-		if (n > 2 && !r->err && m->type == GOSSIP_MSG_ACK &&
-		    rd_peek_bin(r)) {
-			rd_coord(r, m);
-			used = 3;
-		}
+		used = rd_probe(r, m, n);
 		break;
 	case GOSSIP_MSG_ALIVE:
 		if (n < (used = 8))
