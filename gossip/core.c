@@ -1285,6 +1285,69 @@ static void answer_pull(struct gossip_core *c, const struct gossip_msg *msg,
 		ans[(*n)++] = m;
 }
 
+/* apply_alive for a member we do not know: it joins, holding no
+ * endpoints yet when the claim is a head (they are pulled). */
+static unsigned alive_join(struct gossip_core *c, const struct gossip_record *rec,
+			   uint64_t now, bool rebroadcast,
+			   const struct sockaddr_storage *head_from)
+{
+	struct gossip_record r = *rec;
+	struct member *m;
+	if (head_from) {
+		r.ep_version = 0;	/* none held yet */
+		r.endpoints = NULL;
+		r.n_endpoints = 0;
+	}
+	m = member_add(c, &r, now);
+	if (!m)
+		return 0;
+	notify(c, m, GOSSIP_ALIVE, GOSSIP_CHANGE_JOIN, now);
+	if (head_from)
+		want_pull(c, m, rec->incarnation, rec->ep_version, head_from, now);
+	else if (rebroadcast)
+		enqueue_alive(c, m);
+	return GOSSIP_CHANGE_JOIN;
+}
+
+/* A newer incarnation of a known member: it is alive (a suspicion is
+ * refuted), maybe at a new address. Returns the change flags. */
+static unsigned alive_new_incarnation(struct gossip_core *c, struct member *m,
+				      const struct gossip_record *rec, uint64_t now)
+{
+	enum gossip_state old = m->state;
+	unsigned what = GOSSIP_CHANGE_STATE;
+	if (!as_sockaddr_equal(&rec->addr, &m->rec.addr)) {
+		m->rec.addr = rec->addr;
+		m->rp_init = false;	/* a new process: new sequence space */
+		what |= GOSSIP_CHANGE_ADDR;
+	}
+	m->rec.incarnation = rec->incarnation;
+	if (old == GOSSIP_SUSPECT)
+		c->m.suspicions_refuted++;
+	if (old != GOSSIP_ALIVE) {
+		set_state(c, m, GOSSIP_ALIVE, now);
+	}
+	return what;
+}
+
+/* The zone of a full record (a head, or a digest entry, carries none:
+ * the whole record pulled after it does). The zone is fixed per
+ * incarnation; a record relayed by a peer that predates it carries none,
+ * which does not clear what we know. Returns the change flags. */
+static unsigned alive_zone(struct member *m, const struct gossip_record *rec)
+{
+	unsigned what = 0;
+	if ((rec->incarnation > m->zone_inc ||
+	     (rec->incarnation == m->zone_inc && rec->zone[0])) &&
+	    strcmp(rec->zone, m->rec.zone) != 0) {
+		memcpy(m->rec.zone, rec->zone, sizeof(m->rec.zone));
+		what |= GOSSIP_CHANGE_ENDPOINTS;	/* answers depend on it */
+	}
+	if (rec->incarnation > m->zone_inc)
+		m->zone_inc = rec->incarnation;
+	return what;
+}
+
 /* An alive claim with a record: a full one, or with head_from set a head
  * (no endpoints; newer endpoints are pulled from head_from and the record
  * is relayed only once we hold them). Returns the change flags. */
@@ -1305,54 +1368,17 @@ static unsigned apply_alive(struct gossip_core *c, const struct gossip_record *r
 			refute(c, rec->incarnation, NULL, now);
 		return 0;
 	}
-	if (!m) {
-		struct gossip_record r = *rec;
-		if (head_from) {
-			r.ep_version = 0;	/* none held yet */
-			r.endpoints = NULL;
-			r.n_endpoints = 0;
-		}
-		m = member_add(c, &r, now);
-		if (!m)
-			return 0;
-		notify(c, m, GOSSIP_ALIVE, GOSSIP_CHANGE_JOIN, now);
-		if (head_from)
-			want_pull(c, m, rec->incarnation, rec->ep_version, head_from, now);
-		else if (rebroadcast)
-			enqueue_alive(c, m);
-		return GOSSIP_CHANGE_JOIN;
-	}
+	if (!m)
+		return alive_join(c, rec, now, rebroadcast, head_from);
 	old = m->state;
 	if (rec->incarnation < m->rec.incarnation)
 		return 0;
 	if (rec->incarnation == m->rec.incarnation && !is_live(m))
 		return 0;
-	if (rec->incarnation > m->rec.incarnation) {
-		if (!as_sockaddr_equal(&rec->addr, &m->rec.addr)) {
-			m->rec.addr = rec->addr;
-			m->rp_init = false;	/* a new process: new sequence space */
-			what |= GOSSIP_CHANGE_ADDR;
-		}
-		m->rec.incarnation = rec->incarnation;
-		if (old == GOSSIP_SUSPECT)
-			c->m.suspicions_refuted++;
-		if (old != GOSSIP_ALIVE) {
-			set_state(c, m, GOSSIP_ALIVE, now);
-		}
-		what |= GOSSIP_CHANGE_STATE;
-	}
-	/* The zone is fixed per incarnation; a record relayed by a peer that
-	 * predates it carries none, which does not clear what we know. A
-	 * head (or a digest entry) carries no zone at all: the whole record
-	 * pulled after it does. */
-	if (!head_from && (rec->incarnation > m->zone_inc ||
-			   (rec->incarnation == m->zone_inc && rec->zone[0])) &&
-	    strcmp(rec->zone, m->rec.zone) != 0) {
-		memcpy(m->rec.zone, rec->zone, sizeof(m->rec.zone));
-		what |= GOSSIP_CHANGE_ENDPOINTS;	/* answers depend on it */
-	}
-	if (!head_from && rec->incarnation > m->zone_inc)
-		m->zone_inc = rec->incarnation;
+	if (rec->incarnation > m->rec.incarnation)
+		what |= alive_new_incarnation(c, m, rec, now);
+	if (!head_from)
+		what |= alive_zone(m, rec);
 	if (newer(rec->incarnation, rec->version, m->load_inc, m->rec.version)) {
 		m->load_inc = rec->incarnation;
 		m->rec.version = rec->version;
@@ -2437,10 +2463,9 @@ static uint64_t pushpull_interval(const struct gossip_core *c)
 	return c->cfg.pushpull_interval_ms * mult;
 }
 
-void gossip_core_tick(struct gossip_core *c, uint64_t now)
+/* Suspicions that ran out: a final check first, then declared dead. */
+static void suspicions_expire(struct gossip_core *c, uint64_t now)
 {
-	clock_check(c, now);
-	/* Suspicions that ran out. */
 	for (size_t i = 0; i < c->n_suspects;) {
 		struct member *m = c->suspects[i];
 		if (m->susp_deadline <= now && !m->final_check) {
@@ -2454,7 +2479,11 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 			i++;
 		}
 	}
-	/* Relayed pings that got no ack. */
+}
+
+/* Relayed pings that got no ack: a NACK to the requester if it asked. */
+static void relays_expire(struct gossip_core *c, uint64_t now)
+{
 	for (size_t i = 0; i < c->n_relays;) {
 		struct relay *r = &c->relays[i];
 		if (r->deadline <= now) {
@@ -2470,6 +2499,32 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 			i++;
 		}
 	}
+}
+
+/* The remembered dead, one at a time: a healed partition is noticed
+ * within reconnect_interval_ms by every node holding dead members (a
+ * crashed node only refuses a connection). A push-pull to one picked at
+ * random. */
+static void reconnect_dead(struct gossip_core *c, uint64_t now)
+{
+	size_t n_dead = 0, pick;
+	for (size_t i = 0; i < c->n_members; i++)
+		n_dead += c->members[i]->state == GOSSIP_DEAD;
+	if (!n_dead)
+		return;
+	pick = rng_below(c, n_dead);
+	for (size_t i = 0; i < c->n_members; i++)
+		if (c->members[i]->state == GOSSIP_DEAD && pick-- == 0) {
+			send_pushpull(c, &c->members[i]->rec.addr, false, false, false, now);
+			break;
+		}
+}
+
+void gossip_core_tick(struct gossip_core *c, uint64_t now)
+{
+	clock_check(c, now);
+	suspicions_expire(c, now);
+	relays_expire(c, now);
 	if (c->probe.active && !c->probe.acked && !c->probe.indirect &&
 	    c->probe.ack_deadline <= now)
 		probe_indirect(c, now);
@@ -2499,22 +2554,8 @@ void gossip_core_tick(struct gossip_core *c, uint64_t now)
 		c->next_rejoin = now + c->cfg.rejoin_interval_ms;
 	}
 	if (c->next_reconnect <= now) {
-		/* The remembered dead, one at a time: a healed partition is
-		 * noticed within reconnect_interval_ms by every node holding
-		 * dead members (a crashed node only refuses a connection). */
-		if (!c->left) {
-			size_t n_dead = 0, pick;
-			for (size_t i = 0; i < c->n_members; i++)
-				n_dead += c->members[i]->state == GOSSIP_DEAD;
-			if (n_dead) {
-				pick = rng_below(c, n_dead);
-				for (size_t i = 0; i < c->n_members; i++)
-					if (c->members[i]->state == GOSSIP_DEAD && pick-- == 0) {
-						send_pushpull(c, &c->members[i]->rec.addr, false, false, false, now);
-						break;
-					}
-			}
-		}
+		if (!c->left)
+			reconnect_dead(c, now);
 		c->next_reconnect = now + c->cfg.reconnect_interval_ms / 2 +
 				    rng_below(c, c->cfg.reconnect_interval_ms + 1);
 	}
