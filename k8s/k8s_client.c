@@ -7,7 +7,8 @@
  * (CURLMOPT_SOCKETFUNCTION -> one uv_poll per socket) and when to wake it
  * (CURLMOPT_TIMERFUNCTION -> one uv_timer); both call
  * curl_multi_socket_action() and then collect finished transfers. All
- * decisions about the protocol are in one place, transfer_done().
+ * decisions about the protocol are in one place, transfer_done() and the
+ * handler of each outcome it picks.
  *
  * Each kind has a watcher, a small state machine as in client-go's
  * reflector: LIST (paginated with limit/continue, applied to the store as
