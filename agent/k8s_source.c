@@ -96,12 +96,58 @@ static void on_node_zone(const char *zone, void *arg)
 	k->ctx->emit(k->ctx, AGENT_EV_NODE_ZONE, zone);
 }
 
+/* The connection: from the kubeconfig when one is configured, else the
+ * pod's in-cluster service account. */
+static int k8s_load_conn(struct agent_k8s *k, const struct agent_config *c)
+{
+	char err[512] = "";
+	int rc;
+
+	if (*c->kubernetes.kubeconfig)
+		rc = k8s_kubeconfig_load(c->kubernetes.kubeconfig, &k->conn,
+					 err, sizeof(err));
+	else
+		rc = k8s_conn_in_cluster(NULL, NULL, NULL, &k->conn, err,
+					 sizeof(err));
+	if (rc)
+		as_err("kubernetes: %s%s%s", *c->kubernetes.kubeconfig ?
+		       c->kubernetes.kubeconfig : "in-cluster configuration",
+		       err[0] ? ": " : "", err);
+	return rc;
+}
+
+/* Leader election on the configured Lease, so that one agent writes
+ * status and Events. */
+static int k8s_start_leader(struct agent_k8s *k, const struct agent_config *c)
+{
+	/* The pod name (downward API) tells the agents apart in the
+	 * Lease; outside a pod, the node's name. */
+	const char *pod = getenv("POD_NAME");
+	struct k8s_leader_opts lo = {
+		.identity = pod && *pod ? pod : c->node.name,
+		.namespace_ = c->kubernetes.lease_namespace,
+		.name = c->kubernetes.lease_name,
+		.component = "anysteer",
+		.lease_ms = (uint32_t)c->kubernetes.lease_duration_ms,
+		.renew_deadline_ms = (uint32_t)c->kubernetes.renew_deadline_ms,
+		.retry_ms = (uint32_t)c->kubernetes.retry_period_ms,
+	};
+	int rc;
+
+	rc = k8s_leader_new(k->ctx->loop, k->client, &lo, &k->leader);
+	if (!rc)
+		rc = k8s_leader_start(k->leader);
+	if (rc)
+		as_err("kubernetes: cannot start leader election: %s",
+		       as_strerror(rc));
+	return rc;
+}
+
 /* After the cluster component: its sets re-announce local endpoints. */
 static int k8s_start(struct agent_ctx *ctx, void **self)
 {
 	const struct agent_config *c = ctx->cfg;
 	struct agent_k8s *k;
-	char err[512] = "";
 	int rc;
 
 	*self = NULL;
@@ -120,18 +166,9 @@ static int k8s_start(struct agent_ctx *ctx, void **self)
 	k->skip_log.interval_ms = 10000;
 	k->skip_log.burst = 2;
 	*self = k;	/* from here stop and free clean up */
-	if (*c->kubernetes.kubeconfig)
-		rc = k8s_kubeconfig_load(c->kubernetes.kubeconfig, &k->conn,
-					 err, sizeof(err));
-	else
-		rc = k8s_conn_in_cluster(NULL, NULL, NULL, &k->conn, err,
-					 sizeof(err));
-	if (rc) {
-		as_err("kubernetes: %s%s%s", *c->kubernetes.kubeconfig ?
-		       c->kubernetes.kubeconfig : "in-cluster configuration",
-		       err[0] ? ": " : "", err);
+	rc = k8s_load_conn(k, c);
+	if (rc)
 		return rc;
-	}
 	k->zone = strdup(c->dns.zone);
 	k->node = strdup(c->kubernetes.node_name);
 	if (!k->zone || !k->node)
@@ -160,26 +197,9 @@ static int k8s_start(struct agent_ctx *ctx, void **self)
 	}
 	if (c->kubernetes.leader_election &&
 	    (c->kubernetes.ingress || c->kubernetes.gateway_api)) {
-		/* The pod name (downward API) tells the agents apart in the
-		 * Lease; outside a pod, the node's name. */
-		const char *pod = getenv("POD_NAME");
-		struct k8s_leader_opts lo = {
-			.identity = pod && *pod ? pod : c->node.name,
-			.namespace_ = c->kubernetes.lease_namespace,
-			.name = c->kubernetes.lease_name,
-			.component = "anysteer",
-			.lease_ms = (uint32_t)c->kubernetes.lease_duration_ms,
-			.renew_deadline_ms = (uint32_t)c->kubernetes.renew_deadline_ms,
-			.retry_ms = (uint32_t)c->kubernetes.retry_period_ms,
-		};
-		rc = k8s_leader_new(ctx->loop, k->client, &lo, &k->leader);
-		if (!rc)
-			rc = k8s_leader_start(k->leader);
-		if (rc) {
-			as_err("kubernetes: cannot start leader election: %s",
-			       as_strerror(rc));
+		rc = k8s_start_leader(k, c);
+		if (rc)
 			return rc;
-		}
 	}
 	as_notice("kubernetes: watching %s for Services annotated %s in %s, "
 		  "endpoints of node %s%s", k->conn->server, K8S_ANN_HOSTNAME,
@@ -363,6 +383,76 @@ static void k8s_metrics(FILE *f, const struct agent_snapshot *snap)
 		(unsigned long long)s->st.updates);
 }
 
+/* The Node's zone label, when it is read (node.zone unset). */
+static json_t *k8s_node_zone_json(const struct agent_k8s_snap *s)
+{
+	json_t *nz = json_object();
+
+	json_object_set_new(nz, "watched", json_boolean(s->node_zone));
+	if (s->node_zone) {
+		json_object_set_new(nz, "synced", json_boolean(s->st.node_synced));
+		json_object_set_new(nz, "found", json_boolean(s->st.node.present));
+		json_object_set_new(nz, "zone", s->st.node.zone[0] ?
+				    json_string(s->st.node.zone) : json_null());
+		json_object_set_new(nz, "bad_labels",
+				    json_integer((json_int_t)s->st.node.bad_zone));
+	}
+	return nz;
+}
+
+/* What is published: "ingresses" (namespace/name of those answered) and
+ * "warnings" (what DNS could not honour, as the leader's Events say it). */
+static void k8s_publish_json(const struct k8s_publish *p, json_t *o)
+{
+	json_t *ings = json_array(), *warns = json_array();
+
+	for (size_t i = 0; i < p->n_ingresses; i++) {
+		char name[600];
+
+		snprintf(name, sizeof(name), "%s/%s", p->ingresses[i].namespace_,
+			 p->ingresses[i].name);
+		json_array_append_new(ings, json_string(name));
+	}
+	for (size_t i = 0; i < p->n_warnings; i++) {
+		json_t *w = json_object();
+		const struct k8s_warning *x = &p->warnings[i];
+
+		json_object_set_new(w, "reason", json_string(x->reason));
+		json_object_set_new(w, "message", json_string(x->message));
+		if (x->name) {
+			char obj[600];
+
+			snprintf(obj, sizeof(obj), "%s %s/%s", k8s_okind_name(x->okind),
+				 x->namespace_, x->name);
+			json_object_set_new(w, "object", json_string(obj));
+		}
+		json_array_append_new(warns, w);
+	}
+	json_object_set_new(o, "ingresses", ings);
+	json_object_set_new(o, "warnings", warns);
+}
+
+/* Who writes status and Events (the Lease holder) and whether it is us. */
+static json_t *k8s_leader_json(const k8s_leader_t *l)
+{
+	json_t *le = json_object();
+
+	json_object_set_new(le, "enabled", json_boolean(l != NULL));
+	if (l) {
+		struct k8s_leader_stats ls;
+
+		k8s_leader_stats(l, &ls);
+		json_object_set_new(le, "holder", json_string(k8s_leader_holder(l)));
+		json_object_set_new(le, "leading", json_boolean(k8s_leader_is_leader(l)));
+		json_object_set_new(le, "drained", json_boolean(k8s_leader_drained(l)));
+		json_object_set_new(le, "status_writes", json_integer((json_int_t)ls.status_writes));
+		json_object_set_new(le, "status_errors", json_integer((json_int_t)ls.status_errors));
+		json_object_set_new(le, "events", json_integer((json_int_t)ls.events));
+		json_object_set_new(le, "lease_errors", json_integer((json_int_t)ls.lease_errors));
+	}
+	return le;
+}
+
 static json_t *k8s_status(void *self)
 {
 	struct agent_k8s *k = self;
@@ -385,66 +475,11 @@ static json_t *k8s_status(void *self)
 	json_object_set_new(o, "errors", json_integer((json_int_t)s->st.errors));
 	json_object_set_new(o, "malformed", json_integer((json_int_t)s->st.store.malformed));
 	json_object_set_new(o, "relists_gone", json_integer((json_int_t)s->st.relists_gone));
-	/* The Node's zone label, when it is read (node.zone unset). */
-	json_t *nz = json_object();
-
-	json_object_set_new(nz, "watched", json_boolean(s->node_zone));
-	if (s->node_zone) {
-		json_object_set_new(nz, "synced", json_boolean(s->st.node_synced));
-		json_object_set_new(nz, "found", json_boolean(s->st.node.present));
-		json_object_set_new(nz, "zone", s->st.node.zone[0] ?
-				    json_string(s->st.node.zone) : json_null());
-		json_object_set_new(nz, "bad_labels",
-				    json_integer((json_int_t)s->st.node.bad_zone));
-	}
-	json_object_set_new(o, "node_zone_label", nz);
+	json_object_set_new(o, "node_zone_label", k8s_node_zone_json(s));
 	json_object_set_new(o, "gateway_api_installed",
 			    json_boolean(!s->st.gateway_api_absent));
-	const struct k8s_publish *p = k8s_client_publish(k->client);
-	json_t *ings = json_array(), *warns = json_array();
-
-	for (size_t i = 0; i < p->n_ingresses; i++) {
-		char name[600];
-
-		snprintf(name, sizeof(name), "%s/%s", p->ingresses[i].namespace_,
-			 p->ingresses[i].name);
-		json_array_append_new(ings, json_string(name));
-	}
-	/* What DNS could not honour, as the leader's Events say it. */
-	for (size_t i = 0; i < p->n_warnings; i++) {
-		json_t *w = json_object();
-		const struct k8s_warning *x = &p->warnings[i];
-
-		json_object_set_new(w, "reason", json_string(x->reason));
-		json_object_set_new(w, "message", json_string(x->message));
-		if (x->name) {
-			char obj[600];
-
-			snprintf(obj, sizeof(obj), "%s %s/%s", k8s_okind_name(x->okind),
-				 x->namespace_, x->name);
-			json_object_set_new(w, "object", json_string(obj));
-		}
-		json_array_append_new(warns, w);
-	}
-	json_object_set_new(o, "ingresses", ings);
-	json_object_set_new(o, "warnings", warns);
-	/* Who writes status and Events (the Lease holder) and whether it is us. */
-	json_t *le = json_object();
-
-	json_object_set_new(le, "enabled", json_boolean(k->leader != NULL));
-	if (k->leader) {
-		struct k8s_leader_stats ls;
-
-		k8s_leader_stats(k->leader, &ls);
-		json_object_set_new(le, "holder", json_string(k8s_leader_holder(k->leader)));
-		json_object_set_new(le, "leading", json_boolean(k8s_leader_is_leader(k->leader)));
-		json_object_set_new(le, "drained", json_boolean(k8s_leader_drained(k->leader)));
-		json_object_set_new(le, "status_writes", json_integer((json_int_t)ls.status_writes));
-		json_object_set_new(le, "status_errors", json_integer((json_int_t)ls.status_errors));
-		json_object_set_new(le, "events", json_integer((json_int_t)ls.events));
-		json_object_set_new(le, "lease_errors", json_integer((json_int_t)ls.lease_errors));
-	}
-	json_object_set_new(o, "leader", le);
+	k8s_publish_json(k8s_client_publish(k->client), o);
+	json_object_set_new(o, "leader", k8s_leader_json(k->leader));
 	json_object_set_new(o, "write_errors", json_integer((json_int_t)s->st.write_errors));
 	json_object_set_new(o, "write_dropped", json_integer((json_int_t)s->st.write_dropped));
 	return o;

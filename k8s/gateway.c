@@ -724,6 +724,69 @@ static int build_names(struct ctx *c)
 	return 0;
 }
 
+/* GatewayClasses of our controller: Accepted. */
+static int eval_classes(const struct k8s_gw_input *in, struct k8s_gw_result *out)
+{
+	for (size_t i = 0; i < k8s_objs_count(in->classes); i++) {
+		const struct k8s_gateway_class *gc = k8s_objs_at(in->classes, i);
+		struct k8s_obj_status *st;
+
+		if (strcmp(gc->controller, K8S_GATEWAY_CONTROLLER))
+			continue;
+		if (!(st = status_add(out, K8S_O_GATEWAYCLASS, &gc->md)) ||
+		    cond_add(&st->conds, &st->n_conds, gc->md.generation, "Accepted",
+			     true, "Accepted", "handled by anysteer: routes are answered by DNS"))
+			return -1;
+	}
+	return 0;
+}
+
+/* Gateway i's status, when its class is ours: its listeners and its
+ * Accepted and Programmed conditions. Sets c->gw_status[i] (-1: not ours). */
+static int eval_gateway(struct ctx *c, size_t i)
+{
+	const struct k8s_gateway *g = k8s_objs_at(c->in->gateways, i);
+	struct k8s_gw_result *out = c->out;
+	struct k8s_obj_status *st;
+	int64_t gen = g->md.generation;
+	int valid;
+
+	c->gw_status[i] = -1;
+	if (!class_ours(c->in, g->class_name))
+		return 0;
+	if (!(st = status_add(out, K8S_O_GATEWAY, &g->md)))
+		return -1;
+	c->gw_status[i] = (ssize_t)out->n_status - 1;
+	if ((valid = eval_listeners(g, st)) < 0)
+		return -1;
+	if (g->n_addresses) {
+		if (cond_add(&st->conds, &st->n_conds, gen, "Accepted", false,
+			     "UnsupportedAddress",
+			     "anysteer has no addresses to assign: names are "
+			     "answered with the ready endpoints") ||
+		    cond_add(&st->conds, &st->n_conds, gen, "Programmed", false,
+			     "AddressNotUsable", "spec.addresses cannot be honoured"))
+			return -1;
+	} else if (!valid) {
+		if (cond_add(&st->conds, &st->n_conds, gen, "Accepted", false,
+			     "ListenersNotValid", "no listener is valid") ||
+		    cond_add(&st->conds, &st->n_conds, gen, "Programmed", false,
+			     "Invalid", "no listener is valid"))
+			return -1;
+	} else {
+		bool all = (size_t)valid == g->n_listeners;
+
+		if (cond_add(&st->conds, &st->n_conds, gen, "Accepted", true,
+			     all ? "Accepted" : "ListenersNotValid",
+			     all ? "answered by DNS" :
+			     "answered by DNS; some listeners are not valid") ||
+		    cond_add(&st->conds, &st->n_conds, gen, "Programmed", true,
+			     "Programmed", "every anysteer agent answers its routes' names"))
+			return -1;
+	}
+	return 0;
+}
+
 int k8s_gateway_evaluate(const struct k8s_gw_input *in,
 			 struct k8s_gw_result *out)
 {
@@ -737,57 +800,11 @@ int k8s_gateway_evaluate(const struct k8s_gw_input *in,
 	c.gw_status = calloc(n_gw + 1, sizeof(*c.gw_status));
 	if (!c.gw_status)
 		return AS_ENOMEM;
-	for (size_t i = 0; i < k8s_objs_count(in->classes); i++) {
-		const struct k8s_gateway_class *gc = k8s_objs_at(in->classes, i);
-		struct k8s_obj_status *st;
-
-		if (strcmp(gc->controller, K8S_GATEWAY_CONTROLLER))
-			continue;
-		if (!(st = status_add(out, K8S_O_GATEWAYCLASS, &gc->md)) ||
-		    cond_add(&st->conds, &st->n_conds, gc->md.generation, "Accepted",
-			     true, "Accepted", "handled by anysteer: routes are answered by DNS"))
+	if (eval_classes(in, out))
+		goto out;
+	for (size_t i = 0; i < n_gw; i++)
+		if (eval_gateway(&c, i))
 			goto out;
-	}
-	for (size_t i = 0; i < n_gw; i++) {
-		const struct k8s_gateway *g = k8s_objs_at(in->gateways, i);
-		struct k8s_obj_status *st;
-		int64_t gen = g->md.generation;
-		int valid;
-
-		c.gw_status[i] = -1;
-		if (!class_ours(in, g->class_name))
-			continue;
-		if (!(st = status_add(out, K8S_O_GATEWAY, &g->md)))
-			goto out;
-		c.gw_status[i] = (ssize_t)out->n_status - 1;
-		if ((valid = eval_listeners(g, st)) < 0)
-			goto out;
-		if (g->n_addresses) {
-			if (cond_add(&st->conds, &st->n_conds, gen, "Accepted", false,
-				     "UnsupportedAddress",
-				     "anysteer has no addresses to assign: names are "
-				     "answered with the ready endpoints") ||
-			    cond_add(&st->conds, &st->n_conds, gen, "Programmed", false,
-				     "AddressNotUsable", "spec.addresses cannot be honoured"))
-				goto out;
-		} else if (!valid) {
-			if (cond_add(&st->conds, &st->n_conds, gen, "Accepted", false,
-				     "ListenersNotValid", "no listener is valid") ||
-			    cond_add(&st->conds, &st->n_conds, gen, "Programmed", false,
-				     "Invalid", "no listener is valid"))
-				goto out;
-		} else {
-			bool all = (size_t)valid == g->n_listeners;
-
-			if (cond_add(&st->conds, &st->n_conds, gen, "Accepted", true,
-				     all ? "Accepted" : "ListenersNotValid",
-				     all ? "answered by DNS" :
-				     "answered by DNS; some listeners are not valid") ||
-			    cond_add(&st->conds, &st->n_conds, gen, "Programmed", true,
-				     "Programmed", "every anysteer agent answers its routes' names"))
-				goto out;
-		}
-	}
 	for (size_t i = 0; i < k8s_objs_count(in->httproutes); i++)
 		if (eval_route(&c, k8s_objs_at(in->httproutes, i)))
 			goto out;

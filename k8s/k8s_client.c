@@ -7,7 +7,8 @@
  * (CURLMOPT_SOCKETFUNCTION -> one uv_poll per socket) and when to wake it
  * (CURLMOPT_TIMERFUNCTION -> one uv_timer); both call
  * curl_multi_socket_action() and then collect finished transfers. All
- * decisions about the protocol are in one place, transfer_done().
+ * decisions about the protocol are in one place, transfer_done() and the
+ * handler of each outcome it picks.
  *
  * Each kind has a watcher, a small state machine as in client-go's
  * reflector: LIST (paginated with limit/continue, applied to the store as
@@ -901,85 +902,107 @@ static void failure_reason(const struct watcher *w, CURLcode res, long code,
 		 AS_MIN(ml, 100), m ? m : "");
 }
 
-static void transfer_done(struct watcher *w, CURLcode res)
+/* The transfer is over: free its curl handle and request headers. */
+static void transfer_release(struct watcher *w)
 {
-	k8s_client_t *c = w->c;
-	long code = 0;
-	char why[160];
-
-	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_multi_remove_handle(c->multi, w->easy);
+	curl_multi_remove_handle(w->c->multi, w->easy);
 	curl_easy_cleanup(w->easy);
 	w->easy = NULL;
 	curl_slist_free_all(w->hdrs);
 	w->hdrs = NULL;
+}
 
-	if (w->state == W_WATCH && w->gone) {
+/* A watch that ended on an ERROR event: 410 relists, anything else backs
+ * off. False when the stream had none. */
+static bool watch_error_event(struct watcher *w)
+{
+	k8s_client_t *c = w->c;
+
+	if (w->state != W_WATCH)
+		return false;
+	if (w->gone) {
 		/* Our resourceVersion was compacted: start over. */
 		c->st.relists_gone++;
 		as_info("k8s: %s: resourceVersion %s expired, relisting", w->what, w->rv);
 		w->rv[0] = '\0';
 		w->cont[0] = '\0';
 		backoff(w, "410 Gone (watch ERROR event)");	/* then lists */
-		return;
+		return true;
 	}
-	if (w->state == W_WATCH && w->stream_error) {
+	if (w->stream_error) {
 		c->st.errors++;
 		backoff(w, "watch ERROR event");
-		return;
+		return true;
 	}
-	if (res == CURLE_OK && code == 200) {
-		if (w->state == W_LIST) {
-			list_page_done(w);
-			return;
-		}
-		/* The server ended the watch (timeoutSeconds). A watch that
-		 * ends at once without events is not progress. */
-		if (w->events == 0 && as_now_ms() - w->started_ms < 1000) {
-			backoff(w, "watch ended at once");
-			return;
-		}
-		w->backoff_ms = c->o.backoff_min_ms;
-		start_watch(w);
-		return;
-	}
+	return false;
+}
 
-	if (res == CURLE_OK && code == 410) {
-		c->st.relists_gone++;
-		as_info("k8s: %s: 410 Gone, relisting", w->what);
-		if (w->state == W_LIST && w->relisting) {
-			tab_relist_abort(w);
-			w->relisting = false;
-		}
-		w->rv[0] = '\0';
-		w->cont[0] = '\0';
-		backoff(w, "410 Gone");	/* then lists */
+/* HTTP 200: a list page is in, or the server ended the watch. */
+static void transfer_ok(struct watcher *w)
+{
+	if (w->state == W_LIST) {
+		list_page_done(w);
 		return;
 	}
-	if (res == CURLE_OK && code == 404 && w->optional && w->state == W_LIST) {
-		/* The CRD is not installed: an empty table, synced, and a
-		 * quiet look again now and then (it may be installed later). */
-		if (w->relisting) {
-			tab_relist_abort(w);
-			w->relisting = false;
-		}
-		tab_relist_begin(w);
-		tab_relist_end(w);
-		w->cont[0] = '\0';
-		w->rv[0] = '\0';
-		if (!c->absent_logged)
-			as_notice("k8s: Gateway API CRDs not installed (404 on %s); "
-				  "carrying on with Services and Ingresses, looking "
-				  "again every %u s", w->what, ABSENT_RETRY_MS / 1000);
-		c->absent_logged = true;
-		c->st.gateway_api_absent = true;
-		w->absent = true;
-		w->synced = true;
-		w->state = W_BACKOFF;
-		mark_dirty(c);
-		uv_timer_start(&w->timer, on_backoff, ABSENT_RETRY_MS, 0);
+	/* The server ended the watch (timeoutSeconds). A watch that
+	 * ends at once without events is not progress. */
+	if (w->events == 0 && as_now_ms() - w->started_ms < 1000) {
+		backoff(w, "watch ended at once");
 		return;
 	}
+	w->backoff_ms = w->c->o.backoff_min_ms;
+	start_watch(w);
+}
+
+/* HTTP 410 Gone: our resourceVersion was compacted away; relist. */
+static void transfer_gone(struct watcher *w)
+{
+	w->c->st.relists_gone++;
+	as_info("k8s: %s: 410 Gone, relisting", w->what);
+	if (w->state == W_LIST && w->relisting) {
+		tab_relist_abort(w);
+		w->relisting = false;
+	}
+	w->rv[0] = '\0';
+	w->cont[0] = '\0';
+	backoff(w, "410 Gone");	/* then lists */
+}
+
+/* HTTP 404 on an optional kind's list: the CRD is not installed. An empty
+ * table, synced, and a quiet look again now and then (it may be installed
+ * later). */
+static void crd_absent(struct watcher *w)
+{
+	k8s_client_t *c = w->c;
+
+	if (w->relisting) {
+		tab_relist_abort(w);
+		w->relisting = false;
+	}
+	tab_relist_begin(w);
+	tab_relist_end(w);
+	w->cont[0] = '\0';
+	w->rv[0] = '\0';
+	if (!c->absent_logged)
+		as_notice("k8s: Gateway API CRDs not installed (404 on %s); "
+			  "carrying on with Services and Ingresses, looking "
+			  "again every %u s", w->what, ABSENT_RETRY_MS / 1000);
+	c->absent_logged = true;
+	c->st.gateway_api_absent = true;
+	w->absent = true;
+	w->synced = true;
+	w->state = W_BACKOFF;
+	mark_dirty(c);
+	uv_timer_start(&w->timer, on_backoff, ABSENT_RETRY_MS, 0);
+}
+
+/* Any other failure: keep what we had, refresh the token after 401/403,
+ * back off. */
+static void transfer_failed(struct watcher *w, CURLcode res, long code)
+{
+	k8s_client_t *c = w->c;
+	char why[160];
+
 	c->st.errors++;
 	if (w->state == W_LIST) {
 		/* Keep what we had; a relist starts from the first page. */
@@ -993,6 +1016,24 @@ static void transfer_done(struct watcher *w, CURLcode res)
 	}
 	failure_reason(w, res, code, why, sizeof(why));
 	backoff(w, why);
+}
+
+static void transfer_done(struct watcher *w, CURLcode res)
+{
+	long code = 0;
+
+	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+	transfer_release(w);
+	if (watch_error_event(w))
+		return;
+	if (res == CURLE_OK && code == 200)
+		transfer_ok(w);
+	else if (res == CURLE_OK && code == 410)
+		transfer_gone(w);
+	else if (res == CURLE_OK && code == 404 && w->optional && w->state == W_LIST)
+		crd_absent(w);
+	else
+		transfer_failed(w, res, code);
 }
 
 /* ---- writes ------------------------------------------------------------------------------ */
@@ -1294,6 +1335,38 @@ static void watchers_init(k8s_client_t *c)
 	}
 }
 
+/* The Node table and the watcher's selector: only our Node, by a field
+ * selector on its name. */
+static int node_watch_init(k8s_client_t *c)
+{
+	char *esc = curl_easy_escape(NULL, c->node, 0);
+	int err;
+
+	err = esc ? k8s_node_new(c->node, &c->nodet) : AS_ENOMEM;
+	if (!err && asprintf(&c->w[W_NODE].selector,
+			     "&fieldSelector=metadata.name%%3D%s", esc) < 0) {
+		c->w[W_NODE].selector = NULL;
+		err = AS_ENOMEM;
+	}
+	curl_free(esc);
+	return err;
+}
+
+/* The multi handle, its sockets and timer driven by our loop; NULL when
+ * libcurl cannot make one. */
+static CURLM *multi_new(k8s_client_t *c)
+{
+	CURLM *m = curl_multi_init();
+
+	if (!m)
+		return NULL;
+	curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(m, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(m, CURLMOPT_TIMERDATA, c);
+	return m;
+}
+
 int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 		   const struct k8s_client_opts *opts,
 		   k8s_client_t **out)
@@ -1338,29 +1411,15 @@ int k8s_client_new(uv_loop_t *loop, const struct k8s_conn *conn,
 	}
 	c->o.annotation_class = c->annotation_class;
 	if (opts->node_zone) {
-		/* Only our Node: a field selector on its name. */
-		char *esc = curl_easy_escape(NULL, c->node, 0);
-
-		err = esc ? k8s_node_new(c->node, &c->nodet) : AS_ENOMEM;
-		if (!err && asprintf(&c->w[W_NODE].selector,
-				     "&fieldSelector=metadata.name%%3D%s", esc) < 0) {
-			c->w[W_NODE].selector = NULL;
-			err = AS_ENOMEM;
-		}
-		curl_free(esc);
+		err = node_watch_init(c);
 		if (err)
 			goto fail;
 	}
-	c->multi = curl_multi_init();
+	c->multi = multi_new(c);
 	if (!c->multi) {
 		err = AS_ELIB;
 		goto fail;
 	}
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-
 	uv_timer_init(loop, &c->curl_timer);
 	uv_timer_init(loop, &c->notify_timer);
 	c->curl_timer.data = c->notify_timer.data = c;
