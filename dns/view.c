@@ -687,15 +687,13 @@ static int add_client_plans(struct build *b, const struct dns_service_spec *s,
 	return AS_OK;
 }
 
-static int add_service_family(struct build *b,
-			      const struct dns_service_spec *s, int af,
-			      const char *node_zone, struct dns_ep *eps,
-			      uint8_t *addrs, uint64_t *cum,
-			      struct dns_dom *doms, uint64_t *dcum,
-			      struct dns_family *f, struct dns_vfam *vf)
+/* The endpoints of family af into eps (by spec index), their addresses
+ * into addrs and their weights into the scratch; how many there are. */
+static size_t collect_family(struct build *b, const struct dns_service_spec *s,
+			     int af, size_t alen, struct dns_ep *eps,
+			     uint8_t *addrs)
 {
 	struct fam_scratch *fs = &b->fs;
-	size_t alen = af == AF_INET6 ? 16 : 4;
 	size_t n = 0;
 
 	for (size_t j = 0; j < s->n_endpoints; j++) {
@@ -718,8 +716,14 @@ static int add_service_family(struct build *b,
 		memcpy(addrs + n * alen, e->addr, alen);
 		n++;
 	}
-	/* One sampling item per distinct address. */
-	size_t nu = dedup_addrs(addrs, alen, n, fs->ix, fs->slot);
+	return n;
+}
+
+/* The weights of the n endpoints summed per distinct address (nu). */
+static void sum_per_address(struct fam_scratch *fs,
+			    const struct dns_service_spec *s, size_t n,
+			    size_t nu)
+{
 	memset(fs->ueff, 0, nu * sizeof(*fs->ueff));
 	memset(fs->ucfg, 0, nu * sizeof(*fs->ucfg));
 	memset(fs->uhcfg, 0, nu * sizeof(*fs->uhcfg));
@@ -732,15 +736,18 @@ static int add_service_family(struct build *b,
 			fs->uhcfg[u] += fs->cfg[k];
 		fs->mult[u]++;
 	}
-	struct dns_plan_in in = {
-		.eff = fs->ueff, .hcfg = fs->uhcfg, .cfg = fs->ucfg,
-		.mult = fs->mult, .zone = fs->uzone, .node = fs->unode,
-		.n = nu,
-	};
-	struct dns_plan plan = { .order = fs->order, .cum = cum,
-				 .doms = doms, .dcum = dcum };
-	/* Zones and nodes only where the intent reads them: a balanced
-	 * service costs no more to build than before. */
+}
+
+/* The plan's inputs the intent reads beyond weights: RTTs per distinct
+ * address (latency), zone or node ids (locality, resilience) and the id
+ * of this node's zone. A balanced service costs no more to build. */
+static void objective_inputs(struct build *b, const struct dns_service_spec *s,
+			     const struct dns_ep *eps, const char *node_zone,
+			     size_t n, struct dns_plan_in *in)
+{
+	struct fam_scratch *fs = &b->fs;
+	size_t nu = in->n;
+
 	memset(fs->uzone, 0, nu * sizeof(*fs->uzone));
 	memset(fs->unode, 0, nu * sizeof(*fs->unode));
 	if (s->intent.objective == DNS_OBJ_LATENCY) {
@@ -753,15 +760,54 @@ static int add_service_family(struct build *b,
 			if (di->rtt_known && !(*r <= di->rtt_ms))
 				*r = di->rtt_ms;
 		}
-		in.rtt = fs->urtt;
+		in->rtt = fs->urtt;
 	}
 	if (s->intent.objective == DNS_OBJ_LOCALITY ||
 	    (s->intent.objective == DNS_OBJ_RESILIENCE &&
 	     s->intent.spread == DNS_SPREAD_ZONE))
-		in.here = family_ids(b, s, n, true, node_zone, fs->zid,
-				     fs->uzone);
+		in->here = family_ids(b, s, n, true, node_zone, fs->zid,
+				      fs->uzone);
 	else if (s->intent.objective == DNS_OBJ_RESILIENCE)
 		family_ids(b, s, n, false, NULL, fs->nid, fs->unode);
+}
+
+/* Stores the nu distinct addresses in sampling order (fs->order) and
+ * each of the n endpoints' position among them. */
+static void store_in_order(struct fam_scratch *fs, struct dns_ep *eps,
+			   uint8_t *addrs, size_t alen, size_t n, size_t nu)
+{
+	for (size_t p = 0; p < nu; p++) {
+		memcpy(fs->ix[p].addr, addrs + (size_t)fs->order[p] * alen, alen);
+		fs->pos[fs->order[p]] = (uint32_t)p;
+	}
+	for (size_t p = 0; p < nu; p++)
+		memcpy(addrs + p * alen, fs->ix[p].addr, alen);
+	for (size_t k = 0; k < n; k++)
+		eps[fs->spec_j[k]].fam_index = fs->pos[fs->slot[k]];
+}
+
+static int add_service_family(struct build *b,
+			      const struct dns_service_spec *s, int af,
+			      const char *node_zone, struct dns_ep *eps,
+			      uint8_t *addrs, uint64_t *cum,
+			      struct dns_dom *doms, uint64_t *dcum,
+			      struct dns_family *f, struct dns_vfam *vf)
+{
+	struct fam_scratch *fs = &b->fs;
+	size_t alen = af == AF_INET6 ? 16 : 4;
+	size_t n = collect_family(b, s, af, alen, eps, addrs);
+
+	/* One sampling item per distinct address. */
+	size_t nu = dedup_addrs(addrs, alen, n, fs->ix, fs->slot);
+	sum_per_address(fs, s, n, nu);
+	struct dns_plan_in in = {
+		.eff = fs->ueff, .hcfg = fs->uhcfg, .cfg = fs->ucfg,
+		.mult = fs->mult, .zone = fs->uzone, .node = fs->unode,
+		.n = nu,
+	};
+	struct dns_plan plan = { .order = fs->order, .cum = cum,
+				 .doms = doms, .dcum = dcum };
+	objective_inputs(b, s, eps, node_zone, n, &in);
 	int err = dns_plan(&s->intent, &in, &plan);
 	if (err)
 		return err;
@@ -773,15 +819,7 @@ static int add_service_family(struct build *b,
 	b->zone_load = AS_MAX(b->zone_load, plan.zone_load);
 	b->spill = AS_MAX(b->spill, plan.spill);
 	b->no_rtt |= nu && plan.no_rtt;
-	/* Store the addresses in sampling order. */
-	for (size_t p = 0; p < nu; p++) {
-		memcpy(fs->ix[p].addr, addrs + (size_t)fs->order[p] * alen, alen);
-		fs->pos[fs->order[p]] = (uint32_t)p;
-	}
-	for (size_t p = 0; p < nu; p++)
-		memcpy(addrs + p * alen, fs->ix[p].addr, alen);
-	for (size_t k = 0; k < n; k++)
-		eps[fs->spec_j[k]].fam_index = fs->pos[fs->slot[k]];
+	store_in_order(fs, eps, addrs, alen, n, nu);
 	f->n = (uint32_t)nu;
 	if (vf)
 		return add_client_plans(b, s, &in, n, alen, addrs, cum, doms,
