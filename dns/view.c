@@ -965,31 +965,16 @@ static int view_plan_ns(struct build *b, const struct dns_view_spec *spec,
 	return AS_OK;
 }
 
-/* Every array of the view and the build scratch, sized from the spec:
- * n6/n4 endpoint addresses, n_eps endpoints, str_bytes of strings,
- * labels_bound nodes for in-zone nameservers. */
-static int view_alloc(struct build *b, const struct dns_view_spec *spec,
-		      size_t n6, size_t n4, size_t n_eps, size_t str_bytes,
-		      size_t labels_bound)
+/* The view's arrays: n6/n4 endpoint addresses (and ns6/ns4 of in-zone
+ * nameservers after them), n_eps endpoints, str_bytes of strings,
+ * b->nodes_cap nodes. Whether all were allocated. */
+static bool view_arrays_alloc(struct build *b, const struct dns_view_spec *spec,
+			      size_t n6, size_t n4, size_t ns6, size_t ns4,
+			      size_t n_eps, size_t str_bytes)
 {
 	struct dns_view *v = b->v;
-	struct fam_scratch *fs = &b->fs;
-	size_t max_eps = 0, ns_addr6 = 0, ns_addr4 = 0, tsize = 16;
+	size_t tsize = 16;
 
-	/* Addresses of in-zone nameservers go after the endpoints. */
-	for (size_t i = 0; i < spec->n_ns_addresses; i++) {
-		if (spec->ns_addresses[i].family == AF_INET6)
-			ns_addr6 += v->n_ns;
-		else
-			ns_addr4 += v->n_ns;
-	}
-	if (spec->n_ns_addresses > DNS_MAX_NS_ADDRESSES ||
-	    v->n_ns > DNS_MAX_NAMESERVERS) {
-		as_err("dns: too many nameservers or nameserver addresses");
-		return AS_EINVAL;
-	}
-
-	b->nodes_cap = 1 + 3 * spec->n_services + labels_bound;
 	v->nodes = calloc(b->nodes_cap, sizeof(*v->nodes));
 	while (tsize < 2 * b->nodes_cap)
 		tsize *= 2;
@@ -997,8 +982,8 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	v->table_mask = (uint32_t)(tsize - 1);
 	v->svcs = calloc(spec->n_services ? spec->n_services : 1, sizeof(*v->svcs));
 	v->eps = calloc(n_eps ? n_eps : 1, sizeof(*v->eps));
-	v->addr6 = calloc(n6 + ns_addr6 + 1, sizeof(*v->addr6));
-	v->addr4 = calloc(n4 + ns_addr4 + 1, sizeof(*v->addr4));
+	v->addr6 = calloc(n6 + ns6 + 1, sizeof(*v->addr6));
+	v->addr4 = calloc(n4 + ns4 + 1, sizeof(*v->addr4));
 	v->cum6 = calloc(n6 + 1, sizeof(*v->cum6));
 	v->cum4 = calloc(n4 + 1, sizeof(*v->cum4));
 	/* Failure domains and client plans' positions only where some
@@ -1016,6 +1001,19 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	v->vinv4 = calloc(v4, sizeof(*v->vinv4));
 	v->nshs = calloc(v->n_ns, sizeof(*v->nshs));
 	v->strings = malloc(str_bytes);
+	return v->nodes && v->table && v->svcs && v->eps && v->addr6 &&
+	       v->addr4 && v->cum6 && v->cum4 && v->doms6 && v->doms4 &&
+	       v->dcum6 && v->dcum4 && v->vinv6 && v->vinv4 && v->nshs &&
+	       v->strings;
+}
+
+/* The scratch of build_services(), as long as the largest service or
+ * the nameserver addresses. Whether all were allocated. */
+static bool fam_scratch_alloc(struct fam_scratch *fs,
+			      const struct dns_view_spec *spec)
+{
+	size_t max_eps = 0;
+
 	for (size_t i = 0; i < spec->n_services; i++)
 		max_eps = AS_MAX(max_eps, spec->services[i].n_endpoints);
 	max_eps = AS_MAX(max_eps, spec->n_ns_addresses);
@@ -1036,16 +1034,41 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	fs->uzone = calloc(max_eps + 1, sizeof(*fs->uzone));
 	fs->unode = calloc(max_eps + 1, sizeof(*fs->unode));
 	fs->urtt = calloc(max_eps + 1, sizeof(*fs->urtt));
-	if (!v->doms6 || !v->doms4 || !v->dcum6 || !v->dcum4 ||
-	    !v->vinv6 || !v->vinv4 ||
-	    !fs->six || !fs->zid || !fs->nid || !fs->uzone || !fs->unode ||
-	    !fs->urtt)
-		return AS_ENOMEM;
-	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
-	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
-	    !fs->eff || !fs->cfg || !fs->ueff || !fs->ucfg || !fs->mult ||
-	    !fs->uhcfg || !fs->order || !fs->pos ||
-	    !fs->slot || !fs->spec_j || !fs->ix)
+	return fs->eff && fs->cfg && fs->ueff && fs->ucfg && fs->uhcfg &&
+	       fs->order && fs->pos && fs->mult && fs->slot && fs->spec_j &&
+	       fs->ix && fs->six && fs->zid && fs->nid && fs->uzone &&
+	       fs->unode && fs->urtt;
+}
+
+/* Every array of the view and the build scratch, sized from the spec:
+ * n6/n4 endpoint addresses, n_eps endpoints, str_bytes of strings,
+ * labels_bound nodes for in-zone nameservers. */
+static int view_alloc(struct build *b, const struct dns_view_spec *spec,
+		      size_t n6, size_t n4, size_t n_eps, size_t str_bytes,
+		      size_t labels_bound)
+{
+	struct dns_view *v = b->v;
+	size_t ns_addr6 = 0, ns_addr4 = 0;
+
+	/* Addresses of in-zone nameservers go after the endpoints. */
+	for (size_t i = 0; i < spec->n_ns_addresses; i++) {
+		if (spec->ns_addresses[i].family == AF_INET6)
+			ns_addr6 += v->n_ns;
+		else
+			ns_addr4 += v->n_ns;
+	}
+	if (spec->n_ns_addresses > DNS_MAX_NS_ADDRESSES ||
+	    v->n_ns > DNS_MAX_NAMESERVERS) {
+		as_err("dns: too many nameservers or nameserver addresses");
+		return AS_EINVAL;
+	}
+
+	b->nodes_cap = 1 + 3 * spec->n_services + labels_bound;
+	/* Both, whatever the first one's outcome; dns_view_new() frees
+	 * what was allocated (view_free, build_fini). */
+	bool ok = view_arrays_alloc(b, spec, n6, n4, ns_addr6, ns_addr4,
+				    n_eps, str_bytes);
+	if (!fam_scratch_alloc(&b->fs, spec) || !ok)
 		return AS_ENOMEM;
 	b->str_pos = v->strings;
 	b->str_end = v->strings + str_bytes;
