@@ -636,16 +636,11 @@ static json_t *anycast_status(void *self)
 	return o;
 }
 
-static json_t *routes_json(struct agent_anycast *x)
+/* Each anycast address: its state in the route holder and BIRD's export. */
+static json_t *addresses_json(struct agent_anycast *x)
 {
-	json_t *o = json_object();
-
-	json_object_set_new(o, "configured", json_boolean(x && x->enabled));
-	json_object_set_new(o, "draining", json_boolean(x && x->draining));
-	if (!x)
-		return o;
-	json_object_set_new(o, "interface", json_string(x->ifname));
 	json_t *addrs = json_array();
+
 	if (x->route) {
 		struct route_anycast_status st[ROUTE_ANYCAST_MAX];
 		size_t n = route_anycast_status(x->route, st, ROUTE_ANYCAST_MAX);
@@ -661,14 +656,15 @@ static json_t *routes_json(struct agent_anycast *x)
 			json_array_append_new(addrs, e);
 		}
 	}
-	json_object_set_new(o, "addresses", addrs);
-	json_object_set_new(o, "announce", json_string(x->announce_one ? "one" : "all"));
-	json_t *others = json_array();
-	for (size_t i = 0; i < x->n_others; i++)
-		json_array_append_new(others, json_string(x->others[i]));
-	json_object_set_new(o, "other_nodes_announce", others);
+	return addrs;
+}
 
+/* The health gate: its decision, the self-check behind it and what
+ * else holds it (gossip, drain, exit). */
+static json_t *gate_json(struct agent_anycast *x)
+{
 	json_t *g = json_object();
+
 	json_object_set_new(g, "announce", json_boolean(x->announce));
 	json_object_set_new(g, "reason", json_string(route_reason_name(x->reason)));
 	json_object_set_new(g, "since", when_json(x->since_ms));
@@ -686,36 +682,60 @@ static json_t *routes_json(struct agent_anycast *x)
 	json_object_set_new(g, "wait_for_gossip", json_boolean(x->wait_for_gossip));
 	json_object_set_new(g, "draining", json_boolean(x->draining));
 	json_object_set_new(g, "exiting", json_boolean(x->exiting));
-	json_object_set_new(o, "gate", g);
+	return g;
+}
 
+/* The bird.ctl connection, its protocols and BFD sessions. */
+static json_t *bird_json(struct agent_anycast *x)
+{
 	json_t *b = json_object();
+
 	json_object_set_new(b, "configured", json_boolean(x->bird != NULL));
-	if (x->bird) {
-		json_object_set_new(b, "socket", json_string(x->bird_socket));
-		json_object_set_new(b, "connected", json_boolean(x->bird_up));
-		json_object_set_new(b, "error", x->bird_up || !x->bird_err ? json_null() :
-				    json_string(as_strerror(x->bird_err)));
-		json_object_set_new(b, "since", when_json(x->bird_since_ms));
-		json_object_set_new(b, "protocol", json_string(x->bird_protocol));
-		json_object_set_new(b, "export_protocol", json_string(x->bird_export));
-		json_object_set_new(b, "fast_withdraw", json_boolean(x->fast_withdraw));
-		json_t *ps = json_array();
-		for (size_t i = 0; i < x->n_protos; i++)
-			json_array_append_new(ps, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-				"name", x->protos[i].name, "proto", x->protos[i].proto,
-				"state", x->protos[i].state, "since", x->protos[i].since,
-				"info", x->protos[i].info));
-		json_object_set_new(b, "protocols", ps);
-		json_t *bs = json_array();
-		for (size_t i = 0; i < x->n_bfd; i++)
-			json_array_append_new(bs, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}",
-				"address", x->bfd[i].address, "interface", x->bfd[i].iface,
-				"state", x->bfd[i].state, "since", x->bfd[i].since,
-				"interval_ms", (int)x->bfd[i].interval_ms,
-				"timeout_ms", (int)x->bfd[i].timeout_ms));
-		json_object_set_new(b, "bfd_sessions", x->bfd_valid ? bs : (json_decref(bs), json_null()));
-	}
-	json_object_set_new(o, "bird", b);
+	if (!x->bird)
+		return b;
+	json_object_set_new(b, "socket", json_string(x->bird_socket));
+	json_object_set_new(b, "connected", json_boolean(x->bird_up));
+	json_object_set_new(b, "error", x->bird_up || !x->bird_err ? json_null() :
+			    json_string(as_strerror(x->bird_err)));
+	json_object_set_new(b, "since", when_json(x->bird_since_ms));
+	json_object_set_new(b, "protocol", json_string(x->bird_protocol));
+	json_object_set_new(b, "export_protocol", json_string(x->bird_export));
+	json_object_set_new(b, "fast_withdraw", json_boolean(x->fast_withdraw));
+	json_t *ps = json_array();
+	for (size_t i = 0; i < x->n_protos; i++)
+		json_array_append_new(ps, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+			"name", x->protos[i].name, "proto", x->protos[i].proto,
+			"state", x->protos[i].state, "since", x->protos[i].since,
+			"info", x->protos[i].info));
+	json_object_set_new(b, "protocols", ps);
+	json_t *bs = json_array();
+	for (size_t i = 0; i < x->n_bfd; i++)
+		json_array_append_new(bs, json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}",
+			"address", x->bfd[i].address, "interface", x->bfd[i].iface,
+			"state", x->bfd[i].state, "since", x->bfd[i].since,
+			"interval_ms", (int)x->bfd[i].interval_ms,
+			"timeout_ms", (int)x->bfd[i].timeout_ms));
+	json_object_set_new(b, "bfd_sessions", x->bfd_valid ? bs : (json_decref(bs), json_null()));
+	return b;
+}
+
+static json_t *routes_json(struct agent_anycast *x)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "configured", json_boolean(x && x->enabled));
+	json_object_set_new(o, "draining", json_boolean(x && x->draining));
+	if (!x)
+		return o;
+	json_object_set_new(o, "interface", json_string(x->ifname));
+	json_object_set_new(o, "addresses", addresses_json(x));
+	json_object_set_new(o, "announce", json_string(x->announce_one ? "one" : "all"));
+	json_t *others = json_array();
+	for (size_t i = 0; i < x->n_others; i++)
+		json_array_append_new(others, json_string(x->others[i]));
+	json_object_set_new(o, "other_nodes_announce", others);
+	json_object_set_new(o, "gate", gate_json(x));
+	json_object_set_new(o, "bird", bird_json(x));
 	return o;
 }
 

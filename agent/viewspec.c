@@ -259,50 +259,49 @@ static void put_endpoint(struct dns_endpoint_spec *e, const struct gossip_endpoi
 	e->rtt_ms = rtt;
 }
 
-int agent_viewspec_services_members(const struct agent_config *c,
-				    const char *self_zone, const char *as,
-				    const struct agent_service *svcs, size_t n,
-				    const struct gossip_member *all, size_t n_all,
-				    double self_factor, struct agent_viewspec *out,
-				    uint64_t *skipped)
+/* The alive members of all (suspect, dead and left ones leave answers)
+ * into a new array of *n_mem; *n_eps: their endpoints. NULL: no memory. */
+static struct gossip_member *alive_members(const struct gossip_member *all,
+					   size_t n_all, size_t *n_mem,
+					   size_t *n_eps)
 {
-	struct svc_index ix = { 0 };
-	size_t *count = NULL, n_mem = 0, n_eps = 0, n_svcs;
-	int err = AS_ENOMEM;
-
-	memset(out, 0, sizeof(*out));
-	*skipped = 0;
-	/* Alive members only: suspect, dead and left ones leave answers. */
 	struct gossip_member *alive = calloc(n_all ? n_all : 1, sizeof(*alive));
+
+	*n_mem = *n_eps = 0;
 	if (!alive)
-		return AS_ENOMEM;
+		return NULL;
 	for (size_t i = 0; i < n_all; i++)
 		if (all[i].state == GOSSIP_ALIVE) {
-			alive[n_mem++] = all[i];
-			n_eps += all[i].rec->n_endpoints;
+			alive[(*n_mem)++] = all[i];
+			*n_eps += all[i].rec->n_endpoints;
 		}
-	if ((err = svc_index_build(c, svcs, n, alive, n_mem, n_eps, &ix)))
-		goto out;
-	err = AS_ENOMEM;
-	n_svcs = n + ix.n_extra;
-	out->svcs = calloc(n_svcs ? n_svcs : 1, sizeof(*out->svcs));
-	out->eps = calloc(n_eps ? n_eps : 1, sizeof(*out->eps));
-	count = calloc(n_svcs + 1, sizeof(*count));
-	if (!out->svcs || !out->eps || !count)
-		goto out;
+	return alive;
+}
 
-	/* Pass 1: count each service's endpoints, up to the cap. */
+/* Pass 1: count each service's endpoints, up to the cap. */
+static void count_endpoints(const struct svc_index *ix,
+			    const struct gossip_member *alive, size_t n_mem,
+			    size_t *count, uint64_t *skipped)
+{
 	for (size_t i = 0; i < n_mem; i++)
 		for (uint32_t j = 0; j < alive[i].rec->n_endpoints; j++) {
-			size_t s = svc_of(&ix, alive[i].rec->endpoints[j].service);
+			size_t s = svc_of(ix, alive[i].rec->endpoints[j].service);
 			if (s == SIZE_MAX || count[s] >= SERVICE_ENDPOINTS_MAX)
 				(*skipped)++;
 			else
 				count[s]++;
 		}
-	lay_out(svcs, n, &ix, count, out);
+}
 
-	/* Pass 2: place them. */
+/* Pass 2: place the endpoints in the slices lay_out() made, with RTTs
+ * from the answering member (as, or this node) and this node's zone and
+ * load factor as they are now. n: catalog services (before gossip's). */
+static void place_endpoints(const struct svc_index *ix, size_t n,
+			    const struct gossip_member *alive, size_t n_mem,
+			    const char *as, const char *self_zone,
+			    double self_factor, const size_t *count,
+			    struct agent_viewspec *out)
+{
 	const struct gossip_member *ref = NULL;
 	for (size_t i = 0; i < n_mem && !ref; i++)
 		if (as ? !strcmp(alive[i].rec->name, as) : alive[i].self)
@@ -318,7 +317,7 @@ int agent_viewspec_services_members(const struct agent_config *c,
 		const char *zone = alive[i].self ? self_zone : r->zone;
 		for (uint32_t j = 0; j < r->n_endpoints; j++) {
 			const struct gossip_endpoint *g = &r->endpoints[j];
-			size_t s = svc_of(&ix, g->service);
+			size_t s = svc_of(ix, g->service);
 			if (s == SIZE_MAX)
 				continue;
 			struct dns_service_spec *sp = &out->svcs[s];
@@ -330,6 +329,37 @@ int agent_viewspec_services_members(const struct agent_config *c,
 				     g, r->name, zone, lf, rtt_known, rtt);
 		}
 	}
+}
+
+int agent_viewspec_services_members(const struct agent_config *c,
+				    const char *self_zone, const char *as,
+				    const struct agent_service *svcs, size_t n,
+				    const struct gossip_member *all, size_t n_all,
+				    double self_factor, struct agent_viewspec *out,
+				    uint64_t *skipped)
+{
+	struct svc_index ix = { 0 };
+	size_t *count = NULL, n_mem, n_eps, n_svcs;
+	int err = AS_ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	*skipped = 0;
+	struct gossip_member *alive = alive_members(all, n_all, &n_mem, &n_eps);
+	if (!alive)
+		return AS_ENOMEM;
+	if ((err = svc_index_build(c, svcs, n, alive, n_mem, n_eps, &ix)))
+		goto out;
+	err = AS_ENOMEM;
+	n_svcs = n + ix.n_extra;
+	out->svcs = calloc(n_svcs ? n_svcs : 1, sizeof(*out->svcs));
+	out->eps = calloc(n_eps ? n_eps : 1, sizeof(*out->eps));
+	count = calloc(n_svcs + 1, sizeof(*count));
+	if (!out->svcs || !out->eps || !count)
+		goto out;
+	count_endpoints(&ix, alive, n_mem, count, skipped);
+	lay_out(svcs, n, &ix, count, out);
+	place_endpoints(&ix, n, alive, n_mem, as, self_zone, self_factor,
+			count, out);
 	out->spec.services = out->svcs;
 	out->spec.n_services = n_svcs;
 	err = AS_OK;

@@ -687,15 +687,13 @@ static int add_client_plans(struct build *b, const struct dns_service_spec *s,
 	return AS_OK;
 }
 
-static int add_service_family(struct build *b,
-			      const struct dns_service_spec *s, int af,
-			      const char *node_zone, struct dns_ep *eps,
-			      uint8_t *addrs, uint64_t *cum,
-			      struct dns_dom *doms, uint64_t *dcum,
-			      struct dns_family *f, struct dns_vfam *vf)
+/* The endpoints of family af into eps (by spec index), their addresses
+ * into addrs and their weights into the scratch; how many there are. */
+static size_t collect_family(struct build *b, const struct dns_service_spec *s,
+			     int af, size_t alen, struct dns_ep *eps,
+			     uint8_t *addrs)
 {
 	struct fam_scratch *fs = &b->fs;
-	size_t alen = af == AF_INET6 ? 16 : 4;
 	size_t n = 0;
 
 	for (size_t j = 0; j < s->n_endpoints; j++) {
@@ -718,8 +716,14 @@ static int add_service_family(struct build *b,
 		memcpy(addrs + n * alen, e->addr, alen);
 		n++;
 	}
-	/* One sampling item per distinct address. */
-	size_t nu = dedup_addrs(addrs, alen, n, fs->ix, fs->slot);
+	return n;
+}
+
+/* The weights of the n endpoints summed per distinct address (nu). */
+static void sum_per_address(struct fam_scratch *fs,
+			    const struct dns_service_spec *s, size_t n,
+			    size_t nu)
+{
 	memset(fs->ueff, 0, nu * sizeof(*fs->ueff));
 	memset(fs->ucfg, 0, nu * sizeof(*fs->ucfg));
 	memset(fs->uhcfg, 0, nu * sizeof(*fs->uhcfg));
@@ -732,15 +736,18 @@ static int add_service_family(struct build *b,
 			fs->uhcfg[u] += fs->cfg[k];
 		fs->mult[u]++;
 	}
-	struct dns_plan_in in = {
-		.eff = fs->ueff, .hcfg = fs->uhcfg, .cfg = fs->ucfg,
-		.mult = fs->mult, .zone = fs->uzone, .node = fs->unode,
-		.n = nu,
-	};
-	struct dns_plan plan = { .order = fs->order, .cum = cum,
-				 .doms = doms, .dcum = dcum };
-	/* Zones and nodes only where the intent reads them: a balanced
-	 * service costs no more to build than before. */
+}
+
+/* The plan's inputs the intent reads beyond weights: RTTs per distinct
+ * address (latency), zone or node ids (locality, resilience) and the id
+ * of this node's zone. A balanced service costs no more to build. */
+static void objective_inputs(struct build *b, const struct dns_service_spec *s,
+			     const struct dns_ep *eps, const char *node_zone,
+			     size_t n, struct dns_plan_in *in)
+{
+	struct fam_scratch *fs = &b->fs;
+	size_t nu = in->n;
+
 	memset(fs->uzone, 0, nu * sizeof(*fs->uzone));
 	memset(fs->unode, 0, nu * sizeof(*fs->unode));
 	if (s->intent.objective == DNS_OBJ_LATENCY) {
@@ -753,15 +760,54 @@ static int add_service_family(struct build *b,
 			if (di->rtt_known && !(*r <= di->rtt_ms))
 				*r = di->rtt_ms;
 		}
-		in.rtt = fs->urtt;
+		in->rtt = fs->urtt;
 	}
 	if (s->intent.objective == DNS_OBJ_LOCALITY ||
 	    (s->intent.objective == DNS_OBJ_RESILIENCE &&
 	     s->intent.spread == DNS_SPREAD_ZONE))
-		in.here = family_ids(b, s, n, true, node_zone, fs->zid,
-				     fs->uzone);
+		in->here = family_ids(b, s, n, true, node_zone, fs->zid,
+				      fs->uzone);
 	else if (s->intent.objective == DNS_OBJ_RESILIENCE)
 		family_ids(b, s, n, false, NULL, fs->nid, fs->unode);
+}
+
+/* Stores the nu distinct addresses in sampling order (fs->order) and
+ * each of the n endpoints' position among them. */
+static void store_in_order(struct fam_scratch *fs, struct dns_ep *eps,
+			   uint8_t *addrs, size_t alen, size_t n, size_t nu)
+{
+	for (size_t p = 0; p < nu; p++) {
+		memcpy(fs->ix[p].addr, addrs + (size_t)fs->order[p] * alen, alen);
+		fs->pos[fs->order[p]] = (uint32_t)p;
+	}
+	for (size_t p = 0; p < nu; p++)
+		memcpy(addrs + p * alen, fs->ix[p].addr, alen);
+	for (size_t k = 0; k < n; k++)
+		eps[fs->spec_j[k]].fam_index = fs->pos[fs->slot[k]];
+}
+
+static int add_service_family(struct build *b,
+			      const struct dns_service_spec *s, int af,
+			      const char *node_zone, struct dns_ep *eps,
+			      uint8_t *addrs, uint64_t *cum,
+			      struct dns_dom *doms, uint64_t *dcum,
+			      struct dns_family *f, struct dns_vfam *vf)
+{
+	struct fam_scratch *fs = &b->fs;
+	size_t alen = af == AF_INET6 ? 16 : 4;
+	size_t n = collect_family(b, s, af, alen, eps, addrs);
+
+	/* One sampling item per distinct address. */
+	size_t nu = dedup_addrs(addrs, alen, n, fs->ix, fs->slot);
+	sum_per_address(fs, s, n, nu);
+	struct dns_plan_in in = {
+		.eff = fs->ueff, .hcfg = fs->uhcfg, .cfg = fs->ucfg,
+		.mult = fs->mult, .zone = fs->uzone, .node = fs->unode,
+		.n = nu,
+	};
+	struct dns_plan plan = { .order = fs->order, .cum = cum,
+				 .doms = doms, .dcum = dcum };
+	objective_inputs(b, s, eps, node_zone, n, &in);
 	int err = dns_plan(&s->intent, &in, &plan);
 	if (err)
 		return err;
@@ -773,15 +819,7 @@ static int add_service_family(struct build *b,
 	b->zone_load = AS_MAX(b->zone_load, plan.zone_load);
 	b->spill = AS_MAX(b->spill, plan.spill);
 	b->no_rtt |= nu && plan.no_rtt;
-	/* Store the addresses in sampling order. */
-	for (size_t p = 0; p < nu; p++) {
-		memcpy(fs->ix[p].addr, addrs + (size_t)fs->order[p] * alen, alen);
-		fs->pos[fs->order[p]] = (uint32_t)p;
-	}
-	for (size_t p = 0; p < nu; p++)
-		memcpy(addrs + p * alen, fs->ix[p].addr, alen);
-	for (size_t k = 0; k < n; k++)
-		eps[fs->spec_j[k]].fam_index = fs->pos[fs->slot[k]];
+	store_in_order(fs, eps, addrs, alen, n, nu);
 	f->n = (uint32_t)nu;
 	if (vf)
 		return add_client_plans(b, s, &in, n, alen, addrs, cum, doms,
@@ -927,31 +965,16 @@ static int view_plan_ns(struct build *b, const struct dns_view_spec *spec,
 	return AS_OK;
 }
 
-/* Every array of the view and the build scratch, sized from the spec:
- * n6/n4 endpoint addresses, n_eps endpoints, str_bytes of strings,
- * labels_bound nodes for in-zone nameservers. */
-static int view_alloc(struct build *b, const struct dns_view_spec *spec,
-		      size_t n6, size_t n4, size_t n_eps, size_t str_bytes,
-		      size_t labels_bound)
+/* The view's arrays: n6/n4 endpoint addresses (and ns6/ns4 of in-zone
+ * nameservers after them), n_eps endpoints, str_bytes of strings,
+ * b->nodes_cap nodes. Whether all were allocated. */
+static bool view_arrays_alloc(struct build *b, const struct dns_view_spec *spec,
+			      size_t n6, size_t n4, size_t ns6, size_t ns4,
+			      size_t n_eps, size_t str_bytes)
 {
 	struct dns_view *v = b->v;
-	struct fam_scratch *fs = &b->fs;
-	size_t max_eps = 0, ns_addr6 = 0, ns_addr4 = 0, tsize = 16;
+	size_t tsize = 16;
 
-	/* Addresses of in-zone nameservers go after the endpoints. */
-	for (size_t i = 0; i < spec->n_ns_addresses; i++) {
-		if (spec->ns_addresses[i].family == AF_INET6)
-			ns_addr6 += v->n_ns;
-		else
-			ns_addr4 += v->n_ns;
-	}
-	if (spec->n_ns_addresses > DNS_MAX_NS_ADDRESSES ||
-	    v->n_ns > DNS_MAX_NAMESERVERS) {
-		as_err("dns: too many nameservers or nameserver addresses");
-		return AS_EINVAL;
-	}
-
-	b->nodes_cap = 1 + 3 * spec->n_services + labels_bound;
 	v->nodes = calloc(b->nodes_cap, sizeof(*v->nodes));
 	while (tsize < 2 * b->nodes_cap)
 		tsize *= 2;
@@ -959,8 +982,8 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	v->table_mask = (uint32_t)(tsize - 1);
 	v->svcs = calloc(spec->n_services ? spec->n_services : 1, sizeof(*v->svcs));
 	v->eps = calloc(n_eps ? n_eps : 1, sizeof(*v->eps));
-	v->addr6 = calloc(n6 + ns_addr6 + 1, sizeof(*v->addr6));
-	v->addr4 = calloc(n4 + ns_addr4 + 1, sizeof(*v->addr4));
+	v->addr6 = calloc(n6 + ns6 + 1, sizeof(*v->addr6));
+	v->addr4 = calloc(n4 + ns4 + 1, sizeof(*v->addr4));
 	v->cum6 = calloc(n6 + 1, sizeof(*v->cum6));
 	v->cum4 = calloc(n4 + 1, sizeof(*v->cum4));
 	/* Failure domains and client plans' positions only where some
@@ -978,6 +1001,19 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	v->vinv4 = calloc(v4, sizeof(*v->vinv4));
 	v->nshs = calloc(v->n_ns, sizeof(*v->nshs));
 	v->strings = malloc(str_bytes);
+	return v->nodes && v->table && v->svcs && v->eps && v->addr6 &&
+	       v->addr4 && v->cum6 && v->cum4 && v->doms6 && v->doms4 &&
+	       v->dcum6 && v->dcum4 && v->vinv6 && v->vinv4 && v->nshs &&
+	       v->strings;
+}
+
+/* The scratch of build_services(), as long as the largest service or
+ * the nameserver addresses. Whether all were allocated. */
+static bool fam_scratch_alloc(struct fam_scratch *fs,
+			      const struct dns_view_spec *spec)
+{
+	size_t max_eps = 0;
+
 	for (size_t i = 0; i < spec->n_services; i++)
 		max_eps = AS_MAX(max_eps, spec->services[i].n_endpoints);
 	max_eps = AS_MAX(max_eps, spec->n_ns_addresses);
@@ -998,16 +1034,41 @@ static int view_alloc(struct build *b, const struct dns_view_spec *spec,
 	fs->uzone = calloc(max_eps + 1, sizeof(*fs->uzone));
 	fs->unode = calloc(max_eps + 1, sizeof(*fs->unode));
 	fs->urtt = calloc(max_eps + 1, sizeof(*fs->urtt));
-	if (!v->doms6 || !v->doms4 || !v->dcum6 || !v->dcum4 ||
-	    !v->vinv6 || !v->vinv4 ||
-	    !fs->six || !fs->zid || !fs->nid || !fs->uzone || !fs->unode ||
-	    !fs->urtt)
-		return AS_ENOMEM;
-	if (!v->nodes || !v->table || !v->svcs || !v->eps || !v->addr6 ||
-	    !v->addr4 || !v->cum6 || !v->cum4 || !v->nshs || !v->strings ||
-	    !fs->eff || !fs->cfg || !fs->ueff || !fs->ucfg || !fs->mult ||
-	    !fs->uhcfg || !fs->order || !fs->pos ||
-	    !fs->slot || !fs->spec_j || !fs->ix)
+	return fs->eff && fs->cfg && fs->ueff && fs->ucfg && fs->uhcfg &&
+	       fs->order && fs->pos && fs->mult && fs->slot && fs->spec_j &&
+	       fs->ix && fs->six && fs->zid && fs->nid && fs->uzone &&
+	       fs->unode && fs->urtt;
+}
+
+/* Every array of the view and the build scratch, sized from the spec:
+ * n6/n4 endpoint addresses, n_eps endpoints, str_bytes of strings,
+ * labels_bound nodes for in-zone nameservers. */
+static int view_alloc(struct build *b, const struct dns_view_spec *spec,
+		      size_t n6, size_t n4, size_t n_eps, size_t str_bytes,
+		      size_t labels_bound)
+{
+	struct dns_view *v = b->v;
+	size_t ns_addr6 = 0, ns_addr4 = 0;
+
+	/* Addresses of in-zone nameservers go after the endpoints. */
+	for (size_t i = 0; i < spec->n_ns_addresses; i++) {
+		if (spec->ns_addresses[i].family == AF_INET6)
+			ns_addr6 += v->n_ns;
+		else
+			ns_addr4 += v->n_ns;
+	}
+	if (spec->n_ns_addresses > DNS_MAX_NS_ADDRESSES ||
+	    v->n_ns > DNS_MAX_NAMESERVERS) {
+		as_err("dns: too many nameservers or nameserver addresses");
+		return AS_EINVAL;
+	}
+
+	b->nodes_cap = 1 + 3 * spec->n_services + labels_bound;
+	/* Both, whatever the first one's outcome; dns_view_new() frees
+	 * what was allocated (view_free, build_fini). */
+	bool ok = view_arrays_alloc(b, spec, n6, n4, ns_addr6, ns_addr4,
+				    n_eps, str_bytes);
+	if (!fam_scratch_alloc(&b->fs, spec) || !ok)
 		return AS_ENOMEM;
 	b->str_pos = v->strings;
 	b->str_end = v->strings + str_bytes;
