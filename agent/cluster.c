@@ -923,22 +923,10 @@ static void cluster_snapshot(const void *self, struct agent_snapshot *snap)
 	s->keyring_changes = cl->keyring_changes;
 }
 
-static void cluster_metrics(FILE *f, const struct agent_snapshot *snap)
+/* On the wire: messages, packets and bytes, what fails authentication
+ * and what is dropped. */
+static void wire_metrics(FILE *f, const struct gossip_metrics *m)
 {
-	const struct agent_cluster_snap *s = &snap->cluster;
-	const struct gossip_metrics *m = &s->m;
-	unsigned long long v;
-
-	agent_metric_head(f, "anysteer_gossip_enabled", "1 when gossip is configured.", "gauge");
-	fprintf(f, "anysteer_gossip_enabled %d\n", s->enabled);
-	if (!s->enabled)
-		return;
-	agent_metric_head(f, "anysteer_gossip_joined", "1 once this node has joined a cluster.", "gauge");
-	fprintf(f, "anysteer_gossip_joined %d\n", s->joined);
-	agent_metric_head(f, "anysteer_gossip_members", "Members known to this node, by state (itself included).", "gauge");
-	for (int st = 0; st < GOSSIP_STATE_COUNT; st++)
-		fprintf(f, "anysteer_gossip_members{state=\"%s\"} %llu\n",
-			gossip_state_name(st), (unsigned long long)m->members[st]);
 	agent_metric_head(f, "anysteer_gossip_messages_total", "Gossip messages, by direction and type.", "counter");
 	for (int t = 1; t < GOSSIP_MSG_TYPE_COUNT; t++) {
 		fprintf(f, "anysteer_gossip_messages_total{direction=\"in\",type=\"%s\"} %llu\n",
@@ -971,6 +959,12 @@ static void cluster_metrics(FILE *f, const struct agent_snapshot *snap)
 	for (int d = 0; d < GOSSIP_DROP_COUNT; d++)
 		fprintf(f, "anysteer_gossip_dropped_total{reason=\"%s\"} %llu\n",
 			gossip_drop_name(d), (unsigned long long)m->drops[d]);
+}
+
+/* Failure detection (SWIM with Lifeguard): suspicions, refutations,
+ * deaths, stalls, the broadcast queue and the local health multiplier. */
+static void detector_metrics(FILE *f, const struct gossip_metrics *m)
+{
 	agent_metric_head(f, "anysteer_gossip_suspicions_total", "Suspicions this node raised or saw refuted, or cleared by its last-chance probe.", "counter");
 	fprintf(f, "anysteer_gossip_suspicions_total{event=\"raised\"} %llu\n",
 		(unsigned long long)m->suspicions_raised);
@@ -992,6 +986,15 @@ static void cluster_metrics(FILE *f, const struct agent_snapshot *snap)
 		(unsigned long long)m->queue_dropped);
 	agent_metric_head(f, "anysteer_gossip_local_health_multiplier", "Lifeguard local health multiplier (0 = healthy).", "gauge");
 	fprintf(f, "anysteer_gossip_local_health_multiplier %u\n", m->lhm);
+}
+
+/* Endpoints in the records: this node's by health and over the limit,
+ * members' left out of the view or dropped. */
+static void endpoint_metrics(FILE *f, const struct agent_cluster_snap *s,
+			     const struct gossip_metrics *m)
+{
+	unsigned long long v;
+
 	agent_metric_head(f, "anysteer_gossip_local_endpoints", "This node's endpoints in its record, by probe health.", "gauge");
 	v = (unsigned long long)s->local_healthy;
 	fprintf(f, "anysteer_gossip_local_endpoints{health=\"up\"} %llu\n", v);
@@ -1006,6 +1009,26 @@ static void cluster_metrics(FILE *f, const struct agent_snapshot *snap)
 	agent_metric_head(f, "anysteer_gossip_endpoints_dropped_total", "Endpoints of members' records left out: over gossip.max_endpoints_per_node.", "counter");
 	fprintf(f, "anysteer_gossip_endpoints_dropped_total %llu\n",
 		(unsigned long long)m->endpoints_dropped);
+}
+
+static void cluster_metrics(FILE *f, const struct agent_snapshot *snap)
+{
+	const struct agent_cluster_snap *s = &snap->cluster;
+	const struct gossip_metrics *m = &s->m;
+
+	agent_metric_head(f, "anysteer_gossip_enabled", "1 when gossip is configured.", "gauge");
+	fprintf(f, "anysteer_gossip_enabled %d\n", s->enabled);
+	if (!s->enabled)
+		return;
+	agent_metric_head(f, "anysteer_gossip_joined", "1 once this node has joined a cluster.", "gauge");
+	fprintf(f, "anysteer_gossip_joined %d\n", s->joined);
+	agent_metric_head(f, "anysteer_gossip_members", "Members known to this node, by state (itself included).", "gauge");
+	for (int st = 0; st < GOSSIP_STATE_COUNT; st++)
+		fprintf(f, "anysteer_gossip_members{state=\"%s\"} %llu\n",
+			gossip_state_name(st), (unsigned long long)m->members[st]);
+	wire_metrics(f, m);
+	detector_metrics(f, m);
+	endpoint_metrics(f, s, m);
 	agent_metric_head(f, "anysteer_gossip_pulls_total", "Records too big for UDP fetched by stream: pulls sent, answered for others, timed out, completed.", "counter");
 	fprintf(f, "anysteer_gossip_pulls_total{event=\"sent\"} %llu\n",
 		(unsigned long long)m->pulls_sent);

@@ -275,10 +275,69 @@ static void print_forward(FILE *f, json_t *fw)
 	}
 }
 
+/* The DNS counters: queries, by rcode and qtype, malformed, TCP. */
+static void print_queries(FILE *f, json_t *q)
+{
+	fprintf(f, "queries     %lld (udp %lld, tcp %lld)\n", (long long)num(q, "total"),
+		(long long)num(q, "udp"), (long long)num(q, "tcp"));
+	print_counts(f, "rcode", json_object_get(q, "by_rcode"));
+	print_counts(f, "qtype", json_object_get(q, "by_qtype"));
+	print_counts(f, "malformed", json_object_get(q, "malformed"));
+	fprintf(f, "  %-10s dropped %lld, truncated %lld\n", "other", (long long)num(q, "dropped"),
+		(long long)num(q, "truncated"));
+	fprintf(f, "  %-10s accepted %lld, rejected %lld, idle timeouts %lld, active %lld\n", "tcp",
+		(long long)num(q, "tcp_accepted"), (long long)num(q, "tcp_rejected"),
+		(long long)num(q, "tcp_timeouts"), (long long)num(q, "tcp_active"));
+}
+
+/* Gossip: membership, local endpoints, authentication, suspicions. */
+static void print_gossip(FILE *f, json_t *g)
+{
+	if (!flag(g, "enabled")) {
+		fprintf(f, "gossip      not configured (no gossip section)\n");
+		return;
+	}
+	json_t *m = json_object_get(g, "members");
+	fprintf(f, "gossip      %s on %s, cluster %s, %s; members alive %d, suspect %d, "
+		"dead %d, left %d\n",
+		flag(g, "joined") ? "joined" : "not joined", str(g, "advertise"),
+		str(g, "cluster"), flag(g, "encrypted") ? "encrypted" : "PLAINTEXT",
+		(int)num(m, "alive"), (int)num(m, "suspect"), (int)num(m, "dead"),
+		(int)num(m, "left"));
+	fprintf(f, "            local endpoints %d healthy of %d; auth failures %lld, "
+		"suspicions %lld raised, %lld refuted\n",
+		(int)num(g, "local_endpoints_healthy"), (int)num(g, "local_endpoints"),
+		(long long)num(g, "auth_failures"), (long long)num(g, "suspicions_raised"),
+		(long long)num(g, "suspicions_refuted"));
+	json_t *af = json_object_get(g, "last_auth_failure");
+	if (json_is_object(af))
+		fprintf(f, "            last auth failure from %s, %.1f s ago (%s)\n",
+			str(af, "host"), num(af, "seconds_ago"), str(af, "reason"));
+}
+
+/* SRv6 steering, when the daemon reports it (`paths` has the detail). */
+static void print_srv6(FILE *f, json_t *sr)
+{
+	if (!json_is_object(sr))
+		return;
+	if (!flag(sr, "enabled")) {
+		fprintf(f, "srv6        not enabled (srv6.enabled)\n");
+		return;
+	}
+	fprintf(f, "srv6        host %s, %s, data plane %s%s; %lld steered, "
+		"%lld installed, %lld without a path; %lld links down; "
+		"%lld reprograms (anysteerctl paths)\n",
+		str(sr, "host"), str(sr, "mode"),
+		flag(sr, "dataplane") ? "on" : "OFF: ",
+		flag(sr, "dataplane") ? "" : str(sr, "reason"),
+		(long long)num(sr, "planned"), (long long)num(sr, "installed"),
+		(long long)num(sr, "no_path"), (long long)num(sr, "links_down"),
+		(long long)num(sr, "reprograms"));
+}
+
 static void render_status(FILE *f, json_t *d)
 {
 	json_t *load = json_object_get(d, "load");
-	json_t *q = json_object_get(d, "queries");
 	json_t *cfg = json_object_get(d, "config");
 	json_t *view = json_object_get(d, "view");
 	json_t *v;
@@ -307,16 +366,7 @@ static void render_status(FILE *f, json_t *d)
 	if (json_is_number(json_object_get(load, "psi_cpu_some_avg10")))
 		fprintf(f, ", psi some avg10 %.2f%%", num(load, "psi_cpu_some_avg10"));
 	fprintf(f, "\n");
-	fprintf(f, "queries     %lld (udp %lld, tcp %lld)\n", (long long)num(q, "total"),
-		(long long)num(q, "udp"), (long long)num(q, "tcp"));
-	print_counts(f, "rcode", json_object_get(q, "by_rcode"));
-	print_counts(f, "qtype", json_object_get(q, "by_qtype"));
-	print_counts(f, "malformed", json_object_get(q, "malformed"));
-	fprintf(f, "  %-10s dropped %lld, truncated %lld\n", "other", (long long)num(q, "dropped"),
-		(long long)num(q, "truncated"));
-	fprintf(f, "  %-10s accepted %lld, rejected %lld, idle timeouts %lld, active %lld\n", "tcp",
-		(long long)num(q, "tcp_accepted"), (long long)num(q, "tcp_rejected"),
-		(long long)num(q, "tcp_timeouts"), (long long)num(q, "tcp_active"));
+	print_queries(f, json_object_get(d, "queries"));
 	print_forward(f, json_object_get(d, "forward"));
 	fprintf(f, "config      %s (%d reloads, %d rejected%s)\n", str(cfg, "path"),
 		(int)num(cfg, "reloads"), (int)num(cfg, "reload_failures"),
@@ -334,42 +384,10 @@ static void render_status(FILE *f, json_t *d)
 			flag(any, "bird_connected") ? "connected" : "not connected");
 	else
 		fprintf(f, "anycast     not configured (anycast.addresses)\n");
-	json_t *g = json_object_get(d, "gossip");
-	if (flag(g, "enabled")) {
-		json_t *m = json_object_get(g, "members");
-		fprintf(f, "gossip      %s on %s, cluster %s, %s; members alive %d, suspect %d, "
-			"dead %d, left %d\n",
-			flag(g, "joined") ? "joined" : "not joined", str(g, "advertise"),
-			str(g, "cluster"), flag(g, "encrypted") ? "encrypted" : "PLAINTEXT",
-			(int)num(m, "alive"), (int)num(m, "suspect"), (int)num(m, "dead"),
-			(int)num(m, "left"));
-		fprintf(f, "            local endpoints %d healthy of %d; auth failures %lld, "
-			"suspicions %lld raised, %lld refuted\n",
-			(int)num(g, "local_endpoints_healthy"), (int)num(g, "local_endpoints"),
-			(long long)num(g, "auth_failures"), (long long)num(g, "suspicions_raised"),
-			(long long)num(g, "suspicions_refuted"));
-		json_t *af = json_object_get(g, "last_auth_failure");
-		if (json_is_object(af))
-			fprintf(f, "            last auth failure from %s, %.1f s ago (%s)\n",
-				str(af, "host"), num(af, "seconds_ago"), str(af, "reason"));
-	} else {
-		fprintf(f, "gossip      not configured (no gossip section)\n");
-	}
+	print_gossip(f, json_object_get(d, "gossip"));
 	if (json_is_object(json_object_get(d, "kubernetes")))
 		print_kubernetes(f, json_object_get(d, "kubernetes"));
-	json_t *sr = json_object_get(d, "srv6");
-	if (json_is_object(sr) && !flag(sr, "enabled"))
-		fprintf(f, "srv6        not enabled (srv6.enabled)\n");
-	else if (json_is_object(sr))
-		fprintf(f, "srv6        host %s, %s, data plane %s%s; %lld steered, "
-			"%lld installed, %lld without a path; %lld links down; "
-			"%lld reprograms (anysteerctl paths)\n",
-			str(sr, "host"), str(sr, "mode"),
-			flag(sr, "dataplane") ? "on" : "OFF: ",
-			flag(sr, "dataplane") ? "" : str(sr, "reason"),
-			(long long)num(sr, "planned"), (long long)num(sr, "installed"),
-			(long long)num(sr, "no_path"), (long long)num(sr, "links_down"),
-			(long long)num(sr, "reprograms"));
+	print_srv6(f, json_object_get(d, "srv6"));
 }
 
 /* ---- services ------------------------------------------------------------------- */
@@ -1162,6 +1180,62 @@ static bool parse_seconds(const char *s, double lo, double hi, double *out)
 	return true;
 }
 
+/* -t, -n or -i: its value, checked, into c; false (said) when bad. */
+static bool number_option(struct ctl *c, int ch, const char *arg)
+{
+	double v;
+
+	switch (ch) {
+	case 't':
+		if (!parse_seconds(arg, 0.001, 3600, &v)) {
+			fprintf(stderr, "anysteerctl: bad timeout '%s' (seconds, up to 3600)\n",
+				arg);
+			return false;
+		}
+		c->timeout_ms = (int)(v * 1000 + 0.5);
+		return true;
+	case 'n':
+		if (!parse_seconds(arg, 1, 1e9, &v) || v != floor(v)) {
+			fprintf(stderr, "anysteerctl: bad count '%s' (a whole number >= 1)\n",
+				arg);
+			return false;
+		}
+		c->count = (long)v;
+		return true;
+	default:	/* 'i' */
+		if (!parse_seconds(arg, 0.1, 3600, &v)) {
+			fprintf(stderr, "anysteerctl: bad interval '%s' (0.1 to 3600 seconds)\n",
+				arg);
+			return false;
+		}
+		c->interval_s = v;
+		return true;
+	}
+}
+
+/* The command line as a whole: a command, and top's options with top
+ * only (top_opts: --count or --interval was given). -1 when it is fine,
+ * else CTL_USAGE (said). */
+static int check_command(const struct ctl *c, char **words, int nwords, bool top_opts)
+{
+	if (nwords == 0) {
+		fprintf(stderr, "anysteerctl: no command given\n");
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	bool top = strcmp(words[0], "top") == 0;
+	if (top_opts && !top) {
+		fprintf(stderr, "anysteerctl: --count and --interval are for `top` only\n");
+		return CTL_USAGE;
+	}
+	if (top && (nwords > 1 || c->json)) {
+		fprintf(stderr, "anysteerctl: top takes no arguments and has no --json "
+			"(use --json services)\n");
+		return CTL_USAGE;
+	}
+	return -1;
+}
+
 /* Parses the options anywhere on the line, the words into words/nwords;
  * -1 to go on, else the exit code. */
 static int parse_options(int argc, char **argv, struct ctl *c, char **words, int *nwords)
@@ -1180,7 +1254,6 @@ static int parse_options(int argc, char **argv, struct ctl *c, char **words, int
 		{ NULL, 0, NULL, 0 },
 	};
 	bool top_opts = false;
-	double v;
 	int ch;
 
 	*nwords = 0;
@@ -1204,30 +1277,12 @@ static int parse_options(int argc, char **argv, struct ctl *c, char **words, int
 			c->json = true;
 			break;
 		case 't':
-			if (!parse_seconds(optarg, 0.001, 3600, &v)) {
-				fprintf(stderr, "anysteerctl: bad timeout '%s' (seconds, up to 3600)\n",
-					optarg);
-				return CTL_USAGE;
-			}
-			c->timeout_ms = (int)(v * 1000 + 0.5);
-			break;
 		case 'n':
-			if (!parse_seconds(optarg, 1, 1e9, &v) || v != floor(v)) {
-				fprintf(stderr, "anysteerctl: bad count '%s' (a whole number >= 1)\n",
-					optarg);
-				return CTL_USAGE;
-			}
-			c->count = (long)v;
-			top_opts = true;
-			break;
 		case 'i':
-			if (!parse_seconds(optarg, 0.1, 3600, &v)) {
-				fprintf(stderr, "anysteerctl: bad interval '%s' (0.1 to 3600 seconds)\n",
-					optarg);
+			if (!number_option(c, ch, optarg))
 				return CTL_USAGE;
-			}
-			c->interval_s = v;
-			top_opts = true;
+			if (ch != 't')
+				top_opts = true;	/* -n, -i are top's */
 			break;
 		case 'V':
 			printf("anysteerctl %s\n", PACKAGE_VERSION);
@@ -1247,22 +1302,7 @@ static int parse_options(int argc, char **argv, struct ctl *c, char **words, int
 	}
 	while (optind < argc)		/* after "--" */
 		words[(*nwords)++] = argv[optind++];
-	if (*nwords == 0) {
-		fprintf(stderr, "anysteerctl: no command given\n");
-		usage(stderr);
-		return CTL_USAGE;
-	}
-	bool top = strcmp(words[0], "top") == 0;
-	if (top_opts && !top) {
-		fprintf(stderr, "anysteerctl: --count and --interval are for `top` only\n");
-		return CTL_USAGE;
-	}
-	if (top && (*nwords > 1 || c->json)) {
-		fprintf(stderr, "anysteerctl: top takes no arguments and has no --json "
-			"(use --json services)\n");
-		return CTL_USAGE;
-	}
-	return -1;
+	return check_command(c, words, *nwords, top_opts);
 }
 
 int main(int argc, char **argv)

@@ -242,14 +242,86 @@ static const char *plan_error(int err)
 	}
 }
 
+/* What a plan has to say: destinations that newly have no path (said
+ * once, not on every replan: the view is rebuilt whenever a load factor
+ * moves) and more endpoints in two services than before. */
+static void warn_plan(struct agent_srv6 *x, const struct agent_srv6_entry *want,
+		      size_t nw, size_t conflicts)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < nw; i++) {
+		const struct agent_srv6_entry *o =
+			find_entry(x->plan, x->nplan, &want[i].match);
+		if (want[i].err && (!o || o->err != want[i].err))
+			as_log_ratelimited(&x->log_rl, AS_LOG_WARN,
+					   "srv6: %s [%s]:%u: %s; not steered",
+					   want[i].service,
+					   fmt6(&want[i].match.prefix, addr),
+					   want[i].match.port, plan_error(want[i].err));
+	}
+	if (conflicts > x->conflicts)
+		as_log_ratelimited(&x->log_rl, AS_LOG_WARN,
+				   "srv6: %zu endpoints are in two services with "
+				   "the same port; the first name is steered", conflicts);
+}
+
+/* The plan's differences into the map: new and changed entries (a path
+ * moves in one write; a failed write is marked in the entry's map_err),
+ * then the stale ones out. */
+static void write_map(struct agent_srv6 *x, struct agent_srv6_entry *want,
+		      const size_t *set, size_t ns, const size_t *del, size_t ndel)
+{
+	int rc;
+
+	for (size_t i = 0; i < ns; i++) {
+		struct agent_srv6_entry *e = &want[set[i]];
+		if ((rc = srv6_prog_steer_set(x->prog, &e->match, &e->steer))) {
+			x->map_errors++;
+			e->map_err = rc;
+			as_log_ratelimited(&x->log_rl, AS_LOG_ERR,
+					   "srv6: cannot install %s's entry: %s",
+					   e->service, as_strerror(rc));
+			continue;
+		}
+		log_entry(x, e, "steering");
+	}
+	for (size_t i = 0; i < ndel; i++) {
+		rc = srv6_prog_steer_del(x->prog, &x->inst[del[i]].match);
+		if (rc && rc != AS_ENOTFOUND)
+			x->map_errors++;
+		log_entry(x, &x->inst[del[i]], "no longer steering");
+	}
+}
+
+/* What the map holds now, into inst (room for nw): the installable plan,
+ * except where a write failed: there the old entry, if there was one, is
+ * still in. Returns the count. */
+static size_t map_now(const struct agent_srv6 *x,
+		      const struct agent_srv6_entry *want, size_t nw,
+		      struct agent_srv6_entry *inst)
+{
+	size_t ni = 0;
+
+	for (size_t i = 0; i < nw; i++) {
+		const struct agent_srv6_entry *o;
+		if (want[i].err)
+			continue;
+		if (!want[i].map_err)
+			inst[ni++] = want[i];
+		else if ((o = find_entry(x->inst, x->ninst, &want[i].match)))
+			inst[ni++] = *o;
+	}
+	return ni;
+}
+
 static void reprogram(struct agent_srv6 *x, const char *reason)
 {
 	struct agent_srv6_dest *d = NULL;
 	struct agent_srv6_entry *want = NULL, *inst = NULL;
-	size_t nd = 0, nw = 0, ns = 0, ndel = 0, ni = 0, conflicts = 0;
+	size_t nd = 0, nw = 0, ns = 0, ndel = 0, ni, conflicts = 0;
 	size_t *set = NULL, *del = NULL;
 	struct agent_srv6_params p = { x->mode, x->mtu, x->generation + 1 };
-	char addr[INET6_ADDRSTRLEN];
 	int rc;
 
 	if (!x->topo || x->self < 0)
@@ -269,55 +341,12 @@ static void reprogram(struct agent_srv6 *x, const char *reason)
 		as_err("srv6: cannot plan the paths: %s", as_strerror(AS_ENOMEM));
 		goto out;
 	}
-	/* A destination that newly has no path is said once, not on every
-	 * replan (the view is rebuilt whenever a load factor moves). */
-	for (size_t i = 0; i < nw; i++) {
-		const struct agent_srv6_entry *o =
-			find_entry(x->plan, x->nplan, &want[i].match);
-		if (want[i].err && (!o || o->err != want[i].err))
-			as_log_ratelimited(&x->log_rl, AS_LOG_WARN,
-					   "srv6: %s [%s]:%u: %s; not steered",
-					   want[i].service,
-					   fmt6(&want[i].match.prefix, addr),
-					   want[i].match.port, plan_error(want[i].err));
-	}
-	if (conflicts > x->conflicts)
-		as_log_ratelimited(&x->log_rl, AS_LOG_WARN,
-				   "srv6: %zu endpoints are in two services with "
-				   "the same port; the first name is steered", conflicts);
+	warn_plan(x, want, nw, conflicts);
 	agent_srv6_diff(want, nw, x->inst, x->ninst, set, &ns, del, &ndel);
 	if (!x->prog)
 		goto keep;	/* planned, nothing to write (paths shows it) */
-	/* New and changed entries: a path moves in one write. */
-	for (size_t i = 0; i < ns; i++) {
-		struct agent_srv6_entry *e = &want[set[i]];
-		if ((rc = srv6_prog_steer_set(x->prog, &e->match, &e->steer))) {
-			x->map_errors++;
-			e->map_err = rc;
-			as_log_ratelimited(&x->log_rl, AS_LOG_ERR,
-					   "srv6: cannot install %s's entry: %s",
-					   e->service, as_strerror(rc));
-			continue;
-		}
-		log_entry(x, e, "steering");
-	}
-	for (size_t i = 0; i < ndel; i++) {
-		rc = srv6_prog_steer_del(x->prog, &x->inst[del[i]].match);
-		if (rc && rc != AS_ENOTFOUND)
-			x->map_errors++;
-		log_entry(x, &x->inst[del[i]], "no longer steering");
-	}
-	/* What the map holds now: the installable plan, except where a write
-	 * failed: there the old entry, if there was one, is still in. */
-	for (size_t i = 0; i < nw; i++) {
-		const struct agent_srv6_entry *o;
-		if (want[i].err)
-			continue;
-		if (!want[i].map_err)
-			inst[ni++] = want[i];
-		else if ((o = find_entry(x->inst, x->ninst, &want[i].match)))
-			inst[ni++] = *o;
-	}
+	write_map(x, want, set, ns, del, ndel);
+	ni = map_now(x, want, nw, inst);
 	if (ns || ndel) {
 		x->generation++;
 		x->reprograms++;

@@ -308,6 +308,136 @@ static void node_list(struct pctx *c, const struct as_yaml_node *root,
 	}
 }
 
+/* A link's `between`: two different names of routers or hosts. */
+static bool link_ends(struct pctx *c, const struct as_yaml_node *m,
+		      size_t line, const char *path, const char *ends[2])
+{
+	const struct as_yaml_node *n = get(c, m, "between");
+	bool ok = true;
+
+	if (!n || as_yaml_type(n) != AS_YAML_SEQUENCE || as_yaml_len(n) != 2) {
+		perr(c, n ? as_yaml_line(n) : line, path,
+		     "between must list two names");
+		return false;
+	}
+	for (size_t k = 0; k < 2; k++) {
+		ends[k] = str(c, as_yaml_item(c->doc, n, k));
+		if (!ends[k] || srv6_topo_node(c->t, ends[k]) < 0) {
+			perr(c, as_yaml_line(n), path,
+			     "between: \"%.63s\" is no router or host",
+			     ends[k] ? ends[k] : "?");
+			ok = false;
+		}
+	}
+	if (ok && !strcmp(ends[0], ends[1])) {
+		perr(c, as_yaml_line(n), path,
+		     "between: a link needs two different ends");
+		ok = false;
+	}
+	return ok;
+}
+
+/* A link's numbers: latency_us and bandwidth_kbps (required), cost. */
+static bool link_metrics(struct pctx *c, const struct as_yaml_node *m,
+			 size_t line, const char *path,
+			 struct srv6_link_attr *attr)
+{
+	const struct as_yaml_node *n;
+	bool ok = true;
+	uint64_t v;
+
+	if (!(n = get(c, m, "latency_us"))) {
+		perr(c, line, path, "latency_us is missing");
+		ok = false;
+	} else if (uint_of(c, n, path, "latency_us", 0, 60000000, &v)) {
+		attr->latency_us = (uint32_t)v;
+	} else {
+		ok = false;
+	}
+	if (!(n = get(c, m, "bandwidth_kbps"))) {
+		perr(c, line, path, "bandwidth_kbps is missing");
+		ok = false;
+	} else if (uint_of(c, n, path, "bandwidth_kbps", 1,
+			   UINT64_C(1) << 40, &v)) {
+		attr->bandwidth_kbps = v;
+	} else {
+		ok = false;
+	}
+	if ((n = get(c, m, "cost"))) {
+		if (uint_of(c, n, path, "cost", 0, 1000000000, &v))
+			attr->cost = (uint32_t)v;
+		else
+			ok = false;
+	}
+	return ok;
+}
+
+/* How the agent learns the link's state: `probe` (default true) and
+ * `bird_protocol` (*bird stays NULL without it). */
+static bool link_liveness(struct pctx *c, const struct as_yaml_node *m,
+			  const char *path, bool *probe, const char **bird)
+{
+	const struct as_yaml_node *n;
+	bool ok = true;
+
+	if ((n = get(c, m, "probe"))) {
+		const char *s = str(c, n);
+		if (s && !strcmp(s, "true")) {
+			*probe = true;
+		} else if (s && !strcmp(s, "false")) {
+			*probe = false;
+		} else {
+			perr(c, as_yaml_line(n), path,
+			     "probe must be true or false");
+			ok = false;
+		}
+	}
+	if ((n = get(c, m, "bird_protocol"))) {
+		/* BIRD's symbol rule is routing/'s: the agent's config
+		 * check applies it; here only its shape. */
+		*bird = str(c, n);
+		bool shape = *bird && **bird && strlen(*bird) < SRV6_NAME_MAX;
+		for (const char *q = *bird; shape && *q; q++)
+			shape = *q > ' ' && *q < 127;
+		if (!shape) {
+			perr(c, as_yaml_line(n), path, "bird_protocol must "
+			     "be a BIRD protocol name (at most 63 characters)");
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* A link's `tags`, into attr->tags (pointing into the document). */
+static bool link_tags(struct pctx *c, const struct as_yaml_node *m,
+		      const char *path, struct srv6_link_attr *attr)
+{
+	const struct as_yaml_node *n = get(c, m, "tags");
+	bool ok = true;
+
+	if (!n)
+		return true;
+	if (as_yaml_type(n) != AS_YAML_SEQUENCE) {
+		perr(c, as_yaml_line(n), path, "tags must be a list");
+		return false;
+	}
+	if (as_yaml_len(n) > SRV6_TAGS_MAX) {
+		perr(c, as_yaml_line(n), path, "at most %d tags, got %zu",
+		     SRV6_TAGS_MAX, as_yaml_len(n));
+		return false;
+	}
+	for (size_t k = 0; k < as_yaml_len(n); k++) {
+		const char *tg = str(c, as_yaml_item(c->doc, n, k));
+		if (!good_word(tg)) {
+			perr(c, as_yaml_line(n), path, "tags[%zu] must be 1 to 63 "
+			     "of a-z, 0-9 and '-'", k);
+			ok = false;
+		}
+		attr->tags[k] = tg;
+	}
+	return ok;
+}
+
 static void links(struct pctx *c, const struct as_yaml_node *root)
 {
 	static const char *const lkeys[] = { "between", "latency_us",
@@ -324,11 +454,9 @@ static void links(struct pctx *c, const struct as_yaml_node *root)
 	}
 	for (size_t i = 0; i < as_yaml_len(seq); i++) {
 		const struct as_yaml_node *m = as_yaml_item(c->doc, seq, i);
-		const struct as_yaml_node *n;
 		struct srv6_link_attr attr = { .cost = 1 };
 		size_t line = as_yaml_line(m);
 		const char *ends[2] = { NULL, NULL };
-		uint64_t v;
 		bool ok = true, probe = true;
 		const char *bird = NULL;
 		int rc;
@@ -340,97 +468,15 @@ static void links(struct pctx *c, const struct as_yaml_node *root)
 			continue;
 		}
 		check_keys(c, m, path, lkeys);
-		n = get(c, m, "between");
-		if (!n || as_yaml_type(n) != AS_YAML_SEQUENCE || as_yaml_len(n) != 2) {
-			perr(c, n ? as_yaml_line(n) : line, path,
-			     "between must list two names");
+		/* Each step reports its own problems, all of them. */
+		if (!link_ends(c, m, line, path, ends))
 			ok = false;
-		} else {
-			for (size_t k = 0; k < 2; k++) {
-				ends[k] = str(c, as_yaml_item(c->doc, n, k));
-				if (!ends[k] || srv6_topo_node(c->t, ends[k]) < 0) {
-					perr(c, as_yaml_line(n), path,
-					     "between: \"%.63s\" is no router or host",
-					     ends[k] ? ends[k] : "?");
-					ok = false;
-				}
-			}
-			if (ok && !strcmp(ends[0], ends[1])) {
-				perr(c, as_yaml_line(n), path,
-				     "between: a link needs two different ends");
-				ok = false;
-			}
-		}
-		if (!(n = get(c, m, "latency_us"))) {
-			perr(c, line, path, "latency_us is missing");
+		if (!link_metrics(c, m, line, path, &attr))
 			ok = false;
-		} else if (uint_of(c, n, path, "latency_us", 0, 60000000, &v)) {
-			attr.latency_us = (uint32_t)v;
-		} else {
+		if (!link_liveness(c, m, path, &probe, &bird))
 			ok = false;
-		}
-		if (!(n = get(c, m, "bandwidth_kbps"))) {
-			perr(c, line, path, "bandwidth_kbps is missing");
+		if (!link_tags(c, m, path, &attr))
 			ok = false;
-		} else if (uint_of(c, n, path, "bandwidth_kbps", 1,
-				   UINT64_C(1) << 40, &v)) {
-			attr.bandwidth_kbps = v;
-		} else {
-			ok = false;
-		}
-		if ((n = get(c, m, "cost"))) {
-			if (uint_of(c, n, path, "cost", 0, 1000000000, &v))
-				attr.cost = (uint32_t)v;
-			else
-				ok = false;
-		}
-		if ((n = get(c, m, "probe"))) {
-			const char *s = str(c, n);
-			if (s && !strcmp(s, "true")) {
-				probe = true;
-			} else if (s && !strcmp(s, "false")) {
-				probe = false;
-			} else {
-				perr(c, as_yaml_line(n), path,
-				     "probe must be true or false");
-				ok = false;
-			}
-		}
-		if ((n = get(c, m, "bird_protocol"))) {
-			/* BIRD's symbol rule is routing/'s: the agent's config
-			 * check applies it; here only its shape. */
-			bird = str(c, n);
-			bool shape = bird && *bird && strlen(bird) < SRV6_NAME_MAX;
-			for (const char *q = bird; shape && *q; q++)
-				shape = *q > ' ' && *q < 127;
-			if (!shape) {
-				perr(c, as_yaml_line(n), path, "bird_protocol must "
-				     "be a BIRD protocol name (at most 63 characters)");
-				ok = false;
-			}
-		}
-		if ((n = get(c, m, "tags"))) {
-			if (as_yaml_type(n) != AS_YAML_SEQUENCE) {
-				perr(c, as_yaml_line(n), path, "tags must be a list");
-				ok = false;
-			} else if (as_yaml_len(n) > SRV6_TAGS_MAX) {
-				perr(c, as_yaml_line(n), path,
-				     "at most %d tags, got %zu", SRV6_TAGS_MAX,
-				     as_yaml_len(n));
-				ok = false;
-			} else {
-				for (size_t k = 0; k < as_yaml_len(n); k++) {
-					const char *tg = str(c, as_yaml_item(c->doc, n, k));
-					if (!good_word(tg)) {
-						perr(c, as_yaml_line(n), path,
-						     "tags[%zu] must be 1 to 63 of "
-						     "a-z, 0-9 and '-'", k);
-						ok = false;
-					}
-					attr.tags[k] = tg;
-				}
-			}
-		}
 		if (!ok)
 			continue;
 		rc = srv6_topo_add_link(c->t, ends[0], ends[1], &attr);
