@@ -285,6 +285,87 @@ static __always_inline int never_steer(const struct pkt *p)
 	return p->has_rh;
 }
 
+/* The route a packet is steered by, or NULL (counted unless it is not
+ * IPv6 at all): the packet parsed, steerable, matched, and a route whose
+ * segment list this program can push on it. */
+static __always_inline struct srv6_route *route_for(struct __sk_buff *skb,
+						    struct pkt *p)
+{
+	struct srv6_route *r;
+	__be16 port;
+
+	if (skb->protocol != bpf_htons(ETH_P_IPV6))
+		return NULL;
+	if (parse(skb, p)) {
+		stat_inc(SRV6_STAT_MALFORMED);
+		return NULL;
+	}
+	if (never_steer(p)) {
+		stat_inc(SRV6_STAT_SKIPPED);
+		return NULL;
+	}
+	port = (p->frag || (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)) ?
+		0 : p->dport;
+	r = lookup(&p->ip6.daddr, p->proto, port);
+	if (!r) {
+		stat_inc(SRV6_STAT_UNMATCHED);
+		return NULL;
+	}
+	if (r->nsegs < 1 || r->nsegs > SRV6_MAX_SEGS) {
+		stat_inc(SRV6_STAT_MALFORMED);
+		return NULL;
+	}
+	/* An SRH may not precede a hop-by-hop header (RFC 8200 4.1). */
+	if (r->mode == SRV6_ABI_INSERT && p->ip6.nexthdr == IPPROTO_HOPOPTS) {
+		stat_inc(SRV6_STAT_UNSUPPORTED);
+		return NULL;
+	}
+	return r;
+}
+
+/* The IPv6 header and SRH with n segments, built on the stack from one
+ * snapshot of the route, the destination the last segment. */
+static __always_inline void build_headers(struct hdrbuf *b,
+					  const struct pkt *p,
+					  const struct srv6_route *r, __u32 n)
+{
+	b->srh.hdrlen = 2 * n;
+	b->srh.type = SRH_TYPE;
+	b->srh.segments_left = n - 1;
+	b->srh.last_entry = n - 1;
+	for (int i = 0; i < SRV6_MAX_SEGS; i++)
+		__builtin_memcpy(b->segs[i], r->segs[i], 16);
+	if (r->mode == SRV6_ABI_INSERT || (r->flags & SRV6_ABI_F_LAST_IS_DST))
+		__builtin_memcpy(b->segs[0], &p->ip6.daddr, 16);
+	b->ip6 = p->ip6;
+	__builtin_memcpy(&b->ip6.daddr, b->segs[(n - 1) & (SRV6_MAX_SEGS - 1)], 16);
+}
+
+/* Makes len bytes of room for the headers (in front of the packet for
+ * encapsulation, after its IPv6 header for insertion) and sets the
+ * fields that differ between the two. Returns 0, or -1 when the kernel
+ * refuses. */
+static __always_inline int make_room(struct __sk_buff *skb, struct hdrbuf *b,
+				     const struct pkt *p,
+				     const struct srv6_route *r, __u32 len,
+				     __u32 srhlen)
+{
+	if (r->mode == SRV6_ABI_ENCAP) {
+		b->ip6.payload_len = bpf_htons(skb->len - ETH_HLEN + srhlen);
+		b->ip6.nexthdr = IPPROTO_ROUTING;
+		b->ip6.hop_limit = OUTER_HOPLIMIT;
+		if (r->flags & SRV6_ABI_F_OUTER_SRC)
+			__builtin_memcpy(&b->ip6.saddr, r->src, 16);
+		b->srh.nexthdr = IPPROTO_IPV6;
+		return bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_MAC,
+					   BPF_F_ADJ_ROOM_ENCAP_L3_IPV6) ? -1 : 0;
+	}
+	b->ip6.payload_len = bpf_htons(bpf_ntohs(p->ip6.payload_len) + srhlen);
+	b->ip6.nexthdr = IPPROTO_ROUTING;
+	b->srh.nexthdr = p->ip6.nexthdr;
+	return bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_NET, 0) ? -1 : 0;
+}
+
 SEC("tc")
 int srv6_egress(struct __sk_buff *skb)
 {
@@ -293,35 +374,11 @@ int srv6_egress(struct __sk_buff *skb)
 	struct srv6_route *r;
 	struct srv6_counter *c;
 	__u32 n, srhlen, slot, len;
-	__be16 port;
 
-	if (skb->protocol != bpf_htons(ETH_P_IPV6))
+	r = route_for(skb, &p);
+	if (!r)
 		return TC_ACT_OK;
-	if (parse(skb, &p)) {
-		stat_inc(SRV6_STAT_MALFORMED);
-		return TC_ACT_OK;
-	}
-	if (never_steer(&p)) {
-		stat_inc(SRV6_STAT_SKIPPED);
-		return TC_ACT_OK;
-	}
-	port = (p.frag || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)) ?
-		0 : p.dport;
-	r = lookup(&p.ip6.daddr, p.proto, port);
-	if (!r) {
-		stat_inc(SRV6_STAT_UNMATCHED);
-		return TC_ACT_OK;
-	}
 	n = r->nsegs;
-	if (n < 1 || n > SRV6_MAX_SEGS) {
-		stat_inc(SRV6_STAT_MALFORMED);
-		return TC_ACT_OK;
-	}
-	/* An SRH may not precede a hop-by-hop header (RFC 8200 4.1). */
-	if (r->mode == SRV6_ABI_INSERT && p.ip6.nexthdr == IPPROTO_HOPOPTS) {
-		stat_inc(SRV6_STAT_UNSUPPORTED);
-		return TC_ACT_OK;
-	}
 	srhlen = sizeof(struct srh) + 16 * n;
 	len = route_overhead(r);
 	/* A GSO packet's segments shrink by the room added below; a single
@@ -331,38 +388,10 @@ int srv6_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	clamp_for(skb, &p, r);
-
-	/* Build the headers on the stack from one snapshot of the value. */
-	b.srh.hdrlen = 2 * n;
-	b.srh.type = SRH_TYPE;
-	b.srh.segments_left = n - 1;
-	b.srh.last_entry = n - 1;
-	for (int i = 0; i < SRV6_MAX_SEGS; i++)
-		__builtin_memcpy(b.segs[i], r->segs[i], 16);
-	if (r->mode == SRV6_ABI_INSERT || (r->flags & SRV6_ABI_F_LAST_IS_DST))
-		__builtin_memcpy(b.segs[0], &p.ip6.daddr, 16);
-	b.ip6 = p.ip6;
-	__builtin_memcpy(&b.ip6.daddr, b.segs[(n - 1) & (SRV6_MAX_SEGS - 1)], 16);
-	if (r->mode == SRV6_ABI_ENCAP) {
-		b.ip6.payload_len = bpf_htons(skb->len - ETH_HLEN + srhlen);
-		b.ip6.nexthdr = IPPROTO_ROUTING;
-		b.ip6.hop_limit = OUTER_HOPLIMIT;
-		if (r->flags & SRV6_ABI_F_OUTER_SRC)
-			__builtin_memcpy(&b.ip6.saddr, r->src, 16);
-		b.srh.nexthdr = IPPROTO_IPV6;
-		if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_MAC,
-					BPF_F_ADJ_ROOM_ENCAP_L3_IPV6)) {
-			stat_inc(SRV6_STAT_UNSUPPORTED);
-			return TC_ACT_OK;
-		}
-	} else {
-		b.ip6.payload_len = bpf_htons(bpf_ntohs(p.ip6.payload_len) + srhlen);
-		b.ip6.nexthdr = IPPROTO_ROUTING;
-		b.srh.nexthdr = p.ip6.nexthdr;
-		if (bpf_skb_adjust_room(skb, len, BPF_ADJ_ROOM_NET, 0)) {
-			stat_inc(SRV6_STAT_UNSUPPORTED);
-			return TC_ACT_OK;
-		}
+	build_headers(&b, &p, r, n);
+	if (make_room(skb, &b, &p, r, len, srhlen)) {
+		stat_inc(SRV6_STAT_UNSUPPORTED);
+		return TC_ACT_OK;
 	}
 	len = sizeof(struct ipv6hdr) + srhlen;
 	if (len < sizeof(struct ipv6hdr) + sizeof(struct srh) + 16 ||
