@@ -474,11 +474,18 @@ class Testbed:
         return sorted(re.findall(r"via ([0-9a-f:]+)", out))
 
     def wait(self, pred, timeout, step=0.002):
-        """Polls pred(); returns seconds until it held, or None."""
+        """Polls pred(); returns seconds until it held, or None. The
+        instant the poll that held ended is kept in self.held_at (on
+        CLOCK_MONOTONIC, as the querier's send times): a test that
+        compares events with it must not add the seconds returned to an
+        instant taken before the call, since the caller may be preempted
+        between the two."""
         t0 = time.monotonic()
+        self.held_at = None
         while True:
             if pred():
-                return time.monotonic() - t0
+                self.held_at = time.monotonic()
+                return self.held_at - t0
             if time.monotonic() - t0 > timeout:
                 return None
             time.sleep(step)
