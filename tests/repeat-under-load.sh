@@ -36,6 +36,8 @@ if [ ! -f "$build/Makefile" ]; then
 	echo "no configured build in $build: run tests/run-all.sh first, or configure one" >&2
 	exit 2
 fi
+# Absolute: the logs go under it after the cd below.
+build=$(cd "$build" && pwd)
 cd "$build"
 jobs=$(nproc 2>/dev/null || echo 2)
 make -s -j"$jobs"
